@@ -1,0 +1,228 @@
+//! The access decision: one transport-free function that says whether an authenticated person
+//! may do an operation through a door, now.
+//!
+//! Both doors (system-to-system and browser) call [`decide`]; nothing else decides access. It is
+//! pure: it takes the account's state and the clock's `now` and returns the verdict together with
+//! any state change the passage of time implies (an inactivity lock, a termination), which the
+//! caller persists.
+//!
+//! The checks, in order:
+//!
+//! 1. terminated (R16), or no sign-in for `termination_days` → `AccountTerminated`;
+//! 2. locked, or no use for `inactivity_lock_days` (R13) → `AccountLocked`;
+//! 3. password older than `password_max_age_days` (R15) → `PasswordExpired`, except for
+//!    `ChangePassword`, the only operation an expired password allows;
+//! 4. no iMAX role (R5, R6) → `NoImaxRole`;
+//! 5. system-to-system only: not in the working group (R8) → `NotInWorkingGroup`.
+
+mod cache;
+mod throttle;
+
+pub use cache::CredentialCache;
+pub use throttle::Throttle;
+
+use crate::config::AccountPolicy;
+use crate::directory::{Account, AccountStatus, LockReason};
+use crate::error::Code;
+use time::{Duration, OffsetDateTime};
+
+/// The way a request came in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Door {
+    SystemToSystem,
+    Browser,
+}
+
+impl Door {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Door::SystemToSystem => "s2s",
+            Door::Browser => "web",
+        }
+    }
+}
+
+/// What the person asks to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    SendFile,
+    ListMessages,
+    GetMessage,
+    AckMessage,
+    ChangePassword,
+}
+
+impl Operation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::SendFile => "SendFile",
+            Operation::ListMessages => "ListMessages",
+            Operation::GetMessage => "GetMessage",
+            Operation::AckMessage => "AckMessage",
+            Operation::ChangePassword => "ChangePassword",
+        }
+    }
+
+    /// Operations on an M-ID itself, not on iMAX mailboxes: they need no iMAX role.
+    fn is_account_only(self) -> bool {
+        matches!(self, Operation::ChangePassword)
+    }
+}
+
+/// The verdict and any account-state transition that time has brought about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub verdict: Result<(), Code>,
+    pub transition: Option<AccountStatus>,
+}
+
+impl Decision {
+    fn allow() -> Self {
+        Decision { verdict: Ok(()), transition: None }
+    }
+    fn refuse(code: Code) -> Self {
+        Decision { verdict: Err(code), transition: None }
+    }
+    fn refuse_and_become(code: Code, status: AccountStatus) -> Self {
+        Decision { verdict: Err(code), transition: Some(status) }
+    }
+}
+
+/// Decides whether `account` may do `op` through `door` at `now`. See the module docs.
+pub fn decide(
+    account: &Account,
+    door: Door,
+    op: Operation,
+    policy: &AccountPolicy,
+    now: OffsetDateTime,
+) -> Decision {
+    // R16: termination is the strongest state; only the Help Desk restores it.
+    if account.status == AccountStatus::Terminated {
+        return Decision::refuse(Code::AccountTerminated);
+    }
+    let last_signin = account.last_signin_at.unwrap_or(account.created_at);
+    if now - last_signin >= Duration::days(policy.termination_days) {
+        return Decision::refuse_and_become(Code::AccountTerminated, AccountStatus::Terminated);
+    }
+    // R13, R14: a lock (inactivity, failed sign-ins, administrative) refuses everything.
+    if let AccountStatus::Locked(_) = account.status {
+        return Decision::refuse(Code::AccountLocked);
+    }
+    let last_use = account.last_activity_at.unwrap_or(account.created_at);
+    if now - last_use >= Duration::days(policy.inactivity_lock_days) {
+        return Decision::refuse_and_become(
+            Code::AccountLocked,
+            AccountStatus::Locked(LockReason::Inactivity),
+        );
+    }
+    // R15: an expired password allows only a password change.
+    let expired = now - account.password_changed_at >= Duration::days(policy.password_max_age_days);
+    if op.is_account_only() {
+        return Decision::allow();
+    }
+    if expired {
+        return Decision::refuse(Code::PasswordExpired);
+    }
+    // R5, R6: the iMAX role is global; no property assignment is needed.
+    if !account.rights.imax {
+        return Decision::refuse(Code::NoImaxRole);
+    }
+    // R8: the working group gates the system-to-system door only.
+    if door == Door::SystemToSystem && account.working_group_since.is_none_or(|t| t > now) {
+        return Decision::refuse(Code::NotInWorkingGroup);
+    }
+    Decision::allow()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::directory::{AccountKind, MId, Rights};
+
+    fn t0() -> OffsetDateTime {
+        time::macros::datetime!(2026-01-15 12:00 UTC)
+    }
+
+    fn able() -> Account {
+        Account {
+            id: 1,
+            mid: MId::parse("M10001").expect("mid"),
+            kind: AccountKind::User,
+            full_name: "A".into(),
+            email: "a@example.org".into(),
+            password_hash: String::new(),
+            password_changed_at: t0(),
+            status: AccountStatus::Active,
+            failed_signins: 0,
+            last_activity_at: Some(t0()),
+            last_signin_at: Some(t0()),
+            created_at: t0(),
+            rights: Rights { imax: true, ..Rights::default() },
+            working_group_since: Some(t0()),
+            auth_epoch: 0,
+        }
+    }
+
+    fn s2s(a: &Account, op: Operation, now: OffsetDateTime) -> Decision {
+        decide(a, Door::SystemToSystem, op, &AccountPolicy::default(), now)
+    }
+
+    #[test]
+    fn able_account_is_allowed_through_both_doors() {
+        let a = able();
+        assert_eq!(s2s(&a, Operation::SendFile, t0()), Decision::allow());
+        let web = decide(&a, Door::Browser, Operation::SendFile, &AccountPolicy::default(), t0());
+        assert_eq!(web, Decision::allow());
+    }
+
+    #[test]
+    fn r13_ninety_days_without_use_locks() {
+        let mut a = able();
+        a.last_signin_at = Some(t0() + Duration::days(80)); // signed in elsewhere, no iMAX use
+        let day89 = t0() + Duration::days(89);
+        assert_eq!(s2s(&a, Operation::SendFile, day89).verdict, Ok(()));
+        let d = s2s(&a, Operation::SendFile, t0() + Duration::days(90));
+        assert_eq!(d.verdict, Err(Code::AccountLocked));
+        assert_eq!(d.transition, Some(AccountStatus::Locked(LockReason::Inactivity)));
+        a.status = AccountStatus::Locked(LockReason::FailedSignIns);
+        assert_eq!(s2s(&a, Operation::ChangePassword, t0()).verdict, Err(Code::AccountLocked));
+    }
+
+    #[test]
+    fn r15_expired_password_allows_only_a_change() {
+        let a = able();
+        let later = t0() + Duration::days(90);
+        let mut a2 = a.clone();
+        a2.last_activity_at = Some(later);
+        a2.last_signin_at = Some(later);
+        assert_eq!(s2s(&a2, Operation::SendFile, later).verdict, Err(Code::PasswordExpired));
+        assert_eq!(s2s(&a2, Operation::ListMessages, later).verdict, Err(Code::PasswordExpired));
+        assert_eq!(s2s(&a2, Operation::ChangePassword, later).verdict, Ok(()));
+    }
+
+    #[test]
+    fn r16_terminated_and_ninety_days_without_sign_in() {
+        let mut a = able();
+        a.status = AccountStatus::Terminated;
+        assert_eq!(s2s(&a, Operation::ChangePassword, t0()).verdict, Err(Code::AccountTerminated));
+        let a = able();
+        let d = s2s(&a, Operation::SendFile, t0() + Duration::days(90));
+        assert_eq!(d.verdict, Err(Code::AccountTerminated));
+        assert_eq!(d.transition, Some(AccountStatus::Terminated));
+    }
+
+    #[test]
+    fn r5_r6_imax_role_and_r8_working_group() {
+        let mut a = able();
+        a.rights.imax = false;
+        assert_eq!(s2s(&a, Operation::GetMessage, t0()).verdict, Err(Code::NoImaxRole));
+        assert_eq!(s2s(&a, Operation::ChangePassword, t0()).verdict, Ok(()));
+        let mut a = able();
+        a.working_group_since = None;
+        assert_eq!(s2s(&a, Operation::SendFile, t0()).verdict, Err(Code::NotInWorkingGroup));
+        let web = decide(&a, Door::Browser, Operation::SendFile, &AccountPolicy::default(), t0());
+        assert_eq!(web.verdict, Ok(()), "R8: the browser does not need the working group");
+        a.working_group_since = Some(t0() + Duration::hours(24));
+        assert_eq!(s2s(&a, Operation::SendFile, t0()).verdict, Err(Code::NotInWorkingGroup));
+    }
+}

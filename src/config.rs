@@ -1,0 +1,321 @@
+//! Typed configuration: embedded defaults, then a TOML file, then `IMAX_*` environment variables.
+//!
+//! Every key is documented in [`EXAMPLE`] (printed by `imax config example`). Unknown keys are
+//! refused, so a misspelt setting never silently falls back to a default. An environment variable
+//! names a key by its path in upper case with `_` between section and key: `IMAX_LISTEN`,
+//! `IMAX_LIMITS_MAX_FILE_BYTES`, `IMAX_ACCOUNTS_FAILED_SIGNIN_LIMIT`.
+
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// The commented example configuration, which is also the documentation of every setting.
+pub const EXAMPLE: &str = include_str!("../examples/imax.toml");
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub public_url: String,
+    pub tls: TlsConfig,
+    pub limits: Limits,
+    pub accounts: AccountPolicy,
+    pub throttle: Throttle,
+    pub argon2: Argon2Config,
+    pub shutdown: Shutdown,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsConfig {
+    pub cert: String,
+    pub key: String,
+    pub handshake_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    pub max_file_bytes: u64,
+    pub max_envelope_bytes: usize,
+    pub max_connections: usize,
+    pub header_read_timeout_secs: u64,
+    pub page_size: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AccountPolicy {
+    pub failed_signin_limit: u32,
+    pub inactivity_lock_days: i64,
+    pub termination_days: i64,
+    pub password_max_age_days: i64,
+    pub password_min_length: usize,
+    pub password_history: u32,
+    pub activity_granularity_secs: i64,
+    pub credential_cache_secs: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Throttle {
+    pub max_failures: u32,
+    pub window_secs: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Argon2Config {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Shutdown {
+    pub grace_secs: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
+            data_dir: PathBuf::from("./imax-data"),
+            database_url: String::new(),
+            public_url: String::new(),
+            tls: TlsConfig::default(),
+            limits: Limits::default(),
+            accounts: AccountPolicy::default(),
+            throttle: Throttle::default(),
+            argon2: Argon2Config::default(),
+            shutdown: Shutdown::default(),
+        }
+    }
+}
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        Self { cert: String::new(), key: String::new(), handshake_timeout_secs: 10 }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_file_bytes: 100 * 1024 * 1024,
+            max_envelope_bytes: 64 * 1024,
+            max_connections: 1024,
+            header_read_timeout_secs: 30,
+            page_size: 100,
+        }
+    }
+}
+
+impl Default for AccountPolicy {
+    fn default() -> Self {
+        Self {
+            failed_signin_limit: 3,
+            inactivity_lock_days: 90,
+            termination_days: 90,
+            password_max_age_days: 90,
+            password_min_length: 12,
+            password_history: 6,
+            activity_granularity_secs: 3600,
+            credential_cache_secs: 300,
+        }
+    }
+}
+
+impl Default for Throttle {
+    fn default() -> Self {
+        Self { max_failures: 20, window_secs: 300 }
+    }
+}
+
+impl Default for Argon2Config {
+    /// OWASP's recommended argon2id parameters (19 MiB, 2 passes, 1 lane).
+    fn default() -> Self {
+        Self { memory_kib: 19 * 1024, iterations: 2, parallelism: 1 }
+    }
+}
+
+impl Default for Shutdown {
+    fn default() -> Self {
+        Self { grace_secs: 30 }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read configuration file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("configuration file {path} is not valid TOML: {source}")]
+    Parse { path: PathBuf, source: toml::de::Error },
+    #[error("environment variable {var} does not name a setting")]
+    UnknownEnv { var: String },
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Defaults, then `file` if given, then `IMAX_*` variables from `env`.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let mut table = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|source| ConfigError::Read { path: path.into(), source })?;
+                toml::from_str::<toml::Table>(&text)
+                    .map_err(|source| ConfigError::Parse { path: path.into(), source })?
+            }
+            None => toml::Table::new(),
+        };
+        let defaults = toml::Table::try_from(Config::default())
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        for (var, value) in env {
+            let Some(name) = var.strip_prefix("IMAX_") else { continue };
+            // Variables that are not settings (IMAX_LOG, IMAX_CONFIG) are read elsewhere.
+            if matches!(name, "LOG" | "CONFIG") {
+                continue;
+            }
+            let path = resolve_env_key(&defaults, &name.to_ascii_lowercase())
+                .ok_or_else(|| ConfigError::UnknownEnv { var: var.clone() })?;
+            set_path(&mut table, &path, parse_env_value(&value));
+        }
+        let config: Config = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Invalid(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |m: &str| Err(ConfigError::Invalid(m.to_string()));
+        if self.limits.max_file_bytes == 0 {
+            return bad("limits.max_file_bytes must be positive");
+        }
+        if self.limits.max_envelope_bytes < 4096 {
+            return bad("limits.max_envelope_bytes must be at least 4096");
+        }
+        if self.accounts.failed_signin_limit == 0 {
+            return bad("accounts.failed_signin_limit must be at least 1");
+        }
+        if self.accounts.password_min_length < 8 {
+            return bad("accounts.password_min_length must be at least 8");
+        }
+        if self.limits.page_size == 0 || self.limits.page_size > 1000 {
+            return bad("limits.page_size must be between 1 and 1000");
+        }
+        Ok(())
+    }
+
+    /// The database URL, defaulting to a SQLite file in the data directory.
+    pub fn database_url(&self) -> String {
+        if self.database_url.is_empty() {
+            format!("sqlite://{}", self.data_dir.join("imax.db").display())
+        } else {
+            self.database_url.clone()
+        }
+    }
+
+    /// The URL clients use to reach the gateway (placed in the served WSDL).
+    pub fn public_url(&self, bound: SocketAddr) -> String {
+        if self.public_url.is_empty() {
+            format!("https://{bound}")
+        } else {
+            self.public_url.trim_end_matches('/').to_string()
+        }
+    }
+}
+
+/// Finds the key path (`["limits", "max_file_bytes"]`) an env suffix such as `limits_max_file_bytes`
+/// names, by matching against the known keys (keys themselves contain `_`).
+fn resolve_env_key(defaults: &toml::Table, name: &str) -> Option<Vec<String>> {
+    for (key, value) in defaults {
+        if key == name {
+            return Some(vec![key.clone()]);
+        }
+        if let (toml::Value::Table(sub), Some(rest)) =
+            (value, name.strip_prefix(&format!("{key}_")))
+        {
+            if let Some(mut path) = resolve_env_key(sub, rest) {
+                path.insert(0, key.clone());
+                return Some(path);
+            }
+        }
+    }
+    // Empty-string defaults are serialised, but keys of other tables may be absent; fall back
+    // to known top-level string keys.
+    None
+}
+
+fn set_path(table: &mut toml::Table, path: &[String], value: toml::Value) {
+    match path {
+        [] => {}
+        [last] => {
+            table.insert(last.clone(), value);
+        }
+        [first, rest @ ..] => {
+            let entry = table
+                .entry(first.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            if !entry.is_table() {
+                *entry = toml::Value::Table(toml::Table::new());
+            }
+            if let toml::Value::Table(sub) = entry {
+                set_path(sub, rest, value);
+            }
+        }
+    }
+}
+
+fn parse_env_value(raw: &str) -> toml::Value {
+    if let Ok(i) = raw.parse::<i64>() {
+        return toml::Value::Integer(i);
+    }
+    match raw {
+        "true" => toml::Value::Boolean(true),
+        "false" => toml::Value::Boolean(false),
+        _ => toml::Value::String(raw.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_file_is_the_defaults() {
+        let parsed: Config = toml::from_str(EXAMPLE).expect("example parses");
+        let a = toml::to_string(&parsed).expect("ser");
+        let b = toml::to_string(&Config::default()).expect("ser");
+        assert_eq!(a, b, "examples/imax.toml must state the embedded defaults");
+    }
+
+    #[test]
+    fn env_overrides_file_and_unknown_keys_are_refused() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "listen = \"127.0.0.1:9000\"\n[limits]\nmax_file_bytes = 10\n")
+            .expect("write");
+        let env = vec![
+            ("IMAX_LIMITS_MAX_FILE_BYTES".to_string(), "2048".to_string()),
+            ("IMAX_DATA_DIR".to_string(), "/srv/imax".to_string()),
+            ("PATH".to_string(), "/bin".to_string()),
+        ];
+        let c = Config::load(Some(&path), env).expect("loads");
+        assert_eq!(c.listen.port(), 9000);
+        assert_eq!(c.limits.max_file_bytes, 2048);
+        assert_eq!(c.data_dir, PathBuf::from("/srv/imax"));
+
+        let bad = vec![("IMAX_NO_SUCH".to_string(), "1".to_string())];
+        assert!(matches!(Config::load(None, bad), Err(ConfigError::UnknownEnv { .. })));
+        std::fs::write(&path, "lisen = \"127.0.0.1:9000\"\n").expect("write");
+        assert!(Config::load(Some(&path), Vec::new()).is_err());
+    }
+}

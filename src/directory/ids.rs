@@ -1,0 +1,118 @@
+//! Identifiers with their formats checked once, at the edge.
+
+use std::fmt;
+
+/// HUD's own TRACS mailbox.
+pub const HUD_MAILBOX: &str = "TRACMPROD";
+
+/// A person's Secure Systems user ID: `M` (industry), `H` (HUD staff) or `C` (contractor)
+/// followed by 4 to 8 digits, e.g. `M12345`. Stored upper case.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MId(String);
+
+impl MId {
+    pub fn parse(s: &str) -> Option<MId> {
+        let s = s.trim().to_ascii_uppercase();
+        let mut chars = s.chars();
+        let first = chars.next()?;
+        let digits = chars.as_str();
+        let ok = matches!(first, 'M' | 'H' | 'C')
+            && (4..=8).contains(&digits.len())
+            && digits.bytes().all(|b| b.is_ascii_digit());
+        ok.then_some(MId(s))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for MId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An iMAX (TRACSMail) ID: `TRACM` followed by five digits, or HUD's `TRACMPROD`.
+/// HUD's own edits accept nothing else.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ImaxId(String);
+
+impl ImaxId {
+    pub fn parse(s: &str) -> Option<ImaxId> {
+        let s = s.trim().to_ascii_uppercase();
+        if s == HUD_MAILBOX {
+            return Some(ImaxId(s));
+        }
+        let digits = s.strip_prefix("TRACM")?;
+        (digits.len() == 5 && digits.bytes().all(|b| b.is_ascii_digit())).then_some(ImaxId(s))
+    }
+
+    pub fn hud() -> ImaxId {
+        ImaxId(HUD_MAILBOX.to_string())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_hud(&self) -> bool {
+        self.0 == HUD_MAILBOX
+    }
+}
+
+impl fmt::Display for ImaxId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Where a sender asks a file to go: HUD's TRACS (written `TRACS` or `TRACMPROD`) or another
+/// iMAX ID.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recipient {
+    Tracs,
+    Mailbox(ImaxId),
+}
+
+impl Recipient {
+    pub fn parse(s: &str) -> Option<Recipient> {
+        let t = s.trim();
+        if t.eq_ignore_ascii_case("TRACS") || t.eq_ignore_ascii_case(HUD_MAILBOX) {
+            return Some(Recipient::Tracs);
+        }
+        ImaxId::parse(t).map(Recipient::Mailbox)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn imax_ids_are_tracm_and_five_digits() {
+        assert!(ImaxId::parse("TRACM16004").is_some());
+        assert_eq!(ImaxId::parse(" tracm16004 ").map(|i| i.0), Some("TRACM16004".into()));
+        assert!(ImaxId::parse("TRACMPROD").is_some_and(|i| i.is_hud()));
+        for bad in ["TRACM1600", "TRACM160045", "TRACX16004", "TRACM1600A", "", "TRACM"] {
+            assert!(ImaxId::parse(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn m_ids() {
+        assert!(MId::parse("M12345").is_some());
+        assert!(MId::parse("h1234").is_some());
+        for bad in ["12345", "M12", "MX1234", "M123456789", "Q12345"] {
+            assert!(MId::parse(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn recipients() {
+        assert_eq!(Recipient::parse("TRACS"), Some(Recipient::Tracs));
+        assert_eq!(Recipient::parse("TRACMPROD"), Some(Recipient::Tracs));
+        assert!(matches!(Recipient::parse("TRACM20001"), Some(Recipient::Mailbox(_))));
+        assert_eq!(Recipient::parse("HUD"), None);
+    }
+}

@@ -1,0 +1,14 @@
+//! The directory: who people are (M-IDs), what they may do (actions and roles, the working
+//! group), the TRACSMail mailboxes files travel between, and which administrator (HUD or a CA)
+//! receives each property's files.
+//!
+//! These are plain domain types; the [`crate::store`] persists them.
+
+mod ids;
+pub mod password;
+mod types;
+
+pub use ids::{ImaxId, MId, Recipient, HUD_MAILBOX};
+pub use types::{
+    Account, AccountKind, AccountStatus, LockReason, Mailbox, MailboxKind, Right, Rights,
+};

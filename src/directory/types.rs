@@ -1,0 +1,208 @@
+//! Accounts, rights and mailboxes.
+
+use super::{ImaxId, MId};
+use time::OffsetDateTime;
+
+/// Coordinators manage users for the properties they have a BPR with (R2, R3); users are
+/// managed by coordinators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountKind {
+    Coordinator,
+    User,
+}
+
+impl AccountKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountKind::Coordinator => "coordinator",
+            AccountKind::User => "user",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "coordinator" => Some(Self::Coordinator),
+            "user" => Some(Self::User),
+            _ => None,
+        }
+    }
+}
+
+/// Why a locked M-ID is locked: an inactivity lock (R13) is lifted by a coordinator (R14) just
+/// like a lock for failed sign-ins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockReason {
+    Inactivity,
+    FailedSignIns,
+    Administrative,
+}
+
+impl LockReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LockReason::Inactivity => "inactivity",
+            LockReason::FailedSignIns => "failed_signins",
+            LockReason::Administrative => "administrative",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "inactivity" => Some(Self::Inactivity),
+            "failed_signins" => Some(Self::FailedSignIns),
+            "administrative" => Some(Self::Administrative),
+            _ => None,
+        }
+    }
+}
+
+/// An M-ID is active, locked (with a reason) or terminated (R16): a lock reason exists only
+/// when locked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountStatus {
+    Active,
+    Locked(LockReason),
+    Terminated,
+}
+
+impl AccountStatus {
+    /// The stored pair (status, lock_reason).
+    pub fn to_columns(self) -> (&'static str, Option<&'static str>) {
+        match self {
+            AccountStatus::Active => ("active", None),
+            AccountStatus::Locked(r) => ("locked", Some(r.as_str())),
+            AccountStatus::Terminated => ("terminated", None),
+        }
+    }
+
+    pub fn from_columns(status: &str, reason: Option<&str>) -> Option<Self> {
+        match status {
+            "active" => Some(Self::Active),
+            "locked" => Some(Self::Locked(
+                reason.and_then(LockReason::parse).unwrap_or(LockReason::Administrative),
+            )),
+            "terminated" => Some(Self::Terminated),
+            _ => None,
+        }
+    }
+}
+
+/// The iMAX Coordinator action and the roles the gateway cares about (R5–R7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Right {
+    ImaxCoordinator,
+    Imax,
+    Tcc,
+    Tcr,
+}
+
+impl Right {
+    pub const ALL: [Right; 4] = [Right::ImaxCoordinator, Right::Imax, Right::Tcc, Right::Tcr];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Right::ImaxCoordinator => "imax-coordinator",
+            Right::Imax => "imax",
+            Right::Tcc => "tcc",
+            Right::Tcr => "tcr",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Right::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+/// The set of rights an account holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Rights {
+    pub imax_coordinator: bool,
+    pub imax: bool,
+    pub tcc: bool,
+    pub tcr: bool,
+}
+
+impl Rights {
+    pub fn has(&self, r: Right) -> bool {
+        match r {
+            Right::ImaxCoordinator => self.imax_coordinator,
+            Right::Imax => self.imax,
+            Right::Tcc => self.tcc,
+            Right::Tcr => self.tcr,
+        }
+    }
+    pub fn set(&mut self, r: Right, on: bool) {
+        match r {
+            Right::ImaxCoordinator => self.imax_coordinator = on,
+            Right::Imax => self.imax = on,
+            Right::Tcc => self.tcc = on,
+            Right::Tcr => self.tcr = on,
+        }
+    }
+}
+
+/// An M-ID as the access decision sees it.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub id: i64,
+    pub mid: MId,
+    pub kind: AccountKind,
+    pub full_name: String,
+    pub email: String,
+    pub password_hash: String,
+    pub password_changed_at: OffsetDateTime,
+    pub status: AccountStatus,
+    pub failed_signins: u32,
+    pub last_activity_at: Option<OffsetDateTime>,
+    pub last_signin_at: Option<OffsetDateTime>,
+    pub created_at: OffsetDateTime,
+    pub rights: Rights,
+    /// When the M-ID was admitted to the iMAX working group (R8), if it has been.
+    pub working_group_since: Option<OffsetDateTime>,
+    /// Bumped whenever the password or status changes, so remembered credentials die at once,
+    /// on every node.
+    pub auth_epoch: i64,
+}
+
+/// The kind of business relationship a TRACSMail ID belongs to (R25).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailboxKind {
+    Hud,
+    ContractAdministrator,
+    Property,
+    ServiceBureau,
+}
+
+impl MailboxKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MailboxKind::Hud => "hud",
+            MailboxKind::ContractAdministrator => "ca",
+            MailboxKind::Property => "property",
+            MailboxKind::ServiceBureau => "service-bureau",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "hud" => Some(Self::Hud),
+            "ca" => Some(Self::ContractAdministrator),
+            "property" => Some(Self::Property),
+            "service-bureau" => Some(Self::ServiceBureau),
+            _ => None,
+        }
+    }
+
+    /// HUD and CAs administer contracts: they receive TRACS files and answer anyone (R12).
+    pub fn is_administrator(self) -> bool {
+        matches!(self, MailboxKind::Hud | MailboxKind::ContractAdministrator)
+    }
+}
+
+/// A TRACSMail mailbox.
+#[derive(Debug, Clone)]
+pub struct Mailbox {
+    pub id: i64,
+    pub imax_id: ImaxId,
+    pub kind: MailboxKind,
+    pub name: String,
+    pub password_hash: String,
+    pub active: bool,
+    pub auth_epoch: i64,
+}

@@ -1,0 +1,206 @@
+//! Why a request was refused: one enum for every door.
+//!
+//! A [`Refusal`] carries a stable [`Code`] (greppable, documented, never renamed), the numeric
+//! status vendor software already knows from iMAX, and a clear English sentence. SOAP faults,
+//! audit outcomes and (later) web messages are all produced from it, so one refusal reads the
+//! same wherever it is shown.
+
+use std::fmt;
+
+/// The stable refusal codes. The string form ([`Code::as_str`]) is part of the wire contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Code {
+    AuthenticationFailed,
+    MailboxAuthenticationFailed,
+    AccountLocked,
+    AccountTerminated,
+    PasswordExpired,
+    PasswordRejected,
+    NoImaxRole,
+    NotInWorkingGroup,
+    UnknownMessage,
+    UnknownRecipient,
+    ChecksumMismatch,
+    MissingFile,
+    FileTooLarge,
+    MalformedRequest,
+    RateLimited,
+    Unavailable,
+}
+
+impl Code {
+    pub const ALL: [Code; 16] = [
+        Code::AuthenticationFailed,
+        Code::MailboxAuthenticationFailed,
+        Code::AccountLocked,
+        Code::AccountTerminated,
+        Code::PasswordExpired,
+        Code::PasswordRejected,
+        Code::NoImaxRole,
+        Code::NotInWorkingGroup,
+        Code::UnknownMessage,
+        Code::UnknownRecipient,
+        Code::ChecksumMismatch,
+        Code::MissingFile,
+        Code::FileTooLarge,
+        Code::MalformedRequest,
+        Code::RateLimited,
+        Code::Unavailable,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::AuthenticationFailed => "AuthenticationFailed",
+            Code::MailboxAuthenticationFailed => "MailboxAuthenticationFailed",
+            Code::AccountLocked => "AccountLocked",
+            Code::AccountTerminated => "AccountTerminated",
+            Code::PasswordExpired => "PasswordExpired",
+            Code::PasswordRejected => "PasswordRejected",
+            Code::NoImaxRole => "NoImaxRole",
+            Code::NotInWorkingGroup => "NotInWorkingGroup",
+            Code::UnknownMessage => "UnknownMessage",
+            Code::UnknownRecipient => "UnknownRecipient",
+            Code::ChecksumMismatch => "ChecksumMismatch",
+            Code::MissingFile => "MissingFile",
+            Code::FileTooLarge => "FileTooLarge",
+            Code::MalformedRequest => "MalformedRequest",
+            Code::RateLimited => "RateLimited",
+            Code::Unavailable => "Unavailable",
+        }
+    }
+
+    /// The iMAX status number published for vendor software (see `imax-facts.md`):
+    /// 300 nothing was uploaded / no such file, 400 mailbox credentials failed, 401 M-ID
+    /// credentials failed (or the M-ID may not sign in), 403 not in the `imaxuser` group,
+    /// 405 retry later, 500 unavailable.
+    pub fn imax_status(self) -> u16 {
+        match self {
+            Code::AuthenticationFailed
+            | Code::AccountLocked
+            | Code::AccountTerminated
+            | Code::PasswordExpired
+            | Code::PasswordRejected => 401,
+            Code::MailboxAuthenticationFailed => 400,
+            Code::NoImaxRole | Code::NotInWorkingGroup => 403,
+            Code::UnknownMessage
+            | Code::UnknownRecipient
+            | Code::ChecksumMismatch
+            | Code::MissingFile
+            | Code::FileTooLarge
+            | Code::MalformedRequest => 300,
+            Code::RateLimited => 405,
+            Code::Unavailable => 500,
+        }
+    }
+
+    /// The default sentence. Some refusals add a second sentence with specifics.
+    pub fn sentence(self) -> &'static str {
+        match self {
+            Code::AuthenticationFailed => "The M-ID or password is not correct.",
+            Code::MailboxAuthenticationFailed => "The iMAX ID or its password is not correct.",
+            Code::AccountLocked => {
+                "This M-ID is locked. A user asks a coordinator to unlock it; a coordinator asks the Help Desk."
+            }
+            Code::AccountTerminated => {
+                "This M-ID has been terminated after 90 days without use; only the Help Desk can restore it."
+            }
+            Code::PasswordExpired => {
+                "The M-ID's password has expired; change it (ChangePassword) before doing anything else."
+            }
+            Code::PasswordRejected => "The new password does not meet the password rules.",
+            Code::NoImaxRole => "This M-ID does not hold the iMAX role; ask your coordinator to grant it.",
+            Code::NotInWorkingGroup => {
+                "This M-ID is not yet in the iMAX working group for system-to-system transfers; this happens 24 to 48 hours after the iMAX role is granted."
+            }
+            Code::UnknownMessage => "There is no such message in this mailbox.",
+            Code::UnknownRecipient => "The recipient is not an iMAX ID this mailbox can send to.",
+            Code::ChecksumMismatch => {
+                "The SHA-256 sent with the file does not match its content; nothing was stored."
+            }
+            Code::MissingFile => "No file was uploaded: the content is missing or empty.",
+            Code::FileTooLarge => "The file is larger than this gateway accepts; nothing was stored.",
+            Code::MalformedRequest => "The request is not a well-formed iMAX SOAP request.",
+            Code::RateLimited => "Too many failed attempts from this address; wait a few minutes and try again.",
+            Code::Unavailable => "The gateway is unavailable just now; try again shortly.",
+        }
+    }
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A refused request: the code plus, optionally, a more specific sentence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub code: Code,
+    detail: Option<String>,
+}
+
+impl Refusal {
+    pub fn new(code: Code) -> Self {
+        Self { code, detail: None }
+    }
+
+    /// A refusal with a sentence that adds specifics after the code's own sentence.
+    pub fn with_detail(code: Code, detail: impl Into<String>) -> Self {
+        Self { code, detail: Some(detail.into()) }
+    }
+
+    /// The whole human sentence shown to the client.
+    pub fn message(&self) -> String {
+        match &self.detail {
+            Some(d) => format!("{} {}", self.code.sentence(), d),
+            None => self.code.sentence().to_string(),
+        }
+    }
+
+    /// An internal failure: logged with its cause, shown to the client as `Unavailable`.
+    pub fn internal(cause: impl fmt::Display) -> Self {
+        tracing::error!(error = %cause, "internal error");
+        Self::new(Code::Unavailable)
+    }
+}
+
+impl From<Code> for Refusal {
+    fn from(code: Code) -> Self {
+        Self::new(code)
+    }
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code, self.message())
+    }
+}
+
+impl std::error::Error for Refusal {}
+
+impl From<sqlx::Error> for Refusal {
+    fn from(e: sqlx::Error) -> Self {
+        Refusal::internal(format_args!("database: {e}"))
+    }
+}
+
+impl From<std::io::Error> for Refusal {
+    fn from(e: std::io::Error) -> Self {
+        Refusal::internal(format_args!("io: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_and_have_sentences() {
+        let mut seen = std::collections::HashSet::new();
+        for c in Code::ALL {
+            assert!(seen.insert(c.as_str()), "{c} twice");
+            assert!(c.sentence().ends_with('.'));
+            assert!([300, 400, 401, 403, 405, 500].contains(&c.imax_status()));
+        }
+    }
+}

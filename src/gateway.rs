@@ -1,0 +1,541 @@
+//! The transport-free core that both doors share.
+//!
+//! A request goes through the same steps whichever door it came in by:
+//!
+//! 1. the client address must not be throttled;
+//! 2. the M-ID and password are authenticated ([`Gateway::authorize`]): a wrong password and an
+//!    unknown M-ID look the same; failures count towards the lock and the throttle;
+//! 3. [`access::decide`] rules on the account's state for this door and operation;
+//! 4. for mailbox operations, the mailbox's iMAX ID and password are checked
+//!    ([`Gateway::open_mailbox`]); any M-ID holding the iMAX role may act for a mailbox whose
+//!    password it presents (R11);
+//! 5. the operation runs, and its effects, the activity it counts as (R13) and its audit record
+//!    are committed together.
+//!
+//! The types [`Authorized`] and [`MailboxSession`] can only be obtained through those checks,
+//! so an operation cannot be called without them.
+
+use crate::access::{self, CredentialCache, Door, Operation, Throttle};
+use crate::audit::AuditEntry;
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::directory::password::{self, PasswordRules, Secret};
+use crate::directory::{Account, AccountStatus, ImaxId, MId, Mailbox, Recipient};
+use crate::error::{Code, Refusal};
+use crate::mailbox::{self, ListQuery, MessageInfo, Page, Receipt};
+use crate::store::{self, accounts, mailboxes, messages, Effect, NewMessage, StagedBody, Store};
+use std::net::IpAddr;
+use std::sync::Arc;
+use time::Duration;
+
+/// Who is calling, from where, through which door.
+#[derive(Debug, Clone, Copy)]
+pub struct Caller {
+    pub addr: Option<IpAddr>,
+    pub door: Door,
+}
+
+/// An M-ID and the password presented with it.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub principal: String,
+    pub password: Secret,
+}
+
+/// A person who passed authentication and the access decision for one operation.
+#[derive(Debug, Clone)]
+pub struct Authorized {
+    account: Account,
+    caller: Caller,
+    op: Operation,
+}
+
+impl Authorized {
+    pub fn account(&self) -> &Account {
+        &self.account
+    }
+}
+
+/// An authorized person acting for a mailbox whose password they presented.
+#[derive(Debug, Clone)]
+pub struct MailboxSession {
+    auth: Authorized,
+    mailbox: Mailbox,
+}
+
+impl MailboxSession {
+    pub fn mailbox(&self) -> &Mailbox {
+        &self.mailbox
+    }
+}
+
+/// A message body to hand to the client.
+#[derive(Debug)]
+pub enum Body {
+    File(tokio::fs::File),
+    Inline(Vec<u8>),
+}
+
+/// The shared core. Cheap to clone (everything inside is shared).
+#[derive(Debug, Clone)]
+pub struct Gateway {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    store: Store,
+    clock: SharedClock,
+    config: Arc<Config>,
+    accounts_seen: CredentialCache,
+    mailboxes_seen: CredentialCache,
+    throttle: Throttle,
+}
+
+impl Gateway {
+    pub fn new(store: Store, clock: SharedClock, config: Arc<Config>) -> Gateway {
+        let ttl = config.accounts.credential_cache_secs;
+        Gateway {
+            inner: Arc::new(Inner {
+                accounts_seen: CredentialCache::new(ttl, clock.clone()),
+                mailboxes_seen: CredentialCache::new(ttl, clock.clone()),
+                throttle: Throttle::new(
+                    config.throttle.max_failures,
+                    config.throttle.window_secs,
+                    clock.clone(),
+                ),
+                store,
+                clock,
+                config,
+            }),
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+    pub fn clock(&self) -> &SharedClock {
+        &self.inner.clock
+    }
+
+    fn audit(&self, actor: &str, op: &str, caller: Caller) -> AuditEntry {
+        AuditEntry::new(self.inner.clock.now(), actor, op, caller.door.as_str())
+            .client(caller.addr.map(|a| a.to_string()))
+    }
+
+    async fn commit(&self, effects: Vec<Effect>, entry: AuditEntry) -> Result<(), Refusal> {
+        self.inner.store.committer.commit(effects, entry).await.map_err(Refusal::internal)
+    }
+
+    /// Records a refusal in the audit log (and any state change time brought about), then
+    /// returns it.
+    async fn refuse(&self, effects: Vec<Effect>, entry: AuditEntry, r: Refusal) -> Refusal {
+        let entry = entry.outcome(r.code.as_str());
+        if let Err(e) = self.commit(effects, entry).await {
+            return e;
+        }
+        r
+    }
+
+    fn throttled(&self, caller: Caller) -> Result<(), Refusal> {
+        match caller.addr {
+            Some(a) if self.inner.throttle.is_blocked(a) => {
+                tracing::warn!(client = %a, "request refused by the throttle");
+                Err(Refusal::new(Code::RateLimited))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn count_failure(&self, caller: Caller) {
+        if let Some(a) = caller.addr {
+            self.inner.throttle.record_failure(a);
+        }
+    }
+
+    /// Steps 1–3: authenticates the M-ID and asks the access decision about `op`.
+    pub async fn authorize(
+        &self,
+        caller: Caller,
+        creds: &Credentials,
+        op: Operation,
+    ) -> Result<Authorized, Refusal> {
+        self.throttled(caller)?;
+        let store = &self.inner.store;
+        let mid = MId::parse(&creds.principal);
+        let account = match &mid {
+            Some(mid) => accounts::load(&store.pool, mid).await?,
+            None => None,
+        };
+        let entry = self.audit(
+            mid.as_ref().map(|m| m.as_str()).unwrap_or("unknown"),
+            op.as_str(),
+            caller,
+        );
+        let Some(account) = account else {
+            // Same answer, same time as a wrong password.
+            password::verify_blocking(creds.password.clone(), password::dummy_hash().to_string())
+                .await;
+            self.count_failure(caller);
+            let entry = entry.detail("unknown M-ID");
+            return Err(self.refuse(vec![], entry, Code::AuthenticationFailed.into()).await);
+        };
+        let cache = &self.inner.accounts_seen;
+        let key = account.mid.as_str();
+        let ok = cache.check(key, creds.password.expose(), account.auth_epoch)
+            || password::verify_blocking(creds.password.clone(), account.password_hash.clone()).await;
+        if !ok {
+            self.count_failure(caller);
+            let mut effects = Vec::new();
+            if account.status == AccountStatus::Active {
+                effects.push(Effect::FailedSignIn {
+                    account: account.id,
+                    limit: self.inner.config.accounts.failed_signin_limit,
+                });
+            }
+            return Err(self.refuse(effects, entry, Code::AuthenticationFailed.into()).await);
+        }
+        cache.remember(key, creds.password.expose(), account.auth_epoch);
+        let now = self.inner.clock.now();
+        let decision = access::decide(&account, caller.door, op, &self.inner.config.accounts, now);
+        if let Err(code) = decision.verdict {
+            let effects = decision
+                .transition
+                .map(|s| {
+                    let (status, lock_reason) = s.to_columns();
+                    vec![Effect::SetStatus { account: account.id, status, lock_reason }]
+                })
+                .unwrap_or_default();
+            if decision.transition.is_some() {
+                cache.forget(key);
+            }
+            return Err(self.refuse(effects, entry, code.into()).await);
+        }
+        Ok(Authorized { account, caller, op })
+    }
+
+    /// Step 4: the mailbox's iMAX ID and password.
+    pub async fn open_mailbox(
+        &self,
+        auth: Authorized,
+        creds: &Credentials,
+    ) -> Result<MailboxSession, Refusal> {
+        let caller = auth.caller;
+        self.throttled(caller)?;
+        let store = &self.inner.store;
+        let id = ImaxId::parse(&creds.principal);
+        let mailbox = match &id {
+            Some(id) => mailboxes::load(&store.pool, id).await?,
+            None => None,
+        };
+        let entry = self
+            .audit(auth.account.mid.as_str(), auth.op.as_str(), caller)
+            .mailbox(id.as_ref().map(|i| i.as_str()).unwrap_or("invalid"));
+        let cache = &self.inner.mailboxes_seen;
+        let verified = match &mailbox {
+            Some(m) => {
+                cache.check(m.imax_id.as_str(), creds.password.expose(), m.auth_epoch)
+                    || password::verify_blocking(creds.password.clone(), m.password_hash.clone())
+                        .await
+            }
+            None => {
+                password::verify_blocking(creds.password.clone(), password::dummy_hash().to_string())
+                    .await
+            }
+        };
+        match mailbox {
+            Some(m) if verified && m.active => {
+                cache.remember(m.imax_id.as_str(), creds.password.expose(), m.auth_epoch);
+                Ok(MailboxSession { auth, mailbox: m })
+            }
+            _ => {
+                self.count_failure(caller);
+                Err(self.refuse(vec![], entry, Code::MailboxAuthenticationFailed.into()).await)
+            }
+        }
+    }
+
+    /// R13: a successful use counts as activity, written at most once per granularity period
+    /// (and whenever a failure count must be reset), not on every request.
+    fn activity(&self, account: &Account) -> Option<Effect> {
+        let now = self.inner.clock.now();
+        let granularity = Duration::seconds(self.inner.config.accounts.activity_granularity_secs);
+        let stale = account.last_activity_at.is_none_or(|t| now - t >= granularity)
+            || account.last_signin_at.is_none_or(|t| now - t >= granularity);
+        (stale || account.failed_signins > 0)
+            .then_some(Effect::RecordActivity { account: account.id, at: now })
+    }
+
+    fn session_audit(&self, s: &MailboxSession) -> AuditEntry {
+        self.audit(s.auth.account.mid.as_str(), s.auth.op.as_str(), s.auth.caller)
+            .mailbox(s.mailbox.imax_id.as_str())
+    }
+
+    fn expect_op(s: &MailboxSession, op: Operation) -> Result<(), Refusal> {
+        if s.auth.op == op {
+            Ok(())
+        } else {
+            Err(Refusal::internal(format_args!(
+                "session authorized for {} used for {}",
+                s.auth.op.as_str(),
+                op.as_str()
+            )))
+        }
+    }
+
+    /// Starts receiving a file body, bounded by the size limit.
+    pub fn stage_body(&self) -> Result<StagedBody, Refusal> {
+        Ok(self.inner.store.bodies.stage(self.inner.config.limits.max_file_bytes)?)
+    }
+
+    /// Stores a received file and returns its receipt. The body is durable before the row is
+    /// committed, and the row before the receipt is returned.
+    pub async fn send_file(
+        &self,
+        s: &MailboxSession,
+        to: Option<&str>,
+        file_name: &str,
+        body: StagedBody,
+        expected_sha256: Option<&str>,
+    ) -> Result<Receipt, Refusal> {
+        Self::expect_op(s, Operation::SendFile)?;
+        let entry = self.session_audit(s);
+        let pool = &self.inner.store.pool;
+        let refuse = |r: Refusal| self.refuse(vec![], entry.clone().detail(file_name), r);
+        if body.size() == 0 {
+            return Err(refuse(Code::MissingFile.into()).await);
+        }
+        let Some(name) = mailbox::clean_file_name(file_name) else {
+            return Err(refuse(Refusal::with_detail(
+                Code::MalformedRequest,
+                "The file name is empty.",
+            ))
+            .await);
+        };
+        let sha256 = body.sha256_hex();
+        if let Some(expected) = expected_sha256 {
+            if !expected.trim().eq_ignore_ascii_case(&sha256) {
+                return Err(refuse(Code::ChecksumMismatch.into()).await);
+            }
+        }
+        let named = match to.map(str::trim).filter(|t| !t.is_empty()) {
+            None => None,
+            Some(t) => {
+                let recipient = Recipient::parse(t).ok_or_else(|| {
+                    Refusal::with_detail(
+                        Code::UnknownRecipient,
+                        format!("{t:?} is neither TRACS nor an iMAX ID (TRACM and five digits)."),
+                    )
+                });
+                let id = match recipient {
+                    Ok(Recipient::Tracs) => ImaxId::hud(),
+                    Ok(Recipient::Mailbox(id)) => id,
+                    Err(r) => return Err(refuse(r).await),
+                };
+                match mailboxes::load(pool, &id).await? {
+                    Some(m) => Some(m),
+                    None => {
+                        return Err(refuse(Refusal::with_detail(
+                            Code::UnknownRecipient,
+                            format!("No mailbox {id} exists."),
+                        ))
+                        .await)
+                    }
+                }
+            }
+        };
+        let mut admins = Vec::new();
+        if named.is_none() {
+            for id in mailboxes::administrators_for(pool, s.mailbox.id).await? {
+                if let Some(m) = mailboxes::load_by_id(pool, id).await? {
+                    admins.push(m);
+                }
+            }
+        }
+        let (recipient, routed_by) = match mailbox::choose_recipient(&s.mailbox, named, admins) {
+            Ok(r) => r,
+            Err(r) => return Err(refuse(r).await),
+        };
+        let now = self.inner.clock.now();
+        let message_id = mailbox::new_message_id(now).map_err(Refusal::internal)?;
+        let row = NewMessage {
+            message_id: message_id.clone(),
+            from_mailbox: s.mailbox.id,
+            to_mailbox: recipient.id,
+            sent_by: s.auth.account.mid.to_string(),
+            file_name: name.clone(),
+            size_bytes: body.size(),
+            sha256: sha256.clone(),
+            body_key: String::new(),
+            received_at: now,
+        };
+        let mut effects: Vec<Effect> = self.activity(&s.auth.account).into_iter().collect();
+        let entry = entry
+            .message(&message_id)
+            .detail(format!("{name} -> {} ({} bytes, routed by {})", recipient.imax_id, body.size(), routed_by.as_str()));
+        // Sealing and committing run to completion even if the client goes away meanwhile, so
+        // that no body is left without its row.
+        let store = self.inner.store.clone();
+        let done = tokio::spawn(async move {
+            let sealed = body.seal().await?;
+            effects.push(Effect::InsertMessage(NewMessage { body_key: sealed.key.clone(), ..row }));
+            match store.committer.commit(effects, entry).await {
+                Ok(()) => Ok(sealed),
+                Err(e) => {
+                    let _ = store.bodies.remove(&sealed.key);
+                    Err(Refusal::internal(e))
+                }
+            }
+        })
+        .await
+        .map_err(Refusal::internal)??;
+        Ok(Receipt {
+            message_id,
+            sha256: done.sha256,
+            size_bytes: done.size,
+            from_mailbox: s.mailbox.imax_id.to_string(),
+            to_mailbox: recipient.imax_id.to_string(),
+            received_at: now,
+            routed_by,
+        })
+    }
+
+    /// One page of a folder. An empty first page is reported by the caller with the folder's
+    /// iMAX status (600–604).
+    pub async fn list_messages(&self, s: &MailboxSession, q: &ListQuery) -> Result<Page, Refusal> {
+        Self::expect_op(s, Operation::ListMessages)?;
+        let page = messages::list(&self.inner.store.pool, s.mailbox.id, q).await?;
+        let effects = self.activity(&s.auth.account).into_iter().collect();
+        let entry = self
+            .session_audit(s)
+            .detail(format!("{} ({} entries)", q.folder.as_str(), page.entries.len()));
+        self.commit(effects, entry).await?;
+        Ok(page)
+    }
+
+    async fn find(&self, s: &MailboxSession, message_id: &str) -> Result<MessageInfo, Refusal> {
+        let pool = &self.inner.store.pool;
+        if let Some(n) = message_id.strip_prefix("BC-").and_then(|n| n.parse::<i64>().ok()) {
+            let q = ListQuery {
+                folder: mailbox::Folder::Broadcasts,
+                since: None,
+                until: None,
+                include_acknowledged: true,
+                after: Some(mailbox::PageToken { received_at: i64::MIN, row_id: n - 1 }),
+                page_size: 1,
+            };
+            let page = messages::list(pool, s.mailbox.id, &q).await?;
+            if let Some(m) = page.entries.into_iter().find(|m| m.row_id == n) {
+                return Ok(m);
+            }
+        } else if let Some(m) = messages::find(pool, s.mailbox.id, message_id.trim()).await? {
+            return Ok(m);
+        }
+        let entry = self.session_audit(s).message(message_id);
+        Err(self.refuse(vec![], entry, Code::UnknownMessage.into()).await)
+    }
+
+    /// A message's metadata and body; the recipient's first fetch marks it retrieved.
+    pub async fn get_message(
+        &self,
+        s: &MailboxSession,
+        message_id: &str,
+    ) -> Result<(MessageInfo, Body), Refusal> {
+        Self::expect_op(s, Operation::GetMessage)?;
+        let mut info = self.find(s, message_id).await?;
+        let body = match &info.body_key {
+            Some(key) => Body::File(self.inner.store.bodies.open_body(key).await?),
+            None => {
+                let text = messages::broadcast_body(&self.inner.store.pool, info.row_id)
+                    .await?
+                    .map(|(_, b)| b)
+                    .unwrap_or_default();
+                Body::Inline(text.into_bytes())
+            }
+        };
+        let now = self.inner.clock.now();
+        let mut effects: Vec<Effect> = self.activity(&s.auth.account).into_iter().collect();
+        if info.body_key.is_some() && info.to_mailbox_id == s.mailbox.id && info.retrieved_at.is_none() {
+            effects.push(Effect::MarkRetrieved { message: info.row_id, at: now });
+            info.retrieved_at = Some(now);
+        }
+        let entry = self.session_audit(s).message(&info.message_id);
+        self.commit(effects, entry).await?;
+        Ok((info, body))
+    }
+
+    /// Removes a received message from the unread view; history keeps it.
+    pub async fn ack_message(&self, s: &MailboxSession, message_id: &str) -> Result<MessageInfo, Refusal> {
+        Self::expect_op(s, Operation::AckMessage)?;
+        let mut info = self.find(s, message_id).await?;
+        let entry = self.session_audit(s).message(&info.message_id);
+        if info.body_key.is_none() || info.to_mailbox_id != s.mailbox.id {
+            let r = Refusal::with_detail(
+                Code::UnknownMessage,
+                "Only a message this mailbox received can be acknowledged.",
+            );
+            return Err(self.refuse(vec![], entry, r).await);
+        }
+        let now = self.inner.clock.now();
+        let mut effects: Vec<Effect> = self.activity(&s.auth.account).into_iter().collect();
+        if info.acked_at.is_none() {
+            effects.push(Effect::MarkAcked { message: info.row_id, at: now });
+            info.acked_at = Some(now);
+            info.retrieved_at = info.retrieved_at.or(Some(now));
+        }
+        self.commit(effects, entry).await?;
+        Ok(info)
+    }
+
+    /// Changes the caller's own password: the one thing an expired password allows (R15).
+    pub async fn change_password(
+        &self,
+        auth: Authorized,
+        current: &Secret,
+        new: Secret,
+    ) -> Result<(), Refusal> {
+        if auth.op != Operation::ChangePassword {
+            return Err(Refusal::internal("change_password without its authorization"));
+        }
+        let cfg = &self.inner.config.accounts;
+        let rules = PasswordRules { min_length: cfg.password_min_length, history: cfg.password_history };
+        let account = &auth.account;
+        let entry = self.audit(account.mid.as_str(), "ChangePassword", auth.caller);
+        let reject = |why: String| {
+            Refusal::with_detail(Code::PasswordRejected, format!("{why} {}", rules.describe()))
+        };
+        if let Err(why) = rules.check(account.mid.as_str(), new.expose()) {
+            return Err(self.refuse(vec![], entry, reject(why)).await);
+        }
+        let mut previous =
+            accounts::password_history(&self.inner.store.pool, account.id, cfg.password_history.saturating_sub(1)).await?;
+        previous.push(account.password_hash.clone());
+        let candidate = new.clone();
+        let reused = tokio::task::spawn_blocking(move || {
+            previous.iter().any(|h| password::verify(candidate.expose(), h))
+        })
+        .await
+        .map_err(Refusal::internal)?;
+        if reused || new.expose() == current.expose() {
+            return Err(self.refuse(vec![], entry, reject("It was used recently.".into())).await);
+        }
+        let hash = password::hash_blocking(new, self.inner.config.argon2.clone())
+            .await
+            .map_err(Refusal::internal)?;
+        let now = self.inner.clock.now();
+        accounts::set_password(&self.inner.store.pool, account.id, &hash, true, now, &entry).await?;
+        self.inner.accounts_seen.forget(account.mid.as_str());
+        Ok(())
+    }
+
+    /// Forgets remembered credentials of an M-ID (after an administrative change).
+    pub fn forget_account(&self, mid: &str) {
+        self.inner.accounts_seen.forget(mid);
+    }
+}
+
+/// Re-exported for adapters that need the body store's error.
+pub use store::bodies::StageError;

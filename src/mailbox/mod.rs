@@ -1,0 +1,188 @@
+//! Mailboxes as their users see them: the folders iMAX users know, message entries, receipts.
+//!
+//! "TRACS" is HUD's mailbox (`TRACMPROD`); "Others" is any other iMAX ID (R12). A folder is a
+//! view over messages from the point of view of one mailbox:
+//!
+//! | folder | messages |
+//! | --- | --- |
+//! | `sentToTracs` | from this mailbox to HUD |
+//! | `receivedFromTracs` | from HUD to this mailbox |
+//! | `sentToOthers` | from this mailbox to any other |
+//! | `receivedFromOthers` | from any other to this mailbox |
+//! | `broadcasts` | notices posted by the Help Desk to everyone |
+
+mod routing;
+
+pub use routing::{choose_recipient, RoutedBy};
+
+use time::OffsetDateTime;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Folder {
+    SentToTracs,
+    ReceivedFromTracs,
+    SentToOthers,
+    ReceivedFromOthers,
+    Broadcasts,
+}
+
+impl Folder {
+    pub const ALL: [Folder; 5] = [
+        Folder::SentToTracs,
+        Folder::ReceivedFromTracs,
+        Folder::SentToOthers,
+        Folder::ReceivedFromOthers,
+        Folder::Broadcasts,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Folder::SentToTracs => "sentToTracs",
+            Folder::ReceivedFromTracs => "receivedFromTracs",
+            Folder::SentToOthers => "sentToOthers",
+            Folder::ReceivedFromOthers => "receivedFromOthers",
+            Folder::Broadcasts => "broadcasts",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Folder> {
+        Folder::ALL.into_iter().find(|f| f.as_str() == s.trim())
+    }
+
+    /// Folders of messages this mailbox received (and so may acknowledge).
+    pub fn is_inbound(self) -> bool {
+        matches!(self, Folder::ReceivedFromTracs | Folder::ReceivedFromOthers | Folder::Broadcasts)
+    }
+
+    /// The iMAX status for an empty folder: 600 nothing sent to others, 601 nothing received
+    /// from others, 602 no results from TRACS for the period asked, 603 nothing from TRACS,
+    /// 604 no broadcasts. iMAX had no code for "nothing sent to TRACS"; that answers 200 with
+    /// no entries.
+    pub fn empty_status(self, period_given: bool) -> u16 {
+        match self {
+            Folder::SentToOthers => 600,
+            Folder::ReceivedFromOthers => 601,
+            Folder::ReceivedFromTracs if period_given => 602,
+            Folder::ReceivedFromTracs => 603,
+            Folder::Broadcasts => 604,
+            Folder::SentToTracs => 200,
+        }
+    }
+}
+
+/// A message as listed or fetched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageInfo {
+    pub row_id: i64,
+    pub message_id: String,
+    pub from_mailbox: String,
+    pub to_mailbox: String,
+    pub file_name: String,
+    pub size_bytes: u64,
+    pub sha256: String,
+    pub received_at: OffsetDateTime,
+    pub retrieved_at: Option<OffsetDateTime>,
+    pub acked_at: Option<OffsetDateTime>,
+    /// Where the body lives in the body store; `None` for broadcasts, whose text is inline.
+    pub body_key: Option<String>,
+    pub to_mailbox_id: i64,
+}
+
+/// What the sender is told once a file is durable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receipt {
+    pub message_id: String,
+    pub sha256: String,
+    pub size_bytes: u64,
+    pub from_mailbox: String,
+    pub to_mailbox: String,
+    pub received_at: OffsetDateTime,
+    pub routed_by: RoutedBy,
+}
+
+/// A listing request.
+#[derive(Debug, Clone)]
+pub struct ListQuery {
+    pub folder: Folder,
+    pub since: Option<OffsetDateTime>,
+    pub until: Option<OffsetDateTime>,
+    pub include_acknowledged: bool,
+    pub after: Option<PageToken>,
+    pub page_size: u32,
+}
+
+/// Where the next page starts: after this (received_at, row id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageToken {
+    pub received_at: i64,
+    pub row_id: i64,
+}
+
+impl PageToken {
+    pub fn encode(&self) -> String {
+        format!("{}.{}", self.received_at, self.row_id)
+    }
+    pub fn decode(s: &str) -> Option<PageToken> {
+        let (a, b) = s.trim().split_once('.')?;
+        Some(PageToken { received_at: a.parse().ok()?, row_id: b.parse().ok()? })
+    }
+}
+
+/// One page of a folder.
+#[derive(Debug, Clone)]
+pub struct Page {
+    pub entries: Vec<MessageInfo>,
+    pub next: Option<PageToken>,
+}
+
+/// A new message ID: the date and 16 random hex digits, e.g. `20261122-3f9a0c1b7d2e4f60`.
+pub fn new_message_id(now: OffsetDateTime) -> Result<String, getrandom::Error> {
+    let mut b = [0u8; 8];
+    getrandom::getrandom(&mut b)?;
+    Ok(format!(
+        "{:04}{:02}{:02}-{}",
+        now.year(),
+        u8::from(now.month()),
+        now.day(),
+        hex::encode(b)
+    ))
+}
+
+/// A client-supplied file name, reduced to something safe to show and to send back in a
+/// download header: no path, no control characters, at most 255 bytes. It is never used as a
+/// path on disk.
+pub fn clean_file_name(raw: &str) -> Option<String> {
+    let base = raw.rsplit(['/', '\\']).next().unwrap_or("");
+    let cleaned: String = base.chars().filter(|c| !c.is_control() && *c != '"').collect();
+    let cleaned = cleaned.trim().trim_start_matches('.').trim().to_string();
+    if cleaned.is_empty() {
+        return None;
+    }
+    let mut end = cleaned.len().min(255);
+    while !cleaned.is_char_boundary(end) {
+        end -= 1;
+    }
+    Some(cleaned[..end].to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_lose_paths_and_control_characters() {
+        assert_eq!(clean_file_name("C:\\tracs\\out\\TEN.dat").as_deref(), Some("TEN.dat"));
+        assert_eq!(clean_file_name("../../etc/passwd").as_deref(), Some("passwd"));
+        assert_eq!(clean_file_name("a\nb\"c.txt").as_deref(), Some("abc.txt"));
+        assert_eq!(clean_file_name("..."), None);
+        assert_eq!(clean_file_name(""), None);
+        assert_eq!(clean_file_name(&"é".repeat(300)).map(|s| s.len() <= 255), Some(true));
+    }
+
+    #[test]
+    fn page_tokens_round_trip() {
+        let t = PageToken { received_at: 1_700_000_000, row_id: 42 };
+        assert_eq!(PageToken::decode(&t.encode()), Some(t));
+        assert_eq!(PageToken::decode("nonsense"), None);
+    }
+}

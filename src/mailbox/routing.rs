@@ -1,0 +1,115 @@
+//! Where a file goes (R12): to HUD's TRACS or to a Contract Administrator; replies from HUD or a
+//! CA go back to any mailbox.
+
+use crate::directory::{Mailbox, MailboxKind};
+use crate::error::{Code, Refusal};
+
+/// How the recipient was chosen, reported on the receipt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoutedBy {
+    /// The sender named the recipient.
+    Sender,
+    /// The directory's property → contract → administrator table chose it.
+    Directory,
+}
+
+impl RoutedBy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RoutedBy::Sender => "sender",
+            RoutedBy::Directory => "directory",
+        }
+    }
+}
+
+/// Checks a recipient the sender named, or picks the single administrator of the sender's
+/// properties' contracts (`administrators`) when none was named.
+pub fn choose_recipient(
+    sender: &Mailbox,
+    named: Option<Mailbox>,
+    administrators: Vec<Mailbox>,
+) -> Result<(Mailbox, RoutedBy), Refusal> {
+    match named {
+        Some(to) => {
+            if to.id == sender.id {
+                return Err(Refusal::with_detail(
+                    Code::UnknownRecipient,
+                    "A mailbox cannot send a file to itself.",
+                ));
+            }
+            // R12: properties and service bureaus send to HUD or a CA; HUD and CAs answer anyone.
+            if !sender.kind.is_administrator() && !to.kind.is_administrator() {
+                return Err(Refusal::with_detail(
+                    Code::UnknownRecipient,
+                    format!(
+                        "{} is not HUD's TRACS or a Contract Administrator; files go to TRACS or to a CA.",
+                        to.imax_id
+                    ),
+                ));
+            }
+            if !to.active {
+                return Err(Refusal::with_detail(
+                    Code::UnknownRecipient,
+                    format!("{} is not active.", to.imax_id),
+                ));
+            }
+            Ok((to, RoutedBy::Sender))
+        }
+        None => {
+            if sender.kind == MailboxKind::Hud || sender.kind == MailboxKind::ContractAdministrator {
+                return Err(Refusal::with_detail(
+                    Code::UnknownRecipient,
+                    "Name the recipient (toMailbox): HUD and Contract Administrators answer a specific mailbox.",
+                ));
+            }
+            let mut admins = administrators;
+            match admins.len() {
+                1 => Ok((admins.remove(0), RoutedBy::Directory)),
+                0 => Err(Refusal::with_detail(
+                    Code::UnknownRecipient,
+                    "The directory has no contract administrator for this mailbox's properties; name the recipient (toMailbox).",
+                )),
+                _ => Err(Refusal::with_detail(
+                    Code::UnknownRecipient,
+                    format!(
+                        "This mailbox's properties have several administrators ({}); name the recipient (toMailbox).",
+                        admins.iter().map(|m| m.imax_id.as_str()).collect::<Vec<_>>().join(", ")
+                    ),
+                )),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::directory::ImaxId;
+
+    fn mb(id: i64, imax: &str, kind: MailboxKind) -> Mailbox {
+        Mailbox {
+            id,
+            imax_id: ImaxId::parse(imax).expect("id"),
+            kind,
+            name: imax.into(),
+            password_hash: String::new(),
+            active: true,
+            auth_epoch: 0,
+        }
+    }
+
+    #[test]
+    fn r12_properties_send_to_hud_or_a_ca() {
+        let prop = mb(1, "TRACM10001", MailboxKind::Property);
+        let ca = mb(2, "TRACM20001", MailboxKind::ContractAdministrator);
+        let other = mb(3, "TRACM10002", MailboxKind::Property);
+        assert_eq!(choose_recipient(&prop, Some(ca.clone()), vec![]).map(|r| r.1), Ok(RoutedBy::Sender));
+        let e = choose_recipient(&prop, Some(other.clone()), vec![]).expect_err("refused");
+        assert_eq!(e.code, Code::UnknownRecipient);
+        assert!(choose_recipient(&ca, Some(other), vec![]).is_ok(), "a CA answers a property");
+        assert_eq!(choose_recipient(&prop, None, vec![ca.clone()]).map(|r| (r.0.id, r.1)), Ok((2, RoutedBy::Directory)));
+        assert!(choose_recipient(&prop, None, vec![]).is_err());
+        assert!(choose_recipient(&prop, None, vec![ca.clone(), mb(4, "TRACMPROD", MailboxKind::Hud)]).is_err());
+        assert!(choose_recipient(&ca, None, vec![]).is_err());
+    }
+}

@@ -1,0 +1,215 @@
+//! Reading and changing M-IDs, their rights and working-group membership.
+
+use crate::audit::{self, AuditEntry};
+use crate::clock::{from_epoch, to_epoch};
+use crate::directory::{Account, AccountKind, AccountStatus, MId, Right, Rights};
+use sqlx::{Row, SqlitePool};
+use time::OffsetDateTime;
+
+const ACCOUNT_COLUMNS: &str = "a.id, a.mid, a.kind, a.full_name, a.email, a.password_hash, a.password_changed_at,
+     a.status, a.lock_reason, a.failed_signins, a.last_activity_at, a.last_signin_at, a.created_at,
+     a.auth_epoch, w.admitted_at";
+
+/// Loads an account with its rights and working-group admission.
+pub async fn load(pool: &SqlitePool, mid: &MId) -> Result<Option<Account>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {ACCOUNT_COLUMNS} FROM accounts a LEFT JOIN working_group w ON w.account_id = a.id WHERE a.mid = $1"
+    );
+    let Some(row) = sqlx::query(&sql).bind(mid.as_str()).fetch_optional(pool).await? else {
+        return Ok(None);
+    };
+    let id: i64 = row.try_get(0)?;
+    let mut rights = Rights::default();
+    let names: Vec<String> =
+        sqlx::query_scalar("SELECT right_name FROM account_rights WHERE account_id = $1")
+            .bind(id)
+            .fetch_all(pool)
+            .await?;
+    for n in names {
+        if let Some(r) = Right::parse(&n) {
+            rights.set(r, true);
+        }
+    }
+    let status: String = row.try_get(7)?;
+    let reason: Option<String> = row.try_get(8)?;
+    let decode = |e: &str| sqlx::Error::Decode(e.to_string().into());
+    Ok(Some(Account {
+        id,
+        mid: MId::parse(&row.try_get::<String, _>(1)?).ok_or_else(|| decode("bad mid"))?,
+        kind: AccountKind::parse(&row.try_get::<String, _>(2)?).ok_or_else(|| decode("bad kind"))?,
+        full_name: row.try_get(3)?,
+        email: row.try_get(4)?,
+        password_hash: row.try_get(5)?,
+        password_changed_at: from_epoch(row.try_get(6)?),
+        status: AccountStatus::from_columns(&status, reason.as_deref())
+            .ok_or_else(|| decode("bad status"))?,
+        failed_signins: row.try_get::<i64, _>(9)?.try_into().unwrap_or(u32::MAX),
+        last_activity_at: row.try_get::<Option<i64>, _>(10)?.map(from_epoch),
+        last_signin_at: row.try_get::<Option<i64>, _>(11)?.map(from_epoch),
+        created_at: from_epoch(row.try_get(12)?),
+        auth_epoch: row.try_get(13)?,
+        rights,
+        working_group_since: row.try_get::<Option<i64>, _>(14)?.map(from_epoch),
+    }))
+}
+
+/// A new M-ID.
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    pub mid: MId,
+    pub kind: AccountKind,
+    pub full_name: String,
+    pub email: String,
+    pub organization: String,
+    pub password_hash: String,
+    /// `false` makes the password expire at once, so the person must change it (R15).
+    pub password_is_current: bool,
+}
+
+pub async fn create(
+    pool: &SqlitePool,
+    a: &NewAccount,
+    now: OffsetDateTime,
+    audit: &AuditEntry,
+) -> Result<i64, sqlx::Error> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let changed = if a.password_is_current { to_epoch(now) } else { 0 };
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO accounts (mid, kind, full_name, email, organization, password_hash, password_changed_at, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+    )
+    .bind(a.mid.as_str())
+    .bind(a.kind.as_str())
+    .bind(&a.full_name)
+    .bind(&a.email)
+    .bind(&a.organization)
+    .bind(&a.password_hash)
+    .bind(changed)
+    .bind(to_epoch(now))
+    .fetch_one(&mut *tx)
+    .await?;
+    audit::append(&mut tx, audit).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+pub async fn grant(
+    pool: &SqlitePool,
+    account: i64,
+    right: Right,
+    by: &str,
+    now: OffsetDateTime,
+    audit: &AuditEntry,
+) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    sqlx::query(
+        "INSERT INTO account_rights (account_id, right_name, granted_at, granted_by) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (account_id, right_name) DO NOTHING",
+    )
+    .bind(account)
+    .bind(right.as_str())
+    .bind(to_epoch(now))
+    .bind(by)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("UPDATE accounts SET auth_epoch = auth_epoch + 1 WHERE id = $1")
+        .bind(account)
+        .execute(&mut *tx)
+        .await?;
+    audit::append(&mut tx, audit).await?;
+    tx.commit().await
+}
+
+pub async fn admit_to_working_group(
+    pool: &SqlitePool,
+    account: i64,
+    by: &str,
+    at: OffsetDateTime,
+    audit: &AuditEntry,
+) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    sqlx::query(
+        "INSERT INTO working_group (account_id, admitted_at, admitted_by) VALUES ($1, $2, $3)
+         ON CONFLICT (account_id) DO UPDATE SET admitted_at = excluded.admitted_at, admitted_by = excluded.admitted_by",
+    )
+    .bind(account)
+    .bind(to_epoch(at))
+    .bind(by)
+    .execute(&mut *tx)
+    .await?;
+    audit::append(&mut tx, audit).await?;
+    tx.commit().await
+}
+
+/// Sets a new password hash, remembers the old one for the history rule, and forgets every
+/// remembered credential (epoch bump). `current` false makes it expire at once.
+pub async fn set_password(
+    pool: &SqlitePool,
+    account: i64,
+    new_hash: &str,
+    current: bool,
+    now: OffsetDateTime,
+    audit: &AuditEntry,
+) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    sqlx::query(
+        "INSERT INTO password_history (account_id, password_hash, changed_at)
+         SELECT id, password_hash, $2 FROM accounts WHERE id = $1",
+    )
+    .bind(account)
+    .bind(to_epoch(now))
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "UPDATE accounts SET password_hash = $1, password_changed_at = $2, auth_epoch = auth_epoch + 1 WHERE id = $3",
+    )
+    .bind(new_hash)
+    .bind(if current { to_epoch(now) } else { 0 })
+    .bind(account)
+    .execute(&mut *tx)
+    .await?;
+    audit::append(&mut tx, audit).await?;
+    tx.commit().await
+}
+
+/// The last `n` password hashes, newest first (the current one is not included).
+pub async fn password_history(
+    pool: &SqlitePool,
+    account: i64,
+    n: u32,
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT password_hash FROM password_history WHERE account_id = $1 ORDER BY changed_at DESC, rowid DESC LIMIT $2",
+    )
+    .bind(account)
+    .bind(n as i64)
+    .fetch_all(pool)
+    .await
+}
+
+/// Sets the status (unlock, lock, terminate, restore), resetting the failure count and, for an
+/// unlock, counting the unlock as activity so that the 90-day lock does not strike again at once.
+pub async fn set_status(
+    pool: &SqlitePool,
+    account: i64,
+    status: AccountStatus,
+    now: OffsetDateTime,
+    audit: &AuditEntry,
+) -> Result<(), sqlx::Error> {
+    let (s, reason) = status.to_columns();
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let touch = if status == AccountStatus::Active { Some(to_epoch(now)) } else { None };
+    sqlx::query(
+        "UPDATE accounts SET status = $1, lock_reason = $2, failed_signins = 0, auth_epoch = auth_epoch + 1,
+                last_activity_at = COALESCE($3, last_activity_at), last_signin_at = COALESCE($3, last_signin_at)
+         WHERE id = $4",
+    )
+    .bind(s)
+    .bind(reason)
+    .bind(touch)
+    .bind(account)
+    .execute(&mut *tx)
+    .await?;
+    audit::append(&mut tx, audit).await?;
+    tx.commit().await
+}

@@ -1,0 +1,227 @@
+//! Group commit: one task applies the writes of many concurrent requests in one transaction.
+//!
+//! SQLite has one writer at a time and every durable commit costs an fsync. Instead of each
+//! request committing on its own, requests send a [`Job`] (the effects of the request plus its
+//! audit record) and wait; the committer drains whatever jobs are waiting, applies each inside
+//! its own savepoint (so one failing job does not sink the others), appends the audit records in
+//! order, commits once, and answers every job. Under load many requests share one fsync; alone,
+//! a request pays exactly one.
+
+use crate::audit::{self, AuditEntry};
+use crate::clock::to_epoch;
+use sqlx::{Connection, SqliteConnection, SqlitePool};
+use std::sync::Arc;
+use time::OffsetDateTime;
+use tokio::sync::{mpsc, oneshot, Mutex};
+
+const MAX_BATCH: usize = 256;
+
+/// A message row, written after its body is sealed.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub message_id: String,
+    pub from_mailbox: i64,
+    pub to_mailbox: i64,
+    pub sent_by: String,
+    pub file_name: String,
+    pub size_bytes: u64,
+    pub sha256: String,
+    pub body_key: String,
+    pub received_at: OffsetDateTime,
+}
+
+/// A write a request asks for.
+#[derive(Debug, Clone)]
+pub enum Effect {
+    InsertMessage(NewMessage),
+    /// First retrieval by the recipient (later fetches keep the first time).
+    MarkRetrieved { message: i64, at: OffsetDateTime },
+    MarkAcked { message: i64, at: OffsetDateTime },
+    /// R13: the M-ID used iMAX at `at` (a successful sign-in, too).
+    RecordActivity { account: i64, at: OffsetDateTime },
+    /// A failed sign-in; locks the account when the count reaches `limit`.
+    FailedSignIn { account: i64, limit: u32 },
+    /// The access decision found that time has locked or terminated the account.
+    SetStatus { account: i64, status: &'static str, lock_reason: Option<&'static str> },
+}
+
+struct Job {
+    effects: Vec<Effect>,
+    audit: AuditEntry,
+    reply: oneshot::Sender<Result<(), String>>,
+}
+
+/// Handle to the committer task.
+#[derive(Debug, Clone)]
+pub struct Committer {
+    tx: mpsc::Sender<Job>,
+    task: Arc<Mutex<Option<tokio::task::JoinHandle<()>>>>,
+    /// Held by the task while a batch is being committed.
+    busy: Arc<Mutex<()>>,
+}
+
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Job").field("action", &self.audit.action).finish()
+    }
+}
+
+impl Committer {
+    pub fn start(pool: SqlitePool) -> Committer {
+        let (tx, rx) = mpsc::channel(4096);
+        let busy = Arc::new(Mutex::new(()));
+        let task = tokio::spawn(run(pool, rx, busy.clone()));
+        Committer { tx, task: Arc::new(Mutex::new(Some(task))), busy }
+    }
+
+    /// Applies `effects` and appends `audit`, durably, before returning.
+    pub async fn commit(&self, effects: Vec<Effect>, audit: AuditEntry) -> Result<(), String> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Job { effects, audit, reply })
+            .await
+            .map_err(|_| "the committer has stopped".to_string())?;
+        rx.await.map_err(|_| "the committer has stopped".to_string())?
+    }
+
+    /// Lets queued jobs and the batch in progress finish, then stops the task. Called after
+    /// the server has drained, when no new jobs arrive.
+    pub async fn stop(&self) {
+        let handle = self.task.lock().await.take();
+        if let Some(h) = handle {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+                while self.tx.capacity() < self.tx.max_capacity() {
+                    tokio::task::yield_now().await;
+                }
+            })
+            .await;
+            let _guard = self.busy.lock().await;
+            h.abort();
+        }
+    }
+}
+
+async fn run(pool: SqlitePool, mut rx: mpsc::Receiver<Job>, busy: Arc<Mutex<()>>) {
+    while let Some(first) = rx.recv().await {
+        let _guard = busy.lock().await;
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let results = commit_batch(&pool, &batch).await;
+        match results {
+            Ok(per_job) => {
+                for (job, r) in batch.into_iter().zip(per_job) {
+                    let _ = job.reply.send(r);
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "group commit failed");
+                for job in batch {
+                    let _ = job.reply.send(Err(e.to_string()));
+                }
+            }
+        }
+    }
+}
+
+async fn commit_batch(pool: &SqlitePool, batch: &[Job]) -> Result<Vec<Result<(), String>>, sqlx::Error> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let mut results = Vec::with_capacity(batch.len());
+    for job in batch {
+        let mut sp = tx.begin().await?;
+        match apply(&mut sp, job).await {
+            Ok(()) => {
+                sp.commit().await?;
+                results.push(Ok(()));
+            }
+            Err(e) => {
+                sp.rollback().await?;
+                results.push(Err(e.to_string()));
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(results)
+}
+
+async fn apply(conn: &mut SqliteConnection, job: &Job) -> Result<(), sqlx::Error> {
+    for effect in &job.effects {
+        apply_effect(conn, effect).await?;
+    }
+    audit::append(conn, &job.audit).await?;
+    Ok(())
+}
+
+async fn apply_effect(conn: &mut SqliteConnection, effect: &Effect) -> Result<(), sqlx::Error> {
+    match effect {
+        Effect::InsertMessage(m) => {
+            sqlx::query(
+                "INSERT INTO messages (message_id, from_mailbox, to_mailbox, sent_by, file_name, size_bytes, sha256, body_key, received_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(&m.message_id)
+            .bind(m.from_mailbox)
+            .bind(m.to_mailbox)
+            .bind(&m.sent_by)
+            .bind(&m.file_name)
+            .bind(m.size_bytes as i64)
+            .bind(&m.sha256)
+            .bind(&m.body_key)
+            .bind(to_epoch(m.received_at))
+            .execute(&mut *conn)
+            .await?;
+        }
+        Effect::MarkRetrieved { message, at } => {
+            sqlx::query("UPDATE messages SET retrieved_at = $1 WHERE id = $2 AND retrieved_at IS NULL")
+                .bind(to_epoch(*at))
+                .bind(message)
+                .execute(&mut *conn)
+                .await?;
+        }
+        Effect::MarkAcked { message, at } => {
+            sqlx::query("UPDATE messages SET acked_at = $1, retrieved_at = COALESCE(retrieved_at, $1) WHERE id = $2 AND acked_at IS NULL")
+                .bind(to_epoch(*at))
+                .bind(message)
+                .execute(&mut *conn)
+                .await?;
+        }
+        Effect::RecordActivity { account, at } => {
+            sqlx::query(
+                "UPDATE accounts SET last_activity_at = MAX(COALESCE(last_activity_at, 0), $1),
+                        last_signin_at = MAX(COALESCE(last_signin_at, 0), $1), failed_signins = 0
+                 WHERE id = $2",
+            )
+            .bind(to_epoch(*at))
+            .bind(account)
+            .execute(&mut *conn)
+            .await?;
+        }
+        Effect::FailedSignIn { account, limit } => {
+            // One statement, so concurrent failures never lose a count.
+            sqlx::query(
+                "UPDATE accounts SET failed_signins = failed_signins + 1,
+                        status = CASE WHEN status = 'active' AND failed_signins + 1 >= $1 THEN 'locked' ELSE status END,
+                        lock_reason = CASE WHEN status = 'active' AND failed_signins + 1 >= $1 THEN 'failed_signins' ELSE lock_reason END,
+                        auth_epoch = CASE WHEN status = 'active' AND failed_signins + 1 >= $1 THEN auth_epoch + 1 ELSE auth_epoch END
+                 WHERE id = $2",
+            )
+            .bind(*limit as i64)
+            .bind(account)
+            .execute(&mut *conn)
+            .await?;
+        }
+        Effect::SetStatus { account, status, lock_reason } => {
+            sqlx::query("UPDATE accounts SET status = $1, lock_reason = $2, auth_epoch = auth_epoch + 1 WHERE id = $3")
+                .bind(*status)
+                .bind(*lock_reason)
+                .bind(account)
+                .execute(&mut *conn)
+                .await?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,184 @@
+//! TRACSMail mailboxes, properties and contracts.
+
+use crate::audit::{self, AuditEntry};
+use crate::clock::to_epoch;
+use crate::directory::{ImaxId, Mailbox, MailboxKind};
+use sqlx::{Row, SqlitePool};
+use time::OffsetDateTime;
+
+fn row_to_mailbox(row: &sqlx::sqlite::SqliteRow) -> Result<Mailbox, sqlx::Error> {
+    let decode = |e: &str| sqlx::Error::Decode(e.to_string().into());
+    Ok(Mailbox {
+        id: row.try_get(0)?,
+        imax_id: ImaxId::parse(&row.try_get::<String, _>(1)?).ok_or_else(|| decode("bad imax id"))?,
+        kind: MailboxKind::parse(&row.try_get::<String, _>(2)?).ok_or_else(|| decode("bad kind"))?,
+        name: row.try_get(3)?,
+        password_hash: row.try_get(4)?,
+        active: row.try_get::<i64, _>(5)? != 0,
+        auth_epoch: row.try_get(6)?,
+    })
+}
+
+const COLUMNS: &str = "id, imax_id, kind, name, password_hash, active, auth_epoch";
+
+pub async fn load(pool: &SqlitePool, imax_id: &ImaxId) -> Result<Option<Mailbox>, sqlx::Error> {
+    let sql = format!("SELECT {COLUMNS} FROM mailboxes WHERE imax_id = $1");
+    match sqlx::query(&sql).bind(imax_id.as_str()).fetch_optional(pool).await? {
+        Some(row) => Ok(Some(row_to_mailbox(&row)?)),
+        None => Ok(None),
+    }
+}
+
+pub async fn load_by_id(pool: &SqlitePool, id: i64) -> Result<Option<Mailbox>, sqlx::Error> {
+    let sql = format!("SELECT {COLUMNS} FROM mailboxes WHERE id = $1");
+    match sqlx::query(&sql).bind(id).fetch_optional(pool).await? {
+        Some(row) => Ok(Some(row_to_mailbox(&row)?)),
+        None => Ok(None),
+    }
+}
+
+/// A new mailbox.
+#[derive(Debug, Clone)]
+pub struct NewMailbox {
+    pub imax_id: ImaxId,
+    pub kind: MailboxKind,
+    pub name: String,
+    pub email: String,
+    pub password_hash: String,
+}
+
+pub async fn create(
+    pool: &SqlitePool,
+    m: &NewMailbox,
+    now: OffsetDateTime,
+    audit: &AuditEntry,
+) -> Result<i64, sqlx::Error> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let id = sqlx::query_scalar(
+        "INSERT INTO mailboxes (imax_id, kind, name, email, password_hash, password_changed_at, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",
+    )
+    .bind(m.imax_id.as_str())
+    .bind(m.kind.as_str())
+    .bind(&m.name)
+    .bind(&m.email)
+    .bind(&m.password_hash)
+    .bind(to_epoch(now))
+    .fetch_one(&mut *tx)
+    .await?;
+    audit::append(&mut tx, audit).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+pub async fn set_password(
+    pool: &SqlitePool,
+    mailbox: i64,
+    hash: &str,
+    now: OffsetDateTime,
+    audit: &AuditEntry,
+) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    sqlx::query(
+        "UPDATE mailboxes SET password_hash = $1, password_changed_at = $2, auth_epoch = auth_epoch + 1 WHERE id = $3",
+    )
+    .bind(hash)
+    .bind(to_epoch(now))
+    .bind(mailbox)
+    .execute(&mut *tx)
+    .await?;
+    audit::append(&mut tx, audit).await?;
+    tx.commit().await
+}
+
+/// Creates a property served by `mailbox` (its TRACSMail ID), or updates its name and mailbox.
+pub async fn upsert_property(
+    pool: &SqlitePool,
+    number: &str,
+    name: &str,
+    mailbox: Option<i64>,
+    audit: &AuditEntry,
+) -> Result<i64, sqlx::Error> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let id = sqlx::query_scalar(
+        "INSERT INTO properties (property_number, name, mailbox_id) VALUES ($1, $2, $3)
+         ON CONFLICT (property_number) DO UPDATE SET name = excluded.name, mailbox_id = excluded.mailbox_id
+         RETURNING id",
+    )
+    .bind(number)
+    .bind(name)
+    .bind(mailbox)
+    .fetch_one(&mut *tx)
+    .await?;
+    audit::append(&mut tx, audit).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+pub async fn property_id(pool: &SqlitePool, number: &str) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar("SELECT id FROM properties WHERE property_number = $1")
+        .bind(number)
+        .fetch_optional(pool)
+        .await
+}
+
+/// Records that `administrator` (HUD or a CA) administers `contract` of `property`.
+pub async fn upsert_contract(
+    pool: &SqlitePool,
+    contract: &str,
+    property: i64,
+    administrator: i64,
+    audit: &AuditEntry,
+) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    sqlx::query(
+        "INSERT INTO contracts (contract_number, property_id, administrator_mailbox) VALUES ($1, $2, $3)
+         ON CONFLICT (contract_number) DO UPDATE SET property_id = excluded.property_id,
+             administrator_mailbox = excluded.administrator_mailbox",
+    )
+    .bind(contract)
+    .bind(property)
+    .bind(administrator)
+    .execute(&mut *tx)
+    .await?;
+    audit::append(&mut tx, audit).await?;
+    tx.commit().await
+}
+
+/// The distinct administrator mailboxes of the contracts of every property that `mailbox`
+/// serves: the candidates for "send to my administrator" (R12).
+pub async fn administrators_for(pool: &SqlitePool, mailbox: i64) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT DISTINCT c.administrator_mailbox FROM contracts c
+         JOIN properties p ON p.id = c.property_id WHERE p.mailbox_id = $1 ORDER BY 1",
+    )
+    .bind(mailbox)
+    .fetch_all(pool)
+    .await
+}
+
+/// Links a coordinator to a property it has a Business Partner Relationship with (R3).
+pub async fn add_business_partner(
+    pool: &SqlitePool,
+    account: i64,
+    property: i64,
+    audit: &AuditEntry,
+) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    sqlx::query(
+        "INSERT INTO business_partners (account_id, property_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+    )
+    .bind(account)
+    .bind(property)
+    .execute(&mut *tx)
+    .await?;
+    audit::append(&mut tx, audit).await?;
+    tx.commit().await
+}
+
+/// Counts rows of a table (for admin summaries).
+pub async fn count(pool: &SqlitePool, table: &'static str) -> Result<i64, sqlx::Error> {
+    let sql = format!("SELECT COUNT(*) FROM {table}");
+    let row = sqlx::query(&sql).fetch_one(pool).await?;
+    row.try_get(0)
+}

@@ -1,0 +1,164 @@
+//! Reading messages: folder listings (keyset-paged) and single messages.
+
+use crate::clock::{from_epoch, to_epoch};
+use crate::directory::HUD_MAILBOX;
+use crate::mailbox::{Folder, ListQuery, MessageInfo, Page, PageToken};
+use sha2::{Digest, Sha256};
+use sqlx::{Row, SqlitePool};
+
+const SELECT: &str = "SELECT m.id, m.message_id, f.imax_id, t.imax_id, m.file_name, m.size_bytes, m.sha256,
+        m.received_at, m.retrieved_at, m.acked_at, m.body_key, m.to_mailbox
+   FROM messages m JOIN mailboxes f ON f.id = m.from_mailbox JOIN mailboxes t ON t.id = m.to_mailbox";
+
+fn to_info(row: &sqlx::sqlite::SqliteRow) -> Result<MessageInfo, sqlx::Error> {
+    Ok(MessageInfo {
+        row_id: row.try_get(0)?,
+        message_id: row.try_get(1)?,
+        from_mailbox: row.try_get(2)?,
+        to_mailbox: row.try_get(3)?,
+        file_name: row.try_get(4)?,
+        size_bytes: row.try_get::<i64, _>(5)?.max(0) as u64,
+        sha256: row.try_get(6)?,
+        received_at: from_epoch(row.try_get(7)?),
+        retrieved_at: row.try_get::<Option<i64>, _>(8)?.map(from_epoch),
+        acked_at: row.try_get::<Option<i64>, _>(9)?.map(from_epoch),
+        body_key: Some(row.try_get(10)?),
+        to_mailbox_id: row.try_get(11)?,
+    })
+}
+
+/// One page of `q.folder` as seen by `mailbox`, oldest first.
+pub async fn list(pool: &SqlitePool, mailbox: i64, q: &ListQuery) -> Result<Page, sqlx::Error> {
+    if q.folder == Folder::Broadcasts {
+        return list_broadcasts(pool, mailbox, q).await;
+    }
+    let hud = "(SELECT id FROM mailboxes WHERE imax_id = $7)";
+    let filter = match q.folder {
+        Folder::SentToTracs => format!("m.from_mailbox = $1 AND m.to_mailbox = {hud}"),
+        Folder::ReceivedFromTracs => format!("m.to_mailbox = $1 AND m.from_mailbox = {hud}"),
+        Folder::SentToOthers => format!("m.from_mailbox = $1 AND m.to_mailbox <> {hud}"),
+        _ => format!("m.to_mailbox = $1 AND m.from_mailbox <> {hud}"),
+    };
+    let unread_only = q.folder.is_inbound() && !q.include_acknowledged;
+    let sql = format!(
+        "{SELECT} WHERE {filter}
+           AND ($2 IS NULL OR m.received_at >= $2) AND ($3 IS NULL OR m.received_at < $3)
+           AND ($4 = 0 OR m.acked_at IS NULL)
+           AND (m.received_at, m.id) > ($5, $6)
+         ORDER BY m.received_at, m.id LIMIT $8"
+    );
+    let after = q.after.unwrap_or(PageToken { received_at: i64::MIN, row_id: i64::MIN });
+    let rows = sqlx::query(&sql)
+        .bind(mailbox)
+        .bind(q.since.map(to_epoch))
+        .bind(q.until.map(to_epoch))
+        .bind(unread_only as i64)
+        .bind(after.received_at)
+        .bind(after.row_id)
+        .bind(HUD_MAILBOX)
+        .bind(q.page_size as i64 + 1)
+        .fetch_all(pool)
+        .await?;
+    let mut entries = rows.iter().map(to_info).collect::<Result<Vec<_>, _>>()?;
+    Ok(paginate(&mut entries, q.page_size))
+}
+
+fn paginate(entries: &mut Vec<MessageInfo>, page_size: u32) -> Page {
+    let more = entries.len() > page_size as usize;
+    entries.truncate(page_size as usize);
+    let next = if more {
+        entries.last().map(|e| PageToken { received_at: to_epoch(e.received_at), row_id: e.row_id })
+    } else {
+        None
+    };
+    Page { entries: std::mem::take(entries), next }
+}
+
+/// Broadcasts are listed as messages from HUD with IDs `BC-<n>`.
+async fn list_broadcasts(pool: &SqlitePool, mailbox: i64, q: &ListQuery) -> Result<Page, sqlx::Error> {
+    let after = q.after.unwrap_or(PageToken { received_at: i64::MIN, row_id: i64::MIN });
+    let rows = sqlx::query(
+        "SELECT b.id, b.title, b.body, b.posted_at, (SELECT imax_id FROM mailboxes WHERE id = $1)
+           FROM broadcasts b
+          WHERE ($2 IS NULL OR b.posted_at >= $2) AND ($3 IS NULL OR b.posted_at < $3)
+            AND (b.posted_at, b.id) > ($4, $5)
+          ORDER BY b.posted_at, b.id LIMIT $6",
+    )
+    .bind(mailbox)
+    .bind(q.since.map(to_epoch))
+    .bind(q.until.map(to_epoch))
+    .bind(after.received_at)
+    .bind(after.row_id)
+    .bind(q.page_size as i64 + 1)
+    .fetch_all(pool)
+    .await?;
+    let mut entries = Vec::with_capacity(rows.len());
+    for row in rows {
+        let id: i64 = row.try_get(0)?;
+        let body: String = row.try_get(2)?;
+        entries.push(MessageInfo {
+            row_id: id,
+            message_id: format!("BC-{id}"),
+            from_mailbox: HUD_MAILBOX.to_string(),
+            to_mailbox: row.try_get::<Option<String>, _>(4)?.unwrap_or_default(),
+            file_name: row.try_get(1)?,
+            size_bytes: body.len() as u64,
+            sha256: hex::encode(Sha256::digest(body.as_bytes())),
+            received_at: from_epoch(row.try_get(3)?),
+            retrieved_at: None,
+            acked_at: None,
+            body_key: None,
+            to_mailbox_id: mailbox,
+        });
+    }
+    Ok(paginate(&mut entries, q.page_size))
+}
+
+/// A message that `mailbox` sent or received, by its public ID.
+pub async fn find(
+    pool: &SqlitePool,
+    mailbox: i64,
+    message_id: &str,
+) -> Result<Option<MessageInfo>, sqlx::Error> {
+    let sql = format!("{SELECT} WHERE m.message_id = $1 AND (m.to_mailbox = $2 OR m.from_mailbox = $2)");
+    match sqlx::query(&sql).bind(message_id).bind(mailbox).fetch_optional(pool).await? {
+        Some(row) => Ok(Some(to_info(&row)?)),
+        None => Ok(None),
+    }
+}
+
+/// The text of a broadcast (`BC-<n>`).
+pub async fn broadcast_body(pool: &SqlitePool, id: i64) -> Result<Option<(String, String)>, sqlx::Error> {
+    let row = sqlx::query("SELECT title, body FROM broadcasts WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await?;
+    match row {
+        Some(r) => Ok(Some((r.try_get(0)?, r.try_get(1)?))),
+        None => Ok(None),
+    }
+}
+
+/// Posts a broadcast (Help Desk).
+pub async fn post_broadcast(
+    pool: &SqlitePool,
+    title: &str,
+    body: &str,
+    by: &str,
+    at: time::OffsetDateTime,
+    audit: &crate::audit::AuditEntry,
+) -> Result<i64, sqlx::Error> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let id = sqlx::query_scalar(
+        "INSERT INTO broadcasts (title, body, posted_by, posted_at) VALUES ($1, $2, $3, $4) RETURNING id",
+    )
+    .bind(title)
+    .bind(body)
+    .bind(by)
+    .bind(to_epoch(at))
+    .fetch_one(&mut *tx)
+    .await?;
+    crate::audit::append(&mut tx, audit).await?;
+    tx.commit().await?;
+    Ok(id)
+}

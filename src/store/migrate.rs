@@ -1,0 +1,37 @@
+//! Embedded, versioned schema migrations.
+//!
+//! A gateway refuses to start against a schema newer than it knows, so an old binary can never
+//! write rows a newer schema would misread.
+
+use super::StoreError;
+use sqlx::SqlitePool;
+
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/sqlite/0001_init.sql"))];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = 1;
+
+pub async fn run(pool: &SqlitePool) -> Result<(), StoreError> {
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+    )
+    .execute(pool)
+    .await?;
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let current: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM schema_version")
+        .fetch_one(&mut *tx)
+        .await?;
+    if current > SCHEMA_VERSION {
+        return Err(StoreError::SchemaTooNew { found: current, supported: SCHEMA_VERSION });
+    }
+    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
+        sqlx::raw_sql(sql).execute(&mut *tx).await?;
+        sqlx::query("INSERT INTO schema_version (version, applied_at) VALUES ($1, strftime('%s','now'))")
+            .bind(version)
+            .execute(&mut *tx)
+            .await?;
+        tracing::info!(version, "applied schema migration");
+    }
+    tx.commit().await?;
+    Ok(())
+}
