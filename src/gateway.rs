@@ -291,6 +291,13 @@ impl Gateway {
         Ok(self.inner.store.bodies.stage(self.inner.config.limits.max_file_bytes)?)
     }
 
+    /// Records that an upload authorised for `s` was refused while its body arrived (too
+    /// large, malformed); nothing was stored.
+    pub async fn abandon_send(&self, s: &MailboxSession, r: Refusal) -> Refusal {
+        let entry = self.session_audit(s);
+        self.refuse(vec![], entry, r).await
+    }
+
     /// Stores a received file and returns its receipt. The body is durable before the row is
     /// committed, and the row before the receipt is returned.
     pub async fn send_file(

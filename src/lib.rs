@@ -17,16 +17,17 @@
 //! enforced.
 
 pub mod access;
-//TMP pub mod admin;
+pub mod admin;
+pub mod app;
 pub mod audit;
-//TMP pub mod client;
+pub mod client;
 pub mod clock;
 pub mod config;
 pub mod directory;
 pub mod error;
 pub mod gateway;
 pub mod mailbox;
-//TMP pub mod s2s;
-//TMP pub mod server;
+pub mod s2s;
+pub mod server;
 pub mod store;
-//TMP pub mod tls;
+pub mod tls;

@@ -1,1 +1,506 @@
-fn main(){}
+//! `imax`: the gateway's one binary. See `imax --help`.
+
+use clap::{Args, Parser, Subcommand};
+use imax_gateway::admin::{self, Admin};
+use imax_gateway::app::App;
+use imax_gateway::audit;
+use imax_gateway::client::{Content, Reply, S2sClient};
+use imax_gateway::clock::{SharedClock, SystemClock};
+use imax_gateway::config::{self, Config};
+use imax_gateway::directory::password::Secret;
+use imax_gateway::directory::{AccountKind, AccountStatus, LockReason, MailboxKind, Right};
+use imax_gateway::store::Store;
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(name = "imax", version, about = "imax-gateway: secure TRACS file transfer for HUD multifamily housing")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Clone)]
+struct ConfigArg {
+    /// TOML configuration file (see `imax config example`); IMAX_* variables override it.
+    #[arg(long, env = "IMAX_CONFIG")]
+    config: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway (HTTPS on 127.0.0.1:8443 with ./imax-data by default).
+    Serve(ConfigArg),
+    /// Configuration helpers.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Provision the directory without a server.
+    Admin {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+    /// The audit log.
+    Audit {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Talk to a gateway's system-to-system endpoint as vendor software does.
+    Client(ClientArgs),
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Print a commented configuration file with every setting at its default.
+    Example,
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Walk the hash chain and report the first record edited, removed or reordered.
+    Verify,
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Apply schema migrations and exit.
+    Migrate,
+    /// Load mailboxes, properties, contracts and accounts from a TOML file.
+    Import { file: PathBuf },
+    /// TRACSMail mailboxes (iMAX IDs).
+    Mailbox {
+        #[command(subcommand)]
+        command: MailboxCommand,
+    },
+    /// Properties and the contracts their administrators receive files for.
+    Property {
+        #[command(subcommand)]
+        command: PropertyCommand,
+    },
+    /// M-IDs: coordinators and users.
+    Account {
+        #[command(subcommand)]
+        command: AccountCommand,
+    },
+    /// Post a broadcast to every mailbox.
+    Broadcast {
+        #[arg(long)]
+        title: String,
+        #[arg(long)]
+        body: String,
+    },
+}
+
+#[derive(Args)]
+struct PasswordIn {
+    /// Read the password from the first line of standard input (never from the command line).
+    #[arg(long, required = true)]
+    password_stdin: bool,
+}
+
+#[derive(Subcommand)]
+enum MailboxCommand {
+    /// Create a mailbox.
+    Create {
+        #[arg(long)]
+        imax_id: String,
+        /// hud, ca, property or service-bureau.
+        #[arg(long)]
+        kind: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "")]
+        email: String,
+        #[command(flatten)]
+        password: PasswordIn,
+    },
+    /// Set a mailbox's password.
+    SetPassword {
+        #[arg(long)]
+        imax_id: String,
+        #[command(flatten)]
+        password: PasswordIn,
+    },
+}
+
+#[derive(Subcommand)]
+enum PropertyCommand {
+    /// Create or update a property and the mailbox it sends from.
+    Create {
+        #[arg(long)]
+        number: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        mailbox: Option<String>,
+    },
+    /// Record the administrator (TRACS or a CA's iMAX ID) of a property's contract.
+    Contract {
+        #[arg(long)]
+        number: String,
+        #[arg(long)]
+        property: String,
+        #[arg(long)]
+        administrator: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum AccountCommand {
+    /// Create an M-ID.
+    Create {
+        #[arg(long)]
+        mid: String,
+        /// coordinator or user.
+        #[arg(long)]
+        kind: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "")]
+        email: String,
+        #[arg(long, default_value = "")]
+        organization: String,
+        /// The password expires at once: the person must change it first (R15).
+        #[arg(long)]
+        temporary: bool,
+        #[command(flatten)]
+        password: PasswordIn,
+    },
+    /// Grant imax-coordinator, imax, tcc or tcr.
+    Grant {
+        #[arg(long)]
+        mid: String,
+        #[arg(long)]
+        right: String,
+    },
+    /// Admit to the iMAX working group (system-to-system, R8).
+    Admit {
+        #[arg(long)]
+        mid: String,
+    },
+    /// Set the password.
+    SetPassword {
+        #[arg(long)]
+        mid: String,
+        #[arg(long)]
+        temporary: bool,
+        #[command(flatten)]
+        password: PasswordIn,
+    },
+    /// Unlock a locked M-ID.
+    Unlock {
+        #[arg(long)]
+        mid: String,
+    },
+    /// Lock an M-ID.
+    Lock {
+        #[arg(long)]
+        mid: String,
+    },
+    /// Terminate an M-ID (R16).
+    Terminate {
+        #[arg(long)]
+        mid: String,
+    },
+    /// Restore a terminated M-ID.
+    Restore {
+        #[arg(long)]
+        mid: String,
+    },
+    /// Record a coordinator's Business Partner Relationship with a property (R3).
+    Bpr {
+        #[arg(long)]
+        mid: String,
+        #[arg(long)]
+        property: String,
+    },
+    /// Show an M-ID's state.
+    Show {
+        #[arg(long)]
+        mid: String,
+    },
+}
+
+#[derive(Args)]
+struct ClientArgs {
+    /// The gateway's URL.
+    #[arg(long, default_value = "https://127.0.0.1:8443")]
+    url: String,
+    /// PEM file of the CA to trust (the development CA is imax-data/tls/dev-ca.pem).
+    #[arg(long, default_value = "imax-data/tls/dev-ca.pem")]
+    ca: PathBuf,
+    /// The person's M-ID; the password comes from $TRACS_PASSWORD.
+    #[arg(long)]
+    mid: String,
+    /// The mailbox (iMAX ID); its password comes from $TRACS_MAILBOX_PASSWORD.
+    #[arg(long)]
+    mailbox: Option<String>,
+    #[command(subcommand)]
+    command: ClientCommand,
+}
+
+#[derive(Subcommand)]
+enum ClientCommand {
+    /// Send a file (to TRACS, a CA's iMAX ID, or by default the property's administrator).
+    Send {
+        file: PathBuf,
+        #[arg(long)]
+        to: Option<String>,
+        #[arg(long)]
+        sha256: Option<String>,
+    },
+    /// List a folder: sentToTracs, receivedFromTracs, sentToOthers, receivedFromOthers, broadcasts.
+    List {
+        folder: String,
+        #[arg(long)]
+        all: bool,
+    },
+    /// Fetch a message into a file.
+    Get {
+        message_id: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Acknowledge a received message.
+    Ack { message_id: String },
+    /// Change the M-ID's password to $TRACS_NEW_PASSWORD.
+    ChangePassword,
+}
+
+fn read_password() -> Result<Secret, String> {
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).map_err(|e| e.to_string())?;
+    let pw = line.trim_end_matches(['\n', '\r']).to_string();
+    if pw.is_empty() {
+        return Err("no password on standard input".into());
+    }
+    Ok(Secret::new(pw))
+}
+
+fn load_config(arg: &ConfigArg) -> Result<Config, String> {
+    Config::load(arg.config.as_deref(), std::env::vars()).map_err(|e| e.to_string())
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("IMAX_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    init_logging();
+    match run(Cli::parse()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("imax: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    let clock: SharedClock = Arc::new(SystemClock);
+    match cli.command {
+        Command::Serve(arg) => {
+            let config = load_config(&arg)?;
+            let app = App::start(config, clock).await.map_err(|e| e.to_string())?;
+            println!("imax-gateway listening on https://{}", app.addr);
+            println!("  system-to-system endpoint: https://{}/s2s (WSDL: /s2s?wsdl)", app.addr);
+            if let Some(ca) = &app.certs.dev_ca {
+                println!("  development certificate; clients trust {}", ca.display());
+            }
+            imax_gateway::server::shutdown_signal().await;
+            app.stop().await;
+            println!("imax-gateway stopped");
+            Ok(())
+        }
+        Command::Config { command: ConfigCommand::Example } => {
+            print!("{}", config::EXAMPLE);
+            Ok(())
+        }
+        Command::Audit { config, command: AuditCommand::Verify } => {
+            let config = load_config(&config)?;
+            let store = Store::open(&config.database_url(), &config.data_dir).await.map_err(|e| e.to_string())?;
+            let verdict = audit::verify(&store.pool).await.map_err(|e| e.to_string());
+            store.close().await;
+            match verdict? {
+                audit::Verdict::Intact { records } => {
+                    println!("audit chain intact: {records} records");
+                    Ok(())
+                }
+                audit::Verdict::Broken { seq, reason } => Err(format!("audit chain broken at record {seq}: {reason}")),
+            }
+        }
+        Command::Admin { config, command } => {
+            let config = load_config(&config)?;
+            let store = Store::open(&config.database_url(), &config.data_dir).await.map_err(|e| e.to_string())?;
+            let admin = Admin::new(store.clone(), clock, config);
+            let r = admin_command(&admin, command).await;
+            store.close().await;
+            r
+        }
+        Command::Client(args) => client_command(args).await,
+    }
+}
+
+async fn admin_command(admin: &Admin, command: AdminCommand) -> Result<(), String> {
+    let s = |e: admin::AdminError| e.to_string();
+    let right = |r: &str| Right::parse(r).ok_or_else(|| format!("unknown right {r:?}: imax-coordinator, imax, tcc or tcr"));
+    match command {
+        AdminCommand::Migrate => println!("schema at version {}", imax_gateway::store::SCHEMA_VERSION),
+        AdminCommand::Import { file } => {
+            let report = admin::import_file(admin, &file).await.map_err(s)?;
+            println!("imported {} entries ({} already present)", report.created.len(), report.existing.len());
+            for e in report.existing {
+                println!("  already present: {e}");
+            }
+        }
+        AdminCommand::Mailbox { command } => match command {
+            MailboxCommand::Create { imax_id, kind, name, email, .. } => {
+                let k = MailboxKind::parse(&kind).ok_or("kind is hud, ca, property or service-bureau")?;
+                admin.create_mailbox(&imax_id, k, &name, &email, &read_password()?).await.map_err(s)?;
+                println!("mailbox {imax_id} created");
+            }
+            MailboxCommand::SetPassword { imax_id, .. } => {
+                admin.set_mailbox_password(&imax_id, &read_password()?).await.map_err(s)?;
+                println!("password of {imax_id} set");
+            }
+        },
+        AdminCommand::Property { command } => match command {
+            PropertyCommand::Create { number, name, mailbox } => {
+                admin.create_property(&number, &name, mailbox.as_deref()).await.map_err(s)?;
+                println!("property {number} saved");
+            }
+            PropertyCommand::Contract { number, property, administrator } => {
+                admin.create_contract(&number, &property, &administrator).await.map_err(s)?;
+                println!("contract {number} of property {property} is administered by {administrator}");
+            }
+        },
+        AdminCommand::Account { command } => match command {
+            AccountCommand::Create { mid, kind, name, email, organization, temporary, .. } => {
+                let k = AccountKind::parse(&kind).ok_or("kind is coordinator or user")?;
+                admin.create_account(&mid, k, &name, &email, &organization, &read_password()?, temporary).await.map_err(s)?;
+                println!("{mid} created");
+            }
+            AccountCommand::Grant { mid, right: r } => {
+                admin.grant(&mid, right(&r)?).await.map_err(s)?;
+                println!("{mid} holds {r}");
+            }
+            AccountCommand::Admit { mid } => {
+                admin.admit(&mid).await.map_err(s)?;
+                println!("{mid} admitted to the iMAX working group");
+            }
+            AccountCommand::SetPassword { mid, temporary, .. } => {
+                admin.set_password(&mid, &read_password()?, temporary).await.map_err(s)?;
+                println!("password of {mid} set");
+            }
+            AccountCommand::Unlock { mid } => {
+                admin.set_status(&mid, AccountStatus::Active).await.map_err(s)?;
+                println!("{mid} unlocked");
+            }
+            AccountCommand::Lock { mid } => {
+                admin.set_status(&mid, AccountStatus::Locked(LockReason::Administrative)).await.map_err(s)?;
+                println!("{mid} locked");
+            }
+            AccountCommand::Terminate { mid } => {
+                admin.set_status(&mid, AccountStatus::Terminated).await.map_err(s)?;
+                println!("{mid} terminated");
+            }
+            AccountCommand::Restore { mid } => {
+                admin.set_status(&mid, AccountStatus::Active).await.map_err(s)?;
+                println!("{mid} restored");
+            }
+            AccountCommand::Bpr { mid, property } => {
+                admin.add_business_partner(&mid, &property).await.map_err(s)?;
+                println!("{mid} has a Business Partner Relationship with property {property}");
+            }
+            AccountCommand::Show { mid } => print!("{}", admin.describe_account(&mid).await.map_err(s)?),
+        },
+        AdminCommand::Broadcast { title, body } => {
+            let id = admin.post_broadcast(&title, &body).await.map_err(s)?;
+            println!("broadcast BC-{id} posted");
+        }
+    }
+    Ok(())
+}
+
+fn env_secret(name: &str) -> Result<String, String> {
+    std::env::var(name).map_err(|_| format!("set ${name}"))
+}
+
+fn print_reply(r: &Reply) -> Result<(), String> {
+    if let Some(f) = &r.fault {
+        return Err(format!("{} ({}): {}", f.code, f.status, f.message));
+    }
+    println!("status {}", r.status);
+    for (k, v) in &r.fields {
+        if k != "status" && k != "content" {
+            println!("  {k}: {v}");
+        }
+    }
+    Ok(())
+}
+
+async fn client_command(args: ClientArgs) -> Result<(), String> {
+    let password = env_secret("TRACS_PASSWORD")?;
+    let mut c = S2sClient::connect(&args.url, &args.ca, &args.mid, &password).await.map_err(|e| e.to_string())?;
+    let mailbox = || args.mailbox.clone().ok_or("--mailbox is required");
+    let e = |e: imax_gateway::client::ClientError| e.to_string();
+    match args.command {
+        ClientCommand::Send { file, to, sha256 } => {
+            let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("file").to_string();
+            let mpw = env_secret("TRACS_MAILBOX_PASSWORD")?;
+            let r = c
+                .send_file(&mailbox()?, &mpw, to.as_deref(), &name, Content::File(file), sha256.as_deref())
+                .await
+                .map_err(e)?;
+            print_reply(&r)
+        }
+        ClientCommand::List { folder, all } => {
+            let mpw = env_secret("TRACS_MAILBOX_PASSWORD")?;
+            let mb = mailbox()?;
+            let mut fields = vec![("mailbox", mb.as_str()), ("mailboxPassword", mpw.as_str()), ("folder", folder.as_str())];
+            if all {
+                fields.push(("includeAcknowledged", "true"));
+            }
+            let r = c.call("ListMessages", &fields).await.map_err(e)?;
+            print_reply(&r)
+        }
+        ClientCommand::Get { message_id, out } => {
+            let mpw = env_secret("TRACS_MAILBOX_PASSWORD")?;
+            let mb = mailbox()?;
+            let r = c
+                .call("GetMessage", &[("mailbox", &mb), ("mailboxPassword", &mpw), ("messageId", &message_id)])
+                .await
+                .map_err(e)?;
+            if r.fault.is_none() {
+                let content = r.content().ok_or("the response has no content")?;
+                std::fs::write(&out, content).map_err(|e| e.to_string())?;
+                println!("saved to {}", out.display());
+            }
+            print_reply(&r)
+        }
+        ClientCommand::Ack { message_id } => {
+            let mpw = env_secret("TRACS_MAILBOX_PASSWORD")?;
+            let mb = mailbox()?;
+            let r = c
+                .call("AckMessage", &[("mailbox", &mb), ("mailboxPassword", &mpw), ("messageId", &message_id)])
+                .await
+                .map_err(e)?;
+            print_reply(&r)
+        }
+        ClientCommand::ChangePassword => {
+            let new = env_secret("TRACS_NEW_PASSWORD")?;
+            let r = c.call("ChangePassword", &[("newPassword", &new)]).await.map_err(e)?;
+            print_reply(&r)
+        }
+    }
+}

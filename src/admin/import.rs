@@ -1,0 +1,139 @@
+//! `imax admin import FILE`: a whole directory from one TOML file.
+//!
+//! Entries that already exist are left as they are (and reported), so an import can be run
+//! again safely. See `examples/demo-directory.toml` for the format.
+
+use super::{Admin, AdminError};
+use crate::directory::password::Secret;
+use crate::directory::{AccountKind, MailboxKind, Right};
+use serde::Deserialize;
+use std::path::Path;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DirectoryFile {
+    #[serde(default)]
+    mailbox: Vec<MailboxEntry>,
+    #[serde(default)]
+    property: Vec<PropertyEntry>,
+    #[serde(default)]
+    contract: Vec<ContractEntry>,
+    #[serde(default)]
+    account: Vec<AccountEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MailboxEntry {
+    imax_id: String,
+    kind: String,
+    name: String,
+    #[serde(default)]
+    email: String,
+    password: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PropertyEntry {
+    number: String,
+    name: String,
+    mailbox: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ContractEntry {
+    number: String,
+    property: String,
+    administrator: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AccountEntry {
+    mid: String,
+    kind: String,
+    name: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    organization: String,
+    password: String,
+    #[serde(default)]
+    rights: Vec<String>,
+    #[serde(default)]
+    working_group: bool,
+    #[serde(default)]
+    business_partner_of: Vec<String>,
+}
+
+/// What an import did.
+#[derive(Debug, Default)]
+pub struct ImportReport {
+    pub created: Vec<String>,
+    pub existing: Vec<String>,
+}
+
+pub async fn import_file(admin: &Admin, path: &Path) -> Result<ImportReport, AdminError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| AdminError::Invalid(format!("cannot read {}: {e}", path.display())))?;
+    let file: DirectoryFile = toml::from_str(&text)
+        .map_err(|e| AdminError::Invalid(format!("{}: {e}", path.display())))?;
+    let mut report = ImportReport::default();
+    let note = |r: Result<(), AdminError>, what: String, report: &mut ImportReport| match r {
+        Ok(()) => {
+            report.created.push(what);
+            Ok(())
+        }
+        Err(AdminError::Exists(_)) => {
+            report.existing.push(what);
+            Ok(())
+        }
+        Err(e) => Err(AdminError::Invalid(format!("{what}: {e}"))),
+    };
+    for m in &file.mailbox {
+        let kind = MailboxKind::parse(&m.kind)
+            .ok_or_else(|| AdminError::Invalid(format!("mailbox {}: unknown kind {:?} (hud, ca, property, service-bureau)", m.imax_id, m.kind)))?;
+        let r = admin.create_mailbox(&m.imax_id, kind, &m.name, &m.email, &Secret::new(m.password.clone())).await;
+        note(r, format!("mailbox {}", m.imax_id), &mut report)?;
+    }
+    for p in &file.property {
+        let r = admin.create_property(&p.number, &p.name, p.mailbox.as_deref()).await;
+        note(r, format!("property {}", p.number), &mut report)?;
+    }
+    for c in &file.contract {
+        let r = admin.create_contract(&c.number, &c.property, &c.administrator).await;
+        note(r, format!("contract {}", c.number), &mut report)?;
+    }
+    for a in &file.account {
+        let kind = AccountKind::parse(&a.kind)
+            .ok_or_else(|| AdminError::Invalid(format!("account {}: unknown kind {:?} (coordinator, user)", a.mid, a.kind)))?;
+        let r = admin
+            .create_account(&a.mid, kind, &a.name, &a.email, &a.organization, &Secret::new(a.password.clone()), false)
+            .await;
+        let existed = matches!(r, Err(AdminError::Exists(_)));
+        note(r, format!("account {}", a.mid), &mut report)?;
+        if existed {
+            continue;
+        }
+        // R5: the coordinator action before the iMAX role, as the documents order them.
+        let mut rights = Vec::new();
+        for name in &a.rights {
+            rights.push(Right::parse(name).ok_or_else(|| {
+                AdminError::Invalid(format!("account {}: unknown right {name:?} (imax-coordinator, imax, tcc, tcr)", a.mid))
+            })?);
+        }
+        rights.sort_by_key(|r| Right::ALL.iter().position(|x| x == r));
+        for r in rights {
+            admin.grant(&a.mid, r).await.map_err(|e| AdminError::Invalid(format!("account {}: {e}", a.mid)))?;
+        }
+        if a.working_group {
+            admin.admit(&a.mid).await?;
+        }
+        for p in &a.business_partner_of {
+            admin.add_business_partner(&a.mid, p).await.map_err(|e| AdminError::Invalid(format!("account {}: {e}", a.mid)))?;
+        }
+    }
+    Ok(report)
+}

@@ -1,0 +1,270 @@
+//! Provisioning the directory without a server: the operations behind `imax admin …`.
+//!
+//! Each operation validates its input, applies the change and appends an audit record in one
+//! transaction. The actor is the operator at the command line (`admin`); the account
+//! lifecycle issue adds coordinator and Help Desk actors on top of the same functions.
+
+mod import;
+
+pub use import::{import_file, ImportReport};
+
+use crate::audit::AuditEntry;
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::directory::password::{self, PasswordRules, Secret};
+use crate::directory::{
+    AccountKind, AccountStatus, ImaxId, MId, MailboxKind, Recipient, Right,
+};
+use crate::store::{accounts, mailboxes, messages, Store};
+use time::OffsetDateTime;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0} already exists")]
+    Exists(String),
+    #[error("{0} does not exist")]
+    Missing(String),
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("password hashing: {0}")]
+    Hash(String),
+}
+
+fn invalid(s: impl Into<String>) -> AdminError {
+    AdminError::Invalid(s.into())
+}
+
+fn unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+/// The directory administration service.
+#[derive(Debug, Clone)]
+pub struct Admin {
+    pub store: Store,
+    pub clock: SharedClock,
+    pub config: Config,
+    pub actor: String,
+}
+
+impl Admin {
+    pub fn new(store: Store, clock: SharedClock, config: Config) -> Self {
+        Admin { store, clock, config, actor: "admin".into() }
+    }
+
+    fn now(&self) -> OffsetDateTime {
+        self.clock.now()
+    }
+
+    fn entry(&self, action: &str) -> AuditEntry {
+        AuditEntry::new(self.now(), &self.actor, action, "cli")
+    }
+
+    fn hash(&self, pw: &Secret) -> Result<String, AdminError> {
+        password::hash(pw.expose(), &self.config.argon2).map_err(AdminError::Hash)
+    }
+
+    fn mid(s: &str) -> Result<MId, AdminError> {
+        MId::parse(s).ok_or_else(|| invalid(format!("{s:?} is not an M-ID (M, H or C followed by 4 to 8 digits)")))
+    }
+
+    fn imax_id(s: &str) -> Result<ImaxId, AdminError> {
+        ImaxId::parse(s).ok_or_else(|| invalid(format!("{s:?} is not an iMAX ID (TRACM followed by five digits, or TRACMPROD)")))
+    }
+
+    async fn account_id(&self, mid: &MId) -> Result<crate::directory::Account, AdminError> {
+        accounts::load(&self.store.pool, mid).await?.ok_or_else(|| AdminError::Missing(mid.to_string()))
+    }
+
+    pub async fn create_mailbox(
+        &self,
+        imax_id: &str,
+        kind: MailboxKind,
+        name: &str,
+        email: &str,
+        password: &Secret,
+    ) -> Result<(), AdminError> {
+        let id = Self::imax_id(imax_id)?;
+        if id.is_hud() != (kind == MailboxKind::Hud) {
+            return Err(invalid("HUD's mailbox is TRACMPROD, and TRACMPROD is HUD's"));
+        }
+        if password.expose().len() < 8 {
+            return Err(invalid("a mailbox password must have at least 8 characters"));
+        }
+        let m = mailboxes::NewMailbox {
+            imax_id: id.clone(),
+            kind,
+            name: name.to_string(),
+            email: email.to_string(),
+            password_hash: self.hash(password)?,
+        };
+        let audit = self.entry("CreateMailbox").mailbox(id.as_str()).detail(format!("kind={} name={name}", kind.as_str()));
+        match mailboxes::create(&self.store.pool, &m, self.now(), &audit).await {
+            Err(e) if unique_violation(&e) => Err(AdminError::Exists(id.to_string())),
+            r => r.map(|_| ()).map_err(Into::into),
+        }
+    }
+
+    pub async fn set_mailbox_password(&self, imax_id: &str, password: &Secret) -> Result<(), AdminError> {
+        let id = Self::imax_id(imax_id)?;
+        let m = mailboxes::load(&self.store.pool, &id).await?.ok_or_else(|| AdminError::Missing(id.to_string()))?;
+        let audit = self.entry("SetMailboxPassword").mailbox(id.as_str());
+        mailboxes::set_password(&self.store.pool, m.id, &self.hash(password)?, self.now(), &audit).await?;
+        Ok(())
+    }
+
+    pub async fn create_property(&self, number: &str, name: &str, mailbox: Option<&str>) -> Result<(), AdminError> {
+        if number.trim().is_empty() || number.len() > 32 {
+            return Err(invalid("a property number is 1 to 32 characters"));
+        }
+        let mailbox_id = match mailbox {
+            Some(m) => {
+                let id = Self::imax_id(m)?;
+                Some(mailboxes::load(&self.store.pool, &id).await?.ok_or_else(|| AdminError::Missing(id.to_string()))?.id)
+            }
+            None => None,
+        };
+        let audit = self.entry("UpsertProperty").detail(format!("property={number} name={name} mailbox={}", mailbox.unwrap_or("-")));
+        mailboxes::upsert_property(&self.store.pool, number.trim(), name, mailbox_id, &audit).await?;
+        Ok(())
+    }
+
+    /// Records that `administrator` (`TRACS` for HUD, or a CA's iMAX ID) administers a contract.
+    pub async fn create_contract(&self, number: &str, property: &str, administrator: &str) -> Result<(), AdminError> {
+        if number.trim().is_empty() || number.len() > 32 {
+            return Err(invalid("a contract number is 1 to 32 characters"));
+        }
+        let prop = mailboxes::property_id(&self.store.pool, property).await?.ok_or_else(|| AdminError::Missing(format!("property {property}")))?;
+        let admin_id = match Recipient::parse(administrator) {
+            Some(Recipient::Tracs) => ImaxId::hud(),
+            Some(Recipient::Mailbox(id)) => id,
+            None => return Err(invalid(format!("{administrator:?} is neither TRACS nor an iMAX ID"))),
+        };
+        let m = mailboxes::load(&self.store.pool, &admin_id).await?.ok_or_else(|| AdminError::Missing(admin_id.to_string()))?;
+        if !m.kind.is_administrator() {
+            return Err(invalid(format!("{admin_id} is not HUD or a Contract Administrator")));
+        }
+        let audit = self.entry("UpsertContract").mailbox(admin_id.as_str()).detail(format!("contract={number} property={property}"));
+        mailboxes::upsert_contract(&self.store.pool, number.trim(), prop, m.id, &audit).await?;
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub async fn create_account(
+        &self,
+        mid: &str,
+        kind: AccountKind,
+        full_name: &str,
+        email: &str,
+        organization: &str,
+        password: &Secret,
+        temporary: bool,
+    ) -> Result<(), AdminError> {
+        let mid = Self::mid(mid)?;
+        let rules = PasswordRules { min_length: self.config.accounts.password_min_length, history: self.config.accounts.password_history };
+        rules.check(mid.as_str(), password.expose()).map_err(|why| invalid(format!("{why} {}", rules.describe())))?;
+        let a = accounts::NewAccount {
+            mid: mid.clone(),
+            kind,
+            full_name: full_name.to_string(),
+            email: email.to_string(),
+            organization: organization.to_string(),
+            password_hash: self.hash(password)?,
+            password_is_current: !temporary,
+        };
+        let audit = self.entry("CreateAccount").detail(format!("mid={mid} kind={}", kind.as_str()));
+        match accounts::create(&self.store.pool, &a, self.now(), &audit).await {
+            Err(e) if unique_violation(&e) => Err(AdminError::Exists(mid.to_string())),
+            r => r.map(|_| ()).map_err(Into::into),
+        }
+    }
+
+    /// Grants an action or role. R7: TCC and TCR belong on coordinators only. R5: the iMAX
+    /// Coordinator action goes on coordinators only.
+    pub async fn grant(&self, mid: &str, right: Right) -> Result<(), AdminError> {
+        let account = self.account_id(&Self::mid(mid)?).await?;
+        if account.kind == AccountKind::User && matches!(right, Right::Tcc | Right::Tcr | Right::ImaxCoordinator) {
+            return Err(invalid(format!(
+                "{} belongs on coordinators only (R5, R7); {} is a user",
+                right.as_str(),
+                account.mid
+            )));
+        }
+        let audit = self.entry("Grant").detail(format!("mid={} right={} before={} after=true", account.mid, right.as_str(), account.rights.has(right)));
+        accounts::grant(&self.store.pool, account.id, right, &self.actor, self.now(), &audit).await?;
+        Ok(())
+    }
+
+    /// Admits an M-ID to the working group of the system-to-system door (R8).
+    pub async fn admit(&self, mid: &str) -> Result<(), AdminError> {
+        let account = self.account_id(&Self::mid(mid)?).await?;
+        let audit = self.entry("AdmitWorkingGroup").detail(format!("mid={}", account.mid));
+        accounts::admit_to_working_group(&self.store.pool, account.id, &self.actor, self.now(), &audit).await?;
+        Ok(())
+    }
+
+    /// Sets an M-ID's password; `temporary` makes it expire at once so the person must change
+    /// it before anything else (R15).
+    pub async fn set_password(&self, mid: &str, password: &Secret, temporary: bool) -> Result<(), AdminError> {
+        let account = self.account_id(&Self::mid(mid)?).await?;
+        let rules = PasswordRules { min_length: self.config.accounts.password_min_length, history: self.config.accounts.password_history };
+        rules.check(account.mid.as_str(), password.expose()).map_err(|why| invalid(format!("{why} {}", rules.describe())))?;
+        let audit = self.entry("SetPassword").detail(format!("mid={} temporary={temporary}", account.mid));
+        accounts::set_password(&self.store.pool, account.id, &self.hash(password)?, !temporary, self.now(), &audit).await?;
+        Ok(())
+    }
+
+    /// Unlocks, locks, terminates or restores an M-ID.
+    pub async fn set_status(&self, mid: &str, status: AccountStatus) -> Result<(), AdminError> {
+        let account = self.account_id(&Self::mid(mid)?).await?;
+        let audit = self.entry("SetStatus").detail(format!(
+            "mid={} before={:?} after={:?}",
+            account.mid, account.status, status
+        ));
+        accounts::set_status(&self.store.pool, account.id, status, self.now(), &audit).await?;
+        Ok(())
+    }
+
+    /// Links a coordinator to a property it has a Business Partner Relationship with (R3).
+    pub async fn add_business_partner(&self, mid: &str, property: &str) -> Result<(), AdminError> {
+        let account = self.account_id(&Self::mid(mid)?).await?;
+        if account.kind != AccountKind::Coordinator {
+            return Err(invalid(format!("{} is not a coordinator (R3)", account.mid)));
+        }
+        let prop = mailboxes::property_id(&self.store.pool, property).await?.ok_or_else(|| AdminError::Missing(format!("property {property}")))?;
+        let audit = self.entry("AddBusinessPartner").detail(format!("mid={} property={property}", account.mid));
+        mailboxes::add_business_partner(&self.store.pool, account.id, prop, &audit).await?;
+        Ok(())
+    }
+
+    pub async fn post_broadcast(&self, title: &str, body: &str) -> Result<i64, AdminError> {
+        if title.trim().is_empty() || title.len() > 200 || body.len() > 64 * 1024 {
+            return Err(invalid("a broadcast has a title of 1 to 200 characters and at most 64 KiB of text"));
+        }
+        let audit = self.entry("PostBroadcast").detail(title.to_string());
+        Ok(messages::post_broadcast(&self.store.pool, title, body, &self.actor, self.now(), &audit).await?)
+    }
+
+    /// A one-screen description of an M-ID (never its password or hash).
+    pub async fn describe_account(&self, mid: &str) -> Result<String, AdminError> {
+        let a = self.account_id(&Self::mid(mid)?).await?;
+        let rights: Vec<&str> = Right::ALL.into_iter().filter(|r| a.rights.has(*r)).map(|r| r.as_str()).collect();
+        let t = |o: Option<OffsetDateTime>| o.map(crate::clock::rfc3339).unwrap_or_else(|| "never".into());
+        Ok(format!(
+            "{mid} ({kind}) {name} <{email}>\n  status: {status:?}, failed sign-ins: {fails}\n  rights: {rights}\n  working group since: {wg}\n  password changed: {pw}\n  last activity: {act}, last sign-in: {si}\n",
+            mid = a.mid,
+            kind = a.kind.as_str(),
+            name = a.full_name,
+            email = a.email,
+            status = a.status,
+            fails = a.failed_signins,
+            rights = if rights.is_empty() { "none".into() } else { rights.join(", ") },
+            wg = t(a.working_group_since),
+            pw = crate::clock::rfc3339(a.password_changed_at),
+            act = t(a.last_activity_at),
+            si = t(a.last_signin_at),
+        ))
+    }
+}

@@ -1,0 +1,109 @@
+//! Assembling a gateway from its configuration: store, core, routes, TLS, listener.
+//!
+//! [`App::start`] binds (or takes) a listener and runs the server on a task, returning a
+//! handle with the bound address and a way to stop it. `imax serve`, the integration tests and
+//! the benchmarks all start the gateway this way.
+
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::gateway::Gateway;
+use crate::server::{self, ServeOptions};
+use crate::store::Store;
+use crate::tls::{self, CertPaths};
+use axum::http::{header, HeaderValue};
+use axum::response::Response;
+use axum::Router;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+/// The routes of every door, with the headers every response carries.
+pub fn router(gw: Gateway) -> Router {
+    Router::new()
+        .route("/", axum::routing::get(index))
+        .merge(crate::s2s::routes())
+        .layer(axum::middleware::map_response(security_headers))
+        .with_state(gw)
+}
+
+async fn index() -> &'static str {
+    "imax-gateway: system-to-system SOAP endpoint at /s2s (WSDL: /s2s?wsdl).\n"
+}
+
+async fn security_headers(mut r: Response) -> Response {
+    let h = r.headers_mut();
+    h.insert(
+        header::STRICT_TRANSPORT_SECURITY,
+        HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+    );
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+}
+
+/// A running gateway.
+#[derive(Debug)]
+pub struct App {
+    pub addr: SocketAddr,
+    pub gateway: Gateway,
+    pub certs: CertPaths,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl App {
+    /// Opens the store and starts serving on `config.listen` (port 0 picks a free port).
+    pub async fn start(config: Config, clock: SharedClock) -> Result<App, StartError> {
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| StartError::Bind { addr: config.listen, source })?;
+        let certs = tls::resolve(&config.tls.cert, &config.tls.key, &config.data_dir)?;
+        let tls_config = tls::server_config(&certs)?;
+        let store = Store::open(&config.database_url(), &config.data_dir).await?;
+        let config = Arc::new(config);
+        let gateway = Gateway::new(store, clock, config.clone());
+        let addr = listener.local_addr().map_err(|source| StartError::Bind { addr: config.listen, source })?;
+        let options = ServeOptions {
+            handshake_timeout: Duration::from_secs(config.tls.handshake_timeout_secs),
+            header_read_timeout: Duration::from_secs(config.limits.header_read_timeout_secs),
+            max_connections: config.limits.max_connections,
+            grace: Duration::from_secs(config.shutdown.grace_secs),
+        };
+        let (stop, stopped) = oneshot::channel::<()>();
+        let app = router(gateway.clone());
+        let store = gateway.store().clone();
+        let task = tokio::spawn(async move {
+            server::serve(listener, tls_config, app, options, async {
+                let _ = stopped.await;
+            })
+            .await;
+            store.close().await;
+        });
+        Ok(App { addr, gateway, certs, stop: Some(stop), task })
+    }
+
+    /// Stops accepting, drains requests in flight, closes the store.
+    pub async fn stop(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+
+    /// Waits until the server stops by itself (it does not, unless the task fails).
+    pub async fn wait(&mut self) {
+        let _ = (&mut self.task).await;
+    }
+}

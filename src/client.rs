@@ -1,0 +1,295 @@
+//! A small system-to-system client: what `imax client …`, the integration tests and the load
+//! benchmark use to talk to a gateway over real TLS.
+//!
+//! It speaks HTTP/1.1 over one kept-alive connection and streams `SendFile` content from a
+//! file, so it can send files far larger than it holds in memory.
+
+use crate::s2s::envelope::{SOAP_ENV, TNS, WSSE};
+use crate::s2s::reply::escape;
+use base64::Engine;
+use bytes::Bytes;
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, StreamBody};
+use hyper::body::Frame;
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
+use quick_xml::events::Event;
+use rustls_pki_types::ServerName;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+
+type ReqBody = BoxBody<Bytes, std::io::Error>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("bad URL {0:?}: use https://host:port")]
+    Url(String),
+    #[error("connection: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("TLS: {0}")]
+    Tls(#[from] crate::tls::TlsError),
+    #[error("HTTP: {0}")]
+    Http(#[from] hyper::Error),
+    #[error("the response is not a SOAP envelope: {0}")]
+    Response(String),
+}
+
+/// What a file's content comes from.
+#[derive(Debug, Clone)]
+pub enum Content {
+    Bytes(Vec<u8>),
+    File(PathBuf),
+}
+
+/// A SOAP Fault's parts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fault {
+    pub code: String,
+    pub status: u16,
+    pub message: String,
+}
+
+/// A parsed response: the leaf elements in document order, or a Fault.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub http_status: u16,
+    pub status: u16,
+    pub fault: Option<Fault>,
+    pub fields: Vec<(String, String)>,
+}
+
+impl Reply {
+    /// The first leaf element with this local name.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+    /// Every leaf element with this local name.
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.fields.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str()).collect()
+    }
+    /// The decoded `content` element.
+    pub fn content(&self) -> Option<Vec<u8>> {
+        let text = self.get("content")?;
+        base64::engine::general_purpose::STANDARD.decode(text.trim()).ok()
+    }
+    /// The fault code, or `ok`.
+    pub fn code(&self) -> &str {
+        self.fault.as_ref().map(|f| f.code.as_str()).unwrap_or("ok")
+    }
+}
+
+/// One connection to a gateway, with the person's credentials for the WS-Security header.
+pub struct S2sClient {
+    sender: SendRequest<ReqBody>,
+    host: String,
+    pub mid: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for S2sClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S2sClient").field("host", &self.host).field("mid", &self.mid).finish()
+    }
+}
+
+fn split_url(url: &str) -> Result<(String, u16), ClientError> {
+    let rest = url.strip_prefix("https://").ok_or_else(|| ClientError::Url(url.into()))?;
+    let hostport = rest.split('/').next().unwrap_or("");
+    let (host, port) = match hostport.rsplit_once(':') {
+        Some((h, p)) => (h, p.parse().map_err(|_| ClientError::Url(url.into()))?),
+        None => (hostport, 443),
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() {
+        return Err(ClientError::Url(url.into()));
+    }
+    Ok((host.to_string(), port))
+}
+
+impl S2sClient {
+    /// Connects to `url` (`https://host:port`), trusting the CA certificates in `ca`.
+    pub async fn connect(url: &str, ca: &Path, mid: &str, password: &str) -> Result<S2sClient, ClientError> {
+        let (host, port) = split_url(url)?;
+        let mut config = (*crate::tls::client_config(ca)?).clone();
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let tcp = TcpStream::connect((host.as_str(), port)).await?;
+        tcp.set_nodelay(true)?;
+        let name = ServerName::try_from(host.clone()).map_err(|_| ClientError::Url(url.into()))?;
+        let tls = TlsConnector::from(Arc::new(config)).connect(name, tcp).await?;
+        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls)).await?;
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        Ok(S2sClient { sender, host: format!("{host}:{port}"), mid: mid.into(), password: password.into() })
+    }
+
+    fn header(&self) -> String {
+        format!(
+            "<soap:Header><wsse:Security xmlns:wsse=\"{WSSE}\"><wsse:UsernameToken><wsse:Username>{}</wsse:Username><wsse:Password Type=\"http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0#PasswordText\">{}</wsse:Password></wsse:UsernameToken></wsse:Security></soap:Header>",
+            escape(&self.mid),
+            escape(&self.password)
+        )
+    }
+
+    fn open(&self, op: &str) -> String {
+        format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><soap:Envelope xmlns:soap=\"{SOAP_ENV}\" xmlns:t=\"{TNS}\">{}<soap:Body><t:{op}>",
+            self.header()
+        )
+    }
+
+    fn fields(fields: &[(&str, &str)]) -> String {
+        fields.iter().map(|(k, v)| format!("<t:{k}>{}</t:{k}>", escape(v))).collect()
+    }
+
+    /// Calls an operation whose request has only the given simple fields.
+    pub async fn call(&mut self, op: &str, fields: &[(&str, &str)]) -> Result<Reply, ClientError> {
+        let xml = format!("{}{}</t:{op}></soap:Body></soap:Envelope>", self.open(op), Self::fields(fields));
+        self.post(full(xml)).await
+    }
+
+    /// Posts any body (for tests of malformed requests).
+    pub async fn raw(&mut self, xml: impl Into<Bytes>) -> Result<Reply, ClientError> {
+        self.post(full(xml)).await
+    }
+
+    /// `SendFile` with the content streamed and base64-encoded on the way.
+    pub async fn send_file(
+        &mut self,
+        mailbox: &str,
+        mailbox_password: &str,
+        to: Option<&str>,
+        file_name: &str,
+        content: Content,
+        sha256: Option<&str>,
+    ) -> Result<Reply, ClientError> {
+        let mut fields = vec![("mailbox", mailbox), ("mailboxPassword", mailbox_password)];
+        if let Some(t) = to {
+            fields.push(("toMailbox", t));
+        }
+        fields.push(("fileName", file_name));
+        if let Some(s) = sha256 {
+            fields.push(("sha256", s));
+        }
+        let prefix = format!("{}{}<t:content>", self.open("SendFile"), Self::fields(&fields));
+        let suffix = "</t:content></t:SendFile></soap:Body></soap:Envelope>".to_string();
+        let body = match content {
+            Content::Bytes(b) => {
+                let enc = base64::engine::general_purpose::STANDARD.encode(b);
+                full(format!("{prefix}{enc}{suffix}"))
+            }
+            Content::File(path) => streamed(prefix, tokio::fs::File::open(path).await?, suffix),
+        };
+        self.post(body).await
+    }
+
+    async fn post(&mut self, body: ReqBody) -> Result<Reply, ClientError> {
+        self.sender.ready().await?;
+        let req = hyper::Request::post("/s2s")
+            .header(hyper::header::HOST, &self.host)
+            .header(hyper::header::CONTENT_TYPE, "text/xml; charset=utf-8")
+            .header("SOAPAction", "\"\"")
+            .body(body)
+            .map_err(|e| ClientError::Response(e.to_string()))?;
+        let resp = self.sender.send_request(req).await?;
+        let http_status = resp.status().as_u16();
+        let bytes = resp.into_body().collect().await?.to_bytes();
+        parse_reply(http_status, &bytes)
+    }
+
+    /// `GET path` (for the WSDL).
+    pub async fn get(&mut self, path: &str) -> Result<(u16, String), ClientError> {
+        self.sender.ready().await?;
+        let req = hyper::Request::get(path)
+            .header(hyper::header::HOST, &self.host)
+            .body(full(Vec::new()))
+            .map_err(|e| ClientError::Response(e.to_string()))?;
+        let resp = self.sender.send_request(req).await?;
+        let status = resp.status().as_u16();
+        let bytes = resp.into_body().collect().await?.to_bytes();
+        Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
+    }
+}
+
+fn full(b: impl Into<Bytes>) -> ReqBody {
+    http_body_util::Full::new(b.into()).map_err(|never| match never {}).boxed()
+}
+
+fn streamed(prefix: String, file: tokio::fs::File, suffix: String) -> ReqBody {
+    enum P {
+        Start(String, tokio::fs::File, String),
+        Body(tokio::fs::File, String),
+        End(String),
+        Done,
+    }
+    let s = futures_util::stream::unfold(P::Start(prefix, file, suffix), |p| async move {
+        match p {
+            P::Start(a, f, s) => Some((Ok(Frame::data(Bytes::from(a))), P::Body(f, s))),
+            P::Body(mut f, s) => {
+                let mut buf = vec![0u8; 48 * 1024];
+                let mut n = 0;
+                while n < buf.len() {
+                    match f.read(&mut buf[n..]).await {
+                        Ok(0) => break,
+                        Ok(k) => n += k,
+                        Err(e) => return Some((Err(e), P::Done)),
+                    }
+                }
+                if n == 0 {
+                    return Some((Ok(Frame::data(Bytes::from(s))), P::Done));
+                }
+                let enc = base64::engine::general_purpose::STANDARD.encode(&buf[..n]);
+                let next = if n < buf.len() { P::End(s) } else { P::Body(f, s) };
+                Some((Ok(Frame::data(Bytes::from(enc))), next))
+            }
+            P::End(s) => Some((Ok(Frame::data(Bytes::from(s))), P::Done)),
+            P::Done => None,
+        }
+    });
+    BodyExt::boxed(StreamBody::new(s))
+}
+
+/// Parses a response envelope into its leaf elements (or its Fault).
+pub fn parse_reply(http_status: u16, bytes: &[u8]) -> Result<Reply, ClientError> {
+    let mut reader = quick_xml::Reader::from_reader(bytes);
+    reader.config_mut().trim_text(true);
+    let mut buf = Vec::new();
+    let mut stack: Vec<String> = Vec::new();
+    let mut fields = Vec::new();
+    let mut text = String::new();
+    loop {
+        match reader.read_event_into(&mut buf) {
+            Ok(Event::Start(e)) => {
+                stack.push(String::from_utf8_lossy(e.local_name().as_ref()).into_owned());
+                text.clear();
+            }
+            Ok(Event::Text(t)) => text.push_str(&t.unescape().map_err(|e| ClientError::Response(e.to_string()))?),
+            Ok(Event::End(_)) => {
+                if let Some(name) = stack.pop() {
+                    if !text.is_empty() {
+                        fields.push((name, std::mem::take(&mut text)));
+                    }
+                }
+                text.clear();
+            }
+            Ok(Event::Eof) => break,
+            Ok(_) => {}
+            Err(e) => return Err(ClientError::Response(e.to_string())),
+        }
+        buf.clear();
+    }
+    let get = |n: &str| fields.iter().find(|(k, _)| k == n).map(|(_, v): &(String, String)| v.clone());
+    let fault = get("faultstring").map(|message| Fault {
+        code: get("code").unwrap_or_default(),
+        status: get("status").and_then(|s| s.parse().ok()).unwrap_or(0),
+        message,
+    });
+    let status = get("status").and_then(|s| s.parse().ok()).unwrap_or(0);
+    if fault.is_none() && status == 0 {
+        return Err(ClientError::Response(String::from_utf8_lossy(&bytes[..bytes.len().min(300)]).into_owned()));
+    }
+    Ok(Reply { http_status, status, fault, fields })
+}

@@ -1,0 +1,310 @@
+//! The system-to-system door: SOAP 1.1, document/literal, over HTTPS `POST /s2s` (R9).
+//!
+//! A thin adapter: it streams the request through the [`scan::Scanner`] (file content straight
+//! to the body store, memory bounded), parses the rest ([`envelope`]), calls the
+//! [`Gateway`](crate::gateway::Gateway), and writes the answer or a SOAP Fault ([`reply`]).
+//! For `SendFile`, the credentials that precede the content are checked as soon as the content
+//! starts, so an unauthorised client cannot make the gateway store anything.
+
+pub mod envelope;
+pub mod reply;
+pub mod scan;
+
+use crate::access::{Door, Operation};
+use crate::error::{Code, Refusal};
+use crate::gateway::{Body as MessageBody, Caller, Gateway, MailboxSession, StageError};
+use crate::mailbox::{ListQuery, MessageInfo};
+use crate::server::ClientAddr;
+use crate::store::StagedBody;
+use axum::body::Body;
+use axum::extract::{RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Extension, Router};
+use base64::Engine;
+use bytes::Bytes;
+use envelope::Request;
+use futures_util::StreamExt;
+use scan::{ScanError, Scanner};
+use tokio::io::AsyncReadExt;
+
+pub const WSDL: &str = include_str!("../../schemas/imax-s2s.wsdl");
+pub const XSD: &str = include_str!("../../schemas/imax-s2s.xsd");
+const XML: &str = "text/xml; charset=utf-8";
+
+/// Routes of this door.
+pub fn routes() -> Router<Gateway> {
+    Router::new()
+        .route("/s2s", get(get_description).post(post_call))
+        .route("/imax-s2s.xsd", get(get_xsd))
+        .route("/s2s/imax-s2s.xsd", get(get_xsd))
+}
+
+fn xml_response(status: StatusCode, body: impl Into<Body>) -> Response {
+    let mut r = Response::new(body.into());
+    *r.status_mut() = status;
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(XML));
+    r
+}
+
+fn fault_response(r: &Refusal) -> Response {
+    // SOAP 1.1 over HTTP: a Fault travels with status 500; RateLimited also says when to retry.
+    let mut resp = xml_response(StatusCode::INTERNAL_SERVER_ERROR, reply::fault(r));
+    if r.code == Code::RateLimited {
+        resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+    }
+    resp
+}
+
+/// The URL clients should call, for the WSDL's address: the configured public URL, or the
+/// host the client used (checked to be a plain host[:port]).
+fn own_url(gw: &Gateway, headers: &HeaderMap) -> String {
+    if !gw.config().public_url.is_empty() {
+        return gw.config().public_url.trim_end_matches('/').to_string();
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| h.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b)))
+        .unwrap_or("localhost:8443");
+    format!("https://{host}")
+}
+
+async fn get_description(
+    State(gw): State<Gateway>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    match q.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        Some("wsdl") => {
+            let wsdl = WSDL.replace(
+                "https://localhost:8443/s2s",
+                &reply::escape(&format!("{}/s2s", own_url(&gw, &headers))),
+            );
+            xml_response(StatusCode::OK, wsdl)
+        }
+        Some("xsd") => xml_response(StatusCode::OK, XSD),
+        _ => (
+            StatusCode::METHOD_NOT_ALLOWED,
+            [(header::ALLOW, "POST")],
+            "POST SOAP 1.1 requests here; GET /s2s?wsdl describes them.\n",
+        )
+            .into_response(),
+    }
+}
+
+async fn get_xsd() -> Response {
+    xml_response(StatusCode::OK, XSD)
+}
+
+async fn post_call(
+    State(gw): State<Gateway>,
+    Extension(ClientAddr(peer)): Extension<ClientAddr>,
+    body: Body,
+) -> Response {
+    let caller = Caller { addr: Some(peer.ip()), door: Door::SystemToSystem };
+    match handle(&gw, caller, body).await {
+        Ok(r) => r,
+        Err(refusal) => fault_response(&refusal),
+    }
+}
+
+fn scan_refusal(e: ScanError) -> Refusal {
+    match e {
+        ScanError::ContentTooLarge => Refusal::new(Code::FileTooLarge),
+        other => Refusal::with_detail(Code::MalformedRequest, format!("{}.", capitalise(&other.to_string()))),
+    }
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+/// Reads and discards what is left of a refused request (bounded), so the client reads the
+/// Fault instead of a reset connection.
+async fn drain(stream: &mut axum::body::BodyDataStream, limit: u64) {
+    let mut seen = 0u64;
+    while let Some(Ok(chunk)) = stream.next().await {
+        seen += chunk.len() as u64;
+        if seen > limit {
+            break;
+        }
+    }
+}
+
+async fn handle(gw: &Gateway, caller: Caller, body: Body) -> Result<Response, Refusal> {
+    let limits = &gw.config().limits;
+    let mut scanner = Scanner::new(limits.max_envelope_bytes, limits.max_file_bytes);
+    let drain_limit = limits.max_file_bytes.saturating_mul(3) / 2 + (1 << 20);
+    let mut stream = body.into_data_stream();
+    let mut upload: Option<(StagedBody, MailboxSession)> = None;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|_| {
+            Refusal::with_detail(Code::MalformedRequest, "The request body could not be read to its end.")
+        })?;
+        let fed = match scanner.feed(&chunk) {
+            Ok(f) => f,
+            Err(e) => {
+                let r = scan_refusal(e);
+                let r = match upload.take() {
+                    Some((_, session)) => gw.abandon_send(&session, r).await,
+                    None => r,
+                };
+                drain(&mut stream, drain_limit).await;
+                return Err(r);
+            }
+        };
+        if fed.content_started {
+            match start_upload(gw, caller, scanner.skeleton()).await {
+                Ok(u) => upload = Some(u),
+                Err(r) => {
+                    drain(&mut stream, drain_limit).await;
+                    return Err(r);
+                }
+            }
+        }
+        if let (false, Some((staged, session))) = (fed.content.is_empty(), upload.as_mut()) {
+            if let Err(e) = staged.write(&fed.content).await {
+                let r = match e {
+                    StageError::TooLarge { .. } => Refusal::new(Code::FileTooLarge),
+                    StageError::Io(e) => Refusal::internal(e),
+                };
+                let r = gw.abandon_send(session, r).await;
+                drain(&mut stream, drain_limit).await;
+                return Err(r);
+            }
+        }
+    }
+    scanner.finish().map_err(scan_refusal)?;
+    let env = envelope::parse(scanner.skeleton(), false)?;
+    let request = env.request()?;
+    let person = env.person()?;
+    match request {
+        Request::SendFile { mailbox, to, file_name, sha256 } => {
+            let (staged, session) = match upload {
+                Some(u) => u,
+                None => {
+                    let auth = gw.authorize(caller, &person, Operation::SendFile).await?;
+                    (gw.stage_body()?, gw.open_mailbox(auth, &mailbox).await?)
+                }
+            };
+            let receipt = gw
+                .send_file(&session, to.as_deref(), &file_name, staged, sha256.as_deref())
+                .await?;
+            Ok(xml_response(StatusCode::OK, reply::response("SendFile", 200, &reply::receipt(&receipt))))
+        }
+        Request::ListMessages { mailbox, folder, since, until, after, include_acknowledged } => {
+            let auth = gw.authorize(caller, &person, Operation::ListMessages).await?;
+            let session = gw.open_mailbox(auth, &mailbox).await?;
+            let q = ListQuery {
+                folder,
+                since,
+                until,
+                include_acknowledged,
+                after,
+                page_size: limits.page_size,
+            };
+            let page = gw.list_messages(&session, &q).await?;
+            let status = if page.entries.is_empty() && after.is_none() {
+                folder.empty_status(since.is_some() || until.is_some())
+            } else {
+                200
+            };
+            let mut xml = reply::Xml::default();
+            xml.el("folder", folder.as_str());
+            for m in &page.entries {
+                xml.raw(&reply::message_info("message", m));
+            }
+            if let Some(next) = page.next {
+                xml.el("nextPageToken", &next.encode());
+            }
+            Ok(xml_response(StatusCode::OK, reply::response("ListMessages", status, &xml.into_string())))
+        }
+        Request::GetMessage { mailbox, message_id } => {
+            let auth = gw.authorize(caller, &person, Operation::GetMessage).await?;
+            let session = gw.open_mailbox(auth, &mailbox).await?;
+            let (info, body) = gw.get_message(&session, &message_id).await?;
+            Ok(xml_response(StatusCode::OK, streamed_message(&info, body)))
+        }
+        Request::AckMessage { mailbox, message_id } => {
+            let auth = gw.authorize(caller, &person, Operation::AckMessage).await?;
+            let session = gw.open_mailbox(auth, &mailbox).await?;
+            let info = gw.ack_message(&session, &message_id).await?;
+            let xml = reply::message_info("message", &info);
+            Ok(xml_response(StatusCode::OK, reply::response("AckMessage", 200, &xml)))
+        }
+        Request::ChangePassword { new_password } => {
+            let auth = gw.authorize(caller, &person, Operation::ChangePassword).await?;
+            gw.change_password(auth, &person.password, new_password).await?;
+            Ok(xml_response(StatusCode::OK, reply::response("ChangePassword", 200, "")))
+        }
+    }
+}
+
+/// Checks the credentials that precede the content and opens the staging body.
+async fn start_upload(
+    gw: &Gateway,
+    caller: Caller,
+    prefix: &[u8],
+) -> Result<(StagedBody, MailboxSession), Refusal> {
+    let env = envelope::parse(prefix, true)?;
+    if env.operation.as_deref() != Some("SendFile") {
+        return Err(Refusal::with_detail(Code::MalformedRequest, "Only SendFile carries content."));
+    }
+    let person = env.person()?;
+    let mailbox = env.mailbox()?;
+    let auth = gw.authorize(caller, &person, Operation::SendFile).await?;
+    let session = gw.open_mailbox(auth, &mailbox).await?;
+    Ok((gw.stage_body()?, session))
+}
+
+/// The GetMessage response, with the content base64-encoded on the fly from the body file.
+fn streamed_message(info: &MessageInfo, body: MessageBody) -> Body {
+    let prefix = format!(
+        "{}<tns:GetMessageResponse><tns:status>200</tns:status>{}<tns:content>",
+        reply::envelope_open(),
+        reply::message_info("message", info)
+    );
+    let suffix = format!("</tns:content></tns:GetMessageResponse>{}", reply::ENVELOPE_CLOSE);
+    enum Phase {
+        Prefix(String, MessageBody, String),
+        Content(MessageBody, String),
+        Suffix(String),
+        Done,
+    }
+    let stream = futures_util::stream::unfold(Phase::Prefix(prefix, body, suffix), |phase| async move {
+        match phase {
+            Phase::Prefix(p, b, s) => Some((Ok::<Bytes, std::io::Error>(Bytes::from(p)), Phase::Content(b, s))),
+            Phase::Content(MessageBody::Inline(bytes), s) => {
+                let enc = base64::engine::general_purpose::STANDARD.encode(bytes);
+                Some((Ok(Bytes::from(enc)), Phase::Suffix(s)))
+            }
+            Phase::Content(MessageBody::File(mut f), s) => {
+                // 48 KiB: a multiple of 3, so chunks encode without padding until the end.
+                let mut buf = vec![0u8; 48 * 1024];
+                let mut filled = 0;
+                while filled < buf.len() {
+                    match f.read(&mut buf[filled..]).await {
+                        Ok(0) => break,
+                        Ok(n) => filled += n,
+                        Err(e) => return Some((Err(e), Phase::Done)),
+                    }
+                }
+                if filled == 0 {
+                    return Some((Ok(Bytes::from(s)), Phase::Done));
+                }
+                let enc = base64::engine::general_purpose::STANDARD.encode(&buf[..filled]);
+                let next = if filled < buf.len() { Phase::Suffix(s) } else { Phase::Content(MessageBody::File(f), s) };
+                Some((Ok(Bytes::from(enc)), next))
+            }
+            Phase::Suffix(s) => Some((Ok(Bytes::from(s)), Phase::Done)),
+            Phase::Done => None,
+        }
+    });
+    Body::from_stream(stream)
+}

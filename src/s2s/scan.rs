@@ -1,0 +1,376 @@
+//! Streaming scan of a SOAP request: the file content goes straight to the body store, the
+//! rest (the "skeleton") is kept, bounded, for the XML parser.
+//!
+//! A `SendFile` request carries its file as base64 text inside `<content>`, which may be 130 MiB
+//! of text. A general XML parser would hold it as one text event, so this scanner walks the
+//! bytes with a small lexer (tags, comments, CDATA, processing instructions, quoted attribute
+//! values), tracks the element path by local name, and when it enters
+//! `Envelope/Body/SendFile/content` it decodes the text there in a stream and leaves the
+//! element empty in the skeleton. Namespaces and everything else are then checked by the real
+//! XML parser on the skeleton (`envelope.rs`), which therefore proves that the streamed element
+//! was where it had to be.
+
+use base64::Engine;
+
+const CONTENT_PATH: [&[u8]; 3] = [b"Envelope", b"Body", b"SendFile"];
+const MAX_TAG: usize = 8 * 1024;
+const MAX_DEPTH: usize = 32;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScanError {
+    #[error("the SOAP envelope (apart from the file content) is larger than {0} bytes")]
+    EnvelopeTooLarge(usize),
+    #[error("the file content is larger than the gateway accepts")]
+    ContentTooLarge,
+    #[error("the file content is not valid base64")]
+    BadBase64,
+    #[error("the XML is malformed: {0}")]
+    Malformed(&'static str),
+    #[error("the request contains a document type declaration, which is not allowed")]
+    Doctype,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Text,
+    /// After `<`, collecting the tag up to `>`; `quote` is the open attribute quote if any.
+    Tag { quote: Option<u8> },
+    Comment,
+    Cdata,
+    Pi,
+    /// Inside the content element's text.
+    Content,
+    /// After `&` inside content: collecting a character reference.
+    ContentRef,
+}
+
+/// What one chunk of input produced.
+#[derive(Debug, Default)]
+pub struct Fed {
+    /// Decoded file bytes from this chunk.
+    pub content: Vec<u8>,
+    /// True for the chunk in which the content element opened: everything before it (header,
+    /// mailbox credentials, recipient, file name) is now in the skeleton.
+    pub content_started: bool,
+}
+
+#[derive(Debug)]
+pub struct Scanner {
+    state: State,
+    skeleton: Vec<u8>,
+    max_skeleton: usize,
+    tag: Vec<u8>,
+    stack: Vec<Vec<u8>>,
+    b64: Vec<u8>,
+    reference: Vec<u8>,
+    content_seen: bool,
+    content_raw: u64,
+    max_content_raw: u64,
+    padded: bool,
+}
+
+fn local_name(qname: &[u8]) -> &[u8] {
+    match qname.iter().position(|&b| b == b':') {
+        Some(i) => &qname[i + 1..],
+        None => qname,
+    }
+}
+
+impl Scanner {
+    /// `max_content` is the largest decoded file; the base64 text may be 4/3 of it plus
+    /// whitespace.
+    pub fn new(max_skeleton: usize, max_content: u64) -> Self {
+        Scanner {
+            state: State::Text,
+            skeleton: Vec::with_capacity(4096),
+            max_skeleton,
+            tag: Vec::new(),
+            stack: Vec::new(),
+            b64: Vec::new(),
+            reference: Vec::new(),
+            content_seen: false,
+            content_raw: 0,
+            max_content_raw: max_content.saturating_mul(3) / 2 + 64 * 1024,
+            padded: false,
+        }
+    }
+
+    pub fn skeleton(&self) -> &[u8] {
+        &self.skeleton
+    }
+
+    pub fn content_seen(&self) -> bool {
+        self.content_seen
+    }
+
+    fn push_skeleton(&mut self, bytes: &[u8]) -> Result<(), ScanError> {
+        if self.skeleton.len() + bytes.len() > self.max_skeleton {
+            return Err(ScanError::EnvelopeTooLarge(self.max_skeleton));
+        }
+        self.skeleton.extend_from_slice(bytes);
+        Ok(())
+    }
+
+    pub fn feed(&mut self, chunk: &[u8]) -> Result<Fed, ScanError> {
+        let mut fed = Fed::default();
+        let mut i = 0;
+        while i < chunk.len() {
+            match self.state {
+                State::Content => {
+                    // Fast path: take the run of text up to the next '<' or '&'.
+                    let rest = &chunk[i..];
+                    let end = rest.iter().position(|&b| b == b'<' || b == b'&').unwrap_or(rest.len());
+                    self.content_raw += end as u64;
+                    if self.content_raw > self.max_content_raw {
+                        return Err(ScanError::ContentTooLarge);
+                    }
+                    for &b in &rest[..end] {
+                        if !b.is_ascii_whitespace() {
+                            self.b64.push(b);
+                        }
+                    }
+                    i += end;
+                    if i < chunk.len() {
+                        if chunk[i] == b'&' {
+                            self.state = State::ContentRef;
+                            self.reference.clear();
+                        } else {
+                            self.flush_b64(&mut fed.content, true)?;
+                            self.state = State::Tag { quote: None };
+                            self.tag.clear();
+                            self.tag.push(b'<');
+                        }
+                        i += 1;
+                    } else {
+                        self.flush_b64(&mut fed.content, false)?;
+                    }
+                    continue;
+                }
+                State::ContentRef => {
+                    let b = chunk[i];
+                    i += 1;
+                    if b == b';' {
+                        // Only whitespace character references may appear in base64 text.
+                        match self.reference.as_slice() {
+                            b"#13" | b"#10" | b"#9" | b"#32" | b"#xD" | b"#xA" | b"#x9" | b"#x20"
+                            | b"#xd" | b"#xa" => self.state = State::Content,
+                            _ => return Err(ScanError::BadBase64),
+                        }
+                    } else if self.reference.len() > 8 {
+                        return Err(ScanError::BadBase64);
+                    } else {
+                        self.reference.push(b);
+                    }
+                    continue;
+                }
+                State::Text => {
+                    let rest = &chunk[i..];
+                    let end = rest.iter().position(|&b| b == b'<').unwrap_or(rest.len());
+                    self.push_skeleton(&rest[..end])?;
+                    i += end;
+                    if i < chunk.len() {
+                        self.state = State::Tag { quote: None };
+                        self.tag.clear();
+                        self.tag.push(b'<');
+                        i += 1;
+                    }
+                    continue;
+                }
+                State::Tag { quote } => {
+                    let b = chunk[i];
+                    i += 1;
+                    self.tag.push(b);
+                    if self.tag.len() > MAX_TAG {
+                        return Err(ScanError::Malformed("a tag is too long"));
+                    }
+                    if self.tag.starts_with(b"<!--") {
+                        self.state = State::Comment;
+                        continue;
+                    }
+                    if self.tag.starts_with(b"<![CDATA[") {
+                        self.state = State::Cdata;
+                        continue;
+                    }
+                    if self.tag.len() >= 9 && self.tag[..9].eq_ignore_ascii_case(b"<!DOCTYPE") {
+                        return Err(ScanError::Doctype);
+                    }
+                    if self.tag.starts_with(b"<?") {
+                        self.state = State::Pi;
+                        continue;
+                    }
+                    match (quote, b) {
+                        (Some(q), b) if b == q => self.state = State::Tag { quote: None },
+                        (Some(_), _) => {}
+                        (None, b'"' | b'\'') => self.state = State::Tag { quote: Some(b) },
+                        (None, b'>') => self.end_tag(&mut fed)?,
+                        (None, _) => {}
+                    }
+                    continue;
+                }
+                State::Comment | State::Cdata | State::Pi => {
+                    let b = chunk[i];
+                    i += 1;
+                    self.tag.push(b);
+                    if self.tag.len() > self.max_skeleton {
+                        return Err(ScanError::EnvelopeTooLarge(self.max_skeleton));
+                    }
+                    let done = match self.state {
+                        State::Comment => self.tag.ends_with(b"-->") && self.tag.len() >= 7,
+                        State::Cdata => self.tag.ends_with(b"]]>"),
+                        _ => self.tag.ends_with(b"?>"),
+                    };
+                    if done {
+                        let whole = std::mem::take(&mut self.tag);
+                        // Comments are dropped; CDATA and PIs go to the parser.
+                        if self.state != State::Comment {
+                            self.push_skeleton(&whole)?;
+                        }
+                        self.state = State::Text;
+                    }
+                    continue;
+                }
+            }
+        }
+        Ok(fed)
+    }
+
+    /// A complete tag `<...>` is in `self.tag`.
+    fn end_tag(&mut self, fed: &mut Fed) -> Result<(), ScanError> {
+        let tag = std::mem::take(&mut self.tag);
+        self.push_skeleton(&tag)?;
+        self.state = State::Text;
+        let inner = &tag[1..tag.len() - 1];
+        if let Some(name) = inner.strip_prefix(b"/") {
+            let name = local_name(name.split(|b| b.is_ascii_whitespace()).next().unwrap_or(b""));
+            match self.stack.pop() {
+                Some(open) if open == name => {}
+                _ => return Err(ScanError::Malformed("an end tag does not match its start tag")),
+            }
+            return Ok(());
+        }
+        let self_closing = inner.ends_with(b"/");
+        let qname = inner
+            .split(|b| b.is_ascii_whitespace() || *b == b'/')
+            .next()
+            .unwrap_or(b"");
+        if qname.is_empty() {
+            return Err(ScanError::Malformed("a tag has no name"));
+        }
+        let name = local_name(qname).to_vec();
+        if self_closing {
+            return Ok(());
+        }
+        let is_content = name == b"content"
+            && self.stack.len() == CONTENT_PATH.len()
+            && self.stack.iter().zip(CONTENT_PATH).all(|(a, b)| a.as_slice() == b);
+        self.stack.push(name);
+        if self.stack.len() > MAX_DEPTH {
+            return Err(ScanError::Malformed("elements are nested too deeply"));
+        }
+        if is_content {
+            if self.content_seen {
+                return Err(ScanError::Malformed("the file content appears twice"));
+            }
+            self.content_seen = true;
+            fed.content_started = true;
+            self.state = State::Content;
+        }
+        Ok(())
+    }
+
+    /// Decodes whole base64 quads gathered so far (all of them at the end of the content).
+    fn flush_b64(&mut self, out: &mut Vec<u8>, last: bool) -> Result<(), ScanError> {
+        let take = if last { self.b64.len() } else { self.b64.len() / 4 * 4 };
+        if take == 0 {
+            return Ok(());
+        }
+        if self.padded {
+            return Err(ScanError::BadBase64);
+        }
+        if last && take % 4 != 0 {
+            return Err(ScanError::BadBase64);
+        }
+        let quads = &self.b64[..take];
+        self.padded = quads.ends_with(b"=");
+        base64::engine::general_purpose::STANDARD
+            .decode_vec(quads, out)
+            .map_err(|_| ScanError::BadBase64)?;
+        self.b64.drain(..take);
+        Ok(())
+    }
+
+    /// Checks that the document ended cleanly.
+    pub fn finish(&self) -> Result<(), ScanError> {
+        match self.state {
+            State::Text if self.stack.is_empty() => Ok(()),
+            _ => Err(ScanError::Malformed("the document ends before it is complete")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::engine::general_purpose::STANDARD;
+
+    fn envelope(content: &str) -> String {
+        format!(
+            "<?xml version=\"1.0\"?><!-- hi --><s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body>\
+             <t:SendFile xmlns:t=\"urn:x\" a='>'><t:fileName>f</t:fileName><t:content>{content}</t:content></t:SendFile></s:Body></s:Envelope>"
+        )
+    }
+
+    fn scan_in_chunks(doc: &[u8], size: usize) -> (Vec<u8>, Vec<u8>) {
+        let mut s = Scanner::new(64 * 1024, 1 << 30);
+        let mut content = Vec::new();
+        for chunk in doc.chunks(size) {
+            content.extend(s.feed(chunk).expect("feed").content);
+        }
+        s.finish().expect("finish");
+        (content, s.skeleton().to_vec())
+    }
+
+    #[test]
+    fn content_is_streamed_out_at_any_chunking() {
+        let data: Vec<u8> = (0..5000u32).map(|i| (i * 7 % 256) as u8).collect();
+        let mut b64 = STANDARD.encode(&data);
+        b64.insert_str(76, "\r\n");
+        b64.insert_str(200, "&#13;&#10;");
+        let doc = envelope(&b64);
+        for size in [1, 3, 7, 64, 4096, doc.len()] {
+            let (content, skeleton) = scan_in_chunks(doc.as_bytes(), size);
+            assert_eq!(content, data, "chunk size {size}");
+            let sk = String::from_utf8(skeleton).expect("utf8");
+            assert!(sk.contains("<t:content></t:content>"), "{sk}");
+            assert!(!sk.contains("hi"), "comments dropped");
+        }
+    }
+
+    #[test]
+    fn refuses_doctype_bad_base64_and_oversize() {
+        let mut s = Scanner::new(1024, 100);
+        assert_eq!(s.feed(b"<!DOCTYPE x [<!ENTITY a 'b'>]>").err(), Some(ScanError::Doctype));
+        let mut s = Scanner::new(64 * 1024, 100);
+        assert_eq!(s.feed(envelope("QQ==QQ==").as_bytes()).err(), Some(ScanError::BadBase64));
+        let mut s = Scanner::new(64 * 1024, 100);
+        assert_eq!(s.feed(envelope("@@@@").as_bytes()).err(), Some(ScanError::BadBase64));
+        let mut s = Scanner::new(64 * 1024, 10);
+        let big = STANDARD.encode(vec![0u8; 200_000]);
+        assert_eq!(s.feed(envelope(&big).as_bytes()).err(), Some(ScanError::ContentTooLarge));
+        let mut s = Scanner::new(100, 10);
+        assert!(matches!(s.feed(&[b'x'; 200]), Err(ScanError::EnvelopeTooLarge(_))));
+        let mut s = Scanner::new(1024, 10);
+        assert!(s.feed(b"<a><b></a>").is_err());
+        let mut s = Scanner::new(1024, 10);
+        s.feed(b"<a><b>").expect("ok so far");
+        assert!(s.finish().is_err());
+    }
+
+    #[test]
+    fn content_elsewhere_is_not_streamed() {
+        let doc = "<Envelope><Body><Other><content>QUJD</content></Other></Body></Envelope>";
+        let (content, skeleton) = scan_in_chunks(doc.as_bytes(), 5);
+        assert!(content.is_empty());
+        assert_eq!(skeleton, doc.as_bytes());
+    }
+}
