@@ -38,7 +38,10 @@ async fn security_headers(mut r: Response) -> Response {
         header::STRICT_TRANSPORT_SECURITY,
         HeaderValue::from_static("max-age=31536000; includeSubDomains"),
     );
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
 }
@@ -50,7 +53,10 @@ pub enum StartError {
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
 }
 
 /// A running gateway.
@@ -66,15 +72,22 @@ pub struct App {
 impl App {
     /// Opens the store and starts serving on `config.listen` (port 0 picks a free port).
     pub async fn start(config: Config, clock: SharedClock) -> Result<App, StartError> {
-        let listener = TcpListener::bind(config.listen)
-            .await
-            .map_err(|source| StartError::Bind { addr: config.listen, source })?;
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| StartError::Bind {
+                    addr: config.listen,
+                    source,
+                })?;
         let certs = tls::resolve(&config.tls.cert, &config.tls.key, &config.data_dir)?;
         let tls_config = tls::server_config(&certs)?;
         let store = Store::open(&config.database_url(), &config.data_dir).await?;
         let config = Arc::new(config);
         let gateway = Gateway::new(store, clock, config.clone());
-        let addr = listener.local_addr().map_err(|source| StartError::Bind { addr: config.listen, source })?;
+        let addr = listener.local_addr().map_err(|source| StartError::Bind {
+            addr: config.listen,
+            source,
+        })?;
         let options = ServeOptions {
             handshake_timeout: Duration::from_secs(config.tls.handshake_timeout_secs),
             header_read_timeout: Duration::from_secs(config.limits.header_read_timeout_secs),
@@ -91,7 +104,13 @@ impl App {
             .await;
             store.close().await;
         });
-        Ok(App { addr, gateway, certs, stop: Some(stop), task })
+        Ok(App {
+            addr,
+            gateway,
+            certs,
+            stop: Some(stop),
+            task,
+        })
     }
 
     /// Stops accepting, drains requests in flight, closes the store.

@@ -21,7 +21,8 @@ use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
-type ReqBody = BoxBody<Bytes, std::io::Error>;
+/// A request body the client can post.
+pub type ReqBody = BoxBody<Bytes, std::io::Error>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -64,16 +65,25 @@ pub struct Reply {
 impl Reply {
     /// The first leaf element with this local name.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
     /// Every leaf element with this local name.
     pub fn all(&self, name: &str) -> Vec<&str> {
-        self.fields.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str()).collect()
+        self.fields
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
     }
     /// The decoded `content` element.
     pub fn content(&self) -> Option<Vec<u8>> {
         let text = self.get("content")?;
-        base64::engine::general_purpose::STANDARD.decode(text.trim()).ok()
+        base64::engine::general_purpose::STANDARD
+            .decode(text.trim())
+            .ok()
     }
     /// The fault code, or `ok`.
     pub fn code(&self) -> &str {
@@ -91,12 +101,17 @@ pub struct S2sClient {
 
 impl std::fmt::Debug for S2sClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("S2sClient").field("host", &self.host).field("mid", &self.mid).finish()
+        f.debug_struct("S2sClient")
+            .field("host", &self.host)
+            .field("mid", &self.mid)
+            .finish()
     }
 }
 
 fn split_url(url: &str) -> Result<(String, u16), ClientError> {
-    let rest = url.strip_prefix("https://").ok_or_else(|| ClientError::Url(url.into()))?;
+    let rest = url
+        .strip_prefix("https://")
+        .ok_or_else(|| ClientError::Url(url.into()))?;
     let hostport = rest.split('/').next().unwrap_or("");
     let (host, port) = match hostport.rsplit_once(':') {
         Some((h, p)) => (h, p.parse().map_err(|_| ClientError::Url(url.into()))?),
@@ -111,19 +126,31 @@ fn split_url(url: &str) -> Result<(String, u16), ClientError> {
 
 impl S2sClient {
     /// Connects to `url` (`https://host:port`), trusting the CA certificates in `ca`.
-    pub async fn connect(url: &str, ca: &Path, mid: &str, password: &str) -> Result<S2sClient, ClientError> {
+    pub async fn connect(
+        url: &str,
+        ca: &Path,
+        mid: &str,
+        password: &str,
+    ) -> Result<S2sClient, ClientError> {
         let (host, port) = split_url(url)?;
         let mut config = (*crate::tls::client_config(ca)?).clone();
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
         let tcp = TcpStream::connect((host.as_str(), port)).await?;
         tcp.set_nodelay(true)?;
         let name = ServerName::try_from(host.clone()).map_err(|_| ClientError::Url(url.into()))?;
-        let tls = TlsConnector::from(Arc::new(config)).connect(name, tcp).await?;
+        let tls = TlsConnector::from(Arc::new(config))
+            .connect(name, tcp)
+            .await?;
         let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls)).await?;
         tokio::spawn(async move {
             let _ = conn.await;
         });
-        Ok(S2sClient { sender, host: format!("{host}:{port}"), mid: mid.into(), password: password.into() })
+        Ok(S2sClient {
+            sender,
+            host: format!("{host}:{port}"),
+            mid: mid.into(),
+            password: password.into(),
+        })
     }
 
     fn header(&self) -> String {
@@ -142,12 +169,19 @@ impl S2sClient {
     }
 
     fn fields(fields: &[(&str, &str)]) -> String {
-        fields.iter().map(|(k, v)| format!("<t:{k}>{}</t:{k}>", escape(v))).collect()
+        fields
+            .iter()
+            .map(|(k, v)| format!("<t:{k}>{}</t:{k}>", escape(v)))
+            .collect()
     }
 
     /// Calls an operation whose request has only the given simple fields.
     pub async fn call(&mut self, op: &str, fields: &[(&str, &str)]) -> Result<Reply, ClientError> {
-        let xml = format!("{}{}</t:{op}></soap:Body></soap:Envelope>", self.open(op), Self::fields(fields));
+        let xml = format!(
+            "{}{}</t:{op}></soap:Body></soap:Envelope>",
+            self.open(op),
+            Self::fields(fields)
+        );
         self.post(full(xml)).await
     }
 
@@ -174,7 +208,11 @@ impl S2sClient {
         if let Some(s) = sha256 {
             fields.push(("sha256", s));
         }
-        let prefix = format!("{}{}<t:content>", self.open("SendFile"), Self::fields(&fields));
+        let prefix = format!(
+            "{}{}<t:content>",
+            self.open("SendFile"),
+            Self::fields(&fields)
+        );
         let suffix = "</t:content></t:SendFile></soap:Body></soap:Envelope>".to_string();
         let body = match content {
             Content::Bytes(b) => {
@@ -183,6 +221,11 @@ impl S2sClient {
             }
             Content::File(path) => streamed(prefix, tokio::fs::File::open(path).await?, suffix),
         };
+        self.post(body).await
+    }
+
+    /// Posts a prepared body to `/s2s`.
+    pub async fn post_body(&mut self, body: ReqBody) -> Result<Reply, ClientError> {
         self.post(body).await
     }
 
@@ -215,7 +258,9 @@ impl S2sClient {
 }
 
 fn full(b: impl Into<Bytes>) -> ReqBody {
-    http_body_util::Full::new(b.into()).map_err(|never| match never {}).boxed()
+    http_body_util::Full::new(b.into())
+        .map_err(|never| match never {})
+        .boxed()
 }
 
 fn streamed(prefix: String, file: tokio::fs::File, suffix: String) -> ReqBody {
@@ -242,7 +287,11 @@ fn streamed(prefix: String, file: tokio::fs::File, suffix: String) -> ReqBody {
                     return Some((Ok(Frame::data(Bytes::from(s))), P::Done));
                 }
                 let enc = base64::engine::general_purpose::STANDARD.encode(&buf[..n]);
-                let next = if n < buf.len() { P::End(s) } else { P::Body(f, s) };
+                let next = if n < buf.len() {
+                    P::End(s)
+                } else {
+                    P::Body(f, s)
+                };
                 Some((Ok(Frame::data(Bytes::from(enc))), next))
             }
             P::End(s) => Some((Ok(Frame::data(Bytes::from(s))), P::Done)),
@@ -266,7 +315,10 @@ pub fn parse_reply(http_status: u16, bytes: &[u8]) -> Result<Reply, ClientError>
                 stack.push(String::from_utf8_lossy(e.local_name().as_ref()).into_owned());
                 text.clear();
             }
-            Ok(Event::Text(t)) => text.push_str(&t.unescape().map_err(|e| ClientError::Response(e.to_string()))?),
+            Ok(Event::Text(t)) => text.push_str(
+                &t.unescape()
+                    .map_err(|e| ClientError::Response(e.to_string()))?,
+            ),
             Ok(Event::End(_)) => {
                 if let Some(name) = stack.pop() {
                     if !text.is_empty() {
@@ -281,7 +333,12 @@ pub fn parse_reply(http_status: u16, bytes: &[u8]) -> Result<Reply, ClientError>
         }
         buf.clear();
     }
-    let get = |n: &str| fields.iter().find(|(k, _)| k == n).map(|(_, v): &(String, String)| v.clone());
+    let get = |n: &str| {
+        fields
+            .iter()
+            .find(|(k, _)| k == n)
+            .map(|(_, v): &(String, String)| v.clone())
+    };
     let fault = get("faultstring").map(|message| Fault {
         code: get("code").unwrap_or_default(),
         status: get("status").and_then(|s| s.parse().ok()).unwrap_or(0),
@@ -289,7 +346,14 @@ pub fn parse_reply(http_status: u16, bytes: &[u8]) -> Result<Reply, ClientError>
     });
     let status = get("status").and_then(|s| s.parse().ok()).unwrap_or(0);
     if fault.is_none() && status == 0 {
-        return Err(ClientError::Response(String::from_utf8_lossy(&bytes[..bytes.len().min(300)]).into_owned()));
+        return Err(ClientError::Response(
+            String::from_utf8_lossy(&bytes[..bytes.len().min(300)]).into_owned(),
+        ));
     }
-    Ok(Reply { http_status, status, fault, fields })
+    Ok(Reply {
+        http_status,
+        status,
+        fault,
+        fields,
+    })
 }

@@ -98,7 +98,11 @@ impl Default for Config {
 
 impl Default for TlsConfig {
     fn default() -> Self {
-        Self { cert: String::new(), key: String::new(), handshake_timeout_secs: 10 }
+        Self {
+            cert: String::new(),
+            key: String::new(),
+            handshake_timeout_secs: 10,
+        }
     }
 }
 
@@ -131,14 +135,21 @@ impl Default for AccountPolicy {
 
 impl Default for Throttle {
     fn default() -> Self {
-        Self { max_failures: 20, window_secs: 300 }
+        Self {
+            max_failures: 20,
+            window_secs: 300,
+        }
     }
 }
 
 impl Default for Argon2Config {
     /// OWASP's recommended argon2id parameters (19 MiB, 2 passes, 1 lane).
     fn default() -> Self {
-        Self { memory_kib: 19 * 1024, iterations: 2, parallelism: 1 }
+        Self {
+            memory_kib: 19 * 1024,
+            iterations: 2,
+            parallelism: 1,
+        }
     }
 }
 
@@ -151,9 +162,15 @@ impl Default for Shutdown {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read configuration file {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("configuration file {path} is not valid TOML: {source}")]
-    Parse { path: PathBuf, source: toml::de::Error },
+    Parse {
+        path: PathBuf,
+        source: toml::de::Error,
+    },
     #[error("environment variable {var} does not name a setting")]
     UnknownEnv { var: String },
     #[error("invalid configuration: {0}")]
@@ -168,17 +185,23 @@ impl Config {
     ) -> Result<Config, ConfigError> {
         let mut table = match file {
             Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|source| ConfigError::Read { path: path.into(), source })?;
-                toml::from_str::<toml::Table>(&text)
-                    .map_err(|source| ConfigError::Parse { path: path.into(), source })?
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.into(),
+                    source,
+                })?;
+                toml::from_str::<toml::Table>(&text).map_err(|source| ConfigError::Parse {
+                    path: path.into(),
+                    source,
+                })?
             }
             None => toml::Table::new(),
         };
         let defaults = toml::Table::try_from(Config::default())
             .map_err(|e| ConfigError::Invalid(e.to_string()))?;
         for (var, value) in env {
-            let Some(name) = var.strip_prefix("IMAX_") else { continue };
+            let Some(name) = var.strip_prefix("IMAX_") else {
+                continue;
+            };
             // Variables that are not settings (IMAX_LOG, IMAX_CONFIG) are read elsewhere.
             if matches!(name, "LOG" | "CONFIG") {
                 continue;
@@ -301,8 +324,11 @@ mod tests {
     fn env_overrides_file_and_unknown_keys_are_refused() {
         let dir = tempfile::tempdir().expect("tmp");
         let path = dir.path().join("c.toml");
-        std::fs::write(&path, "listen = \"127.0.0.1:9000\"\n[limits]\nmax_file_bytes = 10\n")
-            .expect("write");
+        std::fs::write(
+            &path,
+            "listen = \"127.0.0.1:9000\"\n[limits]\nmax_file_bytes = 10\n",
+        )
+        .expect("write");
         let env = vec![
             ("IMAX_LIMITS_MAX_FILE_BYTES".to_string(), "2048".to_string()),
             ("IMAX_DATA_DIR".to_string(), "/srv/imax".to_string()),
@@ -314,7 +340,10 @@ mod tests {
         assert_eq!(c.data_dir, PathBuf::from("/srv/imax"));
 
         let bad = vec![("IMAX_NO_SUCH".to_string(), "1".to_string())];
-        assert!(matches!(Config::load(None, bad), Err(ConfigError::UnknownEnv { .. })));
+        assert!(matches!(
+            Config::load(None, bad),
+            Err(ConfigError::UnknownEnv { .. })
+        ));
         std::fs::write(&path, "lisen = \"127.0.0.1:9000\"\n").expect("write");
         assert!(Config::load(Some(&path), Vec::new()).is_err());
     }

@@ -146,7 +146,10 @@ impl Refusal {
 
     /// A refusal with a sentence that adds specifics after the code's own sentence.
     pub fn with_detail(code: Code, detail: impl Into<String>) -> Self {
-        Self { code, detail: Some(detail.into()) }
+        Self {
+            code,
+            detail: Some(detail.into()),
+        }
     }
 
     /// The whole human sentence shown to the client.

@@ -127,7 +127,12 @@ impl Gateway {
     }
 
     async fn commit(&self, effects: Vec<Effect>, entry: AuditEntry) -> Result<(), Refusal> {
-        self.inner.store.committer.commit(effects, entry).await.map_err(Refusal::internal)
+        self.inner
+            .store
+            .committer
+            .commit(effects, entry)
+            .await
+            .map_err(Refusal::internal)
     }
 
     /// Records a refusal in the audit log (and any state change time brought about), then
@@ -181,12 +186,15 @@ impl Gateway {
                 .await;
             self.count_failure(caller);
             let entry = entry.detail("unknown M-ID");
-            return Err(self.refuse(vec![], entry, Code::AuthenticationFailed.into()).await);
+            return Err(self
+                .refuse(vec![], entry, Code::AuthenticationFailed.into())
+                .await);
         };
         let cache = &self.inner.accounts_seen;
         let key = account.mid.as_str();
         let ok = cache.check(key, creds.password.expose(), account.auth_epoch)
-            || password::verify_blocking(creds.password.clone(), account.password_hash.clone()).await;
+            || password::verify_blocking(creds.password.clone(), account.password_hash.clone())
+                .await;
         if !ok {
             self.count_failure(caller);
             let mut effects = Vec::new();
@@ -196,7 +204,9 @@ impl Gateway {
                     limit: self.inner.config.accounts.failed_signin_limit,
                 });
             }
-            return Err(self.refuse(effects, entry, Code::AuthenticationFailed.into()).await);
+            return Err(self
+                .refuse(effects, entry, Code::AuthenticationFailed.into())
+                .await);
         }
         cache.remember(key, creds.password.expose(), account.auth_epoch);
         let now = self.inner.clock.now();
@@ -206,7 +216,11 @@ impl Gateway {
                 .transition
                 .map(|s| {
                     let (status, lock_reason) = s.to_columns();
-                    vec![Effect::SetStatus { account: account.id, status, lock_reason }]
+                    vec![Effect::SetStatus {
+                        account: account.id,
+                        status,
+                        lock_reason,
+                    }]
                 })
                 .unwrap_or_default();
             if decision.transition.is_some() {
@@ -214,7 +228,11 @@ impl Gateway {
             }
             return Err(self.refuse(effects, entry, code.into()).await);
         }
-        Ok(Authorized { account, caller, op })
+        Ok(Authorized {
+            account,
+            caller,
+            op,
+        })
     }
 
     /// Step 4: the mailbox's iMAX ID and password.
@@ -242,8 +260,11 @@ impl Gateway {
                         .await
             }
             None => {
-                password::verify_blocking(creds.password.clone(), password::dummy_hash().to_string())
-                    .await
+                password::verify_blocking(
+                    creds.password.clone(),
+                    password::dummy_hash().to_string(),
+                )
+                .await
             }
         };
         match mailbox {
@@ -253,7 +274,9 @@ impl Gateway {
             }
             _ => {
                 self.count_failure(caller);
-                Err(self.refuse(vec![], entry, Code::MailboxAuthenticationFailed.into()).await)
+                Err(self
+                    .refuse(vec![], entry, Code::MailboxAuthenticationFailed.into())
+                    .await)
             }
         }
     }
@@ -263,15 +286,25 @@ impl Gateway {
     fn activity(&self, account: &Account) -> Option<Effect> {
         let now = self.inner.clock.now();
         let granularity = Duration::seconds(self.inner.config.accounts.activity_granularity_secs);
-        let stale = account.last_activity_at.is_none_or(|t| now - t >= granularity)
-            || account.last_signin_at.is_none_or(|t| now - t >= granularity);
-        (stale || account.failed_signins > 0)
-            .then_some(Effect::RecordActivity { account: account.id, at: now })
+        let stale = account
+            .last_activity_at
+            .is_none_or(|t| now - t >= granularity)
+            || account
+                .last_signin_at
+                .is_none_or(|t| now - t >= granularity);
+        (stale || account.failed_signins > 0).then_some(Effect::RecordActivity {
+            account: account.id,
+            at: now,
+        })
     }
 
     fn session_audit(&self, s: &MailboxSession) -> AuditEntry {
-        self.audit(s.auth.account.mid.as_str(), s.auth.op.as_str(), s.auth.caller)
-            .mailbox(s.mailbox.imax_id.as_str())
+        self.audit(
+            s.auth.account.mid.as_str(),
+            s.auth.op.as_str(),
+            s.auth.caller,
+        )
+        .mailbox(s.mailbox.imax_id.as_str())
     }
 
     fn expect_op(s: &MailboxSession, op: Operation) -> Result<(), Refusal> {
@@ -288,7 +321,11 @@ impl Gateway {
 
     /// Starts receiving a file body, bounded by the size limit.
     pub fn stage_body(&self) -> Result<StagedBody, Refusal> {
-        Ok(self.inner.store.bodies.stage(self.inner.config.limits.max_file_bytes)?)
+        Ok(self
+            .inner
+            .store
+            .bodies
+            .stage(self.inner.config.limits.max_file_bytes)?)
     }
 
     /// Records that an upload authorised for `s` was refused while its body arrived (too
@@ -380,15 +417,21 @@ impl Gateway {
             received_at: now,
         };
         let mut effects: Vec<Effect> = self.activity(&s.auth.account).into_iter().collect();
-        let entry = entry
-            .message(&message_id)
-            .detail(format!("{name} -> {} ({} bytes, routed by {})", recipient.imax_id, body.size(), routed_by.as_str()));
+        let entry = entry.message(&message_id).detail(format!(
+            "{name} -> {} ({} bytes, routed by {})",
+            recipient.imax_id,
+            body.size(),
+            routed_by.as_str()
+        ));
         // Sealing and committing run to completion even if the client goes away meanwhile, so
         // that no body is left without its row.
         let store = self.inner.store.clone();
         let done = tokio::spawn(async move {
             let sealed = body.seal().await?;
-            effects.push(Effect::InsertMessage(NewMessage { body_key: sealed.key.clone(), ..row }));
+            effects.push(Effect::InsertMessage(NewMessage {
+                body_key: sealed.key.clone(),
+                ..row
+            }));
             match store.committer.commit(effects, entry).await {
                 Ok(()) => Ok(sealed),
                 Err(e) => {
@@ -416,22 +459,30 @@ impl Gateway {
         Self::expect_op(s, Operation::ListMessages)?;
         let page = messages::list(&self.inner.store.pool, s.mailbox.id, q).await?;
         let effects = self.activity(&s.auth.account).into_iter().collect();
-        let entry = self
-            .session_audit(s)
-            .detail(format!("{} ({} entries)", q.folder.as_str(), page.entries.len()));
+        let entry = self.session_audit(s).detail(format!(
+            "{} ({} entries)",
+            q.folder.as_str(),
+            page.entries.len()
+        ));
         self.commit(effects, entry).await?;
         Ok(page)
     }
 
     async fn find(&self, s: &MailboxSession, message_id: &str) -> Result<MessageInfo, Refusal> {
         let pool = &self.inner.store.pool;
-        if let Some(n) = message_id.strip_prefix("BC-").and_then(|n| n.parse::<i64>().ok()) {
+        if let Some(n) = message_id
+            .strip_prefix("BC-")
+            .and_then(|n| n.parse::<i64>().ok())
+        {
             let q = ListQuery {
                 folder: mailbox::Folder::Broadcasts,
                 since: None,
                 until: None,
                 include_acknowledged: true,
-                after: Some(mailbox::PageToken { received_at: i64::MIN, row_id: n - 1 }),
+                after: Some(mailbox::PageToken {
+                    received_at: i64::MIN,
+                    row_id: n - 1,
+                }),
                 page_size: 1,
             };
             let page = messages::list(pool, s.mailbox.id, &q).await?;
@@ -442,7 +493,9 @@ impl Gateway {
             return Ok(m);
         }
         let entry = self.session_audit(s).message(message_id);
-        Err(self.refuse(vec![], entry, Code::UnknownMessage.into()).await)
+        Err(self
+            .refuse(vec![], entry, Code::UnknownMessage.into())
+            .await)
     }
 
     /// A message's metadata and body; the recipient's first fetch marks it retrieved.
@@ -465,8 +518,14 @@ impl Gateway {
         };
         let now = self.inner.clock.now();
         let mut effects: Vec<Effect> = self.activity(&s.auth.account).into_iter().collect();
-        if info.body_key.is_some() && info.to_mailbox_id == s.mailbox.id && info.retrieved_at.is_none() {
-            effects.push(Effect::MarkRetrieved { message: info.row_id, at: now });
+        if info.body_key.is_some()
+            && info.to_mailbox_id == s.mailbox.id
+            && info.retrieved_at.is_none()
+        {
+            effects.push(Effect::MarkRetrieved {
+                message: info.row_id,
+                at: now,
+            });
             info.retrieved_at = Some(now);
         }
         let entry = self.session_audit(s).message(&info.message_id);
@@ -475,7 +534,11 @@ impl Gateway {
     }
 
     /// Removes a received message from the unread view; history keeps it.
-    pub async fn ack_message(&self, s: &MailboxSession, message_id: &str) -> Result<MessageInfo, Refusal> {
+    pub async fn ack_message(
+        &self,
+        s: &MailboxSession,
+        message_id: &str,
+    ) -> Result<MessageInfo, Refusal> {
         Self::expect_op(s, Operation::AckMessage)?;
         let mut info = self.find(s, message_id).await?;
         let entry = self.session_audit(s).message(&info.message_id);
@@ -489,7 +552,10 @@ impl Gateway {
         let now = self.inner.clock.now();
         let mut effects: Vec<Effect> = self.activity(&s.auth.account).into_iter().collect();
         if info.acked_at.is_none() {
-            effects.push(Effect::MarkAcked { message: info.row_id, at: now });
+            effects.push(Effect::MarkAcked {
+                message: info.row_id,
+                at: now,
+            });
             info.acked_at = Some(now);
             info.retrieved_at = info.retrieved_at.or(Some(now));
         }
@@ -505,35 +571,52 @@ impl Gateway {
         new: Secret,
     ) -> Result<(), Refusal> {
         if auth.op != Operation::ChangePassword {
-            return Err(Refusal::internal("change_password without its authorization"));
+            return Err(Refusal::internal(
+                "change_password without its authorization",
+            ));
         }
         let cfg = &self.inner.config.accounts;
-        let rules = PasswordRules { min_length: cfg.password_min_length, history: cfg.password_history };
+        let rules = PasswordRules {
+            min_length: cfg.password_min_length,
+            history: cfg.password_history,
+        };
         let account = &auth.account;
         let entry = self.audit(account.mid.as_str(), "ChangePassword", auth.caller);
         let reject = |why: String| {
-            Refusal::with_detail(Code::PasswordRejected, format!("{why} {}", rules.describe()))
+            Refusal::with_detail(
+                Code::PasswordRejected,
+                format!("{why} {}", rules.describe()),
+            )
         };
         if let Err(why) = rules.check(account.mid.as_str(), new.expose()) {
             return Err(self.refuse(vec![], entry, reject(why)).await);
         }
-        let mut previous =
-            accounts::password_history(&self.inner.store.pool, account.id, cfg.password_history.saturating_sub(1)).await?;
+        let mut previous = accounts::password_history(
+            &self.inner.store.pool,
+            account.id,
+            cfg.password_history.saturating_sub(1),
+        )
+        .await?;
         previous.push(account.password_hash.clone());
         let candidate = new.clone();
         let reused = tokio::task::spawn_blocking(move || {
-            previous.iter().any(|h| password::verify(candidate.expose(), h))
+            previous
+                .iter()
+                .any(|h| password::verify(candidate.expose(), h))
         })
         .await
         .map_err(Refusal::internal)?;
         if reused || new.expose() == current.expose() {
-            return Err(self.refuse(vec![], entry, reject("It was used recently.".into())).await);
+            return Err(self
+                .refuse(vec![], entry, reject("It was used recently.".into()))
+                .await);
         }
         let hash = password::hash_blocking(new, self.inner.config.argon2.clone())
             .await
             .map_err(Refusal::internal)?;
         let now = self.inner.clock.now();
-        accounts::set_password(&self.inner.store.pool, account.id, &hash, true, now, &entry).await?;
+        accounts::set_password(&self.inner.store.pool, account.id, &hash, true, now, &entry)
+            .await?;
         self.inner.accounts_seen.forget(account.mid.as_str());
         Ok(())
     }

@@ -16,7 +16,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 #[derive(Parser)]
-#[command(name = "imax", version, about = "imax-gateway: secure TRACS file transfer for HUD multifamily housing")]
+#[command(
+    name = "imax",
+    version,
+    about = "imax-gateway: secure TRACS file transfer for HUD multifamily housing"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -276,7 +280,10 @@ enum ClientCommand {
 
 fn read_password() -> Result<Secret, String> {
     let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line).map_err(|e| e.to_string())?;
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| e.to_string())?;
     let pw = line.trim_end_matches(['\n', '\r']).to_string();
     if pw.is_empty() {
         return Err("no password on standard input".into());
@@ -291,7 +298,10 @@ fn load_config(arg: &ConfigArg) -> Result<Config, String> {
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("IMAX_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 #[tokio::main]
@@ -313,7 +323,10 @@ async fn run(cli: Cli) -> Result<(), String> {
             let config = load_config(&arg)?;
             let app = App::start(config, clock).await.map_err(|e| e.to_string())?;
             println!("imax-gateway listening on https://{}", app.addr);
-            println!("  system-to-system endpoint: https://{}/s2s (WSDL: /s2s?wsdl)", app.addr);
+            println!(
+                "  system-to-system endpoint: https://{}/s2s (WSDL: /s2s?wsdl)",
+                app.addr
+            );
             if let Some(ca) = &app.certs.dev_ca {
                 println!("  development certificate; clients trust {}", ca.display());
             }
@@ -322,13 +335,20 @@ async fn run(cli: Cli) -> Result<(), String> {
             println!("imax-gateway stopped");
             Ok(())
         }
-        Command::Config { command: ConfigCommand::Example } => {
+        Command::Config {
+            command: ConfigCommand::Example,
+        } => {
             print!("{}", config::EXAMPLE);
             Ok(())
         }
-        Command::Audit { config, command: AuditCommand::Verify } => {
+        Command::Audit {
+            config,
+            command: AuditCommand::Verify,
+        } => {
             let config = load_config(&config)?;
-            let store = Store::open(&config.database_url(), &config.data_dir).await.map_err(|e| e.to_string())?;
+            let store = Store::open(&config.database_url(), &config.data_dir)
+                .await
+                .map_err(|e| e.to_string())?;
             let verdict = audit::verify(&store.pool).await.map_err(|e| e.to_string());
             store.close().await;
             match verdict? {
@@ -336,12 +356,16 @@ async fn run(cli: Cli) -> Result<(), String> {
                     println!("audit chain intact: {records} records");
                     Ok(())
                 }
-                audit::Verdict::Broken { seq, reason } => Err(format!("audit chain broken at record {seq}: {reason}")),
+                audit::Verdict::Broken { seq, reason } => {
+                    Err(format!("audit chain broken at record {seq}: {reason}"))
+                }
             }
         }
         Command::Admin { config, command } => {
             let config = load_config(&config)?;
-            let store = Store::open(&config.database_url(), &config.data_dir).await.map_err(|e| e.to_string())?;
+            let store = Store::open(&config.database_url(), &config.data_dir)
+                .await
+                .map_err(|e| e.to_string())?;
             let admin = Admin::new(store.clone(), clock, config);
             let r = admin_command(&admin, command).await;
             store.close().await;
@@ -353,41 +377,98 @@ async fn run(cli: Cli) -> Result<(), String> {
 
 async fn admin_command(admin: &Admin, command: AdminCommand) -> Result<(), String> {
     let s = |e: admin::AdminError| e.to_string();
-    let right = |r: &str| Right::parse(r).ok_or_else(|| format!("unknown right {r:?}: imax-coordinator, imax, tcc or tcr"));
+    let right = |r: &str| {
+        Right::parse(r)
+            .ok_or_else(|| format!("unknown right {r:?}: imax-coordinator, imax, tcc or tcr"))
+    };
     match command {
-        AdminCommand::Migrate => println!("schema at version {}", imax_gateway::store::SCHEMA_VERSION),
+        AdminCommand::Migrate => {
+            println!("schema at version {}", imax_gateway::store::SCHEMA_VERSION)
+        }
         AdminCommand::Import { file } => {
             let report = admin::import_file(admin, &file).await.map_err(s)?;
-            println!("imported {} entries ({} already present)", report.created.len(), report.existing.len());
+            println!(
+                "imported {} entries ({} already present)",
+                report.created.len(),
+                report.existing.len()
+            );
             for e in report.existing {
                 println!("  already present: {e}");
             }
         }
         AdminCommand::Mailbox { command } => match command {
-            MailboxCommand::Create { imax_id, kind, name, email, .. } => {
-                let k = MailboxKind::parse(&kind).ok_or("kind is hud, ca, property or service-bureau")?;
-                admin.create_mailbox(&imax_id, k, &name, &email, &read_password()?).await.map_err(s)?;
+            MailboxCommand::Create {
+                imax_id,
+                kind,
+                name,
+                email,
+                ..
+            } => {
+                let k = MailboxKind::parse(&kind)
+                    .ok_or("kind is hud, ca, property or service-bureau")?;
+                admin
+                    .create_mailbox(&imax_id, k, &name, &email, &read_password()?)
+                    .await
+                    .map_err(s)?;
                 println!("mailbox {imax_id} created");
             }
             MailboxCommand::SetPassword { imax_id, .. } => {
-                admin.set_mailbox_password(&imax_id, &read_password()?).await.map_err(s)?;
+                admin
+                    .set_mailbox_password(&imax_id, &read_password()?)
+                    .await
+                    .map_err(s)?;
                 println!("password of {imax_id} set");
             }
         },
-        AdminCommand::Property { command } => match command {
-            PropertyCommand::Create { number, name, mailbox } => {
-                admin.create_property(&number, &name, mailbox.as_deref()).await.map_err(s)?;
-                println!("property {number} saved");
+        AdminCommand::Property { command } => {
+            match command {
+                PropertyCommand::Create {
+                    number,
+                    name,
+                    mailbox,
+                } => {
+                    admin
+                        .create_property(&number, &name, mailbox.as_deref())
+                        .await
+                        .map_err(s)?;
+                    println!("property {number} saved");
+                }
+                PropertyCommand::Contract {
+                    number,
+                    property,
+                    administrator,
+                } => {
+                    admin
+                        .create_contract(&number, &property, &administrator)
+                        .await
+                        .map_err(s)?;
+                    println!("contract {number} of property {property} is administered by {administrator}");
+                }
             }
-            PropertyCommand::Contract { number, property, administrator } => {
-                admin.create_contract(&number, &property, &administrator).await.map_err(s)?;
-                println!("contract {number} of property {property} is administered by {administrator}");
-            }
-        },
+        }
         AdminCommand::Account { command } => match command {
-            AccountCommand::Create { mid, kind, name, email, organization, temporary, .. } => {
+            AccountCommand::Create {
+                mid,
+                kind,
+                name,
+                email,
+                organization,
+                temporary,
+                ..
+            } => {
                 let k = AccountKind::parse(&kind).ok_or("kind is coordinator or user")?;
-                admin.create_account(&mid, k, &name, &email, &organization, &read_password()?, temporary).await.map_err(s)?;
+                admin
+                    .create_account(
+                        &mid,
+                        k,
+                        &name,
+                        &email,
+                        &organization,
+                        &read_password()?,
+                        temporary,
+                    )
+                    .await
+                    .map_err(s)?;
                 println!("{mid} created");
             }
             AccountCommand::Grant { mid, right: r } => {
@@ -399,30 +480,50 @@ async fn admin_command(admin: &Admin, command: AdminCommand) -> Result<(), Strin
                 println!("{mid} admitted to the iMAX working group");
             }
             AccountCommand::SetPassword { mid, temporary, .. } => {
-                admin.set_password(&mid, &read_password()?, temporary).await.map_err(s)?;
+                admin
+                    .set_password(&mid, &read_password()?, temporary)
+                    .await
+                    .map_err(s)?;
                 println!("password of {mid} set");
             }
             AccountCommand::Unlock { mid } => {
-                admin.set_status(&mid, AccountStatus::Active).await.map_err(s)?;
+                admin
+                    .set_status(&mid, AccountStatus::Active)
+                    .await
+                    .map_err(s)?;
                 println!("{mid} unlocked");
             }
             AccountCommand::Lock { mid } => {
-                admin.set_status(&mid, AccountStatus::Locked(LockReason::Administrative)).await.map_err(s)?;
+                admin
+                    .set_status(&mid, AccountStatus::Locked(LockReason::Administrative))
+                    .await
+                    .map_err(s)?;
                 println!("{mid} locked");
             }
             AccountCommand::Terminate { mid } => {
-                admin.set_status(&mid, AccountStatus::Terminated).await.map_err(s)?;
+                admin
+                    .set_status(&mid, AccountStatus::Terminated)
+                    .await
+                    .map_err(s)?;
                 println!("{mid} terminated");
             }
             AccountCommand::Restore { mid } => {
-                admin.set_status(&mid, AccountStatus::Active).await.map_err(s)?;
+                admin
+                    .set_status(&mid, AccountStatus::Active)
+                    .await
+                    .map_err(s)?;
                 println!("{mid} restored");
             }
             AccountCommand::Bpr { mid, property } => {
-                admin.add_business_partner(&mid, &property).await.map_err(s)?;
+                admin
+                    .add_business_partner(&mid, &property)
+                    .await
+                    .map_err(s)?;
                 println!("{mid} has a Business Partner Relationship with property {property}");
             }
-            AccountCommand::Show { mid } => print!("{}", admin.describe_account(&mid).await.map_err(s)?),
+            AccountCommand::Show { mid } => {
+                print!("{}", admin.describe_account(&mid).await.map_err(s)?)
+            }
         },
         AdminCommand::Broadcast { title, body } => {
             let id = admin.post_broadcast(&title, &body).await.map_err(s)?;
@@ -451,15 +552,28 @@ fn print_reply(r: &Reply) -> Result<(), String> {
 
 async fn client_command(args: ClientArgs) -> Result<(), String> {
     let password = env_secret("TRACS_PASSWORD")?;
-    let mut c = S2sClient::connect(&args.url, &args.ca, &args.mid, &password).await.map_err(|e| e.to_string())?;
+    let mut c = S2sClient::connect(&args.url, &args.ca, &args.mid, &password)
+        .await
+        .map_err(|e| e.to_string())?;
     let mailbox = || args.mailbox.clone().ok_or("--mailbox is required");
     let e = |e: imax_gateway::client::ClientError| e.to_string();
     match args.command {
         ClientCommand::Send { file, to, sha256 } => {
-            let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("file").to_string();
+            let name = file
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("file")
+                .to_string();
             let mpw = env_secret("TRACS_MAILBOX_PASSWORD")?;
             let r = c
-                .send_file(&mailbox()?, &mpw, to.as_deref(), &name, Content::File(file), sha256.as_deref())
+                .send_file(
+                    &mailbox()?,
+                    &mpw,
+                    to.as_deref(),
+                    &name,
+                    Content::File(file),
+                    sha256.as_deref(),
+                )
                 .await
                 .map_err(e)?;
             print_reply(&r)
@@ -467,7 +581,11 @@ async fn client_command(args: ClientArgs) -> Result<(), String> {
         ClientCommand::List { folder, all } => {
             let mpw = env_secret("TRACS_MAILBOX_PASSWORD")?;
             let mb = mailbox()?;
-            let mut fields = vec![("mailbox", mb.as_str()), ("mailboxPassword", mpw.as_str()), ("folder", folder.as_str())];
+            let mut fields = vec![
+                ("mailbox", mb.as_str()),
+                ("mailboxPassword", mpw.as_str()),
+                ("folder", folder.as_str()),
+            ];
             if all {
                 fields.push(("includeAcknowledged", "true"));
             }
@@ -478,7 +596,14 @@ async fn client_command(args: ClientArgs) -> Result<(), String> {
             let mpw = env_secret("TRACS_MAILBOX_PASSWORD")?;
             let mb = mailbox()?;
             let r = c
-                .call("GetMessage", &[("mailbox", &mb), ("mailboxPassword", &mpw), ("messageId", &message_id)])
+                .call(
+                    "GetMessage",
+                    &[
+                        ("mailbox", &mb),
+                        ("mailboxPassword", &mpw),
+                        ("messageId", &message_id),
+                    ],
+                )
                 .await
                 .map_err(e)?;
             if r.fault.is_none() {
@@ -492,14 +617,24 @@ async fn client_command(args: ClientArgs) -> Result<(), String> {
             let mpw = env_secret("TRACS_MAILBOX_PASSWORD")?;
             let mb = mailbox()?;
             let r = c
-                .call("AckMessage", &[("mailbox", &mb), ("mailboxPassword", &mpw), ("messageId", &message_id)])
+                .call(
+                    "AckMessage",
+                    &[
+                        ("mailbox", &mb),
+                        ("mailboxPassword", &mpw),
+                        ("messageId", &message_id),
+                    ],
+                )
                 .await
                 .map_err(e)?;
             print_reply(&r)
         }
         ClientCommand::ChangePassword => {
             let new = env_secret("TRACS_NEW_PASSWORD")?;
-            let r = c.call("ChangePassword", &[("newPassword", &new)]).await.map_err(e)?;
+            let r = c
+                .call("ChangePassword", &[("newPassword", &new)])
+                .await
+                .map_err(e)?;
             print_reply(&r)
         }
     }

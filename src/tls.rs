@@ -20,7 +20,10 @@ pub enum TlsError {
     #[error("cannot generate the development certificate: {0}")]
     Generate(String),
     #[error("cannot write {path}: {source}")]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// Paths of a certificate chain and its key, plus the CA that clients should trust when the
@@ -36,7 +39,11 @@ pub struct CertPaths {
 /// missing and reused afterwards.
 pub fn resolve(cert: &str, key: &str, data_dir: &Path) -> Result<CertPaths, TlsError> {
     if !cert.is_empty() || !key.is_empty() {
-        return Ok(CertPaths { cert: cert.into(), key: key.into(), dev_ca: None });
+        return Ok(CertPaths {
+            cert: cert.into(),
+            key: key.into(),
+            dev_ca: None,
+        });
     }
     let dir = data_dir.join("tls");
     let paths = CertPaths {
@@ -58,21 +65,33 @@ pub fn generate_dev(dir: &Path) -> Result<(), TlsError> {
     let ca_key = KeyPair::generate().map_err(g)?;
     let mut ca = CertificateParams::new(Vec::<String>::new()).map_err(g)?;
     ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name.push(DnType::CommonName, "imax-gateway development CA");
+    ca.distinguished_name
+        .push(DnType::CommonName, "imax-gateway development CA");
     ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
     let ca_cert = ca.self_signed(&ca_key).map_err(g)?;
     let key = KeyPair::generate().map_err(g)?;
-    let names = vec!["localhost".to_string(), "127.0.0.1".to_string(), "::1".to_string()];
+    let names = vec![
+        "localhost".to_string(),
+        "127.0.0.1".to_string(),
+        "::1".to_string(),
+    ];
     let mut leaf = CertificateParams::new(names).map_err(g)?;
-    leaf.distinguished_name.push(DnType::CommonName, "localhost");
+    leaf.distinguished_name
+        .push(DnType::CommonName, "localhost");
     let leaf_cert = leaf.signed_by(&key, &ca_cert, &ca_key).map_err(g)?;
-    std::fs::create_dir_all(dir).map_err(|source| TlsError::Write { path: dir.into(), source })?;
+    std::fs::create_dir_all(dir).map_err(|source| TlsError::Write {
+        path: dir.into(),
+        source,
+    })?;
     let write = |name: &str, text: String| {
         let path = dir.join(name);
         std::fs::write(&path, text).map_err(|source| TlsError::Write { path, source })
     };
     write("dev-ca.pem", ca_cert.pem())?;
-    write("server.pem", format!("{}{}", leaf_cert.pem(), ca_cert.pem()))?;
+    write(
+        "server.pem",
+        format!("{}{}", leaf_cert.pem(), ca_cert.pem()),
+    )?;
     write("server.key", key.serialize_pem())?;
     restrict(&dir.join("server.key"));
     Ok(())
@@ -90,14 +109,19 @@ fn restrict(_: &Path) {}
 pub fn server_config(paths: &CertPaths) -> Result<Arc<ServerConfig>, TlsError> {
     let pem_err = |path: &Path| {
         let path = path.to_path_buf();
-        move |e: rustls_pki_types::pem::Error| TlsError::Pem { path: path.clone(), reason: e.to_string() }
+        move |e: rustls_pki_types::pem::Error| TlsError::Pem {
+            path: path.clone(),
+            reason: e.to_string(),
+        }
     };
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&paths.cert)
         .map_err(pem_err(&paths.cert))?
         .collect::<Result<_, _>>()
         .map_err(pem_err(&paths.cert))?;
     if certs.is_empty() {
-        return Err(TlsError::NoCertificate { path: paths.cert.clone() });
+        return Err(TlsError::NoCertificate {
+            path: paths.cert.clone(),
+        });
     }
     let key = PrivateKeyDer::from_pem_file(&paths.key).map_err(pem_err(&paths.key))?;
     let mut provider = provider::default_provider();
@@ -128,12 +152,16 @@ pub fn client_config(ca: &Path) -> Result<Arc<rustls::ClientConfig>, TlsError> {
         path: ca.into(),
         reason: e.to_string(),
     })? {
-        let cert = cert.map_err(|e| TlsError::Pem { path: ca.into(), reason: e.to_string() })?;
+        let cert = cert.map_err(|e| TlsError::Pem {
+            path: ca.into(),
+            reason: e.to_string(),
+        })?;
         roots.add(cert)?;
     }
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(provider::default_provider()))
-        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let config =
+        rustls::ClientConfig::builder_with_provider(Arc::new(provider::default_provider()))
+            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
     Ok(Arc::new(config))
 }

@@ -39,7 +39,12 @@ impl CredentialCache {
         // Without randomness, fall back to an all-zero key only if the OS refuses: entries
         // are still keyed per principal and epoch; nothing leaks in plain text.
         let _ = getrandom::getrandom(&mut key);
-        Self { key, ttl: Duration::seconds(ttl_secs), clock, entries: Mutex::new(HashMap::new()) }
+        Self {
+            key,
+            ttl: Duration::seconds(ttl_secs),
+            clock,
+            entries: Mutex::new(HashMap::new()),
+        }
     }
 
     fn tag(&self, principal: &str, password: &str) -> [u8; 32] {
@@ -80,11 +85,21 @@ impl CredentialCache {
                 entries.clear();
             }
         }
-        entries.insert(principal.to_string(), Entry { tag, epoch, expires: now + self.ttl });
+        entries.insert(
+            principal.to_string(),
+            Entry {
+                tag,
+                epoch,
+                expires: now + self.ttl,
+            },
+        );
     }
 
     pub fn forget(&self, principal: &str) {
-        self.entries.lock().unwrap_or_else(|e| e.into_inner()).remove(principal);
+        self.entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(principal);
     }
 }
 

@@ -78,13 +78,22 @@ pub struct Decision {
 
 impl Decision {
     fn allow() -> Self {
-        Decision { verdict: Ok(()), transition: None }
+        Decision {
+            verdict: Ok(()),
+            transition: None,
+        }
     }
     fn refuse(code: Code) -> Self {
-        Decision { verdict: Err(code), transition: None }
+        Decision {
+            verdict: Err(code),
+            transition: None,
+        }
     }
     fn refuse_and_become(code: Code, status: AccountStatus) -> Self {
-        Decision { verdict: Err(code), transition: Some(status) }
+        Decision {
+            verdict: Err(code),
+            transition: Some(status),
+        }
     }
 }
 
@@ -157,7 +166,10 @@ mod tests {
             last_activity_at: Some(t0()),
             last_signin_at: Some(t0()),
             created_at: t0(),
-            rights: Rights { imax: true, ..Rights::default() },
+            rights: Rights {
+                imax: true,
+                ..Rights::default()
+            },
             working_group_since: Some(t0()),
             auth_epoch: 0,
         }
@@ -171,7 +183,13 @@ mod tests {
     fn able_account_is_allowed_through_both_doors() {
         let a = able();
         assert_eq!(s2s(&a, Operation::SendFile, t0()), Decision::allow());
-        let web = decide(&a, Door::Browser, Operation::SendFile, &AccountPolicy::default(), t0());
+        let web = decide(
+            &a,
+            Door::Browser,
+            Operation::SendFile,
+            &AccountPolicy::default(),
+            t0(),
+        );
         assert_eq!(web, Decision::allow());
     }
 
@@ -183,9 +201,15 @@ mod tests {
         assert_eq!(s2s(&a, Operation::SendFile, day89).verdict, Ok(()));
         let d = s2s(&a, Operation::SendFile, t0() + Duration::days(90));
         assert_eq!(d.verdict, Err(Code::AccountLocked));
-        assert_eq!(d.transition, Some(AccountStatus::Locked(LockReason::Inactivity)));
+        assert_eq!(
+            d.transition,
+            Some(AccountStatus::Locked(LockReason::Inactivity))
+        );
         a.status = AccountStatus::Locked(LockReason::FailedSignIns);
-        assert_eq!(s2s(&a, Operation::ChangePassword, t0()).verdict, Err(Code::AccountLocked));
+        assert_eq!(
+            s2s(&a, Operation::ChangePassword, t0()).verdict,
+            Err(Code::AccountLocked)
+        );
     }
 
     #[test]
@@ -195,8 +219,14 @@ mod tests {
         let mut a2 = a.clone();
         a2.last_activity_at = Some(later);
         a2.last_signin_at = Some(later);
-        assert_eq!(s2s(&a2, Operation::SendFile, later).verdict, Err(Code::PasswordExpired));
-        assert_eq!(s2s(&a2, Operation::ListMessages, later).verdict, Err(Code::PasswordExpired));
+        assert_eq!(
+            s2s(&a2, Operation::SendFile, later).verdict,
+            Err(Code::PasswordExpired)
+        );
+        assert_eq!(
+            s2s(&a2, Operation::ListMessages, later).verdict,
+            Err(Code::PasswordExpired)
+        );
         assert_eq!(s2s(&a2, Operation::ChangePassword, later).verdict, Ok(()));
     }
 
@@ -204,7 +234,10 @@ mod tests {
     fn r16_terminated_and_ninety_days_without_sign_in() {
         let mut a = able();
         a.status = AccountStatus::Terminated;
-        assert_eq!(s2s(&a, Operation::ChangePassword, t0()).verdict, Err(Code::AccountTerminated));
+        assert_eq!(
+            s2s(&a, Operation::ChangePassword, t0()).verdict,
+            Err(Code::AccountTerminated)
+        );
         let a = able();
         let d = s2s(&a, Operation::SendFile, t0() + Duration::days(90));
         assert_eq!(d.verdict, Err(Code::AccountTerminated));
@@ -215,14 +248,33 @@ mod tests {
     fn r5_r6_imax_role_and_r8_working_group() {
         let mut a = able();
         a.rights.imax = false;
-        assert_eq!(s2s(&a, Operation::GetMessage, t0()).verdict, Err(Code::NoImaxRole));
+        assert_eq!(
+            s2s(&a, Operation::GetMessage, t0()).verdict,
+            Err(Code::NoImaxRole)
+        );
         assert_eq!(s2s(&a, Operation::ChangePassword, t0()).verdict, Ok(()));
         let mut a = able();
         a.working_group_since = None;
-        assert_eq!(s2s(&a, Operation::SendFile, t0()).verdict, Err(Code::NotInWorkingGroup));
-        let web = decide(&a, Door::Browser, Operation::SendFile, &AccountPolicy::default(), t0());
-        assert_eq!(web.verdict, Ok(()), "R8: the browser does not need the working group");
+        assert_eq!(
+            s2s(&a, Operation::SendFile, t0()).verdict,
+            Err(Code::NotInWorkingGroup)
+        );
+        let web = decide(
+            &a,
+            Door::Browser,
+            Operation::SendFile,
+            &AccountPolicy::default(),
+            t0(),
+        );
+        assert_eq!(
+            web.verdict,
+            Ok(()),
+            "R8: the browser does not need the working group"
+        );
         a.working_group_since = Some(t0() + Duration::hours(24));
-        assert_eq!(s2s(&a, Operation::SendFile, t0()).verdict, Err(Code::NotInWorkingGroup));
+        assert_eq!(
+            s2s(&a, Operation::SendFile, t0()).verdict,
+            Err(Code::NotInWorkingGroup)
+        );
     }
 }

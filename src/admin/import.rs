@@ -93,24 +93,52 @@ pub async fn import_file(admin: &Admin, path: &Path) -> Result<ImportReport, Adm
         Err(e) => Err(AdminError::Invalid(format!("{what}: {e}"))),
     };
     for m in &file.mailbox {
-        let kind = MailboxKind::parse(&m.kind)
-            .ok_or_else(|| AdminError::Invalid(format!("mailbox {}: unknown kind {:?} (hud, ca, property, service-bureau)", m.imax_id, m.kind)))?;
-        let r = admin.create_mailbox(&m.imax_id, kind, &m.name, &m.email, &Secret::new(m.password.clone())).await;
+        let kind = MailboxKind::parse(&m.kind).ok_or_else(|| {
+            AdminError::Invalid(format!(
+                "mailbox {}: unknown kind {:?} (hud, ca, property, service-bureau)",
+                m.imax_id, m.kind
+            ))
+        })?;
+        let r = admin
+            .create_mailbox(
+                &m.imax_id,
+                kind,
+                &m.name,
+                &m.email,
+                &Secret::new(m.password.clone()),
+            )
+            .await;
         note(r, format!("mailbox {}", m.imax_id), &mut report)?;
     }
     for p in &file.property {
-        let r = admin.create_property(&p.number, &p.name, p.mailbox.as_deref()).await;
+        let r = admin
+            .create_property(&p.number, &p.name, p.mailbox.as_deref())
+            .await;
         note(r, format!("property {}", p.number), &mut report)?;
     }
     for c in &file.contract {
-        let r = admin.create_contract(&c.number, &c.property, &c.administrator).await;
+        let r = admin
+            .create_contract(&c.number, &c.property, &c.administrator)
+            .await;
         note(r, format!("contract {}", c.number), &mut report)?;
     }
     for a in &file.account {
-        let kind = AccountKind::parse(&a.kind)
-            .ok_or_else(|| AdminError::Invalid(format!("account {}: unknown kind {:?} (coordinator, user)", a.mid, a.kind)))?;
+        let kind = AccountKind::parse(&a.kind).ok_or_else(|| {
+            AdminError::Invalid(format!(
+                "account {}: unknown kind {:?} (coordinator, user)",
+                a.mid, a.kind
+            ))
+        })?;
         let r = admin
-            .create_account(&a.mid, kind, &a.name, &a.email, &a.organization, &Secret::new(a.password.clone()), false)
+            .create_account(
+                &a.mid,
+                kind,
+                &a.name,
+                &a.email,
+                &a.organization,
+                &Secret::new(a.password.clone()),
+                false,
+            )
             .await;
         let existed = matches!(r, Err(AdminError::Exists(_)));
         note(r, format!("account {}", a.mid), &mut report)?;
@@ -121,18 +149,27 @@ pub async fn import_file(admin: &Admin, path: &Path) -> Result<ImportReport, Adm
         let mut rights = Vec::new();
         for name in &a.rights {
             rights.push(Right::parse(name).ok_or_else(|| {
-                AdminError::Invalid(format!("account {}: unknown right {name:?} (imax-coordinator, imax, tcc, tcr)", a.mid))
+                AdminError::Invalid(format!(
+                    "account {}: unknown right {name:?} (imax-coordinator, imax, tcc, tcr)",
+                    a.mid
+                ))
             })?);
         }
         rights.sort_by_key(|r| Right::ALL.iter().position(|x| x == r));
         for r in rights {
-            admin.grant(&a.mid, r).await.map_err(|e| AdminError::Invalid(format!("account {}: {e}", a.mid)))?;
+            admin
+                .grant(&a.mid, r)
+                .await
+                .map_err(|e| AdminError::Invalid(format!("account {}: {e}", a.mid)))?;
         }
         if a.working_group {
             admin.admit(&a.mid).await?;
         }
         for p in &a.business_partner_of {
-            admin.add_business_partner(&a.mid, p).await.map_err(|e| AdminError::Invalid(format!("account {}: {e}", a.mid)))?;
+            admin
+                .add_business_partner(&a.mid, p)
+                .await
+                .map_err(|e| AdminError::Invalid(format!("account {}: {e}", a.mid)))?;
         }
     }
     Ok(report)

@@ -12,9 +12,7 @@ use crate::audit::AuditEntry;
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::directory::password::{self, PasswordRules, Secret};
-use crate::directory::{
-    AccountKind, AccountStatus, ImaxId, MId, MailboxKind, Recipient, Right,
-};
+use crate::directory::{AccountKind, AccountStatus, ImaxId, MId, MailboxKind, Recipient, Right};
 use crate::store::{accounts, mailboxes, messages, Store};
 use time::OffsetDateTime;
 
@@ -51,7 +49,12 @@ pub struct Admin {
 
 impl Admin {
     pub fn new(store: Store, clock: SharedClock, config: Config) -> Self {
-        Admin { store, clock, config, actor: "admin".into() }
+        Admin {
+            store,
+            clock,
+            config,
+            actor: "admin".into(),
+        }
     }
 
     fn now(&self) -> OffsetDateTime {
@@ -67,15 +70,25 @@ impl Admin {
     }
 
     fn mid(s: &str) -> Result<MId, AdminError> {
-        MId::parse(s).ok_or_else(|| invalid(format!("{s:?} is not an M-ID (M, H or C followed by 4 to 8 digits)")))
+        MId::parse(s).ok_or_else(|| {
+            invalid(format!(
+                "{s:?} is not an M-ID (M, H or C followed by 4 to 8 digits)"
+            ))
+        })
     }
 
     fn imax_id(s: &str) -> Result<ImaxId, AdminError> {
-        ImaxId::parse(s).ok_or_else(|| invalid(format!("{s:?} is not an iMAX ID (TRACM followed by five digits, or TRACMPROD)")))
+        ImaxId::parse(s).ok_or_else(|| {
+            invalid(format!(
+                "{s:?} is not an iMAX ID (TRACM followed by five digits, or TRACMPROD)"
+            ))
+        })
     }
 
     async fn account_id(&self, mid: &MId) -> Result<crate::directory::Account, AdminError> {
-        accounts::load(&self.store.pool, mid).await?.ok_or_else(|| AdminError::Missing(mid.to_string()))
+        accounts::load(&self.store.pool, mid)
+            .await?
+            .ok_or_else(|| AdminError::Missing(mid.to_string()))
     }
 
     pub async fn create_mailbox(
@@ -88,10 +101,14 @@ impl Admin {
     ) -> Result<(), AdminError> {
         let id = Self::imax_id(imax_id)?;
         if id.is_hud() != (kind == MailboxKind::Hud) {
-            return Err(invalid("HUD's mailbox is TRACMPROD, and TRACMPROD is HUD's"));
+            return Err(invalid(
+                "HUD's mailbox is TRACMPROD, and TRACMPROD is HUD's",
+            ));
         }
         if password.expose().len() < 8 {
-            return Err(invalid("a mailbox password must have at least 8 characters"));
+            return Err(invalid(
+                "a mailbox password must have at least 8 characters",
+            ));
         }
         let m = mailboxes::NewMailbox {
             imax_id: id.clone(),
@@ -100,53 +117,101 @@ impl Admin {
             email: email.to_string(),
             password_hash: self.hash(password)?,
         };
-        let audit = self.entry("CreateMailbox").mailbox(id.as_str()).detail(format!("kind={} name={name}", kind.as_str()));
+        let audit = self
+            .entry("CreateMailbox")
+            .mailbox(id.as_str())
+            .detail(format!("kind={} name={name}", kind.as_str()));
         match mailboxes::create(&self.store.pool, &m, self.now(), &audit).await {
             Err(e) if unique_violation(&e) => Err(AdminError::Exists(id.to_string())),
             r => r.map(|_| ()).map_err(Into::into),
         }
     }
 
-    pub async fn set_mailbox_password(&self, imax_id: &str, password: &Secret) -> Result<(), AdminError> {
+    pub async fn set_mailbox_password(
+        &self,
+        imax_id: &str,
+        password: &Secret,
+    ) -> Result<(), AdminError> {
         let id = Self::imax_id(imax_id)?;
-        let m = mailboxes::load(&self.store.pool, &id).await?.ok_or_else(|| AdminError::Missing(id.to_string()))?;
+        let m = mailboxes::load(&self.store.pool, &id)
+            .await?
+            .ok_or_else(|| AdminError::Missing(id.to_string()))?;
         let audit = self.entry("SetMailboxPassword").mailbox(id.as_str());
-        mailboxes::set_password(&self.store.pool, m.id, &self.hash(password)?, self.now(), &audit).await?;
+        mailboxes::set_password(
+            &self.store.pool,
+            m.id,
+            &self.hash(password)?,
+            self.now(),
+            &audit,
+        )
+        .await?;
         Ok(())
     }
 
-    pub async fn create_property(&self, number: &str, name: &str, mailbox: Option<&str>) -> Result<(), AdminError> {
+    pub async fn create_property(
+        &self,
+        number: &str,
+        name: &str,
+        mailbox: Option<&str>,
+    ) -> Result<(), AdminError> {
         if number.trim().is_empty() || number.len() > 32 {
             return Err(invalid("a property number is 1 to 32 characters"));
         }
         let mailbox_id = match mailbox {
             Some(m) => {
                 let id = Self::imax_id(m)?;
-                Some(mailboxes::load(&self.store.pool, &id).await?.ok_or_else(|| AdminError::Missing(id.to_string()))?.id)
+                Some(
+                    mailboxes::load(&self.store.pool, &id)
+                        .await?
+                        .ok_or_else(|| AdminError::Missing(id.to_string()))?
+                        .id,
+                )
             }
             None => None,
         };
-        let audit = self.entry("UpsertProperty").detail(format!("property={number} name={name} mailbox={}", mailbox.unwrap_or("-")));
-        mailboxes::upsert_property(&self.store.pool, number.trim(), name, mailbox_id, &audit).await?;
+        let audit = self.entry("UpsertProperty").detail(format!(
+            "property={number} name={name} mailbox={}",
+            mailbox.unwrap_or("-")
+        ));
+        mailboxes::upsert_property(&self.store.pool, number.trim(), name, mailbox_id, &audit)
+            .await?;
         Ok(())
     }
 
     /// Records that `administrator` (`TRACS` for HUD, or a CA's iMAX ID) administers a contract.
-    pub async fn create_contract(&self, number: &str, property: &str, administrator: &str) -> Result<(), AdminError> {
+    pub async fn create_contract(
+        &self,
+        number: &str,
+        property: &str,
+        administrator: &str,
+    ) -> Result<(), AdminError> {
         if number.trim().is_empty() || number.len() > 32 {
             return Err(invalid("a contract number is 1 to 32 characters"));
         }
-        let prop = mailboxes::property_id(&self.store.pool, property).await?.ok_or_else(|| AdminError::Missing(format!("property {property}")))?;
+        let prop = mailboxes::property_id(&self.store.pool, property)
+            .await?
+            .ok_or_else(|| AdminError::Missing(format!("property {property}")))?;
         let admin_id = match Recipient::parse(administrator) {
             Some(Recipient::Tracs) => ImaxId::hud(),
             Some(Recipient::Mailbox(id)) => id,
-            None => return Err(invalid(format!("{administrator:?} is neither TRACS nor an iMAX ID"))),
+            None => {
+                return Err(invalid(format!(
+                    "{administrator:?} is neither TRACS nor an iMAX ID"
+                )))
+            }
         };
-        let m = mailboxes::load(&self.store.pool, &admin_id).await?.ok_or_else(|| AdminError::Missing(admin_id.to_string()))?;
+        let m = mailboxes::load(&self.store.pool, &admin_id)
+            .await?
+            .ok_or_else(|| AdminError::Missing(admin_id.to_string()))?;
         if !m.kind.is_administrator() {
-            return Err(invalid(format!("{admin_id} is not HUD or a Contract Administrator")));
+            return Err(invalid(format!(
+                "{admin_id} is not HUD or a Contract Administrator"
+            )));
         }
-        let audit = self.entry("UpsertContract").mailbox(admin_id.as_str()).detail(format!("contract={number} property={property}"));
+        let audit = self
+            .entry("UpsertContract")
+            .mailbox(admin_id.as_str())
+            .detail(format!("contract={number} property={property}"));
         mailboxes::upsert_contract(&self.store.pool, number.trim(), prop, m.id, &audit).await?;
         Ok(())
     }
@@ -163,8 +228,13 @@ impl Admin {
         temporary: bool,
     ) -> Result<(), AdminError> {
         let mid = Self::mid(mid)?;
-        let rules = PasswordRules { min_length: self.config.accounts.password_min_length, history: self.config.accounts.password_history };
-        rules.check(mid.as_str(), password.expose()).map_err(|why| invalid(format!("{why} {}", rules.describe())))?;
+        let rules = PasswordRules {
+            min_length: self.config.accounts.password_min_length,
+            history: self.config.accounts.password_history,
+        };
+        rules
+            .check(mid.as_str(), password.expose())
+            .map_err(|why| invalid(format!("{why} {}", rules.describe())))?;
         let a = accounts::NewAccount {
             mid: mid.clone(),
             kind,
@@ -174,7 +244,9 @@ impl Admin {
             password_hash: self.hash(password)?,
             password_is_current: !temporary,
         };
-        let audit = self.entry("CreateAccount").detail(format!("mid={mid} kind={}", kind.as_str()));
+        let audit = self
+            .entry("CreateAccount")
+            .detail(format!("mid={mid} kind={}", kind.as_str()));
         match accounts::create(&self.store.pool, &a, self.now(), &audit).await {
             Err(e) if unique_violation(&e) => Err(AdminError::Exists(mid.to_string())),
             r => r.map(|_| ()).map_err(Into::into),
@@ -185,34 +257,78 @@ impl Admin {
     /// Coordinator action goes on coordinators only.
     pub async fn grant(&self, mid: &str, right: Right) -> Result<(), AdminError> {
         let account = self.account_id(&Self::mid(mid)?).await?;
-        if account.kind == AccountKind::User && matches!(right, Right::Tcc | Right::Tcr | Right::ImaxCoordinator) {
+        if account.kind == AccountKind::User
+            && matches!(right, Right::Tcc | Right::Tcr | Right::ImaxCoordinator)
+        {
             return Err(invalid(format!(
                 "{} belongs on coordinators only (R5, R7); {} is a user",
                 right.as_str(),
                 account.mid
             )));
         }
-        let audit = self.entry("Grant").detail(format!("mid={} right={} before={} after=true", account.mid, right.as_str(), account.rights.has(right)));
-        accounts::grant(&self.store.pool, account.id, right, &self.actor, self.now(), &audit).await?;
+        let audit = self.entry("Grant").detail(format!(
+            "mid={} right={} before={} after=true",
+            account.mid,
+            right.as_str(),
+            account.rights.has(right)
+        ));
+        accounts::grant(
+            &self.store.pool,
+            account.id,
+            right,
+            &self.actor,
+            self.now(),
+            &audit,
+        )
+        .await?;
         Ok(())
     }
 
     /// Admits an M-ID to the working group of the system-to-system door (R8).
     pub async fn admit(&self, mid: &str) -> Result<(), AdminError> {
         let account = self.account_id(&Self::mid(mid)?).await?;
-        let audit = self.entry("AdmitWorkingGroup").detail(format!("mid={}", account.mid));
-        accounts::admit_to_working_group(&self.store.pool, account.id, &self.actor, self.now(), &audit).await?;
+        let audit = self
+            .entry("AdmitWorkingGroup")
+            .detail(format!("mid={}", account.mid));
+        accounts::admit_to_working_group(
+            &self.store.pool,
+            account.id,
+            &self.actor,
+            self.now(),
+            &audit,
+        )
+        .await?;
         Ok(())
     }
 
     /// Sets an M-ID's password; `temporary` makes it expire at once so the person must change
     /// it before anything else (R15).
-    pub async fn set_password(&self, mid: &str, password: &Secret, temporary: bool) -> Result<(), AdminError> {
+    pub async fn set_password(
+        &self,
+        mid: &str,
+        password: &Secret,
+        temporary: bool,
+    ) -> Result<(), AdminError> {
         let account = self.account_id(&Self::mid(mid)?).await?;
-        let rules = PasswordRules { min_length: self.config.accounts.password_min_length, history: self.config.accounts.password_history };
-        rules.check(account.mid.as_str(), password.expose()).map_err(|why| invalid(format!("{why} {}", rules.describe())))?;
-        let audit = self.entry("SetPassword").detail(format!("mid={} temporary={temporary}", account.mid));
-        accounts::set_password(&self.store.pool, account.id, &self.hash(password)?, !temporary, self.now(), &audit).await?;
+        let rules = PasswordRules {
+            min_length: self.config.accounts.password_min_length,
+            history: self.config.accounts.password_history,
+        };
+        rules
+            .check(account.mid.as_str(), password.expose())
+            .map_err(|why| invalid(format!("{why} {}", rules.describe())))?;
+        let audit = self
+            .entry("SetPassword")
+            .detail(format!("mid={} temporary={temporary}", account.mid));
+        accounts::set_password(
+            &self.store.pool,
+            account.id,
+            &self.hash(password)?,
+            !temporary,
+            self.now(),
+            &audit,
+        )
+        .await?;
         Ok(())
     }
 
@@ -231,27 +347,51 @@ impl Admin {
     pub async fn add_business_partner(&self, mid: &str, property: &str) -> Result<(), AdminError> {
         let account = self.account_id(&Self::mid(mid)?).await?;
         if account.kind != AccountKind::Coordinator {
-            return Err(invalid(format!("{} is not a coordinator (R3)", account.mid)));
+            return Err(invalid(format!(
+                "{} is not a coordinator (R3)",
+                account.mid
+            )));
         }
-        let prop = mailboxes::property_id(&self.store.pool, property).await?.ok_or_else(|| AdminError::Missing(format!("property {property}")))?;
-        let audit = self.entry("AddBusinessPartner").detail(format!("mid={} property={property}", account.mid));
+        let prop = mailboxes::property_id(&self.store.pool, property)
+            .await?
+            .ok_or_else(|| AdminError::Missing(format!("property {property}")))?;
+        let audit = self
+            .entry("AddBusinessPartner")
+            .detail(format!("mid={} property={property}", account.mid));
         mailboxes::add_business_partner(&self.store.pool, account.id, prop, &audit).await?;
         Ok(())
     }
 
     pub async fn post_broadcast(&self, title: &str, body: &str) -> Result<i64, AdminError> {
         if title.trim().is_empty() || title.len() > 200 || body.len() > 64 * 1024 {
-            return Err(invalid("a broadcast has a title of 1 to 200 characters and at most 64 KiB of text"));
+            return Err(invalid(
+                "a broadcast has a title of 1 to 200 characters and at most 64 KiB of text",
+            ));
         }
         let audit = self.entry("PostBroadcast").detail(title.to_string());
-        Ok(messages::post_broadcast(&self.store.pool, title, body, &self.actor, self.now(), &audit).await?)
+        Ok(messages::post_broadcast(
+            &self.store.pool,
+            title,
+            body,
+            &self.actor,
+            self.now(),
+            &audit,
+        )
+        .await?)
     }
 
     /// A one-screen description of an M-ID (never its password or hash).
     pub async fn describe_account(&self, mid: &str) -> Result<String, AdminError> {
         let a = self.account_id(&Self::mid(mid)?).await?;
-        let rights: Vec<&str> = Right::ALL.into_iter().filter(|r| a.rights.has(*r)).map(|r| r.as_str()).collect();
-        let t = |o: Option<OffsetDateTime>| o.map(crate::clock::rfc3339).unwrap_or_else(|| "never".into());
+        let rights: Vec<&str> = Right::ALL
+            .into_iter()
+            .filter(|r| a.rights.has(*r))
+            .map(|r| r.as_str())
+            .collect();
+        let t = |o: Option<OffsetDateTime>| {
+            o.map(crate::clock::rfc3339)
+                .unwrap_or_else(|| "never".into())
+        };
         Ok(format!(
             "{mid} ({kind}) {name} <{email}>\n  status: {status:?}, failed sign-ins: {fails}\n  rights: {rights}\n  working group since: {wg}\n  password changed: {pw}\n  last activity: {act}, last sign-in: {si}\n",
             mid = a.mid,

@@ -129,9 +129,14 @@ pub async fn append(conn: &mut SqliteConnection, e: &AuditEntry) -> Result<i64, 
 /// What [`verify`] found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
-    Intact { records: i64 },
+    Intact {
+        records: i64,
+    },
     /// The first record at which the chain breaks, and why.
-    Broken { seq: i64, reason: String },
+    Broken {
+        seq: i64,
+        reason: String,
+    },
 }
 
 /// Walks the whole chain in order, in pages, with bounded memory.
@@ -180,14 +185,20 @@ pub async fn verify(pool: &SqlitePool) -> Result<Verdict, sqlx::Error> {
             if record_hash(seq, &stored_prev, &entry) != stored_hash {
                 return Ok(Verdict::Broken {
                     seq,
-                    reason: format!("record {seq} ({} at {}) was edited", entry.action, rfc3339(entry.at)),
+                    reason: format!(
+                        "record {seq} ({} at {}) was edited",
+                        entry.action,
+                        rfc3339(entry.at)
+                    ),
                 });
             }
             prev_hash = stored_hash;
             expected_seq += 1;
         }
         if last_page {
-            return Ok(Verdict::Intact { records: expected_seq - 1 });
+            return Ok(Verdict::Intact {
+                records: expected_seq - 1,
+            });
         }
     }
 }

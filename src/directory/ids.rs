@@ -92,9 +92,19 @@ mod tests {
     #[test]
     fn imax_ids_are_tracm_and_five_digits() {
         assert!(ImaxId::parse("TRACM16004").is_some());
-        assert_eq!(ImaxId::parse(" tracm16004 ").map(|i| i.0), Some("TRACM16004".into()));
+        assert_eq!(
+            ImaxId::parse(" tracm16004 ").map(|i| i.0),
+            Some("TRACM16004".into())
+        );
         assert!(ImaxId::parse("TRACMPROD").is_some_and(|i| i.is_hud()));
-        for bad in ["TRACM1600", "TRACM160045", "TRACX16004", "TRACM1600A", "", "TRACM"] {
+        for bad in [
+            "TRACM1600",
+            "TRACM160045",
+            "TRACX16004",
+            "TRACM1600A",
+            "",
+            "TRACM",
+        ] {
             assert!(ImaxId::parse(bad).is_none(), "{bad}");
         }
     }
@@ -112,7 +122,10 @@ mod tests {
     fn recipients() {
         assert_eq!(Recipient::parse("TRACS"), Some(Recipient::Tracs));
         assert_eq!(Recipient::parse("TRACMPROD"), Some(Recipient::Tracs));
-        assert!(matches!(Recipient::parse("TRACM20001"), Some(Recipient::Mailbox(_))));
+        assert!(matches!(
+            Recipient::parse("TRACM20001"),
+            Some(Recipient::Mailbox(_))
+        ));
         assert_eq!(Recipient::parse("HUD"), None);
     }
 }

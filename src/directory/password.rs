@@ -53,7 +53,9 @@ pub fn hash(password: &str, cfg: &Argon2Config) -> Result<String, String> {
 /// A malformed stored hash verifies nothing.
 pub fn verify(password: &str, phc: &str) -> bool {
     match PasswordHash::new(phc) {
-        Ok(parsed) => Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok(),
+        Ok(parsed) => Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok(),
         Err(_) => false,
     }
 }
@@ -71,7 +73,9 @@ pub fn dummy_hash() -> &'static str {
 
 /// [`verify`] on the blocking pool.
 pub async fn verify_blocking(password: Secret, phc: String) -> bool {
-    tokio::task::spawn_blocking(move || verify(password.expose(), &phc)).await.unwrap_or(false)
+    tokio::task::spawn_blocking(move || verify(password.expose(), &phc))
+        .await
+        .unwrap_or(false)
 }
 
 /// [`hash`] on the blocking pool.
@@ -108,7 +112,10 @@ impl PasswordRules {
         {
             return Err("It lacks an upper-case letter, a lower-case letter or a digit.".into());
         }
-        if password.to_ascii_uppercase().contains(&mid.to_ascii_uppercase()) {
+        if password
+            .to_ascii_uppercase()
+            .contains(&mid.to_ascii_uppercase())
+        {
             return Err("It contains the M-ID.".into());
         }
         Ok(())
@@ -120,7 +127,11 @@ mod tests {
     use super::*;
 
     fn cheap() -> Argon2Config {
-        Argon2Config { memory_kib: 1024, iterations: 1, parallelism: 1 }
+        Argon2Config {
+            memory_kib: 1024,
+            iterations: 1,
+            parallelism: 1,
+        }
     }
 
     #[test]
@@ -135,7 +146,10 @@ mod tests {
 
     #[test]
     fn password_rules() {
-        let r = PasswordRules { min_length: 12, history: 6 };
+        let r = PasswordRules {
+            min_length: 12,
+            history: 6,
+        };
         assert!(r.check("M10001", "Winter-Garden-42").is_ok());
         assert!(r.check("M10001", "Short1a").is_err());
         assert!(r.check("M10001", "alllowercase-42").is_err());

@@ -77,7 +77,9 @@ impl AccountStatus {
         match status {
             "active" => Some(Self::Active),
             "locked" => Some(Self::Locked(
-                reason.and_then(LockReason::parse).unwrap_or(LockReason::Administrative),
+                reason
+                    .and_then(LockReason::parse)
+                    .unwrap_or(LockReason::Administrative),
             )),
             "terminated" => Some(Self::Terminated),
             _ => None,

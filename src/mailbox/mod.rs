@@ -51,7 +51,10 @@ impl Folder {
 
     /// Folders of messages this mailbox received (and so may acknowledge).
     pub fn is_inbound(self) -> bool {
-        matches!(self, Folder::ReceivedFromTracs | Folder::ReceivedFromOthers | Folder::Broadcasts)
+        matches!(
+            self,
+            Folder::ReceivedFromTracs | Folder::ReceivedFromOthers | Folder::Broadcasts
+        )
     }
 
     /// The iMAX status for an empty folder: 600 nothing sent to others, 601 nothing received
@@ -124,7 +127,10 @@ impl PageToken {
     }
     pub fn decode(s: &str) -> Option<PageToken> {
         let (a, b) = s.trim().split_once('.')?;
-        Some(PageToken { received_at: a.parse().ok()?, row_id: b.parse().ok()? })
+        Some(PageToken {
+            received_at: a.parse().ok()?,
+            row_id: b.parse().ok()?,
+        })
     }
 }
 
@@ -153,7 +159,10 @@ pub fn new_message_id(now: OffsetDateTime) -> Result<String, getrandom::Error> {
 /// path on disk.
 pub fn clean_file_name(raw: &str) -> Option<String> {
     let base = raw.rsplit(['/', '\\']).next().unwrap_or("");
-    let cleaned: String = base.chars().filter(|c| !c.is_control() && *c != '"').collect();
+    let cleaned: String = base
+        .chars()
+        .filter(|c| !c.is_control() && *c != '"')
+        .collect();
     let cleaned = cleaned.trim().trim_start_matches('.').trim().to_string();
     if cleaned.is_empty() {
         return None;
@@ -171,17 +180,29 @@ mod tests {
 
     #[test]
     fn file_names_lose_paths_and_control_characters() {
-        assert_eq!(clean_file_name("C:\\tracs\\out\\TEN.dat").as_deref(), Some("TEN.dat"));
-        assert_eq!(clean_file_name("../../etc/passwd").as_deref(), Some("passwd"));
+        assert_eq!(
+            clean_file_name("C:\\tracs\\out\\TEN.dat").as_deref(),
+            Some("TEN.dat")
+        );
+        assert_eq!(
+            clean_file_name("../../etc/passwd").as_deref(),
+            Some("passwd")
+        );
         assert_eq!(clean_file_name("a\nb\"c.txt").as_deref(), Some("abc.txt"));
         assert_eq!(clean_file_name("..."), None);
         assert_eq!(clean_file_name(""), None);
-        assert_eq!(clean_file_name(&"é".repeat(300)).map(|s| s.len() <= 255), Some(true));
+        assert_eq!(
+            clean_file_name(&"é".repeat(300)).map(|s| s.len() <= 255),
+            Some(true)
+        );
     }
 
     #[test]
     fn page_tokens_round_trip() {
-        let t = PageToken { received_at: 1_700_000_000, row_id: 42 };
+        let t = PageToken {
+            received_at: 1_700_000_000,
+            row_id: 42,
+        };
         assert_eq!(PageToken::decode(&t.encode()), Some(t));
         assert_eq!(PageToken::decode("nonsense"), None);
     }

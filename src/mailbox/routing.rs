@@ -56,7 +56,8 @@ pub fn choose_recipient(
             Ok((to, RoutedBy::Sender))
         }
         None => {
-            if sender.kind == MailboxKind::Hud || sender.kind == MailboxKind::ContractAdministrator {
+            if sender.kind == MailboxKind::Hud || sender.kind == MailboxKind::ContractAdministrator
+            {
                 return Err(Refusal::with_detail(
                     Code::UnknownRecipient,
                     "Name the recipient (toMailbox): HUD and Contract Administrators answer a specific mailbox.",
@@ -103,13 +104,27 @@ mod tests {
         let prop = mb(1, "TRACM10001", MailboxKind::Property);
         let ca = mb(2, "TRACM20001", MailboxKind::ContractAdministrator);
         let other = mb(3, "TRACM10002", MailboxKind::Property);
-        assert_eq!(choose_recipient(&prop, Some(ca.clone()), vec![]).map(|r| r.1), Ok(RoutedBy::Sender));
+        assert_eq!(
+            choose_recipient(&prop, Some(ca.clone()), vec![]).map(|r| r.1),
+            Ok(RoutedBy::Sender)
+        );
         let e = choose_recipient(&prop, Some(other.clone()), vec![]).expect_err("refused");
         assert_eq!(e.code, Code::UnknownRecipient);
-        assert!(choose_recipient(&ca, Some(other), vec![]).is_ok(), "a CA answers a property");
-        assert_eq!(choose_recipient(&prop, None, vec![ca.clone()]).map(|r| (r.0.id, r.1)), Ok((2, RoutedBy::Directory)));
+        assert!(
+            choose_recipient(&ca, Some(other), vec![]).is_ok(),
+            "a CA answers a property"
+        );
+        assert_eq!(
+            choose_recipient(&prop, None, vec![ca.clone()]).map(|r| (r.0.id, r.1)),
+            Ok((2, RoutedBy::Directory))
+        );
         assert!(choose_recipient(&prop, None, vec![]).is_err());
-        assert!(choose_recipient(&prop, None, vec![ca.clone(), mb(4, "TRACMPROD", MailboxKind::Hud)]).is_err());
+        assert!(choose_recipient(
+            &prop,
+            None,
+            vec![ca.clone(), mb(4, "TRACMPROD", MailboxKind::Hud)]
+        )
+        .is_err());
         assert!(choose_recipient(&ca, None, vec![]).is_err());
     }
 }

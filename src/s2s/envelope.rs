@@ -54,9 +54,17 @@ pub enum Request {
         after: Option<PageToken>,
         include_acknowledged: bool,
     },
-    GetMessage { mailbox: Credentials, message_id: String },
-    AckMessage { mailbox: Credentials, message_id: String },
-    ChangePassword { new_password: Secret },
+    GetMessage {
+        mailbox: Credentials,
+        message_id: String,
+    },
+    AckMessage {
+        mailbox: Credentials,
+        message_id: String,
+    },
+    ChangePassword {
+        new_password: Secret,
+    },
 }
 
 fn malformed(why: impl Into<String>) -> Refusal {
@@ -102,10 +110,14 @@ pub fn parse(xml: &[u8], partial: bool) -> Result<Envelope, Refusal> {
                 _ => Ns::Other,
             },
             ResolveResult::Unbound => Ns::None,
-            ResolveResult::Unknown(_) => return Err(malformed("An XML namespace prefix is not declared.")),
+            ResolveResult::Unknown(_) => {
+                return Err(malformed("An XML namespace prefix is not declared."))
+            }
         };
         match event {
-            Event::DocType(_) => return Err(malformed("Document type declarations are not allowed.")),
+            Event::DocType(_) => {
+                return Err(malformed("Document type declarations are not allowed."))
+            }
             Event::Start(e) => {
                 let local = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
                 if path.len() == 4 && path[2].1 == "Security" && local == "Password" {
@@ -132,7 +144,9 @@ pub fn parse(xml: &[u8], partial: bool) -> Result<Envelope, Refusal> {
                 path.pop();
             }
             Event::Text(t) => {
-                let s = t.unescape().map_err(|e| malformed(format!("Bad text ({e}).")))?;
+                let s = t
+                    .unescape()
+                    .map_err(|e| malformed(format!("Bad text ({e}).")))?;
                 text.push_str(&s);
             }
             Event::CData(c) => text.push_str(&String::from_utf8_lossy(&c)),
@@ -142,7 +156,8 @@ pub fn parse(xml: &[u8], partial: bool) -> Result<Envelope, Refusal> {
                     env.operation = Some(path[2].1.clone());
                 }
                 if depth == 4 && path[1].1 == "Body" {
-                    env.fields.push((path[3].1.clone(), std::mem::take(&mut text)));
+                    env.fields
+                        .push((path[3].1.clone(), std::mem::take(&mut text)));
                 }
                 if depth == 5 && path[1].1 == "Header" && path[2].1 == "Security" {
                     match path[4].1.as_str() {
@@ -169,7 +184,11 @@ pub fn parse(xml: &[u8], partial: bool) -> Result<Envelope, Refusal> {
         env.operation = Some(path[2].1.clone());
     }
     if let (Some(u), Some(p)) = (username, password) {
-        env.token = Some(UsernameToken { username: u, password: Secret::new(p), password_type });
+        env.token = Some(UsernameToken {
+            username: u,
+            password: Secret::new(p),
+            password_type,
+        });
     }
     Ok(env)
 }
@@ -184,15 +203,15 @@ fn check_position(path: &[(Ns, String)]) -> Result<(), Refusal> {
         1 if !(*ns == Ns::Soap && local == "Envelope") => {
             Err(malformed("The document is not a SOAP 1.1 Envelope."))
         }
-        2 if !(*ns == Ns::Soap && (local == "Header" || local == "Body")) => {
-            Err(malformed(format!("Unexpected element {local} in the Envelope.")))
-        }
+        2 if !(*ns == Ns::Soap && (local == "Header" || local == "Body")) => Err(malformed(
+            format!("Unexpected element {local} in the Envelope."),
+        )),
         3 if path[1].1 == "Body" && *ns != Ns::Tns => Err(malformed(format!(
             "The operation element {local} is not in the namespace {TNS}."
         ))),
-        3 if path[1].1 == "Header" && local == "Security" && *ns != Ns::Wsse => {
-            Err(malformed("The Security header is not in the WS-Security namespace."))
-        }
+        3 if path[1].1 == "Header" && local == "Security" && *ns != Ns::Wsse => Err(malformed(
+            "The Security header is not in the WS-Security namespace.",
+        )),
         4 if path[1].1 == "Body" && !matches!(ns, Ns::Tns | Ns::None) => Err(malformed(format!(
             "The element {local} is not in the namespace {TNS}."
         ))),
@@ -202,7 +221,10 @@ fn check_position(path: &[(Ns, String)]) -> Result<(), Refusal> {
 
 impl Envelope {
     fn field(&self, name: &str) -> Option<&str> {
-        self.fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     fn required(&self, name: &str) -> Result<&str, Refusal> {
@@ -211,7 +233,10 @@ impl Envelope {
     }
 
     fn optional(&self, name: &str) -> Option<String> {
-        self.field(name).map(str::trim).filter(|s| !s.is_empty()).map(str::to_string)
+        self.field(name)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
     }
 
     /// The mailbox's iMAX ID and password from the body (R10, R11).
@@ -233,14 +258,22 @@ impl Envelope {
         })?;
         if let Some(t) = &token.password_type {
             if !t.ends_with(PASSWORD_TEXT) {
-                return Err(malformed("Only the PasswordText password type is accepted."));
+                return Err(malformed(
+                    "Only the PasswordText password type is accepted.",
+                ));
             }
         }
-        Ok(Credentials { principal: token.username.trim().to_string(), password: token.password.clone() })
+        Ok(Credentials {
+            principal: token.username.trim().to_string(),
+            password: token.password.clone(),
+        })
     }
 
     pub fn request(&self) -> Result<Request, Refusal> {
-        let op = self.operation.as_deref().ok_or_else(|| malformed("The SOAP Body is empty."))?;
+        let op = self
+            .operation
+            .as_deref()
+            .ok_or_else(|| malformed("The SOAP Body is empty."))?;
         let time = |name: &str| -> Result<Option<OffsetDateTime>, Refusal> {
             match self.optional(name) {
                 None => Ok(None),
@@ -266,7 +299,9 @@ impl Envelope {
                 })?;
                 let after = match self.optional("pageToken") {
                     None => None,
-                    Some(t) => Some(PageToken::decode(&t).ok_or_else(|| malformed("The pageToken is not one this gateway issued."))?),
+                    Some(t) => Some(PageToken::decode(&t).ok_or_else(|| {
+                        malformed("The pageToken is not one this gateway issued.")
+                    })?),
                 };
                 let include_acknowledged = matches!(
                     self.optional("includeAcknowledged").as_deref(),
@@ -328,15 +363,33 @@ mod tests {
     #[test]
     fn refuses_wrong_namespaces_doctype_and_unknown_entities() {
         let wrong = doc(TOKEN, "<ListMessages><t:folder>x</t:folder></ListMessages>");
-        assert_eq!(parse(wrong.as_bytes(), false).err().map(|r| r.code), Some(Code::MalformedRequest));
-        let dtd = format!("<!DOCTYPE x [<!ENTITY e 'boom'>]>{}", doc("", "<t:GetMessage><t:messageId>&e;</t:messageId></t:GetMessage>"));
+        assert_eq!(
+            parse(wrong.as_bytes(), false).err().map(|r| r.code),
+            Some(Code::MalformedRequest)
+        );
+        let dtd = format!(
+            "<!DOCTYPE x [<!ENTITY e 'boom'>]>{}",
+            doc(
+                "",
+                "<t:GetMessage><t:messageId>&e;</t:messageId></t:GetMessage>"
+            )
+        );
         assert!(parse(dtd.as_bytes(), false).is_err());
-        let ent = doc("", "<t:GetMessage><t:messageId>&e;</t:messageId></t:GetMessage>");
+        let ent = doc(
+            "",
+            "<t:GetMessage><t:messageId>&e;</t:messageId></t:GetMessage>",
+        );
         assert!(parse(ent.as_bytes(), false).is_err());
         let soap12 = r#"<e:Envelope xmlns:e="http://www.w3.org/2003/05/soap-envelope"><e:Body/></e:Envelope>"#;
         assert!(parse(soap12.as_bytes(), false).is_err());
-        let digest = doc(&TOKEN.replace("#PasswordText", "#PasswordDigest"), "<t:ChangePassword><t:newPassword>x</t:newPassword></t:ChangePassword>");
-        assert!(parse(digest.as_bytes(), false).expect("parses").person().is_err());
+        let digest = doc(
+            &TOKEN.replace("#PasswordText", "#PasswordDigest"),
+            "<t:ChangePassword><t:newPassword>x</t:newPassword></t:ChangePassword>",
+        );
+        assert!(parse(digest.as_bytes(), false)
+            .expect("parses")
+            .person()
+            .is_err());
     }
 
     #[test]

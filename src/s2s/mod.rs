@@ -44,7 +44,8 @@ pub fn routes() -> Router<Gateway> {
 fn xml_response(status: StatusCode, body: impl Into<Body>) -> Response {
     let mut r = Response::new(body.into());
     *r.status_mut() = status;
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(XML));
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(XML));
     r
 }
 
@@ -52,7 +53,8 @@ fn fault_response(r: &Refusal) -> Response {
     // SOAP 1.1 over HTTP: a Fault travels with status 500; RateLimited also says when to retry.
     let mut resp = xml_response(StatusCode::INTERNAL_SERVER_ERROR, reply::fault(r));
     if r.code == Code::RateLimited {
-        resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
     }
     resp
 }
@@ -66,7 +68,10 @@ fn own_url(gw: &Gateway, headers: &HeaderMap) -> String {
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
-        .filter(|h| h.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b)))
+        .filter(|h| {
+            h.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b))
+        })
         .unwrap_or("localhost:8443");
     format!("https://{host}")
 }
@@ -103,7 +108,10 @@ async fn post_call(
     Extension(ClientAddr(peer)): Extension<ClientAddr>,
     body: Body,
 ) -> Response {
-    let caller = Caller { addr: Some(peer.ip()), door: Door::SystemToSystem };
+    let caller = Caller {
+        addr: Some(peer.ip()),
+        door: Door::SystemToSystem,
+    };
     match handle(&gw, caller, body).await {
         Ok(r) => r,
         Err(refusal) => fault_response(&refusal),
@@ -113,7 +121,10 @@ async fn post_call(
 fn scan_refusal(e: ScanError) -> Refusal {
     match e {
         ScanError::ContentTooLarge => Refusal::new(Code::FileTooLarge),
-        other => Refusal::with_detail(Code::MalformedRequest, format!("{}.", capitalise(&other.to_string()))),
+        other => Refusal::with_detail(
+            Code::MalformedRequest,
+            format!("{}.", capitalise(&other.to_string())),
+        ),
     }
 }
 
@@ -145,7 +156,10 @@ async fn handle(gw: &Gateway, caller: Caller, body: Body) -> Result<Response, Re
     let mut upload: Option<(StagedBody, MailboxSession)> = None;
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|_| {
-            Refusal::with_detail(Code::MalformedRequest, "The request body could not be read to its end.")
+            Refusal::with_detail(
+                Code::MalformedRequest,
+                "The request body could not be read to its end.",
+            )
         })?;
         let fed = match scanner.feed(&chunk) {
             Ok(f) => f,
@@ -185,7 +199,12 @@ async fn handle(gw: &Gateway, caller: Caller, body: Body) -> Result<Response, Re
     let request = env.request()?;
     let person = env.person()?;
     match request {
-        Request::SendFile { mailbox, to, file_name, sha256 } => {
+        Request::SendFile {
+            mailbox,
+            to,
+            file_name,
+            sha256,
+        } => {
             let (staged, session) = match upload {
                 Some(u) => u,
                 None => {
@@ -194,12 +213,30 @@ async fn handle(gw: &Gateway, caller: Caller, body: Body) -> Result<Response, Re
                 }
             };
             let receipt = gw
-                .send_file(&session, to.as_deref(), &file_name, staged, sha256.as_deref())
+                .send_file(
+                    &session,
+                    to.as_deref(),
+                    &file_name,
+                    staged,
+                    sha256.as_deref(),
+                )
                 .await?;
-            Ok(xml_response(StatusCode::OK, reply::response("SendFile", 200, &reply::receipt(&receipt))))
+            Ok(xml_response(
+                StatusCode::OK,
+                reply::response("SendFile", 200, &reply::receipt(&receipt)),
+            ))
         }
-        Request::ListMessages { mailbox, folder, since, until, after, include_acknowledged } => {
-            let auth = gw.authorize(caller, &person, Operation::ListMessages).await?;
+        Request::ListMessages {
+            mailbox,
+            folder,
+            since,
+            until,
+            after,
+            include_acknowledged,
+        } => {
+            let auth = gw
+                .authorize(caller, &person, Operation::ListMessages)
+                .await?;
             let session = gw.open_mailbox(auth, &mailbox).await?;
             let q = ListQuery {
                 folder,
@@ -223,25 +260,43 @@ async fn handle(gw: &Gateway, caller: Caller, body: Body) -> Result<Response, Re
             if let Some(next) = page.next {
                 xml.el("nextPageToken", &next.encode());
             }
-            Ok(xml_response(StatusCode::OK, reply::response("ListMessages", status, &xml.into_string())))
+            Ok(xml_response(
+                StatusCode::OK,
+                reply::response("ListMessages", status, &xml.into_string()),
+            ))
         }
-        Request::GetMessage { mailbox, message_id } => {
+        Request::GetMessage {
+            mailbox,
+            message_id,
+        } => {
             let auth = gw.authorize(caller, &person, Operation::GetMessage).await?;
             let session = gw.open_mailbox(auth, &mailbox).await?;
             let (info, body) = gw.get_message(&session, &message_id).await?;
             Ok(xml_response(StatusCode::OK, streamed_message(&info, body)))
         }
-        Request::AckMessage { mailbox, message_id } => {
+        Request::AckMessage {
+            mailbox,
+            message_id,
+        } => {
             let auth = gw.authorize(caller, &person, Operation::AckMessage).await?;
             let session = gw.open_mailbox(auth, &mailbox).await?;
             let info = gw.ack_message(&session, &message_id).await?;
             let xml = reply::message_info("message", &info);
-            Ok(xml_response(StatusCode::OK, reply::response("AckMessage", 200, &xml)))
+            Ok(xml_response(
+                StatusCode::OK,
+                reply::response("AckMessage", 200, &xml),
+            ))
         }
         Request::ChangePassword { new_password } => {
-            let auth = gw.authorize(caller, &person, Operation::ChangePassword).await?;
-            gw.change_password(auth, &person.password, new_password).await?;
-            Ok(xml_response(StatusCode::OK, reply::response("ChangePassword", 200, "")))
+            let auth = gw
+                .authorize(caller, &person, Operation::ChangePassword)
+                .await?;
+            gw.change_password(auth, &person.password, new_password)
+                .await?;
+            Ok(xml_response(
+                StatusCode::OK,
+                reply::response("ChangePassword", 200, ""),
+            ))
         }
     }
 }
@@ -254,7 +309,10 @@ async fn start_upload(
 ) -> Result<(StagedBody, MailboxSession), Refusal> {
     let env = envelope::parse(prefix, true)?;
     if env.operation.as_deref() != Some("SendFile") {
-        return Err(Refusal::with_detail(Code::MalformedRequest, "Only SendFile carries content."));
+        return Err(Refusal::with_detail(
+            Code::MalformedRequest,
+            "Only SendFile carries content.",
+        ));
     }
     let person = env.person()?;
     let mailbox = env.mailbox()?;
@@ -270,41 +328,52 @@ fn streamed_message(info: &MessageInfo, body: MessageBody) -> Body {
         reply::envelope_open(),
         reply::message_info("message", info)
     );
-    let suffix = format!("</tns:content></tns:GetMessageResponse>{}", reply::ENVELOPE_CLOSE);
+    let suffix = format!(
+        "</tns:content></tns:GetMessageResponse>{}",
+        reply::ENVELOPE_CLOSE
+    );
     enum Phase {
         Prefix(String, MessageBody, String),
         Content(MessageBody, String),
         Suffix(String),
         Done,
     }
-    let stream = futures_util::stream::unfold(Phase::Prefix(prefix, body, suffix), |phase| async move {
-        match phase {
-            Phase::Prefix(p, b, s) => Some((Ok::<Bytes, std::io::Error>(Bytes::from(p)), Phase::Content(b, s))),
-            Phase::Content(MessageBody::Inline(bytes), s) => {
-                let enc = base64::engine::general_purpose::STANDARD.encode(bytes);
-                Some((Ok(Bytes::from(enc)), Phase::Suffix(s)))
-            }
-            Phase::Content(MessageBody::File(mut f), s) => {
-                // 48 KiB: a multiple of 3, so chunks encode without padding until the end.
-                let mut buf = vec![0u8; 48 * 1024];
-                let mut filled = 0;
-                while filled < buf.len() {
-                    match f.read(&mut buf[filled..]).await {
-                        Ok(0) => break,
-                        Ok(n) => filled += n,
-                        Err(e) => return Some((Err(e), Phase::Done)),
+    let stream =
+        futures_util::stream::unfold(Phase::Prefix(prefix, body, suffix), |phase| async move {
+            match phase {
+                Phase::Prefix(p, b, s) => Some((
+                    Ok::<Bytes, std::io::Error>(Bytes::from(p)),
+                    Phase::Content(b, s),
+                )),
+                Phase::Content(MessageBody::Inline(bytes), s) => {
+                    let enc = base64::engine::general_purpose::STANDARD.encode(bytes);
+                    Some((Ok(Bytes::from(enc)), Phase::Suffix(s)))
+                }
+                Phase::Content(MessageBody::File(mut f), s) => {
+                    // 48 KiB: a multiple of 3, so chunks encode without padding until the end.
+                    let mut buf = vec![0u8; 48 * 1024];
+                    let mut filled = 0;
+                    while filled < buf.len() {
+                        match f.read(&mut buf[filled..]).await {
+                            Ok(0) => break,
+                            Ok(n) => filled += n,
+                            Err(e) => return Some((Err(e), Phase::Done)),
+                        }
                     }
+                    if filled == 0 {
+                        return Some((Ok(Bytes::from(s)), Phase::Done));
+                    }
+                    let enc = base64::engine::general_purpose::STANDARD.encode(&buf[..filled]);
+                    let next = if filled < buf.len() {
+                        Phase::Suffix(s)
+                    } else {
+                        Phase::Content(MessageBody::File(f), s)
+                    };
+                    Some((Ok(Bytes::from(enc)), next))
                 }
-                if filled == 0 {
-                    return Some((Ok(Bytes::from(s)), Phase::Done));
-                }
-                let enc = base64::engine::general_purpose::STANDARD.encode(&buf[..filled]);
-                let next = if filled < buf.len() { Phase::Suffix(s) } else { Phase::Content(MessageBody::File(f), s) };
-                Some((Ok(Bytes::from(enc)), next))
+                Phase::Suffix(s) => Some((Ok(Bytes::from(s)), Phase::Done)),
+                Phase::Done => None,
             }
-            Phase::Suffix(s) => Some((Ok(Bytes::from(s)), Phase::Done)),
-            Phase::Done => None,
-        }
-    });
+        });
     Body::from_stream(stream)
 }

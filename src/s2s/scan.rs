@@ -34,7 +34,9 @@ pub enum ScanError {
 enum State {
     Text,
     /// After `<`, collecting the tag up to `>`; `quote` is the open attribute quote if any.
-    Tag { quote: Option<u8> },
+    Tag {
+        quote: Option<u8>,
+    },
     Comment,
     Cdata,
     Pi,
@@ -119,7 +121,10 @@ impl Scanner {
                 State::Content => {
                     // Fast path: take the run of text up to the next '<' or '&'.
                     let rest = &chunk[i..];
-                    let end = rest.iter().position(|&b| b == b'<' || b == b'&').unwrap_or(rest.len());
+                    let end = rest
+                        .iter()
+                        .position(|&b| b == b'<' || b == b'&')
+                        .unwrap_or(rest.len());
                     self.content_raw += end as u64;
                     if self.content_raw > self.max_content_raw {
                         return Err(ScanError::ContentTooLarge);
@@ -152,8 +157,8 @@ impl Scanner {
                     if b == b';' {
                         // Only whitespace character references may appear in base64 text.
                         match self.reference.as_slice() {
-                            b"#13" | b"#10" | b"#9" | b"#32" | b"#xD" | b"#xA" | b"#x9" | b"#x20"
-                            | b"#xd" | b"#xa" => self.state = State::Content,
+                            b"#13" | b"#10" | b"#9" | b"#32" | b"#xD" | b"#xA" | b"#x9"
+                            | b"#x20" | b"#xd" | b"#xa" => self.state = State::Content,
                             _ => return Err(ScanError::BadBase64),
                         }
                     } else if self.reference.len() > 8 {
@@ -241,10 +246,18 @@ impl Scanner {
         self.state = State::Text;
         let inner = &tag[1..tag.len() - 1];
         if let Some(name) = inner.strip_prefix(b"/") {
-            let name = local_name(name.split(|b| b.is_ascii_whitespace()).next().unwrap_or(b""));
+            let name = local_name(
+                name.split(|b| b.is_ascii_whitespace())
+                    .next()
+                    .unwrap_or(b""),
+            );
             match self.stack.pop() {
                 Some(open) if open == name => {}
-                _ => return Err(ScanError::Malformed("an end tag does not match its start tag")),
+                _ => {
+                    return Err(ScanError::Malformed(
+                        "an end tag does not match its start tag",
+                    ))
+                }
             }
             return Ok(());
         }
@@ -262,7 +275,11 @@ impl Scanner {
         }
         let is_content = name == b"content"
             && self.stack.len() == CONTENT_PATH.len()
-            && self.stack.iter().zip(CONTENT_PATH).all(|(a, b)| a.as_slice() == b);
+            && self
+                .stack
+                .iter()
+                .zip(CONTENT_PATH)
+                .all(|(a, b)| a.as_slice() == b);
         self.stack.push(name);
         if self.stack.len() > MAX_DEPTH {
             return Err(ScanError::Malformed("elements are nested too deeply"));
@@ -280,7 +297,11 @@ impl Scanner {
 
     /// Decodes whole base64 quads gathered so far (all of them at the end of the content).
     fn flush_b64(&mut self, out: &mut Vec<u8>, last: bool) -> Result<(), ScanError> {
-        let take = if last { self.b64.len() } else { self.b64.len() / 4 * 4 };
+        let take = if last {
+            self.b64.len()
+        } else {
+            self.b64.len() / 4 * 4
+        };
         if take == 0 {
             return Ok(());
         }
@@ -303,7 +324,9 @@ impl Scanner {
     pub fn finish(&self) -> Result<(), ScanError> {
         match self.state {
             State::Text if self.stack.is_empty() => Ok(()),
-            _ => Err(ScanError::Malformed("the document ends before it is complete")),
+            _ => Err(ScanError::Malformed(
+                "the document ends before it is complete",
+            )),
         }
     }
 }
@@ -349,16 +372,31 @@ mod tests {
     #[test]
     fn refuses_doctype_bad_base64_and_oversize() {
         let mut s = Scanner::new(1024, 100);
-        assert_eq!(s.feed(b"<!DOCTYPE x [<!ENTITY a 'b'>]>").err(), Some(ScanError::Doctype));
+        assert_eq!(
+            s.feed(b"<!DOCTYPE x [<!ENTITY a 'b'>]>").err(),
+            Some(ScanError::Doctype)
+        );
         let mut s = Scanner::new(64 * 1024, 100);
-        assert_eq!(s.feed(envelope("QQ==QQ==").as_bytes()).err(), Some(ScanError::BadBase64));
+        assert_eq!(
+            s.feed(envelope("QQ==QQ==").as_bytes()).err(),
+            Some(ScanError::BadBase64)
+        );
         let mut s = Scanner::new(64 * 1024, 100);
-        assert_eq!(s.feed(envelope("@@@@").as_bytes()).err(), Some(ScanError::BadBase64));
+        assert_eq!(
+            s.feed(envelope("@@@@").as_bytes()).err(),
+            Some(ScanError::BadBase64)
+        );
         let mut s = Scanner::new(64 * 1024, 10);
         let big = STANDARD.encode(vec![0u8; 200_000]);
-        assert_eq!(s.feed(envelope(&big).as_bytes()).err(), Some(ScanError::ContentTooLarge));
+        assert_eq!(
+            s.feed(envelope(&big).as_bytes()).err(),
+            Some(ScanError::ContentTooLarge)
+        );
         let mut s = Scanner::new(100, 10);
-        assert!(matches!(s.feed(&[b'x'; 200]), Err(ScanError::EnvelopeTooLarge(_))));
+        assert!(matches!(
+            s.feed(&[b'x'; 200]),
+            Err(ScanError::EnvelopeTooLarge(_))
+        ));
         let mut s = Scanner::new(1024, 10);
         assert!(s.feed(b"<a><b></a>").is_err());
         let mut s = Scanner::new(1024, 10);

@@ -6,7 +6,8 @@ use crate::directory::{Account, AccountKind, AccountStatus, MId, Right, Rights};
 use sqlx::{Row, SqlitePool};
 use time::OffsetDateTime;
 
-const ACCOUNT_COLUMNS: &str = "a.id, a.mid, a.kind, a.full_name, a.email, a.password_hash, a.password_changed_at,
+const ACCOUNT_COLUMNS: &str =
+    "a.id, a.mid, a.kind, a.full_name, a.email, a.password_hash, a.password_changed_at,
      a.status, a.lock_reason, a.failed_signins, a.last_activity_at, a.last_signin_at, a.created_at,
      a.auth_epoch, w.admitted_at";
 
@@ -15,7 +16,11 @@ pub async fn load(pool: &SqlitePool, mid: &MId) -> Result<Option<Account>, sqlx:
     let sql = format!(
         "SELECT {ACCOUNT_COLUMNS} FROM accounts a LEFT JOIN working_group w ON w.account_id = a.id WHERE a.mid = $1"
     );
-    let Some(row) = sqlx::query(&sql).bind(mid.as_str()).fetch_optional(pool).await? else {
+    let Some(row) = sqlx::query(&sql)
+        .bind(mid.as_str())
+        .fetch_optional(pool)
+        .await?
+    else {
         return Ok(None);
     };
     let id: i64 = row.try_get(0)?;
@@ -36,7 +41,8 @@ pub async fn load(pool: &SqlitePool, mid: &MId) -> Result<Option<Account>, sqlx:
     Ok(Some(Account {
         id,
         mid: MId::parse(&row.try_get::<String, _>(1)?).ok_or_else(|| decode("bad mid"))?,
-        kind: AccountKind::parse(&row.try_get::<String, _>(2)?).ok_or_else(|| decode("bad kind"))?,
+        kind: AccountKind::parse(&row.try_get::<String, _>(2)?)
+            .ok_or_else(|| decode("bad kind"))?,
         full_name: row.try_get(3)?,
         email: row.try_get(4)?,
         password_hash: row.try_get(5)?,
@@ -73,7 +79,11 @@ pub async fn create(
     audit: &AuditEntry,
 ) -> Result<i64, sqlx::Error> {
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    let changed = if a.password_is_current { to_epoch(now) } else { 0 };
+    let changed = if a.password_is_current {
+        to_epoch(now)
+    } else {
+        0
+    };
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO accounts (mid, kind, full_name, email, organization, password_hash, password_changed_at, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
@@ -198,7 +208,11 @@ pub async fn set_status(
 ) -> Result<(), sqlx::Error> {
     let (s, reason) = status.to_columns();
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    let touch = if status == AccountStatus::Active { Some(to_epoch(now)) } else { None };
+    let touch = if status == AccountStatus::Active {
+        Some(to_epoch(now))
+    } else {
+        None
+    };
     sqlx::query(
         "UPDATE accounts SET status = $1, lock_reason = $2, failed_signins = 0, auth_epoch = auth_epoch + 1,
                 last_activity_at = COALESCE($3, last_activity_at), last_signin_at = COALESCE($3, last_signin_at)

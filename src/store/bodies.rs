@@ -73,7 +73,9 @@ impl BodyStore {
     pub fn open(root: &Path) -> io::Result<BodyStore> {
         fs::create_dir_all(root.join("staging"))?;
         fs::create_dir_all(root.join("bodies"))?;
-        Ok(BodyStore { root: root.to_path_buf() })
+        Ok(BodyStore {
+            root: root.to_path_buf(),
+        })
     }
 
     fn staging_path(&self, key: &str) -> PathBuf {
@@ -201,7 +203,10 @@ impl StagedBody {
             let staging = store.staging_path(&key);
             let mut file = match spill {
                 Some(f) => f,
-                None => OpenOptions::new().write(true).create_new(true).open(&staging)?,
+                None => OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(&staging)?,
             };
             file.write_all(&memory)?;
             file.sync_all()?;
@@ -251,8 +256,16 @@ mod tests {
         let store = BodyStore::open(dir.path()).expect("open");
         let mut staged = store.stage(MEMORY_LIMIT as u64 + 10).expect("stage");
         staged.write(&vec![0u8; MEMORY_LIMIT]).await.expect("fits");
-        assert!(matches!(staged.write(&[0u8; 11]).await, Err(StageError::TooLarge { .. })));
+        assert!(matches!(
+            staged.write(&[0u8; 11]).await,
+            Err(StageError::TooLarge { .. })
+        ));
         staged.discard();
-        assert_eq!(fs::read_dir(dir.path().join("staging")).expect("dir").count(), 0);
+        assert_eq!(
+            fs::read_dir(dir.path().join("staging"))
+                .expect("dir")
+                .count(),
+            0
+        );
     }
 }

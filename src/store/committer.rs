@@ -35,14 +35,30 @@ pub struct NewMessage {
 pub enum Effect {
     InsertMessage(NewMessage),
     /// First retrieval by the recipient (later fetches keep the first time).
-    MarkRetrieved { message: i64, at: OffsetDateTime },
-    MarkAcked { message: i64, at: OffsetDateTime },
+    MarkRetrieved {
+        message: i64,
+        at: OffsetDateTime,
+    },
+    MarkAcked {
+        message: i64,
+        at: OffsetDateTime,
+    },
     /// R13: the M-ID used iMAX at `at` (a successful sign-in, too).
-    RecordActivity { account: i64, at: OffsetDateTime },
+    RecordActivity {
+        account: i64,
+        at: OffsetDateTime,
+    },
     /// A failed sign-in; locks the account when the count reaches `limit`.
-    FailedSignIn { account: i64, limit: u32 },
+    FailedSignIn {
+        account: i64,
+        limit: u32,
+    },
     /// The access decision found that time has locked or terminated the account.
-    SetStatus { account: i64, status: &'static str, lock_reason: Option<&'static str> },
+    SetStatus {
+        account: i64,
+        status: &'static str,
+        lock_reason: Option<&'static str>,
+    },
 }
 
 struct Job {
@@ -62,7 +78,9 @@ pub struct Committer {
 
 impl std::fmt::Debug for Job {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Job").field("action", &self.audit.action).finish()
+        f.debug_struct("Job")
+            .field("action", &self.audit.action)
+            .finish()
     }
 }
 
@@ -71,17 +89,26 @@ impl Committer {
         let (tx, rx) = mpsc::channel(4096);
         let busy = Arc::new(Mutex::new(()));
         let task = tokio::spawn(run(pool, rx, busy.clone()));
-        Committer { tx, task: Arc::new(Mutex::new(Some(task))), busy }
+        Committer {
+            tx,
+            task: Arc::new(Mutex::new(Some(task))),
+            busy,
+        }
     }
 
     /// Applies `effects` and appends `audit`, durably, before returning.
     pub async fn commit(&self, effects: Vec<Effect>, audit: AuditEntry) -> Result<(), String> {
         let (reply, rx) = oneshot::channel();
         self.tx
-            .send(Job { effects, audit, reply })
+            .send(Job {
+                effects,
+                audit,
+                reply,
+            })
             .await
             .map_err(|_| "the committer has stopped".to_string())?;
-        rx.await.map_err(|_| "the committer has stopped".to_string())?
+        rx.await
+            .map_err(|_| "the committer has stopped".to_string())?
     }
 
     /// Lets queued jobs and the batch in progress finish, then stops the task. Called after
@@ -128,7 +155,10 @@ async fn run(pool: SqlitePool, mut rx: mpsc::Receiver<Job>, busy: Arc<Mutex<()>>
     }
 }
 
-async fn commit_batch(pool: &SqlitePool, batch: &[Job]) -> Result<Vec<Result<(), String>>, sqlx::Error> {
+async fn commit_batch(
+    pool: &SqlitePool,
+    batch: &[Job],
+) -> Result<Vec<Result<(), String>>, sqlx::Error> {
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     let mut results = Vec::with_capacity(batch.len());
     for job in batch {
@@ -176,11 +206,13 @@ async fn apply_effect(conn: &mut SqliteConnection, effect: &Effect) -> Result<()
             .await?;
         }
         Effect::MarkRetrieved { message, at } => {
-            sqlx::query("UPDATE messages SET retrieved_at = $1 WHERE id = $2 AND retrieved_at IS NULL")
-                .bind(to_epoch(*at))
-                .bind(message)
-                .execute(&mut *conn)
-                .await?;
+            sqlx::query(
+                "UPDATE messages SET retrieved_at = $1 WHERE id = $2 AND retrieved_at IS NULL",
+            )
+            .bind(to_epoch(*at))
+            .bind(message)
+            .execute(&mut *conn)
+            .await?;
         }
         Effect::MarkAcked { message, at } => {
             sqlx::query("UPDATE messages SET acked_at = $1, retrieved_at = COALESCE(retrieved_at, $1) WHERE id = $2 AND acked_at IS NULL")
@@ -214,7 +246,11 @@ async fn apply_effect(conn: &mut SqliteConnection, effect: &Effect) -> Result<()
             .execute(&mut *conn)
             .await?;
         }
-        Effect::SetStatus { account, status, lock_reason } => {
+        Effect::SetStatus {
+            account,
+            status,
+            lock_reason,
+        } => {
             sqlx::query("UPDATE accounts SET status = $1, lock_reason = $2, auth_epoch = auth_epoch + 1 WHERE id = $3")
                 .bind(*status)
                 .bind(*lock_reason)

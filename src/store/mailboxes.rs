@@ -10,8 +10,10 @@ fn row_to_mailbox(row: &sqlx::sqlite::SqliteRow) -> Result<Mailbox, sqlx::Error>
     let decode = |e: &str| sqlx::Error::Decode(e.to_string().into());
     Ok(Mailbox {
         id: row.try_get(0)?,
-        imax_id: ImaxId::parse(&row.try_get::<String, _>(1)?).ok_or_else(|| decode("bad imax id"))?,
-        kind: MailboxKind::parse(&row.try_get::<String, _>(2)?).ok_or_else(|| decode("bad kind"))?,
+        imax_id: ImaxId::parse(&row.try_get::<String, _>(1)?)
+            .ok_or_else(|| decode("bad imax id"))?,
+        kind: MailboxKind::parse(&row.try_get::<String, _>(2)?)
+            .ok_or_else(|| decode("bad kind"))?,
         name: row.try_get(3)?,
         password_hash: row.try_get(4)?,
         active: row.try_get::<i64, _>(5)? != 0,
@@ -23,7 +25,11 @@ const COLUMNS: &str = "id, imax_id, kind, name, password_hash, active, auth_epoc
 
 pub async fn load(pool: &SqlitePool, imax_id: &ImaxId) -> Result<Option<Mailbox>, sqlx::Error> {
     let sql = format!("SELECT {COLUMNS} FROM mailboxes WHERE imax_id = $1");
-    match sqlx::query(&sql).bind(imax_id.as_str()).fetch_optional(pool).await? {
+    match sqlx::query(&sql)
+        .bind(imax_id.as_str())
+        .fetch_optional(pool)
+        .await?
+    {
         Some(row) => Ok(Some(row_to_mailbox(&row)?)),
         None => Ok(None),
     }

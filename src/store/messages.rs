@@ -47,7 +47,10 @@ pub async fn list(pool: &SqlitePool, mailbox: i64, q: &ListQuery) -> Result<Page
            AND (m.received_at, m.id) > ($5, $6)
          ORDER BY m.received_at, m.id LIMIT $8"
     );
-    let after = q.after.unwrap_or(PageToken { received_at: i64::MIN, row_id: i64::MIN });
+    let after = q.after.unwrap_or(PageToken {
+        received_at: i64::MIN,
+        row_id: i64::MIN,
+    });
     let rows = sqlx::query(&sql)
         .bind(mailbox)
         .bind(q.since.map(to_epoch))
@@ -67,16 +70,29 @@ fn paginate(entries: &mut Vec<MessageInfo>, page_size: u32) -> Page {
     let more = entries.len() > page_size as usize;
     entries.truncate(page_size as usize);
     let next = if more {
-        entries.last().map(|e| PageToken { received_at: to_epoch(e.received_at), row_id: e.row_id })
+        entries.last().map(|e| PageToken {
+            received_at: to_epoch(e.received_at),
+            row_id: e.row_id,
+        })
     } else {
         None
     };
-    Page { entries: std::mem::take(entries), next }
+    Page {
+        entries: std::mem::take(entries),
+        next,
+    }
 }
 
 /// Broadcasts are listed as messages from HUD with IDs `BC-<n>`.
-async fn list_broadcasts(pool: &SqlitePool, mailbox: i64, q: &ListQuery) -> Result<Page, sqlx::Error> {
-    let after = q.after.unwrap_or(PageToken { received_at: i64::MIN, row_id: i64::MIN });
+async fn list_broadcasts(
+    pool: &SqlitePool,
+    mailbox: i64,
+    q: &ListQuery,
+) -> Result<Page, sqlx::Error> {
+    let after = q.after.unwrap_or(PageToken {
+        received_at: i64::MIN,
+        row_id: i64::MIN,
+    });
     let rows = sqlx::query(
         "SELECT b.id, b.title, b.body, b.posted_at, (SELECT imax_id FROM mailboxes WHERE id = $1)
            FROM broadcasts b
@@ -120,15 +136,24 @@ pub async fn find(
     mailbox: i64,
     message_id: &str,
 ) -> Result<Option<MessageInfo>, sqlx::Error> {
-    let sql = format!("{SELECT} WHERE m.message_id = $1 AND (m.to_mailbox = $2 OR m.from_mailbox = $2)");
-    match sqlx::query(&sql).bind(message_id).bind(mailbox).fetch_optional(pool).await? {
+    let sql =
+        format!("{SELECT} WHERE m.message_id = $1 AND (m.to_mailbox = $2 OR m.from_mailbox = $2)");
+    match sqlx::query(&sql)
+        .bind(message_id)
+        .bind(mailbox)
+        .fetch_optional(pool)
+        .await?
+    {
         Some(row) => Ok(Some(to_info(&row)?)),
         None => Ok(None),
     }
 }
 
 /// The text of a broadcast (`BC-<n>`).
-pub async fn broadcast_body(pool: &SqlitePool, id: i64) -> Result<Option<(String, String)>, sqlx::Error> {
+pub async fn broadcast_body(
+    pool: &SqlitePool,
+    id: i64,
+) -> Result<Option<(String, String)>, sqlx::Error> {
     let row = sqlx::query("SELECT title, body FROM broadcasts WHERE id = $1")
         .bind(id)
         .fetch_optional(pool)

@@ -22,14 +22,19 @@ pub async fn run(pool: &SqlitePool) -> Result<(), StoreError> {
         .fetch_one(&mut *tx)
         .await?;
     if current > SCHEMA_VERSION {
-        return Err(StoreError::SchemaTooNew { found: current, supported: SCHEMA_VERSION });
+        return Err(StoreError::SchemaTooNew {
+            found: current,
+            supported: SCHEMA_VERSION,
+        });
     }
     for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
         sqlx::raw_sql(sql).execute(&mut *tx).await?;
-        sqlx::query("INSERT INTO schema_version (version, applied_at) VALUES ($1, strftime('%s','now'))")
-            .bind(version)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO schema_version (version, applied_at) VALUES ($1, strftime('%s','now'))",
+        )
+        .bind(version)
+        .execute(&mut *tx)
+        .await?;
         tracing::info!(version, "applied schema migration");
     }
     tx.commit().await?;

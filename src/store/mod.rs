@@ -72,7 +72,11 @@ impl Store {
         migrate::run(&pool).await?;
         let bodies = BodyStore::open(&data_dir.join("messages"))?;
         let committer = Committer::start(pool.clone());
-        let store = Store { pool, bodies, committer };
+        let store = Store {
+            pool,
+            bodies,
+            committer,
+        };
         store.recover().await?;
         Ok(store)
     }
@@ -97,7 +101,11 @@ impl Store {
             }
         }
         if removed_staged + orphans > 0 {
-            tracing::warn!(removed_staged, orphans, "removed leftovers of an interrupted run");
+            tracing::warn!(
+                removed_staged,
+                orphans,
+                "removed leftovers of an interrupted run"
+            );
         }
         Ok(())
     }

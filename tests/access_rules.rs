@@ -1,0 +1,217 @@
+//! The access decision through the real server: R5/R6, R8, R13, R15, R16, failed sign-ins.
+
+use crate::helpers::*;
+use imax_gateway::directory::password::Secret;
+use imax_gateway::directory::{AccountKind, AccountStatus, LockReason, Right};
+
+async fn change_password(t: &TestApp, who: (&str, &str), new: &str) -> imax_gateway::client::Reply {
+    t.client(who)
+        .await
+        .call("ChangePassword", &[("newPassword", new)])
+        .await
+        .expect("reply")
+}
+
+#[tokio::test]
+async fn r8_working_group_gates_system_to_system_only() {
+    let t = TestApp::start().await;
+    let f = assert_fault(
+        &t.send(NEW_HIRE, MAPLE, None, b"x").await,
+        "NotInWorkingGroup",
+    );
+    assert_eq!(f.status, 403);
+    t.admin.admit(NEW_HIRE.0).await.expect("admitted");
+    assert_ok(&t.send(NEW_HIRE, MAPLE, None, b"x").await);
+}
+
+#[tokio::test]
+async fn r5_r6_no_imax_role_is_refused_and_the_role_needs_no_property() {
+    let t = TestApp::start().await;
+    let pw = Secret::new("No-Role-Pass-77");
+    t.admin
+        .create_account("M40001", AccountKind::User, "No Role", "", "", &pw, false)
+        .await
+        .expect("created");
+    t.admin.admit("M40001").await.expect("admitted");
+    let who = ("M40001", "No-Role-Pass-77");
+    let f = assert_fault(&t.send(who, MAPLE, None, b"x").await, "NoImaxRole");
+    assert_eq!(f.status, 403);
+    // R6: granting the global role is enough; no property assignment is involved.
+    t.admin.grant("M40001", Right::Imax).await.expect("granted");
+    assert_ok(&t.send(who, MAPLE, None, b"x").await);
+    // R7: TCC and TCR belong on coordinators only.
+    assert!(t.admin.grant("M40001", Right::Tcc).await.is_err());
+    assert!(t.admin.grant(COORDINATOR.0, Right::Tcr).await.is_ok());
+}
+
+#[tokio::test]
+async fn r13_ninety_days_without_use_locks_and_use_keeps_the_account_open() {
+    // Every system-to-system call is also a sign-in, so with both periods at 90 days R16's
+    // termination would strike at the same moment; a longer termination period shows the lock.
+    let t = TestApp::start_with(|c| c.accounts.termination_days = 120).await;
+    // Day 60: use iMAX (activity) and change the password so R15 does not interfere.
+    t.days(60);
+    assert_ok(&t.send(SITE_USER, MAPLE, None, b"day 60").await);
+    assert_ok(&change_password(&t, SITE_USER, "Second-Password-60").await);
+    let user = (SITE_USER.0, "Second-Password-60");
+    // Day 140: 80 days since the last use, still open.
+    t.days(80);
+    assert_ok(&t.send(user, MAPLE, None, b"day 140").await);
+    // Day 230: 90 days without use: locked (R13), and a coordinator must unlock (R14).
+    t.days(90);
+    let f = assert_fault(&t.send(user, MAPLE, None, b"late").await, "AccountLocked");
+    assert_eq!(f.status, 401);
+    let a = imax_gateway::store::accounts::load(
+        &t.admin.store.pool,
+        &imax_gateway::directory::MId::parse(user.0).expect("mid"),
+    )
+    .await
+    .expect("db")
+    .expect("account");
+    assert_eq!(
+        a.status,
+        AccountStatus::Locked(LockReason::Inactivity),
+        "the lock is recorded"
+    );
+    t.admin
+        .set_status(user.0, AccountStatus::Active)
+        .await
+        .expect("unlocked");
+    // Unlocked, but the password (changed on day 60) is 170 days old now: only a change is allowed.
+    assert_fault(
+        &t.send(user, MAPLE, None, b"after unlock").await,
+        "PasswordExpired",
+    );
+}
+
+#[tokio::test]
+async fn r15_expired_password_allows_only_a_change() {
+    let t = TestApp::start().await;
+    t.days(89);
+    assert_ok(&t.send(SITE_USER, MAPLE, None, b"day 89").await);
+    t.days(1);
+    let f = assert_fault(
+        &t.send(SITE_USER, MAPLE, None, b"day 90").await,
+        "PasswordExpired",
+    );
+    assert_eq!(f.status, 401);
+    assert_fault(
+        &t.list(SITE_USER, MAPLE, "sentToOthers").await,
+        "PasswordExpired",
+    );
+    // The refusal sentence lists the rules.
+    let weak = change_password(&t, SITE_USER, "short").await;
+    let f = assert_fault(&weak, "PasswordRejected");
+    assert!(f.message.contains("12 to 128 characters"), "{}", f.message);
+    assert_fault(
+        &change_password(&t, SITE_USER, "Has-M10002-Inside").await,
+        "PasswordRejected",
+    );
+    assert_fault(
+        &change_password(&t, SITE_USER, SITE_USER.1).await,
+        "PasswordRejected",
+    );
+    assert_ok(&change_password(&t, SITE_USER, "Fresh-Password-90").await);
+    // The old password is forgotten at once, even though it was remembered.
+    assert_fault(
+        &t.send(SITE_USER, MAPLE, None, b"old").await,
+        "AuthenticationFailed",
+    );
+    assert_ok(
+        &t.send((SITE_USER.0, "Fresh-Password-90"), MAPLE, None, b"new")
+            .await,
+    );
+    // And a recent password cannot come back.
+    let back = t
+        .client((SITE_USER.0, "Fresh-Password-90"))
+        .await
+        .call("ChangePassword", &[("newPassword", SITE_USER.1)])
+        .await
+        .expect("reply");
+    assert_fault(&back, "PasswordRejected");
+}
+
+#[tokio::test]
+async fn r16_ninety_days_without_sign_in_terminates() {
+    let t = TestApp::start().await;
+    t.days(90);
+    let f = assert_fault(
+        &t.send(SITE_USER, MAPLE, None, b"x").await,
+        "AccountTerminated",
+    );
+    assert_eq!(f.status, 401);
+    // Even a password change is refused: only an administrator restores it.
+    assert_fault(
+        &change_password(&t, SITE_USER, "Another-Password-1").await,
+        "AccountTerminated",
+    );
+    t.admin
+        .set_status(SITE_USER.0, AccountStatus::Active)
+        .await
+        .expect("restored");
+    assert_fault(
+        &t.send(SITE_USER, MAPLE, None, b"x").await,
+        "PasswordExpired",
+    );
+    assert_ok(&change_password(&t, SITE_USER, "Another-Password-1").await);
+}
+
+#[tokio::test]
+async fn repeated_failed_sign_ins_lock_the_m_id() {
+    let t = TestApp::start().await;
+    for _ in 0..3 {
+        assert_fault(
+            &t.send((SITE_USER.0, "wrong-password"), MAPLE, None, b"x")
+                .await,
+            "AuthenticationFailed",
+        );
+    }
+    // The right password no longer helps.
+    assert_fault(&t.send(SITE_USER, MAPLE, None, b"x").await, "AccountLocked");
+    t.admin
+        .set_status(SITE_USER.0, AccountStatus::Active)
+        .await
+        .expect("unlocked");
+    assert_ok(&t.send(SITE_USER, MAPLE, None, b"x").await);
+    // A success resets the count: two failures after it do not lock.
+    for _ in 0..2 {
+        assert_fault(
+            &t.send((SITE_USER.0, "wrong-password"), MAPLE, None, b"x")
+                .await,
+            "AuthenticationFailed",
+        );
+    }
+    assert_ok(&t.send(SITE_USER, MAPLE, None, b"x").await);
+}
+
+#[tokio::test]
+async fn an_administrative_lock_takes_effect_at_once_despite_remembered_credentials() {
+    let t = TestApp::start().await;
+    assert_ok(&t.send(SITE_USER, MAPLE, None, b"warm the cache").await);
+    t.admin
+        .set_status(
+            SITE_USER.0,
+            AccountStatus::Locked(LockReason::Administrative),
+        )
+        .await
+        .expect("locked");
+    assert_fault(&t.send(SITE_USER, MAPLE, None, b"x").await, "AccountLocked");
+    // Same for a mailbox password change.
+    t.admin
+        .set_status(SITE_USER.0, AccountStatus::Active)
+        .await
+        .expect("unlocked");
+    assert_ok(&t.send(SITE_USER, MAPLE, None, b"x").await);
+    t.admin
+        .set_mailbox_password(MAPLE.0, &Secret::new("New-Maple-Password"))
+        .await
+        .expect("set");
+    assert_fault(
+        &t.send(SITE_USER, MAPLE, None, b"x").await,
+        "MailboxAuthenticationFailed",
+    );
+    assert_ok(
+        &t.send(SITE_USER, (MAPLE.0, "New-Maple-Password"), None, b"x")
+            .await,
+    );
+}

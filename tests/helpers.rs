@@ -1,0 +1,209 @@
+//! `TestApp`: a fresh gateway with the demo directory, a manual clock and ready clients.
+
+use imax_gateway::admin::{self, Admin};
+use imax_gateway::app::App;
+use imax_gateway::client::{Content, Reply, S2sClient};
+use imax_gateway::clock::{ManualClock, SharedClock};
+use imax_gateway::config::Config;
+use imax_gateway::store::Store;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tempfile::TempDir;
+
+/// People and mailboxes of `examples/demo-directory.toml`.
+pub const SITE_USER: (&str, &str) = ("M10002", "Site-Manager-Pass-2");
+pub const COORDINATOR: (&str, &str) = ("M10001", "Coordinator-Pass-1");
+pub const NEW_HIRE: (&str, &str) = ("M10003", "New-Hire-Pass-3");
+pub const CA_USER: (&str, &str) = ("M20001", "Contract-Admin-Pass-4");
+pub const BUREAU_USER: (&str, &str) = ("M30001", "Bureau-Operator-Pass-5");
+pub const MAPLE: (&str, &str) = ("TRACM10001", "Maple-Mailbox-2026");
+pub const RIVERSIDE: (&str, &str) = ("TRACM10002", "River-Mailbox-2026");
+pub const OAK_HILL: (&str, &str) = ("TRACM10003", "OakHill-Mailbox-2026");
+pub const PBCA: (&str, &str) = ("TRACM20001", "Ca1-Mailbox-2026");
+pub const TCA: (&str, &str) = ("TRACM20002", "Ca2-Mailbox-2026");
+pub const HUD: (&str, &str) = ("TRACMPROD", "Hud-Mailbox-2026");
+
+/// RFC 3339 text of the clock's time moved by `secs`.
+pub trait ClockText {
+    fn now_after(&self, secs: i64) -> String;
+}
+
+impl ClockText for ManualClock {
+    fn now_after(&self, secs: i64) -> String {
+        use imax_gateway::clock::Clock;
+        imax_gateway::clock::rfc3339(self.now() + time::Duration::seconds(secs))
+    }
+}
+
+pub struct TestApp {
+    pub app: Option<App>,
+    pub clock: Arc<ManualClock>,
+    pub dir: TempDir,
+    pub config: Config,
+    pub url: String,
+    pub ca: PathBuf,
+    pub admin: Admin,
+}
+
+pub fn test_config(dir: &Path) -> Config {
+    let mut config = Config::default();
+    config.listen = "127.0.0.1:0".parse().expect("addr");
+    config.data_dir = dir.to_path_buf();
+    // Still argon2id, at a lower cost so that tests stay quick.
+    config.argon2.memory_kib = 1024;
+    config.argon2.iterations = 1;
+    config.shutdown.grace_secs = 5;
+    config
+}
+
+impl TestApp {
+    pub async fn start() -> TestApp {
+        Self::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut config = test_config(dir.path());
+        tweak(&mut config);
+        let clock = Arc::new(ManualClock::starting_now());
+        // Provision first, through the same admin operations `imax admin import` uses.
+        let store = Store::open(&config.database_url(), &config.data_dir)
+            .await
+            .expect("store");
+        let admin = Admin::new(store.clone(), clock.clone() as SharedClock, config.clone());
+        let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/demo-directory.toml");
+        admin::import_file(&admin, &demo)
+            .await
+            .expect("demo directory imports");
+        let app = App::start(config.clone(), clock.clone())
+            .await
+            .expect("gateway starts");
+        let url = format!("https://localhost:{}", app.addr.port());
+        let ca = app.certs.dev_ca.clone().expect("dev CA");
+        TestApp {
+            app: Some(app),
+            clock,
+            dir,
+            config,
+            url,
+            ca,
+            admin,
+        }
+    }
+
+    pub fn app(&self) -> &App {
+        self.app.as_ref().expect("running")
+    }
+
+    pub async fn client(&self, person: (&str, &str)) -> S2sClient {
+        S2sClient::connect(&self.url, &self.ca, person.0, person.1)
+            .await
+            .expect("connects")
+    }
+
+    /// Sends `content` from `mailbox` as `person`.
+    pub async fn send(
+        &self,
+        person: (&str, &str),
+        mailbox: (&str, &str),
+        to: Option<&str>,
+        content: &[u8],
+    ) -> Reply {
+        self.client(person)
+            .await
+            .send_file(
+                mailbox.0,
+                mailbox.1,
+                to,
+                "TENANT.DAT",
+                Content::Bytes(content.to_vec()),
+                None,
+            )
+            .await
+            .expect("reply")
+    }
+
+    pub async fn list(&self, person: (&str, &str), mailbox: (&str, &str), folder: &str) -> Reply {
+        self.client(person)
+            .await
+            .call(
+                "ListMessages",
+                &[
+                    ("mailbox", mailbox.0),
+                    ("mailboxPassword", mailbox.1),
+                    ("folder", folder),
+                ],
+            )
+            .await
+            .expect("reply")
+    }
+
+    pub async fn get(&self, person: (&str, &str), mailbox: (&str, &str), id: &str) -> Reply {
+        self.client(person)
+            .await
+            .call(
+                "GetMessage",
+                &[
+                    ("mailbox", mailbox.0),
+                    ("mailboxPassword", mailbox.1),
+                    ("messageId", id),
+                ],
+            )
+            .await
+            .expect("reply")
+    }
+
+    pub fn days(&self, n: i64) {
+        self.clock.advance(time::Duration::days(n));
+    }
+
+    /// Starts the gateway again on the same data directory (after `stop`).
+    pub async fn restart(&mut self) {
+        self.stop().await;
+        let app = App::start(self.config.clone(), self.clock.clone())
+            .await
+            .expect("gateway restarts");
+        self.url = format!("https://localhost:{}", app.addr.port());
+        self.app = Some(app);
+    }
+
+    pub async fn stop(&mut self) {
+        if let Some(app) = self.app.take() {
+            app.stop().await;
+        }
+    }
+}
+
+/// Asserts a reply is a Fault with this code and returns it.
+#[track_caller]
+pub fn assert_fault(r: &Reply, code: &str) -> imax_gateway::client::Fault {
+    let f = r
+        .fault
+        .clone()
+        .unwrap_or_else(|| panic!("expected fault {code}, got {r:?}"));
+    assert_eq!(f.code, code, "{f:?}");
+    assert_eq!(r.http_status, 500, "SOAP 1.1 faults travel with HTTP 500");
+    assert!(f.message.ends_with('.'), "a sentence: {}", f.message);
+    f
+}
+
+#[track_caller]
+pub fn assert_ok(r: &Reply) {
+    assert!(r.fault.is_none(), "unexpected fault {:?}", r.fault);
+    assert_eq!(r.http_status, 200);
+}
+
+pub fn sha256_hex(b: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(b))
+}
+
+/// A TRACS-like tenant file (fixed-width records).
+pub fn tenant_file(lines: usize) -> Vec<u8> {
+    let mut out = format!("TENHR2.0.2.D00001112220261200000{:>188}TRACM10001\r\n", "").into_bytes();
+    for i in 0..lines {
+        out.extend(format!("MAT10{:05}{:<90}\r\n", i + 2, "certification").into_bytes());
+    }
+    out.extend(b"TENTR\r\n");
+    out
+}

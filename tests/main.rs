@@ -1,0 +1,13 @@
+//! Integration tests: every test starts a real gateway in-process on an ephemeral port, over
+//! real TLS, with its own SQLite file and a clock it moves. One test binary, for fast links.
+
+mod helpers;
+
+mod access_rules;
+mod audit_chain;
+mod faults;
+mod folders;
+mod sending;
+mod storage;
+mod transport;
+mod zeep;

@@ -1,0 +1,194 @@
+//! Sending and fetching files (R11, R12) through the real server.
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn r12_property_file_routes_to_its_ca_and_the_ca_fetches_it() {
+    let t = TestApp::start().await;
+    let file = tenant_file(50);
+    let r = t.send(SITE_USER, MAPLE, None, &file).await;
+    assert_ok(&r);
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.get("toMailbox"),
+        Some(PBCA.0),
+        "Maple Court's contract is the PBCA's"
+    );
+    assert_eq!(r.get("fromMailbox"), Some(MAPLE.0));
+    assert_eq!(r.get("routedBy"), Some("directory"));
+    assert_eq!(r.get("sha256"), Some(sha256_hex(&file).as_str()));
+    assert_eq!(r.get("sizeBytes"), Some(file.len().to_string().as_str()));
+    let id = r.get("messageId").expect("id").to_string();
+
+    let listed = t.list(CA_USER, PBCA, "receivedFromOthers").await;
+    assert_ok(&listed);
+    assert_eq!(listed.all("messageId"), vec![id.as_str()]);
+    assert_eq!(listed.get("fileName"), Some("TENANT.DAT"));
+    assert_eq!(listed.get("retrievedAt"), None);
+
+    let got = t.get(CA_USER, PBCA, &id).await;
+    assert_ok(&got);
+    assert_eq!(got.content().expect("content"), file);
+    assert_eq!(got.get("sha256"), Some(sha256_hex(&file).as_str()));
+    assert!(
+        got.get("retrievedAt").is_some(),
+        "the recipient's fetch marks it retrieved"
+    );
+
+    // The sender sees that the CA retrieved it.
+    let sent = t.list(SITE_USER, MAPLE, "sentToOthers").await;
+    assert_eq!(sent.all("messageId"), vec![id.as_str()]);
+    assert!(sent.get("retrievedAt").is_some());
+}
+
+#[tokio::test]
+async fn r12_files_to_tracs_and_replies_from_a_ca() {
+    let t = TestApp::start().await;
+    // Oak Hill's contract is administered by HUD: no recipient named means TRACS.
+    let r = t.send(SITE_USER, OAK_HILL, None, b"voucher").await;
+    assert_ok(&r);
+    assert_eq!(r.get("toMailbox"), Some(HUD.0));
+    let named = t.send(SITE_USER, MAPLE, Some("TRACS"), b"to hud").await;
+    assert_eq!(named.get("toMailbox"), Some(HUD.0));
+    assert_eq!(named.get("routedBy"), Some("sender"));
+    let to_tracs = t.list(SITE_USER, MAPLE, "sentToTracs").await;
+    assert_eq!(to_tracs.all("messageId").len(), 1);
+    assert_eq!(t.list(SITE_USER, MAPLE, "sentToOthers").await.status, 600);
+
+    // The CA answers the property (R12: replies come back to the sender's mailbox).
+    let reply = t
+        .send(CA_USER, PBCA, Some(MAPLE.0), b"TA005 acknowledgement")
+        .await;
+    assert_ok(&reply);
+    let inbox = t.list(SITE_USER, MAPLE, "receivedFromOthers").await;
+    assert_eq!(
+        inbox.all("messageId"),
+        vec![reply.get("messageId").expect("id")]
+    );
+
+    // HUD answers into "Received from TRACS".
+    let hud_user = ("M10001", "Coordinator-Pass-1"); // any M-ID with the iMAX role (R11)
+    let from_hud = t.send(hud_user, HUD, Some(MAPLE.0), b"TRACS message").await;
+    assert_ok(&from_hud);
+    let rft = t.list(SITE_USER, MAPLE, "receivedFromTracs").await;
+    assert_eq!(
+        rft.all("messageId"),
+        vec![from_hud.get("messageId").expect("id")]
+    );
+}
+
+#[tokio::test]
+async fn r11_service_bureau_sends_for_a_client_property_with_its_own_m_id() {
+    let t = TestApp::start().await;
+    let r = t.send(BUREAU_USER, RIVERSIDE, None, b"bureau file").await;
+    assert_ok(&r);
+    assert_eq!(r.get("toMailbox"), Some(TCA.0));
+    let at_tca = t.list(CA_USER, TCA, "receivedFromOthers").await;
+    assert_eq!(at_tca.all("messageId").len(), 1);
+}
+
+#[tokio::test]
+async fn r12_properties_cannot_send_to_other_properties_or_unknown_ids() {
+    let t = TestApp::start().await;
+    for to in [RIVERSIDE.0, "TRACM99999", "HUD-PLEASE"] {
+        let r = t.send(SITE_USER, MAPLE, Some(to), b"x").await;
+        let f = assert_fault(&r, "UnknownRecipient");
+        assert_eq!(f.status, 300);
+    }
+    assert_eq!(
+        t.list(SITE_USER, MAPLE, "sentToOthers").await.status,
+        600,
+        "nothing stored"
+    );
+}
+
+#[tokio::test]
+async fn ack_removes_from_the_unread_view_and_history_keeps_it() {
+    let t = TestApp::start().await;
+    let id = t
+        .send(SITE_USER, MAPLE, None, b"one")
+        .await
+        .get("messageId")
+        .expect("id")
+        .to_string();
+    let mut ca = t.client(CA_USER).await;
+    // Only the recipient acknowledges.
+    let by_sender = t
+        .client(SITE_USER)
+        .await
+        .call(
+            "AckMessage",
+            &[
+                ("mailbox", MAPLE.0),
+                ("mailboxPassword", MAPLE.1),
+                ("messageId", &id),
+            ],
+        )
+        .await
+        .expect("reply");
+    assert_fault(&by_sender, "UnknownMessage");
+    let acked = ca
+        .call(
+            "AckMessage",
+            &[
+                ("mailbox", PBCA.0),
+                ("mailboxPassword", PBCA.1),
+                ("messageId", &id),
+            ],
+        )
+        .await
+        .expect("reply");
+    assert_ok(&acked);
+    assert!(acked.get("acknowledgedAt").is_some());
+    let unread = t.list(CA_USER, PBCA, "receivedFromOthers").await;
+    assert_eq!(
+        unread.status, 601,
+        "empty folder: nothing received from others"
+    );
+    assert!(unread.all("messageId").is_empty());
+    let history = ca
+        .call(
+            "ListMessages",
+            &[
+                ("mailbox", PBCA.0),
+                ("mailboxPassword", PBCA.1),
+                ("folder", "receivedFromOthers"),
+                ("includeAcknowledged", "true"),
+            ],
+        )
+        .await
+        .expect("reply");
+    assert_eq!(history.all("messageId"), vec![id.as_str()]);
+    // Still fetchable after acknowledgement.
+    assert_ok(&t.get(CA_USER, PBCA, &id).await);
+}
+
+#[tokio::test]
+async fn large_file_streams_both_ways_with_the_same_sha256() {
+    let t = TestApp::start().await;
+    let path = t.dir.path().join("big.dat");
+    let data: Vec<u8> = (0..(12u32 << 20))
+        .map(|i| (i.wrapping_mul(2654435761) >> 24) as u8)
+        .collect();
+    std::fs::write(&path, &data).expect("write");
+    let r = t
+        .client(SITE_USER)
+        .await
+        .send_file(
+            MAPLE.0,
+            MAPLE.1,
+            None,
+            "BIG.DAT",
+            imax_gateway::client::Content::File(path),
+            Some(&sha256_hex(&data)),
+        )
+        .await
+        .expect("reply");
+    assert_ok(&r);
+    assert_eq!(r.get("sizeBytes"), Some(data.len().to_string().as_str()));
+    let got = t.get(CA_USER, PBCA, r.get("messageId").expect("id")).await;
+    assert_eq!(
+        sha256_hex(&got.content().expect("content")),
+        sha256_hex(&data)
+    );
+}

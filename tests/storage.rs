@@ -1,0 +1,173 @@
+//! Storage that loses nothing: durable before the receipt, leftovers removed at start-up.
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn messages_survive_a_restart_and_crash_leftovers_are_removed() {
+    let mut t = TestApp::start().await;
+    let file = tenant_file(10);
+    let id = t
+        .send(SITE_USER, MAPLE, None, &file)
+        .await
+        .get("messageId")
+        .expect("id")
+        .to_string();
+    t.stop().await;
+    let messages = t.dir.path().join("messages");
+    assert!(
+        messages.join("clean-shutdown").exists(),
+        "a clean stop is marked"
+    );
+
+    // Simulate a crash: a half-received upload in staging, and a body that was moved into
+    // place but whose row never committed; and no clean-stop mark.
+    std::fs::write(
+        messages.join("staging/0123456789abcdef0123456789abcdef.part"),
+        b"half",
+    )
+    .expect("write");
+    let orphan_dir = messages.join("bodies/ff");
+    std::fs::create_dir_all(&orphan_dir).expect("dir");
+    std::fs::write(
+        orphan_dir.join("ff00000000000000000000000000000f"),
+        b"orphan",
+    )
+    .expect("write");
+    std::fs::remove_file(messages.join("clean-shutdown")).expect("unmark");
+
+    t.restart().await;
+    assert_eq!(
+        std::fs::read_dir(messages.join("staging"))
+            .expect("dir")
+            .count(),
+        0
+    );
+    assert!(
+        !orphan_dir.join("ff00000000000000000000000000000f").exists(),
+        "orphan body removed"
+    );
+    let got = t.get(CA_USER, PBCA, &id).await;
+    assert_eq!(
+        got.content().expect("content"),
+        file,
+        "the committed message is intact"
+    );
+}
+
+#[tokio::test]
+async fn a_killed_gateway_leaves_whole_messages_or_nothing() {
+    use std::process::{Command, Stdio};
+    let t = TestApp::start().await;
+    let dir = t.dir.path().to_path_buf();
+    let bin = env!("CARGO_BIN_EXE_imax");
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let spawn = || {
+        Command::new(bin)
+            .arg("serve")
+            .env("IMAX_LISTEN", format!("127.0.0.1:{port}"))
+            .env("IMAX_DATA_DIR", &dir)
+            .env("IMAX_ARGON2_MEMORY_KIB", "1024")
+            .env("IMAX_ARGON2_ITERATIONS", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn imax serve")
+    };
+    let url = format!("https://localhost:{port}");
+    let mut child = spawn();
+    let connect = |url: String, ca: std::path::PathBuf| async move {
+        for _ in 0..100 {
+            if let Ok(c) =
+                imax_gateway::client::S2sClient::connect(&url, &ca, SITE_USER.0, SITE_USER.1).await
+            {
+                return c;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("gateway did not come up");
+    };
+    // Uploads in flight while the process is killed.
+    let mut receipts = Vec::new();
+    let mut tasks = Vec::new();
+    for i in 0..8u8 {
+        let (url, ca) = (url.clone(), t.ca.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut c = connect(url, ca).await;
+            let data = vec![i; 3 << 20];
+            let r = c
+                .send_file(
+                    MAPLE.0,
+                    MAPLE.1,
+                    None,
+                    "F.DAT",
+                    imax_gateway::client::Content::Bytes(data.clone()),
+                    None,
+                )
+                .await;
+            (data, r)
+        }));
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+    for task in tasks {
+        if let Ok((data, Ok(r))) = task.await {
+            if r.fault.is_none() {
+                receipts.push((
+                    r.get("messageId").expect("id").to_string(),
+                    sha256_hex(&data),
+                ));
+            }
+        }
+    }
+    let mut child = spawn();
+    let mut ca_client = connect(url.clone(), t.ca.clone()).await;
+    ca_client.mid = CA_USER.0.into();
+    ca_client.password = CA_USER.1.into();
+    let listed = ca_client
+        .call(
+            "ListMessages",
+            &[
+                ("mailbox", PBCA.0),
+                ("mailboxPassword", PBCA.1),
+                ("folder", "receivedFromOthers"),
+            ],
+        )
+        .await
+        .expect("list");
+    let ids = listed.all("messageId");
+    for (id, _) in &receipts {
+        assert!(
+            ids.contains(&id.as_str()),
+            "a message whose receipt was sent is never lost"
+        );
+    }
+    // Every visible message is whole: its body is there and has the stored SHA-256.
+    for id in &ids {
+        let got = ca_client
+            .call(
+                "GetMessage",
+                &[
+                    ("mailbox", PBCA.0),
+                    ("mailboxPassword", PBCA.1),
+                    ("messageId", id),
+                ],
+            )
+            .await
+            .expect("get");
+        let content = got.content().expect("content");
+        assert_eq!(content.len(), 3 << 20);
+        assert_eq!(Some(sha256_hex(&content).as_str()), got.get("sha256"));
+    }
+    assert_eq!(
+        std::fs::read_dir(dir.join("messages/staging"))
+            .expect("dir")
+            .count(),
+        0
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}

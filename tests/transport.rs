@@ -1,0 +1,183 @@
+//! TLS, ALPN, the WSDL, and graceful shutdown.
+
+use crate::helpers::*;
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use rustls_pki_types::pem::PemObject;
+use std::sync::Arc;
+use tokio::net::TcpStream;
+
+#[tokio::test]
+async fn wsdl_and_xsd_are_served_with_the_gateway_address() {
+    let t = TestApp::start().await;
+    let mut c = t.client(SITE_USER).await;
+    let (status, wsdl) = c.get("/s2s?wsdl").await.expect("wsdl");
+    assert_eq!(status, 200);
+    assert!(
+        wsdl.contains(&format!(
+            "location=\"https://localhost:{}/s2s\"",
+            t.app().addr.port()
+        )),
+        "{wsdl}"
+    );
+    for op in [
+        "SendFile",
+        "ListMessages",
+        "GetMessage",
+        "AckMessage",
+        "ChangePassword",
+    ] {
+        assert!(
+            wsdl.contains(&format!("<wsdl:operation name=\"{op}\">")),
+            "{op}"
+        );
+    }
+    let (status, xsd) = c.get("/imax-s2s.xsd").await.expect("xsd");
+    assert_eq!(status, 200);
+    assert!(xsd.contains("name=\"imaxFault\""));
+    let (status, _) = c.get("/s2s").await.expect("get");
+    assert_eq!(status, 405);
+}
+
+async fn handshake(
+    t: &TestApp,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+    alpn: &[&[u8]],
+) -> Result<(Option<Vec<u8>>, String), std::io::Error> {
+    let mut roots = rustls::RootCertStore::empty();
+    for c in rustls_pki_types::CertificateDer::pem_file_iter(&t.ca).expect("ca") {
+        roots.add(c.expect("cert")).expect("add");
+    }
+    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_protocol_versions(versions)
+    .expect("versions")
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    let tcp = TcpStream::connect(t.app().addr).await?;
+    let name = rustls_pki_types::ServerName::try_from("localhost").expect("name");
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(name, tcp)
+        .await?;
+    let (_, conn) = tls.get_ref();
+    let suite = format!("{:?}", conn.negotiated_cipher_suite().map(|s| s.suite()));
+    Ok((conn.alpn_protocol().map(|p| p.to_vec()), suite))
+}
+
+#[tokio::test]
+async fn tls_12_and_13_with_aead_suites_and_alpn() {
+    let t = TestApp::start().await;
+    let (alpn, suite) = handshake(&t, &[&rustls::version::TLS12], &[b"http/1.1"])
+        .await
+        .expect("TLS 1.2 works");
+    assert_eq!(alpn.as_deref(), Some(&b"http/1.1"[..]));
+    assert!(
+        suite.contains("GCM") || suite.contains("CHACHA20_POLY1305"),
+        "{suite}"
+    );
+    let (alpn, suite) = handshake(&t, &[&rustls::version::TLS13], &[b"h2", b"http/1.1"])
+        .await
+        .expect("TLS 1.3 works");
+    assert_eq!(alpn.as_deref(), Some(&b"h2"[..]));
+    assert!(suite.starts_with("Some(TLS13_"), "{suite}");
+}
+
+#[tokio::test]
+async fn http2_serves_the_same_endpoint() {
+    let t = TestApp::start().await;
+    let mut roots = rustls::RootCertStore::empty();
+    for c in rustls_pki_types::CertificateDer::pem_file_iter(&t.ca).expect("ca") {
+        roots.add(c.expect("cert")).expect("add");
+    }
+    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("versions")
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    let tcp = TcpStream::connect(t.app().addr).await.expect("tcp");
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(
+            rustls_pki_types::ServerName::try_from("localhost").expect("name"),
+            tcp,
+        )
+        .await
+        .expect("tls");
+    let (mut sender, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(tls),
+    )
+    .await
+    .expect("h2");
+    tokio::spawn(conn);
+    let req = hyper::Request::get(format!(
+        "https://localhost:{}/s2s?wsdl",
+        t.app().addr.port()
+    ))
+    .body(http_body_util::Empty::<Bytes>::new())
+    .expect("req");
+    let resp = sender.send_request(req).await.expect("resp");
+    assert_eq!(resp.version(), hyper::Version::HTTP_2);
+    assert_eq!(resp.status(), 200);
+    assert!(resp.headers().get("strict-transport-security").is_some());
+    let body = resp.into_body().collect().await.expect("body").to_bytes();
+    assert!(String::from_utf8_lossy(&body).contains("ImaxService"));
+}
+
+#[tokio::test]
+async fn shutdown_lets_an_upload_in_flight_finish() {
+    use imax_gateway::client::S2sClient;
+    let mut t = TestApp::start().await;
+    let mut c = S2sClient::connect(&t.url, &t.ca, SITE_USER.0, SITE_USER.1)
+        .await
+        .expect("connect");
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(4);
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv()
+            .await
+            .map(|b| (Ok::<_, std::io::Error>(hyper::body::Frame::data(b)), rx))
+    });
+    let body = http_body_util::StreamBody::new(stream).boxed();
+    let upload = tokio::spawn(async move { c.post_body(body).await });
+    let prefix = format!(
+        "<soap:Envelope xmlns:soap=\"{}\" xmlns:t=\"{}\"><soap:Header><wsse:Security xmlns:wsse=\"{}\"><wsse:UsernameToken><wsse:Username>{}</wsse:Username><wsse:Password>{}</wsse:Password></wsse:UsernameToken></wsse:Security></soap:Header><soap:Body><t:SendFile><t:mailbox>{}</t:mailbox><t:mailboxPassword>{}</t:mailboxPassword><t:fileName>SLOW.DAT</t:fileName><t:content>",
+        imax_gateway::s2s::envelope::SOAP_ENV,
+        imax_gateway::s2s::envelope::TNS,
+        imax_gateway::s2s::envelope::WSSE,
+        SITE_USER.0, SITE_USER.1, MAPLE.0, MAPLE.1
+    );
+    tx.send(Bytes::from(prefix)).await.expect("send");
+    tx.send(Bytes::from_static(b"QUJD")).await.expect("send");
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let addr = t.app().addr;
+    let app = t.app.take().expect("app");
+    let stopping = tokio::spawn(app.stop());
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // No new connections once shutdown has begun.
+    assert!(S2sClient::connect(
+        &format!("https://localhost:{}", addr.port()),
+        &t.ca,
+        "M1",
+        "x"
+    )
+    .await
+    .is_err());
+    tx.send(Bytes::from_static(
+        b"REVG</t:content></t:SendFile></soap:Body></soap:Envelope>",
+    ))
+    .await
+    .expect("send");
+    drop(tx);
+    let r = upload.await.expect("join").expect("reply");
+    assert_ok(&r);
+    assert_eq!(r.get("sizeBytes"), Some("6"));
+    stopping.await.expect("stopped");
+    // And the message is there after a restart.
+    t.restart().await;
+    let got = t.get(CA_USER, PBCA, r.get("messageId").expect("id")).await;
+    assert_eq!(got.content().expect("content"), b"ABCDEF");
+}

@@ -1,0 +1,27 @@
+//! A stock SOAP client, Python's zeep, loads the served WSDL and works unchanged.
+//! The README's test command installs zeep; a missing zeep fails this test.
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn zeep_drives_the_endpoint_from_the_served_wsdl() {
+    let t = TestApp::start().await;
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/zeep/s2s_zeep.py");
+    let (url, ca) = (t.url.clone(), t.ca.clone());
+    let python = std::env::var("IMAX_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    // Run off the async runtime's worker: the gateway serves zeep on the same runtime.
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(python)
+            .arg(script)
+            .arg(url)
+            .arg(ca)
+            .output()
+    })
+    .await
+    .expect("join")
+    .expect("python3 runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "zeep failed:\n{stdout}\n{stderr}");
+    assert!(stdout.contains("zeep: all checks passed"), "{stdout}");
+}

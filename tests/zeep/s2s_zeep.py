@@ -1,0 +1,84 @@
+"""Drives the gateway with the stock Python SOAP client zeep, loaded from the served WSDL.
+
+Usage: python3 s2s_zeep.py https://localhost:PORT path/to/dev-ca.pem
+Exits non-zero on the first failed check.
+"""
+import hashlib
+import sys
+
+import requests
+from zeep import Client
+from zeep.exceptions import Fault
+from zeep.transports import Transport
+from zeep.wsse.username import UsernameToken
+
+TNS = "{urn:imax-gateway:s2s:1}"
+url, ca = sys.argv[1], sys.argv[2]
+session = requests.Session()
+session.verify = ca
+# REQUESTS_CA_BUNDLE and proxy variables in the environment would override the CA above.
+session.trust_env = False
+
+
+def client(mid, password):
+    c = Client(url + "/s2s?wsdl", transport=Transport(session=session),
+               wsse=UsernameToken(mid, password))
+    return c.service
+
+
+def fault_code(call):
+    try:
+        call()
+    except Fault as f:
+        code = f.detail.find(".//" + TNS + "code").text
+        status = int(f.detail.find(".//" + TNS + "status").text)
+        return code, status, f.message
+    raise AssertionError("expected a fault")
+
+
+site = client("M10002", "Site-Manager-Pass-2")
+data = b"TENHR2.0.2.D0000111222026120000" + b" " * 188 + b"TRACM10001\r\nTENTR\r\n"
+digest = hashlib.sha256(data).hexdigest()
+r = site.SendFile(mailbox="TRACM10001", mailboxPassword="Maple-Mailbox-2026",
+                  fileName="TENANT.DAT", sha256=digest, content=data)
+assert r.status == 200, r
+assert r.receipt.toMailbox == "TRACM20001", r
+assert r.receipt.sha256 == digest, r
+assert r.receipt.sizeBytes == len(data), r
+message_id = r.receipt.messageId
+
+ca_user = client("M20001", "Contract-Admin-Pass-4")
+box = dict(mailbox="TRACM20001", mailboxPassword="Ca1-Mailbox-2026")
+listing = ca_user.ListMessages(folder="receivedFromOthers", **box)
+assert listing.status == 200, listing
+assert [m.messageId for m in listing.message] == [message_id], listing
+
+got = ca_user.GetMessage(messageId=message_id, **box)
+assert got.content == data, got
+assert got.message.sha256 == digest, got
+assert got.message.retrievedAt is not None, got
+
+acked = ca_user.AckMessage(messageId=message_id, **box)
+assert acked.message.acknowledgedAt is not None, acked
+empty = ca_user.ListMessages(folder="receivedFromOthers", **box)
+assert empty.status == 601, empty
+
+code, status, message = fault_code(lambda: client("M10002", "wrong").ListMessages(
+    mailbox="TRACM10001", mailboxPassword="Maple-Mailbox-2026", folder="sentToOthers"))
+assert (code, status) == ("AuthenticationFailed", 401), (code, status)
+assert message == "The M-ID or password is not correct.", message
+
+code, status, _ = fault_code(lambda: site.GetMessage(
+    mailbox="TRACM10001", mailboxPassword="not-it", messageId=message_id))
+assert (code, status) == ("MailboxAuthenticationFailed", 400), (code, status)
+
+code, status, _ = fault_code(lambda: client("M10003", "New-Hire-Pass-3").SendFile(
+    mailbox="TRACM10001", mailboxPassword="Maple-Mailbox-2026", fileName="X", content=b"x"))
+assert (code, status) == ("NotInWorkingGroup", 403), (code, status)
+
+code, _, _ = fault_code(lambda: site.SendFile(
+    mailbox="TRACM10001", mailboxPassword="Maple-Mailbox-2026", fileName="X",
+    sha256="0" * 64, content=b"x"))
+assert code == "ChecksumMismatch", code
+
+print("zeep: all checks passed")
