@@ -46,9 +46,11 @@ pub struct TestApp {
 }
 
 pub fn test_config(dir: &Path) -> Config {
-    let mut config = Config::default();
-    config.listen = "127.0.0.1:0".parse().expect("addr");
-    config.data_dir = dir.to_path_buf();
+    let mut config = Config {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        data_dir: dir.to_path_buf(),
+        ..Config::default()
+    };
     // Still argon2id, at a lower cost so that tests stay quick.
     config.argon2.memory_kib = 1024;
     config.argon2.iterations = 1;

@@ -1,3 +1,4 @@
+#![allow(clippy::expect_used, clippy::unwrap_used)]
 //! Integration tests: every test starts a real gateway in-process on an ephemeral port, over
 //! real TLS, with its own SQLite file and a clock it moves. One test binary, for fast links.
 
