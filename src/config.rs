@@ -42,6 +42,7 @@ pub struct Limits {
     pub max_envelope_bytes: usize,
     pub max_connections: usize,
     pub header_read_timeout_secs: u64,
+    pub body_idle_timeout_secs: u64,
     pub page_size: u32,
 }
 
@@ -113,6 +114,7 @@ impl Default for Limits {
             max_envelope_bytes: 64 * 1024,
             max_connections: 1024,
             header_read_timeout_secs: 30,
+            body_idle_timeout_secs: 60,
             page_size: 100,
         }
     }

@@ -181,3 +181,34 @@ async fn shutdown_lets_an_upload_in_flight_finish() {
     let got = t.get(CA_USER, PBCA, r.get("messageId").expect("id")).await;
     assert_eq!(got.content().expect("content"), b"ABCDEF");
 }
+
+#[tokio::test]
+async fn a_stalled_upload_is_refused_and_leaves_nothing() {
+    use imax_gateway::client::S2sClient;
+    let t = TestApp::start_with(|c| c.limits.body_idle_timeout_secs = 1).await;
+    let mut c = S2sClient::connect(&t.url, &t.ca, SITE_USER.0, SITE_USER.1).await.expect("connect");
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(4);
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|b| (Ok::<_, std::io::Error>(hyper::body::Frame::data(b)), rx))
+    });
+    let upload = tokio::spawn(async move { c.post_body(http_body_util::StreamBody::new(stream).boxed()).await });
+    let prefix = format!(
+        "<soap:Envelope xmlns:soap=\"{}\" xmlns:t=\"{}\"><soap:Header><wsse:Security xmlns:wsse=\"{}\"><wsse:UsernameToken><wsse:Username>{}</wsse:Username><wsse:Password>{}</wsse:Password></wsse:UsernameToken></wsse:Security></soap:Header><soap:Body><t:SendFile><t:mailbox>{}</t:mailbox><t:mailboxPassword>{}</t:mailboxPassword><t:fileName>STALL.DAT</t:fileName><t:content>QUJD",
+        imax_gateway::s2s::envelope::SOAP_ENV,
+        imax_gateway::s2s::envelope::TNS,
+        imax_gateway::s2s::envelope::WSSE,
+        SITE_USER.0, SITE_USER.1, MAPLE.0, MAPLE.1
+    );
+    tx.send(Bytes::from(prefix)).await.expect("send");
+    // The client keeps the body open (stalled) well past the server's 1 s idle limit.
+    let holder = tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+        drop(tx);
+    });
+    let r = upload.await.expect("join").expect("reply");
+    let f = assert_fault(&r, "MalformedRequest");
+    assert!(f.message.contains("stopped arriving"), "{}", f.message);
+    holder.abort();
+    assert_eq!(t.list(SITE_USER, MAPLE, "sentToOthers").await.status, 600);
+    assert_eq!(std::fs::read_dir(t.dir.path().join("messages/staging")).expect("dir").count(), 0);
+}

@@ -154,7 +154,19 @@ async fn handle(gw: &Gateway, caller: Caller, body: Body) -> Result<Response, Re
     let drain_limit = limits.max_file_bytes.saturating_mul(3) / 2 + (1 << 20);
     let mut stream = body.into_data_stream();
     let mut upload: Option<(StagedBody, MailboxSession)> = None;
-    while let Some(chunk) = stream.next().await {
+    let idle = std::time::Duration::from_secs(limits.body_idle_timeout_secs);
+    loop {
+        let Ok(next) = tokio::time::timeout(idle, stream.next()).await else {
+            let r = Refusal::with_detail(
+                Code::MalformedRequest,
+                "The request body stopped arriving before it was complete.",
+            );
+            return Err(match upload.take() {
+                Some((_, session)) => gw.abandon_send(&session, r).await,
+                None => r,
+            });
+        };
+        let Some(chunk) = next else { break };
         let chunk = chunk.map_err(|_| {
             Refusal::with_detail(
                 Code::MalformedRequest,
