@@ -45,14 +45,35 @@ fn imax(dir: &Path, port: u16) -> Command {
 }
 
 async fn start(dir: &Path) -> Server {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/demo-directory.toml");
-    let status = imax(dir, port).args(["admin", "import"]).arg(demo).stdout(Stdio::null()).status().unwrap();
+    let status = imax(dir, port)
+        .args(["admin", "import"])
+        .arg(demo)
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
     assert!(status.success(), "import failed");
-    let child = imax(dir, port).arg("serve").stdout(Stdio::null()).spawn().unwrap();
-    let server = Server { child, url: format!("https://localhost:{port}"), ca: dir.join("tls/dev-ca.pem") };
+    let child = imax(dir, port)
+        .arg("serve")
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let server = Server {
+        child,
+        url: format!("https://localhost:{port}"),
+        ca: dir.join("tls/dev-ca.pem"),
+    };
     for _ in 0..200 {
-        if server.ca.exists() && S2sClient::connect(&server.url, &server.ca, "M1", "x").await.is_ok() {
+        if server.ca.exists()
+            && S2sClient::connect(&server.url, &server.ca, "M1", "x")
+                .await
+                .is_ok()
+        {
             return server;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
@@ -72,21 +93,44 @@ fn status_kib(pid: u32, field: &str) -> u64 {
 async fn memory_while_receiving(dir: &Path) {
     let server = start(dir).await;
     let pid = server.child.id();
-    let mut c = S2sClient::connect(&server.url, &server.ca, SITE_USER.0, SITE_USER.1).await.unwrap();
+    let mut c = S2sClient::connect(&server.url, &server.ca, SITE_USER.0, SITE_USER.1)
+        .await
+        .unwrap();
     // Warm up: one small send so that pools, caches and buffers exist.
-    c.send_file(MAPLE.0, MAPLE.1, None, "W.DAT", Content::Bytes(vec![1; 10 * 1024]), None).await.unwrap();
+    c.send_file(
+        MAPLE.0,
+        MAPLE.1,
+        None,
+        "W.DAT",
+        Content::Bytes(vec![1; 10 * 1024]),
+        None,
+    )
+    .await
+    .unwrap();
     let before = status_kib(pid, "VmRSS:");
     let path = dir.join("big.bin");
     {
         use std::io::Write;
         let mut f = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
-        let block: Vec<u8> = (0..1024 * 1024u32).map(|i| (i.wrapping_mul(2654435761) >> 24) as u8).collect();
+        let block: Vec<u8> = (0..1024 * 1024u32)
+            .map(|i| (i.wrapping_mul(2654435761) >> 24) as u8)
+            .collect();
         for _ in 0..100 {
             f.write_all(&block).unwrap();
         }
     }
     let t = Instant::now();
-    let r = c.send_file(MAPLE.0, MAPLE.1, None, "BIG.BIN", Content::File(path.clone()), None).await.unwrap();
+    let r = c
+        .send_file(
+            MAPLE.0,
+            MAPLE.1,
+            None,
+            "BIG.BIN",
+            Content::File(path.clone()),
+            None,
+        )
+        .await
+        .unwrap();
     let took = t.elapsed();
     assert!(r.fault.is_none(), "{:?}", r.fault);
     let peak = status_kib(pid, "VmHWM:");
@@ -109,22 +153,48 @@ struct Stats {
 
 fn stats(mut lat: Vec<Duration>, elapsed: Duration, errors: usize) -> Stats {
     lat.sort();
-    let pick = |q: f64| lat.get(((lat.len() as f64 - 1.0) * q).round() as usize).copied().unwrap_or_default();
-    Stats { rps: lat.len() as f64 / elapsed.as_secs_f64(), p50: pick(0.50), p99: pick(0.99), errors }
+    let pick = |q: f64| {
+        lat.get(((lat.len() as f64 - 1.0) * q).round() as usize)
+            .copied()
+            .unwrap_or_default()
+    };
+    Stats {
+        rps: lat.len() as f64 / elapsed.as_secs_f64(),
+        p50: pick(0.50),
+        p99: pick(0.99),
+        errors,
+    }
 }
 
-async fn run_sends(server: &Server, concurrency: usize, size: usize, duration: Duration) -> (Stats, Vec<String>) {
+async fn run_sends(
+    server: &Server,
+    concurrency: usize,
+    size: usize,
+    duration: Duration,
+) -> (Stats, Vec<String>) {
     let data = Arc::new(vec![b'T'; size]);
     let start = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..concurrency {
         let (url, ca, data) = (server.url.clone(), server.ca.clone(), data.clone());
         tasks.push(tokio::spawn(async move {
-            let mut c = S2sClient::connect(&url, &ca, SITE_USER.0, SITE_USER.1).await.unwrap();
+            let mut c = S2sClient::connect(&url, &ca, SITE_USER.0, SITE_USER.1)
+                .await
+                .unwrap();
             let (mut lat, mut ids, mut errors) = (Vec::new(), Vec::new(), 0);
             while start.elapsed() < duration {
                 let t = Instant::now();
-                match c.send_file(MAPLE.0, MAPLE.1, None, "TEN.DAT", Content::Bytes(data.to_vec()), None).await {
+                match c
+                    .send_file(
+                        MAPLE.0,
+                        MAPLE.1,
+                        None,
+                        "TEN.DAT",
+                        Content::Bytes(data.to_vec()),
+                        None,
+                    )
+                    .await
+                {
                     Ok(r) if r.fault.is_none() => {
                         lat.push(t.elapsed());
                         ids.push(r.get("messageId").unwrap().to_string());
@@ -145,19 +215,36 @@ async fn run_sends(server: &Server, concurrency: usize, size: usize, duration: D
     (stats(lat, start.elapsed(), errors), ids)
 }
 
-async fn run_gets(server: &Server, concurrency: usize, ids: Arc<Vec<String>>, duration: Duration) -> Stats {
+async fn run_gets(
+    server: &Server,
+    concurrency: usize,
+    ids: Arc<Vec<String>>,
+    duration: Duration,
+) -> Stats {
     let start = Instant::now();
     let mut tasks = Vec::new();
     for w in 0..concurrency {
         let (url, ca, ids) = (server.url.clone(), server.ca.clone(), ids.clone());
         tasks.push(tokio::spawn(async move {
-            let mut c = S2sClient::connect(&url, &ca, CA_USER.0, CA_USER.1).await.unwrap();
+            let mut c = S2sClient::connect(&url, &ca, CA_USER.0, CA_USER.1)
+                .await
+                .unwrap();
             let (mut lat, mut errors, mut i) = (Vec::new(), 0, w);
             while start.elapsed() < duration {
                 let id = &ids[i % ids.len()];
                 i += concurrency;
                 let t = Instant::now();
-                match c.call("GetMessage", &[("mailbox", PBCA.0), ("mailboxPassword", PBCA.1), ("messageId", id)]).await {
+                match c
+                    .call(
+                        "GetMessage",
+                        &[
+                            ("mailbox", PBCA.0),
+                            ("mailboxPassword", PBCA.1),
+                            ("messageId", id),
+                        ],
+                    )
+                    .await
+                {
                     Ok(r) if r.fault.is_none() => lat.push(t.elapsed()),
                     _ => errors += 1,
                 }
@@ -189,7 +276,13 @@ async fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let duration = Duration::from_secs(if quick { 2 } else { 8 });
     let root = tempfile::tempdir().unwrap();
-    println!("imax-gateway load benchmark ({} per run, {} cores)", humantime(duration), std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    println!(
+        "imax-gateway load benchmark ({} per run, {} cores)",
+        humantime(duration),
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    );
     memory_while_receiving(&root.path().join("memory")).await;
     let server = start(&root.path().join("load")).await;
     for (size, label) in [(10 * 1024, "10 KiB"), (1024 * 1024, "1 MiB")] {

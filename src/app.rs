@@ -57,6 +57,32 @@ pub enum StartError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error("another gateway is serving the data directory {0}")]
+    DataDirInUse(String),
+    #[error("cannot lock the data directory {dir}: {source}")]
+    Lock { dir: String, source: std::io::Error },
+}
+
+/// Holds an exclusive lock on `<data_dir>/gateway.lock` while a gateway serves that directory,
+/// so two gateways never share (and sweep) one body store.
+fn lock_data_dir(dir: &std::path::Path) -> Result<std::fs::File, StartError> {
+    let shown = dir.display().to_string();
+    let failed = |source| StartError::Lock {
+        dir: shown.clone(),
+        source,
+    };
+    std::fs::create_dir_all(dir).map_err(failed)?;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join("gateway.lock"))
+        .map_err(failed)?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StartError::DataDirInUse(shown)),
+        Err(std::fs::TryLockError::Error(source)) => Err(failed(source)),
+    }
 }
 
 /// A running gateway.
@@ -72,6 +98,7 @@ pub struct App {
 impl App {
     /// Opens the store and starts serving on `config.listen` (port 0 picks a free port).
     pub async fn start(config: Config, clock: SharedClock) -> Result<App, StartError> {
+        let lock = lock_data_dir(&config.data_dir)?;
         let listener =
             TcpListener::bind(config.listen)
                 .await
@@ -82,6 +109,7 @@ impl App {
         let certs = tls::resolve(&config.tls.cert, &config.tls.key, &config.data_dir)?;
         let tls_config = tls::server_config(&certs)?;
         let store = Store::open(&config.database_url(), &config.data_dir).await?;
+        store.recover().await?;
         let config = Arc::new(config);
         let gateway = Gateway::new(store, clock, config.clone());
         let addr = listener.local_addr().map_err(|source| StartError::Bind {
@@ -102,7 +130,8 @@ impl App {
                 let _ = stopped.await;
             })
             .await;
-            store.close().await;
+            store.close_clean().await;
+            drop(lock);
         });
         Ok(App {
             addr,

@@ -555,32 +555,39 @@ async fn client_command(args: ClientArgs) -> Result<(), String> {
     let mut c = S2sClient::connect(&args.url, &args.ca, &args.mid, &password)
         .await
         .map_err(|e| e.to_string())?;
-    let mailbox = || args.mailbox.clone().ok_or("--mailbox is required");
     let e = |e: imax_gateway::client::ClientError| e.to_string();
-    match args.command {
+    if let ClientCommand::ChangePassword = args.command {
+        let new = env_secret("TRACS_NEW_PASSWORD")?;
+        let r = c
+            .call("ChangePassword", &[("newPassword", &new)])
+            .await
+            .map_err(e)?;
+        return print_reply(&r);
+    }
+    // Every other command acts on a mailbox.
+    let mb = args.mailbox.clone().ok_or("--mailbox is required")?;
+    let mpw = env_secret("TRACS_MAILBOX_PASSWORD")?;
+    let on_message = |op: &'static str, id: String| {
+        let fields = [
+            ("mailbox", mb.clone()),
+            ("mailboxPassword", mpw.clone()),
+            ("messageId", id),
+        ];
+        (op, fields)
+    };
+    let r = match args.command {
         ClientCommand::Send { file, to, sha256 } => {
             let name = file
                 .file_name()
                 .and_then(|n| n.to_str())
                 .unwrap_or("file")
                 .to_string();
-            let mpw = env_secret("TRACS_MAILBOX_PASSWORD")?;
-            let r = c
-                .send_file(
-                    &mailbox()?,
-                    &mpw,
-                    to.as_deref(),
-                    &name,
-                    Content::File(file),
-                    sha256.as_deref(),
-                )
+            let content = Content::File(file);
+            c.send_file(&mb, &mpw, to.as_deref(), &name, content, sha256.as_deref())
                 .await
-                .map_err(e)?;
-            print_reply(&r)
+                .map_err(e)?
         }
         ClientCommand::List { folder, all } => {
-            let mpw = env_secret("TRACS_MAILBOX_PASSWORD")?;
-            let mb = mailbox()?;
             let mut fields = vec![
                 ("mailbox", mb.as_str()),
                 ("mailboxPassword", mpw.as_str()),
@@ -589,21 +596,12 @@ async fn client_command(args: ClientArgs) -> Result<(), String> {
             if all {
                 fields.push(("includeAcknowledged", "true"));
             }
-            let r = c.call("ListMessages", &fields).await.map_err(e)?;
-            print_reply(&r)
+            c.call("ListMessages", &fields).await.map_err(e)?
         }
         ClientCommand::Get { message_id, out } => {
-            let mpw = env_secret("TRACS_MAILBOX_PASSWORD")?;
-            let mb = mailbox()?;
+            let (op, f) = on_message("GetMessage", message_id);
             let r = c
-                .call(
-                    "GetMessage",
-                    &[
-                        ("mailbox", &mb),
-                        ("mailboxPassword", &mpw),
-                        ("messageId", &message_id),
-                    ],
-                )
+                .call(op, &f.each_ref().map(|(k, v)| (*k, v.as_str())))
                 .await
                 .map_err(e)?;
             if r.fault.is_none() {
@@ -611,31 +609,15 @@ async fn client_command(args: ClientArgs) -> Result<(), String> {
                 std::fs::write(&out, content).map_err(|e| e.to_string())?;
                 println!("saved to {}", out.display());
             }
-            print_reply(&r)
+            r
         }
         ClientCommand::Ack { message_id } => {
-            let mpw = env_secret("TRACS_MAILBOX_PASSWORD")?;
-            let mb = mailbox()?;
-            let r = c
-                .call(
-                    "AckMessage",
-                    &[
-                        ("mailbox", &mb),
-                        ("mailboxPassword", &mpw),
-                        ("messageId", &message_id),
-                    ],
-                )
+            let (op, f) = on_message("AckMessage", message_id);
+            c.call(op, &f.each_ref().map(|(k, v)| (*k, v.as_str())))
                 .await
-                .map_err(e)?;
-            print_reply(&r)
+                .map_err(e)?
         }
-        ClientCommand::ChangePassword => {
-            let new = env_secret("TRACS_NEW_PASSWORD")?;
-            let r = c
-                .call("ChangePassword", &[("newPassword", &new)])
-                .await
-                .map_err(e)?;
-            print_reply(&r)
-        }
-    }
+        ClientCommand::ChangePassword => return Ok(()),
+    };
+    print_reply(&r)
 }

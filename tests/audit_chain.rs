@@ -19,7 +19,14 @@ async fn operations_are_recorded_and_the_chain_detects_edits_and_removals() {
         "AuthenticationFailed",
     );
     let pool = &t.admin.store.pool;
-    type Row = (String, String, Option<String>, Option<String>, Option<String>, String);
+    type Row = (
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        String,
+    );
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT actor, action, mailbox, message_id, client_addr, outcome FROM audit_log WHERE door = 's2s' ORDER BY seq",
     )

@@ -57,7 +57,9 @@ async fn messages_survive_a_restart_and_crash_leftovers_are_removed() {
 #[tokio::test]
 async fn a_killed_gateway_leaves_whole_messages_or_nothing() {
     use std::process::{Command, Stdio};
-    let t = TestApp::start().await;
+    let mut t = TestApp::start().await;
+    // The in-process gateway made the directory and certificates; a real process takes over.
+    t.stop().await;
     let dir = t.dir.path().to_path_buf();
     let bin = env!("CARGO_BIN_EXE_imax");
     let port = {
@@ -170,4 +172,16 @@ async fn a_killed_gateway_leaves_whole_messages_or_nothing() {
     );
     let _ = child.kill();
     let _ = child.wait();
+}
+
+#[tokio::test]
+async fn two_gateways_never_serve_one_data_directory() {
+    let t = TestApp::start().await;
+    let second = imax_gateway::app::App::start(t.config.clone(), t.clock.clone()).await;
+    match second {
+        Err(imax_gateway::app::StartError::DataDirInUse(_)) => {}
+        other => panic!("expected DataDirInUse, got {other:?}"),
+    }
+    // The first one still serves.
+    assert_ok(&t.send(SITE_USER, MAPLE, None, b"still here").await);
 }

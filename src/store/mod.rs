@@ -77,13 +77,15 @@ impl Store {
             bodies,
             committer,
         };
-        store.recover().await?;
         Ok(store)
     }
 
     /// Removes staging leftovers; if the last stop was not clean, also removes bodies that no
     /// row refers to (moved into place, then the process died before its row committed).
-    async fn recover(&self) -> Result<(), StoreError> {
+    ///
+    /// Only the serving gateway calls this, holding the data directory's lock: an `imax admin`
+    /// command running beside a live gateway must never sweep that gateway's uploads in flight.
+    pub async fn recover(&self) -> Result<(), StoreError> {
         let removed_staged = self.bodies.clear_staging()?;
         let mut orphans = 0usize;
         if !self.bodies.take_clean_mark()? {
@@ -110,8 +112,15 @@ impl Store {
         Ok(())
     }
 
-    /// Marks a clean stop: the next start need not sweep for orphan bodies.
+    /// Finishes queued writes and closes the pool.
     pub async fn close(&self) {
+        self.committer.stop().await;
+        self.pool.close().await;
+    }
+
+    /// Closes after the gateway stopped serving, marking a clean stop so that the next start
+    /// need not sweep for orphan bodies.
+    pub async fn close_clean(&self) {
         self.committer.stop().await;
         if let Err(e) = self.bodies.mark_clean() {
             tracing::warn!(error = %e, "could not mark a clean stop");
