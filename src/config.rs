@@ -57,6 +57,7 @@ pub struct AccountPolicy {
     pub password_history: u32,
     pub activity_granularity_secs: i64,
     pub credential_cache_secs: i64,
+    pub working_group_delay_hours: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -131,6 +132,7 @@ impl Default for AccountPolicy {
             password_history: 6,
             activity_granularity_secs: 3600,
             credential_cache_secs: 300,
+            working_group_delay_hours: 24,
         }
     }
 }

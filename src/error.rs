@@ -18,6 +18,7 @@ pub enum Code {
     PasswordRejected,
     NoImaxRole,
     NotInWorkingGroup,
+    RulesOfBehaviorNotAccepted,
     UnknownMessage,
     UnknownRecipient,
     ChecksumMismatch,
@@ -29,7 +30,7 @@ pub enum Code {
 }
 
 impl Code {
-    pub const ALL: [Code; 16] = [
+    pub const ALL: [Code; 17] = [
         Code::AuthenticationFailed,
         Code::MailboxAuthenticationFailed,
         Code::AccountLocked,
@@ -38,6 +39,7 @@ impl Code {
         Code::PasswordRejected,
         Code::NoImaxRole,
         Code::NotInWorkingGroup,
+        Code::RulesOfBehaviorNotAccepted,
         Code::UnknownMessage,
         Code::UnknownRecipient,
         Code::ChecksumMismatch,
@@ -58,6 +60,7 @@ impl Code {
             Code::PasswordRejected => "PasswordRejected",
             Code::NoImaxRole => "NoImaxRole",
             Code::NotInWorkingGroup => "NotInWorkingGroup",
+            Code::RulesOfBehaviorNotAccepted => "RulesOfBehaviorNotAccepted",
             Code::UnknownMessage => "UnknownMessage",
             Code::UnknownRecipient => "UnknownRecipient",
             Code::ChecksumMismatch => "ChecksumMismatch",
@@ -81,7 +84,7 @@ impl Code {
             | Code::PasswordExpired
             | Code::PasswordRejected => 401,
             Code::MailboxAuthenticationFailed => 400,
-            Code::NoImaxRole | Code::NotInWorkingGroup => 403,
+            Code::NoImaxRole | Code::NotInWorkingGroup | Code::RulesOfBehaviorNotAccepted => 403,
             Code::UnknownMessage
             | Code::UnknownRecipient
             | Code::ChecksumMismatch
@@ -111,6 +114,9 @@ impl Code {
             Code::NoImaxRole => "This M-ID does not hold the iMAX role; ask your coordinator to grant it.",
             Code::NotInWorkingGroup => {
                 "This M-ID is not yet in the iMAX working group for system-to-system transfers; this happens 24 to 48 hours after the iMAX role is granted."
+            }
+            Code::RulesOfBehaviorNotAccepted => {
+                "You have not accepted this year's TRACS Rules of Behavior; sign in to the gateway on the web and accept them before using iMAX."
             }
             Code::UnknownMessage => "There is no such message in this mailbox.",
             Code::UnknownRecipient => "The recipient is not an iMAX ID this mailbox can send to.",

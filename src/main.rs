@@ -198,6 +198,11 @@ enum AccountCommand {
         #[command(flatten)]
         password: PasswordIn,
     },
+    /// Record that the person accepted this year's Rules of Behavior (R21).
+    AcceptRob {
+        #[arg(long)]
+        mid: String,
+    },
     /// Unlock a locked M-ID.
     Unlock {
         #[arg(long)]
@@ -485,6 +490,10 @@ async fn admin_command(admin: &Admin, command: AdminCommand) -> Result<(), Strin
                     .await
                     .map_err(s)?;
                 println!("password of {mid} set");
+            }
+            AccountCommand::AcceptRob { mid } => {
+                admin.accept_rules_of_behavior(&mid).await.map_err(s)?;
+                println!("{mid} accepted the Rules of Behavior");
             }
             AccountCommand::Unlock { mid } => {
                 admin

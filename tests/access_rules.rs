@@ -25,6 +25,72 @@ async fn r8_working_group_gates_system_to_system_only() {
 }
 
 #[tokio::test]
+async fn r8_the_system_admits_to_the_working_group_a_day_after_the_imax_role() {
+    let t = TestApp::start().await;
+    t.clock.advance(time::Duration::hours(23));
+    assert_fault(
+        &t.send(NEW_HIRE, MAPLE, None, b"x").await,
+        "NotInWorkingGroup",
+    );
+    t.clock.advance(time::Duration::hours(1));
+    assert_ok(&t.send(NEW_HIRE, MAPLE, None, b"x").await);
+    // The delay is a setting.
+    let t = TestApp::start_with(|c| c.accounts.working_group_delay_hours = 48).await;
+    t.clock.advance(time::Duration::hours(24));
+    assert_fault(
+        &t.send(NEW_HIRE, MAPLE, None, b"x").await,
+        "NotInWorkingGroup",
+    );
+    t.clock.advance(time::Duration::hours(24));
+    assert_ok(&t.send(NEW_HIRE, MAPLE, None, b"x").await);
+}
+
+#[tokio::test]
+async fn r21_rules_of_behavior_are_accepted_once_a_calendar_year() {
+    let t = TestApp::start().await;
+    t.clock.set(time::macros::datetime!(2026-12-20 10:00 UTC));
+    let pw = Secret::new("Year-End-Pass-2026");
+    t.admin
+        .create_account("M40002", AccountKind::User, "Late Hire", "", "", &pw, false)
+        .await
+        .expect("created");
+    t.admin.grant("M40002", Right::Imax).await.expect("granted");
+    t.admin.admit("M40002").await.expect("admitted");
+    let who = ("M40002", "Year-End-Pass-2026");
+    let f = assert_fault(
+        &t.send(who, MAPLE, None, b"x").await,
+        "RulesOfBehaviorNotAccepted",
+    );
+    assert_eq!(f.status, 403);
+    assert!(
+        f.message.contains("sign in to the gateway on the web"),
+        "{}",
+        f.message
+    );
+    // Nothing else is allowed until then, but a password change is.
+    assert_fault(
+        &t.list(who, MAPLE, "broadcasts").await,
+        "RulesOfBehaviorNotAccepted",
+    );
+    t.admin
+        .accept_rules_of_behavior("M40002")
+        .await
+        .expect("accepted");
+    assert_ok(&t.send(who, MAPLE, None, b"x").await);
+    // A new year: due again at the first use.
+    t.clock.set(time::macros::datetime!(2027-01-02 08:00 UTC));
+    assert_fault(
+        &t.send(who, MAPLE, None, b"x").await,
+        "RulesOfBehaviorNotAccepted",
+    );
+    t.admin
+        .accept_rules_of_behavior("M40002")
+        .await
+        .expect("accepted");
+    assert_ok(&t.send(who, MAPLE, None, b"x").await);
+}
+
+#[tokio::test]
 async fn r5_r6_no_imax_role_is_refused_and_the_role_needs_no_property() {
     let t = TestApp::start().await;
     let pw = Secret::new("No-Role-Pass-77");
@@ -33,6 +99,10 @@ async fn r5_r6_no_imax_role_is_refused_and_the_role_needs_no_property() {
         .await
         .expect("created");
     t.admin.admit("M40001").await.expect("admitted");
+    t.admin
+        .accept_rules_of_behavior("M40001")
+        .await
+        .expect("accepted");
     let who = ("M40001", "No-Role-Pass-77");
     let f = assert_fault(&t.send(who, MAPLE, None, b"x").await, "NoImaxRole");
     assert_eq!(f.status, 403);

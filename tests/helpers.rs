@@ -63,11 +63,17 @@ impl TestApp {
         Self::start_with(|_| {}).await
     }
 
+    /// A gateway whose clock starts on 2 March 2026, so that the 90-day rules can be walked
+    /// through without crossing a new year (R21 asks for the Rules of Behavior yearly).
     pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
+        Self::start_at(time::macros::datetime!(2026-03-02 09:00 UTC), tweak).await
+    }
+
+    pub async fn start_at(start: time::OffsetDateTime, tweak: impl FnOnce(&mut Config)) -> TestApp {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut config = test_config(dir.path());
         tweak(&mut config);
-        let clock = Arc::new(ManualClock::starting_now());
+        let clock = Arc::new(ManualClock::new(start));
         // Provision first, through the same admin operations `imax admin import` uses.
         let store = Store::open(&config.database_url(), &config.data_dir)
             .await

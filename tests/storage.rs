@@ -57,7 +57,11 @@ async fn messages_survive_a_restart_and_crash_leftovers_are_removed() {
 #[tokio::test]
 async fn a_killed_gateway_leaves_whole_messages_or_nothing() {
     use std::process::{Command, Stdio};
-    let mut t = TestApp::start().await;
+    // The real process below uses the wall clock, so the directory is made at the real time.
+    let now = time::OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .expect("whole seconds");
+    let mut t = TestApp::start_at(now, |_| {}).await;
     // The in-process gateway made the directory and certificates; a real process takes over.
     t.stop().await;
     let dir = t.dir.path().to_path_buf();

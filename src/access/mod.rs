@@ -12,8 +12,10 @@
 //! 2. locked, or no use for `inactivity_lock_days` (R13) → `AccountLocked`;
 //! 3. password older than `password_max_age_days` (R15) → `PasswordExpired`, except for
 //!    `ChangePassword`, the only operation an expired password allows;
-//! 4. no iMAX role (R5, R6) → `NoImaxRole`;
-//! 5. system-to-system only: not in the working group (R8) → `NotInWorkingGroup`.
+//! 4. Rules of Behavior not accepted this calendar year (R21) → `RulesOfBehaviorNotAccepted`;
+//! 5. no iMAX role (R5, R6) → `NoImaxRole`;
+//! 6. system-to-system only: not in the working group (R8) → `NotInWorkingGroup`: admitted by the
+//!    Help Desk, or automatically `working_group_delay_hours` after the iMAX role was granted.
 
 mod cache;
 mod throttle;
@@ -132,15 +134,37 @@ pub fn decide(
     if expired {
         return Decision::refuse(Code::PasswordExpired);
     }
+    // R21: once a year, the first time the person opens iMAX/TRACS that year.
+    if rules_of_behavior_due(account, now) {
+        return Decision::refuse(Code::RulesOfBehaviorNotAccepted);
+    }
     // R5, R6: the iMAX role is global; no property assignment is needed.
     if !account.rights.imax {
         return Decision::refuse(Code::NoImaxRole);
     }
     // R8: the working group gates the system-to-system door only.
-    if door == Door::SystemToSystem && account.working_group_since.is_none_or(|t| t > now) {
+    if door == Door::SystemToSystem && !in_working_group(account, policy, now) {
         return Decision::refuse(Code::NotInWorkingGroup);
     }
     Decision::allow()
+}
+
+/// R21: the Rules of Behavior are due when never accepted, or last accepted in an earlier
+/// calendar year.
+pub fn rules_of_behavior_due(account: &Account, now: OffsetDateTime) -> bool {
+    account
+        .rob_accepted_at
+        .is_none_or(|t| t.year() < now.year())
+}
+
+/// R8: admitted by the Help Desk, or by the system once the delay after the iMAX role passed.
+pub fn in_working_group(account: &Account, policy: &AccountPolicy, now: OffsetDateTime) -> bool {
+    let admitted = account.working_group_since.is_some_and(|t| t <= now);
+    let automatic = account.rights.imax
+        && account
+            .imax_granted_at
+            .is_some_and(|t| now - t >= Duration::hours(policy.working_group_delay_hours));
+    admitted || automatic
 }
 
 #[cfg(test)]
@@ -171,6 +195,8 @@ mod tests {
                 ..Rights::default()
             },
             working_group_since: Some(t0()),
+            imax_granted_at: Some(t0()),
+            rob_accepted_at: Some(t0()),
             auth_epoch: 0,
         }
     }
@@ -276,5 +302,27 @@ mod tests {
             s2s(&a, Operation::SendFile, t0()).verdict,
             Err(Code::NotInWorkingGroup)
         );
+        // R8: the system admits automatically 24 hours after the iMAX role was granted.
+        a.working_group_since = None;
+        let day = t0() + Duration::hours(24);
+        a.last_activity_at = Some(day);
+        a.last_signin_at = Some(day);
+        let before = s2s(&a, Operation::SendFile, day - Duration::seconds(1));
+        assert_eq!(before.verdict, Err(Code::NotInWorkingGroup));
+        assert_eq!(s2s(&a, Operation::SendFile, day).verdict, Ok(()));
+    }
+
+    #[test]
+    fn r21_rules_of_behavior_once_per_calendar_year() {
+        let mut a = able();
+        a.rob_accepted_at = None;
+        let due = Err(Code::RulesOfBehaviorNotAccepted);
+        assert_eq!(s2s(&a, Operation::SendFile, t0()).verdict, due);
+        let change = s2s(&a, Operation::ChangePassword, t0());
+        assert_eq!(change.verdict, Ok(()), "a password change comes first");
+        a.rob_accepted_at = Some(time::macros::datetime!(2025-12-31 23:00 UTC));
+        assert_eq!(s2s(&a, Operation::SendFile, t0()).verdict, due);
+        a.rob_accepted_at = Some(time::macros::datetime!(2026-01-01 00:00 UTC));
+        assert_eq!(s2s(&a, Operation::SendFile, t0()).verdict, Ok(()));
     }
 }

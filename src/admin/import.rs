@@ -65,6 +65,8 @@ struct AccountEntry {
     #[serde(default)]
     working_group: bool,
     #[serde(default)]
+    rules_of_behavior_accepted: bool,
+    #[serde(default)]
     business_partner_of: Vec<String>,
 }
 
@@ -164,6 +166,9 @@ pub async fn import_file(admin: &Admin, path: &Path) -> Result<ImportReport, Adm
         }
         if a.working_group {
             admin.admit(&a.mid).await?;
+        }
+        if a.rules_of_behavior_accepted {
+            admin.accept_rules_of_behavior(&a.mid).await?;
         }
         for p in &a.business_partner_of {
             admin

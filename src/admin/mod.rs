@@ -301,6 +301,18 @@ impl Admin {
         Ok(())
     }
 
+    /// Records that the person accepted this year's Rules of Behavior (R21), for example on a
+    /// signed paper form; people normally accept on the web.
+    pub async fn accept_rules_of_behavior(&self, mid: &str) -> Result<(), AdminError> {
+        let account = self.account_id(&Self::mid(mid)?).await?;
+        let audit = self
+            .entry("AcceptRulesOfBehavior")
+            .detail(format!("mid={}", account.mid));
+        accounts::accept_rules_of_behavior(&self.store.pool, account.id, self.now(), &audit)
+            .await?;
+        Ok(())
+    }
+
     /// Sets an M-ID's password; `temporary` makes it expire at once so the person must change
     /// it before anything else (R15).
     pub async fn set_password(
@@ -393,7 +405,7 @@ impl Admin {
                 .unwrap_or_else(|| "never".into())
         };
         Ok(format!(
-            "{mid} ({kind}) {name} <{email}>\n  status: {status:?}, failed sign-ins: {fails}\n  rights: {rights}\n  working group since: {wg}\n  password changed: {pw}\n  last activity: {act}, last sign-in: {si}\n",
+            "{mid} ({kind}) {name} <{email}>\n  status: {status:?}, failed sign-ins: {fails}\n  rights: {rights}\n  working group since: {wg}\n  password changed: {pw}\n  last activity: {act}, last sign-in: {si}\n  Rules of Behavior accepted: {rob}\n",
             mid = a.mid,
             kind = a.kind.as_str(),
             name = a.full_name,
@@ -405,6 +417,7 @@ impl Admin {
             pw = crate::clock::rfc3339(a.password_changed_at),
             act = t(a.last_activity_at),
             si = t(a.last_signin_at),
+            rob = t(a.rob_accepted_at),
         ))
     }
 }

@@ -156,8 +156,13 @@ pub struct Account {
     pub last_signin_at: Option<OffsetDateTime>,
     pub created_at: OffsetDateTime,
     pub rights: Rights,
-    /// When the M-ID was admitted to the iMAX working group (R8), if it has been.
+    /// When the Help Desk admitted the M-ID to the iMAX working group (R8), if it did.
     pub working_group_since: Option<OffsetDateTime>,
+    /// When the iMAX role was granted: the system admits the M-ID to the working group a
+    /// configurable delay later (R8), without anyone having to act.
+    pub imax_granted_at: Option<OffsetDateTime>,
+    /// When the person last accepted the Rules of Behavior (R21). Never shown to coordinators.
+    pub rob_accepted_at: Option<OffsetDateTime>,
     /// Bumped whenever the password or status changes, so remembered credentials die at once,
     /// on every node.
     pub auth_epoch: i64,

@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 const ACCOUNT_COLUMNS: &str =
     "a.id, a.mid, a.kind, a.full_name, a.email, a.password_hash, a.password_changed_at,
      a.status, a.lock_reason, a.failed_signins, a.last_activity_at, a.last_signin_at, a.created_at,
-     a.auth_epoch, w.admitted_at";
+     a.auth_epoch, w.admitted_at, a.rob_accepted_at";
 
 /// Loads an account with its rights and working-group admission.
 pub async fn load(pool: &SqlitePool, mid: &MId) -> Result<Option<Account>, sqlx::Error> {
@@ -25,14 +25,18 @@ pub async fn load(pool: &SqlitePool, mid: &MId) -> Result<Option<Account>, sqlx:
     };
     let id: i64 = row.try_get(0)?;
     let mut rights = Rights::default();
-    let names: Vec<String> =
-        sqlx::query_scalar("SELECT right_name FROM account_rights WHERE account_id = $1")
+    let mut imax_granted_at = None;
+    let granted: Vec<(String, i64)> =
+        sqlx::query_as("SELECT right_name, granted_at FROM account_rights WHERE account_id = $1")
             .bind(id)
             .fetch_all(pool)
             .await?;
-    for n in names {
-        if let Some(r) = Right::parse(&n) {
+    for (name, at) in granted {
+        if let Some(r) = Right::parse(&name) {
             rights.set(r, true);
+            if r == Right::Imax {
+                imax_granted_at = Some(from_epoch(at));
+            }
         }
     }
     let status: String = row.try_get(7)?;
@@ -56,6 +60,8 @@ pub async fn load(pool: &SqlitePool, mid: &MId) -> Result<Option<Account>, sqlx:
         auth_epoch: row.try_get(13)?,
         rights,
         working_group_since: row.try_get::<Option<i64>, _>(14)?.map(from_epoch),
+        imax_granted_at,
+        rob_accepted_at: row.try_get::<Option<i64>, _>(15)?.map(from_epoch),
     }))
 }
 
@@ -224,6 +230,23 @@ pub async fn set_status(
     .bind(account)
     .execute(&mut *tx)
     .await?;
+    audit::append(&mut tx, audit).await?;
+    tx.commit().await
+}
+
+/// Records that the person accepted the Rules of Behavior (R21).
+pub async fn accept_rules_of_behavior(
+    pool: &SqlitePool,
+    account: i64,
+    at: OffsetDateTime,
+    audit: &AuditEntry,
+) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    sqlx::query("UPDATE accounts SET rob_accepted_at = $1 WHERE id = $2")
+        .bind(to_epoch(at))
+        .bind(account)
+        .execute(&mut *tx)
+        .await?;
     audit::append(&mut tx, audit).await?;
     tx.commit().await
 }
