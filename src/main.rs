@@ -1,7 +1,7 @@
 //! `imax`: the gateway's one binary. See `imax --help`.
 
 use clap::{Args, Parser, Subcommand};
-use imax_gateway::admin::{self, Admin};
+use imax_gateway::admin::{self, Admin, NewPerson};
 use imax_gateway::app::App;
 use imax_gateway::audit;
 use imax_gateway::client::{Content, Reply, S2sClient};
@@ -46,6 +46,10 @@ enum Command {
     Admin {
         #[command(flatten)]
         config: ConfigArg,
+        /// Act as this M-ID (a coordinator or Help Desk staff) instead of as the operator; the
+        /// gateway refuses what that person may not do.
+        #[arg(long = "as", value_name = "M-ID")]
+        acting_as: Option<String>,
         #[command(subcommand)]
         command: AdminCommand,
     },
@@ -174,9 +178,52 @@ enum AccountCommand {
         /// The password expires at once: the person must change it first (R15).
         #[arg(long)]
         temporary: bool,
+        /// A property number (repeatable): a coordinator's BPRs, a user's assignments.
+        #[arg(long = "property")]
+        properties: Vec<String>,
         #[command(flatten)]
         password: PasswordIn,
     },
+    /// Remove imax-coordinator, imax, tcc or tcr.
+    Revoke {
+        #[arg(long)]
+        mid: String,
+        #[arg(long)]
+        right: String,
+    },
+    /// Assign a user to a property (R6).
+    AssignProperty {
+        #[arg(long)]
+        mid: String,
+        #[arg(long)]
+        property: String,
+    },
+    /// Remove a user's property assignment (R22).
+    UnassignProperty {
+        #[arg(long)]
+        mid: String,
+        #[arg(long)]
+        property: String,
+    },
+    /// As a coordinator (--as), assign a user to yourself (R18, R19).
+    AssignStaff {
+        #[arg(long)]
+        mid: String,
+    },
+    /// Turn a user into a coordinator with BPRs on the given properties (R4; HUD only).
+    Promote {
+        #[arg(long)]
+        mid: String,
+        #[arg(long = "property")]
+        properties: Vec<String>,
+    },
+    /// Make an M-ID Help Desk staff (operator only).
+    HelpDesk {
+        #[arg(long)]
+        mid: String,
+    },
+    /// As a coordinator (--as), the User Last Login Report of your users (R14).
+    Report,
     /// Grant imax-coordinator, imax, tcc or tcr.
     Grant {
         #[arg(long)]
@@ -366,12 +413,19 @@ async fn run(cli: Cli) -> Result<(), String> {
                 }
             }
         }
-        Command::Admin { config, command } => {
+        Command::Admin {
+            config,
+            acting_as,
+            command,
+        } => {
             let config = load_config(&config)?;
             let store = Store::open(&config.database_url(), &config.data_dir)
                 .await
                 .map_err(|e| e.to_string())?;
-            let admin = Admin::new(store.clone(), clock, config);
+            let mut admin = Admin::new(store.clone(), clock, config);
+            if let Some(mid) = acting_as {
+                admin = admin.acting_as(&mid).await.map_err(|e| e.to_string())?;
+            }
             let r = admin_command(&admin, command).await;
             store.close().await;
             r
@@ -459,22 +513,72 @@ async fn admin_command(admin: &Admin, command: AdminCommand) -> Result<(), Strin
                 email,
                 organization,
                 temporary,
+                properties,
                 ..
             } => {
                 let k = AccountKind::parse(&kind).ok_or("kind is coordinator or user")?;
+                let person = NewPerson {
+                    mid: mid.clone(),
+                    kind: k,
+                    full_name: name,
+                    email,
+                    organization,
+                    password: read_password()?,
+                    temporary,
+                    properties,
+                };
+                admin.create_account(&person).await.map_err(s)?;
+                println!("{mid} created");
+            }
+            AccountCommand::Revoke { mid, right: r } => {
+                admin.revoke(&mid, right(&r)?).await.map_err(s)?;
+                println!("{mid} no longer holds {r}");
+            }
+            AccountCommand::AssignProperty { mid, property } => {
                 admin
-                    .create_account(
-                        &mid,
-                        k,
-                        &name,
-                        &email,
-                        &organization,
-                        &read_password()?,
-                        temporary,
-                    )
+                    .assign_property(&mid, &property, true)
                     .await
                     .map_err(s)?;
-                println!("{mid} created");
+                println!("{mid} is assigned to property {property}");
+            }
+            AccountCommand::UnassignProperty { mid, property } => {
+                admin
+                    .assign_property(&mid, &property, false)
+                    .await
+                    .map_err(s)?;
+                println!("{mid} is no longer assigned to property {property}");
+            }
+            AccountCommand::AssignStaff { mid } => {
+                admin.assign_staff(&mid).await.map_err(s)?;
+                println!("{mid} is assigned to {}", admin.actor.name());
+            }
+            AccountCommand::Promote { mid, properties } => {
+                admin.promote(&mid, &properties).await.map_err(s)?;
+                println!("{mid} is now a coordinator");
+            }
+            AccountCommand::HelpDesk { mid } => {
+                admin.add_help_desk(&mid).await.map_err(s)?;
+                println!("{mid} is Help Desk staff");
+            }
+            AccountCommand::Report => {
+                println!(
+                    "{:<10} {:<40} {:<26} {:<22} days until lock",
+                    "M-ID", "name", "state", "last activity"
+                );
+                for l in admin.last_login_report().await.map_err(s)? {
+                    let last = l
+                        .last_activity
+                        .map(imax_gateway::clock::rfc3339)
+                        .unwrap_or_else(|| "never".into());
+                    println!(
+                        "{:<10} {:<40} {:<26} {:<22} {}",
+                        l.mid,
+                        l.full_name,
+                        admin::status_text(l.status),
+                        last,
+                        l.days_until_lock
+                    );
+                }
             }
             AccountCommand::Grant { mid, right: r } => {
                 admin.grant(&mid, right(&r)?).await.map_err(s)?;

@@ -1,8 +1,23 @@
 //! The access decision through the real server: R5/R6, R8, R13, R15, R16, failed sign-ins.
 
 use crate::helpers::*;
+use imax_gateway::admin::NewPerson;
 use imax_gateway::directory::password::Secret;
 use imax_gateway::directory::{AccountKind, AccountStatus, LockReason, Right};
+
+/// A user created by the operator, with no property assignment (R6: the iMAX role needs none).
+pub fn person(mid: &str, password: Secret) -> NewPerson {
+    NewPerson {
+        mid: mid.into(),
+        kind: AccountKind::User,
+        full_name: format!("Person {mid}"),
+        email: String::new(),
+        organization: String::new(),
+        password,
+        temporary: false,
+        properties: Vec::new(),
+    }
+}
 
 async fn change_password(t: &TestApp, who: (&str, &str), new: &str) -> imax_gateway::client::Reply {
     t.client(who)
@@ -51,7 +66,7 @@ async fn r21_rules_of_behavior_are_accepted_once_a_calendar_year() {
     t.clock.set(time::macros::datetime!(2026-12-20 10:00 UTC));
     let pw = Secret::new("Year-End-Pass-2026");
     t.admin
-        .create_account("M40002", AccountKind::User, "Late Hire", "", "", &pw, false)
+        .create_account(&person("M40002", pw.clone()))
         .await
         .expect("created");
     t.admin.grant("M40002", Right::Imax).await.expect("granted");
@@ -95,7 +110,7 @@ async fn r5_r6_no_imax_role_is_refused_and_the_role_needs_no_property() {
     let t = TestApp::start().await;
     let pw = Secret::new("No-Role-Pass-77");
     t.admin
-        .create_account("M40001", AccountKind::User, "No Role", "", "", &pw, false)
+        .create_account(&person("M40001", pw.clone()))
         .await
         .expect("created");
     t.admin.admit("M40001").await.expect("admitted");

@@ -3,7 +3,7 @@
 //! Entries that already exist are left as they are (and reported), so an import can be run
 //! again safely. See `examples/demo-directory.toml` for the format.
 
-use super::{Admin, AdminError};
+use super::{Admin, AdminError, NewPerson};
 use crate::directory::password::Secret;
 use crate::directory::{AccountKind, MailboxKind, Right};
 use serde::Deserialize;
@@ -66,8 +66,15 @@ struct AccountEntry {
     working_group: bool,
     #[serde(default)]
     rules_of_behavior_accepted: bool,
+    /// Coordinators: the properties it has a Business Partner Relationship with.
     #[serde(default)]
     business_partner_of: Vec<String>,
+    /// Users: the properties it is assigned to.
+    #[serde(default)]
+    properties: Vec<String>,
+    /// HUD Help Desk staff.
+    #[serde(default)]
+    help_desk: bool,
 }
 
 /// What an import did.
@@ -131,17 +138,22 @@ pub async fn import_file(admin: &Admin, path: &Path) -> Result<ImportReport, Adm
                 a.mid, a.kind
             ))
         })?;
-        let r = admin
-            .create_account(
-                &a.mid,
-                kind,
-                &a.name,
-                &a.email,
-                &a.organization,
-                &Secret::new(a.password.clone()),
-                false,
-            )
-            .await;
+        // A coordinator's properties are its BPRs (R3); a user's are its assignments.
+        let properties = match kind {
+            AccountKind::Coordinator => a.business_partner_of.clone(),
+            AccountKind::User => a.properties.clone(),
+        };
+        let person = NewPerson {
+            mid: a.mid.clone(),
+            kind,
+            full_name: a.name.clone(),
+            email: a.email.clone(),
+            organization: a.organization.clone(),
+            password: Secret::new(a.password.clone()),
+            temporary: false,
+            properties,
+        };
+        let r = admin.create_account(&person).await;
         let existed = matches!(r, Err(AdminError::Exists(_)));
         note(r, format!("account {}", a.mid), &mut report)?;
         if existed {
@@ -170,11 +182,8 @@ pub async fn import_file(admin: &Admin, path: &Path) -> Result<ImportReport, Adm
         if a.rules_of_behavior_accepted {
             admin.accept_rules_of_behavior(&a.mid).await?;
         }
-        for p in &a.business_partner_of {
-            admin
-                .add_business_partner(&a.mid, p)
-                .await
-                .map_err(|e| AdminError::Invalid(format!("account {}: {e}", a.mid)))?;
+        if a.help_desk {
+            admin.add_help_desk(&a.mid).await?;
         }
     }
     Ok(report)

@@ -1,18 +1,23 @@
 //! Provisioning the directory without a server: the operations behind `imax admin …`.
 //!
-//! Each operation validates its input, applies the change and appends an audit record in one
-//! transaction. The actor is the operator at the command line (`admin`); the account
-//! lifecycle issue adds coordinator and Help Desk actors on top of the same functions.
+//! Each operation checks that its [`Actor`] may do it, validates its input, applies the change
+//! and appends an audit record (actor, subject, before and after) in one transaction. The
+//! rules of who may do what live here, in the core, not in the command line or the web pages
+//! that call it.
 
+mod actor;
 mod import;
+mod people;
 
+pub use actor::Actor;
 pub use import::{import_file, ImportReport};
+pub use people::{status_text, NewPerson, ReportLine, MAX_COORDINATORS};
 
 use crate::audit::AuditEntry;
 use crate::clock::SharedClock;
 use crate::config::Config;
-use crate::directory::password::{self, PasswordRules, Secret};
-use crate::directory::{AccountKind, AccountStatus, ImaxId, MId, MailboxKind, Recipient, Right};
+use crate::directory::password::{self, Secret};
+use crate::directory::{AccountKind, ImaxId, MId, MailboxKind, Recipient, Right};
 use crate::store::{accounts, mailboxes, messages, Store};
 use time::OffsetDateTime;
 
@@ -28,6 +33,9 @@ pub enum AdminError {
     Db(#[from] sqlx::Error),
     #[error("password hashing: {0}")]
     Hash(String),
+    /// The actor may not do this; the sentence says why and who may.
+    #[error("{0}")]
+    Forbidden(String),
 }
 
 fn invalid(s: impl Into<String>) -> AdminError {
@@ -44,7 +52,7 @@ pub struct Admin {
     pub store: Store,
     pub clock: SharedClock,
     pub config: Config,
-    pub actor: String,
+    pub actor: Actor,
 }
 
 impl Admin {
@@ -53,7 +61,7 @@ impl Admin {
             store,
             clock,
             config,
-            actor: "admin".into(),
+            actor: Actor::Operator,
         }
     }
 
@@ -62,7 +70,7 @@ impl Admin {
     }
 
     fn entry(&self, action: &str) -> AuditEntry {
-        AuditEntry::new(self.now(), &self.actor, action, "cli")
+        AuditEntry::new(self.now(), &self.actor.name(), action, "cli")
     }
 
     fn hash(&self, pw: &Secret) -> Result<String, AdminError> {
@@ -99,6 +107,7 @@ impl Admin {
         email: &str,
         password: &Secret,
     ) -> Result<(), AdminError> {
+        self.require_hud()?;
         let id = Self::imax_id(imax_id)?;
         if id.is_hud() != (kind == MailboxKind::Hud) {
             return Err(invalid(
@@ -132,6 +141,7 @@ impl Admin {
         imax_id: &str,
         password: &Secret,
     ) -> Result<(), AdminError> {
+        self.require_hud()?;
         let id = Self::imax_id(imax_id)?;
         let m = mailboxes::load(&self.store.pool, &id)
             .await?
@@ -154,6 +164,7 @@ impl Admin {
         name: &str,
         mailbox: Option<&str>,
     ) -> Result<(), AdminError> {
+        self.require_hud()?;
         if number.trim().is_empty() || number.len() > 32 {
             return Err(invalid("a property number is 1 to 32 characters"));
         }
@@ -185,6 +196,7 @@ impl Admin {
         property: &str,
         administrator: &str,
     ) -> Result<(), AdminError> {
+        self.require_hud()?;
         if number.trim().is_empty() || number.len() > 32 {
             return Err(invalid("a contract number is 1 to 32 characters"));
         }
@@ -216,147 +228,9 @@ impl Admin {
         Ok(())
     }
 
-    #[allow(clippy::too_many_arguments)]
-    pub async fn create_account(
-        &self,
-        mid: &str,
-        kind: AccountKind,
-        full_name: &str,
-        email: &str,
-        organization: &str,
-        password: &Secret,
-        temporary: bool,
-    ) -> Result<(), AdminError> {
-        let mid = Self::mid(mid)?;
-        let rules = PasswordRules {
-            min_length: self.config.accounts.password_min_length,
-            history: self.config.accounts.password_history,
-        };
-        rules
-            .check(mid.as_str(), password.expose())
-            .map_err(|why| invalid(format!("{why} {}", rules.describe())))?;
-        let a = accounts::NewAccount {
-            mid: mid.clone(),
-            kind,
-            full_name: full_name.to_string(),
-            email: email.to_string(),
-            organization: organization.to_string(),
-            password_hash: self.hash(password)?,
-            password_is_current: !temporary,
-        };
-        let audit = self
-            .entry("CreateAccount")
-            .detail(format!("mid={mid} kind={}", kind.as_str()));
-        match accounts::create(&self.store.pool, &a, self.now(), &audit).await {
-            Err(e) if unique_violation(&e) => Err(AdminError::Exists(mid.to_string())),
-            r => r.map(|_| ()).map_err(Into::into),
-        }
-    }
-
-    /// Grants an action or role. R7: TCC and TCR belong on coordinators only. R5: the iMAX
-    /// Coordinator action goes on coordinators only.
-    pub async fn grant(&self, mid: &str, right: Right) -> Result<(), AdminError> {
-        let account = self.account_id(&Self::mid(mid)?).await?;
-        if account.kind == AccountKind::User
-            && matches!(right, Right::Tcc | Right::Tcr | Right::ImaxCoordinator)
-        {
-            return Err(invalid(format!(
-                "{} belongs on coordinators only (R5, R7); {} is a user",
-                right.as_str(),
-                account.mid
-            )));
-        }
-        let audit = self.entry("Grant").detail(format!(
-            "mid={} right={} before={} after=true",
-            account.mid,
-            right.as_str(),
-            account.rights.has(right)
-        ));
-        accounts::grant(
-            &self.store.pool,
-            account.id,
-            right,
-            &self.actor,
-            self.now(),
-            &audit,
-        )
-        .await?;
-        Ok(())
-    }
-
-    /// Admits an M-ID to the working group of the system-to-system door (R8).
-    pub async fn admit(&self, mid: &str) -> Result<(), AdminError> {
-        let account = self.account_id(&Self::mid(mid)?).await?;
-        let audit = self
-            .entry("AdmitWorkingGroup")
-            .detail(format!("mid={}", account.mid));
-        accounts::admit_to_working_group(
-            &self.store.pool,
-            account.id,
-            &self.actor,
-            self.now(),
-            &audit,
-        )
-        .await?;
-        Ok(())
-    }
-
-    /// Records that the person accepted this year's Rules of Behavior (R21), for example on a
-    /// signed paper form; people normally accept on the web.
-    pub async fn accept_rules_of_behavior(&self, mid: &str) -> Result<(), AdminError> {
-        let account = self.account_id(&Self::mid(mid)?).await?;
-        let audit = self
-            .entry("AcceptRulesOfBehavior")
-            .detail(format!("mid={}", account.mid));
-        accounts::accept_rules_of_behavior(&self.store.pool, account.id, self.now(), &audit)
-            .await?;
-        Ok(())
-    }
-
-    /// Sets an M-ID's password; `temporary` makes it expire at once so the person must change
-    /// it before anything else (R15).
-    pub async fn set_password(
-        &self,
-        mid: &str,
-        password: &Secret,
-        temporary: bool,
-    ) -> Result<(), AdminError> {
-        let account = self.account_id(&Self::mid(mid)?).await?;
-        let rules = PasswordRules {
-            min_length: self.config.accounts.password_min_length,
-            history: self.config.accounts.password_history,
-        };
-        rules
-            .check(account.mid.as_str(), password.expose())
-            .map_err(|why| invalid(format!("{why} {}", rules.describe())))?;
-        let audit = self
-            .entry("SetPassword")
-            .detail(format!("mid={} temporary={temporary}", account.mid));
-        accounts::set_password(
-            &self.store.pool,
-            account.id,
-            &self.hash(password)?,
-            !temporary,
-            self.now(),
-            &audit,
-        )
-        .await?;
-        Ok(())
-    }
-
-    /// Unlocks, locks, terminates or restores an M-ID.
-    pub async fn set_status(&self, mid: &str, status: AccountStatus) -> Result<(), AdminError> {
-        let account = self.account_id(&Self::mid(mid)?).await?;
-        let audit = self.entry("SetStatus").detail(format!(
-            "mid={} before={:?} after={:?}",
-            account.mid, account.status, status
-        ));
-        accounts::set_status(&self.store.pool, account.id, status, self.now(), &audit).await?;
-        Ok(())
-    }
-
     /// Links a coordinator to a property it has a Business Partner Relationship with (R3).
     pub async fn add_business_partner(&self, mid: &str, property: &str) -> Result<(), AdminError> {
+        self.require_hud()?;
         let account = self.account_id(&Self::mid(mid)?).await?;
         if account.kind != AccountKind::Coordinator {
             return Err(invalid(format!(
@@ -375,6 +249,7 @@ impl Admin {
     }
 
     pub async fn post_broadcast(&self, title: &str, body: &str) -> Result<i64, AdminError> {
+        self.require_hud()?;
         if title.trim().is_empty() || title.len() > 200 || body.len() > 64 * 1024 {
             return Err(invalid(
                 "a broadcast has a title of 1 to 200 characters and at most 64 KiB of text",
@@ -385,7 +260,7 @@ impl Admin {
             &self.store.pool,
             title,
             body,
-            &self.actor,
+            &self.actor.name(),
             self.now(),
             &audit,
         )

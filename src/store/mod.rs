@@ -17,6 +17,7 @@ pub mod committer;
 pub mod mailboxes;
 pub mod messages;
 mod migrate;
+pub mod operators;
 
 pub use bodies::{BodyStore, SealedBody, StagedBody};
 pub use committer::{Committer, Effect, NewMessage};

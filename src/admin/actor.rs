@@ -1,0 +1,95 @@
+//! Who is acting on the directory, and the coarse checks of what each kind of actor may do.
+//!
+//! * the **operator** of the installation at the command line (no `--as`): HUD's own
+//!   administration, allowed everything;
+//! * **Help Desk** staff (HUD, R4, R14, R16, R24): provisioning, unlocking coordinators,
+//!   restoring terminated M-IDs, working-group admissions, broadcasts;
+//! * a **coordinator** (R3, R14): its own users, for properties it has a BPR with;
+//! * the **system**: transitions that time brings about.
+//!
+//! Finer checks (which users a coordinator manages, R5's order of rights) sit with each
+//! operation in `people.rs`.
+
+use super::{Admin, AdminError};
+use crate::directory::{AccountKind, AccountStatus, MId};
+use crate::store::{accounts, operators};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    Operator,
+    HelpDesk(MId),
+    Coordinator { id: i64, mid: MId },
+    System,
+}
+
+impl Actor {
+    /// The name written into audit records.
+    pub fn name(&self) -> String {
+        match self {
+            Actor::Operator => "admin".into(),
+            Actor::HelpDesk(mid) => mid.to_string(),
+            Actor::Coordinator { mid, .. } => mid.to_string(),
+            Actor::System => "system".into(),
+        }
+    }
+
+    /// HUD's side: the operator or the Help Desk.
+    pub fn is_hud(&self) -> bool {
+        matches!(self, Actor::Operator | Actor::HelpDesk(_))
+    }
+}
+
+impl Admin {
+    /// The same service acting as the M-ID `mid`: Help Desk staff or a coordinator, whose own
+    /// account must be active.
+    pub async fn acting_as(&self, mid: &str) -> Result<Admin, AdminError> {
+        let mid = Self::mid(mid)?;
+        let account = accounts::load(&self.store.pool, &mid)
+            .await?
+            .ok_or_else(|| AdminError::Missing(mid.to_string()))?;
+        if account.status != AccountStatus::Active {
+            return Err(AdminError::Forbidden(format!(
+                "{mid} is {:?} and may not act until it is unlocked or restored.",
+                account.status
+            )));
+        }
+        let actor = if operators::is_help_desk(&self.store.pool, account.id).await? {
+            Actor::HelpDesk(mid)
+        } else if account.kind == AccountKind::Coordinator {
+            Actor::Coordinator {
+                id: account.id,
+                mid,
+            }
+        } else {
+            return Err(AdminError::Forbidden(format!(
+                "{mid} is neither a coordinator nor Help Desk staff, so it may not administer accounts."
+            )));
+        };
+        Ok(Admin {
+            actor,
+            ..self.clone()
+        })
+    }
+
+    pub(super) fn require_hud(&self) -> Result<(), AdminError> {
+        if self.actor.is_hud() {
+            Ok(())
+        } else {
+            Err(AdminError::Forbidden(format!(
+                "{} may not do this: it is HUD's (the Help Desk's or the operator's) to do.",
+                self.actor.name()
+            )))
+        }
+    }
+
+    pub(super) fn require_operator(&self) -> Result<(), AdminError> {
+        if self.actor == Actor::Operator {
+            Ok(())
+        } else {
+            Err(AdminError::Forbidden(format!(
+                "{} may not do this: only the operator of the installation may.",
+                self.actor.name()
+            )))
+        }
+    }
+}

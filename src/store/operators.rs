@@ -1,0 +1,179 @@
+//! Who operates the directory: Help Desk staff, coordinators and the users they manage, Business
+//! Partner Relationships and property assignments.
+
+use crate::audit::{self, AuditEntry};
+use crate::clock::to_epoch;
+use crate::directory::{AccountKind, Right};
+use sqlx::SqlitePool;
+use time::OffsetDateTime;
+
+pub async fn is_help_desk(pool: &SqlitePool, account: i64) -> Result<bool, sqlx::Error> {
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM help_desk WHERE account_id = $1")
+        .bind(account)
+        .fetch_one(pool)
+        .await?;
+    Ok(n > 0)
+}
+
+pub async fn add_help_desk(
+    pool: &SqlitePool,
+    account: i64,
+    by: &str,
+    at: OffsetDateTime,
+    audit: &AuditEntry,
+) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    sqlx::query(
+        "INSERT INTO help_desk (account_id, added_at, added_by) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+    )
+    .bind(account)
+    .bind(to_epoch(at))
+    .bind(by)
+    .execute(&mut *tx)
+    .await?;
+    audit::append(&mut tx, audit).await?;
+    tx.commit().await
+}
+
+/// Records that `coordinator` manages `user` (R3, R19).
+pub async fn link(
+    pool: &SqlitePool,
+    coordinator: i64,
+    user: i64,
+    at: OffsetDateTime,
+    audit: &AuditEntry,
+) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    sqlx::query(
+        "INSERT INTO coordinator_users (coordinator_id, user_id, assigned_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+    )
+    .bind(coordinator)
+    .bind(user)
+    .bind(to_epoch(at))
+    .execute(&mut *tx)
+    .await?;
+    audit::append(&mut tx, audit).await?;
+    tx.commit().await
+}
+
+pub async fn manages(pool: &SqlitePool, coordinator: i64, user: i64) -> Result<bool, sqlx::Error> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM coordinator_users WHERE coordinator_id = $1 AND user_id = $2",
+    )
+    .bind(coordinator)
+    .bind(user)
+    .fetch_one(pool)
+    .await?;
+    Ok(n > 0)
+}
+
+/// The M-IDs of the users a coordinator manages, in M-ID order.
+pub async fn managed_users(
+    pool: &SqlitePool,
+    coordinator: i64,
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT a.mid FROM coordinator_users c JOIN accounts a ON a.id = c.user_id
+         WHERE c.coordinator_id = $1 ORDER BY a.mid",
+    )
+    .bind(coordinator)
+    .fetch_all(pool)
+    .await
+}
+
+/// Property ids a coordinator has a Business Partner Relationship with (R3).
+pub async fn bpr_properties(pool: &SqlitePool, coordinator: i64) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar("SELECT property_id FROM business_partners WHERE account_id = $1 ORDER BY 1")
+        .bind(coordinator)
+        .fetch_all(pool)
+        .await
+}
+
+/// Property ids a person is assigned to (R6, R22).
+pub async fn assigned_properties(pool: &SqlitePool, account: i64) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT property_id FROM property_assignments WHERE account_id = $1 ORDER BY 1",
+    )
+    .bind(account)
+    .fetch_all(pool)
+    .await
+}
+
+/// Coordinators with a BPR on a property (R2: one at least before any user, five at most).
+pub async fn coordinators_of(pool: &SqlitePool, property: i64) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT b.account_id FROM business_partners b JOIN accounts a ON a.id = b.account_id
+         WHERE b.property_id = $1 AND a.kind = 'coordinator' ORDER BY 1",
+    )
+    .bind(property)
+    .fetch_all(pool)
+    .await
+}
+
+pub async fn set_property_assignment(
+    pool: &SqlitePool,
+    account: i64,
+    property: i64,
+    assigned: bool,
+    audit: &AuditEntry,
+) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let sql = if assigned {
+        "INSERT INTO property_assignments (account_id, property_id) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+    } else {
+        "DELETE FROM property_assignments WHERE account_id = $1 AND property_id = $2"
+    };
+    sqlx::query(sql)
+        .bind(account)
+        .bind(property)
+        .execute(&mut *tx)
+        .await?;
+    audit::append(&mut tx, audit).await?;
+    tx.commit().await
+}
+
+pub async fn revoke(
+    pool: &SqlitePool,
+    account: i64,
+    right: Right,
+    audit: &AuditEntry,
+) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    sqlx::query("DELETE FROM account_rights WHERE account_id = $1 AND right_name = $2")
+        .bind(account)
+        .bind(right.as_str())
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("UPDATE accounts SET auth_epoch = auth_epoch + 1 WHERE id = $1")
+        .bind(account)
+        .execute(&mut *tx)
+        .await?;
+    audit::append(&mut tx, audit).await?;
+    tx.commit().await
+}
+
+/// Turns a user into a coordinator (R4) with BPRs on `properties`.
+pub async fn promote(
+    pool: &SqlitePool,
+    account: i64,
+    properties: &[i64],
+    audit: &AuditEntry,
+) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    sqlx::query("UPDATE accounts SET kind = $1, auth_epoch = auth_epoch + 1 WHERE id = $2")
+        .bind(AccountKind::Coordinator.as_str())
+        .bind(account)
+        .execute(&mut *tx)
+        .await?;
+    for p in properties {
+        sqlx::query(
+            "INSERT INTO business_partners (account_id, property_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(account)
+        .bind(p)
+        .execute(&mut *tx)
+        .await?;
+    }
+    audit::append(&mut tx, audit).await?;
+    tx.commit().await
+}
