@@ -8,6 +8,7 @@ mod access_rules;
 mod audit_chain;
 mod faults;
 mod folders;
+mod lifecycle;
 mod sending;
 mod storage;
 mod transport;

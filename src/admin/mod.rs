@@ -268,8 +268,11 @@ impl Admin {
     }
 
     /// A one-screen description of an M-ID (never its password or hash).
+    ///
+    /// A coordinator sees only its own users and never the Rules of Behavior date (R21).
     pub async fn describe_account(&self, mid: &str) -> Result<String, AdminError> {
         let a = self.account_id(&Self::mid(mid)?).await?;
+        self.may_manage(&a).await?;
         let rights: Vec<&str> = Right::ALL
             .into_iter()
             .filter(|r| a.rights.has(*r))
@@ -292,7 +295,11 @@ impl Admin {
             pw = crate::clock::rfc3339(a.password_changed_at),
             act = t(a.last_activity_at),
             si = t(a.last_signin_at),
-            rob = t(a.rob_accepted_at),
+            rob = if self.actor.is_hud() {
+                t(a.rob_accepted_at)
+            } else {
+                "(not shown to coordinators)".into()
+            },
         ))
     }
 }

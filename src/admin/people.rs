@@ -76,7 +76,7 @@ impl Admin {
     }
 
     /// HUD may act on anyone; a coordinator only on users it manages (R3, R14).
-    async fn may_manage(&self, target: &Account) -> Result<(), AdminError> {
+    pub(super) async fn may_manage(&self, target: &Account) -> Result<(), AdminError> {
         match &self.actor {
             Actor::Operator | Actor::HelpDesk(_) | Actor::System => Ok(()),
             Actor::Coordinator { id, mid } => {

@@ -1,0 +1,333 @@
+//! Who may do what on the directory (R2–R5, R7, R14, R16, R19, R22), enforced by the core
+//! whoever calls it, and the effect through the real server.
+
+use crate::helpers::*;
+use imax_gateway::admin::{AdminError, NewPerson};
+use imax_gateway::directory::password::Secret;
+use imax_gateway::directory::{AccountKind, AccountStatus, LockReason, Right};
+
+const HELP_DESK: &str = "H10001";
+const MAPLE_PROPERTY: &str = "800100001";
+const RIVERSIDE_PROPERTY: &str = "800100002";
+
+fn user(mid: &str, properties: &[&str]) -> NewPerson {
+    NewPerson {
+        mid: mid.into(),
+        kind: AccountKind::User,
+        full_name: format!("Staff {mid}"),
+        email: format!("{mid}@example.org"),
+        organization: "Maple Court".into(),
+        password: Secret::new("Staff-Password-01"),
+        temporary: false,
+        properties: properties.iter().map(|p| p.to_string()).collect(),
+    }
+}
+
+#[track_caller]
+fn forbidden<T: std::fmt::Debug>(r: Result<T, AdminError>, rule: &str) {
+    match r {
+        Err(AdminError::Forbidden(why)) | Err(AdminError::Invalid(why)) => {
+            assert!(why.contains(rule), "{why} should cite {rule}")
+        }
+        other => panic!("expected a refusal citing {rule}, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn r3_coordinators_create_users_only_for_their_properties() {
+    let t = TestApp::start().await;
+    let coordinator = t.admin.acting_as(COORDINATOR.0).await.expect("coordinator");
+    coordinator
+        .create_account(&user("M10010", &[MAPLE_PROPERTY]))
+        .await
+        .expect("created");
+    forbidden(
+        coordinator
+            .create_account(&user("M10011", &[RIVERSIDE_PROPERTY]))
+            .await,
+        "R3",
+    );
+    forbidden(coordinator.create_account(&user("M10012", &[])).await, "R3");
+    // R4: making a coordinator is HUD's.
+    let mut c = user("M10013", &[MAPLE_PROPERTY]);
+    c.kind = AccountKind::Coordinator;
+    forbidden(coordinator.create_account(&c).await, "HUD");
+    // R5: the coordinator holds the action and the role, so it may give the iMAX role...
+    coordinator
+        .grant("M10010", Right::Imax)
+        .await
+        .expect("granted");
+    // ...but R7: not TCC/TCR to a user, and not the coordinator action (R4).
+    forbidden(coordinator.grant("M10010", Right::Tcc).await, "R7");
+    forbidden(
+        coordinator.grant("M10010", Right::ImaxCoordinator).await,
+        "R4",
+    );
+    // The new user works through the real server once in the working group and past ROB.
+    let help = t.admin.acting_as(HELP_DESK).await.expect("help desk");
+    help.admit("M10010").await.expect("admitted");
+    help.accept_rules_of_behavior("M10010")
+        .await
+        .expect("accepted");
+    assert_ok(
+        &t.send(("M10010", "Staff-Password-01"), MAPLE, None, b"first file")
+            .await,
+    );
+    // Another owner's coordinator does not manage Maple Court's users.
+    let ca_coordinator = t.admin.acting_as(CA_USER.0).await.expect("coordinator");
+    forbidden(ca_coordinator.grant("M10010", Right::Imax).await, "R3");
+    forbidden(
+        ca_coordinator
+            .set_status("M10010", AccountStatus::Active)
+            .await,
+        "R3",
+    );
+    // A plain user may not administer anyone.
+    forbidden(
+        t.admin.acting_as(SITE_USER.0).await.map(|_| ()),
+        "neither a coordinator",
+    );
+}
+
+#[tokio::test]
+async fn r5_a_coordinator_without_the_action_cannot_give_the_imax_role() {
+    let t = TestApp::start().await;
+    let mut c = user("M10020", &[MAPLE_PROPERTY]);
+    c.kind = AccountKind::Coordinator;
+    t.admin
+        .create_account(&c)
+        .await
+        .expect("coordinator created");
+    let newcomer = t.admin.acting_as("M10020").await.expect("acts");
+    newcomer
+        .create_account(&user("M10021", &[MAPLE_PROPERTY]))
+        .await
+        .expect("user");
+    forbidden(newcomer.grant("M10021", Right::Imax).await, "R5");
+    t.admin
+        .grant("M10020", Right::ImaxCoordinator)
+        .await
+        .expect("action");
+    forbidden(newcomer.grant("M10021", Right::Imax).await, "R5");
+    t.admin.grant("M10020", Right::Imax).await.expect("role");
+    newcomer
+        .grant("M10021", Right::Imax)
+        .await
+        .expect("now allowed");
+}
+
+#[tokio::test]
+async fn r2_users_need_a_coordinator_first_and_five_coordinators_at_most() {
+    let t = TestApp::start().await;
+    // Riverside Towers has no coordinator in the demo directory.
+    forbidden(
+        t.admin
+            .create_account(&user("M10030", &[RIVERSIDE_PROPERTY]))
+            .await,
+        "R2",
+    );
+    for i in 0..5 {
+        let mut c = user(&format!("M1004{i}"), &[RIVERSIDE_PROPERTY]);
+        c.kind = AccountKind::Coordinator;
+        t.admin.create_account(&c).await.expect("coordinator");
+    }
+    let mut sixth = user("M10049", &[RIVERSIDE_PROPERTY]);
+    sixth.kind = AccountKind::Coordinator;
+    forbidden(t.admin.create_account(&sixth).await, "R2");
+    t.admin
+        .create_account(&user("M10030", &[RIVERSIDE_PROPERTY]))
+        .await
+        .expect("now a user may come");
+    // R4: promotion is HUD's, and counts against the five too.
+    let coordinator = t.admin.acting_as(COORDINATOR.0).await.expect("coordinator");
+    forbidden(
+        coordinator
+            .promote(SITE_USER.0, &[MAPLE_PROPERTY.into()])
+            .await,
+        "HUD",
+    );
+    forbidden(
+        t.admin
+            .promote("M10030", &[RIVERSIDE_PROPERTY.into()])
+            .await,
+        "R2",
+    );
+    let help = t.admin.acting_as(HELP_DESK).await.expect("help desk");
+    help.promote(SITE_USER.0, &[MAPLE_PROPERTY.into()])
+        .await
+        .expect("promoted");
+    t.admin
+        .grant(SITE_USER.0, Right::Tcc)
+        .await
+        .expect("TCC on a coordinator (R7)");
+}
+
+#[tokio::test]
+async fn r14_coordinators_unlock_their_users_and_the_help_desk_unlocks_coordinators() {
+    let t = TestApp::start().await;
+    for _ in 0..3 {
+        t.send((SITE_USER.0, "wrong-password"), MAPLE, None, b"x")
+            .await;
+    }
+    assert_fault(&t.send(SITE_USER, MAPLE, None, b"x").await, "AccountLocked");
+    let coordinator = t.admin.acting_as(COORDINATOR.0).await.expect("coordinator");
+    let report = coordinator.last_login_report().await.expect("report");
+    let line = report
+        .iter()
+        .find(|l| l.mid == SITE_USER.0)
+        .expect("its user is listed");
+    assert_eq!(
+        line.status,
+        AccountStatus::Locked(LockReason::FailedSignIns)
+    );
+    assert_eq!(line.days_until_lock, 0);
+    coordinator
+        .set_status(SITE_USER.0, AccountStatus::Active)
+        .await
+        .expect("unlocked");
+    assert_ok(&t.send(SITE_USER, MAPLE, None, b"x").await);
+    let report = coordinator.last_login_report().await.expect("report");
+    let line = report
+        .iter()
+        .find(|l| l.mid == SITE_USER.0)
+        .expect("listed");
+    assert_eq!(line.days_until_lock, 90);
+    assert!(
+        report.iter().all(|l| l.mid != CA_USER.0),
+        "only its own users"
+    );
+
+    // The coordinator itself gets locked: it cannot act, and no coordinator unlocks it.
+    for _ in 0..3 {
+        t.send((COORDINATOR.0, "wrong-password"), MAPLE, None, b"x")
+            .await;
+    }
+    forbidden(
+        t.admin.acting_as(COORDINATOR.0).await.map(|_| ()),
+        "unlocked",
+    );
+    let other = t.admin.acting_as(CA_USER.0).await.expect("coordinator");
+    forbidden(
+        other.set_status(COORDINATOR.0, AccountStatus::Active).await,
+        "R14",
+    );
+    let help = t.admin.acting_as(HELP_DESK).await.expect("help desk");
+    help.set_status(COORDINATOR.0, AccountStatus::Active)
+        .await
+        .expect("Help Desk unlocks");
+    assert_ok(&t.send(COORDINATOR, MAPLE, None, b"x").await);
+}
+
+#[tokio::test]
+async fn r16_only_the_help_desk_restores_a_terminated_m_id() {
+    let t = TestApp::start().await;
+    t.days(90);
+    assert_fault(
+        &t.send(SITE_USER, MAPLE, None, b"x").await,
+        "AccountTerminated",
+    );
+    let help = t.admin.acting_as(HELP_DESK).await.expect("help desk");
+    // The coordinator, too, went 90 days without signing in; the Help Desk restores it first.
+    help.set_status(COORDINATOR.0, AccountStatus::Active)
+        .await
+        .expect("restored");
+    let coordinator = t.admin.acting_as(COORDINATOR.0).await.expect("coordinator");
+    forbidden(
+        coordinator
+            .set_status(SITE_USER.0, AccountStatus::Active)
+            .await,
+        "R16",
+    );
+    help.set_status(SITE_USER.0, AccountStatus::Active)
+        .await
+        .expect("restored");
+    assert_fault(
+        &t.send(SITE_USER, MAPLE, None, b"x").await,
+        "PasswordExpired",
+    );
+}
+
+#[tokio::test]
+async fn r19_r22_staff_assignment_and_property_assignments() {
+    let t = TestApp::start().await;
+    // A second coordinator for Maple Court assigns the existing user to itself (R19).
+    let mut c = user("M10050", &[MAPLE_PROPERTY]);
+    c.kind = AccountKind::Coordinator;
+    t.admin.create_account(&c).await.expect("coordinator");
+    let second = t.admin.acting_as("M10050").await.expect("acts");
+    forbidden(second.revoke(SITE_USER.0, Right::Imax).await, "R3");
+    second.assign_staff(SITE_USER.0).await.expect("assigned");
+    assert!(second
+        .last_login_report()
+        .await
+        .expect("report")
+        .iter()
+        .any(|l| l.mid == SITE_USER.0));
+    // Not for a user with no property it has a BPR with.
+    forbidden(second.assign_staff(BUREAU_USER.0).await, "R19");
+    // R22: the coordinator removes a leaver's property assignment; it may not assign outside
+    // its BPRs.
+    second
+        .assign_property(SITE_USER.0, MAPLE_PROPERTY, false)
+        .await
+        .expect("removed");
+    forbidden(
+        second
+            .assign_property(SITE_USER.0, RIVERSIDE_PROPERTY, true)
+            .await,
+        "R3",
+    );
+    // Removing the iMAX role takes effect at once through the server.
+    assert_ok(&t.send(SITE_USER, MAPLE, None, b"x").await);
+    second
+        .revoke(SITE_USER.0, Right::Imax)
+        .await
+        .expect("revoked");
+    assert_fault(&t.send(SITE_USER, MAPLE, None, b"x").await, "NoImaxRole");
+}
+
+#[tokio::test]
+async fn directory_changes_are_audited_with_actor_subject_before_and_after() {
+    let t = TestApp::start().await;
+    let coordinator = t.admin.acting_as(COORDINATOR.0).await.expect("coordinator");
+    coordinator
+        .create_account(&user("M10060", &[MAPLE_PROPERTY]))
+        .await
+        .expect("created");
+    coordinator
+        .grant("M10060", Right::Imax)
+        .await
+        .expect("granted");
+    coordinator
+        .set_status("M10060", AccountStatus::Locked(LockReason::Administrative))
+        .await
+        .expect("locked");
+    let rows: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT actor, action, detail FROM audit_log WHERE detail LIKE '%M10060%' ORDER BY seq",
+    )
+    .fetch_all(&t.admin.store.pool)
+    .await
+    .expect("rows");
+    let actions: Vec<&str> = rows.iter().map(|r| r.1.as_str()).collect();
+    assert_eq!(
+        actions,
+        [
+            "CreateAccount",
+            "AssignProperty",
+            "AssignStaff",
+            "Grant",
+            "SetStatus"
+        ]
+    );
+    assert!(rows.iter().all(|r| r.0 == COORDINATOR.0));
+    assert!(
+        rows[3].2.contains("before=false after=true"),
+        "{}",
+        rows[3].2
+    );
+    assert!(
+        rows[4].2.contains("before=Active after=Locked"),
+        "{}",
+        rows[4].2
+    );
+}
