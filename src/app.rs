@@ -28,6 +28,24 @@ pub fn router(gw: Gateway) -> Router {
         .with_state(gw)
 }
 
+/// R18: rights flagged for removal go at the deadline. The access decision already treats them
+/// as gone the moment the deadline passes; this keeps the directory in step.
+async fn apply_deadlines_hourly(admin: crate::admin::Admin) {
+    let system = admin.as_system();
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        match system.apply_deadlines().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                removed = n,
+                "removed rights flagged for removal at the deadline"
+            ),
+            Err(e) => tracing::warn!(error = %e, "could not apply recertification deadlines"),
+        }
+    }
+}
+
 async fn index() -> &'static str {
     "imax-gateway: system-to-system SOAP endpoint at /s2s (WSDL: /s2s?wsdl).\n"
 }
@@ -122,6 +140,11 @@ impl App {
             max_connections: config.limits.max_connections,
             grace: Duration::from_secs(config.shutdown.grace_secs),
         };
+        let deadlines = tokio::spawn(apply_deadlines_hourly(crate::admin::Admin::new(
+            gateway.store().clone(),
+            gateway.clock().clone(),
+            (*config).clone(),
+        )));
         let (stop, stopped) = oneshot::channel::<()>();
         let app = router(gateway.clone());
         let store = gateway.store().clone();
@@ -130,6 +153,7 @@ impl App {
                 let _ = stopped.await;
             })
             .await;
+            deadlines.abort();
             store.close_clean().await;
             drop(lock);
         });

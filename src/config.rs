@@ -58,6 +58,8 @@ pub struct AccountPolicy {
     pub activity_granularity_secs: i64,
     pub credential_cache_secs: i64,
     pub working_group_delay_hours: i64,
+    pub recertification_opens: String,
+    pub recertification_deadline: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -133,7 +135,24 @@ impl Default for AccountPolicy {
             activity_granularity_secs: 3600,
             credential_cache_secs: 300,
             working_group_delay_hours: 24,
+            recertification_opens: "09-01".into(),
+            recertification_deadline: "12-31".into(),
         }
+    }
+}
+
+impl AccountPolicy {
+    /// The yearly recertification window (validated at load; the default if unparsable).
+    pub fn recertification_window(&self) -> crate::access::recert::Window {
+        crate::access::recert::Window::parse(
+            &self.recertification_opens,
+            &self.recertification_deadline,
+        )
+        .or_else(|| crate::access::recert::Window::parse("09-01", "12-31"))
+        .unwrap_or(crate::access::recert::Window {
+            opens: (time::Month::September, 1),
+            deadline: (time::Month::December, 31),
+        })
     }
 }
 
@@ -234,6 +253,14 @@ impl Config {
         }
         if self.accounts.password_min_length < 8 {
             return bad("accounts.password_min_length must be at least 8");
+        }
+        if crate::access::recert::Window::parse(
+            &self.accounts.recertification_opens,
+            &self.accounts.recertification_deadline,
+        )
+        .is_none()
+        {
+            return bad("accounts.recertification_opens and _deadline are MM-DD dates, the opening before the deadline");
         }
         if self.limits.page_size == 0 || self.limits.page_size > 1000 {
             return bad("limits.page_size must be between 1 and 1000");

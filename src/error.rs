@@ -19,6 +19,7 @@ pub enum Code {
     NoImaxRole,
     NotInWorkingGroup,
     RulesOfBehaviorNotAccepted,
+    NotRecertified,
     UnknownMessage,
     UnknownRecipient,
     ChecksumMismatch,
@@ -30,7 +31,7 @@ pub enum Code {
 }
 
 impl Code {
-    pub const ALL: [Code; 17] = [
+    pub const ALL: [Code; 18] = [
         Code::AuthenticationFailed,
         Code::MailboxAuthenticationFailed,
         Code::AccountLocked,
@@ -40,6 +41,7 @@ impl Code {
         Code::NoImaxRole,
         Code::NotInWorkingGroup,
         Code::RulesOfBehaviorNotAccepted,
+        Code::NotRecertified,
         Code::UnknownMessage,
         Code::UnknownRecipient,
         Code::ChecksumMismatch,
@@ -61,6 +63,7 @@ impl Code {
             Code::NoImaxRole => "NoImaxRole",
             Code::NotInWorkingGroup => "NotInWorkingGroup",
             Code::RulesOfBehaviorNotAccepted => "RulesOfBehaviorNotAccepted",
+            Code::NotRecertified => "NotRecertified",
             Code::UnknownMessage => "UnknownMessage",
             Code::UnknownRecipient => "UnknownRecipient",
             Code::ChecksumMismatch => "ChecksumMismatch",
@@ -84,7 +87,10 @@ impl Code {
             | Code::PasswordExpired
             | Code::PasswordRejected => 401,
             Code::MailboxAuthenticationFailed => 400,
-            Code::NoImaxRole | Code::NotInWorkingGroup | Code::RulesOfBehaviorNotAccepted => 403,
+            Code::NoImaxRole
+            | Code::NotInWorkingGroup
+            | Code::RulesOfBehaviorNotAccepted
+            | Code::NotRecertified => 403,
             Code::UnknownMessage
             | Code::UnknownRecipient
             | Code::ChecksumMismatch
@@ -117,6 +123,9 @@ impl Code {
             }
             Code::RulesOfBehaviorNotAccepted => {
                 "You have not accepted this year's TRACS Rules of Behavior; sign in to the gateway on the web and accept them before using iMAX."
+            }
+            Code::NotRecertified => {
+                "This M-ID has not been recertified for this year's cycle; ask your coordinator to recertify it."
             }
             Code::UnknownMessage => "There is no such message in this mailbox.",
             Code::UnknownRecipient => "The recipient is not an iMAX ID this mailbox can send to.",

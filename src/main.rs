@@ -97,6 +97,9 @@ enum AdminCommand {
         #[command(subcommand)]
         command: AccountCommand,
     },
+    /// Remove the rights flagged for removal whose deadline has passed (the gateway also does
+    /// this hourly while it runs).
+    ApplyDeadlines,
     /// Post a broadcast to every mailbox.
     Broadcast {
         #[arg(long)]
@@ -224,6 +227,21 @@ enum AccountCommand {
     },
     /// As a coordinator (--as), the User Last Login Report of your users (R14).
     Report,
+    /// As a coordinator (--as), flag a user's right for removal at the deadline (R18).
+    Flag {
+        #[arg(long)]
+        mid: String,
+        #[arg(long)]
+        right: String,
+        /// Clear the flag instead.
+        #[arg(long)]
+        clear: bool,
+    },
+    /// As a coordinator (--as), recertify a user for this cycle (R17, R18).
+    Recertify {
+        #[arg(long)]
+        mid: String,
+    },
     /// Grant imax-coordinator, imax, tcc or tcr.
     Grant {
         #[arg(long)]
@@ -560,6 +578,26 @@ async fn admin_command(admin: &Admin, command: AdminCommand) -> Result<(), Strin
                 admin.add_help_desk(&mid).await.map_err(s)?;
                 println!("{mid} is Help Desk staff");
             }
+            AccountCommand::Flag {
+                mid,
+                right: r,
+                clear,
+            } => {
+                admin
+                    .flag_right(&mid, right(&r)?, !clear)
+                    .await
+                    .map_err(s)?;
+                let what = if clear {
+                    "no longer flagged"
+                } else {
+                    "flagged for removal at the deadline"
+                };
+                println!("{r} of {mid} is {what}");
+            }
+            AccountCommand::Recertify { mid } => {
+                let cycle = admin.recertify(&mid).await.map_err(s)?;
+                println!("{mid} is recertified for the {cycle} cycle");
+            }
             AccountCommand::Report => {
                 println!(
                     "{:<10} {:<40} {:<26} {:<22} days until lock",
@@ -638,6 +676,10 @@ async fn admin_command(admin: &Admin, command: AdminCommand) -> Result<(), Strin
                 print!("{}", admin.describe_account(&mid).await.map_err(s)?)
             }
         },
+        AdminCommand::ApplyDeadlines => {
+            let n = admin.as_system().apply_deadlines().await.map_err(s)?;
+            println!("{n} flagged rights removed");
+        }
         AdminCommand::Broadcast { title, body } => {
             let id = admin.post_broadcast(&title, &body).await.map_err(s)?;
             println!("broadcast BC-{id} posted");

@@ -65,11 +65,16 @@ async fn r21_rules_of_behavior_are_accepted_once_a_calendar_year() {
     let t = TestApp::start().await;
     t.clock.set(time::macros::datetime!(2026-12-20 10:00 UTC));
     let pw = Secret::new("Year-End-Pass-2026");
-    t.admin
-        .create_account(&person("M40002", pw.clone()))
+    // Created while the recertification window is open: certified before first use (R20).
+    let coordinator = t.admin.acting_as(COORDINATOR.0).await.expect("coordinator");
+    let mut p = person("M40002", pw.clone());
+    p.properties = vec!["800100001".into()];
+    coordinator.create_account(&p).await.expect("created");
+    coordinator
+        .grant("M40002", Right::Imax)
         .await
-        .expect("created");
-    t.admin.grant("M40002", Right::Imax).await.expect("granted");
+        .expect("granted");
+    coordinator.recertify("M40002").await.expect("recertified");
     t.admin.admit("M40002").await.expect("admitted");
     let who = ("M40002", "Year-End-Pass-2026");
     let f = assert_fault(

@@ -331,3 +331,122 @@ async fn directory_changes_are_audited_with_actor_subject_before_and_after() {
         rows[4].2
     );
 }
+
+/// A window that closes inside the year, and periods long enough to walk through it without
+/// the 90-day rules (tested elsewhere) or a new year's Rules of Behavior getting in the way.
+fn summer_window(c: &mut imax_gateway::config::Config) {
+    c.accounts.recertification_opens = "06-01".into();
+    c.accounts.recertification_deadline = "09-30".into();
+    c.accounts.inactivity_lock_days = 400;
+    c.accounts.termination_days = 400;
+    c.accounts.password_max_age_days = 400;
+}
+
+async fn ready_user(t: &TestApp, mid: &str) {
+    let coordinator = t.admin.acting_as(COORDINATOR.0).await.expect("coordinator");
+    coordinator
+        .create_account(&user(mid, &[MAPLE_PROPERTY]))
+        .await
+        .expect("created");
+    coordinator.grant(mid, Right::Imax).await.expect("granted");
+    t.admin.admit(mid).await.expect("admitted");
+    t.admin
+        .accept_rules_of_behavior(mid)
+        .await
+        .expect("accepted");
+}
+
+#[tokio::test]
+async fn r17_r18_after_the_deadline_uncertified_users_are_refused_and_flagged_rights_go() {
+    use time::macros::datetime;
+    let t = TestApp::start_with(summer_window).await;
+    let staff = |mid| (mid, "Staff-Password-01");
+    ready_user(&t, "M10080").await;
+    ready_user(&t, "M10081").await;
+    let coordinator = t.admin.acting_as(COORDINATOR.0).await.expect("coordinator");
+
+    // The window opens: the coordinator reviews, flags and recertifies (R18).
+    t.clock.set(datetime!(2026-06-15 10:00 UTC));
+    coordinator.recertify("M10080").await.expect("recertified");
+    coordinator.recertify("M10081").await.expect("recertified");
+    coordinator
+        .flag_right("M10080", Right::Imax, true)
+        .await
+        .expect("flagged");
+    forbidden(
+        coordinator
+            .flag_right(COORDINATOR.0, Right::Imax, true)
+            .await,
+        "R14",
+    );
+    forbidden(coordinator.recertify(CA_USER.0).await, "R17");
+    // Before the deadline everyone still works, certified or not.
+    for who in [SITE_USER, staff("M10080"), staff("M10081")] {
+        assert_ok(&t.send(who, MAPLE, None, b"in the window").await);
+    }
+
+    // The deadline passes.
+    t.clock.set(datetime!(2026-10-01 00:00 UTC));
+    let f = assert_fault(
+        &t.send(SITE_USER, MAPLE, None, b"late").await,
+        "NotRecertified",
+    );
+    assert_eq!(f.status, 403);
+    assert_fault(
+        &t.send(staff("M10080"), MAPLE, None, b"x").await,
+        "NoImaxRole",
+    );
+    assert_ok(&t.send(staff("M10081"), MAPLE, None, b"x").await);
+    assert_ok(
+        &t.send(
+            COORDINATOR,
+            MAPLE,
+            None,
+            b"coordinators are never recertified",
+        )
+        .await,
+    );
+    // The system's deadline job removes the flagged right from the directory, with a record.
+    assert_eq!(
+        t.admin
+            .as_system()
+            .apply_deadlines()
+            .await
+            .expect("applied"),
+        1
+    );
+    assert!(t
+        .admin
+        .describe_account("M10080")
+        .await
+        .expect("shown")
+        .contains("rights: none"));
+    let by_system: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_log WHERE actor = 'system' AND action = 'RemoveFlaggedRight'",
+    )
+    .fetch_one(&t.admin.store.pool)
+    .await
+    .expect("count");
+    assert_eq!(by_system, 1);
+    // A late recertification restores the user at once.
+    coordinator
+        .recertify(SITE_USER.0)
+        .await
+        .expect("recertified late");
+    assert_ok(&t.send(SITE_USER, MAPLE, None, b"back").await);
+}
+
+#[tokio::test]
+async fn r20_a_user_created_in_the_window_is_certified_before_first_use() {
+    let t = TestApp::start_with(summer_window).await;
+    t.clock.set(time::macros::datetime!(2026-06-10 10:00 UTC));
+    ready_user(&t, "M10090").await;
+    let who = ("M10090", "Staff-Password-01");
+    assert_fault(&t.send(who, MAPLE, None, b"x").await, "NotRecertified");
+    // R19: only a coordinator with a BPR on the user's property certifies; one suffices.
+    let ca_coordinator = t.admin.acting_as(CA_USER.0).await.expect("coordinator");
+    forbidden(ca_coordinator.recertify("M10090").await, "R3");
+    let coordinator = t.admin.acting_as(COORDINATOR.0).await.expect("coordinator");
+    coordinator.recertify("M10090").await.expect("recertified");
+    assert_ok(&t.send(who, MAPLE, None, b"x").await);
+}

@@ -13,18 +13,21 @@
 //! 3. password older than `password_max_age_days` (R15) → `PasswordExpired`, except for
 //!    `ChangePassword`, the only operation an expired password allows;
 //! 4. Rules of Behavior not accepted this calendar year (R21) → `RulesOfBehaviorNotAccepted`;
-//! 5. no iMAX role (R5, R6) → `NoImaxRole`;
-//! 6. system-to-system only: not in the working group (R8) → `NotInWorkingGroup`: admitted by the
+//! 5. a user without the recertification the cycle requires (R17, R20) → `NotRecertified`;
+//!    rights flagged for removal (R18) count as removed once the deadline has passed;
+//! 6. no iMAX role (R5, R6) → `NoImaxRole`;
+//! 7. system-to-system only: not in the working group (R8) → `NotInWorkingGroup`: admitted by the
 //!    Help Desk, or automatically `working_group_delay_hours` after the iMAX role was granted.
 
 mod cache;
+pub mod recert;
 mod throttle;
 
 pub use cache::CredentialCache;
 pub use throttle::Throttle;
 
 use crate::config::AccountPolicy;
-use crate::directory::{Account, AccountStatus, LockReason};
+use crate::directory::{Account, AccountKind, AccountStatus, LockReason, Right};
 use crate::error::Code;
 use time::{Duration, OffsetDateTime};
 
@@ -138,8 +141,24 @@ pub fn decide(
     if rules_of_behavior_due(account, now) {
         return Decision::refuse(Code::RulesOfBehaviorNotAccepted);
     }
+    // R17, R20: users (never coordinators) hold the cycle's recertification.
+    let window = policy.recertification_window();
+    if account.kind == AccountKind::User {
+        if let Some(cycle) = window.required_cycle(account.created_at, now) {
+            if account.recertified_cycle.is_none_or(|c| c < cycle) {
+                return Decision::refuse(Code::NotRecertified);
+            }
+        }
+    }
+    // R18: a right flagged for removal is gone once a deadline has passed since the flag.
+    let removed = |r: Right| {
+        account
+            .flagged
+            .iter()
+            .any(|(f, at)| *f == r && now >= window.next_deadline_after(*at))
+    };
     // R5, R6: the iMAX role is global; no property assignment is needed.
-    if !account.rights.imax {
+    if !account.rights.imax || removed(Right::Imax) {
         return Decision::refuse(Code::NoImaxRole);
     }
     // R8: the working group gates the system-to-system door only.
@@ -197,6 +216,8 @@ mod tests {
             working_group_since: Some(t0()),
             imax_granted_at: Some(t0()),
             rob_accepted_at: Some(t0()),
+            recertified_cycle: Some(2025),
+            flagged: Vec::new(),
             auth_epoch: 0,
         }
     }

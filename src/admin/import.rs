@@ -75,6 +75,9 @@ struct AccountEntry {
     /// HUD Help Desk staff.
     #[serde(default)]
     help_desk: bool,
+    /// Users: already recertified for the current cycle by their (first) coordinator.
+    #[serde(default)]
+    recertified: bool,
 }
 
 /// What an import did.
@@ -184,6 +187,9 @@ pub async fn import_file(admin: &Admin, path: &Path) -> Result<ImportReport, Adm
         }
         if a.help_desk {
             admin.add_help_desk(&a.mid).await?;
+        }
+        if a.recertified {
+            admin.record_imported_recertification(&a.mid).await?;
         }
     }
     Ok(report)

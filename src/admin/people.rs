@@ -506,6 +506,131 @@ impl Admin {
     }
 }
 
+impl Admin {
+    /// R18, step 2: a coordinator flags one of its user's rights for removal at the deadline
+    /// (or clears the flag).
+    pub async fn flag_right(&self, mid: &str, right: Right, flag: bool) -> Result<(), AdminError> {
+        let account = self.subject(mid).await?;
+        self.may_manage(&account).await?;
+        if account.kind != AccountKind::User {
+            return Err(invalid(format!(
+                "{} is a coordinator; coordinators are not recertified (R17)",
+                account.mid
+            )));
+        }
+        if !account.rights.has(right) {
+            return Err(invalid(format!(
+                "{} does not hold {}",
+                account.mid,
+                right.as_str()
+            )));
+        }
+        let name = self.actor.name();
+        let audit = self.entry("FlagRight").detail(format!(
+            "mid={} right={} flagged_before={} flagged_after={flag}",
+            account.mid,
+            right.as_str(),
+            account.flagged.iter().any(|(r, _)| *r == right)
+        ));
+        let value = flag.then_some((name.as_str(), self.now()));
+        operators::flag_right(&self.store.pool, account.id, right, value, &audit).await?;
+        Ok(())
+    }
+
+    /// R18, step 3: a coordinator recertifies one of its users for the current cycle. R19: only
+    /// for a user working on a property it has a BPR with; one certification suffices.
+    pub async fn recertify(&self, mid: &str) -> Result<i32, AdminError> {
+        let Actor::Coordinator { id, mid: me } = &self.actor else {
+            return Err(invalid(
+                "recertification is a coordinator's step (R18): give --as with its M-ID",
+            ));
+        };
+        let user = self.subject(mid).await?;
+        if user.kind != AccountKind::User {
+            return Err(invalid(format!(
+                "{} is a coordinator; coordinators are not recertified (R17)",
+                user.mid
+            )));
+        }
+        self.may_manage(&user).await?;
+        let pool = &self.store.pool;
+        let bpr = operators::bpr_properties(pool, *id).await?;
+        if !operators::assigned_properties(pool, user.id)
+            .await?
+            .iter()
+            .any(|p| bpr.contains(p))
+        {
+            return Err(forbidden(format!(
+                "{me} may certify {} only for properties it has a Business Partner Relationship with, and {} works on none (R19).",
+                user.mid, user.mid
+            )));
+        }
+        let now = self.now();
+        let cycle = self.config.accounts.recertification_window().cycle_of(now);
+        let audit = self.entry("Recertify").detail(format!(
+            "mid={} cycle={cycle} before={:?} after={cycle}",
+            user.mid, user.recertified_cycle
+        ));
+        operators::recertify(pool, user.id, cycle, *id, now, &audit).await?;
+        Ok(cycle)
+    }
+
+    /// At the deadline (R18), the system removes the rights flagged before it. The access
+    /// decision already treats them as gone; this makes the directory say so too. Returns how
+    /// many rights were removed.
+    pub async fn apply_deadlines(&self) -> Result<usize, AdminError> {
+        let window = self.config.accounts.recertification_window();
+        let now = self.now();
+        let mut removed = 0;
+        for (account, mid, right, flagged_at) in operators::flagged_rights(&self.store.pool).await?
+        {
+            let Some(right) = Right::parse(&right) else {
+                continue;
+            };
+            if now < window.next_deadline_after(crate::clock::from_epoch(flagged_at)) {
+                continue;
+            }
+            let audit = self.entry("RemoveFlaggedRight").detail(format!(
+                "mid={mid} right={} before=true after=false (flagged for removal at the deadline)",
+                right.as_str()
+            ));
+            operators::revoke(&self.store.pool, account, right, &audit).await?;
+            removed += 1;
+        }
+        Ok(removed)
+    }
+
+    /// For an import: the user was recertified for the current cycle by the first coordinator
+    /// that manages it (the import stands for work done before).
+    pub(super) async fn record_imported_recertification(
+        &self,
+        mid: &str,
+    ) -> Result<(), AdminError> {
+        self.require_operator()?;
+        let user = self.subject(mid).await?;
+        let coordinator = operators::managers_of(&self.store.pool, user.id)
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(|| invalid(format!("{mid} has no coordinator to have recertified it")))?;
+        let now = self.now();
+        let cycle = self.config.accounts.recertification_window().cycle_of(now);
+        let audit = self
+            .entry("Recertify")
+            .detail(format!("mid={mid} cycle={cycle} (imported)"));
+        operators::recertify(&self.store.pool, user.id, cycle, coordinator, now, &audit).await?;
+        Ok(())
+    }
+
+    /// The same service acting as the system, for scheduled transitions.
+    pub fn as_system(&self) -> Admin {
+        Admin {
+            actor: Actor::System,
+            ..self.clone()
+        }
+    }
+}
+
 /// A status as the report shows it.
 pub fn status_text(s: AccountStatus) -> &'static str {
     match s {

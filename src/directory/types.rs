@@ -163,6 +163,10 @@ pub struct Account {
     pub imax_granted_at: Option<OffsetDateTime>,
     /// When the person last accepted the Rules of Behavior (R21). Never shown to coordinators.
     pub rob_accepted_at: Option<OffsetDateTime>,
+    /// The latest recertification cycle (year) the user holds (R17).
+    pub recertified_cycle: Option<i32>,
+    /// Rights a coordinator flagged for removal at the deadline (R18), with when.
+    pub flagged: Vec<(Right, OffsetDateTime)>,
     /// Bumped whenever the password or status changes, so remembered credentials die at once,
     /// on every node.
     pub auth_epoch: i64,

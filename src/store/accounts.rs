@@ -26,14 +26,19 @@ pub async fn load(pool: &SqlitePool, mid: &MId) -> Result<Option<Account>, sqlx:
     let id: i64 = row.try_get(0)?;
     let mut rights = Rights::default();
     let mut imax_granted_at = None;
-    let granted: Vec<(String, i64)> =
-        sqlx::query_as("SELECT right_name, granted_at FROM account_rights WHERE account_id = $1")
-            .bind(id)
-            .fetch_all(pool)
-            .await?;
-    for (name, at) in granted {
+    let mut flagged = Vec::new();
+    let granted: Vec<(String, i64, Option<i64>)> = sqlx::query_as(
+        "SELECT right_name, granted_at, flagged_at FROM account_rights WHERE account_id = $1",
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await?;
+    for (name, at, flagged_at) in granted {
         if let Some(r) = Right::parse(&name) {
             rights.set(r, true);
+            if let Some(f) = flagged_at {
+                flagged.push((r, from_epoch(f)));
+            }
             if r == Right::Imax {
                 imax_granted_at = Some(from_epoch(at));
             }
@@ -62,6 +67,14 @@ pub async fn load(pool: &SqlitePool, mid: &MId) -> Result<Option<Account>, sqlx:
         working_group_since: row.try_get::<Option<i64>, _>(14)?.map(from_epoch),
         imax_granted_at,
         rob_accepted_at: row.try_get::<Option<i64>, _>(15)?.map(from_epoch),
+        recertified_cycle: sqlx::query_scalar::<_, Option<i64>>(
+            "SELECT MAX(cycle) FROM recertifications WHERE user_id = $1",
+        )
+        .bind(id)
+        .fetch_one(pool)
+        .await?
+        .map(|c| c as i32),
+        flagged,
     }))
 }
 

@@ -12,10 +12,14 @@ const MIGRATIONS: &[(i64, &str)] = &[
         2,
         include_str!("../../migrations/sqlite/0002_operators.sql"),
     ),
+    (
+        3,
+        include_str!("../../migrations/sqlite/0003_recertification.sql"),
+    ),
 ];
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 pub async fn run(pool: &SqlitePool) -> Result<(), StoreError> {
     sqlx::query(
@@ -45,4 +49,15 @@ pub async fn run(pool: &SqlitePool) -> Result<(), StoreError> {
     }
     tx.commit().await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_version_up_to_the_current_one_has_a_migration() {
+        let versions: Vec<i64> = MIGRATIONS.iter().map(|(v, _)| *v).collect();
+        assert_eq!(versions, (1..=SCHEMA_VERSION).collect::<Vec<_>>());
+    }
 }

@@ -177,3 +177,81 @@ pub async fn promote(
     audit::append(&mut tx, audit).await?;
     tx.commit().await
 }
+
+/// Flags (or unflags) a right for removal at the deadline (R18).
+pub async fn flag_right(
+    pool: &SqlitePool,
+    account: i64,
+    right: Right,
+    flag: Option<(&str, OffsetDateTime)>,
+    audit: &AuditEntry,
+) -> Result<u64, sqlx::Error> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let n = sqlx::query(
+        "UPDATE account_rights SET flagged_for_removal = $1, flagged_by = $2, flagged_at = $3
+         WHERE account_id = $4 AND right_name = $5",
+    )
+    .bind(flag.is_some() as i64)
+    .bind(flag.map(|f| f.0))
+    .bind(flag.map(|f| to_epoch(f.1)))
+    .bind(account)
+    .bind(right.as_str())
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    audit::append(&mut tx, audit).await?;
+    tx.commit().await?;
+    Ok(n)
+}
+
+/// Records a user's recertification for `cycle` by `coordinator` (R17, R18).
+pub async fn recertify(
+    pool: &SqlitePool,
+    user: i64,
+    cycle: i32,
+    coordinator: i64,
+    at: OffsetDateTime,
+    audit: &AuditEntry,
+) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    sqlx::query(
+        "INSERT INTO recertifications (user_id, cycle, coordinator_id, certified_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (user_id, cycle) DO NOTHING",
+    )
+    .bind(user)
+    .bind(cycle as i64)
+    .bind(coordinator)
+    .bind(to_epoch(at))
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "UPDATE accounts SET recertified_at = $1, auth_epoch = auth_epoch + 1 WHERE id = $2",
+    )
+    .bind(to_epoch(at))
+    .bind(user)
+    .execute(&mut *tx)
+    .await?;
+    audit::append(&mut tx, audit).await?;
+    tx.commit().await
+}
+
+/// Rights flagged for removal, with their holder's M-ID and when they were flagged.
+pub async fn flagged_rights(
+    pool: &SqlitePool,
+) -> Result<Vec<(i64, String, String, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT r.account_id, a.mid, r.right_name, r.flagged_at FROM account_rights r
+         JOIN accounts a ON a.id = r.account_id
+         WHERE r.flagged_for_removal = 1 AND r.flagged_at IS NOT NULL ORDER BY r.account_id",
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// Coordinators managing a user.
+pub async fn managers_of(pool: &SqlitePool, user: i64) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar("SELECT coordinator_id FROM coordinator_users WHERE user_id = $1 ORDER BY 1")
+        .bind(user)
+        .fetch_all(pool)
+        .await
+}
