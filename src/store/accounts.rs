@@ -1,6 +1,6 @@
 //! Reading and changing M-IDs, their rights and working-group membership.
 
-use crate::audit::{self, AuditEntry};
+use crate::audit::AuditEntry;
 use crate::clock::{from_epoch, to_epoch};
 use crate::directory::{Account, AccountKind, AccountStatus, MId, Right, Rights};
 use sqlx::{Row, SqlitePool};
@@ -97,29 +97,28 @@ pub async fn create(
     now: OffsetDateTime,
     audit: &AuditEntry,
 ) -> Result<i64, sqlx::Error> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    let changed = if a.password_is_current {
-        to_epoch(now)
-    } else {
-        0
-    };
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO accounts (mid, kind, full_name, email, organization, password_hash, password_changed_at, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
-    )
-    .bind(a.mid.as_str())
-    .bind(a.kind.as_str())
-    .bind(&a.full_name)
-    .bind(&a.email)
-    .bind(&a.organization)
-    .bind(&a.password_hash)
-    .bind(changed)
-    .bind(to_epoch(now))
-    .fetch_one(&mut *tx)
-    .await?;
-    audit::append(&mut tx, audit).await?;
-    tx.commit().await?;
-    Ok(id)
+    audited!(pool, audit, |tx| {
+        let changed = if a.password_is_current {
+            to_epoch(now)
+        } else {
+            0
+        };
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO accounts (mid, kind, full_name, email, organization, password_hash, password_changed_at, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+        )
+        .bind(a.mid.as_str())
+        .bind(a.kind.as_str())
+        .bind(&a.full_name)
+        .bind(&a.email)
+        .bind(&a.organization)
+        .bind(&a.password_hash)
+        .bind(changed)
+        .bind(to_epoch(now))
+        .fetch_one(&mut *tx)
+        .await?;
+        id
+    })
 }
 
 pub async fn grant(
@@ -130,23 +129,22 @@ pub async fn grant(
     now: OffsetDateTime,
     audit: &AuditEntry,
 ) -> Result<(), sqlx::Error> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    sqlx::query(
-        "INSERT INTO account_rights (account_id, right_name, granted_at, granted_by) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (account_id, right_name) DO NOTHING",
-    )
-    .bind(account)
-    .bind(right.as_str())
-    .bind(to_epoch(now))
-    .bind(by)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query("UPDATE accounts SET auth_epoch = auth_epoch + 1 WHERE id = $1")
+    audited!(pool, audit, |tx| {
+        sqlx::query(
+            "INSERT INTO account_rights (account_id, right_name, granted_at, granted_by) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (account_id, right_name) DO NOTHING",
+        )
         .bind(account)
+        .bind(right.as_str())
+        .bind(to_epoch(now))
+        .bind(by)
         .execute(&mut *tx)
         .await?;
-    audit::append(&mut tx, audit).await?;
-    tx.commit().await
+        sqlx::query("UPDATE accounts SET auth_epoch = auth_epoch + 1 WHERE id = $1")
+            .bind(account)
+            .execute(&mut *tx)
+            .await?;
+    })
 }
 
 pub async fn admit_to_working_group(
@@ -156,18 +154,17 @@ pub async fn admit_to_working_group(
     at: OffsetDateTime,
     audit: &AuditEntry,
 ) -> Result<(), sqlx::Error> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    sqlx::query(
-        "INSERT INTO working_group (account_id, admitted_at, admitted_by) VALUES ($1, $2, $3)
-         ON CONFLICT (account_id) DO UPDATE SET admitted_at = excluded.admitted_at, admitted_by = excluded.admitted_by",
-    )
-    .bind(account)
-    .bind(to_epoch(at))
-    .bind(by)
-    .execute(&mut *tx)
-    .await?;
-    audit::append(&mut tx, audit).await?;
-    tx.commit().await
+    audited!(pool, audit, |tx| {
+        sqlx::query(
+            "INSERT INTO working_group (account_id, admitted_at, admitted_by) VALUES ($1, $2, $3)
+             ON CONFLICT (account_id) DO UPDATE SET admitted_at = excluded.admitted_at, admitted_by = excluded.admitted_by",
+        )
+        .bind(account)
+        .bind(to_epoch(at))
+        .bind(by)
+        .execute(&mut *tx)
+        .await?;
+    })
 }
 
 /// Sets a new password hash, remembers the old one for the history rule, and forgets every
@@ -180,25 +177,24 @@ pub async fn set_password(
     now: OffsetDateTime,
     audit: &AuditEntry,
 ) -> Result<(), sqlx::Error> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    sqlx::query(
-        "INSERT INTO password_history (account_id, password_hash, changed_at)
-         SELECT id, password_hash, $2 FROM accounts WHERE id = $1",
-    )
-    .bind(account)
-    .bind(to_epoch(now))
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query(
-        "UPDATE accounts SET password_hash = $1, password_changed_at = $2, auth_epoch = auth_epoch + 1 WHERE id = $3",
-    )
-    .bind(new_hash)
-    .bind(if current { to_epoch(now) } else { 0 })
-    .bind(account)
-    .execute(&mut *tx)
-    .await?;
-    audit::append(&mut tx, audit).await?;
-    tx.commit().await
+    audited!(pool, audit, |tx| {
+        sqlx::query(
+            "INSERT INTO password_history (account_id, password_hash, changed_at)
+             SELECT id, password_hash, $2 FROM accounts WHERE id = $1",
+        )
+        .bind(account)
+        .bind(to_epoch(now))
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE accounts SET password_hash = $1, password_changed_at = $2, auth_epoch = auth_epoch + 1 WHERE id = $3",
+        )
+        .bind(new_hash)
+        .bind(if current { to_epoch(now) } else { 0 })
+        .bind(account)
+        .execute(&mut *tx)
+        .await?;
+    })
 }
 
 /// The last `n` password hashes, newest first (the current one is not included).
@@ -226,25 +222,24 @@ pub async fn set_status(
     audit: &AuditEntry,
 ) -> Result<(), sqlx::Error> {
     let (s, reason) = status.to_columns();
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    let touch = if status == AccountStatus::Active {
-        Some(to_epoch(now))
-    } else {
-        None
-    };
-    sqlx::query(
-        "UPDATE accounts SET status = $1, lock_reason = $2, failed_signins = 0, auth_epoch = auth_epoch + 1,
-                last_activity_at = COALESCE($3, last_activity_at), last_signin_at = COALESCE($3, last_signin_at)
-         WHERE id = $4",
-    )
-    .bind(s)
-    .bind(reason)
-    .bind(touch)
-    .bind(account)
-    .execute(&mut *tx)
-    .await?;
-    audit::append(&mut tx, audit).await?;
-    tx.commit().await
+    audited!(pool, audit, |tx| {
+        let touch = if status == AccountStatus::Active {
+            Some(to_epoch(now))
+        } else {
+            None
+        };
+        sqlx::query(
+            "UPDATE accounts SET status = $1, lock_reason = $2, failed_signins = 0, auth_epoch = auth_epoch + 1,
+                    last_activity_at = COALESCE($3, last_activity_at), last_signin_at = COALESCE($3, last_signin_at)
+             WHERE id = $4",
+        )
+        .bind(s)
+        .bind(reason)
+        .bind(touch)
+        .bind(account)
+        .execute(&mut *tx)
+        .await?;
+    })
 }
 
 /// Records that the person accepted the Rules of Behavior (R21).
@@ -254,12 +249,11 @@ pub async fn accept_rules_of_behavior(
     at: OffsetDateTime,
     audit: &AuditEntry,
 ) -> Result<(), sqlx::Error> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    sqlx::query("UPDATE accounts SET rob_accepted_at = $1 WHERE id = $2")
-        .bind(to_epoch(at))
-        .bind(account)
-        .execute(&mut *tx)
-        .await?;
-    audit::append(&mut tx, audit).await?;
-    tx.commit().await
+    audited!(pool, audit, |tx| {
+        sqlx::query("UPDATE accounts SET rob_accepted_at = $1 WHERE id = $2")
+            .bind(to_epoch(at))
+            .bind(account)
+            .execute(&mut *tx)
+            .await?;
+    })
 }

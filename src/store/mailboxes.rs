@@ -1,6 +1,6 @@
 //! TRACSMail mailboxes, properties and contracts.
 
-use crate::audit::{self, AuditEntry};
+use crate::audit::AuditEntry;
 use crate::clock::to_epoch;
 use crate::directory::{ImaxId, Mailbox, MailboxKind};
 use sqlx::{Row, SqlitePool};
@@ -59,22 +59,21 @@ pub async fn create(
     now: OffsetDateTime,
     audit: &AuditEntry,
 ) -> Result<i64, sqlx::Error> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    let id = sqlx::query_scalar(
-        "INSERT INTO mailboxes (imax_id, kind, name, email, password_hash, password_changed_at, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",
-    )
-    .bind(m.imax_id.as_str())
-    .bind(m.kind.as_str())
-    .bind(&m.name)
-    .bind(&m.email)
-    .bind(&m.password_hash)
-    .bind(to_epoch(now))
-    .fetch_one(&mut *tx)
-    .await?;
-    audit::append(&mut tx, audit).await?;
-    tx.commit().await?;
-    Ok(id)
+    audited!(pool, audit, |tx| {
+        let id = sqlx::query_scalar(
+            "INSERT INTO mailboxes (imax_id, kind, name, email, password_hash, password_changed_at, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",
+        )
+        .bind(m.imax_id.as_str())
+        .bind(m.kind.as_str())
+        .bind(&m.name)
+        .bind(&m.email)
+        .bind(&m.password_hash)
+        .bind(to_epoch(now))
+        .fetch_one(&mut *tx)
+        .await?;
+        id
+    })
 }
 
 pub async fn set_password(
@@ -84,17 +83,16 @@ pub async fn set_password(
     now: OffsetDateTime,
     audit: &AuditEntry,
 ) -> Result<(), sqlx::Error> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    sqlx::query(
-        "UPDATE mailboxes SET password_hash = $1, password_changed_at = $2, auth_epoch = auth_epoch + 1 WHERE id = $3",
-    )
-    .bind(hash)
-    .bind(to_epoch(now))
-    .bind(mailbox)
-    .execute(&mut *tx)
-    .await?;
-    audit::append(&mut tx, audit).await?;
-    tx.commit().await
+    audited!(pool, audit, |tx| {
+        sqlx::query(
+            "UPDATE mailboxes SET password_hash = $1, password_changed_at = $2, auth_epoch = auth_epoch + 1 WHERE id = $3",
+        )
+        .bind(hash)
+        .bind(to_epoch(now))
+        .bind(mailbox)
+        .execute(&mut *tx)
+        .await?;
+    })
 }
 
 /// Creates a property served by `mailbox` (its TRACSMail ID), or updates its name and mailbox.
@@ -105,20 +103,19 @@ pub async fn upsert_property(
     mailbox: Option<i64>,
     audit: &AuditEntry,
 ) -> Result<i64, sqlx::Error> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    let id = sqlx::query_scalar(
-        "INSERT INTO properties (property_number, name, mailbox_id) VALUES ($1, $2, $3)
-         ON CONFLICT (property_number) DO UPDATE SET name = excluded.name, mailbox_id = excluded.mailbox_id
-         RETURNING id",
-    )
-    .bind(number)
-    .bind(name)
-    .bind(mailbox)
-    .fetch_one(&mut *tx)
-    .await?;
-    audit::append(&mut tx, audit).await?;
-    tx.commit().await?;
-    Ok(id)
+    audited!(pool, audit, |tx| {
+        let id = sqlx::query_scalar(
+            "INSERT INTO properties (property_number, name, mailbox_id) VALUES ($1, $2, $3)
+             ON CONFLICT (property_number) DO UPDATE SET name = excluded.name, mailbox_id = excluded.mailbox_id
+             RETURNING id",
+        )
+        .bind(number)
+        .bind(name)
+        .bind(mailbox)
+        .fetch_one(&mut *tx)
+        .await?;
+        id
+    })
 }
 
 pub async fn property_id(pool: &SqlitePool, number: &str) -> Result<Option<i64>, sqlx::Error> {
@@ -136,19 +133,18 @@ pub async fn upsert_contract(
     administrator: i64,
     audit: &AuditEntry,
 ) -> Result<(), sqlx::Error> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    sqlx::query(
-        "INSERT INTO contracts (contract_number, property_id, administrator_mailbox) VALUES ($1, $2, $3)
-         ON CONFLICT (contract_number) DO UPDATE SET property_id = excluded.property_id,
-             administrator_mailbox = excluded.administrator_mailbox",
-    )
-    .bind(contract)
-    .bind(property)
-    .bind(administrator)
-    .execute(&mut *tx)
-    .await?;
-    audit::append(&mut tx, audit).await?;
-    tx.commit().await
+    audited!(pool, audit, |tx| {
+        sqlx::query(
+            "INSERT INTO contracts (contract_number, property_id, administrator_mailbox) VALUES ($1, $2, $3)
+             ON CONFLICT (contract_number) DO UPDATE SET property_id = excluded.property_id,
+                 administrator_mailbox = excluded.administrator_mailbox",
+        )
+        .bind(contract)
+        .bind(property)
+        .bind(administrator)
+        .execute(&mut *tx)
+        .await?;
+    })
 }
 
 /// The distinct administrator mailboxes of the contracts of every property that `mailbox`
@@ -170,16 +166,15 @@ pub async fn add_business_partner(
     property: i64,
     audit: &AuditEntry,
 ) -> Result<(), sqlx::Error> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    sqlx::query(
-        "INSERT INTO business_partners (account_id, property_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-    )
-    .bind(account)
-    .bind(property)
-    .execute(&mut *tx)
-    .await?;
-    audit::append(&mut tx, audit).await?;
-    tx.commit().await
+    audited!(pool, audit, |tx| {
+        sqlx::query(
+            "INSERT INTO business_partners (account_id, property_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(account)
+        .bind(property)
+        .execute(&mut *tx)
+        .await?;
+    })
 }
 
 /// Counts rows of a table (for admin summaries).

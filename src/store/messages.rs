@@ -173,17 +173,16 @@ pub async fn post_broadcast(
     at: time::OffsetDateTime,
     audit: &crate::audit::AuditEntry,
 ) -> Result<i64, sqlx::Error> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    let id = sqlx::query_scalar(
-        "INSERT INTO broadcasts (title, body, posted_by, posted_at) VALUES ($1, $2, $3, $4) RETURNING id",
-    )
-    .bind(title)
-    .bind(body)
-    .bind(by)
-    .bind(to_epoch(at))
-    .fetch_one(&mut *tx)
-    .await?;
-    crate::audit::append(&mut tx, audit).await?;
-    tx.commit().await?;
-    Ok(id)
+    audited!(pool, audit, |tx| {
+        let id = sqlx::query_scalar(
+            "INSERT INTO broadcasts (title, body, posted_by, posted_at) VALUES ($1, $2, $3, $4) RETURNING id",
+        )
+        .bind(title)
+        .bind(body)
+        .bind(by)
+        .bind(to_epoch(at))
+        .fetch_one(&mut *tx)
+        .await?;
+        id
+    })
 }

@@ -11,6 +11,19 @@
 //!
 //! SQL is written to run on SQLite and PostgreSQL alike (`$n` placeholders, epoch integers).
 
+/// Runs `$body` in one write transaction (`BEGIN IMMEDIATE`, so writers queue instead of
+/// failing) that also appends `$audit`: a change and its audit record stand or fall together.
+/// The body's value is returned.
+macro_rules! audited {
+    ($pool:expr, $audit:expr, |$tx:ident| $body:block) => {{
+        let mut $tx = $pool.begin_with("BEGIN IMMEDIATE").await?;
+        let out = $body;
+        $crate::audit::append(&mut $tx, $audit).await?;
+        $tx.commit().await?;
+        Ok(out)
+    }};
+}
+
 pub mod accounts;
 pub mod bodies;
 pub mod committer;

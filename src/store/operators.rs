@@ -1,7 +1,7 @@
 //! Who operates the directory: Help Desk staff, coordinators and the users they manage, Business
 //! Partner Relationships and property assignments.
 
-use crate::audit::{self, AuditEntry};
+use crate::audit::AuditEntry;
 use crate::clock::to_epoch;
 use crate::directory::{AccountKind, Right};
 use sqlx::SqlitePool;
@@ -22,17 +22,16 @@ pub async fn add_help_desk(
     at: OffsetDateTime,
     audit: &AuditEntry,
 ) -> Result<(), sqlx::Error> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    sqlx::query(
-        "INSERT INTO help_desk (account_id, added_at, added_by) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-    )
-    .bind(account)
-    .bind(to_epoch(at))
-    .bind(by)
-    .execute(&mut *tx)
-    .await?;
-    audit::append(&mut tx, audit).await?;
-    tx.commit().await
+    audited!(pool, audit, |tx| {
+        sqlx::query(
+            "INSERT INTO help_desk (account_id, added_at, added_by) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        )
+        .bind(account)
+        .bind(to_epoch(at))
+        .bind(by)
+        .execute(&mut *tx)
+        .await?;
+    })
 }
 
 /// Records that `coordinator` manages `user` (R3, R19).
@@ -43,17 +42,16 @@ pub async fn link(
     at: OffsetDateTime,
     audit: &AuditEntry,
 ) -> Result<(), sqlx::Error> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    sqlx::query(
-        "INSERT INTO coordinator_users (coordinator_id, user_id, assigned_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-    )
-    .bind(coordinator)
-    .bind(user)
-    .bind(to_epoch(at))
-    .execute(&mut *tx)
-    .await?;
-    audit::append(&mut tx, audit).await?;
-    tx.commit().await
+    audited!(pool, audit, |tx| {
+        sqlx::query(
+            "INSERT INTO coordinator_users (coordinator_id, user_id, assigned_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        )
+        .bind(coordinator)
+        .bind(user)
+        .bind(to_epoch(at))
+        .execute(&mut *tx)
+        .await?;
+    })
 }
 
 pub async fn manages(pool: &SqlitePool, coordinator: i64, user: i64) -> Result<bool, sqlx::Error> {
@@ -117,19 +115,18 @@ pub async fn set_property_assignment(
     assigned: bool,
     audit: &AuditEntry,
 ) -> Result<(), sqlx::Error> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    let sql = if assigned {
-        "INSERT INTO property_assignments (account_id, property_id) VALUES ($1, $2) ON CONFLICT DO NOTHING"
-    } else {
-        "DELETE FROM property_assignments WHERE account_id = $1 AND property_id = $2"
-    };
-    sqlx::query(sql)
-        .bind(account)
-        .bind(property)
-        .execute(&mut *tx)
-        .await?;
-    audit::append(&mut tx, audit).await?;
-    tx.commit().await
+    audited!(pool, audit, |tx| {
+        let sql = if assigned {
+            "INSERT INTO property_assignments (account_id, property_id) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+        } else {
+            "DELETE FROM property_assignments WHERE account_id = $1 AND property_id = $2"
+        };
+        sqlx::query(sql)
+            .bind(account)
+            .bind(property)
+            .execute(&mut *tx)
+            .await?;
+    })
 }
 
 pub async fn revoke(
@@ -138,18 +135,17 @@ pub async fn revoke(
     right: Right,
     audit: &AuditEntry,
 ) -> Result<(), sqlx::Error> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    sqlx::query("DELETE FROM account_rights WHERE account_id = $1 AND right_name = $2")
-        .bind(account)
-        .bind(right.as_str())
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("UPDATE accounts SET auth_epoch = auth_epoch + 1 WHERE id = $1")
-        .bind(account)
-        .execute(&mut *tx)
-        .await?;
-    audit::append(&mut tx, audit).await?;
-    tx.commit().await
+    audited!(pool, audit, |tx| {
+        sqlx::query("DELETE FROM account_rights WHERE account_id = $1 AND right_name = $2")
+            .bind(account)
+            .bind(right.as_str())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE accounts SET auth_epoch = auth_epoch + 1 WHERE id = $1")
+            .bind(account)
+            .execute(&mut *tx)
+            .await?;
+    })
 }
 
 /// Turns a user into a coordinator (R4) with BPRs on `properties`.
@@ -159,23 +155,22 @@ pub async fn promote(
     properties: &[i64],
     audit: &AuditEntry,
 ) -> Result<(), sqlx::Error> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    sqlx::query("UPDATE accounts SET kind = $1, auth_epoch = auth_epoch + 1 WHERE id = $2")
-        .bind(AccountKind::Coordinator.as_str())
-        .bind(account)
-        .execute(&mut *tx)
-        .await?;
-    for p in properties {
-        sqlx::query(
-            "INSERT INTO business_partners (account_id, property_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        )
-        .bind(account)
-        .bind(p)
-        .execute(&mut *tx)
-        .await?;
-    }
-    audit::append(&mut tx, audit).await?;
-    tx.commit().await
+    audited!(pool, audit, |tx| {
+        sqlx::query("UPDATE accounts SET kind = $1, auth_epoch = auth_epoch + 1 WHERE id = $2")
+            .bind(AccountKind::Coordinator.as_str())
+            .bind(account)
+            .execute(&mut *tx)
+            .await?;
+        for p in properties {
+            sqlx::query(
+                "INSERT INTO business_partners (account_id, property_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            )
+            .bind(account)
+            .bind(p)
+            .execute(&mut *tx)
+            .await?;
+        }
+    })
 }
 
 /// Flags (or unflags) a right for removal at the deadline (R18).
@@ -186,22 +181,21 @@ pub async fn flag_right(
     flag: Option<(&str, OffsetDateTime)>,
     audit: &AuditEntry,
 ) -> Result<u64, sqlx::Error> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    let n = sqlx::query(
-        "UPDATE account_rights SET flagged_for_removal = $1, flagged_by = $2, flagged_at = $3
-         WHERE account_id = $4 AND right_name = $5",
-    )
-    .bind(flag.is_some() as i64)
-    .bind(flag.map(|f| f.0))
-    .bind(flag.map(|f| to_epoch(f.1)))
-    .bind(account)
-    .bind(right.as_str())
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    audit::append(&mut tx, audit).await?;
-    tx.commit().await?;
-    Ok(n)
+    audited!(pool, audit, |tx| {
+        let n = sqlx::query(
+            "UPDATE account_rights SET flagged_for_removal = $1, flagged_by = $2, flagged_at = $3
+             WHERE account_id = $4 AND right_name = $5",
+        )
+        .bind(flag.is_some() as i64)
+        .bind(flag.map(|f| f.0))
+        .bind(flag.map(|f| to_epoch(f.1)))
+        .bind(account)
+        .bind(right.as_str())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        n
+    })
 }
 
 /// Records a user's recertification for `cycle` by `coordinator` (R17, R18).
@@ -213,26 +207,25 @@ pub async fn recertify(
     at: OffsetDateTime,
     audit: &AuditEntry,
 ) -> Result<(), sqlx::Error> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    sqlx::query(
-        "INSERT INTO recertifications (user_id, cycle, coordinator_id, certified_at) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (user_id, cycle) DO NOTHING",
-    )
-    .bind(user)
-    .bind(cycle as i64)
-    .bind(coordinator)
-    .bind(to_epoch(at))
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query(
-        "UPDATE accounts SET recertified_at = $1, auth_epoch = auth_epoch + 1 WHERE id = $2",
-    )
-    .bind(to_epoch(at))
-    .bind(user)
-    .execute(&mut *tx)
-    .await?;
-    audit::append(&mut tx, audit).await?;
-    tx.commit().await
+    audited!(pool, audit, |tx| {
+        sqlx::query(
+            "INSERT INTO recertifications (user_id, cycle, coordinator_id, certified_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (user_id, cycle) DO NOTHING",
+        )
+        .bind(user)
+        .bind(cycle as i64)
+        .bind(coordinator)
+        .bind(to_epoch(at))
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE accounts SET recertified_at = $1, auth_epoch = auth_epoch + 1 WHERE id = $2",
+        )
+        .bind(to_epoch(at))
+        .bind(user)
+        .execute(&mut *tx)
+        .await?;
+    })
 }
 
 /// Rights flagged for removal, with their holder's M-ID and when they were flagged.
