@@ -25,6 +25,7 @@ pub struct Config {
     pub throttle: Throttle,
     pub argon2: Argon2Config,
     pub shutdown: Shutdown,
+    pub smtp: crate::mail::SmtpConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -96,6 +97,7 @@ impl Default for Config {
             throttle: Throttle::default(),
             argon2: Argon2Config::default(),
             shutdown: Shutdown::default(),
+            smtp: crate::mail::SmtpConfig::default(),
         }
     }
 }
@@ -261,6 +263,12 @@ impl Config {
         .is_none()
         {
             return bad("accounts.recertification_opens and _deadline are MM-DD dates, the opening before the deadline");
+        }
+        if !matches!(
+            self.smtp.starttls.as_str(),
+            "opportunistic" | "required" | "never"
+        ) {
+            return bad("smtp.starttls is opportunistic, required or never");
         }
         if self.limits.page_size == 0 || self.limits.page_size > 1000 {
             return bad("limits.page_size must be between 1 and 1000");

@@ -26,6 +26,7 @@ pub mod config;
 pub mod directory;
 pub mod error;
 pub mod gateway;
+pub mod mail;
 pub mod mailbox;
 pub mod s2s;
 pub mod server;

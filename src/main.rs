@@ -1,7 +1,7 @@
 //! `imax`: the gateway's one binary. See `imax --help`.
 
 use clap::{Args, Parser, Subcommand};
-use imax_gateway::admin::{self, Admin, NewPerson};
+use imax_gateway::admin::{self, Admin, NewPerson, ProfileInput, ResetRequest};
 use imax_gateway::app::App;
 use imax_gateway::audit;
 use imax_gateway::client::{Content, Reply, S2sClient};
@@ -9,6 +9,7 @@ use imax_gateway::clock::{SharedClock, SystemClock};
 use imax_gateway::config::{self, Config};
 use imax_gateway::directory::password::Secret;
 use imax_gateway::directory::{AccountKind, AccountStatus, LockReason, MailboxKind, Right};
+use imax_gateway::store::profiles::Profile;
 use imax_gateway::store::Store;
 use std::io::BufRead;
 use std::path::PathBuf;
@@ -139,6 +140,71 @@ enum MailboxCommand {
         #[command(flatten)]
         password: PasswordIn,
     },
+    /// Set a mailbox's profile (R23). Standard input: the PIN, then optionally the secondary
+    /// contact's PIN, one per line.
+    Profile {
+        #[arg(long)]
+        imax_id: String,
+        #[command(flatten)]
+        profile: Box<ProfileArgs>,
+    },
+    /// The Help Desk's password reset (R24): checks the requester's details against the profile
+    /// and mails a new password to the profile's address. Standard input: the requester's PIN.
+    ResetPassword {
+        #[arg(long)]
+        imax_id: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        title: String,
+        #[arg(long)]
+        organization: String,
+        #[arg(long)]
+        firm_name: String,
+        #[arg(long)]
+        firm_address: String,
+        #[arg(long)]
+        email: String,
+    },
+}
+
+#[derive(Args)]
+struct ProfileArgs {
+    #[arg(long)]
+    contact_name: String,
+    /// Owner, management agent, TCA, PBCA, service bureau, …
+    #[arg(long, default_value = "")]
+    description: String,
+    #[arg(long)]
+    title: String,
+    #[arg(long)]
+    organization: String,
+    #[arg(long)]
+    firm_name: String,
+    #[arg(long)]
+    street1: String,
+    #[arg(long, default_value = "")]
+    street2: String,
+    #[arg(long)]
+    city: String,
+    #[arg(long)]
+    state: String,
+    #[arg(long)]
+    postal_code: String,
+    #[arg(long, default_value = "US")]
+    country: String,
+    #[arg(long, default_value = "")]
+    phone: String,
+    #[arg(long, default_value = "")]
+    fax: String,
+    #[arg(long)]
+    email: String,
+    #[arg(long, default_value = "")]
+    secondary_first: String,
+    #[arg(long, default_value = "")]
+    secondary_last: String,
+    #[arg(long, default_value = "")]
+    secondary_email: String,
 }
 
 #[derive(Subcommand)]
@@ -488,6 +554,68 @@ async fn admin_command(admin: &Admin, command: AdminCommand) -> Result<(), Strin
                     .await
                     .map_err(s)?;
                 println!("mailbox {imax_id} created");
+            }
+            MailboxCommand::Profile {
+                imax_id,
+                profile: p,
+            } => {
+                let pin = read_password()?;
+                let mut second = String::new();
+                let _ = std::io::stdin().lock().read_line(&mut second);
+                let second = second.trim_end_matches(['\n', '\r']);
+                let input = ProfileInput {
+                    profile: Profile {
+                        contact_name: p.contact_name,
+                        description: p.description,
+                        title: p.title,
+                        organization: p.organization,
+                        firm_name: p.firm_name,
+                        street1: p.street1,
+                        street2: p.street2,
+                        city: p.city,
+                        state: p.state,
+                        postal_code: p.postal_code,
+                        country: p.country,
+                        phone: p.phone,
+                        fax: p.fax,
+                        email: p.email,
+                        secondary_first: p.secondary_first,
+                        secondary_last: p.secondary_last,
+                        secondary_email: p.secondary_email,
+                        ..Profile::default()
+                    },
+                    pin,
+                    secondary_pin: (!second.is_empty()).then(|| Secret::new(second)),
+                };
+                admin
+                    .set_mailbox_profile(&imax_id, &input)
+                    .await
+                    .map_err(s)?;
+                println!("profile of {imax_id} saved");
+            }
+            MailboxCommand::ResetPassword {
+                imax_id,
+                name,
+                title,
+                organization,
+                firm_name,
+                firm_address,
+                email,
+            } => {
+                let req = ResetRequest {
+                    name,
+                    title,
+                    organization,
+                    firm_name,
+                    firm_address,
+                    email,
+                    pin: read_password()?,
+                };
+                let to = admin
+                    .reset_mailbox_password(&imax_id, &req)
+                    .await
+                    .map_err(s)?;
+                println!("a new password for {imax_id} was mailed to {to}");
             }
             MailboxCommand::SetPassword { imax_id, .. } => {
                 admin

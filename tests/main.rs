@@ -9,6 +9,7 @@ mod audit_chain;
 mod faults;
 mod folders;
 mod lifecycle;
+mod resets;
 mod sending;
 mod storage;
 mod transport;

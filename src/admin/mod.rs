@@ -8,10 +8,12 @@
 mod actor;
 mod import;
 mod people;
+mod resets;
 
 pub use actor::Actor;
 pub use import::{import_file, ImportReport};
 pub use people::{status_text, NewPerson, ReportLine, MAX_COORDINATORS};
+pub use resets::{ProfileInput, ResetRequest, RESET_FAILURE_LIMIT};
 
 use crate::audit::AuditEntry;
 use crate::clock::SharedClock;
@@ -36,6 +38,8 @@ pub enum AdminError {
     /// The actor may not do this; the sentence says why and who may.
     #[error("{0}")]
     Forbidden(String),
+    #[error("mail: {0}")]
+    Mail(String),
 }
 
 fn invalid(s: impl Into<String>) -> AdminError {

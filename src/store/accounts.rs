@@ -257,3 +257,8 @@ pub async fn accept_rules_of_behavior(
             .await?;
     })
 }
+
+/// Appends an audit record with no other change (a refusal worth recording).
+pub async fn record(pool: &SqlitePool, audit: &AuditEntry) -> Result<(), sqlx::Error> {
+    audited!(pool, audit, |tx| {})
+}

@@ -31,6 +31,7 @@ pub mod mailboxes;
 pub mod messages;
 mod migrate;
 pub mod operators;
+pub mod profiles;
 
 pub use bodies::{BodyStore, SealedBody, StagedBody};
 pub use committer::{Committer, Effect, NewMessage};

@@ -1,0 +1,212 @@
+//! Mailbox profiles (R23) and the Help Desk's mailbox password reset (R24).
+//!
+//! The reset checks what the requester says (name, title, organization, firm name, firm
+//! address, email, PIN) against the primary or the secondary contact of the profile. Only on a
+//! full match does it make a new random password, mail it to that contact's address in the
+//! profile and then set it; the password is never shown, logged or returned. A mismatch is
+//! refused without saying which detail was wrong, counted and audited; three in a row freeze
+//! resets of that mailbox for a day.
+
+use super::{invalid, Admin, AdminError};
+use crate::directory::password::{self, Secret};
+use crate::mail;
+use crate::store::mailboxes;
+use crate::store::profiles::{self, Profile};
+use time::Duration;
+
+/// Mismatches in a row that freeze resets of a mailbox.
+pub const RESET_FAILURE_LIMIT: i64 = 3;
+/// How long resets stay frozen.
+pub const RESET_FREEZE: Duration = Duration::hours(24);
+
+/// What the person asking for a reset tells the Help Desk.
+#[derive(Debug, Clone)]
+pub struct ResetRequest {
+    pub name: String,
+    pub title: String,
+    pub organization: String,
+    pub firm_name: String,
+    pub firm_address: String,
+    pub email: String,
+    pub pin: Secret,
+}
+
+/// A profile as entered, with PINs in clear (hashed before storing).
+#[derive(Debug, Clone)]
+pub struct ProfileInput {
+    pub profile: Profile,
+    pub pin: Secret,
+    pub secondary_pin: Option<Secret>,
+}
+
+/// Case, spacing and punctuation do not matter when details are compared.
+fn norm(s: &str) -> String {
+    s.chars()
+        .filter(|c| c.is_alphanumeric() || c.is_whitespace() || *c == '@')
+        .collect::<String>()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+}
+
+fn same(a: &str, b: &str) -> bool {
+    !a.trim().is_empty() && norm(a) == norm(b)
+}
+
+/// A random password: 18 characters from an unambiguous alphabet, with every class present.
+fn random_password() -> Result<String, AdminError> {
+    const SETS: [&[u8]; 4] = [
+        b"ABCDEFGHJKLMNPQRSTUVWXYZ",
+        b"abcdefghijkmnopqrstuvwxyz",
+        b"23456789",
+        b"-_.!#%+=",
+    ];
+    let mut bytes = [0u8; 18];
+    getrandom::getrandom(&mut bytes).map_err(|e| AdminError::Hash(e.to_string()))?;
+    let pw: String = bytes
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            let set = SETS[i % SETS.len()];
+            set[*b as usize % set.len()] as char
+        })
+        .collect();
+    Ok(pw)
+}
+
+impl Admin {
+    /// Sets a mailbox's profile (HUD only).
+    pub async fn set_mailbox_profile(
+        &self,
+        imax_id: &str,
+        input: &ProfileInput,
+    ) -> Result<(), AdminError> {
+        self.require_hud()?;
+        let id = Self::imax_id(imax_id)?;
+        let m = mailboxes::load(&self.store.pool, &id)
+            .await?
+            .ok_or_else(|| AdminError::Missing(id.to_string()))?;
+        let p = &input.profile;
+        for (field, value) in [
+            ("contact name", &p.contact_name),
+            ("title", &p.title),
+            ("organization", &p.organization),
+            ("firm name", &p.firm_name),
+            ("street address", &p.street1),
+            ("email", &p.email),
+        ] {
+            if value.trim().is_empty() {
+                return Err(invalid(format!("the profile needs a {field} (R23)")));
+            }
+        }
+        if input.pin.expose().len() < 4 {
+            return Err(invalid("a PIN has at least 4 characters"));
+        }
+        let mut stored = p.clone();
+        stored.pin_hash = self.hash(&input.pin)?;
+        stored.secondary_pin_hash = match &input.secondary_pin {
+            Some(pin) => Some(self.hash(pin)?),
+            None => None,
+        };
+        let audit = self
+            .entry("SetMailboxProfile")
+            .mailbox(id.as_str())
+            .detail(format!(
+                "contact={} email={} secondary={}",
+                p.contact_name, p.email, p.secondary_email
+            ));
+        profiles::save(&self.store.pool, m.id, &stored, &audit).await?;
+        Ok(())
+    }
+
+    /// The Help Desk's reset of a mailbox password (R24). Returns the address the new
+    /// password was mailed to.
+    pub async fn reset_mailbox_password(
+        &self,
+        imax_id: &str,
+        req: &ResetRequest,
+    ) -> Result<String, AdminError> {
+        self.require_hud()?;
+        let id = Self::imax_id(imax_id)?;
+        let pool = &self.store.pool;
+        let m = mailboxes::load(pool, &id)
+            .await?
+            .ok_or_else(|| AdminError::Missing(id.to_string()))?;
+        let (profile, _, frozen) = profiles::load(pool, m.id).await?.ok_or_else(|| {
+            invalid(format!(
+                "{id} has no profile to check a reset against (R23)"
+            ))
+        })?;
+        let now = self.now();
+        let entry = self.entry("ResetMailboxPassword").mailbox(id.as_str());
+        if let Some(until) = frozen.filter(|u| *u > now) {
+            let audit = entry.outcome("ResetsFrozen");
+            crate::store::accounts::record(pool, &audit).await?;
+            return Err(AdminError::Forbidden(format!(
+                "Password resets of {id} are frozen after {RESET_FAILURE_LIMIT} mismatches until {}.",
+                crate::clock::rfc3339(until)
+            )));
+        }
+        let firm = same(&req.title, &profile.title)
+            && same(&req.organization, &profile.organization)
+            && same(&req.firm_name, &profile.firm_name)
+            && same(&req.firm_address, &profile.street1);
+        let secondary_name = format!("{} {}", profile.secondary_first, profile.secondary_last);
+        let pin = req.pin.clone();
+        let (primary_pin, secondary_pin) =
+            (profile.pin_hash.clone(), profile.secondary_pin_hash.clone());
+        let (pin_primary, pin_secondary) = tokio::task::spawn_blocking(move || {
+            (
+                password::verify(pin.expose(), &primary_pin),
+                secondary_pin.is_some_and(|h| password::verify(pin.expose(), &h)),
+            )
+        })
+        .await
+        .map_err(|e| AdminError::Hash(e.to_string()))?;
+        let contact = if firm
+            && same(&req.name, &profile.contact_name)
+            && same(&req.email, &profile.email)
+            && pin_primary
+        {
+            Some(profile.email.clone())
+        } else if firm
+            && same(&req.name, &secondary_name)
+            && same(&req.email, &profile.secondary_email)
+            && pin_secondary
+        {
+            Some(profile.secondary_email.clone())
+        } else {
+            None
+        };
+        let Some(to) = contact else {
+            let audit = entry
+                .outcome("ResetMismatch")
+                .detail(format!("requester={}", req.name));
+            profiles::count_failure(pool, m.id, RESET_FAILURE_LIMIT, now + RESET_FREEZE, &audit)
+                .await?;
+            return Err(AdminError::Forbidden(format!(
+                "The details given do not match the profile of {id}; no password was reset."
+            )));
+        };
+        let new_password = random_password()?;
+        let body = format!(
+            "The password of the iMAX (TRACSMail) mailbox {id} was reset by the Help Desk at the request of {}.\n\nNew password: {new_password}\n\nSign in and keep it safe. If you did not ask for this, call the Help Desk.\n",
+            req.name
+        );
+        mail::send(
+            &self.config.smtp,
+            &mail::Message {
+                to: &to,
+                subject: &format!("iMAX mailbox {id}: new password"),
+                body: &body,
+            },
+        )
+        .await
+        .map_err(|e| AdminError::Mail(e.to_string()))?;
+        let hash = self.hash(&Secret::new(new_password))?;
+        let audit = entry.detail(format!("requester={} mailed_to={to}", req.name));
+        profiles::complete_reset(pool, m.id, &hash, now, &audit).await?;
+        Ok(to)
+    }
+}

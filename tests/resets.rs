@@ -1,0 +1,234 @@
+//! Mailbox profiles and the Help Desk's password reset (R23, R24), with the new password mailed
+//! through a real SMTP server (Python's aiosmtpd, started here) and read from its mailbox.
+
+use crate::helpers::*;
+use imax_gateway::admin::{AdminError, ProfileInput, ResetRequest};
+use imax_gateway::directory::password::Secret;
+use imax_gateway::store::profiles::Profile;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+struct SmtpServer {
+    child: Child,
+    port: u16,
+    maildir: PathBuf,
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn smtp_server(dir: &Path) -> SmtpServer {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let maildir = dir.join("maildir");
+    let python = std::env::var("IMAX_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let child = Command::new(python)
+        .args([
+            "-m",
+            "aiosmtpd",
+            "-n",
+            "-l",
+            &format!("127.0.0.1:{port}"),
+            "-c",
+            "aiosmtpd.handlers.Mailbox",
+        ])
+        .arg(&maildir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("python3 -m aiosmtpd (installed by the test command)");
+    for _ in 0..200 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return SmtpServer {
+                child,
+                port,
+                maildir,
+            };
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    let mut child = child;
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("aiosmtpd did not start");
+}
+
+fn mails(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir.join("new"))
+        .map(|d| {
+            d.flatten()
+                .map(|f| std::fs::read_to_string(f.path()).unwrap_or_default())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn profile() -> ProfileInput {
+    ProfileInput {
+        profile: Profile {
+            contact_name: "Pat Manager".into(),
+            description: "management agent".into(),
+            title: "Property Manager".into(),
+            organization: "Maple Court Management LLC".into(),
+            firm_name: "Maple Court Apartments".into(),
+            street1: "12 Maple Court".into(),
+            city: "Springfield".into(),
+            state: "MA".into(),
+            postal_code: "01101".into(),
+            country: "US".into(),
+            email: "pat@maplecourt.example".into(),
+            secondary_first: "Sam".into(),
+            secondary_last: "Deputy".into(),
+            secondary_email: "sam@maplecourt.example".into(),
+            ..Profile::default()
+        },
+        pin: Secret::new("4711"),
+        secondary_pin: Some(Secret::new("0815")),
+    }
+}
+
+fn request() -> ResetRequest {
+    ResetRequest {
+        name: "pat  manager".into(),
+        title: "Property Manager".into(),
+        organization: "Maple Court Management, LLC".into(),
+        firm_name: "Maple Court Apartments".into(),
+        firm_address: "12 Maple Court".into(),
+        email: "PAT@maplecourt.example".into(),
+        pin: Secret::new("4711"),
+    }
+}
+
+fn new_password(mail: &str) -> String {
+    mail.lines()
+        .find_map(|l| l.strip_prefix("New password: "))
+        .expect("the mail carries the new password")
+        .trim()
+        .to_string()
+}
+
+#[tokio::test]
+async fn r24_help_desk_reset_checks_the_profile_and_mails_the_new_password() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let smtp = smtp_server(dir.path()).await;
+    let port = smtp.port;
+    let t = TestApp::start_with(move |c| c.smtp.relay = format!("127.0.0.1:{port}")).await;
+    let help = t.admin.acting_as("H10001").await.expect("help desk");
+    // Profiles are HUD's to set; a coordinator may not reset a mailbox password.
+    let coordinator = t.admin.acting_as(COORDINATOR.0).await.expect("coordinator");
+    assert!(matches!(
+        coordinator.set_mailbox_profile(MAPLE.0, &profile()).await,
+        Err(AdminError::Forbidden(_))
+    ));
+    help.set_mailbox_profile(MAPLE.0, &profile())
+        .await
+        .expect("profile");
+    assert!(matches!(
+        coordinator
+            .reset_mailbox_password(MAPLE.0, &request())
+            .await,
+        Err(AdminError::Forbidden(_))
+    ));
+
+    // A wrong PIN, a wrong address: refused without saying which, counted.
+    let mut wrong = request();
+    wrong.pin = Secret::new("1234");
+    let refusal = help
+        .reset_mailbox_password(MAPLE.0, &wrong)
+        .await
+        .expect_err("refused");
+    assert!(refusal.to_string().contains("do not match"), "{refusal}");
+    let mut wrong = request();
+    wrong.firm_address = "99 Elsewhere Road".into();
+    assert!(help.reset_mailbox_password(MAPLE.0, &wrong).await.is_err());
+    assert!(
+        mails(&smtp.maildir).is_empty(),
+        "nothing is mailed on a mismatch"
+    );
+    // The old password still works.
+    assert_ok(&t.send(SITE_USER, MAPLE, None, b"x").await);
+
+    // The right details: a new password goes to the profile's address, and only there.
+    let to = help
+        .reset_mailbox_password(MAPLE.0, &request())
+        .await
+        .expect("reset");
+    assert_eq!(to, "pat@maplecourt.example");
+    let inbox = mails(&smtp.maildir);
+    assert_eq!(inbox.len(), 1);
+    assert!(inbox[0].contains("To: pat@maplecourt.example"));
+    let password = new_password(&inbox[0]);
+    assert!(password.len() >= 16);
+    assert_fault(
+        &t.send(SITE_USER, MAPLE, None, b"x").await,
+        "MailboxAuthenticationFailed",
+    );
+    assert_ok(&t.send(SITE_USER, (MAPLE.0, &password), None, b"x").await);
+    // The password is never recorded.
+    let leaks: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE detail LIKE '%' || $1 || '%'")
+            .bind(&password)
+            .fetch_one(&t.admin.store.pool)
+            .await
+            .expect("count");
+    assert_eq!(leaks, 0);
+
+    // The secondary contact may ask too; the mail goes to the secondary address.
+    let secondary = ResetRequest {
+        name: "Sam Deputy".into(),
+        email: "sam@maplecourt.example".into(),
+        pin: Secret::new("0815"),
+        ..request()
+    };
+    assert_eq!(
+        help.reset_mailbox_password(MAPLE.0, &secondary)
+            .await
+            .expect("reset"),
+        "sam@maplecourt.example"
+    );
+    assert_eq!(mails(&smtp.maildir).len(), 2);
+}
+
+#[tokio::test]
+async fn r24_three_mismatches_freeze_resets_for_a_day() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let smtp = smtp_server(dir.path()).await;
+    let port = smtp.port;
+    let t = TestApp::start_with(move |c| c.smtp.relay = format!("127.0.0.1:{port}")).await;
+    let help = t.admin.acting_as("H10001").await.expect("help desk");
+    help.set_mailbox_profile(MAPLE.0, &profile())
+        .await
+        .expect("profile");
+    let mut wrong = request();
+    wrong.email = "attacker@example.com".into();
+    for _ in 0..3 {
+        assert!(help.reset_mailbox_password(MAPLE.0, &wrong).await.is_err());
+    }
+    let frozen = help
+        .reset_mailbox_password(MAPLE.0, &request())
+        .await
+        .expect_err("frozen");
+    assert!(frozen.to_string().contains("frozen"), "{frozen}");
+    let recorded: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'ResetMailboxPassword' AND outcome IN ('ResetMismatch', 'ResetsFrozen')",
+    )
+    .fetch_one(&t.admin.store.pool)
+    .await
+    .expect("count");
+    assert_eq!(recorded, 4);
+    t.clock.advance(time::Duration::hours(25));
+    help.reset_mailbox_password(MAPLE.0, &request())
+        .await
+        .expect("reset after the freeze");
+    assert_eq!(mails(&smtp.maildir).len(), 1);
+}
