@@ -393,11 +393,7 @@ impl Gateway {
         };
         let mut admins = Vec::new();
         if named.is_none() {
-            for id in mailboxes::administrators_for(pool, s.mailbox.id).await? {
-                if let Some(m) = mailboxes::load_by_id(pool, id).await? {
-                    admins.push(m);
-                }
-            }
+            admins = mailboxes::administrators_for(pool, s.mailbox.id).await?;
         }
         let (recipient, routed_by) = match mailbox::choose_recipient(&s.mailbox, named, admins) {
             Ok(r) => r,

@@ -9,7 +9,8 @@ use time::OffsetDateTime;
 const ACCOUNT_COLUMNS: &str =
     "a.id, a.mid, a.kind, a.full_name, a.email, a.password_hash, a.password_changed_at,
      a.status, a.lock_reason, a.failed_signins, a.last_activity_at, a.last_signin_at, a.created_at,
-     a.auth_epoch, w.admitted_at, a.rob_accepted_at";
+     a.auth_epoch, w.admitted_at, a.rob_accepted_at,
+     (SELECT MAX(cycle) FROM recertifications r WHERE r.user_id = a.id)";
 
 /// Loads an account with its rights and working-group admission.
 pub async fn load(pool: &SqlitePool, mid: &MId) -> Result<Option<Account>, sqlx::Error> {
@@ -67,13 +68,7 @@ pub async fn load(pool: &SqlitePool, mid: &MId) -> Result<Option<Account>, sqlx:
         working_group_since: row.try_get::<Option<i64>, _>(14)?.map(from_epoch),
         imax_granted_at,
         rob_accepted_at: row.try_get::<Option<i64>, _>(15)?.map(from_epoch),
-        recertified_cycle: sqlx::query_scalar::<_, Option<i64>>(
-            "SELECT MAX(cycle) FROM recertifications WHERE user_id = $1",
-        )
-        .bind(id)
-        .fetch_one(pool)
-        .await?
-        .map(|c| c as i32),
+        recertified_cycle: row.try_get::<Option<i64>, _>(16)?.map(|c| c as i32),
         flagged,
     }))
 }

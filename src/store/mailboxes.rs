@@ -149,14 +149,15 @@ pub async fn upsert_contract(
 
 /// The distinct administrator mailboxes of the contracts of every property that `mailbox`
 /// serves: the candidates for "send to my administrator" (R12).
-pub async fn administrators_for(pool: &SqlitePool, mailbox: i64) -> Result<Vec<i64>, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT DISTINCT c.administrator_mailbox FROM contracts c
-         JOIN properties p ON p.id = c.property_id WHERE p.mailbox_id = $1 ORDER BY 1",
-    )
-    .bind(mailbox)
-    .fetch_all(pool)
-    .await
+pub async fn administrators_for(pool: &SqlitePool, mailbox: i64) -> Result<Vec<Mailbox>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM mailboxes WHERE id IN (
+             SELECT c.administrator_mailbox FROM contracts c
+             JOIN properties p ON p.id = c.property_id WHERE p.mailbox_id = $1)
+         ORDER BY id"
+    );
+    let rows = sqlx::query(&sql).bind(mailbox).fetch_all(pool).await?;
+    rows.iter().map(row_to_mailbox).collect()
 }
 
 /// Links a coordinator to a property it has a Business Partner Relationship with (R3).
