@@ -264,7 +264,10 @@ async fn r19_r22_staff_assignment_and_property_assignments() {
         .iter()
         .any(|l| l.mid == SITE_USER.0));
     // Not for a user with no property it has a BPR with.
-    t.admin.create_account(&user("M10051", &[])).await.expect("a user of no property");
+    t.admin
+        .create_account(&user("M10051", &[]))
+        .await
+        .expect("a user of no property");
     forbidden(second.assign_staff("M10051").await, "R19");
     // R22: the coordinator removes a leaver's property assignment; it may not assign outside
     // its BPRs.

@@ -149,7 +149,10 @@ pub async fn upsert_contract(
 
 /// The distinct administrator mailboxes of the contracts of every property that `mailbox`
 /// serves: the candidates for "send to my administrator" (R12).
-pub async fn administrators_for(pool: &SqlitePool, mailbox: i64) -> Result<Vec<Mailbox>, sqlx::Error> {
+pub async fn administrators_for(
+    pool: &SqlitePool,
+    mailbox: i64,
+) -> Result<Vec<Mailbox>, sqlx::Error> {
     let sql = format!(
         "SELECT {COLUMNS} FROM mailboxes WHERE id IN (
              SELECT c.administrator_mailbox FROM contracts c

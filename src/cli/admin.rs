@@ -1,0 +1,611 @@
+//! `imax admin …`: provisioning and account work, as the operator or `--as` someone.
+
+use clap::{Args, Subcommand};
+use imax_gateway::admin::{self, Admin, NewPerson, ProfileInput, ResetRequest};
+use imax_gateway::directory::password::Secret;
+use imax_gateway::directory::{AccountKind, AccountStatus, LockReason, MailboxKind, Right};
+use imax_gateway::store::profiles::Profile;
+use std::io::BufRead;
+use std::path::PathBuf;
+
+#[derive(Subcommand)]
+pub enum AdminCommand {
+    /// Apply schema migrations and exit.
+    Migrate,
+    /// Load mailboxes, properties, contracts and accounts from a TOML file.
+    Import { file: PathBuf },
+    /// TRACSMail mailboxes (iMAX IDs).
+    Mailbox {
+        #[command(subcommand)]
+        command: MailboxCommand,
+    },
+    /// Properties and the contracts their administrators receive files for.
+    Property {
+        #[command(subcommand)]
+        command: PropertyCommand,
+    },
+    /// M-IDs: coordinators and users.
+    Account {
+        #[command(subcommand)]
+        command: AccountCommand,
+    },
+    /// Remove the rights flagged for removal whose deadline has passed (the gateway also does
+    /// this hourly while it runs).
+    ApplyDeadlines,
+    /// Post a broadcast to every mailbox.
+    Broadcast {
+        #[arg(long)]
+        title: String,
+        #[arg(long)]
+        body: String,
+    },
+}
+
+#[derive(Args)]
+pub struct PasswordIn {
+    /// Read the password from the first line of standard input (never from the command line).
+    #[arg(long, required = true)]
+    password_stdin: bool,
+}
+
+#[derive(Subcommand)]
+pub enum MailboxCommand {
+    /// Create a mailbox.
+    Create {
+        #[arg(long)]
+        imax_id: String,
+        /// hud, ca, property or service-bureau.
+        #[arg(long)]
+        kind: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "")]
+        email: String,
+        #[command(flatten)]
+        password: PasswordIn,
+    },
+    /// Set a mailbox's password.
+    SetPassword {
+        #[arg(long)]
+        imax_id: String,
+        #[command(flatten)]
+        password: PasswordIn,
+    },
+    /// Set a mailbox's profile (R23). Standard input: the PIN, then optionally the secondary
+    /// contact's PIN, one per line.
+    Profile {
+        #[arg(long)]
+        imax_id: String,
+        #[command(flatten)]
+        profile: Box<ProfileArgs>,
+    },
+    /// The Help Desk's password reset (R24): checks the requester's details against the profile
+    /// and mails a new password to the profile's address. Standard input: the requester's PIN.
+    ResetPassword {
+        #[arg(long)]
+        imax_id: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        title: String,
+        #[arg(long)]
+        organization: String,
+        #[arg(long)]
+        firm_name: String,
+        #[arg(long)]
+        firm_address: String,
+        #[arg(long)]
+        email: String,
+    },
+}
+
+#[derive(Args)]
+pub struct ProfileArgs {
+    #[arg(long)]
+    contact_name: String,
+    /// Owner, management agent, TCA, PBCA, service bureau, …
+    #[arg(long, default_value = "")]
+    description: String,
+    #[arg(long)]
+    title: String,
+    #[arg(long)]
+    organization: String,
+    #[arg(long)]
+    firm_name: String,
+    #[arg(long)]
+    street1: String,
+    #[arg(long, default_value = "")]
+    street2: String,
+    #[arg(long)]
+    city: String,
+    #[arg(long)]
+    state: String,
+    #[arg(long)]
+    postal_code: String,
+    #[arg(long, default_value = "US")]
+    country: String,
+    #[arg(long, default_value = "")]
+    phone: String,
+    #[arg(long, default_value = "")]
+    fax: String,
+    #[arg(long)]
+    email: String,
+    #[arg(long, default_value = "")]
+    secondary_first: String,
+    #[arg(long, default_value = "")]
+    secondary_last: String,
+    #[arg(long, default_value = "")]
+    secondary_email: String,
+}
+
+#[derive(Subcommand)]
+pub enum PropertyCommand {
+    /// Create or update a property and the mailbox it sends from.
+    Create {
+        #[arg(long)]
+        number: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        mailbox: Option<String>,
+    },
+    /// Record the administrator (TRACS or a CA's iMAX ID) of a property's contract.
+    Contract {
+        #[arg(long)]
+        number: String,
+        #[arg(long)]
+        property: String,
+        #[arg(long)]
+        administrator: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum AccountCommand {
+    /// Create an M-ID.
+    Create {
+        #[arg(long)]
+        mid: String,
+        /// coordinator or user.
+        #[arg(long)]
+        kind: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "")]
+        email: String,
+        #[arg(long, default_value = "")]
+        organization: String,
+        /// The password expires at once: the person must change it first (R15).
+        #[arg(long)]
+        temporary: bool,
+        /// A property number (repeatable): a coordinator's BPRs, a user's assignments.
+        #[arg(long = "property")]
+        properties: Vec<String>,
+        #[command(flatten)]
+        password: PasswordIn,
+    },
+    /// Remove imax-coordinator, imax, tcc or tcr.
+    Revoke {
+        #[arg(long)]
+        mid: String,
+        #[arg(long)]
+        right: String,
+    },
+    /// Assign a user to a property (R6).
+    AssignProperty {
+        #[arg(long)]
+        mid: String,
+        #[arg(long)]
+        property: String,
+    },
+    /// Remove a user's property assignment (R22).
+    UnassignProperty {
+        #[arg(long)]
+        mid: String,
+        #[arg(long)]
+        property: String,
+    },
+    /// As a coordinator (--as), assign a user to yourself (R18, R19).
+    AssignStaff {
+        #[arg(long)]
+        mid: String,
+    },
+    /// Turn a user into a coordinator with BPRs on the given properties (R4; HUD only).
+    Promote {
+        #[arg(long)]
+        mid: String,
+        #[arg(long = "property")]
+        properties: Vec<String>,
+    },
+    /// Make an M-ID Help Desk staff (operator only).
+    HelpDesk {
+        #[arg(long)]
+        mid: String,
+    },
+    /// As a coordinator (--as), the User Last Login Report of your users (R14).
+    Report,
+    /// As a coordinator (--as), flag a user's right for removal at the deadline (R18).
+    Flag {
+        #[arg(long)]
+        mid: String,
+        #[arg(long)]
+        right: String,
+        /// Clear the flag instead.
+        #[arg(long)]
+        clear: bool,
+    },
+    /// As a coordinator (--as), recertify a user for this cycle (R17, R18).
+    Recertify {
+        #[arg(long)]
+        mid: String,
+    },
+    /// Grant imax-coordinator, imax, tcc or tcr.
+    Grant {
+        #[arg(long)]
+        mid: String,
+        #[arg(long)]
+        right: String,
+    },
+    /// Admit to the iMAX working group (system-to-system, R8).
+    Admit {
+        #[arg(long)]
+        mid: String,
+    },
+    /// Set the password.
+    SetPassword {
+        #[arg(long)]
+        mid: String,
+        #[arg(long)]
+        temporary: bool,
+        #[command(flatten)]
+        password: PasswordIn,
+    },
+    /// Record that the person accepted this year's Rules of Behavior (R21).
+    AcceptRob {
+        #[arg(long)]
+        mid: String,
+    },
+    /// Unlock a locked M-ID.
+    Unlock {
+        #[arg(long)]
+        mid: String,
+    },
+    /// Lock an M-ID.
+    Lock {
+        #[arg(long)]
+        mid: String,
+    },
+    /// Terminate an M-ID (R16).
+    Terminate {
+        #[arg(long)]
+        mid: String,
+    },
+    /// Restore a terminated M-ID.
+    Restore {
+        #[arg(long)]
+        mid: String,
+    },
+    /// Record a coordinator's Business Partner Relationship with a property (R3).
+    Bpr {
+        #[arg(long)]
+        mid: String,
+        #[arg(long)]
+        property: String,
+    },
+    /// Show an M-ID's state.
+    Show {
+        #[arg(long)]
+        mid: String,
+    },
+}
+
+pub fn read_password() -> Result<Secret, String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| e.to_string())?;
+    let pw = line.trim_end_matches(['\n', '\r']).to_string();
+    if pw.is_empty() {
+        return Err("no password on standard input".into());
+    }
+    Ok(Secret::new(pw))
+}
+
+pub async fn admin_command(admin: &Admin, command: AdminCommand) -> Result<(), String> {
+    let s = |e: admin::AdminError| e.to_string();
+    let right = |r: &str| {
+        Right::parse(r)
+            .ok_or_else(|| format!("unknown right {r:?}: imax-coordinator, imax, tcc or tcr"))
+    };
+    match command {
+        AdminCommand::Migrate => {
+            println!("schema at version {}", imax_gateway::store::SCHEMA_VERSION)
+        }
+        AdminCommand::Import { file } => {
+            let report = admin::import_file(admin, &file).await.map_err(s)?;
+            println!(
+                "imported {} entries ({} already present)",
+                report.created.len(),
+                report.existing.len()
+            );
+            for e in report.existing {
+                println!("  already present: {e}");
+            }
+        }
+        AdminCommand::Mailbox { command } => match command {
+            MailboxCommand::Create {
+                imax_id,
+                kind,
+                name,
+                email,
+                ..
+            } => {
+                let k = MailboxKind::parse(&kind)
+                    .ok_or("kind is hud, ca, property or service-bureau")?;
+                admin
+                    .create_mailbox(&imax_id, k, &name, &email, &read_password()?)
+                    .await
+                    .map_err(s)?;
+                println!("mailbox {imax_id} created");
+            }
+            MailboxCommand::Profile {
+                imax_id,
+                profile: p,
+            } => {
+                let pin = read_password()?;
+                let mut second = String::new();
+                let _ = std::io::stdin().lock().read_line(&mut second);
+                let second = second.trim_end_matches(['\n', '\r']);
+                let input = ProfileInput {
+                    profile: Profile {
+                        contact_name: p.contact_name,
+                        description: p.description,
+                        title: p.title,
+                        organization: p.organization,
+                        firm_name: p.firm_name,
+                        street1: p.street1,
+                        street2: p.street2,
+                        city: p.city,
+                        state: p.state,
+                        postal_code: p.postal_code,
+                        country: p.country,
+                        phone: p.phone,
+                        fax: p.fax,
+                        email: p.email,
+                        secondary_first: p.secondary_first,
+                        secondary_last: p.secondary_last,
+                        secondary_email: p.secondary_email,
+                        ..Profile::default()
+                    },
+                    pin,
+                    secondary_pin: (!second.is_empty()).then(|| Secret::new(second)),
+                };
+                admin
+                    .set_mailbox_profile(&imax_id, &input)
+                    .await
+                    .map_err(s)?;
+                println!("profile of {imax_id} saved");
+            }
+            MailboxCommand::ResetPassword {
+                imax_id,
+                name,
+                title,
+                organization,
+                firm_name,
+                firm_address,
+                email,
+            } => {
+                let req = ResetRequest {
+                    name,
+                    title,
+                    organization,
+                    firm_name,
+                    firm_address,
+                    email,
+                    pin: read_password()?,
+                };
+                let to = admin
+                    .reset_mailbox_password(&imax_id, &req)
+                    .await
+                    .map_err(s)?;
+                println!("a new password for {imax_id} was mailed to {to}");
+            }
+            MailboxCommand::SetPassword { imax_id, .. } => {
+                admin
+                    .set_mailbox_password(&imax_id, &read_password()?)
+                    .await
+                    .map_err(s)?;
+                println!("password of {imax_id} set");
+            }
+        },
+        AdminCommand::Property { command } => {
+            match command {
+                PropertyCommand::Create {
+                    number,
+                    name,
+                    mailbox,
+                } => {
+                    admin
+                        .create_property(&number, &name, mailbox.as_deref())
+                        .await
+                        .map_err(s)?;
+                    println!("property {number} saved");
+                }
+                PropertyCommand::Contract {
+                    number,
+                    property,
+                    administrator,
+                } => {
+                    admin
+                        .create_contract(&number, &property, &administrator)
+                        .await
+                        .map_err(s)?;
+                    println!("contract {number} of property {property} is administered by {administrator}");
+                }
+            }
+        }
+        AdminCommand::Account { command } => match command {
+            AccountCommand::Create {
+                mid,
+                kind,
+                name,
+                email,
+                organization,
+                temporary,
+                properties,
+                ..
+            } => {
+                let k = AccountKind::parse(&kind).ok_or("kind is coordinator or user")?;
+                let person = NewPerson {
+                    mid: mid.clone(),
+                    kind: k,
+                    full_name: name,
+                    email,
+                    organization,
+                    password: read_password()?,
+                    temporary,
+                    properties,
+                };
+                admin.create_account(&person).await.map_err(s)?;
+                println!("{mid} created");
+            }
+            AccountCommand::Revoke { mid, right: r } => {
+                admin.revoke(&mid, right(&r)?).await.map_err(s)?;
+                println!("{mid} no longer holds {r}");
+            }
+            AccountCommand::AssignProperty { mid, property } => {
+                admin
+                    .assign_property(&mid, &property, true)
+                    .await
+                    .map_err(s)?;
+                println!("{mid} is assigned to property {property}");
+            }
+            AccountCommand::UnassignProperty { mid, property } => {
+                admin
+                    .assign_property(&mid, &property, false)
+                    .await
+                    .map_err(s)?;
+                println!("{mid} is no longer assigned to property {property}");
+            }
+            AccountCommand::AssignStaff { mid } => {
+                admin.assign_staff(&mid).await.map_err(s)?;
+                println!("{mid} is assigned to {}", admin.actor.name());
+            }
+            AccountCommand::Promote { mid, properties } => {
+                admin.promote(&mid, &properties).await.map_err(s)?;
+                println!("{mid} is now a coordinator");
+            }
+            AccountCommand::HelpDesk { mid } => {
+                admin.add_help_desk(&mid).await.map_err(s)?;
+                println!("{mid} is Help Desk staff");
+            }
+            AccountCommand::Flag {
+                mid,
+                right: r,
+                clear,
+            } => {
+                admin
+                    .flag_right(&mid, right(&r)?, !clear)
+                    .await
+                    .map_err(s)?;
+                let what = if clear {
+                    "no longer flagged"
+                } else {
+                    "flagged for removal at the deadline"
+                };
+                println!("{r} of {mid} is {what}");
+            }
+            AccountCommand::Recertify { mid } => {
+                let cycle = admin.recertify(&mid).await.map_err(s)?;
+                println!("{mid} is recertified for the {cycle} cycle");
+            }
+            AccountCommand::Report => {
+                println!(
+                    "{:<10} {:<40} {:<26} {:<22} days until lock",
+                    "M-ID", "name", "state", "last activity"
+                );
+                for l in admin.last_login_report().await.map_err(s)? {
+                    let last = l
+                        .last_activity
+                        .map(imax_gateway::clock::rfc3339)
+                        .unwrap_or_else(|| "never".into());
+                    println!(
+                        "{:<10} {:<40} {:<26} {:<22} {}",
+                        l.mid,
+                        l.full_name,
+                        admin::status_text(l.status),
+                        last,
+                        l.days_until_lock
+                    );
+                }
+            }
+            AccountCommand::Grant { mid, right: r } => {
+                admin.grant(&mid, right(&r)?).await.map_err(s)?;
+                println!("{mid} holds {r}");
+            }
+            AccountCommand::Admit { mid } => {
+                admin.admit(&mid).await.map_err(s)?;
+                println!("{mid} admitted to the iMAX working group");
+            }
+            AccountCommand::SetPassword { mid, temporary, .. } => {
+                admin
+                    .set_password(&mid, &read_password()?, temporary)
+                    .await
+                    .map_err(s)?;
+                println!("password of {mid} set");
+            }
+            AccountCommand::AcceptRob { mid } => {
+                admin.accept_rules_of_behavior(&mid).await.map_err(s)?;
+                println!("{mid} accepted the Rules of Behavior");
+            }
+            AccountCommand::Unlock { mid } => {
+                admin
+                    .set_status(&mid, AccountStatus::Active)
+                    .await
+                    .map_err(s)?;
+                println!("{mid} unlocked");
+            }
+            AccountCommand::Lock { mid } => {
+                admin
+                    .set_status(&mid, AccountStatus::Locked(LockReason::Administrative))
+                    .await
+                    .map_err(s)?;
+                println!("{mid} locked");
+            }
+            AccountCommand::Terminate { mid } => {
+                admin
+                    .set_status(&mid, AccountStatus::Terminated)
+                    .await
+                    .map_err(s)?;
+                println!("{mid} terminated");
+            }
+            AccountCommand::Restore { mid } => {
+                admin
+                    .set_status(&mid, AccountStatus::Active)
+                    .await
+                    .map_err(s)?;
+                println!("{mid} restored");
+            }
+            AccountCommand::Bpr { mid, property } => {
+                admin
+                    .add_business_partner(&mid, &property)
+                    .await
+                    .map_err(s)?;
+                println!("{mid} has a Business Partner Relationship with property {property}");
+            }
+            AccountCommand::Show { mid } => {
+                print!("{}", admin.describe_account(&mid).await.map_err(s)?)
+            }
+        },
+        AdminCommand::ApplyDeadlines => {
+            let n = admin.as_system().apply_deadlines().await.map_err(s)?;
+            println!("{n} flagged rights removed");
+        }
+        AdminCommand::Broadcast { title, body } => {
+            let id = admin.post_broadcast(&title, &body).await.map_err(s)?;
+            println!("broadcast BC-{id} posted");
+        }
+    }
+    Ok(())
+}

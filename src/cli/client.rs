@@ -1,0 +1,140 @@
+//! `imax client …`: the system-to-system door as vendor software uses it.
+
+use clap::{Args, Subcommand};
+use imax_gateway::client::{Content, Reply, S2sClient};
+use std::path::PathBuf;
+
+#[derive(Args)]
+pub struct ClientArgs {
+    /// The gateway's URL.
+    #[arg(long, default_value = "https://127.0.0.1:8443")]
+    url: String,
+    /// PEM file of the CA to trust (the development CA is imax-data/tls/dev-ca.pem).
+    #[arg(long, default_value = "imax-data/tls/dev-ca.pem")]
+    ca: PathBuf,
+    /// The person's M-ID; the password comes from $TRACS_PASSWORD.
+    #[arg(long)]
+    mid: String,
+    /// The mailbox (iMAX ID); its password comes from $TRACS_MAILBOX_PASSWORD.
+    #[arg(long)]
+    mailbox: Option<String>,
+    #[command(subcommand)]
+    command: ClientCommand,
+}
+
+#[derive(Subcommand)]
+pub enum ClientCommand {
+    /// Send a file (to TRACS, a CA's iMAX ID, or by default the property's administrator).
+    Send {
+        file: PathBuf,
+        #[arg(long)]
+        to: Option<String>,
+        #[arg(long)]
+        sha256: Option<String>,
+    },
+    /// List a folder: sentToTracs, receivedFromTracs, sentToOthers, receivedFromOthers, broadcasts.
+    List {
+        folder: String,
+        #[arg(long)]
+        all: bool,
+    },
+    /// Fetch a message into a file.
+    Get {
+        message_id: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Acknowledge a received message.
+    Ack { message_id: String },
+    /// Change the M-ID's password to $TRACS_NEW_PASSWORD.
+    ChangePassword,
+}
+
+fn env_secret(name: &str) -> Result<String, String> {
+    std::env::var(name).map_err(|_| format!("set ${name}"))
+}
+
+fn print_reply(r: &Reply) -> Result<(), String> {
+    if let Some(f) = &r.fault {
+        return Err(format!("{} ({}): {}", f.code, f.status, f.message));
+    }
+    println!("status {}", r.status);
+    for (k, v) in &r.fields {
+        if k != "status" && k != "content" {
+            println!("  {k}: {v}");
+        }
+    }
+    Ok(())
+}
+
+pub async fn client_command(args: ClientArgs) -> Result<(), String> {
+    let password = env_secret("TRACS_PASSWORD")?;
+    let mut c = S2sClient::connect(&args.url, &args.ca, &args.mid, &password)
+        .await
+        .map_err(|e| e.to_string())?;
+    let e = |e: imax_gateway::client::ClientError| e.to_string();
+    if let ClientCommand::ChangePassword = args.command {
+        let new = env_secret("TRACS_NEW_PASSWORD")?;
+        let r = c
+            .call("ChangePassword", &[("newPassword", &new)])
+            .await
+            .map_err(e)?;
+        return print_reply(&r);
+    }
+    // Every other command acts on a mailbox.
+    let mb = args.mailbox.clone().ok_or("--mailbox is required")?;
+    let mpw = env_secret("TRACS_MAILBOX_PASSWORD")?;
+    let on_message = |op: &'static str, id: String| {
+        let fields = [
+            ("mailbox", mb.clone()),
+            ("mailboxPassword", mpw.clone()),
+            ("messageId", id),
+        ];
+        (op, fields)
+    };
+    let r = match args.command {
+        ClientCommand::Send { file, to, sha256 } => {
+            let name = file
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("file")
+                .to_string();
+            let content = Content::File(file);
+            c.send_file(&mb, &mpw, to.as_deref(), &name, content, sha256.as_deref())
+                .await
+                .map_err(e)?
+        }
+        ClientCommand::List { folder, all } => {
+            let mut fields = vec![
+                ("mailbox", mb.as_str()),
+                ("mailboxPassword", mpw.as_str()),
+                ("folder", folder.as_str()),
+            ];
+            if all {
+                fields.push(("includeAcknowledged", "true"));
+            }
+            c.call("ListMessages", &fields).await.map_err(e)?
+        }
+        ClientCommand::Get { message_id, out } => {
+            let (op, f) = on_message("GetMessage", message_id);
+            let r = c
+                .call(op, &f.each_ref().map(|(k, v)| (*k, v.as_str())))
+                .await
+                .map_err(e)?;
+            if r.fault.is_none() {
+                let content = r.content().ok_or("the response has no content")?;
+                std::fs::write(&out, content).map_err(|e| e.to_string())?;
+                println!("saved to {}", out.display());
+            }
+            r
+        }
+        ClientCommand::Ack { message_id } => {
+            let (op, f) = on_message("AckMessage", message_id);
+            c.call(op, &f.each_ref().map(|(k, v)| (*k, v.as_str())))
+                .await
+                .map_err(e)?
+        }
+        ClientCommand::ChangePassword => return Ok(()),
+    };
+    print_reply(&r)
+}

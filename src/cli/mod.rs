@@ -1,0 +1,4 @@
+//! The command-line front ends of the `imax` binary: thin adapters over the library.
+
+pub mod admin;
+pub mod client;
