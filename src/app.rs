@@ -173,9 +173,4 @@ impl App {
         }
         let _ = (&mut self.task).await;
     }
-
-    /// Waits until the server stops by itself (it does not, unless the task fails).
-    pub async fn wait(&mut self) {
-        let _ = (&mut self.task).await;
-    }
 }

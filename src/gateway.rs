@@ -616,11 +616,6 @@ impl Gateway {
         self.inner.accounts_seen.forget(account.mid.as_str());
         Ok(())
     }
-
-    /// Forgets remembered credentials of an M-ID (after an administrative change).
-    pub fn forget_account(&self, mid: &str) {
-        self.inner.accounts_seen.forget(mid);
-    }
 }
 
 /// Re-exported for adapters that need the body store's error.

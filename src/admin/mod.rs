@@ -140,6 +140,16 @@ impl Admin {
         }
     }
 
+    /// The mailbox with this iMAX ID, or `Missing`.
+    pub(super) async fn mailbox(
+        &self,
+        id: &ImaxId,
+    ) -> Result<crate::directory::Mailbox, AdminError> {
+        mailboxes::load(&self.store.pool, id)
+            .await?
+            .ok_or_else(|| AdminError::Missing(id.to_string()))
+    }
+
     pub async fn set_mailbox_password(
         &self,
         imax_id: &str,
@@ -147,9 +157,7 @@ impl Admin {
     ) -> Result<(), AdminError> {
         self.require_hud()?;
         let id = Self::imax_id(imax_id)?;
-        let m = mailboxes::load(&self.store.pool, &id)
-            .await?
-            .ok_or_else(|| AdminError::Missing(id.to_string()))?;
+        let m = self.mailbox(&id).await?;
         let audit = self.entry("SetMailboxPassword").mailbox(id.as_str());
         mailboxes::set_password(
             &self.store.pool,
@@ -173,15 +181,7 @@ impl Admin {
             return Err(invalid("a property number is 1 to 32 characters"));
         }
         let mailbox_id = match mailbox {
-            Some(m) => {
-                let id = Self::imax_id(m)?;
-                Some(
-                    mailboxes::load(&self.store.pool, &id)
-                        .await?
-                        .ok_or_else(|| AdminError::Missing(id.to_string()))?
-                        .id,
-                )
-            }
+            Some(m) => Some(self.mailbox(&Self::imax_id(m)?).await?.id),
             None => None,
         };
         let audit = self.entry("UpsertProperty").detail(format!(
@@ -216,9 +216,7 @@ impl Admin {
                 )))
             }
         };
-        let m = mailboxes::load(&self.store.pool, &admin_id)
-            .await?
-            .ok_or_else(|| AdminError::Missing(admin_id.to_string()))?;
+        let m = self.mailbox(&admin_id).await?;
         if !m.kind.is_administrator() {
             return Err(invalid(format!(
                 "{admin_id} is not HUD or a Contract Administrator"

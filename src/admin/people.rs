@@ -75,6 +75,26 @@ impl Admin {
         }
     }
 
+    /// R2: a property has at most five coordinators; refuses if any of these is full.
+    async fn room_for_coordinators(
+        &self,
+        numbers: &[String],
+        ids: &[i64],
+    ) -> Result<(), AdminError> {
+        for (number, id) in numbers.iter().zip(ids) {
+            if operators::coordinators_of(&self.store.pool, *id)
+                .await?
+                .len()
+                >= MAX_COORDINATORS
+            {
+                return Err(forbidden(format!(
+                    "property {number} already has {MAX_COORDINATORS} coordinators, the most allowed (R2)."
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// HUD may act on anyone; a coordinator only on users it manages (R3, R14).
     pub(super) async fn may_manage(&self, target: &Account) -> Result<(), AdminError> {
         match &self.actor {
@@ -110,13 +130,8 @@ impl Admin {
         match (p.kind, &self.actor) {
             (AccountKind::Coordinator, _) => {
                 self.require_hud()?;
-                for (number, id) in p.properties.iter().zip(&properties) {
-                    if operators::coordinators_of(pool, *id).await?.len() >= MAX_COORDINATORS {
-                        return Err(forbidden(format!(
-                            "property {number} already has {MAX_COORDINATORS} coordinators, the most allowed (R2)."
-                        )));
-                    }
-                }
+                self.room_for_coordinators(&p.properties, &properties)
+                    .await?;
             }
             (
                 AccountKind::User,
@@ -419,17 +434,7 @@ impl Admin {
             return Err(invalid(format!("{} is already a coordinator", account.mid)));
         }
         let ids = self.property_ids(properties).await?;
-        for (number, pid) in properties.iter().zip(&ids) {
-            if operators::coordinators_of(&self.store.pool, *pid)
-                .await?
-                .len()
-                >= MAX_COORDINATORS
-            {
-                return Err(forbidden(format!(
-                    "property {number} already has {MAX_COORDINATORS} coordinators, the most allowed (R2)."
-                )));
-            }
-        }
+        self.room_for_coordinators(properties, &ids).await?;
         let audit = self.entry("Promote").detail(format!(
             "mid={} before=user after=coordinator properties={}",
             account.mid,

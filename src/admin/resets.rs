@@ -10,7 +10,6 @@
 use super::{invalid, Admin, AdminError};
 use crate::directory::password::{self, Secret};
 use crate::mail;
-use crate::store::mailboxes;
 use crate::store::profiles::{self, Profile};
 use time::Duration;
 
@@ -84,9 +83,7 @@ impl Admin {
     ) -> Result<(), AdminError> {
         self.require_hud()?;
         let id = Self::imax_id(imax_id)?;
-        let m = mailboxes::load(&self.store.pool, &id)
-            .await?
-            .ok_or_else(|| AdminError::Missing(id.to_string()))?;
+        let m = self.mailbox(&id).await?;
         let p = &input.profile;
         for (field, value) in [
             ("contact name", &p.contact_name),
@@ -130,9 +127,7 @@ impl Admin {
         self.require_hud()?;
         let id = Self::imax_id(imax_id)?;
         let pool = &self.store.pool;
-        let m = mailboxes::load(pool, &id)
-            .await?
-            .ok_or_else(|| AdminError::Missing(id.to_string()))?;
+        let m = self.mailbox(&id).await?;
         let (profile, _, frozen) = profiles::load(pool, m.id).await?.ok_or_else(|| {
             invalid(format!(
                 "{id} has no profile to check a reset against (R23)"
@@ -206,7 +201,7 @@ impl Admin {
         .map_err(|e| AdminError::Mail(e.to_string()))?;
         let hash = self.hash(&Secret::new(new_password))?;
         let audit = entry.detail(format!("requester={} mailed_to={to}", req.name));
-        profiles::complete_reset(pool, m.id, &hash, now, &audit).await?;
+        crate::store::mailboxes::set_password(pool, m.id, &hash, now, &audit).await?;
         Ok(to)
     }
 }

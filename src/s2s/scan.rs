@@ -101,10 +101,6 @@ impl Scanner {
         &self.skeleton
     }
 
-    pub fn content_seen(&self) -> bool {
-        self.content_seen
-    }
-
     fn push_skeleton(&mut self, bytes: &[u8]) -> Result<(), ScanError> {
         if self.skeleton.len() + bytes.len() > self.max_skeleton {
             return Err(ScanError::EnvelopeTooLarge(self.max_skeleton));

@@ -224,9 +224,6 @@ impl StagedBody {
         .map_err(io::Error::other)??;
         Ok(SealedBody { key, sha256, size })
     }
-
-    /// Drops the body; a spilled staging file is removed (see `Drop`).
-    pub fn discard(self) {}
 }
 
 #[cfg(test)]
@@ -260,7 +257,7 @@ mod tests {
             staged.write(&[0u8; 11]).await,
             Err(StageError::TooLarge { .. })
         ));
-        staged.discard();
+        drop(staged);
         assert_eq!(
             fs::read_dir(dir.path().join("staging"))
                 .expect("dir")

@@ -35,14 +35,6 @@ pub async fn load(pool: &SqlitePool, imax_id: &ImaxId) -> Result<Option<Mailbox>
     }
 }
 
-pub async fn load_by_id(pool: &SqlitePool, id: i64) -> Result<Option<Mailbox>, sqlx::Error> {
-    let sql = format!("SELECT {COLUMNS} FROM mailboxes WHERE id = $1");
-    match sqlx::query(&sql).bind(id).fetch_optional(pool).await? {
-        Some(row) => Ok(Some(row_to_mailbox(&row)?)),
-        None => Ok(None),
-    }
-}
-
 /// A new mailbox.
 #[derive(Debug, Clone)]
 pub struct NewMailbox {
@@ -89,6 +81,13 @@ pub async fn set_password(
         )
         .bind(hash)
         .bind(to_epoch(now))
+        .bind(mailbox)
+        .execute(&mut *tx)
+        .await?;
+        // A new password ends any run of refused Help Desk resets (R24).
+        sqlx::query(
+            "UPDATE mailbox_profiles SET reset_failures = 0, resets_frozen_until = NULL WHERE mailbox_id = $1",
+        )
         .bind(mailbox)
         .execute(&mut *tx)
         .await?;
@@ -179,11 +178,4 @@ pub async fn add_business_partner(
         .execute(&mut *tx)
         .await?;
     })
-}
-
-/// Counts rows of a table (for admin summaries).
-pub async fn count(pool: &SqlitePool, table: &'static str) -> Result<i64, sqlx::Error> {
-    let sql = format!("SELECT COUNT(*) FROM {table}");
-    let row = sqlx::query(&sql).fetch_one(pool).await?;
-    row.try_get(0)
 }

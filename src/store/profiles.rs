@@ -145,27 +145,3 @@ pub async fn count_failure(
         .await?;
     })
 }
-
-/// Sets the new mailbox password and clears the failure count, in one transaction.
-pub async fn complete_reset(
-    pool: &SqlitePool,
-    mailbox: i64,
-    password_hash: &str,
-    now: OffsetDateTime,
-    audit: &AuditEntry,
-) -> Result<(), sqlx::Error> {
-    audited!(pool, audit, |tx| {
-        sqlx::query(
-            "UPDATE mailboxes SET password_hash = $1, password_changed_at = $2, auth_epoch = auth_epoch + 1 WHERE id = $3",
-        )
-        .bind(password_hash)
-        .bind(to_epoch(now))
-        .bind(mailbox)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("UPDATE mailbox_profiles SET reset_failures = 0, resets_frozen_until = NULL WHERE mailbox_id = $1")
-            .bind(mailbox)
-            .execute(&mut *tx)
-            .await?;
-    })
-}
