@@ -4,6 +4,7 @@
 //! handle with the bound address and a way to stop it. `imax serve`, the integration tests and
 //! the benchmarks all start the gateway this way.
 
+use crate::admin::Admin;
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::gateway::Gateway;
@@ -20,21 +21,29 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 /// The routes of every door, with the headers every response carries.
-pub fn router(gw: Gateway) -> Router {
+pub fn router(gw: Gateway, admin: Admin) -> Router {
+    let web = crate::web::Web {
+        gw: gw.clone(),
+        admin,
+    };
     Router::new()
-        .route("/", axum::routing::get(index))
         .merge(crate::s2s::routes())
+        .merge(crate::web::routes(web))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(gw)
 }
 
 /// R18: rights flagged for removal go at the deadline. The access decision already treats them
-/// as gone the moment the deadline passes; this keeps the directory in step.
-async fn apply_deadlines_hourly(admin: crate::admin::Admin) {
+/// as gone the moment the deadline passes; this keeps the directory in step. Browser sessions
+/// past their deadlines are swept at the same time (they are refused when used anyway).
+async fn apply_deadlines_hourly(admin: Admin, web: crate::web::Web) {
     let system = admin.as_system();
     let mut tick = tokio::time::interval(Duration::from_secs(3600));
     loop {
         tick.tick().await;
+        if let Err(e) = web.purge_sessions().await {
+            tracing::warn!(error = %e, "could not remove expired browser sessions");
+        }
         match system.apply_deadlines().await {
             Ok(0) => {}
             Ok(n) => tracing::info!(
@@ -44,10 +53,6 @@ async fn apply_deadlines_hourly(admin: crate::admin::Admin) {
             Err(e) => tracing::warn!(error = %e, "could not apply recertification deadlines"),
         }
     }
-}
-
-async fn index() -> &'static str {
-    "imax-gateway: system-to-system SOAP endpoint at /s2s (WSDL: /s2s?wsdl).\n"
 }
 
 async fn security_headers(mut r: Response) -> Response {
@@ -60,7 +65,9 @@ async fn security_headers(mut r: Response) -> Response {
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
     r
 }
 
@@ -140,13 +147,18 @@ impl App {
             max_connections: config.limits.max_connections,
             grace: Duration::from_secs(config.shutdown.grace_secs),
         };
-        let deadlines = tokio::spawn(apply_deadlines_hourly(crate::admin::Admin::new(
+        let admin = Admin::new(
             gateway.store().clone(),
             gateway.clock().clone(),
             (*config).clone(),
-        )));
+        );
+        let web = crate::web::Web {
+            gw: gateway.clone(),
+            admin: admin.clone(),
+        };
+        let deadlines = tokio::spawn(apply_deadlines_hourly(admin.clone(), web));
         let (stop, stopped) = oneshot::channel::<()>();
-        let app = router(gateway.clone());
+        let app = router(gateway.clone(), admin);
         let store = gateway.store().clone();
         let task = tokio::spawn(async move {
             server::serve(listener, tls_config, app, options, async {

@@ -26,6 +26,7 @@ pub struct Config {
     pub argon2: Argon2Config,
     pub shutdown: Shutdown,
     pub smtp: crate::mail::SmtpConfig,
+    pub web: Web,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -78,6 +79,25 @@ pub struct Argon2Config {
     pub parallelism: u32,
 }
 
+/// The browser door's sessions and uploads.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Web {
+    pub session_idle_minutes: i64,
+    pub session_lifetime_hours: i64,
+    pub max_files_per_upload: usize,
+}
+
+impl Default for Web {
+    fn default() -> Self {
+        Self {
+            session_idle_minutes: 15,
+            session_lifetime_hours: 12,
+            max_files_per_upload: 10,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Shutdown {
@@ -98,6 +118,7 @@ impl Default for Config {
             argon2: Argon2Config::default(),
             shutdown: Shutdown::default(),
             smtp: crate::mail::SmtpConfig::default(),
+            web: Web::default(),
         }
     }
 }
@@ -269,6 +290,12 @@ impl Config {
             "opportunistic" | "required" | "never"
         ) {
             return bad("smtp.starttls is opportunistic, required or never");
+        }
+        if self.web.session_idle_minutes < 1 || self.web.session_lifetime_hours < 1 {
+            return bad("web.session_idle_minutes and web.session_lifetime_hours must be positive");
+        }
+        if self.web.max_files_per_upload == 0 || self.web.max_files_per_upload > 100 {
+            return bad("web.max_files_per_upload must be between 1 and 100");
         }
         if self.limits.page_size == 0 || self.limits.page_size > 1000 {
             return bad("limits.page_size must be between 1 and 1000");

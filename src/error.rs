@@ -28,10 +28,11 @@ pub enum Code {
     MalformedRequest,
     RateLimited,
     Unavailable,
+    SessionEnded,
 }
 
 impl Code {
-    pub const ALL: [Code; 18] = [
+    pub const ALL: [Code; 19] = [
         Code::AuthenticationFailed,
         Code::MailboxAuthenticationFailed,
         Code::AccountLocked,
@@ -50,6 +51,7 @@ impl Code {
         Code::MalformedRequest,
         Code::RateLimited,
         Code::Unavailable,
+        Code::SessionEnded,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -72,6 +74,7 @@ impl Code {
             Code::MalformedRequest => "MalformedRequest",
             Code::RateLimited => "RateLimited",
             Code::Unavailable => "Unavailable",
+            Code::SessionEnded => "SessionEnded",
         }
     }
 
@@ -99,6 +102,7 @@ impl Code {
             | Code::MalformedRequest => 300,
             Code::RateLimited => 405,
             Code::Unavailable => 500,
+            Code::SessionEnded => 401,
         }
     }
 
@@ -137,6 +141,9 @@ impl Code {
             Code::MalformedRequest => "The request is not a well-formed iMAX SOAP request.",
             Code::RateLimited => "Too many failed attempts from this address; wait a few minutes and try again.",
             Code::Unavailable => "The gateway is unavailable just now; try again shortly.",
+            Code::SessionEnded => {
+                "Your browser session has ended (signed out, idle too long, or the password, lock or rights of the M-ID or mailbox changed); sign in again."
+            }
         }
     }
 }

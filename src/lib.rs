@@ -32,3 +32,4 @@ pub mod s2s;
 pub mod server;
 pub mod store;
 pub mod tls;
+pub mod web;

@@ -11,8 +11,10 @@
 //! 1. terminated (R16), or no sign-in for `termination_days` → `AccountTerminated`;
 //! 2. locked, or no use for `inactivity_lock_days` (R13) → `AccountLocked`;
 //! 3. password older than `password_max_age_days` (R15) → `PasswordExpired`, except for
-//!    `ChangePassword`, the only operation an expired password allows;
-//! 4. Rules of Behavior not accepted this calendar year (R21) → `RulesOfBehaviorNotAccepted`;
+//!    `ChangePassword` and the browser's `SignIn` (which leads to the change);
+//! 4. Rules of Behavior not accepted this calendar year (R21) → `RulesOfBehaviorNotAccepted`,
+//!    except for `AcceptRules` itself; `Administer` (coordinator and Help Desk pages) needs
+//!    nothing more;
 //! 5. a user without the recertification the cycle requires (R17, R20) → `NotRecertified`;
 //!    rights flagged for removal (R18) count as removed once the deadline has passed;
 //! 6. no iMAX role (R5, R6) → `NoImaxRole`;
@@ -23,7 +25,7 @@ mod cache;
 pub mod recert;
 mod throttle;
 
-pub use cache::CredentialCache;
+pub use cache::{constant_time_eq, CredentialCache};
 pub use throttle::Throttle;
 
 use crate::config::AccountPolicy;
@@ -55,6 +57,17 @@ pub enum Operation {
     GetMessage,
     AckMessage,
     ChangePassword,
+    /// Browser sign-in (R10): the M-ID itself, before iMAX is opened. An expired password
+    /// still signs in, to reach the password change (R15).
+    SignIn,
+    /// Accepting the Rules of Behavior (R21): needs a current password, nothing more.
+    AcceptRules,
+    /// Opening iMAX in the browser (R10): counts as use (R13), so it needs what a mailbox
+    /// operation needs.
+    OpenImax,
+    /// Coordinator and Help Desk pages: a current password and the Rules of Behavior; who may
+    /// act on whom is the directory administration's rule (R3, R4, R14).
+    Administer,
 }
 
 impl Operation {
@@ -65,12 +78,17 @@ impl Operation {
             Operation::GetMessage => "GetMessage",
             Operation::AckMessage => "AckMessage",
             Operation::ChangePassword => "ChangePassword",
+            Operation::SignIn => "SignIn",
+            Operation::AcceptRules => "AcceptRules",
+            Operation::OpenImax => "OpenImax",
+            Operation::Administer => "Administer",
         }
     }
 
-    /// Operations on an M-ID itself, not on iMAX mailboxes: they need no iMAX role.
+    /// Operations on an M-ID itself, not on iMAX mailboxes: they need no iMAX role and are
+    /// allowed with an expired password.
     fn is_account_only(self) -> bool {
-        matches!(self, Operation::ChangePassword)
+        matches!(self, Operation::ChangePassword | Operation::SignIn)
     }
 }
 
@@ -137,9 +155,15 @@ pub fn decide(
     if expired {
         return Decision::refuse(Code::PasswordExpired);
     }
+    if op == Operation::AcceptRules {
+        return Decision::allow();
+    }
     // R21: once a year, the first time the person opens iMAX/TRACS that year.
     if rules_of_behavior_due(account, now) {
         return Decision::refuse(Code::RulesOfBehaviorNotAccepted);
+    }
+    if op == Operation::Administer {
+        return Decision::allow();
     }
     // R17, R20: users (never coordinators) hold the cycle's recertification.
     let window = policy.recertification_window();
@@ -275,6 +299,48 @@ mod tests {
             Err(Code::PasswordExpired)
         );
         assert_eq!(s2s(&a2, Operation::ChangePassword, later).verdict, Ok(()));
+    }
+
+    fn web(a: &Account, op: Operation, now: OffsetDateTime) -> Result<(), Code> {
+        decide(a, Door::Browser, op, &AccountPolicy::default(), now).verdict
+    }
+
+    #[test]
+    fn r10_browser_steps_in_order_r15_then_r21() {
+        let later = t0() + Duration::days(90);
+        let mut a = able();
+        a.kind = AccountKind::Coordinator; // exempt from recertification (R17)
+        a.last_activity_at = Some(later);
+        a.last_signin_at = Some(later);
+        a.rights.imax = false;
+        // R15: an expired password signs in (to reach the change) and nothing else.
+        assert_eq!(web(&a, Operation::SignIn, later), Ok(()));
+        assert_eq!(
+            web(&a, Operation::AcceptRules, later),
+            Err(Code::PasswordExpired)
+        );
+        assert_eq!(
+            web(&a, Operation::Administer, later),
+            Err(Code::PasswordExpired)
+        );
+        // R21: with a current password, the rules come before anything else of the year.
+        a.password_changed_at = later;
+        let next_year = time::macros::datetime!(2027-01-02 09:00 UTC);
+        a.last_activity_at = Some(next_year);
+        a.last_signin_at = Some(next_year);
+        a.password_changed_at = next_year;
+        assert_eq!(web(&a, Operation::AcceptRules, next_year), Ok(()));
+        assert_eq!(
+            web(&a, Operation::Administer, next_year),
+            Err(Code::RulesOfBehaviorNotAccepted)
+        );
+        a.rob_accepted_at = Some(next_year);
+        // Coordinator and Help Desk pages need no iMAX role; opening iMAX does (R5, R6).
+        assert_eq!(web(&a, Operation::Administer, next_year), Ok(()));
+        assert_eq!(
+            web(&a, Operation::OpenImax, next_year),
+            Err(Code::NoImaxRole)
+        );
     }
 
     #[test]

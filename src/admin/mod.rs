@@ -9,11 +9,13 @@ mod actor;
 mod import;
 mod people;
 mod resets;
+mod views;
 
 pub use actor::Actor;
 pub use import::{import_file, ImportReport};
 pub use people::{status_text, NewPerson, ReportLine, MAX_COORDINATORS};
 pub use resets::{ProfileInput, ResetRequest, RESET_FAILURE_LIMIT};
+pub use views::{PersonView, PropertyChoice};
 
 use crate::audit::AuditEntry;
 use crate::clock::SharedClock;

@@ -112,25 +112,78 @@ pub struct ListQuery {
     pub include_acknowledged: bool,
     pub after: Option<PageToken>,
     pub page_size: u32,
+    pub order: Order,
 }
 
-/// Where the next page starts: after this (received_at, row id).
+/// The order of a listing. Pages are keyset-paged in any order, so a page never repeats or
+/// skips an entry while new messages arrive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Order {
+    /// Oldest first: the system-to-system order, where clients fetch what is new.
+    #[default]
+    OldestFirst,
+    NewestFirst,
+    /// Received messages not yet retrieved first, each group newest first: the browser's
+    /// inbox order.
+    UnreadFirst,
+}
+
+impl Order {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Order::OldestFirst => "oldest",
+            Order::NewestFirst => "newest",
+            Order::UnreadFirst => "unread",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Order> {
+        [Order::OldestFirst, Order::NewestFirst, Order::UnreadFirst]
+            .into_iter()
+            .find(|o| o.as_str() == s)
+    }
+}
+
+/// Where the next page starts: after this position in the listing's sort key `(group,
+/// received_at, row id)`, with the time and id negated when newest come first. The group is
+/// 0 except in [`Order::UnreadFirst`] (0 unread, 1 retrieved).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PageToken {
+    pub group: i64,
     pub received_at: i64,
     pub row_id: i64,
 }
 
 impl PageToken {
+    /// Before the first entry of any listing.
+    pub const START: PageToken = PageToken {
+        group: i64::MIN,
+        received_at: i64::MIN,
+        row_id: i64::MIN,
+    };
+
     pub fn encode(&self) -> String {
-        format!("{}.{}", self.received_at, self.row_id)
+        if self.group == 0 {
+            format!("{}.{}", self.received_at, self.row_id)
+        } else {
+            format!("{}.{}.{}", self.group, self.received_at, self.row_id)
+        }
     }
     pub fn decode(s: &str) -> Option<PageToken> {
-        let (a, b) = s.trim().split_once('.')?;
-        Some(PageToken {
-            received_at: a.parse().ok()?,
-            row_id: b.parse().ok()?,
-        })
+        let parts: Vec<&str> = s.trim().split('.').collect();
+        let n = |i: usize| parts.get(i)?.parse::<i64>().ok();
+        match parts.len() {
+            2 => Some(PageToken {
+                group: 0,
+                received_at: n(0)?,
+                row_id: n(1)?,
+            }),
+            3 => Some(PageToken {
+                group: n(0)?,
+                received_at: n(1)?,
+                row_id: n(2)?,
+            }),
+            _ => None,
+        }
     }
 }
 
@@ -200,8 +253,16 @@ mod tests {
     #[test]
     fn page_tokens_round_trip() {
         let t = PageToken {
+            group: 0,
             received_at: 1_700_000_000,
             row_id: 42,
+        };
+        assert_eq!(t.encode(), "1700000000.42");
+        assert_eq!(PageToken::decode(&t.encode()), Some(t));
+        let t = PageToken {
+            group: 1,
+            received_at: -1_700_000_000,
+            row_id: -42,
         };
         assert_eq!(PageToken::decode(&t.encode()), Some(t));
         assert_eq!(PageToken::decode("nonsense"), None);

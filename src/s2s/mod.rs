@@ -13,7 +13,7 @@ pub mod scan;
 use crate::access::{Door, Operation};
 use crate::error::{Code, Refusal};
 use crate::gateway::{Body as MessageBody, Caller, Gateway, MailboxSession, StageError};
-use crate::mailbox::{ListQuery, MessageInfo};
+use crate::mailbox::{ListQuery, MessageInfo, Order};
 use crate::server::ClientAddr;
 use crate::store::StagedBody;
 use axum::body::Body;
@@ -257,6 +257,7 @@ async fn handle(gw: &Gateway, caller: Caller, body: Body) -> Result<Response, Re
                 include_acknowledged,
                 after,
                 page_size: limits.page_size,
+                order: Order::OldestFirst,
             };
             let page = gw.list_messages(&session, &q).await?;
             let status = if page.entries.is_empty() && after.is_none() {

@@ -48,6 +48,11 @@ pub enum Effect {
         account: i64,
         at: OffsetDateTime,
     },
+    /// A browser sign-in (R10, R16): the M-ID was used, though iMAX not yet (R13).
+    RecordSignIn {
+        account: i64,
+        at: OffsetDateTime,
+    },
     /// A failed sign-in; locks the account when the count reaches `limit`.
     FailedSignIn {
         account: i64,
@@ -225,6 +230,16 @@ async fn apply_effect(conn: &mut SqliteConnection, effect: &Effect) -> Result<()
             sqlx::query(
                 "UPDATE accounts SET last_activity_at = MAX(COALESCE(last_activity_at, 0), $1),
                         last_signin_at = MAX(COALESCE(last_signin_at, 0), $1), failed_signins = 0
+                 WHERE id = $2",
+            )
+            .bind(to_epoch(*at))
+            .bind(account)
+            .execute(&mut *conn)
+            .await?;
+        }
+        Effect::RecordSignIn { account, at } => {
+            sqlx::query(
+                "UPDATE accounts SET last_signin_at = MAX(COALESCE(last_signin_at, 0), $1), failed_signins = 0
                  WHERE id = $2",
             )
             .bind(to_epoch(*at))

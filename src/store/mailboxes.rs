@@ -35,6 +35,24 @@ pub async fn load(pool: &SqlitePool, imax_id: &ImaxId) -> Result<Option<Mailbox>
     }
 }
 
+pub async fn load_by_id(pool: &SqlitePool, id: i64) -> Result<Option<Mailbox>, sqlx::Error> {
+    let sql = format!("SELECT {COLUMNS} FROM mailboxes WHERE id = $1");
+    match sqlx::query(&sql).bind(id).fetch_optional(pool).await? {
+        Some(row) => Ok(Some(row_to_mailbox(&row)?)),
+        None => Ok(None),
+    }
+}
+
+/// The address book: every active administrator mailbox (HUD and the CAs), HUD first.
+pub async fn administrators(pool: &SqlitePool) -> Result<Vec<Mailbox>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM mailboxes WHERE kind IN ('hud', 'ca') AND active = 1
+         ORDER BY kind DESC, imax_id"
+    );
+    let rows = sqlx::query(&sql).fetch_all(pool).await?;
+    rows.iter().map(row_to_mailbox).collect()
+}
+
 /// A new mailbox.
 #[derive(Debug, Clone)]
 pub struct NewMailbox {

@@ -2,7 +2,7 @@
 
 use crate::clock::{from_epoch, to_epoch};
 use crate::directory::HUD_MAILBOX;
-use crate::mailbox::{Folder, ListQuery, MessageInfo, Page, PageToken};
+use crate::mailbox::{Folder, ListQuery, MessageInfo, Order, Page, PageToken};
 use sha2::{Digest, Sha256};
 use sqlx::{Row, SqlitePool};
 
@@ -27,7 +27,22 @@ fn to_info(row: &sqlx::sqlite::SqliteRow) -> Result<MessageInfo, sqlx::Error> {
     })
 }
 
-/// One page of `q.folder` as seen by `mailbox`, oldest first.
+/// The sort key of a listing as SQL over `time` and `id` columns, and `unread` (a boolean
+/// expression, for [`Order::UnreadFirst`]): `(group, ±time, ±id)`, compared and ordered
+/// ascending. See [`PageToken`].
+fn sort_key(order: Order, time: &str, id: &str, unread: &str) -> (String, String, String) {
+    match order {
+        Order::OldestFirst => ("0".into(), time.into(), id.into()),
+        Order::NewestFirst => ("0".into(), format!("-{time}"), format!("-{id}")),
+        Order::UnreadFirst => (
+            format!("(CASE WHEN {unread} THEN 0 ELSE 1 END)"),
+            format!("-{time}"),
+            format!("-{id}"),
+        ),
+    }
+}
+
+/// One page of `q.folder` as seen by `mailbox`, in `q.order`.
 pub async fn list(pool: &SqlitePool, mailbox: i64, q: &ListQuery) -> Result<Page, sqlx::Error> {
     if q.folder == Folder::Broadcasts {
         return list_broadcasts(pool, mailbox, q).await;
@@ -40,39 +55,49 @@ pub async fn list(pool: &SqlitePool, mailbox: i64, q: &ListQuery) -> Result<Page
         _ => format!("m.to_mailbox = $1 AND m.from_mailbox <> {hud}"),
     };
     let unread_only = q.folder.is_inbound() && !q.include_acknowledged;
+    let (k0, k1, k2) = sort_key(q.order, "m.received_at", "m.id", "m.retrieved_at IS NULL");
     let sql = format!(
         "{SELECT} WHERE {filter}
            AND ($2 IS NULL OR m.received_at >= $2) AND ($3 IS NULL OR m.received_at < $3)
            AND ($4 = 0 OR m.acked_at IS NULL)
-           AND (m.received_at, m.id) > ($5, $6)
-         ORDER BY m.received_at, m.id LIMIT $8"
+           AND ({k0}, {k1}, {k2}) > ($5, $6, $9)
+         ORDER BY {k0}, {k1}, {k2} LIMIT $8"
     );
-    let after = q.after.unwrap_or(PageToken {
-        received_at: i64::MIN,
-        row_id: i64::MIN,
-    });
+    let after = q.after.unwrap_or(PageToken::START);
     let rows = sqlx::query(&sql)
         .bind(mailbox)
         .bind(q.since.map(to_epoch))
         .bind(q.until.map(to_epoch))
         .bind(unread_only as i64)
+        .bind(after.group)
         .bind(after.received_at)
-        .bind(after.row_id)
         .bind(HUD_MAILBOX)
         .bind(q.page_size as i64 + 1)
+        .bind(after.row_id)
         .fetch_all(pool)
         .await?;
     let mut entries = rows.iter().map(to_info).collect::<Result<Vec<_>, _>>()?;
-    Ok(paginate(&mut entries, q.page_size))
+    Ok(paginate(&mut entries, q.page_size, q.order))
 }
 
-fn paginate(entries: &mut Vec<MessageInfo>, page_size: u32) -> Page {
+fn paginate(entries: &mut Vec<MessageInfo>, page_size: u32, order: Order) -> Page {
     let more = entries.len() > page_size as usize;
     entries.truncate(page_size as usize);
     let next = if more {
-        entries.last().map(|e| PageToken {
-            received_at: to_epoch(e.received_at),
-            row_id: e.row_id,
+        entries.last().map(|e| {
+            let (t, id) = (to_epoch(e.received_at), e.row_id);
+            match order {
+                Order::OldestFirst => PageToken {
+                    group: 0,
+                    received_at: t,
+                    row_id: id,
+                },
+                Order::NewestFirst | Order::UnreadFirst => PageToken {
+                    group: i64::from(order == Order::UnreadFirst && e.retrieved_at.is_some()),
+                    received_at: -t,
+                    row_id: -id,
+                },
+            }
         })
     } else {
         None
@@ -83,51 +108,80 @@ fn paginate(entries: &mut Vec<MessageInfo>, page_size: u32) -> Page {
     }
 }
 
+fn broadcast_info(row: &sqlx::sqlite::SqliteRow, mailbox: i64) -> Result<MessageInfo, sqlx::Error> {
+    let id: i64 = row.try_get(0)?;
+    let body: String = row.try_get(2)?;
+    Ok(MessageInfo {
+        row_id: id,
+        message_id: format!("BC-{id}"),
+        from_mailbox: HUD_MAILBOX.to_string(),
+        to_mailbox: row.try_get::<Option<String>, _>(4)?.unwrap_or_default(),
+        file_name: row.try_get(1)?,
+        size_bytes: body.len() as u64,
+        sha256: hex::encode(Sha256::digest(body.as_bytes())),
+        received_at: from_epoch(row.try_get(3)?),
+        retrieved_at: None,
+        acked_at: None,
+        body_key: None,
+        to_mailbox_id: mailbox,
+    })
+}
+
+const BROADCAST: &str =
+    "SELECT b.id, b.title, b.body, b.posted_at, (SELECT imax_id FROM mailboxes WHERE id = $1)
+   FROM broadcasts b";
+
 /// Broadcasts are listed as messages from HUD with IDs `BC-<n>`.
 async fn list_broadcasts(
     pool: &SqlitePool,
     mailbox: i64,
     q: &ListQuery,
 ) -> Result<Page, sqlx::Error> {
-    let after = q.after.unwrap_or(PageToken {
-        received_at: i64::MIN,
-        row_id: i64::MIN,
-    });
-    let rows = sqlx::query(
-        "SELECT b.id, b.title, b.body, b.posted_at, (SELECT imax_id FROM mailboxes WHERE id = $1)
-           FROM broadcasts b
+    let after = q.after.unwrap_or(PageToken::START);
+    let order = match q.order {
+        Order::UnreadFirst => Order::NewestFirst,
+        o => o,
+    };
+    let (k0, k1, k2) = sort_key(order, "b.posted_at", "b.id", "1 = 1");
+    let sql = format!(
+        "{BROADCAST}
           WHERE ($2 IS NULL OR b.posted_at >= $2) AND ($3 IS NULL OR b.posted_at < $3)
-            AND (b.posted_at, b.id) > ($4, $5)
-          ORDER BY b.posted_at, b.id LIMIT $6",
-    )
-    .bind(mailbox)
-    .bind(q.since.map(to_epoch))
-    .bind(q.until.map(to_epoch))
-    .bind(after.received_at)
-    .bind(after.row_id)
-    .bind(q.page_size as i64 + 1)
-    .fetch_all(pool)
-    .await?;
-    let mut entries = Vec::with_capacity(rows.len());
-    for row in rows {
-        let id: i64 = row.try_get(0)?;
-        let body: String = row.try_get(2)?;
-        entries.push(MessageInfo {
-            row_id: id,
-            message_id: format!("BC-{id}"),
-            from_mailbox: HUD_MAILBOX.to_string(),
-            to_mailbox: row.try_get::<Option<String>, _>(4)?.unwrap_or_default(),
-            file_name: row.try_get(1)?,
-            size_bytes: body.len() as u64,
-            sha256: hex::encode(Sha256::digest(body.as_bytes())),
-            received_at: from_epoch(row.try_get(3)?),
-            retrieved_at: None,
-            acked_at: None,
-            body_key: None,
-            to_mailbox_id: mailbox,
-        });
+            AND ({k0}, {k1}, {k2}) > ($4, $5, $7)
+          ORDER BY {k0}, {k1}, {k2} LIMIT $6"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(mailbox)
+        .bind(q.since.map(to_epoch))
+        .bind(q.until.map(to_epoch))
+        .bind(after.group)
+        .bind(after.received_at)
+        .bind(q.page_size as i64 + 1)
+        .bind(after.row_id)
+        .fetch_all(pool)
+        .await?;
+    let mut entries = rows
+        .iter()
+        .map(|r| broadcast_info(r, mailbox))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(paginate(&mut entries, q.page_size, order))
+}
+
+/// One broadcast (`BC-<n>`) as `mailbox` sees it.
+pub async fn find_broadcast(
+    pool: &SqlitePool,
+    mailbox: i64,
+    id: i64,
+) -> Result<Option<MessageInfo>, sqlx::Error> {
+    let sql = format!("{BROADCAST} WHERE b.id = $2");
+    match sqlx::query(&sql)
+        .bind(mailbox)
+        .bind(id)
+        .fetch_optional(pool)
+        .await?
+    {
+        Some(row) => Ok(Some(broadcast_info(&row, mailbox)?)),
+        None => Ok(None),
     }
-    Ok(paginate(&mut entries, q.page_size))
 }
 
 /// A message that `mailbox` sent or received, by its public ID.
@@ -147,6 +201,43 @@ pub async fn find(
         Some(row) => Ok(Some(to_info(&row)?)),
         None => Ok(None),
     }
+}
+
+/// Messages received by `mailbox` and not yet retrieved: (from HUD, from others).
+pub async fn unread_counts(pool: &SqlitePool, mailbox: i64) -> Result<(i64, i64), sqlx::Error> {
+    sqlx::query_as(
+        "SELECT COALESCE(SUM(CASE WHEN f.imax_id = $2 THEN 1 ELSE 0 END), 0),
+                COALESCE(SUM(CASE WHEN f.imax_id <> $2 THEN 1 ELSE 0 END), 0)
+           FROM messages m JOIN mailboxes f ON f.id = m.from_mailbox
+          WHERE m.to_mailbox = $1 AND m.retrieved_at IS NULL",
+    )
+    .bind(mailbox)
+    .bind(HUD_MAILBOX)
+    .fetch_one(pool)
+    .await
+}
+
+/// The newest broadcasts: id, title, posted at, text.
+pub async fn latest_broadcasts(
+    pool: &SqlitePool,
+    n: u32,
+) -> Result<Vec<(i64, String, time::OffsetDateTime, String)>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT id, title, posted_at, body FROM broadcasts ORDER BY posted_at DESC, id DESC LIMIT $1",
+    )
+    .bind(n as i64)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get(0)?,
+                r.try_get(1)?,
+                from_epoch(r.try_get(2)?),
+                r.try_get(3)?,
+            ))
+        })
+        .collect()
 }
 
 /// The text of a broadcast (`BC-<n>`).

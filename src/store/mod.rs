@@ -32,6 +32,7 @@ pub mod messages;
 mod migrate;
 pub mod operators;
 pub mod profiles;
+pub mod sessions;
 
 pub use bodies::{BodyStore, SealedBody, StagedBody};
 pub use committer::{Committer, Effect, NewMessage};

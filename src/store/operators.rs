@@ -218,13 +218,11 @@ pub async fn recertify(
         .bind(to_epoch(at))
         .execute(&mut *tx)
         .await?;
-        sqlx::query(
-            "UPDATE accounts SET recertified_at = $1, auth_epoch = auth_epoch + 1 WHERE id = $2",
-        )
-        .bind(to_epoch(at))
-        .bind(user)
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query("UPDATE accounts SET recertified_at = $1 WHERE id = $2")
+            .bind(to_epoch(at))
+            .bind(user)
+            .execute(&mut *tx)
+            .await?;
     })
 }
 

@@ -24,6 +24,8 @@ use crate::directory::{Account, AccountStatus, ImaxId, MId, Mailbox, Recipient};
 use crate::error::{Code, Refusal};
 use crate::mailbox::{self, ListQuery, MessageInfo, Page, Receipt};
 use crate::store::{self, accounts, mailboxes, messages, Effect, NewMessage, StagedBody, Store};
+
+mod browser;
 use std::net::IpAddr;
 use std::sync::Arc;
 use time::Duration;
@@ -66,6 +68,9 @@ pub struct MailboxSession {
 impl MailboxSession {
     pub fn mailbox(&self) -> &Mailbox {
         &self.mailbox
+    }
+    pub fn authorized(&self) -> &Authorized {
+        &self.auth
     }
 }
 
@@ -209,6 +214,17 @@ impl Gateway {
                 .await);
         }
         cache.remember(key, creds.password.expose(), account.auth_epoch);
+        self.decide(account, caller, op, entry).await
+    }
+
+    /// Step 3: asks [`access::decide`], persisting any transition time brought about.
+    async fn decide(
+        &self,
+        account: Account,
+        caller: Caller,
+        op: Operation,
+        entry: AuditEntry,
+    ) -> Result<Authorized, Refusal> {
         let now = self.inner.clock.now();
         let decision = access::decide(&account, caller.door, op, &self.inner.config.accounts, now);
         if let Err(code) = decision.verdict {
@@ -224,7 +240,7 @@ impl Gateway {
                 })
                 .unwrap_or_default();
             if decision.transition.is_some() {
-                cache.forget(key);
+                self.inner.accounts_seen.forget(account.mid.as_str());
             }
             return Err(self.refuse(effects, entry, code.into()).await);
         }
@@ -470,19 +486,7 @@ impl Gateway {
             .strip_prefix("BC-")
             .and_then(|n| n.parse::<i64>().ok())
         {
-            let q = ListQuery {
-                folder: mailbox::Folder::Broadcasts,
-                since: None,
-                until: None,
-                include_acknowledged: true,
-                after: Some(mailbox::PageToken {
-                    received_at: i64::MIN,
-                    row_id: n - 1,
-                }),
-                page_size: 1,
-            };
-            let page = messages::list(pool, s.mailbox.id, &q).await?;
-            if let Some(m) = page.entries.into_iter().find(|m| m.row_id == n) {
+            if let Some(m) = messages::find_broadcast(pool, s.mailbox.id, n).await? {
                 return Ok(m);
             }
         } else if let Some(m) = messages::find(pool, s.mailbox.id, message_id.trim()).await? {

@@ -1,0 +1,133 @@
+//! What the coordinator and Help Desk pages show: read-only views, with the same visibility
+//! rules as the commands (a coordinator sees only its own users and never Rules of Behavior
+//! dates, R21).
+
+use super::{Actor, Admin, AdminError};
+use crate::directory::{Account, AccountKind, AccountStatus, Right};
+use crate::store::operators;
+use sqlx::Row;
+use time::OffsetDateTime;
+
+/// A property as offered on a page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PropertyChoice {
+    pub number: String,
+    pub name: String,
+    /// For a user's page: whether the user is assigned to it.
+    pub assigned: bool,
+}
+
+/// A person as a coordinator or the Help Desk sees them.
+#[derive(Debug, Clone)]
+pub struct PersonView {
+    pub mid: String,
+    pub kind: AccountKind,
+    pub full_name: String,
+    pub email: String,
+    pub status: AccountStatus,
+    pub rights: Vec<(Right, bool)>,
+    pub flagged: Vec<Right>,
+    pub last_activity: Option<OffsetDateTime>,
+    pub recertified_cycle: Option<i32>,
+    /// Shown to HUD only (R21).
+    pub rob_accepted: Option<Option<OffsetDateTime>>,
+    pub working_group_since: Option<OffsetDateTime>,
+    /// The acting coordinator's BPR properties, with the person's assignment to each.
+    pub properties: Vec<PropertyChoice>,
+    /// Whether the acting coordinator has this user among its staff (R18's first step).
+    pub is_my_staff: bool,
+}
+
+impl Admin {
+    /// The acting coordinator's BPR properties (R3): where it may create and assign users.
+    pub async fn my_properties(&self) -> Result<Vec<PropertyChoice>, AdminError> {
+        let Actor::Coordinator { id, .. } = &self.actor else {
+            return Ok(Vec::new());
+        };
+        let rows = sqlx::query(
+            "SELECT p.property_number, p.name FROM business_partners b
+               JOIN properties p ON p.id = b.property_id
+              WHERE b.account_id = $1 ORDER BY p.property_number",
+        )
+        .bind(id)
+        .fetch_all(&self.store.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(PropertyChoice {
+                    number: r.try_get(0)?,
+                    name: r.try_get(1)?,
+                    assigned: false,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(AdminError::from)
+    }
+
+    /// One person, if the actor may manage them (R3, R14).
+    pub async fn view_person(&self, mid: &str) -> Result<PersonView, AdminError> {
+        let a: Account = self.account_id(&Self::mid(mid)?).await?;
+        self.may_manage(&a).await?;
+        let pool = &self.store.pool;
+        let assigned = operators::assigned_properties(pool, a.id).await?;
+        let mut properties = self.my_properties().await?;
+        for p in &mut properties {
+            if let Some(pid) = crate::store::mailboxes::property_id(pool, &p.number).await? {
+                p.assigned = assigned.contains(&pid);
+            }
+        }
+        let is_my_staff = match &self.actor {
+            Actor::Coordinator { id, .. } => operators::manages(pool, *id, a.id).await?,
+            _ => false,
+        };
+        Ok(PersonView {
+            mid: a.mid.to_string(),
+            kind: a.kind,
+            full_name: a.full_name.clone(),
+            email: a.email.clone(),
+            status: a.status,
+            rights: Right::ALL
+                .into_iter()
+                .map(|r| (r, a.rights.has(r)))
+                .collect(),
+            flagged: a.flagged.iter().map(|(r, _)| *r).collect(),
+            last_activity: a.last_activity_at,
+            recertified_cycle: a.recertified_cycle,
+            rob_accepted: self.actor.is_hud().then_some(a.rob_accepted_at),
+            working_group_since: a.working_group_since,
+            properties,
+            is_my_staff,
+        })
+    }
+
+    /// The Help Desk's search: M-IDs and mailboxes whose ID or name contains `q`.
+    pub async fn search(&self, q: &str) -> Result<(Vec<String>, Vec<String>), AdminError> {
+        self.require_hud()?;
+        let q = q.trim();
+        if q.is_empty() {
+            return Ok((Vec::new(), Vec::new()));
+        }
+        let like = format!(
+            "%{}%",
+            q.replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        let pool = &self.store.pool;
+        let people = sqlx::query_scalar(
+            "SELECT mid FROM accounts WHERE mid LIKE $1 ESCAPE '\\' OR full_name LIKE $1 ESCAPE '\\'
+              ORDER BY mid LIMIT 50",
+        )
+        .bind(&like)
+        .fetch_all(pool)
+        .await?;
+        let mailboxes = sqlx::query_scalar(
+            "SELECT imax_id FROM mailboxes WHERE imax_id LIKE $1 ESCAPE '\\' OR name LIKE $1 ESCAPE '\\'
+              ORDER BY imax_id LIMIT 50",
+        )
+        .bind(&like)
+        .fetch_all(pool)
+        .await?;
+        Ok((people, mailboxes))
+    }
+}

@@ -1,0 +1,139 @@
+//! The browser door's own steps (R10): sign in, accept the Rules of Behavior, open iMAX, and
+//! come back on later requests with a session instead of a password.
+//!
+//! A browser sends its password once. Later requests carry a session, and
+//! [`Gateway::resume`] rebuilds the caller from the account *as it is now*, through the same
+//! [`access::decide`] as every other request: a lock, an expired password or a removed role
+//! take effect on the very next click. A session remembers the account's and the mailbox's
+//! `auth_epoch`; a password change, lock or rights change anywhere ends it.
+
+use super::{Authorized, Caller, Credentials, Gateway, MailboxSession};
+use crate::access::Operation;
+use crate::directory::{Account, ImaxId, MId, Mailbox};
+use crate::error::{Code, Refusal};
+use crate::mailbox::MessageInfo;
+use crate::store::{accounts, mailboxes, messages, Effect};
+
+impl Authorized {
+    /// The operation this authorization was granted for.
+    pub fn operation(&self) -> Operation {
+        self.op
+    }
+}
+
+impl Gateway {
+    /// R10, first step: the M-ID and password. Succeeds for an expired password too (R15), so
+    /// that the person can reach the password change; everything else is decided per page.
+    pub async fn sign_in(
+        &self,
+        caller: Caller,
+        creds: &Credentials,
+    ) -> Result<Authorized, Refusal> {
+        let auth = self.authorize(caller, creds, Operation::SignIn).await?;
+        let effects = vec![Effect::RecordSignIn {
+            account: auth.account.id,
+            at: self.inner.clock.now(),
+        }];
+        let entry = self.audit(auth.account.mid.as_str(), "SignIn", caller);
+        self.commit(effects, entry).await?;
+        Ok(auth)
+    }
+
+    /// A later request of a signed-in person: the account is read afresh and decided on for
+    /// `op`. `auth_epoch` is the one the session began with.
+    pub async fn resume(
+        &self,
+        caller: Caller,
+        mid: &str,
+        auth_epoch: i64,
+        op: Operation,
+    ) -> Result<Authorized, Refusal> {
+        let account: Option<Account> = match MId::parse(mid) {
+            Some(m) => accounts::load(&self.inner.store.pool, &m).await?,
+            None => None,
+        };
+        let Some(account) = account.filter(|a| a.auth_epoch == auth_epoch) else {
+            return Err(Code::SessionEnded.into());
+        };
+        let entry = self.audit(account.mid.as_str(), op.as_str(), caller);
+        self.decide(account, caller, op, entry).await
+    }
+
+    /// R10, R13: opening iMAX counts as use of iMAX.
+    pub async fn open_imax(&self, auth: &Authorized) -> Result<(), Refusal> {
+        if auth.op != Operation::OpenImax {
+            return Err(Refusal::internal("open_imax without its authorization"));
+        }
+        let effects = vec![Effect::RecordActivity {
+            account: auth.account.id,
+            at: self.inner.clock.now(),
+        }];
+        let entry = self.audit(auth.account.mid.as_str(), "OpenImax", auth.caller);
+        self.commit(effects, entry).await
+    }
+
+    /// R21: the person accepts this year's Rules of Behavior.
+    pub async fn accept_rules(&self, auth: &Authorized) -> Result<(), Refusal> {
+        if auth.op != Operation::AcceptRules {
+            return Err(Refusal::internal("accept_rules without its authorization"));
+        }
+        let entry = self.audit(auth.account.mid.as_str(), "AcceptRules", auth.caller);
+        let now = self.inner.clock.now();
+        accounts::accept_rules_of_behavior(&self.inner.store.pool, auth.account.id, now, &entry)
+            .await?;
+        Ok(())
+    }
+
+    /// The mailbox a session opened earlier with its password: still active, and its password
+    /// unchanged since (`auth_epoch`).
+    pub async fn resume_mailbox(
+        &self,
+        auth: Authorized,
+        mailbox_id: i64,
+        auth_epoch: i64,
+    ) -> Result<MailboxSession, Refusal> {
+        match mailboxes::load_by_id(&self.inner.store.pool, mailbox_id).await? {
+            Some(m) if m.active && m.auth_epoch == auth_epoch => {
+                Ok(MailboxSession { auth, mailbox: m })
+            }
+            _ => Err(Refusal::with_detail(
+                Code::SessionEnded,
+                "The mailbox's password changed or it was closed; open it again.",
+            )),
+        }
+    }
+
+    /// The address book of the upload page: HUD (TRACS) and every Contract Administrator, and
+    /// the one to preselect, the administrator of the contract of the mailbox's property
+    /// (R12) when there is exactly one.
+    pub async fn address_book(
+        &self,
+        s: &MailboxSession,
+    ) -> Result<(Vec<Mailbox>, Option<ImaxId>), Refusal> {
+        let pool = &self.inner.store.pool;
+        let all = mailboxes::administrators(pool).await?;
+        let mine = mailboxes::administrators_for(pool, s.mailbox.id).await?;
+        let preselect = match mine.as_slice() {
+            [one] => Some(one.imax_id.clone()),
+            _ => None,
+        };
+        let all = all.into_iter().filter(|m| m.id != s.mailbox.id).collect();
+        Ok((all, preselect))
+    }
+
+    /// A message's metadata, as the message page shows it (a listing: nothing is marked).
+    pub async fn message_info(
+        &self,
+        s: &MailboxSession,
+        message_id: &str,
+    ) -> Result<MessageInfo, Refusal> {
+        Self::expect_op(s, Operation::ListMessages)?;
+        self.find(s, message_id).await
+    }
+
+    /// Received messages not yet retrieved: (from TRACS, from others).
+    pub async fn unread_counts(&self, s: &MailboxSession) -> Result<(i64, i64), Refusal> {
+        Self::expect_op(s, Operation::ListMessages)?;
+        Ok(messages::unread_counts(&self.inner.store.pool, s.mailbox.id).await?)
+    }
+}

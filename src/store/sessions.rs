@@ -1,0 +1,134 @@
+//! Browser sessions, stored in the database so that any gateway node sharing it serves any
+//! request, and ending a session (sign-out, timeout, account change) ends it on every node.
+//!
+//! Only the SHA-256 of the cookie value is stored: reading this table does not let anyone
+//! take over a session.
+
+use crate::clock::{from_epoch, to_epoch};
+use sqlx::{Row, SqlitePool};
+use time::OffsetDateTime;
+
+/// A session as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRow {
+    pub id_hash: String,
+    pub account_id: i64,
+    pub mid: String,
+    pub auth_epoch: i64,
+    pub csrf_token: String,
+    pub created_at: OffsetDateTime,
+    pub last_seen_at: OffsetDateTime,
+    /// The open mailbox and its auth_epoch when it was opened.
+    pub mailbox: Option<(i64, i64)>,
+}
+
+pub async fn create(pool: &SqlitePool, s: &SessionRow) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO web_sessions (id_hash, account_id, auth_epoch, csrf_token, created_at, last_seen_at)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&s.id_hash)
+    .bind(s.account_id)
+    .bind(s.auth_epoch)
+    .bind(&s.csrf_token)
+    .bind(to_epoch(s.created_at))
+    .bind(to_epoch(s.last_seen_at))
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+pub async fn load(pool: &SqlitePool, id_hash: &str) -> Result<Option<SessionRow>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT s.id_hash, s.account_id, a.mid, s.auth_epoch, s.csrf_token, s.created_at,
+                s.last_seen_at, s.mailbox_id, s.mailbox_epoch
+           FROM web_sessions s JOIN accounts a ON a.id = s.account_id
+          WHERE s.id_hash = $1",
+    )
+    .bind(id_hash)
+    .fetch_optional(pool)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let mailbox = match (
+        row.try_get::<Option<i64>, _>(7)?,
+        row.try_get::<Option<i64>, _>(8)?,
+    ) {
+        (Some(id), Some(epoch)) => Some((id, epoch)),
+        _ => None,
+    };
+    Ok(Some(SessionRow {
+        id_hash: row.try_get(0)?,
+        account_id: row.try_get(1)?,
+        mid: row.try_get(2)?,
+        auth_epoch: row.try_get(3)?,
+        csrf_token: row.try_get(4)?,
+        created_at: from_epoch(row.try_get(5)?),
+        last_seen_at: from_epoch(row.try_get(6)?),
+        mailbox,
+    }))
+}
+
+/// Moves the idle deadline on.
+pub async fn touch(
+    pool: &SqlitePool,
+    id_hash: &str,
+    at: OffsetDateTime,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE web_sessions SET last_seen_at = $1 WHERE id_hash = $2")
+        .bind(to_epoch(at))
+        .bind(id_hash)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Records the mailbox opened in this session, or closes it (`None`).
+pub async fn set_mailbox(
+    pool: &SqlitePool,
+    id_hash: &str,
+    mailbox: Option<(i64, i64)>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE web_sessions SET mailbox_id = $1, mailbox_epoch = $2 WHERE id_hash = $3")
+        .bind(mailbox.map(|m| m.0))
+        .bind(mailbox.map(|m| m.1))
+        .bind(id_hash)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Ends one session.
+pub async fn delete(pool: &SqlitePool, id_hash: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM web_sessions WHERE id_hash = $1")
+        .bind(id_hash)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Ends every session of an account (sign out of every browser).
+pub async fn delete_for_account(pool: &SqlitePool, account: i64) -> Result<u64, sqlx::Error> {
+    Ok(
+        sqlx::query("DELETE FROM web_sessions WHERE account_id = $1")
+            .bind(account)
+            .execute(pool)
+            .await?
+            .rows_affected(),
+    )
+}
+
+/// Removes sessions idle since before `idle_cutoff` or begun before `lifetime_cutoff`.
+pub async fn purge_expired(
+    pool: &SqlitePool,
+    idle_cutoff: OffsetDateTime,
+    lifetime_cutoff: OffsetDateTime,
+) -> Result<u64, sqlx::Error> {
+    Ok(
+        sqlx::query("DELETE FROM web_sessions WHERE last_seen_at < $1 OR created_at < $2")
+            .bind(to_epoch(idle_cutoff))
+            .bind(to_epoch(lifetime_cutoff))
+            .execute(pool)
+            .await?
+            .rows_affected(),
+    )
+}

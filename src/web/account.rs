@@ -1,0 +1,442 @@
+//! Signing in and out, the password change (R15), the Rules of Behavior (R21) and the iMAX
+//! home page (R10, R13).
+
+use super::session::{self, clear_cookie, set_cookie, PRE_COOKIE, SESSION_COOKIE};
+use super::{
+    check_csrf, notice_page, render, see_other, when, Chrome, Ctx, FieldErrors, Signed, Web,
+};
+use crate::access::Operation;
+use crate::directory::password::{PasswordRules, Secret};
+use crate::error::Code;
+use crate::gateway::Credentials;
+use crate::store::messages;
+use askama::Template;
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::Response;
+use axum::routing::get;
+use axum::{Form, Router};
+use serde::Deserialize;
+
+pub fn routes() -> Router<Web> {
+    Router::new()
+        .route("/", get(|| async { see_other("/home") }))
+        .route("/signin", get(signin_form).post(signin))
+        .route("/signout", axum::routing::post(signout))
+        .route("/password", get(password_form).post(change_password))
+        .route("/rules", get(rules_form).post(accept_rules))
+        .route("/home", get(home))
+        .route("/help/forgot-password", get(forgot_password))
+        .route("/help/need-id", get(need_id))
+}
+
+#[derive(Template)]
+#[template(path = "signin.html")]
+struct SignInPage {
+    chrome: Chrome,
+    csrf: String,
+    mid: String,
+    errors: FieldErrors,
+}
+
+/// The sign-in page with a fresh pre-session token (its cookie is set with it). `error` is
+/// shown above the form when not empty.
+pub fn signin_page(error: String, token: &str, mid: &str, errors: FieldErrors) -> Response {
+    let mut chrome = Chrome::anonymous("Sign in");
+    chrome.error = (!error.is_empty()).then_some(error);
+    signin_with(chrome, token, mid, errors)
+}
+
+fn signin_with(chrome: Chrome, token: &str, mid: &str, errors: FieldErrors) -> Response {
+    let status = if chrome.error.is_some() || errors.get("password").is_some() {
+        StatusCode::UNAUTHORIZED
+    } else {
+        StatusCode::OK
+    };
+    let mut r = render(&SignInPage {
+        chrome,
+        csrf: token.into(),
+        mid: mid.into(),
+        errors,
+    });
+    *r.status_mut() = status;
+    let h = r.headers_mut();
+    h.append(header::SET_COOKIE, set_cookie(PRE_COOKIE, token));
+    h.append(header::SET_COOKIE, clear_cookie(SESSION_COOKIE));
+    r
+}
+
+async fn signin_form(State(web): State<Web>, ctx: Ctx) -> Response {
+    if let Ok(Some(_)) = web.find_session(&ctx.headers, ctx.caller).await {
+        return see_other("/home");
+    }
+    let mut chrome = Chrome::anonymous("Sign in");
+    if ctx.query.as_deref() == Some("signed-out") {
+        chrome.notice = Some("You have signed out.".into());
+    }
+    signin_with(chrome, &session::random_token(), "", FieldErrors::default())
+}
+
+#[derive(Deserialize)]
+struct SignInForm {
+    csrf: String,
+    mid: String,
+    password: String,
+}
+
+async fn signin(State(web): State<Web>, ctx: Ctx, Form(f): Form<SignInForm>) -> Response {
+    let fresh = session::random_token();
+    let expected = session::cookie(&ctx.headers, PRE_COOKIE).unwrap_or("");
+    if !session::csrf_ok(expected, &f.csrf) {
+        return signin_page(
+            "The sign-in form had expired; nothing was sent. Please sign in again.".into(),
+            &fresh,
+            &f.mid,
+            FieldErrors::default(),
+        );
+    }
+    let caller = ctx.caller;
+    // A sign-in always starts a new session (no fixation): any earlier one ends.
+    if let Ok(Some(old)) = web.find_session(&ctx.headers, caller).await {
+        let _ = web.end_session(&old).await;
+    }
+    let creds = Credentials {
+        principal: f.mid.trim().to_string(),
+        password: Secret::new(f.password),
+    };
+    match web.gw.sign_in(caller, &creds).await {
+        Ok(auth) => {
+            let a = auth.account();
+            match web.start_session(a.id, a.mid.as_str(), a.auth_epoch).await {
+                Ok(token) => {
+                    let mut r = see_other("/home");
+                    let h = r.headers_mut();
+                    h.append(header::SET_COOKIE, set_cookie(SESSION_COOKIE, &token));
+                    h.append(header::SET_COOKIE, clear_cookie(PRE_COOKIE));
+                    r
+                }
+                Err(e) => web.refusal_page(None, &e.into()),
+            }
+        }
+        Err(r) if r.code == Code::AuthenticationFailed => signin_page(
+            String::new(),
+            &fresh,
+            &f.mid,
+            FieldErrors::one("password", r.message()),
+        ),
+        Err(r) => signin_page(
+            format!("{} ({})", r.message(), r.code.as_str()),
+            &fresh,
+            &f.mid,
+            FieldErrors::default(),
+        ),
+    }
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    csrf: String,
+}
+
+async fn signout(State(web): State<Web>, Signed(s): Signed, Form(f): Form<CsrfForm>) -> Response {
+    if let Err(r) = check_csrf(&s, &f.csrf) {
+        return r;
+    }
+    if let Err(e) = web.end_session(&s).await {
+        return web.refusal_page(Some(&s), &e.into());
+    }
+    let mut r = see_other("/signin?signed-out");
+    r.headers_mut()
+        .append(header::SET_COOKIE, clear_cookie(SESSION_COOKIE));
+    r
+}
+
+#[derive(Template)]
+#[template(path = "password.html")]
+struct PasswordPage {
+    chrome: Chrome,
+    expired: bool,
+    rules: String,
+    errors: FieldErrors,
+}
+
+impl Web {
+    fn password_rules(&self) -> PasswordRules {
+        let cfg = &self.gw.config().accounts;
+        PasswordRules {
+            min_length: cfg.password_min_length,
+            history: cfg.password_history,
+        }
+    }
+}
+
+async fn password_page(web: &Web, s: &super::Session, errors: FieldErrors) -> Response {
+    let auth = match web.authorize(s, Operation::ChangePassword).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let policy = &web.gw.config().accounts;
+    let expired = web.gw.clock().now() - auth.account().password_changed_at
+        >= time::Duration::days(policy.password_max_age_days);
+    let chrome = web.chrome(s, &auth, "Change your password").await;
+    let status = if errors.0.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    let mut r = render(&PasswordPage {
+        chrome,
+        expired,
+        rules: web.password_rules().describe(),
+        errors,
+    });
+    *r.status_mut() = status;
+    r
+}
+
+async fn password_form(State(web): State<Web>, Signed(s): Signed) -> Response {
+    password_page(&web, &s, FieldErrors::default()).await
+}
+
+#[derive(Deserialize)]
+struct PasswordForm {
+    csrf: String,
+    current: String,
+    new_password: String,
+    confirm: String,
+}
+
+async fn change_password(
+    State(web): State<Web>,
+    Signed(s): Signed,
+    Form(f): Form<PasswordForm>,
+) -> Response {
+    if let Err(r) = check_csrf(&s, &f.csrf) {
+        return r;
+    }
+    if f.new_password != f.confirm {
+        return password_page(
+            &web,
+            &s,
+            FieldErrors::one("confirm", "The two new passwords differ."),
+        )
+        .await;
+    }
+    // The session proves who signed in; changing the password asks for it again, so a
+    // browser left open cannot be used to take the account over.
+    let creds = Credentials {
+        principal: s.mid().to_string(),
+        password: Secret::new(f.current),
+    };
+    let auth = match web
+        .gw
+        .authorize(s.caller, &creds, Operation::ChangePassword)
+        .await
+    {
+        Ok(a) => a,
+        Err(r) if r.code == Code::AuthenticationFailed => {
+            return password_page(
+                &web,
+                &s,
+                FieldErrors::one("current", "The current password is not correct."),
+            )
+            .await
+        }
+        Err(r) => return web.resolve(&s, &r).await,
+    };
+    let (id, mid) = (auth.account().id, auth.account().mid.to_string());
+    match web
+        .gw
+        .change_password(auth, &creds.password, Secret::new(f.new_password))
+        .await
+    {
+        Ok(()) => {}
+        Err(r) if r.code == Code::PasswordRejected => {
+            return password_page(&web, &s, FieldErrors::one("new_password", r.message())).await
+        }
+        Err(r) => return web.resolve(&s, &r).await,
+    }
+    // The change moved the account's auth_epoch, ending every session of it, this one too;
+    // the person goes on in a new one.
+    let epoch = match crate::directory::MId::parse(&mid) {
+        Some(m) => crate::store::accounts::load(&web.gw.store().pool, &m)
+            .await
+            .ok()
+            .flatten()
+            .map(|a| a.auth_epoch),
+        None => None,
+    };
+    let _ = web.end_session(&s).await;
+    let Some(epoch) = epoch else {
+        return see_other("/signin");
+    };
+    match web.start_session(id, &mid, epoch).await {
+        Ok(token) => {
+            let mut r = see_other("/home");
+            r.headers_mut()
+                .append(header::SET_COOKIE, set_cookie(SESSION_COOKIE, &token));
+            r
+        }
+        Err(e) => web.refusal_page(None, &e.into()),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "rules.html")]
+struct RulesPage {
+    chrome: Chrome,
+    year: i32,
+    errors: FieldErrors,
+}
+
+async fn rules_page(web: &Web, s: &super::Session, errors: FieldErrors) -> Response {
+    let auth = match web.authorize(s, Operation::AcceptRules).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let chrome = web.chrome(s, &auth, "TRACS Rules of Behavior").await;
+    render(&RulesPage {
+        chrome,
+        year: web.gw.clock().now().year(),
+        errors,
+    })
+}
+
+async fn rules_form(State(web): State<Web>, Signed(s): Signed) -> Response {
+    rules_page(&web, &s, FieldErrors::default()).await
+}
+
+#[derive(Deserialize)]
+struct RulesForm {
+    csrf: String,
+    accept: Option<String>,
+}
+
+async fn accept_rules(
+    State(web): State<Web>,
+    Signed(s): Signed,
+    Form(f): Form<RulesForm>,
+) -> Response {
+    if let Err(r) = check_csrf(&s, &f.csrf) {
+        return r;
+    }
+    if f.accept.as_deref() != Some("yes") {
+        return rules_page(
+            &web,
+            &s,
+            FieldErrors::one("accept", "Tick the box to accept the Rules of Behavior."),
+        )
+        .await;
+    }
+    let auth = match web.authorize(&s, Operation::AcceptRules).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    match web.gw.accept_rules(&auth).await {
+        Ok(()) => see_other("/home"),
+        Err(r) => web.resolve(&s, &r).await,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+pub(super) struct HomePage {
+    pub chrome: Chrome,
+    pub refused: Option<String>,
+    pub imax_id: String,
+    pub errors: FieldErrors,
+    pub broadcasts: Vec<(String, String, String)>,
+}
+
+/// The iMAX home page (R10): opening it counts as use (R13). A person without the iMAX role
+/// (a coordinator who only administers) sees why and still reaches the other pages.
+pub(super) async fn home_page(
+    web: &Web,
+    s: &super::Session,
+    imax_id: &str,
+    errors: FieldErrors,
+) -> Response {
+    let (auth, refused) = match web
+        .gw
+        .resume(s.caller, s.mid(), s.row.auth_epoch, Operation::OpenImax)
+        .await
+    {
+        Ok(auth) => {
+            if let Err(r) = web.gw.open_imax(&auth).await {
+                return web.resolve(s, &r).await;
+            }
+            (auth, None)
+        }
+        Err(r) if matches!(r.code, Code::NoImaxRole | Code::NotRecertified) => {
+            match web.authorize(s, Operation::Administer).await {
+                Ok(auth) => (auth, Some(format!("{} ({})", r.message(), r.code.as_str()))),
+                Err(resp) => return resp,
+            }
+        }
+        Err(r) => return web.resolve(s, &r).await,
+    };
+    let chrome = web.chrome(s, &auth, "iMAX").await;
+    let broadcasts = match messages::latest_broadcasts(&web.gw.store().pool, 5).await {
+        Ok(b) => b
+            .into_iter()
+            .map(|(_, title, at, body)| (title, when(at), body))
+            .collect(),
+        Err(e) => return web.refusal_page(Some(s), &e.into()),
+    };
+    let status = if errors.0.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNAUTHORIZED
+    };
+    let mut r = render(&HomePage {
+        chrome,
+        refused,
+        imax_id: imax_id.into(),
+        errors,
+        broadcasts,
+    });
+    *r.status_mut() = status;
+    r
+}
+
+async fn home(State(web): State<Web>, Signed(s): Signed) -> Response {
+    home_page(&web, &s, "", FieldErrors::default()).await
+}
+
+async fn help_chrome(web: &Web, ctx: &Ctx, title: &str) -> Chrome {
+    if let Ok(Some(s)) = web.find_session(&ctx.headers, ctx.caller).await {
+        if let Ok(auth) = web
+            .gw
+            .resume(s.caller, s.mid(), s.row.auth_epoch, Operation::SignIn)
+            .await
+        {
+            return web.chrome(&s, &auth, title).await;
+        }
+    }
+    Chrome::anonymous(title)
+}
+
+async fn forgot_password(State(web): State<Web>, ctx: Ctx) -> Response {
+    let chrome = help_chrome(&web, &ctx, "Forgot a mailbox password").await;
+    notice_page(
+        chrome,
+        vec![
+            "A TRACSMail (iMAX ID) password is reset only by the Help Desk (R24).".into(),
+            "Call the Help Desk with the mailbox's iMAX ID. They will ask for the contact details in the mailbox's profile (name, title, organization, firm name and address, email) and its PIN, and mail a new password to the profile's email address only.".into(),
+            "Your own M-ID's password is a different one: your coordinator resets it for you.".into(),
+        ],
+        "/home",
+    )
+}
+
+async fn need_id(State(web): State<Web>, ctx: Ctx) -> Response {
+    let chrome = help_chrome(&web, &ctx, "Need a TRACSMail ID").await;
+    notice_page(
+        chrome,
+        vec![
+            "Each business relationship (a property or site, a management company, a service bureau or a Contract Administrator) has its own TRACSMail ID (R25).".into(),
+            "Ask the Help Desk for one; a service bureau's staff use their own M-IDs with the client property's TRACSMail ID and password (R11).".into(),
+        ],
+        "/home",
+    )
+}

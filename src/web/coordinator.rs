@@ -1,0 +1,461 @@
+//! Coordinator pages (R3, R5, R7, R14, R17–R19): my users with the User Last Login Report and
+//! Unlock, creating users, actions and roles, property assignments, recertification. The
+//! person page and its actions serve the Help Desk too (under `/helpdesk/people/`). Every
+//! action calls the same [`Admin`] operation as `imax admin … --as`, which decides who may do
+//! what.
+
+use super::{check_csrf, render, see_other, when, Chrome, FieldErrors, Session, Signed, Web};
+use crate::admin::{status_text, Actor, Admin, AdminError, NewPerson, PersonView};
+use crate::directory::password::Secret;
+use crate::directory::{AccountKind, AccountStatus, LockReason, MId, Right};
+use askama::Template;
+use axum::extract::{Path, Query, RawForm, State};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+use serde::Deserialize;
+
+pub fn routes() -> Router<Web> {
+    let mut r = Router::new()
+        .route("/coordinator", get(my_users))
+        .route("/coordinator/unlock", post(unlock))
+        .route("/coordinator/users", post(create_user));
+    for base in ["/coordinator/users/{mid}", "/helpdesk/people/{mid}"] {
+        r = r
+            .route(base, get(person))
+            .route(&format!("{base}/status"), post(set_status))
+            .route(&format!("{base}/admit"), post(admit))
+            .route(&format!("{base}/right"), post(change_right))
+            .route(&format!("{base}/flag"), post(flag))
+            .route(&format!("{base}/properties"), post(properties))
+            .route(&format!("{base}/staff"), post(staff))
+            .route(&format!("{base}/recertify"), post(recertify))
+            .route(&format!("{base}/password"), post(temporary_password));
+    }
+    r
+}
+
+/// A submitted form, with repeated fields (check boxes) kept.
+pub struct Fields(Vec<(String, String)>);
+
+impl Fields {
+    pub fn parse(raw: &[u8]) -> Fields {
+        Fields(
+            form_urlencoded::parse(raw)
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+        )
+    }
+    pub fn get(&self, name: &str) -> &str {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("")
+    }
+    pub fn all(&self, name: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+}
+
+/// What a finished action says on the page it returns to (`?done=…&who=…`): the sentence is
+/// composed here, never taken from the query.
+#[derive(Deserialize, Default)]
+pub struct Done {
+    pub done: Option<String>,
+    pub who: Option<String>,
+}
+
+impl Done {
+    pub fn sentence(&self) -> Option<String> {
+        let who = self.who.as_deref().and_then(MId::parse);
+        let who = who.as_ref().map(|m| m.as_str()).unwrap_or("The M-ID");
+        let s = match self.done.as_deref()? {
+            "unlocked" => format!("{who} is unlocked."),
+            "created" => format!("{who} was created. Give them the temporary password in person or by phone; they change it when they first sign in."),
+            "status" => format!("The state of {who} was changed."),
+            "admitted" => format!("{who} is in the iMAX working group."),
+            "rights" => format!("The rights of {who} were changed."),
+            "flag" => format!("The recertification flags of {who} were changed."),
+            "properties" => format!("The property assignments of {who} were saved."),
+            "staff" => format!("{who} is on your staff."),
+            "recertified" => format!("{who} is recertified for this cycle."),
+            "password" => format!("{who} has a temporary password and must change it at the next sign-in."),
+            "broadcast" => "The broadcast was posted to every mailbox.".into(),
+            "reset" => "The mailbox's new password was mailed to the profile's email address.".into(),
+            _ => return None,
+        };
+        Some(s)
+    }
+}
+
+struct ReportRow {
+    mid: String,
+    name: String,
+    state: String,
+    last: String,
+    days: i64,
+    locked: bool,
+}
+
+#[derive(Template)]
+#[template(path = "coordinator.html")]
+struct MyUsersPage {
+    chrome: Chrome,
+    report: Vec<ReportRow>,
+    properties: Vec<crate::admin::PropertyChoice>,
+    rules: String,
+    errors: FieldErrors,
+}
+
+async fn coordinator(web: &Web, s: &Session) -> Result<(Chrome, Admin), Response> {
+    let (auth, admin) = web.acting(s).await?;
+    if !matches!(admin.actor, Actor::Coordinator { .. }) {
+        return Err(see_other("/helpdesk"));
+    }
+    let chrome = web.chrome(s, &auth, "My users").await;
+    Ok((chrome, admin))
+}
+
+async fn my_users_page(
+    web: &Web,
+    s: &Session,
+    done: &Done,
+    errors: FieldErrors,
+    error: Option<String>,
+) -> Response {
+    let (mut chrome, admin) = match coordinator(web, s).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    chrome.notice = done.sentence();
+    chrome.error = error;
+    let (report, properties) = match (admin.last_login_report().await, admin.my_properties().await)
+    {
+        (Ok(r), Ok(p)) => (r, p),
+        (Err(e), _) | (_, Err(e)) => return web.admin_error_page(s, &e),
+    };
+    let rules = {
+        let cfg = &web.gw.config().accounts;
+        crate::directory::password::PasswordRules {
+            min_length: cfg.password_min_length,
+            history: cfg.password_history,
+        }
+        .describe()
+    };
+    render(&MyUsersPage {
+        chrome,
+        report: report
+            .into_iter()
+            .map(|l| ReportRow {
+                locked: matches!(l.status, AccountStatus::Locked(_)),
+                state: status_text(l.status).into(),
+                last: l.last_activity.map(when).unwrap_or_else(|| "never".into()),
+                days: l.days_until_lock,
+                mid: l.mid,
+                name: l.full_name,
+            })
+            .collect(),
+        properties,
+        rules,
+        errors,
+    })
+}
+
+async fn my_users(State(web): State<Web>, Signed(s): Signed, Query(d): Query<Done>) -> Response {
+    my_users_page(&web, &s, &d, FieldErrors::default(), None).await
+}
+
+/// R14: a coordinator unlocks its own users.
+async fn unlock(State(web): State<Web>, Signed(s): Signed, RawForm(raw): RawForm) -> Response {
+    let f = Fields::parse(&raw);
+    if let Err(r) = check_csrf(&s, f.get("csrf")) {
+        return r;
+    }
+    let (_, admin) = match coordinator(&web, &s).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let mid = f.get("mid");
+    match admin.set_status(mid, AccountStatus::Active).await {
+        Ok(()) => see_other(&format!("/coordinator?done=unlocked&who={}", enc(mid))),
+        Err(e) => web.admin_error_page(&s, &e),
+    }
+}
+
+/// R3: a coordinator creates users for its BPR properties; R5: the iMAX role follows.
+async fn create_user(State(web): State<Web>, Signed(s): Signed, RawForm(raw): RawForm) -> Response {
+    let f = Fields::parse(&raw);
+    if let Err(r) = check_csrf(&s, f.get("csrf")) {
+        return r;
+    }
+    let (_, admin) = match coordinator(&web, &s).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let mid = f.get("mid").trim().to_uppercase();
+    if MId::parse(&mid).is_none() {
+        return my_users_page(
+            &web,
+            &s,
+            &Done::default(),
+            FieldErrors::one("mid", "An M-ID is M followed by digits, e.g. M12345."),
+            None,
+        )
+        .await;
+    }
+    let person = NewPerson {
+        mid: mid.clone(),
+        kind: AccountKind::User,
+        full_name: f.get("full_name").trim().into(),
+        email: f.get("email").trim().into(),
+        organization: f.get("organization").trim().into(),
+        password: Secret::new(f.get("password").to_string()),
+        temporary: true,
+        properties: f.all("property"),
+    };
+    let result = match admin.create_account(&person).await {
+        Ok(()) if f.get("grant_imax") == "yes" => admin.grant(&mid, Right::Imax).await,
+        other => other,
+    };
+    match result {
+        Ok(()) => see_other(&format!("/coordinator?done=created&who={}", enc(&mid))),
+        Err(AdminError::Invalid(why)) if why.contains("password") || why.contains("Password") => {
+            let e = FieldErrors::one("password", super::admin_sentence(&AdminError::Invalid(why)));
+            my_users_page(&web, &s, &Done::default(), e, None).await
+        }
+        Err(e) => {
+            let sentence = super::admin_sentence(&e);
+            my_users_page(
+                &web,
+                &s,
+                &Done::default(),
+                FieldErrors::default(),
+                Some(sentence),
+            )
+            .await
+        }
+    }
+}
+
+fn enc(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+struct RightRow {
+    name: &'static str,
+    label: &'static str,
+    held: bool,
+    flagged: bool,
+}
+
+#[derive(Template)]
+#[template(path = "person.html")]
+struct PersonPage {
+    chrome: Chrome,
+    p: PersonView,
+    base: String,
+    kind: String,
+    state: String,
+    last_activity: String,
+    recertified: String,
+    working_group: String,
+    rob: Option<String>,
+    rights: Vec<RightRow>,
+    status_actions: Vec<(&'static str, &'static str)>,
+    coordinator: bool,
+    help_desk: bool,
+}
+
+fn right_label(r: Right) -> &'static str {
+    match r {
+        Right::ImaxCoordinator => "iMAX Coordinator (action)",
+        Right::Imax => "iMAX (role)",
+        Right::Tcc => "TRACS Coordinator (TCC)",
+        Right::Tcr => "TRACS Recertification (TCR)",
+    }
+}
+
+/// The path prefix of the person pages for this actor.
+fn base_for(admin: &Admin, mid: &str) -> String {
+    match admin.actor {
+        Actor::Coordinator { .. } => format!("/coordinator/users/{mid}"),
+        _ => format!("/helpdesk/people/{mid}"),
+    }
+}
+
+async fn person(
+    State(web): State<Web>,
+    Signed(s): Signed,
+    Path(mid): Path<String>,
+    Query(d): Query<Done>,
+) -> Response {
+    let (auth, admin) = match web.acting(&s).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let p = match admin.view_person(&mid).await {
+        Ok(p) => p,
+        Err(e) => return web.admin_error_page(&s, &e),
+    };
+    let mut chrome = web
+        .chrome(&s, &auth, &format!("{} — {}", p.mid, p.full_name))
+        .await;
+    chrome.notice = d.sentence();
+    let coordinator = matches!(admin.actor, Actor::Coordinator { .. });
+    let help_desk = admin.actor.is_hud();
+    let mut status_actions = Vec::new();
+    match p.status {
+        AccountStatus::Active => status_actions.push(("locked", "Lock")),
+        AccountStatus::Locked(_) => status_actions.push(("active", "Unlock")),
+        AccountStatus::Terminated => {
+            if help_desk {
+                status_actions.push(("active", "Restore"));
+            }
+        }
+    }
+    if help_desk && p.status != AccountStatus::Terminated {
+        status_actions.push(("terminated", "Terminate"));
+    }
+    let rights = p
+        .rights
+        .iter()
+        .filter(|(r, _)| {
+            p.kind == AccountKind::Coordinator || !matches!(r, Right::Tcc | Right::Tcr)
+        })
+        .map(|(r, held)| RightRow {
+            name: r.as_str(),
+            label: right_label(*r),
+            held: *held,
+            flagged: p.flagged.contains(r),
+        })
+        .collect();
+    let page = PersonPage {
+        chrome,
+        base: base_for(&admin, &p.mid),
+        kind: p.kind.as_str().into(),
+        state: status_text(p.status).into(),
+        last_activity: p.last_activity.map(when).unwrap_or_else(|| "never".into()),
+        recertified: p
+            .recertified_cycle
+            .map(|c| format!("for the {c} cycle"))
+            .unwrap_or_else(|| "never".into()),
+        working_group: p
+            .working_group_since
+            .map(|t| format!("admitted {}", when(t)))
+            .unwrap_or_else(|| "automatic once the iMAX role is 24 hours old (R8)".into()),
+        rob: p.rob_accepted.map(|t| {
+            t.map(|t| format!("accepted {}", when(t)))
+                .unwrap_or_else(|| "never accepted".into())
+        }),
+        rights,
+        status_actions,
+        coordinator,
+        help_desk,
+        p,
+    };
+    render(&page)
+}
+
+/// Runs one person action after the CSRF check and redirects back to the person page.
+async fn act<F, Fut>(web: &Web, s: &Session, mid: &str, raw: &[u8], done: &str, f: F) -> Response
+where
+    F: FnOnce(Admin, Fields) -> Fut,
+    Fut: std::future::Future<Output = Result<(), AdminError>>,
+{
+    let fields = Fields::parse(raw);
+    if let Err(r) = check_csrf(s, fields.get("csrf")) {
+        return r;
+    }
+    let (_, admin) = match web.acting(s).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let base = base_for(&admin, mid);
+    match f(admin, fields).await {
+        Ok(()) => see_other(&format!("{base}?done={done}&who={}", enc(mid))),
+        Err(e) => web.admin_error_page(s, &e),
+    }
+}
+
+macro_rules! person_action {
+    ($name:ident, $done:literal, |$admin:ident, $mid:ident, $f:ident| $body:expr) => {
+        async fn $name(
+            State(web): State<Web>,
+            Signed(s): Signed,
+            Path(mid): Path<String>,
+            RawForm(raw): RawForm,
+        ) -> Response {
+            act(
+                &web,
+                &s,
+                &mid.clone(),
+                &raw,
+                $done,
+                |$admin, $f| async move {
+                    let $mid = mid.as_str();
+                    $body
+                },
+            )
+            .await
+        }
+    };
+}
+
+person_action!(set_status, "status", |admin, mid, f| {
+    let to = match f.get("to") {
+        "active" => AccountStatus::Active,
+        "locked" => AccountStatus::Locked(LockReason::Administrative),
+        "terminated" => AccountStatus::Terminated,
+        other => return Err(AdminError::Invalid(format!("{other:?} is not a state"))),
+    };
+    admin.set_status(mid, to).await
+});
+
+person_action!(admit, "admitted", |admin, mid, _f| admin.admit(mid).await);
+
+person_action!(change_right, "rights", |admin, mid, f| {
+    let right =
+        Right::parse(f.get("right")).ok_or_else(|| AdminError::Invalid("no such right".into()))?;
+    match f.get("change") {
+        "grant" => admin.grant(mid, right).await,
+        _ => admin.revoke(mid, right).await,
+    }
+});
+
+person_action!(flag, "flag", |admin, mid, f| {
+    let right =
+        Right::parse(f.get("right")).ok_or_else(|| AdminError::Invalid("no such right".into()))?;
+    admin.flag_right(mid, right, f.get("flag") == "yes").await
+});
+
+person_action!(properties, "properties", |admin, mid, f| {
+    let chosen = f.all("property");
+    let person = admin.view_person(mid).await?;
+    for p in person.properties {
+        let want = chosen.contains(&p.number);
+        if want != p.assigned {
+            admin.assign_property(mid, &p.number, want).await?;
+        }
+    }
+    Ok(())
+});
+
+person_action!(staff, "staff", |admin, mid, _f| admin
+    .assign_staff(mid)
+    .await);
+
+person_action!(recertify, "recertified", |admin, mid, _f| admin
+    .recertify(mid)
+    .await
+    .map(|_| ()));
+
+person_action!(temporary_password, "password", |admin, mid, f| {
+    admin
+        .set_password(mid, &Secret::new(f.get("password").to_string()), true)
+        .await
+});

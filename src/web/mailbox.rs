@@ -1,0 +1,675 @@
+//! The mailbox pages (R10, R12): open a mailbox with its TRACSMail ID and password, the iMAX
+//! menus (Broadcasts; Transmissions: Upload, Sent to TRACS, Received from TRACS, Sent to
+//! Others, Received from Others), a message page, downloads and uploads.
+
+use super::account::home_page;
+use super::{check_csrf, render, see_other, size, when, Chrome, FieldErrors, Session, Signed, Web};
+use crate::access::Operation;
+use crate::config::Config;
+use crate::directory::password::Secret;
+use crate::error::{Code, Refusal};
+use crate::gateway::{Body as MessageBody, Credentials, MailboxSession, StageError};
+use crate::mailbox::{Folder, ListQuery, MessageInfo, Order, PageToken};
+use crate::store::sessions;
+use askama::Template;
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use base64::Engine;
+use serde::Deserialize;
+use tokio::io::AsyncReadExt;
+
+pub fn routes(config: &Config) -> Router<Web> {
+    // Uploads are streamed into the body store file by file, each bounded by the file limit;
+    // the request as a whole is bounded by the number of files allowed.
+    let upload_limit = (config.limits.max_file_bytes as usize)
+        .saturating_mul(config.web.max_files_per_upload)
+        .saturating_add(1 << 20);
+    Router::new()
+        .route("/mailbox", get(mailbox_home))
+        .route("/mailbox/open", post(open))
+        .route("/mailbox/close", post(close))
+        .route("/mailbox/folder/{folder}", get(folder))
+        .route("/mailbox/message/{id}", get(message))
+        .route("/mailbox/message/{id}/download", get(download))
+        .route("/mailbox/message/{id}/ack", post(ack))
+        .route(
+            "/mailbox/upload",
+            get(upload_form)
+                .post(upload)
+                .layer(DefaultBodyLimit::max(upload_limit)),
+        )
+}
+
+impl Web {
+    /// The mailbox this session opened, for `op`: the person decided on afresh, then the
+    /// mailbox checked unchanged since it was opened. Without an open mailbox, back to the
+    /// iMAX home page to open one.
+    async fn mailbox(&self, s: &Session, op: Operation) -> Result<MailboxSession, Response> {
+        let auth = self.authorize(s, op).await?;
+        let Some((id, epoch)) = s.row.mailbox else {
+            return Err(see_other("/home"));
+        };
+        match self.gw.resume_mailbox(auth, id, epoch).await {
+            Ok(m) => Ok(m),
+            Err(r) => {
+                let _ = sessions::set_mailbox(&self.gw.store().pool, &s.row.id_hash, None).await;
+                Err(self.refusal_page(Some(s), &r))
+            }
+        }
+    }
+
+    async fn mailbox_chrome(&self, s: &Session, m: &MailboxSession, title: &str) -> Chrome {
+        let mut c = self.chrome(s, m.authorized(), title).await;
+        c.mailbox = Some(m.mailbox().imax_id.to_string());
+        c
+    }
+}
+
+#[derive(Deserialize)]
+struct OpenForm {
+    csrf: String,
+    imax_id: String,
+    mailbox_password: String,
+}
+
+/// R10: the TRACSMail ID and its own password (not the M-ID's); R11: any M-ID with the iMAX
+/// role may act for a mailbox whose password it knows.
+async fn open(State(web): State<Web>, Signed(s): Signed, Form(f): Form<OpenForm>) -> Response {
+    if let Err(r) = check_csrf(&s, &f.csrf) {
+        return r;
+    }
+    let auth = match web.authorize(&s, Operation::OpenImax).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let creds = Credentials {
+        principal: f.imax_id.trim().to_uppercase(),
+        password: Secret::new(f.mailbox_password),
+    };
+    match web.gw.open_mailbox(auth, &creds).await {
+        Ok(m) => {
+            let mb = m.mailbox();
+            match sessions::set_mailbox(
+                &web.gw.store().pool,
+                &s.row.id_hash,
+                Some((mb.id, mb.auth_epoch)),
+            )
+            .await
+            {
+                Ok(()) => see_other("/mailbox"),
+                Err(e) => web.refusal_page(Some(&s), &e.into()),
+            }
+        }
+        Err(r) if r.code == Code::MailboxAuthenticationFailed => {
+            home_page(
+                &web,
+                &s,
+                &creds.principal,
+                FieldErrors::one("mailbox_password", r.message()),
+            )
+            .await
+        }
+        Err(r) => web.resolve(&s, &r).await,
+    }
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    csrf: String,
+}
+
+async fn close(State(web): State<Web>, Signed(s): Signed, Form(f): Form<CsrfForm>) -> Response {
+    if let Err(r) = check_csrf(&s, &f.csrf) {
+        return r;
+    }
+    match sessions::set_mailbox(&web.gw.store().pool, &s.row.id_hash, None).await {
+        Ok(()) => see_other("/home"),
+        Err(e) => web.refusal_page(Some(&s), &e.into()),
+    }
+}
+
+/// A message as a row of a page.
+struct Row {
+    message_id: String,
+    file_name: String,
+    from: String,
+    to: String,
+    when: String,
+    size: String,
+    sha256: String,
+    state: String,
+    unread: bool,
+}
+
+fn row(m: &MessageInfo, me: i64) -> Row {
+    let inbound = m.to_mailbox_id == me && m.body_key.is_some();
+    let state = match (m.body_key.is_some(), inbound, m.retrieved_at, m.acked_at) {
+        (false, _, _, _) => "Broadcast".to_string(),
+        (true, true, _, Some(t)) => format!("Acknowledged {}", when(t)),
+        (true, true, Some(t), None) => format!("Retrieved {}", when(t)),
+        (true, true, None, None) => "New".to_string(),
+        (true, false, Some(t), _) => format!("Retrieved by the recipient {}", when(t)),
+        (true, false, None, _) => "Not yet retrieved by the recipient".to_string(),
+    };
+    Row {
+        message_id: m.message_id.clone(),
+        file_name: m.file_name.clone(),
+        from: m.from_mailbox.clone(),
+        to: m.to_mailbox.clone(),
+        when: when(m.received_at),
+        size: size(m.size_bytes),
+        sha256: m.sha256.clone(),
+        state,
+        unread: inbound && m.retrieved_at.is_none(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "mailbox.html")]
+struct MailboxPage {
+    chrome: Chrome,
+    imax_id: String,
+    name: String,
+    unread_tracs: i64,
+    unread_others: i64,
+    broadcasts: Vec<Row>,
+}
+
+async fn mailbox_home(State(web): State<Web>, Signed(s): Signed) -> Response {
+    let m = match web.mailbox(&s, Operation::ListMessages).await {
+        Ok(m) => m,
+        Err(r) => return r,
+    };
+    let q = ListQuery {
+        folder: Folder::Broadcasts,
+        since: None,
+        until: None,
+        include_acknowledged: true,
+        after: None,
+        page_size: 5,
+        order: Order::NewestFirst,
+    };
+    let (page, counts) = match (
+        web.gw.list_messages(&m, &q).await,
+        web.gw.unread_counts(&m).await,
+    ) {
+        (Ok(p), Ok(c)) => (p, c),
+        (Err(r), _) | (_, Err(r)) => return web.resolve(&s, &r).await,
+    };
+    let mb = m.mailbox();
+    let chrome = web.mailbox_chrome(&s, &m, "Mailbox").await;
+    render(&MailboxPage {
+        chrome,
+        imax_id: mb.imax_id.to_string(),
+        name: mb.name.clone(),
+        unread_tracs: counts.0,
+        unread_others: counts.1,
+        broadcasts: page.entries.iter().map(|e| row(e, mb.id)).collect(),
+    })
+}
+
+#[derive(Template)]
+#[template(path = "folder.html")]
+struct FolderPage {
+    chrome: Chrome,
+    folder: String,
+    order: String,
+    orders: Vec<(String, String, bool)>,
+    rows: Vec<Row>,
+    empty_text: String,
+    empty_status: u16,
+    next: Option<String>,
+    paged: bool,
+}
+
+#[derive(Deserialize)]
+struct FolderQuery {
+    order: Option<String>,
+    after: Option<String>,
+}
+
+fn folder_title(f: Folder) -> (&'static str, &'static str) {
+    match f {
+        Folder::SentToTracs => ("Sent to TRACS", "Nothing has been sent to TRACS."),
+        Folder::ReceivedFromTracs => ("Received from TRACS", "Nothing has come from TRACS."),
+        Folder::SentToOthers => ("Sent to Others", "Nothing has been sent to others."),
+        Folder::ReceivedFromOthers => ("Received from Others", "Nothing has come from others."),
+        Folder::Broadcasts => ("Broadcasts", "There are no broadcasts."),
+    }
+}
+
+async fn folder(
+    State(web): State<Web>,
+    Signed(s): Signed,
+    Path(name): Path<String>,
+    Query(fq): Query<FolderQuery>,
+) -> Response {
+    let Some(folder) = Folder::parse(&name) else {
+        return web.refusal_page(
+            Some(&s),
+            &Refusal::with_detail(Code::MalformedRequest, "There is no such folder."),
+        );
+    };
+    let m = match web.mailbox(&s, Operation::ListMessages).await {
+        Ok(m) => m,
+        Err(r) => return r,
+    };
+    // Received folders show what is new first; the others the newest first.
+    let default = if folder.is_inbound() && folder != Folder::Broadcasts {
+        Order::UnreadFirst
+    } else {
+        Order::NewestFirst
+    };
+    let order = fq
+        .order
+        .as_deref()
+        .and_then(Order::parse)
+        .unwrap_or(default);
+    let after = fq.after.as_deref().and_then(PageToken::decode);
+    let q = ListQuery {
+        folder,
+        since: None,
+        until: None,
+        include_acknowledged: true,
+        after,
+        page_size: 25,
+        order,
+    };
+    let page = match web.gw.list_messages(&m, &q).await {
+        Ok(p) => p,
+        Err(r) => return web.resolve(&s, &r).await,
+    };
+    let (title, empty) = folder_title(folder);
+    let mut choices = vec![
+        (Order::NewestFirst, "Newest first"),
+        (Order::OldestFirst, "Oldest first"),
+    ];
+    if folder.is_inbound() && folder != Folder::Broadcasts {
+        choices.insert(0, (Order::UnreadFirst, "New first"));
+    }
+    let chrome = web.mailbox_chrome(&s, &m, title).await;
+    let me = m.mailbox().id;
+    render(&FolderPage {
+        chrome,
+        folder: folder.as_str().into(),
+        order: order.as_str().into(),
+        orders: choices
+            .into_iter()
+            .map(|(o, label)| (o.as_str().to_string(), label.to_string(), o == order))
+            .collect(),
+        rows: page.entries.iter().map(|e| row(e, me)).collect(),
+        empty_text: empty.into(),
+        empty_status: folder.empty_status(false),
+        next: page.next.map(|t| t.encode()),
+        paged: after.is_some(),
+    })
+}
+
+#[derive(Template)]
+#[template(path = "message.html")]
+struct MessagePage {
+    chrome: Chrome,
+    m: Row,
+    broadcast_text: Option<Vec<String>>,
+    can_ack: bool,
+}
+
+async fn message(State(web): State<Web>, Signed(s): Signed, Path(id): Path<String>) -> Response {
+    let m = match web.mailbox(&s, Operation::ListMessages).await {
+        Ok(m) => m,
+        Err(r) => return r,
+    };
+    let info = match web.gw.message_info(&m, &id).await {
+        Ok(i) => i,
+        Err(r) => return web.resolve(&s, &r).await,
+    };
+    let broadcast_text = if info.body_key.is_none() {
+        match crate::store::messages::broadcast_body(&web.gw.store().pool, info.row_id).await {
+            Ok(b) => Some(
+                b.map(|(_, text)| text.lines().map(str::to_string).collect())
+                    .unwrap_or_default(),
+            ),
+            Err(e) => return web.refusal_page(Some(&s), &e.into()),
+        }
+    } else {
+        None
+    };
+    let me = m.mailbox().id;
+    let can_ack = info.body_key.is_some() && info.to_mailbox_id == me && info.acked_at.is_none();
+    let chrome = web
+        .mailbox_chrome(&s, &m, &format!("Message {}", info.message_id))
+        .await;
+    render(&MessagePage {
+        chrome,
+        m: row(&info, me),
+        broadcast_text,
+        can_ack,
+    })
+}
+
+/// A download: the body streamed from the store, with its SHA-256 in `Repr-Digest` (RFC 9530)
+/// and `X-Content-SHA256`. The recipient's first download marks the message retrieved.
+async fn download(State(web): State<Web>, Signed(s): Signed, Path(id): Path<String>) -> Response {
+    let m = match web.mailbox(&s, Operation::GetMessage).await {
+        Ok(m) => m,
+        Err(r) => return r,
+    };
+    let (info, body) = match web.gw.get_message(&m, &id).await {
+        Ok(x) => x,
+        Err(r) => return web.resolve(&s, &r).await,
+    };
+    let body = match body {
+        MessageBody::Inline(bytes) => Body::from(bytes),
+        MessageBody::File(file) => Body::from_stream(futures_util::stream::unfold(
+            (file, vec![0u8; 64 * 1024]),
+            |(mut file, mut buf)| async move {
+                match file.read(&mut buf).await {
+                    Ok(0) => None,
+                    Ok(n) => Some((Ok(bytes::Bytes::copy_from_slice(&buf[..n])), (file, buf))),
+                    Err(e) => Some((Err(e), (file, buf))),
+                }
+            },
+        )),
+    };
+    let mut r = Response::new(body);
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&info.size_bytes.to_string()) {
+        h.insert(header::CONTENT_LENGTH, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&content_disposition(&info.file_name)) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    if let Ok(raw) = hex::decode(&info.sha256) {
+        let b64 = base64::engine::general_purpose::STANDARD.encode(raw);
+        if let Ok(v) = HeaderValue::from_str(&format!("sha-256=:{b64}:")) {
+            h.insert("repr-digest", v);
+        }
+    }
+    if let Ok(v) = HeaderValue::from_str(&info.sha256) {
+        h.insert("x-content-sha256", v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&info.message_id) {
+        h.insert("x-imax-message-id", v);
+    }
+    r
+}
+
+/// `attachment` with an ASCII fallback name and the exact name in RFC 5987 form.
+fn content_disposition(name: &str) -> String {
+    let ascii: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let mut encoded = String::new();
+    for b in name.bytes() {
+        if b.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&b) {
+            encoded.push(b as char);
+        } else {
+            encoded.push_str(&format!("%{b:02X}"));
+        }
+    }
+    format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
+}
+
+async fn ack(
+    State(web): State<Web>,
+    Signed(s): Signed,
+    Path(id): Path<String>,
+    Form(f): Form<CsrfForm>,
+) -> Response {
+    if let Err(r) = check_csrf(&s, &f.csrf) {
+        return r;
+    }
+    let m = match web.mailbox(&s, Operation::AckMessage).await {
+        Ok(m) => m,
+        Err(r) => return r,
+    };
+    match web.gw.ack_message(&m, &id).await {
+        Ok(info) => see_other(&format!("/mailbox/message/{}", info.message_id)),
+        Err(r) => web.resolve(&s, &r).await,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "upload.html")]
+struct UploadPage {
+    chrome: Chrome,
+    /// (value, label, selected)
+    recipients: Vec<(String, String, bool)>,
+    max_files: usize,
+    max_size: String,
+}
+
+async fn upload_form(State(web): State<Web>, Signed(s): Signed) -> Response {
+    let m = match web.mailbox(&s, Operation::SendFile).await {
+        Ok(m) => m,
+        Err(r) => return r,
+    };
+    let (book, preselect) = match web.gw.address_book(&m).await {
+        Ok(b) => b,
+        Err(r) => return web.resolve(&s, &r).await,
+    };
+    let recipients = book
+        .iter()
+        .map(|mb| {
+            let value = if mb.kind == crate::directory::MailboxKind::Hud {
+                "TRACS".to_string()
+            } else {
+                mb.imax_id.to_string()
+            };
+            let label = if mb.kind == crate::directory::MailboxKind::Hud {
+                format!("TRACS (HUD, {})", mb.imax_id)
+            } else {
+                format!("{} — {}", mb.imax_id, mb.name)
+            };
+            let selected = preselect.as_ref() == Some(&mb.imax_id);
+            (value, label, selected)
+        })
+        .collect();
+    let chrome = web.mailbox_chrome(&s, &m, "Upload").await;
+    let cfg = web.gw.config();
+    render(&UploadPage {
+        chrome,
+        recipients,
+        max_files: cfg.web.max_files_per_upload,
+        max_size: size(cfg.limits.max_file_bytes),
+    })
+}
+
+/// One line of the upload's results.
+struct Outcome {
+    ok: bool,
+    file_name: String,
+    outcome: String,
+    message_id: String,
+    to: String,
+    size: String,
+    sha256: String,
+}
+
+impl Outcome {
+    fn refused(file_name: &str, r: &Refusal) -> Outcome {
+        Outcome {
+            ok: false,
+            file_name: file_name.into(),
+            outcome: format!("Refused: {} ({})", r.message(), r.code.as_str()),
+            message_id: String::new(),
+            to: String::new(),
+            size: String::new(),
+            sha256: String::new(),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "receipts.html")]
+struct ReceiptsPage {
+    chrome: Chrome,
+    results: Vec<Outcome>,
+}
+
+/// Reads a small text field of a multipart form, refusing one longer than `max` bytes.
+async fn small_field(
+    field: &mut axum::extract::multipart::Field<'_>,
+    max: usize,
+) -> Result<String, Refusal> {
+    let mut out = Vec::new();
+    while let Some(chunk) = field
+        .chunk()
+        .await
+        .map_err(|e| Refusal::with_detail(Code::MalformedRequest, e.body_text()))?
+    {
+        if out.len() + chunk.len() > max {
+            return Err(Refusal::with_detail(
+                Code::MalformedRequest,
+                "A form field is too long.",
+            ));
+        }
+        out.extend_from_slice(&chunk);
+    }
+    String::from_utf8(out)
+        .map_err(|_| Refusal::with_detail(Code::MalformedRequest, "A form field is not UTF-8."))
+}
+
+/// The upload (R12): each file streamed into the body store as it arrives, then stored with
+/// the same `send_file` as the system-to-system door. The form's CSRF token and recipient
+/// come before the files (the page's field order), so nothing is stored before they are
+/// checked.
+async fn upload(State(web): State<Web>, Signed(s): Signed, mut form: Multipart) -> Response {
+    let m = match web.mailbox(&s, Operation::SendFile).await {
+        Ok(m) => m,
+        Err(r) => return r,
+    };
+    let max_files = web.gw.config().web.max_files_per_upload;
+    let mut csrf_checked = false;
+    let (mut to, mut other) = (String::new(), String::new());
+    let mut results: Vec<Outcome> = Vec::new();
+    let mut files = 0usize;
+    loop {
+        let mut field = match form.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) => {
+                let r = Refusal::with_detail(Code::MalformedRequest, e.body_text());
+                results.push(Outcome::refused("(the rest of the upload)", &r));
+                break;
+            }
+        };
+        let name = field.name().unwrap_or("").to_string();
+        match name.as_str() {
+            "csrf" | "to" | "other" => {
+                let value = match small_field(&mut field, 256).await {
+                    Ok(v) => v,
+                    Err(r) => return web.refusal_page(Some(&s), &r),
+                };
+                match name.as_str() {
+                    "csrf" => {
+                        if let Err(r) = check_csrf(&s, &value) {
+                            return r;
+                        }
+                        csrf_checked = true;
+                    }
+                    "to" => to = value,
+                    _ => other = value,
+                }
+            }
+            "files" => {
+                if !csrf_checked {
+                    return check_csrf(&s, "")
+                        .err()
+                        .unwrap_or_else(|| see_other("/mailbox"));
+                }
+                let file_name = field.file_name().unwrap_or("").to_string();
+                if file_name.is_empty() {
+                    continue; // the browser's empty part when no file was chosen
+                }
+                files += 1;
+                if files > max_files {
+                    let r = Refusal::with_detail(
+                        Code::MalformedRequest,
+                        format!("At most {max_files} files may be sent at once; this one was not."),
+                    );
+                    results.push(Outcome::refused(&file_name, &r));
+                    continue;
+                }
+                let recipient = if other.trim().is_empty() {
+                    to.clone()
+                } else {
+                    other.trim().to_uppercase()
+                };
+                results.push(store_one(&web, &m, &mut field, &file_name, &recipient).await);
+            }
+            _ => {}
+        }
+    }
+    if files == 0 && results.is_empty() {
+        results.push(Outcome::refused("(no file)", &Code::MissingFile.into()));
+    }
+    let chrome = web.mailbox_chrome(&s, &m, "Upload receipt").await;
+    let any_ok = results.iter().any(|r| r.ok);
+    let mut resp = render(&ReceiptsPage { chrome, results });
+    if !any_ok {
+        *resp.status_mut() = StatusCode::BAD_REQUEST;
+    }
+    resp
+}
+
+async fn store_one(
+    web: &Web,
+    m: &MailboxSession,
+    field: &mut axum::extract::multipart::Field<'_>,
+    file_name: &str,
+    recipient: &str,
+) -> Outcome {
+    let mut staged = match web.gw.stage_body() {
+        Ok(b) => b,
+        Err(r) => return Outcome::refused(file_name, &r),
+    };
+    loop {
+        match field.chunk().await {
+            Ok(Some(chunk)) => {
+                if let Err(e) = staged.write(&chunk).await {
+                    let r = match e {
+                        StageError::TooLarge { .. } => Refusal::new(Code::FileTooLarge),
+                        StageError::Io(e) => Refusal::internal(e),
+                    };
+                    let r = web.gw.abandon_send(m, r).await;
+                    return Outcome::refused(file_name, &r);
+                }
+            }
+            Ok(None) => break,
+            Err(e) => {
+                let r = Refusal::with_detail(Code::MalformedRequest, e.body_text());
+                let r = web.gw.abandon_send(m, r).await;
+                return Outcome::refused(file_name, &r);
+            }
+        }
+    }
+    let to = (!recipient.trim().is_empty()).then_some(recipient);
+    match web.gw.send_file(m, to, file_name, staged, None).await {
+        Ok(receipt) => Outcome {
+            ok: true,
+            file_name: file_name.into(),
+            outcome: format!("Stored ({})", receipt.routed_by.as_str()),
+            message_id: receipt.message_id,
+            to: receipt.to_mailbox,
+            size: size(receipt.size_bytes),
+            sha256: receipt.sha256,
+        },
+        Err(r) => Outcome::refused(file_name, &r),
+    }
+}

@@ -1,0 +1,444 @@
+//! The browser door: HTML pages over the same core and access decision as the
+//! system-to-system endpoint.
+//!
+//! Every page that needs a signed-in person goes through [`Web::authorize`], which turns the
+//! session back into an [`Authorized`] caller through [`Gateway::resume`] and so through
+//! [`crate::access::decide`]; mailbox pages go on through [`Gateway::resume_mailbox`];
+//! coordinator and Help Desk pages act through [`Admin::acting_as`]. Nothing in this module
+//! decides access on its own; it turns refusals into pages.
+//!
+//! Pages are rendered by askama templates (in `templates/`, auto-escaped), styled and scripted
+//! by two assets the gateway serves itself (`assets/`), under a Content-Security-Policy that
+//! allows no inline script and no other origin.
+
+mod account;
+mod coordinator;
+mod helpdesk;
+mod mailbox;
+pub mod session;
+
+use crate::access::{Door, Operation};
+use crate::admin::{Admin, AdminError};
+use crate::error::{Code, Refusal};
+use crate::gateway::{Authorized, Caller, Gateway};
+use crate::server::ClientAddr;
+use askama::Template;
+use axum::extract::{FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::Router;
+pub use session::Session;
+
+/// The browser door's state: the core, and the directory administration acting as the
+/// installation (narrowed to the signed-in person with [`Admin::acting_as`] on each use).
+#[derive(Debug, Clone)]
+pub struct Web {
+    pub gw: Gateway,
+    pub admin: Admin,
+}
+
+/// The pages, with the headers every page carries.
+pub fn routes(web: Web) -> Router<Gateway> {
+    Router::new()
+        .route("/assets/imax.css", get(css))
+        .route("/assets/imax.js", get(js))
+        .merge(account::routes())
+        .merge(mailbox::routes(web.gw.config()))
+        .merge(coordinator::routes())
+        .merge(helpdesk::routes())
+        .layer(axum::middleware::from_fn(same_origin_posts))
+        .layer(axum::middleware::map_response(page_headers))
+        .with_state(web)
+}
+
+async fn css() -> Response {
+    asset(
+        "text/css; charset=utf-8",
+        include_str!("../../assets/imax.css"),
+    )
+}
+
+async fn js() -> Response {
+    asset(
+        "text/javascript; charset=utf-8",
+        include_str!("../../assets/imax.js"),
+    )
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    let mut r = body.into_response();
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, max-age=3600"),
+    );
+    r
+}
+
+/// The Content-Security-Policy of every page: nothing inline, nothing from elsewhere, no
+/// framing.
+pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
+     connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+async fn page_headers(mut r: Response) -> Response {
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(
+        "cross-origin-opener-policy",
+        HeaderValue::from_static("same-origin"),
+    );
+    h.insert(
+        "permissions-policy",
+        HeaderValue::from_static("camera=(), microphone=(), geolocation=()"),
+    );
+    r
+}
+
+/// Defence in depth beside the CSRF token: a state-changing request must come from our own
+/// pages (`Sec-Fetch-Site`, else `Origin`, when the browser sends them).
+async fn same_origin_posts(req: Request, next: Next) -> Response {
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        let h = req.headers();
+        let site = h.get("sec-fetch-site").and_then(|v| v.to_str().ok());
+        let cross = match site {
+            Some(s) => !matches!(s, "same-origin" | "none"),
+            None => match (
+                h.get(header::ORIGIN).and_then(|v| v.to_str().ok()),
+                h.get(header::HOST).and_then(|v| v.to_str().ok()),
+            ) {
+                (Some(origin), Some(host)) => {
+                    origin.strip_prefix("https://").is_none_or(|o| o != host)
+                }
+                _ => false,
+            },
+        };
+        if cross {
+            return refused_page(
+                StatusCode::FORBIDDEN,
+                "This form was sent from another site; nothing was done.",
+            );
+        }
+    }
+    next.run(req).await
+}
+
+/// Field-level errors of a form, shown next to their fields.
+#[derive(Debug, Clone, Default)]
+pub struct FieldErrors(Vec<(&'static str, String)>);
+
+impl FieldErrors {
+    pub fn one(field: &'static str, message: impl Into<String>) -> Self {
+        FieldErrors(vec![(field, message.into())])
+    }
+    pub fn get(&self, field: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(f, _)| *f == field)
+            .map(|(_, m)| m.as_str())
+    }
+}
+
+/// What the frame of every page shows: title, who is signed in, the open mailbox, menus.
+#[derive(Debug, Clone, Default)]
+pub struct Chrome {
+    pub title: String,
+    pub mid: Option<String>,
+    pub csrf: String,
+    pub mailbox: Option<String>,
+    pub coordinator: bool,
+    pub help_desk: bool,
+    pub notice: Option<String>,
+    pub error: Option<String>,
+}
+
+impl Chrome {
+    pub fn anonymous(title: &str) -> Chrome {
+        Chrome {
+            title: title.into(),
+            ..Chrome::default()
+        }
+    }
+}
+
+/// Renders a template into a page.
+pub fn render(t: &impl Template) -> Response {
+    match t.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "template failed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "The page could not be drawn.",
+            )
+                .into_response()
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "notice.html")]
+struct NoticePage {
+    chrome: Chrome,
+    paragraphs: Vec<String>,
+    back: String,
+}
+
+/// A page that only says something, with a link onwards.
+pub fn notice_page(chrome: Chrome, paragraphs: Vec<String>, back: &str) -> Response {
+    render(&NoticePage {
+        chrome,
+        paragraphs,
+        back: back.into(),
+    })
+}
+
+fn refused_page(status: StatusCode, sentence: &str) -> Response {
+    let mut chrome = Chrome::anonymous("Not allowed");
+    chrome.error = Some(sentence.into());
+    (status, notice_page(chrome, Vec::new(), "/home")).into_response()
+}
+
+fn status_of(code: Code) -> StatusCode {
+    match code {
+        Code::AuthenticationFailed | Code::MailboxAuthenticationFailed | Code::SessionEnded => {
+            StatusCode::UNAUTHORIZED
+        }
+        Code::UnknownMessage => StatusCode::NOT_FOUND,
+        Code::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        Code::FileTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        Code::MissingFile
+        | Code::MalformedRequest
+        | Code::ChecksumMismatch
+        | Code::UnknownRecipient
+        | Code::PasswordRejected => StatusCode::BAD_REQUEST,
+        _ => StatusCode::FORBIDDEN,
+    }
+}
+
+/// A signed-in request: the live session found from its cookie. Without one, the person is
+/// sent to sign in.
+#[derive(Debug, Clone)]
+pub struct Signed(pub Session);
+
+impl FromRequestParts<Web> for Signed {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, web: &Web) -> Result<Self, Self::Rejection> {
+        let caller = caller_of(parts);
+        match web.find_session(&parts.headers, caller).await {
+            Ok(Some(s)) => Ok(Signed(s)),
+            Ok(None) => Err(Redirect::to("/signin").into_response()),
+            Err(e) => Err(web.refusal_page(None, &Refusal::from(e))),
+        }
+    }
+}
+
+/// What a page needs of a request besides its form: headers (cookies), the caller, the query.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    pub headers: axum::http::HeaderMap,
+    pub caller: Caller,
+    pub query: Option<String>,
+}
+
+impl FromRequestParts<Web> for Ctx {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &Web) -> Result<Self, Self::Rejection> {
+        Ok(Ctx {
+            headers: parts.headers.clone(),
+            caller: caller_of(parts),
+            query: parts.uri.query().map(str::to_string),
+        })
+    }
+}
+
+/// The client's address and the browser door.
+pub fn caller_of(parts: &Parts) -> Caller {
+    Caller {
+        addr: parts.extensions.get::<ClientAddr>().map(|c| c.0.ip()),
+        door: Door::Browser,
+    }
+}
+
+impl Web {
+    /// The signed-in person, decided on afresh for `op` (R10, R13, R15, R21, …). A refusal
+    /// becomes the page that resolves it: the password change, the Rules of Behavior, the
+    /// sign-in page when the session ended, or the refusal's own sentence.
+    pub async fn authorize(&self, s: &Session, op: Operation) -> Result<Authorized, Response> {
+        match self
+            .gw
+            .resume(s.caller, s.mid(), s.row.auth_epoch, op)
+            .await
+        {
+            Ok(a) => Ok(a),
+            Err(r) => Err(self.resolve(s, &r).await),
+        }
+    }
+
+    /// The page that resolves a refusal of a signed-in person's request.
+    pub async fn resolve(&self, s: &Session, r: &Refusal) -> Response {
+        match r.code {
+            Code::PasswordExpired => Redirect::to("/password").into_response(),
+            Code::RulesOfBehaviorNotAccepted => Redirect::to("/rules").into_response(),
+            Code::SessionEnded | Code::AccountLocked | Code::AccountTerminated => {
+                self.ended(s, r).await
+            }
+            _ => self.refusal_page(Some(s), r),
+        }
+    }
+
+    /// Ends the session and shows the sign-in page with the reason.
+    async fn ended(&self, s: &Session, r: &Refusal) -> Response {
+        if let Err(e) = self.end_session(s).await {
+            return self.refusal_page(None, &Refusal::from(e));
+        }
+        account::signin_page(
+            r.message(),
+            &session::random_token(),
+            "",
+            FieldErrors::default(),
+        )
+    }
+
+    /// The frame of a page for a signed-in person.
+    pub async fn chrome(&self, s: &Session, auth: &Authorized, title: &str) -> Chrome {
+        let a = auth.account();
+        let help_desk = crate::store::operators::is_help_desk(&self.gw.store().pool, a.id)
+            .await
+            .unwrap_or(false);
+        let mailbox = match s.row.mailbox {
+            Some((id, _)) => crate::store::mailboxes::load_by_id(&self.gw.store().pool, id)
+                .await
+                .ok()
+                .flatten()
+                .map(|m| m.imax_id.to_string()),
+            None => None,
+        };
+        Chrome {
+            title: title.into(),
+            mid: Some(a.mid.to_string()),
+            csrf: s.csrf().to_string(),
+            mailbox,
+            coordinator: a.kind == crate::directory::AccountKind::Coordinator,
+            help_desk,
+            notice: None,
+            error: None,
+        }
+    }
+
+    /// A refusal as a page, with the same sentence the system-to-system fault carries.
+    pub fn refusal_page(&self, s: Option<&Session>, r: &Refusal) -> Response {
+        let mut chrome = Chrome::anonymous("Not allowed");
+        if let Some(s) = s {
+            chrome.mid = Some(s.mid().to_string());
+            chrome.csrf = s.csrf().to_string();
+        }
+        chrome.error = Some(format!("{} ({})", r.message(), r.code.as_str()));
+        (status_of(r.code), notice_page(chrome, Vec::new(), "/home")).into_response()
+    }
+
+    /// The directory administration acting as the signed-in person (coordinator or Help
+    /// Desk), after the access decision for `Administer`.
+    pub async fn acting(&self, s: &Session) -> Result<(Authorized, Admin), Response> {
+        let auth = self.authorize(s, Operation::Administer).await?;
+        match self.admin.acting_as(s.mid()).await {
+            Ok(admin) => Ok((auth, admin)),
+            Err(e) => Err(self.admin_error_page(s, &e)),
+        }
+    }
+
+    pub fn admin_error_page(&self, s: &Session, e: &AdminError) -> Response {
+        let mut chrome = Chrome::anonymous("Not done");
+        chrome.mid = Some(s.mid().to_string());
+        chrome.csrf = s.csrf().to_string();
+        chrome.error = Some(admin_sentence(e));
+        let status = match e {
+            AdminError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AdminError::Missing(_) => StatusCode::NOT_FOUND,
+            AdminError::Db(_) | AdminError::Hash(_) | AdminError::Mail(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            _ => StatusCode::BAD_REQUEST,
+        };
+        (status, notice_page(chrome, Vec::new(), "/home")).into_response()
+    }
+}
+
+/// An administration error as a sentence for a page (internal causes are logged, not shown).
+pub fn admin_sentence(e: &AdminError) -> String {
+    match e {
+        AdminError::Db(_) | AdminError::Hash(_) => {
+            tracing::error!(error = %e, "administration failed");
+            Code::Unavailable.sentence().to_string()
+        }
+        AdminError::Mail(_) => {
+            tracing::error!(error = %e, "mail failed");
+            "The mail server could not be reached; nothing was changed. Try again later.".into()
+        }
+        other => {
+            let s = other.to_string();
+            let mut s = s.trim_end_matches('.').to_string();
+            if let Some(first) = s.get(..1) {
+                s = first.to_uppercase() + &s[1..];
+            }
+            s + "."
+        }
+    }
+}
+
+/// Checks a form's CSRF token against the session's.
+pub fn check_csrf(s: &Session, submitted: &str) -> Result<(), Response> {
+    if session::csrf_ok(s.csrf(), submitted) {
+        Ok(())
+    } else {
+        let mut chrome = Chrome::anonymous("Form expired");
+        chrome.error = Some(
+            "This form is out of date (it came from an earlier session or another site); nothing was done. Go back, reload the page and try again.".into(),
+        );
+        Err((
+            StatusCode::FORBIDDEN,
+            notice_page(chrome, Vec::new(), "/home"),
+        )
+            .into_response())
+    }
+}
+
+/// The `Set-Cookie` and redirect after a successful form: Post/Redirect/Get.
+pub fn see_other(to: &str) -> Response {
+    Redirect::to(to).into_response()
+}
+
+/// Formats a time for pages: `2026-03-02 09:00 UTC`.
+pub fn when(t: time::OffsetDateTime) -> String {
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02} UTC",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute()
+    )
+}
+
+/// Formats a byte count for pages.
+pub fn size(n: u64) -> String {
+    match n {
+        0..1024 => format!("{n} B"),
+        1024..1_048_576 => format!("{:.1} KiB", n as f64 / 1024.0),
+        _ => format!("{:.1} MiB", n as f64 / 1_048_576.0),
+    }
+}
