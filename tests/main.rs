@@ -5,6 +5,7 @@
 mod helpers;
 
 mod access_rules;
+mod browser;
 mod audit_chain;
 mod faults;
 mod folders;
@@ -13,4 +14,5 @@ mod resets;
 mod sending;
 mod storage;
 mod transport;
+mod webdriver;
 mod zeep;

@@ -8,10 +8,10 @@ use imax_gateway::store::profiles::Profile;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-struct SmtpServer {
+pub struct SmtpServer {
     child: Child,
-    port: u16,
-    maildir: PathBuf,
+    pub port: u16,
+    pub maildir: PathBuf,
 }
 
 impl Drop for SmtpServer {
@@ -21,7 +21,7 @@ impl Drop for SmtpServer {
     }
 }
 
-async fn smtp_server(dir: &Path) -> SmtpServer {
+pub async fn smtp_server(dir: &Path) -> SmtpServer {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .expect("bind")
         .local_addr()
@@ -63,7 +63,7 @@ async fn smtp_server(dir: &Path) -> SmtpServer {
     panic!("aiosmtpd did not start");
 }
 
-fn mails(dir: &Path) -> Vec<String> {
+pub fn mails(dir: &Path) -> Vec<String> {
     std::fs::read_dir(dir.join("new"))
         .map(|d| {
             d.flatten()
@@ -73,7 +73,7 @@ fn mails(dir: &Path) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn profile() -> ProfileInput {
+pub fn profile() -> ProfileInput {
     ProfileInput {
         profile: Profile {
             contact_name: "Pat Manager".into(),
@@ -109,7 +109,7 @@ fn request() -> ResetRequest {
     }
 }
 
-fn new_password(mail: &str) -> String {
+pub fn new_password(mail: &str) -> String {
     mail.lines()
         .find_map(|l| l.strip_prefix("New password: "))
         .expect("the mail carries the new password")

@@ -29,17 +29,24 @@ fn to_info(row: &sqlx::sqlite::SqliteRow) -> Result<MessageInfo, sqlx::Error> {
 
 /// The sort key of a listing as SQL over `time` and `id` columns, and `unread` (a boolean
 /// expression, for [`Order::UnreadFirst`]): `(group, ±time, ±id)`, compared and ordered
-/// ascending. See [`PageToken`].
-fn sort_key(order: Order, time: &str, id: &str, unread: &str) -> (String, String, String) {
-    match order {
-        Order::OldestFirst => ("0".into(), time.into(), id.into()),
+/// ascending (see [`PageToken`]). Returns the key and the ORDER BY list (a constant group is
+/// left out of it: SQL reads a constant there as a column number).
+fn sort_key(order: Order, time: &str, id: &str, unread: &str) -> (String, String) {
+    let (k0, k1, k2) = match order {
+        Order::OldestFirst => ("0".to_string(), time.to_string(), id.to_string()),
         Order::NewestFirst => ("0".into(), format!("-{time}"), format!("-{id}")),
         Order::UnreadFirst => (
             format!("(CASE WHEN {unread} THEN 0 ELSE 1 END)"),
             format!("-{time}"),
             format!("-{id}"),
         ),
-    }
+    };
+    let order_by = if k0 == "0" {
+        format!("{k1}, {k2}")
+    } else {
+        format!("{k0}, {k1}, {k2}")
+    };
+    (format!("({k0}, {k1}, {k2})"), order_by)
 }
 
 /// One page of `q.folder` as seen by `mailbox`, in `q.order`.
@@ -55,13 +62,13 @@ pub async fn list(pool: &SqlitePool, mailbox: i64, q: &ListQuery) -> Result<Page
         _ => format!("m.to_mailbox = $1 AND m.from_mailbox <> {hud}"),
     };
     let unread_only = q.folder.is_inbound() && !q.include_acknowledged;
-    let (k0, k1, k2) = sort_key(q.order, "m.received_at", "m.id", "m.retrieved_at IS NULL");
+    let (key, order_by) = sort_key(q.order, "m.received_at", "m.id", "m.retrieved_at IS NULL");
     let sql = format!(
         "{SELECT} WHERE {filter}
            AND ($2 IS NULL OR m.received_at >= $2) AND ($3 IS NULL OR m.received_at < $3)
            AND ($4 = 0 OR m.acked_at IS NULL)
-           AND ({k0}, {k1}, {k2}) > ($5, $6, $9)
-         ORDER BY {k0}, {k1}, {k2} LIMIT $8"
+           AND {key} > ($5, $6, $9)
+         ORDER BY {order_by} LIMIT $8"
     );
     let after = q.after.unwrap_or(PageToken::START);
     let rows = sqlx::query(&sql)
@@ -142,12 +149,12 @@ async fn list_broadcasts(
         Order::UnreadFirst => Order::NewestFirst,
         o => o,
     };
-    let (k0, k1, k2) = sort_key(order, "b.posted_at", "b.id", "1 = 1");
+    let (key, order_by) = sort_key(order, "b.posted_at", "b.id", "1 = 1");
     let sql = format!(
         "{BROADCAST}
           WHERE ($2 IS NULL OR b.posted_at >= $2) AND ($3 IS NULL OR b.posted_at < $3)
-            AND ({k0}, {k1}, {k2}) > ($4, $5, $7)
-          ORDER BY {k0}, {k1}, {k2} LIMIT $6"
+            AND {key} > ($4, $5, $7)
+          ORDER BY {order_by} LIMIT $6"
     );
     let rows = sqlx::query(&sql)
         .bind(mailbox)

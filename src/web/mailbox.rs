@@ -664,7 +664,12 @@ async fn store_one(
         Ok(receipt) => Outcome {
             ok: true,
             file_name: file_name.into(),
-            outcome: format!("Stored ({})", receipt.routed_by.as_str()),
+            outcome: match receipt.routed_by {
+                crate::mailbox::RoutedBy::Sender => "Stored; sent to the recipient you chose".into(),
+                crate::mailbox::RoutedBy::Directory => {
+                    "Stored; sent to the administrator of the property's contract".into()
+                }
+            },
             message_id: receipt.message_id,
             to: receipt.to_mailbox,
             size: size(receipt.size_bytes),

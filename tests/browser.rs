@@ -1,0 +1,354 @@
+//! The browser door end to end, in a real headless Chromium driven over WebDriver (R10–R14,
+//! R21, R24). Each test saves screenshots of the pages it passes through into
+//! `target/screenshots/` for reviewers.
+
+use crate::helpers::*;
+use crate::resets::{mails, new_password, profile, smtp_server};
+use crate::webdriver::{Browser, Options};
+use imax_gateway::error::Code;
+use std::path::Path;
+
+const ENTER: &str = "\u{E007}";
+
+async fn browser(t: &TestApp, opts: Options) -> Browser {
+    Browser::start(&t.app().certs.key, opts).await
+}
+
+/// Signs in by keyboard: type the M-ID and password, press Enter.
+async fn sign_in(b: &Browser, t: &TestApp, who: (&str, &str)) {
+    b.goto(&format!("{}/signin", t.url)).await;
+    b.fill("#mid", who.0).await;
+    b.fill("#password", &format!("{}{ENTER}", who.1)).await;
+}
+
+async fn sign_out(b: &Browser) {
+    b.click(".signout button").await;
+    b.wait_text("You have signed out.").await;
+}
+
+async fn open_mailbox(b: &Browser, t: &TestApp, mailbox: (&str, &str)) {
+    b.goto(&format!("{}/home", t.url)).await;
+    b.fill("#imax_id", mailbox.0).await;
+    b.fill("#mailbox_password", mailbox.1).await;
+    b.click("form[action='/mailbox/open'] button").await;
+    b.wait_text(&format!("Welcome {}", mailbox.0)).await;
+}
+
+/// Every visible form field has a label (a page usable with a screen reader and keyboard).
+async fn assert_fields_labelled(b: &Browser) {
+    let unlabelled = b
+        .eval(
+            "return [...document.querySelectorAll('input:not([type=hidden]),select,textarea')]
+                .filter(e => !(e.labels && e.labels.length)).map(e => e.name || e.id);",
+        )
+        .await;
+    assert_eq!(
+        unlabelled,
+        serde_json::json!([]),
+        "unlabelled fields on {}",
+        b.url().await
+    );
+}
+
+#[tokio::test]
+async fn r10_new_user_changes_password_accepts_rules_uploads_and_the_ca_downloads() {
+    let t = TestApp::start().await;
+    let b = browser(&t, Options::default()).await;
+
+    // The coordinator creates a user for its property (R3) with the iMAX role (R5).
+    sign_in(&b, &t, COORDINATOR).await;
+    b.wait_text("Open a mailbox").await;
+    b.screenshot("01-home").await;
+    b.goto(&format!("{}/coordinator", t.url)).await;
+    b.wait_text("User Last Login Report").await;
+    assert_fields_labelled(&b).await;
+    b.fill("#new-mid", "M10009").await;
+    b.fill("#full_name", "Jamie Newcomer").await;
+    b.fill("#email", "jamie@maplecourt.example").await;
+    b.click("#p-800100001").await;
+    b.fill("#temp", "Temporary-Pass-77").await;
+    b.screenshot("02-coordinator-create-user").await;
+    b.click("form[action='/coordinator/users'] button").await;
+    b.wait_text("M10009 was created").await;
+    sign_out(&b).await;
+
+    // R15: the temporary password allows only the change; R21: then the Rules of Behavior.
+    sign_in(&b, &t, ("M10009", "Temporary-Pass-77")).await;
+    b.wait_text("Your password has expired").await;
+    assert!(b.url().await.ends_with("/password"));
+    b.screenshot("03-password-expired").await;
+    b.fill("#current", "Temporary-Pass-77").await;
+    b.fill("#new_password", "short").await;
+    b.fill("#confirm", "short").await;
+    b.click("form[action='/password'] button").await;
+    // The rule broken is shown next to the field.
+    let err = b.text("#new-error").await;
+    assert!(err.starts_with(Code::PasswordRejected.sentence()), "{err}");
+    b.fill("#current", "Temporary-Pass-77").await;
+    b.fill("#new_password", "Jamie-Own-Pass-2026").await;
+    b.fill("#confirm", "Jamie-Own-Pass-2026").await;
+    b.click("form[action='/password'] button").await;
+    b.wait_text("Rules of Behavior for 2026").await;
+    assert!(b.url().await.ends_with("/rules"));
+    b.screenshot("04-rules-of-behavior").await;
+    // Nothing else is reachable before accepting (R21).
+    b.goto(&format!("{}/home", t.url)).await;
+    assert!(b.url().await.ends_with("/rules"));
+    b.click("#accept").await;
+    b.click("form[action='/rules'] button").await;
+    b.wait_text("Open a mailbox").await;
+
+    // Session cookie: HttpOnly (invisible to scripts), Secure, SameSite=Strict.
+    let cookies = b.cookies().await;
+    let session = cookies
+        .iter()
+        .find(|c| c["name"] == "__Host-imax-session")
+        .expect("session cookie");
+    assert_eq!(session["httpOnly"], true);
+    assert_eq!(session["secure"], true);
+    assert_eq!(session["sameSite"], "Strict");
+    assert_eq!(b.eval("return document.cookie;").await, "");
+
+    // R10: the mailbox opens with its own TRACSMail password; a wrong one is refused with
+    // the same sentence the system-to-system fault carries.
+    b.fill("#imax_id", MAPLE.0).await;
+    b.fill("#mailbox_password", "Not-The-Password-1").await;
+    b.click("form[action='/mailbox/open'] button").await;
+    assert_eq!(
+        b.text("#mbpw-error").await,
+        Code::MailboxAuthenticationFailed.sentence()
+    );
+    open_mailbox(&b, &t, MAPLE).await;
+    b.screenshot("05-mailbox").await;
+
+    // Upload: the address book preselects the administrator of Maple Court's contract.
+    b.click("nav.menu a[href='/mailbox/upload']").await;
+    b.wait_text("Recipient").await;
+    assert_eq!(
+        b.eval("return document.getElementById('to').value;").await,
+        PBCA.0
+    );
+    assert_fields_labelled(&b).await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("MAPLE_TEN_202603.dat");
+    let content = tenant_file(30_000); // about 3 MB: the progress bar has time to move
+    std::fs::write(&file, &content).expect("write file");
+    b.choose_files("#files", &[&file]).await;
+    b.screenshot("06-upload").await;
+    b.eval(
+        "window.progressSeen = [];
+         document.getElementById('progress').addEventListener('change', () => {});
+         const obs = new MutationObserver(() => {
+             const p = document.getElementById('progress');
+             if (p) { window.progressSeen.push(p.value); }
+         });
+         obs.observe(document.getElementById('progress'), {attributes: true});
+         sessionStorage.setItem('x', '1');",
+    )
+    .await;
+    b.click("#upload-button").await;
+    b.wait_text("Results of the upload").await;
+    b.screenshot("07-upload-receipt").await;
+    let sha = b.text("#receipts code.sha").await;
+    assert_eq!(sha, sha256_hex(&content), "the receipt shows the file's SHA-256");
+    let message_id = b.text("#receipts a.message-id").await;
+    assert!(!message_id.is_empty());
+    assert!(b.page_text().await.contains(PBCA.0));
+
+    // Sent to Others lists it.
+    b.goto(&format!("{}/mailbox/folder/sentToOthers", t.url)).await;
+    b.wait_text("MAPLE_TEN_202603.dat").await;
+    b.screenshot("08-sent-to-others").await;
+    sign_out(&b).await;
+
+    // The CA finds it in Received from Others, unread first, and downloads the same bytes.
+    sign_in(&b, &t, CA_USER).await;
+    open_mailbox(&b, &t, PBCA).await;
+    b.wait_text("1 new").await;
+    b.click("nav.menu a[href='/mailbox/folder/receivedFromOthers']").await;
+    b.wait_text("MAPLE_TEN_202603.dat").await;
+    assert_eq!(b.find_all("#messages tr.unread").await.len(), 1);
+    b.screenshot("09-received-from-others").await;
+    b.click(&format!("a[href='/mailbox/message/{message_id}']")).await;
+    b.wait_text("SHA-256").await;
+    assert_eq!(b.text("#sha256").await, sha);
+    b.screenshot("10-message").await;
+    b.click("#download").await;
+    let got = b.downloaded().await;
+    assert_eq!(
+        got.file_name().and_then(|n| n.to_str()),
+        Some("MAPLE_TEN_202603.dat")
+    );
+    assert_eq!(std::fs::read(&got).expect("downloaded"), content);
+    // Retrieved is marked on the list.
+    b.goto(&format!("{}/mailbox/folder/receivedFromOthers", t.url))
+        .await;
+    b.wait_text("Retrieved").await;
+    assert!(b.find_all("#messages tr.unread").await.is_empty());
+}
+
+#[tokio::test]
+async fn r14_coordinator_unlocks_and_r24_help_desk_resets_a_mailbox_password() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let smtp = smtp_server(dir.path()).await;
+    let port = smtp.port;
+    let t = TestApp::start_with(move |c| c.smtp.relay = format!("127.0.0.1:{port}")).await;
+    t.admin
+        .set_mailbox_profile(MAPLE.0, &profile())
+        .await
+        .expect("profile");
+    let b = browser(&t, Options::default()).await;
+
+    // Three wrong passwords lock the M-ID; the sentence is the system-to-system one.
+    for _ in 0..3 {
+        sign_in(&b, &t, (SITE_USER.0, "Wrong-Password-99")).await;
+        assert_eq!(
+            b.text("#password-error").await,
+            Code::AuthenticationFailed.sentence()
+        );
+    }
+    sign_in(&b, &t, SITE_USER).await;
+    b.wait_text(Code::AccountLocked.sentence()).await;
+    b.screenshot("11-signin-locked").await;
+
+    // R14: the coordinator sees the lock in the User Last Login Report and unlocks.
+    sign_in(&b, &t, COORDINATOR).await;
+    b.goto(&format!("{}/coordinator", t.url)).await;
+    b.wait_text("locked (failed sign-ins)").await;
+    b.screenshot("12-coordinator-report").await;
+    b.click(&format!("button[aria-label='Unlock {}']", SITE_USER.0))
+        .await;
+    b.wait_text(&format!("{} is unlocked.", SITE_USER.0)).await;
+    // The coordinator's user page: rights, assignments, recertification.
+    b.goto(&format!("{}/coordinator/users/{}", t.url, SITE_USER.0))
+        .await;
+    b.wait_text("Property assignments").await;
+    assert_fields_labelled(&b).await;
+    b.screenshot("13-coordinator-user").await;
+    sign_out(&b).await;
+    sign_in(&b, &t, SITE_USER).await;
+    b.wait_text("Open a mailbox").await;
+    sign_out(&b).await;
+
+    // R24: the Help Desk finds the mailbox, validates the caller, and the new password goes
+    // by mail only.
+    sign_in(&b, &t, ("H10001", "Help-Desk-Pass-6")).await;
+    b.goto(&format!("{}/helpdesk", t.url)).await;
+    b.fill("#q", MAPLE.0).await;
+    b.click("form[role=search] button").await;
+    b.click(&format!("a[href='/helpdesk/reset/{}']", MAPLE.0))
+        .await;
+    b.wait_text("checked against the mailbox profile").await;
+    assert_fields_labelled(&b).await;
+    b.fill("#name", "Pat Manager").await;
+    b.fill("#title", "Property Manager").await;
+    b.fill("#organization", "Maple Court Management LLC").await;
+    b.fill("#firm_name", "Maple Court Apartments").await;
+    b.fill("#firm_address", "12 Maple Court").await;
+    b.fill("#email", "pat@maplecourt.example").await;
+    b.fill("#pin", "4711").await;
+    b.screenshot("14-helpdesk-reset").await;
+    b.click("form[action='/helpdesk/reset/TRACM10001'] button")
+        .await;
+    b.wait_text("new password was mailed").await;
+    let page = b.page_text().await;
+    let mail = mails(&smtp.maildir).pop().expect("a mail arrived");
+    let password = new_password(&mail);
+    assert!(!page.contains(&password), "the password is never shown");
+    sign_out(&b).await;
+    sign_in(&b, &t, SITE_USER).await;
+    open_mailbox(&b, &t, (MAPLE.0, &password)).await;
+}
+
+#[tokio::test]
+async fn web_security_sessions_and_pages_without_javascript_or_at_360px() {
+    let t = TestApp::start().await;
+    let b = browser(&t, Options::default()).await;
+    sign_in(&b, &t, SITE_USER).await;
+    b.wait_text("Open a mailbox").await;
+
+    // Headers of every page.
+    let csp = b
+        .eval("return fetch('/home').then(r => [r.headers.get('content-security-policy'), r.headers.get('strict-transport-security'), r.headers.get('cache-control'), r.headers.get('x-frame-options')]);")
+        .await;
+    assert!(csp[0].as_str().unwrap_or("").contains("frame-ancestors 'none'"));
+    assert!(!csp[0].as_str().unwrap_or("").contains("unsafe-inline"));
+    assert!(csp[1].as_str().unwrap_or("").starts_with("max-age="));
+    assert_eq!(csp[2], "no-store");
+    assert_eq!(csp[3], "DENY");
+    // A state-changing request without the session's CSRF token does nothing.
+    let status = b
+        .eval("return fetch('/mailbox/close', {method: 'POST', body: new URLSearchParams({csrf: 'forged'})}).then(r => r.status);")
+        .await;
+    assert_eq!(status, 403);
+
+    // 360 px: nothing wider than the screen.
+    open_mailbox(&b, &t, MAPLE).await;
+    b.set_width(360).await;
+    for (page, shot) in [
+        ("/home", "15-home-360"),
+        ("/mailbox", "16-mailbox-360"),
+        ("/mailbox/upload", "17-upload-360"),
+        ("/mailbox/folder/sentToTracs", "18-folder-360"),
+    ] {
+        b.goto(&format!("{}{page}", t.url)).await;
+        b.find("main h1").await;
+        let fits = b
+            .eval("return document.documentElement.scrollWidth <= window.innerWidth + 1;")
+            .await;
+        assert_eq!(fits, true, "{page} is wider than 360 px");
+        b.screenshot(shot).await;
+    }
+    b.set_width(1440).await;
+
+    // Idle timeout: 15 minutes without a request end the session.
+    let old = b
+        .cookies()
+        .await
+        .into_iter()
+        .find(|c| c["name"] == "__Host-imax-session")
+        .expect("session cookie");
+    t.clock.advance(time::Duration::minutes(16));
+    b.goto(&format!("{}/mailbox", t.url)).await;
+    b.find("#mid").await;
+    assert!(b.url().await.ends_with("/signin"));
+
+    // Sign-out ends the session on the server: the old cookie opens nothing.
+    sign_in(&b, &t, SITE_USER).await;
+    b.wait_text("Open a mailbox").await;
+    let live = b
+        .cookies()
+        .await
+        .into_iter()
+        .find(|c| c["name"] == "__Host-imax-session")
+        .expect("session cookie");
+    assert_ne!(live["value"], old["value"], "a new sign-in, a new session ID");
+    sign_out(&b).await;
+    b.add_cookie(serde_json::json!({
+        "name": "__Host-imax-session", "value": live["value"], "path": "/",
+        "secure": true, "httpOnly": true, "sameSite": "Strict"
+    }))
+    .await;
+    b.goto(&format!("{}/home", t.url)).await;
+    b.find("#mid").await;
+    assert!(b.url().await.ends_with("/signin"));
+    drop(b);
+
+    // Without JavaScript the upload form still posts and returns the receipt.
+    let b = browser(&t, Options { javascript: false, width: 1440 }).await;
+    sign_in(&b, &t, SITE_USER).await;
+    b.wait_text("Open a mailbox").await;
+    open_mailbox(&b, &t, MAPLE).await;
+    b.goto(&format!("{}/mailbox/upload", t.url)).await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let (one, two) = (dir.path().join("A.dat"), dir.path().join("B.dat"));
+    std::fs::write(&one, tenant_file(5)).expect("write");
+    std::fs::write(&two, tenant_file(6)).expect("write");
+    b.fill("#other", "TRACS").await;
+    b.choose_files("#files", &[Path::new(&one), Path::new(&two)]).await;
+    b.click("#upload-button").await;
+    b.wait_text("Results of the upload").await;
+    assert_eq!(b.find_all("#receipts tr.ok").await.len(), 2);
+    assert!(b.page_text().await.contains("TRACMPROD"));
+    b.screenshot("19-receipt-without-javascript").await;
+}
