@@ -232,10 +232,6 @@ impl Browser {
         self.cmd("POST", &format!("/element/{}/click", e.0), Some(json!({}))).await;
     }
 
-    pub async fn click_el(&self, e: &El) {
-        self.cmd("POST", &format!("/element/{}/click", e.0), Some(json!({}))).await;
-    }
-
     /// Clears the field `css` and types `text` into it.
     pub async fn fill(&self, css: &str, text: &str) {
         let e = self.find(css).await;
@@ -256,36 +252,33 @@ impl Browser {
             .await;
     }
 
+    /// The text of `css`, waiting for it; retried while the page is being replaced.
     pub async fn text(&self, css: &str) -> String {
-        let e = self.find(css).await;
-        self.el_text(&e).await
+        for _ in 0..200 {
+            if let Some(e) = self.try_find(css).await {
+                if let Some(t) = self.try_text(&e).await {
+                    return t;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("no text for {css} on {}", self.url().await);
     }
 
-    pub async fn el_text(&self, e: &El) -> String {
-        self.cmd("GET", &format!("/element/{}/text", e.0), None)
+    async fn try_text(&self, e: &El) -> Option<String> {
+        let v = self
+            .raw("GET", &format!("/session/{}/element/{}/text", self.session, e.0), None)
             .await
-            .as_str()
-            .unwrap_or("")
-            .to_string()
+            .ok()?;
+        v["value"].as_str().map(str::to_string)
     }
 
-    pub async fn attr(&self, css: &str, name: &str) -> Option<String> {
-        let e = self.find(css).await;
-        self.cmd("GET", &format!("/element/{}/attribute/{name}", e.0), None)
-            .await
-            .as_str()
-            .map(str::to_string)
-    }
-
+    /// The text of the whole page ("" while it is being replaced).
     pub async fn page_text(&self) -> String {
         match self.try_find("body").await {
-            Some(b) => self.el_text(&b).await,
+            Some(b) => self.try_text(&b).await.unwrap_or_default(),
             None => String::new(),
         }
-    }
-
-    pub async fn title(&self) -> String {
-        self.cmd("GET", "/title", None).await.as_str().unwrap_or("").to_string()
     }
 
     /// Runs a script in the page and returns its value.
@@ -359,10 +352,6 @@ impl Browser {
 
     pub async fn add_cookie(&self, cookie: Value) {
         self.cmd("POST", "/cookie", Some(json!({ "cookie": cookie }))).await;
-    }
-
-    pub async fn delete_cookies(&self) {
-        self.cmd("DELETE", "/cookie", None).await;
     }
 }
 
