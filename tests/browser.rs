@@ -135,28 +135,40 @@ async fn r10_new_user_changes_password_accepts_rules_uploads_and_the_ca_download
     std::fs::write(&file, &content).expect("write file");
     b.choose_files("#files", &[&file]).await;
     b.screenshot("06-upload").await;
+    // Record what the progress bar shows while the file goes up (the window outlives the
+    // page the script swaps in afterwards).
     b.eval(
         "window.progressSeen = [];
-         document.getElementById('progress').addEventListener('change', () => {});
-         const obs = new MutationObserver(() => {
-             const p = document.getElementById('progress');
-             if (p) { window.progressSeen.push(p.value); }
-         });
-         obs.observe(document.getElementById('progress'), {attributes: true});
-         sessionStorage.setItem('x', '1');",
+         const bar = document.getElementById('progress');
+         new MutationObserver(() => window.progressSeen.push(bar.value))
+             .observe(bar, {attributes: true, attributeFilter: ['value']});",
     )
     .await;
     b.click("#upload-button").await;
     b.wait_text("Results of the upload").await;
     b.screenshot("07-upload-receipt").await;
+    let seen = b.eval("return window.progressSeen;").await;
+    let seen: Vec<f64> = seen
+        .as_array()
+        .map(|a| a.iter().filter_map(|v| v.as_f64()).collect())
+        .unwrap_or_default();
+    assert!(
+        seen.last() == Some(&100.0),
+        "the progress bar moved to 100%: {seen:?}"
+    );
     let sha = b.text("#receipts code.sha").await;
-    assert_eq!(sha, sha256_hex(&content), "the receipt shows the file's SHA-256");
+    assert_eq!(
+        sha,
+        sha256_hex(&content),
+        "the receipt shows the file's SHA-256"
+    );
     let message_id = b.text("#receipts a.message-id").await;
     assert!(!message_id.is_empty());
     assert!(b.page_text().await.contains(PBCA.0));
 
     // Sent to Others lists it.
-    b.goto(&format!("{}/mailbox/folder/sentToOthers", t.url)).await;
+    b.goto(&format!("{}/mailbox/folder/sentToOthers", t.url))
+        .await;
     b.wait_text("MAPLE_TEN_202603.dat").await;
     b.screenshot("08-sent-to-others").await;
     sign_out(&b).await;
@@ -165,11 +177,13 @@ async fn r10_new_user_changes_password_accepts_rules_uploads_and_the_ca_download
     sign_in(&b, &t, CA_USER).await;
     open_mailbox(&b, &t, PBCA).await;
     b.wait_text("1 new").await;
-    b.click("nav.menu a[href='/mailbox/folder/receivedFromOthers']").await;
+    b.click("nav.menu a[href='/mailbox/folder/receivedFromOthers']")
+        .await;
     b.wait_text("MAPLE_TEN_202603.dat").await;
     assert_eq!(b.find_all("#messages tr.unread").await.len(), 1);
     b.screenshot("09-received-from-others").await;
-    b.click(&format!("a[href='/mailbox/message/{message_id}']")).await;
+    b.click(&format!("a[href='/mailbox/message/{message_id}']"))
+        .await;
     b.wait_text("SHA-256").await;
     assert_eq!(b.text("#sha256").await, sha);
     b.screenshot("10-message").await;
@@ -180,6 +194,15 @@ async fn r10_new_user_changes_password_accepts_rules_uploads_and_the_ca_download
         Some("MAPLE_TEN_202603.dat")
     );
     assert_eq!(std::fs::read(&got).expect("downloaded"), content);
+    // The download carries the SHA-256 (RFC 9530 Repr-Digest and a plain hex header).
+    let headers = b
+        .eval(&format!(
+            "return fetch('/mailbox/message/{message_id}/download').then(r => [r.headers.get('x-content-sha256'), r.headers.get('repr-digest'), r.headers.get('content-disposition')]);"
+        ))
+        .await;
+    assert_eq!(headers[0], serde_json::json!(sha));
+    assert!(headers[1].as_str().unwrap_or("").starts_with("sha-256=:"));
+    assert!(headers[2].as_str().unwrap_or("").starts_with("attachment;"));
     // Retrieved is marked on the list.
     b.goto(&format!("{}/mailbox/folder/receivedFromOthers", t.url))
         .await;
@@ -255,9 +278,45 @@ async fn r14_coordinator_unlocks_and_r24_help_desk_resets_a_mailbox_password() {
     let mail = mails(&smtp.maildir).pop().expect("a mail arrived");
     let password = new_password(&mail);
     assert!(!page.contains(&password), "the password is never shown");
+
+    // R14: a locked coordinator is unlocked by the Help Desk.
+    t.admin
+        .set_status(
+            BUREAU_USER.0,
+            imax_gateway::directory::AccountStatus::Locked(
+                imax_gateway::directory::LockReason::Administrative,
+            ),
+        )
+        .await
+        .expect("lock");
+    b.fill("#q", BUREAU_USER.0).await;
+    b.click("form[role=search] button").await;
+    b.click(&format!("a[href='/helpdesk/people/{}']", BUREAU_USER.0))
+        .await;
+    b.wait_text("locked (by an administrator)").await;
+    b.screenshot("15-helpdesk-person").await;
+    b.click("form[action$='/status'] button[value=active]")
+        .await;
+    b.wait_text(&format!("The state of {} was changed.", BUREAU_USER.0))
+        .await;
+    assert_eq!(b.text("#state").await, "active");
+
+    // Broadcasts reach every mailbox's home page.
+    b.goto(&format!("{}/helpdesk", t.url)).await;
+    b.fill("#title", "TRACS maintenance").await;
+    b.fill(
+        "#body",
+        "TRACS is closed on Saturday from 08:00 to 12:00 Eastern.",
+    )
+    .await;
+    b.click("form[action='/helpdesk/broadcasts'] button").await;
+    b.wait_text("The broadcast was posted").await;
     sign_out(&b).await;
+
     sign_in(&b, &t, SITE_USER).await;
+    b.wait_text("TRACS maintenance").await;
     open_mailbox(&b, &t, (MAPLE.0, &password)).await;
+    b.wait_text("TRACS maintenance").await;
 }
 
 #[tokio::test]
@@ -271,7 +330,10 @@ async fn web_security_sessions_and_pages_without_javascript_or_at_360px() {
     let csp = b
         .eval("return fetch('/home').then(r => [r.headers.get('content-security-policy'), r.headers.get('strict-transport-security'), r.headers.get('cache-control'), r.headers.get('x-frame-options')]);")
         .await;
-    assert!(csp[0].as_str().unwrap_or("").contains("frame-ancestors 'none'"));
+    assert!(csp[0]
+        .as_str()
+        .unwrap_or("")
+        .contains("frame-ancestors 'none'"));
     assert!(!csp[0].as_str().unwrap_or("").contains("unsafe-inline"));
     assert!(csp[1].as_str().unwrap_or("").starts_with("max-age="));
     assert_eq!(csp[2], "no-store");
@@ -286,10 +348,10 @@ async fn web_security_sessions_and_pages_without_javascript_or_at_360px() {
     open_mailbox(&b, &t, MAPLE).await;
     b.set_width(360).await;
     for (page, shot) in [
-        ("/home", "15-home-360"),
-        ("/mailbox", "16-mailbox-360"),
-        ("/mailbox/upload", "17-upload-360"),
-        ("/mailbox/folder/sentToTracs", "18-folder-360"),
+        ("/home", "20-home-360"),
+        ("/mailbox", "21-mailbox-360"),
+        ("/mailbox/upload", "22-upload-360"),
+        ("/mailbox/folder/sentToTracs", "23-folder-360"),
     ] {
         b.goto(&format!("{}{page}", t.url)).await;
         b.find("main h1").await;
@@ -322,7 +384,10 @@ async fn web_security_sessions_and_pages_without_javascript_or_at_360px() {
         .into_iter()
         .find(|c| c["name"] == "__Host-imax-session")
         .expect("session cookie");
-    assert_ne!(live["value"], old["value"], "a new sign-in, a new session ID");
+    assert_ne!(
+        live["value"], old["value"],
+        "a new sign-in, a new session ID"
+    );
     sign_out(&b).await;
     b.add_cookie(serde_json::json!({
         "name": "__Host-imax-session", "value": live["value"], "path": "/",
@@ -335,7 +400,14 @@ async fn web_security_sessions_and_pages_without_javascript_or_at_360px() {
     drop(b);
 
     // Without JavaScript the upload form still posts and returns the receipt.
-    let b = browser(&t, Options { javascript: false, width: 1440 }).await;
+    let b = browser(
+        &t,
+        Options {
+            javascript: false,
+            width: 1440,
+        },
+    )
+    .await;
     sign_in(&b, &t, SITE_USER).await;
     b.wait_text("Open a mailbox").await;
     open_mailbox(&b, &t, MAPLE).await;
@@ -345,10 +417,11 @@ async fn web_security_sessions_and_pages_without_javascript_or_at_360px() {
     std::fs::write(&one, tenant_file(5)).expect("write");
     std::fs::write(&two, tenant_file(6)).expect("write");
     b.fill("#other", "TRACS").await;
-    b.choose_files("#files", &[Path::new(&one), Path::new(&two)]).await;
+    b.choose_files("#files", &[Path::new(&one), Path::new(&two)])
+        .await;
     b.click("#upload-button").await;
     b.wait_text("Results of the upload").await;
     assert_eq!(b.find_all("#receipts tr.ok").await.len(), 2);
     assert!(b.page_text().await.contains("TRACMPROD"));
-    b.screenshot("19-receipt-without-javascript").await;
+    b.screenshot("24-receipt-without-javascript").await;
 }

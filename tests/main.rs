@@ -5,8 +5,8 @@
 mod helpers;
 
 mod access_rules;
-mod browser;
 mod audit_chain;
+mod browser;
 mod faults;
 mod folders;
 mod lifecycle;

@@ -74,7 +74,8 @@ impl Browser {
     /// Starts chromedriver and a headless Chromium that trusts the key at `server_key`.
     pub async fn start(server_key: &Path, opts: Options) -> Browser {
         let port = free_port();
-        let driver_bin = std::env::var("IMAX_TEST_CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
+        let driver_bin =
+            std::env::var("IMAX_TEST_CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
         let driver = Command::new(driver_bin)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
@@ -99,7 +100,8 @@ impl Browser {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        let binary = std::env::var("IMAX_TEST_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+        let binary =
+            std::env::var("IMAX_TEST_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
         let mut prefs = json!({
             "download.default_directory": downloads.display().to_string(),
             "download.prompt_for_download": false,
@@ -184,7 +186,11 @@ impl Browser {
     }
 
     pub async fn url(&self) -> String {
-        self.cmd("GET", "/url", None).await.as_str().unwrap_or("").to_string()
+        self.cmd("GET", "/url", None)
+            .await
+            .as_str()
+            .unwrap_or("")
+            .to_string()
     }
 
     pub async fn try_find(&self, css: &str) -> Option<El> {
@@ -216,28 +222,34 @@ impl Browser {
 
     pub async fn find_all(&self, css: &str) -> Vec<El> {
         let v = self
-            .cmd("POST", "/elements", Some(json!({"using": "css selector", "value": css})))
+            .cmd(
+                "POST",
+                "/elements",
+                Some(json!({"using": "css selector", "value": css})),
+            )
             .await;
         v.as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(element_id)
-                    .collect()
-            })
+            .map(|a| a.iter().filter_map(element_id).collect())
             .unwrap_or_default()
     }
 
     pub async fn click(&self, css: &str) {
         let e = self.find(css).await;
-        self.cmd("POST", &format!("/element/{}/click", e.0), Some(json!({}))).await;
+        self.cmd("POST", &format!("/element/{}/click", e.0), Some(json!({})))
+            .await;
     }
 
     /// Clears the field `css` and types `text` into it.
     pub async fn fill(&self, css: &str, text: &str) {
         let e = self.find(css).await;
-        self.cmd("POST", &format!("/element/{}/clear", e.0), Some(json!({}))).await;
-        self.cmd("POST", &format!("/element/{}/value", e.0), Some(json!({ "text": text })))
+        self.cmd("POST", &format!("/element/{}/clear", e.0), Some(json!({})))
             .await;
+        self.cmd(
+            "POST",
+            &format!("/element/{}/value", e.0),
+            Some(json!({ "text": text })),
+        )
+        .await;
     }
 
     /// Chooses files for a file input (paths joined by newlines for `multiple`).
@@ -248,8 +260,12 @@ impl Browser {
             .map(|p| p.display().to_string())
             .collect::<Vec<_>>()
             .join("\n");
-        self.cmd("POST", &format!("/element/{}/value", e.0), Some(json!({ "text": text })))
-            .await;
+        self.cmd(
+            "POST",
+            &format!("/element/{}/value", e.0),
+            Some(json!({ "text": text })),
+        )
+        .await;
     }
 
     /// The text of `css`, waiting for it; retried while the page is being replaced.
@@ -267,7 +283,11 @@ impl Browser {
 
     async fn try_text(&self, e: &El) -> Option<String> {
         let v = self
-            .raw("GET", &format!("/session/{}/element/{}/text", self.session, e.0), None)
+            .raw(
+                "GET",
+                &format!("/session/{}/element/{}/text", self.session, e.0),
+                None,
+            )
             .await
             .ok()?;
         v["value"].as_str().map(str::to_string)
@@ -283,8 +303,12 @@ impl Browser {
 
     /// Runs a script in the page and returns its value.
     pub async fn eval(&self, script: &str) -> Value {
-        self.cmd("POST", "/execute/sync", Some(json!({"script": script, "args": []})))
-            .await
+        self.cmd(
+            "POST",
+            "/execute/sync",
+            Some(json!({"script": script, "args": []})),
+        )
+        .await
     }
 
     /// Waits until the page text contains `needle` (10 s).
@@ -330,9 +354,13 @@ impl Browser {
                 .map(|d| d.flatten().map(|e| e.path()).collect())
                 .unwrap_or_default();
             if let Some(done) = files.iter().find(|p| {
-                !p.extension().is_some_and(|e| e == "crdownload" || e == "tmp")
+                !p.extension()
+                    .is_some_and(|e| e == "crdownload" || e == "tmp")
             }) {
-                if !files.iter().any(|p| p.extension().is_some_and(|e| e == "crdownload")) {
+                if !files
+                    .iter()
+                    .any(|p| p.extension().is_some_and(|e| e == "crdownload"))
+                {
                     return done.clone();
                 }
             }
@@ -351,7 +379,8 @@ impl Browser {
     }
 
     pub async fn add_cookie(&self, cookie: Value) {
-        self.cmd("POST", "/cookie", Some(json!({ "cookie": cookie }))).await;
+        self.cmd("POST", "/cookie", Some(json!({ "cookie": cookie })))
+            .await;
     }
 }
 

@@ -642,7 +642,7 @@ pub fn status_text(s: AccountStatus) -> &'static str {
         AccountStatus::Active => "active",
         AccountStatus::Locked(LockReason::Inactivity) => "locked (inactive 90 days)",
         AccountStatus::Locked(LockReason::FailedSignIns) => "locked (failed sign-ins)",
-        AccountStatus::Locked(LockReason::Administrative) => "locked",
+        AccountStatus::Locked(LockReason::Administrative) => "locked (by an administrator)",
         AccountStatus::Terminated => "terminated",
     }
 }

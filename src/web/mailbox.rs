@@ -665,7 +665,9 @@ async fn store_one(
             ok: true,
             file_name: file_name.into(),
             outcome: match receipt.routed_by {
-                crate::mailbox::RoutedBy::Sender => "Stored; sent to the recipient you chose".into(),
+                crate::mailbox::RoutedBy::Sender => {
+                    "Stored; sent to the recipient you chose".into()
+                }
                 crate::mailbox::RoutedBy::Directory => {
                     "Stored; sent to the administrator of the property's contract".into()
                 }
