@@ -375,6 +375,24 @@ async fn web_security_sessions_and_pages_without_javascript_or_at_360px() {
     b.find("#mid").await;
     assert!(b.url().await.ends_with("/signin"));
 
+    // Absolute lifetime: 12 hours end a session however busy it is.
+    sign_in(&b, &t, SITE_USER).await;
+    b.wait_text("Open a mailbox").await;
+    for _ in 0..51 {
+        t.clock.advance(time::Duration::minutes(14));
+        b.goto(&format!("{}/help/need-id", t.url)).await;
+    }
+    b.goto(&format!("{}/home", t.url)).await;
+    b.find("main h1").await;
+    assert!(
+        b.url().await.ends_with("/home"),
+        "11 h 54 min: still signed in"
+    );
+    t.clock.advance(time::Duration::minutes(14));
+    b.goto(&format!("{}/home", t.url)).await;
+    b.find("#mid").await;
+    assert!(b.url().await.ends_with("/signin"), "12 h: signed out");
+
     // Sign-out ends the session on the server: the old cookie opens nothing.
     sign_in(&b, &t, SITE_USER).await;
     b.wait_text("Open a mailbox").await;

@@ -11,6 +11,10 @@
 //! by two assets the gateway serves itself (`assets/`), under a Content-Security-Policy that
 //! allows no inline script and no other origin.
 
+// Handlers return `Result<_, Response>`: the error is the page to show, built once per
+// request, so its size does not matter.
+#![allow(clippy::result_large_err)]
+
 mod account;
 mod coordinator;
 mod helpdesk;
