@@ -32,4 +32,5 @@ pub mod s2s;
 pub mod server;
 pub mod store;
 pub mod tls;
+pub mod tracs;
 pub mod web;
