@@ -97,6 +97,9 @@ pub struct S2sClient {
     host: String,
     pub mid: String,
     pub password: String,
+    /// Sends every file as a deliberate resend (`<resend>true</resend>`): the gateway does not
+    /// refuse it as a duplicate.
+    pub resend: bool,
 }
 
 impl std::fmt::Debug for S2sClient {
@@ -150,6 +153,7 @@ impl S2sClient {
             host: format!("{host}:{port}"),
             mid: mid.into(),
             password: password.into(),
+            resend: false,
         })
     }
 
@@ -207,6 +211,9 @@ impl S2sClient {
         fields.push(("fileName", file_name));
         if let Some(s) = sha256 {
             fields.push(("sha256", s));
+        }
+        if self.resend {
+            fields.push(("resend", "true"));
         }
         let prefix = format!(
             "{}{}<t:content>",

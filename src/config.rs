@@ -27,6 +27,8 @@ pub struct Config {
     pub shutdown: Shutdown,
     pub smtp: crate::mail::SmtpConfig,
     pub web: Web,
+    pub tracs: Tracs,
+    pub history: History,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -79,6 +81,44 @@ pub struct Argon2Config {
     pub parallelism: u32,
 }
 
+/// What the gateway does with TRACS files it checks.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Tracs {
+    /// A file addressed to a recipient other than the one the directory names for the header's
+    /// project: "refuse" (`Misrouted`) or "mark" (accept, marked as misrouted on the receipt).
+    pub misrouted: String,
+    /// Days within which the same content from the same mailbox to the same recipient is a
+    /// duplicate.
+    pub duplicate_window_days: i64,
+}
+
+impl Default for Tracs {
+    fn default() -> Self {
+        Self {
+            misrouted: "refuse".into(),
+            duplicate_window_days: 30,
+        }
+    }
+}
+
+/// How long mailboxes keep their history (R26).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct History {
+    pub retention_days: i64,
+    pub purge_batch: u32,
+}
+
+impl Default for History {
+    fn default() -> Self {
+        Self {
+            retention_days: 396,
+            purge_batch: 500,
+        }
+    }
+}
+
 /// The browser door's sessions and uploads.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -119,6 +159,8 @@ impl Default for Config {
             shutdown: Shutdown::default(),
             smtp: crate::mail::SmtpConfig::default(),
             web: Web::default(),
+            tracs: Tracs::default(),
+            history: History::default(),
         }
     }
 }
@@ -296,6 +338,19 @@ impl Config {
         }
         if self.web.max_files_per_upload == 0 || self.web.max_files_per_upload > 100 {
             return bad("web.max_files_per_upload must be between 1 and 100");
+        }
+        if !matches!(self.tracs.misrouted.as_str(), "refuse" | "mark") {
+            return bad("tracs.misrouted is refuse or mark");
+        }
+        if self.tracs.duplicate_window_days < 0 {
+            return bad("tracs.duplicate_window_days must not be negative");
+        }
+        // R26 asks for at least 12 months of history.
+        if self.history.retention_days < 366 {
+            return bad("history.retention_days must be at least 366 (R26: at least 12 months)");
+        }
+        if self.history.purge_batch == 0 {
+            return bad("history.purge_batch must be positive");
         }
         if self.limits.page_size == 0 || self.limits.page_size > 1000 {
             return bad("limits.page_size must be between 1 and 1000");

@@ -29,10 +29,14 @@ pub enum Code {
     RateLimited,
     Unavailable,
     SessionEnded,
+    InvalidTracsFile,
+    Misrouted,
+    DuplicateFile,
+    SenderNotAllowed,
 }
 
 impl Code {
-    pub const ALL: [Code; 19] = [
+    pub const ALL: [Code; 23] = [
         Code::AuthenticationFailed,
         Code::MailboxAuthenticationFailed,
         Code::AccountLocked,
@@ -52,6 +56,10 @@ impl Code {
         Code::RateLimited,
         Code::Unavailable,
         Code::SessionEnded,
+        Code::InvalidTracsFile,
+        Code::Misrouted,
+        Code::DuplicateFile,
+        Code::SenderNotAllowed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -75,6 +83,10 @@ impl Code {
             Code::RateLimited => "RateLimited",
             Code::Unavailable => "Unavailable",
             Code::SessionEnded => "SessionEnded",
+            Code::InvalidTracsFile => "InvalidTracsFile",
+            Code::Misrouted => "Misrouted",
+            Code::DuplicateFile => "DuplicateFile",
+            Code::SenderNotAllowed => "SenderNotAllowed",
         }
     }
 
@@ -103,6 +115,11 @@ impl Code {
             Code::RateLimited => 405,
             Code::Unavailable => 500,
             Code::SessionEnded => 401,
+            // iMAX 300: "nothing was uploaded".
+            Code::InvalidTracsFile
+            | Code::Misrouted
+            | Code::DuplicateFile
+            | Code::SenderNotAllowed => 300,
         }
     }
 
@@ -141,6 +158,18 @@ impl Code {
             Code::MalformedRequest => "The request is not a well-formed iMAX SOAP request.",
             Code::RateLimited => "Too many failed attempts from this address; wait a few minutes and try again.",
             Code::Unavailable => "The gateway is unavailable just now; try again shortly.",
+            Code::InvalidTracsFile => {
+                "The file is not a valid TRACS file, or not one this recipient accepts; nothing was stored."
+            }
+            Code::Misrouted => {
+                "The file is addressed to a recipient other than the one the directory names for its project; nothing was stored."
+            }
+            Code::DuplicateFile => {
+                "The same file was already sent; nothing was stored. Mark it as a deliberate resend to send it again."
+            }
+            Code::SenderNotAllowed => {
+                "The header's Sender's iMAX ID is neither the sending mailbox nor one allowed to send for it; nothing was stored."
+            }
             Code::SessionEnded => {
                 "Your browser session has ended (signed out, idle too long, or the password, lock or rights of the M-ID or mailbox changed); sign in again."
             }
@@ -159,11 +188,23 @@ impl fmt::Display for Code {
 pub struct Refusal {
     pub code: Code,
     detail: Option<String>,
+    /// Itemised specifics (the problems found in a TRACS file), shown as a list.
+    pub items: Vec<String>,
 }
 
 impl Refusal {
     pub fn new(code: Code) -> Self {
-        Self { code, detail: None }
+        Self {
+            code,
+            detail: None,
+            items: Vec::new(),
+        }
+    }
+
+    /// Adds itemised specifics.
+    pub fn with_items(mut self, items: Vec<String>) -> Self {
+        self.items = items;
+        self
     }
 
     /// A refusal with a sentence that adds specifics after the code's own sentence.
@@ -171,6 +212,7 @@ impl Refusal {
         Self {
             code,
             detail: Some(detail.into()),
+            items: Vec::new(),
         }
     }
 

@@ -431,15 +431,35 @@ async fn web_security_sessions_and_pages_without_javascript_or_at_360px() {
     open_mailbox(&b, &t, MAPLE).await;
     b.goto(&format!("{}/mailbox/upload", t.url)).await;
     let dir = tempfile::tempdir().expect("tmp");
-    let (one, two) = (dir.path().join("A.dat"), dir.path().join("B.dat"));
+    let (one, two, bad) = (
+        dir.path().join("A.dat"),
+        dir.path().join("B.dat"),
+        dir.path().join("C.dat"),
+    );
     std::fs::write(&one, tenant_file(5)).expect("write");
     std::fs::write(&two, tenant_file(6)).expect("write");
-    b.fill("#other", "TRACS").await;
-    b.choose_files("#files", &[Path::new(&one), Path::new(&two)])
-        .await;
+    let mut broken = tenant_file(2);
+    broken.drain(310..320); // ten characters out of the first certification record
+    std::fs::write(&bad, broken).expect("write");
+    b.choose_files(
+        "#files",
+        &[Path::new(&one), Path::new(&two), Path::new(&bad)],
+    )
+    .await;
     b.click("#upload-button").await;
     b.wait_text("Results of the upload").await;
+    // The preselected recipient agrees with the header's project; the broken file is refused
+    // with its located problems.
     assert_eq!(b.find_all("#receipts tr.ok").await.len(), 2);
-    assert!(b.page_text().await.contains("TRACMPROD"));
+    assert!(b.page_text().await.contains(PBCA.0));
+    assert!(b
+        .page_text()
+        .await
+        .contains("sent to the recipient you chose"));
+    let problem = b.text("#receipts tr.failed ul.problems li").await;
+    assert!(
+        problem.starts_with("line 2, MAT10, Record length: expected 400 characters"),
+        "{problem}"
+    );
     b.screenshot("24-receipt-without-javascript").await;
 }

@@ -6,7 +6,9 @@ use imax_gateway::client::{Content, Reply, S2sClient};
 use imax_gateway::clock::{ManualClock, SharedClock};
 use imax_gateway::config::Config;
 use imax_gateway::store::Store;
+use imax_gateway::tracs::{FileKind, Sample};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use tempfile::TempDir;
 
@@ -109,7 +111,9 @@ impl TestApp {
             .expect("connects")
     }
 
-    /// Sends `content` from `mailbox` as `person`.
+    /// Sends `content` from `mailbox` as `person`, marked as a deliberate resend: the tests
+    /// that use this send the same few bytes again and again to test who may send, not what.
+    /// (The duplicate rules are tested with [`TestApp::client`] directly.)
     pub async fn send(
         &self,
         person: (&str, &str),
@@ -117,8 +121,9 @@ impl TestApp {
         to: Option<&str>,
         content: &[u8],
     ) -> Reply {
-        self.client(person)
-            .await
+        let mut client = self.client(person).await;
+        client.resend = true;
+        client
             .send_file(
                 mailbox.0,
                 mailbox.1,
@@ -206,12 +211,28 @@ pub fn sha256_hex(b: &[u8]) -> String {
     hex::encode(sha2::Sha256::digest(b))
 }
 
-/// A TRACS-like tenant file (fixed-width records).
+/// A valid TRACS tenant file for Maple Court (project and sender TRACM10001), built from the
+/// gateway's layout tables, with `lines` certification records. Each call gets its own time
+/// stamp, so that each is a new transmission (not a duplicate).
 pub fn tenant_file(lines: usize) -> Vec<u8> {
-    let mut out = format!("TENHR2.0.2.D00001112220261200000{:>188}TRACM10001\r\n", "").into_bytes();
-    for i in 0..lines {
-        out.extend(format!("MAT10{:05}{:<90}\r\n", i + 2, "certification").into_bytes());
+    tracs_file(FileKind::Tenant, MAPLE.0, lines)
+}
+
+/// A valid TRACS file of `kind` for `project` (also its sender), a new transmission each call.
+pub fn tracs_file(kind: FileKind, project: &str, lines: usize) -> Vec<u8> {
+    tracs_file_from(kind, project, project, lines)
+}
+
+/// A valid TRACS file of `kind` about `project`, whose header names `sender` as Sender's iMAX
+/// ID; a new transmission each call (its own time stamp).
+pub fn tracs_file_from(kind: FileKind, project: &str, sender: &str, lines: usize) -> Vec<u8> {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    Sample {
+        time: format!("{:02}{:02}{:02}", (n / 3600) % 24, (n / 60) % 60, n % 60),
+        records_per_batch: lines,
+        sender: sender.into(),
+        ..Sample::new(kind, project)
     }
-    out.extend(b"TENTR\r\n");
-    out
+    .build()
 }

@@ -1,6 +1,7 @@
 //! Sending and fetching files (R11, R12) through the real server.
 
 use crate::helpers::*;
+use imax_gateway::tracs::FileKind;
 
 #[tokio::test]
 async fn r12_property_file_routes_to_its_ca_and_the_ca_fetches_it() {
@@ -15,7 +16,11 @@ async fn r12_property_file_routes_to_its_ca_and_the_ca_fetches_it() {
         "Maple Court's contract is the PBCA's"
     );
     assert_eq!(r.get("fromMailbox"), Some(MAPLE.0));
-    assert_eq!(r.get("routedBy"), Some("directory"));
+    assert_eq!(
+        r.get("routedBy"),
+        Some("header"),
+        "the header's Project's iMAX ID names Maple Court"
+    );
     assert_eq!(r.get("sha256"), Some(sha256_hex(&file).as_str()));
     assert_eq!(r.get("sizeBytes"), Some(file.len().to_string().as_str()));
     let id = r.get("messageId").expect("id").to_string();
@@ -45,10 +50,13 @@ async fn r12_property_file_routes_to_its_ca_and_the_ca_fetches_it() {
 async fn r12_files_to_tracs_and_replies_from_a_ca() {
     let t = TestApp::start().await;
     // Oak Hill's contract is administered by HUD: no recipient named means TRACS.
-    let r = t.send(SITE_USER, OAK_HILL, None, b"voucher").await;
+    let voucher = tracs_file(FileKind::Voucher, OAK_HILL.0, 2);
+    let r = t.send(SITE_USER, OAK_HILL, None, &voucher).await;
     assert_ok(&r);
     assert_eq!(r.get("toMailbox"), Some(HUD.0));
-    let named = t.send(SITE_USER, MAPLE, Some("TRACS"), b"to hud").await;
+    // Sent from Maple Court's mailbox about Oak Hill, named to TRACS: the directory agrees.
+    let oak_hill = tracs_file_from(FileKind::Tenant, OAK_HILL.0, MAPLE.0, 2);
+    let named = t.send(SITE_USER, MAPLE, Some("TRACS"), &oak_hill).await;
     assert_eq!(named.get("toMailbox"), Some(HUD.0));
     assert_eq!(named.get("routedBy"), Some("sender"));
     let to_tracs = t.list(SITE_USER, MAPLE, "sentToTracs").await;

@@ -8,6 +8,12 @@ async fn zeep_drives_the_endpoint_from_the_served_wsdl() {
     let t = TestApp::start().await;
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/zeep/s2s_zeep.py");
     let (url, ca) = (t.url.clone(), t.ca.clone());
+    let valid = t.dir.path().join("VALID.DAT");
+    let invalid = t.dir.path().join("INVALID.DAT");
+    std::fs::write(&valid, tenant_file(3)).expect("write");
+    let mut broken = tenant_file(3);
+    broken.drain(310..320); // ten characters out of the first certification record
+    std::fs::write(&invalid, broken).expect("write");
     let python = std::env::var("IMAX_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
     // Run off the async runtime's worker: the gateway serves zeep on the same runtime.
     let out = tokio::task::spawn_blocking(move || {
@@ -15,6 +21,8 @@ async fn zeep_drives_the_endpoint_from_the_served_wsdl() {
             .arg(script)
             .arg(url)
             .arg(ca)
+            .arg(valid)
+            .arg(invalid)
             .output()
     })
     .await

@@ -216,4 +216,6 @@ pub struct Mailbox {
     pub password_hash: String,
     pub active: bool,
     pub auth_epoch: i64,
+    /// Whether files that are not TRACS files may be sent to it (HUD's TRACS: no).
+    pub accepts_attachments: bool,
 }

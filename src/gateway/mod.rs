@@ -20,12 +20,15 @@ use crate::audit::AuditEntry;
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::directory::password::{self, PasswordRules, Secret};
-use crate::directory::{Account, AccountStatus, ImaxId, MId, Mailbox, Recipient};
+use crate::directory::{Account, AccountStatus, ImaxId, MId, Mailbox};
 use crate::error::{Code, Refusal};
-use crate::mailbox::{self, ListQuery, MessageInfo, Page, Receipt};
-use crate::store::{self, accounts, mailboxes, messages, Effect, NewMessage, StagedBody, Store};
+use crate::mailbox::{ListQuery, MessageInfo, Page};
+use crate::store::{self, accounts, mailboxes, messages, Effect, Store};
 
 mod browser;
+mod send;
+
+pub use send::{SendRequest, Upload};
 use std::net::IpAddr;
 use std::sync::Arc;
 use time::Duration;
@@ -335,134 +338,11 @@ impl Gateway {
         }
     }
 
-    /// Starts receiving a file body, bounded by the size limit.
-    pub fn stage_body(&self) -> Result<StagedBody, Refusal> {
-        Ok(self
-            .inner
-            .store
-            .bodies
-            .stage(self.inner.config.limits.max_file_bytes)?)
-    }
-
     /// Records that an upload authorised for `s` was refused while its body arrived (too
     /// large, malformed); nothing was stored.
     pub async fn abandon_send(&self, s: &MailboxSession, r: Refusal) -> Refusal {
         let entry = self.session_audit(s);
         self.refuse(vec![], entry, r).await
-    }
-
-    /// Stores a received file and returns its receipt. The body is durable before the row is
-    /// committed, and the row before the receipt is returned.
-    pub async fn send_file(
-        &self,
-        s: &MailboxSession,
-        to: Option<&str>,
-        file_name: &str,
-        body: StagedBody,
-        expected_sha256: Option<&str>,
-    ) -> Result<Receipt, Refusal> {
-        Self::expect_op(s, Operation::SendFile)?;
-        let entry = self.session_audit(s);
-        let pool = &self.inner.store.pool;
-        let refuse = |r: Refusal| self.refuse(vec![], entry.clone().detail(file_name), r);
-        if body.size() == 0 {
-            return Err(refuse(Code::MissingFile.into()).await);
-        }
-        let Some(name) = mailbox::clean_file_name(file_name) else {
-            return Err(refuse(Refusal::with_detail(
-                Code::MalformedRequest,
-                "The file name is empty.",
-            ))
-            .await);
-        };
-        let sha256 = body.sha256_hex();
-        if let Some(expected) = expected_sha256 {
-            if !expected.trim().eq_ignore_ascii_case(&sha256) {
-                return Err(refuse(Code::ChecksumMismatch.into()).await);
-            }
-        }
-        let named = match to.map(str::trim).filter(|t| !t.is_empty()) {
-            None => None,
-            Some(t) => {
-                let recipient = Recipient::parse(t).ok_or_else(|| {
-                    Refusal::with_detail(
-                        Code::UnknownRecipient,
-                        format!("{t:?} is neither TRACS nor an iMAX ID (TRACM and five digits)."),
-                    )
-                });
-                let id = match recipient {
-                    Ok(Recipient::Tracs) => ImaxId::hud(),
-                    Ok(Recipient::Mailbox(id)) => id,
-                    Err(r) => return Err(refuse(r).await),
-                };
-                match mailboxes::load(pool, &id).await? {
-                    Some(m) => Some(m),
-                    None => {
-                        return Err(refuse(Refusal::with_detail(
-                            Code::UnknownRecipient,
-                            format!("No mailbox {id} exists."),
-                        ))
-                        .await)
-                    }
-                }
-            }
-        };
-        let mut admins = Vec::new();
-        if named.is_none() {
-            admins = mailboxes::administrators_for(pool, s.mailbox.id).await?;
-        }
-        let (recipient, routed_by) = match mailbox::choose_recipient(&s.mailbox, named, admins) {
-            Ok(r) => r,
-            Err(r) => return Err(refuse(r).await),
-        };
-        let now = self.inner.clock.now();
-        let message_id = mailbox::new_message_id(now).map_err(Refusal::internal)?;
-        let row = NewMessage {
-            message_id: message_id.clone(),
-            from_mailbox: s.mailbox.id,
-            to_mailbox: recipient.id,
-            sent_by: s.auth.account.mid.to_string(),
-            file_name: name.clone(),
-            size_bytes: body.size(),
-            sha256: sha256.clone(),
-            body_key: String::new(),
-            received_at: now,
-        };
-        let mut effects: Vec<Effect> = self.activity(&s.auth.account).into_iter().collect();
-        let entry = entry.message(&message_id).detail(format!(
-            "{name} -> {} ({} bytes, routed by {})",
-            recipient.imax_id,
-            body.size(),
-            routed_by.as_str()
-        ));
-        // Sealing and committing run to completion even if the client goes away meanwhile, so
-        // that no body is left without its row.
-        let store = self.inner.store.clone();
-        let done = tokio::spawn(async move {
-            let sealed = body.seal().await?;
-            effects.push(Effect::InsertMessage(NewMessage {
-                body_key: sealed.key.clone(),
-                ..row
-            }));
-            match store.committer.commit(effects, entry).await {
-                Ok(()) => Ok(sealed),
-                Err(e) => {
-                    let _ = store.bodies.remove(&sealed.key);
-                    Err(Refusal::internal(e))
-                }
-            }
-        })
-        .await
-        .map_err(Refusal::internal)??;
-        Ok(Receipt {
-            message_id,
-            sha256: done.sha256,
-            size_bytes: done.size,
-            from_mailbox: s.mailbox.imax_id.to_string(),
-            to_mailbox: recipient.imax_id.to_string(),
-            received_at: now,
-            routed_by,
-        })
     }
 
     /// One page of a folder. An empty first page is reported by the caller with the folder's

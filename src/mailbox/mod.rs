@@ -101,6 +101,8 @@ pub struct Receipt {
     pub to_mailbox: String,
     pub received_at: OffsetDateTime,
     pub routed_by: RoutedBy,
+    /// Accepted although addressed against the directory (`tracs.misrouted = "mark"`).
+    pub misrouted: bool,
 }
 
 /// A listing request.

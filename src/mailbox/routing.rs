@@ -9,8 +9,11 @@ use crate::error::{Code, Refusal};
 pub enum RoutedBy {
     /// The sender named the recipient.
     Sender,
-    /// The directory's property → contract → administrator table chose it.
+    /// The directory's property → contract → administrator table chose it, from the sending
+    /// mailbox's properties.
     Directory,
+    /// The directory chose it from the Project's iMAX ID in the TRACS header.
+    Header,
 }
 
 impl RoutedBy {
@@ -18,6 +21,7 @@ impl RoutedBy {
         match self {
             RoutedBy::Sender => "sender",
             RoutedBy::Directory => "directory",
+            RoutedBy::Header => "header",
         }
     }
 }
@@ -96,6 +100,7 @@ mod tests {
             password_hash: String::new(),
             active: true,
             auth_epoch: 0,
+            accepts_attachments: true,
         }
     }
 

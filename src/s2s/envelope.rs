@@ -45,6 +45,8 @@ pub enum Request {
         to: Option<String>,
         file_name: String,
         sha256: Option<String>,
+        /// A deliberate resend, not to be refused as a duplicate.
+        resend: bool,
     },
     ListMessages {
         mailbox: Credentials,
@@ -288,6 +290,7 @@ impl Envelope {
                 to: self.optional("toMailbox"),
                 file_name: self.required("fileName")?.to_string(),
                 sha256: self.optional("sha256"),
+                resend: matches!(self.optional("resend").as_deref(), Some("true" | "1")),
             },
             "ListMessages" => {
                 let raw = self.required("folder")?;

@@ -12,10 +12,11 @@ pub mod scan;
 
 use crate::access::{Door, Operation};
 use crate::error::{Code, Refusal};
-use crate::gateway::{Body as MessageBody, Caller, Gateway, MailboxSession, StageError};
+use crate::gateway::{
+    Body as MessageBody, Caller, Gateway, MailboxSession, SendRequest, StageError, Upload,
+};
 use crate::mailbox::{ListQuery, MessageInfo, Order};
 use crate::server::ClientAddr;
-use crate::store::StagedBody;
 use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -153,7 +154,7 @@ async fn handle(gw: &Gateway, caller: Caller, body: Body) -> Result<Response, Re
     let mut scanner = Scanner::new(limits.max_envelope_bytes, limits.max_file_bytes);
     let drain_limit = limits.max_file_bytes.saturating_mul(3) / 2 + (1 << 20);
     let mut stream = body.into_data_stream();
-    let mut upload: Option<(StagedBody, MailboxSession)> = None;
+    let mut upload: Option<(Upload, MailboxSession)> = None;
     let idle = std::time::Duration::from_secs(limits.body_idle_timeout_secs);
     loop {
         let Ok(next) = tokio::time::timeout(idle, stream.next()).await else {
@@ -216,6 +217,7 @@ async fn handle(gw: &Gateway, caller: Caller, body: Body) -> Result<Response, Re
             to,
             file_name,
             sha256,
+            resend,
         } => {
             let (staged, session) = match upload {
                 Some(u) => u,
@@ -227,10 +229,13 @@ async fn handle(gw: &Gateway, caller: Caller, body: Body) -> Result<Response, Re
             let receipt = gw
                 .send_file(
                     &session,
-                    to.as_deref(),
-                    &file_name,
+                    SendRequest {
+                        to: to.as_deref(),
+                        file_name: &file_name,
+                        expected_sha256: sha256.as_deref(),
+                        resend,
+                    },
                     staged,
-                    sha256.as_deref(),
                 )
                 .await?;
             Ok(xml_response(
@@ -319,7 +324,7 @@ async fn start_upload(
     gw: &Gateway,
     caller: Caller,
     prefix: &[u8],
-) -> Result<(StagedBody, MailboxSession), Refusal> {
+) -> Result<(Upload, MailboxSession), Refusal> {
     let env = envelope::parse(prefix, true)?;
     if env.operation.as_deref() != Some("SendFile") {
         return Err(Refusal::with_detail(

@@ -72,9 +72,18 @@ pub fn fault(r: &Refusal) -> String {
         Code::Unavailable | Code::RateLimited => "soap:Server",
         _ => "soap:Client",
     };
-    let msg = escape(&r.message());
+    let mut text = r.message();
+    if !r.items.is_empty() {
+        text = format!("{text} {}", r.items.join("; "));
+    }
+    let msg = escape(&text);
+    let problems: String = r
+        .items
+        .iter()
+        .map(|i| format!("<tns:problem>{}</tns:problem>", escape(i)))
+        .collect();
     format!(
-        "{}<soap:Fault><faultcode>{faultcode}</faultcode><faultstring xml:lang=\"en\">{msg}</faultstring><detail><tns:imaxFault><tns:status>{}</tns:status><tns:code>{}</tns:code><tns:message>{msg}</tns:message></tns:imaxFault></detail></soap:Fault>{ENVELOPE_CLOSE}",
+        "{}<soap:Fault><faultcode>{faultcode}</faultcode><faultstring xml:lang=\"en\">{msg}</faultstring><detail><tns:imaxFault><tns:status>{}</tns:status><tns:code>{}</tns:code><tns:message>{msg}</tns:message>{problems}</tns:imaxFault></detail></soap:Fault>{ENVELOPE_CLOSE}",
         envelope_open(),
         r.code.imax_status(),
         r.code.as_str(),
@@ -90,8 +99,11 @@ pub fn receipt(r: &Receipt) -> String {
         .el("fromMailbox", &r.from_mailbox)
         .el("toMailbox", &r.to_mailbox)
         .el("receivedAt", &rfc3339(r.received_at))
-        .el("routedBy", r.routed_by.as_str())
-        .close("receipt");
+        .el("routedBy", r.routed_by.as_str());
+    if r.misrouted {
+        x.el("misrouted", "true");
+    }
+    x.close("receipt");
     x.into_string()
 }
 

@@ -28,6 +28,14 @@ pub struct NewMessage {
     pub sha256: String,
     pub body_key: String,
     pub received_at: OffsetDateTime,
+    /// The TRACS transmission key (sender | date stamp | time stamp), for TRACS files.
+    pub tracs_key: Option<String>,
+    pub routed_by: &'static str,
+    /// Marked by the sender as a deliberate resend (not a duplicate).
+    pub resend: bool,
+    /// Accepted although the recipient disagrees with the directory (when the operator
+    /// chose to accept and mark such files).
+    pub misrouted: bool,
 }
 
 /// A write a request asks for.
@@ -195,8 +203,9 @@ async fn apply_effect(conn: &mut SqliteConnection, effect: &Effect) -> Result<()
     match effect {
         Effect::InsertMessage(m) => {
             sqlx::query(
-                "INSERT INTO messages (message_id, from_mailbox, to_mailbox, sent_by, file_name, size_bytes, sha256, body_key, received_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                "INSERT INTO messages (message_id, from_mailbox, to_mailbox, sent_by, file_name, size_bytes, sha256, body_key, received_at,
+                                       tracs_key, routed_by, resend, misrouted)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
             )
             .bind(&m.message_id)
             .bind(m.from_mailbox)
@@ -207,6 +216,10 @@ async fn apply_effect(conn: &mut SqliteConnection, effect: &Effect) -> Result<()
             .bind(&m.sha256)
             .bind(&m.body_key)
             .bind(to_epoch(m.received_at))
+            .bind(&m.tracs_key)
+            .bind(m.routed_by)
+            .bind(i64::from(m.resend))
+            .bind(i64::from(m.misrouted))
             .execute(&mut *conn)
             .await?;
         }

@@ -18,10 +18,12 @@ fn row_to_mailbox(row: &sqlx::sqlite::SqliteRow) -> Result<Mailbox, sqlx::Error>
         password_hash: row.try_get(4)?,
         active: row.try_get::<i64, _>(5)? != 0,
         auth_epoch: row.try_get(6)?,
+        accepts_attachments: row.try_get::<i64, _>(7)? != 0,
     })
 }
 
-const COLUMNS: &str = "id, imax_id, kind, name, password_hash, active, auth_epoch";
+const COLUMNS: &str =
+    "id, imax_id, kind, name, password_hash, active, auth_epoch, accepts_attachments";
 
 pub async fn load(pool: &SqlitePool, imax_id: &ImaxId) -> Result<Option<Mailbox>, sqlx::Error> {
     let sql = format!("SELECT {COLUMNS} FROM mailboxes WHERE imax_id = $1");
@@ -71,8 +73,8 @@ pub async fn create(
 ) -> Result<i64, sqlx::Error> {
     audited!(pool, audit, |tx| {
         let id = sqlx::query_scalar(
-            "INSERT INTO mailboxes (imax_id, kind, name, email, password_hash, password_changed_at, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",
+            "INSERT INTO mailboxes (imax_id, kind, name, email, password_hash, password_changed_at, created_at, accepts_attachments)
+             VALUES ($1, $2, $3, $4, $5, $6, $6, $7) RETURNING id",
         )
         .bind(m.imax_id.as_str())
         .bind(m.kind.as_str())
@@ -80,6 +82,8 @@ pub async fn create(
         .bind(&m.email)
         .bind(&m.password_hash)
         .bind(to_epoch(now))
+        // HUD's TRACS takes TRACS files only.
+        .bind(i64::from(m.kind != MailboxKind::Hud))
         .fetch_one(&mut *tx)
         .await?;
         id
@@ -195,5 +199,67 @@ pub async fn add_business_partner(
         .bind(property)
         .execute(&mut *tx)
         .await?;
+    })
+}
+
+/// Whether `sender` may stand as Sender's iMAX ID in files sent from `mailbox` (R11).
+pub async fn may_send_for(
+    pool: &SqlitePool,
+    mailbox: i64,
+    sender: &str,
+) -> Result<bool, sqlx::Error> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM mailbox_senders s JOIN mailboxes m ON m.id = s.sender_mailbox_id
+          WHERE s.mailbox_id = $1 AND m.imax_id = $2",
+    )
+    .bind(mailbox)
+    .bind(sender)
+    .fetch_one(pool)
+    .await?;
+    Ok(n > 0)
+}
+
+/// Lets `sender` appear as Sender's iMAX ID in files sent from `mailbox`, or stops it.
+pub async fn set_sender(
+    pool: &SqlitePool,
+    mailbox: i64,
+    sender: i64,
+    allowed: bool,
+    audit: &AuditEntry,
+) -> Result<(), sqlx::Error> {
+    audited!(pool, audit, |tx| {
+        if allowed {
+            sqlx::query(
+                "INSERT INTO mailbox_senders (mailbox_id, sender_mailbox_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            )
+            .bind(mailbox)
+            .bind(sender)
+            .execute(&mut *tx)
+            .await?;
+        } else {
+            sqlx::query(
+                "DELETE FROM mailbox_senders WHERE mailbox_id = $1 AND sender_mailbox_id = $2",
+            )
+            .bind(mailbox)
+            .bind(sender)
+            .execute(&mut *tx)
+            .await?;
+        }
+    })
+}
+
+/// Whether a mailbox accepts files that are not TRACS files.
+pub async fn set_accepts_attachments(
+    pool: &SqlitePool,
+    mailbox: i64,
+    accepts: bool,
+    audit: &AuditEntry,
+) -> Result<(), sqlx::Error> {
+    audited!(pool, audit, |tx| {
+        sqlx::query("UPDATE mailboxes SET accepts_attachments = $1 WHERE id = $2")
+            .bind(i64::from(accepts))
+            .bind(mailbox)
+            .execute(&mut *tx)
+            .await?;
     })
 }

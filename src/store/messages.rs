@@ -210,6 +210,43 @@ pub async fn find(
     }
 }
 
+/// An earlier message with the same TRACS transmission key (not counting resends): its
+/// message ID and when it arrived.
+pub async fn find_by_tracs_key(
+    pool: &SqlitePool,
+    key: &str,
+) -> Result<Option<(String, time::OffsetDateTime)>, sqlx::Error> {
+    let row: Option<(String, i64)> = sqlx::query_as(
+        "SELECT message_id, received_at FROM messages WHERE tracs_key = $1 AND resend = 0 LIMIT 1",
+    )
+    .bind(key)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|(id, at)| (id, from_epoch(at))))
+}
+
+/// An earlier message with the same content from `from` to `to` since `since`.
+pub async fn find_same_content(
+    pool: &SqlitePool,
+    from: i64,
+    to: i64,
+    sha256: &str,
+    since: time::OffsetDateTime,
+) -> Result<Option<(String, time::OffsetDateTime)>, sqlx::Error> {
+    let row: Option<(String, i64)> = sqlx::query_as(
+        "SELECT message_id, received_at FROM messages
+          WHERE from_mailbox = $1 AND to_mailbox = $2 AND sha256 = $3 AND received_at >= $4
+          ORDER BY received_at DESC LIMIT 1",
+    )
+    .bind(from)
+    .bind(to)
+    .bind(sha256)
+    .bind(to_epoch(since))
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|(id, at)| (id, from_epoch(at))))
+}
+
 /// Messages received by `mailbox` and not yet retrieved: (from HUD, from others).
 pub async fn unread_counts(pool: &SqlitePool, mailbox: i64) -> Result<(i64, i64), sqlx::Error> {
     sqlx::query_as(

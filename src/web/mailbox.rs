@@ -8,7 +8,7 @@ use crate::access::Operation;
 use crate::config::Config;
 use crate::directory::password::Secret;
 use crate::error::{Code, Refusal};
-use crate::gateway::{Body as MessageBody, Credentials, MailboxSession, StageError};
+use crate::gateway::{Body as MessageBody, Credentials, MailboxSession, SendRequest, StageError};
 use crate::mailbox::{Folder, ListQuery, MessageInfo, Order, PageToken};
 use crate::store::sessions;
 use askama::Template;
@@ -499,6 +499,7 @@ struct Outcome {
     to: String,
     size: String,
     sha256: String,
+    problems: Vec<String>,
 }
 
 impl Outcome {
@@ -507,6 +508,7 @@ impl Outcome {
             ok: false,
             file_name: file_name.into(),
             outcome: format!("Refused: {} ({})", r.message(), r.code.as_str()),
+            problems: r.items.clone(),
             message_id: String::new(),
             to: String::new(),
             size: String::new(),
@@ -557,6 +559,7 @@ async fn upload(State(web): State<Web>, Signed(s): Signed, mut form: Multipart) 
     let max_files = web.gw.config().web.max_files_per_upload;
     let mut csrf_checked = false;
     let (mut to, mut other) = (String::new(), String::new());
+    let mut resend = false;
     let mut results: Vec<Outcome> = Vec::new();
     let mut files = 0usize;
     loop {
@@ -571,7 +574,7 @@ async fn upload(State(web): State<Web>, Signed(s): Signed, mut form: Multipart) 
         };
         let name = field.name().unwrap_or("").to_string();
         match name.as_str() {
-            "csrf" | "to" | "other" => {
+            "csrf" | "to" | "other" | "resend" => {
                 let value = match small_field(&mut field, 256).await {
                     Ok(v) => v,
                     Err(r) => return web.refusal_page(Some(&s), &r),
@@ -584,6 +587,7 @@ async fn upload(State(web): State<Web>, Signed(s): Signed, mut form: Multipart) 
                         csrf_checked = true;
                     }
                     "to" => to = value,
+                    "resend" => resend = value == "yes",
                     _ => other = value,
                 }
             }
@@ -611,7 +615,7 @@ async fn upload(State(web): State<Web>, Signed(s): Signed, mut form: Multipart) 
                 } else {
                     other.trim().to_uppercase()
                 };
-                results.push(store_one(&web, &m, &mut field, &file_name, &recipient).await);
+                results.push(store_one(&web, &m, &mut field, &file_name, &recipient, resend).await);
             }
             _ => {}
         }
@@ -634,6 +638,7 @@ async fn store_one(
     field: &mut axum::extract::multipart::Field<'_>,
     file_name: &str,
     recipient: &str,
+    resend: bool,
 ) -> Outcome {
     let mut staged = match web.gw.stage_body() {
         Ok(b) => b,
@@ -660,22 +665,36 @@ async fn store_one(
         }
     }
     let to = (!recipient.trim().is_empty()).then_some(recipient);
-    match web.gw.send_file(m, to, file_name, staged, None).await {
+    let req = SendRequest {
+        to,
+        file_name,
+        expected_sha256: None,
+        resend,
+    };
+    match web.gw.send_file(m, req, staged).await {
         Ok(receipt) => Outcome {
             ok: true,
             file_name: file_name.into(),
             outcome: match receipt.routed_by {
                 crate::mailbox::RoutedBy::Sender => {
-                    "Stored; sent to the recipient you chose".into()
+                    "Stored; sent to the recipient you chose".to_string()
                 }
                 crate::mailbox::RoutedBy::Directory => {
-                    "Stored; sent to the administrator of the property's contract".into()
+                    "Stored; sent to the administrator of the property's contract".to_string()
                 }
+                crate::mailbox::RoutedBy::Header => {
+                    "Stored; sent to the administrator of the contract of the project in the file's header".to_string()
+                }
+            } + if receipt.misrouted {
+                " (marked: the directory names another recipient for this project)"
+            } else {
+                ""
             },
             message_id: receipt.message_id,
             to: receipt.to_mailbox,
             size: size(receipt.size_bytes),
             sha256: receipt.sha256,
+            problems: Vec::new(),
         },
         Err(r) => Outcome::refused(file_name, &r),
     }

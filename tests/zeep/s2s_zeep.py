@@ -1,6 +1,7 @@
 """Drives the gateway with the stock Python SOAP client zeep, loaded from the served WSDL.
 
-Usage: python3 s2s_zeep.py https://localhost:PORT path/to/dev-ca.pem
+Usage: python3 s2s_zeep.py https://localhost:PORT path/to/dev-ca.pem VALID.DAT INVALID.DAT
+(a valid TRACS tenant file for TRACM10001 and a broken one, written by the Rust test)
 Exits non-zero on the first failed check.
 """
 import hashlib
@@ -14,6 +15,8 @@ from zeep.wsse.username import UsernameToken
 
 TNS = "{urn:imax-gateway:s2s:1}"
 url, ca = sys.argv[1], sys.argv[2]
+valid = open(sys.argv[3], "rb").read()
+invalid = open(sys.argv[4], "rb").read()
 session = requests.Session()
 session.verify = ca
 # REQUESTS_CA_BUNDLE and proxy variables in the environment would override the CA above.
@@ -26,18 +29,23 @@ def client(mid, password):
     return c.service
 
 
-def fault_code(call):
+def fault(call):
     try:
         call()
     except Fault as f:
-        code = f.detail.find(".//" + TNS + "code").text
-        status = int(f.detail.find(".//" + TNS + "status").text)
-        return code, status, f.message
+        return f
     raise AssertionError("expected a fault")
 
 
+def fault_code(call):
+    f = fault(call)
+    code = f.detail.find(".//" + TNS + "code").text
+    status = int(f.detail.find(".//" + TNS + "status").text)
+    return code, status, f.message
+
+
 site = client("M10002", "Site-Manager-Pass-2")
-data = b"TENHR2.0.2.D0000111222026120000" + b" " * 188 + b"TRACM10001\r\nTENTR\r\n"
+data = valid
 digest = hashlib.sha256(data).hexdigest()
 r = site.SendFile(mailbox="TRACM10001", mailboxPassword="Maple-Mailbox-2026",
                   fileName="TENANT.DAT", sha256=digest, content=data)
@@ -80,5 +88,19 @@ code, _, _ = fault_code(lambda: site.SendFile(
     mailbox="TRACM10001", mailboxPassword="Maple-Mailbox-2026", fileName="X",
     sha256="0" * 64, content=b"x"))
 assert code == "ChecksumMismatch", code
+
+# The same transmission again is a duplicate naming the first; a marked resend goes through.
+maple = dict(mailbox="TRACM10001", mailboxPassword="Maple-Mailbox-2026", fileName="TENANT.DAT")
+code, status, message = fault_code(lambda: site.SendFile(content=data, **maple))
+assert (code, status) == ("DuplicateFile", 300), (code, status)
+assert message_id in message, message
+again = site.SendFile(content=data, resend=True, **maple)
+assert again.status == 200 and again.receipt.routedBy == "header", again
+
+# A broken TRACS file is refused with its located problems.
+f = fault(lambda: site.SendFile(content=invalid, **maple))
+assert f.detail.find(".//" + TNS + "code").text == "InvalidTracsFile"
+problems = [p.text for p in f.detail.findall(".//" + TNS + "problem")]
+assert problems and problems[0].startswith("line "), problems
 
 print("zeep: all checks passed")

@@ -1,0 +1,424 @@
+//! Sending a file (R12): the body streams into the store while the TRACS checker reads it;
+//! then the file is judged (valid TRACS, or an attachment the recipient accepts), the
+//! recipient chosen (the sender's choice, checked against the directory's administrator for
+//! the header's project), duplicates refused, and the message committed.
+
+use super::{Gateway, MailboxSession};
+use crate::access::Operation;
+use crate::config::Config;
+use crate::directory::{ImaxId, Mailbox, Recipient};
+use crate::error::{Code, Refusal};
+use crate::mailbox::{self, Receipt, RoutedBy};
+use crate::store::bodies::StageError;
+use crate::store::{mailboxes, messages, Effect, NewMessage, StagedBody};
+use crate::tracs::{self, FileKind, Report, Scanner};
+use time::Duration;
+
+/// A file body being received: staged to disk and read by the TRACS checker on the way, so
+/// the check needs no second read.
+#[derive(Debug)]
+pub struct Upload {
+    body: StagedBody,
+    scan: Scanner,
+}
+
+impl Upload {
+    pub async fn write(&mut self, chunk: &[u8]) -> Result<(), StageError> {
+        self.body.write(chunk).await?;
+        self.scan.feed(chunk);
+        Ok(())
+    }
+    pub fn size(&self) -> u64 {
+        self.body.size()
+    }
+}
+
+/// What the sender asks for, besides the body.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SendRequest<'a> {
+    /// `TRACS`, an iMAX ID, or nothing (the directory chooses).
+    pub to: Option<&'a str>,
+    pub file_name: &'a str,
+    /// The SHA-256 the client computed, to be checked.
+    pub expected_sha256: Option<&'a str>,
+    /// A deliberate resend: not refused as a duplicate.
+    pub resend: bool,
+}
+
+/// The recipient and how it was chosen.
+struct Routing {
+    to: Mailbox,
+    by: RoutedBy,
+    misrouted: bool,
+}
+
+fn problems(report: &Report) -> Vec<String> {
+    let mut items: Vec<String> = report.problems.iter().map(|p| p.to_string()).collect();
+    if report.more_problems > 0 {
+        items.push(format!("… and {} more problems", report.more_problems));
+    }
+    items
+}
+
+impl Gateway {
+    /// Starts receiving a file body, bounded by the size limit.
+    pub fn stage_body(&self) -> Result<Upload, Refusal> {
+        Ok(Upload {
+            body: self
+                .inner
+                .store
+                .bodies
+                .stage(self.inner.config.limits.max_file_bytes)?,
+            scan: Scanner::new(),
+        })
+    }
+
+    /// Stores a received file and returns its receipt. The body is durable before the row is
+    /// committed, and the row before the receipt is returned.
+    pub async fn send_file(
+        &self,
+        s: &MailboxSession,
+        req: SendRequest<'_>,
+        upload: Upload,
+    ) -> Result<Receipt, Refusal> {
+        Self::expect_op(s, Operation::SendFile)?;
+        let entry = self.session_audit(s);
+        let refuse = |r: Refusal| self.refuse(vec![], entry.clone().detail(req.file_name), r);
+        let Upload { body, scan } = upload;
+        if body.size() == 0 {
+            return Err(refuse(Code::MissingFile.into()).await);
+        }
+        let Some(name) = mailbox::clean_file_name(req.file_name) else {
+            return Err(refuse(Refusal::with_detail(
+                Code::MalformedRequest,
+                "The file name is empty.",
+            ))
+            .await);
+        };
+        let sha256 = body.sha256_hex();
+        if let Some(expected) = req.expected_sha256 {
+            if !expected.trim().eq_ignore_ascii_case(&sha256) {
+                return Err(refuse(Code::ChecksumMismatch.into()).await);
+            }
+        }
+        let report = scan.finish();
+        if report.is_tracs() && !report.problems.is_empty() {
+            let n = report.problems.len() as u64 + report.more_problems;
+            let r = Refusal::with_detail(
+                Code::InvalidTracsFile,
+                format!("{n} problem{} found:", if n == 1 { "" } else { "s" }),
+            )
+            .with_items(problems(&report));
+            return Err(refuse(r).await);
+        }
+        let routing = match self.route(s, req.to, &report).await {
+            Ok(r) => r,
+            Err(r) => return Err(refuse(r).await),
+        };
+        if !req.resend {
+            if let Err(r) = self.not_a_duplicate(s, &routing.to, &report, &sha256).await {
+                return Err(refuse(r).await);
+            }
+        }
+        let now = self.inner.clock.now();
+        let message_id = mailbox::new_message_id(now).map_err(Refusal::internal)?;
+        let recipient = routing.to;
+        let row = NewMessage {
+            message_id: message_id.clone(),
+            from_mailbox: s.mailbox.id,
+            to_mailbox: recipient.id,
+            sent_by: s.auth.account.mid.to_string(),
+            file_name: name.clone(),
+            size_bytes: body.size(),
+            sha256: sha256.clone(),
+            body_key: String::new(),
+            received_at: now,
+            tracs_key: report.transmission_key(),
+            routed_by: routing.by.as_str(),
+            resend: req.resend,
+            misrouted: routing.misrouted,
+        };
+        let mut effects: Vec<Effect> = self.activity(&s.auth.account).into_iter().collect();
+        let kind = match report.verdict {
+            tracs::Verdict::Tracs {
+                kind: Some(k),
+                release: Some(r),
+            } => format!("TRACS {} {r}", k.as_str()),
+            _ => "not TRACS".into(),
+        };
+        let entry = entry.message(&message_id).detail(format!(
+            "{name} -> {} ({} bytes, {kind}, routed by {}{}{})",
+            recipient.imax_id,
+            body.size(),
+            routing.by.as_str(),
+            if routing.misrouted { ", misrouted" } else { "" },
+            if req.resend { ", resend" } else { "" },
+        ));
+        // Sealing and committing run to completion even if the client goes away meanwhile, so
+        // that no body is left without its row.
+        let store = self.inner.store.clone();
+        let done = tokio::spawn(async move {
+            let sealed = body.seal().await?;
+            effects.push(Effect::InsertMessage(NewMessage {
+                body_key: sealed.key.clone(),
+                ..row
+            }));
+            match store.committer.commit(effects, entry).await {
+                Ok(()) => Ok(sealed),
+                Err(e) => {
+                    let _ = store.bodies.remove(&sealed.key);
+                    // Two identical transmissions at the same moment: the unique index on the
+                    // transmission key lets one in (SQLite and PostgreSQL both name it).
+                    if e.contains("tracs_key") {
+                        Err(Refusal::with_detail(
+                            Code::DuplicateFile,
+                            "Another file with the same Sender's iMAX ID, date stamp and time stamp arrived at the same moment.",
+                        ))
+                    } else {
+                        Err(Refusal::internal(e))
+                    }
+                }
+            }
+        })
+        .await
+        .map_err(Refusal::internal)??;
+        Ok(Receipt {
+            message_id,
+            sha256: done.sha256,
+            size_bytes: done.size,
+            from_mailbox: s.mailbox.imax_id.to_string(),
+            to_mailbox: recipient.imax_id.to_string(),
+            received_at: now,
+            routed_by: routing.by,
+            misrouted: routing.misrouted,
+        })
+    }
+
+    /// Chooses the recipient (R12). For a TRACS file the header's Sender's iMAX ID must be the
+    /// sending mailbox or one allowed to send for it, and the header's Project's iMAX ID names
+    /// the property whose contract administrator receives it; a recipient the sender named
+    /// must agree. Other files go where the sender says, if the recipient takes attachments.
+    async fn route(
+        &self,
+        s: &MailboxSession,
+        to: Option<&str>,
+        report: &Report,
+    ) -> Result<Routing, Refusal> {
+        let pool = &self.inner.store.pool;
+        let named = match to.map(str::trim).filter(|t| !t.is_empty()) {
+            None => None,
+            Some(t) => {
+                let id = match Recipient::parse(t) {
+                    Some(Recipient::Tracs) => ImaxId::hud(),
+                    Some(Recipient::Mailbox(id)) => id,
+                    None => {
+                        return Err(Refusal::with_detail(
+                            Code::UnknownRecipient,
+                            format!(
+                                "{t:?} is neither TRACS nor an iMAX ID (TRACM and five digits)."
+                            ),
+                        ))
+                    }
+                };
+                match mailboxes::load(pool, &id).await? {
+                    Some(m) => Some(m),
+                    None => {
+                        return Err(Refusal::with_detail(
+                            Code::UnknownRecipient,
+                            format!("No mailbox {id} exists."),
+                        ))
+                    }
+                }
+            }
+        };
+        let header = if report.is_tracs() {
+            self.check_senders(s, report).await?;
+            self.header_recipient(s, report).await?
+        } else {
+            None
+        };
+        let policy = &self.inner.config;
+        let (chosen, by, misrouted) = match (named, header) {
+            (None, Some(h)) => (Some(h), RoutedBy::Header, false),
+            (Some(n), Some(h)) if n.id == h.id => (Some(n), RoutedBy::Sender, false),
+            (Some(n), Some(h)) => {
+                if !marks_misrouted(policy) {
+                    return Err(Refusal::with_detail(
+                        Code::Misrouted,
+                        format!(
+                            "The header names project {}, whose contract {} administers; the file was addressed to {}.",
+                            report.batches.first().and_then(|b| b.project.as_deref()).unwrap_or("?"),
+                            h.imax_id,
+                            n.imax_id
+                        ),
+                    ));
+                }
+                (Some(n), RoutedBy::Sender, true)
+            }
+            (Some(n), None) => (Some(n), RoutedBy::Sender, false),
+            (None, None) => (None, RoutedBy::Directory, false),
+        };
+        let admins = if chosen.is_none() {
+            mailboxes::administrators_for(pool, s.mailbox.id).await?
+        } else {
+            Vec::new()
+        };
+        let (to, _) = mailbox::choose_recipient(&s.mailbox, chosen, admins)?;
+        if !report.is_tracs() && !to.accepts_attachments {
+            return Err(Refusal::with_detail(
+                Code::InvalidTracsFile,
+                format!(
+                    "{} accepts TRACS files only, and this file does not begin with a TRACS header (TENHR, VCHHR or ERRHR).",
+                    to.imax_id
+                ),
+            ));
+        }
+        Ok(Routing { to, by, misrouted })
+    }
+
+    /// Every header's Sender's iMAX ID is the sending mailbox or one allowed to send for it
+    /// (a service bureau, R11).
+    async fn check_senders(&self, s: &MailboxSession, report: &Report) -> Result<(), Refusal> {
+        let pool = &self.inner.store.pool;
+        let me = s.mailbox.imax_id.as_str();
+        let mut checked: Vec<&str> = Vec::new();
+        for b in &report.batches {
+            let Some(sender) = b.sender.as_deref() else {
+                continue;
+            };
+            if sender == me || checked.contains(&sender) {
+                continue;
+            }
+            if !mailboxes::may_send_for(pool, s.mailbox.id, sender).await? {
+                return Err(Refusal::with_detail(
+                    Code::SenderNotAllowed,
+                    format!(
+                        "Line {}: the Sender's iMAX ID is {sender}, but the file is sent from {me}.",
+                        b.line
+                    ),
+                ));
+            }
+            checked.push(sender);
+        }
+        Ok(())
+    }
+
+    /// The recipient the header implies: the administrator of the contract of the header's
+    /// project (the same for every batch); for an iSERS file from HUD or a CA, the project's
+    /// own mailbox. `None` when the header implies none (an administrator's other files).
+    async fn header_recipient(
+        &self,
+        s: &MailboxSession,
+        report: &Report,
+    ) -> Result<Option<Mailbox>, Refusal> {
+        let pool = &self.inner.store.pool;
+        let iser = matches!(
+            report.verdict,
+            tracs::Verdict::Tracs {
+                kind: Some(FileKind::Iser),
+                ..
+            }
+        );
+        if s.mailbox.kind.is_administrator() && !iser {
+            return Ok(None);
+        }
+        let mut target: Option<Mailbox> = None;
+        for b in &report.batches {
+            let Some(project) = b.project.as_deref().and_then(ImaxId::parse) else {
+                continue;
+            };
+            let Some(project_mailbox) = mailboxes::load(pool, &project).await? else {
+                return Err(Refusal::with_detail(
+                    Code::UnknownRecipient,
+                    format!(
+                        "Line {}: the Project's iMAX ID {project} is not a mailbox in the directory.",
+                        b.line
+                    ),
+                ));
+            };
+            let this = if iser && s.mailbox.kind.is_administrator() {
+                project_mailbox
+            } else {
+                let mut admins = mailboxes::administrators_for(pool, project_mailbox.id).await?;
+                match admins.len() {
+                    1 => admins.remove(0),
+                    0 => {
+                        return Err(Refusal::with_detail(
+                            Code::UnknownRecipient,
+                            format!(
+                                "Line {}: the directory has no contract administrator for project {project}.",
+                                b.line
+                            ),
+                        ))
+                    }
+                    _ => return Ok(None),
+                }
+            };
+            match &target {
+                Some(t) if t.id != this.id => {
+                    return Err(Refusal::with_detail(
+                        Code::Misrouted,
+                        format!(
+                            "The batches are for projects with different recipients ({} and {}); send one file per recipient.",
+                            t.imax_id, this.imax_id
+                        ),
+                    ))
+                }
+                Some(_) => {}
+                None => target = Some(this),
+            }
+        }
+        Ok(target)
+    }
+
+    /// A transmission is refused when its TRACS key (sender, date and time stamps) or, within
+    /// the window, its content from this mailbox to this recipient, was already received.
+    async fn not_a_duplicate(
+        &self,
+        s: &MailboxSession,
+        to: &Mailbox,
+        report: &Report,
+        sha256: &str,
+    ) -> Result<(), Refusal> {
+        let pool = &self.inner.store.pool;
+        if let Some(key) = report.transmission_key() {
+            if let Some((id, at)) = messages::find_by_tracs_key(pool, &key).await? {
+                let mut parts = key.split('|');
+                let (who, date, time) = (
+                    parts.next().unwrap_or(""),
+                    parts.next().unwrap_or(""),
+                    parts.next().unwrap_or(""),
+                );
+                return Err(Refusal::with_detail(
+                    Code::DuplicateFile,
+                    format!(
+                        "Message {id} (received {}) has the same Sender's iMAX ID {who}, date stamp {date} and time stamp {time}.",
+                        crate::clock::rfc3339(at)
+                    ),
+                ));
+            }
+        }
+        let days = self.inner.config.tracs.duplicate_window_days;
+        if days > 0 {
+            let since = self.inner.clock.now() - Duration::days(days);
+            if let Some((id, at)) =
+                messages::find_same_content(pool, s.mailbox.id, to.id, sha256, since).await?
+            {
+                return Err(Refusal::with_detail(
+                    Code::DuplicateFile,
+                    format!(
+                        "Message {id} (received {}) had the same content (SHA-256) from {} to {}.",
+                        crate::clock::rfc3339(at),
+                        s.mailbox.imax_id,
+                        to.imax_id
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn marks_misrouted(config: &Config) -> bool {
+    config.tracs.misrouted == "mark"
+}
