@@ -33,9 +33,10 @@ pub fn router(gw: Gateway, admin: Admin) -> Router {
         .with_state(gw)
 }
 
-/// R18: rights flagged for removal go at the deadline. The access decision already treats them
-/// as gone the moment the deadline passes; this keeps the directory in step. Browser sessions
-/// past their deadlines are swept at the same time (they are refused when used anyway).
+/// Hourly housekeeping. R18: rights flagged for removal go at the deadline (the access decision
+/// already treats them as gone the moment the deadline passes; this keeps the directory in
+/// step). Browser sessions past their deadlines are swept (they are refused when used anyway).
+/// R26: messages older than the retention period are purged.
 async fn apply_deadlines_hourly(admin: Admin, web: crate::web::Web) {
     let system = admin.as_system();
     let mut tick = tokio::time::interval(Duration::from_secs(3600));
@@ -43,6 +44,16 @@ async fn apply_deadlines_hourly(admin: Admin, web: crate::web::Web) {
         tick.tick().await;
         if let Err(e) = web.purge_sessions().await {
             tracing::warn!(error = %e, "could not remove expired browser sessions");
+        }
+        // R26: history beyond the retention period, in bounded batches.
+        match system.purge(false).await {
+            Ok(r) if r.messages > 0 => tracing::info!(
+                removed = r.messages,
+                bytes = r.bytes,
+                "purged mailbox history beyond the retention period"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "could not purge mailbox history"),
         }
         match system.apply_deadlines().await {
             Ok(0) => {}

@@ -62,6 +62,11 @@ enum Command {
     },
     /// Talk to a gateway's system-to-system endpoint as vendor software does.
     Client(ClientArgs),
+    /// TRACS files: check them as the gateway will, or make samples.
+    Tracs {
+        #[command(subcommand)]
+        command: cli::tracs::TracsCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -164,5 +169,6 @@ async fn run(cli: Cli) -> Result<(), String> {
             r
         }
         Command::Client(args) => client_command(args).await,
+        Command::Tracs { command } => cli::tracs::tracs_command(command),
     }
 }

@@ -13,6 +13,7 @@ mod lifecycle;
 mod resets;
 mod sending;
 mod storage;
+mod tracs_checks;
 mod transport;
 mod webdriver;
 mod zeep;

@@ -31,6 +31,11 @@ struct MailboxEntry {
     #[serde(default)]
     email: String,
     password: String,
+    /// Mailboxes whose iMAX IDs may stand as Sender's iMAX ID in files sent from this one.
+    #[serde(default)]
+    senders: Vec<String>,
+    /// Whether files that are not TRACS files may be sent to it (default: all but HUD's).
+    accepts_attachments: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -121,6 +126,15 @@ pub async fn import_file(admin: &Admin, path: &Path) -> Result<ImportReport, Adm
             )
             .await;
         note(r, format!("mailbox {}", m.imax_id), &mut report)?;
+        if let Some(accepts) = m.accepts_attachments {
+            admin.set_accepts_attachments(&m.imax_id, accepts).await?;
+        }
+    }
+    // Once every mailbox exists: who may send for whom.
+    for m in &file.mailbox {
+        for sender in &m.senders {
+            admin.set_mailbox_sender(&m.imax_id, sender, true).await?;
+        }
     }
     for p in &file.property {
         let r = admin

@@ -6,12 +6,14 @@
 //! that call it.
 
 mod actor;
+mod history;
 mod import;
 mod people;
 mod resets;
 mod views;
 
 pub use actor::Actor;
+pub use history::PurgeReport;
 pub use import::{import_file, ImportReport};
 pub use people::{status_text, NewPerson, ReportLine, MAX_COORDINATORS};
 pub use resets::{ProfileInput, ResetRequest, RESET_FAILURE_LIMIT};

@@ -32,6 +32,13 @@ pub enum AdminCommand {
     /// Remove the rights flagged for removal whose deadline has passed (the gateway also does
     /// this hourly while it runs).
     ApplyDeadlines,
+    /// Remove messages older than `history.retention_days` (R26; the gateway also does this
+    /// hourly while it runs). Audit records are kept.
+    Purge {
+        /// Only say what would be removed.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Post a broadcast to every mailbox.
     Broadcast {
         #[arg(long)]
@@ -63,6 +70,23 @@ pub enum MailboxCommand {
         email: String,
         #[command(flatten)]
         password: PasswordIn,
+    },
+    /// Let another mailbox's iMAX ID stand as Sender's iMAX ID in TRACS files sent from this
+    /// one (a service bureau preparing its client's files, R11), or stop it with --remove.
+    Sender {
+        #[arg(long)]
+        imax_id: String,
+        #[arg(long)]
+        sender: String,
+        #[arg(long)]
+        remove: bool,
+    },
+    /// Whether the mailbox accepts files that are not TRACS files (PDF letters, …).
+    Attachments {
+        #[arg(long)]
+        imax_id: String,
+        #[arg(long, action = clap::ArgAction::Set)]
+        accept: bool,
     },
     /// Set a mailbox's password.
     SetPassword {
@@ -418,6 +442,28 @@ pub async fn admin_command(admin: &Admin, command: AdminCommand) -> Result<(), S
                     .map_err(s)?;
                 println!("password of {imax_id} set");
             }
+            MailboxCommand::Sender {
+                imax_id,
+                sender,
+                remove,
+            } => {
+                admin
+                    .set_mailbox_sender(&imax_id, &sender, !remove)
+                    .await
+                    .map_err(s)?;
+                if remove {
+                    println!("{sender} may no longer send for {imax_id}");
+                } else {
+                    println!("{sender} may send for {imax_id}");
+                }
+            }
+            MailboxCommand::Attachments { imax_id, accept } => {
+                admin
+                    .set_accepts_attachments(&imax_id, accept)
+                    .await
+                    .map_err(s)?;
+                println!("{imax_id} accepts attachments: {accept}");
+            }
         },
         AdminCommand::Property { command } => {
             match command {
@@ -601,6 +647,14 @@ pub async fn admin_command(admin: &Admin, command: AdminCommand) -> Result<(), S
         AdminCommand::ApplyDeadlines => {
             let n = admin.as_system().apply_deadlines().await.map_err(s)?;
             println!("{n} flagged rights removed");
+        }
+        AdminCommand::Purge { dry_run } => {
+            let r = admin.purge(dry_run).await.map_err(s)?;
+            let verb = if dry_run { "would remove" } else { "removed" };
+            println!(
+                "{verb} {} messages ({} bytes) older than {} days; audit records are kept",
+                r.messages, r.bytes, r.oldest_kept_days
+            );
         }
         AdminCommand::Broadcast { title, body } => {
             let id = admin.post_broadcast(&title, &body).await.map_err(s)?;

@@ -31,6 +31,9 @@ pub enum ClientCommand {
         to: Option<String>,
         #[arg(long)]
         sha256: Option<String>,
+        /// A deliberate resend of a file already sent (not refused as a duplicate).
+        #[arg(long)]
+        resend: bool,
     },
     /// List a folder: sentToTracs, receivedFromTracs, sentToOthers, receivedFromOthers, broadcasts.
     List {
@@ -93,7 +96,13 @@ pub async fn client_command(args: ClientArgs) -> Result<(), String> {
         (op, fields)
     };
     let r = match args.command {
-        ClientCommand::Send { file, to, sha256 } => {
+        ClientCommand::Send {
+            file,
+            to,
+            sha256,
+            resend,
+        } => {
+            c.resend = resend;
             let name = file
                 .file_name()
                 .and_then(|n| n.to_str())

@@ -74,7 +74,7 @@ pub fn fault(r: &Refusal) -> String {
     };
     let mut text = r.message();
     if !r.items.is_empty() {
-        text = format!("{text} {}", r.items.join("; "));
+        text = format!("{text} {}.", r.items.join("; "));
     }
     let msg = escape(&text);
     let problems: String = r

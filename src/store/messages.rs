@@ -210,6 +210,60 @@ pub async fn find(
     }
 }
 
+/// Messages received before `cutoff`, and their bytes.
+pub async fn count_before(
+    pool: &SqlitePool,
+    cutoff: time::OffsetDateTime,
+) -> Result<(u64, u64), sqlx::Error> {
+    let (n, bytes): (i64, i64) = sqlx::query_as(
+        "SELECT COUNT(*), COALESCE(SUM(size_bytes), 0) FROM messages WHERE received_at < $1",
+    )
+    .bind(to_epoch(cutoff))
+    .fetch_one(pool)
+    .await?;
+    Ok((n.max(0) as u64, bytes.max(0) as u64))
+}
+
+/// Deletes up to `batch` of the oldest messages received before `cutoff`, in one transaction
+/// with `audit` (which records how many). Returns their body keys and sizes, for the caller
+/// to remove the bodies after the commit.
+pub async fn purge_before(
+    pool: &SqlitePool,
+    cutoff: time::OffsetDateTime,
+    batch: u32,
+    audit: crate::audit::AuditEntry,
+) -> Result<Vec<(String, u64)>, sqlx::Error> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let rows: Vec<(i64, String, i64)> = sqlx::query_as(
+        "SELECT id, body_key, size_bytes FROM messages WHERE received_at < $1
+          ORDER BY received_at, id LIMIT $2",
+    )
+    .bind(to_epoch(cutoff))
+    .bind(batch as i64)
+    .fetch_all(&mut *tx)
+    .await?;
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    for (id, _, _) in &rows {
+        sqlx::query("DELETE FROM messages WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    let audit = audit.detail(format!(
+        "removed {} messages received before {}",
+        rows.len(),
+        crate::clock::rfc3339(cutoff)
+    ));
+    crate::audit::append(&mut tx, &audit).await?;
+    tx.commit().await?;
+    Ok(rows
+        .into_iter()
+        .map(|(_, key, size)| (key, size.max(0) as u64))
+        .collect())
+}
+
 /// An earlier message with the same TRACS transmission key (not counting resends): its
 /// message ID and when it arrived.
 pub async fn find_by_tracs_key(

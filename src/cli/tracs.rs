@@ -1,0 +1,135 @@
+//! `imax tracs …`: check TRACS files before sending them, and make sample files.
+
+use clap::{Subcommand, ValueEnum};
+use imax_gateway::tracs::{self, FileKind, Sample, Verdict};
+use std::io::{Read, Write};
+use std::path::PathBuf;
+
+#[derive(Subcommand)]
+pub enum TracsCommand {
+    /// Check files as the gateway does at the door (streaming; nothing is sent anywhere).
+    Check { files: Vec<PathBuf> },
+    /// Write a valid sample file, built from the layout tables, to standard output.
+    Sample {
+        kind: Kind,
+        /// The Project's iMAX ID (and, unless --sender, the Sender's).
+        #[arg(long, default_value = "TRACM10001")]
+        project: String,
+        #[arg(long)]
+        sender: Option<String>,
+        /// 2.0.2.C, 2.0.2.D or 2.0.3.A.
+        #[arg(long, default_value = "2.0.2.D")]
+        release: String,
+        /// Date stamp MMDDYYYY and time stamp HHMMSS (unique per sender, MAT Guide).
+        #[arg(long, default_value = "03022026")]
+        date: String,
+        #[arg(long, default_value = "090000")]
+        time: String,
+        #[arg(long, default_value_t = 1)]
+        batches: usize,
+        /// Body records per batch.
+        #[arg(long, default_value_t = 3)]
+        records: usize,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Kind {
+    Tenant,
+    Voucher,
+    Iser,
+}
+
+pub fn tracs_command(command: TracsCommand) -> Result<(), String> {
+    match command {
+        TracsCommand::Check { files } => {
+            let mut bad = 0;
+            for path in files {
+                let mut f =
+                    std::fs::File::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+                let mut scan = tracs::Scanner::new();
+                let mut buf = vec![0u8; 64 * 1024];
+                loop {
+                    let n = f
+                        .read(&mut buf)
+                        .map_err(|e| format!("{}: {e}", path.display()))?;
+                    if n == 0 {
+                        break;
+                    }
+                    scan.feed(&buf[..n]);
+                }
+                let r = scan.finish();
+                let what = match r.verdict {
+                    Verdict::Empty => "empty".to_string(),
+                    Verdict::NotTracs => "not a TRACS file (an attachment)".into(),
+                    Verdict::Tracs { kind, release } => format!(
+                        "TRACS {} file, release {}, {} batches, {} records",
+                        kind.map(|k| k.as_str()).unwrap_or("?"),
+                        release.unwrap_or("?"),
+                        r.batch_count,
+                        r.records
+                    ),
+                };
+                if r.problems.is_empty() {
+                    println!("{}: {what}: OK", path.display());
+                } else {
+                    bad += 1;
+                    println!(
+                        "{}: {what}: {} problems",
+                        path.display(),
+                        r.problems.len() as u64 + r.more_problems
+                    );
+                    for p in &r.problems {
+                        println!("  {p}");
+                    }
+                    if r.more_problems > 0 {
+                        println!("  … and {} more", r.more_problems);
+                    }
+                }
+            }
+            if bad > 0 {
+                return Err(format!(
+                    "{bad} file(s) would be refused as InvalidTracsFile"
+                ));
+            }
+            Ok(())
+        }
+        TracsCommand::Sample {
+            kind,
+            project,
+            sender,
+            release,
+            date,
+            time,
+            batches,
+            records,
+        } => {
+            let kind = match kind {
+                Kind::Tenant => FileKind::Tenant,
+                Kind::Voucher => FileKind::Voucher,
+                Kind::Iser => FileKind::Iser,
+            };
+            let Some(release) = tracs::layout::RELEASES
+                .iter()
+                .find(|r| r.name == release)
+                .map(|r| r.name)
+            else {
+                return Err(format!("unknown release {release}"));
+            };
+            let file = Sample {
+                kind,
+                release,
+                sender: sender.unwrap_or_else(|| project.clone()),
+                project,
+                date,
+                time,
+                batches,
+                records_per_batch: records,
+            }
+            .build();
+            std::io::stdout()
+                .write_all(&file)
+                .map_err(|e| e.to_string())
+        }
+    }
+}

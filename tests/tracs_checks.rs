@@ -1,0 +1,200 @@
+//! TRACS files at the door (issue: know what is being sent), through the real server: invalid
+//! files refused with located problems, attachments only where accepted, routing by the
+//! header's project, the Sender's iMAX ID, duplicates and resends, and the history purge (R26).
+
+use crate::helpers::*;
+use imax_gateway::audit;
+use imax_gateway::client::{Content, Reply};
+use imax_gateway::tracs::FileKind;
+
+async fn send_as(
+    t: &TestApp,
+    person: (&str, &str),
+    mailbox: (&str, &str),
+    to: Option<&str>,
+    content: &[u8],
+    resend: bool,
+) -> Reply {
+    let mut c = t.client(person).await;
+    c.resend = resend;
+    c.send_file(
+        mailbox.0,
+        mailbox.1,
+        to,
+        "FILE.DAT",
+        Content::Bytes(content.to_vec()),
+        None,
+    )
+    .await
+    .expect("reply")
+}
+
+async fn send(t: &TestApp, to: Option<&str>, content: &[u8]) -> Reply {
+    send_as(t, SITE_USER, MAPLE, to, content, false).await
+}
+
+#[tokio::test]
+async fn invalid_tracs_files_are_refused_with_located_problems_and_nothing_is_stored() {
+    let t = TestApp::start().await;
+    let mut file = tenant_file(3);
+    file.drain(310..320); // ten characters out of the first certification record (line 2)
+    let f = assert_fault(&send(&t, None, &file).await, "InvalidTracsFile");
+    assert_eq!(f.status, 300);
+    assert!(
+        f.message
+            .contains("line 2, MAT10, Record length: expected 400 characters, found 390"),
+        "{}",
+        f.message
+    );
+    // An unknown release.
+    let mut file = tenant_file(1);
+    file[5..12].copy_from_slice(b"1.9.9.Z");
+    let f = assert_fault(&send(&t, None, &file).await, "InvalidTracsFile");
+    assert!(f.message.contains("Release/version"), "{}", f.message);
+    assert_eq!(t.list(SITE_USER, MAPLE, "sentToOthers").await.status, 600);
+}
+
+#[tokio::test]
+async fn attachments_go_only_where_the_recipient_accepts_them() {
+    let t = TestApp::start().await;
+    let pdf = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n";
+    let r = send(&t, Some(PBCA.0), pdf).await;
+    assert_ok(&r);
+    assert_eq!(r.get("routedBy"), Some("sender"));
+    // HUD's TRACS takes TRACS files only.
+    let f = assert_fault(&send(&t, Some("TRACS"), pdf).await, "InvalidTracsFile");
+    assert!(
+        f.message.contains("TRACMPROD accepts TRACS files only"),
+        "{}",
+        f.message
+    );
+    // The operator can close a CA's mailbox to attachments.
+    t.admin
+        .set_accepts_attachments(PBCA.0, false)
+        .await
+        .expect("set");
+    let other = b"%PDF-1.7\n% another letter\n%%EOF\n";
+    assert_fault(&send(&t, Some(PBCA.0), other).await, "InvalidTracsFile");
+}
+
+#[tokio::test]
+async fn the_headers_project_chooses_the_recipient_and_a_disagreeing_one_is_misrouted() {
+    let t = TestApp::start().await;
+    // Sent from Maple Court's mailbox about Oak Hill, whose contract HUD administers: the
+    // header wins over the sending mailbox's own administrator (the PBCA).
+    let oak = tracs_file_from(FileKind::Voucher, OAK_HILL.0, MAPLE.0, 2);
+    let r = send(&t, None, &oak).await;
+    assert_ok(&r);
+    assert_eq!(r.get("toMailbox"), Some(HUD.0));
+    assert_eq!(r.get("routedBy"), Some("header"));
+    // Maple Court's file addressed to the TCA (Riverside's administrator) is misrouted.
+    let f = assert_fault(&send(&t, Some(TCA.0), &tenant_file(2)).await, "Misrouted");
+    assert!(
+        f.message.contains("TRACM10001") && f.message.contains(PBCA.0),
+        "{}",
+        f.message
+    );
+    assert_eq!(t.list(CA_USER, TCA, "receivedFromOthers").await.status, 601);
+    // An unknown project is refused.
+    let unknown = tracs_file_from(FileKind::Tenant, "TRACM19999", MAPLE.0, 1);
+    let f = assert_fault(&send(&t, None, &unknown).await, "UnknownRecipient");
+    assert!(f.message.contains("TRACM19999"), "{}", f.message);
+}
+
+#[tokio::test]
+async fn where_the_operator_chooses_misrouted_files_are_accepted_and_marked() {
+    let t = TestApp::start_with(|c| c.tracs.misrouted = "mark".into()).await;
+    let r = send(&t, Some(TCA.0), &tenant_file(2)).await;
+    assert_ok(&r);
+    assert_eq!(r.get("toMailbox"), Some(TCA.0));
+    assert_eq!(r.get("misrouted"), Some("true"));
+}
+
+#[tokio::test]
+async fn r11_the_senders_imax_id_must_be_the_mailbox_or_one_allowed_to_send_for_it() {
+    let t = TestApp::start().await;
+    // Maple Court never allowed the bureau to prepare its files.
+    let by_bureau = tracs_file_from(FileKind::Tenant, MAPLE.0, "TRACM30001", 1);
+    let f = assert_fault(
+        &send_as(&t, BUREAU_USER, MAPLE, None, &by_bureau, false).await,
+        "SenderNotAllowed",
+    );
+    assert!(f.message.contains("TRACM30001"), "{}", f.message);
+    // Riverside did (demo directory: senders = ["TRACM30001"]).
+    let riverside = tracs_file_from(FileKind::Tenant, RIVERSIDE.0, "TRACM30001", 1);
+    let r = send_as(&t, BUREAU_USER, RIVERSIDE, None, &riverside, false).await;
+    assert_ok(&r);
+    assert_eq!(r.get("toMailbox"), Some(TCA.0));
+    assert_eq!(r.get("routedBy"), Some("header"));
+}
+
+#[tokio::test]
+async fn duplicates_are_refused_naming_the_first_unless_marked_as_resends() {
+    let t = TestApp::start().await;
+    let file = tenant_file(2);
+    let first = send(&t, None, &file).await;
+    assert_ok(&first);
+    let first_id = first.get("messageId").expect("id").to_string();
+    // Same Sender's iMAX ID, date and time stamps: a duplicate, whatever the content.
+    let f = assert_fault(&send(&t, None, &file).await, "DuplicateFile");
+    assert!(f.message.contains(&first_id), "{}", f.message);
+    let mut changed = file.clone();
+    changed[330] = b'Z'; // other content, same header
+    let f = assert_fault(&send(&t, None, &changed).await, "DuplicateFile");
+    assert!(f.message.contains("time stamp"), "{}", f.message);
+    // A deliberate resend goes through, and can be resent again.
+    assert_ok(&send_as(&t, SITE_USER, MAPLE, None, &file, true).await);
+    assert_ok(&send_as(&t, SITE_USER, MAPLE, None, &file, true).await);
+
+    // The same content to the same recipient within the window, for files without a header.
+    let letter = b"%PDF-1.7\n% a letter to the CA\n%%EOF\n";
+    assert_ok(&send(&t, Some(PBCA.0), letter).await);
+    assert_fault(&send(&t, Some(PBCA.0), letter).await, "DuplicateFile");
+    t.clock.advance(time::Duration::days(31));
+    assert_ok(&send(&t, Some(PBCA.0), letter).await);
+}
+
+#[tokio::test]
+async fn r26_history_is_purged_after_the_retention_period_and_the_audit_stays() {
+    let t = TestApp::start().await;
+    for _ in 0..3 {
+        assert_ok(&send(&t, None, &tenant_file(1)).await);
+    }
+    let bodies = |dir: &std::path::Path| -> usize { walk(&dir.join("messages/bodies")) };
+    assert_eq!(bodies(t.dir.path()), 3);
+    // Thirteen months later nothing has gone yet; a day past the retention period it goes.
+    t.clock.advance(time::Duration::days(396));
+    let dry = t.admin.purge(true).await.expect("dry run");
+    assert_eq!(dry.messages, 0);
+    t.clock.advance(time::Duration::days(1));
+    let dry = t.admin.purge(true).await.expect("dry run");
+    assert_eq!(dry.messages, 3);
+    assert_eq!(bodies(t.dir.path()), 3, "a dry run removes nothing");
+    let done = t.admin.purge(false).await.expect("purge");
+    assert_eq!(done.messages, 3);
+    assert_eq!(bodies(t.dir.path()), 0);
+    assert_eq!(t.admin.purge(true).await.expect("again").messages, 0);
+    match audit::verify(&t.admin.store.pool).await.expect("verify") {
+        audit::Verdict::Intact { records } => assert!(records > 3),
+        other => panic!("audit chain: {other:?}"),
+    }
+    // A coordinator may not purge.
+    let coordinator = t.admin.acting_as(COORDINATOR.0).await.expect("coordinator");
+    assert!(coordinator.purge(true).await.is_err());
+}
+
+fn walk(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .map(|e| {
+                    if e.path().is_dir() {
+                        walk(&e.path())
+                    } else {
+                        1
+                    }
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}
