@@ -166,13 +166,39 @@ fn stats(mut lat: Vec<Duration>, elapsed: Duration, errors: usize) -> Stats {
     }
 }
 
+/// A copy of a TRACS file with a date and time stamp no other copy has.
+fn unique(template: &[u8]) -> Vec<u8> {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let (day, second) = (n / 86_400, n % 86_400);
+    let mut f = template.to_vec();
+    let date = format!("01{:02}{:04}", 1 + day % 28, 2026 + day / 28);
+    let time = format!(
+        "{:02}{:02}{:02}",
+        second / 3600,
+        second / 60 % 60,
+        second % 60
+    );
+    f[17..25].copy_from_slice(date.as_bytes());
+    f[25..31].copy_from_slice(time.as_bytes());
+    f
+}
+
 async fn run_sends(
     server: &Server,
     concurrency: usize,
     size: usize,
     duration: Duration,
 ) -> (Stats, Vec<String>) {
-    let data = Arc::new(vec![b'T'; size]);
+    // Real TRACS tenant files of about `size` bytes; each request gets its own date and time
+    // stamps (so each is a new transmission, not a duplicate) by patching the header.
+    let data = Arc::new(
+        imax_gateway::tracs::Sample {
+            records_per_batch: (size / 402).max(1),
+            ..imax_gateway::tracs::Sample::new(imax_gateway::tracs::FileKind::Tenant, MAPLE.0)
+        }
+        .build(),
+    );
     let start = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..concurrency {
@@ -190,7 +216,7 @@ async fn run_sends(
                         MAPLE.1,
                         None,
                         "TEN.DAT",
-                        Content::Bytes(data.to_vec()),
+                        Content::Bytes(unique(&data)),
                         None,
                     )
                     .await

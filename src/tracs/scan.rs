@@ -120,6 +120,8 @@ pub struct Scanner {
     /// After a missing header, lines are skipped until the next header (one problem, not one
     /// per line).
     skipping: bool,
+    /// The records of this file's kind and release, looked up by identifier on every line.
+    table: Vec<&'static Record>,
     report: Report,
 }
 
@@ -148,6 +150,19 @@ fn shown(bytes: &[u8]) -> String {
     }
 }
 
+/// Printable ASCII: space to tilde.
+fn printable(b: u8) -> bool {
+    b.wrapping_sub(b' ') < 0x5F
+}
+
+/// A run of digits as a number (no allocation); `None` if any byte is not a digit.
+fn number(v: &[u8]) -> Option<u64> {
+    v.iter().try_fold(0u64, |n, &d| {
+        d.is_ascii_digit()
+            .then(|| n.saturating_mul(10).saturating_add(u64::from(d - b'0')))
+    })
+}
+
 fn valid(format: Format, v: &[u8]) -> bool {
     let digits = |s: &[u8]| !s.is_empty() && s.iter().all(u8::is_ascii_digit);
     let num = |s: &[u8]| {
@@ -156,7 +171,7 @@ fn valid(format: Format, v: &[u8]) -> bool {
         })
     };
     match format {
-        Format::Text => v.iter().all(|&b| b.is_ascii_graphic() || b == b' '),
+        Format::Text => v.iter().all(|&b| printable(b)),
         Format::Digits => digits(v),
         Format::Date => {
             if v.len() != 8 || !digits(v) {
@@ -206,6 +221,7 @@ impl Scanner {
             kind: None,
             release: None,
             skipping: false,
+            table: Vec::new(),
             report: Report {
                 verdict: Verdict::Empty,
                 batches: Vec::new(),
@@ -223,7 +239,13 @@ impl Scanner {
             if self.state == State::Stopped {
                 return;
             }
-            match chunk.iter().position(|&b| b == b'\n') {
+            match memchr::memchr(b'\n', chunk) {
+                // A whole line inside the chunk: checked in place, not copied.
+                Some(i) if self.line.is_empty() && !self.overlong && i <= MAX_LINE => {
+                    let line = &chunk[..i];
+                    chunk = &chunk[i + 1..];
+                    self.line_in_place(line);
+                }
                 Some(i) => {
                     self.push(&chunk[..i]);
                     chunk = &chunk[i + 1..];
@@ -239,6 +261,19 @@ impl Scanner {
                 }
             }
         }
+    }
+
+    /// A complete line found inside a chunk (the common case).
+    fn line_in_place(&mut self, line: &[u8]) {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if self.state == State::Start {
+            // The rare first line goes the general way.
+            self.line.extend_from_slice(line);
+            self.end_line();
+            return;
+        }
+        self.line_no += 1;
+        self.record(line, false);
     }
 
     fn push(&mut self, bytes: &[u8]) {
@@ -336,9 +371,11 @@ impl Scanner {
             }
             return;
         }
-        if let Some(col) = line
-            .iter()
-            .position(|&b| !(b.is_ascii_graphic() || b == b' '))
+        // One pass the compiler vectorises; the column is looked for only when needed.
+        let clean = line.iter().fold(true, |ok, &b| ok & printable(b));
+        if let Some(col) = (!clean)
+            .then(|| line.iter().position(|&b| !printable(b)))
+            .flatten()
         {
             self.problem(
                 n,
@@ -361,7 +398,8 @@ impl Scanner {
             );
             return;
         };
-        let id_text = text(id);
+        // The identifier as text, only when a problem needs it.
+        let id_text = || text(id);
         // The header names the file's kind and release; every later record is read with them.
         if let Some(kind) = FileKind::from_header(id) {
             self.header(line, kind);
@@ -372,7 +410,7 @@ impl Scanner {
                 self.skipping = true;
                 self.problem(
                     n,
-                    &id_text,
+                    &id_text(),
                     "",
                     "a header (TENHR, VCHHR or ERRHR) first".into(),
                     shown(id),
@@ -380,12 +418,12 @@ impl Scanner {
             }
             return;
         };
-        let layout = rel.records_of(kind).find(|r| r.id.as_bytes() == id);
+        let layout = self.table.iter().copied().find(|r| r.id.as_bytes() == id);
         let Some(layout) = layout else {
             let known: Vec<&str> = rel.records_of(kind).map(|r| r.id).collect();
             self.problem(
                 n,
-                &id_text,
+                &id_text(),
                 "Record identifier",
                 format!("a {} file record ({})", kind.as_str(), known.join(", ")),
                 shown(id),
@@ -420,7 +458,7 @@ impl Scanner {
                 if let State::InBatch { .. } = self.state {
                     self.problem(
                         n,
-                        &id_text,
+                        &id_text(),
                         "",
                         format!(
                             "the batch trailer {}ND before the file trailer",
@@ -444,7 +482,7 @@ impl Scanner {
             (_, State::Done) => {
                 self.problem(
                     n,
-                    &id_text,
+                    &id_text(),
                     "",
                     "nothing after the file trailer".into(),
                     shown(id),
@@ -453,7 +491,7 @@ impl Scanner {
             (_, State::BetweenBatches) => {
                 self.problem(
                     n,
-                    &id_text,
+                    &id_text(),
                     "",
                     format!(
                         "a header {} or the file trailer {}TR",
@@ -466,7 +504,7 @@ impl Scanner {
             (role, _) => {
                 self.problem(
                     n,
-                    &id_text,
+                    &id_text(),
                     "",
                     format!("a record in its place (not a {role:?} here)"),
                     shown(id),
@@ -543,6 +581,7 @@ impl Scanner {
             }
         } else {
             self.release = Some(rel);
+            self.table = rel.records_of(kind).collect();
         }
         self.report.verdict = Verdict::Tracs {
             kind: Some(kind),
@@ -592,15 +631,16 @@ impl Scanner {
             );
         }
         for f in layout.fields {
-            let Some(v) = field(line, f) else { continue };
-            if f.name == "Record identifier" || f.name == "Release/version" {
+            // Text fields need nothing beyond the printable check of the whole line.
+            if f.format == Format::Text {
                 continue;
             }
+            let Some(v) = field(line, f) else { continue };
             if !valid(f.format, v) {
                 self.problem(n, layout.id, f.name, f.format.describe().into(), shown(v));
             } else if f.name == "Record number" {
                 if let Some(want) = number {
-                    let got = text(v).parse::<u64>().unwrap_or(u64::MAX);
+                    let got = self::number(v).unwrap_or(u64::MAX);
                     if got != want {
                         self.problem(
                             n,
@@ -623,7 +663,7 @@ impl Scanner {
         if !valid(Format::Digits, v) {
             return; // already reported by `fields`
         }
-        if text(v).parse::<u64>().ok() != Some(want) {
+        if number(v) != Some(want) {
             self.problem(
                 self.line_no,
                 layout.id,
