@@ -462,4 +462,34 @@ async fn web_security_sessions_and_pages_without_javascript_or_at_360px() {
         "{problem}"
     );
     b.screenshot("24-receipt-without-javascript").await;
+
+    // The same rules as the system-to-system door: a second copy is a duplicate naming the
+    // first, a deliberate resend goes through, and a recipient against the directory is
+    // misrouted.
+    let first_id = b.text("#receipts a.message-id").await;
+    b.goto(&format!("{}/mailbox/upload", t.url)).await;
+    b.choose_files("#files", &[Path::new(&one)]).await;
+    b.click("#upload-button").await;
+    b.wait_text("Results of the upload").await;
+    let refusal = b.text("#receipts tr.failed").await;
+    assert!(refusal.contains("(DuplicateFile)"), "{refusal}");
+    assert!(
+        refusal.contains(&first_id) || refusal.contains("Message 2026"),
+        "{refusal}"
+    );
+    b.goto(&format!("{}/mailbox/upload", t.url)).await;
+    b.click("#resend").await;
+    b.choose_files("#files", &[Path::new(&one)]).await;
+    b.click("#upload-button").await;
+    b.wait_text("Results of the upload").await;
+    assert_eq!(b.find_all("#receipts tr.ok").await.len(), 1);
+    let other = dir.path().join("D.dat");
+    std::fs::write(&other, tenant_file(2)).expect("write");
+    b.goto(&format!("{}/mailbox/upload", t.url)).await;
+    b.click(&format!("#to option[value='{}']", TCA.0)).await;
+    b.choose_files("#files", &[Path::new(&other)]).await;
+    b.click("#upload-button").await;
+    b.wait_text("Results of the upload").await;
+    let refusal = b.text("#receipts tr.failed").await;
+    assert!(refusal.contains("(Misrouted)"), "{refusal}");
 }
