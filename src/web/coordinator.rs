@@ -121,6 +121,14 @@ async fn coordinator(web: &Web, s: &Session) -> Result<(Chrome, Admin), Response
     Ok((chrome, admin))
 }
 
+/// A coordinator's form: its fields, once the CSRF token and the actor are checked.
+async fn coordinator_post(web: &Web, s: &Session, raw: &[u8]) -> Result<(Fields, Admin), Response> {
+    let f = Fields::parse(raw);
+    check_csrf(s, f.get("csrf"))?;
+    let (_, admin) = coordinator(web, s).await?;
+    Ok((f, admin))
+}
+
 async fn my_users_page(
     web: &Web,
     s: &Session,
@@ -172,11 +180,7 @@ async fn my_users(State(web): State<Web>, Signed(s): Signed, Query(d): Query<Don
 
 /// R14: a coordinator unlocks its own users.
 async fn unlock(State(web): State<Web>, Signed(s): Signed, RawForm(raw): RawForm) -> Response {
-    let f = Fields::parse(&raw);
-    if let Err(r) = check_csrf(&s, f.get("csrf")) {
-        return r;
-    }
-    let (_, admin) = match coordinator(&web, &s).await {
+    let (f, admin) = match coordinator_post(&web, &s, &raw).await {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -189,11 +193,7 @@ async fn unlock(State(web): State<Web>, Signed(s): Signed, RawForm(raw): RawForm
 
 /// R3: a coordinator creates users for its BPR properties; R5: the iMAX role follows.
 async fn create_user(State(web): State<Web>, Signed(s): Signed, RawForm(raw): RawForm) -> Response {
-    let f = Fields::parse(&raw);
-    if let Err(r) = check_csrf(&s, f.get("csrf")) {
-        return r;
-    }
-    let (_, admin) = match coordinator(&web, &s).await {
+    let (f, admin) = match coordinator_post(&web, &s, &raw).await {
         Ok(x) => x,
         Err(r) => return r,
     };

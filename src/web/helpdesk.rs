@@ -30,6 +30,18 @@ async fn help_desk(web: &Web, s: &Session, title: &str) -> Result<(Chrome, Admin
     Ok((chrome, admin))
 }
 
+/// A Help Desk form: its fields, once the CSRF token and the actor are checked.
+async fn help_desk_post(
+    web: &Web,
+    s: &Session,
+    raw: &[u8],
+    title: &str,
+) -> Result<(Fields, (Chrome, Admin)), Response> {
+    let f = Fields::parse(raw);
+    check_csrf(s, f.get("csrf"))?;
+    Ok((f, help_desk(web, s, title).await?))
+}
+
 #[derive(Template)]
 #[template(path = "helpdesk.html")]
 struct FindPage {
@@ -114,15 +126,11 @@ async fn reset(
     Path(imax_id): Path<String>,
     RawForm(raw): RawForm,
 ) -> Response {
-    let f = Fields::parse(&raw);
-    if let Err(r) = check_csrf(&s, f.get("csrf")) {
-        return r;
-    }
-    let (mut chrome, admin) =
-        match help_desk(&web, &s, &format!("Reset the password of {imax_id}")).await {
-            Ok(x) => x,
-            Err(r) => return r,
-        };
+    let title = format!("Reset the password of {imax_id}");
+    let (f, (mut chrome, admin)) = match help_desk_post(&web, &s, &raw, &title).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
     let req = ResetRequest {
         name: f.get("name").into(),
         title: f.get("title").into(),
@@ -155,11 +163,7 @@ async fn reset(
 }
 
 async fn broadcast(State(web): State<Web>, Signed(s): Signed, RawForm(raw): RawForm) -> Response {
-    let f = Fields::parse(&raw);
-    if let Err(r) = check_csrf(&s, f.get("csrf")) {
-        return r;
-    }
-    let (_, admin) = match help_desk(&web, &s, "Help Desk").await {
+    let (f, (_, admin)) = match help_desk_post(&web, &s, &raw, "Help Desk").await {
         Ok(x) => x,
         Err(r) => return r,
     };
