@@ -264,14 +264,14 @@ impl Scanner {
     }
 
     /// A complete line found inside a chunk (the common case).
-    fn line_in_place(&mut self, line: &[u8]) {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
+    fn line_in_place(&mut self, raw: &[u8]) {
         if self.state == State::Start {
-            // The rare first line goes the general way.
-            self.line.extend_from_slice(line);
+            // The rare first line goes the general way (which strips the `\r` itself).
+            self.line.extend_from_slice(raw);
             self.end_line();
             return;
         }
+        let line = raw.strip_suffix(b"\r").unwrap_or(raw);
         self.line_no += 1;
         self.record(line, false);
     }

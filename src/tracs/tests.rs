@@ -187,6 +187,28 @@ fn the_existing_layouts_accept_lf_and_crlf_alike() {
     assert!(check(&lf).is_valid_tracs());
 }
 
+/// Found by the fuzzer: a first line ending in `\r\r\n` lost both `\r` when read whole and
+/// one when read in pieces.
+#[test]
+fn a_first_line_ending_in_two_carriage_returns_reads_the_same_in_pieces() {
+    let mut file = sample(FileKind::Tenant, "2.0.2.D").build();
+    let first_end = file.iter().position(|&b| b == b'\n').unwrap_or(0);
+    file.insert(first_end, b'\r');
+    let whole = check(&file);
+    let mut s = Scanner::new();
+    s.feed(&file[..10]);
+    s.feed(&file[10..]);
+    assert_eq!(s.finish(), whole);
+    assert!(
+        whole
+            .problems
+            .iter()
+            .any(|p| p.field == "Record length" && p.found == "301"),
+        "{:?}",
+        whole.problems
+    );
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]
 
