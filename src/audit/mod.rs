@@ -8,7 +8,7 @@
 
 use crate::clock::{from_epoch, rfc3339, to_epoch};
 use sha2::{Digest, Sha256};
-use sqlx::{Row, SqliteConnection, SqlitePool};
+use sqlx::{Row, AnyConnection, AnyPool};
 use time::OffsetDateTime;
 
 /// The `prev_hash` of the first record.
@@ -95,7 +95,7 @@ pub fn record_hash(seq: i64, prev_hash: &str, e: &AuditEntry) -> String {
 }
 
 /// Appends a record inside the caller's write transaction; returns its sequence number.
-pub async fn append(conn: &mut SqliteConnection, e: &AuditEntry) -> Result<i64, sqlx::Error> {
+pub async fn append(conn: &mut AnyConnection, e: &AuditEntry) -> Result<i64, sqlx::Error> {
     let head = sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
         .fetch_optional(&mut *conn)
         .await?;
@@ -140,7 +140,7 @@ pub enum Verdict {
 }
 
 /// Walks the whole chain in order, in pages, with bounded memory.
-pub async fn verify(pool: &SqlitePool) -> Result<Verdict, sqlx::Error> {
+pub async fn verify(pool: &AnyPool) -> Result<Verdict, sqlx::Error> {
     let mut expected_seq = 1i64;
     let mut prev_hash = GENESIS.to_string();
     loop {

@@ -3,7 +3,7 @@
 use crate::audit::AuditEntry;
 use crate::clock::{from_epoch, to_epoch};
 use crate::directory::{Account, AccountKind, AccountStatus, MId, Right, Rights};
-use sqlx::{Row, SqlitePool};
+use sqlx::{Row, AnyPool};
 use time::OffsetDateTime;
 
 const ACCOUNT_COLUMNS: &str =
@@ -13,7 +13,7 @@ const ACCOUNT_COLUMNS: &str =
      (SELECT MAX(cycle) FROM recertifications r WHERE r.user_id = a.id)";
 
 /// Loads an account with its rights and working-group admission.
-pub async fn load(pool: &SqlitePool, mid: &MId) -> Result<Option<Account>, sqlx::Error> {
+pub async fn load(pool: &AnyPool, mid: &MId) -> Result<Option<Account>, sqlx::Error> {
     let sql = format!(
         "SELECT {ACCOUNT_COLUMNS} FROM accounts a LEFT JOIN working_group w ON w.account_id = a.id WHERE a.mid = $1"
     );
@@ -87,7 +87,7 @@ pub struct NewAccount {
 }
 
 pub async fn create(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     a: &NewAccount,
     now: OffsetDateTime,
     audit: &AuditEntry,
@@ -117,7 +117,7 @@ pub async fn create(
 }
 
 pub async fn grant(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     account: i64,
     right: Right,
     by: &str,
@@ -143,7 +143,7 @@ pub async fn grant(
 }
 
 pub async fn admit_to_working_group(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     account: i64,
     by: &str,
     at: OffsetDateTime,
@@ -165,7 +165,7 @@ pub async fn admit_to_working_group(
 /// Sets a new password hash, remembers the old one for the history rule, and forgets every
 /// remembered credential (epoch bump). `current` false makes it expire at once.
 pub async fn set_password(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     account: i64,
     new_hash: &str,
     current: bool,
@@ -194,7 +194,7 @@ pub async fn set_password(
 
 /// The last `n` password hashes, newest first (the current one is not included).
 pub async fn password_history(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     account: i64,
     n: u32,
 ) -> Result<Vec<String>, sqlx::Error> {
@@ -210,7 +210,7 @@ pub async fn password_history(
 /// Sets the status (unlock, lock, terminate, restore), resetting the failure count and, for an
 /// unlock, counting the unlock as activity so that the 90-day lock does not strike again at once.
 pub async fn set_status(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     account: i64,
     status: AccountStatus,
     now: OffsetDateTime,
@@ -239,7 +239,7 @@ pub async fn set_status(
 
 /// Records that the person accepted the Rules of Behavior (R21).
 pub async fn accept_rules_of_behavior(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     account: i64,
     at: OffsetDateTime,
     audit: &AuditEntry,
@@ -254,6 +254,6 @@ pub async fn accept_rules_of_behavior(
 }
 
 /// Appends an audit record with no other change (a refusal worth recording).
-pub async fn record(pool: &SqlitePool, audit: &AuditEntry) -> Result<(), sqlx::Error> {
+pub async fn record(pool: &AnyPool, audit: &AuditEntry) -> Result<(), sqlx::Error> {
     audited!(pool, audit, |tx| {})
 }

@@ -9,7 +9,7 @@
 
 use crate::audit::{self, AuditEntry};
 use crate::clock::to_epoch;
-use sqlx::{Connection, SqliteConnection, SqlitePool};
+use sqlx::{Connection, AnyConnection, AnyPool};
 use std::sync::Arc;
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot, Mutex};
@@ -98,7 +98,7 @@ impl std::fmt::Debug for Job {
 }
 
 impl Committer {
-    pub fn start(pool: SqlitePool) -> Committer {
+    pub fn start(pool: AnyPool) -> Committer {
         let (tx, rx) = mpsc::channel(4096);
         let busy = Arc::new(Mutex::new(()));
         let task = tokio::spawn(run(pool, rx, busy.clone()));
@@ -141,7 +141,7 @@ impl Committer {
     }
 }
 
-async fn run(pool: SqlitePool, mut rx: mpsc::Receiver<Job>, busy: Arc<Mutex<()>>) {
+async fn run(pool: AnyPool, mut rx: mpsc::Receiver<Job>, busy: Arc<Mutex<()>>) {
     while let Some(first) = rx.recv().await {
         let _guard = busy.lock().await;
         let mut batch = vec![first];
@@ -169,10 +169,10 @@ async fn run(pool: SqlitePool, mut rx: mpsc::Receiver<Job>, busy: Arc<Mutex<()>>
 }
 
 async fn commit_batch(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     batch: &[Job],
 ) -> Result<Vec<Result<(), String>>, sqlx::Error> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = crate::store::begin_write(pool).await?;
     let mut results = Vec::with_capacity(batch.len());
     for job in batch {
         let mut sp = tx.begin().await?;
@@ -191,7 +191,7 @@ async fn commit_batch(
     Ok(results)
 }
 
-async fn apply(conn: &mut SqliteConnection, job: &Job) -> Result<(), sqlx::Error> {
+async fn apply(conn: &mut AnyConnection, job: &Job) -> Result<(), sqlx::Error> {
     for effect in &job.effects {
         apply_effect(conn, effect).await?;
     }
@@ -199,7 +199,7 @@ async fn apply(conn: &mut SqliteConnection, job: &Job) -> Result<(), sqlx::Error
     Ok(())
 }
 
-async fn apply_effect(conn: &mut SqliteConnection, effect: &Effect) -> Result<(), sqlx::Error> {
+async fn apply_effect(conn: &mut AnyConnection, effect: &Effect) -> Result<(), sqlx::Error> {
     match effect {
         Effect::InsertMessage(m) => {
             sqlx::query(

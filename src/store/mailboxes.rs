@@ -3,10 +3,10 @@
 use crate::audit::AuditEntry;
 use crate::clock::to_epoch;
 use crate::directory::{ImaxId, Mailbox, MailboxKind};
-use sqlx::{Row, SqlitePool};
+use sqlx::{Row, AnyPool};
 use time::OffsetDateTime;
 
-fn row_to_mailbox(row: &sqlx::sqlite::SqliteRow) -> Result<Mailbox, sqlx::Error> {
+fn row_to_mailbox(row: &sqlx::any::AnyRow) -> Result<Mailbox, sqlx::Error> {
     let decode = |e: &str| sqlx::Error::Decode(e.to_string().into());
     Ok(Mailbox {
         id: row.try_get(0)?,
@@ -25,7 +25,7 @@ fn row_to_mailbox(row: &sqlx::sqlite::SqliteRow) -> Result<Mailbox, sqlx::Error>
 const COLUMNS: &str =
     "id, imax_id, kind, name, password_hash, active, auth_epoch, accepts_attachments";
 
-pub async fn load(pool: &SqlitePool, imax_id: &ImaxId) -> Result<Option<Mailbox>, sqlx::Error> {
+pub async fn load(pool: &AnyPool, imax_id: &ImaxId) -> Result<Option<Mailbox>, sqlx::Error> {
     let sql = format!("SELECT {COLUMNS} FROM mailboxes WHERE imax_id = $1");
     match sqlx::query(&sql)
         .bind(imax_id.as_str())
@@ -37,7 +37,7 @@ pub async fn load(pool: &SqlitePool, imax_id: &ImaxId) -> Result<Option<Mailbox>
     }
 }
 
-pub async fn load_by_id(pool: &SqlitePool, id: i64) -> Result<Option<Mailbox>, sqlx::Error> {
+pub async fn load_by_id(pool: &AnyPool, id: i64) -> Result<Option<Mailbox>, sqlx::Error> {
     let sql = format!("SELECT {COLUMNS} FROM mailboxes WHERE id = $1");
     match sqlx::query(&sql).bind(id).fetch_optional(pool).await? {
         Some(row) => Ok(Some(row_to_mailbox(&row)?)),
@@ -46,7 +46,7 @@ pub async fn load_by_id(pool: &SqlitePool, id: i64) -> Result<Option<Mailbox>, s
 }
 
 /// The address book: every active administrator mailbox (HUD and the CAs), HUD first.
-pub async fn administrators(pool: &SqlitePool) -> Result<Vec<Mailbox>, sqlx::Error> {
+pub async fn administrators(pool: &AnyPool) -> Result<Vec<Mailbox>, sqlx::Error> {
     let sql = format!(
         "SELECT {COLUMNS} FROM mailboxes WHERE kind IN ('hud', 'ca') AND active = 1
          ORDER BY kind DESC, imax_id"
@@ -66,7 +66,7 @@ pub struct NewMailbox {
 }
 
 pub async fn create(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     m: &NewMailbox,
     now: OffsetDateTime,
     audit: &AuditEntry,
@@ -91,7 +91,7 @@ pub async fn create(
 }
 
 pub async fn set_password(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     mailbox: i64,
     hash: &str,
     now: OffsetDateTime,
@@ -118,7 +118,7 @@ pub async fn set_password(
 
 /// Creates a property served by `mailbox` (its TRACSMail ID), or updates its name and mailbox.
 pub async fn upsert_property(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     number: &str,
     name: &str,
     mailbox: Option<i64>,
@@ -139,7 +139,7 @@ pub async fn upsert_property(
     })
 }
 
-pub async fn property_id(pool: &SqlitePool, number: &str) -> Result<Option<i64>, sqlx::Error> {
+pub async fn property_id(pool: &AnyPool, number: &str) -> Result<Option<i64>, sqlx::Error> {
     sqlx::query_scalar("SELECT id FROM properties WHERE property_number = $1")
         .bind(number)
         .fetch_optional(pool)
@@ -148,7 +148,7 @@ pub async fn property_id(pool: &SqlitePool, number: &str) -> Result<Option<i64>,
 
 /// Records that `administrator` (HUD or a CA) administers `contract` of `property`.
 pub async fn upsert_contract(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     contract: &str,
     property: i64,
     administrator: i64,
@@ -171,7 +171,7 @@ pub async fn upsert_contract(
 /// The distinct administrator mailboxes of the contracts of every property that `mailbox`
 /// serves: the candidates for "send to my administrator" (R12).
 pub async fn administrators_for(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     mailbox: i64,
 ) -> Result<Vec<Mailbox>, sqlx::Error> {
     let sql = format!(
@@ -186,7 +186,7 @@ pub async fn administrators_for(
 
 /// Links a coordinator to a property it has a Business Partner Relationship with (R3).
 pub async fn add_business_partner(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     account: i64,
     property: i64,
     audit: &AuditEntry,
@@ -204,7 +204,7 @@ pub async fn add_business_partner(
 
 /// Whether `sender` may stand as Sender's iMAX ID in files sent from `mailbox` (R11).
 pub async fn may_send_for(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     mailbox: i64,
     sender: &str,
 ) -> Result<bool, sqlx::Error> {
@@ -221,7 +221,7 @@ pub async fn may_send_for(
 
 /// Lets `sender` appear as Sender's iMAX ID in files sent from `mailbox`, or stops it.
 pub async fn set_sender(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     mailbox: i64,
     sender: i64,
     allowed: bool,
@@ -250,7 +250,7 @@ pub async fn set_sender(
 
 /// Whether a mailbox accepts files that are not TRACS files.
 pub async fn set_accepts_attachments(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     mailbox: i64,
     accepts: bool,
     audit: &AuditEntry,

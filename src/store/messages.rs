@@ -4,13 +4,13 @@ use crate::clock::{from_epoch, to_epoch};
 use crate::directory::HUD_MAILBOX;
 use crate::mailbox::{Folder, ListQuery, MessageInfo, Order, Page, PageToken};
 use sha2::{Digest, Sha256};
-use sqlx::{Row, SqlitePool};
+use sqlx::{Row, AnyPool};
 
 const SELECT: &str = "SELECT m.id, m.message_id, f.imax_id, t.imax_id, m.file_name, m.size_bytes, m.sha256,
         m.received_at, m.retrieved_at, m.acked_at, m.body_key, m.to_mailbox
    FROM messages m JOIN mailboxes f ON f.id = m.from_mailbox JOIN mailboxes t ON t.id = m.to_mailbox";
 
-fn to_info(row: &sqlx::sqlite::SqliteRow) -> Result<MessageInfo, sqlx::Error> {
+fn to_info(row: &sqlx::any::AnyRow) -> Result<MessageInfo, sqlx::Error> {
     Ok(MessageInfo {
         row_id: row.try_get(0)?,
         message_id: row.try_get(1)?,
@@ -50,7 +50,7 @@ fn sort_key(order: Order, time: &str, id: &str, unread: &str) -> (String, String
 }
 
 /// One page of `q.folder` as seen by `mailbox`, in `q.order`.
-pub async fn list(pool: &SqlitePool, mailbox: i64, q: &ListQuery) -> Result<Page, sqlx::Error> {
+pub async fn list(pool: &AnyPool, mailbox: i64, q: &ListQuery) -> Result<Page, sqlx::Error> {
     if q.folder == Folder::Broadcasts {
         return list_broadcasts(pool, mailbox, q).await;
     }
@@ -115,7 +115,7 @@ fn paginate(entries: &mut Vec<MessageInfo>, page_size: u32, order: Order) -> Pag
     }
 }
 
-fn broadcast_info(row: &sqlx::sqlite::SqliteRow, mailbox: i64) -> Result<MessageInfo, sqlx::Error> {
+fn broadcast_info(row: &sqlx::any::AnyRow, mailbox: i64) -> Result<MessageInfo, sqlx::Error> {
     let id: i64 = row.try_get(0)?;
     let body: String = row.try_get(2)?;
     Ok(MessageInfo {
@@ -140,7 +140,7 @@ const BROADCAST: &str =
 
 /// Broadcasts are listed as messages from HUD with IDs `BC-<n>`.
 async fn list_broadcasts(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     mailbox: i64,
     q: &ListQuery,
 ) -> Result<Page, sqlx::Error> {
@@ -175,7 +175,7 @@ async fn list_broadcasts(
 
 /// One broadcast (`BC-<n>`) as `mailbox` sees it.
 pub async fn find_broadcast(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     mailbox: i64,
     id: i64,
 ) -> Result<Option<MessageInfo>, sqlx::Error> {
@@ -193,7 +193,7 @@ pub async fn find_broadcast(
 
 /// A message that `mailbox` sent or received, by its public ID.
 pub async fn find(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     mailbox: i64,
     message_id: &str,
 ) -> Result<Option<MessageInfo>, sqlx::Error> {
@@ -212,7 +212,7 @@ pub async fn find(
 
 /// Messages received before `cutoff`, and their bytes.
 pub async fn count_before(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     cutoff: time::OffsetDateTime,
 ) -> Result<(u64, u64), sqlx::Error> {
     let (n, bytes): (i64, i64) = sqlx::query_as(
@@ -228,12 +228,12 @@ pub async fn count_before(
 /// with `audit` (which records how many). Returns their body keys and sizes, for the caller
 /// to remove the bodies after the commit.
 pub async fn purge_before(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     cutoff: time::OffsetDateTime,
     batch: u32,
     audit: crate::audit::AuditEntry,
 ) -> Result<Vec<(String, u64)>, sqlx::Error> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = crate::store::begin_write(pool).await?;
     let rows: Vec<(i64, String, i64)> = sqlx::query_as(
         "SELECT id, body_key, size_bytes FROM messages WHERE received_at < $1
           ORDER BY received_at, id LIMIT $2",
@@ -267,7 +267,7 @@ pub async fn purge_before(
 /// An earlier message with the same TRACS transmission key (not counting resends): its
 /// message ID and when it arrived.
 pub async fn find_by_tracs_key(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     key: &str,
 ) -> Result<Option<(String, time::OffsetDateTime)>, sqlx::Error> {
     let row: Option<(String, i64)> = sqlx::query_as(
@@ -281,7 +281,7 @@ pub async fn find_by_tracs_key(
 
 /// An earlier message with the same content from `from` to `to` since `since`.
 pub async fn find_same_content(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     from: i64,
     to: i64,
     sha256: &str,
@@ -302,7 +302,7 @@ pub async fn find_same_content(
 }
 
 /// Messages received by `mailbox` and not yet retrieved: (from HUD, from others).
-pub async fn unread_counts(pool: &SqlitePool, mailbox: i64) -> Result<(i64, i64), sqlx::Error> {
+pub async fn unread_counts(pool: &AnyPool, mailbox: i64) -> Result<(i64, i64), sqlx::Error> {
     sqlx::query_as(
         "SELECT COALESCE(SUM(CASE WHEN f.imax_id = $2 THEN 1 ELSE 0 END), 0),
                 COALESCE(SUM(CASE WHEN f.imax_id <> $2 THEN 1 ELSE 0 END), 0)
@@ -317,7 +317,7 @@ pub async fn unread_counts(pool: &SqlitePool, mailbox: i64) -> Result<(i64, i64)
 
 /// The newest broadcasts: id, title, posted at, text.
 pub async fn latest_broadcasts(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     n: u32,
 ) -> Result<Vec<(i64, String, time::OffsetDateTime, String)>, sqlx::Error> {
     let rows = sqlx::query(
@@ -340,7 +340,7 @@ pub async fn latest_broadcasts(
 
 /// The text of a broadcast (`BC-<n>`).
 pub async fn broadcast_body(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     id: i64,
 ) -> Result<Option<(String, String)>, sqlx::Error> {
     let row = sqlx::query("SELECT title, body FROM broadcasts WHERE id = $1")
@@ -355,7 +355,7 @@ pub async fn broadcast_body(
 
 /// Posts a broadcast (Help Desk).
 pub async fn post_broadcast(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     title: &str,
     body: &str,
     by: &str,

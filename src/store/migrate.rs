@@ -4,7 +4,7 @@
 //! write rows a newer schema would misread.
 
 use super::StoreError;
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/sqlite/0001_init.sql")),
@@ -33,13 +33,13 @@ const MIGRATIONS: &[(i64, &str)] = &[
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = 6;
 
-pub async fn run(pool: &SqlitePool) -> Result<(), StoreError> {
+pub async fn run(pool: &AnyPool, engine: super::Engine) -> Result<(), StoreError> {
     sqlx::query(
         "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
     )
     .execute(pool)
     .await?;
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = super::begin_write(pool).await?;
     let current: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM schema_version")
         .fetch_one(&mut *tx)
         .await?;

@@ -16,7 +16,7 @@
 /// The body's value is returned.
 macro_rules! audited {
     ($pool:expr, $audit:expr, |$tx:ident| $body:block) => {{
-        let mut $tx = $pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut $tx = $crate::store::begin_write($pool).await?;
         let out = $body;
         $crate::audit::append(&mut $tx, $audit).await?;
         $tx.commit().await?;
@@ -38,16 +38,54 @@ pub use bodies::{BodyStore, SealedBody, StagedBody};
 pub use committer::{Committer, Effect, NewMessage};
 pub use migrate::SCHEMA_VERSION;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::SqlitePool;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor};
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
+/// The database engine behind the pool, for the few statements that differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+impl Engine {
+    pub fn of_url(url: &str) -> Option<Engine> {
+        if url.starts_with("sqlite:") {
+            Some(Engine::Sqlite)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Some(Engine::Postgres)
+        } else {
+            None
+        }
+    }
+
+    pub fn of_pool(pool: &AnyPool) -> Engine {
+        match pool.connect_options().database_url.scheme() {
+            "sqlite" => Engine::Sqlite,
+            _ => Engine::Postgres,
+        }
+    }
+}
+
+/// Starts a write transaction. SQLite takes the write lock at once (`BEGIN IMMEDIATE`), so
+/// writers queue instead of failing halfway.
+pub async fn begin_write(
+    pool: &AnyPool,
+) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+    match Engine::of_pool(pool) {
+        Engine::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await,
+        Engine::Postgres => pool.begin().await,
+    }
+}
+
 /// The database pool plus the body store and the group committer.
 #[derive(Debug, Clone)]
 pub struct Store {
-    pub pool: SqlitePool,
+    pub pool: AnyPool,
+    pub engine: Engine,
     pub bodies: BodyStore,
     pub committer: Committer,
 }
@@ -58,7 +96,7 @@ pub enum StoreError {
     Db(#[from] sqlx::Error),
     #[error("body store: {0}")]
     Io(#[from] std::io::Error),
-    #[error("unsupported database URL {0:?}: this build supports sqlite://")]
+    #[error("unsupported database URL {0:?}: use sqlite://… or postgres://…")]
     UnsupportedUrl(String),
     #[error("the database schema is version {found}, newer than this gateway's {supported}; upgrade the gateway")]
     SchemaTooNew { found: i64, supported: i64 },
@@ -68,28 +106,54 @@ impl Store {
     /// Opens (creating if needed) the database at `url` and the body store under `data_dir`,
     /// applies migrations, and cleans up after any earlier crash.
     pub async fn open(url: &str, data_dir: &Path) -> Result<Store, StoreError> {
-        if !url.starts_with("sqlite:") {
-            return Err(StoreError::UnsupportedUrl(url.to_string()));
-        }
+        let engine =
+            Engine::of_url(url).ok_or_else(|| StoreError::UnsupportedUrl(url.to_string()))?;
+        sqlx::any::install_default_drivers();
         std::fs::create_dir_all(data_dir)?;
-        let options = SqliteConnectOptions::from_str(url)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            // FULL: each commit is fsynced, so a receipt is never sent for a row a power cut
-            // could take back.
-            .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .min_connections(1)
-            .connect_with(options)
-            .await?;
-        migrate::run(&pool).await?;
+        let pool = match engine {
+            Engine::Sqlite => {
+                // Create the file if missing (the Any driver passes the URL through).
+                let url = if url.contains('?') {
+                    url.to_string()
+                } else {
+                    format!("{url}?mode=rwc")
+                };
+                let options = AnyConnectOptions::from_str(&url)?;
+                AnyPoolOptions::new()
+                    .max_connections(8)
+                    .min_connections(1)
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            // WAL: readers never wait for the writer. FULL: each commit is
+                            // fsynced, so a receipt is never sent for a row a power cut could
+                            // take back.
+                            conn.execute(
+                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;
+                                 PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                            )
+                            .await?;
+                            Ok(())
+                        })
+                    })
+                    .connect_with(options)
+                    .await?
+            }
+            Engine::Postgres => {
+                let options = AnyConnectOptions::from_str(url)?;
+                AnyPoolOptions::new()
+                    .max_connections(16)
+                    .min_connections(1)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_with(options)
+                    .await?
+            }
+        };
+        migrate::run(&pool, engine).await?;
         let bodies = BodyStore::open(&data_dir.join("messages"))?;
         let committer = Committer::start(pool.clone());
         let store = Store {
             pool,
+            engine,
             bodies,
             committer,
         };

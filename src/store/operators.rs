@@ -4,10 +4,10 @@
 use crate::audit::AuditEntry;
 use crate::clock::to_epoch;
 use crate::directory::{AccountKind, Right};
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 use time::OffsetDateTime;
 
-pub async fn is_help_desk(pool: &SqlitePool, account: i64) -> Result<bool, sqlx::Error> {
+pub async fn is_help_desk(pool: &AnyPool, account: i64) -> Result<bool, sqlx::Error> {
     let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM help_desk WHERE account_id = $1")
         .bind(account)
         .fetch_one(pool)
@@ -16,7 +16,7 @@ pub async fn is_help_desk(pool: &SqlitePool, account: i64) -> Result<bool, sqlx:
 }
 
 pub async fn add_help_desk(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     account: i64,
     by: &str,
     at: OffsetDateTime,
@@ -36,7 +36,7 @@ pub async fn add_help_desk(
 
 /// Records that `coordinator` manages `user` (R3, R19).
 pub async fn link(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     coordinator: i64,
     user: i64,
     at: OffsetDateTime,
@@ -54,7 +54,7 @@ pub async fn link(
     })
 }
 
-pub async fn manages(pool: &SqlitePool, coordinator: i64, user: i64) -> Result<bool, sqlx::Error> {
+pub async fn manages(pool: &AnyPool, coordinator: i64, user: i64) -> Result<bool, sqlx::Error> {
     let n: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM coordinator_users WHERE coordinator_id = $1 AND user_id = $2",
     )
@@ -67,7 +67,7 @@ pub async fn manages(pool: &SqlitePool, coordinator: i64, user: i64) -> Result<b
 
 /// The M-IDs of the users a coordinator manages, in M-ID order.
 pub async fn managed_users(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     coordinator: i64,
 ) -> Result<Vec<String>, sqlx::Error> {
     sqlx::query_scalar(
@@ -80,7 +80,7 @@ pub async fn managed_users(
 }
 
 /// Property ids a coordinator has a Business Partner Relationship with (R3).
-pub async fn bpr_properties(pool: &SqlitePool, coordinator: i64) -> Result<Vec<i64>, sqlx::Error> {
+pub async fn bpr_properties(pool: &AnyPool, coordinator: i64) -> Result<Vec<i64>, sqlx::Error> {
     sqlx::query_scalar("SELECT property_id FROM business_partners WHERE account_id = $1 ORDER BY 1")
         .bind(coordinator)
         .fetch_all(pool)
@@ -88,7 +88,7 @@ pub async fn bpr_properties(pool: &SqlitePool, coordinator: i64) -> Result<Vec<i
 }
 
 /// Property ids a person is assigned to (R6, R22).
-pub async fn assigned_properties(pool: &SqlitePool, account: i64) -> Result<Vec<i64>, sqlx::Error> {
+pub async fn assigned_properties(pool: &AnyPool, account: i64) -> Result<Vec<i64>, sqlx::Error> {
     sqlx::query_scalar(
         "SELECT property_id FROM property_assignments WHERE account_id = $1 ORDER BY 1",
     )
@@ -98,7 +98,7 @@ pub async fn assigned_properties(pool: &SqlitePool, account: i64) -> Result<Vec<
 }
 
 /// Coordinators with a BPR on a property (R2: one at least before any user, five at most).
-pub async fn coordinators_of(pool: &SqlitePool, property: i64) -> Result<Vec<i64>, sqlx::Error> {
+pub async fn coordinators_of(pool: &AnyPool, property: i64) -> Result<Vec<i64>, sqlx::Error> {
     sqlx::query_scalar(
         "SELECT b.account_id FROM business_partners b JOIN accounts a ON a.id = b.account_id
          WHERE b.property_id = $1 AND a.kind = 'coordinator' ORDER BY 1",
@@ -109,7 +109,7 @@ pub async fn coordinators_of(pool: &SqlitePool, property: i64) -> Result<Vec<i64
 }
 
 pub async fn set_property_assignment(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     account: i64,
     property: i64,
     assigned: bool,
@@ -130,7 +130,7 @@ pub async fn set_property_assignment(
 }
 
 pub async fn revoke(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     account: i64,
     right: Right,
     audit: &AuditEntry,
@@ -150,7 +150,7 @@ pub async fn revoke(
 
 /// Turns a user into a coordinator (R4) with BPRs on `properties`.
 pub async fn promote(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     account: i64,
     properties: &[i64],
     audit: &AuditEntry,
@@ -175,7 +175,7 @@ pub async fn promote(
 
 /// Flags (or unflags) a right for removal at the deadline (R18).
 pub async fn flag_right(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     account: i64,
     right: Right,
     flag: Option<(&str, OffsetDateTime)>,
@@ -200,7 +200,7 @@ pub async fn flag_right(
 
 /// Records a user's recertification for `cycle` by `coordinator` (R17, R18).
 pub async fn recertify(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     user: i64,
     cycle: i32,
     coordinator: i64,
@@ -228,7 +228,7 @@ pub async fn recertify(
 
 /// Rights flagged for removal, with their holder's M-ID and when they were flagged.
 pub async fn flagged_rights(
-    pool: &SqlitePool,
+    pool: &AnyPool,
 ) -> Result<Vec<(i64, String, String, i64)>, sqlx::Error> {
     sqlx::query_as(
         "SELECT r.account_id, a.mid, r.right_name, r.flagged_at FROM account_rights r
@@ -240,7 +240,7 @@ pub async fn flagged_rights(
 }
 
 /// Coordinators managing a user.
-pub async fn managers_of(pool: &SqlitePool, user: i64) -> Result<Vec<i64>, sqlx::Error> {
+pub async fn managers_of(pool: &AnyPool, user: i64) -> Result<Vec<i64>, sqlx::Error> {
     sqlx::query_scalar("SELECT coordinator_id FROM coordinator_users WHERE user_id = $1 ORDER BY 1")
         .bind(user)
         .fetch_all(pool)

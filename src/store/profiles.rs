@@ -2,7 +2,7 @@
 
 use crate::audit::AuditEntry;
 use crate::clock::{from_epoch, to_epoch};
-use sqlx::{Row, SqlitePool};
+use sqlx::{Row, AnyPool};
 use time::OffsetDateTime;
 
 /// A mailbox's profile: the primary contact, the firm, and a secondary contact. PINs are
@@ -31,7 +31,7 @@ pub struct Profile {
 }
 
 pub async fn save(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     mailbox: i64,
     p: &Profile,
     audit: &AuditEntry,
@@ -79,7 +79,7 @@ pub async fn save(
 
 /// The profile and the reset state: failures so far and until when resets are frozen.
 pub async fn load(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     mailbox: i64,
 ) -> Result<Option<(Profile, i64, Option<OffsetDateTime>)>, sqlx::Error> {
     let row = sqlx::query(
@@ -125,7 +125,7 @@ pub async fn load(
 
 /// Counts a refused reset; at `limit` failures, freezes resets until `freeze_until`.
 pub async fn count_failure(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     mailbox: i64,
     limit: i64,
     freeze_until: OffsetDateTime,

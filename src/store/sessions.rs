@@ -5,7 +5,7 @@
 //! take over a session.
 
 use crate::clock::{from_epoch, to_epoch};
-use sqlx::{Row, SqlitePool};
+use sqlx::{Row, AnyPool};
 use time::OffsetDateTime;
 
 /// A session as stored.
@@ -22,7 +22,7 @@ pub struct SessionRow {
     pub mailbox: Option<(i64, i64)>,
 }
 
-pub async fn create(pool: &SqlitePool, s: &SessionRow) -> Result<(), sqlx::Error> {
+pub async fn create(pool: &AnyPool, s: &SessionRow) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO web_sessions (id_hash, account_id, auth_epoch, csrf_token, created_at, last_seen_at)
          VALUES ($1, $2, $3, $4, $5, $6)",
@@ -38,7 +38,7 @@ pub async fn create(pool: &SqlitePool, s: &SessionRow) -> Result<(), sqlx::Error
     Ok(())
 }
 
-pub async fn load(pool: &SqlitePool, id_hash: &str) -> Result<Option<SessionRow>, sqlx::Error> {
+pub async fn load(pool: &AnyPool, id_hash: &str) -> Result<Option<SessionRow>, sqlx::Error> {
     let row = sqlx::query(
         "SELECT s.id_hash, s.account_id, a.mid, s.auth_epoch, s.csrf_token, s.created_at,
                 s.last_seen_at, s.mailbox_id, s.mailbox_epoch
@@ -70,7 +70,7 @@ pub async fn load(pool: &SqlitePool, id_hash: &str) -> Result<Option<SessionRow>
 
 /// Moves the idle deadline on.
 pub async fn touch(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     id_hash: &str,
     at: OffsetDateTime,
 ) -> Result<(), sqlx::Error> {
@@ -84,7 +84,7 @@ pub async fn touch(
 
 /// Records the mailbox opened in this session, or closes it (`None`).
 pub async fn set_mailbox(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     id_hash: &str,
     mailbox: Option<(i64, i64)>,
 ) -> Result<(), sqlx::Error> {
@@ -98,7 +98,7 @@ pub async fn set_mailbox(
 }
 
 /// Ends one session.
-pub async fn delete(pool: &SqlitePool, id_hash: &str) -> Result<(), sqlx::Error> {
+pub async fn delete(pool: &AnyPool, id_hash: &str) -> Result<(), sqlx::Error> {
     sqlx::query("DELETE FROM web_sessions WHERE id_hash = $1")
         .bind(id_hash)
         .execute(pool)
@@ -107,7 +107,7 @@ pub async fn delete(pool: &SqlitePool, id_hash: &str) -> Result<(), sqlx::Error>
 }
 
 /// Ends every session of an account (sign out of every browser).
-pub async fn delete_for_account(pool: &SqlitePool, account: i64) -> Result<u64, sqlx::Error> {
+pub async fn delete_for_account(pool: &AnyPool, account: i64) -> Result<u64, sqlx::Error> {
     Ok(
         sqlx::query("DELETE FROM web_sessions WHERE account_id = $1")
             .bind(account)
@@ -119,7 +119,7 @@ pub async fn delete_for_account(pool: &SqlitePool, account: i64) -> Result<u64, 
 
 /// Removes sessions idle since before `idle_cutoff` or begun before `lifetime_cutoff`.
 pub async fn purge_expired(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     idle_cutoff: OffsetDateTime,
     lifetime_cutoff: OffsetDateTime,
 ) -> Result<u64, sqlx::Error> {
