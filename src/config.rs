@@ -290,8 +290,9 @@ impl Config {
             let Some(name) = var.strip_prefix("IMAX_") else {
                 continue;
             };
-            // Variables that are not settings (IMAX_LOG, IMAX_CONFIG) are read elsewhere.
-            if matches!(name, "LOG" | "CONFIG") {
+            // Variables that are not settings (IMAX_LOG, IMAX_CONFIG) are read elsewhere;
+            // IMAX_TEST_* belong to the test suite.
+            if matches!(name, "LOG" | "CONFIG") || name.starts_with("TEST_") {
                 continue;
             }
             let path = resolve_env_key(&defaults, &name.to_ascii_lowercase())

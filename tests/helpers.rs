@@ -47,6 +47,34 @@ pub struct TestApp {
     pub admin: Admin,
 }
 
+/// The engine every test runs on: SQLite in the data directory, or, when the test command sets
+/// `IMAX_TEST_POSTGRES` (a superuser URL of its private cluster), a fresh PostgreSQL database
+/// per test. The test command runs the whole suite once per engine.
+pub async fn test_database_url() -> String {
+    let Ok(base) = std::env::var("IMAX_TEST_POSTGRES") else {
+        return String::new();
+    };
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    let name = format!("imax_test_{}", hex::encode(rand_bytes()));
+    let mut admin = sqlx::AnyConnection::connect(&base)
+        .await
+        .expect("the test PostgreSQL cluster (IMAX_TEST_POSTGRES)");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .expect("create a test database");
+    let _ = admin.close().await;
+    let (prefix, _) = base.rsplit_once('/').expect("a URL with a database name");
+    format!("{prefix}/{name}")
+}
+
+fn rand_bytes() -> [u8; 8] {
+    let mut b = [0u8; 8];
+    getrandom::getrandom(&mut b).expect("random");
+    b
+}
+
 pub fn test_config(dir: &Path) -> Config {
     let mut config = Config {
         listen: "127.0.0.1:0".parse().expect("addr"),
@@ -74,6 +102,7 @@ impl TestApp {
     pub async fn start_at(start: time::OffsetDateTime, tweak: impl FnOnce(&mut Config)) -> TestApp {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut config = test_config(dir.path());
+        config.database_url = test_database_url().await;
         tweak(&mut config);
         let clock = Arc::new(ManualClock::new(start));
         // Provision first, through the same admin operations `imax admin import` uses.

@@ -65,6 +65,7 @@ async fn a_killed_gateway_leaves_whole_messages_or_nothing() {
     // The in-process gateway made the directory and certificates; a real process takes over.
     t.stop().await;
     let dir = t.dir.path().to_path_buf();
+    let database_url = t.config.database_url.clone();
     let bin = env!("CARGO_BIN_EXE_imax");
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -75,6 +76,7 @@ async fn a_killed_gateway_leaves_whole_messages_or_nothing() {
             .arg("serve")
             .env("IMAX_LISTEN", format!("127.0.0.1:{port}"))
             .env("IMAX_DATA_DIR", &dir)
+            .env("IMAX_DATABASE_URL", &database_url)
             .env("IMAX_ARGON2_MEMORY_KIB", "1024")
             .env("IMAX_ARGON2_ITERATIONS", "1")
             .stdout(Stdio::null())

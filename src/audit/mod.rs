@@ -96,6 +96,13 @@ pub fn record_hash(seq: i64, prev_hash: &str, e: &AuditEntry) -> String {
 
 /// Appends a record inside the caller's write transaction; returns its sequence number.
 pub async fn append(conn: &mut AnyConnection, e: &AuditEntry) -> Result<i64, sqlx::Error> {
+    // One chain for every node: on PostgreSQL, appenders take turns (the lock is held to the
+    // end of the caller's transaction). SQLite's write transaction already serialises them.
+    if conn.backend_name() == "PostgreSQL" {
+        sqlx::query("SELECT pg_advisory_xact_lock(7071002)")
+            .execute(&mut *conn)
+            .await?;
+    }
     let head = sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
         .fetch_optional(&mut *conn)
         .await?;

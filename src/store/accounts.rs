@@ -199,7 +199,10 @@ pub async fn password_history(
     n: u32,
 ) -> Result<Vec<String>, sqlx::Error> {
     sqlx::query_scalar(
-        "SELECT password_hash FROM password_history WHERE account_id = $1 ORDER BY changed_at DESC, rowid DESC LIMIT $2",
+        match crate::store::Engine::of_pool(pool) {
+            crate::store::Engine::Sqlite => "SELECT password_hash FROM password_history WHERE account_id = $1 ORDER BY changed_at DESC, rowid DESC LIMIT $2",
+            crate::store::Engine::Postgres => "SELECT password_hash FROM password_history WHERE account_id = $1 ORDER BY changed_at DESC, id DESC LIMIT $2",
+        },
     )
     .bind(account)
     .bind(n as i64)

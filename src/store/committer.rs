@@ -241,8 +241,10 @@ async fn apply_effect(conn: &mut AnyConnection, effect: &Effect) -> Result<(), s
         }
         Effect::RecordActivity { account, at } => {
             sqlx::query(
-                "UPDATE accounts SET last_activity_at = MAX(COALESCE(last_activity_at, 0), $1),
-                        last_signin_at = MAX(COALESCE(last_signin_at, 0), $1), failed_signins = 0
+                "UPDATE accounts SET
+                        last_activity_at = CASE WHEN COALESCE(last_activity_at, 0) > $1 THEN last_activity_at ELSE $1 END,
+                        last_signin_at = CASE WHEN COALESCE(last_signin_at, 0) > $1 THEN last_signin_at ELSE $1 END,
+                        failed_signins = 0
                  WHERE id = $2",
             )
             .bind(to_epoch(*at))
@@ -252,7 +254,9 @@ async fn apply_effect(conn: &mut AnyConnection, effect: &Effect) -> Result<(), s
         }
         Effect::RecordSignIn { account, at } => {
             sqlx::query(
-                "UPDATE accounts SET last_signin_at = MAX(COALESCE(last_signin_at, 0), $1), failed_signins = 0
+                "UPDATE accounts SET
+                        last_signin_at = CASE WHEN COALESCE(last_signin_at, 0) > $1 THEN last_signin_at ELSE $1 END,
+                        failed_signins = 0
                  WHERE id = $2",
             )
             .bind(to_epoch(*at))

@@ -216,7 +216,7 @@ pub async fn count_before(
     cutoff: time::OffsetDateTime,
 ) -> Result<(u64, u64), sqlx::Error> {
     let (n, bytes): (i64, i64) = sqlx::query_as(
-        "SELECT COUNT(*), COALESCE(SUM(size_bytes), 0) FROM messages WHERE received_at < $1",
+        "SELECT COUNT(*), CAST(COALESCE(SUM(size_bytes), 0) AS BIGINT) FROM messages WHERE received_at < $1",
     )
     .bind(to_epoch(cutoff))
     .fetch_one(pool)
@@ -304,8 +304,8 @@ pub async fn find_same_content(
 /// Messages received by `mailbox` and not yet retrieved: (from HUD, from others).
 pub async fn unread_counts(pool: &AnyPool, mailbox: i64) -> Result<(i64, i64), sqlx::Error> {
     sqlx::query_as(
-        "SELECT COALESCE(SUM(CASE WHEN f.imax_id = $2 THEN 1 ELSE 0 END), 0),
-                COALESCE(SUM(CASE WHEN f.imax_id <> $2 THEN 1 ELSE 0 END), 0)
+        "SELECT CAST(COALESCE(SUM(CASE WHEN f.imax_id = $2 THEN 1 ELSE 0 END), 0) AS BIGINT),
+                CAST(COALESCE(SUM(CASE WHEN f.imax_id <> $2 THEN 1 ELSE 0 END), 0) AS BIGINT)
            FROM messages m JOIN mailboxes f ON f.id = m.from_mailbox
           WHERE m.to_mailbox = $1 AND m.retrieved_at IS NULL",
     )

@@ -6,40 +6,39 @@
 use super::StoreError;
 use sqlx::AnyPool;
 
-const MIGRATIONS: &[(i64, &str)] = &[
-    (1, include_str!("../../migrations/sqlite/0001_init.sql")),
-    (
-        2,
-        include_str!("../../migrations/sqlite/0002_operators.sql"),
-    ),
-    (
-        3,
-        include_str!("../../migrations/sqlite/0003_recertification.sql"),
-    ),
-    (
-        4,
-        include_str!("../../migrations/sqlite/0004_mailbox_profiles.sql"),
-    ),
-    (
-        5,
-        include_str!("../../migrations/sqlite/0005_web_sessions.sql"),
-    ),
-    (
-        6,
-        include_str!("../../migrations/sqlite/0006_tracs_checks.sql"),
-    ),
-];
+macro_rules! migrations {
+    ($dir:literal) => {
+        &[
+            (1, include_str!(concat!("../../migrations/", $dir, "/0001_init.sql"))),
+            (2, include_str!(concat!("../../migrations/", $dir, "/0002_operators.sql"))),
+            (3, include_str!(concat!("../../migrations/", $dir, "/0003_recertification.sql"))),
+            (4, include_str!(concat!("../../migrations/", $dir, "/0004_mailbox_profiles.sql"))),
+            (5, include_str!(concat!("../../migrations/", $dir, "/0005_web_sessions.sql"))),
+            (6, include_str!(concat!("../../migrations/", $dir, "/0006_tracs_checks.sql"))),
+        ]
+    };
+}
+
+/// The same schema for each engine, version by version.
+const SQLITE: &[(i64, &str)] = migrations!("sqlite");
+const POSTGRES: &[(i64, &str)] = migrations!("postgres");
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = 6;
 
 pub async fn run(pool: &AnyPool, engine: super::Engine) -> Result<(), StoreError> {
     sqlx::query(
-        "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS schema_version (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
     )
     .execute(pool)
     .await?;
     let mut tx = super::begin_write(pool).await?;
+    if engine == super::Engine::Postgres {
+        // Several gateway nodes may start at once: one migrates, the others wait and see.
+        sqlx::query("SELECT pg_advisory_xact_lock(7071001)")
+            .execute(&mut *tx)
+            .await?;
+    }
     let current: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM schema_version")
         .fetch_one(&mut *tx)
         .await?;
@@ -49,12 +48,21 @@ pub async fn run(pool: &AnyPool, engine: super::Engine) -> Result<(), StoreError
             supported: SCHEMA_VERSION,
         });
     }
-    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
+    let migrations = match engine {
+        super::Engine::Sqlite => SQLITE,
+        super::Engine::Postgres => POSTGRES,
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    for (version, sql) in migrations.iter().filter(|(v, _)| *v > current) {
         sqlx::raw_sql(sql).execute(&mut *tx).await?;
         sqlx::query(
-            "INSERT INTO schema_version (version, applied_at) VALUES ($1, strftime('%s','now'))",
+            "INSERT INTO schema_version (version, applied_at) VALUES ($1, $2)",
         )
         .bind(version)
+        .bind(now)
         .execute(&mut *tx)
         .await?;
         tracing::info!(version, "applied schema migration");
@@ -68,8 +76,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_version_up_to_the_current_one_has_a_migration() {
-        let versions: Vec<i64> = MIGRATIONS.iter().map(|(v, _)| *v).collect();
-        assert_eq!(versions, (1..=SCHEMA_VERSION).collect::<Vec<_>>());
+    fn every_version_up_to_the_current_one_has_a_migration_for_each_engine() {
+        for migrations in [SQLITE, POSTGRES] {
+            let versions: Vec<i64> = migrations.iter().map(|(v, _)| *v).collect();
+            assert_eq!(versions, (1..=SCHEMA_VERSION).collect::<Vec<_>>());
+        }
     }
 }
