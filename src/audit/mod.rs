@@ -8,7 +8,7 @@
 
 use crate::clock::{from_epoch, rfc3339, to_epoch};
 use sha2::{Digest, Sha256};
-use sqlx::{Row, AnyConnection, AnyPool};
+use sqlx::{AnyConnection, AnyPool, Row};
 use time::OffsetDateTime;
 
 /// The `prev_hash` of the first record.

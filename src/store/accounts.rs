@@ -3,7 +3,7 @@
 use crate::audit::AuditEntry;
 use crate::clock::{from_epoch, to_epoch};
 use crate::directory::{Account, AccountKind, AccountStatus, MId, Right, Rights};
-use sqlx::{Row, AnyPool};
+use sqlx::{AnyPool, Row};
 use time::OffsetDateTime;
 
 const ACCOUNT_COLUMNS: &str =

@@ -9,7 +9,7 @@
 
 use crate::audit::{self, AuditEntry};
 use crate::clock::to_epoch;
-use sqlx::{Connection, AnyConnection, AnyPool};
+use sqlx::{AnyConnection, AnyPool, Connection};
 use std::sync::Arc;
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot, Mutex};

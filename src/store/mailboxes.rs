@@ -3,7 +3,7 @@
 use crate::audit::AuditEntry;
 use crate::clock::to_epoch;
 use crate::directory::{ImaxId, Mailbox, MailboxKind};
-use sqlx::{Row, AnyPool};
+use sqlx::{AnyPool, Row};
 use time::OffsetDateTime;
 
 fn row_to_mailbox(row: &sqlx::any::AnyRow) -> Result<Mailbox, sqlx::Error> {
@@ -170,10 +170,7 @@ pub async fn upsert_contract(
 
 /// The distinct administrator mailboxes of the contracts of every property that `mailbox`
 /// serves: the candidates for "send to my administrator" (R12).
-pub async fn administrators_for(
-    pool: &AnyPool,
-    mailbox: i64,
-) -> Result<Vec<Mailbox>, sqlx::Error> {
+pub async fn administrators_for(pool: &AnyPool, mailbox: i64) -> Result<Vec<Mailbox>, sqlx::Error> {
     let sql = format!(
         "SELECT {COLUMNS} FROM mailboxes WHERE id IN (
              SELECT c.administrator_mailbox FROM contracts c
@@ -203,11 +200,7 @@ pub async fn add_business_partner(
 }
 
 /// Whether `sender` may stand as Sender's iMAX ID in files sent from `mailbox` (R11).
-pub async fn may_send_for(
-    pool: &AnyPool,
-    mailbox: i64,
-    sender: &str,
-) -> Result<bool, sqlx::Error> {
+pub async fn may_send_for(pool: &AnyPool, mailbox: i64, sender: &str) -> Result<bool, sqlx::Error> {
     let n: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM mailbox_senders s JOIN mailboxes m ON m.id = s.sender_mailbox_id
           WHERE s.mailbox_id = $1 AND m.imax_id = $2",

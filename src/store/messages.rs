@@ -4,7 +4,7 @@ use crate::clock::{from_epoch, to_epoch};
 use crate::directory::HUD_MAILBOX;
 use crate::mailbox::{Folder, ListQuery, MessageInfo, Order, Page, PageToken};
 use sha2::{Digest, Sha256};
-use sqlx::{Row, AnyPool};
+use sqlx::{AnyPool, Row};
 
 const SELECT: &str = "SELECT m.id, m.message_id, f.imax_id, t.imax_id, m.file_name, m.size_bytes, m.sha256,
         m.received_at, m.retrieved_at, m.acked_at, m.body_key, m.to_mailbox
@@ -139,11 +139,7 @@ const BROADCAST: &str =
    FROM broadcasts b";
 
 /// Broadcasts are listed as messages from HUD with IDs `BC-<n>`.
-async fn list_broadcasts(
-    pool: &AnyPool,
-    mailbox: i64,
-    q: &ListQuery,
-) -> Result<Page, sqlx::Error> {
+async fn list_broadcasts(pool: &AnyPool, mailbox: i64, q: &ListQuery) -> Result<Page, sqlx::Error> {
     let after = q.after.unwrap_or(PageToken::START);
     let order = match q.order {
         Order::UnreadFirst => Order::NewestFirst,

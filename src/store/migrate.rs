@@ -9,12 +9,38 @@ use sqlx::AnyPool;
 macro_rules! migrations {
     ($dir:literal) => {
         &[
-            (1, include_str!(concat!("../../migrations/", $dir, "/0001_init.sql"))),
-            (2, include_str!(concat!("../../migrations/", $dir, "/0002_operators.sql"))),
-            (3, include_str!(concat!("../../migrations/", $dir, "/0003_recertification.sql"))),
-            (4, include_str!(concat!("../../migrations/", $dir, "/0004_mailbox_profiles.sql"))),
-            (5, include_str!(concat!("../../migrations/", $dir, "/0005_web_sessions.sql"))),
-            (6, include_str!(concat!("../../migrations/", $dir, "/0006_tracs_checks.sql"))),
+            (
+                1,
+                include_str!(concat!("../../migrations/", $dir, "/0001_init.sql")),
+            ),
+            (
+                2,
+                include_str!(concat!("../../migrations/", $dir, "/0002_operators.sql")),
+            ),
+            (
+                3,
+                include_str!(concat!(
+                    "../../migrations/",
+                    $dir,
+                    "/0003_recertification.sql"
+                )),
+            ),
+            (
+                4,
+                include_str!(concat!(
+                    "../../migrations/",
+                    $dir,
+                    "/0004_mailbox_profiles.sql"
+                )),
+            ),
+            (
+                5,
+                include_str!(concat!("../../migrations/", $dir, "/0005_web_sessions.sql")),
+            ),
+            (
+                6,
+                include_str!(concat!("../../migrations/", $dir, "/0006_tracs_checks.sql")),
+            ),
         ]
     };
 }
@@ -58,13 +84,11 @@ pub async fn run(pool: &AnyPool, engine: super::Engine) -> Result<(), StoreError
         .unwrap_or(0);
     for (version, sql) in migrations.iter().filter(|(v, _)| *v > current) {
         sqlx::raw_sql(sql).execute(&mut *tx).await?;
-        sqlx::query(
-            "INSERT INTO schema_version (version, applied_at) VALUES ($1, $2)",
-        )
-        .bind(version)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query("INSERT INTO schema_version (version, applied_at) VALUES ($1, $2)")
+            .bind(version)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
         tracing::info!(version, "applied schema migration");
     }
     tx.commit().await?;

@@ -66,10 +66,7 @@ pub async fn manages(pool: &AnyPool, coordinator: i64, user: i64) -> Result<bool
 }
 
 /// The M-IDs of the users a coordinator manages, in M-ID order.
-pub async fn managed_users(
-    pool: &AnyPool,
-    coordinator: i64,
-) -> Result<Vec<String>, sqlx::Error> {
+pub async fn managed_users(pool: &AnyPool, coordinator: i64) -> Result<Vec<String>, sqlx::Error> {
     sqlx::query_scalar(
         "SELECT a.mid FROM coordinator_users c JOIN accounts a ON a.id = c.user_id
          WHERE c.coordinator_id = $1 ORDER BY a.mid",

@@ -2,7 +2,7 @@
 
 use crate::audit::AuditEntry;
 use crate::clock::{from_epoch, to_epoch};
-use sqlx::{Row, AnyPool};
+use sqlx::{AnyPool, Row};
 use time::OffsetDateTime;
 
 /// A mailbox's profile: the primary contact, the firm, and a secondary contact. PINs are

@@ -5,7 +5,7 @@
 //! take over a session.
 
 use crate::clock::{from_epoch, to_epoch};
-use sqlx::{Row, AnyPool};
+use sqlx::{AnyPool, Row};
 use time::OffsetDateTime;
 
 /// A session as stored.
@@ -69,11 +69,7 @@ pub async fn load(pool: &AnyPool, id_hash: &str) -> Result<Option<SessionRow>, s
 }
 
 /// Moves the idle deadline on.
-pub async fn touch(
-    pool: &AnyPool,
-    id_hash: &str,
-    at: OffsetDateTime,
-) -> Result<(), sqlx::Error> {
+pub async fn touch(pool: &AnyPool, id_hash: &str, at: OffsetDateTime) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE web_sessions SET last_seen_at = $1 WHERE id_hash = $2")
         .bind(to_epoch(at))
         .bind(id_hash)
