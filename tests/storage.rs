@@ -191,3 +191,49 @@ async fn two_gateways_never_serve_one_data_directory() {
     // The first one still serves.
     assert_ok(&t.send(SITE_USER, MAPLE, None, b"still here").await);
 }
+
+#[tokio::test]
+async fn admin_check_finds_bad_bodies_orphans_and_a_broken_audit_chain() {
+    let t = TestApp::start().await;
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        let r = t.send(SITE_USER, MAPLE, None, &tenant_file(2 + n)).await;
+        assert_ok(&r);
+        ids.push(r.get("messageId").expect("id").to_string());
+    }
+    let store = &t.admin.store;
+    let r = store.check().await.expect("check");
+    assert!(r.is_sound(), "{r:?}");
+    assert_eq!(r.messages, 3);
+
+    // A body changed behind the gateway's back, and a body without a row.
+    let key: String = sqlx::query_scalar("SELECT body_key FROM messages WHERE message_id = $1")
+        .bind(&ids[1])
+        .fetch_one(&store.pool)
+        .await
+        .expect("key");
+    let path = store.bodies.path(&key);
+    let mut bytes = std::fs::read(&path).expect("body");
+    bytes[0] ^= 1;
+    std::fs::write(&path, &bytes).expect("tamper");
+    let orphan = store.bodies.path("00orphan0000000000000000000000000");
+    std::fs::create_dir_all(orphan.parent().expect("shard")).expect("shard dir");
+    std::fs::write(&orphan, b"left behind").expect("orphan");
+    let r = store.check().await.expect("check");
+    assert_eq!(r.bad_rows.len(), 1, "{r:?}");
+    assert_eq!(r.bad_rows[0].0, ids[1]);
+    assert!(r.bad_rows[0].1.contains("SHA-256"));
+    assert_eq!(
+        r.orphan_bodies,
+        vec!["00orphan0000000000000000000000000".to_string()]
+    );
+
+    // An audit record removed.
+    sqlx::query("DELETE FROM audit_log WHERE seq = 2")
+        .execute(&store.pool)
+        .await
+        .expect("delete");
+    let r = store.check().await.expect("check");
+    assert_eq!(r.audit_broken.as_ref().map(|b| b.0), Some(2), "{r:?}");
+    assert!(!r.is_sound());
+}

@@ -39,6 +39,9 @@ pub enum AdminCommand {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Verify the store: every message row has its body with the right SHA-256 and size,
+    /// every body has its row, and the audit chain holds. Exits non-zero on any finding.
+    Check,
     /// Post a broadcast to every mailbox.
     Broadcast {
         #[arg(long)]
@@ -655,6 +658,26 @@ pub async fn admin_command(admin: &Admin, command: AdminCommand) -> Result<(), S
                 "{verb} {} messages ({} bytes) older than {} days; audit records are kept",
                 r.messages, r.bytes, r.oldest_kept_days
             );
+        }
+        AdminCommand::Check => {
+            let r = admin.store.check().await.map_err(|e| e.to_string())?;
+            println!(
+                "{} messages ({} bytes) checked against their bodies; {} audit records",
+                r.messages, r.bytes, r.audit_records
+            );
+            for (id, what) in &r.bad_rows {
+                println!("  message {id}: {what}");
+            }
+            for key in &r.orphan_bodies {
+                println!("  body {key} has no message row");
+            }
+            if let Some((seq, why)) = &r.audit_broken {
+                println!("  audit chain broken at record {seq}: {why}");
+            }
+            if !r.is_sound() {
+                return Err("the store has problems (listed above)".into());
+            }
+            println!("store sound");
         }
         AdminCommand::Broadcast { title, body } => {
             let id = admin.post_broadcast(&title, &body).await.map_err(s)?;

@@ -230,10 +230,15 @@ pub async fn purge_before(
     audit: crate::audit::AuditEntry,
 ) -> Result<Vec<(String, u64)>, sqlx::Error> {
     let mut tx = crate::store::begin_write(pool).await?;
-    let rows: Vec<(i64, String, i64)> = sqlx::query_as(
+    // On PostgreSQL several nodes may purge at once: each takes rows no other holds.
+    let lock = match crate::store::Engine::of_pool(pool) {
+        crate::store::Engine::Postgres => " FOR UPDATE SKIP LOCKED",
+        crate::store::Engine::Sqlite => "",
+    };
+    let rows: Vec<(i64, String, i64)> = sqlx::query_as(&format!(
         "SELECT id, body_key, size_bytes FROM messages WHERE received_at < $1
-          ORDER BY received_at, id LIMIT $2",
-    )
+          ORDER BY received_at, id LIMIT $2{lock}"
+    ))
     .bind(to_epoch(cutoff))
     .bind(batch as i64)
     .fetch_all(&mut *tx)
@@ -241,12 +246,18 @@ pub async fn purge_before(
     if rows.is_empty() {
         return Ok(Vec::new());
     }
-    for (id, _, _) in &rows {
-        sqlx::query("DELETE FROM messages WHERE id = $1")
+    let mut removed = Vec::with_capacity(rows.len());
+    for (id, key, size) in rows {
+        let n = sqlx::query("DELETE FROM messages WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
-            .await?;
+            .await?
+            .rows_affected();
+        if n == 1 {
+            removed.push((key, size));
+        }
     }
+    let rows = removed;
     let audit = audit.detail(format!(
         "removed {} messages received before {}",
         rows.len(),
@@ -256,7 +267,7 @@ pub async fn purge_before(
     tx.commit().await?;
     Ok(rows
         .into_iter()
-        .map(|(_, key, size)| (key, size.max(0) as u64))
+        .map(|(key, size)| (key, size.max(0) as u64))
         .collect())
 }
 

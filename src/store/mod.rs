@@ -26,6 +26,7 @@ macro_rules! audited {
 
 pub mod accounts;
 pub mod bodies;
+pub mod check;
 pub mod committer;
 pub mod mailboxes;
 pub mod messages;
