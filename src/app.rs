@@ -45,6 +45,9 @@ async fn apply_deadlines_hourly(admin: Admin, web: crate::web::Web) {
         if let Err(e) = web.purge_sessions().await {
             tracing::warn!(error = %e, "could not remove expired browser sessions");
         }
+        if let Err(e) = web.gw.forget_old_failures().await {
+            tracing::warn!(error = %e, "could not clear the throttle's old counts");
+        }
         // R26: history beyond the retention period, in bounded batches.
         match system.purge(false).await {
             Ok(r) if r.messages > 0 => tracing::info!(

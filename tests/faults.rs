@@ -208,3 +208,44 @@ async fn failures_from_one_address_are_throttled() {
     t.clock.advance(time::Duration::minutes(6));
     assert_ok(&t.send(SITE_USER, MAPLE, None, b"x").await);
 }
+
+#[tokio::test]
+async fn the_throttle_counts_failures_from_every_node_sharing_the_database() {
+    use imax_gateway::access::{Door, Operation};
+    use imax_gateway::directory::password::Secret;
+    use imax_gateway::gateway::{Caller, Credentials, Gateway};
+    let t = TestApp::start_with(|c| c.throttle.max_failures = 3).await;
+    // A second node: its own process state, the same database.
+    let store =
+        imax_gateway::store::Store::open(&t.config.database_url(), &t.dir.path().join("node-b"))
+            .await
+            .expect("second node's store");
+    let node_b = Gateway::new(
+        store,
+        t.clock.clone(),
+        std::sync::Arc::new(t.config.clone()),
+    );
+    let caller = Caller {
+        addr: Some("127.0.0.1".parse().expect("ip")),
+        door: Door::SystemToSystem,
+    };
+    let guess = Credentials {
+        principal: "M99999".into(),
+        password: Secret::new("guess-1234"),
+    };
+    for _ in 0..3 {
+        let r = node_b
+            .authorize(caller, &guess, Operation::ListMessages)
+            .await
+            .expect_err("unknown M-ID");
+        assert_eq!(r.code.as_str(), "AuthenticationFailed");
+    }
+    // The address is now refused by the first node too, even with good credentials.
+    assert_fault(
+        &t.list(SITE_USER, MAPLE, "sentToOthers").await,
+        "RateLimited",
+    );
+    t.clock
+        .advance(time::Duration::seconds(t.config.throttle.window_secs + 1));
+    assert_ok(&t.list(SITE_USER, MAPLE, "sentToOthers").await);
+}

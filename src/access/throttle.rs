@@ -3,73 +3,75 @@
 //! After `max_failures` failures from one address inside a window, every request from that
 //! address is refused with `RateLimited` until the window has passed. This slows guessing
 //! across many M-IDs, which the per-account lock (3 failures) cannot see.
+//!
+//! The counts live in the database (`auth_throttle`), so every gateway node sharing it sees
+//! the same counts: a guesser cannot spread attempts over the nodes of a load balancer. A
+//! failure is one UPSERT, so concurrent failures on several nodes never lose a count.
 
-use crate::clock::SharedClock;
-use std::collections::HashMap;
+use crate::clock::{to_epoch, SharedClock};
+use sqlx::AnyPool;
 use std::net::IpAddr;
-use std::sync::Mutex;
-use time::{Duration, OffsetDateTime};
-
-const MAX_TRACKED: usize = 100_000;
+use time::Duration;
 
 #[derive(Debug)]
 pub struct Throttle {
     max_failures: u32,
     window: Duration,
     clock: SharedClock,
-    failures: Mutex<HashMap<IpAddr, (u32, OffsetDateTime)>>,
+    pool: AnyPool,
 }
 
 impl Throttle {
-    pub fn new(max_failures: u32, window_secs: i64, clock: SharedClock) -> Self {
+    pub fn new(max_failures: u32, window_secs: i64, clock: SharedClock, pool: AnyPool) -> Self {
         Self {
             max_failures,
             window: Duration::seconds(window_secs),
             clock,
-            failures: Mutex::new(HashMap::new()),
+            pool,
         }
     }
 
     /// True when requests from `addr` must be refused now.
-    pub fn is_blocked(&self, addr: IpAddr) -> bool {
-        let now = self.clock.now();
-        let map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        matches!(map.get(&addr), Some((n, start)) if *n >= self.max_failures && now - *start < self.window)
+    pub async fn is_blocked(&self, addr: IpAddr) -> Result<bool, sqlx::Error> {
+        let now = to_epoch(self.clock.now());
+        let row: Option<(i64, i64)> = sqlx::query_as(
+            "SELECT failures, window_start FROM auth_throttle WHERE client_addr = $1",
+        )
+        .bind(addr.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(matches!(row, Some((n, start))
+            if n >= i64::from(self.max_failures) && now - start < self.window.whole_seconds()))
     }
 
-    pub fn record_failure(&self, addr: IpAddr) {
-        let now = self.clock.now();
-        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        if map.len() >= MAX_TRACKED {
-            let window = self.window;
-            map.retain(|_, (_, start)| now - *start < window);
-        }
-        let entry = map.entry(addr).or_insert((0, now));
-        if now - entry.1 >= self.window {
-            *entry = (0, now);
-        }
-        entry.0 = entry.0.saturating_add(1);
+    /// Counts a failure from `addr`; a window that has passed starts again.
+    pub async fn record_failure(&self, addr: IpAddr) -> Result<(), sqlx::Error> {
+        let now = to_epoch(self.clock.now());
+        sqlx::query(
+            "INSERT INTO auth_throttle (client_addr, failures, window_start) VALUES ($1, 1, $2)
+             ON CONFLICT (client_addr) DO UPDATE SET
+               failures = CASE WHEN $2 - auth_throttle.window_start >= $3 THEN 1
+                               ELSE auth_throttle.failures + 1 END,
+               window_start = CASE WHEN $2 - auth_throttle.window_start >= $3 THEN $2
+                                   ELSE auth_throttle.window_start END",
+        )
+        .bind(addr.to_string())
+        .bind(now)
+        .bind(self.window.whole_seconds())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::clock::ManualClock;
-    use std::sync::Arc;
-
-    #[test]
-    fn blocks_after_max_failures_until_window_passes() {
-        let clock = Arc::new(ManualClock::starting_now());
-        let t = Throttle::new(3, 60, clock.clone());
-        let ip: IpAddr = [10, 0, 0, 1].into();
-        for _ in 0..3 {
-            assert!(!t.is_blocked(ip));
-            t.record_failure(ip);
-        }
-        assert!(t.is_blocked(ip));
-        assert!(!t.is_blocked([10, 0, 0, 2].into()));
-        clock.advance(Duration::seconds(61));
-        assert!(!t.is_blocked(ip));
+    /// Forgets addresses whose window has passed (housekeeping).
+    pub async fn forget_old(&self) -> Result<u64, sqlx::Error> {
+        let cutoff = to_epoch(self.clock.now()) - self.window.whole_seconds();
+        Ok(
+            sqlx::query("DELETE FROM auth_throttle WHERE window_start < $1")
+                .bind(cutoff)
+                .execute(&self.pool)
+                .await?
+                .rows_affected(),
+        )
     }
 }

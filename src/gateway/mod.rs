@@ -111,6 +111,7 @@ impl Gateway {
                     config.throttle.max_failures,
                     config.throttle.window_secs,
                     clock.clone(),
+                    store.pool.clone(),
                 ),
                 store,
                 clock,
@@ -153,9 +154,9 @@ impl Gateway {
         r
     }
 
-    fn throttled(&self, caller: Caller) -> Result<(), Refusal> {
+    async fn throttled(&self, caller: Caller) -> Result<(), Refusal> {
         match caller.addr {
-            Some(a) if self.inner.throttle.is_blocked(a) => {
+            Some(a) if self.inner.throttle.is_blocked(a).await? => {
                 tracing::warn!(client = %a, "request refused by the throttle");
                 Err(Refusal::new(Code::RateLimited))
             }
@@ -163,10 +164,17 @@ impl Gateway {
         }
     }
 
-    fn count_failure(&self, caller: Caller) {
+    async fn count_failure(&self, caller: Caller) {
         if let Some(a) = caller.addr {
-            self.inner.throttle.record_failure(a);
+            if let Err(e) = self.inner.throttle.record_failure(a).await {
+                tracing::warn!(error = %e, "could not count a failed authentication");
+            }
         }
+    }
+
+    /// Forgets throttled addresses whose window has passed (hourly housekeeping).
+    pub async fn forget_old_failures(&self) -> Result<u64, sqlx::Error> {
+        self.inner.throttle.forget_old().await
     }
 
     /// Steps 1–3: authenticates the M-ID and asks the access decision about `op`.
@@ -176,7 +184,7 @@ impl Gateway {
         creds: &Credentials,
         op: Operation,
     ) -> Result<Authorized, Refusal> {
-        self.throttled(caller)?;
+        self.throttled(caller).await?;
         let store = &self.inner.store;
         let mid = MId::parse(&creds.principal);
         let account = match &mid {
@@ -192,7 +200,7 @@ impl Gateway {
             // Same answer, same time as a wrong password.
             password::verify_blocking(creds.password.clone(), password::dummy_hash().to_string())
                 .await;
-            self.count_failure(caller);
+            self.count_failure(caller).await;
             let entry = entry.detail("unknown M-ID");
             return Err(self
                 .refuse(vec![], entry, Code::AuthenticationFailed.into())
@@ -204,7 +212,7 @@ impl Gateway {
             || password::verify_blocking(creds.password.clone(), account.password_hash.clone())
                 .await;
         if !ok {
-            self.count_failure(caller);
+            self.count_failure(caller).await;
             let mut effects = Vec::new();
             if account.status == AccountStatus::Active {
                 effects.push(Effect::FailedSignIn {
@@ -261,7 +269,7 @@ impl Gateway {
         creds: &Credentials,
     ) -> Result<MailboxSession, Refusal> {
         let caller = auth.caller;
-        self.throttled(caller)?;
+        self.throttled(caller).await?;
         let store = &self.inner.store;
         let id = ImaxId::parse(&creds.principal);
         let mailbox = match &id {
@@ -292,7 +300,7 @@ impl Gateway {
                 Ok(MailboxSession { auth, mailbox: m })
             }
             _ => {
-                self.count_failure(caller);
+                self.count_failure(caller).await;
                 Err(self
                     .refuse(vec![], entry, Code::MailboxAuthenticationFailed.into())
                     .await)
