@@ -14,11 +14,13 @@ async fn browser(t: &TestApp, opts: Options) -> Browser {
     Browser::start(&t.app().certs.key, opts).await
 }
 
-/// Signs in by keyboard: type the M-ID and password, press Enter.
+/// Signs in by keyboard: type the M-ID and password, press Enter, and wait for the answer.
 async fn sign_in(b: &Browser, t: &TestApp, who: (&str, &str)) {
     b.goto(&format!("{}/signin", t.url)).await;
     b.fill("#mid", who.0).await;
+    b.mark_page().await;
     b.fill("#password", &format!("{}{ENTER}", who.1)).await;
+    b.wait_new_page().await;
 }
 
 async fn sign_out(b: &Browser) {

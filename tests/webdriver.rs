@@ -311,6 +311,33 @@ impl Browser {
         .await
     }
 
+    /// Marks the current document, so that [`Browser::wait_new_page`] can tell when the next
+    /// one has replaced it.
+    pub async fn mark_page(&self) {
+        self.eval("window.__imaxOldPage = true;").await;
+    }
+
+    /// Waits until a new document (not the marked one) has loaded completely (10 s).
+    pub async fn wait_new_page(&self) {
+        for _ in 0..200 {
+            let v = self
+                .raw(
+                    "POST",
+                    &format!("/session/{}/execute/sync", self.session),
+                    Some(json!({
+                        "script": "return !window.__imaxOldPage && document.readyState === 'complete';",
+                        "args": []
+                    })),
+                )
+                .await;
+            if matches!(v, Ok(ref v) if v["value"] == json!(true)) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("no new page replaced {}", self.url().await);
+    }
+
     /// Waits until the page text contains `needle` (10 s).
     pub async fn wait_text(&self, needle: &str) {
         for _ in 0..200 {
