@@ -86,17 +86,25 @@ pub struct Argon2Config {
 #[serde(deny_unknown_fields, default)]
 pub struct Tracs {
     /// A file addressed to a recipient other than the one the directory names for the header's
-    /// project: "refuse" (`Misrouted`) or "mark" (accept, marked as misrouted on the receipt).
-    pub misrouted: String,
+    /// project: refused (`Misrouted`) or accepted and marked on the receipt.
+    pub misrouted: Misrouted,
     /// Days within which the same content from the same mailbox to the same recipient is a
     /// duplicate.
     pub duplicate_window_days: i64,
 }
 
+/// What to do with a misrouted TRACS file (`tracs.misrouted`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Misrouted {
+    Refuse,
+    Mark,
+}
+
 impl Default for Tracs {
     fn default() -> Self {
         Self {
-            misrouted: "refuse".into(),
+            misrouted: Misrouted::Refuse,
             duplicate_window_days: 30,
         }
     }
@@ -339,9 +347,6 @@ impl Config {
         }
         if self.web.max_files_per_upload == 0 || self.web.max_files_per_upload > 100 {
             return bad("web.max_files_per_upload must be between 1 and 100");
-        }
-        if !matches!(self.tracs.misrouted.as_str(), "refuse" | "mark") {
-            return bad("tracs.misrouted is refuse or mark");
         }
         if self.tracs.duplicate_window_days < 0 {
             return bad("tracs.duplicate_window_days must not be negative");

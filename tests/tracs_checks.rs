@@ -103,7 +103,8 @@ async fn the_headers_project_chooses_the_recipient_and_a_disagreeing_one_is_misr
 
 #[tokio::test]
 async fn where_the_operator_chooses_misrouted_files_are_accepted_and_marked() {
-    let t = TestApp::start_with(|c| c.tracs.misrouted = "mark".into()).await;
+    let t =
+        TestApp::start_with(|c| c.tracs.misrouted = imax_gateway::config::Misrouted::Mark).await;
     let r = send(&t, Some(TCA.0), &tenant_file(2)).await;
     assert_ok(&r);
     assert_eq!(r.get("toMailbox"), Some(TCA.0));

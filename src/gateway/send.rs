@@ -5,7 +5,7 @@
 
 use super::{Gateway, MailboxSession};
 use crate::access::Operation;
-use crate::config::Config;
+use crate::config::Misrouted;
 use crate::directory::{ImaxId, Mailbox, Recipient};
 use crate::error::{Code, Refusal};
 use crate::mailbox::{self, Receipt, RoutedBy};
@@ -237,12 +237,11 @@ impl Gateway {
         } else {
             None
         };
-        let policy = &self.inner.config;
         let (chosen, by, misrouted) = match (named, header) {
             (None, Some(h)) => (Some(h), RoutedBy::Header, false),
             (Some(n), Some(h)) if n.id == h.id => (Some(n), RoutedBy::Sender, false),
             (Some(n), Some(h)) => {
-                if !marks_misrouted(policy) {
+                if self.inner.config.tracs.misrouted == Misrouted::Refuse {
                     return Err(Refusal::with_detail(
                         Code::Misrouted,
                         format!(
@@ -417,8 +416,4 @@ impl Gateway {
         }
         Ok(())
     }
-}
-
-fn marks_misrouted(config: &Config) -> bool {
-    config.tracs.misrouted == "mark"
 }

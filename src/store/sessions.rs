@@ -102,17 +102,6 @@ pub async fn delete(pool: &AnyPool, id_hash: &str) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
-/// Ends every session of an account (sign out of every browser).
-pub async fn delete_for_account(pool: &AnyPool, account: i64) -> Result<u64, sqlx::Error> {
-    Ok(
-        sqlx::query("DELETE FROM web_sessions WHERE account_id = $1")
-            .bind(account)
-            .execute(pool)
-            .await?
-            .rows_affected(),
-    )
-}
-
 /// Removes sessions idle since before `idle_cutoff` or begun before `lifetime_cutoff`.
 pub async fn purge_expired(
     pool: &AnyPool,

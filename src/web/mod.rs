@@ -118,9 +118,12 @@ async fn same_origin_posts(req: Request, next: Next) -> Response {
         let site = h.get("sec-fetch-site").and_then(|v| v.to_str().ok());
         let cross = match site {
             Some(s) => !matches!(s, "same-origin" | "none"),
+            // HTTP/2 carries the host in the URI's authority, HTTP/1.1 in `Host`.
             None => match (
                 h.get(header::ORIGIN).and_then(|v| v.to_str().ok()),
-                h.get(header::HOST).and_then(|v| v.to_str().ok()),
+                h.get(header::HOST)
+                    .and_then(|v| v.to_str().ok())
+                    .or_else(|| req.uri().authority().map(|a| a.as_str())),
             ) {
                 (Some(origin), Some(host)) => {
                     origin.strip_prefix("https://").is_none_or(|o| o != host)
