@@ -48,6 +48,9 @@ async fn apply_deadlines_hourly(admin: Admin, web: crate::web::Web) {
         if let Err(e) = web.gw.forget_old_failures().await {
             tracing::warn!(error = %e, "could not clear the throttle's old counts");
         }
+        if let Err(e) = web.gw.store().sweep_abandoned_uploads().await {
+            tracing::warn!(error = %e, "could not sweep abandoned uploads");
+        }
         // R26: history beyond the retention period, in bounded batches.
         match system.purge(false).await {
             Ok(r) if r.messages > 0 => tracing::info!(

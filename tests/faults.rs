@@ -4,18 +4,6 @@ use crate::helpers::*;
 use imax_gateway::client::Content;
 use imax_gateway::s2s::envelope::{SOAP_ENV, TNS};
 
-fn body_files(t: &TestApp) -> usize {
-    let root = t.dir.path().join("messages/bodies");
-    std::fs::read_dir(root)
-        .map(|shards| {
-            shards
-                .flatten()
-                .map(|s| std::fs::read_dir(s.path()).map(|f| f.count()).unwrap_or(0))
-                .sum()
-        })
-        .unwrap_or(0)
-}
-
 #[tokio::test]
 async fn wrong_password_and_unknown_m_id_look_the_same() {
     let t = TestApp::start().await;
@@ -52,7 +40,11 @@ async fn wrong_mailbox_password_and_unknown_mailbox_look_the_same() {
     );
     assert_eq!(wrong, unknown);
     assert_eq!(wrong.status, 400);
-    assert_eq!(body_files(&t), 0, "an unauthorised upload stores nothing");
+    assert_eq!(
+        stored_bodies(&t.admin.store).await,
+        0,
+        "an unauthorised upload stores nothing"
+    );
 }
 
 #[tokio::test]
@@ -122,11 +114,16 @@ async fn checksum_mismatch_missing_file_and_too_large_store_nothing() {
         .await
         .expect("reply");
     assert_ok(&r);
-    assert_eq!(body_files(&t), 2, "only the two accepted files have bodies");
-    let staging = std::fs::read_dir(t.dir.path().join("messages/staging"))
-        .expect("dir")
-        .count();
-    assert_eq!(staging, 0, "refused uploads leave no staging files");
+    assert_eq!(
+        stored_bodies(&t.admin.store).await,
+        2,
+        "only the two accepted files have bodies"
+    );
+    assert_eq!(
+        settled_uploads(&t.admin.store).await,
+        0,
+        "refused uploads leave nothing behind"
+    );
     let sent = t.list(SITE_USER, MAPLE, "sentToOthers").await;
     assert_eq!(sent.all("messageId").len(), 2);
 }

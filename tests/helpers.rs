@@ -265,3 +265,31 @@ pub fn tracs_file_from(kind: FileKind, project: &str, sender: &str, lines: usize
     }
     .build()
 }
+
+/// Stored bodies (uploads in progress not counted), whichever the engine keeps them in.
+pub async fn stored_bodies(store: &Store) -> usize {
+    store.bodies.keys().await.expect("body keys").len()
+}
+
+/// Uploads in progress (staging files, or listed database uploads) once the cleanup a refused
+/// request starts has had up to five seconds to finish.
+pub async fn settled_uploads(store: &Store) -> u64 {
+    let mut n = 0;
+    for _ in 0..100 {
+        n = store.bodies.uploads_in_progress().await.expect("uploads");
+        if n == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    n
+}
+
+/// Ages every listed database upload by two hours, as if its node had stopped long ago
+/// (the sweep measures age with the database's clock, which tests cannot move).
+pub async fn age_uploads(store: &Store) {
+    sqlx::query("UPDATE body_uploads SET touched_at = touched_at - 7200")
+        .execute(&store.pool)
+        .await
+        .expect("age uploads");
+}

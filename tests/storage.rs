@@ -1,26 +1,21 @@
 //! Storage that loses nothing: durable before the receipt, leftovers removed at start-up.
 
 use crate::helpers::*;
+use imax_gateway::store::{BodyStore, Store};
+use std::future::Future;
+use std::pin::Pin;
 
-#[tokio::test]
-async fn messages_survive_a_restart_and_crash_leftovers_are_removed() {
-    let mut t = TestApp::start().await;
-    let file = tenant_file(10);
-    let id = t
-        .send(SITE_USER, MAPLE, None, &file)
-        .await
-        .get("messageId")
-        .expect("id")
-        .to_string();
-    t.stop().await;
+/// Checks run after the restart.
+type AfterRestart = Box<dyn FnOnce(&Store) -> Pin<Box<dyn Future<Output = ()> + '_>>>;
+
+/// Files: a half-received upload in staging, and a body moved into place whose row never
+/// committed; and no clean-stop mark. The restart removes both.
+fn files_crash_leftovers(t: &TestApp) -> AfterRestart {
     let messages = t.dir.path().join("messages");
     assert!(
         messages.join("clean-shutdown").exists(),
         "a clean stop is marked"
     );
-
-    // Simulate a crash: a half-received upload in staging, and a body that was moved into
-    // place but whose row never committed; and no clean-stop mark.
     std::fs::write(
         messages.join("staging/0123456789abcdef0123456789abcdef.part"),
         b"half",
@@ -34,18 +29,81 @@ async fn messages_survive_a_restart_and_crash_leftovers_are_removed() {
     )
     .expect("write");
     std::fs::remove_file(messages.join("clean-shutdown")).expect("unmark");
+    Box::new(move |_| {
+        Box::pin(async move {
+            assert_eq!(
+                std::fs::read_dir(messages.join("staging"))
+                    .expect("dir")
+                    .count(),
+                0
+            );
+            assert!(
+                !orphan_dir.join("ff00000000000000000000000000000f").exists(),
+                "orphan body removed"
+            );
+        })
+    })
+}
 
+/// Database bodies: an upload whose node stopped two hours ago, and one another node is
+/// receiving right now. The restart sweeps the first by age and leaves the second alone.
+async fn chunk_crash_leftovers(store: &Store) -> AfterRestart {
+    for (key, age) in [("00stale", 7200i64), ("00live", 0)] {
+        sqlx::query(
+            "INSERT INTO body_uploads (body_key, touched_at)
+             VALUES ($1, CAST(EXTRACT(EPOCH FROM now()) AS BIGINT) - $2)",
+        )
+        .bind(key)
+        .bind(age)
+        .execute(&store.pool)
+        .await
+        .expect("upload");
+        sqlx::query("INSERT INTO body_chunks (body_key, seq, data) VALUES ($1, 0, $2)")
+            .bind(key)
+            .bind(&b"half"[..])
+            .execute(&store.pool)
+            .await
+            .expect("chunk");
+    }
+    Box::new(|store| {
+        Box::pin(async move {
+            let left: Vec<String> = sqlx::query_scalar(
+                "SELECT DISTINCT body_key FROM body_chunks WHERE body_key LIKE '00%'",
+            )
+            .fetch_all(&store.pool)
+            .await
+            .expect("chunks");
+            assert_eq!(
+                left,
+                vec!["00live".to_string()],
+                "only the stale upload is swept"
+            );
+            assert_eq!(
+                store.bodies.uploads_in_progress().await.expect("uploads"),
+                1
+            );
+        })
+    })
+}
+
+#[tokio::test]
+async fn messages_survive_a_restart_and_crash_leftovers_are_removed() {
+    let mut t = TestApp::start().await;
+    let file = tenant_file(10);
+    let id = t
+        .send(SITE_USER, MAPLE, None, &file)
+        .await
+        .get("messageId")
+        .expect("id")
+        .to_string();
+    t.stop().await;
+    let store = t.admin.store.clone();
+    let leftovers_gone = match &store.bodies {
+        BodyStore::Files(_) => files_crash_leftovers(&t),
+        BodyStore::Chunks(_) => chunk_crash_leftovers(&store).await,
+    };
     t.restart().await;
-    assert_eq!(
-        std::fs::read_dir(messages.join("staging"))
-            .expect("dir")
-            .count(),
-        0
-    );
-    assert!(
-        !orphan_dir.join("ff00000000000000000000000000000f").exists(),
-        "orphan body removed"
-    );
+    leftovers_gone(&store).await;
     let got = t.get(CA_USER, PBCA, &id).await;
     assert_eq!(
         got.content().expect("content"),
@@ -170,12 +228,23 @@ async fn a_killed_gateway_leaves_whole_messages_or_nothing() {
         assert_eq!(content.len(), 3 << 20);
         assert_eq!(Some(sha256_hex(&content).as_str()), got.get("sha256"));
     }
+    // What the killed process was receiving is swept once it is old enough (files: at once).
+    age_uploads(&t.admin.store).await;
+    t.admin
+        .store
+        .sweep_abandoned_uploads()
+        .await
+        .expect("sweep");
     assert_eq!(
-        std::fs::read_dir(dir.join("messages/staging"))
-            .expect("dir")
-            .count(),
+        t.admin
+            .store
+            .bodies
+            .uploads_in_progress()
+            .await
+            .expect("uploads"),
         0
     );
+    assert_eq!(stored_bodies(&t.admin.store).await, ids.len());
     let _ = child.kill();
     let _ = child.wait();
 }
@@ -212,13 +281,45 @@ async fn admin_check_finds_bad_bodies_orphans_and_a_broken_audit_chain() {
         .fetch_one(&store.pool)
         .await
         .expect("key");
-    let path = store.bodies.path(&key);
-    let mut bytes = std::fs::read(&path).expect("body");
-    bytes[0] ^= 1;
-    std::fs::write(&path, &bytes).expect("tamper");
-    let orphan = store.bodies.path("00orphan0000000000000000000000000");
-    std::fs::create_dir_all(orphan.parent().expect("shard")).expect("shard dir");
-    std::fs::write(&orphan, b"left behind").expect("orphan");
+    match &store.bodies {
+        BodyStore::Files(files) => {
+            let path = files.path(&key);
+            let mut bytes = std::fs::read(&path).expect("body");
+            bytes[0] ^= 1;
+            std::fs::write(&path, &bytes).expect("tamper");
+            let orphan = files.path("00orphan0000000000000000000000000");
+            std::fs::create_dir_all(orphan.parent().expect("shard")).expect("shard dir");
+            std::fs::write(&orphan, b"left behind").expect("orphan");
+        }
+        BodyStore::Chunks(_) => {
+            let mut bytes: Vec<u8> =
+                sqlx::query_scalar("SELECT data FROM body_chunks WHERE body_key = $1 AND seq = 0")
+                    .bind(&key)
+                    .fetch_one(&store.pool)
+                    .await
+                    .expect("chunk");
+            bytes[0] ^= 1;
+            for (sql, k, data) in [
+                (
+                    "UPDATE body_chunks SET data = $2 WHERE body_key = $1 AND seq = 0",
+                    key.as_str(),
+                    bytes.as_slice(),
+                ),
+                (
+                    "INSERT INTO body_chunks (body_key, seq, data) VALUES ($1, 0, $2)",
+                    "00orphan0000000000000000000000000",
+                    &b"left behind"[..],
+                ),
+            ] {
+                sqlx::query(sql)
+                    .bind(k)
+                    .bind(data)
+                    .execute(&store.pool)
+                    .await
+                    .expect("tamper");
+            }
+        }
+    }
     let r = store.check().await.expect("check");
     assert_eq!(r.bad_rows.len(), 1, "{r:?}");
     assert_eq!(r.bad_rows[0].0, ids[1]);

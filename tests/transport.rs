@@ -205,10 +205,5 @@ async fn a_stalled_upload_is_refused_and_leaves_nothing() {
     assert!(f.message.contains("stopped arriving"), "{}", f.message);
     holder.abort();
     assert_eq!(t.list(SITE_USER, MAPLE, "sentToOthers").await.status, 600);
-    assert_eq!(
-        std::fs::read_dir(t.dir.path().join("messages/staging"))
-            .expect("dir")
-            .count(),
-        0
-    );
+    assert_eq!(settled_uploads(&t.admin.store).await, 0);
 }

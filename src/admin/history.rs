@@ -79,9 +79,9 @@ impl Admin {
                 break;
             }
             for (key, size) in &batch {
-                // The row is gone; a body left behind (a crash here) is swept at the next
-                // unclean start, never shown.
-                if let Err(e) = self.store.bodies.remove(key) {
+                // The row is gone; a body left behind (a crash here) is never shown, and
+                // `imax admin check` lists it.
+                if let Err(e) = self.store.bodies.remove(key).await {
                     tracing::warn!(error = %e, "could not remove a purged body");
                 }
                 report.messages += 1;

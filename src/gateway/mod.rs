@@ -80,7 +80,7 @@ impl MailboxSession {
 /// A message body to hand to the client.
 #[derive(Debug)]
 pub enum Body {
-    File(tokio::fs::File),
+    Stored(crate::store::BodyReader),
     Inline(Vec<u8>),
 }
 
@@ -395,7 +395,7 @@ impl Gateway {
         Self::expect_op(s, Operation::GetMessage)?;
         let mut info = self.find(s, message_id).await?;
         let body = match &info.body_key {
-            Some(key) => Body::File(self.inner.store.bodies.open_body(key).await?),
+            Some(key) => Body::Stored(self.inner.store.bodies.open(key, info.size_bytes).await?),
             None => {
                 let text = messages::broadcast_body(&self.inner.store.pool, info.row_id)
                     .await?

@@ -132,6 +132,7 @@ impl Gateway {
             size_bytes: body.size(),
             sha256: sha256.clone(),
             body_key: String::new(),
+            claim_upload: false,
             received_at: now,
             tracs_key: report.transmission_key(),
             routed_by: routing.by.as_str(),
@@ -161,12 +162,13 @@ impl Gateway {
             let sealed = body.seal().await?;
             effects.push(Effect::InsertMessage(NewMessage {
                 body_key: sealed.key.clone(),
+                claim_upload: sealed.claim,
                 ..row
             }));
             match store.committer.commit(effects, entry).await {
                 Ok(()) => Ok(sealed),
                 Err(e) => {
-                    let _ = store.bodies.remove(&sealed.key);
+                    let _ = store.bodies.remove(&sealed.key).await;
                     // Two identical transmissions at the same moment: the unique index on the
                     // transmission key lets one in (SQLite and PostgreSQL both name it).
                     if e.contains("tracs_key") {

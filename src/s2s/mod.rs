@@ -367,7 +367,7 @@ fn streamed_message(info: &MessageInfo, body: MessageBody) -> Body {
                     let enc = base64::engine::general_purpose::STANDARD.encode(bytes);
                     Some((Ok(Bytes::from(enc)), Phase::Suffix(s)))
                 }
-                Phase::Content(MessageBody::File(mut f), s) => {
+                Phase::Content(MessageBody::Stored(mut f), s) => {
                     // 48 KiB: a multiple of 3, so chunks encode without padding until the end.
                     let mut buf = vec![0u8; 48 * 1024];
                     let mut filled = 0;
@@ -385,7 +385,7 @@ fn streamed_message(info: &MessageInfo, body: MessageBody) -> Body {
                     let next = if filled < buf.len() {
                         Phase::Suffix(s)
                     } else {
-                        Phase::Content(MessageBody::File(f), s)
+                        Phase::Content(MessageBody::Stored(f), s)
                     };
                     Some((Ok(Bytes::from(enc)), next))
                 }

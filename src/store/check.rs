@@ -46,7 +46,7 @@ impl Store {
             for (_, message_id, key, sha, size) in rows {
                 report.messages += 1;
                 known.insert(key.clone());
-                match self.body_digest(&key).await {
+                match self.body_digest(&key, size.max(0) as u64).await {
                     Ok((digest, n)) => {
                         report.bytes += n;
                         if digest != sha {
@@ -66,7 +66,7 @@ impl Store {
                 }
             }
         }
-        for key in self.bodies.all_keys()? {
+        for key in self.bodies.keys().await? {
             if !known.contains(&key) {
                 report.orphan_bodies.push(key);
             }
@@ -78,8 +78,8 @@ impl Store {
         Ok(report)
     }
 
-    async fn body_digest(&self, key: &str) -> std::io::Result<(String, u64)> {
-        let mut f = self.bodies.open_body(key).await?;
+    async fn body_digest(&self, key: &str, size: u64) -> std::io::Result<(String, u64)> {
+        let mut f = self.bodies.open(key, size).await?;
         let mut h = Sha256::new();
         let mut buf = vec![0u8; 64 * 1024];
         let mut n = 0u64;

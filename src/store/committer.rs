@@ -27,6 +27,9 @@ pub struct NewMessage {
     pub size_bytes: u64,
     pub sha256: String,
     pub body_key: String,
+    /// The body is listed as an upload in progress, which this row's transaction ends
+    /// (database bodies; see `bodies::chunks`).
+    pub claim_upload: bool,
     pub received_at: OffsetDateTime,
     /// The TRACS transmission key (sender | date stamp | time stamp), for TRACS files.
     pub tracs_key: Option<String>,
@@ -222,6 +225,19 @@ async fn apply_effect(conn: &mut AnyConnection, effect: &Effect) -> Result<(), s
             .bind(i64::from(m.misrouted))
             .execute(&mut *conn)
             .await?;
+            if m.claim_upload {
+                // The row and the end of the upload's listing commit together; if a sweep
+                // took the upload as abandoned, the body is gone and the row must not exist.
+                let claimed = sqlx::query("DELETE FROM body_uploads WHERE body_key = $1")
+                    .bind(&m.body_key)
+                    .execute(&mut *conn)
+                    .await?;
+                if claimed.rows_affected() != 1 {
+                    return Err(sqlx::Error::Protocol(
+                        "the upload was swept as abandoned before its message was stored".into(),
+                    ));
+                }
+            }
         }
         Effect::MarkRetrieved { message, at } => {
             sqlx::query(

@@ -2,12 +2,14 @@
 //!
 //! The store guarantees the gateway's "nothing lost, nothing half-visible" promise:
 //!
-//! * a body is streamed to a staging file, hashed on the way, fsynced, and moved into place
-//!   ([`bodies`]) *before* its row is committed, so a visible row always has its body;
+//! * a body is streamed into the body store ([`bodies`]: files beside SQLite, chunks in the
+//!   database on PostgreSQL), hashed on the way, and made durable *before* its row is
+//!   committed, so a visible row always has its whole body;
 //! * rows and their audit records are committed together by the [`committer`], which groups
 //!   concurrent requests into one transaction (one fsync for many requests);
-//! * at start-up, staging leftovers are removed and, after an unclean stop, bodies without a row
-//!   are swept.
+//! * bodies whose row never committed are removed: for files at start-up (staging leftovers,
+//!   and after an unclean stop bodies without a row); in the database by age, at start-up and
+//!   hourly, since other nodes may have uploads in flight.
 //!
 //! SQL is written to run on SQLite and PostgreSQL alike (`$n` placeholders, epoch integers).
 
@@ -35,10 +37,11 @@ pub mod operators;
 pub mod profiles;
 pub mod sessions;
 
-pub use bodies::{BodyStore, SealedBody, StagedBody};
+pub use bodies::{BodyReader, BodyStore, SealedBody, StagedBody};
 pub use committer::{Committer, Effect, NewMessage};
 pub use migrate::SCHEMA_VERSION;
 
+use bodies::{ChunkBodies, FileBodies};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 use std::path::Path;
@@ -150,7 +153,10 @@ impl Store {
             }
         };
         migrate::run(&pool, engine).await?;
-        let bodies = BodyStore::open(&data_dir.join("messages"))?;
+        let bodies = match engine {
+            Engine::Sqlite => BodyStore::Files(FileBodies::open(&data_dir.join("messages"))?),
+            Engine::Postgres => BodyStore::Chunks(ChunkBodies::new(pool.clone())),
+        };
         let committer = Committer::start(pool.clone());
         let store = Store {
             pool,
@@ -161,24 +167,31 @@ impl Store {
         Ok(store)
     }
 
-    /// Removes staging leftovers; if the last stop was not clean, also removes bodies that no
-    /// row refers to (moved into place, then the process died before its row committed).
+    /// Removes what an interrupted run left behind. For files: staging leftovers and, if the
+    /// last stop was not clean, bodies that no row refers to (moved into place, then the
+    /// process died before its row committed). For database bodies: abandoned uploads, by age.
     ///
     /// Only the serving gateway calls this, holding the data directory's lock: an `imax admin`
     /// command running beside a live gateway must never sweep that gateway's uploads in flight.
     pub async fn recover(&self) -> Result<(), StoreError> {
-        let removed_staged = self.bodies.clear_staging()?;
+        let files = match &self.bodies {
+            BodyStore::Files(files) => files,
+            BodyStore::Chunks(_) => {
+                self.sweep_abandoned_uploads().await?;
+                return Ok(());
+            }
+        };
+        let removed_staged = files.clear_staging()?;
         let mut orphans = 0usize;
-        if !self.bodies.take_clean_mark()? {
-            let keys = self.bodies.all_keys()?;
-            for key in keys {
+        if !files.take_clean_mark()? {
+            for key in files.all_keys()? {
                 let known: Option<i64> =
                     sqlx::query_scalar("SELECT id FROM messages WHERE body_key = $1")
                         .bind(&key)
                         .fetch_optional(&self.pool)
                         .await?;
                 if known.is_none() {
-                    self.bodies.remove(&key)?;
+                    files.remove(&key)?;
                     orphans += 1;
                 }
             }
@@ -193,6 +206,22 @@ impl Store {
         Ok(())
     }
 
+    /// Database bodies: removes uploads no node has touched for an hour (their node stopped
+    /// between receiving and committing). Run at start-up and hourly by every node.
+    pub async fn sweep_abandoned_uploads(&self) -> Result<u64, StoreError> {
+        let BodyStore::Chunks(chunks) = &self.bodies else {
+            return Ok(0);
+        };
+        let removed = chunks.sweep(bodies::chunks::STALE_SECS).await?;
+        if removed > 0 {
+            tracing::warn!(
+                removed,
+                "removed uploads abandoned by a stopped gateway node"
+            );
+        }
+        Ok(removed)
+    }
+
     /// Finishes queued writes and closes the pool.
     pub async fn close(&self) {
         self.committer.stop().await;
@@ -203,8 +232,10 @@ impl Store {
     /// need not sweep for orphan bodies.
     pub async fn close_clean(&self) {
         self.committer.stop().await;
-        if let Err(e) = self.bodies.mark_clean() {
-            tracing::warn!(error = %e, "could not mark a clean stop");
+        if let BodyStore::Files(files) = &self.bodies {
+            if let Err(e) = files.mark_clean() {
+                tracing::warn!(error = %e, "could not mark a clean stop");
+            }
         }
         self.pool.close().await;
     }

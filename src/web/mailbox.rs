@@ -364,7 +364,7 @@ async fn download(State(web): State<Web>, Signed(s): Signed, Path(id): Path<Stri
     };
     let body = match body {
         MessageBody::Inline(bytes) => Body::from(bytes),
-        MessageBody::File(file) => Body::from_stream(futures_util::stream::unfold(
+        MessageBody::Stored(file) => Body::from_stream(futures_util::stream::unfold(
             (file, vec![0u8; 64 * 1024]),
             |(mut file, mut buf)| async move {
                 match file.read(&mut buf).await {

@@ -1,0 +1,275 @@
+//! Bodies in the database (the store beside PostgreSQL): every gateway node sharing the
+//! database reads every body, and a `pg_dump` holds messages and bodies together.
+//!
+//! An upload is written as it arrives, one [`CHUNK`](super::CHUNK) per statement, so memory
+//! stays bounded whatever the file's size. While it has no message row it is listed in
+//! `body_uploads`; each chunk's statement first touches that entry (taking its row lock) and
+//! writes nothing if the entry is gone. The transaction that commits the message row deletes the
+//! entry (see the committer), so an entry is exactly "a body that is not (yet) a message".
+//!
+//! Any node may have uploads in flight, so nobody can sweep "everything without a row" at
+//! start-up. Instead leftovers are swept by age: an entry untouched for [`STALE_SECS`] belongs to
+//! a node that stopped (an upload in progress touches its entry at least every chunk, and a
+//! client idle for more than `limits.body_idle_timeout_secs` is cut off). Ages are measured with
+//! the database's clock, the one clock every node shares. The sweep skips entries another
+//! transaction holds (`SKIP LOCKED`), so a chunk being written is never swept from under it and
+//! two nodes sweeping at once do not collide.
+
+use sqlx::AnyPool;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use tokio::io::{AsyncRead, ReadBuf};
+
+/// An upload entry untouched this long is a leftover.
+pub const STALE_SECS: i64 = 3600;
+
+/// The database's clock, in epoch seconds: the same for every node.
+const DB_NOW: &str = "CAST(EXTRACT(EPOCH FROM now()) AS BIGINT)";
+
+#[derive(Debug, Clone)]
+pub struct ChunkBodies {
+    pool: AnyPool,
+}
+
+fn db(e: sqlx::Error) -> io::Error {
+    io::Error::other(e)
+}
+
+fn expired() -> io::Error {
+    io::Error::other("the upload was swept as abandoned before it was sealed")
+}
+
+impl ChunkBodies {
+    pub fn new(pool: AnyPool) -> ChunkBodies {
+        ChunkBodies { pool }
+    }
+
+    /// Writes chunk `seq` of an upload; the first one also lists the upload.
+    pub(super) async fn put(&self, key: &str, seq: i64, bytes: &[u8]) -> io::Result<()> {
+        let sql = if seq == 0 {
+            format!(
+                "WITH u AS (INSERT INTO body_uploads (body_key, touched_at) VALUES ($1, {DB_NOW})
+                            RETURNING body_key)
+                 INSERT INTO body_chunks (body_key, seq, data) SELECT body_key, $2, $3 FROM u"
+            )
+        } else {
+            format!(
+                "WITH u AS (UPDATE body_uploads SET touched_at = {DB_NOW} WHERE body_key = $1
+                            RETURNING body_key)
+                 INSERT INTO body_chunks (body_key, seq, data) SELECT body_key, $2, $3 FROM u"
+            )
+        };
+        let done = sqlx::query(&sql)
+            .bind(key)
+            .bind(seq)
+            .bind(bytes)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        if done.rows_affected() != 1 {
+            return Err(expired());
+        }
+        Ok(())
+    }
+
+    /// Writes the last chunk (if any bytes remain) after `written` chunks. Each statement
+    /// commits durably before it returns, so when this returns the whole body is stored.
+    pub(super) async fn finish(&self, key: &str, written: i64, rest: &[u8]) -> io::Result<()> {
+        if !rest.is_empty() {
+            return self.put(key, written, rest).await;
+        }
+        let sql = if written == 0 {
+            format!("INSERT INTO body_uploads (body_key, touched_at) VALUES ($1, {DB_NOW})")
+        } else {
+            format!("UPDATE body_uploads SET touched_at = {DB_NOW} WHERE body_key = $1")
+        };
+        let done = sqlx::query(&sql)
+            .bind(key)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        if done.rows_affected() != 1 {
+            return Err(expired());
+        }
+        Ok(())
+    }
+
+    pub(super) fn open(&self, key: &str, size: u64) -> ChunkReader {
+        ChunkReader {
+            pool: self.pool.clone(),
+            key: key.to_string(),
+            expected: size,
+            read: 0,
+            next_seq: 0,
+            current: bytes::Bytes::new(),
+            pending: None,
+            done: false,
+        }
+    }
+
+    /// Removes a body and its upload entry, if any.
+    pub async fn remove(&self, key: &str) -> io::Result<()> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        for sql in [
+            "DELETE FROM body_uploads WHERE body_key = $1",
+            "DELETE FROM body_chunks WHERE body_key = $1",
+        ] {
+            sqlx::query(sql)
+                .bind(key)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+        }
+        tx.commit().await.map_err(db)
+    }
+
+    /// Removes uploads untouched for `older_than_secs`, in batches; returns how many.
+    pub async fn sweep(&self, older_than_secs: i64) -> io::Result<u64> {
+        let mut removed = 0;
+        loop {
+            let mut tx = self.pool.begin().await.map_err(db)?;
+            let keys: Vec<String> = sqlx::query_scalar(&format!(
+                "DELETE FROM body_uploads WHERE body_key IN (
+                     SELECT body_key FROM body_uploads WHERE touched_at < {DB_NOW} - $1
+                      LIMIT 100 FOR UPDATE SKIP LOCKED)
+                 RETURNING body_key"
+            ))
+            .bind(older_than_secs)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db)?;
+            for key in &keys {
+                sqlx::query("DELETE FROM body_chunks WHERE body_key = $1")
+                    .bind(key)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+            }
+            tx.commit().await.map_err(db)?;
+            removed += keys.len() as u64;
+            if keys.len() < 100 {
+                return Ok(removed);
+            }
+        }
+    }
+
+    /// Keys of stored bodies that are not uploads in progress.
+    pub(super) async fn keys(&self) -> io::Result<Vec<String>> {
+        sqlx::query_scalar(
+            "SELECT c.body_key FROM body_chunks c
+              WHERE c.seq = 0
+                AND NOT EXISTS (SELECT 1 FROM body_uploads u WHERE u.body_key = c.body_key)",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)
+    }
+
+    pub(super) async fn uploads(&self) -> io::Result<u64> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM body_uploads")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(n.max(0) as u64)
+    }
+}
+
+type Fetch = Pin<Box<dyn Future<Output = Result<Option<Vec<u8>>, sqlx::Error>> + Send>>;
+
+/// Streams a body chunk by chunk (one chunk in memory), and fails rather than end early or late
+/// if the chunks do not add up to the row's size.
+pub struct ChunkReader {
+    pool: AnyPool,
+    key: String,
+    expected: u64,
+    read: u64,
+    next_seq: i64,
+    current: bytes::Bytes,
+    pending: Option<Fetch>,
+    done: bool,
+}
+
+impl std::fmt::Debug for ChunkReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChunkReader")
+            .field("key", &self.key)
+            .field("read", &self.read)
+            .field("expected", &self.expected)
+            .finish()
+    }
+}
+
+impl ChunkReader {
+    fn fetch(&self) -> Fetch {
+        let (pool, key, seq) = (self.pool.clone(), self.key.clone(), self.next_seq);
+        Box::pin(async move {
+            sqlx::query_scalar("SELECT data FROM body_chunks WHERE body_key = $1 AND seq = $2")
+                .bind(key)
+                .bind(seq)
+                .fetch_optional(&pool)
+                .await
+        })
+    }
+}
+
+impl AsyncRead for ChunkReader {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        loop {
+            if !this.current.is_empty() {
+                let n = this.current.len().min(buf.remaining());
+                buf.put_slice(&this.current.split_to(n));
+                return Poll::Ready(Ok(()));
+            }
+            if this.done {
+                return Poll::Ready(Ok(()));
+            }
+            if this.read >= this.expected {
+                // Everything the row promised has arrived; a further chunk would be a fault.
+                this.done = true;
+                continue;
+            }
+            let fetch = match this.pending.as_mut() {
+                Some(f) => f,
+                None => this.pending.insert(this.fetch()),
+            };
+            let got = match fetch.as_mut().poll(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(r) => r,
+            };
+            this.pending = None;
+            match got {
+                Ok(Some(data)) => {
+                    this.next_seq += 1;
+                    this.read += data.len() as u64;
+                    if this.read > this.expected {
+                        return Poll::Ready(Err(io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            format!(
+                                "body {} is longer than the {} bytes its row records",
+                                this.key, this.expected
+                            ),
+                        )));
+                    }
+                    this.current = bytes::Bytes::from(data);
+                }
+                Ok(None) => {
+                    return Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        format!(
+                            "body {} has {} of the {} bytes its row records",
+                            this.key, this.read, this.expected
+                        ),
+                    )))
+                }
+                Err(e) => return Poll::Ready(Err(db(e))),
+            }
+        }
+    }
+}

@@ -1,0 +1,242 @@
+//! The body store: message contents, named by random keys (never by anything a client sent).
+//!
+//! Two homes, chosen with the database engine:
+//!
+//! * [`files`] (SQLite, one node): files sharded into 256 directories under the data
+//!   directory, fsynced and renamed into place;
+//! * [`chunks`] (PostgreSQL, any number of nodes): chunks of about 256 KiB in the database
+//!   itself, so every node reads every body and one backup holds everything.
+//!
+//! Life of a body is the same in both: [`BodyStore::stage`] gives a [`StagedBody`] that hashes
+//! and counts bytes as they arrive, holding at most [`CHUNK`] bytes in memory before writing them
+//! out; [`StagedBody::seal`] makes the whole body durable. Only then may a message row name it,
+//! so a visible row always has its whole body. A body whose row never commits (the client went
+//! away, the process died) is removed: at once when possible, otherwise by the next sweep.
+
+pub mod chunks;
+pub mod files;
+
+pub use chunks::ChunkBodies;
+pub use files::FileBodies;
+
+use sha2::{Digest, Sha256};
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use tokio::io::{AsyncRead, ReadBuf};
+
+/// Bytes held in memory per upload before they are written out (and a database chunk's size).
+pub const CHUNK: usize = 256 * 1024;
+
+/// Where message bodies live.
+#[derive(Debug, Clone)]
+pub enum BodyStore {
+    Files(FileBodies),
+    Chunks(ChunkBodies),
+}
+
+/// Why staging refused more bytes.
+#[derive(Debug, thiserror::Error)]
+pub enum StageError {
+    #[error("the body is larger than {limit} bytes")]
+    TooLarge { limit: u64 },
+    #[error(transparent)]
+    Io(#[from] io::Error),
+}
+
+/// A body that is durable in its final place.
+#[derive(Debug, Clone)]
+pub struct SealedBody {
+    pub key: String,
+    pub sha256: String,
+    pub size: u64,
+    /// Listed as an upload in progress until the message row's transaction claims it
+    /// (database bodies), so that a sweep can tell leftovers from messages.
+    pub claim: bool,
+}
+
+/// A body being received.
+#[derive(Debug)]
+pub struct StagedBody {
+    key: String,
+    hasher: Sha256,
+    size: u64,
+    limit: u64,
+    memory: Vec<u8>,
+    sink: Sink,
+    sealed: bool,
+}
+
+#[derive(Debug)]
+enum Sink {
+    Files {
+        store: FileBodies,
+        spill: Option<tokio::fs::File>,
+    },
+    Chunks {
+        store: ChunkBodies,
+        /// Chunks written so far (the upload is listed once the first is).
+        written: i64,
+    },
+}
+
+impl Drop for StagedBody {
+    /// A body dropped before it was sealed (the client went away) leaves nothing behind.
+    fn drop(&mut self) {
+        if self.sealed {
+            return;
+        }
+        match &self.sink {
+            Sink::Files { store, .. } => store.discard_staging(&self.key),
+            Sink::Chunks { store, written } if *written > 0 => {
+                // Removal needs the database; if no runtime is left, the sweep removes it.
+                if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                    let (store, key) = (store.clone(), self.key.clone());
+                    rt.spawn(async move { store.remove(&key).await });
+                }
+            }
+            Sink::Chunks { .. } => {}
+        }
+    }
+}
+
+fn random_key() -> io::Result<String> {
+    let mut b = [0u8; 16];
+    getrandom::getrandom(&mut b).map_err(io::Error::other)?;
+    Ok(hex::encode(b))
+}
+
+impl BodyStore {
+    pub fn stage(&self, limit: u64) -> io::Result<StagedBody> {
+        let sink = match self {
+            BodyStore::Files(store) => Sink::Files {
+                store: store.clone(),
+                spill: None,
+            },
+            BodyStore::Chunks(store) => Sink::Chunks {
+                store: store.clone(),
+                written: 0,
+            },
+        };
+        Ok(StagedBody {
+            key: random_key()?,
+            hasher: Sha256::new(),
+            size: 0,
+            limit,
+            memory: Vec::new(),
+            sink,
+            sealed: false,
+        })
+    }
+
+    /// Opens a stored body of `size` bytes (the row's size: a body found shorter or longer is
+    /// an error, never a silently truncated download).
+    pub async fn open(&self, key: &str, size: u64) -> io::Result<BodyReader> {
+        Ok(match self {
+            BodyStore::Files(s) => BodyReader::File(s.open_body(key).await?),
+            BodyStore::Chunks(s) => BodyReader::Chunks(s.open(key, size)),
+        })
+    }
+
+    /// Removes a body (its row was never committed, or it is being purged).
+    pub async fn remove(&self, key: &str) -> io::Result<()> {
+        match self {
+            BodyStore::Files(s) => s.remove(key),
+            BodyStore::Chunks(s) => s.remove(key).await,
+        }
+    }
+
+    /// Every stored body's key, except uploads still in progress.
+    pub async fn keys(&self) -> io::Result<Vec<String>> {
+        match self {
+            BodyStore::Files(s) => s.all_keys(),
+            BodyStore::Chunks(s) => s.keys().await,
+        }
+    }
+
+    /// Uploads in progress (or left by a stopped process and not yet swept).
+    pub async fn uploads_in_progress(&self) -> io::Result<u64> {
+        match self {
+            BodyStore::Files(s) => s.staging_count(),
+            BodyStore::Chunks(s) => s.uploads().await,
+        }
+    }
+}
+
+impl StagedBody {
+    /// Adds bytes, refusing once the limit would be passed.
+    pub async fn write(&mut self, chunk: &[u8]) -> Result<(), StageError> {
+        let new_size = self.size + chunk.len() as u64;
+        if new_size > self.limit {
+            return Err(StageError::TooLarge { limit: self.limit });
+        }
+        self.size = new_size;
+        self.hasher.update(chunk);
+        self.memory.extend_from_slice(chunk);
+        if self.memory.len() >= CHUNK {
+            match &mut self.sink {
+                Sink::Files { store, spill } => {
+                    store.spill(&self.key, spill, &self.memory).await?;
+                }
+                Sink::Chunks { store, written } => {
+                    store.put(&self.key, *written, &self.memory).await?;
+                    *written += 1;
+                }
+            }
+            self.memory.clear();
+        }
+        Ok(())
+    }
+
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// The SHA-256 of what has arrived so far, in lower-case hex.
+    pub fn sha256_hex(&self) -> String {
+        hex::encode(self.hasher.clone().finalize())
+    }
+
+    /// Makes the body durable in its final place.
+    pub async fn seal(mut self) -> io::Result<SealedBody> {
+        let sha256 = self.sha256_hex();
+        let memory = std::mem::take(&mut self.memory);
+        let claim = match &mut self.sink {
+            Sink::Files { store, spill } => {
+                store.seal(&self.key, spill.take(), memory).await?;
+                false
+            }
+            Sink::Chunks { store, written } => {
+                store.finish(&self.key, *written, &memory).await?;
+                true
+            }
+        };
+        self.sealed = true;
+        Ok(SealedBody {
+            key: self.key.clone(),
+            sha256,
+            size: self.size,
+            claim,
+        })
+    }
+}
+
+/// A stored body being read.
+#[derive(Debug)]
+pub enum BodyReader {
+    File(tokio::fs::File),
+    Chunks(chunks::ChunkReader),
+}
+
+impl AsyncRead for BodyReader {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            BodyReader::File(f) => Pin::new(f).poll_read(cx, buf),
+            BodyReader::Chunks(c) => Pin::new(c).poll_read(cx, buf),
+        }
+    }
+}
