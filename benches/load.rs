@@ -5,8 +5,12 @@
 //! * SendFile and GetMessage requests per second and p50/p99 latency at concurrency 1, 16 and
 //!   64, for 10 KiB and 1 MiB files.
 //!
-//! Run: `cargo bench --bench load` (add `-- --quick` for a short run). Each worker keeps one
-//! HTTP/1.1 connection, as vendor software does.
+//! once per database engine: SQLite (bodies as files), and PostgreSQL (bodies in the database)
+//! when `IMAX_BENCH_POSTGRES` names a server the benchmark may create a database on.
+//!
+//! Run: `scripts/bench` (starts a private PostgreSQL cluster, durable settings, and runs both
+//! engines in one go), or `cargo bench --bench load` for SQLite alone; add `--quick` for a
+//! short run. Each worker keeps one HTTP/1.1 connection, as vendor software does.
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
@@ -34,9 +38,36 @@ impl Drop for Server {
     }
 }
 
-fn imax(dir: &Path, port: u16) -> Command {
+/// A database engine to run against: SQLite in each data directory, or a fresh database per
+/// server on the PostgreSQL server at `postgres`.
+struct Engine {
+    name: &'static str,
+    postgres: Option<String>,
+}
+
+/// A fresh database on the PostgreSQL server `IMAX_BENCH_POSTGRES` names.
+async fn fresh_postgres_database(base: &str) -> String {
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    let mut b = [0u8; 6];
+    getrandom::getrandom(&mut b).unwrap();
+    let name = format!("imax_bench_{}", hex::encode(b));
+    let mut admin = sqlx::AnyConnection::connect(base)
+        .await
+        .expect("IMAX_BENCH_POSTGRES");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let _ = admin.close().await;
+    let (prefix, _) = base.rsplit_once('/').expect("a URL with a database name");
+    format!("{prefix}/{name}")
+}
+
+fn imax(dir: &Path, database_url: &str, port: u16) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_imax"));
     c.env("IMAX_DATA_DIR", dir)
+        .env("IMAX_DATABASE_URL", database_url)
         .env("IMAX_LISTEN", format!("127.0.0.1:{port}"))
         .env("IMAX_LOG", "warn")
         // The benchmark is one client address making many requests; nothing here fails.
@@ -44,21 +75,25 @@ fn imax(dir: &Path, port: u16) -> Command {
     c
 }
 
-async fn start(dir: &Path) -> Server {
+async fn start(dir: &Path, engine: &Engine) -> Server {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
     let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/demo-directory.toml");
-    let status = imax(dir, port)
+    let database_url = match &engine.postgres {
+        Some(base) => fresh_postgres_database(base).await,
+        None => String::new(),
+    };
+    let status = imax(dir, &database_url, port)
         .args(["admin", "import"])
         .arg(demo)
         .stdout(Stdio::null())
         .status()
         .unwrap();
     assert!(status.success(), "import failed");
-    let child = imax(dir, port)
+    let child = imax(dir, &database_url, port)
         .arg("serve")
         .stdout(Stdio::null())
         .spawn()
@@ -90,8 +125,8 @@ fn status_kib(pid: u32, field: &str) -> u64 {
         .unwrap_or(0)
 }
 
-async fn memory_while_receiving(dir: &Path) {
-    let server = start(dir).await;
+async fn memory_while_receiving(dir: &Path, engine: &Engine) {
+    let server = start(dir, engine).await;
     let pid = server.child.id();
     let mut c = S2sClient::connect(&server.url, &server.ca, SITE_USER.0, SITE_USER.1)
         .await
@@ -309,14 +344,31 @@ async fn main() {
             .map(|n| n.get())
             .unwrap_or(1)
     );
-    memory_while_receiving(&root.path().join("memory")).await;
-    let server = start(&root.path().join("load")).await;
-    for (size, label) in [(10 * 1024, "10 KiB"), (1024 * 1024, "1 MiB")] {
-        for c in [1, 16, 64] {
-            let (s, ids) = run_sends(&server, c, size, duration).await;
-            line("SendFile", label, c, &s);
-            let g = run_gets(&server, c, Arc::new(ids), duration).await;
-            line("GetMessage", label, c, &g);
+    let mut engines = vec![Engine {
+        name: "SQLite (bodies as files)",
+        postgres: None,
+    }];
+    match std::env::var("IMAX_BENCH_POSTGRES") {
+        Ok(base) => engines.push(Engine {
+            name: "PostgreSQL (bodies in the database)",
+            postgres: Some(base),
+        }),
+        Err(_) => println!(
+            "(SQLite only: set IMAX_BENCH_POSTGRES, or run scripts/bench, for PostgreSQL too)"
+        ),
+    }
+    for (n, engine) in engines.iter().enumerate() {
+        println!("\n== {}", engine.name);
+        let dir = root.path().join(format!("engine-{n}"));
+        memory_while_receiving(&dir.join("memory"), engine).await;
+        let server = start(&dir.join("load"), engine).await;
+        for (size, label) in [(10 * 1024, "10 KiB"), (1024 * 1024, "1 MiB")] {
+            for c in [1, 16, 64] {
+                let (s, ids) = run_sends(&server, c, size, duration).await;
+                line("SendFile", label, c, &s);
+                let g = run_gets(&server, c, Arc::new(ids), duration).await;
+                line("GetMessage", label, c, &g);
+            }
         }
     }
 }

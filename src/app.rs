@@ -101,7 +101,9 @@ pub enum StartError {
     },
     #[error("another gateway is serving the data directory {0}")]
     DataDirInUse(String),
-    #[error("cannot lock the data directory {dir}: {source}")]
+    #[error("another gateway is serving the SQLite database {0}; SQLite serves one node, use PostgreSQL (database_url = \"postgres://…\") for several")]
+    DatabaseInUse(String),
+    #[error("cannot lock {dir}: {source}")]
     Lock { dir: String, source: std::io::Error },
 }
 
@@ -109,20 +111,47 @@ pub enum StartError {
 /// so two gateways never share (and sweep) one body store.
 fn lock_data_dir(dir: &std::path::Path) -> Result<std::fs::File, StartError> {
     let shown = dir.display().to_string();
-    let failed = |source| StartError::Lock {
+    std::fs::create_dir_all(dir).map_err(|source| StartError::Lock {
         dir: shown.clone(),
         source,
+    })?;
+    lock_file(&dir.join("gateway.lock"), || {
+        StartError::DataDirInUse(shown.clone())
+    })
+}
+
+/// SQLite serves one node: a second gateway on the same database file (with another data
+/// directory, whose body files the first could not read) is refused, pointing to PostgreSQL.
+fn lock_sqlite_database(url: &str) -> Result<Option<std::fs::File>, StartError> {
+    let Some(rest) = url.strip_prefix("sqlite:") else {
+        return Ok(None);
     };
-    std::fs::create_dir_all(dir).map_err(failed)?;
+    let path = rest.trim_start_matches("//");
+    let path = path.split('?').next().unwrap_or_default();
+    if path.is_empty() || path.starts_with(':') {
+        return Ok(None);
+    }
+    let lock = std::path::PathBuf::from(format!("{path}.gateway-lock"));
+    lock_file(&lock, || StartError::DatabaseInUse(path.to_string())).map(Some)
+}
+
+fn lock_file(
+    path: &std::path::Path,
+    in_use: impl Fn() -> StartError,
+) -> Result<std::fs::File, StartError> {
+    let failed = |source| StartError::Lock {
+        dir: path.display().to_string(),
+        source,
+    };
     let file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
-        .open(dir.join("gateway.lock"))
+        .open(path)
         .map_err(failed)?;
     match file.try_lock() {
         Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => Err(StartError::DataDirInUse(shown)),
+        Err(std::fs::TryLockError::WouldBlock) => Err(in_use()),
         Err(std::fs::TryLockError::Error(source)) => Err(failed(source)),
     }
 }
@@ -140,7 +169,10 @@ pub struct App {
 impl App {
     /// Opens the store and starts serving on `config.listen` (port 0 picks a free port).
     pub async fn start(config: Config, clock: SharedClock) -> Result<App, StartError> {
-        let lock = lock_data_dir(&config.data_dir)?;
+        let lock = (
+            lock_data_dir(&config.data_dir)?,
+            lock_sqlite_database(&config.database_url())?,
+        );
         let listener =
             TcpListener::bind(config.listen)
                 .await

@@ -495,3 +495,46 @@ async fn web_security_sessions_and_pages_without_javascript_or_at_360px() {
     let refusal = b.text("#receipts tr.failed").await;
     assert!(refusal.contains("(Misrouted)"), "{refusal}");
 }
+
+#[tokio::test]
+async fn a_browser_session_is_honoured_by_every_node_sharing_the_database() {
+    use imax_gateway::app::{App, StartError};
+    let t = TestApp::start().await;
+    // Node B: an in-process gateway with its own data directory (and A's TLS files, as two
+    // nodes behind one name), on the same database.
+    let b_dir = second_data_dir(t.dir.path());
+    let mut config = t.config.clone();
+    config.data_dir = b_dir.path().to_path_buf();
+    config.database_url = t.config.database_url();
+    let second = App::start(config, t.clock.clone()).await;
+    if t.admin.store.engine == imax_gateway::store::Engine::Sqlite {
+        // SQLite serves one node.
+        assert!(matches!(second, Err(StartError::DatabaseInUse(_))));
+        return;
+    }
+    let node_b = second.expect("node B starts");
+    let url_b = format!("https://localhost:{}", node_b.addr.port());
+    let b = browser(&t, Options::default()).await;
+
+    // Signed in through A, the session cookie works on B (cookies do not name a port); the
+    // mailbox opened on B is open on A.
+    sign_in(&b, &t, SITE_USER).await;
+    b.goto(&format!("{url_b}/home")).await;
+    b.wait_text("Open a mailbox").await;
+    b.fill("#imax_id", MAPLE.0).await;
+    b.fill("#mailbox_password", MAPLE.1).await;
+    b.click("form[action='/mailbox/open'] button").await;
+    b.wait_text(&format!("Welcome {}", MAPLE.0)).await;
+    b.goto(&format!("{}/mailbox", t.url)).await;
+    b.wait_text(&format!("Welcome {}", MAPLE.0)).await;
+
+    // Signed out through B, the session is over on A too.
+    sign_out(&b).await;
+    b.goto(&format!("{}/home", t.url)).await;
+    b.wait_text("Sign in").await;
+    assert!(
+        b.try_find("#mid").await.is_some(),
+        "A asks to sign in again"
+    );
+    node_b.stop().await;
+}

@@ -293,3 +293,168 @@ pub async fn age_uploads(store: &Store) {
         .await
         .expect("age uploads");
 }
+
+/// A SendFile from SITE_USER's Maple mailbox whose body the test feeds through the returned
+/// sender (base64 text); the prefix (credentials and the opening of `content`) is sent at once.
+pub async fn open_upload(
+    url: &str,
+    ca: &Path,
+    file_name: &str,
+) -> (Upload, tokio::sync::mpsc::Sender<bytes::Bytes>) {
+    use http_body_util::BodyExt;
+    use imax_gateway::s2s::envelope::{SOAP_ENV, TNS, WSSE};
+    let mut c = S2sClient::connect(url, ca, SITE_USER.0, SITE_USER.1)
+        .await
+        .expect("connect");
+    let (tx, rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(4);
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv()
+            .await
+            .map(|b| (Ok::<_, std::io::Error>(hyper::body::Frame::data(b)), rx))
+    });
+    let body = http_body_util::StreamBody::new(stream).boxed();
+    let upload = tokio::spawn(async move { c.post_body(body).await });
+    let (mid, pw, mb, mpw) = (SITE_USER.0, SITE_USER.1, MAPLE.0, MAPLE.1);
+    let prefix = format!(
+        "<soap:Envelope xmlns:soap=\"{SOAP_ENV}\" xmlns:t=\"{TNS}\"><soap:Header><wsse:Security xmlns:wsse=\"{WSSE}\"><wsse:UsernameToken><wsse:Username>{mid}</wsse:Username><wsse:Password>{pw}</wsse:Password></wsse:UsernameToken></wsse:Security></soap:Header><soap:Body><t:SendFile><t:mailbox>{mb}</t:mailbox><t:mailboxPassword>{mpw}</t:mailboxPassword><t:fileName>{file_name}</t:fileName><t:content>"
+    );
+    tx.send(bytes::Bytes::from(prefix)).await.expect("send");
+    (upload, tx)
+}
+
+pub type Upload =
+    tokio::task::JoinHandle<Result<imax_gateway::client::Reply, imax_gateway::client::ClientError>>;
+
+/// A gateway as a real `imax serve` process (wall clock, cheap argon2) on a free port, killed
+/// with SIGKILL when dropped. The data directory must hold its TLS files (`tls/`).
+pub struct Node {
+    child: std::process::Child,
+    pub url: String,
+}
+
+impl Node {
+    pub fn spawn(data_dir: &Path, database_url: &str) -> Node {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+            l.local_addr().expect("addr").port()
+        };
+        let child = Self::command(data_dir, database_url, port)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn imax serve");
+        Node {
+            child,
+            url: format!("https://localhost:{port}"),
+        }
+    }
+
+    pub fn command(data_dir: &Path, database_url: &str, port: u16) -> std::process::Command {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_imax"));
+        c.arg("serve")
+            .env("IMAX_LISTEN", format!("127.0.0.1:{port}"))
+            .env("IMAX_DATA_DIR", data_dir)
+            .env("IMAX_DATABASE_URL", database_url)
+            .env("IMAX_ARGON2_MEMORY_KIB", "1024")
+            .env("IMAX_ARGON2_ITERATIONS", "1");
+        c
+    }
+
+    /// A client for `person`, once the node answers (up to ten seconds).
+    pub async fn client(&self, ca: &Path, person: (&str, &str)) -> S2sClient {
+        for _ in 0..200 {
+            if let Ok(c) = S2sClient::connect(&self.url, ca, person.0, person.1).await {
+                return c;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("gateway node {} did not come up", self.url);
+    }
+
+    /// SIGKILL: no shutdown, no draining, no clean-stop mark.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The current wall-clock time in whole seconds, for a `TestApp` whose directory real
+/// `imax serve` processes (on the wall clock) take over.
+pub fn wall_clock_now() -> time::OffsetDateTime {
+    time::OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .expect("whole seconds")
+}
+
+/// Lists a mailbox folder through `client` and returns the message IDs.
+pub async fn list_ids(client: &mut S2sClient, mailbox: (&str, &str), folder: &str) -> Vec<String> {
+    let r = client
+        .call(
+            "ListMessages",
+            &[
+                ("mailbox", mailbox.0),
+                ("mailboxPassword", mailbox.1),
+                ("folder", folder),
+            ],
+        )
+        .await
+        .expect("list");
+    assert_ok(&r);
+    r.all("messageId").into_iter().map(String::from).collect()
+}
+
+/// Fetches a message through `client`, asserting the body matches the SHA-256 sent with it.
+pub async fn fetch_whole(client: &mut S2sClient, mailbox: (&str, &str), id: &str) -> Vec<u8> {
+    let got = client
+        .call(
+            "GetMessage",
+            &[
+                ("mailbox", mailbox.0),
+                ("mailboxPassword", mailbox.1),
+                ("messageId", id),
+            ],
+        )
+        .await
+        .expect("get");
+    assert_ok(&got);
+    let content = got.content().expect("content");
+    assert_eq!(Some(sha256_hex(&content).as_str()), got.get("sha256"));
+    content
+}
+
+/// A send's bytes and the reply it got.
+pub type SendTask =
+    tokio::task::JoinHandle<(Vec<u8>, Result<Reply, imax_gateway::client::ClientError>)>;
+
+/// The (message ID, SHA-256) of every upload among `tasks` that got a receipt.
+pub async fn receipts_of(tasks: Vec<SendTask>) -> Vec<(String, String)> {
+    let mut receipts = Vec::new();
+    for task in tasks {
+        if let Ok((data, Ok(r))) = task.await {
+            if r.fault.is_none() {
+                assert_eq!(r.get("sha256"), Some(sha256_hex(&data).as_str()));
+                receipts.push((
+                    r.get("messageId").expect("id").to_string(),
+                    sha256_hex(&data),
+                ));
+            }
+        }
+    }
+    receipts
+}
+
+/// A second data directory for node B, with node A's TLS files (both sit behind one name).
+pub fn second_data_dir(a: &std::path::Path) -> tempfile::TempDir {
+    let b = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(b.path().join("tls")).expect("tls dir");
+    for f in ["server.pem", "server.key", "dev-ca.pem"] {
+        std::fs::copy(a.join("tls").join(f), b.path().join("tls").join(f)).expect("copy tls");
+    }
+    b
+}

@@ -10,6 +10,7 @@ mod browser;
 mod faults;
 mod folders;
 mod lifecycle;
+mod nodes;
 mod resets;
 mod sending;
 mod storage;

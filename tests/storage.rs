@@ -114,54 +114,16 @@ async fn messages_survive_a_restart_and_crash_leftovers_are_removed() {
 
 #[tokio::test]
 async fn a_killed_gateway_leaves_whole_messages_or_nothing() {
-    use std::process::{Command, Stdio};
-    // The real process below uses the wall clock, so the directory is made at the real time.
-    let now = time::OffsetDateTime::now_utc()
-        .replace_nanosecond(0)
-        .expect("whole seconds");
-    let mut t = TestApp::start_at(now, |_| {}).await;
+    let mut t = TestApp::start_at(wall_clock_now(), |_| {}).await;
     // The in-process gateway made the directory and certificates; a real process takes over.
     t.stop().await;
     let dir = t.dir.path().to_path_buf();
-    let database_url = t.config.database_url.clone();
-    let bin = env!("CARGO_BIN_EXE_imax");
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        l.local_addr().expect("addr").port()
-    };
-    let spawn = || {
-        Command::new(bin)
-            .arg("serve")
-            .env("IMAX_LISTEN", format!("127.0.0.1:{port}"))
-            .env("IMAX_DATA_DIR", &dir)
-            .env("IMAX_DATABASE_URL", &database_url)
-            .env("IMAX_ARGON2_MEMORY_KIB", "1024")
-            .env("IMAX_ARGON2_ITERATIONS", "1")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn imax serve")
-    };
-    let url = format!("https://localhost:{port}");
-    let mut child = spawn();
-    let connect = |url: String, ca: std::path::PathBuf| async move {
-        for _ in 0..100 {
-            if let Ok(c) =
-                imax_gateway::client::S2sClient::connect(&url, &ca, SITE_USER.0, SITE_USER.1).await
-            {
-                return c;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        panic!("gateway did not come up");
-    };
+    let mut node = Node::spawn(&dir, &t.config.database_url);
     // Uploads in flight while the process is killed.
-    let mut receipts = Vec::new();
     let mut tasks = Vec::new();
     for i in 0..8u8 {
-        let (url, ca) = (url.clone(), t.ca.clone());
+        let mut c = node.client(&t.ca, SITE_USER).await;
         tasks.push(tokio::spawn(async move {
-            let mut c = connect(url, ca).await;
             let data = vec![i; 3 << 20];
             let r = c
                 .send_file(
@@ -177,56 +139,20 @@ async fn a_killed_gateway_leaves_whole_messages_or_nothing() {
         }));
     }
     tokio::time::sleep(std::time::Duration::from_millis(700)).await;
-    child.kill().expect("SIGKILL");
-    let _ = child.wait();
-    for task in tasks {
-        if let Ok((data, Ok(r))) = task.await {
-            if r.fault.is_none() {
-                receipts.push((
-                    r.get("messageId").expect("id").to_string(),
-                    sha256_hex(&data),
-                ));
-            }
-        }
-    }
-    let mut child = spawn();
-    let mut ca_client = connect(url.clone(), t.ca.clone()).await;
-    ca_client.mid = CA_USER.0.into();
-    ca_client.password = CA_USER.1.into();
-    let listed = ca_client
-        .call(
-            "ListMessages",
-            &[
-                ("mailbox", PBCA.0),
-                ("mailboxPassword", PBCA.1),
-                ("folder", "receivedFromOthers"),
-            ],
-        )
-        .await
-        .expect("list");
-    let ids = listed.all("messageId");
+    node.kill();
+    let receipts = receipts_of(tasks).await;
+    let node = Node::spawn(&dir, &t.config.database_url);
+    let mut ca_client = node.client(&t.ca, CA_USER).await;
+    let ids = list_ids(&mut ca_client, PBCA, "receivedFromOthers").await;
     for (id, _) in &receipts {
         assert!(
-            ids.contains(&id.as_str()),
+            ids.contains(id),
             "a message whose receipt was sent is never lost"
         );
     }
     // Every visible message is whole: its body is there and has the stored SHA-256.
     for id in &ids {
-        let got = ca_client
-            .call(
-                "GetMessage",
-                &[
-                    ("mailbox", PBCA.0),
-                    ("mailboxPassword", PBCA.1),
-                    ("messageId", id),
-                ],
-            )
-            .await
-            .expect("get");
-        let content = got.content().expect("content");
-        assert_eq!(content.len(), 3 << 20);
-        assert_eq!(Some(sha256_hex(&content).as_str()), got.get("sha256"));
+        assert_eq!(fetch_whole(&mut ca_client, PBCA, id).await.len(), 3 << 20);
     }
     // What the killed process was receiving is swept once it is old enough (files: at once).
     age_uploads(&t.admin.store).await;
@@ -245,8 +171,7 @@ async fn a_killed_gateway_leaves_whole_messages_or_nothing() {
         0
     );
     assert_eq!(stored_bodies(&t.admin.store).await, ids.len());
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(node);
 }
 
 #[tokio::test]

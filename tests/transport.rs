@@ -128,37 +128,11 @@ async fn http2_serves_the_same_endpoint() {
     assert!(String::from_utf8_lossy(&body).contains("ImaxService"));
 }
 
-/// Starts a SendFile whose body the test feeds through the returned sender; the prefix (with
-/// the credentials and the opening of `content`) is sent at once.
-async fn open_upload(t: &TestApp, file_name: &str) -> (Upload, tokio::sync::mpsc::Sender<Bytes>) {
-    use imax_gateway::s2s::envelope::{SOAP_ENV, TNS, WSSE};
-    let mut c = imax_gateway::client::S2sClient::connect(&t.url, &t.ca, SITE_USER.0, SITE_USER.1)
-        .await
-        .expect("connect");
-    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(4);
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv()
-            .await
-            .map(|b| (Ok::<_, std::io::Error>(hyper::body::Frame::data(b)), rx))
-    });
-    let body = http_body_util::StreamBody::new(stream).boxed();
-    let upload = tokio::spawn(async move { c.post_body(body).await });
-    let (mid, pw, mb, mpw) = (SITE_USER.0, SITE_USER.1, MAPLE.0, MAPLE.1);
-    let prefix = format!(
-        "<soap:Envelope xmlns:soap=\"{SOAP_ENV}\" xmlns:t=\"{TNS}\"><soap:Header><wsse:Security xmlns:wsse=\"{WSSE}\"><wsse:UsernameToken><wsse:Username>{mid}</wsse:Username><wsse:Password>{pw}</wsse:Password></wsse:UsernameToken></wsse:Security></soap:Header><soap:Body><t:SendFile><t:mailbox>{mb}</t:mailbox><t:mailboxPassword>{mpw}</t:mailboxPassword><t:fileName>{file_name}</t:fileName><t:content>"
-    );
-    tx.send(Bytes::from(prefix)).await.expect("send");
-    (upload, tx)
-}
-
-type Upload =
-    tokio::task::JoinHandle<Result<imax_gateway::client::Reply, imax_gateway::client::ClientError>>;
-
 #[tokio::test]
 async fn shutdown_lets_an_upload_in_flight_finish() {
     use imax_gateway::client::S2sClient;
     let mut t = TestApp::start().await;
-    let (upload, tx) = open_upload(&t, "SLOW.DAT").await;
+    let (upload, tx) = open_upload(&t.url, &t.ca, "SLOW.DAT").await;
     tx.send(Bytes::from_static(b"QUJD")).await.expect("send");
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     let addr = t.app().addr;
@@ -193,7 +167,7 @@ async fn shutdown_lets_an_upload_in_flight_finish() {
 #[tokio::test]
 async fn a_stalled_upload_is_refused_and_leaves_nothing() {
     let t = TestApp::start_with(|c| c.limits.body_idle_timeout_secs = 1).await;
-    let (upload, tx) = open_upload(&t, "STALL.DAT").await;
+    let (upload, tx) = open_upload(&t.url, &t.ca, "STALL.DAT").await;
     tx.send(Bytes::from_static(b"QUJD")).await.expect("send");
     // The client keeps the body open (stalled) well past the server's 1 s idle limit.
     let holder = tokio::spawn(async move {
