@@ -66,7 +66,9 @@ async fn fresh_postgres_database(base: &str) -> String {
 
 fn imax(dir: &Path, database_url: &str, port: u16) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_imax"));
-    c.env("IMAX_DATA_DIR", dir)
+    // The gateway refuses IMAX_* variables that are not settings.
+    c.env_remove("IMAX_BENCH_POSTGRES")
+        .env("IMAX_DATA_DIR", dir)
         .env("IMAX_DATABASE_URL", database_url)
         .env("IMAX_LISTEN", format!("127.0.0.1:{port}"))
         .env("IMAX_LOG", "warn")
@@ -356,6 +358,16 @@ async fn main() {
         Err(_) => println!(
             "(SQLite only: set IMAX_BENCH_POSTGRES, or run scripts/bench, for PostgreSQL too)"
         ),
+    }
+    // `--engine sqlite` or `--engine postgres` runs one of them.
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(only) = args
+        .iter()
+        .position(|a| a == "--engine")
+        .and_then(|i| args.get(i + 1))
+    {
+        engines.retain(|e| e.name.to_lowercase().starts_with(only.as_str()));
+        assert!(!engines.is_empty(), "no engine {only} to run");
     }
     for (n, engine) in engines.iter().enumerate() {
         println!("\n== {}", engine.name);

@@ -197,3 +197,178 @@ fn base64_of(b: &[u8]) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(b)
 }
+
+/// A second node in this process: its own store (pool, committer), caches and clock, on the
+/// same database. Used where the nodes must act at the same instant. On SQLite it shares the
+/// data directory (and so the body files), as `imax admin` beside a serving gateway does: the
+/// one way two processes share a SQLite store.
+struct InProcessNode {
+    gw: imax_gateway::gateway::Gateway,
+    admin: imax_gateway::admin::Admin,
+}
+
+async fn in_process_node(
+    t: &TestApp,
+    clock: std::sync::Arc<imax_gateway::clock::ManualClock>,
+) -> InProcessNode {
+    let dir = match t.admin.store.engine {
+        imax_gateway::store::Engine::Sqlite => t.dir.path().to_path_buf(),
+        imax_gateway::store::Engine::Postgres => t.dir.path().join("node-b"),
+    };
+    let store = imax_gateway::store::Store::open(&t.config.database_url(), &dir)
+        .await
+        .expect("second node's store");
+    let clock: imax_gateway::clock::SharedClock = clock;
+    InProcessNode {
+        gw: imax_gateway::gateway::Gateway::new(
+            store.clone(),
+            clock.clone(),
+            std::sync::Arc::new(t.config.clone()),
+        ),
+        admin: imax_gateway::admin::Admin::new(store, clock, t.config.clone()),
+    }
+}
+
+/// Lists SITE_USER's Maple mailbox through `gw` (an operation that records activity, R13).
+async fn use_imax(gw: &imax_gateway::gateway::Gateway) {
+    use imax_gateway::access::{Door, Operation};
+    use imax_gateway::directory::password::Secret;
+    use imax_gateway::gateway::{Caller, Credentials};
+    use imax_gateway::mailbox::{Folder, ListQuery, Order};
+    let caller = Caller {
+        addr: Some("127.0.0.1".parse().expect("ip")),
+        door: Door::SystemToSystem,
+    };
+    let person = Credentials {
+        principal: SITE_USER.0.into(),
+        password: Secret::new(SITE_USER.1),
+    };
+    let auth = gw
+        .authorize(caller, &person, Operation::ListMessages)
+        .await
+        .expect("authorized");
+    let mailbox = Credentials {
+        principal: MAPLE.0.into(),
+        password: Secret::new(MAPLE.1),
+    };
+    let s = gw.open_mailbox(auth, &mailbox).await.expect("mailbox");
+    let q = ListQuery {
+        folder: Folder::SentToOthers,
+        since: None,
+        until: None,
+        include_acknowledged: true,
+        after: None,
+        page_size: 10,
+        order: Order::OldestFirst,
+    };
+    gw.list_messages(&s, &q).await.expect("list");
+}
+
+async fn account_row(t: &TestApp) -> (i64, String, i64, Option<i64>) {
+    sqlx::query_as(
+        "SELECT failed_signins, status, auth_epoch, last_activity_at FROM accounts WHERE mid = $1",
+    )
+    .bind(SITE_USER.0)
+    .fetch_one(&t.admin.store.pool)
+    .await
+    .expect("account")
+}
+
+#[tokio::test]
+async fn two_nodes_counting_failures_recording_activity_and_purging_at_once_lose_nothing() {
+    use imax_gateway::access::{Door, Operation};
+    use imax_gateway::directory::password::Secret;
+    use imax_gateway::directory::AccountStatus;
+    use imax_gateway::gateway::{Caller, Credentials};
+    let t = TestApp::start_with(|c| {
+        c.accounts.failed_signin_limit = 30;
+        c.throttle.max_failures = 1_000_000;
+        c.history.purge_batch = 4;
+    })
+    .await;
+    let b_clock = std::sync::Arc::new(imax_gateway::clock::ManualClock::new(
+        imax_gateway::clock::Clock::now(&*t.clock),
+    ));
+    let b = in_process_node(&t, b_clock.clone()).await;
+    let a_gw = t.app().gateway.clone();
+
+    // Failed sign-ins: 25 on each node at once count 50, and lock the M-ID exactly once.
+    let (_, _, epoch_before, _) = account_row(&t).await;
+    let wrong = Credentials {
+        principal: SITE_USER.0.into(),
+        password: Secret::new("not-the-password"),
+    };
+    let caller = Caller {
+        addr: Some("127.0.0.1".parse().expect("ip")),
+        door: Door::SystemToSystem,
+    };
+    let mut tries = Vec::new();
+    for n in 0..50 {
+        let gw = if n % 2 == 0 {
+            a_gw.clone()
+        } else {
+            b.gw.clone()
+        };
+        let wrong = wrong.clone();
+        tries.push(tokio::spawn(async move {
+            gw.authorize(caller, &wrong, Operation::ListMessages)
+                .await
+                .expect_err("wrong password")
+        }));
+    }
+    for t in tries {
+        let r = t.await.expect("join");
+        assert!(
+            matches!(r.code.as_str(), "AuthenticationFailed" | "AccountLocked"),
+            "{}",
+            r.code.as_str()
+        );
+    }
+    let (failures, status, epoch, _) = account_row(&t).await;
+    assert_eq!(failures, 50, "no failure lost or counted twice");
+    assert_eq!(status, "locked");
+    assert_eq!(epoch, epoch_before + 1, "locked once");
+
+    // Activity (R13): node B's clock is two hours ahead. Whichever commit lands last, the
+    // latest activity stays.
+    t.admin
+        .set_status(SITE_USER.0, AccountStatus::Active)
+        .await
+        .expect("unlock");
+    for round in 0..4 {
+        t.clock.advance(time::Duration::hours(3));
+        b_clock.advance(time::Duration::hours(3));
+        let ahead = if round % 2 == 0 { &b_clock } else { &t.clock };
+        ahead.advance(time::Duration::hours(2));
+        let latest = imax_gateway::clock::Clock::now(&**ahead);
+        tokio::join!(use_imax(&a_gw), use_imax(&b.gw));
+        let (_, _, _, last) = account_row(&t).await;
+        assert_eq!(
+            last,
+            Some(latest.unix_timestamp()),
+            "round {round}: the later activity is kept"
+        );
+        let behind = if round % 2 == 0 { &t.clock } else { &b_clock };
+        behind.advance(time::Duration::hours(2));
+    }
+
+    // Purging on both nodes at once: every old message goes exactly once, with its body.
+    for n in 0..24 {
+        assert_ok(&t.send(SITE_USER, MAPLE, None, &tenant_file(1 + n)).await);
+    }
+    let total = t.admin.store.check().await.expect("check").messages;
+    assert!(total >= 24);
+    let later = time::Duration::days(t.config.history.retention_days + 1);
+    t.clock.advance(later);
+    b_clock.advance(later);
+    let (a_report, b_report) = tokio::join!(t.admin.purge(false), b.admin.purge(false));
+    let removed = a_report.expect("purge A").messages + b_report.expect("purge B").messages;
+    assert_eq!(removed, total, "each message purged exactly once");
+    let check = t.admin.store.check().await.expect("check");
+    assert_eq!(check.messages, 0);
+    assert!(
+        check.is_sound(),
+        "one unbroken audit chain, no orphan body: {check:?}"
+    );
+    assert_eq!(stored_bodies(&t.admin.store).await, 0);
+}

@@ -2,7 +2,7 @@
 //! history purge (R26).
 
 use super::{Admin, AdminError};
-use crate::store::{mailboxes, messages};
+use crate::store::{mailboxes, messages, BodyStore};
 use time::Duration;
 
 /// What a purge removed (or, dry, would remove).
@@ -79,10 +79,12 @@ impl Admin {
                 break;
             }
             for (key, size) in &batch {
-                // The row is gone; a body left behind (a crash here) is never shown, and
-                // `imax admin check` lists it.
-                if let Err(e) = self.store.bodies.remove(key).await {
-                    tracing::warn!(error = %e, "could not remove a purged body");
+                // Database bodies went with their rows. Body files go after the commit; one
+                // left behind (a crash here) is never shown, and `imax admin check` lists it.
+                if let BodyStore::Files(files) = &self.store.bodies {
+                    if let Err(e) = files.remove(key) {
+                        tracing::warn!(error = %e, "could not remove a purged body");
+                    }
                 }
                 report.messages += 1;
                 report.bytes += size;

@@ -231,7 +231,8 @@ pub async fn purge_before(
 ) -> Result<Vec<(String, u64)>, sqlx::Error> {
     let mut tx = crate::store::begin_write(pool).await?;
     // On PostgreSQL several nodes may purge at once: each takes rows no other holds.
-    let lock = match crate::store::Engine::of_pool(pool) {
+    let engine = crate::store::Engine::of_pool(pool);
+    let lock = match engine {
         crate::store::Engine::Postgres => " FOR UPDATE SKIP LOCKED",
         crate::store::Engine::Sqlite => "",
     };
@@ -254,6 +255,13 @@ pub async fn purge_before(
             .await?
             .rows_affected();
         if n == 1 {
+            if engine == crate::store::Engine::Postgres {
+                // Bodies in the database go with their rows, in the same transaction.
+                sqlx::query("DELETE FROM body_chunks WHERE body_key = $1")
+                    .bind(&key)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             removed.push((key, size));
         }
     }
