@@ -106,6 +106,35 @@ async fn two_nodes_on_one_database_serve_any_request_and_survive_a_killed_node()
         .expect("unlock");
     list_ids(&mut user_on_b, MAPLE, "sentToOthers").await;
 
+    // A password changed through A: B refuses the old one at once (although it remembered it)
+    // and takes the new one.
+    const BUREAU_MAILBOX: (&str, &str) = ("TRACM30001", "Bureau-Mailbox-2026");
+    let mut bureau_on_b = b.client(&t.ca, BUREAU_USER).await;
+    list_ids(&mut bureau_on_b, BUREAU_MAILBOX, "sentToOthers").await;
+    let changed = a
+        .client(&t.ca, BUREAU_USER)
+        .await
+        .call("ChangePassword", &[("newPassword", "Changed-On-Node-A-77")])
+        .await
+        .expect("reply");
+    assert_ok(&changed);
+    let r = bureau_on_b
+        .call(
+            "ListMessages",
+            &[
+                ("mailbox", BUREAU_MAILBOX.0),
+                ("mailboxPassword", BUREAU_MAILBOX.1),
+                ("folder", "sentToOthers"),
+            ],
+        )
+        .await
+        .expect("reply");
+    assert_fault(&r, "AuthenticationFailed");
+    let mut renewed = b
+        .client(&t.ca, (BUREAU_USER.0, "Changed-On-Node-A-77"))
+        .await;
+    list_ids(&mut renewed, BUREAU_MAILBOX, "sentToOthers").await;
+
     // Node A killed in the middle of uploads: two stalled halfway with part of their bodies
     // already in the database, six racing the kill.
     let mut stalled = Vec::new();

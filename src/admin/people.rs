@@ -599,8 +599,11 @@ impl Admin {
                 "mid={mid} right={} before=true after=false (flagged for removal at the deadline)",
                 right.as_str()
             ));
-            operators::revoke(&self.store.pool, account, right, &audit).await?;
-            removed += 1;
+            if operators::remove_flagged(&self.store.pool, account, right, flagged_at, &audit)
+                .await?
+            {
+                removed += 1;
+            }
         }
         Ok(removed)
     }

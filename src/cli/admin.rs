@@ -674,6 +674,12 @@ pub async fn admin_command(admin: &Admin, command: AdminCommand) -> Result<(), S
             if let Some((seq, why)) = &r.audit_broken {
                 println!("  audit chain broken at record {seq}: {why}");
             }
+            if r.uploads_in_progress > 0 {
+                println!(
+                    "  {} uploads in progress (or left by a stopped node; swept after an hour)",
+                    r.uploads_in_progress
+                );
+            }
             if !r.is_sound() {
                 return Err("the store has problems (listed above)".into());
             }

@@ -19,6 +19,9 @@ pub struct CheckReport {
     pub audit_records: i64,
     /// The first broken audit record and why.
     pub audit_broken: Option<(i64, String)>,
+    /// Bodies being received, not yet messages (not a problem: on several nodes some are
+    /// always arriving; those of a stopped node are swept after an hour).
+    pub uploads_in_progress: u64,
 }
 
 impl CheckReport {
@@ -66,6 +69,7 @@ impl Store {
                 }
             }
         }
+        report.uploads_in_progress = self.bodies.uploads_in_progress().await?;
         for key in self.bodies.keys().await? {
             if !known.contains(&key) {
                 report.orphan_bodies.push(key);

@@ -299,7 +299,9 @@ async fn apply_effect(conn: &mut AnyConnection, effect: &Effect) -> Result<(), s
             status,
             lock_reason,
         } => {
-            sqlx::query("UPDATE accounts SET status = $1, lock_reason = $2, auth_epoch = auth_epoch + 1 WHERE id = $3")
+            // Applied once: a node that finds the transition already made by another (both
+            // saw the same stale state) changes nothing.
+            sqlx::query("UPDATE accounts SET status = $1, lock_reason = $2, auth_epoch = auth_epoch + 1 WHERE id = $3 AND status <> $1")
                 .bind(*status)
                 .bind(*lock_reason)
                 .bind(account)

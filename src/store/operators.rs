@@ -145,6 +145,40 @@ pub async fn revoke(
     })
 }
 
+/// Removes a right flagged for removal (R18) once its deadline passed; false if it is no longer
+/// there (another node, or a coordinator, got there first): then nothing is written, so two
+/// nodes applying deadlines at once never audit or apply a removal twice.
+pub async fn remove_flagged(
+    pool: &AnyPool,
+    account: i64,
+    right: Right,
+    flagged_at: i64,
+    audit: &AuditEntry,
+) -> Result<bool, sqlx::Error> {
+    let mut tx = crate::store::begin_write(pool).await?;
+    let gone = sqlx::query(
+        "DELETE FROM account_rights WHERE account_id = $1 AND right_name = $2
+            AND flagged_for_removal = 1 AND flagged_at = $3",
+    )
+    .bind(account)
+    .bind(right.as_str())
+    .bind(flagged_at)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if gone == 0 {
+        tx.rollback().await?;
+        return Ok(false);
+    }
+    sqlx::query("UPDATE accounts SET auth_epoch = auth_epoch + 1 WHERE id = $1")
+        .bind(account)
+        .execute(&mut *tx)
+        .await?;
+    crate::audit::append(&mut tx, audit).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
 /// Turns a user into a coordinator (R4) with BPRs on `properties`.
 pub async fn promote(
     pool: &AnyPool,
