@@ -53,6 +53,9 @@ pub struct Authorized {
     account: Account,
     caller: Caller,
     op: Operation,
+    /// The client address passed the throttle in this same request (system-to-system: the
+    /// mailbox is opened moments later), so opening the mailbox need not ask again.
+    throttle_checked: bool,
 }
 
 impl Authorized {
@@ -225,7 +228,9 @@ impl Gateway {
                 .await);
         }
         cache.remember(key, creds.password.expose(), account.auth_epoch);
-        self.decide(account, caller, op, entry).await
+        let mut auth = self.decide(account, caller, op, entry).await?;
+        auth.throttle_checked = true;
+        Ok(auth)
     }
 
     /// Step 3: asks [`access::decide`], persisting any transition time brought about.
@@ -259,6 +264,7 @@ impl Gateway {
             account,
             caller,
             op,
+            throttle_checked: false,
         })
     }
 
@@ -269,7 +275,9 @@ impl Gateway {
         creds: &Credentials,
     ) -> Result<MailboxSession, Refusal> {
         let caller = auth.caller;
-        self.throttled(caller).await?;
+        if !auth.throttle_checked {
+            self.throttled(caller).await?;
+        }
         let store = &self.inner.store;
         let id = ImaxId::parse(&creds.principal);
         let mailbox = match &id {

@@ -133,6 +133,7 @@ impl Gateway {
             sha256: sha256.clone(),
             body_key: String::new(),
             claim_upload: false,
+            inline_body: None,
             received_at: now,
             tracs_key: report.transmission_key(),
             routed_by: routing.by.as_str(),
@@ -159,10 +160,11 @@ impl Gateway {
         // that no body is left without its row.
         let store = self.inner.store.clone();
         let done = tokio::spawn(async move {
-            let sealed = body.seal().await?;
+            let mut sealed = body.seal().await?;
             effects.push(Effect::InsertMessage(NewMessage {
                 body_key: sealed.key.clone(),
                 claim_upload: sealed.claim,
+                inline_body: sealed.inline.take(),
                 ..row
             }));
             match store.committer.commit(effects, entry).await {

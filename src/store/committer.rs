@@ -31,6 +31,9 @@ pub struct NewMessage {
     /// The body is listed as an upload in progress, which this row's transaction ends
     /// (database bodies; see `bodies::chunks`).
     pub claim_upload: bool,
+    /// A small body written by this row's transaction (database bodies up to
+    /// `bodies::INLINE` bytes).
+    pub inline_body: Option<Vec<u8>>,
     pub received_at: OffsetDateTime,
     /// The TRACS transmission key (sender | date stamp | time stamp), for TRACS files.
     pub tracs_key: Option<String>,
@@ -250,6 +253,13 @@ async fn apply_effect(conn: &mut AnyConnection, effect: &Effect) -> Result<(), s
             .bind(i64::from(m.misrouted))
             .execute(&mut *conn)
             .await?;
+            if let Some(data) = m.inline_body.as_deref().filter(|d| !d.is_empty()) {
+                sqlx::query("INSERT INTO body_chunks (body_key, seq, data) VALUES ($1, 0, $2)")
+                    .bind(&m.body_key)
+                    .bind(data)
+                    .execute(&mut *conn)
+                    .await?;
+            }
             if m.claim_upload {
                 // The row and the end of the upload's listing commit together; if a sweep
                 // took the upload as abandoned, the body is gone and the row must not exist.
@@ -367,6 +377,7 @@ mod tests {
             sha256: "00".into(),
             body_key: "k".into(),
             claim_upload: false,
+            inline_body: None,
             received_at: OffsetDateTime::UNIX_EPOCH,
             tracs_key: None,
             routed_by: "sender",

@@ -6,6 +6,8 @@
 //! `body_uploads`; each chunk's statement first touches that entry (taking its row lock) and
 //! writes nothing if the entry is gone. The transaction that commits the message row deletes the
 //! entry (see the committer), so an entry is exactly "a body that is not (yet) a message".
+//! A body of at most [`INLINE`](super::INLINE) bytes that never filled a chunk skips all this:
+//! the message row's transaction writes it, so row and body commit together.
 //!
 //! Any node may have uploads in flight, so nobody can sweep "everything without a row" at
 //! start-up. Instead leftovers are swept by age: an entry untouched for [`STALE_SECS`] belongs to

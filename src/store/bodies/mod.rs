@@ -9,8 +9,9 @@
 //!
 //! Life of a body is the same in both: [`BodyStore::stage`] gives a [`StagedBody`] that hashes
 //! and counts bytes as they arrive, holding at most [`CHUNK`] bytes in memory before writing them
-//! out; [`StagedBody::seal`] makes the whole body durable. Only then may a message row name it,
-//! so a visible row always has its whole body. A body whose row never commits (the client went
+//! out; [`StagedBody::seal`] makes the whole body durable (or, for a small database body, hands
+//! it to the row's own transaction). Only then may a message row name it, so a visible row
+//! always has its whole body. A body whose row never commits (the client went
 //! away, the process died) is removed: at once when possible, otherwise by the next sweep.
 
 pub mod chunks;
@@ -27,6 +28,10 @@ use tokio::io::{AsyncRead, ReadBuf};
 
 /// Bytes held in memory per upload before they are written out (and a database chunk's size).
 pub const CHUNK: usize = 256 * 1024;
+
+/// Database bodies up to this size are written by the message row's own transaction (one
+/// commit for a small file, and nothing to sweep if the process dies first).
+pub const INLINE: usize = 64 * 1024;
 
 /// Where message bodies live.
 #[derive(Debug, Clone)]
@@ -53,6 +58,8 @@ pub struct SealedBody {
     /// Listed as an upload in progress until the message row's transaction claims it
     /// (database bodies), so that a sweep can tell leftovers from messages.
     pub claim: bool,
+    /// A small database body not yet written: the message row's transaction writes it.
+    pub inline: Option<Vec<u8>>,
 }
 
 /// A body being received.
@@ -201,14 +208,15 @@ impl StagedBody {
     pub async fn seal(mut self) -> io::Result<SealedBody> {
         let sha256 = self.sha256_hex();
         let memory = std::mem::take(&mut self.memory);
-        let claim = match &mut self.sink {
+        let (claim, inline) = match &mut self.sink {
             Sink::Files { store, spill } => {
                 store.seal(&self.key, spill.take(), memory).await?;
-                false
+                (false, None)
             }
+            Sink::Chunks { written: 0, .. } if memory.len() <= INLINE => (false, Some(memory)),
             Sink::Chunks { store, written } => {
                 store.finish(&self.key, *written, &memory).await?;
-                true
+                (true, None)
             }
         };
         self.sealed = true;
@@ -217,6 +225,7 @@ impl StagedBody {
             sha256,
             size: self.size,
             claim,
+            inline,
         })
     }
 }
