@@ -82,9 +82,20 @@ enum Sink {
     },
     Chunks {
         store: ChunkBodies,
-        /// Chunks written so far (the upload is listed once the first is).
+        /// Chunks handed to the database so far (the upload is listed once the first is).
         written: i64,
+        /// The last chunk's write, still running while the next chunk arrives (at most one:
+        /// two chunks in memory per upload).
+        pending: Option<tokio::task::JoinHandle<io::Result<()>>>,
     },
+}
+
+/// Waits for a chunk write handed to the database earlier.
+async fn wait(pending: &mut Option<tokio::task::JoinHandle<io::Result<()>>>) -> io::Result<()> {
+    match pending.take() {
+        Some(write) => write.await.map_err(io::Error::other)?,
+        None => Ok(()),
+    }
 }
 
 impl Drop for StagedBody {
@@ -93,13 +104,22 @@ impl Drop for StagedBody {
         if self.sealed {
             return;
         }
-        match &self.sink {
+        match &mut self.sink {
             Sink::Files { store, .. } => store.discard_staging(&self.key),
-            Sink::Chunks { store, written } if *written > 0 => {
-                // Removal needs the database; if no runtime is left, the sweep removes it.
+            Sink::Chunks {
+                store,
+                written,
+                pending,
+            } if *written > 0 => {
+                // Removal needs the database (after the write in flight, if any); if no
+                // runtime is left, the sweep removes it.
                 if let Ok(rt) = tokio::runtime::Handle::try_current() {
-                    let (store, key) = (store.clone(), self.key.clone());
-                    rt.spawn(async move { store.remove(&key).await });
+                    let (store, key, mut pending) =
+                        (store.clone(), self.key.clone(), pending.take());
+                    rt.spawn(async move {
+                        let _ = wait(&mut pending).await;
+                        store.remove(&key).await
+                    });
                 }
             }
             Sink::Chunks { .. } => {}
@@ -123,6 +143,7 @@ impl BodyStore {
             BodyStore::Chunks(store) => Sink::Chunks {
                 store: store.clone(),
                 written: 0,
+                pending: None,
             },
         };
         Ok(StagedBody {
@@ -185,8 +206,19 @@ impl StagedBody {
                 Sink::Files { store, spill } => {
                     store.spill(&self.key, spill, &self.memory).await?;
                 }
-                Sink::Chunks { store, written } => {
-                    store.put(&self.key, *written, &self.memory).await?;
+                Sink::Chunks {
+                    store,
+                    written,
+                    pending,
+                } => {
+                    // The previous chunk's write has had this chunk's arrival to finish;
+                    // this one is written while the next arrives.
+                    wait(pending).await?;
+                    let (store, key, seq) = (store.clone(), self.key.clone(), *written);
+                    let chunk = std::mem::take(&mut self.memory);
+                    *pending = Some(tokio::spawn(
+                        async move { store.put(&key, seq, &chunk).await },
+                    ));
                     *written += 1;
                 }
             }
@@ -214,7 +246,12 @@ impl StagedBody {
                 (false, None)
             }
             Sink::Chunks { written: 0, .. } if memory.len() <= INLINE => (false, Some(memory)),
-            Sink::Chunks { store, written } => {
+            Sink::Chunks {
+                store,
+                written,
+                pending,
+            } => {
+                wait(pending).await?;
                 store.finish(&self.key, *written, &memory).await?;
                 (true, None)
             }
