@@ -392,9 +392,9 @@ pub fn wall_clock_now() -> time::OffsetDateTime {
         .expect("whole seconds")
 }
 
-/// Lists a mailbox folder through `client` and returns the message IDs.
-pub async fn list_ids(client: &mut S2sClient, mailbox: (&str, &str), folder: &str) -> Vec<String> {
-    let r = client
+/// Lists a mailbox folder through `client`: the reply, whatever it is.
+pub async fn list_reply(client: &mut S2sClient, mailbox: (&str, &str), folder: &str) -> Reply {
+    client
         .call(
             "ListMessages",
             &[
@@ -404,7 +404,12 @@ pub async fn list_ids(client: &mut S2sClient, mailbox: (&str, &str), folder: &st
             ],
         )
         .await
-        .expect("list");
+        .expect("list")
+}
+
+/// Lists a mailbox folder through `client` and returns the message IDs.
+pub async fn list_ids(client: &mut S2sClient, mailbox: (&str, &str), folder: &str) -> Vec<String> {
+    let r = list_reply(client, mailbox, folder).await;
     assert_ok(&r);
     r.all("messageId").into_iter().map(String::from).collect()
 }

@@ -75,30 +75,10 @@ async fn two_nodes_on_one_database_serve_any_request_and_survive_a_killed_node()
     // credentials notwithstanding; unlocked, B serves it again at once.
     let mut wrong = a.client(&t.ca, (SITE_USER.0, "not-the-password")).await;
     for _ in 0..3 {
-        let r = wrong
-            .call(
-                "ListMessages",
-                &[
-                    ("mailbox", MAPLE.0),
-                    ("mailboxPassword", MAPLE.1),
-                    ("folder", "sentToOthers"),
-                ],
-            )
-            .await
-            .expect("reply");
+        let r = list_reply(&mut wrong, MAPLE, "sentToOthers").await;
         assert_fault(&r, "AuthenticationFailed");
     }
-    let r = user_on_b
-        .call(
-            "ListMessages",
-            &[
-                ("mailbox", MAPLE.0),
-                ("mailboxPassword", MAPLE.1),
-                ("folder", "sentToOthers"),
-            ],
-        )
-        .await
-        .expect("reply");
+    let r = list_reply(&mut user_on_b, MAPLE, "sentToOthers").await;
     assert_fault(&r, "AccountLocked");
     t.admin
         .set_status(SITE_USER.0, imax_gateway::directory::AccountStatus::Active)
@@ -118,17 +98,7 @@ async fn two_nodes_on_one_database_serve_any_request_and_survive_a_killed_node()
         .await
         .expect("reply");
     assert_ok(&changed);
-    let r = bureau_on_b
-        .call(
-            "ListMessages",
-            &[
-                ("mailbox", BUREAU_MAILBOX.0),
-                ("mailboxPassword", BUREAU_MAILBOX.1),
-                ("folder", "sentToOthers"),
-            ],
-        )
-        .await
-        .expect("reply");
+    let r = list_reply(&mut bureau_on_b, BUREAU_MAILBOX, "sentToOthers").await;
     assert_fault(&r, "AuthenticationFailed");
     let mut renewed = b
         .client(&t.ca, (BUREAU_USER.0, "Changed-On-Node-A-77"))

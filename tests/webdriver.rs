@@ -374,20 +374,23 @@ impl Browser {
         std::fs::write(dir.join(format!("{name}.png")), png).expect("screenshot written");
     }
 
-    /// Waits for a finished download (no `.crdownload` left) and returns its path.
+    /// Waits for a finished download and returns its path. Chromium writes a download to a
+    /// hidden temporary file (`.org.chromium.Chromium.*`), then `NAME.crdownload`, then renames
+    /// it: done means a visible file and nothing of the kind left.
     pub async fn downloaded(&self) -> PathBuf {
+        let in_progress = |p: &PathBuf| {
+            p.extension()
+                .is_some_and(|e| e == "crdownload" || e == "tmp")
+                || p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with('.'))
+        };
         for _ in 0..400 {
             let files: Vec<PathBuf> = std::fs::read_dir(&self.downloads)
                 .map(|d| d.flatten().map(|e| e.path()).collect())
                 .unwrap_or_default();
-            if let Some(done) = files.iter().find(|p| {
-                !p.extension()
-                    .is_some_and(|e| e == "crdownload" || e == "tmp")
-            }) {
-                if !files
-                    .iter()
-                    .any(|p| p.extension().is_some_and(|e| e == "crdownload"))
-                {
+            if !files.iter().any(in_progress) {
+                if let Some(done) = files.first() {
                     return done.clone();
                 }
             }

@@ -39,8 +39,16 @@ fn db(e: sqlx::Error) -> io::Error {
     io::Error::other(e)
 }
 
-fn expired() -> io::Error {
-    io::Error::other("the upload was swept as abandoned before it was sealed")
+/// Every statement of an upload touches exactly its `body_uploads` entry; none means a sweep
+/// took the upload as abandoned.
+fn touched(done: sqlx::any::AnyQueryResult) -> io::Result<()> {
+    if done.rows_affected() == 1 {
+        Ok(())
+    } else {
+        Err(io::Error::other(
+            "the upload was swept as abandoned before it was sealed",
+        ))
+    }
 }
 
 impl ChunkBodies {
@@ -63,17 +71,15 @@ impl ChunkBodies {
                  INSERT INTO body_chunks (body_key, seq, data) SELECT body_key, $2, $3 FROM u"
             )
         };
-        let done = sqlx::query(&sql)
-            .bind(key)
-            .bind(seq)
-            .bind(bytes)
-            .execute(&self.pool)
-            .await
-            .map_err(db)?;
-        if done.rows_affected() != 1 {
-            return Err(expired());
-        }
-        Ok(())
+        touched(
+            sqlx::query(&sql)
+                .bind(key)
+                .bind(seq)
+                .bind(bytes)
+                .execute(&self.pool)
+                .await
+                .map_err(db)?,
+        )
     }
 
     /// Writes the last chunk (if any bytes remain) after `written` chunks. Each statement
@@ -87,15 +93,13 @@ impl ChunkBodies {
         } else {
             format!("UPDATE body_uploads SET touched_at = {DB_NOW} WHERE body_key = $1")
         };
-        let done = sqlx::query(&sql)
-            .bind(key)
-            .execute(&self.pool)
-            .await
-            .map_err(db)?;
-        if done.rows_affected() != 1 {
-            return Err(expired());
-        }
-        Ok(())
+        touched(
+            sqlx::query(&sql)
+                .bind(key)
+                .execute(&self.pool)
+                .await
+                .map_err(db)?,
+        )
     }
 
     pub(super) fn open(&self, key: &str, size: u64) -> ChunkReader {
