@@ -182,10 +182,12 @@ impl ChunkBodies {
     }
 }
 
-type Fetch = Pin<Box<dyn Future<Output = Result<Option<Vec<u8>>, sqlx::Error>> + Send>>;
+/// A chunk being fetched by its own task, so that it arrives while the previous one is sent.
+type Fetch = tokio::task::JoinHandle<Result<Option<Vec<u8>>, sqlx::Error>>;
 
-/// Streams a body chunk by chunk (one chunk in memory), and fails rather than end early or late
-/// if the chunks do not add up to the row's size.
+/// Streams a body chunk by chunk, fetching the next chunk while the current one is read (two
+/// chunks in memory), and fails rather than end early or late if the chunks do not add up to
+/// the row's size.
 pub struct ChunkReader {
     pool: AnyPool,
     key: String,
@@ -210,13 +212,22 @@ impl std::fmt::Debug for ChunkReader {
 impl ChunkReader {
     fn fetch(&self) -> Fetch {
         let (pool, key, seq) = (self.pool.clone(), self.key.clone(), self.next_seq);
-        Box::pin(async move {
+        tokio::spawn(async move {
             sqlx::query_scalar("SELECT data FROM body_chunks WHERE body_key = $1 AND seq = $2")
                 .bind(key)
                 .bind(seq)
                 .fetch_optional(&pool)
                 .await
         })
+    }
+}
+
+impl Drop for ChunkReader {
+    /// A download abandoned halfway stops its read-ahead.
+    fn drop(&mut self) {
+        if let Some(fetch) = self.pending.take() {
+            fetch.abort();
+        }
     }
 }
 
@@ -245,9 +256,9 @@ impl AsyncRead for ChunkReader {
                 Some(f) => f,
                 None => this.pending.insert(this.fetch()),
             };
-            let got = match fetch.as_mut().poll(cx) {
+            let got = match Pin::new(fetch).poll(cx) {
                 Poll::Pending => return Poll::Pending,
-                Poll::Ready(r) => r,
+                Poll::Ready(r) => r.map_err(io::Error::other)?,
             };
             this.pending = None;
             match got {
@@ -262,6 +273,10 @@ impl AsyncRead for ChunkReader {
                                 this.key, this.expected
                             ),
                         )));
+                    }
+                    if this.read < this.expected {
+                        // Read ahead: the next chunk comes while this one is sent.
+                        this.pending = Some(this.fetch());
                     }
                     this.current = bytes::Bytes::from(data);
                 }
