@@ -166,18 +166,7 @@ impl TestApp {
     }
 
     pub async fn list(&self, person: (&str, &str), mailbox: (&str, &str), folder: &str) -> Reply {
-        self.client(person)
-            .await
-            .call(
-                "ListMessages",
-                &[
-                    ("mailbox", mailbox.0),
-                    ("mailboxPassword", mailbox.1),
-                    ("folder", folder),
-                ],
-            )
-            .await
-            .expect("reply")
+        list_reply(&mut self.client(person).await, mailbox, folder).await
     }
 
     pub async fn get(&self, person: (&str, &str), mailbox: (&str, &str), id: &str) -> Reply {
