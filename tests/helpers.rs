@@ -170,18 +170,7 @@ impl TestApp {
     }
 
     pub async fn get(&self, person: (&str, &str), mailbox: (&str, &str), id: &str) -> Reply {
-        self.client(person)
-            .await
-            .call(
-                "GetMessage",
-                &[
-                    ("mailbox", mailbox.0),
-                    ("mailboxPassword", mailbox.1),
-                    ("messageId", id),
-                ],
-            )
-            .await
-            .expect("reply")
+        get_reply(&mut self.client(person).await, mailbox, id).await
     }
 
     pub fn days(&self, n: i64) {
@@ -403,9 +392,9 @@ pub async fn list_ids(client: &mut S2sClient, mailbox: (&str, &str), folder: &st
     r.all("messageId").into_iter().map(String::from).collect()
 }
 
-/// Fetches a message through `client`, asserting the body matches the SHA-256 sent with it.
-pub async fn fetch_whole(client: &mut S2sClient, mailbox: (&str, &str), id: &str) -> Vec<u8> {
-    let got = client
+/// Fetches a message through `client`: the reply, whatever it is.
+pub async fn get_reply(client: &mut S2sClient, mailbox: (&str, &str), id: &str) -> Reply {
+    client
         .call(
             "GetMessage",
             &[
@@ -415,7 +404,12 @@ pub async fn fetch_whole(client: &mut S2sClient, mailbox: (&str, &str), id: &str
             ],
         )
         .await
-        .expect("get");
+        .expect("get")
+}
+
+/// Fetches a message through `client`, asserting the body matches the SHA-256 sent with it.
+pub async fn fetch_whole(client: &mut S2sClient, mailbox: (&str, &str), id: &str) -> Vec<u8> {
+    let got = get_reply(client, mailbox, id).await;
     assert_ok(&got);
     let content = got.content().expect("content");
     assert_eq!(Some(sha256_hex(&content).as_str()), got.get("sha256"));

@@ -2,71 +2,64 @@
 
 use crate::helpers::*;
 use imax_gateway::store::{BodyStore, Store};
-use std::future::Future;
-use std::pin::Pin;
 
-/// Checks run after the restart.
-type AfterRestart = Box<dyn FnOnce(&Store) -> Pin<Box<dyn Future<Output = ()> + '_>>>;
+const STAGED: &str = "staging/0123456789abcdef0123456789abcdef.part";
+const ORPHAN: &str = "bodies/ff/ff00000000000000000000000000000f";
 
-/// Files: a half-received upload in staging, and a body moved into place whose row never
-/// committed; and no clean-stop mark. The restart removes both.
-fn files_crash_leftovers(t: &TestApp) -> AfterRestart {
-    let messages = t.dir.path().join("messages");
-    assert!(
-        messages.join("clean-shutdown").exists(),
-        "a clean stop is marked"
-    );
-    std::fs::write(
-        messages.join("staging/0123456789abcdef0123456789abcdef.part"),
-        b"half",
-    )
-    .expect("write");
-    let orphan_dir = messages.join("bodies/ff");
-    std::fs::create_dir_all(&orphan_dir).expect("dir");
-    std::fs::write(
-        orphan_dir.join("ff00000000000000000000000000000f"),
-        b"orphan",
-    )
-    .expect("write");
-    std::fs::remove_file(messages.join("clean-shutdown")).expect("unmark");
-    Box::new(move |_| {
-        Box::pin(async move {
+/// What a crash leaves behind. Files: a half-received upload in staging, a body moved into
+/// place whose row never committed, and no clean-stop mark. Database bodies: an upload whose
+/// node stopped two hours ago, and one another node is receiving right now.
+async fn plant_crash_leftovers(t: &TestApp, store: &Store) {
+    match &store.bodies {
+        BodyStore::Files(_) => {
+            let messages = t.dir.path().join("messages");
+            assert!(
+                messages.join("clean-shutdown").exists(),
+                "a clean stop is marked"
+            );
+            std::fs::write(messages.join(STAGED), b"half").expect("write");
+            std::fs::create_dir_all(messages.join("bodies/ff")).expect("dir");
+            std::fs::write(messages.join(ORPHAN), b"orphan").expect("write");
+            std::fs::remove_file(messages.join("clean-shutdown")).expect("unmark");
+        }
+        BodyStore::Chunks(_) => {
+            for (key, age) in [("00stale", 7200i64), ("00live", 0)] {
+                sqlx::query(
+                    "INSERT INTO body_uploads (body_key, touched_at)
+                     VALUES ($1, CAST(EXTRACT(EPOCH FROM now()) AS BIGINT) - $2)",
+                )
+                .bind(key)
+                .bind(age)
+                .execute(&store.pool)
+                .await
+                .expect("upload");
+                sqlx::query("INSERT INTO body_chunks (body_key, seq, data) VALUES ($1, 0, $2)")
+                    .bind(key)
+                    .bind(&b"half"[..])
+                    .execute(&store.pool)
+                    .await
+                    .expect("chunk");
+            }
+        }
+    }
+}
+
+/// After the restart: files' leftovers are gone; of the database uploads, only the stale one
+/// is swept (by age), the live one is left to its node.
+async fn assert_crash_leftovers_handled(t: &TestApp, store: &Store) {
+    match &store.bodies {
+        BodyStore::Files(_) => {
+            let messages = t.dir.path().join("messages");
             assert_eq!(
                 std::fs::read_dir(messages.join("staging"))
                     .expect("dir")
                     .count(),
-                0
+                0,
+                "staging leftovers removed"
             );
-            assert!(
-                !orphan_dir.join("ff00000000000000000000000000000f").exists(),
-                "orphan body removed"
-            );
-        })
-    })
-}
-
-/// Database bodies: an upload whose node stopped two hours ago, and one another node is
-/// receiving right now. The restart sweeps the first by age and leaves the second alone.
-async fn chunk_crash_leftovers(store: &Store) -> AfterRestart {
-    for (key, age) in [("00stale", 7200i64), ("00live", 0)] {
-        sqlx::query(
-            "INSERT INTO body_uploads (body_key, touched_at)
-             VALUES ($1, CAST(EXTRACT(EPOCH FROM now()) AS BIGINT) - $2)",
-        )
-        .bind(key)
-        .bind(age)
-        .execute(&store.pool)
-        .await
-        .expect("upload");
-        sqlx::query("INSERT INTO body_chunks (body_key, seq, data) VALUES ($1, 0, $2)")
-            .bind(key)
-            .bind(&b"half"[..])
-            .execute(&store.pool)
-            .await
-            .expect("chunk");
-    }
-    Box::new(|store| {
-        Box::pin(async move {
+            assert!(!messages.join(ORPHAN).exists(), "orphan body removed");
+        }
+        BodyStore::Chunks(_) => {
             let left: Vec<String> = sqlx::query_scalar(
                 "SELECT DISTINCT body_key FROM body_chunks WHERE body_key LIKE '00%'",
             )
@@ -82,8 +75,8 @@ async fn chunk_crash_leftovers(store: &Store) -> AfterRestart {
                 store.bodies.uploads_in_progress().await.expect("uploads"),
                 1
             );
-        })
-    })
+        }
+    }
 }
 
 #[tokio::test]
@@ -98,12 +91,9 @@ async fn messages_survive_a_restart_and_crash_leftovers_are_removed() {
         .to_string();
     t.stop().await;
     let store = t.admin.store.clone();
-    let leftovers_gone = match &store.bodies {
-        BodyStore::Files(_) => files_crash_leftovers(&t),
-        BodyStore::Chunks(_) => chunk_crash_leftovers(&store).await,
-    };
+    plant_crash_leftovers(&t, &store).await;
     t.restart().await;
-    leftovers_gone(&store).await;
+    assert_crash_leftovers_handled(&t, &store).await;
     let got = t.get(CA_USER, PBCA, &id).await;
     assert_eq!(
         got.content().expect("content"),
