@@ -8,6 +8,7 @@ use crate::admin::Admin;
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::gateway::Gateway;
+use crate::server::conns::Registry;
 use crate::server::{self, ServeOptions};
 use crate::store::Store;
 use crate::tls::{self, CertPaths};
@@ -162,6 +163,8 @@ pub struct App {
     pub addr: SocketAddr,
     pub gateway: Gateway,
     pub certs: CertPaths,
+    /// What the connection limits did (accepted, shed, timed out…).
+    pub connections: Arc<Registry>,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -190,12 +193,8 @@ impl App {
             addr: config.listen,
             source,
         })?;
-        let options = ServeOptions {
-            handshake_timeout: Duration::from_secs(config.tls.handshake_timeout_secs),
-            header_read_timeout: Duration::from_secs(config.limits.header_read_timeout_secs),
-            max_connections: config.limits.max_connections,
-            grace: Duration::from_secs(config.shutdown.grace_secs),
-        };
+        let options = ServeOptions::from_config(&config);
+        let registry = Arc::new(Registry::new(options.conns.clone()));
         let admin = Admin::new(
             gateway.store().clone(),
             gateway.clock().clone(),
@@ -209,8 +208,9 @@ impl App {
         let (stop, stopped) = oneshot::channel::<()>();
         let app = router(gateway.clone(), admin);
         let store = gateway.store().clone();
+        let registry_ = registry.clone();
         let task = tokio::spawn(async move {
-            server::serve(listener, tls_config, app, options, async {
+            server::serve(listener, tls_config, app, options, registry_, async {
                 let _ = stopped.await;
             })
             .await;
@@ -222,6 +222,7 @@ impl App {
             addr,
             gateway,
             certs,
+            connections: registry,
             stop: Some(stop),
             task,
         })

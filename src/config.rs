@@ -44,9 +44,33 @@ pub struct TlsConfig {
 pub struct Limits {
     pub max_file_bytes: u64,
     pub max_envelope_bytes: usize,
+    /// Open connections in all; at the cap the longest-idle connection is closed for a new one.
     pub max_connections: usize,
+    /// Open connections from one client (an IPv4 address, or an IPv6 /64).
+    pub max_connections_per_client: usize,
+    /// From accept to the first complete request head (TLS handshake included), and from the
+    /// first byte of each later HTTP/1.1 request head to its end.
     pub header_read_timeout_secs: u64,
+    /// Longest pause inside a request body.
     pub body_idle_timeout_secs: u64,
+    /// Slowest request body accepted, on average: after `body_rate_grace_secs`, a body must
+    /// have arrived at this many bytes per second of waiting for it.
+    pub body_min_rate_bytes_per_sec: u64,
+    pub body_rate_grace_secs: u64,
+    /// An idle connection (no request in flight) is closed after this long.
+    pub keepalive_timeout_secs: u64,
+    /// Longest time a response write may wait on a client that does not read.
+    pub send_timeout_secs: u64,
+    /// Largest request head (HTTP/1.1) or header list (HTTP/2), in bytes.
+    pub max_header_bytes: usize,
+    /// Concurrent requests (streams) on one HTTP/2 connection.
+    pub h2_max_concurrent_streams: u32,
+    /// HTTP/2 keep-alive: a PING after this long without frames, and the connection is closed
+    /// when its answer takes longer than `h2_keepalive_timeout_secs`.
+    pub h2_keepalive_interval_secs: u64,
+    pub h2_keepalive_timeout_secs: u64,
+    /// Largest form a page accepts (sign-in, settings); uploads have `max_file_bytes`.
+    pub max_form_bytes: usize,
     pub page_size: u32,
 }
 
@@ -62,6 +86,10 @@ pub struct AccountPolicy {
     pub activity_granularity_secs: i64,
     pub credential_cache_secs: i64,
     pub working_group_delay_hours: i64,
+    /// Wrong TRACSMail passwords in a row, from anyone, that freeze a mailbox.
+    pub mailbox_failed_limit: u32,
+    /// Minutes a frozen mailbox stays frozen unless the Help Desk resets its password (R24).
+    pub mailbox_freeze_minutes: i64,
     pub recertification_opens: String,
     pub recertification_deadline: String,
 }
@@ -71,6 +99,8 @@ pub struct AccountPolicy {
 pub struct Throttle {
     pub max_failures: u32,
     pub window_secs: i64,
+    /// IPv6 clients are counted by this prefix (64: one customer's network), IPv4 by address.
+    pub ipv6_prefix_len: u8,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -79,6 +109,12 @@ pub struct Argon2Config {
     pub memory_kib: u32,
     pub iterations: u32,
     pub parallelism: u32,
+    /// Password hashes computed at once (0: one per CPU core). Each holds `memory_kib`.
+    pub max_concurrent: usize,
+    /// Authentications waiting for a hash slot; more are refused at once (`Unavailable`).
+    pub max_waiting: usize,
+    /// Longest wait for a hash slot before the attempt is refused (`Unavailable`).
+    pub max_wait_ms: u64,
 }
 
 /// What the gateway does with TRACS files it checks.
@@ -189,8 +225,18 @@ impl Default for Limits {
             max_file_bytes: 100 * 1024 * 1024,
             max_envelope_bytes: 64 * 1024,
             max_connections: 1024,
-            header_read_timeout_secs: 30,
-            body_idle_timeout_secs: 60,
+            max_connections_per_client: 64,
+            header_read_timeout_secs: 10,
+            body_idle_timeout_secs: 30,
+            body_min_rate_bytes_per_sec: 1024,
+            body_rate_grace_secs: 10,
+            keepalive_timeout_secs: 60,
+            send_timeout_secs: 60,
+            max_header_bytes: 32 * 1024,
+            h2_max_concurrent_streams: 64,
+            h2_keepalive_interval_secs: 30,
+            h2_keepalive_timeout_secs: 20,
+            max_form_bytes: 64 * 1024,
             page_size: 100,
         }
     }
@@ -208,6 +254,8 @@ impl Default for AccountPolicy {
             activity_granularity_secs: 3600,
             credential_cache_secs: 300,
             working_group_delay_hours: 24,
+            mailbox_failed_limit: 5,
+            mailbox_freeze_minutes: 60,
             recertification_opens: "09-01".into(),
             recertification_deadline: "12-31".into(),
         }
@@ -234,6 +282,7 @@ impl Default for Throttle {
         Self {
             max_failures: 20,
             window_secs: 300,
+            ipv6_prefix_len: 64,
         }
     }
 }
@@ -245,6 +294,9 @@ impl Default for Argon2Config {
             memory_kib: 19 * 1024,
             iterations: 2,
             parallelism: 1,
+            max_concurrent: 0,
+            max_waiting: 64,
+            max_wait_ms: 3000,
         }
     }
 }
@@ -357,6 +409,35 @@ impl Config {
         }
         if self.history.purge_batch == 0 {
             return bad("history.purge_batch must be positive");
+        }
+        let l = &self.limits;
+        if l.max_connections == 0 || l.max_connections_per_client == 0 {
+            return bad("limits.max_connections and max_connections_per_client must be positive");
+        }
+        if [
+            l.header_read_timeout_secs,
+            l.body_idle_timeout_secs,
+            l.keepalive_timeout_secs,
+            l.send_timeout_secs,
+        ]
+        .contains(&0)
+        {
+            return bad("limits: timeouts must be at least one second");
+        }
+        if l.max_header_bytes < 4096 || l.max_form_bytes < 4096 {
+            return bad("limits.max_header_bytes and max_form_bytes must be at least 4096");
+        }
+        if l.h2_max_concurrent_streams == 0 {
+            return bad("limits.h2_max_concurrent_streams must be positive");
+        }
+        if self.throttle.ipv6_prefix_len == 0 || self.throttle.ipv6_prefix_len > 128 {
+            return bad("throttle.ipv6_prefix_len must be between 1 and 128");
+        }
+        if self.argon2.max_waiting == 0 {
+            return bad("argon2.max_waiting must be positive");
+        }
+        if self.accounts.mailbox_failed_limit == 0 || self.accounts.mailbox_freeze_minutes < 1 {
+            return bad("accounts.mailbox_failed_limit and mailbox_freeze_minutes must be positive");
         }
         if self.limits.page_size == 0 || self.limits.page_size > 1000 {
             return bad("limits.page_size must be between 1 and 1000");

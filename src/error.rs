@@ -126,8 +126,14 @@ impl Code {
     /// The default sentence. Some refusals add a second sentence with specifics.
     pub fn sentence(self) -> &'static str {
         match self {
-            Code::AuthenticationFailed => "The M-ID or password is not correct.",
-            Code::MailboxAuthenticationFailed => "The iMAX ID or its password is not correct.",
+            // The same sentence whatever the reason, so that it tells a guesser nothing: the
+            // M-ID may be unknown, the password wrong, or the M-ID locked or terminated.
+            Code::AuthenticationFailed => {
+                "The M-ID or password is not correct, or the M-ID may not sign in now (repeated failures or 90 days without use lock it; a coordinator unlocks it)."
+            }
+            Code::MailboxAuthenticationFailed => {
+                "The iMAX ID or its password is not correct, or the mailbox may not be opened now (repeated wrong passwords freeze it for a while; the Help Desk resets its password)."
+            }
             Code::AccountLocked => {
                 "This M-ID is locked. A user asks a coordinator to unlock it; a coordinator asks the Help Desk."
             }

@@ -1,14 +1,22 @@
-//! Throttling of failed authentications per client address.
+//! Throttling of failed authentications per client (an IPv4 address, or an IPv6 /64).
 //!
-//! After `max_failures` failures from one address inside a window, every request from that
-//! address is refused with `RateLimited` until the window has passed. This slows guessing
-//! across many M-IDs, which the per-account lock (3 failures) cannot see.
+//! After `max_failures` failures from one client inside a window, every request from it is
+//! refused with `RateLimited` until the window has passed. This slows guessing across many
+//! M-IDs and mailboxes, which the per-account and per-mailbox locks cannot see.
 //!
-//! The counts live in the database (`auth_throttle`), so every gateway node sharing it sees
-//! the same counts: a guesser cannot spread attempts over the nodes of a load balancer. A
-//! failure is one UPSERT, so concurrent failures on several nodes never lose a count.
+//! An attempt is counted *before* its password is checked ([`Throttle::claim`]), in one
+//! statement, so a burst of parallel guesses is counted whole: only the first `max_failures`
+//! of a window are checked at all. A right password gives its count back
+//! ([`Throttle::forgive`]). The counts live in the database (`auth_throttle`), so every
+//! gateway node sharing it sees the same counts: a guesser cannot spread attempts over the
+//! nodes of a load balancer.
+//!
+//! The same table counts attempts at principals that do not exist (`principal:` keys), so
+//! that such an attempt writes to the database exactly as one at a real M-ID does: neither
+//! the answer nor its timing tells which M-IDs and mailboxes exist.
 
 use crate::clock::{to_epoch, SharedClock};
+use crate::server::conns::ClientKey;
 use sqlx::AnyPool;
 use std::net::IpAddr;
 use time::Duration;
@@ -17,18 +25,25 @@ use time::Duration;
 pub struct Throttle {
     max_failures: u32,
     window: Duration,
+    ipv6_prefix_len: u8,
     clock: SharedClock,
     pool: AnyPool,
 }
 
 impl Throttle {
-    pub fn new(max_failures: u32, window_secs: i64, clock: SharedClock, pool: AnyPool) -> Self {
+    pub fn new(cfg: &crate::config::Throttle, clock: SharedClock, pool: AnyPool) -> Self {
         Self {
-            max_failures,
-            window: Duration::seconds(window_secs),
+            max_failures: cfg.max_failures,
+            window: Duration::seconds(cfg.window_secs),
+            ipv6_prefix_len: cfg.ipv6_prefix_len,
             clock,
             pool,
         }
+    }
+
+    /// The key a client's attempts are counted under.
+    pub fn client_key(&self, addr: IpAddr) -> String {
+        ClientKey::of(addr, self.ipv6_prefix_len).to_string()
     }
 
     /// True when requests from `addr` must be refused now.
@@ -37,33 +52,59 @@ impl Throttle {
         let row: Option<(i64, i64)> = sqlx::query_as(
             "SELECT failures, window_start FROM auth_throttle WHERE client_addr = $1",
         )
-        .bind(addr.to_string())
+        .bind(self.client_key(addr))
         .fetch_optional(&self.pool)
         .await?;
         Ok(matches!(row, Some((n, start))
             if n >= i64::from(self.max_failures) && now - start < self.window.whole_seconds()))
     }
 
-    /// Counts a failure from `addr`; a window that has passed starts again.
-    pub async fn record_failure(&self, addr: IpAddr) -> Result<(), sqlx::Error> {
+    /// Counts an attempt from `addr` before its password is checked; false when the client
+    /// is over its limit and the attempt must be refused unchecked. A window that has passed
+    /// starts again.
+    pub async fn claim(&self, addr: IpAddr) -> Result<bool, sqlx::Error> {
+        let n = self.count(&self.client_key(addr)).await?;
+        Ok(n <= i64::from(self.max_failures))
+    }
+
+    /// Counts an attempt at a principal that does not exist (see the module docs).
+    pub async fn claim_unknown(&self, kind: &str, name: &str) -> Result<(), sqlx::Error> {
+        let name: String = name.chars().take(32).collect();
+        self.count(&format!("principal:{kind}:{}", name.to_ascii_uppercase()))
+            .await
+            .map(|_| ())
+    }
+
+    async fn count(&self, key: &str) -> Result<i64, sqlx::Error> {
         let now = to_epoch(self.clock.now());
-        sqlx::query(
+        sqlx::query_scalar(
             "INSERT INTO auth_throttle (client_addr, failures, window_start) VALUES ($1, 1, $2)
              ON CONFLICT (client_addr) DO UPDATE SET
                failures = CASE WHEN $2 - auth_throttle.window_start >= $3 THEN 1
                                ELSE auth_throttle.failures + 1 END,
                window_start = CASE WHEN $2 - auth_throttle.window_start >= $3 THEN $2
-                                   ELSE auth_throttle.window_start END",
+                                   ELSE auth_throttle.window_start END
+             RETURNING failures",
         )
-        .bind(addr.to_string())
+        .bind(key)
         .bind(now)
         .bind(self.window.whole_seconds())
+        .fetch_one(&self.pool)
+        .await
+    }
+
+    /// Gives back an attempt that turned out right (it was no failure).
+    pub async fn forgive(&self, addr: IpAddr) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "UPDATE auth_throttle SET failures = failures - 1 WHERE client_addr = $1 AND failures > 0",
+        )
+        .bind(self.client_key(addr))
         .execute(&self.pool)
         .await?;
         Ok(())
     }
 
-    /// Forgets addresses whose window has passed (housekeeping).
+    /// Forgets keys whose window has passed (housekeeping).
     pub async fn forget_old(&self) -> Result<u64, sqlx::Error> {
         let cutoff = to_epoch(self.clock.now()) - self.window.whole_seconds();
         Ok(

@@ -1,16 +1,23 @@
 //! Password hashing (argon2id), verification in constant time, and the rules a new password
 //! must meet.
 //!
-//! Hashing and verification are CPU-bound (~25 ms at the recommended parameters), so callers on
-//! the async runtime use [`verify_blocking`] / [`hash_blocking`], which move the work to the
-//! blocking pool. An unknown principal is checked against [`dummy_hash`] so that it costs the
-//! same time and gives the same answer as a wrong password.
+//! Hashing and verification are CPU- and memory-bound (~25 ms and 19 MiB at the recommended
+//! parameters), and a stranger can ask for one with every wrong password. So requests never
+//! run argon2 themselves: they go through the [`Hasher`], which runs at most one computation
+//! per core at once, lets a bounded number wait for a short time, and refuses the rest at
+//! once ([`Busy`]), so a flood of wrong passwords costs a bounded amount of memory and
+//! threads and is answered quickly. An unknown principal is checked against the hasher's
+//! dummy hash, made with the configured parameters, so that it costs the same time as a
+//! wrong password (a dummy at other parameters would tell which M-IDs exist).
 
 use crate::config::Argon2Config;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use std::fmt;
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Semaphore;
 
 /// A password or other secret: its `Debug` never shows the value.
 #[derive(Clone, PartialEq, Eq)]
@@ -60,29 +67,129 @@ pub fn verify(password: &str, phc: &str) -> bool {
     }
 }
 
-/// A hash of a random password at the default parameters, verified against when the principal
-/// does not exist.
-pub fn dummy_hash() -> &'static str {
-    static DUMMY: OnceLock<String> = OnceLock::new();
-    DUMMY.get_or_init(|| {
+/// The hasher is saturated: the attempt was refused without being checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("too many passwords are being checked at once")]
+pub struct Busy;
+
+/// What the hasher has done, for operators and tests.
+#[derive(Debug, Default)]
+pub struct HasherStats {
+    pub computed: AtomicU64,
+    pub refused_busy: AtomicU64,
+    /// Total time computations waited for a slot, in microseconds.
+    pub waited_us: AtomicU64,
+}
+
+/// The bounded argon2 pool every request-path hash and verification goes through.
+#[derive(Debug)]
+pub struct Hasher {
+    config: Argon2Config,
+    slots: Arc<Semaphore>,
+    concurrency: usize,
+    waiting: AtomicUsize,
+    max_waiting: usize,
+    max_wait: Duration,
+    dummy: String,
+    pub stats: HasherStats,
+}
+
+impl Hasher {
+    /// A hasher for `config`; computes its dummy hash (one argon2 run) at once.
+    pub fn new(config: &Argon2Config) -> Hasher {
+        let concurrency = match config.max_concurrent {
+            0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+            n => n,
+        };
         let mut pw = [0u8; 24];
         let _ = getrandom::getrandom(&mut pw);
-        hash(&hex::encode(pw), &Argon2Config::default()).unwrap_or_default()
-    })
-}
+        let dummy = hash(&hex::encode(pw), config).unwrap_or_default();
+        Hasher {
+            config: config.clone(),
+            slots: Arc::new(Semaphore::new(concurrency)),
+            concurrency,
+            waiting: AtomicUsize::new(0),
+            max_waiting: config.max_waiting,
+            max_wait: Duration::from_millis(config.max_wait_ms),
+            dummy,
+            stats: HasherStats::default(),
+        }
+    }
 
-/// [`verify`] on the blocking pool.
-pub async fn verify_blocking(password: Secret, phc: String) -> bool {
-    tokio::task::spawn_blocking(move || verify(password.expose(), &phc))
-        .await
-        .unwrap_or(false)
-}
+    /// Computations allowed at once.
+    pub fn concurrency(&self) -> usize {
+        self.concurrency
+    }
 
-/// [`hash`] on the blocking pool.
-pub async fn hash_blocking(password: Secret, cfg: Argon2Config) -> Result<String, String> {
-    tokio::task::spawn_blocking(move || hash(password.expose(), &cfg))
+    /// Runs `work` on the blocking pool once a slot is free; refuses at once when too many
+    /// wait already, or after waiting `max_wait`. The slot is held until the work is done,
+    /// even if the caller goes away (a dropped request cannot free memory still in use).
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, Busy> {
+        let permit = match self.slots.clone().try_acquire_owned() {
+            Ok(p) => p,
+            Err(_) => {
+                if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.max_waiting {
+                    self.waiting.fetch_sub(1, Ordering::AcqRel);
+                    self.stats.refused_busy.fetch_add(1, Ordering::Relaxed);
+                    return Err(Busy);
+                }
+                let started = std::time::Instant::now();
+                let got =
+                    tokio::time::timeout(self.max_wait, self.slots.clone().acquire_owned()).await;
+                self.waiting.fetch_sub(1, Ordering::AcqRel);
+                self.stats
+                    .waited_us
+                    .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+                match got {
+                    Ok(Ok(p)) => p,
+                    _ => {
+                        self.stats.refused_busy.fetch_add(1, Ordering::Relaxed);
+                        return Err(Busy);
+                    }
+                }
+            }
+        };
+        self.stats.computed.fetch_add(1, Ordering::Relaxed);
+        tokio::task::spawn_blocking(move || {
+            let _slot = permit;
+            work()
+        })
         .await
-        .map_err(|e| e.to_string())?
+        .map_err(|_| Busy)
+    }
+
+    /// Whether `password` matches the PHC string `phc`.
+    pub async fn verify(&self, password: &Secret, phc: &str) -> Result<bool, Busy> {
+        let (pw, phc) = (password.clone(), phc.to_string());
+        self.run(move || verify(pw.expose(), &phc)).await
+    }
+
+    /// Whether `password` matches any of `phcs` (password history), in one slot.
+    pub async fn verify_any(&self, password: &Secret, phcs: Vec<String>) -> Result<bool, Busy> {
+        let pw = password.clone();
+        self.run(move || phcs.iter().any(|h| verify(pw.expose(), h)))
+            .await
+    }
+
+    /// The cost of a verification, for a principal that does not exist (always false).
+    pub async fn verify_dummy(&self, password: &Secret) -> Result<bool, Busy> {
+        let dummy = self.dummy.clone();
+        self.verify(password, &dummy).await.map(|_| false)
+    }
+
+    /// A new argon2id hash of `password` at the configured parameters.
+    pub async fn hash(&self, password: &Secret) -> Result<Result<String, String>, Busy> {
+        let (pw, cfg) = (password.clone(), self.config.clone());
+        self.run(move || hash(pw.expose(), &cfg)).await
+    }
+
+    /// The dummy hash's PHC string (its parameters are the configured ones).
+    pub fn dummy_phc(&self) -> &str {
+        &self.dummy
+    }
 }
 
 /// The rules a new M-ID password must meet, listed in the refusal so the person can fix it.
@@ -130,7 +237,7 @@ mod tests {
         Argon2Config {
             memory_kib: 1024,
             iterations: 1,
-            parallelism: 1,
+            ..Argon2Config::default()
         }
     }
 
@@ -142,6 +249,43 @@ mod tests {
         assert!(!verify("correct-horse-9", &h));
         assert!(!verify("x", "not a hash"));
         assert_eq!(format!("{:?}", Secret::new("hunter2")), "Secret(***)");
+    }
+
+    #[tokio::test]
+    async fn the_dummy_hash_has_the_configured_parameters() {
+        let h = Hasher::new(&cheap());
+        assert!(h.dummy_phc().contains("m=1024,t=1,p=1"), "{}", h.dummy_phc());
+        assert_eq!(h.verify_dummy(&Secret::new("x")).await, Ok(false));
+        let phc = h.hash(&Secret::new("Pw-123456789")).await.expect("slot").expect("hash");
+        assert_eq!(h.verify(&Secret::new("Pw-123456789"), &phc).await, Ok(true));
+    }
+
+    #[tokio::test]
+    async fn a_full_hasher_refuses_at_once_instead_of_queueing() {
+        let cfg = Argon2Config {
+            memory_kib: 8 * 1024,
+            iterations: 4,
+            max_concurrent: 1,
+            max_waiting: 2,
+            max_wait_ms: 60_000,
+            ..Argon2Config::default()
+        };
+        let h = std::sync::Arc::new(Hasher::new(&cfg));
+        let tasks: Vec<_> = (0..12)
+            .map(|_| {
+                let h = h.clone();
+                tokio::spawn(async move { h.verify_dummy(&Secret::new("guess")).await })
+            })
+            .collect();
+        let mut busy = 0;
+        for t in tasks {
+            if t.await.expect("join") == Err(Busy) {
+                busy += 1;
+            }
+        }
+        // One computing and two waiting at most: the other nine were refused at once.
+        assert!(busy >= 9, "{busy} refused");
+        assert_eq!(h.stats.refused_busy.load(Ordering::Relaxed), busy);
     }
 
     #[test]

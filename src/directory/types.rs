@@ -218,4 +218,15 @@ pub struct Mailbox {
     pub auth_epoch: i64,
     /// Whether files that are not TRACS files may be sent to it (HUD's TRACS: no).
     pub accepts_attachments: bool,
+    /// Wrong passwords in a row (counted before each check).
+    pub failed_passwords: u32,
+    /// Frozen after too many wrong passwords: every password is refused until then.
+    pub frozen_until: Option<time::OffsetDateTime>,
+}
+
+impl Mailbox {
+    /// Whether wrong passwords have frozen the mailbox at `now`.
+    pub fn is_frozen(&self, now: time::OffsetDateTime) -> bool {
+        self.frozen_until.is_some_and(|t| t > now)
+    }
 }

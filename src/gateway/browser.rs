@@ -56,7 +56,7 @@ impl Gateway {
             return Err(Code::SessionEnded.into());
         };
         let entry = self.audit(account.mid.as_str(), op.as_str(), caller);
-        self.decide(account, caller, op, entry).await
+        self.decide(account, caller, op, entry, false).await
     }
 
     /// R10, R13: opening iMAX counts as use of iMAX.

@@ -19,7 +19,7 @@ use crate::access::{self, CredentialCache, Door, Operation, Throttle};
 use crate::audit::AuditEntry;
 use crate::clock::SharedClock;
 use crate::config::Config;
-use crate::directory::password::{self, PasswordRules, Secret};
+use crate::directory::password::{Hasher, PasswordRules, Secret};
 use crate::directory::{Account, AccountStatus, ImaxId, MId, Mailbox};
 use crate::error::{Code, Refusal};
 use crate::mailbox::{ListQuery, MessageInfo, Page};
@@ -101,6 +101,15 @@ struct Inner {
     accounts_seen: CredentialCache,
     mailboxes_seen: CredentialCache,
     throttle: Throttle,
+    hasher: Hasher,
+}
+
+/// The refusal of an attempt the bounded hasher had no room for (nothing was checked).
+fn busy() -> Refusal {
+    Refusal::with_detail(
+        Code::Unavailable,
+        "The gateway is checking too many passwords at once; nothing was checked. Try again in a few seconds.",
+    )
 }
 
 impl Gateway {
@@ -110,12 +119,8 @@ impl Gateway {
             inner: Arc::new(Inner {
                 accounts_seen: CredentialCache::new(ttl, clock.clone()),
                 mailboxes_seen: CredentialCache::new(ttl, clock.clone()),
-                throttle: Throttle::new(
-                    config.throttle.max_failures,
-                    config.throttle.window_secs,
-                    clock.clone(),
-                    store.pool.clone(),
-                ),
+                throttle: Throttle::new(&config.throttle, clock.clone(), store.pool.clone()),
+                hasher: Hasher::new(&config.argon2),
                 store,
                 clock,
                 config,
@@ -167,10 +172,24 @@ impl Gateway {
         }
     }
 
-    async fn count_failure(&self, caller: Caller) {
+    /// Counts a password attempt against the client before the password is checked; over
+    /// the limit, the attempt is refused unchecked (and unaudited: floods must not fill the
+    /// audit log).
+    async fn claim_for_client(&self, caller: Caller) -> Result<(), Refusal> {
+        let Some(a) = caller.addr else { return Ok(()) };
+        if self.inner.throttle.claim(a).await? {
+            Ok(())
+        } else {
+            tracing::warn!(client = %self.inner.throttle.client_key(a), "password attempt refused by the throttle");
+            Err(Refusal::new(Code::RateLimited))
+        }
+    }
+
+    /// A right password gives its client's attempt back.
+    async fn forgive_client(&self, caller: Caller) {
         if let Some(a) = caller.addr {
-            if let Err(e) = self.inner.throttle.record_failure(a).await {
-                tracing::warn!(error = %e, "could not count a failed authentication");
+            if let Err(e) = self.inner.throttle.forgive(a).await {
+                tracing::warn!(error = %e, "could not give back a throttle count");
             }
         }
     }
@@ -180,14 +199,28 @@ impl Gateway {
         self.inner.throttle.forget_old().await
     }
 
+    /// The bounded argon2 pool (its counters, for operators and tests).
+    pub fn hasher(&self) -> &Hasher {
+        &self.inner.hasher
+    }
+
     /// Steps 1–3: authenticates the M-ID and asks the access decision about `op`.
+    ///
+    /// No answer before a right password tells more than a wrong password would: an unknown
+    /// M-ID, a wrong password, a locked or terminated M-ID (whatever password is sent) and an
+    /// attempt beyond the failure limit all answer `AuthenticationFailed`, after the same
+    /// argon2 work and the same database writes. Each attempt is counted before its password
+    /// is checked, in one statement, so parallel guesses are counted too: only attempts
+    /// within the limit can succeed, and the one that reaches it with a wrong password locks
+    /// the M-ID. A locked person learns why from their coordinator (who sees the lock in the
+    /// User Last Login Report) — never from the sign-in answer, which would tell a guesser
+    /// that the password was right (R14).
     pub async fn authorize(
         &self,
         caller: Caller,
         creds: &Credentials,
         op: Operation,
     ) -> Result<Authorized, Refusal> {
-        self.throttled(caller).await?;
         let store = &self.inner.store;
         let mid = MId::parse(&creds.principal);
         let account = match &mid {
@@ -199,47 +232,99 @@ impl Gateway {
             op.as_str(),
             caller,
         );
+        let cache = &self.inner.accounts_seen;
+        // This exact password was verified at this epoch lately, so it is right: no hash and
+        // no count (a lock or a password change bumps the epoch and forgets it).
+        if let Some(a) = &account {
+            if cache.check(a.mid.as_str(), creds.password.expose(), a.auth_epoch) {
+                self.throttled(caller).await?;
+                let mut auth = self.decide(a.clone(), caller, op, entry, true).await?;
+                auth.throttle_checked = true;
+                return Ok(auth);
+            }
+        }
+        self.claim_for_client(caller).await?;
         let Some(account) = account else {
-            // Same answer, same time as a wrong password.
-            password::verify_blocking(creds.password.clone(), password::dummy_hash().to_string())
-                .await;
-            self.count_failure(caller).await;
+            self.inner
+                .throttle
+                .claim_unknown("mid", &creds.principal)
+                .await?;
+            self.inner
+                .hasher
+                .verify_dummy(&creds.password)
+                .await
+                .map_err(|_| busy())?;
             let entry = entry.detail("unknown M-ID");
             return Err(self
                 .refuse(vec![], entry, Code::AuthenticationFailed.into())
                 .await);
         };
-        let cache = &self.inner.accounts_seen;
-        let key = account.mid.as_str();
-        let ok = cache.check(key, creds.password.expose(), account.auth_epoch)
-            || password::verify_blocking(creds.password.clone(), account.password_hash.clone())
-                .await;
-        if !ok {
-            self.count_failure(caller).await;
+        let n = accounts::claim_attempt(&store.pool, account.id).await?;
+        let verified = match self
+            .inner
+            .hasher
+            .verify(&creds.password, &account.password_hash)
+            .await
+        {
+            Ok(v) => v,
+            Err(_) => {
+                // Not checked, so no failure: the attempt is given back.
+                accounts::forgive_attempts(&store.pool, account.id, 1).await?;
+                return Err(busy());
+            }
+        };
+        let limit = self.inner.config.accounts.failed_signin_limit;
+        let active = account.status == AccountStatus::Active;
+        if !verified {
             let mut effects = Vec::new();
-            if account.status == AccountStatus::Active {
-                effects.push(Effect::FailedSignIn {
+            let mut entry = entry.detail(format!("wrong password (attempt {n}, limit {limit})"));
+            if active && n >= limit {
+                effects.push(Effect::LockForFailures {
                     account: account.id,
-                    limit: self.inner.config.accounts.failed_signin_limit,
                 });
+                cache.forget(account.mid.as_str());
+                entry = entry.detail(format!("wrong password {n} of {limit}: M-ID locked"));
             }
             return Err(self
                 .refuse(effects, entry, Code::AuthenticationFailed.into())
                 .await);
         }
-        cache.remember(key, creds.password.expose(), account.auth_epoch);
-        let mut auth = self.decide(account, caller, op, entry).await?;
+        if !active || n > limit {
+            // The right password, but the M-ID may not sign in now: answered exactly as a
+            // wrong password. The audit record says what happened.
+            let why = if active {
+                format!("attempt {n} beyond the limit of {limit}")
+            } else {
+                format!("M-ID {}", account.status.to_columns().0)
+            };
+            let entry = entry.detail(format!("right password, {why}: answered as a wrong one"));
+            return Err(self
+                .refuse(vec![], entry, Code::AuthenticationFailed.into())
+                .await);
+        }
+        accounts::forgive_attempts(&store.pool, account.id, n).await?;
+        self.forgive_client(caller).await;
+        cache.remember(
+            account.mid.as_str(),
+            creds.password.expose(),
+            account.auth_epoch,
+        );
+        let mut auth = self.decide(account, caller, op, entry, true).await?;
         auth.throttle_checked = true;
         Ok(auth)
     }
 
     /// Step 3: asks [`access::decide`], persisting any transition time brought about.
+    /// With `password_door`, a locked or terminated M-ID (also one that time has just locked
+    /// or terminated) is refused as `AuthenticationFailed`, like a wrong password; a browser
+    /// session, which proved its password at sign-in, is told the state itself.
     async fn decide(
         &self,
         account: Account,
         caller: Caller,
         op: Operation,
         entry: AuditEntry,
+        password_door: bool,
     ) -> Result<Authorized, Refusal> {
         let now = self.inner.clock.now();
         let decision = access::decide(&account, caller.door, op, &self.inner.config.accounts, now);
@@ -258,6 +343,17 @@ impl Gateway {
             if decision.transition.is_some() {
                 self.inner.accounts_seen.forget(account.mid.as_str());
             }
+            let hidden = password_door
+                && matches!(code, Code::AccountLocked | Code::AccountTerminated);
+            if hidden {
+                let entry = entry.detail(format!(
+                    "right password, {}: answered as a wrong one",
+                    code.as_str()
+                ));
+                return Err(self
+                    .refuse(effects, entry, Code::AuthenticationFailed.into())
+                    .await);
+            }
             return Err(self.refuse(effects, entry, code.into()).await);
         }
         Ok(Authorized {
@@ -269,15 +365,19 @@ impl Gateway {
     }
 
     /// Step 4: the mailbox's iMAX ID and password.
+    ///
+    /// As for M-IDs, no answer tells more than a wrong password: an unknown iMAX ID, a wrong
+    /// password, a closed or frozen mailbox all answer `MailboxAuthenticationFailed` after
+    /// the same work. Wrong passwords are counted per mailbox before each check, whoever
+    /// sends them; `accounts.mailbox_failed_limit` in a row freeze the mailbox for everyone
+    /// for `accounts.mailbox_freeze_minutes`, or until the Help Desk resets its password
+    /// (R24). The freeze is audited and shown on the coordinator's and Help Desk's pages.
     pub async fn open_mailbox(
         &self,
         auth: Authorized,
         creds: &Credentials,
     ) -> Result<MailboxSession, Refusal> {
         let caller = auth.caller;
-        if !auth.throttle_checked {
-            self.throttled(caller).await?;
-        }
         let store = &self.inner.store;
         let id = ImaxId::parse(&creds.principal);
         let mailbox = match &id {
@@ -287,37 +387,110 @@ impl Gateway {
         let entry = self
             .audit(auth.account.mid.as_str(), auth.op.as_str(), caller)
             .mailbox(id.as_ref().map(|i| i.as_str()).unwrap_or("invalid"));
+        let now = self.inner.clock.now();
         let cache = &self.inner.mailboxes_seen;
-        let verified = match &mailbox {
-            Some(m) => {
-                cache.check(m.imax_id.as_str(), creds.password.expose(), m.auth_epoch)
-                    || password::verify_blocking(creds.password.clone(), m.password_hash.clone())
-                        .await
-            }
-            None => {
-                password::verify_blocking(
-                    creds.password.clone(),
-                    password::dummy_hash().to_string(),
-                )
-                .await
-            }
-        };
-        match mailbox {
-            Some(m) if verified && m.active => {
-                cache.remember(m.imax_id.as_str(), creds.password.expose(), m.auth_epoch);
-                Ok(MailboxSession { auth, mailbox: m })
-            }
-            _ => {
-                self.count_failure(caller).await;
-                Err(self
-                    .refuse(vec![], entry, Code::MailboxAuthenticationFailed.into())
-                    .await)
+        if let Some(m) = &mailbox {
+            if m.active
+                && !m.is_frozen(now)
+                && cache.check(m.imax_id.as_str(), creds.password.expose(), m.auth_epoch)
+            {
+                if !auth.throttle_checked {
+                    self.throttled(caller).await?;
+                }
+                let m = m.clone();
+                return Ok(MailboxSession { auth, mailbox: m });
             }
         }
+        self.claim_for_client(caller).await?;
+        let refused = |detail: String| entry.clone().detail(detail);
+        let Some(m) = mailbox else {
+            self.inner
+                .throttle
+                .claim_unknown("mailbox", &creds.principal)
+                .await?;
+            self.inner
+                .hasher
+                .verify_dummy(&creds.password)
+                .await
+                .map_err(|_| busy())?;
+            return Err(self
+                .refuse(
+                    vec![],
+                    refused("unknown iMAX ID".into()),
+                    Code::MailboxAuthenticationFailed.into(),
+                )
+                .await);
+        };
+        let (n, frozen_until) = mailboxes::claim_attempt(&store.pool, m.id, now).await?;
+        let frozen = frozen_until.filter(|t| *t > now);
+        let verified = match self.inner.hasher.verify(&creds.password, &m.password_hash).await {
+            Ok(v) => v,
+            Err(_) => {
+                if frozen.is_none() {
+                    mailboxes::attempt_succeeded(&store.pool, m.id, 1).await?;
+                }
+                return Err(busy());
+            }
+        };
+        let cfg = &self.inner.config.accounts;
+        let limit = cfg.mailbox_failed_limit;
+        let (effects, detail) = match (verified, frozen) {
+            (_, Some(until)) => (
+                vec![],
+                format!(
+                    "{} password while frozen until {}",
+                    if verified { "right" } else { "wrong" },
+                    crate::clock::rfc3339(until)
+                ),
+            ),
+            (false, None) if n >= limit => {
+                let until = now + Duration::minutes(cfg.mailbox_freeze_minutes);
+                cache.forget(m.imax_id.as_str());
+                (
+                    vec![Effect::FreezeMailbox {
+                        mailbox: m.id,
+                        at: now,
+                        until,
+                    }],
+                    format!(
+                        "wrong password {n} of {limit}: mailbox frozen until {}",
+                        crate::clock::rfc3339(until)
+                    ),
+                )
+            }
+            (false, None) => (
+                vec![],
+                format!("wrong password (attempt {n}, limit {limit})"),
+            ),
+            (true, None) if n > limit || !m.active => (
+                vec![],
+                format!(
+                    "right password, {}: answered as a wrong one",
+                    if m.active {
+                        "beyond the failure limit"
+                    } else {
+                        "mailbox closed"
+                    }
+                ),
+            ),
+            (true, None) => {
+                mailboxes::attempt_succeeded(&store.pool, m.id, n).await?;
+                self.forgive_client(caller).await;
+                cache.remember(m.imax_id.as_str(), creds.password.expose(), m.auth_epoch);
+                return Ok(MailboxSession { auth, mailbox: m });
+            }
+        };
+        Err(self
+            .refuse(
+                effects,
+                refused(detail),
+                Code::MailboxAuthenticationFailed.into(),
+            )
+            .await)
     }
 
-    /// R13: a successful use counts as activity, written at most once per granularity period
-    /// (and whenever a failure count must be reset), not on every request.
+    /// R13: a successful use counts as activity, written at most once per granularity period,
+    /// not on every request.
     fn activity(&self, account: &Account) -> Option<Effect> {
         let now = self.inner.clock.now();
         let granularity = Duration::seconds(self.inner.config.accounts.activity_granularity_secs);
@@ -327,7 +500,7 @@ impl Gateway {
             || account
                 .last_signin_at
                 .is_none_or(|t| now - t >= granularity);
-        (stale || account.failed_signins > 0).then_some(Effect::RecordActivity {
+        stale.then_some(Effect::RecordActivity {
             account: account.id,
             at: now,
         })
@@ -494,21 +667,23 @@ impl Gateway {
         )
         .await?;
         previous.push(account.password_hash.clone());
-        let candidate = new.clone();
-        let reused = tokio::task::spawn_blocking(move || {
-            previous
-                .iter()
-                .any(|h| password::verify(candidate.expose(), h))
-        })
-        .await
-        .map_err(Refusal::internal)?;
+        let reused = self
+            .inner
+            .hasher
+            .verify_any(&new, previous)
+            .await
+            .map_err(|_| busy())?;
         if reused || new.expose() == current.expose() {
             return Err(self
                 .refuse(vec![], entry, reject("It was used recently.".into()))
                 .await);
         }
-        let hash = password::hash_blocking(new, self.inner.config.argon2.clone())
+        let hash = self
+            .inner
+            .hasher
+            .hash(&new)
             .await
+            .map_err(|_| busy())?
             .map_err(Refusal::internal)?;
         let now = self.inner.clock.now();
         accounts::set_password(&self.inner.store.pool, account.id, &hash, true, now, &entry)

@@ -101,6 +101,8 @@ mod tests {
             active: true,
             auth_epoch: 0,
             accepts_attachments: true,
+            failed_passwords: 0,
+            frozen_until: None,
         }
     }
 

@@ -51,11 +51,17 @@ fn xml_response(status: StatusCode, body: impl Into<Body>) -> Response {
 }
 
 fn fault_response(r: &Refusal) -> Response {
-    // SOAP 1.1 over HTTP: a Fault travels with status 500; RateLimited also says when to retry.
+    // SOAP 1.1 over HTTP: a Fault travels with status 500; RateLimited and Unavailable also
+    // say when to retry.
     let mut resp = xml_response(StatusCode::INTERNAL_SERVER_ERROR, reply::fault(r));
-    if r.code == Code::RateLimited {
+    let retry = match r.code {
+        Code::RateLimited => Some("60"),
+        Code::Unavailable => Some("5"),
+        _ => None,
+    };
+    if let Some(after) = retry {
         resp.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+            .insert(header::RETRY_AFTER, HeaderValue::from_static(after));
     }
     resp
 }
@@ -137,16 +143,40 @@ fn capitalise(s: &str) -> String {
     }
 }
 
-/// Reads and discards what is left of a refused request (bounded), so the client reads the
-/// Fault instead of a reset connection.
-async fn drain(stream: &mut axum::body::BodyDataStream, limit: u64) {
-    let mut seen = 0u64;
-    while let Some(Ok(chunk)) = stream.next().await {
-        seen += chunk.len() as u64;
-        if seen > limit {
-            break;
-        }
+/// Why a request body could not be read to its end.
+fn body_refusal(e: &axum::Error) -> Refusal {
+    match crate::server::body::BodyTooSlow::find(e) {
+        Some(slow) if slow.stalled => Refusal::with_detail(
+            Code::MalformedRequest,
+            "The request body stopped arriving before it was complete.",
+        ),
+        Some(_) => Refusal::with_detail(
+            Code::MalformedRequest,
+            "The request body arrived too slowly (below limits.body_min_rate_bytes_per_sec); it was not stored.",
+        ),
+        None => Refusal::with_detail(
+            Code::MalformedRequest,
+            "The request body could not be read to its end.",
+        ),
     }
+}
+
+/// How long a refused request's remaining body is read before the connection is given up.
+const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Reads and discards what is left of a refused request (bounded in bytes and time), so the
+/// client reads the Fault instead of a reset connection.
+async fn drain(stream: &mut axum::body::BodyDataStream, limit: u64) {
+    let discard = async {
+        let mut seen = 0u64;
+        while let Some(Ok(chunk)) = stream.next().await {
+            seen += chunk.len() as u64;
+            if seen > limit {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(DRAIN_TIME, discard).await;
 }
 
 async fn handle(gw: &Gateway, caller: Caller, body: Body) -> Result<Response, Refusal> {
@@ -155,25 +185,18 @@ async fn handle(gw: &Gateway, caller: Caller, body: Body) -> Result<Response, Re
     let drain_limit = limits.max_file_bytes.saturating_mul(3) / 2 + (1 << 20);
     let mut stream = body.into_data_stream();
     let mut upload: Option<(Upload, MailboxSession)> = None;
-    let idle = std::time::Duration::from_secs(limits.body_idle_timeout_secs);
-    loop {
-        let Ok(next) = tokio::time::timeout(idle, stream.next()).await else {
-            let r = Refusal::with_detail(
-                Code::MalformedRequest,
-                "The request body stopped arriving before it was complete.",
-            );
-            return Err(match upload.take() {
-                Some((_, session)) => gw.abandon_send(&session, r).await,
-                None => r,
-            });
+    // The server paces every request body (a stall or a dribble ends it with BodyTooSlow).
+    while let Some(chunk) = stream.next().await {
+        let chunk = match chunk {
+            Ok(c) => c,
+            Err(e) => {
+                let r = body_refusal(&e);
+                return Err(match upload.take() {
+                    Some((_, session)) => gw.abandon_send(&session, r).await,
+                    None => r,
+                });
+            }
         };
-        let Some(chunk) = next else { break };
-        let chunk = chunk.map_err(|_| {
-            Refusal::with_detail(
-                Code::MalformedRequest,
-                "The request body could not be read to its end.",
-            )
-        })?;
         let fed = match scanner.feed(&chunk) {
             Ok(f) => f,
             Err(e) => {

@@ -256,6 +256,34 @@ pub async fn accept_rules_of_behavior(
     })
 }
 
+/// Counts an attempt to sign in as `account` before its password is checked, so that
+/// parallel guesses are counted too; returns the attempt's place in the current run of
+/// failures.
+pub async fn claim_attempt(pool: &AnyPool, account: i64) -> Result<u32, sqlx::Error> {
+    let n: i64 = sqlx::query_scalar(
+        "UPDATE accounts SET failed_signins = failed_signins + 1 WHERE id = $1 RETURNING failed_signins",
+    )
+    .bind(account)
+    .fetch_one(pool)
+    .await?;
+    Ok(n.try_into().unwrap_or(u32::MAX))
+}
+
+/// Gives back `n` counted attempts: the right password for attempt `n` forgives the run up to
+/// it (later attempts, still being checked, stay counted), and an attempt the gateway could
+/// not check (`n` = 1) was no failure.
+pub async fn forgive_attempts(pool: &AnyPool, account: i64, n: u32) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE accounts SET failed_signins = CASE WHEN failed_signins > $2 THEN failed_signins - $2 ELSE 0 END
+         WHERE id = $1",
+    )
+    .bind(account)
+    .bind(i64::from(n))
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
 /// Appends an audit record with no other change (a refusal worth recording).
 pub async fn record(pool: &AnyPool, audit: &AuditEntry) -> Result<(), sqlx::Error> {
     audited!(pool, audit, |tx| {})

@@ -68,10 +68,15 @@ pub enum Effect {
         account: i64,
         at: OffsetDateTime,
     },
-    /// A failed sign-in; locks the account when the count reaches `limit`.
-    FailedSignIn {
-        account: i64,
-        limit: u32,
+    /// A wrong password that was the last one allowed: locks the account (if still active).
+    /// The attempt itself was counted before the password was checked.
+    LockForFailures { account: i64 },
+    /// A wrong TRACSMail password that was the last one allowed: freezes the mailbox for
+    /// everyone until `until` (if not frozen already at `at`), and ends its sessions.
+    FreezeMailbox {
+        mailbox: i64,
+        at: OffsetDateTime,
+        until: OffsetDateTime,
     },
     /// The access decision found that time has locked or terminated the account.
     SetStatus {
@@ -294,8 +299,7 @@ async fn apply_effect(conn: &mut AnyConnection, effect: &Effect) -> Result<(), s
             sqlx::query(
                 "UPDATE accounts SET
                         last_activity_at = CASE WHEN COALESCE(last_activity_at, 0) > $1 THEN last_activity_at ELSE $1 END,
-                        last_signin_at = CASE WHEN COALESCE(last_signin_at, 0) > $1 THEN last_signin_at ELSE $1 END,
-                        failed_signins = 0
+                        last_signin_at = CASE WHEN COALESCE(last_signin_at, 0) > $1 THEN last_signin_at ELSE $1 END
                  WHERE id = $2",
             )
             .bind(to_epoch(*at))
@@ -306,8 +310,7 @@ async fn apply_effect(conn: &mut AnyConnection, effect: &Effect) -> Result<(), s
         Effect::RecordSignIn { account, at } => {
             sqlx::query(
                 "UPDATE accounts SET
-                        last_signin_at = CASE WHEN COALESCE(last_signin_at, 0) > $1 THEN last_signin_at ELSE $1 END,
-                        failed_signins = 0
+                        last_signin_at = CASE WHEN COALESCE(last_signin_at, 0) > $1 THEN last_signin_at ELSE $1 END
                  WHERE id = $2",
             )
             .bind(to_epoch(*at))
@@ -315,17 +318,25 @@ async fn apply_effect(conn: &mut AnyConnection, effect: &Effect) -> Result<(), s
             .execute(&mut *conn)
             .await?;
         }
-        Effect::FailedSignIn { account, limit } => {
-            // One statement, so concurrent failures never lose a count.
+        Effect::LockForFailures { account } => {
             sqlx::query(
-                "UPDATE accounts SET failed_signins = failed_signins + 1,
-                        status = CASE WHEN status = 'active' AND failed_signins + 1 >= $1 THEN 'locked' ELSE status END,
-                        lock_reason = CASE WHEN status = 'active' AND failed_signins + 1 >= $1 THEN 'failed_signins' ELSE lock_reason END,
-                        auth_epoch = CASE WHEN status = 'active' AND failed_signins + 1 >= $1 THEN auth_epoch + 1 ELSE auth_epoch END
-                 WHERE id = $2",
+                "UPDATE accounts SET status = 'locked', lock_reason = 'failed_signins', auth_epoch = auth_epoch + 1
+                 WHERE id = $1 AND status = 'active'",
             )
-            .bind(*limit as i64)
             .bind(account)
+            .execute(&mut *conn)
+            .await?;
+        }
+        Effect::FreezeMailbox { mailbox, at, until } => {
+            // The run of failures starts again when the freeze ends; attempts during it are
+            // not counted (`mailboxes::claim_attempt`).
+            sqlx::query(
+                "UPDATE mailboxes SET frozen_until = $2, failed_passwords = 0, auth_epoch = auth_epoch + 1
+                 WHERE id = $1 AND (frozen_until IS NULL OR frozen_until <= $3)",
+            )
+            .bind(mailbox)
+            .bind(to_epoch(*until))
+            .bind(to_epoch(*at))
             .execute(&mut *conn)
             .await?;
         }

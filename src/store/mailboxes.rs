@@ -1,7 +1,7 @@
 //! TRACSMail mailboxes, properties and contracts.
 
 use crate::audit::AuditEntry;
-use crate::clock::to_epoch;
+use crate::clock::{from_epoch, to_epoch};
 use crate::directory::{ImaxId, Mailbox, MailboxKind};
 use sqlx::{AnyPool, Row};
 use time::OffsetDateTime;
@@ -19,11 +19,47 @@ fn row_to_mailbox(row: &sqlx::any::AnyRow) -> Result<Mailbox, sqlx::Error> {
         active: row.try_get::<i64, _>(5)? != 0,
         auth_epoch: row.try_get(6)?,
         accepts_attachments: row.try_get::<i64, _>(7)? != 0,
+        failed_passwords: row.try_get::<i64, _>(8)?.try_into().unwrap_or(u32::MAX),
+        frozen_until: row.try_get::<Option<i64>, _>(9)?.map(from_epoch),
     })
 }
 
-const COLUMNS: &str =
-    "id, imax_id, kind, name, password_hash, active, auth_epoch, accepts_attachments";
+const COLUMNS: &str = "id, imax_id, kind, name, password_hash, active, auth_epoch, accepts_attachments, failed_passwords, frozen_until";
+
+/// Counts an attempt at `mailbox`'s password before the password is checked, so that
+/// parallel guesses are counted too; returns the attempt's place in the current run of
+/// failures and when the mailbox is frozen until. A frozen mailbox does not count (its run
+/// starts again from nothing when the freeze ends).
+pub async fn claim_attempt(
+    pool: &AnyPool,
+    mailbox: i64,
+    now: OffsetDateTime,
+) -> Result<(u32, Option<OffsetDateTime>), sqlx::Error> {
+    let (n, frozen): (i64, Option<i64>) = sqlx::query_as(
+        "UPDATE mailboxes SET failed_passwords = CASE WHEN frozen_until > $2 THEN failed_passwords
+                                                 ELSE failed_passwords + 1 END
+         WHERE id = $1 RETURNING failed_passwords, frozen_until",
+    )
+    .bind(mailbox)
+    .bind(to_epoch(now))
+    .fetch_one(pool)
+    .await?;
+    Ok((n.try_into().unwrap_or(u32::MAX), frozen.map(from_epoch)))
+}
+
+/// The right password for attempt `n`: the run of failures up to it is forgiven (later
+/// attempts, still being checked, stay counted).
+pub async fn attempt_succeeded(pool: &AnyPool, mailbox: i64, n: u32) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE mailboxes SET failed_passwords = CASE WHEN failed_passwords > $2 THEN failed_passwords - $2 ELSE 0 END
+         WHERE id = $1",
+    )
+    .bind(mailbox)
+    .bind(i64::from(n))
+    .execute(pool)
+    .await?;
+    Ok(())
+}
 
 pub async fn load(pool: &AnyPool, imax_id: &ImaxId) -> Result<Option<Mailbox>, sqlx::Error> {
     let sql = format!("SELECT {COLUMNS} FROM mailboxes WHERE imax_id = $1");
@@ -99,14 +135,17 @@ pub async fn set_password(
 ) -> Result<(), sqlx::Error> {
     audited!(pool, audit, |tx| {
         sqlx::query(
-            "UPDATE mailboxes SET password_hash = $1, password_changed_at = $2, auth_epoch = auth_epoch + 1 WHERE id = $3",
+            "UPDATE mailboxes SET password_hash = $1, password_changed_at = $2, auth_epoch = auth_epoch + 1,
+                    failed_passwords = 0, frozen_until = NULL
+             WHERE id = $3",
         )
         .bind(hash)
         .bind(to_epoch(now))
         .bind(mailbox)
         .execute(&mut *tx)
         .await?;
-        // A new password ends any run of refused Help Desk resets (R24).
+        // A new password ends any run of refused Help Desk resets (R24), and any freeze for
+        // wrong passwords.
         sqlx::query(
             "UPDATE mailbox_profiles SET reset_failures = 0, resets_frozen_until = NULL WHERE mailbox_id = $1",
         )

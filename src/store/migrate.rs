@@ -25,6 +25,7 @@ macro_rules! schema {
             "0006_tracs_checks.sql",
             "0007_shared_throttle.sql",
             "0008_shared_bodies.sql",
+            "0009_mailbox_lock.sql",
         )
     };
 }
@@ -34,7 +35,7 @@ const SQLITE: &[&str] = schema!("sqlite");
 const POSTGRES: &[&str] = schema!("postgres");
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 8;
+pub const SCHEMA_VERSION: i64 = 9;
 
 pub async fn run(pool: &AnyPool, engine: super::Engine) -> Result<(), StoreError> {
     sqlx::query(

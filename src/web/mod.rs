@@ -46,6 +46,8 @@ pub struct Web {
 
 /// The pages, with the headers every page carries.
 pub fn routes(web: Web) -> Router<Gateway> {
+    // Forms (sign-in, settings) are small; the upload route sets its own, larger limit.
+    let form_limit = axum::extract::DefaultBodyLimit::max(web.gw.config().limits.max_form_bytes);
     Router::new()
         .route("/assets/imax.css", get(css))
         .route("/assets/imax.js", get(js))
@@ -53,6 +55,7 @@ pub fn routes(web: Web) -> Router<Gateway> {
         .merge(mailbox::routes(web.gw.config()))
         .merge(coordinator::routes())
         .merge(helpdesk::routes())
+        .layer(form_limit)
         .layer(axum::middleware::from_fn(same_origin_posts))
         .layer(axum::middleware::map_response(page_headers))
         .with_state(web)

@@ -1,0 +1,6 @@
+-- imax-gateway schema (PostgreSQL), version 9: wrong TRACSMail passwords are counted per mailbox
+-- (before the password is checked), and a mailbox with too many in a row is frozen until a time
+-- passes or the Help Desk resets its password (R24).
+
+ALTER TABLE mailboxes ADD COLUMN failed_passwords BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE mailboxes ADD COLUMN frozen_until BIGINT;

@@ -1,0 +1,344 @@
+//! The TLS accept loop, the limits every connection lives under, and graceful shutdown.
+//!
+//! [`serve`] takes an already-bound listener and a shutdown future, so tests bind port 0 and
+//! run the real server in-process. The gateway faces the open internet, so everything a
+//! stranger can do before signing in is bounded here, whatever the application does:
+//!
+//! * **how many**: connections per client (IPv4 address or IPv6 prefix) and in all; at the
+//!   global cap the longest-idle connection is closed for the newcomer ([`conns`]), so idle
+//!   crowds never stop the accept loop;
+//! * **how long**: the TLS handshake and the first request head within the header timeout of
+//!   the accept; a later HTTP/1.1 head within the header timeout of its first byte; an idle
+//!   connection for the keep-alive timeout; request bodies at a minimum pace ([`body`]); a
+//!   response waiting on a client that does not read for the send timeout ([`io`]); HTTP/2
+//!   keep-alive pings;
+//! * **how much**: request heads and HTTP/2 header lists, and concurrent HTTP/2 streams.
+//!
+//! HTTP/1.1 or HTTP/2 is chosen by ALPN during the handshake, so no bytes are read before the
+//! deadlines run. On shutdown the loop stops accepting, asks every connection to finish its
+//! requests in flight (HTTP/2: GOAWAY), and waits up to the grace period.
+
+pub mod body;
+pub mod conns;
+mod io;
+
+use axum::Router;
+use body::{Answer, BodyPace, PacedBody};
+use conns::{ConnLimits, Expiry, Registry};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
+use tower::ServiceExt;
+
+pub use conns::ConnStats;
+
+/// The client's address, put into every request's extensions.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddr(pub SocketAddr);
+
+/// Settings of the accept loop (from `[limits]`, `[tls]`, `[throttle]` and `[shutdown]`).
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub handshake_timeout: Duration,
+    pub conns: ConnLimits,
+    pub body: BodyPace,
+    pub send_timeout: Duration,
+    pub max_header_bytes: usize,
+    pub h2_max_concurrent_streams: u32,
+    pub h2_keepalive_interval: Duration,
+    pub h2_keepalive_timeout: Duration,
+    pub grace: Duration,
+}
+
+impl ServeOptions {
+    pub fn from_config(c: &crate::config::Config) -> ServeOptions {
+        let l = &c.limits;
+        ServeOptions {
+            handshake_timeout: Duration::from_secs(c.tls.handshake_timeout_secs),
+            conns: ConnLimits {
+                max_connections: l.max_connections,
+                max_per_client: l.max_connections_per_client,
+                ipv6_prefix_len: c.throttle.ipv6_prefix_len,
+                header_timeout: Duration::from_secs(l.header_read_timeout_secs),
+                keepalive_timeout: Duration::from_secs(l.keepalive_timeout_secs),
+            },
+            body: BodyPace {
+                idle: Duration::from_secs(l.body_idle_timeout_secs),
+                min_rate: l.body_min_rate_bytes_per_sec,
+                grace: Duration::from_secs(l.body_rate_grace_secs),
+            },
+            send_timeout: Duration::from_secs(l.send_timeout_secs),
+            max_header_bytes: l.max_header_bytes,
+            h2_max_concurrent_streams: l.h2_max_concurrent_streams,
+            h2_keepalive_interval: Duration::from_secs(l.h2_keepalive_interval_secs),
+            h2_keepalive_timeout: Duration::from_secs(l.h2_keepalive_timeout_secs),
+            grace: Duration::from_secs(c.shutdown.grace_secs),
+        }
+    }
+}
+
+/// Serves `app` over TLS on `listener` until `shutdown` completes, then drains.
+pub async fn serve(
+    listener: TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    app: Router,
+    options: ServeOptions,
+    registry: Arc<Registry>,
+    shutdown: impl Future<Output = ()>,
+) {
+    let acceptor = TlsAcceptor::from(tls);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let options = Arc::new(options);
+    tokio::pin!(shutdown);
+    loop {
+        let (tcp, peer) = tokio::select! {
+            _ = &mut shutdown => break,
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    // Out of file descriptors and the like: pause instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let registered = match registry.admit(peer.ip()) {
+            Ok(r) => r,
+            Err(why) => {
+                tracing::debug!(%peer, ?why, "connection refused by the connection limits");
+                drop(tcp);
+                continue;
+            }
+        };
+        let _ = tcp.set_nodelay(true);
+        let task = Connection {
+            acceptor: acceptor.clone(),
+            app: app.clone(),
+            options: options.clone(),
+            registry: registry.clone(),
+            stop: stop_rx.clone(),
+            peer,
+        };
+        tokio::spawn(task.run(tcp, registered));
+    }
+    drop(listener);
+    tracing::info!("stopped accepting; letting requests in flight finish");
+    let _ = stop_tx.send(true);
+    let drained = async {
+        while registry.stats.open.load(std::sync::atomic::Ordering::Relaxed) > 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    if tokio::time::timeout(options.grace, drained).await.is_err() {
+        tracing::warn!("grace period over; closing remaining connections");
+    }
+}
+
+/// One connection's task.
+struct Connection {
+    acceptor: TlsAcceptor,
+    app: Router,
+    options: Arc<ServeOptions>,
+    registry: Arc<Registry>,
+    stop: watch::Receiver<bool>,
+    peer: SocketAddr,
+}
+
+impl Connection {
+    async fn run(mut self, tcp: tokio::net::TcpStream, registered: conns::Registered) {
+        let conn = registered.conn.clone();
+        let peer = self.peer;
+        // The handshake counts towards the first request head's deadline.
+        let limit = self
+            .options
+            .handshake_timeout
+            .min(self.options.conns.header_timeout);
+        let tls = tokio::select! {
+            r = tokio::time::timeout(limit, self.acceptor.accept(tcp)) => match r {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => {
+                    self.count_handshake_failure();
+                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    self.count_handshake_failure();
+                    tracing::debug!(%peer, "TLS handshake timed out");
+                    return;
+                }
+            },
+            _ = conn.wake.notified() => return, // shed while shaking hands
+            _ = self.stop.changed() => return,
+        };
+        let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
+        if !h2 {
+            conn.track_heads();
+        }
+        let io = TokioIo::new(io::WatchedIo::new(
+            tls,
+            conn.clone(),
+            self.registry.clone(),
+            self.options.send_timeout,
+        ));
+        let service = {
+            let app = self.app.clone();
+            let conn = conn.clone();
+            let pace = self.options.body;
+            let registry = self.registry.clone();
+            hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                let inflight = conn.request_started();
+                let (mut parts, body) = req.into_parts();
+                parts.extensions.insert(ClientAddr(peer));
+                let body = axum::body::Body::new(PacedBody::new(body, pace, registry.clone()));
+                let call = app.clone().oneshot(hyper::Request::from_parts(parts, body));
+                async move {
+                    let response = call.await?;
+                    Ok::<_, std::convert::Infallible>(
+                        response.map(|b| axum::body::Body::new(Answer::new(b, inflight))),
+                    )
+                }
+            })
+        };
+        let o = &self.options;
+        let mut http = if h2 {
+            let mut b = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+            b.timer(TokioTimer::new())
+                .max_concurrent_streams(o.h2_max_concurrent_streams)
+                .max_header_list_size(o.max_header_bytes as u32)
+                .keep_alive_interval(o.h2_keepalive_interval)
+                .keep_alive_timeout(o.h2_keepalive_timeout);
+            Http::H2(Box::pin(b.serve_connection(io, service)))
+        } else {
+            let mut b = hyper::server::conn::http1::Builder::new();
+            // Our watchdog enforces the head deadlines; hyper's own timer (which starts when
+            // it waits for a head, idle or not) is only a backstop.
+            b.timer(TokioTimer::new())
+                .header_read_timeout(o.conns.header_timeout + o.conns.keepalive_timeout)
+                .max_buf_size(o.max_header_bytes.max(8192) * 2)
+                .max_header_size(o.max_header_bytes)
+                .keep_alive(true);
+            Http::H1(Box::pin(b.serve_connection(io, service)))
+        };
+        let limits = self.registry.limits().clone();
+        let mut closing: Option<tokio::time::Instant> = None;
+        loop {
+            let deadline = if closing.is_some() {
+                None
+            } else {
+                conn.deadline(&limits)
+            };
+            let sleep_until = closing
+                .or(deadline.map(|(at, _)| at))
+                .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));
+            tokio::select! {
+                r = &mut http => {
+                    if let Err(e) = r {
+                        tracing::debug!(%peer, error = %e, "connection ended with an error");
+                    }
+                    return;
+                }
+                _ = conn.wake.notified() => continue,
+                _ = self.stop.changed(), if closing.is_none() => {
+                    http.graceful_shutdown();
+                    closing = Some(tokio::time::Instant::now() + self.options.grace);
+                }
+                _ = tokio::time::sleep_until(sleep_until) => {
+                    if closing.is_some() {
+                        return; // graceful close took too long: drop the connection
+                    }
+                    // Recompute: a request may have begun since the deadline was taken.
+                    if let Some((at, why)) = conn.deadline(&limits) {
+                        if at <= tokio::time::Instant::now() {
+                            self.registry.count_expiry(why);
+                            tracing::debug!(%peer, ?why, "closing the connection");
+                            if why == Expiry::Header {
+                                return; // a head that never completed: nothing to be polite to
+                            }
+                            http.graceful_shutdown();
+                            closing = Some(tokio::time::Instant::now() + Duration::from_secs(5));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn count_handshake_failure(&self) {
+        self.registry
+            .stats
+            .handshake_failed
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+type Io = TokioIo<io::WatchedIo<tokio_rustls::server::TlsStream<tokio::net::TcpStream>>>;
+
+/// The HTTP/1.1 or HTTP/2 connection ALPN chose.
+enum Http<S>
+where
+    S: hyper::service::HttpService<hyper::body::Incoming>,
+{
+    H1(Pin<Box<hyper::server::conn::http1::Connection<Io, S>>>),
+    H2(Pin<Box<hyper::server::conn::http2::Connection<Io, S, TokioExecutor>>>),
+}
+
+impl<S> Http<S>
+where
+    S: hyper::service::HttpService<hyper::body::Incoming, ResBody = axum::body::Body>
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    fn graceful_shutdown(&mut self) {
+        match self {
+            Http::H1(c) => c.as_mut().graceful_shutdown(),
+            Http::H2(c) => c.as_mut().graceful_shutdown(),
+        }
+    }
+}
+
+impl<S> Future for Http<S>
+where
+    S: hyper::service::HttpService<hyper::body::Incoming, ResBody = axum::body::Body>
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    type Output = hyper::Result<()>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.get_mut() {
+            Http::H1(c) => c.as_mut().poll(cx),
+            Http::H2(c) => c.as_mut().poll(cx),
+        }
+    }
+}
+
+/// Completes on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutdown requested");
+}
