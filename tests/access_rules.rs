@@ -149,8 +149,8 @@ async fn r13_ninety_days_without_use_locks_and_use_keeps_the_account_open() {
     assert_ok(&t.send(user, MAPLE, None, b"day 140").await);
     // Day 230: 90 days without use: locked (R13), and a coordinator must unlock (R14).
     t.days(90);
-    let f = assert_fault(&t.send(user, MAPLE, None, b"late").await, "AccountLocked");
-    assert_eq!(f.status, 401);
+    // Said as a wrong password would be: the person learns of the lock from the coordinator.
+    assert_as_wrong_password(&t.send(user, MAPLE, None, b"late").await);
     let a = imax_gateway::store::accounts::load(
         &t.admin.store.pool,
         &imax_gateway::directory::MId::parse(user.0).expect("mid"),
@@ -225,16 +225,14 @@ async fn r15_expired_password_allows_only_a_change() {
 async fn r16_ninety_days_without_sign_in_terminates() {
     let t = TestApp::start().await;
     t.days(90);
-    let f = assert_fault(
-        &t.send(SITE_USER, MAPLE, None, b"x").await,
-        "AccountTerminated",
+    // Refused as a wrong password would be; the directory records the termination.
+    assert_as_wrong_password(&t.send(SITE_USER, MAPLE, None, b"x").await);
+    assert_eq!(
+        account_status(&t.admin.store, SITE_USER.0).await,
+        AccountStatus::Terminated
     );
-    assert_eq!(f.status, 401);
     // Even a password change is refused: only an administrator restores it.
-    assert_fault(
-        &change_password(&t, SITE_USER, "Another-Password-1").await,
-        "AccountTerminated",
-    );
+    assert_as_wrong_password(&change_password(&t, SITE_USER, "Another-Password-1").await);
     t.admin
         .set_status(SITE_USER.0, AccountStatus::Active)
         .await
@@ -256,8 +254,12 @@ async fn repeated_failed_sign_ins_lock_the_m_id() {
             "AuthenticationFailed",
         );
     }
-    // The right password no longer helps.
-    assert_fault(&t.send(SITE_USER, MAPLE, None, b"x").await, "AccountLocked");
+    // The right password no longer helps, and the answer does not say it was right.
+    assert_as_wrong_password(&t.send(SITE_USER, MAPLE, None, b"x").await);
+    assert_eq!(
+        account_status(&t.admin.store, SITE_USER.0).await,
+        AccountStatus::Locked(LockReason::FailedSignIns)
+    );
     t.admin
         .set_status(SITE_USER.0, AccountStatus::Active)
         .await
@@ -285,7 +287,7 @@ async fn an_administrative_lock_takes_effect_at_once_despite_remembered_credenti
         )
         .await
         .expect("locked");
-    assert_fault(&t.send(SITE_USER, MAPLE, None, b"x").await, "AccountLocked");
+    assert_as_wrong_password(&t.send(SITE_USER, MAPLE, None, b"x").await);
     // Same for a mailbox password change.
     t.admin
         .set_status(SITE_USER.0, AccountStatus::Active)

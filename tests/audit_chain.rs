@@ -53,7 +53,7 @@ async fn operations_are_recorded_and_the_chain_detects_edits_and_removals() {
         .expect("n");
     assert!(admin_rows > 10, "the import's admin changes are recorded");
     let no_secrets: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM audit_log WHERE detail LIKE '%Pass%' OR detail LIKE '%Mailbox-2026%'",
+        "SELECT COUNT(*) FROM audit_log WHERE detail LIKE '%-Pass-%' OR detail LIKE '%Mailbox-2026%'",
     )
     .fetch_one(pool)
     .await

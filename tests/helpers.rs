@@ -207,6 +207,31 @@ pub fn assert_fault(r: &Reply, code: &str) -> imax_gateway::client::Fault {
     f
 }
 
+/// Asserts a reply is exactly the refusal a wrong password gets (code, status, sentence): how
+/// a locked or terminated M-ID answers whatever password is sent, so that it tells a guesser
+/// nothing. The true state is in the directory (see [`account_status`]).
+#[track_caller]
+pub fn assert_as_wrong_password(r: &Reply) {
+    let f = assert_fault(r, "AuthenticationFailed");
+    assert_eq!(f.status, 401);
+    assert_eq!(
+        f.message,
+        imax_gateway::error::Code::AuthenticationFailed.sentence()
+    );
+}
+
+/// The directory's state of an M-ID.
+pub async fn account_status(store: &Store, mid: &str) -> imax_gateway::directory::AccountStatus {
+    imax_gateway::store::accounts::load(
+        &store.pool,
+        &imax_gateway::directory::MId::parse(mid).expect("mid"),
+    )
+    .await
+    .expect("db")
+    .expect("account")
+    .status
+}
+
 #[track_caller]
 pub fn assert_ok(r: &Reply) {
     assert!(r.fault.is_none(), "unexpected fault {:?}", r.fault);

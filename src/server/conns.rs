@@ -283,11 +283,12 @@ impl Registry {
                 .values()
                 .filter(|c| c.is_idle() && !c.shed.load(Ordering::Acquire))
                 .min_by_key(|c| {
-                    if c.requests.load(Ordering::Relaxed) == 0 {
+                    let since = if c.requests.load(Ordering::Relaxed) == 0 {
                         c.accepted_ms
                     } else {
                         c.idle_since_ms.load(Ordering::Relaxed)
-                    }
+                    };
+                    (since, c.id)
                 })
                 .cloned();
             match victim {
