@@ -17,7 +17,7 @@ pub use history::PurgeReport;
 pub use import::{import_file, ImportReport};
 pub use people::{status_text, NewPerson, ReportLine, MAX_COORDINATORS};
 pub use resets::{ProfileInput, ResetRequest, RESET_FAILURE_LIMIT};
-pub use views::{PersonView, PropertyChoice};
+pub use views::{MailboxState, PersonView, PropertyChoice};
 
 use crate::audit::AuditEntry;
 use crate::clock::SharedClock;

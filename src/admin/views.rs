@@ -38,7 +38,72 @@ pub struct PersonView {
     pub is_my_staff: bool,
 }
 
+/// A mailbox and whether wrong passwords have frozen it, as the coordinator's and Help
+/// Desk's pages show it.
+#[derive(Debug, Clone)]
+pub struct MailboxState {
+    pub imax_id: String,
+    pub name: String,
+    pub frozen_until: Option<OffsetDateTime>,
+    pub failed_passwords: u32,
+}
+
+impl MailboxState {
+    fn from_row(r: &sqlx::any::AnyRow) -> Result<MailboxState, sqlx::Error> {
+        Ok(MailboxState {
+            imax_id: r.try_get(0)?,
+            name: r.try_get(1)?,
+            frozen_until: r
+                .try_get::<Option<i64>, _>(2)?
+                .map(crate::clock::from_epoch),
+            failed_passwords: r.try_get::<i64, _>(3)?.try_into().unwrap_or(u32::MAX),
+        })
+    }
+
+    /// The freeze, if one is in force at `now`.
+    pub fn frozen_at(&self, now: OffsetDateTime) -> Option<OffsetDateTime> {
+        self.frozen_until.filter(|t| *t > now)
+    }
+}
+
+const MAILBOX_STATE: &str = "m.imax_id, m.name, m.frozen_until, m.failed_passwords";
+
 impl Admin {
+    /// The mailboxes of the acting coordinator's BPR properties, with their freezes.
+    pub async fn my_mailboxes(&self) -> Result<Vec<MailboxState>, AdminError> {
+        let Actor::Coordinator { id, .. } = &self.actor else {
+            return Ok(Vec::new());
+        };
+        let rows = sqlx::query(&format!(
+            "SELECT DISTINCT {MAILBOX_STATE} FROM business_partners b
+               JOIN properties p ON p.id = b.property_id
+               JOIN mailboxes m ON m.id = p.mailbox_id
+              WHERE b.account_id = $1 ORDER BY m.imax_id"
+        ))
+        .bind(id)
+        .fetch_all(&self.store.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(MailboxState::from_row)
+            .collect::<Result<_, _>>()?)
+    }
+
+    /// One mailbox's state, for the Help Desk.
+    pub async fn mailbox_state(&self, imax_id: &str) -> Result<MailboxState, AdminError> {
+        self.require_hud()?;
+        let row = sqlx::query(&format!(
+            "SELECT {MAILBOX_STATE} FROM mailboxes m WHERE m.imax_id = $1"
+        ))
+        .bind(imax_id)
+        .fetch_optional(&self.store.pool)
+        .await?;
+        match row {
+            Some(r) => Ok(MailboxState::from_row(&r)?),
+            None => Err(AdminError::Missing(format!("no mailbox {imax_id}"))),
+        }
+    }
+
     /// The acting coordinator's BPR properties (R3): where it may create and assign users.
     pub async fn my_properties(&self) -> Result<Vec<PropertyChoice>, AdminError> {
         let Actor::Coordinator { id, .. } = &self.actor else {
@@ -101,7 +166,7 @@ impl Admin {
     }
 
     /// The Help Desk's search: M-IDs and mailboxes whose ID or name contains `q`.
-    pub async fn search(&self, q: &str) -> Result<(Vec<String>, Vec<String>), AdminError> {
+    pub async fn search(&self, q: &str) -> Result<(Vec<String>, Vec<MailboxState>), AdminError> {
         self.require_hud()?;
         let q = q.trim();
         if q.is_empty() {
@@ -121,13 +186,18 @@ impl Admin {
         .bind(&like)
         .fetch_all(pool)
         .await?;
-        let mailboxes = sqlx::query_scalar(
-            "SELECT imax_id FROM mailboxes WHERE imax_id LIKE $1 ESCAPE '\\' OR name LIKE $1 ESCAPE '\\'
-              ORDER BY imax_id LIMIT 50",
-        )
+        let rows = sqlx::query(&format!(
+            "SELECT {MAILBOX_STATE} FROM mailboxes m
+              WHERE m.imax_id LIKE $1 ESCAPE '\\' OR m.name LIKE $1 ESCAPE '\\'
+              ORDER BY m.imax_id LIMIT 50"
+        ))
         .bind(&like)
         .fetch_all(pool)
         .await?;
+        let mailboxes = rows
+            .iter()
+            .map(MailboxState::from_row)
+            .collect::<Result<_, _>>()?;
         Ok((people, mailboxes))
     }
 }

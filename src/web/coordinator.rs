@@ -106,10 +106,19 @@ struct ReportRow {
 #[template(path = "coordinator.html")]
 struct MyUsersPage {
     chrome: Chrome,
+    mailboxes: Vec<MailboxRow>,
     report: Vec<ReportRow>,
     properties: Vec<crate::admin::PropertyChoice>,
     rules: String,
     errors: FieldErrors,
+}
+
+/// A mailbox of the coordinator's properties, and whether wrong passwords froze it.
+struct MailboxRow {
+    imax_id: String,
+    name: String,
+    state: String,
+    frozen: bool,
 }
 
 async fn coordinator(web: &Web, s: &Session) -> Result<(Chrome, Admin), Response> {
@@ -142,11 +151,30 @@ async fn my_users_page(
     };
     chrome.notice = done.sentence();
     chrome.error = error;
-    let (report, properties) = match (admin.last_login_report().await, admin.my_properties().await)
-    {
-        (Ok(r), Ok(p)) => (r, p),
-        (Err(e), _) | (_, Err(e)) => return web.admin_error_page(s, &e),
+    let (report, properties, mailboxes) = match (
+        admin.last_login_report().await,
+        admin.my_properties().await,
+        admin.my_mailboxes().await,
+    ) {
+        (Ok(r), Ok(p), Ok(m)) => (r, p, m),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return web.admin_error_page(s, &e),
     };
+    let now = web.gw.clock().now();
+    let mailboxes = mailboxes
+        .into_iter()
+        .map(|m| MailboxRow {
+            state: match m.frozen_at(now) {
+                Some(until) => format!(
+                    "frozen after repeated wrong passwords until {} (the Help Desk can reset its password sooner)",
+                    when(until)
+                ),
+                None => "open".into(),
+            },
+            frozen: m.frozen_at(now).is_some(),
+            imax_id: m.imax_id,
+            name: m.name,
+        })
+        .collect();
     let rules = {
         let cfg = &web.gw.config().accounts;
         crate::directory::password::PasswordRules {
@@ -157,6 +185,7 @@ async fn my_users_page(
     };
     render(&MyUsersPage {
         chrome,
+        mailboxes,
         report: report
             .into_iter()
             .map(|l| ReportRow {

@@ -3,8 +3,9 @@
 //! password after validating the caller against its profile, post broadcasts.
 
 use super::coordinator::{Done, Fields};
-use super::{check_csrf, render, see_other, Chrome, Session, Signed, Web};
-use crate::admin::{Admin, ResetRequest};
+use super::{check_csrf, render, see_other, when, Chrome, Session, Signed, Web};
+use crate::admin::{Admin, MailboxState, ResetRequest};
+use crate::directory::ImaxId;
 use crate::directory::password::Secret;
 use askama::Template;
 use axum::extract::{Path, Query, RawForm, State};
@@ -49,7 +50,24 @@ struct FindPage {
     q: String,
     searched: bool,
     people: Vec<String>,
-    mailboxes: Vec<String>,
+    mailboxes: Vec<MailboxLine>,
+}
+
+/// A mailbox in the search results, with its freeze.
+struct MailboxLine {
+    imax_id: String,
+    name: String,
+    state: Option<String>,
+}
+
+/// What a page says of a mailbox frozen by wrong passwords (nothing when it is not).
+fn freeze_sentence(m: &MailboxState, now: time::OffsetDateTime) -> Option<String> {
+    m.frozen_at(now).map(|until| {
+        format!(
+            "Frozen after repeated wrong passwords until {}; a password reset ends the freeze.",
+            when(until)
+        )
+    })
 }
 
 #[derive(Deserialize)]
@@ -79,7 +97,14 @@ async fn find(State(web): State<Web>, Signed(s): Signed, Query(fq): Query<FindQu
         searched: !q.trim().is_empty(),
         q,
         people,
-        mailboxes,
+        mailboxes: mailboxes
+            .iter()
+            .map(|m| MailboxLine {
+                imax_id: m.imax_id.clone(),
+                name: m.name.clone(),
+                state: freeze_sentence(m, web.gw.clock().now()),
+            })
+            .collect(),
     })
 }
 
@@ -99,21 +124,43 @@ struct ResetForm {
 struct ResetPage {
     chrome: Chrome,
     imax_id: String,
+    frozen: Option<String>,
     form: ResetForm,
+}
+
+/// The path's TRACSMail ID, parsed before anything is rendered or done with it (a crafted
+/// path must never reach a form's `action`).
+fn path_imax_id(web: &Web, s: &Session, raw: &str) -> Result<ImaxId, Response> {
+    ImaxId::parse(raw).ok_or_else(|| {
+        web.admin_error_page(
+            s,
+            &crate::admin::AdminError::Missing("no such TRACSMail ID".into()),
+        )
+    })
 }
 
 async fn reset_form(
     State(web): State<Web>,
     Signed(s): Signed,
-    Path(imax_id): Path<String>,
+    Path(raw): Path<String>,
 ) -> Response {
-    let (chrome, _) = match help_desk(&web, &s, &format!("Reset the password of {imax_id}")).await {
-        Ok(x) => x,
+    let imax_id = match path_imax_id(&web, &s, &raw) {
+        Ok(id) => id,
         Err(r) => return r,
+    };
+    let (chrome, admin) =
+        match help_desk(&web, &s, &format!("Reset the password of {imax_id}")).await {
+            Ok(x) => x,
+            Err(r) => return r,
+        };
+    let frozen = match admin.mailbox_state(imax_id.as_str()).await {
+        Ok(m) => freeze_sentence(&m, web.gw.clock().now()),
+        Err(e) => return web.admin_error_page(&s, &e),
     };
     render(&ResetPage {
         chrome,
-        imax_id,
+        imax_id: imax_id.to_string(),
+        frozen,
         form: ResetForm::default(),
     })
 }
@@ -123,9 +170,13 @@ async fn reset_form(
 async fn reset(
     State(web): State<Web>,
     Signed(s): Signed,
-    Path(imax_id): Path<String>,
+    Path(raw_id): Path<String>,
     RawForm(raw): RawForm,
 ) -> Response {
+    let imax_id = match path_imax_id(&web, &s, &raw_id) {
+        Ok(id) => id.to_string(),
+        Err(r) => return r,
+    };
     let title = format!("Reset the password of {imax_id}");
     let (f, (mut chrome, admin)) = match help_desk_post(&web, &s, &raw, &title).await {
         Ok(x) => x,
@@ -147,6 +198,7 @@ async fn reset(
             let mut r = render(&ResetPage {
                 chrome,
                 imax_id,
+                frozen: None,
                 form: ResetForm {
                     name: req.name,
                     title: req.title,
