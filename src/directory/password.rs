@@ -12,7 +12,7 @@
 
 use crate::config::Argon2Config;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use std::fmt;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -81,7 +81,46 @@ pub struct HasherStats {
     pub waited_us: AtomicU64,
 }
 
-/// The bounded argon2 pool every request-path hash and verification goes through.
+/// Verifies `password` against `phc`, computing into `memory`, which a worker keeps between
+/// calls: argon2's memory is allocated once per worker, not once per attempt, so a flood of
+/// attempts cannot make the allocator's arenas grow. The comparison is constant-time.
+fn verify_in(password: &str, phc: &str, memory: &mut Vec<Block>) -> bool {
+    let Ok(parsed) = PasswordHash::new(phc) else {
+        return false;
+    };
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        return false;
+    };
+    let Ok(algorithm) = Algorithm::try_from(parsed.algorithm) else {
+        return false;
+    };
+    let version = match parsed.version.map(Version::try_from).transpose() {
+        Ok(v) => v.unwrap_or_default(),
+        Err(_) => return false,
+    };
+    let Ok(params) = Params::try_from(&parsed) else {
+        return false;
+    };
+    let mut salt_buf = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_buf) else {
+        return false;
+    };
+    let blocks = params.block_count();
+    if memory.len() < blocks {
+        memory.resize(blocks, Block::default());
+    }
+    let mut out = vec![0u8; expected.len()];
+    Argon2::new(algorithm, version, params)
+        .hash_password_into_with_memory(password.as_bytes(), salt, &mut out, &mut memory[..blocks])
+        .is_ok()
+        && crate::access::constant_time_eq(&out, expected.as_bytes())
+}
+
+type Job = Box<dyn FnOnce(&mut Vec<Block>) + Send>;
+
+/// The bounded argon2 pool every request-path hash and verification goes through: a fixed
+/// set of worker threads (one per slot), a semaphore that admits work only when a worker is
+/// free, and a bounded, time-limited wait for the rest.
 #[derive(Debug)]
 pub struct Hasher {
     config: Argon2Config,
@@ -91,11 +130,13 @@ pub struct Hasher {
     max_waiting: usize,
     max_wait: Duration,
     dummy: String,
+    jobs: Option<std::sync::mpsc::Sender<Job>>,
     pub stats: HasherStats,
 }
 
 impl Hasher {
-    /// A hasher for `config`; computes its dummy hash (one argon2 run) at once.
+    /// A hasher for `config`: starts its workers and computes its dummy hash (one argon2
+    /// run) at once.
     pub fn new(config: &Argon2Config) -> Hasher {
         let concurrency = match config.max_concurrent {
             0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
@@ -104,14 +145,40 @@ impl Hasher {
         let mut pw = [0u8; 24];
         let _ = getrandom::getrandom(&mut pw);
         let dummy = hash(&hex::encode(pw), config).unwrap_or_default();
+        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        let rx = Arc::new(std::sync::Mutex::new(rx));
+        let mut workers = 0;
+        for i in 0..concurrency {
+            let rx = rx.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("argon2-{i}"))
+                .spawn(move || {
+                    let mut memory = Vec::new();
+                    loop {
+                        let job = match rx.lock() {
+                            Ok(r) => r.recv(),
+                            Err(_) => return,
+                        };
+                        match job {
+                            Ok(job) => job(&mut memory),
+                            Err(_) => return, // the hasher is gone
+                        }
+                    }
+                });
+            match spawned {
+                Ok(_) => workers += 1,
+                Err(e) => tracing::error!(error = %e, "cannot start a password-hashing thread"),
+            }
+        }
         Hasher {
             config: config.clone(),
-            slots: Arc::new(Semaphore::new(concurrency)),
-            concurrency,
+            slots: Arc::new(Semaphore::new(workers.max(1))),
+            concurrency: workers.max(1),
             waiting: AtomicUsize::new(0),
             max_waiting: config.max_waiting,
             max_wait: Duration::from_millis(config.max_wait_ms),
             dummy,
+            jobs: (workers > 0).then_some(tx),
             stats: HasherStats::default(),
         }
     }
@@ -121,12 +188,12 @@ impl Hasher {
         self.concurrency
     }
 
-    /// Runs `work` on the blocking pool once a slot is free; refuses at once when too many
-    /// wait already, or after waiting `max_wait`. The slot is held until the work is done,
-    /// even if the caller goes away (a dropped request cannot free memory still in use).
+    /// Runs `work` on a worker once a slot is free; refuses at once when too many wait
+    /// already, or after waiting `max_wait`. The slot is held until the work is done, even if
+    /// the caller goes away (a dropped request cannot free memory still in use).
     async fn run<T: Send + 'static>(
         &self,
-        work: impl FnOnce() -> T + Send + 'static,
+        work: impl FnOnce(&mut Vec<Block>) -> T + Send + 'static,
     ) -> Result<T, Busy> {
         let permit = match self.slots.clone().try_acquire_owned() {
             Ok(p) => p,
@@ -153,24 +220,34 @@ impl Hasher {
             }
         };
         self.stats.computed.fetch_add(1, Ordering::Relaxed);
-        tokio::task::spawn_blocking(move || {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |memory| {
             let _slot = permit;
-            work()
-        })
-        .await
-        .map_err(|_| Busy)
+            let _ = tx.send(work(memory));
+        });
+        let sent = match &self.jobs {
+            Some(jobs) => jobs.send(job).map_err(|_| Busy),
+            // No worker could be started: the blocking pool, still one slot at a time.
+            None => {
+                tokio::task::spawn_blocking(move || job(&mut Vec::new()));
+                Ok(())
+            }
+        };
+        sent?;
+        rx.await.map_err(|_| Busy)
     }
 
     /// Whether `password` matches the PHC string `phc`.
     pub async fn verify(&self, password: &Secret, phc: &str) -> Result<bool, Busy> {
         let (pw, phc) = (password.clone(), phc.to_string());
-        self.run(move || verify(pw.expose(), &phc)).await
+        self.run(move |memory| verify_in(pw.expose(), &phc, memory))
+            .await
     }
 
     /// Whether `password` matches any of `phcs` (password history), in one slot.
     pub async fn verify_any(&self, password: &Secret, phcs: Vec<String>) -> Result<bool, Busy> {
         let pw = password.clone();
-        self.run(move || phcs.iter().any(|h| verify(pw.expose(), h)))
+        self.run(move |memory| phcs.iter().any(|h| verify_in(pw.expose(), h, memory)))
             .await
     }
 
@@ -183,7 +260,7 @@ impl Hasher {
     /// A new argon2id hash of `password` at the configured parameters.
     pub async fn hash(&self, password: &Secret) -> Result<Result<String, String>, Busy> {
         let (pw, cfg) = (password.clone(), self.config.clone());
-        self.run(move || hash(pw.expose(), &cfg)).await
+        self.run(move |_| hash(pw.expose(), &cfg)).await
     }
 
     /// The dummy hash's PHC string (its parameters are the configured ones).
@@ -248,6 +325,11 @@ mod tests {
         assert!(verify("Correct-Horse-9", &h));
         assert!(!verify("correct-horse-9", &h));
         assert!(!verify("x", "not a hash"));
+        let mut memory = Vec::new();
+        assert!(verify_in("Correct-Horse-9", &h, &mut memory));
+        assert!(!verify_in("correct-horse-9", &h, &mut memory));
+        assert!(!verify_in("x", "not a hash", &mut memory));
+        assert_eq!(memory.len(), 1024, "one KiB block per KiB of memory_kib");
         assert_eq!(format!("{:?}", Secret::new("hunter2")), "Secret(***)");
     }
 
