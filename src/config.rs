@@ -437,7 +437,9 @@ impl Config {
             return bad("argon2.max_waiting must be positive");
         }
         if self.accounts.mailbox_failed_limit == 0 || self.accounts.mailbox_freeze_minutes < 1 {
-            return bad("accounts.mailbox_failed_limit and mailbox_freeze_minutes must be positive");
+            return bad(
+                "accounts.mailbox_failed_limit and mailbox_freeze_minutes must be positive",
+            );
         }
         if self.limits.page_size == 0 || self.limits.page_size > 1000 {
             return bad("limits.page_size must be between 1 and 1000");

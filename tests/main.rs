@@ -7,6 +7,7 @@ mod helpers;
 mod access_rules;
 mod audit_chain;
 mod browser;
+mod exposure;
 mod faults;
 mod folders;
 mod lifecycle;

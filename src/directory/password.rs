@@ -336,9 +336,17 @@ mod tests {
     #[tokio::test]
     async fn the_dummy_hash_has_the_configured_parameters() {
         let h = Hasher::new(&cheap());
-        assert!(h.dummy_phc().contains("m=1024,t=1,p=1"), "{}", h.dummy_phc());
+        assert!(
+            h.dummy_phc().contains("m=1024,t=1,p=1"),
+            "{}",
+            h.dummy_phc()
+        );
         assert_eq!(h.verify_dummy(&Secret::new("x")).await, Ok(false));
-        let phc = h.hash(&Secret::new("Pw-123456789")).await.expect("slot").expect("hash");
+        let phc = h
+            .hash(&Secret::new("Pw-123456789"))
+            .await
+            .expect("slot")
+            .expect("hash");
         assert_eq!(h.verify(&Secret::new("Pw-123456789"), &phc).await, Ok(true));
     }
 

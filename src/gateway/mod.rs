@@ -343,8 +343,8 @@ impl Gateway {
             if decision.transition.is_some() {
                 self.inner.accounts_seen.forget(account.mid.as_str());
             }
-            let hidden = password_door
-                && matches!(code, Code::AccountLocked | Code::AccountTerminated);
+            let hidden =
+                password_door && matches!(code, Code::AccountLocked | Code::AccountTerminated);
             if hidden {
                 let entry = entry.detail(format!(
                     "right password, {}: answered as a wrong one",
@@ -423,7 +423,12 @@ impl Gateway {
         };
         let (n, frozen_until) = mailboxes::claim_attempt(&store.pool, m.id, now).await?;
         let frozen = frozen_until.filter(|t| *t > now);
-        let verified = match self.inner.hasher.verify(&creds.password, &m.password_hash).await {
+        let verified = match self
+            .inner
+            .hasher
+            .verify(&creds.password, &m.password_hash)
+            .await
+        {
             Ok(v) => v,
             Err(_) => {
                 if frozen.is_none() {

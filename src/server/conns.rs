@@ -384,8 +384,12 @@ mod tests {
 
     #[test]
     fn ipv6_clients_are_counted_by_prefix() {
-        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap_or(IpAddr::from([0; 4]));
-        let b: IpAddr = "2001:db8:1:2:bbbb::9".parse().unwrap_or(IpAddr::from([0; 4]));
+        let a: IpAddr = "2001:db8:1:2:aaaa::1"
+            .parse()
+            .unwrap_or(IpAddr::from([0; 4]));
+        let b: IpAddr = "2001:db8:1:2:bbbb::9"
+            .parse()
+            .unwrap_or(IpAddr::from([0; 4]));
         let c: IpAddr = "2001:db8:1:3::1".parse().unwrap_or(IpAddr::from([0; 4]));
         assert_eq!(ClientKey::of(a, 64), ClientKey::of(b, 64));
         assert_ne!(ClientKey::of(a, 64), ClientKey::of(c, 64));

@@ -4,8 +4,8 @@
 //! its connection open for ever.
 
 use super::conns::{Conn, Registry};
-use std::io;
 use std::future::Future;
+use std::io;
 use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -23,12 +23,7 @@ pub struct WatchedIo<S> {
 }
 
 impl<S> WatchedIo<S> {
-    pub fn new(
-        inner: S,
-        conn: Arc<Conn>,
-        registry: Arc<Registry>,
-        send_timeout: Duration,
-    ) -> Self {
+    pub fn new(inner: S, conn: Arc<Conn>, registry: Arc<Registry>, send_timeout: Duration) -> Self {
         WatchedIo {
             inner,
             conn,
@@ -47,7 +42,10 @@ impl<S> WatchedIo<S> {
         match timer.as_mut().poll(cx) {
             Poll::Ready(()) => {
                 self.write_wait = None;
-                self.registry.stats.send_timeouts.fetch_add(1, Ordering::Relaxed);
+                self.registry
+                    .stats
+                    .send_timeouts
+                    .fetch_add(1, Ordering::Relaxed);
                 Poll::Ready(io::Error::new(
                     io::ErrorKind::TimedOut,
                     "the client did not read the response in time",

@@ -133,7 +133,12 @@ pub async fn serve(
     tracing::info!("stopped accepting; letting requests in flight finish");
     let _ = stop_tx.send(true);
     let drained = async {
-        while registry.stats.open.load(std::sync::atomic::Ordering::Relaxed) > 0 {
+        while registry
+            .stats
+            .open
+            .load(std::sync::atomic::Ordering::Relaxed)
+            > 0
+        {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     };

@@ -70,7 +70,9 @@ pub enum Effect {
     },
     /// A wrong password that was the last one allowed: locks the account (if still active).
     /// The attempt itself was counted before the password was checked.
-    LockForFailures { account: i64 },
+    LockForFailures {
+        account: i64,
+    },
     /// A wrong TRACSMail password that was the last one allowed: freezes the mailbox for
     /// everyone until `until` (if not frozen already at `at`), and ends its sessions.
     FreezeMailbox {

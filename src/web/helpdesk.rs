@@ -5,8 +5,8 @@
 use super::coordinator::{Done, Fields};
 use super::{check_csrf, render, see_other, when, Chrome, Session, Signed, Web};
 use crate::admin::{Admin, MailboxState, ResetRequest};
-use crate::directory::ImaxId;
 use crate::directory::password::Secret;
+use crate::directory::ImaxId;
 use askama::Template;
 use axum::extract::{Path, Query, RawForm, State};
 use axum::response::Response;

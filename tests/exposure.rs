@@ -1,0 +1,396 @@
+//! What a stranger can do to the gateway before signing in, over real sockets: idle and
+//! half-open crowds, dribbled heads, slow bodies, clients that do not read, one client with
+//! too many connections, over HTTP/1.1 and HTTP/2. Everyone else must be served throughout.
+
+use crate::helpers::*;
+use bytes::Bytes;
+use imax_gateway::s2s::envelope::{SOAP_ENV, TNS, WSSE};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream};
+use tokio_rustls::client::TlsStream;
+
+/// A TCP connection to the gateway from a chosen loopback address (127.0.0.0/8 is all ours).
+async fn tcp_from(to: SocketAddr, from: IpAddr) -> TcpStream {
+    let socket = TcpSocket::new_v4().expect("socket");
+    socket.bind(SocketAddr::new(from, 0)).expect("bind");
+    socket.connect(to).await.expect("connect")
+}
+
+/// A TLS connection (handshake done) speaking `alpn`, from `from`.
+async fn tls_from(t: &TestApp, from: IpAddr, alpn: &[u8]) -> std::io::Result<TlsStream<TcpStream>> {
+    let mut config = (*imax_gateway::tls::client_config(&t.ca).expect("ca")).clone();
+    config.alpn_protocols = vec![alpn.to_vec()];
+    let tcp = tcp_from(t.app().addr, from).await;
+    let name = rustls_pki_types::ServerName::try_from("localhost").expect("name");
+    tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(name, tcp)
+        .await
+}
+
+fn local() -> IpAddr {
+    IpAddr::from([127, 0, 0, 1])
+}
+
+/// Reads (and discards) until the peer closes the connection; how long that took, or `None`
+/// when it was still open after `limit`.
+async fn closed_within<S: tokio::io::AsyncRead + Unpin>(
+    s: &mut S,
+    limit: Duration,
+) -> Option<Duration> {
+    let start = Instant::now();
+    let mut buf = [0u8; 16 * 1024];
+    let read_all = async {
+        loop {
+            match s.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    };
+    tokio::time::timeout(limit, read_all)
+        .await
+        .ok()
+        .map(|_| start.elapsed())
+}
+
+/// A plain HTTP/1.1 GET of the WSDL over `s`: the status code.
+async fn get_wsdl(s: &mut TlsStream<TcpStream>) -> u16 {
+    s.write_all(b"GET /s2s?wsdl HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await
+        .expect("write");
+    let mut head = Vec::new();
+    let mut buf = [0u8; 64 * 1024];
+    // Read the head and the whole (Content-Length) body, so the connection is idle after.
+    loop {
+        let n = s.read(&mut buf).await.expect("read");
+        assert!(n > 0, "closed before the answer");
+        head.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&head).to_string();
+        if let Some(end) = text.find("\r\n\r\n") {
+            let len: usize = text[..end]
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse().expect("len"))
+                })
+                .expect("content-length");
+            if head.len() >= end + 4 + len {
+                return text[9..12].parse().expect("status");
+            }
+        }
+    }
+}
+
+fn stat(t: &TestApp, name: &str) -> u64 {
+    t.app().connections.stats.get(name)
+}
+
+#[tokio::test]
+async fn a_crowd_of_idle_connections_never_locks_out_a_new_client() {
+    let t = TestApp::start_with(|c| {
+        c.limits.max_connections = 24;
+        c.limits.max_connections_per_client = 1000;
+        c.limits.header_read_timeout_secs = 3;
+    })
+    .await;
+    // Twice the cap: TLS connections that never send a request, and TCP connections that
+    // never even start the handshake.
+    let mut idle = Vec::new();
+    for _ in 0..24 {
+        idle.push(tls_from(&t, local(), b"http/1.1").await.expect("tls"));
+    }
+    let mut half_open = Vec::new();
+    for _ in 0..24 {
+        half_open.push(tcp_from(t.app().addr, local()).await);
+    }
+    // A real client is served at once, through both doors' listener.
+    let started = Instant::now();
+    let r = t.list(SITE_USER, MAPLE, "sentToOthers").await;
+    assert_eq!(r.status, 600, "{r:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        stat(&t, "shed_idle") >= 24,
+        "{:?}",
+        t.app().connections.stats.snapshot()
+    );
+    // And the crowd is gone within the head deadline.
+    for s in idle.iter_mut() {
+        assert!(closed_within(s, Duration::from_secs(5)).await.is_some());
+    }
+    for s in half_open.iter_mut() {
+        assert!(closed_within(s, Duration::from_secs(5)).await.is_some());
+    }
+}
+
+#[tokio::test]
+async fn dribbled_heads_and_idle_connections_are_closed_on_time() {
+    let t = TestApp::start_with(|c| {
+        c.limits.header_read_timeout_secs = 2;
+        c.limits.keepalive_timeout_secs = 4;
+    })
+    .await;
+    // Idle after the handshake: no head within 2 s of the accept.
+    let mut idle = tls_from(&t, local(), b"http/1.1").await.expect("tls");
+    let took = closed_within(&mut idle, Duration::from_secs(6))
+        .await
+        .expect("closed");
+    assert!(
+        took >= Duration::from_millis(1500) && took < Duration::from_secs(4),
+        "{took:?}"
+    );
+
+    // A head dribbled a line every 300 ms: bytes keep coming, the head never completes.
+    let mut dribbler = tls_from(&t, local(), b"http/1.1").await.expect("tls");
+    dribbler
+        .write_all(b"GET /s2s?wsdl HTTP/1.1\r\nHost: localhost\r\n")
+        .await
+        .expect("write");
+    let started = Instant::now();
+    let mut dropped = false;
+    while started.elapsed() < Duration::from_secs(8) {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        if dribbler.write_all(b"X-Slow: 1\r\n").await.is_err() || dribbler.flush().await.is_err() {
+            dropped = true;
+            break;
+        }
+        let mut probe = [0u8; 1];
+        if let Ok(Ok(0)) =
+            tokio::time::timeout(Duration::from_millis(1), dribbler.read(&mut probe)).await
+        {
+            dropped = true;
+            break;
+        }
+    }
+    assert!(dropped, "a dribbled head was still open after 8 s");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // Keep-alive: a finished request leaves the connection idle; it closes after 4 s idle.
+    let mut kept = tls_from(&t, local(), b"http/1.1").await.expect("tls");
+    assert_eq!(get_wsdl(&mut kept).await, 200);
+    let took = closed_within(&mut kept, Duration::from_secs(8))
+        .await
+        .expect("closed");
+    assert!(
+        took >= Duration::from_secs(3) && took < Duration::from_secs(6),
+        "{took:?}"
+    );
+
+    // HTTP/2: a connection with no stream is held only until the first head is due; one
+    // whose requests are done, until the keep-alive timeout (then GOAWAY).
+    let tls = tls_from(&t, local(), b"h2").await.expect("tls");
+    let (_sender, conn) =
+        hyper::client::conn::http2::handshake::<_, _, http_body_util::Empty<Bytes>>(
+            hyper_util::rt::TokioExecutor::new(),
+            hyper_util::rt::TokioIo::new(tls),
+        )
+        .await
+        .expect("h2");
+    let started = Instant::now();
+    tokio::time::timeout(Duration::from_secs(6), conn)
+        .await
+        .expect("an HTTP/2 connection without requests is closed")
+        .ok();
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+
+    let tls = tls_from(&t, local(), b"h2").await.expect("tls");
+    let (mut sender, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(tls),
+    )
+    .await
+    .expect("h2");
+    let conn = tokio::spawn(conn);
+    let req = hyper::Request::get(format!(
+        "https://localhost:{}/s2s?wsdl",
+        t.app().addr.port()
+    ))
+    .body(http_body_util::Empty::<Bytes>::new())
+    .expect("req");
+    let resp = sender.send_request(req).await.expect("resp");
+    assert_eq!(resp.status(), 200);
+    drop(resp);
+    let started = Instant::now();
+    tokio::time::timeout(Duration::from_secs(10), conn)
+        .await
+        .expect("an idle HTTP/2 connection is closed")
+        .ok();
+    assert!(
+        started.elapsed() >= Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        stat(&t, "header_timeouts") >= 3,
+        "{:?}",
+        t.app().connections.stats.snapshot()
+    );
+    assert!(
+        stat(&t, "idle_closed") >= 2,
+        "{:?}",
+        t.app().connections.stats.snapshot()
+    );
+}
+
+/// Sends an HTTP/1.1 request head announcing `len` body bytes, then `first`, then one
+/// `drip` every `every`, until the gateway answers or closes; what it answered.
+async fn dribble_body(
+    t: &TestApp,
+    head: &str,
+    len: usize,
+    first: &[u8],
+    every: Duration,
+) -> (String, Duration) {
+    let mut s = tls_from(t, local(), b"http/1.1").await.expect("tls");
+    let head = format!("{head}Host: localhost\r\nContent-Length: {len}\r\n\r\n");
+    s.write_all(head.as_bytes()).await.expect("head");
+    s.write_all(first).await.expect("first");
+    let started = Instant::now();
+    let (mut rd, mut wr) = tokio::io::split(s);
+    let writer = tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(every).await;
+            if wr.write_all(&[b'A'; 64]).await.is_err() || wr.flush().await.is_err() {
+                return;
+            }
+        }
+    });
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(20), rd.read_to_end(&mut answer)).await;
+    writer.abort();
+    (
+        String::from_utf8_lossy(&answer).to_string(),
+        started.elapsed(),
+    )
+}
+
+#[tokio::test]
+async fn bodies_below_the_minimum_pace_are_refused() {
+    let t = TestApp::start_with(|c| {
+        c.limits.body_min_rate_bytes_per_sec = 2000;
+        c.limits.body_rate_grace_secs = 1;
+        c.limits.body_idle_timeout_secs = 10;
+    })
+    .await;
+    // A SendFile whose content arrives at 320 bytes a second, though it never pauses long.
+    let prefix = format!(
+        "<soap:Envelope xmlns:soap=\"{SOAP_ENV}\" xmlns:t=\"{TNS}\"><soap:Body><t:SendFile><t:mailbox>{}</t:mailbox>",
+        MAPLE.0
+    );
+    let (answer, took) = dribble_body(
+        &t,
+        "POST /s2s HTTP/1.1\r\nContent-Type: text/xml\r\n",
+        1_000_000,
+        prefix.as_bytes(),
+        Duration::from_millis(200),
+    )
+    .await;
+    assert!(answer.contains("MalformedRequest"), "{answer}");
+    assert!(answer.contains("arrived too slowly"), "{answer}");
+    assert!(took < Duration::from_secs(6), "{took:?}");
+    // The sign-in form, too (a browser's form has the same pace to keep).
+    let (answer, took) = dribble_body(
+        &t,
+        "POST /signin HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded\r\nSec-Fetch-Site: same-origin\r\n",
+        60_000,
+        b"csrf=x&mid=M10002&password=",
+        Duration::from_millis(200),
+    )
+    .await;
+    assert!(took < Duration::from_secs(6), "{took:?}: {answer}");
+    assert!(
+        !answer.contains(" 200 ") && !answer.contains(" 303 "),
+        "{answer}"
+    );
+    assert!(
+        stat(&t, "body_timeouts") >= 2,
+        "{:?}",
+        t.app().connections.stats.snapshot()
+    );
+    // A form larger than limits.max_form_bytes is refused once that much has arrived.
+    let mut big = b"csrf=x&mid=".to_vec();
+    big.resize(100 * 1024, b'A');
+    let (answer, _) = dribble_body(
+        &t,
+        "POST /signin HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded\r\nSec-Fetch-Site: same-origin\r\n",
+        10_000_000,
+        &big,
+        Duration::from_millis(50),
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+}
+
+#[tokio::test]
+async fn one_client_is_capped_while_others_are_served() {
+    let t = TestApp::start_with(|c| c.limits.max_connections_per_client = 3).await;
+    let mut mine = Vec::new();
+    for _ in 0..3 {
+        mine.push(
+            tls_from(&t, IpAddr::from([127, 0, 0, 7]), b"http/1.1")
+                .await
+                .expect("tls"),
+        );
+    }
+    // The fourth from the same address is closed before its handshake completes.
+    assert!(tls_from(&t, IpAddr::from([127, 0, 0, 7]), b"http/1.1")
+        .await
+        .is_err());
+    assert_eq!(stat(&t, "refused_per_client"), 1);
+    // Another client is served, and the capped client's open connections still work.
+    let mut other = tls_from(&t, IpAddr::from([127, 0, 0, 8]), b"http/1.1")
+        .await
+        .expect("tls");
+    assert_eq!(get_wsdl(&mut other).await, 200);
+    assert_eq!(get_wsdl(&mut mine[0]).await, 200);
+}
+
+#[tokio::test]
+async fn a_client_that_does_not_read_its_answer_is_dropped() {
+    let t = TestApp::start_with(|c| c.limits.send_timeout_secs = 2).await;
+    // A 24 MiB attachment for the CA: far more than the sockets' buffers hold.
+    let content: Vec<u8> = (0..24 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+    let r = t.send(SITE_USER, MAPLE, Some(PBCA.0), &content).await;
+    assert_ok(&r);
+    let id = r.get("messageId").expect("id").to_string();
+    let envelope = format!(
+        "<soap:Envelope xmlns:soap=\"{SOAP_ENV}\" xmlns:t=\"{TNS}\"><soap:Header><wsse:Security xmlns:wsse=\"{WSSE}\"><wsse:UsernameToken><wsse:Username>{}</wsse:Username><wsse:Password>{}</wsse:Password></wsse:UsernameToken></wsse:Security></soap:Header><soap:Body><t:GetMessage><t:mailbox>{}</t:mailbox><t:mailboxPassword>{}</t:mailboxPassword><t:messageId>{id}</t:messageId></t:GetMessage></soap:Body></soap:Envelope>",
+        CA_USER.0, CA_USER.1, PBCA.0, PBCA.1
+    );
+    let mut s = tls_from(&t, local(), b"http/1.1").await.expect("tls");
+    let head = format!(
+        "POST /s2s HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/xml\r\nContent-Length: {}\r\n\r\n",
+        envelope.len()
+    );
+    s.write_all(head.as_bytes()).await.expect("head");
+    s.write_all(envelope.as_bytes()).await.expect("body");
+    // Read nothing for a while: the gateway gives up on us after the send timeout.
+    let open_before = stat(&t, "open");
+    let started = Instant::now();
+    while stat(&t, "send_timeouts") == 0 && started.elapsed() < Duration::from_secs(15) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        stat(&t, "send_timeouts"),
+        1,
+        "{:?}",
+        t.app().connections.stats.snapshot()
+    );
+    assert!(started.elapsed() >= Duration::from_millis(1500));
+    assert!(stat(&t, "open") < open_before, "the connection was closed");
+}
