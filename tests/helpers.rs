@@ -337,11 +337,17 @@ pub struct Node {
 
 impl Node {
     pub fn spawn(data_dir: &Path, database_url: &str) -> Node {
+        Self::spawn_with(data_dir, database_url, &[])
+    }
+
+    /// [`Node::spawn`] with further settings in the environment (`IMAX_…`).
+    pub fn spawn_with(data_dir: &Path, database_url: &str, env: &[(&str, &str)]) -> Node {
         let port = {
             let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
             l.local_addr().expect("addr").port()
         };
         let child = Self::command(data_dir, database_url, port)
+            .envs(env.iter().copied())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -372,6 +378,30 @@ impl Node {
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
         panic!("gateway node {} did not come up", self.url);
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// A field of the process's `/proc/PID/status` in KiB (`VmRSS:`, `VmHWM:`).
+    pub fn status_kib(&self, field: &str) -> u64 {
+        std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .expect("proc status")
+            .lines()
+            .find_map(|l| l.strip_prefix(field))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .expect("field")
+    }
+
+    /// The process's CPU time so far (user + system), in seconds.
+    pub fn cpu_secs(&self) -> f64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).expect("stat");
+        let after = &stat[stat.rfind(')').expect("comm") + 2..];
+        let f: Vec<&str> = after.split_whitespace().collect();
+        let ticks: f64 =
+            f[11].parse::<f64>().expect("utime") + f[12].parse::<f64>().expect("stime");
+        ticks / 100.0
     }
 
     /// SIGKILL: no shutdown, no draining, no clean-stop mark.

@@ -10,6 +10,7 @@ mod browser;
 mod exposure;
 mod faults;
 mod folders;
+mod guessing;
 mod lifecycle;
 mod nodes;
 mod resets;
