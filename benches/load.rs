@@ -73,7 +73,9 @@ fn imax(dir: &Path, database_url: &str, port: u16) -> Command {
         .env("IMAX_LISTEN", format!("127.0.0.1:{port}"))
         .env("IMAX_LOG", "warn")
         // The benchmark is one client address making many requests; nothing here fails.
-        .env("IMAX_THROTTLE_MAX_FAILURES", "1000000");
+        .env("IMAX_THROTTLE_MAX_FAILURES", "1000000")
+        // ...and opens up to 64 connections at once from that one address.
+        .env("IMAX_LIMITS_MAX_CONNECTIONS_PER_CLIENT", "256");
     c
 }
 
