@@ -204,6 +204,36 @@ impl Gateway {
         &self.inner.hasher
     }
 
+    /// An attempt at a principal that does not exist: the same writes and argon2 work as one
+    /// at a real principal, then the same answer as a wrong password.
+    async fn refuse_unknown(
+        &self,
+        kind: &str,
+        creds: &Credentials,
+        entry: AuditEntry,
+        code: Code,
+    ) -> Refusal {
+        if let Err(e) = self
+            .inner
+            .throttle
+            .claim_unknown(kind, &creds.principal)
+            .await
+        {
+            return e.into();
+        }
+        if self
+            .inner
+            .hasher
+            .verify_dummy(&creds.password)
+            .await
+            .is_err()
+        {
+            return busy();
+        }
+        let entry = entry.detail(format!("unknown {kind}"));
+        self.refuse(vec![], entry, code.into()).await
+    }
+
     /// Steps 1–3: authenticates the M-ID and asks the access decision about `op`.
     ///
     /// No answer before a right password tells more than a wrong password would: an unknown
@@ -245,18 +275,8 @@ impl Gateway {
         }
         self.claim_for_client(caller).await?;
         let Some(account) = account else {
-            self.inner
-                .throttle
-                .claim_unknown("mid", &creds.principal)
-                .await?;
-            self.inner
-                .hasher
-                .verify_dummy(&creds.password)
-                .await
-                .map_err(|_| busy())?;
-            let entry = entry.detail("unknown M-ID");
             return Err(self
-                .refuse(vec![], entry, Code::AuthenticationFailed.into())
+                .refuse_unknown("M-ID", creds, entry, Code::AuthenticationFailed)
                 .await);
         };
         let n = accounts::claim_attempt(&store.pool, account.id).await?;
@@ -404,21 +424,8 @@ impl Gateway {
         self.claim_for_client(caller).await?;
         let refused = |detail: String| entry.clone().detail(detail);
         let Some(m) = mailbox else {
-            self.inner
-                .throttle
-                .claim_unknown("mailbox", &creds.principal)
-                .await?;
-            self.inner
-                .hasher
-                .verify_dummy(&creds.password)
-                .await
-                .map_err(|_| busy())?;
             return Err(self
-                .refuse(
-                    vec![],
-                    refused("unknown iMAX ID".into()),
-                    Code::MailboxAuthenticationFailed.into(),
-                )
+                .refuse_unknown("iMAX ID", creds, entry, Code::MailboxAuthenticationFailed)
                 .await);
         };
         let (n, frozen_until) = mailboxes::claim_attempt(&store.pool, m.id, now).await?;
