@@ -299,7 +299,7 @@ async fn r14_coordinator_unlocks_and_r24_help_desk_resets_a_mailbox_password() {
     b.click("form[role=search] button").await;
     b.click(&format!("a[href='/helpdesk/people/{}']", BUREAU_USER.0))
         .await;
-    b.wait_text("locked (by an administrator)").await;
+    b.wait_text("locked (by the Help Desk)").await;
     b.screenshot("15-helpdesk-person").await;
     b.click("form[action$='/status'] button[value=active]")
         .await;

@@ -270,25 +270,27 @@ async fn r19_r22_staff_assignment_and_property_assignments() {
         .await
         .expect("a user of no property");
     forbidden(second.assign_staff("M10051").await, "R19");
-    // R22: the coordinator removes a leaver's property assignment; it may not assign outside
-    // its BPRs.
-    second
-        .assign_property(SITE_USER.0, MAPLE_PROPERTY, false)
-        .await
-        .expect("removed");
+    // It may not assign outside its BPRs (R3).
     forbidden(
         second
             .assign_property(SITE_USER.0, RIVERSIDE_PROPERTY, true)
             .await,
         "R3",
     );
-    // Removing the iMAX role takes effect at once through the server.
+    // R22, a leaver: the coordinator removes the iMAX role (at once, through the server),
+    // then the property assignment.
     assert_ok(&t.send(SITE_USER, MAPLE, None, b"x").await);
     second
         .revoke(SITE_USER.0, Right::Imax)
         .await
         .expect("revoked");
     assert_fault(&t.send(SITE_USER, MAPLE, None, b"x").await, "NoImaxRole");
+    second
+        .assign_property(SITE_USER.0, MAPLE_PROPERTY, false)
+        .await
+        .expect("removed");
+    // With no property in common any more, its authority over the leaver has ended.
+    forbidden(second.grant(SITE_USER.0, Right::Imax).await, "R22");
 }
 
 #[tokio::test]
@@ -450,4 +452,67 @@ async fn r20_a_user_created_in_the_window_is_certified_before_first_use() {
     let coordinator = t.admin.acting_as(COORDINATOR.0).await.expect("coordinator");
     coordinator.recertify("M10090").await.expect("recertified");
     assert_ok(&t.send(who, MAPLE, None, b"x").await);
+}
+
+#[tokio::test]
+async fn authority_is_current_and_help_desk_locks_are_the_help_desks() {
+    let t = TestApp::start().await;
+    let coordinator = t.admin.acting_as(COORDINATOR.0).await.expect("coordinator");
+    let help = t.admin.acting_as(HELP_DESK).await.expect("help desk");
+    let locked = AccountStatus::Locked(LockReason::Administrative);
+    // M10002 works on Maple Court, where M10001 has its BPR: M10001 manages it (R3, R14).
+    coordinator
+        .set_status(SITE_USER.0, locked)
+        .await
+        .expect("a coordinator locks its user");
+    coordinator
+        .set_status(SITE_USER.0, AccountStatus::Active)
+        .await
+        .expect("and unlocks it");
+    // A lock the Help Desk set is the Help Desk's to lift.
+    help.set_status(SITE_USER.0, locked)
+        .await
+        .expect("the Help Desk locks");
+    assert_eq!(
+        account_status(&t.admin.store, SITE_USER.0).await,
+        AccountStatus::Locked(LockReason::HelpDesk)
+    );
+    forbidden(
+        coordinator
+            .set_status(SITE_USER.0, AccountStatus::Active)
+            .await,
+        "R14",
+    );
+    help.set_status(SITE_USER.0, AccountStatus::Active)
+        .await
+        .expect("the Help Desk unlocks");
+
+    // The user moves to Riverside, where M10001 has no BPR: its authority ends at once.
+    t.admin
+        .assign_property(SITE_USER.0, "800100002", true)
+        .await
+        .expect("assigned");
+    t.admin
+        .assign_property(SITE_USER.0, "800100001", false)
+        .await
+        .expect("unassigned");
+    forbidden(coordinator.set_status(SITE_USER.0, locked).await, "R22");
+    forbidden(coordinator.view_person(SITE_USER.0).await, "R22");
+    forbidden(coordinator.grant(SITE_USER.0, Right::Imax).await, "R22");
+    let report = coordinator.last_login_report().await.expect("report");
+    assert!(
+        report.iter().all(|l| l.mid != SITE_USER.0),
+        "no longer its user"
+    );
+
+    // Help Desk staff are never a coordinator's, even on one of its properties.
+    t.admin
+        .assign_property(HELP_DESK, "800100001", true)
+        .await
+        .expect("assigned");
+    forbidden(coordinator.assign_staff(HELP_DESK).await, "Help Desk staff");
+    forbidden(
+        coordinator.set_status(HELP_DESK, locked).await,
+        "Help Desk staff",
+    );
 }

@@ -100,8 +100,14 @@ impl Admin {
         match &self.actor {
             Actor::Operator | Actor::HelpDesk(_) | Actor::System => Ok(()),
             Actor::Coordinator { id, mid } => {
-                if target.kind == AccountKind::User
-                    && operators::manages(&self.store.pool, *id, target.id).await?
+                let pool = &self.store.pool;
+                if operators::is_help_desk(pool, target.id).await? {
+                    Err(forbidden(format!(
+                        "{mid} may not act on {}: Help Desk staff are managed by HUD only.",
+                        target.mid
+                    )))
+                } else if target.kind == AccountKind::User
+                    && operators::manages(pool, *id, target.id).await?
                 {
                     Ok(())
                 } else if target.kind == AccountKind::Coordinator {
@@ -111,7 +117,7 @@ impl Admin {
                     )))
                 } else {
                     Err(forbidden(format!(
-                        "{mid} does not manage {}: a coordinator acts only on its own users (R3).",
+                        "{mid} does not manage {}: a coordinator acts only on its own users while they work on one of its properties (R3, R14, R22).",
                         target.mid
                     )))
                 }
@@ -356,6 +362,23 @@ impl Admin {
             )));
         }
         self.may_manage(&account).await?;
+        // A lock the Help Desk set is the Help Desk's to lift (and a lock it sets is its own).
+        let status = match (status, self.actor.is_hud()) {
+            (AccountStatus::Locked(LockReason::Administrative), true) => {
+                AccountStatus::Locked(LockReason::HelpDesk)
+            }
+            (AccountStatus::Locked(LockReason::HelpDesk), false) => {
+                AccountStatus::Locked(LockReason::Administrative)
+            }
+            (s, _) => s,
+        };
+        if account.status == AccountStatus::Locked(LockReason::HelpDesk) && !self.actor.is_hud() {
+            return Err(forbidden(format!(
+                "{} may not change {}: the Help Desk locked it, and only the Help Desk unlocks it (R14).",
+                self.actor.name(),
+                account.mid
+            )));
+        }
         let audit = self.entry("SetStatus").detail(format!(
             "mid={} before={:?} after={:?}",
             account.mid, account.status, status
@@ -407,6 +430,12 @@ impl Admin {
             return Err(invalid(format!("{} is not a user", user.mid)));
         }
         let pool = &self.store.pool;
+        if operators::is_help_desk(pool, user.id).await? {
+            return Err(forbidden(format!(
+                "{me} may not take {} as staff: Help Desk staff are managed by HUD only.",
+                user.mid
+            )));
+        }
         let bpr = operators::bpr_properties(pool, *id).await?;
         let shared = operators::assigned_properties(pool, user.id)
             .await?
@@ -645,7 +674,8 @@ pub fn status_text(s: AccountStatus) -> &'static str {
         AccountStatus::Active => "active",
         AccountStatus::Locked(LockReason::Inactivity) => "locked (inactive 90 days)",
         AccountStatus::Locked(LockReason::FailedSignIns) => "locked (failed sign-ins)",
-        AccountStatus::Locked(LockReason::Administrative) => "locked (by an administrator)",
+        AccountStatus::Locked(LockReason::Administrative) => "locked (by a coordinator)",
+        AccountStatus::Locked(LockReason::HelpDesk) => "locked (by the Help Desk)",
         AccountStatus::Terminated => "terminated",
     }
 }

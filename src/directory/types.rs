@@ -28,12 +28,16 @@ impl AccountKind {
 }
 
 /// Why a locked M-ID is locked: an inactivity lock (R13) is lifted by a coordinator (R14) just
-/// like a lock for failed sign-ins.
+/// like a lock for failed sign-ins or a coordinator's own lock; a lock the Help Desk (or the
+/// installation's operator) set is lifted only by the Help Desk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LockReason {
     Inactivity,
     FailedSignIns,
+    /// Locked by a coordinator.
     Administrative,
+    /// Locked by the Help Desk: only the Help Desk lifts it.
+    HelpDesk,
 }
 
 impl LockReason {
@@ -42,6 +46,7 @@ impl LockReason {
             LockReason::Inactivity => "inactivity",
             LockReason::FailedSignIns => "failed_signins",
             LockReason::Administrative => "administrative",
+            LockReason::HelpDesk => "help_desk",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
@@ -49,6 +54,7 @@ impl LockReason {
             "inactivity" => Some(Self::Inactivity),
             "failed_signins" => Some(Self::FailedSignIns),
             "administrative" => Some(Self::Administrative),
+            "help_desk" => Some(Self::HelpDesk),
             _ => None,
         }
     }

@@ -55,9 +55,9 @@ pub async fn link(
 }
 
 pub async fn manages(pool: &AnyPool, coordinator: i64, user: i64) -> Result<bool, sqlx::Error> {
-    let n: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM coordinator_users WHERE coordinator_id = $1 AND user_id = $2",
-    )
+    let n: i64 = sqlx::query_scalar(&format!(
+        "SELECT COUNT(*) FROM coordinator_users c WHERE c.coordinator_id = $1 AND c.user_id = $2 AND {SHARES_A_PROPERTY}"
+    ))
     .bind(coordinator)
     .bind(user)
     .fetch_one(pool)
@@ -65,12 +65,19 @@ pub async fn manages(pool: &AnyPool, coordinator: i64, user: i64) -> Result<bool
     Ok(n > 0)
 }
 
+/// A coordinator (`c.coordinator_id`) manages a user (`c.user_id`) only while one of its BPR
+/// properties is among the user's assignments (R3, R14, R22): authority lapses the moment
+/// they no longer share a property.
+const SHARES_A_PROPERTY: &str = "EXISTS (SELECT 1 FROM property_assignments pa
+        JOIN business_partners b ON b.property_id = pa.property_id AND b.account_id = c.coordinator_id
+       WHERE pa.account_id = c.user_id)";
+
 /// The M-IDs of the users a coordinator manages, in M-ID order.
 pub async fn managed_users(pool: &AnyPool, coordinator: i64) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar(
+    sqlx::query_scalar(&format!(
         "SELECT a.mid FROM coordinator_users c JOIN accounts a ON a.id = c.user_id
-         WHERE c.coordinator_id = $1 ORDER BY a.mid",
-    )
+             WHERE c.coordinator_id = $1 AND {SHARES_A_PROPERTY} ORDER BY a.mid"
+    ))
     .bind(coordinator)
     .fetch_all(pool)
     .await
