@@ -253,3 +253,41 @@ async fn admin_check_finds_bad_bodies_orphans_and_a_broken_audit_chain() {
     assert_eq!(r.audit_broken.as_ref().map(|b| b.0), Some(2), "{r:?}");
     assert!(!r.is_sound());
 }
+
+#[tokio::test]
+async fn any_number_of_nodes_migrate_a_fresh_database_at_once() {
+    // Four processes on one new database (PostgreSQL in the PostgreSQL run, a SQLite file
+    // otherwise), started together: every one must come up on the same schema.
+    let dir = tempfile::tempdir().expect("tmp");
+    let url = test_database_url().await;
+    let children: Vec<_> = (0..4)
+        .map(|n| {
+            let data = dir.path().join(format!("node{n}"));
+            std::process::Command::new(env!("CARGO_BIN_EXE_imax"))
+                .args(["admin", "migrate"])
+                .env("IMAX_DATA_DIR", &data)
+                .env(
+                    "IMAX_DATABASE_URL",
+                    if url.is_empty() {
+                        format!("sqlite://{}", dir.path().join("shared.db").display())
+                    } else {
+                        url.clone()
+                    },
+                )
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("spawn")
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().expect("wait");
+        assert!(
+            out.status.success(),
+            "a node failed to migrate: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(String::from_utf8_lossy(&out.stdout)
+            .contains(&format!("schema at version {}", imax_gateway::store::SCHEMA_VERSION)));
+    }
+}

@@ -37,19 +37,22 @@ const POSTGRES: &[&str] = schema!("postgres");
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = 9;
 
+/// Brings the schema up to [`SCHEMA_VERSION`]. Any number of nodes may start at once on a
+/// fresh database: the lock is taken before any table is touched (PostgreSQL: an advisory
+/// lock held by the migrating transaction; SQLite: `BEGIN IMMEDIATE`), so one node migrates
+/// and the others wait, then find the work done.
 pub async fn run(pool: &AnyPool, engine: super::Engine) -> Result<(), StoreError> {
-    sqlx::query(
-        "CREATE TABLE IF NOT EXISTS schema_version (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
-    )
-    .execute(pool)
-    .await?;
     let mut tx = super::begin_write(pool).await?;
     if engine == super::Engine::Postgres {
-        // Several gateway nodes may start at once: one migrates, the others wait and see.
         sqlx::query("SELECT pg_advisory_xact_lock(7071001)")
             .execute(&mut *tx)
             .await?;
     }
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS schema_version (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
+    )
+    .execute(&mut *tx)
+    .await?;
     let current: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM schema_version")
         .fetch_one(&mut *tx)
         .await?;
