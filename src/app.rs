@@ -112,7 +112,7 @@ pub enum StartError {
 /// so two gateways never share (and sweep) one body store.
 fn lock_data_dir(dir: &std::path::Path) -> Result<std::fs::File, StartError> {
     let shown = dir.display().to_string();
-    std::fs::create_dir_all(dir).map_err(|source| StartError::Lock {
+    crate::store::private::dir(dir).map_err(|source| StartError::Lock {
         dir: shown.clone(),
         source,
     })?;
@@ -124,14 +124,9 @@ fn lock_data_dir(dir: &std::path::Path) -> Result<std::fs::File, StartError> {
 /// SQLite serves one node: a second gateway on the same database file (with another data
 /// directory, whose body files the first could not read) is refused, pointing to PostgreSQL.
 fn lock_sqlite_database(url: &str) -> Result<Option<std::fs::File>, StartError> {
-    let Some(rest) = url.strip_prefix("sqlite:") else {
+    let Some(path) = crate::store::sqlite_path(url) else {
         return Ok(None);
     };
-    let path = rest.trim_start_matches("//");
-    let path = path.split('?').next().unwrap_or_default();
-    if path.is_empty() || path.starts_with(':') {
-        return Ok(None);
-    }
     let lock = std::path::PathBuf::from(format!("{path}.gateway-lock"));
     lock_file(&lock, || StartError::DatabaseInUse(path.to_string())).map(Some)
 }
@@ -144,7 +139,7 @@ fn lock_file(
         dir: path.display().to_string(),
         source,
     };
-    let file = std::fs::OpenOptions::new()
+    let file = crate::store::private::file_options()
         .create(true)
         .truncate(false)
         .write(true)

@@ -79,7 +79,7 @@ pub fn generate_dev(dir: &Path) -> Result<(), TlsError> {
     leaf.distinguished_name
         .push(DnType::CommonName, "localhost");
     let leaf_cert = leaf.signed_by(&key, &ca_cert, &ca_key).map_err(g)?;
-    std::fs::create_dir_all(dir).map_err(|source| TlsError::Write {
+    crate::store::private::dir(dir).map_err(|source| TlsError::Write {
         path: dir.into(),
         source,
     })?;

@@ -287,7 +287,48 @@ async fn any_number_of_nodes_migrate_a_fresh_database_at_once() {
             "a node failed to migrate: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        assert!(String::from_utf8_lossy(&out.stdout)
-            .contains(&format!("schema at version {}", imax_gateway::store::SCHEMA_VERSION)));
+        assert!(String::from_utf8_lossy(&out.stdout).contains(&format!(
+            "schema at version {}",
+            imax_gateway::store::SCHEMA_VERSION
+        )));
+    }
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_data_directory_database_and_bodies_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let t = TestApp::start().await;
+    let r = t.send(SITE_USER, MAPLE, Some(PBCA.0), b"private").await;
+    assert_ok(&r);
+    let mode = |p: &std::path::Path| {
+        std::fs::metadata(p)
+            .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    let data = t.dir.path();
+    assert_eq!(mode(data), 0o700, "the data directory");
+    assert_eq!(mode(&data.join("tls")), 0o700);
+    assert_eq!(mode(&data.join("tls/server.key")), 0o600);
+    let mut files = 0;
+    let mut stack = vec![data.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("read dir") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                assert_eq!(mode(&path), 0o700, "{}", path.display());
+                stack.push(path);
+            } else if path.starts_with(data.join("messages"))
+                || path.to_string_lossy().contains("imax.db")
+            {
+                assert_eq!(mode(&path), 0o600, "{}", path.display());
+                files += 1;
+            }
+        }
+    }
+    if t.config.database_url.is_empty() {
+        assert!(files >= 2, "the database and a body were checked");
     }
 }

@@ -34,6 +34,7 @@ pub mod mailboxes;
 pub mod messages;
 mod migrate;
 pub mod operators;
+pub mod private;
 pub mod profiles;
 pub mod sessions;
 
@@ -85,6 +86,14 @@ pub async fn begin_write(
     }
 }
 
+/// The file a `sqlite://` URL names (none for in-memory databases).
+pub fn sqlite_path(url: &str) -> Option<&str> {
+    let rest = url.strip_prefix("sqlite:")?;
+    let path = rest.trim_start_matches("//");
+    let path = path.split('?').next().unwrap_or_default();
+    (!path.is_empty() && !path.starts_with(':')).then_some(path)
+}
+
 /// The database pool plus the body store and the group committer.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -113,9 +122,12 @@ impl Store {
         let engine =
             Engine::of_url(url).ok_or_else(|| StoreError::UnsupportedUrl(url.to_string()))?;
         sqlx::any::install_default_drivers();
-        std::fs::create_dir_all(data_dir)?;
+        private::dir(data_dir)?;
         let pool = match engine {
             Engine::Sqlite => {
+                if let Some(path) = sqlite_path(url) {
+                    private::sqlite_file(Path::new(path))?;
+                }
                 // Create the file if missing (the Any driver passes the URL through).
                 let url = if url.contains('?') {
                     url.to_string()

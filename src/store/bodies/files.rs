@@ -6,7 +6,7 @@
 //! Only one gateway serves a data directory (its lock), so at start-up everything in `staging/`
 //! is a leftover, and after an unclean stop so is every body without a row.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
@@ -23,8 +23,9 @@ fn sync_dir(path: &Path) -> io::Result<()> {
 
 impl FileBodies {
     pub fn open(root: &Path) -> io::Result<FileBodies> {
-        fs::create_dir_all(root.join("staging"))?;
-        fs::create_dir_all(root.join("bodies"))?;
+        crate::store::private::dir(root)?;
+        crate::store::private::dir(&root.join("staging"))?;
+        crate::store::private::dir(&root.join("bodies"))?;
         Ok(FileBodies {
             root: root.to_path_buf(),
         })
@@ -107,7 +108,13 @@ impl FileBodies {
     ) -> io::Result<()> {
         use tokio::io::AsyncWriteExt;
         if spill.is_none() {
-            *spill = Some(tokio::fs::File::create(self.staging_path(key)).await?);
+            *spill = Some(
+                crate::store::private::async_file_options()
+                    .write(true)
+                    .create_new(true)
+                    .open(self.staging_path(key))
+                    .await?,
+            );
         }
         if let Some(f) = spill.as_mut() {
             f.write_all(bytes).await?;
@@ -132,7 +139,7 @@ impl FileBodies {
             let staging = store.staging_path(&key);
             let mut file = match spill {
                 Some(f) => f,
-                None => OpenOptions::new()
+                None => crate::store::private::file_options()
                     .write(true)
                     .create_new(true)
                     .open(&staging)?,
@@ -143,7 +150,7 @@ impl FileBodies {
             let dest = store.path(&key);
             let shard = dest.parent().unwrap_or(&store.root).to_path_buf();
             if !shard.exists() {
-                fs::create_dir_all(&shard)?;
+                crate::store::private::dir(&shard)?;
                 sync_dir(&store.root.join("bodies"))?;
             }
             fs::rename(&staging, &dest)?;
