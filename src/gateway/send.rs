@@ -10,6 +10,7 @@ use crate::directory::{ImaxId, Mailbox, Recipient};
 use crate::error::{Code, Refusal};
 use crate::mailbox::{self, Receipt, RoutedBy};
 use crate::store::bodies::StageError;
+use crate::store::CommitError;
 use crate::store::{mailboxes, messages, Effect, NewMessage, StagedBody};
 use crate::tracs::{self, FileKind, Report, Scanner};
 use time::Duration;
@@ -169,18 +170,30 @@ impl Gateway {
             }));
             match store.committer.commit(effects, entry).await {
                 Ok(()) => Ok(sealed),
-                Err(e) => {
+                // Two identical transmissions at the same moment: the unique index on the
+                // transmission key lets one in.
+                Err(CommitError::NotCommitted {
+                    duplicate_transmission: true,
+                    ..
+                }) => {
                     let _ = store.bodies.remove(&sealed.key).await;
-                    // Two identical transmissions at the same moment: the unique index on the
-                    // transmission key lets one in (SQLite and PostgreSQL both name it).
-                    if e.contains("tracs_key") {
-                        Err(Refusal::with_detail(
-                            Code::DuplicateFile,
-                            "Another file with the same Sender's iMAX ID, date stamp and time stamp arrived at the same moment.",
-                        ))
-                    } else {
-                        Err(Refusal::internal(e))
-                    }
+                    Err(Refusal::with_detail(
+                        Code::DuplicateFile,
+                        "Another file with the same Sender's iMAX ID, date stamp and time stamp arrived at the same moment.",
+                    ))
+                }
+                Err(e @ CommitError::NotCommitted { .. }) => {
+                    let _ = store.bodies.remove(&sealed.key).await;
+                    Err(Refusal::internal(e))
+                }
+                // The row may have been committed: its body stays (`imax admin check` reports
+                // it if the row is not there; on PostgreSQL the upload sweep takes it).
+                Err(e @ CommitError::Unknown(_)) => {
+                    tracing::error!(key = %sealed.key, error = %e, "kept a body whose row may exist");
+                    Err(Refusal::with_detail(
+                        Code::Unavailable,
+                        "The file may or may not have been stored: the database failed while committing it. List Sent to TRACS or Sent to Others before sending it again.",
+                    ))
                 }
             }
         })

@@ -91,7 +91,44 @@ pub enum Effect {
 struct Job {
     effects: Vec<Effect>,
     audit: AuditEntry,
-    reply: oneshot::Sender<Result<(), String>>,
+    reply: oneshot::Sender<Result<(), CommitError>>,
+}
+
+/// Why a job was not (or may not have been) committed. The difference matters: a body whose
+/// row was certainly not committed may be deleted; one whose row may exist must be kept.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CommitError {
+    /// Nothing of the job is in the database: its statements failed (the transaction was
+    /// rolled back), or the database could not be reached to begin.
+    #[error("not committed: {message}")]
+    NotCommitted {
+        /// The job's message broke the unique index of transmissions (a duplicate arriving
+        /// at the same moment as its original).
+        duplicate_transmission: bool,
+        message: String,
+    },
+    /// The connection failed while committing: the job may or may not be in the database.
+    #[error("commit outcome unknown: {0}")]
+    Unknown(String),
+}
+
+impl CommitError {
+    fn not_committed(e: &sqlx::Error) -> CommitError {
+        // Both engines name the unique index's column in the message (SQLite gives no
+        // constraint name; PostgreSQL gives `messages_tracs_key`).
+        let duplicate_transmission = match e {
+            sqlx::Error::Database(d) => {
+                d.kind() == sqlx::error::ErrorKind::UniqueViolation
+                    && (d.message().contains("tracs_key")
+                        || d.constraint().is_some_and(|c| c.contains("tracs_key")))
+            }
+            _ => false,
+        };
+        CommitError::NotCommitted {
+            duplicate_transmission,
+            message: e.to_string(),
+        }
+    }
 }
 
 /// Handle to the committer task.
@@ -124,8 +161,12 @@ impl Committer {
     }
 
     /// Applies `effects` and appends `audit`, durably, before returning.
-    pub async fn commit(&self, effects: Vec<Effect>, audit: AuditEntry) -> Result<(), String> {
+    pub async fn commit(&self, effects: Vec<Effect>, audit: AuditEntry) -> Result<(), CommitError> {
         let (reply, rx) = oneshot::channel();
+        let stopped = |what: &str| CommitError::NotCommitted {
+            duplicate_transmission: false,
+            message: format!("the committer has stopped ({what})"),
+        };
         self.tx
             .send(Job {
                 effects,
@@ -133,9 +174,11 @@ impl Committer {
                 reply,
             })
             .await
-            .map_err(|_| "the committer has stopped".to_string())?;
+            .map_err(|_| stopped("not queued"))?;
+        // The job was queued: if the committer is gone before answering, nobody can say
+        // whether it was committed.
         rx.await
-            .map_err(|_| "the committer has stopped".to_string())?
+            .map_err(|_| CommitError::Unknown("the committer stopped before answering".into()))?
     }
 
     /// Lets queued jobs and the batch in progress finish, then stops the task. Called after
@@ -175,21 +218,47 @@ async fn run(pool: AnyPool, mut rx: mpsc::Receiver<Job>, busy: Arc<Mutex<()>>) {
             Err(e) => {
                 tracing::error!(error = %e, "group commit failed");
                 for job in batch {
-                    let _ = job.reply.send(Err(e.to_string()));
+                    let _ = job.reply.send(Err(e.clone()));
                 }
             }
         }
     }
 }
 
+/// Commits a batch on a connection of its own. A connection whose transaction failed in any
+/// way is closed, never handed back to the pool, so a rollback that could not complete (a full
+/// disk) never leaves a connection inside a transaction for the next batch; when the database
+/// works again, so does the committer.
 async fn commit_batch(
     pool: &AnyPool,
     batch: &[Job],
-) -> Result<Vec<Result<(), String>>, sqlx::Error> {
+) -> Result<Vec<Result<(), CommitError>>, CommitError> {
+    let engine = crate::store::Engine::of_pool(pool);
+    let mut conn = pool
+        .acquire()
+        .await
+        .map_err(|e| CommitError::not_committed(&e))?;
+    let out = commit_on(&mut conn, engine, batch).await;
+    if out.as_ref().map_or(true, |r| r.iter().any(|r| r.is_err())) {
+        conn.close_on_drop();
+    }
+    out
+}
+
+async fn commit_on(
+    conn: &mut AnyConnection,
+    engine: crate::store::Engine,
+    batch: &[Job],
+) -> Result<Vec<Result<(), CommitError>>, CommitError> {
+    let unknown = |e: sqlx::Error| CommitError::Unknown(e.to_string());
     // Usually every job succeeds: apply them all in one transaction, without savepoints (on
     // PostgreSQL each statement is a round trip, and the committer is the one writer).
-    let mut tx = crate::store::begin_write(pool).await?;
-    let mut chain = Chain::head(&mut tx).await?;
+    let mut tx = crate::store::begin_write_on(conn, engine)
+        .await
+        .map_err(|e| CommitError::not_committed(&e))?;
+    let mut chain = Chain::head(&mut tx)
+        .await
+        .map_err(|e| CommitError::not_committed(&e))?;
     let mut failed = None;
     for job in batch {
         if let Err(e) = apply(&mut tx, job, &mut chain).await {
@@ -198,34 +267,47 @@ async fn commit_batch(
         }
     }
     let Some(e) = failed else {
-        tx.commit().await?;
+        tx.commit().await.map_err(unknown)?;
         return Ok(batch.iter().map(|_| Ok(())).collect());
     };
-    tx.rollback().await?;
+    // Nothing of this transaction is committed, whether or not the rollback completes (the
+    // connection is closed if it does not).
+    let _ = tx.rollback().await;
     if batch.len() == 1 {
-        return Ok(vec![Err(e.to_string())]);
+        return Ok(vec![Err(CommitError::not_committed(&e))]);
     }
     // A job failed: do it again, each job in its own savepoint, so that one failing job does
     // not sink the others.
-    let mut tx = crate::store::begin_write(pool).await?;
-    let mut chain = Chain::head(&mut tx).await?;
+    let mut tx = crate::store::begin_write_on(conn, engine)
+        .await
+        .map_err(|e| CommitError::not_committed(&e))?;
+    let mut chain = Chain::head(&mut tx)
+        .await
+        .map_err(|e| CommitError::not_committed(&e))?;
     let mut results = Vec::with_capacity(batch.len());
     for job in batch {
-        let mut sp = tx.begin().await?;
+        let mut sp = tx
+            .begin()
+            .await
+            .map_err(|e| CommitError::not_committed(&e))?;
         let mut next = chain.clone();
         match apply(&mut sp, job, &mut next).await {
             Ok(()) => {
-                sp.commit().await?;
+                sp.commit()
+                    .await
+                    .map_err(|e| CommitError::not_committed(&e))?;
                 chain = next;
                 results.push(Ok(()));
             }
             Err(e) => {
-                sp.rollback().await?;
-                results.push(Err(e.to_string()));
+                sp.rollback()
+                    .await
+                    .map_err(|e| CommitError::not_committed(&e))?;
+                results.push(Err(CommitError::not_committed(&e)));
             }
         }
     }
-    tx.commit().await?;
+    tx.commit().await.map_err(unknown)?;
     Ok(results)
 }
 
@@ -365,7 +447,10 @@ mod tests {
     use super::*;
     use crate::audit::{verify, AuditEntry, Verdict};
 
-    fn job(effects: Vec<Effect>, action: &str) -> (Job, oneshot::Receiver<Result<(), String>>) {
+    fn job(
+        effects: Vec<Effect>,
+        action: &str,
+    ) -> (Job, oneshot::Receiver<Result<(), CommitError>>) {
         let (reply, rx) = oneshot::channel();
         let audit = AuditEntry::new(OffsetDateTime::UNIX_EPOCH, "admin", action, "cli");
         (

@@ -39,12 +39,12 @@ pub mod profiles;
 pub mod sessions;
 
 pub use bodies::{BodyReader, BodyStore, SealedBody, StagedBody};
-pub use committer::{Committer, Effect, NewMessage};
+pub use committer::{CommitError, Committer, Effect, NewMessage};
 pub use migrate::SCHEMA_VERSION;
 
 use bodies::{ChunkBodies, FileBodies};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyPool, Executor};
+use sqlx::{AnyConnection, AnyPool, Executor};
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
@@ -83,6 +83,18 @@ pub async fn begin_write(
     match Engine::of_pool(pool) {
         Engine::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await,
         Engine::Postgres => pool.begin().await,
+    }
+}
+
+/// [`begin_write`] on a connection the caller holds.
+pub async fn begin_write_on(
+    conn: &mut AnyConnection,
+    engine: Engine,
+) -> Result<sqlx::Transaction<'_, sqlx::Any>, sqlx::Error> {
+    use sqlx::Connection;
+    match engine {
+        Engine::Sqlite => conn.begin_with("BEGIN IMMEDIATE").await,
+        Engine::Postgres => conn.begin().await,
     }
 }
 
