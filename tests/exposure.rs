@@ -393,4 +393,9 @@ async fn a_client_that_does_not_read_its_answer_is_dropped() {
     );
     assert!(started.elapsed() >= Duration::from_millis(1500));
     assert!(stat(&t, "open") < open_before, "the connection was closed");
+    // The body was not handed over whole, so the message is not retrieved.
+    let listed = t.list(CA_USER, PBCA, "receivedFromOthers").await;
+    assert_ok(&listed);
+    assert_eq!(listed.all("messageId"), vec![id.as_str()]);
+    assert!(listed.get("retrievedAt").is_none(), "{listed:?}");
 }

@@ -235,6 +235,49 @@ async fn admin_check_finds_bad_bodies_orphans_and_a_broken_audit_chain() {
             }
         }
     }
+    // The damaged body is never served as if whole, the fetch does not count as retrieval,
+    // and the failure is audited.
+    let mut ca = t.client(CA_USER).await;
+    let fetched = ca
+        .call(
+            "GetMessage",
+            &[
+                ("mailbox", PBCA.0),
+                ("mailboxPassword", PBCA.1),
+                ("messageId", &ids[1]),
+            ],
+        )
+        .await;
+    assert!(fetched.is_err(), "a damaged body broke off: {fetched:?}");
+    let retrieved: Option<i64> =
+        sqlx::query_scalar("SELECT retrieved_at FROM messages WHERE message_id = $1")
+            .bind(&ids[1])
+            .fetch_one(&store.pool)
+            .await
+            .expect("row");
+    assert_eq!(retrieved, None, "not retrieved");
+    let mut audited = Vec::new();
+    for _ in 0..50 {
+        audited = sqlx::query_scalar(
+            "SELECT detail FROM audit_log WHERE message_id = $1 AND outcome = 'Unavailable'",
+        )
+        .bind(&ids[1])
+        .fetch_all(&store.pool)
+        .await
+        .expect("audit");
+        if !audited.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(
+        audited.iter().any(|d: &String| d.contains("SHA-256")),
+        "{audited:?}"
+    );
+    // A whole body is fetched and counts.
+    let whole = get_reply(&mut t.client(CA_USER).await, PBCA, &ids[0]).await;
+    assert_ok(&whole);
+
     let r = store.check().await.expect("check");
     assert_eq!(r.bad_rows.len(), 1, "{r:?}");
     assert_eq!(r.bad_rows[0].0, ids[1]);

@@ -26,7 +26,10 @@ use crate::mailbox::{ListQuery, MessageInfo, Page};
 use crate::store::{self, accounts, mailboxes, messages, Effect, Store};
 
 mod browser;
+mod delivery;
 mod send;
+
+pub use delivery::{Delivery, CHUNK as DELIVERY_CHUNK};
 
 pub use send::{SendRequest, Upload};
 use std::net::IpAddr;
@@ -78,13 +81,6 @@ impl MailboxSession {
     pub fn authorized(&self) -> &Authorized {
         &self.auth
     }
-}
-
-/// A message body to hand to the client.
-#[derive(Debug)]
-pub enum Body {
-    Stored(crate::store::BodyReader),
-    Inline(Vec<u8>),
 }
 
 /// The shared core. Cheap to clone (everything inside is shared).
@@ -579,24 +575,16 @@ impl Gateway {
             .await)
     }
 
-    /// A message's metadata and body; the recipient's first fetch marks it retrieved.
+    /// A message's metadata and body. The recipient's first fetch marks it retrieved, once the
+    /// whole body has been handed over (see [`Delivery`]); the metadata already says when
+    /// (`retrievedAt`), as the completed fetch records it.
     pub async fn get_message(
         &self,
         s: &MailboxSession,
         message_id: &str,
-    ) -> Result<(MessageInfo, Body), Refusal> {
+    ) -> Result<(MessageInfo, Delivery), Refusal> {
         Self::expect_op(s, Operation::GetMessage)?;
         let mut info = self.find(s, message_id).await?;
-        let body = match &info.body_key {
-            Some(key) => Body::Stored(self.inner.store.bodies.open(key, info.size_bytes).await?),
-            None => {
-                let text = messages::broadcast_body(&self.inner.store.pool, info.row_id)
-                    .await?
-                    .map(|(_, b)| b)
-                    .unwrap_or_default();
-                Body::Inline(text.into_bytes())
-            }
-        };
         let now = self.inner.clock.now();
         let mut effects: Vec<Effect> = self.activity(&s.auth.account).into_iter().collect();
         if info.body_key.is_some()
@@ -609,8 +597,26 @@ impl Gateway {
             });
             info.retrieved_at = Some(now);
         }
-        let entry = self.session_audit(s).message(&info.message_id);
-        self.commit(effects, entry).await?;
+        let completion = delivery::Completion {
+            gw: self.clone(),
+            effects,
+            entry: self.session_audit(s).message(&info.message_id),
+        };
+        let body = match &info.body_key {
+            Some(key) => Delivery::stored(
+                self.inner.store.bodies.open(key, info.size_bytes).await?,
+                info.size_bytes,
+                info.sha256.clone(),
+                completion,
+            ),
+            None => {
+                let text = messages::broadcast_body(&self.inner.store.pool, info.row_id)
+                    .await?
+                    .map(|(_, b)| b)
+                    .unwrap_or_default();
+                Delivery::inline(text.into_bytes(), completion)
+            }
+        };
         Ok((info, body))
     }
 

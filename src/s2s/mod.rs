@@ -12,9 +12,7 @@ pub mod scan;
 
 use crate::access::{Door, Operation};
 use crate::error::{Code, Refusal};
-use crate::gateway::{
-    Body as MessageBody, Caller, Gateway, MailboxSession, SendRequest, StageError, Upload,
-};
+use crate::gateway::{Caller, Delivery, Gateway, MailboxSession, SendRequest, StageError, Upload};
 use crate::mailbox::{ListQuery, MessageInfo, Order};
 use crate::server::ClientAddr;
 use axum::body::Body;
@@ -28,7 +26,6 @@ use bytes::Bytes;
 use envelope::Request;
 use futures_util::StreamExt;
 use scan::{ScanError, Scanner};
-use tokio::io::AsyncReadExt;
 
 pub const WSDL: &str = include_str!("../../schemas/imax-s2s.wsdl");
 pub const XSD: &str = include_str!("../../schemas/imax-s2s.xsd");
@@ -362,8 +359,10 @@ async fn start_upload(
     Ok((gw.stage_body()?, session))
 }
 
-/// The GetMessage response, with the content base64-encoded on the fly from the body file.
-fn streamed_message(info: &MessageInfo, body: MessageBody) -> Body {
+/// The GetMessage response, with the content base64-encoded on the fly as the delivery hands
+/// it over (chunks of a multiple of 3 bytes, so no padding until the end). A body that does
+/// not match its row ends the response before its closing tags.
+fn streamed_message(info: &MessageInfo, body: Delivery) -> Body {
     let prefix = format!(
         "{}<tns:GetMessageResponse><tns:status>200</tns:status>{}<tns:content>",
         reply::envelope_open(),
@@ -373,48 +372,13 @@ fn streamed_message(info: &MessageInfo, body: MessageBody) -> Body {
         "</tns:content></tns:GetMessageResponse>{}",
         reply::ENVELOPE_CLOSE
     );
-    enum Phase {
-        Prefix(String, MessageBody, String),
-        Content(MessageBody, String),
-        Suffix(String),
-        Done,
-    }
-    let stream =
-        futures_util::stream::unfold(Phase::Prefix(prefix, body, suffix), |phase| async move {
-            match phase {
-                Phase::Prefix(p, b, s) => Some((
-                    Ok::<Bytes, std::io::Error>(Bytes::from(p)),
-                    Phase::Content(b, s),
-                )),
-                Phase::Content(MessageBody::Inline(bytes), s) => {
-                    let enc = base64::engine::general_purpose::STANDARD.encode(bytes);
-                    Some((Ok(Bytes::from(enc)), Phase::Suffix(s)))
-                }
-                Phase::Content(MessageBody::Stored(mut f), s) => {
-                    // 48 KiB: a multiple of 3, so chunks encode without padding until the end.
-                    let mut buf = vec![0u8; 48 * 1024];
-                    let mut filled = 0;
-                    while filled < buf.len() {
-                        match f.read(&mut buf[filled..]).await {
-                            Ok(0) => break,
-                            Ok(n) => filled += n,
-                            Err(e) => return Some((Err(e), Phase::Done)),
-                        }
-                    }
-                    if filled == 0 {
-                        return Some((Ok(Bytes::from(s)), Phase::Done));
-                    }
-                    let enc = base64::engine::general_purpose::STANDARD.encode(&buf[..filled]);
-                    let next = if filled < buf.len() {
-                        Phase::Suffix(s)
-                    } else {
-                        Phase::Content(MessageBody::Stored(f), s)
-                    };
-                    Some((Ok(Bytes::from(enc)), next))
-                }
-                Phase::Suffix(s) => Some((Ok(Bytes::from(s)), Phase::Done)),
-                Phase::Done => None,
-            }
-        });
+    let content = body.map(|chunk| {
+        chunk.map(|c| Bytes::from(base64::engine::general_purpose::STANDARD.encode(c)))
+    });
+    let stream = futures_util::stream::once(async move { Ok(Bytes::from(prefix)) })
+        .chain(content)
+        .chain(futures_util::stream::once(async move {
+            Ok(Bytes::from(suffix))
+        }));
     Body::from_stream(stream)
 }

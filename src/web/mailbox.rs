@@ -8,7 +8,7 @@ use crate::access::Operation;
 use crate::config::Config;
 use crate::directory::password::Secret;
 use crate::error::{Code, Refusal};
-use crate::gateway::{Body as MessageBody, Credentials, MailboxSession, SendRequest, StageError};
+use crate::gateway::{Credentials, MailboxSession, SendRequest, StageError};
 use crate::mailbox::{Folder, ListQuery, MessageInfo, Order, PageToken};
 use crate::store::sessions;
 use askama::Template;
@@ -20,7 +20,6 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use base64::Engine;
 use serde::Deserialize;
-use tokio::io::AsyncReadExt;
 
 pub fn routes(config: &Config) -> Router<Web> {
     // Uploads are streamed into the body store file by file, each bounded by the file limit;
@@ -362,19 +361,8 @@ async fn download(State(web): State<Web>, Signed(s): Signed, Path(id): Path<Stri
         Ok(x) => x,
         Err(r) => return web.resolve(&s, &r).await,
     };
-    let body = match body {
-        MessageBody::Inline(bytes) => Body::from(bytes),
-        MessageBody::Stored(file) => Body::from_stream(futures_util::stream::unfold(
-            (file, vec![0u8; 64 * 1024]),
-            |(mut file, mut buf)| async move {
-                match file.read(&mut buf).await {
-                    Ok(0) => None,
-                    Ok(n) => Some((Ok(bytes::Bytes::copy_from_slice(&buf[..n])), (file, buf))),
-                    Err(e) => Some((Err(e), (file, buf))),
-                }
-            },
-        )),
-    };
+    // Streamed and checked chunk by chunk; a body that does not match its row breaks off.
+    let body = Body::from_stream(body);
     let mut r = Response::new(body);
     let h = r.headers_mut();
     h.insert(
