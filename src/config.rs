@@ -71,6 +71,9 @@ pub struct Limits {
     pub h2_keepalive_timeout_secs: u64,
     /// Largest form a page accepts (sign-in, settings); uploads have `max_file_bytes`.
     pub max_form_bytes: usize,
+    /// Free space (MiB) the data directory's filesystem keeps: below it new uploads are
+    /// refused (`StorageFull`), so the database always has room for its own writes.
+    pub min_free_disk_mb: u64,
     pub page_size: u32,
 }
 
@@ -237,6 +240,7 @@ impl Default for Limits {
             h2_keepalive_interval_secs: 30,
             h2_keepalive_timeout_secs: 20,
             max_form_bytes: 64 * 1024,
+            min_free_disk_mb: 256,
             page_size: 100,
         }
     }

@@ -33,10 +33,11 @@ pub enum Code {
     Misrouted,
     DuplicateFile,
     SenderNotAllowed,
+    StorageFull,
 }
 
 impl Code {
-    pub const ALL: [Code; 23] = [
+    pub const ALL: [Code; 24] = [
         Code::AuthenticationFailed,
         Code::MailboxAuthenticationFailed,
         Code::AccountLocked,
@@ -60,6 +61,7 @@ impl Code {
         Code::Misrouted,
         Code::DuplicateFile,
         Code::SenderNotAllowed,
+        Code::StorageFull,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -87,6 +89,7 @@ impl Code {
             Code::Misrouted => "Misrouted",
             Code::DuplicateFile => "DuplicateFile",
             Code::SenderNotAllowed => "SenderNotAllowed",
+            Code::StorageFull => "StorageFull",
         }
     }
 
@@ -113,7 +116,7 @@ impl Code {
             | Code::FileTooLarge
             | Code::MalformedRequest => 300,
             Code::RateLimited => 405,
-            Code::Unavailable => 500,
+            Code::Unavailable | Code::StorageFull => 500,
             Code::SessionEnded => 401,
             // iMAX 300: "nothing was uploaded".
             Code::InvalidTracsFile
@@ -175,6 +178,9 @@ impl Code {
             }
             Code::SenderNotAllowed => {
                 "The header's Sender's iMAX ID is neither the sending mailbox nor one allowed to send for it; nothing was stored."
+            }
+            Code::StorageFull => {
+                "The gateway's storage is nearly full, so it takes no new files for now; nothing was stored. Listing and fetching still work; try again later."
             }
             Code::SessionEnded => {
                 "Your browser session has ended (signed out, idle too long, or the password, lock or rights of the M-ID or mailbox changed); sign in again."
@@ -259,7 +265,35 @@ impl From<sqlx::Error> for Refusal {
 
 impl From<std::io::Error> for Refusal {
     fn from(e: std::io::Error) -> Self {
+        if e.kind() == std::io::ErrorKind::StorageFull {
+            tracing::warn!(error = %e, "refused for lack of storage");
+            return Refusal::new(Code::StorageFull);
+        }
         Refusal::internal(format_args!("io: {e}"))
+    }
+}
+
+impl From<crate::store::bodies::StageError> for Refusal {
+    fn from(e: crate::store::bodies::StageError) -> Self {
+        use crate::store::bodies::StageError;
+        match e {
+            StageError::TooLarge { .. } => Refusal::new(Code::FileTooLarge),
+            StageError::StorageFull => {
+                tracing::warn!("an upload was refused: the storage floor was reached");
+                Refusal::new(Code::StorageFull)
+            }
+            StageError::Io(e) => e.into(),
+        }
+    }
+}
+
+impl From<crate::store::CommitError> for Refusal {
+    fn from(e: crate::store::CommitError) -> Self {
+        if e.is_storage_full() {
+            tracing::warn!(error = %e, "a commit failed for lack of storage");
+            return Refusal::new(Code::StorageFull);
+        }
+        Refusal::internal(e)
     }
 }
 

@@ -375,3 +375,108 @@ async fn the_data_directory_database_and_bodies_are_private() {
         assert!(files >= 2, "the database and a body were checked");
     }
 }
+
+/// A tmpfs of `mib` MiB mounted on a fresh directory (the test command runs as root), and
+/// unmounted when dropped.
+struct SmallDisk {
+    dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn mount(mib: u64) -> SmallDisk {
+        let dir = tempfile::tempdir().expect("tmp");
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={mib}m"), "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .expect("mount");
+        assert!(
+            status.success(),
+            "mounting a small tmpfs needs root (the test command runs as root)"
+        );
+        SmallDisk { dir }
+    }
+    fn path(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+#[tokio::test]
+async fn a_full_disk_refuses_uploads_cleanly_and_the_gateway_recovers_by_itself() {
+    let disk = SmallDisk::mount(64);
+    let data = disk.path().join("data");
+    // Ballast, freed at the end as an operator would free space.
+    let ballast = disk.path().join("ballast");
+    std::fs::write(&ballast, vec![1u8; 16 * 1024 * 1024]).expect("ballast");
+    // The file body store beside SQLite, whatever engine the suite runs on: its floor is
+    // what is tested here.
+    let t = TestApp::start_with(|c| {
+        c.data_dir = data.clone();
+        c.database_url = String::new();
+        c.limits.min_free_disk_mb = 12;
+    })
+    .await;
+    let mut sent = Vec::new();
+    let refused = loop {
+        let content: Vec<u8> = (0..1024 * 1024u32)
+            .map(|i| (i.wrapping_mul(31).wrapping_add(sent.len() as u32) % 251) as u8)
+            .collect();
+        let r = t.send(SITE_USER, MAPLE, Some(PBCA.0), &content).await;
+        if r.fault.is_some() {
+            break r;
+        }
+        sent.push((
+            r.get("messageId").expect("id").to_string(),
+            sha256_hex(&content),
+        ));
+        assert!(sent.len() < 60, "the floor never refused");
+    };
+    let f = assert_fault(&refused, "StorageFull");
+    assert_eq!(f.status, 500);
+    assert!(sent.len() >= 20, "only {} stored", sent.len());
+    // Reads keep working, and record their activity and audit.
+    let listed = t.list(CA_USER, PBCA, "receivedFromOthers").await;
+    assert_ok(&listed);
+    assert_eq!(listed.all("messageId").len(), sent.len());
+
+    // Something else fills the disk to the last byte: every write fails, plainly.
+    let filler = disk.path().join("filler");
+    {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&filler).expect("filler");
+        let block = vec![0u8; 64 * 1024];
+        while f.write_all(&block).is_ok() {}
+        let _ = f.sync_all();
+    }
+    let r = t.send(SITE_USER, MAPLE, Some(PBCA.0), b"no room").await;
+    assert_fault(&r, "StorageFull");
+    let r = t.list(CA_USER, PBCA, "receivedFromOthers").await;
+    let code = r.fault.map(|f| f.code).unwrap_or_else(|| "ok".into());
+    assert!(
+        ["ok", "StorageFull"].contains(&code.as_str()),
+        "a read is served, or refused as StorageFull: {code}"
+    );
+
+    // Space returns: the gateway works again without a restart.
+    std::fs::remove_file(&filler).expect("free");
+    std::fs::remove_file(&ballast).expect("free");
+    let r = t
+        .send(SITE_USER, MAPLE, Some(PBCA.0), b"after the storm")
+        .await;
+    assert_ok(&r);
+    // Nothing receipted was lost or damaged.
+    let mut ca = t.client(CA_USER).await;
+    for (id, sha) in &sent {
+        let body = fetch_whole(&mut ca, PBCA, id).await;
+        assert_eq!(&sha256_hex(&body), sha);
+    }
+    assert!(t.admin.store.check().await.expect("check").is_sound());
+}

@@ -145,7 +145,7 @@ impl Gateway {
             .committer
             .commit(effects, entry)
             .await
-            .map_err(Refusal::internal)
+            .map_err(Refusal::from)
     }
 
     /// Records a refusal in the audit log (and any state change time brought about), then

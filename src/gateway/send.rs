@@ -161,7 +161,7 @@ impl Gateway {
         // that no body is left without its row.
         let store = self.inner.store.clone();
         let done = tokio::spawn(async move {
-            let mut sealed = body.seal().await?;
+            let mut sealed = body.seal().await.map_err(StageError::from)?;
             effects.push(Effect::InsertMessage(NewMessage {
                 body_key: sealed.key.clone(),
                 claim_upload: sealed.claim,
@@ -184,7 +184,7 @@ impl Gateway {
                 }
                 Err(e @ CommitError::NotCommitted { .. }) => {
                     let _ = store.bodies.remove(&sealed.key).await;
-                    Err(Refusal::internal(e))
+                    Err(e.into())
                 }
                 // The row may have been committed: its body stays (`imax admin check` reports
                 // it if the row is not there; on PostgreSQL the upload sweep takes it).

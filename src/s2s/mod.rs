@@ -12,7 +12,7 @@ pub mod scan;
 
 use crate::access::{Door, Operation};
 use crate::error::{Code, Refusal};
-use crate::gateway::{Caller, Delivery, Gateway, MailboxSession, SendRequest, StageError, Upload};
+use crate::gateway::{Caller, Delivery, Gateway, MailboxSession, SendRequest, Upload};
 use crate::mailbox::{ListQuery, MessageInfo, Order};
 use crate::server::ClientAddr;
 use axum::body::Body;
@@ -54,6 +54,7 @@ fn fault_response(r: &Refusal) -> Response {
     let retry = match r.code {
         Code::RateLimited => Some("60"),
         Code::Unavailable => Some("5"),
+        Code::StorageFull => Some("300"),
         _ => None,
     };
     if let Some(after) = retry {
@@ -217,10 +218,7 @@ async fn handle(gw: &Gateway, caller: Caller, body: Body) -> Result<Response, Re
         }
         if let (false, Some((staged, session))) = (fed.content.is_empty(), upload.as_mut()) {
             if let Err(e) = staged.write(&fed.content).await {
-                let r = match e {
-                    StageError::TooLarge { .. } => Refusal::new(Code::FileTooLarge),
-                    StageError::Io(e) => Refusal::internal(e),
-                };
+                let r = Refusal::from(e);
                 let r = gw.abandon_send(session, r).await;
                 drain(&mut stream, drain_limit).await;
                 return Err(r);

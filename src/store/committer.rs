@@ -105,6 +105,8 @@ pub enum CommitError {
         /// The job's message broke the unique index of transmissions (a duplicate arriving
         /// at the same moment as its original).
         duplicate_transmission: bool,
+        /// The database's disk is full (SQLite's SQLITE_FULL, PostgreSQL's disk_full).
+        storage_full: bool,
         message: String,
     },
     /// The connection failed while committing: the job may or may not be in the database.
@@ -124,10 +126,30 @@ impl CommitError {
             }
             _ => false,
         };
+        let storage_full = match e {
+            sqlx::Error::Database(d) => {
+                matches!(d.code().as_deref(), Some("13") | Some("53100"))
+                    || d.message().contains("disk is full")
+            }
+            sqlx::Error::Io(io) => io.kind() == std::io::ErrorKind::StorageFull,
+            _ => false,
+        };
         CommitError::NotCommitted {
             duplicate_transmission,
+            storage_full,
             message: e.to_string(),
         }
+    }
+
+    /// Whether the job failed because the database's storage is full.
+    pub fn is_storage_full(&self) -> bool {
+        matches!(
+            self,
+            CommitError::NotCommitted {
+                storage_full: true,
+                ..
+            }
+        )
     }
 }
 
@@ -165,6 +187,7 @@ impl Committer {
         let (reply, rx) = oneshot::channel();
         let stopped = |what: &str| CommitError::NotCommitted {
             duplicate_transmission: false,
+            storage_full: false,
             message: format!("the committer has stopped ({what})"),
         };
         self.tx
@@ -250,7 +273,12 @@ async fn commit_on(
     engine: crate::store::Engine,
     batch: &[Job],
 ) -> Result<Vec<Result<(), CommitError>>, CommitError> {
-    let unknown = |e: sqlx::Error| CommitError::Unknown(e.to_string());
+    // A COMMIT the database answered with an error (a full disk, a conflict) did not commit;
+    // a connection that broke while committing leaves the outcome unknown.
+    let unknown = |e: sqlx::Error| match e {
+        sqlx::Error::Database(_) => CommitError::not_committed(&e),
+        e => CommitError::Unknown(e.to_string()),
+    };
     // Usually every job succeeds: apply them all in one transaction, without savepoints (on
     // PostgreSQL each statement is a round trip, and the committer is the one writer).
     let mut tx = crate::store::begin_write_on(conn, engine)

@@ -130,6 +130,12 @@ pub enum StoreError {
 impl Store {
     /// Opens (creating if needed) the database at `url` and the body store under `data_dir`,
     /// applies migrations, and cleans up after any earlier crash.
+    /// Keeps `bytes` free on the data directory's filesystem: uploads are refused below.
+    pub fn with_min_free_disk(mut self, bytes: u64) -> Store {
+        self.bodies = self.bodies.with_min_free(bytes);
+        self
+    }
+
     pub async fn open(url: &str, data_dir: &Path) -> Result<Store, StoreError> {
         let engine =
             Engine::of_url(url).ok_or_else(|| StoreError::UnsupportedUrl(url.to_string()))?;

@@ -8,7 +8,7 @@ use crate::access::Operation;
 use crate::config::Config;
 use crate::directory::password::Secret;
 use crate::error::{Code, Refusal};
-use crate::gateway::{Credentials, MailboxSession, SendRequest, StageError};
+use crate::gateway::{Credentials, MailboxSession, SendRequest};
 use crate::mailbox::{Folder, ListQuery, MessageInfo, Order, PageToken};
 use crate::store::sessions;
 use askama::Template;
@@ -636,10 +636,7 @@ async fn store_one(
         match field.chunk().await {
             Ok(Some(chunk)) => {
                 if let Err(e) = staged.write(&chunk).await {
-                    let r = match e {
-                        StageError::TooLarge { .. } => Refusal::new(Code::FileTooLarge),
-                        StageError::Io(e) => Refusal::internal(e),
-                    };
+                    let r = Refusal::from(e);
                     let r = web.gw.abandon_send(m, r).await;
                     return Outcome::refused(file_name, &r);
                 }

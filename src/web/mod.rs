@@ -228,6 +228,7 @@ fn status_of(code: Code) -> StatusCode {
         Code::UnknownMessage => StatusCode::NOT_FOUND,
         Code::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        Code::StorageFull => StatusCode::INSUFFICIENT_STORAGE,
         Code::FileTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         Code::MissingFile
         | Code::MalformedRequest

@@ -15,6 +15,8 @@ const CLEAN_MARK: &str = "clean-shutdown";
 #[derive(Debug, Clone)]
 pub struct FileBodies {
     root: PathBuf,
+    /// Free space (bytes) the filesystem keeps; 0: no floor.
+    min_free: u64,
 }
 
 fn sync_dir(path: &Path) -> io::Result<()> {
@@ -22,12 +24,36 @@ fn sync_dir(path: &Path) -> io::Result<()> {
 }
 
 impl FileBodies {
+    /// Refuses (`StorageFull`) when the filesystem's free space is below the floor, so that
+    /// uploads stop before the database runs out of room.
+    pub fn check_space(&self) -> io::Result<()> {
+        if self.min_free == 0 {
+            return Ok(());
+        }
+        let st = rustix::fs::statvfs(&self.root)?;
+        let free = st.f_bavail.saturating_mul(st.f_frsize);
+        if free < self.min_free {
+            return Err(io::Error::new(
+                io::ErrorKind::StorageFull,
+                format!("{free} bytes free, below the floor of {}", self.min_free),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Sets the free-space floor (bytes).
+    pub fn with_min_free(mut self, bytes: u64) -> FileBodies {
+        self.min_free = bytes;
+        self
+    }
+
     pub fn open(root: &Path) -> io::Result<FileBodies> {
         crate::store::private::dir(root)?;
         crate::store::private::dir(&root.join("staging"))?;
         crate::store::private::dir(&root.join("bodies"))?;
         Ok(FileBodies {
             root: root.to_path_buf(),
+            min_free: 0,
         })
     }
 

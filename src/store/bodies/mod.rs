@@ -45,8 +45,21 @@ pub enum BodyStore {
 pub enum StageError {
     #[error("the body is larger than {limit} bytes")]
     TooLarge { limit: u64 },
+    /// The free-space floor was reached (or the disk is full): the upload is refused.
+    #[error("the storage is full")]
+    StorageFull,
     #[error(transparent)]
-    Io(#[from] io::Error),
+    Io(io::Error),
+}
+
+impl From<io::Error> for StageError {
+    fn from(e: io::Error) -> Self {
+        if e.kind() == io::ErrorKind::StorageFull {
+            StageError::StorageFull
+        } else {
+            StageError::Io(e)
+        }
+    }
 }
 
 /// A body that is durable in its final place.
@@ -134,12 +147,24 @@ fn random_key() -> io::Result<String> {
 }
 
 impl BodyStore {
-    pub fn stage(&self, limit: u64) -> io::Result<StagedBody> {
+    /// Sets the free-space floor of a body store beside SQLite (PostgreSQL's disk is the
+    /// database server's: there a full disk is told by the database's own error).
+    pub fn with_min_free(self, bytes: u64) -> BodyStore {
+        match self {
+            BodyStore::Files(f) => BodyStore::Files(f.with_min_free(bytes)),
+            other => other,
+        }
+    }
+
+    pub fn stage(&self, limit: u64) -> Result<StagedBody, StageError> {
         let sink = match self {
-            BodyStore::Files(store) => Sink::Files {
-                store: store.clone(),
-                spill: None,
-            },
+            BodyStore::Files(store) => {
+                store.check_space()?;
+                Sink::Files {
+                    store: store.clone(),
+                    spill: None,
+                }
+            }
             BodyStore::Chunks(store) => Sink::Chunks {
                 store: store.clone(),
                 written: 0,
@@ -204,6 +229,7 @@ impl StagedBody {
         if self.memory.len() >= CHUNK {
             match &mut self.sink {
                 Sink::Files { store, spill } => {
+                    store.check_space()?;
                     store.spill(&self.key, spill, &self.memory).await?;
                 }
                 Sink::Chunks {
