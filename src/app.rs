@@ -5,6 +5,7 @@
 //! the benchmarks all start the gateway this way.
 
 use crate::admin::Admin;
+use crate::audit::checkpoint::Checkpoints;
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::gateway::Gateway;
@@ -32,6 +33,21 @@ pub fn router(gw: Gateway, admin: Admin) -> Router {
         .merge(crate::web::routes(web))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(gw)
+}
+
+/// Signs and exports the audit chain's head every `every` (see `audit::checkpoint`).
+async fn export_checkpoints(checkpoints: Checkpoints, gw: Gateway, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    let mut last = 0;
+    loop {
+        tick.tick().await;
+        if let Err(e) = checkpoints
+            .export(&gw.store().pool, gw.clock().now(), &mut last)
+            .await
+        {
+            tracing::warn!(error = %e, "could not write an audit checkpoint");
+        }
+    }
 }
 
 /// Hourly housekeeping. R18: rights flagged for removal go at the deadline (the access decision
@@ -106,6 +122,8 @@ pub enum StartError {
     DatabaseInUse(String),
     #[error("cannot lock {dir}: {source}")]
     Lock { dir: String, source: std::io::Error },
+    #[error("the audit key: {0}")]
+    AuditKey(std::io::Error),
 }
 
 /// Holds an exclusive lock on `<data_dir>/gateway.lock` while a gateway serves that directory,
@@ -202,9 +220,16 @@ impl App {
             admin: admin.clone(),
         };
         let deadlines = tokio::spawn(apply_deadlines_hourly(admin.clone(), web));
+        let checkpoints = Checkpoints::from_config(&config).map_err(StartError::AuditKey)?;
+        let exporter = tokio::spawn(export_checkpoints(
+            checkpoints.clone(),
+            gateway.clone(),
+            Duration::from_secs(config.audit.checkpoint_secs),
+        ));
         let (stop, stopped) = oneshot::channel::<()>();
         let app = router(gateway.clone(), admin);
         let store = gateway.store().clone();
+        let clock_now = gateway.clock().clone();
         let registry_ = registry.clone();
         let task = tokio::spawn(async move {
             server::serve(listener, tls_config, app, options, registry_, async {
@@ -212,6 +237,15 @@ impl App {
             })
             .await;
             deadlines.abort();
+            exporter.abort();
+            // The last word of this node: the head as it stops.
+            let mut last = 0;
+            if let Err(e) = checkpoints
+                .export(&store.pool, clock_now.now(), &mut last)
+                .await
+            {
+                tracing::warn!(error = %e, "could not write the final audit checkpoint");
+            }
             store.close_clean().await;
             drop(lock);
         });

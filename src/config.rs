@@ -29,6 +29,32 @@ pub struct Config {
     pub web: Web,
     pub tracs: Tracs,
     pub history: History,
+    pub audit: Audit,
+}
+
+/// The audit chain's signed checkpoints (see `audit::checkpoint`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Audit {
+    /// The signing key in hex (64 digits), usually from `IMAX_AUDIT_KEY`; empty: `key_file`.
+    pub key: String,
+    /// The key's file; empty: `<data_dir>/audit.key`, created on first start.
+    pub key_file: String,
+    /// Where this node appends its checkpoints; empty: `<data_dir>/audit-checkpoints`.
+    pub checkpoint_file: String,
+    /// Seconds between checkpoints: records newer than the last one are not yet protected.
+    pub checkpoint_secs: u64,
+}
+
+impl Default for Audit {
+    fn default() -> Self {
+        Self {
+            key: String::new(),
+            key_file: String::new(),
+            checkpoint_file: String::new(),
+            checkpoint_secs: 60,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -208,6 +234,7 @@ impl Default for Config {
             web: Web::default(),
             tracs: Tracs::default(),
             history: History::default(),
+            audit: Audit::default(),
         }
     }
 }
@@ -410,6 +437,9 @@ impl Config {
         // R26 asks for at least 12 months of history.
         if self.history.retention_days < 366 {
             return bad("history.retention_days must be at least 366 (R26: at least 12 months)");
+        }
+        if self.audit.checkpoint_secs == 0 {
+            return bad("audit.checkpoint_secs must be positive");
         }
         if self.history.purge_batch == 0 {
             return bad("history.purge_batch must be positive");

@@ -139,16 +139,39 @@ async fn run(cli: Cli) -> Result<(), String> {
             let store = Store::open(&config.database_url(), &config.data_dir)
                 .await
                 .map_err(|e| e.to_string())?;
-            let verdict = audit::verify(&store.pool).await.map_err(|e| e.to_string());
+            let chain = audit::verify(&store.pool).await.map_err(|e| e.to_string());
+            let checkpoints = match audit::checkpoint::Checkpoints::from_config(&config) {
+                Ok(cp) => audit::checkpoint::verify(&store.pool, &cp)
+                    .await
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(format!("the audit key: {e}")),
+            };
             store.close().await;
-            match verdict? {
-                audit::Verdict::Intact { records } => {
-                    println!("audit chain intact: {records} records");
+            let records = match chain? {
+                audit::Verdict::Intact { records } => records,
+                audit::Verdict::Broken { seq, reason } => {
+                    return Err(format!("audit chain broken at record {seq}: {reason}"))
+                }
+            };
+            match checkpoints? {
+                audit::checkpoint::CheckpointVerdict::Holds { checkpoints: 0, .. } => {
+                    println!("audit chain intact: {records} records (no signed checkpoint yet)");
                     Ok(())
                 }
-                audit::Verdict::Broken { seq, reason } => {
-                    Err(format!("audit chain broken at record {seq}: {reason}"))
+                audit::checkpoint::CheckpointVerdict::Holds {
+                    checkpoints,
+                    seq,
+                    at,
+                } => {
+                    println!(
+                        "audit chain intact: {records} records; {checkpoints} signed checkpoints hold, the newest for record {seq} at {}",
+                        at.map(imax_gateway::clock::rfc3339).unwrap_or_default()
+                    );
+                    Ok(())
                 }
+                audit::checkpoint::CheckpointVerdict::Broken { line, reason } => Err(format!(
+                    "audit chain altered: checkpoint line {line}: {reason}"
+                )),
             }
         }
         Command::Admin {

@@ -115,3 +115,129 @@ async fn removal_and_reordering_are_found() {
         Verdict::Broken { seq: 6, .. }
     ));
 }
+
+/// What someone who can write the database would do to hide an edit: change a record and
+/// compute every later hash again, so that the chain alone still holds.
+async fn edit_and_recompute(pool: &sqlx::AnyPool, seq: i64) {
+    use sqlx::Row;
+    sqlx::query("UPDATE audit_log SET detail = 'nothing to see' WHERE seq = $1")
+        .bind(seq)
+        .execute(pool)
+        .await
+        .expect("edit");
+    let rows = sqlx::query(
+        "SELECT seq, at, actor, action, door, mailbox, message_id, client_addr, outcome, detail
+         FROM audit_log WHERE seq >= $1 ORDER BY seq",
+    )
+    .bind(seq)
+    .fetch_all(pool)
+    .await
+    .expect("rows");
+    let mut prev: String = sqlx::query_scalar("SELECT hash FROM audit_log WHERE seq = $1")
+        .bind(seq - 1)
+        .fetch_one(pool)
+        .await
+        .expect("prev");
+    for row in rows {
+        let e = audit::AuditEntry {
+            at: imax_gateway::clock::from_epoch(row.get(1)),
+            actor: row.get(2),
+            action: row.get(3),
+            door: row.get(4),
+            mailbox: row.get(5),
+            message_id: row.get(6),
+            client_addr: row.get(7),
+            outcome: row.get(8),
+            detail: row.get(9),
+        };
+        let n: i64 = row.get(0);
+        let hash = audit::record_hash(n, &prev, &e);
+        sqlx::query("UPDATE audit_log SET prev_hash = $1, hash = $2 WHERE seq = $3")
+            .bind(&prev)
+            .bind(&hash)
+            .bind(n)
+            .execute(pool)
+            .await
+            .expect("recompute");
+        prev = hash;
+    }
+}
+
+#[tokio::test]
+async fn signed_checkpoints_reveal_a_recomputed_chain_a_cut_tail_and_forgeries() {
+    use imax_gateway::audit::checkpoint::{self, CheckpointVerdict, Checkpoints};
+    let mut t = TestApp::start().await;
+    for _ in 0..3 {
+        assert_ok(&t.send(SITE_USER, MAPLE, None, b"x").await);
+    }
+    // Stopping writes the head's checkpoint (as the schedule does while running).
+    t.stop().await;
+    let cp = Checkpoints::from_config(&t.config).expect("key");
+    let pool = &t.admin.store.pool;
+    let holds = checkpoint::verify(pool, &cp).await.expect("verify");
+    let CheckpointVerdict::Holds {
+        checkpoints, seq, ..
+    } = holds
+    else {
+        panic!("{holds:?}");
+    };
+    assert!(checkpoints >= 1 && seq > 5, "{holds:?}");
+
+    // An edit hidden by recomputing the chain: the chain alone holds, the signed head does not.
+    edit_and_recompute(pool, 3).await;
+    assert!(matches!(
+        audit::verify(pool).await.expect("verify"),
+        Verdict::Intact { .. }
+    ));
+    match checkpoint::verify(pool, &cp).await.expect("verify") {
+        CheckpointVerdict::Broken { reason, .. } => {
+            assert!(reason.contains("recomputed"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+    // The command operators run says so too.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_imax"))
+        .args(["audit", "verify"])
+        .env("IMAX_DATA_DIR", &t.config.data_dir)
+        .env("IMAX_DATABASE_URL", t.config.database_url())
+        .output()
+        .expect("imax audit verify");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("recomputed"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The tail cut off (on a fresh gateway): the signed record is gone.
+    let mut t = TestApp::start().await;
+    assert_ok(&t.send(SITE_USER, MAPLE, None, b"x").await);
+    t.stop().await;
+    let cp = Checkpoints::from_config(&t.config).expect("key");
+    let pool = &t.admin.store.pool;
+    sqlx::query("DELETE FROM audit_log WHERE seq > 4")
+        .execute(pool)
+        .await
+        .expect("cut");
+    assert!(matches!(
+        audit::verify(pool).await.expect("verify"),
+        Verdict::Intact { .. }
+    ));
+    match checkpoint::verify(pool, &cp).await.expect("verify") {
+        CheckpointVerdict::Broken { reason, .. } => assert!(reason.contains("cut"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+
+    // A checkpoint written without the key is refused.
+    std::fs::write(
+        &cp.file,
+        format!("4 {} 0 {}\n", "0".repeat(64), "f".repeat(64)),
+    )
+    .expect("forge");
+    match checkpoint::verify(pool, &cp).await.expect("verify") {
+        CheckpointVerdict::Broken { reason, .. } => {
+            assert!(reason.contains("not signed"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+}

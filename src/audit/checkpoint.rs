@@ -1,0 +1,220 @@
+//! Signed checkpoints of the audit chain's head, kept outside the database.
+//!
+//! The chain alone shows an edit, a removal or a reordering, but not an attacker who can write
+//! the database and recomputes every hash after an edit, or cuts records off the end. So the
+//! gateway signs the chain's head (sequence number and hash) with HMAC-SHA-256 under a key
+//! that is not in the database, and appends it to a checkpoint file every
+//! `audit.checkpoint_secs` and when it stops. [`verify`] checks every checkpoint's signature and
+//! that the chain still holds the record it names, with the same hash: a recomputed chain
+//! differs from the signed hashes, a cut tail lacks the signed record, and a forged checkpoint
+//! fails its signature. Only records newer than the last checkpoint are unprotected, so the
+//! interval bounds what could be changed unseen; the report gives the last checkpoint's age.
+//!
+//! The key is `audit.key` (hex, usually from `IMAX_AUDIT_KEY`) or the file `audit.key_file`
+//! (default `<data_dir>/audit.key`, made with 32 random bytes and mode 0600 on first start).
+//! Several nodes share one database and so one chain: give them the same key; each keeps its
+//! own checkpoint file.
+
+use crate::clock::{from_epoch, rfc3339, to_epoch};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use sqlx::AnyPool;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use time::OffsetDateTime;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// The key the checkpoints are signed with. Its `Debug` never shows it.
+#[derive(Clone)]
+pub struct AuditKey([u8; 32]);
+
+impl std::fmt::Debug for AuditKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AuditKey(***)")
+    }
+}
+
+impl AuditKey {
+    /// `hex` if given, else the key file, created with a fresh random key if missing.
+    pub fn load(hex_key: &str, file: &Path) -> io::Result<AuditKey> {
+        let bad = |why: &str| io::Error::new(io::ErrorKind::InvalidData, why.to_string());
+        let text = if !hex_key.trim().is_empty() {
+            hex_key.trim().to_string()
+        } else if file.exists() {
+            crate::store::private::tighten(file)?;
+            std::fs::read_to_string(file)?.trim().to_string()
+        } else {
+            let mut k = [0u8; 32];
+            getrandom::getrandom(&mut k).map_err(io::Error::other)?;
+            if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+                crate::store::private::dir(dir)?;
+            }
+            let mut f = crate::store::private::file_options()
+                .write(true)
+                .create_new(true)
+                .open(file)?;
+            f.write_all(hex::encode(k).as_bytes())?;
+            f.sync_all()?;
+            tracing::info!(file = %file.display(), "created the audit key");
+            return Ok(AuditKey(k));
+        };
+        let bytes = hex::decode(&text).map_err(|_| bad("the audit key is not hex"))?;
+        let key: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| bad("the audit key must be 32 bytes (64 hex digits)"))?;
+        Ok(AuditKey(key))
+    }
+
+    fn sign(&self, seq: i64, hash: &str, at: i64) -> String {
+        let mut mac = match HmacSha256::new_from_slice(&self.0) {
+            Ok(m) => m,
+            Err(_) => return String::new(),
+        };
+        mac.update(b"imax-audit-checkpoint-v1\0");
+        mac.update(&seq.to_be_bytes());
+        mac.update(hash.as_bytes());
+        mac.update(&at.to_be_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    }
+}
+
+/// Where a node keeps its key and checkpoints (from `[audit]`).
+#[derive(Debug, Clone)]
+pub struct Checkpoints {
+    pub key: AuditKey,
+    pub file: PathBuf,
+}
+
+impl Checkpoints {
+    pub fn from_config(c: &crate::config::Config) -> io::Result<Checkpoints> {
+        let or_default = |s: &str, name: &str| {
+            if s.is_empty() {
+                c.data_dir.join(name)
+            } else {
+                PathBuf::from(s)
+            }
+        };
+        Ok(Checkpoints {
+            key: AuditKey::load(&c.audit.key, &or_default(&c.audit.key_file, "audit.key"))?,
+            file: or_default(&c.audit.checkpoint_file, "audit-checkpoints"),
+        })
+    }
+
+    /// Signs the chain's current head and appends it, unless the last checkpoint this node
+    /// wrote already names it. Returns the head's sequence number.
+    pub async fn export(
+        &self,
+        pool: &AnyPool,
+        now: OffsetDateTime,
+        last: &mut i64,
+    ) -> Result<i64, ExportError> {
+        let head: Option<(i64, String)> =
+            sqlx::query_as("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+                .fetch_optional(pool)
+                .await?;
+        let Some((seq, hash)) = head else {
+            return Ok(0);
+        };
+        if seq == *last {
+            return Ok(seq);
+        }
+        let at = to_epoch(now);
+        let line = format!("{seq} {hash} {at} {}\n", self.key.sign(seq, &hash, at));
+        let file = self.file.clone();
+        tokio::task::spawn_blocking(move || -> io::Result<()> {
+            let mut f = crate::store::private::file_options()
+                .create(true)
+                .append(true)
+                .open(&file)?;
+            f.write_all(line.as_bytes())?;
+            f.sync_data()
+        })
+        .await
+        .map_err(io::Error::other)??;
+        *last = seq;
+        Ok(seq)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("checkpoint file: {0}")]
+    Io(#[from] io::Error),
+}
+
+/// What [`verify`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CheckpointVerdict {
+    /// Every checkpoint holds; the newest names record `seq`, signed at `at`.
+    Holds {
+        checkpoints: usize,
+        seq: i64,
+        at: Option<OffsetDateTime>,
+    },
+    /// The first checkpoint that does not hold, and why.
+    Broken { line: usize, reason: String },
+}
+
+/// Checks every checkpoint in the file against its signature and the chain.
+pub async fn verify(pool: &AnyPool, cp: &Checkpoints) -> Result<CheckpointVerdict, ExportError> {
+    let text = match std::fs::read_to_string(&cp.file) {
+        Ok(t) => t,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(e.into()),
+    };
+    let mut newest = (0, None);
+    let mut count = 0;
+    for (i, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let n = i + 1;
+        let broken = |reason: String| Ok(CheckpointVerdict::Broken { line: n, reason });
+        let parts: Vec<&str> = line.split_whitespace().collect();
+        let [seq, hash, at, sig] = parts.as_slice() else {
+            return broken("not a checkpoint line".into());
+        };
+        let (Ok(seq), Ok(at)) = (seq.parse::<i64>(), at.parse::<i64>()) else {
+            return broken("not a checkpoint line".into());
+        };
+        let expected = cp.key.sign(seq, hash, at);
+        if !crate::access::constant_time_eq(expected.as_bytes(), sig.as_bytes()) {
+            return broken(format!(
+                "the checkpoint of record {seq} is not signed with this gateway's audit key"
+            ));
+        }
+        let stored: Option<String> =
+            sqlx::query_scalar("SELECT hash FROM audit_log WHERE seq = $1")
+                .bind(seq)
+                .fetch_optional(pool)
+                .await?;
+        match stored {
+            None => {
+                return broken(format!(
+                    "record {seq}, signed at {}, is gone: the chain's tail was cut",
+                    rfc3339(from_epoch(at))
+                ))
+            }
+            Some(h) if h != *hash => {
+                return broken(format!(
+                    "record {seq} differs from the hash signed at {}: the chain was edited and recomputed",
+                    rfc3339(from_epoch(at))
+                ))
+            }
+            Some(_) => {}
+        }
+        count += 1;
+        if seq >= newest.0 {
+            newest = (seq, Some(from_epoch(at)));
+        }
+    }
+    Ok(CheckpointVerdict::Holds {
+        checkpoints: count,
+        seq: newest.0,
+        at: newest.1,
+    })
+}
