@@ -1,14 +1,17 @@
-//! Sending mail through an SMTP relay: just what password resets need (R24).
+//! Sending mail through an SMTP relay: just what password resets need (R24), with lettre.
 //!
-//! A small client: EHLO, STARTTLS when the relay offers it (or always, or never, by setting),
-//! MAIL FROM, RCPT TO, DATA with dot-stuffing, QUIT, with a deadline on the whole exchange. The
-//! relay is trusted through the CA file given in the settings.
+//! A reset's new password travels in the mail, so the relay is reached over TLS unless the
+//! operator explicitly chooses otherwise: `starttls = "required"` (the default) refuses to send
+//! anything to a relay that does not offer STARTTLS (an attacker on the path who strips it
+//! gets nothing), `"opportunistic"` uses it when offered, `"never"` sends in clear (a relay on
+//! the same host). The relay's certificate is checked against the CA bundle `ca_file`; the
+//! whole exchange has a deadline.
 
+use lettre::message::header::ContentType;
+use lettre::transport::smtp::client::{Certificate, CertificateStore, Tls, TlsParameters};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -25,7 +28,7 @@ impl Default for SmtpConfig {
         Self {
             relay: String::new(),
             from: "imax-gateway@localhost".into(),
-            starttls: "opportunistic".into(),
+            starttls: "required".into(),
             ca_file: "/etc/ssl/certs/ca-certificates.crt".into(),
             timeout_secs: 30,
         }
@@ -38,12 +41,10 @@ pub enum MailError {
     NotConfigured,
     #[error("the SMTP relay {0} did not answer in time")]
     Timeout(String),
-    #[error("SMTP: {0}")]
-    Io(#[from] std::io::Error),
-    #[error("the SMTP relay refused: {0}")]
-    Refused(String),
-    #[error("the SMTP relay does not offer STARTTLS, which the settings require")]
-    NoStartTls,
+    #[error("the mail could not be built: {0}")]
+    Build(String),
+    #[error("the SMTP relay: {0}")]
+    Smtp(String),
     #[error("TLS to the SMTP relay: {0}")]
     Tls(String),
 }
@@ -56,114 +57,89 @@ pub struct Message<'a> {
     pub body: &'a str,
 }
 
+/// The relay's certificate authorities, from a PEM bundle.
+fn roots(ca_file: &str) -> Result<Vec<Certificate>, MailError> {
+    use rustls_pki_types::pem::PemObject;
+    let tls = |e: String| MailError::Tls(format!("{ca_file}: {e}"));
+    let certs = rustls_pki_types::CertificateDer::pem_file_iter(ca_file)
+        .map_err(|e| tls(e.to_string()))?
+        .map(|c| {
+            c.map_err(|e| tls(e.to_string()))
+                .and_then(|c| Certificate::from_der(c.to_vec()).map_err(|e| tls(e.to_string())))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if certs.is_empty() {
+        return Err(tls("no certificate".into()));
+    }
+    Ok(certs)
+}
+
+fn transport(cfg: &SmtpConfig) -> Result<AsyncSmtpTransport<Tokio1Executor>, MailError> {
+    let (host, port) = match cfg.relay.rsplit_once(':') {
+        Some((h, p)) => (
+            h.trim_start_matches('[').trim_end_matches(']'),
+            p.parse::<u16>()
+                .map_err(|_| MailError::Smtp(format!("bad relay address {}", cfg.relay)))?,
+        ),
+        None => (cfg.relay.as_str(), 25),
+    };
+    let tls = match cfg.starttls.as_str() {
+        "never" => Tls::None,
+        mode => {
+            // Exactly the CAs of `ca_file` (by default the system's bundle), nothing else.
+            let mut params =
+                TlsParameters::builder(host.to_string()).certificate_store(CertificateStore::None);
+            for root in roots(&cfg.ca_file)? {
+                params = params.add_root_certificate(root);
+            }
+            let params = params
+                .build_rustls()
+                .map_err(|e| MailError::Tls(e.to_string()))?;
+            if mode == "opportunistic" {
+                Tls::Opportunistic(params)
+            } else {
+                Tls::Required(params)
+            }
+        }
+    };
+    Ok(
+        AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
+            .port(port)
+            .tls(tls)
+            .hello_name(lettre::transport::smtp::extension::ClientId::Domain(
+                "imax-gateway".into(),
+            ))
+            .timeout(Some(Duration::from_secs(cfg.timeout_secs.max(1))))
+            .build(),
+    )
+}
+
+/// The text as it is (7-bit) when it can travel so, so that a person reads the new password
+/// exactly as written; quoted-printable otherwise.
+fn body(text: &str) -> lettre::message::Body {
+    use lettre::message::header::ContentTransferEncoding;
+    use lettre::message::Body;
+    Body::new_with_encoding(text.to_string(), ContentTransferEncoding::SevenBit)
+        .unwrap_or_else(Body::new)
+}
+
 pub async fn send(cfg: &SmtpConfig, msg: &Message<'_>) -> Result<(), MailError> {
     if cfg.relay.is_empty() {
         return Err(MailError::NotConfigured);
     }
+    let build = |e: String| MailError::Build(e);
+    let email = lettre::Message::builder()
+        .from(cfg.from.parse().map_err(|e| build(format!("from: {e}")))?)
+        .to(msg.to.parse().map_err(|e| build(format!("to: {e}")))?)
+        .subject(msg.subject.replace(['\r', '\n'], " "))
+        .header(ContentType::TEXT_PLAIN)
+        .body(body(msg.body))
+        .map_err(|e| build(e.to_string()))?;
+    let transport = transport(cfg)?;
     let deadline = Duration::from_secs(cfg.timeout_secs.max(1));
-    tokio::time::timeout(deadline, exchange(cfg, msg))
-        .await
-        .map_err(|_| MailError::Timeout(cfg.relay.clone()))?
-}
-
-async fn exchange(cfg: &SmtpConfig, msg: &Message<'_>) -> Result<(), MailError> {
-    let tcp = TcpStream::connect(&cfg.relay).await?;
-    let mut plain = BufReader::new(tcp);
-    expect(&mut plain, 220).await?;
-    let offers = command(&mut plain, "EHLO imax-gateway", 250).await?;
-    let offered = offers
-        .iter()
-        .any(|l| l.to_ascii_uppercase().starts_with("STARTTLS"));
-    let use_tls = match cfg.starttls.as_str() {
-        "never" => false,
-        "required" if !offered => return Err(MailError::NoStartTls),
-        _ => offered,
-    };
-    if !use_tls {
-        return transaction(&mut plain, cfg, msg).await;
-    }
-    command(&mut plain, "STARTTLS", 220).await?;
-    let tls = crate::tls::client_config(std::path::Path::new(&cfg.ca_file))
-        .map_err(|e| MailError::Tls(e.to_string()))?;
-    let host = cfg
-        .relay
-        .rsplit_once(':')
-        .map(|(h, _)| h)
-        .unwrap_or(&cfg.relay);
-    let name = rustls_pki_types::ServerName::try_from(host.to_string())
-        .map_err(|e| MailError::Tls(e.to_string()))?;
-    let stream = tokio_rustls::TlsConnector::from(Arc::<rustls::ClientConfig>::clone(&tls))
-        .connect(name, plain.into_inner())
-        .await
-        .map_err(|e| MailError::Tls(e.to_string()))?;
-    let mut secure = BufReader::new(stream);
-    command(&mut secure, "EHLO imax-gateway", 250).await?;
-    transaction(&mut secure, cfg, msg).await
-}
-
-async fn transaction<S: AsyncRead + AsyncWrite + Unpin>(
-    s: &mut BufReader<S>,
-    cfg: &SmtpConfig,
-    msg: &Message<'_>,
-) -> Result<(), MailError> {
-    let clean = |v: &str| v.replace(['\r', '\n', '<', '>'], "");
-    command(s, &format!("MAIL FROM:<{}>", clean(&cfg.from)), 250).await?;
-    command(s, &format!("RCPT TO:<{}>", clean(msg.to)), 250).await?;
-    command(s, "DATA", 354).await?;
-    let mut data = format!(
-        "From: {}\r\nTo: {}\r\nSubject: {}\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n",
-        clean(&cfg.from),
-        clean(msg.to),
-        msg.subject.replace(['\r', '\n'], " ")
-    );
-    for line in msg.body.lines() {
-        if line.starts_with('.') {
-            data.push('.');
-        }
-        data.push_str(line);
-        data.push_str("\r\n");
-    }
-    data.push_str(".\r\n");
-    s.get_mut().write_all(data.as_bytes()).await?;
-    expect(s, 250).await?;
-    let _ = command(s, "QUIT", 221).await;
-    Ok(())
-}
-
-async fn command<S: AsyncRead + AsyncWrite + Unpin>(
-    s: &mut BufReader<S>,
-    line: &str,
-    code: u16,
-) -> Result<Vec<String>, MailError> {
-    s.get_mut()
-        .write_all(format!("{line}\r\n").as_bytes())
-        .await?;
-    s.get_mut().flush().await?;
-    expect(s, code).await
-}
-
-/// Reads a (possibly multi-line) reply and checks its code; returns the text of its lines.
-async fn expect<S: AsyncRead + Unpin>(
-    s: &mut BufReader<S>,
-    code: u16,
-) -> Result<Vec<String>, MailError> {
-    let mut lines = Vec::new();
-    loop {
-        let mut line = String::new();
-        if s.read_line(&mut line).await? == 0 {
-            return Err(MailError::Refused("the connection closed".into()));
-        }
-        if line.len() > 1000 || lines.len() > 100 {
-            return Err(MailError::Refused("an over-long reply".into()));
-        }
-        let got: u16 = line.get(..3).and_then(|c| c.parse().ok()).unwrap_or(0);
-        let last = line.as_bytes().get(3) != Some(&b'-');
-        lines.push(line.get(4..).unwrap_or("").trim_end().to_string());
-        if last {
-            if got != code {
-                return Err(MailError::Refused(line.trim_end().to_string()));
-            }
-            return Ok(lines);
-        }
+    match tokio::time::timeout(deadline, transport.send(email)).await {
+        Err(_) => Err(MailError::Timeout(cfg.relay.clone())),
+        Ok(Err(e)) => Err(MailError::Smtp(e.to_string())),
+        Ok(Ok(_)) => Ok(()),
     }
 }

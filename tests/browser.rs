@@ -216,8 +216,7 @@ async fn r10_new_user_changes_password_accepts_rules_uploads_and_the_ca_download
 async fn r14_coordinator_unlocks_and_r24_help_desk_resets_a_mailbox_password() {
     let dir = tempfile::tempdir().expect("tmp");
     let smtp = smtp_server(dir.path()).await;
-    let port = smtp.port;
-    let t = TestApp::start_with(move |c| c.smtp.relay = format!("127.0.0.1:{port}")).await;
+    let t = TestApp::start_with(smtp.configure()).await;
     t.admin
         .set_mailbox_profile(MAPLE.0, &profile())
         .await

@@ -12,6 +12,21 @@ pub struct SmtpServer {
     child: Child,
     pub port: u16,
     pub maildir: PathBuf,
+    /// The CA the relay's STARTTLS certificate chains to (none for a plain relay).
+    pub ca: Option<PathBuf>,
+}
+
+impl SmtpServer {
+    /// Points a gateway's `[smtp]` at this relay, trusting its certificate.
+    pub fn configure(&self) -> impl FnOnce(&mut imax_gateway::config::Config) {
+        let (port, ca) = (self.port, self.ca.clone());
+        move |c| {
+            c.smtp.relay = format!("127.0.0.1:{port}");
+            if let Some(ca) = ca {
+                c.smtp.ca_file = ca.display().to_string();
+            }
+        }
+    }
 }
 
 impl Drop for SmtpServer {
@@ -21,7 +36,26 @@ impl Drop for SmtpServer {
     }
 }
 
+/// A real SMTP relay (aiosmtpd) that offers STARTTLS with a certificate for 127.0.0.1 and
+/// takes no mail without it.
 pub async fn smtp_server(dir: &Path) -> SmtpServer {
+    let tls = dir.join("smtp-tls");
+    imax_gateway::tls::generate_dev(&tls).expect("relay certificate");
+    let args = [
+        "--tlscert".to_string(),
+        tls.join("server.pem").display().to_string(),
+        "--tlskey".to_string(),
+        tls.join("server.key").display().to_string(),
+    ];
+    start_relay(dir, &args, Some(tls.join("dev-ca.pem"))).await
+}
+
+/// A relay without STARTTLS (what an attacker who strips it looks like).
+pub async fn plain_smtp_server(dir: &Path) -> SmtpServer {
+    start_relay(dir, &[], None).await
+}
+
+async fn start_relay(dir: &Path, tls_args: &[String], ca: Option<PathBuf>) -> SmtpServer {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .expect("bind")
         .local_addr()
@@ -30,15 +64,9 @@ pub async fn smtp_server(dir: &Path) -> SmtpServer {
     let maildir = dir.join("maildir");
     let python = std::env::var("IMAX_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
     let child = Command::new(python)
-        .args([
-            "-m",
-            "aiosmtpd",
-            "-n",
-            "-l",
-            &format!("127.0.0.1:{port}"),
-            "-c",
-            "aiosmtpd.handlers.Mailbox",
-        ])
+        .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
+        .args(tls_args)
+        .args(["-c", "aiosmtpd.handlers.Mailbox"])
         .arg(&maildir)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -53,6 +81,7 @@ pub async fn smtp_server(dir: &Path) -> SmtpServer {
                 child,
                 port,
                 maildir,
+                ca,
             };
         }
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
@@ -121,8 +150,7 @@ pub fn new_password(mail: &str) -> String {
 async fn r24_help_desk_reset_checks_the_profile_and_mails_the_new_password() {
     let dir = tempfile::tempdir().expect("tmp");
     let smtp = smtp_server(dir.path()).await;
-    let port = smtp.port;
-    let t = TestApp::start_with(move |c| c.smtp.relay = format!("127.0.0.1:{port}")).await;
+    let t = TestApp::start_with(smtp.configure()).await;
     let help = t.admin.acting_as("H10001").await.expect("help desk");
     // Profiles are HUD's to set; a coordinator may not reset a mailbox password.
     let coordinator = t.admin.acting_as(COORDINATOR.0).await.expect("coordinator");
@@ -203,8 +231,7 @@ async fn r24_help_desk_reset_checks_the_profile_and_mails_the_new_password() {
 async fn r24_three_mismatches_freeze_resets_for_a_day() {
     let dir = tempfile::tempdir().expect("tmp");
     let smtp = smtp_server(dir.path()).await;
-    let port = smtp.port;
-    let t = TestApp::start_with(move |c| c.smtp.relay = format!("127.0.0.1:{port}")).await;
+    let t = TestApp::start_with(smtp.configure()).await;
     let help = t.admin.acting_as("H10001").await.expect("help desk");
     help.set_mailbox_profile(MAPLE.0, &profile())
         .await
@@ -230,5 +257,44 @@ async fn r24_three_mismatches_freeze_resets_for_a_day() {
     help.reset_mailbox_password(MAPLE.0, &request())
         .await
         .expect("reset after the freeze");
+    assert_eq!(mails(&smtp.maildir).len(), 1);
+}
+
+#[tokio::test]
+async fn r24_a_new_password_never_travels_in_clear_unless_the_operator_says_so() {
+    // A relay that does not offer STARTTLS (or a path where it was stripped): with the default
+    // `starttls = "required"` nothing is sent, and the password is not changed.
+    let dir = tempfile::tempdir().expect("tmp");
+    let smtp = plain_smtp_server(dir.path()).await;
+    let t = TestApp::start_with(smtp.configure()).await;
+    assert_eq!(t.config.smtp.starttls, "required", "the default");
+    let help = t.admin.acting_as("H10001").await.expect("help desk");
+    help.set_mailbox_profile(MAPLE.0, &profile())
+        .await
+        .expect("profile");
+    let refused = help
+        .reset_mailbox_password(MAPLE.0, &request())
+        .await
+        .expect_err("no TLS, no mail");
+    assert!(matches!(refused, AdminError::Mail(_)), "{refused:?}");
+    assert!(mails(&smtp.maildir).is_empty());
+    assert_ok(
+        &t.send(SITE_USER, MAPLE, None, b"the old password still works")
+            .await,
+    );
+    drop(t);
+    // Only by explicit choice does it go in clear.
+    let t = TestApp::start_with(|c| {
+        smtp.configure()(c);
+        c.smtp.starttls = "opportunistic".into();
+    })
+    .await;
+    let help = t.admin.acting_as("H10001").await.expect("help desk");
+    help.set_mailbox_profile(MAPLE.0, &profile())
+        .await
+        .expect("profile");
+    help.reset_mailbox_password(MAPLE.0, &request())
+        .await
+        .expect("sent in clear, as chosen");
     assert_eq!(mails(&smtp.maildir).len(), 1);
 }

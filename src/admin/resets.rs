@@ -186,7 +186,7 @@ impl Admin {
         };
         let new_password = random_password()?;
         let body = format!(
-            "The password of the iMAX (TRACSMail) mailbox {id} was reset by the Help Desk at the request of {}.\n\nNew password: {new_password}\n\nSign in and keep it safe. If you did not ask for this, call the Help Desk.\n",
+            "The password of the iMAX (TRACSMail) mailbox {id} was reset\nby the Help Desk at the request of {}.\n\nNew password: {new_password}\n\nSign in and keep it safe.\nIf you did not ask for this, call the Help Desk.\n",
             req.name
         );
         mail::send(

@@ -1,0 +1,58 @@
+//! Fuzzes what every stranger reaches first: the system-to-system door's streaming SOAP
+//! scanner and the envelope parser behind it. No input may make them panic; feeding the same
+//! bytes in two pieces (split where the fuzzer says, as TCP may) must give the same skeleton,
+//! content and verdict as feeding them whole; and the parser's answers must be refusals with
+//! a code, never a crash.
+//!
+//! `cargo +nightly fuzz run soap_envelope` (the test command runs a short smoke run).
+#![no_main]
+
+use imax_gateway::s2s::envelope;
+use imax_gateway::s2s::scan::Scanner;
+use libfuzzer_sys::fuzz_target;
+
+/// Scans `pieces` as the door does; the skeleton, the content and the first error.
+fn scan(pieces: &[&[u8]]) -> (Vec<u8>, Vec<u8>, Option<String>, bool) {
+    let mut s = Scanner::new(16 * 1024, 64 * 1024);
+    let mut content = Vec::new();
+    let mut started = false;
+    for piece in pieces {
+        match s.feed(piece) {
+            Ok(fed) => {
+                if fed.content_started {
+                    started = true;
+                    // What the door does at that moment: parse the credentials so far.
+                    let _ = envelope::parse(s.skeleton(), true).map(|e| {
+                        let _ = e.person();
+                        let _ = e.mailbox();
+                    });
+                }
+                content.extend_from_slice(&fed.content);
+            }
+            Err(e) => return (s.skeleton().to_vec(), content, Some(e.to_string()), started),
+        }
+    }
+    let end = s.finish().err().map(|e| e.to_string());
+    (s.skeleton().to_vec(), content, end, started)
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&cut, rest)) = data.split_first() else {
+        return;
+    };
+    let whole = scan(&[rest]);
+    let at = cut as usize * 7 % (rest.len() + 1);
+    let split = scan(&[&rest[..at], &rest[at..]]);
+    assert_eq!(whole, split, "feeding in pieces changed the outcome");
+    if whole.2.is_none() {
+        if let Ok(env) = envelope::parse(&whole.0, false) {
+            let _ = env.person();
+            let _ = env.request();
+        }
+    }
+    // The parser alone, on raw bytes (as if the scanner had passed them).
+    if let Ok(env) = envelope::parse(rest, false) {
+        let _ = env.person();
+        let _ = env.request();
+    }
+});
