@@ -12,15 +12,13 @@ use imax_gateway::s2s::scan::Scanner;
 use libfuzzer_sys::fuzz_target;
 
 /// Scans `pieces` as the door does; the skeleton, the content and the first error.
-fn scan(pieces: &[&[u8]]) -> (Vec<u8>, Vec<u8>, Option<String>, bool) {
+fn scan(pieces: &[&[u8]]) -> (Vec<u8>, Vec<u8>, Option<String>) {
     let mut s = Scanner::new(16 * 1024, 64 * 1024);
     let mut content = Vec::new();
-    let mut started = false;
     for piece in pieces {
         match s.feed(piece) {
             Ok(fed) => {
                 if fed.content_started {
-                    started = true;
                     // What the door does at that moment: parse the credentials so far.
                     let _ = envelope::parse(s.skeleton(), true).map(|e| {
                         let _ = e.person();
@@ -29,11 +27,11 @@ fn scan(pieces: &[&[u8]]) -> (Vec<u8>, Vec<u8>, Option<String>, bool) {
                 }
                 content.extend_from_slice(&fed.content);
             }
-            Err(e) => return (s.skeleton().to_vec(), content, Some(e.to_string()), started),
+            Err(e) => return (s.skeleton().to_vec(), content, Some(e.to_string())),
         }
     }
     let end = s.finish().err().map(|e| e.to_string());
-    (s.skeleton().to_vec(), content, end, started)
+    (s.skeleton().to_vec(), content, end)
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -43,7 +41,20 @@ fuzz_target!(|data: &[u8]| {
     let whole = scan(&[rest]);
     let at = cut as usize * 7 % (rest.len() + 1);
     let split = scan(&[&rest[..at], &rest[at..]]);
-    assert_eq!(whole, split, "feeding in pieces changed the outcome");
+    // However TCP splits a request, it is refused both ways or accepted both ways, and when
+    // accepted, with the same envelope and content. (Which refusal comes first may depend on
+    // where a piece ends: a size limit or bad base64, say; nothing is stored either way.)
+    assert_eq!(
+        whole.2.is_some(),
+        split.2.is_some(),
+        "feeding in pieces changed the verdict: {:?} / {:?}",
+        whole.2,
+        split.2
+    );
+    if whole.2.is_none() {
+        assert_eq!(whole.0, split.0, "feeding in pieces changed the envelope");
+        assert_eq!(whole.1, split.1, "feeding in pieces changed the content");
+    }
     if whole.2.is_none() {
         if let Ok(env) = envelope::parse(&whole.0, false) {
             let _ = env.person();

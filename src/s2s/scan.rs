@@ -121,9 +121,18 @@ impl Scanner {
                         .iter()
                         .position(|&b| b == b'<' || b == b'&')
                         .unwrap_or(rest.len());
-                    self.content_raw += end as u64;
+                    // A byte that is neither base64 nor whitespace is refused where it stands,
+                    // whichever piece it arrives in.
+                    let bad = rest[..end]
+                        .iter()
+                        .position(|&b| !(is_base64(b) || b.is_ascii_whitespace()));
+                    let upto = bad.unwrap_or(end);
+                    self.content_raw += upto as u64;
                     if self.content_raw > self.max_content_raw {
                         return Err(ScanError::ContentTooLarge);
+                    }
+                    if bad.is_some() {
+                        return Err(ScanError::BadBase64);
                     }
                     for &b in &rest[..end] {
                         if !b.is_ascii_whitespace() {
@@ -133,6 +142,7 @@ impl Scanner {
                     i += end;
                     if i < chunk.len() {
                         if chunk[i] == b'&' {
+                            self.flush_b64(&mut fed.content, false)?;
                             self.state = State::ContentRef;
                             self.reference.clear();
                         } else {
@@ -325,6 +335,11 @@ impl Scanner {
             )),
         }
     }
+}
+
+/// A character of the base64 alphabet, padding included.
+fn is_base64(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=')
 }
 
 #[cfg(test)]
