@@ -12,6 +12,7 @@ mod faults;
 mod folders;
 mod guessing;
 mod lifecycle;
+mod matrix;
 mod nodes;
 mod resets;
 mod sending;
