@@ -268,6 +268,19 @@ async fn commit_batch(
     out
 }
 
+/// A write transaction and the audit chain's head in it; nothing is committed yet.
+async fn begin_batch(
+    conn: &mut AnyConnection,
+    engine: crate::store::Engine,
+) -> Result<(sqlx::Transaction<'_, sqlx::Any>, Chain), CommitError> {
+    let not_committed = |e: sqlx::Error| CommitError::not_committed(&e);
+    let mut tx = crate::store::begin_write_on(conn, engine)
+        .await
+        .map_err(not_committed)?;
+    let chain = Chain::head(&mut tx).await.map_err(not_committed)?;
+    Ok((tx, chain))
+}
+
 async fn commit_on(
     conn: &mut AnyConnection,
     engine: crate::store::Engine,
@@ -281,12 +294,7 @@ async fn commit_on(
     };
     // Usually every job succeeds: apply them all in one transaction, without savepoints (on
     // PostgreSQL each statement is a round trip, and the committer is the one writer).
-    let mut tx = crate::store::begin_write_on(conn, engine)
-        .await
-        .map_err(|e| CommitError::not_committed(&e))?;
-    let mut chain = Chain::head(&mut tx)
-        .await
-        .map_err(|e| CommitError::not_committed(&e))?;
+    let (mut tx, mut chain) = begin_batch(conn, engine).await?;
     let mut failed = None;
     for job in batch {
         if let Err(e) = apply(&mut tx, job, &mut chain).await {
@@ -306,12 +314,7 @@ async fn commit_on(
     }
     // A job failed: do it again, each job in its own savepoint, so that one failing job does
     // not sink the others.
-    let mut tx = crate::store::begin_write_on(conn, engine)
-        .await
-        .map_err(|e| CommitError::not_committed(&e))?;
-    let mut chain = Chain::head(&mut tx)
-        .await
-        .map_err(|e| CommitError::not_committed(&e))?;
+    let (mut tx, mut chain) = begin_batch(conn, engine).await?;
     let mut results = Vec::with_capacity(batch.len());
     for job in batch {
         let mut sp = tx
