@@ -93,31 +93,45 @@ async fn before_a_right_password_every_refusal_reads_the_same_and_costs_the_same
 
 #[tokio::test]
 async fn parallel_guesses_are_counted_before_any_is_checked() {
-    // One slow hash at a time, so that every guess is counted while the first is checked.
+    // Slow hashes (the stored hashes are made with these parameters), one at a time, so that
+    // guesses sent together wait their turn unanswered.
     let t = TestApp::start_with(|c| {
         c.throttle.max_failures = 1000;
-        c.argon2.memory_kib = 16 * 1024;
-        c.argon2.iterations = 4;
+        c.argon2.memory_kib = 32 * 1024;
+        c.argon2.iterations = 16;
         c.argon2.max_concurrent = 1;
         c.argon2.max_wait_ms = 60_000;
     })
     .await;
-    let mut tries = Vec::new();
-    for n in 0..6 {
-        let password = if n == 5 {
-            SITE_USER.1.to_string()
-        } else {
-            format!("Wrong-Guess-{n}")
-        };
-        let client = t.client((SITE_USER.0, &password)).await;
-        tries.push(tokio::spawn(async move {
-            let mut client = client;
-            list_reply(&mut client, MAPLE, "sentToOthers").await
-        }));
-        tokio::time::sleep(Duration::from_millis(60)).await;
+    let failed_signins = || async {
+        sqlx::query_scalar::<_, i64>("SELECT failed_signins FROM accounts WHERE mid = $1")
+            .bind(SITE_USER.0)
+            .fetch_one(&t.admin.store.pool)
+            .await
+            .expect("count")
+    };
+    async fn guess(
+        t: &TestApp,
+        password: &str,
+    ) -> tokio::task::JoinHandle<imax_gateway::client::Reply> {
+        let mut client = t.client((SITE_USER.0, password)).await;
+        tokio::spawn(async move { list_reply(&mut client, MAPLE, "sentToOthers").await })
     }
-    // The right password came sixth, beyond the limit of three: refused like the others,
-    // although no guess had been answered when it was sent.
+    let mut tries = Vec::new();
+    for n in 0..5 {
+        tries.push(guess(&t, &format!("Wrong-Guess-{n}")).await);
+    }
+    // All five are counted (before any is checked)...
+    for _ in 0..500 {
+        if failed_signins().await == 5 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(failed_signins().await, 5);
+    // ...while the first ones are still being checked, the right password comes, sixth:
+    // beyond the limit of three, it is refused like the others.
+    tries.push(guess(&t, SITE_USER.1).await);
     for task in tries {
         assert_as_wrong_password(&task.await.expect("join"));
     }
