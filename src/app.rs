@@ -23,16 +23,26 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 /// The routes of every door, with the headers every response carries.
-pub fn router(gw: Gateway, admin: Admin) -> Router {
+pub fn router(gw: Gateway, admin: Admin, ops: crate::ops::Ops) -> Router {
     let web = crate::web::Web {
         gw: gw.clone(),
         admin,
     };
     Router::new()
+        .merge(crate::ops::routes(ops))
         .merge(crate::s2s::routes())
         .merge(crate::web::routes(web))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(gw)
+}
+
+/// Records that a scheduled job succeeded (`imax_job_last_success_timestamp_seconds`).
+fn job_done(job: &'static str) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
+    metrics::gauge!("imax_job_last_success_timestamp_seconds", "job" => job).set(now);
 }
 
 /// Signs and exports the audit chain's head every `every` (see `audit::checkpoint`).
@@ -41,11 +51,12 @@ async fn export_checkpoints(checkpoints: Checkpoints, gw: Gateway, every: Durati
     let mut last = 0;
     loop {
         tick.tick().await;
-        if let Err(e) = checkpoints
+        match checkpoints
             .export(&gw.store().pool, gw.clock().now(), &mut last)
             .await
         {
-            tracing::warn!(error = %e, "could not write an audit checkpoint");
+            Ok(_) => job_done("audit_checkpoint"),
+            Err(e) => tracing::warn!(error = %e, "could not write an audit checkpoint"),
         }
     }
 }
@@ -59,8 +70,9 @@ async fn apply_deadlines_hourly(admin: Admin, web: crate::web::Web) {
     let mut tick = tokio::time::interval(Duration::from_secs(3600));
     loop {
         tick.tick().await;
-        if let Err(e) = web.purge_sessions().await {
-            tracing::warn!(error = %e, "could not remove expired browser sessions");
+        match web.purge_sessions().await {
+            Ok(_) => job_done("sessions"),
+            Err(e) => tracing::warn!(error = %e, "could not remove expired browser sessions"),
         }
         if let Err(e) = web.gw.forget_old_failures().await {
             tracing::warn!(error = %e, "could not clear the throttle's old counts");
@@ -70,20 +82,28 @@ async fn apply_deadlines_hourly(admin: Admin, web: crate::web::Web) {
         }
         // R26: history beyond the retention period, in bounded batches.
         match system.purge(false).await {
-            Ok(r) if r.messages > 0 => tracing::info!(
-                removed = r.messages,
-                bytes = r.bytes,
-                "purged mailbox history beyond the retention period"
-            ),
-            Ok(_) => {}
+            Ok(r) => {
+                job_done("purge");
+                if r.messages > 0 {
+                    tracing::info!(
+                        removed = r.messages,
+                        bytes = r.bytes,
+                        "purged mailbox history beyond the retention period"
+                    );
+                }
+            }
             Err(e) => tracing::warn!(error = %e, "could not purge mailbox history"),
         }
         match system.apply_deadlines().await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(
-                removed = n,
-                "removed rights flagged for removal at the deadline"
-            ),
+            Ok(n) => {
+                job_done("deadlines");
+                if n > 0 {
+                    tracing::info!(
+                        removed = n,
+                        "removed rights flagged for removal at the deadline"
+                    );
+                }
+            }
             Err(e) => tracing::warn!(error = %e, "could not apply recertification deadlines"),
         }
     }
@@ -210,6 +230,8 @@ impl App {
         })?;
         let options = ServeOptions::from_config(&config);
         let registry = Arc::new(Registry::new(options.conns.clone()));
+        crate::ops::recorder();
+        let draining = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let admin = Admin::new(
             gateway.store().clone(),
             gateway.clock().clone(),
@@ -227,13 +249,29 @@ impl App {
             Duration::from_secs(config.audit.checkpoint_secs),
         ));
         let (stop, stopped) = oneshot::channel::<()>();
-        let app = router(gateway.clone(), admin);
+        let app = router(
+            gateway.clone(),
+            admin,
+            crate::ops::Ops {
+                gw: gateway.clone(),
+                connections: registry.clone(),
+                draining: draining.clone(),
+            },
+        );
+        let drain_delay = Duration::from_secs(config.shutdown.drain_delay_secs);
         let store = gateway.store().clone();
         let clock_now = gateway.clock().clone();
         let registry_ = registry.clone();
         let task = tokio::spawn(async move {
             server::serve(listener, tls_config, app, options, registry_, async {
                 let _ = stopped.await;
+                // Not ready from now on; still serving while the balancer notices.
+                draining.store(true, std::sync::atomic::Ordering::Release);
+                tracing::info!(
+                    secs = drain_delay.as_secs(),
+                    "draining: /readyz answers 503"
+                );
+                tokio::time::sleep(drain_delay).await;
             })
             .await;
             deadlines.abort();

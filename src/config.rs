@@ -30,6 +30,15 @@ pub struct Config {
     pub tracs: Tracs,
     pub history: History,
     pub audit: Audit,
+    pub ops: Ops,
+}
+
+/// What operators and balancers reach (see `ops`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Ops {
+    /// Bearer token for `GET /metrics`; empty: loopback clients only.
+    pub metrics_token: String,
 }
 
 /// The audit chain's signed checkpoints (see `audit::checkpoint`).
@@ -215,6 +224,9 @@ impl Default for Web {
 #[serde(deny_unknown_fields, default)]
 pub struct Shutdown {
     pub grace_secs: u64,
+    /// Seconds between SIGTERM (when `/readyz` starts saying 503) and closing the listener,
+    /// so that a balancer's health checks notice before connections are refused.
+    pub drain_delay_secs: u64,
 }
 
 impl Default for Config {
@@ -235,6 +247,7 @@ impl Default for Config {
             tracs: Tracs::default(),
             history: History::default(),
             audit: Audit::default(),
+            ops: Ops::default(),
         }
     }
 }
@@ -334,7 +347,10 @@ impl Default for Argon2Config {
 
 impl Default for Shutdown {
     fn default() -> Self {
-        Self { grace_secs: 30 }
+        Self {
+            grace_secs: 30,
+            drain_delay_secs: 5,
+        }
     }
 }
 

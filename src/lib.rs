@@ -28,6 +28,7 @@ pub mod error;
 pub mod gateway;
 pub mod mail;
 pub mod mailbox;
+pub mod ops;
 pub mod s2s;
 pub mod server;
 pub mod store;

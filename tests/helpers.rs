@@ -85,6 +85,7 @@ pub fn test_config(dir: &Path) -> Config {
     config.argon2.memory_kib = 1024;
     config.argon2.iterations = 1;
     config.shutdown.grace_secs = 5;
+    config.shutdown.drain_delay_secs = 0;
     config
 }
 

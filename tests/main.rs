@@ -14,6 +14,7 @@ mod guessing;
 mod lifecycle;
 mod matrix;
 mod nodes;
+mod ops;
 mod resets;
 mod sending;
 mod storage;

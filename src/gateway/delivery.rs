@@ -188,6 +188,7 @@ async fn next_chunk(source: &mut Source) -> io::Result<Option<Bytes>> {
             }
             buf.truncate(filled);
             hash.update(&buf);
+            metrics::counter!("imax_sent_bytes_total").increment(filled as u64);
             Ok(Some(Bytes::from(buf)))
         }
     }

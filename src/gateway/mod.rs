@@ -100,8 +100,26 @@ struct Inner {
     hasher: Hasher,
 }
 
+/// Counts a refusal that is not audited (so that a flood cannot fill the audit log).
+fn unaudited(caller: Caller, code: Code) {
+    metrics::counter!(
+        "imax_requests_total",
+        "door" => caller.door.as_str(),
+        "operation" => "Authenticate",
+        "outcome" => code.as_str(),
+    )
+    .increment(1);
+}
+
 /// The refusal of an attempt the bounded hasher had no room for (nothing was checked).
 fn busy() -> Refusal {
+    metrics::counter!(
+        "imax_requests_total",
+        "door" => "any",
+        "operation" => "Authenticate",
+        "outcome" => "PasswordCheckBusy",
+    )
+    .increment(1);
     Refusal::with_detail(
         Code::Unavailable,
         "The gateway is checking too many passwords at once; nothing was checked. Try again in a few seconds.",
@@ -162,6 +180,7 @@ impl Gateway {
         match caller.addr {
             Some(a) if self.inner.throttle.is_blocked(a).await? => {
                 tracing::warn!(client = %a, "request refused by the throttle");
+                unaudited(caller, Code::RateLimited);
                 Err(Refusal::new(Code::RateLimited))
             }
             _ => Ok(()),
@@ -177,6 +196,7 @@ impl Gateway {
             Ok(())
         } else {
             tracing::warn!(client = %self.inner.throttle.client_key(a), "password attempt refused by the throttle");
+            unaudited(caller, Code::RateLimited);
             Err(Refusal::new(Code::RateLimited))
         }
     }

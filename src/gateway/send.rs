@@ -199,6 +199,7 @@ impl Gateway {
         })
         .await
         .map_err(Refusal::internal)??;
+        metrics::counter!("imax_received_bytes_total").increment(done.size);
         Ok(Receipt {
             message_id,
             sha256: done.sha256,

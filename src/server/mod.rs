@@ -200,12 +200,18 @@ impl Connection {
             let registry = self.registry.clone();
             hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
                 let inflight = conn.request_started();
+                let started = std::time::Instant::now();
+                let door = door_of(req.uri().path());
                 let (mut parts, body) = req.into_parts();
                 parts.extensions.insert(ClientAddr(peer));
                 let body = axum::body::Body::new(PacedBody::new(body, pace, registry.clone()));
                 let call = app.clone().oneshot(hyper::Request::from_parts(parts, body));
                 async move {
                     let response = call.await?;
+                    let status = response.status().as_u16();
+                    metrics::counter!("imax_http_responses_total", "door" => door, "status" => status_class(status)).increment(1);
+                    metrics::histogram!("imax_http_response_seconds", "door" => door)
+                        .record(started.elapsed().as_secs_f64());
                     Ok::<_, std::convert::Infallible>(
                         response.map(|b| axum::body::Body::new(Answer::new(b, inflight))),
                     )
@@ -325,6 +331,27 @@ where
             Http::H1(c) => c.as_mut().poll(cx),
             Http::H2(c) => c.as_mut().poll(cx),
         }
+    }
+}
+
+/// The door a path belongs to, for metrics.
+fn door_of(path: &str) -> &'static str {
+    if path.starts_with("/s2s") || path.ends_with(".xsd") {
+        "s2s"
+    } else if matches!(path, "/healthz" | "/readyz" | "/metrics") {
+        "ops"
+    } else {
+        "web"
+    }
+}
+
+fn status_class(status: u16) -> &'static str {
+    match status {
+        100..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        _ => "5xx",
     }
 }
 

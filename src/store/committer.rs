@@ -185,6 +185,13 @@ impl Committer {
     /// Applies `effects` and appends `audit`, durably, before returning.
     pub async fn commit(&self, effects: Vec<Effect>, audit: AuditEntry) -> Result<(), CommitError> {
         let (reply, rx) = oneshot::channel();
+        // Every request's outcome is audited through here, so the audit record is also the
+        // metric (counted once committed).
+        let labels = [
+            ("door", audit.door.clone()),
+            ("operation", audit.action.clone()),
+            ("outcome", audit.outcome.clone()),
+        ];
         let stopped = |what: &str| CommitError::NotCommitted {
             duplicate_transmission: false,
             storage_full: false,
@@ -200,8 +207,13 @@ impl Committer {
             .map_err(|_| stopped("not queued"))?;
         // The job was queued: if the committer is gone before answering, nobody can say
         // whether it was committed.
-        rx.await
-            .map_err(|_| CommitError::Unknown("the committer stopped before answering".into()))?
+        let committed = rx
+            .await
+            .map_err(|_| CommitError::Unknown("the committer stopped before answering".into()))?;
+        if committed.is_ok() {
+            metrics::counter!("imax_requests_total", &labels).increment(1);
+        }
+        committed
     }
 
     /// Lets queued jobs and the batch in progress finish, then stops the task. Called after
@@ -231,7 +243,10 @@ async fn run(pool: AnyPool, mut rx: mpsc::Receiver<Job>, busy: Arc<Mutex<()>>) {
                 Err(_) => break,
             }
         }
+        let started = std::time::Instant::now();
+        metrics::histogram!("imax_commit_batch_size").record(batch.len() as f64);
         let results = commit_batch(&pool, &batch).await;
+        metrics::histogram!("imax_commit_seconds").record(started.elapsed().as_secs_f64());
         match results {
             Ok(per_job) => {
                 for (job, r) in batch.into_iter().zip(per_job) {

@@ -156,6 +156,15 @@ impl BodyStore {
         }
     }
 
+    /// Whether new bodies can be taken: above the free-space floor (beside SQLite; on
+    /// PostgreSQL the database's disk is the database server's to watch).
+    pub fn check_space(&self) -> io::Result<()> {
+        match self {
+            BodyStore::Files(f) => f.check_space(),
+            BodyStore::Chunks(_) => Ok(()),
+        }
+    }
+
     pub fn stage(&self, limit: u64) -> Result<StagedBody, StageError> {
         let sink = match self {
             BodyStore::Files(store) => {

@@ -1,0 +1,219 @@
+//! What operators and balancers see: `/healthz`, `/readyz` (database, schema, storage,
+//! draining) and `/metrics` (Prometheus text, loopback or a bearer token), through the real
+//! server.
+
+use crate::helpers::*;
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use std::time::Duration;
+
+/// A GET with optional headers over a fresh HTTP/1.1 TLS connection: status and body.
+async fn get(t: &TestApp, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
+    let mut config = (*imax_gateway::tls::client_config(&t.ca).expect("ca")).clone();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let tcp = tokio::net::TcpStream::connect(t.app().addr)
+        .await
+        .expect("tcp");
+    let tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
+        .connect(
+            rustls_pki_types::ServerName::try_from("localhost").expect("name"),
+            tcp,
+        )
+        .await
+        .expect("tls");
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
+            .await
+            .expect("http1");
+    tokio::spawn(conn);
+    let mut req = hyper::Request::get(path).header("host", "localhost");
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = sender
+        .send_request(
+            req.body(http_body_util::Empty::<Bytes>::new())
+                .expect("req"),
+        )
+        .await
+        .expect("resp");
+    let status = resp.status().as_u16();
+    let body = resp.into_body().collect().await.expect("body").to_bytes();
+    (status, String::from_utf8_lossy(&body).to_string())
+}
+
+/// The value of one sample line of a Prometheus text page (`name{labels} value`), summed over
+/// the lines that contain every given fragment.
+fn sample(page: &str, name: &str, fragments: &[&str]) -> f64 {
+    page.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter(|l| {
+            l.starts_with(name)
+                && l[name.len()..].starts_with(['{', ' '])
+                && fragments.iter().all(|f| l.contains(f))
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+#[tokio::test]
+async fn health_and_readiness_say_what_a_balancer_needs() {
+    let t = TestApp::start().await;
+    assert_eq!(get(&t, "/healthz", &[]).await, (200, "ok\n".to_string()));
+    let (status, body) = get(&t, "/readyz", &[]).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"ready\":true"), "{body}");
+    assert!(body.contains("\"database\":\"ok\""), "{body}");
+
+    // Below the free-space floor the node takes no uploads: not ready (alive all the same).
+    let t = TestApp::start_with(|c| c.limits.min_free_disk_mb = u64::MAX / (1 << 21)).await;
+    let (status, body) = get(&t, "/readyz", &[]).await;
+    if t.config.database_url.is_empty() {
+        assert_eq!(status, 503, "{body}");
+        assert!(body.contains("\"storage\":\"failing\""), "{body}");
+    }
+    assert_eq!(get(&t, "/healthz", &[]).await.0, 200);
+}
+
+#[tokio::test]
+async fn draining_says_not_ready_at_once_and_keeps_serving_for_the_delay() {
+    let mut t = TestApp::start_with(|c| c.shutdown.drain_delay_secs = 3).await;
+    let app = t.app.take().expect("app");
+    let addr_url = t.url.clone();
+    let stopping = tokio::spawn(app.stop());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Still accepting, still serving, but no longer ready.
+    t.url = addr_url;
+    let c = imax_gateway::client::S2sClient::connect(&t.url, &t.ca, SITE_USER.0, SITE_USER.1)
+        .await
+        .expect("still accepting while draining");
+    let mut c = c;
+    let (status, body) = c.get("/readyz").await.expect("readyz");
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("\"draining\":true"), "{body}");
+    let (status, _) = c.get("/healthz").await.expect("healthz");
+    assert_eq!(status, 200);
+    assert_ok(&list_reply(&mut c, MAPLE, "sentToOthers").await);
+    drop(c);
+    stopping.await.expect("stopped");
+}
+
+#[tokio::test]
+async fn metrics_count_real_requests_and_are_not_for_strangers() {
+    let t = TestApp::start().await;
+    assert_ok(&t.send(SITE_USER, MAPLE, None, b"counted").await);
+    assert_as_wrong_password(
+        &t.send((SITE_USER.0, "Wrong-Password-9"), MAPLE, None, b"x")
+            .await,
+    );
+    let (status, page) = get(&t, "/metrics", &[]).await;
+    assert_eq!(status, 200, "a loopback client reads the metrics");
+    let ok = sample(
+        &page,
+        "imax_requests_total",
+        &["door=\"s2s\"", "operation=\"SendFile\"", "outcome=\"ok\""],
+    );
+    let refused = sample(
+        &page,
+        "imax_requests_total",
+        &["outcome=\"AuthenticationFailed\""],
+    );
+    assert!(ok >= 1.0 && refused >= 1.0, "{page}");
+    for name in [
+        "imax_connections_accepted_total",
+        "imax_password_hashes_total",
+        "imax_received_bytes_total",
+        "imax_audit_chain_records",
+        "imax_commit_batch_size_count",
+        "imax_http_response_seconds_count",
+    ] {
+        assert!(sample(&page, name, &[]) > 0.0, "{name} in\n{page}");
+    }
+    assert!(page.contains("imax_connections_closed_total{reason=\"shed_idle\"}"));
+    // The counters move with the next requests.
+    assert_ok(&t.send(SITE_USER, MAPLE, None, b"counted again").await);
+    let (_, later) = get(&t, "/metrics", &[]).await;
+    assert!(
+        sample(
+            &later,
+            "imax_requests_total",
+            &["door=\"s2s\"", "operation=\"SendFile\"", "outcome=\"ok\""]
+        ) > ok
+    );
+
+    // With a token, everyone (loopback too) must present it.
+    let t =
+        TestApp::start_with(|c| c.ops.metrics_token = "s3cret-token-for-prometheus".into()).await;
+    assert_eq!(get(&t, "/metrics", &[]).await.0, 401);
+    assert_eq!(
+        get(&t, "/metrics", &[("authorization", "Bearer wrong")])
+            .await
+            .0,
+        401
+    );
+    let (status, page) = get(
+        &t,
+        "/metrics",
+        &[("authorization", "Bearer s3cret-token-for-prometheus")],
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(page.contains("imax_connections_open"), "{page}");
+}
+
+#[tokio::test]
+async fn readiness_fails_while_the_database_does_not_answer_and_comes_back() {
+    // Only a server database can stop answering while the gateway runs; on SQLite the test
+    // shows the same through the file's permissions being taken away is not meaningful, so it
+    // checks the database check itself on PostgreSQL (the test command runs both engines).
+    let Ok(base) = std::env::var("IMAX_TEST_POSTGRES") else {
+        let t = TestApp::start().await;
+        assert!(get(&t, "/readyz", &[])
+            .await
+            .1
+            .contains("\"database\":\"ok\""));
+        return;
+    };
+    let t = TestApp::start().await;
+    let name = t
+        .config
+        .database_url
+        .rsplit('/')
+        .next()
+        .expect("database name")
+        .to_string();
+    use sqlx::Connection;
+    let mut admin = sqlx::AnyConnection::connect(&base).await.expect("admin");
+    // The database stops taking connections and drops the gateway's: as if it were stopped.
+    for sql in [
+        format!("ALTER DATABASE {name} WITH ALLOW_CONNECTIONS false"),
+        format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"),
+    ] {
+        sqlx::query(&sql).execute(&mut admin).await.expect("outage");
+    }
+    let mut status = 0;
+    for _ in 0..20 {
+        status = get(&t, "/readyz", &[]).await.0;
+        if status == 503 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, 503, "not ready while the database is away");
+    assert_eq!(get(&t, "/healthz", &[]).await.0, 200, "alive all the same");
+    sqlx::query(&format!(
+        "ALTER DATABASE {name} WITH ALLOW_CONNECTIONS true"
+    ))
+    .execute(&mut admin)
+    .await
+    .expect("back");
+    let mut back = false;
+    for _ in 0..50 {
+        if get(&t, "/readyz", &[]).await.0 == 200 {
+            back = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(back, "ready again once the database answers");
+}
