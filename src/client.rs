@@ -51,6 +51,8 @@ pub struct Fault {
     pub code: String,
     pub status: u16,
     pub message: String,
+    /// The gateway's id of the refused request, to quote to its support desk.
+    pub request_id: Option<String>,
 }
 
 /// A parsed response: the leaf elements in document order, or a Fault.
@@ -350,6 +352,7 @@ pub fn parse_reply(http_status: u16, bytes: &[u8]) -> Result<Reply, ClientError>
         code: get("code").unwrap_or_default(),
         status: get("status").and_then(|s| s.parse().ok()).unwrap_or(0),
         message,
+        request_id: get("requestId"),
     });
     let status = get("status").and_then(|s| s.parse().ok()).unwrap_or(0);
     if fault.is_none() && status == 0 {

@@ -31,6 +31,23 @@ pub struct Config {
     pub history: History,
     pub audit: Audit,
     pub ops: Ops,
+    pub log: Log,
+}
+
+/// How the gateway logs (`IMAX_LOG` filters what).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Log {
+    pub format: LogFormat,
+}
+
+/// `log.format`: lines of text for people, or one JSON object a line for a log pipeline.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
 }
 
 /// What operators and balancers reach (see `ops`).
@@ -248,6 +265,7 @@ impl Default for Config {
             history: History::default(),
             audit: Audit::default(),
             ops: Ops::default(),
+            log: Log::default(),
         }
     }
 }

@@ -85,19 +85,39 @@ fn load_config(arg: &ConfigArg) -> Result<Config, String> {
     Config::load(arg.config.as_deref(), std::env::vars()).map_err(|e| e.to_string())
 }
 
-fn init_logging() {
+/// Logs to standard error, as text or one JSON object a line (`log.format`), filtered by
+/// `IMAX_LOG` (default `info`).
+fn init_logging(format: config::LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("IMAX_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        config::LogFormat::Text => builder.init(),
+        config::LogFormat::Json => builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
+    }
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    init_logging();
-    match run(Cli::parse()).await {
+    let cli = Cli::parse();
+    // The log format is a setting: read it from the configuration the command will use.
+    let config_arg = match &cli.command {
+        Command::Serve(c) => Some(c),
+        Command::Admin { config, .. } | Command::Audit { config, .. } => Some(config),
+        _ => None,
+    };
+    let format = config_arg
+        .and_then(|c| load_config(c).ok())
+        .map(|c| c.log.format)
+        .unwrap_or_default();
+    init_logging(format);
+    match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("imax: {e}");

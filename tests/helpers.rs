@@ -205,7 +205,15 @@ pub fn assert_fault(r: &Reply, code: &str) -> imax_gateway::client::Fault {
     assert_eq!(f.code, code, "{f:?}");
     assert_eq!(r.http_status, 500, "SOAP 1.1 faults travel with HTTP 500");
     assert!(f.message.ends_with('.'), "a sentence: {}", f.message);
-    f
+    // Every fault names its request (for the support desk); the rest is compared by content.
+    assert!(
+        f.request_id.is_some(),
+        "a fault without its request id: {f:?}"
+    );
+    imax_gateway::client::Fault {
+        request_id: None,
+        ..f
+    }
 }
 
 /// Asserts a reply is exactly the refusal a wrong password gets (code, status, sentence): how
@@ -343,14 +351,28 @@ impl Node {
 
     /// [`Node::spawn`] with further settings in the environment (`IMAX_…`).
     pub fn spawn_with(data_dir: &Path, database_url: &str, env: &[(&str, &str)]) -> Node {
+        Self::spawn_logged(data_dir, database_url, env, None)
+    }
+
+    /// [`Node::spawn_with`], its log (standard error) written to `log`.
+    pub fn spawn_logged(
+        data_dir: &Path,
+        database_url: &str,
+        env: &[(&str, &str)],
+        log: Option<&Path>,
+    ) -> Node {
         let port = {
             let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
             l.local_addr().expect("addr").port()
         };
+        let stderr = match log {
+            Some(path) => std::process::Stdio::from(std::fs::File::create(path).expect("log file")),
+            None => std::process::Stdio::null(),
+        };
         let child = Self::command(data_dir, database_url, port)
             .envs(env.iter().copied())
             .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
+            .stderr(stderr)
             .spawn()
             .expect("spawn imax serve");
         Node {

@@ -217,3 +217,64 @@ async fn readiness_fails_while_the_database_does_not_answer_and_comes_back() {
     }
     assert!(back, "ready again once the database answers");
 }
+
+#[tokio::test]
+async fn json_logs_have_one_line_per_request_with_its_id_and_no_secret() {
+    let mut t = TestApp::start_at(wall_clock_now(), |_| {}).await;
+    t.stop().await;
+    let log = t.dir.path().join("imax.log");
+    let mut node = Node::spawn_logged(
+        t.dir.path(),
+        &t.config.database_url,
+        &[("IMAX_LOG_FORMAT", "json")],
+        Some(&log),
+    );
+    let mut c = node.client(&t.ca, SITE_USER).await;
+    let sent = c
+        .send_file(
+            MAPLE.0,
+            MAPLE.1,
+            Some(PBCA.0),
+            "LOGGED.DAT",
+            imax_gateway::client::Content::Bytes(b"logged".to_vec()),
+            None,
+        )
+        .await
+        .expect("reply");
+    assert_ok(&sent);
+    let mut wrong = node
+        .client(&t.ca, (SITE_USER.0, "Not-The-Password-7"))
+        .await;
+    let refused = list_reply(&mut wrong, MAPLE, "sentToOthers").await;
+    let id = refused
+        .fault
+        .as_ref()
+        .and_then(|f| f.request_id.clone())
+        .expect("the fault names its request");
+    node.kill();
+    let text = std::fs::read_to_string(&log).expect("log");
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let answered: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|l| l["fields"]["message"] == "answered")
+        .collect();
+    let send = answered
+        .iter()
+        .find(|l| l["span"]["operation"] == "SendFile")
+        .expect("the SendFile's line");
+    assert_eq!(send["span"]["mid"], SITE_USER.0);
+    assert_eq!(send["span"]["mailbox"], MAPLE.0);
+    assert_eq!(send["span"]["outcome"], "ok");
+    assert_eq!(send["span"]["door"], "s2s");
+    let failed = answered
+        .iter()
+        .find(|l| l["span"]["id"] == id.as_str())
+        .expect("the refused request's line, by the id its fault gave");
+    assert_eq!(failed["span"]["outcome"], "AuthenticationFailed");
+    for secret in [SITE_USER.1, MAPLE.1, "Not-The-Password-7"] {
+        assert!(!text.contains(secret), "a secret in the log");
+    }
+}

@@ -160,7 +160,8 @@ impl Gateway {
         // Sealing and committing run to completion even if the client goes away meanwhile, so
         // that no body is left without its row.
         let store = self.inner.store.clone();
-        let done = tokio::spawn(async move {
+        let span = tracing::Span::current();
+        let done = tokio::spawn(tracing::Instrument::instrument(async move {
             let mut sealed = body.seal().await.map_err(StageError::from)?;
             effects.push(Effect::InsertMessage(NewMessage {
                 body_key: sealed.key.clone(),
@@ -196,7 +197,7 @@ impl Gateway {
                     ))
                 }
             }
-        })
+        }, span))
         .await
         .map_err(Refusal::internal)??;
         metrics::counter!("imax_received_bytes_total").increment(done.size);

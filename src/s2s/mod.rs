@@ -14,7 +14,7 @@ use crate::access::{Door, Operation};
 use crate::error::{Code, Refusal};
 use crate::gateway::{Caller, Delivery, Gateway, MailboxSession, SendRequest, Upload};
 use crate::mailbox::{ListQuery, MessageInfo, Order};
-use crate::server::ClientAddr;
+use crate::server::{ClientAddr, RequestId};
 use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -47,10 +47,13 @@ fn xml_response(status: StatusCode, body: impl Into<Body>) -> Response {
     r
 }
 
-fn fault_response(r: &Refusal) -> Response {
+fn fault_response(r: &Refusal, id: Option<&RequestId>) -> Response {
     // SOAP 1.1 over HTTP: a Fault travels with status 500; RateLimited and Unavailable also
     // say when to retry.
-    let mut resp = xml_response(StatusCode::INTERNAL_SERVER_ERROR, reply::fault(r));
+    let mut resp = xml_response(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        reply::fault(r, id.map(|i| i.0.as_str())),
+    );
     let retry = match r.code {
         Code::RateLimited => Some("60"),
         Code::Unavailable => Some("5"),
@@ -111,6 +114,7 @@ async fn get_xsd() -> Response {
 async fn post_call(
     State(gw): State<Gateway>,
     Extension(ClientAddr(peer)): Extension<ClientAddr>,
+    id: Option<Extension<RequestId>>,
     body: Body,
 ) -> Response {
     let caller = Caller {
@@ -119,7 +123,7 @@ async fn post_call(
     };
     match handle(&gw, caller, body).await {
         Ok(r) => r,
-        Err(refusal) => fault_response(&refusal),
+        Err(refusal) => fault_response(&refusal, id.as_ref().map(|Extension(i)| i)),
     }
 }
 

@@ -67,7 +67,8 @@ pub fn response(op: &str, status: u16, children: &str) -> String {
 
 /// A SOAP 1.1 Fault: `faultstring` is the clear sentence; `detail` carries the iMAX status
 /// number and the stable code.
-pub fn fault(r: &Refusal) -> String {
+/// A SOAP Fault for `r`, with the request's id (`RequestId`) when known.
+pub fn fault(r: &Refusal, request_id: Option<&str>) -> String {
     let faultcode = match r.code {
         Code::Unavailable | Code::RateLimited => "soap:Server",
         _ => "soap:Client",
@@ -82,8 +83,11 @@ pub fn fault(r: &Refusal) -> String {
         .iter()
         .map(|i| format!("<tns:problem>{}</tns:problem>", escape(i)))
         .collect();
+    let id = request_id
+        .map(|id| format!("<tns:requestId>{}</tns:requestId>", escape(id)))
+        .unwrap_or_default();
     format!(
-        "{}<soap:Fault><faultcode>{faultcode}</faultcode><faultstring xml:lang=\"en\">{msg}</faultstring><detail><tns:imaxFault><tns:status>{}</tns:status><tns:code>{}</tns:code><tns:message>{msg}</tns:message>{problems}</tns:imaxFault></detail></soap:Fault>{ENVELOPE_CLOSE}",
+        "{}<soap:Fault><faultcode>{faultcode}</faultcode><faultstring xml:lang=\"en\">{msg}</faultstring><detail><tns:imaxFault><tns:status>{}</tns:status><tns:code>{}</tns:code><tns:message>{msg}</tns:message>{problems}{id}</tns:imaxFault></detail></soap:Fault>{ENVELOPE_CLOSE}",
         envelope_open(),
         r.code.imax_status(),
         r.code.as_str(),
@@ -134,9 +138,9 @@ mod tests {
 
     #[test]
     fn fault_is_byte_exact() {
-        let f = fault(&Refusal::new(Code::NotInWorkingGroup));
+        let f = fault(&Refusal::new(Code::NotInWorkingGroup), Some("ab12-7"));
         let expected = format!(
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><soap:Envelope xmlns:soap=\"{SOAP_ENV}\" xmlns:tns=\"{TNS}\"><soap:Body><soap:Fault><faultcode>soap:Client</faultcode><faultstring xml:lang=\"en\">{m}</faultstring><detail><tns:imaxFault><tns:status>403</tns:status><tns:code>NotInWorkingGroup</tns:code><tns:message>{m}</tns:message></tns:imaxFault></detail></soap:Fault></soap:Body></soap:Envelope>",
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><soap:Envelope xmlns:soap=\"{SOAP_ENV}\" xmlns:tns=\"{TNS}\"><soap:Body><soap:Fault><faultcode>soap:Client</faultcode><faultstring xml:lang=\"en\">{m}</faultstring><detail><tns:imaxFault><tns:status>403</tns:status><tns:code>NotInWorkingGroup</tns:code><tns:message>{m}</tns:message><tns:requestId>ab12-7</tns:requestId></tns:imaxFault></detail></soap:Fault></soap:Body></soap:Envelope>",
             m = Code::NotInWorkingGroup.sentence()
         );
         assert_eq!(f, expected);

@@ -36,12 +36,36 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
+use tracing::Instrument;
 
 pub use conns::ConnStats;
 
 /// The client's address, put into every request's extensions.
 #[derive(Debug, Clone, Copy)]
 pub struct ClientAddr(pub SocketAddr);
+
+/// Every request's id: in its extensions, its log line, the `X-Request-Id` response header and
+/// SOAP faults, so that a vendor's support call can be matched to the log and audit.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+impl RequestId {
+    fn next() -> RequestId {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        use std::sync::OnceLock;
+        static PREFIX: OnceLock<String> = OnceLock::new();
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let prefix = PREFIX.get_or_init(|| {
+            let mut b = [0u8; 4];
+            let _ = getrandom::getrandom(&mut b);
+            hex::encode(b)
+        });
+        RequestId(format!(
+            "{prefix}-{:x}",
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        ))
+    }
+}
 
 /// Settings of the accept loop (from `[limits]`, `[tls]`, `[throttle]` and `[shutdown]`).
 #[derive(Debug, Clone)]
@@ -202,20 +226,41 @@ impl Connection {
                 let inflight = conn.request_started();
                 let started = std::time::Instant::now();
                 let door = door_of(req.uri().path());
+                let id = RequestId::next();
+                // The request's span: the core records who and what into it, and its one log
+                // line carries them (never a password, PIN or cookie).
+                let span = tracing::info_span!(
+                    "request",
+                    id = %id.0,
+                    door,
+                    method = %req.method(),
+                    path = %req.uri().path(),
+                    peer = %peer.ip(),
+                    mid = tracing::field::Empty,
+                    mailbox = tracing::field::Empty,
+                    operation = tracing::field::Empty,
+                    outcome = tracing::field::Empty,
+                );
                 let (mut parts, body) = req.into_parts();
                 parts.extensions.insert(ClientAddr(peer));
+                parts.extensions.insert(id.clone());
                 let body = axum::body::Body::new(PacedBody::new(body, pace, registry.clone()));
                 let call = app.clone().oneshot(hyper::Request::from_parts(parts, body));
                 async move {
-                    let response = call.await?;
+                    let mut response = call.await?;
                     let status = response.status().as_u16();
+                    let seconds = started.elapsed().as_secs_f64();
                     metrics::counter!("imax_http_responses_total", "door" => door, "status" => status_class(status)).increment(1);
-                    metrics::histogram!("imax_http_response_seconds", "door" => door)
-                        .record(started.elapsed().as_secs_f64());
+                    metrics::histogram!("imax_http_response_seconds", "door" => door).record(seconds);
+                    if let Ok(v) = axum::http::HeaderValue::from_str(&id.0) {
+                        response.headers_mut().insert("x-request-id", v);
+                    }
+                    tracing::info!(target: "imax::request", status, ms = (seconds * 1000.0).round() as u64, "answered");
                     Ok::<_, std::convert::Infallible>(
                         response.map(|b| axum::body::Body::new(Answer::new(b, inflight))),
                     )
                 }
+                .instrument(span)
             })
         };
         let o = &self.options;

@@ -187,6 +187,13 @@ impl Committer {
         let (reply, rx) = oneshot::channel();
         // Every request's outcome is audited through here, so the audit record is also the
         // metric (counted once committed).
+        let span = tracing::Span::current();
+        span.record("mid", audit.actor.as_str());
+        span.record("operation", audit.action.as_str());
+        span.record("outcome", audit.outcome.as_str());
+        if let Some(m) = &audit.mailbox {
+            span.record("mailbox", m.as_str());
+        }
         let labels = [
             ("door", audit.door.clone()),
             ("operation", audit.action.clone()),
