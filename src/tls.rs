@@ -54,8 +54,31 @@ pub fn resolve(cert: &str, key: &str, data_dir: &Path) -> Result<CertPaths, TlsE
     if !paths.cert.exists() || !paths.key.exists() {
         generate_dev(&dir)?;
         tracing::info!(dir = %dir.display(), "generated a development CA and server certificate");
+    } else if let Some(expires) = dev_expiry(&dir) {
+        if expires - time::OffsetDateTime::now_utc() < time::Duration::days(RENEW_DAYS) {
+            generate_dev(&dir)?;
+            tracing::warn!(
+                dir = %dir.display(),
+                "renewed the development certificate (within {RENEW_DAYS} days of expiry): clients must trust the new dev-ca.pem"
+            );
+        }
     }
     Ok(paths)
+}
+
+/// The development certificate is valid this long, and renewed at start this close to expiry.
+pub const DEV_VALID_DAYS: i64 = 365;
+pub const RENEW_DAYS: i64 = 30;
+const DEV_EXPIRY_FILE: &str = "dev-expires-at";
+
+/// When the development certificate in `dir` expires, as recorded when it was made (none for
+/// one made by an older version, which is kept as it is).
+pub fn dev_expiry(dir: &Path) -> Option<time::OffsetDateTime> {
+    let text = std::fs::read_to_string(dir.join(DEV_EXPIRY_FILE)).ok()?;
+    text.trim()
+        .parse::<i64>()
+        .ok()
+        .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
 }
 
 /// Writes `dev-ca.pem`, `server.pem` and `server.key` for localhost, 127.0.0.1 and ::1.
@@ -68,6 +91,11 @@ pub fn generate_dev(dir: &Path) -> Result<(), TlsError> {
     ca.distinguished_name
         .push(DnType::CommonName, "imax-gateway development CA");
     ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    // A year (testssl.sh and browsers frown on longer), from an hour ago for clock skew.
+    let now = time::OffsetDateTime::now_utc();
+    let not_after = now + time::Duration::days(DEV_VALID_DAYS);
+    ca.not_before = now - time::Duration::hours(1);
+    ca.not_after = not_after + time::Duration::days(1);
     let ca_cert = ca.self_signed(&ca_key).map_err(g)?;
     let key = KeyPair::generate().map_err(g)?;
     let names = vec![
@@ -78,6 +106,8 @@ pub fn generate_dev(dir: &Path) -> Result<(), TlsError> {
     let mut leaf = CertificateParams::new(names).map_err(g)?;
     leaf.distinguished_name
         .push(DnType::CommonName, "localhost");
+    leaf.not_before = now - time::Duration::hours(1);
+    leaf.not_after = not_after;
     let leaf_cert = leaf.signed_by(&key, &ca_cert, &ca_key).map_err(g)?;
     crate::store::private::dir(dir).map_err(|source| TlsError::Write {
         path: dir.into(),
@@ -94,6 +124,7 @@ pub fn generate_dev(dir: &Path) -> Result<(), TlsError> {
     )?;
     write("server.key", key.serialize_pem())?;
     restrict(&dir.join("server.key"));
+    write(DEV_EXPIRY_FILE, format!("{}\n", not_after.unix_timestamp()))?;
     Ok(())
 }
 

@@ -519,7 +519,7 @@ pub async fn receipts_of(tasks: Vec<SendTask>) -> Vec<(String, String)> {
 pub fn second_data_dir(a: &std::path::Path) -> tempfile::TempDir {
     let b = tempfile::tempdir().expect("tempdir");
     std::fs::create_dir_all(b.path().join("tls")).expect("tls dir");
-    for f in ["server.pem", "server.key", "dev-ca.pem"] {
+    for f in ["server.pem", "server.key", "dev-ca.pem", "dev-expires-at"] {
         std::fs::copy(a.join("tls").join(f), b.path().join("tls").join(f)).expect("copy tls");
     }
     b

@@ -181,3 +181,48 @@ async fn a_stalled_upload_is_refused_and_leaves_nothing() {
     assert_eq!(t.list(SITE_USER, MAPLE, "sentToOthers").await.status, 600);
     assert_eq!(settled_uploads(&t.admin.store).await, 0);
 }
+
+#[tokio::test]
+async fn the_development_certificate_lasts_a_year_and_is_renewed_near_its_end() {
+    let mut t = TestApp::start().await;
+    let tls = t.dir.path().join("tls");
+    let checkend = |days: i64| {
+        std::process::Command::new("openssl")
+            .args([
+                "x509",
+                "-noout",
+                "-checkend",
+                &(days * 86400).to_string(),
+                "-in",
+            ])
+            .arg(tls.join("server.pem"))
+            .status()
+            .expect("openssl (installed by the test command)")
+            .success()
+    };
+    assert!(checkend(364), "valid for (about) a year");
+    assert!(
+        !checkend(366),
+        "not for longer (testssl.sh flags certificates valid for ages)"
+    );
+    let expires = imax_gateway::tls::dev_expiry(&tls).expect("expiry recorded");
+    let left = expires - time::OffsetDateTime::now_utc();
+    assert!(left > time::Duration::days(364) && left <= time::Duration::days(365));
+
+    // Near its end, the next start renews it; a certificate with time left is kept.
+    let before = std::fs::read(tls.join("server.pem")).expect("cert");
+    t.restart().await;
+    assert_eq!(std::fs::read(tls.join("server.pem")).expect("cert"), before);
+    let soon = time::OffsetDateTime::now_utc() + time::Duration::days(10);
+    std::fs::write(
+        tls.join("dev-expires-at"),
+        soon.unix_timestamp().to_string(),
+    )
+    .expect("age it");
+    t.restart().await;
+    assert_ne!(std::fs::read(tls.join("server.pem")).expect("cert"), before);
+    assert!(checkend(364));
+    // And the renewed certificate serves.
+    let mut c = t.client(SITE_USER).await;
+    assert_eq!(c.get("/healthz").await.expect("healthz").0, 200);
+}
