@@ -278,3 +278,57 @@ async fn json_logs_have_one_line_per_request_with_its_id_and_no_secret() {
         assert!(!text.contains(secret), "a secret in the log");
     }
 }
+
+#[tokio::test]
+async fn the_example_alerts_and_dashboard_name_only_exported_metrics() {
+    let t = TestApp::start().await;
+    // Make every family appear at least once.
+    assert_ok(&t.send(SITE_USER, MAPLE, None, b"x").await);
+    assert_as_wrong_password(&t.send((SITE_USER.0, "Wrong-1"), MAPLE, None, b"x").await);
+    let mut c = t.client(CA_USER).await;
+    let id = t
+        .send(SITE_USER, MAPLE, Some(PBCA.0), b"for the sent bytes")
+        .await
+        .get("messageId")
+        .expect("id")
+        .to_string();
+    fetch_whole(&mut c, PBCA, &id).await;
+    get(&t, "/readyz", &[]).await;
+    let (_, page) = get(&t, "/metrics", &[]).await;
+    let exported: std::collections::BTreeSet<String> = page
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .filter_map(|l| l.split(['{', ' ']).next())
+        .map(|n| {
+            ["_bucket", "_sum", "_count"]
+                .iter()
+                .fold(n.to_string(), |n, s| {
+                    n.strip_suffix(s).map(str::to_string).unwrap_or(n)
+                })
+        })
+        .collect();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    for file in ["prometheus-alerts.yml", "grafana-dashboard.json"] {
+        let text = std::fs::read_to_string(root.join(file)).expect("example");
+        let mut named = 0;
+        for word in text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+            if let Some(name) = word.strip_prefix("imax_") {
+                let name = format!("imax_{name}");
+                let base = ["_bucket", "_sum", "_count"]
+                    .iter()
+                    .fold(name.clone(), |n, s| {
+                        n.strip_suffix(s).map(str::to_string).unwrap_or(n)
+                    });
+                if name == "imax_gateway" {
+                    continue; // the dashboard's uid
+                }
+                assert!(
+                    exported.contains(&base),
+                    "{file} names {name}, which is not exported"
+                );
+                named += 1;
+            }
+        }
+        assert!(named > 5, "{file} names the gateway's metrics");
+    }
+}
