@@ -5,29 +5,15 @@
 use crate::helpers::*;
 use bytes::Bytes;
 use imax_gateway::s2s::envelope::{SOAP_ENV, TNS, WSSE};
-use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpSocket, TcpStream};
+use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
-
-/// A TCP connection to the gateway from a chosen loopback address (127.0.0.0/8 is all ours).
-async fn tcp_from(to: SocketAddr, from: IpAddr) -> TcpStream {
-    let socket = TcpSocket::new_v4().expect("socket");
-    socket.bind(SocketAddr::new(from, 0)).expect("bind");
-    socket.connect(to).await.expect("connect")
-}
 
 /// A TLS connection (handshake done) speaking `alpn`, from `from`.
 async fn tls_from(t: &TestApp, from: IpAddr, alpn: &[u8]) -> std::io::Result<TlsStream<TcpStream>> {
-    let mut config = (*imax_gateway::tls::client_config(&t.ca).expect("ca")).clone();
-    config.alpn_protocols = vec![alpn.to_vec()];
-    let tcp = tcp_from(t.app().addr, from).await;
-    let name = rustls_pki_types::ServerName::try_from("localhost").expect("name");
-    tokio_rustls::TlsConnector::from(Arc::new(config))
-        .connect(name, tcp)
-        .await
+    tls_to(t.app().addr, &t.ca, alpn, Some(from)).await
 }
 
 fn local() -> IpAddr {
@@ -105,7 +91,7 @@ async fn a_crowd_of_idle_connections_never_locks_out_a_new_client() {
     }
     let mut half_open = Vec::new();
     for _ in 0..24 {
-        half_open.push(tcp_from(t.app().addr, local()).await);
+        half_open.push(tcp_from(t.app().addr, Some(local())).await);
     }
     // A real client is served at once, through both doors' listener.
     let started = Instant::now();

@@ -268,16 +268,7 @@ type Sender = hyper::client::conn::http2::SendRequest<http_body_util::Full<bytes
 
 async fn h2_sender(url: &str, ca: &std::path::Path) -> Sender {
     let port: u16 = url.rsplit(':').next().expect("port").parse().expect("port");
-    let mut config = (*imax_gateway::tls::client_config(ca).expect("ca")).clone();
-    config.alpn_protocols = vec![b"h2".to_vec()];
-    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .expect("tcp");
-    let tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
-        .connect(
-            rustls_pki_types::ServerName::try_from("localhost").expect("name"),
-            tcp,
-        )
+    let tls = tls_to(([127, 0, 0, 1], port).into(), ca, b"h2", None)
         .await
         .expect("tls");
     let (sender, conn) = hyper::client::conn::http2::handshake(

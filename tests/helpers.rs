@@ -524,3 +524,35 @@ pub fn second_data_dir(a: &std::path::Path) -> tempfile::TempDir {
     }
     b
 }
+
+/// A TCP connection to `to` from a chosen loopback address (127.0.0.0/8 is all ours), or
+/// from the default one.
+pub async fn tcp_from(
+    to: std::net::SocketAddr,
+    from: Option<std::net::IpAddr>,
+) -> tokio::net::TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    if let Some(from) = from {
+        socket
+            .bind(std::net::SocketAddr::new(from, 0))
+            .expect("bind");
+    }
+    socket.connect(to).await.expect("connect")
+}
+
+/// A TLS connection to a test gateway (its development CA trusted) speaking `alpn`
+/// (`h2` or `http/1.1`), the handshake done.
+pub async fn tls_to(
+    to: std::net::SocketAddr,
+    ca: &Path,
+    alpn: &[u8],
+    from: Option<std::net::IpAddr>,
+) -> std::io::Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
+    let mut config = (*imax_gateway::tls::client_config(ca).expect("ca")).clone();
+    config.alpn_protocols = vec![alpn.to_vec()];
+    let tcp = tcp_from(to, from).await;
+    let name = rustls_pki_types::ServerName::try_from("localhost").expect("name");
+    tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(name, tcp)
+        .await
+}

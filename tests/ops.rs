@@ -9,16 +9,7 @@ use std::time::Duration;
 
 /// A GET with optional headers over a fresh HTTP/1.1 TLS connection: status and body.
 async fn get(t: &TestApp, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
-    let mut config = (*imax_gateway::tls::client_config(&t.ca).expect("ca")).clone();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    let tcp = tokio::net::TcpStream::connect(t.app().addr)
-        .await
-        .expect("tcp");
-    let tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
-        .connect(
-            rustls_pki_types::ServerName::try_from("localhost").expect("name"),
-            tcp,
-        )
+    let tls = tls_to(t.app().addr, &t.ca, b"http/1.1", None)
         .await
         .expect("tls");
     let (mut sender, conn) =
