@@ -37,7 +37,7 @@ fn parse_rate(file: &[u8], min: Duration) -> (f64, usize) {
 async fn tls_rate(total: usize) -> f64 {
     let dir = tempfile::tempdir().unwrap();
     let certs = imax_gateway::tls::resolve("", "", dir.path()).unwrap();
-    let server = imax_gateway::tls::server_config(&certs).unwrap();
+    let (server, _) = imax_gateway::tls::server_config(&certs).unwrap();
     let client = imax_gateway::tls::client_config(certs.dev_ca.as_ref().unwrap()).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

@@ -36,6 +36,43 @@ pub fn router(gw: Gateway, admin: Admin, ops: crate::ops::Ops) -> Router {
         .with_state(gw)
 }
 
+/// Reloads the certificate when its files change (checked every `every`) or on SIGHUP.
+async fn reload_certificates(store: Arc<tls::CertStore>, every: Duration) {
+    #[cfg(unix)]
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+    let mut tick = tokio::time::interval(every);
+    tick.tick().await;
+    loop {
+        #[cfg(unix)]
+        let forced = {
+            let hup_recv = async {
+                match hup.as_mut() {
+                    Some(h) => h.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = tick.tick() => false,
+                _ = hup_recv => true,
+            }
+        };
+        #[cfg(not(unix))]
+        let forced = {
+            tick.tick().await;
+            false
+        };
+        let result = if forced {
+            tracing::info!("SIGHUP: reloading the TLS certificate");
+            store.reload().map(|()| true)
+        } else {
+            store.reload_if_changed()
+        };
+        if let Err(e) = result {
+            tracing::error!(error = %e, "the new TLS certificate was refused; the old one keeps serving");
+        }
+    }
+}
+
 /// Records that a scheduled job succeeded (`imax_job_last_success_timestamp_seconds`).
 fn job_done(job: &'static str) {
     let now = std::time::SystemTime::now()
@@ -196,6 +233,8 @@ pub struct App {
     pub addr: SocketAddr,
     pub gateway: Gateway,
     pub certs: CertPaths,
+    /// The certificate being served (reloaded when its files change or on SIGHUP).
+    pub cert_store: Arc<tls::CertStore>,
     /// What the connection limits did (accepted, shed, timed out…).
     pub connections: Arc<Registry>,
     stop: Option<oneshot::Sender<()>>,
@@ -217,7 +256,7 @@ impl App {
                     source,
                 })?;
         let certs = tls::resolve(&config.tls.cert, &config.tls.key, &config.data_dir)?;
-        let tls_config = tls::server_config(&certs)?;
+        let (tls_config, cert_store) = tls::server_config(&certs)?;
         let store = Store::open(&config.database_url(), &config.data_dir)
             .await?
             .with_min_free_disk(config.limits.min_free_disk_mb.saturating_mul(1024 * 1024));
@@ -243,6 +282,10 @@ impl App {
         };
         let deadlines = tokio::spawn(apply_deadlines_hourly(admin.clone(), web));
         let checkpoints = Checkpoints::from_config(&config).map_err(StartError::AuditKey)?;
+        let reloader = tokio::spawn(reload_certificates(
+            cert_store.clone(),
+            Duration::from_secs(config.tls.reload_check_secs),
+        ));
         let exporter = tokio::spawn(export_checkpoints(
             checkpoints.clone(),
             gateway.clone(),
@@ -276,6 +319,7 @@ impl App {
             .await;
             deadlines.abort();
             exporter.abort();
+            reloader.abort();
             // The last word of this node: the head as it stops.
             let mut last = 0;
             if let Err(e) = checkpoints
@@ -291,6 +335,7 @@ impl App {
             addr,
             gateway,
             certs,
+            cert_store,
             connections: registry,
             stop: Some(stop),
             task,

@@ -89,6 +89,8 @@ pub struct TlsConfig {
     pub cert: String,
     pub key: String,
     pub handshake_timeout_secs: u64,
+    /// Seconds between checks whether the certificate's files changed (SIGHUP reloads at once).
+    pub reload_check_secs: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -276,6 +278,7 @@ impl Default for TlsConfig {
             cert: String::new(),
             key: String::new(),
             handshake_timeout_secs: 10,
+            reload_check_secs: 60,
         }
     }
 }
@@ -471,6 +474,9 @@ impl Config {
         // R26 asks for at least 12 months of history.
         if self.history.retention_days < 366 {
             return bad("history.retention_days must be at least 366 (R26: at least 12 months)");
+        }
+        if self.tls.reload_check_secs == 0 {
+            return bad("tls.reload_check_secs must be positive");
         }
         if self.audit.checkpoint_secs == 0 {
             return bad("audit.checkpoint_secs must be positive");

@@ -3,6 +3,7 @@
 //! and ALPN for HTTP/2 and HTTP/1.1.
 
 use rustls::crypto::ring as provider;
+use rustls::sign::CertifiedKey;
 use rustls::ServerConfig;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
@@ -136,8 +137,39 @@ fn restrict(path: &Path) {
 #[cfg(not(unix))]
 fn restrict(_: &Path) {}
 
-/// Loads the chain and key and builds the server configuration.
-pub fn server_config(paths: &CertPaths) -> Result<Arc<ServerConfig>, TlsError> {
+/// The server's certificate and key, swapped whole (for new handshakes; connections already
+/// open keep theirs) when the files change or on SIGHUP, without a restart. A new pair that
+/// does not load, or whose key does not match its certificate, is refused and logged, and the
+/// old one keeps serving.
+#[derive(Debug)]
+pub struct CertStore {
+    paths: CertPaths,
+    current: std::sync::RwLock<Arc<CertifiedKey>>,
+    /// The files' modification times when last loaded.
+    loaded: std::sync::Mutex<Option<(std::time::SystemTime, std::time::SystemTime)>>,
+    expires: std::sync::Mutex<Option<time::OffsetDateTime>>,
+}
+
+impl rustls::server::ResolvesServerCert for CertStore {
+    fn resolve(&self, _: rustls::server::ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(
+            self.current
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
+        )
+    }
+}
+
+fn modified(paths: &CertPaths) -> Option<(std::time::SystemTime, std::time::SystemTime)> {
+    let m = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    Some((m(&paths.cert)?, m(&paths.key)?))
+}
+
+/// Reads the chain and key and checks that they belong together.
+fn load_certified(
+    paths: &CertPaths,
+) -> Result<(CertifiedKey, Option<time::OffsetDateTime>), TlsError> {
     let pem_err = |path: &Path| {
         let path = path.to_path_buf();
         move |e: rustls_pki_types::pem::Error| TlsError::Pem {
@@ -149,12 +181,129 @@ pub fn server_config(paths: &CertPaths) -> Result<Arc<ServerConfig>, TlsError> {
         .map_err(pem_err(&paths.cert))?
         .collect::<Result<_, _>>()
         .map_err(pem_err(&paths.cert))?;
-    if certs.is_empty() {
+    let Some(leaf) = certs.first() else {
         return Err(TlsError::NoCertificate {
             path: paths.cert.clone(),
         });
-    }
+    };
+    let expires = not_after(leaf);
     let key = PrivateKeyDer::from_pem_file(&paths.key).map_err(pem_err(&paths.key))?;
+    let signing = provider::sign::any_supported_type(&key)?;
+    let certified = CertifiedKey::new(certs, signing);
+    certified.keys_match()?;
+    Ok((certified, expires))
+}
+
+impl CertStore {
+    pub fn load(paths: &CertPaths) -> Result<Arc<CertStore>, TlsError> {
+        let before = modified(paths);
+        let (certified, expires) = load_certified(paths)?;
+        set_expiry_metric(expires);
+        Ok(Arc::new(CertStore {
+            paths: paths.clone(),
+            current: std::sync::RwLock::new(Arc::new(certified)),
+            loaded: std::sync::Mutex::new(before),
+            expires: std::sync::Mutex::new(expires),
+        }))
+    }
+
+    /// Loads the files again and swaps them in; on failure the old pair keeps serving.
+    pub fn reload(&self) -> Result<(), TlsError> {
+        let before = modified(&self.paths);
+        let (certified, expires) = load_certified(&self.paths)?;
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(certified);
+        *self.loaded.lock().unwrap_or_else(|e| e.into_inner()) = before;
+        *self.expires.lock().unwrap_or_else(|e| e.into_inner()) = expires;
+        set_expiry_metric(expires);
+        tracing::info!(cert = %self.paths.cert.display(), expires = ?expires, "loaded a new TLS certificate");
+        Ok(())
+    }
+
+    /// [`CertStore::reload`] when either file changed since the last load.
+    pub fn reload_if_changed(&self) -> Result<bool, TlsError> {
+        let now = modified(&self.paths);
+        let last = *self.loaded.lock().unwrap_or_else(|e| e.into_inner());
+        if now.is_none() || now == last {
+            return Ok(false);
+        }
+        match self.reload() {
+            Ok(()) => Ok(true),
+            Err(e) => {
+                // Not again until the files change again.
+                *self.loaded.lock().unwrap_or_else(|e| e.into_inner()) = now;
+                Err(e)
+            }
+        }
+    }
+
+    /// When the certificate being served expires.
+    pub fn expires_at(&self) -> Option<time::OffsetDateTime> {
+        *self.expires.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn set_expiry_metric(expires: Option<time::OffsetDateTime>) {
+    if let Some(t) = expires {
+        metrics::gauge!("imax_tls_certificate_expiry_timestamp_seconds")
+            .set(t.unix_timestamp() as f64);
+    }
+}
+
+/// The end of a certificate's validity (`tbsCertificate.validity.notAfter`), read from its DER.
+pub fn not_after(cert: &[u8]) -> Option<time::OffsetDateTime> {
+    /// One DER element: its tag, its value and what follows it.
+    fn tlv(b: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+        let (&tag, rest) = b.split_first()?;
+        let (&first, rest) = rest.split_first()?;
+        let (len, rest) = if first < 0x80 {
+            (usize::from(first), rest)
+        } else {
+            let n = usize::from(first & 0x7f);
+            if n == 0 || n > 4 || rest.len() < n {
+                return None;
+            }
+            let len = rest[..n]
+                .iter()
+                .fold(0usize, |a, &b| (a << 8) | usize::from(b));
+            (len, &rest[n..])
+        };
+        (rest.len() >= len).then(|| (tag, &rest[..len], &rest[len..]))
+    }
+    let (_, cert, _) = tlv(cert)?;
+    let (_, tbs, _) = tlv(cert)?;
+    let (tag, _, mut rest) = tlv(tbs)?;
+    if tag == 0xa0 {
+        rest = tlv(rest)?.2; // the version came first; this was the serial number
+    }
+    rest = tlv(rest)?.2; // signature algorithm
+    rest = tlv(rest)?.2; // issuer
+    let (_, validity, _) = tlv(rest)?;
+    let (_, _, after) = tlv(validity)?;
+    let (tag, value, _) = tlv(after)?;
+    let text = std::str::from_utf8(value).ok()?;
+    let digits = text.strip_suffix('Z')?;
+    let (year, rest) = match tag {
+        0x17 => {
+            let yy: i32 = digits.get(..2)?.parse().ok()?;
+            (
+                if yy < 50 { 2000 + yy } else { 1900 + yy },
+                digits.get(2..)?,
+            )
+        }
+        0x18 => (digits.get(..4)?.parse().ok()?, digits.get(4..)?),
+        _ => return None,
+    };
+    let n = |i: usize| rest.get(i..i + 2)?.parse::<u8>().ok();
+    let date =
+        time::Date::from_calendar_date(year, time::Month::try_from(n(0)?).ok()?, n(2)?).ok()?;
+    let at = time::Time::from_hms(n(4)?, n(6)?, n(8)?).ok()?;
+    Some(time::PrimitiveDateTime::new(date, at).assume_utc())
+}
+
+/// Builds the server configuration over a [`CertStore`] (TLS 1.2 and 1.3, AEAD suites, ALPN
+/// for HTTP/2 and HTTP/1.1).
+pub fn server_config(paths: &CertPaths) -> Result<(Arc<ServerConfig>, Arc<CertStore>), TlsError> {
+    let store = CertStore::load(paths)?;
     let mut provider = provider::default_provider();
     // AEAD suites only (the ring provider offers no others, but say so explicitly).
     provider.cipher_suites = vec![
@@ -171,9 +320,9 @@ pub fn server_config(paths: &CertPaths) -> Result<Arc<ServerConfig>, TlsError> {
     let mut config = ServerConfig::builder_with_provider(Arc::new(provider))
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
         .with_no_client_auth()
-        .with_single_cert(certs, key)?;
+        .with_cert_resolver(store.clone());
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(Arc::new(config))
+    Ok((Arc::new(config), store))
 }
 
 /// A client configuration trusting `ca` (PEM), used by the built-in client, tests and benches.

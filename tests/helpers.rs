@@ -119,7 +119,12 @@ impl TestApp {
             .await
             .expect("gateway starts");
         let url = format!("https://localhost:{}", app.addr.port());
-        let ca = app.certs.dev_ca.clone().expect("dev CA");
+        // With a certificate of its own (tls.cert), a test brings its own trust.
+        let ca = app
+            .certs
+            .dev_ca
+            .clone()
+            .unwrap_or_else(|| app.certs.cert.clone());
         TestApp {
             app: Some(app),
             clock,

@@ -226,3 +226,188 @@ async fn the_development_certificate_lasts_a_year_and_is_renewed_near_its_end() 
     let mut c = t.client(SITE_USER).await;
     assert_eq!(c.get("/healthz").await.expect("healthz").0, 200);
 }
+
+/// Generates a development pair in `dir` (a new CA each time): (cert path, key path, leaf DER).
+fn new_pair(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf, Vec<u8>) {
+    imax_gateway::tls::generate_dev(dir).expect("pair");
+    let leaf = rustls_pki_types::CertificateDer::pem_file_iter(dir.join("server.pem"))
+        .expect("pem")
+        .next()
+        .expect("leaf")
+        .expect("leaf")
+        .to_vec();
+    (dir.join("server.pem"), dir.join("server.key"), leaf)
+}
+
+/// Replaces `to` with `from`'s bytes atomically (write beside, then rename over).
+fn replace(from: &std::path::Path, to: &std::path::Path) {
+    let tmp = to.with_extension("new");
+    std::fs::copy(from, &tmp).expect("copy");
+    std::fs::rename(&tmp, to).expect("rename");
+}
+
+/// The leaf certificate a fresh connection is served.
+async fn served_leaf(addr: std::net::SocketAddr, ca: &std::path::Path) -> Vec<u8> {
+    let tls = tls_to(addr, ca, b"http/1.1", None).await.expect("tls");
+    tls.get_ref().1.peer_certificates().expect("certs")[0].to_vec()
+}
+
+#[tokio::test]
+async fn a_renewed_certificate_is_served_without_a_restart_or_a_failed_request() {
+    let keys = tempfile::tempdir().expect("tmp");
+    let (a_cert, a_key, a_leaf) = new_pair(&keys.path().join("a"));
+    let (b_cert, b_key, b_leaf) = new_pair(&keys.path().join("b"));
+    // The clients trust both CAs (as during a planned rotation).
+    let both = keys.path().join("both-ca.pem");
+    std::fs::write(
+        &both,
+        [
+            std::fs::read(keys.path().join("a/dev-ca.pem")).expect("ca a"),
+            std::fs::read(keys.path().join("b/dev-ca.pem")).expect("ca b"),
+        ]
+        .concat(),
+    )
+    .expect("both");
+    let live = keys.path().join("live");
+    std::fs::create_dir_all(&live).expect("dir");
+    let (cert, key) = (live.join("server.pem"), live.join("server.key"));
+    replace(&a_cert, &cert);
+    replace(&a_key, &key);
+    let (c, k) = (cert.clone(), key.clone());
+    let t = TestApp::start_with(move |cfg| {
+        cfg.tls.cert = c.display().to_string();
+        cfg.tls.key = k.display().to_string();
+        cfg.tls.reload_check_secs = 1;
+    })
+    .await;
+    let addr = t.app().addr;
+    assert_eq!(served_leaf(addr, &both).await, a_leaf);
+    assert_eq!(
+        t.app().cert_store.expires_at(),
+        imax_gateway::tls::dev_expiry(&keys.path().join("a"))
+    );
+    // A connection opened before the swap, kept open across it.
+    let mut kept = imax_gateway::client::S2sClient::connect(&t.url, &both, "M1", "x")
+        .await
+        .expect("connect");
+
+    // Steady requests on fresh connections while the pair is swapped.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load = {
+        let (stop, both) = (stop.clone(), both.clone());
+        tokio::spawn(async move {
+            let (mut ok, mut failed) = (0, 0);
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let outcome = async {
+                    let tls = tls_to(addr, &both, b"http/1.1", None).await.ok()?;
+                    let (mut s, conn) =
+                        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
+                            .await
+                            .ok()?;
+                    tokio::spawn(conn);
+                    let req = hyper::Request::get("/healthz")
+                        .header("host", "localhost")
+                        .body(http_body_util::Empty::<Bytes>::new())
+                        .ok()?;
+                    let r = s.send_request(req).await.ok()?;
+                    (r.status() == 200).then_some(())
+                }
+                .await;
+                match outcome {
+                    Some(()) => ok += 1,
+                    None => failed += 1,
+                }
+            }
+            (ok, failed)
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    replace(&b_key, &key);
+    replace(&b_cert, &cert);
+    let mut swapped = false;
+    for _ in 0..100 {
+        if served_leaf(addr, &both).await == b_leaf {
+            swapped = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(swapped, "the new certificate is served");
+    // A pair that does not belong together is refused; the good one keeps serving.
+    replace(&a_cert, &cert);
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    assert_eq!(served_leaf(addr, &both).await, b_leaf);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (ok, failed) = load.await.expect("load");
+    assert!(ok > 10, "{ok} requests during the swap");
+    assert_eq!(failed, 0, "no request failed during the swap");
+    let (status, _) = kept
+        .get("/healthz")
+        .await
+        .expect("the old connection still works");
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn sighup_reloads_the_certificate_of_imax_serve() {
+    let mut t = TestApp::start_at(wall_clock_now(), |_| {}).await;
+    t.stop().await;
+    let keys = tempfile::tempdir().expect("tmp");
+    let (a_cert, a_key, a_leaf) = new_pair(&keys.path().join("a"));
+    let (b_cert, b_key, b_leaf) = new_pair(&keys.path().join("b"));
+    let both = keys.path().join("both-ca.pem");
+    std::fs::write(
+        &both,
+        [
+            std::fs::read(keys.path().join("a/dev-ca.pem")).expect("ca a"),
+            std::fs::read(keys.path().join("b/dev-ca.pem")).expect("ca b"),
+        ]
+        .concat(),
+    )
+    .expect("both");
+    let (cert, key) = (
+        keys.path().join("server.pem"),
+        keys.path().join("server.key"),
+    );
+    replace(&a_cert, &cert);
+    replace(&a_key, &key);
+    let (cert_s, key_s) = (cert.display().to_string(), key.display().to_string());
+    let node = Node::spawn_with(
+        t.dir.path(),
+        &t.config.database_url,
+        &[
+            ("IMAX_TLS_CERT", cert_s.as_str()),
+            ("IMAX_TLS_KEY", key_s.as_str()),
+            ("IMAX_TLS_RELOAD_CHECK_SECS", "3600"),
+        ],
+    );
+    node.client(&both, SITE_USER).await;
+    let port: u16 = node
+        .url
+        .rsplit(':')
+        .next()
+        .expect("port")
+        .parse()
+        .expect("port");
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    assert_eq!(served_leaf(addr, &both).await, a_leaf);
+    replace(&b_key, &key);
+    replace(&b_cert, &cert);
+    let hup = std::process::Command::new("kill")
+        .args(["-HUP", &node.pid().to_string()])
+        .status()
+        .expect("kill -HUP");
+    assert!(hup.success());
+    let mut swapped = false;
+    for _ in 0..50 {
+        if served_leaf(addr, &both).await == b_leaf {
+            swapped = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        swapped,
+        "SIGHUP loaded the new pair (file checks are an hour apart here)"
+    );
+}
