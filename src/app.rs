@@ -244,6 +244,8 @@ pub struct App {
 impl App {
     /// Opens the store and starts serving on `config.listen` (port 0 picks a free port).
     pub async fn start(config: Config, clock: SharedClock) -> Result<App, StartError> {
+        // First: metrics set while starting (the certificate's expiry) must be recorded.
+        crate::ops::recorder();
         let lock = (
             lock_data_dir(&config.data_dir)?,
             lock_sqlite_database(&config.database_url())?,
@@ -269,7 +271,6 @@ impl App {
         })?;
         let options = ServeOptions::from_config(&config);
         let registry = Arc::new(Registry::new(options.conns.clone()));
-        crate::ops::recorder();
         let draining = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let admin = Admin::new(
             gateway.store().clone(),
