@@ -273,30 +273,6 @@ impl From<std::io::Error> for Refusal {
     }
 }
 
-impl From<crate::store::bodies::StageError> for Refusal {
-    fn from(e: crate::store::bodies::StageError) -> Self {
-        use crate::store::bodies::StageError;
-        match e {
-            StageError::TooLarge { .. } => Refusal::new(Code::FileTooLarge),
-            StageError::StorageFull => {
-                tracing::warn!("an upload was refused: the storage floor was reached");
-                Refusal::new(Code::StorageFull)
-            }
-            StageError::Io(e) => e.into(),
-        }
-    }
-}
-
-impl From<crate::store::CommitError> for Refusal {
-    fn from(e: crate::store::CommitError) -> Self {
-        if e.is_storage_full() {
-            tracing::warn!(error = %e, "a commit failed for lack of storage");
-            return Refusal::new(Code::StorageFull);
-        }
-        Refusal::internal(e)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

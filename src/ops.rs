@@ -86,8 +86,7 @@ async fn readyz(State(ops): State<Ops>) -> Response {
     let store = ops.gw.store();
     let database = tokio::time::timeout(
         Duration::from_secs(2),
-        sqlx::query_scalar::<_, i64>("SELECT COALESCE(MAX(version), 0) FROM schema_version")
-            .fetch_one(&store.pool),
+        crate::store::schema_version(&store.pool),
     )
     .await;
     let (database_ok, schema_ok) = match database {
@@ -198,8 +197,7 @@ async fn observe(ops: &Ops) {
         .absolute(h.waited_us.load(Ordering::Relaxed));
     if let Ok(Ok(n)) = tokio::time::timeout(
         Duration::from_secs(2),
-        sqlx::query_scalar::<_, i64>("SELECT COALESCE(MAX(seq), 0) FROM audit_log")
-            .fetch_one(&ops.gw.store().pool),
+        crate::store::audit_log::records(&ops.gw.store().pool),
     )
     .await
     {

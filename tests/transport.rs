@@ -239,6 +239,22 @@ fn new_pair(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf, V
     (dir.join("server.pem"), dir.join("server.key"), leaf)
 }
 
+/// Two development pairs, each from its own CA, and a bundle of both CAs that clients trust
+/// (as during a planned rotation).
+struct Rotation {
+    a: (std::path::PathBuf, std::path::PathBuf, Vec<u8>),
+    b: (std::path::PathBuf, std::path::PathBuf, Vec<u8>),
+    both: std::path::PathBuf,
+}
+
+fn rotation(dir: &std::path::Path) -> Rotation {
+    let (a, b) = (new_pair(&dir.join("a")), new_pair(&dir.join("b")));
+    let both = dir.join("both-ca.pem");
+    let ca = |n: &str| std::fs::read(dir.join(n).join("dev-ca.pem")).expect("ca");
+    std::fs::write(&both, [ca("a"), ca("b")].concat()).expect("both");
+    Rotation { a, b, both }
+}
+
 /// Replaces `to` with `from`'s bytes atomically (write beside, then rename over).
 fn replace(from: &std::path::Path, to: &std::path::Path) {
     let tmp = to.with_extension("new");
@@ -255,19 +271,11 @@ async fn served_leaf(addr: std::net::SocketAddr, ca: &std::path::Path) -> Vec<u8
 #[tokio::test]
 async fn a_renewed_certificate_is_served_without_a_restart_or_a_failed_request() {
     let keys = tempfile::tempdir().expect("tmp");
-    let (a_cert, a_key, a_leaf) = new_pair(&keys.path().join("a"));
-    let (b_cert, b_key, b_leaf) = new_pair(&keys.path().join("b"));
-    // The clients trust both CAs (as during a planned rotation).
-    let both = keys.path().join("both-ca.pem");
-    std::fs::write(
-        &both,
-        [
-            std::fs::read(keys.path().join("a/dev-ca.pem")).expect("ca a"),
-            std::fs::read(keys.path().join("b/dev-ca.pem")).expect("ca b"),
-        ]
-        .concat(),
-    )
-    .expect("both");
+    let Rotation {
+        a: (a_cert, a_key, a_leaf),
+        b: (b_cert, b_key, b_leaf),
+        both,
+    } = rotation(keys.path());
     let live = keys.path().join("live");
     std::fs::create_dir_all(&live).expect("dir");
     let (cert, key) = (live.join("server.pem"), live.join("server.key"));
@@ -353,18 +361,11 @@ async fn sighup_reloads_the_certificate_of_imax_serve() {
     let mut t = TestApp::start_at(wall_clock_now(), |_| {}).await;
     t.stop().await;
     let keys = tempfile::tempdir().expect("tmp");
-    let (a_cert, a_key, a_leaf) = new_pair(&keys.path().join("a"));
-    let (b_cert, b_key, b_leaf) = new_pair(&keys.path().join("b"));
-    let both = keys.path().join("both-ca.pem");
-    std::fs::write(
-        &both,
-        [
-            std::fs::read(keys.path().join("a/dev-ca.pem")).expect("ca a"),
-            std::fs::read(keys.path().join("b/dev-ca.pem")).expect("ca b"),
-        ]
-        .concat(),
-    )
-    .expect("both");
+    let Rotation {
+        a: (a_cert, a_key, a_leaf),
+        b: (b_cert, b_key, b_leaf),
+        both,
+    } = rotation(keys.path());
     let (cert, key) = (
         keys.path().join("server.pem"),
         keys.path().join("server.key"),

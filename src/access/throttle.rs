@@ -17,6 +17,7 @@
 
 use crate::clock::{to_epoch, SharedClock};
 use crate::server::conns::ClientKey;
+use crate::store::throttle;
 use sqlx::AnyPool;
 use std::net::IpAddr;
 use time::Duration;
@@ -49,12 +50,7 @@ impl Throttle {
     /// True when requests from `addr` must be refused now.
     pub async fn is_blocked(&self, addr: IpAddr) -> Result<bool, sqlx::Error> {
         let now = to_epoch(self.clock.now());
-        let row: Option<(i64, i64)> = sqlx::query_as(
-            "SELECT failures, window_start FROM auth_throttle WHERE client_addr = $1",
-        )
-        .bind(self.client_key(addr))
-        .fetch_optional(&self.pool)
-        .await?;
+        let row = throttle::get(&self.pool, &self.client_key(addr)).await?;
         Ok(matches!(row, Some((n, start))
             if n >= i64::from(self.max_failures) && now - start < self.window.whole_seconds()))
     }
@@ -77,42 +73,17 @@ impl Throttle {
 
     async fn count(&self, key: &str) -> Result<i64, sqlx::Error> {
         let now = to_epoch(self.clock.now());
-        sqlx::query_scalar(
-            "INSERT INTO auth_throttle (client_addr, failures, window_start) VALUES ($1, 1, $2)
-             ON CONFLICT (client_addr) DO UPDATE SET
-               failures = CASE WHEN $2 - auth_throttle.window_start >= $3 THEN 1
-                               ELSE auth_throttle.failures + 1 END,
-               window_start = CASE WHEN $2 - auth_throttle.window_start >= $3 THEN $2
-                                   ELSE auth_throttle.window_start END
-             RETURNING failures",
-        )
-        .bind(key)
-        .bind(now)
-        .bind(self.window.whole_seconds())
-        .fetch_one(&self.pool)
-        .await
+        throttle::count(&self.pool, key, now, self.window.whole_seconds()).await
     }
 
     /// Gives back an attempt that turned out right (it was no failure).
     pub async fn forgive(&self, addr: IpAddr) -> Result<(), sqlx::Error> {
-        sqlx::query(
-            "UPDATE auth_throttle SET failures = failures - 1 WHERE client_addr = $1 AND failures > 0",
-        )
-        .bind(self.client_key(addr))
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        throttle::forgive(&self.pool, &self.client_key(addr)).await
     }
 
     /// Forgets keys whose window has passed (housekeeping).
     pub async fn forget_old(&self) -> Result<u64, sqlx::Error> {
         let cutoff = to_epoch(self.clock.now()) - self.window.whole_seconds();
-        Ok(
-            sqlx::query("DELETE FROM auth_throttle WHERE window_start < $1")
-                .bind(cutoff)
-                .execute(&self.pool)
-                .await?
-                .rows_affected(),
-        )
+        throttle::forget_before(&self.pool, cutoff).await
     }
 }

@@ -12,12 +12,13 @@ mod people;
 mod resets;
 mod views;
 
+pub use crate::store::mailboxes::MailboxState;
 pub use actor::Actor;
 pub use history::PurgeReport;
 pub use import::{import_file, ImportReport};
 pub use people::{status_text, NewPerson, ReportLine, MAX_COORDINATORS};
 pub use resets::{ProfileInput, ResetRequest, RESET_FAILURE_LIMIT};
-pub use views::{MailboxState, PersonView, PropertyChoice};
+pub use views::{PersonView, PropertyChoice};
 
 use crate::audit::AuditEntry;
 use crate::clock::SharedClock;

@@ -4,6 +4,7 @@
 
 use super::{Actor, Admin, AdminError};
 use crate::directory::{Account, AccountKind, AccountStatus, Right};
+use crate::store::mailboxes::{self, MailboxState};
 use crate::store::operators;
 use sqlx::Row;
 use time::OffsetDateTime;
@@ -38,70 +39,21 @@ pub struct PersonView {
     pub is_my_staff: bool,
 }
 
-/// A mailbox and whether wrong passwords have frozen it, as the coordinator's and Help
-/// Desk's pages show it.
-#[derive(Debug, Clone)]
-pub struct MailboxState {
-    pub imax_id: String,
-    pub name: String,
-    pub frozen_until: Option<OffsetDateTime>,
-    pub failed_passwords: u32,
-}
-
-impl MailboxState {
-    fn from_row(r: &sqlx::any::AnyRow) -> Result<MailboxState, sqlx::Error> {
-        Ok(MailboxState {
-            imax_id: r.try_get(0)?,
-            name: r.try_get(1)?,
-            frozen_until: r
-                .try_get::<Option<i64>, _>(2)?
-                .map(crate::clock::from_epoch),
-            failed_passwords: r.try_get::<i64, _>(3)?.try_into().unwrap_or(u32::MAX),
-        })
-    }
-
-    /// The freeze, if one is in force at `now`.
-    pub fn frozen_at(&self, now: OffsetDateTime) -> Option<OffsetDateTime> {
-        self.frozen_until.filter(|t| *t > now)
-    }
-}
-
-const MAILBOX_STATE: &str = "m.imax_id, m.name, m.frozen_until, m.failed_passwords";
-
 impl Admin {
     /// The mailboxes of the acting coordinator's BPR properties, with their freezes.
     pub async fn my_mailboxes(&self) -> Result<Vec<MailboxState>, AdminError> {
         let Actor::Coordinator { id, .. } = &self.actor else {
             return Ok(Vec::new());
         };
-        let rows = sqlx::query(&format!(
-            "SELECT DISTINCT {MAILBOX_STATE} FROM business_partners b
-               JOIN properties p ON p.id = b.property_id
-               JOIN mailboxes m ON m.id = p.mailbox_id
-              WHERE b.account_id = $1 ORDER BY m.imax_id"
-        ))
-        .bind(id)
-        .fetch_all(&self.store.pool)
-        .await?;
-        Ok(rows
-            .iter()
-            .map(MailboxState::from_row)
-            .collect::<Result<_, _>>()?)
+        Ok(mailboxes::states_of_coordinator(&self.store.pool, *id).await?)
     }
 
     /// One mailbox's state, for the Help Desk.
     pub async fn mailbox_state(&self, imax_id: &str) -> Result<MailboxState, AdminError> {
         self.require_hud()?;
-        let row = sqlx::query(&format!(
-            "SELECT {MAILBOX_STATE} FROM mailboxes m WHERE m.imax_id = $1"
-        ))
-        .bind(imax_id)
-        .fetch_optional(&self.store.pool)
-        .await?;
-        match row {
-            Some(r) => Ok(MailboxState::from_row(&r)?),
-            None => Err(AdminError::Missing(format!("no mailbox {imax_id}"))),
-        }
+        mailboxes::state(&self.store.pool, imax_id)
+            .await?
+            .ok_or_else(|| AdminError::Missing(format!("no mailbox {imax_id}")))
     }
 
     /// The acting coordinator's BPR properties (R3): where it may create and assign users.
@@ -186,18 +138,7 @@ impl Admin {
         .bind(&like)
         .fetch_all(pool)
         .await?;
-        let rows = sqlx::query(&format!(
-            "SELECT {MAILBOX_STATE} FROM mailboxes m
-              WHERE m.imax_id LIKE $1 ESCAPE '\\' OR m.name LIKE $1 ESCAPE '\\'
-              ORDER BY m.imax_id LIMIT 50"
-        ))
-        .bind(&like)
-        .fetch_all(pool)
-        .await?;
-        let mailboxes = rows
-            .iter()
-            .map(MailboxState::from_row)
-            .collect::<Result<_, _>>()?;
+        let mailboxes = mailboxes::search_states(pool, &like).await?;
         Ok((people, mailboxes))
     }
 }

@@ -109,10 +109,7 @@ impl Checkpoints {
         now: OffsetDateTime,
         last: &mut i64,
     ) -> Result<i64, ExportError> {
-        let head: Option<(i64, String)> =
-            sqlx::query_as("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
-                .fetch_optional(pool)
-                .await?;
+        let head = crate::store::audit_log::head(pool).await?;
         let Some((seq, hash)) = head else {
             return Ok(0);
         };
@@ -187,11 +184,7 @@ pub async fn verify(pool: &AnyPool, cp: &Checkpoints) -> Result<CheckpointVerdic
                 "the checkpoint of record {seq} is not signed with this gateway's audit key"
             ));
         }
-        let stored: Option<String> =
-            sqlx::query_scalar("SELECT hash FROM audit_log WHERE seq = $1")
-                .bind(seq)
-                .fetch_optional(pool)
-                .await?;
+        let stored = crate::store::audit_log::hash_at(pool, seq).await?;
         match stored {
             None => {
                 return broken(format!(

@@ -29,7 +29,7 @@ mod browser;
 mod delivery;
 mod send;
 
-pub use delivery::{Delivery, CHUNK as DELIVERY_CHUNK};
+pub use delivery::Delivery;
 
 pub use send::{SendRequest, Upload};
 use std::net::IpAddr;

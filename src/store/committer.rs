@@ -10,6 +10,7 @@
 
 use crate::audit::{AuditEntry, Chain};
 use crate::clock::to_epoch;
+use crate::error::{Code, Refusal};
 use sqlx::{AnyConnection, AnyPool, Connection};
 use std::sync::Arc;
 use time::OffsetDateTime;
@@ -112,6 +113,18 @@ pub enum CommitError {
     /// The connection failed while committing: the job may or may not be in the database.
     #[error("commit outcome unknown: {0}")]
     Unknown(String),
+}
+
+/// What a client is told when its request's commit failed: a full disk plainly, anything
+/// else as `Unavailable` (the cause is logged).
+impl From<CommitError> for Refusal {
+    fn from(e: CommitError) -> Self {
+        if e.is_storage_full() {
+            tracing::warn!(error = %e, "a commit failed for lack of storage");
+            return Refusal::new(Code::StorageFull);
+        }
+        Refusal::internal(e)
+    }
 }
 
 impl CommitError {

@@ -295,3 +295,74 @@ pub async fn set_accepts_attachments(
             .await?;
     })
 }
+
+/// A mailbox and whether wrong passwords have frozen it, as the coordinator's and Help
+/// Desk's pages show it.
+#[derive(Debug, Clone)]
+pub struct MailboxState {
+    pub imax_id: String,
+    pub name: String,
+    pub frozen_until: Option<OffsetDateTime>,
+    pub failed_passwords: u32,
+}
+
+impl MailboxState {
+    fn from_row(r: &sqlx::any::AnyRow) -> Result<MailboxState, sqlx::Error> {
+        Ok(MailboxState {
+            imax_id: r.try_get(0)?,
+            name: r.try_get(1)?,
+            frozen_until: r
+                .try_get::<Option<i64>, _>(2)?
+                .map(crate::clock::from_epoch),
+            failed_passwords: r.try_get::<i64, _>(3)?.try_into().unwrap_or(u32::MAX),
+        })
+    }
+
+    /// The freeze, if one is in force at `now`.
+    pub fn frozen_at(&self, now: OffsetDateTime) -> Option<OffsetDateTime> {
+        self.frozen_until.filter(|t| *t > now)
+    }
+}
+
+const MAILBOX_STATE: &str = "m.imax_id, m.name, m.frozen_until, m.failed_passwords";
+
+/// The mailboxes of a coordinator's BPR properties, with their freezes.
+pub async fn states_of_coordinator(
+    pool: &AnyPool,
+    coordinator: i64,
+) -> Result<Vec<MailboxState>, sqlx::Error> {
+    let rows = sqlx::query(&format!(
+        "SELECT DISTINCT {MAILBOX_STATE} FROM business_partners b
+           JOIN properties p ON p.id = b.property_id
+           JOIN mailboxes m ON m.id = p.mailbox_id
+          WHERE b.account_id = $1 ORDER BY m.imax_id"
+    ))
+    .bind(coordinator)
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(MailboxState::from_row).collect()
+}
+
+/// One mailbox's state.
+pub async fn state(pool: &AnyPool, imax_id: &str) -> Result<Option<MailboxState>, sqlx::Error> {
+    let row = sqlx::query(&format!(
+        "SELECT {MAILBOX_STATE} FROM mailboxes m WHERE m.imax_id = $1"
+    ))
+    .bind(imax_id)
+    .fetch_optional(pool)
+    .await?;
+    row.as_ref().map(MailboxState::from_row).transpose()
+}
+
+/// Mailboxes whose iMAX ID or name matches the LIKE pattern `like` (escaped with `\`).
+pub async fn search_states(pool: &AnyPool, like: &str) -> Result<Vec<MailboxState>, sqlx::Error> {
+    let rows = sqlx::query(&format!(
+        "SELECT {MAILBOX_STATE} FROM mailboxes m
+          WHERE m.imax_id LIKE $1 ESCAPE '\\' OR m.name LIKE $1 ESCAPE '\\'
+          ORDER BY m.imax_id LIMIT 50"
+    ))
+    .bind(like)
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(MailboxState::from_row).collect()
+}

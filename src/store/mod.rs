@@ -27,6 +27,7 @@ macro_rules! audited {
 }
 
 pub mod accounts;
+pub mod audit_log;
 pub mod bodies;
 pub mod check;
 pub mod committer;
@@ -37,10 +38,11 @@ pub mod operators;
 pub mod private;
 pub mod profiles;
 pub mod sessions;
+pub mod throttle;
 
 pub use bodies::{BodyReader, BodyStore, SealedBody, StagedBody};
 pub use committer::{CommitError, Committer, Effect, NewMessage};
-pub use migrate::SCHEMA_VERSION;
+pub use migrate::{current as schema_version, SCHEMA_VERSION};
 
 use bodies::{ChunkBodies, FileBodies};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
