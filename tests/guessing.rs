@@ -377,10 +377,10 @@ async fn a_flood_of_wrong_passwords_costs_bounded_memory_and_is_answered_quickly
             .all(|c| c == "AuthenticationFailed" || c == "Unavailable"),
         "{codes:?}"
     );
-    assert!(
-        codes.get("Unavailable").copied().unwrap_or(0) > 0,
-        "excess refused early: {codes:?}"
-    );
+    // Whether any call is refused early (`Unavailable`) depends on this machine's speed: a fast
+    // one hashes as quickly as the calls arrive. That the hasher refuses instead of queueing
+    // once full is `directory::password`'s `a_full_hasher_refuses_at_once_instead_of_queueing`;
+    // here what must hold whatever the speed is the memory and the time.
     // One 19 MiB block per hashing worker (one per core), plus the connections' buffers.
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get()) as u64;
     assert!(
