@@ -31,7 +31,17 @@ pub struct Config {
     pub history: History,
     pub audit: Audit,
     pub ops: Ops,
+    pub balancer: Balancer,
     pub log: Log,
+}
+
+/// A TCP (TLS-passthrough) balancer in front of the nodes.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Balancer {
+    /// Addresses or networks (comma-separated) whose connections begin with a PROXY protocol
+    /// header naming the real client (`server::proxy`); empty: none.
+    pub proxy_protocol_from: String,
 }
 
 /// How the gateway logs (`IMAX_LOG` filters what).
@@ -267,6 +277,7 @@ impl Default for Config {
             history: History::default(),
             audit: Audit::default(),
             ops: Ops::default(),
+            balancer: Balancer::default(),
             log: Log::default(),
         }
     }
@@ -474,6 +485,11 @@ impl Config {
         // R26 asks for at least 12 months of history.
         if self.history.retention_days < 366 {
             return bad("history.retention_days must be at least 366 (R26: at least 12 months)");
+        }
+        if let Err(e) =
+            crate::server::proxy::TrustedProxies::parse(&self.balancer.proxy_protocol_from)
+        {
+            return bad(&format!("balancer.proxy_protocol_from: {e}"));
         }
         if self.tls.reload_check_secs == 0 {
             return bad("tls.reload_check_secs must be positive");

@@ -179,6 +179,7 @@ async fn observe(ops: &Ops) {
         ("header_timeout", "header_timeouts"),
         ("idle", "idle_closed"),
         ("send_timeout", "send_timeouts"),
+        ("proxy_header", "proxy_header_refused"),
     ] {
         metrics::counter!("imax_connections_closed_total", "reason" => reason)
             .absolute(c.get(stat));

@@ -366,10 +366,17 @@ impl Node {
         env: &[(&str, &str)],
         log: Option<&Path>,
     ) -> Node {
-        let port = {
-            let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-            l.local_addr().expect("addr").port()
-        };
+        Self::spawn_at(free_port(), data_dir, database_url, env, log)
+    }
+
+    /// [`Node::spawn_logged`] on a chosen port (a node restarted where a balancer expects it).
+    pub fn spawn_at(
+        port: u16,
+        data_dir: &Path,
+        database_url: &str,
+        env: &[(&str, &str)],
+        log: Option<&Path>,
+    ) -> Node {
         let stderr = match log {
             Some(path) => std::process::Stdio::from(std::fs::File::create(path).expect("log file")),
             None => std::process::Stdio::null(),
@@ -432,6 +439,27 @@ impl Node {
         ticks / 100.0
     }
 
+    /// SIGTERM: the node drains and stops by itself (see [`Node::wait`]).
+    pub fn terminate(&self) {
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status()
+            .expect("kill -TERM");
+        assert!(status.success());
+    }
+
+    /// Waits for the process to exit, up to `limit`; whether it did.
+    pub async fn wait(&mut self, limit: std::time::Duration) -> bool {
+        let until = std::time::Instant::now() + limit;
+        while std::time::Instant::now() < until {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return true;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        false
+    }
+
     /// SIGKILL: no shutdown, no draining, no clean-stop mark.
     pub fn kill(&mut self) {
         let _ = self.child.kill();
@@ -443,6 +471,12 @@ impl Drop for Node {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// A loopback port free at the time of asking.
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
 }
 
 /// The current wall-clock time in whole seconds, for a `TestApp` whose directory real

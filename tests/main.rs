@@ -6,6 +6,7 @@ mod helpers;
 
 mod access_rules;
 mod audit_chain;
+mod balancer;
 mod browser;
 mod exposure;
 mod faults;

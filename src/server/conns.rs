@@ -68,6 +68,8 @@ pub struct ConnStats {
     pub body_timeouts: AtomicU64,
     /// Connections dropped because the client did not read a response.
     pub send_timeouts: AtomicU64,
+    /// Connections from a trusted balancer closed for a missing or malformed PROXY header.
+    pub proxy_header_refused: AtomicU64,
 }
 
 impl ConnStats {
@@ -80,6 +82,7 @@ impl ConnStats {
         vec![
             ("accepted", g(&self.accepted)),
             ("open", g(&self.open)),
+            ("proxy_header_refused", g(&self.proxy_header_refused)),
             ("refused_per_client", g(&self.refused_per_client)),
             ("refused_full", g(&self.refused_full)),
             ("shed_idle", g(&self.shed_idle)),

@@ -21,6 +21,7 @@
 pub mod body;
 pub mod conns;
 mod io;
+pub mod proxy;
 
 use axum::Router;
 use body::{Answer, BodyPace, PacedBody};
@@ -79,6 +80,8 @@ pub struct ServeOptions {
     pub h2_keepalive_interval: Duration,
     pub h2_keepalive_timeout: Duration,
     pub grace: Duration,
+    /// Balancers whose connections begin with a PROXY header (`balancer.proxy_protocol_from`).
+    pub proxies: proxy::TrustedProxies,
 }
 
 impl ServeOptions {
@@ -104,6 +107,9 @@ impl ServeOptions {
             h2_keepalive_interval: Duration::from_secs(l.h2_keepalive_interval_secs),
             h2_keepalive_timeout: Duration::from_secs(l.h2_keepalive_timeout_secs),
             grace: Duration::from_secs(c.shutdown.grace_secs),
+            // Checked when the configuration was loaded.
+            proxies: proxy::TrustedProxies::parse(&c.balancer.proxy_protocol_from)
+                .unwrap_or_default(),
         }
     }
 }
@@ -134,14 +140,6 @@ pub async fn serve(
                 }
             },
         };
-        let registered = match registry.admit(peer.ip()) {
-            Ok(r) => r,
-            Err(why) => {
-                tracing::debug!(%peer, ?why, "connection refused by the connection limits");
-                drop(tcp);
-                continue;
-            }
-        };
         let _ = tcp.set_nodelay(true);
         let task = Connection {
             acceptor: acceptor.clone(),
@@ -150,6 +148,18 @@ pub async fn serve(
             registry: registry.clone(),
             stop: stop_rx.clone(),
             peer,
+        };
+        if options.proxies.trusts(peer.ip()) {
+            // The balancer's connections are admitted as the client its PROXY header names.
+            tokio::spawn(task.run_behind_balancer(tcp));
+            continue;
+        }
+        let registered = match registry.admit(peer.ip()) {
+            Ok(r) => r,
+            Err(why) => {
+                tracing::debug!(%peer, ?why, "connection refused by the connection limits");
+                continue;
+            }
         };
         tokio::spawn(task.run(tcp, registered));
     }
@@ -182,6 +192,42 @@ struct Connection {
 }
 
 impl Connection {
+    /// A connection from a trusted balancer: read its PROXY header within the header timeout,
+    /// then serve it as a connection from the client the header names.
+    async fn run_behind_balancer(mut self, mut tcp: tokio::net::TcpStream) {
+        let read = tokio::time::timeout(
+            self.options.conns.header_timeout,
+            proxy::read_header(&mut tcp),
+        );
+        let named = tokio::select! {
+            r = read => r,
+            _ = self.stop.changed() => return,
+        };
+        match named {
+            Ok(Ok(client)) => {
+                if let Some(client) = client {
+                    self.peer = client;
+                }
+            }
+            Ok(Err(why)) => {
+                tracing::debug!(balancer = %self.peer, ?why, "PROXY header refused");
+                self.count(|s| &s.proxy_header_refused);
+                return;
+            }
+            Err(_) => {
+                tracing::debug!(balancer = %self.peer, "no PROXY header in time");
+                self.count(|s| &s.proxy_header_refused);
+                return;
+            }
+        }
+        match self.registry.admit(self.peer.ip()) {
+            Ok(registered) => self.run(tcp, registered).await,
+            Err(why) => {
+                tracing::debug!(peer = %self.peer, ?why, "connection refused by the connection limits");
+            }
+        }
+    }
+
     async fn run(mut self, tcp: tokio::net::TcpStream, registered: conns::Registered) {
         let conn = registered.conn.clone();
         let peer = self.peer;
@@ -328,10 +374,11 @@ impl Connection {
     }
 
     fn count_handshake_failure(&self) {
-        self.registry
-            .stats
-            .handshake_failed
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.count(|s| &s.handshake_failed);
+    }
+
+    fn count(&self, stat: impl Fn(&ConnStats) -> &std::sync::atomic::AtomicU64) {
+        stat(&self.registry.stats).fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
