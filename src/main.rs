@@ -200,6 +200,9 @@ async fn run(cli: Cli) -> Result<(), String> {
             command,
         } => {
             let config = load_config(&config)?;
+            if let AdminCommand::Restore { dir } = &command {
+                return cli::admin::restore_command(&config, dir).await;
+            }
             let store = Store::open(&config.database_url(), &config.data_dir)
                 .await
                 .map_err(|e| e.to_string())?;

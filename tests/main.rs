@@ -6,6 +6,7 @@ mod helpers;
 
 mod access_rules;
 mod audit_chain;
+mod backup;
 mod balancer;
 mod browser;
 mod exposure;

@@ -88,6 +88,16 @@ pub struct Checkpoints {
 
 impl Checkpoints {
     pub fn from_config(c: &crate::config::Config) -> io::Result<Checkpoints> {
+        let (key_file, file) = Checkpoints::paths(c);
+        Ok(Checkpoints {
+            key: AuditKey::load(&c.audit.key, &key_file)?,
+            file,
+        })
+    }
+
+    /// The key's file and the checkpoints' file `[audit]` names (by default in the data
+    /// directory); the key file is not used when `audit.key` is given inline.
+    pub fn paths(c: &crate::config::Config) -> (PathBuf, PathBuf) {
         let or_default = |s: &str, name: &str| {
             if s.is_empty() {
                 c.data_dir.join(name)
@@ -95,10 +105,10 @@ impl Checkpoints {
                 PathBuf::from(s)
             }
         };
-        Ok(Checkpoints {
-            key: AuditKey::load(&c.audit.key, &or_default(&c.audit.key_file, "audit.key"))?,
-            file: or_default(&c.audit.checkpoint_file, "audit-checkpoints"),
-        })
+        (
+            or_default(&c.audit.key_file, "audit.key"),
+            or_default(&c.audit.checkpoint_file, "audit-checkpoints"),
+        )
     }
 
     /// Signs the chain's current head and appends it, unless the last checkpoint this node

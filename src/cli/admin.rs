@@ -6,7 +6,7 @@ use imax_gateway::directory::password::Secret;
 use imax_gateway::directory::{AccountKind, AccountStatus, LockReason, MailboxKind, Right};
 use imax_gateway::store::profiles::Profile;
 use std::io::BufRead;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Subcommand)]
 pub enum AdminCommand {
@@ -42,6 +42,13 @@ pub enum AdminCommand {
     /// Verify the store: every message row has its body with the right SHA-256 and size,
     /// every body has its row, and the audit chain holds. Exits non-zero on any finding.
     Check,
+    /// Copy a SQLite gateway, while it serves, into DIR (new or empty): the database as of one
+    /// moment, the bodies it names, the TLS files and the audit key and checkpoints. On
+    /// PostgreSQL use pg_dump.
+    Backup { dir: PathBuf },
+    /// Copy a backup made by `imax admin backup` into this configuration's data directory,
+    /// which must be empty or new, then check it as `imax admin check` does.
+    Restore { dir: PathBuf },
     /// Post a broadcast to every mailbox.
     Broadcast {
         #[arg(long)]
@@ -661,34 +668,82 @@ pub async fn admin_command(admin: &Admin, command: AdminCommand) -> Result<(), S
         }
         AdminCommand::Check => {
             let r = admin.store.check().await.map_err(|e| e.to_string())?;
+            print_check(&r)?;
+        }
+        AdminCommand::Backup { dir } => {
+            let m =
+                imax_gateway::backup::backup(&admin.store, &admin.config, &dir, admin.clock.now())
+                    .await
+                    .map_err(|e| e.to_string())?;
             println!(
-                "{} messages ({} bytes) checked against their bodies; {} audit records",
-                r.messages, r.bytes, r.audit_records
+                "backed up to {}: {} messages ({} bytes), schema version {}",
+                dir.display(),
+                m.messages,
+                m.bytes,
+                m.schema_version
             );
-            for (id, what) in &r.bad_rows {
-                println!("  message {id}: {what}");
-            }
-            for key in &r.orphan_bodies {
-                println!("  body {key} has no message row");
-            }
-            if let Some((seq, why)) = &r.audit_broken {
-                println!("  audit chain broken at record {seq}: {why}");
-            }
-            if r.uploads_in_progress > 0 {
+            if m.purged_meanwhile > 0 {
                 println!(
-                    "  {} uploads in progress (or left by a stopped node; swept after an hour)",
-                    r.uploads_in_progress
+                    "  {} messages purged (R26) while the backup ran were left out",
+                    m.purged_meanwhile
                 );
             }
-            if !r.is_sound() {
-                return Err("the store has problems (listed above)".into());
-            }
-            println!("store sound");
+        }
+        AdminCommand::Restore { .. } => {
+            // Before any store is opened: see `restore_command`.
+            return Err("restore runs before the store is opened".into());
         }
         AdminCommand::Broadcast { title, body } => {
             let id = admin.post_broadcast(&title, &body).await.map_err(s)?;
             println!("broadcast BC-{id} posted");
         }
     }
+    Ok(())
+}
+
+/// `imax admin restore DIR`: runs instead of opening the store, whose data directory must be
+/// empty until the backup is in it.
+pub async fn restore_command(
+    config: &imax_gateway::config::Config,
+    dir: &Path,
+) -> Result<(), String> {
+    let (m, report) = imax_gateway::backup::restore(config, dir)
+        .await
+        .map_err(|e| e.to_string())?;
+    println!(
+        "restored the backup of {} ({} messages, schema version {}) into {}",
+        m.created_at,
+        m.messages,
+        m.schema_version,
+        config.data_dir.display()
+    );
+    print_check(&report)
+}
+
+/// Prints what `imax admin check` found; an error if the store is not sound.
+fn print_check(r: &imax_gateway::store::check::CheckReport) -> Result<(), String> {
+    println!(
+        "{} messages ({} bytes) checked against their bodies; {} audit records",
+        r.messages, r.bytes, r.audit_records
+    );
+    for (id, what) in &r.bad_rows {
+        println!("  message {id}: {what}");
+    }
+    for key in &r.orphan_bodies {
+        println!("  body {key} has no message row");
+    }
+    if let Some((seq, why)) = &r.audit_broken {
+        println!("  audit chain broken at record {seq}: {why}");
+    }
+    if r.uploads_in_progress > 0 {
+        println!(
+            "  {} uploads in progress (or left by a stopped node; swept after an hour)",
+            r.uploads_in_progress
+        );
+    }
+    if !r.is_sound() {
+        return Err("the store has problems (listed above)".into());
+    }
+    println!("store sound");
     Ok(())
 }

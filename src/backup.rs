@@ -1,0 +1,307 @@
+//! `imax admin backup` and `imax admin restore`: a consistent copy of a SQLite gateway taken
+//! while it serves, and its return into an empty data directory.
+//!
+//! What a copy holds, and why in this order:
+//!
+//! 1. the audit checkpoints and key, **first**: every checkpoint signed so far names a record
+//!    the database copy (taken after) holds, so `imax audit verify` on a restored copy finds no
+//!    "missing tail";
+//! 2. the TLS files (`<data_dir>/tls`), so a restored node serves the same certificate;
+//! 3. the database by SQLite's `VACUUM INTO`: one transaction's view, compact, while writers
+//!    go on;
+//! 4. the bodies the copied rows name. Bodies never change once sealed (a new body gets a new
+//!    random key) and rows name only sealed bodies, so every body of the copy exists, unless the
+//!    retention purge (R26) removed it after step 3: such a row is taken out of the copy too
+//!    (the message had reached its end of life) and counted;
+//! 5. a manifest (`imax-backup.toml`), then everything is fsynced.
+//!
+//! Restore copies the set into an empty data directory (and the audit files to the paths the
+//! configuration names), then opens the store, which migrates an older schema, and runs
+//! `imax admin check` over it. On PostgreSQL the database holds the bodies too: back up with
+//! `pg_dump` (README, "Operations").
+
+use crate::audit::checkpoint::Checkpoints;
+use crate::config::Config;
+use crate::store::{self, private, Engine, Store};
+use serde::{Deserialize, Serialize};
+use sqlx::Connection;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use time::OffsetDateTime;
+
+const MANIFEST: &str = "imax-backup.toml";
+const DATABASE: &str = "imax.db";
+const BODIES: &str = "messages/bodies";
+const TLS: &str = "tls";
+const AUDIT_KEY: &str = "audit.key";
+const AUDIT_CHECKPOINTS: &str = "audit-checkpoints";
+
+/// What a backup wrote, also kept as its manifest.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Manifest {
+    pub created_at: String,
+    pub gateway_version: String,
+    pub schema_version: i64,
+    pub messages: u64,
+    pub bytes: u64,
+    /// Rows left out because the retention purge removed their bodies during the backup.
+    pub purged_meanwhile: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    #[error("on PostgreSQL the database holds the message bodies too: back it up with pg_dump (README, \"Operations\")")]
+    Postgres,
+    #[error("{0} is not empty: back up or restore into an empty or new directory")]
+    NotEmpty(PathBuf),
+    #[error("{0} holds no imax-gateway backup ({MANIFEST} is missing)")]
+    NoManifest(PathBuf),
+    #[error("the backup's schema version {0} is newer than this gateway's {1}: restore with the gateway that made it")]
+    NewerSchema(i64, i64),
+    #[error("message body {0} is missing from the live store although its row is there: run imax admin check")]
+    MissingBody(String),
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    #[error("the database copy: {0}")]
+    Sqlx(#[from] sqlx::Error),
+    #[error("the manifest: {0}")]
+    Manifest(String),
+}
+
+fn io_err(what: impl Into<String>) -> impl FnOnce(io::Error) -> BackupError {
+    let what = what.into();
+    move |source| BackupError::Io { what, source }
+}
+
+/// Copies a serving (or stopped) SQLite gateway into `dir`, which must be empty or new.
+pub async fn backup(
+    store: &Store,
+    config: &Config,
+    dir: &Path,
+    now: OffsetDateTime,
+) -> Result<Manifest, BackupError> {
+    let store::BodyStore::Files(files) = &store.bodies else {
+        return Err(BackupError::Postgres);
+    };
+    require_empty(dir)?;
+    private::dir(dir).map_err(io_err(format!("creating {}", dir.display())))?;
+
+    // 1. Audit checkpoints and key, before the database (see the module's documentation).
+    let (key_file, checkpoints) = Checkpoints::paths(config);
+    copy_whole_lines(&checkpoints, &dir.join(AUDIT_CHECKPOINTS))?;
+    copy_if_present(&key_file, &dir.join(AUDIT_KEY))?;
+    // 2. TLS files.
+    copy_tree(&config.data_dir.join(TLS), &dir.join(TLS))?;
+
+    // 3. The database, as of one transaction.
+    let db_copy = dir.join(DATABASE);
+    private::sqlite_file(&db_copy).map_err(io_err("creating the database copy"))?;
+    sqlx::query("VACUUM INTO $1")
+        .bind(db_copy.to_string_lossy().to_string())
+        .execute(&store.pool)
+        .await?;
+    private::tighten(&db_copy).map_err(io_err("the database copy's permissions"))?;
+
+    // 4. The bodies its rows name.
+    let mut copy =
+        sqlx::SqliteConnection::connect(&format!("sqlite://{}", db_copy.display())).await?;
+    let rows: Vec<(i64, String, i64)> =
+        sqlx::query_as("SELECT id, body_key, size_bytes FROM messages ORDER BY id")
+            .fetch_all(&mut copy)
+            .await?;
+    let bodies = dir.join(BODIES);
+    let (mut messages, mut bytes, mut purged) = (0u64, 0u64, 0u64);
+    for (id, key, size) in rows {
+        let from = files.path(&key);
+        let to = bodies.join(key.get(..2).unwrap_or("00")).join(&key);
+        private::dir(to.parent().unwrap_or(&bodies)).map_err(io_err("a body directory"))?;
+        match copy_file(&from, &to) {
+            Ok(()) => {
+                messages += 1;
+                bytes += size.max(0) as u64;
+            }
+            Err(BackupError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+                let live: Option<i64> =
+                    sqlx::query_scalar("SELECT id FROM messages WHERE body_key = $1")
+                        .bind(&key)
+                        .fetch_optional(&store.pool)
+                        .await?;
+                if live.is_some() {
+                    return Err(BackupError::MissingBody(key));
+                }
+                sqlx::query("DELETE FROM messages WHERE id = ?")
+                    .bind(id)
+                    .execute(&mut copy)
+                    .await?;
+                purged += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    let schema_version: i64 =
+        sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM schema_version")
+            .fetch_one(&mut copy)
+            .await?;
+    copy.close().await?;
+
+    // 5. The manifest, then everything durable.
+    let manifest = Manifest {
+        created_at: crate::clock::rfc3339(now),
+        gateway_version: env!("CARGO_PKG_VERSION").to_string(),
+        schema_version,
+        messages,
+        bytes,
+        purged_meanwhile: purged,
+    };
+    let text = toml::to_string(&manifest).map_err(|e| BackupError::Manifest(e.to_string()))?;
+    write_private(&dir.join(MANIFEST), text.as_bytes())?;
+    sync_tree(dir)?;
+    Ok(manifest)
+}
+
+/// Copies the backup in `dir` into `config`'s empty data directory and checks the result.
+pub async fn restore(
+    config: &Config,
+    dir: &Path,
+) -> Result<(Manifest, store::check::CheckReport), BackupError> {
+    let url = config.database_url();
+    if Engine::of_url(&url) != Some(Engine::Sqlite) {
+        return Err(BackupError::Postgres);
+    }
+    let text = fs::read_to_string(dir.join(MANIFEST))
+        .map_err(|_| BackupError::NoManifest(dir.to_path_buf()))?;
+    let manifest: Manifest =
+        toml::from_str(&text).map_err(|e| BackupError::Manifest(e.to_string()))?;
+    if manifest.schema_version > store::SCHEMA_VERSION {
+        return Err(BackupError::NewerSchema(
+            manifest.schema_version,
+            store::SCHEMA_VERSION,
+        ));
+    }
+    require_empty(&config.data_dir)?;
+    let db = store::sqlite_path(&url)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| config.data_dir.join(DATABASE));
+    if db.exists() {
+        return Err(BackupError::NotEmpty(db));
+    }
+    private::dir(&config.data_dir).map_err(io_err("creating the data directory"))?;
+    if let Some(parent) = db.parent() {
+        private::dir(parent).map_err(io_err("the database's directory"))?;
+    }
+    copy_file(&dir.join(DATABASE), &db)?;
+    copy_tree(&dir.join(BODIES), &config.data_dir.join(BODIES))?;
+    copy_tree(&dir.join(TLS), &config.data_dir.join(TLS))?;
+    let (key_file, checkpoints) = Checkpoints::paths(config);
+    copy_if_present(&dir.join(AUDIT_CHECKPOINTS), &checkpoints)?;
+    if config.audit.key.is_empty() {
+        copy_if_present(&dir.join(AUDIT_KEY), &key_file)?;
+    }
+    sync_tree(&config.data_dir)?;
+
+    let store = Store::open(&url, &config.data_dir).await?;
+    let report = store.check().await;
+    store.close().await;
+    Ok((manifest, report?))
+}
+
+/// A directory that does not exist or holds nothing.
+fn require_empty(dir: &Path) -> Result<(), BackupError> {
+    match fs::read_dir(dir) {
+        Ok(mut entries) => match entries.next() {
+            None => Ok(()),
+            Some(_) => Err(BackupError::NotEmpty(dir.to_path_buf())),
+        },
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io_err(format!("reading {}", dir.display()))(e)),
+    }
+}
+
+/// Copies one file into a new 0600 file (never over an existing one).
+fn copy_file(from: &Path, to: &Path) -> Result<(), BackupError> {
+    let what = || format!("copying {} to {}", from.display(), to.display());
+    let mut src = fs::File::open(from).map_err(io_err(what()))?;
+    let mut dst = private::file_options()
+        .write(true)
+        .create_new(true)
+        .open(to)
+        .map_err(io_err(what()))?;
+    io::copy(&mut src, &mut dst).map_err(io_err(what()))?;
+    Ok(())
+}
+
+/// The checkpoint file up to its last complete line (a node may be appending one).
+fn copy_whole_lines(from: &Path, to: &Path) -> Result<(), BackupError> {
+    let bytes = match fs::read(from) {
+        Ok(b) => b,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io_err(format!("reading {}", from.display()))(e)),
+    };
+    let whole = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    write_private(to, &bytes[..whole])
+}
+
+fn copy_if_present(from: &Path, to: &Path) -> Result<(), BackupError> {
+    if !from.exists() {
+        return Ok(());
+    }
+    if let Some(parent) = to.parent() {
+        private::dir(parent).map_err(io_err(format!("creating {}", parent.display())))?;
+    }
+    copy_file(from, to)
+}
+
+/// Copies a directory's files and subdirectories (nothing if it does not exist).
+fn copy_tree(from: &Path, to: &Path) -> Result<(), BackupError> {
+    if !from.is_dir() {
+        return Ok(());
+    }
+    private::dir(to).map_err(io_err(format!("creating {}", to.display())))?;
+    for entry in fs::read_dir(from).map_err(io_err(format!("reading {}", from.display())))? {
+        let entry = entry.map_err(io_err(format!("reading {}", from.display())))?;
+        let path = entry.path();
+        let target = to.join(entry.file_name());
+        if path.is_dir() {
+            copy_tree(&path, &target)?;
+        } else {
+            copy_file(&path, &target)?;
+        }
+    }
+    Ok(())
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> Result<(), BackupError> {
+    use std::io::Write;
+    let mut f = private::file_options()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(io_err(format!("writing {}", path.display())))?;
+    f.write_all(bytes)
+        .map_err(io_err(format!("writing {}", path.display())))
+}
+
+/// Fsyncs every file and directory under `dir`, so a copy reported made survives a power cut.
+fn sync_tree(dir: &Path) -> Result<(), BackupError> {
+    let what = || format!("syncing {}", dir.display());
+    for entry in fs::read_dir(dir).map_err(io_err(what()))? {
+        let path = entry.map_err(io_err(what()))?.path();
+        if path.is_dir() {
+            sync_tree(&path)?;
+        } else {
+            fs::File::open(&path)
+                .and_then(|f| f.sync_all())
+                .map_err(io_err(what()))?;
+        }
+    }
+    fs::File::open(dir)
+        .and_then(|f| f.sync_all())
+        .map_err(io_err(what()))
+}
