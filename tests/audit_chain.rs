@@ -126,7 +126,7 @@ async fn edit_and_recompute(pool: &sqlx::AnyPool, seq: i64) {
         .await
         .expect("edit");
     let rows = sqlx::query(
-        "SELECT seq, at, actor, action, door, mailbox, message_id, client_addr, outcome, detail
+        "SELECT seq, at, actor, action, door, mailbox, message_id, client_addr, outcome, detail, request_id
          FROM audit_log WHERE seq >= $1 ORDER BY seq",
     )
     .bind(seq)
@@ -149,6 +149,7 @@ async fn edit_and_recompute(pool: &sqlx::AnyPool, seq: i64) {
             client_addr: row.get(7),
             outcome: row.get(8),
             detail: row.get(9),
+            request_id: row.get(10),
         };
         let n: i64 = row.get(0);
         let hash = audit::record_hash(n, &prev, &e);

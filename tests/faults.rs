@@ -225,6 +225,7 @@ async fn the_throttle_counts_failures_from_every_node_sharing_the_database() {
     let caller = Caller {
         addr: Some("127.0.0.1".parse().expect("ip")),
         door: Door::SystemToSystem,
+        request: None,
     };
     let guess = Credentials {
         principal: "M99999".into(),

@@ -159,6 +159,7 @@ async fn the_doors_matrix_state_door_and_operation() {
         let caller = Caller {
             addr: Some("127.0.0.1".parse().expect("ip")),
             door: Door::Browser,
+            request: None,
         };
         let creds = Credentials {
             principal: SITE_USER.0.into(),

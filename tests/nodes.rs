@@ -237,6 +237,7 @@ async fn use_imax(gw: &imax_gateway::gateway::Gateway) {
     let caller = Caller {
         addr: Some("127.0.0.1".parse().expect("ip")),
         door: Door::SystemToSystem,
+        request: None,
     };
     let person = Credentials {
         principal: SITE_USER.0.into(),
@@ -300,6 +301,7 @@ async fn two_nodes_counting_failures_recording_activity_and_purging_at_once_lose
     let caller = Caller {
         addr: Some("127.0.0.1".parse().expect("ip")),
         door: Door::SystemToSystem,
+        request: None,
     };
     let mut tries = Vec::new();
     for n in 0..50 {

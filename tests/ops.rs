@@ -265,6 +265,27 @@ async fn json_logs_have_one_line_per_request_with_its_id_and_no_secret() {
         .find(|l| l["span"]["id"] == id.as_str())
         .expect("the refused request's line, by the id its fault gave");
     assert_eq!(failed["span"]["outcome"], "AuthenticationFailed");
+    // The audit record of the refusal carries the same id, and the chain holds with it.
+    let store = imax_gateway::store::Store::open(&t.config.database_url(), t.dir.path())
+        .await
+        .expect("store");
+    let (actor, outcome): (String, String) =
+        sqlx::query_as("SELECT actor, outcome FROM audit_log WHERE request_id = $1")
+            .bind(&id)
+            .fetch_one(&store.pool)
+            .await
+            .expect("the refusal's audit record, by the fault's request id");
+    assert_eq!(
+        (actor.as_str(), outcome.as_str()),
+        (SITE_USER.0, "AuthenticationFailed")
+    );
+    assert!(matches!(
+        imax_gateway::audit::verify(&store.pool)
+            .await
+            .expect("verify"),
+        imax_gateway::audit::Verdict::Intact { .. }
+    ));
+    store.close().await;
     for secret in [SITE_USER.1, MAPLE.1, "Not-The-Password-7"] {
         assert!(!text.contains(secret), "a secret in the log");
     }

@@ -36,6 +36,8 @@ pub struct AuditEntry {
     pub outcome: String,
     /// Free text: before/after of admin changes, reasons. Never a secret.
     pub detail: String,
+    /// The request's id (its `X-Request-Id`), when a request through a door made the record.
+    pub request_id: Option<String>,
 }
 
 impl AuditEntry {
@@ -50,6 +52,7 @@ impl AuditEntry {
             client_addr: None,
             outcome: "ok".to_string(),
             detail: String::new(),
+            request_id: None,
         }
     }
     pub fn mailbox(mut self, m: impl Into<String>) -> Self {
@@ -62,6 +65,10 @@ impl AuditEntry {
     }
     pub fn client(mut self, addr: Option<String>) -> Self {
         self.client_addr = addr;
+        self
+    }
+    pub fn request(mut self, id: Option<String>) -> Self {
+        self.request_id = id;
         self
     }
     pub fn outcome(mut self, o: impl Into<String>) -> Self {
@@ -96,6 +103,11 @@ pub fn record_hash(seq: i64, prev_hash: &str, e: &AuditEntry) -> String {
             }
             None => h.update([0]),
         }
+    }
+    // Added with schema version 10: records without one hash as they always did.
+    if let Some(id) = &e.request_id {
+        h.update([2]);
+        field(&mut h, id);
     }
     hex::encode(h.finalize())
 }
@@ -147,8 +159,8 @@ impl Chain {
         let seq = self.seq + 1;
         let hash = record_hash(seq, &self.hash, e);
         sqlx::query(
-            "INSERT INTO audit_log (seq, at, actor, action, door, mailbox, message_id, client_addr, outcome, detail, prev_hash, hash)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            "INSERT INTO audit_log (seq, at, actor, action, door, mailbox, message_id, client_addr, outcome, detail, prev_hash, hash, request_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
         .bind(seq)
         .bind(to_epoch(e.at))
@@ -162,6 +174,7 @@ impl Chain {
         .bind(&e.detail)
         .bind(&self.hash)
         .bind(&hash)
+        .bind(&e.request_id)
         .execute(&mut *conn)
         .await?;
         self.seq = seq;
@@ -189,7 +202,7 @@ pub async fn verify(pool: &AnyPool) -> Result<Verdict, sqlx::Error> {
     let mut prev_hash = GENESIS.to_string();
     loop {
         let rows = sqlx::query(
-            "SELECT seq, at, actor, action, door, mailbox, message_id, client_addr, outcome, detail, prev_hash, hash
+            "SELECT seq, at, actor, action, door, mailbox, message_id, client_addr, outcome, detail, prev_hash, hash, request_id
              FROM audit_log WHERE seq >= $1 ORDER BY seq LIMIT 1000",
         )
         .bind(expected_seq)
@@ -214,6 +227,7 @@ pub async fn verify(pool: &AnyPool) -> Result<Verdict, sqlx::Error> {
                 client_addr: row.try_get(7)?,
                 outcome: row.try_get(8)?,
                 detail: row.try_get(9)?,
+                request_id: row.try_get(12)?,
             };
             let stored_prev: String = row.try_get(10)?;
             let stored_hash: String = row.try_get(11)?;

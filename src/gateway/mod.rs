@@ -41,6 +41,8 @@ use time::Duration;
 pub struct Caller {
     pub addr: Option<IpAddr>,
     pub door: Door,
+    /// The request's id, recorded with its audit records (`X-Request-Id`, SOAP faults).
+    pub request: Option<crate::server::RequestId>,
 }
 
 /// An M-ID and the password presented with it.
@@ -155,6 +157,7 @@ impl Gateway {
     fn audit(&self, actor: &str, op: &str, caller: Caller) -> AuditEntry {
         AuditEntry::new(self.inner.clock.now(), actor, op, caller.door.as_str())
             .client(caller.addr.map(|a| a.to_string()))
+            .request(caller.request.map(|r| r.to_string()))
     }
 
     async fn commit(&self, effects: Vec<Effect>, entry: AuditEntry) -> Result<(), Refusal> {

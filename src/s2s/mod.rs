@@ -52,7 +52,7 @@ fn fault_response(r: &Refusal, id: Option<&RequestId>) -> Response {
     // say when to retry.
     let mut resp = xml_response(
         StatusCode::INTERNAL_SERVER_ERROR,
-        reply::fault(r, id.map(|i| i.0.as_str())),
+        reply::fault(r, id.map(|i| i.to_string()).as_deref()),
     );
     let retry = match r.code {
         Code::RateLimited => Some("60"),
@@ -120,6 +120,7 @@ async fn post_call(
     let caller = Caller {
         addr: Some(peer.ip()),
         door: Door::SystemToSystem,
+        request: id.as_ref().map(|Extension(i)| *i),
     };
     match handle(&gw, caller, body).await {
         Ok(r) => r,

@@ -47,24 +47,35 @@ pub struct ClientAddr(pub SocketAddr);
 
 /// Every request's id: in its extensions, its log line, the `X-Request-Id` response header and
 /// SOAP faults, so that a vendor's support call can be matched to the log and audit.
-#[derive(Debug, Clone)]
-pub struct RequestId(pub String);
+/// Written `<node>-<n>`: a random 32-bit prefix drawn once per process (so ids from several
+/// nodes, or from before a restart, do not collide) and a counter, both in hex.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestId {
+    node: u32,
+    n: u64,
+}
 
 impl RequestId {
     fn next() -> RequestId {
         use std::sync::atomic::{AtomicU64, Ordering};
         use std::sync::OnceLock;
-        static PREFIX: OnceLock<String> = OnceLock::new();
+        static NODE: OnceLock<u32> = OnceLock::new();
         static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let prefix = PREFIX.get_or_init(|| {
+        let node = *NODE.get_or_init(|| {
             let mut b = [0u8; 4];
             let _ = getrandom::getrandom(&mut b);
-            hex::encode(b)
+            u32::from_be_bytes(b)
         });
-        RequestId(format!(
-            "{prefix}-{:x}",
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        ))
+        RequestId {
+            node,
+            n: COUNTER.fetch_add(1, Ordering::Relaxed),
+        }
+    }
+}
+
+impl std::fmt::Display for RequestId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:08x}-{:x}", self.node, self.n)
     }
 }
 
@@ -277,7 +288,7 @@ impl Connection {
                 // line carries them (never a password, PIN or cookie).
                 let span = tracing::info_span!(
                     "request",
-                    id = %id.0,
+                    id = %id,
                     door,
                     method = %req.method(),
                     path = %req.uri().path(),
@@ -289,7 +300,7 @@ impl Connection {
                 );
                 let (mut parts, body) = req.into_parts();
                 parts.extensions.insert(ClientAddr(peer));
-                parts.extensions.insert(id.clone());
+                parts.extensions.insert(id);
                 let body = axum::body::Body::new(PacedBody::new(body, pace, registry.clone()));
                 let call = app.clone().oneshot(hyper::Request::from_parts(parts, body));
                 async move {
@@ -298,7 +309,7 @@ impl Connection {
                     let seconds = started.elapsed().as_secs_f64();
                     metrics::counter!("imax_http_responses_total", "door" => door, "status" => status_class(status)).increment(1);
                     metrics::histogram!("imax_http_response_seconds", "door" => door).record(seconds);
-                    if let Ok(v) = axum::http::HeaderValue::from_str(&id.0) {
+                    if let Ok(v) = axum::http::HeaderValue::from_str(&id.to_string()) {
                         response.headers_mut().insert("x-request-id", v);
                     }
                     tracing::info!(target: "imax::request", status, ms = (seconds * 1000.0).round() as u64, "answered");

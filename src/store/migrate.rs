@@ -26,6 +26,7 @@ macro_rules! schema {
             "0007_shared_throttle.sql",
             "0008_shared_bodies.sql",
             "0009_mailbox_lock.sql",
+            "0010_audit_request_id.sql",
         )
     };
 }
@@ -35,7 +36,7 @@ const SQLITE: &[&str] = schema!("sqlite");
 const POSTGRES: &[&str] = schema!("postgres");
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 9;
+pub const SCHEMA_VERSION: i64 = 10;
 
 /// Brings the schema up to [`SCHEMA_VERSION`]. Any number of nodes may start at once on a
 /// fresh database: the lock is taken before any table is touched (PostgreSQL: an advisory
