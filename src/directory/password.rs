@@ -191,6 +191,7 @@ impl Hasher {
     /// Runs `work` on a worker once a slot is free; refuses at once when too many wait
     /// already, or after waiting `max_wait`. The slot is held until the work is done, even if
     /// the caller goes away (a dropped request cannot free memory still in use).
+    #[tracing::instrument(name = "password_hash", skip_all)]
     async fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce(&mut Vec<Block>) -> T + Send + 'static,

@@ -24,6 +24,7 @@ impl Authorized {
 impl Gateway {
     /// R10, first step: the M-ID and password. Succeeds for an expired password too (R15), so
     /// that the person can reach the password change; everything else is decided per page.
+    #[tracing::instrument(name = "sign_in", skip_all)]
     pub async fn sign_in(
         &self,
         caller: Caller,
@@ -41,6 +42,7 @@ impl Gateway {
 
     /// A later request of a signed-in person: the account is read afresh and decided on for
     /// `op`. `auth_epoch` is the one the session began with.
+    #[tracing::instrument(name = "resume", skip_all, fields(op = op.as_str()))]
     pub async fn resume(
         &self,
         caller: Caller,

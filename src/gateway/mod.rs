@@ -264,6 +264,7 @@ impl Gateway {
     /// the M-ID. A locked person learns why from their coordinator (who sees the lock in the
     /// User Last Login Report) — never from the sign-in answer, which would tell a guesser
     /// that the password was right (R14).
+    #[tracing::instrument(name = "authorize", skip_all, fields(op = op.as_str()))]
     pub async fn authorize(
         &self,
         caller: Caller,
@@ -411,6 +412,7 @@ impl Gateway {
     /// sends them; `accounts.mailbox_failed_limit` in a row freeze the mailbox for everyone
     /// for `accounts.mailbox_freeze_minutes`, or until the Help Desk resets its password
     /// (R24). The freeze is audited and shown on the coordinator's and Help Desk's pages.
+    #[tracing::instrument(name = "open_mailbox", skip_all)]
     pub async fn open_mailbox(
         &self,
         auth: Authorized,
@@ -567,6 +569,7 @@ impl Gateway {
 
     /// One page of a folder. An empty first page is reported by the caller with the folder's
     /// iMAX status (600–604).
+    #[tracing::instrument(name = "list_messages", skip_all, fields(folder = q.folder.as_str()))]
     pub async fn list_messages(&self, s: &MailboxSession, q: &ListQuery) -> Result<Page, Refusal> {
         Self::expect_op(s, Operation::ListMessages)?;
         let page = messages::list(&self.inner.store.pool, s.mailbox.id, q).await?;
@@ -601,6 +604,7 @@ impl Gateway {
     /// A message's metadata and body. The recipient's first fetch marks it retrieved, once the
     /// whole body has been handed over (see [`Delivery`]); the metadata already says when
     /// (`retrievedAt`), as the completed fetch records it.
+    #[tracing::instrument(name = "get_message", skip_all, fields(message_id = message_id))]
     pub async fn get_message(
         &self,
         s: &MailboxSession,
@@ -644,6 +648,7 @@ impl Gateway {
     }
 
     /// Removes a received message from the unread view; history keeps it.
+    #[tracing::instrument(name = "ack_message", skip_all, fields(message_id = message_id))]
     pub async fn ack_message(
         &self,
         s: &MailboxSession,
@@ -674,6 +679,7 @@ impl Gateway {
     }
 
     /// Changes the caller's own password: the one thing an expired password allows (R15).
+    #[tracing::instrument(name = "change_password", skip_all)]
     pub async fn change_password(
         &self,
         auth: Authorized,

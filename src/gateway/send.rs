@@ -76,6 +76,7 @@ impl Gateway {
 
     /// Stores a received file and returns its receipt. The body is durable before the row is
     /// committed, and the row before the receipt is returned.
+    #[tracing::instrument(name = "send_file", skip_all, fields(bytes = upload.body.size()))]
     pub async fn send_file(
         &self,
         s: &MailboxSession,
@@ -160,8 +161,7 @@ impl Gateway {
         // Sealing and committing run to completion even if the client goes away meanwhile, so
         // that no body is left without its row.
         let store = self.inner.store.clone();
-        let span = tracing::Span::current();
-        let done = tokio::spawn(tracing::Instrument::instrument(async move {
+        let done = tokio::spawn(crate::server::within_request(async move {
             let mut sealed = body.seal().await.map_err(StageError::from)?;
             effects.push(Effect::InsertMessage(NewMessage {
                 body_key: sealed.key.clone(),
@@ -197,7 +197,7 @@ impl Gateway {
                     ))
                 }
             }
-        }, span))
+        }))
         .await
         .map_err(Refusal::internal)??;
         metrics::counter!("imax_received_bytes_total").increment(done.size);

@@ -79,6 +79,26 @@ impl std::fmt::Display for RequestId {
     }
 }
 
+tokio::task_local! {
+    static REQUEST_SPAN: tracing::Span;
+}
+
+/// The span of the request being served, whose fields (who, which mailbox, which operation,
+/// what outcome) its one `answered` log line carries. The core's operations run in spans of
+/// their own (`#[instrument]`), so [`tracing::Span::current`] is not it; outside a request
+/// (the command line, the hourly jobs) this is the current span.
+pub fn request_span() -> tracing::Span {
+    REQUEST_SPAN
+        .try_with(|s| s.clone())
+        .unwrap_or_else(|_| tracing::Span::current())
+}
+
+/// Runs `f` (a task spawned for the request) as part of the current request: in its own
+/// span and with [`request_span`] still the request's.
+pub fn within_request<F: Future>(f: F) -> impl Future<Output = F::Output> {
+    REQUEST_SPAN.scope(request_span(), f.instrument(tracing::Span::current()))
+}
+
 /// Settings of the accept loop (from `[limits]`, `[tls]`, `[throttle]` and `[shutdown]`).
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
@@ -302,7 +322,10 @@ impl Connection {
                 parts.extensions.insert(ClientAddr(peer));
                 parts.extensions.insert(id);
                 let body = axum::body::Body::new(PacedBody::new(body, pace, registry.clone()));
-                let call = app.clone().oneshot(hyper::Request::from_parts(parts, body));
+                let call = REQUEST_SPAN.scope(
+                    span.clone(),
+                    app.clone().oneshot(hyper::Request::from_parts(parts, body)),
+                );
                 async move {
                     let mut response = call.await?;
                     let status = response.status().as_u16();

@@ -200,7 +200,7 @@ impl Committer {
         let (reply, rx) = oneshot::channel();
         // Every request's outcome is audited through here, so the audit record is also the
         // metric (counted once committed).
-        let span = tracing::Span::current();
+        let span = crate::server::request_span();
         span.record("mid", audit.actor.as_str());
         span.record("operation", audit.action.as_str());
         span.record("outcome", audit.outcome.as_str());
