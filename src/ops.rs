@@ -86,11 +86,11 @@ async fn readyz(State(ops): State<Ops>) -> Response {
     let store = ops.gw.store();
     let database = tokio::time::timeout(
         Duration::from_secs(2),
-        crate::store::schema_version(&store.pool),
+        crate::store::schema_fit(&store.pool),
     )
     .await;
     let (database_ok, schema_ok) = match database {
-        Ok(Ok(v)) => (true, v == crate::store::SCHEMA_VERSION),
+        Ok(Ok(fit)) => (true, fit.serves()),
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "readiness: the database did not answer");
             (false, false)

@@ -66,6 +66,43 @@ async fn health_and_readiness_say_what_a_balancer_needs() {
     assert_eq!(get(&t, "/healthz", &[]).await.0, 200);
 }
 
+/// Rolling upgrades: the first upgraded node migrates; the nodes not yet upgraded stay ready on
+/// the newer schema while every newer step is compatible with them, and not otherwise.
+#[tokio::test]
+async fn older_nodes_serve_on_a_newer_compatible_schema_and_stop_on_an_incompatible_one() {
+    use imax_gateway::store::SCHEMA_VERSION;
+    let mut t = TestApp::start().await;
+    let pool = t.admin.store.pool.clone();
+    let step = |version: i64, back_to: Option<i64>| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query(
+                "INSERT INTO schema_version (version, applied_at, compatible_back_to) VALUES ($1, 0, $2)",
+            )
+            .bind(version)
+            .bind(back_to)
+            .execute(&pool)
+            .await
+            .expect("a newer step");
+        }
+    };
+    // A newer build added something this one can ignore.
+    step(SCHEMA_VERSION + 1, Some(SCHEMA_VERSION)).await;
+    let (status, body) = get(&t, "/readyz", &[]).await;
+    assert_eq!(status, 200, "{body}");
+    t.restart().await;
+    assert_eq!(get(&t, "/readyz", &[]).await.0, 200, "and it starts on it");
+    // A still newer one changed what this build would misread.
+    step(SCHEMA_VERSION + 2, None).await;
+    let (status, body) = get(&t, "/readyz", &[]).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("\"schema\":\"failing\""), "{body}");
+    t.stop().await;
+    let refused = imax_gateway::app::App::start(t.config.clone(), t.clock.clone()).await;
+    let err = refused.err().expect("refused at start").to_string();
+    assert!(err.contains("newer than this gateway"), "{err}");
+}
+
 #[tokio::test]
 async fn draining_says_not_ready_at_once_and_keeps_serving_for_the_delay() {
     let mut t = TestApp::start_with(|c| c.shutdown.drain_delay_secs = 3).await;

@@ -42,7 +42,7 @@ pub mod throttle;
 
 pub use bodies::{BodyReader, BodyStore, SealedBody, StagedBody};
 pub use committer::{CommitError, Committer, Effect, NewMessage};
-pub use migrate::{current as schema_version, SCHEMA_VERSION};
+pub use migrate::{current as schema_version, fit as schema_fit, SchemaFit, SCHEMA_VERSION};
 
 use bodies::{ChunkBodies, FileBodies};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
