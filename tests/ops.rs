@@ -99,7 +99,10 @@ async fn older_nodes_serve_on_a_newer_compatible_schema_and_stop_on_an_incompati
     assert!(body.contains("\"schema\":\"failing\""), "{body}");
     t.stop().await;
     let refused = imax_gateway::app::App::start(t.config.clone(), t.clock.clone()).await;
-    let err = refused.err().expect("refused at start").to_string();
+    let Err(err) = refused else {
+        panic!("an incompatible schema must be refused at start");
+    };
+    let err = err.to_string();
     assert!(err.contains("newer than this gateway"), "{err}");
 }
 
