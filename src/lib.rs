@@ -13,7 +13,7 @@
 //!   [`directory`] through the [`store`], appending to the [`audit`] chain.
 //! * [`clock`] is the one source of "now", so tests move time instead of sleeping.
 //!
-//! Rules of the domain are cited by number (R1–R26, see `domain-rules.md`) where they are
+//! Rules of the domain are cited by number (R1–R26, see `docs/rules.md`) where they are
 //! enforced.
 
 pub mod access;

@@ -9,6 +9,7 @@ mod audit_chain;
 mod backup;
 mod balancer;
 mod browser;
+mod docs;
 mod exposure;
 mod faults;
 mod folders;
