@@ -89,7 +89,7 @@ async fn export_checkpoints(checkpoints: Checkpoints, gw: Gateway, every: Durati
     loop {
         tick.tick().await;
         match checkpoints
-            .export(&gw.store().pool, gw.clock().now(), &mut last)
+            .export(gw.store(), gw.clock().now(), &mut last)
             .await
         {
             Ok(_) => job_done("audit_checkpoint"),
@@ -323,10 +323,7 @@ impl App {
             reloader.abort();
             // The last word of this node: the head as it stops.
             let mut last = 0;
-            if let Err(e) = checkpoints
-                .export(&store.pool, clock_now.now(), &mut last)
-                .await
-            {
+            if let Err(e) = checkpoints.export(&store, clock_now.now(), &mut last).await {
                 tracing::warn!(error = %e, "could not write the final audit checkpoint");
             }
             store.close_clean().await;

@@ -161,7 +161,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                 .map_err(|e| e.to_string())?;
             let chain = audit::verify(&store.pool).await.map_err(|e| e.to_string());
             let checkpoints = match audit::checkpoint::Checkpoints::from_config(&config) {
-                Ok(cp) => audit::checkpoint::verify(&store.pool, &cp)
+                Ok(cp) => audit::checkpoint::verify(&store, &cp)
                     .await
                     .map_err(|e| e.to_string()),
                 Err(e) => Err(format!("the audit key: {e}")),

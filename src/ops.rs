@@ -196,11 +196,8 @@ async fn observe(ops: &Ops) {
     );
     metrics::counter!("imax_password_hash_wait_microseconds_total")
         .absolute(h.waited_us.load(Ordering::Relaxed));
-    if let Ok(Ok(n)) = tokio::time::timeout(
-        Duration::from_secs(2),
-        crate::store::audit_log::records(&ops.gw.store().pool),
-    )
-    .await
+    if let Ok(Ok(n)) =
+        tokio::time::timeout(Duration::from_secs(2), ops.gw.store().audit_log().records()).await
     {
         metrics::gauge!("imax_audit_chain_records").set(n as f64);
     }

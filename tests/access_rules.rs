@@ -151,13 +151,14 @@ async fn r13_ninety_days_without_use_locks_and_use_keeps_the_account_open() {
     t.days(90);
     // Said as a wrong password would be: the person learns of the lock from the coordinator.
     assert_as_wrong_password(&t.send(user, MAPLE, None, b"late").await);
-    let a = imax_gateway::store::accounts::load(
-        &t.admin.store.pool,
-        &imax_gateway::directory::MId::parse(user.0).expect("mid"),
-    )
-    .await
-    .expect("db")
-    .expect("account");
+    let a = t
+        .admin
+        .store
+        .accounts()
+        .load(&imax_gateway::directory::MId::parse(user.0).expect("mid"))
+        .await
+        .expect("db")
+        .expect("account");
     assert_eq!(
         a.status,
         AccountStatus::Locked(LockReason::Inactivity),

@@ -175,7 +175,9 @@ async fn signed_checkpoints_reveal_a_recomputed_chain_a_cut_tail_and_forgeries()
     t.stop().await;
     let cp = Checkpoints::from_config(&t.config).expect("key");
     let pool = &t.admin.store.pool;
-    let holds = checkpoint::verify(pool, &cp).await.expect("verify");
+    let holds = checkpoint::verify(&t.admin.store, &cp)
+        .await
+        .expect("verify");
     let CheckpointVerdict::Holds {
         checkpoints, seq, ..
     } = holds
@@ -190,7 +192,10 @@ async fn signed_checkpoints_reveal_a_recomputed_chain_a_cut_tail_and_forgeries()
         audit::verify(pool).await.expect("verify"),
         Verdict::Intact { .. }
     ));
-    match checkpoint::verify(pool, &cp).await.expect("verify") {
+    match checkpoint::verify(&t.admin.store, &cp)
+        .await
+        .expect("verify")
+    {
         CheckpointVerdict::Broken { reason, .. } => {
             assert!(reason.contains("recomputed"), "{reason}")
         }
@@ -224,7 +229,10 @@ async fn signed_checkpoints_reveal_a_recomputed_chain_a_cut_tail_and_forgeries()
         audit::verify(pool).await.expect("verify"),
         Verdict::Intact { .. }
     ));
-    match checkpoint::verify(pool, &cp).await.expect("verify") {
+    match checkpoint::verify(&t.admin.store, &cp)
+        .await
+        .expect("verify")
+    {
         CheckpointVerdict::Broken { reason, .. } => assert!(reason.contains("cut"), "{reason}"),
         other => panic!("{other:?}"),
     }
@@ -235,7 +243,10 @@ async fn signed_checkpoints_reveal_a_recomputed_chain_a_cut_tail_and_forgeries()
         format!("4 {} 0 {}\n", "0".repeat(64), "f".repeat(64)),
     )
     .expect("forge");
-    match checkpoint::verify(pool, &cp).await.expect("verify") {
+    match checkpoint::verify(&t.admin.store, &cp)
+        .await
+        .expect("verify")
+    {
         CheckpointVerdict::Broken { reason, .. } => {
             assert!(reason.contains("not signed"), "{reason}")
         }

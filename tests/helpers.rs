@@ -236,14 +236,13 @@ pub fn assert_as_wrong_password(r: &Reply) {
 
 /// The directory's state of an M-ID.
 pub async fn account_status(store: &Store, mid: &str) -> imax_gateway::directory::AccountStatus {
-    imax_gateway::store::accounts::load(
-        &store.pool,
-        &imax_gateway::directory::MId::parse(mid).expect("mid"),
-    )
-    .await
-    .expect("db")
-    .expect("account")
-    .status
+    store
+        .accounts()
+        .load(&imax_gateway::directory::MId::parse(mid).expect("mid"))
+        .await
+        .expect("db")
+        .expect("account")
+        .status
 }
 
 #[track_caller]

@@ -17,8 +17,7 @@
 
 use crate::clock::{to_epoch, SharedClock};
 use crate::server::conns::ClientKey;
-use crate::store::throttle;
-use sqlx::AnyPool;
+use crate::store::{Store, StoreError};
 use std::net::IpAddr;
 use time::Duration;
 
@@ -28,17 +27,17 @@ pub struct Throttle {
     window: Duration,
     ipv6_prefix_len: u8,
     clock: SharedClock,
-    pool: AnyPool,
+    store: Store,
 }
 
 impl Throttle {
-    pub fn new(cfg: &crate::config::Throttle, clock: SharedClock, pool: AnyPool) -> Self {
+    pub fn new(cfg: &crate::config::Throttle, clock: SharedClock, store: Store) -> Self {
         Self {
             max_failures: cfg.max_failures,
             window: Duration::seconds(cfg.window_secs),
             ipv6_prefix_len: cfg.ipv6_prefix_len,
             clock,
-            pool,
+            store,
         }
     }
 
@@ -48,9 +47,9 @@ impl Throttle {
     }
 
     /// True when requests from `addr` must be refused now.
-    pub async fn is_blocked(&self, addr: IpAddr) -> Result<bool, sqlx::Error> {
+    pub async fn is_blocked(&self, addr: IpAddr) -> Result<bool, StoreError> {
         let now = to_epoch(self.clock.now());
-        let row = throttle::get(&self.pool, &self.client_key(addr)).await?;
+        let row = self.store.throttle().get(&self.client_key(addr)).await?;
         Ok(matches!(row, Some((n, start))
             if n >= i64::from(self.max_failures) && now - start < self.window.whole_seconds()))
     }
@@ -58,32 +57,35 @@ impl Throttle {
     /// Counts an attempt from `addr` before its password is checked; false when the client
     /// is over its limit and the attempt must be refused unchecked. A window that has passed
     /// starts again.
-    pub async fn claim(&self, addr: IpAddr) -> Result<bool, sqlx::Error> {
+    pub async fn claim(&self, addr: IpAddr) -> Result<bool, StoreError> {
         let n = self.count(&self.client_key(addr)).await?;
         Ok(n <= i64::from(self.max_failures))
     }
 
     /// Counts an attempt at a principal that does not exist (see the module docs).
-    pub async fn claim_unknown(&self, kind: &str, name: &str) -> Result<(), sqlx::Error> {
+    pub async fn claim_unknown(&self, kind: &str, name: &str) -> Result<(), StoreError> {
         let name: String = name.chars().take(32).collect();
         self.count(&format!("principal:{kind}:{}", name.to_ascii_uppercase()))
             .await
             .map(|_| ())
     }
 
-    async fn count(&self, key: &str) -> Result<i64, sqlx::Error> {
+    async fn count(&self, key: &str) -> Result<i64, StoreError> {
         let now = to_epoch(self.clock.now());
-        throttle::count(&self.pool, key, now, self.window.whole_seconds()).await
+        self.store
+            .throttle()
+            .count(key, now, self.window.whole_seconds())
+            .await
     }
 
     /// Gives back an attempt that turned out right (it was no failure).
-    pub async fn forgive(&self, addr: IpAddr) -> Result<(), sqlx::Error> {
-        throttle::forgive(&self.pool, &self.client_key(addr)).await
+    pub async fn forgive(&self, addr: IpAddr) -> Result<(), StoreError> {
+        self.store.throttle().forgive(&self.client_key(addr)).await
     }
 
     /// Forgets keys whose window has passed (housekeeping).
-    pub async fn forget_old(&self) -> Result<u64, sqlx::Error> {
+    pub async fn forget_old(&self) -> Result<u64, StoreError> {
         let cutoff = to_epoch(self.clock.now()) - self.window.whole_seconds();
-        throttle::forget_before(&self.pool, cutoff).await
+        self.store.throttle().forget_before(cutoff).await
     }
 }

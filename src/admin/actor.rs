@@ -12,7 +12,6 @@
 
 use super::{Admin, AdminError};
 use crate::directory::{AccountKind, AccountStatus, MId};
-use crate::store::{accounts, operators};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Actor {
@@ -44,7 +43,10 @@ impl Admin {
     /// account must be active.
     pub async fn acting_as(&self, mid: &str) -> Result<Admin, AdminError> {
         let mid = Self::mid(mid)?;
-        let account = accounts::load(&self.store.pool, &mid)
+        let account = self
+            .store
+            .accounts()
+            .load(&mid)
             .await?
             .ok_or_else(|| AdminError::Missing(mid.to_string()))?;
         if account.status != AccountStatus::Active {
@@ -53,7 +55,7 @@ impl Admin {
                 account.status
             )));
         }
-        let actor = if operators::is_help_desk(&self.store.pool, account.id).await? {
+        let actor = if self.store.operators().is_help_desk(account.id).await? {
             Actor::HelpDesk(mid)
         } else if account.kind == AccountKind::Coordinator {
             Actor::Coordinator {

@@ -2,7 +2,7 @@
 //! history purge (R26).
 
 use super::{Admin, AdminError};
-use crate::store::{mailboxes, messages, BodyStore};
+use crate::store::BodyStore;
 use time::Duration;
 
 /// What a purge removed (or, dry, would remove).
@@ -29,7 +29,10 @@ impl Admin {
             .entry("SetMailboxSender")
             .mailbox(m.imax_id.as_str())
             .detail(format!("sender={} allowed={allowed}", s.imax_id));
-        mailboxes::set_sender(&self.store.pool, m.id, s.id, allowed, &audit).await?;
+        self.store
+            .mailboxes()
+            .set_sender(m.id, s.id, allowed, &audit)
+            .await?;
         Ok(())
     }
 
@@ -45,7 +48,10 @@ impl Admin {
             .entry("SetAcceptsAttachments")
             .mailbox(m.imax_id.as_str())
             .detail(format!("before={} after={accepts}", m.accepts_attachments));
-        mailboxes::set_accepts_attachments(&self.store.pool, m.id, accepts, &audit).await?;
+        self.store
+            .mailboxes()
+            .set_accepts_attachments(m.id, accepts, &audit)
+            .await?;
         Ok(())
     }
 
@@ -61,20 +67,23 @@ impl Admin {
         }
         let h = &self.config.history;
         let cutoff = self.now() - Duration::days(h.retention_days);
-        let pool = &self.store.pool;
+        let store = &self.store;
         let mut report = PurgeReport {
             oldest_kept_days: h.retention_days,
             ..PurgeReport::default()
         };
         if dry_run {
-            let (n, bytes) = messages::count_before(pool, cutoff).await?;
+            let (n, bytes) = store.messages().count_before(cutoff).await?;
             report.messages = n;
             report.bytes = bytes;
             return Ok(report);
         }
         loop {
             let audit = self.entry("PurgeHistory");
-            let batch = messages::purge_before(pool, cutoff, h.purge_batch, audit).await?;
+            let batch = store
+                .messages()
+                .purge_before(cutoff, h.purge_batch, audit)
+                .await?;
             if batch.is_empty() {
                 break;
             }

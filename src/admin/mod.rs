@@ -25,7 +25,7 @@ use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::directory::password::{self, Secret};
 use crate::directory::{AccountKind, ImaxId, MId, MailboxKind, Recipient, Right};
-use crate::store::{accounts, mailboxes, messages, Store};
+use crate::store::{mailboxes, Store};
 use time::OffsetDateTime;
 
 #[derive(Debug, thiserror::Error)]
@@ -36,8 +36,8 @@ pub enum AdminError {
     Exists(String),
     #[error("{0} does not exist")]
     Missing(String),
-    #[error("database: {0}")]
-    Db(#[from] sqlx::Error),
+    #[error("{0}")]
+    Db(#[from] crate::store::StoreError),
     #[error("password hashing: {0}")]
     Hash(String),
     /// The actor may not do this; the sentence says why and who may.
@@ -51,8 +51,14 @@ fn invalid(s: impl Into<String>) -> AdminError {
     AdminError::Invalid(s.into())
 }
 
-fn unique_violation(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+impl From<sqlx::Error> for AdminError {
+    fn from(e: sqlx::Error) -> Self {
+        AdminError::Db(e.into())
+    }
+}
+
+fn unique_violation(e: &crate::store::StoreError) -> bool {
+    e.is_unique_violation()
 }
 
 /// The directory administration service.
@@ -103,7 +109,9 @@ impl Admin {
     }
 
     async fn account_id(&self, mid: &MId) -> Result<crate::directory::Account, AdminError> {
-        accounts::load(&self.store.pool, mid)
+        self.store
+            .accounts()
+            .load(mid)
             .await?
             .ok_or_else(|| AdminError::Missing(mid.to_string()))
     }
@@ -139,7 +147,7 @@ impl Admin {
             .entry("CreateMailbox")
             .mailbox(id.as_str())
             .detail(format!("kind={} name={name}", kind.as_str()));
-        match mailboxes::create(&self.store.pool, &m, self.now(), &audit).await {
+        match self.store.mailboxes().create(&m, self.now(), &audit).await {
             Err(e) if unique_violation(&e) => Err(AdminError::Exists(id.to_string())),
             r => r.map(|_| ()).map_err(Into::into),
         }
@@ -150,7 +158,9 @@ impl Admin {
         &self,
         id: &ImaxId,
     ) -> Result<crate::directory::Mailbox, AdminError> {
-        mailboxes::load(&self.store.pool, id)
+        self.store
+            .mailboxes()
+            .load(id)
             .await?
             .ok_or_else(|| AdminError::Missing(id.to_string()))
     }
@@ -164,14 +174,10 @@ impl Admin {
         let id = Self::imax_id(imax_id)?;
         let m = self.mailbox(&id).await?;
         let audit = self.entry("SetMailboxPassword").mailbox(id.as_str());
-        mailboxes::set_password(
-            &self.store.pool,
-            m.id,
-            &self.hash(password)?,
-            self.now(),
-            &audit,
-        )
-        .await?;
+        self.store
+            .mailboxes()
+            .set_password(m.id, &self.hash(password)?, self.now(), &audit)
+            .await?;
         Ok(())
     }
 
@@ -193,7 +199,9 @@ impl Admin {
             "property={number} name={name} mailbox={}",
             mailbox.unwrap_or("-")
         ));
-        mailboxes::upsert_property(&self.store.pool, number.trim(), name, mailbox_id, &audit)
+        self.store
+            .mailboxes()
+            .upsert_property(number.trim(), name, mailbox_id, &audit)
             .await?;
         Ok(())
     }
@@ -209,7 +217,10 @@ impl Admin {
         if number.trim().is_empty() || number.len() > 32 {
             return Err(invalid("a contract number is 1 to 32 characters"));
         }
-        let prop = mailboxes::property_id(&self.store.pool, property)
+        let prop = self
+            .store
+            .mailboxes()
+            .property_id(property)
             .await?
             .ok_or_else(|| AdminError::Missing(format!("property {property}")))?;
         let admin_id = match Recipient::parse(administrator) {
@@ -231,7 +242,10 @@ impl Admin {
             .entry("UpsertContract")
             .mailbox(admin_id.as_str())
             .detail(format!("contract={number} property={property}"));
-        mailboxes::upsert_contract(&self.store.pool, number.trim(), prop, m.id, &audit).await?;
+        self.store
+            .mailboxes()
+            .upsert_contract(number.trim(), prop, m.id, &audit)
+            .await?;
         Ok(())
     }
 
@@ -245,13 +259,19 @@ impl Admin {
                 account.mid
             )));
         }
-        let prop = mailboxes::property_id(&self.store.pool, property)
+        let prop = self
+            .store
+            .mailboxes()
+            .property_id(property)
             .await?
             .ok_or_else(|| AdminError::Missing(format!("property {property}")))?;
         let audit = self
             .entry("AddBusinessPartner")
             .detail(format!("mid={} property={property}", account.mid));
-        mailboxes::add_business_partner(&self.store.pool, account.id, prop, &audit).await?;
+        self.store
+            .mailboxes()
+            .add_business_partner(account.id, prop, &audit)
+            .await?;
         Ok(())
     }
 
@@ -263,15 +283,11 @@ impl Admin {
             ));
         }
         let audit = self.entry("PostBroadcast").detail(title.to_string());
-        Ok(messages::post_broadcast(
-            &self.store.pool,
-            title,
-            body,
-            &self.actor.name(),
-            self.now(),
-            &audit,
-        )
-        .await?)
+        Ok(self
+            .store
+            .messages()
+            .post_broadcast(title, body, &self.actor.name(), self.now(), &audit)
+            .await?)
     }
 
     /// A one-screen description of an M-ID (never its password or hash).

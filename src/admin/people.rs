@@ -11,7 +11,7 @@ use super::{invalid, unique_violation, Actor, Admin, AdminError};
 use crate::access;
 use crate::directory::password::{PasswordRules, Secret};
 use crate::directory::{Account, AccountKind, AccountStatus, LockReason, MId, Right};
-use crate::store::{accounts, mailboxes, operators};
+use crate::store::accounts;
 use time::{Duration, OffsetDateTime};
 
 /// The most coordinators one property may have (R2).
@@ -51,7 +51,9 @@ fn forbidden(s: String) -> AdminError {
 impl Admin {
     async fn subject(&self, mid: &str) -> Result<Account, AdminError> {
         let mid = Self::mid(mid)?;
-        accounts::load(&self.store.pool, &mid)
+        self.store
+            .accounts()
+            .load(&mid)
             .await?
             .ok_or_else(|| AdminError::Missing(mid.to_string()))
     }
@@ -60,7 +62,9 @@ impl Admin {
         let mut ids = Vec::with_capacity(numbers.len());
         for n in numbers {
             ids.push(
-                mailboxes::property_id(&self.store.pool, n)
+                self.store
+                    .mailboxes()
+                    .property_id(n)
                     .await?
                     .ok_or_else(|| AdminError::Missing(format!("property {n}")))?,
             );
@@ -82,11 +86,7 @@ impl Admin {
         ids: &[i64],
     ) -> Result<(), AdminError> {
         for (number, id) in numbers.iter().zip(ids) {
-            if operators::coordinators_of(&self.store.pool, *id)
-                .await?
-                .len()
-                >= MAX_COORDINATORS
-            {
+            if self.store.operators().coordinators_of(*id).await?.len() >= MAX_COORDINATORS {
                 return Err(forbidden(format!(
                     "property {number} already has {MAX_COORDINATORS} coordinators, the most allowed (R2)."
                 )));
@@ -100,14 +100,14 @@ impl Admin {
         match &self.actor {
             Actor::Operator | Actor::HelpDesk(_) | Actor::System => Ok(()),
             Actor::Coordinator { id, mid } => {
-                let pool = &self.store.pool;
-                if operators::is_help_desk(pool, target.id).await? {
+                let store = &self.store;
+                if store.operators().is_help_desk(target.id).await? {
                     Err(forbidden(format!(
                         "{mid} may not act on {}: Help Desk staff are managed by HUD only.",
                         target.mid
                     )))
                 } else if target.kind == AccountKind::User
-                    && operators::manages(pool, *id, target.id).await?
+                    && store.operators().manages(*id, target.id).await?
                 {
                     Ok(())
                 } else if target.kind == AccountKind::Coordinator {
@@ -131,7 +131,7 @@ impl Admin {
     pub async fn create_account(&self, p: &NewPerson) -> Result<(), AdminError> {
         let mid = Self::mid(&p.mid)?;
         let properties = self.property_ids(&p.properties).await?;
-        let pool = &self.store.pool;
+        let store = &self.store;
         let mut managers: Vec<i64> = Vec::new();
         match (p.kind, &self.actor) {
             (AccountKind::Coordinator, _) => {
@@ -151,7 +151,7 @@ impl Admin {
                         "a coordinator creates a user for one or more of its properties (R3): name them",
                     ));
                 }
-                let bpr = operators::bpr_properties(pool, *id).await?;
+                let bpr = store.operators().bpr_properties(*id).await?;
                 for (number, pid) in p.properties.iter().zip(&properties) {
                     if !bpr.contains(pid) {
                         return Err(forbidden(format!(
@@ -164,7 +164,7 @@ impl Admin {
             (AccountKind::User, _) => {
                 self.require_hud()?;
                 for (number, pid) in p.properties.iter().zip(&properties) {
-                    let coordinators = operators::coordinators_of(pool, *pid).await?;
+                    let coordinators = store.operators().coordinators_of(*pid).await?;
                     if coordinators.is_empty() {
                         return Err(forbidden(format!(
                             "property {number} has no coordinator yet; set one up before any user (R2)."
@@ -192,7 +192,7 @@ impl Admin {
             p.kind.as_str(),
             p.properties.join(",")
         ));
-        let id = match accounts::create(pool, &a, self.now(), &audit).await {
+        let id = match store.accounts().create(&a, self.now(), &audit).await {
             Err(e) if unique_violation(&e) => return Err(AdminError::Exists(mid.to_string())),
             r => r?,
         };
@@ -201,12 +201,18 @@ impl Admin {
                 let audit = self
                     .entry("AddBusinessPartner")
                     .detail(format!("mid={mid} property={number}"));
-                mailboxes::add_business_partner(pool, id, *pid, &audit).await?;
+                store
+                    .mailboxes()
+                    .add_business_partner(id, *pid, &audit)
+                    .await?;
             } else {
                 let audit = self.entry("AssignProperty").detail(format!(
                     "mid={mid} property={number} before=false after=true"
                 ));
-                operators::set_property_assignment(pool, id, *pid, true, &audit).await?;
+                store
+                    .operators()
+                    .set_property_assignment(id, *pid, true, &audit)
+                    .await?;
             }
         }
         managers.sort_unstable();
@@ -215,7 +221,7 @@ impl Admin {
             let audit = self
                 .entry("AssignStaff")
                 .detail(format!("user={mid} coordinator-id={m}"));
-            operators::link(pool, m, id, self.now(), &audit).await?;
+            store.operators().link(m, id, self.now(), &audit).await?;
         }
         Ok(())
     }
@@ -262,7 +268,10 @@ impl Admin {
             account.rights.has(right)
         ));
         let by = self.actor.name();
-        accounts::grant(&self.store.pool, account.id, right, &by, self.now(), &audit).await?;
+        self.store
+            .accounts()
+            .grant(account.id, right, &by, self.now(), &audit)
+            .await?;
         Ok(())
     }
 
@@ -283,7 +292,10 @@ impl Admin {
             right.as_str(),
             account.rights.has(right)
         ));
-        operators::revoke(&self.store.pool, account.id, right, &audit).await?;
+        self.store
+            .operators()
+            .revoke(account.id, right, &audit)
+            .await?;
         Ok(())
     }
 
@@ -296,7 +308,9 @@ impl Admin {
             .entry("AdmitWorkingGroup")
             .detail(format!("mid={}", account.mid));
         let by = self.actor.name();
-        accounts::admit_to_working_group(&self.store.pool, account.id, &by, self.now(), &audit)
+        self.store
+            .accounts()
+            .admit_to_working_group(account.id, &by, self.now(), &audit)
             .await?;
         Ok(())
     }
@@ -309,7 +323,9 @@ impl Admin {
         let audit = self
             .entry("AcceptRulesOfBehavior")
             .detail(format!("mid={}", account.mid));
-        accounts::accept_rules_of_behavior(&self.store.pool, account.id, self.now(), &audit)
+        self.store
+            .accounts()
+            .accept_rules_of_behavior(account.id, self.now(), &audit)
             .await?;
         Ok(())
     }
@@ -334,15 +350,10 @@ impl Admin {
             .entry("SetPassword")
             .detail(format!("mid={} temporary={temporary}", account.mid));
         let hash = self.hash(password)?;
-        accounts::set_password(
-            &self.store.pool,
-            account.id,
-            &hash,
-            !temporary,
-            self.now(),
-            &audit,
-        )
-        .await?;
+        self.store
+            .accounts()
+            .set_password(account.id, &hash, !temporary, self.now(), &audit)
+            .await?;
         Ok(())
     }
 
@@ -383,7 +394,10 @@ impl Admin {
             "mid={} before={:?} after={:?}",
             account.mid, account.status, status
         ));
-        accounts::set_status(&self.store.pool, account.id, status, self.now(), &audit).await?;
+        self.store
+            .accounts()
+            .set_status(account.id, status, self.now(), &audit)
+            .await?;
         Ok(())
     }
 
@@ -399,7 +413,10 @@ impl Admin {
         self.may_manage(&account).await?;
         let pid = self.property_ids(&[property.to_string()]).await?[0];
         if let Actor::Coordinator { id, mid: me } = &self.actor {
-            if !operators::bpr_properties(&self.store.pool, *id)
+            if !self
+                .store
+                .operators()
+                .bpr_properties(*id)
                 .await?
                 .contains(&pid)
             {
@@ -412,7 +429,9 @@ impl Admin {
             "mid={} property={property} after={assigned}",
             account.mid
         ));
-        operators::set_property_assignment(&self.store.pool, account.id, pid, assigned, &audit)
+        self.store
+            .operators()
+            .set_property_assignment(account.id, pid, assigned, &audit)
             .await?;
         Ok(())
     }
@@ -429,15 +448,17 @@ impl Admin {
         if user.kind != AccountKind::User {
             return Err(invalid(format!("{} is not a user", user.mid)));
         }
-        let pool = &self.store.pool;
-        if operators::is_help_desk(pool, user.id).await? {
+        let store = &self.store;
+        if store.operators().is_help_desk(user.id).await? {
             return Err(forbidden(format!(
                 "{me} may not take {} as staff: Help Desk staff are managed by HUD only.",
                 user.mid
             )));
         }
-        let bpr = operators::bpr_properties(pool, *id).await?;
-        let shared = operators::assigned_properties(pool, user.id)
+        let bpr = store.operators().bpr_properties(*id).await?;
+        let shared = store
+            .operators()
+            .assigned_properties(user.id)
             .await?
             .into_iter()
             .any(|p| bpr.contains(&p));
@@ -450,7 +471,10 @@ impl Admin {
         let audit = self
             .entry("AssignStaff")
             .detail(format!("user={} coordinator={me}", user.mid));
-        operators::link(pool, *id, user.id, self.now(), &audit).await?;
+        store
+            .operators()
+            .link(*id, user.id, self.now(), &audit)
+            .await?;
         Ok(())
     }
 
@@ -469,7 +493,10 @@ impl Admin {
             account.mid,
             properties.join(",")
         ));
-        operators::promote(&self.store.pool, account.id, &ids, &audit).await?;
+        self.store
+            .operators()
+            .promote(account.id, &ids, &audit)
+            .await?;
         Ok(())
     }
 
@@ -480,14 +507,10 @@ impl Admin {
         let audit = self
             .entry("AddHelpDesk")
             .detail(format!("mid={}", account.mid));
-        operators::add_help_desk(
-            &self.store.pool,
-            account.id,
-            &self.actor.name(),
-            self.now(),
-            &audit,
-        )
-        .await?;
+        self.store
+            .operators()
+            .add_help_desk(account.id, &self.actor.name(), self.now(), &audit)
+            .await?;
         Ok(())
     }
 
@@ -502,11 +525,11 @@ impl Admin {
         let now = self.now();
         let lock_after = Duration::days(self.config.accounts.inactivity_lock_days);
         let mut lines = Vec::new();
-        for mid in operators::managed_users(&self.store.pool, *id).await? {
+        for mid in self.store.operators().managed_users(*id).await? {
             let Some(mid) = MId::parse(&mid) else {
                 continue;
             };
-            let Some(a) = accounts::load(&self.store.pool, &mid).await? else {
+            let Some(a) = self.store.accounts().load(&mid).await? else {
                 continue;
             };
             let last = a.last_activity_at.unwrap_or(a.created_at);
@@ -567,7 +590,10 @@ impl Admin {
             account.flagged.iter().any(|(r, _)| *r == right)
         ));
         let value = flag.then_some((name.as_str(), self.now()));
-        operators::flag_right(&self.store.pool, account.id, right, value, &audit).await?;
+        self.store
+            .operators()
+            .flag_right(account.id, right, value, &audit)
+            .await?;
         Ok(())
     }
 
@@ -587,9 +613,11 @@ impl Admin {
             )));
         }
         self.may_manage(&user).await?;
-        let pool = &self.store.pool;
-        let bpr = operators::bpr_properties(pool, *id).await?;
-        if !operators::assigned_properties(pool, user.id)
+        let store = &self.store;
+        let bpr = store.operators().bpr_properties(*id).await?;
+        if !store
+            .operators()
+            .assigned_properties(user.id)
             .await?
             .iter()
             .any(|p| bpr.contains(p))
@@ -605,7 +633,10 @@ impl Admin {
             "mid={} cycle={cycle} before={:?} after={cycle}",
             user.mid, user.recertified_cycle
         ));
-        operators::recertify(pool, user.id, cycle, *id, now, &audit).await?;
+        store
+            .operators()
+            .recertify(user.id, cycle, *id, now, &audit)
+            .await?;
         Ok(cycle)
     }
 
@@ -616,8 +647,7 @@ impl Admin {
         let window = self.config.accounts.recertification_window();
         let now = self.now();
         let mut removed = 0;
-        for (account, mid, right, flagged_at) in operators::flagged_rights(&self.store.pool).await?
-        {
+        for (account, mid, right, flagged_at) in self.store.operators().flagged_rights().await? {
             let Some(right) = Right::parse(&right) else {
                 continue;
             };
@@ -628,7 +658,10 @@ impl Admin {
                 "mid={mid} right={} before=true after=false (flagged for removal at the deadline)",
                 right.as_str()
             ));
-            if operators::remove_flagged(&self.store.pool, account, right, flagged_at, &audit)
+            if self
+                .store
+                .operators()
+                .remove_flagged(account, right, flagged_at, &audit)
                 .await?
             {
                 removed += 1;
@@ -645,7 +678,10 @@ impl Admin {
     ) -> Result<(), AdminError> {
         self.require_operator()?;
         let user = self.subject(mid).await?;
-        let coordinator = operators::managers_of(&self.store.pool, user.id)
+        let coordinator = self
+            .store
+            .operators()
+            .managers_of(user.id)
             .await?
             .into_iter()
             .next()
@@ -655,7 +691,10 @@ impl Admin {
         let audit = self
             .entry("Recertify")
             .detail(format!("mid={mid} cycle={cycle} (imported)"));
-        operators::recertify(&self.store.pool, user.id, cycle, coordinator, now, &audit).await?;
+        self.store
+            .operators()
+            .recertify(user.id, cycle, coordinator, now, &audit)
+            .await?;
         Ok(())
     }
 

@@ -10,7 +10,7 @@
 use super::{invalid, Admin, AdminError};
 use crate::directory::password::{self, Secret};
 use crate::mail;
-use crate::store::profiles::{self, Profile};
+use crate::store::profiles::Profile;
 use time::Duration;
 
 /// Mismatches in a row that freeze resets of a mailbox.
@@ -113,7 +113,7 @@ impl Admin {
                 "contact={} email={} secondary={}",
                 p.contact_name, p.email, p.secondary_email
             ));
-        profiles::save(&self.store.pool, m.id, &stored, &audit).await?;
+        self.store.profiles().save(m.id, &stored, &audit).await?;
         Ok(())
     }
 
@@ -126,9 +126,9 @@ impl Admin {
     ) -> Result<String, AdminError> {
         self.require_hud()?;
         let id = Self::imax_id(imax_id)?;
-        let pool = &self.store.pool;
+        let store = &self.store;
         let m = self.mailbox(&id).await?;
-        let (profile, _, frozen) = profiles::load(pool, m.id).await?.ok_or_else(|| {
+        let (profile, _, frozen) = store.profiles().load(m.id).await?.ok_or_else(|| {
             invalid(format!(
                 "{id} has no profile to check a reset against (R23)"
             ))
@@ -137,7 +137,7 @@ impl Admin {
         let entry = self.entry("ResetMailboxPassword").mailbox(id.as_str());
         if let Some(until) = frozen.filter(|u| *u > now) {
             let audit = entry.outcome("ResetsFrozen");
-            crate::store::accounts::record(pool, &audit).await?;
+            store.accounts().record(&audit).await?;
             return Err(AdminError::Forbidden(format!(
                 "Password resets of {id} are frozen after {RESET_FAILURE_LIMIT} mismatches until {}.",
                 crate::clock::rfc3339(until)
@@ -178,7 +178,9 @@ impl Admin {
             let audit = entry
                 .outcome("ResetMismatch")
                 .detail(format!("requester={}", req.name));
-            profiles::count_failure(pool, m.id, RESET_FAILURE_LIMIT, now + RESET_FREEZE, &audit)
+            store
+                .profiles()
+                .count_failure(m.id, RESET_FAILURE_LIMIT, now + RESET_FREEZE, &audit)
                 .await?;
             return Err(AdminError::Forbidden(format!(
                 "The details given do not match the profile of {id}; no password was reset."
@@ -201,7 +203,10 @@ impl Admin {
         .map_err(|e| AdminError::Mail(e.to_string()))?;
         let hash = self.hash(&Secret::new(new_password))?;
         let audit = entry.detail(format!("requester={} mailed_to={to}", req.name));
-        crate::store::mailboxes::set_password(pool, m.id, &hash, now, &audit).await?;
+        store
+            .mailboxes()
+            .set_password(m.id, &hash, now, &audit)
+            .await?;
         Ok(to)
     }
 }

@@ -4,8 +4,7 @@
 
 use super::{Actor, Admin, AdminError};
 use crate::directory::{Account, AccountKind, AccountStatus, Right};
-use crate::store::mailboxes::{self, MailboxState};
-use crate::store::operators;
+use crate::store::mailboxes::MailboxState;
 use sqlx::Row;
 use time::OffsetDateTime;
 
@@ -45,13 +44,15 @@ impl Admin {
         let Actor::Coordinator { id, .. } = &self.actor else {
             return Ok(Vec::new());
         };
-        Ok(mailboxes::states_of_coordinator(&self.store.pool, *id).await?)
+        Ok(self.store.mailboxes().states_of_coordinator(*id).await?)
     }
 
     /// One mailbox's state, for the Help Desk.
     pub async fn mailbox_state(&self, imax_id: &str) -> Result<MailboxState, AdminError> {
         self.require_hud()?;
-        mailboxes::state(&self.store.pool, imax_id)
+        self.store
+            .mailboxes()
+            .state(imax_id)
             .await?
             .ok_or_else(|| AdminError::Missing(format!("no mailbox {imax_id}")))
     }
@@ -85,16 +86,16 @@ impl Admin {
     pub async fn view_person(&self, mid: &str) -> Result<PersonView, AdminError> {
         let a: Account = self.account_id(&Self::mid(mid)?).await?;
         self.may_manage(&a).await?;
-        let pool = &self.store.pool;
-        let assigned = operators::assigned_properties(pool, a.id).await?;
+        let store = &self.store;
+        let assigned = store.operators().assigned_properties(a.id).await?;
         let mut properties = self.my_properties().await?;
         for p in &mut properties {
-            if let Some(pid) = crate::store::mailboxes::property_id(pool, &p.number).await? {
+            if let Some(pid) = store.mailboxes().property_id(&p.number).await? {
                 p.assigned = assigned.contains(&pid);
             }
         }
         let is_my_staff = match &self.actor {
-            Actor::Coordinator { id, .. } => operators::manages(pool, *id, a.id).await?,
+            Actor::Coordinator { id, .. } => store.operators().manages(*id, a.id).await?,
             _ => false,
         };
         Ok(PersonView {
@@ -131,6 +132,7 @@ impl Admin {
                 .replace('_', "\\_")
         );
         let pool = &self.store.pool;
+        let store = &self.store;
         let people = sqlx::query_scalar(
             "SELECT mid FROM accounts WHERE mid LIKE $1 ESCAPE '\\' OR full_name LIKE $1 ESCAPE '\\'
               ORDER BY mid LIMIT 50",
@@ -138,7 +140,7 @@ impl Admin {
         .bind(&like)
         .fetch_all(pool)
         .await?;
-        let mailboxes = mailboxes::search_states(pool, &like).await?;
+        let mailboxes = store.mailboxes().search_states(&like).await?;
         Ok((people, mailboxes))
     }
 }

@@ -18,7 +18,6 @@
 use crate::clock::{from_epoch, rfc3339, to_epoch};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use sqlx::AnyPool;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use time::OffsetDateTime;
@@ -115,11 +114,11 @@ impl Checkpoints {
     /// wrote already names it. Returns the head's sequence number.
     pub async fn export(
         &self,
-        pool: &AnyPool,
+        store: &crate::store::Store,
         now: OffsetDateTime,
         last: &mut i64,
     ) -> Result<i64, ExportError> {
-        let head = crate::store::audit_log::head(pool).await?;
+        let head = store.audit_log().head().await?;
         let Some((seq, hash)) = head else {
             return Ok(0);
         };
@@ -146,8 +145,8 @@ impl Checkpoints {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
-    #[error("database: {0}")]
-    Db(#[from] sqlx::Error),
+    #[error("{0}")]
+    Db(#[from] crate::store::StoreError),
     #[error("checkpoint file: {0}")]
     Io(#[from] io::Error),
 }
@@ -166,7 +165,10 @@ pub enum CheckpointVerdict {
 }
 
 /// Checks every checkpoint in the file against its signature and the chain.
-pub async fn verify(pool: &AnyPool, cp: &Checkpoints) -> Result<CheckpointVerdict, ExportError> {
+pub async fn verify(
+    store: &crate::store::Store,
+    cp: &Checkpoints,
+) -> Result<CheckpointVerdict, ExportError> {
     let text = match std::fs::read_to_string(&cp.file) {
         Ok(t) => t,
         Err(e) if e.kind() == io::ErrorKind::NotFound => String::new(),
@@ -194,7 +196,7 @@ pub async fn verify(pool: &AnyPool, cp: &Checkpoints) -> Result<CheckpointVerdic
                 "the checkpoint of record {seq} is not signed with this gateway's audit key"
             ));
         }
-        let stored = crate::store::audit_log::hash_at(pool, seq).await?;
+        let stored = store.audit_log().hash_at(seq).await?;
         match stored {
             None => {
                 return broken(format!(

@@ -12,7 +12,7 @@ use crate::access::Operation;
 use crate::directory::{Account, ImaxId, MId, Mailbox};
 use crate::error::{Code, Refusal};
 use crate::mailbox::MessageInfo;
-use crate::store::{accounts, mailboxes, messages, Effect};
+use crate::store::Effect;
 
 impl Authorized {
     /// The operation this authorization was granted for.
@@ -51,7 +51,7 @@ impl Gateway {
         op: Operation,
     ) -> Result<Authorized, Refusal> {
         let account: Option<Account> = match MId::parse(mid) {
-            Some(m) => accounts::load(&self.inner.store.pool, &m).await?,
+            Some(m) => self.inner.store.accounts().load(&m).await?,
             None => None,
         };
         let Some(account) = account.filter(|a| a.auth_epoch == auth_epoch) else {
@@ -81,7 +81,10 @@ impl Gateway {
         }
         let entry = self.audit(auth.account.mid.as_str(), "AcceptRules", auth.caller);
         let now = self.inner.clock.now();
-        accounts::accept_rules_of_behavior(&self.inner.store.pool, auth.account.id, now, &entry)
+        self.inner
+            .store
+            .accounts()
+            .accept_rules_of_behavior(auth.account.id, now, &entry)
             .await?;
         Ok(())
     }
@@ -94,7 +97,7 @@ impl Gateway {
         mailbox_id: i64,
         auth_epoch: i64,
     ) -> Result<MailboxSession, Refusal> {
-        match mailboxes::load_by_id(&self.inner.store.pool, mailbox_id).await? {
+        match self.inner.store.mailboxes().load_by_id(mailbox_id).await? {
             Some(m) if m.active && m.auth_epoch == auth_epoch => {
                 Ok(MailboxSession { auth, mailbox: m })
             }
@@ -112,9 +115,9 @@ impl Gateway {
         &self,
         s: &MailboxSession,
     ) -> Result<(Vec<Mailbox>, Option<ImaxId>), Refusal> {
-        let pool = &self.inner.store.pool;
-        let all = mailboxes::administrators(pool).await?;
-        let mine = mailboxes::administrators_for(pool, s.mailbox.id).await?;
+        let store = &self.inner.store;
+        let all = store.mailboxes().administrators().await?;
+        let mine = store.mailboxes().administrators_for(s.mailbox.id).await?;
         let preselect = match mine.as_slice() {
             [one] => Some(one.imax_id.clone()),
             _ => None,
@@ -136,6 +139,11 @@ impl Gateway {
     /// Received messages not yet retrieved: (from TRACS, from others).
     pub async fn unread_counts(&self, s: &MailboxSession) -> Result<(i64, i64), Refusal> {
         Self::expect_op(s, Operation::ListMessages)?;
-        Ok(messages::unread_counts(&self.inner.store.pool, s.mailbox.id).await?)
+        Ok(self
+            .inner
+            .store
+            .messages()
+            .unread_counts(s.mailbox.id)
+            .await?)
     }
 }

@@ -23,7 +23,7 @@ use crate::directory::password::{Hasher, PasswordRules, Secret};
 use crate::directory::{Account, AccountStatus, ImaxId, MId, Mailbox};
 use crate::error::{Code, Refusal};
 use crate::mailbox::{ListQuery, MessageInfo, Page};
-use crate::store::{self, accounts, mailboxes, messages, Effect, Store};
+use crate::store::{self, Effect, Store};
 
 mod browser;
 mod delivery;
@@ -135,7 +135,7 @@ impl Gateway {
             inner: Arc::new(Inner {
                 accounts_seen: CredentialCache::new(ttl, clock.clone()),
                 mailboxes_seen: CredentialCache::new(ttl, clock.clone()),
-                throttle: Throttle::new(&config.throttle, clock.clone(), store.pool.clone()),
+                throttle: Throttle::new(&config.throttle, clock.clone(), store.clone()),
                 hasher: Hasher::new(&config.argon2),
                 store,
                 clock,
@@ -214,7 +214,7 @@ impl Gateway {
     }
 
     /// Forgets throttled addresses whose window has passed (hourly housekeeping).
-    pub async fn forget_old_failures(&self) -> Result<u64, sqlx::Error> {
+    pub async fn forget_old_failures(&self) -> Result<u64, crate::store::StoreError> {
         self.inner.throttle.forget_old().await
     }
 
@@ -274,7 +274,7 @@ impl Gateway {
         let store = &self.inner.store;
         let mid = MId::parse(&creds.principal);
         let account = match &mid {
-            Some(mid) => accounts::load(&store.pool, mid).await?,
+            Some(mid) => store.accounts().load(mid).await?,
             None => None,
         };
         let entry = self.audit(
@@ -299,7 +299,7 @@ impl Gateway {
                 .refuse_unknown("M-ID", creds, entry, Code::AuthenticationFailed)
                 .await);
         };
-        let n = accounts::claim_attempt(&store.pool, account.id).await?;
+        let n = store.accounts().claim_attempt(account.id).await?;
         let verified = match self
             .inner
             .hasher
@@ -309,7 +309,7 @@ impl Gateway {
             Ok(v) => v,
             Err(_) => {
                 // Not checked, so no failure: the attempt is given back.
-                accounts::forgive_attempts(&store.pool, account.id, 1).await?;
+                store.accounts().forgive_attempts(account.id, 1).await?;
                 return Err(busy());
             }
         };
@@ -342,7 +342,7 @@ impl Gateway {
                 .refuse(vec![], entry, Code::AuthenticationFailed.into())
                 .await);
         }
-        accounts::forgive_attempts(&store.pool, account.id, n).await?;
+        store.accounts().forgive_attempts(account.id, n).await?;
         self.forgive_client(caller).await;
         cache.remember(
             account.mid.as_str(),
@@ -422,7 +422,7 @@ impl Gateway {
         let store = &self.inner.store;
         let id = ImaxId::parse(&creds.principal);
         let mailbox = match &id {
-            Some(id) => mailboxes::load(&store.pool, id).await?,
+            Some(id) => store.mailboxes().load(id).await?,
             None => None,
         };
         let entry = self
@@ -449,7 +449,7 @@ impl Gateway {
                 .refuse_unknown("iMAX ID", creds, entry, Code::MailboxAuthenticationFailed)
                 .await);
         };
-        let (n, frozen_until) = mailboxes::claim_attempt(&store.pool, m.id, now).await?;
+        let (n, frozen_until) = store.mailboxes().claim_attempt(m.id, now).await?;
         let frozen = frozen_until.filter(|t| *t > now);
         let verified = match self
             .inner
@@ -460,7 +460,7 @@ impl Gateway {
             Ok(v) => v,
             Err(_) => {
                 if frozen.is_none() {
-                    mailboxes::attempt_succeeded(&store.pool, m.id, 1).await?;
+                    store.mailboxes().attempt_succeeded(m.id, 1).await?;
                 }
                 return Err(busy());
             }
@@ -507,7 +507,7 @@ impl Gateway {
                 ),
             ),
             (true, None) => {
-                mailboxes::attempt_succeeded(&store.pool, m.id, n).await?;
+                store.mailboxes().attempt_succeeded(m.id, n).await?;
                 self.forgive_client(caller).await;
                 cache.remember(m.imax_id.as_str(), creds.password.expose(), m.auth_epoch);
                 return Ok(MailboxSession { auth, mailbox: m });
@@ -572,7 +572,7 @@ impl Gateway {
     #[tracing::instrument(name = "list_messages", skip_all, fields(folder = q.folder.as_str()))]
     pub async fn list_messages(&self, s: &MailboxSession, q: &ListQuery) -> Result<Page, Refusal> {
         Self::expect_op(s, Operation::ListMessages)?;
-        let page = messages::list(&self.inner.store.pool, s.mailbox.id, q).await?;
+        let page = self.inner.store.messages().list(s.mailbox.id, q).await?;
         let effects = self.activity(&s.auth.account).into_iter().collect();
         let entry = self.session_audit(s).detail(format!(
             "{} ({} entries)",
@@ -584,15 +584,19 @@ impl Gateway {
     }
 
     async fn find(&self, s: &MailboxSession, message_id: &str) -> Result<MessageInfo, Refusal> {
-        let pool = &self.inner.store.pool;
+        let store = &self.inner.store;
         if let Some(n) = message_id
             .strip_prefix("BC-")
             .and_then(|n| n.parse::<i64>().ok())
         {
-            if let Some(m) = messages::find_broadcast(pool, s.mailbox.id, n).await? {
+            if let Some(m) = store.messages().find_broadcast(s.mailbox.id, n).await? {
                 return Ok(m);
             }
-        } else if let Some(m) = messages::find(pool, s.mailbox.id, message_id.trim()).await? {
+        } else if let Some(m) = store
+            .messages()
+            .find(s.mailbox.id, message_id.trim())
+            .await?
+        {
             return Ok(m);
         }
         let entry = self.session_audit(s).message(message_id);
@@ -637,7 +641,11 @@ impl Gateway {
                 completion,
             ),
             None => {
-                let text = messages::broadcast_body(&self.inner.store.pool, info.row_id)
+                let text = self
+                    .inner
+                    .store
+                    .messages()
+                    .broadcast_body(info.row_id)
                     .await?
                     .map(|(_, b)| b)
                     .unwrap_or_default();
@@ -707,12 +715,12 @@ impl Gateway {
         if let Err(why) = rules.check(account.mid.as_str(), new.expose()) {
             return Err(self.refuse(vec![], entry, reject(why)).await);
         }
-        let mut previous = accounts::password_history(
-            &self.inner.store.pool,
-            account.id,
-            cfg.password_history.saturating_sub(1),
-        )
-        .await?;
+        let mut previous = self
+            .inner
+            .store
+            .accounts()
+            .password_history(account.id, cfg.password_history.saturating_sub(1))
+            .await?;
         previous.push(account.password_hash.clone());
         let reused = self
             .inner
@@ -733,7 +741,10 @@ impl Gateway {
             .map_err(|_| busy())?
             .map_err(Refusal::internal)?;
         let now = self.inner.clock.now();
-        accounts::set_password(&self.inner.store.pool, account.id, &hash, true, now, &entry)
+        self.inner
+            .store
+            .accounts()
+            .set_password(account.id, &hash, true, now, &entry)
             .await?;
         self.inner.accounts_seen.forget(account.mid.as_str());
         Ok(())

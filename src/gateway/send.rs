@@ -11,7 +11,7 @@ use crate::error::{Code, Refusal};
 use crate::mailbox::{self, Receipt, RoutedBy};
 use crate::store::bodies::StageError;
 use crate::store::CommitError;
-use crate::store::{mailboxes, messages, Effect, NewMessage, StagedBody};
+use crate::store::{Effect, NewMessage, StagedBody};
 use crate::tracs::{self, FileKind, Report, Scanner};
 use time::Duration;
 
@@ -223,7 +223,7 @@ impl Gateway {
         to: Option<&str>,
         report: &Report,
     ) -> Result<Routing, Refusal> {
-        let pool = &self.inner.store.pool;
+        let store = &self.inner.store;
         let named = match to.map(str::trim).filter(|t| !t.is_empty()) {
             None => None,
             Some(t) => {
@@ -239,7 +239,7 @@ impl Gateway {
                         ))
                     }
                 };
-                match mailboxes::load(pool, &id).await? {
+                match store.mailboxes().load(&id).await? {
                     Some(m) => Some(m),
                     None => {
                         return Err(Refusal::with_detail(
@@ -277,7 +277,7 @@ impl Gateway {
             (None, None) => (None, RoutedBy::Directory, false),
         };
         let admins = if chosen.is_none() {
-            mailboxes::administrators_for(pool, s.mailbox.id).await?
+            store.mailboxes().administrators_for(s.mailbox.id).await?
         } else {
             Vec::new()
         };
@@ -297,7 +297,7 @@ impl Gateway {
     /// Every header's Sender's iMAX ID is the sending mailbox or one allowed to send for it
     /// (a service bureau, R11).
     async fn check_senders(&self, s: &MailboxSession, report: &Report) -> Result<(), Refusal> {
-        let pool = &self.inner.store.pool;
+        let store = &self.inner.store;
         let me = s.mailbox.imax_id.as_str();
         let mut checked: Vec<&str> = Vec::new();
         for b in &report.batches {
@@ -307,7 +307,7 @@ impl Gateway {
             if sender == me || checked.contains(&sender) {
                 continue;
             }
-            if !mailboxes::may_send_for(pool, s.mailbox.id, sender).await? {
+            if !store.mailboxes().may_send_for(s.mailbox.id, sender).await? {
                 return Err(Refusal::with_detail(
                     Code::SenderNotAllowed,
                     format!(
@@ -329,7 +329,7 @@ impl Gateway {
         s: &MailboxSession,
         report: &Report,
     ) -> Result<Option<Mailbox>, Refusal> {
-        let pool = &self.inner.store.pool;
+        let store = &self.inner.store;
         let iser = matches!(
             report.verdict,
             tracs::Verdict::Tracs {
@@ -345,7 +345,7 @@ impl Gateway {
             let Some(project) = b.project.as_deref().and_then(ImaxId::parse) else {
                 continue;
             };
-            let Some(project_mailbox) = mailboxes::load(pool, &project).await? else {
+            let Some(project_mailbox) = store.mailboxes().load(&project).await? else {
                 return Err(Refusal::with_detail(
                     Code::UnknownRecipient,
                     format!(
@@ -357,7 +357,10 @@ impl Gateway {
             let this = if iser && s.mailbox.kind.is_administrator() {
                 project_mailbox
             } else {
-                let mut admins = mailboxes::administrators_for(pool, project_mailbox.id).await?;
+                let mut admins = store
+                    .mailboxes()
+                    .administrators_for(project_mailbox.id)
+                    .await?;
                 match admins.len() {
                     1 => admins.remove(0),
                     0 => {
@@ -398,9 +401,9 @@ impl Gateway {
         report: &Report,
         sha256: &str,
     ) -> Result<(), Refusal> {
-        let pool = &self.inner.store.pool;
+        let store = &self.inner.store;
         if let Some(key) = report.transmission_key() {
-            if let Some((id, at)) = messages::find_by_tracs_key(pool, &key).await? {
+            if let Some((id, at)) = store.messages().find_by_tracs_key(&key).await? {
                 let mut parts = key.split('|');
                 let (who, date, time) = (
                     parts.next().unwrap_or(""),
@@ -419,8 +422,10 @@ impl Gateway {
         let days = self.inner.config.tracs.duplicate_window_days;
         if days > 0 {
             let since = self.inner.clock.now() - Duration::days(days);
-            if let Some((id, at)) =
-                messages::find_same_content(pool, s.mailbox.id, to.id, sha256, since).await?
+            if let Some((id, at)) = store
+                .messages()
+                .find_same_content(s.mailbox.id, to.id, sha256, since)
+                .await?
             {
                 return Err(Refusal::with_detail(
                     Code::DuplicateFile,

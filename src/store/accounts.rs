@@ -1,5 +1,6 @@
 //! Reading and changing M-IDs, their rights and working-group membership.
 
+use super::StoreError;
 use crate::audit::AuditEntry;
 use crate::clock::{from_epoch, to_epoch};
 use crate::directory::{Account, AccountKind, AccountStatus, MId, Right, Rights};
@@ -12,93 +13,92 @@ const ACCOUNT_COLUMNS: &str =
      a.auth_epoch, w.admitted_at, a.rob_accepted_at,
      (SELECT MAX(cycle) FROM recertifications r WHERE r.user_id = a.id)";
 
-/// Loads an account with its rights and working-group admission.
-pub async fn load(pool: &AnyPool, mid: &MId) -> Result<Option<Account>, sqlx::Error> {
-    let sql = format!(
+/// This part of the store (`Store::accounts()`).
+#[derive(Clone, Copy)]
+pub struct Accounts<'a> {
+    pool: &'a AnyPool,
+}
+
+impl<'a> Accounts<'a> {
+    pub(crate) fn new(pool: &'a AnyPool) -> Self {
+        Accounts { pool }
+    }
+
+    /// Loads an account with its rights and working-group admission.
+    pub async fn load(&self, mid: &MId) -> Result<Option<Account>, StoreError> {
+        let pool = self.pool;
+        let sql = format!(
         "SELECT {ACCOUNT_COLUMNS} FROM accounts a LEFT JOIN working_group w ON w.account_id = a.id WHERE a.mid = $1"
     );
-    let Some(row) = sqlx::query(&sql)
-        .bind(mid.as_str())
-        .fetch_optional(pool)
-        .await?
-    else {
-        return Ok(None);
-    };
-    let id: i64 = row.try_get(0)?;
-    let mut rights = Rights::default();
-    let mut imax_granted_at = None;
-    let mut flagged = Vec::new();
-    let granted: Vec<(String, i64, Option<i64>)> = sqlx::query_as(
-        "SELECT right_name, granted_at, flagged_at FROM account_rights WHERE account_id = $1",
-    )
-    .bind(id)
-    .fetch_all(pool)
-    .await?;
-    for (name, at, flagged_at) in granted {
-        if let Some(r) = Right::parse(&name) {
-            rights.set(r, true);
-            if let Some(f) = flagged_at {
-                flagged.push((r, from_epoch(f)));
-            }
-            if r == Right::Imax {
-                imax_granted_at = Some(from_epoch(at));
+        let Some(row) = sqlx::query(&sql)
+            .bind(mid.as_str())
+            .fetch_optional(pool)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let id: i64 = row.try_get(0)?;
+        let mut rights = Rights::default();
+        let mut imax_granted_at = None;
+        let mut flagged = Vec::new();
+        let granted: Vec<(String, i64, Option<i64>)> = sqlx::query_as(
+            "SELECT right_name, granted_at, flagged_at FROM account_rights WHERE account_id = $1",
+        )
+        .bind(id)
+        .fetch_all(pool)
+        .await?;
+        for (name, at, flagged_at) in granted {
+            if let Some(r) = Right::parse(&name) {
+                rights.set(r, true);
+                if let Some(f) = flagged_at {
+                    flagged.push((r, from_epoch(f)));
+                }
+                if r == Right::Imax {
+                    imax_granted_at = Some(from_epoch(at));
+                }
             }
         }
+        let status: String = row.try_get(7)?;
+        let reason: Option<String> = row.try_get(8)?;
+        let decode = |e: &str| sqlx::Error::Decode(e.to_string().into());
+        Ok(Some(Account {
+            id,
+            mid: MId::parse(&row.try_get::<String, _>(1)?).ok_or_else(|| decode("bad mid"))?,
+            kind: AccountKind::parse(&row.try_get::<String, _>(2)?)
+                .ok_or_else(|| decode("bad kind"))?,
+            full_name: row.try_get(3)?,
+            email: row.try_get(4)?,
+            password_hash: row.try_get(5)?,
+            password_changed_at: from_epoch(row.try_get(6)?),
+            status: AccountStatus::from_columns(&status, reason.as_deref())
+                .ok_or_else(|| decode("bad status"))?,
+            failed_signins: row.try_get::<i64, _>(9)?.try_into().unwrap_or(u32::MAX),
+            last_activity_at: row.try_get::<Option<i64>, _>(10)?.map(from_epoch),
+            last_signin_at: row.try_get::<Option<i64>, _>(11)?.map(from_epoch),
+            created_at: from_epoch(row.try_get(12)?),
+            auth_epoch: row.try_get(13)?,
+            rights,
+            working_group_since: row.try_get::<Option<i64>, _>(14)?.map(from_epoch),
+            imax_granted_at,
+            rob_accepted_at: row.try_get::<Option<i64>, _>(15)?.map(from_epoch),
+            recertified_cycle: row.try_get::<Option<i64>, _>(16)?.map(|c| c as i32),
+            flagged,
+        }))
     }
-    let status: String = row.try_get(7)?;
-    let reason: Option<String> = row.try_get(8)?;
-    let decode = |e: &str| sqlx::Error::Decode(e.to_string().into());
-    Ok(Some(Account {
-        id,
-        mid: MId::parse(&row.try_get::<String, _>(1)?).ok_or_else(|| decode("bad mid"))?,
-        kind: AccountKind::parse(&row.try_get::<String, _>(2)?)
-            .ok_or_else(|| decode("bad kind"))?,
-        full_name: row.try_get(3)?,
-        email: row.try_get(4)?,
-        password_hash: row.try_get(5)?,
-        password_changed_at: from_epoch(row.try_get(6)?),
-        status: AccountStatus::from_columns(&status, reason.as_deref())
-            .ok_or_else(|| decode("bad status"))?,
-        failed_signins: row.try_get::<i64, _>(9)?.try_into().unwrap_or(u32::MAX),
-        last_activity_at: row.try_get::<Option<i64>, _>(10)?.map(from_epoch),
-        last_signin_at: row.try_get::<Option<i64>, _>(11)?.map(from_epoch),
-        created_at: from_epoch(row.try_get(12)?),
-        auth_epoch: row.try_get(13)?,
-        rights,
-        working_group_since: row.try_get::<Option<i64>, _>(14)?.map(from_epoch),
-        imax_granted_at,
-        rob_accepted_at: row.try_get::<Option<i64>, _>(15)?.map(from_epoch),
-        recertified_cycle: row.try_get::<Option<i64>, _>(16)?.map(|c| c as i32),
-        flagged,
-    }))
-}
-
-/// A new M-ID.
-#[derive(Debug, Clone)]
-pub struct NewAccount {
-    pub mid: MId,
-    pub kind: AccountKind,
-    pub full_name: String,
-    pub email: String,
-    pub organization: String,
-    pub password_hash: String,
-    /// `false` makes the password expire at once, so the person must change it (R15).
-    pub password_is_current: bool,
-}
-
-pub async fn create(
-    pool: &AnyPool,
-    a: &NewAccount,
-    now: OffsetDateTime,
-    audit: &AuditEntry,
-) -> Result<i64, sqlx::Error> {
-    audited!(pool, audit, |tx| {
-        let changed = if a.password_is_current {
-            to_epoch(now)
-        } else {
-            0
-        };
-        let id: i64 = sqlx::query_scalar(
+    pub async fn create(
+        &self,
+        a: &NewAccount,
+        now: OffsetDateTime,
+        audit: &AuditEntry,
+    ) -> Result<i64, StoreError> {
+        let pool = self.pool;
+        audited!(pool, audit, |tx| {
+            let changed = if a.password_is_current {
+                to_epoch(now)
+            } else {
+                0
+            };
+            let id: i64 = sqlx::query_scalar(
             "INSERT INTO accounts (mid, kind, full_name, email, organization, password_hash, password_changed_at, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
         )
@@ -112,20 +112,20 @@ pub async fn create(
         .bind(to_epoch(now))
         .fetch_one(&mut *tx)
         .await?;
-        id
-    })
-}
-
-pub async fn grant(
-    pool: &AnyPool,
-    account: i64,
-    right: Right,
-    by: &str,
-    now: OffsetDateTime,
-    audit: &AuditEntry,
-) -> Result<(), sqlx::Error> {
-    audited!(pool, audit, |tx| {
-        sqlx::query(
+            id
+        })
+    }
+    pub async fn grant(
+        &self,
+        account: i64,
+        right: Right,
+        by: &str,
+        now: OffsetDateTime,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        let pool = self.pool;
+        audited!(pool, audit, |tx| {
+            sqlx::query(
             "INSERT INTO account_rights (account_id, right_name, granted_at, granted_by) VALUES ($1, $2, $3, $4)
              ON CONFLICT (account_id, right_name) DO NOTHING",
         )
@@ -135,22 +135,22 @@ pub async fn grant(
         .bind(by)
         .execute(&mut *tx)
         .await?;
-        sqlx::query("UPDATE accounts SET auth_epoch = auth_epoch + 1 WHERE id = $1")
-            .bind(account)
-            .execute(&mut *tx)
-            .await?;
-    })
-}
-
-pub async fn admit_to_working_group(
-    pool: &AnyPool,
-    account: i64,
-    by: &str,
-    at: OffsetDateTime,
-    audit: &AuditEntry,
-) -> Result<(), sqlx::Error> {
-    audited!(pool, audit, |tx| {
-        sqlx::query(
+            sqlx::query("UPDATE accounts SET auth_epoch = auth_epoch + 1 WHERE id = $1")
+                .bind(account)
+                .execute(&mut *tx)
+                .await?;
+        })
+    }
+    pub async fn admit_to_working_group(
+        &self,
+        account: i64,
+        by: &str,
+        at: OffsetDateTime,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        let pool = self.pool;
+        audited!(pool, audit, |tx| {
+            sqlx::query(
             "INSERT INTO working_group (account_id, admitted_at, admitted_by) VALUES ($1, $2, $3)
              ON CONFLICT (account_id) DO UPDATE SET admitted_at = excluded.admitted_at, admitted_by = excluded.admitted_by",
         )
@@ -159,29 +159,29 @@ pub async fn admit_to_working_group(
         .bind(by)
         .execute(&mut *tx)
         .await?;
-    })
-}
-
-/// Sets a new password hash, remembers the old one for the history rule, and forgets every
-/// remembered credential (epoch bump). `current` false makes it expire at once.
-pub async fn set_password(
-    pool: &AnyPool,
-    account: i64,
-    new_hash: &str,
-    current: bool,
-    now: OffsetDateTime,
-    audit: &AuditEntry,
-) -> Result<(), sqlx::Error> {
-    audited!(pool, audit, |tx| {
-        sqlx::query(
-            "INSERT INTO password_history (account_id, password_hash, changed_at)
+        })
+    }
+    /// Sets a new password hash, remembers the old one for the history rule, and forgets every
+    /// remembered credential (epoch bump). `current` false makes it expire at once.
+    pub async fn set_password(
+        &self,
+        account: i64,
+        new_hash: &str,
+        current: bool,
+        now: OffsetDateTime,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        let pool = self.pool;
+        audited!(pool, audit, |tx| {
+            sqlx::query(
+                "INSERT INTO password_history (account_id, password_hash, changed_at)
              SELECT id, password_hash, $2 FROM accounts WHERE id = $1",
-        )
-        .bind(account)
-        .bind(to_epoch(now))
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
+            )
+            .bind(account)
+            .bind(to_epoch(now))
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
             "UPDATE accounts SET password_hash = $1, password_changed_at = $2, auth_epoch = auth_epoch + 1 WHERE id = $3",
         )
         .bind(new_hash)
@@ -189,16 +189,12 @@ pub async fn set_password(
         .bind(account)
         .execute(&mut *tx)
         .await?;
-    })
-}
-
-/// The last `n` password hashes, newest first (the current one is not included).
-pub async fn password_history(
-    pool: &AnyPool,
-    account: i64,
-    n: u32,
-) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar(
+        })
+    }
+    /// The last `n` password hashes, newest first (the current one is not included).
+    pub async fn password_history(&self, account: i64, n: u32) -> Result<Vec<String>, StoreError> {
+        let pool = self.pool;
+        Ok(sqlx::query_scalar(
         match crate::store::Engine::of_pool(pool) {
             crate::store::Engine::Sqlite => "SELECT password_hash FROM password_history WHERE account_id = $1 ORDER BY changed_at DESC, rowid DESC LIMIT $2",
             crate::store::Engine::Postgres => "SELECT password_hash FROM password_history WHERE account_id = $1 ORDER BY changed_at DESC, id DESC LIMIT $2",
@@ -207,26 +203,26 @@ pub async fn password_history(
     .bind(account)
     .bind(n as i64)
     .fetch_all(pool)
-    .await
-}
-
-/// Sets the status (unlock, lock, terminate, restore), resetting the failure count and, for an
-/// unlock, counting the unlock as activity so that the 90-day lock does not strike again at once.
-pub async fn set_status(
-    pool: &AnyPool,
-    account: i64,
-    status: AccountStatus,
-    now: OffsetDateTime,
-    audit: &AuditEntry,
-) -> Result<(), sqlx::Error> {
-    let (s, reason) = status.to_columns();
-    audited!(pool, audit, |tx| {
-        let touch = if status == AccountStatus::Active {
-            Some(to_epoch(now))
-        } else {
-            None
-        };
-        sqlx::query(
+    .await?)
+    }
+    /// Sets the status (unlock, lock, terminate, restore), resetting the failure count and, for an
+    /// unlock, counting the unlock as activity so that the 90-day lock does not strike again at once.
+    pub async fn set_status(
+        &self,
+        account: i64,
+        status: AccountStatus,
+        now: OffsetDateTime,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        let pool = self.pool;
+        let (s, reason) = status.to_columns();
+        audited!(pool, audit, |tx| {
+            let touch = if status == AccountStatus::Active {
+                Some(to_epoch(now))
+            } else {
+                None
+            };
+            sqlx::query(
             "UPDATE accounts SET status = $1, lock_reason = $2, failed_signins = 0, auth_epoch = auth_epoch + 1,
                     last_activity_at = COALESCE($3, last_activity_at), last_signin_at = COALESCE($3, last_signin_at)
              WHERE id = $4",
@@ -237,43 +233,43 @@ pub async fn set_status(
         .bind(account)
         .execute(&mut *tx)
         .await?;
-    })
-}
-
-/// Records that the person accepted the Rules of Behavior (R21).
-pub async fn accept_rules_of_behavior(
-    pool: &AnyPool,
-    account: i64,
-    at: OffsetDateTime,
-    audit: &AuditEntry,
-) -> Result<(), sqlx::Error> {
-    audited!(pool, audit, |tx| {
-        sqlx::query("UPDATE accounts SET rob_accepted_at = $1 WHERE id = $2")
-            .bind(to_epoch(at))
-            .bind(account)
-            .execute(&mut *tx)
-            .await?;
-    })
-}
-
-/// Counts an attempt to sign in as `account` before its password is checked, so that
-/// parallel guesses are counted too; returns the attempt's place in the current run of
-/// failures.
-pub async fn claim_attempt(pool: &AnyPool, account: i64) -> Result<u32, sqlx::Error> {
-    let n: i64 = sqlx::query_scalar(
+        })
+    }
+    /// Records that the person accepted the Rules of Behavior (R21).
+    pub async fn accept_rules_of_behavior(
+        &self,
+        account: i64,
+        at: OffsetDateTime,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        let pool = self.pool;
+        audited!(pool, audit, |tx| {
+            sqlx::query("UPDATE accounts SET rob_accepted_at = $1 WHERE id = $2")
+                .bind(to_epoch(at))
+                .bind(account)
+                .execute(&mut *tx)
+                .await?;
+        })
+    }
+    /// Counts an attempt to sign in as `account` before its password is checked, so that
+    /// parallel guesses are counted too; returns the attempt's place in the current run of
+    /// failures.
+    pub async fn claim_attempt(&self, account: i64) -> Result<u32, StoreError> {
+        let pool = self.pool;
+        let n: i64 = sqlx::query_scalar(
         "UPDATE accounts SET failed_signins = failed_signins + 1 WHERE id = $1 RETURNING failed_signins",
     )
     .bind(account)
     .fetch_one(pool)
     .await?;
-    Ok(n.try_into().unwrap_or(u32::MAX))
-}
-
-/// Gives back `n` counted attempts: the right password for attempt `n` forgives the run up to
-/// it (later attempts, still being checked, stay counted), and an attempt the gateway could
-/// not check (`n` = 1) was no failure.
-pub async fn forgive_attempts(pool: &AnyPool, account: i64, n: u32) -> Result<(), sqlx::Error> {
-    sqlx::query(
+        Ok(n.try_into().unwrap_or(u32::MAX))
+    }
+    /// Gives back `n` counted attempts: the right password for attempt `n` forgives the run up to
+    /// it (later attempts, still being checked, stay counted), and an attempt the gateway could
+    /// not check (`n` = 1) was no failure.
+    pub async fn forgive_attempts(&self, account: i64, n: u32) -> Result<(), StoreError> {
+        let pool = self.pool;
+        sqlx::query(
         "UPDATE accounts SET failed_signins = CASE WHEN failed_signins > $2 THEN failed_signins - $2 ELSE 0 END
          WHERE id = $1",
     )
@@ -281,10 +277,24 @@ pub async fn forgive_attempts(pool: &AnyPool, account: i64, n: u32) -> Result<()
     .bind(i64::from(n))
     .execute(pool)
     .await?;
-    Ok(())
+        Ok(())
+    }
+    /// Appends an audit record with no other change (a refusal worth recording).
+    pub async fn record(&self, audit: &AuditEntry) -> Result<(), StoreError> {
+        let pool = self.pool;
+        audited!(pool, audit, |tx| {})
+    }
 }
 
-/// Appends an audit record with no other change (a refusal worth recording).
-pub async fn record(pool: &AnyPool, audit: &AuditEntry) -> Result<(), sqlx::Error> {
-    audited!(pool, audit, |tx| {})
+/// A new M-ID.
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    pub mid: MId,
+    pub kind: AccountKind,
+    pub full_name: String,
+    pub email: String,
+    pub organization: String,
+    pub password_hash: String,
+    /// `false` makes the password expire at once, so the person must change it (R15).
+    pub password_is_current: bool,
 }

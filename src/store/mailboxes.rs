@@ -1,5 +1,6 @@
 //! TRACSMail mailboxes, properties and contracts.
 
+use super::StoreError;
 use crate::audit::AuditEntry;
 use crate::clock::{from_epoch, to_epoch};
 use crate::directory::{ImaxId, Mailbox, MailboxKind};
@@ -26,16 +27,28 @@ fn row_to_mailbox(row: &sqlx::any::AnyRow) -> Result<Mailbox, sqlx::Error> {
 
 const COLUMNS: &str = "id, imax_id, kind, name, password_hash, active, auth_epoch, accepts_attachments, failed_passwords, frozen_until";
 
-/// Counts an attempt at `mailbox`'s password before the password is checked, so that
-/// parallel guesses are counted too; returns the attempt's place in the current run of
-/// failures and when the mailbox is frozen until. A frozen mailbox does not count (its run
-/// starts again from nothing when the freeze ends).
-pub async fn claim_attempt(
-    pool: &AnyPool,
-    mailbox: i64,
-    now: OffsetDateTime,
-) -> Result<(u32, Option<OffsetDateTime>), sqlx::Error> {
-    let (n, frozen): (i64, Option<i64>) = sqlx::query_as(
+/// This part of the store (`Store::mailboxes()`).
+#[derive(Clone, Copy)]
+pub struct Mailboxes<'a> {
+    pool: &'a AnyPool,
+}
+
+impl<'a> Mailboxes<'a> {
+    pub(crate) fn new(pool: &'a AnyPool) -> Self {
+        Mailboxes { pool }
+    }
+
+    /// Counts an attempt at `mailbox`'s password before the password is checked, so that
+    /// parallel guesses are counted too; returns the attempt's place in the current run of
+    /// failures and when the mailbox is frozen until. A frozen mailbox does not count (its run
+    /// starts again from nothing when the freeze ends).
+    pub async fn claim_attempt(
+        &self,
+        mailbox: i64,
+        now: OffsetDateTime,
+    ) -> Result<(u32, Option<OffsetDateTime>), StoreError> {
+        let pool = self.pool;
+        let (n, frozen): (i64, Option<i64>) = sqlx::query_as(
         "UPDATE mailboxes SET failed_passwords = CASE WHEN frozen_until > $2 THEN failed_passwords
                                                  ELSE failed_passwords + 1 END
          WHERE id = $1 RETURNING failed_passwords, frozen_until",
@@ -44,13 +57,13 @@ pub async fn claim_attempt(
     .bind(to_epoch(now))
     .fetch_one(pool)
     .await?;
-    Ok((n.try_into().unwrap_or(u32::MAX), frozen.map(from_epoch)))
-}
-
-/// The right password for attempt `n`: the run of failures up to it is forgiven (later
-/// attempts, still being checked, stay counted).
-pub async fn attempt_succeeded(pool: &AnyPool, mailbox: i64, n: u32) -> Result<(), sqlx::Error> {
-    sqlx::query(
+        Ok((n.try_into().unwrap_or(u32::MAX), frozen.map(from_epoch)))
+    }
+    /// The right password for attempt `n`: the run of failures up to it is forgiven (later
+    /// attempts, still being checked, stay counted).
+    pub async fn attempt_succeeded(&self, mailbox: i64, n: u32) -> Result<(), StoreError> {
+        let pool = self.pool;
+        sqlx::query(
         "UPDATE mailboxes SET failed_passwords = CASE WHEN failed_passwords > $2 THEN failed_passwords - $2 ELSE 0 END
          WHERE id = $1",
     )
@@ -58,57 +71,47 @@ pub async fn attempt_succeeded(pool: &AnyPool, mailbox: i64, n: u32) -> Result<(
     .bind(i64::from(n))
     .execute(pool)
     .await?;
-    Ok(())
-}
-
-pub async fn load(pool: &AnyPool, imax_id: &ImaxId) -> Result<Option<Mailbox>, sqlx::Error> {
-    let sql = format!("SELECT {COLUMNS} FROM mailboxes WHERE imax_id = $1");
-    match sqlx::query(&sql)
-        .bind(imax_id.as_str())
-        .fetch_optional(pool)
-        .await?
-    {
-        Some(row) => Ok(Some(row_to_mailbox(&row)?)),
-        None => Ok(None),
+        Ok(())
     }
-}
-
-pub async fn load_by_id(pool: &AnyPool, id: i64) -> Result<Option<Mailbox>, sqlx::Error> {
-    let sql = format!("SELECT {COLUMNS} FROM mailboxes WHERE id = $1");
-    match sqlx::query(&sql).bind(id).fetch_optional(pool).await? {
-        Some(row) => Ok(Some(row_to_mailbox(&row)?)),
-        None => Ok(None),
+    pub async fn load(&self, imax_id: &ImaxId) -> Result<Option<Mailbox>, StoreError> {
+        let pool = self.pool;
+        let sql = format!("SELECT {COLUMNS} FROM mailboxes WHERE imax_id = $1");
+        match sqlx::query(&sql)
+            .bind(imax_id.as_str())
+            .fetch_optional(pool)
+            .await?
+        {
+            Some(row) => Ok(Some(row_to_mailbox(&row)?)),
+            None => Ok(None),
+        }
     }
-}
-
-/// The address book: every active administrator mailbox (HUD and the CAs), HUD first.
-pub async fn administrators(pool: &AnyPool) -> Result<Vec<Mailbox>, sqlx::Error> {
-    let sql = format!(
-        "SELECT {COLUMNS} FROM mailboxes WHERE kind IN ('hud', 'ca') AND active = 1
+    pub async fn load_by_id(&self, id: i64) -> Result<Option<Mailbox>, StoreError> {
+        let pool = self.pool;
+        let sql = format!("SELECT {COLUMNS} FROM mailboxes WHERE id = $1");
+        match sqlx::query(&sql).bind(id).fetch_optional(pool).await? {
+            Some(row) => Ok(Some(row_to_mailbox(&row)?)),
+            None => Ok(None),
+        }
+    }
+    /// The address book: every active administrator mailbox (HUD and the CAs), HUD first.
+    pub async fn administrators(&self) -> Result<Vec<Mailbox>, StoreError> {
+        let pool = self.pool;
+        let sql = format!(
+            "SELECT {COLUMNS} FROM mailboxes WHERE kind IN ('hud', 'ca') AND active = 1
          ORDER BY kind DESC, imax_id"
-    );
-    let rows = sqlx::query(&sql).fetch_all(pool).await?;
-    rows.iter().map(row_to_mailbox).collect()
-}
-
-/// A new mailbox.
-#[derive(Debug, Clone)]
-pub struct NewMailbox {
-    pub imax_id: ImaxId,
-    pub kind: MailboxKind,
-    pub name: String,
-    pub email: String,
-    pub password_hash: String,
-}
-
-pub async fn create(
-    pool: &AnyPool,
-    m: &NewMailbox,
-    now: OffsetDateTime,
-    audit: &AuditEntry,
-) -> Result<i64, sqlx::Error> {
-    audited!(pool, audit, |tx| {
-        let id = sqlx::query_scalar(
+        );
+        let rows = sqlx::query(&sql).fetch_all(pool).await?;
+        Ok(rows.iter().map(row_to_mailbox).collect::<Result<_, _>>()?)
+    }
+    pub async fn create(
+        &self,
+        m: &NewMailbox,
+        now: OffsetDateTime,
+        audit: &AuditEntry,
+    ) -> Result<i64, StoreError> {
+        let pool = self.pool;
+        audited!(pool, audit, |tx| {
+            let id = sqlx::query_scalar(
             "INSERT INTO mailboxes (imax_id, kind, name, email, password_hash, password_changed_at, created_at, accepts_attachments)
              VALUES ($1, $2, $3, $4, $5, $6, $6, $7) RETURNING id",
         )
@@ -122,19 +125,19 @@ pub async fn create(
         .bind(i64::from(m.kind != MailboxKind::Hud))
         .fetch_one(&mut *tx)
         .await?;
-        id
-    })
-}
-
-pub async fn set_password(
-    pool: &AnyPool,
-    mailbox: i64,
-    hash: &str,
-    now: OffsetDateTime,
-    audit: &AuditEntry,
-) -> Result<(), sqlx::Error> {
-    audited!(pool, audit, |tx| {
-        sqlx::query(
+            id
+        })
+    }
+    pub async fn set_password(
+        &self,
+        mailbox: i64,
+        hash: &str,
+        now: OffsetDateTime,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        let pool = self.pool;
+        audited!(pool, audit, |tx| {
+            sqlx::query(
             "UPDATE mailboxes SET password_hash = $1, password_changed_at = $2, auth_epoch = auth_epoch + 1,
                     failed_passwords = 0, frozen_until = NULL
              WHERE id = $3",
@@ -144,27 +147,27 @@ pub async fn set_password(
         .bind(mailbox)
         .execute(&mut *tx)
         .await?;
-        // A new password ends any run of refused Help Desk resets (R24), and any freeze for
-        // wrong passwords.
-        sqlx::query(
+            // A new password ends any run of refused Help Desk resets (R24), and any freeze for
+            // wrong passwords.
+            sqlx::query(
             "UPDATE mailbox_profiles SET reset_failures = 0, resets_frozen_until = NULL WHERE mailbox_id = $1",
         )
         .bind(mailbox)
         .execute(&mut *tx)
         .await?;
-    })
-}
-
-/// Creates a property served by `mailbox` (its TRACSMail ID), or updates its name and mailbox.
-pub async fn upsert_property(
-    pool: &AnyPool,
-    number: &str,
-    name: &str,
-    mailbox: Option<i64>,
-    audit: &AuditEntry,
-) -> Result<i64, sqlx::Error> {
-    audited!(pool, audit, |tx| {
-        let id = sqlx::query_scalar(
+        })
+    }
+    /// Creates a property served by `mailbox` (its TRACSMail ID), or updates its name and mailbox.
+    pub async fn upsert_property(
+        &self,
+        number: &str,
+        name: &str,
+        mailbox: Option<i64>,
+        audit: &AuditEntry,
+    ) -> Result<i64, StoreError> {
+        let pool = self.pool;
+        audited!(pool, audit, |tx| {
+            let id = sqlx::query_scalar(
             "INSERT INTO properties (property_number, name, mailbox_id) VALUES ($1, $2, $3)
              ON CONFLICT (property_number) DO UPDATE SET name = excluded.name, mailbox_id = excluded.mailbox_id
              RETURNING id",
@@ -174,27 +177,29 @@ pub async fn upsert_property(
         .bind(mailbox)
         .fetch_one(&mut *tx)
         .await?;
-        id
-    })
-}
-
-pub async fn property_id(pool: &AnyPool, number: &str) -> Result<Option<i64>, sqlx::Error> {
-    sqlx::query_scalar("SELECT id FROM properties WHERE property_number = $1")
-        .bind(number)
-        .fetch_optional(pool)
-        .await
-}
-
-/// Records that `administrator` (HUD or a CA) administers `contract` of `property`.
-pub async fn upsert_contract(
-    pool: &AnyPool,
-    contract: &str,
-    property: i64,
-    administrator: i64,
-    audit: &AuditEntry,
-) -> Result<(), sqlx::Error> {
-    audited!(pool, audit, |tx| {
-        sqlx::query(
+            id
+        })
+    }
+    pub async fn property_id(&self, number: &str) -> Result<Option<i64>, StoreError> {
+        let pool = self.pool;
+        Ok(
+            sqlx::query_scalar("SELECT id FROM properties WHERE property_number = $1")
+                .bind(number)
+                .fetch_optional(pool)
+                .await?,
+        )
+    }
+    /// Records that `administrator` (HUD or a CA) administers `contract` of `property`.
+    pub async fn upsert_contract(
+        &self,
+        contract: &str,
+        property: i64,
+        administrator: i64,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        let pool = self.pool;
+        audited!(pool, audit, |tx| {
+            sqlx::query(
             "INSERT INTO contracts (contract_number, property_id, administrator_mailbox) VALUES ($1, $2, $3)
              ON CONFLICT (contract_number) DO UPDATE SET property_id = excluded.property_id,
                  administrator_mailbox = excluded.administrator_mailbox",
@@ -204,96 +209,154 @@ pub async fn upsert_contract(
         .bind(administrator)
         .execute(&mut *tx)
         .await?;
-    })
-}
-
-/// The distinct administrator mailboxes of the contracts of every property that `mailbox`
-/// serves: the candidates for "send to my administrator" (R12).
-pub async fn administrators_for(pool: &AnyPool, mailbox: i64) -> Result<Vec<Mailbox>, sqlx::Error> {
-    let sql = format!(
-        "SELECT {COLUMNS} FROM mailboxes WHERE id IN (
+        })
+    }
+    /// The distinct administrator mailboxes of the contracts of every property that `mailbox`
+    /// serves: the candidates for "send to my administrator" (R12).
+    pub async fn administrators_for(&self, mailbox: i64) -> Result<Vec<Mailbox>, StoreError> {
+        let pool = self.pool;
+        let sql = format!(
+            "SELECT {COLUMNS} FROM mailboxes WHERE id IN (
              SELECT c.administrator_mailbox FROM contracts c
              JOIN properties p ON p.id = c.property_id WHERE p.mailbox_id = $1)
          ORDER BY id"
-    );
-    let rows = sqlx::query(&sql).bind(mailbox).fetch_all(pool).await?;
-    rows.iter().map(row_to_mailbox).collect()
-}
-
-/// Links a coordinator to a property it has a Business Partner Relationship with (R3).
-pub async fn add_business_partner(
-    pool: &AnyPool,
-    account: i64,
-    property: i64,
-    audit: &AuditEntry,
-) -> Result<(), sqlx::Error> {
-    audited!(pool, audit, |tx| {
-        sqlx::query(
+        );
+        let rows = sqlx::query(&sql).bind(mailbox).fetch_all(pool).await?;
+        Ok(rows.iter().map(row_to_mailbox).collect::<Result<_, _>>()?)
+    }
+    /// Links a coordinator to a property it has a Business Partner Relationship with (R3).
+    pub async fn add_business_partner(
+        &self,
+        account: i64,
+        property: i64,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        let pool = self.pool;
+        audited!(pool, audit, |tx| {
+            sqlx::query(
             "INSERT INTO business_partners (account_id, property_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
         )
         .bind(account)
         .bind(property)
         .execute(&mut *tx)
         .await?;
-    })
-}
-
-/// Whether `sender` may stand as Sender's iMAX ID in files sent from `mailbox` (R11).
-pub async fn may_send_for(pool: &AnyPool, mailbox: i64, sender: &str) -> Result<bool, sqlx::Error> {
-    let n: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM mailbox_senders s JOIN mailboxes m ON m.id = s.sender_mailbox_id
+        })
+    }
+    /// Whether `sender` may stand as Sender's iMAX ID in files sent from `mailbox` (R11).
+    pub async fn may_send_for(&self, mailbox: i64, sender: &str) -> Result<bool, StoreError> {
+        let pool = self.pool;
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM mailbox_senders s JOIN mailboxes m ON m.id = s.sender_mailbox_id
           WHERE s.mailbox_id = $1 AND m.imax_id = $2",
-    )
-    .bind(mailbox)
-    .bind(sender)
-    .fetch_one(pool)
-    .await?;
-    Ok(n > 0)
-}
-
-/// Lets `sender` appear as Sender's iMAX ID in files sent from `mailbox`, or stops it.
-pub async fn set_sender(
-    pool: &AnyPool,
-    mailbox: i64,
-    sender: i64,
-    allowed: bool,
-    audit: &AuditEntry,
-) -> Result<(), sqlx::Error> {
-    audited!(pool, audit, |tx| {
-        if allowed {
-            sqlx::query(
+        )
+        .bind(mailbox)
+        .bind(sender)
+        .fetch_one(pool)
+        .await?;
+        Ok(n > 0)
+    }
+    /// Lets `sender` appear as Sender's iMAX ID in files sent from `mailbox`, or stops it.
+    pub async fn set_sender(
+        &self,
+        mailbox: i64,
+        sender: i64,
+        allowed: bool,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        let pool = self.pool;
+        audited!(pool, audit, |tx| {
+            if allowed {
+                sqlx::query(
                 "INSERT INTO mailbox_senders (mailbox_id, sender_mailbox_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
             )
             .bind(mailbox)
             .bind(sender)
             .execute(&mut *tx)
             .await?;
-        } else {
-            sqlx::query(
-                "DELETE FROM mailbox_senders WHERE mailbox_id = $1 AND sender_mailbox_id = $2",
-            )
-            .bind(mailbox)
-            .bind(sender)
-            .execute(&mut *tx)
-            .await?;
-        }
-    })
+            } else {
+                sqlx::query(
+                    "DELETE FROM mailbox_senders WHERE mailbox_id = $1 AND sender_mailbox_id = $2",
+                )
+                .bind(mailbox)
+                .bind(sender)
+                .execute(&mut *tx)
+                .await?;
+            }
+        })
+    }
+    /// Whether a mailbox accepts files that are not TRACS files.
+    pub async fn set_accepts_attachments(
+        &self,
+        mailbox: i64,
+        accepts: bool,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        let pool = self.pool;
+        audited!(pool, audit, |tx| {
+            sqlx::query("UPDATE mailboxes SET accepts_attachments = $1 WHERE id = $2")
+                .bind(i64::from(accepts))
+                .bind(mailbox)
+                .execute(&mut *tx)
+                .await?;
+        })
+    }
+    /// The mailboxes of a coordinator's BPR properties, with their freezes.
+    pub async fn states_of_coordinator(
+        &self,
+        coordinator: i64,
+    ) -> Result<Vec<MailboxState>, StoreError> {
+        let pool = self.pool;
+        let rows = sqlx::query(&format!(
+            "SELECT DISTINCT {MAILBOX_STATE} FROM business_partners b
+           JOIN properties p ON p.id = b.property_id
+           JOIN mailboxes m ON m.id = p.mailbox_id
+          WHERE b.account_id = $1 ORDER BY m.imax_id"
+        ))
+        .bind(coordinator)
+        .fetch_all(pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(MailboxState::from_row)
+            .collect::<Result<_, _>>()?)
+    }
+    /// One mailbox's state.
+    pub async fn state(&self, imax_id: &str) -> Result<Option<MailboxState>, StoreError> {
+        let pool = self.pool;
+        let row = sqlx::query(&format!(
+            "SELECT {MAILBOX_STATE} FROM mailboxes m WHERE m.imax_id = $1"
+        ))
+        .bind(imax_id)
+        .fetch_optional(pool)
+        .await?;
+        Ok(row.as_ref().map(MailboxState::from_row).transpose()?)
+    }
+    /// Mailboxes whose iMAX ID or name matches the LIKE pattern `like` (escaped with `\`).
+    pub async fn search_states(&self, like: &str) -> Result<Vec<MailboxState>, StoreError> {
+        let pool = self.pool;
+        let rows = sqlx::query(&format!(
+            "SELECT {MAILBOX_STATE} FROM mailboxes m
+          WHERE m.imax_id LIKE $1 ESCAPE '\\' OR m.name LIKE $1 ESCAPE '\\'
+          ORDER BY m.imax_id LIMIT 50"
+        ))
+        .bind(like)
+        .fetch_all(pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(MailboxState::from_row)
+            .collect::<Result<_, _>>()?)
+    }
 }
 
-/// Whether a mailbox accepts files that are not TRACS files.
-pub async fn set_accepts_attachments(
-    pool: &AnyPool,
-    mailbox: i64,
-    accepts: bool,
-    audit: &AuditEntry,
-) -> Result<(), sqlx::Error> {
-    audited!(pool, audit, |tx| {
-        sqlx::query("UPDATE mailboxes SET accepts_attachments = $1 WHERE id = $2")
-            .bind(i64::from(accepts))
-            .bind(mailbox)
-            .execute(&mut *tx)
-            .await?;
-    })
+/// A new mailbox.
+#[derive(Debug, Clone)]
+pub struct NewMailbox {
+    pub imax_id: ImaxId,
+    pub kind: MailboxKind,
+    pub name: String,
+    pub email: String,
+    pub password_hash: String,
 }
 
 /// A mailbox and whether wrong passwords have frozen it, as the coordinator's and Help
@@ -325,44 +388,3 @@ impl MailboxState {
 }
 
 const MAILBOX_STATE: &str = "m.imax_id, m.name, m.frozen_until, m.failed_passwords";
-
-/// The mailboxes of a coordinator's BPR properties, with their freezes.
-pub async fn states_of_coordinator(
-    pool: &AnyPool,
-    coordinator: i64,
-) -> Result<Vec<MailboxState>, sqlx::Error> {
-    let rows = sqlx::query(&format!(
-        "SELECT DISTINCT {MAILBOX_STATE} FROM business_partners b
-           JOIN properties p ON p.id = b.property_id
-           JOIN mailboxes m ON m.id = p.mailbox_id
-          WHERE b.account_id = $1 ORDER BY m.imax_id"
-    ))
-    .bind(coordinator)
-    .fetch_all(pool)
-    .await?;
-    rows.iter().map(MailboxState::from_row).collect()
-}
-
-/// One mailbox's state.
-pub async fn state(pool: &AnyPool, imax_id: &str) -> Result<Option<MailboxState>, sqlx::Error> {
-    let row = sqlx::query(&format!(
-        "SELECT {MAILBOX_STATE} FROM mailboxes m WHERE m.imax_id = $1"
-    ))
-    .bind(imax_id)
-    .fetch_optional(pool)
-    .await?;
-    row.as_ref().map(MailboxState::from_row).transpose()
-}
-
-/// Mailboxes whose iMAX ID or name matches the LIKE pattern `like` (escaped with `\`).
-pub async fn search_states(pool: &AnyPool, like: &str) -> Result<Vec<MailboxState>, sqlx::Error> {
-    let rows = sqlx::query(&format!(
-        "SELECT {MAILBOX_STATE} FROM mailboxes m
-          WHERE m.imax_id LIKE $1 ESCAPE '\\' OR m.name LIKE $1 ESCAPE '\\'
-          ORDER BY m.imax_id LIMIT 50"
-    ))
-    .bind(like)
-    .fetch_all(pool)
-    .await?;
-    rows.iter().map(MailboxState::from_row).collect()
-}

@@ -1,5 +1,6 @@
 //! Reading messages: folder listings (keyset-paged) and single messages.
 
+use super::StoreError;
 use crate::clock::{from_epoch, to_epoch};
 use crate::directory::HUD_MAILBOX;
 use crate::mailbox::{Folder, ListQuery, MessageInfo, Order, Page, PageToken};
@@ -49,42 +50,275 @@ fn sort_key(order: Order, time: &str, id: &str, unread: &str) -> (String, String
     (format!("({k0}, {k1}, {k2})"), order_by)
 }
 
-/// One page of `q.folder` as seen by `mailbox`, in `q.order`.
-pub async fn list(pool: &AnyPool, mailbox: i64, q: &ListQuery) -> Result<Page, sqlx::Error> {
-    if q.folder == Folder::Broadcasts {
-        return list_broadcasts(pool, mailbox, q).await;
+/// This part of the store (`Store::messages()`).
+#[derive(Clone, Copy)]
+pub struct Messages<'a> {
+    pool: &'a AnyPool,
+}
+
+impl<'a> Messages<'a> {
+    pub(crate) fn new(pool: &'a AnyPool) -> Self {
+        Messages { pool }
     }
-    let hud = "(SELECT id FROM mailboxes WHERE imax_id = $7)";
-    let filter = match q.folder {
-        Folder::SentToTracs => format!("m.from_mailbox = $1 AND m.to_mailbox = {hud}"),
-        Folder::ReceivedFromTracs => format!("m.to_mailbox = $1 AND m.from_mailbox = {hud}"),
-        Folder::SentToOthers => format!("m.from_mailbox = $1 AND m.to_mailbox <> {hud}"),
-        _ => format!("m.to_mailbox = $1 AND m.from_mailbox <> {hud}"),
-    };
-    let unread_only = q.folder.is_inbound() && !q.include_acknowledged;
-    let (key, order_by) = sort_key(q.order, "m.received_at", "m.id", "m.retrieved_at IS NULL");
-    let sql = format!(
-        "{SELECT} WHERE {filter}
+
+    /// One page of `q.folder` as seen by `mailbox`, in `q.order`.
+    pub async fn list(&self, mailbox: i64, q: &ListQuery) -> Result<Page, StoreError> {
+        let pool = self.pool;
+        if q.folder == Folder::Broadcasts {
+            return Ok(list_broadcasts(pool, mailbox, q).await?);
+        }
+        let hud = "(SELECT id FROM mailboxes WHERE imax_id = $7)";
+        let filter = match q.folder {
+            Folder::SentToTracs => format!("m.from_mailbox = $1 AND m.to_mailbox = {hud}"),
+            Folder::ReceivedFromTracs => format!("m.to_mailbox = $1 AND m.from_mailbox = {hud}"),
+            Folder::SentToOthers => format!("m.from_mailbox = $1 AND m.to_mailbox <> {hud}"),
+            _ => format!("m.to_mailbox = $1 AND m.from_mailbox <> {hud}"),
+        };
+        let unread_only = q.folder.is_inbound() && !q.include_acknowledged;
+        let (key, order_by) = sort_key(q.order, "m.received_at", "m.id", "m.retrieved_at IS NULL");
+        let sql = format!(
+            "{SELECT} WHERE {filter}
            AND ($2 IS NULL OR m.received_at >= $2) AND ($3 IS NULL OR m.received_at < $3)
            AND ($4 = 0 OR m.acked_at IS NULL)
            AND {key} > ($5, $6, $9)
          ORDER BY {order_by} LIMIT $8"
-    );
-    let after = q.after.unwrap_or(PageToken::START);
-    let rows = sqlx::query(&sql)
-        .bind(mailbox)
-        .bind(q.since.map(to_epoch))
-        .bind(q.until.map(to_epoch))
-        .bind(unread_only as i64)
-        .bind(after.group)
-        .bind(after.received_at)
-        .bind(HUD_MAILBOX)
-        .bind(q.page_size as i64 + 1)
-        .bind(after.row_id)
-        .fetch_all(pool)
+        );
+        let after = q.after.unwrap_or(PageToken::START);
+        let rows = sqlx::query(&sql)
+            .bind(mailbox)
+            .bind(q.since.map(to_epoch))
+            .bind(q.until.map(to_epoch))
+            .bind(unread_only as i64)
+            .bind(after.group)
+            .bind(after.received_at)
+            .bind(HUD_MAILBOX)
+            .bind(q.page_size as i64 + 1)
+            .bind(after.row_id)
+            .fetch_all(pool)
+            .await?;
+        let mut entries = rows.iter().map(to_info).collect::<Result<Vec<_>, _>>()?;
+        Ok(paginate(&mut entries, q.page_size, q.order))
+    }
+    /// One broadcast (`BC-<n>`) as `mailbox` sees it.
+    pub async fn find_broadcast(
+        &self,
+        mailbox: i64,
+        id: i64,
+    ) -> Result<Option<MessageInfo>, StoreError> {
+        let pool = self.pool;
+        let sql = format!("{BROADCAST} WHERE b.id = $2");
+        match sqlx::query(&sql)
+            .bind(mailbox)
+            .bind(id)
+            .fetch_optional(pool)
+            .await?
+        {
+            Some(row) => Ok(Some(broadcast_info(&row, mailbox)?)),
+            None => Ok(None),
+        }
+    }
+    /// A message that `mailbox` sent or received, by its public ID.
+    pub async fn find(
+        &self,
+        mailbox: i64,
+        message_id: &str,
+    ) -> Result<Option<MessageInfo>, StoreError> {
+        let pool = self.pool;
+        let sql = format!(
+            "{SELECT} WHERE m.message_id = $1 AND (m.to_mailbox = $2 OR m.from_mailbox = $2)"
+        );
+        match sqlx::query(&sql)
+            .bind(message_id)
+            .bind(mailbox)
+            .fetch_optional(pool)
+            .await?
+        {
+            Some(row) => Ok(Some(to_info(&row)?)),
+            None => Ok(None),
+        }
+    }
+    /// Messages received before `cutoff`, and their bytes.
+    pub async fn count_before(
+        &self,
+        cutoff: time::OffsetDateTime,
+    ) -> Result<(u64, u64), StoreError> {
+        let pool = self.pool;
+        let (n, bytes): (i64, i64) = sqlx::query_as(
+        "SELECT COUNT(*), CAST(COALESCE(SUM(size_bytes), 0) AS BIGINT) FROM messages WHERE received_at < $1",
+    )
+    .bind(to_epoch(cutoff))
+    .fetch_one(pool)
+    .await?;
+        Ok((n.max(0) as u64, bytes.max(0) as u64))
+    }
+    /// Deletes up to `batch` of the oldest messages received before `cutoff`, in one transaction
+    /// with `audit` (which records how many). Returns their body keys and sizes, for the caller
+    /// to remove the bodies after the commit.
+    pub async fn purge_before(
+        &self,
+        cutoff: time::OffsetDateTime,
+        batch: u32,
+        audit: crate::audit::AuditEntry,
+    ) -> Result<Vec<(String, u64)>, StoreError> {
+        let pool = self.pool;
+        let mut tx = crate::store::begin_write(pool).await?;
+        // On PostgreSQL several nodes may purge at once: each takes rows no other holds.
+        let engine = crate::store::Engine::of_pool(pool);
+        let lock = match engine {
+            crate::store::Engine::Postgres => " FOR UPDATE SKIP LOCKED",
+            crate::store::Engine::Sqlite => "",
+        };
+        let rows: Vec<(i64, String, i64)> = sqlx::query_as(&format!(
+            "SELECT id, body_key, size_bytes FROM messages WHERE received_at < $1
+          ORDER BY received_at, id LIMIT $2{lock}"
+        ))
+        .bind(to_epoch(cutoff))
+        .bind(batch as i64)
+        .fetch_all(&mut *tx)
         .await?;
-    let mut entries = rows.iter().map(to_info).collect::<Result<Vec<_>, _>>()?;
-    Ok(paginate(&mut entries, q.page_size, q.order))
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut removed = Vec::with_capacity(rows.len());
+        for (id, key, size) in rows {
+            let n = sqlx::query("DELETE FROM messages WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if n == 1 {
+                if engine == crate::store::Engine::Postgres {
+                    // Bodies in the database go with their rows, in the same transaction.
+                    sqlx::query("DELETE FROM body_chunks WHERE body_key = $1")
+                        .bind(&key)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                removed.push((key, size));
+            }
+        }
+        let rows = removed;
+        let audit = audit.detail(format!(
+            "removed {} messages received before {}",
+            rows.len(),
+            crate::clock::rfc3339(cutoff)
+        ));
+        crate::audit::append(&mut tx, &audit).await?;
+        tx.commit().await?;
+        Ok(rows
+            .into_iter()
+            .map(|(key, size)| (key, size.max(0) as u64))
+            .collect())
+    }
+    /// An earlier message with the same TRACS transmission key (not counting resends): its
+    /// message ID and when it arrived.
+    pub async fn find_by_tracs_key(
+        &self,
+        key: &str,
+    ) -> Result<Option<(String, time::OffsetDateTime)>, StoreError> {
+        let pool = self.pool;
+        let row: Option<(String, i64)> = sqlx::query_as(
+        "SELECT message_id, received_at FROM messages WHERE tracs_key = $1 AND resend = 0 LIMIT 1",
+    )
+    .bind(key)
+    .fetch_optional(pool)
+    .await?;
+        Ok(row.map(|(id, at)| (id, from_epoch(at))))
+    }
+    /// An earlier message with the same content from `from` to `to` since `since`.
+    pub async fn find_same_content(
+        &self,
+        from: i64,
+        to: i64,
+        sha256: &str,
+        since: time::OffsetDateTime,
+    ) -> Result<Option<(String, time::OffsetDateTime)>, StoreError> {
+        let pool = self.pool;
+        let row: Option<(String, i64)> = sqlx::query_as(
+            "SELECT message_id, received_at FROM messages
+          WHERE from_mailbox = $1 AND to_mailbox = $2 AND sha256 = $3 AND received_at >= $4
+          ORDER BY received_at DESC LIMIT 1",
+        )
+        .bind(from)
+        .bind(to)
+        .bind(sha256)
+        .bind(to_epoch(since))
+        .fetch_optional(pool)
+        .await?;
+        Ok(row.map(|(id, at)| (id, from_epoch(at))))
+    }
+    /// Messages received by `mailbox` and not yet retrieved: (from HUD, from others).
+    pub async fn unread_counts(&self, mailbox: i64) -> Result<(i64, i64), StoreError> {
+        let pool = self.pool;
+        Ok(sqlx::query_as(
+            "SELECT CAST(COALESCE(SUM(CASE WHEN f.imax_id = $2 THEN 1 ELSE 0 END), 0) AS BIGINT),
+                CAST(COALESCE(SUM(CASE WHEN f.imax_id <> $2 THEN 1 ELSE 0 END), 0) AS BIGINT)
+           FROM messages m JOIN mailboxes f ON f.id = m.from_mailbox
+          WHERE m.to_mailbox = $1 AND m.retrieved_at IS NULL",
+        )
+        .bind(mailbox)
+        .bind(HUD_MAILBOX)
+        .fetch_one(pool)
+        .await?)
+    }
+    /// The newest broadcasts: id, title, posted at, text.
+    pub async fn latest_broadcasts(
+        &self,
+        n: u32,
+    ) -> Result<Vec<(i64, String, time::OffsetDateTime, String)>, StoreError> {
+        let pool = self.pool;
+        let rows = sqlx::query(
+        "SELECT id, title, posted_at, body FROM broadcasts ORDER BY posted_at DESC, id DESC LIMIT $1",
+    )
+    .bind(n as i64)
+    .fetch_all(pool)
+    .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get(0)?,
+                    r.try_get(1)?,
+                    from_epoch(r.try_get(2)?),
+                    r.try_get(3)?,
+                ))
+            })
+            .collect()
+    }
+    /// The text of a broadcast (`BC-<n>`).
+    pub async fn broadcast_body(&self, id: i64) -> Result<Option<(String, String)>, StoreError> {
+        let pool = self.pool;
+        let row = sqlx::query("SELECT title, body FROM broadcasts WHERE id = $1")
+            .bind(id)
+            .fetch_optional(pool)
+            .await?;
+        match row {
+            Some(r) => Ok(Some((r.try_get(0)?, r.try_get(1)?))),
+            None => Ok(None),
+        }
+    }
+    /// Posts a broadcast (Help Desk).
+    pub async fn post_broadcast(
+        &self,
+        title: &str,
+        body: &str,
+        by: &str,
+        at: time::OffsetDateTime,
+        audit: &crate::audit::AuditEntry,
+    ) -> Result<i64, StoreError> {
+        let pool = self.pool;
+        audited!(pool, audit, |tx| {
+            let id = sqlx::query_scalar(
+            "INSERT INTO broadcasts (title, body, posted_by, posted_at) VALUES ($1, $2, $3, $4) RETURNING id",
+        )
+        .bind(title)
+        .bind(body)
+        .bind(by)
+        .bind(to_epoch(at))
+        .fetch_one(&mut *tx)
+        .await?;
+            id
+        })
+    }
 }
 
 fn paginate(entries: &mut Vec<MessageInfo>, page_size: u32, order: Order) -> Page {
@@ -167,226 +401,4 @@ async fn list_broadcasts(pool: &AnyPool, mailbox: i64, q: &ListQuery) -> Result<
         .map(|r| broadcast_info(r, mailbox))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(paginate(&mut entries, q.page_size, order))
-}
-
-/// One broadcast (`BC-<n>`) as `mailbox` sees it.
-pub async fn find_broadcast(
-    pool: &AnyPool,
-    mailbox: i64,
-    id: i64,
-) -> Result<Option<MessageInfo>, sqlx::Error> {
-    let sql = format!("{BROADCAST} WHERE b.id = $2");
-    match sqlx::query(&sql)
-        .bind(mailbox)
-        .bind(id)
-        .fetch_optional(pool)
-        .await?
-    {
-        Some(row) => Ok(Some(broadcast_info(&row, mailbox)?)),
-        None => Ok(None),
-    }
-}
-
-/// A message that `mailbox` sent or received, by its public ID.
-pub async fn find(
-    pool: &AnyPool,
-    mailbox: i64,
-    message_id: &str,
-) -> Result<Option<MessageInfo>, sqlx::Error> {
-    let sql =
-        format!("{SELECT} WHERE m.message_id = $1 AND (m.to_mailbox = $2 OR m.from_mailbox = $2)");
-    match sqlx::query(&sql)
-        .bind(message_id)
-        .bind(mailbox)
-        .fetch_optional(pool)
-        .await?
-    {
-        Some(row) => Ok(Some(to_info(&row)?)),
-        None => Ok(None),
-    }
-}
-
-/// Messages received before `cutoff`, and their bytes.
-pub async fn count_before(
-    pool: &AnyPool,
-    cutoff: time::OffsetDateTime,
-) -> Result<(u64, u64), sqlx::Error> {
-    let (n, bytes): (i64, i64) = sqlx::query_as(
-        "SELECT COUNT(*), CAST(COALESCE(SUM(size_bytes), 0) AS BIGINT) FROM messages WHERE received_at < $1",
-    )
-    .bind(to_epoch(cutoff))
-    .fetch_one(pool)
-    .await?;
-    Ok((n.max(0) as u64, bytes.max(0) as u64))
-}
-
-/// Deletes up to `batch` of the oldest messages received before `cutoff`, in one transaction
-/// with `audit` (which records how many). Returns their body keys and sizes, for the caller
-/// to remove the bodies after the commit.
-pub async fn purge_before(
-    pool: &AnyPool,
-    cutoff: time::OffsetDateTime,
-    batch: u32,
-    audit: crate::audit::AuditEntry,
-) -> Result<Vec<(String, u64)>, sqlx::Error> {
-    let mut tx = crate::store::begin_write(pool).await?;
-    // On PostgreSQL several nodes may purge at once: each takes rows no other holds.
-    let engine = crate::store::Engine::of_pool(pool);
-    let lock = match engine {
-        crate::store::Engine::Postgres => " FOR UPDATE SKIP LOCKED",
-        crate::store::Engine::Sqlite => "",
-    };
-    let rows: Vec<(i64, String, i64)> = sqlx::query_as(&format!(
-        "SELECT id, body_key, size_bytes FROM messages WHERE received_at < $1
-          ORDER BY received_at, id LIMIT $2{lock}"
-    ))
-    .bind(to_epoch(cutoff))
-    .bind(batch as i64)
-    .fetch_all(&mut *tx)
-    .await?;
-    if rows.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut removed = Vec::with_capacity(rows.len());
-    for (id, key, size) in rows {
-        let n = sqlx::query("DELETE FROM messages WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if n == 1 {
-            if engine == crate::store::Engine::Postgres {
-                // Bodies in the database go with their rows, in the same transaction.
-                sqlx::query("DELETE FROM body_chunks WHERE body_key = $1")
-                    .bind(&key)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            removed.push((key, size));
-        }
-    }
-    let rows = removed;
-    let audit = audit.detail(format!(
-        "removed {} messages received before {}",
-        rows.len(),
-        crate::clock::rfc3339(cutoff)
-    ));
-    crate::audit::append(&mut tx, &audit).await?;
-    tx.commit().await?;
-    Ok(rows
-        .into_iter()
-        .map(|(key, size)| (key, size.max(0) as u64))
-        .collect())
-}
-
-/// An earlier message with the same TRACS transmission key (not counting resends): its
-/// message ID and when it arrived.
-pub async fn find_by_tracs_key(
-    pool: &AnyPool,
-    key: &str,
-) -> Result<Option<(String, time::OffsetDateTime)>, sqlx::Error> {
-    let row: Option<(String, i64)> = sqlx::query_as(
-        "SELECT message_id, received_at FROM messages WHERE tracs_key = $1 AND resend = 0 LIMIT 1",
-    )
-    .bind(key)
-    .fetch_optional(pool)
-    .await?;
-    Ok(row.map(|(id, at)| (id, from_epoch(at))))
-}
-
-/// An earlier message with the same content from `from` to `to` since `since`.
-pub async fn find_same_content(
-    pool: &AnyPool,
-    from: i64,
-    to: i64,
-    sha256: &str,
-    since: time::OffsetDateTime,
-) -> Result<Option<(String, time::OffsetDateTime)>, sqlx::Error> {
-    let row: Option<(String, i64)> = sqlx::query_as(
-        "SELECT message_id, received_at FROM messages
-          WHERE from_mailbox = $1 AND to_mailbox = $2 AND sha256 = $3 AND received_at >= $4
-          ORDER BY received_at DESC LIMIT 1",
-    )
-    .bind(from)
-    .bind(to)
-    .bind(sha256)
-    .bind(to_epoch(since))
-    .fetch_optional(pool)
-    .await?;
-    Ok(row.map(|(id, at)| (id, from_epoch(at))))
-}
-
-/// Messages received by `mailbox` and not yet retrieved: (from HUD, from others).
-pub async fn unread_counts(pool: &AnyPool, mailbox: i64) -> Result<(i64, i64), sqlx::Error> {
-    sqlx::query_as(
-        "SELECT CAST(COALESCE(SUM(CASE WHEN f.imax_id = $2 THEN 1 ELSE 0 END), 0) AS BIGINT),
-                CAST(COALESCE(SUM(CASE WHEN f.imax_id <> $2 THEN 1 ELSE 0 END), 0) AS BIGINT)
-           FROM messages m JOIN mailboxes f ON f.id = m.from_mailbox
-          WHERE m.to_mailbox = $1 AND m.retrieved_at IS NULL",
-    )
-    .bind(mailbox)
-    .bind(HUD_MAILBOX)
-    .fetch_one(pool)
-    .await
-}
-
-/// The newest broadcasts: id, title, posted at, text.
-pub async fn latest_broadcasts(
-    pool: &AnyPool,
-    n: u32,
-) -> Result<Vec<(i64, String, time::OffsetDateTime, String)>, sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT id, title, posted_at, body FROM broadcasts ORDER BY posted_at DESC, id DESC LIMIT $1",
-    )
-    .bind(n as i64)
-    .fetch_all(pool)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok((
-                r.try_get(0)?,
-                r.try_get(1)?,
-                from_epoch(r.try_get(2)?),
-                r.try_get(3)?,
-            ))
-        })
-        .collect()
-}
-
-/// The text of a broadcast (`BC-<n>`).
-pub async fn broadcast_body(
-    pool: &AnyPool,
-    id: i64,
-) -> Result<Option<(String, String)>, sqlx::Error> {
-    let row = sqlx::query("SELECT title, body FROM broadcasts WHERE id = $1")
-        .bind(id)
-        .fetch_optional(pool)
-        .await?;
-    match row {
-        Some(r) => Ok(Some((r.try_get(0)?, r.try_get(1)?))),
-        None => Ok(None),
-    }
-}
-
-/// Posts a broadcast (Help Desk).
-pub async fn post_broadcast(
-    pool: &AnyPool,
-    title: &str,
-    body: &str,
-    by: &str,
-    at: time::OffsetDateTime,
-    audit: &crate::audit::AuditEntry,
-) -> Result<i64, sqlx::Error> {
-    audited!(pool, audit, |tx| {
-        let id = sqlx::query_scalar(
-            "INSERT INTO broadcasts (title, body, posted_by, posted_at) VALUES ($1, $2, $3, $4) RETURNING id",
-        )
-        .bind(title)
-        .bind(body)
-        .bind(by)
-        .bind(to_epoch(at))
-        .fetch_one(&mut *tx)
-        .await?;
-        id
-    })
 }

@@ -129,7 +129,47 @@ pub enum StoreError {
     SchemaTooNew { found: i64, supported: i64 },
 }
 
+impl StoreError {
+    /// A row with the same key exists already (a unique index refused the write).
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(self, StoreError::Db(sqlx::Error::Database(d)) if d.is_unique_violation())
+    }
+}
+
 impl Store {
+    /// People: M-IDs, their rights, passwords, failed attempts and activity.
+    pub fn accounts(&self) -> accounts::Accounts<'_> {
+        accounts::Accounts::new(&self.pool)
+    }
+    /// TRACSMail IDs, properties, contracts and who may send for whom.
+    pub fn mailboxes(&self) -> mailboxes::Mailboxes<'_> {
+        mailboxes::Mailboxes::new(&self.pool)
+    }
+    /// Messages and broadcasts: folders, lookups, history.
+    pub fn messages(&self) -> messages::Messages<'_> {
+        messages::Messages::new(&self.pool)
+    }
+    /// Coordinators, Help Desk staff and what they manage.
+    pub fn operators(&self) -> operators::Operators<'_> {
+        operators::Operators::new(&self.pool)
+    }
+    /// Mailbox profiles (R23) and reset attempts.
+    pub fn profiles(&self) -> profiles::Profiles<'_> {
+        profiles::Profiles::new(&self.pool)
+    }
+    /// Browser sessions.
+    pub fn sessions(&self) -> sessions::Sessions<'_> {
+        sessions::Sessions::new(&self.pool)
+    }
+    /// The failed-password counts per client.
+    pub fn throttle(&self) -> throttle::ThrottleCounts<'_> {
+        throttle::ThrottleCounts::new(&self.pool)
+    }
+    /// The audit chain's head and length.
+    pub fn audit_log(&self) -> audit_log::AuditLog<'_> {
+        audit_log::AuditLog::new(&self.pool)
+    }
+
     /// Opens (creating if needed) the database at `url` and the body store under `data_dir`,
     /// applies migrations, and cleans up after any earlier crash.
     /// Keeps `bytes` free on the data directory's filesystem: uploads are refused below.

@@ -1,5 +1,6 @@
 //! Mailbox profiles (R23) and the state of Help Desk password resets (R24).
 
+use super::StoreError;
 use crate::audit::AuditEntry;
 use crate::clock::{from_epoch, to_epoch};
 use sqlx::{AnyPool, Row};
@@ -30,14 +31,26 @@ pub struct Profile {
     pub secondary_pin_hash: Option<String>,
 }
 
-pub async fn save(
-    pool: &AnyPool,
-    mailbox: i64,
-    p: &Profile,
-    audit: &AuditEntry,
-) -> Result<(), sqlx::Error> {
-    audited!(pool, audit, |tx| {
-        sqlx::query(
+/// This part of the store (`Store::profiles()`).
+#[derive(Clone, Copy)]
+pub struct Profiles<'a> {
+    pool: &'a AnyPool,
+}
+
+impl<'a> Profiles<'a> {
+    pub(crate) fn new(pool: &'a AnyPool) -> Self {
+        Profiles { pool }
+    }
+
+    pub async fn save(
+        &self,
+        mailbox: i64,
+        p: &Profile,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        let pool = self.pool;
+        audited!(pool, audit, |tx| {
+            sqlx::query(
             "INSERT INTO mailbox_profiles (mailbox_id, contact_name, description, title, organization, firm_name,
                  street1, street2, city, state, postal_code, country, phone, fax, email, pin_hash,
                  secondary_first, secondary_last, secondary_email, secondary_pin_hash)
@@ -74,15 +87,15 @@ pub async fn save(
         .bind(&p.secondary_pin_hash)
         .execute(&mut *tx)
         .await?;
-    })
-}
-
-/// The profile and the reset state: failures so far and until when resets are frozen.
-pub async fn load(
-    pool: &AnyPool,
-    mailbox: i64,
-) -> Result<Option<(Profile, i64, Option<OffsetDateTime>)>, sqlx::Error> {
-    let row = sqlx::query(
+        })
+    }
+    /// The profile and the reset state: failures so far and until when resets are frozen.
+    pub async fn load(
+        &self,
+        mailbox: i64,
+    ) -> Result<Option<(Profile, i64, Option<OffsetDateTime>)>, StoreError> {
+        let pool = self.pool;
+        let row = sqlx::query(
         "SELECT contact_name, description, title, organization, firm_name, street1, street2, city, state,
                 postal_code, country, phone, fax, email, pin_hash, secondary_first, secondary_last,
                 secondary_email, secondary_pin_hash
@@ -91,48 +104,48 @@ pub async fn load(
     .bind(mailbox)
     .fetch_optional(pool)
     .await?;
-    let Some(r) = row else { return Ok(None) };
-    let text = |c: &str| r.try_get::<String, _>(c);
-    let profile = Profile {
-        contact_name: text("contact_name")?,
-        description: text("description")?,
-        title: text("title")?,
-        organization: text("organization")?,
-        firm_name: text("firm_name")?,
-        street1: text("street1")?,
-        street2: text("street2")?,
-        city: text("city")?,
-        state: text("state")?,
-        postal_code: text("postal_code")?,
-        country: text("country")?,
-        phone: text("phone")?,
-        fax: text("fax")?,
-        email: text("email")?,
-        pin_hash: text("pin_hash")?,
-        secondary_first: text("secondary_first")?,
-        secondary_last: text("secondary_last")?,
-        secondary_email: text("secondary_email")?,
-        secondary_pin_hash: r.try_get("secondary_pin_hash")?,
-    };
-    let (failures, frozen): (i64, Option<i64>) = sqlx::query_as(
+        let Some(r) = row else { return Ok(None) };
+        let text = |c: &str| r.try_get::<String, _>(c);
+        let profile = Profile {
+            contact_name: text("contact_name")?,
+            description: text("description")?,
+            title: text("title")?,
+            organization: text("organization")?,
+            firm_name: text("firm_name")?,
+            street1: text("street1")?,
+            street2: text("street2")?,
+            city: text("city")?,
+            state: text("state")?,
+            postal_code: text("postal_code")?,
+            country: text("country")?,
+            phone: text("phone")?,
+            fax: text("fax")?,
+            email: text("email")?,
+            pin_hash: text("pin_hash")?,
+            secondary_first: text("secondary_first")?,
+            secondary_last: text("secondary_last")?,
+            secondary_email: text("secondary_email")?,
+            secondary_pin_hash: r.try_get("secondary_pin_hash")?,
+        };
+        let (failures, frozen): (i64, Option<i64>) = sqlx::query_as(
         "SELECT reset_failures, resets_frozen_until FROM mailbox_profiles WHERE mailbox_id = $1",
     )
     .bind(mailbox)
     .fetch_one(pool)
     .await?;
-    Ok(Some((profile, failures, frozen.map(from_epoch))))
-}
-
-/// Counts a refused reset; at `limit` failures, freezes resets until `freeze_until`.
-pub async fn count_failure(
-    pool: &AnyPool,
-    mailbox: i64,
-    limit: i64,
-    freeze_until: OffsetDateTime,
-    audit: &AuditEntry,
-) -> Result<(), sqlx::Error> {
-    audited!(pool, audit, |tx| {
-        sqlx::query(
+        Ok(Some((profile, failures, frozen.map(from_epoch))))
+    }
+    /// Counts a refused reset; at `limit` failures, freezes resets until `freeze_until`.
+    pub async fn count_failure(
+        &self,
+        mailbox: i64,
+        limit: i64,
+        freeze_until: OffsetDateTime,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        let pool = self.pool;
+        audited!(pool, audit, |tx| {
+            sqlx::query(
             "UPDATE mailbox_profiles SET
                  resets_frozen_until = CASE WHEN reset_failures + 1 >= $1 THEN $2 ELSE resets_frozen_until END,
                  reset_failures = CASE WHEN reset_failures + 1 >= $1 THEN 0 ELSE reset_failures + 1 END
@@ -143,5 +156,6 @@ pub async fn count_failure(
         .bind(mailbox)
         .execute(&mut *tx)
         .await?;
-    })
+        })
+    }
 }

@@ -4,6 +4,7 @@
 //! Only the SHA-256 of the cookie value is stored: reading this table does not let anyone
 //! take over a session.
 
+use super::StoreError;
 use crate::clock::{from_epoch, to_epoch};
 use sqlx::{AnyPool, Row};
 use time::OffsetDateTime;
@@ -22,8 +23,20 @@ pub struct SessionRow {
     pub mailbox: Option<(i64, i64)>,
 }
 
-pub async fn create(pool: &AnyPool, s: &SessionRow) -> Result<(), sqlx::Error> {
-    sqlx::query(
+/// This part of the store (`Store::sessions()`).
+#[derive(Clone, Copy)]
+pub struct Sessions<'a> {
+    pool: &'a AnyPool,
+}
+
+impl<'a> Sessions<'a> {
+    pub(crate) fn new(pool: &'a AnyPool) -> Self {
+        Sessions { pool }
+    }
+
+    pub async fn create(&self, s: &SessionRow) -> Result<(), StoreError> {
+        let pool = self.pool;
+        sqlx::query(
         "INSERT INTO web_sessions (id_hash, account_id, auth_epoch, csrf_token, created_at, last_seen_at)
          VALUES ($1, $2, $3, $4, $5, $6)",
     )
@@ -35,85 +48,88 @@ pub async fn create(pool: &AnyPool, s: &SessionRow) -> Result<(), sqlx::Error> {
     .bind(to_epoch(s.last_seen_at))
     .execute(pool)
     .await?;
-    Ok(())
-}
-
-pub async fn load(pool: &AnyPool, id_hash: &str) -> Result<Option<SessionRow>, sqlx::Error> {
-    let row = sqlx::query(
-        "SELECT s.id_hash, s.account_id, a.mid, s.auth_epoch, s.csrf_token, s.created_at,
+        Ok(())
+    }
+    pub async fn load(&self, id_hash: &str) -> Result<Option<SessionRow>, StoreError> {
+        let pool = self.pool;
+        let row = sqlx::query(
+            "SELECT s.id_hash, s.account_id, a.mid, s.auth_epoch, s.csrf_token, s.created_at,
                 s.last_seen_at, s.mailbox_id, s.mailbox_epoch
            FROM web_sessions s JOIN accounts a ON a.id = s.account_id
           WHERE s.id_hash = $1",
-    )
-    .bind(id_hash)
-    .fetch_optional(pool)
-    .await?;
-    let Some(row) = row else { return Ok(None) };
-    let mailbox = match (
-        row.try_get::<Option<i64>, _>(7)?,
-        row.try_get::<Option<i64>, _>(8)?,
-    ) {
-        (Some(id), Some(epoch)) => Some((id, epoch)),
-        _ => None,
-    };
-    Ok(Some(SessionRow {
-        id_hash: row.try_get(0)?,
-        account_id: row.try_get(1)?,
-        mid: row.try_get(2)?,
-        auth_epoch: row.try_get(3)?,
-        csrf_token: row.try_get(4)?,
-        created_at: from_epoch(row.try_get(5)?),
-        last_seen_at: from_epoch(row.try_get(6)?),
-        mailbox,
-    }))
-}
-
-/// Moves the idle deadline on.
-pub async fn touch(pool: &AnyPool, id_hash: &str, at: OffsetDateTime) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE web_sessions SET last_seen_at = $1 WHERE id_hash = $2")
-        .bind(to_epoch(at))
+        )
         .bind(id_hash)
-        .execute(pool)
+        .fetch_optional(pool)
         .await?;
-    Ok(())
-}
-
-/// Records the mailbox opened in this session, or closes it (`None`).
-pub async fn set_mailbox(
-    pool: &AnyPool,
-    id_hash: &str,
-    mailbox: Option<(i64, i64)>,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE web_sessions SET mailbox_id = $1, mailbox_epoch = $2 WHERE id_hash = $3")
+        let Some(row) = row else { return Ok(None) };
+        let mailbox = match (
+            row.try_get::<Option<i64>, _>(7)?,
+            row.try_get::<Option<i64>, _>(8)?,
+        ) {
+            (Some(id), Some(epoch)) => Some((id, epoch)),
+            _ => None,
+        };
+        Ok(Some(SessionRow {
+            id_hash: row.try_get(0)?,
+            account_id: row.try_get(1)?,
+            mid: row.try_get(2)?,
+            auth_epoch: row.try_get(3)?,
+            csrf_token: row.try_get(4)?,
+            created_at: from_epoch(row.try_get(5)?),
+            last_seen_at: from_epoch(row.try_get(6)?),
+            mailbox,
+        }))
+    }
+    /// Moves the idle deadline on.
+    pub async fn touch(&self, id_hash: &str, at: OffsetDateTime) -> Result<(), StoreError> {
+        let pool = self.pool;
+        sqlx::query("UPDATE web_sessions SET last_seen_at = $1 WHERE id_hash = $2")
+            .bind(to_epoch(at))
+            .bind(id_hash)
+            .execute(pool)
+            .await?;
+        Ok(())
+    }
+    /// Records the mailbox opened in this session, or closes it (`None`).
+    pub async fn set_mailbox(
+        &self,
+        id_hash: &str,
+        mailbox: Option<(i64, i64)>,
+    ) -> Result<(), StoreError> {
+        let pool = self.pool;
+        sqlx::query(
+            "UPDATE web_sessions SET mailbox_id = $1, mailbox_epoch = $2 WHERE id_hash = $3",
+        )
         .bind(mailbox.map(|m| m.0))
         .bind(mailbox.map(|m| m.1))
         .bind(id_hash)
         .execute(pool)
         .await?;
-    Ok(())
-}
-
-/// Ends one session.
-pub async fn delete(pool: &AnyPool, id_hash: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM web_sessions WHERE id_hash = $1")
-        .bind(id_hash)
-        .execute(pool)
-        .await?;
-    Ok(())
-}
-
-/// Removes sessions idle since before `idle_cutoff` or begun before `lifetime_cutoff`.
-pub async fn purge_expired(
-    pool: &AnyPool,
-    idle_cutoff: OffsetDateTime,
-    lifetime_cutoff: OffsetDateTime,
-) -> Result<u64, sqlx::Error> {
-    Ok(
-        sqlx::query("DELETE FROM web_sessions WHERE last_seen_at < $1 OR created_at < $2")
-            .bind(to_epoch(idle_cutoff))
-            .bind(to_epoch(lifetime_cutoff))
+        Ok(())
+    }
+    /// Ends one session.
+    pub async fn delete(&self, id_hash: &str) -> Result<(), StoreError> {
+        let pool = self.pool;
+        sqlx::query("DELETE FROM web_sessions WHERE id_hash = $1")
+            .bind(id_hash)
             .execute(pool)
-            .await?
-            .rows_affected(),
-    )
+            .await?;
+        Ok(())
+    }
+    /// Removes sessions idle since before `idle_cutoff` or begun before `lifetime_cutoff`.
+    pub async fn purge_expired(
+        &self,
+        idle_cutoff: OffsetDateTime,
+        lifetime_cutoff: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        let pool = self.pool;
+        Ok(
+            sqlx::query("DELETE FROM web_sessions WHERE last_seen_at < $1 OR created_at < $2")
+                .bind(to_epoch(idle_cutoff))
+                .bind(to_epoch(lifetime_cutoff))
+                .execute(pool)
+                .await?
+                .rows_affected(),
+        )
+    }
 }

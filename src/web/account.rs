@@ -9,7 +9,6 @@ use crate::access::Operation;
 use crate::directory::password::{PasswordRules, Secret};
 use crate::error::Code;
 use crate::gateway::Credentials;
-use crate::store::messages;
 use askama::Template;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -259,7 +258,11 @@ async fn change_password(
     // The change moved the account's auth_epoch, ending every session of it, this one too;
     // the person goes on in a new one.
     let epoch = match crate::directory::MId::parse(&mid) {
-        Some(m) => crate::store::accounts::load(&web.gw.store().pool, &m)
+        Some(m) => web
+            .gw
+            .store()
+            .accounts()
+            .load(&m)
             .await
             .ok()
             .flatten()
@@ -376,7 +379,7 @@ pub(super) async fn home_page(
         Err(r) => return web.resolve(s, &r).await,
     };
     let chrome = web.chrome(s, &auth, "iMAX").await;
-    let broadcasts = match messages::latest_broadcasts(&web.gw.store().pool, 5).await {
+    let broadcasts = match web.gw.store().messages().latest_broadcasts(5).await {
         Ok(b) => b
             .into_iter()
             .map(|(_, title, at, body)| (title, when(at), body))

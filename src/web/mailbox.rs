@@ -10,7 +10,6 @@ use crate::directory::password::Secret;
 use crate::error::{Code, Refusal};
 use crate::gateway::{Credentials, MailboxSession, SendRequest};
 use crate::mailbox::{Folder, ListQuery, MessageInfo, Order, PageToken};
-use crate::store::sessions;
 use askama::Template;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
@@ -55,7 +54,12 @@ impl Web {
         match self.gw.resume_mailbox(auth, id, epoch).await {
             Ok(m) => Ok(m),
             Err(r) => {
-                let _ = sessions::set_mailbox(&self.gw.store().pool, &s.row.id_hash, None).await;
+                let _ = self
+                    .gw
+                    .store()
+                    .sessions()
+                    .set_mailbox(&s.row.id_hash, None)
+                    .await;
                 Err(self.refusal_page(Some(s), &r))
             }
         }
@@ -92,12 +96,12 @@ async fn open(State(web): State<Web>, Signed(s): Signed, Form(f): Form<OpenForm>
     match web.gw.open_mailbox(auth, &creds).await {
         Ok(m) => {
             let mb = m.mailbox();
-            match sessions::set_mailbox(
-                &web.gw.store().pool,
-                &s.row.id_hash,
-                Some((mb.id, mb.auth_epoch)),
-            )
-            .await
+            match web
+                .gw
+                .store()
+                .sessions()
+                .set_mailbox(&s.row.id_hash, Some((mb.id, mb.auth_epoch)))
+                .await
             {
                 Ok(()) => see_other("/mailbox"),
                 Err(e) => web.refusal_page(Some(&s), &e.into()),
@@ -125,7 +129,13 @@ async fn close(State(web): State<Web>, Signed(s): Signed, Form(f): Form<CsrfForm
     if let Err(r) = check_csrf(&s, &f.csrf) {
         return r;
     }
-    match sessions::set_mailbox(&web.gw.store().pool, &s.row.id_hash, None).await {
+    match web
+        .gw
+        .store()
+        .sessions()
+        .set_mailbox(&s.row.id_hash, None)
+        .await
+    {
         Ok(()) => see_other("/home"),
         Err(e) => web.refusal_page(Some(&s), &e.into()),
     }
@@ -327,7 +337,7 @@ async fn message(State(web): State<Web>, Signed(s): Signed, Path(id): Path<Strin
         Err(r) => return web.resolve(&s, &r).await,
     };
     let broadcast_text = if info.body_key.is_none() {
-        match crate::store::messages::broadcast_body(&web.gw.store().pool, info.row_id).await {
+        match web.gw.store().messages().broadcast_body(info.row_id).await {
             Ok(b) => Some(
                 b.map(|(_, text)| text.lines().map(str::to_string).collect())
                     .unwrap_or_default(),

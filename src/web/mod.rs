@@ -329,11 +329,19 @@ impl Web {
     /// The frame of a page for a signed-in person.
     pub async fn chrome(&self, s: &Session, auth: &Authorized, title: &str) -> Chrome {
         let a = auth.account();
-        let help_desk = crate::store::operators::is_help_desk(&self.gw.store().pool, a.id)
+        let help_desk = self
+            .gw
+            .store()
+            .operators()
+            .is_help_desk(a.id)
             .await
             .unwrap_or(false);
         let mailbox = match s.row.mailbox {
-            Some((id, _)) => crate::store::mailboxes::load_by_id(&self.gw.store().pool, id)
+            Some((id, _)) => self
+                .gw
+                .store()
+                .mailboxes()
+                .load_by_id(id)
                 .await
                 .ok()
                 .flatten()

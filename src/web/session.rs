@@ -14,7 +14,7 @@
 use super::Web;
 use crate::access::constant_time_eq;
 use crate::gateway::Caller;
-use crate::store::sessions::{self, SessionRow};
+use crate::store::sessions::SessionRow;
 use axum::http::{header, HeaderMap, HeaderValue};
 use sha2::{Digest, Sha256};
 use time::Duration;
@@ -91,13 +91,13 @@ impl Web {
         &self,
         headers: &HeaderMap,
         caller: Caller,
-    ) -> Result<Option<Session>, sqlx::Error> {
+    ) -> Result<Option<Session>, crate::store::StoreError> {
         let Some(token) = cookie(headers, SESSION_COOKIE).filter(|t| t.len() == 64) else {
             return Ok(None);
         };
-        let pool = &self.gw.store().pool;
+        let store = &self.gw.store();
         let id_hash = hash_token(token);
-        let Some(row) = sessions::load(pool, &id_hash).await? else {
+        let Some(row) = store.sessions().load(&id_hash).await? else {
             return Ok(None);
         };
         let now = self.gw.clock().now();
@@ -105,12 +105,12 @@ impl Web {
         let idle = Duration::minutes(cfg.session_idle_minutes);
         let lifetime = Duration::hours(cfg.session_lifetime_hours);
         if now - row.last_seen_at >= idle || now - row.created_at >= lifetime {
-            sessions::delete(pool, &id_hash).await?;
+            store.sessions().delete(&id_hash).await?;
             return Ok(None);
         }
         // The idle deadline moves with use; a write per quarter minute is plenty.
         if now - row.last_seen_at >= Duration::seconds(15) {
-            sessions::touch(pool, &id_hash, now).await?;
+            store.sessions().touch(&id_hash, now).await?;
         }
         Ok(Some(Session { row, caller }))
     }
@@ -121,7 +121,7 @@ impl Web {
         account_id: i64,
         mid: &str,
         auth_epoch: i64,
-    ) -> Result<String, sqlx::Error> {
+    ) -> Result<String, crate::store::StoreError> {
         let token = random_token();
         let now = self.gw.clock().now();
         let row = SessionRow {
@@ -134,25 +134,27 @@ impl Web {
             last_seen_at: now,
             mailbox: None,
         };
-        sessions::create(&self.gw.store().pool, &row).await?;
+        self.gw.store().sessions().create(&row).await?;
         Ok(token)
     }
 
     /// Ends a session (sign-out): the row is gone, so no node accepts the cookie again.
-    pub async fn end_session(&self, s: &Session) -> Result<(), sqlx::Error> {
-        sessions::delete(&self.gw.store().pool, &s.row.id_hash).await
+    pub async fn end_session(&self, s: &Session) -> Result<(), crate::store::StoreError> {
+        self.gw.store().sessions().delete(&s.row.id_hash).await
     }
 
     /// Removes sessions past their idle or absolute deadline (run periodically).
-    pub async fn purge_sessions(&self) -> Result<u64, sqlx::Error> {
+    pub async fn purge_sessions(&self) -> Result<u64, crate::store::StoreError> {
         let now = self.gw.clock().now();
         let cfg = &self.gw.config().web;
-        sessions::purge_expired(
-            &self.gw.store().pool,
-            now - Duration::minutes(cfg.session_idle_minutes),
-            now - Duration::hours(cfg.session_lifetime_hours),
-        )
-        .await
+        self.gw
+            .store()
+            .sessions()
+            .purge_expired(
+                now - Duration::minutes(cfg.session_idle_minutes),
+                now - Duration::hours(cfg.session_lifetime_hours),
+            )
+            .await
     }
 }
 
