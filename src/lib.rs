@@ -20,7 +20,6 @@ pub mod access;
 pub mod admin;
 pub mod app;
 pub mod audit;
-pub mod backup;
 pub mod client;
 pub mod clock;
 pub mod config;

@@ -159,7 +159,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             let store = Store::open(&config.database_url(), &config.data_dir)
                 .await
                 .map_err(|e| e.to_string())?;
-            let chain = audit::verify(&store.pool).await.map_err(|e| e.to_string());
+            let chain = store.audit_log().verify().await.map_err(|e| e.to_string());
             let checkpoints = match audit::checkpoint::Checkpoints::from_config(&config) {
                 Ok(cp) => audit::checkpoint::verify(&store, &cp)
                     .await

@@ -84,11 +84,7 @@ fn verdict(ok: bool) -> &'static str {
 
 async fn readyz(State(ops): State<Ops>) -> Response {
     let store = ops.gw.store();
-    let database = tokio::time::timeout(
-        Duration::from_secs(2),
-        crate::store::schema_fit(&store.pool),
-    )
-    .await;
+    let database = tokio::time::timeout(Duration::from_secs(2), store.schema_fit()).await;
     let (database_ok, schema_ok) = match database {
         Ok(Ok(fit)) => (true, fit.serves()),
         Ok(Err(e)) => {

@@ -18,7 +18,7 @@ async fn operations_are_recorded_and_the_chain_detects_edits_and_removals() {
             .await,
         "AuthenticationFailed",
     );
-    let pool = &t.admin.store.pool;
+    let pool = &t.db;
     type Row = (
         String,
         String,
@@ -60,7 +60,7 @@ async fn operations_are_recorded_and_the_chain_detects_edits_and_removals() {
     .expect("n");
     assert_eq!(no_secrets, 0, "no password in the audit log");
 
-    let total = match audit::verify(pool).await.expect("verify") {
+    let total = match t.admin.store.audit_log().verify().await.expect("verify") {
         Verdict::Intact { records } => records,
         other => panic!("{other:?}"),
     };
@@ -75,7 +75,7 @@ async fn operations_are_recorded_and_the_chain_detects_edits_and_removals() {
         .await
         .expect("tamper");
     assert!(matches!(
-        audit::verify(pool).await.expect("verify"),
+        t.admin.store.audit_log().verify().await.expect("verify"),
         Verdict::Broken { seq: 5, .. }
     ));
 }
@@ -83,12 +83,12 @@ async fn operations_are_recorded_and_the_chain_detects_edits_and_removals() {
 #[tokio::test]
 async fn removal_and_reordering_are_found() {
     let t = TestApp::start().await;
-    let pool = &t.admin.store.pool;
+    let pool = &t.db;
     sqlx::query("DELETE FROM audit_log WHERE seq = 4")
         .execute(pool)
         .await
         .expect("remove");
-    match audit::verify(pool).await.expect("verify") {
+    match t.admin.store.audit_log().verify().await.expect("verify") {
         Verdict::Broken { seq, reason } => {
             assert_eq!(seq, 4);
             assert!(reason.contains("missing"), "{reason}");
@@ -96,7 +96,7 @@ async fn removal_and_reordering_are_found() {
         other => panic!("{other:?}"),
     }
     let t = TestApp::start().await;
-    let pool = &t.admin.store.pool;
+    let pool = &t.db;
     // Swap records 6 and 7 (renumbering them).
     sqlx::query("UPDATE audit_log SET seq = -6 WHERE seq = 6")
         .execute(pool)
@@ -111,7 +111,7 @@ async fn removal_and_reordering_are_found() {
         .await
         .expect("swap");
     assert!(matches!(
-        audit::verify(pool).await.expect("verify"),
+        t.admin.store.audit_log().verify().await.expect("verify"),
         Verdict::Broken { seq: 6, .. }
     ));
 }
@@ -174,7 +174,7 @@ async fn signed_checkpoints_reveal_a_recomputed_chain_a_cut_tail_and_forgeries()
     // Stopping writes the head's checkpoint (as the schedule does while running).
     t.stop().await;
     let cp = Checkpoints::from_config(&t.config).expect("key");
-    let pool = &t.admin.store.pool;
+    let pool = &t.db;
     let holds = checkpoint::verify(&t.admin.store, &cp)
         .await
         .expect("verify");
@@ -189,7 +189,7 @@ async fn signed_checkpoints_reveal_a_recomputed_chain_a_cut_tail_and_forgeries()
     // An edit hidden by recomputing the chain: the chain alone holds, the signed head does not.
     edit_and_recompute(pool, 3).await;
     assert!(matches!(
-        audit::verify(pool).await.expect("verify"),
+        t.admin.store.audit_log().verify().await.expect("verify"),
         Verdict::Intact { .. }
     ));
     match checkpoint::verify(&t.admin.store, &cp)
@@ -220,13 +220,13 @@ async fn signed_checkpoints_reveal_a_recomputed_chain_a_cut_tail_and_forgeries()
     assert_ok(&t.send(SITE_USER, MAPLE, None, b"x").await);
     t.stop().await;
     let cp = Checkpoints::from_config(&t.config).expect("key");
-    let pool = &t.admin.store.pool;
+    let pool = &t.db;
     sqlx::query("DELETE FROM audit_log WHERE seq > 4")
         .execute(pool)
         .await
         .expect("cut");
     assert!(matches!(
-        audit::verify(pool).await.expect("verify"),
+        t.admin.store.audit_log().verify().await.expect("verify"),
         Verdict::Intact { .. }
     ));
     match checkpoint::verify(&t.admin.store, &cp)

@@ -61,7 +61,7 @@ async fn before_a_right_password_every_refusal_reads_the_same_and_costs_the_same
         "SELECT detail FROM audit_log WHERE actor = $1 AND outcome = 'AuthenticationFailed' ORDER BY seq",
     )
     .bind(SITE_USER.0)
-    .fetch_all(&t.admin.store.pool)
+    .fetch_all(&t.db)
     .await
     .expect("audit");
     assert!(
@@ -106,7 +106,7 @@ async fn parallel_guesses_are_counted_before_any_is_checked() {
     let failed_signins = || async {
         sqlx::query_scalar::<_, i64>("SELECT failed_signins FROM accounts WHERE mid = $1")
             .bind(SITE_USER.0)
-            .fetch_one(&t.admin.store.pool)
+            .fetch_one(&t.db)
             .await
             .expect("count")
     };
@@ -137,7 +137,7 @@ async fn parallel_guesses_are_counted_before_any_is_checked() {
     }
     let failed: i64 = sqlx::query_scalar("SELECT failed_signins FROM accounts WHERE mid = $1")
         .bind(SITE_USER.0)
-        .fetch_one(&t.admin.store.pool)
+        .fetch_one(&t.db)
         .await
         .expect("count");
     assert_eq!(failed, 6, "every attempt was counted");
@@ -175,7 +175,7 @@ async fn wrong_mailbox_passwords_freeze_the_mailbox_for_everyone() {
         "SELECT detail FROM audit_log WHERE mailbox = $1 AND detail LIKE '%frozen until%' ORDER BY seq",
     )
     .bind(MAPLE.0)
-    .fetch_all(&t.admin.store.pool)
+    .fetch_all(&t.db)
     .await
     .expect("audit");
     assert!(frozen[0].contains("wrong password 5 of 5"), "{frozen:?}");

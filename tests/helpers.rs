@@ -45,6 +45,29 @@ pub struct TestApp {
     pub url: String,
     pub ca: PathBuf,
     pub admin: Admin,
+    /// The test's own pool on the gateway's database (the gateway's is private): to read and
+    /// to tamper as someone with database access would.
+    pub db: sqlx::AnyPool,
+}
+
+/// A pool of its own on the database at `url`, as an intruder or an inspector would open one.
+pub async fn raw_db(url: &str) -> sqlx::AnyPool {
+    use sqlx::Executor;
+    sqlx::any::install_default_drivers();
+    let sqlite = url.starts_with("sqlite:");
+    sqlx::any::AnyPoolOptions::new()
+        .max_connections(2)
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                if sqlite {
+                    conn.execute("PRAGMA busy_timeout = 10000").await?;
+                }
+                Ok(())
+            })
+        })
+        .connect(url)
+        .await
+        .expect("the test's own database pool")
 }
 
 /// The engine every test runs on: SQLite in the data directory, or, when the test command sets
@@ -125,7 +148,9 @@ impl TestApp {
             .dev_ca
             .clone()
             .unwrap_or_else(|| app.certs.cert.clone());
+        let db = raw_db(&config.database_url()).await;
         TestApp {
+            db,
             app: Some(app),
             clock,
             dir,
@@ -303,9 +328,9 @@ pub async fn settled_uploads(store: &Store) -> u64 {
 
 /// Ages every listed database upload by two hours, as if its node had stopped long ago
 /// (the sweep measures age with the database's clock, which tests cannot move).
-pub async fn age_uploads(store: &Store) {
+pub async fn age_uploads(db: &sqlx::AnyPool) {
     sqlx::query("UPDATE body_uploads SET touched_at = touched_at - 7200")
-        .execute(&store.pool)
+        .execute(db)
         .await
         .expect("age uploads");
 }

@@ -312,7 +312,7 @@ async fn directory_changes_are_audited_with_actor_subject_before_and_after() {
     let rows: Vec<(String, String, String)> = sqlx::query_as(
         "SELECT actor, action, detail FROM audit_log WHERE detail LIKE '%M10060%' ORDER BY seq",
     )
-    .fetch_all(&t.admin.store.pool)
+    .fetch_all(&t.db)
     .await
     .expect("rows");
     let actions: Vec<&str> = rows.iter().map(|r| r.1.as_str()).collect();
@@ -427,7 +427,7 @@ async fn r17_r18_after_the_deadline_uncertified_users_are_refused_and_flagged_ri
     let by_system: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM audit_log WHERE actor = 'system' AND action = 'RemoveFlaggedRight'",
     )
-    .fetch_one(&t.admin.store.pool)
+    .fetch_one(&t.db)
     .await
     .expect("count");
     assert_eq!(by_system, 1);

@@ -30,7 +30,7 @@ enum State {
 
 /// Puts SITE_USER (M10002) in `state`, as the directory and time would.
 async fn put_in(t: &TestApp, state: State) {
-    let pool = &t.admin.store.pool;
+    let pool = &t.db;
     let now = imax_gateway::clock::to_epoch(imax_gateway::clock::Clock::now(&*t.clock));
     let sql = |q: &'static str| sqlx::query(q).bind(SITE_USER.0).bind(now).execute(pool);
     match state {

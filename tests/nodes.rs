@@ -180,7 +180,7 @@ async fn two_nodes_on_one_database_serve_any_request_and_survive_a_killed_node()
     // The dead node's partial uploads stay listed until they are an hour old, then any node
     // sweeps them.
     assert!(store.bodies.uploads_in_progress().await.expect("uploads") >= 2);
-    age_uploads(&store).await;
+    age_uploads(&t.db).await;
     assert!(store.sweep_abandoned_uploads().await.expect("sweep") >= 2);
     assert_eq!(
         store.bodies.uploads_in_progress().await.expect("uploads"),
@@ -269,7 +269,7 @@ async fn account_row(t: &TestApp) -> (i64, String, i64, Option<i64>) {
         "SELECT failed_signins, status, auth_epoch, last_activity_at FROM accounts WHERE mid = $1",
     )
     .bind(SITE_USER.0)
-    .fetch_one(&t.admin.store.pool)
+    .fetch_one(&t.db)
     .await
     .expect("account")
 }

@@ -72,7 +72,7 @@ async fn health_and_readiness_say_what_a_balancer_needs() {
 async fn older_nodes_serve_on_a_newer_compatible_schema_and_stop_on_an_incompatible_one() {
     use imax_gateway::store::SCHEMA_VERSION;
     let mut t = TestApp::start().await;
-    let pool = t.admin.store.pool.clone();
+    let pool = t.db.clone();
     let step = |version: i64, back_to: Option<i64>| {
         let pool = pool.clone();
         async move {
@@ -312,7 +312,7 @@ async fn json_logs_have_one_line_per_request_with_its_id_and_no_secret() {
     let (actor, outcome): (String, String) =
         sqlx::query_as("SELECT actor, outcome FROM audit_log WHERE request_id = $1")
             .bind(&id)
-            .fetch_one(&store.pool)
+            .fetch_one(&raw_db(&t.config.database_url()).await)
             .await
             .expect("the refusal's audit record, by the fault's request id");
     assert_eq!(
@@ -320,9 +320,7 @@ async fn json_logs_have_one_line_per_request_with_its_id_and_no_secret() {
         (SITE_USER.0, "AuthenticationFailed")
     );
     assert!(matches!(
-        imax_gateway::audit::verify(&store.pool)
-            .await
-            .expect("verify"),
+        store.audit_log().verify().await.expect("verify"),
         imax_gateway::audit::Verdict::Intact { .. }
     ));
     store.close().await;

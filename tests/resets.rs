@@ -206,7 +206,7 @@ async fn r24_help_desk_reset_checks_the_profile_and_mails_the_new_password() {
     let leaks: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE detail LIKE '%' || $1 || '%'")
             .bind(&password)
-            .fetch_one(&t.admin.store.pool)
+            .fetch_one(&t.db)
             .await
             .expect("count");
     assert_eq!(leaks, 0);
@@ -249,7 +249,7 @@ async fn r24_three_mismatches_freeze_resets_for_a_day() {
     let recorded: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM audit_log WHERE action = 'ResetMailboxPassword' AND outcome IN ('ResetMismatch', 'ResetsFrozen')",
     )
-    .fetch_one(&t.admin.store.pool)
+    .fetch_one(&t.db)
     .await
     .expect("count");
     assert_eq!(recorded, 4);

@@ -30,13 +30,13 @@ async fn plant_crash_leftovers(t: &TestApp, store: &Store) {
                 )
                 .bind(key)
                 .bind(age)
-                .execute(&store.pool)
+                .execute(&t.db)
                 .await
                 .expect("upload");
                 sqlx::query("INSERT INTO body_chunks (body_key, seq, data) VALUES ($1, 0, $2)")
                     .bind(key)
                     .bind(&b"half"[..])
-                    .execute(&store.pool)
+                    .execute(&t.db)
                     .await
                     .expect("chunk");
             }
@@ -63,7 +63,7 @@ async fn assert_crash_leftovers_handled(t: &TestApp, store: &Store) {
             let left: Vec<String> = sqlx::query_scalar(
                 "SELECT DISTINCT body_key FROM body_chunks WHERE body_key LIKE '00%'",
             )
-            .fetch_all(&store.pool)
+            .fetch_all(&t.db)
             .await
             .expect("chunks");
             assert_eq!(
@@ -145,7 +145,7 @@ async fn a_killed_gateway_leaves_whole_messages_or_nothing() {
         assert_eq!(fetch_whole(&mut ca_client, PBCA, id).await.len(), 3 << 20);
     }
     // What the killed process was receiving is swept once it is old enough (files: at once).
-    age_uploads(&t.admin.store).await;
+    age_uploads(&t.db).await;
     t.admin
         .store
         .sweep_abandoned_uploads()
@@ -193,7 +193,7 @@ async fn admin_check_finds_bad_bodies_orphans_and_a_broken_audit_chain() {
     // A body changed behind the gateway's back, and a body without a row.
     let key: String = sqlx::query_scalar("SELECT body_key FROM messages WHERE message_id = $1")
         .bind(&ids[1])
-        .fetch_one(&store.pool)
+        .fetch_one(&t.db)
         .await
         .expect("key");
     match &store.bodies {
@@ -210,7 +210,7 @@ async fn admin_check_finds_bad_bodies_orphans_and_a_broken_audit_chain() {
             let mut bytes: Vec<u8> =
                 sqlx::query_scalar("SELECT data FROM body_chunks WHERE body_key = $1 AND seq = 0")
                     .bind(&key)
-                    .fetch_one(&store.pool)
+                    .fetch_one(&t.db)
                     .await
                     .expect("chunk");
             bytes[0] ^= 1;
@@ -229,7 +229,7 @@ async fn admin_check_finds_bad_bodies_orphans_and_a_broken_audit_chain() {
                 sqlx::query(sql)
                     .bind(k)
                     .bind(data)
-                    .execute(&store.pool)
+                    .execute(&t.db)
                     .await
                     .expect("tamper");
             }
@@ -252,7 +252,7 @@ async fn admin_check_finds_bad_bodies_orphans_and_a_broken_audit_chain() {
     let retrieved: Option<i64> =
         sqlx::query_scalar("SELECT retrieved_at FROM messages WHERE message_id = $1")
             .bind(&ids[1])
-            .fetch_one(&store.pool)
+            .fetch_one(&t.db)
             .await
             .expect("row");
     assert_eq!(retrieved, None, "not retrieved");
@@ -262,7 +262,7 @@ async fn admin_check_finds_bad_bodies_orphans_and_a_broken_audit_chain() {
             "SELECT detail FROM audit_log WHERE message_id = $1 AND outcome = 'Unavailable'",
         )
         .bind(&ids[1])
-        .fetch_all(&store.pool)
+        .fetch_all(&t.db)
         .await
         .expect("audit");
         if !audited.is_empty() {
@@ -289,7 +289,7 @@ async fn admin_check_finds_bad_bodies_orphans_and_a_broken_audit_chain() {
 
     // An audit record removed.
     sqlx::query("DELETE FROM audit_log WHERE seq = 2")
-        .execute(&store.pool)
+        .execute(&t.db)
         .await
         .expect("delete");
     let r = store.check().await.expect("check");

@@ -51,12 +51,6 @@ fn invalid(s: impl Into<String>) -> AdminError {
     AdminError::Invalid(s.into())
 }
 
-impl From<sqlx::Error> for AdminError {
-    fn from(e: sqlx::Error) -> Self {
-        AdminError::Db(e.into())
-    }
-}
-
 fn unique_violation(e: &crate::store::StoreError) -> bool {
     e.is_unique_violation()
 }

@@ -5,7 +5,6 @@
 use super::{Actor, Admin, AdminError};
 use crate::directory::{Account, AccountKind, AccountStatus, Right};
 use crate::store::mailboxes::MailboxState;
-use sqlx::Row;
 use time::OffsetDateTime;
 
 /// A property as offered on a page.
@@ -62,24 +61,15 @@ impl Admin {
         let Actor::Coordinator { id, .. } = &self.actor else {
             return Ok(Vec::new());
         };
-        let rows = sqlx::query(
-            "SELECT p.property_number, p.name FROM business_partners b
-               JOIN properties p ON p.id = b.property_id
-              WHERE b.account_id = $1 ORDER BY p.property_number",
-        )
-        .bind(id)
-        .fetch_all(&self.store.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(PropertyChoice {
-                    number: r.try_get(0)?,
-                    name: r.try_get(1)?,
-                    assigned: false,
-                })
+        let properties = self.store.operators().bpr_property_names(*id).await?;
+        Ok(properties
+            .into_iter()
+            .map(|(number, name)| PropertyChoice {
+                number,
+                name,
+                assigned: false,
             })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(AdminError::from)
+            .collect())
     }
 
     /// One person, if the actor may manage them (R3, R14).
@@ -131,15 +121,8 @@ impl Admin {
                 .replace('%', "\\%")
                 .replace('_', "\\_")
         );
-        let pool = &self.store.pool;
         let store = &self.store;
-        let people = sqlx::query_scalar(
-            "SELECT mid FROM accounts WHERE mid LIKE $1 ESCAPE '\\' OR full_name LIKE $1 ESCAPE '\\'
-              ORDER BY mid LIMIT 50",
-        )
-        .bind(&like)
-        .fetch_all(pool)
-        .await?;
+        let people = store.accounts().search(&like).await?;
         let mailboxes = store.mailboxes().search_states(&like).await?;
         Ok((people, mailboxes))
     }

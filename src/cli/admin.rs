@@ -671,10 +671,14 @@ pub async fn admin_command(admin: &Admin, command: AdminCommand) -> Result<(), S
             print_check(&r)?;
         }
         AdminCommand::Backup { dir } => {
-            let m =
-                imax_gateway::backup::backup(&admin.store, &admin.config, &dir, admin.clock.now())
-                    .await
-                    .map_err(|e| e.to_string())?;
+            let m = imax_gateway::store::backup::backup(
+                &admin.store,
+                &backup_files(&admin.config),
+                &dir,
+                admin.clock.now(),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
             println!(
                 "backed up to {}: {} messages ({} bytes), schema version {}",
                 dir.display(),
@@ -701,13 +705,25 @@ pub async fn admin_command(admin: &Admin, command: AdminCommand) -> Result<(), S
     Ok(())
 }
 
+/// Where this configuration keeps what a backup holds besides the database.
+fn backup_files(config: &imax_gateway::config::Config) -> imax_gateway::store::backup::Files {
+    let (key, checkpoints) = imax_gateway::audit::checkpoint::Checkpoints::paths(config);
+    imax_gateway::store::backup::Files {
+        data_dir: config.data_dir.clone(),
+        database_url: config.database_url(),
+        tls_dir: config.data_dir.join("tls"),
+        audit_key: config.audit.key.is_empty().then_some(key),
+        audit_checkpoints: checkpoints,
+    }
+}
+
 /// `imax admin restore DIR`: runs instead of opening the store, whose data directory must be
 /// empty until the backup is in it.
 pub async fn restore_command(
     config: &imax_gateway::config::Config,
     dir: &Path,
 ) -> Result<(), String> {
-    let (m, report) = imax_gateway::backup::restore(config, dir)
+    let (m, report) = imax_gateway::store::backup::restore(&backup_files(config), dir)
         .await
         .map_err(|e| e.to_string())?;
     println!(

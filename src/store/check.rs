@@ -75,7 +75,7 @@ impl Store {
                 report.orphan_bodies.push(key);
             }
         }
-        match audit::verify(&self.pool).await? {
+        match self.audit_log().verify().await? {
             audit::Verdict::Intact { records } => report.audit_records = records,
             audit::Verdict::Broken { seq, reason } => report.audit_broken = Some((seq, reason)),
         }

@@ -8,9 +8,10 @@
 //! savepoint, so one failing job does not sink the others. Under load many requests share one
 //! fsync (and, on PostgreSQL, few round trips); alone, a request pays exactly one.
 
-use crate::audit::{AuditEntry, Chain};
+use crate::audit::AuditEntry;
 use crate::clock::to_epoch;
 use crate::error::{Code, Refusal};
+use crate::store::audit_log::Chain;
 use sqlx::{AnyConnection, AnyPool, Connection};
 use std::sync::Arc;
 use time::OffsetDateTime;
@@ -511,7 +512,8 @@ async fn apply_effect(conn: &mut AnyConnection, effect: &Effect) -> Result<(), s
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::{verify, AuditEntry, Verdict};
+    use crate::audit::{AuditEntry, Verdict};
+    use crate::store::audit_log::verify;
 
     fn job(
         effects: Vec<Effect>,

@@ -203,7 +203,7 @@ impl<'a> Messages<'a> {
             rows.len(),
             crate::clock::rfc3339(cutoff)
         ));
-        crate::audit::append(&mut tx, &audit).await?;
+        crate::store::audit_log::append(&mut tx, &audit).await?;
         tx.commit().await?;
         Ok(rows
             .into_iter()

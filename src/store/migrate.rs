@@ -162,13 +162,6 @@ pub async fn run(pool: &AnyPool, engine: super::Engine) -> Result<(), StoreError
     Ok(())
 }
 
-/// The schema version the database is at (0 before the first migration).
-pub async fn current(pool: &AnyPool) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM schema_version")
-        .fetch_one(pool)
-        .await
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

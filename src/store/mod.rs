@@ -20,7 +20,7 @@ macro_rules! audited {
     ($pool:expr, $audit:expr, |$tx:ident| $body:block) => {{
         let mut $tx = $crate::store::begin_write($pool).await?;
         let out = $body;
-        $crate::audit::append(&mut $tx, $audit).await?;
+        $crate::store::audit_log::append(&mut $tx, $audit).await?;
         $tx.commit().await?;
         Ok(out)
     }};
@@ -28,6 +28,7 @@ macro_rules! audited {
 
 pub mod accounts;
 pub mod audit_log;
+pub mod backup;
 pub mod bodies;
 pub mod check;
 pub mod committer;
@@ -42,7 +43,7 @@ pub mod throttle;
 
 pub use bodies::{BodyReader, BodyStore, SealedBody, StagedBody};
 pub use committer::{CommitError, Committer, Effect, NewMessage};
-pub use migrate::{current as schema_version, fit as schema_fit, SchemaFit, SCHEMA_VERSION};
+pub use migrate::{SchemaFit, SCHEMA_VERSION};
 
 use bodies::{ChunkBodies, FileBodies};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -111,7 +112,8 @@ pub fn sqlite_path(url: &str) -> Option<&str> {
 /// The database pool plus the body store and the group committer.
 #[derive(Debug, Clone)]
 pub struct Store {
-    pub pool: AnyPool,
+    /// Private: the rest of the gateway goes through the handles below, so SQL lives here.
+    pool: AnyPool,
     pub engine: Engine,
     pub bodies: BodyStore,
     pub committer: Committer,
@@ -165,7 +167,11 @@ impl Store {
     pub fn throttle(&self) -> throttle::ThrottleCounts<'_> {
         throttle::ThrottleCounts::new(&self.pool)
     }
-    /// The audit chain's head and length.
+    /// How the database's schema fits this build (`/readyz`; rolling upgrades).
+    pub async fn schema_fit(&self) -> Result<SchemaFit, StoreError> {
+        Ok(migrate::fit(&self.pool).await?)
+    }
+    /// The audit chain: appending, its head and length, walking it.
     pub fn audit_log(&self) -> audit_log::AuditLog<'_> {
         audit_log::AuditLog::new(&self.pool)
     }

@@ -19,6 +19,21 @@ impl<'a> Operators<'a> {
         Operators { pool }
     }
 
+    /// A coordinator's BPR properties as (number, name), by number (R3).
+    pub async fn bpr_property_names(
+        &self,
+        coordinator: i64,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT p.property_number, p.name FROM business_partners b
+               JOIN properties p ON p.id = b.property_id
+              WHERE b.account_id = $1 ORDER BY p.property_number",
+        )
+        .bind(coordinator)
+        .fetch_all(self.pool)
+        .await?)
+    }
+
     pub async fn is_help_desk(&self, account: i64) -> Result<bool, StoreError> {
         let pool = self.pool;
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM help_desk WHERE account_id = $1")
@@ -189,7 +204,7 @@ impl<'a> Operators<'a> {
             .bind(account)
             .execute(&mut *tx)
             .await?;
-        crate::audit::append(&mut tx, audit).await?;
+        crate::store::audit_log::append(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(true)
     }

@@ -20,8 +20,6 @@
 //! `imax admin check` over it. On PostgreSQL the database holds the bodies too: back up with
 //! `pg_dump` (README, "Operations").
 
-use crate::audit::checkpoint::Checkpoints;
-use crate::config::Config;
 use crate::store::{self, private, Engine, Store};
 use serde::{Deserialize, Serialize};
 use sqlx::Connection;
@@ -36,6 +34,18 @@ const BODIES: &str = "messages/bodies";
 const TLS: &str = "tls";
 const AUDIT_KEY: &str = "audit.key";
 const AUDIT_CHECKPOINTS: &str = "audit-checkpoints";
+
+/// Where a gateway keeps what a backup holds besides the database (from its configuration).
+#[derive(Debug, Clone)]
+pub struct Files {
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    /// The TLS certificate and key directory (`<data_dir>/tls`).
+    pub tls_dir: PathBuf,
+    /// The audit key's file; `None` when the key is given inline (then it is not copied).
+    pub audit_key: Option<PathBuf>,
+    pub audit_checkpoints: PathBuf,
+}
 
 /// What a backup wrote, also kept as its manifest.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -83,7 +93,7 @@ fn io_err(what: impl Into<String>) -> impl FnOnce(io::Error) -> BackupError {
 /// Copies a serving (or stopped) SQLite gateway into `dir`, which must be empty or new.
 pub async fn backup(
     store: &Store,
-    config: &Config,
+    files_of: &Files,
     dir: &Path,
     now: OffsetDateTime,
 ) -> Result<Manifest, BackupError> {
@@ -94,11 +104,12 @@ pub async fn backup(
     private::dir(dir).map_err(io_err(format!("creating {}", dir.display())))?;
 
     // 1. Audit checkpoints and key, before the database (see the module's documentation).
-    let (key_file, checkpoints) = Checkpoints::paths(config);
-    copy_whole_lines(&checkpoints, &dir.join(AUDIT_CHECKPOINTS))?;
-    copy_if_present(&key_file, &dir.join(AUDIT_KEY))?;
+    copy_whole_lines(&files_of.audit_checkpoints, &dir.join(AUDIT_CHECKPOINTS))?;
+    if let Some(key) = &files_of.audit_key {
+        copy_if_present(key, &dir.join(AUDIT_KEY))?;
+    }
     // 2. TLS files.
-    copy_tree(&config.data_dir.join(TLS), &dir.join(TLS))?;
+    copy_tree(&files_of.tls_dir, &dir.join(TLS))?;
 
     // 3. The database, as of one transaction.
     let db_copy = dir.join(DATABASE);
@@ -166,12 +177,12 @@ pub async fn backup(
     Ok(manifest)
 }
 
-/// Copies the backup in `dir` into `config`'s empty data directory and checks the result.
+/// Copies the backup in `dir` into an empty data directory and checks the result.
 pub async fn restore(
-    config: &Config,
+    files_of: &Files,
     dir: &Path,
 ) -> Result<(Manifest, store::check::CheckReport), BackupError> {
-    let url = config.database_url();
+    let url = files_of.database_url.clone();
     if Engine::of_url(&url) != Some(Engine::Sqlite) {
         return Err(BackupError::Postgres);
     }
@@ -185,28 +196,27 @@ pub async fn restore(
             store::SCHEMA_VERSION,
         ));
     }
-    require_empty(&config.data_dir)?;
+    require_empty(&files_of.data_dir)?;
     let db = store::sqlite_path(&url)
         .map(PathBuf::from)
-        .unwrap_or_else(|| config.data_dir.join(DATABASE));
+        .unwrap_or_else(|| files_of.data_dir.join(DATABASE));
     if db.exists() {
         return Err(BackupError::NotEmpty(db));
     }
-    private::dir(&config.data_dir).map_err(io_err("creating the data directory"))?;
+    private::dir(&files_of.data_dir).map_err(io_err("creating the data directory"))?;
     if let Some(parent) = db.parent() {
         private::dir(parent).map_err(io_err("the database's directory"))?;
     }
     copy_file(&dir.join(DATABASE), &db)?;
-    copy_tree(&dir.join(BODIES), &config.data_dir.join(BODIES))?;
-    copy_tree(&dir.join(TLS), &config.data_dir.join(TLS))?;
-    let (key_file, checkpoints) = Checkpoints::paths(config);
-    copy_if_present(&dir.join(AUDIT_CHECKPOINTS), &checkpoints)?;
-    if config.audit.key.is_empty() {
-        copy_if_present(&dir.join(AUDIT_KEY), &key_file)?;
+    copy_tree(&dir.join(BODIES), &files_of.data_dir.join(BODIES))?;
+    copy_tree(&dir.join(TLS), &files_of.tls_dir)?;
+    copy_if_present(&dir.join(AUDIT_CHECKPOINTS), &files_of.audit_checkpoints)?;
+    if let Some(key) = &files_of.audit_key {
+        copy_if_present(&dir.join(AUDIT_KEY), key)?;
     }
-    sync_tree(&config.data_dir)?;
+    sync_tree(&files_of.data_dir)?;
 
-    let store = Store::open(&url, &config.data_dir).await?;
+    let store = Store::open(&url, &files_of.data_dir).await?;
     let report = store.check().await;
     store.close().await;
     Ok((manifest, report?))
