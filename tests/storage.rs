@@ -482,3 +482,111 @@ async fn a_full_disk_refuses_uploads_cleanly_and_the_gateway_recovers_by_itself(
     }
     assert!(t.admin.store.check().await.expect("check").is_sound());
 }
+
+/// The schema as (table, column, NOT NULL) and (index, table) sets, whichever the engine.
+async fn schema_of(
+    url: &str,
+) -> (
+    std::collections::BTreeSet<(String, String, bool)>,
+    std::collections::BTreeSet<(String, String)>,
+) {
+    let db = raw_db(url).await;
+    let mut columns = std::collections::BTreeSet::new();
+    let mut indexes = std::collections::BTreeSet::new();
+    if url.starts_with("sqlite:") {
+        let tables: Vec<String> = sqlx::query_scalar(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+        )
+        .fetch_all(&db)
+        .await
+        .expect("tables");
+        for table in tables {
+            let cols: Vec<(String, i64, i64)> =
+                sqlx::query_as("SELECT name, \"notnull\", pk FROM pragma_table_info($1)")
+                    .bind(&table)
+                    .fetch_all(&db)
+                    .await
+                    .expect("columns");
+            for (name, not_null, pk) in cols {
+                // A primary key is never NULL, whatever SQLite's table_info says.
+                columns.insert((table.clone(), name, not_null != 0 || pk != 0));
+            }
+        }
+        let idx: Vec<(String, String)> = sqlx::query_as(
+            "SELECT name, tbl_name FROM sqlite_master
+              WHERE type = 'index' AND name NOT LIKE 'sqlite_autoindex%'",
+        )
+        .fetch_all(&db)
+        .await
+        .expect("indexes");
+        indexes.extend(idx);
+    } else {
+        let cols: Vec<(String, String, String)> = sqlx::query_as(
+            "SELECT table_name::text, column_name::text, is_nullable::text
+               FROM information_schema.columns WHERE table_schema = 'public'",
+        )
+        .fetch_all(&db)
+        .await
+        .expect("columns");
+        for (table, name, nullable) in cols {
+            columns.insert((table, name, nullable == "NO"));
+        }
+        // Indexes made by hand, not those behind a primary key or UNIQUE constraint (SQLite
+        // names those sqlite_autoindex_…, left out above).
+        let idx: Vec<(String, String)> = sqlx::query_as(
+            "SELECT i.relname::text, t.relname::text FROM pg_index x
+               JOIN pg_class i ON i.oid = x.indexrelid
+               JOIN pg_class t ON t.oid = x.indrelid
+               JOIN pg_namespace n ON n.oid = t.relnamespace
+              WHERE n.nspname = 'public'
+                AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid)",
+        )
+        .fetch_all(&db)
+        .await
+        .expect("indexes");
+        indexes.extend(idx);
+    }
+    db.close().await;
+    (columns, indexes)
+}
+
+/// Both engines' migrations end with the same tables, columns (and whether they may be NULL)
+/// and indexes: a migration written for one and forgotten, or written differently, for the
+/// other fails here. Run in the PostgreSQL run, where both engines are at hand.
+#[tokio::test]
+async fn both_engines_end_with_the_same_tables_columns_and_indexes() {
+    let postgres = test_database_url().await;
+    if postgres.is_empty() {
+        println!(
+            "compared in the PostgreSQL run (IMAX_TEST_POSTGRES), where both engines are at hand"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().expect("dir");
+    let sqlite = format!("sqlite://{}", dir.path().join("imax.db").display());
+    for url in [&sqlite, &postgres] {
+        Store::open(url, dir.path())
+            .await
+            .expect("migrate")
+            .close()
+            .await;
+    }
+    let (lite_cols, lite_idx) = schema_of(&sqlite).await;
+    let (pg_cols, pg_idx) = schema_of(&postgres).await;
+    let only = |a: &std::collections::BTreeSet<(String, String, bool)>,
+                b: &std::collections::BTreeSet<(String, String, bool)>| {
+        a.difference(b).cloned().collect::<Vec<_>>()
+    };
+    assert!(
+        lite_cols == pg_cols,
+        "columns only on SQLite: {:?}\ncolumns only on PostgreSQL: {:?}",
+        only(&lite_cols, &pg_cols),
+        only(&pg_cols, &lite_cols)
+    );
+    assert!(
+        lite_idx == pg_idx,
+        "indexes only on SQLite: {:?}\nindexes only on PostgreSQL: {:?}",
+        lite_idx.difference(&pg_idx).collect::<Vec<_>>(),
+        pg_idx.difference(&lite_idx).collect::<Vec<_>>()
+    );
+}

@@ -205,17 +205,14 @@ impl<'a> Accounts<'a> {
     }
     /// The last `n` password hashes, newest first (the current one is not included).
     pub async fn password_history(&self, account: i64, n: u32) -> Result<Vec<String>, StoreError> {
-        let pool = self.pool;
         Ok(sqlx::query_scalar(
-        match crate::store::Engine::of_pool(pool) {
-            crate::store::Engine::Sqlite => "SELECT password_hash FROM password_history WHERE account_id = $1 ORDER BY changed_at DESC, rowid DESC LIMIT $2",
-            crate::store::Engine::Postgres => "SELECT password_hash FROM password_history WHERE account_id = $1 ORDER BY changed_at DESC, id DESC LIMIT $2",
-        },
-    )
-    .bind(account)
-    .bind(n as i64)
-    .fetch_all(pool)
-    .await?)
+            "SELECT password_hash FROM password_history WHERE account_id = $1
+              ORDER BY changed_at DESC, id DESC LIMIT $2",
+        )
+        .bind(account)
+        .bind(n as i64)
+        .fetch_all(self.pool)
+        .await?)
     }
     /// Sets the status (unlock, lock, terminate, restore), resetting the failure count and, for an
     /// unlock, counting the unlock as activity so that the 90-day lock does not strike again at once.

@@ -32,6 +32,7 @@ macro_rules! schema {
             "0008_shared_bodies.sql",
             "0009_mailbox_lock.sql",
             "0010_audit_request_id.sql",
+            "0011_password_history_id.sql",
         )
     };
 }
@@ -41,12 +42,14 @@ const SQLITE: &[&str] = schema!("sqlite");
 const POSTGRES: &[&str] = schema!("postgres");
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 10;
+pub const SCHEMA_VERSION: i64 = 11;
 
 /// For each version that older binaries may keep running on, the oldest such binary's schema
 /// version. A version not listed is compatible with its own binaries only. Version 10 adds
-/// a nullable column (`audit_log.request_id`) that version 9 binaries leave empty.
-const COMPATIBLE_BACK_TO: &[(i64, i64)] = &[(10, 9)];
+/// a nullable column (`audit_log.request_id`) that version 9 binaries leave empty; version 11
+/// gives SQLite's `password_history` the `id` PostgreSQL's always had (equal to the rowid
+/// older builds order by).
+const COMPATIBLE_BACK_TO: &[(i64, i64)] = &[(10, 9), (11, 9)];
 
 /// How the database's schema fits this build.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
