@@ -7,11 +7,12 @@ use crate::directory::{Account, AccountKind, AccountStatus, MId, Right, Rights};
 use sqlx::{AnyPool, Row};
 use time::OffsetDateTime;
 
+/// An account row, decoded by these names in `load`.
 const ACCOUNT_COLUMNS: &str =
     "a.id, a.mid, a.kind, a.full_name, a.email, a.password_hash, a.password_changed_at,
      a.status, a.lock_reason, a.failed_signins, a.last_activity_at, a.last_signin_at, a.created_at,
-     a.auth_epoch, w.admitted_at, a.rob_accepted_at,
-     (SELECT MAX(cycle) FROM recertifications r WHERE r.user_id = a.id)";
+     a.auth_epoch, w.admitted_at AS working_group_since, a.rob_accepted_at,
+     (SELECT MAX(cycle) FROM recertifications r WHERE r.user_id = a.id) AS recertified_cycle";
 
 /// This part of the store (`Store::accounts()`).
 #[derive(Clone, Copy)]
@@ -49,7 +50,7 @@ impl<'a> Accounts<'a> {
         else {
             return Ok(None);
         };
-        let id: i64 = row.try_get(0)?;
+        let id: i64 = row.try_get("id")?;
         let mut rights = Rights::default();
         let mut imax_granted_at = None;
         let mut flagged = Vec::new();
@@ -70,25 +71,25 @@ impl<'a> Accounts<'a> {
                 }
             }
         }
-        let status: String = row.try_get(7)?;
-        let reason: Option<String> = row.try_get(8)?;
+        let status: String = row.try_get("status")?;
+        let reason: Option<String> = row.try_get("lock_reason")?;
         let decode = |e: &str| sqlx::Error::Decode(e.to_string().into());
         Ok(Some(Account {
             id,
-            mid: MId::parse(&row.try_get::<String, _>(1)?).ok_or_else(|| decode("bad mid"))?,
-            kind: AccountKind::parse(&row.try_get::<String, _>(2)?)
+            mid: MId::parse(&row.try_get::<String, _>("mid")?).ok_or_else(|| decode("bad mid"))?,
+            kind: AccountKind::parse(&row.try_get::<String, _>("kind")?)
                 .ok_or_else(|| decode("bad kind"))?,
-            full_name: row.try_get(3)?,
-            email: row.try_get(4)?,
-            password_hash: row.try_get(5)?,
-            password_changed_at: from_epoch(row.try_get(6)?),
+            full_name: row.try_get("full_name")?,
+            email: row.try_get("email")?,
+            password_hash: row.try_get("password_hash")?,
+            password_changed_at: from_epoch(row.try_get("password_changed_at")?),
             status: AccountStatus::from_columns(&status, reason.as_deref())
                 .ok_or_else(|| decode("bad status"))?,
-            failed_signins: row.try_get::<i64, _>(9)?.try_into().unwrap_or(u32::MAX),
+            failed_signins: row.try_get::<i64, _>("failed_signins")?.try_into().unwrap_or(u32::MAX),
             last_activity_at: row.try_get::<Option<i64>, _>(10)?.map(from_epoch),
             last_signin_at: row.try_get::<Option<i64>, _>(11)?.map(from_epoch),
-            created_at: from_epoch(row.try_get(12)?),
-            auth_epoch: row.try_get(13)?,
+            created_at: from_epoch(row.try_get("created_at")?),
+            auth_epoch: row.try_get("auth_epoch")?,
             rights,
             working_group_since: row.try_get::<Option<i64>, _>(14)?.map(from_epoch),
             imax_granted_at,

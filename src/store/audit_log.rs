@@ -80,8 +80,8 @@ impl Chain {
             .await?;
         Ok(match head {
             Some(row) => Chain {
-                seq: row.try_get::<i64, _>(0)?,
-                hash: row.try_get::<String, _>(1)?,
+                seq: row.try_get::<i64, _>("seq")?,
+                hash: row.try_get::<String, _>("hash")?,
             },
             None => Chain {
                 seq: 0,
@@ -137,7 +137,7 @@ pub(super) async fn verify(pool: &AnyPool) -> Result<Verdict, sqlx::Error> {
         .await?;
         let last_page = rows.len() < 1000;
         for row in rows {
-            let seq: i64 = row.try_get(0)?;
+            let seq: i64 = row.try_get("seq")?;
             if seq != expected_seq {
                 return Ok(Verdict::Broken {
                     seq: expected_seq,
@@ -145,19 +145,19 @@ pub(super) async fn verify(pool: &AnyPool) -> Result<Verdict, sqlx::Error> {
                 });
             }
             let entry = AuditEntry {
-                at: from_epoch(row.try_get(1)?),
-                actor: row.try_get(2)?,
-                action: row.try_get(3)?,
-                door: row.try_get(4)?,
-                mailbox: row.try_get(5)?,
-                message_id: row.try_get(6)?,
-                client_addr: row.try_get(7)?,
-                outcome: row.try_get(8)?,
-                detail: row.try_get(9)?,
-                request_id: row.try_get(12)?,
+                at: from_epoch(row.try_get("at")?),
+                actor: row.try_get("actor")?,
+                action: row.try_get("action")?,
+                door: row.try_get("door")?,
+                mailbox: row.try_get("mailbox")?,
+                message_id: row.try_get("message_id")?,
+                client_addr: row.try_get("client_addr")?,
+                outcome: row.try_get("outcome")?,
+                detail: row.try_get("detail")?,
+                request_id: row.try_get("request_id")?,
             };
-            let stored_prev: String = row.try_get(10)?;
-            let stored_hash: String = row.try_get(11)?;
+            let stored_prev: String = row.try_get("prev_hash")?;
+            let stored_hash: String = row.try_get("hash")?;
             if stored_prev != prev_hash {
                 return Ok(Verdict::Broken {
                     seq,

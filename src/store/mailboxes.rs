@@ -10,17 +10,17 @@ use time::OffsetDateTime;
 fn row_to_mailbox(row: &sqlx::any::AnyRow) -> Result<Mailbox, sqlx::Error> {
     let decode = |e: &str| sqlx::Error::Decode(e.to_string().into());
     Ok(Mailbox {
-        id: row.try_get(0)?,
-        imax_id: ImaxId::parse(&row.try_get::<String, _>(1)?)
+        id: row.try_get("id")?,
+        imax_id: ImaxId::parse(&row.try_get::<String, _>("imax_id")?)
             .ok_or_else(|| decode("bad imax id"))?,
-        kind: MailboxKind::parse(&row.try_get::<String, _>(2)?)
+        kind: MailboxKind::parse(&row.try_get::<String, _>("kind")?)
             .ok_or_else(|| decode("bad kind"))?,
-        name: row.try_get(3)?,
-        password_hash: row.try_get(4)?,
-        active: row.try_get::<i64, _>(5)? != 0,
-        auth_epoch: row.try_get(6)?,
-        accepts_attachments: row.try_get::<i64, _>(7)? != 0,
-        failed_passwords: row.try_get::<i64, _>(8)?.try_into().unwrap_or(u32::MAX),
+        name: row.try_get("name")?,
+        password_hash: row.try_get("password_hash")?,
+        active: row.try_get::<i64, _>("active")? != 0,
+        auth_epoch: row.try_get("auth_epoch")?,
+        accepts_attachments: row.try_get::<i64, _>("accepts_attachments")? != 0,
+        failed_passwords: row.try_get::<i64, _>("failed_passwords")?.try_into().unwrap_or(u32::MAX),
         frozen_until: row.try_get::<Option<i64>, _>(9)?.map(from_epoch),
     })
 }
@@ -372,12 +372,12 @@ pub struct MailboxState {
 impl MailboxState {
     fn from_row(r: &sqlx::any::AnyRow) -> Result<MailboxState, sqlx::Error> {
         Ok(MailboxState {
-            imax_id: r.try_get(0)?,
-            name: r.try_get(1)?,
+            imax_id: r.try_get("imax_id")?,
+            name: r.try_get("name")?,
             frozen_until: r
                 .try_get::<Option<i64>, _>(2)?
                 .map(crate::clock::from_epoch),
-            failed_passwords: r.try_get::<i64, _>(3)?.try_into().unwrap_or(u32::MAX),
+            failed_passwords: r.try_get::<i64, _>("failed_passwords")?.try_into().unwrap_or(u32::MAX),
         })
     }
 

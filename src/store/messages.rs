@@ -7,24 +7,26 @@ use crate::mailbox::{Folder, ListQuery, MessageInfo, Order, Page, PageToken};
 use sha2::{Digest, Sha256};
 use sqlx::{AnyPool, Row};
 
-const SELECT: &str = "SELECT m.id, m.message_id, f.imax_id, t.imax_id, m.file_name, m.size_bytes, m.sha256,
-        m.received_at, m.retrieved_at, m.acked_at, m.body_key, m.to_mailbox
+/// A message row, decoded by these names in [`to_info`].
+const SELECT: &str = "SELECT m.id AS row_id, m.message_id, f.imax_id AS from_imax_id, t.imax_id AS to_imax_id,
+        m.file_name, m.size_bytes, m.sha256, m.received_at, m.retrieved_at, m.acked_at, m.body_key,
+        m.to_mailbox AS to_mailbox_id
    FROM messages m JOIN mailboxes f ON f.id = m.from_mailbox JOIN mailboxes t ON t.id = m.to_mailbox";
 
 fn to_info(row: &sqlx::any::AnyRow) -> Result<MessageInfo, sqlx::Error> {
     Ok(MessageInfo {
-        row_id: row.try_get(0)?,
-        message_id: row.try_get(1)?,
-        from_mailbox: row.try_get(2)?,
-        to_mailbox: row.try_get(3)?,
-        file_name: row.try_get(4)?,
-        size_bytes: row.try_get::<i64, _>(5)?.max(0) as u64,
-        sha256: row.try_get(6)?,
-        received_at: from_epoch(row.try_get(7)?),
-        retrieved_at: row.try_get::<Option<i64>, _>(8)?.map(from_epoch),
-        acked_at: row.try_get::<Option<i64>, _>(9)?.map(from_epoch),
-        body_key: Some(row.try_get(10)?),
-        to_mailbox_id: row.try_get(11)?,
+        row_id: row.try_get("row_id")?,
+        message_id: row.try_get("message_id")?,
+        from_mailbox: row.try_get("from_imax_id")?,
+        to_mailbox: row.try_get("to_imax_id")?,
+        file_name: row.try_get("file_name")?,
+        size_bytes: row.try_get::<i64, _>("size_bytes")?.max(0) as u64,
+        sha256: row.try_get("sha256")?,
+        received_at: from_epoch(row.try_get("received_at")?),
+        retrieved_at: row.try_get::<Option<i64>, _>("retrieved_at")?.map(from_epoch),
+        acked_at: row.try_get::<Option<i64>, _>("acked_at")?.map(from_epoch),
+        body_key: Some(row.try_get("body_key")?),
+        to_mailbox_id: row.try_get("to_mailbox_id")?,
     })
 }
 
@@ -276,10 +278,10 @@ impl<'a> Messages<'a> {
         rows.iter()
             .map(|r| {
                 Ok((
-                    r.try_get(0)?,
-                    r.try_get(1)?,
-                    from_epoch(r.try_get(2)?),
-                    r.try_get(3)?,
+                    r.try_get("id")?,
+                    r.try_get("title")?,
+                    from_epoch(r.try_get("posted_at")?),
+                    r.try_get("body")?,
                 ))
             })
             .collect()
@@ -292,7 +294,7 @@ impl<'a> Messages<'a> {
             .fetch_optional(pool)
             .await?;
         match row {
-            Some(r) => Ok(Some((r.try_get(0)?, r.try_get(1)?))),
+            Some(r) => Ok(Some((r.try_get("title")?, r.try_get("body")?))),
             None => Ok(None),
         }
     }
@@ -350,17 +352,17 @@ fn paginate(entries: &mut Vec<MessageInfo>, page_size: u32, order: Order) -> Pag
 }
 
 fn broadcast_info(row: &sqlx::any::AnyRow, mailbox: i64) -> Result<MessageInfo, sqlx::Error> {
-    let id: i64 = row.try_get(0)?;
-    let body: String = row.try_get(2)?;
+    let id: i64 = row.try_get("id")?;
+    let body: String = row.try_get("body")?;
     Ok(MessageInfo {
         row_id: id,
         message_id: format!("BC-{id}"),
         from_mailbox: HUD_MAILBOX.to_string(),
-        to_mailbox: row.try_get::<Option<String>, _>(4)?.unwrap_or_default(),
-        file_name: row.try_get(1)?,
+        to_mailbox: row.try_get::<Option<String>, _>("to_imax_id")?.unwrap_or_default(),
+        file_name: row.try_get("title")?,
         size_bytes: body.len() as u64,
         sha256: hex::encode(Sha256::digest(body.as_bytes())),
-        received_at: from_epoch(row.try_get(3)?),
+        received_at: from_epoch(row.try_get("posted_at")?),
         retrieved_at: None,
         acked_at: None,
         body_key: None,
@@ -369,7 +371,7 @@ fn broadcast_info(row: &sqlx::any::AnyRow, mailbox: i64) -> Result<MessageInfo, 
 }
 
 const BROADCAST: &str =
-    "SELECT b.id, b.title, b.body, b.posted_at, (SELECT imax_id FROM mailboxes WHERE id = $1)
+    "SELECT b.id, b.title, b.body, b.posted_at, (SELECT imax_id FROM mailboxes WHERE id = $1) AS to_imax_id
    FROM broadcasts b";
 
 /// Broadcasts are listed as messages from HUD with IDs `BC-<n>`.

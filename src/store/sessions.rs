@@ -70,13 +70,13 @@ impl<'a> Sessions<'a> {
             _ => None,
         };
         Ok(Some(SessionRow {
-            id_hash: row.try_get(0)?,
-            account_id: row.try_get(1)?,
-            mid: row.try_get(2)?,
-            auth_epoch: row.try_get(3)?,
-            csrf_token: row.try_get(4)?,
-            created_at: from_epoch(row.try_get(5)?),
-            last_seen_at: from_epoch(row.try_get(6)?),
+            id_hash: row.try_get("id_hash")?,
+            account_id: row.try_get("account_id")?,
+            mid: row.try_get("mid")?,
+            auth_epoch: row.try_get("auth_epoch")?,
+            csrf_token: row.try_get("csrf_token")?,
+            created_at: from_epoch(row.try_get("created_at")?),
+            last_seen_at: from_epoch(row.try_get("last_seen_at")?),
             mailbox,
         }))
     }
