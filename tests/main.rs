@@ -23,5 +23,6 @@ mod sending;
 mod storage;
 mod tracs_checks;
 mod transport;
+mod web_forms;
 mod webdriver;
 mod zeep;

@@ -85,7 +85,10 @@ impl<'a> Accounts<'a> {
             password_changed_at: from_epoch(row.try_get("password_changed_at")?),
             status: AccountStatus::from_columns(&status, reason.as_deref())
                 .ok_or_else(|| decode("bad status"))?,
-            failed_signins: row.try_get::<i64, _>("failed_signins")?.try_into().unwrap_or(u32::MAX),
+            failed_signins: row
+                .try_get::<i64, _>("failed_signins")?
+                .try_into()
+                .unwrap_or(u32::MAX),
             last_activity_at: row.try_get::<Option<i64>, _>(10)?.map(from_epoch),
             last_signin_at: row.try_get::<Option<i64>, _>(11)?.map(from_epoch),
             created_at: from_epoch(row.try_get("created_at")?),

@@ -20,7 +20,10 @@ fn row_to_mailbox(row: &sqlx::any::AnyRow) -> Result<Mailbox, sqlx::Error> {
         active: row.try_get::<i64, _>("active")? != 0,
         auth_epoch: row.try_get("auth_epoch")?,
         accepts_attachments: row.try_get::<i64, _>("accepts_attachments")? != 0,
-        failed_passwords: row.try_get::<i64, _>("failed_passwords")?.try_into().unwrap_or(u32::MAX),
+        failed_passwords: row
+            .try_get::<i64, _>("failed_passwords")?
+            .try_into()
+            .unwrap_or(u32::MAX),
         frozen_until: row.try_get::<Option<i64>, _>(9)?.map(from_epoch),
     })
 }
@@ -377,7 +380,10 @@ impl MailboxState {
             frozen_until: r
                 .try_get::<Option<i64>, _>(2)?
                 .map(crate::clock::from_epoch),
-            failed_passwords: r.try_get::<i64, _>("failed_passwords")?.try_into().unwrap_or(u32::MAX),
+            failed_passwords: r
+                .try_get::<i64, _>("failed_passwords")?
+                .try_into()
+                .unwrap_or(u32::MAX),
         })
     }
 

@@ -23,7 +23,9 @@ fn to_info(row: &sqlx::any::AnyRow) -> Result<MessageInfo, sqlx::Error> {
         size_bytes: row.try_get::<i64, _>("size_bytes")?.max(0) as u64,
         sha256: row.try_get("sha256")?,
         received_at: from_epoch(row.try_get("received_at")?),
-        retrieved_at: row.try_get::<Option<i64>, _>("retrieved_at")?.map(from_epoch),
+        retrieved_at: row
+            .try_get::<Option<i64>, _>("retrieved_at")?
+            .map(from_epoch),
         acked_at: row.try_get::<Option<i64>, _>("acked_at")?.map(from_epoch),
         body_key: Some(row.try_get("body_key")?),
         to_mailbox_id: row.try_get("to_mailbox_id")?,
@@ -358,7 +360,9 @@ fn broadcast_info(row: &sqlx::any::AnyRow, mailbox: i64) -> Result<MessageInfo, 
         row_id: id,
         message_id: format!("BC-{id}"),
         from_mailbox: HUD_MAILBOX.to_string(),
-        to_mailbox: row.try_get::<Option<String>, _>("to_imax_id")?.unwrap_or_default(),
+        to_mailbox: row
+            .try_get::<Option<String>, _>("to_imax_id")?
+            .unwrap_or_default(),
         file_name: row.try_get("title")?,
         size_bytes: body.len() as u64,
         sha256: hex::encode(Sha256::digest(body.as_bytes())),

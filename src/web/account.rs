@@ -3,7 +3,7 @@
 
 use super::session::{self, clear_cookie, set_cookie, PRE_COOKIE, SESSION_COOKIE};
 use super::{
-    check_csrf, notice_page, render, see_other, when, Chrome, Ctx, FieldErrors, Signed, Web,
+    notice_page, render, see_other, when, Button, Checked, Chrome, Ctx, FieldErrors, Signed, Web,
 };
 use crate::access::Operation;
 use crate::directory::password::{PasswordRules, Secret};
@@ -132,15 +132,7 @@ async fn signin(State(web): State<Web>, ctx: Ctx, Form(f): Form<SignInForm>) -> 
     }
 }
 
-#[derive(Deserialize)]
-struct CsrfForm {
-    csrf: String,
-}
-
-async fn signout(State(web): State<Web>, Signed(s): Signed, Form(f): Form<CsrfForm>) -> Response {
-    if let Err(r) = check_csrf(&s, &f.csrf) {
-        return r;
-    }
+async fn signout(State(web): State<Web>, Checked(s, Button {}): Checked<Button>) -> Response {
     if let Err(e) = web.end_session(&s).await {
         return web.refusal_page(Some(&s), &e.into());
     }
@@ -199,20 +191,12 @@ async fn password_form(State(web): State<Web>, Signed(s): Signed) -> Response {
 
 #[derive(Deserialize)]
 struct PasswordForm {
-    csrf: String,
     current: String,
     new_password: String,
     confirm: String,
 }
 
-async fn change_password(
-    State(web): State<Web>,
-    Signed(s): Signed,
-    Form(f): Form<PasswordForm>,
-) -> Response {
-    if let Err(r) = check_csrf(&s, &f.csrf) {
-        return r;
-    }
+async fn change_password(State(web): State<Web>, Checked(s, f): Checked<PasswordForm>) -> Response {
     if f.new_password != f.confirm {
         return password_page(
             &web,
@@ -311,18 +295,10 @@ async fn rules_form(State(web): State<Web>, Signed(s): Signed) -> Response {
 
 #[derive(Deserialize)]
 struct RulesForm {
-    csrf: String,
     accept: Option<String>,
 }
 
-async fn accept_rules(
-    State(web): State<Web>,
-    Signed(s): Signed,
-    Form(f): Form<RulesForm>,
-) -> Response {
-    if let Err(r) = check_csrf(&s, &f.csrf) {
-        return r;
-    }
+async fn accept_rules(State(web): State<Web>, Checked(s, f): Checked<RulesForm>) -> Response {
     if f.accept.as_deref() != Some("yes") {
         return rules_page(
             &web,

@@ -4,12 +4,12 @@
 //! action calls the same [`Admin`] operation as `imax admin … --as`, which decides who may do
 //! what.
 
-use super::{check_csrf, render, see_other, when, Chrome, FieldErrors, Session, Signed, Web};
+use super::{render, see_other, when, Checked, Chrome, FieldErrors, Session, Signed, Web};
 use crate::admin::{status_text, Actor, Admin, AdminError, NewPerson, PersonView};
 use crate::directory::password::Secret;
 use crate::directory::{AccountKind, AccountStatus, LockReason, MId, Right};
 use askama::Template;
-use axum::extract::{Path, Query, RawForm, State};
+use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
@@ -38,14 +38,14 @@ pub fn routes() -> Router<Web> {
 /// A submitted form, with repeated fields (check boxes) kept.
 pub struct Fields(Vec<(String, String)>);
 
-impl Fields {
-    pub fn parse(raw: &[u8]) -> Fields {
-        Fields(
-            form_urlencoded::parse(raw)
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect(),
-        )
+/// Repeated names (checkboxes) are kept in order, so `all` sees each.
+impl<'de> serde::Deserialize<'de> for Fields {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Fields, D::Error> {
+        Vec::<(String, String)>::deserialize(d).map(Fields)
     }
+}
+
+impl Fields {
     pub fn get(&self, name: &str) -> &str {
         self.0
             .iter()
@@ -130,14 +130,6 @@ async fn coordinator(web: &Web, s: &Session) -> Result<(Chrome, Admin), Response
     Ok((chrome, admin))
 }
 
-/// A coordinator's form: its fields, once the CSRF token and the actor are checked.
-async fn coordinator_post(web: &Web, s: &Session, raw: &[u8]) -> Result<(Fields, Admin), Response> {
-    let f = Fields::parse(raw);
-    check_csrf(s, f.get("csrf"))?;
-    let (_, admin) = coordinator(web, s).await?;
-    Ok((f, admin))
-}
-
 async fn my_users_page(
     web: &Web,
     s: &Session,
@@ -208,9 +200,9 @@ async fn my_users(State(web): State<Web>, Signed(s): Signed, Query(d): Query<Don
 }
 
 /// R14: a coordinator unlocks its own users.
-async fn unlock(State(web): State<Web>, Signed(s): Signed, RawForm(raw): RawForm) -> Response {
-    let (f, admin) = match coordinator_post(&web, &s, &raw).await {
-        Ok(x) => x,
+async fn unlock(State(web): State<Web>, Checked(s, f): Checked<Fields>) -> Response {
+    let admin = match coordinator(&web, &s).await {
+        Ok((_, admin)) => admin,
         Err(r) => return r,
     };
     let mid = f.get("mid");
@@ -221,9 +213,9 @@ async fn unlock(State(web): State<Web>, Signed(s): Signed, RawForm(raw): RawForm
 }
 
 /// R3: a coordinator creates users for its BPR properties; R5: the iMAX role follows.
-async fn create_user(State(web): State<Web>, Signed(s): Signed, RawForm(raw): RawForm) -> Response {
-    let (f, admin) = match coordinator_post(&web, &s, &raw).await {
-        Ok(x) => x,
+async fn create_user(State(web): State<Web>, Checked(s, f): Checked<Fields>) -> Response {
+    let admin = match coordinator(&web, &s).await {
+        Ok((_, admin)) => admin,
         Err(r) => return r,
     };
     let mid = f.get("mid").trim().to_uppercase();
@@ -390,16 +382,20 @@ async fn person(
     render(&page)
 }
 
-/// Runs one person action after the CSRF check and redirects back to the person page.
-async fn act<F, Fut>(web: &Web, s: &Session, mid: &str, raw: &[u8], done: &str, f: F) -> Response
+/// Runs one person action (its form already CSRF-checked) and redirects back to the person
+/// page.
+async fn act<F, Fut>(
+    web: &Web,
+    s: &Session,
+    mid: &str,
+    fields: Fields,
+    done: &str,
+    f: F,
+) -> Response
 where
     F: FnOnce(Admin, Fields) -> Fut,
     Fut: std::future::Future<Output = Result<(), AdminError>>,
 {
-    let fields = Fields::parse(raw);
-    if let Err(r) = check_csrf(s, fields.get("csrf")) {
-        return r;
-    }
     let (_, admin) = match web.acting(s).await {
         Ok(x) => x,
         Err(r) => return r,
@@ -415,15 +411,14 @@ macro_rules! person_action {
     ($name:ident, $done:literal, |$admin:ident, $mid:ident, $f:ident| $body:expr) => {
         async fn $name(
             State(web): State<Web>,
-            Signed(s): Signed,
             Path(mid): Path<String>,
-            RawForm(raw): RawForm,
+            Checked(s, fields): Checked<Fields>,
         ) -> Response {
             act(
                 &web,
                 &s,
                 &mid.clone(),
-                &raw,
+                fields,
                 $done,
                 |$admin, $f| async move {
                     let $mid = mid.as_str();

@@ -3,12 +3,12 @@
 //! password after validating the caller against its profile, post broadcasts.
 
 use super::coordinator::{Done, Fields};
-use super::{check_csrf, render, see_other, when, Chrome, Session, Signed, Web};
+use super::{render, see_other, when, Checked, Chrome, Session, Signed, Web};
 use crate::admin::{Admin, MailboxState, ResetRequest};
 use crate::directory::password::Secret;
 use crate::directory::ImaxId;
 use askama::Template;
-use axum::extract::{Path, Query, RawForm, State};
+use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
@@ -32,16 +32,6 @@ async fn help_desk(web: &Web, s: &Session, title: &str) -> Result<(Chrome, Admin
 }
 
 /// A Help Desk form: its fields, once the CSRF token and the actor are checked.
-async fn help_desk_post(
-    web: &Web,
-    s: &Session,
-    raw: &[u8],
-    title: &str,
-) -> Result<(Fields, (Chrome, Admin)), Response> {
-    let f = Fields::parse(raw);
-    check_csrf(s, f.get("csrf"))?;
-    Ok((f, help_desk(web, s, title).await?))
-}
 
 #[derive(Template)]
 #[template(path = "helpdesk.html")]
@@ -169,16 +159,15 @@ async fn reset_form(
 /// never shown.
 async fn reset(
     State(web): State<Web>,
-    Signed(s): Signed,
     Path(raw_id): Path<String>,
-    RawForm(raw): RawForm,
+    Checked(s, f): Checked<Fields>,
 ) -> Response {
     let imax_id = match path_imax_id(&web, &s, &raw_id) {
         Ok(id) => id.to_string(),
         Err(r) => return r,
     };
     let title = format!("Reset the password of {imax_id}");
-    let (f, (mut chrome, admin)) = match help_desk_post(&web, &s, &raw, &title).await {
+    let (mut chrome, admin) = match help_desk(&web, &s, &title).await {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -214,9 +203,9 @@ async fn reset(
     }
 }
 
-async fn broadcast(State(web): State<Web>, Signed(s): Signed, RawForm(raw): RawForm) -> Response {
-    let (f, (_, admin)) = match help_desk_post(&web, &s, &raw, "Help Desk").await {
-        Ok(x) => x,
+async fn broadcast(State(web): State<Web>, Checked(s, f): Checked<Fields>) -> Response {
+    let admin = match help_desk(&web, &s, "Help Desk").await {
+        Ok((_, admin)) => admin,
         Err(r) => return r,
     };
     match admin.post_broadcast(f.get("title"), f.get("body")).await {

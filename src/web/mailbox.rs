@@ -3,7 +3,10 @@
 //! Others, Received from Others), a message page, downloads and uploads.
 
 use super::account::home_page;
-use super::{check_csrf, render, see_other, size, when, Chrome, FieldErrors, Session, Signed, Web};
+use super::{
+    check_csrf, render, see_other, size, when, Button, Checked, Chrome, FieldErrors, Session,
+    Signed, Web,
+};
 use crate::access::Operation;
 use crate::config::Config;
 use crate::directory::password::Secret;
@@ -16,7 +19,7 @@ use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
-use axum::{Form, Router};
+use axum::Router;
 use base64::Engine;
 use serde::Deserialize;
 
@@ -74,17 +77,13 @@ impl Web {
 
 #[derive(Deserialize)]
 struct OpenForm {
-    csrf: String,
     imax_id: String,
     mailbox_password: String,
 }
 
 /// R10: the TRACSMail ID and its own password (not the M-ID's); R11: any M-ID with the iMAX
 /// role may act for a mailbox whose password it knows.
-async fn open(State(web): State<Web>, Signed(s): Signed, Form(f): Form<OpenForm>) -> Response {
-    if let Err(r) = check_csrf(&s, &f.csrf) {
-        return r;
-    }
+async fn open(State(web): State<Web>, Checked(s, f): Checked<OpenForm>) -> Response {
     let auth = match web.authorize(&s, Operation::OpenImax).await {
         Ok(a) => a,
         Err(r) => return r,
@@ -120,15 +119,7 @@ async fn open(State(web): State<Web>, Signed(s): Signed, Form(f): Form<OpenForm>
     }
 }
 
-#[derive(Deserialize)]
-struct CsrfForm {
-    csrf: String,
-}
-
-async fn close(State(web): State<Web>, Signed(s): Signed, Form(f): Form<CsrfForm>) -> Response {
-    if let Err(r) = check_csrf(&s, &f.csrf) {
-        return r;
-    }
+async fn close(State(web): State<Web>, Checked(s, Button {}): Checked<Button>) -> Response {
     match web
         .gw
         .store()
@@ -425,13 +416,9 @@ fn content_disposition(name: &str) -> String {
 
 async fn ack(
     State(web): State<Web>,
-    Signed(s): Signed,
     Path(id): Path<String>,
-    Form(f): Form<CsrfForm>,
+    Checked(s, Button {}): Checked<Button>,
 ) -> Response {
-    if let Err(r) = check_csrf(&s, &f.csrf) {
-        return r;
-    }
     let m = match web.mailbox(&s, Operation::AckMessage).await {
         Ok(m) => m,
         Err(r) => return r,
@@ -546,16 +533,23 @@ async fn small_field(
 }
 
 /// The upload (R12): each file streamed into the body store as it arrives, then stored with
-/// the same `send_file` as the system-to-system door. The form's CSRF token and recipient
-/// come before the files (the page's field order), so nothing is stored before they are
-/// checked.
+/// the same `send_file` as the system-to-system door. The form's CSRF token is its first
+/// field and is checked before anything else (as `Checked` does for the other forms); the
+/// recipient comes before the files (the page's field order), so nothing is stored before
+/// both are checked.
 async fn upload(State(web): State<Web>, Signed(s): Signed, mut form: Multipart) -> Response {
+    let token = match form.next_field().await {
+        Ok(Some(mut f)) if f.name() == Some("csrf") => small_field(&mut f, 256).await.ok(),
+        _ => None,
+    };
+    if let Err(r) = check_csrf(&s, token.as_deref().unwrap_or("")) {
+        return r;
+    }
     let m = match web.mailbox(&s, Operation::SendFile).await {
         Ok(m) => m,
         Err(r) => return r,
     };
     let max_files = web.gw.config().web.max_files_per_upload;
-    let mut csrf_checked = false;
     let (mut to, mut other) = (String::new(), String::new());
     let mut resend = false;
     let mut results: Vec<Outcome> = Vec::new();
@@ -572,29 +566,18 @@ async fn upload(State(web): State<Web>, Signed(s): Signed, mut form: Multipart) 
         };
         let name = field.name().unwrap_or("").to_string();
         match name.as_str() {
-            "csrf" | "to" | "other" | "resend" => {
+            "to" | "other" | "resend" => {
                 let value = match small_field(&mut field, 256).await {
                     Ok(v) => v,
                     Err(r) => return web.refusal_page(Some(&s), &r),
                 };
                 match name.as_str() {
-                    "csrf" => {
-                        if let Err(r) = check_csrf(&s, &value) {
-                            return r;
-                        }
-                        csrf_checked = true;
-                    }
                     "to" => to = value,
                     "resend" => resend = value == "yes",
                     _ => other = value,
                 }
             }
             "files" => {
-                if !csrf_checked {
-                    return check_csrf(&s, "")
-                        .err()
-                        .unwrap_or_else(|| see_other("/mailbox"));
-                }
                 let file_name = field.file_name().unwrap_or("").to_string();
                 if file_name.is_empty() {
                     continue; // the browser's empty part when no file was chosen

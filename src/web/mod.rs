@@ -257,6 +257,59 @@ impl FromRequestParts<Web> for Signed {
     }
 }
 
+/// A state-changing form from a signed-in person, its CSRF token already matched against the
+/// session's: every POST route of the browser door takes its fields through this (or, for the
+/// streamed upload, checks the token before the first file), and `tests/browser.rs` posts to
+/// every route the door declares with a wrong token. `F` is read from the urlencoded body by
+/// serde, within `limits.max_form_bytes`; unknown fields are ignored.
+pub struct Checked<F>(pub Session, pub F);
+
+/// The fields of a form that is only a button (sign out, close, acknowledge).
+#[derive(serde::Deserialize)]
+pub struct Button {}
+
+#[derive(serde::Deserialize)]
+struct TokenOnly {
+    #[serde(default)]
+    csrf: String,
+}
+
+impl<F> axum::extract::FromRequest<Web> for Checked<F>
+where
+    F: serde::de::DeserializeOwned + Send,
+{
+    type Rejection = Response;
+
+    async fn from_request(req: Request, web: &Web) -> Result<Self, Self::Rejection> {
+        let (mut parts, body) = req.into_parts();
+        let Signed(s) = Signed::from_request_parts(&mut parts, web).await?;
+        let limit = web.gw.config().limits.max_form_bytes;
+        let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
+            web.refusal_page(
+                Some(&s),
+                &Refusal::with_detail(
+                    crate::error::Code::MalformedRequest,
+                    "The form was too large or arrived incompletely.",
+                ),
+            )
+        })?;
+        let token: TokenOnly = serde_urlencoded::from_bytes(&bytes).unwrap_or(TokenOnly {
+            csrf: String::new(),
+        });
+        check_csrf(&s, &token.csrf)?;
+        match serde_urlencoded::from_bytes::<F>(&bytes) {
+            Ok(f) => Ok(Checked(s, f)),
+            Err(e) => Err(web.refusal_page(
+                Some(&s),
+                &Refusal::with_detail(
+                    crate::error::Code::MalformedRequest,
+                    format!("The form could not be read: {e}."),
+                ),
+            )),
+        }
+    }
+}
+
 /// What a page needs of a request besides its form: headers (cookies), the caller, the query.
 #[derive(Debug, Clone)]
 pub struct Ctx {
