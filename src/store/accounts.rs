@@ -29,7 +29,8 @@ impl<'a> Accounts<'a> {
     /// at most 50, by M-ID: the Help Desk's search.
     pub async fn search(&self, like: &str) -> Result<Vec<String>, StoreError> {
         Ok(sqlx::query_scalar(
-            "SELECT mid FROM accounts WHERE mid LIKE $1 ESCAPE '\\' OR full_name LIKE $1 ESCAPE '\\'
+            "SELECT mid FROM accounts WHERE mid LIKE $1 ESCAPE '\\' OR full_name LIKE $1 ESCAPE
+                '\\'
               ORDER BY mid LIMIT 50",
         )
         .bind(like)
@@ -41,8 +42,9 @@ impl<'a> Accounts<'a> {
     pub async fn load(&self, mid: &MId) -> Result<Option<Account>, StoreError> {
         let pool = self.pool;
         let sql = format!(
-        "SELECT {ACCOUNT_COLUMNS} FROM accounts a LEFT JOIN working_group w ON w.account_id = a.id WHERE a.mid = $1"
-    );
+            "SELECT {ACCOUNT_COLUMNS} FROM accounts a LEFT JOIN working_group w ON w.account_id =
+            a.id WHERE a.mid = $1"
+        );
         let Some(row) = sqlx::query(&sql)
             .bind(mid.as_str())
             .fetch_optional(pool)
@@ -89,15 +91,15 @@ impl<'a> Accounts<'a> {
                 .try_get::<i64, _>("failed_signins")?
                 .try_into()
                 .unwrap_or(u32::MAX),
-            last_activity_at: row.try_get::<Option<i64>, _>(10)?.map(from_epoch),
-            last_signin_at: row.try_get::<Option<i64>, _>(11)?.map(from_epoch),
+            last_activity_at: row.try_get::<Option<i64>, _>("last_activity_at")?.map(from_epoch),
+            last_signin_at: row.try_get::<Option<i64>, _>("last_signin_at")?.map(from_epoch),
             created_at: from_epoch(row.try_get("created_at")?),
             auth_epoch: row.try_get("auth_epoch")?,
             rights,
-            working_group_since: row.try_get::<Option<i64>, _>(14)?.map(from_epoch),
+            working_group_since: row.try_get::<Option<i64>, _>("working_group_since")?.map(from_epoch),
             imax_granted_at,
-            rob_accepted_at: row.try_get::<Option<i64>, _>(15)?.map(from_epoch),
-            recertified_cycle: row.try_get::<Option<i64>, _>(16)?.map(|c| c as i32),
+            rob_accepted_at: row.try_get::<Option<i64>, _>("rob_accepted_at")?.map(from_epoch),
+            recertified_cycle: row.try_get::<Option<i64>, _>("recertified_cycle")?.map(|c| c as i32),
             flagged,
         }))
     }
@@ -108,28 +110,30 @@ impl<'a> Accounts<'a> {
         audit: &AuditEntry,
     ) -> Result<i64, StoreError> {
         let pool = self.pool;
-        audited!(pool, audit, |tx| {
+        super::audited(pool, audit, async |tx| {
             let changed = if a.password_is_current {
                 to_epoch(now)
             } else {
                 0
             };
             let id: i64 = sqlx::query_scalar(
-            "INSERT INTO accounts (mid, kind, full_name, email, organization, password_hash, password_changed_at, created_at)
+                "INSERT INTO accounts (mid, kind, full_name, email, organization, password_hash,
+                password_changed_at, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
-        )
-        .bind(a.mid.as_str())
-        .bind(a.kind.as_str())
-        .bind(&a.full_name)
-        .bind(&a.email)
-        .bind(&a.organization)
-        .bind(&a.password_hash)
-        .bind(changed)
-        .bind(to_epoch(now))
-        .fetch_one(&mut *tx)
-        .await?;
-            id
+            )
+            .bind(a.mid.as_str())
+            .bind(a.kind.as_str())
+            .bind(&a.full_name)
+            .bind(&a.email)
+            .bind(&a.organization)
+            .bind(&a.password_hash)
+            .bind(changed)
+            .bind(to_epoch(now))
+            .fetch_one(&mut *tx)
+            .await?;
+            Ok(id)
         })
+        .await
     }
     pub async fn grant(
         &self,
@@ -140,22 +144,25 @@ impl<'a> Accounts<'a> {
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
         let pool = self.pool;
-        audited!(pool, audit, |tx| {
+        super::audited(pool, audit, async |tx| {
             sqlx::query(
-            "INSERT INTO account_rights (account_id, right_name, granted_at, granted_by) VALUES ($1, $2, $3, $4)
+                "INSERT INTO account_rights (account_id, right_name, granted_at, granted_by) VALUES
+                ($1, $2, $3, $4)
              ON CONFLICT (account_id, right_name) DO NOTHING",
-        )
-        .bind(account)
-        .bind(right.as_str())
-        .bind(to_epoch(now))
-        .bind(by)
-        .execute(&mut *tx)
-        .await?;
+            )
+            .bind(account)
+            .bind(right.as_str())
+            .bind(to_epoch(now))
+            .bind(by)
+            .execute(&mut *tx)
+            .await?;
             sqlx::query("UPDATE accounts SET auth_epoch = auth_epoch + 1 WHERE id = $1")
                 .bind(account)
                 .execute(&mut *tx)
                 .await?;
+            Ok(())
         })
+        .await
     }
     pub async fn admit_to_working_group(
         &self,
@@ -165,17 +172,20 @@ impl<'a> Accounts<'a> {
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
         let pool = self.pool;
-        audited!(pool, audit, |tx| {
+        super::audited(pool, audit, async |tx| {
             sqlx::query(
             "INSERT INTO working_group (account_id, admitted_at, admitted_by) VALUES ($1, $2, $3)
-             ON CONFLICT (account_id) DO UPDATE SET admitted_at = excluded.admitted_at, admitted_by = excluded.admitted_by",
+             ON CONFLICT (account_id) DO UPDATE SET admitted_at = excluded.admitted_at,
+             admitted_by = excluded.admitted_by",
         )
         .bind(account)
         .bind(to_epoch(at))
         .bind(by)
         .execute(&mut *tx)
         .await?;
+            Ok(())
         })
+        .await
     }
     /// Sets a new password hash, remembers the old one for the history rule, and forgets every
     /// remembered credential (epoch bump). `current` false makes it expire at once.
@@ -188,7 +198,7 @@ impl<'a> Accounts<'a> {
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
         let pool = self.pool;
-        audited!(pool, audit, |tx| {
+        super::audited(pool, audit, async |tx| {
             sqlx::query(
                 "INSERT INTO password_history (account_id, password_hash, changed_at)
              SELECT id, password_hash, $2 FROM accounts WHERE id = $1",
@@ -198,14 +208,17 @@ impl<'a> Accounts<'a> {
             .execute(&mut *tx)
             .await?;
             sqlx::query(
-            "UPDATE accounts SET password_hash = $1, password_changed_at = $2, auth_epoch = auth_epoch + 1 WHERE id = $3",
-        )
-        .bind(new_hash)
-        .bind(if current { to_epoch(now) } else { 0 })
-        .bind(account)
-        .execute(&mut *tx)
-        .await?;
+                "UPDATE accounts SET password_hash = $1, password_changed_at = $2, auth_epoch =
+                auth_epoch + 1 WHERE id = $3",
+            )
+            .bind(new_hash)
+            .bind(if current { to_epoch(now) } else { 0 })
+            .bind(account)
+            .execute(&mut *tx)
+            .await?;
+            Ok(())
         })
+        .await
     }
     /// The last `n` password hashes, newest first (the current one is not included).
     pub async fn password_history(&self, account: i64, n: u32) -> Result<Vec<String>, StoreError> {
@@ -229,24 +242,28 @@ impl<'a> Accounts<'a> {
     ) -> Result<(), StoreError> {
         let pool = self.pool;
         let (s, reason) = status.to_columns();
-        audited!(pool, audit, |tx| {
+        super::audited(pool, audit, async |tx| {
             let touch = if status == AccountStatus::Active {
                 Some(to_epoch(now))
             } else {
                 None
             };
             sqlx::query(
-            "UPDATE accounts SET status = $1, lock_reason = $2, failed_signins = 0, auth_epoch = auth_epoch + 1,
-                    last_activity_at = COALESCE($3, last_activity_at), last_signin_at = COALESCE($3, last_signin_at)
+                "UPDATE accounts SET status = $1, lock_reason = $2, failed_signins = 0, auth_epoch
+                = auth_epoch + 1,
+                    last_activity_at = COALESCE($3, last_activity_at),
+                    last_signin_at = COALESCE($3, last_signin_at)
              WHERE id = $4",
-        )
-        .bind(s)
-        .bind(reason)
-        .bind(touch)
-        .bind(account)
-        .execute(&mut *tx)
-        .await?;
+            )
+            .bind(s)
+            .bind(reason)
+            .bind(touch)
+            .bind(account)
+            .execute(&mut *tx)
+            .await?;
+            Ok(())
         })
+        .await
     }
     /// Records that the person accepted the Rules of Behavior (R21).
     pub async fn accept_rules_of_behavior(
@@ -256,13 +273,15 @@ impl<'a> Accounts<'a> {
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
         let pool = self.pool;
-        audited!(pool, audit, |tx| {
+        super::audited(pool, audit, async |tx| {
             sqlx::query("UPDATE accounts SET rob_accepted_at = $1 WHERE id = $2")
                 .bind(to_epoch(at))
                 .bind(account)
                 .execute(&mut *tx)
                 .await?;
+            Ok(())
         })
+        .await
     }
     /// Counts an attempt to sign in as `account` before its password is checked, so that
     /// parallel guesses are counted too; returns the attempt's place in the current run of
@@ -270,11 +289,12 @@ impl<'a> Accounts<'a> {
     pub async fn claim_attempt(&self, account: i64) -> Result<u32, StoreError> {
         let pool = self.pool;
         let n: i64 = sqlx::query_scalar(
-        "UPDATE accounts SET failed_signins = failed_signins + 1 WHERE id = $1 RETURNING failed_signins",
-    )
-    .bind(account)
-    .fetch_one(pool)
-    .await?;
+            "UPDATE accounts SET failed_signins = failed_signins + 1 WHERE id = $1 RETURNING
+            failed_signins",
+        )
+        .bind(account)
+        .fetch_one(pool)
+        .await?;
         Ok(n.try_into().unwrap_or(u32::MAX))
     }
     /// Gives back `n` counted attempts: the right password for attempt `n` forgives the run up to
@@ -283,19 +303,20 @@ impl<'a> Accounts<'a> {
     pub async fn forgive_attempts(&self, account: i64, n: u32) -> Result<(), StoreError> {
         let pool = self.pool;
         sqlx::query(
-        "UPDATE accounts SET failed_signins = CASE WHEN failed_signins > $2 THEN failed_signins - $2 ELSE 0 END
+            "UPDATE accounts SET failed_signins = CASE WHEN failed_signins > $2 THEN failed_signins
+            - $2 ELSE 0 END
          WHERE id = $1",
-    )
-    .bind(account)
-    .bind(i64::from(n))
-    .execute(pool)
-    .await?;
+        )
+        .bind(account)
+        .bind(i64::from(n))
+        .execute(pool)
+        .await?;
         Ok(())
     }
     /// Appends an audit record with no other change (a refusal worth recording).
     pub async fn record(&self, audit: &AuditEntry) -> Result<(), StoreError> {
         let pool = self.pool;
-        audited!(pool, audit, |tx| {})
+        super::audited(pool, audit, async |_| Ok(())).await
     }
 }
 

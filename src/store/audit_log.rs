@@ -99,7 +99,8 @@ impl Chain {
         let seq = self.seq + 1;
         let hash = record_hash(seq, &self.hash, e);
         sqlx::query(
-            "INSERT INTO audit_log (seq, at, actor, action, door, mailbox, message_id, client_addr, outcome, detail, prev_hash, hash, request_id)
+            "INSERT INTO audit_log (seq, at, actor, action, door, mailbox, message_id,
+                client_addr, outcome, detail, prev_hash, hash, request_id)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
         .bind(seq)
@@ -129,7 +130,8 @@ pub(super) async fn verify(pool: &AnyPool) -> Result<Verdict, sqlx::Error> {
     let mut prev_hash = GENESIS.to_string();
     loop {
         let rows = sqlx::query(
-            "SELECT seq, at, actor, action, door, mailbox, message_id, client_addr, outcome, detail, prev_hash, hash, request_id
+            "SELECT seq, at, actor, action, door, mailbox, message_id, client_addr, outcome,
+                detail, prev_hash, hash, request_id
              FROM audit_log WHERE seq >= $1 ORDER BY seq LIMIT 1000",
         )
         .bind(expected_seq)

@@ -390,7 +390,8 @@ async fn apply_effect(conn: &mut AnyConnection, effect: &Effect) -> Result<(), s
     match effect {
         Effect::InsertMessage(m) => {
             sqlx::query(
-                "INSERT INTO messages (message_id, from_mailbox, to_mailbox, sent_by, file_name, size_bytes, sha256, body_key, received_at,
+                "INSERT INTO messages (message_id, from_mailbox, to_mailbox, sent_by,
+                    file_name, size_bytes, sha256, body_key, received_at,
                                        tracs_key, routed_by, resend, misrouted)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
             )
@@ -471,7 +472,8 @@ async fn apply_effect(conn: &mut AnyConnection, effect: &Effect) -> Result<(), s
         }
         Effect::LockForFailures { account } => {
             sqlx::query(
-                "UPDATE accounts SET status = 'locked', lock_reason = 'failed_signins', auth_epoch = auth_epoch + 1
+                "UPDATE accounts SET status = 'locked', lock_reason = 'failed_signins',
+                    auth_epoch = auth_epoch + 1
                  WHERE id = $1 AND status = 'active'",
             )
             .bind(account)
@@ -482,7 +484,8 @@ async fn apply_effect(conn: &mut AnyConnection, effect: &Effect) -> Result<(), s
             // The run of failures starts again when the freeze ends; attempts during it are
             // not counted (`mailboxes::claim_attempt`).
             sqlx::query(
-                "UPDATE mailboxes SET frozen_until = $2, failed_passwords = 0, auth_epoch = auth_epoch + 1
+                "UPDATE mailboxes SET frozen_until = $2, failed_passwords = 0, auth_epoch =
+                    auth_epoch + 1
                  WHERE id = $1 AND (frozen_until IS NULL OR frozen_until <= $3)",
             )
             .bind(mailbox)

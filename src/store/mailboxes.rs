@@ -24,7 +24,7 @@ fn row_to_mailbox(row: &sqlx::any::AnyRow) -> Result<Mailbox, sqlx::Error> {
             .try_get::<i64, _>("failed_passwords")?
             .try_into()
             .unwrap_or(u32::MAX),
-        frozen_until: row.try_get::<Option<i64>, _>(9)?.map(from_epoch),
+        frozen_until: row.try_get::<Option<i64>, _>("frozen_until")?.map(from_epoch),
     })
 }
 
@@ -67,13 +67,14 @@ impl<'a> Mailboxes<'a> {
     pub async fn attempt_succeeded(&self, mailbox: i64, n: u32) -> Result<(), StoreError> {
         let pool = self.pool;
         sqlx::query(
-        "UPDATE mailboxes SET failed_passwords = CASE WHEN failed_passwords > $2 THEN failed_passwords - $2 ELSE 0 END
+            "UPDATE mailboxes SET failed_passwords = CASE WHEN failed_passwords > $2 THEN
+            failed_passwords - $2 ELSE 0 END
          WHERE id = $1",
-    )
-    .bind(mailbox)
-    .bind(i64::from(n))
-    .execute(pool)
-    .await?;
+        )
+        .bind(mailbox)
+        .bind(i64::from(n))
+        .execute(pool)
+        .await?;
         Ok(())
     }
     pub async fn load(&self, imax_id: &ImaxId) -> Result<Option<Mailbox>, StoreError> {
@@ -113,23 +114,25 @@ impl<'a> Mailboxes<'a> {
         audit: &AuditEntry,
     ) -> Result<i64, StoreError> {
         let pool = self.pool;
-        audited!(pool, audit, |tx| {
+        super::audited(pool, audit, async |tx| {
             let id = sqlx::query_scalar(
-            "INSERT INTO mailboxes (imax_id, kind, name, email, password_hash, password_changed_at, created_at, accepts_attachments)
+                "INSERT INTO mailboxes (imax_id, kind, name, email, password_hash,
+                password_changed_at, created_at, accepts_attachments)
              VALUES ($1, $2, $3, $4, $5, $6, $6, $7) RETURNING id",
-        )
-        .bind(m.imax_id.as_str())
-        .bind(m.kind.as_str())
-        .bind(&m.name)
-        .bind(&m.email)
-        .bind(&m.password_hash)
-        .bind(to_epoch(now))
-        // HUD's TRACS takes TRACS files only.
-        .bind(i64::from(m.kind != MailboxKind::Hud))
-        .fetch_one(&mut *tx)
-        .await?;
-            id
+            )
+            .bind(m.imax_id.as_str())
+            .bind(m.kind.as_str())
+            .bind(&m.name)
+            .bind(&m.email)
+            .bind(&m.password_hash)
+            .bind(to_epoch(now))
+            // HUD's TRACS takes TRACS files only.
+            .bind(i64::from(m.kind != MailboxKind::Hud))
+            .fetch_one(&mut *tx)
+            .await?;
+            Ok(id)
         })
+        .await
     }
     pub async fn set_password(
         &self,
@@ -139,26 +142,30 @@ impl<'a> Mailboxes<'a> {
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
         let pool = self.pool;
-        audited!(pool, audit, |tx| {
+        super::audited(pool, audit, async |tx| {
             sqlx::query(
-            "UPDATE mailboxes SET password_hash = $1, password_changed_at = $2, auth_epoch = auth_epoch + 1,
+                "UPDATE mailboxes SET password_hash = $1, password_changed_at = $2, auth_epoch =
+                auth_epoch + 1,
                     failed_passwords = 0, frozen_until = NULL
              WHERE id = $3",
-        )
-        .bind(hash)
-        .bind(to_epoch(now))
-        .bind(mailbox)
-        .execute(&mut *tx)
-        .await?;
+            )
+            .bind(hash)
+            .bind(to_epoch(now))
+            .bind(mailbox)
+            .execute(&mut *tx)
+            .await?;
             // A new password ends any run of refused Help Desk resets (R24), and any freeze for
             // wrong passwords.
             sqlx::query(
-            "UPDATE mailbox_profiles SET reset_failures = 0, resets_frozen_until = NULL WHERE mailbox_id = $1",
-        )
-        .bind(mailbox)
-        .execute(&mut *tx)
-        .await?;
+                "UPDATE mailbox_profiles SET reset_failures = 0, resets_frozen_until = NULL WHERE
+                mailbox_id = $1",
+            )
+            .bind(mailbox)
+            .execute(&mut *tx)
+            .await?;
+            Ok(())
         })
+        .await
     }
     /// Creates a property served by `mailbox` (its TRACSMail ID), or updates its name and mailbox.
     pub async fn upsert_property(
@@ -169,19 +176,21 @@ impl<'a> Mailboxes<'a> {
         audit: &AuditEntry,
     ) -> Result<i64, StoreError> {
         let pool = self.pool;
-        audited!(pool, audit, |tx| {
+        super::audited(pool, audit, async |tx| {
             let id = sqlx::query_scalar(
-            "INSERT INTO properties (property_number, name, mailbox_id) VALUES ($1, $2, $3)
-             ON CONFLICT (property_number) DO UPDATE SET name = excluded.name, mailbox_id = excluded.mailbox_id
+                "INSERT INTO properties (property_number, name, mailbox_id) VALUES ($1, $2, $3)
+             ON CONFLICT (property_number) DO UPDATE SET name = excluded.name, mailbox_id =
+             excluded.mailbox_id
              RETURNING id",
-        )
-        .bind(number)
-        .bind(name)
-        .bind(mailbox)
-        .fetch_one(&mut *tx)
-        .await?;
-            id
+            )
+            .bind(number)
+            .bind(name)
+            .bind(mailbox)
+            .fetch_one(&mut *tx)
+            .await?;
+            Ok(id)
         })
+        .await
     }
     pub async fn property_id(&self, number: &str) -> Result<Option<i64>, StoreError> {
         let pool = self.pool;
@@ -201,18 +210,21 @@ impl<'a> Mailboxes<'a> {
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
         let pool = self.pool;
-        audited!(pool, audit, |tx| {
+        super::audited(pool, audit, async |tx| {
             sqlx::query(
-            "INSERT INTO contracts (contract_number, property_id, administrator_mailbox) VALUES ($1, $2, $3)
+                "INSERT INTO contracts (contract_number, property_id, administrator_mailbox) VALUES
+                ($1, $2, $3)
              ON CONFLICT (contract_number) DO UPDATE SET property_id = excluded.property_id,
                  administrator_mailbox = excluded.administrator_mailbox",
-        )
-        .bind(contract)
-        .bind(property)
-        .bind(administrator)
-        .execute(&mut *tx)
-        .await?;
+            )
+            .bind(contract)
+            .bind(property)
+            .bind(administrator)
+            .execute(&mut *tx)
+            .await?;
+            Ok(())
         })
+        .await
     }
     /// The distinct administrator mailboxes of the contracts of every property that `mailbox`
     /// serves: the candidates for "send to my administrator" (R12).
@@ -235,15 +247,18 @@ impl<'a> Mailboxes<'a> {
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
         let pool = self.pool;
-        audited!(pool, audit, |tx| {
+        super::audited(pool, audit, async |tx| {
             sqlx::query(
-            "INSERT INTO business_partners (account_id, property_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        )
-        .bind(account)
-        .bind(property)
-        .execute(&mut *tx)
-        .await?;
+                "INSERT INTO business_partners (account_id, property_id) VALUES ($1, $2) ON
+                CONFLICT DO NOTHING",
+            )
+            .bind(account)
+            .bind(property)
+            .execute(&mut *tx)
+            .await?;
+            Ok(())
         })
+        .await
     }
     /// Whether `sender` may stand as Sender's iMAX ID in files sent from `mailbox` (R11).
     pub async fn may_send_for(&self, mailbox: i64, sender: &str) -> Result<bool, StoreError> {
@@ -267,25 +282,29 @@ impl<'a> Mailboxes<'a> {
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
         let pool = self.pool;
-        audited!(pool, audit, |tx| {
+        super::audited(pool, audit, async |tx| {
             if allowed {
                 sqlx::query(
-                "INSERT INTO mailbox_senders (mailbox_id, sender_mailbox_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-            )
-            .bind(mailbox)
-            .bind(sender)
-            .execute(&mut *tx)
-            .await?;
+                    "INSERT INTO mailbox_senders (mailbox_id, sender_mailbox_id) VALUES ($1, $2) ON
+                    CONFLICT DO NOTHING",
+                )
+                .bind(mailbox)
+                .bind(sender)
+                .execute(&mut *tx)
+                .await?;
             } else {
                 sqlx::query(
-                    "DELETE FROM mailbox_senders WHERE mailbox_id = $1 AND sender_mailbox_id = $2",
+                    "DELETE FROM mailbox_senders WHERE mailbox_id = $1 AND sender_mailbox_id =
+                        $2",
                 )
                 .bind(mailbox)
                 .bind(sender)
                 .execute(&mut *tx)
                 .await?;
             }
+            Ok(())
         })
+        .await
     }
     /// Whether a mailbox accepts files that are not TRACS files.
     pub async fn set_accepts_attachments(
@@ -295,13 +314,15 @@ impl<'a> Mailboxes<'a> {
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
         let pool = self.pool;
-        audited!(pool, audit, |tx| {
+        super::audited(pool, audit, async |tx| {
             sqlx::query("UPDATE mailboxes SET accepts_attachments = $1 WHERE id = $2")
                 .bind(i64::from(accepts))
                 .bind(mailbox)
                 .execute(&mut *tx)
                 .await?;
+            Ok(())
         })
+        .await
     }
     /// The mailboxes of a coordinator's BPR properties, with their freezes.
     pub async fn states_of_coordinator(
@@ -378,7 +399,7 @@ impl MailboxState {
             imax_id: r.try_get("imax_id")?,
             name: r.try_get("name")?,
             frozen_until: r
-                .try_get::<Option<i64>, _>(2)?
+                .try_get::<Option<i64>, _>("frozen_until")?
                 .map(crate::clock::from_epoch),
             failed_passwords: r
                 .try_get::<i64, _>("failed_passwords")?

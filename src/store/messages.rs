@@ -8,10 +8,12 @@ use sha2::{Digest, Sha256};
 use sqlx::{AnyPool, Row};
 
 /// A message row, decoded by these names in [`to_info`].
-const SELECT: &str = "SELECT m.id AS row_id, m.message_id, f.imax_id AS from_imax_id, t.imax_id AS to_imax_id,
+const SELECT: &str =
+    "SELECT m.id AS row_id, m.message_id, f.imax_id AS from_imax_id, t.imax_id AS to_imax_id,
         m.file_name, m.size_bytes, m.sha256, m.received_at, m.retrieved_at, m.acked_at, m.body_key,
         m.to_mailbox AS to_mailbox_id
-   FROM messages m JOIN mailboxes f ON f.id = m.from_mailbox JOIN mailboxes t ON t.id = m.to_mailbox";
+   FROM messages m JOIN mailboxes f ON f.id = m.from_mailbox JOIN mailboxes t ON t.id =
+   m.to_mailbox";
 
 fn to_info(row: &sqlx::any::AnyRow) -> Result<MessageInfo, sqlx::Error> {
     Ok(MessageInfo {
@@ -148,11 +150,12 @@ impl<'a> Messages<'a> {
     ) -> Result<(u64, u64), StoreError> {
         let pool = self.pool;
         let (n, bytes): (i64, i64) = sqlx::query_as(
-        "SELECT COUNT(*), CAST(COALESCE(SUM(size_bytes), 0) AS BIGINT) FROM messages WHERE received_at < $1",
-    )
-    .bind(to_epoch(cutoff))
-    .fetch_one(pool)
-    .await?;
+            "SELECT COUNT(*), CAST(COALESCE(SUM(size_bytes), 0) AS BIGINT) FROM messages WHERE
+            received_at < $1",
+        )
+        .bind(to_epoch(cutoff))
+        .fetch_one(pool)
+        .await?;
         Ok((n.max(0) as u64, bytes.max(0) as u64))
     }
     /// Deletes up to `batch` of the oldest messages received before `cutoff`, in one transaction
@@ -222,11 +225,12 @@ impl<'a> Messages<'a> {
     ) -> Result<Option<(String, time::OffsetDateTime)>, StoreError> {
         let pool = self.pool;
         let row: Option<(String, i64)> = sqlx::query_as(
-        "SELECT message_id, received_at FROM messages WHERE tracs_key = $1 AND resend = 0 LIMIT 1",
-    )
-    .bind(key)
-    .fetch_optional(pool)
-    .await?;
+            "SELECT message_id, received_at FROM messages WHERE tracs_key = $1 AND resend = 0 LIMIT
+            1",
+        )
+        .bind(key)
+        .fetch_optional(pool)
+        .await?;
         Ok(row.map(|(id, at)| (id, from_epoch(at))))
     }
     /// An earlier message with the same content from `from` to `to` since `since`.
@@ -272,11 +276,12 @@ impl<'a> Messages<'a> {
     ) -> Result<Vec<(i64, String, time::OffsetDateTime, String)>, StoreError> {
         let pool = self.pool;
         let rows = sqlx::query(
-        "SELECT id, title, posted_at, body FROM broadcasts ORDER BY posted_at DESC, id DESC LIMIT $1",
-    )
-    .bind(n as i64)
-    .fetch_all(pool)
-    .await?;
+            "SELECT id, title, posted_at, body FROM broadcasts ORDER BY posted_at DESC, id DESC
+            LIMIT $1",
+        )
+        .bind(n as i64)
+        .fetch_all(pool)
+        .await?;
         rows.iter()
             .map(|r| {
                 Ok((
@@ -310,18 +315,20 @@ impl<'a> Messages<'a> {
         audit: &crate::audit::AuditEntry,
     ) -> Result<i64, StoreError> {
         let pool = self.pool;
-        audited!(pool, audit, |tx| {
+        super::audited(pool, audit, async |tx| {
             let id = sqlx::query_scalar(
-            "INSERT INTO broadcasts (title, body, posted_by, posted_at) VALUES ($1, $2, $3, $4) RETURNING id",
-        )
-        .bind(title)
-        .bind(body)
-        .bind(by)
-        .bind(to_epoch(at))
-        .fetch_one(&mut *tx)
-        .await?;
-            id
+                "INSERT INTO broadcasts (title, body, posted_by, posted_at) VALUES ($1, $2, $3, $4)
+                RETURNING id",
+            )
+            .bind(title)
+            .bind(body)
+            .bind(by)
+            .bind(to_epoch(at))
+            .fetch_one(&mut *tx)
+            .await?;
+            Ok(id)
         })
+        .await
     }
 }
 
@@ -375,7 +382,8 @@ fn broadcast_info(row: &sqlx::any::AnyRow, mailbox: i64) -> Result<MessageInfo, 
 }
 
 const BROADCAST: &str =
-    "SELECT b.id, b.title, b.body, b.posted_at, (SELECT imax_id FROM mailboxes WHERE id = $1) AS to_imax_id
+    "SELECT b.id, b.title, b.body, b.posted_at, (SELECT imax_id FROM mailboxes WHERE id = $1)
+        AS to_imax_id
    FROM broadcasts b";
 
 /// Broadcasts are listed as messages from HUD with IDs `BC-<n>`.

@@ -108,7 +108,8 @@ pub async fn run(pool: &AnyPool, engine: super::Engine) -> Result<(), StoreError
             .await?;
     }
     sqlx::query(
-        "CREATE TABLE IF NOT EXISTS schema_version (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS schema_version (version BIGINT PRIMARY KEY, applied_at
+            BIGINT NOT NULL)",
     )
     .execute(&mut *tx)
     .await?;

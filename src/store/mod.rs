@@ -13,19 +13,6 @@
 //!
 //! SQL is written to run on SQLite and PostgreSQL alike (`$n` placeholders, epoch integers).
 
-/// Runs `$body` in one write transaction (`BEGIN IMMEDIATE`, so writers queue instead of
-/// failing) that also appends `$audit`: a change and its audit record stand or fall together.
-/// The body's value is returned.
-macro_rules! audited {
-    ($pool:expr, $audit:expr, |$tx:ident| $body:block) => {{
-        let mut $tx = $crate::store::begin_write($pool).await?;
-        let out = $body;
-        $crate::store::audit_log::append(&mut $tx, $audit).await?;
-        $tx.commit().await?;
-        Ok(out)
-    }};
-}
-
 pub mod accounts;
 pub mod audit_log;
 pub mod backup;
@@ -87,6 +74,21 @@ pub async fn begin_write(
         Engine::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await,
         Engine::Postgres => pool.begin().await,
     }
+}
+
+/// Runs `body` in one write transaction (`BEGIN IMMEDIATE` on SQLite, so writers queue instead
+/// of failing) that also appends `audit`: a change and its audit record stand or fall
+/// together. The body's value is returned once both are committed.
+pub(crate) async fn audited<T>(
+    pool: &AnyPool,
+    audit: &crate::audit::AuditEntry,
+    body: impl AsyncFnOnce(&mut sqlx::AnyConnection) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    let mut tx = begin_write(pool).await?;
+    let out = body(&mut tx).await?;
+    audit_log::append(&mut tx, audit).await?;
+    tx.commit().await?;
+    Ok(out)
 }
 
 /// [`begin_write`] on a connection the caller holds.

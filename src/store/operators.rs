@@ -50,16 +50,19 @@ impl<'a> Operators<'a> {
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
         let pool = self.pool;
-        audited!(pool, audit, |tx| {
+        super::audited(pool, audit, async |tx| {
             sqlx::query(
-            "INSERT INTO help_desk (account_id, added_at, added_by) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-        )
-        .bind(account)
-        .bind(to_epoch(at))
-        .bind(by)
-        .execute(&mut *tx)
-        .await?;
+                "INSERT INTO help_desk (account_id, added_at, added_by) VALUES ($1, $2, $3) ON
+                CONFLICT DO NOTHING",
+            )
+            .bind(account)
+            .bind(to_epoch(at))
+            .bind(by)
+            .execute(&mut *tx)
+            .await?;
+            Ok(())
         })
+        .await
     }
     /// Records that `coordinator` manages `user` (R3, R19).
     pub async fn link(
@@ -70,26 +73,30 @@ impl<'a> Operators<'a> {
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
         let pool = self.pool;
-        audited!(pool, audit, |tx| {
+        super::audited(pool, audit, async |tx| {
             sqlx::query(
-            "INSERT INTO coordinator_users (coordinator_id, user_id, assigned_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-        )
-        .bind(coordinator)
-        .bind(user)
-        .bind(to_epoch(at))
-        .execute(&mut *tx)
-        .await?;
+                "INSERT INTO coordinator_users (coordinator_id, user_id, assigned_at) VALUES ($1,
+                $2, $3) ON CONFLICT DO NOTHING",
+            )
+            .bind(coordinator)
+            .bind(user)
+            .bind(to_epoch(at))
+            .execute(&mut *tx)
+            .await?;
+            Ok(())
         })
+        .await
     }
     pub async fn manages(&self, coordinator: i64, user: i64) -> Result<bool, StoreError> {
         let pool = self.pool;
         let n: i64 = sqlx::query_scalar(&format!(
-        "SELECT COUNT(*) FROM coordinator_users c WHERE c.coordinator_id = $1 AND c.user_id = $2 AND {SHARES_A_PROPERTY}"
-    ))
-    .bind(coordinator)
-    .bind(user)
-    .fetch_one(pool)
-    .await?;
+            "SELECT COUNT(*) FROM coordinator_users c WHERE c.coordinator_id = $1 AND c.user_id =
+            $2 AND {SHARES_A_PROPERTY}"
+        ))
+        .bind(coordinator)
+        .bind(user)
+        .fetch_one(pool)
+        .await?;
         Ok(n > 0)
     }
     /// The M-IDs of the users a coordinator manages, in M-ID order.
@@ -142,9 +149,10 @@ impl<'a> Operators<'a> {
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
         let pool = self.pool;
-        audited!(pool, audit, |tx| {
+        super::audited(pool, audit, async |tx| {
             let sql = if assigned {
-                "INSERT INTO property_assignments (account_id, property_id) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+                "INSERT INTO property_assignments (account_id, property_id) VALUES ($1, $2) ON
+                    CONFLICT DO NOTHING"
             } else {
                 "DELETE FROM property_assignments WHERE account_id = $1 AND property_id = $2"
             };
@@ -153,7 +161,9 @@ impl<'a> Operators<'a> {
                 .bind(property)
                 .execute(&mut *tx)
                 .await?;
+            Ok(())
         })
+        .await
     }
     pub async fn revoke(
         &self,
@@ -162,7 +172,7 @@ impl<'a> Operators<'a> {
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
         let pool = self.pool;
-        audited!(pool, audit, |tx| {
+        super::audited(pool, audit, async |tx| {
             sqlx::query("DELETE FROM account_rights WHERE account_id = $1 AND right_name = $2")
                 .bind(account)
                 .bind(right.as_str())
@@ -172,7 +182,9 @@ impl<'a> Operators<'a> {
                 .bind(account)
                 .execute(&mut *tx)
                 .await?;
+            Ok(())
         })
+        .await
     }
     /// Removes a right flagged for removal (R18) once its deadline passed; false if it is no longer
     /// there (another node, or a coordinator, got there first): then nothing is written, so two
@@ -216,7 +228,7 @@ impl<'a> Operators<'a> {
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
         let pool = self.pool;
-        audited!(pool, audit, |tx| {
+        super::audited(pool, audit, async |tx| {
             sqlx::query("UPDATE accounts SET kind = $1, auth_epoch = auth_epoch + 1 WHERE id = $2")
                 .bind(AccountKind::Coordinator.as_str())
                 .bind(account)
@@ -224,14 +236,17 @@ impl<'a> Operators<'a> {
                 .await?;
             for p in properties {
                 sqlx::query(
-                "INSERT INTO business_partners (account_id, property_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-            )
-            .bind(account)
-            .bind(p)
-            .execute(&mut *tx)
-            .await?;
+                    "INSERT INTO business_partners (account_id, property_id) VALUES ($1, $2) ON
+                    CONFLICT DO NOTHING",
+                )
+                .bind(account)
+                .bind(p)
+                .execute(&mut *tx)
+                .await?;
             }
+            Ok(())
         })
+        .await
     }
     /// Flags (or unflags) a right for removal at the deadline (R18).
     pub async fn flag_right(
@@ -242,7 +257,7 @@ impl<'a> Operators<'a> {
         audit: &AuditEntry,
     ) -> Result<u64, StoreError> {
         let pool = self.pool;
-        audited!(pool, audit, |tx| {
+        super::audited(pool, audit, async |tx| {
             let n = sqlx::query(
             "UPDATE account_rights SET flagged_for_removal = $1, flagged_by = $2, flagged_at = $3
              WHERE account_id = $4 AND right_name = $5",
@@ -255,8 +270,9 @@ impl<'a> Operators<'a> {
         .execute(&mut *tx)
         .await?
         .rows_affected();
-            n
+            Ok(n)
         })
+        .await
     }
     /// Records a user's recertification for `cycle` by `coordinator` (R17, R18).
     pub async fn recertify(
@@ -268,23 +284,26 @@ impl<'a> Operators<'a> {
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
         let pool = self.pool;
-        audited!(pool, audit, |tx| {
+        super::audited(pool, audit, async |tx| {
             sqlx::query(
-            "INSERT INTO recertifications (user_id, cycle, coordinator_id, certified_at) VALUES ($1, $2, $3, $4)
+                "INSERT INTO recertifications (user_id, cycle, coordinator_id, certified_at) VALUES
+                ($1, $2, $3, $4)
              ON CONFLICT (user_id, cycle) DO NOTHING",
-        )
-        .bind(user)
-        .bind(cycle as i64)
-        .bind(coordinator)
-        .bind(to_epoch(at))
-        .execute(&mut *tx)
-        .await?;
+            )
+            .bind(user)
+            .bind(cycle as i64)
+            .bind(coordinator)
+            .bind(to_epoch(at))
+            .execute(&mut *tx)
+            .await?;
             sqlx::query("UPDATE accounts SET recertified_at = $1 WHERE id = $2")
                 .bind(to_epoch(at))
                 .bind(user)
                 .execute(&mut *tx)
                 .await?;
+            Ok(())
         })
+        .await
     }
     /// Rights flagged for removal, with their holder's M-ID and when they were flagged.
     pub async fn flagged_rights(&self) -> Result<Vec<(i64, String, String, i64)>, StoreError> {
@@ -313,5 +332,6 @@ impl<'a> Operators<'a> {
 /// properties is among the user's assignments (R3, R14, R22): authority lapses the moment
 /// they no longer share a property.
 const SHARES_A_PROPERTY: &str = "EXISTS (SELECT 1 FROM property_assignments pa
-        JOIN business_partners b ON b.property_id = pa.property_id AND b.account_id = c.coordinator_id
+        JOIN business_partners b ON b.property_id = pa.property_id AND b.account_id =
+        c.coordinator_id
        WHERE pa.account_id = c.user_id)";

@@ -49,45 +49,51 @@ impl<'a> Profiles<'a> {
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
         let pool = self.pool;
-        audited!(pool, audit, |tx| {
+        super::audited(pool, audit, async |tx| {
             sqlx::query(
-            "INSERT INTO mailbox_profiles (mailbox_id, contact_name, description, title, organization, firm_name,
+                "INSERT INTO mailbox_profiles (mailbox_id, contact_name, description, title,
+                organization, firm_name,
                  street1, street2, city, state, postal_code, country, phone, fax, email, pin_hash,
                  secondary_first, secondary_last, secondary_email, secondary_pin_hash)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+             $17, $18, $19, $20)
              ON CONFLICT (mailbox_id) DO UPDATE SET contact_name = excluded.contact_name,
                  description = excluded.description, title = excluded.title,
                  organization = excluded.organization, firm_name = excluded.firm_name,
                  street1 = excluded.street1, street2 = excluded.street2, city = excluded.city,
-                 state = excluded.state, postal_code = excluded.postal_code, country = excluded.country,
+                 state = excluded.state, postal_code = excluded.postal_code,
+                 country = excluded.country,
                  phone = excluded.phone, fax = excluded.fax, email = excluded.email,
                  pin_hash = excluded.pin_hash, secondary_first = excluded.secondary_first,
-                 secondary_last = excluded.secondary_last, secondary_email = excluded.secondary_email,
+                 secondary_last = excluded.secondary_last,
+                 secondary_email = excluded.secondary_email,
                  secondary_pin_hash = excluded.secondary_pin_hash",
-        )
-        .bind(mailbox)
-        .bind(&p.contact_name)
-        .bind(&p.description)
-        .bind(&p.title)
-        .bind(&p.organization)
-        .bind(&p.firm_name)
-        .bind(&p.street1)
-        .bind(&p.street2)
-        .bind(&p.city)
-        .bind(&p.state)
-        .bind(&p.postal_code)
-        .bind(&p.country)
-        .bind(&p.phone)
-        .bind(&p.fax)
-        .bind(&p.email)
-        .bind(&p.pin_hash)
-        .bind(&p.secondary_first)
-        .bind(&p.secondary_last)
-        .bind(&p.secondary_email)
-        .bind(&p.secondary_pin_hash)
-        .execute(&mut *tx)
-        .await?;
+            )
+            .bind(mailbox)
+            .bind(&p.contact_name)
+            .bind(&p.description)
+            .bind(&p.title)
+            .bind(&p.organization)
+            .bind(&p.firm_name)
+            .bind(&p.street1)
+            .bind(&p.street2)
+            .bind(&p.city)
+            .bind(&p.state)
+            .bind(&p.postal_code)
+            .bind(&p.country)
+            .bind(&p.phone)
+            .bind(&p.fax)
+            .bind(&p.email)
+            .bind(&p.pin_hash)
+            .bind(&p.secondary_first)
+            .bind(&p.secondary_last)
+            .bind(&p.secondary_email)
+            .bind(&p.secondary_pin_hash)
+            .execute(&mut *tx)
+            .await?;
+            Ok(())
         })
+        .await
     }
     /// The profile and the reset state: failures so far and until when resets are frozen.
     pub async fn load(
@@ -96,14 +102,15 @@ impl<'a> Profiles<'a> {
     ) -> Result<Option<(Profile, i64, Option<OffsetDateTime>)>, StoreError> {
         let pool = self.pool;
         let row = sqlx::query(
-        "SELECT contact_name, description, title, organization, firm_name, street1, street2, city, state,
+            "SELECT contact_name, description, title, organization, firm_name, street1, street2,
+            city, state,
                 postal_code, country, phone, fax, email, pin_hash, secondary_first, secondary_last,
                 secondary_email, secondary_pin_hash
          FROM mailbox_profiles WHERE mailbox_id = $1",
-    )
-    .bind(mailbox)
-    .fetch_optional(pool)
-    .await?;
+        )
+        .bind(mailbox)
+        .fetch_optional(pool)
+        .await?;
         let Some(r) = row else { return Ok(None) };
         let text = |c: &str| r.try_get::<String, _>(c);
         let profile = Profile {
@@ -144,18 +151,22 @@ impl<'a> Profiles<'a> {
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
         let pool = self.pool;
-        audited!(pool, audit, |tx| {
+        super::audited(pool, audit, async |tx| {
             sqlx::query(
-            "UPDATE mailbox_profiles SET
-                 resets_frozen_until = CASE WHEN reset_failures + 1 >= $1 THEN $2 ELSE resets_frozen_until END,
-                 reset_failures = CASE WHEN reset_failures + 1 >= $1 THEN 0 ELSE reset_failures + 1 END
+                "UPDATE mailbox_profiles SET
+                 resets_frozen_until = CASE WHEN reset_failures + 1 >= $1 THEN $2 ELSE
+                 resets_frozen_until END,
+                 reset_failures = CASE WHEN reset_failures + 1 >= $1 THEN 0 ELSE reset_failures
+                 + 1 END
              WHERE mailbox_id = $3",
-        )
-        .bind(limit)
-        .bind(to_epoch(freeze_until))
-        .bind(mailbox)
-        .execute(&mut *tx)
-        .await?;
+            )
+            .bind(limit)
+            .bind(to_epoch(freeze_until))
+            .bind(mailbox)
+            .execute(&mut *tx)
+            .await?;
+            Ok(())
         })
+        .await
     }
 }

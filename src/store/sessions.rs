@@ -37,17 +37,18 @@ impl<'a> Sessions<'a> {
     pub async fn create(&self, s: &SessionRow) -> Result<(), StoreError> {
         let pool = self.pool;
         sqlx::query(
-        "INSERT INTO web_sessions (id_hash, account_id, auth_epoch, csrf_token, created_at, last_seen_at)
+            "INSERT INTO web_sessions (id_hash, account_id, auth_epoch, csrf_token, created_at,
+            last_seen_at)
          VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(&s.id_hash)
-    .bind(s.account_id)
-    .bind(s.auth_epoch)
-    .bind(&s.csrf_token)
-    .bind(to_epoch(s.created_at))
-    .bind(to_epoch(s.last_seen_at))
-    .execute(pool)
-    .await?;
+        )
+        .bind(&s.id_hash)
+        .bind(s.account_id)
+        .bind(s.auth_epoch)
+        .bind(&s.csrf_token)
+        .bind(to_epoch(s.created_at))
+        .bind(to_epoch(s.last_seen_at))
+        .execute(pool)
+        .await?;
         Ok(())
     }
     pub async fn load(&self, id_hash: &str) -> Result<Option<SessionRow>, StoreError> {
@@ -63,8 +64,8 @@ impl<'a> Sessions<'a> {
         .await?;
         let Some(row) = row else { return Ok(None) };
         let mailbox = match (
-            row.try_get::<Option<i64>, _>(7)?,
-            row.try_get::<Option<i64>, _>(8)?,
+            row.try_get::<Option<i64>, _>("mailbox_id")?,
+            row.try_get::<Option<i64>, _>("mailbox_epoch")?,
         ) {
             (Some(id), Some(epoch)) => Some((id, epoch)),
             _ => None,

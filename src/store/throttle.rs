@@ -50,11 +50,12 @@ impl<'a> ThrottleCounts<'a> {
     pub async fn forgive(&self, key: &str) -> Result<(), StoreError> {
         let pool = self.pool;
         sqlx::query(
-        "UPDATE auth_throttle SET failures = failures - 1 WHERE client_addr = $1 AND failures > 0",
-    )
-    .bind(key)
-    .execute(pool)
-    .await?;
+            "UPDATE auth_throttle SET failures = failures - 1 WHERE client_addr = $1 AND failures >
+            0",
+        )
+        .bind(key)
+        .execute(pool)
+        .await?;
         Ok(())
     }
     /// Forgets keys whose window began before `cutoff`.
