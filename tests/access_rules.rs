@@ -153,7 +153,7 @@ async fn r13_ninety_days_without_use_locks_and_use_keeps_the_account_open() {
     assert_as_wrong_password(&t.send(user, MAPLE, None, b"late").await);
     let a = t
         .admin
-        .store
+        .store()
         .accounts()
         .load(&imax_gateway::directory::MId::parse(user.0).expect("mid"))
         .await
@@ -229,7 +229,7 @@ async fn r16_ninety_days_without_sign_in_terminates() {
     // Refused as a wrong password would be; the directory records the termination.
     assert_as_wrong_password(&t.send(SITE_USER, MAPLE, None, b"x").await);
     assert_eq!(
-        account_status(&t.admin.store, SITE_USER.0).await,
+        account_status(t.admin.store(), SITE_USER.0).await,
         AccountStatus::Terminated
     );
     // Even a password change is refused: only an administrator restores it.
@@ -258,7 +258,7 @@ async fn repeated_failed_sign_ins_lock_the_m_id() {
     // The right password no longer helps, and the answer does not say it was right.
     assert_as_wrong_password(&t.send(SITE_USER, MAPLE, None, b"x").await);
     assert_eq!(
-        account_status(&t.admin.store, SITE_USER.0).await,
+        account_status(t.admin.store(), SITE_USER.0).await,
         AccountStatus::Locked(LockReason::FailedSignIns)
     );
     t.admin

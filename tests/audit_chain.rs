@@ -60,7 +60,7 @@ async fn operations_are_recorded_and_the_chain_detects_edits_and_removals() {
     .expect("n");
     assert_eq!(no_secrets, 0, "no password in the audit log");
 
-    let total = match t.admin.store.audit_log().verify().await.expect("verify") {
+    let total = match t.admin.store().audit_log().verify().await.expect("verify") {
         Verdict::Intact { records } => records,
         other => panic!("{other:?}"),
     };
@@ -75,7 +75,7 @@ async fn operations_are_recorded_and_the_chain_detects_edits_and_removals() {
         .await
         .expect("tamper");
     assert!(matches!(
-        t.admin.store.audit_log().verify().await.expect("verify"),
+        t.admin.store().audit_log().verify().await.expect("verify"),
         Verdict::Broken { seq: 5, .. }
     ));
 }
@@ -88,7 +88,7 @@ async fn removal_and_reordering_are_found() {
         .execute(pool)
         .await
         .expect("remove");
-    match t.admin.store.audit_log().verify().await.expect("verify") {
+    match t.admin.store().audit_log().verify().await.expect("verify") {
         Verdict::Broken { seq, reason } => {
             assert_eq!(seq, 4);
             assert!(reason.contains("missing"), "{reason}");
@@ -111,7 +111,7 @@ async fn removal_and_reordering_are_found() {
         .await
         .expect("swap");
     assert!(matches!(
-        t.admin.store.audit_log().verify().await.expect("verify"),
+        t.admin.store().audit_log().verify().await.expect("verify"),
         Verdict::Broken { seq: 6, .. }
     ));
 }
@@ -175,7 +175,7 @@ async fn signed_checkpoints_reveal_a_recomputed_chain_a_cut_tail_and_forgeries()
     t.stop().await;
     let cp = Checkpoints::from_config(&t.config).expect("key");
     let pool = &t.db;
-    let holds = checkpoint::verify(&t.admin.store, &cp)
+    let holds = checkpoint::verify(t.admin.store(), &cp)
         .await
         .expect("verify");
     let CheckpointVerdict::Holds {
@@ -189,10 +189,10 @@ async fn signed_checkpoints_reveal_a_recomputed_chain_a_cut_tail_and_forgeries()
     // An edit hidden by recomputing the chain: the chain alone holds, the signed head does not.
     edit_and_recompute(pool, 3).await;
     assert!(matches!(
-        t.admin.store.audit_log().verify().await.expect("verify"),
+        t.admin.store().audit_log().verify().await.expect("verify"),
         Verdict::Intact { .. }
     ));
-    match checkpoint::verify(&t.admin.store, &cp)
+    match checkpoint::verify(t.admin.store(), &cp)
         .await
         .expect("verify")
     {
@@ -226,10 +226,10 @@ async fn signed_checkpoints_reveal_a_recomputed_chain_a_cut_tail_and_forgeries()
         .await
         .expect("cut");
     assert!(matches!(
-        t.admin.store.audit_log().verify().await.expect("verify"),
+        t.admin.store().audit_log().verify().await.expect("verify"),
         Verdict::Intact { .. }
     ));
-    match checkpoint::verify(&t.admin.store, &cp)
+    match checkpoint::verify(t.admin.store(), &cp)
         .await
         .expect("verify")
     {
@@ -243,7 +243,7 @@ async fn signed_checkpoints_reveal_a_recomputed_chain_a_cut_tail_and_forgeries()
         format!("4 {} 0 {}\n", "0".repeat(64), "f".repeat(64)),
     )
     .expect("forge");
-    match checkpoint::verify(&t.admin.store, &cp)
+    match checkpoint::verify(t.admin.store(), &cp)
         .await
         .expect("verify")
     {

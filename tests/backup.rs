@@ -47,7 +47,7 @@ async fn a_backup_taken_under_load_restores_whole_and_checks() {
     let url = t.config.database_url();
     let backups = tempfile::tempdir().expect("backups");
     let copy = backups.path().join("copy");
-    if t.admin.store.engine == Engine::Postgres {
+    if t.admin.store().engine == Engine::Postgres {
         let (ok, text) = imax(
             t.dir.path(),
             &url,

@@ -141,7 +141,7 @@ async fn haproxy_routes_around_a_stopped_or_killed_node_and_back() {
     let mut t = TestApp::start_at(wall_clock_now(), |_| {}).await;
     t.stop().await;
     let db = t.config.database_url();
-    if t.admin.store.engine == Engine::Sqlite {
+    if t.admin.store().engine == Engine::Sqlite {
         // Several nodes need PostgreSQL (a second node on SQLite is refused: tests/nodes.rs).
         println!("several nodes behind a balancer need PostgreSQL; run with IMAX_TEST_POSTGRES");
         return;

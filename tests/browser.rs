@@ -510,7 +510,7 @@ async fn a_browser_session_is_honoured_by_every_node_sharing_the_database() {
     config.data_dir = b_dir.path().to_path_buf();
     config.database_url = t.config.database_url();
     let second = App::start(config, t.clock.clone()).await;
-    if t.admin.store.engine == imax_gateway::store::Engine::Sqlite {
+    if t.admin.store().engine == imax_gateway::store::Engine::Sqlite {
         // SQLite serves one node.
         assert!(matches!(second, Err(StartError::DatabaseInUse(_))));
         return;

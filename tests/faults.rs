@@ -41,7 +41,7 @@ async fn wrong_mailbox_password_and_unknown_mailbox_look_the_same() {
     assert_eq!(wrong, unknown);
     assert_eq!(wrong.status, 400);
     assert_eq!(
-        stored_bodies(&t.admin.store).await,
+        stored_bodies(t.admin.store()).await,
         0,
         "an unauthorised upload stores nothing"
     );
@@ -115,12 +115,12 @@ async fn checksum_mismatch_missing_file_and_too_large_store_nothing() {
         .expect("reply");
     assert_ok(&r);
     assert_eq!(
-        stored_bodies(&t.admin.store).await,
+        stored_bodies(t.admin.store()).await,
         2,
         "only the two accepted files have bodies"
     );
     assert_eq!(
-        settled_uploads(&t.admin.store).await,
+        settled_uploads(t.admin.store()).await,
         0,
         "refused uploads leave nothing behind"
     );

@@ -48,7 +48,7 @@ async fn before_a_right_password_every_refusal_reads_the_same_and_costs_the_same
         );
     }
     assert_eq!(
-        account_status(&t.admin.store, SITE_USER.0).await,
+        account_status(t.admin.store(), SITE_USER.0).await,
         AccountStatus::Locked(LockReason::FailedSignIns)
     );
     for who in [SITE_USER, (SITE_USER.0, "Wrong-Password-3")] {
@@ -142,7 +142,7 @@ async fn parallel_guesses_are_counted_before_any_is_checked() {
         .expect("count");
     assert_eq!(failed, 6, "every attempt was counted");
     assert_eq!(
-        account_status(&t.admin.store, SITE_USER.0).await,
+        account_status(t.admin.store(), SITE_USER.0).await,
         AccountStatus::Locked(LockReason::FailedSignIns)
     );
     // After the coordinator unlocks it, the person signs in again.

@@ -224,7 +224,7 @@ async fn r16_only_the_help_desk_restores_a_terminated_m_id() {
     t.days(90);
     assert_as_wrong_password(&t.send(SITE_USER, MAPLE, None, b"x").await);
     assert_eq!(
-        account_status(&t.admin.store, SITE_USER.0).await,
+        account_status(t.admin.store(), SITE_USER.0).await,
         AccountStatus::Terminated
     );
     let help = t.admin.acting_as(HELP_DESK).await.expect("help desk");
@@ -474,7 +474,7 @@ async fn authority_is_current_and_help_desk_locks_are_the_help_desks() {
         .await
         .expect("the Help Desk locks");
     assert_eq!(
-        account_status(&t.admin.store, SITE_USER.0).await,
+        account_status(t.admin.store(), SITE_USER.0).await,
         AccountStatus::Locked(LockReason::HelpDesk)
     );
     forbidden(

@@ -22,7 +22,7 @@ fn payload(seed: u8, len: usize) -> Vec<u8> {
 async fn two_nodes_on_one_database_serve_any_request_and_survive_a_killed_node() {
     let mut t = TestApp::start_at(wall_clock_now(), |_| {}).await;
     t.stop().await;
-    let store = t.admin.store.clone();
+    let store = t.admin.store().clone();
     let url = t.config.database_url();
     let b_dir = second_data_dir(t.dir.path());
 
@@ -210,7 +210,7 @@ async fn in_process_node(
     t: &TestApp,
     clock: std::sync::Arc<imax_gateway::clock::ManualClock>,
 ) -> InProcessNode {
-    let dir = match t.admin.store.engine {
+    let dir = match t.admin.store().engine {
         imax_gateway::store::Engine::Sqlite => t.dir.path().to_path_buf(),
         imax_gateway::store::Engine::Postgres => t.dir.path().join("node-b"),
     };
@@ -357,7 +357,7 @@ async fn two_nodes_counting_failures_recording_activity_and_purging_at_once_lose
     for n in 0..24 {
         assert_ok(&t.send(SITE_USER, MAPLE, None, &tenant_file(1 + n)).await);
     }
-    let total = t.admin.store.check().await.expect("check").messages;
+    let total = t.admin.store().check().await.expect("check").messages;
     assert!(total >= 24);
     let later = time::Duration::days(t.config.history.retention_days + 1);
     t.clock.advance(later);
@@ -365,11 +365,11 @@ async fn two_nodes_counting_failures_recording_activity_and_purging_at_once_lose
     let (a_report, b_report) = tokio::join!(t.admin.purge(false), b.admin.purge(false));
     let removed = a_report.expect("purge A").messages + b_report.expect("purge B").messages;
     assert_eq!(removed, total, "each message purged exactly once");
-    let check = t.admin.store.check().await.expect("check");
+    let check = t.admin.store().check().await.expect("check");
     assert_eq!(check.messages, 0);
     assert!(
         check.is_sound(),
         "one unbroken audit chain, no orphan body: {check:?}"
     );
-    assert_eq!(stored_bodies(&t.admin.store).await, 0);
+    assert_eq!(stored_bodies(t.admin.store()).await, 0);
 }

@@ -90,7 +90,7 @@ async fn messages_survive_a_restart_and_crash_leftovers_are_removed() {
         .expect("id")
         .to_string();
     t.stop().await;
-    let store = t.admin.store.clone();
+    let store = t.admin.store().clone();
     plant_crash_leftovers(&t, &store).await;
     t.restart().await;
     assert_crash_leftovers_handled(&t, &store).await;
@@ -147,20 +147,20 @@ async fn a_killed_gateway_leaves_whole_messages_or_nothing() {
     // What the killed process was receiving is swept once it is old enough (files: at once).
     age_uploads(&t.db).await;
     t.admin
-        .store
+        .store()
         .sweep_abandoned_uploads()
         .await
         .expect("sweep");
     assert_eq!(
         t.admin
-            .store
+            .store()
             .bodies
             .uploads_in_progress()
             .await
             .expect("uploads"),
         0
     );
-    assert_eq!(stored_bodies(&t.admin.store).await, ids.len());
+    assert_eq!(stored_bodies(t.admin.store()).await, ids.len());
     drop(node);
 }
 
@@ -185,7 +185,7 @@ async fn admin_check_finds_bad_bodies_orphans_and_a_broken_audit_chain() {
         assert_ok(&r);
         ids.push(r.get("messageId").expect("id").to_string());
     }
-    let store = &t.admin.store;
+    let store = &t.admin.store();
     let r = store.check().await.expect("check");
     assert!(r.is_sound(), "{r:?}");
     assert_eq!(r.messages, 3);
@@ -480,7 +480,7 @@ async fn a_full_disk_refuses_uploads_cleanly_and_the_gateway_recovers_by_itself(
         let body = fetch_whole(&mut ca, PBCA, id).await;
         assert_eq!(&sha256_hex(&body), sha);
     }
-    assert!(t.admin.store.check().await.expect("check").is_sound());
+    assert!(t.admin.store().check().await.expect("check").is_sound());
 }
 
 /// The schema as (table, column, NOT NULL) and (index, table) sets, whichever the engine.

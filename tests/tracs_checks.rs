@@ -161,7 +161,7 @@ async fn r26_history_is_purged_after_the_retention_period_and_the_audit_stays() 
     for _ in 0..3 {
         assert_ok(&send(&t, None, &tenant_file(1)).await);
     }
-    let store = &t.admin.store;
+    let store = &t.admin.store();
     assert_eq!(stored_bodies(store).await, 3);
     // Thirteen months later nothing has gone yet; a day past the retention period it goes.
     t.clock.advance(time::Duration::days(396));
@@ -175,7 +175,7 @@ async fn r26_history_is_purged_after_the_retention_period_and_the_audit_stays() 
     assert_eq!(done.messages, 3);
     assert_eq!(stored_bodies(store).await, 0);
     assert_eq!(t.admin.purge(true).await.expect("again").messages, 0);
-    match t.admin.store.audit_log().verify().await.expect("verify") {
+    match t.admin.store().audit_log().verify().await.expect("verify") {
         audit::Verdict::Intact { records } => assert!(records > 3),
         other => panic!("audit chain: {other:?}"),
     }

@@ -179,7 +179,7 @@ async fn a_stalled_upload_is_refused_and_leaves_nothing() {
     assert!(f.message.contains("stopped arriving"), "{}", f.message);
     holder.abort();
     assert_eq!(t.list(SITE_USER, MAPLE, "sentToOthers").await.status, 600);
-    assert_eq!(settled_uploads(&t.admin.store).await, 0);
+    assert_eq!(settled_uploads(t.admin.store()).await, 0);
 }
 
 #[tokio::test]

@@ -192,3 +192,60 @@ async fn every_post_route_refuses_a_forged_csrf_token() {
         "nothing was done, nothing audited"
     );
 }
+
+/// Administration through the browser is audited as the browser door: the coordinator's M-ID,
+/// door `web`, the client's address and the request's id (its `X-Request-Id`).
+#[tokio::test]
+async fn administration_through_the_browser_is_audited_as_web_with_its_request() {
+    let t = TestApp::start().await;
+    // Three wrong passwords lock the user; its coordinator unlocks it from the page.
+    for _ in 0..3 {
+        assert_as_wrong_password(
+            &t.send((SITE_USER.0, "Wrong-Pass-1"), MAPLE, None, b"x")
+                .await,
+        );
+    }
+    let cookie = session_cookie(&t, COORDINATOR).await;
+    let (_, _, page) = request(&t, "GET", "/coordinator", &cookie, "", Vec::new()).await;
+    let token = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("the page's token")
+        .to_string();
+    let (status, _, _) = request(
+        &t,
+        "POST",
+        "/coordinator/unlock",
+        &cookie,
+        "application/x-www-form-urlencoded",
+        format!("csrf={token}&mid={}", SITE_USER.0).into_bytes(),
+    )
+    .await;
+    assert_eq!(status, 303, "unlocked");
+    let (actor, door, client, request_id): (String, String, Option<String>, Option<String>) =
+        sqlx::query_as(
+            "SELECT actor, door, client_addr, request_id FROM audit_log
+              WHERE action = 'SetStatus' ORDER BY seq DESC LIMIT 1",
+        )
+        .fetch_one(&t.db)
+        .await
+        .expect("the unlock's audit record");
+    assert_eq!((actor.as_str(), door.as_str()), (COORDINATOR.0, "web"));
+    assert_eq!(client.as_deref(), Some("127.0.0.1"));
+    assert!(
+        request_id.is_some_and(|id| id.contains('-')),
+        "with its request id"
+    );
+    assert_eq!(
+        account_status(t.admin.store(), SITE_USER.0).await,
+        imax_gateway::directory::AccountStatus::Active
+    );
+    // The operator's command-line service narrows to an M-ID; a narrowed one cannot narrow on.
+    let coordinator = t
+        .admin
+        .acting_as(COORDINATOR.0)
+        .await
+        .expect("as a coordinator");
+    assert!(coordinator.acting_as("M90001").await.is_err());
+}

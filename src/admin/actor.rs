@@ -11,7 +11,9 @@
 //! operation in `people.rs`.
 
 use super::{Admin, AdminError};
+use crate::access::Operation;
 use crate::directory::{AccountKind, AccountStatus, MId};
+use crate::gateway::{Authorized, Caller};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Actor {
@@ -39,9 +41,36 @@ impl Actor {
 }
 
 impl Admin {
-    /// The same service acting as the M-ID `mid`: Help Desk staff or a coordinator, whose own
-    /// account must be active.
+    /// The operator's service acting as the M-ID `mid` (`imax admin --as`): Help Desk staff or
+    /// a coordinator, whose own account must be active. Only the operator may narrow so.
     pub async fn acting_as(&self, mid: &str) -> Result<Admin, AdminError> {
+        if self.actor != Actor::Operator {
+            return Err(AdminError::Forbidden(
+                "Only the installation's operator may act as another M-ID.".into(),
+            ));
+        }
+        self.narrowed_to(mid, self.door, None).await
+    }
+
+    /// The service acting as the person a browser request signed in as, with proof: an
+    /// [`Authorized`] for `Administer`, which only the access decision gives. The audit
+    /// records say door `web`, with the request's client address and id.
+    pub async fn for_signed_in(&self, auth: &Authorized) -> Result<Admin, AdminError> {
+        if self.actor != Actor::Operator || auth.operation() != Operation::Administer {
+            return Err(AdminError::Forbidden(
+                "Administration needs a sign-in allowed to administer.".into(),
+            ));
+        }
+        let mid = auth.account().mid.to_string();
+        self.narrowed_to(&mid, "web", Some(auth.caller())).await
+    }
+
+    async fn narrowed_to(
+        &self,
+        mid: &str,
+        door: &'static str,
+        caller: Option<Caller>,
+    ) -> Result<Admin, AdminError> {
         let mid = Self::mid(mid)?;
         let account = self
             .store
@@ -69,6 +98,8 @@ impl Admin {
         };
         Ok(Admin {
             actor,
+            door,
+            caller,
             ..self.clone()
         })
     }

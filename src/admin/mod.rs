@@ -55,23 +55,50 @@ fn unique_violation(e: &crate::store::StoreError) -> bool {
     e.is_unique_violation()
 }
 
-/// The directory administration service.
+/// The directory administration service, acting for one actor. Its fields are private: an
+/// `Admin` is made for the installation's operator ([`Admin::new`], the command line), and
+/// narrowed from there to a signed-in person only with proof of their sign-in
+/// ([`Admin::for_signed_in`], the browser door), to an M-ID by the operator
+/// ([`Admin::acting_as`], `imax admin --as`), or to the system ([`Admin::as_system`], the
+/// hourly jobs). Every audit record it writes names that door.
 #[derive(Debug, Clone)]
 pub struct Admin {
-    pub store: Store,
-    pub clock: SharedClock,
-    pub config: Config,
-    pub actor: Actor,
+    store: Store,
+    clock: SharedClock,
+    config: Config,
+    actor: Actor,
+    /// `cli`, `web` or `system`: written into every audit record.
+    door: &'static str,
+    /// The request behind a browser action: its client address and request id go into the
+    /// audit records.
+    caller: Option<crate::gateway::Caller>,
 }
 
 impl Admin {
+    /// The installation's operator at the command line: allowed everything.
     pub fn new(store: Store, clock: SharedClock, config: Config) -> Self {
         Admin {
             store,
             clock,
             config,
             actor: Actor::Operator,
+            door: "cli",
+            caller: None,
         }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+    pub fn clock(&self) -> &SharedClock {
+        &self.clock
+    }
+    /// Who is acting.
+    pub fn actor(&self) -> &Actor {
+        &self.actor
     }
 
     fn now(&self) -> OffsetDateTime {
@@ -79,7 +106,9 @@ impl Admin {
     }
 
     fn entry(&self, action: &str) -> AuditEntry {
-        AuditEntry::new(self.now(), &self.actor.name(), action, "cli")
+        AuditEntry::new(self.now(), &self.actor.name(), action, self.door)
+            .client(self.caller.and_then(|c| c.addr).map(|a| a.to_string()))
+            .request(self.caller.and_then(|c| c.request).map(|r| r.to_string()))
     }
 
     fn hash(&self, pw: &Secret) -> Result<String, AdminError> {

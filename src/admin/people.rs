@@ -698,10 +698,13 @@ impl Admin {
         Ok(())
     }
 
-    /// The same service acting as the system, for scheduled transitions.
+    /// The same service acting as the system, for scheduled transitions (audit door
+    /// `system`).
     pub fn as_system(&self) -> Admin {
         Admin {
             actor: Actor::System,
+            door: "system",
+            caller: None,
             ..self.clone()
         }
     }

@@ -546,7 +546,7 @@ pub async fn admin_command(admin: &Admin, command: AdminCommand) -> Result<(), S
             }
             AccountCommand::AssignStaff { mid } => {
                 admin.assign_staff(&mid).await.map_err(s)?;
-                println!("{mid} is assigned to {}", admin.actor.name());
+                println!("{mid} is assigned to {}", admin.actor().name());
             }
             AccountCommand::Promote { mid, properties } => {
                 admin.promote(&mid, &properties).await.map_err(s)?;
@@ -667,15 +667,15 @@ pub async fn admin_command(admin: &Admin, command: AdminCommand) -> Result<(), S
             );
         }
         AdminCommand::Check => {
-            let r = admin.store.check().await.map_err(|e| e.to_string())?;
+            let r = admin.store().check().await.map_err(|e| e.to_string())?;
             print_check(&r)?;
         }
         AdminCommand::Backup { dir } => {
             let m = imax_gateway::store::backup::backup(
-                &admin.store,
-                &backup_files(&admin.config),
+                admin.store(),
+                &backup_files(admin.config()),
                 &dir,
-                admin.clock.now(),
+                admin.clock().now(),
             )
             .await
             .map_err(|e| e.to_string())?;

@@ -67,6 +67,10 @@ impl Authorized {
     pub fn account(&self) -> &Account {
         &self.account
     }
+    /// Where the request came from (door, address, request id).
+    pub fn caller(&self) -> Caller {
+        self.caller
+    }
 }
 
 /// An authorized person acting for a mailbox whose password they presented.

@@ -91,15 +91,25 @@ impl<'a> Accounts<'a> {
                 .try_get::<i64, _>("failed_signins")?
                 .try_into()
                 .unwrap_or(u32::MAX),
-            last_activity_at: row.try_get::<Option<i64>, _>("last_activity_at")?.map(from_epoch),
-            last_signin_at: row.try_get::<Option<i64>, _>("last_signin_at")?.map(from_epoch),
+            last_activity_at: row
+                .try_get::<Option<i64>, _>("last_activity_at")?
+                .map(from_epoch),
+            last_signin_at: row
+                .try_get::<Option<i64>, _>("last_signin_at")?
+                .map(from_epoch),
             created_at: from_epoch(row.try_get("created_at")?),
             auth_epoch: row.try_get("auth_epoch")?,
             rights,
-            working_group_since: row.try_get::<Option<i64>, _>("working_group_since")?.map(from_epoch),
+            working_group_since: row
+                .try_get::<Option<i64>, _>("working_group_since")?
+                .map(from_epoch),
             imax_granted_at,
-            rob_accepted_at: row.try_get::<Option<i64>, _>("rob_accepted_at")?.map(from_epoch),
-            recertified_cycle: row.try_get::<Option<i64>, _>("recertified_cycle")?.map(|c| c as i32),
+            rob_accepted_at: row
+                .try_get::<Option<i64>, _>("rob_accepted_at")?
+                .map(from_epoch),
+            recertified_cycle: row
+                .try_get::<Option<i64>, _>("recertified_cycle")?
+                .map(|c| c as i32),
             flagged,
         }))
     }

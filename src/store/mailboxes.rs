@@ -24,7 +24,9 @@ fn row_to_mailbox(row: &sqlx::any::AnyRow) -> Result<Mailbox, sqlx::Error> {
             .try_get::<i64, _>("failed_passwords")?
             .try_into()
             .unwrap_or(u32::MAX),
-        frozen_until: row.try_get::<Option<i64>, _>("frozen_until")?.map(from_epoch),
+        frozen_until: row
+            .try_get::<Option<i64>, _>("frozen_until")?
+            .map(from_epoch),
     })
 }
 

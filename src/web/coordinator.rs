@@ -123,7 +123,7 @@ struct MailboxRow {
 
 async fn coordinator(web: &Web, s: &Session) -> Result<(Chrome, Admin), Response> {
     let (auth, admin) = web.acting(s).await?;
-    if !matches!(admin.actor, Actor::Coordinator { .. }) {
+    if !matches!(admin.actor(), Actor::Coordinator { .. }) {
         return Err(see_other("/helpdesk"));
     }
     let chrome = web.chrome(s, &auth, "My users").await;
@@ -303,7 +303,7 @@ fn right_label(r: Right) -> &'static str {
 
 /// The path prefix of the person pages for this actor.
 fn base_for(admin: &Admin, mid: &str) -> String {
-    match admin.actor {
+    match admin.actor() {
         Actor::Coordinator { .. } => format!("/coordinator/users/{mid}"),
         _ => format!("/helpdesk/people/{mid}"),
     }
@@ -327,8 +327,8 @@ async fn person(
         .chrome(&s, &auth, &format!("{} — {}", p.mid, p.full_name))
         .await;
     chrome.notice = d.sentence();
-    let coordinator = matches!(admin.actor, Actor::Coordinator { .. });
-    let help_desk = admin.actor.is_hud();
+    let coordinator = matches!(admin.actor(), Actor::Coordinator { .. });
+    let help_desk = admin.actor().is_hud();
     let mut status_actions = Vec::new();
     match p.status {
         AccountStatus::Active => status_actions.push(("locked", "Lock")),

@@ -24,7 +24,7 @@ pub fn routes() -> Router<Web> {
 /// The signed-in person acting as Help Desk staff; a coordinator is sent to its own pages.
 async fn help_desk(web: &Web, s: &Session, title: &str) -> Result<(Chrome, Admin), Response> {
     let (auth, admin) = web.acting(s).await?;
-    if !admin.actor.is_hud() {
+    if !admin.actor().is_hud() {
         return Err(see_other("/coordinator"));
     }
     let chrome = web.chrome(s, &auth, title).await;

@@ -4,7 +4,7 @@
 //! Every page that needs a signed-in person goes through [`Web::authorize`], which turns the
 //! session back into an [`Authorized`] caller through [`Gateway::resume`] and so through
 //! [`crate::access::decide`]; mailbox pages go on through [`Gateway::resume_mailbox`];
-//! coordinator and Help Desk pages act through [`Admin::acting_as`]. Nothing in this module
+//! coordinator and Help Desk pages act through [`Admin::for_signed_in`]. Nothing in this module
 //! decides access on its own; it turns refusals into pages.
 //!
 //! Pages are rendered by askama templates (in `templates/`, auto-escaped), styled and scripted
@@ -37,7 +37,7 @@ use axum::Router;
 pub use session::Session;
 
 /// The browser door's state: the core, and the directory administration acting as the
-/// installation (narrowed to the signed-in person with [`Admin::acting_as`] on each use).
+/// installation (narrowed to the signed-in person with [`Admin::for_signed_in`] on each use).
 #[derive(Debug, Clone)]
 pub struct Web {
     pub gw: Gateway,
@@ -428,7 +428,7 @@ impl Web {
     /// Desk), after the access decision for `Administer`.
     pub async fn acting(&self, s: &Session) -> Result<(Authorized, Admin), Response> {
         let auth = self.authorize(s, Operation::Administer).await?;
-        match self.admin.acting_as(s.mid()).await {
+        match self.admin.for_signed_in(&auth).await {
             Ok(admin) => Ok((auth, admin)),
             Err(e) => Err(self.admin_error_page(s, &e)),
         }
