@@ -7,6 +7,7 @@
 //! starts, so an unauthorised client cannot make the gateway store anything.
 
 pub mod envelope;
+mod operations;
 pub mod reply;
 pub mod scan;
 
@@ -234,6 +235,11 @@ async fn handle(gw: &Gateway, caller: Caller, body: Body) -> Result<Response, Re
     let env = envelope::parse(scanner.skeleton(), false)?;
     let request = env.request()?;
     let person = env.person()?;
+    let call = operations::Call {
+        gw,
+        caller,
+        person: &person,
+    };
     match request {
         Request::SendFile {
             mailbox,
@@ -242,29 +248,13 @@ async fn handle(gw: &Gateway, caller: Caller, body: Body) -> Result<Response, Re
             sha256,
             resend,
         } => {
-            let (staged, session) = match upload {
-                Some(u) => u,
-                None => {
-                    let auth = gw.authorize(caller, &person, Operation::SendFile).await?;
-                    (gw.stage_body()?, gw.open_mailbox(auth, &mailbox).await?)
-                }
+            let send = SendRequest {
+                to: to.as_deref(),
+                file_name: &file_name,
+                expected_sha256: sha256.as_deref(),
+                resend,
             };
-            let receipt = gw
-                .send_file(
-                    &session,
-                    SendRequest {
-                        to: to.as_deref(),
-                        file_name: &file_name,
-                        expected_sha256: sha256.as_deref(),
-                        resend,
-                    },
-                    staged,
-                )
-                .await?;
-            Ok(xml_response(
-                StatusCode::OK,
-                reply::response("SendFile", 200, &reply::receipt(&receipt)),
-            ))
+            call.send_file(&mailbox, send, upload).await
         }
         Request::ListMessages {
             mailbox,
@@ -274,71 +264,26 @@ async fn handle(gw: &Gateway, caller: Caller, body: Body) -> Result<Response, Re
             after,
             include_acknowledged,
         } => {
-            let auth = gw
-                .authorize(caller, &person, Operation::ListMessages)
-                .await?;
-            let session = gw.open_mailbox(auth, &mailbox).await?;
             let q = ListQuery {
                 folder,
                 since,
                 until,
                 include_acknowledged,
                 after,
-                page_size: limits.page_size,
+                page_size: gw.config().limits.page_size,
                 order: Order::OldestFirst,
             };
-            let page = gw.list_messages(&session, &q).await?;
-            let status = if page.entries.is_empty() && after.is_none() {
-                folder.empty_status(since.is_some() || until.is_some())
-            } else {
-                200
-            };
-            let mut xml = reply::Xml::default();
-            xml.el("folder", folder.as_str());
-            for m in &page.entries {
-                xml.raw(&reply::message_info("message", m));
-            }
-            if let Some(next) = page.next {
-                xml.el("nextPageToken", &next.encode());
-            }
-            Ok(xml_response(
-                StatusCode::OK,
-                reply::response("ListMessages", status, &xml.into_string()),
-            ))
+            call.list_messages(&mailbox, q).await
         }
         Request::GetMessage {
             mailbox,
             message_id,
-        } => {
-            let auth = gw.authorize(caller, &person, Operation::GetMessage).await?;
-            let session = gw.open_mailbox(auth, &mailbox).await?;
-            let (info, body) = gw.get_message(&session, &message_id).await?;
-            Ok(xml_response(StatusCode::OK, streamed_message(&info, body)))
-        }
+        } => call.get_message(&mailbox, &message_id).await,
         Request::AckMessage {
             mailbox,
             message_id,
-        } => {
-            let auth = gw.authorize(caller, &person, Operation::AckMessage).await?;
-            let session = gw.open_mailbox(auth, &mailbox).await?;
-            let info = gw.ack_message(&session, &message_id).await?;
-            let xml = reply::message_info("message", &info);
-            Ok(xml_response(
-                StatusCode::OK,
-                reply::response("AckMessage", 200, &xml),
-            ))
-        }
-        Request::ChangePassword { new_password } => {
-            let auth = gw
-                .authorize(caller, &person, Operation::ChangePassword)
-                .await?;
-            gw.change_password(auth, &person.password, new_password)
-                .await?;
-            Ok(xml_response(
-                StatusCode::OK,
-                reply::response("ChangePassword", 200, ""),
-            ))
-        }
+        } => call.ack_message(&mailbox, &message_id).await,
+        Request::ChangePassword { new_password } => call.change_password(new_password).await,
     }
 }
 
