@@ -8,11 +8,20 @@
 //! once per database engine: SQLite (bodies as files), and PostgreSQL (bodies in the database)
 //! when `IMAX_BENCH_POSTGRES` names a server the benchmark may create a database on.
 //!
+//! First, side by side in the same run (issue "SendFile near the machine's limit"): SendFile
+//! of a 10 KiB tenant file at concurrency 16 against the gateway and against a bare durable
+//! upload server ([`bare`]: TLS, hyper, SHA-256, fsync, rename; nothing else), alternating
+//! rounds, with each server's CPU time per request; and one 50 MiB upload to each. The ratios
+//! are what count: this machine's absolute figures vary from run to run.
+//!
 //! Run: `scripts/bench` (starts a private PostgreSQL cluster, durable settings, and runs both
 //! engines in one go), or `cargo bench --bench load` for SQLite alone; add `--quick` for a
 //! short run. Each worker keeps one HTTP/1.1 connection, as vendor software does.
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
+
+#[path = "load/bare.rs"]
+mod bare;
 
 use imax_gateway::client::{Content, S2sClient};
 use std::path::{Path, PathBuf};
@@ -118,6 +127,139 @@ async fn start(dir: &Path, engine: &Engine) -> Server {
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     panic!("server did not start");
+}
+
+/// A process's CPU time so far (user + system), in seconds.
+fn cpu_secs(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let Some(after) = stat.rfind(')').map(|i| &stat[i + 2..]) else {
+        return 0.0;
+    };
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// The bare durable upload server, as a process of its own.
+fn start_bare(dir: &Path) -> Server {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(std::env::current_exe().unwrap())
+        .arg("--serve-bare")
+        .arg(port.to_string())
+        .arg(dir)
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    Server {
+        child,
+        url: format!("https://localhost:{port}"),
+        ca: dir.join("tls/dev-ca.pem"),
+    }
+}
+
+async fn until_up(server: &Server) {
+    for _ in 0..400 {
+        if server.ca.exists()
+            && S2sClient::connect(&server.url, &server.ca, "M1", "x")
+                .await
+                .is_ok()
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("{} did not start", server.url);
+}
+
+/// A file of `mib` MiB of varied bytes.
+fn big_file(dir: &Path, mib: usize) -> PathBuf {
+    use std::io::Write;
+    let path = dir.join(format!("big-{mib}.bin"));
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+    let block: Vec<u8> = (0..1024 * 1024u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 24) as u8)
+        .collect();
+    for _ in 0..mib {
+        f.write_all(&block).unwrap();
+    }
+    path
+}
+
+/// One upload of `path` to `server`: MiB/s of file content.
+async fn one_upload(server: &Server, path: &Path, mib: usize) -> f64 {
+    let mut c = S2sClient::connect(&server.url, &server.ca, SITE_USER.0, SITE_USER.1)
+        .await
+        .unwrap();
+    let t = Instant::now();
+    let r = c
+        .send_file(
+            MAPLE.0,
+            MAPLE.1,
+            None,
+            "BIG.BIN",
+            Content::File(path.to_path_buf()),
+            None,
+        )
+        .await
+        .unwrap();
+    assert!(r.fault.is_none(), "{:?}", r.fault);
+    mib as f64 / t.elapsed().as_secs_f64()
+}
+
+/// SendFile 10 KiB at c=16 and one 50 MiB upload, against the gateway and the bare server in
+/// alternating rounds; prints each figure and the ratios.
+async fn side_by_side(dir: &Path, engine: &Engine, duration: Duration) {
+    let gateway = start(&dir.join("gateway"), engine).await;
+    let reference = start_bare(&dir.join("bare"));
+    until_up(&reference).await;
+    // Warm both: connections, caches, the first files.
+    run_sends(&gateway, 4, 10 * 1024, Duration::from_millis(500)).await;
+    run_sends(&reference, 4, 10 * 1024, Duration::from_millis(500)).await;
+    let mut ratios = Vec::new();
+    for round in 1..=3 {
+        let mut figures = Vec::new();
+        for (name, server) in [("gateway", &gateway), ("bare", &reference)] {
+            let pid = server.child.id();
+            let cpu = cpu_secs(pid);
+            let (s, _) = run_sends(server, 16, 10 * 1024, duration).await;
+            let per_request = (cpu_secs(pid) - cpu) / (s.rps * duration.as_secs_f64()).max(1.0);
+            println!(
+                "round {round} {name:<8} SendFile 10 KiB c=16 {:>7.0} req/s   p50 {:>6.2} ms   p99 {:>6.2} ms   CPU {:>4.0} µs/request   errors {}",
+                s.rps,
+                s.p50.as_secs_f64() * 1000.0,
+                s.p99.as_secs_f64() * 1000.0,
+                per_request * 1e6,
+                s.errors
+            );
+            figures.push((s, per_request));
+        }
+        let (g, b) = (&figures[0], &figures[1]);
+        ratios.push(g.0.rps / b.0.rps);
+        println!(
+            "round {round} gateway/bare: {:.0} % of the requests per second, {:.1}× the CPU per request, p99 {:+.1} ms",
+            100.0 * g.0.rps / b.0.rps,
+            g.1 / b.1.max(1e-9),
+            (g.0.p99.as_secs_f64() - b.0.p99.as_secs_f64()) * 1000.0
+        );
+    }
+    ratios.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    println!(
+        "SendFile 10 KiB c=16, gateway/bare over 3 rounds: median {:.0} % (lowest {:.0} %)",
+        100.0 * ratios[1],
+        100.0 * ratios[0]
+    );
+    let file = big_file(dir, 50);
+    let g = one_upload(&gateway, &file, 50).await;
+    let b = one_upload(&reference, &file, 50).await;
+    println!(
+        "one 50 MiB upload: gateway {g:.0} MiB/s, bare {b:.0} MiB/s of file content ({:.0} %)",
+        100.0 * g / b
+    );
+    let _ = std::fs::remove_file(file);
 }
 
 fn status_kib(pid: u32, field: &str) -> u64 {
@@ -338,6 +480,12 @@ fn line(op: &str, size: &str, c: usize, s: &Stats) {
 
 #[tokio::main]
 async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--serve-bare") {
+        let port = args[i + 1].parse().expect("port");
+        bare::serve(port, PathBuf::from(&args[i + 2])).await;
+        return;
+    }
     let quick = std::env::args().any(|a| a == "--quick");
     let duration = Duration::from_secs(if quick { 2 } else { 8 });
     let root = tempfile::tempdir().unwrap();
@@ -361,8 +509,8 @@ async fn main() {
             "(SQLite only: set IMAX_BENCH_POSTGRES, or run scripts/bench, for PostgreSQL too)"
         ),
     }
-    // `--engine sqlite` or `--engine postgres` runs one of them.
-    let args: Vec<String> = std::env::args().collect();
+    // `--engine sqlite` or `--engine postgres` runs one of them; `--side-by-side` only the
+    // comparison with the bare server.
     if let Some(only) = args
         .iter()
         .position(|a| a == "--engine")
@@ -374,6 +522,10 @@ async fn main() {
     for (n, engine) in engines.iter().enumerate() {
         println!("\n== {}", engine.name);
         let dir = root.path().join(format!("engine-{n}"));
+        side_by_side(&dir.join("side-by-side"), engine, duration).await;
+        if args.iter().any(|a| a == "--side-by-side") {
+            continue;
+        }
         memory_while_receiving(&dir.join("memory"), engine).await;
         let server = start(&dir.join("load"), engine).await;
         for (size, label) in [(10 * 1024, "10 KiB"), (1024 * 1024, "1 MiB")] {
