@@ -38,31 +38,31 @@ impl<'a> Accounts<'a> {
         .await?)
     }
 
-    /// Loads an account with its rights and working-group admission.
+    /// Loads an account with its rights and working-group admission, in one statement (one
+    /// row per right; every request of both doors reads its caller's account afresh).
     pub async fn load(&self, mid: &MId) -> Result<Option<Account>, StoreError> {
         let pool = self.pool;
         let sql = format!(
-            "SELECT {ACCOUNT_COLUMNS} FROM accounts a LEFT JOIN working_group w ON w.account_id =
-            a.id WHERE a.mid = $1"
+            "SELECT {ACCOUNT_COLUMNS}, r.right_name, r.granted_at, r.flagged_at
+               FROM accounts a
+               LEFT JOIN working_group w ON w.account_id = a.id
+               LEFT JOIN account_rights r ON r.account_id = a.id
+              WHERE a.mid = $1"
         );
-        let Some(row) = sqlx::query(&sql)
-            .bind(mid.as_str())
-            .fetch_optional(pool)
-            .await?
-        else {
+        let rows = sqlx::query(&sql).bind(mid.as_str()).fetch_all(pool).await?;
+        let Some(row) = rows.first() else {
             return Ok(None);
         };
         let id: i64 = row.try_get("id")?;
         let mut rights = Rights::default();
         let mut imax_granted_at = None;
         let mut flagged = Vec::new();
-        let granted: Vec<(String, i64, Option<i64>)> = sqlx::query_as(
-            "SELECT right_name, granted_at, flagged_at FROM account_rights WHERE account_id = $1",
-        )
-        .bind(id)
-        .fetch_all(pool)
-        .await?;
-        for (name, at, flagged_at) in granted {
+        for right in &rows {
+            let Some(name) = right.try_get::<Option<String>, _>("right_name")? else {
+                continue;
+            };
+            let at: i64 = right.try_get("granted_at")?;
+            let flagged_at: Option<i64> = right.try_get("flagged_at")?;
             if let Some(r) = Right::parse(&name) {
                 rights.set(r, true);
                 if let Some(f) = flagged_at {
