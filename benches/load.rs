@@ -194,6 +194,11 @@ async fn one_upload(server: &Server, path: &Path, mib: usize) -> f64 {
     let mut c = S2sClient::connect(&server.url, &server.ca, SITE_USER.0, SITE_USER.1)
         .await
         .unwrap();
+    mib as f64 / timed_upload(&mut c, path).await.as_secs_f64()
+}
+
+/// Sends `path` through `c` and returns how long until the receipt.
+async fn timed_upload(c: &mut S2sClient, path: &Path) -> Duration {
     let t = Instant::now();
     let r = c
         .send_file(
@@ -207,7 +212,7 @@ async fn one_upload(server: &Server, path: &Path, mib: usize) -> f64 {
         .await
         .unwrap();
     assert!(r.fault.is_none(), "{:?}", r.fault);
-    mib as f64 / t.elapsed().as_secs_f64()
+    t.elapsed()
 }
 
 /// SendFile 10 KiB at c=16 and one 50 MiB upload, against the gateway and the bare server in
@@ -289,31 +294,8 @@ async fn memory_while_receiving(dir: &Path, engine: &Engine) {
     .await
     .unwrap();
     let before = status_kib(pid, "VmRSS:");
-    let path = dir.join("big.bin");
-    {
-        use std::io::Write;
-        let mut f = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
-        let block: Vec<u8> = (0..1024 * 1024u32)
-            .map(|i| (i.wrapping_mul(2654435761) >> 24) as u8)
-            .collect();
-        for _ in 0..100 {
-            f.write_all(&block).unwrap();
-        }
-    }
-    let t = Instant::now();
-    let r = c
-        .send_file(
-            MAPLE.0,
-            MAPLE.1,
-            None,
-            "BIG.BIN",
-            Content::File(path.clone()),
-            None,
-        )
-        .await
-        .unwrap();
-    let took = t.elapsed();
-    assert!(r.fault.is_none(), "{:?}", r.fault);
+    let path = big_file(dir, 100);
+    let took = timed_upload(&mut c, &path).await;
     let peak = status_kib(pid, "VmHWM:");
     println!(
         "memory: RSS before {:.1} MiB, peak {:.1} MiB, growth {:.1} MiB while receiving 100 MiB ({:.0} MiB/s)",

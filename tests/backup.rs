@@ -27,17 +27,9 @@ fn imax(data_dir: &Path, database_url: &str, args: &[&str]) -> (bool, String) {
     (out.status.success(), text)
 }
 
-/// Distinct bytes per `n` (sizes across several 64 KiB reads).
+/// Distinct bytes per `n`, of sizes across several 64 KiB reads.
 fn contents(n: u32) -> Vec<u8> {
-    let mut x = n.wrapping_mul(2_654_435_761) | 1;
-    (0..(1000 + (n as usize * 7919) % 150_000))
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x as u8
-        })
-        .collect()
+    payload(n, 1000 + (n as usize * 7919) % 150_000)
 }
 
 #[tokio::test]

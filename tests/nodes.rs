@@ -5,19 +5,6 @@ use crate::helpers::*;
 use imax_gateway::client::Content;
 use imax_gateway::store::Engine;
 
-/// Bytes that are not a multiple of the body store's chunk size, different per `seed`.
-fn payload(seed: u8, len: usize) -> Vec<u8> {
-    let mut x = u32::from(seed).wrapping_mul(2_654_435_761) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x as u8
-        })
-        .collect()
-}
-
 #[tokio::test]
 async fn two_nodes_on_one_database_serve_any_request_and_survive_a_killed_node() {
     let mut t = TestApp::start_at(wall_clock_now(), |_| {}).await;
@@ -110,7 +97,7 @@ async fn two_nodes_on_one_database_serve_any_request_and_survive_a_killed_node()
     let mut stalled = Vec::new();
     for n in 0..2 {
         let (upload, tx) = open_upload(&a.url, &t.ca, &format!("HALF{n}.DAT")).await;
-        let half = base64_of(&payload(10 + n as u8, 1 << 20));
+        let half = base64_of(&payload(10 + n as u32, 1 << 20));
         tx.send(bytes::Bytes::from(half))
             .await
             .expect("half a body");
@@ -130,7 +117,7 @@ async fn two_nodes_on_one_database_serve_any_request_and_survive_a_killed_node()
         let mut c = a.client(&t.ca, SITE_USER).await;
         let done = done_tx.clone();
         racing.push(tokio::spawn(async move {
-            let data = payload(20 + n, (usize::from(n) + 1) << 20);
+            let data = payload(20 + u32::from(n), (usize::from(n) + 1) << 20);
             let r = c
                 .send_file(
                     MAPLE.0,

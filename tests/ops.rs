@@ -3,34 +3,12 @@
 //! server.
 
 use crate::helpers::*;
-use bytes::Bytes;
-use http_body_util::BodyExt;
 use std::time::Duration;
 
 /// A GET with optional headers over a fresh HTTP/1.1 TLS connection: status and body.
 async fn get(t: &TestApp, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
-    let tls = tls_to(t.app().addr, &t.ca, b"http/1.1", None)
-        .await
-        .expect("tls");
-    let (mut sender, conn) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
-            .await
-            .expect("http1");
-    tokio::spawn(conn);
-    let mut req = hyper::Request::get(path).header("host", "localhost");
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    let resp = sender
-        .send_request(
-            req.body(http_body_util::Empty::<Bytes>::new())
-                .expect("req"),
-        )
-        .await
-        .expect("resp");
-    let status = resp.status().as_u16();
-    let body = resp.into_body().collect().await.expect("body").to_bytes();
-    (status, String::from_utf8_lossy(&body).to_string())
+    let (status, _, body) = https_request(t, "GET", path, headers, Vec::new()).await;
+    (status, body)
 }
 
 /// The value of one sample line of a Prometheus text page (`name{labels} value`), summed over

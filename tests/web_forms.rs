@@ -3,8 +3,6 @@
 //! (`web::Checked`, or the upload's first field) fails here.
 
 use crate::helpers::*;
-use bytes::Bytes;
-use http_body_util::BodyExt;
 
 /// Every `.route("path", …post(…)…)` declared in the browser door's modules.
 fn post_routes() -> Vec<String> {
@@ -59,7 +57,7 @@ fn post_routes() -> Vec<String> {
     routes
 }
 
-/// One HTTP/1.1 request over a fresh TLS connection: status, `Set-Cookie` values and body.
+/// A same-origin request as a browser's form makes it: status, `Set-Cookie` values and body.
 async fn request(
     t: &TestApp,
     method: &str,
@@ -68,44 +66,25 @@ async fn request(
     content_type: &str,
     body: Vec<u8>,
 ) -> (u16, Vec<String>, String) {
-    let tls = tls_to(t.app().addr, &t.ca, b"http/1.1", None)
-        .await
-        .expect("tls");
-    let (mut sender, conn) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
-            .await
-            .expect("http1");
-    tokio::spawn(conn);
-    let host = format!("localhost:{}", t.app().addr.port());
-    let mut req = hyper::Request::builder()
-        .method(method)
-        .uri(path)
-        .header("host", &host)
-        .header("origin", format!("https://{host}"))
-        .header("sec-fetch-site", "same-origin");
+    let origin = format!("https://localhost:{}", t.app().addr.port());
+    let mut headers = vec![
+        ("origin", origin.as_str()),
+        ("sec-fetch-site", "same-origin"),
+    ];
     if !cookie.is_empty() {
-        req = req.header("cookie", cookie);
+        headers.push(("cookie", cookie));
     }
     if !content_type.is_empty() {
-        req = req.header("content-type", content_type);
+        headers.push(("content-type", content_type));
     }
-    let resp = sender
-        .send_request(
-            req.body(http_body_util::Full::new(Bytes::from(body)))
-                .expect("request"),
-        )
-        .await
-        .expect("response");
-    let status = resp.status().as_u16();
-    let cookies = resp
-        .headers()
+    let (status, response, page) = https_request(t, method, path, &headers, body).await;
+    let cookies = response
         .get_all("set-cookie")
         .iter()
         .filter_map(|v| v.to_str().ok())
         .map(|v| v.split(';').next().unwrap_or("").to_string())
         .collect();
-    let body = resp.into_body().collect().await.expect("body").to_bytes();
-    (status, cookies, String::from_utf8_lossy(&body).into_owned())
+    (status, cookies, page)
 }
 
 /// Signs in over plain HTTP as the sign-in page's form does; the session cookie.
