@@ -48,10 +48,15 @@ impl Throttle {
 
     /// True when requests from `addr` must be refused now.
     pub async fn is_blocked(&self, addr: IpAddr) -> Result<bool, StoreError> {
-        let now = to_epoch(self.clock.now());
         let row = self.store.throttle().get(&self.client_key(addr)).await?;
-        Ok(matches!(row, Some((n, start))
-            if n >= i64::from(self.max_failures) && now - start < self.window.whole_seconds()))
+        Ok(self.blocks(row))
+    }
+
+    /// Whether a client's count (failures, start of their window), as read, refuses it now.
+    pub fn blocks(&self, row: Option<(i64, i64)>) -> bool {
+        let now = to_epoch(self.clock.now());
+        matches!(row, Some((n, start))
+            if n >= i64::from(self.max_failures) && now - start < self.window.whole_seconds())
     }
 
     /// Counts an attempt from `addr` before its password is checked; false when the client

@@ -184,8 +184,23 @@ impl Gateway {
     }
 
     async fn throttled(&self, caller: Caller) -> Result<(), Refusal> {
+        self.throttled_given(caller, None).await
+    }
+
+    /// [`Gateway::throttled`], with the client's count when it was read already (`Some`).
+    async fn throttled_given(
+        &self,
+        caller: Caller,
+        known: Option<Option<(i64, i64)>>,
+    ) -> Result<(), Refusal> {
+        let blocked = |a| async move {
+            match known {
+                Some(row) => Ok::<_, Refusal>(self.inner.throttle.blocks(row)),
+                None => Ok(self.inner.throttle.is_blocked(a).await?),
+            }
+        };
         match caller.addr {
-            Some(a) if self.inner.throttle.is_blocked(a).await? => {
+            Some(a) if blocked(a).await? => {
                 tracing::warn!(client = %a, "request refused by the throttle");
                 unaudited(caller, Code::RateLimited);
                 Err(Refusal::new(Code::RateLimited))
@@ -275,12 +290,65 @@ impl Gateway {
         creds: &Credentials,
         op: Operation,
     ) -> Result<Authorized, Refusal> {
-        let store = &self.inner.store;
         let mid = MId::parse(&creds.principal);
         let account = match &mid {
-            Some(mid) => store.accounts().load(mid).await?,
+            Some(mid) => self.inner.store.accounts().load(mid).await?,
             None => None,
         };
+        self.authorize_loaded(caller, creds, op, mid, account, None)
+            .await
+    }
+
+    /// Steps 1–4 for a call that names its mailbox (system-to-system): the account, the
+    /// client's throttle count and the mailbox read in one statement, then the same decisions
+    /// as [`Gateway::authorize`] and [`Gateway::open_mailbox`].
+    #[tracing::instrument(name = "authorize_mailbox", skip_all, fields(op = op.as_str()))]
+    pub async fn authorize_mailbox(
+        &self,
+        caller: Caller,
+        person: &Credentials,
+        op: Operation,
+        mailbox: &Credentials,
+    ) -> Result<MailboxSession, Refusal> {
+        let Some(mid) = MId::parse(&person.principal) else {
+            let auth = self.authorize(caller, person, op).await?;
+            return self.open_mailbox(auth, mailbox).await;
+        };
+        let id = ImaxId::parse(&mailbox.principal);
+        let key = caller.addr.map(|a| self.inner.throttle.client_key(a));
+        let ctx = self
+            .inner
+            .store
+            .caller_context(&mid, key.as_deref(), id.as_ref())
+            .await?;
+        let auth = self
+            .authorize_loaded(
+                caller,
+                person,
+                op,
+                Some(mid),
+                ctx.account,
+                Some(ctx.throttle),
+            )
+            .await?;
+        match ctx.mailbox {
+            Some(m) => self.open_mailbox_loaded(auth, mailbox, id, m).await,
+            None => self.open_mailbox(auth, mailbox).await,
+        }
+    }
+
+    /// [`Gateway::authorize`] on an account already read, with the client's throttle count
+    /// when that was read too.
+    async fn authorize_loaded(
+        &self,
+        caller: Caller,
+        creds: &Credentials,
+        op: Operation,
+        mid: Option<MId>,
+        account: Option<Account>,
+        throttle: Option<Option<(i64, i64)>>,
+    ) -> Result<Authorized, Refusal> {
+        let store = &self.inner.store;
         let entry = self.audit(
             mid.as_ref().map(|m| m.as_str()).unwrap_or("unknown"),
             op.as_str(),
@@ -291,7 +359,7 @@ impl Gateway {
         // no count (a lock or a password change bumps the epoch and forgets it).
         if let Some(a) = &account {
             if cache.check(a.mid.as_str(), creds.password.expose(), a.auth_epoch) {
-                self.throttled(caller).await?;
+                self.throttled_given(caller, throttle).await?;
                 let mut auth = self.decide(a.clone(), caller, op, entry, true).await?;
                 auth.throttle_checked = true;
                 return Ok(auth);
@@ -422,13 +490,24 @@ impl Gateway {
         auth: Authorized,
         creds: &Credentials,
     ) -> Result<MailboxSession, Refusal> {
-        let caller = auth.caller;
-        let store = &self.inner.store;
         let id = ImaxId::parse(&creds.principal);
         let mailbox = match &id {
-            Some(id) => store.mailboxes().load(id).await?,
+            Some(id) => self.inner.store.mailboxes().load(id).await?,
             None => None,
         };
+        self.open_mailbox_loaded(auth, creds, id, mailbox).await
+    }
+
+    /// [`Gateway::open_mailbox`] on a mailbox already read.
+    async fn open_mailbox_loaded(
+        &self,
+        auth: Authorized,
+        creds: &Credentials,
+        id: Option<ImaxId>,
+        mailbox: Option<Mailbox>,
+    ) -> Result<MailboxSession, Refusal> {
+        let caller = auth.caller;
+        let store = &self.inner.store;
         let entry = self
             .audit(auth.account.mid.as_str(), auth.op.as_str(), caller)
             .mailbox(id.as_ref().map(|i| i.as_str()).unwrap_or("invalid"));

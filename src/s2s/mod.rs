@@ -302,8 +302,9 @@ async fn start_upload(
     }
     let person = env.person()?;
     let mailbox = env.mailbox()?;
-    let auth = gw.authorize(caller, &person, Operation::SendFile).await?;
-    let session = gw.open_mailbox(auth, &mailbox).await?;
+    let session = gw
+        .authorize_mailbox(caller, &person, Operation::SendFile, &mailbox)
+        .await?;
     Ok((gw.stage_body()?, session))
 }
 

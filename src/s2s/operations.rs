@@ -21,8 +21,9 @@ pub(super) struct Call<'a> {
 impl Call<'_> {
     /// The person, authorized for `op`, acting for `mailbox`.
     async fn open(&self, op: Operation, mailbox: &Credentials) -> Result<MailboxSession, Refusal> {
-        let auth = self.gw.authorize(self.caller, self.person, op).await?;
-        self.gw.open_mailbox(auth, mailbox).await
+        self.gw
+            .authorize_mailbox(self.caller, self.person, op, mailbox)
+            .await
     }
 
     /// `SendFile`: the content was staged while it arrived (`upload`, opened once the

@@ -8,11 +8,17 @@ use sqlx::{AnyPool, Row};
 use time::OffsetDateTime;
 
 /// An account row, decoded by these names in `load`.
-const ACCOUNT_COLUMNS: &str =
+pub(super) const ACCOUNT_COLUMNS: &str =
     "a.id, a.mid, a.kind, a.full_name, a.email, a.password_hash, a.password_changed_at,
      a.status, a.lock_reason, a.failed_signins, a.last_activity_at, a.last_signin_at, a.created_at,
      a.auth_epoch, w.admitted_at AS working_group_since, a.rob_accepted_at,
      (SELECT MAX(cycle) FROM recertifications r WHERE r.user_id = a.id) AS recertified_cycle";
+
+/// Each right of the account, one row per right (see [`account_from_rows`]).
+pub(super) const RIGHT_COLUMNS: &str = "r.right_name, r.granted_at, r.flagged_at";
+pub(super) const ACCOUNT_FROM: &str = "FROM accounts a
+    LEFT JOIN working_group w ON w.account_id = a.id
+    LEFT JOIN account_rights r ON r.account_id = a.id";
 
 /// This part of the store (`Store::accounts()`).
 #[derive(Clone, Copy)]
@@ -42,76 +48,10 @@ impl<'a> Accounts<'a> {
     /// row per right; every request of both doors reads its caller's account afresh).
     pub async fn load(&self, mid: &MId) -> Result<Option<Account>, StoreError> {
         let pool = self.pool;
-        let sql = format!(
-            "SELECT {ACCOUNT_COLUMNS}, r.right_name, r.granted_at, r.flagged_at
-               FROM accounts a
-               LEFT JOIN working_group w ON w.account_id = a.id
-               LEFT JOIN account_rights r ON r.account_id = a.id
-              WHERE a.mid = $1"
-        );
+        let sql =
+            format!("SELECT {ACCOUNT_COLUMNS}, {RIGHT_COLUMNS} {ACCOUNT_FROM} WHERE a.mid = $1");
         let rows = sqlx::query(&sql).bind(mid.as_str()).fetch_all(pool).await?;
-        let Some(row) = rows.first() else {
-            return Ok(None);
-        };
-        let id: i64 = row.try_get("id")?;
-        let mut rights = Rights::default();
-        let mut imax_granted_at = None;
-        let mut flagged = Vec::new();
-        for right in &rows {
-            let Some(name) = right.try_get::<Option<String>, _>("right_name")? else {
-                continue;
-            };
-            let at: i64 = right.try_get("granted_at")?;
-            let flagged_at: Option<i64> = right.try_get("flagged_at")?;
-            if let Some(r) = Right::parse(&name) {
-                rights.set(r, true);
-                if let Some(f) = flagged_at {
-                    flagged.push((r, from_epoch(f)));
-                }
-                if r == Right::Imax {
-                    imax_granted_at = Some(from_epoch(at));
-                }
-            }
-        }
-        let status: String = row.try_get("status")?;
-        let reason: Option<String> = row.try_get("lock_reason")?;
-        let decode = |e: &str| sqlx::Error::Decode(e.to_string().into());
-        Ok(Some(Account {
-            id,
-            mid: MId::parse(&row.try_get::<String, _>("mid")?).ok_or_else(|| decode("bad mid"))?,
-            kind: AccountKind::parse(&row.try_get::<String, _>("kind")?)
-                .ok_or_else(|| decode("bad kind"))?,
-            full_name: row.try_get("full_name")?,
-            email: row.try_get("email")?,
-            password_hash: row.try_get("password_hash")?,
-            password_changed_at: from_epoch(row.try_get("password_changed_at")?),
-            status: AccountStatus::from_columns(&status, reason.as_deref())
-                .ok_or_else(|| decode("bad status"))?,
-            failed_signins: row
-                .try_get::<i64, _>("failed_signins")?
-                .try_into()
-                .unwrap_or(u32::MAX),
-            last_activity_at: row
-                .try_get::<Option<i64>, _>("last_activity_at")?
-                .map(from_epoch),
-            last_signin_at: row
-                .try_get::<Option<i64>, _>("last_signin_at")?
-                .map(from_epoch),
-            created_at: from_epoch(row.try_get("created_at")?),
-            auth_epoch: row.try_get("auth_epoch")?,
-            rights,
-            working_group_since: row
-                .try_get::<Option<i64>, _>("working_group_since")?
-                .map(from_epoch),
-            imax_granted_at,
-            rob_accepted_at: row
-                .try_get::<Option<i64>, _>("rob_accepted_at")?
-                .map(from_epoch),
-            recertified_cycle: row
-                .try_get::<Option<i64>, _>("recertified_cycle")?
-                .map(|c| c as i32),
-            flagged,
-        }))
+        Ok(account_from_rows(&rows)?)
     }
     pub async fn create(
         &self,
@@ -341,4 +281,73 @@ pub struct NewAccount {
     pub password_hash: String,
     /// `false` makes the password expire at once, so the person must change it (R15).
     pub password_is_current: bool,
+}
+
+/// The account in `rows` (one per right, each with every [`ACCOUNT_COLUMNS`] and the right's
+/// `right_name`, `granted_at`, `flagged_at`), if there is one.
+pub(super) fn account_from_rows(
+    rows: &[sqlx::any::AnyRow],
+) -> Result<Option<Account>, sqlx::Error> {
+    let Some(row) = rows.first() else {
+        return Ok(None);
+    };
+    let id: i64 = row.try_get("id")?;
+    let mut rights = Rights::default();
+    let mut imax_granted_at = None;
+    let mut flagged = Vec::new();
+    for right in rows {
+        let Some(name) = right.try_get::<Option<String>, _>("right_name")? else {
+            continue;
+        };
+        let at: i64 = right.try_get("granted_at")?;
+        let flagged_at: Option<i64> = right.try_get("flagged_at")?;
+        if let Some(r) = Right::parse(&name) {
+            rights.set(r, true);
+            if let Some(f) = flagged_at {
+                flagged.push((r, from_epoch(f)));
+            }
+            if r == Right::Imax {
+                imax_granted_at = Some(from_epoch(at));
+            }
+        }
+    }
+    let status: String = row.try_get("status")?;
+    let reason: Option<String> = row.try_get("lock_reason")?;
+    let decode = |e: &str| sqlx::Error::Decode(e.to_string().into());
+    Ok(Some(Account {
+        id,
+        mid: MId::parse(&row.try_get::<String, _>("mid")?).ok_or_else(|| decode("bad mid"))?,
+        kind: AccountKind::parse(&row.try_get::<String, _>("kind")?)
+            .ok_or_else(|| decode("bad kind"))?,
+        full_name: row.try_get("full_name")?,
+        email: row.try_get("email")?,
+        password_hash: row.try_get("password_hash")?,
+        password_changed_at: from_epoch(row.try_get("password_changed_at")?),
+        status: AccountStatus::from_columns(&status, reason.as_deref())
+            .ok_or_else(|| decode("bad status"))?,
+        failed_signins: row
+            .try_get::<i64, _>("failed_signins")?
+            .try_into()
+            .unwrap_or(u32::MAX),
+        last_activity_at: row
+            .try_get::<Option<i64>, _>("last_activity_at")?
+            .map(from_epoch),
+        last_signin_at: row
+            .try_get::<Option<i64>, _>("last_signin_at")?
+            .map(from_epoch),
+        created_at: from_epoch(row.try_get("created_at")?),
+        auth_epoch: row.try_get("auth_epoch")?,
+        rights,
+        working_group_since: row
+            .try_get::<Option<i64>, _>("working_group_since")?
+            .map(from_epoch),
+        imax_granted_at,
+        rob_accepted_at: row
+            .try_get::<Option<i64>, _>("rob_accepted_at")?
+            .map(from_epoch),
+        recertified_cycle: row
+            .try_get::<Option<i64>, _>("recertified_cycle")?
+            .map(|c| c as i32),
+        flagged,
+    }))
 }

@@ -8,29 +8,36 @@ use sqlx::{AnyPool, Row};
 use time::OffsetDateTime;
 
 fn row_to_mailbox(row: &sqlx::any::AnyRow) -> Result<Mailbox, sqlx::Error> {
+    mailbox_from(row, "")
+}
+
+/// The mailbox in `row`, whose columns are [`COLUMNS`], each named with `prefix` first (a
+/// query that reads other tables' columns too, `store::context`).
+pub(super) fn mailbox_from(row: &sqlx::any::AnyRow, prefix: &str) -> Result<Mailbox, sqlx::Error> {
     let decode = |e: &str| sqlx::Error::Decode(e.to_string().into());
+    let c = |name: &str| format!("{prefix}{name}");
     Ok(Mailbox {
-        id: row.try_get("id")?,
-        imax_id: ImaxId::parse(&row.try_get::<String, _>("imax_id")?)
+        id: row.try_get(c("id").as_str())?,
+        imax_id: ImaxId::parse(&row.try_get::<String, _>(c("imax_id").as_str())?)
             .ok_or_else(|| decode("bad imax id"))?,
-        kind: MailboxKind::parse(&row.try_get::<String, _>("kind")?)
+        kind: MailboxKind::parse(&row.try_get::<String, _>(c("kind").as_str())?)
             .ok_or_else(|| decode("bad kind"))?,
-        name: row.try_get("name")?,
-        password_hash: row.try_get("password_hash")?,
-        active: row.try_get::<i64, _>("active")? != 0,
-        auth_epoch: row.try_get("auth_epoch")?,
-        accepts_attachments: row.try_get::<i64, _>("accepts_attachments")? != 0,
+        name: row.try_get(c("name").as_str())?,
+        password_hash: row.try_get(c("password_hash").as_str())?,
+        active: row.try_get::<i64, _>(c("active").as_str())? != 0,
+        auth_epoch: row.try_get(c("auth_epoch").as_str())?,
+        accepts_attachments: row.try_get::<i64, _>(c("accepts_attachments").as_str())? != 0,
         failed_passwords: row
-            .try_get::<i64, _>("failed_passwords")?
+            .try_get::<i64, _>(c("failed_passwords").as_str())?
             .try_into()
             .unwrap_or(u32::MAX),
         frozen_until: row
-            .try_get::<Option<i64>, _>("frozen_until")?
+            .try_get::<Option<i64>, _>(c("frozen_until").as_str())?
             .map(from_epoch),
     })
 }
 
-const COLUMNS: &str = "id, imax_id, kind, name, password_hash, active, auth_epoch, accepts_attachments, failed_passwords, frozen_until";
+pub(super) const COLUMNS: &str = "id, imax_id, kind, name, password_hash, active, auth_epoch, accepts_attachments, failed_passwords, frozen_until";
 
 /// This part of the store (`Store::mailboxes()`).
 #[derive(Clone, Copy)]

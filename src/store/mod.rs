@@ -19,6 +19,7 @@ pub mod backup;
 pub mod bodies;
 pub mod check;
 pub mod committer;
+mod context;
 pub mod mailboxes;
 pub mod messages;
 mod migrate;
@@ -30,6 +31,7 @@ pub mod throttle;
 
 pub use bodies::{BodyReader, BodyStore, SealedBody, StagedBody};
 pub use committer::{CommitError, Committer, Effect, NewMessage};
+pub use context::CallerContext;
 pub use migrate::{SchemaFit, SCHEMA_VERSION};
 
 use bodies::{ChunkBodies, FileBodies};
