@@ -228,3 +228,36 @@ async fn administration_through_the_browser_is_audited_as_web_with_its_request()
         .expect("as a coordinator");
     assert!(coordinator.acting_as("M90001").await.is_err());
 }
+
+/// Rule numbers belong in the code and docs, not on the pages people read; the User Last
+/// Login Report says what its days count.
+#[tokio::test]
+async fn pages_carry_no_rule_numbers_and_the_report_explains_its_days() {
+    let t = TestApp::start().await;
+    let coordinator = session_cookie(&t, COORDINATOR).await;
+    let user = session_cookie(&t, SITE_USER).await;
+    let pages = [
+        ("", "/signin"),
+        ("", "/help/forgot-password"),
+        ("", "/help/need-id"),
+        (coordinator.as_str(), "/home"),
+        (coordinator.as_str(), "/coordinator"),
+        (coordinator.as_str(), "/coordinator/users/M10002"),
+        (coordinator.as_str(), "/password"),
+        (user.as_str(), "/rules"),
+        (user.as_str(), "/mailbox"),
+    ];
+    for (cookie, path) in pages {
+        let (status, _, page) = request(&t, "GET", path, cookie, "", Vec::new()).await;
+        assert!(status < 400, "{path}: {status}");
+        let numbered = page
+            .match_indices("(R")
+            .any(|(i, _)| page[i + 2..].starts_with(|c: char| c.is_ascii_digit()));
+        assert!(!numbered, "{path} shows a rule number: {page}");
+    }
+    let (_, _, report) = request(&t, "GET", "/coordinator", &coordinator, "", Vec::new()).await;
+    assert!(
+        report.contains("count down 90 days from the user's last use"),
+        "{report}"
+    );
+}

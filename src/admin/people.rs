@@ -40,8 +40,12 @@ pub struct ReportLine {
     pub full_name: String,
     pub status: AccountStatus,
     pub last_activity: Option<OffsetDateTime>,
-    /// Days left before the 90-day inactivity lock (R13); 0 when locked or due.
-    pub days_until_lock: i64,
+    /// When the M-ID was made: a never-used M-ID's 90 days count from here.
+    pub created_at: OffsetDateTime,
+    /// Days left before the 90-day inactivity lock (R13), counted from the last use, or from
+    /// the M-ID's creation when it was never used; `None` when it is not active (nothing to
+    /// count down).
+    pub days_until_lock: Option<i64>,
 }
 
 fn forbidden(s: String) -> AdminError {
@@ -546,16 +550,13 @@ impl Admin {
                 Some(s) => s,
                 None => a.status,
             };
-            let days_until_lock = if status == AccountStatus::Active {
-                left
-            } else {
-                0
-            };
+            let days_until_lock = (status == AccountStatus::Active).then_some(left);
             lines.push(ReportLine {
                 mid: a.mid.to_string(),
                 full_name: a.full_name,
                 status,
                 last_activity: a.last_activity_at,
+                created_at: a.created_at,
                 days_until_lock,
             });
         }

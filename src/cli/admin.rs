@@ -593,6 +593,8 @@ pub async fn admin_command(admin: &Admin, command: AdminCommand) -> Result<(), S
                         admin::status_text(l.status),
                         last,
                         l.days_until_lock
+                            .map(|d| d.to_string())
+                            .unwrap_or_else(|| "-".into())
                     );
                 }
             }

@@ -400,7 +400,7 @@ async fn forgot_password(State(web): State<Web>, ctx: Ctx) -> Response {
     notice_page(
         chrome,
         vec![
-            "A TRACSMail (iMAX ID) password is reset only by the Help Desk (R24).".into(),
+            "A TRACSMail (iMAX ID) password is reset only by the Help Desk.".into(),
             "Call the Help Desk with the mailbox's iMAX ID. They will ask for the contact details in the mailbox's profile (name, title, organization, firm name and address, email) and its PIN, and mail a new password to the profile's email address only.".into(),
             "Your own M-ID's password is a different one: your coordinator resets it for you.".into(),
         ],
@@ -413,8 +413,8 @@ async fn need_id(State(web): State<Web>, ctx: Ctx) -> Response {
     notice_page(
         chrome,
         vec![
-            "Each business relationship (a property or site, a management company, a service bureau or a Contract Administrator) has its own TRACSMail ID (R25).".into(),
-            "Ask the Help Desk for one; a service bureau's staff use their own M-IDs with the client property's TRACSMail ID and password (R11).".into(),
+            "Each business relationship (a property or site, a management company, a service bureau or a Contract Administrator) has its own TRACSMail ID.".into(),
+            "Ask the Help Desk for one; a service bureau's staff use their own M-IDs with the client property's TRACSMail ID and password.".into(),
         ],
         "/home",
     )

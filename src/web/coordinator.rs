@@ -98,7 +98,7 @@ struct ReportRow {
     name: String,
     state: String,
     last: String,
-    days: i64,
+    days: String,
     locked: bool,
 }
 
@@ -183,8 +183,14 @@ async fn my_users_page(
             .map(|l| ReportRow {
                 locked: matches!(l.status, AccountStatus::Locked(_)),
                 state: status_text(l.status).into(),
-                last: l.last_activity.map(when).unwrap_or_else(|| "never".into()),
-                days: l.days_until_lock,
+                last: l
+                    .last_activity
+                    .map(when)
+                    .unwrap_or_else(|| format!("never (created {})", when(l.created_at))),
+                days: l
+                    .days_until_lock
+                    .map(|d| d.to_string())
+                    .unwrap_or_else(|| "—".into()),
                 mid: l.mid,
                 name: l.full_name,
             })
@@ -368,7 +374,7 @@ async fn person(
         working_group: p
             .working_group_since
             .map(|t| format!("admitted {}", when(t)))
-            .unwrap_or_else(|| "automatic once the iMAX role is 24 hours old (R8)".into()),
+            .unwrap_or_else(|| "automatic once the iMAX role is 24 hours old".into()),
         rob: p.rob_accepted.map(|t| {
             t.map(|t| format!("accepted {}", when(t)))
                 .unwrap_or_else(|| "never accepted".into())
