@@ -11,6 +11,7 @@ use crate::error::{Code, Refusal};
 use crate::mailbox::{self, Receipt, RoutedBy};
 use crate::store::bodies::StageError;
 use crate::store::CommitError;
+use crate::store::messages::Duplicate;
 use crate::store::{Effect, NewMessage, StagedBody};
 use crate::tracs::{self, FileKind, Report, Scanner};
 use time::Duration;
@@ -345,7 +346,9 @@ impl Gateway {
             let Some(project) = b.project.as_deref().and_then(ImaxId::parse) else {
                 continue;
             };
-            let Some(project_mailbox) = store.mailboxes().load(&project).await? else {
+            let Some((project_mailbox, mut admins)) =
+                store.mailboxes().with_administrators(&project).await?
+            else {
                 return Err(Refusal::with_detail(
                     Code::UnknownRecipient,
                     format!(
@@ -357,10 +360,6 @@ impl Gateway {
             let this = if iser && s.mailbox.kind.is_administrator() {
                 project_mailbox
             } else {
-                let mut admins = store
-                    .mailboxes()
-                    .administrators_for(project_mailbox.id)
-                    .await?;
                 match admins.len() {
                     1 => admins.remove(0),
                     0 => {
@@ -401,9 +400,19 @@ impl Gateway {
         report: &Report,
         sha256: &str,
     ) -> Result<(), Refusal> {
-        let store = &self.inner.store;
-        if let Some(key) = report.transmission_key() {
-            if let Some((id, at)) = store.messages().find_by_tracs_key(&key).await? {
+        let days = self.inner.config.tracs.duplicate_window_days;
+        let since = (days > 0).then(|| self.inner.clock.now() - Duration::days(days));
+        let key = report.transmission_key();
+        let found = self
+            .inner
+            .store
+            .messages()
+            .find_duplicate(key.as_deref(), s.mailbox.id, to.id, sha256, since)
+            .await?;
+        match found {
+            None => {}
+            Some(Duplicate::SameKey { id, at }) => {
+                let key = key.unwrap_or_default();
                 let mut parts = key.split('|');
                 let (who, date, time) = (
                     parts.next().unwrap_or(""),
@@ -418,15 +427,7 @@ impl Gateway {
                     ),
                 ));
             }
-        }
-        let days = self.inner.config.tracs.duplicate_window_days;
-        if days > 0 {
-            let since = self.inner.clock.now() - Duration::days(days);
-            if let Some((id, at)) = store
-                .messages()
-                .find_same_content(s.mailbox.id, to.id, sha256, since)
-                .await?
-            {
+            Some(Duplicate::SameContent { id, at }) => {
                 return Err(Refusal::with_detail(
                     Code::DuplicateFile,
                     format!(

@@ -237,6 +237,46 @@ impl<'a> Mailboxes<'a> {
     }
     /// The distinct administrator mailboxes of the contracts of every property that `mailbox`
     /// serves: the candidates for "send to my administrator" (R12).
+    /// The mailbox `project` and the administrators of its properties' contracts (by id, each
+    /// once), in one statement; `None` if there is no such mailbox.
+    pub async fn with_administrators(
+        &self,
+        project: &ImaxId,
+    ) -> Result<Option<(Mailbox, Vec<Mailbox>)>, StoreError> {
+        let prefixed = |alias: &str| {
+            COLUMNS
+                .split(',')
+                .map(|c| format!("{alias}.{0} AS {alias}_{0}", c.trim()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let sql = format!(
+            "SELECT {}, {} FROM mailboxes p
+               LEFT JOIN properties pr ON pr.mailbox_id = p.id
+               LEFT JOIN contracts c ON c.property_id = pr.id
+               LEFT JOIN mailboxes a ON a.id = c.administrator_mailbox
+              WHERE p.imax_id = $1 ORDER BY a.id",
+            prefixed("p"),
+            prefixed("a")
+        );
+        let rows = sqlx::query(&sql)
+            .bind(project.as_str())
+            .fetch_all(self.pool)
+            .await?;
+        let Some(first) = rows.first() else {
+            return Ok(None);
+        };
+        let mut admins: Vec<Mailbox> = Vec::new();
+        for row in &rows {
+            if row.try_get::<Option<i64>, _>("a_id")?.is_some() {
+                let a = mailbox_from(row, "a_")?;
+                if admins.last().is_none_or(|l| l.id != a.id) {
+                    admins.push(a);
+                }
+            }
+        }
+        Ok(Some((mailbox_from(first, "p_")?, admins)))
+    }
     pub async fn administrators_for(&self, mailbox: i64) -> Result<Vec<Mailbox>, StoreError> {
         let pool = self.pool;
         let sql = format!(

@@ -56,6 +56,15 @@ fn sort_key(order: Order, time: &str, id: &str, unread: &str) -> (String, String
     (format!("({k0}, {k1}, {k2})"), order_by)
 }
 
+/// An earlier message a new one repeats ([`Messages::find_duplicate`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Duplicate {
+    /// The same Sender's iMAX ID, date stamp and time stamp.
+    SameKey { id: String, at: time::OffsetDateTime },
+    /// The same content between the same mailboxes within the duplicate window.
+    SameContent { id: String, at: time::OffsetDateTime },
+}
+
 /// This part of the store (`Store::messages()`).
 #[derive(Clone, Copy)]
 pub struct Messages<'a> {
@@ -217,43 +226,42 @@ impl<'a> Messages<'a> {
             .map(|(key, size)| (key, size.max(0) as u64))
             .collect())
     }
-    /// An earlier message with the same TRACS transmission key (not counting resends): its
-    /// message ID and when it arrived.
-    pub async fn find_by_tracs_key(
+    /// An earlier transmission this one repeats, in one statement: the same TRACS key
+    /// (Sender's iMAX ID, date and time stamps; not a deliberate resend), or else, when `since`
+    /// is given, the same content from `from` to `to` since then.
+    pub async fn find_duplicate(
         &self,
-        key: &str,
-    ) -> Result<Option<(String, time::OffsetDateTime)>, StoreError> {
-        let pool = self.pool;
-        let row: Option<(String, i64)> = sqlx::query_as(
-            "SELECT message_id, received_at FROM messages WHERE tracs_key = $1 AND resend = 0 LIMIT
-            1",
-        )
-        .bind(key)
-        .fetch_optional(pool)
-        .await?;
-        Ok(row.map(|(id, at)| (id, from_epoch(at))))
-    }
-    /// An earlier message with the same content from `from` to `to` since `since`.
-    pub async fn find_same_content(
-        &self,
+        key: Option<&str>,
         from: i64,
         to: i64,
         sha256: &str,
-        since: time::OffsetDateTime,
-    ) -> Result<Option<(String, time::OffsetDateTime)>, StoreError> {
-        let pool = self.pool;
-        let row: Option<(String, i64)> = sqlx::query_as(
-            "SELECT message_id, received_at FROM messages
-          WHERE from_mailbox = $1 AND to_mailbox = $2 AND sha256 = $3 AND received_at >= $4
-          ORDER BY received_at DESC LIMIT 1",
+        since: Option<time::OffsetDateTime>,
+    ) -> Result<Option<Duplicate>, StoreError> {
+        let row: Option<(i64, String, i64)> = sqlx::query_as(
+            "SELECT why, message_id, received_at FROM (
+                SELECT 2 AS why, message_id, received_at FROM messages
+                 WHERE tracs_key = $1 AND resend = 0
+                UNION ALL
+                SELECT 1 AS why, message_id, received_at FROM messages
+                 WHERE $5 IS NOT NULL AND from_mailbox = $2 AND to_mailbox = $3 AND sha256 = $4
+                   AND received_at >= $5
+             ) d ORDER BY why DESC, received_at DESC LIMIT 1",
         )
+        .bind(key)
         .bind(from)
         .bind(to)
         .bind(sha256)
-        .bind(to_epoch(since))
-        .fetch_optional(pool)
+        .bind(since.map(to_epoch))
+        .fetch_optional(self.pool)
         .await?;
-        Ok(row.map(|(id, at)| (id, from_epoch(at))))
+        Ok(row.map(|(why, id, at)| {
+            let at = from_epoch(at);
+            if why == 2 {
+                Duplicate::SameKey { id, at }
+            } else {
+                Duplicate::SameContent { id, at }
+            }
+        }))
     }
     /// Messages received by `mailbox` and not yet retrieved: (from HUD, from others).
     pub async fn unread_counts(&self, mailbox: i64) -> Result<(i64, i64), StoreError> {
