@@ -11,7 +11,7 @@
 use crate::audit::AuditEntry;
 use crate::clock::to_epoch;
 use crate::error::{Code, Refusal};
-use crate::store::audit_log::Chain;
+use crate::store::audit_log::{Chain, MAX_ROWS_PER_INSERT};
 use sqlx::{AnyConnection, AnyPool, Connection};
 use std::sync::Arc;
 use time::OffsetDateTime;
@@ -333,9 +333,19 @@ async fn commit_on(
     let (mut tx, mut chain) = begin_batch(conn, engine).await?;
     let mut failed = None;
     for job in batch {
-        if let Err(e) = apply(&mut tx, job, &mut chain).await {
+        if let Err(e) = apply_effects(&mut tx, job).await {
             failed = Some(e);
             break;
+        }
+    }
+    // The batch's audit records, chained in memory, in as few statements as may be.
+    if failed.is_none() {
+        let entries: Vec<&AuditEntry> = batch.iter().map(|j| &j.audit).collect();
+        for part in entries.chunks(MAX_ROWS_PER_INSERT) {
+            if let Err(e) = chain.append_all(&mut tx, part).await {
+                failed = Some(e);
+                break;
+            }
         }
     }
     let Some(e) = failed else {
@@ -379,10 +389,15 @@ async fn commit_on(
 }
 
 async fn apply(conn: &mut AnyConnection, job: &Job, chain: &mut Chain) -> Result<(), sqlx::Error> {
+    apply_effects(conn, job).await?;
+    chain.append(conn, &job.audit).await?;
+    Ok(())
+}
+
+async fn apply_effects(conn: &mut AnyConnection, job: &Job) -> Result<(), sqlx::Error> {
     for effect in &job.effects {
         apply_effect(conn, effect).await?;
     }
-    chain.append(conn, &job.audit).await?;
     Ok(())
 }
 
