@@ -112,24 +112,11 @@ impl Chain {
             rows.push((seq, prev, hash.clone(), *e));
             prev = hash;
         }
-        let mut sql = String::from(
+        let values = super::placeholders(rows.len(), 13, |p| format!("({})", p.join(", ")));
+        let sql = format!(
             "INSERT INTO audit_log (seq, at, actor, action, door, mailbox, message_id,
-                client_addr, outcome, detail, prev_hash, hash, request_id) VALUES ",
+                client_addr, outcome, detail, prev_hash, hash, request_id) VALUES {values}"
         );
-        for i in 0..rows.len() {
-            let b = i * 13;
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            sql.push('(');
-            sql.push_str(
-                &(1..=13)
-                    .map(|k| format!("${}", b + k))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            );
-            sql.push(')');
-        }
         let mut q = sqlx::query(&sql);
         for (seq, prev, hash, e) in &rows {
             q = q

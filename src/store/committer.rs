@@ -331,13 +331,7 @@ async fn commit_on(
     // Usually every job succeeds: apply them all in one transaction, without savepoints (on
     // PostgreSQL each statement is a round trip, and the committer is the one writer).
     let (mut tx, mut chain) = begin_batch(conn, engine).await?;
-    let mut failed = None;
-    for job in batch {
-        if let Err(e) = apply_effects(&mut tx, job).await {
-            failed = Some(e);
-            break;
-        }
-    }
+    let mut failed = apply_batch(&mut tx, batch).await.err();
     // The batch's audit records, chained in memory, in as few statements as may be.
     if failed.is_none() {
         let entries: Vec<&AuditEntry> = batch.iter().map(|j| &j.audit).collect();
@@ -391,6 +385,97 @@ async fn commit_on(
 async fn apply(conn: &mut AnyConnection, job: &Job, chain: &mut Chain) -> Result<(), sqlx::Error> {
     apply_effects(conn, job).await?;
     chain.append(conn, &job.audit).await?;
+    Ok(())
+}
+
+/// Every job's effects, the new messages of the whole batch written together: one multi-row
+/// INSERT (and, for database bodies, one for their inline bodies and one DELETE ending their
+/// uploads' listing) instead of a round trip per request. Any failure fails the batch, which
+/// is then done again job by job (savepoints), where the failing job is found.
+async fn apply_batch(conn: &mut AnyConnection, batch: &[Job]) -> Result<(), sqlx::Error> {
+    let mut messages: Vec<&NewMessage> = Vec::new();
+    for job in batch {
+        for effect in &job.effects {
+            match effect {
+                Effect::InsertMessage(m) => messages.push(m),
+                other => apply_effect(conn, other).await?,
+            }
+        }
+    }
+    for part in messages.chunks(MAX_ROWS_PER_INSERT) {
+        insert_messages(conn, part).await?;
+    }
+    let inline: Vec<(&str, &[u8])> = messages
+        .iter()
+        .filter_map(|m| {
+            m.inline_body
+                .as_deref()
+                .filter(|d| !d.is_empty())
+                .map(|d| (m.body_key.as_str(), d))
+        })
+        .collect();
+    for part in inline.chunks(MAX_ROWS_PER_INSERT) {
+        let values = super::placeholders(part.len(), 2, |p| format!("({}, 0, {})", p[0], p[1]));
+        let sql = format!("INSERT INTO body_chunks (body_key, seq, data) VALUES {values}");
+        let mut query = sqlx::query(&sql);
+        for (key, data) in part {
+            query = query.bind(*key).bind(*data);
+        }
+        query.execute(&mut *conn).await?;
+    }
+    let claims: Vec<&str> = messages
+        .iter()
+        .filter(|m| m.claim_upload)
+        .map(|m| m.body_key.as_str())
+        .collect();
+    for part in claims.chunks(MAX_ROWS_PER_INSERT) {
+        let list = super::placeholders(part.len(), 1, |p| p[0].clone());
+        let sql = format!("DELETE FROM body_uploads WHERE body_key IN ({list})");
+        let mut query = sqlx::query(&sql);
+        for key in part {
+            query = query.bind(*key);
+        }
+        let claimed = query.execute(&mut *conn).await?;
+        // The rows and the end of their uploads' listings commit together; an upload a sweep
+        // took as abandoned has lost its body, and its row must not exist.
+        if claimed.rows_affected() != part.len() as u64 {
+            return Err(sqlx::Error::Protocol(
+                "an upload was swept as abandoned before its message was stored".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// New messages in one INSERT.
+async fn insert_messages(
+    conn: &mut AnyConnection,
+    rows: &[&NewMessage],
+) -> Result<(), sqlx::Error> {
+    let values = super::placeholders(rows.len(), 13, |p| format!("({})", p.join(", ")));
+    let sql = format!(
+        "INSERT INTO messages (message_id, from_mailbox, to_mailbox, sent_by, file_name,
+            size_bytes, sha256, body_key, received_at, tracs_key, routed_by, resend, misrouted)
+         VALUES {values}"
+    );
+    let mut query = sqlx::query(&sql);
+    for m in rows {
+        query = query
+            .bind(&m.message_id)
+            .bind(m.from_mailbox)
+            .bind(m.to_mailbox)
+            .bind(&m.sent_by)
+            .bind(&m.file_name)
+            .bind(m.size_bytes as i64)
+            .bind(&m.sha256)
+            .bind(&m.body_key)
+            .bind(to_epoch(m.received_at))
+            .bind(&m.tracs_key)
+            .bind(m.routed_by)
+            .bind(i64::from(m.resend))
+            .bind(i64::from(m.misrouted));
+    }
+    query.execute(&mut *conn).await?;
     Ok(())
 }
 

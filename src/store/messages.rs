@@ -60,9 +60,15 @@ fn sort_key(order: Order, time: &str, id: &str, unread: &str) -> (String, String
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Duplicate {
     /// The same Sender's iMAX ID, date stamp and time stamp.
-    SameKey { id: String, at: time::OffsetDateTime },
+    SameKey {
+        id: String,
+        at: time::OffsetDateTime,
+    },
     /// The same content between the same mailboxes within the duplicate window.
-    SameContent { id: String, at: time::OffsetDateTime },
+    SameContent {
+        id: String,
+        at: time::OffsetDateTime,
+    },
 }
 
 /// This part of the store (`Store::messages()`).

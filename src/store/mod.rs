@@ -93,6 +93,24 @@ pub(crate) async fn audited<T>(
     Ok(out)
 }
 
+/// `rows` groups of `per_row` placeholders (`$1, $2, …` in order), each group shaped by
+/// `shape`, joined by commas.
+pub(crate) fn placeholders(
+    rows: usize,
+    per_row: usize,
+    shape: impl Fn(&[String]) -> String,
+) -> String {
+    (0..rows)
+        .map(|r| {
+            let group: Vec<String> = (1..=per_row)
+                .map(|k| format!("${}", r * per_row + k))
+                .collect();
+            shape(&group)
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// [`begin_write`] on a connection the caller holds.
 pub async fn begin_write_on(
     conn: &mut AnyConnection,
