@@ -146,31 +146,8 @@ impl Chain {
         conn: &mut AnyConnection,
         e: &AuditEntry,
     ) -> Result<i64, sqlx::Error> {
-        let seq = self.seq + 1;
-        let hash = record_hash(seq, &self.hash, e);
-        sqlx::query(
-            "INSERT INTO audit_log (seq, at, actor, action, door, mailbox, message_id,
-                client_addr, outcome, detail, prev_hash, hash, request_id)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-        )
-        .bind(seq)
-        .bind(to_epoch(e.at))
-        .bind(&e.actor)
-        .bind(&e.action)
-        .bind(&e.door)
-        .bind(&e.mailbox)
-        .bind(&e.message_id)
-        .bind(&e.client_addr)
-        .bind(&e.outcome)
-        .bind(&e.detail)
-        .bind(&self.hash)
-        .bind(&hash)
-        .bind(&e.request_id)
-        .execute(&mut *conn)
-        .await?;
-        self.seq = seq;
-        self.hash = hash;
-        Ok(seq)
+        self.append_all(conn, &[e]).await?;
+        Ok(self.seq)
     }
 }
 

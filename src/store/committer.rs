@@ -402,6 +402,15 @@ async fn apply_batch(conn: &mut AnyConnection, batch: &[Job]) -> Result<(), sqlx
             }
         }
     }
+    write_messages(conn, &messages).await
+}
+
+/// New messages, with their inline bodies and the end of their uploads' listings (database
+/// bodies), in one statement each per [`MAX_ROWS_PER_INSERT`] rows.
+async fn write_messages(
+    conn: &mut AnyConnection,
+    messages: &[&NewMessage],
+) -> Result<(), sqlx::Error> {
     for part in messages.chunks(MAX_ROWS_PER_INSERT) {
         insert_messages(conn, part).await?;
     }
@@ -488,49 +497,7 @@ async fn apply_effects(conn: &mut AnyConnection, job: &Job) -> Result<(), sqlx::
 
 async fn apply_effect(conn: &mut AnyConnection, effect: &Effect) -> Result<(), sqlx::Error> {
     match effect {
-        Effect::InsertMessage(m) => {
-            sqlx::query(
-                "INSERT INTO messages (message_id, from_mailbox, to_mailbox, sent_by,
-                    file_name, size_bytes, sha256, body_key, received_at,
-                                       tracs_key, routed_by, resend, misrouted)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-            )
-            .bind(&m.message_id)
-            .bind(m.from_mailbox)
-            .bind(m.to_mailbox)
-            .bind(&m.sent_by)
-            .bind(&m.file_name)
-            .bind(m.size_bytes as i64)
-            .bind(&m.sha256)
-            .bind(&m.body_key)
-            .bind(to_epoch(m.received_at))
-            .bind(&m.tracs_key)
-            .bind(m.routed_by)
-            .bind(i64::from(m.resend))
-            .bind(i64::from(m.misrouted))
-            .execute(&mut *conn)
-            .await?;
-            if let Some(data) = m.inline_body.as_deref().filter(|d| !d.is_empty()) {
-                sqlx::query("INSERT INTO body_chunks (body_key, seq, data) VALUES ($1, 0, $2)")
-                    .bind(&m.body_key)
-                    .bind(data)
-                    .execute(&mut *conn)
-                    .await?;
-            }
-            if m.claim_upload {
-                // The row and the end of the upload's listing commit together; if a sweep
-                // took the upload as abandoned, the body is gone and the row must not exist.
-                let claimed = sqlx::query("DELETE FROM body_uploads WHERE body_key = $1")
-                    .bind(&m.body_key)
-                    .execute(&mut *conn)
-                    .await?;
-                if claimed.rows_affected() != 1 {
-                    return Err(sqlx::Error::Protocol(
-                        "the upload was swept as abandoned before its message was stored".into(),
-                    ));
-                }
-            }
-        }
+        Effect::InsertMessage(m) => write_messages(conn, &[m]).await?,
         Effect::MarkRetrieved { message, at } => {
             sqlx::query(
                 "UPDATE messages SET retrieved_at = $1 WHERE id = $2 AND retrieved_at IS NULL",
