@@ -34,10 +34,11 @@ pub enum Code {
     DuplicateFile,
     SenderNotAllowed,
     StorageFull,
+    HudMailboxOnly,
 }
 
 impl Code {
-    pub const ALL: [Code; 24] = [
+    pub const ALL: [Code; 25] = [
         Code::AuthenticationFailed,
         Code::MailboxAuthenticationFailed,
         Code::AccountLocked,
@@ -62,6 +63,7 @@ impl Code {
         Code::DuplicateFile,
         Code::SenderNotAllowed,
         Code::StorageFull,
+        Code::HudMailboxOnly,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -90,6 +92,7 @@ impl Code {
             Code::DuplicateFile => "DuplicateFile",
             Code::SenderNotAllowed => "SenderNotAllowed",
             Code::StorageFull => "StorageFull",
+            Code::HudMailboxOnly => "HudMailboxOnly",
         }
     }
 
@@ -108,7 +111,8 @@ impl Code {
             Code::NoImaxRole
             | Code::NotInWorkingGroup
             | Code::RulesOfBehaviorNotAccepted
-            | Code::NotRecertified => 403,
+            | Code::NotRecertified
+            | Code::HudMailboxOnly => 403,
             Code::UnknownMessage
             | Code::UnknownRecipient
             | Code::ChecksumMismatch
@@ -181,6 +185,9 @@ impl Code {
             }
             Code::StorageFull => {
                 "The gateway's storage is nearly full, so it takes no new files for now; nothing was stored. Listing and fetching still work; try again later."
+            }
+            Code::HudMailboxOnly => {
+                "TRACMPROD is HUD's own mailbox: only HUD staff and contractors (H-IDs and C-IDs) may open it."
             }
             Code::SessionEnded => {
                 "Your browser session has ended (signed out, idle too long, or the password, lock or rights of the M-ID or mailbox changed); sign in again."

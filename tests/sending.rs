@@ -74,9 +74,20 @@ async fn r12_files_to_tracs_and_replies_from_a_ca() {
         vec![reply.get("messageId").expect("id")]
     );
 
-    // HUD answers into "Received from TRACS".
-    let hud_user = ("M10001", "Coordinator-Pass-1"); // any M-ID with the iMAX role (R11)
-    let from_hud = t.send(hud_user, HUD, Some(MAPLE.0), b"TRACS message").await;
+    // HUD's mailbox is HUD's: an industry M-ID is refused even with its password.
+    let industry = ("M10001", "Coordinator-Pass-1");
+    assert_fault(
+        &t.send(industry, HUD, Some(MAPLE.0), b"not HUD's").await,
+        "HudMailboxOnly",
+    );
+    assert_fault(
+        &t.list(industry, HUD, "receivedFromOthers").await,
+        "HudMailboxOnly",
+    );
+    // HUD's staff answer into "Received from TRACS".
+    let from_hud = t
+        .send(HUD_STAFF, HUD, Some(MAPLE.0), b"TRACS message")
+        .await;
     assert_ok(&from_hud);
     let rft = t.list(SITE_USER, MAPLE, "receivedFromTracs").await;
     assert_eq!(

@@ -25,6 +25,11 @@ impl MId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// HUD's own staff (`H…`) and contractors (`C…`), as opposed to industry M-IDs.
+    pub fn is_hud_staff(&self) -> bool {
+        self.0.starts_with(['H', 'C'])
+    }
 }
 
 impl fmt::Display for MId {

@@ -511,6 +511,15 @@ impl Gateway {
         let entry = self
             .audit(auth.account.mid.as_str(), auth.op.as_str(), caller)
             .mailbox(id.as_ref().map(|i| i.as_str()).unwrap_or("invalid"));
+        // HUD's mailbox is HUD's: an industry M-ID is refused before its password is looked
+        // at, whatever it sends (which mailbox is HUD's is public, so this tells nothing).
+        if mailbox.as_ref().is_some_and(|m| m.imax_id.is_hud()) && !auth.account.mid.is_hud_staff()
+        {
+            let entry = entry.detail("HUD's mailbox, and the M-ID is not HUD staff");
+            return Err(self
+                .refuse(vec![], entry, Code::HudMailboxOnly.into())
+                .await);
+        }
         let now = self.inner.clock.now();
         let cache = &self.inner.mailboxes_seen;
         if let Some(m) = &mailbox {
