@@ -321,15 +321,10 @@ impl Gateway {
             .store
             .caller_context(&mid, key.as_deref(), id.as_ref())
             .await?;
+        // The throttle's count is read along with an account that exists, and only then.
+        let throttle = ctx.account.is_some().then_some(ctx.throttle);
         let auth = self
-            .authorize_loaded(
-                caller,
-                person,
-                op,
-                Some(mid),
-                ctx.account,
-                Some(ctx.throttle),
-            )
+            .authorize_loaded(caller, person, op, Some(mid), ctx.account, throttle)
             .await?;
         match ctx.mailbox {
             Some(m) => self.open_mailbox_loaded(auth, mailbox, id, m).await,

@@ -4,7 +4,7 @@
 //! instead of three on every call (`gateway::Gateway::authorize_mailbox`).
 
 use super::accounts::{account_from_rows, ACCOUNT_COLUMNS, ACCOUNT_FROM, RIGHT_COLUMNS};
-use super::mailboxes::{mailbox_from, COLUMNS};
+use super::mailboxes::{mailbox_from, prefixed_columns};
 use super::{Store, StoreError};
 use crate::directory::{Account, ImaxId, MId, Mailbox};
 use sqlx::Row;
@@ -29,11 +29,7 @@ impl Store {
         client_key: Option<&str>,
         imax_id: Option<&ImaxId>,
     ) -> Result<CallerContext, StoreError> {
-        let mailbox_columns: String = COLUMNS
-            .split(',')
-            .map(|c| format!("m.{0} AS mb_{0}", c.trim()))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let mailbox_columns = prefixed_columns("m", "mb_");
         let sql = format!(
             "SELECT {ACCOUNT_COLUMNS}, {RIGHT_COLUMNS},
                     t.failures AS throttle_failures, t.window_start AS throttle_window_start,

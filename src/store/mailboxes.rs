@@ -37,6 +37,16 @@ pub(super) fn mailbox_from(row: &sqlx::any::AnyRow, prefix: &str) -> Result<Mail
     })
 }
 
+/// [`COLUMNS`] of the table aliased `alias`, each renamed with `prefix` first (see
+/// [`mailbox_from`]).
+pub(super) fn prefixed_columns(alias: &str, prefix: &str) -> String {
+    COLUMNS
+        .split(',')
+        .map(|c| format!("{alias}.{0} AS {prefix}{0}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 pub(super) const COLUMNS: &str = "id, imax_id, kind, name, password_hash, active, auth_epoch, accepts_attachments, failed_passwords, frozen_until";
 
 /// This part of the store (`Store::mailboxes()`).
@@ -235,29 +245,20 @@ impl<'a> Mailboxes<'a> {
         })
         .await
     }
-    /// The distinct administrator mailboxes of the contracts of every property that `mailbox`
-    /// serves: the candidates for "send to my administrator" (R12).
     /// The mailbox `project` and the administrators of its properties' contracts (by id, each
     /// once), in one statement; `None` if there is no such mailbox.
     pub async fn with_administrators(
         &self,
         project: &ImaxId,
     ) -> Result<Option<(Mailbox, Vec<Mailbox>)>, StoreError> {
-        let prefixed = |alias: &str| {
-            COLUMNS
-                .split(',')
-                .map(|c| format!("{alias}.{0} AS {alias}_{0}", c.trim()))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
         let sql = format!(
             "SELECT {}, {} FROM mailboxes p
                LEFT JOIN properties pr ON pr.mailbox_id = p.id
                LEFT JOIN contracts c ON c.property_id = pr.id
                LEFT JOIN mailboxes a ON a.id = c.administrator_mailbox
               WHERE p.imax_id = $1 ORDER BY a.id",
-            prefixed("p"),
-            prefixed("a")
+            prefixed_columns("p", "p_"),
+            prefixed_columns("a", "a_")
         );
         let rows = sqlx::query(&sql)
             .bind(project.as_str())
@@ -277,6 +278,8 @@ impl<'a> Mailboxes<'a> {
         }
         Ok(Some((mailbox_from(first, "p_")?, admins)))
     }
+    /// The distinct administrator mailboxes of the contracts of every property that `mailbox`
+    /// serves: the candidates for "send to my administrator" (R12).
     pub async fn administrators_for(&self, mailbox: i64) -> Result<Vec<Mailbox>, StoreError> {
         let pool = self.pool;
         let sql = format!(
