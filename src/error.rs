@@ -35,10 +35,17 @@ pub enum Code {
     SenderNotAllowed,
     StorageFull,
     HudMailboxOnly,
+    // Administration (the coordinator and Help Desk pages, `imax admin`): the same model as
+    // the doors' refusals, with the specifics in the detail.
+    NotPermitted,
+    InvalidInput,
+    AlreadyExists,
+    NotFound,
+    MailUnavailable,
 }
 
 impl Code {
-    pub const ALL: [Code; 25] = [
+    pub const ALL: [Code; 30] = [
         Code::AuthenticationFailed,
         Code::MailboxAuthenticationFailed,
         Code::AccountLocked,
@@ -64,6 +71,11 @@ impl Code {
         Code::SenderNotAllowed,
         Code::StorageFull,
         Code::HudMailboxOnly,
+        Code::NotPermitted,
+        Code::InvalidInput,
+        Code::AlreadyExists,
+        Code::NotFound,
+        Code::MailUnavailable,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -93,6 +105,11 @@ impl Code {
             Code::SenderNotAllowed => "SenderNotAllowed",
             Code::StorageFull => "StorageFull",
             Code::HudMailboxOnly => "HudMailboxOnly",
+            Code::NotPermitted => "NotPermitted",
+            Code::InvalidInput => "InvalidInput",
+            Code::AlreadyExists => "AlreadyExists",
+            Code::NotFound => "NotFound",
+            Code::MailUnavailable => "MailUnavailable",
         }
     }
 
@@ -112,7 +129,8 @@ impl Code {
             | Code::NotInWorkingGroup
             | Code::RulesOfBehaviorNotAccepted
             | Code::NotRecertified
-            | Code::HudMailboxOnly => 403,
+            | Code::HudMailboxOnly
+            | Code::NotPermitted => 403,
             Code::UnknownMessage
             | Code::UnknownRecipient
             | Code::ChecksumMismatch
@@ -120,7 +138,8 @@ impl Code {
             | Code::FileTooLarge
             | Code::MalformedRequest => 300,
             Code::RateLimited => 405,
-            Code::Unavailable | Code::StorageFull => 500,
+            Code::InvalidInput | Code::AlreadyExists | Code::NotFound => 300,
+            Code::Unavailable | Code::StorageFull | Code::MailUnavailable => 500,
             Code::SessionEnded => 401,
             // iMAX 300: "nothing was uploaded".
             Code::InvalidTracsFile
@@ -189,6 +208,13 @@ impl Code {
             Code::HudMailboxOnly => {
                 "TRACMPROD is HUD's own mailbox: only HUD staff and contractors (H-IDs and C-IDs) may open it."
             }
+            Code::NotPermitted => "You may not do this; nothing was changed.",
+            Code::InvalidInput => "What was entered is not acceptable; nothing was changed.",
+            Code::AlreadyExists => "It already exists; nothing was changed.",
+            Code::NotFound => "There is no such M-ID, mailbox, property or request.",
+            Code::MailUnavailable => {
+                "The mail server could not be reached; nothing was changed. Try again later."
+            }
             Code::SessionEnded => {
                 "Your browser session has ended (signed out, idle too long, or the password, lock or rights of the M-ID or mailbox changed); sign in again."
             }
@@ -233,6 +259,34 @@ impl Refusal {
             detail: Some(detail.into()),
             items: Vec::new(),
         }
+    }
+
+    /// A refusal whose specifics are one sentence: its first letter is raised and a final
+    /// stop added, so details written as clauses (`"x is not an M-ID"`) read as sentences.
+    pub fn because(code: Code, why: impl Into<String>) -> Self {
+        let why = why.into();
+        let mut chars = why.trim_end_matches('.').chars();
+        let sentence = match chars.next() {
+            Some(first) => format!("{}{}.", first.to_uppercase(), chars.as_str()),
+            None => String::new(),
+        };
+        Self::with_detail(code, sentence)
+    }
+
+    /// The same refusal, its specifics naming what it concerns (`account M10001: …`), for
+    /// refusals met while working through a list.
+    pub fn concerning(self, what: impl fmt::Display) -> Self {
+        let why = self.detail.as_deref().unwrap_or(self.code.sentence());
+        let detail = format!("{what}: {why}");
+        Self {
+            detail: Some(detail),
+            ..self
+        }
+    }
+
+    /// The specifics after the code's sentence, if any.
+    pub fn detail(&self) -> Option<&str> {
+        self.detail.as_deref()
     }
 
     /// The whole human sentence shown to the client.

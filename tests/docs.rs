@@ -75,3 +75,19 @@ fn every_rule_is_stated_with_places_and_tests_that_exist() {
     }
     assert!(missing.is_empty(), "docs/rules.md: {missing:#?}");
 }
+
+/// Every refusal code, of the doors and of administration, is in the README's tables with its
+/// status, so a code a client or an operator meets is always explained.
+#[test]
+fn every_refusal_code_is_documented_in_the_readme() {
+    let readme = read(&root().join("README.md"));
+    let missing: Vec<&str> = imax_gateway::error::Code::ALL
+        .iter()
+        .map(|c| c.as_str())
+        .filter(|c| !readme.contains(&format!("| `{c}` |")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "not in the README's tables: {missing:?}"
+    );
+}

@@ -10,7 +10,7 @@
 //! Finer checks (which users a coordinator manages, R5's order of rights) sit with each
 //! operation in `people.rs`.
 
-use super::{Admin, AdminError};
+use super::{forbidden, missing, Admin, AdminResult};
 use crate::access::Operation;
 use crate::directory::{AccountKind, AccountStatus, MId};
 use crate::gateway::{Authorized, Caller};
@@ -43,10 +43,10 @@ impl Actor {
 impl Admin {
     /// The operator's service acting as the M-ID `mid` (`imax admin --as`): Help Desk staff or
     /// a coordinator, whose own account must be active. Only the operator may narrow so.
-    pub async fn acting_as(&self, mid: &str) -> Result<Admin, AdminError> {
+    pub async fn acting_as(&self, mid: &str) -> AdminResult<Admin> {
         if self.actor != Actor::Operator {
-            return Err(AdminError::Forbidden(
-                "Only the installation's operator may act as another M-ID.".into(),
+            return Err(forbidden(
+                "Only the installation's operator may act as another M-ID.",
             ));
         }
         self.narrowed_to(mid, self.door, None).await
@@ -55,10 +55,10 @@ impl Admin {
     /// The service acting as the person a browser request signed in as, with proof: an
     /// [`Authorized`] for `Administer`, which only the access decision gives. The audit
     /// records say door `web`, with the request's client address and id.
-    pub async fn for_signed_in(&self, auth: &Authorized) -> Result<Admin, AdminError> {
+    pub async fn for_signed_in(&self, auth: &Authorized) -> AdminResult<Admin> {
         if self.actor != Actor::Operator || auth.operation() != Operation::Administer {
-            return Err(AdminError::Forbidden(
-                "Administration needs a sign-in allowed to administer.".into(),
+            return Err(forbidden(
+                "Administration needs a sign-in allowed to administer.",
             ));
         }
         let mid = auth.account().mid.to_string();
@@ -70,16 +70,16 @@ impl Admin {
         mid: &str,
         door: &'static str,
         caller: Option<Caller>,
-    ) -> Result<Admin, AdminError> {
+    ) -> AdminResult<Admin> {
         let mid = Self::mid(mid)?;
         let account = self
             .store
             .accounts()
             .load(&mid)
             .await?
-            .ok_or_else(|| AdminError::Missing(mid.to_string()))?;
+            .ok_or_else(|| missing(mid.to_string()))?;
         if account.status != AccountStatus::Active {
-            return Err(AdminError::Forbidden(format!(
+            return Err(forbidden(format!(
                 "{mid} is {:?} and may not act until it is unlocked or restored.",
                 account.status
             )));
@@ -92,7 +92,7 @@ impl Admin {
                 mid,
             }
         } else {
-            return Err(AdminError::Forbidden(format!(
+            return Err(forbidden(format!(
                 "{mid} is neither a coordinator nor Help Desk staff, so it may not administer accounts."
             )));
         };
@@ -104,22 +104,22 @@ impl Admin {
         })
     }
 
-    pub(super) fn require_hud(&self) -> Result<(), AdminError> {
+    pub(super) fn require_hud(&self) -> AdminResult<()> {
         if self.actor.is_hud() {
             Ok(())
         } else {
-            Err(AdminError::Forbidden(format!(
+            Err(forbidden(format!(
                 "{} may not do this: it is HUD's (the Help Desk's or the operator's) to do.",
                 self.actor.name()
             )))
         }
     }
 
-    pub(super) fn require_operator(&self) -> Result<(), AdminError> {
+    pub(super) fn require_operator(&self) -> AdminResult<()> {
         if self.actor == Actor::Operator {
             Ok(())
         } else {
-            Err(AdminError::Forbidden(format!(
+            Err(forbidden(format!(
                 "{} may not do this: only the operator of the installation may.",
                 self.actor.name()
             )))

@@ -1,7 +1,7 @@
 //! Mailbox settings that TRACS checks use (who may send for whom, attachments) and the
 //! history purge (R26).
 
-use super::{Admin, AdminError};
+use super::{forbidden, Admin, AdminResult};
 use crate::store::BodyStore;
 use time::Duration;
 
@@ -21,7 +21,7 @@ impl Admin {
         mailbox: &str,
         sender: &str,
         allowed: bool,
-    ) -> Result<(), AdminError> {
+    ) -> AdminResult<()> {
         self.require_hud()?;
         let m = self.mailbox(&Self::imax_id(mailbox)?).await?;
         let s = self.mailbox(&Self::imax_id(sender)?).await?;
@@ -37,11 +37,7 @@ impl Admin {
     }
 
     /// Whether a mailbox accepts files that are not TRACS files (HUD's TRACS never should).
-    pub async fn set_accepts_attachments(
-        &self,
-        mailbox: &str,
-        accepts: bool,
-    ) -> Result<(), AdminError> {
+    pub async fn set_accepts_attachments(&self, mailbox: &str, accepts: bool) -> AdminResult<()> {
         self.require_hud()?;
         let m = self.mailbox(&Self::imax_id(mailbox)?).await?;
         let audit = self
@@ -58,11 +54,10 @@ impl Admin {
     /// R26: removes messages older than `history.retention_days`, bodies after rows, in
     /// batches of `history.purge_batch`, each batch one transaction with one audit record
     /// (audit records themselves are kept). `dry_run` only counts.
-    pub async fn purge(&self, dry_run: bool) -> Result<PurgeReport, AdminError> {
+    pub async fn purge(&self, dry_run: bool) -> AdminResult<PurgeReport> {
         if !matches!(self.actor, super::Actor::Operator | super::Actor::System) {
-            return Err(AdminError::Forbidden(
-                "only the operator of the installation (or the gateway itself) purges history"
-                    .into(),
+            return Err(forbidden(
+                "only the operator of the installation (or the gateway itself) purges history",
             ));
         }
         let h = &self.config.history;

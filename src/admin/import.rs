@@ -3,9 +3,10 @@
 //! Entries that already exist are left as they are (and reported), so an import can be run
 //! again safely. See `examples/demo-directory.toml` for the format.
 
-use super::{Admin, AdminError, NewPerson};
+use super::{invalid, Admin, AdminResult, NewPerson};
 use crate::directory::password::Secret;
 use crate::directory::{AccountKind, MailboxKind, Right};
+use crate::error::Code;
 use serde::Deserialize;
 use std::path::Path;
 
@@ -92,26 +93,26 @@ pub struct ImportReport {
     pub existing: Vec<String>,
 }
 
-pub async fn import_file(admin: &Admin, path: &Path) -> Result<ImportReport, AdminError> {
+pub async fn import_file(admin: &Admin, path: &Path) -> AdminResult<ImportReport> {
     let text = std::fs::read_to_string(path)
-        .map_err(|e| AdminError::Invalid(format!("cannot read {}: {e}", path.display())))?;
-    let file: DirectoryFile = toml::from_str(&text)
-        .map_err(|e| AdminError::Invalid(format!("{}: {e}", path.display())))?;
+        .map_err(|e| invalid(format!("cannot read {}: {e}", path.display())))?;
+    let file: DirectoryFile =
+        toml::from_str(&text).map_err(|e| invalid(format!("{}: {e}", path.display())))?;
     let mut report = ImportReport::default();
-    let note = |r: Result<(), AdminError>, what: String, report: &mut ImportReport| match r {
+    let note = |r: AdminResult<()>, what: String, report: &mut ImportReport| match r {
         Ok(()) => {
             report.created.push(what);
             Ok(())
         }
-        Err(AdminError::Exists(_)) => {
+        Err(e) if e.code == Code::AlreadyExists => {
             report.existing.push(what);
             Ok(())
         }
-        Err(e) => Err(AdminError::Invalid(format!("{what}: {e}"))),
+        Err(e) => Err(e.concerning(what)),
     };
     for m in &file.mailbox {
         let kind = MailboxKind::parse(&m.kind).ok_or_else(|| {
-            AdminError::Invalid(format!(
+            invalid(format!(
                 "mailbox {}: unknown kind {:?} (hud, ca, property, service-bureau)",
                 m.imax_id, m.kind
             ))
@@ -150,7 +151,7 @@ pub async fn import_file(admin: &Admin, path: &Path) -> Result<ImportReport, Adm
     }
     for a in &file.account {
         let kind = AccountKind::parse(&a.kind).ok_or_else(|| {
-            AdminError::Invalid(format!(
+            invalid(format!(
                 "account {}: unknown kind {:?} (coordinator, user)",
                 a.mid, a.kind
             ))
@@ -171,7 +172,7 @@ pub async fn import_file(admin: &Admin, path: &Path) -> Result<ImportReport, Adm
             properties,
         };
         let r = admin.create_account(&person).await;
-        let existed = matches!(r, Err(AdminError::Exists(_)));
+        let existed = matches!(&r, Err(e) if e.code == Code::AlreadyExists);
         note(r, format!("account {}", a.mid), &mut report)?;
         if existed {
             continue;
@@ -180,7 +181,7 @@ pub async fn import_file(admin: &Admin, path: &Path) -> Result<ImportReport, Adm
         let mut rights = Vec::new();
         for name in &a.rights {
             rights.push(Right::parse(name).ok_or_else(|| {
-                AdminError::Invalid(format!(
+                invalid(format!(
                     "account {}: unknown right {name:?} (imax-coordinator, imax, tcc, tcr)",
                     a.mid
                 ))
@@ -191,7 +192,7 @@ pub async fn import_file(admin: &Admin, path: &Path) -> Result<ImportReport, Adm
             admin
                 .grant(&a.mid, r)
                 .await
-                .map_err(|e| AdminError::Invalid(format!("account {}: {e}", a.mid)))?;
+                .map_err(|e| e.concerning(format_args!("account {}", a.mid)))?;
         }
         if a.working_group {
             admin.admit(&a.mid).await?;

@@ -25,30 +25,34 @@ use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::directory::password::{self, Secret};
 use crate::directory::{AccountKind, ImaxId, MId, MailboxKind, Recipient, Right};
+use crate::error::{Code, Refusal};
 use crate::store::{mailboxes, Store};
 use time::OffsetDateTime;
 
-#[derive(Debug, thiserror::Error)]
-pub enum AdminError {
-    #[error("{0}")]
-    Invalid(String),
-    #[error("{0} already exists")]
-    Exists(String),
-    #[error("{0} does not exist")]
-    Missing(String),
-    #[error("{0}")]
-    Db(#[from] crate::store::StoreError),
-    #[error("password hashing: {0}")]
-    Hash(String),
-    /// The actor may not do this; the sentence says why and who may.
-    #[error("{0}")]
-    Forbidden(String),
-    #[error("mail: {0}")]
-    Mail(String),
+/// Administration refuses as the doors do: a [`Refusal`] with a stable [`Code`]
+/// (`NotPermitted`, `InvalidInput`, `AlreadyExists`, `NotFound`, `MailUnavailable`,
+/// `PasswordRejected`, `Unavailable`) and the specifics in its detail, so the pages, the command
+/// line and the tests tell refusals apart by code, never by their text.
+pub type AdminResult<T> = Result<T, Refusal>;
+
+/// What was entered is not acceptable; `why` says what.
+fn invalid(why: impl Into<String>) -> Refusal {
+    Refusal::because(Code::InvalidInput, why)
 }
 
-fn invalid(s: impl Into<String>) -> AdminError {
-    AdminError::Invalid(s.into())
+/// The actor may not do this; `why` says why and who may.
+fn forbidden(why: impl Into<String>) -> Refusal {
+    Refusal::because(Code::NotPermitted, why)
+}
+
+/// `what` does not exist.
+fn missing(what: impl std::fmt::Display) -> Refusal {
+    Refusal::because(Code::NotFound, format!("{what} does not exist"))
+}
+
+/// `what` exists already.
+fn exists(what: impl std::fmt::Display) -> Refusal {
+    Refusal::because(Code::AlreadyExists, format!("{what} already exists"))
 }
 
 fn unique_violation(e: &crate::store::StoreError) -> bool {
@@ -111,11 +115,12 @@ impl Admin {
             .request(self.caller.and_then(|c| c.request).map(|r| r.to_string()))
     }
 
-    fn hash(&self, pw: &Secret) -> Result<String, AdminError> {
-        password::hash(pw.expose(), &self.config.argon2).map_err(AdminError::Hash)
+    fn hash(&self, pw: &Secret) -> AdminResult<String> {
+        password::hash(pw.expose(), &self.config.argon2)
+            .map_err(|e| Refusal::internal(format_args!("password hashing: {e}")))
     }
 
-    fn mid(s: &str) -> Result<MId, AdminError> {
+    fn mid(s: &str) -> AdminResult<MId> {
         MId::parse(s).ok_or_else(|| {
             invalid(format!(
                 "{s:?} is not an M-ID (M, H or C followed by 4 to 8 digits)"
@@ -123,7 +128,7 @@ impl Admin {
         })
     }
 
-    fn imax_id(s: &str) -> Result<ImaxId, AdminError> {
+    fn imax_id(s: &str) -> AdminResult<ImaxId> {
         ImaxId::parse(s).ok_or_else(|| {
             invalid(format!(
                 "{s:?} is not an iMAX ID (TRACM followed by five digits, or TRACMPROD)"
@@ -131,12 +136,12 @@ impl Admin {
         })
     }
 
-    async fn account_id(&self, mid: &MId) -> Result<crate::directory::Account, AdminError> {
+    async fn account_id(&self, mid: &MId) -> AdminResult<crate::directory::Account> {
         self.store
             .accounts()
             .load(mid)
             .await?
-            .ok_or_else(|| AdminError::Missing(mid.to_string()))
+            .ok_or_else(|| missing(mid.to_string()))
     }
 
     pub async fn create_mailbox(
@@ -146,7 +151,7 @@ impl Admin {
         name: &str,
         email: &str,
         password: &Secret,
-    ) -> Result<(), AdminError> {
+    ) -> AdminResult<()> {
         self.require_hud()?;
         let id = Self::imax_id(imax_id)?;
         if id.is_hud() != (kind == MailboxKind::Hud) {
@@ -171,28 +176,21 @@ impl Admin {
             .mailbox(id.as_str())
             .detail(format!("kind={} name={name}", kind.as_str()));
         match self.store.mailboxes().create(&m, self.now(), &audit).await {
-            Err(e) if unique_violation(&e) => Err(AdminError::Exists(id.to_string())),
+            Err(e) if unique_violation(&e) => Err(exists(id.to_string())),
             r => r.map(|_| ()).map_err(Into::into),
         }
     }
 
     /// The mailbox with this iMAX ID, or `Missing`.
-    pub(super) async fn mailbox(
-        &self,
-        id: &ImaxId,
-    ) -> Result<crate::directory::Mailbox, AdminError> {
+    pub(super) async fn mailbox(&self, id: &ImaxId) -> AdminResult<crate::directory::Mailbox> {
         self.store
             .mailboxes()
             .load(id)
             .await?
-            .ok_or_else(|| AdminError::Missing(id.to_string()))
+            .ok_or_else(|| missing(id.to_string()))
     }
 
-    pub async fn set_mailbox_password(
-        &self,
-        imax_id: &str,
-        password: &Secret,
-    ) -> Result<(), AdminError> {
+    pub async fn set_mailbox_password(&self, imax_id: &str, password: &Secret) -> AdminResult<()> {
         self.require_hud()?;
         let id = Self::imax_id(imax_id)?;
         let m = self.mailbox(&id).await?;
@@ -209,7 +207,7 @@ impl Admin {
         number: &str,
         name: &str,
         mailbox: Option<&str>,
-    ) -> Result<(), AdminError> {
+    ) -> AdminResult<()> {
         self.require_hud()?;
         if number.trim().is_empty() || number.len() > 32 {
             return Err(invalid("a property number is 1 to 32 characters"));
@@ -235,7 +233,7 @@ impl Admin {
         number: &str,
         property: &str,
         administrator: &str,
-    ) -> Result<(), AdminError> {
+    ) -> AdminResult<()> {
         self.require_hud()?;
         if number.trim().is_empty() || number.len() > 32 {
             return Err(invalid("a contract number is 1 to 32 characters"));
@@ -245,7 +243,7 @@ impl Admin {
             .mailboxes()
             .property_id(property)
             .await?
-            .ok_or_else(|| AdminError::Missing(format!("property {property}")))?;
+            .ok_or_else(|| missing(format!("property {property}")))?;
         let admin_id = match Recipient::parse(administrator) {
             Some(Recipient::Tracs) => ImaxId::hud(),
             Some(Recipient::Mailbox(id)) => id,
@@ -273,7 +271,7 @@ impl Admin {
     }
 
     /// Links a coordinator to a property it has a Business Partner Relationship with (R3).
-    pub async fn add_business_partner(&self, mid: &str, property: &str) -> Result<(), AdminError> {
+    pub async fn add_business_partner(&self, mid: &str, property: &str) -> AdminResult<()> {
         self.require_hud()?;
         let account = self.account_id(&Self::mid(mid)?).await?;
         if account.kind != AccountKind::Coordinator {
@@ -287,7 +285,7 @@ impl Admin {
             .mailboxes()
             .property_id(property)
             .await?
-            .ok_or_else(|| AdminError::Missing(format!("property {property}")))?;
+            .ok_or_else(|| missing(format!("property {property}")))?;
         let audit = self
             .entry("AddBusinessPartner")
             .detail(format!("mid={} property={property}", account.mid));
@@ -298,7 +296,7 @@ impl Admin {
         Ok(())
     }
 
-    pub async fn post_broadcast(&self, title: &str, body: &str) -> Result<i64, AdminError> {
+    pub async fn post_broadcast(&self, title: &str, body: &str) -> AdminResult<i64> {
         self.require_hud()?;
         if title.trim().is_empty() || title.len() > 200 || body.len() > 64 * 1024 {
             return Err(invalid(
@@ -316,7 +314,7 @@ impl Admin {
     /// A one-screen description of an M-ID (never its password or hash).
     ///
     /// A coordinator sees only its own users and never the Rules of Behavior date (R21).
-    pub async fn describe_account(&self, mid: &str) -> Result<String, AdminError> {
+    pub async fn describe_account(&self, mid: &str) -> AdminResult<String> {
         let a = self.account_id(&Self::mid(mid)?).await?;
         self.may_manage(&a).await?;
         let rights: Vec<&str> = Right::ALL

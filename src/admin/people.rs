@@ -7,10 +7,11 @@
 //! coordinators), R16 (only the Help Desk restores a terminated M-ID), R19 (several
 //! coordinators per user), R22 (property assignments).
 
-use super::{invalid, unique_violation, Actor, Admin, AdminError};
+use super::{exists, forbidden, invalid, missing, unique_violation, Actor, Admin, AdminResult};
 use crate::access;
 use crate::directory::password::{PasswordRules, Secret};
 use crate::directory::{Account, AccountKind, AccountStatus, LockReason, MId, Right};
+use crate::error::{Code, Refusal};
 use crate::store::accounts;
 use time::{Duration, OffsetDateTime};
 
@@ -48,21 +49,17 @@ pub struct ReportLine {
     pub days_until_lock: Option<i64>,
 }
 
-fn forbidden(s: String) -> AdminError {
-    AdminError::Forbidden(s)
-}
-
 impl Admin {
-    async fn subject(&self, mid: &str) -> Result<Account, AdminError> {
+    async fn subject(&self, mid: &str) -> AdminResult<Account> {
         let mid = Self::mid(mid)?;
         self.store
             .accounts()
             .load(&mid)
             .await?
-            .ok_or_else(|| AdminError::Missing(mid.to_string()))
+            .ok_or_else(|| missing(mid.to_string()))
     }
 
-    async fn property_ids(&self, numbers: &[String]) -> Result<Vec<i64>, AdminError> {
+    async fn property_ids(&self, numbers: &[String]) -> AdminResult<Vec<i64>> {
         let mut ids = Vec::with_capacity(numbers.len());
         for n in numbers {
             ids.push(
@@ -70,7 +67,7 @@ impl Admin {
                     .mailboxes()
                     .property_id(n)
                     .await?
-                    .ok_or_else(|| AdminError::Missing(format!("property {n}")))?,
+                    .ok_or_else(|| missing(format!("property {n}")))?,
             );
         }
         Ok(ids)
@@ -84,11 +81,7 @@ impl Admin {
     }
 
     /// R2: a property has at most five coordinators; refuses if any of these is full.
-    async fn room_for_coordinators(
-        &self,
-        numbers: &[String],
-        ids: &[i64],
-    ) -> Result<(), AdminError> {
+    async fn room_for_coordinators(&self, numbers: &[String], ids: &[i64]) -> AdminResult<()> {
         for (number, id) in numbers.iter().zip(ids) {
             if self.store.operators().coordinators_of(*id).await?.len() >= MAX_COORDINATORS {
                 return Err(forbidden(format!(
@@ -100,7 +93,7 @@ impl Admin {
     }
 
     /// HUD may act on anyone; a coordinator only on users it manages (R3, R14).
-    pub(super) async fn may_manage(&self, target: &Account) -> Result<(), AdminError> {
+    pub(super) async fn may_manage(&self, target: &Account) -> AdminResult<()> {
         match &self.actor {
             Actor::Operator | Actor::HelpDesk(_) | Actor::System => Ok(()),
             Actor::Coordinator { id, mid } => {
@@ -132,7 +125,7 @@ impl Admin {
     /// Creates an M-ID. Coordinators are HUD's to create (R4) with their BPRs, at most five per
     /// property (R2); users are created by a coordinator for properties it has a BPR with (R3),
     /// or by HUD for properties that already have a coordinator (R2).
-    pub async fn create_account(&self, p: &NewPerson) -> Result<(), AdminError> {
+    pub async fn create_account(&self, p: &NewPerson) -> AdminResult<()> {
         let mid = Self::mid(&p.mid)?;
         let properties = self.property_ids(&p.properties).await?;
         let store = &self.store;
@@ -181,7 +174,12 @@ impl Admin {
         let rules = self.rules();
         rules
             .check(mid.as_str(), p.password.expose())
-            .map_err(|why| invalid(format!("{why} {}", rules.describe())))?;
+            .map_err(|why| {
+                Refusal::because(
+                    Code::PasswordRejected,
+                    format!("{why} {}", rules.describe()),
+                )
+            })?;
         let a = accounts::NewAccount {
             mid: mid.clone(),
             kind: p.kind,
@@ -197,7 +195,7 @@ impl Admin {
             p.properties.join(",")
         ));
         let id = match store.accounts().create(&a, self.now(), &audit).await {
-            Err(e) if unique_violation(&e) => return Err(AdminError::Exists(mid.to_string())),
+            Err(e) if unique_violation(&e) => return Err(exists(mid.to_string())),
             r => r?,
         };
         for (number, pid) in p.properties.iter().zip(&properties) {
@@ -235,7 +233,7 @@ impl Admin {
     /// R7: TCC and TCR belong on coordinators only. R4: the iMAX Coordinator action makes a
     /// coordinator, which is HUD's to do. R5: a coordinator gives the iMAX role only once it
     /// holds the iMAX Coordinator action and the iMAX role itself.
-    pub async fn grant(&self, mid: &str, right: Right) -> Result<(), AdminError> {
+    pub async fn grant(&self, mid: &str, right: Right) -> AdminResult<()> {
         let account = self.subject(mid).await?;
         if account.kind == AccountKind::User && matches!(right, Right::Tcc | Right::Tcr) {
             return Err(invalid(format!(
@@ -280,7 +278,7 @@ impl Admin {
     }
 
     /// Removes an action or role.
-    pub async fn revoke(&self, mid: &str, right: Right) -> Result<(), AdminError> {
+    pub async fn revoke(&self, mid: &str, right: Right) -> AdminResult<()> {
         let account = self.subject(mid).await?;
         self.may_manage(&account).await?;
         if matches!(self.actor, Actor::Coordinator { .. }) && right != Right::Imax {
@@ -305,7 +303,7 @@ impl Admin {
 
     /// Admits an M-ID to the working group of the system-to-system door now (R8), sooner
     /// than the automatic admission.
-    pub async fn admit(&self, mid: &str) -> Result<(), AdminError> {
+    pub async fn admit(&self, mid: &str) -> AdminResult<()> {
         self.require_hud()?;
         let account = self.subject(mid).await?;
         let audit = self
@@ -321,7 +319,7 @@ impl Admin {
 
     /// Records that the person accepted this year's Rules of Behavior (R21), for example on a
     /// signed paper form; people normally accept on the web.
-    pub async fn accept_rules_of_behavior(&self, mid: &str) -> Result<(), AdminError> {
+    pub async fn accept_rules_of_behavior(&self, mid: &str) -> AdminResult<()> {
         self.require_hud()?;
         let account = self.subject(mid).await?;
         let audit = self
@@ -342,14 +340,19 @@ impl Admin {
         mid: &str,
         password: &Secret,
         temporary: bool,
-    ) -> Result<(), AdminError> {
+    ) -> AdminResult<()> {
         let account = self.subject(mid).await?;
         self.may_manage(&account).await?;
         let temporary = temporary || matches!(self.actor, Actor::Coordinator { .. });
         let rules = self.rules();
         rules
             .check(account.mid.as_str(), password.expose())
-            .map_err(|why| invalid(format!("{why} {}", rules.describe())))?;
+            .map_err(|why| {
+                Refusal::because(
+                    Code::PasswordRejected,
+                    format!("{why} {}", rules.describe()),
+                )
+            })?;
         let audit = self
             .entry("SetPassword")
             .detail(format!("mid={} temporary={temporary}", account.mid));
@@ -365,7 +368,7 @@ impl Admin {
     ///
     /// R14: a coordinator unlocks (and may lock) its own users; a locked coordinator is
     /// unlocked by the Help Desk. R16: only the Help Desk terminates or restores.
-    pub async fn set_status(&self, mid: &str, status: AccountStatus) -> Result<(), AdminError> {
+    pub async fn set_status(&self, mid: &str, status: AccountStatus) -> AdminResult<()> {
         let account = self.subject(mid).await?;
         let terminal =
             account.status == AccountStatus::Terminated || status == AccountStatus::Terminated;
@@ -412,7 +415,7 @@ impl Admin {
         mid: &str,
         property: &str,
         assigned: bool,
-    ) -> Result<(), AdminError> {
+    ) -> AdminResult<()> {
         let account = self.subject(mid).await?;
         self.may_manage(&account).await?;
         let pid = self.property_ids(&[property.to_string()]).await?[0];
@@ -442,7 +445,7 @@ impl Admin {
 
     /// A coordinator assigns a user to itself (R18's first step; R19: a user may have several
     /// coordinators), provided the user works on a property the coordinator has a BPR with.
-    pub async fn assign_staff(&self, mid: &str) -> Result<(), AdminError> {
+    pub async fn assign_staff(&self, mid: &str) -> AdminResult<()> {
         let Actor::Coordinator { id, mid: me } = &self.actor else {
             return Err(invalid(
                 "assign-staff is a coordinator's step: give --as with its M-ID",
@@ -484,7 +487,7 @@ impl Admin {
 
     /// Turns a user into a coordinator with BPRs on `properties` (R4: HUD's action; R2: at
     /// most five coordinators per property).
-    pub async fn promote(&self, mid: &str, properties: &[String]) -> Result<(), AdminError> {
+    pub async fn promote(&self, mid: &str, properties: &[String]) -> AdminResult<()> {
         self.require_hud()?;
         let account = self.subject(mid).await?;
         if account.kind == AccountKind::Coordinator {
@@ -505,7 +508,7 @@ impl Admin {
     }
 
     /// Makes an M-ID Help Desk staff (the operator's decision).
-    pub async fn add_help_desk(&self, mid: &str) -> Result<(), AdminError> {
+    pub async fn add_help_desk(&self, mid: &str) -> AdminResult<()> {
         self.require_operator()?;
         let account = self.subject(mid).await?;
         let audit = self
@@ -520,7 +523,7 @@ impl Admin {
 
     /// The User Last Login Report of the acting coordinator (R14): each of its users with last
     /// activity, state and days until the inactivity lock.
-    pub async fn last_login_report(&self) -> Result<Vec<ReportLine>, AdminError> {
+    pub async fn last_login_report(&self) -> AdminResult<Vec<ReportLine>> {
         let Actor::Coordinator { id, .. } = &self.actor else {
             return Err(invalid(
                 "the User Last Login Report is a coordinator's: give --as with its M-ID",
@@ -567,7 +570,7 @@ impl Admin {
 impl Admin {
     /// R18, step 2: a coordinator flags one of its user's rights for removal at the deadline
     /// (or clears the flag).
-    pub async fn flag_right(&self, mid: &str, right: Right, flag: bool) -> Result<(), AdminError> {
+    pub async fn flag_right(&self, mid: &str, right: Right, flag: bool) -> AdminResult<()> {
         let account = self.subject(mid).await?;
         self.may_manage(&account).await?;
         if account.kind != AccountKind::User {
@@ -600,7 +603,7 @@ impl Admin {
 
     /// R18, step 3: a coordinator recertifies one of its users for the current cycle. R19: only
     /// for a user working on a property it has a BPR with; one certification suffices.
-    pub async fn recertify(&self, mid: &str) -> Result<i32, AdminError> {
+    pub async fn recertify(&self, mid: &str) -> AdminResult<i32> {
         let Actor::Coordinator { id, mid: me } = &self.actor else {
             return Err(invalid(
                 "recertification is a coordinator's step (R18): give --as with its M-ID",
@@ -644,7 +647,7 @@ impl Admin {
     /// At the deadline (R18), the system removes the rights flagged before it. The access
     /// decision already treats them as gone; this makes the directory say so too. Returns how
     /// many rights were removed.
-    pub async fn apply_deadlines(&self) -> Result<usize, AdminError> {
+    pub async fn apply_deadlines(&self) -> AdminResult<usize> {
         let window = self.config.accounts.recertification_window();
         let now = self.now();
         let mut removed = 0;
@@ -673,10 +676,7 @@ impl Admin {
 
     /// For an import: the user was recertified for the current cycle by the first coordinator
     /// that manages it (the import stands for work done before).
-    pub(super) async fn record_imported_recertification(
-        &self,
-        mid: &str,
-    ) -> Result<(), AdminError> {
+    pub(super) async fn record_imported_recertification(&self, mid: &str) -> AdminResult<()> {
         self.require_operator()?;
         let user = self.subject(mid).await?;
         let coordinator = self

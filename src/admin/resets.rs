@@ -7,8 +7,9 @@
 //! refused without saying which detail was wrong, counted and audited; three in a row freeze
 //! resets of that mailbox for a day.
 
-use super::{invalid, Admin, AdminError};
+use super::{forbidden, invalid, Admin, AdminResult};
 use crate::directory::password::{self, Secret};
+use crate::error::{Code, Refusal};
 use crate::mail;
 use crate::store::profiles::Profile;
 use time::Duration;
@@ -54,7 +55,7 @@ fn same(a: &str, b: &str) -> bool {
 }
 
 /// A random password: 18 characters from an unambiguous alphabet, with every class present.
-fn random_password() -> Result<String, AdminError> {
+fn random_password() -> AdminResult<String> {
     const SETS: [&[u8]; 4] = [
         b"ABCDEFGHJKLMNPQRSTUVWXYZ",
         b"abcdefghijkmnopqrstuvwxyz",
@@ -62,7 +63,7 @@ fn random_password() -> Result<String, AdminError> {
         b"-_.!#%+=",
     ];
     let mut bytes = [0u8; 18];
-    getrandom::getrandom(&mut bytes).map_err(|e| AdminError::Hash(e.to_string()))?;
+    getrandom::getrandom(&mut bytes).map_err(|e| Refusal::internal(format_args!("random: {e}")))?;
     let pw: String = bytes
         .iter()
         .enumerate()
@@ -80,7 +81,7 @@ impl Admin {
         &self,
         imax_id: &str,
         input: &ProfileInput,
-    ) -> Result<(), AdminError> {
+    ) -> AdminResult<()> {
         self.require_hud()?;
         let id = Self::imax_id(imax_id)?;
         let m = self.mailbox(&id).await?;
@@ -123,7 +124,7 @@ impl Admin {
         &self,
         imax_id: &str,
         req: &ResetRequest,
-    ) -> Result<String, AdminError> {
+    ) -> AdminResult<String> {
         self.require_hud()?;
         let id = Self::imax_id(imax_id)?;
         let store = &self.store;
@@ -138,7 +139,7 @@ impl Admin {
         if let Some(until) = frozen.filter(|u| *u > now) {
             let audit = entry.outcome("ResetsFrozen");
             store.accounts().record(&audit).await?;
-            return Err(AdminError::Forbidden(format!(
+            return Err(forbidden(format!(
                 "Password resets of {id} are frozen after {RESET_FAILURE_LIMIT} mismatches until {}.",
                 crate::clock::rfc3339(until)
             )));
@@ -158,7 +159,7 @@ impl Admin {
             )
         })
         .await
-        .map_err(|e| AdminError::Hash(e.to_string()))?;
+        .map_err(|e| Refusal::internal(format_args!("password check: {e}")))?;
         let contact = if firm
             && same(&req.name, &profile.contact_name)
             && same(&req.email, &profile.email)
@@ -182,7 +183,7 @@ impl Admin {
                 .profiles()
                 .count_failure(m.id, RESET_FAILURE_LIMIT, now + RESET_FREEZE, &audit)
                 .await?;
-            return Err(AdminError::Forbidden(format!(
+            return Err(forbidden(format!(
                 "The details given do not match the profile of {id}; no password was reset."
             )));
         };
@@ -200,7 +201,10 @@ impl Admin {
             },
         )
         .await
-        .map_err(|e| AdminError::Mail(e.to_string()))?;
+        .map_err(|e| {
+            tracing::error!(error = %e, "mail failed");
+            Refusal::new(Code::MailUnavailable)
+        })?;
         let hash = self.hash(&Secret::new(new_password))?;
         let audit = entry.detail(format!("requester={} mailed_to={to}", req.name));
         store

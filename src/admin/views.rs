@@ -2,7 +2,7 @@
 //! rules as the commands (a coordinator sees only its own users and never Rules of Behavior
 //! dates, R21).
 
-use super::{Actor, Admin, AdminError};
+use super::{missing, Actor, Admin, AdminResult};
 use crate::directory::{Account, AccountKind, AccountStatus, Right};
 use crate::store::mailboxes::MailboxState;
 use time::OffsetDateTime;
@@ -39,7 +39,7 @@ pub struct PersonView {
 
 impl Admin {
     /// The mailboxes of the acting coordinator's BPR properties, with their freezes.
-    pub async fn my_mailboxes(&self) -> Result<Vec<MailboxState>, AdminError> {
+    pub async fn my_mailboxes(&self) -> AdminResult<Vec<MailboxState>> {
         let Actor::Coordinator { id, .. } = &self.actor else {
             return Ok(Vec::new());
         };
@@ -47,17 +47,17 @@ impl Admin {
     }
 
     /// One mailbox's state, for the Help Desk.
-    pub async fn mailbox_state(&self, imax_id: &str) -> Result<MailboxState, AdminError> {
+    pub async fn mailbox_state(&self, imax_id: &str) -> AdminResult<MailboxState> {
         self.require_hud()?;
         self.store
             .mailboxes()
             .state(imax_id)
             .await?
-            .ok_or_else(|| AdminError::Missing(format!("no mailbox {imax_id}")))
+            .ok_or_else(|| missing(format!("mailbox {imax_id}")))
     }
 
     /// The acting coordinator's BPR properties (R3): where it may create and assign users.
-    pub async fn my_properties(&self) -> Result<Vec<PropertyChoice>, AdminError> {
+    pub async fn my_properties(&self) -> AdminResult<Vec<PropertyChoice>> {
         let Actor::Coordinator { id, .. } = &self.actor else {
             return Ok(Vec::new());
         };
@@ -73,7 +73,7 @@ impl Admin {
     }
 
     /// One person, if the actor may manage them (R3, R14).
-    pub async fn view_person(&self, mid: &str) -> Result<PersonView, AdminError> {
+    pub async fn view_person(&self, mid: &str) -> AdminResult<PersonView> {
         let a: Account = self.account_id(&Self::mid(mid)?).await?;
         self.may_manage(&a).await?;
         let store = &self.store;
@@ -109,7 +109,7 @@ impl Admin {
     }
 
     /// The Help Desk's search: M-IDs and mailboxes whose ID or name contains `q`.
-    pub async fn search(&self, q: &str) -> Result<(Vec<String>, Vec<MailboxState>), AdminError> {
+    pub async fn search(&self, q: &str) -> AdminResult<(Vec<String>, Vec<MailboxState>)> {
         self.require_hud()?;
         let q = q.trim();
         if q.is_empty() {

@@ -347,7 +347,7 @@ pub fn read_password() -> Result<Secret, String> {
 }
 
 pub async fn admin_command(admin: &Admin, command: AdminCommand) -> Result<(), String> {
-    let s = |e: admin::AdminError| e.to_string();
+    let s = |e: imax_gateway::error::Refusal| e.to_string();
     let right = |r: &str| {
         Right::parse(r)
             .ok_or_else(|| format!("unknown right {r:?}: imax-coordinator, imax, tcc or tcr"))

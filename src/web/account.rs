@@ -3,7 +3,8 @@
 
 use super::session::{self, clear_cookie, set_cookie, PRE_COOKIE, SESSION_COOKIE};
 use super::{
-    notice_page, render, see_other, when, Button, Checked, Chrome, Ctx, FieldErrors, Signed, Web,
+    notice_page, render, see_other, when, Button, Checked, Chrome, Ctx, FieldErrors, OrPage, Page,
+    Signed, Web,
 };
 use crate::access::Operation;
 use crate::directory::password::{PasswordRules, Secret};
@@ -83,16 +84,16 @@ struct SignInForm {
     password: String,
 }
 
-async fn signin(State(web): State<Web>, ctx: Ctx, Form(f): Form<SignInForm>) -> Response {
+async fn signin(State(web): State<Web>, ctx: Ctx, Form(f): Form<SignInForm>) -> Page {
     let fresh = session::random_token();
     let expected = session::cookie(&ctx.headers, PRE_COOKIE).unwrap_or("");
     if !session::csrf_ok(expected, &f.csrf) {
-        return signin_page(
+        return Err(signin_page(
             "The sign-in form had expired; nothing was sent. Please sign in again.".into(),
             &fresh,
             &f.mid,
             FieldErrors::default(),
-        );
+        ));
     }
     let caller = ctx.caller;
     // A sign-in always starts a new session (no fixation): any earlier one ends.
@@ -103,43 +104,35 @@ async fn signin(State(web): State<Web>, ctx: Ctx, Form(f): Form<SignInForm>) -> 
         principal: f.mid.trim().to_string(),
         password: Secret::new(f.password),
     };
-    match web.gw.sign_in(caller, &creds).await {
-        Ok(auth) => {
-            let a = auth.account();
-            match web.start_session(a.id, a.mid.as_str(), a.auth_epoch).await {
-                Ok(token) => {
-                    let mut r = see_other("/home");
-                    let h = r.headers_mut();
-                    h.append(header::SET_COOKIE, set_cookie(SESSION_COOKIE, &token));
-                    h.append(header::SET_COOKIE, clear_cookie(PRE_COOKIE));
-                    r
-                }
-                Err(e) => web.refusal_page(None, &e.into()),
-            }
-        }
-        Err(r) if r.code == Code::AuthenticationFailed => signin_page(
-            String::new(),
-            &fresh,
-            &f.mid,
-            FieldErrors::one("password", r.message()),
-        ),
-        Err(r) => signin_page(
-            format!("{} ({})", r.message(), r.code.as_str()),
-            &fresh,
-            &f.mid,
-            FieldErrors::default(),
-        ),
-    }
+    // Refused: the sign-in page again, the password field marked for a wrong password (which
+    // is all a stranger is ever told), otherwise the refusal's sentence above the form.
+    let auth = web.gw.sign_in(caller, &creds).await.map_err(|r| {
+        let (error, fields) = if r.code == Code::AuthenticationFailed {
+            (String::new(), FieldErrors::one("password", r.message()))
+        } else {
+            let error = format!("{} ({})", r.message(), r.code.as_str());
+            (error, FieldErrors::default())
+        };
+        signin_page(error, &fresh, &f.mid, fields)
+    })?;
+    let a = auth.account();
+    let token = web
+        .start_session(a.id, a.mid.as_str(), a.auth_epoch)
+        .await
+        .map_err(|e| web.refusal_page(None, &e.into()))?;
+    let mut r = see_other("/home");
+    let h = r.headers_mut();
+    h.append(header::SET_COOKIE, set_cookie(SESSION_COOKIE, &token));
+    h.append(header::SET_COOKIE, clear_cookie(PRE_COOKIE));
+    Ok(r)
 }
 
-async fn signout(State(web): State<Web>, Checked(s, Button {}): Checked<Button>) -> Response {
-    if let Err(e) = web.end_session(&s).await {
-        return web.refusal_page(Some(&s), &e.into());
-    }
+async fn signout(State(web): State<Web>, Checked(s, Button {}): Checked<Button>) -> Page {
+    web.end_session(&s).await.or_page(&web, &s)?;
     let mut r = see_other("/signin?signed-out");
     r.headers_mut()
         .append(header::SET_COOKIE, clear_cookie(SESSION_COOKIE));
-    r
+    Ok(r)
 }
 
 #[derive(Template)]
@@ -161,11 +154,9 @@ impl Web {
     }
 }
 
-async fn password_page(web: &Web, s: &super::Session, errors: FieldErrors) -> Response {
-    let auth = match web.authorize(s, Operation::ChangePassword).await {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
+/// The password page; with field errors, it is the form sent back (status 400).
+async fn password_page(web: &Web, s: &super::Session, errors: FieldErrors) -> Page {
+    let auth = web.authorize(s, Operation::ChangePassword).await?;
     let policy = &web.gw.config().accounts;
     let expired = web.gw.clock().now() - auth.account().password_changed_at
         >= time::Duration::days(policy.password_max_age_days);
@@ -182,10 +173,14 @@ async fn password_page(web: &Web, s: &super::Session, errors: FieldErrors) -> Re
         errors,
     });
     *r.status_mut() = status;
-    r
+    if status.is_success() {
+        Ok(r)
+    } else {
+        Err(r)
+    }
 }
 
-async fn password_form(State(web): State<Web>, Signed(s): Signed) -> Response {
+async fn password_form(State(web): State<Web>, Signed(s): Signed) -> Page {
     password_page(&web, &s, FieldErrors::default()).await
 }
 
@@ -196,14 +191,10 @@ struct PasswordForm {
     confirm: String,
 }
 
-async fn change_password(State(web): State<Web>, Checked(s, f): Checked<PasswordForm>) -> Response {
+async fn change_password(State(web): State<Web>, Checked(s, f): Checked<PasswordForm>) -> Page {
     if f.new_password != f.confirm {
-        return password_page(
-            &web,
-            &s,
-            FieldErrors::one("confirm", "The two new passwords differ."),
-        )
-        .await;
+        let differ = FieldErrors::one("confirm", "The two new passwords differ.");
+        return password_page(&web, &s, differ).await;
     }
     // The session proves who signed in; changing the password asks for it again, so a
     // browser left open cannot be used to take the account over.
@@ -218,14 +209,10 @@ async fn change_password(State(web): State<Web>, Checked(s, f): Checked<Password
     {
         Ok(a) => a,
         Err(r) if r.code == Code::AuthenticationFailed => {
-            return password_page(
-                &web,
-                &s,
-                FieldErrors::one("current", "The current password is not correct."),
-            )
-            .await
+            let wrong = FieldErrors::one("current", "The current password is not correct.");
+            return password_page(&web, &s, wrong).await;
         }
-        Err(r) => return web.resolve(&s, &r).await,
+        Err(r) => return Err(web.resolve(&s, &r).await),
     };
     let (id, mid) = (auth.account().id, auth.account().mid.to_string());
     match web
@@ -237,7 +224,7 @@ async fn change_password(State(web): State<Web>, Checked(s, f): Checked<Password
         Err(r) if r.code == Code::PasswordRejected => {
             return password_page(&web, &s, FieldErrors::one("new_password", r.message())).await
         }
-        Err(r) => return web.resolve(&s, &r).await,
+        Err(r) => return Err(web.resolve(&s, &r).await),
     }
     // The change moved the account's auth_epoch, ending every session of it, this one too;
     // the person goes on in a new one.
@@ -255,17 +242,16 @@ async fn change_password(State(web): State<Web>, Checked(s, f): Checked<Password
     };
     let _ = web.end_session(&s).await;
     let Some(epoch) = epoch else {
-        return see_other("/signin");
+        return Ok(see_other("/signin"));
     };
-    match web.start_session(id, &mid, epoch).await {
-        Ok(token) => {
-            let mut r = see_other("/home");
-            r.headers_mut()
-                .append(header::SET_COOKIE, set_cookie(SESSION_COOKIE, &token));
-            r
-        }
-        Err(e) => web.refusal_page(None, &e.into()),
-    }
+    let token = web
+        .start_session(id, &mid, epoch)
+        .await
+        .map_err(|e| web.refusal_page(None, &e.into()))?;
+    let mut r = see_other("/home");
+    r.headers_mut()
+        .append(header::SET_COOKIE, set_cookie(SESSION_COOKIE, &token));
+    Ok(r)
 }
 
 #[derive(Template)]
@@ -276,20 +262,17 @@ struct RulesPage {
     errors: FieldErrors,
 }
 
-async fn rules_page(web: &Web, s: &super::Session, errors: FieldErrors) -> Response {
-    let auth = match web.authorize(s, Operation::AcceptRules).await {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
+async fn rules_page(web: &Web, s: &super::Session, errors: FieldErrors) -> Page {
+    let auth = web.authorize(s, Operation::AcceptRules).await?;
     let chrome = web.chrome(s, &auth, "TRACS Rules of Behavior").await;
-    render(&RulesPage {
+    Ok(render(&RulesPage {
         chrome,
         year: web.gw.clock().now().year(),
         errors,
-    })
+    }))
 }
 
-async fn rules_form(State(web): State<Web>, Signed(s): Signed) -> Response {
+async fn rules_form(State(web): State<Web>, Signed(s): Signed) -> Page {
     rules_page(&web, &s, FieldErrors::default()).await
 }
 
@@ -298,23 +281,14 @@ struct RulesForm {
     accept: Option<String>,
 }
 
-async fn accept_rules(State(web): State<Web>, Checked(s, f): Checked<RulesForm>) -> Response {
+async fn accept_rules(State(web): State<Web>, Checked(s, f): Checked<RulesForm>) -> Page {
     if f.accept.as_deref() != Some("yes") {
-        return rules_page(
-            &web,
-            &s,
-            FieldErrors::one("accept", "Tick the box to accept the Rules of Behavior."),
-        )
-        .await;
+        let tick = FieldErrors::one("accept", "Tick the box to accept the Rules of Behavior.");
+        return Err(rules_page(&web, &s, tick).await?);
     }
-    let auth = match web.authorize(&s, Operation::AcceptRules).await {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
-    match web.gw.accept_rules(&auth).await {
-        Ok(()) => see_other("/home"),
-        Err(r) => web.resolve(&s, &r).await,
-    }
+    let auth = web.authorize(&s, Operation::AcceptRules).await?;
+    web.settled(&s, web.gw.accept_rules(&auth).await).await?;
+    Ok(see_other("/home"))
 }
 
 #[derive(Template)]
@@ -328,40 +302,36 @@ pub(super) struct HomePage {
 }
 
 /// The iMAX home page (R10): opening it counts as use (R13). A person without the iMAX role
-/// (a coordinator who only administers) sees why and still reaches the other pages.
+/// (a coordinator who only administers) sees why and still reaches the other pages. With
+/// field errors it is the mailbox form sent back (status 401).
 pub(super) async fn home_page(
     web: &Web,
     s: &super::Session,
     imax_id: &str,
     errors: FieldErrors,
-) -> Response {
+) -> Page {
     let (auth, refused) = match web
         .gw
         .resume(s.caller, s.mid(), s.row.auth_epoch, Operation::OpenImax)
         .await
     {
         Ok(auth) => {
-            if let Err(r) = web.gw.open_imax(&auth).await {
-                return web.resolve(s, &r).await;
-            }
+            web.settled(s, web.gw.open_imax(&auth).await).await?;
             (auth, None)
         }
         Err(r) if matches!(r.code, Code::NoImaxRole | Code::NotRecertified) => {
-            match web.authorize(s, Operation::Administer).await {
-                Ok(auth) => (auth, Some(format!("{} ({})", r.message(), r.code.as_str()))),
-                Err(resp) => return resp,
-            }
+            let auth = web.authorize(s, Operation::Administer).await?;
+            (auth, Some(format!("{} ({})", r.message(), r.code.as_str())))
         }
-        Err(r) => return web.resolve(s, &r).await,
+        Err(r) => return Err(web.resolve(s, &r).await),
     };
     let chrome = web.chrome(s, &auth, "iMAX").await;
-    let broadcasts = match web.gw.store().messages().latest_broadcasts(5).await {
-        Ok(b) => b
-            .into_iter()
-            .map(|(_, title, at, body)| (title, when(at), body))
-            .collect(),
-        Err(e) => return web.refusal_page(Some(s), &e.into()),
-    };
+    let messages = web.gw.store().messages();
+    let latest = messages.latest_broadcasts(5).await.or_page(web, s)?;
+    let broadcasts = latest
+        .into_iter()
+        .map(|(_, title, at, body)| (title, when(at), body))
+        .collect();
     let status = if errors.0.is_empty() {
         StatusCode::OK
     } else {
@@ -375,10 +345,14 @@ pub(super) async fn home_page(
         broadcasts,
     });
     *r.status_mut() = status;
-    r
+    if status.is_success() {
+        Ok(r)
+    } else {
+        Err(r)
+    }
 }
 
-async fn home(State(web): State<Web>, Signed(s): Signed) -> Response {
+async fn home(State(web): State<Web>, Signed(s): Signed) -> Page {
     home_page(&web, &s, "", FieldErrors::default()).await
 }
 

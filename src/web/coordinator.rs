@@ -4,10 +4,14 @@
 //! action calls the same [`Admin`] operation as `imax admin … --as`, which decides who may do
 //! what.
 
-use super::{render, see_other, when, Checked, Chrome, FieldErrors, Session, Signed, Web};
-use crate::admin::{status_text, Actor, Admin, AdminError, NewPerson, PersonView};
+use super::{
+    render, see_other, status_of, when, Checked, Chrome, FieldErrors, OrPage, Page, Session,
+    Signed, Web,
+};
+use crate::admin::{status_text, Actor, Admin, AdminResult, NewPerson, PersonView};
 use crate::directory::password::Secret;
 use crate::directory::{AccountKind, AccountStatus, LockReason, MId, Right};
+use crate::error::{Code, Refusal};
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
@@ -136,21 +140,13 @@ async fn my_users_page(
     done: &Done,
     errors: FieldErrors,
     error: Option<String>,
-) -> Response {
-    let (mut chrome, admin) = match coordinator(web, s).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+) -> Page {
+    let (mut chrome, admin) = coordinator(web, s).await?;
     chrome.notice = done.sentence();
     chrome.error = error;
-    let (report, properties, mailboxes) = match (
-        admin.last_login_report().await,
-        admin.my_properties().await,
-        admin.my_mailboxes().await,
-    ) {
-        (Ok(r), Ok(p), Ok(m)) => (r, p, m),
-        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return web.admin_error_page(s, &e),
-    };
+    let report = admin.last_login_report().await.or_page(web, s)?;
+    let properties = admin.my_properties().await.or_page(web, s)?;
+    let mailboxes = admin.my_mailboxes().await.or_page(web, s)?;
     let now = web.gw.clock().now();
     let mailboxes = mailboxes
         .into_iter()
@@ -175,7 +171,7 @@ async fn my_users_page(
         }
         .describe()
     };
-    render(&MyUsersPage {
+    Ok(render(&MyUsersPage {
         chrome,
         mailboxes,
         report: report
@@ -198,42 +194,45 @@ async fn my_users_page(
         properties,
         rules,
         errors,
-    })
+    }))
 }
 
-async fn my_users(State(web): State<Web>, Signed(s): Signed, Query(d): Query<Done>) -> Response {
+/// The coordinator's page sent back with what was wrong with its form: marked fields, or a
+/// sentence above the page, with the refusal's status.
+async fn my_users_refused(web: &Web, s: &Session, errors: FieldErrors, error: Refusal) -> Page {
+    let status = status_of(error.code);
+    let sentence = (errors.0.is_empty()).then(|| error.message());
+    let mut page = my_users_page(web, s, &Done::default(), errors, sentence).await?;
+    *page.status_mut() = status;
+    Err(page)
+}
+
+async fn my_users(State(web): State<Web>, Signed(s): Signed, Query(d): Query<Done>) -> Page {
     my_users_page(&web, &s, &d, FieldErrors::default(), None).await
 }
 
 /// R14: a coordinator unlocks its own users.
-async fn unlock(State(web): State<Web>, Checked(s, f): Checked<Fields>) -> Response {
-    let admin = match coordinator(&web, &s).await {
-        Ok((_, admin)) => admin,
-        Err(r) => return r,
-    };
+async fn unlock(State(web): State<Web>, Checked(s, f): Checked<Fields>) -> Page {
+    let (_, admin) = coordinator(&web, &s).await?;
     let mid = f.get("mid");
-    match admin.set_status(mid, AccountStatus::Active).await {
-        Ok(()) => see_other(&format!("/coordinator?done=unlocked&who={}", enc(mid))),
-        Err(e) => web.admin_error_page(&s, &e),
-    }
+    admin
+        .set_status(mid, AccountStatus::Active)
+        .await
+        .or_page(&web, &s)?;
+    Ok(see_other(&format!(
+        "/coordinator?done=unlocked&who={}",
+        enc(mid)
+    )))
 }
 
 /// R3: a coordinator creates users for its BPR properties; R5: the iMAX role follows.
-async fn create_user(State(web): State<Web>, Checked(s, f): Checked<Fields>) -> Response {
-    let admin = match coordinator(&web, &s).await {
-        Ok((_, admin)) => admin,
-        Err(r) => return r,
-    };
+async fn create_user(State(web): State<Web>, Checked(s, f): Checked<Fields>) -> Page {
+    let (_, admin) = coordinator(&web, &s).await?;
     let mid = f.get("mid").trim().to_uppercase();
     if MId::parse(&mid).is_none() {
-        return my_users_page(
-            &web,
-            &s,
-            &Done::default(),
-            FieldErrors::one("mid", "An M-ID is M followed by digits, e.g. M12345."),
-            None,
-        )
-        .await;
+        let sentence = "An M-ID is M followed by digits, e.g. M12345.";
+        let refusal = Refusal::because(Code::InvalidInput, sentence);
+        return my_users_refused(&web, &s, FieldErrors::one("mid", sentence), refusal).await;
     }
     let person = NewPerson {
         mid: mid.clone(),
@@ -250,22 +249,15 @@ async fn create_user(State(web): State<Web>, Checked(s, f): Checked<Fields>) -> 
         other => other,
     };
     match result {
-        Ok(()) => see_other(&format!("/coordinator?done=created&who={}", enc(&mid))),
-        Err(AdminError::Invalid(why)) if why.contains("password") || why.contains("Password") => {
-            let e = FieldErrors::one("password", super::admin_sentence(&AdminError::Invalid(why)));
-            my_users_page(&web, &s, &Done::default(), e, None).await
+        Ok(()) => Ok(see_other(&format!(
+            "/coordinator?done=created&who={}",
+            enc(&mid)
+        ))),
+        Err(e) if e.code == Code::PasswordRejected => {
+            let marked = FieldErrors::one("password", e.message());
+            my_users_refused(&web, &s, marked, e).await
         }
-        Err(e) => {
-            let sentence = super::admin_sentence(&e);
-            my_users_page(
-                &web,
-                &s,
-                &Done::default(),
-                FieldErrors::default(),
-                Some(sentence),
-            )
-            .await
-        }
+        Err(e) => my_users_refused(&web, &s, FieldErrors::default(), e).await,
     }
 }
 
@@ -320,15 +312,9 @@ async fn person(
     Signed(s): Signed,
     Path(mid): Path<String>,
     Query(d): Query<Done>,
-) -> Response {
-    let (auth, admin) = match web.acting(&s).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    let p = match admin.view_person(&mid).await {
-        Ok(p) => p,
-        Err(e) => return web.admin_error_page(&s, &e),
-    };
+) -> Page {
+    let (auth, admin) = web.acting(&s).await?;
+    let p = admin.view_person(&mid).await.or_page(&web, &s)?;
     let mut chrome = web
         .chrome(&s, &auth, &format!("{} — {}", p.mid, p.full_name))
         .await;
@@ -385,32 +371,20 @@ async fn person(
         help_desk,
         p,
     };
-    render(&page)
+    Ok(render(&page))
 }
 
 /// Runs one person action (its form already CSRF-checked) and redirects back to the person
 /// page.
-async fn act<F, Fut>(
-    web: &Web,
-    s: &Session,
-    mid: &str,
-    fields: Fields,
-    done: &str,
-    f: F,
-) -> Response
+async fn act<F, Fut>(web: &Web, s: &Session, mid: &str, fields: Fields, done: &str, f: F) -> Page
 where
     F: FnOnce(Admin, Fields) -> Fut,
-    Fut: std::future::Future<Output = Result<(), AdminError>>,
+    Fut: std::future::Future<Output = AdminResult<()>>,
 {
-    let (_, admin) = match web.acting(s).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+    let (_, admin) = web.acting(s).await?;
     let base = base_for(&admin, mid);
-    match f(admin, fields).await {
-        Ok(()) => see_other(&format!("{base}?done={done}&who={}", enc(mid))),
-        Err(e) => web.admin_error_page(s, &e),
-    }
+    f(admin, fields).await.or_page(web, s)?;
+    Ok(see_other(&format!("{base}?done={done}&who={}", enc(mid))))
 }
 
 macro_rules! person_action {
@@ -419,7 +393,7 @@ macro_rules! person_action {
             State(web): State<Web>,
             Path(mid): Path<String>,
             Checked(s, fields): Checked<Fields>,
-        ) -> Response {
+        ) -> Page {
             act(
                 &web,
                 &s,
@@ -441,7 +415,12 @@ person_action!(set_status, "status", |admin, mid, f| {
         "active" => AccountStatus::Active,
         "locked" => AccountStatus::Locked(LockReason::Administrative),
         "terminated" => AccountStatus::Terminated,
-        other => return Err(AdminError::Invalid(format!("{other:?} is not a state"))),
+        other => {
+            return Err(Refusal::because(
+                Code::InvalidInput,
+                format!("{other:?} is not a state"),
+            ))
+        }
     };
     admin.set_status(mid, to).await
 });
@@ -449,8 +428,8 @@ person_action!(set_status, "status", |admin, mid, f| {
 person_action!(admit, "admitted", |admin, mid, _f| admin.admit(mid).await);
 
 person_action!(change_right, "rights", |admin, mid, f| {
-    let right =
-        Right::parse(f.get("right")).ok_or_else(|| AdminError::Invalid("no such right".into()))?;
+    let right = Right::parse(f.get("right"))
+        .ok_or_else(|| Refusal::because(Code::InvalidInput, "There is no such right"))?;
     match f.get("change") {
         "grant" => admin.grant(mid, right).await,
         _ => admin.revoke(mid, right).await,
@@ -458,8 +437,8 @@ person_action!(change_right, "rights", |admin, mid, f| {
 });
 
 person_action!(flag, "flag", |admin, mid, f| {
-    let right =
-        Right::parse(f.get("right")).ok_or_else(|| AdminError::Invalid("no such right".into()))?;
+    let right = Right::parse(f.get("right"))
+        .ok_or_else(|| Refusal::because(Code::InvalidInput, "There is no such right"))?;
     admin.flag_right(mid, right, f.get("flag") == "yes").await
 });
 

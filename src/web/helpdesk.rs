@@ -3,10 +3,13 @@
 //! password after validating the caller against its profile, post broadcasts.
 
 use super::coordinator::{Done, Fields};
-use super::{render, see_other, when, Checked, Chrome, Session, Signed, Web};
+use super::{
+    render, see_other, status_of, when, Checked, Chrome, OrPage, Page, Session, Signed, Web,
+};
 use crate::admin::{Admin, MailboxState, ResetRequest};
 use crate::directory::password::Secret;
 use crate::directory::ImaxId;
+use crate::error::{Code, Refusal};
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
@@ -30,8 +33,6 @@ async fn help_desk(web: &Web, s: &Session, title: &str) -> Result<(Chrome, Admin
     let chrome = web.chrome(s, &auth, title).await;
     Ok((chrome, admin))
 }
-
-/// A Help Desk form: its fields, once the CSRF token and the actor are checked.
 
 #[derive(Template)]
 #[template(path = "helpdesk.html")]
@@ -67,22 +68,16 @@ struct FindQuery {
     who: Option<String>,
 }
 
-async fn find(State(web): State<Web>, Signed(s): Signed, Query(fq): Query<FindQuery>) -> Response {
-    let (mut chrome, admin) = match help_desk(&web, &s, "Help Desk").await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+async fn find(State(web): State<Web>, Signed(s): Signed, Query(fq): Query<FindQuery>) -> Page {
+    let (mut chrome, admin) = help_desk(&web, &s, "Help Desk").await?;
     chrome.notice = Done {
         done: fq.done,
         who: fq.who,
     }
     .sentence();
     let q = fq.q.unwrap_or_default();
-    let (people, mailboxes) = match admin.search(&q).await {
-        Ok(x) => x,
-        Err(e) => return web.admin_error_page(&s, &e),
-    };
-    render(&FindPage {
+    let (people, mailboxes) = admin.search(&q).await.or_page(&web, &s)?;
+    Ok(render(&FindPage {
         chrome,
         searched: !q.trim().is_empty(),
         q,
@@ -95,7 +90,7 @@ async fn find(State(web): State<Web>, Signed(s): Signed, Query(fq): Query<FindQu
                 state: freeze_sentence(m, web.gw.clock().now()),
             })
             .collect(),
-    })
+    }))
 }
 
 /// What the caller gave, kept to refill the form after a mismatch (never the PIN).
@@ -122,37 +117,27 @@ struct ResetPage {
 /// path must never reach a form's `action`).
 fn path_imax_id(web: &Web, s: &Session, raw: &str) -> Result<ImaxId, Response> {
     ImaxId::parse(raw).ok_or_else(|| {
-        web.admin_error_page(
-            s,
-            &crate::admin::AdminError::Missing("no such TRACSMail ID".into()),
+        web.refusal_page(
+            Some(s),
+            &Refusal::because(Code::NotFound, "There is no such TRACSMail ID"),
         )
     })
 }
 
-async fn reset_form(
-    State(web): State<Web>,
-    Signed(s): Signed,
-    Path(raw): Path<String>,
-) -> Response {
-    let imax_id = match path_imax_id(&web, &s, &raw) {
-        Ok(id) => id,
-        Err(r) => return r,
-    };
-    let (chrome, admin) =
-        match help_desk(&web, &s, &format!("Reset the password of {imax_id}")).await {
-            Ok(x) => x,
-            Err(r) => return r,
-        };
-    let frozen = match admin.mailbox_state(imax_id.as_str()).await {
-        Ok(m) => freeze_sentence(&m, web.gw.clock().now()),
-        Err(e) => return web.admin_error_page(&s, &e),
-    };
-    render(&ResetPage {
+async fn reset_form(State(web): State<Web>, Signed(s): Signed, Path(raw): Path<String>) -> Page {
+    let imax_id = path_imax_id(&web, &s, &raw)?;
+    let title = format!("Reset the password of {imax_id}");
+    let (chrome, admin) = help_desk(&web, &s, &title).await?;
+    let state = admin
+        .mailbox_state(imax_id.as_str())
+        .await
+        .or_page(&web, &s)?;
+    Ok(render(&ResetPage {
         chrome,
         imax_id: imax_id.to_string(),
-        frozen,
+        frozen: freeze_sentence(&state, web.gw.clock().now()),
         form: ResetForm::default(),
-    })
+    }))
 }
 
 /// R24: validated against the profile, mailed to the profile's address only; the password is
@@ -161,16 +146,10 @@ async fn reset(
     State(web): State<Web>,
     Path(raw_id): Path<String>,
     Checked(s, f): Checked<Fields>,
-) -> Response {
-    let imax_id = match path_imax_id(&web, &s, &raw_id) {
-        Ok(id) => id.to_string(),
-        Err(r) => return r,
-    };
+) -> Page {
+    let imax_id = path_imax_id(&web, &s, &raw_id)?.to_string();
     let title = format!("Reset the password of {imax_id}");
-    let (mut chrome, admin) = match help_desk(&web, &s, &title).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+    let (mut chrome, admin) = help_desk(&web, &s, &title).await?;
     let req = ResetRequest {
         name: f.get("name").into(),
         title: f.get("title").into(),
@@ -181,9 +160,10 @@ async fn reset(
         pin: Secret::new(f.get("pin").to_string()),
     };
     match admin.reset_mailbox_password(&imax_id, &req).await {
-        Ok(_) => see_other("/helpdesk?done=reset"),
+        Ok(_) => Ok(see_other("/helpdesk?done=reset")),
+        // The form again, filled in as it was (never the PIN), with the refusal above it.
         Err(e) => {
-            chrome.error = Some(super::admin_sentence(&e));
+            chrome.error = Some(e.message());
             let mut r = render(&ResetPage {
                 chrome,
                 imax_id,
@@ -197,19 +177,17 @@ async fn reset(
                     email: req.email,
                 },
             });
-            *r.status_mut() = axum::http::StatusCode::FORBIDDEN;
-            r
+            *r.status_mut() = status_of(e.code);
+            Err(r)
         }
     }
 }
 
-async fn broadcast(State(web): State<Web>, Checked(s, f): Checked<Fields>) -> Response {
-    let admin = match help_desk(&web, &s, "Help Desk").await {
-        Ok((_, admin)) => admin,
-        Err(r) => return r,
-    };
-    match admin.post_broadcast(f.get("title"), f.get("body")).await {
-        Ok(_) => see_other("/helpdesk?done=broadcast"),
-        Err(e) => web.admin_error_page(&s, &e),
-    }
+async fn broadcast(State(web): State<Web>, Checked(s, f): Checked<Fields>) -> Page {
+    let (_, admin) = help_desk(&web, &s, "Help Desk").await?;
+    admin
+        .post_broadcast(f.get("title"), f.get("body"))
+        .await
+        .or_page(&web, &s)?;
+    Ok(see_other("/helpdesk?done=broadcast"))
 }

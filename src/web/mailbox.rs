@@ -4,8 +4,8 @@
 
 use super::account::home_page;
 use super::{
-    check_csrf, render, see_other, size, when, Button, Checked, Chrome, FieldErrors, Session,
-    Signed, Web,
+    check_csrf, render, see_other, size, when, Button, Checked, Chrome, FieldErrors, OrPage, Page,
+    Session, Signed, Web,
 };
 use crate::access::Operation;
 use crate::config::Config;
@@ -83,53 +83,39 @@ struct OpenForm {
 
 /// R10: the TRACSMail ID and its own password (not the M-ID's); R11: any M-ID with the iMAX
 /// role may act for a mailbox whose password it knows.
-async fn open(State(web): State<Web>, Checked(s, f): Checked<OpenForm>) -> Response {
-    let auth = match web.authorize(&s, Operation::OpenImax).await {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
+async fn open(State(web): State<Web>, Checked(s, f): Checked<OpenForm>) -> Page {
+    let auth = web.authorize(&s, Operation::OpenImax).await?;
     let creds = Credentials {
         principal: f.imax_id.trim().to_uppercase(),
         password: Secret::new(f.mailbox_password),
     };
-    match web.gw.open_mailbox(auth, &creds).await {
-        Ok(m) => {
-            let mb = m.mailbox();
-            match web
-                .gw
-                .store()
-                .sessions()
-                .set_mailbox(&s.row.id_hash, Some((mb.id, mb.auth_epoch)))
-                .await
-            {
-                Ok(()) => see_other("/mailbox"),
-                Err(e) => web.refusal_page(Some(&s), &e.into()),
-            }
-        }
+    let m = match web.gw.open_mailbox(auth, &creds).await {
+        Ok(m) => m,
+        // The iMAX home again, the password field marked.
         Err(r) if r.code == Code::MailboxAuthenticationFailed => {
-            home_page(
-                &web,
-                &s,
-                &creds.principal,
-                FieldErrors::one("mailbox_password", r.message()),
-            )
-            .await
+            let marked = FieldErrors::one("mailbox_password", r.message());
+            return home_page(&web, &s, &creds.principal, marked).await;
         }
-        Err(r) => web.resolve(&s, &r).await,
-    }
+        Err(r) => return Err(web.resolve(&s, &r).await),
+    };
+    let mb = m.mailbox();
+    web.gw
+        .store()
+        .sessions()
+        .set_mailbox(&s.row.id_hash, Some((mb.id, mb.auth_epoch)))
+        .await
+        .or_page(&web, &s)?;
+    Ok(see_other("/mailbox"))
 }
 
-async fn close(State(web): State<Web>, Checked(s, Button {}): Checked<Button>) -> Response {
-    match web
-        .gw
+async fn close(State(web): State<Web>, Checked(s, Button {}): Checked<Button>) -> Page {
+    web.gw
         .store()
         .sessions()
         .set_mailbox(&s.row.id_hash, None)
         .await
-    {
-        Ok(()) => see_other("/home"),
-        Err(e) => web.refusal_page(Some(&s), &e.into()),
-    }
+        .or_page(&web, &s)?;
+    Ok(see_other("/home"))
 }
 
 /// A message as a row of a page.
@@ -179,11 +165,8 @@ struct MailboxPage {
     broadcasts: Vec<Row>,
 }
 
-async fn mailbox_home(State(web): State<Web>, Signed(s): Signed) -> Response {
-    let m = match web.mailbox(&s, Operation::ListMessages).await {
-        Ok(m) => m,
-        Err(r) => return r,
-    };
+async fn mailbox_home(State(web): State<Web>, Signed(s): Signed) -> Page {
+    let m = web.mailbox(&s, Operation::ListMessages).await?;
     let q = ListQuery {
         folder: Folder::Broadcasts,
         since: None,
@@ -193,23 +176,18 @@ async fn mailbox_home(State(web): State<Web>, Signed(s): Signed) -> Response {
         page_size: 5,
         order: Order::NewestFirst,
     };
-    let (page, counts) = match (
-        web.gw.list_messages(&m, &q).await,
-        web.gw.unread_counts(&m).await,
-    ) {
-        (Ok(p), Ok(c)) => (p, c),
-        (Err(r), _) | (_, Err(r)) => return web.resolve(&s, &r).await,
-    };
+    let page = web.settled(&s, web.gw.list_messages(&m, &q).await).await?;
+    let counts = web.settled(&s, web.gw.unread_counts(&m).await).await?;
     let mb = m.mailbox();
     let chrome = web.mailbox_chrome(&s, &m, "Mailbox").await;
-    render(&MailboxPage {
+    Ok(render(&MailboxPage {
         chrome,
         imax_id: mb.imax_id.to_string(),
         name: mb.name.clone(),
         unread_tracs: counts.0,
         unread_others: counts.1,
         broadcasts: page.entries.iter().map(|e| row(e, mb.id)).collect(),
-    })
+    }))
 }
 
 #[derive(Template)]
@@ -247,17 +225,11 @@ async fn folder(
     Signed(s): Signed,
     Path(name): Path<String>,
     Query(fq): Query<FolderQuery>,
-) -> Response {
-    let Some(folder) = Folder::parse(&name) else {
-        return web.refusal_page(
-            Some(&s),
-            &Refusal::with_detail(Code::MalformedRequest, "There is no such folder."),
-        );
-    };
-    let m = match web.mailbox(&s, Operation::ListMessages).await {
-        Ok(m) => m,
-        Err(r) => return r,
-    };
+) -> Page {
+    let folder = Folder::parse(&name)
+        .ok_or_else(|| Refusal::because(Code::MalformedRequest, "There is no such folder"))
+        .or_page(&web, &s)?;
+    let m = web.mailbox(&s, Operation::ListMessages).await?;
     // Received folders show what is new first; the others the newest first.
     let default = if folder.is_inbound() && folder != Folder::Broadcasts {
         Order::UnreadFirst
@@ -279,10 +251,7 @@ async fn folder(
         page_size: 25,
         order,
     };
-    let page = match web.gw.list_messages(&m, &q).await {
-        Ok(p) => p,
-        Err(r) => return web.resolve(&s, &r).await,
-    };
+    let page = web.settled(&s, web.gw.list_messages(&m, &q).await).await?;
     let (title, empty) = folder_title(folder);
     let mut choices = vec![
         (Order::NewestFirst, "Newest first"),
@@ -293,7 +262,7 @@ async fn folder(
     }
     let chrome = web.mailbox_chrome(&s, &m, title).await;
     let me = m.mailbox().id;
-    render(&FolderPage {
+    Ok(render(&FolderPage {
         chrome,
         folder: folder.as_str().into(),
         order: order.as_str().into(),
@@ -306,7 +275,7 @@ async fn folder(
         empty_status: folder.empty_status(false),
         next: page.next.map(|t| t.encode()),
         paged: after.is_some(),
-    })
+    }))
 }
 
 #[derive(Template)]
@@ -318,23 +287,19 @@ struct MessagePage {
     can_ack: bool,
 }
 
-async fn message(State(web): State<Web>, Signed(s): Signed, Path(id): Path<String>) -> Response {
-    let m = match web.mailbox(&s, Operation::ListMessages).await {
-        Ok(m) => m,
-        Err(r) => return r,
-    };
-    let info = match web.gw.message_info(&m, &id).await {
-        Ok(i) => i,
-        Err(r) => return web.resolve(&s, &r).await,
-    };
+async fn message(State(web): State<Web>, Signed(s): Signed, Path(id): Path<String>) -> Page {
+    let m = web.mailbox(&s, Operation::ListMessages).await?;
+    let info = web.settled(&s, web.gw.message_info(&m, &id).await).await?;
     let broadcast_text = if info.body_key.is_none() {
-        match web.gw.store().messages().broadcast_body(info.row_id).await {
-            Ok(b) => Some(
-                b.map(|(_, text)| text.lines().map(str::to_string).collect())
-                    .unwrap_or_default(),
-            ),
-            Err(e) => return web.refusal_page(Some(&s), &e.into()),
-        }
+        let messages = web.gw.store().messages();
+        let text = messages
+            .broadcast_body(info.row_id)
+            .await
+            .or_page(&web, &s)?;
+        Some(
+            text.map(|(_, text)| text.lines().map(str::to_string).collect())
+                .unwrap_or_default(),
+        )
     } else {
         None
     };
@@ -343,25 +308,19 @@ async fn message(State(web): State<Web>, Signed(s): Signed, Path(id): Path<Strin
     let chrome = web
         .mailbox_chrome(&s, &m, &format!("Message {}", info.message_id))
         .await;
-    render(&MessagePage {
+    Ok(render(&MessagePage {
         chrome,
         m: row(&info, me),
         broadcast_text,
         can_ack,
-    })
+    }))
 }
 
 /// A download: the body streamed from the store, with its SHA-256 in `Repr-Digest` (RFC 9530)
 /// and `X-Content-SHA256`. The recipient's first download marks the message retrieved.
-async fn download(State(web): State<Web>, Signed(s): Signed, Path(id): Path<String>) -> Response {
-    let m = match web.mailbox(&s, Operation::GetMessage).await {
-        Ok(m) => m,
-        Err(r) => return r,
-    };
-    let (info, body) = match web.gw.get_message(&m, &id).await {
-        Ok(x) => x,
-        Err(r) => return web.resolve(&s, &r).await,
-    };
+async fn download(State(web): State<Web>, Signed(s): Signed, Path(id): Path<String>) -> Page {
+    let m = web.mailbox(&s, Operation::GetMessage).await?;
+    let (info, body) = web.settled(&s, web.gw.get_message(&m, &id).await).await?;
     // Streamed and checked chunk by chunk; a body that does not match its row breaks off.
     let body = Body::from_stream(body);
     let mut r = Response::new(body);
@@ -388,7 +347,7 @@ async fn download(State(web): State<Web>, Signed(s): Signed, Path(id): Path<Stri
     if let Ok(v) = HeaderValue::from_str(&info.message_id) {
         h.insert("x-imax-message-id", v);
     }
-    r
+    Ok(r)
 }
 
 /// `attachment` with an ASCII fallback name and the exact name in RFC 5987 form.
@@ -418,15 +377,10 @@ async fn ack(
     State(web): State<Web>,
     Path(id): Path<String>,
     Checked(s, Button {}): Checked<Button>,
-) -> Response {
-    let m = match web.mailbox(&s, Operation::AckMessage).await {
-        Ok(m) => m,
-        Err(r) => return r,
-    };
-    match web.gw.ack_message(&m, &id).await {
-        Ok(info) => see_other(&format!("/mailbox/message/{}", info.message_id)),
-        Err(r) => web.resolve(&s, &r).await,
-    }
+) -> Page {
+    let m = web.mailbox(&s, Operation::AckMessage).await?;
+    let info = web.settled(&s, web.gw.ack_message(&m, &id).await).await?;
+    Ok(see_other(&format!("/mailbox/message/{}", info.message_id)))
 }
 
 #[derive(Template)]
@@ -439,15 +393,9 @@ struct UploadPage {
     max_size: String,
 }
 
-async fn upload_form(State(web): State<Web>, Signed(s): Signed) -> Response {
-    let m = match web.mailbox(&s, Operation::SendFile).await {
-        Ok(m) => m,
-        Err(r) => return r,
-    };
-    let (book, preselect) = match web.gw.address_book(&m).await {
-        Ok(b) => b,
-        Err(r) => return web.resolve(&s, &r).await,
-    };
+async fn upload_form(State(web): State<Web>, Signed(s): Signed) -> Page {
+    let m = web.mailbox(&s, Operation::SendFile).await?;
+    let (book, preselect) = web.settled(&s, web.gw.address_book(&m).await).await?;
     let recipients = book
         .iter()
         .map(|mb| {
@@ -467,12 +415,12 @@ async fn upload_form(State(web): State<Web>, Signed(s): Signed) -> Response {
         .collect();
     let chrome = web.mailbox_chrome(&s, &m, "Upload").await;
     let cfg = web.gw.config();
-    render(&UploadPage {
+    Ok(render(&UploadPage {
         chrome,
         recipients,
         max_files: cfg.web.max_files_per_upload,
         max_size: size(cfg.limits.max_file_bytes),
-    })
+    }))
 }
 
 /// One line of the upload's results.
@@ -537,18 +485,13 @@ async fn small_field(
 /// field and is checked before anything else (as `Checked` does for the other forms); the
 /// recipient comes before the files (the page's field order), so nothing is stored before
 /// both are checked.
-async fn upload(State(web): State<Web>, Signed(s): Signed, mut form: Multipart) -> Response {
+async fn upload(State(web): State<Web>, Signed(s): Signed, mut form: Multipart) -> Page {
     let token = match form.next_field().await {
         Ok(Some(mut f)) if f.name() == Some("csrf") => small_field(&mut f, 256).await.ok(),
         _ => None,
     };
-    if let Err(r) = check_csrf(&s, token.as_deref().unwrap_or("")) {
-        return r;
-    }
-    let m = match web.mailbox(&s, Operation::SendFile).await {
-        Ok(m) => m,
-        Err(r) => return r,
-    };
+    check_csrf(&s, token.as_deref().unwrap_or(""))?;
+    let m = web.mailbox(&s, Operation::SendFile).await?;
     let max_files = web.gw.config().web.max_files_per_upload;
     let (mut to, mut other) = (String::new(), String::new());
     let mut resend = false;
@@ -567,10 +510,7 @@ async fn upload(State(web): State<Web>, Signed(s): Signed, mut form: Multipart) 
         let name = field.name().unwrap_or("").to_string();
         match name.as_str() {
             "to" | "other" | "resend" => {
-                let value = match small_field(&mut field, 256).await {
-                    Ok(v) => v,
-                    Err(r) => return web.refusal_page(Some(&s), &r),
-                };
+                let value = small_field(&mut field, 256).await.or_page(&web, &s)?;
                 match name.as_str() {
                     "to" => to = value,
                     "resend" => resend = value == "yes",
@@ -610,7 +550,7 @@ async fn upload(State(web): State<Web>, Signed(s): Signed, mut form: Multipart) 
     if !any_ok {
         *resp.status_mut() = StatusCode::BAD_REQUEST;
     }
-    resp
+    Ok(resp)
 }
 
 async fn store_one(

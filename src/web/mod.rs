@@ -11,8 +11,8 @@
 //! by two assets the gateway serves itself (`assets/`), under a Content-Security-Policy that
 //! allows no inline script and no other origin.
 
-// Handlers return `Result<_, Response>`: the error is the page to show, built once per
-// request, so its size does not matter.
+// Handlers return `Page`, a `Result` whose error is the page to show, built once per request,
+// so its size does not matter.
 #![allow(clippy::result_large_err)]
 
 mod account;
@@ -22,7 +22,7 @@ mod mailbox;
 pub mod session;
 
 use crate::access::{Door, Operation};
-use crate::admin::{Admin, AdminError};
+use crate::admin::Admin;
 use crate::error::{Code, Refusal};
 use crate::gateway::{Authorized, Caller, Gateway};
 use crate::server::ClientAddr;
@@ -35,6 +35,23 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
 pub use session::Session;
+
+/// What a page handler answers: the page, or (as the error) the page that says why not, already
+/// rendered with its status. Handlers read as the page does: each step that can refuse ends in
+/// `?` ([`OrPage::or_page`] turns a refusal into its page for the signed-in person).
+pub type Page = Result<Response, Response>;
+
+/// A refusal (or anything that becomes one, such as a store error) as the page that tells the
+/// signed-in person why, the same sentence the system-to-system fault carries.
+pub trait OrPage<T> {
+    fn or_page(self, web: &Web, s: &Session) -> Result<T, Response>;
+}
+
+impl<T, E: Into<Refusal>> OrPage<T> for Result<T, E> {
+    fn or_page(self, web: &Web, s: &Session) -> Result<T, Response> {
+        self.map_err(|e| web.refusal_page(Some(s), &e.into()))
+    }
+}
 
 /// The browser door's state: the core, and the directory administration acting as the
 /// installation (narrowed to the signed-in person with [`Admin::for_signed_in`] on each use).
@@ -220,12 +237,14 @@ fn refused_page(status: StatusCode, sentence: &str) -> Response {
     (status, notice_page(chrome, Vec::new(), "/home")).into_response()
 }
 
-fn status_of(code: Code) -> StatusCode {
+pub(crate) fn status_of(code: Code) -> StatusCode {
     match code {
         Code::AuthenticationFailed | Code::MailboxAuthenticationFailed | Code::SessionEnded => {
             StatusCode::UNAUTHORIZED
         }
-        Code::UnknownMessage => StatusCode::NOT_FOUND,
+        Code::UnknownMessage | Code::NotFound => StatusCode::NOT_FOUND,
+        Code::AlreadyExists => StatusCode::CONFLICT,
+        Code::MailUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         Code::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         Code::StorageFull => StatusCode::INSUFFICIENT_STORAGE,
@@ -234,7 +253,8 @@ fn status_of(code: Code) -> StatusCode {
         | Code::MalformedRequest
         | Code::ChecksumMismatch
         | Code::UnknownRecipient
-        | Code::PasswordRejected => StatusCode::BAD_REQUEST,
+        | Code::PasswordRejected
+        | Code::InvalidInput => StatusCode::BAD_REQUEST,
         _ => StatusCode::FORBIDDEN,
     }
 }
@@ -344,12 +364,18 @@ impl Web {
     /// becomes the page that resolves it: the password change, the Rules of Behavior, the
     /// sign-in page when the session ended, or the refusal's own sentence.
     pub async fn authorize(&self, s: &Session, op: Operation) -> Result<Authorized, Response> {
-        match self
+        let decided = self
             .gw
             .resume(s.caller, s.mid(), s.row.auth_epoch, op)
-            .await
-        {
-            Ok(a) => Ok(a),
+            .await;
+        self.settled(s, decided).await
+    }
+
+    /// The core's answer to a signed-in person's request: its value, or the page that resolves
+    /// its refusal ([`Web::resolve`]).
+    pub async fn settled<T>(&self, s: &Session, answer: Result<T, Refusal>) -> Result<T, Response> {
+        match answer {
+            Ok(v) => Ok(v),
             Err(r) => Err(self.resolve(s, &r).await),
         }
     }
@@ -430,45 +456,7 @@ impl Web {
         let auth = self.authorize(s, Operation::Administer).await?;
         match self.admin.for_signed_in(&auth).await {
             Ok(admin) => Ok((auth, admin)),
-            Err(e) => Err(self.admin_error_page(s, &e)),
-        }
-    }
-
-    pub fn admin_error_page(&self, s: &Session, e: &AdminError) -> Response {
-        let mut chrome = Chrome::anonymous("Not done");
-        chrome.mid = Some(s.mid().to_string());
-        chrome.csrf = s.csrf().to_string();
-        chrome.error = Some(admin_sentence(e));
-        let status = match e {
-            AdminError::Forbidden(_) => StatusCode::FORBIDDEN,
-            AdminError::Missing(_) => StatusCode::NOT_FOUND,
-            AdminError::Db(_) | AdminError::Hash(_) | AdminError::Mail(_) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
-            _ => StatusCode::BAD_REQUEST,
-        };
-        (status, notice_page(chrome, Vec::new(), "/home")).into_response()
-    }
-}
-
-/// An administration error as a sentence for a page (internal causes are logged, not shown).
-pub fn admin_sentence(e: &AdminError) -> String {
-    match e {
-        AdminError::Db(_) | AdminError::Hash(_) => {
-            tracing::error!(error = %e, "administration failed");
-            Code::Unavailable.sentence().to_string()
-        }
-        AdminError::Mail(_) => {
-            tracing::error!(error = %e, "mail failed");
-            "The mail server could not be reached; nothing was changed. Try again later.".into()
-        }
-        other => {
-            let s = other.to_string();
-            let mut s = s.trim_end_matches('.').to_string();
-            if let Some(first) = s.get(..1) {
-                s = first.to_uppercase() + &s[1..];
-            }
-            s + "."
+            Err(e) => Err(self.refusal_page(Some(s), &e)),
         }
     }
 }
