@@ -167,6 +167,7 @@ async fn observe(ops: &Ops) {
     let set = |name: &'static str, v: u64| metrics::counter!(name).absolute(v);
     set("imax_connections_accepted_total", c.get("accepted"));
     metrics::gauge!("imax_connections_open").set(c.get("open") as f64);
+    metrics::gauge!("imax_requests_in_flight").set(ops.connections.requests_in_flight() as f64);
     for (reason, stat) in [
         ("refused_per_client", "refused_per_client"),
         ("refused_full", "refused_full"),

@@ -148,6 +148,8 @@ pub struct CertStore {
     /// The files' modification times when last loaded.
     loaded: std::sync::Mutex<Option<(std::time::SystemTime, std::time::SystemTime)>>,
     expires: std::sync::Mutex<Option<time::OffsetDateTime>>,
+    /// New pairs refused since start (unreadable, or a key that is not the certificate's).
+    refused: std::sync::atomic::AtomicU64,
 }
 
 impl rustls::server::ResolvesServerCert for CertStore {
@@ -204,13 +206,18 @@ impl CertStore {
             current: std::sync::RwLock::new(Arc::new(certified)),
             loaded: std::sync::Mutex::new(before),
             expires: std::sync::Mutex::new(expires),
+            refused: std::sync::atomic::AtomicU64::new(0),
         }))
     }
 
     /// Loads the files again and swaps them in; on failure the old pair keeps serving.
     pub fn reload(&self) -> Result<(), TlsError> {
         let before = modified(&self.paths);
-        let (certified, expires) = load_certified(&self.paths)?;
+        let (certified, expires) = load_certified(&self.paths).inspect_err(|_| {
+            self.refused
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            metrics::counter!("imax_tls_reloads_refused_total").increment(1);
+        })?;
         *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(certified);
         *self.loaded.lock().unwrap_or_else(|e| e.into_inner()) = before;
         *self.expires.lock().unwrap_or_else(|e| e.into_inner()) = expires;
@@ -234,6 +241,11 @@ impl CertStore {
                 Err(e)
             }
         }
+    }
+
+    /// How many new pairs were refused since start (the old pair kept serving each time).
+    pub fn refused_reloads(&self) -> u64 {
+        self.refused.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// When the certificate being served expires.

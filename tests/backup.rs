@@ -48,7 +48,7 @@ async fn a_backup_taken_under_load_restores_whole_and_checks() {
         assert!(!ok && text.contains("pg_dump"), "{text}");
         return;
     }
-    let node = Node::spawn(t.dir.path(), &url);
+    let node = Node::spawn(t.dir.path(), &url).await;
     node.client(&t.ca, SITE_USER).await;
 
     // A steady load of uploads, each receipt with the moment it arrived.
@@ -148,7 +148,7 @@ async fn a_backup_taken_under_load_restores_whole_and_checks() {
     assert!(ok && text.contains("audit chain intact"), "{text}");
 
     // The restored gateway serves every message receipted before the backup, whole.
-    let node = Node::spawn(restored.path(), &restored_url);
+    let node = Node::spawn(restored.path(), &restored_url).await;
     let mut ca = node.client(&t.ca, CA_USER).await;
     for (_, id, data) in before {
         assert_eq!(&fetch_whole(&mut ca, PBCA, id).await, data, "message {id}");

@@ -149,14 +149,16 @@ async fn haproxy_routes_around_a_stopped_or_killed_node_and_back() {
     let b_dir = second_data_dir(t.dir.path());
     let logs = tempfile::tempdir().expect("logs");
     let log = |name: &str| -> PathBuf { logs.path().join(name) };
-    let (p1, p2, front) = (free_port(), free_port(), free_port());
     // Only the balancer (127.0.0.1 here) may send PROXY headers; the shipped drain delay.
     let env = [
         ("IMAX_BALANCER_PROXY_PROTOCOL_FROM", "127.0.0.1"),
         ("IMAX_LOG_FORMAT", "json"),
     ];
-    let mut a = Node::spawn_at(p1, t.dir.path(), &db, &env, Some(&log("a1.log")));
-    let mut b = Node::spawn_at(p2, b_dir.path(), &db, &env, Some(&log("b1.log")));
+    // The nodes pick their ports; a restarted node takes its old one back, where the balancer
+    // expects it. HAProxy cannot be handed a listener, so its port is asked for.
+    let mut a = Node::spawn_logged(t.dir.path(), &db, &env, Some(&log("a1.log"))).await;
+    let mut b = Node::spawn_logged(b_dir.path(), &db, &env, Some(&log("b1.log"))).await;
+    let (p1, p2, front) = (a.port(), b.port(), free_port());
     let _haproxy = Haproxy::start(
         &format!("127.0.0.1:{front}"),
         &format!("127.0.0.1:{p1}"),
@@ -243,7 +245,7 @@ async fn haproxy_routes_around_a_stopped_or_killed_node_and_back() {
     assert!(a.wait(Duration::from_secs(45)).await, "node 1 stopped");
     let a_after = served(&log("a1.log"), "").0;
     tokio::time::sleep(Duration::from_secs(1)).await;
-    a = Node::spawn_at(p1, t.dir.path(), &db, &env, Some(&log("a2.log")));
+    a = Node::spawn_at(p1, t.dir.path(), &db, &env, Some(&log("a2.log"))).await;
     until_serving(&log("a2.log"), 0).await;
 
     // SIGKILL node 2: only what was in flight on it fails.
@@ -251,7 +253,7 @@ async fn haproxy_routes_around_a_stopped_or_killed_node_and_back() {
     let killed_at = Instant::now();
     b.kill();
     tokio::time::sleep(Duration::from_secs(4)).await;
-    b = Node::spawn_at(p2, b_dir.path(), &db, &env, Some(&log("b2.log")));
+    b = Node::spawn_at(p2, b_dir.path(), &db, &env, Some(&log("b2.log"))).await;
     until_serving(&log("b2.log"), 0).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     stop.store(true, Ordering::Relaxed);

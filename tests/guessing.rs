@@ -308,7 +308,8 @@ async fn a_flood_of_wrong_passwords_costs_bounded_memory_and_is_answered_quickly
             ("IMAX_THROTTLE_MAX_FAILURES", "1000000"),
             ("IMAX_LIMITS_MAX_CONNECTIONS_PER_CLIENT", "1000"),
         ],
-    );
+    )
+    .await;
     let mut warm = node.client(&t.ca, SITE_USER).await;
     assert_ok(&list_reply(&mut warm, MAPLE, "sentToOthers").await);
     let rss_before = node.status_kib("VmRSS:");

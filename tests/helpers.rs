@@ -368,7 +368,7 @@ pub async fn open_upload(
 pub type Upload =
     tokio::task::JoinHandle<Result<imax_gateway::client::Reply, imax_gateway::client::ClientError>>;
 
-/// A gateway as a real `imax serve` process (wall clock, cheap argon2) on a free port, killed
+/// A gateway as a real `imax serve` process (wall clock, cheap argon2) on a port of its own, killed
 /// with SIGKILL when dropped. The data directory must hold its TLS files (`tls/`).
 pub struct Node {
     child: std::process::Child,
@@ -376,47 +376,78 @@ pub struct Node {
 }
 
 impl Node {
-    pub fn spawn(data_dir: &Path, database_url: &str) -> Node {
-        Self::spawn_with(data_dir, database_url, &[])
+    pub async fn spawn(data_dir: &Path, database_url: &str) -> Node {
+        Self::spawn_with(data_dir, database_url, &[]).await
     }
 
     /// [`Node::spawn`] with further settings in the environment (`IMAX_…`).
-    pub fn spawn_with(data_dir: &Path, database_url: &str, env: &[(&str, &str)]) -> Node {
-        Self::spawn_logged(data_dir, database_url, env, None)
+    pub async fn spawn_with(data_dir: &Path, database_url: &str, env: &[(&str, &str)]) -> Node {
+        Self::spawn_logged(data_dir, database_url, env, None).await
     }
 
     /// [`Node::spawn_with`], its log (standard error) written to `log`.
-    pub fn spawn_logged(
+    pub async fn spawn_logged(
         data_dir: &Path,
         database_url: &str,
         env: &[(&str, &str)],
         log: Option<&Path>,
     ) -> Node {
-        Self::spawn_at(free_port(), data_dir, database_url, env, log)
+        Self::spawn_at(0, data_dir, database_url, env, log).await
     }
 
-    /// [`Node::spawn_logged`] on a chosen port (a node restarted where a balancer expects it).
-    pub fn spawn_at(
+    /// [`Node::spawn_logged`] on a chosen port, 0 for one the node's own listener picks (no
+    /// port is chosen for it, freed and reused, so no other process can take it meanwhile);
+    /// a fixed port is for a node restarted where a balancer expects it. Returns once the node
+    /// listens: it says where on its standard output.
+    pub async fn spawn_at(
         port: u16,
         data_dir: &Path,
         database_url: &str,
         env: &[(&str, &str)],
         log: Option<&Path>,
     ) -> Node {
+        use tokio::io::AsyncBufReadExt;
         let stderr = match log {
             Some(path) => std::process::Stdio::from(std::fs::File::create(path).expect("log file")),
             None => std::process::Stdio::null(),
         };
-        let child = Self::command(data_dir, database_url, port)
+        let mut child = Self::command(data_dir, database_url, port)
             .envs(env.iter().copied())
-            .stdout(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
             .stderr(stderr)
             .spawn()
             .expect("spawn imax serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let stdout = tokio::process::ChildStdout::from_std(stdout).expect("async stdout");
+        let mut lines = tokio::io::BufReader::new(stdout).lines();
+        let listening = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Some(addr) = line.strip_prefix("imax-gateway listening on https://") {
+                    return addr.parse::<std::net::SocketAddr>().ok();
+                }
+            }
+            None
+        })
+        .await;
+        let Ok(Some(addr)) = listening else {
+            let _ = child.kill();
+            panic!("imax serve did not say where it listens (it stopped, or took over 60 s)");
+        };
+        // The rest of its standard output, read so that it never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         Node {
             child,
-            url: format!("https://localhost:{port}"),
+            url: format!("https://localhost:{}", addr.port()),
         }
+    }
+
+    /// The port the node listens on.
+    pub fn port(&self) -> u16 {
+        self.url
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("port")
     }
 
     pub fn command(data_dir: &Path, database_url: &str, port: u16) -> std::process::Command {
@@ -551,7 +582,8 @@ pub async fn https_request(
     (status, headers, String::from_utf8_lossy(&body).into_owned())
 }
 
-/// A loopback port free at the time of asking.
+/// A loopback port free at the time of asking, for third-party servers (HAProxy) that cannot
+/// be handed a listener or asked for the port they took. Gateways pick their own (`Node`).
 pub fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     l.local_addr().expect("addr").port()
@@ -672,4 +704,21 @@ pub async fn tls_to(
     tokio_rustls::TlsConnector::from(Arc::new(config))
         .connect(name, tcp)
         .await
+}
+
+/// Waits until `condition` holds, checking every 20 ms, for at most `limit`; panics naming
+/// `what` when it never does. Tests wait on what they need, never for a fixed time.
+pub async fn wait_until<F, Fut>(what: &str, limit: std::time::Duration, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let until = std::time::Instant::now() + limit;
+    while !condition().await {
+        assert!(
+            std::time::Instant::now() < until,
+            "waited {limit:?} in vain for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }

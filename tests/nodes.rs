@@ -15,7 +15,7 @@ async fn two_nodes_on_one_database_serve_any_request_and_survive_a_killed_node()
 
     if store.engine == Engine::Sqlite {
         // SQLite serves one node: node B, with its own data directory, is refused at start.
-        let _a = Node::spawn(t.dir.path(), &url);
+        let _a = Node::spawn(t.dir.path(), &url).await;
         let _ = _a.client(&t.ca, SITE_USER).await;
         let out = Node::command(b_dir.path(), &url, 0)
             .output()
@@ -29,8 +29,8 @@ async fn two_nodes_on_one_database_serve_any_request_and_survive_a_killed_node()
         return;
     }
 
-    let mut a = Node::spawn(t.dir.path(), &url);
-    let b = Node::spawn(b_dir.path(), &url);
+    let mut a = Node::spawn(t.dir.path(), &url).await;
+    let b = Node::spawn(b_dir.path(), &url).await;
     let mut on_a = a.client(&t.ca, SITE_USER).await;
     let mut user_on_b = b.client(&t.ca, SITE_USER).await;
     let mut ca_on_b = b.client(&t.ca, CA_USER).await;

@@ -90,7 +90,20 @@ async fn draining_says_not_ready_at_once_and_keeps_serving_for_the_delay() {
     let app = t.app.take().expect("app");
     let addr_url = t.url.clone();
     let stopping = tokio::spawn(app.stop());
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Not ready well within the drain delay (the balancer must learn it first).
+    let url = addr_url.clone();
+    let ca = t.ca.clone();
+    wait_until("readyz to say draining", Duration::from_secs(2), || {
+        let (url, ca) = (url.clone(), ca.clone());
+        async move {
+            let c = imax_gateway::client::S2sClient::connect(&url, &ca, "M1", "x").await;
+            match c {
+                Ok(mut c) => matches!(c.get("/readyz").await, Ok((503, _))),
+                Err(_) => false,
+            }
+        }
+    })
+    .await;
     // Still accepting, still serving, but no longer ready.
     t.url = addr_url;
     let c = imax_gateway::client::S2sClient::connect(&t.url, &t.ca, SITE_USER.0, SITE_USER.1)
@@ -237,7 +250,8 @@ async fn json_logs_have_one_line_per_request_with_its_id_and_no_secret() {
         &t.config.database_url,
         &[("IMAX_LOG_FORMAT", "json")],
         Some(&log),
-    );
+    )
+    .await;
     let mut c = node.client(&t.ca, SITE_USER).await;
     let sent = c
         .send_file(

@@ -108,7 +108,7 @@ async fn a_killed_gateway_leaves_whole_messages_or_nothing() {
     // The in-process gateway made the directory and certificates; a real process takes over.
     t.stop().await;
     let dir = t.dir.path().to_path_buf();
-    let mut node = Node::spawn(&dir, &t.config.database_url);
+    let mut node = Node::spawn(&dir, &t.config.database_url).await;
     // Uploads in flight while the process is killed.
     let mut tasks = Vec::new();
     for i in 0..8u8 {
@@ -128,10 +128,16 @@ async fn a_killed_gateway_leaves_whole_messages_or_nothing() {
             (data, r)
         }));
     }
-    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    // Killed the moment a first upload has its answer, the others still streaming in.
+    let limit = std::time::Duration::from_secs(60);
+    wait_until("a first receipt", limit, || {
+        let answered = tasks.iter().any(|t| t.is_finished());
+        async move { answered }
+    })
+    .await;
     node.kill();
     let receipts = receipts_of(tasks).await;
-    let node = Node::spawn(&dir, &t.config.database_url);
+    let node = Node::spawn(&dir, &t.config.database_url).await;
     let mut ca_client = node.client(&t.ca, CA_USER).await;
     let ids = list_ids(&mut ca_client, PBCA, "receivedFromOthers").await;
     for (id, _) in &receipts {

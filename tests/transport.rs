@@ -134,11 +134,19 @@ async fn shutdown_lets_an_upload_in_flight_finish() {
     let mut t = TestApp::start().await;
     let (upload, tx) = open_upload(&t.url, &t.ca, "SLOW.DAT").await;
     tx.send(Bytes::from_static(b"QUJD")).await.expect("send");
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let conns = t.app().connections.clone();
+    let limit = std::time::Duration::from_secs(10);
+    wait_until("the upload in flight", limit, || async {
+        conns.requests_in_flight() == 1
+    })
+    .await;
     let addr = t.app().addr;
     let app = t.app.take().expect("app");
     let stopping = tokio::spawn(app.stop());
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    wait_until("the listener closed", limit, || async {
+        tokio::net::TcpStream::connect(addr).await.is_err()
+    })
+    .await;
     // No new connections once shutdown has begun.
     assert!(S2sClient::connect(
         &format!("https://localhost:{}", addr.port()),
@@ -329,7 +337,18 @@ async fn a_renewed_certificate_is_served_without_a_restart_or_a_failed_request()
             (ok, failed)
         })
     };
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // The load is running: fresh connections are arriving.
+    let conns = t.app().connections.clone();
+    let accepted = conns.stats.get("accepted");
+    wait_until(
+        "the load to start",
+        std::time::Duration::from_secs(10),
+        || {
+            let started = conns.stats.get("accepted") >= accepted + 3;
+            async move { started }
+        },
+    )
+    .await;
     replace(&b_key, &key);
     replace(&b_cert, &cert);
     let mut swapped = false;
@@ -342,8 +361,15 @@ async fn a_renewed_certificate_is_served_without_a_restart_or_a_failed_request()
     }
     assert!(swapped, "the new certificate is served");
     // A pair that does not belong together is refused; the good one keeps serving.
+    let store = t.app().cert_store.clone();
+    let refused_before = store.refused_reloads();
     replace(&a_cert, &cert);
-    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    wait_until(
+        "the mismatched pair refused",
+        std::time::Duration::from_secs(10),
+        || async { store.refused_reloads() > refused_before },
+    )
+    .await;
     assert_eq!(served_leaf(addr, &both).await, b_leaf);
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let (ok, failed) = load.await.expect("load");
@@ -381,7 +407,8 @@ async fn sighup_reloads_the_certificate_of_imax_serve() {
             ("IMAX_TLS_KEY", key_s.as_str()),
             ("IMAX_TLS_RELOAD_CHECK_SECS", "3600"),
         ],
-    );
+    )
+    .await;
     node.client(&both, SITE_USER).await;
     let port: u16 = node
         .url

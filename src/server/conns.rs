@@ -267,6 +267,16 @@ impl Registry {
         &self.limits
     }
 
+    /// Requests being answered now, over every connection (a gauge for operators; tests wait
+    /// on it instead of sleeping).
+    pub fn requests_in_flight(&self) -> u64 {
+        self.table()
+            .conns
+            .values()
+            .map(|c| u64::from(c.inflight.load(Ordering::Acquire)))
+            .sum()
+    }
+
     fn table(&self) -> std::sync::MutexGuard<'_, Table> {
         self.table.lock().unwrap_or_else(|e| e.into_inner())
     }
