@@ -596,3 +596,55 @@ async fn both_engines_end_with_the_same_tables_columns_and_indexes() {
         pg_idx.difference(&lite_idx).collect::<Vec<_>>()
     );
 }
+
+/// Migrations run through sqlx's migrator, checksummed: a database made before it (history in
+/// `schema_version` only) is adopted without applying anything twice, and a migration whose
+/// file differs from the one applied stops the gateway with a plain reason.
+#[tokio::test]
+async fn migrations_are_checksummed_and_older_databases_are_adopted() {
+    use imax_gateway::store::{StoreError, SCHEMA_VERSION};
+    let mut t = TestApp::start().await;
+    t.stop().await;
+    let url = t.config.database_url();
+    let applied = |db: sqlx::AnyPool| async move {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success")
+            .fetch_one(&db)
+            .await
+            .expect("count");
+        n
+    };
+    assert_eq!(applied(t.db.clone()).await, SCHEMA_VERSION);
+
+    // As a database made by a build before the migrator: no _sqlx_migrations table.
+    sqlx::query("DROP TABLE _sqlx_migrations")
+        .execute(&t.db)
+        .await
+        .expect("drop");
+    let messages_before: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM accounts")
+        .fetch_one(&t.db)
+        .await
+        .expect("accounts");
+    let store = Store::open(&url, &t.config.data_dir)
+        .await
+        .expect("an older database is adopted");
+    drop(store);
+    assert_eq!(applied(t.db.clone()).await, SCHEMA_VERSION);
+    let messages_after: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM accounts")
+        .fetch_one(&t.db)
+        .await
+        .expect("accounts");
+    assert_eq!(messages_before, messages_after, "nothing applied twice");
+
+    // A released migration edited afterwards (its checksum no longer the applied one's).
+    sqlx::query("UPDATE _sqlx_migrations SET checksum = $1 WHERE version = 3")
+        .bind(vec![0u8; 48])
+        .execute(&t.db)
+        .await
+        .expect("tamper");
+    match Store::open(&url, &t.config.data_dir).await {
+        Err(e @ StoreError::MigrationChanged { version: 3 }) => {
+            assert!(e.to_string().contains("differs"), "{e}")
+        }
+        other => panic!("expected MigrationChanged for version 3, got {other:?}"),
+    }
+}

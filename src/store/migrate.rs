@@ -1,20 +1,35 @@
-//! Embedded, versioned schema migrations.
+//! Embedded, versioned schema migrations, applied by sqlx's migrator.
+//!
+//! Each engine has its own directory (`migrations/sqlite`, `migrations/postgres`) with the same
+//! numbered files. sqlx's migrator applies them in order, each in its own transaction, records
+//! each one's SHA-384 in `_sqlx_migrations`, and refuses to start when an applied migration's
+//! file has changed since (an edited migration is noticed, not silently skipped).
 //!
 //! Nodes are upgraded one at a time, so for a while older binaries run on the schema the first
 //! upgraded node migrated to. Each migration therefore says which older binaries may keep
 //! running on it ([`COMPATIBLE_BACK_TO`]: a new nullable column or table is harmless to them; a
-//! changed meaning is not), recorded in `schema_version.compatible_back_to`. A gateway starts,
-//! and says it is ready, on its own schema or a newer one every step of which is compatible
-//! with it; on any other it refuses, so an old binary never writes rows a newer schema would
-//! misread.
+//! changed meaning is not), recorded in `schema_version`, the table every build reads (builds
+//! before the migrator read only it). A gateway starts, and says it is ready, on its own schema
+//! or a newer one every step of which is compatible with it; on any other it refuses, so an old
+//! binary never writes rows a newer schema would misread.
+//!
+//! Any number of nodes may start at once on a fresh database: the whole run, from the first
+//! table touched to the last record, holds one lock (PostgreSQL: a session advisory lock on
+//! the migrating connection; SQLite: an exclusive lock on a file beside the database), so one
+//! node migrates and the others wait, then find the work done.
 
-use super::StoreError;
-use sqlx::AnyPool;
+use super::{Engine, StoreError};
+use futures_util::future::BoxFuture;
+use sqlx::error::BoxDynError;
+use sqlx::migrate::{Migrate, MigrateError, Migration, MigrationSource, MigrationType, Migrator};
+use sqlx::{AnyConnection, AnyPool};
+use std::borrow::Cow;
+use std::path::Path;
 
-/// Each engine's migrations, by file name; version `n` is the `n`-th file.
+/// Each engine's migrations: (file name, SQL), version `n` being the `n`-th file.
 macro_rules! migrations {
     ($dir:literal: $($file:literal),+ $(,)?) => {
-        &[$(include_str!(concat!("../../migrations/", $dir, "/", $file))),+]
+        &[$(($file, include_str!(concat!("../../migrations/", $dir, "/", $file, ".sql")))),+]
     };
 }
 
@@ -22,25 +37,26 @@ macro_rules! migrations {
 macro_rules! schema {
     ($dir:literal) => {
         migrations!($dir:
-            "0001_init.sql",
-            "0002_operators.sql",
-            "0003_recertification.sql",
-            "0004_mailbox_profiles.sql",
-            "0005_web_sessions.sql",
-            "0006_tracs_checks.sql",
-            "0007_shared_throttle.sql",
-            "0008_shared_bodies.sql",
-            "0009_mailbox_lock.sql",
-            "0010_audit_request_id.sql",
-            "0011_password_history_id.sql",
+            "0001_init",
+            "0002_operators",
+            "0003_recertification",
+            "0004_mailbox_profiles",
+            "0005_web_sessions",
+            "0006_tracs_checks",
+            "0007_shared_throttle",
+            "0008_shared_bodies",
+            "0009_mailbox_lock",
+            "0010_audit_request_id",
+            "0011_password_history_id",
         )
     };
 }
 
-/// The same schema for each engine, version by version.
-const SQLITE: &[&str] = schema!("sqlite");
-const POSTGRES: &[&str] = schema!("postgres");
+type Files = &'static [(&'static str, &'static str)];
 
+/// The same schema for each engine, version by version.
+const SQLITE: Files = schema!("sqlite");
+const POSTGRES: Files = schema!("postgres");
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = 11;
 
@@ -96,30 +112,93 @@ where
     })
 }
 
-/// Brings the schema up to [`SCHEMA_VERSION`]. Any number of nodes may start at once on a
-/// fresh database: the lock is taken before any table is touched (PostgreSQL: an advisory
-/// lock held by the migrating transaction; SQLite: `BEGIN IMMEDIATE`), so one node migrates
-/// and the others wait, then find the work done.
-pub async fn run(pool: &AnyPool, engine: super::Engine) -> Result<(), StoreError> {
-    let mut tx = super::begin_write(pool).await?;
-    if engine == super::Engine::Postgres {
-        sqlx::query("SELECT pg_advisory_xact_lock(7071001)")
-            .execute(&mut *tx)
+/// One engine's embedded migrations, as a source for sqlx's migrator (which checksums each).
+#[derive(Debug)]
+struct Embedded(Engine);
+
+impl Embedded {
+    fn migrations(&self) -> Vec<Migration> {
+        let files = match self.0 {
+            Engine::Sqlite => SQLITE,
+            Engine::Postgres => POSTGRES,
+        };
+        (1i64..)
+            .zip(files)
+            .map(|(version, &(file, sql))| {
+                let name = file.split_once('_').map_or(file, |(_, name)| name);
+                let description = Cow::Owned(name.replace('_', " "));
+                let sql = Cow::Borrowed(sql);
+                Migration::new(version, description, MigrationType::Simple, sql, false)
+            })
+            .collect()
+    }
+}
+
+impl MigrationSource<'static> for Embedded {
+    fn resolve(self) -> BoxFuture<'static, Result<Vec<Migration>, BoxDynError>> {
+        Box::pin(async move { Ok(self.migrations()) })
+    }
+}
+
+/// PostgreSQL's advisory lock for the whole run (sqlx's migrator takes one of its own inside).
+const PG_LOCK: i64 = 7071001;
+
+/// Brings the schema up to [`SCHEMA_VERSION`] on a connection of its own (closed afterwards, so
+/// a lock can never stay behind on a pooled connection), holding the run's lock throughout.
+///
+/// `sqlite_file` is the SQLite database's file: its lock is a file beside it (`….migrating`),
+/// shared by every process that opens that database, whatever its data directory.
+pub async fn run(
+    pool: &AnyPool,
+    engine: Engine,
+    sqlite_file: Option<&Path>,
+) -> Result<(), StoreError> {
+    let _file_lock = match sqlite_file {
+        Some(db) => {
+            let mut name = db.as_os_str().to_owned();
+            name.push(".migrating");
+            let path = std::path::PathBuf::from(name);
+            let file = super::private::file_options()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&path)?;
+            let locked = tokio::task::spawn_blocking(move || file.lock().map(|()| file)).await;
+            Some(locked.map_err(std::io::Error::other)??)
+        }
+        None => None,
+    };
+    let mut conn = pool.acquire().await?.detach();
+    if engine == Engine::Postgres {
+        sqlx::query("SELECT pg_advisory_lock($1)")
+            .bind(PG_LOCK)
+            .execute(&mut conn)
             .await?;
     }
+    let outcome = run_locked(&mut conn, engine).await;
+    use sqlx::Connection;
+    let _ = conn.close().await;
+    outcome
+}
+
+async fn run_locked(conn: &mut AnyConnection, engine: Engine) -> Result<(), StoreError> {
     sqlx::query(
         "CREATE TABLE IF NOT EXISTS schema_version (version BIGINT PRIMARY KEY, applied_at
             BIGINT NOT NULL)",
     )
-    .execute(&mut *tx)
+    .execute(&mut *conn)
     .await?;
+    let mut migrator = Migrator::new(Embedded(engine))
+        .await
+        .map_err(|e| StoreError::Migrate(e.to_string()))?;
+    adopt_hand_kept_history(conn, &migrator).await?;
     let current: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM schema_version")
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut *conn)
         .await?;
     if current > SCHEMA_VERSION {
         // Before version 10 there is no compatible_back_to column, and nothing is compatible.
         let fit = if current >= 10 {
-            fit(&mut *tx).await?
+            fit(&mut *conn).await?
         } else {
             SchemaFit::Incompatible { found: current }
         };
@@ -134,35 +213,81 @@ pub async fn run(pool: &AnyPool, engine: super::Engine) -> Result<(), StoreError
             this_build = SCHEMA_VERSION,
             "the schema is newer than this build's but compatible with it: serving until this node is upgraded"
         );
-        tx.commit().await?;
+        // The newer build's migrations are unknown here; this build's must still be intact.
+        migrator.set_ignore_missing(true);
+    }
+    migrator.run_direct(&mut *conn).await.map_err(|e| match e {
+        MigrateError::VersionMismatch(version) => StoreError::MigrationChanged { version },
+        e => StoreError::Migrate(e.to_string()),
+    })?;
+    record_versions(conn, current).await
+}
+
+/// Databases made before the migrator kept their history in `schema_version` only; their
+/// applied versions are recorded for sqlx's migrator, with the checksums of this build's files
+/// (the files those databases were made with).
+async fn adopt_hand_kept_history(
+    conn: &mut AnyConnection,
+    migrator: &Migrator,
+) -> Result<(), StoreError> {
+    let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM schema_version ORDER BY 1")
+        .fetch_all(&mut *conn)
+        .await?;
+    if applied.is_empty() {
         return Ok(());
     }
-    let migrations = match engine {
-        super::Engine::Sqlite => SQLITE,
-        super::Engine::Postgres => POSTGRES,
-    };
+    conn.ensure_migrations_table()
+        .await
+        .map_err(|e| StoreError::Migrate(e.to_string()))?;
+    let known: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations")
+        .fetch_one(&mut *conn)
+        .await?;
+    if known > 0 {
+        return Ok(());
+    }
+    for m in migrator.iter().filter(|m| applied.contains(&m.version)) {
+        sqlx::query(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
+             VALUES ($1, $2, TRUE, $3, 0)",
+        )
+        .bind(m.version)
+        .bind(m.description.to_string())
+        .bind(m.checksum.to_vec())
+        .execute(&mut *conn)
+        .await?;
+    }
+    tracing::info!(
+        versions = applied.len(),
+        "recorded the schema's history for sqlx's migrator"
+    );
+    Ok(())
+}
+
+/// Records in `schema_version` every version of this build not yet there, with what older
+/// builds may keep running on it.
+async fn record_versions(conn: &mut AnyConnection, before: i64) -> Result<(), StoreError> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
-    let numbered = (1i64..).zip(migrations.iter());
-    for (version, sql) in numbered.filter(|(v, _)| *v > current) {
-        sqlx::raw_sql(sql).execute(&mut *tx).await?;
-        sqlx::query("INSERT INTO schema_version (version, applied_at) VALUES ($1, $2)")
-            .bind(version)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        if let Some((_, back_to)) = COMPATIBLE_BACK_TO.iter().find(|(v, _)| *v == version) {
-            sqlx::query("UPDATE schema_version SET compatible_back_to = $1 WHERE version = $2")
-                .bind(back_to)
-                .bind(version)
-                .execute(&mut *tx)
-                .await?;
+    for version in (before + 1)..=SCHEMA_VERSION {
+        let back_to = COMPATIBLE_BACK_TO
+            .iter()
+            .find(|(v, _)| *v == version)
+            .map(|(_, b)| *b);
+        // Before version 10 the table has no compatible_back_to column.
+        let insert = if version >= 10 {
+            "INSERT INTO schema_version (version, applied_at, compatible_back_to) VALUES ($1, $2, $3)"
+        } else {
+            "INSERT INTO schema_version (version, applied_at) VALUES ($1, $2)"
+        };
+        let mut q = sqlx::query(insert).bind(version).bind(now);
+        if version >= 10 {
+            q = q.bind(back_to);
         }
+        q.execute(&mut *conn).await?;
         tracing::info!(version, "applied schema migration");
     }
-    tx.commit().await?;
     Ok(())
 }
 
@@ -172,8 +297,11 @@ mod tests {
 
     #[test]
     fn every_version_up_to_the_current_one_has_a_migration_for_each_engine() {
-        for migrations in [SQLITE, POSTGRES] {
-            assert_eq!(migrations.len() as i64, SCHEMA_VERSION);
+        for files in [SQLITE, POSTGRES] {
+            assert_eq!(files.len() as i64, SCHEMA_VERSION);
+            for (i, (file, _)) in files.iter().enumerate() {
+                assert!(file.starts_with(&format!("{:04}_", i + 1)), "{file}");
+            }
         }
     }
 }

@@ -151,6 +151,10 @@ pub enum StoreError {
     UnsupportedUrl(String),
     #[error("the database schema is version {found}, newer than this gateway's {supported}; upgrade the gateway")]
     SchemaTooNew { found: i64, supported: i64 },
+    #[error("schema migration {version} was applied from a file that differs from this build's; a migration is never edited once released (add a new one)")]
+    MigrationChanged { version: i64 },
+    #[error("schema migration: {0}")]
+    Migrate(String),
 }
 
 impl StoreError {
@@ -252,7 +256,8 @@ impl Store {
                     .await?
             }
         };
-        migrate::run(&pool, engine).await?;
+        let sqlite_file = sqlite_path(url).filter(|_| engine == Engine::Sqlite);
+        migrate::run(&pool, engine, sqlite_file.map(Path::new)).await?;
         let bodies = match engine {
             Engine::Sqlite => BodyStore::Files(FileBodies::open(&data_dir.join("messages"))?),
             Engine::Postgres => BodyStore::Chunks(ChunkBodies::new(pool.clone())),
