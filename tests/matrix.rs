@@ -10,7 +10,7 @@
 
 use crate::helpers::*;
 use imax_gateway::access::{Door, Operation};
-use imax_gateway::admin::{Admin, AdminResult};
+use imax_gateway::admin::{Admin, AdminOp, AdminResult, Who, RULES};
 use imax_gateway::directory::password::Secret;
 use imax_gateway::directory::{AccountStatus, LockReason, Right};
 use imax_gateway::error::Code;
@@ -374,5 +374,196 @@ async fn the_administration_matrix_actor_target_and_operation() {
             failures.push(format!("imax admin: {actor} {op} {target}: {f}"));
         }
     }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Who acts in the table-driven matrix, and how the test itself reads each rule (a second
+/// statement of `Who`, so the table and the operations are checked against each other).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Acting {
+    Operator,
+    HelpDesk,
+    /// The coordinator of the person acted on (it manages SITE_USER).
+    TheirCoordinator,
+    /// A coordinator sharing no property with the person acted on.
+    OtherCoordinator,
+    /// A user, who administers nobody.
+    User,
+    System,
+}
+
+fn expected_allowed(op: AdminOp, who: Who, acting: Acting) -> bool {
+    use Acting::*;
+    // The other coordinator's BPRs do not cover Maple Court, where the calls create or take
+    // a user (R3, R19), and the person acted on is not its user (R3, R14, R22).
+    let about_maple_court = matches!(op, AdminOp::CreateUser | AdminOp::AssignStaff);
+    let coordinator = match acting {
+        TheirCoordinator => true,
+        OtherCoordinator => !op.on_a_person() && !about_maple_court,
+        _ => false,
+    };
+    match who {
+        Who::Operator => acting == Operator,
+        Who::OperatorOrSystem => matches!(acting, Operator | System),
+        Who::Hud => matches!(acting, Operator | HelpDesk),
+        Who::HudOrCoordinator => matches!(acting, Operator | HelpDesk) || coordinator,
+        Who::HudOrTheUsersCoordinator => {
+            matches!(acting, Operator | HelpDesk | System) || coordinator
+        }
+        Who::TheUsersCoordinator | Who::Coordinator => coordinator,
+    }
+}
+
+/// One call of each operation, with values valid enough that only the rule can refuse it
+/// with `NotPermitted` (other refusals, such as a missing profile, are not the rule's).
+async fn perform(t: &TestApp, admin: &Admin, op: AdminOp) -> AdminResult<()> {
+    use imax_gateway::admin::{NewPerson, ResetRequest};
+    use imax_gateway::directory::{AccountKind, MailboxKind};
+    let person = |mid: &str, kind: AccountKind, property: &str| NewPerson {
+        mid: mid.into(),
+        kind,
+        full_name: "New Person".into(),
+        email: "new@example.org".into(),
+        organization: "Org".into(),
+        password: Secret::new("A-Fresh-Passw0rd-7"),
+        temporary: true,
+        properties: vec![property.into()],
+    };
+    let user = SITE_USER.0;
+    match op {
+        AdminOp::CreateMailbox => {
+            let pw = Secret::new("Mailbox-Pass-77");
+            let kind = MailboxKind::parse("property").expect("kind");
+            admin
+                .create_mailbox("TRACM30077", kind, "New", "n@example.org", &pw)
+                .await
+        }
+        AdminOp::SetMailboxPassword => {
+            let pw = Secret::new("Mailbox-Pass-78");
+            admin.set_mailbox_password(MAPLE.0, &pw).await
+        }
+        AdminOp::SetMailboxSender => admin.set_mailbox_sender(MAPLE.0, RIVERSIDE.0, true).await,
+        AdminOp::SetAcceptsAttachments => admin.set_accepts_attachments(MAPLE.0, true).await,
+        AdminOp::SetMailboxProfile => {
+            let p = crate::resets::profile();
+            admin.set_mailbox_profile(MAPLE.0, &p).await
+        }
+        AdminOp::ResetMailboxPassword => {
+            let req = ResetRequest {
+                name: "Pat Manager".into(),
+                title: "Property Manager".into(),
+                organization: "Org".into(),
+                firm_name: "Firm".into(),
+                firm_address: "12 Maple Court".into(),
+                email: "pat@maplecourt.example".into(),
+                pin: Secret::new("4711"),
+            };
+            admin.reset_mailbox_password(MAPLE.0, &req).await.map(drop)
+        }
+        AdminOp::MailboxState => admin.mailbox_state(MAPLE.0).await.map(drop),
+        AdminOp::CreateProperty => admin.create_property("800100077", "New", None).await,
+        AdminOp::CreateContract => {
+            admin
+                .create_contract("MA020077077", "800100001", "TRACS")
+                .await
+        }
+        AdminOp::AddBusinessPartner => admin.add_business_partner(COORDINATOR.0, "800100002").await,
+        AdminOp::PostBroadcast => admin.post_broadcast("Title", "Body").await.map(drop),
+        AdminOp::Search => admin.search("M1").await.map(drop),
+        AdminOp::CreateCoordinator => {
+            let p = person("M10777", AccountKind::Coordinator, "800100002");
+            admin.create_account(&p).await
+        }
+        AdminOp::CreateUser => {
+            let p = person("M10778", AccountKind::User, "800100001");
+            admin.create_account(&p).await
+        }
+        AdminOp::Promote => admin.promote(NEW_HIRE.0, &["800100001".into()]).await,
+        AdminOp::AddHelpDesk => admin.add_help_desk(NEW_HIRE.0).await,
+        AdminOp::Admit => admin.admit(user).await,
+        AdminOp::AcceptRulesOfBehavior => admin.accept_rules_of_behavior(user).await,
+        AdminOp::GrantImaxRole => admin.grant(user, Right::Imax).await,
+        AdminOp::RevokeImaxRole => admin.revoke(user, Right::Imax).await,
+        AdminOp::GrantOtherRight => admin.grant(CA_USER.0, Right::Tcc).await,
+        AdminOp::RevokeOtherRight => admin.revoke(user, Right::Tcc).await,
+        AdminOp::SetPassword => {
+            let pw = Secret::new("A-Fresh-Passw0rd-8");
+            admin.set_password(user, &pw, true).await
+        }
+        AdminOp::Lock => {
+            let locked = AccountStatus::Locked(LockReason::Administrative);
+            admin.set_status(user, locked).await
+        }
+        AdminOp::Unlock => admin.set_status(user, AccountStatus::Active).await,
+        AdminOp::Terminate => admin.set_status(user, AccountStatus::Terminated).await,
+        AdminOp::Restore => {
+            t.admin
+                .set_status(user, AccountStatus::Terminated)
+                .await
+                .expect("given: terminated");
+            admin.set_status(user, AccountStatus::Active).await
+        }
+        AdminOp::AssignProperty => admin.assign_property(user, "800100003", true).await,
+        AdminOp::ViewPerson => admin.view_person(user).await.map(drop),
+        AdminOp::FlagRight => admin.flag_right(user, Right::Imax, true).await,
+        AdminOp::AssignStaff => admin.assign_staff(user).await,
+        AdminOp::Recertify => admin.recertify(user).await.map(drop),
+        AdminOp::LastLoginReport => admin.last_login_report().await.map(drop),
+        AdminOp::ImportRecertification => admin.record_imported_recertification(user).await,
+        AdminOp::ApplyDeadlines => admin.apply_deadlines().await.map(drop),
+        AdminOp::PurgeHistory => admin.purge(true).await.map(drop),
+    }
+}
+
+/// One cell of the table-driven matrix, on a directory of its own.
+async fn cell(op: AdminOp, who: Who, acting: Acting) -> Option<String> {
+    let t = TestApp::start_at(wall_clock_now(), |_| {}).await;
+    let admin = match acting {
+        Acting::Operator => Ok(t.admin.clone()),
+        Acting::System => Ok(t.admin.as_system()),
+        Acting::HelpDesk => t.admin.acting_as(HELP_DESK).await,
+        Acting::TheirCoordinator => t.admin.acting_as(COORDINATOR.0).await,
+        Acting::OtherCoordinator => t.admin.acting_as(OTHER_COORDINATOR).await,
+        Acting::User => t.admin.acting_as(SITE_USER.0).await,
+    };
+    let outcome = match admin {
+        Ok(admin) => perform(&t, &admin, op).await,
+        Err(e) => Err(e),
+    };
+    let refused = matches!(&outcome, Err(e) if e.code == Code::NotPermitted);
+    let want = expected_allowed(op, who, acting);
+    (refused == want).then(|| {
+        format!(
+            "{op:?} ({who:?}) by {acting:?}: {} but got {outcome:?}",
+            if want { "allowed" } else { "NotPermitted" }
+        )
+    })
+}
+
+/// Every row of the permission table (`imax_gateway::admin::RULES`), for every kind of actor:
+/// each operation refuses with `NotPermitted` exactly those its rule excludes.
+#[tokio::test]
+async fn every_rule_of_the_permission_table_holds_for_every_kind_of_actor() {
+    use futures_util::stream::{self, StreamExt};
+    let actors = [
+        Acting::Operator,
+        Acting::HelpDesk,
+        Acting::TheirCoordinator,
+        Acting::OtherCoordinator,
+        Acting::User,
+        Acting::System,
+    ];
+    let cells: Vec<(AdminOp, Who, Acting)> = RULES
+        .iter()
+        .flat_map(|&(op, who)| actors.iter().map(move |&a| (op, who, a)))
+        .collect();
+    let count = cells.len();
+    let failures: Vec<String> = stream::iter(cells)
+        .map(|(op, who, acting)| cell(op, who, acting))
+        .buffer_unordered(8)
+        .filter_map(|f| async move { f })
+        .collect()
+        .await;
+    assert!(count >= RULES.len() * 6);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

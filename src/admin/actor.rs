@@ -7,8 +7,8 @@
 //! * a **coordinator** (R3, R14): its own users, for properties it has a BPR with;
 //! * the **system**: transitions that time brings about.
 //!
-//! Finer checks (which users a coordinator manages, R5's order of rights) sit with each
-//! operation in `people.rs`.
+//! What each operation allows which of them is one table, `permissions.rs`; conditions about
+//! an operation's own values (R5's order of rights, R16's terminal states) sit with it.
 
 use super::{forbidden, missing, Admin, AdminResult};
 use crate::access::Operation;
@@ -104,25 +104,14 @@ impl Admin {
         })
     }
 
-    pub(super) fn require_hud(&self) -> AdminResult<()> {
-        if self.actor.is_hud() {
-            Ok(())
-        } else {
-            Err(forbidden(format!(
-                "{} may not do this: it is HUD's (the Help Desk's or the operator's) to do.",
-                self.actor.name()
-            )))
-        }
-    }
-
-    pub(super) fn require_operator(&self) -> AdminResult<()> {
-        if self.actor == Actor::Operator {
-            Ok(())
-        } else {
-            Err(forbidden(format!(
-                "{} may not do this: only the operator of the installation may.",
-                self.actor.name()
-            )))
+    /// The same service acting as the system, for scheduled transitions (audit door
+    /// `system`).
+    pub fn as_system(&self) -> Admin {
+        Admin {
+            actor: Actor::System,
+            door: "system",
+            caller: None,
+            ..self.clone()
         }
     }
 }

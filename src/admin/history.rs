@@ -1,7 +1,6 @@
-//! Mailbox settings that TRACS checks use (who may send for whom, attachments) and the
-//! history purge (R26).
+//! What HUD posts to every mailbox (broadcasts) and the history purge (R26).
 
-use super::{forbidden, Admin, AdminResult};
+use super::{invalid, Admin, AdminOp, AdminResult};
 use crate::store::BodyStore;
 use time::Duration;
 
@@ -14,52 +13,11 @@ pub struct PurgeReport {
 }
 
 impl Admin {
-    /// Lets `sender`'s iMAX ID stand as Sender's iMAX ID in TRACS files sent from `mailbox`
-    /// (a service bureau preparing its clients' files, R11), or stops it. HUD's to decide.
-    pub async fn set_mailbox_sender(
-        &self,
-        mailbox: &str,
-        sender: &str,
-        allowed: bool,
-    ) -> AdminResult<()> {
-        self.require_hud()?;
-        let m = self.mailbox(&Self::imax_id(mailbox)?).await?;
-        let s = self.mailbox(&Self::imax_id(sender)?).await?;
-        let audit = self
-            .entry("SetMailboxSender")
-            .mailbox(m.imax_id.as_str())
-            .detail(format!("sender={} allowed={allowed}", s.imax_id));
-        self.store
-            .mailboxes()
-            .set_sender(m.id, s.id, allowed, &audit)
-            .await?;
-        Ok(())
-    }
-
-    /// Whether a mailbox accepts files that are not TRACS files (HUD's TRACS never should).
-    pub async fn set_accepts_attachments(&self, mailbox: &str, accepts: bool) -> AdminResult<()> {
-        self.require_hud()?;
-        let m = self.mailbox(&Self::imax_id(mailbox)?).await?;
-        let audit = self
-            .entry("SetAcceptsAttachments")
-            .mailbox(m.imax_id.as_str())
-            .detail(format!("before={} after={accepts}", m.accepts_attachments));
-        self.store
-            .mailboxes()
-            .set_accepts_attachments(m.id, accepts, &audit)
-            .await?;
-        Ok(())
-    }
-
     /// R26: removes messages older than `history.retention_days`, bodies after rows, in
     /// batches of `history.purge_batch`, each batch one transaction with one audit record
     /// (audit records themselves are kept). `dry_run` only counts.
     pub async fn purge(&self, dry_run: bool) -> AdminResult<PurgeReport> {
-        if !matches!(self.actor, super::Actor::Operator | super::Actor::System) {
-            return Err(forbidden(
-                "only the operator of the installation (or the gateway itself) purges history",
-            ));
-        }
+        self.permit(AdminOp::PurgeHistory)?;
         let h = &self.config.history;
         let cutoff = self.now() - Duration::days(h.retention_days);
         let store = &self.store;
@@ -96,5 +54,20 @@ impl Admin {
             tokio::task::yield_now().await;
         }
         Ok(report)
+    }
+
+    pub async fn post_broadcast(&self, title: &str, body: &str) -> AdminResult<i64> {
+        self.permit(AdminOp::PostBroadcast)?;
+        if title.trim().is_empty() || title.len() > 200 || body.len() > 64 * 1024 {
+            return Err(invalid(
+                "a broadcast has a title of 1 to 200 characters and at most 64 KiB of text",
+            ));
+        }
+        let audit = self.entry("PostBroadcast").detail(title.to_string());
+        Ok(self
+            .store
+            .messages()
+            .post_broadcast(title, body, &self.actor.name(), self.now(), &audit)
+            .await?)
     }
 }

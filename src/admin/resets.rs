@@ -7,7 +7,7 @@
 //! refused without saying which detail was wrong, counted and audited; three in a row freeze
 //! resets of that mailbox for a day.
 
-use super::{forbidden, invalid, Admin, AdminResult};
+use super::{forbidden, invalid, Admin, AdminOp, AdminResult};
 use crate::directory::password::{self, Secret};
 use crate::error::{Code, Refusal};
 use crate::mail;
@@ -82,7 +82,7 @@ impl Admin {
         imax_id: &str,
         input: &ProfileInput,
     ) -> AdminResult<()> {
-        self.require_hud()?;
+        self.permit(AdminOp::SetMailboxProfile)?;
         let id = Self::imax_id(imax_id)?;
         let m = self.mailbox(&id).await?;
         let p = &input.profile;
@@ -125,7 +125,7 @@ impl Admin {
         imax_id: &str,
         req: &ResetRequest,
     ) -> AdminResult<String> {
-        self.require_hud()?;
+        self.permit(AdminOp::ResetMailboxPassword)?;
         let id = Self::imax_id(imax_id)?;
         let store = &self.store;
         let m = self.mailbox(&id).await?;

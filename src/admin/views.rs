@@ -2,10 +2,28 @@
 //! rules as the commands (a coordinator sees only its own users and never Rules of Behavior
 //! dates, R21).
 
-use super::{missing, Actor, Admin, AdminResult};
+use super::{missing, Actor, Admin, AdminOp, AdminResult};
+use crate::access;
 use crate::directory::{Account, AccountKind, AccountStatus, Right};
+use crate::directory::{LockReason, MId};
 use crate::store::mailboxes::MailboxState;
+use time::Duration;
 use time::OffsetDateTime;
+
+/// One line of the User Last Login Report (R14).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportLine {
+    pub mid: String,
+    pub full_name: String,
+    pub status: AccountStatus,
+    pub last_activity: Option<OffsetDateTime>,
+    /// When the M-ID was made: a never-used M-ID's 90 days count from here.
+    pub created_at: OffsetDateTime,
+    /// Days left before the 90-day inactivity lock (R13), counted from the last use, or from
+    /// the M-ID's creation when it was never used; `None` when it is not active (nothing to
+    /// count down).
+    pub days_until_lock: Option<i64>,
+}
 
 /// A property as offered on a page.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,7 +66,7 @@ impl Admin {
 
     /// One mailbox's state, for the Help Desk.
     pub async fn mailbox_state(&self, imax_id: &str) -> AdminResult<MailboxState> {
-        self.require_hud()?;
+        self.permit(AdminOp::MailboxState)?;
         self.store
             .mailboxes()
             .state(imax_id)
@@ -75,7 +93,7 @@ impl Admin {
     /// One person, if the actor may manage them (R3, R14).
     pub async fn view_person(&self, mid: &str) -> AdminResult<PersonView> {
         let a: Account = self.account_id(&Self::mid(mid)?).await?;
-        self.may_manage(&a).await?;
+        self.permit_on(AdminOp::ViewPerson, &a).await?;
         let store = &self.store;
         let assigned = store.operators().assigned_properties(a.id).await?;
         let mut properties = self.my_properties().await?;
@@ -110,7 +128,7 @@ impl Admin {
 
     /// The Help Desk's search: M-IDs and mailboxes whose ID or name contains `q`.
     pub async fn search(&self, q: &str) -> AdminResult<(Vec<String>, Vec<MailboxState>)> {
-        self.require_hud()?;
+        self.permit(AdminOp::Search)?;
         let q = q.trim();
         if q.is_empty() {
             return Ok((Vec::new(), Vec::new()));
@@ -125,5 +143,94 @@ impl Admin {
         let people = store.accounts().search(&like).await?;
         let mailboxes = store.mailboxes().search_states(&like).await?;
         Ok((people, mailboxes))
+    }
+
+    /// The User Last Login Report of the acting coordinator (R14): each of its users with last
+    /// activity, state and days until the inactivity lock.
+    pub async fn last_login_report(&self) -> AdminResult<Vec<ReportLine>> {
+        let (id, _) = self.permit_coordinator(AdminOp::LastLoginReport)?;
+        let now = self.now();
+        let lock_after = Duration::days(self.config.accounts.inactivity_lock_days);
+        let mut lines = Vec::new();
+        for mid in self.store.operators().managed_users(id).await? {
+            let Some(mid) = MId::parse(&mid) else {
+                continue;
+            };
+            let Some(a) = self.store.accounts().load(&mid).await? else {
+                continue;
+            };
+            let last = a.last_activity_at.unwrap_or(a.created_at);
+            let left = (lock_after - (now - last)).whole_days().max(0);
+            let status = match access::decide(
+                &a,
+                access::Door::Browser,
+                access::Operation::ChangePassword,
+                &self.config.accounts,
+                now,
+            )
+            .transition
+            {
+                Some(s) => s,
+                None => a.status,
+            };
+            let days_until_lock = (status == AccountStatus::Active).then_some(left);
+            lines.push(ReportLine {
+                mid: a.mid.to_string(),
+                full_name: a.full_name,
+                status,
+                last_activity: a.last_activity_at,
+                created_at: a.created_at,
+                days_until_lock,
+            });
+        }
+        Ok(lines)
+    }
+
+    /// A one-screen description of an M-ID (never its password or hash).
+    ///
+    /// A coordinator sees only its own users and never the Rules of Behavior date (R21).
+    pub async fn describe_account(&self, mid: &str) -> AdminResult<String> {
+        let a = self.account_id(&Self::mid(mid)?).await?;
+        self.permit_on(AdminOp::ViewPerson, &a).await?;
+        let rights: Vec<&str> = Right::ALL
+            .into_iter()
+            .filter(|r| a.rights.has(*r))
+            .map(|r| r.as_str())
+            .collect();
+        let t = |o: Option<OffsetDateTime>| {
+            o.map(crate::clock::rfc3339)
+                .unwrap_or_else(|| "never".into())
+        };
+        Ok(format!(
+            "{mid} ({kind}) {name} <{email}>\n  status: {status:?}, failed sign-ins: {fails}\n  rights: {rights}\n  working group since: {wg}\n  password changed: {pw}\n  last activity: {act}, last sign-in: {si}\n  Rules of Behavior accepted: {rob}\n",
+            mid = a.mid,
+            kind = a.kind.as_str(),
+            name = a.full_name,
+            email = a.email,
+            status = a.status,
+            fails = a.failed_signins,
+            rights = if rights.is_empty() { "none".into() } else { rights.join(", ") },
+            wg = t(a.working_group_since),
+            pw = crate::clock::rfc3339(a.password_changed_at),
+            act = t(a.last_activity_at),
+            si = t(a.last_signin_at),
+            rob = if self.actor.is_hud() {
+                t(a.rob_accepted_at)
+            } else {
+                "(not shown to coordinators)".into()
+            },
+        ))
+    }
+}
+
+/// A status as the report shows it.
+pub fn status_text(s: AccountStatus) -> &'static str {
+    match s {
+        AccountStatus::Active => "active",
+        AccountStatus::Locked(LockReason::Inactivity) => "locked (inactive 90 days)",
+        AccountStatus::Locked(LockReason::FailedSignIns) => "locked (failed sign-ins)",
+        AccountStatus::Locked(LockReason::Administrative) => "locked (by a coordinator)",
+        AccountStatus::Locked(LockReason::HelpDesk) => "locked (by the Help Desk)",
+        AccountStatus::Terminated => "terminated",
     }
 }

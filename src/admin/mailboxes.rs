@@ -1,0 +1,199 @@
+//! HUD's side of the directory (R1, R4, R11, R12): TRACSMail IDs and their passwords, who may
+//! send for whom, properties, contracts and the Business Partner Relationships that tie
+//! coordinators to properties (R3).
+
+use super::{exists, invalid, missing, unique_violation, Admin, AdminOp, AdminResult};
+use crate::directory::password::Secret;
+use crate::directory::{AccountKind, ImaxId, MailboxKind, Recipient};
+use crate::store::mailboxes;
+
+impl Admin {
+    pub async fn create_mailbox(
+        &self,
+        imax_id: &str,
+        kind: MailboxKind,
+        name: &str,
+        email: &str,
+        password: &Secret,
+    ) -> AdminResult<()> {
+        self.permit(AdminOp::CreateMailbox)?;
+        let id = Self::imax_id(imax_id)?;
+        if id.is_hud() != (kind == MailboxKind::Hud) {
+            return Err(invalid(
+                "HUD's mailbox is TRACMPROD, and TRACMPROD is HUD's",
+            ));
+        }
+        if password.expose().len() < 8 {
+            return Err(invalid(
+                "a mailbox password must have at least 8 characters",
+            ));
+        }
+        let m = mailboxes::NewMailbox {
+            imax_id: id.clone(),
+            kind,
+            name: name.to_string(),
+            email: email.to_string(),
+            password_hash: self.hash(password)?,
+        };
+        let audit = self
+            .entry("CreateMailbox")
+            .mailbox(id.as_str())
+            .detail(format!("kind={} name={name}", kind.as_str()));
+        match self.store.mailboxes().create(&m, self.now(), &audit).await {
+            Err(e) if unique_violation(&e) => Err(exists(id.to_string())),
+            r => r.map(|_| ()).map_err(Into::into),
+        }
+    }
+
+    /// The mailbox with this iMAX ID, or `Missing`.
+    pub(super) async fn mailbox(&self, id: &ImaxId) -> AdminResult<crate::directory::Mailbox> {
+        self.store
+            .mailboxes()
+            .load(id)
+            .await?
+            .ok_or_else(|| missing(id.to_string()))
+    }
+
+    pub async fn set_mailbox_password(&self, imax_id: &str, password: &Secret) -> AdminResult<()> {
+        self.permit(AdminOp::SetMailboxPassword)?;
+        let id = Self::imax_id(imax_id)?;
+        let m = self.mailbox(&id).await?;
+        let audit = self.entry("SetMailboxPassword").mailbox(id.as_str());
+        self.store
+            .mailboxes()
+            .set_password(m.id, &self.hash(password)?, self.now(), &audit)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn create_property(
+        &self,
+        number: &str,
+        name: &str,
+        mailbox: Option<&str>,
+    ) -> AdminResult<()> {
+        self.permit(AdminOp::CreateProperty)?;
+        if number.trim().is_empty() || number.len() > 32 {
+            return Err(invalid("a property number is 1 to 32 characters"));
+        }
+        let mailbox_id = match mailbox {
+            Some(m) => Some(self.mailbox(&Self::imax_id(m)?).await?.id),
+            None => None,
+        };
+        let audit = self.entry("UpsertProperty").detail(format!(
+            "property={number} name={name} mailbox={}",
+            mailbox.unwrap_or("-")
+        ));
+        self.store
+            .mailboxes()
+            .upsert_property(number.trim(), name, mailbox_id, &audit)
+            .await?;
+        Ok(())
+    }
+
+    /// Records that `administrator` (`TRACS` for HUD, or a CA's iMAX ID) administers a contract.
+    pub async fn create_contract(
+        &self,
+        number: &str,
+        property: &str,
+        administrator: &str,
+    ) -> AdminResult<()> {
+        self.permit(AdminOp::CreateContract)?;
+        if number.trim().is_empty() || number.len() > 32 {
+            return Err(invalid("a contract number is 1 to 32 characters"));
+        }
+        let prop = self
+            .store
+            .mailboxes()
+            .property_id(property)
+            .await?
+            .ok_or_else(|| missing(format!("property {property}")))?;
+        let admin_id = match Recipient::parse(administrator) {
+            Some(Recipient::Tracs) => ImaxId::hud(),
+            Some(Recipient::Mailbox(id)) => id,
+            None => {
+                return Err(invalid(format!(
+                    "{administrator:?} is neither TRACS nor an iMAX ID"
+                )))
+            }
+        };
+        let m = self.mailbox(&admin_id).await?;
+        if !m.kind.is_administrator() {
+            return Err(invalid(format!(
+                "{admin_id} is not HUD or a Contract Administrator"
+            )));
+        }
+        let audit = self
+            .entry("UpsertContract")
+            .mailbox(admin_id.as_str())
+            .detail(format!("contract={number} property={property}"));
+        self.store
+            .mailboxes()
+            .upsert_contract(number.trim(), prop, m.id, &audit)
+            .await?;
+        Ok(())
+    }
+
+    /// Links a coordinator to a property it has a Business Partner Relationship with (R3).
+    pub async fn add_business_partner(&self, mid: &str, property: &str) -> AdminResult<()> {
+        self.permit(AdminOp::AddBusinessPartner)?;
+        let account = self.account_id(&Self::mid(mid)?).await?;
+        if account.kind != AccountKind::Coordinator {
+            return Err(invalid(format!(
+                "{} is not a coordinator (R3)",
+                account.mid
+            )));
+        }
+        let prop = self
+            .store
+            .mailboxes()
+            .property_id(property)
+            .await?
+            .ok_or_else(|| missing(format!("property {property}")))?;
+        let audit = self
+            .entry("AddBusinessPartner")
+            .detail(format!("mid={} property={property}", account.mid));
+        self.store
+            .mailboxes()
+            .add_business_partner(account.id, prop, &audit)
+            .await?;
+        Ok(())
+    }
+
+    /// Lets `sender`'s iMAX ID stand as Sender's iMAX ID in TRACS files sent from `mailbox`
+    /// (a service bureau preparing its clients' files, R11), or stops it. HUD's to decide.
+    pub async fn set_mailbox_sender(
+        &self,
+        mailbox: &str,
+        sender: &str,
+        allowed: bool,
+    ) -> AdminResult<()> {
+        self.permit(AdminOp::SetMailboxSender)?;
+        let m = self.mailbox(&Self::imax_id(mailbox)?).await?;
+        let s = self.mailbox(&Self::imax_id(sender)?).await?;
+        let audit = self
+            .entry("SetMailboxSender")
+            .mailbox(m.imax_id.as_str())
+            .detail(format!("sender={} allowed={allowed}", s.imax_id));
+        self.store
+            .mailboxes()
+            .set_sender(m.id, s.id, allowed, &audit)
+            .await?;
+        Ok(())
+    }
+
+    /// Whether a mailbox accepts files that are not TRACS files (HUD's TRACS never should).
+    pub async fn set_accepts_attachments(&self, mailbox: &str, accepts: bool) -> AdminResult<()> {
+        self.permit(AdminOp::SetAcceptsAttachments)?;
+        let m = self.mailbox(&Self::imax_id(mailbox)?).await?;
+        let audit = self
+            .entry("SetAcceptsAttachments")
+            .mailbox(m.imax_id.as_str())
+            .detail(format!("before={} after={accepts}", m.accepts_attachments));
+        self.store
+            .mailboxes()
+            .set_accepts_attachments(m.id, accepts, &audit)
+            .await?;
+        Ok(())
+    }
+}

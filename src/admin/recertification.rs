@@ -1,0 +1,173 @@
+//! Yearly recertification (R17-R20): a coordinator takes a user as staff (R19), reviews and
+//! flags rights for removal, and recertifies; at the deadline the flagged rights go.
+
+use super::{forbidden, invalid, Admin, AdminOp, AdminResult};
+use crate::directory::{AccountKind, Right};
+
+impl Admin {
+    /// A coordinator assigns a user to itself (R18's first step; R19: a user may have several
+    /// coordinators), provided the user works on a property the coordinator has a BPR with.
+    pub async fn assign_staff(&self, mid: &str) -> AdminResult<()> {
+        let (id, me) = self.permit_coordinator(AdminOp::AssignStaff)?;
+        let user = self.subject(mid).await?;
+        if user.kind != AccountKind::User {
+            return Err(invalid(format!("{} is not a user", user.mid)));
+        }
+        let store = &self.store;
+        if store.operators().is_help_desk(user.id).await? {
+            return Err(forbidden(format!(
+                "{me} may not take {} as staff: Help Desk staff are managed by HUD only.",
+                user.mid
+            )));
+        }
+        let bpr = store.operators().bpr_properties(id).await?;
+        let shared = store
+            .operators()
+            .assigned_properties(user.id)
+            .await?
+            .into_iter()
+            .any(|p| bpr.contains(&p));
+        if !shared {
+            return Err(forbidden(format!(
+                "{} works on no property {me} has a Business Partner Relationship with (R19).",
+                user.mid
+            )));
+        }
+        let audit = self
+            .entry("AssignStaff")
+            .detail(format!("user={} coordinator={me}", user.mid));
+        store
+            .operators()
+            .link(id, user.id, self.now(), &audit)
+            .await?;
+        Ok(())
+    }
+
+    /// R18, step 2: a coordinator flags one of its user's rights for removal at the deadline
+    /// (or clears the flag).
+    pub async fn flag_right(&self, mid: &str, right: Right, flag: bool) -> AdminResult<()> {
+        let account = self.subject(mid).await?;
+        self.permit_on(AdminOp::FlagRight, &account).await?;
+        if account.kind != AccountKind::User {
+            return Err(invalid(format!(
+                "{} is a coordinator; coordinators are not recertified (R17)",
+                account.mid
+            )));
+        }
+        if !account.rights.has(right) {
+            return Err(invalid(format!(
+                "{} does not hold {}",
+                account.mid,
+                right.as_str()
+            )));
+        }
+        let name = self.actor.name();
+        let audit = self.entry("FlagRight").detail(format!(
+            "mid={} right={} flagged_before={} flagged_after={flag}",
+            account.mid,
+            right.as_str(),
+            account.flagged.iter().any(|(r, _)| *r == right)
+        ));
+        let value = flag.then_some((name.as_str(), self.now()));
+        self.store
+            .operators()
+            .flag_right(account.id, right, value, &audit)
+            .await?;
+        Ok(())
+    }
+
+    /// R18, step 3: a coordinator recertifies one of its users for the current cycle. R19: only
+    /// for a user working on a property it has a BPR with; one certification suffices.
+    pub async fn recertify(&self, mid: &str) -> AdminResult<i32> {
+        let (id, me) = self.permit_coordinator(AdminOp::Recertify)?;
+        let user = self.subject(mid).await?;
+        if user.kind != AccountKind::User {
+            return Err(invalid(format!(
+                "{} is a coordinator; coordinators are not recertified (R17)",
+                user.mid
+            )));
+        }
+        self.permit_on(AdminOp::Recertify, &user).await?;
+        let store = &self.store;
+        let bpr = store.operators().bpr_properties(id).await?;
+        if !store
+            .operators()
+            .assigned_properties(user.id)
+            .await?
+            .iter()
+            .any(|p| bpr.contains(p))
+        {
+            return Err(forbidden(format!(
+                "{me} may certify {} only for properties it has a Business Partner Relationship with, and {} works on none (R19).",
+                user.mid, user.mid
+            )));
+        }
+        let now = self.now();
+        let cycle = self.config.accounts.recertification_window().cycle_of(now);
+        let audit = self.entry("Recertify").detail(format!(
+            "mid={} cycle={cycle} before={:?} after={cycle}",
+            user.mid, user.recertified_cycle
+        ));
+        store
+            .operators()
+            .recertify(user.id, cycle, id, now, &audit)
+            .await?;
+        Ok(cycle)
+    }
+
+    /// At the deadline (R18), the system removes the rights flagged before it. The access
+    /// decision already treats them as gone; this makes the directory say so too. Returns how
+    /// many rights were removed.
+    pub async fn apply_deadlines(&self) -> AdminResult<usize> {
+        self.permit(AdminOp::ApplyDeadlines)?;
+        let window = self.config.accounts.recertification_window();
+        let now = self.now();
+        let mut removed = 0;
+        for (account, mid, right, flagged_at) in self.store.operators().flagged_rights().await? {
+            let Some(right) = Right::parse(&right) else {
+                continue;
+            };
+            if now < window.next_deadline_after(crate::clock::from_epoch(flagged_at)) {
+                continue;
+            }
+            let audit = self.entry("RemoveFlaggedRight").detail(format!(
+                "mid={mid} right={} before=true after=false (flagged for removal at the deadline)",
+                right.as_str()
+            ));
+            if self
+                .store
+                .operators()
+                .remove_flagged(account, right, flagged_at, &audit)
+                .await?
+            {
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
+    /// For an import: the user was recertified for the current cycle by the first coordinator
+    /// that manages it (the import stands for work done before).
+    pub async fn record_imported_recertification(&self, mid: &str) -> AdminResult<()> {
+        self.permit(AdminOp::ImportRecertification)?;
+        let user = self.subject(mid).await?;
+        let coordinator = self
+            .store
+            .operators()
+            .managers_of(user.id)
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(|| invalid(format!("{mid} has no coordinator to have recertified it")))?;
+        let now = self.now();
+        let cycle = self.config.accounts.recertification_window().cycle_of(now);
+        let audit = self
+            .entry("Recertify")
+            .detail(format!("mid={mid} cycle={cycle} (imported)"));
+        self.store
+            .operators()
+            .recertify(user.id, cycle, coordinator, now, &audit)
+            .await?;
+        Ok(())
+    }
+}
