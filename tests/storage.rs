@@ -648,3 +648,61 @@ async fn migrations_are_checksummed_and_older_databases_are_adopted() {
         other => panic!("expected MigrationChanged for version 3, got {other:?}"),
     }
 }
+
+/// One write path: administration's changes take their turn in the committer's queue beside
+/// the requests' batches, so many of both at once all commit, the audit chain stays one
+/// unbroken line, and a change whose caller goes away never stalls the queue.
+#[tokio::test]
+async fn administration_and_requests_write_through_one_queue() {
+    let t = TestApp::start().await;
+    // One call first: a cold burst of one M-ID's calls is counted before checking (R14's
+    // limit holds for parallel guesses too); vendors' software signs in once, then goes wide.
+    assert_ok(&t.send(SITE_USER, MAPLE, Some(PBCA.0), b"first").await);
+    let mut sends = Vec::new();
+    let mut changes = Vec::new();
+    for i in 0..16u8 {
+        let (url, ca) = (t.url.clone(), t.ca.clone());
+        sends.push(tokio::spawn(async move {
+            let mut c =
+                imax_gateway::client::S2sClient::connect(&url, &ca, SITE_USER.0, SITE_USER.1)
+                    .await
+                    .expect("connect");
+            c.resend = true;
+            c.send_file(
+                MAPLE.0,
+                MAPLE.1,
+                Some(PBCA.0),
+                "ONE.DAT",
+                imax_gateway::client::Content::Bytes(vec![i; 512]),
+                None,
+            )
+            .await
+            .expect("reply")
+        }));
+        let admin = t.admin.clone();
+        changes.push(tokio::spawn(async move {
+            admin
+                .post_broadcast(&format!("Notice {i}"), "One queue.")
+                .await
+        }));
+    }
+    for s in sends {
+        assert_ok(&s.await.expect("send"));
+    }
+    for c in changes {
+        c.await.expect("change").expect("posted");
+    }
+    // A change abandoned at any point (here: as soon as it is spawned) leaves the queue going.
+    let admin = t.admin.clone();
+    let abandoned = tokio::spawn(async move { admin.post_broadcast("Gone", "x").await });
+    abandoned.abort();
+    let after = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        t.send(SITE_USER, MAPLE, Some(PBCA.0), b"after an abandoned change"),
+    )
+    .await
+    .expect("the queue goes on");
+    assert_ok(&after);
+    let report = t.admin.store().check().await.expect("check");
+    assert!(report.audit_broken.is_none(), "{report:?}");
+}

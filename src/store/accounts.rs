@@ -24,11 +24,13 @@ pub(super) const ACCOUNT_FROM: &str = "FROM accounts a
 #[derive(Clone, Copy)]
 pub struct Accounts<'a> {
     pool: &'a AnyPool,
+    /// Every change goes through the committer (its one write path).
+    writer: &'a super::Committer,
 }
 
 impl<'a> Accounts<'a> {
-    pub(crate) fn new(pool: &'a AnyPool) -> Self {
-        Accounts { pool }
+    pub(crate) fn new(pool: &'a AnyPool, writer: &'a super::Committer) -> Self {
+        Accounts { pool, writer }
     }
 
     /// M-IDs whose ID or name matches `like` (an SQL LIKE pattern with `\\` as escape),
@@ -60,13 +62,14 @@ impl<'a> Accounts<'a> {
         audit: &AuditEntry,
     ) -> Result<i64, StoreError> {
         let pool = self.pool;
-        super::audited(pool, audit, async |tx| {
-            let changed = if a.password_is_current {
-                to_epoch(now)
-            } else {
-                0
-            };
-            let id: i64 = sqlx::query_scalar(
+        self.writer
+            .audited(pool, audit, async |tx| {
+                let changed = if a.password_is_current {
+                    to_epoch(now)
+                } else {
+                    0
+                };
+                let id: i64 = sqlx::query_scalar(
                 "INSERT INTO accounts (mid, kind, full_name, email, organization, password_hash,
                 password_changed_at, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
@@ -81,9 +84,9 @@ impl<'a> Accounts<'a> {
             .bind(to_epoch(now))
             .fetch_one(&mut *tx)
             .await?;
-            Ok(id)
-        })
-        .await
+                Ok(id)
+            })
+            .await
     }
     pub async fn grant(
         &self,
@@ -94,8 +97,9 @@ impl<'a> Accounts<'a> {
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
         let pool = self.pool;
-        super::audited(pool, audit, async |tx| {
-            sqlx::query(
+        self.writer
+            .audited(pool, audit, async |tx| {
+                sqlx::query(
                 "INSERT INTO account_rights (account_id, right_name, granted_at, granted_by) VALUES
                 ($1, $2, $3, $4)
              ON CONFLICT (account_id, right_name) DO NOTHING",
@@ -106,13 +110,13 @@ impl<'a> Accounts<'a> {
             .bind(by)
             .execute(&mut *tx)
             .await?;
-            sqlx::query("UPDATE accounts SET auth_epoch = auth_epoch + 1 WHERE id = $1")
-                .bind(account)
-                .execute(&mut *tx)
-                .await?;
-            Ok(())
-        })
-        .await
+                sqlx::query("UPDATE accounts SET auth_epoch = auth_epoch + 1 WHERE id = $1")
+                    .bind(account)
+                    .execute(&mut *tx)
+                    .await?;
+                Ok(())
+            })
+            .await
     }
     pub async fn admit_to_working_group(
         &self,
@@ -122,8 +126,9 @@ impl<'a> Accounts<'a> {
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
         let pool = self.pool;
-        super::audited(pool, audit, async |tx| {
-            sqlx::query(
+        self.writer
+            .audited(pool, audit, async |tx| {
+                sqlx::query(
             "INSERT INTO working_group (account_id, admitted_at, admitted_by) VALUES ($1, $2, $3)
              ON CONFLICT (account_id) DO UPDATE SET admitted_at = excluded.admitted_at,
              admitted_by = excluded.admitted_by",
@@ -133,9 +138,9 @@ impl<'a> Accounts<'a> {
         .bind(by)
         .execute(&mut *tx)
         .await?;
-            Ok(())
-        })
-        .await
+                Ok(())
+            })
+            .await
     }
     /// Sets a new password hash, remembers the old one for the history rule, and forgets every
     /// remembered credential (epoch bump). `current` false makes it expire at once.
@@ -148,27 +153,28 @@ impl<'a> Accounts<'a> {
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
         let pool = self.pool;
-        super::audited(pool, audit, async |tx| {
-            sqlx::query(
-                "INSERT INTO password_history (account_id, password_hash, changed_at)
+        self.writer
+            .audited(pool, audit, async |tx| {
+                sqlx::query(
+                    "INSERT INTO password_history (account_id, password_hash, changed_at)
              SELECT id, password_hash, $2 FROM accounts WHERE id = $1",
-            )
-            .bind(account)
-            .bind(to_epoch(now))
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query(
-                "UPDATE accounts SET password_hash = $1, password_changed_at = $2, auth_epoch =
+                )
+                .bind(account)
+                .bind(to_epoch(now))
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "UPDATE accounts SET password_hash = $1, password_changed_at = $2, auth_epoch =
                 auth_epoch + 1 WHERE id = $3",
-            )
-            .bind(new_hash)
-            .bind(if current { to_epoch(now) } else { 0 })
-            .bind(account)
-            .execute(&mut *tx)
-            .await?;
-            Ok(())
-        })
-        .await
+                )
+                .bind(new_hash)
+                .bind(if current { to_epoch(now) } else { 0 })
+                .bind(account)
+                .execute(&mut *tx)
+                .await?;
+                Ok(())
+            })
+            .await
     }
     /// The last `n` password hashes, newest first (the current one is not included).
     pub async fn password_history(&self, account: i64, n: u32) -> Result<Vec<String>, StoreError> {
@@ -192,13 +198,14 @@ impl<'a> Accounts<'a> {
     ) -> Result<(), StoreError> {
         let pool = self.pool;
         let (s, reason) = status.to_columns();
-        super::audited(pool, audit, async |tx| {
-            let touch = if status == AccountStatus::Active {
-                Some(to_epoch(now))
-            } else {
-                None
-            };
-            sqlx::query(
+        self.writer
+            .audited(pool, audit, async |tx| {
+                let touch = if status == AccountStatus::Active {
+                    Some(to_epoch(now))
+                } else {
+                    None
+                };
+                sqlx::query(
                 "UPDATE accounts SET status = $1, lock_reason = $2, failed_signins = 0, auth_epoch
                 = auth_epoch + 1,
                     last_activity_at = COALESCE($3, last_activity_at),
@@ -211,9 +218,9 @@ impl<'a> Accounts<'a> {
             .bind(account)
             .execute(&mut *tx)
             .await?;
-            Ok(())
-        })
-        .await
+                Ok(())
+            })
+            .await
     }
     /// Records that the person accepted the Rules of Behavior (R21).
     pub async fn accept_rules_of_behavior(
@@ -223,15 +230,16 @@ impl<'a> Accounts<'a> {
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
         let pool = self.pool;
-        super::audited(pool, audit, async |tx| {
-            sqlx::query("UPDATE accounts SET rob_accepted_at = $1 WHERE id = $2")
-                .bind(to_epoch(at))
-                .bind(account)
-                .execute(&mut *tx)
-                .await?;
-            Ok(())
-        })
-        .await
+        self.writer
+            .audited(pool, audit, async |tx| {
+                sqlx::query("UPDATE accounts SET rob_accepted_at = $1 WHERE id = $2")
+                    .bind(to_epoch(at))
+                    .bind(account)
+                    .execute(&mut *tx)
+                    .await?;
+                Ok(())
+            })
+            .await
     }
     /// Counts an attempt to sign in as `account` before its password is checked, so that
     /// parallel guesses are counted too; returns the attempt's place in the current run of
@@ -266,7 +274,7 @@ impl<'a> Accounts<'a> {
     /// Appends an audit record with no other change (a refusal worth recording).
     pub async fn record(&self, audit: &AuditEntry) -> Result<(), StoreError> {
         let pool = self.pool;
-        super::audited(pool, audit, async |_| Ok(())).await
+        self.writer.audited(pool, audit, async |_| Ok(())).await
     }
 }
 

@@ -7,11 +7,20 @@
 //! answers every job. If a job fails, the batch is applied again with each job in its own
 //! savepoint, so one failing job does not sink the others. Under load many requests share one
 //! fsync (and, on PostgreSQL, few round trips); alone, a request pays exactly one.
+//!
+//! It is the one write path. A change whose statements depend on what its own transaction
+//! reads (administration: check, then write) cannot be described as [`Effect`]s in advance, so
+//! it queues for a turn instead ([`Committer::audited`], [`Committer::change`]): the committer
+//! commits the batch before it, lets the caller run its transaction (the same write
+//! transaction, the same audit append, a failed connection closed the same way), and goes on
+//! when the caller is done. Writes are thereby serialized on one node in the order they were
+//! queued, and never compete for SQLite's write lock.
 
 use crate::audit::AuditEntry;
 use crate::clock::to_epoch;
 use crate::error::{Code, Refusal};
 use crate::store::audit_log::{Chain, MAX_ROWS_PER_INSERT};
+use crate::store::StoreError;
 use sqlx::{AnyConnection, AnyPool, Connection};
 use std::sync::Arc;
 use time::OffsetDateTime;
@@ -96,6 +105,19 @@ struct Job {
     reply: oneshot::Sender<Result<(), CommitError>>,
 }
 
+/// What the committer's queue carries. Jobs are nearly all of it, so a turn taking a job's room
+/// in the queue costs less than boxing every job.
+#[allow(clippy::large_enum_variant)]
+enum Queued {
+    Job(Job),
+    /// A caller's turn to write a change itself: told when it may begin, and the committer
+    /// waits for `done` (or for the caller to go away) before the next batch.
+    Turn {
+        begin: oneshot::Sender<()>,
+        done: oneshot::Receiver<()>,
+    },
+}
+
 /// Why a job was not (or may not have been) committed. The difference matters: a body whose
 /// row was certainly not committed may be deleted; one whose row may exist must be kept.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -170,7 +192,7 @@ impl CommitError {
 /// Handle to the committer task.
 #[derive(Debug, Clone)]
 pub struct Committer {
-    tx: mpsc::Sender<Job>,
+    tx: mpsc::Sender<Queued>,
     task: Arc<Mutex<Option<tokio::task::JoinHandle<()>>>>,
     /// Held by the task while a batch is being committed.
     busy: Arc<Mutex<()>>,
@@ -219,11 +241,11 @@ impl Committer {
             message: format!("the committer has stopped ({what})"),
         };
         self.tx
-            .send(Job {
+            .send(Queued::Job(Job {
                 effects,
                 audit,
                 reply,
-            })
+            }))
             .await
             .map_err(|_| stopped("not queued"))?;
         // The job was queued: if the committer is gone before answering, nobody can say
@@ -235,6 +257,57 @@ impl Committer {
             metrics::counter!("imax_requests_total", &labels).increment(1);
         }
         committed
+    }
+
+    /// Runs `body` and appends `audit` in one write transaction, in the committer's turn (see
+    /// the module's documentation); returns the body's value once both are committed.
+    pub async fn audited<T>(
+        &self,
+        pool: &AnyPool,
+        audit: &AuditEntry,
+        body: impl AsyncFnOnce(&mut AnyConnection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.change(pool, async |tx| Ok((body(tx).await?, Some(audit.clone()))))
+            .await
+    }
+
+    /// [`Committer::audited`] for a change that writes its audit record only when it changed
+    /// something: the body returns its value and the record (none: its transaction is rolled
+    /// back, nothing recorded).
+    pub async fn change<T>(
+        &self,
+        pool: &AnyPool,
+        body: impl AsyncFnOnce(&mut AnyConnection) -> Result<(T, Option<AuditEntry>), StoreError>,
+    ) -> Result<T, StoreError> {
+        let stopped = || StoreError::Db(sqlx::Error::PoolClosed);
+        let (begin, my_turn) = oneshot::channel();
+        // Dropped when this function returns or is cancelled: either ends the turn.
+        let (_done, done) = oneshot::channel::<()>();
+        self.tx
+            .send(Queued::Turn { begin, done })
+            .await
+            .map_err(|_| stopped())?;
+        my_turn.await.map_err(|_| stopped())?;
+        let engine = crate::store::Engine::of_pool(pool);
+        let mut conn = pool.acquire().await?;
+        let written = async {
+            let mut tx = crate::store::begin_write_on(&mut conn, engine).await?;
+            let (value, audit) = body(&mut tx).await?;
+            match audit {
+                Some(audit) => {
+                    crate::store::audit_log::append(&mut tx, &audit).await?;
+                    tx.commit().await?;
+                }
+                None => tx.rollback().await?,
+            }
+            Ok(value)
+        }
+        .await;
+        // As for batches: a connection whose transaction failed is never reused.
+        if written.is_err() {
+            conn.close_on_drop();
+        }
+        written
     }
 
     /// Lets queued jobs and the batch in progress finish, then stops the task. Called after
@@ -254,31 +327,52 @@ impl Committer {
     }
 }
 
-async fn run(pool: AnyPool, mut rx: mpsc::Receiver<Job>, busy: Arc<Mutex<()>>) {
+async fn run(pool: AnyPool, mut rx: mpsc::Receiver<Queued>, busy: Arc<Mutex<()>>) {
     while let Some(first) = rx.recv().await {
         let _guard = busy.lock().await;
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
+        // The jobs waiting, up to the first turn (which comes after their batch).
+        let (mut batch, mut turn) = (Vec::new(), None);
+        let mut next = Some(first);
+        while let Some(queued) = next.take() {
+            match queued {
+                Queued::Job(job) => batch.push(job),
+                Queued::Turn { begin, done } => {
+                    turn = Some((begin, done));
+                    break;
+                }
+            }
+            if batch.len() < MAX_BATCH {
+                next = rx.try_recv().ok();
             }
         }
-        let started = std::time::Instant::now();
-        metrics::histogram!("imax_commit_batch_size").record(batch.len() as f64);
-        let results = commit_batch(&pool, &batch).await;
-        metrics::histogram!("imax_commit_seconds").record(started.elapsed().as_secs_f64());
-        match results {
-            Ok(per_job) => {
-                for (job, r) in batch.into_iter().zip(per_job) {
-                    let _ = job.reply.send(r);
-                }
+        if !batch.is_empty() {
+            commit_jobs(&pool, batch).await;
+        }
+        if let Some((begin, done)) = turn {
+            if begin.send(()).is_ok() {
+                // Ends when the caller is done or gone.
+                let _ = done.await;
             }
-            Err(e) => {
-                tracing::error!(error = %e, "group commit failed");
-                for job in batch {
-                    let _ = job.reply.send(Err(e.clone()));
-                }
+        }
+    }
+}
+
+/// Commits a batch of jobs and answers each.
+async fn commit_jobs(pool: &AnyPool, batch: Vec<Job>) {
+    let started = std::time::Instant::now();
+    metrics::histogram!("imax_commit_batch_size").record(batch.len() as f64);
+    let results = commit_batch(pool, &batch).await;
+    metrics::histogram!("imax_commit_seconds").record(started.elapsed().as_secs_f64());
+    match results {
+        Ok(per_job) => {
+            for (job, r) in batch.into_iter().zip(per_job) {
+                let _ = job.reply.send(r);
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "group commit failed");
+            for job in batch {
+                let _ = job.reply.send(Err(e.clone()));
             }
         }
     }

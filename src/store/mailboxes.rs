@@ -53,11 +53,13 @@ pub(super) const COLUMNS: &str = "id, imax_id, kind, name, password_hash, active
 #[derive(Clone, Copy)]
 pub struct Mailboxes<'a> {
     pool: &'a AnyPool,
+    /// Every change goes through the committer (its one write path).
+    writer: &'a super::Committer,
 }
 
 impl<'a> Mailboxes<'a> {
-    pub(crate) fn new(pool: &'a AnyPool) -> Self {
-        Mailboxes { pool }
+    pub(crate) fn new(pool: &'a AnyPool, writer: &'a super::Committer) -> Self {
+        Mailboxes { pool, writer }
     }
 
     /// Counts an attempt at `mailbox`'s password before the password is checked, so that
@@ -133,25 +135,26 @@ impl<'a> Mailboxes<'a> {
         audit: &AuditEntry,
     ) -> Result<i64, StoreError> {
         let pool = self.pool;
-        super::audited(pool, audit, async |tx| {
-            let id = sqlx::query_scalar(
-                "INSERT INTO mailboxes (imax_id, kind, name, email, password_hash,
+        self.writer
+            .audited(pool, audit, async |tx| {
+                let id = sqlx::query_scalar(
+                    "INSERT INTO mailboxes (imax_id, kind, name, email, password_hash,
                 password_changed_at, created_at, accepts_attachments)
              VALUES ($1, $2, $3, $4, $5, $6, $6, $7) RETURNING id",
-            )
-            .bind(m.imax_id.as_str())
-            .bind(m.kind.as_str())
-            .bind(&m.name)
-            .bind(&m.email)
-            .bind(&m.password_hash)
-            .bind(to_epoch(now))
-            // HUD's TRACS takes TRACS files only.
-            .bind(i64::from(m.kind != MailboxKind::Hud))
-            .fetch_one(&mut *tx)
-            .await?;
-            Ok(id)
-        })
-        .await
+                )
+                .bind(m.imax_id.as_str())
+                .bind(m.kind.as_str())
+                .bind(&m.name)
+                .bind(&m.email)
+                .bind(&m.password_hash)
+                .bind(to_epoch(now))
+                // HUD's TRACS takes TRACS files only.
+                .bind(i64::from(m.kind != MailboxKind::Hud))
+                .fetch_one(&mut *tx)
+                .await?;
+                Ok(id)
+            })
+            .await
     }
     pub async fn set_password(
         &self,
@@ -161,8 +164,9 @@ impl<'a> Mailboxes<'a> {
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
         let pool = self.pool;
-        super::audited(pool, audit, async |tx| {
-            sqlx::query(
+        self.writer
+            .audited(pool, audit, async |tx| {
+                sqlx::query(
                 "UPDATE mailboxes SET password_hash = $1, password_changed_at = $2, auth_epoch =
                 auth_epoch + 1,
                     failed_passwords = 0, frozen_until = NULL
@@ -173,18 +177,18 @@ impl<'a> Mailboxes<'a> {
             .bind(mailbox)
             .execute(&mut *tx)
             .await?;
-            // A new password ends any run of refused Help Desk resets (R24), and any freeze for
-            // wrong passwords.
-            sqlx::query(
+                // A new password ends any run of refused Help Desk resets (R24), and any freeze for
+                // wrong passwords.
+                sqlx::query(
                 "UPDATE mailbox_profiles SET reset_failures = 0, resets_frozen_until = NULL WHERE
                 mailbox_id = $1",
             )
             .bind(mailbox)
             .execute(&mut *tx)
             .await?;
-            Ok(())
-        })
-        .await
+                Ok(())
+            })
+            .await
     }
     /// Creates a property served by `mailbox` (its TRACSMail ID), or updates its name and mailbox.
     pub async fn upsert_property(
@@ -195,21 +199,22 @@ impl<'a> Mailboxes<'a> {
         audit: &AuditEntry,
     ) -> Result<i64, StoreError> {
         let pool = self.pool;
-        super::audited(pool, audit, async |tx| {
-            let id = sqlx::query_scalar(
-                "INSERT INTO properties (property_number, name, mailbox_id) VALUES ($1, $2, $3)
+        self.writer
+            .audited(pool, audit, async |tx| {
+                let id = sqlx::query_scalar(
+                    "INSERT INTO properties (property_number, name, mailbox_id) VALUES ($1, $2, $3)
              ON CONFLICT (property_number) DO UPDATE SET name = excluded.name, mailbox_id =
              excluded.mailbox_id
              RETURNING id",
-            )
-            .bind(number)
-            .bind(name)
-            .bind(mailbox)
-            .fetch_one(&mut *tx)
-            .await?;
-            Ok(id)
-        })
-        .await
+                )
+                .bind(number)
+                .bind(name)
+                .bind(mailbox)
+                .fetch_one(&mut *tx)
+                .await?;
+                Ok(id)
+            })
+            .await
     }
     pub async fn property_id(&self, number: &str) -> Result<Option<i64>, StoreError> {
         let pool = self.pool;
@@ -229,8 +234,9 @@ impl<'a> Mailboxes<'a> {
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
         let pool = self.pool;
-        super::audited(pool, audit, async |tx| {
-            sqlx::query(
+        self.writer
+            .audited(pool, audit, async |tx| {
+                sqlx::query(
                 "INSERT INTO contracts (contract_number, property_id, administrator_mailbox) VALUES
                 ($1, $2, $3)
              ON CONFLICT (contract_number) DO UPDATE SET property_id = excluded.property_id,
@@ -241,9 +247,9 @@ impl<'a> Mailboxes<'a> {
             .bind(administrator)
             .execute(&mut *tx)
             .await?;
-            Ok(())
-        })
-        .await
+                Ok(())
+            })
+            .await
     }
     /// The mailbox `project` and the administrators of its properties' contracts (by id, each
     /// once), in one statement; `None` if there is no such mailbox.
@@ -299,18 +305,19 @@ impl<'a> Mailboxes<'a> {
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
         let pool = self.pool;
-        super::audited(pool, audit, async |tx| {
-            sqlx::query(
-                "INSERT INTO business_partners (account_id, property_id) VALUES ($1, $2) ON
+        self.writer
+            .audited(pool, audit, async |tx| {
+                sqlx::query(
+                    "INSERT INTO business_partners (account_id, property_id) VALUES ($1, $2) ON
                 CONFLICT DO NOTHING",
-            )
-            .bind(account)
-            .bind(property)
-            .execute(&mut *tx)
-            .await?;
-            Ok(())
-        })
-        .await
+                )
+                .bind(account)
+                .bind(property)
+                .execute(&mut *tx)
+                .await?;
+                Ok(())
+            })
+            .await
     }
     /// Whether `sender` may stand as Sender's iMAX ID in files sent from `mailbox` (R11).
     pub async fn may_send_for(&self, mailbox: i64, sender: &str) -> Result<bool, StoreError> {
@@ -334,9 +341,10 @@ impl<'a> Mailboxes<'a> {
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
         let pool = self.pool;
-        super::audited(pool, audit, async |tx| {
-            if allowed {
-                sqlx::query(
+        self.writer
+            .audited(pool, audit, async |tx| {
+                if allowed {
+                    sqlx::query(
                     "INSERT INTO mailbox_senders (mailbox_id, sender_mailbox_id) VALUES ($1, $2) ON
                     CONFLICT DO NOTHING",
                 )
@@ -344,19 +352,19 @@ impl<'a> Mailboxes<'a> {
                 .bind(sender)
                 .execute(&mut *tx)
                 .await?;
-            } else {
-                sqlx::query(
-                    "DELETE FROM mailbox_senders WHERE mailbox_id = $1 AND sender_mailbox_id =
+                } else {
+                    sqlx::query(
+                        "DELETE FROM mailbox_senders WHERE mailbox_id = $1 AND sender_mailbox_id =
                         $2",
-                )
-                .bind(mailbox)
-                .bind(sender)
-                .execute(&mut *tx)
-                .await?;
-            }
-            Ok(())
-        })
-        .await
+                    )
+                    .bind(mailbox)
+                    .bind(sender)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                Ok(())
+            })
+            .await
     }
     /// Whether a mailbox accepts files that are not TRACS files.
     pub async fn set_accepts_attachments(
@@ -366,15 +374,16 @@ impl<'a> Mailboxes<'a> {
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
         let pool = self.pool;
-        super::audited(pool, audit, async |tx| {
-            sqlx::query("UPDATE mailboxes SET accepts_attachments = $1 WHERE id = $2")
-                .bind(i64::from(accepts))
-                .bind(mailbox)
-                .execute(&mut *tx)
-                .await?;
-            Ok(())
-        })
-        .await
+        self.writer
+            .audited(pool, audit, async |tx| {
+                sqlx::query("UPDATE mailboxes SET accepts_attachments = $1 WHERE id = $2")
+                    .bind(i64::from(accepts))
+                    .bind(mailbox)
+                    .execute(&mut *tx)
+                    .await?;
+                Ok(())
+            })
+            .await
     }
     /// The mailboxes of a coordinator's BPR properties, with their freezes.
     pub async fn states_of_coordinator(

@@ -75,11 +75,13 @@ pub enum Duplicate {
 #[derive(Clone, Copy)]
 pub struct Messages<'a> {
     pool: &'a AnyPool,
+    /// Every change goes through the committer (its one write path).
+    writer: &'a super::Committer,
 }
 
 impl<'a> Messages<'a> {
-    pub(crate) fn new(pool: &'a AnyPool) -> Self {
-        Messages { pool }
+    pub(crate) fn new(pool: &'a AnyPool, writer: &'a super::Committer) -> Self {
+        Messages { pool, writer }
     }
 
     /// One page of `q.folder` as seen by `mailbox`, in `q.order`.
@@ -183,51 +185,55 @@ impl<'a> Messages<'a> {
         audit: crate::audit::AuditEntry,
     ) -> Result<Vec<(String, u64)>, StoreError> {
         let pool = self.pool;
-        let mut tx = crate::store::begin_write(pool).await?;
         // On PostgreSQL several nodes may purge at once: each takes rows no other holds.
         let engine = crate::store::Engine::of_pool(pool);
         let lock = match engine {
             crate::store::Engine::Postgres => " FOR UPDATE SKIP LOCKED",
             crate::store::Engine::Sqlite => "",
         };
-        let rows: Vec<(i64, String, i64)> = sqlx::query_as(&format!(
-            "SELECT id, body_key, size_bytes FROM messages WHERE received_at < $1
-          ORDER BY received_at, id LIMIT $2{lock}"
-        ))
-        .bind(to_epoch(cutoff))
-        .bind(batch as i64)
-        .fetch_all(&mut *tx)
-        .await?;
-        if rows.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut removed = Vec::with_capacity(rows.len());
-        for (id, key, size) in rows {
-            let n = sqlx::query("DELETE FROM messages WHERE id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            if n == 1 {
-                if engine == crate::store::Engine::Postgres {
-                    // Bodies in the database go with their rows, in the same transaction.
-                    sqlx::query("DELETE FROM body_chunks WHERE body_key = $1")
-                        .bind(&key)
+        let removed = self
+            .writer
+            .change(pool, async |tx| {
+                let rows: Vec<(i64, String, i64)> = sqlx::query_as(&format!(
+                    "SELECT id, body_key, size_bytes FROM messages WHERE received_at < $1
+                  ORDER BY received_at, id LIMIT $2{lock}"
+                ))
+                .bind(to_epoch(cutoff))
+                .bind(batch as i64)
+                .fetch_all(&mut *tx)
+                .await?;
+                let mut removed = Vec::with_capacity(rows.len());
+                for (id, key, size) in rows {
+                    let n = sqlx::query("DELETE FROM messages WHERE id = $1")
+                        .bind(id)
                         .execute(&mut *tx)
-                        .await?;
+                        .await?
+                        .rows_affected();
+                    if n == 1 {
+                        if engine == crate::store::Engine::Postgres {
+                            // Bodies in the database go with their rows, in the same
+                            // transaction.
+                            sqlx::query("DELETE FROM body_chunks WHERE body_key = $1")
+                                .bind(&key)
+                                .execute(&mut *tx)
+                                .await?;
+                        }
+                        removed.push((key, size));
+                    }
                 }
-                removed.push((key, size));
-            }
-        }
-        let rows = removed;
-        let audit = audit.detail(format!(
-            "removed {} messages received before {}",
-            rows.len(),
-            crate::clock::rfc3339(cutoff)
-        ));
-        crate::store::audit_log::append(&mut tx, &audit).await?;
-        tx.commit().await?;
-        Ok(rows
+                // Nothing older: nothing changed, nothing recorded.
+                if removed.is_empty() {
+                    return Ok((removed, None));
+                }
+                let audit = audit.clone().detail(format!(
+                    "removed {} messages received before {}",
+                    removed.len(),
+                    crate::clock::rfc3339(cutoff)
+                ));
+                Ok((removed, Some(audit)))
+            })
+            .await?;
+        Ok(removed
             .into_iter()
             .map(|(key, size)| (key, size.max(0) as u64))
             .collect())
@@ -329,8 +335,9 @@ impl<'a> Messages<'a> {
         audit: &crate::audit::AuditEntry,
     ) -> Result<i64, StoreError> {
         let pool = self.pool;
-        super::audited(pool, audit, async |tx| {
-            let id = sqlx::query_scalar(
+        self.writer
+            .audited(pool, audit, async |tx| {
+                let id = sqlx::query_scalar(
                 "INSERT INTO broadcasts (title, body, posted_by, posted_at) VALUES ($1, $2, $3, $4)
                 RETURNING id",
             )
@@ -340,9 +347,9 @@ impl<'a> Messages<'a> {
             .bind(to_epoch(at))
             .fetch_one(&mut *tx)
             .await?;
-            Ok(id)
-        })
-        .await
+                Ok(id)
+            })
+            .await
     }
 }
 

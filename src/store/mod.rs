@@ -5,8 +5,9 @@
 //! * a body is streamed into the body store ([`bodies`]: files beside SQLite, chunks in the
 //!   database on PostgreSQL), hashed on the way, and made durable *before* its row is
 //!   committed, so a visible row always has its whole body;
-//! * rows and their audit records are committed together by the [`committer`], which groups
-//!   concurrent requests into one transaction (one fsync for many requests);
+//! * rows and their audit records are committed together by the [`committer`], the one write
+//!   path: it groups concurrent requests into one transaction (one fsync for many requests),
+//!   and gives administration's check-then-write changes their turn in the same queue;
 //! * bodies whose row never committed are removed: for files at start-up (staging leftovers,
 //!   and after an unclean stop bodies without a row); in the database by age, at start-up and
 //!   hourly, since other nodes may have uploads in flight.
@@ -67,32 +68,6 @@ impl Engine {
     }
 }
 
-/// Starts a write transaction. SQLite takes the write lock at once (`BEGIN IMMEDIATE`), so
-/// writers queue instead of failing halfway.
-pub async fn begin_write(
-    pool: &AnyPool,
-) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
-    match Engine::of_pool(pool) {
-        Engine::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await,
-        Engine::Postgres => pool.begin().await,
-    }
-}
-
-/// Runs `body` in one write transaction (`BEGIN IMMEDIATE` on SQLite, so writers queue instead
-/// of failing) that also appends `audit`: a change and its audit record stand or fall
-/// together. The body's value is returned once both are committed.
-pub(crate) async fn audited<T>(
-    pool: &AnyPool,
-    audit: &crate::audit::AuditEntry,
-    body: impl AsyncFnOnce(&mut sqlx::AnyConnection) -> Result<T, StoreError>,
-) -> Result<T, StoreError> {
-    let mut tx = begin_write(pool).await?;
-    let out = body(&mut tx).await?;
-    audit_log::append(&mut tx, audit).await?;
-    tx.commit().await?;
-    Ok(out)
-}
-
 /// `rows` groups of `per_row` placeholders (`$1, $2, …` in order), each group shaped by
 /// `shape`, joined by commas.
 pub(crate) fn placeholders(
@@ -111,7 +86,8 @@ pub(crate) fn placeholders(
         .join(", ")
 }
 
-/// [`begin_write`] on a connection the caller holds.
+/// Starts a write transaction on a connection the caller holds. SQLite takes the write lock
+/// at once (`BEGIN IMMEDIATE`), so writers queue instead of failing halfway.
 pub async fn begin_write_on(
     conn: &mut AnyConnection,
     engine: Engine,
@@ -167,23 +143,23 @@ impl StoreError {
 impl Store {
     /// People: M-IDs, their rights, passwords, failed attempts and activity.
     pub fn accounts(&self) -> accounts::Accounts<'_> {
-        accounts::Accounts::new(&self.pool)
+        accounts::Accounts::new(&self.pool, &self.committer)
     }
     /// TRACSMail IDs, properties, contracts and who may send for whom.
     pub fn mailboxes(&self) -> mailboxes::Mailboxes<'_> {
-        mailboxes::Mailboxes::new(&self.pool)
+        mailboxes::Mailboxes::new(&self.pool, &self.committer)
     }
     /// Messages and broadcasts: folders, lookups, history.
     pub fn messages(&self) -> messages::Messages<'_> {
-        messages::Messages::new(&self.pool)
+        messages::Messages::new(&self.pool, &self.committer)
     }
     /// Coordinators, Help Desk staff and what they manage.
     pub fn operators(&self) -> operators::Operators<'_> {
-        operators::Operators::new(&self.pool)
+        operators::Operators::new(&self.pool, &self.committer)
     }
     /// Mailbox profiles (R23) and reset attempts.
     pub fn profiles(&self) -> profiles::Profiles<'_> {
-        profiles::Profiles::new(&self.pool)
+        profiles::Profiles::new(&self.pool, &self.committer)
     }
     /// Browser sessions.
     pub fn sessions(&self) -> sessions::Sessions<'_> {

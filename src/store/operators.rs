@@ -12,11 +12,13 @@ use time::OffsetDateTime;
 #[derive(Clone, Copy)]
 pub struct Operators<'a> {
     pool: &'a AnyPool,
+    /// Every change goes through the committer (its one write path).
+    writer: &'a super::Committer,
 }
 
 impl<'a> Operators<'a> {
-    pub(crate) fn new(pool: &'a AnyPool) -> Self {
-        Operators { pool }
+    pub(crate) fn new(pool: &'a AnyPool, writer: &'a super::Committer) -> Self {
+        Operators { pool, writer }
     }
 
     /// A coordinator's BPR properties as (number, name), by number (R3).
@@ -50,19 +52,20 @@ impl<'a> Operators<'a> {
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
         let pool = self.pool;
-        super::audited(pool, audit, async |tx| {
-            sqlx::query(
-                "INSERT INTO help_desk (account_id, added_at, added_by) VALUES ($1, $2, $3) ON
+        self.writer
+            .audited(pool, audit, async |tx| {
+                sqlx::query(
+                    "INSERT INTO help_desk (account_id, added_at, added_by) VALUES ($1, $2, $3) ON
                 CONFLICT DO NOTHING",
-            )
-            .bind(account)
-            .bind(to_epoch(at))
-            .bind(by)
-            .execute(&mut *tx)
-            .await?;
-            Ok(())
-        })
-        .await
+                )
+                .bind(account)
+                .bind(to_epoch(at))
+                .bind(by)
+                .execute(&mut *tx)
+                .await?;
+                Ok(())
+            })
+            .await
     }
     /// Records that `coordinator` manages `user` (R3, R19).
     pub async fn link(
@@ -73,8 +76,9 @@ impl<'a> Operators<'a> {
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
         let pool = self.pool;
-        super::audited(pool, audit, async |tx| {
-            sqlx::query(
+        self.writer
+            .audited(pool, audit, async |tx| {
+                sqlx::query(
                 "INSERT INTO coordinator_users (coordinator_id, user_id, assigned_at) VALUES ($1,
                 $2, $3) ON CONFLICT DO NOTHING",
             )
@@ -83,9 +87,9 @@ impl<'a> Operators<'a> {
             .bind(to_epoch(at))
             .execute(&mut *tx)
             .await?;
-            Ok(())
-        })
-        .await
+                Ok(())
+            })
+            .await
     }
     pub async fn manages(&self, coordinator: i64, user: i64) -> Result<bool, StoreError> {
         let pool = self.pool;
@@ -149,21 +153,22 @@ impl<'a> Operators<'a> {
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
         let pool = self.pool;
-        super::audited(pool, audit, async |tx| {
-            let sql = if assigned {
-                "INSERT INTO property_assignments (account_id, property_id) VALUES ($1, $2) ON
+        self.writer
+            .audited(pool, audit, async |tx| {
+                let sql = if assigned {
+                    "INSERT INTO property_assignments (account_id, property_id) VALUES ($1, $2) ON
                     CONFLICT DO NOTHING"
-            } else {
-                "DELETE FROM property_assignments WHERE account_id = $1 AND property_id = $2"
-            };
-            sqlx::query(sql)
-                .bind(account)
-                .bind(property)
-                .execute(&mut *tx)
-                .await?;
-            Ok(())
-        })
-        .await
+                } else {
+                    "DELETE FROM property_assignments WHERE account_id = $1 AND property_id = $2"
+                };
+                sqlx::query(sql)
+                    .bind(account)
+                    .bind(property)
+                    .execute(&mut *tx)
+                    .await?;
+                Ok(())
+            })
+            .await
     }
     pub async fn revoke(
         &self,
@@ -172,19 +177,20 @@ impl<'a> Operators<'a> {
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
         let pool = self.pool;
-        super::audited(pool, audit, async |tx| {
-            sqlx::query("DELETE FROM account_rights WHERE account_id = $1 AND right_name = $2")
-                .bind(account)
-                .bind(right.as_str())
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("UPDATE accounts SET auth_epoch = auth_epoch + 1 WHERE id = $1")
-                .bind(account)
-                .execute(&mut *tx)
-                .await?;
-            Ok(())
-        })
-        .await
+        self.writer
+            .audited(pool, audit, async |tx| {
+                sqlx::query("DELETE FROM account_rights WHERE account_id = $1 AND right_name = $2")
+                    .bind(account)
+                    .bind(right.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("UPDATE accounts SET auth_epoch = auth_epoch + 1 WHERE id = $1")
+                    .bind(account)
+                    .execute(&mut *tx)
+                    .await?;
+                Ok(())
+            })
+            .await
     }
     /// Removes a right flagged for removal (R18) once its deadline passed; false if it is no longer
     /// there (another node, or a coordinator, got there first): then nothing is written, so two
@@ -197,28 +203,29 @@ impl<'a> Operators<'a> {
         audit: &AuditEntry,
     ) -> Result<bool, StoreError> {
         let pool = self.pool;
-        let mut tx = crate::store::begin_write(pool).await?;
-        let gone = sqlx::query(
-            "DELETE FROM account_rights WHERE account_id = $1 AND right_name = $2
-            AND flagged_for_removal = 1 AND flagged_at = $3",
-        )
-        .bind(account)
-        .bind(right.as_str())
-        .bind(flagged_at)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if gone == 0 {
-            tx.rollback().await?;
-            return Ok(false);
-        }
-        sqlx::query("UPDATE accounts SET auth_epoch = auth_epoch + 1 WHERE id = $1")
-            .bind(account)
-            .execute(&mut *tx)
-            .await?;
-        crate::store::audit_log::append(&mut tx, audit).await?;
-        tx.commit().await?;
-        Ok(true)
+        self.writer
+            .change(pool, async |tx| {
+                let gone = sqlx::query(
+                    "DELETE FROM account_rights WHERE account_id = $1 AND right_name = $2
+                    AND flagged_for_removal = 1 AND flagged_at = $3",
+                )
+                .bind(account)
+                .bind(right.as_str())
+                .bind(flagged_at)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                // Another node removed it first: nothing changed, nothing recorded.
+                if gone == 0 {
+                    return Ok((false, None));
+                }
+                sqlx::query("UPDATE accounts SET auth_epoch = auth_epoch + 1 WHERE id = $1")
+                    .bind(account)
+                    .execute(&mut *tx)
+                    .await?;
+                Ok((true, Some(audit.clone())))
+            })
+            .await
     }
     /// Turns a user into a coordinator (R4) with BPRs on `properties`.
     pub async fn promote(
@@ -228,25 +235,28 @@ impl<'a> Operators<'a> {
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
         let pool = self.pool;
-        super::audited(pool, audit, async |tx| {
-            sqlx::query("UPDATE accounts SET kind = $1, auth_epoch = auth_epoch + 1 WHERE id = $2")
+        self.writer
+            .audited(pool, audit, async |tx| {
+                sqlx::query(
+                    "UPDATE accounts SET kind = $1, auth_epoch = auth_epoch + 1 WHERE id = $2",
+                )
                 .bind(AccountKind::Coordinator.as_str())
                 .bind(account)
                 .execute(&mut *tx)
                 .await?;
-            for p in properties {
-                sqlx::query(
-                    "INSERT INTO business_partners (account_id, property_id) VALUES ($1, $2) ON
+                for p in properties {
+                    sqlx::query(
+                        "INSERT INTO business_partners (account_id, property_id) VALUES ($1, $2) ON
                     CONFLICT DO NOTHING",
-                )
-                .bind(account)
-                .bind(p)
-                .execute(&mut *tx)
-                .await?;
-            }
-            Ok(())
-        })
-        .await
+                    )
+                    .bind(account)
+                    .bind(p)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                Ok(())
+            })
+            .await
     }
     /// Flags (or unflags) a right for removal at the deadline (R18).
     pub async fn flag_right(
@@ -257,8 +267,9 @@ impl<'a> Operators<'a> {
         audit: &AuditEntry,
     ) -> Result<u64, StoreError> {
         let pool = self.pool;
-        super::audited(pool, audit, async |tx| {
-            let n = sqlx::query(
+        self.writer
+            .audited(pool, audit, async |tx| {
+                let n = sqlx::query(
             "UPDATE account_rights SET flagged_for_removal = $1, flagged_by = $2, flagged_at = $3
              WHERE account_id = $4 AND right_name = $5",
         )
@@ -270,9 +281,9 @@ impl<'a> Operators<'a> {
         .execute(&mut *tx)
         .await?
         .rows_affected();
-            Ok(n)
-        })
-        .await
+                Ok(n)
+            })
+            .await
     }
     /// Records a user's recertification for `cycle` by `coordinator` (R17, R18).
     pub async fn recertify(
@@ -284,8 +295,9 @@ impl<'a> Operators<'a> {
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
         let pool = self.pool;
-        super::audited(pool, audit, async |tx| {
-            sqlx::query(
+        self.writer
+            .audited(pool, audit, async |tx| {
+                sqlx::query(
                 "INSERT INTO recertifications (user_id, cycle, coordinator_id, certified_at) VALUES
                 ($1, $2, $3, $4)
              ON CONFLICT (user_id, cycle) DO NOTHING",
@@ -296,14 +308,14 @@ impl<'a> Operators<'a> {
             .bind(to_epoch(at))
             .execute(&mut *tx)
             .await?;
-            sqlx::query("UPDATE accounts SET recertified_at = $1 WHERE id = $2")
-                .bind(to_epoch(at))
-                .bind(user)
-                .execute(&mut *tx)
-                .await?;
-            Ok(())
-        })
-        .await
+                sqlx::query("UPDATE accounts SET recertified_at = $1 WHERE id = $2")
+                    .bind(to_epoch(at))
+                    .bind(user)
+                    .execute(&mut *tx)
+                    .await?;
+                Ok(())
+            })
+            .await
     }
     /// Rights flagged for removal, with their holder's M-ID and when they were flagged.
     pub async fn flagged_rights(&self) -> Result<Vec<(i64, String, String, i64)>, StoreError> {

@@ -35,11 +35,13 @@ pub struct Profile {
 #[derive(Clone, Copy)]
 pub struct Profiles<'a> {
     pool: &'a AnyPool,
+    /// Every change goes through the committer (its one write path).
+    writer: &'a super::Committer,
 }
 
 impl<'a> Profiles<'a> {
-    pub(crate) fn new(pool: &'a AnyPool) -> Self {
-        Profiles { pool }
+    pub(crate) fn new(pool: &'a AnyPool, writer: &'a super::Committer) -> Self {
+        Profiles { pool, writer }
     }
 
     pub async fn save(
@@ -49,9 +51,10 @@ impl<'a> Profiles<'a> {
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
         let pool = self.pool;
-        super::audited(pool, audit, async |tx| {
-            sqlx::query(
-                "INSERT INTO mailbox_profiles (mailbox_id, contact_name, description, title,
+        self.writer
+            .audited(pool, audit, async |tx| {
+                sqlx::query(
+                    "INSERT INTO mailbox_profiles (mailbox_id, contact_name, description, title,
                 organization, firm_name,
                  street1, street2, city, state, postal_code, country, phone, fax, email, pin_hash,
                  secondary_first, secondary_last, secondary_email, secondary_pin_hash)
@@ -68,32 +71,32 @@ impl<'a> Profiles<'a> {
                  secondary_last = excluded.secondary_last,
                  secondary_email = excluded.secondary_email,
                  secondary_pin_hash = excluded.secondary_pin_hash",
-            )
-            .bind(mailbox)
-            .bind(&p.contact_name)
-            .bind(&p.description)
-            .bind(&p.title)
-            .bind(&p.organization)
-            .bind(&p.firm_name)
-            .bind(&p.street1)
-            .bind(&p.street2)
-            .bind(&p.city)
-            .bind(&p.state)
-            .bind(&p.postal_code)
-            .bind(&p.country)
-            .bind(&p.phone)
-            .bind(&p.fax)
-            .bind(&p.email)
-            .bind(&p.pin_hash)
-            .bind(&p.secondary_first)
-            .bind(&p.secondary_last)
-            .bind(&p.secondary_email)
-            .bind(&p.secondary_pin_hash)
-            .execute(&mut *tx)
-            .await?;
-            Ok(())
-        })
-        .await
+                )
+                .bind(mailbox)
+                .bind(&p.contact_name)
+                .bind(&p.description)
+                .bind(&p.title)
+                .bind(&p.organization)
+                .bind(&p.firm_name)
+                .bind(&p.street1)
+                .bind(&p.street2)
+                .bind(&p.city)
+                .bind(&p.state)
+                .bind(&p.postal_code)
+                .bind(&p.country)
+                .bind(&p.phone)
+                .bind(&p.fax)
+                .bind(&p.email)
+                .bind(&p.pin_hash)
+                .bind(&p.secondary_first)
+                .bind(&p.secondary_last)
+                .bind(&p.secondary_email)
+                .bind(&p.secondary_pin_hash)
+                .execute(&mut *tx)
+                .await?;
+                Ok(())
+            })
+            .await
     }
     /// The profile and the reset state: failures so far and until when resets are frozen.
     pub async fn load(
@@ -151,22 +154,23 @@ impl<'a> Profiles<'a> {
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
         let pool = self.pool;
-        super::audited(pool, audit, async |tx| {
-            sqlx::query(
-                "UPDATE mailbox_profiles SET
+        self.writer
+            .audited(pool, audit, async |tx| {
+                sqlx::query(
+                    "UPDATE mailbox_profiles SET
                  resets_frozen_until = CASE WHEN reset_failures + 1 >= $1 THEN $2 ELSE
                  resets_frozen_until END,
                  reset_failures = CASE WHEN reset_failures + 1 >= $1 THEN 0 ELSE reset_failures
                  + 1 END
              WHERE mailbox_id = $3",
-            )
-            .bind(limit)
-            .bind(to_epoch(freeze_until))
-            .bind(mailbox)
-            .execute(&mut *tx)
-            .await?;
-            Ok(())
-        })
-        .await
+                )
+                .bind(limit)
+                .bind(to_epoch(freeze_until))
+                .bind(mailbox)
+                .execute(&mut *tx)
+                .await?;
+                Ok(())
+            })
+            .await
     }
 }
