@@ -183,3 +183,43 @@ async fn r26_history_is_purged_after_the_retention_period_and_the_audit_stays() 
     let coordinator = t.admin.acting_as(COORDINATOR.0).await.expect("coordinator");
     assert!(coordinator.purge(true).await.is_err());
 }
+
+/// Identical transmissions arriving at the same moment: the unique index lets one in, and the
+/// others are told `DuplicateFile` (the committer asks the database whether the key is there,
+/// whether the twins share a batch or not), never `Unavailable`.
+#[tokio::test]
+async fn identical_files_sent_at_the_same_moment_store_one_and_refuse_the_rest_as_duplicates() {
+    let t = TestApp::start().await;
+    assert_ok(&send(&t, Some(PBCA.0), b"%PDF-1.7\n% warm-up\n%%EOF\n").await);
+    let file = tenant_file(3);
+    let mut twins = Vec::new();
+    for _ in 0..6 {
+        let (url, ca, file) = (t.url.clone(), t.ca.clone(), file.clone());
+        twins.push(tokio::spawn(async move {
+            let mut c =
+                imax_gateway::client::S2sClient::connect(&url, &ca, SITE_USER.0, SITE_USER.1)
+                    .await
+                    .expect("connect");
+            c.send_file(
+                MAPLE.0,
+                MAPLE.1,
+                None,
+                "TWIN.DAT",
+                Content::Bytes(file),
+                None,
+            )
+            .await
+            .expect("reply")
+        }));
+    }
+    let (mut stored, mut duplicates) = (0, 0);
+    for twin in twins {
+        let r = twin.await.expect("twin");
+        match r.code() {
+            "ok" => stored += 1,
+            "DuplicateFile" => duplicates += 1,
+            other => panic!("unexpected {other}: {:?}", r.fault),
+        }
+    }
+    assert_eq!((stored, duplicates), (1, 5));
+}

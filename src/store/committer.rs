@@ -152,16 +152,6 @@ impl From<CommitError> for Refusal {
 
 impl CommitError {
     fn not_committed(e: &sqlx::Error) -> CommitError {
-        // Both engines name the unique index's column in the message (SQLite gives no
-        // constraint name; PostgreSQL gives `messages_tracs_key`).
-        let duplicate_transmission = match e {
-            sqlx::Error::Database(d) => {
-                d.kind() == sqlx::error::ErrorKind::UniqueViolation
-                    && (d.message().contains("tracs_key")
-                        || d.constraint().is_some_and(|c| c.contains("tracs_key")))
-            }
-            _ => false,
-        };
         let storage_full = match e {
             sqlx::Error::Database(d) => {
                 matches!(d.code().as_deref(), Some("13") | Some("53100"))
@@ -171,10 +161,42 @@ impl CommitError {
             _ => false,
         };
         CommitError::NotCommitted {
-            duplicate_transmission,
+            duplicate_transmission: false,
             storage_full,
             message: e.to_string(),
         }
+    }
+
+    /// A job's failure, on a connection still usable after its rollback: a unique violation
+    /// whose TRACS key is in the table now is its transmission arriving at the same moment as
+    /// its original (asked of the database, not read from the error's text).
+    async fn of_job(conn: &mut AnyConnection, job: &Job, e: &sqlx::Error) -> CommitError {
+        let mut failure = CommitError::not_committed(e);
+        let unique = matches!(e, sqlx::Error::Database(d) if d.is_unique_violation());
+        let keys = job.effects.iter().filter_map(|effect| match effect {
+            Effect::InsertMessage(m) => m.tracs_key.as_deref(),
+            _ => None,
+        });
+        if unique {
+            for key in keys {
+                let found: Result<Option<i64>, _> =
+                    sqlx::query_scalar("SELECT id FROM messages WHERE tracs_key = $1")
+                        .bind(key)
+                        .fetch_optional(&mut *conn)
+                        .await;
+                if let (
+                    Ok(Some(_)),
+                    CommitError::NotCommitted {
+                        duplicate_transmission,
+                        ..
+                    },
+                ) = (found, &mut failure)
+                {
+                    *duplicate_transmission = true;
+                }
+            }
+        }
+        failure
     }
 
     /// Whether the job failed because the database's storage is full.
@@ -442,9 +464,11 @@ async fn commit_on(
     };
     // Nothing of this transaction is committed, whether or not the rollback completes (the
     // connection is closed if it does not).
-    let _ = tx.rollback().await;
-    if batch.len() == 1 {
-        return Ok(vec![Err(CommitError::not_committed(&e))]);
+    if tx.rollback().await.is_err() {
+        return Err(CommitError::not_committed(&e));
+    }
+    if let [job] = batch {
+        return Ok(vec![Err(CommitError::of_job(conn, job, &e).await)]);
     }
     // A job failed: do it again, each job in its own savepoint, so that one failing job does
     // not sink the others.
@@ -468,7 +492,7 @@ async fn commit_on(
                 sp.rollback()
                     .await
                     .map_err(|e| CommitError::not_committed(&e))?;
-                results.push(Err(CommitError::not_committed(&e)));
+                results.push(Err(CommitError::of_job(&mut tx, job, &e).await));
             }
         }
     }
