@@ -261,3 +261,78 @@ async fn pages_carry_no_rule_numbers_and_the_report_explains_its_days() {
         "{report}"
     );
 }
+
+/// The person page's forms, each read into its typed form and acted on: flag a right, remove
+/// and give the iMAX role back, change the property assignments (check boxes), set a temporary
+/// password, lock and unlock; a value outside a form's choices is refused, nothing done.
+#[tokio::test]
+async fn the_person_pages_typed_forms_do_what_they_say() {
+    use imax_gateway::directory::{AccountStatus, LockReason, MId};
+    let t = TestApp::start().await;
+    let cookie = session_cookie(&t, COORDINATOR).await;
+    let base = format!("/coordinator/users/{}", SITE_USER.0);
+    let (_, _, page) = request(&t, "GET", &base, &cookie, "", Vec::new()).await;
+    let token = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("the page's token")
+        .to_string();
+    let app = &t;
+    let post = |path: &str, form: String| {
+        let (path, cookie) = (format!("{base}{path}"), cookie.clone());
+        let body = format!("csrf={token}&{form}").into_bytes();
+        async move {
+            let form = "application/x-www-form-urlencoded";
+            request(app, "POST", &path, &cookie, form, body).await.0
+        }
+    };
+    let account = || async {
+        let mid = MId::parse(SITE_USER.0).expect("mid");
+        t.admin
+            .store()
+            .accounts()
+            .load(&mid)
+            .await
+            .expect("load")
+            .expect("exists")
+    };
+    assert_eq!(post("/flag", "right=imax&flag=yes".into()).await, 303);
+    assert!(!account().await.flagged.is_empty(), "flagged");
+    assert_eq!(post("/flag", "right=imax&flag=no".into()).await, 303);
+    assert!(account().await.flagged.is_empty(), "kept");
+    assert_eq!(post("/right", "right=imax&change=revoke".into()).await, 303);
+    assert!(!account().await.rights.imax, "removed");
+    assert_eq!(post("/right", "right=imax&change=grant".into()).await, 303);
+    assert!(account().await.rights.imax, "given back");
+    // Both of the coordinator's properties ticked (a repeated field), then only one.
+    let both = "property=800100001&property=800100003".to_string();
+    assert_eq!(post("/properties", both).await, 303);
+    let (_, _, page) = request(&t, "GET", &base, &cookie, "", Vec::new()).await;
+    assert_eq!(page.matches(" checked>").count(), 2, "both assigned");
+    assert_eq!(post("/properties", "property=800100001".into()).await, 303);
+    let (_, _, page) = request(&t, "GET", &base, &cookie, "", Vec::new()).await;
+    assert_eq!(page.matches(" checked>").count(), 1, "one left");
+    let before = account().await.password_hash;
+    assert_eq!(
+        post("/password", "password=Temporary-Pass-42".into()).await,
+        303
+    );
+    assert_ne!(
+        account().await.password_hash,
+        before,
+        "a new temporary password"
+    );
+    assert_eq!(post("/status", "to=locked".into()).await, 303);
+    assert_eq!(
+        account().await.status,
+        AccountStatus::Locked(LockReason::Administrative)
+    );
+    assert_eq!(post("/status", "to=active".into()).await, 303);
+    assert_eq!(account().await.status, AccountStatus::Active);
+    // Not one of the form's choices: refused as unreadable, nothing changed.
+    assert_eq!(post("/status", "to=deleted".into()).await, 400);
+    assert_eq!(post("/right", "right=imax&change=steal".into()).await, 400);
+    assert_eq!(account().await.status, AccountStatus::Active);
+    assert!(account().await.rights.imax);
+}

@@ -5,8 +5,8 @@
 //! what.
 
 use super::{
-    render, see_other, status_of, when, Checked, Chrome, FieldErrors, OrPage, Page, Session,
-    Signed, Web,
+    render, see_other, status_of, when, Button, Checked, Chrome, FieldErrors, OrPage, Page,
+    Session, Signed, Web,
 };
 use crate::admin::{status_text, Actor, Admin, AdminResult, NewPerson, PersonView};
 use crate::directory::password::Secret;
@@ -39,8 +39,10 @@ pub fn routes() -> Router<Web> {
     r
 }
 
-/// A submitted form, with repeated fields (check boxes) kept.
-pub struct Fields(Vec<(String, String)>);
+/// A submitted form as name/value pairs, repeated names (check boxes) kept: what the typed
+/// forms with check boxes are read from (`#[serde(from = "Fields")]`), since a urlencoded
+/// struct cannot hold a repeated name.
+struct Fields(Vec<(String, String)>);
 
 /// Repeated names (checkboxes) are kept in order, so `all` sees each.
 impl<'de> serde::Deserialize<'de> for Fields {
@@ -211,10 +213,16 @@ async fn my_users(State(web): State<Web>, Signed(s): Signed, Query(d): Query<Don
     my_users_page(&web, &s, &d, FieldErrors::default(), None).await
 }
 
+/// The report's unlock button.
+#[derive(Deserialize)]
+struct UnlockForm {
+    mid: String,
+}
+
 /// R14: a coordinator unlocks its own users.
-async fn unlock(State(web): State<Web>, Checked(s, f): Checked<Fields>) -> Page {
+async fn unlock(State(web): State<Web>, Checked(s, f): Checked<UnlockForm>) -> Page {
     let (_, admin) = coordinator(&web, &s).await?;
-    let mid = f.get("mid");
+    let mid = f.mid.as_str();
     admin
         .set_status(mid, AccountStatus::Active)
         .await
@@ -225,10 +233,37 @@ async fn unlock(State(web): State<Web>, Checked(s, f): Checked<Fields>) -> Page 
     )))
 }
 
+/// The new user form.
+#[derive(Deserialize)]
+#[serde(from = "Fields")]
+struct NewUserForm {
+    mid: String,
+    full_name: String,
+    email: String,
+    organization: String,
+    password: Secret,
+    properties: Vec<String>,
+    grant_imax: bool,
+}
+
+impl From<Fields> for NewUserForm {
+    fn from(f: Fields) -> Self {
+        NewUserForm {
+            mid: f.get("mid").trim().to_uppercase(),
+            full_name: f.get("full_name").trim().into(),
+            email: f.get("email").trim().into(),
+            organization: f.get("organization").trim().into(),
+            password: Secret::new(f.get("password").to_string()),
+            properties: f.all("property"),
+            grant_imax: f.get("grant_imax") == "yes",
+        }
+    }
+}
+
 /// R3: a coordinator creates users for its BPR properties; R5: the iMAX role follows.
-async fn create_user(State(web): State<Web>, Checked(s, f): Checked<Fields>) -> Page {
+async fn create_user(State(web): State<Web>, Checked(s, f): Checked<NewUserForm>) -> Page {
     let (_, admin) = coordinator(&web, &s).await?;
-    let mid = f.get("mid").trim().to_uppercase();
+    let mid = f.mid;
     if MId::parse(&mid).is_none() {
         let sentence = "An M-ID is M followed by digits, e.g. M12345.";
         let refusal = Refusal::because(Code::InvalidInput, sentence);
@@ -237,15 +272,15 @@ async fn create_user(State(web): State<Web>, Checked(s, f): Checked<Fields>) -> 
     let person = NewPerson {
         mid: mid.clone(),
         kind: AccountKind::User,
-        full_name: f.get("full_name").trim().into(),
-        email: f.get("email").trim().into(),
-        organization: f.get("organization").trim().into(),
-        password: Secret::new(f.get("password").to_string()),
+        full_name: f.full_name,
+        email: f.email,
+        organization: f.organization,
+        password: f.password,
         temporary: true,
-        properties: f.all("property"),
+        properties: f.properties,
     };
     let result = match admin.create_account(&person).await {
-        Ok(()) if f.get("grant_imax") == "yes" => admin.grant(&mid, Right::Imax).await,
+        Ok(()) if f.grant_imax => admin.grant(&mid, Right::Imax).await,
         other => other,
     };
     match result {
@@ -376,29 +411,31 @@ async fn person(
 
 /// Runs one person action (its form already CSRF-checked) and redirects back to the person
 /// page.
-async fn act<F, Fut>(web: &Web, s: &Session, mid: &str, fields: Fields, done: &str, f: F) -> Page
+async fn act<Form, F, Fut>(web: &Web, s: &Session, mid: &str, form: Form, done: &str, f: F) -> Page
 where
-    F: FnOnce(Admin, Fields) -> Fut,
+    F: FnOnce(Admin, Form) -> Fut,
     Fut: std::future::Future<Output = AdminResult<()>>,
 {
     let (_, admin) = web.acting(s).await?;
     let base = base_for(&admin, mid);
-    f(admin, fields).await.or_page(web, s)?;
+    f(admin, form).await.or_page(web, s)?;
     Ok(see_other(&format!("{base}?done={done}&who={}", enc(mid))))
 }
 
+/// A person page's action: `$name` is the handler, `$done` what the page then says, `$form`
+/// the typed form it takes, and the body acts through the `Admin` on the person `$mid`.
 macro_rules! person_action {
-    ($name:ident, $done:literal, |$admin:ident, $mid:ident, $f:ident| $body:expr) => {
+    ($name:ident, $done:literal, $form:ty, |$admin:ident, $mid:ident, $f:ident| $body:expr) => {
         async fn $name(
             State(web): State<Web>,
             Path(mid): Path<String>,
-            Checked(s, fields): Checked<Fields>,
+            Checked(s, form): Checked<$form>,
         ) -> Page {
             act(
                 &web,
                 &s,
                 &mid.clone(),
-                fields,
+                form,
                 $done,
                 |$admin, $f| async move {
                     let $mid = mid.as_str();
@@ -410,40 +447,105 @@ macro_rules! person_action {
     };
 }
 
-person_action!(set_status, "status", |admin, mid, f| {
-    let to = match f.get("to") {
-        "active" => AccountStatus::Active,
-        "locked" => AccountStatus::Locked(LockReason::Administrative),
-        "terminated" => AccountStatus::Terminated,
-        other => {
-            return Err(Refusal::because(
-                Code::InvalidInput,
-                format!("{other:?} is not a state"),
-            ))
+/// The state buttons: unlock (or restore), lock, terminate.
+#[derive(Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum StateChoice {
+    Active,
+    Locked,
+    Terminated,
+}
+
+#[derive(Deserialize)]
+struct StatusForm {
+    to: StateChoice,
+}
+
+/// A right's buttons: give or remove, and flag for removal or keep.
+#[derive(Deserialize)]
+struct RightForm {
+    right: String,
+    #[serde(default)]
+    change: Option<Change>,
+    #[serde(default)]
+    flag: Option<YesNo>,
+}
+
+#[derive(Deserialize, PartialEq)]
+#[serde(rename_all = "lowercase")]
+enum Change {
+    Grant,
+    Revoke,
+}
+
+#[derive(Deserialize, PartialEq)]
+#[serde(rename_all = "lowercase")]
+enum YesNo {
+    Yes,
+    No,
+}
+
+impl RightForm {
+    fn right(&self) -> AdminResult<Right> {
+        Right::parse(&self.right)
+            .ok_or_else(|| Refusal::because(Code::InvalidInput, "There is no such right"))
+    }
+}
+
+/// The properties' check boxes: the ones ticked.
+#[derive(Deserialize)]
+#[serde(from = "Fields")]
+struct PropertiesForm {
+    chosen: Vec<String>,
+}
+
+impl From<Fields> for PropertiesForm {
+    fn from(f: Fields) -> Self {
+        PropertiesForm {
+            chosen: f.all("property"),
         }
+    }
+}
+
+#[derive(Deserialize)]
+struct PasswordForm {
+    password: Secret,
+}
+
+person_action!(set_status, "status", StatusForm, |admin, mid, f| {
+    let to = match f.to {
+        StateChoice::Active => AccountStatus::Active,
+        StateChoice::Locked => AccountStatus::Locked(LockReason::Administrative),
+        StateChoice::Terminated => AccountStatus::Terminated,
     };
     admin.set_status(mid, to).await
 });
 
-person_action!(admit, "admitted", |admin, mid, _f| admin.admit(mid).await);
+person_action!(admit, "admitted", Button, |admin, mid, _f| admin
+    .admit(mid)
+    .await);
 
-person_action!(change_right, "rights", |admin, mid, f| {
-    let right = Right::parse(f.get("right"))
-        .ok_or_else(|| Refusal::because(Code::InvalidInput, "There is no such right"))?;
-    match f.get("change") {
-        "grant" => admin.grant(mid, right).await,
-        _ => admin.revoke(mid, right).await,
+person_action!(change_right, "rights", RightForm, |admin, mid, f| {
+    let right = f.right()?;
+    match f.change {
+        Some(Change::Grant) => admin.grant(mid, right).await,
+        Some(Change::Revoke) => admin.revoke(mid, right).await,
+        None => Err(Refusal::because(
+            Code::InvalidInput,
+            "Give or remove the right",
+        )),
     }
 });
 
-person_action!(flag, "flag", |admin, mid, f| {
-    let right = Right::parse(f.get("right"))
-        .ok_or_else(|| Refusal::because(Code::InvalidInput, "There is no such right"))?;
-    admin.flag_right(mid, right, f.get("flag") == "yes").await
+person_action!(flag, "flag", RightForm, |admin, mid, f| {
+    let right = f.right()?;
+    admin
+        .flag_right(mid, right, f.flag == Some(YesNo::Yes))
+        .await
 });
 
-person_action!(properties, "properties", |admin, mid, f| {
-    let chosen = f.all("property");
+person_action!(properties, "properties", PropertiesForm, |admin, mid, f| {
+    let chosen = f.chosen;
     let person = admin.view_person(mid).await?;
     for p in person.properties {
         let want = chosen.contains(&p.number);
@@ -454,17 +556,18 @@ person_action!(properties, "properties", |admin, mid, f| {
     Ok(())
 });
 
-person_action!(staff, "staff", |admin, mid, _f| admin
+person_action!(staff, "staff", Button, |admin, mid, _f| admin
     .assign_staff(mid)
     .await);
 
-person_action!(recertify, "recertified", |admin, mid, _f| admin
+person_action!(recertify, "recertified", Button, |admin, mid, _f| admin
     .recertify(mid)
     .await
     .map(|_| ()));
 
-person_action!(temporary_password, "password", |admin, mid, f| {
-    admin
-        .set_password(mid, &Secret::new(f.get("password").to_string()), true)
-        .await
-});
+person_action!(
+    temporary_password,
+    "password",
+    PasswordForm,
+    |admin, mid, f| admin.set_password(mid, &f.password, true).await
+);

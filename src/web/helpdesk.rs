@@ -2,7 +2,7 @@
 //! person page is shared with coordinators, see [`super::coordinator`]), reset a mailbox
 //! password after validating the caller against its profile, post broadcasts.
 
-use super::coordinator::{Done, Fields};
+use super::coordinator::Done;
 use super::{
     render, see_other, status_of, when, Checked, Chrome, OrPage, Page, Session, Signed, Web,
 };
@@ -140,24 +140,36 @@ async fn reset_form(State(web): State<Web>, Signed(s): Signed, Path(raw): Path<S
     }))
 }
 
+/// The reset form as submitted: who is calling, as the profile should name them, and the PIN.
+#[derive(Deserialize)]
+struct ResetSubmission {
+    name: String,
+    title: String,
+    organization: String,
+    firm_name: String,
+    firm_address: String,
+    email: String,
+    pin: Secret,
+}
+
 /// R24: validated against the profile, mailed to the profile's address only; the password is
 /// never shown.
 async fn reset(
     State(web): State<Web>,
     Path(raw_id): Path<String>,
-    Checked(s, f): Checked<Fields>,
+    Checked(s, f): Checked<ResetSubmission>,
 ) -> Page {
     let imax_id = path_imax_id(&web, &s, &raw_id)?.to_string();
     let title = format!("Reset the password of {imax_id}");
     let (mut chrome, admin) = help_desk(&web, &s, &title).await?;
     let req = ResetRequest {
-        name: f.get("name").into(),
-        title: f.get("title").into(),
-        organization: f.get("organization").into(),
-        firm_name: f.get("firm_name").into(),
-        firm_address: f.get("firm_address").into(),
-        email: f.get("email").into(),
-        pin: Secret::new(f.get("pin").to_string()),
+        name: f.name,
+        title: f.title,
+        organization: f.organization,
+        firm_name: f.firm_name,
+        firm_address: f.firm_address,
+        email: f.email,
+        pin: f.pin,
     };
     match admin.reset_mailbox_password(&imax_id, &req).await {
         Ok(_) => Ok(see_other("/helpdesk?done=reset")),
@@ -183,10 +195,16 @@ async fn reset(
     }
 }
 
-async fn broadcast(State(web): State<Web>, Checked(s, f): Checked<Fields>) -> Page {
+#[derive(Deserialize)]
+struct BroadcastForm {
+    title: String,
+    body: String,
+}
+
+async fn broadcast(State(web): State<Web>, Checked(s, f): Checked<BroadcastForm>) -> Page {
     let (_, admin) = help_desk(&web, &s, "Help Desk").await?;
     admin
-        .post_broadcast(f.get("title"), f.get("body"))
+        .post_broadcast(&f.title, &f.body)
         .await
         .or_page(&web, &s)?;
     Ok(see_other("/helpdesk?done=broadcast"))
