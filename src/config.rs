@@ -434,9 +434,11 @@ impl Config {
             if matches!(name, "LOG" | "CONFIG") || name.starts_with("TEST_") {
                 continue;
             }
-            let path = resolve_env_key(&defaults, &name.to_ascii_lowercase())
+            let (path, default) = resolve_env_key(&defaults, &name.to_ascii_lowercase())
                 .ok_or_else(|| ConfigError::UnknownEnv { var: var.clone() })?;
-            set_path(&mut table, &path, parse_env_value(&value));
+            let value = parse_env_value(default, &value)
+                .map_err(|why| ConfigError::Invalid(format!("{var}: {why}")))?;
+            set_path(&mut table, &path, value);
         }
         let config: Config = toml::Value::Table(table)
             .try_into()
@@ -558,22 +560,25 @@ impl Config {
 
 /// Finds the key path (`["limits", "max_file_bytes"]`) an env suffix such as `limits_max_file_bytes`
 /// names, by matching against the known keys (keys themselves contain `_`).
-fn resolve_env_key(defaults: &toml::Table, name: &str) -> Option<Vec<String>> {
+/// The setting an environment variable's name (lower case, without `IMAX_`) stands for: its
+/// path and its default, whose type says how to read the value.
+fn resolve_env_key<'d>(
+    defaults: &'d toml::Table,
+    name: &str,
+) -> Option<(Vec<String>, &'d toml::Value)> {
     for (key, value) in defaults {
-        if key == name {
-            return Some(vec![key.clone()]);
+        if key == name && !value.is_table() {
+            return Some((vec![key.clone()], value));
         }
         if let (toml::Value::Table(sub), Some(rest)) =
             (value, name.strip_prefix(&format!("{key}_")))
         {
-            if let Some(mut path) = resolve_env_key(sub, rest) {
+            if let Some((mut path, default)) = resolve_env_key(sub, rest) {
                 path.insert(0, key.clone());
-                return Some(path);
+                return Some((path, default));
             }
         }
     }
-    // Empty-string defaults are serialised, but keys of other tables may be absent; fall back
-    // to known top-level string keys.
     None
 }
 
@@ -597,14 +602,31 @@ fn set_path(table: &mut toml::Table, path: &[String], value: toml::Value) {
     }
 }
 
-fn parse_env_value(raw: &str) -> toml::Value {
-    if let Ok(i) = raw.parse::<i64>() {
-        return toml::Value::Integer(i);
-    }
-    match raw {
-        "true" => toml::Value::Boolean(true),
-        "false" => toml::Value::Boolean(false),
-        _ => toml::Value::String(raw.to_string()),
+/// An environment variable's value read as the type of its setting (never guessed from the
+/// value: a password of digits stays a string, and `IMAX_LISTEN=8443` is refused, not taken
+/// for a number).
+fn parse_env_value(default: &toml::Value, raw: &str) -> Result<toml::Value, String> {
+    use toml::Value;
+    let trimmed = raw.trim();
+    match default {
+        Value::String(_) => Ok(Value::String(raw.to_string())),
+        Value::Integer(_) => trimmed
+            .parse()
+            .map(Value::Integer)
+            .map_err(|_| format!("{raw:?} is not a whole number")),
+        Value::Float(_) => trimmed
+            .parse()
+            .map(Value::Float)
+            .map_err(|_| format!("{raw:?} is not a number")),
+        Value::Boolean(_) => match trimmed {
+            "true" => Ok(Value::Boolean(true)),
+            "false" => Ok(Value::Boolean(false)),
+            _ => Err(format!("{raw:?} is neither true nor false")),
+        },
+        other => Err(format!(
+            "a {} cannot be set from the environment",
+            other.type_str()
+        )),
     }
 }
 
@@ -644,6 +666,16 @@ mod tests {
             Config::load(None, bad),
             Err(ConfigError::UnknownEnv { .. })
         ));
+        // Read as the setting's type: digits stay a string where a string is meant; a word
+        // where a number is meant is refused, naming the variable.
+        let digits = vec![("IMAX_SMTP_CA_FILE".to_string(), "2026".to_string())];
+        let c = Config::load(None, digits).expect("a file name of digits");
+        assert_eq!(c.smtp.ca_file, "2026");
+        let word = vec![("IMAX_LIMITS_MAX_FILE_BYTES".to_string(), "lots".to_string())];
+        match Config::load(None, word) {
+            Err(ConfigError::Invalid(why)) => assert!(why.contains("IMAX_LIMITS_MAX_FILE_BYTES")),
+            other => panic!("expected Invalid, got {other:?}"),
+        }
         std::fs::write(&path, "lisen = \"127.0.0.1:9000\"\n").expect("write");
         assert!(Config::load(Some(&path), Vec::new()).is_err());
     }
