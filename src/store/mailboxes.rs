@@ -7,8 +7,11 @@ use crate::directory::{ImaxId, Mailbox, MailboxKind};
 use sqlx::{AnyPool, Row};
 use time::OffsetDateTime;
 
-fn row_to_mailbox(row: &sqlx::any::AnyRow) -> Result<Mailbox, sqlx::Error> {
-    mailbox_from(row, "")
+/// A row of [`COLUMNS`], decoded by name (`query_as::<_, Mailbox>`).
+impl sqlx::FromRow<'_, sqlx::any::AnyRow> for Mailbox {
+    fn from_row(row: &sqlx::any::AnyRow) -> Result<Self, sqlx::Error> {
+        mailbox_from(row, "")
+    }
 }
 
 /// The mailbox in `row`, whose columns are [`COLUMNS`], each named with `prefix` first (a
@@ -101,22 +104,15 @@ impl<'a> Mailboxes<'a> {
     pub async fn load(&self, imax_id: &ImaxId) -> Result<Option<Mailbox>, StoreError> {
         let pool = self.pool;
         let sql = format!("SELECT {COLUMNS} FROM mailboxes WHERE imax_id = $1");
-        match sqlx::query(&sql)
+        Ok(sqlx::query_as(&sql)
             .bind(imax_id.as_str())
             .fetch_optional(pool)
-            .await?
-        {
-            Some(row) => Ok(Some(row_to_mailbox(&row)?)),
-            None => Ok(None),
-        }
+            .await?)
     }
     pub async fn load_by_id(&self, id: i64) -> Result<Option<Mailbox>, StoreError> {
         let pool = self.pool;
         let sql = format!("SELECT {COLUMNS} FROM mailboxes WHERE id = $1");
-        match sqlx::query(&sql).bind(id).fetch_optional(pool).await? {
-            Some(row) => Ok(Some(row_to_mailbox(&row)?)),
-            None => Ok(None),
-        }
+        Ok(sqlx::query_as(&sql).bind(id).fetch_optional(pool).await?)
     }
     /// The address book: every active administrator mailbox (HUD and the CAs), HUD first.
     pub async fn administrators(&self) -> Result<Vec<Mailbox>, StoreError> {
@@ -125,8 +121,7 @@ impl<'a> Mailboxes<'a> {
             "SELECT {COLUMNS} FROM mailboxes WHERE kind IN ('hud', 'ca') AND active = 1
          ORDER BY kind DESC, imax_id"
         );
-        let rows = sqlx::query(&sql).fetch_all(pool).await?;
-        Ok(rows.iter().map(row_to_mailbox).collect::<Result<_, _>>()?)
+        Ok(sqlx::query_as(&sql).fetch_all(pool).await?)
     }
     pub async fn create(
         &self,
@@ -294,8 +289,7 @@ impl<'a> Mailboxes<'a> {
              JOIN properties p ON p.id = c.property_id WHERE p.mailbox_id = $1)
          ORDER BY id"
         );
-        let rows = sqlx::query(&sql).bind(mailbox).fetch_all(pool).await?;
-        Ok(rows.iter().map(row_to_mailbox).collect::<Result<_, _>>()?)
+        Ok(sqlx::query_as(&sql).bind(mailbox).fetch_all(pool).await?)
     }
     /// Links a coordinator to a property it has a Business Partner Relationship with (R3).
     pub async fn add_business_partner(

@@ -7,7 +7,7 @@ use crate::mailbox::{Folder, ListQuery, MessageInfo, Order, Page, PageToken};
 use sha2::{Digest, Sha256};
 use sqlx::{AnyPool, Row};
 
-/// A message row, decoded by these names in [`to_info`].
+/// A message row, decoded by these names (`query_as::<_, MessageInfo>`).
 const SELECT: &str =
     "SELECT m.id AS row_id, m.message_id, f.imax_id AS from_imax_id, t.imax_id AS to_imax_id,
         m.file_name, m.size_bytes, m.sha256, m.received_at, m.retrieved_at, m.acked_at, m.body_key,
@@ -15,23 +15,25 @@ const SELECT: &str =
    FROM messages m JOIN mailboxes f ON f.id = m.from_mailbox JOIN mailboxes t ON t.id =
    m.to_mailbox";
 
-fn to_info(row: &sqlx::any::AnyRow) -> Result<MessageInfo, sqlx::Error> {
-    Ok(MessageInfo {
-        row_id: row.try_get("row_id")?,
-        message_id: row.try_get("message_id")?,
-        from_mailbox: row.try_get("from_imax_id")?,
-        to_mailbox: row.try_get("to_imax_id")?,
-        file_name: row.try_get("file_name")?,
-        size_bytes: row.try_get::<i64, _>("size_bytes")?.max(0) as u64,
-        sha256: row.try_get("sha256")?,
-        received_at: from_epoch(row.try_get("received_at")?),
-        retrieved_at: row
-            .try_get::<Option<i64>, _>("retrieved_at")?
-            .map(from_epoch),
-        acked_at: row.try_get::<Option<i64>, _>("acked_at")?.map(from_epoch),
-        body_key: Some(row.try_get("body_key")?),
-        to_mailbox_id: row.try_get("to_mailbox_id")?,
-    })
+impl sqlx::FromRow<'_, sqlx::any::AnyRow> for MessageInfo {
+    fn from_row(row: &sqlx::any::AnyRow) -> Result<Self, sqlx::Error> {
+        Ok(MessageInfo {
+            row_id: row.try_get("row_id")?,
+            message_id: row.try_get("message_id")?,
+            from_mailbox: row.try_get("from_imax_id")?,
+            to_mailbox: row.try_get("to_imax_id")?,
+            file_name: row.try_get("file_name")?,
+            size_bytes: row.try_get::<i64, _>("size_bytes")?.max(0) as u64,
+            sha256: row.try_get("sha256")?,
+            received_at: from_epoch(row.try_get("received_at")?),
+            retrieved_at: row
+                .try_get::<Option<i64>, _>("retrieved_at")?
+                .map(from_epoch),
+            acked_at: row.try_get::<Option<i64>, _>("acked_at")?.map(from_epoch),
+            body_key: Some(row.try_get("body_key")?),
+            to_mailbox_id: row.try_get("to_mailbox_id")?,
+        })
+    }
 }
 
 /// The sort key of a listing as SQL over `time` and `id` columns, and `unread` (a boolean
@@ -107,7 +109,7 @@ impl<'a> Messages<'a> {
          ORDER BY {order_by} LIMIT $8"
         );
         let after = q.after.unwrap_or(PageToken::START);
-        let rows = sqlx::query(&sql)
+        let mut entries: Vec<MessageInfo> = sqlx::query_as(&sql)
             .bind(mailbox)
             .bind(q.since.map(to_epoch))
             .bind(q.until.map(to_epoch))
@@ -119,7 +121,6 @@ impl<'a> Messages<'a> {
             .bind(after.row_id)
             .fetch_all(pool)
             .await?;
-        let mut entries = rows.iter().map(to_info).collect::<Result<Vec<_>, _>>()?;
         Ok(paginate(&mut entries, q.page_size, q.order))
     }
     /// One broadcast (`BC-<n>`) as `mailbox` sees it.
@@ -150,15 +151,11 @@ impl<'a> Messages<'a> {
         let sql = format!(
             "{SELECT} WHERE m.message_id = $1 AND (m.to_mailbox = $2 OR m.from_mailbox = $2)"
         );
-        match sqlx::query(&sql)
+        Ok(sqlx::query_as(&sql)
             .bind(message_id)
             .bind(mailbox)
             .fetch_optional(pool)
-            .await?
-        {
-            Some(row) => Ok(Some(to_info(&row)?)),
-            None => Ok(None),
-        }
+            .await?)
     }
     /// Messages received before `cutoff`, and their bytes.
     pub async fn count_before(

@@ -23,6 +23,29 @@ pub struct SessionRow {
     pub mailbox: Option<(i64, i64)>,
 }
 
+/// A session row with its M-ID, decoded by name.
+impl sqlx::FromRow<'_, sqlx::any::AnyRow> for SessionRow {
+    fn from_row(row: &sqlx::any::AnyRow) -> Result<Self, sqlx::Error> {
+        let mailbox = match (
+            row.try_get::<Option<i64>, _>("mailbox_id")?,
+            row.try_get::<Option<i64>, _>("mailbox_epoch")?,
+        ) {
+            (Some(id), Some(epoch)) => Some((id, epoch)),
+            _ => None,
+        };
+        Ok(SessionRow {
+            id_hash: row.try_get("id_hash")?,
+            account_id: row.try_get("account_id")?,
+            mid: row.try_get("mid")?,
+            auth_epoch: row.try_get("auth_epoch")?,
+            csrf_token: row.try_get("csrf_token")?,
+            created_at: from_epoch(row.try_get("created_at")?),
+            last_seen_at: from_epoch(row.try_get("last_seen_at")?),
+            mailbox,
+        })
+    }
+}
+
 /// This part of the store (`Store::sessions()`).
 #[derive(Clone, Copy)]
 pub struct Sessions<'a> {
@@ -53,7 +76,7 @@ impl<'a> Sessions<'a> {
     }
     pub async fn load(&self, id_hash: &str) -> Result<Option<SessionRow>, StoreError> {
         let pool = self.pool;
-        let row = sqlx::query(
+        let row: Option<SessionRow> = sqlx::query_as(
             "SELECT s.id_hash, s.account_id, a.mid, s.auth_epoch, s.csrf_token, s.created_at,
                 s.last_seen_at, s.mailbox_id, s.mailbox_epoch
            FROM web_sessions s JOIN accounts a ON a.id = s.account_id
@@ -62,24 +85,7 @@ impl<'a> Sessions<'a> {
         .bind(id_hash)
         .fetch_optional(pool)
         .await?;
-        let Some(row) = row else { return Ok(None) };
-        let mailbox = match (
-            row.try_get::<Option<i64>, _>("mailbox_id")?,
-            row.try_get::<Option<i64>, _>("mailbox_epoch")?,
-        ) {
-            (Some(id), Some(epoch)) => Some((id, epoch)),
-            _ => None,
-        };
-        Ok(Some(SessionRow {
-            id_hash: row.try_get("id_hash")?,
-            account_id: row.try_get("account_id")?,
-            mid: row.try_get("mid")?,
-            auth_epoch: row.try_get("auth_epoch")?,
-            csrf_token: row.try_get("csrf_token")?,
-            created_at: from_epoch(row.try_get("created_at")?),
-            last_seen_at: from_epoch(row.try_get("last_seen_at")?),
-            mailbox,
-        }))
+        Ok(row)
     }
     /// Moves the idle deadline on.
     pub async fn touch(&self, id_hash: &str, at: OffsetDateTime) -> Result<(), StoreError> {
