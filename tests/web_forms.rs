@@ -87,15 +87,19 @@ async fn request(
     (status, cookies, page)
 }
 
+/// The CSRF token of the first form on a page.
+fn csrf_of(page: &str) -> String {
+    page.split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("the page's form token")
+        .to_string()
+}
+
 /// Signs in over plain HTTP as the sign-in page's form does; the session cookie.
 async fn session_cookie(t: &TestApp, who: (&str, &str)) -> String {
     let (_, pre, page) = request(t, "GET", "/signin", "", "", Vec::new()).await;
-    let token = page
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|r| r.split('"').next())
-        .expect("the sign-in form's token")
-        .to_string();
+    let token = csrf_of(&page);
     let form = format!("csrf={token}&mid={}&password={}", who.0, who.1);
     let (status, cookies, _) = request(
         t,
@@ -186,12 +190,7 @@ async fn administration_through_the_browser_is_audited_as_web_with_its_request()
     }
     let cookie = session_cookie(&t, COORDINATOR).await;
     let (_, _, page) = request(&t, "GET", "/coordinator", &cookie, "", Vec::new()).await;
-    let token = page
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|r| r.split('"').next())
-        .expect("the page's token")
-        .to_string();
+    let token = csrf_of(&page);
     let (status, _, _) = request(
         &t,
         "POST",
@@ -272,12 +271,7 @@ async fn the_person_pages_typed_forms_do_what_they_say() {
     let cookie = session_cookie(&t, COORDINATOR).await;
     let base = format!("/coordinator/users/{}", SITE_USER.0);
     let (_, _, page) = request(&t, "GET", &base, &cookie, "", Vec::new()).await;
-    let token = page
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|r| r.split('"').next())
-        .expect("the page's token")
-        .to_string();
+    let token = csrf_of(&page);
     let app = &t;
     let post = |path: &str, form: String| {
         let (path, cookie) = (format!("{base}{path}"), cookie.clone());

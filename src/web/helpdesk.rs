@@ -94,7 +94,7 @@ async fn find(State(web): State<Web>, Signed(s): Signed, Query(fq): Query<FindQu
 }
 
 /// What the caller gave, kept to refill the form after a mismatch (never the PIN).
-#[derive(Default)]
+#[derive(Default, Deserialize)]
 struct ResetForm {
     name: String,
     title: String,
@@ -143,12 +143,8 @@ async fn reset_form(State(web): State<Web>, Signed(s): Signed, Path(raw): Path<S
 /// The reset form as submitted: who is calling, as the profile should name them, and the PIN.
 #[derive(Deserialize)]
 struct ResetSubmission {
-    name: String,
-    title: String,
-    organization: String,
-    firm_name: String,
-    firm_address: String,
-    email: String,
+    #[serde(flatten)]
+    caller: ResetForm,
     pin: Secret,
 }
 
@@ -162,13 +158,14 @@ async fn reset(
     let imax_id = path_imax_id(&web, &s, &raw_id)?.to_string();
     let title = format!("Reset the password of {imax_id}");
     let (mut chrome, admin) = help_desk(&web, &s, &title).await?;
+    let c = &f.caller;
     let req = ResetRequest {
-        name: f.name,
-        title: f.title,
-        organization: f.organization,
-        firm_name: f.firm_name,
-        firm_address: f.firm_address,
-        email: f.email,
+        name: c.name.clone(),
+        title: c.title.clone(),
+        organization: c.organization.clone(),
+        firm_name: c.firm_name.clone(),
+        firm_address: c.firm_address.clone(),
+        email: c.email.clone(),
         pin: f.pin,
     };
     match admin.reset_mailbox_password(&imax_id, &req).await {
@@ -180,14 +177,7 @@ async fn reset(
                 chrome,
                 imax_id,
                 frozen: None,
-                form: ResetForm {
-                    name: req.name,
-                    title: req.title,
-                    organization: req.organization,
-                    firm_name: req.firm_name,
-                    firm_address: req.firm_address,
-                    email: req.email,
-                },
+                form: f.caller,
             });
             *r.status_mut() = status_of(e.code);
             Err(r)
