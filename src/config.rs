@@ -157,6 +157,9 @@ pub struct AccountPolicy {
     pub mailbox_failed_limit: u32,
     /// Minutes a frozen mailbox stays frozen unless the Help Desk resets its password (R24).
     pub mailbox_freeze_minutes: i64,
+    /// Days without use after which a TRACSMail ID is inactive until the Help Desk's password
+    /// reset reactivates it; 0: never.
+    pub mailbox_inactive_days: i64,
     pub recertification_opens: String,
     pub recertification_deadline: String,
 }
@@ -332,6 +335,7 @@ impl Default for AccountPolicy {
             working_group_delay_hours: 24,
             mailbox_failed_limit: 5,
             mailbox_freeze_minutes: 60,
+            mailbox_inactive_days: 180,
             recertification_opens: "09-01".into(),
             recertification_deadline: "12-31".into(),
         }
@@ -527,6 +531,9 @@ impl Config {
         }
         if self.argon2.max_waiting == 0 {
             return bad("argon2.max_waiting must be positive");
+        }
+        if self.accounts.mailbox_inactive_days < 0 {
+            return bad("accounts.mailbox_inactive_days must not be negative (0: never)");
         }
         if self.accounts.mailbox_failed_limit == 0 || self.accounts.mailbox_freeze_minutes < 1 {
             return bad(

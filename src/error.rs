@@ -12,6 +12,7 @@ use std::fmt;
 pub enum Code {
     AuthenticationFailed,
     MailboxAuthenticationFailed,
+    MailboxInactive,
     AccountLocked,
     AccountTerminated,
     PasswordExpired,
@@ -45,9 +46,10 @@ pub enum Code {
 }
 
 impl Code {
-    pub const ALL: [Code; 30] = [
+    pub const ALL: [Code; 31] = [
         Code::AuthenticationFailed,
         Code::MailboxAuthenticationFailed,
+        Code::MailboxInactive,
         Code::AccountLocked,
         Code::AccountTerminated,
         Code::PasswordExpired,
@@ -82,6 +84,7 @@ impl Code {
         match self {
             Code::AuthenticationFailed => "AuthenticationFailed",
             Code::MailboxAuthenticationFailed => "MailboxAuthenticationFailed",
+            Code::MailboxInactive => "MailboxInactive",
             Code::AccountLocked => "AccountLocked",
             Code::AccountTerminated => "AccountTerminated",
             Code::PasswordExpired => "PasswordExpired",
@@ -124,7 +127,7 @@ impl Code {
             | Code::AccountTerminated
             | Code::PasswordExpired
             | Code::PasswordRejected => 401,
-            Code::MailboxAuthenticationFailed => 400,
+            Code::MailboxAuthenticationFailed | Code::MailboxInactive => 400,
             Code::NoImaxRole
             | Code::NotInWorkingGroup
             | Code::RulesOfBehaviorNotAccepted
@@ -159,6 +162,9 @@ impl Code {
             }
             Code::MailboxAuthenticationFailed => {
                 "The iMAX ID or its password is not correct, or the mailbox may not be opened now (repeated wrong passwords freeze it for a while; the Help Desk resets its password)."
+            }
+            Code::MailboxInactive => {
+                "This TRACSMail ID is inactive: it has not been used for a long time. Call the Multifamily Housing Help Desk; it reactivates the mailbox with a password reset after checking the mailbox's profile."
             }
             Code::AccountLocked => {
                 "This M-ID is locked. A user asks a coordinator to unlock it; a coordinator asks the Help Desk."

@@ -461,6 +461,7 @@ async fn perform(t: &TestApp, admin: &Admin, op: AdminOp) -> AdminResult<()> {
             admin.reset_mailbox_password(MAPLE.0, &req).await.map(drop)
         }
         AdminOp::MailboxState => admin.mailbox_state(MAPLE.0).await.map(drop),
+        AdminOp::InactiveMailboxes => admin.inactive_mailboxes().await.map(drop),
         AdminOp::CreateProperty => admin.create_property("800100077", "New", None).await,
         AdminOp::CreateContract => {
             admin

@@ -299,3 +299,91 @@ async fn r24_a_new_password_never_travels_in_clear_unless_the_operator_says_so()
         .expect("sent in clear, as chosen");
     assert_eq!(mails(&smtp.maildir).len(), 1);
 }
+
+/// The 2018 release's reset/reactivate function: a TRACSMail ID unused for the prescribed time
+/// is inactive, refused by both doors with `MailboxInactive` (told only after its right
+/// password; a wrong one is refused as any wrong one), listed on the Help Desk's page, and
+/// reactivated by the Help Desk's password reset validated against its profile (R24), audited.
+#[tokio::test]
+async fn an_unused_mailbox_goes_inactive_until_the_help_desk_reactivates_it() {
+    use crate::web_forms::{request as http, session_cookie};
+    let dir = tempfile::tempdir().expect("tmp");
+    let smtp = smtp_server(dir.path()).await;
+    let relay = smtp.configure();
+    let t = TestApp::start_with(move |c| {
+        relay(c);
+        c.accounts.mailbox_inactive_days = 30;
+    })
+    .await;
+    // Used now; Riverside stays in use throughout.
+    assert_ok(&t.send(SITE_USER, MAPLE, None, b"in use").await);
+    t.days(20);
+    let listed = t.list(SITE_USER, RIVERSIDE, "receivedFromOthers").await;
+    assert!(listed.fault.is_none(), "{listed:?}");
+    t.days(11);
+
+    // System-to-system: inactive only to the right password.
+    let f = assert_fault(
+        &t.send(SITE_USER, MAPLE, None, b"x").await,
+        "MailboxInactive",
+    );
+    assert_eq!(f.status, 400);
+    assert!(f.message.contains("Help Desk"), "{}", f.message);
+    assert_fault(
+        &t.send(SITE_USER, (MAPLE.0, "Wrong-Mailbox-1"), None, b"x")
+            .await,
+        "MailboxAuthenticationFailed",
+    );
+    // The browser: opening it says the same.
+    let cookie = session_cookie(&t, SITE_USER).await;
+    let (_, _, home) = http(&t, "GET", "/home", &cookie, "", Vec::new()).await;
+    let token = crate::web_forms::csrf_of(&home);
+    let form = format!(
+        "csrf={token}&imax_id={}&mailbox_password={}",
+        MAPLE.0, MAPLE.1
+    );
+    let (status, _, page) = http(
+        &t,
+        "POST",
+        "/mailbox/open",
+        &cookie,
+        "application/x-www-form-urlencoded",
+        form.into_bytes(),
+    )
+    .await;
+    assert_eq!(status, 403, "{page}");
+    assert!(page.contains("MailboxInactive"), "{page}");
+
+    // The Help Desk sees it among the inactive mailboxes (Riverside is not there).
+    let help_cookie = session_cookie(&t, ("H10001", "Help-Desk-Pass-6")).await;
+    let (_, _, desk) = http(&t, "GET", "/helpdesk", &help_cookie, "", Vec::new()).await;
+    let list = desk
+        .split("id=\"inactive-mailboxes\"")
+        .nth(1)
+        .and_then(|r| r.split("</ul>").next())
+        .expect("the inactive list");
+    assert!(list.contains(MAPLE.0), "{list}");
+    assert!(!list.contains(RIVERSIDE.0), "{list}");
+
+    // The reset, validated against the profile, reactivates it; audited as such.
+    let help = t.admin.acting_as("H10001").await.expect("help desk");
+    help.set_mailbox_profile(MAPLE.0, &profile())
+        .await
+        .expect("profile");
+    help.reset_mailbox_password(MAPLE.0, &request())
+        .await
+        .expect("reset");
+    let password = new_password(&mails(&smtp.maildir)[0]);
+    assert_ok(
+        &t.send(SITE_USER, (MAPLE.0, &password), None, b"active again")
+            .await,
+    );
+    let reactivated: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'ResetMailboxPassword'
+          AND detail LIKE '%reactivated%'",
+    )
+    .fetch_one(&t.db)
+    .await
+    .expect("count");
+    assert_eq!(reactivated, 1);
+}

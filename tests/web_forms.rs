@@ -58,7 +58,7 @@ fn post_routes() -> Vec<String> {
 }
 
 /// A same-origin request as a browser's form makes it: status, `Set-Cookie` values and body.
-async fn request(
+pub(crate) async fn request(
     t: &TestApp,
     method: &str,
     path: &str,
@@ -88,7 +88,7 @@ async fn request(
 }
 
 /// The CSRF token of the first form on a page.
-fn csrf_of(page: &str) -> String {
+pub(crate) fn csrf_of(page: &str) -> String {
     page.split("name=\"csrf\" value=\"")
         .nth(1)
         .and_then(|r| r.split('"').next())
@@ -97,7 +97,7 @@ fn csrf_of(page: &str) -> String {
 }
 
 /// Signs in over plain HTTP as the sign-in page's form does; the session cookie.
-async fn session_cookie(t: &TestApp, who: (&str, &str)) -> String {
+pub(crate) async fn session_cookie(t: &TestApp, who: (&str, &str)) -> String {
     let (_, pre, page) = request(t, "GET", "/signin", "", "", Vec::new()).await;
     let token = csrf_of(&page);
     let form = format!("csrf={token}&mid={}&password={}", who.0, who.1);

@@ -54,6 +54,8 @@ operations! {
     SetMailboxProfile => Hud,
     ResetMailboxPassword => Hud,
     MailboxState => Hud,
+    /// The 2018 release: unused TRACSMail IDs go inactive; the Help Desk lists and reactivates.
+    InactiveMailboxes => Hud,
     CreateProperty => Hud,
     CreateContract => Hud,
     AddBusinessPartner => Hud,

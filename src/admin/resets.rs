@@ -206,7 +206,19 @@ impl Admin {
             Refusal::new(Code::MailUnavailable)
         })?;
         let hash = self.hash(&Secret::new(new_password))?;
-        let audit = entry.detail(format!("requester={} mailed_to={to}", req.name));
+        // The reset reactivates an inactive mailbox (its unused time counts from now).
+        let inactive = m.inactive_since(now, self.config.accounts.mailbox_inactive_days);
+        let reactivated = match inactive {
+            Some(since) => format!(
+                " reactivated (inactive since {})",
+                crate::clock::rfc3339(since)
+            ),
+            None => String::new(),
+        };
+        let audit = entry.detail(format!(
+            "requester={} mailed_to={to}{reactivated}",
+            req.name
+        ));
         store
             .mailboxes()
             .set_password(m.id, &hash, now, &audit)

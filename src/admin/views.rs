@@ -145,6 +145,19 @@ impl Admin {
         Ok((people, mailboxes))
     }
 
+    /// The TRACSMail IDs unused for `accounts.mailbox_inactive_days` (inactive until the Help
+    /// Desk's password reset reactivates them), longest unused first; none when the setting
+    /// is 0.
+    pub async fn inactive_mailboxes(&self) -> AdminResult<Vec<MailboxState>> {
+        self.permit(AdminOp::InactiveMailboxes)?;
+        let days = self.config.accounts.mailbox_inactive_days;
+        if days == 0 {
+            return Ok(Vec::new());
+        }
+        let cutoff = self.now() - Duration::days(days);
+        Ok(self.store.mailboxes().unused_since(cutoff).await?)
+    }
+
     /// The User Last Login Report of the acting coordinator (R14): each of its users with last
     /// activity, state and days until the inactivity lock.
     pub async fn last_login_report(&self) -> AdminResult<Vec<ReportLine>> {

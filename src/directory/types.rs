@@ -228,9 +228,23 @@ pub struct Mailbox {
     pub failed_passwords: u32,
     /// Frozen after too many wrong passwords: every password is refused until then.
     pub frozen_until: Option<time::OffsetDateTime>,
+    pub created_at: time::OffsetDateTime,
+    /// When it was last opened or used by either door (none: never since it was made).
+    pub last_used_at: Option<time::OffsetDateTime>,
 }
 
 impl Mailbox {
+    /// Since when the mailbox has been inactive at `now`, unused for `after_days` days (0:
+    /// never inactive): counted from its last use, or from its creation if never used.
+    pub fn inactive_since(
+        &self,
+        now: time::OffsetDateTime,
+        after_days: i64,
+    ) -> Option<time::OffsetDateTime> {
+        let since = self.last_used_at.unwrap_or(self.created_at) + time::Duration::days(after_days);
+        (after_days > 0 && now >= since).then_some(since)
+    }
+
     /// Whether wrong passwords have frozen the mailbox at `now`.
     pub fn is_frozen(&self, now: time::OffsetDateTime) -> bool {
         self.frozen_until.is_some_and(|t| t > now)

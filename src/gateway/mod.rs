@@ -516,10 +516,12 @@ impl Gateway {
                 .await);
         }
         let now = self.inner.clock.now();
+        let inactive_days = self.inner.config.accounts.mailbox_inactive_days;
         let cache = &self.inner.mailboxes_seen;
         if let Some(m) = &mailbox {
             if m.active
                 && !m.is_frozen(now)
+                && m.inactive_since(now, inactive_days).is_none()
                 && cache.check(m.imax_id.as_str(), creds.password.expose(), m.auth_epoch)
             {
                 if !auth.throttle_checked {
@@ -596,6 +598,16 @@ impl Gateway {
             (true, None) => {
                 store.mailboxes().attempt_succeeded(m.id, n).await?;
                 self.forgive_client(caller).await;
+                // Told only after its right password, so it tells a guesser nothing.
+                if let Some(since) = m.inactive_since(now, inactive_days) {
+                    let detail = format!(
+                        "right password, mailbox inactive since {} (unused {inactive_days} days)",
+                        crate::clock::rfc3339(since)
+                    );
+                    return Err(self
+                        .refuse(vec![], refused(detail), Code::MailboxInactive.into())
+                        .await);
+                }
                 cache.remember(m.imax_id.as_str(), creds.password.expose(), m.auth_epoch);
                 return Ok(MailboxSession { auth, mailbox: m });
             }
@@ -624,6 +636,23 @@ impl Gateway {
             account: account.id,
             at: now,
         })
+    }
+
+    /// What a use of a mailbox records: the M-ID's activity (R13) and the mailbox's own use
+    /// (its inactivity counts from it), each at most once per granularity period.
+    fn uses(&self, s: &MailboxSession) -> Vec<Effect> {
+        let now = self.inner.clock.now();
+        let granularity = Duration::seconds(self.inner.config.accounts.activity_granularity_secs);
+        let mailbox = &s.mailbox;
+        let stale = mailbox.last_used_at.is_none_or(|t| now - t >= granularity);
+        let mailbox_use = stale.then_some(Effect::RecordMailboxUse {
+            mailbox: mailbox.id,
+            at: now,
+        });
+        self.activity(&s.auth.account)
+            .into_iter()
+            .chain(mailbox_use)
+            .collect()
     }
 
     fn session_audit(&self, s: &MailboxSession) -> AuditEntry {
@@ -660,7 +689,7 @@ impl Gateway {
     pub async fn list_messages(&self, s: &MailboxSession, q: &ListQuery) -> Result<Page, Refusal> {
         Self::expect_op(s, Operation::ListMessages)?;
         let page = self.inner.store.messages().list(s.mailbox.id, q).await?;
-        let effects = self.activity(&s.auth.account).into_iter().collect();
+        let effects = self.uses(s);
         let entry = self.session_audit(s).detail(format!(
             "{} ({} entries)",
             q.folder.as_str(),
@@ -704,7 +733,7 @@ impl Gateway {
         Self::expect_op(s, Operation::GetMessage)?;
         let mut info = self.find(s, message_id).await?;
         let now = self.inner.clock.now();
-        let mut effects: Vec<Effect> = self.activity(&s.auth.account).into_iter().collect();
+        let mut effects: Vec<Effect> = self.uses(s);
         if info.body_key.is_some()
             && info.to_mailbox_id == s.mailbox.id
             && info.retrieved_at.is_none()
@@ -760,7 +789,7 @@ impl Gateway {
             return Err(self.refuse(vec![], entry, r).await);
         }
         let now = self.inner.clock.now();
-        let mut effects: Vec<Effect> = self.activity(&s.auth.account).into_iter().collect();
+        let mut effects: Vec<Effect> = self.uses(s);
         if info.acked_at.is_none() {
             effects.push(Effect::MarkAcked {
                 message: info.row_id,

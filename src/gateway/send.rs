@@ -143,7 +143,7 @@ impl Gateway {
             resend: req.resend,
             misrouted: routing.misrouted,
         };
-        let mut effects: Vec<Effect> = self.activity(&s.auth.account).into_iter().collect();
+        let mut effects: Vec<Effect> = self.uses(s);
         let kind = match report.verdict {
             tracs::Verdict::Tracs {
                 kind: Some(k),

@@ -103,6 +103,8 @@ mod tests {
             accepts_attachments: true,
             failed_passwords: 0,
             frozen_until: None,
+            created_at: time::OffsetDateTime::UNIX_EPOCH,
+            last_used_at: None,
         }
     }
 

@@ -84,6 +84,11 @@ pub enum Effect {
     LockForFailures {
         account: i64,
     },
+    /// A TRACSMail ID was opened or used at `at` (its inactivity counts from here).
+    RecordMailboxUse {
+        mailbox: i64,
+        at: OffsetDateTime,
+    },
     /// A wrong TRACSMail password that was the last one allowed: freezes the mailbox for
     /// everyone until `until` (if not frozen already at `at`), and ends its sessions.
     FreezeMailbox {
@@ -662,6 +667,16 @@ async fn apply_effect(conn: &mut AnyConnection, effect: &Effect) -> Result<(), s
                  WHERE id = $1 AND status = 'active'",
             )
             .bind(account)
+            .execute(&mut *conn)
+            .await?;
+        }
+        Effect::RecordMailboxUse { mailbox, at } => {
+            sqlx::query(
+                "UPDATE mailboxes SET last_used_at = $1 WHERE id = $2
+                 AND (last_used_at IS NULL OR last_used_at < $1)",
+            )
+            .bind(to_epoch(*at))
+            .bind(mailbox)
             .execute(&mut *conn)
             .await?;
         }

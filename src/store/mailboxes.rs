@@ -37,6 +37,10 @@ pub(super) fn mailbox_from(row: &sqlx::any::AnyRow, prefix: &str) -> Result<Mail
         frozen_until: row
             .try_get::<Option<i64>, _>(c("frozen_until").as_str())?
             .map(from_epoch),
+        created_at: from_epoch(row.try_get(c("created_at").as_str())?),
+        last_used_at: row
+            .try_get::<Option<i64>, _>(c("last_used_at").as_str())?
+            .map(from_epoch),
     })
 }
 
@@ -50,7 +54,7 @@ pub(super) fn prefixed_columns(alias: &str, prefix: &str) -> String {
         .join(", ")
 }
 
-pub(super) const COLUMNS: &str = "id, imax_id, kind, name, password_hash, active, auth_epoch, accepts_attachments, failed_passwords, frozen_until";
+pub(super) const COLUMNS: &str = "id, imax_id, kind, name, password_hash, active, auth_epoch, accepts_attachments, failed_passwords, frozen_until, created_at, last_used_at";
 
 /// This part of the store (`Store::mailboxes()`).
 #[derive(Clone, Copy)]
@@ -164,7 +168,7 @@ impl<'a> Mailboxes<'a> {
                 sqlx::query(
                 "UPDATE mailboxes SET password_hash = $1, password_changed_at = $2, auth_epoch =
                 auth_epoch + 1,
-                    failed_passwords = 0, frozen_until = NULL
+                    failed_passwords = 0, frozen_until = NULL, last_used_at = $2
              WHERE id = $3",
             )
             .bind(hash)
@@ -172,8 +176,9 @@ impl<'a> Mailboxes<'a> {
             .bind(mailbox)
             .execute(&mut *tx)
             .await?;
-                // A new password ends any run of refused Help Desk resets (R24), and any freeze for
-                // wrong passwords.
+                // A new password ends any run of refused Help Desk resets (R24), any freeze for
+                // wrong passwords, and reactivates an inactive mailbox (its unused time counts
+                // from now).
                 sqlx::query(
                 "UPDATE mailbox_profiles SET reset_failures = 0, resets_frozen_until = NULL WHERE
                 mailbox_id = $1",
@@ -410,6 +415,25 @@ impl<'a> Mailboxes<'a> {
         .await?;
         Ok(row.as_ref().map(MailboxState::from_row).transpose()?)
     }
+    /// Active mailboxes unused since `cutoff` (inactive), longest unused first, at most 100.
+    pub async fn unused_since(
+        &self,
+        cutoff: OffsetDateTime,
+    ) -> Result<Vec<MailboxState>, StoreError> {
+        let pool = self.pool;
+        let rows = sqlx::query(&format!(
+            "SELECT {MAILBOX_STATE} FROM mailboxes m
+          WHERE m.active = 1 AND COALESCE(m.last_used_at, m.created_at) <= $1
+          ORDER BY COALESCE(m.last_used_at, m.created_at), m.imax_id LIMIT 100"
+        ))
+        .bind(to_epoch(cutoff))
+        .fetch_all(pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(MailboxState::from_row)
+            .collect::<Result<_, _>>()?)
+    }
     /// Mailboxes whose iMAX ID or name matches the LIKE pattern `like` (escaped with `\`).
     pub async fn search_states(&self, like: &str) -> Result<Vec<MailboxState>, StoreError> {
         let pool = self.pool;
@@ -438,14 +462,16 @@ pub struct NewMailbox {
     pub password_hash: String,
 }
 
-/// A mailbox and whether wrong passwords have frozen it, as the coordinator's and Help
-/// Desk's pages show it.
+/// A mailbox, whether wrong passwords have frozen it and when it was last used, as the
+/// coordinator's and Help Desk's pages show it.
 #[derive(Debug, Clone)]
 pub struct MailboxState {
     pub imax_id: String,
     pub name: String,
     pub frozen_until: Option<OffsetDateTime>,
     pub failed_passwords: u32,
+    /// Its last use, or its creation if never used: inactivity counts from here.
+    pub used_or_made_at: OffsetDateTime,
 }
 
 impl MailboxState {
@@ -460,7 +486,14 @@ impl MailboxState {
                 .try_get::<i64, _>("failed_passwords")?
                 .try_into()
                 .unwrap_or(u32::MAX),
+            used_or_made_at: crate::clock::from_epoch(r.try_get("used_or_made_at")?),
         })
+    }
+
+    /// Since when it has been inactive at `now` (unused `after_days` days; 0: never).
+    pub fn inactive_at(&self, now: OffsetDateTime, after_days: i64) -> Option<OffsetDateTime> {
+        let since = self.used_or_made_at + time::Duration::days(after_days);
+        (after_days > 0 && now >= since).then_some(since)
     }
 
     /// The freeze, if one is in force at `now`.
@@ -469,4 +502,5 @@ impl MailboxState {
     }
 }
 
-const MAILBOX_STATE: &str = "m.imax_id, m.name, m.frozen_until, m.failed_passwords";
+const MAILBOX_STATE: &str = "m.imax_id, m.name, m.frozen_until, m.failed_passwords,
+    COALESCE(m.last_used_at, m.created_at) AS used_or_made_at";

@@ -150,17 +150,22 @@ async fn my_users_page(
     let properties = admin.my_properties().await.or_page(web, s)?;
     let mailboxes = admin.my_mailboxes().await.or_page(web, s)?;
     let now = web.gw.clock().now();
+    let inactive_days = web.gw.config().accounts.mailbox_inactive_days;
     let mailboxes = mailboxes
         .into_iter()
         .map(|m| MailboxRow {
-            state: match m.frozen_at(now) {
-                Some(until) => format!(
+            state: match (m.inactive_at(now, inactive_days), m.frozen_at(now)) {
+                (Some(since), _) => format!(
+                    "inactive since {} for want of use (the Help Desk reactivates it with a password reset)",
+                    when(since)
+                ),
+                (None, Some(until)) => format!(
                     "frozen after repeated wrong passwords until {} (the Help Desk can reset its password sooner)",
                     when(until)
                 ),
-                None => "open".into(),
+                (None, None) => "open".into(),
             },
-            frozen: m.frozen_at(now).is_some(),
+            frozen: m.frozen_at(now).is_some() || m.inactive_at(now, inactive_days).is_some(),
             imax_id: m.imax_id,
             name: m.name,
         })

@@ -42,6 +42,8 @@ struct FindPage {
     searched: bool,
     people: Vec<String>,
     mailboxes: Vec<MailboxLine>,
+    /// TRACSMail IDs unused so long they are inactive, with since when.
+    inactive: Vec<MailboxLine>,
 }
 
 /// A mailbox in the search results, with its freeze.
@@ -51,14 +53,31 @@ struct MailboxLine {
     state: Option<String>,
 }
 
-/// What a page says of a mailbox frozen by wrong passwords (nothing when it is not).
-fn freeze_sentence(m: &MailboxState, now: time::OffsetDateTime) -> Option<String> {
+/// What a page says of a mailbox frozen by wrong passwords or inactive for want of use
+/// (nothing when it is neither).
+fn state_sentence(web: &Web, m: &MailboxState) -> Option<String> {
+    let now = web.gw.clock().now();
+    let days = web.gw.config().accounts.mailbox_inactive_days;
+    if let Some(since) = m.inactive_at(now, days) {
+        return Some(format!(
+            "Inactive since {} (unused {days} days); a password reset reactivates it.",
+            when(since)
+        ));
+    }
     m.frozen_at(now).map(|until| {
         format!(
             "Frozen after repeated wrong passwords until {}; a password reset ends the freeze.",
             when(until)
         )
     })
+}
+
+fn line(web: &Web, m: &MailboxState) -> MailboxLine {
+    MailboxLine {
+        imax_id: m.imax_id.clone(),
+        name: m.name.clone(),
+        state: state_sentence(web, m),
+    }
 }
 
 #[derive(Deserialize)]
@@ -77,19 +96,14 @@ async fn find(State(web): State<Web>, Signed(s): Signed, Query(fq): Query<FindQu
     .sentence();
     let q = fq.q.unwrap_or_default();
     let (people, mailboxes) = admin.search(&q).await.or_page(&web, &s)?;
+    let inactive = admin.inactive_mailboxes().await.or_page(&web, &s)?;
     Ok(render(&FindPage {
         chrome,
         searched: !q.trim().is_empty(),
         q,
         people,
-        mailboxes: mailboxes
-            .iter()
-            .map(|m| MailboxLine {
-                imax_id: m.imax_id.clone(),
-                name: m.name.clone(),
-                state: freeze_sentence(m, web.gw.clock().now()),
-            })
-            .collect(),
+        mailboxes: mailboxes.iter().map(|m| line(&web, m)).collect(),
+        inactive: inactive.iter().map(|m| line(&web, m)).collect(),
     }))
 }
 
@@ -135,7 +149,7 @@ async fn reset_form(State(web): State<Web>, Signed(s): Signed, Path(raw): Path<S
     Ok(render(&ResetPage {
         chrome,
         imax_id: imax_id.to_string(),
-        frozen: freeze_sentence(&state, web.gw.clock().now()),
+        frozen: state_sentence(&web, &state),
         form: ResetForm::default(),
     }))
 }
