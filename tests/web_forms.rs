@@ -330,3 +330,96 @@ async fn the_person_pages_typed_forms_do_what_they_say() {
     assert_eq!(account().await.status, AccountStatus::Active);
     assert!(account().await.rights.imax);
 }
+
+/// Opens `mailbox` in the browser session `cookie`.
+async fn open_mailbox(t: &TestApp, cookie: &str, mailbox: (&str, &str)) {
+    let (_, _, home) = request(t, "GET", "/home", cookie, "", Vec::new()).await;
+    let form = format!(
+        "csrf={}&imax_id={}&mailbox_password={}",
+        csrf_of(&home),
+        mailbox.0,
+        mailbox.1
+    );
+    let urlencoded = "application/x-www-form-urlencoded";
+    let (status, _, page) = request(
+        t,
+        "POST",
+        "/mailbox/open",
+        cookie,
+        urlencoded,
+        form.into_bytes(),
+    )
+    .await;
+    assert_eq!(status, 303, "opened: {page}");
+}
+
+/// R23's self-service: whoever has a mailbox open changes its TRACSMail password, knowing the
+/// current one and keeping to the password rules; every other session on it ends (here another
+/// browser's), vendor software needs the new one, this session goes on, and the password is
+/// never recorded.
+#[tokio::test]
+async fn a_mailbox_holder_changes_its_password_and_other_sessions_end() {
+    let t = TestApp::start().await;
+    let (mine, other) = (
+        session_cookie(&t, SITE_USER).await,
+        session_cookie(&t, SITE_USER).await,
+    );
+    open_mailbox(&t, &mine, MAPLE).await;
+    open_mailbox(&t, &other, MAPLE).await;
+    let (status, _, page) = request(&t, "GET", "/mailbox/password", &mine, "", Vec::new()).await;
+    assert_eq!(status, 200, "{page}");
+    let token = csrf_of(&page);
+    let change = |current: &str, new: &str, confirm: &str| {
+        let body = format!("csrf={token}&current={current}&new_password={new}&confirm={confirm}");
+        let mine = mine.clone();
+        let app = &t;
+        async move {
+            let form = "application/x-www-form-urlencoded";
+            let (status, _, page) = request(
+                app,
+                "POST",
+                "/mailbox/password",
+                &mine,
+                form,
+                body.into_bytes(),
+            )
+            .await;
+            (status, page)
+        }
+    };
+    let fresh = "Maple-Mailbox-2027-New";
+    let (status, page) = change("Not-The-Password-1", fresh, fresh).await;
+    assert_eq!(status, 400);
+    assert!(page.contains("current-error"), "{page}");
+    let (status, page) = change(MAPLE.1, "short", "short").await;
+    assert_eq!(status, 400);
+    assert!(page.contains("new-error"), "{page}");
+    let (status, page) = change(MAPLE.1, fresh, "Something-Else-99").await;
+    assert_eq!(status, 400);
+    assert!(page.contains("confirm-error"), "{page}");
+    let (status, _) = change(MAPLE.1, fresh, fresh).await;
+    assert_eq!(status, 303);
+
+    // This session goes on; the other browser's must open the mailbox again.
+    let (status, _, _) = request(&t, "GET", "/mailbox", &mine, "", Vec::new()).await;
+    assert_eq!(status, 200);
+    let (status, _, page) = request(&t, "GET", "/mailbox", &other, "", Vec::new()).await;
+    assert!(status >= 400, "{status}: {page}");
+    assert!(page.contains("open it again"), "{page}");
+    // Vendor software: the old password no longer opens it, the new one does.
+    assert_fault(
+        &t.send(SITE_USER, MAPLE, None, b"old").await,
+        "MailboxAuthenticationFailed",
+    );
+    assert_ok(&t.send(SITE_USER, (MAPLE.0, fresh), None, b"new").await);
+    let (records, leaks): (i64, i64) = sqlx::query_as(
+        "SELECT
+            (SELECT COUNT(*) FROM audit_log WHERE action = 'ChangeMailboxPassword' AND outcome = 'ok'),
+            (SELECT COUNT(*) FROM audit_log WHERE detail LIKE '%' || $1 || '%')",
+    )
+    .bind(fresh)
+    .fetch_one(&t.db)
+    .await
+    .expect("audit");
+    assert_eq!((records, leaks), (1, 0));
+}

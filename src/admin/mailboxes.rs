@@ -33,7 +33,7 @@ impl Admin {
             kind,
             name: name.to_string(),
             email: email.to_string(),
-            password_hash: self.hash(password)?,
+            password_hash: self.hash(password).await?,
         };
         let audit = self
             .entry("CreateMailbox")
@@ -61,7 +61,7 @@ impl Admin {
         let audit = self.entry("SetMailboxPassword").mailbox(id.as_str());
         self.store
             .mailboxes()
-            .set_password(m.id, &self.hash(password)?, self.now(), &audit)
+            .set_password(m.id, &self.hash(password).await?, self.now(), &audit)
             .await?;
         Ok(())
     }

@@ -129,8 +129,13 @@ impl Admin {
             .request(self.caller.and_then(|c| c.request).map(|r| r.to_string()))
     }
 
-    fn hash(&self, pw: &Secret) -> AdminResult<String> {
-        password::hash(pw.expose(), &self.config.argon2)
+    /// argon2 on a blocking thread, never on the async runtime's (a hash takes tens of
+    /// milliseconds of CPU and its memory block).
+    async fn hash(&self, pw: &Secret) -> AdminResult<String> {
+        let (pw, cfg) = (pw.clone(), self.config.argon2.clone());
+        tokio::task::spawn_blocking(move || password::hash(pw.expose(), &cfg))
+            .await
+            .map_err(|e| Refusal::internal(format_args!("password hashing: {e}")))?
             .map_err(|e| Refusal::internal(format_args!("password hashing: {e}")))
     }
 

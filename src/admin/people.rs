@@ -133,7 +133,7 @@ impl Admin {
             full_name: p.full_name.clone(),
             email: p.email.clone(),
             organization: p.organization.clone(),
-            password_hash: self.hash(&p.password)?,
+            password_hash: self.hash(&p.password).await?,
             password_is_current: !p.temporary,
         };
         let audit = self.entry("CreateAccount").detail(format!(
@@ -199,7 +199,7 @@ impl Admin {
         let audit = self
             .entry("SetPassword")
             .detail(format!("mid={} temporary={temporary}", account.mid));
-        let hash = self.hash(password)?;
+        let hash = self.hash(password).await?;
         self.store
             .accounts()
             .set_password(account.id, &hash, !temporary, self.now(), &audit)

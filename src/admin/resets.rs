@@ -102,9 +102,9 @@ impl Admin {
             return Err(invalid("a PIN has at least 4 characters"));
         }
         let mut stored = p.clone();
-        stored.pin_hash = self.hash(&input.pin)?;
+        stored.pin_hash = self.hash(&input.pin).await?;
         stored.secondary_pin_hash = match &input.secondary_pin {
-            Some(pin) => Some(self.hash(pin)?),
+            Some(pin) => Some(self.hash(pin).await?),
             None => None,
         };
         let audit = self
@@ -205,7 +205,7 @@ impl Admin {
             tracing::error!(error = %e, "mail failed");
             Refusal::new(Code::MailUnavailable)
         })?;
-        let hash = self.hash(&Secret::new(new_password))?;
+        let hash = self.hash(&Secret::new(new_password)).await?;
         // The reset reactivates an inactive mailbox (its unused time counts from now).
         let inactive = m.inactive_since(now, self.config.accounts.mailbox_inactive_days);
         let reactivated = match inactive {

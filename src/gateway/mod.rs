@@ -867,5 +867,68 @@ impl Gateway {
     }
 }
 
+impl Gateway {
+    /// The holder of an open mailbox changes its TRACSMail password (R23's self-service): the
+    /// current password is checked as opening the mailbox checks it (counted, freezing after
+    /// too many), the new one must meet the password rules and differ, and the change ends
+    /// every session on the mailbox (its `auth_epoch` moves; the credential cache forgets
+    /// it). Returns the mailbox's new epoch, for the caller's own session to go on.
+    pub async fn change_mailbox_password(
+        &self,
+        auth: Authorized,
+        imax_id: &ImaxId,
+        current: &Secret,
+        new: Secret,
+    ) -> Result<i64, Refusal> {
+        let creds = Credentials {
+            principal: imax_id.to_string(),
+            password: current.clone(),
+        };
+        // The current password, checked (and counted) as when opening the mailbox.
+        let session = self.open_mailbox(auth, &creds).await?;
+        let m = session.mailbox();
+        let entry = self
+            .audit(
+                session.auth.account.mid.as_str(),
+                "ChangeMailboxPassword",
+                session.auth.caller,
+            )
+            .mailbox(m.imax_id.as_str());
+        let rules = PasswordRules {
+            min_length: self.inner.config.accounts.password_min_length,
+            history: 1,
+        };
+        let reject = |why: String| {
+            Refusal::with_detail(
+                Code::PasswordRejected,
+                format!("{why} {}", rules.describe()),
+            )
+        };
+        if let Err(why) = rules.check(m.imax_id.as_str(), new.expose()) {
+            return Err(self.refuse(vec![], entry, reject(why)).await);
+        }
+        if new.expose() == current.expose() {
+            let same = reject("It is the current password.".into());
+            return Err(self.refuse(vec![], entry, same).await);
+        }
+        let hash = self
+            .inner
+            .hasher
+            .hash(&new)
+            .await
+            .map_err(|_| busy())?
+            .map_err(Refusal::internal)?;
+        let now = self.inner.clock.now();
+        let store = &self.inner.store;
+        store
+            .mailboxes()
+            .set_password(m.id, &hash, now, &entry)
+            .await?;
+        self.inner.mailboxes_seen.forget(m.imax_id.as_str());
+        let changed = store.mailboxes().load_by_id(m.id).await?;
+        Ok(changed.map_or(m.auth_epoch + 1, |m| m.auth_epoch))
+    }
+}
+
 /// Re-exported for adapters that need the body store's error.
 pub use store::bodies::StageError;
