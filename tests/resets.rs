@@ -106,7 +106,8 @@ pub fn mails(dir: &Path) -> Vec<String> {
 pub fn profile() -> ProfileInput {
     ProfileInput {
         profile: Profile {
-            contact_name: "Pat Manager".into(),
+            contact_first: "Pat".into(),
+            contact_last: "Manager".into(),
             description: "management agent".into(),
             title: "Property Manager".into(),
             organization: "Maple Court Management LLC".into(),
@@ -386,4 +387,86 @@ async fn an_unused_mailbox_goes_inactive_until_the_help_desk_reactivates_it() {
     .await
     .expect("count");
     assert_eq!(reactivated, 1);
+}
+
+/// R23's self-service: whoever has the mailbox open keeps its profile current in the browser
+/// (first and last name apart, a U.S. ZIP code or a foreign postal code with its country, the
+/// PINs kept when left empty), and the Help Desk's reset (R24) then checks callers against the
+/// profile as its holder left it.
+#[tokio::test]
+async fn a_mailbox_holder_keeps_its_profile_and_resets_check_against_it() {
+    use crate::web_forms::{csrf_of, open_mailbox, request as http, session_cookie};
+    let dir = tempfile::tempdir().expect("tmp");
+    let smtp = smtp_server(dir.path()).await;
+    let t = TestApp::start_with(smtp.configure()).await;
+    let help = t.admin.acting_as("H10001").await.expect("help desk");
+    help.set_mailbox_profile(MAPLE.0, &profile())
+        .await
+        .expect("profile");
+    let cookie = session_cookie(&t, SITE_USER).await;
+    open_mailbox(&t, &cookie, MAPLE).await;
+    let (status, _, page) = http(&t, "GET", "/mailbox/profile", &cookie, "", Vec::new()).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("value=\"Pat\"") && page.contains("value=\"Manager\""));
+    assert!(!page.contains("4711"), "never a PIN");
+    let token = csrf_of(&page);
+    let save = |fields: &str| {
+        let body = format!("csrf={token}&{fields}").into_bytes();
+        let (app, cookie) = (&t, cookie.clone());
+        async move {
+            let form = "application/x-www-form-urlencoded";
+            let (status, _, page) =
+                http(app, "POST", "/mailbox/profile", &cookie, form, body).await;
+            (status, page)
+        }
+    };
+    let base = "contact_first=Robin&contact_last=Keeper&title=Site+Manager\
+        &organization=Maple+Court+Management+LLC&firm_name=Maple+Court+Apartments\
+        &street1=12+Maple+Court&city=Springfield&email=robin%40maplecourt.example";
+    // A U.S. address needs a ZIP code as the U.S. writes it.
+    let (status, page) = save(&format!("{base}&state=MA&postal_code=ABCDE&country=US")).await;
+    assert_eq!(status, 400);
+    assert!(page.contains("ZIP"), "{page}");
+    assert!(
+        page.contains("value=\"Robin\""),
+        "the form comes back as filled"
+    );
+    // A foreign postal code with its country is fine; the PINs on file are kept.
+    let (status, page) = save(&format!(
+        "{base}&state=&postal_code=SW1A+1AA&country=United+Kingdom"
+    ))
+    .await;
+    assert_eq!(status, 303, "{page}");
+    let (status, page) = save(&format!(
+        "{base}&state=MA&postal_code=01101-2345&country=US"
+    ))
+    .await;
+    assert_eq!(status, 303, "{page}");
+
+    // The Help Desk now checks callers against the holder's profile.
+    let old_caller = request();
+    let refused = help
+        .reset_mailbox_password(MAPLE.0, &old_caller)
+        .await
+        .expect_err("the old contact no longer matches");
+    assert_eq!(refused.code, Code::NotPermitted);
+    let robin = ResetRequest {
+        name: "Robin Keeper".into(),
+        title: "Site Manager".into(),
+        email: "robin@maplecourt.example".into(),
+        ..request()
+    };
+    assert_eq!(
+        help.reset_mailbox_password(MAPLE.0, &robin)
+            .await
+            .expect("reset"),
+        "robin@maplecourt.example"
+    );
+    let updates: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'UpdateMailboxProfile' AND outcome = 'ok'",
+    )
+    .fetch_one(&t.db)
+    .await
+    .expect("count");
+    assert_eq!(updates, 2);
 }

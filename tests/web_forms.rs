@@ -332,7 +332,7 @@ async fn the_person_pages_typed_forms_do_what_they_say() {
 }
 
 /// Opens `mailbox` in the browser session `cookie`.
-async fn open_mailbox(t: &TestApp, cookie: &str, mailbox: (&str, &str)) {
+pub(crate) async fn open_mailbox(t: &TestApp, cookie: &str, mailbox: (&str, &str)) {
     let (_, _, home) = request(t, "GET", "/home", cookie, "", Vec::new()).await;
     let form = format!(
         "csrf={}&imax_id={}&mailbox_password={}",

@@ -86,17 +86,8 @@ impl Admin {
         let id = Self::imax_id(imax_id)?;
         let m = self.mailbox(&id).await?;
         let p = &input.profile;
-        for (field, value) in [
-            ("contact name", &p.contact_name),
-            ("title", &p.title),
-            ("organization", &p.organization),
-            ("firm name", &p.firm_name),
-            ("street address", &p.street1),
-            ("email", &p.email),
-        ] {
-            if value.trim().is_empty() {
-                return Err(invalid(format!("the profile needs a {field} (R23)")));
-            }
+        if let Some(problem) = p.problem() {
+            return Err(invalid(problem));
         }
         if input.pin.expose().len() < 4 {
             return Err(invalid("a PIN has at least 4 characters"));
@@ -112,7 +103,9 @@ impl Admin {
             .mailbox(id.as_str())
             .detail(format!(
                 "contact={} email={} secondary={}",
-                p.contact_name, p.email, p.secondary_email
+                p.contact_name(),
+                p.email,
+                p.secondary_email
             ));
         self.store.profiles().save(m.id, &stored, &audit).await?;
         Ok(())
@@ -161,7 +154,7 @@ impl Admin {
         .await
         .map_err(|e| Refusal::internal(format_args!("password check: {e}")))?;
         let contact = if firm
-            && same(&req.name, &profile.contact_name)
+            && same(&req.name, &profile.contact_name())
             && same(&req.email, &profile.email)
             && pin_primary
         {

@@ -135,8 +135,12 @@ pub enum MailboxCommand {
 
 #[derive(Args)]
 pub struct ProfileArgs {
+    /// The primary contact's first name.
     #[arg(long)]
-    contact_name: String,
+    first_name: String,
+    /// The primary contact's last name.
+    #[arg(long)]
+    last_name: String,
     /// Owner, management agent, TCA, PBCA, service bureau, …
     #[arg(long, default_value = "")]
     description: String,
@@ -393,7 +397,8 @@ pub async fn admin_command(admin: &Admin, command: AdminCommand) -> Result<(), S
                 let second = second.trim_end_matches(['\n', '\r']);
                 let input = ProfileInput {
                     profile: Profile {
-                        contact_name: p.contact_name,
+                        contact_first: p.first_name,
+                        contact_last: p.last_name,
                         description: p.description,
                         title: p.title,
                         organization: p.organization,

@@ -10,7 +10,9 @@ use time::OffsetDateTime;
 /// argon2id hashes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Profile {
-    pub contact_name: String,
+    /// The primary point of contact, first and last name apart (R23).
+    pub contact_first: String,
+    pub contact_last: String,
     pub description: String,
     pub title: String,
     pub organization: String,
@@ -29,6 +31,91 @@ pub struct Profile {
     pub secondary_last: String,
     pub secondary_email: String,
     pub secondary_pin_hash: Option<String>,
+}
+
+impl Profile {
+    /// The primary contact's whole name, as a caller says it to the Help Desk.
+    pub fn contact_name(&self) -> String {
+        format!("{} {}", self.contact_first.trim(), self.contact_last.trim())
+            .trim()
+            .to_string()
+    }
+
+    /// Whether the country is the United States (then a state and a ZIP code are asked for).
+    fn in_us(&self) -> bool {
+        matches!(
+            self.country.trim().to_ascii_uppercase().as_str(),
+            "US" | "USA" | "UNITED STATES" | "UNITED STATES OF AMERICA"
+        )
+    }
+
+    /// What is missing or malformed, as a sentence (none: the profile is complete, R23): the
+    /// primary contact's first and last name, title, organization, firm name, street address,
+    /// city, country and email; in the United States a state and a ZIP code (12345 or
+    /// 12345-6789), elsewhere a postal code as the country writes it; and a secondary contact,
+    /// when one is given, with first and last name and email.
+    pub fn problem(&self) -> Option<String> {
+        let required = [
+            ("the contact's first name", &self.contact_first),
+            ("the contact's last name", &self.contact_last),
+            ("a title", &self.title),
+            ("an organization", &self.organization),
+            ("a firm name", &self.firm_name),
+            ("a street address", &self.street1),
+            ("a city", &self.city),
+            ("a country", &self.country),
+            ("an email address", &self.email),
+        ];
+        if let Some((what, _)) = required.iter().find(|(_, v)| v.trim().is_empty()) {
+            return Some(format!("The profile needs {what}."));
+        }
+        let email_ok = |e: &str| {
+            let e = e.trim();
+            e.len() <= 254
+                && e.split_once('@')
+                    .is_some_and(|(a, d)| !a.is_empty() && d.contains('.'))
+        };
+        if !email_ok(&self.email) {
+            return Some("The email address is not one (name@example.org).".into());
+        }
+        if self.in_us() {
+            let state = self.state.trim();
+            if state.len() != 2 || !state.chars().all(|c| c.is_ascii_alphabetic()) {
+                return Some(
+                    "In the United States the state or territory is its two-letter code (MA, PR)."
+                        .into(),
+                );
+            }
+            let zip = self.postal_code.trim();
+            let digits = |s: &str, n: usize| s.len() == n && s.chars().all(|c| c.is_ascii_digit());
+            let zip_ok = match zip.split_once('-') {
+                Some((five, four)) => digits(five, 5) && digits(four, 4),
+                None => digits(zip, 5),
+            };
+            if !zip_ok {
+                return Some("A U.S. ZIP code is 12345 or 12345-6789.".into());
+            }
+        } else if self.postal_code.len() > 16 {
+            return Some("A foreign postal code has at most 16 characters.".into());
+        }
+        let secondary = [
+            &self.secondary_first,
+            &self.secondary_last,
+            &self.secondary_email,
+        ];
+        if secondary.iter().any(|v| !v.trim().is_empty()) {
+            if secondary.iter().any(|v| v.trim().is_empty()) {
+                return Some(
+                    "A secondary contact needs a first name, a last name and an email address."
+                        .into(),
+                );
+            }
+            if !email_ok(&self.secondary_email) {
+                return Some("The secondary contact's email address is not one.".into());
+            }
+        }
+        None
+    }
 }
 
 /// This part of the store (`Store::profiles()`).
@@ -57,10 +144,12 @@ impl<'a> Profiles<'a> {
                     "INSERT INTO mailbox_profiles (mailbox_id, contact_name, description, title,
                 organization, firm_name,
                  street1, street2, city, state, postal_code, country, phone, fax, email, pin_hash,
-                 secondary_first, secondary_last, secondary_email, secondary_pin_hash)
+                 secondary_first, secondary_last, secondary_email, secondary_pin_hash,
+                 contact_first, contact_last)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-             $17, $18, $19, $20)
+             $17, $18, $19, $20, $21, $22)
              ON CONFLICT (mailbox_id) DO UPDATE SET contact_name = excluded.contact_name,
+                 contact_first = excluded.contact_first, contact_last = excluded.contact_last,
                  description = excluded.description, title = excluded.title,
                  organization = excluded.organization, firm_name = excluded.firm_name,
                  street1 = excluded.street1, street2 = excluded.street2, city = excluded.city,
@@ -73,7 +162,7 @@ impl<'a> Profiles<'a> {
                  secondary_pin_hash = excluded.secondary_pin_hash",
                 )
                 .bind(mailbox)
-                .bind(&p.contact_name)
+                .bind(p.contact_name())
                 .bind(&p.description)
                 .bind(&p.title)
                 .bind(&p.organization)
@@ -92,6 +181,8 @@ impl<'a> Profiles<'a> {
                 .bind(&p.secondary_last)
                 .bind(&p.secondary_email)
                 .bind(&p.secondary_pin_hash)
+                .bind(&p.contact_first)
+                .bind(&p.contact_last)
                 .execute(&mut *tx)
                 .await?;
                 Ok(())
@@ -105,7 +196,8 @@ impl<'a> Profiles<'a> {
     ) -> Result<Option<(Profile, i64, Option<OffsetDateTime>)>, StoreError> {
         let pool = self.pool;
         let row = sqlx::query(
-            "SELECT contact_name, description, title, organization, firm_name, street1, street2,
+            "SELECT contact_first, contact_last, description, title, organization, firm_name,
+            street1, street2,
             city, state,
                 postal_code, country, phone, fax, email, pin_hash, secondary_first, secondary_last,
                 secondary_email, secondary_pin_hash
@@ -117,7 +209,8 @@ impl<'a> Profiles<'a> {
         let Some(r) = row else { return Ok(None) };
         let text = |c: &str| r.try_get::<String, _>(c);
         let profile = Profile {
-            contact_name: text("contact_name")?,
+            contact_first: text("contact_first")?,
+            contact_last: text("contact_last")?,
             description: text("description")?,
             title: text("title")?,
             organization: text("organization")?,

@@ -37,6 +37,7 @@ pub fn routes(config: &Config) -> Router<Web> {
             "/mailbox/password",
             get(mailbox_password_form).post(change_mailbox_password),
         )
+        .route("/mailbox/profile", get(profile_form).post(save_profile))
         .route("/mailbox/folder/{folder}", get(folder))
         .route("/mailbox/message/{id}", get(message))
         .route("/mailbox/message/{id}/download", get(download))
@@ -220,6 +221,250 @@ async fn change_mailbox_password(
         .await
         .or_page(&web, &s)?;
     Ok(see_other("/mailbox/password?changed"))
+}
+
+/// One input of the profile form.
+struct ProfileField {
+    name: &'static str,
+    label: &'static str,
+    value: String,
+    required: bool,
+}
+
+#[derive(Template)]
+#[template(path = "profile.html")]
+struct ProfilePage {
+    chrome: Chrome,
+    imax_id: String,
+    primary: Vec<ProfileField>,
+    secondary: Vec<ProfileField>,
+    has_pin: bool,
+}
+
+/// The profile as submitted (R23): every field, PINs in clear (hashed by the core).
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ProfileForm {
+    contact_first: String,
+    contact_last: String,
+    description: String,
+    title: String,
+    organization: String,
+    firm_name: String,
+    street1: String,
+    street2: String,
+    city: String,
+    state: String,
+    postal_code: String,
+    country: String,
+    phone: String,
+    fax: String,
+    email: String,
+    secondary_first: String,
+    secondary_last: String,
+    secondary_email: String,
+}
+
+/// The PINs of the form, read apart so that they never sit in the form's refill.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct PinFields {
+    pin: String,
+    secondary_pin: String,
+}
+
+/// The profile form as posted: the fields and, apart, the PINs.
+#[derive(Deserialize)]
+struct ProfileSubmission {
+    #[serde(flatten)]
+    form: ProfileForm,
+    #[serde(flatten)]
+    pins: PinFields,
+}
+
+impl ProfileForm {
+    fn from_profile(p: &crate::store::profiles::Profile) -> ProfileForm {
+        ProfileForm {
+            contact_first: p.contact_first.clone(),
+            contact_last: p.contact_last.clone(),
+            description: p.description.clone(),
+            title: p.title.clone(),
+            organization: p.organization.clone(),
+            firm_name: p.firm_name.clone(),
+            street1: p.street1.clone(),
+            street2: p.street2.clone(),
+            city: p.city.clone(),
+            state: p.state.clone(),
+            postal_code: p.postal_code.clone(),
+            country: p.country.clone(),
+            phone: p.phone.clone(),
+            fax: p.fax.clone(),
+            email: p.email.clone(),
+            secondary_first: p.secondary_first.clone(),
+            secondary_last: p.secondary_last.clone(),
+            secondary_email: p.secondary_email.clone(),
+        }
+    }
+
+    fn profile(&self) -> crate::store::profiles::Profile {
+        let t = |s: &String| s.trim().to_string();
+        crate::store::profiles::Profile {
+            contact_first: t(&self.contact_first),
+            contact_last: t(&self.contact_last),
+            description: t(&self.description),
+            title: t(&self.title),
+            organization: t(&self.organization),
+            firm_name: t(&self.firm_name),
+            street1: t(&self.street1),
+            street2: t(&self.street2),
+            city: t(&self.city),
+            state: t(&self.state),
+            postal_code: t(&self.postal_code),
+            country: t(&self.country),
+            phone: t(&self.phone),
+            fax: t(&self.fax),
+            email: t(&self.email),
+            secondary_first: t(&self.secondary_first),
+            secondary_last: t(&self.secondary_last),
+            secondary_email: t(&self.secondary_email),
+            ..Default::default()
+        }
+    }
+
+    fn fields(&self) -> (Vec<ProfileField>, Vec<ProfileField>) {
+        let f = |name, label, value: &String, required| ProfileField {
+            name,
+            label,
+            value: value.clone(),
+            required,
+        };
+        let primary = vec![
+            f("contact_first", "First name", &self.contact_first, true),
+            f("contact_last", "Last name", &self.contact_last, true),
+            f(
+                "description",
+                "Description (owner, management agent, TCA, PBCA, service bureau, …)",
+                &self.description,
+                false,
+            ),
+            f("title", "Title", &self.title, true),
+            f("organization", "Organization", &self.organization, true),
+            f("firm_name", "Firm name", &self.firm_name, true),
+            f("street1", "Street address 1", &self.street1, true),
+            f("street2", "Street address 2", &self.street2, false),
+            f("city", "City", &self.city, true),
+            f(
+                "state",
+                "U.S. state or territory (two letters)",
+                &self.state,
+                false,
+            ),
+            f(
+                "postal_code",
+                "U.S. ZIP code or foreign postal code",
+                &self.postal_code,
+                false,
+            ),
+            f("country", "Country", &self.country, true),
+            f("phone", "Telephone number", &self.phone, false),
+            f("fax", "FAX number", &self.fax, false),
+            f("email", "Email address", &self.email, true),
+        ];
+        let secondary = vec![
+            f(
+                "secondary_first",
+                "First name",
+                &self.secondary_first,
+                false,
+            ),
+            f("secondary_last", "Last name", &self.secondary_last, false),
+            f(
+                "secondary_email",
+                "Email address",
+                &self.secondary_email,
+                false,
+            ),
+        ];
+        (primary, secondary)
+    }
+}
+
+/// The profile page; with `error` it is the form sent back as it was filled (status 400).
+async fn profile_page(
+    web: &Web,
+    s: &Session,
+    m: &MailboxSession,
+    form: &ProfileForm,
+    has_pin: bool,
+    notice: Option<String>,
+    error: Option<String>,
+) -> Page {
+    let mut chrome = web.mailbox_chrome(s, m, "Mailbox profile").await;
+    chrome.notice = notice;
+    let refused = error.is_some();
+    chrome.error = error;
+    let (primary, secondary) = form.fields();
+    let mut page = render(&ProfilePage {
+        chrome,
+        imax_id: m.mailbox().imax_id.to_string(),
+        primary,
+        secondary,
+        has_pin,
+    });
+    if refused {
+        *page.status_mut() = StatusCode::BAD_REQUEST;
+        return Err(page);
+    }
+    Ok(page)
+}
+
+#[derive(Deserialize)]
+struct SavedQuery {
+    saved: Option<String>,
+}
+
+async fn profile_form(
+    State(web): State<Web>,
+    Signed(s): Signed,
+    Query(q): Query<SavedQuery>,
+) -> Page {
+    let m = web.mailbox(&s, Operation::OpenImax).await?;
+    let on_file = web.settled(&s, web.gw.mailbox_profile(&m).await).await?;
+    let form = match &on_file {
+        Some(p) => ProfileForm::from_profile(p),
+        None => ProfileForm {
+            country: "US".into(),
+            ..ProfileForm::default()
+        },
+    };
+    let notice = q.saved.map(|_| "The profile was saved.".to_string());
+    profile_page(&web, &s, &m, &form, on_file.is_some(), notice, None).await
+}
+
+/// R23: whoever has the mailbox open keeps its profile current.
+async fn save_profile(
+    State(web): State<Web>,
+    Checked(s, ProfileSubmission { form, pins }): Checked<ProfileSubmission>,
+) -> Page {
+    let m = web.mailbox(&s, Operation::OpenImax).await?;
+    let secret = |p: String| (!p.is_empty()).then(|| Secret::new(p));
+    let saved = web
+        .gw
+        .update_mailbox_profile(
+            &m,
+            form.profile(),
+            secret(pins.pin),
+            secret(pins.secondary_pin),
+        )
+        .await;
+    match saved {
+        Ok(()) => Ok(see_other("/mailbox/profile?saved")),
+        Err(r) if r.code == Code::InvalidInput => {
+            let has_pin = web.gw.mailbox_profile(&m).await.ok().flatten().is_some();
+            profile_page(&web, &s, &m, &form, has_pin, None, Some(r.message())).await
+        }
+        Err(r) => Err(web.resolve(&s, &r).await),
+    }
 }
 
 /// A message as a row of a page.
