@@ -128,6 +128,15 @@ pub fn profile() -> ProfileInput {
     }
 }
 
+/// The Help Desk, after it set Maple Court's profile ([`profile`]).
+async fn help_desk_with_profile(t: &TestApp) -> imax_gateway::admin::Admin {
+    let help = t.admin.acting_as("H10001").await.expect("help desk");
+    help.set_mailbox_profile(MAPLE.0, &profile())
+        .await
+        .expect("profile");
+    help
+}
+
 fn request() -> ResetRequest {
     ResetRequest {
         name: "pat  manager".into(),
@@ -234,10 +243,7 @@ async fn r24_three_mismatches_freeze_resets_for_a_day() {
     let dir = tempfile::tempdir().expect("tmp");
     let smtp = smtp_server(dir.path()).await;
     let t = TestApp::start_with(smtp.configure()).await;
-    let help = t.admin.acting_as("H10001").await.expect("help desk");
-    help.set_mailbox_profile(MAPLE.0, &profile())
-        .await
-        .expect("profile");
+    let help = help_desk_with_profile(&t).await;
     let mut wrong = request();
     wrong.email = "attacker@example.com".into();
     for _ in 0..3 {
@@ -270,10 +276,7 @@ async fn r24_a_new_password_never_travels_in_clear_unless_the_operator_says_so()
     let smtp = plain_smtp_server(dir.path()).await;
     let t = TestApp::start_with(smtp.configure()).await;
     assert_eq!(t.config.smtp.starttls, "required", "the default");
-    let help = t.admin.acting_as("H10001").await.expect("help desk");
-    help.set_mailbox_profile(MAPLE.0, &profile())
-        .await
-        .expect("profile");
+    let help = help_desk_with_profile(&t).await;
     let refused = help
         .reset_mailbox_password(MAPLE.0, &request())
         .await
@@ -291,10 +294,7 @@ async fn r24_a_new_password_never_travels_in_clear_unless_the_operator_says_so()
         c.smtp.starttls = "opportunistic".into();
     })
     .await;
-    let help = t.admin.acting_as("H10001").await.expect("help desk");
-    help.set_mailbox_profile(MAPLE.0, &profile())
-        .await
-        .expect("profile");
+    let help = help_desk_with_profile(&t).await;
     help.reset_mailbox_password(MAPLE.0, &request())
         .await
         .expect("sent in clear, as chosen");
@@ -367,10 +367,7 @@ async fn an_unused_mailbox_goes_inactive_until_the_help_desk_reactivates_it() {
     assert!(!list.contains(RIVERSIDE.0), "{list}");
 
     // The reset, validated against the profile, reactivates it; audited as such.
-    let help = t.admin.acting_as("H10001").await.expect("help desk");
-    help.set_mailbox_profile(MAPLE.0, &profile())
-        .await
-        .expect("profile");
+    let help = help_desk_with_profile(&t).await;
     help.reset_mailbox_password(MAPLE.0, &request())
         .await
         .expect("reset");
@@ -399,10 +396,7 @@ async fn a_mailbox_holder_keeps_its_profile_and_resets_check_against_it() {
     let dir = tempfile::tempdir().expect("tmp");
     let smtp = smtp_server(dir.path()).await;
     let t = TestApp::start_with(smtp.configure()).await;
-    let help = t.admin.acting_as("H10001").await.expect("help desk");
-    help.set_mailbox_profile(MAPLE.0, &profile())
-        .await
-        .expect("profile");
+    let help = help_desk_with_profile(&t).await;
     let cookie = session_cookie(&t, SITE_USER).await;
     open_mailbox(&t, &cookie, MAPLE).await;
     let (status, _, page) = http(&t, "GET", "/mailbox/profile", &cookie, "", Vec::new()).await;

@@ -823,12 +823,7 @@ impl Gateway {
         };
         let account = &auth.account;
         let entry = self.audit(account.mid.as_str(), "ChangePassword", auth.caller);
-        let reject = |why: String| {
-            Refusal::with_detail(
-                Code::PasswordRejected,
-                format!("{why} {}", rules.describe()),
-            )
-        };
+        let reject = |why: String| password_refusal(&rules, why);
         if let Err(why) = rules.check(account.mid.as_str(), new.expose()) {
             return Err(self.refuse(vec![], entry, reject(why)).await);
         }
@@ -899,12 +894,7 @@ impl Gateway {
             min_length: self.inner.config.accounts.password_min_length,
             history: 1,
         };
-        let reject = |why: String| {
-            Refusal::with_detail(
-                Code::PasswordRejected,
-                format!("{why} {}", rules.describe()),
-            )
-        };
+        let reject = |why: String| password_refusal(&rules, why);
         if let Err(why) = rules.check(m.imax_id.as_str(), new.expose()) {
             return Err(self.refuse(vec![], entry, reject(why)).await);
         }
@@ -1001,6 +991,14 @@ impl Gateway {
             .await?;
         Ok(())
     }
+}
+
+/// A new password that breaks a password rule: the refusal says which, and lists them all.
+fn password_refusal(rules: &PasswordRules, why: String) -> Refusal {
+    Refusal::with_detail(
+        Code::PasswordRejected,
+        format!("{why} {}", rules.describe()),
+    )
 }
 
 /// Re-exported for adapters that need the body store's error.
