@@ -62,7 +62,9 @@ async fn r8_the_system_admits_to_the_working_group_a_day_after_the_imax_role() {
 
 #[tokio::test]
 async fn r21_rules_of_behavior_are_accepted_once_a_calendar_year() {
-    let t = TestApp::start().await;
+    // The months this test skips would leave Maple Court's mailbox unused long enough to go
+    // inactive (tested in resets.rs); here only the Rules of Behavior count.
+    let t = TestApp::start_with(|c| c.accounts.mailbox_inactive_days = 0).await;
     t.clock.set(time::macros::datetime!(2026-12-20 10:00 UTC));
     let pw = Secret::new("Year-End-Pass-2026");
     // Created while the recertification window is open: certified before first use (R20).
