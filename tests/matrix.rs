@@ -463,6 +463,10 @@ async fn perform(t: &TestApp, admin: &Admin, op: AdminOp) -> AdminResult<()> {
         AdminOp::MailboxState => admin.mailbox_state(MAPLE.0).await.map(drop),
         AdminOp::InactiveMailboxes => admin.inactive_mailboxes().await.map(drop),
         AdminOp::CreateProperty => admin.create_property("800100077", "New", None).await,
+        AdminOp::ChangeOwnership => admin
+            .change_ownership("800100001", RIVERSIDE.0)
+            .await
+            .map(drop),
         AdminOp::CreateContract => {
             admin
                 .create_contract("MA020077077", "800100001", "TRACS")

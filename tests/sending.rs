@@ -211,3 +211,81 @@ async fn large_file_streams_both_ways_with_the_same_sha256() {
         sha256_hex(&data)
     );
 }
+
+/// R25: when a property changes hands, the Help Desk moves it to the new owner's new
+/// TRACSMail ID in one audited step; its files then go to and come from the new ID only, the
+/// old ID keeps its history (R26) but no longer sends for the property, and the old owner's
+/// users and coordinators lose it.
+#[tokio::test]
+async fn r25_a_property_that_changes_hands_moves_to_the_new_owners_id() {
+    use imax_gateway::directory::MailboxKind;
+    use imax_gateway::error::Code;
+    let t = TestApp::start().await;
+    let new_owner = ("TRACM10077", "New-Owner-Mailbox-1");
+    let kind = MailboxKind::parse("property").expect("kind");
+    t.admin
+        .create_mailbox(
+            new_owner.0,
+            kind,
+            "Maple Court (new owner)",
+            "",
+            &imax_gateway::directory::password::Secret::new(new_owner.1),
+        )
+        .await
+        .expect("the new owner's mailbox");
+    let before = t.send(SITE_USER, MAPLE, None, &tenant_file(2)).await;
+    assert_ok(&before);
+    let before_id = before.get("messageId").expect("id").to_string();
+
+    let help = t.admin.acting_as("H10001").await.expect("help desk");
+    let refused = help
+        .change_ownership("800100001", MAPLE.0)
+        .await
+        .expect_err("the same ID is no change of owner");
+    assert_eq!(refused.code, Code::InvalidInput);
+    let (assignments, relationships) = help
+        .change_ownership("800100001", new_owner.0)
+        .await
+        .expect("moved");
+    assert!(
+        assignments >= 1 && relationships >= 1,
+        "{assignments} {relationships}"
+    );
+
+    // The old ID no longer sends for the property, by its header or by the directory.
+    let f = assert_fault(
+        &t.send(SITE_USER, MAPLE, None, &tenant_file(2)).await,
+        "UnknownRecipient",
+    );
+    assert_eq!(f.status, 300);
+    assert_fault(
+        &t.send(SITE_USER, MAPLE, None, b"%PDF-1.7\n% a letter\n%%EOF\n")
+            .await,
+        "UnknownRecipient",
+    );
+    // The new one does, to the contract's administrator.
+    let file = tracs_file(FileKind::Tenant, new_owner.0, 2);
+    let after = t.send(SITE_USER, new_owner, None, &file).await;
+    assert_ok(&after);
+    assert_eq!(after.get("toMailbox"), Some(PBCA.0));
+    // The old ID keeps its history.
+    let sent = t.list(SITE_USER, MAPLE, "sentToOthers").await;
+    assert!(sent.all("messageId").contains(&before_id.as_str()));
+    // The old owner's coordinator no longer has the property or its user.
+    let coordinator = t.admin.acting_as(COORDINATOR.0).await.expect("coordinator");
+    let view = coordinator.view_person(SITE_USER.0).await;
+    assert!(
+        matches!(&view, Err(e) if e.code == Code::NotPermitted),
+        "{view:?}"
+    );
+    let record: String = sqlx::query_scalar(
+        "SELECT detail FROM audit_log WHERE action = 'ChangeOwnership' ORDER BY seq DESC LIMIT 1",
+    )
+    .fetch_one(&t.db)
+    .await
+    .expect("audited");
+    assert!(
+        record.contains("from=TRACM10001") && record.contains("to=TRACM10077"),
+        "{record}"
+    );
+}

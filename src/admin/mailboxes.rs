@@ -66,6 +66,53 @@ impl Admin {
         Ok(())
     }
 
+    /// A change of ownership (R25): the property at `number` passes to the new owner's own
+    /// TRACSMail ID in one audited step. Its files are then routed to and accepted from that
+    /// ID only; the old ID keeps its history (R26) but no longer sends for the property; the
+    /// old owner's users lose their assignments to it and its coordinators their relationships
+    /// with it (the Help Desk then gives the new owner's coordinator its own). Returns how many
+    /// assignments and relationships ended.
+    pub async fn change_ownership(
+        &self,
+        number: &str,
+        new_imax_id: &str,
+    ) -> AdminResult<(u64, u64)> {
+        self.permit(AdminOp::ChangeOwnership)?;
+        let (property, old) = self
+            .store
+            .mailboxes()
+            .property_with_mailbox(number.trim())
+            .await?
+            .ok_or_else(|| missing(format!("property {number}")))?;
+        let new = self.mailbox(&Self::imax_id(new_imax_id)?).await?;
+        if new.kind != MailboxKind::Property || !new.active {
+            return Err(invalid(format!(
+                "{} is not an open property mailbox; the new owner needs a TRACSMail ID of its own",
+                new.imax_id
+            )));
+        }
+        let old = match old {
+            Some(id) => self.store.mailboxes().load_by_id(id).await?,
+            None => None,
+        };
+        if old.as_ref().is_some_and(|o| o.id == new.id) {
+            return Err(invalid(format!(
+                "{} is already the mailbox of property {number}; a new owner gets a new TRACSMail ID",
+                new.imax_id
+            )));
+        }
+        let from = old.map_or("-".to_string(), |o| o.imax_id.to_string());
+        let audit = self
+            .entry("ChangeOwnership")
+            .mailbox(new.imax_id.as_str())
+            .detail(format!("property={number} from={from} to={}", new.imax_id));
+        Ok(self
+            .store
+            .mailboxes()
+            .transfer_property(property, new.id, &audit)
+            .await?)
+    }
+
     pub async fn create_property(
         &self,
         number: &str,

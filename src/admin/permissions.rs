@@ -57,6 +57,8 @@ operations! {
     /// The 2018 release: unused TRACSMail IDs go inactive; the Help Desk lists and reactivates.
     InactiveMailboxes => Hud,
     CreateProperty => Hud,
+    /// R25: a property that changes hands moves to the new owner's new TRACSMail ID.
+    ChangeOwnership => Hud,
     CreateContract => Hud,
     AddBusinessPartner => Hud,
     PostBroadcast => Hud,

@@ -187,6 +187,16 @@ pub enum PropertyCommand {
         #[arg(long)]
         mailbox: Option<String>,
     },
+    /// A change of ownership (R25): move the property to the new owner's own TRACSMail ID.
+    /// Its files then go to and come from that ID only; the old owner's users and coordinators
+    /// lose the property.
+    Transfer {
+        #[arg(long)]
+        number: String,
+        /// The new owner's TRACSMail ID (a property mailbox).
+        #[arg(long)]
+        to: String,
+    },
     /// Record the administrator (TRACS or a CA's iMAX ID) of a property's contract.
     Contract {
         #[arg(long)]
@@ -492,6 +502,13 @@ pub async fn admin_command(admin: &Admin, command: AdminCommand) -> Result<(), S
                         .await
                         .map_err(s)?;
                     println!("property {number} saved");
+                }
+                PropertyCommand::Transfer { number, to } => {
+                    let (assignments, relationships) =
+                        admin.change_ownership(&number, &to).await.map_err(s)?;
+                    println!(
+                        "property {number} now belongs to {to}; {assignments} user assignments and {relationships} coordinator relationships of the old owner ended"
+                    );
                 }
                 PropertyCommand::Contract {
                     number,

@@ -93,6 +93,7 @@ impl Done {
             "password" => format!("{who} has a temporary password and must change it at the next sign-in."),
             "broadcast" => "The broadcast was posted to every mailbox.".into(),
             "reset" => "The mailbox's new password was mailed to the profile's email address.".into(),
+            "ownership" => "The property now belongs to its new TRACSMail ID; the old owner's users and coordinators no longer have it.".into(),
             _ => return None,
         };
         Some(s)

@@ -22,6 +22,7 @@ pub fn routes() -> Router<Web> {
         .route("/helpdesk", get(find))
         .route("/helpdesk/reset/{imax_id}", get(reset_form).post(reset))
         .route("/helpdesk/broadcasts", post(broadcast))
+        .route("/helpdesk/ownership", post(change_ownership))
 }
 
 /// The signed-in person acting as Help Desk staff; a coordinator is sent to its own pages.
@@ -197,6 +198,23 @@ async fn reset(
             Err(r)
         }
     }
+}
+
+#[derive(Deserialize)]
+struct OwnershipForm {
+    property: String,
+    to: String,
+}
+
+/// R25: a property that changes hands moves to the new owner's new TRACSMail ID.
+async fn change_ownership(State(web): State<Web>, Checked(s, f): Checked<OwnershipForm>) -> Page {
+    let (_, admin) = help_desk(&web, &s, "Help Desk").await?;
+    let to = f.to.trim().to_uppercase();
+    admin
+        .change_ownership(&f.property, &to)
+        .await
+        .or_page(&web, &s)?;
+    Ok(see_other("/helpdesk?done=ownership"))
 }
 
 #[derive(Deserialize)]
