@@ -289,3 +289,66 @@ async fn r25_a_property_that_changes_hands_moves_to_the_new_owners_id() {
         "{record}"
     );
 }
+
+/// A CA passes a property's file it received on to TRACS (issue: HUD's mailbox belongs to HUD):
+/// the header's Sender's iMAX ID is the property's, allowed because the directory says the CA
+/// administers that property's contract; it goes to TRACMPROD, once (a second forward is a
+/// duplicate, the original and its forward are not); a CA may not send for a property whose
+/// contract another administers.
+#[tokio::test]
+async fn a_ca_forwards_a_propertys_file_to_tracs() {
+    let t = TestApp::start().await;
+    let file = tenant_file(3);
+    let original = t.send(SITE_USER, MAPLE, None, &file).await;
+    assert_ok(&original);
+    assert_eq!(original.get("toMailbox"), Some(PBCA.0));
+
+    // Not a deliberate resend: the original and its forward are not duplicates.
+    let mut ca = t.client(CA_USER).await;
+    ca.resend = false;
+    let forward = ca
+        .send_file(
+            PBCA.0,
+            PBCA.1,
+            None,
+            "TENANT.DAT",
+            imax_gateway::client::Content::Bytes(file.clone()),
+            None,
+        )
+        .await
+        .expect("reply");
+    assert_ok(&forward);
+    assert_eq!(forward.get("toMailbox"), Some(HUD.0));
+    assert_eq!(forward.get("fromMailbox"), Some(PBCA.0));
+    // Named as TRACS, the same; a second forward of the same file is a duplicate.
+    let again = ca
+        .send_file(
+            PBCA.0,
+            PBCA.1,
+            Some("TRACS"),
+            "TENANT.DAT",
+            imax_gateway::client::Content::Bytes(file.clone()),
+            None,
+        )
+        .await
+        .expect("reply");
+    let f = assert_fault(&again, "DuplicateFile");
+    assert!(
+        f.message.contains(forward.get("messageId").expect("id")),
+        "{}",
+        f.message
+    );
+    // Riverside's contract is the TCA's: the PBCA may not send for it.
+    let riverside = tracs_file(FileKind::Tenant, RIVERSIDE.0, 2);
+    assert_fault(
+        &t.send(CA_USER, PBCA, None, &riverside).await,
+        "SenderNotAllowed",
+    );
+    // HUD's TRACS staff find it in TRACMPROD.
+    let got = t.list(HUD_STAFF, HUD, "receivedFromOthers").await;
+    assert!(
+        got.all("messageId")
+            .contains(&forward.get("messageId").expect("id")),
+        "{got:?}"
+    );
+}

@@ -6,7 +6,7 @@
 use super::{Gateway, MailboxSession};
 use crate::access::Operation;
 use crate::config::Misrouted;
-use crate::directory::{ImaxId, Mailbox, Recipient};
+use crate::directory::{ImaxId, Mailbox, MailboxKind, Recipient};
 use crate::error::{Code, Refusal};
 use crate::mailbox::{self, Receipt, RoutedBy};
 use crate::store::bodies::StageError;
@@ -52,6 +52,21 @@ struct Routing {
     to: Mailbox,
     by: RoutedBy,
     misrouted: bool,
+    /// A CA passing a property's file on to TRACS (its transmission key is then the
+    /// forward's own, so that the original and its forward are not one another's duplicate).
+    forwarded: bool,
+}
+
+impl Routing {
+    /// The file's transmission key as this routing stores it.
+    fn transmission_key(&self, report: &Report, from: &Mailbox) -> Option<String> {
+        let key = report.transmission_key()?;
+        Some(if self.forwarded {
+            format!("{key}|forwarded by {}", from.imax_id)
+        } else {
+            key
+        })
+    }
 }
 
 fn problems(report: &Report) -> Vec<String> {
@@ -118,8 +133,10 @@ impl Gateway {
             Ok(r) => r,
             Err(r) => return Err(refuse(r).await),
         };
+        let tracs_key = routing.transmission_key(&report, &s.mailbox);
         if !req.resend {
-            if let Err(r) = self.not_a_duplicate(s, &routing.to, &report, &sha256).await {
+            let key = tracs_key.as_deref();
+            if let Err(r) = self.not_a_duplicate(s, &routing.to, key, &sha256).await {
                 return Err(refuse(r).await);
             }
         }
@@ -138,7 +155,7 @@ impl Gateway {
             claim_upload: false,
             inline_body: None,
             received_at: now,
-            tracs_key: report.transmission_key(),
+            tracs_key,
             routed_by: routing.by.as_str(),
             resend: req.resend,
             misrouted: routing.misrouted,
@@ -257,6 +274,9 @@ impl Gateway {
         } else {
             None
         };
+        // A CA's file goes to TRACS by its header only when the CA forwards a property's file.
+        let forwarded = s.mailbox.kind == MailboxKind::ContractAdministrator
+            && header.as_ref().is_some_and(|h| h.imax_id.is_hud());
         let (chosen, by, misrouted) = match (named, header) {
             (None, Some(h)) => (Some(h), RoutedBy::Header, false),
             (Some(n), Some(h)) if n.id == h.id => (Some(n), RoutedBy::Sender, false),
@@ -292,11 +312,17 @@ impl Gateway {
                 ),
             ));
         }
-        Ok(Routing { to, by, misrouted })
+        Ok(Routing {
+            to,
+            by,
+            misrouted,
+            forwarded,
+        })
     }
 
-    /// Every header's Sender's iMAX ID is the sending mailbox or one allowed to send for it
-    /// (a service bureau, R11).
+    /// Every header's Sender's iMAX ID is the sending mailbox, one allowed to send for it (a
+    /// service bureau, R11), or, for a CA, a property whose contract the CA administers (it
+    /// forwards that property's file to TRACS).
     async fn check_senders(&self, s: &MailboxSession, report: &Report) -> Result<(), Refusal> {
         let store = &self.inner.store;
         let me = s.mailbox.imax_id.as_str();
@@ -308,7 +334,13 @@ impl Gateway {
             if sender == me || checked.contains(&sender) {
                 continue;
             }
-            if !store.mailboxes().may_send_for(s.mailbox.id, sender).await? {
+            let forwarding_for = async {
+                let ca = s.mailbox.kind == MailboxKind::ContractAdministrator;
+                Ok::<_, Refusal>(ca && store.mailboxes().administers(s.mailbox.id, sender).await?)
+            };
+            if !store.mailboxes().may_send_for(s.mailbox.id, sender).await?
+                && !forwarding_for.await?
+            {
                 return Err(Refusal::with_detail(
                     Code::SenderNotAllowed,
                     format!(
@@ -320,6 +352,27 @@ impl Gateway {
             checked.push(sender);
         }
         Ok(())
+    }
+
+    /// Whether every project the header names has its contract administered by the sending
+    /// mailbox (and there is at least one).
+    async fn administers_every_project(
+        &self,
+        s: &MailboxSession,
+        report: &Report,
+    ) -> Result<bool, Refusal> {
+        let store = &self.inner.store;
+        let mut any = false;
+        for b in &report.batches {
+            let Some(project) = b.project.as_deref() else {
+                continue;
+            };
+            if !store.mailboxes().administers(s.mailbox.id, project).await? {
+                return Ok(false);
+            }
+            any = true;
+        }
+        Ok(any)
     }
 
     /// The recipient the header implies: the administrator of the contract of the header's
@@ -339,6 +392,13 @@ impl Gateway {
             }
         );
         if s.mailbox.kind.is_administrator() && !iser {
+            // A CA passes a property's file it received on to TRACS on the property's behalf:
+            // every project the header names is one whose contract the CA administers.
+            if s.mailbox.kind == MailboxKind::ContractAdministrator
+                && self.administers_every_project(s, report).await?
+            {
+                return Ok(store.mailboxes().load(&ImaxId::hud()).await?);
+            }
             return Ok(None);
         }
         let mut target: Option<Mailbox> = None;
@@ -397,17 +457,16 @@ impl Gateway {
         &self,
         s: &MailboxSession,
         to: &Mailbox,
-        report: &Report,
+        key: Option<&str>,
         sha256: &str,
     ) -> Result<(), Refusal> {
         let days = self.inner.config.tracs.duplicate_window_days;
         let since = (days > 0).then(|| self.inner.clock.now() - Duration::days(days));
-        let key = report.transmission_key();
         let found = self
             .inner
             .store
             .messages()
-            .find_duplicate(key.as_deref(), s.mailbox.id, to.id, sha256, since)
+            .find_duplicate(key, s.mailbox.id, to.id, sha256, since)
             .await?;
         match found {
             None => {}

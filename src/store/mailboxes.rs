@@ -344,6 +344,21 @@ impl<'a> Mailboxes<'a> {
         .await?;
         Ok(n > 0)
     }
+    /// Whether `administrator` (a CA's mailbox) administers the contract of a property whose
+    /// mailbox is `imax_id`.
+    pub async fn administers(&self, administrator: i64, imax_id: &str) -> Result<bool, StoreError> {
+        let pool = self.pool;
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM contracts c JOIN properties p ON p.id = c.property_id
+               JOIN mailboxes m ON m.id = p.mailbox_id
+              WHERE c.administrator_mailbox = $1 AND m.imax_id = $2",
+        )
+        .bind(administrator)
+        .bind(imax_id)
+        .fetch_one(pool)
+        .await?;
+        Ok(n > 0)
+    }
     /// Lets `sender` appear as Sender's iMAX ID in files sent from `mailbox`, or stops it.
     pub async fn set_sender(
         &self,
