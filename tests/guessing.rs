@@ -394,3 +394,40 @@ async fn a_flood_of_wrong_passwords_costs_bounded_memory_and_is_answered_quickly
     let mut after = node.client(&t.ca, CA_USER).await;
     assert_ok(&list_reply(&mut after, PBCA, "receivedFromOthers").await);
 }
+
+/// Vendor software opening many connections at once with the right password on a cold start:
+/// every call succeeds. Attempts at one M-ID (and at one mailbox) take turns, so the first
+/// right password is remembered and the rest pass on it, uncounted; parallel guesses are still
+/// counted one by one (`parallel_guesses_are_counted_before_any_is_checked`).
+#[tokio::test]
+async fn a_cold_burst_of_right_passwords_all_succeed() {
+    let t = TestApp::start().await;
+    let mut calls = Vec::new();
+    for i in 0..16u8 {
+        let (url, ca) = (t.url.clone(), t.ca.clone());
+        calls.push(tokio::spawn(async move {
+            let mut c =
+                imax_gateway::client::S2sClient::connect(&url, &ca, SITE_USER.0, SITE_USER.1)
+                    .await
+                    .expect("connect");
+            c.resend = true;
+            c.send_file(
+                MAPLE.0,
+                MAPLE.1,
+                Some(PBCA.0),
+                "BURST.DAT",
+                imax_gateway::client::Content::Bytes(vec![i; 64]),
+                None,
+            )
+            .await
+            .expect("reply")
+        }));
+    }
+    for call in calls {
+        assert_ok(&call.await.expect("call"));
+    }
+    assert_eq!(
+        account_status(t.admin.store(), SITE_USER.0).await,
+        imax_gateway::directory::AccountStatus::Active
+    );
+}

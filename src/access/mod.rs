@@ -24,9 +24,11 @@
 mod cache;
 pub mod recert;
 mod throttle;
+mod turns;
 
 pub use cache::{constant_time_eq, CredentialCache};
 pub use throttle::Throttle;
+pub use turns::Turns;
 
 use crate::config::AccountPolicy;
 use crate::directory::{Account, AccountKind, AccountStatus, LockReason, Right};

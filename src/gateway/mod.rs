@@ -15,7 +15,7 @@
 //! The types [`Authorized`] and [`MailboxSession`] can only be obtained through those checks,
 //! so an operation cannot be called without them.
 
-use crate::access::{self, CredentialCache, Door, Operation, Throttle};
+use crate::access::{self, CredentialCache, Door, Operation, Throttle, Turns};
 use crate::audit::AuditEntry;
 use crate::clock::SharedClock;
 use crate::config::Config;
@@ -105,6 +105,8 @@ struct Inner {
     mailboxes_seen: CredentialCache,
     throttle: Throttle,
     hasher: Hasher,
+    /// Attempts at one M-ID or mailbox take turns (`access::turns`).
+    turns: Turns,
 }
 
 /// Counts a refusal that is not audited (so that a flood cannot fill the audit log).
@@ -142,6 +144,7 @@ impl Gateway {
                 mailboxes_seen: CredentialCache::new(ttl, clock.clone()),
                 throttle: Throttle::new(&config.throttle, clock.clone(), store.clone()),
                 hasher: Hasher::new(&config.argon2),
+                turns: Turns::new(std::time::Duration::from_millis(config.argon2.max_wait_ms)),
                 store,
                 clock,
                 config,
@@ -352,9 +355,23 @@ impl Gateway {
         );
         let cache = &self.inner.accounts_seen;
         // This exact password was verified at this epoch lately, so it is right: no hash and
-        // no count (a lock or a password change bumps the epoch and forgets it).
+        // no count (a lock or a password change bumps the epoch and forgets it). Otherwise the
+        // attempt waits its turn at this M-ID, and looks again: the attempt before it may just
+        // have verified the same password (`access::turns`).
+        let cached =
+            |a: &Account| cache.check(a.mid.as_str(), creds.password.expose(), a.auth_epoch);
+        let mut _turn = None;
         if let Some(a) = &account {
-            if cache.check(a.mid.as_str(), creds.password.expose(), a.auth_epoch) {
+            if !cached(a) {
+                _turn = Some(
+                    self.inner
+                        .turns
+                        .take(a.mid.as_str())
+                        .await
+                        .ok_or_else(busy)?,
+                );
+            }
+            if cached(a) {
                 self.throttled_given(caller, throttle).await?;
                 let mut auth = self.decide(a.clone(), caller, op, entry, true).await?;
                 auth.throttle_checked = true;
@@ -519,11 +536,19 @@ impl Gateway {
         let now = self.inner.clock.now();
         let inactive_days = self.inner.config.accounts.mailbox_inactive_days;
         let cache = &self.inner.mailboxes_seen;
+        // As for M-IDs: attempts at one mailbox take turns, and look at the cache again in it.
+        let cached =
+            |m: &Mailbox| cache.check(m.imax_id.as_str(), creds.password.expose(), m.auth_epoch);
+        let mut _turn = None;
         if let Some(m) = &mailbox {
+            if !cached(m) {
+                let key = format!("mailbox {}", m.imax_id);
+                _turn = Some(self.inner.turns.take(&key).await.ok_or_else(busy)?);
+            }
             if m.active
                 && !m.is_frozen(now)
                 && m.inactive_since(now, inactive_days).is_none()
-                && cache.check(m.imax_id.as_str(), creds.password.expose(), m.auth_epoch)
+                && cached(m)
             {
                 if !auth.throttle_checked {
                     self.throttled(caller).await?;
