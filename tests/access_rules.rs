@@ -138,9 +138,11 @@ async fn r5_r6_no_imax_role_is_refused_and_the_role_needs_no_property() {
 
 #[tokio::test]
 async fn r13_ninety_days_without_use_locks_and_use_keeps_the_account_open() {
-    // Every system-to-system call is also a sign-in, so with both periods at 90 days R16's
-    // termination would strike at the same moment; a longer termination period shows the lock.
-    let t = TestApp::start_with(|c| c.accounts.termination_days = 120).await;
+    // Default settings: two clocks. Signing in is Secure Systems use (R16's clock); opening
+    // iMAX or any mailbox operation is iMAX use (R13's). A person who signs in but leaves iMAX
+    // unused for 90 days is locked out of iMAX, not terminated.
+    use crate::web_forms::{request, session_cookie};
+    let t = TestApp::start().await;
     // Day 60: use iMAX (activity) and change the password so R15 does not interfere.
     t.days(60);
     assert_ok(&t.send(SITE_USER, MAPLE, None, b"day 60").await);
@@ -149,9 +151,20 @@ async fn r13_ninety_days_without_use_locks_and_use_keeps_the_account_open() {
     // Day 140: 80 days since the last use, still open.
     t.days(80);
     assert_ok(&t.send(user, MAPLE, None, b"day 140").await);
-    // Day 230: 90 days without use: locked (R13), and a coordinator must unlock (R14).
-    t.days(90);
-    // Said as a wrong password would be: the person learns of the lock from the coordinator.
+    // Then only Secure Systems: a new password on day 180 (R15) and a sign-in every 40 days,
+    // iMAX left alone.
+    t.days(40);
+    assert_ok(&change_password(&t, user, "Third-Password-180").await);
+    let user = (SITE_USER.0, "Third-Password-180");
+    for _ in 0..2 {
+        let cookie = session_cookie(&t, user).await;
+        let (status, _, menu) = request(&t, "GET", "/menu", &cookie, "", Vec::new()).await;
+        assert_eq!(status, 200, "{menu}");
+        t.days(20);
+    }
+    // Day 230: 90 days without iMAX use: locked out of iMAX (R13); the vendor software is told
+    // as a wrong password would be, and a coordinator must unlock (R14).
+    t.days(10);
     assert_as_wrong_password(&t.send(user, MAPLE, None, b"late").await);
     let a = t
         .admin
@@ -164,17 +177,24 @@ async fn r13_ninety_days_without_use_locks_and_use_keeps_the_account_open() {
     assert_eq!(
         a.status,
         AccountStatus::Locked(LockReason::Inactivity),
-        "the lock is recorded"
+        "locked out of iMAX, not terminated"
     );
+    // Secure Systems stays open: the person signs in and reads why iMAX is closed.
+    let cookie = session_cookie(&t, user).await;
+    let (_, _, menu) = request(&t, "GET", "/menu", &cookie, "", Vec::new()).await;
+    assert!(menu.contains("locked out of iMAX"), "{menu}");
+    let (_, _, home) = request(&t, "GET", "/home", &cookie, "", Vec::new()).await;
+    assert!(home.contains("AccountLocked"), "{home}");
+    assert!(!home.contains("Open mailbox"), "{home}");
+    // Its coordinator unlocks it (R14), and iMAX is open again.
     t.admin
+        .acting_as(COORDINATOR.0)
+        .await
+        .expect("coordinator")
         .set_status(user.0, AccountStatus::Active)
         .await
         .expect("unlocked");
-    // Unlocked, but the password (changed on day 60) is 170 days old now: only a change is allowed.
-    assert_fault(
-        &t.send(user, MAPLE, None, b"after unlock").await,
-        "PasswordExpired",
-    );
+    assert_ok(&t.send(user, MAPLE, None, b"after unlock").await);
 }
 
 #[tokio::test]

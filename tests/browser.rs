@@ -23,6 +23,13 @@ async fn sign_in(b: &Browser, t: &TestApp, who: (&str, &str)) {
     b.wait_new_page().await;
 }
 
+/// A sign-in lands on the Secure Systems menu; iMAX is one application on it (R13, R16).
+async fn enter_imax(b: &Browser) {
+    b.wait_text("Secure Systems: your applications").await;
+    b.click("main a[href='/home']").await;
+    b.wait_text("Open a mailbox").await;
+}
+
 async fn sign_out(b: &Browser) {
     b.click(".signout button").await;
     b.wait_text("You have signed out.").await;
@@ -59,7 +66,7 @@ async fn r10_new_user_changes_password_accepts_rules_uploads_and_the_ca_download
 
     // The coordinator creates a user for its property (R3) with the iMAX role (R5).
     sign_in(&b, &t, COORDINATOR).await;
-    b.wait_text("Open a mailbox").await;
+    enter_imax(&b).await;
     b.screenshot("01-home").await;
     b.goto(&format!("{}/coordinator", t.url)).await;
     b.wait_text("User Last Login Report").await;
@@ -98,7 +105,7 @@ async fn r10_new_user_changes_password_accepts_rules_uploads_and_the_ca_download
     assert!(b.url().await.ends_with("/rules"));
     b.click("#accept").await;
     b.click("form[action='/rules'] button").await;
-    b.wait_text("Open a mailbox").await;
+    enter_imax(&b).await;
 
     // Session cookie: HttpOnly (invisible to scripts), Secure, SameSite=Strict.
     let cookies = b.cookies().await;
@@ -255,7 +262,7 @@ async fn r14_coordinator_unlocks_and_r24_help_desk_resets_a_mailbox_password() {
     b.screenshot("13-coordinator-user").await;
     sign_out(&b).await;
     sign_in(&b, &t, SITE_USER).await;
-    b.wait_text("Open a mailbox").await;
+    enter_imax(&b).await;
     sign_out(&b).await;
 
     // R24: the Help Desk finds the mailbox, validates the caller, and the new password goes
@@ -319,6 +326,7 @@ async fn r14_coordinator_unlocks_and_r24_help_desk_resets_a_mailbox_password() {
     sign_out(&b).await;
 
     sign_in(&b, &t, SITE_USER).await;
+    enter_imax(&b).await;
     b.wait_text("TRACS maintenance").await;
     open_mailbox(&b, &t, (MAPLE.0, &password)).await;
     b.wait_text("TRACS maintenance").await;
@@ -329,7 +337,7 @@ async fn web_security_sessions_and_pages_without_javascript_or_at_360px() {
     let t = TestApp::start().await;
     let b = browser(&t, Options::default()).await;
     sign_in(&b, &t, SITE_USER).await;
-    b.wait_text("Open a mailbox").await;
+    enter_imax(&b).await;
 
     // Headers of every page.
     let csp = b
@@ -382,7 +390,7 @@ async fn web_security_sessions_and_pages_without_javascript_or_at_360px() {
 
     // Absolute lifetime: 12 hours end a session however busy it is.
     sign_in(&b, &t, SITE_USER).await;
-    b.wait_text("Open a mailbox").await;
+    enter_imax(&b).await;
     for _ in 0..51 {
         t.clock.advance(time::Duration::minutes(14));
         b.goto(&format!("{}/help/need-id", t.url)).await;
@@ -400,7 +408,7 @@ async fn web_security_sessions_and_pages_without_javascript_or_at_360px() {
 
     // Sign-out ends the session on the server: the old cookie opens nothing.
     sign_in(&b, &t, SITE_USER).await;
-    b.wait_text("Open a mailbox").await;
+    enter_imax(&b).await;
     let live = b
         .cookies()
         .await
@@ -432,7 +440,7 @@ async fn web_security_sessions_and_pages_without_javascript_or_at_360px() {
     )
     .await;
     sign_in(&b, &t, SITE_USER).await;
-    b.wait_text("Open a mailbox").await;
+    enter_imax(&b).await;
     open_mailbox(&b, &t, MAPLE).await;
     b.goto(&format!("{}/mailbox/upload", t.url)).await;
     let dir = tempfile::tempdir().expect("tmp");

@@ -9,7 +9,11 @@
 //! The checks, in order:
 //!
 //! 1. terminated (R16), or no sign-in for `termination_days` → `AccountTerminated`;
-//! 2. locked, or no use for `inactivity_lock_days` (R13) → `AccountLocked`;
+//! 2. locked, or no iMAX use for `inactivity_lock_days` (R13) → `AccountLocked`. Two clocks: a
+//!    sign-in is Secure Systems use (R16's clock), opening iMAX or any mailbox operation is iMAX
+//!    use (R13's). An inactivity lock locks the person out of iMAX only: Secure Systems itself
+//!    (sign-in, password, Rules of Behavior, coordinator and Help Desk functions) stays open, so
+//!    a person who signs in but leaves iMAX unused is locked out of iMAX, not terminated;
 //! 3. password older than `password_max_age_days` (R15) → `PasswordExpired`, except for
 //!    `ChangePassword` and the browser's `SignIn` (which leads to the change);
 //! 4. Rules of Behavior not accepted this calendar year (R21) → `RulesOfBehaviorNotAccepted`,
@@ -92,6 +96,18 @@ impl Operation {
     fn is_account_only(self) -> bool {
         matches!(self, Operation::ChangePassword | Operation::SignIn)
     }
+
+    /// Whether the operation is use of iMAX (R13's clock), rather than of Secure Systems.
+    pub fn is_imax_use(self) -> bool {
+        matches!(
+            self,
+            Operation::SendFile
+                | Operation::ListMessages
+                | Operation::GetMessage
+                | Operation::AckMessage
+                | Operation::OpenImax
+        )
+    }
 }
 
 /// The verdict and any account-state transition that time has brought about.
@@ -138,12 +154,16 @@ pub fn decide(
     if now - last_signin >= Duration::days(policy.termination_days) {
         return Decision::refuse_and_become(Code::AccountTerminated, AccountStatus::Terminated);
     }
-    // R13, R14: a lock (inactivity, failed sign-ins, administrative) refuses everything.
-    if let AccountStatus::Locked(_) = account.status {
-        return Decision::refuse(Code::AccountLocked);
+    // R14: a lock for failed sign-ins or by an administrator refuses everything; R13's lock
+    // for want of iMAX use refuses iMAX only (Secure Systems stays open, its clock moving).
+    match account.status {
+        AccountStatus::Locked(LockReason::Inactivity) if !op.is_imax_use() => {}
+        AccountStatus::Locked(_) => return Decision::refuse(Code::AccountLocked),
+        _ => {}
     }
     let last_use = account.last_activity_at.unwrap_or(account.created_at);
-    if now - last_use >= Duration::days(policy.inactivity_lock_days) {
+    let idle = now - last_use >= Duration::days(policy.inactivity_lock_days);
+    if idle && op.is_imax_use() && account.status == AccountStatus::Active {
         return Decision::refuse_and_become(
             Code::AccountLocked,
             AccountStatus::Locked(LockReason::Inactivity),
@@ -283,6 +303,27 @@ mod tests {
             s2s(&a, Operation::ChangePassword, t0()).verdict,
             Err(Code::AccountLocked)
         );
+        // Locked out of iMAX only: Secure Systems stays open (R16's clock keeps moving).
+        a.status = AccountStatus::Locked(LockReason::Inactivity);
+        let day95 = t0() + Duration::days(95);
+        assert_eq!(
+            s2s(&a, Operation::OpenImax, day95).verdict,
+            Err(Code::AccountLocked)
+        );
+        a.password_changed_at = day95;
+        a.last_signin_at = Some(day95);
+        for op in [
+            Operation::SignIn,
+            Operation::ChangePassword,
+            Operation::Administer,
+        ] {
+            assert_eq!(s2s(&a, op, day95).transition, None, "{op:?}");
+            assert_ne!(
+                s2s(&a, op, day95).verdict,
+                Err(Code::AccountLocked),
+                "{op:?}"
+            );
+        }
     }
 
     #[test]

@@ -177,7 +177,8 @@ impl Admin {
             let status = match access::decide(
                 &a,
                 access::Door::Browser,
-                access::Operation::ChangePassword,
+                // As iMAX sees it: R13's lock is a lockout from iMAX.
+                access::Operation::OpenImax,
                 &self.config.accounts,
                 now,
             )

@@ -399,7 +399,10 @@ impl Gateway {
             }
         };
         let limit = self.inner.config.accounts.failed_signin_limit;
-        let active = account.status == AccountStatus::Active;
+        // R13's lock for want of iMAX use leaves Secure Systems open (see `access::decide`).
+        let active = account.status == AccountStatus::Active
+            || (account.status == AccountStatus::Locked(crate::directory::LockReason::Inactivity)
+                && !op.is_imax_use());
         if !verified {
             let mut effects = Vec::new();
             let mut entry = entry.detail(format!("wrong password (attempt {n}, limit {limit})"));

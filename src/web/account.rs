@@ -20,7 +20,8 @@ use serde::Deserialize;
 
 pub fn routes() -> Router<Web> {
     Router::new()
-        .route("/", get(|| async { see_other("/home") }))
+        .route("/", get(|| async { see_other("/menu") }))
+        .route("/menu", get(menu))
         .route("/signin", get(signin_form).post(signin))
         .route("/signout", axum::routing::post(signout))
         .route("/password", get(password_form).post(change_password))
@@ -68,7 +69,7 @@ fn signin_with(chrome: Chrome, token: &str, mid: &str, errors: FieldErrors) -> R
 
 async fn signin_form(State(web): State<Web>, ctx: Ctx) -> Response {
     if let Ok(Some(_)) = web.find_session(&ctx.headers, ctx.caller).await {
-        return see_other("/home");
+        return see_other("/menu");
     }
     let mut chrome = Chrome::anonymous("Sign in");
     if ctx.query.as_deref() == Some("signed-out") {
@@ -120,7 +121,8 @@ async fn signin(State(web): State<Web>, ctx: Ctx, Form(f): Form<SignInForm>) -> 
         .start_session(a.id, a.mid.as_str(), a.auth_epoch)
         .await
         .map_err(|e| web.refusal_page(None, &e.into()))?;
-    let mut r = see_other("/home");
+    // Signing in is Secure Systems use (R16); iMAX is one application on its menu (R13).
+    let mut r = see_other("/menu");
     let h = r.headers_mut();
     h.append(header::SET_COOKIE, set_cookie(SESSION_COOKIE, &token));
     h.append(header::SET_COOKIE, clear_cookie(PRE_COOKIE));
@@ -248,7 +250,7 @@ async fn change_password(State(web): State<Web>, Checked(s, f): Checked<Password
         .start_session(id, &mid, epoch)
         .await
         .map_err(|e| web.refusal_page(None, &e.into()))?;
-    let mut r = see_other("/home");
+    let mut r = see_other("/menu");
     r.headers_mut()
         .append(header::SET_COOKIE, set_cookie(SESSION_COOKIE, &token));
     Ok(r)
@@ -288,7 +290,37 @@ async fn accept_rules(State(web): State<Web>, Checked(s, f): Checked<RulesForm>)
     }
     let auth = web.authorize(&s, Operation::AcceptRules).await?;
     web.settled(&s, web.gw.accept_rules(&auth).await).await?;
-    Ok(see_other("/home"))
+    Ok(see_other("/menu"))
+}
+
+#[derive(Template)]
+#[template(path = "menu.html")]
+struct MenuPage {
+    chrome: Chrome,
+    coordinator: bool,
+    help_desk: bool,
+    imax_locked: Option<String>,
+}
+
+/// The Secure Systems main menu a sign-in lands on: iMAX as one application among the
+/// coordinator's and the Help Desk's functions. Showing it is Secure Systems use only (the
+/// sign-in recorded it, R16); opening iMAX from it is iMAX use (R13).
+async fn menu(State(web): State<Web>, Signed(s): Signed) -> Page {
+    // What the Secure Systems functions need: a current password (R15) and this year's Rules
+    // of Behavior (R21); without them the person is led to the password or the rules first.
+    let auth = web.authorize(&s, Operation::Administer).await?;
+    let chrome = web.chrome(&s, &auth, "Secure Systems").await;
+    let imax_locked = (auth.account().status
+        == crate::directory::AccountStatus::Locked(crate::directory::LockReason::Inactivity))
+    .then(|| {
+        "You are locked out of iMAX: it was not used for 90 days. Ask your coordinator to unlock your M-ID (coordinators ask the Help Desk).".to_string()
+    });
+    Ok(render(&MenuPage {
+        coordinator: chrome.coordinator,
+        help_desk: chrome.help_desk,
+        chrome,
+        imax_locked,
+    }))
 }
 
 #[derive(Template)]
@@ -319,7 +351,14 @@ pub(super) async fn home_page(
             web.settled(s, web.gw.open_imax(&auth).await).await?;
             (auth, None)
         }
-        Err(r) if matches!(r.code, Code::NoImaxRole | Code::NotRecertified) => {
+        // Without the iMAX role, uncertified, or locked out of iMAX for want of use (R13): the
+        // reason on the page, the rest of the gateway still reachable.
+        Err(r)
+            if matches!(
+                r.code,
+                Code::NoImaxRole | Code::NotRecertified | Code::AccountLocked
+            ) =>
+        {
             let auth = web.authorize(s, Operation::Administer).await?;
             (auth, Some(format!("{} ({})", r.message(), r.code.as_str())))
         }
