@@ -402,27 +402,9 @@ async fn a_flood_of_wrong_passwords_costs_bounded_memory_and_is_answered_quickly
 #[tokio::test]
 async fn a_cold_burst_of_right_passwords_all_succeed() {
     let t = TestApp::start().await;
-    let mut calls = Vec::new();
-    for i in 0..16u8 {
-        let (url, ca) = (t.url.clone(), t.ca.clone());
-        calls.push(tokio::spawn(async move {
-            let mut c =
-                imax_gateway::client::S2sClient::connect(&url, &ca, SITE_USER.0, SITE_USER.1)
-                    .await
-                    .expect("connect");
-            c.resend = true;
-            c.send_file(
-                MAPLE.0,
-                MAPLE.1,
-                Some(PBCA.0),
-                "BURST.DAT",
-                imax_gateway::client::Content::Bytes(vec![i; 64]),
-                None,
-            )
-            .await
-            .expect("reply")
-        }));
-    }
+    let calls: Vec<_> = (0..16u8)
+        .map(|i| spawn_send(&t, "BURST.DAT", vec![i; 64]))
+        .collect();
     for call in calls {
         assert_ok(&call.await.expect("call"));
     }

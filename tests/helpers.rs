@@ -722,3 +722,29 @@ where
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
+
+/// A SendFile of `content` from SITE_USER's Maple Court mailbox to the PBCA on a connection of
+/// its own, spawned (a deliberate resend, so that equal contents are not duplicates).
+pub fn spawn_send(
+    t: &TestApp,
+    file_name: &'static str,
+    content: Vec<u8>,
+) -> tokio::task::JoinHandle<Reply> {
+    let (url, ca) = (t.url.clone(), t.ca.clone());
+    tokio::spawn(async move {
+        let mut c = S2sClient::connect(&url, &ca, SITE_USER.0, SITE_USER.1)
+            .await
+            .expect("connect");
+        c.resend = true;
+        c.send_file(
+            MAPLE.0,
+            MAPLE.1,
+            Some(PBCA.0),
+            file_name,
+            imax_gateway::client::Content::Bytes(content),
+            None,
+        )
+        .await
+        .expect("reply")
+    })
+}

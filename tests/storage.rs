@@ -655,30 +655,13 @@ async fn migrations_are_checksummed_and_older_databases_are_adopted() {
 #[tokio::test]
 async fn administration_and_requests_write_through_one_queue() {
     let t = TestApp::start().await;
-    // One call first: a cold burst of one M-ID's calls is counted before checking (R14's
-    // limit holds for parallel guesses too); vendors' software signs in once, then goes wide.
+    // One call first, as vendor software usually begins (a cold burst works too:
+    // `guessing::a_cold_burst_of_right_passwords_all_succeed`).
     assert_ok(&t.send(SITE_USER, MAPLE, Some(PBCA.0), b"first").await);
     let mut sends = Vec::new();
     let mut changes = Vec::new();
     for i in 0..16u8 {
-        let (url, ca) = (t.url.clone(), t.ca.clone());
-        sends.push(tokio::spawn(async move {
-            let mut c =
-                imax_gateway::client::S2sClient::connect(&url, &ca, SITE_USER.0, SITE_USER.1)
-                    .await
-                    .expect("connect");
-            c.resend = true;
-            c.send_file(
-                MAPLE.0,
-                MAPLE.1,
-                Some(PBCA.0),
-                "ONE.DAT",
-                imax_gateway::client::Content::Bytes(vec![i; 512]),
-                None,
-            )
-            .await
-            .expect("reply")
-        }));
+        sends.push(spawn_send(&t, "ONE.DAT", vec![i; 512]));
         let admin = t.admin.clone();
         changes.push(tokio::spawn(async move {
             admin

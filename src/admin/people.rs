@@ -49,10 +49,7 @@ impl Admin {
     }
 
     fn rules(&self) -> PasswordRules {
-        PasswordRules {
-            min_length: self.config.accounts.password_min_length,
-            history: self.config.accounts.password_history,
-        }
+        PasswordRules::for_m_ids(&self.config.accounts)
     }
 
     /// R2: a property has at most five coordinators; refuses if any of these is full.

@@ -277,18 +277,44 @@ impl Hasher {
     }
 }
 
-/// The rules a new M-ID password must meet, listed in the refusal so the person can fix it.
+/// The rules a new password must meet, listed in the refusal so the person can fix it.
 #[derive(Debug, Clone)]
 pub struct PasswordRules {
     pub min_length: usize,
+    /// How many earlier passwords a new one must differ from (1: the current one).
     pub history: u32,
+    /// What the password may not contain: "the M-ID" or "the TRACSMail ID".
+    pub owner: &'static str,
 }
 
 impl PasswordRules {
+    /// An M-ID's password (R15): the configured length and history.
+    pub fn for_m_ids(policy: &crate::config::AccountPolicy) -> PasswordRules {
+        PasswordRules {
+            min_length: policy.password_min_length,
+            history: policy.password_history,
+            owner: "the M-ID",
+        }
+    }
+
+    /// A TRACSMail ID's password, changed by whoever has the mailbox open (R23): the same
+    /// length and classes; it must differ from the current one.
+    pub fn for_mailboxes(policy: &crate::config::AccountPolicy) -> PasswordRules {
+        PasswordRules {
+            min_length: policy.password_min_length,
+            history: 1,
+            owner: "the TRACSMail ID",
+        }
+    }
+
     pub fn describe(&self) -> String {
+        let differ = match self.history {
+            0 | 1 => "differ from the current one".to_string(),
+            n => format!("differ from the last {n} passwords"),
+        };
         format!(
-            "A password must be {} to 128 characters long, contain an upper-case letter, a lower-case letter and a digit, not contain the M-ID, and differ from the last {} passwords.",
-            self.min_length, self.history
+            "A password must be {} to 128 characters long, contain an upper-case letter, a lower-case letter and a digit, not contain {}, and {differ}.",
+            self.min_length, self.owner
         )
     }
 
@@ -391,6 +417,7 @@ mod tests {
         let r = PasswordRules {
             min_length: 12,
             history: 6,
+            owner: "the M-ID",
         };
         assert!(r.check("M10001", "Winter-Garden-42").is_ok());
         assert!(r.check("M10001", "Short1a").is_err());

@@ -845,10 +845,7 @@ impl Gateway {
             ));
         }
         let cfg = &self.inner.config.accounts;
-        let rules = PasswordRules {
-            min_length: cfg.password_min_length,
-            history: cfg.password_history,
-        };
+        let rules = PasswordRules::for_m_ids(cfg);
         let account = &auth.account;
         let entry = self.audit(account.mid.as_str(), "ChangePassword", auth.caller);
         let reject = |why: String| password_refusal(&rules, why);
@@ -873,13 +870,7 @@ impl Gateway {
                 .refuse(vec![], entry, reject("It was used recently.".into()))
                 .await);
         }
-        let hash = self
-            .inner
-            .hasher
-            .hash(&new)
-            .await
-            .map_err(|_| busy())?
-            .map_err(Refusal::internal)?;
+        let hash = self.hash_password(&new).await?;
         let now = self.inner.clock.now();
         self.inner
             .store
@@ -918,10 +909,7 @@ impl Gateway {
                 session.auth.caller,
             )
             .mailbox(m.imax_id.as_str());
-        let rules = PasswordRules {
-            min_length: self.inner.config.accounts.password_min_length,
-            history: 1,
-        };
+        let rules = PasswordRules::for_mailboxes(&self.inner.config.accounts);
         let reject = |why: String| password_refusal(&rules, why);
         if let Err(why) = rules.check(m.imax_id.as_str(), new.expose()) {
             return Err(self.refuse(vec![], entry, reject(why)).await);
@@ -930,13 +918,7 @@ impl Gateway {
             let same = reject("It is the current password.".into());
             return Err(self.refuse(vec![], entry, same).await);
         }
-        let hash = self
-            .inner
-            .hasher
-            .hash(&new)
-            .await
-            .map_err(|_| busy())?
-            .map_err(Refusal::internal)?;
+        let hash = self.hash_password(&new).await?;
         let now = self.inner.clock.now();
         let store = &self.inner.store;
         store
@@ -985,16 +967,9 @@ impl Gateway {
             return Err(self.refuse(vec![], entry, short).await);
         }
         let on_file = self.mailbox_profile(s).await?;
-        let hash = |p: Secret| async move {
-            self.inner
-                .hasher
-                .hash(&p)
-                .await
-                .map_err(|_| busy())?
-                .map_err(Refusal::internal)
-        };
+
         profile.pin_hash = match (pin, &on_file) {
-            (Some(pin), _) => hash(pin).await?,
+            (Some(pin), _) => self.hash_password(&pin).await?,
             (None, Some(old)) => old.pin_hash.clone(),
             (None, None) => {
                 let needed = invalid("A first profile needs a PIN.".into());
@@ -1002,7 +977,7 @@ impl Gateway {
             }
         };
         profile.secondary_pin_hash = match (secondary_pin, &on_file) {
-            (Some(pin), _) => Some(hash(pin).await?),
+            (Some(pin), _) => Some(self.hash_password(&pin).await?),
             (None, Some(old)) => old.secondary_pin_hash.clone(),
             (None, None) => None,
         };
@@ -1018,6 +993,18 @@ impl Gateway {
             .save(s.mailbox.id, &profile, &entry)
             .await?;
         Ok(())
+    }
+}
+
+impl Gateway {
+    /// A new password or PIN hashed on the bounded hashing threads (busy: refused at once).
+    async fn hash_password(&self, secret: &Secret) -> Result<String, Refusal> {
+        self.inner
+            .hasher
+            .hash(secret)
+            .await
+            .map_err(|_| busy())?
+            .map_err(Refusal::internal)
     }
 }
 

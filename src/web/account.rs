@@ -148,11 +148,7 @@ struct PasswordPage {
 
 impl Web {
     fn password_rules(&self) -> PasswordRules {
-        let cfg = &self.gw.config().accounts;
-        PasswordRules {
-            min_length: cfg.password_min_length,
-            history: cfg.password_history,
-        }
+        PasswordRules::for_m_ids(&self.gw.config().accounts)
     }
 }
 

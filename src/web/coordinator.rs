@@ -171,14 +171,8 @@ async fn my_users_page(
             name: m.name,
         })
         .collect();
-    let rules = {
-        let cfg = &web.gw.config().accounts;
-        crate::directory::password::PasswordRules {
-            min_length: cfg.password_min_length,
-            history: cfg.password_history,
-        }
-        .describe()
-    };
+    let rules =
+        crate::directory::password::PasswordRules::for_m_ids(&web.gw.config().accounts).describe();
     Ok(render(&MyUsersPage {
         chrome,
         mailboxes,

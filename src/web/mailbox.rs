@@ -149,10 +149,7 @@ async fn mailbox_password_page(
         .mailbox_chrome(s, &m, "Change the mailbox's password")
         .await;
     chrome.notice = notice;
-    let rules = crate::directory::password::PasswordRules {
-        min_length: web.gw.config().accounts.password_min_length,
-        history: 1,
-    };
+    let rules = crate::directory::password::PasswordRules::for_mailboxes(&web.gw.config().accounts);
     let refused = !errors.0.is_empty();
     let mut page = render(&MailboxPasswordPage {
         chrome,
