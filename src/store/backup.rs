@@ -123,13 +123,22 @@ pub async fn backup(
     // 4. The bodies its rows name.
     let mut copy =
         sqlx::SqliteConnection::connect(&format!("sqlite://{}", db_copy.display())).await?;
-    let rows: Vec<(i64, String, i64)> =
-        sqlx::query_as("SELECT id, body_key, size_bytes FROM messages ORDER BY id")
-            .fetch_all(&mut copy)
-            .await?;
+    // Small bodies are in the database copy already; the rest are files to copy.
+    let rows: Vec<(i64, String, i64, bool)> = sqlx::query_as(
+        "SELECT m.id, m.body_key, m.size_bytes,
+                EXISTS (SELECT 1 FROM body_chunks c WHERE c.body_key = m.body_key)
+           FROM messages m ORDER BY m.id",
+    )
+    .fetch_all(&mut copy)
+    .await?;
     let bodies = dir.join(BODIES);
     let (mut messages, mut bytes, mut purged) = (0u64, 0u64, 0u64);
-    for (id, key, size) in rows {
+    for (id, key, size, in_database) in rows {
+        if in_database {
+            messages += 1;
+            bytes += size.max(0) as u64;
+            continue;
+        }
         let from = files.path(&key);
         let to = bodies.join(key.get(..2).unwrap_or("00")).join(&key);
         private::dir(to.parent().unwrap_or(&bodies)).map_err(io_err("a body directory"))?;

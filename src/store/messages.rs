@@ -207,14 +207,12 @@ impl<'a> Messages<'a> {
                         .await?
                         .rows_affected();
                     if n == 1 {
-                        if engine == crate::store::Engine::Postgres {
-                            // Bodies in the database go with their rows, in the same
-                            // transaction.
-                            sqlx::query("DELETE FROM body_chunks WHERE body_key = $1")
-                                .bind(&key)
-                                .execute(&mut *tx)
-                                .await?;
-                        }
+                        // Bodies in the database (all on PostgreSQL, small ones beside
+                        // SQLite) go with their rows, in the same transaction.
+                        sqlx::query("DELETE FROM body_chunks WHERE body_key = $1")
+                            .bind(&key)
+                            .execute(&mut *tx)
+                            .await?;
                         removed.push((key, size));
                     }
                 }

@@ -235,7 +235,9 @@ impl Store {
         let sqlite_file = sqlite_path(url).filter(|_| engine == Engine::Sqlite);
         migrate::run(&pool, engine, sqlite_file.map(Path::new)).await?;
         let bodies = match engine {
-            Engine::Sqlite => BodyStore::Files(FileBodies::open(&data_dir.join("messages"))?),
+            Engine::Sqlite => BodyStore::Files(
+                FileBodies::open(&data_dir.join("messages"))?.with_database(pool.clone()),
+            ),
             Engine::Postgres => BodyStore::Chunks(ChunkBodies::new(pool.clone())),
         };
         let committer = Committer::start(pool.clone());

@@ -110,9 +110,30 @@ impl ChunkBodies {
             read: 0,
             next_seq: 0,
             current: bytes::Bytes::new(),
+            first: None,
             pending: None,
             done: false,
         }
+    }
+
+    /// Opens a body kept whole in one chunk of at most [`INLINE`](super::INLINE) bytes (beside
+    /// SQLite): `None` if there is none, so the caller looks for a file. The chunk fetched here
+    /// is the reader's first, so the body costs one statement.
+    pub(super) async fn open_small(&self, key: &str, size: u64) -> io::Result<Option<ChunkReader>> {
+        if size > super::INLINE as u64 {
+            return Ok(None);
+        }
+        let first: Option<Vec<u8>> =
+            sqlx::query_scalar("SELECT data FROM body_chunks WHERE body_key = $1 AND seq = 0")
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db)?;
+        Ok(first.map(|data| {
+            let mut reader = self.open(key, size);
+            reader.first = Some(data);
+            reader
+        }))
     }
 
     /// Removes a body and its upload entry, if any.
@@ -195,6 +216,8 @@ pub struct ChunkReader {
     read: u64,
     next_seq: i64,
     current: bytes::Bytes,
+    /// Chunk 0, when it was fetched before the reader was made.
+    first: Option<Vec<u8>>,
     pending: Option<Fetch>,
     done: bool,
 }
@@ -252,15 +275,21 @@ impl AsyncRead for ChunkReader {
                 this.done = true;
                 continue;
             }
-            let fetch = match this.pending.as_mut() {
-                Some(f) => f,
-                None => this.pending.insert(this.fetch()),
+            let got = match this.first.take() {
+                Some(first) => Ok(Some(first)),
+                None => {
+                    let fetch = match this.pending.as_mut() {
+                        Some(f) => f,
+                        None => this.pending.insert(this.fetch()),
+                    };
+                    let got = match Pin::new(fetch).poll(cx) {
+                        Poll::Pending => return Poll::Pending,
+                        Poll::Ready(r) => r.map_err(io::Error::other)?,
+                    };
+                    this.pending = None;
+                    got
+                }
             };
-            let got = match Pin::new(fetch).poll(cx) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(r) => r.map_err(io::Error::other)?,
-            };
-            this.pending = None;
             match got {
                 Ok(Some(data)) => {
                     this.next_seq += 1;

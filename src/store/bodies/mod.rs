@@ -3,7 +3,7 @@
 //! Two homes, chosen with the database engine:
 //!
 //! * [`files`] (SQLite, one node): files sharded into 256 directories under the data
-//!   directory, fsynced and renamed into place;
+//!   directory, fsynced and renamed into place; small bodies in the database;
 //! * [`chunks`] (PostgreSQL, any number of nodes): chunks of about 256 KiB in the database
 //!   itself, so every node reads every body and one backup holds everything.
 //!
@@ -30,8 +30,9 @@ use tokio::io::{AsyncRead, ReadBuf};
 /// Bytes held in memory per upload before they are written out (and a database chunk's size).
 pub const CHUNK: usize = 256 * 1024;
 
-/// Database bodies up to this size are written by the message row's own transaction (one
-/// commit for a small file, and nothing to sweep if the process dies first).
+/// Bodies up to this size (that never filled a chunk) are written into the database by the
+/// message row's own transaction, on either engine: one group commit for the row and its body,
+/// and nothing to sweep if the process dies first.
 pub const INLINE: usize = 64 * 1024;
 
 /// Where message bodies live.
@@ -210,7 +211,13 @@ impl BodyStore {
     /// an error, never a silently truncated download).
     pub async fn open(&self, key: &str, size: u64) -> io::Result<BodyReader> {
         Ok(match self {
-            BodyStore::Files(s) => BodyReader::File(s.open_body(key).await?),
+            BodyStore::Files(s) => match s.small() {
+                Some(db) => match db.open_small(key, size).await? {
+                    Some(reader) => BodyReader::Chunks(reader),
+                    None => BodyReader::File(s.open_body(key).await?),
+                },
+                None => BodyReader::File(s.open_body(key).await?),
+            },
             BodyStore::Chunks(s) => BodyReader::Chunks(s.open(key, size)),
         })
     }
@@ -218,7 +225,13 @@ impl BodyStore {
     /// Removes a body (its row was never committed, or it is being purged).
     pub async fn remove(&self, key: &str) -> io::Result<()> {
         match self {
-            BodyStore::Files(s) => s.remove(key),
+            BodyStore::Files(s) => {
+                s.remove(key)?;
+                match s.small() {
+                    Some(db) => db.remove(key).await,
+                    None => Ok(()),
+                }
+            }
             BodyStore::Chunks(s) => s.remove(key).await,
         }
     }
@@ -226,7 +239,13 @@ impl BodyStore {
     /// Every stored body's key, except uploads still in progress.
     pub async fn keys(&self) -> io::Result<Vec<String>> {
         match self {
-            BodyStore::Files(s) => s.all_keys(),
+            BodyStore::Files(s) => {
+                let mut keys = s.all_keys()?;
+                if let Some(db) = s.small() {
+                    keys.extend(db.keys().await?);
+                }
+                Ok(keys)
+            }
             BodyStore::Chunks(s) => s.keys().await,
         }
     }
@@ -291,6 +310,11 @@ impl StagedBody {
         let sha256 = self.sha256_hex();
         let memory = std::mem::take(&mut self.memory);
         let (claim, inline) = match &mut self.sink {
+            Sink::Files { store, spill: None }
+                if store.small().is_some() && memory.len() <= INLINE =>
+            {
+                (false, Some(memory))
+            }
             Sink::Files { store, spill } => {
                 store.seal(&self.key, spill.take(), memory).await?;
                 (false, None)
