@@ -206,6 +206,9 @@ impl Store {
                 AnyPoolOptions::new()
                     .max_connections(8)
                     .min_connections(1)
+                    // A file on this machine does not hang up: no ping before each use
+                    // (each one is a trip to the connection's thread and back).
+                    .test_before_acquire(false)
                     .after_connect(|conn, _| {
                         Box::pin(async move {
                             // WAL: readers never wait for the writer. FULL: each commit is
@@ -227,6 +230,10 @@ impl Store {
                 AnyPoolOptions::new()
                     .max_connections(16)
                     .min_connections(1)
+                    // No round trip before each statement: a connection the server closed
+                    // fails its statement, is dropped, and the pool opens another (sqlx
+                    // tests every connection as it returns to the pool anyway).
+                    .test_before_acquire(false)
                     .acquire_timeout(Duration::from_secs(10))
                     .connect_with(options)
                     .await?
