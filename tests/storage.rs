@@ -202,43 +202,35 @@ async fn admin_check_finds_bad_bodies_orphans_and_a_broken_audit_chain() {
         .fetch_one(&t.db)
         .await
         .expect("key");
+    // Small bodies are rows of `body_chunks` on either engine (beside SQLite, since they
+    // left files); an orphan is planted where the engine keeps bodies without rows.
+    let in_database: Option<Vec<u8>> =
+        sqlx::query_scalar("SELECT data FROM body_chunks WHERE body_key = $1 AND seq = 0")
+            .bind(&key)
+            .fetch_optional(&t.db)
+            .await
+            .expect("chunk");
+    let mut bytes = in_database.expect("a small body is kept in the database");
+    bytes[0] ^= 1;
+    sqlx::query("UPDATE body_chunks SET data = $2 WHERE body_key = $1 AND seq = 0")
+        .bind(&key)
+        .bind(&bytes)
+        .execute(&t.db)
+        .await
+        .expect("tamper");
     match &store.bodies {
         BodyStore::Files(files) => {
-            let path = files.path(&key);
-            let mut bytes = std::fs::read(&path).expect("body");
-            bytes[0] ^= 1;
-            std::fs::write(&path, &bytes).expect("tamper");
             let orphan = files.path("00orphan0000000000000000000000000");
             std::fs::create_dir_all(orphan.parent().expect("shard")).expect("shard dir");
             std::fs::write(&orphan, b"left behind").expect("orphan");
         }
         BodyStore::Chunks(_) => {
-            let mut bytes: Vec<u8> =
-                sqlx::query_scalar("SELECT data FROM body_chunks WHERE body_key = $1 AND seq = 0")
-                    .bind(&key)
-                    .fetch_one(&t.db)
-                    .await
-                    .expect("chunk");
-            bytes[0] ^= 1;
-            for (sql, k, data) in [
-                (
-                    "UPDATE body_chunks SET data = $2 WHERE body_key = $1 AND seq = 0",
-                    key.as_str(),
-                    bytes.as_slice(),
-                ),
-                (
-                    "INSERT INTO body_chunks (body_key, seq, data) VALUES ($1, 0, $2)",
-                    "00orphan0000000000000000000000000",
-                    &b"left behind"[..],
-                ),
-            ] {
-                sqlx::query(sql)
-                    .bind(k)
-                    .bind(data)
-                    .execute(&t.db)
-                    .await
-                    .expect("tamper");
-            }
+            sqlx::query("INSERT INTO body_chunks (body_key, seq, data) VALUES ($1, 0, $2)")
+                .bind("00orphan0000000000000000000000000")
+                .bind(&b"left behind"[..])
+                .execute(&t.db)
+                .await
+                .expect("orphan");
         }
     }
     // The damaged body is never served as if whole, the fetch does not count as retrieval,
@@ -688,4 +680,55 @@ async fn administration_and_requests_write_through_one_queue() {
     assert_ok(&after);
     let report = t.admin.store().check().await.expect("check");
     assert!(report.audit_broken.is_none(), "{report:?}");
+}
+
+/// Beside SQLite a small body is kept in the database with its row; bodies that earlier
+/// versions kept as files (every body, whatever its size) are still read from their files,
+/// checked whole, backed up and purged.
+#[tokio::test]
+async fn small_bodies_live_with_their_rows_and_older_body_files_still_serve() {
+    let t = TestApp::start().await;
+    let store = t.admin.store();
+    let BodyStore::Files(files) = &store.bodies else {
+        return; // PostgreSQL keeps every body in the database.
+    };
+    let mut ids = Vec::new();
+    for n in 0..2 {
+        let r = t.send(SITE_USER, MAPLE, None, &tenant_file(2 + n)).await;
+        assert_ok(&r);
+        ids.push(r.get("messageId").expect("id").to_string());
+    }
+    let keys: Vec<String> =
+        sqlx::query_scalar("SELECT body_key FROM messages ORDER BY id")
+            .fetch_all(&t.db)
+            .await
+            .expect("keys");
+    for key in &keys {
+        assert!(!files.path(key).exists(), "no body file for a small body");
+    }
+    // The second as an earlier version left it: a file, and no row in `body_chunks`.
+    let data: Vec<u8> =
+        sqlx::query_scalar("SELECT data FROM body_chunks WHERE body_key = $1 AND seq = 0")
+            .bind(&keys[1])
+            .fetch_one(&t.db)
+            .await
+            .expect("chunk");
+    let path = files.path(&keys[1]);
+    std::fs::create_dir_all(path.parent().expect("shard")).expect("shard dir");
+    std::fs::write(&path, &data).expect("file");
+    sqlx::query("DELETE FROM body_chunks WHERE body_key = $1")
+        .bind(&keys[1])
+        .execute(&t.db)
+        .await
+        .expect("delete");
+
+    let mut ca = t.client(CA_USER).await;
+    for id in &ids {
+        let got = get_reply(&mut ca, PBCA, id).await;
+        assert_ok(&got);
+    }
+    let r = store.check().await.expect("check");
+    assert!(r.is_sound(), "{r:?}");
+    assert_eq!(r.messages, 2);
+    assert_eq!(stored_bodies(store).await, 2, "one in the database, one a file");
 }
