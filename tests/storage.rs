@@ -698,11 +698,10 @@ async fn small_bodies_live_with_their_rows_and_older_body_files_still_serve() {
         assert_ok(&r);
         ids.push(r.get("messageId").expect("id").to_string());
     }
-    let keys: Vec<String> =
-        sqlx::query_scalar("SELECT body_key FROM messages ORDER BY id")
-            .fetch_all(&t.db)
-            .await
-            .expect("keys");
+    let keys: Vec<String> = sqlx::query_scalar("SELECT body_key FROM messages ORDER BY id")
+        .fetch_all(&t.db)
+        .await
+        .expect("keys");
     for key in &keys {
         assert!(!files.path(key).exists(), "no body file for a small body");
     }
@@ -730,5 +729,9 @@ async fn small_bodies_live_with_their_rows_and_older_body_files_still_serve() {
     let r = store.check().await.expect("check");
     assert!(r.is_sound(), "{r:?}");
     assert_eq!(r.messages, 2);
-    assert_eq!(stored_bodies(store).await, 2, "one in the database, one a file");
+    assert_eq!(
+        stored_bodies(store).await,
+        2,
+        "one in the database, one a file"
+    );
 }

@@ -107,6 +107,25 @@ pub fn sqlite_path(url: &str) -> Option<&str> {
     (!path.is_empty() && !path.starts_with(':')).then_some(path)
 }
 
+/// PostgreSQL sessions for writing uploads' chunks: they commit without waiting for the disk
+/// (see [`ChunkBodies`]'s `uploads`); a few suffice, as each statement carries a whole chunk.
+async fn upload_pool(url: &str) -> Result<AnyPool, sqlx::Error> {
+    AnyPoolOptions::new()
+        // Each session keeps buffers of a chunk's size: a few, so that memory stays flat.
+        .max_connections(4)
+        .min_connections(0)
+        .test_before_acquire(false)
+        .acquire_timeout(Duration::from_secs(10))
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                conn.execute("SET synchronous_commit = off").await?;
+                Ok(())
+            })
+        })
+        .connect_with(AnyConnectOptions::from_str(url)?)
+        .await
+}
+
 /// The database pool plus the body store and the group committer.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -245,7 +264,9 @@ impl Store {
             Engine::Sqlite => BodyStore::Files(
                 FileBodies::open(&data_dir.join("messages"))?.with_database(pool.clone()),
             ),
-            Engine::Postgres => BodyStore::Chunks(ChunkBodies::new(pool.clone())),
+            Engine::Postgres => BodyStore::Chunks(
+                ChunkBodies::new(pool.clone()).with_upload_pool(upload_pool(url).await?),
+            ),
         };
         let committer = Committer::start(pool.clone());
         let store = Store {

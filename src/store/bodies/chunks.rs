@@ -33,6 +33,14 @@ const DB_NOW: &str = "CAST(EXTRACT(EPOCH FROM now()) AS BIGINT)";
 #[derive(Debug, Clone)]
 pub struct ChunkBodies {
     pool: AnyPool,
+    /// Writes an upload's chunks. On PostgreSQL its sessions commit without waiting for the
+    /// disk (`synchronous_commit = off`): a chunk need not be durable on its own, because the
+    /// message row's transaction, which commits synchronously, is later in the one write-ahead
+    /// log and its flush takes every earlier record with it. So a large upload waits for one
+    /// flush (its row's, shared with a batch) instead of one per chunk, and nothing a receipt
+    /// was given for can be lost: no receipt before that flush, and a body whose row never
+    /// commits is a leftover the sweep removes whatever a crash kept of it.
+    uploads: AnyPool,
 }
 
 fn db(e: sqlx::Error) -> io::Error {
@@ -53,7 +61,16 @@ fn touched(done: sqlx::any::AnyQueryResult) -> io::Result<()> {
 
 impl ChunkBodies {
     pub fn new(pool: AnyPool) -> ChunkBodies {
-        ChunkBodies { pool }
+        ChunkBodies {
+            uploads: pool.clone(),
+            pool,
+        }
+    }
+
+    /// Writes uploads' chunks through `uploads` (see the field).
+    pub fn with_upload_pool(mut self, uploads: AnyPool) -> ChunkBodies {
+        self.uploads = uploads;
+        self
     }
 
     /// Writes chunk `seq` of an upload; the first one also lists the upload.
@@ -76,14 +93,14 @@ impl ChunkBodies {
                 .bind(key)
                 .bind(seq)
                 .bind(bytes)
-                .execute(&self.pool)
+                .execute(&self.uploads)
                 .await
                 .map_err(db)?,
         )
     }
 
-    /// Writes the last chunk (if any bytes remain) after `written` chunks. Each statement
-    /// commits durably before it returns, so when this returns the whole body is stored.
+    /// Writes the last chunk (if any bytes remain) after `written` chunks. When this returns
+    /// the whole body is stored, and durable at the latest when its row's transaction is.
     pub(super) async fn finish(&self, key: &str, written: i64, rest: &[u8]) -> io::Result<()> {
         if !rest.is_empty() {
             return self.put(key, written, rest).await;
@@ -96,7 +113,7 @@ impl ChunkBodies {
         touched(
             sqlx::query(&sql)
                 .bind(key)
-                .execute(&self.pool)
+                .execute(&self.uploads)
                 .await
                 .map_err(db)?,
         )
