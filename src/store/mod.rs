@@ -336,6 +336,14 @@ impl Store {
     /// Finishes queued writes and closes the pool.
     pub async fn close(&self) {
         self.committer.stop().await;
+        self.close_pools().await;
+    }
+
+    /// Closes the pool, and on PostgreSQL the uploads' own sessions with it.
+    async fn close_pools(&self) {
+        if let BodyStore::Chunks(chunks) = &self.bodies {
+            chunks.close_uploads().await;
+        }
         self.pool.close().await;
     }
 
@@ -348,6 +356,6 @@ impl Store {
                 tracing::warn!(error = %e, "could not mark a clean stop");
             }
         }
-        self.pool.close().await;
+        self.close_pools().await;
     }
 }

@@ -73,6 +73,11 @@ impl ChunkBodies {
         self
     }
 
+    /// Ends the upload sessions (the store is closing; no upload is under way).
+    pub async fn close_uploads(&self) {
+        self.uploads.close().await;
+    }
+
     /// Writes chunk `seq` of an upload; the first one also lists the upload.
     pub(super) async fn put(&self, key: &str, seq: i64, bytes: &[u8]) -> io::Result<()> {
         let sql = if seq == 0 {
