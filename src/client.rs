@@ -217,10 +217,38 @@ impl S2sClient {
         if self.resend {
             fields.push(("resend", "true"));
         }
+        self.send_fields(&fields, content).await
+    }
+
+    /// `SendFile` answering `in_reply_to`, a message this mailbox received: the file goes back
+    /// to its sender.
+    pub async fn send_reply(
+        &mut self,
+        mailbox: &str,
+        mailbox_password: &str,
+        in_reply_to: &str,
+        file_name: &str,
+        content: Content,
+    ) -> Result<Reply, ClientError> {
+        let fields = [
+            ("mailbox", mailbox),
+            ("mailboxPassword", mailbox_password),
+            ("fileName", file_name),
+            ("inReplyTo", in_reply_to),
+        ];
+        self.send_fields(&fields, content).await
+    }
+
+    /// `SendFile` with these fields before the content.
+    async fn send_fields(
+        &mut self,
+        fields: &[(&str, &str)],
+        content: Content,
+    ) -> Result<Reply, ClientError> {
         let prefix = format!(
             "{}{}<t:content>",
             self.open("SendFile"),
-            Self::fields(&fields)
+            Self::fields(fields)
         );
         let suffix = "</t:content></t:SendFile></soap:Body></soap:Envelope>".to_string();
         let body = match content {

@@ -197,6 +197,9 @@ pub struct Tracs {
     /// Days within which the same content from the same mailbox to the same recipient is a
     /// duplicate.
     pub duplicate_window_days: i64,
+    /// Hours after which a sent file without a reply is marked unanswered in the sender's
+    /// folders (TRACS usually answers within a day or two); 0 marks none.
+    pub answer_expected_hours: i64,
 }
 
 /// What to do with a misrouted TRACS file (`tracs.misrouted`).
@@ -212,6 +215,7 @@ impl Default for Tracs {
         Self {
             misrouted: Misrouted::Refuse,
             duplicate_window_days: 30,
+            answer_expected_hours: 48,
         }
     }
 }
@@ -484,6 +488,9 @@ impl Config {
         }
         if self.web.max_files_per_upload == 0 || self.web.max_files_per_upload > 100 {
             return bad("web.max_files_per_upload must be between 1 and 100");
+        }
+        if self.tracs.answer_expected_hours < 0 {
+            return bad("tracs.answer_expected_hours must not be negative");
         }
         if self.tracs.duplicate_window_days < 0 {
             return bad("tracs.duplicate_window_days must not be negative");

@@ -136,6 +136,24 @@ impl Gateway {
         self.find(s, message_id).await
     }
 
+    /// The replies to a message this mailbox sent or received (at most 100, oldest first).
+    pub async fn replies(
+        &self,
+        s: &MailboxSession,
+        message_id: &str,
+    ) -> Result<Vec<MessageInfo>, Refusal> {
+        Self::expect_op(s, Operation::ListMessages)?;
+        let messages = self.inner.store.messages();
+        Ok(messages.replies(s.mailbox.id, message_id, 100).await?)
+    }
+
+    /// Before this time, a sent file still without an answer is overdue
+    /// (`tracs.answer_expected_hours`; `None` when the setting is 0).
+    pub fn answer_overdue_before(&self) -> Option<time::OffsetDateTime> {
+        let hours = self.inner.config.tracs.answer_expected_hours;
+        (hours > 0).then(|| self.inner.clock.now() - time::Duration::hours(hours))
+    }
+
     /// Received messages not yet retrieved: (from TRACS, from others).
     pub async fn unread_counts(&self, s: &MailboxSession) -> Result<(i64, i64), Refusal> {
         Self::expect_op(s, Operation::ListMessages)?;

@@ -8,7 +8,7 @@ use crate::access::Operation;
 use crate::config::Misrouted;
 use crate::directory::{ImaxId, Mailbox, MailboxKind, Recipient};
 use crate::error::{Code, Refusal};
-use crate::mailbox::{self, Receipt, RoutedBy};
+use crate::mailbox::{self, MessageInfo, Receipt, RoutedBy};
 use crate::store::bodies::StageError;
 use crate::store::messages::Duplicate;
 use crate::store::CommitError;
@@ -45,6 +45,19 @@ pub struct SendRequest<'a> {
     pub expected_sha256: Option<&'a str>,
     /// A deliberate resend: not refused as a duplicate.
     pub resend: bool,
+    /// The message (received by the sending mailbox) this file answers: it goes back to that
+    /// message's sender, tied to it.
+    pub in_reply_to: Option<&'a str>,
+}
+
+/// Who a format-error reply is sent by (no person: the gateway's own format edits).
+pub const REPLY_SENDER: &str = "TRACS format edits";
+
+/// A format-error reply, staged, waiting to be committed with the file it answers.
+struct PendingReply {
+    reply: NewMessage,
+    body: StagedBody,
+    problems: u64,
 }
 
 /// The recipient and how it was chosen.
@@ -129,7 +142,18 @@ impl Gateway {
             .with_items(problems(&report));
             return Err(refuse(r).await);
         }
-        let routing = match self.route(s, req.to, &report).await {
+        let answered = match req.in_reply_to.map(str::trim).filter(|i| !i.is_empty()) {
+            None => None,
+            Some(id) => match self.answered(s, id).await {
+                Ok(m) => Some(m),
+                Err(r) => return Err(refuse(r).await),
+            },
+        };
+        let routed = match &answered {
+            Some(original) => self.route_reply(s, req.to, &report, original).await,
+            None => self.route(s, req.to, &report).await,
+        };
+        let routing = match routed {
             Ok(r) => r,
             Err(r) => return Err(refuse(r).await),
         };
@@ -142,6 +166,7 @@ impl Gateway {
         }
         let now = self.inner.clock.now();
         let message_id = mailbox::new_message_id(now).map_err(Refusal::internal)?;
+        let format_errors = self.format_errors(s, &report, &name, &message_id, now).await?;
         let recipient = routing.to;
         let row = NewMessage {
             message_id: message_id.clone(),
@@ -159,6 +184,7 @@ impl Gateway {
             routed_by: routing.by.as_str(),
             resend: req.resend,
             misrouted: routing.misrouted,
+            in_reply_to: answered.as_ref().map(|m| m.message_id.clone()),
         };
         let mut effects: Vec<Effect> = self.uses(s);
         let kind = match report.verdict {
@@ -169,13 +195,28 @@ impl Gateway {
             _ => "not TRACS".into(),
         };
         let entry = entry.message(&message_id).detail(format!(
-            "{name} -> {} ({} bytes, {kind}, routed by {}{}{})",
+            "{name} -> {} ({} bytes, {kind}, routed by {}{}{}{}{})",
             recipient.imax_id,
             body.size(),
             routing.by.as_str(),
             if routing.misrouted { ", misrouted" } else { "" },
             if req.resend { ", resend" } else { "" },
+            answered
+                .as_ref()
+                .map(|m| format!(", in reply to {}", m.message_id))
+                .unwrap_or_default(),
+            format_errors
+                .as_ref()
+                .map(|f| format!(
+                    ", {} format problems answered by {}",
+                    f.problems, f.reply.message_id
+                ))
+                .unwrap_or_default(),
         ));
+        let receipt_errors = format_errors.as_ref().map(|f| mailbox::FormatErrors {
+            reply_id: f.reply.message_id.clone(),
+            problems: f.problems,
+        });
         // Sealing and committing run to completion even if the client goes away meanwhile, so
         // that no body is left without its row.
         let store = self.inner.store.clone();
@@ -187,6 +228,30 @@ impl Gateway {
                 inline_body: sealed.inline.take(),
                 ..row
             }));
+            // The format-error reply commits with the file it answers, or not at all.
+            let mut reply_key = None;
+            if let Some(f) = format_errors {
+                let mut reply = match f.body.seal().await {
+                    Ok(r) => r,
+                    Err(e) => {
+                        let _ = store.bodies.remove(&sealed.key).await;
+                        return Err(StageError::from(e).into());
+                    }
+                };
+                reply_key = Some(reply.key.clone());
+                effects.push(Effect::InsertMessage(NewMessage {
+                    body_key: reply.key.clone(),
+                    claim_upload: reply.claim,
+                    inline_body: reply.inline.take(),
+                    ..f.reply
+                }));
+            }
+            let forget = async |store: &crate::store::Store| {
+                let _ = store.bodies.remove(&sealed.key).await;
+                if let Some(k) = &reply_key {
+                    let _ = store.bodies.remove(k).await;
+                }
+            };
             match store.committer.commit(effects, entry).await {
                 Ok(()) => Ok(sealed),
                 // Two identical transmissions at the same moment: the unique index on the
@@ -195,14 +260,14 @@ impl Gateway {
                     duplicate_transmission: true,
                     ..
                 }) => {
-                    let _ = store.bodies.remove(&sealed.key).await;
+                    forget(&store).await;
                     Err(Refusal::with_detail(
                         Code::DuplicateFile,
                         "Another file with the same Sender's iMAX ID, date stamp and time stamp arrived at the same moment.",
                     ))
                 }
                 Err(e @ CommitError::NotCommitted { .. }) => {
-                    let _ = store.bodies.remove(&sealed.key).await;
+                    forget(&store).await;
                     Err(e.into())
                 }
                 // The row may have been committed: its body stays (`imax admin check` reports
@@ -228,7 +293,106 @@ impl Gateway {
             received_at: now,
             routed_by: routing.by,
             misrouted: routing.misrouted,
+            in_reply_to: answered.map(|m| m.message_id),
+            format_errors: receipt_errors,
         })
+    }
+
+    /// The message `id` answers: one the sending mailbox received (a message it sent, or one
+    /// it cannot see, is no message to answer; the refusal does not say which).
+    async fn answered(&self, s: &MailboxSession, id: &str) -> Result<MessageInfo, Refusal> {
+        let found = self.inner.store.messages().find(s.mailbox.id, id).await?;
+        match found {
+            Some(m) if m.to_mailbox_id == s.mailbox.id => Ok(m),
+            _ => Err(Refusal::with_detail(
+                Code::UnknownMessage,
+                "inReplyTo names no message this mailbox received; a reply answers a received message.",
+            )),
+        }
+    }
+
+    /// A reply goes back to the sender of the message it answers, checked like any file
+    /// addressed there (R12, the TRACS header), and nowhere else.
+    async fn route_reply(
+        &self,
+        s: &MailboxSession,
+        to: Option<&str>,
+        report: &Report,
+        original: &MessageInfo,
+    ) -> Result<Routing, Refusal> {
+        let back = original.from_mailbox.as_str();
+        if let Some(named) = to.map(str::trim).filter(|t| !t.is_empty()) {
+            let same = match Recipient::parse(named) {
+                Some(Recipient::Tracs) => ImaxId::hud().as_str() == back,
+                Some(Recipient::Mailbox(id)) => id.as_str() == back,
+                None => false,
+            };
+            if !same {
+                return Err(Refusal::with_detail(
+                    Code::Misrouted,
+                    format!(
+                        "A reply goes to the sender of the message it answers, {back}; it was addressed to {named}."
+                    ),
+                ));
+            }
+        }
+        let mut routing = self.route(s, Some(back), report).await?;
+        routing.by = RoutedBy::Reply;
+        Ok(routing)
+    }
+
+    /// The format-error reply to a TRACS file with problems only in fields whose layout is not
+    /// confirmed: from TRACS to the sender, tied to `message_id`, its body staged now and
+    /// sealed with the file's. HUD's own files get none (TRACS would answer itself); their
+    /// audit record and receipt still count the problems.
+    async fn format_errors(
+        &self,
+        s: &MailboxSession,
+        report: &Report,
+        name: &str,
+        message_id: &str,
+        now: time::OffsetDateTime,
+    ) -> Result<Option<PendingReply>, Refusal> {
+        if s.mailbox.imax_id.is_hud() {
+            return Ok(None);
+        }
+        let Some(errors) = tracs::reply::format_errors(report, now) else {
+            return Ok(None);
+        };
+        let store = &self.inner.store;
+        let Some(hud) = store.mailboxes().load(&ImaxId::hud()).await? else {
+            tracing::warn!("no TRACS mailbox to send a format-error reply from");
+            return Ok(None);
+        };
+        let mut body = store.bodies.stage(errors.file.len() as u64)?;
+        body.write(&errors.file).await?;
+        let kind = match report.verdict {
+            tracs::Verdict::Tracs { kind, .. } => kind,
+            _ => None,
+        };
+        let reply = NewMessage {
+            message_id: mailbox::new_message_id(now).map_err(Refusal::internal)?,
+            from_mailbox: hud.id,
+            to_mailbox: s.mailbox.id,
+            sent_by: REPLY_SENDER.into(),
+            file_name: tracs::reply::file_name(name, kind),
+            size_bytes: body.size(),
+            sha256: body.sha256_hex(),
+            body_key: String::new(),
+            claim_upload: false,
+            inline_body: None,
+            received_at: now,
+            tracs_key: None,
+            routed_by: RoutedBy::Reply.as_str(),
+            resend: false,
+            misrouted: false,
+            in_reply_to: Some(message_id.to_string()),
+        };
+        Ok(Some(PendingReply {
+            reply,
+            body,
+            problems: errors.problems,
+        }))
     }
 
     /// Chooses the recipient (R12). For a TRACS file the header's Sender's iMAX ID must be the

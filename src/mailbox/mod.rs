@@ -89,6 +89,11 @@ pub struct MessageInfo {
     /// Where the body lives in the body store; `None` for broadcasts, whose text is inline.
     pub body_key: Option<String>,
     pub to_mailbox_id: i64,
+    /// The message this one answers (a reply from TRACS, a CA's answer).
+    pub in_reply_to: Option<String>,
+    /// When the first answer to this message arrived (read for the sender's folders and for
+    /// one message; `None` otherwise, or while unanswered).
+    pub answered_at: Option<OffsetDateTime>,
 }
 
 /// What the sender is told once a file is durable.
@@ -103,6 +108,20 @@ pub struct Receipt {
     pub routed_by: RoutedBy,
     /// Accepted although addressed against the directory (`tracs.misrouted = "mark"`).
     pub misrouted: bool,
+    /// The message this one answers.
+    pub in_reply_to: Option<String>,
+    /// Problems found in fields whose layout is not confirmed: the file was accepted, and a
+    /// format-error reply with this id waits in the sender's "Received from TRACS".
+    pub format_errors: Option<FormatErrors>,
+}
+
+/// The gateway's own format-error reply to an accepted file (issue 16).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FormatErrors {
+    /// The reply's message id.
+    pub reply_id: String,
+    /// How many problems it names (those beyond its cap counted too).
+    pub problems: u64,
 }
 
 /// A listing request.

@@ -14,6 +14,8 @@ pub enum RoutedBy {
     Directory,
     /// The directory chose it from the Project's iMAX ID in the TRACS header.
     Header,
+    /// A reply: back to the sender of the message it answers.
+    Reply,
 }
 
 impl RoutedBy {
@@ -22,6 +24,7 @@ impl RoutedBy {
             RoutedBy::Sender => "sender",
             RoutedBy::Directory => "directory",
             RoutedBy::Header => "header",
+            RoutedBy::Reply => "reply",
         }
     }
 }

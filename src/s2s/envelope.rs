@@ -47,6 +47,8 @@ pub enum Request {
         sha256: Option<String>,
         /// A deliberate resend, not to be refused as a duplicate.
         resend: bool,
+        /// The received message this file answers.
+        in_reply_to: Option<String>,
     },
     ListMessages {
         mailbox: Credentials,
@@ -291,6 +293,7 @@ impl Envelope {
                 file_name: self.required("fileName")?.to_string(),
                 sha256: self.optional("sha256"),
                 resend: matches!(self.optional("resend").as_deref(), Some("true" | "1")),
+                in_reply_to: self.optional("inReplyTo"),
             },
             "ListMessages" => {
                 let raw = self.required("folder")?;

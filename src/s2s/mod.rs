@@ -247,12 +247,14 @@ async fn handle(gw: &Gateway, caller: Caller, body: Body) -> Result<Response, Re
             file_name,
             sha256,
             resend,
+            in_reply_to,
         } => {
             let send = SendRequest {
                 to: to.as_deref(),
                 file_name: &file_name,
                 expected_sha256: sha256.as_deref(),
                 resend,
+                in_reply_to: in_reply_to.as_deref(),
             };
             call.send_file(&mailbox, send, upload).await
         }

@@ -107,6 +107,15 @@ pub fn receipt(r: &Receipt) -> String {
     if r.misrouted {
         x.el("misrouted", "true");
     }
+    if let Some(id) = &r.in_reply_to {
+        x.el("inReplyTo", id);
+    }
+    if let Some(f) = &r.format_errors {
+        x.open("formatErrors")
+            .el("problems", &f.problems.to_string())
+            .el("replyId", &f.reply_id)
+            .close("formatErrors");
+    }
     x.close("receipt");
     x.into_string()
 }
@@ -127,6 +136,12 @@ pub fn message_info(wrapper: &str, m: &MessageInfo) -> String {
     }
     if let Some(t) = m.acked_at {
         x.el("acknowledgedAt", &rfc3339(t));
+    }
+    if let Some(id) = &m.in_reply_to {
+        x.el("inReplyTo", id);
+    }
+    if let Some(t) = m.answered_at {
+        x.el("answeredAt", &rfc3339(t));
     }
     x.close(wrapper);
     x.into_string()

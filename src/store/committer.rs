@@ -54,6 +54,8 @@ pub struct NewMessage {
     /// Accepted although the recipient disagrees with the directory (when the operator
     /// chose to accept and mark such files).
     pub misrouted: bool,
+    /// The message this one answers (its public message id).
+    pub in_reply_to: Option<String>,
 }
 
 /// A write a request asks for.
@@ -584,10 +586,11 @@ async fn insert_messages(
     conn: &mut AnyConnection,
     rows: &[&NewMessage],
 ) -> Result<(), sqlx::Error> {
-    let values = super::placeholders(rows.len(), 13, |p| format!("({})", p.join(", ")));
+    let values = super::placeholders(rows.len(), 14, |p| format!("({})", p.join(", ")));
     let sql = format!(
         "INSERT INTO messages (message_id, from_mailbox, to_mailbox, sent_by, file_name,
-            size_bytes, sha256, body_key, received_at, tracs_key, routed_by, resend, misrouted)
+            size_bytes, sha256, body_key, received_at, tracs_key, routed_by, resend, misrouted,
+            in_reply_to)
          VALUES {values}"
     );
     let mut query = sqlx::query(&sql);
@@ -605,7 +608,8 @@ async fn insert_messages(
             .bind(&m.tracs_key)
             .bind(m.routed_by)
             .bind(i64::from(m.resend))
-            .bind(i64::from(m.misrouted));
+            .bind(i64::from(m.misrouted))
+            .bind(&m.in_reply_to);
     }
     query.execute(&mut *conn).await?;
     Ok(())
@@ -752,6 +756,7 @@ mod tests {
             routed_by: "sender",
             resend: false,
             misrouted: false,
+            in_reply_to: None,
         })
     }
 

@@ -7,13 +7,24 @@ use crate::mailbox::{Folder, ListQuery, MessageInfo, Order, Page, PageToken};
 use sha2::{Digest, Sha256};
 use sqlx::{AnyPool, Row};
 
-/// A message row, decoded by these names (`query_as::<_, MessageInfo>`).
+/// A message row, decoded by these names (`query_as::<_, MessageInfo>`); `{ANSWERED}` is
+/// replaced by [`ANSWERED`] where the sender's view needs it, by `NULL` elsewhere (a received
+/// message's answer is the reader's own business, and the lookup costs an index probe a row).
 const SELECT: &str =
     "SELECT m.id AS row_id, m.message_id, f.imax_id AS from_imax_id, t.imax_id AS to_imax_id,
         m.file_name, m.size_bytes, m.sha256, m.received_at, m.retrieved_at, m.acked_at, m.body_key,
-        m.to_mailbox AS to_mailbox_id
+        m.to_mailbox AS to_mailbox_id, m.in_reply_to, {ANSWERED} AS answered_at
    FROM messages m JOIN mailboxes f ON f.id = m.from_mailbox JOIN mailboxes t ON t.id =
    m.to_mailbox";
+
+/// When the first reply to `m` arrived (the partial index on `in_reply_to`).
+const ANSWERED: &str =
+    "(SELECT MIN(r.received_at) FROM messages r WHERE r.in_reply_to = m.message_id)";
+
+/// [`SELECT`], with or without the time of the first answer.
+fn select(answered: bool) -> String {
+    SELECT.replace("{ANSWERED}", if answered { ANSWERED } else { "NULL" })
+}
 
 impl sqlx::FromRow<'_, sqlx::any::AnyRow> for MessageInfo {
     fn from_row(row: &sqlx::any::AnyRow) -> Result<Self, sqlx::Error> {
@@ -32,6 +43,10 @@ impl sqlx::FromRow<'_, sqlx::any::AnyRow> for MessageInfo {
             acked_at: row.try_get::<Option<i64>, _>("acked_at")?.map(from_epoch),
             body_key: Some(row.try_get("body_key")?),
             to_mailbox_id: row.try_get("to_mailbox_id")?,
+            in_reply_to: row.try_get("in_reply_to")?,
+            answered_at: row
+                .try_get::<Option<i64>, _>("answered_at")?
+                .map(from_epoch),
         })
     }
 }
@@ -101,8 +116,9 @@ impl<'a> Messages<'a> {
         };
         let unread_only = q.folder.is_inbound() && !q.include_acknowledged;
         let (key, order_by) = sort_key(q.order, "m.received_at", "m.id", "m.retrieved_at IS NULL");
+        let select = select(!q.folder.is_inbound());
         let sql = format!(
-            "{SELECT} WHERE {filter}
+            "{select} WHERE {filter}
            AND ($2 IS NULL OR m.received_at >= $2) AND ($3 IS NULL OR m.received_at < $3)
            AND ($4 = 0 OR m.acked_at IS NULL)
            AND {key} > ($5, $6, $9)
@@ -148,13 +164,34 @@ impl<'a> Messages<'a> {
         message_id: &str,
     ) -> Result<Option<MessageInfo>, StoreError> {
         let pool = self.pool;
+        let select = select(true);
         let sql = format!(
-            "{SELECT} WHERE m.message_id = $1 AND (m.to_mailbox = $2 OR m.from_mailbox = $2)"
+            "{select} WHERE m.message_id = $1 AND (m.to_mailbox = $2 OR m.from_mailbox = $2)"
         );
         Ok(sqlx::query_as(&sql)
             .bind(message_id)
             .bind(mailbox)
             .fetch_optional(pool)
+            .await?)
+    }
+    /// The replies to `message_id` that `mailbox` sent or received, oldest first (at most
+    /// `limit`).
+    pub async fn replies(
+        &self,
+        mailbox: i64,
+        message_id: &str,
+        limit: u32,
+    ) -> Result<Vec<MessageInfo>, StoreError> {
+        let select = select(false);
+        let sql = format!(
+            "{select} WHERE m.in_reply_to = $1 AND (m.to_mailbox = $2 OR m.from_mailbox = $2)
+             ORDER BY m.received_at, m.id LIMIT $3"
+        );
+        Ok(sqlx::query_as(&sql)
+            .bind(message_id)
+            .bind(mailbox)
+            .bind(i64::from(limit))
+            .fetch_all(self.pool)
             .await?)
     }
     /// Messages received before `cutoff`, and their bytes.
@@ -394,6 +431,8 @@ fn broadcast_info(row: &sqlx::any::AnyRow, mailbox: i64) -> Result<MessageInfo, 
         acked_at: None,
         body_key: None,
         to_mailbox_id: mailbox,
+        in_reply_to: None,
+        answered_at: None,
     })
 }
 

@@ -50,6 +50,7 @@ macro_rules! schema {
             "0011_password_history_id",
             "0012_mailbox_use",
             "0013_profile_names",
+            "0014_replies",
         )
     };
 }
@@ -60,7 +61,7 @@ type Files = &'static [(&'static str, &'static str)];
 const SQLITE: Files = schema!("sqlite");
 const POSTGRES: Files = schema!("postgres");
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 13;
+pub const SCHEMA_VERSION: i64 = 14;
 
 /// For each version that older binaries may keep running on, the oldest such binary's schema
 /// version. A version not listed is compatible with its own binaries only. Version 10 adds
@@ -69,8 +70,10 @@ pub const SCHEMA_VERSION: i64 = 13;
 /// older builds order by); version 12 adds `mailboxes.last_used_at`, which older builds do not
 /// move (a mailbox used only through them meanwhile looks unused for that while, far shorter
 /// than the inactivity period); version 13 adds the profile's first and last names beside
-/// `contact_name`, which this build keeps writing as "first last" for older builds.
-const COMPATIBLE_BACK_TO: &[(i64, i64)] = &[(10, 9), (11, 9), (12, 9), (13, 9)];
+/// `contact_name`, which this build keeps writing as "first last" for older builds; version 14
+/// adds `messages.in_reply_to`, which older builds neither write nor read (they list a reply
+/// as an ordinary message).
+const COMPATIBLE_BACK_TO: &[(i64, i64)] = &[(10, 9), (11, 9), (12, 9), (13, 9), (14, 9)];
 
 /// How the database's schema fits this build.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,13 +4,17 @@
 //! * [`layout`]: the record layouts as data tables, one per record type and release;
 //! * [`scan`]: the streaming checker, which the gateway feeds with every upload's bytes as they
 //!   are staged, so checking costs no second read;
+//! * [`reply`]: the format-error reply to a file accepted with problems in fields whose
+//!   layout is not confirmed;
 //! * [`sample`]: files built from the same tables (tests, benchmark, `imax tracs sample`).
 //!
 //! The gateway refuses what is certainly wrong (`InvalidTracsFile`, with at most 20 located
-//! problems), routes by the header's Project's iMAX ID, checks the Sender's iMAX ID, and
+//! problems), accepts with a format-error reply what disagrees only with a layout not yet
+//! confirmed, routes by the header's Project's iMAX ID, checks the Sender's iMAX ID, and
 //! identifies a transmission by the sender with the header's date and time stamps.
 
 pub mod layout;
+pub mod reply;
 pub mod sample;
 pub mod scan;
 

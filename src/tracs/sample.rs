@@ -66,40 +66,41 @@ impl Sample {
     }
 
     fn record(&self, layout: &Record, number: u64, count: u64) -> Vec<u8> {
-        let mut line = vec![b' '; layout.length];
-        for f in layout.fields {
-            let value = match f.name {
-                "Record identifier" => layout.id.to_string(),
-                "Release/version" => self.release.to_string(),
-                "Record number" | "Batch count" => format!("{number:0width$}", width = f.len),
-                "Date stamp" => self.date.clone(),
-                "Time stamp" => self.time.clone(),
-                "Sender ZIP code" => "01101".into(),
-                "Project's iMAX ID" => self.project.clone(),
-                "Sender's iMAX ID" => self.sender.clone(),
-                "Batch record count" | "Total record count" => {
-                    format!("{count:0width$}", width = f.len)
-                }
-                _ => filler(f),
-            };
-            put(&mut line, f, value.as_bytes());
-        }
+        let mut line = render(layout, |f| match f.name {
+            "Release/version" => Some(self.release.to_string()),
+            "Record number" | "Batch count" => Some(format!("{number:0width$}", width = f.len)),
+            "Date stamp" => Some(self.date.clone()),
+            "Time stamp" => Some(self.time.clone()),
+            "Sender ZIP code" => Some("01101".into()),
+            "Project's iMAX ID" => Some(self.project.clone()),
+            "Sender's iMAX ID" => Some(self.sender.clone()),
+            "Batch record count" | "Total record count" => {
+                Some(format!("{count:0width$}", width = f.len))
+            }
+            _ => None,
+        });
         // Body records carry some text after their fixed fields, like real certifications.
         if layout.role == Role::Body && layout.length > 40 {
-            put(
-                &mut line,
-                &Field {
-                    name: "",
-                    start: 31,
-                    len: 9,
-                    format: Format::Text,
-                },
-                b"TENANT 01",
-            );
+            put(&mut line, 31, b"TENANT 01");
         }
         line.extend_from_slice(b"\r\n");
         line
     }
+}
+
+/// One record of `layout`, blank-filled to its length: the identifier, then each field's
+/// `value` (zeros for a digits field without one), without its line ending.
+pub(super) fn render(layout: &Record, value: impl Fn(&Field) -> Option<String>) -> Vec<u8> {
+    let mut line = vec![b' '; layout.length];
+    for f in layout.fields {
+        let v = match f.name {
+            "Record identifier" => layout.id.to_string(),
+            _ => value(f).unwrap_or_else(|| filler(f)),
+        };
+        let v: Vec<u8> = v.bytes().take(f.len).collect();
+        put(&mut line, f.start, &v);
+    }
+    line
 }
 
 fn filler(f: &Field) -> String {
@@ -109,10 +110,10 @@ fn filler(f: &Field) -> String {
     }
 }
 
-fn put(line: &mut [u8], f: &Field, value: &[u8]) {
-    let start = f.start - 1;
-    for (i, b) in value.iter().take(f.len).enumerate() {
-        if let Some(slot) = line.get_mut(start + i) {
+/// Writes `value` from 1-based column `start`, as far as the line reaches.
+pub(super) fn put(line: &mut [u8], start: usize, value: &[u8]) {
+    for (i, b) in value.iter().enumerate() {
+        if let Some(slot) = line.get_mut(start - 1 + i) {
             *slot = *b;
         }
     }

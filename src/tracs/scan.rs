@@ -9,6 +9,9 @@ use std::fmt;
 pub const MAX_LINE: usize = 1024;
 /// Problems kept for the refusal (the rest are counted).
 pub const MAX_PROBLEMS: usize = 20;
+/// Provisional problems kept for the format-error reply (the rest are counted); a cap of their
+/// own, so that they never crowd out a certain one.
+pub const MAX_PROVISIONAL: usize = 100;
 /// Batches whose header details are kept (more are counted).
 pub const MAX_BATCHES: usize = 10_000;
 
@@ -74,9 +77,17 @@ pub struct Report {
     pub batches: Vec<Batch>,
     pub batch_count: u64,
     pub records: u64,
+    /// What is certainly wrong: confirmed positions, structure, unreadable bytes. A file with
+    /// any is refused (`InvalidTracsFile`).
     pub problems: Vec<Problem>,
     /// Problems beyond [`MAX_PROBLEMS`].
     pub more_problems: u64,
+    /// What disagrees with a layout this gateway has not confirmed (record lengths, body
+    /// records' fields, trailer counts; `layout`'s provisional marks). The file is accepted and
+    /// the sender gets a format-error reply naming each (`tracs::reply`).
+    pub provisional: Vec<Problem>,
+    /// Provisional problems beyond [`MAX_PROVISIONAL`].
+    pub more_provisional: u64,
 }
 
 impl Report {
@@ -229,6 +240,8 @@ impl Scanner {
                 records: 0,
                 problems: Vec::new(),
                 more_problems: 0,
+                provisional: Vec::new(),
+                more_provisional: 0,
             },
         }
     }
@@ -304,9 +317,28 @@ impl Scanner {
         self.report
     }
 
+    /// Something certainly wrong.
     fn problem(&mut self, line: u64, record: &str, field: &str, expected: String, found: String) {
-        if self.report.problems.len() < MAX_PROBLEMS {
-            self.report.problems.push(Problem {
+        let p = Problem {
+            line,
+            record: record.to_string(),
+            field: field.to_string(),
+            expected,
+            found,
+        };
+        let r = &mut self.report;
+        if r.problems.len() < MAX_PROBLEMS {
+            r.problems.push(p);
+        } else {
+            r.more_problems += 1;
+        }
+    }
+
+    /// A disagreement with a provisional layout: reported back, never refused.
+    fn doubt(&mut self, line: u64, record: &str, field: &str, expected: String, found: String) {
+        let r = &mut self.report;
+        if r.provisional.len() < MAX_PROVISIONAL {
+            r.provisional.push(Problem {
                 line,
                 record: record.to_string(),
                 field: field.to_string(),
@@ -314,7 +346,17 @@ impl Scanner {
                 found,
             });
         } else {
-            self.report.more_problems += 1;
+            r.more_provisional += 1;
+        }
+    }
+
+    /// A problem with `layout`'s field: certain in a header (HUD's published positions),
+    /// provisional elsewhere.
+    fn field_problem(&mut self, layout: &Record, field: &str, expected: String, found: String) {
+        if layout.role == Role::Header {
+            self.problem(self.line_no, layout.id, field, expected, found);
+        } else {
+            self.doubt(self.line_no, layout.id, field, expected, found);
         }
     }
 
@@ -619,10 +661,12 @@ impl Scanner {
     }
 
     /// Length and field formats of a record; `number` is the record number it must carry.
+    /// Record lengths are provisional for every record (`layout`); a header's fields are
+    /// HUD's published positions, so a header too short to hold one is certainly wrong.
     fn fields(&mut self, line: &[u8], layout: &Record, number: Option<u64>) {
         let n = self.line_no;
         if line.len() != layout.length {
-            self.problem(
+            self.doubt(
                 n,
                 layout.id,
                 "Record length",
@@ -631,24 +675,30 @@ impl Scanner {
             );
         }
         for f in layout.fields {
+            let Some(v) = field(line, f) else {
+                if layout.role == Role::Header {
+                    self.problem(
+                        n,
+                        layout.id,
+                        f.name,
+                        format!("columns {}-{}", f.start, f.start + f.len - 1),
+                        format!("a record of {} characters", line.len()),
+                    );
+                }
+                continue;
+            };
             // Text fields need nothing beyond the printable check of the whole line.
             if f.format == Format::Text {
                 continue;
             }
-            let Some(v) = field(line, f) else { continue };
             if !valid(f.format, v) {
-                self.problem(n, layout.id, f.name, f.format.describe().into(), shown(v));
+                self.field_problem(layout, f.name, f.format.describe().into(), shown(v));
             } else if f.name == "Record number" {
                 if let Some(want) = number {
                     let got = self::number(v).unwrap_or(u64::MAX);
                     if got != want {
-                        self.problem(
-                            n,
-                            layout.id,
-                            f.name,
-                            format!("{want:0width$}", width = f.len),
-                            shown(v),
-                        );
+                        let expected = format!("{want:0width$}", width = f.len);
+                        self.field_problem(layout, f.name, expected, shown(v));
                     }
                 }
             }
@@ -664,13 +714,9 @@ impl Scanner {
             return; // already reported by `fields`
         }
         if number(v) != Some(want) {
-            self.problem(
-                self.line_no,
-                layout.id,
-                name,
-                format!("{want:0width$}", width = f.len),
-                shown(v),
-            );
+            // Trailer counts are provisional (`layout::BATCH_TRAILER`, `FILE_TRAILER`).
+            let expected = format!("{want:0width$}", width = f.len);
+            self.doubt(self.line_no, layout.id, name, expected, shown(v));
         }
     }
 }

@@ -76,15 +76,18 @@ fn a_missing_header_is_refused() {
     );
 }
 
+/// Issue 16: record lengths are not confirmed, so a length that differs is reported back,
+/// never refused.
 #[test]
-fn a_record_of_the_wrong_length_is_located() {
+fn a_record_of_the_wrong_length_is_located_but_only_provisionally() {
     let file = sample(FileKind::Voucher, "2.0.2.C").build();
     let mut l = lines(&file);
     let short = l[2].len() - 11;
     l[2].truncate(short); // 10 characters short (and the \r)
     let r = check(&join(&l));
-    assert_eq!(r.problems.len(), 1, "{:?}", r.problems);
-    let p = &r.problems[0];
+    assert!(r.is_valid_tracs(), "{:?}", r.problems);
+    assert_eq!(r.provisional.len(), 1, "{:?}", r.provisional);
+    let p = &r.provisional[0];
     assert_eq!(
         (p.line, p.record.as_str(), p.field.as_str()),
         (3, "MAT31", "Record length")
@@ -93,15 +96,35 @@ fn a_record_of_the_wrong_length_is_located() {
 }
 
 #[test]
-fn trailer_counts_must_match() {
+fn trailer_counts_that_differ_are_provisional_problems() {
     let file = sample(FileKind::Tenant, "2.0.3.A").build();
     let mut l = lines(&file);
     // Drop one body record: the batch trailer's count and the record numbers after it break.
     l.remove(2);
     let r = check(&join(&l));
-    let fields: Vec<&str> = r.problems.iter().map(|p| p.field.as_str()).collect();
-    assert!(fields.contains(&"Batch record count"), "{:?}", r.problems);
-    assert!(fields.contains(&"Total record count"), "{:?}", r.problems);
+    assert!(r.is_valid_tracs(), "{:?}", r.problems);
+    let fields: Vec<&str> = r.provisional.iter().map(|p| p.field.as_str()).collect();
+    assert!(fields.contains(&"Batch record count"), "{:?}", r.provisional);
+    assert!(fields.contains(&"Total record count"), "{:?}", r.provisional);
+    assert!(fields.contains(&"Record number"), "{:?}", r.provisional);
+}
+
+/// HUD's published header positions are certain: a header too short to hold the Sender's
+/// iMAX ID is refused, not guessed at.
+#[test]
+fn a_header_too_short_for_a_confirmed_field_is_certainly_wrong() {
+    let file = sample(FileKind::Tenant, "2.0.2.D").build();
+    let mut l = lines(&file);
+    l[0].truncate(250);
+    let r = check(&join(&l));
+    let p = r
+        .problems
+        .iter()
+        .find(|p| p.field == "Sender's iMAX ID")
+        .unwrap_or_else(|| panic!("{:?}", r.problems));
+    assert_eq!(p.expected, "columns 273-282");
+    assert_eq!(p.found, "a record of 250 characters");
+    assert!(r.provisional.iter().any(|p| p.field == "Record length"));
 }
 
 #[test]
@@ -167,17 +190,23 @@ fn other_files_are_not_tracs() {
 }
 
 #[test]
-fn problems_stop_at_twenty_and_are_counted() {
+fn problems_stop_at_their_caps_and_are_counted() {
     let mut s = sample(FileKind::Tenant, "2.0.2.D");
-    s.records_per_batch = 40;
+    s.records_per_batch = 160;
     let file = s.build();
     let mut l = lines(&file);
+    for line in l.iter_mut().skip(1).take(150) {
+        line.insert(20, b'X'); // one character too long: provisional
+    }
     for line in l.iter_mut().skip(1).take(30) {
-        line.insert(20, b'X'); // one character too long
+        line[40] = 0x01; // not printable: certain
     }
     let r = check(&join(&l));
     assert_eq!(r.problems.len(), MAX_PROBLEMS);
-    assert!(r.more_problems >= 10);
+    assert_eq!(r.more_problems, 10);
+    // The provisional ones have a cap of their own: the certain ones still all count.
+    assert_eq!(r.provisional.len(), super::scan::MAX_PROVISIONAL);
+    assert_eq!(r.more_provisional, 50);
 }
 
 #[test]
@@ -201,11 +230,11 @@ fn a_first_line_ending_in_two_carriage_returns_reads_the_same_in_pieces() {
     assert_eq!(s.finish(), whole);
     assert!(
         whole
-            .problems
+            .provisional
             .iter()
             .any(|p| p.field == "Record length" && p.found == "301"),
         "{:?}",
-        whole.problems
+        whole.provisional
     );
 }
 
@@ -216,6 +245,7 @@ proptest! {
     fn no_byte_string_makes_the_checker_panic(bytes in proptest::collection::vec(any::<u8>(), 0..4096)) {
         let r = check(&bytes);
         prop_assert!(r.problems.len() <= MAX_PROBLEMS);
+        prop_assert!(r.provisional.len() <= super::scan::MAX_PROVISIONAL);
     }
 
     #[test]

@@ -475,9 +475,16 @@ struct Row {
     sha256: String,
     state: String,
     unread: bool,
+    /// The message it answers.
+    in_reply_to: Option<String>,
+    /// For a file this mailbox sent (not itself a reply): answered, awaited or overdue.
+    answer: String,
+    /// Sent longer ago than `tracs.answer_expected_hours` and still unanswered.
+    overdue: bool,
 }
 
-fn row(m: &MessageInfo, me: i64) -> Row {
+/// A message as a row; `overdue_before` says when an unanswered sent file is overdue.
+fn row(m: &MessageInfo, me: i64, overdue_before: Option<time::OffsetDateTime>) -> Row {
     let inbound = m.to_mailbox_id == me && m.body_key.is_some();
     let state = match (m.body_key.is_some(), inbound, m.retrieved_at, m.acked_at) {
         (false, _, _, _) => "Broadcast".to_string(),
@@ -486,6 +493,15 @@ fn row(m: &MessageInfo, me: i64) -> Row {
         (true, true, None, None) => "New".to_string(),
         (true, false, Some(t), _) => format!("Retrieved by the recipient {}", when(t)),
         (true, false, None, _) => "Not yet retrieved by the recipient".to_string(),
+    };
+    let sent = m.body_key.is_some() && m.to_mailbox_id != me && m.in_reply_to.is_none();
+    let overdue =
+        sent && m.answered_at.is_none() && overdue_before.is_some_and(|t| m.received_at < t);
+    let answer = match (sent, m.answered_at) {
+        (false, _) => String::new(),
+        (true, Some(t)) => format!("Answered {}", when(t)),
+        (true, None) if overdue => "No answer yet".to_string(),
+        (true, None) => "Awaiting an answer".to_string(),
     };
     Row {
         message_id: m.message_id.clone(),
@@ -497,6 +513,9 @@ fn row(m: &MessageInfo, me: i64) -> Row {
         sha256: m.sha256.clone(),
         state,
         unread: inbound && m.retrieved_at.is_none(),
+        in_reply_to: m.in_reply_to.clone(),
+        answer,
+        overdue,
     }
 }
 
@@ -532,7 +551,7 @@ async fn mailbox_home(State(web): State<Web>, Signed(s): Signed) -> Page {
         name: mb.name.clone(),
         unread_tracs: counts.0,
         unread_others: counts.1,
-        broadcasts: page.entries.iter().map(|e| row(e, mb.id)).collect(),
+        broadcasts: page.entries.iter().map(|e| row(e, mb.id, None)).collect(),
     }))
 }
 
@@ -548,6 +567,9 @@ struct FolderPage {
     empty_status: u16,
     next: Option<String>,
     paged: bool,
+    /// A sent folder: its rows say whether each file has been answered.
+    sent: bool,
+    answer_hours: i64,
 }
 
 #[derive(Deserialize)]
@@ -608,6 +630,7 @@ async fn folder(
     }
     let chrome = web.mailbox_chrome(&s, &m, title).await;
     let me = m.mailbox().id;
+    let overdue_before = web.gw.answer_overdue_before();
     Ok(render(&FolderPage {
         chrome,
         folder: folder.as_str().into(),
@@ -616,11 +639,17 @@ async fn folder(
             .into_iter()
             .map(|(o, label)| (o.as_str().to_string(), label.to_string(), o == order))
             .collect(),
-        rows: page.entries.iter().map(|e| row(e, me)).collect(),
+        rows: page
+            .entries
+            .iter()
+            .map(|e| row(e, me, overdue_before))
+            .collect(),
         empty_text: empty.into(),
         empty_status: folder.empty_status(false),
         next: page.next.map(|t| t.encode()),
         paged: after.is_some(),
+        sent: !folder.is_inbound(),
+        answer_hours: web.gw.config().tracs.answer_expected_hours,
     }))
 }
 
@@ -631,6 +660,10 @@ struct MessagePage {
     m: Row,
     broadcast_text: Option<Vec<String>>,
     can_ack: bool,
+    /// Replies to this message, oldest first.
+    replies: Vec<Row>,
+    /// A received message (not a broadcast) may be answered from its page.
+    can_reply: bool,
 }
 
 async fn message(State(web): State<Web>, Signed(s): Signed, Path(id): Path<String>) -> Page {
@@ -651,14 +684,24 @@ async fn message(State(web): State<Web>, Signed(s): Signed, Path(id): Path<Strin
     };
     let me = m.mailbox().id;
     let can_ack = info.body_key.is_some() && info.to_mailbox_id == me && info.acked_at.is_none();
+    let replies = if info.body_key.is_some() {
+        web.settled(&s, web.gw.replies(&m, &info.message_id).await)
+            .await?
+    } else {
+        Vec::new()
+    };
+    let can_reply = info.body_key.is_some() && info.to_mailbox_id == me;
+    let overdue_before = web.gw.answer_overdue_before();
     let chrome = web
         .mailbox_chrome(&s, &m, &format!("Message {}", info.message_id))
         .await;
     Ok(render(&MessagePage {
         chrome,
-        m: row(&info, me),
+        m: row(&info, me, overdue_before),
         broadcast_text,
         can_ack,
+        replies: replies.iter().map(|r| row(r, me, None)).collect(),
+        can_reply,
     }))
 }
 
@@ -841,6 +884,7 @@ async fn upload(State(web): State<Web>, Signed(s): Signed, mut form: Multipart) 
     let max_files = web.gw.config().web.max_files_per_upload;
     let (mut to, mut other) = (String::new(), String::new());
     let mut resend = false;
+    let mut in_reply_to = String::new();
     let mut results: Vec<Outcome> = Vec::new();
     let mut files = 0usize;
     loop {
@@ -855,11 +899,12 @@ async fn upload(State(web): State<Web>, Signed(s): Signed, mut form: Multipart) 
         };
         let name = field.name().unwrap_or("").to_string();
         match name.as_str() {
-            "to" | "other" | "resend" => {
+            "to" | "other" | "resend" | "in_reply_to" => {
                 let value = small_field(&mut field, 256).await.or_page(&web, &s)?;
                 match name.as_str() {
                     "to" => to = value,
                     "resend" => resend = value == "yes",
+                    "in_reply_to" => in_reply_to = value,
                     _ => other = value,
                 }
             }
@@ -882,7 +927,14 @@ async fn upload(State(web): State<Web>, Signed(s): Signed, mut form: Multipart) 
                 } else {
                     other.trim().to_uppercase()
                 };
-                results.push(store_one(&web, &m, &mut field, &file_name, &recipient, resend).await);
+                let send = SendRequest {
+                    to: (!recipient.trim().is_empty()).then_some(recipient.as_str()),
+                    file_name: &file_name,
+                    expected_sha256: None,
+                    resend,
+                    in_reply_to: (!in_reply_to.trim().is_empty()).then_some(in_reply_to.as_str()),
+                };
+                results.push(store_one(&web, &m, &mut field, send).await);
             }
             _ => {}
         }
@@ -903,10 +955,9 @@ async fn store_one(
     web: &Web,
     m: &MailboxSession,
     field: &mut axum::extract::multipart::Field<'_>,
-    file_name: &str,
-    recipient: &str,
-    resend: bool,
+    req: SendRequest<'_>,
 ) -> Outcome {
+    let file_name = req.file_name;
     let mut staged = match web.gw.stage_body() {
         Ok(b) => b,
         Err(r) => return Outcome::refused(file_name, &r),
@@ -928,13 +979,6 @@ async fn store_one(
             }
         }
     }
-    let to = (!recipient.trim().is_empty()).then_some(recipient);
-    let req = SendRequest {
-        to,
-        file_name,
-        expected_sha256: None,
-        resend,
-    };
     match web.gw.send_file(m, req, staged).await {
         Ok(receipt) => Outcome {
             ok: true,
@@ -949,11 +993,23 @@ async fn store_one(
                 crate::mailbox::RoutedBy::Header => {
                     "Stored; sent to the administrator of the contract of the project in the file's header".to_string()
                 }
+                crate::mailbox::RoutedBy::Reply => {
+                    "Stored; sent back, as a reply, to the sender of the message it answers".to_string()
+                }
             } + if receipt.misrouted {
                 " (marked: the directory names another recipient for this project)"
             } else {
                 ""
-            },
+            } + &receipt
+                .format_errors
+                .as_ref()
+                .map(|f| format!(
+                    ". TRACS's format edits found {} problem{} in fields whose layout is not confirmed: the file was accepted, and their list waits in Received from TRACS ({})",
+                    f.problems,
+                    if f.problems == 1 { "" } else { "s" },
+                    f.reply_id
+                ))
+                .unwrap_or_default(),
             message_id: receipt.message_id,
             to: receipt.to_mailbox,
             size: size(receipt.size_bytes),
