@@ -18,6 +18,7 @@ mod lifecycle;
 mod matrix;
 mod nodes;
 mod ops;
+mod replies;
 mod resets;
 mod sending;
 mod storage;

@@ -37,12 +37,23 @@ async fn send(t: &TestApp, to: Option<&str>, content: &[u8]) -> Reply {
 async fn invalid_tracs_files_are_refused_with_located_problems_and_nothing_is_stored() {
     let t = TestApp::start().await;
     let mut file = tenant_file(3);
-    file.drain(310..320); // ten characters out of the first certification record (line 2)
+    file[320] = 0x07; // a control character in the first certification record (line 2)
     let f = assert_fault(&send(&t, None, &file).await, "InvalidTracsFile");
     assert_eq!(f.status, 300);
     assert!(
         f.message
-            .contains("line 2, MAT10, Record length: expected 400 characters, found 390"),
+            .contains("line 2, MAT10, column 19: expected printable ASCII, found byte 0x07"),
+        "{}",
+        f.message
+    );
+    // A header too short to hold a confirmed field (the Sender's iMAX ID at 273).
+    let mut file = tenant_file(1);
+    file.drain(250..300);
+    let f = assert_fault(&send(&t, None, &file).await, "InvalidTracsFile");
+    assert!(
+        f.message.contains(
+            "line 1, TENHR, Sender's iMAX ID: expected columns 273-282, found a record of 250 characters"
+        ),
         "{}",
         f.message
     );
