@@ -549,3 +549,96 @@ async fn a_browser_session_is_honoured_by_every_node_sharing_the_database() {
     );
     node_b.stop().await;
 }
+
+/// Issue 16: what comes back from TRACS shows beside the file it answers. A file with a guessed
+/// record length wrong is accepted and answered by TRACS's format edits; the sent folder says
+/// which files have been answered and which have waited too long; the original's page lists
+/// its replies; a CA answers a received file from its page (R12).
+#[tokio::test]
+async fn replies_show_beside_the_files_they_answer_and_unanswered_files_are_marked() {
+    let t = TestApp::start().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let (short, valid) = (dir.path().join("SHORT.DAT"), dir.path().join("VALID.DAT"));
+    let mut file = tenant_file(3);
+    file.drain(400..410); // ten characters out of the first certification record
+    std::fs::write(&short, file).expect("write");
+    std::fs::write(&valid, tenant_file(2)).expect("write");
+    let b = browser(&t, Options::default()).await;
+    sign_in(&b, &t, SITE_USER).await;
+    enter_imax(&b).await;
+    open_mailbox(&b, &t, MAPLE).await;
+    b.goto(&format!("{}/mailbox/upload", t.url)).await;
+    b.choose_files("#files", &[Path::new(&short), Path::new(&valid)])
+        .await;
+    b.click("#upload-button").await;
+    b.wait_text("Results of the upload").await;
+    assert_eq!(b.find_all("#receipts tr.ok").await.len(), 2);
+    assert!(
+        b.page_text()
+            .await
+            .contains("format edits found 1 problem in fields whose layout is not confirmed"),
+        "{}",
+        b.page_text().await
+    );
+    b.screenshot("40-receipt-with-format-errors").await;
+
+    // Two days later (past tracs.answer_expected_hours, 48 by default), a new session.
+    t.clock.advance(time::Duration::hours(49));
+    sign_in(&b, &t, SITE_USER).await;
+    enter_imax(&b).await;
+    open_mailbox(&b, &t, MAPLE).await;
+    b.goto(&format!("{}/mailbox/folder/sentToOthers", t.url))
+        .await;
+    let answered = b.text("#messages tr:not(.overdue) td.answer").await;
+    assert!(answered.starts_with("Answered "), "{answered}");
+    let overdue = b.find_all("#messages tr.overdue").await;
+    assert_eq!(overdue.len(), 1, "the valid file has no answer yet");
+    assert_eq!(
+        b.text("#messages tr.overdue td.answer").await,
+        "No answer yet"
+    );
+    assert!(b.page_text().await.contains("48 hours"));
+    b.screenshot("41-sent-folder-answered-and-overdue").await;
+
+    // The reply from TRACS, and from it the file it answers, which lists its replies.
+    b.goto(&format!("{}/mailbox/folder/receivedFromTracs", t.url))
+        .await;
+    b.click("#messages a").await;
+    b.wait_text("In reply to").await;
+    assert!(b.page_text().await.contains("SHORT.DAT.TENER.txt"));
+    b.click("#in-reply-to a").await;
+    b.wait_text("Replies").await;
+    assert!(b.text("#replies").await.contains("SHORT.DAT.TENER.txt"));
+    assert!(b.text("#answer").await.starts_with("Answered "));
+    assert!(b.try_find("#reply-form").await.is_none(), "one's own file");
+    b.screenshot("42-message-with-its-replies").await;
+    drop(b);
+
+    // The CA answers the file still waiting, from that file's page.
+    let waiting = t.list(SITE_USER, MAPLE, "sentToOthers").await;
+    let ids = waiting.all("messageId");
+    let answered_ids = waiting.all("answeredAt").len();
+    assert_eq!((ids.len(), answered_ids), (2, 1));
+    let b = browser(&t, Options::default()).await;
+    sign_in(&b, &t, CA_USER).await;
+    enter_imax(&b).await;
+    open_mailbox(&b, &t, PBCA).await;
+    let mut answered_now = None;
+    for id in &ids {
+        b.goto(&format!("{}/mailbox/message/{id}", t.url)).await;
+        b.wait_text("Message ID").await;
+        if b.try_find("#replies").await.is_none() {
+            answered_now = Some(id.to_string());
+            break;
+        }
+    }
+    let id = answered_now.expect("the unanswered file");
+    let letter = dir.path().join("DISCREPANCY.TXT");
+    std::fs::write(&letter, "Unit 4: move-in date differs.\r\n").expect("write");
+    b.choose_files("#reply-file", &[Path::new(&letter)]).await;
+    b.click("#reply-button").await;
+    b.wait_text("Results of the upload").await;
+    assert!(b.page_text().await.contains("sent back, as a reply"));
+    let after = t.list(SITE_USER, MAPLE, "sentToOthers").await;
+    assert_eq!(after.all("answeredAt").len(), 2, "{id} is answered now");
+}

@@ -166,7 +166,9 @@ impl Gateway {
         }
         let now = self.inner.clock.now();
         let message_id = mailbox::new_message_id(now).map_err(Refusal::internal)?;
-        let format_errors = self.format_errors(s, &report, &name, &message_id, now).await?;
+        let format_errors = self
+            .format_errors(s, &report, &name, &message_id, now)
+            .await?;
         let recipient = routing.to;
         let row = NewMessage {
             message_id: message_id.clone(),
@@ -222,12 +224,12 @@ impl Gateway {
         let store = self.inner.store.clone();
         let done = tokio::spawn(crate::server::within_request(async move {
             let mut sealed = body.seal().await.map_err(StageError::from)?;
-            effects.push(Effect::InsertMessage(NewMessage {
+            effects.push(Effect::InsertMessage(Box::new(NewMessage {
                 body_key: sealed.key.clone(),
                 claim_upload: sealed.claim,
                 inline_body: sealed.inline.take(),
                 ..row
-            }));
+            })));
             // The format-error reply commits with the file it answers, or not at all.
             let mut reply_key = None;
             if let Some(f) = format_errors {
@@ -239,12 +241,12 @@ impl Gateway {
                     }
                 };
                 reply_key = Some(reply.key.clone());
-                effects.push(Effect::InsertMessage(NewMessage {
+                effects.push(Effect::InsertMessage(Box::new(NewMessage {
                     body_key: reply.key.clone(),
                     claim_upload: reply.claim,
                     inline_body: reply.inline.take(),
                     ..f.reply
-                }));
+                })));
             }
             let forget = async |store: &crate::store::Store| {
                 let _ = store.bodies.remove(&sealed.key).await;

@@ -61,7 +61,8 @@ pub struct NewMessage {
 /// A write a request asks for.
 #[derive(Debug, Clone)]
 pub enum Effect {
-    InsertMessage(NewMessage),
+    /// Boxed: a message row is far larger than any other effect.
+    InsertMessage(Box<NewMessage>),
     /// First retrieval by the recipient (later fetches keep the first time).
     MarkRetrieved {
         message: i64,
@@ -522,7 +523,7 @@ async fn apply_batch(conn: &mut AnyConnection, batch: &[Job]) -> Result<(), sqlx
     for job in batch {
         for effect in &job.effects {
             match effect {
-                Effect::InsertMessage(m) => messages.push(m),
+                Effect::InsertMessage(m) => messages.push(&**m),
                 other => apply_effect(conn, other).await?,
             }
         }
@@ -624,7 +625,7 @@ async fn apply_effects(conn: &mut AnyConnection, job: &Job) -> Result<(), sqlx::
 
 async fn apply_effect(conn: &mut AnyConnection, effect: &Effect) -> Result<(), sqlx::Error> {
     match effect {
-        Effect::InsertMessage(m) => write_messages(conn, &[m]).await?,
+        Effect::InsertMessage(m) => write_messages(conn, &[&**m]).await?,
         Effect::MarkRetrieved { message, at } => {
             sqlx::query(
                 "UPDATE messages SET retrieved_at = $1 WHERE id = $2 AND retrieved_at IS NULL",
@@ -740,7 +741,7 @@ mod tests {
 
     /// A message row naming a mailbox that does not exist (refused by the foreign key).
     fn bad_message() -> Effect {
-        Effect::InsertMessage(NewMessage {
+        Effect::InsertMessage(Box::new(NewMessage {
             message_id: "20260101-bad".into(),
             from_mailbox: 999_999,
             to_mailbox: 999_999,
@@ -757,7 +758,7 @@ mod tests {
             resend: false,
             misrouted: false,
             in_reply_to: None,
-        })
+        }))
     }
 
     #[tokio::test]

@@ -65,12 +65,7 @@ pub fn format_errors(report: &Report, at: OffsetDateTime) -> Option<FormatErrors
     );
     let first = report.batches.first()?;
     let (project, sender) = (first.project.clone()?, first.sender.clone()?);
-    let date = format!(
-        "{:02}{:02}{:04}",
-        u8::from(at.month()),
-        at.day(),
-        at.year()
-    );
+    let date = format!("{:02}{:02}{:04}", u8::from(at.month()), at.day(), at.year());
     let time = format!("{:02}{:02}{:02}", at.hour(), at.minute(), at.second());
     let mut out = Vec::new();
     let end = |line: Vec<u8>, out: &mut Vec<u8>| {
@@ -148,7 +143,9 @@ pub fn format_errors(report: &Report, at: OffsetDateTime) -> Option<FormatErrors
 
 /// The reply's file name: the original's, marked as its error report.
 pub fn file_name(original: &str, kind: Option<FileKind>) -> String {
-    let id = kind.map(|k| format!("{}ER", k.prefix())).unwrap_or_default();
+    let id = kind
+        .map(|k| format!("{}ER", k.prefix()))
+        .unwrap_or_default();
     format!("{original}.{id}.txt")
 }
 
@@ -211,7 +208,10 @@ mod tests {
             let back = check(&reply.file);
             assert!(back.is_valid_tracs(), "{kind:?}: {:?}", back.problems);
             assert!(back.provisional.is_empty(), "{:?}", back.provisional);
-            assert_eq!(back.transmission_key().as_deref(), Some("TRACM10001|03022026|140509"));
+            assert_eq!(
+                back.transmission_key().as_deref(),
+                Some("TRACM10001|03022026|140509")
+            );
             let text = String::from_utf8(reply.file).expect("ascii");
             let errors: Vec<&str> = text
                 .lines()

@@ -104,8 +104,16 @@ fn trailer_counts_that_differ_are_provisional_problems() {
     let r = check(&join(&l));
     assert!(r.is_valid_tracs(), "{:?}", r.problems);
     let fields: Vec<&str> = r.provisional.iter().map(|p| p.field.as_str()).collect();
-    assert!(fields.contains(&"Batch record count"), "{:?}", r.provisional);
-    assert!(fields.contains(&"Total record count"), "{:?}", r.provisional);
+    assert!(
+        fields.contains(&"Batch record count"),
+        "{:?}",
+        r.provisional
+    );
+    assert!(
+        fields.contains(&"Total record count"),
+        "{:?}",
+        r.provisional
+    );
     assert!(fields.contains(&"Record number"), "{:?}", r.provisional);
 }
 
