@@ -11,9 +11,13 @@ async fn zeep_drives_the_endpoint_from_the_served_wsdl() {
     let valid = t.dir.path().join("VALID.DAT");
     let invalid = t.dir.path().join("INVALID.DAT");
     std::fs::write(&valid, tenant_file(3)).expect("write");
+    let short = t.dir.path().join("SHORT.DAT");
     let mut broken = tenant_file(3);
-    broken.drain(310..320); // ten characters out of the first certification record
+    broken[320] = 0x07; // a control character in the first certification record
     std::fs::write(&invalid, broken).expect("write");
+    let mut file = tenant_file(3);
+    file.drain(400..410); // a record ten characters short: a provisional problem
+    std::fs::write(&short, file).expect("write");
     let python = std::env::var("IMAX_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
     // Run off the async runtime's worker: the gateway serves zeep on the same runtime.
     let out = tokio::task::spawn_blocking(move || {
@@ -23,6 +27,7 @@ async fn zeep_drives_the_endpoint_from_the_served_wsdl() {
             .arg(ca)
             .arg(valid)
             .arg(invalid)
+            .arg(short)
             .output()
     })
     .await

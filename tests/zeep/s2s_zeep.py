@@ -17,6 +17,7 @@ TNS = "{urn:imax-gateway:s2s:1}"
 url, ca = sys.argv[1], sys.argv[2]
 valid = open(sys.argv[3], "rb").read()
 invalid = open(sys.argv[4], "rb").read()
+short = open(sys.argv[5], "rb").read()
 session = requests.Session()
 session.verify = ca
 # REQUESTS_CA_BUNDLE and proxy variables in the environment would override the CA above.
@@ -66,6 +67,19 @@ assert got.content == data, got
 assert got.message.sha256 == digest, got
 assert got.message.retrievedAt is not None, got
 
+# The CA answers the file it fetched; the answer goes back to the sender, tied to it.
+answer = ca_user.SendFile(fileName="ANSWER.TXT", inReplyTo=message_id,
+                          content=b"Unit 4: move-in date differs.\r\n", **box)
+assert answer.status == 200 and answer.receipt.routedBy == "reply", answer
+assert answer.receipt.toMailbox == "TRACM10001", answer
+assert answer.receipt.inReplyTo == message_id, answer
+maple_box = dict(mailbox="TRACM10001", mailboxPassword="Maple-Mailbox-2026")
+from_others = site.ListMessages(folder="receivedFromOthers", **maple_box)
+assert [(m.messageId, m.inReplyTo) for m in from_others.message] == [
+    (answer.receipt.messageId, message_id)], from_others
+sent = site.ListMessages(folder="sentToOthers", **maple_box)
+assert sent.message[0].answeredAt is not None, sent
+
 acked = ca_user.AckMessage(messageId=message_id, **box)
 assert acked.message.acknowledgedAt is not None, acked
 empty = ca_user.ListMessages(folder="receivedFromOthers", **box)
@@ -102,5 +116,15 @@ f = fault(lambda: site.SendFile(content=invalid, **maple))
 assert f.detail.find(".//" + TNS + "code").text == "InvalidTracsFile"
 problems = [p.text for p in f.detail.findall(".//" + TNS + "problem")]
 assert problems and problems[0].startswith("line "), problems
+
+# A file whose only problems lie in fields of unconfirmed layout is accepted; TRACS's
+# format-error reply waits in Received from TRACS, tied to it.
+ok = site.SendFile(content=short, **maple)
+assert ok.status == 200 and ok.receipt.formatErrors.problems == 1, ok
+from_tracs = site.ListMessages(folder="receivedFromTracs", **maple_box)
+assert [(m.messageId, m.inReplyTo) for m in from_tracs.message] == [
+    (ok.receipt.formatErrors.replyId, ok.receipt.messageId)], from_tracs
+errors = site.GetMessage(messageId=ok.receipt.formatErrors.replyId, **maple_box)
+assert b"TENER" in errors.content and b"Record length" in errors.content, errors.content
 
 print("zeep: all checks passed")
