@@ -70,8 +70,21 @@ pub fn tracs_command(command: TracsCommand) -> Result<(), String> {
                         r.records
                     ),
                 };
-                if r.problems.is_empty() {
+                if r.problems.is_empty() && r.provisional.is_empty() {
                     println!("{}: {what}: OK", path.display());
+                } else if r.problems.is_empty() {
+                    // Accepted: the sender would get a format-error reply naming these.
+                    println!(
+                        "{}: {what}: accepted, with {} problems in fields whose layout is not confirmed (answered by a format-error reply)",
+                        path.display(),
+                        r.provisional.len() as u64 + r.more_provisional
+                    );
+                    for p in &r.provisional {
+                        println!("  {p}");
+                    }
+                    if r.more_provisional > 0 {
+                        println!("  … and {} more", r.more_provisional);
+                    }
                 } else {
                     bad += 1;
                     println!(
