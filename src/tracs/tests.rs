@@ -268,6 +268,12 @@ proptest! {
             file[i] = b;
         }
         let whole = check(&file);
+        // Whatever the damage, a format-error reply to the file is itself a clean file.
+        if let Some(reply) = reply::format_errors(&whole, time::OffsetDateTime::UNIX_EPOCH) {
+            let back = check(&reply.file);
+            prop_assert!(back.problems.is_empty(), "{:?}", back.problems);
+            prop_assert!(back.provisional.is_empty(), "{:?}", back.provisional);
+        }
         let mut s = Scanner::new();
         let at = cut % (file.len() + 1);
         s.feed(&file[..at]);
