@@ -34,6 +34,9 @@ pub enum ClientCommand {
         /// A deliberate resend of a file already sent (not refused as a duplicate).
         #[arg(long)]
         resend: bool,
+        /// Answer this received message: the file goes back to its sender.
+        #[arg(long, conflicts_with_all = ["to", "sha256", "resend"])]
+        in_reply_to: Option<String>,
     },
     /// List a folder: sentToTracs, receivedFromTracs, sentToOthers, receivedFromOthers, broadcasts.
     List {
@@ -101,6 +104,7 @@ pub async fn client_command(args: ClientArgs) -> Result<(), String> {
             to,
             sha256,
             resend,
+            in_reply_to,
         } => {
             c.resend = resend;
             let name = file
@@ -109,9 +113,14 @@ pub async fn client_command(args: ClientArgs) -> Result<(), String> {
                 .unwrap_or("file")
                 .to_string();
             let content = Content::File(file);
-            c.send_file(&mb, &mpw, to.as_deref(), &name, content, sha256.as_deref())
-                .await
-                .map_err(e)?
+            match in_reply_to {
+                Some(id) => c.send_reply(&mb, &mpw, &id, &name, content).await,
+                None => {
+                    c.send_file(&mb, &mpw, to.as_deref(), &name, content, sha256.as_deref())
+                        .await
+                }
+            }
+            .map_err(e)?
         }
         ClientCommand::List { folder, all } => {
             let mut fields = vec![
