@@ -262,6 +262,9 @@ async fn r19_r22_staff_assignment_and_property_assignments() {
     t.admin.create_account(&c).await.expect("coordinator");
     let second = t.admin.acting_as("M10050").await.expect("acts");
     forbidden(second.revoke(SITE_USER.0, Right::Imax).await, "R3");
+    // Its own TCR role first (R7), which the coordinator turns on for itself.
+    forbidden(second.assign_staff(SITE_USER.0).await, "TCC or TCR");
+    second.grant_own(Right::Tcr).await.expect("TCR on");
     second.assign_staff(SITE_USER.0).await.expect("assigned");
     assert!(second
         .last_login_report()
@@ -528,4 +531,98 @@ async fn authority_is_current_and_help_desk_locks_are_the_help_desks() {
         coordinator.set_status(HELP_DESK, locked).await,
         "Help Desk staff",
     );
+}
+
+/// R7 (seed Q5, Q45): a coordinator turns its own TCC and TCR roles on, for itself only; TCC
+/// opens unlocking its users, TCC or TCR staff assignment, review and recertification. The
+/// iMAX Coordinator action comes before the iMAX role (R5). In the browser: "My roles".
+#[tokio::test]
+async fn r7_coordinators_turn_on_their_own_tcc_and_tcr_and_never_a_users() {
+    let t = TestApp::start().await;
+    let me = t.admin.acting_as(COORDINATOR.0).await.expect("coordinator");
+    let rights = || async {
+        let mid = imax_gateway::directory::MId::parse(COORDINATOR.0).expect("mid");
+        let a = t.admin.store().accounts().load(&mid).await.expect("load");
+        a.expect("exists").rights
+    };
+    // Without TCC the coordinator cannot unlock its user; without TCC or TCR it cannot
+    // recertify, flag or take staff.
+    me.revoke_own(Right::Tcc).await.expect("turned off");
+    assert!(!rights().await.tcc);
+    me.set_status(
+        SITE_USER.0,
+        AccountStatus::Locked(LockReason::Administrative),
+    )
+    .await
+    .expect("a coordinator still locks");
+    forbidden(
+        me.set_status(SITE_USER.0, AccountStatus::Active).await,
+        "TCC",
+    );
+    forbidden(me.recertify(SITE_USER.0).await, "TCC or TCR");
+    forbidden(
+        me.flag_right(SITE_USER.0, Right::Imax, true).await,
+        "TCC or TCR",
+    );
+    forbidden(me.assign_staff(NEW_HIRE.0).await, "TCC or TCR");
+    // TCR opens the recertification steps, not unlocking.
+    me.grant_own(Right::Tcr).await.expect("TCR on");
+    me.recertify(SITE_USER.0).await.expect("recertified");
+    forbidden(
+        me.set_status(SITE_USER.0, AccountStatus::Active).await,
+        "TCC",
+    );
+    // At the command line (`imax admin --as M10001 grant M10001 tcc`) it is the same step.
+    me.grant(COORDINATOR.0, Right::Tcc).await.expect("TCC on");
+    me.set_status(SITE_USER.0, AccountStatus::Active)
+        .await
+        .expect("unlocked");
+    // Never for a user, and another coordinator's roles are HUD's to change.
+    forbidden(me.grant(SITE_USER.0, Right::Tcc).await, "R7");
+    let refused = me.grant(CA_USER.0, Right::Tcr).await.expect_err("HUD's");
+    assert_eq!(refused.code, Code::NotPermitted);
+    // Only a coordinator has roles of its own to turn on.
+    let refused = t
+        .admin
+        .grant_own(Right::Tcc)
+        .await
+        .expect_err("not a coordinator");
+    assert_eq!(refused.code, Code::NotPermitted);
+    // The action before the role (R5).
+    me.revoke_own(Right::Imax).await.expect("role off");
+    me.revoke_own(Right::ImaxCoordinator)
+        .await
+        .expect("action off");
+    forbidden(me.grant_own(Right::Imax).await, "R5");
+
+    // The coordinator page's "My roles": both back on in one go (the action first), TCR off.
+    let cookie = crate::web_forms::session_cookie(&t, COORDINATOR).await;
+    let (_, _, page) =
+        crate::web_forms::request(&t, "GET", "/coordinator", &cookie, "", Vec::new()).await;
+    assert!(page.contains("My roles"), "{page}");
+    let token = crate::web_forms::csrf_of(&page);
+    let form = format!("csrf={token}&right=imax-coordinator&right=imax&right=tcc");
+    let (status, _, _) = crate::web_forms::request(
+        &t,
+        "POST",
+        "/coordinator/roles",
+        &cookie,
+        "application/x-www-form-urlencoded",
+        form.into_bytes(),
+    )
+    .await;
+    assert_eq!(status, 303);
+    let now = rights().await;
+    assert!(
+        now.imax_coordinator && now.imax && now.tcc && !now.tcr,
+        "{now:?}"
+    );
+    let audit: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_log WHERE actor = $1 AND action IN ('GrantOwn', 'RevokeOwn')",
+    )
+    .bind(COORDINATOR.0)
+    .fetch_one(&t.db)
+    .await
+    .expect("audit");
+    assert!(audit >= 8, "each change audited: {audit}");
 }

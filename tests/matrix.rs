@@ -489,8 +489,11 @@ async fn perform(t: &TestApp, admin: &Admin, op: AdminOp) -> AdminResult<()> {
         AdminOp::AcceptRulesOfBehavior => admin.accept_rules_of_behavior(user).await,
         AdminOp::GrantImaxRole => admin.grant(user, Right::Imax).await,
         AdminOp::RevokeImaxRole => admin.revoke(user, Right::Imax).await,
-        AdminOp::GrantOtherRight => admin.grant(CA_USER.0, Right::Tcc).await,
+        // A coordinator neither acting nor acted on (its own roles are its own step).
+        AdminOp::GrantOtherRight => admin.grant(BUREAU_USER.0, Right::Tcc).await,
         AdminOp::RevokeOtherRight => admin.revoke(user, Right::Tcc).await,
+        AdminOp::GrantOwnRight => admin.grant_own(Right::Tcr).await,
+        AdminOp::RevokeOwnRight => admin.revoke_own(Right::Tcr).await,
         AdminOp::SetPassword => {
             let pw = Secret::new("A-Fresh-Passw0rd-8");
             admin.set_password(user, &pw, true).await

@@ -9,7 +9,7 @@
 //! R19's shared property, R2's five coordinators) stay with the operation.
 
 use super::{forbidden, Actor, Admin, AdminResult};
-use crate::directory::{Account, AccountKind, MId};
+use crate::directory::{Account, AccountKind, MId, Right};
 
 /// Who may do an operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +77,10 @@ operations! {
     RevokeImaxRole => HudOrTheUsersCoordinator,
     GrantOtherRight => Hud,
     RevokeOtherRight => Hud,
+    /// R7 (seed Q5, Q45): a coordinator turns on its own TCC and TCR roles, and its own iMAX
+    /// Coordinator action and iMAX role, for itself only.
+    GrantOwnRight => Coordinator,
+    RevokeOwnRight => Coordinator,
     SetPassword => HudOrTheUsersCoordinator,
     /// R14: coordinators lock and unlock their users.
     Lock => HudOrTheUsersCoordinator,
@@ -174,6 +178,31 @@ impl Admin {
         }
     }
 
+    /// A coordinator's TRACS roles open its TRACS coordinator functions (seed Q45): TCC
+    /// unlocking users, TCC or TCR taking staff, flagging rights and recertifying. HUD needs
+    /// neither; the roles are the coordinator's to turn on for itself (R7).
+    pub(super) async fn coordinator_roles(&self, op: AdminOp) -> AdminResult<()> {
+        let Actor::Coordinator { mid, .. } = &self.actor else {
+            return Ok(());
+        };
+        let needs: &[Right] = match op {
+            AdminOp::Unlock => &[Right::Tcc],
+            AdminOp::AssignStaff | AdminOp::FlagRight | AdminOp::Recertify => {
+                &[Right::Tcc, Right::Tcr]
+            }
+            _ => return Ok(()),
+        };
+        let me = self.subject(mid.as_str()).await?;
+        if needs.iter().any(|r| me.rights.has(*r)) {
+            return Ok(());
+        }
+        let names: Vec<String> = needs.iter().map(|r| r.as_str().to_uppercase()).collect();
+        Err(forbidden(format!(
+            "{mid} must first turn on its {} role for itself (My roles, on the coordinator page).",
+            names.join(" or ")
+        )))
+    }
+
     /// The rule of an operation on `target`: the actor's kind, then, for a coordinator, its
     /// relationship to the target.
     pub(super) async fn permit_on(&self, op: AdminOp, target: &Account) -> AdminResult<()> {
@@ -199,7 +228,7 @@ impl Admin {
                 target.mid
             )))
         } else if operators.manages(*id, target.id).await? {
-            Ok(())
+            self.coordinator_roles(op).await
         } else {
             Err(forbidden(format!(
                 "{mid} does not manage {}: a coordinator acts only on its own users while they work on one of its properties (R3, R14, R22).",

@@ -9,6 +9,7 @@ impl Admin {
     /// coordinators), provided the user works on a property the coordinator has a BPR with.
     pub async fn assign_staff(&self, mid: &str) -> AdminResult<()> {
         let (id, me) = self.permit_coordinator(AdminOp::AssignStaff)?;
+        self.coordinator_roles(AdminOp::AssignStaff).await?;
         let user = self.subject(mid).await?;
         if user.kind != AccountKind::User {
             return Err(invalid(format!("{} is not a user", user.mid)));

@@ -12,6 +12,9 @@ impl Admin {
     /// holds the iMAX Coordinator action and the iMAX role itself.
     pub async fn grant(&self, mid: &str, right: Right) -> AdminResult<()> {
         let account = self.subject(mid).await?;
+        if self.is_me(&account) {
+            return self.grant_own(right).await;
+        }
         if account.kind == AccountKind::User && matches!(right, Right::Tcc | Right::Tcr) {
             return Err(invalid(format!(
                 "{} belongs on coordinators only (R7); {} is a user",
@@ -55,6 +58,9 @@ impl Admin {
     /// Removes an action or role.
     pub async fn revoke(&self, mid: &str, right: Right) -> AdminResult<()> {
         let account = self.subject(mid).await?;
+        if self.is_me(&account) {
+            return self.revoke_own(right).await;
+        }
         let op = match right {
             Right::Imax => AdminOp::RevokeImaxRole,
             _ => AdminOp::RevokeOtherRight,
@@ -70,6 +76,49 @@ impl Admin {
             .operators()
             .revoke(account.id, right, &audit)
             .await?;
+        Ok(())
+    }
+
+    /// Whether the acting coordinator is `account` itself (its own rights are its own step).
+    fn is_me(&self, account: &crate::directory::Account) -> bool {
+        matches!(&self.actor, Actor::Coordinator { id, .. } if *id == account.id)
+    }
+
+    /// A coordinator turns on one of its own actions or roles (R7; seed Q5: "click the
+    /// checkbox next to the TCC and TCR roles to turn them on"): TCC, TCR, the iMAX
+    /// Coordinator action, or the iMAX role, the action before the role (R5). For itself only:
+    /// TCC and TCR never go on a user, and another coordinator's are HUD's to change.
+    pub async fn grant_own(&self, right: Right) -> AdminResult<()> {
+        let (_, me) = self.permit_coordinator(AdminOp::GrantOwnRight)?;
+        let own = self.subject(me.as_str()).await?;
+        if right == Right::Imax && !own.rights.imax_coordinator {
+            return Err(invalid(format!(
+                "{me} turns on its iMAX Coordinator action before its iMAX role (R5)"
+            )));
+        }
+        let audit = self.entry("GrantOwn").detail(format!(
+            "mid={me} right={} before={} after=true",
+            right.as_str(),
+            own.rights.has(right)
+        ));
+        let by = self.actor.name();
+        self.store
+            .accounts()
+            .grant(own.id, right, &by, self.now(), &audit)
+            .await?;
+        Ok(())
+    }
+
+    /// A coordinator turns off one of its own actions or roles.
+    pub async fn revoke_own(&self, right: Right) -> AdminResult<()> {
+        let (_, me) = self.permit_coordinator(AdminOp::RevokeOwnRight)?;
+        let own = self.subject(me.as_str()).await?;
+        let audit = self.entry("RevokeOwn").detail(format!(
+            "mid={me} right={} before={} after=false",
+            right.as_str(),
+            own.rights.has(right)
+        ));
+        self.store.operators().revoke(own.id, right, &audit).await?;
         Ok(())
     }
 

@@ -158,6 +158,12 @@ impl Admin {
         Ok(self.store.mailboxes().unused_since(cutoff).await?)
     }
 
+    /// The acting coordinator's own actions and roles, each held or not (its "My roles").
+    pub async fn my_rights(&self) -> AdminResult<crate::directory::Rights> {
+        let (_, me) = self.permit_coordinator(AdminOp::LastLoginReport)?;
+        Ok(self.subject(me.as_str()).await?.rights)
+    }
+
     /// The User Last Login Report of the acting coordinator (R14): each of its users with last
     /// activity, state and days until the inactivity lock.
     pub async fn last_login_report(&self) -> AdminResult<Vec<ReportLine>> {

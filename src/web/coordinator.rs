@@ -23,6 +23,7 @@ pub fn routes() -> Router<Web> {
     let mut r = Router::new()
         .route("/coordinator", get(my_users))
         .route("/coordinator/unlock", post(unlock))
+        .route("/coordinator/roles", post(my_roles))
         .route("/coordinator/users", post(create_user));
     for base in ["/coordinator/users/{mid}", "/helpdesk/people/{mid}"] {
         r = r
@@ -86,6 +87,7 @@ impl Done {
             "status" => format!("The state of {who} was changed."),
             "admitted" => format!("{who} is in the iMAX working group."),
             "rights" => format!("The rights of {who} were changed."),
+            "roles" => "Your own actions and roles were saved.".into(),
             "flag" => format!("The recertification flags of {who} were changed."),
             "properties" => format!("The property assignments of {who} were saved."),
             "staff" => format!("{who} is on your staff."),
@@ -118,6 +120,8 @@ struct MyUsersPage {
     properties: Vec<crate::admin::PropertyChoice>,
     rules: String,
     errors: FieldErrors,
+    /// The coordinator's own actions and roles: (value, label, held).
+    own: Vec<(String, String, bool)>,
 }
 
 /// A mailbox of the coordinator's properties, and whether wrong passwords froze it.
@@ -150,6 +154,17 @@ async fn my_users_page(
     let report = admin.last_login_report().await.or_page(web, s)?;
     let properties = admin.my_properties().await.or_page(web, s)?;
     let mailboxes = admin.my_mailboxes().await.or_page(web, s)?;
+    let held = admin.my_rights().await.or_page(web, s)?;
+    let own = Right::ALL
+        .into_iter()
+        .map(|r| {
+            (
+                r.as_str().to_string(),
+                right_label(r).to_string(),
+                held.has(r),
+            )
+        })
+        .collect();
     let now = web.gw.clock().now();
     let inactive_days = web.gw.config().accounts.mailbox_inactive_days;
     let mailboxes = mailboxes
@@ -196,6 +211,7 @@ async fn my_users_page(
         properties,
         rules,
         errors,
+        own,
     }))
 }
 
@@ -231,6 +247,44 @@ async fn unlock(State(web): State<Web>, Checked(s, f): Checked<UnlockForm>) -> P
         "/coordinator?done=unlocked&who={}",
         enc(mid)
     )))
+}
+
+/// "My roles": the check boxes of the coordinator's own actions and roles.
+#[derive(Deserialize)]
+#[serde(from = "Fields")]
+struct MyRolesForm {
+    on: Vec<Right>,
+}
+
+impl From<Fields> for MyRolesForm {
+    fn from(f: Fields) -> Self {
+        MyRolesForm {
+            on: f
+                .all("right")
+                .iter()
+                .filter_map(|r| Right::parse(r))
+                .collect(),
+        }
+    }
+}
+
+/// R7 (seed Q5): a coordinator turns its own TCC and TCR roles (and its iMAX Coordinator
+/// action and iMAX role) on and off; the action is turned on before the role (R5).
+async fn my_roles(State(web): State<Web>, Checked(s, f): Checked<MyRolesForm>) -> Page {
+    let (_, admin) = coordinator(&web, &s).await?;
+    let held = admin.my_rights().await.or_page(&web, &s)?;
+    // `Right::ALL` lists the action before the role, so turning both on works in one go.
+    for r in Right::ALL {
+        if f.on.contains(&r) && !held.has(r) {
+            admin.grant_own(r).await.or_page(&web, &s)?;
+        }
+    }
+    for r in Right::ALL.into_iter().rev() {
+        if !f.on.contains(&r) && held.has(r) {
+            admin.revoke_own(r).await.or_page(&web, &s)?;
+        }
+    }
+    Ok(see_other("/coordinator?done=roles"))
 }
 
 /// The new user form.
