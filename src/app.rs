@@ -281,6 +281,11 @@ impl App {
             gw: gateway.clone(),
             admin: admin.clone(),
         };
+        // Deadlines that passed before this gateway first ran are not applied to property
+        // assignments after the fact (`store::certifications`).
+        if let Err(e) = admin.as_system().mark_deadlines_start().await {
+            tracing::warn!(error = %e.message(), "could not record the start of certification deadlines");
+        }
         let deadlines = tokio::spawn(apply_deadlines_hourly(admin.clone(), web));
         let checkpoints = Checkpoints::from_config(&config).map_err(StartError::AuditKey)?;
         let reloader = tokio::spawn(reload_certificates(

@@ -626,3 +626,152 @@ async fn r7_coordinators_turn_on_their_own_tcc_and_tcr_and_never_a_users() {
     .expect("audit");
     assert!(audit >= 8, "each change audited: {audit}");
 }
+
+/// The properties of a person, by number, as the directory holds them.
+async fn assignments(t: &TestApp, mid: &str) -> Vec<String> {
+    sqlx::query_scalar(
+        "SELECT p.property_number FROM property_assignments pa
+           JOIN properties p ON p.id = pa.property_id
+           JOIN accounts a ON a.id = pa.account_id
+          WHERE a.mid = $1 ORDER BY 1",
+    )
+    .bind(mid)
+    .fetch_all(&t.db)
+    .await
+    .expect("assignments")
+}
+
+/// R18, R19 (seed Q25, Q28): a coordinator certifies a user for the properties it has a BPR
+/// with. A user working for two coordinators with different BPRs needs each one's
+/// certification: at the deadline the assignments no certification covers lapse (the global
+/// iMAX role stays while any certification covers the user), and so do assignments flagged
+/// for removal in the review. The deadline is applied once; a later assignment stays.
+#[tokio::test]
+async fn r19_certification_is_scoped_by_bpr_and_uncovered_assignments_lapse_at_the_deadline() {
+    use time::macros::datetime;
+    const OAK_HILL_PROPERTY: &str = "800100003";
+    let t = TestApp::start_with(|c| {
+        summer_window(c);
+        c.accounts.mailbox_inactive_days = 400;
+    })
+    .await;
+    // Riverside Towers gets a coordinator of its own, who turns on its TCR role (R7).
+    let mut c = user("M10060", &[RIVERSIDE_PROPERTY]);
+    c.kind = AccountKind::Coordinator;
+    t.admin.create_account(&c).await.expect("coordinator");
+    let riverside = t.admin.acting_as("M10060").await.expect("acts");
+    riverside.grant_own(Right::Tcr).await.expect("TCR");
+    let maple = t.admin.acting_as(COORDINATOR.0).await.expect("coordinator");
+    // M10090 works for both coordinators (and for Oak Hill, Maple's coordinator's too);
+    // M10091 for both as well; M10092 for Maple Court only.
+    for mid in ["M10090", "M10091", "M10092"] {
+        ready_user(&t, mid).await;
+    }
+    for (mid, property) in [
+        ("M10090", RIVERSIDE_PROPERTY),
+        ("M10090", OAK_HILL_PROPERTY),
+        ("M10091", RIVERSIDE_PROPERTY),
+    ] {
+        t.admin
+            .assign_property(mid, property, true)
+            .await
+            .expect("assigned");
+    }
+
+    // The window opens. Maple's coordinator certifies two of its users; Riverside's takes both
+    // that work for it as staff and certifies M10091 only. In the review, Maple's coordinator flags M10090's Oak Hill
+    // assignment for removal (through its person page), and may not flag Riverside's.
+    t.clock.set(datetime!(2026-06-15 10:00 UTC));
+    for mid in ["M10090", "M10091"] {
+        maple.recertify(mid).await.expect("certified by Maple's");
+    }
+    for mid in ["M10090", "M10091"] {
+        riverside
+            .assign_staff(mid)
+            .await
+            .expect("Riverside's staff");
+    }
+    riverside
+        .recertify("M10091")
+        .await
+        .expect("certified by Riverside's");
+    forbidden(
+        maple
+            .flag_assignment("M10090", RIVERSIDE_PROPERTY, true)
+            .await,
+        "R3",
+    );
+    let cookie = crate::web_forms::session_cookie(&t, COORDINATOR).await;
+    let page_path = "/coordinator/users/M10090";
+    let (_, _, page) =
+        crate::web_forms::request(&t, "GET", page_path, &cookie, "", Vec::new()).await;
+    let token = crate::web_forms::csrf_of(&page);
+    let form = format!("csrf={token}&property={OAK_HILL_PROPERTY}&flag=yes");
+    let (status, _, _) = crate::web_forms::request(
+        &t,
+        "POST",
+        &format!("{page_path}/flag-property"),
+        &cookie,
+        "application/x-www-form-urlencoded",
+        form.into_bytes(),
+    )
+    .await;
+    assert_eq!(status, 303);
+    let (_, _, page) =
+        crate::web_forms::request(&t, "GET", page_path, &cookie, "", Vec::new()).await;
+    assert!(page.contains("(flagged for removal)"), "{page}");
+    // Before the deadline nothing has changed.
+    let system = t.admin.as_system();
+    assert_eq!(system.apply_deadlines().await.expect("applied"), 0);
+    assert_eq!(assignments(&t, "M10090").await.len(), 3);
+
+    // The deadline passes.
+    t.clock.set(datetime!(2026-10-01 00:00 UTC));
+    let other_node = t.admin.as_system();
+    let (a, b) = tokio::join!(system.apply_deadlines(), other_node.apply_deadlines());
+    let applied = (a.expect("applied"), b.expect("applied"));
+    assert_eq!(applied.0 + applied.1, 2, "applied once");
+    // M10090: Riverside lapsed (its coordinator did not certify it), Oak Hill went as
+    // flagged; Maple Court stays, and so does the iMAX role: it still sends.
+    assert_eq!(assignments(&t, "M10090").await, [MAPLE_PROPERTY]);
+    assert_ok(
+        &t.send(("M10090", "Staff-Password-01"), MAPLE, None, b"x")
+            .await,
+    );
+    // M10091, certified by both, keeps both.
+    assert_eq!(
+        assignments(&t, "M10091").await,
+        [MAPLE_PROPERTY, RIVERSIDE_PROPERTY]
+    );
+    // M10092, certified by nobody, is refused (R17) but keeps its assignment, so that its
+    // coordinator can still certify it late.
+    assert_eq!(assignments(&t, "M10092").await, [MAPLE_PROPERTY]);
+    assert_fault(
+        &t.send(("M10092", "Staff-Password-01"), MAPLE, None, b"x")
+            .await,
+        "NotRecertified",
+    );
+    maple.recertify("M10092").await.expect("late");
+    // Riverside's coordinator no longer manages M10090 (R22).
+    forbidden(riverside.recertify("M10090").await, "R22");
+    let detail: String = sqlx::query_scalar(
+        "SELECT detail FROM audit_log WHERE action = 'LapseUncertifiedAssignments'",
+    )
+    .fetch_one(&t.db)
+    .await
+    .expect("recorded once");
+    assert!(
+        detail.contains(&format!("M10090:{RIVERSIDE_PROPERTY}")),
+        "{detail}"
+    );
+    // Applied once: an assignment made after the deadline stays through later runs.
+    t.admin
+        .assign_property("M10090", RIVERSIDE_PROPERTY, true)
+        .await
+        .expect("assigned again");
+    assert_eq!(system.apply_deadlines().await.expect("applied"), 0);
+    assert_eq!(
+        assignments(&t, "M10090").await,
+        [MAPLE_PROPERTY, RIVERSIDE_PROPERTY]
+    );
+}

@@ -34,7 +34,7 @@ pub struct NewPerson {
 }
 
 impl Admin {
-    async fn property_ids(&self, numbers: &[String]) -> AdminResult<Vec<i64>> {
+    pub(super) async fn property_ids(&self, numbers: &[String]) -> AdminResult<Vec<i64>> {
         let mut ids = Vec::with_capacity(numbers.len());
         for n in numbers {
             ids.push(

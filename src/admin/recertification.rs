@@ -1,7 +1,7 @@
 //! Yearly recertification (R17-R20): a coordinator takes a user as staff (R19), reviews and
 //! flags rights for removal, and recertifies; at the deadline the flagged rights go.
 
-use super::{forbidden, invalid, Admin, AdminOp, AdminResult};
+use super::{forbidden, invalid, Actor, Admin, AdminOp, AdminResult};
 use crate::directory::{AccountKind, Right};
 
 impl Admin {
@@ -78,7 +78,10 @@ impl Admin {
     }
 
     /// R18, step 3: a coordinator recertifies one of its users for the current cycle. R19: only
-    /// for a user working on a property it has a BPR with; one certification suffices.
+    /// for a user working on a property it has a BPR with. The certification covers the user's
+    /// properties the coordinator has a BPR with (seed Q25, Q28): any one keeps the global
+    /// iMAX role, and at the deadline assignments no certification covers lapse
+    /// (`store::certifications`).
     pub async fn recertify(&self, mid: &str) -> AdminResult<i32> {
         let (id, me) = self.permit_coordinator(AdminOp::Recertify)?;
         let user = self.subject(mid).await?;
@@ -91,13 +94,9 @@ impl Admin {
         self.permit_on(AdminOp::Recertify, &user).await?;
         let store = &self.store;
         let bpr = store.operators().bpr_properties(id).await?;
-        if !store
-            .operators()
-            .assigned_properties(user.id)
-            .await?
-            .iter()
-            .any(|p| bpr.contains(p))
-        {
+        let assigned = store.operators().assigned_properties(user.id).await?;
+        let covers = assigned.iter().filter(|p| bpr.contains(p)).count();
+        if covers == 0 {
             return Err(forbidden(format!(
                 "{me} may certify {} only for properties it has a Business Partner Relationship with, and {} works on none (R19).",
                 user.mid, user.mid
@@ -106,8 +105,10 @@ impl Admin {
         let now = self.now();
         let cycle = self.config.accounts.recertification_window().cycle_of(now);
         let audit = self.entry("Recertify").detail(format!(
-            "mid={} cycle={cycle} before={:?} after={cycle}",
-            user.mid, user.recertified_cycle
+            "mid={} cycle={cycle} before={:?} after={cycle} covers {covers} of {} assigned properties",
+            user.mid,
+            user.recertified_cycle,
+            assigned.len()
         ));
         store
             .operators()
@@ -116,14 +117,106 @@ impl Admin {
         Ok(cycle)
     }
 
-    /// At the deadline (R18), the system removes the rights flagged before it. The access
-    /// decision already treats them as gone; this makes the directory say so too. Returns how
-    /// many rights were removed.
+    /// Records, the first time only, that certification deadlines are applied to property
+    /// assignments from now on (a deadline that passed before is never applied after the fact).
+    pub async fn mark_deadlines_start(&self) -> AdminResult<()> {
+        self.permit(AdminOp::ApplyDeadlines)?;
+        let now = self.now();
+        let audit = self.entry("StartCertificationDeadlines").detail(format!(
+            "property assignments follow certification deadlines passing after {}",
+            crate::clock::rfc3339(now)
+        ));
+        self.store.certifications().mark_start(now, &audit).await?;
+        Ok(())
+    }
+
+    /// R18, step 2, for property assignments: a coordinator flags a user's assignment to one
+    /// of its BPR properties for removal at the deadline (or clears the flag).
+    pub async fn flag_assignment(&self, mid: &str, property: &str, flag: bool) -> AdminResult<()> {
+        let account = self.subject(mid).await?;
+        self.permit_on(AdminOp::FlagRight, &account).await?;
+        let pid = self.property_ids(&[property.to_string()]).await?[0];
+        if let Actor::Coordinator { id, mid: me } = &self.actor {
+            if !self
+                .store
+                .operators()
+                .bpr_properties(*id)
+                .await?
+                .contains(&pid)
+            {
+                return Err(forbidden(format!(
+                    "{me} has no Business Partner Relationship with property {property} (R3)."
+                )));
+            }
+        }
+        let name = self.actor.name();
+        let audit = self.entry("FlagAssignment").detail(format!(
+            "mid={} property={property} flagged_after={flag}",
+            account.mid
+        ));
+        let value = flag.then_some((name.as_str(), self.now()));
+        let found = self
+            .store
+            .certifications()
+            .flag_assignment(account.id, pid, value, &audit)
+            .await?;
+        if !found {
+            return Err(invalid(format!(
+                "{} is not assigned to property {property}",
+                account.mid
+            )));
+        }
+        Ok(())
+    }
+
+    /// At the deadline (R18), the system removes the rights and property assignments flagged
+    /// before it, and (seed Q25, Q28) the assignments of certified users to properties no
+    /// certification of the cycle covers. The access decision already treats flagged rights
+    /// as gone; this makes the directory say so too. Returns how many rights and assignments
+    /// were removed.
     pub async fn apply_deadlines(&self) -> AdminResult<usize> {
         self.permit(AdminOp::ApplyDeadlines)?;
+        self.mark_deadlines_start().await?;
         let window = self.config.accounts.recertification_window();
         let now = self.now();
         let mut removed = 0;
+        // The last cycle whose deadline has passed: its uncovered assignments lapse, once.
+        let year = now.year();
+        let last = if now >= window.deadline_in(year) {
+            year
+        } else {
+            year - 1
+        };
+        let lapsed = self
+            .store
+            .certifications()
+            .apply_deadline(
+                last,
+                window.deadline_in(last),
+                now,
+                &self.entry("LapseUncertifiedAssignments"),
+            )
+            .await?;
+        removed += lapsed.len();
+        for flagged in self.store.certifications().flagged_assignments().await? {
+            let at = crate::clock::from_epoch(flagged.flagged_at);
+            if now < window.next_deadline_after(at) {
+                continue;
+            }
+            let a = &flagged.assignment;
+            let audit = self.entry("RemoveFlaggedAssignment").detail(format!(
+                "mid={} property={} before=true after=false (flagged for removal at the deadline)",
+                a.mid, a.property_number
+            ));
+            if self
+                .store
+                .certifications()
+                .remove_flagged(&flagged, &audit)
+                .await?
+            {
+                removed += 1;
+            }
+        }
         for (account, mid, right, flagged_at) in self.store.operators().flagged_rights().await? {
             let Some(right) = Right::parse(&right) else {
                 continue;

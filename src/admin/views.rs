@@ -32,6 +32,8 @@ pub struct PropertyChoice {
     pub name: String,
     /// For a user's page: whether the user is assigned to it.
     pub assigned: bool,
+    /// For a user's page: the assignment is flagged for removal at the deadline (R18).
+    pub flagged: bool,
 }
 
 /// A person as a coordinator or the Help Desk sees them.
@@ -86,6 +88,7 @@ impl Admin {
                 number,
                 name,
                 assigned: false,
+                flagged: false,
             })
             .collect())
     }
@@ -96,11 +99,13 @@ impl Admin {
         self.permit_on(AdminOp::ViewPerson, &a).await?;
         let store = &self.store;
         let assigned = store.operators().assigned_properties(a.id).await?;
+        let flagged = store.certifications().flagged_of(a.id).await?;
         let mut properties = self.my_properties().await?;
         for p in &mut properties {
             if let Some(pid) = store.mailboxes().property_id(&p.number).await? {
                 p.assigned = assigned.contains(&pid);
             }
+            p.flagged = flagged.contains(&p.number);
         }
         let is_my_staff = match &self.actor {
             Actor::Coordinator { id, .. } => store.operators().manages(*id, a.id).await?,

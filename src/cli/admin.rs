@@ -272,12 +272,20 @@ pub enum AccountCommand {
     },
     /// As a coordinator (--as), the User Last Login Report of your users (R14).
     Report,
-    /// As a coordinator (--as), flag a user's right for removal at the deadline (R18).
+    /// As a coordinator (--as), flag a user's right, or its assignment to a property, for
+    /// removal at the deadline (R18).
     Flag {
         #[arg(long)]
         mid: String,
+        #[arg(
+            long,
+            required_unless_present = "property",
+            conflicts_with = "property"
+        )]
+        right: Option<String>,
+        /// A property number the user is assigned to (one of your BPR properties).
         #[arg(long)]
-        right: String,
+        property: Option<String>,
         /// Clear the flag instead.
         #[arg(long)]
         clear: bool,
@@ -581,18 +589,28 @@ pub async fn admin_command(admin: &Admin, command: AdminCommand) -> Result<(), S
             AccountCommand::Flag {
                 mid,
                 right: r,
+                property,
                 clear,
             } => {
-                admin
-                    .flag_right(&mid, right(&r)?, !clear)
-                    .await
-                    .map_err(s)?;
                 let what = if clear {
                     "no longer flagged"
                 } else {
                     "flagged for removal at the deadline"
                 };
-                println!("{r} of {mid} is {what}");
+                match (r, property) {
+                    (Some(r), _) => {
+                        admin
+                            .flag_right(&mid, right(&r)?, !clear)
+                            .await
+                            .map_err(s)?;
+                        println!("{r} of {mid} is {what}");
+                    }
+                    (None, Some(p)) => {
+                        admin.flag_assignment(&mid, &p, !clear).await.map_err(s)?;
+                        println!("the assignment of {mid} to property {p} is {what}");
+                    }
+                    (None, None) => return Err("give --right or --property".into()),
+                }
             }
             AccountCommand::Recertify { mid } => {
                 let cycle = admin.recertify(&mid).await.map_err(s)?;
@@ -680,7 +698,7 @@ pub async fn admin_command(admin: &Admin, command: AdminCommand) -> Result<(), S
         },
         AdminCommand::ApplyDeadlines => {
             let n = admin.as_system().apply_deadlines().await.map_err(s)?;
-            println!("{n} flagged rights removed");
+            println!("{n} flagged rights and property assignments removed");
         }
         AdminCommand::Purge { dry_run } => {
             let r = admin.purge(dry_run).await.map_err(s)?;

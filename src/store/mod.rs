@@ -18,6 +18,7 @@ pub mod accounts;
 pub mod audit_log;
 pub mod backup;
 pub mod bodies;
+pub mod certifications;
 pub mod check;
 pub mod committer;
 mod context;
@@ -171,6 +172,10 @@ impl Store {
     /// Messages and broadcasts: folders, lookups, history.
     pub fn messages(&self) -> messages::Messages<'_> {
         messages::Messages::new(&self.pool, &self.committer)
+    }
+    /// What yearly certifications cover, and what lapses at their deadlines.
+    pub fn certifications(&self) -> certifications::Certifications<'_> {
+        certifications::Certifications::new(&self.pool, &self.committer)
     }
     /// Coordinators, Help Desk staff and what they manage.
     pub fn operators(&self) -> operators::Operators<'_> {

@@ -308,6 +308,18 @@ impl<'a> Operators<'a> {
             .bind(to_epoch(at))
             .execute(&mut *tx)
             .await?;
+                // Each coordinator's certification covers its own BPR properties
+                // (`store::certifications`).
+                sqlx::query(
+                    "INSERT INTO cycle_certifications (user_id, cycle, coordinator_id, certified_at)
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (user_id, cycle, coordinator_id) DO NOTHING",
+                )
+                .bind(user)
+                .bind(cycle as i64)
+                .bind(coordinator)
+                .bind(to_epoch(at))
+                .execute(&mut *tx)
+                .await?;
                 sqlx::query("UPDATE accounts SET recertified_at = $1 WHERE id = $2")
                     .bind(to_epoch(at))
                     .bind(user)

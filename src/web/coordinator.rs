@@ -32,6 +32,7 @@ pub fn routes() -> Router<Web> {
             .route(&format!("{base}/admit"), post(admit))
             .route(&format!("{base}/right"), post(change_right))
             .route(&format!("{base}/flag"), post(flag))
+            .route(&format!("{base}/flag-property"), post(flag_property))
             .route(&format!("{base}/properties"), post(properties))
             .route(&format!("{base}/staff"), post(staff))
             .route(&format!("{base}/recertify"), post(recertify))
@@ -595,6 +596,19 @@ person_action!(flag, "flag", RightForm, |admin, mid, f| {
     let right = f.right()?;
     admin
         .flag_right(mid, right, f.flag == Some(YesNo::Yes))
+        .await
+});
+
+/// A property assignment's review button: flag for removal at the deadline, or keep.
+#[derive(Deserialize)]
+struct FlagPropertyForm {
+    property: String,
+    flag: YesNo,
+}
+
+person_action!(flag_property, "flag", FlagPropertyForm, |admin, mid, f| {
+    admin
+        .flag_assignment(mid, f.property.trim(), f.flag == YesNo::Yes)
         .await
 });
 
