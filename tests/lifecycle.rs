@@ -775,3 +775,92 @@ async fn r19_certification_is_scoped_by_bpr_and_uncovered_assignments_lapse_at_t
         [MAPLE_PROPERTY, RIVERSIDE_PROPERTY]
     );
 }
+
+/// R22 (seed Q47): a coordinator who leaves has its BPRs, assignments, staff and rights
+/// removed and becomes a plain user, by the Help Desk or another coordinator of its
+/// properties; never by itself or a stranger, and never leaving a property with users without
+/// a coordinator (R2).
+#[tokio::test]
+async fn r22_a_coordinator_who_left_is_removed_by_the_help_desk_or_a_fellow_coordinator() {
+    let t = TestApp::start().await;
+    let mut c = user("M10070", &[MAPLE_PROPERTY, RIVERSIDE_PROPERTY]);
+    c.kind = AccountKind::Coordinator;
+    t.admin.create_account(&c).await.expect("coordinator");
+    t.admin
+        .grant("M10070", Right::ImaxCoordinator)
+        .await
+        .expect("action");
+    let leaver = t.admin.acting_as("M10070").await.expect("acts");
+    leaver
+        .create_account(&user("M10071", &[RIVERSIDE_PROPERTY]))
+        .await
+        .expect("a Riverside user");
+    let maple = t.admin.acting_as(COORDINATOR.0).await.expect("coordinator");
+    // A stranger, itself: refused.
+    let stranger = t.admin.acting_as(CA_USER.0).await.expect("acts");
+    forbidden(stranger.demote("M10070").await, "R22");
+    forbidden(maple.demote(COORDINATOR.0).await, "R22");
+    // Riverside's users would be left without a coordinator.
+    forbidden(maple.demote("M10070").await, "R2");
+    let mut c = user("M10072", &[RIVERSIDE_PROPERTY]);
+    c.kind = AccountKind::Coordinator;
+    t.admin
+        .create_account(&c)
+        .await
+        .expect("another coordinator");
+
+    // Maple's coordinator sees its fellow on its page and removes it there.
+    let cookie = crate::web_forms::session_cookie(&t, COORDINATOR).await;
+    let (_, _, page) =
+        crate::web_forms::request(&t, "GET", "/coordinator", &cookie, "", Vec::new()).await;
+    assert!(page.contains("Other coordinators of your properties") && page.contains("M10070"));
+    let token = crate::web_forms::csrf_of(&page);
+    let (status, _, _) = crate::web_forms::request(
+        &t,
+        "POST",
+        "/coordinator/demote",
+        &cookie,
+        "application/x-www-form-urlencoded",
+        format!("csrf={token}&mid=M10070").into_bytes(),
+    )
+    .await;
+    assert_eq!(status, 303);
+    let described = t.admin.describe_account("M10070").await.expect("kept");
+    assert!(described.contains("user"), "{described}");
+    assert!(described.contains("rights: none"), "{described}");
+    assert!(assignments(&t, "M10070").await.is_empty());
+    let bprs: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM business_partners b JOIN accounts a ON a.id = b.account_id
+          WHERE a.mid = 'M10070'",
+    )
+    .fetch_one(&t.db)
+    .await
+    .expect("count");
+    assert_eq!(bprs, 0);
+    let detail: String = sqlx::query_scalar("SELECT detail FROM audit_log WHERE action = 'Demote'")
+        .fetch_one(&t.db)
+        .await
+        .expect("audited");
+    assert!(
+        detail.contains(&format!(
+            "bprs_removed=[{MAPLE_PROPERTY},{RIVERSIDE_PROPERTY}]"
+        )),
+        "{detail}"
+    );
+    // It administers nobody now; Riverside's other coordinator takes its user on.
+    assert!(t.admin.acting_as("M10070").await.is_err());
+    let riverside = t.admin.acting_as("M10072").await.expect("acts");
+    riverside.grant_own(Right::Tcr).await.expect("TCR");
+    riverside.assign_staff("M10071").await.expect("staff");
+    assert_eq!(
+        riverside.view_person("M10071").await.expect("its user").mid,
+        "M10071"
+    );
+    // Not twice.
+    let again = t
+        .admin
+        .demote("M10070")
+        .await
+        .expect_err("not a coordinator");
+    assert_eq!(again.code, Code::InvalidInput);
+}

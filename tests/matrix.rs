@@ -396,7 +396,10 @@ fn expected_allowed(op: AdminOp, who: Who, acting: Acting) -> bool {
     use Acting::*;
     // The other coordinator's BPRs do not cover Maple Court, where the calls create or take
     // a user (R3, R19), and the person acted on is not its user (R3, R14, R22).
-    let about_maple_court = matches!(op, AdminOp::CreateUser | AdminOp::AssignStaff);
+    let about_maple_court = matches!(
+        op,
+        AdminOp::CreateUser | AdminOp::AssignStaff | AdminOp::Demote
+    );
     let coordinator = match acting {
         TheirCoordinator => true,
         OtherCoordinator => !op.on_a_person() && !about_maple_court,
@@ -484,6 +487,15 @@ async fn perform(t: &TestApp, admin: &Admin, op: AdminOp) -> AdminResult<()> {
             admin.create_account(&p).await
         }
         AdminOp::Promote => admin.promote(NEW_HIRE.0, &["800100001".into()]).await,
+        AdminOp::Demote => {
+            // A second coordinator of Maple Court, who left.
+            let p = person("M10778", AccountKind::Coordinator, "800100001");
+            t.admin
+                .create_account(&p)
+                .await
+                .expect("given: a coordinator");
+            admin.demote("M10778").await
+        }
         AdminOp::AddHelpDesk => admin.add_help_desk(NEW_HIRE.0).await,
         AdminOp::Admit => admin.admit(user).await,
         AdminOp::AcceptRulesOfBehavior => admin.accept_rules_of_behavior(user).await,

@@ -289,6 +289,46 @@ impl Admin {
         Ok(())
     }
 
+    /// A coordinator who left (R22; seed Q47: "if a Coordinator leaves, the relationship
+    /// between the role and the properties should be deleted and the Business Partner
+    /// Relationship should be deleted"): its BPRs, assignments, staff and rights are removed
+    /// and it becomes a plain user, keeping its M-ID and history. The Help Desk, or another
+    /// coordinator of one of its properties, does it; never the last coordinator of a property
+    /// that still has users (R2).
+    pub async fn demote(&self, mid: &str) -> AdminResult<()> {
+        self.permit(AdminOp::Demote)?;
+        let account = self.subject(mid).await?;
+        if account.kind != AccountKind::Coordinator {
+            return Err(invalid(format!("{} is not a coordinator", account.mid)));
+        }
+        if let Actor::Coordinator { id, mid: me } = &self.actor {
+            if *id == account.id {
+                return Err(forbidden(format!(
+                    "{me} may not remove itself: the Help Desk or another coordinator of its properties does (R22)."
+                )));
+            }
+            let mine = self.store.operators().bpr_properties(*id).await?;
+            let theirs = self.store.operators().bpr_properties(account.id).await?;
+            if !theirs.iter().any(|p| mine.contains(p)) {
+                return Err(forbidden(format!(
+                    "{me} shares no property with {}: only the Help Desk or another coordinator of its properties removes a coordinator (R22).",
+                    account.mid
+                )));
+            }
+        }
+        let audit = self
+            .entry("Demote")
+            .detail(format!("mid={} before=coordinator after=user", account.mid));
+        match self.store.operators().demote(account.id, &audit).await? {
+            Ok(_) => Ok(()),
+            Err(orphaned) => Err(invalid(format!(
+                "{} is the only coordinator of {}, which still has users; HUD makes another coordinator first (R2)",
+                account.mid,
+                orphaned.join(", ")
+            ))),
+        }
+    }
+
     /// Turns a user into a coordinator with BPRs on `properties` (R4: HUD's action; R2: at
     /// most five coordinators per property).
     pub async fn promote(&self, mid: &str, properties: &[String]) -> AdminResult<()> {

@@ -68,6 +68,9 @@ operations! {
     /// R3: a coordinator creates users for its BPR properties; HUD for any with a coordinator.
     CreateUser => HudOrCoordinator,
     Promote => Hud,
+    /// R22: a coordinator who left is removed by the Help Desk or another coordinator of its
+    /// properties (which the operation checks).
+    Demote => HudOrCoordinator,
     AddHelpDesk => Operator,
     /// R8: sooner than the automatic admission.
     Admit => Hud,

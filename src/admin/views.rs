@@ -163,6 +163,13 @@ impl Admin {
         Ok(self.store.mailboxes().unused_since(cutoff).await?)
     }
 
+    /// The other coordinators of the acting coordinator's properties: (M-ID, name). One who
+    /// left is removed from here (R22).
+    pub async fn fellow_coordinators(&self) -> AdminResult<Vec<(String, String)>> {
+        let (id, _) = self.permit_coordinator(AdminOp::LastLoginReport)?;
+        Ok(self.store.operators().fellow_coordinators(id).await?)
+    }
+
     /// The acting coordinator's own actions and roles, each held or not (its "My roles").
     pub async fn my_rights(&self) -> AdminResult<crate::directory::Rights> {
         let (_, me) = self.permit_coordinator(AdminOp::LastLoginReport)?;

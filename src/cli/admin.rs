@@ -265,6 +265,12 @@ pub enum AccountCommand {
         #[arg(long = "property")]
         properties: Vec<String>,
     },
+    /// A coordinator who left: remove its BPRs, assignments, staff and rights, and make it a
+    /// plain user (R22; the Help Desk, or --as another coordinator of its properties).
+    Demote {
+        #[arg(long)]
+        mid: String,
+    },
     /// Make an M-ID Help Desk staff (operator only).
     HelpDesk {
         #[arg(long)]
@@ -577,6 +583,10 @@ pub async fn admin_command(admin: &Admin, command: AdminCommand) -> Result<(), S
             AccountCommand::AssignStaff { mid } => {
                 admin.assign_staff(&mid).await.map_err(s)?;
                 println!("{mid} is assigned to {}", admin.actor().name());
+            }
+            AccountCommand::Demote { mid } => {
+                admin.demote(&mid).await.map_err(s)?;
+                println!("{mid} is no longer a coordinator: its BPRs, assignments and rights are removed");
             }
             AccountCommand::Promote { mid, properties } => {
                 admin.promote(&mid, &properties).await.map_err(s)?;

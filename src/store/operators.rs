@@ -227,6 +227,91 @@ impl<'a> Operators<'a> {
             })
             .await
     }
+    /// Other coordinators sharing a BPR property with `coordinator`: (M-ID, name), by M-ID.
+    pub async fn fellow_coordinators(
+        &self,
+        coordinator: i64,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT DISTINCT a.mid, a.full_name FROM business_partners mine
+               JOIN business_partners o ON o.property_id = mine.property_id
+                AND o.account_id <> mine.account_id
+               JOIN accounts a ON a.id = o.account_id
+              WHERE mine.account_id = $1 AND a.kind = 'coordinator' ORDER BY a.mid",
+        )
+        .bind(coordinator)
+        .fetch_all(self.pool)
+        .await?)
+    }
+    /// A coordinator who left (R22): its BPRs, property assignments, staff links and rights
+    /// go and it becomes a plain user, in one transaction with `audit`, unless it is the last
+    /// coordinator of a property that still has users (R2): then nothing changes and those
+    /// properties' numbers are returned. Otherwise returns the BPR properties' numbers it
+    /// had, empty when it was not a coordinator (any more).
+    pub async fn demote(
+        &self,
+        account: i64,
+        audit: &AuditEntry,
+    ) -> Result<Result<Vec<String>, Vec<String>>, StoreError> {
+        let pool = self.pool;
+        self.writer
+            .change(pool, async |tx| {
+                let orphaned: Vec<String> = sqlx::query_scalar(
+                    "SELECT p.property_number FROM business_partners b
+                       JOIN properties p ON p.id = b.property_id
+                      WHERE b.account_id = $1
+                        AND NOT EXISTS (SELECT 1 FROM business_partners o
+                               JOIN accounts oa ON oa.id = o.account_id
+                              WHERE o.property_id = b.property_id AND o.account_id <> $1
+                                AND oa.kind = 'coordinator')
+                        AND EXISTS (SELECT 1 FROM property_assignments pa
+                               JOIN accounts u ON u.id = pa.account_id
+                              WHERE pa.property_id = b.property_id AND u.kind = 'user')
+                      ORDER BY 1",
+                )
+                .bind(account)
+                .fetch_all(&mut *tx)
+                .await?;
+                if !orphaned.is_empty() {
+                    return Ok((Err(orphaned), None));
+                }
+                let had: Vec<String> = sqlx::query_scalar(
+                    "SELECT p.property_number FROM business_partners b
+                       JOIN properties p ON p.id = b.property_id WHERE b.account_id = $1 ORDER BY 1",
+                )
+                .bind(account)
+                .fetch_all(&mut *tx)
+                .await?;
+                let demoted = sqlx::query(
+                    "UPDATE accounts SET kind = $1, auth_epoch = auth_epoch + 1
+                      WHERE id = $2 AND kind = $3",
+                )
+                .bind(AccountKind::User.as_str())
+                .bind(account)
+                .bind(AccountKind::Coordinator.as_str())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if demoted == 0 {
+                    return Ok((Ok(Vec::new()), None));
+                }
+                for sql in [
+                    "DELETE FROM business_partners WHERE account_id = $1",
+                    "DELETE FROM property_assignments WHERE account_id = $1",
+                    "DELETE FROM coordinator_users WHERE coordinator_id = $1",
+                    "DELETE FROM account_rights WHERE account_id = $1",
+                ] {
+                    sqlx::query(sql).bind(account).execute(&mut *tx).await?;
+                }
+                let audit = audit.clone().detail(format!(
+                    "{} bprs_removed=[{}]",
+                    audit.detail,
+                    had.join(",")
+                ));
+                Ok((Ok(had), Some(audit)))
+            })
+            .await
+    }
     /// Turns a user into a coordinator (R4) with BPRs on `properties`.
     pub async fn promote(
         &self,

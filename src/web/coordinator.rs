@@ -24,6 +24,7 @@ pub fn routes() -> Router<Web> {
         .route("/coordinator", get(my_users))
         .route("/coordinator/unlock", post(unlock))
         .route("/coordinator/roles", post(my_roles))
+        .route("/coordinator/demote", post(demote_fellow))
         .route("/coordinator/users", post(create_user));
     for base in ["/coordinator/users/{mid}", "/helpdesk/people/{mid}"] {
         r = r
@@ -36,6 +37,7 @@ pub fn routes() -> Router<Web> {
             .route(&format!("{base}/properties"), post(properties))
             .route(&format!("{base}/staff"), post(staff))
             .route(&format!("{base}/recertify"), post(recertify))
+            .route(&format!("{base}/demote"), post(demote))
             .route(&format!("{base}/password"), post(temporary_password));
     }
     r
@@ -89,6 +91,7 @@ impl Done {
             "admitted" => format!("{who} is in the iMAX working group."),
             "rights" => format!("The rights of {who} were changed."),
             "roles" => "Your own actions and roles were saved.".into(),
+            "demoted" => format!("{who} is no longer a coordinator: its Business Partner Relationships, property assignments and rights were removed."),
             "flag" => format!("The recertification flags of {who} were changed."),
             "properties" => format!("The property assignments of {who} were saved."),
             "staff" => format!("{who} is on your staff."),
@@ -123,6 +126,8 @@ struct MyUsersPage {
     errors: FieldErrors,
     /// The coordinator's own actions and roles: (value, label, held).
     own: Vec<(String, String, bool)>,
+    /// The other coordinators of its properties: (M-ID, name).
+    fellows: Vec<(String, String)>,
 }
 
 /// A mailbox of the coordinator's properties, and whether wrong passwords froze it.
@@ -156,6 +161,7 @@ async fn my_users_page(
     let properties = admin.my_properties().await.or_page(web, s)?;
     let mailboxes = admin.my_mailboxes().await.or_page(web, s)?;
     let held = admin.my_rights().await.or_page(web, s)?;
+    let fellows = admin.fellow_coordinators().await.or_page(web, s)?;
     let own = Right::ALL
         .into_iter()
         .map(|r| {
@@ -213,6 +219,7 @@ async fn my_users_page(
         rules,
         errors,
         own,
+        fellows,
     }))
 }
 
@@ -230,7 +237,7 @@ async fn my_users(State(web): State<Web>, Signed(s): Signed, Query(d): Query<Don
     my_users_page(&web, &s, &d, FieldErrors::default(), None).await
 }
 
-/// The report's unlock button.
+/// The report's unlock button (and the remove button of a fellow coordinator): one M-ID.
 #[derive(Deserialize)]
 struct UnlockForm {
     mid: String,
@@ -247,6 +254,16 @@ async fn unlock(State(web): State<Web>, Checked(s, f): Checked<UnlockForm>) -> P
     Ok(see_other(&format!(
         "/coordinator?done=unlocked&who={}",
         enc(mid)
+    )))
+}
+
+/// R22: a fellow coordinator who left, removed from the coordinator page.
+async fn demote_fellow(State(web): State<Web>, Checked(s, f): Checked<UnlockForm>) -> Page {
+    let (_, admin) = coordinator(&web, &s).await?;
+    admin.demote(&f.mid).await.or_page(&web, &s)?;
+    Ok(see_other(&format!(
+        "/coordinator?done=demoted&who={}",
+        enc(&f.mid)
     )))
 }
 
@@ -623,6 +640,10 @@ person_action!(properties, "properties", PropertiesForm, |admin, mid, f| {
     }
     Ok(())
 });
+
+person_action!(demote, "demoted", Button, |admin, mid, _f| admin
+    .demote(mid)
+    .await);
 
 person_action!(staff, "staff", Button, |admin, mid, _f| admin
     .assign_staff(mid)
