@@ -162,6 +162,10 @@ pub struct AccountPolicy {
     pub mailbox_inactive_days: i64,
     pub recertification_opens: String,
     pub recertification_deadline: String,
+    /// HUD's own staff and contractors (H-IDs, C-IDs) are recertified by their supervisor,
+    /// OTC or COR in a window of their own (MM-DD dates).
+    pub internal_recertification_opens: String,
+    pub internal_recertification_deadline: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -342,6 +346,8 @@ impl Default for AccountPolicy {
             mailbox_inactive_days: 180,
             recertification_opens: "09-01".into(),
             recertification_deadline: "12-31".into(),
+            internal_recertification_opens: "11-01".into(),
+            internal_recertification_deadline: "12-05".into(),
         }
     }
 }
@@ -358,6 +364,27 @@ impl AccountPolicy {
             opens: (time::Month::September, 1),
             deadline: (time::Month::December, 31),
         })
+    }
+
+    /// The yearly window of HUD's own staff and contractors (validated at load).
+    pub fn internal_recertification_window(&self) -> crate::access::recert::Window {
+        crate::access::recert::Window::parse(
+            &self.internal_recertification_opens,
+            &self.internal_recertification_deadline,
+        )
+        .unwrap_or(crate::access::recert::Window {
+            opens: (time::Month::November, 1),
+            deadline: (time::Month::December, 5),
+        })
+    }
+
+    /// The window that applies to an M-ID: HUD's staff and contractors have their own.
+    pub fn window_for(&self, mid: &crate::directory::MId) -> crate::access::recert::Window {
+        if mid.is_hud_staff() {
+            self.internal_recertification_window()
+        } else {
+            self.recertification_window()
+        }
     }
 }
 
@@ -476,6 +503,14 @@ impl Config {
         .is_none()
         {
             return bad("accounts.recertification_opens and _deadline are MM-DD dates, the opening before the deadline");
+        }
+        if crate::access::recert::Window::parse(
+            &self.accounts.internal_recertification_opens,
+            &self.accounts.internal_recertification_deadline,
+        )
+        .is_none()
+        {
+            return bad("accounts.internal_recertification_opens and _deadline are MM-DD dates, the opening before the deadline");
         }
         if !matches!(
             self.smtp.starttls.as_str(),

@@ -26,6 +26,8 @@ pub const TCA: (&str, &str) = ("TRACM20002", "Ca2-Mailbox-2026");
 pub const HUD: (&str, &str) = ("TRACMPROD", "Hud-Mailbox-2026");
 /// HUD's TRACS staff: an H-ID, the only kind of M-ID that opens TRACMPROD.
 pub const HUD_STAFF: (&str, &str) = ("H20001", "Tracs-Staff-Pass-7");
+/// HUD's supervisor who certifies HUD_STAFF (internal recertification).
+pub const SUPERVISOR: (&str, &str) = ("H30001", "Supervisor-Pass-8");
 
 /// RFC 3339 text of the clock's time moved by `secs`.
 pub trait ClockText {

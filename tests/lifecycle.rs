@@ -864,3 +864,151 @@ async fn r22_a_coordinator_who_left_is_removed_by_the_help_desk_or_a_fellow_coor
         .expect_err("not a coordinator");
     assert_eq!(again.code, Code::InvalidInput);
 }
+
+/// Internal user recertification (issue 16, item 4): HUD's own staff and contractors (H-IDs,
+/// C-IDs) are recertified by their supervisor, OTC or COR in a window of their own (1 November
+/// to 5 December by default), with the same three steps; uncertified staff lose access at that
+/// deadline while industry users keep theirs until their own.
+#[tokio::test]
+async fn r17_hud_staff_are_recertified_by_their_supervisor_in_their_own_window() {
+    use time::macros::datetime;
+    let t = TestApp::start_with(|c| {
+        c.accounts.inactivity_lock_days = 400;
+        c.accounts.termination_days = 400;
+        c.accounts.password_max_age_days = 400;
+        c.accounts.mailbox_inactive_days = 400;
+    })
+    .await;
+    // Two contractors with the iMAX role, made by HUD.
+    for mid in ["C40001", "C40002"] {
+        t.admin
+            .create_account(&user(mid, &[]))
+            .await
+            .expect("created");
+        t.admin.grant(mid, Right::Imax).await.expect("role");
+        t.admin.admit(mid).await.expect("admitted");
+        t.admin
+            .accept_rules_of_behavior(mid)
+            .await
+            .expect("accepted");
+    }
+    let staff = |mid| (mid, "Staff-Password-01");
+    let supervisor = t.admin.acting_as(SUPERVISOR.0).await.expect("a certifier");
+    // Step 1: the supervisor takes its staff on; never an industry user, nor itself; and only
+    // a designated certifier does this.
+    for mid in ["C40001", "C40002"] {
+        supervisor.take_on_staff(mid).await.expect("taken on");
+    }
+    forbidden(supervisor.take_on_staff(SITE_USER.0).await, "coordinators");
+    let refused = supervisor
+        .take_on_staff(SUPERVISOR.0)
+        .await
+        .expect_err("not itself");
+    assert_eq!(refused.code, Code::NotPermitted);
+    let coordinator = t.admin.acting_as(COORDINATOR.0).await.expect("coordinator");
+    let refused = coordinator
+        .take_on_staff("C40001")
+        .await
+        .expect_err("HUD's staff are not a coordinator's");
+    assert_eq!(refused.code, Code::NotPermitted);
+    assert!(
+        t.admin.acting_as(HUD_STAFF.0).await.is_err(),
+        "not designated"
+    );
+    for who in [HUD_STAFF, staff("C40001"), staff("C40002")] {
+        assert_ok(&t.list(who, HUD, "receivedFromOthers").await);
+    }
+
+    // Their window opens (the industry's is open too, from 1 September).
+    t.clock.set(datetime!(2026-11-15 10:00 UTC));
+    // Steps 2 and 3: review (C40002 no longer needs iMAX) and recertify; C40001 is left out.
+    supervisor
+        .flag_staff_right("C40002", Right::Imax, true)
+        .await
+        .expect("flagged");
+    for mid in [HUD_STAFF.0, "C40002"] {
+        assert_eq!(
+            supervisor.recertify_staff(mid).await.expect("recertified"),
+            2026
+        );
+    }
+    for who in [HUD_STAFF, staff("C40001"), staff("C40002")] {
+        assert_ok(&t.list(who, HUD, "receivedFromOthers").await);
+    }
+
+    // Their deadline passes: C40001 is refused, C40002 loses the flagged role; industry users,
+    // whose deadline is 31 December, are not touched.
+    t.clock.set(datetime!(2026-12-06 00:00 UTC));
+    assert_ok(&t.list(HUD_STAFF, HUD, "receivedFromOthers").await);
+    assert_fault(
+        &t.list(staff("C40001"), HUD, "receivedFromOthers").await,
+        "NotRecertified",
+    );
+    assert_fault(
+        &t.list(staff("C40002"), HUD, "receivedFromOthers").await,
+        "NoImaxRole",
+    );
+    assert_ok(&t.list(SITE_USER, MAPLE, "sentToOthers").await);
+    assert_eq!(
+        t.admin
+            .as_system()
+            .apply_deadlines()
+            .await
+            .expect("applied"),
+        1
+    );
+    assert!(t
+        .admin
+        .describe_account("C40002")
+        .await
+        .expect("shown")
+        .contains("rights: none"));
+    // A late recertification, on the supervisor's page, restores C40001 at once.
+    let cookie = crate::web_forms::session_cookie(&t, SUPERVISOR).await;
+    let (_, _, menu) = crate::web_forms::request(&t, "GET", "/menu", &cookie, "", Vec::new()).await;
+    assert!(menu.contains("Staff recertification"), "{menu}");
+    let (_, _, page) =
+        crate::web_forms::request(&t, "GET", "/certifier", &cookie, "", Vec::new()).await;
+    assert!(page.contains("C40001") && page.contains("C40002"), "{page}");
+    let token = crate::web_forms::csrf_of(&page);
+    let (status, _, _) = crate::web_forms::request(
+        &t,
+        "POST",
+        "/certifier/recertify",
+        &cookie,
+        "application/x-www-form-urlencoded",
+        format!("csrf={token}&mid=C40001").into_bytes(),
+    )
+    .await;
+    assert_eq!(status, 303);
+    assert_ok(&t.list(staff("C40001"), HUD, "receivedFromOthers").await);
+    // The Help Desk designates another certifier on the person's page.
+    let cookie = crate::web_forms::session_cookie(&t, ("H10001", "Help-Desk-Pass-6")).await;
+    let path = format!("/helpdesk/people/{}", HUD_STAFF.0);
+    let (_, _, page) = crate::web_forms::request(&t, "GET", &path, &cookie, "", Vec::new()).await;
+    assert!(page.contains("Designate as a certifier"), "{page}");
+    let token = crate::web_forms::csrf_of(&page);
+    let (status, _, _) = crate::web_forms::request(
+        &t,
+        "POST",
+        &format!("{path}/certifier"),
+        &cookie,
+        "application/x-www-form-urlencoded",
+        format!("csrf={token}&on=yes").into_bytes(),
+    )
+    .await;
+    assert_eq!(status, 303);
+    assert!(
+        t.admin.acting_as(HUD_STAFF.0).await.is_ok(),
+        "a certifier now"
+    );
+    let audited: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_log WHERE actor = $1 AND action IN ('TakeOnStaff', 'FlagStaffRight', 'RecertifyStaff')",
+    )
+    .bind(SUPERVISOR.0)
+    .fetch_one(&t.db)
+    .await
+    .expect("count");
+    // Taking on (the import's H20001 and two here), one flag, three recertifications.
+    assert_eq!(audited, 7);
+}

@@ -389,6 +389,8 @@ enum Acting {
     OtherCoordinator,
     /// A user, who administers nobody.
     User,
+    /// HUD's supervisor who certifies HUD_STAFF (internal recertification).
+    Certifier,
     System,
 }
 
@@ -414,6 +416,7 @@ fn expected_allowed(op: AdminOp, who: Who, acting: Acting) -> bool {
             matches!(acting, Operator | HelpDesk | System) || coordinator
         }
         Who::TheUsersCoordinator | Who::Coordinator => coordinator,
+        Who::Certifier => acting == Certifier,
     }
 }
 
@@ -532,6 +535,10 @@ async fn perform(t: &TestApp, admin: &Admin, op: AdminOp) -> AdminResult<()> {
         AdminOp::ImportRecertification => admin.record_imported_recertification(user).await,
         AdminOp::ApplyDeadlines => admin.apply_deadlines().await.map(drop),
         AdminOp::PurgeHistory => admin.purge(true).await.map(drop),
+        AdminOp::DesignateCertifier => admin.designate_certifier(HUD_STAFF.0, true).await,
+        AdminOp::TakeOnStaff => admin.take_on_staff(HUD_STAFF.0).await,
+        AdminOp::FlagStaffRight => admin.flag_staff_right(HUD_STAFF.0, Right::Imax, true).await,
+        AdminOp::RecertifyStaff => admin.recertify_staff(HUD_STAFF.0).await.map(drop),
     }
 }
 
@@ -545,6 +552,7 @@ async fn cell(op: AdminOp, who: Who, acting: Acting) -> Option<String> {
         Acting::TheirCoordinator => t.admin.acting_as(COORDINATOR.0).await,
         Acting::OtherCoordinator => t.admin.acting_as(OTHER_COORDINATOR).await,
         Acting::User => t.admin.acting_as(SITE_USER.0).await,
+        Acting::Certifier => t.admin.acting_as(SUPERVISOR.0).await,
     };
     let outcome = match admin {
         Ok(admin) => perform(&t, &admin, op).await,
@@ -571,6 +579,7 @@ async fn every_rule_of_the_permission_table_holds_for_every_kind_of_actor() {
         Acting::TheirCoordinator,
         Acting::OtherCoordinator,
         Acting::User,
+        Acting::Certifier,
         Acting::System,
     ];
     let cells: Vec<(AdminOp, Who, Acting)> = RULES
@@ -584,6 +593,6 @@ async fn every_rule_of_the_permission_table_holds_for_every_kind_of_actor() {
         .filter_map(|f| async move { f })
         .collect()
         .await;
-    assert!(count >= RULES.len() * 6);
+    assert!(count >= RULES.len() * 7);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -187,8 +187,9 @@ pub fn decide(
     if op == Operation::Administer {
         return Decision::allow();
     }
-    // R17, R20: users (never coordinators) hold the cycle's recertification.
-    let window = policy.recertification_window();
+    // R17, R20: users (never coordinators) hold the cycle's recertification; HUD's own staff
+    // and contractors (H-IDs, C-IDs) theirs, in their own window (internal recertification).
+    let window = policy.window_for(&account.mid);
     if account.kind == AccountKind::User {
         if let Some(cycle) = window.required_cycle(account.created_at, now) {
             if account.recertified_cycle.is_none_or(|c| c < cycle) {

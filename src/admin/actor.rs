@@ -5,6 +5,8 @@
 //! * **Help Desk** staff (HUD, R4, R14, R16, R24): provisioning, unlocking coordinators,
 //!   restoring terminated M-IDs, working-group admissions, broadcasts;
 //! * a **coordinator** (R3, R14): its own users, for properties it has a BPR with;
+//! * a **certifier** of HUD's own staff (a supervisor, OTC or COR the Help Desk designated):
+//!   the internal recertification of the H-IDs and C-IDs it took on;
 //! * the **system**: transitions that time brings about.
 //!
 //! What each operation allows which of them is one table, `permissions.rs`; conditions about
@@ -19,7 +21,15 @@ use crate::gateway::{Authorized, Caller};
 pub enum Actor {
     Operator,
     HelpDesk(MId),
-    Coordinator { id: i64, mid: MId },
+    Coordinator {
+        id: i64,
+        mid: MId,
+    },
+    /// HUD staff designated to certify staff: a supervisor, OTC or COR.
+    Certifier {
+        id: i64,
+        mid: MId,
+    },
     System,
 }
 
@@ -29,7 +39,7 @@ impl Actor {
         match self {
             Actor::Operator => "admin".into(),
             Actor::HelpDesk(mid) => mid.to_string(),
-            Actor::Coordinator { mid, .. } => mid.to_string(),
+            Actor::Coordinator { mid, .. } | Actor::Certifier { mid, .. } => mid.to_string(),
             Actor::System => "system".into(),
         }
     }
@@ -86,6 +96,11 @@ impl Admin {
         }
         let actor = if self.store.operators().is_help_desk(account.id).await? {
             Actor::HelpDesk(mid)
+        } else if mid.is_hud_staff() && self.store.internal().is_certifier(account.id).await? {
+            Actor::Certifier {
+                id: account.id,
+                mid,
+            }
         } else if account.kind == AccountKind::Coordinator {
             Actor::Coordinator {
                 id: account.id,
@@ -93,7 +108,7 @@ impl Admin {
             }
         } else {
             return Err(forbidden(format!(
-                "{mid} is neither a coordinator nor Help Desk staff, so it may not administer accounts."
+                "{mid} is neither a coordinator, a certifier of HUD's staff nor Help Desk staff, so it may not administer accounts."
             )));
         };
         Ok(Admin {

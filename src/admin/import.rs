@@ -81,9 +81,17 @@ struct AccountEntry {
     /// HUD Help Desk staff.
     #[serde(default)]
     help_desk: bool,
-    /// Users: already recertified for the current cycle by their (first) coordinator.
+    /// Users: already recertified for the current cycle by their (first) coordinator; HUD's
+    /// staff by their certifier.
     #[serde(default)]
     recertified: bool,
+    /// HUD staff (H-IDs): designated to certify HUD's staff and contractors (a supervisor, OTC
+    /// or COR).
+    #[serde(default)]
+    certifier: bool,
+    /// HUD's staff and contractors (H-IDs, C-IDs): the certifier who took them on (listed
+    /// earlier in the file).
+    certified_by: Option<String>,
 }
 
 /// What an import did.
@@ -202,6 +210,17 @@ pub async fn import_file(admin: &Admin, path: &Path) -> AdminResult<ImportReport
         }
         if a.help_desk {
             admin.add_help_desk(&a.mid).await?;
+        }
+        if a.certifier {
+            admin.designate_certifier(&a.mid, true).await?;
+        }
+        if let Some(certifier) = &a.certified_by {
+            admin
+                .acting_as(certifier)
+                .await?
+                .take_on_staff(&a.mid)
+                .await
+                .map_err(|e| e.concerning(format_args!("account {}", a.mid)))?;
         }
         if a.recertified {
             admin.record_imported_recertification(&a.mid).await?;

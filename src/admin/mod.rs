@@ -17,6 +17,7 @@
 mod actor;
 mod history;
 mod import;
+mod internal;
 mod mailboxes;
 mod people;
 mod permissions;
@@ -29,6 +30,7 @@ pub use crate::store::mailboxes::MailboxState;
 pub use actor::Actor;
 pub use history::PurgeReport;
 pub use import::{import_file, ImportReport};
+pub use internal::StaffLine;
 pub use people::{NewPerson, MAX_COORDINATORS};
 pub use permissions::{AdminOp, Who, RULES};
 pub use resets::{ProfileInput, ResetRequest, RESET_FAILURE_LIMIT};

@@ -28,6 +28,8 @@ pub enum Who {
     TheUsersCoordinator,
     /// A coordinator, about its own users and properties.
     Coordinator,
+    /// A certifier of HUD's own staff (a supervisor, OTC or COR), about the staff it took on.
+    Certifier,
 }
 
 /// The operations and the rule of each, from one list: an operation cannot exist without its
@@ -103,6 +105,14 @@ operations! {
     ApplyDeadlines => OperatorOrSystem,
     /// R26.
     PurgeHistory => OperatorOrSystem,
+    /// Internal recertification: HUD designates the supervisors, OTCs and CORs who certify its
+    /// staff and contractors (H-IDs, C-IDs).
+    DesignateCertifier => Hud,
+    /// Its three steps, each the certifier's own, on the staff it took on (which the
+    /// operations check).
+    TakeOnStaff => Certifier,
+    FlagStaffRight => Certifier,
+    RecertifyStaff => Certifier,
 }
 
 impl AdminOp {
@@ -137,6 +147,7 @@ impl Who {
             Who::TheUsersCoordinator | Who::Coordinator => {
                 matches!(actor, Actor::Coordinator { .. })
             }
+            Who::Certifier => matches!(actor, Actor::Certifier { .. }),
         }
     }
 
@@ -156,6 +167,9 @@ impl Who {
             Who::TheUsersCoordinator | Who::Coordinator => format!(
                 "{name} may not do this: it is a coordinator's step (at the command line, give --as with the coordinator's M-ID)."
             ),
+            Who::Certifier => format!(
+                "{name} may not do this: it is the step of a certifier of HUD's staff, a supervisor, OTC or COR the Help Desk designated (at the command line, give --as with its H-ID)."
+            ),
         }
     }
 }
@@ -169,6 +183,15 @@ impl Admin {
             Ok(())
         } else {
             Err(forbidden(who.refusal(&self.actor)))
+        }
+    }
+
+    /// [`Admin::permit`] for a certifier's own step: the acting certifier's id and H-ID.
+    pub(super) fn permit_certifier(&self, op: AdminOp) -> AdminResult<(i64, &MId)> {
+        self.permit(op)?;
+        match &self.actor {
+            Actor::Certifier { id, mid } => Ok((*id, mid)),
+            other => Err(forbidden(Who::Certifier.refusal(other))),
         }
     }
 

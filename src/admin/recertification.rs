@@ -221,6 +221,11 @@ impl Admin {
             let Some(right) = Right::parse(&right) else {
                 continue;
             };
+            // HUD's own staff follow their own window (internal recertification).
+            let window = match crate::directory::MId::parse(&mid) {
+                Some(m) => self.config.accounts.window_for(&m),
+                None => window,
+            };
             if now < window.next_deadline_after(crate::clock::from_epoch(flagged_at)) {
                 continue;
             }
@@ -241,20 +246,25 @@ impl Admin {
     }
 
     /// For an import: the user was recertified for the current cycle by the first coordinator
-    /// that manages it (the import stands for work done before).
+    /// that manages it, or HUD's staff member by its first certifier (the import stands for
+    /// work done before).
     pub async fn record_imported_recertification(&self, mid: &str) -> AdminResult<()> {
         self.permit(AdminOp::ImportRecertification)?;
         let user = self.subject(mid).await?;
-        let coordinator = self
-            .store
-            .operators()
-            .managers_of(user.id)
-            .await?
-            .into_iter()
-            .next()
-            .ok_or_else(|| invalid(format!("{mid} has no coordinator to have recertified it")))?;
+        let staff = user.mid.is_hud_staff();
+        let certifiers = if staff {
+            self.store.internal().certifiers_of(user.id).await?
+        } else {
+            self.store.operators().managers_of(user.id).await?
+        };
+        let coordinator = certifiers.into_iter().next().ok_or_else(|| {
+            invalid(format!(
+                "{mid} has no {} to have recertified it",
+                if staff { "certifier" } else { "coordinator" }
+            ))
+        })?;
         let now = self.now();
-        let cycle = self.config.accounts.recertification_window().cycle_of(now);
+        let cycle = self.config.accounts.window_for(&user.mid).cycle_of(now);
         let audit = self
             .entry("Recertify")
             .detail(format!("mid={mid} cycle={cycle} (imported)"));

@@ -55,6 +55,8 @@ pub struct PersonView {
     pub properties: Vec<PropertyChoice>,
     /// Whether the acting coordinator has this user among its staff (R18's first step).
     pub is_my_staff: bool,
+    /// HUD designated it to certify HUD's staff (a supervisor, OTC or COR).
+    pub certifier: bool,
 }
 
 impl Admin {
@@ -128,6 +130,7 @@ impl Admin {
             working_group_since: a.working_group_since,
             properties,
             is_my_staff,
+            certifier: store.internal().is_certifier(a.id).await?,
         })
     }
 

@@ -265,6 +265,33 @@ pub enum AccountCommand {
         #[arg(long = "property")]
         properties: Vec<String>,
     },
+    /// Designate an H-ID as a certifier of HUD's staff and contractors (a supervisor, OTC or
+    /// COR; HUD only), or end the designation.
+    Certifier {
+        #[arg(long)]
+        mid: String,
+        #[arg(long)]
+        off: bool,
+    },
+    /// As a certifier (--as H…), take an H-ID or C-ID on as staff you recertify.
+    TakeOnStaff {
+        #[arg(long)]
+        mid: String,
+    },
+    /// As a certifier (--as H…), flag a staff member's iMAX role for removal at the internal
+    /// deadline.
+    FlagStaff {
+        #[arg(long)]
+        mid: String,
+        /// Clear the flag instead.
+        #[arg(long)]
+        clear: bool,
+    },
+    /// As a certifier (--as H…), recertify a staff member for this internal cycle.
+    RecertifyStaff {
+        #[arg(long)]
+        mid: String,
+    },
     /// A coordinator who left: remove its BPRs, assignments, staff and rights, and make it a
     /// plain user (R22; the Help Desk, or --as another coordinator of its properties).
     Demote {
@@ -583,6 +610,35 @@ pub async fn admin_command(admin: &Admin, command: AdminCommand) -> Result<(), S
             AccountCommand::AssignStaff { mid } => {
                 admin.assign_staff(&mid).await.map_err(s)?;
                 println!("{mid} is assigned to {}", admin.actor().name());
+            }
+            AccountCommand::Certifier { mid, off } => {
+                admin.designate_certifier(&mid, !off).await.map_err(s)?;
+                let what = if off {
+                    "no longer certifies"
+                } else {
+                    "certifies"
+                };
+                println!("{mid} {what} HUD's staff and contractors");
+            }
+            AccountCommand::TakeOnStaff { mid } => {
+                admin.take_on_staff(&mid).await.map_err(s)?;
+                println!("{mid} is on your staff");
+            }
+            AccountCommand::FlagStaff { mid, clear } => {
+                admin
+                    .flag_staff_right(&mid, Right::Imax, !clear)
+                    .await
+                    .map_err(s)?;
+                let what = if clear {
+                    "no longer flagged"
+                } else {
+                    "flagged for removal at the deadline"
+                };
+                println!("the iMAX role of {mid} is {what}");
+            }
+            AccountCommand::RecertifyStaff { mid } => {
+                let cycle = admin.recertify_staff(&mid).await.map_err(s)?;
+                println!("{mid} is recertified for the {cycle} internal cycle");
             }
             AccountCommand::Demote { mid } => {
                 admin.demote(&mid).await.map_err(s)?;

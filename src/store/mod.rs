@@ -22,6 +22,7 @@ pub mod certifications;
 pub mod check;
 pub mod committer;
 mod context;
+pub mod internal;
 pub mod mailboxes;
 pub mod messages;
 mod migrate;
@@ -176,6 +177,10 @@ impl Store {
     /// What yearly certifications cover, and what lapses at their deadlines.
     pub fn certifications(&self) -> certifications::Certifications<'_> {
         certifications::Certifications::new(&self.pool, &self.committer)
+    }
+    /// HUD's own staff recertification: certifiers and their staff.
+    pub fn internal(&self) -> internal::Internal<'_> {
+        internal::Internal::new(&self.pool, &self.committer)
     }
     /// Coordinators, Help Desk staff and what they manage.
     pub fn operators(&self) -> operators::Operators<'_> {

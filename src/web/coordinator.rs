@@ -38,6 +38,7 @@ pub fn routes() -> Router<Web> {
             .route(&format!("{base}/staff"), post(staff))
             .route(&format!("{base}/recertify"), post(recertify))
             .route(&format!("{base}/demote"), post(demote))
+            .route(&format!("{base}/certifier"), post(designate))
             .route(&format!("{base}/password"), post(temporary_password));
     }
     r
@@ -91,6 +92,7 @@ impl Done {
             "admitted" => format!("{who} is in the iMAX working group."),
             "rights" => format!("The rights of {who} were changed."),
             "roles" => "Your own actions and roles were saved.".into(),
+            "certifier" => format!("The designation of {who} as a certifier of HUD's staff was changed."),
             "demoted" => format!("{who} is no longer a coordinator: its Business Partner Relationships, property assignments and rights were removed."),
             "flag" => format!("The recertification flags of {who} were changed."),
             "properties" => format!("The property assignments of {who} were saved."),
@@ -639,6 +641,16 @@ person_action!(properties, "properties", PropertiesForm, |admin, mid, f| {
         }
     }
     Ok(())
+});
+
+/// The Help Desk's designation of an H-ID as a certifier of HUD's staff.
+#[derive(Deserialize)]
+struct DesignateForm {
+    on: YesNo,
+}
+
+person_action!(designate, "certifier", DesignateForm, |admin, mid, f| {
+    admin.designate_certifier(mid, f.on == YesNo::Yes).await
 });
 
 person_action!(demote, "demoted", Button, |admin, mid, _f| admin

@@ -16,6 +16,7 @@
 #![allow(clippy::result_large_err)]
 
 mod account;
+mod certifier;
 mod coordinator;
 mod helpdesk;
 mod mailbox;
@@ -71,6 +72,7 @@ pub fn routes(web: Web) -> Router<Gateway> {
         .merge(account::routes())
         .merge(mailbox::routes(web.gw.config()))
         .merge(coordinator::routes())
+        .merge(certifier::routes())
         .merge(helpdesk::routes())
         .layer(form_limit)
         .layer(axum::middleware::from_fn(same_origin_posts))
@@ -186,6 +188,8 @@ pub struct Chrome {
     pub mailbox: Option<String>,
     pub coordinator: bool,
     pub help_desk: bool,
+    /// A certifier of HUD's staff (a supervisor, OTC or COR).
+    pub certifier: bool,
     pub notice: Option<String>,
     pub error: Option<String>,
 }
@@ -415,6 +419,14 @@ impl Web {
             .is_help_desk(a.id)
             .await
             .unwrap_or(false);
+        let certifier = a.mid.is_hud_staff()
+            && self
+                .gw
+                .store()
+                .internal()
+                .is_certifier(a.id)
+                .await
+                .unwrap_or(false);
         let mailbox = match s.row.mailbox {
             Some((id, _)) => self
                 .gw
@@ -434,6 +446,7 @@ impl Web {
             mailbox,
             coordinator: a.kind == crate::directory::AccountKind::Coordinator,
             help_desk,
+            certifier,
             notice: None,
             error: None,
         }
