@@ -63,7 +63,12 @@ pub fn sqlite_file(path: &Path) -> io::Result<()> {
             dir(parent)?;
         }
     }
-    file_options().create(true).append(true).open(path)?;
+    // Created private when missing, and only then opened here: closing a descriptor of a
+    // database file this process already has open through SQLite would drop SQLite's POSIX
+    // locks on it (they belong to the process, not the descriptor).
+    if !path.exists() {
+        file_options().create(true).append(true).open(path)?;
+    }
     for suffix in ["", "-wal", "-shm"] {
         tighten(&path.with_file_name(format!(
             "{}{suffix}",
