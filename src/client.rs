@@ -256,9 +256,154 @@ impl S2sClient {
                 let enc = base64::engine::general_purpose::STANDARD.encode(b);
                 full(format!("{prefix}{enc}{suffix}"))
             }
-            Content::File(path) => streamed(prefix, tokio::fs::File::open(path).await?, suffix),
+            Content::File(path) => {
+                streamed(prefix, tokio::fs::File::open(path).await?, suffix, true)
+            }
         };
         self.post(body).await
+    }
+
+    /// `SendFile` as MTOM/XOP (`multipart/related`, as WCF and JAX-WS send large files): the
+    /// envelope's content is an `xop:Include` of a second part carrying the file's raw bytes.
+    pub async fn send_file_mtom(
+        &mut self,
+        mailbox: &str,
+        mailbox_password: &str,
+        to: Option<&str>,
+        file_name: &str,
+        content: Content,
+    ) -> Result<Reply, ClientError> {
+        let mut fields = vec![("mailbox", mailbox), ("mailboxPassword", mailbox_password)];
+        if let Some(t) = to {
+            fields.push(("toMailbox", t));
+        }
+        fields.push(("fileName", file_name));
+        if self.resend {
+            fields.push(("resend", "true"));
+        }
+        let b = mime_boundary();
+        let prefix = format!(
+            "--{b}\r\nContent-Type: application/xop+xml; charset=UTF-8; type=\"text/xml\"\r\nContent-ID: <root@imax-client>\r\n\r\n{}{}<t:content><xop:Include xmlns:xop=\"{}\" href=\"cid:file@imax-client\"/></t:content></t:SendFile></soap:Body></soap:Envelope>\r\n--{b}\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\nContent-ID: <file@imax-client>\r\n\r\n",
+            self.open("SendFile"),
+            Self::fields(&fields),
+            crate::s2s::envelope::XOP,
+        );
+        let suffix = format!("\r\n--{b}--\r\n");
+        let body = match content {
+            Content::Bytes(bytes) => {
+                let mut all = prefix.into_bytes();
+                all.extend_from_slice(&bytes);
+                all.extend_from_slice(suffix.as_bytes());
+                full(all)
+            }
+            Content::File(path) => {
+                streamed(prefix, tokio::fs::File::open(path).await?, suffix, false)
+            }
+        };
+        let ct = format!(
+            "multipart/related; type=\"application/xop+xml\"; boundary=\"{b}\"; start=\"<root@imax-client>\"; start-info=\"text/xml\""
+        );
+        let (status, _, bytes) = self.exchange(body, &ct, None).await?;
+        parse_reply(status, &bytes)
+    }
+
+    /// `GetMessage` asking for MTOM (`Accept: multipart/related`): the reply, and the file's
+    /// bytes from the binary part its content's `xop:Include` names (`None` if it answered
+    /// otherwise, a Fault for one).
+    pub async fn get_message_mtom(
+        &mut self,
+        mailbox: &str,
+        mailbox_password: &str,
+        message_id: &str,
+    ) -> Result<(Reply, Option<Vec<u8>>), ClientError> {
+        let xml = format!(
+            "{}{}</t:GetMessage></soap:Body></soap:Envelope>",
+            self.open("GetMessage"),
+            Self::fields(&[
+                ("mailbox", mailbox),
+                ("mailboxPassword", mailbox_password),
+                ("messageId", message_id),
+            ])
+        );
+        let (status, ct, bytes) = self
+            .exchange(
+                full(xml),
+                "text/xml; charset=utf-8",
+                Some("multipart/related, text/xml"),
+            )
+            .await?;
+        let Some(boundary) = ct
+            .split(';')
+            .find_map(|p| p.trim().strip_prefix("boundary="))
+            .map(|b| b.trim_matches('"').to_string())
+        else {
+            return Ok((parse_reply(status, &bytes)?, None));
+        };
+        let mut splitter = crate::s2s::multipart::Splitter::new(&boundary);
+        let mut pieces = Vec::new();
+        splitter
+            .feed(&bytes, &mut pieces)
+            .map_err(|e| ClientError::Response(e.to_string()))?;
+        splitter
+            .finish()
+            .map_err(|e| ClientError::Response(e.to_string()))?;
+        let mut parts: Vec<Vec<u8>> = Vec::new();
+        for p in pieces {
+            match p {
+                crate::s2s::multipart::Piece::Part(_) => parts.push(Vec::new()),
+                crate::s2s::multipart::Piece::Data(d) => {
+                    if let Some(last) = parts.last_mut() {
+                        last.extend_from_slice(&d);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let mut parts = parts.into_iter();
+        let root = parts
+            .next()
+            .ok_or_else(|| ClientError::Response("an MTOM answer without parts".into()))?;
+        Ok((parse_reply(status, &root)?, parts.next()))
+    }
+
+    /// Posts `body` as `content_type`; the answer's status, Content-Type and bytes.
+    async fn exchange(
+        &mut self,
+        body: ReqBody,
+        content_type: &str,
+        accept: Option<&str>,
+    ) -> Result<(u16, String, Bytes), ClientError> {
+        self.sender.ready().await?;
+        let mut req = hyper::Request::post("/s2s")
+            .header(hyper::header::HOST, &self.host)
+            .header(hyper::header::CONTENT_TYPE, content_type)
+            .header("SOAPAction", "\"\"");
+        if let Some(a) = accept {
+            req = req.header(hyper::header::ACCEPT, a);
+        }
+        let req = req
+            .body(body)
+            .map_err(|e| ClientError::Response(e.to_string()))?;
+        let resp = self.sender.send_request(req).await?;
+        let status = resp.status().as_u16();
+        let ct = resp
+            .headers()
+            .get(hyper::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let bytes = resp.into_body().collect().await?.to_bytes();
+        Ok((status, ct, bytes))
+    }
+
+    /// Posts any body with this Content-Type (for tests of malformed MTOM requests).
+    pub async fn post_raw_as(
+        &mut self,
+        content_type: &str,
+        body: impl Into<Bytes>,
+    ) -> Result<Reply, ClientError> {
+        let (status, _, bytes) = self.exchange(full(body), content_type, None).await?;
+        parse_reply(status, &bytes)
     }
 
     /// Posts a prepared body to `/s2s`.
@@ -267,17 +412,8 @@ impl S2sClient {
     }
 
     async fn post(&mut self, body: ReqBody) -> Result<Reply, ClientError> {
-        self.sender.ready().await?;
-        let req = hyper::Request::post("/s2s")
-            .header(hyper::header::HOST, &self.host)
-            .header(hyper::header::CONTENT_TYPE, "text/xml; charset=utf-8")
-            .header("SOAPAction", "\"\"")
-            .body(body)
-            .map_err(|e| ClientError::Response(e.to_string()))?;
-        let resp = self.sender.send_request(req).await?;
-        let http_status = resp.status().as_u16();
-        let bytes = resp.into_body().collect().await?.to_bytes();
-        parse_reply(http_status, &bytes)
+        let (status, _, bytes) = self.exchange(body, "text/xml; charset=utf-8", None).await?;
+        parse_reply(status, &bytes)
     }
 
     /// `GET path` (for the WSDL).
@@ -300,14 +436,22 @@ fn full(b: impl Into<Bytes>) -> ReqBody {
         .boxed()
 }
 
-fn streamed(prefix: String, file: tokio::fs::File, suffix: String) -> ReqBody {
+/// A MIME boundary no file contains by chance.
+fn mime_boundary() -> String {
+    let mut b = [0u8; 16];
+    let _ = getrandom::getrandom(&mut b);
+    format!("imax-client-{}", hex::encode(b))
+}
+
+/// `prefix`, the file (base64-encoded when `encode`, raw otherwise), `suffix`, as read.
+fn streamed(prefix: String, file: tokio::fs::File, suffix: String, encode: bool) -> ReqBody {
     enum P {
         Start(String, tokio::fs::File, String),
         Body(tokio::fs::File, String),
         End(String),
         Done,
     }
-    let s = futures_util::stream::unfold(P::Start(prefix, file, suffix), |p| async move {
+    let s = futures_util::stream::unfold(P::Start(prefix, file, suffix), move |p| async move {
         match p {
             P::Start(a, f, s) => Some((Ok(Frame::data(Bytes::from(a))), P::Body(f, s))),
             P::Body(mut f, s) => {
@@ -323,13 +467,17 @@ fn streamed(prefix: String, file: tokio::fs::File, suffix: String) -> ReqBody {
                 if n == 0 {
                     return Some((Ok(Frame::data(Bytes::from(s))), P::Done));
                 }
-                let enc = base64::engine::general_purpose::STANDARD.encode(&buf[..n]);
+                let enc = if encode {
+                    Bytes::from(base64::engine::general_purpose::STANDARD.encode(&buf[..n]))
+                } else {
+                    Bytes::copy_from_slice(&buf[..n])
+                };
                 let next = if n < buf.len() {
                     P::End(s)
                 } else {
                     P::Body(f, s)
                 };
-                Some((Ok(Frame::data(Bytes::from(enc))), next))
+                Some((Ok(Frame::data(enc)), next))
             }
             P::End(s) => Some((Ok(Frame::data(Bytes::from(s))), P::Done)),
             P::Done => None,

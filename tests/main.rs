@@ -16,6 +16,7 @@ mod folders;
 mod guessing;
 mod lifecycle;
 mod matrix;
+mod mtom;
 mod nodes;
 mod ops;
 mod replies;

@@ -19,6 +19,8 @@ pub const SOAP12_ENV: &str = "http://www.w3.org/2003/05/soap-envelope";
 pub const WSSE: &str =
     "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd";
 pub const TNS: &str = "urn:imax-gateway:s2s:1";
+/// XOP's `Include` (MTOM): the content is in another part of a multipart/related request.
+pub const XOP: &str = "http://www.w3.org/2004/08/xop/include";
 const PASSWORD_TEXT: &str = "#PasswordText";
 
 /// The WS-Security UsernameToken: the person's M-ID and password (R9).
@@ -35,6 +37,8 @@ pub struct Envelope {
     pub token: Option<UsernameToken>,
     pub operation: Option<String>,
     pub fields: Vec<(String, String)>,
+    /// SendFile's content as `<xop:Include href="cid:…"/>`: the href (MTOM).
+    pub xop_include: Option<String>,
 }
 
 /// A typed operation request.
@@ -80,6 +84,7 @@ enum Ns {
     Soap,
     Wsse,
     Tns,
+    Xop,
     None,
     Other,
 }
@@ -108,6 +113,7 @@ pub fn parse(xml: &[u8], partial: bool) -> Result<Envelope, Refusal> {
                 x if x == SOAP_ENV.as_bytes() => Ns::Soap,
                 x if x == WSSE.as_bytes() => Ns::Wsse,
                 x if x == TNS.as_bytes() => Ns::Tns,
+                x if x == XOP.as_bytes() => Ns::Xop,
                 x if x == SOAP12_ENV.as_bytes() => {
                     return Err(malformed("Only SOAP 1.1 envelopes are accepted."))
                 }
@@ -137,6 +143,26 @@ pub fn parse(xml: &[u8], partial: bool) -> Result<Envelope, Refusal> {
             }
             Event::Empty(e) => {
                 let local = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
+                // SendFile's content as an XOP Include: where its bytes are (MTOM).
+                if ns == Ns::Xop
+                    && local == "Include"
+                    && path.len() == 4
+                    && path[1].1 == "Body"
+                    && path[3].1 == "content"
+                {
+                    if env.xop_include.is_some() {
+                        return Err(malformed("The content holds more than one xop:Include."));
+                    }
+                    let href = e
+                        .attributes()
+                        .flatten()
+                        .find(|a| a.key.as_ref() == b"href")
+                        .map(|a| String::from_utf8_lossy(&a.value).into_owned());
+                    env.xop_include =
+                        Some(href.ok_or_else(|| malformed("An xop:Include has no href."))?);
+                    buf.clear();
+                    continue;
+                }
                 path.push((ns, local));
                 check_position(&path)?;
                 if path.len() == 3 && path[1].1 == "Body" {

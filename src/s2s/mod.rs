@@ -7,6 +7,8 @@
 //! starts, so an unauthorised client cannot make the gateway store anything.
 
 pub mod envelope;
+mod mtom;
+pub mod multipart;
 mod operations;
 pub mod reply;
 pub mod scan;
@@ -116,6 +118,7 @@ async fn post_call(
     State(gw): State<Gateway>,
     Extension(ClientAddr(peer)): Extension<ClientAddr>,
     id: Option<Extension<RequestId>>,
+    headers: HeaderMap,
     body: Body,
 ) -> Response {
     let caller = Caller {
@@ -123,7 +126,15 @@ async fn post_call(
         door: Door::SystemToSystem,
         request: id.as_ref().map(|Extension(i)| *i),
     };
-    match handle(&gw, caller, body).await {
+    // MTOM/XOP: a multipart/related request, and the answer of GetMessage in kind when the
+    // client sent one or says it takes one.
+    let reply_mtom = mtom::wanted(&headers);
+    let result = match mtom::request_boundary(&headers) {
+        Some(Ok(boundary)) => mtom::handle(&gw, caller, &boundary, body, reply_mtom).await,
+        Some(Err(r)) => Err(r),
+        None => handle(&gw, caller, body, reply_mtom).await,
+    };
+    match result {
         Ok(r) => r,
         Err(refusal) => fault_response(&refusal, id.as_ref().map(|Extension(i)| i)),
     }
@@ -183,7 +194,12 @@ async fn drain(stream: &mut axum::body::BodyDataStream, limit: u64) {
     let _ = tokio::time::timeout(DRAIN_TIME, discard).await;
 }
 
-async fn handle(gw: &Gateway, caller: Caller, body: Body) -> Result<Response, Refusal> {
+async fn handle(
+    gw: &Gateway,
+    caller: Caller,
+    body: Body,
+    reply_mtom: bool,
+) -> Result<Response, Refusal> {
     let limits = &gw.config().limits;
     let mut scanner = Scanner::new(limits.max_envelope_bytes, limits.max_file_bytes);
     let drain_limit = limits.max_file_bytes.saturating_mul(3) / 2 + (1 << 20);
@@ -233,6 +249,23 @@ async fn handle(gw: &Gateway, caller: Caller, body: Body) -> Result<Response, Re
     }
     scanner.finish().map_err(scan_refusal)?;
     let env = envelope::parse(scanner.skeleton(), false)?;
+    if env.xop_include.is_some() {
+        return Err(Refusal::with_detail(
+            Code::MalformedRequest,
+            "The content is an xop:Include, but the request is not multipart/related (MTOM).",
+        ));
+    }
+    dispatch(gw, caller, env, upload, reply_mtom).await
+}
+
+/// Calls the operation an envelope names, with the upload its content went to.
+async fn dispatch(
+    gw: &Gateway,
+    caller: Caller,
+    env: envelope::Envelope,
+    upload: Option<(Upload, MailboxSession)>,
+    reply_mtom: bool,
+) -> Result<Response, Refusal> {
     let request = env.request()?;
     let person = env.person()?;
     let call = operations::Call {
@@ -280,7 +313,7 @@ async fn handle(gw: &Gateway, caller: Caller, body: Body) -> Result<Response, Re
         Request::GetMessage {
             mailbox,
             message_id,
-        } => call.get_message(&mailbox, &message_id).await,
+        } => call.get_message(&mailbox, &message_id, reply_mtom).await,
         Request::AckMessage {
             mailbox,
             message_id,

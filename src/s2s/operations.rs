@@ -77,15 +77,21 @@ impl Call<'_> {
         ))
     }
 
-    /// `GetMessage`: the body streamed, base64-encoded as it is read.
+    /// `GetMessage`: the body streamed, base64-encoded as it is read, or (MTOM) as a binary
+    /// part of its own.
     pub async fn get_message(
         &self,
         mailbox: &Credentials,
         message_id: &str,
+        mtom: bool,
     ) -> Result<Response, Refusal> {
         let session = self.open(Operation::GetMessage, mailbox).await?;
         let (info, body) = self.gw.get_message(&session, message_id).await?;
-        Ok(xml_response(StatusCode::OK, streamed_message(&info, body)))
+        Ok(if mtom {
+            super::mtom::message_response(&info, body)
+        } else {
+            xml_response(StatusCode::OK, streamed_message(&info, body))
+        })
     }
 
     /// `AckMessage`: the message leaves the unread view; history keeps it.

@@ -1,0 +1,341 @@
+//! MTOM/XOP (SOAP 1.1 over `multipart/related`, as .NET WCF and Java JAX-WS send large
+//! binaries): the envelope is the root part, and SendFile's `<content>` holds
+//! `<xop:Include href="cid:…"/>` naming a later part whose raw bytes are the file, with no
+//! base64 to decode. The parts are split as they stream in ([`multipart`](super::multipart)):
+//! the root goes through the same [`Scanner`] as a plain request (so the credentials before the
+//! content are checked before anything is stored), and the file part goes straight to the body
+//! store. GetMessage answers in kind, the file as a binary part, when the request came as MTOM
+//! or its `Accept` names `multipart/related`.
+
+use super::multipart::{header, Piece, SplitError, Splitter, MAX_BOUNDARY};
+use super::{body_refusal, dispatch, drain, envelope, reply, scan_refusal, start_upload, Scanner};
+use crate::error::{Code, Refusal};
+use crate::gateway::{Caller, Delivery, Gateway, MailboxSession, Upload};
+use crate::mailbox::MessageInfo;
+use axum::body::Body;
+use axum::http::{header as http, HeaderMap, HeaderValue, StatusCode};
+use axum::response::Response;
+use bytes::Bytes;
+use futures_util::StreamExt;
+
+fn malformed(why: impl Into<String>) -> Refusal {
+    Refusal::with_detail(Code::MalformedRequest, why)
+}
+
+/// The media type and parameters of a Content-Type value: (`type/subtype` in lower case,
+/// parameters with lower-case names and unquoted values).
+fn media(value: &str) -> (String, Vec<(String, String)>) {
+    // Split at semicolons outside quoted strings (a boundary may hold one).
+    let mut items = Vec::new();
+    let (mut current, mut quoted) = (String::new(), false);
+    for c in value.chars() {
+        match c {
+            '"' => {
+                quoted = !quoted;
+                current.push(c);
+            }
+            ';' if !quoted => items.push(std::mem::take(&mut current)),
+            _ => current.push(c),
+        }
+    }
+    items.push(current);
+    let mut items = items.into_iter();
+    let kind = items.next().unwrap_or_default().trim().to_ascii_lowercase();
+    let params = items
+        .filter_map(|p| {
+            let (k, v) = p.split_once('=')?;
+            let v = v.trim();
+            let v = v
+                .strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .unwrap_or(v);
+            Some((k.trim().to_ascii_lowercase(), v.to_string()))
+        })
+        .collect();
+    (kind, params)
+}
+
+/// The boundary of a `multipart/related` request (`None`: not one; an error: one whose
+/// boundary is missing or unusable).
+pub(super) fn request_boundary(headers: &HeaderMap) -> Option<Result<String, Refusal>> {
+    let value = headers.get(http::CONTENT_TYPE)?.to_str().ok()?;
+    let (kind, params) = media(value);
+    if kind != "multipart/related" {
+        return None;
+    }
+    let boundary = params
+        .iter()
+        .find(|(k, _)| k == "boundary")
+        .map(|(_, v)| v.clone());
+    Some(match boundary {
+        Some(b) if !b.is_empty() && b.len() <= MAX_BOUNDARY && b.is_ascii() => Ok(b),
+        _ => Err(malformed(
+            "A multipart/related request needs a boundary of 1 to 70 characters.",
+        )),
+    })
+}
+
+/// Whether the client sent MTOM or says it takes it (`Accept: multipart/related`).
+pub(super) fn wanted(headers: &HeaderMap) -> bool {
+    let has = |name: http::HeaderName| {
+        headers.get_all(name).iter().any(|v| {
+            v.to_str()
+                .map(|v| v.to_ascii_lowercase().contains("multipart/related"))
+                .unwrap_or(false)
+        })
+    };
+    has(http::CONTENT_TYPE) || has(http::ACCEPT)
+}
+
+fn split_refusal(e: SplitError) -> Refusal {
+    malformed(format!("The multipart/related request is malformed: {e}."))
+}
+
+/// A Content-ID without its angle brackets; an href's `cid:` URL decoded (RFC 2392).
+fn content_id(value: &str) -> String {
+    value
+        .trim()
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .to_string()
+}
+
+fn cid_of_href(href: &str) -> Option<String> {
+    let rest = href.trim().strip_prefix("cid:")?;
+    Some(
+        percent_encoding::percent_decode_str(rest)
+            .decode_utf8_lossy()
+            .into_owned(),
+    )
+}
+
+/// Where the parts have got to.
+enum Stage {
+    /// Before the root part.
+    Start,
+    /// In the root part: the envelope.
+    Root,
+    /// After the root: the envelope parsed, waiting for the part its Include names.
+    AfterRoot {
+        env: envelope::Envelope,
+        cid: Option<String>,
+    },
+    /// In the file part.
+    File { env: envelope::Envelope },
+    /// In a part nobody asked for (skipped), or after the file.
+    Other {
+        env: envelope::Envelope,
+        file_seen: bool,
+    },
+    /// After the closing boundary.
+    Done {
+        env: envelope::Envelope,
+        file_seen: bool,
+    },
+}
+
+/// A SOAP call as MTOM.
+pub(super) async fn handle(
+    gw: &Gateway,
+    caller: Caller,
+    boundary: &str,
+    body: Body,
+    reply_mtom: bool,
+) -> Result<Response, Refusal> {
+    let limits = &gw.config().limits;
+    let drain_limit = limits.max_file_bytes.saturating_mul(3) / 2 + (1 << 20);
+    let mut stream = body.into_data_stream();
+    let mut upload: Option<(Upload, MailboxSession)> = None;
+    let abandon = |upload: &mut Option<(Upload, MailboxSession)>, r: Refusal| {
+        let taken = upload.take();
+        async move {
+            match taken {
+                Some((_, session)) => gw.abandon_send(&session, r).await,
+                None => r,
+            }
+        }
+    };
+    let mut splitter = Splitter::new(boundary);
+    let mut scanner = Scanner::new(limits.max_envelope_bytes, limits.max_file_bytes);
+    let mut stage = Stage::Start;
+    let mut pieces = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = match chunk {
+            Ok(c) => c,
+            Err(e) => return Err(abandon(&mut upload, body_refusal(&e)).await),
+        };
+        pieces.clear();
+        if let Err(e) = splitter.feed(&chunk, &mut pieces) {
+            let r = abandon(&mut upload, split_refusal(e)).await;
+            drain(&mut stream, drain_limit).await;
+            return Err(r);
+        }
+        for piece in pieces.drain(..) {
+            match step(gw, caller, &mut scanner, &mut upload, stage, piece).await {
+                Ok(next) => stage = next,
+                Err(r) => {
+                    let r = abandon(&mut upload, r).await;
+                    drain(&mut stream, drain_limit).await;
+                    return Err(r);
+                }
+            }
+        }
+    }
+    if let Err(e) = splitter.finish() {
+        return Err(abandon(&mut upload, split_refusal(e)).await);
+    }
+    let Stage::Done { env, file_seen } = stage else {
+        return Err(abandon(&mut upload, split_refusal(SplitError::Unfinished)).await);
+    };
+    if env.xop_include.is_some() && !file_seen {
+        let r = malformed("No part has the Content-ID the content's xop:Include names.");
+        return Err(abandon(&mut upload, r).await);
+    }
+    dispatch(gw, caller, env, upload, reply_mtom).await
+}
+
+/// One piece of the body, at `stage`; the stage after it.
+async fn step(
+    gw: &Gateway,
+    caller: Caller,
+    scanner: &mut Scanner,
+    upload: &mut Option<(Upload, MailboxSession)>,
+    stage: Stage,
+    piece: Piece,
+) -> Result<Stage, Refusal> {
+    Ok(match (stage, piece) {
+        (Stage::Start, Piece::Part(headers)) => {
+            let (kind, params) = media(header(&headers, "content-type").unwrap_or(""));
+            let xop = kind == "application/xop+xml"
+                && params
+                    .iter()
+                    .any(|(k, v)| k == "type" && v.eq_ignore_ascii_case("text/xml"));
+            if !(xop || kind == "text/xml") {
+                return Err(malformed(
+                    "The first part of an MTOM request is the SOAP 1.1 envelope, as application/xop+xml; type=\"text/xml\".",
+                ));
+            }
+            Stage::Root
+        }
+        (Stage::Start, Piece::Done) => return Err(malformed("The request has no parts.")),
+        (Stage::Root, Piece::Data(bytes)) => {
+            let fed = scanner.feed(&bytes).map_err(scan_refusal)?;
+            if fed.content_started {
+                *upload = Some(start_upload(gw, caller, scanner.skeleton()).await?);
+            }
+            // A client may still send a small file inline, as base64.
+            if let (false, Some((staged, _))) = (fed.content.is_empty(), upload.as_mut()) {
+                staged.write(&fed.content).await.map_err(Refusal::from)?;
+            }
+            Stage::Root
+        }
+        (Stage::Root, Piece::PartEnd) => {
+            scanner.finish().map_err(scan_refusal)?;
+            let env = envelope::parse(scanner.skeleton(), false)?;
+            let cid = match &env.xop_include {
+                Some(href) => Some(
+                    cid_of_href(href)
+                        .ok_or_else(|| malformed("An xop:Include's href is not a cid: URL."))?,
+                ),
+                None => None,
+            };
+            Stage::AfterRoot { env, cid }
+        }
+        (Stage::AfterRoot { env, cid }, Piece::Part(headers)) => {
+            let id = header(&headers, "content-id").map(content_id);
+            match (&cid, id) {
+                (Some(want), Some(id)) if *want == id => {
+                    if upload.is_none() {
+                        return Err(malformed("Only SendFile carries content."));
+                    }
+                    Stage::File { env }
+                }
+                _ => Stage::Other {
+                    env,
+                    file_seen: false,
+                },
+            }
+        }
+        (Stage::AfterRoot { env, .. }, Piece::Done) => Stage::Done {
+            env,
+            file_seen: false,
+        },
+        (Stage::File { env }, Piece::Data(bytes)) => {
+            if let Some((staged, _)) = upload.as_mut() {
+                staged.write(&bytes).await.map_err(Refusal::from)?;
+            }
+            Stage::File { env }
+        }
+        (Stage::File { env }, Piece::PartEnd) => Stage::Other {
+            env,
+            file_seen: true,
+        },
+        (Stage::Other { env, file_seen }, Piece::Done) => Stage::Done { env, file_seen },
+        (Stage::Other { env, file_seen }, Piece::Part(_)) => {
+            if file_seen {
+                return Err(malformed(
+                    "An MTOM SendFile has two parts: the envelope, then the file.",
+                ));
+            }
+            Stage::Other { env, file_seen }
+        }
+        (other @ Stage::Other { .. }, Piece::Data(_) | Piece::PartEnd) => other,
+        (_, _) => return Err(split_refusal(SplitError::Unfinished)),
+    })
+}
+
+/// A boundary no file can contain by chance: 32 random hex digits.
+fn boundary() -> String {
+    let mut b = [0u8; 16];
+    let _ = getrandom::getrandom(&mut b);
+    format!("imax-mtom-{}", hex::encode(b))
+}
+
+const ROOT_ID: &str = "root.message@imax-gateway";
+const FILE_ID: &str = "content.message@imax-gateway";
+
+/// GetMessage's answer as MTOM: the envelope, whose content is an Include of the second part,
+/// and the file's bytes as they are read (a body that does not match its row ends the
+/// response before its closing boundary, as in the plain answer).
+pub(super) fn message_response(info: &MessageInfo, body: Delivery) -> Response {
+    let b = boundary();
+    let head = format!(
+        "--{b}\r\nContent-Type: application/xop+xml; charset=UTF-8; type=\"text/xml\"\r\nContent-Transfer-Encoding: 8bit\r\nContent-ID: <{ROOT_ID}>\r\n\r\n{}<tns:GetMessageResponse><tns:status>200</tns:status>{}<tns:content><xop:Include xmlns:xop=\"{}\" href=\"cid:{FILE_ID}\"/></tns:content></tns:GetMessageResponse>{}\r\n--{b}\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\nContent-ID: <{FILE_ID}>\r\n\r\n",
+        reply::envelope_open(),
+        reply::message_info("message", info),
+        envelope::XOP,
+        reply::ENVELOPE_CLOSE,
+    );
+    let tail = format!("\r\n--{b}--\r\n");
+    let stream = futures_util::stream::once(async move { Ok(Bytes::from(head)) })
+        .chain(body)
+        .chain(futures_util::stream::once(
+            async move { Ok(Bytes::from(tail)) },
+        ));
+    let mut r = Response::new(Body::from_stream(stream));
+    *r.status_mut() = StatusCode::OK;
+    let ct = format!(
+        "multipart/related; type=\"application/xop+xml\"; boundary=\"{b}\"; start=\"<{ROOT_ID}>\"; start-info=\"text/xml\""
+    );
+    if let Ok(v) = HeaderValue::from_str(&ct) {
+        r.headers_mut().insert(http::CONTENT_TYPE, v);
+    }
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_types_and_cids_are_read_as_the_rfcs_write_them() {
+        let (kind, params) = media(
+            "Multipart/Related; type=\"application/xop+xml\"; boundary=\"uuid:1;2\"; start=\"<root>\"",
+        );
+        assert_eq!(kind, "multipart/related");
+        assert!(params.contains(&("type".into(), "application/xop+xml".into())));
+        assert_eq!(content_id(" <file@x> "), "file@x");
+        assert_eq!(cid_of_href("cid:a%40b").as_deref(), Some("a@b"));
+        assert_eq!(cid_of_href("http://x"), None);
+    }
+}
