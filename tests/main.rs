@@ -17,6 +17,7 @@ mod guessing;
 mod lifecycle;
 mod matrix;
 mod mtom;
+mod nodesoap;
 mod nodes;
 mod ops;
 mod replies;
