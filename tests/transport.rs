@@ -32,6 +32,9 @@ async fn wsdl_and_xsd_are_served_with_the_gateway_address() {
             "{op}"
         );
     }
+    // The binding advertises MTOM (issue 13, item 5), the policy WCF reads.
+    assert!(wsdl.contains("<wsp:PolicyReference URI=\"#ImaxBinding_Mtom\"/>"));
+    assert!(wsdl.contains("<wsoma:OptimizedMimeSerialization/>"));
     let (status, xsd) = c.get("/imax-s2s.xsd").await.expect("xsd");
     assert_eq!(status, 200);
     assert!(xsd.contains("name=\"imaxFault\""));
