@@ -14,6 +14,10 @@
 //! rounds, with each server's CPU time per request; and one 50 MiB upload to each. The ratios
 //! are what count: this machine's absolute figures vary from run to run.
 //!
+//! `--listing` measures instead a folder's first full page (100 messages) through the real
+//! server with 100 messages in the store and then with a million (`--listing-rows N`), seeded
+//! straight into the database, and prints the ratios.
+//!
 //! Run: `scripts/bench` (starts a private PostgreSQL cluster, durable settings, and runs both
 //! engines in one go), or `cargo bench --bench load` for SQLite alone; add `--quick` for a
 //! short run. Each worker keeps one HTTP/1.1 connection, as vendor software does.
@@ -38,6 +42,8 @@ struct Server {
     child: Child,
     url: String,
     ca: PathBuf,
+    /// The gateway's database (empty for the bare server).
+    database_url: String,
 }
 
 impl Drop for Server {
@@ -111,10 +117,16 @@ async fn start(dir: &Path, engine: &Engine) -> Server {
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
+    let database_url = if database_url.is_empty() {
+        format!("sqlite://{}", dir.join("imax.db").display())
+    } else {
+        database_url
+    };
     let server = Server {
         child,
         url: format!("https://localhost:{port}"),
         ca: dir.join("tls/dev-ca.pem"),
+        database_url,
     };
     for _ in 0..200 {
         if server.ca.exists()
@@ -158,6 +170,7 @@ fn start_bare(dir: &Path) -> Server {
         child,
         url: format!("https://localhost:{port}"),
         ca: dir.join("tls/dev-ca.pem"),
+        database_url: String::new(),
     }
 }
 
@@ -466,6 +479,128 @@ async fn run_gets(
     stats(lat, start.elapsed(), errors)
 }
 
+/// Adds `n` messages from Maple Court to the PBCA straight into the database (rows only: a
+/// listing reads no bodies), received one second apart and all before now.
+async fn seed(server: &Server, first: i64, n: i64) {
+    use sqlx::Executor;
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::any::AnyPoolOptions::new()
+        .max_connections(1)
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                if conn.backend_name() == "SQLite" {
+                    conn.execute("PRAGMA busy_timeout = 60000").await?;
+                }
+                Ok(())
+            })
+        })
+        .connect(&server.database_url)
+        .await
+        .expect("the gateway's database");
+    let numbers = if server.database_url.starts_with("sqlite:") {
+        "(WITH RECURSIVE n(i) AS (SELECT $1 UNION ALL SELECT i + 1 FROM n WHERE i < $2) SELECT i FROM n) n"
+    } else {
+        "generate_series($1::BIGINT, $2::BIGINT) AS n(i)"
+    };
+    let start = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+        - 2_000_000;
+    let sql = format!(
+        "INSERT INTO messages (message_id, from_mailbox, to_mailbox, sent_by, file_name,
+            size_bytes, sha256, body_key, received_at, routed_by)
+         SELECT 'seed-' || n.i, f.id, t.id, 'M10002', 'SEED.DAT', 10240,
+            '0000000000000000000000000000000000000000000000000000000000000000',
+            'seed-' || n.i, $3 + n.i, 'sender'
+           FROM {numbers}, mailboxes f, mailboxes t
+          WHERE f.imax_id = 'TRACM10001' AND t.imax_id = 'TRACM20001'"
+    );
+    sqlx::query(&sql)
+        .bind(first)
+        .bind(first + n - 1)
+        .bind(start)
+        .execute(&pool)
+        .await
+        .expect("seeded");
+    pool.close().await;
+}
+
+/// ListMessages of one folder's first page through `server` at `concurrency`.
+async fn run_lists(
+    server: &Server,
+    person: (&'static str, &'static str),
+    mailbox: (&'static str, &'static str),
+    folder: &'static str,
+    concurrency: usize,
+    duration: Duration,
+) -> Stats {
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (url, ca) = (server.url.clone(), server.ca.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut c = S2sClient::connect(&url, &ca, person.0, person.1)
+                .await
+                .unwrap();
+            let (mut lat, mut errors) = (Vec::new(), 0);
+            while start.elapsed() < duration {
+                let t = Instant::now();
+                let fields = [
+                    ("mailbox", mailbox.0),
+                    ("mailboxPassword", mailbox.1),
+                    ("folder", folder),
+                ];
+                match c.call("ListMessages", &fields).await {
+                    Ok(r) if r.fault.is_none() && r.all("messageId").len() == 100 => {
+                        lat.push(t.elapsed())
+                    }
+                    _ => errors += 1,
+                }
+            }
+            (lat, errors)
+        }));
+    }
+    let (mut lat, mut errors) = (Vec::new(), 0);
+    for t in tasks {
+        let (l, e) = t.await.unwrap();
+        lat.extend(l);
+        errors += e;
+    }
+    stats(lat, start.elapsed(), errors)
+}
+
+/// Issue "SendFile near the machine's limit", item 4: a folder's first full page (100
+/// messages) at c=16 with 100 messages in the store, then with `rows`, seeded straight into
+/// the database and measured through the real server; prints the ratios.
+async fn listing(dir: &Path, engine: &Engine, duration: Duration, rows: i64) {
+    let server = start(dir, engine).await;
+    let folders: [(&str, (&'static str, &'static str), (&'static str, &'static str), &'static str); 2] = [
+        ("PBCA receivedFromOthers (unread)", CA_USER, PBCA, "receivedFromOthers"),
+        ("Maple sentToOthers", SITE_USER, MAPLE, "sentToOthers"),
+    ];
+    seed(&server, 1, 100).await;
+    let mut small = Vec::new();
+    for (name, person, mailbox, folder) in folders {
+        let s = run_lists(&server, person, mailbox, folder, 16, duration).await;
+        line("ListMessages", "100", 16, &s);
+        small.push((name, s));
+    }
+    let t = Instant::now();
+    seed(&server, 101, rows - 100).await;
+    println!("seeded {rows} messages in {:.0} s", t.elapsed().as_secs_f64());
+    for ((name, a), (_, person, mailbox, folder)) in small.iter().zip(folders) {
+        let b = run_lists(&server, person, mailbox, folder, 16, duration).await;
+        line("ListMessages", &rows.to_string(), 16, &b);
+        println!(
+            "{name}: a full first page with {rows} messages in the store costs {:.2}× the time of one with 100 (requests per second {:.0} %), p99 {:.2}×",
+            a.rps / b.rps.max(1e-9),
+            100.0 * b.rps / a.rps.max(1e-9),
+            b.p99.as_secs_f64() / a.p99.as_secs_f64().max(1e-9),
+        );
+    }
+}
+
 fn line(op: &str, size: &str, c: usize, s: &Stats) {
     println!(
         "{op:<11} {size:>7} c={c:<3} {:>8.0} req/s   p50 {:>7.2} ms   p99 {:>7.2} ms   errors {}",
@@ -517,9 +652,20 @@ async fn main() {
         engines.retain(|e| e.name.to_lowercase().starts_with(only.as_str()));
         assert!(!engines.is_empty(), "no engine {only} to run");
     }
+    let rows: i64 = args
+        .iter()
+        .position(|a| a == "--listing-rows")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1_000_000);
     for (n, engine) in engines.iter().enumerate() {
         println!("\n== {}", engine.name);
         let dir = root.path().join(format!("engine-{n}"));
+        // `--listing` runs only the history-size comparison of listings.
+        if args.iter().any(|a| a == "--listing") {
+            listing(&dir.join("listing"), engine, duration, rows).await;
+            continue;
+        }
         side_by_side(&dir.join("side-by-side"), engine, duration).await;
         if args.iter().any(|a| a == "--side-by-side") {
             continue;

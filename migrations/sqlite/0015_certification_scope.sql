@@ -41,3 +41,7 @@ CREATE TABLE internal_staff (
     assigned_at  INTEGER NOT NULL,
     PRIMARY KEY (certifier_id, staff_id)
 );
+
+-- Unread listings (a received folder without acknowledged messages, what vendor software asks
+-- for) walk only the unacknowledged messages, however long the acknowledged history.
+CREATE INDEX messages_to_unacked ON messages (to_mailbox, received_at, id) WHERE acked_at IS NULL;

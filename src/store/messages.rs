@@ -117,14 +117,34 @@ impl<'a> Messages<'a> {
         let unread_only = q.folder.is_inbound() && !q.include_acknowledged;
         let (key, order_by) = sort_key(q.order, "m.received_at", "m.id", "m.retrieved_at IS NULL");
         let select = select(!q.folder.is_inbound());
+        // Where the page starts, in a form the index on (mailbox, received_at, id) serves: a
+        // plain row-value range in either direction, so that a page costs the same however
+        // long the history (a computed key is compared row by row from the start, and sorted).
+        let after = q.after.unwrap_or(PageToken::START);
+        let range = match (q.order, q.after) {
+            (Order::UnreadFirst, Some(_)) => format!("{key} > ($5, $6, $9)"),
+            (_, None) => "$5 = $5 AND $6 = $6 AND $9 = $9".to_string(),
+            (Order::OldestFirst, Some(_)) => "$5 = 0 AND (m.received_at, m.id) > ($6, $9)".into(),
+            (Order::NewestFirst, Some(_)) => {
+                "$5 = 0 AND (m.received_at, m.id) < (-$6, -$9)".into()
+            }
+        };
+        let order_by = match q.order {
+            Order::OldestFirst => "m.received_at, m.id".to_string(),
+            Order::NewestFirst => "m.received_at DESC, m.id DESC".to_string(),
+            Order::UnreadFirst => order_by,
+        };
+        let unread = if unread_only {
+            "AND m.acked_at IS NULL AND $4 = 1"
+        } else {
+            "AND $4 = 0"
+        };
         let sql = format!(
             "{select} WHERE {filter}
            AND ($2 IS NULL OR m.received_at >= $2) AND ($3 IS NULL OR m.received_at < $3)
-           AND ($4 = 0 OR m.acked_at IS NULL)
-           AND {key} > ($5, $6, $9)
+           {unread} AND {range}
          ORDER BY {order_by} LIMIT $8"
         );
-        let after = q.after.unwrap_or(PageToken::START);
         let mut entries: Vec<MessageInfo> = sqlx::query_as(&sql)
             .bind(mailbox)
             .bind(q.since.map(to_epoch))
