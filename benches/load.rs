@@ -33,6 +33,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// An ID and its password.
+type Pair = (&'static str, &'static str);
+
 const SITE_USER: (&str, &str) = ("M10002", "Site-Manager-Pass-2");
 const CA_USER: (&str, &str) = ("M20001", "Contract-Admin-Pass-4");
 const MAPLE: (&str, &str) = ("TRACM10001", "Maple-Mailbox-2026");
@@ -529,8 +532,8 @@ async fn seed(server: &Server, first: i64, n: i64) {
 /// ListMessages of one folder's first page through `server` at `concurrency`.
 async fn run_lists(
     server: &Server,
-    person: (&'static str, &'static str),
-    mailbox: (&'static str, &'static str),
+    person: Pair,
+    mailbox: Pair,
     folder: &'static str,
     concurrency: usize,
     duration: Duration,
@@ -575,8 +578,13 @@ async fn run_lists(
 /// the database and measured through the real server; prints the ratios.
 async fn listing(dir: &Path, engine: &Engine, duration: Duration, rows: i64) {
     let server = start(dir, engine).await;
-    let folders: [(&str, (&'static str, &'static str), (&'static str, &'static str), &'static str); 2] = [
-        ("PBCA receivedFromOthers (unread)", CA_USER, PBCA, "receivedFromOthers"),
+    let folders: [(&str, Pair, Pair, &'static str); 2] = [
+        (
+            "PBCA receivedFromOthers (unread)",
+            CA_USER,
+            PBCA,
+            "receivedFromOthers",
+        ),
         ("Maple sentToOthers", SITE_USER, MAPLE, "sentToOthers"),
     ];
     seed(&server, 1, 100).await;
@@ -588,7 +596,10 @@ async fn listing(dir: &Path, engine: &Engine, duration: Duration, rows: i64) {
     }
     let t = Instant::now();
     seed(&server, 101, rows - 100).await;
-    println!("seeded {rows} messages in {:.0} s", t.elapsed().as_secs_f64());
+    println!(
+        "seeded {rows} messages in {:.0} s",
+        t.elapsed().as_secs_f64()
+    );
     for ((name, a), (_, person, mailbox, folder)) in small.iter().zip(folders) {
         let b = run_lists(&server, person, mailbox, folder, 16, duration).await;
         line("ListMessages", &rows.to_string(), 16, &b);

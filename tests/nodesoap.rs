@@ -31,6 +31,12 @@ async fn node_soap_sends_and_fetches_a_file_as_mtom() {
     .expect("node runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "node-soap failed:\n{stdout}\n{stderr}");
-    assert!(stdout.contains("node-soap mtom: all checks passed"), "{stdout}");
+    assert!(
+        out.status.success(),
+        "node-soap failed:\n{stdout}\n{stderr}"
+    );
+    assert!(
+        stdout.contains("node-soap mtom: all checks passed"),
+        "{stdout}"
+    );
 }

@@ -125,9 +125,7 @@ impl<'a> Messages<'a> {
             (Order::UnreadFirst, Some(_)) => format!("{key} > ($5, $6, $9)"),
             (_, None) => "$5 = $5 AND $6 = $6 AND $9 = $9".to_string(),
             (Order::OldestFirst, Some(_)) => "$5 = 0 AND (m.received_at, m.id) > ($6, $9)".into(),
-            (Order::NewestFirst, Some(_)) => {
-                "$5 = 0 AND (m.received_at, m.id) < (-$6, -$9)".into()
-            }
+            (Order::NewestFirst, Some(_)) => "$5 = 0 AND (m.received_at, m.id) < (-$6, -$9)".into(),
         };
         let order_by = match q.order {
             Order::OldestFirst => "m.received_at, m.id".to_string(),
