@@ -336,6 +336,69 @@ async fn memory_while_receiving(dir: &Path, engine: &Engine) {
         peak.saturating_sub(before) as f64 / 1024.0,
         100.0 / took.as_secs_f64()
     );
+    // The peak only grows: each figure below is the highest growth so far.
+    let growth = || status_kib(pid, "VmHWM:").saturating_sub(before) as f64 / 1024.0;
+    let sent = c
+        .call(
+            "ListMessages",
+            &[
+                ("mailbox", MAPLE.0),
+                ("mailboxPassword", MAPLE.1),
+                ("folder", "sentToOthers"),
+            ],
+        )
+        .await
+        .unwrap();
+    let id = sent
+        .all("messageId")
+        .last()
+        .expect("the 100 MiB file")
+        .to_string();
+    let fetch = |id: String| {
+        let (url, ca) = (server.url.clone(), server.ca.clone());
+        async move {
+            let mut c = S2sClient::connect(&url, &ca, CA_USER.0, CA_USER.1)
+                .await
+                .unwrap();
+            let (r, bytes) = c.get_message_mtom(PBCA.0, PBCA.1, &id).await.unwrap();
+            assert!(r.fault.is_none(), "{:?}", r.fault);
+            assert_eq!(bytes.map(|b| b.len()), Some(100 * 1024 * 1024));
+        }
+    };
+    fetch(id.clone()).await;
+    println!(
+        "memory: growth {:.1} MiB after also sending it back (GetMessage)",
+        growth()
+    );
+    let t = Instant::now();
+    let uploads: Vec<_> = (0..16)
+        .map(|_| {
+            let (url, ca, path) = (server.url.clone(), server.ca.clone(), path.clone());
+            tokio::spawn(async move {
+                let mut c = S2sClient::connect(&url, &ca, SITE_USER.0, SITE_USER.1)
+                    .await
+                    .unwrap();
+                c.resend = true;
+                timed_upload(&mut c, &path).await
+            })
+        })
+        .collect();
+    for u in uploads {
+        u.await.unwrap();
+    }
+    println!(
+        "memory: growth {:.1} MiB after 16 such uploads at once ({:.0} MiB/s together)",
+        growth(),
+        1600.0 / t.elapsed().as_secs_f64()
+    );
+    let downloads: Vec<_> = (0..16).map(|_| tokio::spawn(fetch(id.clone()))).collect();
+    for d in downloads {
+        d.await.unwrap();
+    }
+    println!(
+        "memory: growth {:.1} MiB after 16 such downloads at once",
+        growth()
+    );
     let _ = std::fs::remove_file(path);
 }
 
@@ -675,6 +738,11 @@ async fn main() {
         // `--listing` runs only the history-size comparison of listings.
         if args.iter().any(|a| a == "--listing") {
             listing(&dir.join("listing"), engine, duration, rows).await;
+            continue;
+        }
+        // `--memory` only the memory figures.
+        if args.iter().any(|a| a == "--memory") {
+            memory_while_receiving(&dir.join("memory"), engine).await;
             continue;
         }
         side_by_side(&dir.join("side-by-side"), engine, duration).await;
