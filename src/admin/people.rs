@@ -264,20 +264,7 @@ impl Admin {
     ) -> AdminResult<()> {
         let account = self.subject(mid).await?;
         self.permit_on(AdminOp::AssignProperty, &account).await?;
-        let pid = self.property_ids(&[property.to_string()]).await?[0];
-        if let Actor::Coordinator { id, mid: me } = &self.actor {
-            if !self
-                .store
-                .operators()
-                .bpr_properties(*id)
-                .await?
-                .contains(&pid)
-            {
-                return Err(forbidden(format!(
-                    "{me} has no Business Partner Relationship with property {property} (R3)."
-                )));
-            }
-        }
+        let pid = self.within_my_bprs(property).await?;
         let audit = self.entry("AssignProperty").detail(format!(
             "mid={} property={property} after={assigned}",
             account.mid
@@ -327,6 +314,26 @@ impl Admin {
                 orphaned.join(", ")
             ))),
         }
+    }
+
+    /// The id of property `property`, which an acting coordinator must have a Business
+    /// Partner Relationship with (R3); HUD acts on any.
+    pub(super) async fn within_my_bprs(&self, property: &str) -> AdminResult<i64> {
+        let pid = self.property_ids(&[property.to_string()]).await?[0];
+        if let Actor::Coordinator { id, mid: me } = &self.actor {
+            if !self
+                .store
+                .operators()
+                .bpr_properties(*id)
+                .await?
+                .contains(&pid)
+            {
+                return Err(forbidden(format!(
+                    "{me} has no Business Partner Relationship with property {property} (R3)."
+                )));
+            }
+        }
+        Ok(pid)
     }
 
     /// Turns a user into a coordinator with BPRs on `properties` (R4: HUD's action; R2: at

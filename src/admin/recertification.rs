@@ -1,7 +1,7 @@
 //! Yearly recertification (R17-R20): a coordinator takes a user as staff (R19), reviews and
 //! flags rights for removal, and recertifies; at the deadline the flagged rights go.
 
-use super::{forbidden, invalid, Actor, Admin, AdminOp, AdminResult};
+use super::{forbidden, invalid, Admin, AdminOp, AdminResult};
 use crate::directory::{AccountKind, Right};
 
 impl Admin {
@@ -135,20 +135,7 @@ impl Admin {
     pub async fn flag_assignment(&self, mid: &str, property: &str, flag: bool) -> AdminResult<()> {
         let account = self.subject(mid).await?;
         self.permit_on(AdminOp::FlagRight, &account).await?;
-        let pid = self.property_ids(&[property.to_string()]).await?[0];
-        if let Actor::Coordinator { id, mid: me } = &self.actor {
-            if !self
-                .store
-                .operators()
-                .bpr_properties(*id)
-                .await?
-                .contains(&pid)
-            {
-                return Err(forbidden(format!(
-                    "{me} has no Business Partner Relationship with property {property} (R3)."
-                )));
-            }
-        }
+        let pid = self.within_my_bprs(property).await?;
         let name = self.actor.name();
         let audit = self.entry("FlagAssignment").detail(format!(
             "mid={} property={property} flagged_after={flag}",
