@@ -115,15 +115,19 @@ enum Sink {
         written: i64,
         /// The last chunk's write, still running while the next chunk arrives (at most one:
         /// two chunks in memory per upload).
-        pending: Option<tokio::task::JoinHandle<io::Result<()>>>,
+        /// The previous chunk's write, which hands its buffer back for the next chunk.
+        pending: Option<tokio::task::JoinHandle<io::Result<Vec<u8>>>>,
     },
 }
 
 /// Waits for a chunk write handed to the database earlier.
-async fn wait(pending: &mut Option<tokio::task::JoinHandle<io::Result<()>>>) -> io::Result<()> {
+/// Waits for the chunk write in flight, if any; its buffer, to be filled again.
+async fn wait(
+    pending: &mut Option<tokio::task::JoinHandle<io::Result<Vec<u8>>>>,
+) -> io::Result<Option<Vec<u8>>> {
     match pending.take() {
-        Some(write) => write.await.map_err(io::Error::other)?,
-        None => Ok(()),
+        Some(write) => write.await.map_err(io::Error::other)?.map(Some),
+        None => Ok(None),
     }
 }
 
@@ -281,13 +285,17 @@ impl StagedBody {
                     pending,
                 } => {
                     // The previous chunk's write has had this chunk's arrival to finish;
-                    // this one is written while the next arrives.
-                    wait(pending).await?;
+                    // this one is written while the next arrives. The two buffers take
+                    // turns, so an upload allocates them once, not a growing one per chunk.
+                    let spare = wait(pending)
+                        .await?
+                        .unwrap_or_else(|| Vec::with_capacity(CHUNK + CHUNK / 4));
                     let (store, key, seq) = (store.clone(), self.key.clone(), *written);
-                    let chunk = std::mem::take(&mut self.memory);
-                    *pending = Some(tokio::spawn(
-                        async move { store.put(&key, seq, &chunk).await },
-                    ));
+                    let chunk = std::mem::replace(&mut self.memory, spare);
+                    *pending = Some(tokio::spawn(async move {
+                        store.put(&key, seq, &chunk).await?;
+                        Ok(chunk)
+                    }));
                     *written += 1;
                 }
             }
