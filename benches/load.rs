@@ -751,12 +751,25 @@ async fn main() {
         }
         memory_while_receiving(&dir.join("memory"), engine).await;
         let server = start(&dir.join("load"), engine).await;
+        let pid = server.child.id();
+        // The server's CPU time per request of a run that took `duration`.
+        let per_request = |before: f64, s: &Stats| {
+            (cpu_secs(pid) - before) / (s.rps * duration.as_secs_f64()).max(1.0) * 1e6
+        };
         for (size, label) in [(10 * 1024, "10 KiB"), (1024 * 1024, "1 MiB")] {
             for c in [1, 16, 64] {
+                let cpu = cpu_secs(pid);
                 let (s, ids) = run_sends(&server, c, size, duration).await;
+                let send_cpu = per_request(cpu, &s);
                 line("SendFile", label, c, &s);
+                let cpu = cpu_secs(pid);
                 let g = run_gets(&server, c, Arc::new(ids), duration).await;
+                let get_cpu = per_request(cpu, &g);
                 line("GetMessage", label, c, &g);
+                println!(
+                    "  server CPU per request: SendFile {send_cpu:.0} µs, GetMessage {get_cpu:.0} µs ({:.2}×)",
+                    get_cpu / send_cpu.max(1e-9)
+                );
             }
         }
     }
