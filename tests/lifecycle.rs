@@ -982,6 +982,19 @@ async fn r17_hud_staff_are_recertified_by_their_supervisor_in_their_own_window()
     .await;
     assert_eq!(status, 303);
     assert_ok(&t.list(staff("C40001"), HUD, "receivedFromOthers").await);
+    // An industry user is not HUD's staff: the page says why, and takes nobody on.
+    let (status, _, page) = crate::web_forms::request(
+        &t,
+        "POST",
+        "/certifier/take-on",
+        &cookie,
+        "application/x-www-form-urlencoded",
+        format!("csrf={token}&mid={}", SITE_USER.0).into_bytes(),
+    )
+    .await;
+    assert_ne!(status, 303);
+    assert!(page.contains("is not HUD staff or a contractor"), "{page}");
+    assert!(page.contains("C40001"), "the staff list is still shown");
     // The Help Desk designates another certifier on the person's page.
     let cookie = crate::web_forms::session_cookie(&t, ("H10001", "Help-Desk-Pass-6")).await;
     let path = format!("/helpdesk/people/{}", HUD_STAFF.0);

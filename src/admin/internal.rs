@@ -20,9 +20,8 @@ pub struct StaffLine {
     pub flagged: Vec<Right>,
     /// The cycle the staff member was last recertified for.
     pub recertified_cycle: Option<i32>,
-    /// The cycle the window of now belongs to, and whether the window is open.
+    /// The cycle the window of now belongs to.
     pub cycle: i32,
-    pub window_open: bool,
     pub last_activity: Option<OffsetDateTime>,
 }
 
@@ -145,7 +144,6 @@ impl Admin {
                 flagged: a.flagged.iter().map(|(r, _)| *r).collect(),
                 recertified_cycle: a.recertified_cycle,
                 cycle: window.cycle_of(now),
-                window_open: window.is_open(now),
                 last_activity: a.last_activity_at,
             });
         }

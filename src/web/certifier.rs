@@ -92,26 +92,30 @@ fn row(l: StaffLine) -> Row {
     }
 }
 
-async fn page(State(web): State<Web>, Signed(s): Signed, Query(d): Query<Done>) -> Page {
-    let (mut chrome, admin) = certifier(&web, &s).await?;
-    chrome.notice = d.sentence();
-    let staff = admin.my_staff().await.or_page(&web, &s)?;
+/// The page, with a notice or an error in its chrome.
+async fn page_with(web: &Web, s: &Session, chrome: Chrome, admin: &Admin) -> Page {
+    let staff = admin.my_staff().await.or_page(web, s)?;
     let cfg = &web.gw.config().accounts;
+    let open = cfg
+        .internal_recertification_window()
+        .is_open(web.gw.clock().now());
     let window = format!(
         "{} to {} (MM-DD) each year{}",
         cfg.internal_recertification_opens,
         cfg.internal_recertification_deadline,
-        if staff.first().is_some_and(|l| l.window_open) {
-            "; it is open now"
-        } else {
-            ""
-        }
+        if open { "; it is open now" } else { "" }
     );
     Ok(render(&CertifierPage {
         chrome,
         rows: staff.into_iter().map(row).collect(),
         window,
     }))
+}
+
+async fn page(State(web): State<Web>, Signed(s): Signed, Query(d): Query<Done>) -> Page {
+    let (mut chrome, admin) = certifier(&web, &s).await?;
+    chrome.notice = d.sentence();
+    page_with(&web, &s, chrome, &admin).await
 }
 
 /// One staff member's M-ID (the forms of this page).
@@ -132,12 +136,9 @@ async fn done(web: &Web, s: &Session, r: Result<(), Refusal>, what: &str, mid: &
         Err(e) => {
             let (mut chrome, admin) = certifier(web, s).await?;
             chrome.error = Some(e.message());
-            let staff = admin.my_staff().await.or_page(web, s)?;
-            let mut page = render(&CertifierPage {
-                chrome,
-                rows: staff.into_iter().map(row).collect(),
-                window: String::new(),
-            });
+            let mut page = match page_with(web, s, chrome, &admin).await {
+                Ok(p) | Err(p) => p,
+            };
             *page.status_mut() = status_of(e.code);
             Err(page)
         }
