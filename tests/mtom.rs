@@ -150,6 +150,19 @@ async fn malformed_mtom_is_refused_and_stores_nothing() {
         let f = assert_fault(&r, code);
         assert!(!f.message.is_empty(), "{what}");
     }
+    // Parts nobody asked for are skipped, but the whole body is bounded all the same.
+    let skipped = mtom(
+        &envelope(&include("file")),
+        "other",
+        &binary(3 * 1024 * 1024),
+    );
+    let r = c.post_raw_as(ct, skipped).await.expect("reply");
+    let f = assert_fault(&r, "MalformedRequest");
+    assert!(
+        f.message.contains("larger than the gateway accepts"),
+        "{}",
+        f.message
+    );
     // An Include in a plain (non-multipart) request.
     let r = c
         .raw(envelope(&include("file")).into_bytes())

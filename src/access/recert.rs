@@ -83,12 +83,17 @@ impl Window {
             return Some(year);
         }
         // R17: the last cycle whose deadline has passed, if the user existed before it.
-        let last = if now >= self.deadline_in(year) {
-            year
-        } else {
-            year - 1
-        };
+        let last = self.last_closed_cycle(now);
         (created < self.deadline_in(last)).then_some(last)
+    }
+
+    /// The last cycle whose deadline has passed at `now`.
+    pub fn last_closed_cycle(&self, now: OffsetDateTime) -> i32 {
+        if now >= self.deadline_in(now.year()) {
+            now.year()
+        } else {
+            now.year() - 1
+        }
     }
 }
 

@@ -168,12 +168,7 @@ impl Admin {
         let now = self.now();
         let mut removed = 0;
         // The last cycle whose deadline has passed: its uncovered assignments lapse, once.
-        let year = now.year();
-        let last = if now >= window.deadline_in(year) {
-            year
-        } else {
-            year - 1
-        };
+        let last = window.last_closed_cycle(now);
         let lapsed = self
             .store
             .certifications()

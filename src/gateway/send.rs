@@ -345,8 +345,8 @@ impl Gateway {
 
     /// The format-error reply to a TRACS file with problems only in fields whose layout is not
     /// confirmed: from TRACS to the sender, tied to `message_id`, its body staged now and
-    /// sealed with the file's. HUD's own files get none (TRACS would answer itself); their
-    /// audit record and receipt still count the problems.
+    /// sealed with the file's. HUD's own files (iSERS files it sends back) get none: TRACS
+    /// does not answer itself, and they are accepted as they are.
     async fn format_errors(
         &self,
         s: &MailboxSession,

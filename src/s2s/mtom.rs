@@ -159,11 +159,27 @@ pub(super) async fn handle(
     let mut scanner = Scanner::new(limits.max_envelope_bytes, limits.max_file_bytes);
     let mut stage = Stage::Start;
     let mut pieces = Vec::new();
+    // The whole body is bounded too: parts nobody asked for, and the epilogue, are skipped but
+    // still read, and a stranger must not keep the gateway reading them for ever.
+    let max_body = (limits.max_envelope_bytes as u64)
+        .saturating_add(limits.max_file_bytes)
+        .saturating_add(1 << 20);
+    let mut seen = 0u64;
     while let Some(chunk) = stream.next().await {
         let chunk = match chunk {
             Ok(c) => c,
             Err(e) => return Err(abandon(&mut upload, body_refusal(&e)).await),
         };
+        seen += chunk.len() as u64;
+        if seen > max_body {
+            let r = malformed(format!(
+                "The multipart/related request is larger than the gateway accepts ({max_body} bytes)."
+            ));
+            let r = abandon(&mut upload, r).await;
+            // Read on only within the drain's own bounds, so the client reads the Fault.
+            drain(&mut stream, drain_limit).await;
+            return Err(r);
+        }
         pieces.clear();
         if let Err(e) = splitter.feed(&chunk, &mut pieces) {
             let r = abandon(&mut upload, split_refusal(e)).await;

@@ -50,23 +50,6 @@ impl<'a> Certifications<'a> {
         Certifications { pool, writer }
     }
 
-    /// The property numbers a user's certifications for `cycle` cover among its assignments.
-    pub async fn covered(&self, user: i64, cycle: i32) -> Result<Vec<String>, StoreError> {
-        Ok(sqlx::query_scalar(&format!(
-            "SELECT p.property_number FROM property_assignments pa
-               JOIN accounts a ON a.id = pa.account_id
-               JOIN properties p ON p.id = pa.property_id
-              WHERE a.id = $2 AND EXISTS (
-                    SELECT 1 FROM business_partners b
-                     WHERE b.property_id = pa.property_id AND b.account_id IN ({CERTIFIERS}))
-              ORDER BY 1"
-        ))
-        .bind(i64::from(cycle))
-        .bind(user)
-        .fetch_all(self.pool)
-        .await?)
-    }
-
     /// Applies the deadline of `cycle` to property assignments, once (whichever node gets
     /// there first): every user created before `created_before` with a certification for the
     /// cycle loses its assignments to properties none of the cycle's certifications covers, in

@@ -123,6 +123,7 @@ impl<'a> Messages<'a> {
         let after = q.after.unwrap_or(PageToken::START);
         let range = match (q.order, q.after) {
             (Order::UnreadFirst, Some(_)) => format!("{key} > ($5, $6, $9)"),
+            // The first page: no start (the token's parameters stay bound, unused).
             (_, None) => "$5 = $5 AND $6 = $6 AND $9 = $9".to_string(),
             (Order::OldestFirst, Some(_)) => "$5 = 0 AND (m.received_at, m.id) > ($6, $9)".into(),
             (Order::NewestFirst, Some(_)) => "$5 = 0 AND (m.received_at, m.id) < (-$6, -$9)".into(),
