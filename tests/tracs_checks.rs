@@ -234,3 +234,88 @@ async fn identical_files_sent_at_the_same_moment_store_one_and_refuse_the_rest_a
     }
     assert_eq!((stored, duplicates), (1, 5));
 }
+
+/// A property's TRACS file is routed and checked for duplicates from one read
+/// (`Store::file_context`); where it can answer, it answers as the separate duplicate read
+/// does, and where it cannot (a recipient that is not the project's administrator) it says so.
+#[tokio::test]
+async fn the_one_read_for_a_files_context_answers_the_duplicate_check_as_the_separate_read_does() {
+    use imax_gateway::clock::Clock;
+    use imax_gateway::directory::ImaxId;
+    use imax_gateway::store::{messages::Duplicate, DuplicateQuery, FileContext, Store};
+    use sha2::{Digest, Sha256};
+    async fn read(store: &Store, from: i64, key: Option<&str>, sha256: &str) -> FileContext {
+        let since = Some(time::OffsetDateTime::UNIX_EPOCH);
+        let q = DuplicateQuery {
+            key,
+            from,
+            sha256,
+            since,
+        };
+        let project = ImaxId::parse(MAPLE.0).expect("iMAX ID");
+        store
+            .file_context(&project, q)
+            .await
+            .unwrap()
+            .expect("project")
+    }
+    let t = TestApp::start().await;
+    let store = t.admin.store();
+    let id = |m: &str| ImaxId::parse(m).expect("iMAX ID");
+    let maple = store.mailboxes().load(&id(MAPLE.0)).await.unwrap().unwrap();
+    let pbca = store.mailboxes().load(&id(PBCA.0)).await.unwrap().unwrap();
+    let tca = store.mailboxes().load(&id(TCA.0)).await.unwrap().unwrap();
+    let letter = b"%PDF-1.7\n% a letter to the CA\n%%EOF\n";
+    let sha = hex::encode(Sha256::digest(letter));
+    // Nothing sent yet: no duplicate, for the administrator; no answer for another mailbox.
+    let before = read(store, maple.id, None, &sha).await;
+    assert_eq!(before.project.imax_id.as_str(), MAPLE.0);
+    let admins: Vec<&str> = before
+        .administrators
+        .iter()
+        .map(|a| a.imax_id.as_str())
+        .collect();
+    assert_eq!(admins, [PBCA.0]);
+    assert_eq!(before.duplicate_for(pbca.id), Some(None));
+    assert_eq!(before.duplicate_for(tca.id), None);
+    // The same content to the administrator: found, as the separate read finds it.
+    assert_ok(&send(&t, Some(PBCA.0), letter).await);
+    let since = Some(t.clock.now() - time::Duration::days(30));
+    let separate = store
+        .messages()
+        .find_duplicate(None, maple.id, pbca.id, &sha, since)
+        .await
+        .unwrap();
+    assert!(matches!(separate, Some(Duplicate::SameContent { .. })));
+    let after = read(store, maple.id, None, &sha).await;
+    assert_eq!(after.duplicate_for(pbca.id), Some(separate));
+    assert_eq!(after.duplicate_for(tca.id), None);
+    // The same transmission key: a duplicate whatever the content.
+    let file = tenant_file(2);
+    let first = send(&t, None, &file).await;
+    assert_ok(&first);
+    let mut scan = imax_gateway::tracs::Scanner::new();
+    scan.feed(&file);
+    let key = scan.finish().transmission_key().expect("a TRACS key");
+    match read(store, maple.id, Some(&key), "0")
+        .await
+        .duplicate_for(pbca.id)
+    {
+        Some(Some(Duplicate::SameKey { id, .. })) => {
+            assert_eq!(Some(id.as_str()), first.get("messageId"))
+        }
+        other => panic!("{other:?}"),
+    }
+    // An unknown project: nothing to read.
+    let q = DuplicateQuery {
+        key: None,
+        from: maple.id,
+        sha256: &sha,
+        since,
+    };
+    assert!(store
+        .file_context(&id("TRACM99999"), q)
+        .await
+        .unwrap()
+        .is_none());
+}

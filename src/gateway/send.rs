@@ -12,7 +12,7 @@ use crate::mailbox::{self, MessageInfo, Receipt, RoutedBy};
 use crate::store::bodies::StageError;
 use crate::store::messages::Duplicate;
 use crate::store::CommitError;
-use crate::store::{Effect, NewMessage, StagedBody};
+use crate::store::{DuplicateQuery, Effect, FileContext, NewMessage, StagedBody};
 use crate::tracs::{self, FileKind, Report, Scanner};
 use time::Duration;
 
@@ -58,6 +58,17 @@ struct PendingReply {
     reply: NewMessage,
     body: StagedBody,
     problems: u64,
+}
+
+/// A property's TRACS file's context, read in one statement once the body is in
+/// ([`Store::file_context`](crate::store::Store::file_context)): the header's project (`None`
+/// when no such mailbox exists) and what the duplicate check needs. Routing and the duplicate
+/// check use it instead of reading again.
+struct Known {
+    project: ImaxId,
+    context: Option<FileContext>,
+    /// The transmission key it looked for (none: a deliberate resend).
+    key: Option<String>,
 }
 
 /// The recipient and how it was chosen.
@@ -149,9 +160,16 @@ impl Gateway {
                 Err(r) => return Err(refuse(r).await),
             },
         };
+        let known = match self.known(s, &report, &sha256, req.resend).await {
+            Ok(k) => k,
+            Err(r) => return Err(refuse(r).await),
+        };
         let routed = match &answered {
-            Some(original) => self.route_reply(s, req.to, &report, original).await,
-            None => self.route(s, req.to, &report).await,
+            Some(original) => {
+                self.route_reply(s, req.to, &report, original, known.as_ref())
+                    .await
+            }
+            None => self.route(s, req.to, &report, known.as_ref()).await,
         };
         let routing = match routed {
             Ok(r) => r,
@@ -160,7 +178,11 @@ impl Gateway {
         let tracs_key = routing.transmission_key(&report, &s.mailbox);
         if !req.resend {
             let key = tracs_key.as_deref();
-            if let Err(r) = self.not_a_duplicate(s, &routing.to, key, &sha256).await {
+            let known = known.as_ref().filter(|k| k.key.as_deref() == key);
+            if let Err(r) = self
+                .not_a_duplicate(s, &routing.to, key, &sha256, known)
+                .await
+            {
                 return Err(refuse(r).await);
             }
         }
@@ -321,6 +343,7 @@ impl Gateway {
         to: Option<&str>,
         report: &Report,
         original: &MessageInfo,
+        known: Option<&Known>,
     ) -> Result<Routing, Refusal> {
         let back = original.from_mailbox.as_str();
         if let Some(named) = to.map(str::trim).filter(|t| !t.is_empty()) {
@@ -338,7 +361,7 @@ impl Gateway {
                 ));
             }
         }
-        let mut routing = self.route(s, Some(back), report).await?;
+        let mut routing = self.route(s, Some(back), report, known).await?;
         routing.by = RoutedBy::Reply;
         Ok(routing)
     }
@@ -397,6 +420,48 @@ impl Gateway {
         }))
     }
 
+    /// The context of a property's TRACS file in one statement (see [`Known`]): the first
+    /// project its header names, and the transmission it would repeat. `None` for other files
+    /// and for administrators' (whose routing rarely needs the project's administrators).
+    async fn known(
+        &self,
+        s: &MailboxSession,
+        report: &Report,
+        sha256: &str,
+        resend: bool,
+    ) -> Result<Option<Known>, Refusal> {
+        if !report.is_tracs() || s.mailbox.kind.is_administrator() {
+            return Ok(None);
+        }
+        let Some(project) = report
+            .batches
+            .iter()
+            .find_map(|b| b.project.as_deref().and_then(ImaxId::parse))
+        else {
+            return Ok(None);
+        };
+        let key = (!resend).then(|| report.transmission_key()).flatten();
+        let since = if resend { None } else { self.duplicate_since() };
+        let query = DuplicateQuery {
+            key: key.as_deref(),
+            from: s.mailbox.id,
+            sha256,
+            since,
+        };
+        let context = self.inner.store.file_context(&project, query).await?;
+        Ok(Some(Known {
+            project,
+            context,
+            key,
+        }))
+    }
+
+    /// The start of the same-content duplicate window (`None`: no such check).
+    fn duplicate_since(&self) -> Option<time::OffsetDateTime> {
+        let days = self.inner.config.tracs.duplicate_window_days;
+        (days > 0).then(|| self.inner.clock.now() - Duration::days(days))
+    }
+
     /// Chooses the recipient (R12). For a TRACS file the header's Sender's iMAX ID must be the
     /// sending mailbox or one allowed to send for it, and the header's Project's iMAX ID names
     /// the property whose contract administrator receives it; a recipient the sender named
@@ -406,6 +471,7 @@ impl Gateway {
         s: &MailboxSession,
         to: Option<&str>,
         report: &Report,
+        known: Option<&Known>,
     ) -> Result<Routing, Refusal> {
         let store = &self.inner.store;
         let named = match to.map(str::trim).filter(|t| !t.is_empty()) {
@@ -423,7 +489,15 @@ impl Gateway {
                         ))
                     }
                 };
-                match store.mailboxes().load(&id).await? {
+                // The header's administrator, named as well: already read.
+                let read = known
+                    .and_then(|k| k.context.as_ref())
+                    .and_then(|c| c.administrators.iter().find(|a| a.imax_id == id).cloned());
+                let found = match read {
+                    Some(m) => Some(m),
+                    None => store.mailboxes().load(&id).await?,
+                };
+                match found {
                     Some(m) => Some(m),
                     None => {
                         return Err(Refusal::with_detail(
@@ -436,7 +510,7 @@ impl Gateway {
         };
         let header = if report.is_tracs() {
             self.check_senders(s, report).await?;
-            self.header_recipient(s, report).await?
+            self.header_recipient(s, report, known).await?
         } else {
             None
         };
@@ -548,6 +622,7 @@ impl Gateway {
         &self,
         s: &MailboxSession,
         report: &Report,
+        known: Option<&Known>,
     ) -> Result<Option<Mailbox>, Refusal> {
         let store = &self.inner.store;
         let iser = matches!(
@@ -572,9 +647,14 @@ impl Gateway {
             let Some(project) = b.project.as_deref().and_then(ImaxId::parse) else {
                 continue;
             };
-            let Some((project_mailbox, mut admins)) =
-                store.mailboxes().with_administrators(&project).await?
-            else {
+            let read = match known.filter(|k| k.project == project) {
+                Some(k) => k
+                    .context
+                    .as_ref()
+                    .map(|c| (c.project.clone(), c.administrators.clone())),
+                None => store.mailboxes().with_administrators(&project).await?,
+            };
+            let Some((project_mailbox, mut admins)) = read else {
                 return Err(Refusal::with_detail(
                     Code::UnknownRecipient,
                     format!(
@@ -619,21 +699,29 @@ impl Gateway {
 
     /// A transmission is refused when its TRACS key (sender, date and time stamps) or, within
     /// the window, its content from this mailbox to this recipient, was already received.
+    /// `known`, read with the same key, answers when it can.
     async fn not_a_duplicate(
         &self,
         s: &MailboxSession,
         to: &Mailbox,
         key: Option<&str>,
         sha256: &str,
+        known: Option<&Known>,
     ) -> Result<(), Refusal> {
-        let days = self.inner.config.tracs.duplicate_window_days;
-        let since = (days > 0).then(|| self.inner.clock.now() - Duration::days(days));
-        let found = self
-            .inner
-            .store
-            .messages()
-            .find_duplicate(key, s.mailbox.id, to.id, sha256, since)
-            .await?;
+        let read = known
+            .and_then(|k| k.context.as_ref())
+            .and_then(|c| c.duplicate_for(to.id));
+        let found = match read {
+            Some(found) => found,
+            None => {
+                let since = self.duplicate_since();
+                self.inner
+                    .store
+                    .messages()
+                    .find_duplicate(key, s.mailbox.id, to.id, sha256, since)
+                    .await?
+            }
+        };
         match found {
             None => {}
             Some(Duplicate::SameKey { id, at }) => {

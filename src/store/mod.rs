@@ -34,7 +34,7 @@ pub mod throttle;
 
 pub use bodies::{BodyReader, BodyStore, SealedBody, StagedBody};
 pub use committer::{CommitError, Committer, Effect, NewMessage};
-pub use context::CallerContext;
+pub use context::{CallerContext, DuplicateQuery, FileContext};
 pub use migrate::{SchemaFit, SCHEMA_VERSION};
 
 use bodies::{ChunkBodies, FileBodies};
@@ -242,10 +242,14 @@ impl Store {
                         Box::pin(async move {
                             // WAL: readers never wait for the writer. FULL: each commit is
                             // fsynced, so a receipt is never sent for a row a power cut could
-                            // take back.
+                            // take back. The log is checkpointed by a task of the committer's,
+                            // not by a commit. (A memory-mapped file was tried for reads: a
+                            // growing database is mapped again and again, which cost more than
+                            // the reads saved.)
                             conn.execute(
                                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;
-                                 PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                                 PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;
+                                 PRAGMA wal_autocheckpoint = 0;",
                             )
                             .await?;
                             Ok(())
