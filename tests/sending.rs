@@ -352,3 +352,60 @@ async fn a_ca_forwards_a_propertys_file_to_tracs() {
         "{got:?}"
     );
 }
+
+/// Concurrent calls share the statement that reads each caller's context (account, rights,
+/// throttle count, mailbox: `store::context`); each still gets its own answer, whatever the
+/// others ask.
+#[tokio::test]
+async fn concurrent_callers_read_together_each_get_their_own_answer() {
+    let t = std::sync::Arc::new(TestApp::start().await);
+    let sent = t
+        .send(
+            SITE_USER,
+            MAPLE,
+            Some(PBCA.0),
+            b"%PDF-1.7\n% to the CA\n%%EOF\n",
+        )
+        .await;
+    assert_ok(&sent);
+    let id = sent.get("messageId").expect("id").to_string();
+    let mut calls = Vec::new();
+    for round in 0..12 {
+        // A wrong password and an unknown M-ID among them once (more would lock the account
+        // or throttle the client address, which is not what this is about).
+        let callers = if round == 0 { 0..4 } else { 0..2 };
+        for who in callers {
+            let t = t.clone();
+            let id = id.clone();
+            calls.push(tokio::spawn(async move {
+                let (person, mailbox) = match who {
+                    0 => (CA_USER, PBCA),
+                    1 => (SITE_USER, MAPLE),
+                    2 => (("M10002", "not-the-password"), MAPLE),
+                    _ => (("M99999", "Nobody-Pass-9"), PBCA),
+                };
+                let r = t.list(person, mailbox, "receivedFromOthers").await;
+                let ids: Vec<&str> = r
+                    .fields
+                    .iter()
+                    .filter(|(k, _)| k == "messageId")
+                    .map(|(_, v)| v.as_str())
+                    .collect();
+                match who {
+                    0 => {
+                        assert_ok(&r);
+                        assert_eq!(ids, [id.as_str()], "round {round}");
+                    }
+                    1 => {
+                        assert_ok(&r);
+                        assert!(ids.is_empty(), "round {round}: {ids:?}");
+                    }
+                    _ => assert_as_wrong_password(&r),
+                }
+            }));
+        }
+    }
+    for c in calls {
+        c.await.expect("call");
+    }
+}

@@ -9,13 +9,16 @@
 //!   check needs the earlier transmission this one would repeat. One round trip instead of two
 //!   on every file a property sends (`gateway::send`).
 
-use super::accounts::{account_from_rows, ACCOUNT_COLUMNS, ACCOUNT_FROM, RIGHT_COLUMNS};
+use super::accounts::{account_from_rows, ACCOUNT_COLUMNS, RIGHT_COLUMNS};
 use super::mailboxes::{mailbox_from, prefixed_columns};
 use super::messages::Duplicate;
 use super::{Store, StoreError};
 use crate::clock::{from_epoch, to_epoch};
 use crate::directory::{Account, ImaxId, MId, Mailbox};
-use sqlx::Row;
+use sqlx::any::AnyRow;
+use sqlx::{AnyPool, Row};
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot, Semaphore};
 
 /// What one statement read for a call.
 #[derive(Debug, Clone)]
@@ -30,54 +33,193 @@ pub struct CallerContext {
 impl Store {
     /// The account `mid` (with its rights), the count under `client_key`, and the mailbox
     /// `imax_id`, in one statement. An unknown M-ID reads nothing else: its call is refused
-    /// before the mailbox matters.
+    /// before the mailbox matters. Concurrent callers share a statement ([`CallerReads`]).
     pub async fn caller_context(
         &self,
         mid: &MId,
         client_key: Option<&str>,
         imax_id: Option<&ImaxId>,
     ) -> Result<CallerContext, StoreError> {
-        let mailbox_columns = prefixed_columns("m", "mb_");
-        let sql = format!(
-            "SELECT {ACCOUNT_COLUMNS}, {RIGHT_COLUMNS},
-                    t.failures AS throttle_failures, t.window_start AS throttle_window_start,
-                    {mailbox_columns}
-               {ACCOUNT_FROM}
-               LEFT JOIN auth_throttle t ON t.client_addr = $2
-               LEFT JOIN mailboxes m ON m.imax_id = $3
-              WHERE a.mid = $1"
-        );
-        let rows = sqlx::query(&sql)
-            .bind(mid.as_str())
-            // A key no client has: the throttle is not asked about a call without an address.
-            .bind(client_key.unwrap_or(""))
-            .bind(imax_id.map(|i| i.as_str()).unwrap_or(""))
-            .fetch_all(&self.pool)
-            .await?;
-        let Some(first) = rows.first() else {
-            return Ok(CallerContext {
-                account: None,
-                throttle: None,
-                mailbox: None,
-            });
+        let (reply, answer) = oneshot::channel();
+        let asked = Asked {
+            mid: mid.as_str().to_string(),
+            client_key: client_key.map(str::to_string),
+            imax_id: imax_id.map(|i| i.as_str().to_string()),
+            reply,
         };
-        let throttle = match (
-            first.try_get::<Option<i64>, _>("throttle_failures")?,
-            first.try_get::<Option<i64>, _>("throttle_window_start")?,
-        ) {
-            (Some(n), Some(start)) if client_key.is_some() => Some((n, start)),
-            _ => None,
-        };
-        let mailbox = match first.try_get::<Option<i64>, _>("mb_id")? {
-            Some(_) => Some(mailbox_from(first, "mb_")?),
-            None => None,
-        };
-        Ok(CallerContext {
-            account: account_from_rows(&rows)?,
-            throttle,
-            mailbox: Some(mailbox),
-        })
+        if self.callers.tx.send(asked).await.is_err() {
+            return Err(sqlx::Error::PoolClosed.into());
+        }
+        answer.await.map_err(|_| sqlx::Error::PoolClosed)?
     }
+}
+
+/// Callers asked about in one statement at most.
+const MAX_CALLERS_PER_READ: usize = 32;
+
+/// Statements of [`CallerReads`] under way at once.
+const READS_IN_FLIGHT: usize = 4;
+
+/// One caller's context, asked for.
+struct Asked {
+    mid: String,
+    client_key: Option<String>,
+    imax_id: Option<String>,
+    reply: oneshot::Sender<Result<CallerContext, StoreError>>,
+}
+
+/// Reads callers' contexts for many concurrent requests in one statement, as the committer
+/// writes their effects in one transaction: every system-to-system call starts with this read,
+/// and under load a statement per call is most of what the database does for it (on
+/// PostgreSQL, a round trip, a bind and an executor start each; on SQLite, a trip to the
+/// connection's thread and back). A task takes whatever callers are waiting, up to
+/// [`MAX_CALLERS_PER_READ`], and answers them with one statement, with up to
+/// [`READS_IN_FLIGHT`] statements under way; a caller alone is read at once, as before.
+#[derive(Debug, Clone)]
+pub(super) struct CallerReads {
+    tx: mpsc::Sender<Asked>,
+}
+
+impl CallerReads {
+    pub(super) fn start(pool: AnyPool) -> CallerReads {
+        let (tx, rx) = mpsc::channel(1024);
+        tokio::spawn(serve_reads(pool, rx));
+        CallerReads { tx }
+    }
+}
+
+async fn serve_reads(pool: AnyPool, mut rx: mpsc::Receiver<Asked>) {
+    let slots = Arc::new(Semaphore::new(READS_IN_FLIGHT));
+    while let Some(first) = rx.recv().await {
+        // Callers arriving while every slot is busy wait here, and share the next statement.
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let mut batch = vec![first];
+        while batch.len() < MAX_CALLERS_PER_READ {
+            match rx.try_recv() {
+                Ok(asked) => batch.push(asked),
+                Err(_) => break,
+            }
+        }
+        let pool = pool.clone();
+        tokio::spawn(async move {
+            let _slot = slot;
+            answer(&pool, batch).await;
+        });
+    }
+}
+
+/// Answers every caller of `batch`; if the shared statement fails, each is read on its own, so
+/// that each gets its own answer (a failure is then its own).
+async fn answer(pool: &AnyPool, batch: Vec<Asked>) {
+    metrics::histogram!("imax_caller_read_batch_size").record(batch.len() as f64);
+    let read = read_callers(pool, &batch).await;
+    match read {
+        Ok(contexts) => {
+            for (asked, context) in batch.into_iter().zip(contexts) {
+                let _ = asked.reply.send(Ok(context));
+            }
+        }
+        Err(e) if batch.len() == 1 => {
+            if let Some(asked) = batch.into_iter().next() {
+                let _ = asked.reply.send(Err(e));
+            }
+        }
+        Err(_) => {
+            for asked in batch {
+                let one = read_callers(pool, std::slice::from_ref(&asked)).await;
+                let _ = asked
+                    .reply
+                    .send(one.map(|mut c| c.pop().unwrap_or_else(CallerContext::nobody)));
+            }
+        }
+    }
+}
+
+impl CallerContext {
+    /// No such account (then nothing else was read).
+    fn nobody() -> CallerContext {
+        CallerContext {
+            account: None,
+            throttle: None,
+            mailbox: None,
+        }
+    }
+}
+
+/// The contexts of `batch`, in its order, in one statement.
+async fn read_callers(pool: &AnyPool, batch: &[Asked]) -> Result<Vec<CallerContext>, StoreError> {
+    let mailbox_columns = prefixed_columns("m", "mb_");
+    // One row of parameters per caller (not `VALUES`, whose columns SQLite cannot name).
+    let asked = (0..batch.len())
+        .map(|n| {
+            let k = n * 3;
+            format!(
+                "SELECT ${} AS mid, ${} AS client, ${} AS imax, {n} AS n",
+                k + 1,
+                k + 2,
+                k + 3
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ");
+    let sql = format!(
+        "SELECT CAST(q.n AS BIGINT) AS q_n, {ACCOUNT_COLUMNS}, {RIGHT_COLUMNS},
+                t.failures AS throttle_failures, t.window_start AS throttle_window_start,
+                {mailbox_columns}
+           FROM ({asked}) q
+           JOIN accounts a ON a.mid = q.mid
+           LEFT JOIN working_group w ON w.account_id = a.id
+           LEFT JOIN account_rights r ON r.account_id = a.id
+           LEFT JOIN auth_throttle t ON t.client_addr = q.client
+           LEFT JOIN mailboxes m ON m.imax_id = q.imax
+          ORDER BY q.n"
+    );
+    let mut query = sqlx::query(&sql);
+    for a in batch {
+        // A key no client has: the throttle is not asked about a call without an address.
+        query = query
+            .bind(a.mid.as_str())
+            .bind(a.client_key.as_deref().unwrap_or(""))
+            .bind(a.imax_id.as_deref().unwrap_or(""));
+    }
+    let rows = query.fetch_all(pool).await?;
+    let mut contexts = Vec::with_capacity(batch.len());
+    let mut rest = rows.as_slice();
+    for (n, a) in batch.iter().enumerate() {
+        let mut mine = 0;
+        while mine < rest.len() && rest[mine].try_get::<i64, _>("q_n")? == n as i64 {
+            mine += 1;
+        }
+        let (rows, after) = rest.split_at(mine);
+        rest = after;
+        contexts.push(context_from(rows, a.client_key.is_some())?);
+    }
+    Ok(contexts)
+}
+
+/// One caller's context from its rows (none: no such account).
+fn context_from(rows: &[AnyRow], asked_throttle: bool) -> Result<CallerContext, StoreError> {
+    let Some(first) = rows.first() else {
+        return Ok(CallerContext::nobody());
+    };
+    let throttle = match (
+        first.try_get::<Option<i64>, _>("throttle_failures")?,
+        first.try_get::<Option<i64>, _>("throttle_window_start")?,
+    ) {
+        (Some(n), Some(start)) if asked_throttle => Some((n, start)),
+        _ => None,
+    };
+    let mailbox = match first.try_get::<Option<i64>, _>("mb_id")? {
+        Some(_) => Some(mailbox_from(first, "mb_")?),
+        None => None,
+    };
+    Ok(CallerContext {
+        account: account_from_rows(rows)?,
+        throttle,
+        mailbox: Some(mailbox),
+    })
 }
 
 /// What [`Store::file_context`] looks for besides the project: a transmission this one

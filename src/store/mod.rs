@@ -136,6 +136,8 @@ pub struct Store {
     pub engine: Engine,
     pub bodies: BodyStore,
     pub committer: Committer,
+    /// Callers' contexts, read together (`context`).
+    callers: context::CallerReads,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -284,6 +286,7 @@ impl Store {
         };
         let committer = Committer::start(pool.clone());
         let store = Store {
+            callers: context::CallerReads::start(pool.clone()),
             pool,
             engine,
             bodies,
