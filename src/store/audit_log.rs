@@ -57,6 +57,11 @@ pub(crate) async fn append(conn: &mut AnyConnection, e: &AuditEntry) -> Result<i
     Chain::head(conn).await?.append(conn, e).await
 }
 
+/// `BEGIN` and, in the same round trip (one simple query), the PostgreSQL advisory lock that
+/// serialises appends to the chain, every node's. The head is read by the next statement,
+/// whose snapshot is taken once the lock is held.
+pub(super) const BEGIN_LOCKED: &str = "BEGIN; SELECT pg_advisory_xact_lock(7071002)";
+
 /// Records per multi-row INSERT (13 parameters each, well inside both engines' limits).
 pub(crate) const MAX_ROWS_PER_INSERT: usize = 500;
 
@@ -69,15 +74,11 @@ pub struct Chain {
 }
 
 impl Chain {
-    /// Reads the head. One chain for every node: on PostgreSQL, appenders take turns (the lock
-    /// is held to the end of the caller's transaction); SQLite's write transaction already
-    /// serialises them.
+    /// Reads the head, in a transaction begun by
+    /// [`begin_write_on`](super::begin_write_on). One chain for every node: appenders take
+    /// turns, on PostgreSQL by the lock of [`BEGIN_LOCKED`] (held to the end of the transaction), on SQLite
+    /// by its write lock.
     pub async fn head(conn: &mut AnyConnection) -> Result<Chain, sqlx::Error> {
-        if conn.backend_name() == "PostgreSQL" {
-            sqlx::query("SELECT pg_advisory_xact_lock(7071002)")
-                .execute(&mut *conn)
-                .await?;
-        }
         let head = sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
             .fetch_optional(&mut *conn)
             .await?;
@@ -104,6 +105,19 @@ impl Chain {
         if entries.is_empty() {
             return Ok(());
         }
+        let records = self.chained(entries);
+        let sql = format!(
+            "INSERT INTO audit_log {}",
+            Records::values(1, records.len())
+        );
+        records.bind(sqlx::query(&sql)).execute(&mut *conn).await?;
+        self.moved_to(&records);
+        Ok(())
+    }
+
+    /// `entries` chained after the head, to be written by one statement ([`Records`]); the
+    /// head moves ([`Chain::moved_to`]) once they are.
+    pub(crate) fn chained<'e>(&self, entries: &[&'e AuditEntry]) -> Records<'e> {
         let mut rows = Vec::with_capacity(entries.len());
         let (mut seq, mut prev) = (self.seq, self.hash.clone());
         for e in entries {
@@ -112,13 +126,58 @@ impl Chain {
             rows.push((seq, prev, hash.clone(), *e));
             prev = hash;
         }
-        let values = super::placeholders(rows.len(), 13, |p| format!("({})", p.join(", ")));
-        let sql = format!(
-            "INSERT INTO audit_log (seq, at, actor, action, door, mailbox, message_id,
-                client_addr, outcome, detail, prev_hash, hash, request_id) VALUES {values}"
-        );
-        let mut q = sqlx::query(&sql);
-        for (seq, prev, hash, e) in &rows {
+        Records { rows }
+    }
+
+    /// The head after `records` were written.
+    pub(crate) fn moved_to(&mut self, records: &Records<'_>) {
+        if let Some((seq, _, hash, _)) = records.rows.last() {
+            self.seq = *seq;
+            self.hash = hash.clone();
+        }
+    }
+
+    /// Appends `e` after the head; the head moves only once the record is written.
+    pub(crate) async fn append(
+        &mut self,
+        conn: &mut AnyConnection,
+        e: &AuditEntry,
+    ) -> Result<i64, sqlx::Error> {
+        self.append_all(conn, &[e]).await?;
+        Ok(self.seq)
+    }
+}
+
+/// Audit records chained in memory, for one multi-row INSERT.
+pub(crate) struct Records<'e> {
+    /// Sequence number, previous hash, hash, entry.
+    rows: Vec<(i64, String, String, &'e AuditEntry)>,
+}
+
+impl<'e> Records<'e> {
+    /// Parameters per record.
+    pub(crate) const PARAMS: usize = 13;
+
+    pub(crate) fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// The columns and `VALUES` of `n` records whose parameters start at `$first`.
+    pub(crate) fn values(first: usize, n: usize) -> String {
+        let values =
+            super::placeholders_at(first, n, Self::PARAMS, |p| format!("({})", p.join(", ")));
+        format!(
+            "(seq, at, actor, action, door, mailbox, message_id, client_addr, outcome, detail,
+              prev_hash, hash, request_id) VALUES {values}"
+        )
+    }
+
+    /// Binds the records' parameters, in the order of [`Records::values`].
+    pub(crate) fn bind<'q>(
+        &'q self,
+        mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+        for (seq, prev, hash, e) in &self.rows {
             q = q
                 .bind(*seq)
                 .bind(to_epoch(e.at))
@@ -134,20 +193,7 @@ impl Chain {
                 .bind(hash)
                 .bind(&e.request_id);
         }
-        q.execute(&mut *conn).await?;
-        self.seq = seq;
-        self.hash = prev;
-        Ok(())
-    }
-
-    /// Appends `e` after the head; the head moves only once the record is written.
-    pub(crate) async fn append(
-        &mut self,
-        conn: &mut AnyConnection,
-        e: &AuditEntry,
-    ) -> Result<i64, sqlx::Error> {
-        self.append_all(conn, &[e]).await?;
-        Ok(self.seq)
+        q
     }
 }
 

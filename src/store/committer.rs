@@ -19,9 +19,10 @@
 use crate::audit::AuditEntry;
 use crate::clock::to_epoch;
 use crate::error::{Code, Refusal};
-use crate::store::audit_log::{Chain, MAX_ROWS_PER_INSERT};
+use crate::store::audit_log::{Chain, Records, MAX_ROWS_PER_INSERT};
+use crate::store::Engine;
 use crate::store::StoreError;
-use sqlx::{AnyConnection, AnyPool, Connection};
+use sqlx::{AnyConnection, AnyPool, Connection, Row};
 use std::sync::Arc;
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot, Mutex};
@@ -492,17 +493,7 @@ async fn commit_on(
     // Usually every job succeeds: apply them all in one transaction, without savepoints (on
     // PostgreSQL each statement is a round trip, and the committer is the one writer).
     let (mut tx, mut chain) = begin_batch(conn, engine).await?;
-    let mut failed = apply_batch(&mut tx, batch).await.err();
-    // The batch's audit records, chained in memory, in as few statements as may be.
-    if failed.is_none() {
-        let entries: Vec<&AuditEntry> = batch.iter().map(|j| &j.audit).collect();
-        for part in entries.chunks(MAX_ROWS_PER_INSERT) {
-            if let Err(e) = chain.append_all(&mut tx, part).await {
-                failed = Some(e);
-                break;
-            }
-        }
-    }
+    let failed = apply_batch(&mut tx, engine, batch, &mut chain).await.err();
     let Some(e) = failed else {
         tx.commit().await.map_err(unknown)?;
         return Ok(batch.iter().map(|_| Ok(())).collect());
@@ -551,11 +542,18 @@ async fn apply(conn: &mut AnyConnection, job: &Job, chain: &mut Chain) -> Result
     Ok(())
 }
 
-/// Every job's effects, the new messages of the whole batch written together: one multi-row
-/// INSERT (and, for database bodies, one for their inline bodies and one DELETE ending their
-/// uploads' listing) instead of a round trip per request. Any failure fails the batch, which
-/// is then done again job by job (savepoints), where the failing job is found.
-async fn apply_batch(conn: &mut AnyConnection, batch: &[Job]) -> Result<(), sqlx::Error> {
+/// Every job's effects and audit records, the new rows of the whole batch written together:
+/// the messages in one multi-row INSERT (with, for database bodies, one for their inline
+/// bodies and one DELETE ending their uploads' listings), the audit records, chained in
+/// memory, in another; on PostgreSQL all of them in one statement ([`write_at_once`]). Any
+/// failure fails the batch, which is then done again job by job (savepoints), where the
+/// failing job is found.
+async fn apply_batch(
+    conn: &mut AnyConnection,
+    engine: Engine,
+    batch: &[Job],
+    chain: &mut Chain,
+) -> Result<(), sqlx::Error> {
     let mut messages: Vec<&NewMessage> = Vec::new();
     for job in batch {
         for effect in &job.effects {
@@ -565,7 +563,120 @@ async fn apply_batch(conn: &mut AnyConnection, batch: &[Job]) -> Result<(), sqlx
             }
         }
     }
-    write_messages(conn, &messages).await
+    let entries: Vec<&AuditEntry> = batch.iter().map(|j| &j.audit).collect();
+    let params = messages.len() * (MESSAGE_PARAMS + 3) + entries.len() * Records::PARAMS;
+    if engine == Engine::Postgres && params <= MAX_PARAMS_AT_ONCE {
+        return write_at_once(conn, &messages, chain, &entries).await;
+    }
+    write_messages(conn, &messages).await?;
+    for part in entries.chunks(MAX_ROWS_PER_INSERT) {
+        chain.append_all(conn, part).await?;
+    }
+    Ok(())
+}
+
+/// Parameters of one statement of [`write_at_once`] at most (PostgreSQL allows 65,535).
+const MAX_PARAMS_AT_ONCE: usize = 30_000;
+
+/// PostgreSQL: a batch's new rows in one statement, one data-modifying `WITH` part each (new
+/// messages, their inline bodies, the end of their uploads' listings, the audit records): one
+/// round trip instead of four, while the committer, the one writer, holds the chain's lock.
+/// The listings the statement ended are counted, as [`write_messages`] counts them.
+async fn write_at_once(
+    conn: &mut AnyConnection,
+    messages: &[&NewMessage],
+    chain: &mut Chain,
+    entries: &[&AuditEntry],
+) -> Result<(), sqlx::Error> {
+    let inline = inline_bodies(messages);
+    let claims = claims(messages);
+    let records = chain.chained(entries);
+    let mut parts = Vec::new();
+    let mut next = 1;
+    if !messages.is_empty() {
+        parts.push(format!(
+            "m AS (INSERT INTO messages {})",
+            message_values(next, messages.len())
+        ));
+        next += messages.len() * MESSAGE_PARAMS;
+    }
+    if !inline.is_empty() {
+        let values = super::placeholders_at(next, inline.len(), 2, |p| {
+            format!("({}, 0, {})", p[0], p[1])
+        });
+        parts.push(format!(
+            "c AS (INSERT INTO body_chunks (body_key, seq, data) VALUES {values})"
+        ));
+        next += inline.len() * 2;
+    }
+    let mut ended = "0";
+    if !claims.is_empty() {
+        let list = super::placeholders_at(next, claims.len(), 1, |p| p[0].clone());
+        parts.push(format!(
+            "d AS (DELETE FROM body_uploads WHERE body_key IN ({list}) RETURNING 1)"
+        ));
+        next += claims.len();
+        ended = "(SELECT COUNT(*) FROM d)";
+    }
+    if records.len() > 0 {
+        parts.push(format!(
+            "a AS (INSERT INTO audit_log {})",
+            Records::values(next, records.len())
+        ));
+    }
+    if parts.is_empty() {
+        return Ok(());
+    }
+    let sql = format!("WITH {} SELECT CAST({ended} AS BIGINT)", parts.join(", "));
+    let mut query = bind_messages(sqlx::query(&sql), messages);
+    for (key, data) in &inline {
+        query = query.bind(*key).bind(*data);
+    }
+    for key in &claims {
+        query = query.bind(*key);
+    }
+    let claimed: i64 = records
+        .bind(query)
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get(0)?;
+    all_claimed(claimed as u64, claims.len())?;
+    chain.moved_to(&records);
+    Ok(())
+}
+
+/// The inline bodies among `messages`: (body key, bytes).
+fn inline_bodies<'m>(messages: &[&'m NewMessage]) -> Vec<(&'m str, &'m [u8])> {
+    messages
+        .iter()
+        .filter_map(|m| {
+            m.inline_body
+                .as_deref()
+                .filter(|d| !d.is_empty())
+                .map(|d| (m.body_key.as_str(), d))
+        })
+        .collect()
+}
+
+/// The uploads whose listings `messages`' transaction ends (database bodies).
+fn claims<'m>(messages: &[&'m NewMessage]) -> Vec<&'m str> {
+    messages
+        .iter()
+        .filter(|m| m.claim_upload)
+        .map(|m| m.body_key.as_str())
+        .collect()
+}
+
+/// The rows and the end of their uploads' listings commit together; an upload a sweep took as
+/// abandoned has lost its body, and its row must not exist.
+fn all_claimed(ended: u64, claims: usize) -> Result<(), sqlx::Error> {
+    if ended == claims as u64 {
+        Ok(())
+    } else {
+        Err(sqlx::Error::Protocol(
+            "an upload was swept as abandoned before its message was stored".into(),
+        ))
+    }
 }
 
 /// New messages, with their inline bodies and the end of their uploads' listings (database
@@ -575,17 +686,12 @@ async fn write_messages(
     messages: &[&NewMessage],
 ) -> Result<(), sqlx::Error> {
     for part in messages.chunks(MAX_ROWS_PER_INSERT) {
-        insert_messages(conn, part).await?;
+        let sql = format!("INSERT INTO messages {}", message_values(1, part.len()));
+        bind_messages(sqlx::query(&sql), part)
+            .execute(&mut *conn)
+            .await?;
     }
-    let inline: Vec<(&str, &[u8])> = messages
-        .iter()
-        .filter_map(|m| {
-            m.inline_body
-                .as_deref()
-                .filter(|d| !d.is_empty())
-                .map(|d| (m.body_key.as_str(), d))
-        })
-        .collect();
+    let inline = inline_bodies(messages);
     for part in inline.chunks(MAX_ROWS_PER_INSERT) {
         let values = super::placeholders(part.len(), 2, |p| format!("({}, 0, {})", p[0], p[1]));
         let sql = format!("INSERT INTO body_chunks (body_key, seq, data) VALUES {values}");
@@ -595,11 +701,7 @@ async fn write_messages(
         }
         query.execute(&mut *conn).await?;
     }
-    let claims: Vec<&str> = messages
-        .iter()
-        .filter(|m| m.claim_upload)
-        .map(|m| m.body_key.as_str())
-        .collect();
+    let claims = claims(messages);
     for part in claims.chunks(MAX_ROWS_PER_INSERT) {
         let list = super::placeholders(part.len(), 1, |p| p[0].clone());
         let sql = format!("DELETE FROM body_uploads WHERE body_key IN ({list})");
@@ -607,31 +709,30 @@ async fn write_messages(
         for key in part {
             query = query.bind(*key);
         }
-        let claimed = query.execute(&mut *conn).await?;
-        // The rows and the end of their uploads' listings commit together; an upload a sweep
-        // took as abandoned has lost its body, and its row must not exist.
-        if claimed.rows_affected() != part.len() as u64 {
-            return Err(sqlx::Error::Protocol(
-                "an upload was swept as abandoned before its message was stored".into(),
-            ));
-        }
+        let ended = query.execute(&mut *conn).await?;
+        all_claimed(ended.rows_affected(), part.len())?;
     }
     Ok(())
 }
 
-/// New messages in one INSERT.
-async fn insert_messages(
-    conn: &mut AnyConnection,
-    rows: &[&NewMessage],
-) -> Result<(), sqlx::Error> {
-    let values = super::placeholders(rows.len(), 14, |p| format!("({})", p.join(", ")));
-    let sql = format!(
-        "INSERT INTO messages (message_id, from_mailbox, to_mailbox, sent_by, file_name,
-            size_bytes, sha256, body_key, received_at, tracs_key, routed_by, resend, misrouted,
-            in_reply_to)
+/// Parameters per new message.
+const MESSAGE_PARAMS: usize = 14;
+
+/// The columns and `VALUES` of `n` new messages whose parameters start at `$first`.
+fn message_values(first: usize, n: usize) -> String {
+    let values =
+        super::placeholders_at(first, n, MESSAGE_PARAMS, |p| format!("({})", p.join(", ")));
+    format!(
+        "(message_id, from_mailbox, to_mailbox, sent_by, file_name, size_bytes, sha256,
+          body_key, received_at, tracs_key, routed_by, resend, misrouted, in_reply_to)
          VALUES {values}"
-    );
-    let mut query = sqlx::query(&sql);
+    )
+}
+
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+/// Binds new messages' parameters, in the order of [`message_values`].
+fn bind_messages<'q>(mut query: AnyQuery<'q>, rows: &[&'q NewMessage]) -> AnyQuery<'q> {
     for m in rows {
         query = query
             .bind(&m.message_id)
@@ -649,8 +750,7 @@ async fn insert_messages(
             .bind(i64::from(m.misrouted))
             .bind(&m.in_reply_to);
     }
-    query.execute(&mut *conn).await?;
-    Ok(())
+    query
 }
 
 async fn apply_effects(conn: &mut AnyConnection, job: &Job) -> Result<(), sqlx::Error> {

@@ -77,10 +77,20 @@ pub(crate) fn placeholders(
     per_row: usize,
     shape: impl Fn(&[String]) -> String,
 ) -> String {
+    placeholders_at(1, rows, per_row, shape)
+}
+
+/// [`placeholders`] numbered from `$first` (a statement with several lists).
+pub(crate) fn placeholders_at(
+    first: usize,
+    rows: usize,
+    per_row: usize,
+    shape: impl Fn(&[String]) -> String,
+) -> String {
     (0..rows)
         .map(|r| {
-            let group: Vec<String> = (1..=per_row)
-                .map(|k| format!("${}", r * per_row + k))
+            let group: Vec<String> = (0..per_row)
+                .map(|k| format!("${}", first + r * per_row + k))
                 .collect();
             shape(&group)
         })
@@ -88,8 +98,11 @@ pub(crate) fn placeholders(
         .join(", ")
 }
 
-/// Starts a write transaction on a connection the caller holds. SQLite takes the write lock
-/// at once (`BEGIN IMMEDIATE`), so writers queue instead of failing halfway.
+/// Starts a write transaction on a connection the caller holds, holding the write lock from
+/// the start, so writers queue instead of failing halfway. SQLite: `BEGIN IMMEDIATE`.
+/// PostgreSQL: the audit chain's lock ([`audit_log::BEGIN_LOCKED`]), which every write
+/// transaction takes (each appends to the chain) and which serialises the nodes' writers,
+/// taken in the same round trip as `BEGIN`.
 pub async fn begin_write_on(
     conn: &mut AnyConnection,
     engine: Engine,
@@ -97,7 +110,7 @@ pub async fn begin_write_on(
     use sqlx::Connection;
     match engine {
         Engine::Sqlite => conn.begin_with("BEGIN IMMEDIATE").await,
-        Engine::Postgres => conn.begin().await,
+        Engine::Postgres => conn.begin_with(audit_log::BEGIN_LOCKED).await,
     }
 }
 
