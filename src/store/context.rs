@@ -270,7 +270,9 @@ impl FileContext {
 
 impl Store {
     /// The mailbox `project` with the administrators of its contracts, and the transmission
-    /// `dup` describes, in one statement; `None` if there is no such mailbox.
+    /// `dup` describes, in one statement; `None` if there is no such mailbox. The same-content
+    /// look-up is an equality on the sender and the digest, the head of the
+    /// `messages_same_content` index (migration 16), whatever the sender's history.
     pub async fn file_context(
         &self,
         project: &ImaxId,

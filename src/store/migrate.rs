@@ -52,6 +52,7 @@ macro_rules! schema {
             "0013_profile_names",
             "0014_replies",
             "0015_certification_scope",
+            "0016_same_content_by_sha",
         )
     };
 }
@@ -62,7 +63,7 @@ type Files = &'static [(&'static str, &'static str)];
 const SQLITE: Files = schema!("sqlite");
 const POSTGRES: Files = schema!("postgres");
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 15;
+pub const SCHEMA_VERSION: i64 = 16;
 
 /// For each version that older binaries may keep running on, the oldest such binary's schema
 /// version. A version not listed is compatible with its own binaries only. Version 10 adds
@@ -76,8 +77,17 @@ pub const SCHEMA_VERSION: i64 = 15;
 /// as an ordinary message); version 15 adds tables older builds do not know
 /// (`cycle_certifications`, `certification_deadlines`) and nullable flag columns on property
 /// assignments: an older build's certification still lands in `recertifications`, which this
-/// build reads as covering that coordinator's properties.
-const COMPATIBLE_BACK_TO: &[(i64, i64)] = &[(10, 9), (11, 9), (12, 9), (13, 9), (14, 9), (15, 9)];
+/// build reads as covering that coordinator's properties; version 16 only reorders an index's
+/// columns.
+const COMPATIBLE_BACK_TO: &[(i64, i64)] = &[
+    (10, 9),
+    (11, 9),
+    (12, 9),
+    (13, 9),
+    (14, 9),
+    (15, 9),
+    (16, 9),
+];
 
 /// How the database's schema fits this build.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
