@@ -122,8 +122,9 @@ pub fn sqlite_path(url: &str) -> Option<&str> {
     (!path.is_empty() && !path.starts_with(':')).then_some(path)
 }
 
-/// PostgreSQL sessions for writing uploads' chunks: they commit without waiting for the disk
-/// (see [`ChunkBodies`]'s `uploads`); a few suffice, as each statement carries a whole chunk.
+/// PostgreSQL sessions that carry whole chunks (uploads' writes, which commit without waiting
+/// for the disk, and downloads' reads; see [`ChunkBodies`]'s `uploads`); a few suffice, as each
+/// statement carries a whole chunk.
 async fn upload_pool(url: &str) -> Result<AnyPool, sqlx::Error> {
     AnyPoolOptions::new()
         // Each session keeps buffers of a chunk's size: a few, so that memory stays flat.
