@@ -196,10 +196,17 @@ fn big_file(dir: &Path, mib: usize) -> PathBuf {
     use std::io::Write;
     let path = dir.join(format!("big-{mib}.bin"));
     let mut f = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
-    let block: Vec<u8> = (0..1024 * 1024u32)
-        .map(|i| (i.wrapping_mul(2654435761) >> 24) as u8)
-        .collect();
+    // Incompressible (xorshift): a compressing store must not look faster than it is for
+    // the PDFs and archives that are most large attachments.
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut block = vec![0u8; 1024 * 1024];
     for _ in 0..mib {
+        for b in block.chunks_mut(8) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            b.copy_from_slice(&x.to_le_bytes()[..b.len()]);
+        }
         f.write_all(&block).unwrap();
     }
     path

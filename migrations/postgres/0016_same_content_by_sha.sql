@@ -4,3 +4,4 @@
 -- administrators of a project (`store::context::file_context`).
 DROP INDEX messages_same_content;
 CREATE INDEX messages_same_content ON messages (from_mailbox, sha256, to_mailbox, received_at);
+
