@@ -10,7 +10,7 @@
 //!   on every file a property sends (`gateway::send`).
 
 use super::accounts::{account_from_rows, ACCOUNT_COLUMNS, RIGHT_COLUMNS};
-use super::mailboxes::{mailbox_from, prefixed_columns};
+use super::mailboxes::{distinct_mailboxes, mailbox_from, prefixed_columns};
 use super::messages::Duplicate;
 use super::{Store, StoreError};
 use crate::clock::{from_epoch, to_epoch};
@@ -315,15 +315,7 @@ impl Store {
         let Some(first) = rows.first() else {
             return Ok(None);
         };
-        let mut administrators: Vec<Mailbox> = Vec::new();
-        for row in &rows {
-            if row.try_get::<Option<i64>, _>("a_id")?.is_some() {
-                let a = mailbox_from(row, "a_")?;
-                if administrators.last().is_none_or(|l| l.id != a.id) {
-                    administrators.push(a);
-                }
-            }
-        }
+        let administrators = distinct_mailboxes(&rows, "a_")?;
         let duplicate = match first.try_get::<Option<i64>, _>("d_why")? {
             None => None,
             Some(why) => {

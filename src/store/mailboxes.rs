@@ -46,6 +46,27 @@ pub(super) fn mailbox_from(row: &sqlx::any::AnyRow, prefix: &str) -> Result<Mail
 
 /// [`COLUMNS`] of the table aliased `alias`, each renamed with `prefix` first (see
 /// [`mailbox_from`]).
+/// The mailboxes (columns under `prefix`) of rows ordered by that mailbox's id, each once;
+/// rows where the (outer-joined) mailbox is missing are skipped.
+pub(super) fn distinct_mailboxes(
+    rows: &[sqlx::any::AnyRow],
+    prefix: &str,
+) -> Result<Vec<Mailbox>, sqlx::Error> {
+    let mut found: Vec<Mailbox> = Vec::new();
+    for row in rows {
+        if row
+            .try_get::<Option<i64>, _>(format!("{prefix}id").as_str())?
+            .is_some()
+        {
+            let m = mailbox_from(row, prefix)?;
+            if found.last().is_none_or(|l| l.id != m.id) {
+                found.push(m);
+            }
+        }
+    }
+    Ok(found)
+}
+
 pub(super) fn prefixed_columns(alias: &str, prefix: &str) -> String {
     COLUMNS
         .split(',')
@@ -286,16 +307,10 @@ impl<'a> Mailboxes<'a> {
         let Some(first) = rows.first() else {
             return Ok(None);
         };
-        let mut admins: Vec<Mailbox> = Vec::new();
-        for row in &rows {
-            if row.try_get::<Option<i64>, _>("a_id")?.is_some() {
-                let a = mailbox_from(row, "a_")?;
-                if admins.last().is_none_or(|l| l.id != a.id) {
-                    admins.push(a);
-                }
-            }
-        }
-        Ok(Some((mailbox_from(first, "p_")?, admins)))
+        Ok(Some((
+            mailbox_from(first, "p_")?,
+            distinct_mailboxes(&rows, "a_")?,
+        )))
     }
     /// The distinct administrator mailboxes of the contracts of every property that `mailbox`
     /// serves: the candidates for "send to my administrator" (R12).
