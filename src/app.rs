@@ -259,9 +259,13 @@ impl App {
                 })?;
         let certs = tls::resolve(&config.tls.cert, &config.tls.key, &config.data_dir)?;
         let (tls_config, cert_store) = tls::server_config(&certs)?;
-        let store = Store::open(&config.database_url(), &config.data_dir)
-            .await?
-            .with_min_free_disk(config.limits.min_free_disk_mb.saturating_mul(1024 * 1024));
+        let store = Store::open_with_sessions(
+            &config.database_url(),
+            &config.data_dir,
+            config.limits.postgres_sessions,
+        )
+        .await?
+        .with_min_free_disk(config.limits.min_free_disk_mb.saturating_mul(1024 * 1024));
         store.recover().await?;
         let config = Arc::new(config);
         let gateway = Gateway::new(store, clock, config.clone());

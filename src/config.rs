@@ -139,6 +139,10 @@ pub struct Limits {
     /// refused (`StorageFull`), so the database always has room for its own writes.
     pub min_free_disk_mb: u64,
     pub page_size: u32,
+    /// PostgreSQL sessions a node opens for its statements (besides four that carry bodies'
+    /// chunks). Few on purpose: on a small database server, more sessions than its cores
+    /// mostly wait for one another (README, Performance).
+    pub postgres_sessions: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -325,6 +329,7 @@ impl Default for Limits {
             max_form_bytes: 64 * 1024,
             min_free_disk_mb: 256,
             page_size: 100,
+            postgres_sessions: crate::store::POSTGRES_SESSIONS,
         }
     }
 }

@@ -193,6 +193,9 @@ async fn observe(ops: &Ops) {
     );
     metrics::counter!("imax_password_hash_wait_microseconds_total")
         .absolute(h.waited_us.load(Ordering::Relaxed));
+    let (open, idle) = ops.gw.store().pool_sessions();
+    metrics::gauge!("imax_database_sessions_open").set(open as f64);
+    metrics::gauge!("imax_database_sessions_busy").set(open.saturating_sub(idle) as f64);
     if let Ok(Ok(n)) =
         tokio::time::timeout(Duration::from_secs(2), ops.gw.store().audit_log().records()).await
     {

@@ -148,6 +148,7 @@ async fn metrics_count_real_requests_and_are_not_for_strangers() {
         "imax_audit_chain_records",
         "imax_commit_batch_size_count",
         "imax_caller_read_batch_size_count",
+        "imax_database_sessions_open",
         "imax_http_response_seconds_count",
     ] {
         assert!(sample(&page, name, &[]) > 0.0, "{name} in\n{page}");
