@@ -140,8 +140,8 @@ pub struct Limits {
     pub min_free_disk_mb: u64,
     pub page_size: u32,
     /// PostgreSQL sessions a node opens for its statements (besides four that carry bodies'
-    /// chunks). Few on purpose: on a small database server, more sessions than its cores
-    /// mostly wait for one another (README, Performance).
+    /// chunks; at least 2). Few on purpose: on a small database server, more sessions than its
+    /// cores mostly wait for one another (README, Performance).
     pub postgres_sessions: u32,
 }
 

@@ -110,8 +110,9 @@ async fn serve_reads(pool: AnyPool, mut rx: mpsc::Receiver<Asked>) {
     }
 }
 
-/// Answers every caller of `batch`; if the shared statement fails, each is read on its own, so
-/// that each gets its own answer (a failure is then its own).
+/// Answers every caller of `batch`; if the shared statement fails, each is read on its own, all
+/// at once (so a database that is down costs each caller two waits, not one per caller before
+/// it), and each gets its own answer.
 async fn answer(pool: &AnyPool, batch: Vec<Asked>) {
     metrics::histogram!("imax_caller_read_batch_size").record(batch.len() as f64);
     let read = read_callers(pool, &batch).await;
@@ -127,12 +128,13 @@ async fn answer(pool: &AnyPool, batch: Vec<Asked>) {
             }
         }
         Err(_) => {
-            for asked in batch {
+            let alone = batch.into_iter().map(|asked| async move {
                 let one = read_callers(pool, std::slice::from_ref(&asked)).await;
                 let _ = asked
                     .reply
                     .send(one.map(|mut c| c.pop().unwrap_or_else(CallerContext::nobody)));
-            }
+            });
+            futures_util::future::join_all(alone).await;
         }
     }
 }
