@@ -735,3 +735,59 @@ async fn small_bodies_live_with_their_rows_and_older_body_files_still_serve() {
         "one in the database, one a file"
     );
 }
+
+/// An upload that keeps arriving is never taken for a stopped node's leftover, however long it
+/// lasts: its chunks (several written at once on PostgreSQL) renew its entry's age, so the sweep
+/// passes over it and the body ends whole.
+#[tokio::test]
+async fn an_upload_still_arriving_renews_its_age_and_outlives_the_sweep() {
+    use base64::Engine as _;
+    let b64 = |b: &[u8]| bytes::Bytes::from(base64::engine::general_purpose::STANDARD.encode(b));
+    let t = TestApp::start().await;
+    let store = t.admin.store();
+    let data = payload(21, 4 << 20);
+    // Split at multiples of three bytes, so the pieces' base64 joins into the file's.
+    let (first, rest) = data.split_at(3 << 19);
+    let (second, third) = rest.split_at(3 << 19);
+    let (upload, tx) = open_upload(&t.url, &t.ca, "LONG.DAT").await;
+    tx.send(b64(first)).await.expect("first part");
+    let limit = std::time::Duration::from_secs(30);
+    wait_until("the upload in progress", limit, || async {
+        store.bodies.uploads_in_progress().await.expect("uploads") == 1
+    })
+    .await;
+    // As if it had been untouched for two hours (database bodies; files are never swept by age).
+    let aged: Option<i64> = sqlx::query_scalar(
+        "UPDATE body_uploads SET touched_at = touched_at - 7200 RETURNING touched_at",
+    )
+    .fetch_optional(&t.db)
+    .await
+    .expect("aged");
+    tx.send(b64(second)).await.expect("second part");
+    if let Some(aged) = aged {
+        wait_until("the next chunks renew the entry", limit, || async {
+            let stale: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM body_uploads WHERE touched_at <= $1")
+                    .bind(aged)
+                    .fetch_one(&t.db)
+                    .await
+                    .expect("stale");
+            stale == 0
+        })
+        .await;
+    }
+    assert_eq!(store.sweep_abandoned_uploads().await.expect("sweep"), 0);
+    tx.send(b64(third)).await.expect("last part");
+    tx.send(bytes::Bytes::from_static(
+        b"</t:content></t:SendFile></soap:Body></soap:Envelope>",
+    ))
+    .await
+    .expect("end");
+    drop(tx);
+    let r = upload.await.expect("join").expect("reply");
+    assert_ok(&r);
+    let mut ca = t.client(CA_USER).await;
+    let got = fetch_whole(&mut ca, PBCA, r.get("messageId").expect("id")).await;
+    assert_eq!(sha256_hex(&got), sha256_hex(&data));
+    assert_eq!(settled_uploads(store).await, 0);
+}

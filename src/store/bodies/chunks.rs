@@ -27,6 +27,9 @@ use tokio::io::{AsyncRead, ReadBuf};
 /// An upload entry untouched this long is a leftover.
 pub const STALE_SECS: i64 = 3600;
 
+/// An upload in progress renews its entry's age at most this often.
+const TOUCH_SECS: i64 = 60;
+
 /// The database's clock, in epoch seconds: the same for every node.
 const DB_NOW: &str = "CAST(EXTRACT(EPOCH FROM now()) AS BIGINT)";
 
@@ -83,6 +86,12 @@ impl ChunkBodies {
     }
 
     /// Writes chunk `seq` of an upload; the first one also lists the upload.
+    ///
+    /// A later chunk holds its upload's entry in `KEY SHARE` mode rather than updating it, so
+    /// that several chunks of one upload are written at once (an update would queue them on
+    /// the entry's row lock) while the sweep, which deletes with `FOR UPDATE SKIP LOCKED`,
+    /// still passes over it. The entry's age is renewed (an update, which the sweep passes
+    /// over too) once it is older than [`TOUCH_SECS`], far inside [`STALE_SECS`].
     pub(super) async fn put(&self, key: &str, seq: i64, bytes: &[u8]) -> io::Result<()> {
         let sql = if seq == 0 {
             format!(
@@ -91,10 +100,16 @@ impl ChunkBodies {
                  INSERT INTO body_chunks (body_key, seq, data) SELECT body_key, $2, $3 FROM u"
             )
         } else {
+            // `t` renews an old entry; only when it did not does `k` lock the entry (one
+            // statement never both updates and locks the same row).
             format!(
-                "WITH u AS (UPDATE body_uploads SET touched_at = {DB_NOW} WHERE body_key = $1
-                            RETURNING body_key)
-                 INSERT INTO body_chunks (body_key, seq, data) SELECT body_key, $2, $3 FROM u"
+                "WITH t AS (UPDATE body_uploads SET touched_at = {DB_NOW}
+                             WHERE body_key = $1 AND touched_at < {DB_NOW} - {TOUCH_SECS}
+                            RETURNING body_key),
+                      k AS (SELECT body_key FROM body_uploads
+                             WHERE body_key = $1 AND NOT EXISTS (SELECT 1 FROM t) FOR KEY SHARE)
+                 INSERT INTO body_chunks (body_key, seq, data)
+                 SELECT body_key, $2, $3 FROM t UNION ALL SELECT body_key, $2, $3 FROM k"
             )
         };
         touched(

@@ -113,22 +113,32 @@ enum Sink {
         store: ChunkBodies,
         /// Chunks handed to the database so far (the upload is listed once the first is).
         written: i64,
-        /// The last chunk's write, still running while the next chunk arrives (at most one:
-        /// two chunks in memory per upload).
-        /// The previous chunk's write, which hands its buffer back for the next chunk.
-        pending: Option<tokio::task::JoinHandle<io::Result<Vec<u8>>>>,
+        /// Chunk writes still running while the next chunks arrive, oldest first: at most
+        /// [`WRITES_IN_FLIGHT`], each on a session of its own, so the database writes while
+        /// the gateway receives. Each hands its buffer back to be filled again.
+        pending: Writes,
     },
 }
 
-/// Waits for a chunk write handed to the database earlier.
-/// Waits for the chunk write in flight, if any; its buffer, to be filled again.
-async fn wait(
-    pending: &mut Option<tokio::task::JoinHandle<io::Result<Vec<u8>>>>,
-) -> io::Result<Option<Vec<u8>>> {
-    match pending.take() {
+/// Chunk writes of one upload that may run at once. One at a time left the database and the
+/// gateway each waiting for the other about half the time (a 50 MiB upload kept neither
+/// busy); more would only hold more buffers per upload.
+pub const WRITES_IN_FLIGHT: usize = 3;
+
+type Writes = std::collections::VecDeque<tokio::task::JoinHandle<io::Result<Vec<u8>>>>;
+
+/// Waits for the oldest chunk write in flight, if any; its buffer, to be filled again.
+async fn wait_oldest(pending: &mut Writes) -> io::Result<Option<Vec<u8>>> {
+    match pending.pop_front() {
         Some(write) => write.await.map_err(io::Error::other)?.map(Some),
         None => Ok(None),
     }
+}
+
+/// Waits for every chunk write in flight.
+async fn wait_all(pending: &mut Writes) -> io::Result<()> {
+    while wait_oldest(pending).await?.is_some() {}
+    Ok(())
 }
 
 impl Drop for StagedBody {
@@ -148,9 +158,9 @@ impl Drop for StagedBody {
                 // runtime is left, the sweep removes it.
                 if let Ok(rt) = tokio::runtime::Handle::try_current() {
                     let (store, key, mut pending) =
-                        (store.clone(), self.key.clone(), pending.take());
+                        (store.clone(), self.key.clone(), std::mem::take(pending));
                     rt.spawn(async move {
-                        let _ = wait(&mut pending).await;
+                        let _ = wait_all(&mut pending).await;
                         store.remove(&key).await
                     });
                 }
@@ -197,7 +207,7 @@ impl BodyStore {
             BodyStore::Chunks(store) => Sink::Chunks {
                 store: store.clone(),
                 written: 0,
-                pending: None,
+                pending: Writes::new(),
             },
         };
         Ok(StagedBody {
@@ -284,15 +294,19 @@ impl StagedBody {
                     written,
                     pending,
                 } => {
-                    // The previous chunk's write has had this chunk's arrival to finish;
-                    // this one is written while the next arrives. The two buffers take
-                    // turns, so an upload allocates them once, not a growing one per chunk.
-                    let spare = wait(pending)
-                        .await?
-                        .unwrap_or_else(|| Vec::with_capacity(CHUNK + CHUNK / 4));
+                    // Chunk 0 lists the upload: the later chunks' statements need to see
+                    // it, so they start once it is committed. Then up to WRITES_IN_FLIGHT
+                    // writes run while the next chunks arrive; their buffers take turns, so
+                    // an upload allocates them once, not a growing one per chunk.
+                    let spare = if *written == 1 || pending.len() >= WRITES_IN_FLIGHT {
+                        wait_oldest(pending).await?
+                    } else {
+                        None
+                    };
+                    let spare = spare.unwrap_or_else(|| Vec::with_capacity(CHUNK + CHUNK / 4));
                     let (store, key, seq) = (store.clone(), self.key.clone(), *written);
                     let chunk = std::mem::replace(&mut self.memory, spare);
-                    *pending = Some(tokio::spawn(async move {
+                    pending.push_back(tokio::spawn(async move {
                         store.put(&key, seq, &chunk).await?;
                         Ok(chunk)
                     }));
@@ -333,7 +347,7 @@ impl StagedBody {
                 written,
                 pending,
             } => {
-                wait(pending).await?;
+                wait_all(pending).await?;
                 store.finish(&self.key, *written, &memory).await?;
                 (true, None)
             }
