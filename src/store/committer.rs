@@ -565,8 +565,10 @@ async fn apply_batch(
     }
     let entries: Vec<&AuditEntry> = batch.iter().map(|j| &j.audit).collect();
     let params = messages.len() * (MESSAGE_PARAMS + 3) + entries.len() * Records::PARAMS;
-    if engine == Engine::Postgres && params <= MAX_PARAMS_AT_ONCE {
-        return write_at_once(conn, &messages, chain, &entries).await;
+    // Listings of database bodies (to end, and count) exist beside PostgreSQL only.
+    let listed = messages.iter().any(|m| m.claim_upload);
+    if params <= MAX_PARAMS_AT_ONCE && (engine == Engine::Postgres || !listed) {
+        return write_at_once(conn, engine, &messages, chain, &entries).await;
     }
     write_messages(conn, &messages).await?;
     for part in entries.chunks(MAX_ROWS_PER_INSERT) {
@@ -575,15 +577,19 @@ async fn apply_batch(
     Ok(())
 }
 
-/// Parameters of one statement of [`write_at_once`] at most (PostgreSQL allows 65,535).
+/// Parameters of one [`write_at_once`] at most (PostgreSQL allows 65,535 per statement,
+/// SQLite numbers them up to 32,766).
 const MAX_PARAMS_AT_ONCE: usize = 30_000;
 
-/// PostgreSQL: a batch's new rows in one statement, one data-modifying `WITH` part each (new
-/// messages, their inline bodies, the end of their uploads' listings, the audit records): one
-/// round trip instead of four, while the committer, the one writer, holds the chain's lock.
-/// The listings the statement ended are counted, as [`write_messages`] counts them.
+/// A batch's new rows in one round trip (new messages, their inline bodies, the end of their
+/// uploads' listings, the audit records), while the committer, the one writer, holds the
+/// write lock: one statement of data-modifying `WITH` parts on PostgreSQL, one string of
+/// statements on SQLite (each a hand-off to sqlx's SQLite worker thread, which cost more than
+/// the statements themselves). Parameters are numbered across the whole text, so both engines
+/// bind them alike. The listings it ended are counted, as [`write_messages`] counts them.
 async fn write_at_once(
     conn: &mut AnyConnection,
+    engine: Engine,
     messages: &[&NewMessage],
     chain: &mut Chain,
     entries: &[&AuditEntry],
@@ -594,9 +600,12 @@ async fn write_at_once(
     let mut parts = Vec::new();
     let mut next = 1;
     if !messages.is_empty() {
-        parts.push(format!(
-            "m AS (INSERT INTO messages {})",
-            message_values(next, messages.len())
+        parts.push((
+            "m",
+            format!(
+                "INSERT INTO messages {}",
+                message_values(next, messages.len())
+            ),
         ));
         next += messages.len() * MESSAGE_PARAMS;
     }
@@ -604,30 +613,52 @@ async fn write_at_once(
         let values = super::placeholders_at(next, inline.len(), 2, |p| {
             format!("({}, 0, {})", p[0], p[1])
         });
-        parts.push(format!(
-            "c AS (INSERT INTO body_chunks (body_key, seq, data) VALUES {values})"
+        parts.push((
+            "c",
+            format!("INSERT INTO body_chunks (body_key, seq, data) VALUES {values}"),
         ));
         next += inline.len() * 2;
     }
-    let mut ended = "0";
     if !claims.is_empty() {
         let list = super::placeholders_at(next, claims.len(), 1, |p| p[0].clone());
-        parts.push(format!(
-            "d AS (DELETE FROM body_uploads WHERE body_key IN ({list}) RETURNING 1)"
+        parts.push((
+            "d",
+            format!("DELETE FROM body_uploads WHERE body_key IN ({list}) RETURNING 1"),
         ));
         next += claims.len();
-        ended = "(SELECT COUNT(*) FROM d)";
     }
     if records.len() > 0 {
-        parts.push(format!(
-            "a AS (INSERT INTO audit_log {})",
-            Records::values(next, records.len())
+        parts.push((
+            "a",
+            format!(
+                "INSERT INTO audit_log {}",
+                Records::values(next, records.len())
+            ),
         ));
     }
     if parts.is_empty() {
         return Ok(());
     }
-    let sql = format!("WITH {} SELECT CAST({ended} AS BIGINT)", parts.join(", "));
+    let sql = match engine {
+        Engine::Postgres => {
+            // Each part a `WITH` of its own; `d` (if any) counts the listings it ended.
+            let ended = if claims.is_empty() {
+                "0"
+            } else {
+                "(SELECT COUNT(*) FROM d)"
+            };
+            let parts: Vec<String> = parts
+                .iter()
+                .map(|(name, part)| format!("{name} AS ({part})"))
+                .collect();
+            format!("WITH {} SELECT CAST({ended} AS BIGINT)", parts.join(", "))
+        }
+        Engine::Sqlite => parts
+            .iter()
+            .map(|(_, part)| part.as_str())
+            .collect::<Vec<_>>()
+            .join(";\n"),
+    };
     let mut query = bind_messages(sqlx::query(&sql), messages);
     for (key, data) in &inline {
         query = query.bind(*key).bind(*data);
@@ -635,12 +666,14 @@ async fn write_at_once(
     for key in &claims {
         query = query.bind(*key);
     }
-    let claimed: i64 = records
-        .bind(query)
-        .fetch_one(&mut *conn)
-        .await?
-        .try_get(0)?;
-    all_claimed(claimed as u64, claims.len())?;
+    let query = records.bind(query);
+    if engine == Engine::Postgres {
+        let claimed: i64 = query.fetch_one(&mut *conn).await?.try_get(0)?;
+        all_claimed(claimed as u64, claims.len())?;
+    } else {
+        // No listings here (see `apply_batch`): nothing to count.
+        query.execute(&mut *conn).await?;
+    }
     chain.moved_to(&records);
     Ok(())
 }
