@@ -1,18 +1,19 @@
 //! Bodies in the database (the store beside PostgreSQL): every gateway node sharing the
 //! database reads every body, and a `pg_dump` holds messages and bodies together.
 //!
-//! An upload is written as it arrives, one [`CHUNK`](super::CHUNK) per statement, so memory
-//! stays bounded whatever the file's size. While it has no message row it is listed in
-//! `body_uploads`; each chunk's statement first touches that entry (taking its row lock) and
-//! writes nothing if the entry is gone. The transaction that commits the message row deletes the
+//! An upload is written as it arrives, one [`CHUNK`](super::CHUNK) per statement (a few at
+//! once, see [`WRITES_IN_FLIGHT`](super::WRITES_IN_FLIGHT)), so memory stays bounded whatever
+//! the file's size. While it has no message row it is listed in `body_uploads`; each chunk's
+//! statement first locks that entry (renewing its age when it is over a minute old) and writes
+//! nothing if the entry is gone. The transaction that commits the message row deletes the
 //! entry (see the committer), so an entry is exactly "a body that is not (yet) a message".
 //! A body of at most [`INLINE`](super::INLINE) bytes that never filled a chunk skips all this:
 //! the message row's transaction writes it, so row and body commit together.
 //!
 //! Any node may have uploads in flight, so nobody can sweep "everything without a row" at
 //! start-up. Instead leftovers are swept by age: an entry untouched for [`STALE_SECS`] belongs to
-//! a node that stopped (an upload in progress touches its entry at least every chunk, and a
-//! client idle for more than `limits.body_idle_timeout_secs` is cut off). Ages are measured with
+//! a node that stopped (an upload in progress renews its entry at least every minute while
+//! chunks arrive, and a client idle for more than `limits.body_idle_timeout_secs` is cut off). Ages are measured with
 //! the database's clock, the one clock every node shares. The sweep skips entries another
 //! transaction holds (`SKIP LOCKED`), so a chunk being written is never swept from under it and
 //! two nodes sweeping at once do not collide.

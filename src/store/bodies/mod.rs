@@ -121,8 +121,8 @@ enum Sink {
 }
 
 /// Chunk writes of one upload that may run at once. One at a time left the database and the
-/// gateway each waiting for the other about half the time (a 50 MiB upload kept neither
-/// busy); more would only hold more buffers per upload.
+/// gateway each waiting for the other (a 50 MiB upload kept neither busy: 54 % of the bare
+/// server); two, three and four measured alike (59–69 %), and each holds a chunk's buffer.
 pub const WRITES_IN_FLIGHT: usize = 3;
 
 type Writes = std::collections::VecDeque<tokio::task::JoinHandle<io::Result<Vec<u8>>>>;
