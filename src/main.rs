@@ -26,14 +26,18 @@ use std::sync::Arc;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// `mi_option_purge_delay` in mimalloc.h's `mi_option_e` (the bindings name no constant).
+/// `mi_option_purge_delay` in mimalloc.h's `mi_option_e` (the bindings name no constant;
+/// Cargo.toml pins the bindings' version for this index).
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
 /// Has mimalloc give freed pages back to the system 10 ms after they are freed (its default
 /// is 1 s: long enough for a download to pass through several times its own size in
-/// buffers that no thread reuses in time).
+/// buffers that no thread reuses in time). An operator's own `MIMALLOC_PURGE_DELAY` wins.
 #[allow(unsafe_code)]
 fn return_freed_memory_promptly() {
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
+        return;
+    }
     // SAFETY: `mi_option_set` stores an integer in mimalloc's option table; it takes no
     // pointers, may be called at any time from any thread, and mimalloc reads the option
     // each time it decides whether to purge.
