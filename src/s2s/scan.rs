@@ -291,7 +291,6 @@ impl Scanner {
         Ok(())
     }
 
-    /// Decodes whole base64 quads gathered so far (all of them at the end of the content).
     /// Appends `text`'s base64 characters to those waiting to be decoded, skipping
     /// whitespace (clients break lines); one pass, copying runs rather than bytes. Returns the
     /// position of the first byte that is neither, if any.
@@ -313,6 +312,7 @@ impl Scanner {
         None
     }
 
+    /// Decodes whole base64 quads gathered so far (all of them at the end of the content).
     fn flush_b64(&mut self, out: &mut Vec<u8>, last: bool) -> Result<(), ScanError> {
         let take = if last {
             self.b64.len()
@@ -348,7 +348,8 @@ impl Scanner {
     }
 }
 
-/// A character of the base64 alphabet, padding included.
+/// Kinds of byte in [`BYTE_CLASS`]: a character of the base64 alphabet (padding included),
+/// whitespace, anything else.
 const BASE64: u8 = 0;
 const SPACE: u8 = 1;
 const OTHER: u8 = 2;

@@ -542,12 +542,10 @@ async fn apply(conn: &mut AnyConnection, job: &Job, chain: &mut Chain) -> Result
     Ok(())
 }
 
-/// Every job's effects and audit records, the new rows of the whole batch written together:
-/// the messages in one multi-row INSERT (with, for database bodies, one for their inline
-/// bodies and one DELETE ending their uploads' listings), the audit records, chained in
-/// memory, in another; on PostgreSQL all of them in one statement ([`write_at_once`]). Any
-/// failure fails the batch, which is then done again job by job (savepoints), where the
-/// failing job is found.
+/// Every job's effects and audit records, the new rows of the whole batch written together in
+/// one round trip ([`write_at_once`]; above its parameter limit, a multi-row statement per
+/// kind of row). Any failure fails the batch, which is then done again job by job
+/// (savepoints), where the failing job is found.
 async fn apply_batch(
     conn: &mut AnyConnection,
     engine: Engine,

@@ -9,7 +9,7 @@
 //!   check needs the earlier transmission this one would repeat. One round trip instead of two
 //!   on every file a property sends (`gateway::send`).
 
-use super::accounts::{account_from_rows, ACCOUNT_COLUMNS, RIGHT_COLUMNS};
+use super::accounts::{account_from_rows, ACCOUNT_COLUMNS, ACCOUNT_FROM, RIGHT_COLUMNS};
 use super::mailboxes::{distinct_mailboxes, mailbox_from, prefixed_columns};
 use super::messages::Duplicate;
 use super::{Store, StoreError};
@@ -170,10 +170,8 @@ async fn read_callers(pool: &AnyPool, batch: &[Asked]) -> Result<Vec<CallerConte
         "SELECT CAST(q.n AS BIGINT) AS q_n, {ACCOUNT_COLUMNS}, {RIGHT_COLUMNS},
                 t.failures AS throttle_failures, t.window_start AS throttle_window_start,
                 {mailbox_columns}
-           FROM ({asked}) q
-           JOIN accounts a ON a.mid = q.mid
-           LEFT JOIN working_group w ON w.account_id = a.id
-           LEFT JOIN account_rights r ON r.account_id = a.id
+           {ACCOUNT_FROM}
+           JOIN ({asked}) q ON q.mid = a.mid
            LEFT JOIN auth_throttle t ON t.client_addr = q.client
            LEFT JOIN mailboxes m ON m.imax_id = q.imax
           ORDER BY q.n"

@@ -44,8 +44,6 @@ pub(super) fn mailbox_from(row: &sqlx::any::AnyRow, prefix: &str) -> Result<Mail
     })
 }
 
-/// [`COLUMNS`] of the table aliased `alias`, each renamed with `prefix` first (see
-/// [`mailbox_from`]).
 /// The mailboxes (columns under `prefix`) of rows ordered by that mailbox's id, each once;
 /// rows where the (outer-joined) mailbox is missing are skipped.
 pub(super) fn distinct_mailboxes(
@@ -67,6 +65,8 @@ pub(super) fn distinct_mailboxes(
     Ok(found)
 }
 
+/// [`COLUMNS`] of the table aliased `alias`, each renamed with `prefix` first (see
+/// [`mailbox_from`]).
 pub(super) fn prefixed_columns(alias: &str, prefix: &str) -> String {
     COLUMNS
         .split(',')

@@ -13,8 +13,8 @@
 //! Any node may have uploads in flight, so nobody can sweep "everything without a row" at
 //! start-up. Instead leftovers are swept by age: an entry untouched for [`STALE_SECS`] belongs to
 //! a node that stopped (an upload in progress renews its entry at least every minute while
-//! chunks arrive, and a client idle for more than `limits.body_idle_timeout_secs` is cut off). Ages are measured with
-//! the database's clock, the one clock every node shares. The sweep skips entries another
+//! chunks arrive, and a client idle for more than `limits.body_idle_timeout_secs` is cut off).
+//! Ages are measured with the database's clock, the one clock every node shares. The sweep skips entries another
 //! transaction holds (`SKIP LOCKED`), so a chunk being written is never swept from under it and
 //! two nodes sweeping at once do not collide.
 
