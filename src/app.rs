@@ -36,6 +36,19 @@ pub fn router(gw: Gateway, admin: Admin, ops: crate::ops::Ops) -> Router {
         .with_state(gw)
 }
 
+/// Writes the summary records of refused password attempts beyond each client's share
+/// (`gateway::failures`) when their window ends: looked at every ten seconds, so the window
+/// follows the gateway's clock.
+async fn summarize_refusals(gw: Gateway) {
+    let mut tick = tokio::time::interval(Duration::from_secs(10).min(gw.refusal_window()));
+    loop {
+        tick.tick().await;
+        if let Err(e) = gw.record_refusal_summaries(false).await {
+            tracing::warn!(error = %e.message(), "could not record the refused attempts' summary");
+        }
+    }
+}
+
 /// Reloads the certificate when its files change (checked every `every`) or on SIGHUP.
 async fn reload_certificates(store: Arc<tls::CertStore>, every: Duration) {
     #[cfg(unix)]
@@ -113,6 +126,9 @@ async fn apply_deadlines_hourly(admin: Admin, web: crate::web::Web) {
         }
         if let Err(e) = web.gw.forget_old_failures().await {
             tracing::warn!(error = %e, "could not clear the throttle's old counts");
+        }
+        if let Err(e) = web.gw.forget_unfamiliar_addresses().await {
+            tracing::warn!(error = %e, "could not forget addresses no longer familiar");
         }
         if let Err(e) = web.gw.store().sweep_abandoned_uploads().await {
             tracing::warn!(error = %e, "could not sweep abandoned uploads");
@@ -301,6 +317,7 @@ impl App {
             gateway.clone(),
             Duration::from_secs(config.audit.checkpoint_secs),
         ));
+        let summaries = tokio::spawn(summarize_refusals(gateway.clone()));
         let (stop, stopped) = oneshot::channel::<()>();
         let app = router(
             gateway.clone(),
@@ -313,6 +330,7 @@ impl App {
         );
         let drain_delay = Duration::from_secs(config.shutdown.drain_delay_secs);
         let store = gateway.store().clone();
+        let gw_last = gateway.clone();
         let clock_now = gateway.clock().clone();
         let registry_ = registry.clone();
         let task = tokio::spawn(async move {
@@ -330,6 +348,10 @@ impl App {
             deadlines.abort();
             exporter.abort();
             reloader.abort();
+            summaries.abort();
+            if let Err(e) = gw_last.record_refusal_summaries(true).await {
+                tracing::warn!(error = %e.message(), "could not record the refused attempts' last summary");
+            }
             // The last word of this node: the head as it stops.
             let mut last = 0;
             if let Err(e) = checkpoints.export(&store, clock_now.now(), &mut last).await {

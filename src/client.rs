@@ -137,10 +137,36 @@ impl S2sClient {
         mid: &str,
         password: &str,
     ) -> Result<S2sClient, ClientError> {
+        Self::connect_from(url, ca, mid, password, None).await
+    }
+
+    /// [`S2sClient::connect`] from the local address `from` (a host with several addresses;
+    /// the gateway counts sign-in failures per client address).
+    pub async fn connect_from(
+        url: &str,
+        ca: &Path,
+        mid: &str,
+        password: &str,
+        from: Option<std::net::IpAddr>,
+    ) -> Result<S2sClient, ClientError> {
         let (host, port) = split_url(url)?;
         let mut config = (*crate::tls::client_config(ca)?).clone();
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
-        let tcp = TcpStream::connect((host.as_str(), port)).await?;
+        let tcp = match from {
+            None => TcpStream::connect((host.as_str(), port)).await?,
+            Some(local) => {
+                let target = tokio::net::lookup_host((host.as_str(), port))
+                    .await?
+                    .find(|a| a.is_ipv4() == local.is_ipv4())
+                    .ok_or_else(|| ClientError::Url(url.into()))?;
+                let socket = match local {
+                    std::net::IpAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+                    std::net::IpAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+                };
+                socket.bind(std::net::SocketAddr::new(local, 0))?;
+                socket.connect(target).await?
+            }
+        };
         tcp.set_nodelay(true)?;
         let name = ServerName::try_from(host.clone()).map_err(|_| ClientError::Url(url.into()))?;
         let tls = TlsConnector::from(Arc::new(config))

@@ -80,6 +80,15 @@ pub struct Audit {
     pub checkpoint_file: String,
     /// Seconds between checkpoints: records newer than the last one are not yet protected.
     pub checkpoint_secs: u64,
+    /// Refused password attempts (wrong passwords, unknown IDs) recorded one by one per client
+    /// address (or IPv6 prefix) and window; beyond it, the window's further refusals from that
+    /// client become one summary record when the window ends, so that a stranger's flood
+    /// cannot grow the permanent audit log without bound.
+    pub failures_recorded_per_client: u32,
+    /// The window of `failures_recorded_per_client`, in seconds.
+    pub failure_window_secs: u64,
+    /// Clients tracked at once in a window; further clients' refusals count in one summary.
+    pub failure_clients_tracked: usize,
 }
 
 impl Default for Audit {
@@ -89,6 +98,9 @@ impl Default for Audit {
             key_file: String::new(),
             checkpoint_file: String::new(),
             checkpoint_secs: 60,
+            failures_recorded_per_client: 20,
+            failure_window_secs: 300,
+            failure_clients_tracked: 10_000,
         }
     }
 }
@@ -148,7 +160,20 @@ pub struct Limits {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AccountPolicy {
+    /// Wrong passwords in a row, on one side (familiar addresses, or strangers'), that lock
+    /// that side (R14).
     pub failed_signin_limit: u32,
+    /// How long the first lock for failed sign-ins lasts; each further lock in a row lasts
+    /// twice the one before, up to `failed_signin_lock_max_minutes` (NIST SP 800-63B §5.2.2).
+    pub failed_signin_lock_minutes: i64,
+    pub failed_signin_lock_max_minutes: i64,
+    /// Days a successful sign-in keeps its address familiar to the M-ID (and a successful
+    /// open keeps a mailbox familiar to the M-ID): strangers' failures never lock the
+    /// familiar out.
+    pub familiar_days: i64,
+    /// Distinct M-IDs frozen out of one mailbox at once (each by its own wrong passwords)
+    /// that freeze it for everyone who has not opened it within `familiar_days`.
+    pub mailbox_freeze_mids: u32,
     pub inactivity_lock_days: i64,
     pub termination_days: i64,
     pub password_max_age_days: i64,
@@ -157,9 +182,10 @@ pub struct AccountPolicy {
     pub activity_granularity_secs: i64,
     pub credential_cache_secs: i64,
     pub working_group_delay_hours: i64,
-    /// Wrong TRACSMail passwords in a row, from anyone, that freeze a mailbox.
+    /// Wrong TRACSMail passwords in a row from one M-ID that freeze the mailbox for that M-ID.
     pub mailbox_failed_limit: u32,
-    /// Minutes a frozen mailbox stays frozen unless the Help Desk resets its password (R24).
+    /// Minutes a freeze (for one M-ID, or for everyone) lasts unless the Help Desk resets the
+    /// mailbox's password (R24).
     pub mailbox_freeze_minutes: i64,
     /// Days without use after which a TRACSMail ID is inactive until the Help Desk's password
     /// reset reactivates it; 0: never.
@@ -338,6 +364,10 @@ impl Default for AccountPolicy {
     fn default() -> Self {
         Self {
             failed_signin_limit: 3,
+            failed_signin_lock_minutes: 15,
+            failed_signin_lock_max_minutes: 24 * 60,
+            familiar_days: 90,
+            mailbox_freeze_mids: 3,
             inactivity_lock_days: 90,
             termination_days: 90,
             password_max_age_days: 90,
@@ -383,9 +413,23 @@ impl AccountPolicy {
         })
     }
 
-    /// The window that applies to an M-ID: HUD's staff and contractors have their own.
-    pub fn window_for(&self, mid: &crate::directory::MId) -> crate::access::recert::Window {
-        if mid.is_hud_staff() {
+    /// How long the next lock for failed sign-ins lasts after `locks_before` in a row: the
+    /// first lock's minutes, doubled for each, capped (R14).
+    pub fn failure_lock_for(&self, locks_before: u32) -> time::Duration {
+        let minutes = self
+            .failed_signin_lock_minutes
+            .saturating_mul(1_i64 << locks_before.min(32))
+            .min(self.failed_signin_lock_max_minutes);
+        time::Duration::minutes(minutes)
+    }
+
+    /// The window that applies to an M-ID: HUD's staff and contractors have their own (by the
+    /// account's affiliation, which HUD sets).
+    pub fn window_for(
+        &self,
+        affiliation: crate::directory::Affiliation,
+    ) -> crate::access::recert::Window {
+        if affiliation.is_hud() {
             self.internal_recertification_window()
         } else {
             self.recertification_window()
@@ -497,6 +541,17 @@ impl Config {
         }
         if self.accounts.failed_signin_limit == 0 {
             return bad("accounts.failed_signin_limit must be at least 1");
+        }
+        let a = &self.accounts;
+        if a.failed_signin_lock_minutes < 1
+            || a.failed_signin_lock_max_minutes < a.failed_signin_lock_minutes
+        {
+            return bad(
+                "accounts.failed_signin_lock_minutes must be at least 1 and at most failed_signin_lock_max_minutes",
+            );
+        }
+        if a.familiar_days < 1 || a.mailbox_freeze_mids == 0 {
+            return bad("accounts.familiar_days and mailbox_freeze_mids must be at least 1");
         }
         if self.accounts.password_min_length < 8 {
             return bad("accounts.password_min_length must be at least 8");

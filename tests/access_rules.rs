@@ -16,6 +16,7 @@ pub fn person(mid: &str, password: Secret) -> NewPerson {
         password,
         temporary: false,
         properties: Vec::new(),
+        affiliation: None,
     }
 }
 
@@ -270,6 +271,9 @@ async fn r16_ninety_days_without_sign_in_terminates() {
 #[tokio::test]
 async fn repeated_failed_sign_ins_lock_the_m_id() {
     let t = TestApp::start().await;
+    // R14: wrong passwords from an address the M-ID signs in from lock the M-ID itself
+    // (strangers' addresses lock only strangers out: tests/lockout.rs).
+    assert_ok(&t.send(SITE_USER, MAPLE, None, b"x").await);
     for _ in 0..3 {
         assert_fault(
             &t.send((SITE_USER.0, "wrong-password"), MAPLE, None, b"x")

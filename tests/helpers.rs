@@ -175,6 +175,42 @@ impl TestApp {
             .expect("connects")
     }
 
+    /// A client at another address (127.0.0.x): to the gateway, another peer.
+    pub async fn client_from(&self, from: [u8; 4], person: (&str, &str)) -> S2sClient {
+        S2sClient::connect_from(
+            &self.url,
+            &self.ca,
+            person.0,
+            person.1,
+            Some(std::net::IpAddr::from(from)),
+        )
+        .await
+        .expect("connects")
+    }
+
+    /// [`TestApp::send`] from another address (127.0.0.x).
+    pub async fn send_from(
+        &self,
+        from: [u8; 4],
+        person: (&str, &str),
+        mailbox: (&str, &str),
+        content: &[u8],
+    ) -> Reply {
+        let mut client = self.client_from(from, person).await;
+        client.resend = true;
+        client
+            .send_file(
+                mailbox.0,
+                mailbox.1,
+                None,
+                "TENANT.DAT",
+                Content::Bytes(content.to_vec()),
+                None,
+            )
+            .await
+            .expect("reply")
+    }
+
     /// Sends `content` from `mailbox` as `person`, marked as a deliberate resend: the tests
     /// that use this send the same few bytes again and again to test who may send, not what.
     /// (The duplicate rules are tested with [`TestApp::client`] directly.)

@@ -21,6 +21,7 @@ fn user(mid: &str, properties: &[&str]) -> NewPerson {
         password: Secret::new("Staff-Password-01"),
         temporary: false,
         properties: properties.iter().map(|p| p.to_string()).collect(),
+        affiliation: None,
     }
 }
 
@@ -167,6 +168,8 @@ async fn r2_users_need_a_coordinator_first_and_five_coordinators_at_most() {
 #[tokio::test]
 async fn r14_coordinators_unlock_their_users_and_the_help_desk_unlocks_coordinators() {
     let t = TestApp::start().await;
+    // From the address the person signs in from (R14: strangers' failures lock only them).
+    assert_ok(&t.send(SITE_USER, MAPLE, None, b"x").await);
     for _ in 0..3 {
         t.send((SITE_USER.0, "wrong-password"), MAPLE, None, b"x")
             .await;
@@ -202,7 +205,9 @@ async fn r14_coordinators_unlock_their_users_and_the_help_desk_unlocks_coordinat
         "only its own users"
     );
 
-    // The coordinator itself gets locked: it cannot act, and no coordinator unlocks it.
+    // The coordinator itself gets locked (at the address it signs in from): it cannot act,
+    // and no coordinator unlocks it.
+    assert_ok(&t.send(COORDINATOR, MAPLE, None, b"x").await);
     for _ in 0..3 {
         t.send((COORDINATOR.0, "wrong-password"), MAPLE, None, b"x")
             .await;

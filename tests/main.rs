@@ -15,6 +15,7 @@ mod faults;
 mod folders;
 mod guessing;
 mod lifecycle;
+mod lockout;
 mod matrix;
 mod mtom;
 mod nodes;

@@ -434,6 +434,7 @@ async fn perform(t: &TestApp, admin: &Admin, op: AdminOp) -> AdminResult<()> {
         password: Secret::new("A-Fresh-Passw0rd-7"),
         temporary: true,
         properties: vec![property.into()],
+        affiliation: None,
     };
     let user = SITE_USER.0;
     match op {

@@ -268,7 +268,7 @@ async fn two_nodes_counting_failures_recording_activity_and_purging_at_once_lose
     use imax_gateway::directory::AccountStatus;
     use imax_gateway::gateway::{Caller, Credentials};
     let t = TestApp::start_with(|c| {
-        c.accounts.failed_signin_limit = 30;
+        c.accounts.failed_signin_limit = 60;
         c.throttle.max_failures = 1_000_000;
         c.history.purge_batch = 4;
     })
@@ -279,43 +279,67 @@ async fn two_nodes_counting_failures_recording_activity_and_purging_at_once_lose
     let b = in_process_node(&t, b_clock.clone()).await;
     let a_gw = t.app().gateway.clone();
 
-    // Failed sign-ins: 25 on each node at once count 50, and lock the M-ID exactly once.
-    let (_, _, epoch_before, _) = account_row(&t).await;
-    let wrong = Credentials {
-        principal: SITE_USER.0.into(),
-        password: Secret::new("not-the-password"),
-    };
+    // Failed sign-ins from an address the M-ID signs in from (R14: the familiar side): 25 on
+    // each node at once count 50; ten more at once lock the M-ID exactly once.
     let caller = Caller {
         addr: Some("127.0.0.1".parse().expect("ip")),
         door: Door::SystemToSystem,
         request: None,
     };
-    let mut tries = Vec::new();
-    for n in 0..50 {
-        let gw = if n % 2 == 0 {
-            a_gw.clone()
-        } else {
-            b.gw.clone()
-        };
-        let wrong = wrong.clone();
-        tries.push(tokio::spawn(async move {
-            gw.authorize(caller, &wrong, Operation::ListMessages)
-                .await
-                .expect_err("wrong password")
-        }));
+    let right = Credentials {
+        principal: SITE_USER.0.into(),
+        password: Secret::new(SITE_USER.1),
+    };
+    a_gw.authorize(caller, &right, Operation::ListMessages)
+        .await
+        .expect("a first sign-in makes the address familiar");
+    let (_, _, epoch_before, _) = account_row(&t).await;
+    let wrong = Credentials {
+        principal: SITE_USER.0.into(),
+        password: Secret::new("not-the-password"),
+    };
+    let guess_at_once = |n: usize| {
+        let mut tries = Vec::new();
+        for i in 0..n {
+            let gw = if i % 2 == 0 {
+                a_gw.clone()
+            } else {
+                b.gw.clone()
+            };
+            let wrong = wrong.clone();
+            tries.push(tokio::spawn(async move {
+                gw.authorize(caller, &wrong, Operation::ListMessages)
+                    .await
+                    .expect_err("wrong password")
+            }));
+        }
+        tries
+    };
+    for tries in [guess_at_once(50)] {
+        for t in tries {
+            let r = t.await.expect("join");
+            assert_eq!(r.code.as_str(), "AuthenticationFailed");
+        }
     }
-    for t in tries {
-        let r = t.await.expect("join");
-        assert!(
-            r.code.as_str() == "AuthenticationFailed",
-            "{}",
-            r.code.as_str()
-        );
-    }
-    let (failures, status, epoch, _) = account_row(&t).await;
+    let (failures, status, _, _) = account_row(&t).await;
     assert_eq!(failures, 50, "no failure lost or counted twice");
+    assert_eq!(status, "active");
+    for t in guess_at_once(10) {
+        let r = t.await.expect("join");
+        assert_eq!(r.code.as_str(), "AuthenticationFailed");
+    }
+    let (_, status, epoch, _) = account_row(&t).await;
     assert_eq!(status, "locked");
-    assert_eq!(epoch, epoch_before + 1, "locked once");
+    let locks: i64 = sqlx::query_scalar("SELECT failure_locks FROM accounts WHERE mid = $1")
+        .bind(SITE_USER.0)
+        .fetch_one(&t.db)
+        .await
+        .expect("locks");
+    assert_eq!(locks, 1, "locked once");
+    assert_eq!(
+        epoch, epoch_before,
+        "a lock for failures ends nobody's session"
+    );
 
     // Activity (R13): node B's clock is two hours ahead. Whichever commit lands last, the
     // latest activity stays.

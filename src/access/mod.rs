@@ -146,8 +146,10 @@ pub fn decide(
     policy: &AccountPolicy,
     now: OffsetDateTime,
 ) -> Decision {
+    // A lock for failed sign-ins whose time has run out is over (R14's timed lock).
+    let status = account.status_at(now);
     // R16: termination is the strongest state; only the Help Desk restores it.
-    if account.status == AccountStatus::Terminated {
+    if status == AccountStatus::Terminated {
         return Decision::refuse(Code::AccountTerminated);
     }
     let last_signin = account.last_signin_at.unwrap_or(account.created_at);
@@ -156,14 +158,14 @@ pub fn decide(
     }
     // R14: a lock for failed sign-ins or by an administrator refuses everything; R13's lock
     // for want of iMAX use refuses iMAX only (Secure Systems stays open, its clock moving).
-    match account.status {
+    match status {
         AccountStatus::Locked(LockReason::Inactivity) if !op.is_imax_use() => {}
         AccountStatus::Locked(_) => return Decision::refuse(Code::AccountLocked),
         _ => {}
     }
     let last_use = account.last_activity_at.unwrap_or(account.created_at);
     let idle = now - last_use >= Duration::days(policy.inactivity_lock_days);
-    if idle && op.is_imax_use() && account.status == AccountStatus::Active {
+    if idle && op.is_imax_use() && status == AccountStatus::Active {
         return Decision::refuse_and_become(
             Code::AccountLocked,
             AccountStatus::Locked(LockReason::Inactivity),
@@ -189,7 +191,7 @@ pub fn decide(
     }
     // R17, R20: users (never coordinators) hold the cycle's recertification; HUD's own staff
     // and contractors (H-IDs, C-IDs) theirs, in their own window (internal recertification).
-    let window = policy.window_for(&account.mid);
+    let window = policy.window_for(account.affiliation);
     if account.kind == AccountKind::User {
         if let Some(cycle) = window.required_cycle(account.created_at, now) {
             if account.recertified_cycle.is_none_or(|c| c < cycle) {
@@ -247,6 +249,11 @@ mod tests {
             id: 1,
             mid: MId::parse("M10001").expect("mid"),
             kind: AccountKind::User,
+            affiliation: crate::directory::Affiliation::Industry,
+            locked_until: None,
+            stranger_locked_until: None,
+            failure_locks: 0,
+            stranger_locks: 0,
             full_name: "A".into(),
             email: "a@example.org".into(),
             password_hash: String::new(),

@@ -88,7 +88,8 @@ impl Admin {
             .load(&mid)
             .await?
             .ok_or_else(|| missing(mid.to_string()))?;
-        if account.status != AccountStatus::Active {
+        // A lock for failed sign-ins that has run out is over (R14's timed lock).
+        if account.status_at(self.clock.now()) != AccountStatus::Active {
             return Err(forbidden(format!(
                 "{mid} is {:?} and may not act until it is unlocked or restored.",
                 account.status
@@ -96,7 +97,9 @@ impl Admin {
         }
         let actor = if self.store.operators().is_help_desk(account.id).await? {
             Actor::HelpDesk(mid)
-        } else if mid.is_hud_staff() && self.store.internal().is_certifier(account.id).await? {
+        } else if account.affiliation.is_hud()
+            && self.store.internal().is_certifier(account.id).await?
+        {
             Actor::Certifier {
                 id: account.id,
                 mid,

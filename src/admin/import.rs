@@ -75,6 +75,9 @@ struct AccountEntry {
     /// Coordinators: the properties it has a Business Partner Relationship with.
     #[serde(default)]
     business_partner_of: Vec<String>,
+    /// hud, contractor or industry; absent: the one the ID's letter is issued for.
+    #[serde(default)]
+    affiliation: Option<String>,
     /// Users: the properties it is assigned to.
     #[serde(default)]
     properties: Vec<String>,
@@ -164,6 +167,15 @@ pub async fn import_file(admin: &Admin, path: &Path) -> AdminResult<ImportReport
                 a.mid, a.kind
             ))
         })?;
+        let affiliation = match &a.affiliation {
+            Some(name) => Some(crate::directory::Affiliation::parse(name).ok_or_else(|| {
+                invalid(format!(
+                    "account {}: unknown affiliation {name:?} (hud, contractor, industry)",
+                    a.mid
+                ))
+            })?),
+            None => None,
+        };
         // A coordinator's properties are its BPRs (R3); a user's are its assignments.
         let properties = match kind {
             AccountKind::Coordinator => a.business_partner_of.clone(),
@@ -178,6 +190,7 @@ pub async fn import_file(admin: &Admin, path: &Path) -> AdminResult<ImportReport
             password: Secret::new(a.password.clone()),
             temporary: false,
             properties,
+            affiliation,
         };
         let r = admin.create_account(&person).await;
         let existed = matches!(&r, Err(e) if e.code == Code::AlreadyExists);

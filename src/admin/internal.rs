@@ -53,7 +53,7 @@ impl Admin {
     pub async fn take_on_staff(&self, mid: &str) -> AdminResult<()> {
         let (id, me) = self.permit_certifier(AdminOp::TakeOnStaff)?;
         let staff = self.subject(mid).await?;
-        if !staff.mid.is_hud_staff() || staff.kind != AccountKind::User {
+        if !staff.affiliation.is_hud() || staff.kind != AccountKind::User {
             return Err(invalid(format!(
                 "{} is not HUD staff or a contractor (an H-ID or C-ID); coordinators recertify the industry's users",
                 staff.mid

@@ -10,7 +10,7 @@ use super::{
     exists, forbidden, invalid, missing, unique_violation, Actor, Admin, AdminOp, AdminResult,
 };
 use crate::directory::password::{PasswordRules, Secret};
-use crate::directory::{AccountKind, AccountStatus, LockReason};
+use crate::directory::{AccountKind, AccountStatus, Affiliation, LockReason, MId};
 use crate::error::{Code, Refusal};
 use crate::store::accounts;
 
@@ -31,6 +31,10 @@ pub struct NewPerson {
     /// Property numbers: a coordinator's Business Partner Relationships, or a user's
     /// property assignments.
     pub properties: Vec<String>,
+    /// HUD staff, contractor or industry; `None`: the one the ID's letter is issued for
+    /// (`H`, `C`, `M`), which must agree with it. Only HUD (the operator or the Help Desk)
+    /// makes other than industry M-IDs.
+    pub affiliation: Option<Affiliation>,
 }
 
 impl Admin {
@@ -64,11 +68,38 @@ impl Admin {
         Ok(())
     }
 
+    /// The affiliation a new M-ID is made with (issue 25: authority follows the account, not
+    /// its name): HUD staff and contractors are HUD's to make (the operator or the Help Desk),
+    /// never a coordinator's, and the ID's letter must agree with the affiliation.
+    fn affiliation_for(&self, mid: &MId, asked: Option<Affiliation>) -> AdminResult<Affiliation> {
+        let letter = mid.as_str().chars().next().unwrap_or('M');
+        let affiliation = asked.unwrap_or(match letter {
+            'H' => Affiliation::HudStaff,
+            'C' => Affiliation::Contractor,
+            _ => Affiliation::Industry,
+        });
+        let hud = matches!(self.actor, Actor::Operator | Actor::HelpDesk(_));
+        if affiliation != Affiliation::Industry && !hud {
+            return Err(forbidden(format!(
+                "only HUD (the Help Desk) makes HUD staff and contractor IDs; a coordinator makes industry M-IDs (M…), not {mid}."
+            )));
+        }
+        if affiliation.id_letter() != letter {
+            return Err(invalid(format!(
+                "{mid} does not fit the affiliation {}: its ID must begin with {}.",
+                affiliation.as_str(),
+                affiliation.id_letter()
+            )));
+        }
+        Ok(affiliation)
+    }
+
     /// Creates an M-ID. Coordinators are HUD's to create (R4) with their BPRs, at most five per
     /// property (R2); users are created by a coordinator for properties it has a BPR with (R3),
     /// or by HUD for properties that already have a coordinator (R2).
     pub async fn create_account(&self, p: &NewPerson) -> AdminResult<()> {
         let mid = Self::mid(&p.mid)?;
+        let affiliation = self.affiliation_for(&mid, p.affiliation)?;
         let properties = self.property_ids(&p.properties).await?;
         let store = &self.store;
         let mut managers: Vec<i64> = Vec::new();
@@ -127,6 +158,7 @@ impl Admin {
         let a = accounts::NewAccount {
             mid: mid.clone(),
             kind: p.kind,
+            affiliation,
             full_name: p.full_name.clone(),
             email: p.email.clone(),
             organization: p.organization.clone(),
@@ -134,8 +166,9 @@ impl Admin {
             password_is_current: !p.temporary,
         };
         let audit = self.entry("CreateAccount").detail(format!(
-            "mid={mid} kind={} properties={}",
+            "mid={mid} kind={} affiliation={} properties={}",
             p.kind.as_str(),
+            affiliation.as_str(),
             p.properties.join(",")
         ));
         let id = match store.accounts().create(&a, self.now(), &audit).await {

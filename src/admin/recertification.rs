@@ -199,13 +199,15 @@ impl Admin {
                 removed += 1;
             }
         }
-        for (account, mid, right, flagged_at) in self.store.operators().flagged_rights().await? {
+        for (account, mid, affiliation, right, flagged_at) in
+            self.store.operators().flagged_rights().await?
+        {
             let Some(right) = Right::parse(&right) else {
                 continue;
             };
             // HUD's own staff follow their own window (internal recertification).
-            let window = match crate::directory::MId::parse(&mid) {
-                Some(m) => self.config.accounts.window_for(&m),
+            let window = match crate::directory::Affiliation::parse(&affiliation) {
+                Some(a) => self.config.accounts.window_for(a),
                 None => window,
             };
             if now < window.next_deadline_after(crate::clock::from_epoch(flagged_at)) {
@@ -233,7 +235,7 @@ impl Admin {
     pub async fn record_imported_recertification(&self, mid: &str) -> AdminResult<()> {
         self.permit(AdminOp::ImportRecertification)?;
         let user = self.subject(mid).await?;
-        let staff = user.mid.is_hud_staff();
+        let staff = user.affiliation.is_hud();
         let certifiers = if staff {
             self.store.internal().certifiers_of(user.id).await?
         } else {
@@ -246,7 +248,11 @@ impl Admin {
             ))
         })?;
         let now = self.now();
-        let cycle = self.config.accounts.window_for(&user.mid).cycle_of(now);
+        let cycle = self
+            .config
+            .accounts
+            .window_for(user.affiliation)
+            .cycle_of(now);
         let audit = self
             .entry("Recertify")
             .detail(format!("mid={mid} cycle={cycle} (imported)"));

@@ -229,6 +229,10 @@ pub enum AccountCommand {
         /// A property number (repeatable): a coordinator's BPRs, a user's assignments.
         #[arg(long = "property")]
         properties: Vec<String>,
+        /// hud, contractor or industry (HUD's to choose; coordinators make industry M-IDs
+        /// only). Default: the one the ID's letter is issued for (H, C, M).
+        #[arg(long)]
+        affiliation: Option<String>,
         #[command(flatten)]
         password: PasswordIn,
     },
@@ -573,9 +577,17 @@ pub async fn admin_command(admin: &Admin, command: AdminCommand) -> Result<(), S
                 organization,
                 temporary,
                 properties,
+                affiliation,
                 ..
             } => {
                 let k = AccountKind::parse(&kind).ok_or("kind is coordinator or user")?;
+                let affiliation = match affiliation {
+                    Some(a) => Some(
+                        imax_gateway::directory::Affiliation::parse(&a)
+                            .ok_or("affiliation is hud, contractor or industry")?,
+                    ),
+                    None => None,
+                };
                 let person = NewPerson {
                     mid: mid.clone(),
                     kind: k,
@@ -585,6 +597,7 @@ pub async fn admin_command(admin: &Admin, command: AdminCommand) -> Result<(), S
                     password: read_password()?,
                     temporary,
                     properties,
+                    affiliation,
                 };
                 admin.create_account(&person).await.map_err(s)?;
                 println!("{mid} created");

@@ -6,7 +6,8 @@ use std::fmt;
 pub const HUD_MAILBOX: &str = "TRACMPROD";
 
 /// A person's Secure Systems user ID: `M` (industry), `H` (HUD staff) or `C` (contractor)
-/// followed by 4 to 8 digits, e.g. `M12345`. Stored upper case.
+/// followed by 4 to 8 digits, e.g. `M12345`. Stored upper case. Whose authority an ID
+/// carries is the account's affiliation (`directory::Affiliation`), never its letter.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct MId(String);
 
@@ -24,11 +25,6 @@ impl MId {
 
     pub fn as_str(&self) -> &str {
         &self.0
-    }
-
-    /// HUD's own staff (`H…`) and contractors (`C…`), as opposed to industry M-IDs.
-    pub fn is_hud_staff(&self) -> bool {
-        self.0.starts_with(['H', 'C'])
     }
 }
 

@@ -10,5 +10,6 @@ mod types;
 
 pub use ids::{ImaxId, MId, Recipient, HUD_MAILBOX};
 pub use types::{
-    Account, AccountKind, AccountStatus, LockReason, Mailbox, MailboxKind, Right, Rights,
+    Account, AccountKind, AccountStatus, Affiliation, LockReason, Mailbox, MailboxKind, Right,
+    Rights,
 };

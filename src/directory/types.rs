@@ -27,6 +27,49 @@ impl AccountKind {
     }
 }
 
+/// Whom an M-ID belongs to: HUD's own staff, HUD's contractors, or the industry (owners,
+/// agents, service bureaus, CAs). A property of the account that HUD (the operator or the Help
+/// Desk) sets when it makes the M-ID, never read off the ID's first letter: HUD's mailbox
+/// (TRACMPROD) and the internal recertification window follow it, so a coordinator, who makes
+/// only industry M-IDs, cannot mint HUD's authority by choosing a name (issue 25).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Affiliation {
+    HudStaff,
+    Contractor,
+    Industry,
+}
+
+impl Affiliation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Affiliation::HudStaff => "hud",
+            Affiliation::Contractor => "contractor",
+            Affiliation::Industry => "industry",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "hud" => Some(Self::HudStaff),
+            "contractor" => Some(Self::Contractor),
+            "industry" => Some(Self::Industry),
+            _ => None,
+        }
+    }
+    /// The letter Secure Systems issues this affiliation's IDs with (`H`, `C`, `M`): a new
+    /// M-ID's letter must agree with the affiliation it is made with.
+    pub fn id_letter(self) -> char {
+        match self {
+            Affiliation::HudStaff => 'H',
+            Affiliation::Contractor => 'C',
+            Affiliation::Industry => 'M',
+        }
+    }
+    /// HUD's own people (staff and contractors): HUD's mailbox, HUD's recertification window.
+    pub fn is_hud(self) -> bool {
+        !matches!(self, Affiliation::Industry)
+    }
+}
+
 /// Why a locked M-ID is locked: an inactivity lock (R13) is lifted by a coordinator (R14) just
 /// like a lock for failed sign-ins or a coordinator's own lock; a lock the Help Desk (or the
 /// installation's operator) set is lifted only by the Help Desk.
@@ -67,6 +110,24 @@ pub enum AccountStatus {
     Active,
     Locked(LockReason),
     Terminated,
+}
+
+impl Account {
+    /// The status that holds at `now`: a lock for failed sign-ins whose time has run out is
+    /// over, whether or not the row says so yet.
+    pub fn status_at(&self, now: OffsetDateTime) -> AccountStatus {
+        match (self.status, self.locked_until) {
+            (AccountStatus::Locked(LockReason::FailedSignIns), Some(until)) if until <= now => {
+                AccountStatus::Active
+            }
+            (s, _) => s,
+        }
+    }
+
+    /// Whether strangers' addresses are locked out at `now`.
+    pub fn strangers_locked_at(&self, now: OffsetDateTime) -> bool {
+        self.stranger_locked_until.is_some_and(|t| t > now)
+    }
 }
 
 impl AccountStatus {
@@ -152,12 +213,25 @@ pub struct Account {
     pub id: i64,
     pub mid: MId,
     pub kind: AccountKind,
+    /// HUD staff, contractor or industry: set by HUD, never inferred from the ID.
+    pub affiliation: Affiliation,
     pub full_name: String,
     pub email: String,
     pub password_hash: String,
     pub password_changed_at: OffsetDateTime,
     pub status: AccountStatus,
+    /// Wrong passwords in a row from familiar addresses (see [`Account::locked_until`]).
     pub failed_signins: u32,
+    /// When a lock for failed sign-ins ends (`None` on such a lock: a lock from before locks
+    /// were timed, lifted only by a coordinator or the Help Desk).
+    pub locked_until: Option<OffsetDateTime>,
+    /// Until when wrong passwords from strangers' addresses (where the M-ID has not signed in
+    /// within 90 days) keep those addresses out; familiar addresses are not affected.
+    pub stranger_locked_until: Option<OffsetDateTime>,
+    /// Locks for failed sign-ins in a row on each side (familiar, strangers'): each lasts
+    /// twice the one before (R14), until a right password starts the count again.
+    pub failure_locks: u32,
+    pub stranger_locks: u32,
     pub last_activity_at: Option<OffsetDateTime>,
     pub last_signin_at: Option<OffsetDateTime>,
     pub created_at: OffsetDateTime,
@@ -224,10 +298,12 @@ pub struct Mailbox {
     pub auth_epoch: i64,
     /// Whether files that are not TRACS files may be sent to it (HUD's TRACS: no).
     pub accepts_attachments: bool,
-    /// Wrong passwords in a row (counted before each check).
-    pub failed_passwords: u32,
-    /// Frozen after too many wrong passwords: every password is refused until then.
+    /// Frozen for everyone after several M-IDs' wrong passwords: refused until then, except
+    /// to M-IDs that opened it within 90 days.
     pub frozen_until: Option<time::OffsetDateTime>,
+    /// The latest freeze of one M-ID's access to it (its wrong passwords): while any is in
+    /// force, every attempt is checked in full (the credential cache is not asked).
+    pub mid_frozen_until: Option<time::OffsetDateTime>,
     pub created_at: time::OffsetDateTime,
     /// When it was last opened or used by either door (none: never since it was made).
     pub last_used_at: Option<time::OffsetDateTime>,
@@ -245,8 +321,13 @@ impl Mailbox {
         (after_days > 0 && now >= since).then_some(since)
     }
 
-    /// Whether wrong passwords have frozen the mailbox at `now`.
+    /// Whether wrong passwords have frozen the mailbox for everyone at `now`.
     pub fn is_frozen(&self, now: time::OffsetDateTime) -> bool {
         self.frozen_until.is_some_and(|t| t > now)
+    }
+
+    /// Whether any freeze (for everyone, or for one M-ID) is in force at `now`.
+    pub fn any_freeze_at(&self, now: time::OffsetDateTime) -> bool {
+        self.is_frozen(now) || self.mid_frozen_until.is_some_and(|t| t > now)
     }
 }

@@ -20,14 +20,16 @@ use crate::audit::AuditEntry;
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::directory::password::{Hasher, PasswordRules, Secret};
-use crate::directory::{Account, AccountStatus, ImaxId, MId, Mailbox};
+use crate::directory::{Account, AccountStatus, ImaxId, LockReason, MId, Mailbox};
 use crate::error::{Code, Refusal};
 use crate::mailbox::{ListQuery, MessageInfo, Page};
+use crate::store::accounts::Side;
 use crate::store::profiles::Profile;
 use crate::store::{self, Effect, Store};
 
 mod browser;
 mod delivery;
+mod failures;
 mod send;
 
 pub use delivery::Delivery;
@@ -107,6 +109,8 @@ struct Inner {
     hasher: Hasher,
     /// Attempts at one M-ID or mailbox take turns (`access::turns`).
     turns: Turns,
+    /// How many refused attempts per client reach the audit log (`gateway::failures`).
+    failures: failures::FailureLedger,
 }
 
 /// Counts a refusal that is not audited (so that a flood cannot fill the audit log).
@@ -145,6 +149,7 @@ impl Gateway {
                 throttle: Throttle::new(&config.throttle, clock.clone(), store.clone()),
                 hasher: Hasher::new(&config.argon2),
                 turns: Turns::new(std::time::Duration::from_millis(config.argon2.max_wait_ms)),
+                failures: failures::FailureLedger::new(&config.audit),
                 store,
                 clock,
                 config,
@@ -185,6 +190,56 @@ impl Gateway {
             return e;
         }
         r
+    }
+
+    /// [`Gateway::refuse`] for a refused attempt with nothing to change (a wrong password, an
+    /// unknown ID): recorded on its own within the client's share of the window, otherwise
+    /// counted for the window's summary record (`gateway::failures`), so that a stranger
+    /// cannot grow the permanent audit log without bound.
+    async fn refuse_attempt(
+        &self,
+        caller: Caller,
+        principal: &str,
+        entry: AuditEntry,
+        r: Refusal,
+    ) -> Refusal {
+        let client = caller
+            .addr
+            .map(|a| self.inner.throttle.client_key(a))
+            .unwrap_or_else(|| "-".into());
+        let now = self.inner.clock.now();
+        match self.inner.failures.admit(&client, principal, now) {
+            failures::Admission::Record => self.refuse(vec![], entry, r).await,
+            failures::Admission::Summarized => r,
+        }
+    }
+
+    /// Writes the summary records of a window of refused attempts that has ended (`force`:
+    /// whatever its age, at shutdown). Returns how many were written.
+    pub async fn record_refusal_summaries(&self, force: bool) -> Result<usize, Refusal> {
+        let now = self.inner.clock.now();
+        let summaries = self.inner.failures.close_window(now, force);
+        let n = summaries.len();
+        for s in summaries {
+            let entry = AuditEntry::new(now, "unknown", "Authenticate", "any")
+                .client(Some(s.client.clone()))
+                .outcome("RefusalsSummarized")
+                .detail(format!(
+                    "{} further refused password attempts from {} since {} (at {}{})",
+                    s.refused,
+                    s.client,
+                    crate::clock::rfc3339(s.window_start),
+                    s.principals.join(", "),
+                    if s.principals.len() < 10 { "" } else { ", …" }
+                ));
+            self.commit(vec![], entry).await?;
+        }
+        Ok(n)
+    }
+
+    /// How often [`Gateway::record_refusal_summaries`] should run.
+    pub fn refusal_window(&self) -> std::time::Duration {
+        self.inner.failures.window()
     }
 
     async fn throttled(&self, caller: Caller) -> Result<(), Refusal> {
@@ -241,6 +296,17 @@ impl Gateway {
         self.inner.throttle.forget_old().await
     }
 
+    /// Forgets the addresses where M-IDs have not signed in for `accounts.familiar_days`
+    /// (hourly housekeeping: they are strangers' addresses again, R14).
+    pub async fn forget_unfamiliar_addresses(&self) -> Result<u64, crate::store::StoreError> {
+        let days = Duration::days(self.inner.config.accounts.familiar_days);
+        self.inner
+            .store
+            .accounts()
+            .forget_old_clients(self.inner.clock.now() - days)
+            .await
+    }
+
     /// The bounded argon2 pool (its counters, for operators and tests).
     pub fn hasher(&self) -> &Hasher {
         &self.inner.hasher
@@ -250,6 +316,7 @@ impl Gateway {
     /// at a real principal, then the same answer as a wrong password.
     async fn refuse_unknown(
         &self,
+        caller: Caller,
         kind: &str,
         creds: &Credentials,
         entry: AuditEntry,
@@ -273,7 +340,8 @@ impl Gateway {
             return busy();
         }
         let entry = entry.detail(format!("unknown {kind}"));
-        self.refuse(vec![], entry, code.into()).await
+        self.refuse_attempt(caller, &creds.principal, entry, code.into())
+            .await
     }
 
     /// Steps 1–3: authenticates the M-ID and asks the access decision about `op`.
@@ -354,12 +422,16 @@ impl Gateway {
             caller,
         );
         let cache = &self.inner.accounts_seen;
+        let now = self.inner.clock.now();
         // This exact password was verified at this epoch lately, so it is right: no hash and
         // no count (a lock or a password change bumps the epoch and forgets it). Otherwise the
         // attempt waits its turn at this M-ID, and looks again: the attempt before it may just
-        // have verified the same password (`access::turns`).
-        let cached =
-            |a: &Account| cache.check(a.mid.as_str(), creds.password.expose(), a.auth_epoch);
+        // have verified the same password (`access::turns`). While strangers' addresses are
+        // locked out, every attempt is checked in full: only then is it known whose it is.
+        let cached = |a: &Account| {
+            !a.strangers_locked_at(now)
+                && cache.check(a.mid.as_str(), creds.password.expose(), a.auth_epoch)
+        };
         let mut _turn = None;
         if let Some(a) = &account {
             if !cached(a) {
@@ -381,10 +453,29 @@ impl Gateway {
         self.claim_for_client(caller).await?;
         let Some(account) = account else {
             return Err(self
-                .refuse_unknown("M-ID", creds, entry, Code::AuthenticationFailed)
+                .refuse_unknown(caller, "M-ID", creds, entry, Code::AuthenticationFailed)
                 .await);
         };
-        let n = store.accounts().claim_attempt(account.id).await?;
+        // R14's smart lockout: attempts from an address the M-ID signed in from lately
+        // (familiar) and from strangers' addresses count apart, and lock apart.
+        let policy = &self.inner.config.accounts;
+        let client = caller.addr.map(|a| self.inner.throttle.client_key(a));
+        let familiar = match &client {
+            Some(c) => {
+                let since = now - Duration::days(policy.familiar_days);
+                store.accounts().is_familiar(account.id, c, since).await?
+            }
+            None => false,
+        };
+        let side = if familiar {
+            Side::Familiar
+        } else {
+            Side::Stranger
+        };
+        let n = store
+            .accounts()
+            .claim_attempt(account.id, side, now)
+            .await?;
         let verified = match self
             .inner
             .hasher
@@ -394,25 +485,58 @@ impl Gateway {
             Ok(v) => v,
             Err(_) => {
                 // Not checked, so no failure: the attempt is given back.
-                store.accounts().forgive_attempts(account.id, 1).await?;
+                store
+                    .accounts()
+                    .forgive_attempts(account.id, side, 1)
+                    .await?;
                 return Err(busy());
             }
         };
-        let limit = self.inner.config.accounts.failed_signin_limit;
-        // R13's lock for want of iMAX use leaves Secure Systems open (see `access::decide`).
-        let active = account.status == AccountStatus::Active
-            || (account.status == AccountStatus::Locked(crate::directory::LockReason::Inactivity)
-                && !op.is_imax_use());
+        let limit = policy.failed_signin_limit;
+        let status = account.status_at(now);
+        // R13's lock for want of iMAX use leaves Secure Systems open (see `access::decide`);
+        // a lock of strangers' addresses keeps only those out.
+        let strangers_out = side == Side::Stranger && account.strangers_locked_at(now);
+        let active = !strangers_out
+            && (status == AccountStatus::Active
+                || (status == AccountStatus::Locked(crate::directory::LockReason::Inactivity)
+                    && !op.is_imax_use()));
+        let from = side.as_str();
         if !verified {
-            let mut effects = Vec::new();
-            let mut entry = entry.detail(format!("wrong password (attempt {n}, limit {limit})"));
-            if active && n >= limit {
-                effects.push(Effect::LockForFailures {
-                    account: account.id,
-                });
-                cache.forget(account.mid.as_str());
-                entry = entry.detail(format!("wrong password {n} of {limit}: M-ID locked"));
+            let entry = entry.detail(format!(
+                "wrong password from a {from} address (attempt {n}, limit {limit})"
+            ));
+            if !(active && n >= limit) {
+                return Err(self
+                    .refuse_attempt(
+                        caller,
+                        account.mid.as_str(),
+                        entry,
+                        Code::AuthenticationFailed.into(),
+                    )
+                    .await);
             }
+            let locks = match side {
+                Side::Familiar => account.failure_locks,
+                Side::Stranger => account.stranger_locks,
+            };
+            let until = now + policy.failure_lock_for(locks);
+            cache.forget(account.mid.as_str());
+            let whom = match side {
+                Side::Familiar => "M-ID locked",
+                Side::Stranger => "M-ID locked for addresses it has not signed in from lately",
+            };
+            let entry = entry.detail(format!(
+                "wrong password {n} of {limit} from a {from} address: {whom} until {} (lock {} in a row)",
+                crate::clock::rfc3339(until),
+                locks + 1
+            ));
+            let effects = vec![Effect::LockForFailures {
+                account: account.id,
+                side,
+                at: now,
+                until,
+            }];
             return Err(self
                 .refuse(effects, entry, Code::AuthenticationFailed.into())
                 .await);
@@ -420,17 +544,22 @@ impl Gateway {
         if !active || n > limit {
             // The right password, but the M-ID may not sign in now: answered exactly as a
             // wrong password. The audit record says what happened.
-            let why = if active {
+            let why = if strangers_out {
+                format!("{from} address locked out")
+            } else if status == AccountStatus::Active {
                 format!("attempt {n} beyond the limit of {limit}")
             } else {
-                format!("M-ID {}", account.status.to_columns().0)
+                format!("M-ID {}", status.to_columns().0)
             };
             let entry = entry.detail(format!("right password, {why}: answered as a wrong one"));
             return Err(self
                 .refuse(vec![], entry, Code::AuthenticationFailed.into())
                 .await);
         }
-        store.accounts().forgive_attempts(account.id, n).await?;
+        store
+            .accounts()
+            .signed_in_from(account.id, side, n, client.as_deref(), now)
+            .await?;
         self.forgive_client(caller).await;
         cache.remember(
             account.mid.as_str(),
@@ -455,6 +584,12 @@ impl Gateway {
         password_door: bool,
     ) -> Result<Authorized, Refusal> {
         let now = self.inner.clock.now();
+        let mut account = account;
+        if !password_door && account.status == AccountStatus::Locked(LockReason::FailedSignIns) {
+            // A lock for failed sign-ins stops passwords, not a person already signed in:
+            // nobody's open session ends for someone else's wrong passwords (R14).
+            account.status = AccountStatus::Active;
+        }
         let decision = access::decide(&account, caller.door, op, &self.inner.config.accounts, now);
         if let Err(code) = decision.verdict {
             let effects = decision
@@ -496,10 +631,13 @@ impl Gateway {
     ///
     /// As for M-IDs, no answer tells more than a wrong password: an unknown iMAX ID, a wrong
     /// password, a closed or frozen mailbox all answer `MailboxAuthenticationFailed` after
-    /// the same work. Wrong passwords are counted per mailbox before each check, whoever
-    /// sends them; `accounts.mailbox_failed_limit` in a row freeze the mailbox for everyone
-    /// for `accounts.mailbox_freeze_minutes`, or until the Help Desk resets its password
-    /// (R24). The freeze is audited and shown on the coordinator's and Help Desk's pages.
+    /// the same work. Wrong passwords are counted per (mailbox, M-ID) before each check:
+    /// `accounts.mailbox_failed_limit` in a row freeze the mailbox for that M-ID only, for
+    /// `accounts.mailbox_freeze_minutes`; when `accounts.mailbox_freeze_mids` M-IDs are frozen
+    /// out at once, it freezes for everyone too, except M-IDs that opened it within
+    /// `accounts.familiar_days` (its own people). The Help Desk's password reset ends every
+    /// freeze (R24). No freeze ends an open session. Freezes are audited and shown on the
+    /// coordinator's and Help Desk's pages.
     #[tracing::instrument(name = "open_mailbox", skip_all)]
     pub async fn open_mailbox(
         &self,
@@ -527,9 +665,12 @@ impl Gateway {
         let entry = self
             .audit(auth.account.mid.as_str(), auth.op.as_str(), caller)
             .mailbox(id.as_ref().map(|i| i.as_str()).unwrap_or("invalid"));
-        // HUD's mailbox is HUD's: an industry M-ID is refused before its password is looked
-        // at, whatever it sends (which mailbox is HUD's is public, so this tells nothing).
-        if mailbox.as_ref().is_some_and(|m| m.imax_id.is_hud()) && !auth.account.mid.is_hud_staff()
+        // HUD's mailbox is HUD's: an M-ID that HUD did not make its staff's or contractor's
+        // (the account's affiliation, never the ID's letter) is refused before its password
+        // is looked at, whatever it sends (which mailbox is HUD's is public: this tells
+        // nothing), so it can neither guess nor freeze it.
+        if mailbox.as_ref().is_some_and(|m| m.imax_id.is_hud())
+            && !auth.account.affiliation.is_hud()
         {
             let entry = entry.detail("HUD's mailbox, and the M-ID is not HUD staff");
             return Err(self
@@ -537,7 +678,8 @@ impl Gateway {
                 .await);
         }
         let now = self.inner.clock.now();
-        let inactive_days = self.inner.config.accounts.mailbox_inactive_days;
+        let cfg = &self.inner.config.accounts;
+        let inactive_days = cfg.mailbox_inactive_days;
         let cache = &self.inner.mailboxes_seen;
         // As for M-IDs: attempts at one mailbox take turns, and look at the cache again in it.
         let cached =
@@ -548,8 +690,9 @@ impl Gateway {
                 let key = format!("mailbox {}", m.imax_id);
                 _turn = Some(self.inner.turns.take(&key).await.ok_or_else(busy)?);
             }
+            // While any freeze is in force, whose attempt this is decides: checked in full.
             if m.active
-                && !m.is_frozen(now)
+                && !m.any_freeze_at(now)
                 && m.inactive_since(now, inactive_days).is_none()
                 && cached(m)
             {
@@ -564,11 +707,29 @@ impl Gateway {
         let refused = |detail: String| entry.clone().detail(detail);
         let Some(m) = mailbox else {
             return Err(self
-                .refuse_unknown("iMAX ID", creds, entry, Code::MailboxAuthenticationFailed)
+                .refuse_unknown(
+                    caller,
+                    "iMAX ID",
+                    creds,
+                    entry,
+                    Code::MailboxAuthenticationFailed,
+                )
                 .await);
         };
-        let (n, frozen_until) = store.mailboxes().claim_attempt(m.id, now).await?;
-        let frozen = frozen_until.filter(|t| *t > now);
+        let me = auth.account.id;
+        let attempt = store.mailboxes().claim_attempt(m.id, me, now).await?;
+        let n = attempt.n;
+        // Its own people (who opened it lately) are never frozen out by others' failures.
+        let familiar = attempt
+            .opened_at
+            .is_some_and(|t| now - t < Duration::days(cfg.familiar_days));
+        let frozen = match attempt.frozen_until {
+            Some(until) => Some((until, "for this M-ID")),
+            None => m
+                .frozen_until
+                .filter(|t| *t > now && !familiar)
+                .map(|until| (until, "for everyone")),
+        };
         let verified = match self
             .inner
             .hasher
@@ -577,55 +738,82 @@ impl Gateway {
         {
             Ok(v) => v,
             Err(_) => {
-                if frozen.is_none() {
-                    store.mailboxes().attempt_succeeded(m.id, 1).await?;
+                if attempt.frozen_until.is_none() {
+                    store
+                        .mailboxes()
+                        .attempt_succeeded(m.id, me, 1, None)
+                        .await?;
                 }
                 return Err(busy());
             }
         };
-        let cfg = &self.inner.config.accounts;
         let limit = cfg.mailbox_failed_limit;
-        let (effects, detail) = match (verified, frozen) {
-            (_, Some(until)) => (
-                vec![],
-                format!(
-                    "{} password while frozen until {}",
-                    if verified { "right" } else { "wrong" },
+        let code = || Refusal::from(Code::MailboxAuthenticationFailed);
+        let principal = m.imax_id.as_str();
+        match (verified, frozen) {
+            (false, Some((until, whom))) => {
+                let detail = format!(
+                    "wrong password while frozen {whom} until {}",
                     crate::clock::rfc3339(until)
-                ),
-            ),
+                );
+                Err(self
+                    .refuse_attempt(caller, principal, refused(detail), code())
+                    .await)
+            }
+            (true, Some((until, whom))) => {
+                let detail = format!(
+                    "right password while frozen {whom} until {}: answered as a wrong one",
+                    crate::clock::rfc3339(until)
+                );
+                Err(self.refuse(vec![], refused(detail), code()).await)
+            }
             (false, None) if n >= limit => {
                 let until = now + Duration::minutes(cfg.mailbox_freeze_minutes);
-                cache.forget(m.imax_id.as_str());
-                (
-                    vec![Effect::FreezeMailbox {
-                        mailbox: m.id,
-                        at: now,
-                        until,
-                    }],
-                    format!(
-                        "wrong password {n} of {limit}: mailbox frozen until {}",
-                        crate::clock::rfc3339(until)
-                    ),
-                )
+                let others = store.mailboxes().frozen_mids(m.id, me, now).await?;
+                let everyone = others.saturating_add(1) >= cfg.mailbox_freeze_mids;
+                let mut detail = format!(
+                    "wrong password {n} of {limit}: mailbox frozen for {} until {}",
+                    auth.account.mid,
+                    crate::clock::rfc3339(until)
+                );
+                if everyone {
+                    detail.push_str(&format!(
+                        "; {} M-IDs frozen out at once: frozen for everyone who has not opened it in {} days",
+                        others.saturating_add(1),
+                        cfg.familiar_days
+                    ));
+                }
+                let effects = vec![Effect::FreezeMailbox {
+                    mailbox: m.id,
+                    account: me,
+                    at: now,
+                    until,
+                    everyone,
+                }];
+                Err(self.refuse(effects, refused(detail), code()).await)
             }
-            (false, None) => (
-                vec![],
-                format!("wrong password (attempt {n}, limit {limit})"),
-            ),
-            (true, None) if n > limit || !m.active => (
-                vec![],
-                format!(
+            (false, None) => {
+                let detail = format!("wrong password (attempt {n}, limit {limit})");
+                Err(self
+                    .refuse_attempt(caller, principal, refused(detail), code())
+                    .await)
+            }
+            (true, None) if n > limit || !m.active => {
+                let detail = format!(
                     "right password, {}: answered as a wrong one",
                     if m.active {
                         "beyond the failure limit"
                     } else {
                         "mailbox closed"
                     }
-                ),
-            ),
+                );
+                Err(self.refuse(vec![], refused(detail), code()).await)
+            }
             (true, None) => {
-                store.mailboxes().attempt_succeeded(m.id, n).await?;
+                store
+                    .mailboxes()
+                    .attempt_succeeded(m.id, me, n, Some(now))
+                    .await?;
                 self.forgive_client(caller).await;
                 // Told only after its right password, so it tells a guesser nothing.
                 if let Some(since) = m.inactive_since(now, inactive_days) {
@@ -638,16 +826,9 @@ impl Gateway {
                         .await);
                 }
                 cache.remember(m.imax_id.as_str(), creds.password.expose(), m.auth_epoch);
-                return Ok(MailboxSession { auth, mailbox: m });
+                Ok(MailboxSession { auth, mailbox: m })
             }
-        };
-        Err(self
-            .refuse(
-                effects,
-                refused(detail),
-                Code::MailboxAuthenticationFailed.into(),
-            )
-            .await)
+        }
     }
 
     /// R13: a successful use counts as activity, written at most once per granularity period,

@@ -104,7 +104,7 @@ mod tests {
             active: true,
             auth_epoch: 0,
             accepts_attachments: true,
-            failed_passwords: 0,
+            mid_frozen_until: None,
             frozen_until: None,
             created_at: time::OffsetDateTime::UNIX_EPOCH,
             last_used_at: None,

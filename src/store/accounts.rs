@@ -3,13 +3,14 @@
 use super::StoreError;
 use crate::audit::AuditEntry;
 use crate::clock::{from_epoch, to_epoch};
-use crate::directory::{Account, AccountKind, AccountStatus, MId, Right, Rights};
+use crate::directory::{Account, AccountKind, AccountStatus, Affiliation, MId, Right, Rights};
 use sqlx::{AnyPool, Row};
 use time::OffsetDateTime;
 
 /// An account row, decoded by these names in `load`.
 pub(super) const ACCOUNT_COLUMNS: &str =
-    "a.id, a.mid, a.kind, a.full_name, a.email, a.password_hash, a.password_changed_at,
+    "a.id, a.mid, a.kind, a.affiliation, a.locked_until, a.stranger_locked_until,
+     a.failure_locks, a.stranger_locks, a.full_name, a.email, a.password_hash, a.password_changed_at,
      a.status, a.lock_reason, a.failed_signins, a.last_activity_at, a.last_signin_at, a.created_at,
      a.auth_epoch, w.admitted_at AS working_group_since, a.rob_accepted_at,
      (SELECT MAX(cycle) FROM recertifications r WHERE r.user_id = a.id) AS recertified_cycle";
@@ -71,8 +72,8 @@ impl<'a> Accounts<'a> {
                 };
                 let id: i64 = sqlx::query_scalar(
                 "INSERT INTO accounts (mid, kind, full_name, email, organization, password_hash,
-                password_changed_at, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+                password_changed_at, created_at, affiliation)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
             )
             .bind(a.mid.as_str())
             .bind(a.kind.as_str())
@@ -82,6 +83,7 @@ impl<'a> Accounts<'a> {
             .bind(&a.password_hash)
             .bind(changed)
             .bind(to_epoch(now))
+            .bind(a.affiliation.as_str())
             .fetch_one(&mut *tx)
             .await?;
                 Ok(id)
@@ -206,8 +208,11 @@ impl<'a> Accounts<'a> {
                     None
                 };
                 sqlx::query(
+                // A coordinator's or the Help Desk's unlock lifts both sides' failure locks
+                // at once and starts their growth again (R14).
                 "UPDATE accounts SET status = $1, lock_reason = $2, failed_signins = 0, auth_epoch
-                = auth_epoch + 1,
+                = auth_epoch + 1, locked_until = NULL, stranger_failures = 0,
+                    stranger_locked_until = NULL, failure_locks = 0, stranger_locks = 0,
                     last_activity_at = COALESCE($3, last_activity_at),
                     last_signin_at = COALESCE($3, last_signin_at)
              WHERE id = $4",
@@ -241,35 +246,128 @@ impl<'a> Accounts<'a> {
             })
             .await
     }
-    /// Counts an attempt to sign in as `account` before its password is checked, so that
-    /// parallel guesses are counted too; returns the attempt's place in the current run of
-    /// failures.
-    pub async fn claim_attempt(&self, account: i64) -> Result<u32, StoreError> {
-        let pool = self.pool;
+    /// Whether `client` (an address, or an IPv6 prefix: `Throttle::client_key`) is familiar to
+    /// `account`: it signed in successfully from there since `since` (smart lockout, R14).
+    pub async fn is_familiar(
+        &self,
+        account: i64,
+        client: &str,
+        since: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
         let n: i64 = sqlx::query_scalar(
-            "UPDATE accounts SET failed_signins = failed_signins + 1 WHERE id = $1 RETURNING
-            failed_signins",
+            "SELECT COUNT(*) FROM account_clients WHERE account_id = $1 AND client = $2
+               AND signed_in_at >= $3",
         )
         .bind(account)
-        .fetch_one(pool)
+        .bind(client)
+        .bind(to_epoch(since))
+        .fetch_one(self.pool)
         .await?;
+        Ok(n > 0)
+    }
+    /// Counts an attempt to sign in as `account` before its password is checked, so that
+    /// parallel guesses are counted too, on the side the attempt comes from (`Side`: familiar
+    /// addresses, or strangers'); returns the attempt's place in that side's current run of
+    /// failures. While that side is locked nothing is counted: its run starts again from
+    /// nothing when the lock ends.
+    pub async fn claim_attempt(
+        &self,
+        account: i64,
+        side: Side,
+        now: OffsetDateTime,
+    ) -> Result<u32, StoreError> {
+        let sql = match side {
+            Side::Familiar => {
+                "UPDATE accounts SET failed_signins = CASE
+                    WHEN status = 'locked' AND lock_reason = 'failed_signins'
+                         AND (locked_until IS NULL OR locked_until > $2) THEN failed_signins
+                    ELSE failed_signins + 1 END
+                 WHERE id = $1 RETURNING failed_signins"
+            }
+            Side::Stranger => {
+                "UPDATE accounts SET stranger_failures = CASE
+                    WHEN stranger_locked_until > $2 THEN stranger_failures
+                    ELSE stranger_failures + 1 END
+                 WHERE id = $1 RETURNING stranger_failures"
+            }
+        };
+        let n: i64 = sqlx::query_scalar(sql)
+            .bind(account)
+            .bind(to_epoch(now))
+            .fetch_one(self.pool)
+            .await?;
         Ok(n.try_into().unwrap_or(u32::MAX))
     }
-    /// Gives back `n` counted attempts: the right password for attempt `n` forgives the run up to
-    /// it (later attempts, still being checked, stay counted), and an attempt the gateway could
-    /// not check (`n` = 1) was no failure.
-    pub async fn forgive_attempts(&self, account: i64, n: u32) -> Result<(), StoreError> {
-        let pool = self.pool;
-        sqlx::query(
-            "UPDATE accounts SET failed_signins = CASE WHEN failed_signins > $2 THEN failed_signins
-            - $2 ELSE 0 END
-         WHERE id = $1",
-        )
-        .bind(account)
-        .bind(i64::from(n))
-        .execute(pool)
-        .await?;
+    /// Gives back `n` counted attempts on `side`: an attempt the gateway could not check
+    /// (`n` = 1) was no failure.
+    pub async fn forgive_attempts(
+        &self,
+        account: i64,
+        side: Side,
+        n: u32,
+    ) -> Result<(), StoreError> {
+        let column = side.failures_column();
+        let sql = format!(
+            "UPDATE accounts SET {column} = CASE WHEN {column} > $2 THEN {column} - $2 ELSE 0 END
+             WHERE id = $1"
+        );
+        sqlx::query(&sql)
+            .bind(account)
+            .bind(i64::from(n))
+            .execute(self.pool)
+            .await?;
         Ok(())
+    }
+    /// The right password for attempt `n` on `side`, from `client`, and the M-ID may sign in:
+    /// the run of failures up to it is forgiven (later attempts, still being checked, stay
+    /// counted), the side's locks in a row start again (R14's growing lock), a failure lock
+    /// whose time has run out is lifted, and `client` becomes (or stays) familiar.
+    pub async fn signed_in_from(
+        &self,
+        account: i64,
+        side: Side,
+        n: u32,
+        client: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let column = side.failures_column();
+        let locks = side.locks_column();
+        let sql = format!(
+            "UPDATE accounts SET {column} = CASE WHEN {column} > $2 THEN {column} - $2 ELSE 0 END,
+                {locks} = 0,
+                status = CASE WHEN status = 'locked' AND lock_reason = 'failed_signins'
+                    AND locked_until <= $3 THEN 'active' ELSE status END,
+                lock_reason = CASE WHEN status = 'locked' AND lock_reason = 'failed_signins'
+                    AND locked_until <= $3 THEN NULL ELSE lock_reason END
+             WHERE id = $1"
+        );
+        sqlx::query(&sql)
+            .bind(account)
+            .bind(i64::from(n))
+            .bind(to_epoch(now))
+            .execute(self.pool)
+            .await?;
+        if let Some(client) = client {
+            sqlx::query(
+                "INSERT INTO account_clients (account_id, client, signed_in_at) VALUES ($1, $2, $3)
+                 ON CONFLICT (account_id, client) DO UPDATE SET signed_in_at = excluded.signed_in_at",
+            )
+            .bind(account)
+            .bind(client)
+            .bind(to_epoch(now))
+            .execute(self.pool)
+            .await?;
+        }
+        Ok(())
+    }
+    /// Forgets familiar addresses not signed in from since `before` (housekeeping: only the
+    /// last 90 days count).
+    pub async fn forget_old_clients(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM account_clients WHERE signed_in_at < $1")
+            .bind(to_epoch(before))
+            .execute(self.pool)
+            .await?;
+        Ok(done.rows_affected())
     }
     /// Appends an audit record with no other change (a refusal worth recording).
     pub async fn record(&self, audit: &AuditEntry) -> Result<(), StoreError> {
@@ -278,11 +376,43 @@ impl<'a> Accounts<'a> {
     }
 }
 
+/// Where a sign-in attempt comes from, for the smart lockout (R14): an address from which
+/// the M-ID signed in successfully within 90 days, or a stranger's. Each side counts its own
+/// failures and has its own timed lock; a stranger's failures never lock the familiar side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Familiar,
+    Stranger,
+}
+
+impl Side {
+    fn failures_column(self) -> &'static str {
+        match self {
+            Side::Familiar => "failed_signins",
+            Side::Stranger => "stranger_failures",
+        }
+    }
+    fn locks_column(self) -> &'static str {
+        match self {
+            Side::Familiar => "failure_locks",
+            Side::Stranger => "stranger_locks",
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Side::Familiar => "familiar",
+            Side::Stranger => "stranger",
+        }
+    }
+}
+
 /// A new M-ID.
 #[derive(Debug, Clone)]
 pub struct NewAccount {
     pub mid: MId,
     pub kind: AccountKind,
+    /// Set by HUD (operator or Help Desk); coordinators make industry M-IDs only.
+    pub affiliation: Affiliation,
     pub full_name: String,
     pub email: String,
     pub organization: String,
@@ -327,6 +457,22 @@ pub(super) fn account_from_rows(
         mid: MId::parse(&row.try_get::<String, _>("mid")?).ok_or_else(|| decode("bad mid"))?,
         kind: AccountKind::parse(&row.try_get::<String, _>("kind")?)
             .ok_or_else(|| decode("bad kind"))?,
+        affiliation: Affiliation::parse(&row.try_get::<String, _>("affiliation")?)
+            .ok_or_else(|| decode("bad affiliation"))?,
+        locked_until: row
+            .try_get::<Option<i64>, _>("locked_until")?
+            .map(from_epoch),
+        stranger_locked_until: row
+            .try_get::<Option<i64>, _>("stranger_locked_until")?
+            .map(from_epoch),
+        failure_locks: row
+            .try_get::<i64, _>("failure_locks")?
+            .try_into()
+            .unwrap_or(u32::MAX),
+        stranger_locks: row
+            .try_get::<i64, _>("stranger_locks")?
+            .try_into()
+            .unwrap_or(u32::MAX),
         full_name: row.try_get("full_name")?,
         email: row.try_get("email")?,
         password_hash: row.try_get("password_hash")?,

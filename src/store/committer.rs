@@ -87,22 +87,32 @@ pub enum Effect {
         account: i64,
         at: OffsetDateTime,
     },
-    /// A wrong password that was the last one allowed: locks the account (if still active).
-    /// The attempt itself was counted before the password was checked.
+    /// A wrong password that was the last one allowed on its side (R14's smart lockout):
+    /// from a familiar address it locks the M-ID (if active, or its last failure lock has
+    /// run out) until `until`; from a stranger's, it locks strangers' addresses only. The
+    /// attempt itself was counted before the password was checked. Neither moves the
+    /// account's `auth_epoch`: nobody's open session ends for someone else's failures.
     LockForFailures {
         account: i64,
+        side: super::accounts::Side,
+        at: OffsetDateTime,
+        until: OffsetDateTime,
     },
     /// A TRACSMail ID was opened or used at `at` (its inactivity counts from here).
     RecordMailboxUse {
         mailbox: i64,
         at: OffsetDateTime,
     },
-    /// A wrong TRACSMail password that was the last one allowed: freezes the mailbox for
-    /// everyone until `until` (if not frozen already at `at`), and ends its sessions.
+    /// A wrong TRACSMail password that was `account`'s last one allowed at `mailbox`:
+    /// freezes the mailbox for that M-ID until `until`, and, with `everyone`, for every M-ID
+    /// that has not opened it within 90 days (several M-IDs' freezes at once). No session on
+    /// the mailbox ends (its `auth_epoch` stays).
     FreezeMailbox {
         mailbox: i64,
+        account: i64,
         at: OffsetDateTime,
         until: OffsetDateTime,
+        everyone: bool,
     },
     /// The access decision found that time has locked or terminated the account.
     SetStatus {
@@ -833,15 +843,33 @@ async fn apply_effect(conn: &mut AnyConnection, effect: &Effect) -> Result<(), s
             .execute(&mut *conn)
             .await?;
         }
-        Effect::LockForFailures { account } => {
-            sqlx::query(
-                "UPDATE accounts SET status = 'locked', lock_reason = 'failed_signins',
-                    auth_epoch = auth_epoch + 1
-                 WHERE id = $1 AND status = 'active'",
-            )
-            .bind(account)
-            .execute(&mut *conn)
-            .await?;
+        Effect::LockForFailures {
+            account,
+            side,
+            at,
+            until,
+        } => {
+            // The run of failures starts again when the lock ends; attempts during it are not
+            // counted (`accounts::claim_attempt`).
+            let sql = match side {
+                super::accounts::Side::Familiar => {
+                    "UPDATE accounts SET status = 'locked', lock_reason = 'failed_signins',
+                        locked_until = $2, failed_signins = 0, failure_locks = failure_locks + 1
+                     WHERE id = $1 AND (status = 'active' OR (status = 'locked'
+                        AND lock_reason = 'failed_signins' AND locked_until <= $3))"
+                }
+                super::accounts::Side::Stranger => {
+                    "UPDATE accounts SET stranger_locked_until = $2, stranger_failures = 0,
+                        stranger_locks = stranger_locks + 1
+                     WHERE id = $1 AND (stranger_locked_until IS NULL OR stranger_locked_until <= $3)"
+                }
+            };
+            sqlx::query(sql)
+                .bind(account)
+                .bind(to_epoch(*until))
+                .bind(to_epoch(*at))
+                .execute(&mut *conn)
+                .await?;
         }
         Effect::RecordMailboxUse { mailbox, at } => {
             sqlx::query(
@@ -853,16 +881,35 @@ async fn apply_effect(conn: &mut AnyConnection, effect: &Effect) -> Result<(), s
             .execute(&mut *conn)
             .await?;
         }
-        Effect::FreezeMailbox { mailbox, at, until } => {
+        Effect::FreezeMailbox {
+            mailbox,
+            account,
+            at,
+            until,
+            everyone,
+        } => {
             // The run of failures starts again when the freeze ends; attempts during it are
             // not counted (`mailboxes::claim_attempt`).
             sqlx::query(
-                "UPDATE mailboxes SET frozen_until = $2, failed_passwords = 0, auth_epoch =
-                    auth_epoch + 1
-                 WHERE id = $1 AND (frozen_until IS NULL OR frozen_until <= $3)",
+                "UPDATE mailbox_attempts SET frozen_until = $3, failed = 0
+                 WHERE mailbox_id = $1 AND account_id = $2
+                   AND (frozen_until IS NULL OR frozen_until <= $4)",
+            )
+            .bind(mailbox)
+            .bind(account)
+            .bind(to_epoch(*until))
+            .bind(to_epoch(*at))
+            .execute(&mut *conn)
+            .await?;
+            sqlx::query(
+                "UPDATE mailboxes SET mid_frozen_until = $2,
+                    frozen_until = CASE WHEN $3 = 1 AND (frozen_until IS NULL OR frozen_until <= $4)
+                        THEN $2 ELSE frozen_until END
+                 WHERE id = $1",
             )
             .bind(mailbox)
             .bind(to_epoch(*until))
+            .bind(i64::from(*everyone))
             .bind(to_epoch(*at))
             .execute(&mut *conn)
             .await?;

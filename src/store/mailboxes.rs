@@ -30,12 +30,11 @@ pub(super) fn mailbox_from(row: &sqlx::any::AnyRow, prefix: &str) -> Result<Mail
         active: row.try_get::<i64, _>(c("active").as_str())? != 0,
         auth_epoch: row.try_get(c("auth_epoch").as_str())?,
         accepts_attachments: row.try_get::<i64, _>(c("accepts_attachments").as_str())? != 0,
-        failed_passwords: row
-            .try_get::<i64, _>(c("failed_passwords").as_str())?
-            .try_into()
-            .unwrap_or(u32::MAX),
         frozen_until: row
             .try_get::<Option<i64>, _>(c("frozen_until").as_str())?
+            .map(from_epoch),
+        mid_frozen_until: row
+            .try_get::<Option<i64>, _>(c("mid_frozen_until").as_str())?
             .map(from_epoch),
         created_at: from_epoch(row.try_get(c("created_at").as_str())?),
         last_used_at: row
@@ -75,7 +74,7 @@ pub(super) fn prefixed_columns(alias: &str, prefix: &str) -> String {
         .join(", ")
 }
 
-pub(super) const COLUMNS: &str = "id, imax_id, kind, name, password_hash, active, auth_epoch, accepts_attachments, failed_passwords, frozen_until, created_at, last_used_at";
+pub(super) const COLUMNS: &str = "id, imax_id, kind, name, password_hash, active, auth_epoch, accepts_attachments, frozen_until, mid_frozen_until, created_at, last_used_at";
 
 /// This part of the store (`Store::mailboxes()`).
 #[derive(Clone, Copy)]
@@ -90,41 +89,74 @@ impl<'a> Mailboxes<'a> {
         Mailboxes { pool, writer }
     }
 
-    /// Counts an attempt at `mailbox`'s password before the password is checked, so that
-    /// parallel guesses are counted too; returns the attempt's place in the current run of
-    /// failures and when the mailbox is frozen until. A frozen mailbox does not count (its run
-    /// starts again from nothing when the freeze ends).
+    /// Counts `account`'s attempt at `mailbox`'s password before the password is checked, so
+    /// that parallel guesses are counted too: failures count per (mailbox, M-ID), so that one
+    /// M-ID's wrong passwords freeze the mailbox for that M-ID only. While that M-ID's freeze is
+    /// in force nothing is counted (its run starts again from nothing when the freeze ends).
     pub async fn claim_attempt(
         &self,
         mailbox: i64,
+        account: i64,
         now: OffsetDateTime,
-    ) -> Result<(u32, Option<OffsetDateTime>), StoreError> {
-        let pool = self.pool;
-        let (n, frozen): (i64, Option<i64>) = sqlx::query_as(
-        "UPDATE mailboxes SET failed_passwords = CASE WHEN frozen_until > $2 THEN failed_passwords
-                                                 ELSE failed_passwords + 1 END
-         WHERE id = $1 RETURNING failed_passwords, frozen_until",
-    )
-    .bind(mailbox)
-    .bind(to_epoch(now))
-    .fetch_one(pool)
-    .await?;
-        Ok((n.try_into().unwrap_or(u32::MAX), frozen.map(from_epoch)))
-    }
-    /// The right password for attempt `n`: the run of failures up to it is forgiven (later
-    /// attempts, still being checked, stay counted).
-    pub async fn attempt_succeeded(&self, mailbox: i64, n: u32) -> Result<(), StoreError> {
-        let pool = self.pool;
-        sqlx::query(
-            "UPDATE mailboxes SET failed_passwords = CASE WHEN failed_passwords > $2 THEN
-            failed_passwords - $2 ELSE 0 END
-         WHERE id = $1",
+    ) -> Result<Attempt, StoreError> {
+        let (n, frozen, opened): (i64, Option<i64>, Option<i64>) = sqlx::query_as(
+            "INSERT INTO mailbox_attempts (mailbox_id, account_id, failed) VALUES ($1, $2, 1)
+             ON CONFLICT (mailbox_id, account_id) DO UPDATE SET failed = CASE
+                 WHEN mailbox_attempts.frozen_until > $3 THEN mailbox_attempts.failed
+                 ELSE mailbox_attempts.failed + 1 END
+             RETURNING failed, frozen_until, opened_at",
         )
         .bind(mailbox)
+        .bind(account)
+        .bind(to_epoch(now))
+        .fetch_one(self.pool)
+        .await?;
+        Ok(Attempt {
+            n: n.try_into().unwrap_or(u32::MAX),
+            frozen_until: frozen.map(from_epoch).filter(|t| *t > now),
+            opened_at: opened.map(from_epoch),
+        })
+    }
+    /// The right password for `account`'s attempt `n`: the run of failures up to it is
+    /// forgiven (later attempts, still being checked, stay counted); with `opened`, the M-ID
+    /// opened the mailbox now (a freeze for everyone spares it for 90 days).
+    pub async fn attempt_succeeded(
+        &self,
+        mailbox: i64,
+        account: i64,
+        n: u32,
+        opened: Option<OffsetDateTime>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE mailbox_attempts SET failed = CASE WHEN failed > $3 THEN failed - $3 ELSE 0 END,
+                opened_at = COALESCE($4, opened_at)
+             WHERE mailbox_id = $1 AND account_id = $2",
+        )
+        .bind(mailbox)
+        .bind(account)
         .bind(i64::from(n))
-        .execute(pool)
+        .bind(opened.map(to_epoch))
+        .execute(self.pool)
         .await?;
         Ok(())
+    }
+    /// How many other M-IDs than `account` are frozen out of `mailbox` at `now`.
+    pub async fn frozen_mids(
+        &self,
+        mailbox: i64,
+        account: i64,
+        now: OffsetDateTime,
+    ) -> Result<u32, StoreError> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM mailbox_attempts WHERE mailbox_id = $1 AND account_id <> $2
+               AND frozen_until > $3",
+        )
+        .bind(mailbox)
+        .bind(account)
+        .bind(to_epoch(now))
+        .fetch_one(self.pool)
+        .await?;
+        Ok(n.try_into().unwrap_or(u32::MAX))
     }
     pub async fn load(&self, imax_id: &ImaxId) -> Result<Option<Mailbox>, StoreError> {
         let pool = self.pool;
@@ -189,7 +221,8 @@ impl<'a> Mailboxes<'a> {
                 sqlx::query(
                 "UPDATE mailboxes SET password_hash = $1, password_changed_at = $2, auth_epoch =
                 auth_epoch + 1,
-                    failed_passwords = 0, frozen_until = NULL, last_used_at = $2
+                    failed_passwords = 0, frozen_until = NULL, mid_frozen_until = NULL,
+                    last_used_at = $2
              WHERE id = $3",
             )
             .bind(hash)
@@ -197,6 +230,13 @@ impl<'a> Mailboxes<'a> {
             .bind(mailbox)
             .execute(&mut *tx)
             .await?;
+                sqlx::query(
+                    "UPDATE mailbox_attempts SET failed = 0, frozen_until = NULL
+                     WHERE mailbox_id = $1",
+                )
+                .bind(mailbox)
+                .execute(&mut *tx)
+                .await?;
                 // A new password ends any run of refused Help Desk resets (R24), any freeze for
                 // wrong passwords, and reactivates an inactive mailbox (its unused time counts
                 // from now).
@@ -533,6 +573,17 @@ impl<'a> Mailboxes<'a> {
     }
 }
 
+/// One M-ID's counted attempt at a mailbox's password ([`Mailboxes::claim_attempt`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Attempt {
+    /// Its place in this M-ID's current run of failures at this mailbox.
+    pub n: u32,
+    /// This M-ID's freeze at this mailbox, if one is in force.
+    pub frozen_until: Option<OffsetDateTime>,
+    /// When this M-ID last opened the mailbox with its right password.
+    pub opened_at: Option<OffsetDateTime>,
+}
+
 /// A new mailbox.
 #[derive(Debug, Clone)]
 pub struct NewMailbox {
@@ -583,5 +634,7 @@ impl MailboxState {
     }
 }
 
-const MAILBOX_STATE: &str = "m.imax_id, m.name, m.frozen_until, m.failed_passwords,
+const MAILBOX_STATE: &str = "m.imax_id, m.name, m.frozen_until,
+    (SELECT COALESCE(SUM(x.failed), 0) FROM mailbox_attempts x WHERE x.mailbox_id = m.id)
+        AS failed_passwords,
     COALESCE(m.last_used_at, m.created_at) AS used_or_made_at";

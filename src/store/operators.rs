@@ -415,10 +415,13 @@ impl<'a> Operators<'a> {
             .await
     }
     /// Rights flagged for removal, with their holder's M-ID and when they were flagged.
-    pub async fn flagged_rights(&self) -> Result<Vec<(i64, String, String, i64)>, StoreError> {
+    /// Rights flagged for removal: (account, M-ID, its affiliation, right, flagged at).
+    pub async fn flagged_rights(
+        &self,
+    ) -> Result<Vec<(i64, String, String, String, i64)>, StoreError> {
         let pool = self.pool;
         Ok(sqlx::query_as(
-            "SELECT r.account_id, a.mid, r.right_name, r.flagged_at FROM account_rights r
+            "SELECT r.account_id, a.mid, a.affiliation, r.right_name, r.flagged_at FROM account_rights r
          JOIN accounts a ON a.id = r.account_id
          WHERE r.flagged_for_removal = 1 AND r.flagged_at IS NOT NULL ORDER BY r.account_id",
         )

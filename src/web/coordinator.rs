@@ -352,6 +352,8 @@ async fn create_user(State(web): State<Web>, Checked(s, f): Checked<NewUserForm>
         password: f.password,
         temporary: true,
         properties: f.properties,
+        // A coordinator makes industry M-IDs only (`Admin::create_account` refuses others).
+        affiliation: None,
     };
     let result = match admin.create_account(&person).await {
         Ok(()) if f.grant_imax => admin.grant(&mid, Right::Imax).await,

@@ -419,7 +419,7 @@ impl Web {
             .is_help_desk(a.id)
             .await
             .unwrap_or(false);
-        let certifier = a.mid.is_hud_staff()
+        let certifier = a.affiliation.is_hud()
             && self
                 .gw
                 .store()
