@@ -65,6 +65,15 @@ async fn r14_a_strangers_wrong_passwords_never_lock_the_person_out_where_they_si
         details[0].contains("from a stranger address"),
         "{details:?}"
     );
+    // The coordinator sees it in the User Last Login Report, and could lift it at once.
+    let coordinator = t.admin.acting_as(COORDINATOR.0).await.expect("coordinator");
+    let report = coordinator.last_login_report().await.expect("report");
+    let line = report
+        .iter()
+        .find(|l| l.mid == SITE_USER.0)
+        .expect("listed");
+    assert_eq!(line.status, AccountStatus::Active);
+    assert!(line.strangers_locked_until.is_some());
     // The strangers' lock runs out by itself (15 minutes the first time).
     t.clock.advance(Duration::minutes(16));
     assert_ok(&t.send_from(STRANGER, SITE_USER, MAPLE, b"x").await);

@@ -23,6 +23,11 @@ pub struct ReportLine {
     /// the M-ID's creation when it was never used; `None` when it is not active (nothing to
     /// count down).
     pub days_until_lock: Option<i64>,
+    /// When a lock for failed sign-ins ends by itself (R14's timed lock), if one is in force.
+    pub lock_ends: Option<OffsetDateTime>,
+    /// Until when addresses the person has not signed in from lately are locked out by
+    /// strangers' wrong passwords (the M-ID itself is not locked).
+    pub strangers_locked_until: Option<OffsetDateTime>,
 }
 
 /// A property as offered on a page.
@@ -206,9 +211,13 @@ impl Admin {
             .transition
             {
                 Some(s) => s,
-                None => a.status,
+                None => a.status_at(now),
             };
             let days_until_lock = (status == AccountStatus::Active).then_some(left);
+            let lock_ends = (status == AccountStatus::Locked(LockReason::FailedSignIns))
+                .then_some(a.locked_until)
+                .flatten();
+            let strangers_locked_until = a.stranger_locked_until.filter(|t| *t > now);
             lines.push(ReportLine {
                 mid: a.mid.to_string(),
                 full_name: a.full_name,
@@ -216,6 +225,8 @@ impl Admin {
                 last_activity: a.last_activity_at,
                 created_at: a.created_at,
                 days_until_lock,
+                lock_ends,
+                strangers_locked_until,
             });
         }
         Ok(lines)

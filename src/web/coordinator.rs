@@ -203,8 +203,17 @@ async fn my_users_page(
         report: report
             .into_iter()
             .map(|l| ReportRow {
-                locked: matches!(l.status, AccountStatus::Locked(_)),
-                state: status_text(l.status).into(),
+                locked: matches!(l.status, AccountStatus::Locked(_))
+                    || l.strangers_locked_until.is_some(),
+                state: match (l.lock_ends, l.strangers_locked_until) {
+                    (Some(end), _) => format!("{} until {}", status_text(l.status), when(end)),
+                    (None, Some(end)) => format!(
+                        "{}; locked for unfamiliar addresses (failed sign-ins) until {}",
+                        status_text(l.status),
+                        when(end)
+                    ),
+                    (None, None) => status_text(l.status).into(),
+                },
                 last: l
                     .last_activity
                     .map(when)
