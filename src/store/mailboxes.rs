@@ -635,6 +635,6 @@ impl MailboxState {
 }
 
 const MAILBOX_STATE: &str = "m.imax_id, m.name, m.frozen_until,
-    (SELECT COALESCE(SUM(x.failed), 0) FROM mailbox_attempts x WHERE x.mailbox_id = m.id)
-        AS failed_passwords,
+    CAST((SELECT COALESCE(SUM(x.failed), 0) FROM mailbox_attempts x WHERE x.mailbox_id = m.id)
+        AS BIGINT) AS failed_passwords,
     COALESCE(m.last_used_at, m.created_at) AS used_or_made_at";
