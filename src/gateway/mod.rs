@@ -521,6 +521,7 @@ impl Gateway {
                 Side::Stranger => account.stranger_locks,
             };
             let until = now + policy.failure_lock_for(locks);
+            metrics::counter!("imax_failure_locks_total", "side" => side.as_str()).increment(1);
             cache.forget(account.mid.as_str());
             let whom = match side {
                 Side::Familiar => "M-ID locked",
@@ -771,6 +772,8 @@ impl Gateway {
                 let until = now + Duration::minutes(cfg.mailbox_freeze_minutes);
                 let others = store.mailboxes().frozen_mids(m.id, me, now).await?;
                 let everyone = others.saturating_add(1) >= cfg.mailbox_freeze_mids;
+                let scope = if everyone { "everyone" } else { "m-id" };
+                metrics::counter!("imax_mailbox_freezes_total", "scope" => scope).increment(1);
                 let mut detail = format!(
                     "wrong password {n} of {limit}: mailbox frozen for {} until {}",
                     auth.account.mid,
