@@ -28,6 +28,7 @@ use crate::store::{self, Effect, Store};
 
 mod browser;
 mod delivery;
+pub mod profile;
 mod send;
 
 pub use delivery::Delivery;

@@ -53,6 +53,7 @@ macro_rules! schema {
             "0014_replies",
             "0015_certification_scope",
             "0016_same_content_by_sha",
+            "0018_profile_changes",
         )
     };
 }
@@ -63,7 +64,7 @@ type Files = &'static [(&'static str, &'static str)];
 const SQLITE: Files = schema!("sqlite");
 const POSTGRES: Files = schema!("postgres");
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 16;
+pub const SCHEMA_VERSION: i64 = 17;
 
 /// For each version that older binaries may keep running on, the oldest such binary's schema
 /// version. A version not listed is compatible with its own binaries only. Version 10 adds
@@ -78,7 +79,8 @@ pub const SCHEMA_VERSION: i64 = 16;
 /// (`cycle_certifications`, `certification_deadlines`) and nullable flag columns on property
 /// assignments: an older build's certification still lands in `recertifications`, which this
 /// build reads as covering that coordinator's properties; version 16 only reorders an index's
-/// columns.
+/// columns; the profile-changes step (`0018_profile_changes`) adds nullable columns older
+/// builds neither write nor read (their profile saves leave the last change as it was).
 const COMPATIBLE_BACK_TO: &[(i64, i64)] = &[
     (10, 9),
     (11, 9),
@@ -87,6 +89,7 @@ const COMPATIBLE_BACK_TO: &[(i64, i64)] = &[
     (14, 9),
     (15, 9),
     (16, 9),
+    (17, 9),
 ];
 
 /// How the database's schema fits this build.
