@@ -131,11 +131,14 @@ impl Profile {
     }
 }
 
+/// How a field is read from a profile.
+type FieldOf = fn(&Profile) -> &str;
+
 /// What a profile change names, field by field: the label a notice and the Help Desk's page
 /// show, and whether changing it needs the mailbox's password again (R23). Guarded are the
 /// fields a Help Desk reset (R24) mails to or checks a secret against: the email addresses
 /// and, apart (they are hashes here), the PINs.
-const FIELDS: &[(&str, bool, fn(&Profile) -> &str)] = &[
+const FIELDS: &[(&str, bool, FieldOf)] = &[
     ("contact's first name", false, |p| &p.contact_first),
     ("contact's last name", false, |p| &p.contact_last),
     ("description", false, |p| &p.description),
