@@ -1,4 +1,5 @@
-//! Sending mail through an SMTP relay: just what password resets need (R24), with lettre.
+//! Sending mail through an SMTP relay: just what password resets (R24) and the notices of a
+//! profile change (R23) need, with lettre.
 //!
 //! A reset's new password travels in the mail, so the relay is reached over TLS unless the
 //! operator explicitly chooses otherwise: `starttls = "required"` (the default) refuses to send
@@ -142,4 +143,52 @@ pub async fn send(cfg: &SmtpConfig, msg: &Message<'_>) -> Result<(), MailError> 
         Ok(Err(e)) => Err(MailError::Smtp(e.to_string())),
         Ok(Ok(_)) => Ok(()),
     }
+}
+
+/// The notice of a mailbox profile change (R23), for the addresses on file before it: which
+/// fields changed, when and by whom, and how to undo it. Never a PIN or a password: only the
+/// fields' names. Returns the subject and the text.
+pub fn profile_change_notice(imax_id: &str, at: &str, by: &str, fields: &str) -> (String, String) {
+    let subject = format!("iMAX mailbox {imax_id}: its profile was changed");
+    let body = format!(
+        "The profile of the iMAX (TRACSMail) mailbox {imax_id} was changed\n\
+         on {at} by {by}.\n\n\
+         Changed: {fields}.\n\n\
+         You receive this notice at an address the profile held before\n\
+         the change. The Help Desk mails new mailbox passwords only to the\n\
+         profile's email address, and checks callers against its contacts\n\
+         and PINs.\n\n\
+         If you did not make or expect this change, call the HUD iMAX Help\n\
+         Desk now with the mailbox's iMAX ID: they see this change on the\n\
+         mailbox's reset page, put the profile back and reset the mailbox\n\
+         password to you. If you can still open the mailbox, change its\n\
+         password first (Mailbox, Change password): that ends every other\n\
+         session on it.\n"
+    );
+    (subject, body)
+}
+
+/// Sends the same message to each address, every one tried; the first failure, if any.
+pub async fn send_each(
+    cfg: &SmtpConfig,
+    to: &[String],
+    subject: &str,
+    body: &str,
+) -> Result<(), MailError> {
+    let mut first = None;
+    for addr in to {
+        if let Err(e) = send(
+            cfg,
+            &Message {
+                to: addr,
+                subject,
+                body,
+            },
+        )
+        .await
+        {
+            first.get_or_insert(e);
+        }
+    }
+    first.map_or(Ok(()), Err)
 }

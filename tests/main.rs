@@ -21,6 +21,7 @@ mod mtom;
 mod nodes;
 mod nodesoap;
 mod ops;
+mod profile_changes;
 mod replies;
 mod resets;
 mod sending;

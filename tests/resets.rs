@@ -416,7 +416,8 @@ async fn a_mailbox_holder_keeps_its_profile_and_resets_check_against_it() {
     };
     let base = "contact_first=Robin&contact_last=Keeper&title=Site+Manager\
         &organization=Maple+Court+Management+LLC&firm_name=Maple+Court+Apartments\
-        &street1=12+Maple+Court&city=Springfield&email=robin%40maplecourt.example";
+        &street1=12+Maple+Court&city=Springfield&email=robin%40maplecourt.example\
+        &mailbox_password=Maple-Mailbox-2026";
     // A U.S. address needs a ZIP code as the U.S. writes it.
     let (status, page) = save(&format!("{base}&state=MA&postal_code=ABCDE&country=US")).await;
     assert_eq!(status, 400);

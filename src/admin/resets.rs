@@ -11,7 +11,7 @@ use super::{forbidden, invalid, Admin, AdminOp, AdminResult};
 use crate::directory::password::{self, Secret};
 use crate::error::{Code, Refusal};
 use crate::mail;
-use crate::store::profiles::Profile;
+use crate::store::profiles::{ChangedFields, Profile, ProfileChange, PIN, SECONDARY_PIN};
 use time::Duration;
 
 /// Mismatches in a row that freeze resets of a mailbox.
@@ -76,7 +76,11 @@ fn random_password() -> AdminResult<String> {
 }
 
 impl Admin {
-    /// Sets a mailbox's profile (HUD only).
+    /// Sets a mailbox's profile (HUD only), on HUD's own authority: no mailbox password. The
+    /// change is recorded for the Help Desk's reset page, and a change of an email address or
+    /// a PIN is mailed to the addresses on file before it, as a holder's is (R23); here the
+    /// notice is best effort (a relay that is down does not stop the operator), and the audit
+    /// record says whether it went.
     pub async fn set_mailbox_profile(
         &self,
         imax_id: &str,
@@ -92,23 +96,90 @@ impl Admin {
         if input.pin.expose().len() < 4 {
             return Err(invalid("a PIN has at least 4 characters"));
         }
+        let on_file = self.store.profiles().load(m.id).await?.map(|(p, _, _)| p);
+        let mut changed = ChangedFields::between(on_file.as_ref(), p);
+        // A PIN is named as changed unless it is the one on file (checked against its hash).
+        let (pin_kept, secondary_kept) = match &on_file {
+            Some(old) => {
+                let (pin, secondary) = (input.pin.clone(), input.secondary_pin.clone());
+                let (hash, secondary_hash) = (old.pin_hash.clone(), old.secondary_pin_hash.clone());
+                tokio::task::spawn_blocking(move || {
+                    let kept = |pin: Option<Secret>, hash: Option<String>| match (pin, hash) {
+                        (Some(pin), Some(hash)) => password::verify(pin.expose(), &hash),
+                        (None, None) => true,
+                        _ => false,
+                    };
+                    (kept(Some(pin), Some(hash)), kept(secondary, secondary_hash))
+                })
+                .await
+                .map_err(|e| Refusal::internal(format_args!("PIN check: {e}")))?
+            }
+            None => (false, input.secondary_pin.is_none()),
+        };
+        if !pin_kept {
+            changed.pin(PIN);
+        }
+        if !secondary_kept {
+            changed.pin(SECONDARY_PIN);
+        }
         let mut stored = p.clone();
         stored.pin_hash = self.hash(&input.pin).await?;
         stored.secondary_pin_hash = match &input.secondary_pin {
             Some(pin) => Some(self.hash(pin).await?),
             None => None,
         };
+        let now = self.now();
+        let by = self.actor().name();
+        let notice = on_file.as_ref().filter(|_| changed.guarded()).map(|old| {
+            let to = old.addresses();
+            let (subject, body) = mail::profile_change_notice(
+                id.as_str(),
+                &crate::clock::rfc3339(now),
+                &by,
+                &changed.sentence(),
+            );
+            (to, subject, body)
+        });
+        let mailed = match &notice {
+            Some((to, subject, body)) => {
+                match mail::send_each(&self.config.smtp, to, subject, body).await {
+                    Ok(()) => format!("; notice mailed to {}", to.join(", ")),
+                    Err(e) => {
+                        tracing::warn!(error = %e, mailbox = %id, "profile change notice not mailed");
+                        format!("; notice NOT mailed to {}: {e}", to.join(", "))
+                    }
+                }
+            }
+            None => String::new(),
+        };
         let audit = self
             .entry("SetMailboxProfile")
             .mailbox(id.as_str())
             .detail(format!(
-                "contact={} email={} secondary={}",
+                "contact={} email={} secondary={} changed: {}{mailed}",
                 p.contact_name(),
                 p.email,
-                p.secondary_email
+                p.secondary_email,
+                changed.sentence()
             ));
-        self.store.profiles().save(m.id, &stored, &audit).await?;
+        let change = (!changed.is_empty()).then(|| ProfileChange {
+            at: now,
+            by,
+            fields: changed.sentence(),
+        });
+        self.store
+            .profiles()
+            .save_change(m.id, &stored, change.as_ref(), &audit)
+            .await?;
         Ok(())
+    }
+
+    /// The last change of a mailbox's profile, for the Help Desk's reset page (HUD only).
+    pub async fn last_profile_change(&self, imax_id: &str) -> AdminResult<Option<ProfileChange>> {
+        self.permit(AdminOp::MailboxState)?;
+        let id = Self::imax_id(imax_id)?;
+        let m = self.mailbox(&id).await?;
+        Ok(self.store.profiles().last_change(m.id).await?)
     }
 
     /// The Help Desk's reset of a mailbox password (R24). Returns the address the new

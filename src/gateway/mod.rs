@@ -30,6 +30,7 @@ use crate::store::{self, Effect, Store};
 mod browser;
 mod delivery;
 mod failures;
+pub mod profile;
 mod send;
 
 pub use delivery::Delivery;
@@ -1118,65 +1119,6 @@ impl Gateway {
     pub async fn mailbox_profile(&self, s: &MailboxSession) -> Result<Option<Profile>, Refusal> {
         let loaded = self.inner.store.profiles().load(s.mailbox.id).await?;
         Ok(loaded.map(|(profile, _, _)| profile))
-    }
-
-    /// Whoever has the mailbox open keeps its profile current (R23), which the Help Desk then
-    /// checks resets against (R24). A PIN left empty keeps the one on file (the first
-    /// profile needs one); the PINs are hashed, never stored or shown in clear.
-    pub async fn update_mailbox_profile(
-        &self,
-        s: &MailboxSession,
-        mut profile: Profile,
-        pin: Option<Secret>,
-        secondary_pin: Option<Secret>,
-    ) -> Result<(), Refusal> {
-        let entry = self
-            .audit(
-                s.auth.account.mid.as_str(),
-                "UpdateMailboxProfile",
-                s.auth.caller,
-            )
-            .mailbox(s.mailbox.imax_id.as_str());
-        let invalid = |why: String| Refusal::because(Code::InvalidInput, why);
-        if let Some(problem) = profile.problem() {
-            return Err(self.refuse(vec![], entry, invalid(problem)).await);
-        }
-        let given = |p: Option<Secret>| p.filter(|p| !p.expose().is_empty());
-        let (pin, secondary_pin) = (given(pin), given(secondary_pin));
-        if [&pin, &secondary_pin]
-            .iter()
-            .any(|p| p.as_ref().is_some_and(|p| p.expose().len() < 4))
-        {
-            let short = invalid("A PIN has at least 4 characters.".into());
-            return Err(self.refuse(vec![], entry, short).await);
-        }
-        let on_file = self.mailbox_profile(s).await?;
-
-        profile.pin_hash = match (pin, &on_file) {
-            (Some(pin), _) => self.hash_password(&pin).await?,
-            (None, Some(old)) => old.pin_hash.clone(),
-            (None, None) => {
-                let needed = invalid("A first profile needs a PIN.".into());
-                return Err(self.refuse(vec![], entry, needed).await);
-            }
-        };
-        profile.secondary_pin_hash = match (secondary_pin, &on_file) {
-            (Some(pin), _) => Some(self.hash_password(&pin).await?),
-            (None, Some(old)) => old.secondary_pin_hash.clone(),
-            (None, None) => None,
-        };
-        let entry = entry.detail(format!(
-            "contact={} email={} secondary={}",
-            profile.contact_name(),
-            profile.email,
-            profile.secondary_email
-        ));
-        self.inner
-            .store
-            .profiles()
-            .save(s.mailbox.id, &profile, &entry)
-            .await?;
-        Ok(())
     }
 }
 

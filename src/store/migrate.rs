@@ -54,6 +54,7 @@ macro_rules! schema {
             "0015_certification_scope",
             "0016_same_content_by_sha",
             "0017_smart_lockout",
+            "0018_profile_changes",
         )
     };
 }
@@ -64,7 +65,7 @@ type Files = &'static [(&'static str, &'static str)];
 const SQLITE: Files = schema!("sqlite");
 const POSTGRES: Files = schema!("postgres");
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 17;
+pub const SCHEMA_VERSION: i64 = 18;
 
 /// For each version that older binaries may keep running on, the oldest such binary's schema
 /// version. A version not listed is compatible with its own binaries only. Version 10 adds
@@ -80,7 +81,9 @@ pub const SCHEMA_VERSION: i64 = 17;
 /// assignments: an older build's certification still lands in `recertifications`, which this
 /// build reads as covering that coordinator's properties; version 16 only reorders an index's
 /// columns. Version 17 is not listed: older builds would make H- and C-IDs as industry M-IDs
-/// (`accounts.affiliation`) and count mailbox failures per mailbox, not per M-ID.
+/// (`accounts.affiliation`) and count mailbox failures per mailbox, not per M-ID. Version 18
+/// (`0018_profile_changes`) adds nullable columns version 17 builds neither write nor read
+/// (their profile saves leave the last change as it was).
 const COMPATIBLE_BACK_TO: &[(i64, i64)] = &[
     (10, 9),
     (11, 9),
@@ -89,6 +92,7 @@ const COMPATIBLE_BACK_TO: &[(i64, i64)] = &[
     (14, 9),
     (15, 9),
     (16, 9),
+    (18, 17),
 ];
 
 /// How the database's schema fits this build.

@@ -41,6 +41,19 @@ impl Profile {
             .to_string()
     }
 
+    /// The addresses the profile holds (the primary contact's, then the secondary's), each
+    /// once: where the notice of a change goes (R23).
+    pub fn addresses(&self) -> Vec<String> {
+        let mut to: Vec<String> = Vec::new();
+        for a in [&self.email, &self.secondary_email] {
+            let a = a.trim();
+            if !a.is_empty() && !to.iter().any(|t| t.eq_ignore_ascii_case(a)) {
+                to.push(a.to_string());
+            }
+        }
+        to
+    }
+
     /// Whether the country is the United States (then a state and a ZIP code are asked for).
     fn in_us(&self) -> bool {
         matches!(
@@ -118,6 +131,108 @@ impl Profile {
     }
 }
 
+/// How a field is read from a profile.
+type FieldOf = fn(&Profile) -> &str;
+
+/// What a profile change names, field by field: the label a notice and the Help Desk's page
+/// show, and whether changing it needs the mailbox's password again (R23). Guarded are the
+/// fields a Help Desk reset (R24) mails to or checks a secret against: the email addresses
+/// and, apart (they are hashes here), the PINs.
+const FIELDS: &[(&str, bool, FieldOf)] = &[
+    ("contact's first name", false, |p| &p.contact_first),
+    ("contact's last name", false, |p| &p.contact_last),
+    ("description", false, |p| &p.description),
+    ("title", false, |p| &p.title),
+    ("organization", false, |p| &p.organization),
+    ("firm name", false, |p| &p.firm_name),
+    ("street address 1", false, |p| &p.street1),
+    ("street address 2", false, |p| &p.street2),
+    ("city", false, |p| &p.city),
+    ("state", false, |p| &p.state),
+    ("postal code", false, |p| &p.postal_code),
+    ("country", false, |p| &p.country),
+    ("telephone", false, |p| &p.phone),
+    ("fax", false, |p| &p.fax),
+    ("email address", true, |p| &p.email),
+    ("secondary contact's first name", false, |p| {
+        &p.secondary_first
+    }),
+    ("secondary contact's last name", false, |p| {
+        &p.secondary_last
+    }),
+    ("secondary contact's email address", true, |p| {
+        &p.secondary_email
+    }),
+];
+
+/// The label of the primary contact's PIN in a change.
+pub const PIN: &str = "PIN";
+/// The label of the secondary contact's PIN in a change.
+pub const SECONDARY_PIN: &str = "secondary contact's PIN";
+
+/// The fields of a profile change, in the form's order (PINs named by the caller, who alone
+/// knows whether one was given).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChangedFields {
+    labels: Vec<&'static str>,
+    guarded: bool,
+}
+
+impl ChangedFields {
+    /// The text fields that differ between `old` and `new` (spacing and case of an email
+    /// address aside); everything when there was no profile.
+    pub fn between(old: Option<&Profile>, new: &Profile) -> ChangedFields {
+        let mut c = ChangedFields::default();
+        for (label, guarded, get) in FIELDS {
+            let differs = match old {
+                None => !get(new).trim().is_empty(),
+                Some(old) if label.contains("email") => {
+                    !get(old).trim().eq_ignore_ascii_case(get(new).trim())
+                }
+                Some(old) => get(old).trim() != get(new).trim(),
+            };
+            if differs {
+                c.labels.push(label);
+                c.guarded |= guarded;
+            }
+        }
+        c
+    }
+
+    /// A PIN (or the secondary contact's) was set: always guarded.
+    pub fn pin(&mut self, label: &'static str) {
+        self.labels.push(label);
+        self.guarded = true;
+    }
+
+    /// Whether the change needs the mailbox's password (R23): an email address or a PIN.
+    pub fn guarded(&self) -> bool {
+        self.guarded
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    pub fn labels(&self) -> &[&'static str] {
+        &self.labels
+    }
+
+    /// "email address, PIN": how notices, audit records and the Help Desk's page name them.
+    pub fn sentence(&self) -> String {
+        self.labels.join(", ")
+    }
+}
+
+/// The last change of a profile, for the Help Desk's reset page (R24): when, who (the M-ID, or
+/// `admin` for the operator) and which fields (never a value).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProfileChange {
+    pub at: OffsetDateTime,
+    pub by: String,
+    pub fields: String,
+}
+
 /// This part of the store (`Store::profiles()`).
 #[derive(Clone, Copy)]
 pub struct Profiles<'a> {
@@ -135,6 +250,18 @@ impl<'a> Profiles<'a> {
         &self,
         mailbox: i64,
         p: &Profile,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        self.save_change(mailbox, p, None, audit).await
+    }
+
+    /// Saves the profile and, with `change`, records it as the last change (shown to the Help
+    /// Desk, R24), in the same transaction as its audit record.
+    pub async fn save_change(
+        &self,
+        mailbox: i64,
+        p: &Profile,
+        change: Option<&ProfileChange>,
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
         let pool = self.pool;
@@ -185,6 +312,19 @@ impl<'a> Profiles<'a> {
                 .bind(&p.contact_last)
                 .execute(&mut *tx)
                 .await?;
+                if let Some(c) = change {
+                    sqlx::query(
+                        "UPDATE mailbox_profiles SET profile_changed_at = $1,
+                         profile_changed_by = $2, profile_changed_fields = $3
+                         WHERE mailbox_id = $4",
+                    )
+                    .bind(to_epoch(c.at))
+                    .bind(&c.by)
+                    .bind(&c.fields)
+                    .bind(mailbox)
+                    .execute(&mut *tx)
+                    .await?;
+                }
                 Ok(())
             })
             .await
@@ -238,6 +378,25 @@ impl<'a> Profiles<'a> {
     .await?;
         Ok(Some((profile, failures, frozen.map(from_epoch))))
     }
+    /// The profile's last recorded change (none before migration 18 or when never changed).
+    pub async fn last_change(&self, mailbox: i64) -> Result<Option<ProfileChange>, StoreError> {
+        let row: Option<(Option<i64>, Option<String>, Option<String>)> = sqlx::query_as(
+            "SELECT profile_changed_at, profile_changed_by, profile_changed_fields
+               FROM mailbox_profiles WHERE mailbox_id = $1",
+        )
+        .bind(mailbox)
+        .fetch_optional(self.pool)
+        .await?;
+        Ok(match row {
+            Some((Some(at), by, fields)) => Some(ProfileChange {
+                at: from_epoch(at),
+                by: by.unwrap_or_default(),
+                fields: fields.unwrap_or_default(),
+            }),
+            _ => None,
+        })
+    }
+
     /// Counts a refused reset; at `limit` failures, freezes resets until `freeze_until`.
     pub async fn count_failure(
         &self,

@@ -125,7 +125,28 @@ struct ResetPage {
     chrome: Chrome,
     imax_id: String,
     frozen: Option<String>,
+    /// The profile's last change (when, who, which fields), so that a reset after a recent
+    /// change of its address is made knowingly (R23, R24).
+    last_change: Option<String>,
     form: ResetForm,
+}
+
+/// What the reset page says of the profile's last change (nothing when none is recorded).
+async fn last_change(
+    web: &Web,
+    s: &Session,
+    admin: &Admin,
+    imax_id: &str,
+) -> Result<Option<String>, Response> {
+    let change = admin.last_profile_change(imax_id).await.or_page(web, s)?;
+    Ok(change.map(|c| {
+        format!(
+            "The profile was last changed {} by {}: {}.",
+            when(c.at),
+            c.by,
+            c.fields
+        )
+    }))
 }
 
 /// The path's TRACSMail ID, parsed before anything is rendered or done with it (a crafted
@@ -147,10 +168,12 @@ async fn reset_form(State(web): State<Web>, Signed(s): Signed, Path(raw): Path<S
         .mailbox_state(imax_id.as_str())
         .await
         .or_page(&web, &s)?;
+    let last_change = last_change(&web, &s, &admin, imax_id.as_str()).await?;
     Ok(render(&ResetPage {
         chrome,
         imax_id: imax_id.to_string(),
         frozen: state_sentence(&web, &state),
+        last_change,
         form: ResetForm::default(),
     }))
 }
@@ -188,10 +211,12 @@ async fn reset(
         // The form again, filled in as it was (never the PIN), with the refusal above it.
         Err(e) => {
             chrome.error = Some(e.message());
+            let last_change = last_change(&web, &s, &admin, &imax_id).await?;
             let mut r = render(&ResetPage {
                 chrome,
                 imax_id,
                 frozen: None,
+                last_change,
                 form: f.caller,
             });
             *r.status_mut() = status_of(e.code);

@@ -262,12 +262,15 @@ struct ProfileForm {
     secondary_email: String,
 }
 
-/// The PINs of the form, read apart so that they never sit in the form's refill.
+/// The PINs of the form and the mailbox's password, read apart so that they never sit in the
+/// form's refill.
 #[derive(Deserialize, Default)]
 #[serde(default)]
 struct PinFields {
     pin: String,
     secondary_pin: String,
+    /// Needed to change an email address or a PIN (R23; checked by the core).
+    mailbox_password: String,
 }
 
 /// The profile form as posted: the fields and, apart, the PINs.
@@ -386,7 +389,8 @@ impl ProfileForm {
     }
 }
 
-/// The profile page; with `error` it is the form sent back as it was filled (status 400).
+/// The profile page; with `error` it is the form sent back as it was filled, with the
+/// refusal's status (400 for what was entered).
 async fn profile_page(
     web: &Web,
     s: &Session,
@@ -394,12 +398,12 @@ async fn profile_page(
     form: &ProfileForm,
     has_pin: bool,
     notice: Option<String>,
-    error: Option<String>,
+    error: Option<&Refusal>,
 ) -> Page {
     let mut chrome = web.mailbox_chrome(s, m, "Mailbox profile").await;
     chrome.notice = notice;
-    let refused = error.is_some();
-    chrome.error = error;
+    let refused = error.map(|r| super::status_of(r.code));
+    chrome.error = error.map(Refusal::message);
     let (primary, secondary) = form.fields();
     let mut page = render(&ProfilePage {
         chrome,
@@ -408,8 +412,8 @@ async fn profile_page(
         secondary,
         has_pin,
     });
-    if refused {
-        *page.status_mut() = StatusCode::BAD_REQUEST;
+    if let Some(status) = refused {
+        *page.status_mut() = status;
         return Err(page);
     }
     Ok(page)
@@ -438,27 +442,31 @@ async fn profile_form(
     profile_page(&web, &s, &m, &form, on_file.is_some(), notice, None).await
 }
 
-/// R23: whoever has the mailbox open keeps its profile current.
+/// R23: whoever has the mailbox open keeps its profile current; an email address or a PIN
+/// only with the mailbox's password again (the core checks, counts and mails the notice).
 async fn save_profile(
     State(web): State<Web>,
     Checked(s, ProfileSubmission { form, pins }): Checked<ProfileSubmission>,
 ) -> Page {
     let m = web.mailbox(&s, Operation::OpenImax).await?;
     let secret = |p: String| (!p.is_empty()).then(|| Secret::new(p));
-    let saved = web
-        .gw
-        .update_mailbox_profile(
-            &m,
-            form.profile(),
-            secret(pins.pin),
-            secret(pins.secondary_pin),
-        )
-        .await;
-    match saved {
+    let edit = crate::gateway::profile::ProfileEdit {
+        profile: form.profile(),
+        pin: secret(pins.pin),
+        secondary_pin: secret(pins.secondary_pin),
+        mailbox_password: secret(pins.mailbox_password),
+    };
+    match web.gw.change_mailbox_profile(&m, edit).await {
         Ok(()) => Ok(see_other("/mailbox/profile?saved")),
-        Err(r) if r.code == Code::InvalidInput => {
+        // The form again, as filled (never a PIN or the password), with the refusal above it.
+        Err(r)
+            if matches!(
+                r.code,
+                Code::InvalidInput | Code::MailboxAuthenticationFailed | Code::MailUnavailable
+            ) =>
+        {
             let has_pin = web.gw.mailbox_profile(&m).await.ok().flatten().is_some();
-            profile_page(&web, &s, &m, &form, has_pin, None, Some(r.message())).await
+            profile_page(&web, &s, &m, &form, has_pin, None, Some(&r)).await
         }
         Err(r) => Err(web.resolve(&s, &r).await),
     }

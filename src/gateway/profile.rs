@@ -1,0 +1,179 @@
+//! A mailbox holder's change of the mailbox's profile (R23), which the Help Desk's password
+//! reset (R24) trusts: the new mailbox password goes to the profile's email address, to a
+//! caller who knows its PIN. So whoever has the mailbox open in a browser must not be able to
+//! redirect the next reset unseen:
+//!
+//! * changing an email address or a PIN needs the mailbox's password again, checked exactly as
+//!   opening the mailbox checks it ([`Gateway::open_mailbox`]: the same bounded argon2, the
+//!   same per-mailbox counting and freezing, the same audit record);
+//! * before such a change of a profile that had addresses, a notice goes to the addresses on
+//!   file (the primary and the secondary contact), naming the changed fields (never a value)
+//!   and how to undo it; when it cannot be mailed nothing is changed;
+//! * every change records when, who and which fields, for the Help Desk's reset page.
+//!
+//! Other fields (a telephone number, a street) change without the password, as before: they
+//! do not decide where a new password goes.
+
+use super::{Credentials, Gateway, MailboxSession};
+use crate::directory::password::Secret;
+use crate::error::{Code, Refusal};
+use crate::mail;
+use crate::store::profiles::{ChangedFields, Profile, ProfileChange, PIN, SECONDARY_PIN};
+
+/// A profile as the holder submits it: the fields, the PINs in clear when they are to change
+/// (hashed here), and the mailbox's password when given.
+#[derive(Debug, Clone)]
+pub struct ProfileEdit {
+    pub profile: Profile,
+    pub pin: Option<Secret>,
+    pub secondary_pin: Option<Secret>,
+    pub mailbox_password: Option<Secret>,
+}
+
+/// The sentence of the refusal of a guarded change without the mailbox's password.
+pub const PASSWORD_NEEDED: &str = "Changing an email address or a PIN of the profile needs the \
+     mailbox's password again: type it in the Mailbox password field.";
+
+/// Counts a profile change's outcome (`imax_profile_changes_total`).
+fn counted(outcome: &'static str) {
+    metrics::counter!("imax_profile_changes_total", "outcome" => outcome).increment(1);
+}
+
+impl Gateway {
+    /// R23: whoever has the mailbox open changes its profile; an email address or a PIN only
+    /// with the mailbox's password again (counted as an attempt at the mailbox), and only
+    /// once the addresses on file were told. A PIN left empty keeps the one on file (the first
+    /// profile needs one); PINs are hashed, never stored or shown in clear.
+    #[tracing::instrument(name = "change_mailbox_profile", skip_all)]
+    pub async fn change_mailbox_profile(
+        &self,
+        s: &MailboxSession,
+        edit: ProfileEdit,
+    ) -> Result<(), Refusal> {
+        let mid = s.auth.account.mid.clone();
+        let entry = self
+            .audit(mid.as_str(), "UpdateMailboxProfile", s.auth.caller)
+            .mailbox(s.mailbox.imax_id.as_str());
+        let invalid = |why: String| Refusal::because(Code::InvalidInput, why);
+        let ProfileEdit {
+            mut profile,
+            pin,
+            secondary_pin,
+            mailbox_password,
+        } = edit;
+        if let Some(problem) = profile.problem() {
+            counted("invalid");
+            return Err(self.refuse(vec![], entry, invalid(problem)).await);
+        }
+        let given = |p: Option<Secret>| p.filter(|p| !p.expose().is_empty());
+        let (pin, secondary_pin) = (given(pin), given(secondary_pin));
+        let password = given(mailbox_password);
+        if [&pin, &secondary_pin]
+            .iter()
+            .any(|p| p.as_ref().is_some_and(|p| p.expose().len() < 4))
+        {
+            counted("invalid");
+            let short = invalid("A PIN has at least 4 characters.".into());
+            return Err(self.refuse(vec![], entry, short).await);
+        }
+        let on_file = self.mailbox_profile(s).await?;
+        if on_file.is_none() && pin.is_none() {
+            counted("invalid");
+            let needed = invalid("A first profile needs a PIN.".into());
+            return Err(self.refuse(vec![], entry, needed).await);
+        }
+        let mut changed = ChangedFields::between(on_file.as_ref(), &profile);
+        if pin.is_some() {
+            changed.pin(PIN);
+        }
+        if secondary_pin.is_some() {
+            changed.pin(SECONDARY_PIN);
+        }
+        let what = format!(
+            "changed: {} (email={} secondary={})",
+            changed.sentence(),
+            profile.email,
+            profile.secondary_email
+        );
+        let entry = entry.detail(what.clone());
+        // R23: an email address or a PIN only with the mailbox's password, checked and
+        // counted as opening the mailbox (a wrong one counts towards its freeze; a given one
+        // is checked even when the change would not need it).
+        match &password {
+            None if changed.guarded() => {
+                counted("password_needed");
+                let needed = Refusal::because(Code::InvalidInput, PASSWORD_NEEDED);
+                let entry = entry.detail(format!("{what}; refused: no mailbox password"));
+                return Err(self.refuse(vec![], entry, needed).await);
+            }
+            None => {}
+            Some(password) => {
+                let creds = Credentials {
+                    principal: s.mailbox.imax_id.to_string(),
+                    password: password.clone(),
+                };
+                let proved = match self.open_mailbox(s.auth.clone(), &creds).await {
+                    Ok(proved) => proved,
+                    Err(r) => {
+                        counted("password_refused");
+                        return Err(r);
+                    }
+                };
+                if proved.mailbox.id != s.mailbox.id {
+                    return Err(Refusal::internal("the mailbox's password opened another"));
+                }
+            }
+        }
+        profile.pin_hash = match (&pin, &on_file) {
+            (Some(pin), _) => self.hash_password(pin).await?,
+            (None, Some(old)) => old.pin_hash.clone(),
+            (None, None) => return Err(Refusal::internal("a first profile without its PIN")),
+        };
+        profile.secondary_pin_hash = match (&secondary_pin, &on_file) {
+            (Some(pin), _) => Some(self.hash_password(pin).await?),
+            (None, Some(old)) => old.secondary_pin_hash.clone(),
+            (None, None) => None,
+        };
+        let now = self.inner.clock.now();
+        let mut entry = entry;
+        // The notice first: a guarded change the addresses on file were not told of is not
+        // made (R23).
+        if let Some(old) = on_file.as_ref().filter(|_| changed.guarded()) {
+            let to = old.addresses();
+            let (subject, body) = mail::profile_change_notice(
+                s.mailbox.imax_id.as_str(),
+                &crate::clock::rfc3339(now),
+                mid.as_str(),
+                &changed.sentence(),
+            );
+            if let Err(e) = mail::send_each(&self.inner.config.smtp, &to, &subject, &body).await {
+                tracing::error!(error = %e, "profile change notice not mailed");
+                counted("notice_failed");
+                let r = Refusal::with_detail(
+                    Code::MailUnavailable,
+                    "The notice of this change could not be mailed to the addresses on file, so \
+                     nothing was changed. Try again later, or call the Help Desk.",
+                );
+                let entry = entry.detail(format!("{what}; refused: notice not mailed"));
+                return Err(self.refuse(vec![], entry, r).await);
+            }
+            entry = entry.detail(format!("{what}; notice mailed to {}", to.join(", ")));
+        }
+        let change = (!changed.is_empty()).then(|| ProfileChange {
+            at: now,
+            by: mid.to_string(),
+            fields: changed.sentence(),
+        });
+        self.inner
+            .store
+            .profiles()
+            .save_change(s.mailbox.id, &profile, change.as_ref(), &entry)
+            .await?;
+        counted(if changed.is_empty() {
+            "unchanged"
+        } else {
+            "changed"
+        });
+        Ok(())
+    }
+}
