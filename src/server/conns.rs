@@ -654,7 +654,15 @@ mod tests {
         assert_eq!(why, Expiry::Header, "a first head is due");
         c.conn.track_heads();
         let req = c.conn.request_started();
-        assert!(c.conn.deadline(r.limits()).is_none(), "in flight");
+        let (_, why) = c.conn.deadline(r.limits()).expect("deadline");
+        assert_eq!(why, Expiry::Recheck, "in flight, the gateway at work");
+        // HTTP/1.1: a response waiting on its client is closed at the send timeout.
+        let answer = c.conn.answer_started();
+        let (at, why) = c.conn.deadline(r.limits()).expect("deadline");
+        assert_eq!(why, Expiry::Stalled);
+        let since = answer.waiting_since().expect("waiting");
+        assert_eq!(at, since + r.limits().send_timeout);
+        c.conn.answer_finished(&answer);
         drop(req);
         let (idle_at, why) = c.conn.deadline(r.limits()).expect("deadline");
         assert_eq!(why, Expiry::Idle);
