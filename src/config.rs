@@ -135,8 +135,13 @@ pub struct Limits {
     pub body_rate_grace_secs: u64,
     /// An idle connection (no request in flight) is closed after this long.
     pub keepalive_timeout_secs: u64,
-    /// Longest time a response write may wait on a client that does not read.
+    /// Longest time a response may wait on a client that does not take it: a write to a
+    /// client that does not read, or one chunk of a response body (an HTTP/2 client keeping
+    /// its window closed: the stream is reset; HTTP/1.1: the connection is closed).
     pub send_timeout_secs: u64,
+    /// A connection whose every response has waited this long on its client counts as idle
+    /// when the gateway is full: it is closed for a new client, after the idle ones.
+    pub send_stall_secs: u64,
     /// Largest request head (HTTP/1.1) or header list (HTTP/2), in bytes.
     pub max_header_bytes: usize,
     /// Concurrent requests (streams) on one HTTP/2 connection.
@@ -348,6 +353,7 @@ impl Default for Limits {
             body_rate_grace_secs: 10,
             keepalive_timeout_secs: 60,
             send_timeout_secs: 60,
+            send_stall_secs: 5,
             max_header_bytes: 32 * 1024,
             h2_max_concurrent_streams: 64,
             h2_keepalive_interval_secs: 30,
@@ -617,6 +623,7 @@ impl Config {
             l.body_idle_timeout_secs,
             l.keepalive_timeout_secs,
             l.send_timeout_secs,
+            l.send_stall_secs,
         ]
         .contains(&0)
         {

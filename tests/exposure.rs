@@ -393,3 +393,222 @@ async fn a_client_that_does_not_read_its_answer_is_dropped() {
     assert_eq!(listed.all("messageId"), vec![id.as_str()]);
     assert!(listed.get("retrievedAt").is_none(), "{listed:?}");
 }
+
+/// An HTTP/2 connection whose client keeps every stream's window closed
+/// (`SETTINGS_INITIAL_WINDOW_SIZE = 0`), with one `GET /signin` open on it: the response's
+/// head arrives, not one byte of its body can.
+struct ZeroWindow {
+    client: h2::client::SendRequest<Bytes>,
+    body: h2::RecvStream,
+    conn: tokio::task::JoinHandle<Result<(), h2::Error>>,
+}
+
+async fn zero_window(t: &TestApp, from: IpAddr) -> std::io::Result<ZeroWindow> {
+    let tls = tls_from(t, from, b"h2").await?;
+    let (client, conn) = h2::client::Builder::new()
+        .initial_window_size(0)
+        .handshake::<_, Bytes>(tls)
+        .await
+        .map_err(std::io::Error::other)?;
+    let conn = tokio::spawn(conn);
+    let mut client = client.ready().await.map_err(std::io::Error::other)?;
+    let req = hyper::Request::get(format!("https://localhost:{}/signin", t.app().addr.port()))
+        .body(())
+        .expect("request");
+    let (response, _) = client
+        .send_request(req, true)
+        .map_err(std::io::Error::other)?;
+    let response = response.await.map_err(std::io::Error::other)?;
+    assert_eq!(response.status(), 200);
+    Ok(ZeroWindow {
+        client,
+        body: response.into_body(),
+        conn,
+    })
+}
+
+/// A new client from `from`, retried while the gateway turns it away: how long until it was
+/// served (the WSDL over HTTP/1.1), or `None` after `limit`.
+async fn served_within(t: &TestApp, from: IpAddr, limit: Duration) -> Option<Duration> {
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if let Ok(mut s) = tls_from(t, from, b"http/1.1").await {
+            if let Ok(status) = tokio::time::timeout(Duration::from_secs(5), get_wsdl(&mut s)).await
+            {
+                assert_eq!(status, 200);
+                return Some(started.elapsed());
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    None
+}
+
+/// Issue 25: eight HTTP/2 connections that keep their windows closed on a `GET /signin`, with
+/// `max_connections = 8`, do not keep a new client out: a connection whose every response
+/// waits on its client counts as idle once it has waited `send_stall_secs`, and is closed for
+/// the newcomer (before, nothing ever timed them out and curl got no answer at all).
+#[tokio::test]
+async fn zero_window_http2_connections_do_not_keep_a_new_client_out() {
+    let t = TestApp::start_with(|c| {
+        c.limits.max_connections = 8;
+        c.limits.send_stall_secs = 1;
+        c.limits.send_timeout_secs = 60;
+    })
+    .await;
+    let mut crowd = Vec::new();
+    for _ in 0..8 {
+        crowd.push(zero_window(&t, local()).await.expect("h2"));
+    }
+    // The window is really closed: no byte of the page arrives, and all eight are in flight.
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), crowd[0].body.data())
+            .await
+            .is_err(),
+        "data arrived through a closed window"
+    );
+    assert_eq!(t.app().connections.requests_in_flight(), 8);
+    // A new client is served within the stall deadline (1 s), long before any send timeout.
+    let took = served_within(&t, IpAddr::from([127, 0, 0, 2]), Duration::from_secs(8))
+        .await
+        .expect("a new client is served");
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    let stats = t.app().connections.stats.snapshot();
+    assert!(stat(&t, "shed_stalled") >= 1, "{stats:?}");
+    assert_eq!(stat(&t, "stalled_streams"), 0, "{stats:?}");
+    // The connection shed for it is gone at once (no polite wait on a stalled response).
+    wait_until(
+        "a stalled connection closed",
+        Duration::from_secs(3),
+        || async { crowd.iter().any(|z| z.conn.is_finished()) },
+    )
+    .await;
+}
+
+/// Issue 25: a stream whose window stays closed is reset (`RST_STREAM`) after the send
+/// timeout, counted; the request ends, and the connection goes on serving.
+#[tokio::test]
+async fn a_stream_whose_window_stays_closed_is_reset_after_the_send_timeout() {
+    let t = TestApp::start_with(|c| c.limits.send_timeout_secs = 2).await;
+    let mut z = zero_window(&t, local()).await.expect("h2");
+    let started = Instant::now();
+    let ended = tokio::time::timeout(Duration::from_secs(10), z.body.data())
+        .await
+        .expect("the stream ends");
+    let took = started.elapsed();
+    let err = match ended {
+        Some(Err(e)) => e,
+        other => panic!("expected a reset, got {other:?}"),
+    };
+    assert_eq!(err.reason(), Some(h2::Reason::CANCEL), "{err:?}");
+    assert!(
+        took >= Duration::from_millis(1500) && took < Duration::from_secs(6),
+        "{took:?}"
+    );
+    assert_eq!(stat(&t, "stalled_streams"), 1);
+    wait_until("the request to end", Duration::from_secs(2), || async {
+        t.app().connections.requests_in_flight() == 0
+    })
+    .await;
+    // The same connection still answers (a response without a body needs no window).
+    let req = hyper::Request::head(format!("https://localhost:{}/signin", t.app().addr.port()))
+        .body(())
+        .expect("request");
+    let (response, _) = z.client.send_request(req, true).expect("send");
+    let response = tokio::time::timeout(Duration::from_secs(5), response)
+        .await
+        .expect("answered")
+        .expect("response");
+    assert_eq!(response.status(), 200);
+    assert!(!z.conn.is_finished());
+}
+
+/// Issue 25, at the defaults: however many zero-window connections one address opens, it
+/// holds no more than its per-client share (64); everyone else is served.
+#[tokio::test]
+async fn zero_window_connections_from_one_address_are_capped_at_its_share() {
+    let t = TestApp::start().await;
+    let share = t.config.limits.max_connections_per_client;
+    let attacker = IpAddr::from([127, 0, 0, 9]);
+    let mut held = Vec::new();
+    let mut refused = 0;
+    for _ in 0..share + 6 {
+        match zero_window(&t, attacker).await {
+            Ok(z) => held.push(z),
+            Err(_) => refused += 1,
+        }
+    }
+    assert_eq!(held.len(), share);
+    assert_eq!(refused, 6);
+    assert_eq!(stat(&t, "refused_per_client"), 6);
+    let took = served_within(&t, IpAddr::from([127, 0, 0, 10]), Duration::from_secs(5))
+        .await
+        .expect("another client is served");
+    assert!(took < Duration::from_secs(1), "{took:?}");
+}
+
+/// Issue 25, HTTP/1.1: clients that ask for a large answer and stop reading fill the gateway
+/// (`max_connections = 3`), yet a new client is served once their responses have waited
+/// `send_stall_secs` (they count as idle), and each is cut off at the send timeout; the
+/// message is not retrieved.
+#[tokio::test]
+async fn http1_clients_that_stop_reading_are_shed_and_cut_off() {
+    let t = TestApp::start_with(|c| {
+        c.limits.max_connections = 3;
+        c.limits.send_stall_secs = 1;
+        c.limits.send_timeout_secs = 12;
+    })
+    .await;
+    let content: Vec<u8> = (0..24 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+    let r = t.send(SITE_USER, MAPLE, Some(PBCA.0), &content).await;
+    assert_ok(&r);
+    let id = r.get("messageId").expect("id").to_string();
+    let envelope = format!(
+        "<soap:Envelope xmlns:soap=\"{SOAP_ENV}\" xmlns:t=\"{TNS}\"><soap:Header><wsse:Security xmlns:wsse=\"{WSSE}\"><wsse:UsernameToken><wsse:Username>{}</wsse:Username><wsse:Password>{}</wsse:Password></wsse:UsernameToken></wsse:Security></soap:Header><soap:Body><t:GetMessage><t:mailbox>{}</t:mailbox><t:mailboxPassword>{}</t:mailboxPassword><t:messageId>{id}</t:messageId></t:GetMessage></soap:Body></soap:Envelope>",
+        CA_USER.0, CA_USER.1, PBCA.0, PBCA.1
+    );
+    let mut readers = Vec::new();
+    for n in 0..3u8 {
+        let mut s = tls_from(&t, IpAddr::from([127, 0, 0, 20 + n]), b"http/1.1")
+            .await
+            .expect("tls");
+        let head = format!(
+            "POST /s2s HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/xml\r\nContent-Length: {}\r\n\r\n",
+            envelope.len()
+        );
+        s.write_all(head.as_bytes()).await.expect("head");
+        s.write_all(envelope.as_bytes()).await.expect("body");
+        readers.push(s);
+    }
+    wait_until(
+        "three answers in flight",
+        Duration::from_secs(30),
+        || async { t.app().connections.requests_in_flight() == 3 },
+    )
+    .await;
+    // A newcomer is served by shedding a stalled reader, not by waiting for a send timeout.
+    served_within(&t, IpAddr::from([127, 0, 0, 30]), Duration::from_secs(10))
+        .await
+        .expect("a new client is served");
+    let stats = t.app().connections.stats.snapshot();
+    assert!(stat(&t, "shed_stalled") >= 1, "{stats:?}");
+    assert_eq!(stat(&t, "send_timeouts"), 0, "{stats:?}");
+    // The others are cut off at the send timeout.
+    wait_until(
+        "the stalled readers cut off",
+        Duration::from_secs(40),
+        || async { t.app().connections.requests_in_flight() == 0 },
+    )
+    .await;
+    let stats = t.app().connections.stats.snapshot();
+    assert!(
+        stat(&t, "send_timeouts") + stat(&t, "shed_stalled") >= 3,
+        "{stats:?}"
+    );
+    for s in readers.iter_mut() {
+        assert!(closed_within(s, Duration::from_secs(5)).await.is_some());
+    }
+    let listed = t.list(CA_USER, PBCA, "receivedFromOthers").await;
+    assert_ok(&listed);
+    assert!(listed.get("retrievedAt").is_none(), "{listed:?}");
+}

@@ -10,6 +10,7 @@ mod backup;
 mod balancer;
 mod browser;
 mod docs;
+mod downloads;
 mod exposure;
 mod faults;
 mod folders;

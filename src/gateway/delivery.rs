@@ -1,12 +1,14 @@
 //! Handing a message's body to a client, whole or not at all.
 //!
 //! A [`Delivery`] is the body as a stream of chunks, read from the body store and checked as
-//! it goes: more bytes than the row says, or, at the end, a size or SHA-256 other than the
-//! row's, end the stream with an error (the client's response breaks off, so no client can
-//! take a damaged body for a whole one), and the failure is audited. Only when the last byte
-//! has been handed over does the recipient's first fetch count as retrieval, together with the
-//! activity (R13) and the audit record of the fetch. A client that goes away midway leaves the
-//! message unretrieved, and that is audited too.
+//! it goes: fewer or more bytes than the row says, or a SHA-256 other than the row's, end the
+//! stream with an error, and the failure is audited. The whole body is checked before its last
+//! chunk is handed over, so the client's response breaks off short of its `Content-Length` (or
+//! before its closing tags) and no client can take a damaged body for a whole one, whatever
+//! the protocol. The stream's end (asked for once the last chunk was sent, on HTTP/1.1 too:
+//! see [`crate::server::body::Answer`]) is where the recipient's first fetch counts as
+//! retrieval, together with the activity (R13) and the audit record of the fetch. A client that
+//! goes away midway leaves the message unretrieved, and that is audited too.
 
 use super::Gateway;
 use crate::audit::AuditEntry;
@@ -69,6 +71,8 @@ enum Source {
         sha256: String,
         seen: u64,
         hash: Sha256,
+        /// The whole body was read and matched its row.
+        checked: bool,
     },
     Inline(Option<Vec<u8>>),
 }
@@ -99,6 +103,7 @@ impl Delivery {
                 sha256,
                 seen: 0,
                 hash: Sha256::new(),
+                checked: false,
             },
             size,
             completion,
@@ -147,7 +152,8 @@ impl Delivery {
     }
 }
 
-/// The next chunk (exactly [`CHUNK`] bytes but for the last), checked against the row.
+/// The next chunk (exactly [`CHUNK`] bytes but for the last), checked against the row: the
+/// last one only once the body's size, end and SHA-256 all match it.
 async fn next_chunk(source: &mut Source) -> io::Result<Option<Bytes>> {
     match source {
         Source::Inline(bytes) => Ok(bytes.take().filter(|b| !b.is_empty()).map(Bytes::from)),
@@ -157,25 +163,33 @@ async fn next_chunk(source: &mut Source) -> io::Result<Option<Bytes>> {
             sha256,
             seen,
             hash,
+            checked,
         } => {
-            let mut buf = vec![0u8; CHUNK];
+            if *checked {
+                return Ok(None);
+            }
+            let want = CHUNK.min(size.saturating_sub(*seen) as usize);
+            let mut buf = vec![0u8; want];
             let mut filled = 0;
-            while filled < CHUNK {
+            while filled < want {
                 match reader.read(&mut buf[filled..]).await? {
                     0 => break,
                     n => filled += n,
                 }
             }
             *seen += filled as u64;
-            if *seen > *size {
+            if filled < want {
                 return Err(mismatch(format!(
-                    "the stored body is longer than its row's {size} bytes"
+                    "the stored body has {seen} bytes, its row says {size}"
                 )));
             }
-            if filled == 0 {
-                if *seen != *size {
+            hash.update(&buf);
+            if *seen == *size {
+                // The last chunk: the body must end here and hash to the row's SHA-256.
+                let mut probe = [0u8; 1];
+                if reader.read(&mut probe).await? > 0 {
                     return Err(mismatch(format!(
-                        "the stored body has {seen} bytes, its row says {size}"
+                        "the stored body is longer than its row's {size} bytes"
                     )));
                 }
                 let got = hex::encode(std::mem::take(hash).finalize());
@@ -184,10 +198,11 @@ async fn next_chunk(source: &mut Source) -> io::Result<Option<Bytes>> {
                         "the stored body's SHA-256 differs from its row's".into(),
                     ));
                 }
-                return Ok(None);
+                *checked = true;
             }
-            buf.truncate(filled);
-            hash.update(&buf);
+            if filled == 0 {
+                return Ok(None); // an empty body, checked
+            }
             metrics::counter!("imax_sent_bytes_total").increment(filled as u64);
             Ok(Some(Bytes::from(buf)))
         }

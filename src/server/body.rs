@@ -7,7 +7,7 @@
 //! client counts; time the gateway spends on its own work (hashing a password, writing a
 //! chunk) does not.
 
-use super::conns::{InFlight, Registry};
+use super::conns::{InFlight, Progress, Registry};
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use std::future::Future;
@@ -166,39 +166,119 @@ where
     }
 }
 
-pin_project_lite::pin_project! {
-    /// A response body that holds its request's [`InFlight`] until it has been sent (or
-    /// dropped), so the connection counts as busy exactly while a request is being answered.
-    pub struct Answer<B> {
-        #[pin]
-        inner: B,
-        _inflight: InFlight,
-    }
+/// A response body that holds its request's [`InFlight`] until it has been sent (or
+/// dropped), so the connection counts as busy exactly while a request is being answered; and
+/// that tells its connection whether the gateway is producing it or it waits on the client
+/// ([`Progress`]), which is how stalled responses are found (see [`super::conns`]).
+///
+/// It also makes sure a streamed body is always asked for its end, on both protocols, once
+/// its last bytes were sent: the body's end is where a download checks the whole body and
+/// marks the message retrieved ([`crate::gateway::Delivery`]). HTTP/2 asks for the end itself;
+/// HTTP/1.1 with a `Content-Length` stops asking once it has that many bytes, and drops the
+/// body. So when an HTTP/1.1 body is dropped after exactly its `Content-Length`, the end is
+/// asked for at the connection's next successful flush (its bytes reached the socket); when the
+/// connection fails first, the body is dropped unfinished.
+pub struct Answer {
+    inner: Option<axum::body::Body>,
+    progress: Arc<Progress>,
+    /// HTTP/1.1 only: the response's `Content-Length`, after which hyper drops the body.
+    length: Option<u64>,
+    produced: u64,
+    ended: bool,
+    flush_wait: Duration,
+    inflight: InFlight,
 }
 
-impl<B> Answer<B> {
-    pub fn new(inner: B, inflight: InFlight) -> Self {
+impl Answer {
+    /// `length`: the response's `Content-Length` when it goes out over HTTP/1.1;
+    /// `flush_wait`: how long a finished body waits for its bytes to be flushed.
+    pub fn new(
+        inner: axum::body::Body,
+        inflight: InFlight,
+        length: Option<u64>,
+        flush_wait: Duration,
+    ) -> Self {
+        let progress = inflight.conn().answer_started();
+        super::stall::claim(&progress);
         Answer {
-            inner,
-            _inflight: inflight,
+            inner: Some(inner),
+            progress,
+            length,
+            produced: 0,
+            ended: false,
+            flush_wait,
+            inflight,
         }
     }
 }
 
-impl<B: Body> Body for Answer<B> {
-    type Data = B::Data;
-    type Error = B::Error;
+impl Body for Answer {
+    type Data = Bytes;
+    type Error = axum::Error;
 
     fn poll_frame(
-        self: Pin<&mut Self>,
+        mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        self.project().inner.poll_frame(cx)
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let this = &mut *self;
+        let Some(inner) = this.inner.as_mut() else {
+            return Poll::Ready(None);
+        };
+        this.progress.produce();
+        let r = Pin::new(inner).poll_frame(cx);
+        match &r {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(d) = frame.data_ref() {
+                    this.produced += d.len() as u64;
+                }
+                this.progress.wait();
+            }
+            Poll::Ready(Some(Err(_))) | Poll::Ready(None) => this.ended = true,
+            Poll::Pending => {}
+        }
+        r
     }
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        self.inner.as_ref().is_none_or(|b| b.is_end_stream())
     }
     fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+        self.inner
+            .as_ref()
+            .map(|b| b.size_hint())
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for Answer {
+    fn drop(&mut self) {
+        let conn = self.inflight.conn().clone();
+        conn.answer_finished(&self.progress);
+        let Some(body) = self.inner.take() else {
+            return;
+        };
+        let whole = !self.ended && !body.is_end_stream() && self.length == Some(self.produced);
+        if !whole {
+            return; // dropped here: a body that was not sent whole is told so by its drop
+        }
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let flushed = conn.next_flush(self.flush_wait);
+        rt.spawn(async move {
+            if flushed.await {
+                finish(body).await;
+            }
+        });
+    }
+}
+
+/// Asks a body that was sent whole for its end (no more data is expected: any is refused by
+/// dropping the body unfinished).
+async fn finish(mut body: axum::body::Body) {
+    use http_body_util::BodyExt;
+    while let Some(Ok(frame)) = body.frame().await {
+        if frame.data_ref().is_some_and(|d| !d.is_empty()) {
+            return;
+        }
     }
 }

@@ -8,13 +8,21 @@
 //! head must be complete within the header timeout of the accept, an HTTP/1.1 head that has
 //! begun within the header timeout of its first byte, and an idle connection is closed after
 //! the keep-alive timeout.
+//!
+//! A response that waits on its client is no work of the gateway's: each response body's
+//! [`Progress`] says since when it has waited for the client to take its last chunk (an
+//! HTTP/1.1 client that does not read, an HTTP/2 client that keeps its window closed). A
+//! connection whose every response has waited `stall_shed` counts as idle when the gateway is
+//! full (after the truly idle ones), so a crowd of stalled responses can never lock anyone out;
+//! and no response waits longer than the send timeout (HTTP/1.1: the watchdog closes the
+//! connection; HTTP/2: the stream is reset, see [`super::stall`]).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::Notify;
+use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
 
 /// Whom connections are counted against: an IPv4 address, or an IPv6 address cut to a prefix
@@ -70,10 +78,14 @@ pub struct ConnStats {
     pub send_timeouts: AtomicU64,
     /// Connections from a trusted balancer closed for a missing or malformed PROXY header.
     pub proxy_header_refused: AtomicU64,
+    /// Connections whose every response waited on the client, closed for a new client.
+    pub shed_stalled: AtomicU64,
+    /// HTTP/2 responses reset because their client kept the window closed for the send timeout.
+    pub stalled_streams: AtomicU64,
 }
 
 impl ConnStats {
-    fn bump(c: &AtomicU64) {
+    pub(crate) fn bump(c: &AtomicU64) {
         c.fetch_add(1, Ordering::Relaxed);
     }
     /// A snapshot, by name, for logs, tests and metrics.
@@ -91,6 +103,8 @@ impl ConnStats {
             ("idle_closed", g(&self.idle_closed)),
             ("body_timeouts", g(&self.body_timeouts)),
             ("send_timeouts", g(&self.send_timeouts)),
+            ("shed_stalled", g(&self.shed_stalled)),
+            ("stalled_streams", g(&self.stalled_streams)),
         ]
     }
     pub fn get(&self, name: &str) -> u64 {
@@ -110,7 +124,57 @@ pub struct ConnLimits {
     pub ipv6_prefix_len: u8,
     pub header_timeout: Duration,
     pub keepalive_timeout: Duration,
+    /// Longest wait of a response on its client (`limits.send_timeout_secs`).
+    pub send_timeout: Duration,
+    /// A connection whose responses have all waited this long on the client is sheddable
+    /// (`limits.send_stall_secs`).
+    pub stall_shed: Duration,
 }
+
+/// Where one response body stands: being produced by the gateway, or waiting for the client
+/// to take the chunk it last produced (since when). Shared by the body, its connection and,
+/// over HTTP/2, the stream's task that resets it when the wait is too long.
+#[derive(Debug)]
+pub struct Progress {
+    epoch: Instant,
+    /// Milliseconds since `epoch` (+1) when the wait began; 0 while the gateway produces.
+    waiting_since_ms: AtomicU64,
+}
+
+impl Progress {
+    fn new(epoch: Instant) -> Progress {
+        let p = Progress {
+            epoch,
+            waiting_since_ms: AtomicU64::new(0),
+        };
+        // A new response waits on the transport until its body is first asked for.
+        p.wait();
+        p
+    }
+    /// The body handed a chunk over (or its head was sent): now it waits on the client.
+    pub fn wait(&self) {
+        let now = self.epoch.elapsed().as_millis() as u64 + 1;
+        self.waiting_since_ms.store(now, Ordering::Release);
+    }
+    /// The transport asked for the next chunk: the gateway works on it.
+    pub fn produce(&self) {
+        self.waiting_since_ms.store(0, Ordering::Release);
+    }
+    fn since_ms(&self) -> Option<u64> {
+        match self.waiting_since_ms.load(Ordering::Acquire) {
+            0 => None,
+            ms => Some(ms),
+        }
+    }
+    /// Since when the response has waited on its client, if it does.
+    pub fn waiting_since(&self) -> Option<Instant> {
+        self.since_ms()
+            .map(|ms| self.epoch + Duration::from_millis(ms - 1))
+    }
+}
+
+/// What a connection's flushes say, for a response that must know its last bytes went out.
+const CLOSED: u64 = u64::MAX;
 
 /// One open connection, shared by its task, its IO and its requests.
 #[derive(Debug)]
@@ -128,6 +192,10 @@ pub struct Conn {
     /// HTTP/1.1 only: HTTP/2 reads PING answers and settings while idle, which are no head.
     track_heads: AtomicBool,
     shed: AtomicBool,
+    /// The responses being sent (one per HTTP/2 stream; at most one over HTTP/1.1).
+    answers: Mutex<Vec<Arc<Progress>>>,
+    /// Counts the connection's successful flushes; [`CLOSED`] once it is gone.
+    flushes: watch::Sender<u64>,
     /// Wakes the watchdog to recompute its deadline.
     pub(crate) wake: Notify,
 }
@@ -138,6 +206,10 @@ pub enum Expiry {
     Header,
     Idle,
     Shed,
+    /// HTTP/1.1: the response waited on a client that does not read for the send timeout.
+    Stalled,
+    /// Nothing to close: look again then (a response in flight may begin to wait).
+    Recheck,
 }
 
 impl Conn {
@@ -189,6 +261,69 @@ impl Conn {
         self.inflight.load(Ordering::Acquire) == 0
     }
 
+    fn answers(&self) -> std::sync::MutexGuard<'_, Vec<Arc<Progress>>> {
+        self.answers.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A response begins: its body's progress, waiting on the transport until first asked.
+    pub fn answer_started(&self) -> Arc<Progress> {
+        let p = Arc::new(Progress::new(self.epoch));
+        self.answers().push(p.clone());
+        p
+    }
+
+    pub fn answer_finished(&self, p: &Arc<Progress>) {
+        self.answers().retain(|a| !Arc::ptr_eq(a, p));
+    }
+
+    /// Since when every request in flight has been waiting on the client (all of them have
+    /// their answer, and each waits for the client to take a chunk): the connection does no
+    /// work of the gateway's, and counts as idle when room is needed.
+    pub fn stalled_since(&self) -> Option<Instant> {
+        self.stalled_since_ms().map(|ms| self.at(ms))
+    }
+
+    fn stalled_since_ms(&self) -> Option<u64> {
+        let inflight = self.inflight.load(Ordering::Acquire) as usize;
+        if inflight == 0 {
+            return None;
+        }
+        let answers = self.answers();
+        if answers.len() < inflight {
+            return None; // a request is still being worked on
+        }
+        answers
+            .iter()
+            .try_fold(0, |latest, p| p.since_ms().map(|s| s.max(latest)))
+    }
+
+    /// The connection's bytes reached the socket (a successful flush).
+    pub fn on_flushed(&self) {
+        self.flushes.send_modify(|n| {
+            if *n != CLOSED {
+                *n += 1;
+            }
+        });
+    }
+
+    /// Completes with `true` at the connection's next successful flush, `false` when it
+    /// closes first (or after `limit`).
+    pub fn next_flush(&self, limit: Duration) -> impl std::future::Future<Output = bool> {
+        let mut rx = self.flushes.subscribe();
+        async move {
+            let flushed = async {
+                if *rx.borrow_and_update() == CLOSED {
+                    return false;
+                }
+                match rx.changed().await {
+                    Ok(()) => *rx.borrow() != CLOSED,
+                    Err(_) => false,
+                }
+            };
+            tokio::time::timeout(limit, flushed).await.unwrap_or(false)
+        }
+    }
+
     /// When the watchdog must close this connection, and why; `None` while a request is in
     /// flight (its body and response have limits of their own).
     pub fn deadline(&self, limits: &ConnLimits) -> Option<(Instant, Expiry)> {
@@ -196,7 +331,16 @@ impl Conn {
             return Some((Instant::now(), Expiry::Shed));
         }
         if !self.is_idle() {
-            return None;
+            // HTTP/1.1 (one response at a time): close when the response has waited on the
+            // client for the send timeout. HTTP/2 resets such streams one by one instead.
+            if !self.track_heads.load(Ordering::Relaxed) {
+                return None;
+            }
+            let oldest = self.answers().iter().filter_map(|p| p.since_ms()).min();
+            return Some(match oldest {
+                Some(ms) => (self.at(ms) + limits.send_timeout, Expiry::Stalled),
+                None => (Instant::now() + limits.send_timeout, Expiry::Recheck),
+            });
         }
         if self.requests.load(Ordering::Relaxed) == 0 {
             return Some((
@@ -222,6 +366,12 @@ impl Conn {
 /// abandoned) makes the connection idle again if it was the last.
 #[derive(Debug)]
 pub struct InFlight(Arc<Conn>);
+
+impl InFlight {
+    pub fn conn(&self) -> &Arc<Conn> {
+        &self.0
+    }
+}
 
 impl Drop for InFlight {
     fn drop(&mut self) {
@@ -291,25 +441,40 @@ impl Registry {
             return Err(Refused::PerClient);
         }
         if t.conns.len() - t.shedding >= self.limits.max_connections {
+            // Idle connections go first (longest idle first), then those whose responses
+            // have all waited on their client for `stall_shed` (longest stalled first);
+            // never one the gateway is working for.
+            let now_ms = self.epoch.elapsed().as_millis() as u64 + 1;
+            let stall_ms = self.limits.stall_shed.as_millis() as u64;
             let victim = t
                 .conns
                 .values()
-                .filter(|c| c.is_idle() && !c.shed.load(Ordering::Acquire))
-                .min_by_key(|c| {
-                    let since = if c.requests.load(Ordering::Relaxed) == 0 {
-                        c.accepted_ms
-                    } else {
-                        c.idle_since_ms.load(Ordering::Relaxed)
-                    };
-                    (since, c.id)
+                .filter(|c| !c.shed.load(Ordering::Acquire))
+                .filter_map(|c| {
+                    if c.is_idle() {
+                        let since = if c.requests.load(Ordering::Relaxed) == 0 {
+                            c.accepted_ms
+                        } else {
+                            c.idle_since_ms.load(Ordering::Relaxed)
+                        };
+                        return Some(((false, since, c.id), c));
+                    }
+                    let since = c.stalled_since_ms()?;
+                    (now_ms.saturating_sub(since) >= stall_ms).then_some(((true, since, c.id), c))
                 })
-                .cloned();
+                .min_by_key(|(key, _)| *key)
+                .map(|((stalled, _, _), c)| (stalled, c.clone()));
             match victim {
-                Some(v) => {
+                Some((stalled, v)) => {
                     v.shed.store(true, Ordering::Release);
                     v.wake.notify_one();
                     t.shedding += 1;
-                    ConnStats::bump(&self.stats.shed_idle);
+                    if stalled {
+                        ConnStats::bump(&self.stats.shed_stalled);
+                        metrics::counter!("imax_connections_shed_stalled_total").increment(1);
+                    } else {
+                        ConnStats::bump(&self.stats.shed_idle);
+                    }
                 }
                 None => {
                     ConnStats::bump(&self.stats.refused_full);
@@ -331,6 +496,8 @@ impl Registry {
             head_started_ms: AtomicU64::new(0),
             track_heads: AtomicBool::new(false),
             shed: AtomicBool::new(false),
+            answers: Mutex::new(Vec::new()),
+            flushes: watch::Sender::new(0),
             wake: Notify::new(),
         });
         t.conns.insert(id, conn.clone());
@@ -363,7 +530,8 @@ impl Registry {
         match why {
             Expiry::Header => ConnStats::bump(&self.stats.header_timeouts),
             Expiry::Idle => ConnStats::bump(&self.stats.idle_closed),
-            Expiry::Shed => {}
+            Expiry::Stalled => ConnStats::bump(&self.stats.send_timeouts),
+            Expiry::Shed | Expiry::Recheck => {}
         }
     }
 }
@@ -377,6 +545,7 @@ pub struct Registered {
 
 impl Drop for Registered {
     fn drop(&mut self) {
+        self.conn.flushes.send_replace(CLOSED);
         self.registry.remove(&self.conn);
     }
 }
@@ -392,6 +561,8 @@ mod tests {
             ipv6_prefix_len: 64,
             header_timeout: Duration::from_secs(10),
             keepalive_timeout: Duration::from_secs(60),
+            send_timeout: Duration::from_secs(60),
+            stall_shed: Duration::ZERO,
         }
     }
 
@@ -438,6 +609,44 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn stalled_connections_are_shed_after_idle_ones_never_busy_ones() {
+        let r = Arc::new(Registry::new(limits(3, 10)));
+        let ip = |n| IpAddr::from([192, 0, 2, n]);
+        // One connection whose only response waits on its client, one still working on its
+        // request, one idle.
+        let stalled = r.admit(ip(1)).expect("stalled");
+        let stalled_req = stalled.conn.request_started();
+        let progress = stalled.conn.answer_started();
+        assert!(stalled.conn.stalled_since().is_some());
+        let busy = r.admit(ip(2)).expect("busy");
+        let _busy_req = busy.conn.request_started();
+        assert!(busy.conn.stalled_since().is_none(), "no answer yet");
+        let idle = r.admit(ip(3)).expect("idle");
+        // Full: the idle one goes first.
+        let d = r.admit(ip(4)).expect("fourth");
+        let _d_req = d.conn.request_started();
+        assert_eq!(
+            idle.conn.deadline(r.limits()).map(|(_, w)| w),
+            Some(Expiry::Shed)
+        );
+        assert_eq!(r.stats.get("shed_idle"), 1);
+        drop(idle);
+        // Then the stalled one, never the busy one.
+        let _e = r.admit(ip(5)).expect("fifth");
+        assert_eq!(
+            stalled.conn.deadline(r.limits()).map(|(_, w)| w),
+            Some(Expiry::Shed)
+        );
+        assert_eq!(r.stats.get("shed_stalled"), 1);
+        assert!(busy.conn.deadline(r.limits()).is_none());
+        // A response the gateway is producing does not stall its connection.
+        progress.produce();
+        assert!(stalled.conn.stalled_since().is_none());
+        stalled.conn.answer_finished(&progress);
+        drop(stalled_req);
+    }
+
+    #[tokio::test]
     async fn deadlines_follow_the_connection_phase() {
         let r = Arc::new(Registry::new(limits(10, 10)));
         let c = r.admit(IpAddr::from([192, 0, 2, 1])).expect("admit");
@@ -445,7 +654,15 @@ mod tests {
         assert_eq!(why, Expiry::Header, "a first head is due");
         c.conn.track_heads();
         let req = c.conn.request_started();
-        assert!(c.conn.deadline(r.limits()).is_none(), "in flight");
+        let (_, why) = c.conn.deadline(r.limits()).expect("deadline");
+        assert_eq!(why, Expiry::Recheck, "in flight, the gateway at work");
+        // HTTP/1.1: a response waiting on its client is closed at the send timeout.
+        let answer = c.conn.answer_started();
+        let (at, why) = c.conn.deadline(r.limits()).expect("deadline");
+        assert_eq!(why, Expiry::Stalled);
+        let since = answer.waiting_since().expect("waiting");
+        assert_eq!(at, since + r.limits().send_timeout);
+        c.conn.answer_finished(&answer);
         drop(req);
         let (idle_at, why) = c.conn.deadline(r.limits()).expect("deadline");
         assert_eq!(why, Expiry::Idle);

@@ -1,7 +1,8 @@
 //! The connection's byte stream, watched: reads tell the registry that a request head has
 //! begun, and a write that waits longer than the send timeout on a client that does not read
 //! fails the connection (nginx's `send_timeout`), so a slow reader cannot hold a response and
-//! its connection open for ever.
+//! its connection open for ever. Successful flushes are told to the connection: a response
+//! body sent with a `Content-Length` learns from them that its last bytes went out.
 
 use super::conns::{Conn, Registry};
 use std::future::Future;
@@ -108,6 +109,9 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for WatchedIo<S> {
         match Pin::new(&mut self.inner).poll_flush(cx) {
             Poll::Ready(r) => {
                 self.write_wait = None;
+                if r.is_ok() {
+                    self.conn.on_flushed();
+                }
                 Poll::Ready(r)
             }
             Poll::Pending => self.stalled(cx).map(Err),

@@ -5,13 +5,15 @@
 //! stranger can do before signing in is bounded here, whatever the application does:
 //!
 //! * **how many**: connections per client (IPv4 address or IPv6 prefix) and in all; at the
-//!   global cap the longest-idle connection is closed for the newcomer ([`conns`]), so idle
-//!   crowds never stop the accept loop;
+//!   global cap the longest-idle connection is closed for the newcomer ([`conns`]), and after
+//!   the idle ones those whose responses all wait on their client, so neither idle nor
+//!   stalled crowds stop the accept loop;
 //! * **how long**: the TLS handshake and the first request head within the header timeout of
 //!   the accept; a later HTTP/1.1 head within the header timeout of its first byte; an idle
 //!   connection for the keep-alive timeout; request bodies at a minimum pace ([`body`]); a
-//!   response waiting on a client that does not read for the send timeout ([`io`]); HTTP/2
-//!   keep-alive pings;
+//!   response waiting on a client that does not read, or keeps its HTTP/2 window closed, for
+//!   the send timeout ([`io`], [`stall`]: the connection closed, or the HTTP/2 stream reset);
+//!   HTTP/2 keep-alive pings;
 //! * **how much**: request heads and HTTP/2 header lists, and concurrent HTTP/2 streams.
 //!
 //! HTTP/1.1 or HTTP/2 is chosen by ALPN during the handshake, so no bytes are read before the
@@ -22,11 +24,13 @@ pub mod body;
 pub mod conns;
 mod io;
 pub mod proxy;
+mod stall;
 
 use axum::Router;
 use body::{Answer, BodyPace, PacedBody};
 use conns::{ConnLimits, Expiry, Registry};
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use stall::StreamExec;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -126,6 +130,8 @@ impl ServeOptions {
                 ipv6_prefix_len: c.throttle.ipv6_prefix_len,
                 header_timeout: Duration::from_secs(l.header_read_timeout_secs),
                 keepalive_timeout: Duration::from_secs(l.keepalive_timeout_secs),
+                send_timeout: Duration::from_secs(l.send_timeout_secs),
+                stall_shed: Duration::from_secs(l.send_stall_secs),
             },
             body: BodyPace {
                 idle: Duration::from_secs(l.body_idle_timeout_secs),
@@ -299,6 +305,7 @@ impl Connection {
             let conn = conn.clone();
             let pace = self.options.body;
             let registry = self.registry.clone();
+            let flush_wait = self.options.send_timeout;
             hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
                 let inflight = conn.request_started();
                 let started = std::time::Instant::now();
@@ -336,16 +343,27 @@ impl Connection {
                         response.headers_mut().insert("x-request-id", v);
                     }
                     tracing::info!(target: "imax::request", status, ms = (seconds * 1000.0).round() as u64, "answered");
-                    Ok::<_, std::convert::Infallible>(
-                        response.map(|b| axum::body::Body::new(Answer::new(b, inflight))),
-                    )
+                    // HTTP/1.1 stops asking for a body at its Content-Length (see Answer).
+                    let length = if h2 {
+                        None
+                    } else {
+                        response
+                            .headers()
+                            .get(hyper::header::CONTENT_LENGTH)
+                            .and_then(|v| v.to_str().ok())
+                            .and_then(|v| v.parse::<u64>().ok())
+                    };
+                    Ok::<_, std::convert::Infallible>(response.map(|b| {
+                        axum::body::Body::new(Answer::new(b, inflight, length, flush_wait))
+                    }))
                 }
                 .instrument(span)
             })
         };
         let o = &self.options;
         let mut http = if h2 {
-            let mut b = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+            let exec = StreamExec::new(o.send_timeout, self.registry.clone());
+            let mut b = hyper::server::conn::http2::Builder::new(exec);
             b.timer(TokioTimer::new())
                 .max_concurrent_streams(o.h2_max_concurrent_streams)
                 .max_header_list_size(o.max_header_bytes as u32)
@@ -392,11 +410,17 @@ impl Connection {
                     }
                     // Recompute: a request may have begun since the deadline was taken.
                     if let Some((at, why)) = conn.deadline(&limits) {
-                        if at <= tokio::time::Instant::now() {
+                        if at <= tokio::time::Instant::now() && why != Expiry::Recheck {
                             self.registry.count_expiry(why);
                             tracing::debug!(%peer, ?why, "closing the connection");
-                            if why == Expiry::Header {
-                                return; // a head that never completed: nothing to be polite to
+                            // A head that never completed, a response its client does not
+                            // take, or a connection shed while all its responses wait on the
+                            // client: nothing to be polite to, closed at once.
+                            if why == Expiry::Header
+                                || why == Expiry::Stalled
+                                || (why == Expiry::Shed && conn.stalled_since().is_some())
+                            {
+                                return;
                             }
                             http.graceful_shutdown();
                             closing = Some(tokio::time::Instant::now() + Duration::from_secs(5));
@@ -424,7 +448,7 @@ where
     S: hyper::service::HttpService<hyper::body::Incoming>,
 {
     H1(Pin<Box<hyper::server::conn::http1::Connection<Io, S>>>),
-    H2(Pin<Box<hyper::server::conn::http2::Connection<Io, S, TokioExecutor>>>),
+    H2(Pin<Box<hyper::server::conn::http2::Connection<Io, S, StreamExec>>>),
 }
 
 impl<S> Http<S>
