@@ -10,6 +10,7 @@ mod backup;
 mod balancer;
 mod browser;
 mod docs;
+mod envelope_bounds;
 mod exposure;
 mod faults;
 mod folders;
