@@ -29,6 +29,7 @@ use bytes::Bytes;
 use envelope::Request;
 use futures_util::StreamExt;
 use scan::{ScanError, Scanner};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 pub const WSDL: &str = include_str!("../../schemas/imax-s2s.wsdl");
 pub const XSD: &str = include_str!("../../schemas/imax-s2s.xsd");
@@ -125,15 +126,23 @@ async fn post_call(
     // MTOM/XOP: a multipart/related request, and the answer of GetMessage in kind when the
     // client sent one or says it takes one.
     let reply_mtom = mtom::wanted(&headers);
+    let cut = AtomicBool::new(false);
     let result = match mtom::request_boundary(&headers) {
-        Some(Ok(related)) => mtom::handle(&gw, caller, &related, body, reply_mtom).await,
+        Some(Ok(related)) => mtom::handle(&gw, caller, &related, body, reply_mtom, &cut).await,
         Some(Err(r)) => Err(r),
-        None => handle(&gw, caller, body, reply_mtom).await,
+        None => handle(&gw, caller, body, reply_mtom, &cut).await,
     };
-    match result {
+    let mut response = match result {
         Ok(r) => r,
         Err(refusal) => fault_response(&refusal, id.as_ref().map(|Extension(i)| i)),
+    };
+    if cut.load(Ordering::Relaxed) {
+        // (HTTP/2 has no such header: there the stream alone ends.)
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
+    response
 }
 
 fn scan_refusal(e: ScanError) -> Refusal {
@@ -176,32 +185,44 @@ fn body_refusal(e: &axum::Error) -> Refusal {
 const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Reads and discards what is left of a refused request, bounded in bytes and time, so the
-/// client reads the Fault instead of a reset connection. It runs beside the answer, not
-/// before it: the Fault goes out at once, however slowly the rest arrives.
-fn drain(mut stream: axum::body::BodyDataStream, limit: u64) {
-    tokio::spawn(async move {
-        let discard = async {
-            let mut seen = 0u64;
-            while let Some(Ok(chunk)) = stream.next().await {
-                seen += chunk.len() as u64;
-                if seen > limit {
-                    break;
+/// client reads the Fault instead of a reset connection. When the body did not end within
+/// those bounds, `cut` is set: the connection is not reused (HTTP/1.1's `Connection: close`),
+/// so a client does not send its next request on a connection about to close.
+async fn drain(stream: &mut axum::body::BodyDataStream, limit: u64, cut: &AtomicBool) {
+    let discard = async {
+        let mut seen = 0u64;
+        loop {
+            match stream.next().await {
+                None => return true,
+                Some(Err(_)) => return false,
+                Some(Ok(chunk)) => {
+                    seen += chunk.len() as u64;
+                    if seen > limit {
+                        return false;
+                    }
                 }
             }
-        };
-        let _ = tokio::time::timeout(DRAIN_TIME, discard).await;
-    });
+        }
+    };
+    let whole = tokio::time::timeout(DRAIN_TIME, discard)
+        .await
+        .unwrap_or(false);
+    if !whole {
+        cut.store(true, Ordering::Relaxed);
+    }
 }
 
-/// How much of a refused request's rest is read before the connection is closed: after the
-/// credentials were accepted, about a whole file (a client that meant well reads its
-/// Fault); before, no more than the envelope cap again, so a stranger's request costs at
-/// most twice the cap and a read buffer (issue 25, item 2).
+/// How much of a refused request's rest is read (and discarded, unparsed) before the
+/// connection is closed: after the credentials were accepted, about a whole file (a client
+/// that meant well reads its Fault and keeps its connection); before, sixteen times the
+/// envelope cap (1 MiB by default), so a modest request refused before sign-in still leaves
+/// the connection usable while a stranger's costs at most that, within [`DRAIN_TIME`]
+/// (issue 25, item 2).
 fn drain_limit(limits: &crate::config::Limits, signed_in: bool) -> u64 {
     if signed_in {
         limits.max_file_bytes.saturating_mul(3) / 2 + (1 << 20)
     } else {
-        limits.max_envelope_bytes as u64
+        (limits.max_envelope_bytes as u64).saturating_mul(16)
     }
 }
 
@@ -251,6 +272,7 @@ async fn handle(
     caller: Caller,
     body: Body,
     reply_mtom: bool,
+    cut: &AtomicBool,
 ) -> Result<Response, Refusal> {
     let limits = &gw.config().limits;
     // The scanner counts every byte outside the file content against the envelope cap, so
@@ -283,7 +305,7 @@ async fn handle(
                     Some((_, session)) => gw.abandon_send(&session, r).await,
                     None => r,
                 };
-                drain(stream, limit);
+                drain(&mut stream, limit, cut).await;
                 return Err(r);
             }
         };
@@ -292,7 +314,7 @@ async fn handle(
             match start_upload(gw, caller, scanner.skeleton()).await {
                 Ok(u) => upload = Some(u),
                 Err(r) => {
-                    drain(stream, drain_limit(limits, false));
+                    drain(&mut stream, drain_limit(limits, false), cut).await;
                     return Err(r);
                 }
             }
@@ -301,7 +323,7 @@ async fn handle(
             if let Err(e) = staged.write(&fed.content).await {
                 let r = Refusal::from(e);
                 let r = gw.abandon_send(session, r).await;
-                drain(stream, drain_limit(limits, true));
+                drain(&mut stream, drain_limit(limits, true), cut).await;
                 return Err(r);
             }
         }

@@ -162,6 +162,7 @@ pub(super) async fn handle(
     related: &Related,
     body: Body,
     reply_mtom: bool,
+    cut: &std::sync::atomic::AtomicBool,
 ) -> Result<Response, Refusal> {
     let limits = &gw.config().limits;
     let cap = limits.max_envelope_bytes as u64;
@@ -204,7 +205,7 @@ pub(super) async fn handle(
             };
             if take == 0 {
                 pre.close();
-                drain(stream, drain_limit(limits, false));
+                drain(&mut stream, drain_limit(limits, false), cut).await;
                 return Err(malformed(format!(
                     "The multipart/related request is larger than {cap} bytes (limits.max_envelope_bytes) before its credentials: the preamble, the envelope's part headers and the envelope count together."
                 )));
@@ -219,7 +220,7 @@ pub(super) async fn handle(
                     "The multipart/related request is larger than the gateway accepts ({max_body} bytes)."
                 ));
                 let r = abandon(&mut upload, r).await;
-                drain(stream, limit);
+                drain(&mut stream, limit, cut).await;
                 return Err(r);
             }
             pieces.clear();
@@ -227,7 +228,7 @@ pub(super) async fn handle(
                 pre.close();
                 let limit = drain_limit(limits, upload.is_some());
                 let r = abandon(&mut upload, split_refusal(e)).await;
-                drain(stream, limit);
+                drain(&mut stream, limit, cut).await;
                 return Err(r);
             }
             for piece in pieces.drain(..) {
@@ -245,7 +246,7 @@ pub(super) async fn handle(
                         pre.close();
                         let limit = drain_limit(limits, upload.is_some());
                         let r = abandon(&mut upload, r).await;
-                        drain(stream, limit);
+                        drain(&mut stream, limit, cut).await;
                         return Err(r);
                     }
                 }

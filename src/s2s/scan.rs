@@ -554,7 +554,7 @@ mod tests {
                     }
                 }
                 assert_eq!(refused, Some(ScanError::EnvelopeTooLarge(CAP)), "{what}");
-                assert!(s.envelope_bytes() <= CAP + 1, "{what}");
+                assert!(s.envelope_bytes() <= CAP + size, "{what}");
                 assert!(
                     fed <= CAP + size,
                     "{what}: read {fed} bytes in pieces of {size}"
