@@ -445,3 +445,83 @@ async fn the_wsdl_address_never_comes_from_the_host_header() {
         "https://imax.example.gov/s2s"
     );
 }
+
+/// The same bound over HTTP/2, where the body arrives as DATA frames: a stranger's header of
+/// endless comments, and an MTOM part the envelope never references, each refused after at
+/// most the cap (and one read buffer) while the client is still streaming.
+#[tokio::test]
+async fn the_bound_holds_over_http2_too() {
+    use futures_util::StreamExt;
+    let t = TestApp::start().await;
+    let cap = t.config.limits.max_envelope_bytes as f64;
+    let tls = tls_to(t.app().addr, &t.ca, b"h2", None).await.expect("tls");
+    let (mut sender, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(tls),
+    )
+    .await
+    .expect("h2");
+    tokio::spawn(conn);
+    let all = cases();
+    let picked = all.iter().filter(|c| {
+        c.what == "comments" || c.what == "an unreferenced MTOM part before the file part"
+    });
+    for case in picked {
+        let (sum_before, _) = precredential_bytes(&t).await;
+        let sent = Arc::new(AtomicU64::new(0));
+        // The body: the head, then the filler a piece at a time at the client's pace.
+        let pieces = {
+            let sent = sent.clone();
+            let head = case.head.clone().into_bytes();
+            let piece = case
+                .unit
+                .repeat(PIECE.div_ceil(case.unit.len()))
+                .into_bytes();
+            let count = WOULD_BE as usize / piece.len();
+            futures_util::stream::iter(
+                std::iter::once(head).chain(std::iter::repeat_n(piece, count)),
+            )
+            .then(move |b| {
+                let sent = sent.clone();
+                async move {
+                    tokio::time::sleep(PACE).await;
+                    sent.fetch_add(b.len() as u64, Ordering::SeqCst);
+                    Ok::<_, std::convert::Infallible>(hyper::body::Frame::data(bytes::Bytes::from(
+                        b,
+                    )))
+                }
+            })
+        };
+        let req = hyper::Request::post(format!("https://localhost:{}/s2s", t.app().addr.port()))
+            .header("content-type", case.content_type.as_str())
+            .body(http_body_util::StreamBody::new(pieces.boxed()))
+            .expect("request");
+        sender.ready().await.expect("ready");
+        let started = Instant::now();
+        let resp = tokio::time::timeout(Duration::from_secs(20), sender.send_request(req))
+            .await
+            .unwrap_or_else(|_| panic!("{}: no answer within 20 s", case.what))
+            .expect("answer");
+        let sent_then = sent.load(Ordering::SeqCst);
+        let status = resp.status().as_u16();
+        let body = http_body_util::BodyExt::collect(resp.into_body())
+            .await
+            .expect("body")
+            .to_bytes();
+        let reply = imax_gateway::client::parse_reply(status, &body).expect("a SOAP reply");
+        assert_fault(&reply, case.code);
+        assert!(
+            sent_then < 8 * 1024 * 1024,
+            "{}: {sent_then} bytes sent",
+            case.what
+        );
+        assert!(started.elapsed() < Duration::from_secs(10), "{}", case.what);
+        let (sum, _) = precredential_bytes(&t).await;
+        assert!(
+            sum - sum_before <= cap + READ_BUFFER,
+            "{}: {} bytes read before the credentials",
+            case.what,
+            sum - sum_before
+        );
+    }
+}

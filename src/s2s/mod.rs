@@ -20,7 +20,7 @@ use crate::mailbox::{ListQuery, MessageInfo, Order};
 use crate::server::{ClientAddr, RequestId};
 use axum::body::Body;
 use axum::extract::{RawQuery, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Version};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Router};
@@ -115,6 +115,7 @@ async fn post_call(
     State(gw): State<Gateway>,
     Extension(ClientAddr(peer)): Extension<ClientAddr>,
     id: Option<Extension<RequestId>>,
+    version: Version,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
@@ -136,8 +137,8 @@ async fn post_call(
         Ok(r) => r,
         Err(refusal) => fault_response(&refusal, id.as_ref().map(|Extension(i)| i)),
     };
-    if cut.load(Ordering::Relaxed) {
-        // (HTTP/2 has no such header: there the stream alone ends.)
+    // HTTP/2 has no such header: there the stream alone ends.
+    if cut.load(Ordering::Relaxed) && version < Version::HTTP_2 {
         response
             .headers_mut()
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
