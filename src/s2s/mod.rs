@@ -4,7 +4,10 @@
 //! to the body store, memory bounded), parses the rest ([`envelope`]), calls the
 //! [`Gateway`](crate::gateway::Gateway), and writes the answer or a SOAP Fault ([`reply`]).
 //! For `SendFile`, the credentials that precede the content are checked as soon as the content
-//! starts, so an unauthorised client cannot make the gateway store anything.
+//! starts, so an unauthorised client cannot make the gateway store anything. Until then every
+//! byte taken from the body counts against `limits.max_envelope_bytes`, whatever it is
+//! (comments, whitespace, CDATA, processing instructions, MTOM preamble, part headers): a
+//! stranger makes the gateway read at most that and one read buffer (issue 25, item 2).
 
 pub mod envelope;
 mod mtom;
@@ -257,7 +260,7 @@ impl PreCredential {
         }
     }
 
-    fn signed_in(&self) -> bool {
+    fn checked(&self) -> bool {
         !self.open
     }
 }

@@ -197,7 +197,7 @@ pub(super) async fn handle(
         while !rest.is_empty() {
             // Before the credentials, only what is left of the envelope cap is looked at; the
             // rest of the piece only once they were checked within that.
-            let take = if pre.signed_in() {
+            let take = if pre.checked() {
                 rest.len()
             } else {
                 rest.len()
