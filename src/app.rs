@@ -283,12 +283,17 @@ impl App {
         .await?
         .with_min_free_disk(config.limits.min_free_disk_mb.saturating_mul(1024 * 1024));
         store.recover().await?;
-        let config = Arc::new(config);
-        let gateway = Gateway::new(store, clock, config.clone());
         let addr = listener.local_addr().map_err(|source| StartError::Bind {
             addr: config.listen,
             source,
         })?;
+        // The address actually bound (port 0 picks one): the WSDL's address when no
+        // public_url is set, never the request's Host header (issue 25, item 8).
+        let config = Arc::new(Config {
+            listen: addr,
+            ..config
+        });
+        let gateway = Gateway::new(store, clock, config.clone());
         let options = ServeOptions::from_config(&config);
         let registry = Arc::new(Registry::new(options.conns.clone()));
         let draining = Arc::new(std::sync::atomic::AtomicBool::new(false));

@@ -11,6 +11,7 @@ mod balancer;
 mod browser;
 mod docs;
 mod downloads;
+mod envelope_bounds;
 mod exposure;
 mod faults;
 mod folders;

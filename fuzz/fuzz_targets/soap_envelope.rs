@@ -31,6 +31,8 @@ fn scan(pieces: &[&[u8]]) -> (Vec<u8>, Vec<u8>, Option<String>) {
         }
     }
     let end = s.finish().err().map(|e| e.to_string());
+    // Every byte outside the content counts against the cap (issue 25, item 2).
+    assert!(end.is_some() || s.envelope_bytes() <= 16 * 1024);
     (s.skeleton().to_vec(), content, end)
 }
 

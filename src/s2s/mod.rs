@@ -4,7 +4,10 @@
 //! to the body store, memory bounded), parses the rest ([`envelope`]), calls the
 //! [`Gateway`](crate::gateway::Gateway), and writes the answer or a SOAP Fault ([`reply`]).
 //! For `SendFile`, the credentials that precede the content are checked as soon as the content
-//! starts, so an unauthorised client cannot make the gateway store anything.
+//! starts, so an unauthorised client cannot make the gateway store anything. Until then every
+//! byte taken from the body counts against `limits.max_envelope_bytes`, whatever it is
+//! (comments, whitespace, CDATA, processing instructions, MTOM preamble, part headers): a
+//! stranger makes the gateway read at most that and one read buffer (issue 25, item 2).
 
 pub mod envelope;
 mod mtom;
@@ -20,7 +23,7 @@ use crate::mailbox::{ListQuery, MessageInfo, Order};
 use crate::server::{ClientAddr, RequestId};
 use axum::body::Body;
 use axum::extract::{RawQuery, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Version};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Router};
@@ -29,6 +32,7 @@ use bytes::Bytes;
 use envelope::Request;
 use futures_util::StreamExt;
 use scan::{ScanError, Scanner};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 pub const WSDL: &str = include_str!("../../schemas/imax-s2s.wsdl");
 pub const XSD: &str = include_str!("../../schemas/imax-s2s.xsd");
@@ -71,32 +75,28 @@ fn fault_response(r: &Refusal, id: Option<&RequestId>) -> Response {
 }
 
 /// The URL clients should call, for the WSDL's address: the configured public URL, or the
-/// host the client used (checked to be a plain host[:port]).
-fn own_url(gw: &Gateway, headers: &HeaderMap) -> String {
-    if !gw.config().public_url.is_empty() {
-        return gw.config().public_url.trim_end_matches('/').to_string();
+/// address the gateway listens on (a loopback or wildcard address as `localhost`, the name
+/// the development certificate carries). Never the request's `Host` header: a stranger must
+/// not be able to make the gateway hand out a WSDL that points elsewhere (issue 25, item 8).
+fn own_url(gw: &Gateway) -> String {
+    let config = gw.config();
+    if !config.public_url.is_empty() {
+        return config.public_url.trim_end_matches('/').to_string();
     }
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| {
-            h.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b))
-        })
-        .unwrap_or("localhost:8443");
-    format!("https://{host}")
+    let listen = config.listen;
+    if listen.ip().is_loopback() || listen.ip().is_unspecified() {
+        format!("https://localhost:{}", listen.port())
+    } else {
+        format!("https://{listen}")
+    }
 }
 
-async fn get_description(
-    State(gw): State<Gateway>,
-    RawQuery(q): RawQuery,
-    headers: HeaderMap,
-) -> Response {
+async fn get_description(State(gw): State<Gateway>, RawQuery(q): RawQuery) -> Response {
     match q.as_deref().map(str::to_ascii_lowercase).as_deref() {
         Some("wsdl") => {
             let wsdl = WSDL.replace(
                 "https://localhost:8443/s2s",
-                &reply::escape(&format!("{}/s2s", own_url(&gw, &headers))),
+                &reply::escape(&format!("{}/s2s", own_url(&gw))),
             );
             xml_response(StatusCode::OK, wsdl)
         }
@@ -118,6 +118,7 @@ async fn post_call(
     State(gw): State<Gateway>,
     Extension(ClientAddr(peer)): Extension<ClientAddr>,
     id: Option<Extension<RequestId>>,
+    version: Version,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
@@ -129,15 +130,23 @@ async fn post_call(
     // MTOM/XOP: a multipart/related request, and the answer of GetMessage in kind when the
     // client sent one or says it takes one.
     let reply_mtom = mtom::wanted(&headers);
+    let cut = AtomicBool::new(false);
     let result = match mtom::request_boundary(&headers) {
-        Some(Ok(boundary)) => mtom::handle(&gw, caller, &boundary, body, reply_mtom).await,
+        Some(Ok(related)) => mtom::handle(&gw, caller, &related, body, reply_mtom, &cut).await,
         Some(Err(r)) => Err(r),
-        None => handle(&gw, caller, body, reply_mtom).await,
+        None => handle(&gw, caller, body, reply_mtom, &cut).await,
     };
-    match result {
+    let mut response = match result {
         Ok(r) => r,
         Err(refusal) => fault_response(&refusal, id.as_ref().map(|Extension(i)| i)),
+    };
+    // HTTP/2 has no such header: there the stream alone ends.
+    if cut.load(Ordering::Relaxed) && version < Version::HTTP_2 {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
+    response
 }
 
 fn scan_refusal(e: ScanError) -> Refusal {
@@ -179,19 +188,87 @@ fn body_refusal(e: &axum::Error) -> Refusal {
 /// How long a refused request's remaining body is read before the connection is given up.
 const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Reads and discards what is left of a refused request (bounded in bytes and time), so the
-/// client reads the Fault instead of a reset connection.
-async fn drain(stream: &mut axum::body::BodyDataStream, limit: u64) {
+/// Reads and discards what is left of a refused request, bounded in bytes and time, so the
+/// client reads the Fault instead of a reset connection. When the body did not end within
+/// those bounds, `cut` is set: the connection is not reused (HTTP/1.1's `Connection: close`),
+/// so a client does not send its next request on a connection about to close.
+async fn drain(stream: &mut axum::body::BodyDataStream, limit: u64, cut: &AtomicBool) {
     let discard = async {
         let mut seen = 0u64;
-        while let Some(Ok(chunk)) = stream.next().await {
-            seen += chunk.len() as u64;
-            if seen > limit {
-                break;
+        loop {
+            match stream.next().await {
+                None => return true,
+                Some(Err(_)) => return false,
+                Some(Ok(chunk)) => {
+                    seen += chunk.len() as u64;
+                    if seen > limit {
+                        return false;
+                    }
+                }
             }
         }
     };
-    let _ = tokio::time::timeout(DRAIN_TIME, discard).await;
+    let whole = tokio::time::timeout(DRAIN_TIME, discard)
+        .await
+        .unwrap_or(false);
+    if !whole {
+        cut.store(true, Ordering::Relaxed);
+    }
+}
+
+/// How much of a refused request's rest is read (and discarded, unparsed) before the
+/// connection is closed: after the credentials were accepted, about a whole file (a client
+/// that meant well reads its Fault and keeps its connection); before, sixteen times the
+/// envelope cap (1 MiB by default), so a modest request refused before sign-in still leaves
+/// the connection usable while a stranger's costs at most that, within [`DRAIN_TIME`]
+/// (issue 25, item 2).
+fn drain_limit(limits: &crate::config::Limits, signed_in: bool) -> u64 {
+    if signed_in {
+        limits.max_file_bytes.saturating_mul(3) / 2 + (1 << 20)
+    } else {
+        (limits.max_envelope_bytes as u64).saturating_mul(16)
+    }
+}
+
+/// The bytes taken from a request body before its credentials were checked (or the request
+/// ended or was refused), recorded once as `imax_s2s_precredential_bytes`: what a stranger
+/// can make the gateway read, bounded by `limits.max_envelope_bytes` and one read buffer.
+struct PreCredential {
+    bytes: u64,
+    open: bool,
+}
+
+impl PreCredential {
+    fn new() -> Self {
+        PreCredential {
+            bytes: 0,
+            open: true,
+        }
+    }
+
+    /// Counts bytes taken while the credentials are still unchecked.
+    fn take(&mut self, n: usize) {
+        if self.open {
+            self.bytes += n as u64;
+        }
+    }
+
+    /// The credentials are being checked now: nothing after counts.
+    fn close(&mut self) {
+        if std::mem::replace(&mut self.open, false) {
+            metrics::histogram!("imax_s2s_precredential_bytes").record(self.bytes as f64);
+        }
+    }
+
+    fn checked(&self) -> bool {
+        !self.open
+    }
+}
+
+impl Drop for PreCredential {
+    fn drop(&mut self) {
+        self.close();
+    }
 }
 
 async fn handle(
@@ -199,12 +276,16 @@ async fn handle(
     caller: Caller,
     body: Body,
     reply_mtom: bool,
+    cut: &AtomicBool,
 ) -> Result<Response, Refusal> {
     let limits = &gw.config().limits;
+    // The scanner counts every byte outside the file content against the envelope cap, so
+    // before the credentials (which come before the content) at most the cap is read, plus
+    // the rest of the piece in which it was passed (issue 25, item 2).
     let mut scanner = Scanner::new(limits.max_envelope_bytes, limits.max_file_bytes);
-    let drain_limit = limits.max_file_bytes.saturating_mul(3) / 2 + (1 << 20);
     let mut stream = body.into_data_stream();
     let mut upload: Option<(Upload, MailboxSession)> = None;
+    let mut pre = PreCredential::new();
     // The server paces every request body (a stall or a dribble ends it with BodyTooSlow).
     while let Some(chunk) = stream.next().await {
         let chunk = match chunk {
@@ -217,23 +298,27 @@ async fn handle(
                 });
             }
         };
+        pre.take(chunk.len());
         let fed = match scanner.feed(&chunk) {
             Ok(f) => f,
             Err(e) => {
+                pre.close();
+                let limit = drain_limit(limits, upload.is_some());
                 let r = scan_refusal(e);
                 let r = match upload.take() {
                     Some((_, session)) => gw.abandon_send(&session, r).await,
                     None => r,
                 };
-                drain(&mut stream, drain_limit).await;
+                drain(&mut stream, limit, cut).await;
                 return Err(r);
             }
         };
         if fed.content_started {
+            pre.close();
             match start_upload(gw, caller, scanner.skeleton()).await {
                 Ok(u) => upload = Some(u),
                 Err(r) => {
-                    drain(&mut stream, drain_limit).await;
+                    drain(&mut stream, drain_limit(limits, false), cut).await;
                     return Err(r);
                 }
             }
@@ -242,11 +327,12 @@ async fn handle(
             if let Err(e) = staged.write(&fed.content).await {
                 let r = Refusal::from(e);
                 let r = gw.abandon_send(session, r).await;
-                drain(&mut stream, drain_limit).await;
+                drain(&mut stream, drain_limit(limits, true), cut).await;
                 return Err(r);
             }
         }
     }
+    pre.close();
     scanner.finish().map_err(scan_refusal)?;
     let env = envelope::parse(scanner.skeleton(), false)?;
     if env.xop_include.is_some() {

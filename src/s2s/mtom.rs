@@ -8,7 +8,10 @@
 //! or its `Accept` names `multipart/related`.
 
 use super::multipart::{header, Piece, SplitError, Splitter, MAX_BOUNDARY};
-use super::{body_refusal, dispatch, drain, envelope, reply, scan_refusal, start_upload, Scanner};
+use super::{
+    body_refusal, dispatch, drain, drain_limit, envelope, reply, scan_refusal, start_upload,
+    PreCredential, Scanner,
+};
 use crate::error::{Code, Refusal};
 use crate::gateway::{Caller, Delivery, Gateway, MailboxSession, Upload};
 use crate::mailbox::MessageInfo;
@@ -55,20 +58,34 @@ fn media(value: &str) -> (String, Vec<(String, String)>) {
     (kind, params)
 }
 
-/// The boundary of a `multipart/related` request (`None`: not one; an error: one whose
-/// boundary is missing or unusable).
-pub(super) fn request_boundary(headers: &HeaderMap) -> Option<Result<String, Refusal>> {
+/// What the Content-Type of a `multipart/related` request says about its parts.
+#[derive(Debug, Clone)]
+pub(super) struct Related {
+    pub boundary: String,
+    /// The root part's Content-ID (`start`), without angle brackets, when given; without it
+    /// the root is the first part (RFC 2387).
+    pub start: Option<String>,
+}
+
+/// The boundary and root of a `multipart/related` request (`None`: not one; an error: one
+/// whose boundary is missing or unusable).
+pub(super) fn request_boundary(headers: &HeaderMap) -> Option<Result<Related, Refusal>> {
     let value = headers.get(http::CONTENT_TYPE)?.to_str().ok()?;
     let (kind, params) = media(value);
     if kind != "multipart/related" {
         return None;
     }
-    let boundary = params
-        .iter()
-        .find(|(k, _)| k == "boundary")
-        .map(|(_, v)| v.clone());
-    Some(match boundary {
-        Some(b) if !b.is_empty() && b.len() <= MAX_BOUNDARY && b.is_ascii() => Ok(b),
+    let param = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let start = param("start").map(|v| content_id(&v));
+    Some(match param("boundary") {
+        Some(b) if !b.is_empty() && b.len() <= MAX_BOUNDARY && b.is_ascii() => {
+            Ok(Related { boundary: b, start })
+        }
         _ => Err(malformed(
             "A multipart/related request needs a boundary of 1 to 70 characters.",
         )),
@@ -122,11 +139,8 @@ enum Stage {
     },
     /// In the file part.
     File { env: envelope::Envelope },
-    /// In a part nobody asked for (skipped), or after the file.
-    Other {
-        env: envelope::Envelope,
-        file_seen: bool,
-    },
+    /// After the file part: only the closing boundary may follow.
+    AfterFile { env: envelope::Envelope },
     /// After the closing boundary.
     Done {
         env: envelope::Envelope,
@@ -135,15 +149,23 @@ enum Stage {
 }
 
 /// A SOAP call as MTOM.
+///
+/// Before the credentials are checked (when SendFile's `<content>` opens in the root part,
+/// or, for the other operations, once the request is whole) no more than
+/// `limits.max_envelope_bytes` of the body is looked at, counted in raw bytes: the preamble,
+/// the root's part headers and the envelope with everything in it (issue 25, item 2). The
+/// root must come first, and the only other part is the one the Include names, after the
+/// credentials: any other part is refused at its headers, unread.
 pub(super) async fn handle(
     gw: &Gateway,
     caller: Caller,
-    boundary: &str,
+    related: &Related,
     body: Body,
     reply_mtom: bool,
+    cut: &std::sync::atomic::AtomicBool,
 ) -> Result<Response, Refusal> {
     let limits = &gw.config().limits;
-    let drain_limit = limits.max_file_bytes.saturating_mul(3) / 2 + (1 << 20);
+    let cap = limits.max_envelope_bytes as u64;
     let mut stream = body.into_data_stream();
     let mut upload: Option<(Upload, MailboxSession)> = None;
     let abandon = |upload: &mut Option<(Upload, MailboxSession)>, r: Refusal| {
@@ -155,13 +177,14 @@ pub(super) async fn handle(
             }
         }
     };
-    let mut splitter = Splitter::new(boundary);
+    let mut splitter = Splitter::new(&related.boundary);
     let mut scanner = Scanner::new(limits.max_envelope_bytes, limits.max_file_bytes);
     let mut stage = Stage::Start;
     let mut pieces = Vec::new();
-    // The whole body is bounded too: parts nobody asked for, and the epilogue, are skipped but
-    // still read, and a stranger must not keep the gateway reading them for ever.
-    let max_body = (limits.max_envelope_bytes as u64)
+    let mut pre = PreCredential::new();
+    // After the credentials the whole body is bounded too (the file part by the file limit,
+    // the epilogue by this), so nobody keeps the gateway reading for ever.
+    let max_body = cap
         .saturating_add(limits.max_file_bytes)
         .saturating_add(1 << 20);
     let mut seen = 0u64;
@@ -170,33 +193,67 @@ pub(super) async fn handle(
             Ok(c) => c,
             Err(e) => return Err(abandon(&mut upload, body_refusal(&e)).await),
         };
-        seen += chunk.len() as u64;
-        if seen > max_body {
-            let r = malformed(format!(
-                "The multipart/related request is larger than the gateway accepts ({max_body} bytes)."
-            ));
-            let r = abandon(&mut upload, r).await;
-            // Read on only within the drain's own bounds, so the client reads the Fault.
-            drain(&mut stream, drain_limit).await;
-            return Err(r);
-        }
-        pieces.clear();
-        if let Err(e) = splitter.feed(&chunk, &mut pieces) {
-            let r = abandon(&mut upload, split_refusal(e)).await;
-            drain(&mut stream, drain_limit).await;
-            return Err(r);
-        }
-        for piece in pieces.drain(..) {
-            match step(gw, caller, &mut scanner, &mut upload, stage, piece).await {
-                Ok(next) => stage = next,
-                Err(r) => {
-                    let r = abandon(&mut upload, r).await;
-                    drain(&mut stream, drain_limit).await;
-                    return Err(r);
+        let mut rest: &[u8] = &chunk;
+        while !rest.is_empty() {
+            // Before the credentials, only what is left of the envelope cap is looked at; the
+            // rest of the piece only once they were checked within that.
+            let take = if pre.checked() {
+                rest.len()
+            } else {
+                rest.len()
+                    .min(usize::try_from(cap.saturating_sub(pre.bytes)).unwrap_or(usize::MAX))
+            };
+            if take == 0 {
+                pre.close();
+                drain(&mut stream, drain_limit(limits, false), cut).await;
+                return Err(malformed(format!(
+                    "The multipart/related request is larger than {cap} bytes (limits.max_envelope_bytes) before its credentials: the preamble, the envelope's part headers and the envelope count together."
+                )));
+            }
+            let (now, later) = rest.split_at(take);
+            rest = later;
+            pre.take(now.len());
+            seen += now.len() as u64;
+            if seen > max_body {
+                let limit = drain_limit(limits, upload.is_some());
+                let r = malformed(format!(
+                    "The multipart/related request is larger than the gateway accepts ({max_body} bytes)."
+                ));
+                let r = abandon(&mut upload, r).await;
+                drain(&mut stream, limit, cut).await;
+                return Err(r);
+            }
+            pieces.clear();
+            if let Err(e) = splitter.feed(now, &mut pieces) {
+                pre.close();
+                let limit = drain_limit(limits, upload.is_some());
+                let r = abandon(&mut upload, split_refusal(e)).await;
+                drain(&mut stream, limit, cut).await;
+                return Err(r);
+            }
+            for piece in pieces.drain(..) {
+                let at = Step {
+                    gw,
+                    caller,
+                    start: related.start.as_deref(),
+                };
+                match at
+                    .step(&mut scanner, &mut upload, &mut pre, stage, piece)
+                    .await
+                {
+                    Ok(next) => stage = next,
+                    Err(r) => {
+                        pre.close();
+                        let limit = drain_limit(limits, upload.is_some());
+                        let r = abandon(&mut upload, r).await;
+                        drain(&mut stream, limit, cut).await;
+                        return Err(r);
+                    }
                 }
             }
         }
     }
+    pre.close();
     if let Err(e) = splitter.finish() {
         return Err(abandon(&mut upload, split_refusal(e)).await);
     }
@@ -210,94 +267,116 @@ pub(super) async fn handle(
     dispatch(gw, caller, env, upload, reply_mtom).await
 }
 
-/// One piece of the body, at `stage`; the stage after it.
-async fn step(
-    gw: &Gateway,
+/// What every step of one request needs.
+struct Step<'a> {
+    gw: &'a Gateway,
     caller: Caller,
-    scanner: &mut Scanner,
-    upload: &mut Option<(Upload, MailboxSession)>,
-    stage: Stage,
-    piece: Piece,
-) -> Result<Stage, Refusal> {
-    Ok(match (stage, piece) {
-        (Stage::Start, Piece::Part(headers)) => {
-            let (kind, params) = media(header(&headers, "content-type").unwrap_or(""));
-            let xop = kind == "application/xop+xml"
-                && params
-                    .iter()
-                    .any(|(k, v)| k == "type" && v.eq_ignore_ascii_case("text/xml"));
-            if !(xop || kind == "text/xml") {
-                return Err(malformed(
-                    "The first part of an MTOM request is the SOAP 1.1 envelope, as application/xop+xml; type=\"text/xml\".",
-                ));
-            }
-            Stage::Root
-        }
-        (Stage::Start, Piece::Done) => return Err(malformed("The request has no parts.")),
-        (Stage::Root, Piece::Data(bytes)) => {
-            let fed = scanner.feed(&bytes).map_err(scan_refusal)?;
-            if fed.content_started {
-                *upload = Some(start_upload(gw, caller, scanner.skeleton()).await?);
-            }
-            // A client may still send a small file inline, as base64.
-            if let (false, Some((staged, _))) = (fed.content.is_empty(), upload.as_mut()) {
-                staged.write(&fed.content).await.map_err(Refusal::from)?;
-            }
-            Stage::Root
-        }
-        (Stage::Root, Piece::PartEnd) => {
-            scanner.finish().map_err(scan_refusal)?;
-            let env = envelope::parse(scanner.skeleton(), false)?;
-            let cid = match &env.xop_include {
-                Some(href) => Some(
-                    cid_of_href(href)
-                        .ok_or_else(|| malformed("An xop:Include's href is not a cid: URL."))?,
-                ),
-                None => None,
-            };
-            Stage::AfterRoot { env, cid }
-        }
-        (Stage::AfterRoot { env, cid }, Piece::Part(headers)) => {
-            let id = header(&headers, "content-id").map(content_id);
-            match (&cid, id) {
-                (Some(want), Some(id)) if *want == id => {
-                    if upload.is_none() {
-                        return Err(malformed("Only SendFile carries content."));
-                    }
-                    Stage::File { env }
+    /// The root's Content-ID, when the Content-Type names it.
+    start: Option<&'a str>,
+}
+
+impl Step<'_> {
+    /// One piece of the body, at `stage`; the stage after it.
+    async fn step(
+        &self,
+        scanner: &mut Scanner,
+        upload: &mut Option<(Upload, MailboxSession)>,
+        pre: &mut PreCredential,
+        stage: Stage,
+        piece: Piece,
+    ) -> Result<Stage, Refusal> {
+        Ok(match (stage, piece) {
+            (Stage::Start, Piece::Part(headers)) => {
+                let (kind, params) = media(header(&headers, "content-type").unwrap_or(""));
+                let xop = kind == "application/xop+xml"
+                    && params
+                        .iter()
+                        .any(|(k, v)| k == "type" && v.eq_ignore_ascii_case("text/xml"));
+                if !(xop || kind == "text/xml") {
+                    return Err(malformed(
+                        "The first part of an MTOM request is the SOAP 1.1 envelope, as application/xop+xml; type=\"text/xml\".",
+                    ));
                 }
-                _ => Stage::Other {
-                    env,
-                    file_seen: false,
-                },
+                // The root comes first; a `start` naming another part would put it later.
+                if let Some(start) = self.start {
+                    if header(&headers, "content-id").map(content_id).as_deref() != Some(start) {
+                        return Err(malformed(
+                            "The first part of an MTOM request must be the root the Content-Type's start parameter names.",
+                        ));
+                    }
+                }
+                Stage::Root
             }
-        }
-        (Stage::AfterRoot { env, .. }, Piece::Done) => Stage::Done {
-            env,
-            file_seen: false,
-        },
-        (Stage::File { env }, Piece::Data(bytes)) => {
-            if let Some((staged, _)) = upload.as_mut() {
-                staged.write(&bytes).await.map_err(Refusal::from)?;
+            (Stage::Start, Piece::Done) => return Err(malformed("The request has no parts.")),
+            (Stage::Root, Piece::Data(bytes)) => {
+                let fed = scanner.feed(&bytes).map_err(scan_refusal)?;
+                if fed.content_started {
+                    pre.close();
+                    *upload = Some(start_upload(self.gw, self.caller, scanner.skeleton()).await?);
+                }
+                // A client may still send a small file inline, as base64.
+                if let (false, Some((staged, _))) = (fed.content.is_empty(), upload.as_mut()) {
+                    staged.write(&fed.content).await.map_err(Refusal::from)?;
+                }
+                Stage::Root
             }
-            Stage::File { env }
-        }
-        (Stage::File { env }, Piece::PartEnd) => Stage::Other {
-            env,
-            file_seen: true,
-        },
-        (Stage::Other { env, file_seen }, Piece::Done) => Stage::Done { env, file_seen },
-        (Stage::Other { env, file_seen }, Piece::Part(_)) => {
-            if file_seen {
+            (Stage::Root, Piece::PartEnd) => {
+                scanner.finish().map_err(scan_refusal)?;
+                let env = envelope::parse(scanner.skeleton(), false)?;
+                let cid = match &env.xop_include {
+                    Some(href) => Some(
+                        cid_of_href(href)
+                            .ok_or_else(|| malformed("An xop:Include's href is not a cid: URL."))?,
+                    ),
+                    None => None,
+                };
+                Stage::AfterRoot { env, cid }
+            }
+            (Stage::AfterRoot { env, cid }, Piece::Part(headers)) => {
+                let id = header(&headers, "content-id").map(content_id);
+                match (&cid, id) {
+                    (Some(want), Some(id)) if *want == id => {
+                        if upload.is_none() {
+                            return Err(malformed("Only SendFile carries content."));
+                        }
+                        Stage::File { env }
+                    }
+                    // Refused at its headers, unread: before the file, nothing but the file.
+                    (Some(_), _) => {
+                        return Err(malformed(
+                            "A part the envelope does not reference comes after the envelope; it was not read. An MTOM request has two parts: the envelope, then the part its xop:Include names.",
+                        ))
+                    }
+                    (None, _) => {
+                        return Err(malformed(
+                            "The envelope references no other part, but the request has one; it was not read.",
+                        ))
+                    }
+                }
+            }
+            (Stage::AfterRoot { env, .. }, Piece::Done) => Stage::Done {
+                env,
+                file_seen: false,
+            },
+            (Stage::File { env }, Piece::Data(bytes)) => {
+                if let Some((staged, _)) = upload.as_mut() {
+                    staged.write(&bytes).await.map_err(Refusal::from)?;
+                }
+                Stage::File { env }
+            }
+            (Stage::File { env }, Piece::PartEnd) => Stage::AfterFile { env },
+            (Stage::AfterFile { env }, Piece::Done) => Stage::Done {
+                env,
+                file_seen: true,
+            },
+            (Stage::AfterFile { .. }, Piece::Part(_)) => {
                 return Err(malformed(
                     "An MTOM SendFile has two parts: the envelope, then the file.",
-                ));
+                ))
             }
-            Stage::Other { env, file_seen }
-        }
-        (other @ Stage::Other { .. }, Piece::Data(_) | Piece::PartEnd) => other,
-        (_, _) => return Err(split_refusal(SplitError::Unfinished)),
-    })
+            (_, _) => return Err(split_refusal(SplitError::Unfinished)),
+        })
+    }
 }
 
 /// A boundary no file can contain by chance: 32 random hex digits.

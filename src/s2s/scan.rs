@@ -18,7 +18,7 @@ const MAX_DEPTH: usize = 32;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ScanError {
-    #[error("the SOAP envelope (apart from the file content) is larger than {0} bytes")]
+    #[error("the SOAP envelope (apart from the file content; comments, whitespace, CDATA and processing instructions included) is larger than {0} bytes")]
     EnvelopeTooLarge(usize),
     #[error("the file content is larger than the gateway accepts")]
     ContentTooLarge,
@@ -69,6 +69,10 @@ pub struct Scanner {
     content_raw: u64,
     max_content_raw: u64,
     padded: bool,
+    /// Every byte read outside the file content, whatever construct it belongs to (comments,
+    /// whitespace, CDATA, processing instructions, tags, text): what a stranger can make the
+    /// gateway read before the credentials are checked (issue 25, item 2).
+    envelope_raw: usize,
 }
 
 fn local_name(qname: &[u8]) -> &[u8] {
@@ -94,6 +98,7 @@ impl Scanner {
             content_raw: 0,
             max_content_raw: max_content.saturating_mul(3) / 2 + 64 * 1024,
             padded: false,
+            envelope_raw: 0,
         }
     }
 
@@ -107,6 +112,22 @@ impl Scanner {
         }
         self.skeleton.extend_from_slice(bytes);
         Ok(())
+    }
+
+    /// Counts `n` raw bytes of the envelope (anything but the file content) against the cap:
+    /// the bound is on bytes read, not on what the parser keeps, so comments (which the
+    /// skeleton drops) count as much as everything else.
+    fn count_envelope(&mut self, n: usize) -> Result<(), ScanError> {
+        self.envelope_raw = self.envelope_raw.saturating_add(n);
+        if self.envelope_raw > self.max_skeleton {
+            return Err(ScanError::EnvelopeTooLarge(self.max_skeleton));
+        }
+        Ok(())
+    }
+
+    /// Bytes of the envelope read so far (everything but the file content).
+    pub fn envelope_bytes(&self) -> usize {
+        self.envelope_raw
     }
 
     pub fn feed(&mut self, chunk: &[u8]) -> Result<Fed, ScanError> {
@@ -137,6 +158,7 @@ impl Scanner {
                             self.reference.clear();
                         } else {
                             self.flush_b64(&mut fed.content, true)?;
+                            self.count_envelope(1)?;
                             self.state = State::Tag { quote: None };
                             self.tag.clear();
                             self.tag.push(b'<');
@@ -167,6 +189,8 @@ impl Scanner {
                 State::Text => {
                     let rest = &chunk[i..];
                     let end = rest.iter().position(|&b| b == b'<').unwrap_or(rest.len());
+                    // The '<' that ends the text counts too.
+                    self.count_envelope(end + usize::from(end < rest.len()))?;
                     self.push_skeleton(&rest[..end])?;
                     i += end;
                     if i < chunk.len() {
@@ -178,6 +202,7 @@ impl Scanner {
                     continue;
                 }
                 State::Tag { quote } => {
+                    self.count_envelope(1)?;
                     let b = chunk[i];
                     i += 1;
                     self.tag.push(b);
@@ -209,6 +234,7 @@ impl Scanner {
                     continue;
                 }
                 State::Comment | State::Cdata | State::Pi => {
+                    self.count_envelope(1)?;
                     let b = chunk[i];
                     i += 1;
                     self.tag.push(b);
@@ -493,6 +519,52 @@ mod tests {
                 Some(_) => proptest::prop_assert_eq!(failed, Some(ScanError::BadBase64)),
             }
         }
+    }
+
+    /// Issue 25, item 2: the cap is on bytes read, whatever they are. A header stuffed with
+    /// comments (which the skeleton drops), whitespace, processing instructions or CDATA is
+    /// refused once the cap is passed, at any chunking, and before the content starts.
+    #[test]
+    fn every_byte_outside_the_content_counts_against_the_cap() {
+        const CAP: usize = 4096;
+        let fillers: [(&str, String); 5] = [
+            ("comments", "<!-- x -->".repeat(100)),
+            ("one long comment", format!("<!--{}-->", "x".repeat(3000))),
+            ("whitespace", " ".repeat(1000)),
+            ("processing instructions", "<?pi x?>".repeat(100)),
+            ("CDATA", "<![CDATA[x]]>".repeat(100)),
+        ];
+        for (what, filler) in fillers {
+            let doc = format!(
+                "<s:Envelope xmlns:s=\"urn:s\"><s:Header>{}</s:Header><s:Body><t:SendFile xmlns:t=\"urn:t\"><t:content>QUJD</t:content></t:SendFile></s:Body></s:Envelope>",
+                filler.repeat(20)
+            );
+            for size in [1, 100, 4096, doc.len()] {
+                let mut s = Scanner::new(CAP, 1 << 20);
+                let mut fed = 0;
+                let mut refused = None;
+                for chunk in doc.as_bytes().chunks(size) {
+                    fed += chunk.len();
+                    match s.feed(chunk) {
+                        Ok(f) => assert!(!f.content_started, "{what}: the content never starts"),
+                        Err(e) => {
+                            refused = Some(e);
+                            break;
+                        }
+                    }
+                }
+                assert_eq!(refused, Some(ScanError::EnvelopeTooLarge(CAP)), "{what}");
+                assert!(s.envelope_bytes() <= CAP + size, "{what}");
+                assert!(
+                    fed <= CAP + size,
+                    "{what}: read {fed} bytes in pieces of {size}"
+                );
+            }
+        }
+        // Only the content is outside the count.
+        let doc = envelope(&STANDARD.encode(vec![7u8; 30_000]));
+        let (content, _) = scan_in_chunks(doc.as_bytes(), 512);
+        assert_eq!(content.len(), 30_000);
     }
 
     #[test]
