@@ -129,6 +129,11 @@ impl Chain {
         Records { rows }
     }
 
+    /// The head: its sequence number and hash (after a batch, the batch's last record).
+    pub(crate) fn last(&self) -> (i64, String) {
+        (self.seq, self.hash.clone())
+    }
+
     /// The head after `records` were written.
     pub(crate) fn moved_to(&mut self, records: &Records<'_>) {
         if let Some((seq, _, hash, _)) = records.rows.last() {

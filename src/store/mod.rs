@@ -29,6 +29,7 @@ mod migrate;
 pub mod operators;
 pub mod private;
 pub mod profiles;
+pub mod reconnect;
 pub mod sessions;
 pub mod throttle;
 
@@ -131,6 +132,8 @@ async fn upload_pool(url: &str) -> Result<AnyPool, sqlx::Error> {
         .max_connections(4)
         .min_connections(0)
         .test_before_acquire(false)
+        // A session that may have died unseen (a restart) is checked first (`reconnect`).
+        .before_acquire(reconnect::check_before_use)
         .acquire_timeout(Duration::from_secs(10))
         .after_connect(|conn, _| {
             Box::pin(async move {
@@ -295,10 +298,13 @@ impl Store {
                 AnyPoolOptions::new()
                     .max_connections(sessions.max(2))
                     .min_connections(1)
-                    // No round trip before each statement: a connection the server closed
-                    // fails its statement, is dropped, and the pool opens another (sqlx
-                    // tests every connection as it returns to the pool anyway).
+                    // No round trip before each statement: sqlx pings every session as it
+                    // returns to the pool, so one used recently is alive. One that may have
+                    // died unseen (idle long, or since a restart was noticed) is pinged
+                    // first, and a statement whose session broke is retried where that is
+                    // safe (`reconnect`): a restart of the database is invisible to clients.
                     .test_before_acquire(false)
+                    .before_acquire(reconnect::check_before_use)
                     .acquire_timeout(Duration::from_secs(10))
                     .connect_with(options)
                     .await?
