@@ -43,6 +43,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyConnection, AnyPool, Executor};
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The database engine behind the pool, for the few statements that differ.
@@ -161,6 +162,8 @@ pub struct Store {
     pub committer: Committer,
     /// Callers' contexts, read together (`context`).
     callers: context::CallerReads,
+    /// The last readiness answer and when it was asked ([`Store::schema_fit_cached`]).
+    ready: Arc<tokio::sync::Mutex<Option<(std::time::Instant, Option<SchemaFit>)>>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -227,6 +230,27 @@ impl Store {
     pub async fn schema_fit(&self) -> Result<SchemaFit, StoreError> {
         Ok(migrate::fit(&self.pool).await?)
     }
+    /// [`Store::schema_fit`] asked of the database at most once per `max_age`, however many
+    /// ask (`/readyz`, which anyone reaching the listener may call: issue 25, item 8). Callers
+    /// arriving while it is asked wait for that answer; a failure (`None`) is kept as long.
+    pub async fn schema_fit_cached(&self, max_age: Duration) -> Option<SchemaFit> {
+        let mut last = self.ready.lock().await;
+        if let Some((at, fit)) = *last {
+            if at.elapsed() < max_age {
+                return fit;
+            }
+        }
+        metrics::counter!("imax_readiness_database_checks_total").increment(1);
+        let fit = match self.schema_fit().await {
+            Ok(fit) => Some(fit),
+            Err(e) => {
+                tracing::warn!(error = %e, "readiness: the database did not answer");
+                None
+            }
+        };
+        *last = Some((std::time::Instant::now(), fit));
+        fit
+    }
     /// The audit chain: appending, its head and length, walking it.
     pub fn audit_log(&self) -> audit_log::AuditLog<'_> {
         audit_log::AuditLog::new(&self.pool)
@@ -251,8 +275,10 @@ impl Store {
         data_dir: &Path,
         sessions: u32,
     ) -> Result<Store, StoreError> {
-        let engine =
-            Engine::of_url(url).ok_or_else(|| StoreError::UnsupportedUrl(url.to_string()))?;
+        let engine = Engine::of_url(url).ok_or_else(|| {
+            // Printed without its password (issue 25, item 8).
+            StoreError::UnsupportedUrl(crate::config::redacted_url(url))
+        })?;
         sqlx::any::install_default_drivers();
         private::dir(data_dir)?;
         let pool = match engine {
@@ -323,6 +349,7 @@ impl Store {
         let committer = Committer::start(pool.clone());
         let store = Store {
             callers: context::CallerReads::start(pool.clone()),
+            ready: Arc::default(),
             pool,
             engine,
             bodies,
