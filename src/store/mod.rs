@@ -152,6 +152,9 @@ async fn upload_pool(url: &str) -> Result<AnyPool, sqlx::Error> {
 /// reads and the group commit batch more).
 pub const POSTGRES_SESSIONS: u32 = 6;
 
+/// A readiness answer and when the database gave it (`None`: it did not answer).
+type ReadyAnswer = (std::time::Instant, Option<SchemaFit>);
+
 /// The database pool plus the body store and the group committer.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -163,7 +166,7 @@ pub struct Store {
     /// Callers' contexts, read together (`context`).
     callers: context::CallerReads,
     /// The last readiness answer and when it was asked ([`Store::schema_fit_cached`]).
-    ready: Arc<tokio::sync::Mutex<Option<(std::time::Instant, Option<SchemaFit>)>>>,
+    ready: Arc<tokio::sync::Mutex<Option<ReadyAnswer>>>,
 }
 
 #[derive(Debug, thiserror::Error)]
