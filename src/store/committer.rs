@@ -1065,4 +1065,32 @@ mod tests {
             Verdict::Intact { records: 7 }
         );
     }
+
+    /// After a session broke on `COMMIT`, the chain tells whether the batch landed: its last
+    /// record is there with its hash exactly when it committed (issue 25, item 7).
+    #[tokio::test]
+    async fn the_chain_tells_whether_a_batch_landed() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = crate::store::Store::open(&url, dir.path())
+            .await
+            .expect("store");
+        let engine = Engine::of_pool(&store.pool);
+        let jobs: Vec<Job> = (0..3).map(|n| job(vec![], &format!("J{n}")).0).collect();
+        let mut conn = store.pool.acquire().await.expect("conn");
+        let (mut tx, mut chain) = begin_batch(&mut conn, engine).await.expect("begin");
+        apply_batch(&mut tx, engine, &jobs, &mut chain)
+            .await
+            .expect("apply");
+        let last = chain.last();
+        // Not committed yet (rolled back): not there, so the batch is committed again.
+        tx.rollback().await.expect("rollback");
+        assert!(!landed(&mut conn, engine, &last).await.expect("asked"));
+        let results = commit_on(&mut conn, engine, &jobs).await.expect("commit");
+        assert!(results.iter().all(|r| r.is_ok()));
+        // Committed: the same record, the same hash; any other hash is another batch's.
+        assert!(landed(&mut conn, engine, &last).await.expect("asked"));
+        let other = (last.0, "0".repeat(64));
+        assert!(!landed(&mut conn, engine, &other).await.expect("asked"));
+    }
 }
