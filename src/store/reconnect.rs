@@ -9,9 +9,10 @@
 //!   was alive then) — under load, always, at no cost. A session idle for longer than
 //!   [`IDLE_CHECK_AFTER`], or idle since before a break was last seen on any session, is
 //!   pinged first (one round trip) and replaced by a fresh one if it is dead. Pinging every
-//!   session on every use (`test_before_acquire`) would cost a round trip per statement, about
-//!   as much again as a simple statement (README, Operations), for a failure that happens on
-//!   a restart.
+//!   session on every use (`test_before_acquire`) costs a round trip per statement, for a
+//!   failure that happens on a restart: measured on the 2-core development machine with
+//!   PostgreSQL beside the gateway, `SELECT 1` alone took 118-136 µs without it and 193-219
+//!   µs with it, and 8 tasks on 2 sessions did 10,500 statements/s without it, 7,900 with it.
 //! * **Retried once, only where nothing can commit twice.** A statement that fails because
 //!   its session broke ([`is_broken`]) is run once more on a fresh one when that is certain to
 //!   be safe: a read; a write whose second run changes nothing the first did (the same values
