@@ -652,7 +652,21 @@ impl Config {
         if self.limits.page_size == 0 || self.limits.page_size > 1000 {
             return bad("limits.page_size must be between 1 and 1000");
         }
+        if !self.database_url.is_empty()
+            && crate::store::Engine::of_url(&self.database_url).is_none()
+        {
+            // Refused before anything else reads it, and printed without its password.
+            return bad(&format!(
+                "database_url {} is not sqlite://… or postgres://…",
+                self.database_url_redacted()
+            ));
+        }
         Ok(())
+    }
+
+    /// The database URL as it may be printed: its password hidden ([`redacted_url`]).
+    pub fn database_url_redacted(&self) -> String {
+        redacted_url(&self.database_url())
     }
 
     /// The database URL, defaulting to a SQLite file in the data directory.
@@ -746,6 +760,39 @@ fn parse_env_value(default: &toml::Value, raw: &str) -> Result<toml::Value, Stri
     }
 }
 
+/// `url` with the password of its user information (`scheme://user:PASSWORD@host`) and any
+/// `password=` query parameter replaced by `***`: a refused or logged database URL never shows
+/// the password (issue 25, item 8).
+pub fn redacted_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        // Not a URL of the usual shape: nothing of it can be told to be harmless.
+        return "(a database URL, not shown)".into();
+    };
+    // The last `@` ends the user information, whatever the password holds (`/`, `?`, `#`):
+    // hiding too much is the safe mistake.
+    let (userinfo, rest) = match rest.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => (format!("{user}:***@"), host),
+            None => (format!("{userinfo}@"), host),
+        },
+        None => (String::new(), rest),
+    };
+    let rest = match rest.split_once('?') {
+        Some((path, query)) => {
+            let query: Vec<String> = query
+                .split('&')
+                .map(|kv| match kv.split_once('=') {
+                    Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                    _ => kv.to_string(),
+                })
+                .collect();
+            format!("{path}?{}", query.join("&"))
+        }
+        None => rest.to_string(),
+    };
+    format!("{scheme}://{userinfo}{rest}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -794,5 +841,40 @@ mod tests {
         }
         std::fs::write(&path, "lisen = \"127.0.0.1:9000\"\n").expect("write");
         assert!(Config::load(Some(&path), Vec::new()).is_err());
+    }
+
+    #[test]
+    fn a_database_url_is_printed_without_its_password() {
+        for (url, shown) in [
+            (
+                "postgres://imax:s3cret@db.example:5432/imax",
+                "postgres://imax:***@db.example:5432/imax",
+            ),
+            (
+                "mysql://imax:pa/ss?w#rd@db/imax",
+                "mysql://imax:***@db/imax",
+            ),
+            (
+                "postgres://db/imax?user=imax&password=s3cret&sslmode=require",
+                "postgres://db/imax?user=imax&password=***&sslmode=require",
+            ),
+            (
+                "sqlite:///var/lib/imax/imax.db",
+                "sqlite:///var/lib/imax/imax.db",
+            ),
+            ("imax:s3cret@db", "(a database URL, not shown)"),
+        ] {
+            assert_eq!(redacted_url(url), shown);
+        }
+        let config = Config {
+            database_url: "mysql://imax:s3cret@db/imax".into(),
+            ..Config::default()
+        };
+        let refused = config
+            .validate()
+            .expect_err("not a supported database")
+            .to_string();
+        assert!(refused.contains("mysql://imax:***@db/imax"), "{refused}");
+        assert!(!refused.contains("s3cret"), "{refused}");
     }
 }

@@ -191,9 +191,14 @@ async fn run(cli: Cli) -> Result<(), String> {
                 .map_err(|e| e.to_string())?;
             let chain = store.audit_log().verify().await.map_err(|e| e.to_string());
             let checkpoints = match audit::checkpoint::Checkpoints::from_config(&config) {
-                Ok(cp) => audit::checkpoint::verify(&store, &cp)
-                    .await
-                    .map_err(|e| e.to_string()),
+                Ok(cp) => audit::checkpoint::verify_at(
+                    &store,
+                    &cp,
+                    clock.now(),
+                    config.audit.checkpoint_secs,
+                )
+                .await
+                .map_err(|e| e.to_string()),
                 Err(e) => Err(format!("the audit key: {e}")),
             };
             store.close().await;
@@ -218,6 +223,9 @@ async fn run(cli: Cli) -> Result<(), String> {
                         at.map(imax_gateway::clock::rfc3339).unwrap_or_default()
                     );
                     Ok(())
+                }
+                audit::checkpoint::CheckpointVerdict::Broken { line: 0, reason } => {
+                    Err(format!("audit checkpoints missing: {reason}"))
                 }
                 audit::checkpoint::CheckpointVerdict::Broken { line, reason } => Err(format!(
                     "audit chain altered: checkpoint line {line}: {reason}"

@@ -1,7 +1,8 @@
 //! What operators and balancers ask of a node, on the gateway's own listener:
 //!
 //! * `GET /healthz`: the process answers (200 `ok`), also while it drains.
-//! * `GET /readyz`: whether to send it traffic: the database answers a query within 2 s, the
+//! * `GET /readyz`: whether to send it traffic: the database answers a query within 2 s (asked
+//!   at most once a second, however many ask: [`READY_MAX_AGE`]), the
 //!   schema is the one this build writes, the data directory's filesystem is above the
 //!   free-space floor, and the node is not draining (after SIGTERM it says 503 at once, and
 //!   keeps serving for `shutdown.drain_delay_secs` so the balancer can notice). The answer
@@ -82,15 +83,21 @@ fn verdict(ok: bool) -> &'static str {
     }
 }
 
+/// How long `/readyz` reuses its database check's answer: anyone who reaches the listener may
+/// ask, so many requests cost at most one query per this interval (issue 25, item 8), and a
+/// balancer polling every few seconds still sees a fresh answer.
+const READY_MAX_AGE: Duration = Duration::from_secs(1);
+
 async fn readyz(State(ops): State<Ops>) -> Response {
     let store = ops.gw.store();
-    let database = tokio::time::timeout(Duration::from_secs(2), store.schema_fit()).await;
+    let database = tokio::time::timeout(
+        Duration::from_secs(2),
+        store.schema_fit_cached(READY_MAX_AGE),
+    )
+    .await;
     let (database_ok, schema_ok) = match database {
-        Ok(Ok(fit)) => (true, fit.serves()),
-        Ok(Err(e)) => {
-            tracing::warn!(error = %e, "readiness: the database did not answer");
-            (false, false)
-        }
+        Ok(Some(fit)) => (true, fit.serves()),
+        Ok(None) => (false, false),
         Err(_) => {
             tracing::warn!("readiness: the database did not answer within 2 s");
             (false, false)

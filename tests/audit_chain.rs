@@ -247,3 +247,43 @@ async fn assert_checkpoints_broken(
         other => panic!("{other:?}"),
     }
 }
+
+/// A deleted checkpoint file reads as a finding, never as "intact" (issue 25, item 8): once
+/// the chain is older than the checkpoint interval a running gateway would have signed its
+/// head, so `imax admin check` and `imax audit verify` both say the checkpoints are missing.
+#[tokio::test]
+async fn a_deleted_checkpoint_file_is_a_finding_not_intact() {
+    use imax_gateway::audit::checkpoint::Checkpoints;
+    let mut t = TestApp::start().await;
+    assert_ok(&t.send(SITE_USER, MAPLE, None, b"x").await);
+    // Stopping writes the head's checkpoint.
+    t.stop().await;
+    let imax = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_imax"))
+            .args(args)
+            .env("IMAX_DATA_DIR", &t.config.data_dir)
+            .env("IMAX_DATABASE_URL", t.config.database_url())
+            .output()
+            .expect("imax");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.success(), text)
+    };
+    let (ok, text) = imax(&["admin", "check"]);
+    assert!(ok && text.contains("store sound"), "{text}");
+    assert!(imax(&["audit", "verify"]).0);
+
+    let cp = Checkpoints::from_config(&t.config).expect("key");
+    std::fs::remove_file(&cp.file).expect("delete the checkpoints");
+    let (ok, text) = imax(&["admin", "check"]);
+    assert!(!ok, "{text}");
+    assert!(text.contains("holds no signed checkpoint"), "{text}");
+    assert!(!text.contains("store sound"), "{text}");
+    let (ok, text) = imax(&["audit", "verify"]);
+    assert!(!ok, "{text}");
+    assert!(text.contains("checkpoints missing"), "{text}");
+    assert!(!text.contains("intact"), "{text}");
+}

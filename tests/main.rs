@@ -9,6 +9,7 @@ mod audit_chain;
 mod backup;
 mod balancer;
 mod browser;
+mod db_restart;
 mod docs;
 mod downloads;
 mod envelope_bounds;

@@ -70,8 +70,13 @@ async fn older_nodes_serve_on_a_newer_compatible_schema_and_stop_on_an_incompati
     assert_eq!(status, 200, "{body}");
     t.restart().await;
     assert_eq!(get(&t, "/readyz", &[]).await.0, 200, "and it starts on it");
-    // A still newer one changed what this build would misread.
+    // A still newer one changed what this build would misread: seen once the readiness
+    // answer is older than its second (it is asked of the database at most once a second).
     step(SCHEMA_VERSION + 2, None).await;
+    wait_until("readyz to see the newer step", Duration::from_secs(5), || async {
+        get(&t, "/readyz", &[]).await.0 == 503
+    })
+    .await;
     let (status, body) = get(&t, "/readyz", &[]).await;
     assert_eq!(status, 503, "{body}");
     assert!(body.contains("\"schema\":\"failing\""), "{body}");
@@ -389,4 +394,26 @@ async fn the_example_alerts_and_dashboard_name_only_exported_metrics() {
         }
         assert!(named > 5, "{file} names the gateway's metrics");
     }
+}
+
+/// Anyone who reaches the listener may ask `/readyz`: however many ask at once, the database
+/// is asked at most once a second (issue 25, item 8), and every asker gets the answer.
+#[tokio::test]
+async fn readiness_asks_the_database_at_most_once_a_second() {
+    let t = TestApp::start().await;
+    let checks = |page: &str| sample(page, "imax_readiness_database_checks_total", &[]);
+    let before = checks(&get(&t, "/metrics", &[]).await.1);
+    let started = std::time::Instant::now();
+    let answers = futures_util::future::join_all((0..40).map(|_| get(&t, "/readyz", &[]))).await;
+    let elapsed = started.elapsed().as_secs_f64();
+    for (status, body) in &answers {
+        assert_eq!(*status, 200, "{body}");
+        assert!(body.contains("\"database\":\"ok\""), "{body}");
+    }
+    let asked = checks(&get(&t, "/metrics", &[]).await.1) - before;
+    assert!(asked >= 1.0, "the database was asked");
+    assert!(
+        asked <= 1.0 + elapsed.floor(),
+        "{asked} database checks for 40 requests in {elapsed:.2} s"
+    );
 }

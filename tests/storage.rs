@@ -220,13 +220,15 @@ async fn admin_check_finds_bad_bodies_orphans_and_a_broken_audit_chain() {
         .expect("tamper");
     match &store.bodies {
         BodyStore::Files(files) => {
-            let orphan = files.path("00orphan0000000000000000000000000");
+            let orphan = files
+                .path("00cafe0000000000000000000000000f")
+                .expect("a key");
             std::fs::create_dir_all(orphan.parent().expect("shard")).expect("shard dir");
             std::fs::write(&orphan, b"left behind").expect("orphan");
         }
         BodyStore::Chunks(_) => {
             sqlx::query("INSERT INTO body_chunks (body_key, seq, data) VALUES ($1, 0, $2)")
-                .bind("00orphan0000000000000000000000000")
+                .bind("00cafe0000000000000000000000000f")
                 .bind(&b"left behind"[..])
                 .execute(&t.db)
                 .await
@@ -282,7 +284,7 @@ async fn admin_check_finds_bad_bodies_orphans_and_a_broken_audit_chain() {
     assert!(r.bad_rows[0].1.contains("SHA-256"));
     assert_eq!(
         r.orphan_bodies,
-        vec!["00orphan0000000000000000000000000".to_string()]
+        vec!["00cafe0000000000000000000000000f".to_string()]
     );
 
     // An audit record removed.
@@ -703,7 +705,10 @@ async fn small_bodies_live_with_their_rows_and_older_body_files_still_serve() {
         .await
         .expect("keys");
     for key in &keys {
-        assert!(!files.path(key).exists(), "no body file for a small body");
+        assert!(
+            !files.path(key).expect("a key").exists(),
+            "no body file for a small body"
+        );
     }
     // The second as an earlier version left it: a file, and no row in `body_chunks`.
     let data: Vec<u8> =
@@ -712,7 +717,7 @@ async fn small_bodies_live_with_their_rows_and_older_body_files_still_serve() {
             .fetch_one(&t.db)
             .await
             .expect("chunk");
-    let path = files.path(&keys[1]);
+    let path = files.path(&keys[1]).expect("a key");
     std::fs::create_dir_all(path.parent().expect("shard")).expect("shard dir");
     std::fs::write(&path, &data).expect("file");
     sqlx::query("DELETE FROM body_chunks WHERE body_key = $1")
@@ -790,4 +795,52 @@ async fn an_upload_still_arriving_renews_its_age_and_outlives_the_sweep() {
     let got = fetch_whole(&mut ca, PBCA, r.get("messageId").expect("id")).await;
     assert_eq!(sha256_hex(&got), sha256_hex(&data));
     assert_eq!(settled_uploads(store).await, 0);
+}
+
+/// A `body_key` read from the database is checked before it touches a path (issue 25, item
+/// 8): a row whose key is not the shape the gateway makes (32 lower-case hex digits) is
+/// corruption, reported by `imax admin check`, never joined to a file name and opened.
+#[tokio::test]
+async fn a_body_key_the_gateway_did_not_make_is_corruption_not_a_path() {
+    let t = TestApp::start().await;
+    let r = t
+        .send(SITE_USER, MAPLE, None, &payload(7, 100 * 1024))
+        .await;
+    assert_ok(&r);
+    let id = r.get("messageId").expect("id").to_string();
+    sqlx::query("UPDATE messages SET body_key = $1 WHERE message_id = $2")
+        .bind("../../../../../../../../etc/passwd")
+        .bind(&id)
+        .execute(&t.db)
+        .await
+        .expect("tamper");
+    let store = t.admin.store();
+    let report = store.check().await.expect("check");
+    assert!(
+        report
+            .bad_rows
+            .iter()
+            .any(|(m, what)| *m == id && what.contains("not one the gateway made")),
+        "{report:?}"
+    );
+    let hex = "0123456789abcdef0123456789abcdef";
+    for key in [
+        "../../../../etc/passwd",
+        "/etc/passwd",
+        "",
+        "00",
+        &hex.to_uppercase(),
+        &format!("{}g", &hex[..31]),
+        &format!("{hex}0"),
+        &format!("{}/", &hex[..31]),
+    ] {
+        match store.bodies.open(key, 10).await {
+            Ok(_) => panic!("{key:?} was opened"),
+            Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::InvalidData, "{key:?}: {e}"),
+        }
+        let removed = store.bodies.remove(key).await.expect_err("refused");
+        assert_eq!(removed.kind(), std::io::ErrorKind::InvalidData, "{key:?}");
+    }
+    // The gateway's own shape is accepted (no such body: not found, not refused).
+    assert!(imax_gateway::store::bodies::is_key(hex));
 }

@@ -164,6 +164,38 @@ pub enum CheckpointVerdict {
     Broken { line: usize, reason: String },
 }
 
+/// [`verify`], and a file with no checkpoint at all is a finding once the chain's first record
+/// is older than two checkpoint intervals (`audit.checkpoint_secs`) and a minute: a running
+/// gateway would have signed one by then, so the file was deleted (or no gateway has run with
+/// this configuration since), and nothing protects the chain from a recomputation (issue 25,
+/// item 8). A file that is missing reads as a finding, never as "intact".
+pub async fn verify_at(
+    store: &crate::store::Store,
+    cp: &Checkpoints,
+    now: OffsetDateTime,
+    interval_secs: u64,
+) -> Result<CheckpointVerdict, ExportError> {
+    let verdict = verify(store, cp).await?;
+    if let CheckpointVerdict::Holds { checkpoints: 0, .. } = verdict {
+        let grace = time::Duration::seconds(
+            interval_secs.saturating_mul(2).min(i64::MAX as u64 / 2) as i64 + 60,
+        );
+        if let Some(first) = store.audit_log().first_at().await? {
+            if now - first > grace {
+                return Ok(CheckpointVerdict::Broken {
+                    line: 0,
+                    reason: format!(
+                        "{} holds no signed checkpoint, though the chain's records go back to {}: the checkpoint file was deleted, or no gateway has run with this configuration since",
+                        cp.file.display(),
+                        rfc3339(first)
+                    ),
+                });
+            }
+        }
+    }
+    Ok(verdict)
+}
+
 /// Checks every checkpoint in the file against its signature and the chain.
 pub async fn verify(
     store: &crate::store::Store,

@@ -789,7 +789,8 @@ pub async fn admin_command(admin: &Admin, command: AdminCommand) -> Result<(), S
         }
         AdminCommand::Check => {
             let r = admin.store().check().await.map_err(|e| e.to_string())?;
-            print_check(&r)?;
+            let checkpoints = checkpoint_finding(admin).await?;
+            print_check(&r, checkpoints.as_slice())?;
         }
         AdminCommand::Backup { dir } => {
             let m = imax_gateway::store::backup::backup(
@@ -854,11 +855,37 @@ pub async fn restore_command(
         m.schema_version,
         config.data_dir.display()
     );
-    print_check(&report)
+    print_check(&report, &[])
+}
+
+/// What the signed checkpoints of the audit chain say, if it is a finding (one the chain's
+/// own walk cannot see: a recomputed chain, a cut tail, a deleted checkpoint file).
+async fn checkpoint_finding(admin: &Admin) -> Result<Option<String>, String> {
+    use imax_gateway::audit::checkpoint::{self, CheckpointVerdict, Checkpoints};
+    let config = admin.config();
+    let cp = Checkpoints::from_config(config).map_err(|e| format!("the audit key: {e}"))?;
+    let verdict = checkpoint::verify_at(
+        admin.store(),
+        &cp,
+        admin.clock().now(),
+        config.audit.checkpoint_secs,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    Ok(match verdict {
+        CheckpointVerdict::Holds { .. } => None,
+        CheckpointVerdict::Broken { line: 0, reason } => Some(reason),
+        CheckpointVerdict::Broken { line, reason } => {
+            Some(format!("checkpoint line {line}: {reason}"))
+        }
+    })
 }
 
 /// Prints what `imax admin check` found; an error if the store is not sound.
-fn print_check(r: &imax_gateway::store::check::CheckReport) -> Result<(), String> {
+fn print_check(
+    r: &imax_gateway::store::check::CheckReport,
+    checkpoints: &[String],
+) -> Result<(), String> {
     println!(
         "{} messages ({} bytes) checked against their bodies; {} audit records",
         r.messages, r.bytes, r.audit_records
@@ -878,7 +905,10 @@ fn print_check(r: &imax_gateway::store::check::CheckReport) -> Result<(), String
             r.uploads_in_progress
         );
     }
-    if !r.is_sound() {
+    for finding in checkpoints {
+        println!("  audit checkpoints: {finding}");
+    }
+    if !r.is_sound() || !checkpoints.is_empty() {
         return Err("the store has problems (listed above)".into());
     }
     println!("store sound");

@@ -37,6 +37,14 @@ impl<'a> AuditLog<'a> {
                 .await?,
         )
     }
+    /// When the chain's first record was written (none: the chain is empty).
+    pub async fn first_at(&self) -> Result<Option<time::OffsetDateTime>, StoreError> {
+        let pool = self.pool;
+        let at: Option<i64> = sqlx::query_scalar("SELECT MIN(at) FROM audit_log")
+            .fetch_one(pool)
+            .await?;
+        Ok(at.map(from_epoch))
+    }
     /// Walks the whole chain and names the first record edited, removed or reordered.
     pub async fn verify(&self) -> Result<Verdict, StoreError> {
         Ok(verify(self.pool).await?)
@@ -127,6 +135,11 @@ impl Chain {
             prev = hash;
         }
         Records { rows }
+    }
+
+    /// The head: its sequence number and hash (after a batch, the batch's last record).
+    pub(crate) fn last(&self) -> (i64, String) {
+        (self.seq, self.hash.clone())
     }
 
     /// The head after `records` were written.

@@ -139,8 +139,9 @@ pub async fn backup(
             bytes += size.max(0) as u64;
             continue;
         }
-        let from = files.path(&key);
-        let to = bodies.join(key.get(..2).unwrap_or("00")).join(&key);
+        // A key the gateway did not make is corruption, never a path to copy from.
+        let from = files.path(&key).map_err(io_err("a message's body key"))?;
+        let to = bodies.join(&key[..2]).join(&key);
         private::dir(to.parent().unwrap_or(&bodies)).map_err(io_err("a body directory"))?;
         match copy_file(&from, &to) {
             Ok(()) => {

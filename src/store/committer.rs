@@ -20,6 +20,7 @@ use crate::audit::AuditEntry;
 use crate::clock::to_epoch;
 use crate::error::{Code, Refusal};
 use crate::store::audit_log::{Chain, Records, MAX_ROWS_PER_INSERT};
+use crate::store::reconnect;
 use crate::store::Engine;
 use crate::store::StoreError;
 use sqlx::{AnyConnection, AnyPool, Connection, Row};
@@ -460,58 +461,168 @@ async fn commit_jobs(pool: &AnyPool, batch: Vec<Job>) {
 /// way is closed, never handed back to the pool, so a rollback that could not complete (a full
 /// disk) never leaves a connection inside a transaction for the next batch; when the database
 /// works again, so does the committer.
+///
+/// A batch whose session broke (the database restarted) is committed once more on a fresh
+/// session, never twice (issue 25, item 7; `reconnect`): when it broke before `COMMIT` was sent
+/// nothing of it committed; when it broke on `COMMIT`, the audit chain tells — the batch's
+/// last record is there, with its hash, exactly when the batch committed — and it is looked
+/// up under the chain's lock, which the broken transaction held until it ended.
 async fn commit_batch(
     pool: &AnyPool,
     batch: &[Job],
 ) -> Result<Vec<Result<(), CommitError>>, CommitError> {
     let engine = crate::store::Engine::of_pool(pool);
-    let mut conn = pool
-        .acquire()
-        .await
-        .map_err(|e| CommitError::not_committed(&e))?;
-    let out = commit_on(&mut conn, engine, batch).await;
+    let committing = match commit_attempt(pool, engine, batch, None).await {
+        Ok(results) => return Ok(results),
+        Err(Failed::Final(e)) => return Err(e),
+        Err(Failed::BeforeCommit(e)) => {
+            tracing::info!(error = %e, "the batch's database session broke; committing it again");
+            None
+        }
+        Err(Failed::AtCommit { error, committing }) => {
+            tracing::info!(error = %error, "the batch's session broke on COMMIT; checking the chain");
+            Some(committing)
+        }
+    };
+    reconnect::note_break();
+    reconnect::count_retry("commit");
+    match commit_attempt(pool, engine, batch, committing).await {
+        Ok(results) => Ok(results),
+        Err(Failed::Final(e) | Failed::BeforeCommit(e)) => Err(e),
+        Err(Failed::AtCommit { error, .. }) => Err(error),
+    }
+}
+
+/// What a batch's transaction had written when its `COMMIT` was sent.
+#[derive(Debug)]
+struct Committing {
+    /// The chain's head after the batch: its last record's sequence number and hash.
+    last: (i64, String),
+    /// Each job's result, as the commit would make it.
+    results: Vec<Result<(), CommitError>>,
+}
+
+/// Why an attempt at a batch did not answer its jobs.
+#[derive(Debug)]
+enum Failed {
+    /// Refused or failed for good: the jobs are answered with it.
+    Final(CommitError),
+    /// The session broke before `COMMIT` was sent: nothing of the batch committed.
+    BeforeCommit(CommitError),
+    /// The session broke while committing: the batch may or may not be in the database.
+    AtCommit {
+        error: CommitError,
+        committing: Committing,
+    },
+}
+
+impl Failed {
+    /// A failure before `COMMIT` was sent: nothing committed either way.
+    fn before(e: sqlx::Error) -> Failed {
+        let error = CommitError::not_committed(&e);
+        if reconnect::is_broken(&e) {
+            Failed::BeforeCommit(error)
+        } else {
+            Failed::Final(error)
+        }
+    }
+}
+
+/// One attempt at a batch. `committed`: an earlier attempt's session broke on `COMMIT`; if the
+/// chain holds its last record the batch committed then, and its results stand.
+async fn commit_attempt(
+    pool: &AnyPool,
+    engine: Engine,
+    batch: &[Job],
+    committed: Option<Committing>,
+) -> Result<Vec<Result<(), CommitError>>, Failed> {
+    let mut conn = pool.acquire().await.map_err(Failed::before)?;
+    let out = async {
+        if let Some(earlier) = committed {
+            if landed(&mut conn, engine, &earlier.last).await? {
+                return Ok(earlier.results);
+            }
+        }
+        commit_on(&mut conn, engine, batch).await
+    }
+    .await;
     if out.as_ref().map_or(true, |r| r.iter().any(|r| r.is_err())) {
         conn.close_on_drop();
     }
     out
 }
 
+/// Whether the chain's record `last.0` is `last.1` (the batch that wrote it committed), asked
+/// under the chain's lock. A failure here leaves the outcome unknown.
+async fn landed(
+    conn: &mut AnyConnection,
+    engine: Engine,
+    last: &(i64, String),
+) -> Result<bool, Failed> {
+    let unknown = |e: sqlx::Error| Failed::Final(CommitError::Unknown(e.to_string()));
+    let mut tx = crate::store::begin_write_on(conn, engine)
+        .await
+        .map_err(unknown)?;
+    let hash: Option<String> = sqlx::query_scalar("SELECT hash FROM audit_log WHERE seq = $1")
+        .bind(last.0)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(unknown)?;
+    tx.rollback().await.map_err(unknown)?;
+    Ok(hash.as_deref() == Some(last.1.as_str()))
+}
+
 /// A write transaction and the audit chain's head in it; nothing is committed yet.
 async fn begin_batch(
     conn: &mut AnyConnection,
     engine: crate::store::Engine,
-) -> Result<(sqlx::Transaction<'_, sqlx::Any>, Chain), CommitError> {
-    let not_committed = |e: sqlx::Error| CommitError::not_committed(&e);
+) -> Result<(sqlx::Transaction<'_, sqlx::Any>, Chain), Failed> {
     let mut tx = crate::store::begin_write_on(conn, engine)
         .await
-        .map_err(not_committed)?;
-    let chain = Chain::head(&mut tx).await.map_err(not_committed)?;
+        .map_err(Failed::before)?;
+    let chain = Chain::head(&mut tx).await.map_err(Failed::before)?;
     Ok((tx, chain))
+}
+
+/// Sends `COMMIT`. The database answering with an error (a full disk, a conflict) did not
+/// commit; a session that broke while committing leaves the outcome to the chain to tell.
+async fn finish(
+    tx: sqlx::Transaction<'_, sqlx::Any>,
+    chain: &Chain,
+    results: Vec<Result<(), CommitError>>,
+) -> Result<Vec<Result<(), CommitError>>, Failed> {
+    match tx.commit().await {
+        Ok(()) => Ok(results),
+        Err(e @ sqlx::Error::Database(_)) if !reconnect::is_broken(&e) => {
+            Err(Failed::Final(CommitError::not_committed(&e)))
+        }
+        Err(e) if reconnect::is_broken(&e) => Err(Failed::AtCommit {
+            error: CommitError::Unknown(e.to_string()),
+            committing: Committing {
+                last: chain.last(),
+                results,
+            },
+        }),
+        Err(e) => Err(Failed::Final(CommitError::Unknown(e.to_string()))),
+    }
 }
 
 async fn commit_on(
     conn: &mut AnyConnection,
     engine: crate::store::Engine,
     batch: &[Job],
-) -> Result<Vec<Result<(), CommitError>>, CommitError> {
-    // A COMMIT the database answered with an error (a full disk, a conflict) did not commit;
-    // a connection that broke while committing leaves the outcome unknown.
-    let unknown = |e: sqlx::Error| match e {
-        sqlx::Error::Database(_) => CommitError::not_committed(&e),
-        e => CommitError::Unknown(e.to_string()),
-    };
+) -> Result<Vec<Result<(), CommitError>>, Failed> {
     // Usually every job succeeds: apply them all in one transaction, without savepoints (on
     // PostgreSQL each statement is a round trip, and the committer is the one writer).
     let (mut tx, mut chain) = begin_batch(conn, engine).await?;
     let failed = apply_batch(&mut tx, engine, batch, &mut chain).await.err();
     let Some(e) = failed else {
-        tx.commit().await.map_err(unknown)?;
-        return Ok(batch.iter().map(|_| Ok(())).collect());
+        return finish(tx, &chain, batch.iter().map(|_| Ok(())).collect()).await;
     };
     // Nothing of this transaction is committed, whether or not the rollback completes (the
     // connection is closed if it does not).
-    if tx.rollback().await.is_err() {
-        return Err(CommitError::not_committed(&e));
+    if reconnect::is_broken(&e) || tx.rollback().await.is_err() {
+        return Err(Failed::before(e));
     }
     if let [job] = batch {
         return Ok(vec![Err(CommitError::of_job(conn, job, &e).await)]);
@@ -521,29 +632,22 @@ async fn commit_on(
     let (mut tx, mut chain) = begin_batch(conn, engine).await?;
     let mut results = Vec::with_capacity(batch.len());
     for job in batch {
-        let mut sp = tx
-            .begin()
-            .await
-            .map_err(|e| CommitError::not_committed(&e))?;
+        let mut sp = tx.begin().await.map_err(Failed::before)?;
         let mut next = chain.clone();
         match apply(&mut sp, job, &mut next).await {
             Ok(()) => {
-                sp.commit()
-                    .await
-                    .map_err(|e| CommitError::not_committed(&e))?;
+                sp.commit().await.map_err(Failed::before)?;
                 chain = next;
                 results.push(Ok(()));
             }
+            Err(e) if reconnect::is_broken(&e) => return Err(Failed::before(e)),
             Err(e) => {
-                sp.rollback()
-                    .await
-                    .map_err(|e| CommitError::not_committed(&e))?;
+                sp.rollback().await.map_err(Failed::before)?;
                 results.push(Err(CommitError::of_job(&mut tx, job, &e).await));
             }
         }
     }
-    tx.commit().await.map_err(unknown)?;
-    Ok(results)
+    finish(tx, &chain, results).await
 }
 
 async fn apply(conn: &mut AnyConnection, job: &Job, chain: &mut Chain) -> Result<(), sqlx::Error> {
@@ -1007,5 +1111,33 @@ mod tests {
             verify(&store.pool).await.expect("verify"),
             Verdict::Intact { records: 7 }
         );
+    }
+
+    /// After a session broke on `COMMIT`, the chain tells whether the batch landed: its last
+    /// record is there with its hash exactly when it committed (issue 25, item 7).
+    #[tokio::test]
+    async fn the_chain_tells_whether_a_batch_landed() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = crate::store::Store::open(&url, dir.path())
+            .await
+            .expect("store");
+        let engine = Engine::of_pool(&store.pool);
+        let jobs: Vec<Job> = (0..3).map(|n| job(vec![], &format!("J{n}")).0).collect();
+        let mut conn = store.pool.acquire().await.expect("conn");
+        let (mut tx, mut chain) = begin_batch(&mut conn, engine).await.expect("begin");
+        apply_batch(&mut tx, engine, &jobs, &mut chain)
+            .await
+            .expect("apply");
+        let last = chain.last();
+        // Not committed yet (rolled back): not there, so the batch is committed again.
+        tx.rollback().await.expect("rollback");
+        assert!(!landed(&mut conn, engine, &last).await.expect("asked"));
+        let results = commit_on(&mut conn, engine, &jobs).await.expect("commit");
+        assert!(results.iter().all(|r| r.is_ok()));
+        // Committed: the same record, the same hash; any other hash is another batch's.
+        assert!(landed(&mut conn, engine, &last).await.expect("asked"));
+        let other = (last.0, "0".repeat(64));
+        assert!(!landed(&mut conn, engine, &other).await.expect("asked"));
     }
 }

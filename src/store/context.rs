@@ -176,15 +176,19 @@ async fn read_callers(pool: &AnyPool, batch: &[Asked]) -> Result<Vec<CallerConte
            LEFT JOIN mailboxes m ON m.imax_id = q.imax
           ORDER BY q.n"
     );
-    let mut query = sqlx::query(&sql);
-    for a in batch {
-        // A key no client has: the throttle is not asked about a call without an address.
-        query = query
-            .bind(a.mid.as_str())
-            .bind(a.client_key.as_deref().unwrap_or(""))
-            .bind(a.imax_id.as_deref().unwrap_or(""));
-    }
-    let rows = query.fetch_all(pool).await?;
+    // A read: once more on a fresh session if this one broke (`reconnect`).
+    let rows = super::reconnect::once_more("read", || {
+        let mut query = sqlx::query(&sql);
+        for a in batch {
+            // A key no client has: the throttle is not asked about a call without an address.
+            query = query
+                .bind(a.mid.as_str())
+                .bind(a.client_key.as_deref().unwrap_or(""))
+                .bind(a.imax_id.as_deref().unwrap_or(""));
+        }
+        query.fetch_all(pool)
+    })
+    .await?;
     let mut contexts = Vec::with_capacity(batch.len());
     let mut rest = rows.as_slice();
     for (n, a) in batch.iter().enumerate() {
@@ -304,14 +308,16 @@ impl Store {
             prefixed_columns("p", "p_"),
             prefixed_columns("a", "a_")
         );
-        let rows = sqlx::query(&sql)
-            .bind(project.as_str())
-            .bind(dup.key)
-            .bind(dup.from)
-            .bind(dup.sha256)
-            .bind(dup.since.map(to_epoch))
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = super::reconnect::once_more("read", || {
+            sqlx::query(&sql)
+                .bind(project.as_str())
+                .bind(dup.key)
+                .bind(dup.from)
+                .bind(dup.sha256)
+                .bind(dup.since.map(to_epoch))
+                .fetch_all(&self.pool)
+        })
+        .await?;
         let Some(first) = rows.first() else {
             return Ok(None);
         };

@@ -29,6 +29,7 @@ mod migrate;
 pub mod operators;
 pub mod private;
 pub mod profiles;
+pub mod reconnect;
 pub mod sessions;
 pub mod throttle;
 
@@ -42,6 +43,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyConnection, AnyPool, Executor};
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The database engine behind the pool, for the few statements that differ.
@@ -131,6 +133,8 @@ async fn upload_pool(url: &str) -> Result<AnyPool, sqlx::Error> {
         .max_connections(4)
         .min_connections(0)
         .test_before_acquire(false)
+        // A session that may have died unseen (a restart) is checked first (`reconnect`).
+        .before_acquire(reconnect::check_before_use)
         .acquire_timeout(Duration::from_secs(10))
         .after_connect(|conn, _| {
             Box::pin(async move {
@@ -148,6 +152,9 @@ async fn upload_pool(url: &str) -> Result<AnyPool, sqlx::Error> {
 /// reads and the group commit batch more).
 pub const POSTGRES_SESSIONS: u32 = 6;
 
+/// A readiness answer and when the database gave it (`None`: it did not answer).
+type ReadyAnswer = (std::time::Instant, Option<SchemaFit>);
+
 /// The database pool plus the body store and the group committer.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -158,6 +165,8 @@ pub struct Store {
     pub committer: Committer,
     /// Callers' contexts, read together (`context`).
     callers: context::CallerReads,
+    /// The last readiness answer and when it was asked ([`Store::schema_fit_cached`]).
+    ready: Arc<tokio::sync::Mutex<Option<ReadyAnswer>>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -224,6 +233,27 @@ impl Store {
     pub async fn schema_fit(&self) -> Result<SchemaFit, StoreError> {
         Ok(migrate::fit(&self.pool).await?)
     }
+    /// [`Store::schema_fit`] asked of the database at most once per `max_age`, however many
+    /// ask (`/readyz`, which anyone reaching the listener may call: issue 25, item 8). Callers
+    /// arriving while it is asked wait for that answer; a failure (`None`) is kept as long.
+    pub async fn schema_fit_cached(&self, max_age: Duration) -> Option<SchemaFit> {
+        let mut last = self.ready.lock().await;
+        if let Some((at, fit)) = *last {
+            if at.elapsed() < max_age {
+                return fit;
+            }
+        }
+        metrics::counter!("imax_readiness_database_checks_total").increment(1);
+        let fit = match self.schema_fit().await {
+            Ok(fit) => Some(fit),
+            Err(e) => {
+                tracing::warn!(error = %e, "readiness: the database did not answer");
+                None
+            }
+        };
+        *last = Some((std::time::Instant::now(), fit));
+        fit
+    }
     /// The audit chain: appending, its head and length, walking it.
     pub fn audit_log(&self) -> audit_log::AuditLog<'_> {
         audit_log::AuditLog::new(&self.pool)
@@ -248,8 +278,10 @@ impl Store {
         data_dir: &Path,
         sessions: u32,
     ) -> Result<Store, StoreError> {
-        let engine =
-            Engine::of_url(url).ok_or_else(|| StoreError::UnsupportedUrl(url.to_string()))?;
+        let engine = Engine::of_url(url).ok_or_else(|| {
+            // Printed without its password (issue 25, item 8).
+            StoreError::UnsupportedUrl(crate::config::redacted_url(url))
+        })?;
         sqlx::any::install_default_drivers();
         private::dir(data_dir)?;
         let pool = match engine {
@@ -295,10 +327,13 @@ impl Store {
                 AnyPoolOptions::new()
                     .max_connections(sessions.max(2))
                     .min_connections(1)
-                    // No round trip before each statement: a connection the server closed
-                    // fails its statement, is dropped, and the pool opens another (sqlx
-                    // tests every connection as it returns to the pool anyway).
+                    // No round trip before each statement: sqlx pings every session as it
+                    // returns to the pool, so one used recently is alive. One that may have
+                    // died unseen (idle long, or since a restart was noticed) is pinged
+                    // first, and a statement whose session broke is retried where that is
+                    // safe (`reconnect`): a restart of the database is invisible to clients.
                     .test_before_acquire(false)
+                    .before_acquire(reconnect::check_before_use)
                     .acquire_timeout(Duration::from_secs(10))
                     .connect_with(options)
                     .await?
@@ -317,6 +352,7 @@ impl Store {
         let committer = Committer::start(pool.clone());
         let store = Store {
             callers: context::CallerReads::start(pool.clone()),
+            ready: Arc::default(),
             pool,
             engine,
             bodies,

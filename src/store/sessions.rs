@@ -4,6 +4,7 @@
 //! Only the SHA-256 of the cookie value is stored: reading this table does not let anyone
 //! take over a session.
 
+use super::reconnect::{insert_once_more, once_more};
 use super::StoreError;
 use crate::clock::{from_epoch, to_epoch};
 use sqlx::{AnyPool, Row};
@@ -59,42 +60,54 @@ impl<'a> Sessions<'a> {
 
     pub async fn create(&self, s: &SessionRow) -> Result<(), StoreError> {
         let pool = self.pool;
-        sqlx::query(
-            "INSERT INTO web_sessions (id_hash, account_id, auth_epoch, csrf_token, created_at,
+        // The id is random and only this caller writes it: a second run that finds it knows
+        // the first one landed (`reconnect`).
+        insert_once_more("session", || async {
+            sqlx::query(
+                "INSERT INTO web_sessions (id_hash, account_id, auth_epoch, csrf_token, created_at,
             last_seen_at)
          VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(&s.id_hash)
-        .bind(s.account_id)
-        .bind(s.auth_epoch)
-        .bind(&s.csrf_token)
-        .bind(to_epoch(s.created_at))
-        .bind(to_epoch(s.last_seen_at))
-        .execute(pool)
+            )
+            .bind(&s.id_hash)
+            .bind(s.account_id)
+            .bind(s.auth_epoch)
+            .bind(&s.csrf_token)
+            .bind(to_epoch(s.created_at))
+            .bind(to_epoch(s.last_seen_at))
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected())
+        })
         .await?;
         Ok(())
     }
     pub async fn load(&self, id_hash: &str) -> Result<Option<SessionRow>, StoreError> {
         let pool = self.pool;
-        let row: Option<SessionRow> = sqlx::query_as(
-            "SELECT s.id_hash, s.account_id, a.mid, s.auth_epoch, s.csrf_token, s.created_at,
+        // The first statement of every browser request: once more if its session broke.
+        let row: Option<SessionRow> = once_more("read", || {
+            sqlx::query_as(
+                "SELECT s.id_hash, s.account_id, a.mid, s.auth_epoch, s.csrf_token, s.created_at,
                 s.last_seen_at, s.mailbox_id, s.mailbox_epoch
            FROM web_sessions s JOIN accounts a ON a.id = s.account_id
           WHERE s.id_hash = $1",
-        )
-        .bind(id_hash)
-        .fetch_optional(pool)
+            )
+            .bind(id_hash)
+            .fetch_optional(pool)
+        })
         .await?;
         Ok(row)
     }
     /// Moves the idle deadline on.
     pub async fn touch(&self, id_hash: &str, at: OffsetDateTime) -> Result<(), StoreError> {
         let pool = self.pool;
-        sqlx::query("UPDATE web_sessions SET last_seen_at = $1 WHERE id_hash = $2")
-            .bind(to_epoch(at))
-            .bind(id_hash)
-            .execute(pool)
-            .await?;
+        // Setting the same value twice is setting it once.
+        once_more("session", || {
+            sqlx::query("UPDATE web_sessions SET last_seen_at = $1 WHERE id_hash = $2")
+                .bind(to_epoch(at))
+                .bind(id_hash)
+                .execute(pool)
+        })
+        .await?;
         Ok(())
     }
     /// Records the mailbox opened in this session, or closes it (`None`).
@@ -104,23 +117,27 @@ impl<'a> Sessions<'a> {
         mailbox: Option<(i64, i64)>,
     ) -> Result<(), StoreError> {
         let pool = self.pool;
-        sqlx::query(
-            "UPDATE web_sessions SET mailbox_id = $1, mailbox_epoch = $2 WHERE id_hash = $3",
-        )
-        .bind(mailbox.map(|m| m.0))
-        .bind(mailbox.map(|m| m.1))
-        .bind(id_hash)
-        .execute(pool)
+        once_more("session", || {
+            sqlx::query(
+                "UPDATE web_sessions SET mailbox_id = $1, mailbox_epoch = $2 WHERE id_hash = $3",
+            )
+            .bind(mailbox.map(|m| m.0))
+            .bind(mailbox.map(|m| m.1))
+            .bind(id_hash)
+            .execute(pool)
+        })
         .await?;
         Ok(())
     }
     /// Ends one session.
     pub async fn delete(&self, id_hash: &str) -> Result<(), StoreError> {
         let pool = self.pool;
-        sqlx::query("DELETE FROM web_sessions WHERE id_hash = $1")
-            .bind(id_hash)
-            .execute(pool)
-            .await?;
+        once_more("session", || {
+            sqlx::query("DELETE FROM web_sessions WHERE id_hash = $1")
+                .bind(id_hash)
+                .execute(pool)
+        })
+        .await?;
         Ok(())
     }
     /// Removes sessions idle since before `idle_cutoff` or begun before `lifetime_cutoff`.

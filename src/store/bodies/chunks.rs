@@ -18,6 +18,7 @@
 //! transaction holds (`SKIP LOCKED`), so a chunk being written is never swept from under it and
 //! two nodes sweeping at once do not collide.
 
+use crate::store::reconnect::{insert_once_more, once_more};
 use sqlx::AnyPool;
 use std::future::Future;
 use std::io;
@@ -57,8 +58,8 @@ fn db(e: sqlx::Error) -> io::Error {
 
 /// Every statement of an upload touches exactly its `body_uploads` entry; none means a sweep
 /// took the upload as abandoned.
-fn touched(done: sqlx::any::AnyQueryResult) -> io::Result<()> {
-    if done.rows_affected() == 1 {
+fn touched(rows_affected: u64) -> io::Result<()> {
+    if rows_affected == 1 {
         Ok(())
     } else {
         Err(io::Error::other(
@@ -113,14 +114,20 @@ impl ChunkBodies {
                  SELECT body_key, $2, $3 FROM t UNION ALL SELECT body_key, $2, $3 FROM k"
             )
         };
+        // The chunk's key is this upload's alone: a second run that finds it knows the first
+        // one landed (`reconnect`).
         touched(
-            sqlx::query(&sql)
-                .bind(key)
-                .bind(seq)
-                .bind(bytes)
-                .execute(&self.uploads)
-                .await
-                .map_err(db)?,
+            insert_once_more("chunk", || async {
+                sqlx::query(&sql)
+                    .bind(key)
+                    .bind(seq)
+                    .bind(bytes)
+                    .execute(&self.uploads)
+                    .await
+                    .map(|done| done.rows_affected())
+            })
+            .await
+            .map_err(db)?,
         )
     }
 
@@ -135,12 +142,18 @@ impl ChunkBodies {
         } else {
             format!("UPDATE body_uploads SET touched_at = {DB_NOW} WHERE body_key = $1")
         };
+        // An insert of this upload's own key, or an update setting the database's clock:
+        // either may run twice (`reconnect`).
         touched(
-            sqlx::query(&sql)
-                .bind(key)
-                .execute(&self.uploads)
-                .await
-                .map_err(db)?,
+            insert_once_more("chunk", || async {
+                sqlx::query(&sql)
+                    .bind(key)
+                    .execute(&self.uploads)
+                    .await
+                    .map(|done| done.rows_affected())
+            })
+            .await
+            .map_err(db)?,
         )
     }
 
@@ -165,12 +178,13 @@ impl ChunkBodies {
         if size > super::INLINE as u64 {
             return Ok(None);
         }
-        let first: Option<Vec<u8>> =
+        let first: Option<Vec<u8>> = once_more("read", || {
             sqlx::query_scalar("SELECT data FROM body_chunks WHERE body_key = $1 AND seq = 0")
                 .bind(key)
                 .fetch_optional(&self.pool)
-                .await
-                .map_err(db)?;
+        })
+        .await
+        .map_err(db)?;
         Ok(first.map(|data| {
             let mut reader = self.open(key, size);
             reader.first = Some(data);
@@ -278,11 +292,13 @@ impl ChunkReader {
     fn fetch(&self) -> Fetch {
         let (pool, key, seq) = (self.pool.clone(), self.key.clone(), self.next_seq);
         tokio::spawn(async move {
-            sqlx::query_scalar("SELECT data FROM body_chunks WHERE body_key = $1 AND seq = $2")
-                .bind(key)
-                .bind(seq)
-                .fetch_optional(&pool)
-                .await
+            once_more("read", || {
+                sqlx::query_scalar("SELECT data FROM body_chunks WHERE body_key = $1 AND seq = $2")
+                    .bind(key.as_str())
+                    .bind(seq)
+                    .fetch_optional(&pool)
+            })
+            .await
         })
     }
 }

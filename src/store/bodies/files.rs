@@ -78,30 +78,34 @@ impl FileBodies {
         self.small.as_ref()
     }
 
-    fn staging_path(&self, key: &str) -> PathBuf {
-        self.root.join("staging").join(format!("{key}.part"))
+    fn staging_path(&self, key: &str) -> io::Result<PathBuf> {
+        let key = super::checked_key(key)?;
+        Ok(self.root.join("staging").join(format!("{key}.part")))
     }
 
-    /// Where a body lives. Keys are 32 lower-case hex digits generated here.
-    pub fn path(&self, key: &str) -> PathBuf {
-        let shard = key.get(..2).unwrap_or("00");
-        self.root.join("bodies").join(shard).join(key)
+    /// Where a body lives. Keys are 32 lower-case hex digits generated here; any other key
+    /// (read from a row someone else wrote) is refused, never joined to a path.
+    pub fn path(&self, key: &str) -> io::Result<PathBuf> {
+        let key = super::checked_key(key)?;
+        Ok(self.root.join("bodies").join(&key[..2]).join(key))
     }
 
     pub async fn open_body(&self, key: &str) -> io::Result<tokio::fs::File> {
-        tokio::fs::File::open(self.path(key)).await
+        tokio::fs::File::open(self.path(key)?).await
     }
 
     /// Removes a sealed body (its row was never committed, or it is being purged).
     pub fn remove(&self, key: &str) -> io::Result<()> {
-        match fs::remove_file(self.path(key)) {
+        match fs::remove_file(self.path(key)?) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
             _ => Ok(()),
         }
     }
 
     pub(super) fn discard_staging(&self, key: &str) {
-        let _ = fs::remove_file(self.staging_path(key));
+        if let Ok(path) = self.staging_path(key) {
+            let _ = fs::remove_file(path);
+        }
     }
 
     pub fn clear_staging(&self) -> io::Result<usize> {
@@ -124,7 +128,8 @@ impl FileBodies {
             let shard = shard?;
             if shard.file_type()?.is_dir() {
                 for f in fs::read_dir(shard.path())? {
-                    if let Some(name) = f?.file_name().to_str() {
+                    // Only bodies: a file of another name is none of the store's.
+                    if let Some(name) = f?.file_name().to_str().filter(|n| super::is_key(n)) {
                         keys.push(name.to_string());
                     }
                 }
@@ -159,7 +164,7 @@ impl FileBodies {
                 crate::store::private::async_file_options()
                     .write(true)
                     .create_new(true)
-                    .open(self.staging_path(key))
+                    .open(self.staging_path(key)?)
                     .await?,
             );
         }
@@ -183,7 +188,7 @@ impl FileBodies {
         let store = self.clone();
         let key = key.to_string();
         tokio::task::spawn_blocking(move || -> io::Result<()> {
-            let staging = store.staging_path(&key);
+            let staging = store.staging_path(&key)?;
             let mut file = match spill {
                 Some(f) => f,
                 None => crate::store::private::file_options()
@@ -194,7 +199,7 @@ impl FileBodies {
             file.write_all(&memory)?;
             file.sync_all()?;
             drop(file);
-            let dest = store.path(&key);
+            let dest = store.path(&key)?;
             let shard = dest.parent().unwrap_or(&store.root).to_path_buf();
             if !shard.exists() {
                 crate::store::private::dir(&shard)?;
@@ -227,7 +232,10 @@ mod tests {
             }
             let sealed = staged.seal().await.expect("seal");
             assert_eq!(sealed.sha256, hex::encode(Sha256::digest(&data)));
-            assert_eq!(fs::read(files.path(&sealed.key)).expect("read"), data);
+            assert_eq!(
+                fs::read(files.path(&sealed.key).expect("key")).expect("read"),
+                data
+            );
         }
         assert_eq!(files.clear_staging().expect("clear"), 0);
     }

@@ -176,6 +176,34 @@ fn random_key() -> io::Result<String> {
     Ok(hex::encode(b))
 }
 
+/// Length of a body key: 16 random bytes in lower-case hex ([`random_key`]).
+pub const KEY_LEN: usize = 32;
+
+/// Whether `key` has exactly the shape the gateway gives its keys ([`random_key`]).
+pub fn is_key(key: &str) -> bool {
+    key.len() == KEY_LEN && key.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// Refuses a body key read from the database that the gateway did not make: a row whose key
+/// is anything else (`../../etc/passwd`, an absolute path) was written by someone else, and is
+/// reported as corruption rather than joined to a path (issue 25, item 8).
+pub fn checked_key(key: &str) -> io::Result<&str> {
+    if is_key(key) {
+        Ok(key)
+    } else {
+        // Never the key itself in full: it is whatever the database holds.
+        let shown: String = key
+            .chars()
+            .take(40)
+            .flat_map(char::escape_default)
+            .collect();
+        Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("body key \"{shown}\" is not one the gateway made: the row is corrupt"),
+        ))
+    }
+}
+
 impl BodyStore {
     /// Sets the free-space floor of a body store beside SQLite (PostgreSQL's disk is the
     /// database server's: there a full disk is told by the database's own error).
@@ -224,6 +252,7 @@ impl BodyStore {
     /// Opens a stored body of `size` bytes (the row's size: a body found shorter or longer is
     /// an error, never a silently truncated download).
     pub async fn open(&self, key: &str, size: u64) -> io::Result<BodyReader> {
+        let key = checked_key(key)?;
         Ok(match self {
             BodyStore::Files(s) => match s.small() {
                 Some(db) => match db.open_small(key, size).await? {
@@ -238,6 +267,7 @@ impl BodyStore {
 
     /// Removes a body (its row was never committed, or it is being purged).
     pub async fn remove(&self, key: &str) -> io::Result<()> {
+        let key = checked_key(key)?;
         match self {
             BodyStore::Files(s) => {
                 s.remove(key)?;
