@@ -73,9 +73,11 @@ async fn older_nodes_serve_on_a_newer_compatible_schema_and_stop_on_an_incompati
     // A still newer one changed what this build would misread: seen once the readiness
     // answer is older than its second (it is asked of the database at most once a second).
     step(SCHEMA_VERSION + 2, None).await;
-    wait_until("readyz to see the newer step", Duration::from_secs(5), || async {
-        get(&t, "/readyz", &[]).await.0 == 503
-    })
+    wait_until(
+        "readyz to see the newer step",
+        Duration::from_secs(5),
+        || async { get(&t, "/readyz", &[]).await.0 == 503 },
+    )
     .await;
     let (status, body) = get(&t, "/readyz", &[]).await;
     assert_eq!(status, 503, "{body}");
