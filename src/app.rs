@@ -5,7 +5,7 @@
 //! the benchmarks all start the gateway this way.
 
 use crate::admin::Admin;
-use crate::audit::checkpoint::Checkpoints;
+use crate::checkpoint::Checkpoints;
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::gateway::Gateway;
@@ -203,7 +203,7 @@ pub enum StartError {
 /// so two gateways never share (and sweep) one body store.
 fn lock_data_dir(dir: &std::path::Path) -> Result<std::fs::File, StartError> {
     let shown = dir.display().to_string();
-    crate::store::private::dir(dir).map_err(|source| StartError::Lock {
+    crate::ground::private::dir(dir).map_err(|source| StartError::Lock {
         dir: shown.clone(),
         source,
     })?;
@@ -230,7 +230,7 @@ fn lock_file(
         dir: path.display().to_string(),
         source,
     };
-    let file = crate::store::private::file_options()
+    let file = crate::ground::private::file_options()
         .create(true)
         .truncate(false)
         .write(true)

@@ -324,15 +324,6 @@ impl fmt::Display for Refusal {
 
 impl std::error::Error for Refusal {}
 
-impl From<crate::store::StoreError> for Refusal {
-    fn from(e: crate::store::StoreError) -> Self {
-        match e {
-            crate::store::StoreError::Io(e) => e.into(),
-            e => Refusal::internal(format_args!("{e}")),
-        }
-    }
-}
-
 impl From<std::io::Error> for Refusal {
     fn from(e: std::io::Error) -> Self {
         if e.kind() == std::io::ErrorKind::StorageFull {

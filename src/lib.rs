@@ -11,7 +11,12 @@
 //! * [`gateway`] is the transport-free core every door shares: it authenticates, asks
 //!   [`access::decide`] whether the request may proceed, and performs it on the [`mailbox`] and
 //!   [`directory`] through the [`store`], appending to the [`audit`] chain.
-//! * [`clock`] is the one source of "now", so tests move time instead of sleeping.
+//! * [`clock`] is the one source of "now", so tests move time instead of sleeping; it stands on
+//!   the ground floor with [`ground`] (request ids and spans, client keys, constant-time
+//!   comparison, file modes) and [`calendar`].
+//!
+//! The floors, and which may use which, are listed in `docs/architecture.md` ("Floors") and
+//! checked by `tests/layers.rs`.
 //!
 //! Rules of the domain are cited by number (R1–R26, see `docs/rules.md`) where they are
 //! enforced.
@@ -20,12 +25,15 @@ pub mod access;
 pub mod admin;
 pub mod app;
 pub mod audit;
+pub mod calendar;
+pub mod checkpoint;
 pub mod client;
 pub mod clock;
 pub mod config;
 pub mod directory;
 pub mod error;
 pub mod gateway;
+pub mod ground;
 pub mod mail;
 pub mod mailbox;
 pub mod ops;

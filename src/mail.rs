@@ -8,33 +8,11 @@
 //! the same host). The relay's certificate is checked against the CA bundle `ca_file`; the
 //! whole exchange has a deadline.
 
+pub use crate::config::SmtpConfig;
 use lettre::message::header::ContentType;
 use lettre::transport::smtp::client::{Certificate, CertificateStore, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
-use serde::{Deserialize, Serialize};
 use std::time::Duration;
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SmtpConfig {
-    pub relay: String,
-    pub from: String,
-    pub starttls: String,
-    pub ca_file: String,
-    pub timeout_secs: u64,
-}
-
-impl Default for SmtpConfig {
-    fn default() -> Self {
-        Self {
-            relay: String::new(),
-            from: "imax-gateway@localhost".into(),
-            starttls: "required".into(),
-            ca_file: "/etc/ssl/certs/ca-certificates.crt".into(),
-            timeout_secs: 30,
-        }
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum MailError {

@@ -190,8 +190,8 @@ async fn run(cli: Cli) -> Result<(), String> {
                 .await
                 .map_err(|e| e.to_string())?;
             let chain = store.audit_log().verify().await.map_err(|e| e.to_string());
-            let checkpoints = match audit::checkpoint::Checkpoints::from_config(&config) {
-                Ok(cp) => audit::checkpoint::verify_at(
+            let checkpoints = match imax_gateway::checkpoint::Checkpoints::from_config(&config) {
+                Ok(cp) => imax_gateway::checkpoint::verify_at(
                     &store,
                     &cp,
                     clock.now(),
@@ -209,11 +209,11 @@ async fn run(cli: Cli) -> Result<(), String> {
                 }
             };
             match checkpoints? {
-                audit::checkpoint::CheckpointVerdict::Holds { checkpoints: 0, .. } => {
+                imax_gateway::checkpoint::CheckpointVerdict::Holds { checkpoints: 0, .. } => {
                     println!("audit chain intact: {records} records (no signed checkpoint yet)");
                     Ok(())
                 }
-                audit::checkpoint::CheckpointVerdict::Holds {
+                imax_gateway::checkpoint::CheckpointVerdict::Holds {
                     checkpoints,
                     seq,
                     at,
@@ -224,12 +224,12 @@ async fn run(cli: Cli) -> Result<(), String> {
                     );
                     Ok(())
                 }
-                audit::checkpoint::CheckpointVerdict::Broken { line: 0, reason } => {
+                imax_gateway::checkpoint::CheckpointVerdict::Broken { line: 0, reason } => {
                     Err(format!("audit checkpoints missing: {reason}"))
                 }
-                audit::checkpoint::CheckpointVerdict::Broken { line, reason } => Err(format!(
-                    "audit chain altered: checkpoint line {line}: {reason}"
-                )),
+                imax_gateway::checkpoint::CheckpointVerdict::Broken { line, reason } => Err(
+                    format!("audit chain altered: checkpoint line {line}: {reason}"),
+                ),
             }
         }
         Command::Admin {

@@ -141,7 +141,7 @@ async fn metrics_page(
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
-            .is_some_and(|t| crate::access::constant_time_eq(t.as_bytes(), token.as_bytes()))
+            .is_some_and(|t| crate::ground::constant_time_eq(t.as_bytes(), token.as_bytes()))
     };
     if !allowed {
         let mut r = text(

@@ -110,7 +110,7 @@ pub fn generate_dev(dir: &Path) -> Result<(), TlsError> {
     leaf.not_before = now - time::Duration::hours(1);
     leaf.not_after = not_after;
     let leaf_cert = leaf.signed_by(&key, &ca_cert, &ca_key).map_err(g)?;
-    crate::store::private::dir(dir).map_err(|source| TlsError::Write {
+    crate::ground::private::dir(dir).map_err(|source| TlsError::Write {
         path: dir.into(),
         source,
     })?;

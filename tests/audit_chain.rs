@@ -166,7 +166,7 @@ async fn edit_and_recompute(pool: &sqlx::AnyPool, seq: i64) {
 
 #[tokio::test]
 async fn signed_checkpoints_reveal_a_recomputed_chain_a_cut_tail_and_forgeries() {
-    use imax_gateway::audit::checkpoint::{self, CheckpointVerdict, Checkpoints};
+    use imax_gateway::checkpoint::{self, CheckpointVerdict, Checkpoints};
     let mut t = TestApp::start().await;
     for _ in 0..3 {
         assert_ok(&t.send(SITE_USER, MAPLE, None, b"x").await);
@@ -235,10 +235,10 @@ async fn signed_checkpoints_reveal_a_recomputed_chain_a_cut_tail_and_forgeries()
 /// `imax audit verify`'s checkpoint walk finds the chain altered, for a reason naming `why`.
 async fn assert_checkpoints_broken(
     t: &TestApp,
-    cp: &imax_gateway::audit::checkpoint::Checkpoints,
+    cp: &imax_gateway::checkpoint::Checkpoints,
     why: &str,
 ) {
-    use imax_gateway::audit::checkpoint::{self, CheckpointVerdict};
+    use imax_gateway::checkpoint::{self, CheckpointVerdict};
     match checkpoint::verify(t.admin.store(), cp)
         .await
         .expect("verify")
@@ -253,7 +253,7 @@ async fn assert_checkpoints_broken(
 /// head, so `imax admin check` and `imax audit verify` both say the checkpoints are missing.
 #[tokio::test]
 async fn a_deleted_checkpoint_file_is_a_finding_not_intact() {
-    use imax_gateway::audit::checkpoint::Checkpoints;
+    use imax_gateway::checkpoint::Checkpoints;
     let mut t = TestApp::start().await;
     assert_ok(&t.send(SITE_USER, MAPLE, None, b"x").await);
     // Stopping writes the head's checkpoint.

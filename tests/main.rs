@@ -3,6 +3,7 @@
 //! real TLS, with its own SQLite file and a clock it moves. One test binary, for fast links.
 
 mod helpers;
+mod layers;
 
 mod access_rules;
 mod audit_chain;

@@ -6,6 +6,7 @@
 //! entry is forgotten at once (and on every node, since each request reads the current epoch).
 
 use crate::clock::SharedClock;
+use crate::ground::constant_time_eq;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use std::collections::HashMap;
@@ -101,14 +102,6 @@ impl CredentialCache {
             .unwrap_or_else(|e| e.into_inner())
             .remove(principal);
     }
-}
-
-/// Compares two equal-length byte strings without an early exit.
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]

@@ -26,11 +26,10 @@
 //!    Help Desk, or automatically `working_group_delay_hours` after the iMAX role was granted.
 
 mod cache;
-pub mod recert;
 mod throttle;
 mod turns;
 
-pub use cache::{constant_time_eq, CredentialCache};
+pub use cache::CredentialCache;
 pub use throttle::Throttle;
 pub use turns::Turns;
 
@@ -191,7 +190,7 @@ pub fn decide(
     }
     // R17, R20: users (never coordinators) hold the cycle's recertification; HUD's own staff
     // and contractors (H-IDs, C-IDs) theirs, in their own window (internal recertification).
-    let window = policy.window_for(account.affiliation);
+    let window = account.affiliation.recertification_window(policy);
     if account.kind == AccountKind::User {
         if let Some(cycle) = window.required_cycle(account.created_at, now) {
             if account.recertified_cycle.is_none_or(|c| c < cycle) {

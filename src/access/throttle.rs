@@ -16,7 +16,7 @@
 //! the answer nor its timing tells which M-IDs and mailboxes exist.
 
 use crate::clock::{to_epoch, SharedClock};
-use crate::server::conns::ClientKey;
+use crate::ground::ClientKey;
 use crate::store::{Store, StoreError};
 use std::net::IpAddr;
 use time::Duration;

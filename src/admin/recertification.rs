@@ -207,7 +207,7 @@ impl Admin {
             };
             // HUD's own staff follow their own window (internal recertification).
             let window = match crate::directory::Affiliation::parse(&affiliation) {
-                Some(a) => self.config.accounts.window_for(a),
+                Some(a) => a.recertification_window(&self.config.accounts),
                 None => window,
             };
             if now < window.next_deadline_after(crate::clock::from_epoch(flagged_at)) {
@@ -248,10 +248,9 @@ impl Admin {
             ))
         })?;
         let now = self.now();
-        let cycle = self
-            .config
-            .accounts
-            .window_for(user.affiliation)
+        let cycle = user
+            .affiliation
+            .recertification_window(&self.config.accounts)
             .cycle_of(now);
         let audit = self
             .entry("Recertify")

@@ -7,10 +7,8 @@
 //! record stand or fall together.
 //!
 //! An attacker who can write the database could recompute every hash after an edit, or cut
-//! the chain's end; [`checkpoint`] signs the head with a key kept outside the database and
+//! the chain's end; [`crate::checkpoint`] signs the head with a key kept outside the database and
 //! exports it on a schedule, so that `imax audit verify` sees that too.
-
-pub mod checkpoint;
 
 use crate::clock::to_epoch;
 use sha2::{Digest, Sha256};

@@ -829,7 +829,7 @@ pub async fn admin_command(admin: &Admin, command: AdminCommand) -> Result<(), S
 
 /// Where this configuration keeps what a backup holds besides the database.
 fn backup_files(config: &imax_gateway::config::Config) -> imax_gateway::store::backup::Files {
-    let (key, checkpoints) = imax_gateway::audit::checkpoint::Checkpoints::paths(config);
+    let (key, checkpoints) = imax_gateway::checkpoint::Checkpoints::paths(config);
     imax_gateway::store::backup::Files {
         data_dir: config.data_dir.clone(),
         database_url: config.database_url(),
@@ -861,7 +861,7 @@ pub async fn restore_command(
 /// What the signed checkpoints of the audit chain say, if it is a finding (one the chain's
 /// own walk cannot see: a recomputed chain, a cut tail, a deleted checkpoint file).
 async fn checkpoint_finding(admin: &Admin) -> Result<Option<String>, String> {
-    use imax_gateway::audit::checkpoint::{self, CheckpointVerdict, Checkpoints};
+    use imax_gateway::checkpoint::{self, CheckpointVerdict, Checkpoints};
     let config = admin.config();
     let cp = Checkpoints::from_config(config).map_err(|e| format!("the audit key: {e}"))?;
     let verdict = checkpoint::verify_at(

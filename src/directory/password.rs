@@ -120,7 +120,7 @@ fn verify_in(password: &str, phc: &str, memory: &mut Vec<Block>) -> bool {
     Argon2::new(algorithm, version, params)
         .hash_password_into_with_memory(password.as_bytes(), salt, &mut out, &mut memory[..blocks])
         .is_ok()
-        && crate::access::constant_time_eq(&out, expected.as_bytes())
+        && crate::ground::constant_time_eq(&out, expected.as_bytes())
 }
 
 type Job = Box<dyn FnOnce(&mut Vec<Block>) + Send>;

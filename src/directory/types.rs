@@ -68,6 +68,18 @@ impl Affiliation {
     pub fn is_hud(self) -> bool {
         !matches!(self, Affiliation::Industry)
     }
+
+    /// The recertification window that applies: HUD's staff and contractors have their own.
+    pub fn recertification_window(
+        self,
+        policy: &crate::config::AccountPolicy,
+    ) -> crate::calendar::Window {
+        if self.is_hud() {
+            policy.internal_recertification_window()
+        } else {
+            policy.recertification_window()
+        }
+    }
 }
 
 /// Why a locked M-ID is locked: an inactivity lock (R13) is lifted by a coordinator (R14) just

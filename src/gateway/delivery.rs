@@ -193,7 +193,7 @@ async fn next_chunk(source: &mut Source) -> io::Result<Option<Bytes>> {
                     )));
                 }
                 let got = hex::encode(std::mem::take(hash).finalize());
-                if !crate::access::constant_time_eq(got.as_bytes(), sha256.as_bytes()) {
+                if !crate::ground::constant_time_eq(got.as_bytes(), sha256.as_bytes()) {
                     return Err(mismatch(
                         "the stored body's SHA-256 differs from its row's".into(),
                     ));

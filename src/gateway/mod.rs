@@ -31,6 +31,7 @@ mod browser;
 mod delivery;
 mod failures;
 pub mod profile;
+mod refusals;
 mod send;
 
 pub use delivery::Delivery;
@@ -46,7 +47,7 @@ pub struct Caller {
     pub addr: Option<IpAddr>,
     pub door: Door,
     /// The request's id, recorded with its audit records (`X-Request-Id`, SOAP faults).
-    pub request: Option<crate::server::RequestId>,
+    pub request: Option<crate::ground::RequestId>,
 }
 
 /// An M-ID and the password presented with it.

@@ -244,7 +244,7 @@ impl Gateway {
         // Sealing and committing run to completion even if the client goes away meanwhile, so
         // that no body is left without its row.
         let store = self.inner.store.clone();
-        let done = tokio::spawn(crate::server::within_request(async move {
+        let done = tokio::spawn(crate::ground::within_request(async move {
             let mut sealed = body.seal().await.map_err(StageError::from)?;
             effects.push(Effect::InsertMessage(Box::new(NewMessage {
                 body_key: sealed.key.clone(),

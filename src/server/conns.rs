@@ -17,6 +17,7 @@
 //! and no response waits longer than the send timeout (HTTP/1.1: the watchdog closes the
 //! connection; HTTP/2: the stream is reset, see [`super::stall`]).
 
+use crate::ground::ClientKey;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
@@ -24,37 +25,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
-
-/// Whom connections are counted against: an IPv4 address, or an IPv6 address cut to a prefix
-/// (one customer's network is a /64, so counting single IPv6 addresses would count nothing).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct ClientKey(IpAddr);
-
-impl ClientKey {
-    pub fn of(addr: IpAddr, ipv6_prefix_len: u8) -> ClientKey {
-        match addr {
-            IpAddr::V4(_) => ClientKey(addr),
-            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-                Some(v4) => ClientKey(IpAddr::V4(v4)),
-                None => {
-                    let bits = u128::from(v6);
-                    let len = u32::from(ipv6_prefix_len.min(128));
-                    let mask = u128::MAX.checked_shl(128 - len).unwrap_or(0);
-                    ClientKey(IpAddr::V6((bits & mask).into()))
-                }
-            },
-        }
-    }
-}
-
-impl std::fmt::Display for ClientKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.0 {
-            IpAddr::V4(a) => write!(f, "{a}"),
-            IpAddr::V6(a) => write!(f, "{a}/prefix"),
-        }
-    }
-}
 
 /// Counters of what the connection limits did, for operators (and the metrics endpoint).
 #[derive(Debug, Default)]

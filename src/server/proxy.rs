@@ -12,7 +12,8 @@
 //! timeout, v1 is at most 107 bytes and v2 at most [`MAX_V2_LEN`] bytes of addresses and TLVs.
 //! Specification: <https://www.haproxy.org/download/2.6/doc/proxy-protocol.txt>.
 
-use ipnet::IpNet;
+pub use crate::config::TrustedProxies;
+use crate::ground::client::canonical;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
@@ -21,50 +22,6 @@ const V2_SIGNATURE: [u8; 12] = *b"\r\n\r\n\0\r\nQUIT\n";
 const MAX_V2_LEN: usize = 1024;
 /// "PROXY TCP6 " + two full IPv6 addresses + two ports + CRLF, per the specification.
 const MAX_V1_LEN: usize = 107;
-
-/// The balancers whose connections begin with a PROXY header.
-#[derive(Debug, Clone, Default)]
-pub struct TrustedProxies(Vec<IpNet>);
-
-impl TrustedProxies {
-    /// Parses `balancer.proxy_protocol_from`: addresses or networks, separated by commas or
-    /// spaces (`"10.0.0.5, 10.0.1.0/24, ::1"`).
-    pub fn parse(list: &str) -> Result<TrustedProxies, String> {
-        let mut nets = Vec::new();
-        for item in list.split([',', ' ']).filter(|s| !s.is_empty()) {
-            let net = match item.parse::<IpNet>() {
-                Ok(n) => n,
-                Err(_) => item
-                    .parse::<IpAddr>()
-                    .map(IpNet::from)
-                    .map_err(|_| format!("{item:?} is not an address or a network"))?,
-            };
-            nets.push(net);
-        }
-        Ok(TrustedProxies(nets))
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// Whether a connection from `ip` must begin with a PROXY header.
-    pub fn trusts(&self, ip: IpAddr) -> bool {
-        let ip = canonical(ip);
-        self.0.iter().any(|n| n.contains(&ip))
-    }
-}
-
-/// An IPv4 client seen through a dual-stack socket is still an IPv4 client.
-fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6
-            .to_ipv4_mapped()
-            .map(IpAddr::V4)
-            .unwrap_or(IpAddr::V6(v6)),
-        v4 => v4,
-    }
-}
 
 /// Why a PROXY header was refused.
 #[derive(Debug, PartialEq, Eq)]

@@ -20,7 +20,8 @@
 //! `imax admin check` over it. On PostgreSQL the database holds the bodies too: back up with
 //! `pg_dump` (README, "Operations").
 
-use crate::store::{self, private, Engine, Store};
+use crate::ground::private;
+use crate::store::{self, Engine, Store};
 use serde::{Deserialize, Serialize};
 use sqlx::Connection;
 use std::fs;

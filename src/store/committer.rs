@@ -18,7 +18,6 @@
 
 use crate::audit::AuditEntry;
 use crate::clock::to_epoch;
-use crate::error::{Code, Refusal};
 use crate::store::audit_log::{Chain, Records, MAX_ROWS_PER_INSERT};
 use crate::store::reconnect;
 use crate::store::Engine;
@@ -162,18 +161,6 @@ pub enum CommitError {
     Unknown(String),
 }
 
-/// What a client is told when its request's commit failed: a full disk plainly, anything
-/// else as `Unavailable` (the cause is logged).
-impl From<CommitError> for Refusal {
-    fn from(e: CommitError) -> Self {
-        if e.is_storage_full() {
-            tracing::warn!(error = %e, "a commit failed for lack of storage");
-            return Refusal::new(Code::StorageFull);
-        }
-        Refusal::internal(e)
-    }
-}
-
 impl CommitError {
     fn not_committed(e: &sqlx::Error) -> CommitError {
         let storage_full = match e {
@@ -274,7 +261,7 @@ impl Committer {
         let (reply, rx) = oneshot::channel();
         // Every request's outcome is audited through here, so the audit record is also the
         // metric (counted once committed).
-        let span = crate::server::request_span();
+        let span = crate::ground::request_span();
         span.record("mid", audit.actor.as_str());
         span.record("operation", audit.action.as_str());
         span.record("outcome", audit.outcome.as_str());

@@ -186,7 +186,7 @@ pub async fn run(
             let mut name = db.as_os_str().to_owned();
             name.push(".migrating");
             let path = std::path::PathBuf::from(name);
-            let file = super::private::file_options()
+            let file = crate::ground::private::file_options()
                 .create(true)
                 .truncate(false)
                 .write(true)

@@ -27,7 +27,6 @@ pub mod mailboxes;
 pub mod messages;
 mod migrate;
 pub mod operators;
-pub mod private;
 pub mod profiles;
 pub mod reconnect;
 pub mod sessions;
@@ -46,24 +45,9 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// The database engine behind the pool, for the few statements that differ.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Engine {
-    Sqlite,
-    Postgres,
-}
+pub use crate::config::{Engine, POSTGRES_SESSIONS};
 
 impl Engine {
-    pub fn of_url(url: &str) -> Option<Engine> {
-        if url.starts_with("sqlite:") {
-            Some(Engine::Sqlite)
-        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            Some(Engine::Postgres)
-        } else {
-            None
-        }
-    }
-
     pub fn of_pool(pool: &AnyPool) -> Engine {
         match pool.connect_options().database_url.scheme() {
             "sqlite" => Engine::Sqlite,
@@ -145,12 +129,6 @@ async fn upload_pool(url: &str) -> Result<AnyPool, sqlx::Error> {
         .connect_with(AnyConnectOptions::from_str(url)?)
         .await
 }
-
-/// PostgreSQL sessions a node opens for statements by default. Measured on the 2-core
-/// development machine with the database server beside the gateway: 16 sessions did 940–1,530
-/// SendFile/s, 6 did 1,780–2,350 (fewer backends competing for the same cores; the callers'
-/// reads and the group commit batch more).
-pub const POSTGRES_SESSIONS: u32 = 6;
 
 /// A readiness answer and when the database gave it (`None`: it did not answer).
 type ReadyAnswer = (std::time::Instant, Option<SchemaFit>);
@@ -283,11 +261,11 @@ impl Store {
             StoreError::UnsupportedUrl(crate::config::redacted_url(url))
         })?;
         sqlx::any::install_default_drivers();
-        private::dir(data_dir)?;
+        crate::ground::private::dir(data_dir)?;
         let pool = match engine {
             Engine::Sqlite => {
                 if let Some(path) = sqlite_path(url) {
-                    private::sqlite_file(Path::new(path))?;
+                    crate::ground::private::sqlite_file(Path::new(path))?;
                 }
                 // Create the file if missing (the Any driver passes the URL through).
                 let url = if url.contains('?') {

@@ -359,7 +359,7 @@ pub fn caller_of(parts: &Parts) -> Caller {
     Caller {
         addr: parts.extensions.get::<ClientAddr>().map(|c| c.0.ip()),
         door: Door::Browser,
-        request: parts.extensions.get::<crate::server::RequestId>().copied(),
+        request: parts.extensions.get::<crate::ground::RequestId>().copied(),
     }
 }
 

@@ -12,8 +12,8 @@
 //!   token tied to a short-lived pre-session cookie instead.
 
 use super::Web;
-use crate::access::constant_time_eq;
 use crate::gateway::Caller;
+use crate::ground::constant_time_eq;
 use crate::store::sessions::SessionRow;
 use axum::http::{header, HeaderMap, HeaderValue};
 use sha2::{Digest, Sha256};

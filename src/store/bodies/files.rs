@@ -57,9 +57,9 @@ impl FileBodies {
     }
 
     pub fn open(root: &Path) -> io::Result<FileBodies> {
-        crate::store::private::dir(root)?;
-        crate::store::private::dir(&root.join("staging"))?;
-        crate::store::private::dir(&root.join("bodies"))?;
+        crate::ground::private::dir(root)?;
+        crate::ground::private::dir(&root.join("staging"))?;
+        crate::ground::private::dir(&root.join("bodies"))?;
         Ok(FileBodies {
             root: root.to_path_buf(),
             min_free: 0,
@@ -161,7 +161,7 @@ impl FileBodies {
         use tokio::io::AsyncWriteExt;
         if spill.is_none() {
             *spill = Some(
-                crate::store::private::async_file_options()
+                crate::ground::private::async_file_options()
                     .write(true)
                     .create_new(true)
                     .open(self.staging_path(key)?)
@@ -191,7 +191,7 @@ impl FileBodies {
             let staging = store.staging_path(&key)?;
             let mut file = match spill {
                 Some(f) => f,
-                None => crate::store::private::file_options()
+                None => crate::ground::private::file_options()
                     .write(true)
                     .create_new(true)
                     .open(&staging)?,
@@ -202,7 +202,7 @@ impl FileBodies {
             let dest = store.path(&key)?;
             let shard = dest.parent().unwrap_or(&store.root).to_path_buf();
             if !shard.exists() {
-                crate::store::private::dir(&shard)?;
+                crate::ground::private::dir(&shard)?;
                 sync_dir(&store.root.join("bodies"))?;
             }
             fs::rename(&staging, &dest)?;

@@ -20,7 +20,6 @@ pub mod files;
 pub use chunks::ChunkBodies;
 pub use files::FileBodies;
 
-use crate::error::{Code, Refusal};
 use sha2::{Digest, Sha256};
 use std::io;
 use std::pin::Pin;
@@ -60,20 +59,6 @@ impl From<io::Error> for StageError {
             StageError::StorageFull
         } else {
             StageError::Io(e)
-        }
-    }
-}
-
-/// What a client is told when its upload could not be staged.
-impl From<StageError> for Refusal {
-    fn from(e: StageError) -> Self {
-        match e {
-            StageError::TooLarge { .. } => Refusal::new(Code::FileTooLarge),
-            StageError::StorageFull => {
-                tracing::warn!("an upload was refused: the storage floor was reached");
-                Refusal::new(Code::StorageFull)
-            }
-            StageError::Io(e) => e.into(),
         }
     }
 }

@@ -41,15 +41,15 @@ impl AuditKey {
         let text = if !hex_key.trim().is_empty() {
             hex_key.trim().to_string()
         } else if file.exists() {
-            crate::store::private::tighten(file)?;
+            crate::ground::private::tighten(file)?;
             std::fs::read_to_string(file)?.trim().to_string()
         } else {
             let mut k = [0u8; 32];
             getrandom::getrandom(&mut k).map_err(io::Error::other)?;
             if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
-                crate::store::private::dir(dir)?;
+                crate::ground::private::dir(dir)?;
             }
-            let mut f = crate::store::private::file_options()
+            let mut f = crate::ground::private::file_options()
                 .write(true)
                 .create_new(true)
                 .open(file)?;
@@ -129,7 +129,7 @@ impl Checkpoints {
         let line = format!("{seq} {hash} {at} {}\n", self.key.sign(seq, &hash, at));
         let file = self.file.clone();
         tokio::task::spawn_blocking(move || -> io::Result<()> {
-            let mut f = crate::store::private::file_options()
+            let mut f = crate::ground::private::file_options()
                 .create(true)
                 .append(true)
                 .open(&file)?;
@@ -223,7 +223,7 @@ pub async fn verify(
             return broken("not a checkpoint line".into());
         };
         let expected = cp.key.sign(seq, hash, at);
-        if !crate::access::constant_time_eq(expected.as_bytes(), sig.as_bytes()) {
+        if !crate::ground::constant_time_eq(expected.as_bytes(), sig.as_bytes()) {
             return broken(format!(
                 "the checkpoint of record {seq} is not signed with this gateway's audit key"
             ));

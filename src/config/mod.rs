@@ -9,8 +9,11 @@ use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+mod values;
+pub use values::{Engine, SmtpConfig, TrustedProxies, POSTGRES_SESSIONS};
+
 /// The commented example configuration, which is also the documentation of every setting.
-pub const EXAMPLE: &str = include_str!("../examples/imax.toml");
+pub const EXAMPLE: &str = include_str!("../../examples/imax.toml");
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -25,7 +28,7 @@ pub struct Config {
     pub throttle: Throttle,
     pub argon2: Argon2Config,
     pub shutdown: Shutdown,
-    pub smtp: crate::mail::SmtpConfig,
+    pub smtp: SmtpConfig,
     pub web: Web,
     pub tracs: Tracs,
     pub history: History,
@@ -317,7 +320,7 @@ impl Default for Config {
             throttle: Throttle::default(),
             argon2: Argon2Config::default(),
             shutdown: Shutdown::default(),
-            smtp: crate::mail::SmtpConfig::default(),
+            smtp: SmtpConfig::default(),
             web: Web::default(),
             tracs: Tracs::default(),
             history: History::default(),
@@ -361,7 +364,7 @@ impl Default for Limits {
             max_form_bytes: 64 * 1024,
             min_free_disk_mb: 256,
             page_size: 100,
-            postgres_sessions: crate::store::POSTGRES_SESSIONS,
+            postgres_sessions: POSTGRES_SESSIONS,
         }
     }
 }
@@ -395,25 +398,22 @@ impl Default for AccountPolicy {
 
 impl AccountPolicy {
     /// The yearly recertification window (validated at load; the default if unparsable).
-    pub fn recertification_window(&self) -> crate::access::recert::Window {
-        crate::access::recert::Window::parse(
-            &self.recertification_opens,
-            &self.recertification_deadline,
-        )
-        .or_else(|| crate::access::recert::Window::parse("09-01", "12-31"))
-        .unwrap_or(crate::access::recert::Window {
-            opens: (time::Month::September, 1),
-            deadline: (time::Month::December, 31),
-        })
+    pub fn recertification_window(&self) -> crate::calendar::Window {
+        crate::calendar::Window::parse(&self.recertification_opens, &self.recertification_deadline)
+            .or_else(|| crate::calendar::Window::parse("09-01", "12-31"))
+            .unwrap_or(crate::calendar::Window {
+                opens: (time::Month::September, 1),
+                deadline: (time::Month::December, 31),
+            })
     }
 
     /// The yearly window of HUD's own staff and contractors (validated at load).
-    pub fn internal_recertification_window(&self) -> crate::access::recert::Window {
-        crate::access::recert::Window::parse(
+    pub fn internal_recertification_window(&self) -> crate::calendar::Window {
+        crate::calendar::Window::parse(
             &self.internal_recertification_opens,
             &self.internal_recertification_deadline,
         )
-        .unwrap_or(crate::access::recert::Window {
+        .unwrap_or(crate::calendar::Window {
             opens: (time::Month::November, 1),
             deadline: (time::Month::December, 5),
         })
@@ -427,19 +427,6 @@ impl AccountPolicy {
             .saturating_mul(1_i64 << locks_before.min(32))
             .min(self.failed_signin_lock_max_minutes);
         time::Duration::minutes(minutes)
-    }
-
-    /// The window that applies to an M-ID: HUD's staff and contractors have their own (by the
-    /// account's affiliation, which HUD sets).
-    pub fn window_for(
-        &self,
-        affiliation: crate::directory::Affiliation,
-    ) -> crate::access::recert::Window {
-        if affiliation.is_hud() {
-            self.internal_recertification_window()
-        } else {
-            self.recertification_window()
-        }
     }
 }
 
@@ -562,7 +549,7 @@ impl Config {
         if self.accounts.password_min_length < 8 {
             return bad("accounts.password_min_length must be at least 8");
         }
-        if crate::access::recert::Window::parse(
+        if crate::calendar::Window::parse(
             &self.accounts.recertification_opens,
             &self.accounts.recertification_deadline,
         )
@@ -570,7 +557,7 @@ impl Config {
         {
             return bad("accounts.recertification_opens and _deadline are MM-DD dates, the opening before the deadline");
         }
-        if crate::access::recert::Window::parse(
+        if crate::calendar::Window::parse(
             &self.accounts.internal_recertification_opens,
             &self.accounts.internal_recertification_deadline,
         )
@@ -600,9 +587,7 @@ impl Config {
         if self.history.retention_days < 366 {
             return bad("history.retention_days must be at least 366 (R26: at least 12 months)");
         }
-        if let Err(e) =
-            crate::server::proxy::TrustedProxies::parse(&self.balancer.proxy_protocol_from)
-        {
+        if let Err(e) = TrustedProxies::parse(&self.balancer.proxy_protocol_from) {
             return bad(&format!("balancer.proxy_protocol_from: {e}"));
         }
         if self.tls.reload_check_secs == 0 {
@@ -652,9 +637,7 @@ impl Config {
         if self.limits.page_size == 0 || self.limits.page_size > 1000 {
             return bad("limits.page_size must be between 1 and 1000");
         }
-        if !self.database_url.is_empty()
-            && crate::store::Engine::of_url(&self.database_url).is_none()
-        {
+        if !self.database_url.is_empty() && Engine::of_url(&self.database_url).is_none() {
             // Refused before anything else reads it, and printed without its password.
             return bad(&format!(
                 "database_url {} is not sqlite://… or postgres://…",
