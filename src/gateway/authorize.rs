@@ -1,0 +1,454 @@
+//! Steps 1–3 of every request: the client must not be throttled, the M-ID and password are
+//! authenticated (R14's smart lockout: attempts counted before they are checked, timed locks
+//! counted apart for familiar and strangers' addresses), and [`crate::access::decide`] rules
+//! on the account's state for this door and operation. Refused attempts reach the audit log
+//! within each client's share (`gateway::failures`).
+
+use super::failures;
+use super::{busy, unaudited, Authorized, Caller, Credentials, Gateway, MailboxSession};
+use crate::access::{self, Operation};
+use crate::audit::AuditEntry;
+use crate::directory::password::Hasher;
+use crate::directory::{Account, AccountStatus, ImaxId, LockReason, MId};
+use crate::error::{Code, Refusal};
+use crate::store::accounts::Side;
+use crate::store::Effect;
+use time::Duration;
+
+impl Gateway {
+    /// [`Gateway::refuse`] for a refused attempt with nothing to change (a wrong password, an
+    /// unknown ID): recorded on its own within the client's share of the window, otherwise
+    /// counted for the window's summary record (`gateway::failures`), so that a stranger
+    /// cannot grow the permanent audit log without bound.
+    pub(super) async fn refuse_attempt(
+        &self,
+        caller: Caller,
+        principal: &str,
+        entry: AuditEntry,
+        r: Refusal,
+    ) -> Refusal {
+        let client = caller
+            .addr
+            .map(|a| self.inner.throttle.client_key(a))
+            .unwrap_or_else(|| "-".into());
+        let now = self.inner.clock.now();
+        match self.inner.failures.admit(&client, principal, now) {
+            failures::Admission::Record => self.refuse(vec![], entry, r).await,
+            failures::Admission::Summarized => r,
+        }
+    }
+
+    /// Writes the summary records of a window of refused attempts that has ended (`force`:
+    /// whatever its age, at shutdown). Returns how many were written.
+    pub async fn record_refusal_summaries(&self, force: bool) -> Result<usize, Refusal> {
+        let now = self.inner.clock.now();
+        let summaries = self.inner.failures.close_window(now, force);
+        let n = summaries.len();
+        for s in summaries {
+            let entry = AuditEntry::new(now, "unknown", "Authenticate", "any")
+                .client(Some(s.client.clone()))
+                .outcome("RefusalsSummarized")
+                .detail(format!(
+                    "{} further refused password attempts from {} since {} (at {}{})",
+                    s.refused,
+                    s.client,
+                    crate::clock::rfc3339(s.window_start),
+                    s.principals.join(", "),
+                    if s.principals.len() < 10 { "" } else { ", …" }
+                ));
+            self.commit(vec![], entry).await?;
+        }
+        Ok(n)
+    }
+
+    /// How often [`Gateway::record_refusal_summaries`] should run.
+    pub fn refusal_window(&self) -> std::time::Duration {
+        self.inner.failures.window()
+    }
+
+    pub(super) async fn throttled(&self, caller: Caller) -> Result<(), Refusal> {
+        self.throttled_given(caller, None).await
+    }
+
+    /// [`Gateway::throttled`], with the client's count when it was read already (`Some`).
+    pub(super) async fn throttled_given(
+        &self,
+        caller: Caller,
+        known: Option<Option<(i64, i64)>>,
+    ) -> Result<(), Refusal> {
+        let blocked = |a| async move {
+            match known {
+                Some(row) => Ok::<_, Refusal>(self.inner.throttle.blocks(row)),
+                None => Ok(self.inner.throttle.is_blocked(a).await?),
+            }
+        };
+        match caller.addr {
+            Some(a) if blocked(a).await? => {
+                tracing::warn!(client = %a, "request refused by the throttle");
+                unaudited(caller, Code::RateLimited);
+                Err(Refusal::new(Code::RateLimited))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Counts a password attempt against the client before the password is checked; over
+    /// the limit, the attempt is refused unchecked (and unaudited: floods must not fill the
+    /// audit log).
+    pub(super) async fn claim_for_client(&self, caller: Caller) -> Result<(), Refusal> {
+        let Some(a) = caller.addr else { return Ok(()) };
+        if self.inner.throttle.claim(a).await? {
+            Ok(())
+        } else {
+            tracing::warn!(client = %self.inner.throttle.client_key(a), "password attempt refused by the throttle");
+            unaudited(caller, Code::RateLimited);
+            Err(Refusal::new(Code::RateLimited))
+        }
+    }
+
+    /// A right password gives its client's attempt back.
+    pub(super) async fn forgive_client(&self, caller: Caller) {
+        if let Some(a) = caller.addr {
+            if let Err(e) = self.inner.throttle.forgive(a).await {
+                tracing::warn!(error = %e, "could not give back a throttle count");
+            }
+        }
+    }
+
+    /// Forgets throttled addresses whose window has passed (hourly housekeeping).
+    pub async fn forget_old_failures(&self) -> Result<u64, crate::store::StoreError> {
+        self.inner.throttle.forget_old().await
+    }
+
+    /// Forgets the addresses where M-IDs have not signed in for `accounts.familiar_days`
+    /// (hourly housekeeping: they are strangers' addresses again, R14).
+    pub async fn forget_unfamiliar_addresses(&self) -> Result<u64, crate::store::StoreError> {
+        let days = Duration::days(self.inner.config.accounts.familiar_days);
+        self.inner
+            .store
+            .accounts()
+            .forget_old_clients(self.inner.clock.now() - days)
+            .await
+    }
+
+    /// The bounded argon2 pool (its counters, for operators and tests).
+    pub fn hasher(&self) -> &Hasher {
+        &self.inner.hasher
+    }
+
+    /// An attempt at a principal that does not exist: the same writes and argon2 work as one
+    /// at a real principal, then the same answer as a wrong password.
+    pub(super) async fn refuse_unknown(
+        &self,
+        caller: Caller,
+        kind: &str,
+        creds: &Credentials,
+        entry: AuditEntry,
+        code: Code,
+    ) -> Refusal {
+        if let Err(e) = self
+            .inner
+            .throttle
+            .claim_unknown(kind, &creds.principal)
+            .await
+        {
+            return e.into();
+        }
+        if self
+            .inner
+            .hasher
+            .verify_dummy(&creds.password)
+            .await
+            .is_err()
+        {
+            return busy();
+        }
+        let entry = entry.detail(format!("unknown {kind}"));
+        self.refuse_attempt(caller, &creds.principal, entry, code.into())
+            .await
+    }
+
+    /// Steps 1–3: authenticates the M-ID and asks the access decision about `op`.
+    ///
+    /// No answer before a right password tells more than a wrong password would: an unknown
+    /// M-ID, a wrong password, a locked or terminated M-ID (whatever password is sent) and an
+    /// attempt beyond the failure limit all answer `AuthenticationFailed`, after the same
+    /// argon2 work and the same database writes. Each attempt is counted before its password
+    /// is checked, in one statement, so parallel guesses are counted too: only attempts
+    /// within the limit can succeed, and the one that reaches it with a wrong password locks
+    /// the M-ID. A locked person learns why from their coordinator (who sees the lock in the
+    /// User Last Login Report) — never from the sign-in answer, which would tell a guesser
+    /// that the password was right (R14).
+    #[tracing::instrument(name = "authorize", skip_all, fields(op = op.as_str()))]
+    pub async fn authorize(
+        &self,
+        caller: Caller,
+        creds: &Credentials,
+        op: Operation,
+    ) -> Result<Authorized, Refusal> {
+        let mid = MId::parse(&creds.principal);
+        let account = match &mid {
+            Some(mid) => self.inner.store.accounts().load(mid).await?,
+            None => None,
+        };
+        self.authorize_loaded(caller, creds, op, mid, account, None)
+            .await
+    }
+
+    /// Steps 1–4 for a call that names its mailbox (system-to-system): the account, the
+    /// client's throttle count and the mailbox read in one statement, then the same decisions
+    /// as [`Gateway::authorize`] and [`Gateway::open_mailbox`].
+    #[tracing::instrument(name = "authorize_mailbox", skip_all, fields(op = op.as_str()))]
+    pub async fn authorize_mailbox(
+        &self,
+        caller: Caller,
+        person: &Credentials,
+        op: Operation,
+        mailbox: &Credentials,
+    ) -> Result<MailboxSession, Refusal> {
+        let Some(mid) = MId::parse(&person.principal) else {
+            let auth = self.authorize(caller, person, op).await?;
+            return self.open_mailbox(auth, mailbox).await;
+        };
+        let id = ImaxId::parse(&mailbox.principal);
+        let key = caller.addr.map(|a| self.inner.throttle.client_key(a));
+        let ctx = self
+            .inner
+            .store
+            .caller_context(&mid, key.as_deref(), id.as_ref())
+            .await?;
+        // The throttle's count is read along with an account that exists, and only then.
+        let throttle = ctx.account.is_some().then_some(ctx.throttle);
+        let auth = self
+            .authorize_loaded(caller, person, op, Some(mid), ctx.account, throttle)
+            .await?;
+        match ctx.mailbox {
+            Some(m) => self.open_mailbox_loaded(auth, mailbox, id, m).await,
+            None => self.open_mailbox(auth, mailbox).await,
+        }
+    }
+
+    /// [`Gateway::authorize`] on an account already read, with the client's throttle count
+    /// when that was read too.
+    pub(super) async fn authorize_loaded(
+        &self,
+        caller: Caller,
+        creds: &Credentials,
+        op: Operation,
+        mid: Option<MId>,
+        account: Option<Account>,
+        throttle: Option<Option<(i64, i64)>>,
+    ) -> Result<Authorized, Refusal> {
+        let store = &self.inner.store;
+        let entry = self.audit(
+            mid.as_ref().map(|m| m.as_str()).unwrap_or("unknown"),
+            op.as_str(),
+            caller,
+        );
+        let cache = &self.inner.accounts_seen;
+        let now = self.inner.clock.now();
+        // This exact password was verified at this epoch lately, so it is right: no hash and
+        // no count (a lock or a password change bumps the epoch and forgets it). Otherwise the
+        // attempt waits its turn at this M-ID, and looks again: the attempt before it may just
+        // have verified the same password (`access::turns`). While strangers' addresses are
+        // locked out, every attempt is checked in full: only then is it known whose it is.
+        let cached = |a: &Account| {
+            !a.strangers_locked_at(now)
+                && cache.check(a.mid.as_str(), creds.password.expose(), a.auth_epoch)
+        };
+        let mut _turn = None;
+        if let Some(a) = &account {
+            if !cached(a) {
+                _turn = Some(
+                    self.inner
+                        .turns
+                        .take(a.mid.as_str())
+                        .await
+                        .ok_or_else(busy)?,
+                );
+            }
+            if cached(a) {
+                self.throttled_given(caller, throttle).await?;
+                let mut auth = self.decide(a.clone(), caller, op, entry, true).await?;
+                auth.throttle_checked = true;
+                return Ok(auth);
+            }
+        }
+        self.claim_for_client(caller).await?;
+        let Some(account) = account else {
+            return Err(self
+                .refuse_unknown(caller, "M-ID", creds, entry, Code::AuthenticationFailed)
+                .await);
+        };
+        // R14's smart lockout: attempts from an address the M-ID signed in from lately
+        // (familiar) and from strangers' addresses count apart, and lock apart.
+        let policy = &self.inner.config.accounts;
+        let client = caller.addr.map(|a| self.inner.throttle.client_key(a));
+        let familiar = match &client {
+            Some(c) => {
+                let since = now - Duration::days(policy.familiar_days);
+                store.accounts().is_familiar(account.id, c, since).await?
+            }
+            None => false,
+        };
+        let side = if familiar {
+            Side::Familiar
+        } else {
+            Side::Stranger
+        };
+        let n = store
+            .accounts()
+            .claim_attempt(account.id, side, now)
+            .await?;
+        let verified = match self
+            .inner
+            .hasher
+            .verify(&creds.password, &account.password_hash)
+            .await
+        {
+            Ok(v) => v,
+            Err(_) => {
+                // Not checked, so no failure: the attempt is given back.
+                store
+                    .accounts()
+                    .forgive_attempts(account.id, side, 1)
+                    .await?;
+                return Err(busy());
+            }
+        };
+        let limit = policy.failed_signin_limit;
+        let status = account.status_at(now);
+        // R13's lock for want of iMAX use leaves Secure Systems open (see `access::decide`);
+        // a lock of strangers' addresses keeps only those out.
+        let strangers_out = side == Side::Stranger && account.strangers_locked_at(now);
+        let active = !strangers_out
+            && (status == AccountStatus::Active
+                || (status == AccountStatus::Locked(crate::directory::LockReason::Inactivity)
+                    && !op.is_imax_use()));
+        let from = side.as_str();
+        if !verified {
+            let entry = entry.detail(format!(
+                "wrong password from a {from} address (attempt {n}, limit {limit})"
+            ));
+            if !(active && n >= limit) {
+                return Err(self
+                    .refuse_attempt(
+                        caller,
+                        account.mid.as_str(),
+                        entry,
+                        Code::AuthenticationFailed.into(),
+                    )
+                    .await);
+            }
+            let locks = match side {
+                Side::Familiar => account.failure_locks,
+                Side::Stranger => account.stranger_locks,
+            };
+            let until = now + policy.failure_lock_for(locks);
+            metrics::counter!("imax_failure_locks_total", "side" => side.as_str()).increment(1);
+            cache.forget(account.mid.as_str());
+            let whom = match side {
+                Side::Familiar => "M-ID locked",
+                Side::Stranger => "M-ID locked for addresses it has not signed in from lately",
+            };
+            let entry = entry.detail(format!(
+                "wrong password {n} of {limit} from a {from} address: {whom} until {} (lock {} in a row)",
+                crate::clock::rfc3339(until),
+                locks + 1
+            ));
+            let effects = vec![Effect::LockForFailures {
+                account: account.id,
+                side,
+                at: now,
+                until,
+            }];
+            return Err(self
+                .refuse(effects, entry, Code::AuthenticationFailed.into())
+                .await);
+        }
+        if !active || n > limit {
+            // The right password, but the M-ID may not sign in now: answered exactly as a
+            // wrong password. The audit record says what happened.
+            let why = if strangers_out {
+                format!("{from} address locked out")
+            } else if status == AccountStatus::Active {
+                format!("attempt {n} beyond the limit of {limit}")
+            } else {
+                format!("M-ID {}", status.to_columns().0)
+            };
+            let entry = entry.detail(format!("right password, {why}: answered as a wrong one"));
+            return Err(self
+                .refuse(vec![], entry, Code::AuthenticationFailed.into())
+                .await);
+        }
+        store
+            .accounts()
+            .signed_in_from(account.id, side, n, client.as_deref(), now)
+            .await?;
+        self.forgive_client(caller).await;
+        cache.remember(
+            account.mid.as_str(),
+            creds.password.expose(),
+            account.auth_epoch,
+        );
+        let mut auth = self.decide(account, caller, op, entry, true).await?;
+        auth.throttle_checked = true;
+        Ok(auth)
+    }
+
+    /// Step 3: asks [`access::decide`], persisting any transition time brought about.
+    /// With `password_door`, a locked or terminated M-ID (also one that time has just locked
+    /// or terminated) is refused as `AuthenticationFailed`, like a wrong password; a browser
+    /// session, which proved its password at sign-in, is told the state itself.
+    pub(super) async fn decide(
+        &self,
+        account: Account,
+        caller: Caller,
+        op: Operation,
+        entry: AuditEntry,
+        password_door: bool,
+    ) -> Result<Authorized, Refusal> {
+        let now = self.inner.clock.now();
+        let mut account = account;
+        if !password_door && account.status == AccountStatus::Locked(LockReason::FailedSignIns) {
+            // A lock for failed sign-ins stops passwords, not a person already signed in:
+            // nobody's open session ends for someone else's wrong passwords (R14).
+            account.status = AccountStatus::Active;
+        }
+        let decision = access::decide(&account, caller.door, op, &self.inner.config.accounts, now);
+        if let Err(code) = decision.verdict {
+            let effects = decision
+                .transition
+                .map(|s| {
+                    let (status, lock_reason) = s.to_columns();
+                    vec![Effect::SetStatus {
+                        account: account.id,
+                        status,
+                        lock_reason,
+                    }]
+                })
+                .unwrap_or_default();
+            if decision.transition.is_some() {
+                self.inner.accounts_seen.forget(account.mid.as_str());
+            }
+            let hidden =
+                password_door && matches!(code, Code::AccountLocked | Code::AccountTerminated);
+            if hidden {
+                let entry = entry.detail(format!(
+                    "right password, {}: answered as a wrong one",
+                    code.as_str()
+                ));
+                return Err(self
+                    .refuse(effects, entry, Code::AuthenticationFailed.into())
+                    .await);
+            }
+            return Err(self.refuse(effects, entry, code.into()).await);
+        }
+        Ok(Authorized {
+            account,
+            caller,
+            op,
+            throttle_checked: false,
+        })
+    }
+}
