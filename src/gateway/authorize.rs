@@ -239,7 +239,6 @@ impl Gateway {
         account: Option<Account>,
         throttle: Option<Option<(i64, i64)>>,
     ) -> Result<Authorized, Refusal> {
-        let store = &self.inner.store;
         let entry = self.audit(
             mid.as_ref().map(|m| m.as_str()).unwrap_or("unknown"),
             op.as_str(),
@@ -280,8 +279,23 @@ impl Gateway {
                 .refuse_unknown(caller, "M-ID", creds, entry, Code::AuthenticationFailed)
                 .await);
         };
-        // R14's smart lockout: attempts from an address the M-ID signed in from lately
-        // (familiar) and from strangers' addresses count apart, and lock apart.
+        self.check_password(caller, creds, op, account, entry).await
+    }
+
+    /// The full check of an M-ID's password (no remembered credential applied), R14's smart
+    /// lockout: attempts from an address the M-ID signed in from lately (familiar) and from
+    /// strangers' addresses count apart, and lock apart; each attempt is counted on its side
+    /// before its hash is checked.
+    async fn check_password(
+        &self,
+        caller: Caller,
+        creds: &Credentials,
+        op: Operation,
+        account: Account,
+        entry: AuditEntry,
+    ) -> Result<Authorized, Refusal> {
+        let store = &self.inner.store;
+        let now = self.inner.clock.now();
         let policy = &self.inner.config.accounts;
         let client = caller.addr.map(|a| self.inner.throttle.client_key(a));
         let familiar = match &client {
@@ -300,21 +314,18 @@ impl Gateway {
             .accounts()
             .claim_attempt(account.id, side, now)
             .await?;
-        let verified = match self
+        let Ok(verified) = self
             .inner
             .hasher
             .verify(&creds.password, &account.password_hash)
             .await
-        {
-            Ok(v) => v,
-            Err(_) => {
-                // Not checked, so no failure: the attempt is given back.
-                store
-                    .accounts()
-                    .forgive_attempts(account.id, side, 1)
-                    .await?;
-                return Err(busy());
-            }
+        else {
+            // Not checked, so no failure: the attempt is given back.
+            store
+                .accounts()
+                .forgive_attempts(account.id, side, 1)
+                .await?;
+            return Err(busy());
         };
         let limit = policy.failed_signin_limit;
         let status = account.status_at(now);
@@ -323,48 +334,20 @@ impl Gateway {
         let strangers_out = side == Side::Stranger && account.strangers_locked_at(now);
         let active = !strangers_out
             && (status == AccountStatus::Active
-                || (status == AccountStatus::Locked(crate::directory::LockReason::Inactivity)
-                    && !op.is_imax_use()));
+                || (status == AccountStatus::Locked(LockReason::Inactivity) && !op.is_imax_use()));
         let from = side.as_str();
         if !verified {
             let entry = entry.detail(format!(
                 "wrong password from a {from} address (attempt {n}, limit {limit})"
             ));
-            if !(active && n >= limit) {
-                return Err(self
-                    .refuse_attempt(
-                        caller,
-                        account.mid.as_str(),
-                        entry,
-                        Code::AuthenticationFailed.into(),
-                    )
-                    .await);
-            }
-            let locks = match side {
-                Side::Familiar => account.failure_locks,
-                Side::Stranger => account.stranger_locks,
+            let refusal = if active && n >= limit {
+                self.lock_for_failures(&account, side, n, entry).await
+            } else {
+                let code = Code::AuthenticationFailed.into();
+                self.refuse_attempt(caller, account.mid.as_str(), entry, code)
+                    .await
             };
-            let until = now + policy.failure_lock_for(locks);
-            metrics::counter!("imax_failure_locks_total", "side" => side.as_str()).increment(1);
-            cache.forget(account.mid.as_str());
-            let whom = match side {
-                Side::Familiar => "M-ID locked",
-                Side::Stranger => "M-ID locked for addresses it has not signed in from lately",
-            };
-            let entry = entry.detail(format!(
-                "wrong password {n} of {limit} from a {from} address: {whom} until {} (lock {} in a row)",
-                crate::clock::rfc3339(until),
-                locks + 1
-            ));
-            let effects = vec![Effect::LockForFailures {
-                account: account.id,
-                side,
-                at: now,
-                until,
-            }];
-            return Err(self
-                .refuse(effects, entry, Code::AuthenticationFailed.into())
-                .await);
+            return Err(refusal);
         }
         if !active || n > limit {
             // The right password, but the M-ID may not sign in now: answered exactly as a
@@ -386,7 +369,7 @@ impl Gateway {
             .signed_in_from(account.id, side, n, client.as_deref(), now)
             .await?;
         self.forgive_client(caller).await;
-        cache.remember(
+        self.inner.accounts_seen.remember(
             account.mid.as_str(),
             creds.password.expose(),
             account.auth_epoch,
@@ -394,6 +377,46 @@ impl Gateway {
         let mut auth = self.decide(account, caller, op, entry, true).await?;
         auth.throttle_checked = true;
         Ok(auth)
+    }
+
+    /// Wrong password `n`, the last one allowed on `side`: that side locks for a time that
+    /// doubles with each lock in a row (R14). From a familiar address the M-ID itself locks;
+    /// from a stranger's, only strangers' addresses.
+    async fn lock_for_failures(
+        &self,
+        account: &Account,
+        side: Side,
+        n: u32,
+        entry: AuditEntry,
+    ) -> Refusal {
+        let now = self.inner.clock.now();
+        let policy = &self.inner.config.accounts;
+        let locks = match side {
+            Side::Familiar => account.failure_locks,
+            Side::Stranger => account.stranger_locks,
+        };
+        let until = now + policy.failure_lock_for(locks);
+        metrics::counter!("imax_failure_locks_total", "side" => side.as_str()).increment(1);
+        self.inner.accounts_seen.forget(account.mid.as_str());
+        let whom = match side {
+            Side::Familiar => "M-ID locked",
+            Side::Stranger => "M-ID locked for addresses it has not signed in from lately",
+        };
+        let entry = entry.detail(format!(
+            "wrong password {n} of {} from a {} address: {whom} until {} (lock {} in a row)",
+            policy.failed_signin_limit,
+            side.as_str(),
+            crate::clock::rfc3339(until),
+            locks + 1
+        ));
+        let effects = vec![Effect::LockForFailures {
+            account: account.id,
+            side,
+            at: now,
+            until,
+        }];
+        self.refuse(effects, entry, Code::AuthenticationFailed.into())
+            .await
     }
 
     /// Step 3: asks [`access::decide`], persisting any transition time brought about.

@@ -3,6 +3,8 @@
 //! everyone who has not opened it lately; HUD's mailbox only for HUD's own people.
 
 use super::{busy, Authorized, Credentials, Gateway, MailboxSession};
+use crate::audit::AuditEntry;
+use crate::clock::rfc3339;
 use crate::directory::{ImaxId, Mailbox};
 use crate::error::{Code, Refusal};
 use crate::store::Effect;
@@ -43,7 +45,6 @@ impl Gateway {
         mailbox: Option<Mailbox>,
     ) -> Result<MailboxSession, Refusal> {
         let caller = auth.caller;
-        let store = &self.inner.store;
         let entry = self
             .audit(auth.account.mid.as_str(), auth.op.as_str(), caller)
             .mailbox(id.as_ref().map(|i| i.as_str()).unwrap_or("invalid"));
@@ -86,7 +87,6 @@ impl Gateway {
             }
         }
         self.claim_for_client(caller).await?;
-        let refused = |detail: String| entry.clone().detail(detail);
         let Some(m) = mailbox else {
             return Err(self
                 .refuse_unknown(
@@ -98,6 +98,22 @@ impl Gateway {
                 )
                 .await);
         };
+        self.check_mailbox_password(auth, creds, m, entry).await
+    }
+
+    /// The full check of a mailbox's password (no remembered credential applied): counted for
+    /// this M-ID before the hash is checked, refused while a freeze holds this M-ID out, and
+    /// the freeze when this was its last wrong password allowed.
+    async fn check_mailbox_password(
+        &self,
+        auth: Authorized,
+        creds: &Credentials,
+        m: Mailbox,
+        entry: AuditEntry,
+    ) -> Result<MailboxSession, Refusal> {
+        let (caller, store) = (auth.caller, &self.inner.store);
+        let now = self.inner.clock.now();
+        let cfg = &self.inner.config.accounts;
         let me = auth.account.id;
         let attempt = store.mailboxes().claim_attempt(m.id, me, now).await?;
         let n = attempt.n;
@@ -112,31 +128,30 @@ impl Gateway {
                 .filter(|t| *t > now && !familiar)
                 .map(|until| (until, "for everyone")),
         };
-        let verified = match self
+        let Ok(verified) = self
             .inner
             .hasher
             .verify(&creds.password, &m.password_hash)
             .await
-        {
-            Ok(v) => v,
-            Err(_) => {
-                if attempt.frozen_until.is_none() {
-                    store
-                        .mailboxes()
-                        .attempt_succeeded(m.id, me, 1, None)
-                        .await?;
-                }
-                return Err(busy());
+        else {
+            // Not checked, so no failure: the attempt is given back.
+            if attempt.frozen_until.is_none() {
+                store
+                    .mailboxes()
+                    .attempt_succeeded(m.id, me, 1, None)
+                    .await?;
             }
+            return Err(busy());
         };
         let limit = cfg.mailbox_failed_limit;
         let code = || Refusal::from(Code::MailboxAuthenticationFailed);
+        let refused = |detail: String| entry.clone().detail(detail);
         let principal = m.imax_id.as_str();
         match (verified, frozen) {
             (false, Some((until, whom))) => {
                 let detail = format!(
                     "wrong password while frozen {whom} until {}",
-                    crate::clock::rfc3339(until)
+                    rfc3339(until)
                 );
                 Err(self
                     .refuse_attempt(caller, principal, refused(detail), code())
@@ -145,37 +160,11 @@ impl Gateway {
             (true, Some((until, whom))) => {
                 let detail = format!(
                     "right password while frozen {whom} until {}: answered as a wrong one",
-                    crate::clock::rfc3339(until)
+                    rfc3339(until)
                 );
                 Err(self.refuse(vec![], refused(detail), code()).await)
             }
-            (false, None) if n >= limit => {
-                let until = now + Duration::minutes(cfg.mailbox_freeze_minutes);
-                let others = store.mailboxes().frozen_mids(m.id, me, now).await?;
-                let everyone = others.saturating_add(1) >= cfg.mailbox_freeze_mids;
-                let scope = if everyone { "everyone" } else { "m-id" };
-                metrics::counter!("imax_mailbox_freezes_total", "scope" => scope).increment(1);
-                let mut detail = format!(
-                    "wrong password {n} of {limit}: mailbox frozen for {} until {}",
-                    auth.account.mid,
-                    crate::clock::rfc3339(until)
-                );
-                if everyone {
-                    detail.push_str(&format!(
-                        "; {} M-IDs frozen out at once: frozen for everyone who has not opened it in {} days",
-                        others.saturating_add(1),
-                        cfg.familiar_days
-                    ));
-                }
-                let effects = vec![Effect::FreezeMailbox {
-                    mailbox: m.id,
-                    account: me,
-                    at: now,
-                    until,
-                    everyone,
-                }];
-                Err(self.refuse(effects, refused(detail), code()).await)
-            }
+            (false, None) if n >= limit => Err(self.freeze(&auth, &m, n, entry.clone()).await),
             (false, None) => {
                 let detail = format!("wrong password (attempt {n}, limit {limit})");
                 Err(self
@@ -183,35 +172,96 @@ impl Gateway {
                     .await)
             }
             (true, None) if n > limit || !m.active => {
-                let detail = format!(
-                    "right password, {}: answered as a wrong one",
-                    if m.active {
-                        "beyond the failure limit"
-                    } else {
-                        "mailbox closed"
-                    }
-                );
+                let why = if m.active {
+                    "beyond the failure limit"
+                } else {
+                    "mailbox closed"
+                };
+                let detail = format!("right password, {why}: answered as a wrong one");
                 Err(self.refuse(vec![], refused(detail), code()).await)
             }
-            (true, None) => {
-                store
-                    .mailboxes()
-                    .attempt_succeeded(m.id, me, n, Some(now))
-                    .await?;
-                self.forgive_client(caller).await;
-                // Told only after its right password, so it tells a guesser nothing.
-                if let Some(since) = m.inactive_since(now, inactive_days) {
-                    let detail = format!(
-                        "right password, mailbox inactive since {} (unused {inactive_days} days)",
-                        crate::clock::rfc3339(since)
-                    );
-                    return Err(self
-                        .refuse(vec![], refused(detail), Code::MailboxInactive.into())
-                        .await);
-                }
-                cache.remember(m.imax_id.as_str(), creds.password.expose(), m.auth_epoch);
-                Ok(MailboxSession { auth, mailbox: m })
-            }
+            (true, None) => self.opened(auth, creds, m, n, entry).await,
         }
+    }
+
+    /// `auth`'s wrong password `n`, its last allowed at `m`: the mailbox freezes for that M-ID,
+    /// and for everyone who has not opened it lately when `accounts.mailbox_freeze_mids`
+    /// M-IDs are frozen out at once (R24).
+    async fn freeze(&self, auth: &Authorized, m: &Mailbox, n: u32, entry: AuditEntry) -> Refusal {
+        let now = self.inner.clock.now();
+        let cfg = &self.inner.config.accounts;
+        let limit = cfg.mailbox_failed_limit;
+        let me = auth.account.id;
+        let until = now + Duration::minutes(cfg.mailbox_freeze_minutes);
+        let others = match self
+            .inner
+            .store
+            .mailboxes()
+            .frozen_mids(m.id, me, now)
+            .await
+        {
+            Ok(n) => n,
+            Err(e) => return e.into(),
+        };
+        let everyone = others.saturating_add(1) >= cfg.mailbox_freeze_mids;
+        let scope = if everyone { "everyone" } else { "m-id" };
+        metrics::counter!("imax_mailbox_freezes_total", "scope" => scope).increment(1);
+        let mut detail = format!(
+            "wrong password {n} of {limit}: mailbox frozen for {} until {}",
+            auth.account.mid,
+            rfc3339(until)
+        );
+        if everyone {
+            detail.push_str(&format!(
+                "; {} M-IDs frozen out at once: frozen for everyone who has not opened it in {} days",
+                others.saturating_add(1),
+                cfg.familiar_days
+            ));
+        }
+        let effects = vec![Effect::FreezeMailbox {
+            mailbox: m.id,
+            account: me,
+            at: now,
+            until,
+            everyone,
+        }];
+        let code = Code::MailboxAuthenticationFailed.into();
+        self.refuse(effects, entry.detail(detail), code).await
+    }
+
+    /// The right password for attempt `n`: the M-ID opened the mailbox (its run of failures
+    /// forgiven, the mailbox familiar to it from now), unless the mailbox went inactive, which
+    /// is told only now, after its right password, so it tells a guesser nothing.
+    async fn opened(
+        &self,
+        auth: Authorized,
+        creds: &Credentials,
+        m: Mailbox,
+        n: u32,
+        entry: AuditEntry,
+    ) -> Result<MailboxSession, Refusal> {
+        let now = self.inner.clock.now();
+        let inactive_days = self.inner.config.accounts.mailbox_inactive_days;
+        self.inner
+            .store
+            .mailboxes()
+            .attempt_succeeded(m.id, auth.account.id, n, Some(now))
+            .await?;
+        self.forgive_client(auth.caller).await;
+        if let Some(since) = m.inactive_since(now, inactive_days) {
+            let detail = format!(
+                "right password, mailbox inactive since {} (unused {inactive_days} days)",
+                rfc3339(since)
+            );
+            return Err(self
+                .refuse(vec![], entry.detail(detail), Code::MailboxInactive.into())
+                .await);
+        }
+        self.inner.mailboxes_seen.remember(
+            m.imax_id.as_str(),
+            creds.password.expose(),
+            m.auth_epoch,
+        );
+        Ok(MailboxSession { auth, mailbox: m })
     }
 }
