@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 /// mimalloc instead of the system allocator: a request allocates and frees many small buffers
 /// on two or more threads, where glibc's malloc spent about a tenth of the gateway's CPU time
-/// under load (README, Performance).
+/// under load (docs/performance.md).
 ///
 /// Two of its defaults kept memory the gateway had freed: arenas committed up front (built
 /// with `MI_DEFAULT_ARENA_EAGER_COMMIT=0` instead, `.cargo/config.toml`) and freed pages given

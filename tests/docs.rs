@@ -1,5 +1,6 @@
 //! The documents in `docs/` stay true: every rule R1–R26 is stated in `docs/rules.md`, and every
-//! source file, function and test it names exists.
+//! source file, function and test it names exists; every refusal code and every setting is
+//! documented; the README stays short and no document links to a file that is not there.
 
 use std::path::Path;
 
@@ -76,18 +77,97 @@ fn every_rule_is_stated_with_places_and_tests_that_exist() {
     assert!(missing.is_empty(), "docs/rules.md: {missing:#?}");
 }
 
-/// Every refusal code, of the doors and of administration, is in the README's tables with its
-/// status, so a code a client or an operator meets is always explained.
+/// Every refusal code, of the doors and of administration, is in the tables of
+/// `docs/refusals.md` with its status, so a code a client or an operator meets is always
+/// explained.
 #[test]
-fn every_refusal_code_is_documented_in_the_readme() {
-    let readme = read(&root().join("README.md"));
+fn every_refusal_code_is_documented_in_docs_refusals() {
+    let text = read(&root().join("docs/refusals.md"));
     let missing: Vec<&str> = imax_gateway::error::Code::ALL
         .iter()
         .map(|c| c.as_str())
-        .filter(|c| !readme.contains(&format!("| `{c}` |")))
+        .filter(|c| !text.contains(&format!("| `{c}` |")))
         .collect();
     assert!(
         missing.is_empty(),
-        "not in the README's tables: {missing:?}"
+        "not in docs/refusals.md's tables: {missing:?}"
+    );
+}
+
+/// The Markdown files a reader follows links through: the README and every file in `docs/`.
+fn documents() -> Vec<std::path::PathBuf> {
+    let mut files = vec![root().join("README.md")];
+    let mut docs: Vec<_> = std::fs::read_dir(root().join("docs"))
+        .expect("docs/")
+        .map(|e| e.expect("an entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "md"))
+        .collect();
+    docs.sort();
+    files.extend(docs);
+    files
+}
+
+/// The targets of a Markdown text's inline links (`[text](target)`), without any `#fragment`,
+/// leaving out web addresses and links within the page.
+fn relative_links(text: &str) -> Vec<&str> {
+    text.match_indices("](")
+        .filter_map(|(i, _)| {
+            let rest = &text[i + 2..];
+            let target = &rest[..rest.find(')')?];
+            let target = target.split('#').next().unwrap_or_default();
+            let relative = !target.is_empty()
+                && !target.contains(char::is_whitespace)
+                && !target.contains("://")
+                && !target.starts_with("mailto:");
+            relative.then_some(target)
+        })
+        .collect()
+}
+
+/// The README is read in ten minutes: under 450 lines, the rest in `docs/`; and every relative
+/// link in it and in `docs/*.md` points at a file that exists, so moving a section cannot
+/// leave a reader at a dead end.
+#[test]
+fn the_readme_stays_short() {
+    let readme = read(&root().join("README.md"));
+    let lines = readme.lines().count();
+    assert!(
+        lines < 450,
+        "README.md has {lines} lines; move detail to docs/"
+    );
+    let mut broken = Vec::new();
+    for file in documents() {
+        let text = read(&file);
+        let dir = file.parent().expect("a directory");
+        for target in relative_links(&text) {
+            if !dir.join(target).exists() {
+                broken.push(format!("{}: {target}", file.display()));
+            }
+        }
+    }
+    assert!(broken.is_empty(), "links to missing files: {broken:#?}");
+}
+
+/// Every key of `examples/imax.toml` (the embedded defaults, what `imax config example`
+/// prints) has its row in the reference table of `docs/configuration.md`.
+#[test]
+fn every_setting_is_in_the_configuration_reference() {
+    let reference = read(&root().join("docs/configuration.md"));
+    let mut section = String::new();
+    let mut missing = Vec::new();
+    for line in read(&root().join("examples/imax.toml")).lines() {
+        let line = line.trim();
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            section = format!("{name}.");
+        } else if let Some((key, _)) = line.split_once('=').filter(|_| !line.starts_with('#')) {
+            let setting = format!("{section}{}", key.trim());
+            if !reference.contains(&format!("| `{setting}` |")) {
+                missing.push(setting);
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "not in docs/configuration.md: {missing:?}"
     );
 }

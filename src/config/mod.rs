@@ -161,7 +161,7 @@ pub struct Limits {
     pub page_size: u32,
     /// PostgreSQL sessions a node opens for its statements (besides four that carry bodies'
     /// chunks; at least 2). Few on purpose: on a small database server, more sessions than its
-    /// cores mostly wait for one another (README, Performance).
+    /// cores mostly wait for one another (docs/performance.md).
     pub postgres_sessions: u32,
 }
 

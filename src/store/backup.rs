@@ -18,7 +18,7 @@
 //! Restore copies the set into an empty data directory (and the audit files to the paths the
 //! configuration names), then opens the store, which migrates an older schema, and runs
 //! `imax admin check` over it. On PostgreSQL the database holds the bodies too: back up with
-//! `pg_dump` (README, "Operations").
+//! `pg_dump` (docs/operations.md, "PostgreSQL").
 
 use crate::ground::private;
 use crate::store::{self, Engine, Store};
