@@ -62,7 +62,7 @@ pub struct Manifest {
 
 #[derive(Debug, thiserror::Error)]
 pub enum BackupError {
-    #[error("on PostgreSQL the database holds the message bodies too: back it up with pg_dump (README, \"Operations\")")]
+    #[error("on PostgreSQL the database holds the message bodies too: back it up with pg_dump (docs/operations.md)")]
     Postgres,
     #[error("{0} is not empty: back up or restore into an empty or new directory")]
     NotEmpty(PathBuf),
