@@ -4,12 +4,26 @@
 
 use crate::helpers::*;
 
+/// The browser door's source files, in `src/web` and its folders.
+fn web_sources(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).expect("src/web") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            web_sources(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
 /// Every `.route("path", …post(…)…)` declared in the browser door's modules.
 fn post_routes() -> Vec<String> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/web");
     let mut routes = Vec::new();
-    for entry in std::fs::read_dir(&dir).expect("src/web") {
-        let text = std::fs::read_to_string(entry.expect("entry").path()).expect("read");
+    let mut files = Vec::new();
+    web_sources(&dir, &mut files);
+    for file in files {
+        let text = std::fs::read_to_string(file).expect("read");
         // Routes declared in a loop (`for base in ["/a", "/b"] { … format!("{base}/x") … }`).
         let bases: Vec<String> = text
             .split("for base in [")
