@@ -1,0 +1,82 @@
+use super::*;
+
+#[test]
+fn example_file_is_the_defaults() {
+    let parsed: Config = toml::from_str(EXAMPLE).expect("example parses");
+    let a = toml::to_string(&parsed).expect("ser");
+    let b = toml::to_string(&Config::default()).expect("ser");
+    assert_eq!(a, b, "examples/imax.toml must state the embedded defaults");
+}
+
+#[test]
+fn env_overrides_file_and_unknown_keys_are_refused() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("c.toml");
+    std::fs::write(
+        &path,
+        "listen = \"127.0.0.1:9000\"\n[limits]\nmax_file_bytes = 10\n",
+    )
+    .expect("write");
+    let env = vec![
+        ("IMAX_LIMITS_MAX_FILE_BYTES".to_string(), "2048".to_string()),
+        ("IMAX_DATA_DIR".to_string(), "/srv/imax".to_string()),
+        ("PATH".to_string(), "/bin".to_string()),
+    ];
+    let c = Config::load(Some(&path), env).expect("loads");
+    assert_eq!(c.listen.port(), 9000);
+    assert_eq!(c.limits.max_file_bytes, 2048);
+    assert_eq!(c.data_dir, PathBuf::from("/srv/imax"));
+
+    let bad = vec![("IMAX_NO_SUCH".to_string(), "1".to_string())];
+    assert!(matches!(
+        Config::load(None, bad),
+        Err(ConfigError::UnknownEnv { .. })
+    ));
+    // Read as the setting's type: digits stay a string where a string is meant; a word
+    // where a number is meant is refused, naming the variable.
+    let digits = vec![("IMAX_SMTP_CA_FILE".to_string(), "2026".to_string())];
+    let c = Config::load(None, digits).expect("a file name of digits");
+    assert_eq!(c.smtp.ca_file, "2026");
+    let word = vec![("IMAX_LIMITS_MAX_FILE_BYTES".to_string(), "lots".to_string())];
+    match Config::load(None, word) {
+        Err(ConfigError::Invalid(why)) => assert!(why.contains("IMAX_LIMITS_MAX_FILE_BYTES")),
+        other => panic!("expected Invalid, got {other:?}"),
+    }
+    std::fs::write(&path, "lisen = \"127.0.0.1:9000\"\n").expect("write");
+    assert!(Config::load(Some(&path), Vec::new()).is_err());
+}
+
+#[test]
+fn a_database_url_is_printed_without_its_password() {
+    for (url, shown) in [
+        (
+            "postgres://imax:s3cret@db.example:5432/imax",
+            "postgres://imax:***@db.example:5432/imax",
+        ),
+        (
+            "mysql://imax:pa/ss?w#rd@db/imax",
+            "mysql://imax:***@db/imax",
+        ),
+        (
+            "postgres://db/imax?user=imax&password=s3cret&sslmode=require",
+            "postgres://db/imax?user=imax&password=***&sslmode=require",
+        ),
+        (
+            "sqlite:///var/lib/imax/imax.db",
+            "sqlite:///var/lib/imax/imax.db",
+        ),
+        ("imax:s3cret@db", "(a database URL, not shown)"),
+    ] {
+        assert_eq!(redacted_url(url), shown);
+    }
+    let config = Config {
+        database_url: "mysql://imax:s3cret@db/imax".into(),
+        ..Config::default()
+    };
+    let refused = config
+        .validate()
+        .expect_err("not a supported database")
+        .to_string();
+    assert!(refused.contains("mysql://imax:***@db/imax"), "{refused}");
+    assert!(!refused.contains("s3cret"), "{refused}");
+}
