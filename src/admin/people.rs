@@ -73,11 +73,7 @@ impl Admin {
     /// never a coordinator's, and the ID's letter must agree with the affiliation.
     fn affiliation_for(&self, mid: &MId, asked: Option<Affiliation>) -> AdminResult<Affiliation> {
         let letter = mid.as_str().chars().next().unwrap_or('M');
-        let affiliation = asked.unwrap_or(match letter {
-            'H' => Affiliation::HudStaff,
-            'C' => Affiliation::Contractor,
-            _ => Affiliation::Industry,
-        });
+        let affiliation = asked.unwrap_or(Affiliation::issued_with(letter));
         let hud = matches!(self.actor, Actor::Operator | Actor::HelpDesk(_));
         if affiliation != Affiliation::Industry && !hud {
             return Err(forbidden(format!(

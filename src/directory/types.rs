@@ -64,6 +64,15 @@ impl Affiliation {
             Affiliation::Industry => 'M',
         }
     }
+    /// The affiliation whose IDs Secure Systems issues with `letter` (the inverse of
+    /// [`Affiliation::id_letter`]): only a default for HUD's own choice when it makes an M-ID.
+    pub fn issued_with(letter: char) -> Affiliation {
+        [Affiliation::HudStaff, Affiliation::Contractor]
+            .into_iter()
+            .find(|a| a.id_letter() == letter)
+            .unwrap_or(Affiliation::Industry)
+    }
+
     /// HUD's own people (staff and contractors): HUD's mailbox, HUD's recertification window.
     pub fn is_hud(self) -> bool {
         !matches!(self, Affiliation::Industry)

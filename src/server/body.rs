@@ -135,13 +135,7 @@ where
                 } else {
                     (allowance, false)
                 };
-                let deadline = start + limit;
-                let timer = this
-                    .timer
-                    .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
-                if timer.deadline() != deadline {
-                    timer.as_mut().reset(deadline);
-                }
+                let timer = armed(this.timer, start + limit);
                 match timer.as_mut().poll(cx) {
                     Poll::Ready(()) => {
                         *this.failed = true;
@@ -281,4 +275,17 @@ async fn finish(mut body: axum::body::Body) {
             return;
         }
     }
+}
+
+/// The timer in `slot`, made or moved to fire at `deadline` (one allocation per body or
+/// stream, however often its deadline moves).
+pub(super) fn armed(
+    slot: &mut Option<Pin<Box<tokio::time::Sleep>>>,
+    deadline: tokio::time::Instant,
+) -> &mut Pin<Box<tokio::time::Sleep>> {
+    let timer = slot.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+    if timer.deadline() != deadline {
+        timer.as_mut().reset(deadline);
+    }
+    timer
 }

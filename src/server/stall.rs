@@ -87,13 +87,7 @@ impl<F: Future<Output = ()>> Future for WatchedStream<F> {
             *this.timer = None;
             return Poll::Pending;
         };
-        let deadline = since + *this.send_timeout;
-        let timer = this
-            .timer
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
-        if timer.deadline() != deadline {
-            timer.as_mut().reset(deadline);
-        }
+        let timer = super::body::armed(this.timer, since + *this.send_timeout);
         match timer.as_mut().poll(cx) {
             Poll::Ready(()) => {
                 // Dropping the stream's task (and with it its handles) resets the stream.
