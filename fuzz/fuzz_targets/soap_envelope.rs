@@ -8,7 +8,8 @@
 #![no_main]
 
 use imax_gateway::s2s::envelope;
-use imax_gateway::s2s::scan::Scanner;
+use imax_gateway::s2s::envelope::Extent;
+use imax_gateway::s2s::scan::{Fed, Scanner};
 use libfuzzer_sys::fuzz_target;
 
 /// Scans `pieces` as the door does; the skeleton, the content and the first error.
@@ -16,16 +17,15 @@ fn scan(pieces: &[&[u8]]) -> (Vec<u8>, Vec<u8>, Option<String>) {
     let mut s = Scanner::new(16 * 1024, 64 * 1024);
     let mut content = Vec::new();
     for piece in pieces {
-        match s.feed(piece) {
+        match s.feed(piece, &mut content) {
             Ok(fed) => {
-                if fed.content_started {
+                if fed == Fed::ContentStarted {
                     // What the door does at that moment: parse the credentials so far.
-                    let _ = envelope::parse(s.skeleton(), true).map(|e| {
+                    let _ = envelope::parse(s.skeleton(), Extent::Prefix).map(|e| {
                         let _ = e.person();
                         let _ = e.mailbox();
                     });
                 }
-                content.extend_from_slice(&fed.content);
             }
             Err(e) => return (s.skeleton().to_vec(), content, Some(e.to_string())),
         }
@@ -58,13 +58,13 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(whole.1, split.1, "feeding in pieces changed the content");
     }
     if whole.2.is_none() {
-        if let Ok(env) = envelope::parse(&whole.0, false) {
+        if let Ok(env) = envelope::parse(&whole.0, Extent::Whole) {
             let _ = env.person();
             let _ = env.request();
         }
     }
     // The parser alone, on raw bytes (as if the scanner had passed them).
-    if let Ok(env) = envelope::parse(rest, false) {
+    if let Ok(env) = envelope::parse(rest, Extent::Whole) {
         let _ = env.person();
         let _ = env.request();
     }

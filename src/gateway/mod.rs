@@ -32,12 +32,14 @@ mod mailbox;
 mod messages;
 mod passwords;
 pub mod profile;
+mod receive;
 mod refusals;
 mod send;
 
 pub use delivery::Delivery;
 
-pub use send::{SendRequest, Upload};
+pub use receive::{Content, Upload};
+pub use send::SendRequest;
 use std::net::IpAddr;
 use std::sync::Arc;
 

@@ -3,7 +3,7 @@
 //! recipient chosen (the sender's choice, checked against the directory's administrator for
 //! the header's project), duplicates refused, and the message committed.
 
-use super::{Gateway, MailboxSession};
+use super::{Gateway, MailboxSession, Upload};
 use crate::access::Operation;
 use crate::config::Misrouted;
 use crate::directory::{ImaxId, Mailbox, MailboxKind, Recipient};
@@ -13,27 +13,8 @@ use crate::store::bodies::StageError;
 use crate::store::messages::Duplicate;
 use crate::store::CommitError;
 use crate::store::{DuplicateQuery, Effect, FileContext, NewMessage, StagedBody};
-use crate::tracs::{self, FileKind, Report, Scanner};
+use crate::tracs::{self, FileKind, Report};
 use time::Duration;
-
-/// A file body being received: staged to disk and read by the TRACS checker on the way, so
-/// the check needs no second read.
-#[derive(Debug)]
-pub struct Upload {
-    body: StagedBody,
-    scan: Scanner,
-}
-
-impl Upload {
-    pub async fn write(&mut self, chunk: &[u8]) -> Result<(), StageError> {
-        self.body.write(chunk).await?;
-        self.scan.feed(chunk);
-        Ok(())
-    }
-    pub fn size(&self) -> u64 {
-        self.body.size()
-    }
-}
 
 /// What the sender asks for, besides the body.
 #[derive(Debug, Clone, Copy, Default)]
@@ -102,18 +83,6 @@ fn problems(report: &Report) -> Vec<String> {
 }
 
 impl Gateway {
-    /// Starts receiving a file body, bounded by the size limit.
-    pub fn stage_body(&self) -> Result<Upload, Refusal> {
-        Ok(Upload {
-            body: self
-                .inner
-                .store
-                .bodies
-                .stage(self.inner.config.limits.max_file_bytes)?,
-            scan: Scanner::new(),
-        })
-    }
-
     /// Stores a received file and returns its receipt. The body is durable before the row is
     /// committed, and the row before the receipt is returned.
     #[tracing::instrument(name = "send_file", skip_all, fields(bytes = upload.body.size()))]

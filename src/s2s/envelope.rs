@@ -89,9 +89,19 @@ enum Ns {
     Other,
 }
 
-/// Parses `xml`. With `partial`, an envelope cut short (the prefix before the file content)
-/// yields what it holds so far instead of an error.
-pub fn parse(xml: &[u8], partial: bool) -> Result<Envelope, Refusal> {
+/// How much of an envelope the bytes given to [`parse`] hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Extent {
+    /// The whole envelope: it must be complete and well-formed.
+    Whole,
+    /// The prefix before the file content: cut short, it yields what it holds so far (the
+    /// credentials) instead of an error.
+    Prefix,
+}
+
+/// Parses `xml`, which holds the envelope to the `extent` given.
+pub fn parse(xml: &[u8], extent: Extent) -> Result<Envelope, Refusal> {
+    let partial = extent == Extent::Prefix;
     let mut reader = NsReader::from_reader(xml);
     reader.config_mut().trim_text(true);
     let mut buf = Vec::new();
@@ -379,7 +389,7 @@ mod tests {
     #[test]
     fn parses_a_list_request_with_its_token() {
         let x = doc(TOKEN, "<t:ListMessages><t:mailbox>TRACM10001</t:mailbox><t:mailboxPassword>x</t:mailboxPassword><t:folder>sentToTracs</t:folder><t:since>2026-01-01T00:00:00Z</t:since></t:ListMessages>");
-        let env = parse(x.as_bytes(), false).expect("parses");
+        let env = parse(x.as_bytes(), Extent::Whole).expect("parses");
         let person = env.person().expect("token");
         assert_eq!(person.principal, "M10001");
         assert_eq!(person.password.expose(), "p&w");
@@ -396,7 +406,7 @@ mod tests {
     fn refuses_wrong_namespaces_doctype_and_unknown_entities() {
         let wrong = doc(TOKEN, "<ListMessages><t:folder>x</t:folder></ListMessages>");
         assert_eq!(
-            parse(wrong.as_bytes(), false).err().map(|r| r.code),
+            parse(wrong.as_bytes(), Extent::Whole).err().map(|r| r.code),
             Some(Code::MalformedRequest)
         );
         let dtd = format!(
@@ -406,19 +416,19 @@ mod tests {
                 "<t:GetMessage><t:messageId>&e;</t:messageId></t:GetMessage>"
             )
         );
-        assert!(parse(dtd.as_bytes(), false).is_err());
+        assert!(parse(dtd.as_bytes(), Extent::Whole).is_err());
         let ent = doc(
             "",
             "<t:GetMessage><t:messageId>&e;</t:messageId></t:GetMessage>",
         );
-        assert!(parse(ent.as_bytes(), false).is_err());
+        assert!(parse(ent.as_bytes(), Extent::Whole).is_err());
         let soap12 = r#"<e:Envelope xmlns:e="http://www.w3.org/2003/05/soap-envelope"><e:Body/></e:Envelope>"#;
-        assert!(parse(soap12.as_bytes(), false).is_err());
+        assert!(parse(soap12.as_bytes(), Extent::Whole).is_err());
         let digest = doc(
             &TOKEN.replace("#PasswordText", "#PasswordDigest"),
             "<t:ChangePassword><t:newPassword>x</t:newPassword></t:ChangePassword>",
         );
-        assert!(parse(digest.as_bytes(), false)
+        assert!(parse(digest.as_bytes(), Extent::Whole)
             .expect("parses")
             .person()
             .is_err());
@@ -428,9 +438,9 @@ mod tests {
     fn partial_prefix_yields_credentials() {
         let x = doc(TOKEN, "<t:SendFile><t:mailbox>TRACM10001</t:mailbox><t:mailboxPassword>x</t:mailboxPassword><t:fileName>a</t:fileName><t:content>");
         let cut = &x[..x.find("<t:content>").expect("content") + "<t:content>".len()];
-        let env = parse(cut.as_bytes(), true).expect("partial parse");
+        let env = parse(cut.as_bytes(), Extent::Prefix).expect("partial parse");
         assert_eq!(env.operation.as_deref(), Some("SendFile"));
         assert_eq!(env.person().expect("person").principal, "M10001");
-        assert!(parse(cut.as_bytes(), false).is_err());
+        assert!(parse(cut.as_bytes(), Extent::Whole).is_err());
     }
 }

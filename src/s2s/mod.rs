@@ -9,7 +9,10 @@
 //! (comments, whitespace, CDATA, processing instructions, MTOM preamble, part headers): a
 //! stranger makes the gateway read at most that and one read buffer (issue 25, item 2).
 
+mod body;
+mod content;
 pub mod envelope;
+mod framing;
 mod mtom;
 pub mod multipart;
 mod operations;
@@ -29,11 +32,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Router};
 use base64::Engine;
+use body::Stage;
 use bytes::Bytes;
-use envelope::Request;
+use envelope::{Extent, Request};
+use framing::{malformed, Found, Framing, Plain, Pumped};
 use futures_util::StreamExt;
-use scan::{ScanError, Scanner};
-use std::sync::atomic::{AtomicBool, Ordering};
 
 pub const WSDL: &str = include_str!("../../schemas/imax-s2s.wsdl");
 pub const XSD: &str = include_str!("../../schemas/imax-s2s.xsd");
@@ -131,18 +134,26 @@ async fn post_call(
     // MTOM/XOP: a multipart/related request, and the answer of GetMessage in kind when the
     // client sent one or says it takes one.
     let reply_mtom = mtom::wanted(&headers);
-    let cut = AtomicBool::new(false);
-    let result = match mtom::request_boundary(&headers) {
-        Some(Ok(related)) => mtom::handle(&gw, caller, &related, body, reply_mtom, &cut).await,
-        Some(Err(r)) => Err(r),
-        None => handle(&gw, caller, body, reply_mtom, &cut).await,
+    let limits = &gw.config().limits;
+    let (result, cut) = match mtom::request_boundary(&headers) {
+        Some(Ok(related)) => {
+            let mut framing = mtom::Mtom::new(body, limits, related);
+            let result = call(&gw, caller, &mut framing, reply_mtom).await;
+            (result, framing.body().cut)
+        }
+        Some(Err(r)) => (Err(r), false),
+        None => {
+            let mut framing = Plain::new(body, limits);
+            let result = call(&gw, caller, &mut framing, reply_mtom).await;
+            (result, framing.body().cut)
+        }
     };
     let mut response = match result {
         Ok(r) => r,
         Err(refusal) => fault_response(&refusal, id.as_ref().map(|Extension(i)| i)),
     };
     // HTTP/2 has no such header: there the stream alone ends.
-    if cut.load(Ordering::Relaxed) && version < Version::HTTP_2 {
+    if cut && version < Version::HTTP_2 {
         response
             .headers_mut()
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
@@ -150,199 +161,60 @@ async fn post_call(
     response
 }
 
-fn scan_refusal(e: ScanError) -> Refusal {
-    match e {
-        ScanError::ContentTooLarge => Refusal::new(Code::FileTooLarge),
-        other => Refusal::with_detail(
-            Code::MalformedRequest,
-            format!("{}.", capitalise(&other.to_string())),
-        ),
-    }
-}
-
-fn capitalise(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_uppercase().chain(c).collect(),
-        None => String::new(),
-    }
-}
-
-/// Why a request body could not be read to its end.
-fn body_refusal(e: &axum::Error) -> Refusal {
-    match crate::server::body::BodyTooSlow::find(e) {
-        Some(slow) if slow.stalled => Refusal::with_detail(
-            Code::MalformedRequest,
-            "The request body stopped arriving before it was complete.",
-        ),
-        Some(_) => Refusal::with_detail(
-            Code::MalformedRequest,
-            "The request body arrived too slowly (below limits.body_min_rate_bytes_per_sec); it was not stored.",
-        ),
-        None => Refusal::with_detail(
-            Code::MalformedRequest,
-            "The request body could not be read to its end.",
-        ),
-    }
-}
-
-/// How long a refused request's remaining body is read before the connection is given up.
-const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(5);
-
-/// Reads and discards what is left of a refused request, bounded in bytes and time, so the
-/// client reads the Fault instead of a reset connection. When the body did not end within
-/// those bounds, `cut` is set: the connection is not reused (HTTP/1.1's `Connection: close`),
-/// so a client does not send its next request on a connection about to close.
-async fn drain(stream: &mut axum::body::BodyDataStream, limit: u64, cut: &AtomicBool) {
-    let discard = async {
-        let mut seen = 0u64;
-        loop {
-            match stream.next().await {
-                None => return true,
-                Some(Err(_)) => return false,
-                Some(Ok(chunk)) => {
-                    seen += chunk.len() as u64;
-                    if seen > limit {
-                        return false;
-                    }
-                }
-            }
-        }
-    };
-    let whole = tokio::time::timeout(DRAIN_TIME, discard)
-        .await
-        .unwrap_or(false);
-    if !whole {
-        cut.store(true, Ordering::Relaxed);
-    }
-}
-
-/// How much of a refused request's rest is read (and discarded, unparsed) before the
-/// connection is closed: after the credentials were accepted, about a whole file (a client
-/// that meant well reads its Fault and keeps its connection); before, sixteen times the
-/// envelope cap (1 MiB by default), so a modest request refused before sign-in still leaves
-/// the connection usable while a stranger's costs at most that, within [`DRAIN_TIME`]
-/// (issue 25, item 2).
-fn drain_limit(limits: &crate::config::Limits, signed_in: bool) -> u64 {
-    if signed_in {
-        limits.max_file_bytes.saturating_mul(3) / 2 + (1 << 20)
-    } else {
-        (limits.max_envelope_bytes as u64).saturating_mul(16)
-    }
-}
-
-/// The bytes taken from a request body before its credentials were checked (or the request
-/// ended or was refused), recorded once as `imax_s2s_precredential_bytes`: what a stranger
-/// can make the gateway read, bounded by `limits.max_envelope_bytes` and one read buffer.
-struct PreCredential {
-    bytes: u64,
-    open: bool,
-}
-
-impl PreCredential {
-    fn new() -> Self {
-        PreCredential {
-            bytes: 0,
-            open: true,
-        }
-    }
-
-    /// Counts bytes taken while the credentials are still unchecked.
-    fn take(&mut self, n: usize) {
-        if self.open {
-            self.bytes += n as u64;
-        }
-    }
-
-    /// The credentials are being checked now: nothing after counts.
-    fn close(&mut self) {
-        if std::mem::replace(&mut self.open, false) {
-            metrics::histogram!("imax_s2s_precredential_bytes").record(self.bytes as f64);
-        }
-    }
-
-    fn checked(&self) -> bool {
-        !self.open
-    }
-}
-
-impl Drop for PreCredential {
-    fn drop(&mut self) {
-        self.close();
-    }
-}
-
-async fn handle(
+/// One SOAP call, in either framing: the envelope read up to its content (or its end); when
+/// the content starts, the credentials before it checked and the file taken through the
+/// core's one upload pump ([`Gateway::receive`]); then the operation the whole envelope names.
+async fn call(
     gw: &Gateway,
     caller: Caller,
-    body: Body,
+    framing: &mut impl Framing,
     reply_mtom: bool,
-    cut: &AtomicBool,
 ) -> Result<Response, Refusal> {
-    let limits = &gw.config().limits;
-    // The scanner counts every byte outside the file content against the envelope cap, so
-    // before the credentials (which come before the content) at most the cap is read, plus
-    // the rest of the piece in which it was passed (issue 25, item 2).
-    let mut scanner = Scanner::new(limits.max_envelope_bytes, limits.max_file_bytes);
-    let mut stream = body.into_data_stream();
-    let mut upload: Option<(Upload, MailboxSession)> = None;
-    let mut pre = PreCredential::new();
-    // The server paces every request body (a stall or a dribble ends it with BodyTooSlow).
-    while let Some(chunk) = stream.next().await {
-        let chunk = match chunk {
-            Ok(c) => c,
-            Err(e) => {
-                let r = body_refusal(&e);
-                return Err(match upload.take() {
-                    Some((_, session)) => gw.abandon_send(&session, r).await,
-                    None => r,
-                });
-            }
-        };
-        pre.take(chunk.len());
-        let fed = match scanner.feed(&chunk) {
-            Ok(f) => f,
-            Err(e) => {
-                pre.close();
-                let limit = drain_limit(limits, upload.is_some());
-                let r = scan_refusal(e);
-                let r = match upload.take() {
-                    Some((_, session)) => gw.abandon_send(&session, r).await,
-                    None => r,
-                };
-                drain(&mut stream, limit, cut).await;
-                return Err(r);
-            }
-        };
-        if fed.content_started {
-            pre.close();
-            match start_upload(gw, caller, scanner.skeleton()).await {
-                Ok(u) => upload = Some(u),
-                Err(r) => {
-                    drain(&mut stream, drain_limit(limits, false), cut).await;
-                    return Err(r);
-                }
-            }
+    let upload = match framing.advance().await {
+        Ok(Found::End) => None,
+        Ok(Found::ContentStarts) => Some(receive(gw, caller, framing).await?),
+        Ok(Found::Content(_)) => return Err(malformed("Only SendFile carries content.")),
+        Err(r) => {
+            framing.body().drain(Stage::Stranger).await;
+            return Err(r);
         }
-        if let (false, Some((staged, session))) = (fed.content.is_empty(), upload.as_mut()) {
-            if let Err(e) = staged.write(&fed.content).await {
-                let r = Refusal::from(e);
-                let r = gw.abandon_send(session, r).await;
-                drain(&mut stream, drain_limit(limits, true), cut).await;
-                return Err(r);
-            }
-        }
-    }
-    pre.close();
-    scanner.finish().map_err(scan_refusal)?;
-    let env = envelope::parse(scanner.skeleton(), false)?;
-    if env.xop_include.is_some() {
-        return Err(Refusal::with_detail(
-            Code::MalformedRequest,
-            "The content is an xop:Include, but the request is not multipart/related (MTOM).",
-        ));
-    }
+    };
+    framing.body().pre.close();
+    let env = framing.envelope()?;
     dispatch(gw, caller, env, upload, reply_mtom).await
+}
+
+/// The content started: the credentials before it are checked, then the file is received
+/// for the open mailbox. A refused request's rest is drained (issue 25, item 2).
+async fn receive(
+    gw: &Gateway,
+    caller: Caller,
+    framing: &mut impl Framing,
+) -> Result<(Upload, MailboxSession), Refusal> {
+    framing.body().pre.close();
+    let session = match authorize_upload(gw, caller, framing.skeleton()).await {
+        Ok(s) => s,
+        Err(r) => {
+            framing.body().drain(Stage::Stranger).await;
+            return Err(r);
+        }
+    };
+    let mut content = Pumped {
+        framing,
+        started: false,
+    };
+    match gw.receive(&session, &mut content).await {
+        Ok(upload) => Ok((upload, session)),
+        Err(r) => {
+            let stage = if content.started {
+                Stage::Receiving
+            } else {
+                Stage::Stranger
+            };
+            content.framing.body().drain(stage).await;
+            Err(r)
+        }
+    }
 }
 
 /// Calls the operation an envelope names, with the upload its content went to.
@@ -409,25 +281,21 @@ async fn dispatch(
     }
 }
 
-/// Checks the credentials that precede the content and opens the staging body.
-async fn start_upload(
+/// Checks the credentials that precede the content (R9, R10): the mailbox session the
+/// file is received for.
+async fn authorize_upload(
     gw: &Gateway,
     caller: Caller,
     prefix: &[u8],
-) -> Result<(Upload, MailboxSession), Refusal> {
-    let env = envelope::parse(prefix, true)?;
+) -> Result<MailboxSession, Refusal> {
+    let env = envelope::parse(prefix, Extent::Prefix)?;
     if env.operation.as_deref() != Some("SendFile") {
-        return Err(Refusal::with_detail(
-            Code::MalformedRequest,
-            "Only SendFile carries content.",
-        ));
+        return Err(malformed("Only SendFile carries content."));
     }
     let person = env.person()?;
     let mailbox = env.mailbox()?;
-    let session = gw
-        .authorize_mailbox(caller, &person, Operation::SendFile, &mailbox)
-        .await?;
-    Ok((gw.stage_body()?, session))
+    gw.authorize_mailbox(caller, &person, Operation::SendFile, &mailbox)
+        .await
 }
 
 /// The GetMessage response, with the content base64-encoded on the fly as the delivery hands

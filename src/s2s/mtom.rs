@@ -7,23 +7,21 @@
 //! store. GetMessage answers in kind, the file as a binary part, when the request came as MTOM
 //! or its `Accept` names `multipart/related`.
 
+use super::body::RequestBody;
+use super::envelope::{self, Extent};
+use super::framing::{malformed, scan_refusal, Found, Framing};
 use super::multipart::{header, Piece, SplitError, Splitter, MAX_BOUNDARY};
-use super::{
-    body_refusal, dispatch, drain, drain_limit, envelope, reply, scan_refusal, start_upload,
-    PreCredential, Scanner,
-};
-use crate::error::{Code, Refusal};
-use crate::gateway::{Caller, Delivery, Gateway, MailboxSession, Upload};
+use super::reply;
+use super::scan::{Fed, Scanner};
+use crate::config::Limits;
+use crate::error::Refusal;
+use crate::gateway::Delivery;
 use crate::mailbox::MessageInfo;
 use axum::body::Body;
 use axum::http::{header as http, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use bytes::Bytes;
 use futures_util::StreamExt;
-
-fn malformed(why: impl Into<String>) -> Refusal {
-    Refusal::with_detail(Code::MalformedRequest, why)
-}
 
 /// The media type and parameters of a Content-Type value: (`type/subtype` in lower case,
 /// parameters with lower-case names and unquoted values).
@@ -127,7 +125,7 @@ fn cid_of_href(href: &str) -> Option<String> {
 }
 
 /// Where the parts have got to.
-enum Stage {
+enum Part {
     /// Before the root part.
     Start,
     /// In the root part: the envelope.
@@ -148,6 +146,16 @@ enum Stage {
     },
 }
 
+/// What one piece of the body did.
+enum Next {
+    /// Nothing the door acts on.
+    Read,
+    /// The content element opened in the root.
+    ContentStarts,
+    /// `Mtom::file` holds the next bytes of the file part.
+    File,
+}
+
 /// A SOAP call as MTOM.
 ///
 /// Before the credentials are checked (when SendFile's `<content>` opens in the root part,
@@ -155,227 +163,256 @@ enum Stage {
 /// `limits.max_envelope_bytes` of the body is looked at, counted in raw bytes: the preamble,
 /// the root's part headers and the envelope with everything in it (issue 25, item 2). The
 /// root must come first, and the only other part is the one the Include names, after the
-/// credentials: any other part is refused at its headers, unread.
-pub(super) async fn handle(
-    gw: &Gateway,
-    caller: Caller,
-    related: &Related,
-    body: Body,
-    reply_mtom: bool,
-    cut: &std::sync::atomic::AtomicBool,
-) -> Result<Response, Refusal> {
-    let limits = &gw.config().limits;
-    let cap = limits.max_envelope_bytes as u64;
-    let mut stream = body.into_data_stream();
-    let mut upload: Option<(Upload, MailboxSession)> = None;
-    let abandon = |upload: &mut Option<(Upload, MailboxSession)>, r: Refusal| {
-        let taken = upload.take();
-        async move {
-            match taken {
-                Some((_, session)) => gw.abandon_send(&session, r).await,
-                None => r,
+/// credentials: any other part is refused at its headers, unread. After the credentials the
+/// whole body is bounded too (the file part by the file limit, the epilogue by a mebibyte),
+/// so nobody keeps the gateway reading for ever.
+pub(super) struct Mtom {
+    body: RequestBody,
+    related: Related,
+    splitter: Splitter,
+    scanner: Scanner,
+    part: Part,
+    /// Pieces split but not yet stepped through, last first.
+    pieces: Vec<Piece>,
+    /// The body's current chunk, and how much of it was split.
+    chunk: Bytes,
+    at: usize,
+    /// The envelope cap, the bound on the whole body, and the bytes split so far.
+    cap: u64,
+    max_body: u64,
+    seen: u64,
+    /// The root's `<content>` opened: the credentials before it were accepted.
+    started: bool,
+    /// Inline base64 content decoded from the root (a client may still send a small file so),
+    /// and whether it waits to be handed over.
+    decoded: Vec<u8>,
+    waiting: bool,
+    /// The file part's last piece.
+    file: Vec<u8>,
+}
+
+impl Mtom {
+    pub fn new(body: Body, limits: &Limits, related: Related) -> Mtom {
+        let cap = limits.max_envelope_bytes as u64;
+        Mtom {
+            body: RequestBody::new(body, limits),
+            splitter: Splitter::new(&related.boundary),
+            related,
+            scanner: Scanner::new(limits.max_envelope_bytes, limits.max_file_bytes),
+            part: Part::Start,
+            pieces: Vec::new(),
+            chunk: Bytes::new(),
+            at: 0,
+            cap,
+            max_body: cap
+                .saturating_add(limits.max_file_bytes)
+                .saturating_add(1 << 20),
+            seen: 0,
+            started: false,
+            decoded: Vec::new(),
+            waiting: false,
+            file: Vec::new(),
+        }
+    }
+
+    /// Splits the next bytes of the body into pieces; `false` at the body's end. Before the
+    /// credentials, only what is left of the envelope cap is looked at; the rest of a chunk
+    /// only once they were checked within that.
+    async fn split_next(&mut self) -> Result<bool, Refusal> {
+        while self.at == self.chunk.len() {
+            match self.body.next().await? {
+                None => return Ok(false),
+                Some(chunk) => (self.chunk, self.at) = (chunk, 0),
             }
         }
-    };
-    let mut splitter = Splitter::new(&related.boundary);
-    let mut scanner = Scanner::new(limits.max_envelope_bytes, limits.max_file_bytes);
-    let mut stage = Stage::Start;
-    let mut pieces = Vec::new();
-    let mut pre = PreCredential::new();
-    // After the credentials the whole body is bounded too (the file part by the file limit,
-    // the epilogue by this), so nobody keeps the gateway reading for ever.
-    let max_body = cap
-        .saturating_add(limits.max_file_bytes)
-        .saturating_add(1 << 20);
-    let mut seen = 0u64;
-    while let Some(chunk) = stream.next().await {
-        let chunk = match chunk {
-            Ok(c) => c,
-            Err(e) => return Err(abandon(&mut upload, body_refusal(&e)).await),
+        let rest = self.chunk.len() - self.at;
+        let take = if self.body.pre.checked() {
+            rest
+        } else {
+            let left = self.cap.saturating_sub(self.body.pre.bytes);
+            rest.min(usize::try_from(left).unwrap_or(usize::MAX))
         };
-        let mut rest: &[u8] = &chunk;
-        while !rest.is_empty() {
-            // Before the credentials, only what is left of the envelope cap is looked at; the
-            // rest of the piece only once they were checked within that.
-            let take = if pre.checked() {
-                rest.len()
-            } else {
-                rest.len()
-                    .min(usize::try_from(cap.saturating_sub(pre.bytes)).unwrap_or(usize::MAX))
-            };
-            if take == 0 {
-                pre.close();
-                drain(&mut stream, drain_limit(limits, false), cut).await;
-                return Err(malformed(format!(
-                    "The multipart/related request is larger than {cap} bytes (limits.max_envelope_bytes) before its credentials: the preamble, the envelope's part headers and the envelope count together."
-                )));
-            }
-            let (now, later) = rest.split_at(take);
-            rest = later;
-            pre.take(now.len());
-            seen += now.len() as u64;
-            if seen > max_body {
-                let limit = drain_limit(limits, upload.is_some());
-                let r = malformed(format!(
-                    "The multipart/related request is larger than the gateway accepts ({max_body} bytes)."
-                ));
-                let r = abandon(&mut upload, r).await;
-                drain(&mut stream, limit, cut).await;
-                return Err(r);
-            }
-            pieces.clear();
-            if let Err(e) = splitter.feed(now, &mut pieces) {
-                pre.close();
-                let limit = drain_limit(limits, upload.is_some());
-                let r = abandon(&mut upload, split_refusal(e)).await;
-                drain(&mut stream, limit, cut).await;
-                return Err(r);
-            }
-            for piece in pieces.drain(..) {
-                let at = Step {
-                    gw,
-                    caller,
-                    start: related.start.as_deref(),
-                };
-                match at
-                    .step(&mut scanner, &mut upload, &mut pre, stage, piece)
-                    .await
-                {
-                    Ok(next) => stage = next,
-                    Err(r) => {
-                        pre.close();
-                        let limit = drain_limit(limits, upload.is_some());
-                        let r = abandon(&mut upload, r).await;
-                        drain(&mut stream, limit, cut).await;
-                        return Err(r);
-                    }
-                }
-            }
+        if take == 0 {
+            let cap = self.cap;
+            return Err(malformed(format!(
+                "The multipart/related request is larger than {cap} bytes (limits.max_envelope_bytes) before its credentials: the preamble, the envelope's part headers and the envelope count together."
+            )));
         }
+        let now = &self.chunk[self.at..self.at + take];
+        self.at += take;
+        self.body.pre.take(take);
+        self.seen += take as u64;
+        if self.seen > self.max_body {
+            let max_body = self.max_body;
+            return Err(malformed(format!(
+                "The multipart/related request is larger than the gateway accepts ({max_body} bytes)."
+            )));
+        }
+        self.splitter
+            .feed(now, &mut self.pieces)
+            .map_err(split_refusal)?;
+        self.pieces.reverse();
+        Ok(true)
     }
-    pre.close();
-    if let Err(e) = splitter.finish() {
-        return Err(abandon(&mut upload, split_refusal(e)).await);
-    }
-    let Stage::Done { env, file_seen } = stage else {
-        return Err(abandon(&mut upload, split_refusal(SplitError::Unfinished)).await);
-    };
-    if env.xop_include.is_some() && !file_seen {
-        let r = malformed("No part has the Content-ID the content's xop:Include names.");
-        return Err(abandon(&mut upload, r).await);
-    }
-    dispatch(gw, caller, env, upload, reply_mtom).await
-}
 
-/// What every step of one request needs.
-struct Step<'a> {
-    gw: &'a Gateway,
-    caller: Caller,
-    /// The root's Content-ID, when the Content-Type names it.
-    start: Option<&'a str>,
-}
+    /// The body ended: its closing boundary came, and the part the Include names with it.
+    fn end(&mut self) -> Result<(), Refusal> {
+        self.body.pre.close();
+        self.splitter.finish().map_err(split_refusal)?;
+        let Part::Done { env, file_seen } = &self.part else {
+            return Err(split_refusal(SplitError::Unfinished));
+        };
+        if env.xop_include.is_some() && !file_seen {
+            return Err(malformed(
+                "No part has the Content-ID the content's xop:Include names.",
+            ));
+        }
+        Ok(())
+    }
 
-impl Step<'_> {
-    /// One piece of the body, at `stage`; the stage after it.
-    async fn step(
-        &self,
-        scanner: &mut Scanner,
-        upload: &mut Option<(Upload, MailboxSession)>,
-        pre: &mut PreCredential,
-        stage: Stage,
-        piece: Piece,
-    ) -> Result<Stage, Refusal> {
-        Ok(match (stage, piece) {
-            (Stage::Start, Piece::Part(headers)) => {
-                let (kind, params) = media(header(&headers, "content-type").unwrap_or(""));
-                let xop = kind == "application/xop+xml"
-                    && params
-                        .iter()
-                        .any(|(k, v)| k == "type" && v.eq_ignore_ascii_case("text/xml"));
-                if !(xop || kind == "text/xml") {
-                    return Err(malformed(
-                        "The first part of an MTOM request is the SOAP 1.1 envelope, as application/xop+xml; type=\"text/xml\".",
-                    ));
-                }
-                // The root comes first; a `start` naming another part would put it later.
-                if let Some(start) = self.start {
-                    if header(&headers, "content-id").map(content_id).as_deref() != Some(start) {
-                        return Err(malformed(
-                            "The first part of an MTOM request must be the root the Content-Type's start parameter names.",
-                        ));
-                    }
-                }
-                Stage::Root
+    /// One piece of the body, at the current part; what it did.
+    fn step(&mut self, piece: Piece) -> Result<Next, Refusal> {
+        let mut next = Next::Read;
+        self.part = match (std::mem::replace(&mut self.part, Part::Start), piece) {
+            (Part::Start, Piece::Part(headers)) => {
+                self.root_headers(&headers)?;
+                Part::Root
             }
-            (Stage::Start, Piece::Done) => return Err(malformed("The request has no parts.")),
-            (Stage::Root, Piece::Data(bytes)) => {
-                let fed = scanner.feed(&bytes).map_err(scan_refusal)?;
-                if fed.content_started {
-                    pre.close();
-                    *upload = Some(start_upload(self.gw, self.caller, scanner.skeleton()).await?);
+            (Part::Start, Piece::Done) => return Err(malformed("The request has no parts.")),
+            (Part::Root, Piece::Data(bytes)) => {
+                self.decoded.clear();
+                let fed = self
+                    .scanner
+                    .feed(&bytes, &mut self.decoded)
+                    .map_err(scan_refusal)?;
+                self.waiting = true;
+                if fed == Fed::ContentStarted {
+                    self.started = true;
+                    next = Next::ContentStarts;
                 }
-                // A client may still send a small file inline, as base64.
-                if let (false, Some((staged, _))) = (fed.content.is_empty(), upload.as_mut()) {
-                    staged.write(&fed.content).await.map_err(Refusal::from)?;
-                }
-                Stage::Root
+                Part::Root
             }
-            (Stage::Root, Piece::PartEnd) => {
-                scanner.finish().map_err(scan_refusal)?;
-                let env = envelope::parse(scanner.skeleton(), false)?;
-                let cid = match &env.xop_include {
-                    Some(href) => Some(
-                        cid_of_href(href)
-                            .ok_or_else(|| malformed("An xop:Include's href is not a cid: URL."))?,
-                    ),
-                    None => None,
-                };
-                Stage::AfterRoot { env, cid }
+            (Part::Root, Piece::PartEnd) => self.root_end()?,
+            (Part::AfterRoot { env, cid }, Piece::Part(headers)) => {
+                self.file_headers(cid.as_deref(), &headers)?;
+                Part::File { env }
             }
-            (Stage::AfterRoot { env, cid }, Piece::Part(headers)) => {
-                let id = header(&headers, "content-id").map(content_id);
-                match (&cid, id) {
-                    (Some(want), Some(id)) if *want == id => {
-                        if upload.is_none() {
-                            return Err(malformed("Only SendFile carries content."));
-                        }
-                        Stage::File { env }
-                    }
-                    // Refused at its headers, unread: before the file, nothing but the file.
-                    (Some(_), _) => {
-                        return Err(malformed(
-                            "A part the envelope does not reference comes after the envelope; it was not read. An MTOM request has two parts: the envelope, then the part its xop:Include names.",
-                        ))
-                    }
-                    (None, _) => {
-                        return Err(malformed(
-                            "The envelope references no other part, but the request has one; it was not read.",
-                        ))
-                    }
-                }
-            }
-            (Stage::AfterRoot { env, .. }, Piece::Done) => Stage::Done {
+            (Part::AfterRoot { env, .. }, Piece::Done) => Part::Done {
                 env,
                 file_seen: false,
             },
-            (Stage::File { env }, Piece::Data(bytes)) => {
-                if let Some((staged, _)) = upload.as_mut() {
-                    staged.write(&bytes).await.map_err(Refusal::from)?;
-                }
-                Stage::File { env }
+            (Part::File { env }, Piece::Data(bytes)) => {
+                self.file = bytes;
+                next = Next::File;
+                Part::File { env }
             }
-            (Stage::File { env }, Piece::PartEnd) => Stage::AfterFile { env },
-            (Stage::AfterFile { env }, Piece::Done) => Stage::Done {
+            (Part::File { env }, Piece::PartEnd) => Part::AfterFile { env },
+            (Part::AfterFile { env }, Piece::Done) => Part::Done {
                 env,
                 file_seen: true,
             },
-            (Stage::AfterFile { .. }, Piece::Part(_)) => {
+            (Part::AfterFile { .. }, Piece::Part(_)) => {
                 return Err(malformed(
                     "An MTOM SendFile has two parts: the envelope, then the file.",
                 ))
             }
             (_, _) => return Err(split_refusal(SplitError::Unfinished)),
-        })
+        };
+        Ok(next)
+    }
+
+    /// The first part's headers: the root, the SOAP 1.1 envelope.
+    fn root_headers(&self, headers: &[(String, String)]) -> Result<(), Refusal> {
+        let (kind, params) = media(header(headers, "content-type").unwrap_or(""));
+        let xop = kind == "application/xop+xml"
+            && params
+                .iter()
+                .any(|(k, v)| k == "type" && v.eq_ignore_ascii_case("text/xml"));
+        if !(xop || kind == "text/xml") {
+            return Err(malformed(
+                "The first part of an MTOM request is the SOAP 1.1 envelope, as application/xop+xml; type=\"text/xml\".",
+            ));
+        }
+        // The root comes first; a `start` naming another part would put it later.
+        if let Some(start) = self.related.start.as_deref() {
+            if header(headers, "content-id").map(content_id).as_deref() != Some(start) {
+                return Err(malformed(
+                    "The first part of an MTOM request must be the root the Content-Type's start parameter names.",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The root ended: the whole envelope, and the part its Include names.
+    fn root_end(&mut self) -> Result<Part, Refusal> {
+        self.scanner.finish().map_err(scan_refusal)?;
+        let env = envelope::parse(self.scanner.skeleton(), Extent::Whole)?;
+        let cid = match &env.xop_include {
+            Some(href) => Some(
+                cid_of_href(href)
+                    .ok_or_else(|| malformed("An xop:Include's href is not a cid: URL."))?,
+            ),
+            None => None,
+        };
+        Ok(Part::AfterRoot { env, cid })
+    }
+
+    /// A part after the root: only the one the Include names, refused at its headers, unread,
+    /// otherwise (before the file, nothing but the file).
+    fn file_headers(&self, cid: Option<&str>, headers: &[(String, String)]) -> Result<(), Refusal> {
+        let id = header(headers, "content-id").map(content_id);
+        match (cid, id) {
+            (Some(want), Some(id)) if want == id => {
+                if self.started {
+                    Ok(())
+                } else {
+                    Err(malformed("Only SendFile carries content."))
+                }
+            }
+            (Some(_), _) => Err(malformed(
+                "A part the envelope does not reference comes after the envelope; it was not read. An MTOM request has two parts: the envelope, then the part its xop:Include names.",
+            )),
+            (None, _) => Err(malformed(
+                "The envelope references no other part, but the request has one; it was not read.",
+            )),
+        }
+    }
+}
+
+impl Framing for Mtom {
+    async fn advance(&mut self) -> Result<Found<'_>, Refusal> {
+        loop {
+            if std::mem::take(&mut self.waiting) && !self.decoded.is_empty() {
+                return Ok(Found::Content(&self.decoded));
+            }
+            if let Some(piece) = self.pieces.pop() {
+                match self.step(piece)? {
+                    Next::Read => continue,
+                    Next::ContentStarts => return Ok(Found::ContentStarts),
+                    Next::File => return Ok(Found::Content(&self.file)),
+                }
+            }
+            if !self.split_next().await? {
+                self.end()?;
+                return Ok(Found::End);
+            }
+        }
+    }
+
+    fn skeleton(&self) -> &[u8] {
+        self.scanner.skeleton()
+    }
+
+    fn envelope(&mut self) -> Result<envelope::Envelope, Refusal> {
+        match std::mem::replace(&mut self.part, Part::Start) {
+            Part::Done { env, .. } => Ok(env),
+            _ => Err(split_refusal(SplitError::Unfinished)),
+        }
+    }
+
+    fn body(&mut self) -> &mut RequestBody {
+        &mut self.body
     }
 }
 

@@ -5,12 +5,12 @@
 //! of text. A general XML parser would hold it as one text event, so this scanner walks the
 //! bytes with a small lexer (tags, comments, CDATA, processing instructions, quoted attribute
 //! values), tracks the element path by local name, and when it enters
-//! `Envelope/Body/SendFile/content` it decodes the text there in a stream and leaves the
-//! element empty in the skeleton. Namespaces and everything else are then checked by the real
-//! XML parser on the skeleton (`envelope.rs`), which therefore proves that the streamed element
-//! was where it had to be.
+//! `Envelope/Body/SendFile/content` it decodes the text there in a stream
+//! ([`Base64Text`]) and leaves the element empty in the skeleton. Namespaces and everything
+//! else are then checked by the real XML parser on the skeleton (`envelope.rs`), which
+//! therefore proves that the streamed element was where it had to be.
 
-use base64::Engine;
+use super::content::Base64Text;
 
 const CONTENT_PATH: [&[u8]; 3] = [b"Envelope", b"Body", b"SendFile"];
 const MAX_TAG: usize = 8 * 1024;
@@ -46,14 +46,14 @@ enum State {
     ContentRef,
 }
 
-/// What one chunk of input produced.
-#[derive(Debug, Default)]
-pub struct Fed {
-    /// Decoded file bytes from this chunk.
-    pub content: Vec<u8>,
-    /// True for the chunk in which the content element opened: everything before it (header,
-    /// mailbox credentials, recipient, file name) is now in the skeleton.
-    pub content_started: bool,
+/// What one piece of input did besides adding to the skeleton and the content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fed {
+    /// Nothing else.
+    Read,
+    /// The content element opened in this piece: everything before it (header, mailbox
+    /// credentials, recipient, file name) is now in the skeleton.
+    ContentStarted,
 }
 
 #[derive(Debug)]
@@ -63,12 +63,8 @@ pub struct Scanner {
     max_skeleton: usize,
     tag: Vec<u8>,
     stack: Vec<Vec<u8>>,
-    b64: Vec<u8>,
-    reference: Vec<u8>,
+    content: Base64Text,
     content_seen: bool,
-    content_raw: u64,
-    max_content_raw: u64,
-    padded: bool,
     /// Every byte read outside the file content, whatever construct it belongs to (comments,
     /// whitespace, CDATA, processing instructions, tags, text): what a stranger can make the
     /// gateway read before the credentials are checked (issue 25, item 2).
@@ -92,12 +88,8 @@ impl Scanner {
             max_skeleton,
             tag: Vec::new(),
             stack: Vec::new(),
-            b64: Vec::new(),
-            reference: Vec::new(),
+            content: Base64Text::new(max_content),
             content_seen: false,
-            content_raw: 0,
-            max_content_raw: max_content.saturating_mul(3) / 2 + 64 * 1024,
-            padded: false,
             envelope_raw: 0,
         }
     }
@@ -130,139 +122,129 @@ impl Scanner {
         self.envelope_raw
     }
 
-    pub fn feed(&mut self, chunk: &[u8]) -> Result<Fed, ScanError> {
-        let mut fed = Fed::default();
+    /// Scans the next piece of the request; the file bytes it holds are appended to `content`
+    /// (the caller's buffer, reused from piece to piece).
+    pub fn feed(&mut self, chunk: &[u8], content: &mut Vec<u8>) -> Result<Fed, ScanError> {
+        let mut fed = Fed::Read;
         let mut i = 0;
-        while i < chunk.len() {
-            match self.state {
-                State::Content => {
-                    // Fast path: take the run of text up to the next '<' or '&'.
-                    let rest = &chunk[i..];
-                    let end = memchr::memchr2(b'<', b'&', rest).unwrap_or(rest.len());
-                    // A byte that is neither base64 nor whitespace is refused where it stands,
-                    // whichever piece it arrives in.
-                    let bad = self.take_base64(&rest[..end]);
-                    let upto = bad.unwrap_or(end);
-                    self.content_raw += upto as u64;
-                    if self.content_raw > self.max_content_raw {
-                        return Err(ScanError::ContentTooLarge);
-                    }
-                    if bad.is_some() {
-                        return Err(ScanError::BadBase64);
-                    }
-                    i += end;
-                    if i < chunk.len() {
-                        if chunk[i] == b'&' {
-                            self.flush_b64(&mut fed.content, false)?;
-                            self.state = State::ContentRef;
-                            self.reference.clear();
-                        } else {
-                            self.flush_b64(&mut fed.content, true)?;
-                            self.count_envelope(1)?;
-                            self.state = State::Tag { quote: None };
-                            self.tag.clear();
-                            self.tag.push(b'<');
-                        }
-                        i += 1;
-                    } else {
-                        self.flush_b64(&mut fed.content, false)?;
-                    }
-                    continue;
-                }
+        while let Some(rest) = chunk.get(i..).filter(|r| !r.is_empty()) {
+            i += match self.state {
+                State::Content => self.content_text(rest, content)?,
                 State::ContentRef => {
-                    let b = chunk[i];
-                    i += 1;
-                    if b == b';' {
-                        // Only whitespace character references may appear in base64 text.
-                        match self.reference.as_slice() {
-                            b"#13" | b"#10" | b"#9" | b"#32" | b"#xD" | b"#xA" | b"#x9"
-                            | b"#x20" | b"#xd" | b"#xa" => self.state = State::Content,
-                            _ => return Err(ScanError::BadBase64),
-                        }
-                    } else if self.reference.len() > 8 {
-                        return Err(ScanError::BadBase64);
-                    } else {
-                        self.reference.push(b);
+                    if self.content.reference_byte(rest[0])? {
+                        self.state = State::Content;
                     }
-                    continue;
+                    1
                 }
-                State::Text => {
-                    let rest = &chunk[i..];
-                    let end = rest.iter().position(|&b| b == b'<').unwrap_or(rest.len());
-                    // The '<' that ends the text counts too.
-                    self.count_envelope(end + usize::from(end < rest.len()))?;
-                    self.push_skeleton(&rest[..end])?;
-                    i += end;
-                    if i < chunk.len() {
-                        self.state = State::Tag { quote: None };
-                        self.tag.clear();
-                        self.tag.push(b'<');
-                        i += 1;
-                    }
-                    continue;
-                }
+                State::Text => self.text(rest)?,
                 State::Tag { quote } => {
-                    self.count_envelope(1)?;
-                    let b = chunk[i];
-                    i += 1;
-                    self.tag.push(b);
-                    if self.tag.len() > MAX_TAG {
-                        return Err(ScanError::Malformed("a tag is too long"));
+                    if self.tag_byte(rest[0], quote)? {
+                        fed = Fed::ContentStarted;
                     }
-                    if self.tag.starts_with(b"<!--") {
-                        self.state = State::Comment;
-                        continue;
-                    }
-                    if self.tag.starts_with(b"<![CDATA[") {
-                        self.state = State::Cdata;
-                        continue;
-                    }
-                    if self.tag.len() >= 9 && self.tag[..9].eq_ignore_ascii_case(b"<!DOCTYPE") {
-                        return Err(ScanError::Doctype);
-                    }
-                    if self.tag.starts_with(b"<?") {
-                        self.state = State::Pi;
-                        continue;
-                    }
-                    match (quote, b) {
-                        (Some(q), b) if b == q => self.state = State::Tag { quote: None },
-                        (Some(_), _) => {}
-                        (None, b'"' | b'\'') => self.state = State::Tag { quote: Some(b) },
-                        (None, b'>') => self.end_tag(&mut fed)?,
-                        (None, _) => {}
-                    }
-                    continue;
+                    1
                 }
-                State::Comment | State::Cdata | State::Pi => {
-                    self.count_envelope(1)?;
-                    let b = chunk[i];
-                    i += 1;
-                    self.tag.push(b);
-                    if self.tag.len() > self.max_skeleton {
-                        return Err(ScanError::EnvelopeTooLarge(self.max_skeleton));
-                    }
-                    let done = match self.state {
-                        State::Comment => self.tag.ends_with(b"-->") && self.tag.len() >= 7,
-                        State::Cdata => self.tag.ends_with(b"]]>"),
-                        _ => self.tag.ends_with(b"?>"),
-                    };
-                    if done {
-                        let whole = std::mem::take(&mut self.tag);
-                        // Comments are dropped; CDATA and PIs go to the parser.
-                        if self.state != State::Comment {
-                            self.push_skeleton(&whole)?;
-                        }
-                        self.state = State::Text;
-                    }
-                    continue;
-                }
-            }
+                State::Comment | State::Cdata | State::Pi => self.markup_byte(rest[0])?,
+            };
         }
         Ok(fed)
     }
 
-    /// A complete tag `<...>` is in `self.tag`.
-    fn end_tag(&mut self, fed: &mut Fed) -> Result<(), ScanError> {
+    /// Content text up to the next `<` or `&` (the fast path: a run at a time); the bytes
+    /// taken.
+    fn content_text(&mut self, rest: &[u8], out: &mut Vec<u8>) -> Result<usize, ScanError> {
+        let end = memchr::memchr2(b'<', b'&', rest).unwrap_or(rest.len());
+        let next = rest.get(end).copied();
+        self.content.text(&rest[..end], out, next == Some(b'<'))?;
+        match next {
+            None => return Ok(end),
+            Some(b'&') => {
+                self.content.open_reference();
+                self.state = State::ContentRef;
+            }
+            Some(_) => {
+                self.count_envelope(1)?;
+                self.open_tag();
+            }
+        }
+        Ok(end + 1)
+    }
+
+    /// Text between tags, up to the next `<`; the bytes taken.
+    fn text(&mut self, rest: &[u8]) -> Result<usize, ScanError> {
+        let end = memchr::memchr(b'<', rest).unwrap_or(rest.len());
+        // The '<' that ends the text counts too.
+        self.count_envelope(end + usize::from(end < rest.len()))?;
+        self.push_skeleton(&rest[..end])?;
+        if end == rest.len() {
+            return Ok(end);
+        }
+        self.open_tag();
+        Ok(end + 1)
+    }
+
+    fn open_tag(&mut self) {
+        self.state = State::Tag { quote: None };
+        self.tag.clear();
+        self.tag.push(b'<');
+    }
+
+    /// One byte of a tag; `true` when it completed the content element's start tag.
+    fn tag_byte(&mut self, b: u8, quote: Option<u8>) -> Result<bool, ScanError> {
+        self.count_envelope(1)?;
+        self.tag.push(b);
+        if self.tag.len() > MAX_TAG {
+            return Err(ScanError::Malformed("a tag is too long"));
+        }
+        if self.tag.starts_with(b"<!--") {
+            self.state = State::Comment;
+            return Ok(false);
+        }
+        if self.tag.starts_with(b"<![CDATA[") {
+            self.state = State::Cdata;
+            return Ok(false);
+        }
+        if self.tag.len() >= 9 && self.tag[..9].eq_ignore_ascii_case(b"<!DOCTYPE") {
+            return Err(ScanError::Doctype);
+        }
+        if self.tag.starts_with(b"<?") {
+            self.state = State::Pi;
+            return Ok(false);
+        }
+        match (quote, b) {
+            (Some(q), b) if b == q => self.state = State::Tag { quote: None },
+            (Some(_), _) => {}
+            (None, b'"' | b'\'') => self.state = State::Tag { quote: Some(b) },
+            (None, b'>') => return self.end_tag(),
+            (None, _) => {}
+        }
+        Ok(false)
+    }
+
+    /// One byte of a comment, CDATA section or processing instruction; the bytes taken.
+    fn markup_byte(&mut self, b: u8) -> Result<usize, ScanError> {
+        self.count_envelope(1)?;
+        self.tag.push(b);
+        if self.tag.len() > self.max_skeleton {
+            return Err(ScanError::EnvelopeTooLarge(self.max_skeleton));
+        }
+        let done = match self.state {
+            State::Comment => self.tag.ends_with(b"-->") && self.tag.len() >= 7,
+            State::Cdata => self.tag.ends_with(b"]]>"),
+            _ => self.tag.ends_with(b"?>"),
+        };
+        if done {
+            let whole = std::mem::take(&mut self.tag);
+            // Comments are dropped; CDATA and PIs go to the parser.
+            if self.state != State::Comment {
+                self.push_skeleton(&whole)?;
+            }
+            self.state = State::Text;
+        }
+        Ok(1)
+    }
+
+    /// A complete tag `<...>` is in `self.tag`; `true` when it opened the content element.
+    fn end_tag(&mut self) -> Result<bool, ScanError> {
         let tag = std::mem::take(&mut self.tag);
         self.push_skeleton(&tag)?;
         self.state = State::Text;
@@ -281,7 +263,7 @@ impl Scanner {
                     ))
                 }
             }
-            return Ok(());
+            return Ok(false);
         }
         let self_closing = inner.ends_with(b"/");
         let qname = inner
@@ -293,7 +275,7 @@ impl Scanner {
         }
         let name = local_name(qname).to_vec();
         if self_closing {
-            return Ok(());
+            return Ok(false);
         }
         let is_content = name == b"content"
             && self.stack.len() == CONTENT_PATH.len()
@@ -306,61 +288,15 @@ impl Scanner {
         if self.stack.len() > MAX_DEPTH {
             return Err(ScanError::Malformed("elements are nested too deeply"));
         }
-        if is_content {
-            if self.content_seen {
-                return Err(ScanError::Malformed("the file content appears twice"));
-            }
-            self.content_seen = true;
-            fed.content_started = true;
-            self.state = State::Content;
+        if !is_content {
+            return Ok(false);
         }
-        Ok(())
-    }
-
-    /// Appends `text`'s base64 characters to those waiting to be decoded, skipping
-    /// whitespace (clients break lines); one pass, copying runs rather than bytes. Returns the
-    /// position of the first byte that is neither, if any.
-    fn take_base64(&mut self, text: &[u8]) -> Option<usize> {
-        self.b64.reserve(text.len());
-        let mut start = 0;
-        while start < text.len() {
-            let run = text[start..]
-                .iter()
-                .position(|&b| BYTE_CLASS[b as usize] != BASE64)
-                .map_or(text.len(), |n| start + n);
-            self.b64.extend_from_slice(&text[start..run]);
-            match text.get(run) {
-                None => return None,
-                Some(&b) if BYTE_CLASS[b as usize] == SPACE => start = run + 1,
-                Some(_) => return Some(run),
-            }
+        if self.content_seen {
+            return Err(ScanError::Malformed("the file content appears twice"));
         }
-        None
-    }
-
-    /// Decodes whole base64 quads gathered so far (all of them at the end of the content).
-    fn flush_b64(&mut self, out: &mut Vec<u8>, last: bool) -> Result<(), ScanError> {
-        let take = if last {
-            self.b64.len()
-        } else {
-            self.b64.len() / 4 * 4
-        };
-        if take == 0 {
-            return Ok(());
-        }
-        if self.padded {
-            return Err(ScanError::BadBase64);
-        }
-        if last && take % 4 != 0 {
-            return Err(ScanError::BadBase64);
-        }
-        let quads = &self.b64[..take];
-        self.padded = quads.ends_with(b"=");
-        base64::engine::general_purpose::STANDARD
-            .decode_vec(quads, out)
-            .map_err(|_| ScanError::BadBase64)?;
-        self.b64.drain(..take);
-        Ok(())
+        self.content_seen = true;
+        self.state = State::Content;
+        Ok(true)
     }
 
     /// Checks that the document ended cleanly.
@@ -374,33 +310,11 @@ impl Scanner {
     }
 }
 
-/// Kinds of byte in [`BYTE_CLASS`]: a character of the base64 alphabet (padding included),
-/// whitespace, anything else.
-const BASE64: u8 = 0;
-const SPACE: u8 = 1;
-const OTHER: u8 = 2;
-
-/// Each byte's kind in base64 text, looked up rather than tested (the scanner's inner loop runs
-/// over every byte of a file's base64).
-static BYTE_CLASS: [u8; 256] = {
-    let mut table = [OTHER; 256];
-    let mut b = 0;
-    while b < 256 {
-        let c = b as u8;
-        if c.is_ascii_alphanumeric() || c == b'+' || c == b'/' || c == b'=' {
-            table[b] = BASE64;
-        } else if c.is_ascii_whitespace() {
-            table[b] = SPACE;
-        }
-        b += 1;
-    }
-    table
-};
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use base64::engine::general_purpose::STANDARD;
+    use base64::Engine;
 
     fn envelope(content: &str) -> String {
         format!(
@@ -413,7 +327,7 @@ mod tests {
         let mut s = Scanner::new(64 * 1024, 1 << 30);
         let mut content = Vec::new();
         for chunk in doc.chunks(size) {
-            content.extend(s.feed(chunk).expect("feed").content);
+            s.feed(chunk, &mut content).expect("feed");
         }
         s.finish().expect("finish");
         (content, s.skeleton().to_vec())
@@ -439,34 +353,36 @@ mod tests {
     fn refuses_doctype_bad_base64_and_oversize() {
         let mut s = Scanner::new(1024, 100);
         assert_eq!(
-            s.feed(b"<!DOCTYPE x [<!ENTITY a 'b'>]>").err(),
+            s.feed(b"<!DOCTYPE x [<!ENTITY a 'b'>]>", &mut Vec::new())
+                .err(),
             Some(ScanError::Doctype)
         );
         let mut s = Scanner::new(64 * 1024, 100);
         assert_eq!(
-            s.feed(envelope("QQ==QQ==").as_bytes()).err(),
+            s.feed(envelope("QQ==QQ==").as_bytes(), &mut Vec::new())
+                .err(),
             Some(ScanError::BadBase64)
         );
         let mut s = Scanner::new(64 * 1024, 100);
         assert_eq!(
-            s.feed(envelope("@@@@").as_bytes()).err(),
+            s.feed(envelope("@@@@").as_bytes(), &mut Vec::new()).err(),
             Some(ScanError::BadBase64)
         );
         let mut s = Scanner::new(64 * 1024, 10);
         let big = STANDARD.encode(vec![0u8; 200_000]);
         assert_eq!(
-            s.feed(envelope(&big).as_bytes()).err(),
+            s.feed(envelope(&big).as_bytes(), &mut Vec::new()).err(),
             Some(ScanError::ContentTooLarge)
         );
         let mut s = Scanner::new(100, 10);
         assert!(matches!(
-            s.feed(&[b'x'; 200]),
+            s.feed(&[b'x'; 200], &mut Vec::new()),
             Err(ScanError::EnvelopeTooLarge(_))
         ));
         let mut s = Scanner::new(1024, 10);
-        assert!(s.feed(b"<a><b></a>").is_err());
+        assert!(s.feed(b"<a><b></a>", &mut Vec::new()).is_err());
         let mut s = Scanner::new(1024, 10);
-        s.feed(b"<a><b>").expect("ok so far");
+        s.feed(b"<a><b>", &mut Vec::new()).expect("ok so far");
         assert!(s.finish().is_err());
     }
 
@@ -499,8 +415,8 @@ mod tests {
             let mut content = Vec::new();
             let mut failed = None;
             for chunk in doc.chunks(size) {
-                match s.feed(chunk) {
-                    Ok(fed) => content.extend(fed.content),
+                match s.feed(chunk, &mut content) {
+                    Ok(_) => {}
                     Err(e) => {
                         failed = Some(e);
                         break;
@@ -545,8 +461,8 @@ mod tests {
                 let mut refused = None;
                 for chunk in doc.as_bytes().chunks(size) {
                     fed += chunk.len();
-                    match s.feed(chunk) {
-                        Ok(f) => assert!(!f.content_started, "{what}: the content never starts"),
+                    match s.feed(chunk, &mut Vec::new()) {
+                        Ok(f) => assert_eq!(f, Fed::Read, "{what}: the content never starts"),
                         Err(e) => {
                             refused = Some(e);
                             break;

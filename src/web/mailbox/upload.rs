@@ -1,6 +1,8 @@
 //! Uploads from the browser: the form, the multipart stream into the core, the receipts.
 
 use super::*;
+use crate::gateway::Content;
+use bytes::Bytes;
 
 #[derive(Template)]
 #[template(path = "upload.html")]
@@ -181,6 +183,29 @@ pub(super) async fn upload(State(web): State<Web>, Signed(s): Signed, mut form: 
     Ok(resp)
 }
 
+/// A file field of the upload form as the pump's [`Content`]: the chunks as they arrive
+/// (the multipart framing is undone by axum).
+struct FieldContent<'f, 'a> {
+    field: &'f mut axum::extract::multipart::Field<'a>,
+    /// The chunk last handed over.
+    chunk: Bytes,
+}
+
+impl Content for FieldContent<'_, '_> {
+    async fn next(&mut self) -> Result<Option<&[u8]>, Refusal> {
+        match self.field.chunk().await {
+            Ok(Some(chunk)) => {
+                self.chunk = chunk;
+                Ok(Some(&self.chunk))
+            }
+            Ok(None) => Ok(None),
+            Err(e) => Err(Refusal::with_detail(Code::MalformedRequest, e.body_text())),
+        }
+    }
+}
+
+/// One file of the upload: received through the core's one pump, then stored with
+/// `send_file` (R12).
 pub(super) async fn store_one(
     web: &Web,
     m: &MailboxSession,
@@ -188,27 +213,14 @@ pub(super) async fn store_one(
     req: SendRequest<'_>,
 ) -> Outcome {
     let file_name = req.file_name;
-    let mut staged = match web.gw.stage_body() {
-        Ok(b) => b,
+    let mut content = FieldContent {
+        field,
+        chunk: Bytes::new(),
+    };
+    let staged = match web.gw.receive(m, &mut content).await {
+        Ok(u) => u,
         Err(r) => return Outcome::refused(file_name, &r),
     };
-    loop {
-        match field.chunk().await {
-            Ok(Some(chunk)) => {
-                if let Err(e) = staged.write(&chunk).await {
-                    let r = Refusal::from(e);
-                    let r = web.gw.abandon_send(m, r).await;
-                    return Outcome::refused(file_name, &r);
-                }
-            }
-            Ok(None) => break,
-            Err(e) => {
-                let r = Refusal::with_detail(Code::MalformedRequest, e.body_text());
-                let r = web.gw.abandon_send(m, r).await;
-                return Outcome::refused(file_name, &r);
-            }
-        }
-    }
     match web.gw.send_file(m, req, staged).await {
         Ok(receipt) => Outcome {
             ok: true,
