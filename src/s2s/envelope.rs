@@ -9,7 +9,7 @@ use crate::directory::password::Secret;
 use crate::error::{Code, Refusal};
 use crate::gateway::Credentials;
 use crate::mailbox::{Folder, PageToken};
-use quick_xml::events::Event;
+use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::ResolveResult;
 use quick_xml::NsReader;
 use time::OffsetDateTime;
@@ -101,136 +101,171 @@ pub enum Extent {
 
 /// Parses `xml`, which holds the envelope to the `extent` given.
 pub fn parse(xml: &[u8], extent: Extent) -> Result<Envelope, Refusal> {
-    let partial = extent == Extent::Prefix;
     let mut reader = NsReader::from_reader(xml);
     reader.config_mut().trim_text(true);
     let mut buf = Vec::new();
-    let mut path: Vec<(Ns, String)> = Vec::new();
-    let mut env = Envelope::default();
-    let mut text = String::new();
-    let mut password_type: Option<String> = None;
-    let mut username: Option<String> = None;
-    let mut password: Option<String> = None;
-    let mut saw_envelope_end = false;
+    let mut parser = Parser::default();
     loop {
         let (ns, event) = match reader.read_resolved_event_into(&mut buf) {
             Ok(x) => x,
-            Err(_) if partial => break,
+            Err(_) if extent == Extent::Prefix => break,
             Err(e) => return Err(malformed(format!("The XML is not well-formed ({e})."))),
         };
-        let ns = match ns {
-            ResolveResult::Bound(n) => match n.as_ref() {
-                x if x == SOAP_ENV.as_bytes() => Ns::Soap,
-                x if x == WSSE.as_bytes() => Ns::Wsse,
-                x if x == TNS.as_bytes() => Ns::Tns,
-                x if x == XOP.as_bytes() => Ns::Xop,
-                x if x == SOAP12_ENV.as_bytes() => {
-                    return Err(malformed("Only SOAP 1.1 envelopes are accepted."))
-                }
-                _ => Ns::Other,
-            },
-            ResolveResult::Unbound => Ns::None,
-            ResolveResult::Unknown(_) => {
-                return Err(malformed("An XML namespace prefix is not declared."))
-            }
-        };
+        let ns = namespace(ns)?;
         match event {
             Event::DocType(_) => {
                 return Err(malformed("Document type declarations are not allowed."))
             }
-            Event::Start(e) => {
-                let local = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
-                if path.len() == 4 && path[2].1 == "Security" && local == "Password" {
-                    for a in e.attributes().flatten() {
-                        if a.key.local_name().as_ref() == b"Type" {
-                            password_type = Some(String::from_utf8_lossy(&a.value).into_owned());
-                        }
-                    }
-                }
-                path.push((ns, local));
-                text.clear();
-                check_position(&path)?;
-            }
-            Event::Empty(e) => {
-                let local = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
-                // SendFile's content as an XOP Include: where its bytes are (MTOM).
-                if ns == Ns::Xop
-                    && local == "Include"
-                    && path.len() == 4
-                    && path[1].1 == "Body"
-                    && path[3].1 == "content"
-                {
-                    if env.xop_include.is_some() {
-                        return Err(malformed("The content holds more than one xop:Include."));
-                    }
-                    let href = e
-                        .attributes()
-                        .flatten()
-                        .find(|a| a.key.as_ref() == b"href")
-                        .map(|a| String::from_utf8_lossy(&a.value).into_owned());
-                    env.xop_include =
-                        Some(href.ok_or_else(|| malformed("An xop:Include has no href."))?);
-                    buf.clear();
-                    continue;
-                }
-                path.push((ns, local));
-                check_position(&path)?;
-                if path.len() == 3 && path[1].1 == "Body" {
-                    env.operation = Some(path[2].1.clone());
-                }
-                if path.len() == 4 && path[1].1 == "Body" {
-                    env.fields.push((path[3].1.clone(), String::new()));
-                }
-                path.pop();
-            }
+            Event::Start(e) => parser.start(ns, &e)?,
+            Event::Empty(e) => parser.empty(ns, &e)?,
             Event::Text(t) => {
                 let s = t
                     .unescape()
                     .map_err(|e| malformed(format!("Bad text ({e}).")))?;
-                text.push_str(&s);
+                parser.text.push_str(&s);
             }
-            Event::CData(c) => text.push_str(&String::from_utf8_lossy(&c)),
-            Event::End(_) => {
-                let depth = path.len();
-                if depth == 3 && path[1].1 == "Body" {
-                    env.operation = Some(path[2].1.clone());
-                }
-                if depth == 4 && path[1].1 == "Body" {
-                    env.fields
-                        .push((path[3].1.clone(), std::mem::take(&mut text)));
-                }
-                if depth == 5 && path[1].1 == "Header" && path[2].1 == "Security" {
-                    match path[4].1.as_str() {
-                        "Username" => username = Some(std::mem::take(&mut text)),
-                        "Password" => password = Some(std::mem::take(&mut text)),
-                        _ => {}
-                    }
-                }
-                if depth == 1 {
-                    saw_envelope_end = true;
-                }
-                path.pop();
-                text.clear();
-            }
+            Event::CData(c) => parser.text.push_str(&String::from_utf8_lossy(&c)),
+            Event::End(_) => parser.end(),
             Event::Eof => break,
             _ => {}
         }
         buf.clear();
     }
-    if !partial && !saw_envelope_end {
-        return Err(malformed("The SOAP envelope is incomplete."));
+    parser.finish(extent)
+}
+
+/// The namespace an element is in, among those that matter.
+fn namespace(ns: ResolveResult<'_>) -> Result<Ns, Refusal> {
+    Ok(match ns {
+        ResolveResult::Bound(n) => match n.as_ref() {
+            x if x == SOAP_ENV.as_bytes() => Ns::Soap,
+            x if x == WSSE.as_bytes() => Ns::Wsse,
+            x if x == TNS.as_bytes() => Ns::Tns,
+            x if x == XOP.as_bytes() => Ns::Xop,
+            x if x == SOAP12_ENV.as_bytes() => {
+                return Err(malformed("Only SOAP 1.1 envelopes are accepted."))
+            }
+            _ => Ns::Other,
+        },
+        ResolveResult::Unbound => Ns::None,
+        ResolveResult::Unknown(_) => {
+            return Err(malformed("An XML namespace prefix is not declared."))
+        }
+    })
+}
+
+/// The parse so far: where it is, and what it collected.
+#[derive(Default)]
+struct Parser {
+    path: Vec<(Ns, String)>,
+    env: Envelope,
+    text: String,
+    password_type: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
+    saw_envelope_end: bool,
+}
+
+impl Parser {
+    fn start(&mut self, ns: Ns, e: &BytesStart<'_>) -> Result<(), Refusal> {
+        let local = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
+        let path = &self.path;
+        if path.len() == 4 && path[2].1 == "Security" && local == "Password" {
+            for a in e.attributes().flatten() {
+                if a.key.local_name().as_ref() == b"Type" {
+                    self.password_type = Some(String::from_utf8_lossy(&a.value).into_owned());
+                }
+            }
+        }
+        self.path.push((ns, local));
+        self.text.clear();
+        check_position(&self.path)
     }
-    if path.len() >= 3 && path[1].1 == "Body" && env.operation.is_none() {
-        env.operation = Some(path[2].1.clone());
+
+    fn empty(&mut self, ns: Ns, e: &BytesStart<'_>) -> Result<(), Refusal> {
+        let local = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
+        let path = &self.path;
+        // SendFile's content as an XOP Include: where its bytes are (MTOM).
+        if ns == Ns::Xop
+            && local == "Include"
+            && path.len() == 4
+            && path[1].1 == "Body"
+            && path[3].1 == "content"
+        {
+            if self.env.xop_include.is_some() {
+                return Err(malformed("The content holds more than one xop:Include."));
+            }
+            let href = e
+                .attributes()
+                .flatten()
+                .find(|a| a.key.as_ref() == b"href")
+                .map(|a| String::from_utf8_lossy(&a.value).into_owned());
+            self.env.xop_include =
+                Some(href.ok_or_else(|| malformed("An xop:Include has no href."))?);
+            return Ok(());
+        }
+        self.path.push((ns, local));
+        check_position(&self.path)?;
+        let path = &self.path;
+        if path.len() == 3 && path[1].1 == "Body" {
+            self.env.operation = Some(path[2].1.clone());
+        }
+        if path.len() == 4 && path[1].1 == "Body" {
+            self.env.fields.push((path[3].1.clone(), String::new()));
+        }
+        self.path.pop();
+        Ok(())
     }
-    if let (Some(u), Some(p)) = (username, password) {
-        env.token = Some(UsernameToken {
-            username: u,
-            password: Secret::new(p),
+
+    fn end(&mut self) {
+        let path = &self.path;
+        let depth = path.len();
+        if depth == 3 && path[1].1 == "Body" {
+            self.env.operation = Some(path[2].1.clone());
+        }
+        if depth == 4 && path[1].1 == "Body" {
+            let value = std::mem::take(&mut self.text);
+            self.env.fields.push((path[3].1.clone(), value));
+        }
+        if depth == 5 && path[1].1 == "Header" && path[2].1 == "Security" {
+            match path[4].1.as_str() {
+                "Username" => self.username = Some(std::mem::take(&mut self.text)),
+                "Password" => self.password = Some(std::mem::take(&mut self.text)),
+                _ => {}
+            }
+        }
+        if depth == 1 {
+            self.saw_envelope_end = true;
+        }
+        self.path.pop();
+        self.text.clear();
+    }
+
+    fn finish(self, extent: Extent) -> Result<Envelope, Refusal> {
+        let Parser {
+            path,
+            mut env,
             password_type,
-        });
+            username,
+            password,
+            saw_envelope_end,
+            ..
+        } = self;
+        if extent == Extent::Whole && !saw_envelope_end {
+            return Err(malformed("The SOAP envelope is incomplete."));
+        }
+        if path.len() >= 3 && path[1].1 == "Body" && env.operation.is_none() {
+            env.operation = Some(path[2].1.clone());
+        }
+        if let (Some(u), Some(p)) = (username, password) {
+            env.token = Some(UsernameToken {
+                username: u,
+                password: Secret::new(p),
+                password_type,
+            });
+        }
+        Ok(env)
     }
-    Ok(env)
 }
 
 /// Refuses elements in the wrong namespace at the levels that matter.

@@ -49,6 +49,13 @@ enum State {
     Epilogue,
 }
 
+/// Whether the splitter can go on with what it holds, or waits for more bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flow {
+    On,
+    Wait,
+}
+
 /// The splitter. Feed it with [`Splitter::feed`], then call [`Splitter::finish`].
 pub struct Splitter {
     /// `\r\n--` and the boundary: what ends a part (and, at the start, begins the first).
@@ -88,86 +95,108 @@ impl Splitter {
         }
         self.buf.extend_from_slice(chunk);
         loop {
-            match self.state {
-                State::Preamble => match self.finder.find(&self.buf) {
-                    Some(i) => {
-                        self.buf.drain(..i + self.delimiter.len());
-                        self.state = State::AfterDelimiter;
-                    }
-                    None if self.buf.len() > MAX_PREAMBLE + self.delimiter.len() => {
-                        return Err(SplitError::NoBoundary)
-                    }
-                    None => return Ok(()),
-                },
-                State::AfterDelimiter => {
-                    // Transport padding (spaces, tabs) may follow a delimiter.
-                    let pad = self
-                        .buf
-                        .iter()
-                        .take_while(|&&b| b == b' ' || b == b'\t')
-                        .count();
-                    if pad > MAX_BOUNDARY {
-                        return Err(SplitError::BadDelimiter);
-                    }
-                    let rest = &self.buf[pad..];
-                    if rest.len() < 2 {
-                        return Ok(());
-                    }
-                    if rest.starts_with(b"--") {
-                        out.push(Piece::Done);
-                        self.state = State::Epilogue;
-                        self.buf = Vec::new();
-                        return Ok(());
-                    }
-                    if !rest.starts_with(b"\r\n") {
-                        return Err(SplitError::BadDelimiter);
-                    }
-                    self.buf.drain(..pad + 2);
-                    self.state = State::Headers;
+            let flow = match self.state {
+                State::Preamble => self.preamble()?,
+                State::AfterDelimiter => self.after_delimiter(out)?,
+                State::Headers => self.headers(out)?,
+                State::Content => self.content(out),
+                State::Epilogue => Flow::Wait,
+            };
+            if flow == Flow::Wait {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Skips the preamble up to the first delimiter.
+    fn preamble(&mut self) -> Result<Flow, SplitError> {
+        match self.finder.find(&self.buf) {
+            Some(i) => {
+                self.buf.drain(..i + self.delimiter.len());
+                self.state = State::AfterDelimiter;
+                Ok(Flow::On)
+            }
+            None if self.buf.len() > MAX_PREAMBLE + self.delimiter.len() => {
+                Err(SplitError::NoBoundary)
+            }
+            None => Ok(Flow::Wait),
+        }
+    }
+
+    /// After a delimiter: `--` closes the body, a line end starts a part.
+    fn after_delimiter(&mut self, out: &mut Vec<Piece>) -> Result<Flow, SplitError> {
+        // Transport padding (spaces, tabs) may follow a delimiter.
+        let pad = self
+            .buf
+            .iter()
+            .take_while(|&&b| b == b' ' || b == b'\t')
+            .count();
+        if pad > MAX_BOUNDARY {
+            return Err(SplitError::BadDelimiter);
+        }
+        let rest = &self.buf[pad..];
+        if rest.len() < 2 {
+            return Ok(Flow::Wait);
+        }
+        if rest.starts_with(b"--") {
+            out.push(Piece::Done);
+            self.state = State::Epilogue;
+            self.buf = Vec::new();
+            return Ok(Flow::Wait);
+        }
+        if !rest.starts_with(b"\r\n") {
+            return Err(SplitError::BadDelimiter);
+        }
+        self.buf.drain(..pad + 2);
+        self.state = State::Headers;
+        Ok(Flow::On)
+    }
+
+    /// A part's header block, once whole.
+    fn headers(&mut self, out: &mut Vec<Piece>) -> Result<Flow, SplitError> {
+        // An empty header block is the line end alone.
+        let end = if self.buf.starts_with(b"\r\n") {
+            Some((0, 2))
+        } else {
+            memchr::memmem::find(&self.buf, b"\r\n\r\n").map(|i| (i, 4))
+        };
+        let Some((i, skip)) = end else {
+            if self.buf.len() > MAX_HEADERS {
+                return Err(SplitError::HeadersTooLong);
+            }
+            return Ok(Flow::Wait);
+        };
+        if i > MAX_HEADERS {
+            return Err(SplitError::HeadersTooLong);
+        }
+        let headers = parse_headers(&self.buf[..i])?;
+        self.buf.drain(..i + skip);
+        out.push(Piece::Part(headers));
+        self.state = State::Content;
+        Ok(Flow::On)
+    }
+
+    /// A part's content, up to the next delimiter.
+    fn content(&mut self, out: &mut Vec<Piece>) -> Flow {
+        match self.finder.find(&self.buf) {
+            Some(i) => {
+                if i > 0 {
+                    out.push(Piece::Data(self.buf[..i].to_vec()));
                 }
-                State::Headers => {
-                    // An empty header block is the line end alone.
-                    let end = if self.buf.starts_with(b"\r\n") {
-                        Some((0, 2))
-                    } else {
-                        memchr::memmem::find(&self.buf, b"\r\n\r\n").map(|i| (i, 4))
-                    };
-                    let Some((i, skip)) = end else {
-                        if self.buf.len() > MAX_HEADERS {
-                            return Err(SplitError::HeadersTooLong);
-                        }
-                        return Ok(());
-                    };
-                    if i > MAX_HEADERS {
-                        return Err(SplitError::HeadersTooLong);
-                    }
-                    let headers = parse_headers(&self.buf[..i])?;
-                    self.buf.drain(..i + skip);
-                    out.push(Piece::Part(headers));
-                    self.state = State::Content;
+                out.push(Piece::PartEnd);
+                self.buf.drain(..i + self.delimiter.len());
+                self.state = State::AfterDelimiter;
+                Flow::On
+            }
+            None => {
+                // Everything but what could be the start of a delimiter split across pieces.
+                let keep = self.delimiter.len() - 1;
+                if self.buf.len() > keep {
+                    let give = self.buf.len() - keep;
+                    out.push(Piece::Data(self.buf[..give].to_vec()));
+                    self.buf.drain(..give);
                 }
-                State::Content => match self.finder.find(&self.buf) {
-                    Some(i) => {
-                        if i > 0 {
-                            out.push(Piece::Data(self.buf[..i].to_vec()));
-                        }
-                        out.push(Piece::PartEnd);
-                        self.buf.drain(..i + self.delimiter.len());
-                        self.state = State::AfterDelimiter;
-                    }
-                    None => {
-                        // Everything but what could be the start of a delimiter split across
-                        // pieces.
-                        let keep = self.delimiter.len() - 1;
-                        if self.buf.len() > keep {
-                            let give = self.buf.len() - keep;
-                            out.push(Piece::Data(self.buf[..give].to_vec()));
-                            self.buf.drain(..give);
-                        }
-                        return Ok(());
-                    }
-                },
-                State::Epilogue => return Ok(()),
+                Flow::Wait
             }
         }
     }
