@@ -26,6 +26,7 @@ mod nodes;
 mod nodesoap;
 mod ops;
 mod profile_changes;
+mod pump;
 mod replies;
 mod resets;
 mod sending;
