@@ -1,8 +1,10 @@
 //! The system-to-system door: SOAP 1.1, document/literal, over HTTPS `POST /s2s` (R9).
 //!
-//! A thin adapter: it streams the request through the [`scan::Scanner`] (file content straight
-//! to the body store, memory bounded), parses the rest ([`envelope`]), calls the
-//! [`Gateway`](crate::gateway::Gateway), and writes the answer or a SOAP Fault ([`reply`]).
+//! A thin adapter: it reads the request in its framing (`framing.rs`: a plain envelope through
+//! the [`scan::Scanner`], or MTOM's parts), hands the file's bytes to the core's one upload
+//! pump (`Gateway::receive`: memory bounded, straight to the body store), parses the rest
+//! ([`envelope`]), calls the [`Gateway`](crate::gateway::Gateway), and writes the answer or a
+//! SOAP Fault ([`reply`]).
 //! For `SendFile`, the credentials that precede the content are checked as soon as the content
 //! starts, so an unauthorised client cannot make the gateway store anything. Until then every
 //! byte taken from the body counts against `limits.max_envelope_bytes`, whatever it is
