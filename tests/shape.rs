@@ -26,7 +26,6 @@ const IN_REWRITE: &[&str] = &[
     "src/admin/recertification.rs",
     "src/store/accounts.rs",
     // Being split on this branch (wt-split), one line removed per step; empty at its end.
-    "src/store/committer.rs",
     "src/server/mod.rs",
     "src/server/conns.rs",
     "src/tracs/scan.rs",
@@ -62,7 +61,7 @@ fn indent(line: &str) -> usize {
 
 /// The name of the function a line declares, if it opens one (`pub(crate) async fn name…`).
 fn declared_fn(line: &str) -> Option<&str> {
-    let mut words = line.trim_start().split_whitespace().peekable();
+    let mut words = line.split_whitespace();
     while let Some(word) = words.next() {
         match word {
             w if w.starts_with("pub") => {}
