@@ -24,9 +24,11 @@ pub mod body;
 mod connection;
 pub mod conns;
 mod io;
+mod progress;
 pub mod proxy;
 mod request;
 mod stall;
+mod stats;
 
 use axum::Router;
 use body::BodyPace;
