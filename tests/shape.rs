@@ -26,8 +26,6 @@ const IN_REWRITE: &[&str] = &[
     "src/admin/recertification.rs",
     "src/store/accounts.rs",
     // Being split on this branch (wt-split), one line removed per step; empty at its end.
-    "src/cli/tracs.rs",
-    "src/cli/client.rs",
     "src/store/backup.rs",
     "src/store/mod.rs",
 ];
