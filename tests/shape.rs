@@ -25,9 +25,6 @@ const IN_REWRITE: &[&str] = &[
     "src/admin/resets.rs",
     "src/admin/recertification.rs",
     "src/store/accounts.rs",
-    // Being split on this branch (wt-split), one line removed per step; empty at its end.
-    "src/store/backup.rs",
-    "src/store/mod.rs",
 ];
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
