@@ -134,7 +134,7 @@ async fn apply_deadlines_hourly(admin: Admin, web: crate::web::Web) {
             tracing::warn!(error = %e, "could not sweep abandoned uploads");
         }
         // R26: history beyond the retention period, in bounded batches.
-        match system.purge(false).await {
+        match system.purge(crate::admin::Purge::Remove).await {
             Ok(r) => {
                 job_done("purge");
                 if r.messages > 0 {

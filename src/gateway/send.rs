@@ -205,7 +205,7 @@ impl Gateway {
             inline_body: None,
             received_at: now,
             tracs_key,
-            routed_by: routing.by.as_str(),
+            routed_by: routing.by,
             resend: req.resend,
             misrouted: routing.misrouted,
             in_reply_to: answered.as_ref().map(|m| m.message_id.clone()),
@@ -281,7 +281,7 @@ impl Gateway {
                 // Two identical transmissions at the same moment: the unique index on the
                 // transmission key lets one in.
                 Err(CommitError::NotCommitted {
-                    duplicate_transmission: true,
+                    reason: crate::store::committer::error::NotCommitted::DuplicateTransmission,
                     ..
                 }) => {
                     forget(&store).await;
@@ -408,7 +408,7 @@ impl Gateway {
             inline_body: None,
             received_at: now,
             tracs_key: None,
-            routed_by: RoutedBy::Reply.as_str(),
+            routed_by: RoutedBy::Reply,
             resend: false,
             misrouted: false,
             in_reply_to: Some(message_id.to_string()),

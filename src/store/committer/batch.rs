@@ -302,7 +302,7 @@ mod tests {
             inline_body: None,
             received_at: OffsetDateTime::UNIX_EPOCH,
             tracs_key: None,
-            routed_by: "sender",
+            routed_by: crate::mailbox::RoutedBy::Sender,
             resend: false,
             misrouted: false,
             in_reply_to: None,

@@ -24,7 +24,8 @@ pub struct NewMessage {
     pub received_at: OffsetDateTime,
     /// The TRACS transmission key (sender | date stamp | time stamp), for TRACS files.
     pub tracs_key: Option<String>,
-    pub routed_by: &'static str,
+    /// How the recipient was chosen (stored as its name: `sender`, `directory`, …).
+    pub routed_by: crate::mailbox::RoutedBy,
     /// Marked by the sender as a deliberate resend (not a duplicate).
     pub resend: bool,
     /// Accepted although the recipient disagrees with the directory (when the operator
@@ -88,8 +89,7 @@ pub enum Effect {
     /// The access decision found that time has locked or terminated the account.
     SetStatus {
         account: i64,
-        status: &'static str,
-        lock_reason: Option<&'static str>,
+        status: crate::directory::AccountStatus,
     },
 }
 
@@ -128,11 +128,7 @@ pub(super) async fn apply_effect(
             until,
             everyone,
         } => freeze_mailbox(conn, *mailbox, *account, (*at, *until), *everyone).await,
-        Effect::SetStatus {
-            account,
-            status,
-            lock_reason,
-        } => set_status(conn, *account, status, *lock_reason).await,
+        Effect::SetStatus { account, status } => set_status(conn, *account, *status).await,
     }
 }
 
@@ -284,9 +280,9 @@ async fn freeze_mailbox(
 async fn set_status(
     conn: &mut AnyConnection,
     account: i64,
-    status: &'static str,
-    lock_reason: Option<&'static str>,
+    status: crate::directory::AccountStatus,
 ) -> Result<(), sqlx::Error> {
+    let (status, lock_reason) = status.to_columns();
     sqlx::query("UPDATE accounts SET status = $1, lock_reason = $2, auth_epoch = auth_epoch + 1 WHERE id = $3 AND status <> $1")
         .bind(status)
         .bind(lock_reason)

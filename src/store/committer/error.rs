@@ -3,6 +3,19 @@
 use super::{Effect, Job};
 use sqlx::AnyConnection;
 
+/// Why nothing of a job was committed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotCommitted {
+    /// The job's message broke the unique index of transmissions (a duplicate arriving at the
+    /// same moment as its original).
+    DuplicateTransmission,
+    /// The database's disk is full (SQLite's SQLITE_FULL, PostgreSQL's disk_full).
+    StorageFull,
+    /// Its statements failed otherwise, the database could not be reached to begin, or the
+    /// committer has stopped.
+    Failed,
+}
+
 /// Why a job was not (or may not have been) committed. The difference matters: a body whose
 /// row was certainly not committed may be deleted; one whose row may exist must be kept.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -11,11 +24,7 @@ pub enum CommitError {
     /// rolled back), or the database could not be reached to begin.
     #[error("not committed: {message}")]
     NotCommitted {
-        /// The job's message broke the unique index of transmissions (a duplicate arriving
-        /// at the same moment as its original).
-        duplicate_transmission: bool,
-        /// The database's disk is full (SQLite's SQLITE_FULL, PostgreSQL's disk_full).
-        storage_full: bool,
+        reason: NotCommitted,
         message: String,
     },
     /// The connection failed while committing: the job may or may not be in the database.
@@ -34,8 +43,11 @@ impl CommitError {
             _ => false,
         };
         CommitError::NotCommitted {
-            duplicate_transmission: false,
-            storage_full,
+            reason: if storage_full {
+                NotCommitted::StorageFull
+            } else {
+                NotCommitted::Failed
+            },
             message: e.to_string(),
         }
     }
@@ -61,15 +73,10 @@ impl CommitError {
                         .bind(key)
                         .fetch_optional(&mut *conn)
                         .await;
-                if let (
-                    Ok(Some(_)),
-                    CommitError::NotCommitted {
-                        duplicate_transmission,
-                        ..
-                    },
-                ) = (found, &mut failure)
+                if let (Ok(Some(_)), CommitError::NotCommitted { reason, .. }) =
+                    (found, &mut failure)
                 {
-                    *duplicate_transmission = true;
+                    *reason = NotCommitted::DuplicateTransmission;
                 }
             }
         }
@@ -81,7 +88,7 @@ impl CommitError {
         matches!(
             self,
             CommitError::NotCommitted {
-                storage_full: true,
+                reason: NotCommitted::StorageFull,
                 ..
             }
         )

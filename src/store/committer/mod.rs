@@ -111,8 +111,7 @@ impl Committer {
             ("outcome", audit.outcome.clone()),
         ];
         let stopped = |what: &str| CommitError::NotCommitted {
-            duplicate_transmission: false,
-            storage_full: false,
+            reason: error::NotCommitted::Failed,
             message: format!("the committer has stopped ({what})"),
         };
         self.tx

@@ -217,7 +217,7 @@ fn bind_messages<'q>(mut query: AnyQuery<'q>, rows: &[&'q NewMessage]) -> AnyQue
             .bind(&m.body_key)
             .bind(to_epoch(m.received_at))
             .bind(&m.tracs_key)
-            .bind(m.routed_by)
+            .bind(m.routed_by.as_str())
             .bind(i64::from(m.resend))
             .bind(i64::from(m.misrouted))
             .bind(&m.in_reply_to);
