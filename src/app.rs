@@ -134,7 +134,7 @@ async fn apply_deadlines_hourly(admin: Admin, web: crate::web::Web) {
             tracing::warn!(error = %e, "could not sweep abandoned uploads");
         }
         // R26: history beyond the retention period, in bounded batches.
-        match system.purge(false).await {
+        match system.purge(crate::admin::Purge::Remove).await {
             Ok(r) => {
                 job_done("purge");
                 if r.messages > 0 {
@@ -257,6 +257,93 @@ pub struct App {
     task: tokio::task::JoinHandle<()>,
 }
 
+/// The listener on `listen`, and the address it bound (port 0 picks one).
+async fn bind(listen: SocketAddr) -> Result<(TcpListener, SocketAddr), StartError> {
+    let bound = async {
+        let listener = TcpListener::bind(listen).await?;
+        let addr = listener.local_addr()?;
+        Ok((listener, addr))
+    };
+    bound.await.map_err(|source| StartError::Bind {
+        addr: listen,
+        source,
+    })
+}
+
+/// The store of `config`, recovered from an unclean stop.
+async fn open_store(config: &Config) -> Result<Store, StartError> {
+    let store = Store::open_with_sessions(
+        &config.database_url(),
+        &config.data_dir,
+        config.limits.postgres_sessions,
+    )
+    .await?
+    .with_min_free_disk(config.limits.min_free_disk_mb.saturating_mul(1024 * 1024));
+    store.recover().await?;
+    Ok(store)
+}
+
+/// The gateway's tasks beside serving (certification deadlines, certificate reloads, audit
+/// checkpoints, refusal summaries), each stopped when serving ends.
+struct Housekeeping {
+    deadlines: tokio::task::JoinHandle<()>,
+    reloader: tokio::task::JoinHandle<()>,
+    exporter: tokio::task::JoinHandle<()>,
+    summaries: tokio::task::JoinHandle<()>,
+}
+
+impl Housekeeping {
+    async fn start(
+        gateway: &Gateway,
+        admin: &Admin,
+        web: crate::web::Web,
+        cert_store: &Arc<tls::CertStore>,
+        checkpoints: &Checkpoints,
+    ) -> Housekeeping {
+        let config = gateway.config();
+        // Deadlines that passed before this gateway first ran are not applied to property
+        // assignments after the fact (`store::certifications`).
+        if let Err(e) = admin.as_system().mark_deadlines_start().await {
+            tracing::warn!(error = %e.message(), "could not record the start of certification deadlines");
+        }
+        Housekeeping {
+            deadlines: tokio::spawn(apply_deadlines_hourly(admin.clone(), web)),
+            reloader: tokio::spawn(reload_certificates(
+                cert_store.clone(),
+                Duration::from_secs(config.tls.reload_check_secs),
+            )),
+            exporter: tokio::spawn(export_checkpoints(
+                checkpoints.clone(),
+                gateway.clone(),
+                Duration::from_secs(config.audit.checkpoint_secs),
+            )),
+            summaries: tokio::spawn(summarize_refusals(gateway.clone())),
+        }
+    }
+
+    /// After serving: the tasks stopped, the refused attempts' last summary and the final
+    /// audit checkpoint written, the store closed.
+    async fn wind_down(self, gw: &Gateway, checkpoints: &Checkpoints) {
+        self.deadlines.abort();
+        self.exporter.abort();
+        self.reloader.abort();
+        self.summaries.abort();
+        if let Err(e) = gw.record_refusal_summaries(true).await {
+            tracing::warn!(error = %e.message(), "could not record the refused attempts' last summary");
+        }
+        // The last word of this node: the head as it stops.
+        let store = gw.store().clone();
+        let mut last = 0;
+        if let Err(e) = checkpoints
+            .export(&store, gw.clock().now(), &mut last)
+            .await
+        {
+            tracing::warn!(error = %e, "could not write the final audit checkpoint");
+        }
+        store.close_clean().await;
+    }
+}
+
 impl App {
     /// Opens the store and starts serving on `config.listen` (port 0 picks a free port).
     pub async fn start(config: Config, clock: SharedClock) -> Result<App, StartError> {
@@ -266,27 +353,10 @@ impl App {
             lock_data_dir(&config.data_dir)?,
             lock_sqlite_database(&config.database_url())?,
         );
-        let listener =
-            TcpListener::bind(config.listen)
-                .await
-                .map_err(|source| StartError::Bind {
-                    addr: config.listen,
-                    source,
-                })?;
+        let (listener, addr) = bind(config.listen).await?;
         let certs = tls::resolve(&config.tls.cert, &config.tls.key, &config.data_dir)?;
         let (tls_config, cert_store) = tls::server_config(&certs)?;
-        let store = Store::open_with_sessions(
-            &config.database_url(),
-            &config.data_dir,
-            config.limits.postgres_sessions,
-        )
-        .await?
-        .with_min_free_disk(config.limits.min_free_disk_mb.saturating_mul(1024 * 1024));
-        store.recover().await?;
-        let addr = listener.local_addr().map_err(|source| StartError::Bind {
-            addr: config.listen,
-            source,
-        })?;
+        let store = open_store(&config).await?;
         // The address actually bound (port 0 picks one): the WSDL's address when no
         // public_url is set, never the request's Host header (issue 25, item 8).
         let config = Arc::new(Config {
@@ -306,23 +376,9 @@ impl App {
             gw: gateway.clone(),
             admin: admin.clone(),
         };
-        // Deadlines that passed before this gateway first ran are not applied to property
-        // assignments after the fact (`store::certifications`).
-        if let Err(e) = admin.as_system().mark_deadlines_start().await {
-            tracing::warn!(error = %e.message(), "could not record the start of certification deadlines");
-        }
-        let deadlines = tokio::spawn(apply_deadlines_hourly(admin.clone(), web));
         let checkpoints = Checkpoints::from_config(&config).map_err(StartError::AuditKey)?;
-        let reloader = tokio::spawn(reload_certificates(
-            cert_store.clone(),
-            Duration::from_secs(config.tls.reload_check_secs),
-        ));
-        let exporter = tokio::spawn(export_checkpoints(
-            checkpoints.clone(),
-            gateway.clone(),
-            Duration::from_secs(config.audit.checkpoint_secs),
-        ));
-        let summaries = tokio::spawn(summarize_refusals(gateway.clone()));
+        let housekeeping =
+            Housekeeping::start(&gateway, &admin, web, &cert_store, &checkpoints).await;
         let (stop, stopped) = oneshot::channel::<()>();
         let app = router(
             gateway.clone(),
@@ -334,9 +390,7 @@ impl App {
             },
         );
         let drain_delay = Duration::from_secs(config.shutdown.drain_delay_secs);
-        let store = gateway.store().clone();
-        let gw_last = gateway.clone();
-        let clock_now = gateway.clock().clone();
+        let gw = gateway.clone();
         let registry_ = registry.clone();
         let task = tokio::spawn(async move {
             server::serve(listener, tls_config, app, options, registry_, async {
@@ -350,19 +404,7 @@ impl App {
                 tokio::time::sleep(drain_delay).await;
             })
             .await;
-            deadlines.abort();
-            exporter.abort();
-            reloader.abort();
-            summaries.abort();
-            if let Err(e) = gw_last.record_refusal_summaries(true).await {
-                tracing::warn!(error = %e.message(), "could not record the refused attempts' last summary");
-            }
-            // The last word of this node: the head as it stops.
-            let mut last = 0;
-            if let Err(e) = checkpoints.export(&store, clock_now.now(), &mut last).await {
-                tracing::warn!(error = %e, "could not write the final audit checkpoint");
-            }
-            store.close_clean().await;
+            housekeeping.wind_down(&gw, &checkpoints).await;
             drop(lock);
         });
         Ok(App {

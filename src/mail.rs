@@ -9,6 +9,7 @@
 //! whole exchange has a deadline.
 
 pub use crate::config::SmtpConfig;
+use crate::config::StartTls;
 use lettre::message::header::ContentType;
 use lettre::transport::smtp::client::{Certificate, CertificateStore, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
@@ -62,8 +63,8 @@ fn transport(cfg: &SmtpConfig) -> Result<AsyncSmtpTransport<Tokio1Executor>, Mai
         ),
         None => (cfg.relay.as_str(), 25),
     };
-    let tls = match cfg.starttls.as_str() {
-        "never" => Tls::None,
+    let tls = match cfg.starttls {
+        StartTls::Never => Tls::None,
         mode => {
             // Exactly the CAs of `ca_file` (by default the system's bundle), nothing else.
             let mut params =
@@ -74,7 +75,7 @@ fn transport(cfg: &SmtpConfig) -> Result<AsyncSmtpTransport<Tokio1Executor>, Mai
             let params = params
                 .build_rustls()
                 .map_err(|e| MailError::Tls(e.to_string()))?;
-            if mode == "opportunistic" {
+            if mode == StartTls::Opportunistic {
                 Tls::Opportunistic(params)
             } else {
                 Tls::Required(params)

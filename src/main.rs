@@ -156,25 +156,77 @@ async fn main() -> ExitCode {
     }
 }
 
+/// `imax serve`: serves until SIGTERM or Ctrl-C, then drains.
+async fn serve(arg: &ConfigArg, clock: SharedClock) -> Result<(), String> {
+    let config = load_config(arg)?;
+    let app = App::start(config, clock).await.map_err(|e| e.to_string())?;
+    println!("imax-gateway listening on https://{}", app.addr);
+    println!(
+        "  system-to-system endpoint: https://{}/s2s (WSDL: /s2s?wsdl)",
+        app.addr
+    );
+    if let Some(ca) = &app.certs.dev_ca {
+        println!("  development certificate; clients trust {}", ca.display());
+    }
+    imax_gateway::server::shutdown_signal().await;
+    app.stop().await;
+    println!("imax-gateway stopped");
+    Ok(())
+}
+
+/// `imax audit verify`: the hash chain, then the signed checkpoints it must agree with.
+async fn audit_verify(config: &Config, clock: SharedClock) -> Result<(), String> {
+    let store = Store::open(&config.database_url(), &config.data_dir)
+        .await
+        .map_err(|e| e.to_string())?;
+    let chain = store.audit_log().verify().await.map_err(|e| e.to_string());
+    let checkpoints = match imax_gateway::checkpoint::Checkpoints::from_config(config) {
+        Ok(cp) => imax_gateway::checkpoint::verify_at(
+            &store,
+            &cp,
+            clock.now(),
+            config.audit.checkpoint_secs,
+        )
+        .await
+        .map_err(|e| e.to_string()),
+        Err(e) => Err(format!("the audit key: {e}")),
+    };
+    store.close().await;
+    let records = match chain? {
+        audit::Verdict::Intact { records } => records,
+        audit::Verdict::Broken { seq, reason } => {
+            return Err(format!("audit chain broken at record {seq}: {reason}"))
+        }
+    };
+    match checkpoints? {
+        imax_gateway::checkpoint::CheckpointVerdict::Holds { checkpoints: 0, .. } => {
+            println!("audit chain intact: {records} records (no signed checkpoint yet)");
+            Ok(())
+        }
+        imax_gateway::checkpoint::CheckpointVerdict::Holds {
+            checkpoints,
+            seq,
+            at,
+        } => {
+            println!(
+                "audit chain intact: {records} records; {checkpoints} signed checkpoints hold, the newest for record {seq} at {}",
+                at.map(imax_gateway::clock::rfc3339).unwrap_or_default()
+            );
+            Ok(())
+        }
+        imax_gateway::checkpoint::CheckpointVerdict::Broken { line: 0, reason } => {
+            Err(format!("audit checkpoints missing: {reason}"))
+        }
+        imax_gateway::checkpoint::CheckpointVerdict::Broken { line, reason } => Err(format!(
+            "audit chain altered: checkpoint line {line}: {reason}"
+        )),
+    }
+}
+
 async fn run(cli: Cli) -> Result<(), String> {
     let clock: SharedClock = Arc::new(SystemClock);
     match cli.command {
-        Command::Serve(arg) => {
-            let config = load_config(&arg)?;
-            let app = App::start(config, clock).await.map_err(|e| e.to_string())?;
-            println!("imax-gateway listening on https://{}", app.addr);
-            println!(
-                "  system-to-system endpoint: https://{}/s2s (WSDL: /s2s?wsdl)",
-                app.addr
-            );
-            if let Some(ca) = &app.certs.dev_ca {
-                println!("  development certificate; clients trust {}", ca.display());
-            }
-            imax_gateway::server::shutdown_signal().await;
-            app.stop().await;
-            println!("imax-gateway stopped");
-            Ok(())
-        }
+        Command::Serve(arg) => serve(&arg, clock).await,
         Command::Config {
             command: ConfigCommand::Example,
         } => {
@@ -184,54 +236,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Audit {
             config,
             command: AuditCommand::Verify,
-        } => {
-            let config = load_config(&config)?;
-            let store = Store::open(&config.database_url(), &config.data_dir)
-                .await
-                .map_err(|e| e.to_string())?;
-            let chain = store.audit_log().verify().await.map_err(|e| e.to_string());
-            let checkpoints = match imax_gateway::checkpoint::Checkpoints::from_config(&config) {
-                Ok(cp) => imax_gateway::checkpoint::verify_at(
-                    &store,
-                    &cp,
-                    clock.now(),
-                    config.audit.checkpoint_secs,
-                )
-                .await
-                .map_err(|e| e.to_string()),
-                Err(e) => Err(format!("the audit key: {e}")),
-            };
-            store.close().await;
-            let records = match chain? {
-                audit::Verdict::Intact { records } => records,
-                audit::Verdict::Broken { seq, reason } => {
-                    return Err(format!("audit chain broken at record {seq}: {reason}"))
-                }
-            };
-            match checkpoints? {
-                imax_gateway::checkpoint::CheckpointVerdict::Holds { checkpoints: 0, .. } => {
-                    println!("audit chain intact: {records} records (no signed checkpoint yet)");
-                    Ok(())
-                }
-                imax_gateway::checkpoint::CheckpointVerdict::Holds {
-                    checkpoints,
-                    seq,
-                    at,
-                } => {
-                    println!(
-                        "audit chain intact: {records} records; {checkpoints} signed checkpoints hold, the newest for record {seq} at {}",
-                        at.map(imax_gateway::clock::rfc3339).unwrap_or_default()
-                    );
-                    Ok(())
-                }
-                imax_gateway::checkpoint::CheckpointVerdict::Broken { line: 0, reason } => {
-                    Err(format!("audit checkpoints missing: {reason}"))
-                }
-                imax_gateway::checkpoint::CheckpointVerdict::Broken { line, reason } => Err(
-                    format!("audit chain altered: checkpoint line {line}: {reason}"),
-                ),
-            }
-        }
+        } => audit_verify(&load_config(&config)?, clock).await,
         Command::Admin {
             config,
             acting_as,

@@ -4,6 +4,7 @@
 
 mod helpers;
 mod layers;
+mod shape;
 
 mod access_rules;
 mod audit_chain;

@@ -10,7 +10,7 @@
 
 use crate::helpers::*;
 use imax_gateway::access::{Door, Operation};
-use imax_gateway::admin::{Admin, AdminOp, AdminResult, Who, RULES};
+use imax_gateway::admin::{Admin, AdminOp, AdminResult, Purge, Who, RULES};
 use imax_gateway::directory::password::Secret;
 use imax_gateway::directory::{AccountStatus, LockReason, Right};
 use imax_gateway::error::Code;
@@ -535,7 +535,7 @@ async fn perform(t: &TestApp, admin: &Admin, op: AdminOp) -> AdminResult<()> {
         AdminOp::LastLoginReport => admin.last_login_report().await.map(drop),
         AdminOp::ImportRecertification => admin.record_imported_recertification(user).await,
         AdminOp::ApplyDeadlines => admin.apply_deadlines().await.map(drop),
-        AdminOp::PurgeHistory => admin.purge(true).await.map(drop),
+        AdminOp::PurgeHistory => admin.purge(Purge::DryRun).await.map(drop),
         AdminOp::DesignateCertifier => admin.designate_certifier(HUD_STAFF.0, true).await,
         AdminOp::TakeOnStaff => admin.take_on_staff(HUD_STAFF.0).await,
         AdminOp::FlagStaffRight => admin.flag_staff_right(HUD_STAFF.0, Right::Imax, true).await,

@@ -2,6 +2,7 @@
 //! second node on a SQLite database is refused (SQLite serves one node).
 
 use crate::helpers::*;
+use imax_gateway::admin::Purge;
 use imax_gateway::client::Content;
 use imax_gateway::store::Engine;
 
@@ -373,7 +374,8 @@ async fn two_nodes_counting_failures_recording_activity_and_purging_at_once_lose
     let later = time::Duration::days(t.config.history.retention_days + 1);
     t.clock.advance(later);
     b_clock.advance(later);
-    let (a_report, b_report) = tokio::join!(t.admin.purge(false), b.admin.purge(false));
+    let (a_report, b_report) =
+        tokio::join!(t.admin.purge(Purge::Remove), b.admin.purge(Purge::Remove));
     let removed = a_report.expect("purge A").messages + b_report.expect("purge B").messages;
     assert_eq!(removed, total, "each message purged exactly once");
     let check = t.admin.store().check().await.expect("check");

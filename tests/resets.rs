@@ -3,6 +3,7 @@
 
 use crate::helpers::*;
 use imax_gateway::admin::{ProfileInput, ResetRequest};
+use imax_gateway::config::StartTls;
 use imax_gateway::directory::password::Secret;
 use imax_gateway::error::Code;
 use imax_gateway::store::profiles::Profile;
@@ -275,7 +276,7 @@ async fn r24_a_new_password_never_travels_in_clear_unless_the_operator_says_so()
     let dir = tempfile::tempdir().expect("tmp");
     let smtp = plain_smtp_server(dir.path()).await;
     let t = TestApp::start_with(smtp.configure()).await;
-    assert_eq!(t.config.smtp.starttls, "required", "the default");
+    assert_eq!(t.config.smtp.starttls, StartTls::Required, "the default");
     let help = help_desk_with_profile(&t).await;
     let refused = help
         .reset_mailbox_password(MAPLE.0, &request())
@@ -291,7 +292,7 @@ async fn r24_a_new_password_never_travels_in_clear_unless_the_operator_says_so()
     // Only by explicit choice does it go in clear.
     let t = TestApp::start_with(|c| {
         smtp.configure()(c);
-        c.smtp.starttls = "opportunistic".into();
+        c.smtp.starttls = StartTls::Opportunistic;
     })
     .await;
     let help = help_desk_with_profile(&t).await;

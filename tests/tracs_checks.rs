@@ -3,6 +3,7 @@
 //! header's project, the Sender's iMAX ID, duplicates and resends, and the history purge (R26).
 
 use crate::helpers::*;
+use imax_gateway::admin::Purge;
 use imax_gateway::audit;
 use imax_gateway::client::{Content, Reply};
 use imax_gateway::tracs::FileKind;
@@ -176,23 +177,26 @@ async fn r26_history_is_purged_after_the_retention_period_and_the_audit_stays() 
     assert_eq!(stored_bodies(store).await, 3);
     // Thirteen months later nothing has gone yet; a day past the retention period it goes.
     t.clock.advance(time::Duration::days(396));
-    let dry = t.admin.purge(true).await.expect("dry run");
+    let dry = t.admin.purge(Purge::DryRun).await.expect("dry run");
     assert_eq!(dry.messages, 0);
     t.clock.advance(time::Duration::days(1));
-    let dry = t.admin.purge(true).await.expect("dry run");
+    let dry = t.admin.purge(Purge::DryRun).await.expect("dry run");
     assert_eq!(dry.messages, 3);
     assert_eq!(stored_bodies(store).await, 3, "a dry run removes nothing");
-    let done = t.admin.purge(false).await.expect("purge");
+    let done = t.admin.purge(Purge::Remove).await.expect("purge");
     assert_eq!(done.messages, 3);
     assert_eq!(stored_bodies(store).await, 0);
-    assert_eq!(t.admin.purge(true).await.expect("again").messages, 0);
+    assert_eq!(
+        t.admin.purge(Purge::DryRun).await.expect("again").messages,
+        0
+    );
     match t.admin.store().audit_log().verify().await.expect("verify") {
         audit::Verdict::Intact { records } => assert!(records > 3),
         other => panic!("audit chain: {other:?}"),
     }
     // A coordinator may not purge.
     let coordinator = t.admin.acting_as(COORDINATOR.0).await.expect("coordinator");
-    assert!(coordinator.purge(true).await.is_err());
+    assert!(coordinator.purge(Purge::DryRun).await.is_err());
 }
 
 /// Identical transmissions arriving at the same moment: the unique index lets one in, and the

@@ -4,6 +4,24 @@ use super::{invalid, Admin, AdminOp, AdminResult};
 use crate::store::BodyStore;
 use time::Duration;
 
+/// Whether a purge removes what it finds or only counts it (`imax admin purge --dry-run`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purge {
+    Remove,
+    DryRun,
+}
+
+impl Purge {
+    /// `--dry-run` given or not.
+    pub fn dry_run(dry_run: bool) -> Purge {
+        if dry_run {
+            Purge::DryRun
+        } else {
+            Purge::Remove
+        }
+    }
+}
+
 /// What a purge removed (or, dry, would remove).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PurgeReport {
@@ -15,8 +33,8 @@ pub struct PurgeReport {
 impl Admin {
     /// R26: removes messages older than `history.retention_days`, bodies after rows, in
     /// batches of `history.purge_batch`, each batch one transaction with one audit record
-    /// (audit records themselves are kept). `dry_run` only counts.
-    pub async fn purge(&self, dry_run: bool) -> AdminResult<PurgeReport> {
+    /// (audit records themselves are kept). [`Purge::DryRun`] only counts.
+    pub async fn purge(&self, how: Purge) -> AdminResult<PurgeReport> {
         self.permit(AdminOp::PurgeHistory)?;
         let h = &self.config.history;
         let cutoff = self.now() - Duration::days(h.retention_days);
@@ -25,7 +43,7 @@ impl Admin {
             oldest_kept_days: h.retention_days,
             ..PurgeReport::default()
         };
-        if dry_run {
+        if how == Purge::DryRun {
             let (n, bytes) = store.messages().count_before(cutoff).await?;
             report.messages = n;
             report.bytes = bytes;

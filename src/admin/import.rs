@@ -104,24 +104,64 @@ pub struct ImportReport {
     pub existing: Vec<String>,
 }
 
+/// Imports a directory file (TOML): mailboxes, then properties and contracts, then accounts
+/// with their rights and roles. What exists already is reported as such, not changed.
 pub async fn import_file(admin: &Admin, path: &Path) -> AdminResult<ImportReport> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| invalid(format!("cannot read {}: {e}", path.display())))?;
     let file: DirectoryFile =
         toml::from_str(&text).map_err(|e| invalid(format!("{}: {e}", path.display())))?;
     let mut report = ImportReport::default();
-    let note = |r: AdminResult<()>, what: String, report: &mut ImportReport| match r {
+    import_mailboxes(admin, &file.mailbox, &mut report).await?;
+    for p in &file.property {
+        let r = admin
+            .create_property(&p.number, &p.name, p.mailbox.as_deref())
+            .await;
+        note(r, format!("property {}", p.number), &mut report)?;
+    }
+    for c in &file.contract {
+        let r = admin
+            .create_contract(&c.number, &c.property, &c.administrator)
+            .await;
+        note(r, format!("contract {}", c.number), &mut report)?;
+    }
+    for a in &file.account {
+        if import_account(admin, a, &mut report).await? == Created::Now {
+            import_roles(admin, a).await?;
+        }
+    }
+    Ok(report)
+}
+
+/// Whether an entry was created by this import or existed already.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Created {
+    Now,
+    Before,
+}
+
+/// Reports `what` as created or existing; any other failure ends the import, naming it.
+fn note(r: AdminResult<()>, what: String, report: &mut ImportReport) -> AdminResult<Created> {
+    match r {
         Ok(()) => {
             report.created.push(what);
-            Ok(())
+            Ok(Created::Now)
         }
         Err(e) if e.code == Code::AlreadyExists => {
             report.existing.push(what);
-            Ok(())
+            Ok(Created::Before)
         }
         Err(e) => Err(e.concerning(what)),
-    };
-    for m in &file.mailbox {
+    }
+}
+
+/// The mailboxes, then (once every mailbox exists) who may send for whom.
+async fn import_mailboxes(
+    admin: &Admin,
+    mailboxes: &[MailboxEntry],
+    report: &mut ImportReport,
+) -> AdminResult<()> {
+    for m in mailboxes {
         let kind = MailboxKind::parse(&m.kind).ok_or_else(|| {
             invalid(format!(
                 "mailbox {}: unknown kind {:?} (hud, ca, property, service-bureau)",
@@ -137,107 +177,101 @@ pub async fn import_file(admin: &Admin, path: &Path) -> AdminResult<ImportReport
                 &Secret::new(m.password.clone()),
             )
             .await;
-        note(r, format!("mailbox {}", m.imax_id), &mut report)?;
+        note(r, format!("mailbox {}", m.imax_id), report)?;
         if let Some(accepts) = m.accepts_attachments {
             admin.set_accepts_attachments(&m.imax_id, accepts).await?;
         }
     }
-    // Once every mailbox exists: who may send for whom.
-    for m in &file.mailbox {
+    for m in mailboxes {
         for sender in &m.senders {
             admin.set_mailbox_sender(&m.imax_id, sender, true).await?;
         }
     }
-    for p in &file.property {
-        let r = admin
-            .create_property(&p.number, &p.name, p.mailbox.as_deref())
-            .await;
-        note(r, format!("property {}", p.number), &mut report)?;
-    }
-    for c in &file.contract {
-        let r = admin
-            .create_contract(&c.number, &c.property, &c.administrator)
-            .await;
-        note(r, format!("contract {}", c.number), &mut report)?;
-    }
-    for a in &file.account {
-        let kind = AccountKind::parse(&a.kind).ok_or_else(|| {
+    Ok(())
+}
+
+/// One account, created with its properties (a coordinator's BPRs, R3; a user's assignments).
+async fn import_account(
+    admin: &Admin,
+    a: &AccountEntry,
+    report: &mut ImportReport,
+) -> AdminResult<Created> {
+    let kind = AccountKind::parse(&a.kind).ok_or_else(|| {
+        invalid(format!(
+            "account {}: unknown kind {:?} (coordinator, user)",
+            a.mid, a.kind
+        ))
+    })?;
+    let affiliation = match &a.affiliation {
+        Some(name) => Some(crate::directory::Affiliation::parse(name).ok_or_else(|| {
             invalid(format!(
-                "account {}: unknown kind {:?} (coordinator, user)",
-                a.mid, a.kind
+                "account {}: unknown affiliation {name:?} (hud, contractor, industry)",
+                a.mid
             ))
-        })?;
-        let affiliation = match &a.affiliation {
-            Some(name) => Some(crate::directory::Affiliation::parse(name).ok_or_else(|| {
-                invalid(format!(
-                    "account {}: unknown affiliation {name:?} (hud, contractor, industry)",
-                    a.mid
-                ))
-            })?),
-            None => None,
-        };
-        // A coordinator's properties are its BPRs (R3); a user's are its assignments.
-        let properties = match kind {
-            AccountKind::Coordinator => a.business_partner_of.clone(),
-            AccountKind::User => a.properties.clone(),
-        };
-        let person = NewPerson {
-            mid: a.mid.clone(),
-            kind,
-            full_name: a.name.clone(),
-            email: a.email.clone(),
-            organization: a.organization.clone(),
-            password: Secret::new(a.password.clone()),
-            temporary: false,
-            properties,
-            affiliation,
-        };
-        let r = admin.create_account(&person).await;
-        let existed = matches!(&r, Err(e) if e.code == Code::AlreadyExists);
-        note(r, format!("account {}", a.mid), &mut report)?;
-        if existed {
-            continue;
-        }
-        // R5: the coordinator action before the iMAX role, as the documents order them.
-        let mut rights = Vec::new();
-        for name in &a.rights {
-            rights.push(Right::parse(name).ok_or_else(|| {
-                invalid(format!(
-                    "account {}: unknown right {name:?} (imax-coordinator, imax, tcc, tcr)",
-                    a.mid
-                ))
-            })?);
-        }
-        rights.sort_by_key(|r| Right::ALL.iter().position(|x| x == r));
-        for r in rights {
-            admin
-                .grant(&a.mid, r)
-                .await
-                .map_err(|e| e.concerning(format_args!("account {}", a.mid)))?;
-        }
-        if a.working_group {
-            admin.admit(&a.mid).await?;
-        }
-        if a.rules_of_behavior_accepted {
-            admin.accept_rules_of_behavior(&a.mid).await?;
-        }
-        if a.help_desk {
-            admin.add_help_desk(&a.mid).await?;
-        }
-        if a.certifier {
-            admin.designate_certifier(&a.mid, true).await?;
-        }
-        if let Some(certifier) = &a.certified_by {
-            admin
-                .acting_as(certifier)
-                .await?
-                .take_on_staff(&a.mid)
-                .await
-                .map_err(|e| e.concerning(format_args!("account {}", a.mid)))?;
-        }
-        if a.recertified {
-            admin.record_imported_recertification(&a.mid).await?;
-        }
+        })?),
+        None => None,
+    };
+    let properties = match kind {
+        AccountKind::Coordinator => a.business_partner_of.clone(),
+        AccountKind::User => a.properties.clone(),
+    };
+    let person = NewPerson {
+        mid: a.mid.clone(),
+        kind,
+        full_name: a.name.clone(),
+        email: a.email.clone(),
+        organization: a.organization.clone(),
+        password: Secret::new(a.password.clone()),
+        temporary: false,
+        properties,
+        affiliation,
+    };
+    let r = admin.create_account(&person).await;
+    note(r, format!("account {}", a.mid), report)
+}
+
+/// A new account's rights and roles: Working Group, Rules of Behavior, Help Desk, certifier,
+/// the certifier who took it on, an imported recertification.
+async fn import_roles(admin: &Admin, a: &AccountEntry) -> AdminResult<()> {
+    // R5: the coordinator action before the iMAX role, as the documents order them.
+    let mut rights = Vec::new();
+    for name in &a.rights {
+        rights.push(Right::parse(name).ok_or_else(|| {
+            invalid(format!(
+                "account {}: unknown right {name:?} (imax-coordinator, imax, tcc, tcr)",
+                a.mid
+            ))
+        })?);
     }
-    Ok(report)
+    rights.sort_by_key(|r| Right::ALL.iter().position(|x| x == r));
+    for r in rights {
+        admin
+            .grant(&a.mid, r)
+            .await
+            .map_err(|e| e.concerning(format_args!("account {}", a.mid)))?;
+    }
+    if a.working_group {
+        admin.admit(&a.mid).await?;
+    }
+    if a.rules_of_behavior_accepted {
+        admin.accept_rules_of_behavior(&a.mid).await?;
+    }
+    if a.help_desk {
+        admin.add_help_desk(&a.mid).await?;
+    }
+    if a.certifier {
+        admin.designate_certifier(&a.mid, true).await?;
+    }
+    if let Some(certifier) = &a.certified_by {
+        admin
+            .acting_as(certifier)
+            .await?
+            .take_on_staff(&a.mid)
+            .await
+            .map_err(|e| e.concerning(format_args!("account {}", a.mid)))?;
+    }
+    if a.recertified {
+        admin.record_imported_recertification(&a.mid).await?;
+    }
+    Ok(())
 }

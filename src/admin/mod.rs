@@ -28,7 +28,7 @@ mod views;
 
 pub use crate::store::mailboxes::MailboxState;
 pub use actor::Actor;
-pub use history::PurgeReport;
+pub use history::{Purge, PurgeReport};
 pub use import::{import_file, ImportReport};
 pub use internal::StaffLine;
 pub use people::{NewPerson, MAX_COORDINATORS};

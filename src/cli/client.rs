@@ -73,6 +73,25 @@ fn print_reply(r: &Reply) -> Result<(), String> {
     Ok(())
 }
 
+/// The name a file is sent under: its own (`file` when it has none readable).
+fn file_name(path: &std::path::Path) -> String {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("file")
+        .to_string()
+}
+
+/// A fetched message's content written to `out` (nothing for a Fault).
+fn save_content(r: &imax_gateway::client::Reply, out: &std::path::Path) -> Result<(), String> {
+    if r.fault.is_none() {
+        let content = r.content().ok_or("the response has no content")?;
+        std::fs::write(out, content).map_err(|e| e.to_string())?;
+        println!("saved to {}", out.display());
+    }
+    Ok(())
+}
+
+/// `imax client …`: one call of the system-to-system door.
 pub async fn client_command(args: ClientArgs) -> Result<(), String> {
     let password = env_secret("TRACS_PASSWORD")?;
     let mut c = S2sClient::connect(&args.url, &args.ca, &args.mid, &password)
@@ -107,11 +126,7 @@ pub async fn client_command(args: ClientArgs) -> Result<(), String> {
             in_reply_to,
         } => {
             c.resend = resend;
-            let name = file
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or("file")
-                .to_string();
+            let name = file_name(&file);
             let content = Content::File(file);
             match in_reply_to {
                 Some(id) => c.send_reply(&mb, &mpw, &id, &name, content).await,
@@ -139,11 +154,7 @@ pub async fn client_command(args: ClientArgs) -> Result<(), String> {
                 .call(op, &f.each_ref().map(|(k, v)| (*k, v.as_str())))
                 .await
                 .map_err(e)?;
-            if r.fault.is_none() {
-                let content = r.content().ok_or("the response has no content")?;
-                std::fs::write(&out, content).map_err(|e| e.to_string())?;
-                println!("saved to {}", out.display());
-            }
+            save_content(&r, &out)?;
             r
         }
         ClientCommand::Ack { message_id } => {

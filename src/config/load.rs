@@ -64,18 +64,60 @@ impl Config {
         Ok(config)
     }
 
+    /// Refuses values no gateway should run with (each section's checks in turn; the first
+    /// bad value is named).
     pub(super) fn validate(&self) -> Result<(), ConfigError> {
+        self.validate_limits()?;
+        self.validate_accounts()?;
+        self.validate_services()
+    }
+
+    /// `[limits]` and `[throttle]`.
+    fn validate_limits(&self) -> Result<(), ConfigError> {
         let bad = |m: &str| Err(ConfigError::Invalid(m.to_string()));
-        if self.limits.max_file_bytes == 0 {
+        let l = &self.limits;
+        if l.max_file_bytes == 0 {
             return bad("limits.max_file_bytes must be positive");
         }
-        if self.limits.max_envelope_bytes < 4096 {
+        if l.max_envelope_bytes < 4096 {
             return bad("limits.max_envelope_bytes must be at least 4096");
         }
-        if self.accounts.failed_signin_limit == 0 {
+        if l.max_connections == 0 || l.max_connections_per_client == 0 {
+            return bad("limits.max_connections and max_connections_per_client must be positive");
+        }
+        if [
+            l.header_read_timeout_secs,
+            l.body_idle_timeout_secs,
+            l.keepalive_timeout_secs,
+            l.send_timeout_secs,
+            l.send_stall_secs,
+        ]
+        .contains(&0)
+        {
+            return bad("limits: timeouts must be at least one second");
+        }
+        if l.max_header_bytes < 4096 || l.max_form_bytes < 4096 {
+            return bad("limits.max_header_bytes and max_form_bytes must be at least 4096");
+        }
+        if l.h2_max_concurrent_streams == 0 {
+            return bad("limits.h2_max_concurrent_streams must be positive");
+        }
+        if l.page_size == 0 || l.page_size > 1000 {
+            return bad("limits.page_size must be between 1 and 1000");
+        }
+        if self.throttle.ipv6_prefix_len == 0 || self.throttle.ipv6_prefix_len > 128 {
+            return bad("throttle.ipv6_prefix_len must be between 1 and 128");
+        }
+        Ok(())
+    }
+
+    /// `[accounts]`: sign-in locks, mailbox freezes, passwords, recertification windows.
+    fn validate_accounts(&self) -> Result<(), ConfigError> {
+        let bad = |m: &str| Err(ConfigError::Invalid(m.to_string()));
+        let a = &self.accounts;
+        if a.failed_signin_limit == 0 {
             return bad("accounts.failed_signin_limit must be at least 1");
         }
-        let a = &self.accounts;
         if a.failed_signin_lock_minutes < 1
             || a.failed_signin_lock_max_minutes < a.failed_signin_lock_minutes
         {
@@ -86,31 +128,36 @@ impl Config {
         if a.familiar_days < 1 || a.mailbox_freeze_mids == 0 {
             return bad("accounts.familiar_days and mailbox_freeze_mids must be at least 1");
         }
-        if self.accounts.password_min_length < 8 {
+        if a.password_min_length < 8 {
             return bad("accounts.password_min_length must be at least 8");
         }
-        if crate::calendar::Window::parse(
-            &self.accounts.recertification_opens,
-            &self.accounts.recertification_deadline,
-        )
-        .is_none()
+        if crate::calendar::Window::parse(&a.recertification_opens, &a.recertification_deadline)
+            .is_none()
         {
             return bad("accounts.recertification_opens and _deadline are MM-DD dates, the opening before the deadline");
         }
         if crate::calendar::Window::parse(
-            &self.accounts.internal_recertification_opens,
-            &self.accounts.internal_recertification_deadline,
+            &a.internal_recertification_opens,
+            &a.internal_recertification_deadline,
         )
         .is_none()
         {
             return bad("accounts.internal_recertification_opens and _deadline are MM-DD dates, the opening before the deadline");
         }
-        if !matches!(
-            self.smtp.starttls.as_str(),
-            "opportunistic" | "required" | "never"
-        ) {
-            return bad("smtp.starttls is opportunistic, required or never");
+        if a.mailbox_inactive_days < 0 {
+            return bad("accounts.mailbox_inactive_days must not be negative (0: never)");
         }
+        if a.mailbox_failed_limit == 0 || a.mailbox_freeze_minutes < 1 {
+            return bad(
+                "accounts.mailbox_failed_limit and mailbox_freeze_minutes must be positive",
+            );
+        }
+        Ok(())
+    }
+
+    /// The other sections: web, TRACS, history, balancer, TLS, audit, argon2, the database.
+    fn validate_services(&self) -> Result<(), ConfigError> {
+        let bad = |m: &str| Err(ConfigError::Invalid(m.to_string()));
         if self.web.session_idle_minutes < 1 || self.web.session_lifetime_hours < 1 {
             return bad("web.session_idle_minutes and web.session_lifetime_hours must be positive");
         }
@@ -139,43 +186,8 @@ impl Config {
         if self.history.purge_batch == 0 {
             return bad("history.purge_batch must be positive");
         }
-        let l = &self.limits;
-        if l.max_connections == 0 || l.max_connections_per_client == 0 {
-            return bad("limits.max_connections and max_connections_per_client must be positive");
-        }
-        if [
-            l.header_read_timeout_secs,
-            l.body_idle_timeout_secs,
-            l.keepalive_timeout_secs,
-            l.send_timeout_secs,
-            l.send_stall_secs,
-        ]
-        .contains(&0)
-        {
-            return bad("limits: timeouts must be at least one second");
-        }
-        if l.max_header_bytes < 4096 || l.max_form_bytes < 4096 {
-            return bad("limits.max_header_bytes and max_form_bytes must be at least 4096");
-        }
-        if l.h2_max_concurrent_streams == 0 {
-            return bad("limits.h2_max_concurrent_streams must be positive");
-        }
-        if self.throttle.ipv6_prefix_len == 0 || self.throttle.ipv6_prefix_len > 128 {
-            return bad("throttle.ipv6_prefix_len must be between 1 and 128");
-        }
         if self.argon2.max_waiting == 0 {
             return bad("argon2.max_waiting must be positive");
-        }
-        if self.accounts.mailbox_inactive_days < 0 {
-            return bad("accounts.mailbox_inactive_days must not be negative (0: never)");
-        }
-        if self.accounts.mailbox_failed_limit == 0 || self.accounts.mailbox_freeze_minutes < 1 {
-            return bad(
-                "accounts.mailbox_failed_limit and mailbox_freeze_minutes must be positive",
-            );
-        }
-        if self.limits.page_size == 0 || self.limits.page_size > 1000 {
-            return bad("limits.page_size must be between 1 and 1000");
         }
         if !self.database_url.is_empty() && Engine::of_url(&self.database_url).is_none() {
             // Refused before anything else reads it, and printed without its password.

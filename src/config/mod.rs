@@ -16,7 +16,7 @@ mod tests;
 mod values;
 pub use accounts::AccountPolicy;
 pub use load::{redacted_url, ConfigError};
-pub use values::{Engine, SmtpConfig, TrustedProxies, POSTGRES_SESSIONS};
+pub use values::{Engine, SmtpConfig, StartTls, TrustedProxies, POSTGRES_SESSIONS};
 
 /// The commented example configuration, which is also the documentation of every setting.
 pub const EXAMPLE: &str = include_str!("../../examples/imax.toml");

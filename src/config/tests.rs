@@ -80,3 +80,19 @@ fn a_database_url_is_printed_without_its_password() {
     assert!(refused.contains("mysql://imax:***@db/imax"), "{refused}");
     assert!(!refused.contains("s3cret"), "{refused}");
 }
+
+/// `smtp.starttls` keeps its documented values (`IMAX_SMTP_STARTTLS` too), read into
+/// `StartTls`; any other is refused when the configuration loads.
+#[test]
+fn starttls_takes_its_three_documented_values_and_nothing_else() {
+    let with = |v: &str| Config::load(None, vec![("IMAX_SMTP_STARTTLS".to_string(), v.into())]);
+    for (text, mode) in [
+        ("required", super::StartTls::Required),
+        ("opportunistic", super::StartTls::Opportunistic),
+        ("never", super::StartTls::Never),
+    ] {
+        assert_eq!(with(text).expect(text).smtp.starttls, mode);
+    }
+    assert!(matches!(with("sometimes"), Err(ConfigError::Invalid(_))));
+    assert_eq!(Config::default().smtp.starttls, super::StartTls::Required);
+}

@@ -64,13 +64,27 @@ impl TrustedProxies {
     }
 }
 
+/// Whether mail to the relay goes over STARTTLS (`smtp.starttls`); any other value is refused
+/// when the configuration is loaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StartTls {
+    /// Nothing is sent to a relay that does not offer it (the default): the mails carry new
+    /// passwords, and an attacker on the path could strip an optional STARTTLS.
+    Required,
+    /// When the relay offers it; only by the operator's explicit choice.
+    Opportunistic,
+    /// Never (a relay on this host).
+    Never,
+}
+
 /// The SMTP relay (`[smtp]`): see `mail` for what each setting does.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SmtpConfig {
     pub relay: String,
     pub from: String,
-    pub starttls: String,
+    pub starttls: StartTls,
     pub ca_file: String,
     pub timeout_secs: u64,
 }
@@ -80,7 +94,7 @@ impl Default for SmtpConfig {
         Self {
             relay: String::new(),
             from: "imax-gateway@localhost".into(),
-            starttls: "required".into(),
+            starttls: StartTls::Required,
             ca_file: "/etc/ssl/certs/ca-certificates.crt".into(),
             timeout_secs: 30,
         }

@@ -443,11 +443,9 @@ impl Gateway {
             let effects = decision
                 .transition
                 .map(|s| {
-                    let (status, lock_reason) = s.to_columns();
                     vec![Effect::SetStatus {
                         account: account.id,
-                        status,
-                        lock_reason,
+                        status: s,
                     }]
                 })
                 .unwrap_or_default();

@@ -15,6 +15,7 @@
 //! do not decide where a new password goes.
 
 use super::{Credentials, Gateway, MailboxSession};
+use crate::audit::AuditEntry;
 use crate::directory::password::Secret;
 use crate::error::{Code, Refusal};
 use crate::mail;
@@ -39,6 +40,16 @@ fn counted(outcome: &'static str) {
     metrics::counter!("imax_profile_changes_total", "outcome" => outcome).increment(1);
 }
 
+/// What is wrong with a submitted profile and its new PINs, if anything: the profile's own
+/// problem first, then a PIN shorter than 4 characters.
+fn edit_problem(profile: &Profile, pins: [&Option<Secret>; 2]) -> Option<String> {
+    profile.problem().or_else(|| {
+        pins.iter()
+            .any(|p| p.as_ref().is_some_and(|p| p.expose().len() < 4))
+            .then(|| "A PIN has at least 4 characters.".to_string())
+    })
+}
+
 impl Gateway {
     /// R23: whoever has the mailbox open changes its profile; an email address or a PIN only
     /// with the mailbox's password again (counted as an attempt at the mailbox), and only
@@ -61,20 +72,12 @@ impl Gateway {
             secondary_pin,
             mailbox_password,
         } = edit;
-        if let Some(problem) = profile.problem() {
-            counted("invalid");
-            return Err(self.refuse(vec![], entry, invalid(problem)).await);
-        }
         let given = |p: Option<Secret>| p.filter(|p| !p.expose().is_empty());
         let (pin, secondary_pin) = (given(pin), given(secondary_pin));
         let password = given(mailbox_password);
-        if [&pin, &secondary_pin]
-            .iter()
-            .any(|p| p.as_ref().is_some_and(|p| p.expose().len() < 4))
-        {
+        if let Some(problem) = edit_problem(&profile, [&pin, &secondary_pin]) {
             counted("invalid");
-            let short = invalid("A PIN has at least 4 characters.".into());
-            return Err(self.refuse(vec![], entry, short).await);
+            return Err(self.refuse(vec![], entry, invalid(problem)).await);
         }
         let on_file = self.mailbox_profile(s).await?;
         if on_file.is_none() && pin.is_none() {
@@ -95,35 +98,9 @@ impl Gateway {
             profile.email,
             profile.secondary_email
         );
-        let entry = entry.detail(what.clone());
-        // R23: an email address or a PIN only with the mailbox's password, checked and
-        // counted as opening the mailbox (a wrong one counts towards its freeze; a given one
-        // is checked even when the change would not need it).
-        match &password {
-            None if changed.guarded() => {
-                counted("password_needed");
-                let needed = Refusal::because(Code::InvalidInput, PASSWORD_NEEDED);
-                let entry = entry.detail(format!("{what}; refused: no mailbox password"));
-                return Err(self.refuse(vec![], entry, needed).await);
-            }
-            None => {}
-            Some(password) => {
-                let creds = Credentials {
-                    principal: s.mailbox.imax_id.to_string(),
-                    password: password.clone(),
-                };
-                let proved = match self.open_mailbox(s.auth.clone(), &creds).await {
-                    Ok(proved) => proved,
-                    Err(r) => {
-                        counted("password_refused");
-                        return Err(r);
-                    }
-                };
-                if proved.mailbox.id != s.mailbox.id {
-                    return Err(Refusal::internal("the mailbox's password opened another"));
-                }
-            }
-        }
+        let mut entry = entry.detail(what.clone());
+        self.prove_mailbox_password(s, password.as_ref(), changed.guarded(), &entry, &what)
+            .await?;
         profile.pin_hash = match (&pin, &on_file) {
             (Some(pin), _) => self.hash_password(pin).await?,
             (None, Some(old)) => old.pin_hash.clone(),
@@ -135,29 +112,12 @@ impl Gateway {
             (None, None) => None,
         };
         let now = self.inner.clock.now();
-        let mut entry = entry;
         // The notice first: a guarded change the addresses on file were not told of is not
         // made (R23).
         if let Some(old) = on_file.as_ref().filter(|_| changed.guarded()) {
-            let to = old.addresses();
-            let (subject, body) = mail::profile_change_notice(
-                s.mailbox.imax_id.as_str(),
-                &crate::clock::rfc3339(now),
-                mid.as_str(),
-                &changed.sentence(),
-            );
-            if let Err(e) = mail::send_each(&self.inner.config.smtp, &to, &subject, &body).await {
-                tracing::error!(error = %e, "profile change notice not mailed");
-                counted("notice_failed");
-                let r = Refusal::with_detail(
-                    Code::MailUnavailable,
-                    "The notice of this change could not be mailed to the addresses on file, so \
-                     nothing was changed. Try again later, or call the Help Desk.",
-                );
-                let entry = entry.detail(format!("{what}; refused: notice not mailed"));
-                return Err(self.refuse(vec![], entry, r).await);
-            }
-            entry = entry.detail(format!("{what}; notice mailed to {}", to.join(", ")));
+            entry = self
+                .notify_profile_change(s, old, &changed, now, entry, &what)
+                .await?;
         }
         let change = (!changed.is_empty()).then(|| ProfileChange {
             at: now,
@@ -175,5 +135,78 @@ impl Gateway {
             "changed"
         });
         Ok(())
+    }
+
+    /// R23: an email address or a PIN only with the mailbox's password, checked and counted as
+    /// opening the mailbox (a wrong one counts towards its freeze; a given one is checked even
+    /// when the change would not need it).
+    async fn prove_mailbox_password(
+        &self,
+        s: &MailboxSession,
+        password: Option<&Secret>,
+        guarded: bool,
+        entry: &AuditEntry,
+        what: &str,
+    ) -> Result<(), Refusal> {
+        match password {
+            None if guarded => {
+                counted("password_needed");
+                let needed = Refusal::because(Code::InvalidInput, PASSWORD_NEEDED);
+                let entry = entry
+                    .clone()
+                    .detail(format!("{what}; refused: no mailbox password"));
+                Err(self.refuse(vec![], entry, needed).await)
+            }
+            None => Ok(()),
+            Some(password) => {
+                let creds = Credentials {
+                    principal: s.mailbox.imax_id.to_string(),
+                    password: password.clone(),
+                };
+                let proved = match self.open_mailbox(s.auth.clone(), &creds).await {
+                    Ok(proved) => proved,
+                    Err(r) => {
+                        counted("password_refused");
+                        return Err(r);
+                    }
+                };
+                if proved.mailbox.id != s.mailbox.id {
+                    return Err(Refusal::internal("the mailbox's password opened another"));
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Mails the notice of a guarded change to the addresses on file (`old`'s); the audit
+    /// record says so. When it cannot be mailed the change is refused (R23).
+    async fn notify_profile_change(
+        &self,
+        s: &MailboxSession,
+        old: &Profile,
+        changed: &ChangedFields,
+        now: time::OffsetDateTime,
+        entry: AuditEntry,
+        what: &str,
+    ) -> Result<AuditEntry, Refusal> {
+        let to = old.addresses();
+        let (subject, body) = mail::profile_change_notice(
+            s.mailbox.imax_id.as_str(),
+            &crate::clock::rfc3339(now),
+            s.auth.account.mid.as_str(),
+            &changed.sentence(),
+        );
+        if let Err(e) = mail::send_each(&self.inner.config.smtp, &to, &subject, &body).await {
+            tracing::error!(error = %e, "profile change notice not mailed");
+            counted("notice_failed");
+            let r = Refusal::with_detail(
+                Code::MailUnavailable,
+                "The notice of this change could not be mailed to the addresses on file, so \
+                 nothing was changed. Try again later, or call the Help Desk.",
+            );
+            let entry = entry.detail(format!("{what}; refused: notice not mailed"));
+            return Err(self.refuse(vec![], entry, r).await);
+        }
+        Ok(entry.detail(format!("{what}; notice mailed to {}", to.join(", "))))
     }
 }

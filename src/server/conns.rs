@@ -17,6 +17,8 @@
 //! and no response waits longer than the send timeout (HTTP/1.1: the watchdog closes the
 //! connection; HTTP/2: the stream is reset, see [`super::stall`]).
 
+pub use super::progress::Progress;
+pub use super::stats::ConnStats;
 use crate::ground::ClientKey;
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -25,66 +27,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
-
-/// Counters of what the connection limits did, for operators (and the metrics endpoint).
-#[derive(Debug, Default)]
-pub struct ConnStats {
-    pub accepted: AtomicU64,
-    pub open: AtomicU64,
-    /// Refused at once: the client already had `max_connections_per_client`.
-    pub refused_per_client: AtomicU64,
-    /// Refused at once: `max_connections` busy connections and none idle to close.
-    pub refused_full: AtomicU64,
-    /// Idle connections closed to make room for a new client.
-    pub shed_idle: AtomicU64,
-    pub handshake_failed: AtomicU64,
-    /// Closed: no complete request head in time (idle after accept, or a dribbled head).
-    pub header_timeouts: AtomicU64,
-    /// Closed: idle longer than the keep-alive timeout.
-    pub idle_closed: AtomicU64,
-    /// Request bodies refused for arriving too slowly or stalling.
-    pub body_timeouts: AtomicU64,
-    /// Connections dropped because the client did not read a response.
-    pub send_timeouts: AtomicU64,
-    /// Connections from a trusted balancer closed for a missing or malformed PROXY header.
-    pub proxy_header_refused: AtomicU64,
-    /// Connections whose every response waited on the client, closed for a new client.
-    pub shed_stalled: AtomicU64,
-    /// HTTP/2 responses reset because their client kept the window closed for the send timeout.
-    pub stalled_streams: AtomicU64,
-}
-
-impl ConnStats {
-    pub(crate) fn bump(c: &AtomicU64) {
-        c.fetch_add(1, Ordering::Relaxed);
-    }
-    /// A snapshot, by name, for logs, tests and metrics.
-    pub fn snapshot(&self) -> Vec<(&'static str, u64)> {
-        let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        vec![
-            ("accepted", g(&self.accepted)),
-            ("open", g(&self.open)),
-            ("proxy_header_refused", g(&self.proxy_header_refused)),
-            ("refused_per_client", g(&self.refused_per_client)),
-            ("refused_full", g(&self.refused_full)),
-            ("shed_idle", g(&self.shed_idle)),
-            ("handshake_failed", g(&self.handshake_failed)),
-            ("header_timeouts", g(&self.header_timeouts)),
-            ("idle_closed", g(&self.idle_closed)),
-            ("body_timeouts", g(&self.body_timeouts)),
-            ("send_timeouts", g(&self.send_timeouts)),
-            ("shed_stalled", g(&self.shed_stalled)),
-            ("stalled_streams", g(&self.stalled_streams)),
-        ]
-    }
-    pub fn get(&self, name: &str) -> u64 {
-        self.snapshot()
-            .into_iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v)
-            .unwrap_or(0)
-    }
-}
 
 /// The limits the registry and the watchdogs apply.
 #[derive(Debug, Clone)]
@@ -99,48 +41,6 @@ pub struct ConnLimits {
     /// A connection whose responses have all waited this long on the client is sheddable
     /// (`limits.send_stall_secs`).
     pub stall_shed: Duration,
-}
-
-/// Where one response body stands: being produced by the gateway, or waiting for the client
-/// to take the chunk it last produced (since when). Shared by the body, its connection and,
-/// over HTTP/2, the stream's task that resets it when the wait is too long.
-#[derive(Debug)]
-pub struct Progress {
-    epoch: Instant,
-    /// Milliseconds since `epoch` (+1) when the wait began; 0 while the gateway produces.
-    waiting_since_ms: AtomicU64,
-}
-
-impl Progress {
-    fn new(epoch: Instant) -> Progress {
-        let p = Progress {
-            epoch,
-            waiting_since_ms: AtomicU64::new(0),
-        };
-        // A new response waits on the transport until its body is first asked for.
-        p.wait();
-        p
-    }
-    /// The body handed a chunk over (or its head was sent): now it waits on the client.
-    pub fn wait(&self) {
-        let now = self.epoch.elapsed().as_millis() as u64 + 1;
-        self.waiting_since_ms.store(now, Ordering::Release);
-    }
-    /// The transport asked for the next chunk: the gateway works on it.
-    pub fn produce(&self) {
-        self.waiting_since_ms.store(0, Ordering::Release);
-    }
-    fn since_ms(&self) -> Option<u64> {
-        match self.waiting_since_ms.load(Ordering::Acquire) {
-            0 => None,
-            ms => Some(ms),
-        }
-    }
-    /// Since when the response has waited on its client, if it does.
-    pub fn waiting_since(&self) -> Option<Instant> {
-        self.since_ms()
-            .map(|ms| self.epoch + Duration::from_millis(ms - 1))
-    }
 }
 
 /// What a connection's flushes say, for a response that must know its last bytes went out.

@@ -21,28 +21,25 @@
 //! requests in flight (HTTP/2: GOAWAY), and waits up to the grace period.
 
 pub mod body;
+mod connection;
 pub mod conns;
 mod io;
+mod progress;
 pub mod proxy;
+mod request;
 mod stall;
+mod stats;
 
-use crate::ground::RequestId;
 use axum::Router;
-use body::{Answer, BodyPace, PacedBody};
-use conns::{ConnLimits, Expiry, Registry};
-use hyper_util::rt::{TokioIo, TokioTimer};
-use stall::StreamExec;
+use body::BodyPace;
+use conns::{ConnLimits, Registry};
 use std::future::Future;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
-use tower::ServiceExt;
-use tracing::Instrument;
 
 pub use conns::ConnStats;
 
@@ -125,7 +122,7 @@ pub async fn serve(
             },
         };
         let _ = tcp.set_nodelay(true);
-        let task = Connection {
+        let task = connection::Connection {
             acceptor: acceptor.clone(),
             app: app.clone(),
             options: options.clone(),
@@ -162,293 +159,6 @@ pub async fn serve(
     };
     if tokio::time::timeout(options.grace, drained).await.is_err() {
         tracing::warn!("grace period over; closing remaining connections");
-    }
-}
-
-/// One connection's task.
-struct Connection {
-    acceptor: TlsAcceptor,
-    app: Router,
-    options: Arc<ServeOptions>,
-    registry: Arc<Registry>,
-    stop: watch::Receiver<bool>,
-    peer: SocketAddr,
-}
-
-impl Connection {
-    /// A connection from a trusted balancer: read its PROXY header within the header timeout,
-    /// then serve it as a connection from the client the header names.
-    async fn run_behind_balancer(mut self, mut tcp: tokio::net::TcpStream) {
-        let read = tokio::time::timeout(
-            self.options.conns.header_timeout,
-            proxy::read_header(&mut tcp),
-        );
-        let named = tokio::select! {
-            r = read => r,
-            _ = self.stop.changed() => return,
-        };
-        match named {
-            Ok(Ok(client)) => {
-                if let Some(client) = client {
-                    self.peer = client;
-                }
-            }
-            Ok(Err(why)) => {
-                tracing::debug!(balancer = %self.peer, ?why, "PROXY header refused");
-                self.count(|s| &s.proxy_header_refused);
-                return;
-            }
-            Err(_) => {
-                tracing::debug!(balancer = %self.peer, "no PROXY header in time");
-                self.count(|s| &s.proxy_header_refused);
-                return;
-            }
-        }
-        match self.registry.admit(self.peer.ip()) {
-            Ok(registered) => self.run(tcp, registered).await,
-            Err(why) => {
-                tracing::debug!(peer = %self.peer, ?why, "connection refused by the connection limits");
-            }
-        }
-    }
-
-    async fn run(mut self, tcp: tokio::net::TcpStream, registered: conns::Registered) {
-        let conn = registered.conn.clone();
-        let peer = self.peer;
-        // The handshake counts towards the first request head's deadline.
-        let limit = self
-            .options
-            .handshake_timeout
-            .min(self.options.conns.header_timeout);
-        let tls = tokio::select! {
-            r = tokio::time::timeout(limit, self.acceptor.accept(tcp)) => match r {
-                Ok(Ok(s)) => s,
-                Ok(Err(e)) => {
-                    self.count_handshake_failure();
-                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                    return;
-                }
-                Err(_) => {
-                    self.count_handshake_failure();
-                    tracing::debug!(%peer, "TLS handshake timed out");
-                    return;
-                }
-            },
-            _ = conn.wake.notified() => return, // shed while shaking hands
-            _ = self.stop.changed() => return,
-        };
-        let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
-        if !h2 {
-            conn.track_heads();
-        }
-        let io = TokioIo::new(io::WatchedIo::new(
-            tls,
-            conn.clone(),
-            self.registry.clone(),
-            self.options.send_timeout,
-        ));
-        let service = {
-            let app = self.app.clone();
-            let conn = conn.clone();
-            let pace = self.options.body;
-            let registry = self.registry.clone();
-            let flush_wait = self.options.send_timeout;
-            hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                let inflight = conn.request_started();
-                let started = std::time::Instant::now();
-                let door = door_of(req.uri().path());
-                let id = RequestId::next();
-                // The request's span: the core records who and what into it, and its one log
-                // line carries them (never a password, PIN or cookie).
-                let span = tracing::info_span!(
-                    "request",
-                    id = %id,
-                    door,
-                    method = %req.method(),
-                    path = %req.uri().path(),
-                    peer = %peer.ip(),
-                    mid = tracing::field::Empty,
-                    mailbox = tracing::field::Empty,
-                    operation = tracing::field::Empty,
-                    outcome = tracing::field::Empty,
-                );
-                let (mut parts, body) = req.into_parts();
-                parts.extensions.insert(ClientAddr(peer));
-                parts.extensions.insert(id);
-                let body = axum::body::Body::new(PacedBody::new(body, pace, registry.clone()));
-                let call = crate::ground::request::REQUEST_SPAN.scope(
-                    span.clone(),
-                    app.clone().oneshot(hyper::Request::from_parts(parts, body)),
-                );
-                async move {
-                    let mut response = call.await?;
-                    let status = response.status().as_u16();
-                    let seconds = started.elapsed().as_secs_f64();
-                    metrics::counter!("imax_http_responses_total", "door" => door, "status" => status_class(status)).increment(1);
-                    metrics::histogram!("imax_http_response_seconds", "door" => door).record(seconds);
-                    if let Ok(v) = axum::http::HeaderValue::from_str(&id.to_string()) {
-                        response.headers_mut().insert("x-request-id", v);
-                    }
-                    tracing::info!(target: "imax::request", status, ms = (seconds * 1000.0).round() as u64, "answered");
-                    // HTTP/1.1 stops asking for a body at its Content-Length (see Answer).
-                    let length = if h2 {
-                        None
-                    } else {
-                        response
-                            .headers()
-                            .get(hyper::header::CONTENT_LENGTH)
-                            .and_then(|v| v.to_str().ok())
-                            .and_then(|v| v.parse::<u64>().ok())
-                    };
-                    Ok::<_, std::convert::Infallible>(response.map(|b| {
-                        axum::body::Body::new(Answer::new(b, inflight, length, flush_wait))
-                    }))
-                }
-                .instrument(span)
-            })
-        };
-        let o = &self.options;
-        let mut http = if h2 {
-            let exec = StreamExec::new(o.send_timeout, self.registry.clone());
-            let mut b = hyper::server::conn::http2::Builder::new(exec);
-            b.timer(TokioTimer::new())
-                .max_concurrent_streams(o.h2_max_concurrent_streams)
-                .max_header_list_size(o.max_header_bytes as u32)
-                .keep_alive_interval(o.h2_keepalive_interval)
-                .keep_alive_timeout(o.h2_keepalive_timeout);
-            Http::H2(Box::pin(b.serve_connection(io, service)))
-        } else {
-            let mut b = hyper::server::conn::http1::Builder::new();
-            // Our watchdog enforces the head deadlines; hyper's own timer (which starts when
-            // it waits for a head, idle or not) is only a backstop.
-            b.timer(TokioTimer::new())
-                .header_read_timeout(o.conns.header_timeout + o.conns.keepalive_timeout)
-                .max_buf_size(o.max_header_bytes.max(8192) * 2)
-                .max_header_size(o.max_header_bytes)
-                .keep_alive(true);
-            Http::H1(Box::pin(b.serve_connection(io, service)))
-        };
-        let limits = self.registry.limits().clone();
-        let mut closing: Option<tokio::time::Instant> = None;
-        loop {
-            let deadline = if closing.is_some() {
-                None
-            } else {
-                conn.deadline(&limits)
-            };
-            let sleep_until = closing
-                .or(deadline.map(|(at, _)| at))
-                .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));
-            tokio::select! {
-                r = &mut http => {
-                    if let Err(e) = r {
-                        tracing::debug!(%peer, error = %e, "connection ended with an error");
-                    }
-                    return;
-                }
-                _ = conn.wake.notified() => continue,
-                _ = self.stop.changed(), if closing.is_none() => {
-                    http.graceful_shutdown();
-                    closing = Some(tokio::time::Instant::now() + self.options.grace);
-                }
-                _ = tokio::time::sleep_until(sleep_until) => {
-                    if closing.is_some() {
-                        return; // graceful close took too long: drop the connection
-                    }
-                    // Recompute: a request may have begun since the deadline was taken.
-                    if let Some((at, why)) = conn.deadline(&limits) {
-                        if at <= tokio::time::Instant::now() && why != Expiry::Recheck {
-                            self.registry.count_expiry(why);
-                            tracing::debug!(%peer, ?why, "closing the connection");
-                            // A head that never completed, a response its client does not
-                            // take, or a connection shed while all its responses wait on the
-                            // client: nothing to be polite to, closed at once.
-                            if why == Expiry::Header
-                                || why == Expiry::Stalled
-                                || (why == Expiry::Shed && conn.stalled_since().is_some())
-                            {
-                                return;
-                            }
-                            http.graceful_shutdown();
-                            closing = Some(tokio::time::Instant::now() + Duration::from_secs(5));
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    fn count_handshake_failure(&self) {
-        self.count(|s| &s.handshake_failed);
-    }
-
-    fn count(&self, stat: impl Fn(&ConnStats) -> &std::sync::atomic::AtomicU64) {
-        stat(&self.registry.stats).fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    }
-}
-
-type Io = TokioIo<io::WatchedIo<tokio_rustls::server::TlsStream<tokio::net::TcpStream>>>;
-
-/// The HTTP/1.1 or HTTP/2 connection ALPN chose.
-enum Http<S>
-where
-    S: hyper::service::HttpService<hyper::body::Incoming>,
-{
-    H1(Pin<Box<hyper::server::conn::http1::Connection<Io, S>>>),
-    H2(Pin<Box<hyper::server::conn::http2::Connection<Io, S, StreamExec>>>),
-}
-
-impl<S> Http<S>
-where
-    S: hyper::service::HttpService<hyper::body::Incoming, ResBody = axum::body::Body>
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    fn graceful_shutdown(&mut self) {
-        match self {
-            Http::H1(c) => c.as_mut().graceful_shutdown(),
-            Http::H2(c) => c.as_mut().graceful_shutdown(),
-        }
-    }
-}
-
-impl<S> Future for Http<S>
-where
-    S: hyper::service::HttpService<hyper::body::Incoming, ResBody = axum::body::Body>
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    type Output = hyper::Result<()>;
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.get_mut() {
-            Http::H1(c) => c.as_mut().poll(cx),
-            Http::H2(c) => c.as_mut().poll(cx),
-        }
-    }
-}
-
-/// The door a path belongs to, for metrics.
-fn door_of(path: &str) -> &'static str {
-    if path.starts_with("/s2s") || path.ends_with(".xsd") {
-        "s2s"
-    } else if matches!(path, "/healthz" | "/readyz" | "/metrics") {
-        "ops"
-    } else {
-        "web"
-    }
-}
-
-fn status_class(status: u16) -> &'static str {
-    match status {
-        100..=199 => "1xx",
-        200..=299 => "2xx",
-        300..=399 => "3xx",
-        400..=499 => "4xx",
-        _ => "5xx",
     }
 }
 

@@ -124,15 +124,53 @@ pub async fn backup(
     // 4. The bodies its rows name.
     let mut copy =
         sqlx::SqliteConnection::connect(&format!("sqlite://{}", db_copy.display())).await?;
+    let copied = copy_bodies(store, files, &mut copy, &dir.join(BODIES)).await?;
+    let schema_version: i64 =
+        sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM schema_version")
+            .fetch_one(&mut copy)
+            .await?;
+    copy.close().await?;
+
+    // 5. The manifest, then everything durable.
+    let manifest = Manifest {
+        created_at: crate::clock::rfc3339(now),
+        gateway_version: env!("CARGO_PKG_VERSION").to_string(),
+        schema_version,
+        messages: copied.messages,
+        bytes: copied.bytes,
+        purged_meanwhile: copied.purged,
+    };
+    let text = toml::to_string(&manifest).map_err(|e| BackupError::Manifest(e.to_string()))?;
+    write_private(&dir.join(MANIFEST), text.as_bytes())?;
+    sync_tree(dir)?;
+    Ok(manifest)
+}
+
+/// What [`copy_bodies`] copied.
+struct Copied {
+    messages: u64,
+    bytes: u64,
+    /// Rows whose body the gateway purged while the backup ran: left out of the copy.
+    purged: u64,
+}
+
+/// The bodies the database copy's rows name, into `bodies`. Small bodies are in the copy
+/// already. A body gone since the copy was taken is a message purged meanwhile: its row is
+/// deleted from the copy; a body missing for a message still there is an error.
+async fn copy_bodies(
+    store: &Store,
+    files: &store::bodies::FileBodies,
+    copy: &mut sqlx::SqliteConnection,
+    bodies: &Path,
+) -> Result<Copied, BackupError> {
     // Small bodies are in the database copy already; the rest are files to copy.
     let rows: Vec<(i64, String, i64, bool)> = sqlx::query_as(
         "SELECT m.id, m.body_key, m.size_bytes,
                 EXISTS (SELECT 1 FROM body_chunks c WHERE c.body_key = m.body_key)
            FROM messages m ORDER BY m.id",
     )
-    .fetch_all(&mut copy)
+    .fetch_all(&mut *copy)
     .await?;
-    let bodies = dir.join(BODIES);
     let (mut messages, mut bytes, mut purged) = (0u64, 0u64, 0u64);
     for (id, key, size, in_database) in rows {
         if in_database {
@@ -143,7 +181,7 @@ pub async fn backup(
         // A key the gateway did not make is corruption, never a path to copy from.
         let from = files.path(&key).map_err(io_err("a message's body key"))?;
         let to = bodies.join(&key[..2]).join(&key);
-        private::dir(to.parent().unwrap_or(&bodies)).map_err(io_err("a body directory"))?;
+        private::dir(to.parent().unwrap_or(bodies)).map_err(io_err("a body directory"))?;
         match copy_file(&from, &to) {
             Ok(()) => {
                 messages += 1;
@@ -160,32 +198,18 @@ pub async fn backup(
                 }
                 sqlx::query("DELETE FROM messages WHERE id = ?")
                     .bind(id)
-                    .execute(&mut copy)
+                    .execute(&mut *copy)
                     .await?;
                 purged += 1;
             }
             Err(e) => return Err(e),
         }
     }
-    let schema_version: i64 =
-        sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM schema_version")
-            .fetch_one(&mut copy)
-            .await?;
-    copy.close().await?;
-
-    // 5. The manifest, then everything durable.
-    let manifest = Manifest {
-        created_at: crate::clock::rfc3339(now),
-        gateway_version: env!("CARGO_PKG_VERSION").to_string(),
-        schema_version,
+    Ok(Copied {
         messages,
         bytes,
-        purged_meanwhile: purged,
-    };
-    let text = toml::to_string(&manifest).map_err(|e| BackupError::Manifest(e.to_string()))?;
-    write_private(&dir.join(MANIFEST), text.as_bytes())?;
-    sync_tree(dir)?;
-    Ok(manifest)
+        purged,
+    })
 }
 
 /// Copies the backup in `dir` into an empty data directory and checks the result.

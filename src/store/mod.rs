@@ -263,59 +263,8 @@ impl Store {
         sqlx::any::install_default_drivers();
         crate::ground::private::dir(data_dir)?;
         let pool = match engine {
-            Engine::Sqlite => {
-                if let Some(path) = sqlite_path(url) {
-                    crate::ground::private::sqlite_file(Path::new(path))?;
-                }
-                // Create the file if missing (the Any driver passes the URL through).
-                let url = if url.contains('?') {
-                    url.to_string()
-                } else {
-                    format!("{url}?mode=rwc")
-                };
-                let options = AnyConnectOptions::from_str(&url)?;
-                AnyPoolOptions::new()
-                    .max_connections(8)
-                    .min_connections(1)
-                    // A file on this machine does not hang up: no ping before each use
-                    // (each one is a trip to the connection's thread and back).
-                    .test_before_acquire(false)
-                    .after_connect(|conn, _| {
-                        Box::pin(async move {
-                            // WAL: readers never wait for the writer. FULL: each commit is
-                            // fsynced, so a receipt is never sent for a row a power cut could
-                            // take back. The log is checkpointed by a task of the committer's,
-                            // not by a commit. (A memory-mapped file was tried for reads: a
-                            // growing database is mapped again and again, which cost more than
-                            // the reads saved.)
-                            conn.execute(
-                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;
-                                 PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;
-                                 PRAGMA wal_autocheckpoint = 0;",
-                            )
-                            .await?;
-                            Ok(())
-                        })
-                    })
-                    .connect_with(options)
-                    .await?
-            }
-            Engine::Postgres => {
-                let options = AnyConnectOptions::from_str(url)?;
-                AnyPoolOptions::new()
-                    .max_connections(sessions.max(2))
-                    .min_connections(1)
-                    // No round trip before each statement: sqlx pings every session as it
-                    // returns to the pool, so one used recently is alive. One that may have
-                    // died unseen (idle long, or since a restart was noticed) is pinged
-                    // first, and a statement whose session broke is retried where that is
-                    // safe (`reconnect`): a restart of the database is invisible to clients.
-                    .test_before_acquire(false)
-                    .before_acquire(reconnect::check_before_use)
-                    .acquire_timeout(Duration::from_secs(10))
-                    .connect_with(options)
-                    .await?
-            }
+            Engine::Sqlite => sqlite_pool(url).await?,
+            Engine::Postgres => postgres_pool(url, sessions).await?,
         };
         let sqlite_file = sqlite_path(url).filter(|_| engine == Engine::Sqlite);
         migrate::run(&pool, engine, sqlite_file.map(Path::new)).await?;
@@ -425,4 +374,65 @@ impl Store {
         }
         self.close_pools().await;
     }
+}
+
+/// SQLite's pool: the file created if missing (owner-only), every connection in WAL mode with
+/// each commit fsynced.
+async fn sqlite_pool(url: &str) -> Result<AnyPool, StoreError> {
+    if let Some(path) = sqlite_path(url) {
+        crate::ground::private::sqlite_file(Path::new(path))?;
+    }
+    // Create the file if missing (the Any driver passes the URL through).
+    let url = if url.contains('?') {
+        url.to_string()
+    } else {
+        format!("{url}?mode=rwc")
+    };
+    let options = AnyConnectOptions::from_str(&url)?;
+    AnyPoolOptions::new()
+        .max_connections(8)
+        .min_connections(1)
+        // A file on this machine does not hang up: no ping before each use
+        // (each one is a trip to the connection's thread and back).
+        .test_before_acquire(false)
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                // WAL: readers never wait for the writer. FULL: each commit is
+                // fsynced, so a receipt is never sent for a row a power cut could
+                // take back. The log is checkpointed by a task of the committer's,
+                // not by a commit. (A memory-mapped file was tried for reads: a
+                // growing database is mapped again and again, which cost more than
+                // the reads saved.)
+                conn.execute(
+                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;
+                         PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;
+                         PRAGMA wal_autocheckpoint = 0;",
+                )
+                .await?;
+                Ok(())
+            })
+        })
+        .connect_with(options)
+        .await
+        .map_err(StoreError::from)
+}
+
+/// PostgreSQL's pool of `sessions` sessions (at least 2), each checked before use when it may
+/// have died unseen (`reconnect`).
+async fn postgres_pool(url: &str, sessions: u32) -> Result<AnyPool, StoreError> {
+    let options = AnyConnectOptions::from_str(url)?;
+    AnyPoolOptions::new()
+        .max_connections(sessions.max(2))
+        .min_connections(1)
+        // No round trip before each statement: sqlx pings every session as it
+        // returns to the pool, so one used recently is alive. One that may have
+        // died unseen (idle long, or since a restart was noticed) is pinged
+        // first, and a statement whose session broke is retried where that is
+        // safe (`reconnect`): a restart of the database is invisible to clients.
+        .test_before_acquire(false)
+        .before_acquire(reconnect::check_before_use)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(options)
+        .await
+        .map_err(StoreError::from)
 }

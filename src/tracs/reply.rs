@@ -19,7 +19,7 @@
 //! | 30–59 | the field |
 //! | 60–end | the problem: what was expected, what was found |
 
-use super::layout::{self, FileKind, Role};
+use super::layout::{self, FileKind, Record, Role};
 use super::sample::{put, render};
 use super::scan::{Problem, Report, Verdict};
 use time::OffsetDateTime;
@@ -86,37 +86,10 @@ pub fn format_errors(report: &Report, at: OffsetDateTime) -> Option<FormatErrors
         &mut out,
     );
     let mut records = 1u64;
-    let more = (report.more_provisional > 0).then(|| Problem {
-        line: 0,
-        record: String::new(),
-        field: String::new(),
-        expected: format!(
-            "{} more problems of the same kinds, not listed",
-            report.more_provisional
-        ),
-        found: String::new(),
-    });
+    let more = more_problems(report);
     for p in report.provisional.iter().chain(more.iter()) {
         records += 1;
-        let mut line = render(error, |f| match f.name {
-            "Release/version" => Some(release.to_string()),
-            "Record number" => Some(number(records, f.len)),
-            _ => None,
-        });
-        put(&mut line, RECORD_AT, ascii(&p.record).as_bytes());
-        if p.line > 0 {
-            put(&mut line, LINE_AT, number(p.line, LINE_LEN).as_bytes());
-        }
-        let field: String = ascii(&p.field).chars().take(FIELD_LEN).collect();
-        put(&mut line, FIELD_AT, field.as_bytes());
-        let mut text = format!("expected {}", p.expected);
-        if !p.found.is_empty() {
-            text.push_str(&format!(", found {}", p.found));
-        }
-        let room = error.length.saturating_sub(TEXT_AT - 1);
-        let text: String = ascii(&text).chars().take(room).collect();
-        put(&mut line, TEXT_AT, text.as_bytes());
-        end(line, &mut out);
+        end(error_record(error, release, records, p), &mut out);
     }
     records += 1;
     end(
@@ -139,6 +112,45 @@ pub fn format_errors(report: &Report, at: OffsetDateTime) -> Option<FormatErrors
         file: out,
         problems: report.provisional.len() as u64 + report.more_provisional,
     })
+}
+
+/// The problems beyond the checker's cap, as one last problem (not listed one by one).
+fn more_problems(report: &Report) -> Option<Problem> {
+    (report.more_provisional > 0).then(|| Problem {
+        line: 0,
+        record: String::new(),
+        field: String::new(),
+        expected: format!(
+            "{} more problems of the same kinds, not listed",
+            report.more_provisional
+        ),
+        found: String::new(),
+    })
+}
+
+/// The error record (number `records` of the reply) naming problem `p`, in the columns of
+/// the module's table.
+fn error_record(error: &Record, release: &str, records: u64, p: &Problem) -> Vec<u8> {
+    let number = |n: u64, len: usize| format!("{n:0len$}");
+    let mut line = render(error, |f| match f.name {
+        "Release/version" => Some(release.to_string()),
+        "Record number" => Some(number(records, f.len)),
+        _ => None,
+    });
+    put(&mut line, RECORD_AT, ascii(&p.record).as_bytes());
+    if p.line > 0 {
+        put(&mut line, LINE_AT, number(p.line, LINE_LEN).as_bytes());
+    }
+    let field: String = ascii(&p.field).chars().take(FIELD_LEN).collect();
+    put(&mut line, FIELD_AT, field.as_bytes());
+    let mut text = format!("expected {}", p.expected);
+    if !p.found.is_empty() {
+        text.push_str(&format!(", found {}", p.found));
+    }
+    let room = error.length.saturating_sub(TEXT_AT - 1);
+    let text: String = ascii(&text).chars().take(room).collect();
+    put(&mut line, TEXT_AT, text.as_bytes());
+    line
 }
 
 /// The reply's file name: the original's, marked as its error report.

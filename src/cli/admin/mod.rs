@@ -444,7 +444,10 @@ pub async fn admin_command(admin: &Admin, command: AdminCommand) -> Result<(), S
             println!("{n} flagged rights and property assignments removed");
         }
         AdminCommand::Purge { dry_run } => {
-            let r = admin.purge(dry_run).await.map_err(s)?;
+            let r = admin
+                .purge(imax_gateway::admin::Purge::dry_run(dry_run))
+                .await
+                .map_err(s)?;
             let verb = if dry_run { "would remove" } else { "removed" };
             println!(
                 "{verb} {} messages ({} bytes) older than {} days; audit records are kept",

@@ -64,7 +64,7 @@ impl Gateway {
             inline_body: None,
             received_at: now,
             tracs_key: None,
-            routed_by: RoutedBy::Reply.as_str(),
+            routed_by: RoutedBy::Reply,
             resend: false,
             misrouted: false,
             in_reply_to: Some(message_id.to_string()),
@@ -138,7 +138,7 @@ async fn not_committed(store: &Store, e: CommitError, keys: &[String]) -> Refusa
         // Two identical transmissions at the same moment: the unique index on the
         // transmission key lets one in.
         CommitError::NotCommitted {
-            duplicate_transmission: true,
+            reason: crate::store::committer::error::NotCommitted::DuplicateTransmission,
             ..
         } => {
             forget.await;

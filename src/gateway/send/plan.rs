@@ -137,7 +137,7 @@ impl SendPlan {
             inline_body: None,
             received_at: now,
             tracs_key: to.tracs_key.clone(),
-            routed_by: to.routing.by.as_str(),
+            routed_by: to.routing.by,
             resend: self.resend,
             misrouted: to.routing.misrouted,
             in_reply_to: to.answered.as_ref().map(|m| m.message_id.clone()),

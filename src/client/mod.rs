@@ -4,6 +4,11 @@
 //! It speaks HTTP/1.1 over one kept-alive connection and streams `SendFile` content from a
 //! file, so it can send files far larger than it holds in memory.
 
+mod mtom;
+mod reply;
+
+pub use reply::{parse_reply, Fault, Reply};
+
 use crate::s2s::envelope::{SOAP_ENV, TNS, WSSE};
 use crate::s2s::reply::escape;
 use base64::Engine;
@@ -13,7 +18,6 @@ use http_body_util::{BodyExt, StreamBody};
 use hyper::body::Frame;
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
-use quick_xml::events::Event;
 use rustls_pki_types::ServerName;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -43,54 +47,6 @@ pub enum ClientError {
 pub enum Content {
     Bytes(Vec<u8>),
     File(PathBuf),
-}
-
-/// A SOAP Fault's parts.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Fault {
-    pub code: String,
-    pub status: u16,
-    pub message: String,
-    /// The gateway's id of the refused request, to quote to its support desk.
-    pub request_id: Option<String>,
-}
-
-/// A parsed response: the leaf elements in document order, or a Fault.
-#[derive(Debug, Clone)]
-pub struct Reply {
-    pub http_status: u16,
-    pub status: u16,
-    pub fault: Option<Fault>,
-    pub fields: Vec<(String, String)>,
-}
-
-impl Reply {
-    /// The first leaf element with this local name.
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.fields
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-    /// Every leaf element with this local name.
-    pub fn all(&self, name: &str) -> Vec<&str> {
-        self.fields
-            .iter()
-            .filter(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-            .collect()
-    }
-    /// The decoded `content` element.
-    pub fn content(&self) -> Option<Vec<u8>> {
-        let text = self.get("content")?;
-        base64::engine::general_purpose::STANDARD
-            .decode(text.trim())
-            .ok()
-    }
-    /// The fault code, or `ok`.
-    pub fn code(&self) -> &str {
-        self.fault.as_ref().map(|f| f.code.as_str()).unwrap_or("ok")
-    }
 }
 
 /// One connection to a gateway, with the person's credentials for the WS-Security header.
@@ -289,109 +245,6 @@ impl S2sClient {
         self.post(body).await
     }
 
-    /// `SendFile` as MTOM/XOP (`multipart/related`, as WCF and JAX-WS send large files): the
-    /// envelope's content is an `xop:Include` of a second part carrying the file's raw bytes.
-    pub async fn send_file_mtom(
-        &mut self,
-        mailbox: &str,
-        mailbox_password: &str,
-        to: Option<&str>,
-        file_name: &str,
-        content: Content,
-    ) -> Result<Reply, ClientError> {
-        let mut fields = vec![("mailbox", mailbox), ("mailboxPassword", mailbox_password)];
-        if let Some(t) = to {
-            fields.push(("toMailbox", t));
-        }
-        fields.push(("fileName", file_name));
-        if self.resend {
-            fields.push(("resend", "true"));
-        }
-        let b = mime_boundary();
-        let prefix = format!(
-            "--{b}\r\nContent-Type: application/xop+xml; charset=UTF-8; type=\"text/xml\"\r\nContent-ID: <root@imax-client>\r\n\r\n{}{}<t:content><xop:Include xmlns:xop=\"{}\" href=\"cid:file@imax-client\"/></t:content></t:SendFile></soap:Body></soap:Envelope>\r\n--{b}\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\nContent-ID: <file@imax-client>\r\n\r\n",
-            self.open("SendFile"),
-            Self::fields(&fields),
-            crate::s2s::envelope::XOP,
-        );
-        let suffix = format!("\r\n--{b}--\r\n");
-        let body = match content {
-            Content::Bytes(bytes) => {
-                let mut all = prefix.into_bytes();
-                all.extend_from_slice(&bytes);
-                all.extend_from_slice(suffix.as_bytes());
-                full(all)
-            }
-            Content::File(path) => {
-                streamed(prefix, tokio::fs::File::open(path).await?, suffix, false)
-            }
-        };
-        let ct = format!(
-            "multipart/related; type=\"application/xop+xml\"; boundary=\"{b}\"; start=\"<root@imax-client>\"; start-info=\"text/xml\""
-        );
-        let (status, _, bytes) = self.exchange(body, &ct, None).await?;
-        parse_reply(status, &bytes)
-    }
-
-    /// `GetMessage` asking for MTOM (`Accept: multipart/related`): the reply, and the file's
-    /// bytes from the binary part its content's `xop:Include` names (`None` if it answered
-    /// otherwise, a Fault for one).
-    pub async fn get_message_mtom(
-        &mut self,
-        mailbox: &str,
-        mailbox_password: &str,
-        message_id: &str,
-    ) -> Result<(Reply, Option<Vec<u8>>), ClientError> {
-        let xml = format!(
-            "{}{}</t:GetMessage></soap:Body></soap:Envelope>",
-            self.open("GetMessage"),
-            Self::fields(&[
-                ("mailbox", mailbox),
-                ("mailboxPassword", mailbox_password),
-                ("messageId", message_id),
-            ])
-        );
-        let (status, ct, bytes) = self
-            .exchange(
-                full(xml),
-                "text/xml; charset=utf-8",
-                Some("multipart/related, text/xml"),
-            )
-            .await?;
-        let Some(boundary) = ct
-            .split(';')
-            .find_map(|p| p.trim().strip_prefix("boundary="))
-            .map(|b| b.trim_matches('"').to_string())
-        else {
-            return Ok((parse_reply(status, &bytes)?, None));
-        };
-        let mut splitter = crate::s2s::multipart::Splitter::new(&boundary);
-        let mut pieces = Vec::new();
-        splitter
-            .feed(&bytes, &mut pieces)
-            .map_err(|e| ClientError::Response(e.to_string()))?;
-        splitter
-            .finish()
-            .map_err(|e| ClientError::Response(e.to_string()))?;
-        let mut parts: Vec<Vec<u8>> = Vec::new();
-        for p in pieces {
-            match p {
-                crate::s2s::multipart::Piece::Part(_) => parts.push(Vec::new()),
-                crate::s2s::multipart::Piece::Data(d) => {
-                    if let Some(last) = parts.last_mut() {
-                        last.extend_from_slice(&d);
-                    }
-                }
-                _ => {}
-            }
-        }
-        let mut parts = parts.into_iter();
-        let root = parts
-            .next()
-            .ok_or_else(|| ClientError::Response("an MTOM answer without parts".into()))?;
-        Ok((parse_reply(status, &root)?, parts.next()))
-    }
-
     /// Posts `body` as `content_type`; the answer's status, Content-Type and bytes.
     async fn exchange(
         &mut self,
@@ -456,17 +309,11 @@ impl S2sClient {
     }
 }
 
+/// A body of bytes in memory.
 fn full(b: impl Into<Bytes>) -> ReqBody {
     http_body_util::Full::new(b.into())
         .map_err(|never| match never {})
         .boxed()
-}
-
-/// A MIME boundary no file contains by chance.
-fn mime_boundary() -> String {
-    let mut b = [0u8; 16];
-    let _ = getrandom::getrandom(&mut b);
-    format!("imax-client-{}", hex::encode(b))
 }
 
 /// `prefix`, the file (base64-encoded when `encode`, raw otherwise), `suffix`, as read.
@@ -510,62 +357,4 @@ fn streamed(prefix: String, file: tokio::fs::File, suffix: String, encode: bool)
         }
     });
     BodyExt::boxed(StreamBody::new(s))
-}
-
-/// Parses a response envelope into its leaf elements (or its Fault).
-pub fn parse_reply(http_status: u16, bytes: &[u8]) -> Result<Reply, ClientError> {
-    let mut reader = quick_xml::Reader::from_reader(bytes);
-    reader.config_mut().trim_text(true);
-    let mut buf = Vec::new();
-    let mut stack: Vec<String> = Vec::new();
-    let mut fields = Vec::new();
-    let mut text = String::new();
-    loop {
-        match reader.read_event_into(&mut buf) {
-            Ok(Event::Start(e)) => {
-                stack.push(String::from_utf8_lossy(e.local_name().as_ref()).into_owned());
-                text.clear();
-            }
-            Ok(Event::Text(t)) => text.push_str(
-                &t.unescape()
-                    .map_err(|e| ClientError::Response(e.to_string()))?,
-            ),
-            Ok(Event::End(_)) => {
-                if let Some(name) = stack.pop() {
-                    if !text.is_empty() {
-                        fields.push((name, std::mem::take(&mut text)));
-                    }
-                }
-                text.clear();
-            }
-            Ok(Event::Eof) => break,
-            Ok(_) => {}
-            Err(e) => return Err(ClientError::Response(e.to_string())),
-        }
-        buf.clear();
-    }
-    let get = |n: &str| {
-        fields
-            .iter()
-            .find(|(k, _)| k == n)
-            .map(|(_, v): &(String, String)| v.clone())
-    };
-    let fault = get("faultstring").map(|message| Fault {
-        code: get("code").unwrap_or_default(),
-        status: get("status").and_then(|s| s.parse().ok()).unwrap_or(0),
-        message,
-        request_id: get("requestId"),
-    });
-    let status = get("status").and_then(|s| s.parse().ok()).unwrap_or(0);
-    if fault.is_none() && status == 0 {
-        return Err(ClientError::Response(
-            String::from_utf8_lossy(&bytes[..bytes.len().min(300)]).into_owned(),
-        ));
-    }
-    Ok(Reply {
-        http_status,
-        status,
-        fault,
-        fields,
-    })
 }

@@ -1,10 +1,17 @@
-//! TRACSMail mailboxes, properties and contracts.
+//! TRACSMail mailboxes, properties and contracts: a mailbox, its password attempts and its
+//! administrators here; properties and contracts in [`properties`], the states the
+//! coordinator's and Help Desk's pages show in [`states`].
 
 use super::StoreError;
 use crate::audit::AuditEntry;
 use crate::clock::{from_epoch, to_epoch};
 use crate::directory::{ImaxId, Mailbox, MailboxKind};
 use sqlx::{AnyPool, Row};
+
+mod properties;
+mod states;
+
+pub use states::MailboxState;
 use time::OffsetDateTime;
 
 /// A row of [`COLUMNS`], decoded by name (`query_as::<_, Mailbox>`).
@@ -251,80 +258,6 @@ impl<'a> Mailboxes<'a> {
             })
             .await
     }
-    /// Creates a property served by `mailbox` (its TRACSMail ID), or updates its name and mailbox.
-    pub async fn upsert_property(
-        &self,
-        number: &str,
-        name: &str,
-        mailbox: Option<i64>,
-        audit: &AuditEntry,
-    ) -> Result<i64, StoreError> {
-        let pool = self.pool;
-        self.writer
-            .audited(pool, audit, async |tx| {
-                let id = sqlx::query_scalar(
-                    "INSERT INTO properties (property_number, name, mailbox_id) VALUES ($1, $2, $3)
-             ON CONFLICT (property_number) DO UPDATE SET name = excluded.name, mailbox_id =
-             excluded.mailbox_id
-             RETURNING id",
-                )
-                .bind(number)
-                .bind(name)
-                .bind(mailbox)
-                .fetch_one(&mut *tx)
-                .await?;
-                Ok(id)
-            })
-            .await
-    }
-    pub async fn property_id(&self, number: &str) -> Result<Option<i64>, StoreError> {
-        let pool = self.pool;
-        Ok(
-            sqlx::query_scalar("SELECT id FROM properties WHERE property_number = $1")
-                .bind(number)
-                .fetch_optional(pool)
-                .await?,
-        )
-    }
-    /// A property's id and the id of the mailbox it sends from, if any.
-    pub async fn property_with_mailbox(
-        &self,
-        number: &str,
-    ) -> Result<Option<(i64, Option<i64>)>, StoreError> {
-        let pool = self.pool;
-        Ok(
-            sqlx::query_as("SELECT id, mailbox_id FROM properties WHERE property_number = $1")
-                .bind(number)
-                .fetch_optional(pool)
-                .await?,
-        )
-    }
-    /// Records that `administrator` (HUD or a CA) administers `contract` of `property`.
-    pub async fn upsert_contract(
-        &self,
-        contract: &str,
-        property: i64,
-        administrator: i64,
-        audit: &AuditEntry,
-    ) -> Result<(), StoreError> {
-        let pool = self.pool;
-        self.writer
-            .audited(pool, audit, async |tx| {
-                sqlx::query(
-                "INSERT INTO contracts (contract_number, property_id, administrator_mailbox) VALUES
-                ($1, $2, $3)
-             ON CONFLICT (contract_number) DO UPDATE SET property_id = excluded.property_id,
-                 administrator_mailbox = excluded.administrator_mailbox",
-            )
-            .bind(contract)
-            .bind(property)
-            .bind(administrator)
-            .execute(&mut *tx)
-            .await?;
-                Ok(())
-            })
-            .await
-    }
     /// The mailbox `project` and the administrators of its properties' contracts (by id, each
     /// once), in one statement; `None` if there is no such mailbox.
     pub async fn with_administrators(
@@ -448,44 +381,6 @@ impl<'a> Mailboxes<'a> {
             })
             .await
     }
-    /// A change of ownership (R25): the property passes to `new_mailbox` in one step, and the
-    /// old owner's people lose it: its users' assignments to the property and its
-    /// coordinators' Business Partner Relationships with it end. The old mailbox keeps its
-    /// history (R26). Returns how many assignments and relationships ended.
-    pub async fn transfer_property(
-        &self,
-        property: i64,
-        new_mailbox: i64,
-        audit: &AuditEntry,
-    ) -> Result<(u64, u64), StoreError> {
-        let pool = self.pool;
-        self.writer
-            .change(pool, async |tx| {
-                sqlx::query("UPDATE properties SET mailbox_id = $1 WHERE id = $2")
-                    .bind(new_mailbox)
-                    .bind(property)
-                    .execute(&mut *tx)
-                    .await?;
-                let assignments =
-                    sqlx::query("DELETE FROM property_assignments WHERE property_id = $1")
-                        .bind(property)
-                        .execute(&mut *tx)
-                        .await?
-                        .rows_affected();
-                let relationships =
-                    sqlx::query("DELETE FROM business_partners WHERE property_id = $1")
-                        .bind(property)
-                        .execute(&mut *tx)
-                        .await?
-                        .rows_affected();
-                let audit = audit.clone().detail(format!(
-                    "{} assignments_ended={assignments} relationships_ended={relationships}",
-                    audit.detail
-                ));
-                Ok(((assignments, relationships), Some(audit)))
-            })
-            .await
-    }
     /// Whether a mailbox accepts files that are not TRACS files.
     pub async fn set_accepts_attachments(
         &self,
@@ -504,72 +399,6 @@ impl<'a> Mailboxes<'a> {
                 Ok(())
             })
             .await
-    }
-    /// The mailboxes of a coordinator's BPR properties, with their freezes.
-    pub async fn states_of_coordinator(
-        &self,
-        coordinator: i64,
-    ) -> Result<Vec<MailboxState>, StoreError> {
-        let pool = self.pool;
-        let rows = sqlx::query(&format!(
-            "SELECT DISTINCT {MAILBOX_STATE} FROM business_partners b
-           JOIN properties p ON p.id = b.property_id
-           JOIN mailboxes m ON m.id = p.mailbox_id
-          WHERE b.account_id = $1 ORDER BY m.imax_id"
-        ))
-        .bind(coordinator)
-        .fetch_all(pool)
-        .await?;
-        Ok(rows
-            .iter()
-            .map(MailboxState::from_row)
-            .collect::<Result<_, _>>()?)
-    }
-    /// One mailbox's state.
-    pub async fn state(&self, imax_id: &str) -> Result<Option<MailboxState>, StoreError> {
-        let pool = self.pool;
-        let row = sqlx::query(&format!(
-            "SELECT {MAILBOX_STATE} FROM mailboxes m WHERE m.imax_id = $1"
-        ))
-        .bind(imax_id)
-        .fetch_optional(pool)
-        .await?;
-        Ok(row.as_ref().map(MailboxState::from_row).transpose()?)
-    }
-    /// Active mailboxes unused since `cutoff` (inactive), longest unused first, at most 100.
-    pub async fn unused_since(
-        &self,
-        cutoff: OffsetDateTime,
-    ) -> Result<Vec<MailboxState>, StoreError> {
-        let pool = self.pool;
-        let rows = sqlx::query(&format!(
-            "SELECT {MAILBOX_STATE} FROM mailboxes m
-          WHERE m.active = 1 AND COALESCE(m.last_used_at, m.created_at) <= $1
-          ORDER BY COALESCE(m.last_used_at, m.created_at), m.imax_id LIMIT 100"
-        ))
-        .bind(to_epoch(cutoff))
-        .fetch_all(pool)
-        .await?;
-        Ok(rows
-            .iter()
-            .map(MailboxState::from_row)
-            .collect::<Result<_, _>>()?)
-    }
-    /// Mailboxes whose iMAX ID or name matches the LIKE pattern `like` (escaped with `\`).
-    pub async fn search_states(&self, like: &str) -> Result<Vec<MailboxState>, StoreError> {
-        let pool = self.pool;
-        let rows = sqlx::query(&format!(
-            "SELECT {MAILBOX_STATE} FROM mailboxes m
-          WHERE m.imax_id LIKE $1 ESCAPE '\\' OR m.name LIKE $1 ESCAPE '\\'
-          ORDER BY m.imax_id LIMIT 50"
-        ))
-        .bind(like)
-        .fetch_all(pool)
-        .await?;
-        Ok(rows
-            .iter()
-            .map(MailboxState::from_row)
-            .collect::<Result<_, _>>()?)
     }
 }
 
@@ -593,48 +422,3 @@ pub struct NewMailbox {
     pub email: String,
     pub password_hash: String,
 }
-
-/// A mailbox, whether wrong passwords have frozen it and when it was last used, as the
-/// coordinator's and Help Desk's pages show it.
-#[derive(Debug, Clone)]
-pub struct MailboxState {
-    pub imax_id: String,
-    pub name: String,
-    pub frozen_until: Option<OffsetDateTime>,
-    pub failed_passwords: u32,
-    /// Its last use, or its creation if never used: inactivity counts from here.
-    pub used_or_made_at: OffsetDateTime,
-}
-
-impl MailboxState {
-    fn from_row(r: &sqlx::any::AnyRow) -> Result<MailboxState, sqlx::Error> {
-        Ok(MailboxState {
-            imax_id: r.try_get("imax_id")?,
-            name: r.try_get("name")?,
-            frozen_until: r
-                .try_get::<Option<i64>, _>("frozen_until")?
-                .map(crate::clock::from_epoch),
-            failed_passwords: r
-                .try_get::<i64, _>("failed_passwords")?
-                .try_into()
-                .unwrap_or(u32::MAX),
-            used_or_made_at: crate::clock::from_epoch(r.try_get("used_or_made_at")?),
-        })
-    }
-
-    /// Since when it has been inactive at `now` (unused `after_days` days; 0: never).
-    pub fn inactive_at(&self, now: OffsetDateTime, after_days: i64) -> Option<OffsetDateTime> {
-        let since = self.used_or_made_at + time::Duration::days(after_days);
-        (after_days > 0 && now >= since).then_some(since)
-    }
-
-    /// The freeze, if one is in force at `now`.
-    pub fn frozen_at(&self, now: OffsetDateTime) -> Option<OffsetDateTime> {
-        self.frozen_until.filter(|t| *t > now)
-    }
-}
-
-const MAILBOX_STATE: &str = "m.imax_id, m.name, m.frozen_until,
-    CAST((SELECT COALESCE(SUM(x.failed), 0) FROM mailbox_attempts x WHERE x.mailbox_id = m.id)
-        AS BIGINT) AS failed_passwords,
-    COALESCE(m.last_used_at, m.created_at) AS used_or_made_at";

@@ -1,0 +1,372 @@
+//! One batch's transaction: every job at once, again job by job (savepoints) when one fails,
+//! and once more on a fresh session when the database's session broke.
+
+use super::effect::apply_effects;
+use super::rows::{write_at_once, write_messages, MAX_PARAMS_AT_ONCE, MESSAGE_PARAMS};
+use super::{CommitError, Effect, Job, NewMessage};
+use crate::audit::AuditEntry;
+use crate::store::audit_log::{Chain, Records, MAX_ROWS_PER_INSERT};
+use crate::store::reconnect;
+use crate::store::Engine;
+use sqlx::{AnyConnection, AnyPool, Connection};
+
+/// Commits a batch of jobs and answers each.
+pub(super) async fn commit_jobs(pool: &AnyPool, batch: Vec<Job>) {
+    let started = std::time::Instant::now();
+    metrics::histogram!("imax_commit_batch_size").record(batch.len() as f64);
+    let results = commit_batch(pool, &batch).await;
+    metrics::histogram!("imax_commit_seconds").record(started.elapsed().as_secs_f64());
+    match results {
+        Ok(per_job) => {
+            for (job, r) in batch.into_iter().zip(per_job) {
+                let _ = job.reply.send(r);
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "group commit failed");
+            for job in batch {
+                let _ = job.reply.send(Err(e.clone()));
+            }
+        }
+    }
+}
+
+/// Commits a batch on a connection of its own. A connection whose transaction failed in any
+/// way is closed, never handed back to the pool, so a rollback that could not complete (a full
+/// disk) never leaves a connection inside a transaction for the next batch; when the database
+/// works again, so does the committer.
+///
+/// A batch whose session broke (the database restarted) is committed once more on a fresh
+/// session, never twice (issue 25, item 7; `reconnect`): when it broke before `COMMIT` was sent
+/// nothing of it committed; when it broke on `COMMIT`, the audit chain tells — the batch's
+/// last record is there, with its hash, exactly when the batch committed — and it is looked
+/// up under the chain's lock, which the broken transaction held until it ended.
+async fn commit_batch(
+    pool: &AnyPool,
+    batch: &[Job],
+) -> Result<Vec<Result<(), CommitError>>, CommitError> {
+    let engine = crate::store::Engine::of_pool(pool);
+    let committing = match commit_attempt(pool, engine, batch, None).await {
+        Ok(results) => return Ok(results),
+        Err(Failed::Final(e)) => return Err(e),
+        Err(Failed::BeforeCommit(e)) => {
+            tracing::info!(error = %e, "the batch's database session broke; committing it again");
+            None
+        }
+        Err(Failed::AtCommit { error, committing }) => {
+            tracing::info!(error = %error, "the batch's session broke on COMMIT; checking the chain");
+            Some(committing)
+        }
+    };
+    reconnect::note_break();
+    reconnect::count_retry("commit");
+    match commit_attempt(pool, engine, batch, committing).await {
+        Ok(results) => Ok(results),
+        Err(Failed::Final(e) | Failed::BeforeCommit(e)) => Err(e),
+        Err(Failed::AtCommit { error, .. }) => Err(error),
+    }
+}
+
+/// What a batch's transaction had written when its `COMMIT` was sent.
+#[derive(Debug)]
+struct Committing {
+    /// The chain's head after the batch: its last record's sequence number and hash.
+    last: (i64, String),
+    /// Each job's result, as the commit would make it.
+    results: Vec<Result<(), CommitError>>,
+}
+
+/// Why an attempt at a batch did not answer its jobs.
+#[derive(Debug)]
+enum Failed {
+    /// Refused or failed for good: the jobs are answered with it.
+    Final(CommitError),
+    /// The session broke before `COMMIT` was sent: nothing of the batch committed.
+    BeforeCommit(CommitError),
+    /// The session broke while committing: the batch may or may not be in the database.
+    AtCommit {
+        error: CommitError,
+        committing: Committing,
+    },
+}
+
+impl Failed {
+    /// A failure before `COMMIT` was sent: nothing committed either way.
+    fn before(e: sqlx::Error) -> Failed {
+        let error = CommitError::not_committed(&e);
+        if reconnect::is_broken(&e) {
+            Failed::BeforeCommit(error)
+        } else {
+            Failed::Final(error)
+        }
+    }
+}
+
+/// One attempt at a batch. `committed`: an earlier attempt's session broke on `COMMIT`; if the
+/// chain holds its last record the batch committed then, and its results stand.
+async fn commit_attempt(
+    pool: &AnyPool,
+    engine: Engine,
+    batch: &[Job],
+    committed: Option<Committing>,
+) -> Result<Vec<Result<(), CommitError>>, Failed> {
+    let mut conn = pool.acquire().await.map_err(Failed::before)?;
+    let out = async {
+        if let Some(earlier) = committed {
+            if landed(&mut conn, engine, &earlier.last).await? {
+                return Ok(earlier.results);
+            }
+        }
+        commit_on(&mut conn, engine, batch).await
+    }
+    .await;
+    if out.as_ref().map_or(true, |r| r.iter().any(|r| r.is_err())) {
+        conn.close_on_drop();
+    }
+    out
+}
+
+/// Whether the chain's record `last.0` is `last.1` (the batch that wrote it committed), asked
+/// under the chain's lock. A failure here leaves the outcome unknown.
+async fn landed(
+    conn: &mut AnyConnection,
+    engine: Engine,
+    last: &(i64, String),
+) -> Result<bool, Failed> {
+    let unknown = |e: sqlx::Error| Failed::Final(CommitError::Unknown(e.to_string()));
+    let mut tx = crate::store::begin_write_on(conn, engine)
+        .await
+        .map_err(unknown)?;
+    let hash: Option<String> = sqlx::query_scalar("SELECT hash FROM audit_log WHERE seq = $1")
+        .bind(last.0)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(unknown)?;
+    tx.rollback().await.map_err(unknown)?;
+    Ok(hash.as_deref() == Some(last.1.as_str()))
+}
+
+/// A write transaction and the audit chain's head in it; nothing is committed yet.
+async fn begin_batch(
+    conn: &mut AnyConnection,
+    engine: crate::store::Engine,
+) -> Result<(sqlx::Transaction<'_, sqlx::Any>, Chain), Failed> {
+    let mut tx = crate::store::begin_write_on(conn, engine)
+        .await
+        .map_err(Failed::before)?;
+    let chain = Chain::head(&mut tx).await.map_err(Failed::before)?;
+    Ok((tx, chain))
+}
+
+/// Sends `COMMIT`. The database answering with an error (a full disk, a conflict) did not
+/// commit; a session that broke while committing leaves the outcome to the chain to tell.
+async fn finish(
+    tx: sqlx::Transaction<'_, sqlx::Any>,
+    chain: &Chain,
+    results: Vec<Result<(), CommitError>>,
+) -> Result<Vec<Result<(), CommitError>>, Failed> {
+    match tx.commit().await {
+        Ok(()) => Ok(results),
+        Err(e @ sqlx::Error::Database(_)) if !reconnect::is_broken(&e) => {
+            Err(Failed::Final(CommitError::not_committed(&e)))
+        }
+        Err(e) if reconnect::is_broken(&e) => Err(Failed::AtCommit {
+            error: CommitError::Unknown(e.to_string()),
+            committing: Committing {
+                last: chain.last(),
+                results,
+            },
+        }),
+        Err(e) => Err(Failed::Final(CommitError::Unknown(e.to_string()))),
+    }
+}
+
+async fn commit_on(
+    conn: &mut AnyConnection,
+    engine: crate::store::Engine,
+    batch: &[Job],
+) -> Result<Vec<Result<(), CommitError>>, Failed> {
+    // Usually every job succeeds: apply them all in one transaction, without savepoints (on
+    // PostgreSQL each statement is a round trip, and the committer is the one writer).
+    let (mut tx, mut chain) = begin_batch(conn, engine).await?;
+    let failed = apply_batch(&mut tx, engine, batch, &mut chain).await.err();
+    let Some(e) = failed else {
+        return finish(tx, &chain, batch.iter().map(|_| Ok(())).collect()).await;
+    };
+    // Nothing of this transaction is committed, whether or not the rollback completes (the
+    // connection is closed if it does not).
+    if reconnect::is_broken(&e) || tx.rollback().await.is_err() {
+        return Err(Failed::before(e));
+    }
+    if let [job] = batch {
+        return Ok(vec![Err(CommitError::of_job(conn, job, &e).await)]);
+    }
+    // A job failed: do it again, each job in its own savepoint, so that one failing job does
+    // not sink the others.
+    let (mut tx, mut chain) = begin_batch(conn, engine).await?;
+    let mut results = Vec::with_capacity(batch.len());
+    for job in batch {
+        let mut sp = tx.begin().await.map_err(Failed::before)?;
+        let mut next = chain.clone();
+        match apply(&mut sp, job, &mut next).await {
+            Ok(()) => {
+                sp.commit().await.map_err(Failed::before)?;
+                chain = next;
+                results.push(Ok(()));
+            }
+            Err(e) if reconnect::is_broken(&e) => return Err(Failed::before(e)),
+            Err(e) => {
+                sp.rollback().await.map_err(Failed::before)?;
+                results.push(Err(CommitError::of_job(&mut tx, job, &e).await));
+            }
+        }
+    }
+    finish(tx, &chain, results).await
+}
+
+async fn apply(conn: &mut AnyConnection, job: &Job, chain: &mut Chain) -> Result<(), sqlx::Error> {
+    apply_effects(conn, job).await?;
+    chain.append(conn, &job.audit).await?;
+    Ok(())
+}
+
+/// Every job's effects and audit records, the new rows of the whole batch written together in
+/// one round trip ([`write_at_once`]; above its parameter limit, a multi-row statement per
+/// kind of row). Any failure fails the batch, which is then done again job by job
+/// (savepoints), where the failing job is found.
+async fn apply_batch(
+    conn: &mut AnyConnection,
+    engine: Engine,
+    batch: &[Job],
+    chain: &mut Chain,
+) -> Result<(), sqlx::Error> {
+    let mut messages: Vec<&NewMessage> = Vec::new();
+    for job in batch {
+        for effect in &job.effects {
+            match effect {
+                Effect::InsertMessage(m) => messages.push(&**m),
+                other => super::effect::apply_effect(conn, other).await?,
+            }
+        }
+    }
+    let entries: Vec<&AuditEntry> = batch.iter().map(|j| &j.audit).collect();
+    let params = messages.len() * (MESSAGE_PARAMS + 3) + entries.len() * Records::PARAMS;
+    // Listings of database bodies (to end, and count) exist beside PostgreSQL only.
+    let listed = messages.iter().any(|m| m.claim_upload);
+    if params <= MAX_PARAMS_AT_ONCE && (engine == Engine::Postgres || !listed) {
+        return write_at_once(conn, engine, &messages, chain, &entries).await;
+    }
+    write_messages(conn, &messages).await?;
+    for part in entries.chunks(MAX_ROWS_PER_INSERT) {
+        chain.append_all(conn, part).await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::{AuditEntry, Verdict};
+    use crate::store::audit_log::verify;
+    use time::OffsetDateTime;
+    use tokio::sync::oneshot;
+
+    fn job(
+        effects: Vec<Effect>,
+        action: &str,
+    ) -> (Job, oneshot::Receiver<Result<(), CommitError>>) {
+        let (reply, rx) = oneshot::channel();
+        let audit = AuditEntry::new(OffsetDateTime::UNIX_EPOCH, "admin", action, "cli");
+        (
+            Job {
+                effects,
+                audit,
+                reply,
+            },
+            rx,
+        )
+    }
+
+    /// A message row naming a mailbox that does not exist (refused by the foreign key).
+    fn bad_message() -> Effect {
+        Effect::InsertMessage(Box::new(NewMessage {
+            message_id: "20260101-bad".into(),
+            from_mailbox: 999_999,
+            to_mailbox: 999_999,
+            sent_by: "M1".into(),
+            file_name: "X.DAT".into(),
+            size_bytes: 1,
+            sha256: "00".into(),
+            body_key: "k".into(),
+            claim_upload: false,
+            inline_body: None,
+            received_at: OffsetDateTime::UNIX_EPOCH,
+            tracs_key: None,
+            routed_by: crate::mailbox::RoutedBy::Sender,
+            resend: false,
+            misrouted: false,
+            in_reply_to: None,
+        }))
+    }
+
+    #[tokio::test]
+    async fn a_failing_job_fails_alone_and_the_chain_holds() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = crate::store::Store::open(&url, dir.path())
+            .await
+            .expect("store");
+        let (a, _) = job(vec![], "First");
+        let (b, _) = job(vec![bad_message()], "Second");
+        let (c, _) = job(vec![], "Third");
+        let results = commit_batch(&store.pool, &[a, b, c]).await.expect("batch");
+        assert!(results[0].is_ok());
+        assert!(results[1].is_err());
+        assert!(results[2].is_ok());
+        let actions: Vec<String> = sqlx::query_scalar("SELECT action FROM audit_log ORDER BY seq")
+            .fetch_all(&store.pool)
+            .await
+            .expect("audit");
+        assert_eq!(actions, ["First", "Third"]);
+        assert_eq!(
+            verify(&store.pool).await.expect("verify"),
+            Verdict::Intact { records: 2 }
+        );
+        // A whole batch of good jobs: one transaction, every record chained.
+        let jobs: Vec<Job> = (0..5).map(|n| job(vec![], &format!("J{n}")).0).collect();
+        let results = commit_batch(&store.pool, &jobs).await.expect("batch");
+        assert!(results.iter().all(|r| r.is_ok()));
+        assert_eq!(
+            verify(&store.pool).await.expect("verify"),
+            Verdict::Intact { records: 7 }
+        );
+    }
+
+    /// After a session broke on `COMMIT`, the chain tells whether the batch landed: its last
+    /// record is there with its hash exactly when it committed (issue 25, item 7).
+    #[tokio::test]
+    async fn the_chain_tells_whether_a_batch_landed() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = crate::store::Store::open(&url, dir.path())
+            .await
+            .expect("store");
+        let engine = Engine::of_pool(&store.pool);
+        let jobs: Vec<Job> = (0..3).map(|n| job(vec![], &format!("J{n}")).0).collect();
+        let mut conn = store.pool.acquire().await.expect("conn");
+        let (mut tx, mut chain) = begin_batch(&mut conn, engine).await.expect("begin");
+        apply_batch(&mut tx, engine, &jobs, &mut chain)
+            .await
+            .expect("apply");
+        let last = chain.last();
+        // Not committed yet (rolled back): not there, so the batch is committed again.
+        tx.rollback().await.expect("rollback");
+        assert!(!landed(&mut conn, engine, &last).await.expect("asked"));
+        let results = commit_on(&mut conn, engine, &jobs).await.expect("commit");
+        assert!(results.iter().all(|r| r.is_ok()));
+        // Committed: the same record, the same hash; any other hash is another batch's.
+        assert!(landed(&mut conn, engine, &last).await.expect("asked"));
+        let other = (last.0, "0".repeat(64));
+        assert!(!landed(&mut conn, engine, &other).await.expect("asked"));
+    }
+}

@@ -1,0 +1,226 @@
+//! A batch's new rows (messages, their inline bodies, the end of their uploads' listings, the
+//! audit records) written together.
+
+use super::NewMessage;
+use crate::audit::AuditEntry;
+use crate::clock::to_epoch;
+use crate::store::audit_log::{Chain, Records, MAX_ROWS_PER_INSERT};
+use crate::store::Engine;
+use sqlx::{AnyConnection, Row};
+
+/// Parameters of one [`write_at_once`] at most (PostgreSQL allows 65,535 per statement,
+/// SQLite numbers them up to 32,766).
+pub(super) const MAX_PARAMS_AT_ONCE: usize = 30_000;
+
+/// A batch's new rows in one round trip (new messages, their inline bodies, the end of their
+/// uploads' listings, the audit records), while the committer, the one writer, holds the
+/// write lock: one statement of data-modifying `WITH` parts on PostgreSQL, one string of
+/// statements on SQLite (each a hand-off to sqlx's SQLite worker thread, which cost more than
+/// the statements themselves). Parameters are numbered across the whole text, so both engines
+/// bind them alike. The listings it ended are counted, as [`write_messages`] counts them.
+pub(super) async fn write_at_once(
+    conn: &mut AnyConnection,
+    engine: Engine,
+    messages: &[&NewMessage],
+    chain: &mut Chain,
+    entries: &[&AuditEntry],
+) -> Result<(), sqlx::Error> {
+    let inline = inline_bodies(messages);
+    let claims = claims(messages);
+    let records = chain.chained(entries);
+    let parts = at_once_parts(messages.len(), inline.len(), claims.len(), records.len());
+    if parts.is_empty() {
+        return Ok(());
+    }
+    let sql = at_once_sql(engine, &parts, !claims.is_empty());
+    let mut query = bind_messages(sqlx::query(&sql), messages);
+    for (key, data) in &inline {
+        query = query.bind(*key).bind(*data);
+    }
+    for key in &claims {
+        query = query.bind(*key);
+    }
+    let query = records.bind(query);
+    if engine == Engine::Postgres {
+        let claimed: i64 = query.fetch_one(&mut *conn).await?.try_get(0)?;
+        all_claimed(claimed as u64, claims.len())?;
+    } else {
+        // No listings here (see `apply_batch`): nothing to count.
+        query.execute(&mut *conn).await?;
+    }
+    chain.moved_to(&records);
+    Ok(())
+}
+
+/// The statements of one [`write_at_once`], named, their parameters numbered across all of
+/// them: `m` new messages, `c` their inline bodies, `d` the end of their uploads' listings
+/// (returning a row per listing ended), `a` the audit records.
+fn at_once_parts(
+    messages: usize,
+    inline: usize,
+    claims: usize,
+    records: usize,
+) -> Vec<(&'static str, String)> {
+    let mut parts = Vec::new();
+    let mut next = 1;
+    if messages > 0 {
+        let values = message_values(next, messages);
+        parts.push(("m", format!("INSERT INTO messages {values}")));
+        next += messages * MESSAGE_PARAMS;
+    }
+    if inline > 0 {
+        let values =
+            crate::store::placeholders_at(next, inline, 2, |p| format!("({}, 0, {})", p[0], p[1]));
+        parts.push((
+            "c",
+            format!("INSERT INTO body_chunks (body_key, seq, data) VALUES {values}"),
+        ));
+        next += inline * 2;
+    }
+    if claims > 0 {
+        let list = crate::store::placeholders_at(next, claims, 1, |p| p[0].clone());
+        parts.push((
+            "d",
+            format!("DELETE FROM body_uploads WHERE body_key IN ({list}) RETURNING 1"),
+        ));
+        next += claims;
+    }
+    if records > 0 {
+        let values = Records::values(next, records);
+        parts.push(("a", format!("INSERT INTO audit_log {values}")));
+    }
+    parts
+}
+
+/// The parts as one statement of data-modifying `WITH` parts on PostgreSQL (answering how many
+/// listings `d` ended), as one string of statements on SQLite.
+fn at_once_sql(engine: Engine, parts: &[(&str, String)], claims: bool) -> String {
+    match engine {
+        Engine::Postgres => {
+            let ended = if claims {
+                "(SELECT COUNT(*) FROM d)"
+            } else {
+                "0"
+            };
+            let parts: Vec<String> = parts
+                .iter()
+                .map(|(name, part)| format!("{name} AS ({part})"))
+                .collect();
+            format!("WITH {} SELECT CAST({ended} AS BIGINT)", parts.join(", "))
+        }
+        Engine::Sqlite => parts
+            .iter()
+            .map(|(_, part)| part.as_str())
+            .collect::<Vec<_>>()
+            .join(";\n"),
+    }
+}
+
+/// The inline bodies among `messages`: (body key, bytes).
+fn inline_bodies<'m>(messages: &[&'m NewMessage]) -> Vec<(&'m str, &'m [u8])> {
+    messages
+        .iter()
+        .filter_map(|m| {
+            m.inline_body
+                .as_deref()
+                .filter(|d| !d.is_empty())
+                .map(|d| (m.body_key.as_str(), d))
+        })
+        .collect()
+}
+
+/// The uploads whose listings `messages`' transaction ends (database bodies).
+fn claims<'m>(messages: &[&'m NewMessage]) -> Vec<&'m str> {
+    messages
+        .iter()
+        .filter(|m| m.claim_upload)
+        .map(|m| m.body_key.as_str())
+        .collect()
+}
+
+/// The rows and the end of their uploads' listings commit together; an upload a sweep took as
+/// abandoned has lost its body, and its row must not exist.
+fn all_claimed(ended: u64, claims: usize) -> Result<(), sqlx::Error> {
+    if ended == claims as u64 {
+        Ok(())
+    } else {
+        Err(sqlx::Error::Protocol(
+            "an upload was swept as abandoned before its message was stored".into(),
+        ))
+    }
+}
+
+/// New messages, with their inline bodies and the end of their uploads' listings (database
+/// bodies), in one statement each per [`MAX_ROWS_PER_INSERT`] rows.
+pub(super) async fn write_messages(
+    conn: &mut AnyConnection,
+    messages: &[&NewMessage],
+) -> Result<(), sqlx::Error> {
+    for part in messages.chunks(MAX_ROWS_PER_INSERT) {
+        let sql = format!("INSERT INTO messages {}", message_values(1, part.len()));
+        bind_messages(sqlx::query(&sql), part)
+            .execute(&mut *conn)
+            .await?;
+    }
+    let inline = inline_bodies(messages);
+    for part in inline.chunks(MAX_ROWS_PER_INSERT) {
+        let values =
+            crate::store::placeholders(part.len(), 2, |p| format!("({}, 0, {})", p[0], p[1]));
+        let sql = format!("INSERT INTO body_chunks (body_key, seq, data) VALUES {values}");
+        let mut query = sqlx::query(&sql);
+        for (key, data) in part {
+            query = query.bind(*key).bind(*data);
+        }
+        query.execute(&mut *conn).await?;
+    }
+    let claims = claims(messages);
+    for part in claims.chunks(MAX_ROWS_PER_INSERT) {
+        let list = crate::store::placeholders(part.len(), 1, |p| p[0].clone());
+        let sql = format!("DELETE FROM body_uploads WHERE body_key IN ({list})");
+        let mut query = sqlx::query(&sql);
+        for key in part {
+            query = query.bind(*key);
+        }
+        let ended = query.execute(&mut *conn).await?;
+        all_claimed(ended.rows_affected(), part.len())?;
+    }
+    Ok(())
+}
+
+/// Parameters per new message.
+pub(super) const MESSAGE_PARAMS: usize = 14;
+
+/// The columns and `VALUES` of `n` new messages whose parameters start at `$first`.
+fn message_values(first: usize, n: usize) -> String {
+    let values =
+        crate::store::placeholders_at(first, n, MESSAGE_PARAMS, |p| format!("({})", p.join(", ")));
+    format!(
+        "(message_id, from_mailbox, to_mailbox, sent_by, file_name, size_bytes, sha256,
+          body_key, received_at, tracs_key, routed_by, resend, misrouted, in_reply_to)
+         VALUES {values}"
+    )
+}
+
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+/// Binds new messages' parameters, in the order of [`message_values`].
+fn bind_messages<'q>(mut query: AnyQuery<'q>, rows: &[&'q NewMessage]) -> AnyQuery<'q> {
+    for m in rows {
+        query = query
+            .bind(&m.message_id)
+            .bind(m.from_mailbox)
+            .bind(m.to_mailbox)
+            .bind(&m.sent_by)
+            .bind(&m.file_name)
+            .bind(m.size_bytes as i64)
+            .bind(&m.sha256)
+            .bind(&m.body_key)
+            .bind(to_epoch(m.received_at))
+            .bind(&m.tracs_key)
+            .bind(m.routed_by.as_str())
+            .bind(i64::from(m.resend))
+            .bind(i64::from(m.misrouted))
+            .bind(&m.in_reply_to);
+    }
+    query
+}
