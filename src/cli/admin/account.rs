@@ -62,7 +62,19 @@ pub(super) async fn account_command(admin: &Admin, command: AccountCommand) -> R
             set_status(admin, &mid, AccountStatus::Terminated, "terminated").await
         }
         C::Restore { mid } => set_status(admin, &mid, AccountStatus::Active, "restored").await,
-        C::Bpr { mid, property } => bpr(admin, &mid, &property).await,
+        C::Bpr {
+            mid,
+            property,
+            organization,
+        } => bpr(admin, &mid, property, organization).await,
+        C::Find { mid } => find(admin, &mid).await,
+        C::AssignOrganization {
+            mid,
+            organization,
+            remove,
+        } => assign_organization(admin, &mid, &organization, !remove).await,
+        C::Staff => staff(admin).await,
+        C::Release { mid } => release(admin, &mid).await,
         C::Show { mid } => show(admin, &mid).await,
     }
 }
@@ -263,9 +275,76 @@ async fn set_status(
     Ok(())
 }
 
-async fn bpr(admin: &Admin, mid: &str, property: &str) -> Result<(), String> {
-    admin.add_business_partner(mid, property).await.map_err(s)?;
-    println!("{mid} has a Business Partner Relationship with property {property}");
+async fn bpr(
+    admin: &Admin,
+    mid: &str,
+    property: Option<String>,
+    organization: Option<String>,
+) -> Result<(), String> {
+    match (property, organization) {
+        (Some(property), _) => {
+            admin
+                .add_business_partner(mid, &property)
+                .await
+                .map_err(s)?;
+            println!("{mid} has a Business Partner Relationship with property {property}");
+        }
+        (None, Some(org)) => {
+            admin
+                .add_organization_partner(mid, &org)
+                .await
+                .map_err(s)?;
+            let org = org.to_ascii_uppercase();
+            println!("{mid} has a Business Partner Relationship with organization {org}");
+        }
+        (None, None) => return Err("give --property or --organization".into()),
+    }
+    Ok(())
+}
+
+/// Search for User: the same four facts whoever the M-ID is (R3).
+async fn find(admin: &Admin, mid: &str) -> Result<(), String> {
+    let f = admin.find_account(mid).await.map_err(s)?;
+    println!("M-ID:         {}", f.mid);
+    println!("name:         {}", f.full_name);
+    println!("organization: {}", f.organization);
+    println!("state:        {}", f.state);
+    Ok(())
+}
+
+async fn assign_organization(
+    admin: &Admin,
+    mid: &str,
+    org: &str,
+    assigned: bool,
+) -> Result<(), String> {
+    admin
+        .assign_organization(mid, org, assigned)
+        .await
+        .map_err(s)?;
+    let org = org.to_ascii_uppercase();
+    if assigned {
+        println!("{mid} is assigned to organization {org}");
+    } else {
+        println!("{mid} is no longer assigned to organization {org}");
+    }
+    Ok(())
+}
+
+/// Assigned Staff: the users the acting coordinator manages.
+async fn staff(admin: &Admin) -> Result<(), String> {
+    for f in admin.assigned_staff().await.map_err(s)? {
+        println!(
+            "{:<10} {:<32} {:<32} {}",
+            f.mid, f.full_name, f.organization, f.state
+        );
+    }
+    Ok(())
+}
+
+async fn release(admin: &Admin, mid: &str) -> Result<(), String> {
+    admin.release_staff(mid).await.map_err(s)?;
+    println!("{mid} is no longer on your staff");
     Ok(())
 }
 

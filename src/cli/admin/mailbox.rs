@@ -11,8 +11,20 @@ pub(super) async fn mailbox_command(admin: &Admin, command: MailboxCommand) -> R
             kind,
             name,
             email,
+            organization,
             ..
-        } => create(admin, &imax_id, &kind, &name, &email).await,
+        } => {
+            create(admin, &imax_id, &kind, &name, &email).await?;
+            match organization {
+                Some(org) => {
+                    let saved = admin.set_mailbox_organization(&imax_id, &org).await;
+                    saved.map_err(s)?;
+                    println!("mailbox {imax_id} belongs to {}", org.to_ascii_uppercase());
+                    Ok(())
+                }
+                None => Ok(()),
+            }
+        }
         C::Profile { imax_id, profile } => set_profile(admin, &imax_id, *profile).await,
         C::ResetPassword {
             imax_id,
