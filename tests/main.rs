@@ -25,6 +25,7 @@ mod mtom;
 mod nodes;
 mod nodesoap;
 mod ops;
+mod portfolios;
 mod profile_changes;
 mod replies;
 mod resets;

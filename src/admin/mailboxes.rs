@@ -146,7 +146,12 @@ impl Admin {
     /// A property whose mailbox belongs to an owner or agent is owned by it (R25), unless it
     /// has an owner already (`replace`: a change of ownership, whose new mailbox's
     /// organization is the new owner).
-    async fn owner_from_mailbox(&self, number: &str, mailbox: i64, replace: bool) -> AdminResult<()> {
+    async fn owner_from_mailbox(
+        &self,
+        number: &str,
+        mailbox: i64,
+        replace: bool,
+    ) -> AdminResult<()> {
         let orgs = self.store.organizations();
         let Some(org) = orgs.of_mailbox(mailbox).await? else {
             return Ok(());
@@ -155,9 +160,10 @@ impl Admin {
         if !org.kind.has_properties() || (!replace && !orgs.of_property(pid).await?.is_empty()) {
             return Ok(());
         }
-        let audit = self
-            .entry("SetPropertyOwner")
-            .detail(format!("property={number} owner={} (its mailbox's)", org.org_id));
+        let audit = self.entry("SetPropertyOwner").detail(format!(
+            "property={number} owner={} (its mailbox's)",
+            org.org_id
+        ));
         orgs.set_property_owner(pid, org.id, None, &audit).await?;
         Ok(())
     }

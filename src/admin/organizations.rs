@@ -156,14 +156,16 @@ impl Admin {
         self.permit(AdminOp::AddBusinessPartner)?;
         let account = self.subject(mid).await?;
         if account.kind != AccountKind::Coordinator {
-            return Err(invalid(format!("{} is not a coordinator (R3)", account.mid)));
+            return Err(invalid(format!(
+                "{} is not a coordinator (R3)",
+                account.mid
+            )));
         }
         let org = self.organization(org).await?;
         self.room_in_organization(&org, Some(account.id)).await?;
-        let audit = self.entry("AddBusinessPartner").detail(format!(
-            "mid={} organization={}",
-            account.mid, org.org_id
-        ));
+        let audit = self
+            .entry("AddBusinessPartner")
+            .detail(format!("mid={} organization={}", account.mid, org.org_id));
         self.store
             .organizations()
             .add_partner(account.id, org.id, &audit)

@@ -42,12 +42,7 @@ impl Admin {
         self.permit(AdminOp::FindPerson)?;
         let id = Self::mid(mid)?;
         let unknown = || missing(format!("M-ID {id}"));
-        let a = self
-            .store
-            .accounts()
-            .load(&id)
-            .await?
-            .ok_or_else(unknown)?;
+        let a = self.store.accounts().load(&id).await?.ok_or_else(unknown)?;
         if matches!(self.actor, Actor::Coordinator { .. })
             && (a.affiliation != Affiliation::Industry
                 || self.store.operators().is_help_desk(a.id).await?)
@@ -141,7 +136,11 @@ impl Admin {
     pub(super) async fn within_my_organizations(&self, org: &str) -> AdminResult<Organization> {
         let o = self.organization(org).await?;
         if let Actor::Coordinator { id, mid: me } = &self.actor {
-            let mine = self.store.organizations().partner_organizations(*id).await?;
+            let mine = self
+                .store
+                .organizations()
+                .partner_organizations(*id)
+                .await?;
             if !mine.iter().any(|m| m.id == o.id) {
                 return Err(forbidden(format!(
                     "{me} has no Business Partner Relationship with organization {} (R3).",
@@ -217,7 +216,11 @@ impl Admin {
                     .await?;
             }
         }
-        for o in store.organizations().assigned_organizations(account.id).await? {
+        for o in store
+            .organizations()
+            .assigned_organizations(account.id)
+            .await?
+        {
             if orgs.iter().any(|m| m.id == o.id) {
                 let audit = self.entry("ReleaseStaff").detail(format!(
                     "user={} coordinator={me} organization={} after=false",

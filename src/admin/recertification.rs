@@ -11,10 +11,16 @@ impl Admin {
         let store = &self.store;
         let bpr = store.operators().bpr_properties(coordinator).await?;
         let assigned = store.operators().assigned_properties(user).await?;
-        let mine = store.organizations().partner_organizations(coordinator).await?;
+        let mine = store
+            .organizations()
+            .partner_organizations(coordinator)
+            .await?;
         let orgs = store.organizations().assigned_organizations(user).await?;
         let covered = assigned.iter().filter(|p| bpr.contains(p)).count()
-            + orgs.iter().filter(|o| mine.iter().any(|m| m.id == o.id)).count();
+            + orgs
+                .iter()
+                .filter(|o| mine.iter().any(|m| m.id == o.id))
+                .count();
         Ok((covered, assigned.len() + orgs.len()))
     }
 

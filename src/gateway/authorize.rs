@@ -443,9 +443,7 @@ impl Gateway {
         let entry = entry.clone().detail(
             "the M-ID is assigned neither to the mailbox's property nor to its organization (R6)",
         );
-        Err(self
-            .refuse(vec![], entry, Code::NotAffiliated.into())
-            .await)
+        Err(self.refuse(vec![], entry, Code::NotAffiliated.into()).await)
     }
 
     /// Step 3: asks [`access::decide`], persisting any transition time brought about.

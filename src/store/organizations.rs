@@ -25,8 +25,7 @@ fn decode(r: Row) -> Result<Organization, StoreError> {
     Ok(Organization {
         id,
         org_id: OrgId::parse(&org_id).ok_or_else(|| corrupt("organization id"))?,
-        kind: OrganizationKind::parse(&kind)
-            .ok_or_else(|| corrupt("organization kind"))?,
+        kind: OrganizationKind::parse(&kind).ok_or_else(|| corrupt("organization kind"))?,
         name,
         tax_id,
     })
@@ -277,8 +276,9 @@ impl<'a> Organizations<'a> {
     }
 
     /// R6: whether a person may open a mailbox: it is assigned to a property of the mailbox,
-    /// or to (or has a BPR with) the organization that owns or manages such a property or
-    /// that the mailbox belongs to, or, a coordinator, has a BPR with such a property. A
+    /// or to (or has a BPR with) the organization that owns or manages such a property, that
+    /// the mailbox belongs to, or that services it (a service bureau whose mailbox may send
+    /// for it, R11), or, a coordinator, has a BPR with such a property. A
     /// mailbox with neither properties nor an organization (made before organizations, and
     /// never given one) is open to anyone, as before. One statement: both doors ask it on
     /// every mailbox request.
@@ -301,7 +301,10 @@ impl<'a> Organizations<'a> {
                        OR o.id IN (SELECT organization_id FROM organization_partners WHERE account_id = $1))
                   AND (o.id IN (SELECT organization_id FROM mailboxes WHERE id = $2)
                        OR o.id IN (SELECT owner_id FROM properties WHERE mailbox_id = $2)
-                       OR o.id IN (SELECT agent_id FROM properties WHERE mailbox_id = $2)))
+                       OR o.id IN (SELECT agent_id FROM properties WHERE mailbox_id = $2)
+                       OR o.id IN (SELECT sm.organization_id FROM mailbox_senders s
+                                     JOIN mailboxes sm ON sm.id = s.sender_mailbox_id
+                                    WHERE s.mailbox_id = $2)))
                THEN 1
                ELSE 0 END",
         )

@@ -290,10 +290,7 @@ async fn bpr(
             println!("{mid} has a Business Partner Relationship with property {property}");
         }
         (None, Some(org)) => {
-            admin
-                .add_organization_partner(mid, &org)
-                .await
-                .map_err(s)?;
+            admin.add_organization_partner(mid, &org).await.map_err(s)?;
             let org = org.to_ascii_uppercase();
             println!("{mid} has a Business Partner Relationship with organization {org}");
         }

@@ -416,7 +416,11 @@ pub enum AccountCommand {
     Bpr {
         #[arg(long)]
         mid: String,
-        #[arg(long, required_unless_present = "organization", conflicts_with = "organization")]
+        #[arg(
+            long,
+            required_unless_present = "organization",
+            conflicts_with = "organization"
+        )]
         property: Option<String>,
         /// An organization's ID: the coordinator then manages its staff.
         #[arg(long)]

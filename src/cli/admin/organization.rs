@@ -26,9 +26,8 @@ async fn create(
     name: &str,
     tax_id: Option<&str>,
 ) -> Result<(), String> {
-    let k = OrganizationKind::parse(kind).ok_or(
-        "kind is owner, management-agent, service-bureau, contract-administrator or hud",
-    )?;
+    let k = OrganizationKind::parse(kind)
+        .ok_or("kind is owner, management-agent, service-bureau, contract-administrator or hud")?;
     admin
         .create_organization(id, k, name, tax_id)
         .await
