@@ -35,7 +35,7 @@ pub use import::{import_file, ImportReport};
 pub use internal::StaffLine;
 pub use people::{NewPerson, MAX_COORDINATORS};
 pub use permissions::{AdminOp, Who, RULES};
-pub use portfolio::FoundPerson;
+pub use portfolio::{FoundPerson, PortfolioLine};
 pub use resets::{ProfileInput, ResetRequest, RESET_FAILURE_LIMIT};
 pub use views::{status_text, PersonView, PropertyChoice, ReportLine};
 

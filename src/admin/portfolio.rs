@@ -18,6 +18,17 @@ pub struct FoundPerson {
     pub state: &'static str,
 }
 
+/// One line of a coordinator's portfolio recertification (R19): its user, and whether this
+/// cycle's certification is the coordinator's own, and whether another coordinator's exists
+/// (never whose).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortfolioLine {
+    pub person: FoundPerson,
+    pub cycle: i32,
+    pub certified_by_me: bool,
+    pub certified_elsewhere: bool,
+}
+
 /// Where a coordinator takes a person on: one property or one organization of its portfolio.
 #[derive(Debug, Clone)]
 pub(super) enum Portfolio {
@@ -186,6 +197,61 @@ impl Admin {
         let mut out = Vec::new();
         for mid in self.store.operators().managed_users(id).await? {
             out.push(self.find_account(&mid).await?);
+        }
+        Ok(out)
+    }
+
+    /// Portfolio recertification (R19, seed Q25, Q28): the acting coordinator's users with this
+    /// cycle's certification, its own and anyone else's (yes or no, never who).
+    pub async fn portfolio_recertification(&self) -> AdminResult<Vec<PortfolioLine>> {
+        let (id, _) = self.permit_coordinator(AdminOp::LastLoginReport)?;
+        let cycle = self
+            .config
+            .accounts
+            .recertification_window()
+            .cycle_of(self.now());
+        let mut out = Vec::new();
+        for person in self.assigned_staff().await? {
+            let a = self.subject(&person.mid).await?;
+            let by = self
+                .store
+                .certifications()
+                .certifiers_for(a.id, cycle)
+                .await?;
+            out.push(PortfolioLine {
+                person,
+                cycle,
+                certified_by_me: by.contains(&id),
+                certified_elsewhere: by.iter().any(|c| *c != id),
+            });
+        }
+        Ok(out)
+    }
+
+    /// The places of the acting coordinator's portfolio, as (value, label) for a choice:
+    /// `property:NUMBER` and `organization:ID`.
+    pub async fn my_portfolio(&self) -> AdminResult<Vec<(String, String)>> {
+        let Actor::Coordinator { id, .. } = &self.actor else {
+            return Ok(Vec::new());
+        };
+        let mut out: Vec<(String, String)> = self
+            .store
+            .operators()
+            .bpr_property_names(*id)
+            .await?
+            .into_iter()
+            .map(|(n, name)| (format!("property:{n}"), format!("property {n} {name}")))
+            .collect();
+        for o in self
+            .store
+            .organizations()
+            .partner_organizations(*id)
+            .await?
+        {
+            out.push((
+                format!("organization:{}", o.org_id),
+                format!("{} {} ({})", o.org_id, o.name, o.kind.description()),
+            ));
         }
         Ok(out)
     }

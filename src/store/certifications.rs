@@ -196,6 +196,19 @@ impl<'a> Certifications<'a> {
             .await
     }
 
+    /// Who certified a user for `cycle` (coordinators' ids): what Assigned Staff shows as
+    /// "certified by you" and "certified elsewhere", never who (R19).
+    pub async fn certifiers_for(&self, user: i64, cycle: i32) -> Result<Vec<i64>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT coordinator_id FROM cycle_certifications WHERE user_id = $1 AND cycle = $2
+             UNION SELECT coordinator_id FROM recertifications WHERE user_id = $1 AND cycle = $2",
+        )
+        .bind(user)
+        .bind(i64::from(cycle))
+        .fetch_all(self.pool)
+        .await?)
+    }
+
     /// Property numbers of a person's assignments flagged for removal.
     pub async fn flagged_of(&self, account: i64) -> Result<Vec<String>, StoreError> {
         Ok(sqlx::query_scalar(

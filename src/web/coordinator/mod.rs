@@ -8,6 +8,7 @@ mod my_users;
 mod new_user;
 mod person;
 mod person_actions;
+mod portfolio;
 
 use super::{
     render, see_other, status_of, when, Button, Checked, Chrome, FieldErrors, OrPage, Page,
@@ -34,7 +35,11 @@ pub fn routes() -> Router<Web> {
         .route("/coordinator/unlock", post(unlock))
         .route("/coordinator/roles", post(my_roles))
         .route("/coordinator/demote", post(demote_fellow))
-        .route("/coordinator/users", post(create_user));
+        .route("/coordinator/users", post(create_user))
+        .route("/coordinator/portfolio", get(portfolio::portfolio))
+        .route("/coordinator/take-on", post(portfolio::take_on))
+        .route("/coordinator/release", post(portfolio::release))
+        .route("/coordinator/certify", post(portfolio::certify));
     for base in ["/coordinator/users/{mid}", "/helpdesk/people/{mid}"] {
         r = r
             .route(base, get(person))
@@ -106,6 +111,8 @@ impl Done {
             "flag" => format!("The recertification flags of {who} were changed."),
             "properties" => format!("The property assignments of {who} were saved."),
             "staff" => format!("{who} is on your staff."),
+            "taken" => format!("{who} is taken on: assigned, on your staff and certified for this cycle."),
+            "released" => format!("{who} is no longer on your staff; its other coordinators keep theirs."),
             "recertified" => format!("{who} is recertified for this cycle."),
             "password" => format!("{who} has a temporary password and must change it at the next sign-in."),
             "broadcast" => "The broadcast was posted to every mailbox.".into(),

@@ -143,10 +143,11 @@ pub(super) async fn my_users(
     my_users_page(&web, &s, &d, FieldErrors::default(), None).await
 }
 
-/// The report's unlock button (and the remove button of a fellow coordinator): one M-ID.
+/// The report's unlock button (and the remove button of a fellow coordinator, and Assigned
+/// Staff's buttons): one M-ID.
 #[derive(Deserialize)]
 pub(super) struct UnlockForm {
-    mid: String,
+    pub(super) mid: String,
 }
 
 /// R14: a coordinator unlocks its own users.
