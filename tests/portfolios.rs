@@ -620,3 +620,43 @@ async fn the_acceptance_commands_through_the_binary() {
     let (ok, out, err) = imax(&t, &["account", "show", "--mid", "M49101"], None);
     assert!(ok && out.contains("M49101"), "{out}{err}");
 }
+
+/// R3 through the coordinator page: a service bureau's coordinator, with no property, creates
+/// a user for the bureau it has a BPR with (the demo's CCS), and the user is the bureau's
+/// staff, managed by it.
+#[tokio::test]
+async fn a_bureau_coordinator_creates_its_staff_on_the_coordinator_page() {
+    use crate::web_forms::{csrf_of, request, session_cookie};
+    let t = TestApp::start().await;
+    let cookie = session_cookie(&t, BUREAU_USER).await;
+    let (status, _, page) = request(&t, "GET", "/coordinator", &cookie, "", Vec::new()).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains("CCS Certified Compliance Services (Service Bureau)"),
+        "{page}"
+    );
+    let body = format!(
+        "csrf={}&mid=M30077&full_name=Kim+Bureau&email=kim%40ccs.example&organization=CCS&password=A-Temporary-Pass-77",
+        csrf_of(&page)
+    );
+    let form = "application/x-www-form-urlencoded";
+    let (status, _, page) = request(
+        &t,
+        "POST",
+        "/coordinator/users",
+        &cookie,
+        form,
+        body.into_bytes(),
+    )
+    .await;
+    assert_eq!(status, 303, "{page}");
+    let bureau = t.admin.acting_as(BUREAU_USER.0).await.expect("acts");
+    let staff: Vec<String> = bureau
+        .assigned_staff()
+        .await
+        .expect("staff")
+        .into_iter()
+        .map(|f| f.mid)
+        .collect();
+    assert!(staff.contains(&"M30077".to_string()), "{staff:?}");
+}

@@ -19,6 +19,9 @@ pub(super) struct MyUsersPage {
     mailboxes: Vec<MailboxRow>,
     report: Vec<ReportRow>,
     properties: Vec<crate::admin::PropertyChoice>,
+    /// The organizations it has a BPR with (a service bureau's or a CA's coordinator, R3):
+    /// (ID, label). Their staff are created by naming the ID as the organization.
+    organizations: Vec<(String, String)>,
     rules: String,
     errors: FieldErrors,
     /// The coordinator's own actions and roles: (value, label, held).
@@ -47,6 +50,13 @@ pub(super) async fn my_users_page(
     chrome.error = error;
     let report = admin.last_login_report().await.or_page(web, s)?;
     let properties = admin.my_properties().await.or_page(web, s)?;
+    let organizations = admin
+        .my_portfolio()
+        .await
+        .or_page(web, s)?
+        .into_iter()
+        .filter_map(|(v, label)| Some((v.strip_prefix("organization:")?.to_string(), label)))
+        .collect();
     let mailboxes = admin.my_mailboxes().await.or_page(web, s)?;
     let held = admin.my_rights().await.or_page(web, s)?;
     let fellows = admin.fellow_coordinators().await.or_page(web, s)?;
@@ -113,6 +123,7 @@ pub(super) async fn my_users_page(
             })
             .collect(),
         properties,
+        organizations,
         rules,
         errors,
         own,
