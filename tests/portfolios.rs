@@ -660,3 +660,39 @@ async fn a_bureau_coordinator_creates_its_staff_on_the_coordinator_page() {
         .collect();
     assert!(staff.contains(&"M30077".to_string()), "{staff:?}");
 }
+
+/// R25 with organizations: a property that changes hands moves to the new owner's mailbox and
+/// to the new owner's organization (the agent goes with the old owner).
+#[tokio::test]
+async fn r25_a_change_of_ownership_moves_the_property_to_the_new_owners_organization() {
+    let t = TestApp::start().await;
+    let hud = &t.admin;
+    hud.create_organization("NEWCO", OrganizationKind::Owner, "New Owner LLC", None)
+        .await
+        .expect("organization");
+    let pw = Secret::new(mailbox_password("TRACM19001"));
+    hud.create_mailbox("TRACM19001", MailboxKind::Property, "Maple (new)", "", &pw)
+        .await
+        .expect("mailbox");
+    hud.set_mailbox_organization("TRACM19001", "NEWCO")
+        .await
+        .expect("its organization");
+    let owners = |t: &TestApp| {
+        let db = t.db.clone();
+        async move {
+            sqlx::query_scalar::<_, String>(
+                "SELECT o.org_id FROM organizations o JOIN properties p
+                    ON o.id = p.owner_id OR o.id = p.agent_id
+                 WHERE p.property_number = '800100001' ORDER BY o.org_id",
+            )
+            .fetch_all(&db)
+            .await
+            .expect("owners")
+        }
+    };
+    assert_eq!(owners(&t).await, ["CRESTLINE", "MAPLE-LP"]);
+    hud.change_ownership("800100001", "TRACM19001")
+        .await
+        .expect("moved");
+    assert_eq!(owners(&t).await, ["NEWCO"]);
+}
