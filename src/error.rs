@@ -36,6 +36,7 @@ pub enum Code {
     SenderNotAllowed,
     StorageFull,
     HudMailboxOnly,
+    NotAffiliated,
     // Administration (the coordinator and Help Desk pages, `imax admin`): the same model as
     // the doors' refusals, with the specifics in the detail.
     NotPermitted,
@@ -46,7 +47,7 @@ pub enum Code {
 }
 
 impl Code {
-    pub const ALL: [Code; 31] = [
+    pub const ALL: [Code; 32] = [
         Code::AuthenticationFailed,
         Code::MailboxAuthenticationFailed,
         Code::MailboxInactive,
@@ -73,6 +74,7 @@ impl Code {
         Code::SenderNotAllowed,
         Code::StorageFull,
         Code::HudMailboxOnly,
+        Code::NotAffiliated,
         Code::NotPermitted,
         Code::InvalidInput,
         Code::AlreadyExists,
@@ -108,6 +110,7 @@ impl Code {
             Code::SenderNotAllowed => "SenderNotAllowed",
             Code::StorageFull => "StorageFull",
             Code::HudMailboxOnly => "HudMailboxOnly",
+            Code::NotAffiliated => "NotAffiliated",
             Code::NotPermitted => "NotPermitted",
             Code::InvalidInput => "InvalidInput",
             Code::AlreadyExists => "AlreadyExists",
@@ -133,6 +136,7 @@ impl Code {
             | Code::RulesOfBehaviorNotAccepted
             | Code::NotRecertified
             | Code::HudMailboxOnly
+            | Code::NotAffiliated
             | Code::NotPermitted => 403,
             Code::UnknownMessage
             | Code::UnknownRecipient
@@ -213,6 +217,9 @@ impl Code {
             }
             Code::HudMailboxOnly => {
                 "TRACMPROD is HUD's own mailbox: only HUD staff and contractors (H-IDs and C-IDs) may open it."
+            }
+            Code::NotAffiliated => {
+                "This mailbox opens only to the people of its own properties and organization (R6): ask a coordinator of the property, or of its owner, agent or service bureau, to assign your M-ID to it (they find you with Search for User); a TRACSMail password alone is not enough."
             }
             Code::NotPermitted => "You may not do this; nothing was changed.",
             Code::InvalidInput => "What was entered is not acceptable; nothing was changed.",

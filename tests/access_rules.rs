@@ -129,8 +129,14 @@ async fn r5_r6_no_imax_role_is_refused_and_the_role_needs_no_property() {
     let who = ("M40001", "No-Role-Pass-77");
     let f = assert_fault(&t.send(who, MAPLE, None, b"x").await, "NoImaxRole");
     assert_eq!(f.status, 403);
-    // R6: granting the global role is enough; no property assignment is involved.
+    // R6: the role is global; the mailbox opens to its own people only (issue 27), so the
+    // role with the mailbox's password is refused until the M-ID works for the property.
     t.admin.grant("M40001", Right::Imax).await.expect("granted");
+    assert_fault(&t.send(who, MAPLE, None, b"x").await, "NotAffiliated");
+    t.admin
+        .assign_property("M40001", "800100001", true)
+        .await
+        .expect("assigned");
     assert_ok(&t.send(who, MAPLE, None, b"x").await);
     // R7: TCC and TCR belong on coordinators only.
     assert!(t.admin.grant("M40001", Right::Tcc).await.is_err());

@@ -646,3 +646,58 @@ async fn replies_show_beside_the_files_they_answer_and_unanswered_files_are_mark
     let after = t.list(SITE_USER, MAPLE, "sentToOthers").await;
     assert_eq!(after.all("answeredAt").len(), 2, "{id} is answered now");
 }
+
+/// Issue 27 in Chromium (R3, R18, R19, R20): Harbor View's coordinator finds Crestline's site
+/// manager by M-ID (four facts), takes it on for its property (certified at once), sees its
+/// Assigned Staff with "certified elsewhere" (Dana, CCS's employee whom Crestline took on
+/// too), and deletes the site manager from its staff.
+#[tokio::test]
+async fn portfolio_search_for_user_take_on_and_delete_in_chromium() {
+    let t = TestApp::start().await;
+    let b = browser(&t, Options::default()).await;
+    sign_in(&b, &t, ("M50001", "Harbor-Coord-Pass-9")).await;
+    b.goto(&format!("{}/coordinator/portfolio", t.url)).await;
+    b.wait_text("Search for User").await;
+    b.fill("#find-mid", SITE_USER.0).await;
+    b.click("#find button").await;
+    b.wait_text("CRESTLINE (Crestline Property Management)")
+        .await;
+    assert_fields_labelled(&b).await;
+    b.screenshot("50-portfolio-found").await;
+    b.click("#take-on button").await;
+    b.wait_text(&format!("{} is taken on", SITE_USER.0)).await;
+    let staff = b.text("#staff").await;
+    assert!(
+        staff.contains(SITE_USER.0) && staff.contains("M30002"),
+        "{staff}"
+    );
+    // Dana was certified by CCS's and Crestline's coordinators too: yes, never who.
+    let dana = b
+        .eval("return [...document.querySelectorAll('#staff tr')].find(r => r.textContent.includes('M30002')).textContent;")
+        .await;
+    let dana = dana.as_str().unwrap_or_default().to_string();
+    assert!(dana.contains("yes"), "{dana}");
+    assert!(
+        !dana.contains("M30001") && !dana.contains("M10001"),
+        "{dana}"
+    );
+    b.screenshot("51-portfolio-staff").await;
+    b.click(&format!(
+        "button[aria-label='Delete {} from your staff']",
+        SITE_USER.0
+    ))
+    .await;
+    b.wait_text(&format!("{} is no longer on your staff", SITE_USER.0))
+        .await;
+    assert!(!b.text("#staff").await.contains(SITE_USER.0));
+    // The site manager's own coordinator keeps it (R19).
+    let crestline = t.admin.acting_as(COORDINATOR.0).await.expect("acts");
+    let mine: Vec<String> = crestline
+        .assigned_staff()
+        .await
+        .expect("staff")
+        .into_iter()
+        .map(|f| f.mid)
+        .collect();
+    assert!(mine.contains(&SITE_USER.0.to_string()), "{mine:?}");
+}

@@ -155,7 +155,13 @@ async fn parallel_guesses_get_no_more_tries_than_sequential_ones() {
 
 #[tokio::test]
 async fn wrong_mailbox_passwords_freeze_the_mailbox_for_that_m_id() {
-    let t = TestApp::start_with(|c| c.throttle.max_failures = 1000).await;
+    let t = TestApp::start_with(|c| {
+        c.throttle.max_failures = 1000;
+        // R24's freezes by strangers' wrong passwords, apart from R6's affiliation (which
+        // refuses strangers even their right password: tests/portfolios.rs).
+        c.accounts.affiliation_required = false;
+    })
+    .await;
     let wrong = (MAPLE.0, "Not-Maple-Password-1");
     for _ in 0..5 {
         assert_fault(

@@ -188,7 +188,13 @@ async fn r14_the_help_desks_own_m_id_follows_the_same_rules() {
 #[tokio::test]
 async fn r24_wrong_mailbox_passwords_freeze_it_for_that_m_id_then_for_strangers_never_its_own_people(
 ) {
-    let t = TestApp::start_with(|c| c.throttle.max_failures = 1000).await;
+    let t = TestApp::start_with(|c| {
+        c.throttle.max_failures = 1000;
+        // R24's freezes by strangers' wrong passwords, apart from R6's affiliation (which
+        // refuses strangers even their right password: tests/portfolios.rs).
+        c.accounts.affiliation_required = false;
+    })
+    .await;
     // Maple's own person opened it lately (familiar); the coordinator has not.
     assert_ok(&t.send(SITE_USER, MAPLE, None, b"x").await);
     let mailbox_epoch = || async {
@@ -260,6 +266,9 @@ async fn r24_a_mailbox_frozen_for_everyone_refuses_an_m_id_that_never_opened_it(
     let t = TestApp::start_with(|c| {
         c.throttle.max_failures = 1000;
         c.accounts.mailbox_freeze_mids = 2;
+        // R24's freezes by strangers' wrong passwords, apart from R6's affiliation (which
+        // refuses strangers even their right password: tests/portfolios.rs).
+        c.accounts.affiliation_required = false;
     })
     .await;
     let wrong = (RIVERSIDE.0, "Not-River-Password-1");

@@ -26,6 +26,7 @@ mod mtom;
 mod nodes;
 mod nodesoap;
 mod ops;
+mod portfolios;
 mod profile_changes;
 mod pump;
 mod replies;

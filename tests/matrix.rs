@@ -482,6 +482,11 @@ async fn perform(t: &TestApp, admin: &Admin, op: AdminOp) -> AdminResult<()> {
         AdminOp::AddBusinessPartner => admin.add_business_partner(COORDINATOR.0, "800100002").await,
         AdminOp::PostBroadcast => admin.post_broadcast("Title", "Body").await.map(drop),
         AdminOp::Search => admin.search("M1").await.map(drop),
+        AdminOp::CreateOrganization => {
+            let kind = imax_gateway::directory::OrganizationKind::Owner;
+            admin.create_organization("NEWCO", kind, "New", None).await
+        }
+        AdminOp::FindPerson => admin.find_account(user).await.map(drop),
         AdminOp::CreateCoordinator => {
             let p = person("M10777", AccountKind::Coordinator, "800100002");
             admin.create_account(&p).await

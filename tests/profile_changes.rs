@@ -351,3 +351,23 @@ async fn r23_the_help_desks_change_is_told_to_the_old_addresses_too() {
     let last = last_change_on_reset_page(&t).await;
     assert!(last.contains("by H10001: email address."), "{last}");
 }
+
+/// R23 (issue 27): the profile's Description is the kind of the organization the mailbox
+/// belongs to (Maple Court's mailbox: its owner's), whatever the holder types there.
+#[tokio::test]
+async fn r23_the_description_comes_from_the_organizations_kind() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let smtp = smtp_server(dir.path()).await;
+    let (t, cookie) = holder(smtp.configure(), |_| {}).await;
+    let (status, page) = save(&t, &cookie, &[("description", "Anything at all")]).await;
+    assert_eq!(status, 303, "{page}");
+    let description: String = sqlx::query_scalar(
+        "SELECT p.description FROM mailbox_profiles p JOIN mailboxes m ON m.id = p.mailbox_id
+          WHERE m.imax_id = $1",
+    )
+    .bind(MAPLE.0)
+    .fetch_one(&t.db)
+    .await
+    .expect("profile");
+    assert_eq!(description, "Owner");
+}

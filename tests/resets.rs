@@ -320,7 +320,7 @@ async fn an_unused_mailbox_goes_inactive_until_the_help_desk_reactivates_it() {
     // Used now; Riverside stays in use throughout.
     assert_ok(&t.send(SITE_USER, MAPLE, None, b"in use").await);
     t.days(20);
-    let listed = t.list(SITE_USER, RIVERSIDE, "receivedFromOthers").await;
+    let listed = t.list(BUREAU_USER, RIVERSIDE, "receivedFromOthers").await;
     assert!(listed.fault.is_none(), "{listed:?}");
     t.days(11);
 

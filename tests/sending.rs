@@ -49,6 +49,11 @@ async fn r12_property_file_routes_to_its_ca_and_the_ca_fetches_it() {
 #[tokio::test]
 async fn r12_files_to_tracs_and_replies_from_a_ca() {
     let t = TestApp::start().await;
+    // R6: Sam works for Oak Hill too (Crestline manages both).
+    t.admin
+        .assign_property(SITE_USER.0, "800100003", true)
+        .await
+        .expect("assigned");
     // Oak Hill's contract is administered by HUD: no recipient named means TRACS.
     let voucher = tracs_file(FileKind::Voucher, OAK_HILL.0, 2);
     let r = t.send(SITE_USER, OAK_HILL, None, &voucher).await;
@@ -220,7 +225,8 @@ async fn large_file_streams_both_ways_with_the_same_sha256() {
 async fn r25_a_property_that_changes_hands_moves_to_the_new_owners_id() {
     use imax_gateway::directory::MailboxKind;
     use imax_gateway::error::Code;
-    let t = TestApp::start().await;
+    // R25's routing, apart from R6's affiliation (the new owner's people: tests/portfolios.rs).
+    let t = TestApp::start_with(|c| c.accounts.affiliation_required = false).await;
     let new_owner = ("TRACM10077", "New-Owner-Mailbox-1");
     let kind = MailboxKind::parse("property").expect("kind");
     t.admin

@@ -125,7 +125,9 @@ async fn where_the_operator_chooses_misrouted_files_are_accepted_and_marked() {
 
 #[tokio::test]
 async fn r11_the_senders_imax_id_must_be_the_mailbox_or_one_allowed_to_send_for_it() {
-    let t = TestApp::start().await;
+    // R11's header check, apart from R6's affiliation (which keeps the bureau out of Maple
+    // Court's mailbox altogether: tests/portfolios.rs).
+    let t = TestApp::start_with(|c| c.accounts.affiliation_required = false).await;
     // Maple Court never allowed the bureau to prepare its files.
     let by_bureau = tracs_file_from(FileKind::Tenant, MAPLE.0, "TRACM30001", 1);
     let f = assert_fault(

@@ -5,7 +5,7 @@
 
 use super::{invalid, Admin, AdminResult, NewPerson};
 use crate::directory::password::Secret;
-use crate::directory::{AccountKind, MailboxKind, Right};
+use crate::directory::{AccountKind, MailboxKind, OrganizationKind, Right};
 use crate::error::Code;
 use serde::Deserialize;
 use std::path::Path;
@@ -13,6 +13,8 @@ use std::path::Path;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct DirectoryFile {
+    #[serde(default)]
+    organization: Vec<OrganizationEntry>,
     #[serde(default)]
     mailbox: Vec<MailboxEntry>,
     #[serde(default)]
@@ -23,9 +25,21 @@ struct DirectoryFile {
     account: Vec<AccountEntry>,
 }
 
+/// An owner, management agent, service bureau, CA or HUD (issue 27).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OrganizationEntry {
+    id: String,
+    kind: String,
+    name: String,
+    tax_id: Option<String>,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct MailboxEntry {
+    /// The organization it belongs to (listed under `[[organization]]`).
+    organization: Option<String>,
     imax_id: String,
     kind: String,
     name: String,
@@ -45,6 +59,9 @@ struct PropertyEntry {
     number: String,
     name: String,
     mailbox: Option<String>,
+    /// Its owner and management agent (organizations); default owner: the mailbox's.
+    owner: Option<String>,
+    agent: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -95,6 +112,21 @@ struct AccountEntry {
     /// HUD's staff and contractors (H-IDs, C-IDs): the certifier who took them on (listed
     /// earlier in the file).
     certified_by: Option<String>,
+    /// Coordinators: the organizations (a service bureau, a CA) it has a BPR with (R3).
+    #[serde(default)]
+    business_partner_organizations: Vec<String>,
+    /// Users: coordinators of other companies who took it on for one of their properties
+    /// (R3, R19), listed earlier in the file.
+    #[serde(default)]
+    taken_on_by: Vec<TakenOn>,
+}
+
+/// A coordinator (`--as`) who took a user on for one of its BPR properties.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TakenOn {
+    coordinator: String,
+    property: String,
 }
 
 /// What an import did.
@@ -112,12 +144,18 @@ pub async fn import_file(admin: &Admin, path: &Path) -> AdminResult<ImportReport
     let file: DirectoryFile =
         toml::from_str(&text).map_err(|e| invalid(format!("{}: {e}", path.display())))?;
     let mut report = ImportReport::default();
+    import_organizations(admin, &file.organization, &mut report).await?;
     import_mailboxes(admin, &file.mailbox, &mut report).await?;
     for p in &file.property {
         let r = admin
             .create_property(&p.number, &p.name, p.mailbox.as_deref())
             .await;
         note(r, format!("property {}", p.number), &mut report)?;
+        if let Some(owner) = &p.owner {
+            admin
+                .set_property_owner(&p.number, owner, p.agent.as_deref())
+                .await?;
+        }
     }
     for c in &file.contract {
         let r = admin
@@ -155,6 +193,27 @@ fn note(r: AdminResult<()>, what: String, report: &mut ImportReport) -> AdminRes
     }
 }
 
+/// Owners, management agents, service bureaus, CAs and HUD (issue 27), before their mailboxes.
+async fn import_organizations(
+    admin: &Admin,
+    organizations: &[OrganizationEntry],
+    report: &mut ImportReport,
+) -> AdminResult<()> {
+    for o in organizations {
+        let kind = OrganizationKind::parse(&o.kind).ok_or_else(|| {
+            invalid(format!(
+                "organization {}: unknown kind {:?} (owner, management-agent, service-bureau, contract-administrator, hud)",
+                o.id, o.kind
+            ))
+        })?;
+        let r = admin
+            .create_organization(&o.id, kind, &o.name, o.tax_id.as_deref())
+            .await;
+        note(r, format!("organization {}", o.id), report)?;
+    }
+    Ok(())
+}
+
 /// The mailboxes, then (once every mailbox exists) who may send for whom.
 async fn import_mailboxes(
     admin: &Admin,
@@ -180,6 +239,9 @@ async fn import_mailboxes(
         note(r, format!("mailbox {}", m.imax_id), report)?;
         if let Some(accepts) = m.accepts_attachments {
             admin.set_accepts_attachments(&m.imax_id, accepts).await?;
+        }
+        if let Some(org) = &m.organization {
+            admin.set_mailbox_organization(&m.imax_id, org).await?;
         }
     }
     for m in mailboxes {
@@ -270,8 +332,19 @@ async fn import_roles(admin: &Admin, a: &AccountEntry) -> AdminResult<()> {
             .await
             .map_err(|e| e.concerning(format_args!("account {}", a.mid)))?;
     }
+    for org in &a.business_partner_organizations {
+        admin.add_organization_partner(&a.mid, org).await?;
+    }
     if a.recertified {
         admin.record_imported_recertification(&a.mid).await?;
+    }
+    for t in &a.taken_on_by {
+        admin
+            .acting_as(&t.coordinator)
+            .await?
+            .assign_property(&a.mid, &t.property, true)
+            .await
+            .map_err(|e| e.concerning(format_args!("account {}", a.mid)))?;
     }
     Ok(())
 }

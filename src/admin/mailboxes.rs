@@ -106,11 +106,13 @@ impl Admin {
             .entry("ChangeOwnership")
             .mailbox(new.imax_id.as_str())
             .detail(format!("property={number} from={from} to={}", new.imax_id));
-        Ok(self
+        let ended = self
             .store
             .mailboxes()
             .transfer_property(property, new.id, &audit)
-            .await?)
+            .await?;
+        self.owner_from_mailbox(number.trim(), new.id, true).await?;
+        Ok(ended)
     }
 
     pub async fn create_property(
@@ -135,6 +137,34 @@ impl Admin {
             .mailboxes()
             .upsert_property(number.trim(), name, mailbox_id, &audit)
             .await?;
+        if let Some(m) = mailbox_id {
+            self.owner_from_mailbox(number.trim(), m, false).await?;
+        }
+        Ok(())
+    }
+
+    /// A property whose mailbox belongs to an owner or agent is owned by it (R25), unless it
+    /// has an owner already (`replace`: a change of ownership, whose new mailbox's
+    /// organization is the new owner).
+    async fn owner_from_mailbox(
+        &self,
+        number: &str,
+        mailbox: i64,
+        replace: bool,
+    ) -> AdminResult<()> {
+        let orgs = self.store.organizations();
+        let Some(org) = orgs.of_mailbox(mailbox).await? else {
+            return Ok(());
+        };
+        let pid = self.property_ids(&[number.to_string()]).await?[0];
+        if !org.kind.has_properties() || (!replace && !orgs.of_property(pid).await?.is_empty()) {
+            return Ok(());
+        }
+        let audit = self.entry("SetPropertyOwner").detail(format!(
+            "property={number} owner={} (its mailbox's)",
+            org.org_id
+        ));
+        orgs.set_property_owner(pid, org.id, None, &audit).await?;
         Ok(())
     }
 
@@ -197,6 +227,9 @@ impl Admin {
             .property_id(property)
             .await?
             .ok_or_else(|| missing(format!("property {property}")))?;
+        // R2: at most five coordinators per owner or agent, across its properties.
+        self.room_for_coordinators(&[property.to_string()], &[prop], Some(account.id))
+            .await?;
         let audit = self
             .entry("AddBusinessPartner")
             .detail(format!("mid={} property={property}", account.mid));

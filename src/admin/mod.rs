@@ -19,8 +19,10 @@ mod history;
 mod import;
 mod internal;
 mod mailboxes;
+mod organizations;
 mod people;
 mod permissions;
+mod portfolio;
 mod recertification;
 mod resets;
 mod rights;
@@ -33,6 +35,7 @@ pub use import::{import_file, ImportReport};
 pub use internal::StaffLine;
 pub use people::{NewPerson, MAX_COORDINATORS};
 pub use permissions::{AdminOp, Who, RULES};
+pub use portfolio::{FoundPerson, PortfolioLine};
 pub use resets::{ProfileInput, ResetRequest, RESET_FAILURE_LIMIT};
 pub use views::{status_text, PersonView, PropertyChoice, ReportLine};
 

@@ -6,11 +6,12 @@
 //! Desk terminates or restores an M-ID), R22 (property assignments). Who may do each is in
 //! `permissions.rs`.
 
+use super::portfolio::Portfolio;
 use super::{
     exists, forbidden, invalid, missing, unique_violation, Actor, Admin, AdminOp, AdminResult,
 };
 use crate::directory::password::{PasswordRules, Secret};
-use crate::directory::{AccountKind, AccountStatus, Affiliation, LockReason, MId};
+use crate::directory::{AccountKind, AccountStatus, Affiliation, LockReason, MId, Organization};
 use crate::error::{Code, Refusal};
 use crate::store::accounts;
 
@@ -56,10 +57,23 @@ impl Admin {
         PasswordRules::for_m_ids(&self.config.accounts)
     }
 
-    /// R2: a property has at most five coordinators; refuses if any of these is full.
-    async fn room_for_coordinators(&self, numbers: &[String], ids: &[i64]) -> AdminResult<()> {
+    /// R2: at most five coordinators per owner or agent across its properties (per property
+    /// for one that has neither); refuses if any of these properties' is full, unless
+    /// `coordinator` is counted there already.
+    pub(super) async fn room_for_coordinators(
+        &self,
+        numbers: &[String],
+        ids: &[i64],
+        coordinator: Option<i64>,
+    ) -> AdminResult<()> {
         for (number, id) in numbers.iter().zip(ids) {
-            if self.store.operators().coordinators_of(*id).await?.len() >= MAX_COORDINATORS {
+            let orgs = self.store.organizations().of_property(*id).await?;
+            for o in &orgs {
+                self.room_in_organization(o, coordinator).await?;
+            }
+            let now = self.store.operators().coordinators_of(*id).await?;
+            let counted = coordinator.is_some_and(|c| now.contains(&c));
+            if orgs.is_empty() && !counted && now.len() >= MAX_COORDINATORS {
                 return Err(forbidden(format!(
                     "property {number} already has {MAX_COORDINATORS} coordinators, the most allowed (R2)."
                 )));
@@ -90,48 +104,45 @@ impl Admin {
         Ok(affiliation)
     }
 
-    /// Creates an M-ID. Coordinators are HUD's to create (R4) with their BPRs, at most five per
-    /// property (R2); users are created by a coordinator for properties it has a BPR with (R3),
-    /// or by HUD for properties that already have a coordinator (R2).
-    pub async fn create_account(&self, p: &NewPerson) -> AdminResult<()> {
-        let mid = Self::mid(&p.mid)?;
-        let affiliation = self.affiliation_for(&mid, p.affiliation)?;
-        let properties = self.property_ids(&p.properties).await?;
+    /// Who will manage a new person, and the organization it is assigned to (if any): the
+    /// acting coordinator, for its BPR properties or the organization it has a BPR with (R3);
+    /// for HUD, the coordinators of the properties (one at least, R2) and of the person's
+    /// service bureau or CA.
+    async fn managers_of_new(
+        &self,
+        p: &NewPerson,
+        properties: &[i64],
+        employer: Option<&Organization>,
+    ) -> AdminResult<(Vec<i64>, Option<Organization>)> {
         let store = &self.store;
         let mut managers: Vec<i64> = Vec::new();
-        self.permit(match p.kind {
-            AccountKind::Coordinator => AdminOp::CreateCoordinator,
-            AccountKind::User => AdminOp::CreateUser,
-        })?;
         match (p.kind, &self.actor) {
             (AccountKind::Coordinator, _) => {
-                self.room_for_coordinators(&p.properties, &properties)
+                self.room_for_coordinators(&p.properties, properties, None)
                     .await?;
+                Ok((managers, None))
             }
-            (
-                AccountKind::User,
-                Actor::Coordinator {
-                    id,
-                    mid: coordinator,
-                },
-            ) => {
-                if properties.is_empty() {
+            (AccountKind::User, Actor::Coordinator { id, mid: me }) => {
+                let mine = store.organizations().partner_organizations(*id).await?;
+                let org = employer.filter(|e| mine.iter().any(|m| m.id == e.id));
+                if properties.is_empty() && org.is_none() {
                     return Err(invalid(
-                        "a coordinator creates a user for one or more of its properties (R3): name them",
+                        "a coordinator creates a user for one or more of its properties, or for the organization it has a Business Partner Relationship with (R3): name them",
                     ));
                 }
                 let bpr = store.operators().bpr_properties(*id).await?;
-                for (number, pid) in p.properties.iter().zip(&properties) {
+                for (number, pid) in p.properties.iter().zip(properties) {
                     if !bpr.contains(pid) {
                         return Err(forbidden(format!(
-                            "{coordinator} has no Business Partner Relationship with property {number} (R3)."
+                            "{me} has no Business Partner Relationship with property {number} (R3)."
                         )));
                     }
                 }
                 managers.push(*id);
+                Ok((managers, org.cloned()))
             }
             (AccountKind::User, _) => {
-                for (number, pid) in p.properties.iter().zip(&properties) {
+                for (number, pid) in p.properties.iter().zip(properties) {
                     let coordinators = store.operators().coordinators_of(*pid).await?;
                     if coordinators.is_empty() {
                         return Err(forbidden(format!(
@@ -140,8 +151,32 @@ impl Admin {
                     }
                     managers.extend(coordinators);
                 }
+                let org = employer.filter(|e| !e.kind.has_properties()).cloned();
+                if let Some(o) = &org {
+                    managers.extend(store.organizations().coordinators_of(o.id).await?);
+                }
+                Ok((managers, org))
             }
         }
+    }
+
+    /// Creates an M-ID. Coordinators are HUD's to create (R4) with their BPRs, at most five per
+    /// owner or agent (R2); users are created by a coordinator for properties (or the
+    /// organization) it has a BPR with (R3), or by HUD for properties that already have a
+    /// coordinator (R2). An `organization` that is an organization's ID makes it the employer.
+    pub async fn create_account(&self, p: &NewPerson) -> AdminResult<()> {
+        let mid = Self::mid(&p.mid)?;
+        let affiliation = self.affiliation_for(&mid, p.affiliation)?;
+        let properties = self.property_ids(&p.properties).await?;
+        let store = &self.store;
+        self.permit(match p.kind {
+            AccountKind::Coordinator => AdminOp::CreateCoordinator,
+            AccountKind::User => AdminOp::CreateUser,
+        })?;
+        let employer = self.organization_named(&p.organization).await?;
+        let (mut managers, org) = self
+            .managers_of_new(p, &properties, employer.as_ref())
+            .await?;
         let rules = self.rules();
         rules
             .check(mid.as_str(), p.password.expose())
@@ -162,16 +197,51 @@ impl Admin {
             password_is_current: !p.temporary,
         };
         let audit = self.entry("CreateAccount").detail(format!(
-            "mid={mid} kind={} affiliation={} properties={}",
+            "mid={mid} kind={} affiliation={} properties={} organization={}",
             p.kind.as_str(),
             affiliation.as_str(),
-            p.properties.join(",")
+            p.properties.join(","),
+            employer.as_ref().map_or("-", |e| e.org_id.as_str())
         ));
         let id = match store.accounts().create(&a, self.now(), &audit).await {
             Err(e) if unique_violation(&e) => return Err(exists(mid.to_string())),
             r => r?,
         };
-        for (number, pid) in p.properties.iter().zip(&properties) {
+        self.place_new(&mid, id, p, &properties, employer.as_ref(), org.as_ref())
+            .await?;
+        managers.sort_unstable();
+        managers.dedup();
+        for m in managers {
+            let audit = self
+                .entry("AssignStaff")
+                .detail(format!("user={mid} coordinator-id={m}"));
+            store.operators().link(m, id, self.now(), &audit).await?;
+        }
+        Ok(())
+    }
+
+    /// A new person's place: its employer, its BPRs (a coordinator) or assignments (a user),
+    /// and its organization assignment.
+    async fn place_new(
+        &self,
+        mid: &MId,
+        id: i64,
+        p: &NewPerson,
+        properties: &[i64],
+        employer: Option<&Organization>,
+        org: Option<&Organization>,
+    ) -> AdminResult<()> {
+        let store = &self.store;
+        if let Some(e) = employer {
+            let audit = self
+                .entry("SetEmployer")
+                .detail(format!("mid={mid} organization={}", e.org_id));
+            store
+                .organizations()
+                .set_employer(id, Some(e.id), &audit)
+                .await?;
+        }
+        for (number, pid) in p.properties.iter().zip(properties) {
             if p.kind == AccountKind::Coordinator {
                 let audit = self
                     .entry("AddBusinessPartner")
@@ -190,13 +260,15 @@ impl Admin {
                     .await?;
             }
         }
-        managers.sort_unstable();
-        managers.dedup();
-        for m in managers {
-            let audit = self
-                .entry("AssignStaff")
-                .detail(format!("user={mid} coordinator-id={m}"));
-            store.operators().link(m, id, self.now(), &audit).await?;
+        if let Some(o) = org {
+            let audit = self.entry("AssignOrganization").detail(format!(
+                "mid={mid} organization={} before=false after=true",
+                o.org_id
+            ));
+            store
+                .organizations()
+                .set_assignment(id, o.id, true, &audit)
+                .await?;
         }
         Ok(())
     }
@@ -284,7 +356,8 @@ impl Admin {
     }
 
     /// Assigns a user to a property, or removes the assignment (R6, R22). A coordinator does
-    /// so only for its users and for properties it has a BPR with.
+    /// so only for its users and for properties it has a BPR with; an existing M-ID it does
+    /// not manage yet (another company's) it takes on (R3, issue 27).
     pub async fn assign_property(
         &self,
         mid: &str,
@@ -292,7 +365,18 @@ impl Admin {
         assigned: bool,
     ) -> AdminResult<()> {
         let account = self.subject(mid).await?;
-        self.permit_on(AdminOp::AssignProperty, &account).await?;
+        if let Err(refused) = self.permit_on(AdminOp::AssignProperty, &account).await {
+            // R3 (issue 27): an existing M-ID of another company is taken on.
+            if !(assigned && self.may_take_on(&account).await?) {
+                return Err(refused);
+            }
+            let id = self.within_my_bprs(property).await?;
+            let to = Portfolio::Property {
+                id,
+                number: property.trim().to_string(),
+            };
+            return self.take_on(&account, &to).await;
+        }
         let pid = self.within_my_bprs(property).await?;
         let audit = self.entry("AssignProperty").detail(format!(
             "mid={} property={property} after={assigned}",
@@ -374,7 +458,8 @@ impl Admin {
             return Err(invalid(format!("{} is already a coordinator", account.mid)));
         }
         let ids = self.property_ids(properties).await?;
-        self.room_for_coordinators(properties, &ids).await?;
+        self.room_for_coordinators(properties, &ids, Some(account.id))
+            .await?;
         let audit = self.entry("Promote").detail(format!(
             "mid={} before=user after=coordinator properties={}",
             account.mid,

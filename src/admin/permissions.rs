@@ -65,6 +65,10 @@ operations! {
     AddBusinessPartner => Hud,
     PostBroadcast => Hud,
     Search => Hud,
+    /// Issue 27: owners, agents, service bureaus, CAs and HUD as organizations.
+    CreateOrganization => Hud,
+    /// R3: Search for User, an M-ID by its exact ID (the operation limits what it shows).
+    FindPerson => HudOrCoordinator,
     /// R4: only HUD makes a coordinator.
     CreateCoordinator => Hud,
     /// R3: a coordinator creates users for its BPR properties; HUD for any with a coordinator.

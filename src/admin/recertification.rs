@@ -5,6 +5,25 @@ use super::{forbidden, invalid, Admin, AdminOp, AdminResult};
 use crate::directory::{AccountKind, Right};
 
 impl Admin {
+    /// How many of a user's assignments (properties and organizations) a coordinator's
+    /// portfolio covers (R19, seed Q25, Q28), and how many it has.
+    async fn coverage(&self, coordinator: i64, user: i64) -> AdminResult<(usize, usize)> {
+        let store = &self.store;
+        let bpr = store.operators().bpr_properties(coordinator).await?;
+        let assigned = store.operators().assigned_properties(user).await?;
+        let mine = store
+            .organizations()
+            .partner_organizations(coordinator)
+            .await?;
+        let orgs = store.organizations().assigned_organizations(user).await?;
+        let covered = assigned.iter().filter(|p| bpr.contains(p)).count()
+            + orgs
+                .iter()
+                .filter(|o| mine.iter().any(|m| m.id == o.id))
+                .count();
+        Ok((covered, assigned.len() + orgs.len()))
+    }
+
     /// A coordinator assigns a user to itself (R18's first step; R19: a user may have several
     /// coordinators), provided the user works on a property the coordinator has a BPR with.
     pub async fn assign_staff(&self, mid: &str) -> AdminResult<()> {
@@ -21,16 +40,10 @@ impl Admin {
                 user.mid
             )));
         }
-        let bpr = store.operators().bpr_properties(id).await?;
-        let shared = store
-            .operators()
-            .assigned_properties(user.id)
-            .await?
-            .into_iter()
-            .any(|p| bpr.contains(&p));
+        let shared = self.coverage(id, user.id).await?.0 > 0;
         if !shared {
             return Err(forbidden(format!(
-                "{} works on no property {me} has a Business Partner Relationship with (R19).",
+                "{} works on no property or organization {me} has a Business Partner Relationship with (R19).",
                 user.mid
             )));
         }
@@ -93,22 +106,19 @@ impl Admin {
         }
         self.permit_on(AdminOp::Recertify, &user).await?;
         let store = &self.store;
-        let bpr = store.operators().bpr_properties(id).await?;
-        let assigned = store.operators().assigned_properties(user.id).await?;
-        let covers = assigned.iter().filter(|p| bpr.contains(p)).count();
+        let (covers, assigned) = self.coverage(id, user.id).await?;
         if covers == 0 {
             return Err(forbidden(format!(
-                "{me} may certify {} only for properties it has a Business Partner Relationship with, and {} works on none (R19).",
+                "{me} may certify {} only for properties and organizations it has a Business Partner Relationship with, and {} works on none (R19).",
                 user.mid, user.mid
             )));
         }
         let now = self.now();
         let cycle = self.config.accounts.recertification_window().cycle_of(now);
         let audit = self.entry("Recertify").detail(format!(
-            "mid={} cycle={cycle} before={:?} after={cycle} covers {covers} of {} assigned properties",
+            "mid={} cycle={cycle} before={:?} after={cycle} covers {covers} of {assigned} assigned properties and organizations",
             user.mid,
             user.recertified_cycle,
-            assigned.len()
         ));
         store
             .operators()

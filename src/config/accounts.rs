@@ -35,6 +35,10 @@ pub struct AccountPolicy {
     /// Days without use after which a TRACSMail ID is inactive until the Help Desk's password
     /// reset reactivates it; 0: never.
     pub mailbox_inactive_days: i64,
+    /// R6 (issue 27): a mailbox opens only to its own people (assigned to its property, or to
+    /// the organization owning, managing or servicing it). `false`: iMAX's behaviour, where
+    /// the TRACSMail password alone opens it.
+    pub affiliation_required: bool,
     pub recertification_opens: String,
     pub recertification_deadline: String,
     /// HUD's own staff and contractors (H-IDs, C-IDs) are recertified by their supervisor,
@@ -62,6 +66,7 @@ impl Default for AccountPolicy {
             mailbox_failed_limit: 5,
             mailbox_freeze_minutes: 60,
             mailbox_inactive_days: 180,
+            affiliation_required: true,
             recertification_opens: "09-01".into(),
             recertification_deadline: "12-31".into(),
             internal_recertification_opens: "11-01".into(),

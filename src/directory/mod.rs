@@ -5,10 +5,12 @@
 //! These are plain domain types; the [`crate::store`] persists them.
 
 mod ids;
+mod organization;
 pub mod password;
 mod types;
 
 pub use ids::{ImaxId, MId, Recipient, HUD_MAILBOX};
+pub use organization::{OrgId, Organization, OrganizationKind};
 pub use types::{
     Account, AccountKind, AccountStatus, Affiliation, LockReason, Mailbox, MailboxKind, Right,
     Rights,

@@ -9,7 +9,7 @@ use super::{busy, unaudited, Authorized, Caller, Credentials, Gateway, MailboxSe
 use crate::access::{self, Operation};
 use crate::audit::AuditEntry;
 use crate::directory::password::Hasher;
-use crate::directory::{Account, AccountStatus, ImaxId, LockReason, MId};
+use crate::directory::{Account, AccountStatus, ImaxId, LockReason, MId, Mailbox};
 use crate::error::{Code, Refusal};
 use crate::store::accounts::Side;
 use crate::store::Effect;
@@ -417,6 +417,33 @@ impl Gateway {
         }];
         self.refuse(effects, entry, Code::AuthenticationFailed.into())
             .await
+    }
+
+    /// R6 (issue 27): a mailbox opens only to its own people, at both doors: M-IDs assigned
+    /// to its property, or to the organization that owns, manages or services it (or the
+    /// coordinators with a BPR with either); a CA's or a service bureau's mailbox to its own
+    /// staff. HUD's mailbox has its own rule (`HudMailboxOnly`). Asked once the mailbox
+    /// password is known to be right (checked now, or remembered), so that the answer tells
+    /// nobody whether a mailbox exists or a guess was wrong; knowing the password is no
+    /// longer enough. `accounts.affiliation_required = false` gives iMAX's behaviour.
+    pub(super) async fn affiliated(
+        &self,
+        auth: &Authorized,
+        mailbox: &Mailbox,
+        entry: &AuditEntry,
+    ) -> Result<(), Refusal> {
+        if !self.inner.config.accounts.affiliation_required || mailbox.imax_id.is_hud() {
+            return Ok(());
+        }
+        let orgs = self.inner.store.organizations();
+        if orgs.affiliated(auth.account.id, mailbox.id).await? {
+            return Ok(());
+        }
+        metrics::counter!("imax_not_affiliated_total").increment(1);
+        let entry = entry.clone().detail(
+            "the M-ID is assigned neither to the mailbox's property nor to its organization (R6)",
+        );
+        Err(self.refuse(vec![], entry, Code::NotAffiliated.into()).await)
     }
 
     /// Step 3: asks [`access::decide`], persisting any transition time brought about.

@@ -82,6 +82,7 @@ impl Gateway {
                 if !auth.throttle_checked {
                     self.throttled(caller).await?;
                 }
+                self.affiliated(&auth, m, &entry).await?;
                 let m = m.clone();
                 return Ok(MailboxSession { auth, mailbox: m });
             }
@@ -180,7 +181,11 @@ impl Gateway {
                 let detail = format!("right password, {why}: answered as a wrong one");
                 Err(self.refuse(vec![], refused(detail), code()).await)
             }
-            (true, None) => self.opened(auth, creds, m, n, entry).await,
+            (true, None) => {
+                // R6: the right password, and now whether the M-ID is one of its people.
+                self.affiliated(&auth, &m, &entry).await?;
+                self.opened(auth, creds, m, n, entry).await
+            }
         }
     }
 

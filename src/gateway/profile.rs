@@ -72,6 +72,13 @@ impl Gateway {
             secondary_pin,
             mailbox_password,
         } = edit;
+        // R23 (issue 27): the Description is the kind of the organization the mailbox
+        // belongs to, when it belongs to one.
+        let orgs = self.inner.store.organizations();
+        let kind = orgs.of_mailbox(s.mailbox.id).await?.map(|o| o.kind);
+        if let Some(kind) = kind {
+            profile.description = kind.description().to_string();
+        }
         let given = |p: Option<Secret>| p.filter(|p| !p.expose().is_empty());
         let (pin, secondary_pin) = (given(pin), given(secondary_pin));
         let password = given(mailbox_password);
@@ -79,7 +86,11 @@ impl Gateway {
             counted("invalid");
             return Err(self.refuse(vec![], entry, invalid(problem)).await);
         }
-        let on_file = self.mailbox_profile(s).await?;
+        let mut on_file = self.mailbox_profile(s).await?;
+        // The Description on file is the organization's kind too: not a change of the holder's.
+        if let (Some(p), Some(kind)) = (on_file.as_mut(), kind) {
+            p.description = kind.description().to_string();
+        }
         if on_file.is_none() && pin.is_none() {
             counted("invalid");
             let needed = invalid("A first profile needs a PIN.".into());

@@ -47,6 +47,26 @@ impl<'a> Accounts<'a> {
         .await?)
     }
 
+    /// The free-text organization an M-ID was made with (before organizations, or a firm's
+    /// name).
+    pub async fn organization_text(&self, account: i64) -> Result<String, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT organization FROM accounts WHERE id = $1")
+                .bind(account)
+                .fetch_optional(self.pool)
+                .await?
+                .unwrap_or_default(),
+        )
+    }
+
+    /// The M-ID of an account id.
+    pub async fn mid_of(&self, account: i64) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT mid FROM accounts WHERE id = $1")
+            .bind(account)
+            .fetch_optional(self.pool)
+            .await?)
+    }
+
     /// Loads an account with its rights and working-group admission, in one statement (one
     /// row per right; every request of both doors reads its caller's account afresh).
     pub async fn load(&self, mid: &MId) -> Result<Option<Account>, StoreError> {

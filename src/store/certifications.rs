@@ -121,10 +121,19 @@ impl<'a> Certifications<'a> {
                 for l in &lapsed {
                     remove(tx, l.account_id, l.property_id, None).await?;
                 }
+                let orgs = lapse_organizations(tx, cycle, created_before).await?;
                 let listed: Vec<String> = lapsed
                     .iter()
                     .map(|l| format!("{}:{}", l.mid, l.property_number))
+                    .chain(orgs.iter().map(|(mid, org)| format!("{mid}:{org}")))
                     .collect();
+                let mut lapsed = lapsed;
+                lapsed.extend(orgs.into_iter().map(|(mid, org)| Assignment {
+                    account_id: 0,
+                    mid,
+                    property_id: 0,
+                    property_number: org,
+                }));
                 let audit = audit.clone().detail(format!(
                     "cycle={cycle} lapsed (not covered by a certification)=[{}]",
                     listed.join(", ")
@@ -187,6 +196,19 @@ impl<'a> Certifications<'a> {
             .await
     }
 
+    /// Who certified a user for `cycle` (coordinators' ids): what Assigned Staff shows as
+    /// "certified by you" and "certified elsewhere", never who (R19).
+    pub async fn certifiers_for(&self, user: i64, cycle: i32) -> Result<Vec<i64>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT coordinator_id FROM cycle_certifications WHERE user_id = $1 AND cycle = $2
+             UNION SELECT coordinator_id FROM recertifications WHERE user_id = $1 AND cycle = $2",
+        )
+        .bind(user)
+        .bind(i64::from(cycle))
+        .fetch_all(self.pool)
+        .await?)
+    }
+
     /// Property numbers of a person's assignments flagged for removal.
     pub async fn flagged_of(&self, account: i64) -> Result<Vec<String>, StoreError> {
         Ok(sqlx::query_scalar(
@@ -243,6 +265,49 @@ impl<'a> Certifications<'a> {
             })
             .await
     }
+}
+
+/// Issue 27, R19: at `cycle`'s deadline, a certified user's assignments to organizations (a
+/// service bureau, a CA) that none of the cycle's certifications covers lapse, as property
+/// assignments do. Returns (M-ID, organization ID) of each.
+async fn lapse_organizations(
+    tx: &mut sqlx::AnyConnection,
+    cycle: i32,
+    created_before: OffsetDateTime,
+) -> Result<Vec<(String, String)>, sqlx::Error> {
+    let rows: Vec<(i64, String, i64, String)> = sqlx::query_as(&format!(
+        "SELECT oa.account_id, a.mid, oa.organization_id, o.org_id
+           FROM organization_assignments oa
+           JOIN accounts a ON a.id = oa.account_id
+           JOIN organizations o ON o.id = oa.organization_id
+          WHERE a.kind = 'user' AND a.created_at < $2
+            AND EXISTS ({CERTIFIERS})
+            AND NOT EXISTS (
+                SELECT 1 FROM organization_partners op
+                 WHERE op.organization_id = oa.organization_id
+                   AND op.account_id IN ({CERTIFIERS}))
+          ORDER BY a.mid, o.org_id"
+    ))
+    .bind(i64::from(cycle))
+    .bind(to_epoch(created_before))
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for (account, mid, org, org_id) in rows {
+        sqlx::query(
+            "DELETE FROM organization_assignments WHERE account_id = $1 AND organization_id = $2",
+        )
+        .bind(account)
+        .bind(org)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE accounts SET auth_epoch = auth_epoch + 1 WHERE id = $1")
+            .bind(account)
+            .execute(&mut *tx)
+            .await?;
+        out.push((mid, format!("organization {org_id}")));
+    }
+    Ok(out)
 }
 
 /// The row of cycle -1 marks when deadlines began to be applied (`mark_start`).

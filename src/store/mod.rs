@@ -27,6 +27,7 @@ pub mod mailboxes;
 pub mod messages;
 mod migrate;
 pub mod operators;
+pub mod organizations;
 pub mod profiles;
 pub mod reconnect;
 pub mod sessions;
@@ -190,6 +191,10 @@ impl Store {
     /// HUD's own staff recertification: certifiers and their staff.
     pub fn internal(&self) -> internal::Internal<'_> {
         internal::Internal::new(&self.pool, &self.committer)
+    }
+    /// Organizations: owners, agents, service bureaus, CAs and HUD (issue 27).
+    pub fn organizations(&self) -> organizations::Organizations<'_> {
+        organizations::Organizations::new(&self.pool, &self.committer)
     }
     /// Coordinators, Help Desk staff and what they manage.
     pub fn operators(&self) -> operators::Operators<'_> {

@@ -441,9 +441,14 @@ impl<'a> Operators<'a> {
 }
 
 /// A coordinator (`c.coordinator_id`) manages a user (`c.user_id`) only while one of its BPR
-/// properties is among the user's assignments (R3, R14, R22): authority lapses the moment
-/// they no longer share a property.
-const SHARES_A_PROPERTY: &str = "EXISTS (SELECT 1 FROM property_assignments pa
+/// properties, or one of the organizations it has a BPR with (a service bureau's or a CA's
+/// coordinator, issue 27), is among the user's assignments (R3, R14, R22): authority lapses
+/// the moment they no longer share a property or an organization.
+const SHARES_A_PROPERTY: &str = "(EXISTS (SELECT 1 FROM property_assignments pa
         JOIN business_partners b ON b.property_id = pa.property_id AND b.account_id =
         c.coordinator_id
-       WHERE pa.account_id = c.user_id)";
+       WHERE pa.account_id = c.user_id)
+    OR EXISTS (SELECT 1 FROM organization_assignments oa
+        JOIN organization_partners op ON op.organization_id = oa.organization_id
+         AND op.account_id = c.coordinator_id
+       WHERE oa.account_id = c.user_id))";

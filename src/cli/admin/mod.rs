@@ -24,6 +24,11 @@ pub enum AdminCommand {
         #[command(subcommand)]
         command: PropertyCommand,
     },
+    /// Organizations: owners, management agents, service bureaus, CAs and HUD.
+    Organization {
+        #[command(subcommand)]
+        command: OrganizationCommand,
+    },
     /// M-IDs: coordinators and users.
     Account {
         #[command(subcommand)]
@@ -78,6 +83,9 @@ pub enum MailboxCommand {
         name: String,
         #[arg(long, default_value = "")]
         email: String,
+        /// The organization (its ID) the mailbox belongs to (R25).
+        #[arg(long)]
+        organization: Option<String>,
         #[command(flatten)]
         password: PasswordIn,
     },
@@ -186,6 +194,12 @@ pub enum PropertyCommand {
         name: String,
         #[arg(long)]
         mailbox: Option<String>,
+        /// The owner (an organization's ID); default: the mailbox's organization.
+        #[arg(long)]
+        owner: Option<String>,
+        /// The management agent (an organization's ID), if any.
+        #[arg(long)]
+        agent: Option<String>,
     },
     /// A change of ownership (R25): move the property to the new owner's own TRACSMail ID.
     /// Its files then go to and come from that ID only; the old owner's users and coordinators
@@ -206,6 +220,25 @@ pub enum PropertyCommand {
         #[arg(long)]
         administrator: String,
     },
+}
+
+#[derive(Subcommand)]
+pub enum OrganizationCommand {
+    /// Create an organization.
+    Create {
+        /// Its ID, e.g. ALPHA (capital letters, digits, hyphens).
+        #[arg(long)]
+        id: String,
+        /// owner, management-agent, service-bureau, contract-administrator or hud.
+        #[arg(long)]
+        kind: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        tax_id: Option<String>,
+    },
+    /// List the organizations.
+    List,
 }
 
 #[derive(Subcommand)]
@@ -378,12 +411,45 @@ pub enum AccountCommand {
         #[arg(long)]
         mid: String,
     },
-    /// Record a coordinator's Business Partner Relationship with a property (R3).
+    /// Record a coordinator's Business Partner Relationship with a property, or with an
+    /// organization such as a service bureau or a CA (R3).
     Bpr {
         #[arg(long)]
         mid: String,
+        #[arg(
+            long,
+            required_unless_present = "organization",
+            conflicts_with = "organization"
+        )]
+        property: Option<String>,
+        /// An organization's ID: the coordinator then manages its staff.
         #[arg(long)]
-        property: String,
+        organization: Option<String>,
+    },
+    /// As a coordinator (--as), Search for User: an existing M-ID by its exact ID (M-ID, name,
+    /// organization, state).
+    Find {
+        #[arg(long)]
+        mid: String,
+    },
+    /// Assign a user to an organization of your portfolio (taking it on if it is another
+    /// company's), or remove the assignment.
+    AssignOrganization {
+        #[arg(long)]
+        mid: String,
+        #[arg(long)]
+        organization: String,
+        /// Remove the assignment instead.
+        #[arg(long)]
+        remove: bool,
+    },
+    /// As a coordinator (--as), Assigned Staff: the users you manage.
+    Staff,
+    /// As a coordinator (--as), Assigned Staff's Delete: let a user go from your portfolio
+    /// (its other coordinators keep theirs).
+    Release {
+        #[arg(long)]
+        mid: String,
     },
     /// Show an M-ID's state.
     Show {
@@ -418,6 +484,7 @@ fn right(r: &str) -> Result<Right, String> {
 
 mod account;
 mod mailbox;
+mod organization;
 mod property;
 
 pub async fn admin_command(admin: &Admin, command: AdminCommand) -> Result<(), String> {
@@ -439,6 +506,9 @@ pub async fn admin_command(admin: &Admin, command: AdminCommand) -> Result<(), S
         AdminCommand::Mailbox { command } => mailbox::mailbox_command(admin, command).await?,
         AdminCommand::Property { command } => property::property_command(admin, command).await?,
         AdminCommand::Account { command } => account::account_command(admin, command).await?,
+        AdminCommand::Organization { command } => {
+            organization::organization_command(admin, command).await?
+        }
         AdminCommand::ApplyDeadlines => {
             let n = admin.as_system().apply_deadlines().await.map_err(s)?;
             println!("{n} flagged rights and property assignments removed");

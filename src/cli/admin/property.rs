@@ -11,11 +11,21 @@ pub(super) async fn property_command(
             number,
             name,
             mailbox,
+            owner,
+            agent,
         } => {
             admin
                 .create_property(&number, &name, mailbox.as_deref())
                 .await
                 .map_err(s)?;
+            if let Some(owner) = owner {
+                admin
+                    .set_property_owner(&number, &owner, agent.as_deref())
+                    .await
+                    .map_err(s)?;
+            } else if agent.is_some() {
+                return Err("give the owner (--owner) with the agent".into());
+            }
             println!("property {number} saved");
         }
         PropertyCommand::Transfer { number, to } => {

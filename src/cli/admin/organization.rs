@@ -1,0 +1,44 @@
+//! `imax admin organization …`: owners, management agents, service bureaus, CAs and HUD
+//! (issue 27).
+
+use super::*;
+use imax_gateway::directory::OrganizationKind;
+
+pub(super) async fn organization_command(
+    admin: &Admin,
+    command: OrganizationCommand,
+) -> Result<(), String> {
+    match command {
+        OrganizationCommand::Create {
+            id,
+            kind,
+            name,
+            tax_id,
+        } => create(admin, &id, &kind, &name, tax_id.as_deref()).await,
+        OrganizationCommand::List => list(admin).await,
+    }
+}
+
+async fn create(
+    admin: &Admin,
+    id: &str,
+    kind: &str,
+    name: &str,
+    tax_id: Option<&str>,
+) -> Result<(), String> {
+    let k = OrganizationKind::parse(kind)
+        .ok_or("kind is owner, management-agent, service-bureau, contract-administrator or hud")?;
+    admin
+        .create_organization(id, k, name, tax_id)
+        .await
+        .map_err(s)?;
+    println!("organization {} created", id.trim().to_ascii_uppercase());
+    Ok(())
+}
+
+async fn list(admin: &Admin) -> Result<(), String> {
+    for o in admin.organizations().await.map_err(s)? {
+        println!("{:<20} {:<24} {}", o.org_id, o.kind.as_str(), o.name);
+    }
+    Ok(())
+}
