@@ -7,8 +7,9 @@ use crate::audit::AuditEntry;
 use crate::clock::rfc3339;
 use crate::directory::{ImaxId, Mailbox};
 use crate::error::{Code, Refusal};
+use crate::store::mailboxes::Attempt;
 use crate::store::Effect;
-use time::Duration;
+use time::{Duration, OffsetDateTime};
 
 impl Gateway {
     /// Step 4: the mailbox's iMAX ID and password.
@@ -118,17 +119,7 @@ impl Gateway {
         let me = auth.account.id;
         let attempt = store.mailboxes().claim_attempt(m.id, me, now).await?;
         let n = attempt.n;
-        // Its own people (who opened it lately) are never frozen out by others' failures.
-        let familiar = attempt
-            .opened_at
-            .is_some_and(|t| now - t < Duration::days(cfg.familiar_days));
-        let frozen = match attempt.frozen_until {
-            Some(until) => Some((until, "for this M-ID")),
-            None => m
-                .frozen_until
-                .filter(|t| *t > now && !familiar)
-                .map(|until| (until, "for everyone")),
-        };
+        let frozen = frozen_out(&attempt, &m, now, cfg.familiar_days);
         let Ok(verified) = self
             .inner
             .hasher
@@ -268,5 +259,26 @@ impl Gateway {
             m.auth_epoch,
         );
         Ok(MailboxSession { auth, mailbox: m })
+    }
+}
+
+/// Whether this M-ID is frozen out of `m` now, until when and for whom (R24): its own freeze
+/// first; else the mailbox's freeze for everyone, which never holds out its own people (those
+/// who opened it within `familiar_days`) so that others' failures cannot lock them out.
+fn frozen_out(
+    attempt: &Attempt,
+    m: &Mailbox,
+    now: OffsetDateTime,
+    familiar_days: i64,
+) -> Option<(OffsetDateTime, &'static str)> {
+    let familiar = attempt
+        .opened_at
+        .is_some_and(|t| now - t < Duration::days(familiar_days));
+    match attempt.frozen_until {
+        Some(until) => Some((until, "for this M-ID")),
+        None => m
+            .frozen_until
+            .filter(|t| *t > now && !familiar)
+            .map(|until| (until, "for everyone")),
     }
 }

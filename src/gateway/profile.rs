@@ -50,7 +50,56 @@ fn edit_problem(profile: &Profile, pins: [&Option<Secret>; 2]) -> Option<String>
     })
 }
 
+/// The fields an edit changes, the new PINs among them.
+fn changed_fields(
+    on_file: Option<&Profile>,
+    profile: &Profile,
+    pin: &Option<Secret>,
+    secondary_pin: &Option<Secret>,
+) -> ChangedFields {
+    let mut changed = ChangedFields::between(on_file, profile);
+    if pin.is_some() {
+        changed.pin(PIN);
+    }
+    if secondary_pin.is_some() {
+        changed.pin(SECONDARY_PIN);
+    }
+    changed
+}
+
 impl Gateway {
+    /// R23 (issue 27): the Description is the kind of the organization the mailbox belongs
+    /// to, when it belongs to one; the holder neither sets nor changes it.
+    async fn organization_description(
+        &self,
+        s: &MailboxSession,
+    ) -> Result<Option<&'static str>, Refusal> {
+        let orgs = self.inner.store.organizations();
+        let kind = orgs.of_mailbox(s.mailbox.id).await?.map(|o| o.kind);
+        Ok(kind.map(|k| k.description()))
+    }
+
+    /// The PINs' hashes to save: a new PIN hashed, else the one on file kept (a first profile
+    /// always brings its PIN).
+    async fn pin_hashes(
+        &self,
+        pin: &Option<Secret>,
+        secondary_pin: &Option<Secret>,
+        on_file: Option<&Profile>,
+    ) -> Result<(String, Option<String>), Refusal> {
+        let primary = match (pin, on_file) {
+            (Some(pin), _) => self.hash_password(pin).await?,
+            (None, Some(old)) => old.pin_hash.clone(),
+            (None, None) => return Err(Refusal::internal("a first profile without its PIN")),
+        };
+        let secondary = match (secondary_pin, on_file) {
+            (Some(pin), _) => Some(self.hash_password(pin).await?),
+            (None, Some(old)) => old.secondary_pin_hash.clone(),
+            (None, None) => None,
+        };
+        Ok((primary, secondary))
+    }
+
     /// R23: whoever has the mailbox open changes its profile; an email address or a PIN only
     /// with the mailbox's password again (counted as an attempt at the mailbox), and only
     /// once the addresses on file were told. A PIN left empty keeps the one on file (the first
@@ -72,12 +121,9 @@ impl Gateway {
             secondary_pin,
             mailbox_password,
         } = edit;
-        // R23 (issue 27): the Description is the kind of the organization the mailbox
-        // belongs to, when it belongs to one.
-        let orgs = self.inner.store.organizations();
-        let kind = orgs.of_mailbox(s.mailbox.id).await?.map(|o| o.kind);
-        if let Some(kind) = kind {
-            profile.description = kind.description().to_string();
+        let description = self.organization_description(s).await?;
+        if let Some(d) = description {
+            profile.description = d.to_string();
         }
         let given = |p: Option<Secret>| p.filter(|p| !p.expose().is_empty());
         let (pin, secondary_pin) = (given(pin), given(secondary_pin));
@@ -88,21 +134,15 @@ impl Gateway {
         }
         let mut on_file = self.mailbox_profile(s).await?;
         // The Description on file is the organization's kind too: not a change of the holder's.
-        if let (Some(p), Some(kind)) = (on_file.as_mut(), kind) {
-            p.description = kind.description().to_string();
+        if let (Some(p), Some(d)) = (on_file.as_mut(), description) {
+            p.description = d.to_string();
         }
         if on_file.is_none() && pin.is_none() {
             counted("invalid");
             let needed = invalid("A first profile needs a PIN.".into());
             return Err(self.refuse(vec![], entry, needed).await);
         }
-        let mut changed = ChangedFields::between(on_file.as_ref(), &profile);
-        if pin.is_some() {
-            changed.pin(PIN);
-        }
-        if secondary_pin.is_some() {
-            changed.pin(SECONDARY_PIN);
-        }
+        let changed = changed_fields(on_file.as_ref(), &profile, &pin, &secondary_pin);
         let what = format!(
             "changed: {} (email={} secondary={})",
             changed.sentence(),
@@ -112,16 +152,9 @@ impl Gateway {
         let mut entry = entry.detail(what.clone());
         self.prove_mailbox_password(s, password.as_ref(), changed.guarded(), &entry, &what)
             .await?;
-        profile.pin_hash = match (&pin, &on_file) {
-            (Some(pin), _) => self.hash_password(pin).await?,
-            (None, Some(old)) => old.pin_hash.clone(),
-            (None, None) => return Err(Refusal::internal("a first profile without its PIN")),
-        };
-        profile.secondary_pin_hash = match (&secondary_pin, &on_file) {
-            (Some(pin), _) => Some(self.hash_password(pin).await?),
-            (None, Some(old)) => old.secondary_pin_hash.clone(),
-            (None, None) => None,
-        };
+        (profile.pin_hash, profile.secondary_pin_hash) = self
+            .pin_hashes(&pin, &secondary_pin, on_file.as_ref())
+            .await?;
         let now = self.inner.clock.now();
         // The notice first: a guarded change the addresses on file were not told of is not
         // made (R23).

@@ -90,37 +90,7 @@ impl<'a> Certifications<'a> {
                 if first == 0 {
                     return Ok((Vec::new(), None));
                 }
-                let rows: Vec<(i64, String, i64, String)> = sqlx::query_as(&format!(
-                    "SELECT pa.account_id, a.mid, pa.property_id, p.property_number
-                       FROM property_assignments pa
-                       JOIN accounts a ON a.id = pa.account_id
-                       JOIN properties p ON p.id = pa.property_id
-                      WHERE a.kind = 'user' AND a.created_at < $2
-                        AND EXISTS ({CERTIFIERS})
-                        AND NOT EXISTS (
-                            SELECT 1 FROM business_partners b
-                             WHERE b.property_id = pa.property_id
-                               AND b.account_id IN ({CERTIFIERS}))
-                      ORDER BY a.mid, p.property_number"
-                ))
-                .bind(i64::from(cycle))
-                .bind(to_epoch(created_before))
-                .fetch_all(&mut *tx)
-                .await?;
-                let lapsed: Vec<Assignment> = rows
-                    .into_iter()
-                    .map(
-                        |(account_id, mid, property_id, property_number)| Assignment {
-                            account_id,
-                            mid,
-                            property_id,
-                            property_number,
-                        },
-                    )
-                    .collect();
-                for l in &lapsed {
-                    remove(tx, l.account_id, l.property_id, None).await?;
-                }
+                let lapsed = lapse_properties(tx, cycle, created_before).await?;
                 let orgs = lapse_organizations(tx, cycle, created_before).await?;
                 let listed: Vec<String> = lapsed
                     .iter()
@@ -265,6 +235,47 @@ impl<'a> Certifications<'a> {
             })
             .await
     }
+}
+
+/// R19: removes the user assignments to properties that no certification of `cycle` covers
+/// (users created before the deadline, with a certifier at all), and returns them.
+async fn lapse_properties(
+    tx: &mut sqlx::AnyConnection,
+    cycle: i32,
+    created_before: OffsetDateTime,
+) -> Result<Vec<Assignment>, sqlx::Error> {
+    let rows: Vec<(i64, String, i64, String)> = sqlx::query_as(&format!(
+        "SELECT pa.account_id, a.mid, pa.property_id, p.property_number
+           FROM property_assignments pa
+           JOIN accounts a ON a.id = pa.account_id
+           JOIN properties p ON p.id = pa.property_id
+          WHERE a.kind = 'user' AND a.created_at < $2
+            AND EXISTS ({CERTIFIERS})
+            AND NOT EXISTS (
+                SELECT 1 FROM business_partners b
+                 WHERE b.property_id = pa.property_id
+                   AND b.account_id IN ({CERTIFIERS}))
+          ORDER BY a.mid, p.property_number"
+    ))
+    .bind(i64::from(cycle))
+    .bind(to_epoch(created_before))
+    .fetch_all(&mut *tx)
+    .await?;
+    let lapsed: Vec<Assignment> = rows
+        .into_iter()
+        .map(
+            |(account_id, mid, property_id, property_number)| Assignment {
+                account_id,
+                mid,
+                property_id,
+                property_number,
+            },
+        )
+        .collect();
+    for l in &lapsed {
+        remove(tx, l.account_id, l.property_id, None).await?;
+    }
+    Ok(lapsed)
 }
 
 /// Issue 27, R19: at `cycle`'s deadline, a certified user's assignments to organizations (a

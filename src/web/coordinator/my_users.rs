@@ -38,6 +38,57 @@ pub(super) struct MailboxRow {
     frozen: bool,
 }
 
+impl MailboxRow {
+    /// The row of a mailbox as it stands `now`: open, inactive for want of use, or frozen.
+    fn of(m: crate::admin::MailboxState, now: time::OffsetDateTime, inactive_days: i64) -> MailboxRow {
+        MailboxRow {
+            state: match (m.inactive_at(now, inactive_days), m.frozen_at(now)) {
+                (Some(since), _) => format!(
+                    "inactive since {} for want of use (the Help Desk reactivates it with a password reset)",
+                    when(since)
+                ),
+                (None, Some(until)) => format!(
+                    "frozen after repeated wrong passwords until {} (the Help Desk can reset its password sooner)",
+                    when(until)
+                ),
+                (None, None) => "open".into(),
+            },
+            frozen: m.frozen_at(now).is_some() || m.inactive_at(now, inactive_days).is_some(),
+            imax_id: m.imax_id,
+            name: m.name,
+        }
+    }
+}
+
+impl ReportRow {
+    /// A line of the User Last Login Report (R13, R14): its state, lock and last activity.
+    fn of(l: crate::admin::ReportLine) -> ReportRow {
+        ReportRow {
+            locked: matches!(l.status, AccountStatus::Locked(_))
+                || l.strangers_locked_until.is_some(),
+            state: match (l.lock_ends, l.strangers_locked_until) {
+                (Some(end), _) => format!("{} until {}", status_text(l.status), when(end)),
+                (None, Some(end)) => format!(
+                    "{}; locked for unfamiliar addresses (failed sign-ins) until {}",
+                    status_text(l.status),
+                    when(end)
+                ),
+                (None, None) => status_text(l.status).into(),
+            },
+            last: l
+                .last_activity
+                .map(when)
+                .unwrap_or_else(|| format!("never (created {})", when(l.created_at))),
+            days: l
+                .days_until_lock
+                .map(|d| d.to_string())
+                .unwrap_or_else(|| "—".into()),
+            mid: l.mid,
+            name: l.full_name,
+        }
+    }
+}
+
 pub(super) async fn my_users_page(
     web: &Web,
     s: &Session,
@@ -74,54 +125,14 @@ pub(super) async fn my_users_page(
     let inactive_days = web.gw.config().accounts.mailbox_inactive_days;
     let mailboxes = mailboxes
         .into_iter()
-        .map(|m| MailboxRow {
-            state: match (m.inactive_at(now, inactive_days), m.frozen_at(now)) {
-                (Some(since), _) => format!(
-                    "inactive since {} for want of use (the Help Desk reactivates it with a password reset)",
-                    when(since)
-                ),
-                (None, Some(until)) => format!(
-                    "frozen after repeated wrong passwords until {} (the Help Desk can reset its password sooner)",
-                    when(until)
-                ),
-                (None, None) => "open".into(),
-            },
-            frozen: m.frozen_at(now).is_some() || m.inactive_at(now, inactive_days).is_some(),
-            imax_id: m.imax_id,
-            name: m.name,
-        })
+        .map(|m| MailboxRow::of(m, now, inactive_days))
         .collect();
     let rules =
         crate::directory::password::PasswordRules::for_m_ids(&web.gw.config().accounts).describe();
     Ok(render(&MyUsersPage {
         chrome,
         mailboxes,
-        report: report
-            .into_iter()
-            .map(|l| ReportRow {
-                locked: matches!(l.status, AccountStatus::Locked(_))
-                    || l.strangers_locked_until.is_some(),
-                state: match (l.lock_ends, l.strangers_locked_until) {
-                    (Some(end), _) => format!("{} until {}", status_text(l.status), when(end)),
-                    (None, Some(end)) => format!(
-                        "{}; locked for unfamiliar addresses (failed sign-ins) until {}",
-                        status_text(l.status),
-                        when(end)
-                    ),
-                    (None, None) => status_text(l.status).into(),
-                },
-                last: l
-                    .last_activity
-                    .map(when)
-                    .unwrap_or_else(|| format!("never (created {})", when(l.created_at))),
-                days: l
-                    .days_until_lock
-                    .map(|d| d.to_string())
-                    .unwrap_or_else(|| "—".into()),
-                mid: l.mid,
-                name: l.full_name,
-            })
-            .collect(),
+        report: report.into_iter().map(ReportRow::of).collect(),
         properties,
         organizations,
         rules,
