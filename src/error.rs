@@ -116,24 +116,27 @@ impl Code {
         }
     }
 
-    /// The iMAX status number published for vendor software (see `imax-facts.md`):
-    /// 300 nothing was uploaded / no such file, 400 mailbox credentials failed, 401 M-ID
-    /// credentials failed (or the M-ID may not sign in), 403 not in the `imaxuser` group,
-    /// 405 retry later, 500 unavailable.
+    /// The iMAX status number published for vendor software (see `imax-facts.md`), the
+    /// nearest to what the person must do, because vendor software acts on the number:
+    /// 401 only for wrong M-ID credentials and what must look like them (a locked or
+    /// terminated M-ID, an expired password: the M-ID's password no longer opens it); 403 only
+    /// for being outside the `imaxuser` group (no iMAX role, the 24–48 hours, a coordinator
+    /// without the iMAX Coordinator action, an uncertified user whose roles HUD removes at the
+    /// deadline), which vendors read as "wait for the working group"; 400 the mailbox's
+    /// credentials, or a mailbox this M-ID may not open; 300 nothing was done, read the
+    /// sentence (the Rules of Behavior, which only the person can accept, on the web, R21);
+    /// 405 retry later; 500 unavailable.
     pub fn imax_status(self) -> u16 {
         match self {
             Code::AuthenticationFailed
             | Code::AccountLocked
             | Code::AccountTerminated
-            | Code::PasswordExpired
-            | Code::PasswordRejected => 401,
+            | Code::PasswordExpired => 401,
+            Code::PasswordRejected => 300,
             Code::MailboxAuthenticationFailed | Code::MailboxInactive => 400,
-            Code::NoImaxRole
-            | Code::NotInWorkingGroup
-            | Code::RulesOfBehaviorNotAccepted
-            | Code::NotRecertified
-            | Code::HudMailboxOnly
-            | Code::NotPermitted => 403,
+            Code::NoImaxRole | Code::NotInWorkingGroup | Code::NotRecertified => 403,
+            Code::HudMailboxOnly => 400,
+            Code::RulesOfBehaviorNotAccepted | Code::NotPermitted => 300,
             Code::UnknownMessage
             | Code::UnknownRecipient
             | Code::ChecksumMismatch
@@ -181,7 +184,7 @@ impl Code {
                 "This M-ID is not yet in the iMAX working group for system-to-system transfers; this happens 24 to 48 hours after the iMAX role is granted."
             }
             Code::RulesOfBehaviorNotAccepted => {
-                "You have not accepted this year's TRACS Rules of Behavior; sign in to the gateway on the web and accept them before using iMAX."
+                "Your yearly TRACS Rules of Behavior are due (a year after you last accepted them, or never accepted): sign in to the gateway on the web and accept them; vendor software cannot accept them for you."
             }
             Code::NotRecertified => {
                 "This M-ID has not been recertified for this year's cycle; ask your coordinator to recertify it."

@@ -406,7 +406,7 @@ async fn r17_r18_after_the_deadline_uncertified_users_are_refused_and_flagged_ri
     }
 
     // The deadline passes.
-    t.clock.set(datetime!(2026-10-01 00:00 UTC));
+    t.clock.set(datetime!(2026-10-01 04:00 UTC)); // the end of 30 September in Washington (R17)
     let f = assert_fault(
         &t.send(SITE_USER, MAPLE, None, b"late").await,
         "NotRecertified",
@@ -731,7 +731,7 @@ async fn r19_certification_is_scoped_by_bpr_and_uncovered_assignments_lapse_at_t
     assert_eq!(assignments(&t, "M10090").await.len(), 3);
 
     // The deadline passes.
-    t.clock.set(datetime!(2026-10-01 00:00 UTC));
+    t.clock.set(datetime!(2026-10-01 04:00 UTC)); // the end of 30 September in Washington (R17)
     let other_node = t.admin.as_system();
     let (a, b) = tokio::join!(system.apply_deadlines(), other_node.apply_deadlines());
     let applied = (a.expect("applied"), b.expect("applied"));
@@ -941,9 +941,12 @@ async fn r17_hud_staff_are_recertified_by_their_supervisor_in_their_own_window()
         assert_ok(&t.list(who, HUD, "receivedFromOthers").await);
     }
 
-    // Their deadline passes: C40001 is refused, C40002 loses the flagged role; industry users,
-    // whose deadline is 31 December, are not touched.
-    t.clock.set(datetime!(2026-12-06 00:00 UTC));
+    // Certified "through December 6" (R17): 23:59 on 6 December in Washington still works.
+    t.clock.set(datetime!(2026-12-07 04:59 UTC));
+    assert_ok(&t.list(staff("C40001"), HUD, "receivedFromOthers").await);
+    // Their deadline passes at the end of 6 December in Washington: C40001 is refused, C40002
+    // loses the flagged role; industry users, whose deadline is 31 December, are not touched.
+    t.clock.set(datetime!(2026-12-07 05:00 UTC));
     assert_ok(&t.list(HUD_STAFF, HUD, "receivedFromOthers").await);
     assert_fault(
         &t.list(staff("C40001"), HUD, "receivedFromOthers").await,

@@ -10,6 +10,7 @@ mod audit_chain;
 mod backup;
 mod balancer;
 mod browser;
+mod compliance;
 mod db_restart;
 mod docs;
 mod downloads;

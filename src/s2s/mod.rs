@@ -12,6 +12,7 @@
 pub mod envelope;
 mod mtom;
 pub mod multipart;
+mod notice;
 mod operations;
 pub mod reply;
 pub mod scan;
@@ -359,8 +360,9 @@ async fn dispatch(
         gw,
         caller,
         person: &person,
+        notices: Default::default(),
     };
-    match request {
+    let answer = match request {
         Request::SendFile {
             mailbox,
             to,
@@ -406,7 +408,8 @@ async fn dispatch(
             message_id,
         } => call.ack_message(&mailbox, &message_id).await,
         Request::ChangePassword { new_password } => call.change_password(new_password).await,
-    }
+    }?;
+    Ok(call.notices.attach(answer)) // R21: the notices after the status
 }
 
 /// Checks the credentials that precede the content and opens the staging body.

@@ -265,7 +265,7 @@ async fn rules_page(web: &Web, s: &super::Session, errors: FieldErrors) -> Page 
     let chrome = web.chrome(s, &auth, "TRACS Rules of Behavior").await;
     Ok(render(&RulesPage {
         chrome,
-        year: web.gw.clock().now().year(),
+        year: crate::calendar::day_in_washington(web.gw.clock().now()).year(),
         errors,
     }))
 }

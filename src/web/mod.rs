@@ -192,6 +192,8 @@ pub struct Chrome {
     pub certifier: bool,
     pub notice: Option<String>,
     pub error: Option<String>,
+    /// What the person must do soon, on every page (R21's Rules of Behavior notice).
+    pub banners: Vec<String>,
 }
 
 impl Chrome {
@@ -449,6 +451,7 @@ impl Web {
             certifier,
             notice: None,
             error: None,
+            banners: crate::access::notices(a, &self.gw.config().accounts, self.gw.clock().now()),
         }
     }
 

@@ -1,0 +1,88 @@
+//! The Rules of Behavior's yearly due date, per person (R21, seed Q36, Q38).
+//!
+//! HUD sets the date "based upon the individual User" (Q38): an acceptance is valid for one
+//! year from that person's own acceptance, not until New Year (which would stop every vendor's
+//! transmissions at once at 19:00 on 31 December in Washington). Days are days in Washington
+//! (`calendar`): accepted on 10 March 2027, due on 10 March 2028, valid through the end of that
+//! day. From `accounts.rules_of_behavior_notice_days` before it, every answer carries a notice.
+
+use crate::calendar;
+use crate::config::AccountPolicy;
+use crate::directory::Account;
+use time::{Date, OffsetDateTime};
+
+/// Where a person stands with the Rules of Behavior at an instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RulesOfBehavior {
+    /// Never accepted: due now (Q34: the first time the person opens TRACS or iMAX).
+    NeverAccepted,
+    /// Accepted and valid; due on this day.
+    Valid { due_on: Date },
+    /// Due on this day, within the notice period: every answer says so.
+    DueSoon { due_on: Date },
+    /// The due day has passed: only accepting them again is allowed (the browser shows them).
+    Overdue { due_on: Date },
+}
+
+impl RulesOfBehavior {
+    /// Where `account` stands at `now`.
+    pub fn of(account: &Account, policy: &AccountPolicy, now: OffsetDateTime) -> Self {
+        let Some(accepted) = account.rob_accepted_at else {
+            return RulesOfBehavior::NeverAccepted;
+        };
+        let due_on = due_on(accepted);
+        if now >= calendar::end_of_day(due_on) {
+            RulesOfBehavior::Overdue { due_on }
+        } else if calendar::days_until(now, due_on) <= policy.rules_of_behavior_notice_days {
+            RulesOfBehavior::DueSoon { due_on }
+        } else {
+            RulesOfBehavior::Valid { due_on }
+        }
+    }
+
+    /// Whether only accepting the rules is allowed now.
+    pub fn is_due(self) -> bool {
+        matches!(
+            self,
+            RulesOfBehavior::NeverAccepted | RulesOfBehavior::Overdue { .. }
+        )
+    }
+
+    /// The notice every answer carries in the notice period.
+    pub fn notice(self) -> Option<String> {
+        match self {
+            RulesOfBehavior::DueSoon { due_on } => Some(format!(
+                "Rules of Behavior due on {}: sign in on the web to accept",
+                calendar::iso_date(due_on)
+            )),
+            _ => None,
+        }
+    }
+
+    /// The day they fall (or fell) due, if ever accepted.
+    pub fn due_on(self) -> Option<Date> {
+        match self {
+            RulesOfBehavior::NeverAccepted => None,
+            RulesOfBehavior::Valid { due_on }
+            | RulesOfBehavior::DueSoon { due_on }
+            | RulesOfBehavior::Overdue { due_on } => Some(due_on),
+        }
+    }
+}
+
+/// The day an acceptance at `accepted` falls due: a year after its day in Washington.
+pub fn due_on(accepted: OffsetDateTime) -> Date {
+    calendar::a_year_after(calendar::day_in_washington(accepted))
+}
+
+/// The notices an answer to `account` carries at `now` (R21), in the order shown.
+pub fn notices(account: &Account, policy: &AccountPolicy, now: OffsetDateTime) -> Vec<String> {
+    let notices: Vec<String> = RulesOfBehavior::of(account, policy, now)
+        .notice()
+        .into_iter()
+        .collect();
+    if !notices.is_empty() {
+        metrics::counter!("imax_rules_of_behavior_notices_total").increment(1);
+    }
+    notices
+}
