@@ -1,10 +1,12 @@
-//! `imax admin account …`: M-IDs, their rights, states and property assignments.
+//! `imax admin account …`: M-IDs, their rights, states and property assignments; one function
+//! per subcommand so each grows on its own.
 
 use super::*;
 
 pub(super) async fn account_command(admin: &Admin, command: AccountCommand) -> Result<(), String> {
+    use AccountCommand as C;
     match command {
-        AccountCommand::Create {
+        C::Create {
             mid,
             kind,
             name,
@@ -15,202 +17,259 @@ pub(super) async fn account_command(admin: &Admin, command: AccountCommand) -> R
             affiliation,
             ..
         } => {
-            let k = AccountKind::parse(&kind).ok_or("kind is coordinator or user")?;
-            let affiliation = match affiliation {
-                Some(a) => Some(
-                    imax_gateway::directory::Affiliation::parse(&a)
-                        .ok_or("affiliation is hud, contractor or industry")?,
-                ),
-                None => None,
-            };
             let person = NewPerson {
-                mid: mid.clone(),
-                kind: k,
+                mid,
+                kind: AccountKind::parse(&kind).ok_or("kind is coordinator or user")?,
                 full_name: name,
                 email,
                 organization,
                 password: read_password()?,
                 temporary,
                 properties,
-                affiliation,
+                affiliation: affiliation_of(affiliation)?,
             };
-            admin.create_account(&person).await.map_err(s)?;
-            println!("{mid} created");
+            create(admin, person).await
         }
-        AccountCommand::Revoke { mid, right: r } => {
-            admin.revoke(&mid, right(&r)?).await.map_err(s)?;
-            println!("{mid} no longer holds {r}");
-        }
-        AccountCommand::AssignProperty { mid, property } => {
-            admin
-                .assign_property(&mid, &property, true)
-                .await
-                .map_err(s)?;
-            println!("{mid} is assigned to property {property}");
-        }
-        AccountCommand::UnassignProperty { mid, property } => {
-            admin
-                .assign_property(&mid, &property, false)
-                .await
-                .map_err(s)?;
-            println!("{mid} is no longer assigned to property {property}");
-        }
-        AccountCommand::AssignStaff { mid } => {
-            admin.assign_staff(&mid).await.map_err(s)?;
-            println!("{mid} is assigned to {}", admin.actor().name());
-        }
-        AccountCommand::Certifier { mid, off } => {
-            admin.designate_certifier(&mid, !off).await.map_err(s)?;
-            let what = if off {
-                "no longer certifies"
-            } else {
-                "certifies"
-            };
-            println!("{mid} {what} HUD's staff and contractors");
-        }
-        AccountCommand::TakeOnStaff { mid } => {
-            admin.take_on_staff(&mid).await.map_err(s)?;
-            println!("{mid} is on your staff");
-        }
-        AccountCommand::FlagStaff { mid, clear } => {
-            admin
-                .flag_staff_right(&mid, Right::Imax, !clear)
-                .await
-                .map_err(s)?;
-            let what = if clear {
-                "no longer flagged"
-            } else {
-                "flagged for removal at the deadline"
-            };
-            println!("the iMAX role of {mid} is {what}");
-        }
-        AccountCommand::RecertifyStaff { mid } => {
-            let cycle = admin.recertify_staff(&mid).await.map_err(s)?;
-            println!("{mid} is recertified for the {cycle} internal cycle");
-        }
-        AccountCommand::Demote { mid } => {
-            admin.demote(&mid).await.map_err(s)?;
-            println!(
-                "{mid} is no longer a coordinator: its BPRs, assignments and rights are removed"
-            );
-        }
-        AccountCommand::Promote { mid, properties } => {
-            admin.promote(&mid, &properties).await.map_err(s)?;
-            println!("{mid} is now a coordinator");
-        }
-        AccountCommand::HelpDesk { mid } => {
-            admin.add_help_desk(&mid).await.map_err(s)?;
-            println!("{mid} is Help Desk staff");
-        }
-        AccountCommand::Flag {
+        C::Revoke { mid, right } => revoke(admin, &mid, &right).await,
+        C::AssignProperty { mid, property } => assign_property(admin, &mid, &property).await,
+        C::UnassignProperty { mid, property } => unassign_property(admin, &mid, &property).await,
+        C::AssignStaff { mid } => assign_staff(admin, &mid).await,
+        C::Certifier { mid, off } => certifier(admin, &mid, off).await,
+        C::TakeOnStaff { mid } => take_on_staff(admin, &mid).await,
+        C::FlagStaff { mid, clear } => flag_staff(admin, &mid, clear).await,
+        C::RecertifyStaff { mid } => recertify_staff(admin, &mid).await,
+        C::Demote { mid } => demote(admin, &mid).await,
+        C::Promote { mid, properties } => promote(admin, &mid, &properties).await,
+        C::HelpDesk { mid } => help_desk(admin, &mid).await,
+        C::Flag {
             mid,
-            right: r,
+            right,
             property,
             clear,
-        } => {
-            let what = if clear {
-                "no longer flagged"
-            } else {
-                "flagged for removal at the deadline"
-            };
-            match (r, property) {
-                (Some(r), _) => {
-                    admin
-                        .flag_right(&mid, right(&r)?, !clear)
-                        .await
-                        .map_err(s)?;
-                    println!("{r} of {mid} is {what}");
-                }
-                (None, Some(p)) => {
-                    admin.flag_assignment(&mid, &p, !clear).await.map_err(s)?;
-                    println!("the assignment of {mid} to property {p} is {what}");
-                }
-                (None, None) => return Err("give --right or --property".into()),
-            }
+        } => flag(admin, &mid, right, property, clear).await,
+        C::Recertify { mid } => recertify(admin, &mid).await,
+        C::Report => report(admin).await,
+        C::Grant { mid, right } => grant(admin, &mid, &right).await,
+        C::Admit { mid } => admit(admin, &mid).await,
+        C::SetPassword { mid, temporary, .. } => set_password(admin, &mid, temporary).await,
+        C::AcceptRob { mid } => accept_rob(admin, &mid).await,
+        C::Unlock { mid } => set_status(admin, &mid, AccountStatus::Active, "unlocked").await,
+        C::Lock { mid } => {
+            let locked = AccountStatus::Locked(LockReason::Administrative);
+            set_status(admin, &mid, locked, "locked").await
         }
-        AccountCommand::Recertify { mid } => {
-            let cycle = admin.recertify(&mid).await.map_err(s)?;
-            println!("{mid} is recertified for the {cycle} cycle");
+        C::Terminate { mid } => {
+            set_status(admin, &mid, AccountStatus::Terminated, "terminated").await
         }
-        AccountCommand::Report => {
-            println!(
-                "{:<10} {:<40} {:<26} {:<22} days until lock",
-                "M-ID", "name", "state", "last activity"
-            );
-            for l in admin.last_login_report().await.map_err(s)? {
-                let last = l
-                    .last_activity
-                    .map(imax_gateway::clock::rfc3339)
-                    .unwrap_or_else(|| "never".into());
-                println!(
-                    "{:<10} {:<40} {:<26} {:<22} {}",
-                    l.mid,
-                    l.full_name,
-                    admin::status_text(l.status),
-                    last,
-                    l.days_until_lock
-                        .map(|d| d.to_string())
-                        .unwrap_or_else(|| "-".into())
-                );
-            }
-        }
-        AccountCommand::Grant { mid, right: r } => {
-            admin.grant(&mid, right(&r)?).await.map_err(s)?;
-            println!("{mid} holds {r}");
-        }
-        AccountCommand::Admit { mid } => {
-            admin.admit(&mid).await.map_err(s)?;
-            println!("{mid} admitted to the iMAX working group");
-        }
-        AccountCommand::SetPassword { mid, temporary, .. } => {
-            admin
-                .set_password(&mid, &read_password()?, temporary)
-                .await
-                .map_err(s)?;
-            println!("password of {mid} set");
-        }
-        AccountCommand::AcceptRob { mid } => {
-            admin.accept_rules_of_behavior(&mid).await.map_err(s)?;
-            println!("{mid} accepted the Rules of Behavior");
-        }
-        AccountCommand::Unlock { mid } => {
-            admin
-                .set_status(&mid, AccountStatus::Active)
-                .await
-                .map_err(s)?;
-            println!("{mid} unlocked");
-        }
-        AccountCommand::Lock { mid } => {
-            admin
-                .set_status(&mid, AccountStatus::Locked(LockReason::Administrative))
-                .await
-                .map_err(s)?;
-            println!("{mid} locked");
-        }
-        AccountCommand::Terminate { mid } => {
-            admin
-                .set_status(&mid, AccountStatus::Terminated)
-                .await
-                .map_err(s)?;
-            println!("{mid} terminated");
-        }
-        AccountCommand::Restore { mid } => {
-            admin
-                .set_status(&mid, AccountStatus::Active)
-                .await
-                .map_err(s)?;
-            println!("{mid} restored");
-        }
-        AccountCommand::Bpr { mid, property } => {
-            admin
-                .add_business_partner(&mid, &property)
-                .await
-                .map_err(s)?;
-            println!("{mid} has a Business Partner Relationship with property {property}");
-        }
-        AccountCommand::Show { mid } => {
-            print!("{}", admin.describe_account(&mid).await.map_err(s)?)
-        }
+        C::Restore { mid } => set_status(admin, &mid, AccountStatus::Active, "restored").await,
+        C::Bpr { mid, property } => bpr(admin, &mid, &property).await,
+        C::Show { mid } => show(admin, &mid).await,
     }
+}
+
+fn affiliation_of(
+    affiliation: Option<String>,
+) -> Result<Option<imax_gateway::directory::Affiliation>, String> {
+    affiliation
+        .map(|a| {
+            imax_gateway::directory::Affiliation::parse(&a)
+                .ok_or_else(|| "affiliation is hud, contractor or industry".to_string())
+        })
+        .transpose()
+}
+
+async fn create(admin: &Admin, person: NewPerson) -> Result<(), String> {
+    admin.create_account(&person).await.map_err(s)?;
+    println!("{} created", person.mid);
+    Ok(())
+}
+
+async fn revoke(admin: &Admin, mid: &str, r: &str) -> Result<(), String> {
+    admin.revoke(mid, right(r)?).await.map_err(s)?;
+    println!("{mid} no longer holds {r}");
+    Ok(())
+}
+
+async fn assign_property(admin: &Admin, mid: &str, property: &str) -> Result<(), String> {
+    admin
+        .assign_property(mid, property, true)
+        .await
+        .map_err(s)?;
+    println!("{mid} is assigned to property {property}");
+    Ok(())
+}
+
+async fn unassign_property(admin: &Admin, mid: &str, property: &str) -> Result<(), String> {
+    admin
+        .assign_property(mid, property, false)
+        .await
+        .map_err(s)?;
+    println!("{mid} is no longer assigned to property {property}");
+    Ok(())
+}
+
+async fn assign_staff(admin: &Admin, mid: &str) -> Result<(), String> {
+    admin.assign_staff(mid).await.map_err(s)?;
+    println!("{mid} is assigned to {}", admin.actor().name());
+    Ok(())
+}
+
+async fn certifier(admin: &Admin, mid: &str, off: bool) -> Result<(), String> {
+    admin.designate_certifier(mid, !off).await.map_err(s)?;
+    let what = if off {
+        "no longer certifies"
+    } else {
+        "certifies"
+    };
+    println!("{mid} {what} HUD's staff and contractors");
+    Ok(())
+}
+
+async fn take_on_staff(admin: &Admin, mid: &str) -> Result<(), String> {
+    admin.take_on_staff(mid).await.map_err(s)?;
+    println!("{mid} is on your staff");
+    Ok(())
+}
+
+async fn flag_staff(admin: &Admin, mid: &str, clear: bool) -> Result<(), String> {
+    admin
+        .flag_staff_right(mid, Right::Imax, !clear)
+        .await
+        .map_err(s)?;
+    println!("the iMAX role of {mid} is {}", flag_text(clear));
+    Ok(())
+}
+
+fn flag_text(clear: bool) -> &'static str {
+    if clear {
+        "no longer flagged"
+    } else {
+        "flagged for removal at the deadline"
+    }
+}
+
+async fn recertify_staff(admin: &Admin, mid: &str) -> Result<(), String> {
+    let cycle = admin.recertify_staff(mid).await.map_err(s)?;
+    println!("{mid} is recertified for the {cycle} internal cycle");
+    Ok(())
+}
+
+async fn demote(admin: &Admin, mid: &str) -> Result<(), String> {
+    admin.demote(mid).await.map_err(s)?;
+    println!("{mid} is no longer a coordinator: its BPRs, assignments and rights are removed");
+    Ok(())
+}
+
+async fn promote(admin: &Admin, mid: &str, properties: &[String]) -> Result<(), String> {
+    admin.promote(mid, properties).await.map_err(s)?;
+    println!("{mid} is now a coordinator");
+    Ok(())
+}
+
+async fn help_desk(admin: &Admin, mid: &str) -> Result<(), String> {
+    admin.add_help_desk(mid).await.map_err(s)?;
+    println!("{mid} is Help Desk staff");
+    Ok(())
+}
+
+async fn flag(
+    admin: &Admin,
+    mid: &str,
+    r: Option<String>,
+    property: Option<String>,
+    clear: bool,
+) -> Result<(), String> {
+    let what = flag_text(clear);
+    match (r, property) {
+        (Some(r), _) => {
+            admin.flag_right(mid, right(&r)?, !clear).await.map_err(s)?;
+            println!("{r} of {mid} is {what}");
+        }
+        (None, Some(p)) => {
+            admin.flag_assignment(mid, &p, !clear).await.map_err(s)?;
+            println!("the assignment of {mid} to property {p} is {what}");
+        }
+        (None, None) => return Err("give --right or --property".into()),
+    }
+    Ok(())
+}
+
+async fn recertify(admin: &Admin, mid: &str) -> Result<(), String> {
+    let cycle = admin.recertify(mid).await.map_err(s)?;
+    println!("{mid} is recertified for the {cycle} cycle");
+    Ok(())
+}
+
+async fn report(admin: &Admin) -> Result<(), String> {
+    println!(
+        "{:<10} {:<40} {:<26} {:<22} days until lock",
+        "M-ID", "name", "state", "last activity"
+    );
+    for l in admin.last_login_report().await.map_err(s)? {
+        let last = l
+            .last_activity
+            .map(imax_gateway::clock::rfc3339)
+            .unwrap_or_else(|| "never".into());
+        println!(
+            "{:<10} {:<40} {:<26} {:<22} {}",
+            l.mid,
+            l.full_name,
+            admin::status_text(l.status),
+            last,
+            l.days_until_lock
+                .map(|d| d.to_string())
+                .unwrap_or_else(|| "-".into())
+        );
+    }
+    Ok(())
+}
+
+async fn grant(admin: &Admin, mid: &str, r: &str) -> Result<(), String> {
+    admin.grant(mid, right(r)?).await.map_err(s)?;
+    println!("{mid} holds {r}");
+    Ok(())
+}
+
+async fn admit(admin: &Admin, mid: &str) -> Result<(), String> {
+    admin.admit(mid).await.map_err(s)?;
+    println!("{mid} admitted to the iMAX working group");
+    Ok(())
+}
+
+async fn set_password(admin: &Admin, mid: &str, temporary: bool) -> Result<(), String> {
+    admin
+        .set_password(mid, &read_password()?, temporary)
+        .await
+        .map_err(s)?;
+    println!("password of {mid} set");
+    Ok(())
+}
+
+async fn accept_rob(admin: &Admin, mid: &str) -> Result<(), String> {
+    admin.accept_rules_of_behavior(mid).await.map_err(s)?;
+    println!("{mid} accepted the Rules of Behavior");
+    Ok(())
+}
+
+/// Unlock, lock, terminate and restore: one state change each, said in `done`.
+async fn set_status(
+    admin: &Admin,
+    mid: &str,
+    status: AccountStatus,
+    done: &str,
+) -> Result<(), String> {
+    admin.set_status(mid, status).await.map_err(s)?;
+    println!("{mid} {done}");
+    Ok(())
+}
+
+async fn bpr(admin: &Admin, mid: &str, property: &str) -> Result<(), String> {
+    admin.add_business_partner(mid, property).await.map_err(s)?;
+    println!("{mid} has a Business Partner Relationship with property {property}");
+    Ok(())
+}
+
+async fn show(admin: &Admin, mid: &str) -> Result<(), String> {
+    print!("{}", admin.describe_account(mid).await.map_err(s)?);
     Ok(())
 }

@@ -1,64 +1,20 @@
-//! `imax admin mailbox …`: TRACSMail IDs, their senders, attachments, passwords and profiles.
+//! `imax admin mailbox …`: TRACSMail IDs, their senders, attachments, passwords and profiles;
+//! one function per subcommand so each grows on its own.
 
 use super::*;
 
 pub(super) async fn mailbox_command(admin: &Admin, command: MailboxCommand) -> Result<(), String> {
+    use MailboxCommand as C;
     match command {
-        MailboxCommand::Create {
+        C::Create {
             imax_id,
             kind,
             name,
             email,
             ..
-        } => {
-            let k =
-                MailboxKind::parse(&kind).ok_or("kind is hud, ca, property or service-bureau")?;
-            admin
-                .create_mailbox(&imax_id, k, &name, &email, &read_password()?)
-                .await
-                .map_err(s)?;
-            println!("mailbox {imax_id} created");
-        }
-        MailboxCommand::Profile {
-            imax_id,
-            profile: p,
-        } => {
-            let pin = read_password()?;
-            let mut second = String::new();
-            let _ = std::io::stdin().lock().read_line(&mut second);
-            let second = second.trim_end_matches(['\n', '\r']);
-            let input = ProfileInput {
-                profile: Profile {
-                    contact_first: p.first_name,
-                    contact_last: p.last_name,
-                    description: p.description,
-                    title: p.title,
-                    organization: p.organization,
-                    firm_name: p.firm_name,
-                    street1: p.street1,
-                    street2: p.street2,
-                    city: p.city,
-                    state: p.state,
-                    postal_code: p.postal_code,
-                    country: p.country,
-                    phone: p.phone,
-                    fax: p.fax,
-                    email: p.email,
-                    secondary_first: p.secondary_first,
-                    secondary_last: p.secondary_last,
-                    secondary_email: p.secondary_email,
-                    ..Profile::default()
-                },
-                pin,
-                secondary_pin: (!second.is_empty()).then(|| Secret::new(second)),
-            };
-            admin
-                .set_mailbox_profile(&imax_id, &input)
-                .await
-                .map_err(s)?;
-            println!("profile of {imax_id} saved");
-        }
-        MailboxCommand::ResetPassword {
+        } => create(admin, &imax_id, &kind, &name, &email).await,
+        C::Profile { imax_id, profile } => set_profile(admin, &imax_id, *profile).await,
+        C::ResetPassword {
             imax_id,
             name,
             title,
@@ -76,41 +32,115 @@ pub(super) async fn mailbox_command(admin: &Admin, command: MailboxCommand) -> R
                 email,
                 pin: read_password()?,
             };
-            let to = admin
-                .reset_mailbox_password(&imax_id, &req)
-                .await
-                .map_err(s)?;
-            println!("a new password for {imax_id} was mailed to {to}");
+            reset_password(admin, &imax_id, &req).await
         }
-        MailboxCommand::SetPassword { imax_id, .. } => {
-            admin
-                .set_mailbox_password(&imax_id, &read_password()?)
-                .await
-                .map_err(s)?;
-            println!("password of {imax_id} set");
-        }
-        MailboxCommand::Sender {
+        C::SetPassword { imax_id, .. } => set_password(admin, &imax_id).await,
+        C::Sender {
             imax_id,
             sender,
             remove,
-        } => {
-            admin
-                .set_mailbox_sender(&imax_id, &sender, !remove)
-                .await
-                .map_err(s)?;
-            if remove {
-                println!("{sender} may no longer send for {imax_id}");
-            } else {
-                println!("{sender} may send for {imax_id}");
-            }
-        }
-        MailboxCommand::Attachments { imax_id, accept } => {
-            admin
-                .set_accepts_attachments(&imax_id, accept)
-                .await
-                .map_err(s)?;
-            println!("{imax_id} accepts attachments: {accept}");
-        }
+        } => sender_command(admin, &imax_id, &sender, remove).await,
+        C::Attachments { imax_id, accept } => attachments(admin, &imax_id, accept).await,
     }
+}
+
+async fn create(
+    admin: &Admin,
+    imax_id: &str,
+    kind: &str,
+    name: &str,
+    email: &str,
+) -> Result<(), String> {
+    let k = MailboxKind::parse(kind).ok_or("kind is hud, ca, property or service-bureau")?;
+    admin
+        .create_mailbox(imax_id, k, name, email, &read_password()?)
+        .await
+        .map_err(s)?;
+    println!("mailbox {imax_id} created");
+    Ok(())
+}
+
+/// The PIN on the first line of standard input, the secondary contact's PIN (optional) on the
+/// second.
+async fn set_profile(admin: &Admin, imax_id: &str, p: ProfileArgs) -> Result<(), String> {
+    let pin = read_password()?;
+    let mut second = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut second);
+    let second = second.trim_end_matches(['\n', '\r']);
+    let input = ProfileInput {
+        profile: Profile {
+            contact_first: p.first_name,
+            contact_last: p.last_name,
+            description: p.description,
+            title: p.title,
+            organization: p.organization,
+            firm_name: p.firm_name,
+            street1: p.street1,
+            street2: p.street2,
+            city: p.city,
+            state: p.state,
+            postal_code: p.postal_code,
+            country: p.country,
+            phone: p.phone,
+            fax: p.fax,
+            email: p.email,
+            secondary_first: p.secondary_first,
+            secondary_last: p.secondary_last,
+            secondary_email: p.secondary_email,
+            ..Profile::default()
+        },
+        pin,
+        secondary_pin: (!second.is_empty()).then(|| Secret::new(second)),
+    };
+    admin
+        .set_mailbox_profile(imax_id, &input)
+        .await
+        .map_err(s)?;
+    println!("profile of {imax_id} saved");
+    Ok(())
+}
+
+async fn reset_password(admin: &Admin, imax_id: &str, req: &ResetRequest) -> Result<(), String> {
+    let to = admin
+        .reset_mailbox_password(imax_id, req)
+        .await
+        .map_err(s)?;
+    println!("a new password for {imax_id} was mailed to {to}");
+    Ok(())
+}
+
+async fn set_password(admin: &Admin, imax_id: &str) -> Result<(), String> {
+    admin
+        .set_mailbox_password(imax_id, &read_password()?)
+        .await
+        .map_err(s)?;
+    println!("password of {imax_id} set");
+    Ok(())
+}
+
+async fn sender_command(
+    admin: &Admin,
+    imax_id: &str,
+    sender: &str,
+    remove: bool,
+) -> Result<(), String> {
+    admin
+        .set_mailbox_sender(imax_id, sender, !remove)
+        .await
+        .map_err(s)?;
+    if remove {
+        println!("{sender} may no longer send for {imax_id}");
+    } else {
+        println!("{sender} may send for {imax_id}");
+    }
+    Ok(())
+}
+
+async fn attachments(admin: &Admin, imax_id: &str, accept: bool) -> Result<(), String> {
+    admin
+        .set_accepts_attachments(imax_id, accept)
+        .await
+        .map_err(s)?;
+    println!("{imax_id} accepts attachments: {accept}");
     Ok(())
 }
