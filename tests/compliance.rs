@@ -147,3 +147,28 @@ async fn r5_a_coordinator_without_the_action_is_out_of_the_working_group() {
         .expect("action back");
     assert_ok(&t.send(COORDINATOR, MAPLE, None, b"x").await);
 }
+
+/// R24: the Help Desk checks the firm's whole address (street lines, city, state, ZIP), after
+/// normalising case, spaces and punctuation, never its street line or a prefix alone.
+#[tokio::test]
+async fn r24_the_whole_firm_address_must_match() {
+    use crate::resets::{help_desk_with_profile, mails, request, smtp_server};
+    let dir = tempfile::tempdir().expect("tmp");
+    let smtp = smtp_server(dir.path()).await;
+    let t = TestApp::start_with(smtp.configure()).await;
+    let help = help_desk_with_profile(&t).await;
+    for partial in ["12 Maple Court", "12 Maple Court, Springfield, MA"] {
+        let mut req = request();
+        req.firm_address = partial.into();
+        let refused = help.reset_mailbox_password(MAPLE.0, &req).await;
+        assert!(refused.is_err(), "{partial}: {refused:?}");
+    }
+    assert!(mails(&smtp.maildir).is_empty());
+    let mut req = request();
+    req.firm_address = "12  MAPLE COURT springfield ma. 01101".into();
+    let to = help
+        .reset_mailbox_password(MAPLE.0, &req)
+        .await
+        .expect("the whole address, written differently");
+    assert_eq!(to, "pat@maplecourt.example");
+}

@@ -461,7 +461,7 @@ async fn perform(t: &TestApp, admin: &Admin, op: AdminOp) -> AdminResult<()> {
                 title: "Property Manager".into(),
                 organization: "Org".into(),
                 firm_name: "Firm".into(),
-                firm_address: "12 Maple Court".into(),
+                firm_address: "12 Maple Court, Springfield, MA 01101".into(),
                 email: "pat@maplecourt.example".into(),
                 pin: Secret::new("4711"),
             };

@@ -50,6 +50,18 @@ fn norm(s: &str) -> String {
         .to_lowercase()
 }
 
+/// R24: the firm's whole address as the profile holds it (street lines, city, state or
+/// territory, ZIP or foreign postal code), compared whole after normalising, never by prefix:
+/// the street line alone no longer matches.
+fn whole_address(p: &crate::store::profiles::Profile) -> String {
+    [&p.street1, &p.street2, &p.city, &p.state, &p.postal_code]
+        .iter()
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn same(a: &str, b: &str) -> bool {
     !a.trim().is_empty() && norm(a) == norm(b)
 }
@@ -211,7 +223,7 @@ impl Admin {
         let firm = same(&req.title, &profile.title)
             && same(&req.organization, &profile.organization)
             && same(&req.firm_name, &profile.firm_name)
-            && same(&req.firm_address, &profile.street1);
+            && same(&req.firm_address, &whole_address(&profile));
         let secondary_name = format!("{} {}", profile.secondary_first, profile.secondary_last);
         let pin = req.pin.clone();
         let (primary_pin, secondary_pin) =
