@@ -173,7 +173,7 @@ impl Code {
                 "This M-ID is locked. A user asks a coordinator to unlock it; a coordinator asks the Help Desk."
             }
             Code::AccountTerminated => {
-                "This M-ID has been terminated after 90 days without use; only the Help Desk can restore it."
+                "This M-ID has been terminated after 90 days without use; only REAC-TAC (HUD's Technical Assistance Center) can restore it."
             }
             Code::PasswordExpired => {
                 "The M-ID's password has expired; change it (ChangePassword) before doing anything else."

@@ -229,7 +229,7 @@ async fn r14_coordinators_unlock_their_users_and_the_help_desk_unlocks_coordinat
 }
 
 #[tokio::test]
-async fn r16_only_the_help_desk_restores_a_terminated_m_id() {
+async fn r16_only_reac_tac_restores_a_terminated_m_id() {
     let t = TestApp::start().await;
     t.days(90);
     assert_as_wrong_password(&t.send(SITE_USER, MAPLE, None, b"x").await);
@@ -237,9 +237,23 @@ async fn r16_only_the_help_desk_restores_a_terminated_m_id() {
         account_status(t.admin.store(), SITE_USER.0).await,
         AccountStatus::Terminated
     );
+    // Terminations go to REAC-TAC, not to the Multifamily Help Desk (R16).
     let help = t.admin.acting_as(HELP_DESK).await.expect("help desk");
-    // The coordinator, too, went 90 days without signing in; the Help Desk restores it first.
-    help.set_status(COORDINATOR.0, AccountStatus::Active)
+    forbidden(
+        help.set_status(SITE_USER.0, AccountStatus::Active).await,
+        "R16",
+    );
+    let staff = crate::access_rules::person("H10009", Secret::new("Reac-Tac-Pass-01"));
+    t.admin.create_account(&staff).await.expect("created");
+    t.admin
+        .set_reac_tac("H10009", true)
+        .await
+        .expect("REAC-TAC");
+    let reac_tac = t.admin.acting_as("H10009").await.expect("REAC-TAC");
+    // The coordinator, too, went 90 days without signing in; REAC-TAC restores it first.
+    assert_as_wrong_password(&t.send(COORDINATOR, MAPLE, None, b"x").await);
+    reac_tac
+        .set_status(COORDINATOR.0, AccountStatus::Active)
         .await
         .expect("restored");
     let coordinator = t.admin.acting_as(COORDINATOR.0).await.expect("coordinator");
@@ -249,13 +263,24 @@ async fn r16_only_the_help_desk_restores_a_terminated_m_id() {
             .await,
         "R16",
     );
-    help.set_status(SITE_USER.0, AccountStatus::Active)
+    // REAC-TAC restores, and does nothing else of HUD's.
+    reac_tac
+        .set_status(SITE_USER.0, AccountStatus::Active)
         .await
         .expect("restored");
+    forbidden(
+        reac_tac
+            .set_status(SITE_USER.0, AccountStatus::Terminated)
+            .await,
+        "HUD's",
+    );
     assert_fault(
         &t.send(SITE_USER, MAPLE, None, b"x").await,
         "PasswordExpired",
     );
+    // The operator ends it.
+    t.admin.set_reac_tac("H10009", false).await.expect("ended");
+    assert!(t.admin.acting_as("H10009").await.is_err());
 }
 
 #[tokio::test]

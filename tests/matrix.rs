@@ -203,6 +203,8 @@ type AdminCell = (
 );
 
 const HELP_DESK: &str = "H10001";
+/// Made REAC-TAC staff by the cells that act as REAC-TAC (R16).
+const REAC_TAC: &str = "H10009";
 const OTHER_COORDINATOR: &str = "M20001";
 
 const ADMIN: [AdminCell; 14] = [
@@ -391,6 +393,8 @@ enum Acting {
     User,
     /// HUD's supervisor who certifies HUD_STAFF (internal recertification).
     Certifier,
+    /// REAC-TAC staff (R16), made by the operator.
+    ReacTac,
     System,
 }
 
@@ -417,6 +421,7 @@ fn expected_allowed(op: AdminOp, who: Who, acting: Acting) -> bool {
         }
         Who::TheUsersCoordinator | Who::Coordinator => coordinator,
         Who::Certifier => acting == Certifier,
+        Who::ReacTac => matches!(acting, Operator | ReacTac),
     }
 }
 
@@ -501,6 +506,7 @@ async fn perform(t: &TestApp, admin: &Admin, op: AdminOp) -> AdminResult<()> {
             admin.demote("M10778").await
         }
         AdminOp::AddHelpDesk => admin.add_help_desk(NEW_HIRE.0).await,
+        AdminOp::SetReacTac => admin.set_reac_tac(NEW_HIRE.0, true).await,
         AdminOp::Admit => admin.admit(user).await,
         AdminOp::AcceptRulesOfBehavior => admin.accept_rules_of_behavior(user).await,
         AdminOp::GrantImaxRole => admin.grant(user, Right::Imax).await,
@@ -554,6 +560,15 @@ async fn cell(op: AdminOp, who: Who, acting: Acting) -> Option<String> {
         Acting::OtherCoordinator => t.admin.acting_as(OTHER_COORDINATOR).await,
         Acting::User => t.admin.acting_as(SITE_USER.0).await,
         Acting::Certifier => t.admin.acting_as(SUPERVISOR.0).await,
+        Acting::ReacTac => {
+            let staff = crate::access_rules::person(REAC_TAC, Secret::new("Reac-Tac-Pass-01"));
+            t.admin.create_account(&staff).await.expect("created");
+            t.admin
+                .set_reac_tac(REAC_TAC, true)
+                .await
+                .expect("REAC-TAC");
+            t.admin.acting_as(REAC_TAC).await
+        }
     };
     let outcome = match admin {
         Ok(admin) => perform(&t, &admin, op).await,
@@ -581,6 +596,7 @@ async fn every_rule_of_the_permission_table_holds_for_every_kind_of_actor() {
         Acting::OtherCoordinator,
         Acting::User,
         Acting::Certifier,
+        Acting::ReacTac,
         Acting::System,
     ];
     let cells: Vec<(AdminOp, Who, Acting)> = RULES

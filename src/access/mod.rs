@@ -150,7 +150,7 @@ pub fn decide(
 ) -> Decision {
     // A lock for failed sign-ins whose time has run out is over (R14's timed lock).
     let status = account.status_at(now);
-    // R16: termination is the strongest state; only the Help Desk restores it.
+    // R16: termination is the strongest state; only REAC-TAC restores it.
     if status == AccountStatus::Terminated {
         return Decision::refuse(Code::AccountTerminated);
     }

@@ -21,6 +21,7 @@ mod internal;
 mod mailboxes;
 mod people;
 mod permissions;
+mod reac_tac;
 mod recertification;
 mod resets;
 mod rights;

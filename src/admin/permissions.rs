@@ -30,6 +30,8 @@ pub enum Who {
     Coordinator,
     /// A certifier of HUD's own staff (a supervisor, OTC or COR), about the staff it took on.
     Certifier,
+    /// REAC-TAC staff or the operator (R16).
+    ReacTac,
 }
 
 /// The operations and the rule of each, from one list: an operation cannot exist without its
@@ -90,9 +92,11 @@ operations! {
     /// R14: coordinators lock and unlock their users.
     Lock => HudOrTheUsersCoordinator,
     Unlock => HudOrTheUsersCoordinator,
-    /// R16: only the Help Desk terminates or restores.
+    /// R16: the Help Desk terminates; only REAC-TAC (or the operator) restores.
     Terminate => Hud,
-    Restore => Hud,
+    Restore => ReacTac,
+    /// R16: the operator makes REAC-TAC staff.
+    SetReacTac => Operator,
     /// R22.
     AssignProperty => HudOrTheUsersCoordinator,
     ViewPerson => HudOrTheUsersCoordinator,
@@ -148,6 +152,7 @@ impl Who {
                 matches!(actor, Actor::Coordinator { .. })
             }
             Who::Certifier => matches!(actor, Actor::Certifier { .. }),
+            Who::ReacTac => matches!(actor, Actor::Operator | Actor::ReacTac(_)),
         }
     }
 
@@ -166,6 +171,9 @@ impl Who {
             ),
             Who::TheUsersCoordinator | Who::Coordinator => format!(
                 "{name} may not do this: it is a coordinator's step (at the command line, give --as with the coordinator's M-ID)."
+            ),
+            Who::ReacTac => format!(
+                "{name} may not do this: terminated M-IDs are restored by REAC-TAC, not the Multifamily Help Desk (R16)."
             ),
             Who::Certifier => format!(
                 "{name} may not do this: it is the step of a certifier of HUD's staff, a supervisor, OTC or COR the Help Desk designated (at the command line, give --as with its H-ID)."

@@ -55,6 +55,7 @@ macro_rules! schema {
             "0016_same_content_by_sha",
             "0017_smart_lockout",
             "0018_profile_changes",
+            "0019_compliance",
         )
     };
 }
@@ -65,7 +66,7 @@ type Files = &'static [(&'static str, &'static str)];
 const SQLITE: Files = schema!("sqlite");
 const POSTGRES: Files = schema!("postgres");
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 18;
+pub const SCHEMA_VERSION: i64 = 19;
 
 /// For each version that older binaries may keep running on, the oldest such binary's schema
 /// version. A version not listed is compatible with its own binaries only. Version 10 adds
@@ -83,7 +84,9 @@ pub const SCHEMA_VERSION: i64 = 18;
 /// columns. Version 17 is not listed: older builds would make H- and C-IDs as industry M-IDs
 /// (`accounts.affiliation`) and count mailbox failures per mailbox, not per M-ID. Version 18
 /// (`0018_profile_changes`) adds nullable columns version 17 builds neither write nor read
-/// (their profile saves leave the last change as it was).
+/// (their profile saves leave the last change as it was). Version 19 (`0019_compliance`) is not
+/// listed: older builds would let the Help Desk restore M-IDs (R16's REAC-TAC) and certify
+/// users without training (R20).
 const COMPATIBLE_BACK_TO: &[(i64, i64)] = &[
     (10, 9),
     (11, 9),

@@ -41,6 +41,7 @@ pub(super) async fn account_command(admin: &Admin, command: AccountCommand) -> R
         C::Demote { mid } => demote(admin, &mid).await,
         C::Promote { mid, properties } => promote(admin, &mid, &properties).await,
         C::HelpDesk { mid } => help_desk(admin, &mid).await,
+        C::ReacTac { mid, remove } => reac_tac(admin, &mid, !remove).await,
         C::Flag {
             mid,
             right,
@@ -163,6 +164,16 @@ async fn demote(admin: &Admin, mid: &str) -> Result<(), String> {
 async fn promote(admin: &Admin, mid: &str, properties: &[String]) -> Result<(), String> {
     admin.promote(mid, properties).await.map_err(s)?;
     println!("{mid} is now a coordinator");
+    Ok(())
+}
+
+async fn reac_tac(admin: &Admin, mid: &str, member: bool) -> Result<(), String> {
+    admin.set_reac_tac(mid, member).await.map_err(s)?;
+    if member {
+        println!("{mid} is REAC-TAC staff");
+    } else {
+        println!("{mid} is no longer REAC-TAC staff");
+    }
     Ok(())
 }
 

@@ -307,6 +307,14 @@ pub enum AccountCommand {
         #[arg(long)]
         mid: String,
     },
+    /// Make an M-ID REAC-TAC staff, who restore terminated M-IDs (R16; operator only);
+    /// --remove ends it.
+    ReacTac {
+        #[arg(long)]
+        mid: String,
+        #[arg(long)]
+        remove: bool,
+    },
     /// As a coordinator (--as), the User Last Login Report of your users (R14).
     Report,
     /// As a coordinator (--as), flag a user's right, or its assignment to a property, for
@@ -373,7 +381,7 @@ pub enum AccountCommand {
         #[arg(long)]
         mid: String,
     },
-    /// Restore a terminated M-ID.
+    /// Restore a terminated M-ID (R16: as REAC-TAC staff with --as, or the operator).
     Restore {
         #[arg(long)]
         mid: String,
