@@ -21,6 +21,7 @@ pub enum Code {
     NotInWorkingGroup,
     RulesOfBehaviorNotAccepted,
     NotRecertified,
+    TrainingRequired,
     UnknownMessage,
     UnknownRecipient,
     ChecksumMismatch,
@@ -46,7 +47,7 @@ pub enum Code {
 }
 
 impl Code {
-    pub const ALL: [Code; 31] = [
+    pub const ALL: [Code; 32] = [
         Code::AuthenticationFailed,
         Code::MailboxAuthenticationFailed,
         Code::MailboxInactive,
@@ -58,6 +59,7 @@ impl Code {
         Code::NotInWorkingGroup,
         Code::RulesOfBehaviorNotAccepted,
         Code::NotRecertified,
+        Code::TrainingRequired,
         Code::UnknownMessage,
         Code::UnknownRecipient,
         Code::ChecksumMismatch,
@@ -93,6 +95,7 @@ impl Code {
             Code::NotInWorkingGroup => "NotInWorkingGroup",
             Code::RulesOfBehaviorNotAccepted => "RulesOfBehaviorNotAccepted",
             Code::NotRecertified => "NotRecertified",
+            Code::TrainingRequired => "TrainingRequired",
             Code::UnknownMessage => "UnknownMessage",
             Code::UnknownRecipient => "UnknownRecipient",
             Code::ChecksumMismatch => "ChecksumMismatch",
@@ -144,7 +147,9 @@ impl Code {
             | Code::FileTooLarge
             | Code::MalformedRequest => 300,
             Code::RateLimited => 405,
-            Code::InvalidInput | Code::AlreadyExists | Code::NotFound => 300,
+            Code::InvalidInput | Code::AlreadyExists | Code::NotFound | Code::TrainingRequired => {
+                300
+            }
             Code::Unavailable | Code::StorageFull | Code::MailUnavailable => 500,
             Code::SessionEnded => 401,
             // iMAX 300: "nothing was uploaded".
@@ -188,6 +193,9 @@ impl Code {
             }
             Code::NotRecertified => {
                 "This M-ID has not been recertified for this year's cycle; ask your coordinator to recertify it."
+            }
+            Code::TrainingRequired => {
+                "A user is certified only with Security Awareness Training completed within the last year; record the training (its date and certificate) first, then certify."
             }
             Code::UnknownMessage => "There is no such message in this mailbox.",
             Code::UnknownRecipient => "The recipient is not an iMAX ID this mailbox can send to.",

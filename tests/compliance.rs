@@ -56,6 +56,7 @@ async fn r17_r21_a_year_in_washington_new_year_and_daylight_saving() {
     // The window: the coordinator certifies Ann, not Bob (R17).
     t.clock.set(datetime!(2027-10-05 14:00 UTC));
     let coordinator = t.admin.acting_as(COORDINATOR.0).await.expect("coordinator");
+    trained(&t, ann.0).await;
     coordinator.recertify(ann.0).await.expect("recertified");
 
     // 19:30 on 31 December in Washington is New Year in UTC: the deadline has not passed, and
@@ -109,6 +110,7 @@ async fn r17_r21_a_year_in_washington_new_year_and_daylight_saving() {
     // Accepted on 11 March 2028: due on 11 March 2029, the day daylight saving time begins,
     // so that day ends at 04:00 UTC, not 05:00.
     t.clock.set(datetime!(2028-10-02 14:00 UTC));
+    trained(&t, ann.0).await;
     coordinator.recertify(ann.0).await.expect("recertified");
     t.clock.set(datetime!(2029-03-12 03:59 UTC));
     let r = t.send(ann, MAPLE, None, b"x").await;
@@ -171,4 +173,87 @@ async fn r24_the_whole_firm_address_must_match() {
         .await
         .expect("the whole address, written differently");
     assert_eq!(to, "pat@maplecourt.example");
+}
+
+/// Records `mid`'s Security Awareness Training as completed today in Washington (Q24), as the
+/// operator: what a certification needs first (R20).
+pub async fn trained(t: &TestApp, mid: &str) {
+    use imax_gateway::clock::Clock;
+    let today = imax_gateway::calendar::iso_day(t.clock.now());
+    t.admin
+        .record_training(mid, &today, "CAC-TEST")
+        .await
+        .expect("training recorded");
+}
+
+/// R20 (seed Q24): a certification needs Security Awareness Training within the last 365 days,
+/// refused otherwise with `TrainingRequired`; the coordinator's report shows, per user, the
+/// Rules of Behavior's acceptance and due days, the training and this cycle's certification,
+/// as ISO days in Washington (R21, Q39), in CSV as well.
+#[tokio::test]
+async fn r20_r21_training_before_certification_and_the_coordinators_report() {
+    let t = calendar_app().await;
+    t.clock.set(datetime!(2027-10-05 14:00 UTC));
+    ready(&t, "M40078", "Trainee-Pass-0078").await;
+    let coordinator = t.admin.acting_as(COORDINATOR.0).await.expect("coordinator");
+    let refused = coordinator
+        .recertify("M40078")
+        .await
+        .expect_err("untrained");
+    assert_eq!(refused.code.as_str(), "TrainingRequired");
+    assert!(
+        refused.message().contains("no recorded training"),
+        "{refused}"
+    );
+    // A training more than a year old does not count; one in the future is refused.
+    coordinator
+        .record_training("M40078", "2026-10-04", "CAC-2026-0001")
+        .await
+        .expect("recorded");
+    let refused = coordinator.recertify("M40078").await.expect_err("too old");
+    assert_eq!(refused.code.as_str(), "TrainingRequired");
+    assert!(coordinator
+        .record_training("M40078", "2027-10-06", "CAC-X")
+        .await
+        .is_err());
+    // Another company's coordinator may not record it (R3).
+    let other = t
+        .admin
+        .acting_as("M20001")
+        .await
+        .expect("Riverside's coordinator");
+    let refused = other.record_training("M40078", "2027-10-01", "X").await;
+    assert_eq!(
+        refused.expect_err("not its user").code.as_str(),
+        "NotPermitted"
+    );
+    coordinator
+        .record_training("M40078", "2027-10-05", "CAC-2027-0042")
+        .await
+        .expect("recorded");
+    coordinator
+        .recertify("M40078")
+        .await
+        .expect("trained: certified");
+    // Accepted at 22:30 on 9 March 2028 in Washington (03:30 UTC on the 10th): due on
+    // 9 March 2029, a day in Washington.
+    t.clock.set(datetime!(2028-03-10 03:30 UTC));
+    t.admin
+        .accept_rules_of_behavior("M40078")
+        .await
+        .expect("accepted");
+    let report = coordinator.compliance_report().await.expect("report");
+    let line = report.iter().find(|l| l.mid == "M40078").expect("listed");
+    assert_eq!(line.rob_accepted.as_deref(), Some("2028-03-09"));
+    assert_eq!(line.rob_due.as_deref(), Some("2029-03-09"));
+    assert_eq!(line.training_completed.as_deref(), Some("2027-10-05"));
+    assert_eq!(line.training_certificate.as_deref(), Some("CAC-2027-0042"));
+    assert!(
+        line.certified_this_cycle,
+        "the 2027 cycle holds until 2028's window opens"
+    );
+    assert!(line.csv().starts_with("M40078,"), "{}", line.csv());
+    assert!(line
+        .csv()
+        .contains(",2028-03-09,2029-03-09,2027-10-05,CAC-2027-0042,yes"));
 }

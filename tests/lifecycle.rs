@@ -412,7 +412,9 @@ async fn r17_r18_after_the_deadline_uncertified_users_are_refused_and_flagged_ri
 
     // The window opens: the coordinator reviews, flags and recertifies (R18).
     t.clock.set(datetime!(2026-06-15 10:00 UTC));
+    crate::compliance::trained(&t, "M10080").await;
     coordinator.recertify("M10080").await.expect("recertified");
+    crate::compliance::trained(&t, "M10081").await;
     coordinator.recertify("M10081").await.expect("recertified");
     coordinator
         .flag_right("M10080", Right::Imax, true)
@@ -478,6 +480,7 @@ async fn r17_r18_after_the_deadline_uncertified_users_are_refused_and_flagged_ri
     .expect("count");
     assert_eq!(by_system, 1);
     // A late recertification restores the user at once.
+    crate::compliance::trained(&t, SITE_USER.0).await;
     coordinator
         .recertify(SITE_USER.0)
         .await
@@ -496,6 +499,7 @@ async fn r20_a_user_created_in_the_window_is_certified_before_first_use() {
     let ca_coordinator = t.admin.acting_as(CA_USER.0).await.expect("coordinator");
     forbidden(ca_coordinator.recertify("M10090").await, "R3");
     let coordinator = t.admin.acting_as(COORDINATOR.0).await.expect("coordinator");
+    crate::compliance::trained(&t, "M10090").await;
     coordinator.recertify("M10090").await.expect("recertified");
     assert_ok(&t.send(who, MAPLE, None, b"x").await);
 }
@@ -597,6 +601,7 @@ async fn r7_coordinators_turn_on_their_own_tcc_and_tcr_and_never_a_users() {
     forbidden(me.assign_staff(NEW_HIRE.0).await, "TCC or TCR");
     // TCR opens the recertification steps, not unlocking.
     me.grant_own(Right::Tcr).await.expect("TCR on");
+    crate::compliance::trained(&t, SITE_USER.0).await;
     me.recertify(SITE_USER.0).await.expect("recertified");
     forbidden(
         me.set_status(SITE_USER.0, AccountStatus::Active).await,
@@ -713,6 +718,7 @@ async fn r19_certification_is_scoped_by_bpr_and_uncovered_assignments_lapse_at_t
     // assignment for removal (through its person page), and may not flag Riverside's.
     t.clock.set(datetime!(2026-06-15 10:00 UTC));
     for mid in ["M10090", "M10091"] {
+        crate::compliance::trained(&t, mid).await;
         maple.recertify(mid).await.expect("certified by Maple's");
     }
     for mid in ["M10090", "M10091"] {
@@ -781,6 +787,7 @@ async fn r19_certification_is_scoped_by_bpr_and_uncovered_assignments_lapse_at_t
             .await,
         "NotRecertified",
     );
+    crate::compliance::trained(&t, "M10092").await;
     maple.recertify("M10092").await.expect("late");
     // Riverside's coordinator no longer manages M10090 (R22).
     forbidden(riverside.recertify("M10090").await, "R22");

@@ -537,7 +537,11 @@ async fn perform(t: &TestApp, admin: &Admin, op: AdminOp) -> AdminResult<()> {
         AdminOp::ViewPerson => admin.view_person(user).await.map(drop),
         AdminOp::FlagRight => admin.flag_right(user, Right::Imax, true).await,
         AdminOp::AssignStaff => admin.assign_staff(user).await,
-        AdminOp::Recertify => admin.recertify(user).await.map(drop),
+        AdminOp::Recertify => {
+            crate::compliance::trained(t, user).await;
+            admin.recertify(user).await.map(drop)
+        }
+        AdminOp::RecordTraining => admin.record_training(user, "2026-01-05", "CAC-1").await,
         AdminOp::LastLoginReport => admin.last_login_report().await.map(drop),
         AdminOp::ImportRecertification => admin.record_imported_recertification(user).await,
         AdminOp::ApplyDeadlines => admin.apply_deadlines().await.map(drop),

@@ -25,6 +25,7 @@ mod reac_tac;
 mod recertification;
 mod resets;
 mod rights;
+mod training;
 mod views;
 
 pub use crate::store::mailboxes::MailboxState;
@@ -35,6 +36,7 @@ pub use internal::StaffLine;
 pub use people::{NewPerson, MAX_COORDINATORS};
 pub use permissions::{AdminOp, Who, RULES};
 pub use resets::{ProfileInput, ResetRequest, RESET_FAILURE_LIMIT};
+pub use training::ComplianceLine;
 pub use views::{status_text, PersonView, PropertyChoice, ReportLine};
 
 use crate::audit::AuditEntry;

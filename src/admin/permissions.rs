@@ -104,6 +104,8 @@ operations! {
     FlagRight => HudOrTheUsersCoordinator,
     AssignStaff => Coordinator,
     Recertify => TheUsersCoordinator,
+    /// Q24: a coordinator records its users' Security Awareness Training (HUD may too).
+    RecordTraining => HudOrTheUsersCoordinator,
     LastLoginReport => Coordinator,
     ImportRecertification => Operator,
     ApplyDeadlines => OperatorOrSystem,

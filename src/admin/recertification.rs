@@ -92,6 +92,7 @@ impl Admin {
             )));
         }
         self.permit_on(AdminOp::Recertify, &user).await?;
+        self.require_training(&user).await?; // R20, Q24
         let store = &self.store;
         let bpr = store.operators().bpr_properties(id).await?;
         let assigned = store.operators().assigned_properties(user.id).await?;

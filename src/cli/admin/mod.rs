@@ -315,8 +315,24 @@ pub enum AccountCommand {
         #[arg(long)]
         remove: bool,
     },
-    /// As a coordinator (--as), the User Last Login Report of your users (R14).
-    Report,
+    /// As a coordinator (--as), the report of your users: the User Last Login Report (R14)
+    /// with what each has due (R21's Rules of Behavior, Q24's training, this cycle's
+    /// certification), dates as YYYY-MM-DD in Washington; --csv for a spreadsheet.
+    Report {
+        #[arg(long)]
+        csv: bool,
+    },
+    /// As a coordinator (--as), record a user's Security Awareness Training (Q24): the day it
+    /// was completed and the certificate's reference. Certification needs one within a year.
+    Training {
+        #[arg(long)]
+        mid: String,
+        /// The completion day, YYYY-MM-DD.
+        #[arg(long)]
+        completed: String,
+        #[arg(long)]
+        certificate: String,
+    },
     /// As a coordinator (--as), flag a user's right, or its assignment to a property, for
     /// removal at the deadline (R18).
     Flag {
@@ -425,6 +441,7 @@ fn right(r: &str) -> Result<Right, String> {
 }
 
 mod account;
+mod compliance;
 mod mailbox;
 mod property;
 
