@@ -257,3 +257,103 @@ async fn r20_r21_training_before_certification_and_the_coordinators_report() {
         .csv()
         .contains(",2028-03-09,2029-03-09,2027-10-05,CAC-2027-0042,yes"));
 }
+
+/// R24: a reset request is on record (a letter with its date and reference, or an email with
+/// its reference), written into the audit record; the Help Desk may not set a mailbox's
+/// password directly, only the operator, audited as such.
+#[tokio::test]
+async fn r24_the_request_channel_is_recorded_and_the_help_desk_never_sets_directly() {
+    use crate::resets::{help_desk_with_profile, request, smtp_server};
+    use imax_gateway::admin::ResetChannel;
+    let dir = tempfile::tempdir().expect("tmp");
+    let smtp = smtp_server(dir.path()).await;
+    let t = TestApp::start_with(smtp.configure()).await;
+    let help = help_desk_with_profile(&t).await;
+    let mut req = request();
+    req.channel = ResetChannel::new(Some("2026-03-01"), "");
+    let refused = help.reset_mailbox_password(MAPLE.0, &req).await;
+    assert!(refused
+        .expect_err("no reference")
+        .message()
+        .contains("reference"));
+    req.channel = ResetChannel::new(Some("2026-03-05"), "HD-1");
+    assert!(
+        help.reset_mailbox_password(MAPLE.0, &req).await.is_err(),
+        "a future letter"
+    );
+    req.channel = ResetChannel::new(Some("2026-02-27"), "HD-2026-0042");
+    help.reset_mailbox_password(MAPLE.0, &req)
+        .await
+        .expect("reset");
+    let detail: String = sqlx::query_scalar(
+        "SELECT detail FROM audit_log WHERE action = 'ResetMailboxPassword' ORDER BY seq DESC LIMIT 1",
+    )
+    .fetch_one(&t.db)
+    .await
+    .expect("audit");
+    assert!(
+        detail.contains(
+            "channel=letter on company letterhead dated 2026-02-27, reference HD-2026-0042"
+        ),
+        "{detail}"
+    );
+    let refused = help
+        .set_mailbox_password(MAPLE.0, &Secret::new("Direct-Set-Pass-1"))
+        .await;
+    assert_eq!(
+        refused.expect_err("Help Desk").code.as_str(),
+        "NotPermitted"
+    );
+    t.admin
+        .set_mailbox_password(MAPLE.0, &Secret::new("Direct-Set-Pass-1"))
+        .await
+        .expect("the operator's direct set");
+    let detail: String = sqlx::query_scalar(
+        "SELECT detail FROM audit_log WHERE action = 'SetMailboxPassword' ORDER BY seq DESC LIMIT 1",
+    )
+    .fetch_one(&t.db)
+    .await
+    .expect("audit");
+    assert!(detail.contains("set directly by the operator"), "{detail}");
+}
+
+/// R21 on the browser door: in the notice period every page carries the banner; the printable
+/// record shows the accepted text with name, M-ID, dates and version, to the person and to the
+/// coordinator who manages them, and not to another company's coordinator.
+#[tokio::test]
+async fn r21_the_banner_and_the_printable_record_in_the_browser() {
+    use crate::web_forms::{request, session_cookie};
+    let t = calendar_app().await;
+    // SITE_USER accepted the rules when the demo directory was loaded (2026-03-02): due on
+    // 2027-03-02; 29 days before, the pages say so.
+    t.clock.set(datetime!(2027-02-01 15:00 UTC));
+    let user = session_cookie(&t, SITE_USER).await;
+    for path in ["/menu", "/rules", "/password"] {
+        let (status, _, page) = request(&t, "GET", path, &user, "", Vec::new()).await;
+        assert!(status < 400, "{path}: {status}");
+        assert!(
+            page.contains("Rules of Behavior due on 2027-03-02: sign in on the web to accept"),
+            "{path}: {page}"
+        );
+    }
+    let (status, _, page) = request(&t, "GET", "/rules/record", &user, "", Vec::new()).await;
+    assert_eq!(status, 200, "{page}");
+    for want in [
+        SITE_USER.0,
+        "2026-03-02",
+        "2027-03-02",
+        "gateway text",
+        "I protect tenant information",
+    ] {
+        assert!(page.contains(want), "{want}: {page}");
+    }
+    let coordinator = session_cookie(&t, COORDINATOR).await;
+    let path = format!("/coordinator/users/{}/rules", SITE_USER.0);
+    let (status, _, page) = request(&t, "GET", &path, &coordinator, "", Vec::new()).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("2027-03-02"), "{page}");
+    // 31 days before: no banner.
+    t.clock.set(datetime!(2027-01-30 15:00 UTC));
+    let (_, _, page) = request(&t, "GET", "/menu", &user, "", Vec::new()).await;
+    assert!(!page.contains("Rules of Behavior due on"), "{page}");
+}

@@ -469,6 +469,7 @@ async fn perform(t: &TestApp, admin: &Admin, op: AdminOp) -> AdminResult<()> {
                 firm_address: "12 Maple Court, Springfield, MA 01101".into(),
                 email: "pat@maplecourt.example".into(),
                 pin: Secret::new("4711"),
+                channel: imax_gateway::admin::ResetChannel::new(Some("2026-01-05"), "HD-1"),
             };
             admin.reset_mailbox_password(MAPLE.0, &req).await.map(drop)
         }

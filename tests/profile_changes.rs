@@ -293,6 +293,7 @@ async fn r23_a_change_with_the_password_warns_the_old_addresses_and_the_help_des
                 firm_address: "12 Maple Court, Springfield, MA 01101".into(),
                 email: ATTACKER.into(),
                 pin: Secret::new("9999"),
+                channel: imax_gateway::admin::ResetChannel::new(None, "HD-EMAIL-1"),
             },
         )
         .await

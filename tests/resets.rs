@@ -146,6 +146,7 @@ pub fn request() -> ResetRequest {
         firm_address: "12 Maple Court, Springfield, MA 01101".into(),
         email: "PAT@maplecourt.example".into(),
         pin: Secret::new("4711"),
+        channel: imax_gateway::admin::ResetChannel::new(Some("2026-03-01"), "HD-2026-0007"),
     }
 }
 

@@ -32,7 +32,7 @@ mod throttle;
 mod turns;
 
 pub use cache::CredentialCache;
-pub use rules_of_behavior::{notices, RulesOfBehavior};
+pub use rules_of_behavior::{notices, RulesOfBehavior, RULES_OF_BEHAVIOR_VERSION};
 pub use throttle::Throttle;
 pub use turns::Turns;
 

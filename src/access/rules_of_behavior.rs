@@ -11,6 +11,10 @@ use crate::config::AccountPolicy;
 use crate::directory::Account;
 use time::{Date, OffsetDateTime};
 
+/// The version of the Rules of Behavior text the gateway shows (`templates/rules_text.html`),
+/// printed on the record of each acceptance.
+pub const RULES_OF_BEHAVIOR_VERSION: &str = "TRACS Rules of Behavior, gateway text 2026.1";
+
 /// Where a person stands with the Rules of Behavior at an instant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RulesOfBehavior {

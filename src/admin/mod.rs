@@ -35,8 +35,8 @@ pub use import::{import_file, ImportReport};
 pub use internal::StaffLine;
 pub use people::{NewPerson, MAX_COORDINATORS};
 pub use permissions::{AdminOp, Who, RULES};
-pub use resets::{ProfileInput, ResetRequest, RESET_FAILURE_LIMIT};
-pub use training::ComplianceLine;
+pub use resets::{ProfileInput, ResetChannel, ResetRequest, RESET_FAILURE_LIMIT};
+pub use training::{ComplianceLine, RulesOfBehaviorRecord};
 pub use views::{status_text, PersonView, PropertyChoice, ReportLine};
 
 use crate::audit::AuditEntry;

@@ -51,7 +51,9 @@ macro_rules! operations {
 
 operations! {
     CreateMailbox => Hud,
-    SetMailboxPassword => Hud,
+    /// R24: the Help Desk resets a mailbox password only through the profile's validation
+    /// (`ResetMailboxPassword`); the operator's direct set stays, audited as such.
+    SetMailboxPassword => Operator,
     SetMailboxSender => Hud,
     SetAcceptsAttachments => Hud,
     /// R23, R24: mailbox profiles and the resets validated against them.

@@ -81,7 +81,48 @@ fn csv_field(f: &str) -> String {
     }
 }
 
+/// The printable record of a person's accepted Rules of Behavior (R21; owners keep the signed
+/// rules, Q24): whose, when accepted and due (days in Washington), which text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RulesOfBehaviorRecord {
+    pub mid: String,
+    pub full_name: String,
+    pub accepted: Option<String>,
+    pub due: Option<String>,
+    pub version: &'static str,
+}
+
+impl RulesOfBehaviorRecord {
+    /// The record of `a` at `now`.
+    pub fn of(
+        a: &Account,
+        policy: &crate::config::AccountPolicy,
+        now: time::OffsetDateTime,
+    ) -> Self {
+        RulesOfBehaviorRecord {
+            mid: a.mid.to_string(),
+            full_name: a.full_name.clone(),
+            accepted: a.rob_accepted_at.map(calendar::iso_day),
+            due: RulesOfBehavior::of(a, policy, now)
+                .due_on()
+                .map(calendar::iso_date),
+            version: crate::access::RULES_OF_BEHAVIOR_VERSION,
+        }
+    }
+}
+
 impl Admin {
+    /// The Rules of Behavior record of a person this actor may view (its coordinators, HUD).
+    pub async fn rules_of_behavior_record(&self, mid: &str) -> AdminResult<RulesOfBehaviorRecord> {
+        let a = self.subject(mid).await?;
+        self.permit_on(AdminOp::ViewPerson, &a).await?;
+        Ok(RulesOfBehaviorRecord::of(
+            &a,
+            &self.config.accounts,
+            self.now(),
+        ))
+    }
+
     /// Records `mid`'s Security Awareness Training (Q24): the day it was completed
     /// (`YYYY-MM-DD`) and the certificate's reference.
     pub async fn record_training(

@@ -20,6 +20,7 @@ mod certifier;
 mod coordinator;
 mod helpdesk;
 mod mailbox;
+mod rules_record;
 pub mod session;
 
 use crate::access::{Door, Operation};
@@ -74,6 +75,7 @@ pub fn routes(web: Web) -> Router<Gateway> {
         .merge(coordinator::routes())
         .merge(certifier::routes())
         .merge(helpdesk::routes())
+        .merge(rules_record::routes()) // R21's printable record
         .layer(form_limit)
         .layer(axum::middleware::from_fn(same_origin_posts))
         .layer(axum::middleware::map_response(page_headers))

@@ -130,6 +130,13 @@ pub enum MailboxCommand {
         firm_address: String,
         #[arg(long)]
         email: String,
+        /// The request came as a letter on company letterhead dated this day (YYYY-MM-DD);
+        /// without it, as an email to the TRACS address (R24).
+        #[arg(long)]
+        letter_dated: Option<String>,
+        /// The letter's or the email's reference, recorded with the reset (R24).
+        #[arg(long)]
+        reference: String,
     },
 }
 
