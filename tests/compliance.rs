@@ -357,3 +357,48 @@ async fn r21_the_banner_and_the_printable_record_in_the_browser() {
     let (_, _, page) = request(&t, "GET", "/menu", &user, "", Vec::new()).await;
     assert!(!page.contains("Rules of Behavior due on"), "{page}");
 }
+
+/// Q24, Q39: the coordinator's report page and its CSV download show what each user has due.
+#[tokio::test]
+async fn r20_r21_the_report_page_and_its_csv() {
+    use crate::web_forms::{request, session_cookie};
+    let t = calendar_app().await;
+    t.admin
+        .record_training(SITE_USER.0, "2026-02-20", "CAC-2026-0007")
+        .await
+        .expect("recorded");
+    let coordinator = session_cookie(&t, COORDINATOR).await;
+    let (status, _, page) = request(
+        &t,
+        "GET",
+        "/coordinator/report",
+        &coordinator,
+        "",
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    for want in [SITE_USER.0, "2027-03-02", "2026-02-20", "CAC-2026-0007"] {
+        assert!(page.contains(want), "{want}: {page}");
+    }
+    let (status, _, csv) = request(
+        &t,
+        "GET",
+        "/coordinator/report.csv",
+        &coordinator,
+        "",
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(csv.starts_with("mid,name,last_activity"), "{csv}");
+    assert!(
+        csv.lines().any(|l| l.starts_with(SITE_USER.0)
+            && l.contains(",2026-03-02,2027-03-02,2026-02-20,CAC-2026-0007,")),
+        "{csv}"
+    );
+    // A user has no such report.
+    let user = session_cookie(&t, SITE_USER).await;
+    let (status, _, _) = request(&t, "GET", "/coordinator/report.csv", &user, "", Vec::new()).await;
+    assert!(status >= 400);
+}

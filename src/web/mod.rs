@@ -17,6 +17,7 @@
 
 mod account;
 mod certifier;
+mod compliance;
 mod coordinator;
 mod helpdesk;
 mod mailbox;
@@ -76,6 +77,7 @@ pub fn routes(web: Web) -> Router<Gateway> {
         .merge(certifier::routes())
         .merge(helpdesk::routes())
         .merge(rules_record::routes()) // R21's printable record
+        .merge(compliance::routes()) // what users have due (Q24, Q39)
         .layer(form_limit)
         .layer(axum::middleware::from_fn(same_origin_posts))
         .layer(axum::middleware::map_response(page_headers))
