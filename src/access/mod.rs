@@ -235,15 +235,15 @@ pub fn in_working_group(account: &Account, policy: &AccountPolicy, now: OffsetDa
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::directory::{AccountKind, MId, Rights};
 
-    fn t0() -> OffsetDateTime {
+    pub(super) fn t0() -> OffsetDateTime {
         time::macros::datetime!(2026-01-15 12:00 UTC)
     }
 
-    fn able() -> Account {
+    pub(super) fn able() -> Account {
         Account {
             id: 1,
             mid: MId::parse("M10001").expect("mid"),
@@ -275,7 +275,7 @@ mod tests {
         }
     }
 
-    fn s2s(a: &Account, op: Operation, now: OffsetDateTime) -> Decision {
+    pub(super) fn s2s(a: &Account, op: Operation, now: OffsetDateTime) -> Decision {
         decide(a, Door::SystemToSystem, op, &AccountPolicy::default(), now)
     }
 
@@ -446,62 +446,5 @@ mod tests {
         let before = s2s(&a, Operation::SendFile, day - Duration::seconds(1));
         assert_eq!(before.verdict, Err(Code::NotInWorkingGroup));
         assert_eq!(s2s(&a, Operation::SendFile, day).verdict, Ok(()));
-    }
-
-    #[test]
-    fn r21_rules_of_behavior_a_year_from_the_persons_own_acceptance() {
-        let mut a = able();
-        a.rob_accepted_at = None;
-        let due = Err(Code::RulesOfBehaviorNotAccepted);
-        assert_eq!(s2s(&a, Operation::SendFile, t0()).verdict, due);
-        let change = s2s(&a, Operation::ChangePassword, t0());
-        assert_eq!(change.verdict, Ok(()), "a password change comes first");
-        // Accepted late on 31 December in Washington (05:00 UTC on 1 January is not yet
-        // past it): valid through 31 December of the next year there, New Year or not.
-        a.rob_accepted_at = Some(time::macros::datetime!(2025-01-01 04:00 UTC));
-        let policy = AccountPolicy::default();
-        let state = RulesOfBehavior::of(&a, &policy, t0());
-        assert_eq!(
-            state.due_on(),
-            Some(time::macros::date!(2025 - 12 - 31)),
-            "{state:?}"
-        );
-        assert_eq!(s2s(&a, Operation::SendFile, t0()).verdict, due);
-        a.rob_accepted_at = Some(time::macros::datetime!(2025-03-10 15:00 UTC));
-        // Otherwise active at `s` (signed in, used, a fresh password): only R21 is tested.
-        let at = |a: &Account, s: OffsetDateTime| {
-            let mut a = a.clone();
-            a.last_signin_at = Some(s);
-            a.last_activity_at = Some(s);
-            a.password_changed_at = s;
-            a.recertified_cycle = Some(2100);
-            s2s(&a, Operation::SendFile, s).verdict
-        };
-        // Due on 10 March 2026, after the change to daylight time (8 March): the day ends at
-        // 04:00 UTC.
-        assert_eq!(
-            at(&a, time::macros::datetime!(2026-03-11 03:59 UTC)),
-            Ok(())
-        );
-        assert_eq!(at(&a, time::macros::datetime!(2026-03-11 04:00 UTC)), due);
-        a.rob_accepted_at = Some(time::macros::datetime!(2025-12-31 23:00 UTC));
-        assert_eq!(at(&a, t0()), Ok(()), "a New Year does not make them due");
-        let notice =
-            RulesOfBehavior::of(&a, &policy, time::macros::datetime!(2026-12-01 12:00 UTC));
-        assert_eq!(
-            notice.notice().as_deref(),
-            Some("Rules of Behavior due on 2026-12-31: sign in on the web to accept")
-        );
-        assert_eq!(
-            RulesOfBehavior::of(&a, &policy, time::macros::datetime!(2026-11-30 12:00 UTC))
-                .notice(),
-            None,
-            "31 days before: no notice yet"
-        );
-        assert_eq!(
-            at(&a, time::macros::datetime!(2027-01-01 04:59 UTC)),
-            Ok(())
-        );
-        assert_eq!(at(&a, time::macros::datetime!(2027-01-01 05:00 UTC)), due);
     }
 }
