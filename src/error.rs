@@ -21,6 +21,7 @@ pub enum Code {
     NotInWorkingGroup,
     RulesOfBehaviorNotAccepted,
     NotRecertified,
+    TrainingRequired,
     UnknownMessage,
     UnknownRecipient,
     ChecksumMismatch,
@@ -47,7 +48,7 @@ pub enum Code {
 }
 
 impl Code {
-    pub const ALL: [Code; 32] = [
+    pub const ALL: [Code; 33] = [
         Code::AuthenticationFailed,
         Code::MailboxAuthenticationFailed,
         Code::MailboxInactive,
@@ -59,6 +60,7 @@ impl Code {
         Code::NotInWorkingGroup,
         Code::RulesOfBehaviorNotAccepted,
         Code::NotRecertified,
+        Code::TrainingRequired,
         Code::UnknownMessage,
         Code::UnknownRecipient,
         Code::ChecksumMismatch,
@@ -95,6 +97,7 @@ impl Code {
             Code::NotInWorkingGroup => "NotInWorkingGroup",
             Code::RulesOfBehaviorNotAccepted => "RulesOfBehaviorNotAccepted",
             Code::NotRecertified => "NotRecertified",
+            Code::TrainingRequired => "TrainingRequired",
             Code::UnknownMessage => "UnknownMessage",
             Code::UnknownRecipient => "UnknownRecipient",
             Code::ChecksumMismatch => "ChecksumMismatch",
@@ -119,25 +122,27 @@ impl Code {
         }
     }
 
-    /// The iMAX status number published for vendor software (see `imax-facts.md`):
-    /// 300 nothing was uploaded / no such file, 400 mailbox credentials failed, 401 M-ID
-    /// credentials failed (or the M-ID may not sign in), 403 not in the `imaxuser` group,
-    /// 405 retry later, 500 unavailable.
+    /// The iMAX status number published for vendor software (see `imax-facts.md`), the
+    /// nearest to what the person must do, because vendor software acts on the number:
+    /// 401 only for wrong M-ID credentials and what must look like them (a locked or
+    /// terminated M-ID, an expired password: the M-ID's password no longer opens it); 403 only
+    /// for being outside the `imaxuser` group (no iMAX role, the 24–48 hours, a coordinator
+    /// without the iMAX Coordinator action, an uncertified user whose roles HUD removes at the
+    /// deadline), which vendors read as "wait for the working group"; 400 the mailbox's
+    /// credentials, or a mailbox this M-ID may not open; 300 nothing was done, read the
+    /// sentence (the Rules of Behavior, which only the person can accept, on the web, R21);
+    /// 405 retry later; 500 unavailable.
     pub fn imax_status(self) -> u16 {
         match self {
             Code::AuthenticationFailed
             | Code::AccountLocked
             | Code::AccountTerminated
-            | Code::PasswordExpired
-            | Code::PasswordRejected => 401,
+            | Code::PasswordExpired => 401,
+            Code::PasswordRejected => 300,
             Code::MailboxAuthenticationFailed | Code::MailboxInactive => 400,
-            Code::NoImaxRole
-            | Code::NotInWorkingGroup
-            | Code::RulesOfBehaviorNotAccepted
-            | Code::NotRecertified
-            | Code::HudMailboxOnly
-            | Code::NotAffiliated
-            | Code::NotPermitted => 403,
+            Code::NoImaxRole | Code::NotInWorkingGroup | Code::NotRecertified => 403,
+            Code::HudMailboxOnly | Code::NotAffiliated => 400,
+            Code::RulesOfBehaviorNotAccepted | Code::NotPermitted => 300,
             Code::UnknownMessage
             | Code::UnknownRecipient
             | Code::ChecksumMismatch
@@ -145,7 +150,9 @@ impl Code {
             | Code::FileTooLarge
             | Code::MalformedRequest => 300,
             Code::RateLimited => 405,
-            Code::InvalidInput | Code::AlreadyExists | Code::NotFound => 300,
+            Code::InvalidInput | Code::AlreadyExists | Code::NotFound | Code::TrainingRequired => {
+                300
+            }
             Code::Unavailable | Code::StorageFull | Code::MailUnavailable => 500,
             Code::SessionEnded => 401,
             // iMAX 300: "nothing was uploaded".
@@ -174,7 +181,7 @@ impl Code {
                 "This M-ID is locked. A user asks a coordinator to unlock it; a coordinator asks the Help Desk."
             }
             Code::AccountTerminated => {
-                "This M-ID has been terminated after 90 days without use; only the Help Desk can restore it."
+                "This M-ID has been terminated after 90 days without use; only REAC-TAC (HUD's Technical Assistance Center) can restore it."
             }
             Code::PasswordExpired => {
                 "The M-ID's password has expired; change it (ChangePassword) before doing anything else."
@@ -185,10 +192,13 @@ impl Code {
                 "This M-ID is not yet in the iMAX working group for system-to-system transfers; this happens 24 to 48 hours after the iMAX role is granted."
             }
             Code::RulesOfBehaviorNotAccepted => {
-                "You have not accepted this year's TRACS Rules of Behavior; sign in to the gateway on the web and accept them before using iMAX."
+                "Your yearly TRACS Rules of Behavior are due (a year after you last accepted them, or never accepted): sign in to the gateway on the web and accept them; vendor software cannot accept them for you."
             }
             Code::NotRecertified => {
                 "This M-ID has not been recertified for this year's cycle; ask your coordinator to recertify it."
+            }
+            Code::TrainingRequired => {
+                "A user is certified only with Security Awareness Training completed within the last year; record the training (its date and certificate) first, then certify."
             }
             Code::UnknownMessage => "There is no such message in this mailbox.",
             Code::UnknownRecipient => "The recipient is not an iMAX ID this mailbox can send to.",

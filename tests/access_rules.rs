@@ -62,58 +62,6 @@ async fn r8_the_system_admits_to_the_working_group_a_day_after_the_imax_role() {
 }
 
 #[tokio::test]
-async fn r21_rules_of_behavior_are_accepted_once_a_calendar_year() {
-    // The months this test skips would leave Maple Court's mailbox unused long enough to go
-    // inactive (tested in resets.rs); here only the Rules of Behavior count.
-    let t = TestApp::start_with(|c| c.accounts.mailbox_inactive_days = 0).await;
-    t.clock.set(time::macros::datetime!(2026-12-20 10:00 UTC));
-    let pw = Secret::new("Year-End-Pass-2026");
-    // Created while the recertification window is open: certified before first use (R20).
-    let coordinator = t.admin.acting_as(COORDINATOR.0).await.expect("coordinator");
-    let mut p = person("M40002", pw.clone());
-    p.properties = vec!["800100001".into()];
-    coordinator.create_account(&p).await.expect("created");
-    coordinator
-        .grant("M40002", Right::Imax)
-        .await
-        .expect("granted");
-    coordinator.recertify("M40002").await.expect("recertified");
-    t.admin.admit("M40002").await.expect("admitted");
-    let who = ("M40002", "Year-End-Pass-2026");
-    let f = assert_fault(
-        &t.send(who, MAPLE, None, b"x").await,
-        "RulesOfBehaviorNotAccepted",
-    );
-    assert_eq!(f.status, 403);
-    assert!(
-        f.message.contains("sign in to the gateway on the web"),
-        "{}",
-        f.message
-    );
-    // Nothing else is allowed until then, but a password change is.
-    assert_fault(
-        &t.list(who, MAPLE, "broadcasts").await,
-        "RulesOfBehaviorNotAccepted",
-    );
-    t.admin
-        .accept_rules_of_behavior("M40002")
-        .await
-        .expect("accepted");
-    assert_ok(&t.send(who, MAPLE, None, b"x").await);
-    // A new year: due again at the first use.
-    t.clock.set(time::macros::datetime!(2027-01-02 08:00 UTC));
-    assert_fault(
-        &t.send(who, MAPLE, None, b"x").await,
-        "RulesOfBehaviorNotAccepted",
-    );
-    t.admin
-        .accept_rules_of_behavior("M40002")
-        .await
-        .expect("accepted");
-    assert_ok(&t.send(who, MAPLE, None, b"x").await);
-}
-
-#[tokio::test]
 async fn r5_r6_no_imax_role_is_refused_and_the_role_needs_no_property() {
     let t = TestApp::start().await;
     let pw = Secret::new("No-Role-Pass-77");

@@ -282,7 +282,10 @@ async fn r14_coordinator_unlocks_and_r24_help_desk_resets_a_mailbox_password() {
     b.fill("#title", "Property Manager").await;
     b.fill("#organization", "Maple Court Management LLC").await;
     b.fill("#firm_name", "Maple Court Apartments").await;
-    b.fill("#firm_address", "12 Maple Court").await;
+    b.fill("#letter_dated", "2026-03-01").await;
+    b.fill("#reference", "HD-2026-0007").await;
+    b.fill("#firm_address", "12 Maple Court, Springfield, MA 01101")
+        .await;
     b.fill("#email", "pat@maplecourt.example").await;
     b.fill("#pin", "4711").await;
     b.screenshot("14-helpdesk-reset").await;

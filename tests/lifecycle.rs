@@ -229,7 +229,7 @@ async fn r14_coordinators_unlock_their_users_and_the_help_desk_unlocks_coordinat
 }
 
 #[tokio::test]
-async fn r16_only_the_help_desk_restores_a_terminated_m_id() {
+async fn r16_only_reac_tac_restores_a_terminated_m_id() {
     let t = TestApp::start().await;
     t.days(90);
     assert_as_wrong_password(&t.send(SITE_USER, MAPLE, None, b"x").await);
@@ -237,9 +237,23 @@ async fn r16_only_the_help_desk_restores_a_terminated_m_id() {
         account_status(t.admin.store(), SITE_USER.0).await,
         AccountStatus::Terminated
     );
+    // Terminations go to REAC-TAC, not to the Multifamily Help Desk (R16).
     let help = t.admin.acting_as(HELP_DESK).await.expect("help desk");
-    // The coordinator, too, went 90 days without signing in; the Help Desk restores it first.
-    help.set_status(COORDINATOR.0, AccountStatus::Active)
+    forbidden(
+        help.set_status(SITE_USER.0, AccountStatus::Active).await,
+        "R16",
+    );
+    let staff = crate::access_rules::person("H10009", Secret::new("Reac-Tac-Pass-01"));
+    t.admin.create_account(&staff).await.expect("created");
+    t.admin
+        .set_reac_tac("H10009", true)
+        .await
+        .expect("REAC-TAC");
+    let reac_tac = t.admin.acting_as("H10009").await.expect("REAC-TAC");
+    // The coordinator, too, went 90 days without signing in; REAC-TAC restores it first.
+    assert_as_wrong_password(&t.send(COORDINATOR, MAPLE, None, b"x").await);
+    reac_tac
+        .set_status(COORDINATOR.0, AccountStatus::Active)
         .await
         .expect("restored");
     let coordinator = t.admin.acting_as(COORDINATOR.0).await.expect("coordinator");
@@ -249,13 +263,24 @@ async fn r16_only_the_help_desk_restores_a_terminated_m_id() {
             .await,
         "R16",
     );
-    help.set_status(SITE_USER.0, AccountStatus::Active)
+    // REAC-TAC restores, and does nothing else of HUD's.
+    reac_tac
+        .set_status(SITE_USER.0, AccountStatus::Active)
         .await
         .expect("restored");
+    forbidden(
+        reac_tac
+            .set_status(SITE_USER.0, AccountStatus::Terminated)
+            .await,
+        "HUD's",
+    );
     assert_fault(
         &t.send(SITE_USER, MAPLE, None, b"x").await,
         "PasswordExpired",
     );
+    // The operator ends it.
+    t.admin.set_reac_tac("H10009", false).await.expect("ended");
+    assert!(t.admin.acting_as("H10009").await.is_err());
 }
 
 #[tokio::test]
@@ -387,7 +412,9 @@ async fn r17_r18_after_the_deadline_uncertified_users_are_refused_and_flagged_ri
 
     // The window opens: the coordinator reviews, flags and recertifies (R18).
     t.clock.set(datetime!(2026-06-15 10:00 UTC));
+    crate::compliance::trained(&t, "M10080").await;
     coordinator.recertify("M10080").await.expect("recertified");
+    crate::compliance::trained(&t, "M10081").await;
     coordinator.recertify("M10081").await.expect("recertified");
     coordinator
         .flag_right("M10080", Right::Imax, true)
@@ -406,7 +433,7 @@ async fn r17_r18_after_the_deadline_uncertified_users_are_refused_and_flagged_ri
     }
 
     // The deadline passes.
-    t.clock.set(datetime!(2026-10-01 00:00 UTC));
+    t.clock.set(datetime!(2026-10-01 04:00 UTC)); // the end of 30 September in Washington (R17)
     let f = assert_fault(
         &t.send(SITE_USER, MAPLE, None, b"late").await,
         "NotRecertified",
@@ -453,6 +480,7 @@ async fn r17_r18_after_the_deadline_uncertified_users_are_refused_and_flagged_ri
     .expect("count");
     assert_eq!(by_system, 1);
     // A late recertification restores the user at once.
+    crate::compliance::trained(&t, SITE_USER.0).await;
     coordinator
         .recertify(SITE_USER.0)
         .await
@@ -471,6 +499,7 @@ async fn r20_a_user_created_in_the_window_is_certified_before_first_use() {
     let ca_coordinator = t.admin.acting_as(CA_USER.0).await.expect("coordinator");
     forbidden(ca_coordinator.recertify("M10090").await, "R3");
     let coordinator = t.admin.acting_as(COORDINATOR.0).await.expect("coordinator");
+    crate::compliance::trained(&t, "M10090").await;
     coordinator.recertify("M10090").await.expect("recertified");
     assert_ok(&t.send(who, MAPLE, None, b"x").await);
 }
@@ -572,6 +601,7 @@ async fn r7_coordinators_turn_on_their_own_tcc_and_tcr_and_never_a_users() {
     forbidden(me.assign_staff(NEW_HIRE.0).await, "TCC or TCR");
     // TCR opens the recertification steps, not unlocking.
     me.grant_own(Right::Tcr).await.expect("TCR on");
+    crate::compliance::trained(&t, SITE_USER.0).await;
     me.recertify(SITE_USER.0).await.expect("recertified");
     forbidden(
         me.set_status(SITE_USER.0, AccountStatus::Active).await,
@@ -688,6 +718,7 @@ async fn r19_certification_is_scoped_by_bpr_and_uncovered_assignments_lapse_at_t
     // assignment for removal (through its person page), and may not flag Riverside's.
     t.clock.set(datetime!(2026-06-15 10:00 UTC));
     for mid in ["M10090", "M10091"] {
+        crate::compliance::trained(&t, mid).await;
         maple.recertify(mid).await.expect("certified by Maple's");
     }
     for mid in ["M10090", "M10091"] {
@@ -731,7 +762,7 @@ async fn r19_certification_is_scoped_by_bpr_and_uncovered_assignments_lapse_at_t
     assert_eq!(assignments(&t, "M10090").await.len(), 3);
 
     // The deadline passes.
-    t.clock.set(datetime!(2026-10-01 00:00 UTC));
+    t.clock.set(datetime!(2026-10-01 04:00 UTC)); // the end of 30 September in Washington (R17)
     let other_node = t.admin.as_system();
     let (a, b) = tokio::join!(system.apply_deadlines(), other_node.apply_deadlines());
     let applied = (a.expect("applied"), b.expect("applied"));
@@ -756,6 +787,7 @@ async fn r19_certification_is_scoped_by_bpr_and_uncovered_assignments_lapse_at_t
             .await,
         "NotRecertified",
     );
+    crate::compliance::trained(&t, "M10092").await;
     maple.recertify("M10092").await.expect("late");
     // Riverside's coordinator no longer manages M10090 (R22).
     forbidden(riverside.recertify("M10090").await, "R22");
@@ -941,9 +973,12 @@ async fn r17_hud_staff_are_recertified_by_their_supervisor_in_their_own_window()
         assert_ok(&t.list(who, HUD, "receivedFromOthers").await);
     }
 
-    // Their deadline passes: C40001 is refused, C40002 loses the flagged role; industry users,
-    // whose deadline is 31 December, are not touched.
-    t.clock.set(datetime!(2026-12-06 00:00 UTC));
+    // Certified "through December 6" (R17): 23:59 on 6 December in Washington still works.
+    t.clock.set(datetime!(2026-12-07 04:59 UTC));
+    assert_ok(&t.list(staff("C40001"), HUD, "receivedFromOthers").await);
+    // Their deadline passes at the end of 6 December in Washington: C40001 is refused, C40002
+    // loses the flagged role; industry users, whose deadline is 31 December, are not touched.
+    t.clock.set(datetime!(2026-12-07 05:00 UTC));
     assert_ok(&t.list(HUD_STAFF, HUD, "receivedFromOthers").await);
     assert_fault(
         &t.list(staff("C40001"), HUD, "receivedFromOthers").await,

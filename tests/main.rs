@@ -11,6 +11,8 @@ mod audit_chain;
 mod backup;
 mod balancer;
 mod browser;
+mod compliance;
+mod compliance_binary;
 mod db_restart;
 mod docs;
 mod downloads;

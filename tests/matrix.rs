@@ -203,6 +203,8 @@ type AdminCell = (
 );
 
 const HELP_DESK: &str = "H10001";
+/// Made REAC-TAC staff by the cells that act as REAC-TAC (R16).
+const REAC_TAC: &str = "H10009";
 const OTHER_COORDINATOR: &str = "M20001";
 
 const ADMIN: [AdminCell; 14] = [
@@ -391,6 +393,8 @@ enum Acting {
     User,
     /// HUD's supervisor who certifies HUD_STAFF (internal recertification).
     Certifier,
+    /// REAC-TAC staff (R16), made by the operator.
+    ReacTac,
     System,
 }
 
@@ -417,6 +421,7 @@ fn expected_allowed(op: AdminOp, who: Who, acting: Acting) -> bool {
         }
         Who::TheUsersCoordinator | Who::Coordinator => coordinator,
         Who::Certifier => acting == Certifier,
+        Who::ReacTac => matches!(acting, Operator | ReacTac),
     }
 }
 
@@ -461,9 +466,10 @@ async fn perform(t: &TestApp, admin: &Admin, op: AdminOp) -> AdminResult<()> {
                 title: "Property Manager".into(),
                 organization: "Org".into(),
                 firm_name: "Firm".into(),
-                firm_address: "12 Maple Court".into(),
+                firm_address: "12 Maple Court, Springfield, MA 01101".into(),
                 email: "pat@maplecourt.example".into(),
                 pin: Secret::new("4711"),
+                channel: imax_gateway::admin::ResetChannel::new(Some("2026-01-05"), "HD-1"),
             };
             admin.reset_mailbox_password(MAPLE.0, &req).await.map(drop)
         }
@@ -506,6 +512,7 @@ async fn perform(t: &TestApp, admin: &Admin, op: AdminOp) -> AdminResult<()> {
             admin.demote("M10778").await
         }
         AdminOp::AddHelpDesk => admin.add_help_desk(NEW_HIRE.0).await,
+        AdminOp::SetReacTac => admin.set_reac_tac(NEW_HIRE.0, true).await,
         AdminOp::Admit => admin.admit(user).await,
         AdminOp::AcceptRulesOfBehavior => admin.accept_rules_of_behavior(user).await,
         AdminOp::GrantImaxRole => admin.grant(user, Right::Imax).await,
@@ -536,7 +543,11 @@ async fn perform(t: &TestApp, admin: &Admin, op: AdminOp) -> AdminResult<()> {
         AdminOp::ViewPerson => admin.view_person(user).await.map(drop),
         AdminOp::FlagRight => admin.flag_right(user, Right::Imax, true).await,
         AdminOp::AssignStaff => admin.assign_staff(user).await,
-        AdminOp::Recertify => admin.recertify(user).await.map(drop),
+        AdminOp::Recertify => {
+            crate::compliance::trained(t, user).await;
+            admin.recertify(user).await.map(drop)
+        }
+        AdminOp::RecordTraining => admin.record_training(user, "2026-01-05", "CAC-1").await,
         AdminOp::LastLoginReport => admin.last_login_report().await.map(drop),
         AdminOp::ImportRecertification => admin.record_imported_recertification(user).await,
         AdminOp::ApplyDeadlines => admin.apply_deadlines().await.map(drop),
@@ -559,6 +570,15 @@ async fn cell(op: AdminOp, who: Who, acting: Acting) -> Option<String> {
         Acting::OtherCoordinator => t.admin.acting_as(OTHER_COORDINATOR).await,
         Acting::User => t.admin.acting_as(SITE_USER.0).await,
         Acting::Certifier => t.admin.acting_as(SUPERVISOR.0).await,
+        Acting::ReacTac => {
+            let staff = crate::access_rules::person(REAC_TAC, Secret::new("Reac-Tac-Pass-01"));
+            t.admin.create_account(&staff).await.expect("created");
+            t.admin
+                .set_reac_tac(REAC_TAC, true)
+                .await
+                .expect("REAC-TAC");
+            t.admin.acting_as(REAC_TAC).await
+        }
     };
     let outcome = match admin {
         Ok(admin) => perform(&t, &admin, op).await,
@@ -586,6 +606,7 @@ async fn every_rule_of_the_permission_table_holds_for_every_kind_of_actor() {
         Acting::OtherCoordinator,
         Acting::User,
         Acting::Certifier,
+        Acting::ReacTac,
         Acting::System,
     ];
     let cells: Vec<(AdminOp, Who, Acting)> = RULES

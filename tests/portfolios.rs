@@ -160,6 +160,8 @@ async fn the_abc_service_bureau_example_over_a_year() {
             .await
             .expect("R5: the iMAX role");
         ready(hud, mid, &[]).await;
+        // New-user step 1 (Q24): trained before anyone certifies them (R20).
+        crate::compliance::trained(&t, mid).await;
     }
     // ABC's mailbox opens to its staff and coordinator, not to Alpha's coordinator (R6).
     assert_eq!(opens(&t, "M49101", ABC_MAILBOX).await, Ok(()));
@@ -245,7 +247,7 @@ async fn the_abc_service_bureau_example_over_a_year() {
         .list(staff("M49103"), ("TRACM43001", &pw), "receivedFromOthers")
         .await;
     let f = assert_fault(&r, "NotAffiliated");
-    assert_eq!(f.status, 403);
+    assert_eq!(f.status, 400);
     assert!(f.message.contains("coordinator"), "{}", f.message);
 
     // The window opens (R17). Q25: Alpha's second coordinator with the same BPRs certifies

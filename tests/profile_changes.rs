@@ -290,9 +290,10 @@ async fn r23_a_change_with_the_password_warns_the_old_addresses_and_the_help_des
                 title: "Property Manager".into(),
                 organization: "Maple Court Management LLC".into(),
                 firm_name: "Maple Court Apartments".into(),
-                firm_address: "12 Maple Court".into(),
+                firm_address: "12 Maple Court, Springfield, MA 01101".into(),
                 email: ATTACKER.into(),
                 pin: Secret::new("9999"),
+                channel: imax_gateway::admin::ResetChannel::new(None, "HD-EMAIL-1"),
             },
         )
         .await

@@ -130,7 +130,7 @@ pub fn profile() -> ProfileInput {
 }
 
 /// The Help Desk, after it set Maple Court's profile ([`profile`]).
-async fn help_desk_with_profile(t: &TestApp) -> imax_gateway::admin::Admin {
+pub async fn help_desk_with_profile(t: &TestApp) -> imax_gateway::admin::Admin {
     let help = t.admin.acting_as("H10001").await.expect("help desk");
     help.set_mailbox_profile(MAPLE.0, &profile())
         .await
@@ -138,15 +138,16 @@ async fn help_desk_with_profile(t: &TestApp) -> imax_gateway::admin::Admin {
     help
 }
 
-fn request() -> ResetRequest {
+pub fn request() -> ResetRequest {
     ResetRequest {
         name: "pat  manager".into(),
         title: "Property Manager".into(),
         organization: "Maple Court Management, LLC".into(),
         firm_name: "Maple Court Apartments".into(),
-        firm_address: "12 Maple Court".into(),
+        firm_address: "12 Maple Court, Springfield, MA 01101".into(),
         email: "PAT@maplecourt.example".into(),
         pin: Secret::new("4711"),
+        channel: imax_gateway::admin::ResetChannel::new(Some("2026-03-01"), "HD-2026-0007"),
     }
 }
 
@@ -191,6 +192,7 @@ async fn r24_help_desk_reset_checks_the_profile_and_mails_the_new_password() {
     let mut wrong = request();
     wrong.firm_address = "99 Elsewhere Road".into();
     assert!(help.reset_mailbox_password(MAPLE.0, &wrong).await.is_err());
+
     assert!(
         mails(&smtp.maildir).is_empty(),
         "nothing is mailed on a mismatch"
@@ -450,6 +452,8 @@ async fn a_mailbox_holder_keeps_its_profile_and_resets_check_against_it() {
         name: "Robin Keeper".into(),
         title: "Site Manager".into(),
         email: "robin@maplecourt.example".into(),
+        // The whole address as the holder last saved it (R24).
+        firm_address: "12 Maple Court, Springfield, MA 01101-2345".into(),
         ..request()
     };
     assert_eq!(

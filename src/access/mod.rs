@@ -16,20 +16,23 @@
 //!    a person who signs in but leaves iMAX unused is locked out of iMAX, not terminated;
 //! 3. password older than `password_max_age_days` (R15) → `PasswordExpired`, except for
 //!    `ChangePassword` and the browser's `SignIn` (which leads to the change);
-//! 4. Rules of Behavior not accepted this calendar year (R21) → `RulesOfBehaviorNotAccepted`,
-//!    except for `AcceptRules` itself; `Administer` (coordinator and Help Desk pages) needs
+//! 4. Rules of Behavior never accepted, or past the person's own yearly due day (R21,
+//!    `rules_of_behavior`) → `RulesOfBehaviorNotAccepted`, except for `AcceptRules` itself; `Administer` (coordinator and Help Desk pages) needs
 //!    nothing more;
 //! 5. a user without the recertification the cycle requires (R17, R20) → `NotRecertified`;
 //!    rights flagged for removal (R18) count as removed once the deadline has passed;
 //! 6. no iMAX role (R5, R6) → `NoImaxRole`;
 //! 7. system-to-system only: not in the working group (R8) → `NotInWorkingGroup`: admitted by the
-//!    Help Desk, or automatically `working_group_delay_hours` after the iMAX role was granted.
+//!    Help Desk, or automatically `working_group_delay_hours` after the iMAX role was granted;
+//!    a coordinator without the iMAX Coordinator action is never in it (R5, strict).
 
 mod cache;
+mod rules_of_behavior;
 mod throttle;
 mod turns;
 
 pub use cache::CredentialCache;
+pub use rules_of_behavior::{notices, RulesOfBehavior, RULES_OF_BEHAVIOR_VERSION};
 pub use throttle::Throttle;
 pub use turns::Turns;
 
@@ -147,7 +150,7 @@ pub fn decide(
 ) -> Decision {
     // A lock for failed sign-ins whose time has run out is over (R14's timed lock).
     let status = account.status_at(now);
-    // R16: termination is the strongest state; only the Help Desk restores it.
+    // R16: termination is the strongest state; only REAC-TAC restores it.
     if status == AccountStatus::Terminated {
         return Decision::refuse(Code::AccountTerminated);
     }
@@ -181,8 +184,8 @@ pub fn decide(
     if op == Operation::AcceptRules {
         return Decision::allow();
     }
-    // R21: once a year, the first time the person opens iMAX/TRACS that year.
-    if rules_of_behavior_due(account, now) {
+    // R21: once a year, a year after the person's own last acceptance.
+    if RulesOfBehavior::of(account, policy, now).is_due() {
         return Decision::refuse(Code::RulesOfBehaviorNotAccepted);
     }
     if op == Operation::Administer {
@@ -209,19 +212,16 @@ pub fn decide(
     if !account.rights.imax || removed(Right::Imax) {
         return Decision::refuse(Code::NoImaxRole);
     }
-    // R8: the working group gates the system-to-system door only.
-    if door == Door::SystemToSystem && !in_working_group(account, policy, now) {
+    // R8: the working group gates the system-to-system door only. R5 (strict): a coordinator
+    // is in it only with the iMAX Coordinator action as well as the iMAX role.
+    let coordinator_without_action = account.kind == AccountKind::Coordinator
+        && (!account.rights.imax_coordinator || removed(Right::ImaxCoordinator));
+    if door == Door::SystemToSystem
+        && (coordinator_without_action || !in_working_group(account, policy, now))
+    {
         return Decision::refuse(Code::NotInWorkingGroup);
     }
     Decision::allow()
-}
-
-/// R21: the Rules of Behavior are due when never accepted, or last accepted in an earlier
-/// calendar year.
-pub fn rules_of_behavior_due(account: &Account, now: OffsetDateTime) -> bool {
-    account
-        .rob_accepted_at
-        .is_none_or(|t| t.year() < now.year())
 }
 
 /// R8: admitted by the Help Desk, or by the system once the delay after the iMAX role passed.
@@ -235,15 +235,15 @@ pub fn in_working_group(account: &Account, policy: &AccountPolicy, now: OffsetDa
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::directory::{AccountKind, MId, Rights};
 
-    fn t0() -> OffsetDateTime {
+    pub(super) fn t0() -> OffsetDateTime {
         time::macros::datetime!(2026-01-15 12:00 UTC)
     }
 
-    fn able() -> Account {
+    pub(super) fn able() -> Account {
         Account {
             id: 1,
             mid: MId::parse("M10001").expect("mid"),
@@ -275,7 +275,7 @@ mod tests {
         }
     }
 
-    fn s2s(a: &Account, op: Operation, now: OffsetDateTime) -> Decision {
+    pub(super) fn s2s(a: &Account, op: Operation, now: OffsetDateTime) -> Decision {
         decide(a, Door::SystemToSystem, op, &AccountPolicy::default(), now)
     }
 
@@ -373,9 +373,8 @@ mod tests {
             web(&a, Operation::Administer, later),
             Err(Code::PasswordExpired)
         );
-        // R21: with a current password, the rules come before anything else of the year.
-        a.password_changed_at = later;
-        let next_year = time::macros::datetime!(2027-01-02 09:00 UTC);
+        // R21: with a current password, the rules come first once a year after the last acceptance.
+        let next_year = time::macros::datetime!(2027-01-16 09:00 UTC);
         a.last_activity_at = Some(next_year);
         a.last_signin_at = Some(next_year);
         a.password_changed_at = next_year;
@@ -447,19 +446,5 @@ mod tests {
         let before = s2s(&a, Operation::SendFile, day - Duration::seconds(1));
         assert_eq!(before.verdict, Err(Code::NotInWorkingGroup));
         assert_eq!(s2s(&a, Operation::SendFile, day).verdict, Ok(()));
-    }
-
-    #[test]
-    fn r21_rules_of_behavior_once_per_calendar_year() {
-        let mut a = able();
-        a.rob_accepted_at = None;
-        let due = Err(Code::RulesOfBehaviorNotAccepted);
-        assert_eq!(s2s(&a, Operation::SendFile, t0()).verdict, due);
-        let change = s2s(&a, Operation::ChangePassword, t0());
-        assert_eq!(change.verdict, Ok(()), "a password change comes first");
-        a.rob_accepted_at = Some(time::macros::datetime!(2025-12-31 23:00 UTC));
-        assert_eq!(s2s(&a, Operation::SendFile, t0()).verdict, due);
-        a.rob_accepted_at = Some(time::macros::datetime!(2026-01-01 00:00 UTC));
-        assert_eq!(s2s(&a, Operation::SendFile, t0()).verdict, Ok(()));
     }
 }

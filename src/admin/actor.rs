@@ -2,8 +2,9 @@
 //!
 //! * the **operator** of the installation at the command line (no `--as`): HUD's own
 //!   administration, allowed everything;
-//! * **Help Desk** staff (HUD, R4, R14, R16, R24): provisioning, unlocking coordinators,
-//!   restoring terminated M-IDs, working-group admissions, broadcasts;
+//! * **Help Desk** staff (HUD, R4, R14, R24): provisioning, unlocking coordinators,
+//!   working-group admissions, mailbox password resets, broadcasts;
+//! * **REAC-TAC** staff (HUD, R16): restoring terminated M-IDs, and nothing else;
 //! * a **coordinator** (R3, R14): its own users, for properties it has a BPR with;
 //! * a **certifier** of HUD's own staff (a supervisor, OTC or COR the Help Desk designated):
 //!   the internal recertification of the H-IDs and C-IDs it took on;
@@ -21,6 +22,8 @@ use crate::gateway::{Authorized, Caller};
 pub enum Actor {
     Operator,
     HelpDesk(MId),
+    /// R16: restores terminated M-IDs; not HUD's administration otherwise.
+    ReacTac(MId),
     Coordinator {
         id: i64,
         mid: MId,
@@ -38,7 +41,7 @@ impl Actor {
     pub fn name(&self) -> String {
         match self {
             Actor::Operator => "admin".into(),
-            Actor::HelpDesk(mid) => mid.to_string(),
+            Actor::HelpDesk(mid) | Actor::ReacTac(mid) => mid.to_string(),
             Actor::Coordinator { mid, .. } | Actor::Certifier { mid, .. } => mid.to_string(),
             Actor::System => "system".into(),
         }
@@ -97,6 +100,8 @@ impl Admin {
         }
         let actor = if self.store.operators().is_help_desk(account.id).await? {
             Actor::HelpDesk(mid)
+        } else if self.store.reac_tac().is_staff(account.id).await? {
+            Actor::ReacTac(mid)
         } else if account.affiliation.is_hud()
             && self.store.internal().is_certifier(account.id).await?
         {
@@ -111,7 +116,7 @@ impl Admin {
             }
         } else {
             return Err(forbidden(format!(
-                "{mid} is neither a coordinator, a certifier of HUD's staff nor Help Desk staff, so it may not administer accounts."
+                "{mid} is neither a coordinator, a certifier of HUD's staff, Help Desk nor REAC-TAC staff, so it may not administer accounts."
             )));
         };
         Ok(Admin {

@@ -58,7 +58,10 @@ impl Admin {
         self.permit(AdminOp::SetMailboxPassword)?;
         let id = Self::imax_id(imax_id)?;
         let m = self.mailbox(&id).await?;
-        let audit = self.entry("SetMailboxPassword").mailbox(id.as_str());
+        let audit = self
+            .entry("SetMailboxPassword")
+            .mailbox(id.as_str())
+            .detail("set directly by the operator, not a validated Help Desk reset (R24)");
         self.store
             .mailboxes()
             .set_password(m.id, &self.hash(password).await?, self.now(), &audit)

@@ -23,9 +23,11 @@ mod organizations;
 mod people;
 mod permissions;
 mod portfolio;
+mod reac_tac;
 mod recertification;
 mod resets;
 mod rights;
+mod training;
 mod views;
 
 pub use crate::store::mailboxes::MailboxState;
@@ -36,7 +38,8 @@ pub use internal::StaffLine;
 pub use people::{NewPerson, MAX_COORDINATORS};
 pub use permissions::{AdminOp, Who, RULES};
 pub use portfolio::{FoundPerson, PortfolioLine};
-pub use resets::{ProfileInput, ResetRequest, RESET_FAILURE_LIMIT};
+pub use resets::{ProfileInput, ResetChannel, ResetRequest, RESET_FAILURE_LIMIT};
+pub use training::{ComplianceLine, RulesOfBehaviorRecord};
 pub use views::{status_text, PersonView, PropertyChoice, ReportLine};
 
 use crate::audit::AuditEntry;

@@ -308,12 +308,13 @@ impl Admin {
     /// Unlocks, locks, terminates or restores an M-ID.
     ///
     /// R14: a coordinator unlocks (and may lock) its own users; a locked coordinator is
-    /// unlocked by the Help Desk. R16: only the Help Desk terminates or restores.
+    /// unlocked by the Help Desk. R16: the Help Desk terminates; REAC-TAC restores.
     pub async fn set_status(&self, mid: &str, status: AccountStatus) -> AdminResult<()> {
         let account = self.subject(mid).await?;
         let terminal =
             account.status == AccountStatus::Terminated || status == AccountStatus::Terminated;
-        if terminal && !self.actor.is_hud() {
+        let reac_tac = matches!(self.actor, super::Actor::ReacTac(_));
+        if terminal && !self.actor.is_hud() && !reac_tac {
             return Err(forbidden(format!(
                 "{} may not terminate or restore {}: only the Help Desk does (R16).",
                 self.actor.name(),

@@ -30,6 +30,8 @@ pub enum Who {
     Coordinator,
     /// A certifier of HUD's own staff (a supervisor, OTC or COR), about the staff it took on.
     Certifier,
+    /// REAC-TAC staff or the operator (R16).
+    ReacTac,
 }
 
 /// The operations and the rule of each, from one list: an operation cannot exist without its
@@ -49,7 +51,9 @@ macro_rules! operations {
 
 operations! {
     CreateMailbox => Hud,
-    SetMailboxPassword => Hud,
+    /// R24: the Help Desk resets a mailbox password only through the profile's validation
+    /// (`ResetMailboxPassword`); the operator's direct set stays, audited as such.
+    SetMailboxPassword => Operator,
     SetMailboxSender => Hud,
     SetAcceptsAttachments => Hud,
     /// R23, R24: mailbox profiles and the resets validated against them.
@@ -94,9 +98,11 @@ operations! {
     /// R14: coordinators lock and unlock their users.
     Lock => HudOrTheUsersCoordinator,
     Unlock => HudOrTheUsersCoordinator,
-    /// R16: only the Help Desk terminates or restores.
+    /// R16: the Help Desk terminates; only REAC-TAC (or the operator) restores.
     Terminate => Hud,
-    Restore => Hud,
+    Restore => ReacTac,
+    /// R16: the operator makes REAC-TAC staff.
+    SetReacTac => Operator,
     /// R22.
     AssignProperty => HudOrTheUsersCoordinator,
     ViewPerson => HudOrTheUsersCoordinator,
@@ -104,6 +110,8 @@ operations! {
     FlagRight => HudOrTheUsersCoordinator,
     AssignStaff => Coordinator,
     Recertify => TheUsersCoordinator,
+    /// Q24: a coordinator records its users' Security Awareness Training (HUD may too).
+    RecordTraining => HudOrTheUsersCoordinator,
     LastLoginReport => Coordinator,
     ImportRecertification => Operator,
     ApplyDeadlines => OperatorOrSystem,
@@ -152,6 +160,7 @@ impl Who {
                 matches!(actor, Actor::Coordinator { .. })
             }
             Who::Certifier => matches!(actor, Actor::Certifier { .. }),
+            Who::ReacTac => matches!(actor, Actor::Operator | Actor::ReacTac(_)),
         }
     }
 
@@ -170,6 +179,9 @@ impl Who {
             ),
             Who::TheUsersCoordinator | Who::Coordinator => format!(
                 "{name} may not do this: it is a coordinator's step (at the command line, give --as with the coordinator's M-ID)."
+            ),
+            Who::ReacTac => format!(
+                "{name} may not do this: terminated M-IDs are restored by REAC-TAC, not the Multifamily Help Desk (R16)."
             ),
             Who::Certifier => format!(
                 "{name} may not do this: it is the step of a certifier of HUD's staff, a supervisor, OTC or COR the Help Desk designated (at the command line, give --as with its H-ID)."

@@ -105,6 +105,17 @@ impl Admin {
             )));
         }
         self.permit_on(AdminOp::Recertify, &user).await?;
+        let cycle = self
+            .config
+            .accounts
+            .recertification_window()
+            .cycle_of(self.now());
+        // Already certified by this coordinator for the cycle (taking the user on certifies
+        // at once, R20): nothing new is certified, so nothing more is asked.
+        if self.store.certifications().certifiers_for(user.id, cycle).await?.contains(&id) {
+            return Ok(cycle);
+        }
+        self.require_training(&user).await?; // R20, Q24
         let store = &self.store;
         let (covers, assigned) = self.coverage(id, user.id).await?;
         if covers == 0 {
@@ -114,7 +125,6 @@ impl Admin {
             )));
         }
         let now = self.now();
-        let cycle = self.config.accounts.recertification_window().cycle_of(now);
         let audit = self.entry("Recertify").detail(format!(
             "mid={} cycle={cycle} before={:?} after={cycle} covers {covers} of {assigned} assigned properties and organizations",
             user.mid,

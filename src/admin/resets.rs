@@ -29,6 +29,63 @@ pub struct ResetRequest {
     pub firm_address: String,
     pub email: String,
     pub pin: Secret,
+    /// How the request came (R24): recorded with the reset, whatever its outcome.
+    pub channel: ResetChannel,
+}
+
+/// How a reset request reached the Help Desk (R24): a letter on company letterhead, with its
+/// date and the Help Desk's reference, or an email to the TRACS address, with its reference.
+/// Never a telephone call: the request must be on record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResetChannel {
+    Letter { dated: String, reference: String },
+    Email { reference: String },
+}
+
+impl ResetChannel {
+    /// A letter dated `dated` (`YYYY-MM-DD`), or (no date) an email; both with a reference.
+    pub fn new(letter_dated: Option<&str>, reference: &str) -> Self {
+        let reference = reference.trim().to_string();
+        match letter_dated {
+            Some(d) => ResetChannel::Letter {
+                dated: d.trim().to_string(),
+                reference,
+            },
+            None => ResetChannel::Email { reference },
+        }
+    }
+
+    /// The record's words: `letter dated 2027-11-02, reference HD-1`.
+    pub fn describe(&self) -> String {
+        match self {
+            ResetChannel::Letter { dated, reference } => {
+                format!("letter on company letterhead dated {dated}, reference {reference}")
+            }
+            ResetChannel::Email { reference } => {
+                format!("email to the TRACS address, reference {reference}")
+            }
+        }
+    }
+
+    /// Refuses a channel without a reference, or a letter without a valid, past date.
+    fn check(&self, now: time::OffsetDateTime) -> AdminResult<()> {
+        let reference = match self {
+            ResetChannel::Letter { reference, .. } | ResetChannel::Email { reference } => reference,
+        };
+        if reference.is_empty() || reference.len() > 100 {
+            return Err(invalid(
+                "a reset request needs the reference of its letter or email (1 to 100 characters), for the record (R24)",
+            ));
+        }
+        if let ResetChannel::Letter { dated, .. } = self {
+            let ok = crate::calendar::parse_iso_date(dated)
+                .is_some_and(|d| d <= crate::calendar::day_in_washington(now));
+            if !ok {
+                return Err(invalid("the letter's date is a past day as YYYY-MM-DD"));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A profile as entered, with PINs in clear (hashed before storing).
@@ -48,6 +105,18 @@ fn norm(s: &str) -> String {
         .collect::<Vec<_>>()
         .join(" ")
         .to_lowercase()
+}
+
+/// R24: the firm's whole address as the profile holds it (street lines, city, state or
+/// territory, ZIP or foreign postal code), compared whole after normalising, never by prefix:
+/// the street line alone no longer matches.
+fn whole_address(p: &crate::store::profiles::Profile) -> String {
+    [&p.street1, &p.street2, &p.city, &p.state, &p.postal_code]
+        .iter()
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn same(a: &str, b: &str) -> bool {
@@ -199,9 +268,13 @@ impl Admin {
             ))
         })?;
         let now = self.now();
+        req.channel.check(now)?;
+        let channel = req.channel.describe();
         let entry = self.entry("ResetMailboxPassword").mailbox(id.as_str());
         if let Some(until) = frozen.filter(|u| *u > now) {
-            let audit = entry.outcome("ResetsFrozen");
+            let audit = entry
+                .outcome("ResetsFrozen")
+                .detail(format!("channel={channel}"));
             store.accounts().record(&audit).await?;
             return Err(forbidden(format!(
                 "Password resets of {id} are frozen after {RESET_FAILURE_LIMIT} mismatches until {}.",
@@ -211,7 +284,7 @@ impl Admin {
         let firm = same(&req.title, &profile.title)
             && same(&req.organization, &profile.organization)
             && same(&req.firm_name, &profile.firm_name)
-            && same(&req.firm_address, &profile.street1);
+            && same(&req.firm_address, &whole_address(&profile));
         let secondary_name = format!("{} {}", profile.secondary_first, profile.secondary_last);
         let pin = req.pin.clone();
         let (primary_pin, secondary_pin) =
@@ -242,7 +315,7 @@ impl Admin {
         let Some(to) = contact else {
             let audit = entry
                 .outcome("ResetMismatch")
-                .detail(format!("requester={}", req.name));
+                .detail(format!("requester={} channel={channel}", req.name));
             store
                 .profiles()
                 .count_failure(m.id, RESET_FAILURE_LIMIT, now + RESET_FREEZE, &audit)
@@ -280,7 +353,7 @@ impl Admin {
             None => String::new(),
         };
         let audit = entry.detail(format!(
-            "requester={} mailed_to={to}{reactivated}",
+            "requester={} channel={channel} mailed_to={to}{reactivated}",
             req.name
         ));
         store

@@ -65,8 +65,12 @@ fn print_reply(r: &Reply) -> Result<(), String> {
         return Err(format!("{} ({}): {}", f.code, f.status, f.message));
     }
     println!("status {}", r.status);
+    // R21: what the person must do soon, on lines of their own.
+    for n in r.all("notice") {
+        println!("notice: {n}");
+    }
     for (k, v) in &r.fields {
-        if k != "status" && k != "content" {
+        if k != "status" && k != "content" && k != "notice" {
             println!("  {k}: {v}");
         }
     }

@@ -45,6 +45,9 @@ pub struct AccountPolicy {
     /// OTC or COR in a window of their own (MM-DD dates).
     pub internal_recertification_opens: String,
     pub internal_recertification_deadline: String,
+    /// Days before a person's Rules of Behavior fall due from which every answer, on both
+    /// doors, carries a notice of the due date (R21).
+    pub rules_of_behavior_notice_days: i64,
 }
 
 impl Default for AccountPolicy {
@@ -70,7 +73,8 @@ impl Default for AccountPolicy {
             recertification_opens: "09-01".into(),
             recertification_deadline: "12-31".into(),
             internal_recertification_opens: "11-01".into(),
-            internal_recertification_deadline: "12-05".into(),
+            internal_recertification_deadline: "12-06".into(),
+            rules_of_behavior_notice_days: 30,
         }
     }
 }
@@ -94,7 +98,7 @@ impl AccountPolicy {
         )
         .unwrap_or(crate::calendar::Window {
             opens: (time::Month::November, 1),
-            deadline: (time::Month::December, 5),
+            deadline: (time::Month::December, 6),
         })
     }
 

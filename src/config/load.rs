@@ -128,6 +128,9 @@ impl Config {
         if a.familiar_days < 1 || a.mailbox_freeze_mids == 0 {
             return bad("accounts.familiar_days and mailbox_freeze_mids must be at least 1");
         }
+        if !(0..=365).contains(&a.rules_of_behavior_notice_days) {
+            return bad("accounts.rules_of_behavior_notice_days is between 0 and 365");
+        }
         if a.password_min_length < 8 {
             return bad("accounts.password_min_length must be at least 8");
         }

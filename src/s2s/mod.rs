@@ -17,6 +17,7 @@ pub mod envelope;
 mod framing;
 mod mtom;
 pub mod multipart;
+mod notice;
 mod operations;
 pub mod reply;
 pub mod scan;
@@ -233,8 +234,9 @@ async fn dispatch(
         gw,
         caller,
         person: &person,
+        notices: Default::default(),
     };
-    match request {
+    let answer = match request {
         Request::SendFile {
             mailbox,
             to,
@@ -280,7 +282,8 @@ async fn dispatch(
             message_id,
         } => call.ack_message(&mailbox, &message_id).await,
         Request::ChangePassword { new_password } => call.change_password(new_password).await,
-    }
+    }?;
+    Ok(call.notices.attach(answer)) // R21: the notices after the status
 }
 
 /// Checks the credentials that precede the content (R9, R10): the mailbox session the

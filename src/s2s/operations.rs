@@ -16,14 +16,19 @@ pub(super) struct Call<'a> {
     pub gw: &'a Gateway,
     pub caller: Caller,
     pub person: &'a Credentials,
+    /// What the answer must carry beside its result (R21).
+    pub notices: super::notice::Notices,
 }
 
 impl Call<'_> {
     /// The person, authorized for `op`, acting for `mailbox`.
     async fn open(&self, op: Operation, mailbox: &Credentials) -> Result<MailboxSession, Refusal> {
-        self.gw
+        let session = self
+            .gw
             .authorize_mailbox(self.caller, self.person, op, mailbox)
-            .await
+            .await?;
+        self.notices.note(self.gw, session.authorized().account());
+        Ok(session)
     }
 
     /// `SendFile`: the content was staged while it arrived (`upload`, opened once the
@@ -35,7 +40,10 @@ impl Call<'_> {
         upload: Option<(Upload, MailboxSession)>,
     ) -> Result<Response, Refusal> {
         let (staged, session) = match upload {
-            Some(u) => u,
+            Some(u) => {
+                self.notices.note(self.gw, u.1.authorized().account());
+                u
+            }
             None => {
                 let session = self.open(Operation::SendFile, mailbox).await?;
                 (self.gw.stage_body()?, session)
@@ -114,6 +122,7 @@ impl Call<'_> {
             .gw
             .authorize(self.caller, self.person, Operation::ChangePassword)
             .await?;
+        self.notices.note(self.gw, auth.account());
         self.gw
             .change_password(auth, &self.person.password, new_password)
             .await?;

@@ -56,6 +56,7 @@ macro_rules! schema {
             "0017_smart_lockout",
             "0018_profile_changes",
             "0019_organizations",
+            "0020_compliance",
         )
     };
 }
@@ -66,7 +67,7 @@ type Files = &'static [(&'static str, &'static str)];
 const SQLITE: Files = schema!("sqlite");
 const POSTGRES: Files = schema!("postgres");
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 19;
+pub const SCHEMA_VERSION: i64 = 20;
 
 /// For each version that older binaries may keep running on, the oldest such binary's schema
 /// version. A version not listed is compatible with its own binaries only. Version 10 adds
@@ -86,7 +87,9 @@ pub const SCHEMA_VERSION: i64 = 19;
 /// (`0018_profile_changes`) adds nullable columns version 17 builds neither write nor read
 /// (their profile saves leave the last change as it was). Version 19 (`0019_organizations`) is
 /// not listed: older builds would create properties without an owner and mailboxes without an
-/// organization, and open a property's mailbox to M-IDs not affiliated with it (R6).
+/// organization, and open a property's mailbox to M-IDs not affiliated with it (R6). Version
+/// 20 (`0020_compliance`) is not listed: older builds would let the Help Desk restore M-IDs (R16's REAC-TAC) and certify
+/// users without training (R20).
 const COMPATIBLE_BACK_TO: &[(i64, i64)] = &[
     (10, 9),
     (11, 9),

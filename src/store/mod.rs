@@ -29,9 +29,11 @@ mod migrate;
 pub mod operators;
 pub mod organizations;
 pub mod profiles;
+pub mod reac_tac;
 pub mod reconnect;
 pub mod sessions;
 pub mod throttle;
+pub mod training;
 
 pub use bodies::{BodyReader, BodyStore, SealedBody, StagedBody};
 pub use committer::{CommitError, Committer, Effect, NewMessage};
@@ -199,6 +201,13 @@ impl Store {
     /// Coordinators, Help Desk staff and what they manage.
     pub fn operators(&self) -> operators::Operators<'_> {
         operators::Operators::new(&self.pool, &self.committer)
+    }
+    /// REAC-TAC staff (R16) and training records (Q24): the compliance records.
+    pub fn reac_tac(&self) -> reac_tac::ReacTac<'_> {
+        reac_tac::ReacTac::new(&self.pool, &self.committer)
+    }
+    pub fn training(&self) -> training::Training<'_> {
+        training::Training::new(&self.pool, &self.committer)
     }
     /// Mailbox profiles (R23) and reset attempts.
     pub fn profiles(&self) -> profiles::Profiles<'_> {

@@ -265,7 +265,7 @@ async fn rules_page(web: &Web, s: &super::Session, errors: FieldErrors) -> Page 
     let chrome = web.chrome(s, &auth, "TRACS Rules of Behavior").await;
     Ok(render(&RulesPage {
         chrome,
-        year: web.gw.clock().now().year(),
+        year: crate::calendar::day_in_washington(web.gw.clock().now()).year(),
         errors,
     }))
 }
@@ -410,7 +410,8 @@ async fn forgot_password(State(web): State<Web>, ctx: Ctx) -> Response {
         chrome,
         vec![
             "A TRACSMail (iMAX ID) password is reset only by the Help Desk.".into(),
-            "Call the Help Desk with the mailbox's iMAX ID. They will ask for the contact details in the mailbox's profile (name, title, organization, firm name and address, email) and its PIN, and mail a new password to the profile's email address only.".into(),
+            "Send the request in writing: a letter on your company's letterhead, signed and dated, or an email to the TRACS address. Give the mailbox's iMAX ID and the contact details exactly as in its profile: your name, title, organization, firm name, the firm's whole address (street, city, state or territory, ZIP or postal code) and email, with the profile's PIN.".into(),
+            "The Help Desk records the letter's date and reference, checks every detail against the profile, and mails a new password to the profile's email address only. A telephone call is not enough.".into(),
             "Your own M-ID's password is a different one: your coordinator resets it for you.".into(),
         ],
         "/home",

@@ -6,7 +6,7 @@ use super::coordinator::Done;
 use super::{
     render, see_other, status_of, when, Checked, Chrome, OrPage, Page, Session, Signed, Web,
 };
-use crate::admin::{Admin, MailboxState, ResetRequest};
+use crate::admin::{Admin, MailboxState, ResetChannel, ResetRequest};
 use crate::directory::password::Secret;
 use crate::directory::ImaxId;
 use crate::error::{Code, Refusal};
@@ -117,6 +117,13 @@ struct ResetForm {
     firm_name: String,
     firm_address: String,
     email: String,
+    /// R24: how the request came: `letter` (with its date) or `email`; and its reference.
+    #[serde(default)]
+    channel: String,
+    #[serde(default)]
+    letter_dated: String,
+    #[serde(default)]
+    reference: String,
 }
 
 #[derive(Template)]
@@ -205,9 +212,13 @@ async fn reset(
         firm_address: c.firm_address.clone(),
         email: c.email.clone(),
         pin: f.pin,
+        channel: ResetChannel::new(
+            (c.channel != "email").then_some(c.letter_dated.as_str()),
+            &c.reference,
+        ),
     };
     match admin.reset_mailbox_password(&imax_id, &req).await {
-        Ok(_) => Ok(see_other("/helpdesk?done=reset")),
+        Ok(_) => Ok(see_other("/helpdesk?done=reset")), // the channel is in the audit record
         // The form again, filled in as it was (never the PIN), with the refusal above it.
         Err(e) => {
             chrome.error = Some(e.message());

@@ -17,10 +17,12 @@
 
 mod account;
 mod certifier;
+mod compliance;
 mod coordinator;
 mod extract;
 mod helpdesk;
 mod mailbox;
+mod rules_record;
 pub mod session;
 
 use crate::access::Operation;
@@ -74,6 +76,8 @@ pub fn routes(web: Web) -> Router<Gateway> {
         .merge(coordinator::routes())
         .merge(certifier::routes())
         .merge(helpdesk::routes())
+        .merge(rules_record::routes()) // R21's printable record
+        .merge(compliance::routes()) // what users have due (Q24, Q39)
         .layer(form_limit)
         .layer(axum::middleware::from_fn(same_origin_posts))
         .layer(axum::middleware::map_response(page_headers))
@@ -192,6 +196,8 @@ pub struct Chrome {
     pub certifier: bool,
     pub notice: Option<String>,
     pub error: Option<String>,
+    /// What the person must do soon, on every page (R21's Rules of Behavior notice).
+    pub banners: Vec<String>,
 }
 
 impl Chrome {
@@ -349,6 +355,7 @@ impl Web {
             certifier,
             notice: None,
             error: None,
+            banners: crate::access::notices(a, &self.gw.config().accounts, self.gw.clock().now()),
         }
     }
 

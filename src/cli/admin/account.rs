@@ -41,6 +41,7 @@ pub(super) async fn account_command(admin: &Admin, command: AccountCommand) -> R
         C::Demote { mid } => demote(admin, &mid).await,
         C::Promote { mid, properties } => promote(admin, &mid, &properties).await,
         C::HelpDesk { mid } => help_desk(admin, &mid).await,
+        C::ReacTac { mid, remove } => reac_tac(admin, &mid, !remove).await,
         C::Flag {
             mid,
             right,
@@ -48,7 +49,12 @@ pub(super) async fn account_command(admin: &Admin, command: AccountCommand) -> R
             clear,
         } => flag(admin, &mid, right, property, clear).await,
         C::Recertify { mid } => recertify(admin, &mid).await,
-        C::Report => report(admin).await,
+        C::Report { csv } => super::compliance::report(admin, csv).await,
+        C::Training {
+            mid,
+            completed,
+            certificate,
+        } => super::compliance::training(admin, &mid, &completed, &certificate).await,
         C::Grant { mid, right } => grant(admin, &mid, &right).await,
         C::Admit { mid } => admit(admin, &mid).await,
         C::SetPassword { mid, temporary, .. } => set_password(admin, &mid, temporary).await,
@@ -178,6 +184,16 @@ async fn promote(admin: &Admin, mid: &str, properties: &[String]) -> Result<(), 
     Ok(())
 }
 
+async fn reac_tac(admin: &Admin, mid: &str, member: bool) -> Result<(), String> {
+    admin.set_reac_tac(mid, member).await.map_err(s)?;
+    if member {
+        println!("{mid} is REAC-TAC staff");
+    } else {
+        println!("{mid} is no longer REAC-TAC staff");
+    }
+    Ok(())
+}
+
 async fn help_desk(admin: &Admin, mid: &str) -> Result<(), String> {
     admin.add_help_desk(mid).await.map_err(s)?;
     println!("{mid} is Help Desk staff");
@@ -209,30 +225,6 @@ async fn flag(
 async fn recertify(admin: &Admin, mid: &str) -> Result<(), String> {
     let cycle = admin.recertify(mid).await.map_err(s)?;
     println!("{mid} is recertified for the {cycle} cycle");
-    Ok(())
-}
-
-async fn report(admin: &Admin) -> Result<(), String> {
-    println!(
-        "{:<10} {:<40} {:<26} {:<22} days until lock",
-        "M-ID", "name", "state", "last activity"
-    );
-    for l in admin.last_login_report().await.map_err(s)? {
-        let last = l
-            .last_activity
-            .map(imax_gateway::clock::rfc3339)
-            .unwrap_or_else(|| "never".into());
-        println!(
-            "{:<10} {:<40} {:<26} {:<22} {}",
-            l.mid,
-            l.full_name,
-            admin::status_text(l.status),
-            last,
-            l.days_until_lock
-                .map(|d| d.to_string())
-                .unwrap_or_else(|| "-".into())
-        );
-    }
     Ok(())
 }
 

@@ -34,6 +34,8 @@ pub(super) async fn mailbox_command(admin: &Admin, command: MailboxCommand) -> R
             firm_name,
             firm_address,
             email,
+            letter_dated,
+            reference,
         } => {
             let req = ResetRequest {
                 name,
@@ -43,6 +45,7 @@ pub(super) async fn mailbox_command(admin: &Admin, command: MailboxCommand) -> R
                 firm_address,
                 email,
                 pin: read_password()?,
+                channel: admin::ResetChannel::new(letter_dated.as_deref(), &reference),
             };
             reset_password(admin, &imax_id, &req).await
         }
@@ -117,7 +120,10 @@ async fn reset_password(admin: &Admin, imax_id: &str, req: &ResetRequest) -> Res
         .reset_mailbox_password(imax_id, req)
         .await
         .map_err(s)?;
-    println!("a new password for {imax_id} was mailed to {to}");
+    println!(
+        "a new password for {imax_id} was mailed to {to} (request: {})",
+        req.channel.describe()
+    );
     Ok(())
 }
 

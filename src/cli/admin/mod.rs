@@ -138,6 +138,13 @@ pub enum MailboxCommand {
         firm_address: String,
         #[arg(long)]
         email: String,
+        /// The request came as a letter on company letterhead dated this day (YYYY-MM-DD);
+        /// without it, as an email to the TRACS address (R24).
+        #[arg(long)]
+        letter_dated: Option<String>,
+        /// The letter's or the email's reference, recorded with the reset (R24).
+        #[arg(long)]
+        reference: String,
     },
 }
 
@@ -340,8 +347,32 @@ pub enum AccountCommand {
         #[arg(long)]
         mid: String,
     },
-    /// As a coordinator (--as), the User Last Login Report of your users (R14).
-    Report,
+    /// Make an M-ID REAC-TAC staff, who restore terminated M-IDs (R16; operator only);
+    /// --remove ends it.
+    ReacTac {
+        #[arg(long)]
+        mid: String,
+        #[arg(long)]
+        remove: bool,
+    },
+    /// As a coordinator (--as), the report of your users: the User Last Login Report (R14)
+    /// with what each has due (R21's Rules of Behavior, Q24's training, this cycle's
+    /// certification), dates as YYYY-MM-DD in Washington; --csv for a spreadsheet.
+    Report {
+        #[arg(long)]
+        csv: bool,
+    },
+    /// As a coordinator (--as), record a user's Security Awareness Training (Q24): the day it
+    /// was completed and the certificate's reference. Certification needs one within a year.
+    Training {
+        #[arg(long)]
+        mid: String,
+        /// The completion day, YYYY-MM-DD.
+        #[arg(long)]
+        completed: String,
+        #[arg(long)]
+        certificate: String,
+    },
     /// As a coordinator (--as), flag a user's right, or its assignment to a property, for
     /// removal at the deadline (R18).
     Flag {
@@ -406,7 +437,7 @@ pub enum AccountCommand {
         #[arg(long)]
         mid: String,
     },
-    /// Restore a terminated M-ID.
+    /// Restore a terminated M-ID (R16: as REAC-TAC staff with --as, or the operator).
     Restore {
         #[arg(long)]
         mid: String,
@@ -483,6 +514,7 @@ fn right(r: &str) -> Result<Right, String> {
 }
 
 mod account;
+mod compliance;
 mod mailbox;
 mod organization;
 mod property;

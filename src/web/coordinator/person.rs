@@ -47,7 +47,8 @@ pub(super) async fn person(
         AccountStatus::Active => status_actions.push(("locked", "Lock")),
         AccountStatus::Locked(_) => status_actions.push(("active", "Unlock")),
         AccountStatus::Terminated => {
-            if help_desk {
+            // R16: REAC-TAC restores, not the Help Desk.
+            if matches!(admin.actor(), Actor::ReacTac(_)) {
                 status_actions.push(("active", "Restore"));
             }
         }
