@@ -112,7 +112,13 @@ impl Admin {
             .cycle_of(self.now());
         // Already certified by this coordinator for the cycle (taking the user on certifies
         // at once, R20): nothing new is certified, so nothing more is asked.
-        if self.store.certifications().certifiers_for(user.id, cycle).await?.contains(&id) {
+        if self
+            .store
+            .certifications()
+            .certifiers_for(user.id, cycle)
+            .await?
+            .contains(&id)
+        {
             return Ok(cycle);
         }
         self.require_training(&user).await?; // R20, Q24

@@ -40,7 +40,11 @@ pub(super) struct MailboxRow {
 
 impl MailboxRow {
     /// The row of a mailbox as it stands `now`: open, inactive for want of use, or frozen.
-    fn of(m: crate::admin::MailboxState, now: time::OffsetDateTime, inactive_days: i64) -> MailboxRow {
+    fn of(
+        m: crate::admin::MailboxState,
+        now: time::OffsetDateTime,
+        inactive_days: i64,
+    ) -> MailboxRow {
         MailboxRow {
             state: match (m.inactive_at(now, inactive_days), m.frozen_at(now)) {
                 (Some(since), _) => format!(
