@@ -281,6 +281,7 @@ impl App {
             config.limits.postgres_sessions,
         )
         .await?
+        .with_bodies(&config.bodies)?
         .with_min_free_disk(config.limits.min_free_disk_mb.saturating_mul(1024 * 1024));
         store.recover().await?;
         let addr = listener.local_addr().map_err(|source| StartError::Bind {

@@ -210,6 +210,17 @@ impl ChunkBodies {
 
     /// Removes uploads untouched for `older_than_secs`, in batches; returns how many.
     pub async fn sweep(&self, older_than_secs: i64) -> io::Result<u64> {
+        self.sweep_with(older_than_secs, |_| Box::pin(async { Ok(()) }))
+            .await
+    }
+
+    /// [`ChunkBodies::sweep`], calling `also` with each batch's keys while their entries are
+    /// still held: if it fails, the entries stay for the next sweep (objects, `objects`).
+    pub(super) async fn sweep_with(
+        &self,
+        older_than_secs: i64,
+        also: impl Fn(Vec<String>) -> futures_util::future::BoxFuture<'static, io::Result<()>>,
+    ) -> io::Result<u64> {
         let mut removed = 0;
         loop {
             let mut tx = self.pool.begin().await.map_err(db)?;
@@ -230,6 +241,7 @@ impl ChunkBodies {
                     .await
                     .map_err(db)?;
             }
+            also(keys.clone()).await?;
             tx.commit().await.map_err(db)?;
             removed += keys.len() as u64;
             if keys.len() < 100 {
@@ -248,6 +260,14 @@ impl ChunkBodies {
         .fetch_all(&self.pool)
         .await
         .map_err(db)
+    }
+
+    /// Keys of the uploads in progress.
+    pub(super) async fn upload_keys(&self) -> io::Result<Vec<String>> {
+        sqlx::query_scalar("SELECT body_key FROM body_uploads")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)
     }
 
     pub(super) async fn uploads(&self) -> io::Result<u64> {
