@@ -24,6 +24,7 @@ mod matrix;
 mod mtom;
 mod nodes;
 mod nodesoap;
+mod objects;
 mod ops;
 mod profile_changes;
 mod pump;

@@ -104,7 +104,11 @@ impl ObjectBodies {
     /// Lists the upload (so that a sweep finds it if its row never commits), then starts it.
     pub(super) async fn begin(&self, key: &str) -> io::Result<ObjectUpload> {
         self.db.finish(key, 0, &[]).await?;
-        let upload = self.bucket.put_multipart(&self.path(key)?).await.map_err(s3)?;
+        let upload = self
+            .bucket
+            .put_multipart(&self.path(key)?)
+            .await
+            .map_err(s3)?;
         Ok(ObjectUpload {
             parts: WriteMultipart::new_with_chunk_size(upload, PART),
             touched: Instant::now(),
@@ -180,8 +184,9 @@ impl ObjectBodies {
             .sweep_with(older_than_secs, |keys| {
                 let store = self.clone();
                 Box::pin(async move {
-                    for key in keys {
-                        match store.bucket.delete(&store.path(&key)?).await.map_err(s3) {
+                    // Only keys the gateway makes can name an object.
+                    for path in keys.iter().filter_map(|k| store.path(k).ok()) {
+                        match store.bucket.delete(&path).await.map_err(s3) {
                             Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
                             _ => {}
                         }
