@@ -297,6 +297,17 @@ impl BodyStore {
         }
     }
 
+    /// Removes what is left of a body whose row a purge deleted (R26): files and objects go
+    /// after the commit (database chunks went with the row). One left behind by a crash is
+    /// never shown, and `imax admin check` lists it.
+    pub async fn remove_purged(&self, key: &str) -> io::Result<()> {
+        match self {
+            BodyStore::Files(s) => s.remove(checked_key(key)?),
+            BodyStore::Chunks(_) => Ok(()),
+            BodyStore::Objects(s) => s.remove(key).await,
+        }
+    }
+
     /// Every stored body's key, except uploads still in progress.
     pub async fn keys(&self) -> io::Result<Vec<String>> {
         match self {
