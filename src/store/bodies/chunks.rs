@@ -157,6 +157,30 @@ impl ChunkBodies {
         )
     }
 
+    /// Renews an upload's entry when it is over [`TOUCH_SECS`] old (bodies in a bucket, whose
+    /// bytes do not pass through here); fails if the entry is gone, swept as abandoned. (A sweep
+    /// that commits while this waits for the entry may go unseen: sealing checks once more.)
+    pub(super) async fn renew(&self, key: &str) -> io::Result<()> {
+        let sql = format!(
+            "WITH t AS (UPDATE body_uploads SET touched_at = {DB_NOW}
+                         WHERE body_key = $1 AND touched_at < {DB_NOW} - {TOUCH_SECS}
+                        RETURNING body_key)
+             SELECT COUNT(*) FROM body_uploads WHERE body_key = $1"
+        );
+        // Setting the database's clock may run twice (`reconnect`).
+        touched(
+            insert_once_more("renew", || async {
+                sqlx::query_scalar(&sql)
+                    .bind(key)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map(|n: i64| n.max(0) as u64)
+            })
+            .await
+            .map_err(db)?,
+        )
+    }
+
     pub(super) fn open(&self, key: &str, size: u64) -> ChunkReader {
         ChunkReader {
             pool: self.uploads.clone(),

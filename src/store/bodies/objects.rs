@@ -31,7 +31,6 @@ use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, ReadBuf};
 
 /// A multipart upload's part size: S3's minimum for every part but the last.
@@ -40,10 +39,6 @@ pub const PART: usize = 5 * 1024 * 1024;
 /// Parts of one upload sent while the next one fills: two keep the bucket busy while bytes
 /// arrive, and bound an upload's memory to three parts (15 MiB) whatever the file's size.
 pub const PARTS_IN_FLIGHT: usize = 2;
-
-/// An upload renews its entry at least this often while parts arrive (far inside the sweep's
-/// `STALE_SECS`).
-const TOUCH: Duration = Duration::from_secs(60);
 
 /// Where bodies live: a bucket, and the database for upload entries and small bodies.
 #[derive(Debug, Clone)]
@@ -111,7 +106,6 @@ impl ObjectBodies {
             .map_err(s3)?;
         Ok(ObjectUpload {
             parts: WriteMultipart::new_with_chunk_size(upload, PART),
-            touched: Instant::now(),
         })
     }
 
@@ -127,6 +121,8 @@ impl ObjectBodies {
     }
 
     /// Sends the bytes of `memory`, waiting while [`PARTS_IN_FLIGHT`] parts are on their way.
+    /// Meanwhile the upload's entry is renewed once a minute by the database's clock, as a
+    /// database chunk renews it (failing if a sweep took the upload as abandoned).
     pub(super) async fn send(
         &self,
         key: &str,
@@ -134,16 +130,14 @@ impl ObjectBodies {
         memory: &[u8],
     ) -> io::Result<()> {
         upload.parts.write(memory);
-        upload
-            .parts
-            .wait_for_capacity(PARTS_IN_FLIGHT)
-            .await
-            .map_err(s3)?;
-        if upload.touched.elapsed() >= TOUCH {
-            // Renews the entry's age; fails if a sweep took the upload as abandoned.
-            self.db.finish(key, 1, &[]).await?;
-            upload.touched = Instant::now();
-        }
+        let parts = async {
+            upload
+                .parts
+                .wait_for_capacity(PARTS_IN_FLIGHT)
+                .await
+                .map_err(s3)
+        };
+        tokio::try_join!(parts, self.db.renew(key))?;
         Ok(())
     }
 
@@ -234,7 +228,6 @@ impl ObjectBodies {
 /// A multipart upload under way.
 pub struct ObjectUpload {
     parts: WriteMultipart,
-    touched: Instant,
 }
 
 impl std::fmt::Debug for ObjectUpload {
