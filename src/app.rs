@@ -278,6 +278,7 @@ async fn open_store(config: &Config) -> Result<Store, StartError> {
         config.limits.postgres_sessions,
     )
     .await?
+    .with_bodies(&config.bodies)?
     .with_min_free_disk(config.limits.min_free_disk_mb.saturating_mul(1024 * 1024));
     store.recover().await?;
     Ok(store)

@@ -178,6 +178,7 @@ async fn serve(arg: &ConfigArg, clock: SharedClock) -> Result<(), String> {
 async fn audit_verify(config: &Config, clock: SharedClock) -> Result<(), String> {
     let store = Store::open(&config.database_url(), &config.data_dir)
         .await
+        .and_then(|s| s.with_bodies(&config.bodies))
         .map_err(|e| e.to_string())?;
     let chain = store.audit_log().verify().await.map_err(|e| e.to_string());
     let checkpoints = match imax_gateway::checkpoint::Checkpoints::from_config(config) {
@@ -248,6 +249,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             }
             let store = Store::open(&config.database_url(), &config.data_dir)
                 .await
+                .and_then(|s| s.with_bodies(&config.bodies))
                 .map_err(|e| e.to_string())?;
             let mut admin = Admin::new(store.clone(), clock, config);
             if let Some(mid) = acting_as {

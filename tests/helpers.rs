@@ -96,6 +96,27 @@ pub async fn test_database_url() -> String {
     format!("{prefix}/{name}")
 }
 
+/// Where bodies go: with `IMAX_TEST_S3` (the endpoint of the one SeaweedFS the test command
+/// starts, `scripts/private-s3.sh`; its bucket in `IMAX_TEST_S3_BUCKET`, credentials in the
+/// standard `AWS_*` variables) and PostgreSQL, the bucket under a prefix named after the test's
+/// own database, so that every test has its own and a node spawned on that database finds it;
+/// otherwise where the engine keeps them (issue 29).
+pub fn test_bodies(database_url: &str) -> imax_gateway::config::Bodies {
+    let (Ok(endpoint), Some((_, database))) = (
+        std::env::var("IMAX_TEST_S3"),
+        database_url
+            .strip_prefix("postgres://")
+            .and_then(|u| u.rsplit_once('/')),
+    ) else {
+        return imax_gateway::config::Bodies::default();
+    };
+    let bucket = std::env::var("IMAX_TEST_S3_BUCKET").unwrap_or_else(|_| "imax-test".into());
+    imax_gateway::config::Bodies {
+        url: format!("s3://{bucket}/{database}"),
+        s3_endpoint: endpoint,
+    }
+}
+
 fn rand_bytes() -> [u8; 8] {
     let mut b = [0u8; 8];
     getrandom::getrandom(&mut b).expect("random");
@@ -132,10 +153,15 @@ impl TestApp {
         let mut config = test_config(dir.path());
         config.database_url = test_database_url().await;
         tweak(&mut config);
+        if config.bodies.url.is_empty() {
+            // After the tweak: a test that chose SQLite keeps its bodies beside it.
+            config.bodies = test_bodies(&config.database_url);
+        }
         let clock = Arc::new(ManualClock::new(start));
         // Provision first, through the same admin operations `imax admin import` uses.
         let store = Store::open(&config.database_url(), &config.data_dir)
             .await
+            .and_then(|s| s.with_bodies(&config.bodies))
             .expect("store");
         let admin = Admin::new(store.clone(), clock.clone() as SharedClock, config.clone());
         let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/demo-directory.toml");
@@ -496,6 +522,9 @@ impl Node {
             .env("IMAX_DATABASE_URL", database_url)
             .env("IMAX_ARGON2_MEMORY_KIB", "1024")
             .env("IMAX_ARGON2_ITERATIONS", "1");
+        let bodies = test_bodies(database_url);
+        c.env("IMAX_BODIES_URL", bodies.url)
+            .env("IMAX_BODIES_S3_ENDPOINT", bodies.s3_endpoint);
         c
     }
 

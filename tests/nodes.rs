@@ -204,6 +204,7 @@ async fn in_process_node(
     };
     let store = imax_gateway::store::Store::open(&t.config.database_url(), &dir)
         .await
+        .and_then(|s| s.with_bodies(&t.config.bodies))
         .expect("second node's store");
     let clock: imax_gateway::clock::SharedClock = clock;
     InProcessNode {

@@ -22,7 +22,7 @@ async fn plant_crash_leftovers(t: &TestApp, store: &Store) {
             std::fs::write(messages.join(ORPHAN), b"orphan").expect("write");
             std::fs::remove_file(messages.join("clean-shutdown")).expect("unmark");
         }
-        BodyStore::Chunks(_) => {
+        BodyStore::Chunks(_) | BodyStore::Objects(_) => {
             for (key, age) in [("00stale", 7200i64), ("00live", 0)] {
                 sqlx::query(
                     "INSERT INTO body_uploads (body_key, touched_at)
@@ -59,7 +59,7 @@ async fn assert_crash_leftovers_handled(t: &TestApp, store: &Store) {
             );
             assert!(!messages.join(ORPHAN).exists(), "orphan body removed");
         }
-        BodyStore::Chunks(_) => {
+        BodyStore::Chunks(_) | BodyStore::Objects(_) => {
             let left: Vec<String> = sqlx::query_scalar(
                 "SELECT DISTINCT body_key FROM body_chunks WHERE body_key LIKE '00%'",
             )
@@ -226,7 +226,7 @@ async fn admin_check_finds_bad_bodies_orphans_and_a_broken_audit_chain() {
             std::fs::create_dir_all(orphan.parent().expect("shard")).expect("shard dir");
             std::fs::write(&orphan, b"left behind").expect("orphan");
         }
-        BodyStore::Chunks(_) => {
+        BodyStore::Chunks(_) | BodyStore::Objects(_) => {
             sqlx::query("INSERT INTO body_chunks (body_key, seq, data) VALUES ($1, 0, $2)")
                 .bind("00cafe0000000000000000000000000f")
                 .bind(&b"left behind"[..])

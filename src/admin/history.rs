@@ -1,7 +1,6 @@
 //! What HUD posts to every mailbox (broadcasts) and the history purge (R26).
 
 use super::{invalid, Admin, AdminOp, AdminResult};
-use crate::store::BodyStore;
 use time::Duration;
 
 /// Whether a purge removes what it finds or only counts it (`imax admin purge --dry-run`).
@@ -59,12 +58,8 @@ impl Admin {
                 break;
             }
             for (key, size) in &batch {
-                // Database bodies went with their rows. Body files go after the commit; one
-                // left behind (a crash here) is never shown, and `imax admin check` lists it.
-                if let BodyStore::Files(files) = &self.store.bodies {
-                    if let Err(e) = files.remove(key) {
-                        tracing::warn!(error = %e, "could not remove a purged body");
-                    }
+                if let Err(e) = self.store.bodies.remove_purged(key).await {
+                    tracing::warn!(error = %e, "could not remove a purged body");
                 }
                 report.messages += 1;
                 report.bytes += size;

@@ -199,6 +199,16 @@ impl Config {
                 self.database_url_redacted()
             ));
         }
+        if !self.bodies.url.is_empty() {
+            if !self.bodies.url.starts_with("s3://") || self.bodies.url.len() <= "s3://".len() {
+                return bad("bodies.url must be s3://BUCKET or s3://BUCKET/PREFIX (or empty)");
+            }
+            // Uploads in progress are listed and swept with the database's clock, shared by
+            // every node: PostgreSQL's.
+            if Engine::of_url(&self.database_url()) != Some(Engine::Postgres) {
+                return bad("bodies.url = \"s3://…\" needs a postgres:// database_url");
+            }
+        }
         Ok(())
     }
 

@@ -42,6 +42,18 @@ pub struct Config {
     pub ops: Ops,
     pub balancer: Balancer,
     pub log: Log,
+    pub bodies: Bodies,
+}
+
+/// Where message bodies live when not where the engine puts them (issue 29).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Bodies {
+    /// `s3://BUCKET` or `s3://BUCKET/PREFIX`: an S3-compatible bucket (PostgreSQL only);
+    /// empty: files beside SQLite, the database itself on PostgreSQL.
+    pub url: String,
+    /// The S3 service's URL (`http://127.0.0.1:8333` for SeaweedFS); empty: AWS.
+    pub s3_endpoint: String,
 }
 
 /// A TCP (TLS-passthrough) balancer in front of the nodes.
@@ -293,6 +305,7 @@ impl Default for Config {
             ops: Ops::default(),
             balancer: Balancer::default(),
             log: Log::default(),
+            bodies: Bodies::default(),
         }
     }
 }

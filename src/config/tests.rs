@@ -96,3 +96,27 @@ fn starttls_takes_its_three_documented_values_and_nothing_else() {
     assert!(matches!(with("sometimes"), Err(ConfigError::Invalid(_))));
     assert_eq!(Config::default().smtp.starttls, super::StartTls::Required);
 }
+
+#[test]
+fn bodies_in_a_bucket_need_an_s3_url_and_postgresql() {
+    let with = |database_url: &str, url: &str| Config {
+        database_url: database_url.into(),
+        bodies: super::Bodies {
+            url: url.into(),
+            s3_endpoint: "http://127.0.0.1:8333".into(),
+        },
+        ..Config::default()
+    };
+    let pg = "postgres://imax@db/imax";
+    assert!(with(pg, "s3://imax-bodies").validate().is_ok());
+    assert!(with(pg, "s3://imax-bodies/site-a").validate().is_ok());
+    assert!(with(pg, "").validate().is_ok());
+    for (db, url) in [
+        (pg, "s3://"),
+        (pg, "gs://imax-bodies"),
+        ("", "s3://imax-bodies"),
+    ] {
+        let refused = with(db, url).validate().expect_err(url).to_string();
+        assert!(refused.contains("bodies.url"), "{refused}");
+    }
+}

@@ -259,6 +259,19 @@ impl Store {
         self
     }
 
+    /// Keeps bodies in the bucket `bodies.url` names, if any (issue 29; PostgreSQL only, as
+    /// the configuration checks).
+    pub fn with_bodies(mut self, settings: &crate::config::Bodies) -> Result<Store, StoreError> {
+        if !settings.url.is_empty() {
+            self.bodies = BodyStore::Objects(bodies::ObjectBodies::connect(
+                &settings.url,
+                &settings.s3_endpoint,
+                self.pool.clone(),
+            )?);
+        }
+        Ok(self)
+    }
+
     pub async fn open(url: &str, data_dir: &Path) -> Result<Store, StoreError> {
         Self::open_with_sessions(url, data_dir, POSTGRES_SESSIONS).await
     }
@@ -311,7 +324,7 @@ impl Store {
     pub async fn recover(&self) -> Result<(), StoreError> {
         let files = match &self.bodies {
             BodyStore::Files(files) => files,
-            BodyStore::Chunks(_) => {
+            BodyStore::Chunks(_) | BodyStore::Objects(_) => {
                 self.sweep_abandoned_uploads().await?;
                 return Ok(());
             }
@@ -344,10 +357,10 @@ impl Store {
     /// Database bodies: removes uploads no node has touched for an hour (their node stopped
     /// between receiving and committing). Run at start-up and hourly by every node.
     pub async fn sweep_abandoned_uploads(&self) -> Result<u64, StoreError> {
-        let BodyStore::Chunks(chunks) = &self.bodies else {
-            return Ok(0);
-        };
-        let removed = chunks.sweep(bodies::chunks::STALE_SECS).await?;
+        let removed = self
+            .bodies
+            .sweep_abandoned(bodies::chunks::STALE_SECS)
+            .await?;
         if removed > 0 {
             tracing::warn!(
                 removed,

@@ -157,6 +157,30 @@ impl ChunkBodies {
         )
     }
 
+    /// Renews an upload's entry when it is over [`TOUCH_SECS`] old (bodies in a bucket, whose
+    /// bytes do not pass through here); fails if the entry is gone, swept as abandoned. (A sweep
+    /// that commits while this waits for the entry may go unseen: sealing checks once more.)
+    pub(super) async fn renew(&self, key: &str) -> io::Result<()> {
+        let sql = format!(
+            "WITH t AS (UPDATE body_uploads SET touched_at = {DB_NOW}
+                         WHERE body_key = $1 AND touched_at < {DB_NOW} - {TOUCH_SECS}
+                        RETURNING body_key)
+             SELECT COUNT(*) FROM body_uploads WHERE body_key = $1"
+        );
+        // Setting the database's clock may run twice (`reconnect`).
+        touched(
+            insert_once_more("renew", || async {
+                sqlx::query_scalar(&sql)
+                    .bind(key)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map(|n: i64| n.max(0) as u64)
+            })
+            .await
+            .map_err(db)?,
+        )
+    }
+
     pub(super) fn open(&self, key: &str, size: u64) -> ChunkReader {
         ChunkReader {
             pool: self.uploads.clone(),
@@ -210,6 +234,17 @@ impl ChunkBodies {
 
     /// Removes uploads untouched for `older_than_secs`, in batches; returns how many.
     pub async fn sweep(&self, older_than_secs: i64) -> io::Result<u64> {
+        self.sweep_with(older_than_secs, |_| Box::pin(async { Ok(()) }))
+            .await
+    }
+
+    /// [`ChunkBodies::sweep`], calling `also` with each batch's keys while their entries are
+    /// still held: if it fails, the entries stay for the next sweep (objects, `objects`).
+    pub(super) async fn sweep_with(
+        &self,
+        older_than_secs: i64,
+        also: impl Fn(Vec<String>) -> futures_util::future::BoxFuture<'static, io::Result<()>>,
+    ) -> io::Result<u64> {
         let mut removed = 0;
         loop {
             let mut tx = self.pool.begin().await.map_err(db)?;
@@ -230,6 +265,7 @@ impl ChunkBodies {
                     .await
                     .map_err(db)?;
             }
+            also(keys.clone()).await?;
             tx.commit().await.map_err(db)?;
             removed += keys.len() as u64;
             if keys.len() < 100 {
@@ -248,6 +284,14 @@ impl ChunkBodies {
         .fetch_all(&self.pool)
         .await
         .map_err(db)
+    }
+
+    /// Keys of the uploads in progress.
+    pub(super) async fn upload_keys(&self) -> io::Result<Vec<String>> {
+        sqlx::query_scalar("SELECT body_key FROM body_uploads")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)
     }
 
     pub(super) async fn uploads(&self) -> io::Result<u64> {

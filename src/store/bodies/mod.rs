@@ -1,11 +1,13 @@
 //! The body store: message contents, named by random keys (never by anything a client sent).
 //!
-//! Two homes, chosen with the database engine:
+//! Three homes, chosen with the database engine and `bodies.url`:
 //!
 //! * [`files`] (SQLite, one node): files sharded into 256 directories under the data
 //!   directory, fsynced and renamed into place; small bodies in the database;
 //! * [`chunks`] (PostgreSQL, any number of nodes): chunks of about 256 KiB in the database
-//!   itself, so every node reads every body and one backup holds everything.
+//!   itself, so every node reads every body and one backup holds everything;
+//! * [`objects`] (PostgreSQL and `bodies.url = "s3://…"`, any number of nodes): objects in an
+//!   S3-compatible bucket, streamed as multipart uploads; small bodies in the database.
 //!
 //! Life of a body is the same in both: [`BodyStore::stage`] gives a [`StagedBody`] that hashes
 //! and counts bytes as they arrive, holding at most [`CHUNK`] bytes in memory before writing them
@@ -16,9 +18,11 @@
 
 pub mod chunks;
 pub mod files;
+pub mod objects;
 
 pub use chunks::ChunkBodies;
 pub use files::FileBodies;
+pub use objects::ObjectBodies;
 
 use sha2::{Digest, Sha256};
 use std::io;
@@ -39,6 +43,7 @@ pub const INLINE: usize = 64 * 1024;
 pub enum BodyStore {
     Files(FileBodies),
     Chunks(ChunkBodies),
+    Objects(ObjectBodies),
 }
 
 /// Why staging refused more bytes.
@@ -103,6 +108,14 @@ enum Sink {
         /// the gateway receives. Each hands its buffer back to be filled again.
         pending: Writes,
     },
+    Objects {
+        store: ObjectBodies,
+        /// The multipart upload, begun when the first chunk filled.
+        upload: Option<objects::ObjectUpload>,
+        /// Whether anything was sent (the entry is listed): only then is there anything to
+        /// remove.
+        listed: bool,
+    },
 }
 
 /// Chunk writes of one upload that may run at once. One at a time left the database and the
@@ -151,6 +164,18 @@ impl Drop for StagedBody {
                 }
             }
             Sink::Chunks { .. } => {}
+            // Also after a failed seal: the object may exist, its row never will.
+            Sink::Objects {
+                store,
+                upload,
+                listed: true,
+            } => {
+                if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                    let (store, key, upload) = (store.clone(), self.key.clone(), upload.take());
+                    rt.spawn(async move { store.discard(&key, upload).await });
+                }
+            }
+            Sink::Objects { .. } => {}
         }
     }
 }
@@ -204,7 +229,7 @@ impl BodyStore {
     pub fn check_space(&self) -> io::Result<()> {
         match self {
             BodyStore::Files(f) => f.check_space(),
-            BodyStore::Chunks(_) => Ok(()),
+            BodyStore::Chunks(_) | BodyStore::Objects(_) => Ok(()),
         }
     }
 
@@ -221,6 +246,11 @@ impl BodyStore {
                 store: store.clone(),
                 written: 0,
                 pending: Writes::new(),
+            },
+            BodyStore::Objects(store) => Sink::Objects {
+                store: store.clone(),
+                upload: None,
+                listed: false,
             },
         };
         Ok(StagedBody {
@@ -247,6 +277,7 @@ impl BodyStore {
                 None => BodyReader::File(s.open_body(key).await?),
             },
             BodyStore::Chunks(s) => BodyReader::Chunks(s.open(key, size)),
+            BodyStore::Objects(s) => s.open(key, size).await?,
         })
     }
 
@@ -262,6 +293,18 @@ impl BodyStore {
                 }
             }
             BodyStore::Chunks(s) => s.remove(key).await,
+            BodyStore::Objects(s) => s.remove(key).await,
+        }
+    }
+
+    /// Removes what is left of a body whose row a purge deleted (R26): files and objects go
+    /// after the commit (database chunks went with the row). One left behind by a crash is
+    /// never shown, and `imax admin check` lists it.
+    pub async fn remove_purged(&self, key: &str) -> io::Result<()> {
+        match self {
+            BodyStore::Files(s) => s.remove(checked_key(key)?),
+            BodyStore::Chunks(_) => Ok(()),
+            BodyStore::Objects(s) => s.remove(key).await,
         }
     }
 
@@ -276,6 +319,7 @@ impl BodyStore {
                 Ok(keys)
             }
             BodyStore::Chunks(s) => s.keys().await,
+            BodyStore::Objects(s) => s.keys().await,
         }
     }
 
@@ -284,6 +328,17 @@ impl BodyStore {
         match self {
             BodyStore::Files(s) => s.staging_count(),
             BodyStore::Chunks(s) => s.uploads().await,
+            BodyStore::Objects(s) => s.db().uploads().await,
+        }
+    }
+
+    /// Removes uploads abandoned by a stopped node (database or bucket bodies; by age, with
+    /// the database's clock). Bodies beside SQLite are swept at start-up instead.
+    pub async fn sweep_abandoned(&self, older_than_secs: i64) -> io::Result<u64> {
+        match self {
+            BodyStore::Files(_) => Ok(0),
+            BodyStore::Chunks(s) => s.sweep(older_than_secs).await,
+            BodyStore::Objects(s) => s.sweep(older_than_secs).await,
         }
     }
 }
@@ -327,6 +382,18 @@ impl StagedBody {
                     }));
                     *written += 1;
                 }
+                Sink::Objects {
+                    store,
+                    upload,
+                    listed,
+                } => {
+                    *listed = true;
+                    let upload = match upload {
+                        Some(u) => u,
+                        None => upload.insert(store.begin(&self.key).await?),
+                    };
+                    store.send(&self.key, upload, &self.memory).await?;
+                }
             }
             self.memory.clear();
         }
@@ -366,6 +433,20 @@ impl StagedBody {
                 store.finish(&self.key, *written, &memory).await?;
                 (true, None)
             }
+            Sink::Objects { upload: None, .. } if memory.len() <= INLINE => (false, Some(memory)),
+            Sink::Objects {
+                store,
+                upload,
+                listed,
+            } => {
+                *listed = true;
+                match upload.take() {
+                    Some(u) => store.complete(u, &memory).await?,
+                    None => store.put_whole(&self.key, memory).await?,
+                }
+                store.sealed(&self.key).await?;
+                (true, None)
+            }
         };
         self.sealed = true;
         Ok(SealedBody {
@@ -383,6 +464,7 @@ impl StagedBody {
 pub enum BodyReader {
     File(tokio::fs::File),
     Chunks(chunks::ChunkReader),
+    Object(objects::ObjectReader),
 }
 
 impl AsyncRead for BodyReader {
@@ -394,6 +476,7 @@ impl AsyncRead for BodyReader {
         match self.get_mut() {
             BodyReader::File(f) => Pin::new(f).poll_read(cx, buf),
             BodyReader::Chunks(c) => Pin::new(c).poll_read(cx, buf),
+            BodyReader::Object(o) => Pin::new(o).poll_read(cx, buf),
         }
     }
 }

@@ -1,0 +1,300 @@
+//! Bodies in an S3-compatible bucket (issue 29): beside PostgreSQL, so that the database keeps
+//! rows and the bucket keeps bytes, and a 50 MiB upload is not also a 50 MiB insert. Every node
+//! sharing the database and the bucket serves every message.
+//!
+//! An object is named `<prefix>bodies/<key>`, the key being the gateway's own random one (never
+//! anything a client sent). An upload that fills a [`CHUNK`](super::CHUNK) is listed in the
+//! database's `body_uploads` first (as on PostgreSQL chunks), then streamed to the bucket as a
+//! multipart upload of [`PART`] parts, at most [`PARTS_IN_FLIGHT`] of them sent at once: memory
+//! per upload is bounded by a few parts whatever the file's size. Completing the multipart
+//! upload is what makes the object exist, whole, at once: nothing half-stored is ever visible
+//! under a body's name. Sealing then renews the upload's entry (failing if a sweep took it), and
+//! the message row's transaction deletes the entry, so a receipt is sent only after the object
+//! is durable in the bucket and its row committed.
+//!
+//! An entry left behind (the node stopped, or the row was refused and the removal failed) is
+//! swept by age like a database body; the sweep deletes the object before the entry, inside
+//! the transaction that holds the entry, so a crash halfway leaves the entry to be swept again.
+//! A multipart upload cut off by a crash is never visible as an object; the bucket's own
+//! lifecycle rule (`AbortIncompleteMultipartUpload`) frees its parts.
+//!
+//! Small bodies (at most [`INLINE`](super::INLINE) bytes) stay in the database, written by
+//! their row's own transaction: one round trip, nothing to sweep.
+
+use super::ChunkBodies;
+use bytes::Bytes;
+use futures_util::stream::{BoxStream, StreamExt};
+use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use tokio::io::{AsyncRead, ReadBuf};
+
+/// A multipart upload's part size: S3's minimum for every part but the last.
+pub const PART: usize = 5 * 1024 * 1024;
+
+/// Parts of one upload sent while the next one fills: two keep the bucket busy while bytes
+/// arrive, and bound an upload's memory to three parts (15 MiB) whatever the file's size.
+pub const PARTS_IN_FLIGHT: usize = 2;
+
+/// Where bodies live: a bucket, and the database for upload entries and small bodies.
+#[derive(Debug, Clone)]
+pub struct ObjectBodies {
+    bucket: Arc<AmazonS3>,
+    /// `<prefix>/` or empty.
+    prefix: String,
+    db: ChunkBodies,
+}
+
+fn s3(e: object_store::Error) -> io::Error {
+    match e {
+        object_store::Error::NotFound { .. } => io::Error::new(io::ErrorKind::NotFound, e),
+        e => io::Error::other(e),
+    }
+}
+
+impl ObjectBodies {
+    /// The bucket of `url` (`s3://BUCKET` or `s3://BUCKET/PREFIX`) at `endpoint` (empty: AWS),
+    /// with the standard `AWS_*` variables for credentials and region.
+    pub fn connect(url: &str, endpoint: &str, pool: sqlx::AnyPool) -> io::Result<ObjectBodies> {
+        let rest = url.strip_prefix("s3://").ok_or_else(|| {
+            io::Error::new(io::ErrorKind::InvalidInput, "bodies.url is not s3://…")
+        })?;
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        let prefix = prefix.trim_matches('/');
+        // The S3 client's TLS (reqwest over rustls) uses the process's provider: the gateway's
+        // own, ring. Installing it twice is harmless (the first stays).
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
+        if !endpoint.is_empty() {
+            builder = builder
+                .with_endpoint(endpoint)
+                .with_allow_http(endpoint.starts_with("http://"));
+        }
+        Ok(ObjectBodies {
+            bucket: Arc::new(builder.build().map_err(s3)?),
+            prefix: if prefix.is_empty() {
+                String::new()
+            } else {
+                format!("{prefix}/")
+            },
+            db: ChunkBodies::new(pool),
+        })
+    }
+
+    /// The database part: upload entries and small bodies.
+    pub(super) fn db(&self) -> &ChunkBodies {
+        &self.db
+    }
+
+    /// The object of body `key` (checked: only keys the gateway makes).
+    pub fn path(&self, key: &str) -> io::Result<Path> {
+        let key = super::checked_key(key)?;
+        Ok(Path::from(format!("{}bodies/{key}", self.prefix)))
+    }
+
+    /// Lists the upload (so that a sweep finds it if its row never commits), then starts it.
+    pub(super) async fn begin(&self, key: &str) -> io::Result<ObjectUpload> {
+        self.db.finish(key, 0, &[]).await?;
+        let upload = self
+            .bucket
+            .put_multipart(&self.path(key)?)
+            .await
+            .map_err(s3)?;
+        Ok(ObjectUpload {
+            parts: WriteMultipart::new_with_chunk_size(upload, PART),
+        })
+    }
+
+    /// Stores a body that never filled a chunk in one request, listing it first.
+    pub(super) async fn put_whole(&self, key: &str, bytes: Vec<u8>) -> io::Result<()> {
+        self.db.finish(key, 0, &[]).await?;
+        let payload = PutPayload::from(Bytes::from(bytes));
+        self.bucket
+            .put(&self.path(key)?, payload)
+            .await
+            .map_err(s3)?;
+        Ok(())
+    }
+
+    /// Sends the bytes of `memory`, waiting while [`PARTS_IN_FLIGHT`] parts are on their way.
+    /// Meanwhile the upload's entry is renewed once a minute by the database's clock, as a
+    /// database chunk renews it (failing if a sweep took the upload as abandoned).
+    pub(super) async fn send(
+        &self,
+        key: &str,
+        upload: &mut ObjectUpload,
+        memory: &[u8],
+    ) -> io::Result<()> {
+        upload.parts.write(memory);
+        let parts = async {
+            upload
+                .parts
+                .wait_for_capacity(PARTS_IN_FLIGHT)
+                .await
+                .map_err(s3)
+        };
+        tokio::try_join!(parts, self.db.renew(key))?;
+        Ok(())
+    }
+
+    /// Sends the rest and completes the upload: the whole object appears at once.
+    pub(super) async fn complete(&self, mut upload: ObjectUpload, rest: &[u8]) -> io::Result<()> {
+        upload.parts.write(rest);
+        upload.parts.finish().await.map_err(s3)?;
+        Ok(())
+    }
+
+    /// After the object is stored: renews the entry, failing if a sweep took it meanwhile.
+    pub(super) async fn sealed(&self, key: &str) -> io::Result<()> {
+        self.db.finish(key, 1, &[]).await
+    }
+
+    /// Deletes a body's object (if any), then its entry and any database copy.
+    pub async fn remove(&self, key: &str) -> io::Result<()> {
+        match self.bucket.delete(&self.path(key)?).await.map_err(s3) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+        self.db.remove(key).await
+    }
+
+    /// Abandons an upload: the parts sent are freed, the entry and any object removed.
+    pub(super) async fn discard(&self, key: &str, upload: Option<ObjectUpload>) {
+        if let Some(upload) = upload {
+            let _ = upload.parts.abort().await;
+        }
+        if let Err(e) = self.remove(key).await {
+            tracing::warn!(error = %e, "an abandoned upload is left to the sweep");
+        }
+    }
+
+    /// Removes uploads untouched for `older_than_secs`: objects first, then their entries.
+    pub async fn sweep(&self, older_than_secs: i64) -> io::Result<u64> {
+        self.db
+            .sweep_with(older_than_secs, |keys| {
+                let store = self.clone();
+                Box::pin(async move {
+                    // Only keys the gateway makes can name an object.
+                    for path in keys.iter().filter_map(|k| store.path(k).ok()) {
+                        match store.bucket.delete(&path).await.map_err(s3) {
+                            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                            _ => {}
+                        }
+                    }
+                    Ok(())
+                })
+            })
+            .await
+    }
+
+    /// Keys of the bodies in the bucket and the database, except uploads in progress.
+    pub(super) async fn keys(&self) -> io::Result<Vec<String>> {
+        let uploads: std::collections::HashSet<String> =
+            self.db.upload_keys().await?.into_iter().collect();
+        let mut keys = self.db.keys().await?;
+        let dir = Path::from(format!("{}bodies", self.prefix));
+        let mut listing = self.bucket.list(Some(&dir));
+        while let Some(meta) = listing.next().await {
+            let meta = meta.map_err(s3)?;
+            if let Some(name) = meta.location.filename().filter(|n| super::is_key(n)) {
+                if !uploads.contains(name) {
+                    keys.push(name.to_string());
+                }
+            }
+        }
+        Ok(keys)
+    }
+
+    /// Opens a body of `size` bytes: from the database when small and there, else the bucket.
+    pub(super) async fn open(&self, key: &str, size: u64) -> io::Result<super::BodyReader> {
+        if let Some(reader) = self.db.open_small(key, size).await? {
+            return Ok(super::BodyReader::Chunks(reader));
+        }
+        let got = self.bucket.get(&self.path(key)?).await.map_err(s3)?;
+        Ok(super::BodyReader::Object(ObjectReader {
+            key: key.to_string(),
+            stream: got.into_stream(),
+            current: Bytes::new(),
+            expected: size,
+            read: 0,
+        }))
+    }
+}
+
+/// A multipart upload under way.
+pub struct ObjectUpload {
+    parts: WriteMultipart,
+}
+
+impl std::fmt::Debug for ObjectUpload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ObjectUpload").finish_non_exhaustive()
+    }
+}
+
+/// Streams an object, failing rather than end early or late if it does not hold the row's size.
+pub struct ObjectReader {
+    key: String,
+    stream: BoxStream<'static, object_store::Result<Bytes>>,
+    current: Bytes,
+    expected: u64,
+    read: u64,
+}
+
+impl std::fmt::Debug for ObjectReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ObjectReader")
+            .field("key", &self.key)
+            .field("read", &self.read)
+            .field("expected", &self.expected)
+            .finish()
+    }
+}
+
+impl AsyncRead for ObjectReader {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        loop {
+            if !this.current.is_empty() {
+                let n = this.current.len().min(buf.remaining());
+                buf.put_slice(&this.current.split_to(n));
+                return Poll::Ready(Ok(()));
+            }
+            match this.stream.poll_next_unpin(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Some(Err(e))) => return Poll::Ready(Err(s3(e))),
+                Poll::Ready(Some(Ok(bytes))) => {
+                    this.read += bytes.len() as u64;
+                    if this.read > this.expected {
+                        return Poll::Ready(Err(io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            format!(
+                                "body {} is longer than the {} bytes its row records",
+                                this.key, this.expected
+                            ),
+                        )));
+                    }
+                    this.current = bytes;
+                }
+                Poll::Ready(None) if this.read < this.expected => {
+                    return Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        format!(
+                            "body {} has {} of the {} bytes its row records",
+                            this.key, this.read, this.expected
+                        ),
+                    )))
+                }
+                Poll::Ready(None) => return Poll::Ready(Ok(())),
+            }
+        }
+    }
+}
