@@ -201,6 +201,18 @@ pub fn decide(
             }
         }
     }
+    rights_verdict(account, door, policy, window, now)
+}
+
+/// The account's rights for this door (R5, R6, R8), less those flagged for removal whose
+/// deadline has passed (R18): the last step of [`decide`].
+fn rights_verdict(
+    account: &Account,
+    door: Door,
+    policy: &AccountPolicy,
+    window: crate::calendar::Window,
+    now: OffsetDateTime,
+) -> Decision {
     // R18: a right flagged for removal is gone once a deadline has passed since the flag.
     let removed = |r: Right| {
         account

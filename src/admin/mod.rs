@@ -10,7 +10,8 @@
 //! * `people.rs`: M-IDs, their passwords, states and property assignments;
 //! * `rights.rs`: actions and roles, the working group, the Rules of Behavior;
 //! * `recertification.rs`: staff, flags, recertification and its deadline;
-//! * `resets.rs`: mailbox profiles and the Help Desk's password resets;
+//! * `profiles.rs`: mailbox profiles (R23);
+//! * `resets.rs`: the Help Desk's mailbox password resets (R24);
 //! * `history.rs`: broadcasts and the history purge;
 //! * `views.rs`: what the pages show; `import.rs`: a directory file.
 
@@ -23,6 +24,7 @@ mod organizations;
 mod people;
 mod permissions;
 mod portfolio;
+mod profiles;
 mod reac_tac;
 mod recertification;
 mod resets;
@@ -38,7 +40,8 @@ pub use internal::StaffLine;
 pub use people::{NewPerson, MAX_COORDINATORS};
 pub use permissions::{AdminOp, Who, RULES};
 pub use portfolio::{FoundPerson, PortfolioLine};
-pub use resets::{ProfileInput, ResetChannel, ResetRequest, RESET_FAILURE_LIMIT};
+pub use profiles::ProfileInput;
+pub use resets::{ResetChannel, ResetRequest, RESET_FAILURE_LIMIT};
 pub use training::{ComplianceLine, RulesOfBehaviorRecord};
 pub use views::{status_text, PersonView, PropertyChoice, ReportLine};
 

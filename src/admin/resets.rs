@@ -1,4 +1,5 @@
-//! Mailbox profiles (R23) and the Help Desk's mailbox password reset (R24).
+//! The Help Desk's mailbox password reset (R24), checked against the mailbox's profile
+//! (`profiles.rs`, R23).
 //!
 //! The reset checks what the requester says (name, title, organization, firm name, firm
 //! address, email, PIN) against the primary or the secondary contact of the profile. Only on a
@@ -9,9 +10,10 @@
 
 use super::{forbidden, invalid, Admin, AdminOp, AdminResult};
 use crate::directory::password::{self, Secret};
+use crate::directory::ImaxId;
 use crate::error::{Code, Refusal};
 use crate::mail;
-use crate::store::profiles::{ChangedFields, Profile, ProfileChange, PIN, SECONDARY_PIN};
+use crate::store::profiles::Profile;
 use time::Duration;
 
 /// Mismatches in a row that freeze resets of a mailbox.
@@ -88,14 +90,6 @@ impl ResetChannel {
     }
 }
 
-/// A profile as entered, with PINs in clear (hashed before storing).
-#[derive(Debug, Clone)]
-pub struct ProfileInput {
-    pub profile: Profile,
-    pub pin: Secret,
-    pub secondary_pin: Option<Secret>,
-}
-
 /// Case, spacing and punctuation do not matter when details are compared.
 fn norm(s: &str) -> String {
     s.chars()
@@ -145,112 +139,6 @@ fn random_password() -> AdminResult<String> {
 }
 
 impl Admin {
-    /// Sets a mailbox's profile (HUD only), on HUD's own authority: no mailbox password. The
-    /// change is recorded for the Help Desk's reset page, and a change of an email address or
-    /// a PIN is mailed to the addresses on file before it, as a holder's is (R23); here the
-    /// notice is best effort (a relay that is down does not stop the operator), and the audit
-    /// record says whether it went.
-    pub async fn set_mailbox_profile(
-        &self,
-        imax_id: &str,
-        input: &ProfileInput,
-    ) -> AdminResult<()> {
-        self.permit(AdminOp::SetMailboxProfile)?;
-        let id = Self::imax_id(imax_id)?;
-        let m = self.mailbox(&id).await?;
-        let p = &input.profile;
-        if let Some(problem) = p.problem() {
-            return Err(invalid(problem));
-        }
-        if input.pin.expose().len() < 4 {
-            return Err(invalid("a PIN has at least 4 characters"));
-        }
-        let on_file = self.store.profiles().load(m.id).await?.map(|(p, _, _)| p);
-        let mut changed = ChangedFields::between(on_file.as_ref(), p);
-        // A PIN is named as changed unless it is the one on file (checked against its hash).
-        let (pin_kept, secondary_kept) = match &on_file {
-            Some(old) => {
-                let (pin, secondary) = (input.pin.clone(), input.secondary_pin.clone());
-                let (hash, secondary_hash) = (old.pin_hash.clone(), old.secondary_pin_hash.clone());
-                tokio::task::spawn_blocking(move || {
-                    let kept = |pin: Option<Secret>, hash: Option<String>| match (pin, hash) {
-                        (Some(pin), Some(hash)) => password::verify(pin.expose(), &hash),
-                        (None, None) => true,
-                        _ => false,
-                    };
-                    (kept(Some(pin), Some(hash)), kept(secondary, secondary_hash))
-                })
-                .await
-                .map_err(|e| Refusal::internal(format_args!("PIN check: {e}")))?
-            }
-            None => (false, input.secondary_pin.is_none()),
-        };
-        if !pin_kept {
-            changed.pin(PIN);
-        }
-        if !secondary_kept {
-            changed.pin(SECONDARY_PIN);
-        }
-        let mut stored = p.clone();
-        stored.pin_hash = self.hash(&input.pin).await?;
-        stored.secondary_pin_hash = match &input.secondary_pin {
-            Some(pin) => Some(self.hash(pin).await?),
-            None => None,
-        };
-        let now = self.now();
-        let by = self.actor().name();
-        let notice = on_file.as_ref().filter(|_| changed.guarded()).map(|old| {
-            let to = old.addresses();
-            let (subject, body) = mail::profile_change_notice(
-                id.as_str(),
-                &crate::clock::rfc3339(now),
-                &by,
-                &changed.sentence(),
-            );
-            (to, subject, body)
-        });
-        let mailed = match &notice {
-            Some((to, subject, body)) => {
-                match mail::send_each(&self.config.smtp, to, subject, body).await {
-                    Ok(()) => format!("; notice mailed to {}", to.join(", ")),
-                    Err(e) => {
-                        tracing::warn!(error = %e, mailbox = %id, "profile change notice not mailed");
-                        format!("; notice NOT mailed to {}: {e}", to.join(", "))
-                    }
-                }
-            }
-            None => String::new(),
-        };
-        let audit = self
-            .entry("SetMailboxProfile")
-            .mailbox(id.as_str())
-            .detail(format!(
-                "contact={} email={} secondary={} changed: {}{mailed}",
-                p.contact_name(),
-                p.email,
-                p.secondary_email,
-                changed.sentence()
-            ));
-        let change = (!changed.is_empty()).then(|| ProfileChange {
-            at: now,
-            by,
-            fields: changed.sentence(),
-        });
-        self.store
-            .profiles()
-            .save_change(m.id, &stored, change.as_ref(), &audit)
-            .await?;
-        Ok(())
-    }
-
-    /// The last change of a mailbox's profile, for the Help Desk's reset page (HUD only).
-    pub async fn last_profile_change(&self, imax_id: &str) -> AdminResult<Option<ProfileChange>> {
-        self.permit(AdminOp::MailboxState)?;
-        let id = Self::imax_id(imax_id)?;
-        let m = self.mailbox(&id).await?;
-        Ok(self.store.profiles().last_change(m.id).await?)
-    }
-
     /// The Help Desk's reset of a mailbox password (R24). Returns the address the new
     /// password was mailed to.
     pub async fn reset_mailbox_password(
@@ -281,37 +169,7 @@ impl Admin {
                 crate::clock::rfc3339(until)
             )));
         }
-        let firm = same(&req.title, &profile.title)
-            && same(&req.organization, &profile.organization)
-            && same(&req.firm_name, &profile.firm_name)
-            && same(&req.firm_address, &whole_address(&profile));
-        let secondary_name = format!("{} {}", profile.secondary_first, profile.secondary_last);
-        let pin = req.pin.clone();
-        let (primary_pin, secondary_pin) =
-            (profile.pin_hash.clone(), profile.secondary_pin_hash.clone());
-        let (pin_primary, pin_secondary) = tokio::task::spawn_blocking(move || {
-            (
-                password::verify(pin.expose(), &primary_pin),
-                secondary_pin.is_some_and(|h| password::verify(pin.expose(), &h)),
-            )
-        })
-        .await
-        .map_err(|e| Refusal::internal(format_args!("password check: {e}")))?;
-        let contact = if firm
-            && same(&req.name, &profile.contact_name())
-            && same(&req.email, &profile.email)
-            && pin_primary
-        {
-            Some(profile.email.clone())
-        } else if firm
-            && same(&req.name, &secondary_name)
-            && same(&req.email, &profile.secondary_email)
-            && pin_secondary
-        {
-            Some(profile.secondary_email.clone())
-        } else {
-            None
-        };
+        let contact = matching_contact(&profile, req).await?;
         let Some(to) = contact else {
             let audit = entry
                 .outcome("ResetMismatch")
@@ -325,23 +183,8 @@ impl Admin {
             )));
         };
         let new_password = random_password()?;
-        let body = format!(
-            "The password of the iMAX (TRACSMail) mailbox {id} was reset\nby the Help Desk at the request of {}.\n\nNew password: {new_password}\n\nSign in and keep it safe.\nIf you did not ask for this, call the Help Desk.\n",
-            req.name
-        );
-        mail::send(
-            &self.config.smtp,
-            &mail::Message {
-                to: &to,
-                subject: &format!("iMAX mailbox {id}: new password"),
-                body: &body,
-            },
-        )
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "mail failed");
-            Refusal::new(Code::MailUnavailable)
-        })?;
+        self.mail_new_password(&id, &to, &req.name, &new_password)
+            .await?;
         let hash = self.hash(&Secret::new(new_password)).await?;
         // The reset reactivates an inactive mailbox (its unused time counts from now).
         let inactive = m.inactive_since(now, self.config.accounts.mailbox_inactive_days);
@@ -362,4 +205,71 @@ impl Admin {
             .await?;
         Ok(to)
     }
+
+    /// Mails the new password to the contact the request matched (R24); a relay that is down
+    /// stops the reset before the password is set.
+    async fn mail_new_password(
+        &self,
+        id: &ImaxId,
+        to: &str,
+        requester: &str,
+        new_password: &str,
+    ) -> AdminResult<()> {
+        let body = format!(
+            "The password of the iMAX (TRACSMail) mailbox {id} was reset\nby the Help Desk at the request of {}.\n\nNew password: {new_password}\n\nSign in and keep it safe.\nIf you did not ask for this, call the Help Desk.\n",
+            requester
+        );
+        mail::send(
+            &self.config.smtp,
+            &mail::Message {
+                to,
+                subject: &format!("iMAX mailbox {id}: new password"),
+                body: &body,
+            },
+        )
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "mail failed");
+            Refusal::new(Code::MailUnavailable)
+        })?;
+        Ok(())
+    }
+}
+
+/// The address of the profile's contact (primary, else secondary) whom every detail of the
+/// request matches, PIN included (checked against its hash on the blocking threads); `None`
+/// on any mismatch, which is never said.
+async fn matching_contact(profile: &Profile, req: &ResetRequest) -> AdminResult<Option<String>> {
+    let firm = same(&req.title, &profile.title)
+        && same(&req.organization, &profile.organization)
+        && same(&req.firm_name, &profile.firm_name)
+        && same(&req.firm_address, &whole_address(profile));
+    let secondary_name = format!("{} {}", profile.secondary_first, profile.secondary_last);
+    let pin = req.pin.clone();
+    let (primary_pin, secondary_pin) =
+        (profile.pin_hash.clone(), profile.secondary_pin_hash.clone());
+    let (pin_primary, pin_secondary) = tokio::task::spawn_blocking(move || {
+        (
+            password::verify(pin.expose(), &primary_pin),
+            secondary_pin.is_some_and(|h| password::verify(pin.expose(), &h)),
+        )
+    })
+    .await
+    .map_err(|e| Refusal::internal(format_args!("password check: {e}")))?;
+    let contact = if firm
+        && same(&req.name, &profile.contact_name())
+        && same(&req.email, &profile.email)
+        && pin_primary
+    {
+        Some(profile.email.clone())
+    } else if firm
+        && same(&req.name, &secondary_name)
+        && same(&req.email, &profile.secondary_email)
+        && pin_secondary
+    {
+        Some(profile.secondary_email.clone())
+    } else {
+        None
+    };
+    Ok(contact)
 }

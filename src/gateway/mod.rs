@@ -35,6 +35,7 @@ pub mod profile;
 mod receive;
 mod refusals;
 mod send;
+mod throttling;
 
 pub use delivery::Delivery;
 

@@ -1,35 +1,13 @@
 //! `imax admin account …`: M-IDs, their rights, states and property assignments; one function
 //! per subcommand so each grows on its own.
 
+use super::account_args::NewAccountArgs;
 use super::*;
 
 pub(super) async fn account_command(admin: &Admin, command: AccountCommand) -> Result<(), String> {
     use AccountCommand as C;
     match command {
-        C::Create {
-            mid,
-            kind,
-            name,
-            email,
-            organization,
-            temporary,
-            properties,
-            affiliation,
-            ..
-        } => {
-            let person = NewPerson {
-                mid,
-                kind: AccountKind::parse(&kind).ok_or("kind is coordinator or user")?,
-                full_name: name,
-                email,
-                organization,
-                password: read_password()?,
-                temporary,
-                properties,
-                affiliation: affiliation_of(affiliation)?,
-            };
-            create(admin, person).await
-        }
+        C::Create(args) => create(admin, new_person(args)?).await,
         C::Revoke { mid, right } => revoke(admin, &mid, &right).await,
         C::AssignProperty { mid, property } => assign_property(admin, &mid, &property).await,
         C::UnassignProperty { mid, property } => unassign_property(admin, &mid, &property).await,
@@ -83,6 +61,21 @@ pub(super) async fn account_command(admin: &Admin, command: AccountCommand) -> R
         C::Release { mid } => release(admin, &mid).await,
         C::Show { mid } => show(admin, &mid).await,
     }
+}
+
+/// The person `imax admin account create` describes; the password from standard input.
+fn new_person(args: NewAccountArgs) -> Result<NewPerson, String> {
+    Ok(NewPerson {
+        mid: args.mid,
+        kind: AccountKind::parse(&args.kind).ok_or("kind is coordinator or user")?,
+        full_name: args.name,
+        email: args.email,
+        organization: args.organization,
+        password: read_password()?,
+        temporary: args.temporary,
+        properties: args.properties,
+        affiliation: affiliation_of(args.affiliation)?,
+    })
 }
 
 fn affiliation_of(

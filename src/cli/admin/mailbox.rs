@@ -3,6 +3,127 @@
 
 use super::*;
 
+#[derive(Subcommand)]
+pub enum MailboxCommand {
+    /// Create a mailbox.
+    Create {
+        #[arg(long)]
+        imax_id: String,
+        /// hud, ca, property or service-bureau.
+        #[arg(long)]
+        kind: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "")]
+        email: String,
+        /// The organization (its ID) the mailbox belongs to (R25).
+        #[arg(long)]
+        organization: Option<String>,
+        #[command(flatten)]
+        password: PasswordIn,
+    },
+    /// Let another mailbox's iMAX ID stand as Sender's iMAX ID in TRACS files sent from this
+    /// one (a service bureau preparing its client's files, R11), or stop it with --remove.
+    Sender {
+        #[arg(long)]
+        imax_id: String,
+        #[arg(long)]
+        sender: String,
+        #[arg(long)]
+        remove: bool,
+    },
+    /// Whether the mailbox accepts files that are not TRACS files (PDF letters, …).
+    Attachments {
+        #[arg(long)]
+        imax_id: String,
+        #[arg(long, action = clap::ArgAction::Set)]
+        accept: bool,
+    },
+    /// Set a mailbox's password.
+    SetPassword {
+        #[arg(long)]
+        imax_id: String,
+        #[command(flatten)]
+        password: PasswordIn,
+    },
+    /// Set a mailbox's profile (R23). Standard input: the PIN, then optionally the secondary
+    /// contact's PIN, one per line.
+    Profile {
+        #[arg(long)]
+        imax_id: String,
+        #[command(flatten)]
+        profile: Box<ProfileArgs>,
+    },
+    /// The Help Desk's password reset (R24): checks the requester's details against the profile
+    /// and mails a new password to the profile's address. Standard input: the requester's PIN.
+    ResetPassword {
+        #[arg(long)]
+        imax_id: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        title: String,
+        #[arg(long)]
+        organization: String,
+        #[arg(long)]
+        firm_name: String,
+        #[arg(long)]
+        firm_address: String,
+        #[arg(long)]
+        email: String,
+        /// The request came as a letter on company letterhead dated this day (YYYY-MM-DD);
+        /// without it, as an email to the TRACS address (R24).
+        #[arg(long)]
+        letter_dated: Option<String>,
+        /// The letter's or the email's reference, recorded with the reset (R24).
+        #[arg(long)]
+        reference: String,
+    },
+}
+
+#[derive(Args)]
+pub struct ProfileArgs {
+    /// The primary contact's first name.
+    #[arg(long)]
+    first_name: String,
+    /// The primary contact's last name.
+    #[arg(long)]
+    last_name: String,
+    /// Owner, management agent, TCA, PBCA, service bureau, …
+    #[arg(long, default_value = "")]
+    description: String,
+    #[arg(long)]
+    title: String,
+    #[arg(long)]
+    organization: String,
+    #[arg(long)]
+    firm_name: String,
+    #[arg(long)]
+    street1: String,
+    #[arg(long, default_value = "")]
+    street2: String,
+    #[arg(long)]
+    city: String,
+    #[arg(long)]
+    state: String,
+    #[arg(long)]
+    postal_code: String,
+    #[arg(long, default_value = "US")]
+    country: String,
+    #[arg(long, default_value = "")]
+    phone: String,
+    #[arg(long, default_value = "")]
+    fax: String,
+    #[arg(long)]
+    email: String,
+    #[arg(long, default_value = "")]
+    secondary_first: String,
+    #[arg(long, default_value = "")]
+    secondary_last: String,
+    #[arg(long, default_value = "")]
+    secondary_email: String,
+}
+
 pub(super) async fn mailbox_command(admin: &Admin, command: MailboxCommand) -> Result<(), String> {
     use MailboxCommand as C;
     match command {

@@ -4,6 +4,25 @@
 use super::*;
 use imax_gateway::directory::OrganizationKind;
 
+#[derive(Subcommand)]
+pub enum OrganizationCommand {
+    /// Create an organization.
+    Create {
+        /// Its ID, e.g. ALPHA (capital letters, digits, hyphens).
+        #[arg(long)]
+        id: String,
+        /// owner, management-agent, service-bureau, contract-administrator or hud.
+        #[arg(long)]
+        kind: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        tax_id: Option<String>,
+    },
+    /// List the organizations.
+    List,
+}
+
 pub(super) async fn organization_command(
     admin: &Admin,
     command: OrganizationCommand,
