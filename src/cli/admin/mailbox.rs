@@ -75,9 +75,10 @@ pub enum MailboxCommand {
         /// without it, as an email to the TRACS address (R24).
         #[arg(long)]
         letter_dated: Option<String>,
-        /// The letter's or the email's reference, recorded with the reset (R24).
+        /// The letter's or the email's reference, recorded with the reset (R24); without it the
+        /// Help Desk's own (`HD-` and eight random hex digits), printed.
         #[arg(long)]
-        reference: String,
+        reference: Option<String>,
     },
 }
 
@@ -166,7 +167,10 @@ pub(super) async fn mailbox_command(admin: &Admin, command: MailboxCommand) -> R
                 firm_address,
                 email,
                 pin: read_password()?,
-                channel: admin::ResetChannel::new(letter_dated.as_deref(), &reference),
+                channel: admin::ResetChannel::new(
+                    letter_dated.as_deref(),
+                    &reference.unwrap_or_else(help_desk_reference),
+                ),
             };
             reset_password(admin, &imax_id, &req).await
         }
@@ -282,4 +286,14 @@ async fn attachments(admin: &Admin, imax_id: &str, accept: bool) -> Result<(), S
         .map_err(s)?;
     println!("{imax_id} accepts attachments: {accept}");
     Ok(())
+}
+
+/// A reference for a request that came without one (R24: every request is on record): `HD-`
+/// and eight random hex digits, printed so that the Help Desk can write it on the letter.
+fn help_desk_reference() -> String {
+    let mut b = [0u8; 4];
+    getrandom::getrandom(&mut b).expect("the system's random source");
+    let r = format!("HD-{:02X}{:02X}{:02X}{:02X}", b[0], b[1], b[2], b[3]);
+    eprintln!("the request is recorded with the Help Desk's reference {r}");
+    r
 }
