@@ -292,7 +292,10 @@ async fn attachments(admin: &Admin, imax_id: &str, accept: bool) -> Result<(), S
 /// and eight random hex digits, printed so that the Help Desk can write it on the letter.
 fn help_desk_reference() -> String {
     let mut b = [0u8; 4];
-    getrandom::getrandom(&mut b).expect("the system's random source");
+    if getrandom::getrandom(&mut b).is_err() {
+        // No random source: the time's nanoseconds still tell requests apart.
+        b = time::OffsetDateTime::now_utc().nanosecond().to_be_bytes();
+    }
     let r = format!("HD-{:02X}{:02X}{:02X}{:02X}", b[0], b[1], b[2], b[3]);
     eprintln!("the request is recorded with the Help Desk's reference {r}");
     r
