@@ -114,7 +114,14 @@ async fn a_file_sent_with_bodies_in_s3_is_fetched_whole() {
     assert_eq!(check.messages, 3);
     // R26: past the retention period the purge takes the objects with the rows.
     t.clock.advance(time::Duration::days(397));
-    assert_eq!(t.admin.purge(false).await.expect("purge").messages, 3);
+    assert_eq!(
+        t.admin
+            .purge(imax_gateway::admin::Purge::Remove)
+            .await
+            .expect("purge")
+            .messages,
+        3
+    );
     assert_eq!(objects(&t).await, Vec::<String>::new());
     assert!(t.admin.store().check().await.expect("check").is_sound());
 }
