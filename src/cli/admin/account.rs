@@ -67,7 +67,7 @@ pub(super) async fn account_command(admin: &Admin, command: AccountCommand) -> R
 fn new_person(args: NewAccountArgs) -> Result<NewPerson, String> {
     Ok(NewPerson {
         mid: args.mid,
-        kind: AccountKind::parse(&args.kind).ok_or("kind is coordinator or user")?,
+        kind: args.kind,
         full_name: args.name,
         email: args.email,
         organization: args.organization,

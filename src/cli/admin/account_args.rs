@@ -3,6 +3,7 @@
 
 use super::PasswordIn;
 use clap::{Args, Subcommand};
+use imax_gateway::directory::AccountKind;
 
 #[derive(Subcommand)]
 pub enum AccountCommand {
@@ -227,8 +228,8 @@ pub struct NewAccountArgs {
     #[arg(long)]
     pub mid: String,
     /// coordinator or user.
-    #[arg(long)]
-    pub kind: String,
+    #[arg(long, value_parser = account_kind)]
+    pub kind: AccountKind,
     #[arg(long)]
     pub name: String,
     #[arg(long, default_value = "")]
@@ -247,4 +248,9 @@ pub struct NewAccountArgs {
     pub affiliation: Option<String>,
     #[command(flatten)]
     pub password: PasswordIn,
+}
+
+/// `--kind`, read once at the door into the directory's own type.
+fn account_kind(s: &str) -> Result<AccountKind, String> {
+    AccountKind::parse(s).ok_or_else(|| "coordinator or user".to_string())
 }

@@ -10,8 +10,8 @@ pub enum MailboxCommand {
         #[arg(long)]
         imax_id: String,
         /// hud, ca, property or service-bureau.
-        #[arg(long)]
-        kind: String,
+        #[arg(long, value_parser = mailbox_kind)]
+        kind: MailboxKind,
         #[arg(long)]
         name: String,
         #[arg(long, default_value = "")]
@@ -136,7 +136,7 @@ pub(super) async fn mailbox_command(admin: &Admin, command: MailboxCommand) -> R
             organization,
             ..
         } => {
-            create(admin, &imax_id, &kind, &name, &email).await?;
+            create(admin, &imax_id, kind, &name, &email).await?;
             match organization {
                 Some(org) => {
                     let saved = admin.set_mailbox_organization(&imax_id, &org).await;
@@ -187,13 +187,12 @@ pub(super) async fn mailbox_command(admin: &Admin, command: MailboxCommand) -> R
 async fn create(
     admin: &Admin,
     imax_id: &str,
-    kind: &str,
+    kind: MailboxKind,
     name: &str,
     email: &str,
 ) -> Result<(), String> {
-    let k = MailboxKind::parse(kind).ok_or("kind is hud, ca, property or service-bureau")?;
     admin
-        .create_mailbox(imax_id, k, name, email, &read_password()?)
+        .create_mailbox(imax_id, kind, name, email, &read_password()?)
         .await
         .map_err(s)?;
     println!("mailbox {imax_id} created");
@@ -299,4 +298,9 @@ fn help_desk_reference() -> String {
     let r = format!("HD-{:02X}{:02X}{:02X}{:02X}", b[0], b[1], b[2], b[3]);
     eprintln!("the request is recorded with the Help Desk's reference {r}");
     r
+}
+
+/// `--kind`, read once at the door into the directory's own type.
+fn mailbox_kind(s: &str) -> Result<MailboxKind, String> {
+    MailboxKind::parse(s).ok_or_else(|| "hud, ca, property or service-bureau".to_string())
 }

@@ -3,7 +3,7 @@
 use clap::{Args, Subcommand};
 use imax_gateway::admin::{self, Admin, NewPerson, ProfileInput, ResetRequest};
 use imax_gateway::directory::password::Secret;
-use imax_gateway::directory::{AccountKind, AccountStatus, LockReason, MailboxKind, Right};
+use imax_gateway::directory::{AccountStatus, LockReason, MailboxKind, Right};
 use imax_gateway::store::profiles::Profile;
 use std::io::BufRead;
 use std::path::PathBuf;

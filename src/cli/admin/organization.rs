@@ -12,8 +12,8 @@ pub enum OrganizationCommand {
         #[arg(long)]
         id: String,
         /// owner, management-agent, service-bureau, contract-administrator or hud.
-        #[arg(long)]
-        kind: String,
+        #[arg(long, value_parser = organization_kind)]
+        kind: OrganizationKind,
         #[arg(long)]
         name: String,
         #[arg(long)]
@@ -33,7 +33,7 @@ pub(super) async fn organization_command(
             kind,
             name,
             tax_id,
-        } => create(admin, &id, &kind, &name, tax_id.as_deref()).await,
+        } => create(admin, &id, kind, &name, tax_id.as_deref()).await,
         OrganizationCommand::List => list(admin).await,
     }
 }
@@ -41,14 +41,12 @@ pub(super) async fn organization_command(
 async fn create(
     admin: &Admin,
     id: &str,
-    kind: &str,
+    kind: OrganizationKind,
     name: &str,
     tax_id: Option<&str>,
 ) -> Result<(), String> {
-    let k = OrganizationKind::parse(kind)
-        .ok_or("kind is owner, management-agent, service-bureau, contract-administrator or hud")?;
     admin
-        .create_organization(id, k, name, tax_id)
+        .create_organization(id, kind, name, tax_id)
         .await
         .map_err(s)?;
     println!("organization {} created", id.trim().to_ascii_uppercase());
@@ -60,4 +58,11 @@ async fn list(admin: &Admin) -> Result<(), String> {
         println!("{:<20} {:<24} {}", o.org_id, o.kind.as_str(), o.name);
     }
     Ok(())
+}
+
+/// `--kind`, read once at the door into the directory's own type.
+fn organization_kind(s: &str) -> Result<OrganizationKind, String> {
+    OrganizationKind::parse(s).ok_or_else(|| {
+        "owner, management-agent, service-bureau, contract-administrator or hud".to_string()
+    })
 }
