@@ -114,6 +114,7 @@ pub fn test_bodies(database_url: &str) -> imax_gateway::config::Bodies {
     imax_gateway::config::Bodies {
         url: format!("s3://{bucket}/{database}"),
         s3_endpoint: endpoint,
+        ..imax_gateway::config::Bodies::default()
     }
 }
 

@@ -273,7 +273,7 @@ async fn two_nodes_on_one_database_and_one_bucket_serve_each_others_messages() {
 }
 
 /// A 20 MiB upload streams to the bucket: the node's memory does not grow by the file's size
-/// (it holds a few 5 MiB parts at most, `bodies::objects::PARTS_IN_FLIGHT`).
+/// (it holds a few 5 MiB parts at most, `bodies.s3_parts_in_flight`).
 #[tokio::test]
 async fn a_20_mib_upload_to_the_bucket_streams() {
     let Some(mut t) = s3_app(|_| {}).await else {

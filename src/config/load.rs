@@ -199,6 +199,11 @@ impl Config {
                 self.database_url_redacted()
             ));
         }
+        if !(5..=512).contains(&self.bodies.s3_part_mib)
+            || !(1..=16).contains(&self.bodies.s3_parts_in_flight)
+        {
+            return bad("bodies.s3_part_mib is 5 to 512 and bodies.s3_parts_in_flight 1 to 16");
+        }
         if !self.bodies.url.is_empty() {
             if !self.bodies.url.starts_with("s3://") || self.bodies.url.len() <= "s3://".len() {
                 return bad("bodies.url must be s3://BUCKET or s3://BUCKET/PREFIX (or empty)");

@@ -46,7 +46,7 @@ pub struct Config {
 }
 
 /// Where message bodies live when not where the engine puts them (issue 29).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Bodies {
     /// `s3://BUCKET` or `s3://BUCKET/PREFIX`: an S3-compatible bucket (PostgreSQL only);
@@ -54,6 +54,22 @@ pub struct Bodies {
     pub url: String,
     /// The S3 service's URL (`http://127.0.0.1:8333` for SeaweedFS); empty: AWS.
     pub s3_endpoint: String,
+    /// MiB per part of a multipart upload (S3's minimum is 5, its maximum 5,120).
+    pub s3_part_mib: usize,
+    /// Parts of one upload on their way to the bucket while the next fills: an upload holds
+    /// at most this many parts plus one in memory, whatever the file's size.
+    pub s3_parts_in_flight: usize,
+}
+
+impl Default for Bodies {
+    fn default() -> Bodies {
+        Bodies {
+            url: String::new(),
+            s3_endpoint: String::new(),
+            s3_part_mib: 5,
+            s3_parts_in_flight: 2,
+        }
+    }
 }
 
 /// A TCP (TLS-passthrough) balancer in front of the nodes.

@@ -104,6 +104,7 @@ fn bodies_in_a_bucket_need_an_s3_url_and_postgresql() {
         bodies: super::Bodies {
             url: url.into(),
             s3_endpoint: "http://127.0.0.1:8333".into(),
+            ..super::Bodies::default()
         },
         ..Config::default()
     };

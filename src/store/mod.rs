@@ -266,6 +266,10 @@ impl Store {
             self.bodies = BodyStore::Objects(bodies::ObjectBodies::connect(
                 &settings.url,
                 &settings.s3_endpoint,
+                bodies::Parts {
+                    size: settings.s3_part_mib * 1024 * 1024,
+                    in_flight: settings.s3_parts_in_flight,
+                },
                 self.pool.clone(),
             )?);
         }

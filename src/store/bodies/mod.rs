@@ -22,7 +22,7 @@ pub mod objects;
 
 pub use chunks::ChunkBodies;
 pub use files::FileBodies;
-pub use objects::ObjectBodies;
+pub use objects::{ObjectBodies, Parts};
 
 use sha2::{Digest, Sha256};
 use std::io;

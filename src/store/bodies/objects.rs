@@ -5,7 +5,7 @@
 //! An object is named `<prefix>bodies/<key>`, the key being the gateway's own random one (never
 //! anything a client sent). An upload that fills a [`CHUNK`](super::CHUNK) is listed in the
 //! database's `body_uploads` first (as on PostgreSQL chunks), then streamed to the bucket as a
-//! multipart upload of [`PART`] parts, at most [`PARTS_IN_FLIGHT`] of them sent at once: memory
+//! multipart upload of [`Parts`] (`bodies.s3_part_mib`, 5 MiB), at most `in_flight` of them (2) sent at once: memory
 //! per upload is bounded by a few parts whatever the file's size. Completing the multipart
 //! upload is what makes the object exist, whole, at once: nothing half-stored is ever visible
 //! under a body's name. Sealing then renews the upload's entry (failing if a sweep took it), and
@@ -33,20 +33,33 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, ReadBuf};
 
-/// A multipart upload's part size: S3's minimum for every part but the last.
-pub const PART: usize = 5 * 1024 * 1024;
-
-/// Parts of one upload sent while the next one fills: two keep the bucket busy while bytes
-/// arrive, and bound an upload's memory to three parts (15 MiB) whatever the file's size.
-pub const PARTS_IN_FLIGHT: usize = 2;
+/// How an upload is cut (`bodies.s3_part_mib`, `bodies.s3_parts_in_flight`): parts of one
+/// upload sent while the next one fills keep the bucket busy while bytes arrive, and bound an
+/// upload's memory to `in_flight + 1` parts whatever the file's size.
+#[derive(Debug, Clone, Copy)]
+pub struct Parts {
+    /// Bytes per part: S3's minimum (5 MiB) for every part but the last, or more.
+    pub size: usize,
+    pub in_flight: usize,
+}
 
 /// Where bodies live: a bucket, and the database for upload entries and small bodies.
 #[derive(Debug, Clone)]
 pub struct ObjectBodies {
     bucket: Arc<AmazonS3>,
+    parts: Parts,
     /// `<prefix>/` or empty.
     prefix: String,
     db: ChunkBodies,
+}
+
+/// Counts bytes handed to the bucket, and an object completed (`multipart`, `whole`) or given
+/// up (`aborted`).
+fn sent(bytes: usize, object: Option<&'static str>) {
+    metrics::counter!("imax_s3_bytes_sent_total").increment(bytes as u64);
+    if let Some(how) = object {
+        metrics::counter!("imax_s3_objects_total", "how" => how).increment(1);
+    }
 }
 
 fn s3(e: object_store::Error) -> io::Error {
@@ -59,7 +72,12 @@ fn s3(e: object_store::Error) -> io::Error {
 impl ObjectBodies {
     /// The bucket of `url` (`s3://BUCKET` or `s3://BUCKET/PREFIX`) at `endpoint` (empty: AWS),
     /// with the standard `AWS_*` variables for credentials and region.
-    pub fn connect(url: &str, endpoint: &str, pool: sqlx::AnyPool) -> io::Result<ObjectBodies> {
+    pub fn connect(
+        url: &str,
+        endpoint: &str,
+        parts: Parts,
+        pool: sqlx::AnyPool,
+    ) -> io::Result<ObjectBodies> {
         let rest = url.strip_prefix("s3://").ok_or_else(|| {
             io::Error::new(io::ErrorKind::InvalidInput, "bodies.url is not s3://…")
         })?;
@@ -76,6 +94,7 @@ impl ObjectBodies {
         }
         Ok(ObjectBodies {
             bucket: Arc::new(builder.build().map_err(s3)?),
+            parts,
             prefix: if prefix.is_empty() {
                 String::new()
             } else {
@@ -105,13 +124,14 @@ impl ObjectBodies {
             .await
             .map_err(s3)?;
         Ok(ObjectUpload {
-            parts: WriteMultipart::new_with_chunk_size(upload, PART),
+            parts: WriteMultipart::new_with_chunk_size(upload, self.parts.size),
         })
     }
 
     /// Stores a body that never filled a chunk in one request, listing it first.
     pub(super) async fn put_whole(&self, key: &str, bytes: Vec<u8>) -> io::Result<()> {
         self.db.finish(key, 0, &[]).await?;
+        sent(bytes.len(), Some("whole"));
         let payload = PutPayload::from(Bytes::from(bytes));
         self.bucket
             .put(&self.path(key)?, payload)
@@ -120,7 +140,8 @@ impl ObjectBodies {
         Ok(())
     }
 
-    /// Sends the bytes of `memory`, waiting while [`PARTS_IN_FLIGHT`] parts are on their way.
+    /// Sends the bytes of `memory`, waiting while `bodies.s3_parts_in_flight` parts are on
+    /// their way.
     /// Meanwhile the upload's entry is renewed once a minute by the database's clock, as a
     /// database chunk renews it (failing if a sweep took the upload as abandoned).
     pub(super) async fn send(
@@ -130,10 +151,11 @@ impl ObjectBodies {
         memory: &[u8],
     ) -> io::Result<()> {
         upload.parts.write(memory);
+        sent(memory.len(), None);
         let parts = async {
             upload
                 .parts
-                .wait_for_capacity(PARTS_IN_FLIGHT)
+                .wait_for_capacity(self.parts.in_flight)
                 .await
                 .map_err(s3)
         };
@@ -144,6 +166,7 @@ impl ObjectBodies {
     /// Sends the rest and completes the upload: the whole object appears at once.
     pub(super) async fn complete(&self, mut upload: ObjectUpload, rest: &[u8]) -> io::Result<()> {
         upload.parts.write(rest);
+        sent(rest.len(), Some("multipart"));
         upload.parts.finish().await.map_err(s3)?;
         Ok(())
     }
@@ -166,6 +189,7 @@ impl ObjectBodies {
     pub(super) async fn discard(&self, key: &str, upload: Option<ObjectUpload>) {
         if let Some(upload) = upload {
             let _ = upload.parts.abort().await;
+            sent(0, Some("aborted"));
         }
         if let Err(e) = self.remove(key).await {
             tracing::warn!(error = %e, "an abandoned upload is left to the sweep");
