@@ -291,6 +291,8 @@ struct Housekeeping {
     reloader: tokio::task::JoinHandle<()>,
     exporter: tokio::task::JoinHandle<()>,
     summaries: tokio::task::JoinHandle<()>,
+    /// Forwards the audit chain to syslog when `audit.syslog` is set (`syslog`).
+    forwarder: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Housekeeping {
@@ -319,6 +321,12 @@ impl Housekeeping {
                 Duration::from_secs(config.audit.checkpoint_secs),
             )),
             summaries: tokio::spawn(summarize_refusals(gateway.clone())),
+            forwarder: crate::syslog::Forwarder::from_config(
+                config,
+                gateway.store().clone(),
+                &Checkpoints::paths(config).1,
+            )
+            .map(|f| tokio::spawn(f.run())),
         }
     }
 
@@ -329,6 +337,9 @@ impl Housekeeping {
         self.exporter.abort();
         self.reloader.abort();
         self.summaries.abort();
+        if let Some(f) = &self.forwarder {
+            f.abort();
+        }
         if let Err(e) = gw.record_refusal_summaries(true).await {
             tracing::warn!(error = %e.message(), "could not record the refused attempts' last summary");
         }

@@ -40,6 +40,7 @@ pub mod ops;
 pub mod s2s;
 pub mod server;
 pub mod store;
+pub mod syslog;
 pub mod tls;
 pub mod tracs;
 pub mod web;

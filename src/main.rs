@@ -108,6 +108,9 @@ enum ConfigCommand {
 enum AuditCommand {
     /// Walk the hash chain and report the first record edited, removed or reordered.
     Verify,
+    /// Find records by actor, mailbox, action and days (calendar days in Washington), with
+    /// their place in the chain (sequence number and hash): as a table, CSV or JSON.
+    Search(cli::audit::SearchArgs),
 }
 
 fn load_config(arg: &ConfigArg) -> Result<Config, String> {
@@ -238,6 +241,18 @@ async fn run(cli: Cli) -> Result<(), String> {
             config,
             command: AuditCommand::Verify,
         } => audit_verify(&load_config(&config)?, clock).await,
+        Command::Audit {
+            config,
+            command: AuditCommand::Search(args),
+        } => {
+            let config = load_config(&config)?;
+            let store = Store::open(&config.database_url(), &config.data_dir)
+                .await
+                .map_err(|e| e.to_string())?;
+            let r = cli::audit::search(&Admin::new(store.clone(), clock, config), args).await;
+            store.close().await;
+            r
+        }
         Command::Admin {
             config,
             acting_as,

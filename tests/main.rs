@@ -8,6 +8,7 @@ mod shape;
 
 mod access_rules;
 mod audit_chain;
+mod audit_search;
 mod backup;
 mod balancer;
 mod browser;
@@ -36,6 +37,7 @@ mod replies;
 mod resets;
 mod sending;
 mod storage;
+mod syslog;
 mod tracs_checks;
 mod transport;
 mod web_forms;

@@ -13,9 +13,11 @@
 //! * `profiles.rs`: mailbox profiles (R23);
 //! * `resets.rs`: the Help Desk's mailbox password resets (R24);
 //! * `history.rs`: broadcasts and the history purge;
-//! * `views.rs`: what the pages show; `import.rs`: a directory file.
+//! * `views.rs`: what the pages show; `import.rs`: a directory file;
+//! * `audit.rs`: searching the audit chain.
 
 mod actor;
+mod audit;
 mod history;
 mod import;
 mod internal;

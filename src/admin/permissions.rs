@@ -125,6 +125,8 @@ operations! {
     TakeOnStaff => Certifier,
     FlagStaffRight => Certifier,
     RecertifyStaff => Certifier,
+    /// Issue 30: searching the audit chain is HUD's (the Help Desk's, the operator's).
+    SearchAudit => Hud,
 }
 
 impl AdminOp {

@@ -60,24 +60,9 @@ impl ComplianceLine {
             .to_string(),
         ]
         .iter()
-        .map(|f| csv_field(f))
+        .map(|f| crate::ground::csv::field(f))
         .collect::<Vec<_>>()
         .join(",")
-    }
-}
-
-/// A CSV field, quoted when it holds a comma, quote or line break; a leading formula character
-/// is neutralised so a spreadsheet does not run it.
-fn csv_field(f: &str) -> String {
-    let f = if f.starts_with(['=', '+', '-', '@']) && f.parse::<f64>().is_err() {
-        format!("'{f}")
-    } else {
-        f.to_string()
-    };
-    if f.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", f.replace('"', "\"\""))
-    } else {
-        f
     }
 }
 

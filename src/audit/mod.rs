@@ -10,6 +10,9 @@
 //! the chain's end; [`crate::checkpoint`] signs the head with a key kept outside the database and
 //! exports it on a schedule, so that `imax audit verify` sees that too.
 
+mod search;
+pub use search::{AuditQuery, AuditRecord, Found};
+
 use crate::clock::to_epoch;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;

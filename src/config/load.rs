@@ -158,6 +158,23 @@ impl Config {
         Ok(())
     }
 
+    /// The audit section: checkpoints, the syslog collector (issue 30), searches.
+    fn validate_audit(&self) -> Result<(), ConfigError> {
+        let bad = |m: &str| Err(ConfigError::Invalid(m.to_string()));
+        if self.audit.checkpoint_secs == 0 {
+            return bad("audit.checkpoint_secs must be positive");
+        }
+        if let Err(e) = super::SyslogTarget::parse(&self.audit.syslog) {
+            return bad(&format!("audit.syslog: {e}"));
+        }
+        if self.audit.syslog_retry_max_secs == 0 || self.audit.search_max_records == 0 {
+            return bad(
+                "audit.syslog_retry_max_secs and audit.search_max_records must be positive",
+            );
+        }
+        Ok(())
+    }
+
     /// The other sections: web, TRACS, history, balancer, TLS, audit, argon2, the database.
     fn validate_services(&self) -> Result<(), ConfigError> {
         let bad = |m: &str| Err(ConfigError::Invalid(m.to_string()));
@@ -183,9 +200,7 @@ impl Config {
         if self.tls.reload_check_secs == 0 {
             return bad("tls.reload_check_secs must be positive");
         }
-        if self.audit.checkpoint_secs == 0 {
-            return bad("audit.checkpoint_secs must be positive");
-        }
+        self.validate_audit()?;
         if self.history.purge_batch == 0 {
             return bad("history.purge_batch must be positive");
         }

@@ -11,11 +11,13 @@ use std::path::{Path, PathBuf};
 
 mod accounts;
 mod load;
+mod syslog;
 #[cfg(test)]
 mod tests;
 mod values;
 pub use accounts::AccountPolicy;
 pub use load::{redacted_url, ConfigError};
+pub use syslog::{SyslogTarget, SyslogTransport};
 pub use values::{Engine, SmtpConfig, StartTls, TrustedProxies, POSTGRES_SESSIONS};
 
 /// The commented example configuration, which is also the documentation of every setting.
@@ -126,6 +128,22 @@ pub struct Audit {
     pub failure_window_secs: u64,
     /// Clients tracked at once in a window; further clients' refusals count in one summary.
     pub failure_clients_tracked: usize,
+    /// `udp://HOST:PORT` or `tcp://HOST:PORT`: every record is forwarded there in RFC 5424
+    /// (`syslog`); empty: none.
+    pub syslog: String,
+    /// The forwarder's cursor (the last record forwarded); empty: beside the checkpoint file.
+    pub syslog_cursor_file: String,
+    /// The longest wait between attempts while the collector is unreachable, in seconds.
+    pub syslog_retry_max_secs: u64,
+    /// The most records one search (`imax audit search`, the Help Desk's page) returns.
+    pub search_max_records: u32,
+}
+
+impl Audit {
+    /// The collector `syslog` names, if any (checked when the configuration loads).
+    pub fn syslog_target(&self) -> Option<SyslogTarget> {
+        SyslogTarget::parse(&self.syslog).ok().flatten()
+    }
 }
 
 impl Default for Audit {
@@ -138,6 +156,10 @@ impl Default for Audit {
             failures_recorded_per_client: 20,
             failure_window_secs: 300,
             failure_clients_tracked: 10_000,
+            syslog: String::new(),
+            syslog_cursor_file: String::new(),
+            syslog_retry_max_secs: 30,
+            search_max_records: 10_000,
         }
     }
 }

@@ -5,6 +5,7 @@
 //! floor too.
 
 pub mod client;
+pub mod csv;
 pub mod private;
 pub mod request;
 pub mod secret;

@@ -18,6 +18,10 @@ impl<'a> AuditLog<'a> {
         AuditLog { pool }
     }
 
+    pub(super) fn pool(&self) -> &'a AnyPool {
+        self.pool
+    }
+
     /// The newest record's sequence number and hash.
     pub async fn head(&self) -> Result<Option<(i64, String)>, StoreError> {
         let pool = self.pool;

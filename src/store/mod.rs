@@ -16,6 +16,7 @@
 
 pub mod accounts;
 pub mod audit_log;
+mod audit_search;
 pub mod backup;
 pub mod bodies;
 pub mod certifications;

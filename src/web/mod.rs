@@ -16,6 +16,7 @@
 #![allow(clippy::result_large_err)]
 
 mod account;
+mod audit;
 mod certifier;
 mod compliance;
 mod coordinator;
@@ -78,6 +79,7 @@ pub fn routes(web: Web) -> Router<Gateway> {
         .merge(helpdesk::routes())
         .merge(rules_record::routes()) // R21's printable record
         .merge(compliance::routes()) // what users have due (Q24, Q39)
+        .merge(audit::routes()) // audit search and export (issue 30)
         .layer(form_limit)
         .layer(axum::middleware::from_fn(same_origin_posts))
         .layer(axum::middleware::map_response(page_headers))
