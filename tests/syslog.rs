@@ -282,3 +282,40 @@ async fn a_restarted_gateway_resumes_from_its_cursor() {
         "a record came twice: {seen:?}"
     );
 }
+
+/// The acceptance setting from the environment (`IMAX_AUDIT_SYSLOG`) on a real `imax serve`:
+/// records reach the collector; the node killed (SIGKILL) and records written meanwhile, a new
+/// node resumes from the cursor: every record once.
+#[tokio::test]
+async fn a_real_node_forwards_by_the_environment_and_resumes_after_a_kill() {
+    let c = Collector::start().await;
+    let mut t = TestApp::start_at(wall_clock_now(), |_| {}).await;
+    t.stop().await;
+    let url = t.config.database_url();
+    let target = format!("tcp://127.0.0.1:{}", c.port);
+    let env = [
+        ("IMAX_AUDIT_SYSLOG", target.as_str()),
+        ("IMAX_AUDIT_SYSLOG_RETRY_MAX_SECS", "1"),
+    ];
+    let mut node = Node::spawn_with(t.dir.path(), &url, &env).await;
+    let mut client = node.client(&t.ca, SITE_USER).await;
+    let _ = list_reply(&mut client, MAPLE, "Inbox").await;
+    everything_arrived(&t, &c).await;
+    node.kill();
+    t.admin
+        .post_broadcast("Maintenance", "Saturday night")
+        .await
+        .expect("posted");
+    let _node = Node::spawn_with(t.dir.path(), &url, &env).await;
+    everything_arrived(&t, &c).await;
+    let seen = seqs(&c.lines());
+    assert_eq!(seen.len(), chain(&t).await.len());
+    assert!(
+        seen.values().all(|n| *n == 1),
+        "a record came twice: {seen:?}"
+    );
+    assert!(c
+        .lines()
+        .iter()
+        .any(|l| l.contains("action=\"PostBroadcast\"")));
+}

@@ -72,7 +72,12 @@ impl Forwarder {
         tracing::info!(collector = %self.target.address, from = at.seq, "forwarding the audit chain to syslog");
         loop {
             match self.step(&mut at, &mut link).await {
-                Ok(0) => tokio::time::sleep(POLL).await,
+                Ok(0) => {
+                    // Nothing after the cursor: no lag, and no need to ask the chain's head.
+                    metrics::gauge!("imax_audit_forward_lag").set(0.0);
+                    tokio::time::sleep(POLL).await;
+                    continue;
+                }
                 Ok(_) => pause = FIRST_RETRY,
                 Err(e) => {
                     link = None;
