@@ -22,7 +22,7 @@ pub struct SearchArgs {
     /// Records naming this TRACSMail ID.
     #[arg(long, value_name = "IMAX_ID")]
     mailbox: Option<String>,
-    /// Records of this action, as recorded (`SendFile`, `SignIn`, `Lock`, …).
+    /// Records of this action, as recorded (`SendFile`, `SignIn`, `SetStatus`, …).
     #[arg(long, value_name = "NAME")]
     action: Option<String>,
     /// From this day on (YYYY-MM-DD, a calendar day in Washington, America/New_York).
@@ -44,7 +44,7 @@ pub struct SearchArgs {
 pub enum Format {
     /// Aligned columns for people.
     Table,
-    /// A header row, then one record a line (RFC 4180).
+    /// A header row, then one record a line (fields quoted where needed).
     Csv,
     /// One JSON object a line.
     Json,
