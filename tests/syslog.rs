@@ -256,7 +256,7 @@ async fn records_reach_a_real_collector_over_udp() {
 }
 
 /// A forwarder restarted resumes from its cursor: the records it sent before are not sent
-/// again, the ones written while it was stopped follow.
+/// again, the ones written while it was stopped follow, in order, over several batches.
 #[tokio::test]
 async fn a_restarted_gateway_resumes_from_its_cursor() {
     let c = Collector::start().await;
@@ -269,11 +269,14 @@ async fn a_restarted_gateway_resumes_from_its_cursor() {
     assert_ok(&t.send(SITE_USER, MAPLE, None, &tenant_file(3)).await);
     everything_arrived(&t, &c).await;
     t.stop().await;
-    // Written while no gateway runs (the command line's administration).
-    t.admin
-        .post_broadcast("Maintenance", "Saturday night")
-        .await
-        .expect("posted");
+    // Written while no gateway runs (the command line's administration): more records than
+    // one batch of the forwarder (500).
+    for i in 0..510 {
+        t.admin
+            .post_broadcast("Maintenance", &format!("Saturday night, notice {i}"))
+            .await
+            .expect("posted");
+    }
     t.restart().await;
     everything_arrived(&t, &c).await;
     let seen = seqs(&c.lines());
