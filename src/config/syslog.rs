@@ -77,3 +77,22 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod loading {
+    use crate::config::Config;
+
+    /// `IMAX_AUDIT_SYSLOG` sets `audit.syslog` (the acceptance setting); nonsense stops the
+    /// start with the setting's name.
+    #[test]
+    fn the_setting_comes_from_the_environment_and_nonsense_is_refused() {
+        let env = |v: &str| vec![("IMAX_AUDIT_SYSLOG".to_string(), v.to_string())];
+        let c = Config::load(None, env("tcp://127.0.0.1:6514")).expect("loads");
+        assert_eq!(
+            c.audit.syslog_target().map(|t| t.address),
+            Some("127.0.0.1:6514".to_string())
+        );
+        let e = Config::load(None, env("syslog.example:514")).expect_err("refused");
+        assert!(e.to_string().contains("audit.syslog"), "{e}");
+    }
+}
