@@ -45,10 +45,13 @@ pub enum Code {
     AlreadyExists,
     NotFound,
     MailUnavailable,
+    // Issue 30: the virus scanner's refusals (`gateway::virus`).
+    VirusFound,
+    TooLargeToScan,
 }
 
 impl Code {
-    pub const ALL: [Code; 33] = [
+    pub const ALL: [Code; 35] = [
         Code::AuthenticationFailed,
         Code::MailboxAuthenticationFailed,
         Code::MailboxInactive,
@@ -82,6 +85,8 @@ impl Code {
         Code::AlreadyExists,
         Code::NotFound,
         Code::MailUnavailable,
+        Code::VirusFound,
+        Code::TooLargeToScan,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -119,6 +124,8 @@ impl Code {
             Code::AlreadyExists => "AlreadyExists",
             Code::NotFound => "NotFound",
             Code::MailUnavailable => "MailUnavailable",
+            Code::VirusFound => "VirusFound",
+            Code::TooLargeToScan => "TooLargeToScan",
         }
     }
 
@@ -159,7 +166,9 @@ impl Code {
             Code::InvalidTracsFile
             | Code::Misrouted
             | Code::DuplicateFile
-            | Code::SenderNotAllowed => 300,
+            | Code::SenderNotAllowed
+            | Code::VirusFound
+            | Code::TooLargeToScan => 300,
         }
     }
 
@@ -237,6 +246,12 @@ impl Code {
             Code::NotFound => "There is no such M-ID, mailbox, property or request.",
             Code::MailUnavailable => {
                 "The mail server could not be reached; nothing was changed. Try again later."
+            }
+            Code::VirusFound => {
+                "The virus scanner found a virus in the file; nothing was stored. Clean the file (or the computer that made it) before sending it again."
+            }
+            Code::TooLargeToScan => {
+                "The file is larger than the virus scanner can check, and files are never stored unscanned; nothing was stored. Send it in smaller files, or ask the gateway's operators."
             }
             Code::SessionEnded => {
                 "Your browser session has ended (signed out, idle too long, or the password, lock or rights of the M-ID or mailbox changed); sign in again."

@@ -16,6 +16,7 @@
 //! * `views.rs`: what the pages show; `import.rs`: a directory file.
 
 mod actor;
+mod allow_lists;
 mod history;
 mod import;
 mod internal;

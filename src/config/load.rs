@@ -183,6 +183,7 @@ impl Config {
         if self.tls.reload_check_secs == 0 {
             return bad("tls.reload_check_secs must be positive");
         }
+        self.scan.validate().map_err(ConfigError::Invalid)?;
         if self.audit.checkpoint_secs == 0 {
             return bad("audit.checkpoint_secs must be positive");
         }
