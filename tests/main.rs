@@ -7,6 +7,7 @@ mod layers;
 mod shape;
 
 mod access_rules;
+mod allow_lists;
 mod audit_chain;
 mod backup;
 mod balancer;
