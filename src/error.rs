@@ -7,242 +7,129 @@
 
 use std::fmt;
 
-/// The stable refusal codes. The string form ([`Code::as_str`]) is part of the wire contract.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Code {
-    AuthenticationFailed,
-    MailboxAuthenticationFailed,
-    MailboxInactive,
-    AccountLocked,
-    AccountTerminated,
-    PasswordExpired,
-    PasswordRejected,
-    NoImaxRole,
-    NotInWorkingGroup,
-    RulesOfBehaviorNotAccepted,
-    NotRecertified,
-    TrainingRequired,
-    UnknownMessage,
-    UnknownRecipient,
-    ChecksumMismatch,
-    MissingFile,
-    FileTooLarge,
-    MalformedRequest,
-    RateLimited,
-    Unavailable,
-    SessionEnded,
-    InvalidTracsFile,
-    Misrouted,
-    DuplicateFile,
-    SenderNotAllowed,
-    StorageFull,
-    HudMailboxOnly,
-    NotAffiliated,
-    // Administration (the coordinator and Help Desk pages, `imax admin`): the same model as
-    // the doors' refusals, with the specifics in the detail.
-    NotPermitted,
-    InvalidInput,
-    AlreadyExists,
-    NotFound,
-    MailUnavailable,
+/// Declares [`Code`] from one table: each row is a code (its name is its stable string), the
+/// iMAX status number vendor software acts on, and the default sentence. One row per code, so
+/// a new refusal is one line and the three can never disagree.
+macro_rules! codes {
+    ($($(#[$meta:meta])* $code:ident => $status:literal, $sentence:expr;)+) => {
+        /// The stable refusal codes. The string form ([`Code::as_str`]) is part of the wire contract.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Code {
+            $($(#[$meta])* $code,)+
+        }
+
+        impl Code {
+            /// Every code, in the table's order.
+            pub const ALL: &'static [Code] = &[$(Code::$code,)+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Code::$code => stringify!($code),)+
+                }
+            }
+
+            /// The iMAX status number published for vendor software (see `imax-facts.md`), the
+            /// nearest to what the person must do, because vendor software acts on the number:
+            /// 401 only for wrong M-ID credentials and what must look like them (a locked or
+            /// terminated M-ID, an expired password: the M-ID's password no longer opens it); 403 only
+            /// for being outside the `imaxuser` group (no iMAX role, the 24–48 hours, a coordinator
+            /// without the iMAX Coordinator action, an uncertified user whose roles HUD removes at the
+            /// deadline), which vendors read as "wait for the working group"; 400 the mailbox's
+            /// credentials, or a mailbox this M-ID may not open; 300 nothing was done, read the
+            /// sentence (the Rules of Behavior, which only the person can accept, on the web, R21);
+            /// 405 retry later; 500 unavailable.
+            pub fn imax_status(self) -> u16 {
+                match self {
+                    $(Code::$code => $status,)+
+                }
+            }
+
+            /// The default sentence. Some refusals add a second sentence with specifics.
+            pub fn sentence(self) -> &'static str {
+                match self {
+                    $(Code::$code => $sentence,)+
+                }
+            }
+        }
+    };
 }
 
-impl Code {
-    pub const ALL: [Code; 33] = [
-        Code::AuthenticationFailed,
-        Code::MailboxAuthenticationFailed,
-        Code::MailboxInactive,
-        Code::AccountLocked,
-        Code::AccountTerminated,
-        Code::PasswordExpired,
-        Code::PasswordRejected,
-        Code::NoImaxRole,
-        Code::NotInWorkingGroup,
-        Code::RulesOfBehaviorNotAccepted,
-        Code::NotRecertified,
-        Code::TrainingRequired,
-        Code::UnknownMessage,
-        Code::UnknownRecipient,
-        Code::ChecksumMismatch,
-        Code::MissingFile,
-        Code::FileTooLarge,
-        Code::MalformedRequest,
-        Code::RateLimited,
-        Code::Unavailable,
-        Code::SessionEnded,
-        Code::InvalidTracsFile,
-        Code::Misrouted,
-        Code::DuplicateFile,
-        Code::SenderNotAllowed,
-        Code::StorageFull,
-        Code::HudMailboxOnly,
-        Code::NotAffiliated,
-        Code::NotPermitted,
-        Code::InvalidInput,
-        Code::AlreadyExists,
-        Code::NotFound,
-        Code::MailUnavailable,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Code::AuthenticationFailed => "AuthenticationFailed",
-            Code::MailboxAuthenticationFailed => "MailboxAuthenticationFailed",
-            Code::MailboxInactive => "MailboxInactive",
-            Code::AccountLocked => "AccountLocked",
-            Code::AccountTerminated => "AccountTerminated",
-            Code::PasswordExpired => "PasswordExpired",
-            Code::PasswordRejected => "PasswordRejected",
-            Code::NoImaxRole => "NoImaxRole",
-            Code::NotInWorkingGroup => "NotInWorkingGroup",
-            Code::RulesOfBehaviorNotAccepted => "RulesOfBehaviorNotAccepted",
-            Code::NotRecertified => "NotRecertified",
-            Code::TrainingRequired => "TrainingRequired",
-            Code::UnknownMessage => "UnknownMessage",
-            Code::UnknownRecipient => "UnknownRecipient",
-            Code::ChecksumMismatch => "ChecksumMismatch",
-            Code::MissingFile => "MissingFile",
-            Code::FileTooLarge => "FileTooLarge",
-            Code::MalformedRequest => "MalformedRequest",
-            Code::RateLimited => "RateLimited",
-            Code::Unavailable => "Unavailable",
-            Code::SessionEnded => "SessionEnded",
-            Code::InvalidTracsFile => "InvalidTracsFile",
-            Code::Misrouted => "Misrouted",
-            Code::DuplicateFile => "DuplicateFile",
-            Code::SenderNotAllowed => "SenderNotAllowed",
-            Code::StorageFull => "StorageFull",
-            Code::HudMailboxOnly => "HudMailboxOnly",
-            Code::NotAffiliated => "NotAffiliated",
-            Code::NotPermitted => "NotPermitted",
-            Code::InvalidInput => "InvalidInput",
-            Code::AlreadyExists => "AlreadyExists",
-            Code::NotFound => "NotFound",
-            Code::MailUnavailable => "MailUnavailable",
-        }
-    }
-
-    /// The iMAX status number published for vendor software (see `imax-facts.md`), the
-    /// nearest to what the person must do, because vendor software acts on the number:
-    /// 401 only for wrong M-ID credentials and what must look like them (a locked or
-    /// terminated M-ID, an expired password: the M-ID's password no longer opens it); 403 only
-    /// for being outside the `imaxuser` group (no iMAX role, the 24–48 hours, a coordinator
-    /// without the iMAX Coordinator action, an uncertified user whose roles HUD removes at the
-    /// deadline), which vendors read as "wait for the working group"; 400 the mailbox's
-    /// credentials, or a mailbox this M-ID may not open; 300 nothing was done, read the
-    /// sentence (the Rules of Behavior, which only the person can accept, on the web, R21);
-    /// 405 retry later; 500 unavailable.
-    pub fn imax_status(self) -> u16 {
-        match self {
-            Code::AuthenticationFailed
-            | Code::AccountLocked
-            | Code::AccountTerminated
-            | Code::PasswordExpired => 401,
-            Code::PasswordRejected => 300,
-            Code::MailboxAuthenticationFailed | Code::MailboxInactive => 400,
-            Code::NoImaxRole | Code::NotInWorkingGroup | Code::NotRecertified => 403,
-            Code::HudMailboxOnly | Code::NotAffiliated => 400,
-            Code::RulesOfBehaviorNotAccepted | Code::NotPermitted => 300,
-            Code::UnknownMessage
-            | Code::UnknownRecipient
-            | Code::ChecksumMismatch
-            | Code::MissingFile
-            | Code::FileTooLarge
-            | Code::MalformedRequest => 300,
-            Code::RateLimited => 405,
-            Code::InvalidInput | Code::AlreadyExists | Code::NotFound | Code::TrainingRequired => {
-                300
-            }
-            Code::Unavailable | Code::StorageFull | Code::MailUnavailable => 500,
-            Code::SessionEnded => 401,
-            // iMAX 300: "nothing was uploaded".
-            Code::InvalidTracsFile
-            | Code::Misrouted
-            | Code::DuplicateFile
-            | Code::SenderNotAllowed => 300,
-        }
-    }
-
-    /// The default sentence. Some refusals add a second sentence with specifics.
-    pub fn sentence(self) -> &'static str {
-        match self {
-            // The same sentence whatever the reason, so that it tells a guesser nothing: the
-            // M-ID may be unknown, the password wrong, or the M-ID locked or terminated.
-            Code::AuthenticationFailed => {
-                "The M-ID or password is not correct, or the M-ID may not sign in now (repeated failures or 90 days without use lock it; a coordinator unlocks it)."
-            }
-            Code::MailboxAuthenticationFailed => {
-                "The iMAX ID or its password is not correct, or the mailbox may not be opened now (repeated wrong passwords freeze it for a while; the Help Desk resets its password)."
-            }
-            Code::MailboxInactive => {
-                "This TRACSMail ID is inactive: it has not been used for a long time. Call the Multifamily Housing Help Desk; it reactivates the mailbox with a password reset after checking the mailbox's profile."
-            }
-            Code::AccountLocked => {
-                "This M-ID is locked. A user asks a coordinator to unlock it; a coordinator asks the Help Desk."
-            }
-            Code::AccountTerminated => {
-                "This M-ID has been terminated after 90 days without use; only REAC-TAC (HUD's Technical Assistance Center) can restore it."
-            }
-            Code::PasswordExpired => {
-                "The M-ID's password has expired; change it (ChangePassword) before doing anything else."
-            }
-            Code::PasswordRejected => "The new password does not meet the password rules.",
-            Code::NoImaxRole => "This M-ID does not hold the iMAX role; ask your coordinator to grant it.",
-            Code::NotInWorkingGroup => {
-                "This M-ID is not yet in the iMAX working group for system-to-system transfers; this happens 24 to 48 hours after the iMAX role is granted."
-            }
-            Code::RulesOfBehaviorNotAccepted => {
-                "Your yearly TRACS Rules of Behavior are due (a year after you last accepted them, or never accepted): sign in to the gateway on the web and accept them; vendor software cannot accept them for you."
-            }
-            Code::NotRecertified => {
-                "This M-ID has not been recertified for this year's cycle; ask your coordinator to recertify it."
-            }
-            Code::TrainingRequired => {
-                "A user is certified only with Security Awareness Training completed within the last year; record the training (its date and certificate) first, then certify."
-            }
-            Code::UnknownMessage => "There is no such message in this mailbox.",
-            Code::UnknownRecipient => "The recipient is not an iMAX ID this mailbox can send to.",
-            Code::ChecksumMismatch => {
-                "The SHA-256 sent with the file does not match its content; nothing was stored."
-            }
-            Code::MissingFile => "No file was uploaded: the content is missing or empty.",
-            Code::FileTooLarge => "The file is larger than this gateway accepts; nothing was stored.",
-            Code::MalformedRequest => "The request is not a well-formed iMAX SOAP request.",
-            Code::RateLimited => "Too many failed attempts from this address; wait a few minutes and try again.",
-            Code::Unavailable => "The gateway is unavailable just now; try again shortly.",
-            Code::InvalidTracsFile => {
-                "The file is not a valid TRACS file, or not one this recipient accepts; nothing was stored."
-            }
-            Code::Misrouted => {
-                "The file is addressed to a recipient other than the one the directory names for its project; nothing was stored."
-            }
-            Code::DuplicateFile => {
-                "The same file was already sent; nothing was stored. Mark it as a deliberate resend to send it again."
-            }
-            Code::SenderNotAllowed => {
-                "The header's Sender's iMAX ID is neither the sending mailbox nor one allowed to send for it; nothing was stored."
-            }
-            Code::StorageFull => {
-                "The gateway's storage is nearly full, so it takes no new files for now; nothing was stored. Listing and fetching still work; try again later."
-            }
-            Code::HudMailboxOnly => {
-                "TRACMPROD is HUD's own mailbox: only HUD staff and contractors (H-IDs and C-IDs) may open it."
-            }
-            Code::NotAffiliated => {
-                "This mailbox opens only to the people of its own properties and organization (R6): ask a coordinator of the property, or of its owner, agent or service bureau, to assign your M-ID to it (they find you with Search for User); a TRACSMail password alone is not enough."
-            }
-            Code::NotPermitted => "You may not do this; nothing was changed.",
-            Code::InvalidInput => "What was entered is not acceptable; nothing was changed.",
-            Code::AlreadyExists => "It already exists; nothing was changed.",
-            Code::NotFound => "There is no such M-ID, mailbox, property or request.",
-            Code::MailUnavailable => {
-                "The mail server could not be reached; nothing was changed. Try again later."
-            }
-            Code::SessionEnded => {
-                "Your browser session has ended (signed out, idle too long, or the password, lock or rights of the M-ID or mailbox changed); sign in again."
-            }
-        }
-    }
+codes! {
+    // The same sentence whatever the reason, so that it tells a guesser nothing: the
+    // M-ID may be unknown, the password wrong, or the M-ID locked or terminated.
+    AuthenticationFailed => 401,
+        "The M-ID or password is not correct, or the M-ID may not sign in now (repeated failures or 90 days without use lock it; a coordinator unlocks it).";
+    MailboxAuthenticationFailed => 400,
+        "The iMAX ID or its password is not correct, or the mailbox may not be opened now (repeated wrong passwords freeze it for a while; the Help Desk resets its password).";
+    MailboxInactive => 400,
+        "This TRACSMail ID is inactive: it has not been used for a long time. Call the Multifamily Housing Help Desk; it reactivates the mailbox with a password reset after checking the mailbox's profile.";
+    AccountLocked => 401,
+        "This M-ID is locked. A user asks a coordinator to unlock it; a coordinator asks the Help Desk.";
+    AccountTerminated => 401,
+        "This M-ID has been terminated after 90 days without use; only REAC-TAC (HUD's Technical Assistance Center) can restore it.";
+    PasswordExpired => 401,
+        "The M-ID's password has expired; change it (ChangePassword) before doing anything else.";
+    PasswordRejected => 300,
+        "The new password does not meet the password rules.";
+    NoImaxRole => 403,
+        "This M-ID does not hold the iMAX role; ask your coordinator to grant it.";
+    NotInWorkingGroup => 403,
+        "This M-ID is not yet in the iMAX working group for system-to-system transfers; this happens 24 to 48 hours after the iMAX role is granted.";
+    RulesOfBehaviorNotAccepted => 300,
+        "Your yearly TRACS Rules of Behavior are due (a year after you last accepted them, or never accepted): sign in to the gateway on the web and accept them; vendor software cannot accept them for you.";
+    NotRecertified => 403,
+        "This M-ID has not been recertified for this year's cycle; ask your coordinator to recertify it.";
+    TrainingRequired => 300,
+        "A user is certified only with Security Awareness Training completed within the last year; record the training (its date and certificate) first, then certify.";
+    UnknownMessage => 300,
+        "There is no such message in this mailbox.";
+    UnknownRecipient => 300,
+        "The recipient is not an iMAX ID this mailbox can send to.";
+    ChecksumMismatch => 300,
+        "The SHA-256 sent with the file does not match its content; nothing was stored.";
+    MissingFile => 300,
+        "No file was uploaded: the content is missing or empty.";
+    FileTooLarge => 300,
+        "The file is larger than this gateway accepts; nothing was stored.";
+    MalformedRequest => 300,
+        "The request is not a well-formed iMAX SOAP request.";
+    RateLimited => 405,
+        "Too many failed attempts from this address; wait a few minutes and try again.";
+    Unavailable => 500,
+        "The gateway is unavailable just now; try again shortly.";
+    SessionEnded => 401,
+        "Your browser session has ended (signed out, idle too long, or the password, lock or rights of the M-ID or mailbox changed); sign in again.";
+    InvalidTracsFile => 300,
+        "The file is not a valid TRACS file, or not one this recipient accepts; nothing was stored.";
+    Misrouted => 300,
+        "The file is addressed to a recipient other than the one the directory names for its project; nothing was stored.";
+    DuplicateFile => 300,
+        "The same file was already sent; nothing was stored. Mark it as a deliberate resend to send it again.";
+    SenderNotAllowed => 300,
+        "The header's Sender's iMAX ID is neither the sending mailbox nor one allowed to send for it; nothing was stored.";
+    StorageFull => 500,
+        "The gateway's storage is nearly full, so it takes no new files for now; nothing was stored. Listing and fetching still work; try again later.";
+    HudMailboxOnly => 400,
+        "TRACMPROD is HUD's own mailbox: only HUD staff and contractors (H-IDs and C-IDs) may open it.";
+    NotAffiliated => 400,
+        "This mailbox opens only to the people of its own properties and organization (R6): ask a coordinator of the property, or of its owner, agent or service bureau, to assign your M-ID to it (they find you with Search for User); a TRACSMail password alone is not enough.";
+    // Administration (the coordinator and Help Desk pages, `imax admin`): the same model as
+    // the doors' refusals, with the specifics in the detail.
+    NotPermitted => 300,
+        "You may not do this; nothing was changed.";
+    InvalidInput => 300,
+        "What was entered is not acceptable; nothing was changed.";
+    AlreadyExists => 300,
+        "It already exists; nothing was changed.";
+    NotFound => 300,
+        "There is no such M-ID, mailbox, property or request.";
+    MailUnavailable => 500,
+        "The mail server could not be reached; nothing was changed. Try again later.";
+    // Issue 30: the virus scanner's refusals (`gateway::virus`).
+    VirusFound => 300,
+        "The virus scanner found a virus in the file; nothing was stored. Clean the file (or the computer that made it) before sending it again.";
+    TooLargeToScan => 300,
+        "The file is larger than the virus scanner can check, and files are never stored unscanned; nothing was stored. Send it in smaller files, or ask the gateway's operators.";
 }
 
 impl fmt::Display for Code {

@@ -7,6 +7,7 @@ mod layers;
 mod shape;
 
 mod access_rules;
+mod allow_lists;
 mod audit_chain;
 mod audit_search;
 mod backup;
@@ -35,6 +36,7 @@ mod profile_changes;
 mod pump;
 mod replies;
 mod resets;
+mod scanning;
 mod sending;
 mod storage;
 mod syslog;

@@ -456,6 +456,10 @@ async fn perform(t: &TestApp, admin: &Admin, op: AdminOp) -> AdminResult<()> {
         }
         AdminOp::SetMailboxSender => admin.set_mailbox_sender(MAPLE.0, RIVERSIDE.0, true).await,
         AdminOp::SetAcceptsAttachments => admin.set_accepts_attachments(MAPLE.0, true).await,
+        AdminOp::SetAllowedNetworks => admin
+            .set_mailbox_networks(MAPLE.0, &["10.9.0.0/16".into()])
+            .await
+            .map(drop),
         AdminOp::SetMailboxProfile => {
             let p = crate::resets::profile();
             admin.set_mailbox_profile(MAPLE.0, &p).await

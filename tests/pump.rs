@@ -10,7 +10,12 @@ use imax_gateway::client::Content;
 const LIMIT: u64 = 64 * 1024;
 
 /// The upload form as a browser posts it: the CSRF token first, the recipient, one file.
-fn upload_form(token: &str, to: &str, file_name: &str, file: &[u8]) -> (String, Vec<u8>) {
+pub(crate) fn upload_form(
+    token: &str,
+    to: &str,
+    file_name: &str,
+    file: &[u8],
+) -> (String, Vec<u8>) {
     let boundary = "pump-test-boundary";
     let field = |name: &str, value: &str| {
         format!(
@@ -30,7 +35,7 @@ fn upload_form(token: &str, to: &str, file_name: &str, file: &[u8]) -> (String, 
 }
 
 /// The audit records of refused uploads to Maple Court: (door, outcome).
-async fn refused_uploads(t: &TestApp) -> Vec<(String, String)> {
+pub(crate) async fn refused_uploads(t: &TestApp) -> Vec<(String, String)> {
     sqlx::query_as(
         "SELECT door, outcome FROM audit_log WHERE action = 'SendFile' AND mailbox = $1 AND outcome <> 'ok' ORDER BY seq",
     )

@@ -17,6 +17,7 @@
 //! * `audit.rs`: searching the audit chain.
 
 mod actor;
+mod allow_lists;
 mod audit;
 mod history;
 mod import;

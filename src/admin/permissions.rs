@@ -56,6 +56,8 @@ operations! {
     SetMailboxPassword => Operator,
     SetMailboxSender => Hud,
     SetAcceptsAttachments => Hud,
+    /// Issue 30: the networks a mailbox's or an organization's vendor software calls from.
+    SetAllowedNetworks => Hud,
     /// R23, R24: mailbox profiles and the resets validated against them.
     SetMailboxProfile => Hud,
     ResetMailboxPassword => Hud,

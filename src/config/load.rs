@@ -201,6 +201,7 @@ impl Config {
             return bad("tls.reload_check_secs must be positive");
         }
         self.validate_audit()?;
+        self.scan.validate().map_err(ConfigError::Invalid)?;
         if self.history.purge_batch == 0 {
             return bad("history.purge_batch must be positive");
         }

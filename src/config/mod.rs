@@ -11,12 +11,14 @@ use std::path::{Path, PathBuf};
 
 mod accounts;
 mod load;
+mod scan;
 mod syslog;
 #[cfg(test)]
 mod tests;
 mod values;
 pub use accounts::AccountPolicy;
 pub use load::{redacted_url, ConfigError};
+pub use scan::{ClamdAddr, Scan};
 pub use syslog::{SyslogTarget, SyslogTransport};
 pub use values::{Engine, SmtpConfig, StartTls, TrustedProxies, POSTGRES_SESSIONS};
 
@@ -45,6 +47,7 @@ pub struct Config {
     pub balancer: Balancer,
     pub log: Log,
     pub bodies: Bodies,
+    pub scan: Scan,
 }
 
 /// Where message bodies live when not where the engine puts them (issue 29).
@@ -344,6 +347,7 @@ impl Default for Config {
             balancer: Balancer::default(),
             log: Log::default(),
             bodies: Bodies::default(),
+            scan: Scan::default(),
         }
     }
 }

@@ -121,3 +121,38 @@ fn bodies_in_a_bucket_need_an_s3_url_and_postgresql() {
         assert!(refused.contains("bodies.url"), "{refused}");
     }
 }
+
+/// Issue 30: the scanner's settings from the environment, as the acceptance run sets them.
+#[test]
+fn the_scanner_is_set_from_the_environment_and_checked() {
+    let env = |pairs: &[(&str, &str)]| {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<Vec<_>>()
+    };
+    let c = Config::load(
+        None,
+        env(&[
+            ("IMAX_SCAN_CLAMD", "127.0.0.1:3310"),
+            ("IMAX_SCAN_FAIL_OPEN", "true"),
+        ]),
+    )
+    .expect("loads");
+    assert_eq!(
+        c.scan.clamd_addr(),
+        Some(ClamdAddr::Tcp("127.0.0.1:3310".into()))
+    );
+    assert!(c.scan.fail_open);
+    let c =
+        Config::load(None, env(&[("IMAX_SCAN_CLAMD", "/run/clamav/clamd.ctl")])).expect("loads");
+    assert!(matches!(c.scan.clamd_addr(), Some(ClamdAddr::Socket(_))));
+    assert_eq!(Config::default().scan.clamd_addr(), None);
+    for bad in ["clamd", "127.0.0.1:0"] {
+        assert!(
+            Config::load(None, env(&[("IMAX_SCAN_CLAMD", bad)])).is_err(),
+            "{bad}"
+        );
+    }
+    assert!(Config::load(None, env(&[("IMAX_SCAN_TIMEOUT_SECS", "0")])).is_err());
+}

@@ -5,11 +5,13 @@
 //! These are plain domain types; the [`crate::store`] persists them.
 
 mod ids;
+mod networks;
 mod organization;
 pub mod password;
 mod types;
 
 pub use ids::{ImaxId, MId, Recipient, HUD_MAILBOX};
+pub use networks::{AllowListOf, AllowedNetworks};
 pub use organization::{OrgId, Organization, OrganizationKind};
 pub use types::{
     Account, AccountKind, AccountStatus, Affiliation, LockReason, Mailbox, MailboxKind, Right,

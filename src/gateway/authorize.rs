@@ -5,7 +5,7 @@
 //! within each client's share (`gateway::failures`).
 
 use super::{busy, Authorized, Caller, Credentials, Gateway, MailboxSession};
-use crate::access::{self, Operation};
+use crate::access::{self, Door, Operation};
 use crate::audit::AuditEntry;
 use crate::directory::password::Hasher;
 use crate::directory::{Account, AccountStatus, ImaxId, LockReason, MId, Mailbox};
@@ -75,6 +75,10 @@ impl Gateway {
             Some(mid) => self.inner.store.accounts().load(mid).await?,
             None => None,
         };
+        if let (Some(a), Door::SystemToSystem) = (&account, caller.door) {
+            let lists = self.employer_allow_list(a.id).await?;
+            self.within_allow_lists(caller, creds, op, &lists).await?;
+        }
         self.authorize_loaded(caller, creds, op, mid, account, None)
             .await
     }
@@ -101,6 +105,11 @@ impl Gateway {
             .store
             .caller_context(&mid, key.as_deref(), id.as_ref())
             .await?;
+        // Issue 30: from outside an allow-list, answered as a wrong password.
+        if ctx.account.is_some() {
+            self.within_allow_lists(caller, person, op, &ctx.allow_lists)
+                .await?;
+        }
         // The throttle's count is read along with an account that exists, and only then.
         let throttle = ctx.account.is_some().then_some(ctx.throttle);
         let auth = self

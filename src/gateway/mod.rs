@@ -24,6 +24,7 @@ use crate::directory::{Account, Mailbox};
 use crate::error::{Code, Refusal};
 use crate::store::{self, Effect, Store};
 
+mod allow_lists;
 mod authorize;
 mod browser;
 mod delivery;
@@ -36,6 +37,7 @@ mod receive;
 mod refusals;
 mod send;
 mod throttling;
+mod virus;
 
 pub use delivery::Delivery;
 

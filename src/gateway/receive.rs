@@ -1,11 +1,13 @@
 //! The one upload pump (issue 26, item 3): whichever door a file comes in by (SOAP's base64
 //! `<content>`, an MTOM binary part, a browser's multipart field), its bytes go through the
 //! same [`Gateway::receive`]: the size cap, SHA-256 and the store's staging
-//! ([`StagedBody`]), the TRACS checker on the way ([`Scanner`]), and, when anything goes wrong
+//! ([`StagedBody`]), the TRACS checker on the way ([`Scanner`]), clamd when configured
+//! ([`VirusScan`]: only its clean verdict lets the file commit), and, when anything goes wrong
 //! once the mailbox is open, one audited refusal that leaves nothing stored. A door only
 //! adapts its framing to [`Content`]: it hands over the file's bytes, unframed, as they
 //! arrive.
 
+use super::virus::VirusScan;
 use super::{Gateway, MailboxSession};
 use crate::error::Refusal;
 use crate::store::bodies::StageError;
@@ -19,10 +21,15 @@ use std::future::Future;
 pub struct Upload {
     pub(super) body: StagedBody,
     pub(super) scan: Scanner,
+    /// The bytes on their way to clamd too, when a scanner is configured (issue 30).
+    pub(super) virus: Option<VirusScan>,
 }
 
 impl Upload {
     pub async fn write(&mut self, chunk: &[u8]) -> Result<(), StageError> {
+        if let Some(v) = &mut self.virus {
+            v.feed(chunk).await;
+        }
         self.body.write(chunk).await?;
         self.scan.feed(chunk);
         Ok(())
@@ -50,6 +57,7 @@ impl Gateway {
                 .bodies
                 .stage(self.inner.config.limits.max_file_bytes)?,
             scan: Scanner::new(),
+            virus: self.start_virus_scan(),
         })
     }
 

@@ -14,7 +14,7 @@ use super::mailboxes::{distinct_mailboxes, mailbox_from, prefixed_columns};
 use super::messages::Duplicate;
 use super::{Store, StoreError};
 use crate::clock::{from_epoch, to_epoch};
-use crate::directory::{Account, ImaxId, MId, Mailbox};
+use crate::directory::{Account, AllowListOf, AllowedNetworks, ImaxId, MId, Mailbox, OrgId};
 use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
 use std::sync::Arc;
@@ -28,6 +28,9 @@ pub struct CallerContext {
     pub throttle: Option<(i64, i64)>,
     /// `None` when the account does not exist (then nothing else was read).
     pub mailbox: Option<Option<Mailbox>>,
+    /// The allow-lists that bear on the call (issue 30), those that are not empty: the
+    /// organization the person works for, the mailbox, and the mailbox's organization.
+    pub allow_lists: Vec<(AllowListOf, AllowedNetworks)>,
 }
 
 impl Store {
@@ -146,6 +149,7 @@ impl CallerContext {
             account: None,
             throttle: None,
             mailbox: None,
+            allow_lists: Vec::new(),
         }
     }
 }
@@ -169,11 +173,16 @@ async fn read_callers(pool: &AnyPool, batch: &[Asked]) -> Result<Vec<CallerConte
     let sql = format!(
         "SELECT CAST(q.n AS BIGINT) AS q_n, {ACCOUNT_COLUMNS}, {RIGHT_COLUMNS},
                 t.failures AS throttle_failures, t.window_start AS throttle_window_start,
-                {mailbox_columns}
+                {mailbox_columns},
+                ao.org_id AS al_person_org, ao.allowed_networks AS al_person_nets,
+                m.allowed_networks AS al_mailbox_nets,
+                mo.org_id AS al_mailbox_org, mo.allowed_networks AS al_mailbox_org_nets
            {ACCOUNT_FROM}
            JOIN ({asked}) q ON q.mid = a.mid
            LEFT JOIN auth_throttle t ON t.client_addr = q.client
            LEFT JOIN mailboxes m ON m.imax_id = q.imax
+           LEFT JOIN organizations ao ON ao.id = a.organization_id
+           LEFT JOIN organizations mo ON mo.id = m.organization_id
           ORDER BY q.n"
     );
     // A read: once more on a fresh session if this one broke (`reconnect`).
@@ -219,11 +228,45 @@ fn context_from(rows: &[AnyRow], asked_throttle: bool) -> Result<CallerContext, 
         Some(_) => Some(mailbox_from(first, "mb_")?),
         None => None,
     };
+    let allow_lists = allow_lists_from(first, mailbox.as_ref())?;
     Ok(CallerContext {
         account: account_from_rows(rows)?,
         throttle,
         mailbox: Some(mailbox),
+        allow_lists,
     })
+}
+
+/// The non-empty allow-lists of a caller's row (issue 30), each organization once.
+fn allow_lists_from(
+    row: &AnyRow,
+    mailbox: Option<&Mailbox>,
+) -> Result<Vec<(AllowListOf, AllowedNetworks)>, StoreError> {
+    let mut lists = Vec::new();
+    let text = |c: &str| {
+        row.try_get::<Option<String>, _>(c)
+            .map(Option::unwrap_or_default)
+    };
+    for (org, nets) in [
+        ("al_person_org", "al_person_nets"),
+        ("al_mailbox_org", "al_mailbox_org_nets"),
+    ] {
+        let (org, nets) = (text(org)?, text(nets)?);
+        if let (Some(org), false) = (OrgId::parse(&org), nets.is_empty()) {
+            let whose = AllowListOf::Organization(org);
+            if !lists.iter().any(|(w, _)| *w == whose) {
+                lists.push((whose, AllowedNetworks::from_stored(&nets)));
+            }
+        }
+    }
+    let nets = text("al_mailbox_nets")?;
+    if let (Some(m), false) = (mailbox, nets.is_empty()) {
+        lists.push((
+            AllowListOf::Mailbox(m.imax_id.clone()),
+            AllowedNetworks::from_stored(&nets),
+        ));
+    }
+    Ok(lists)
 }
 
 /// What [`Store::file_context`] looks for besides the project: a transmission this one

@@ -15,6 +15,7 @@
 //! SQL is written to run on SQLite and PostgreSQL alike (`$n` placeholders, epoch integers).
 
 pub mod accounts;
+pub mod allow_lists;
 pub mod audit_log;
 mod audit_search;
 pub mod backup;

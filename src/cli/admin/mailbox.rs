@@ -39,6 +39,14 @@ pub enum MailboxCommand {
         #[arg(long, action = clap::ArgAction::Set)]
         accept: bool,
     },
+    /// The networks (CIDR) the mailbox's vendor software connects from: system-to-system
+    /// calls for it from anywhere else are refused as a wrong password (issue 30).
+    AllowNetworks {
+        #[arg(long)]
+        imax_id: String,
+        #[command(flatten)]
+        list: super::allow_networks::AllowNetworksArgs,
+    },
     /// Set a mailbox's password.
     SetPassword {
         #[arg(long)]
@@ -181,6 +189,9 @@ pub(super) async fn mailbox_command(admin: &Admin, command: MailboxCommand) -> R
             remove,
         } => sender_command(admin, &imax_id, &sender, remove).await,
         C::Attachments { imax_id, accept } => attachments(admin, &imax_id, accept).await,
+        C::AllowNetworks { imax_id, list } => {
+            super::allow_networks::mailbox(admin, &imax_id, &list).await
+        }
     }
 }
 

@@ -96,6 +96,7 @@ fn right(r: &str) -> Result<Right, String> {
 
 mod account;
 mod account_args;
+mod allow_networks;
 mod compliance;
 mod mailbox;
 mod organization;

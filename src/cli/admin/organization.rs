@@ -21,6 +21,15 @@ pub enum OrganizationCommand {
     },
     /// List the organizations.
     List,
+    /// The networks (CIDR) the organization's vendor software connects from: system-to-system
+    /// calls for its M-IDs and its mailboxes from anywhere else are refused as a wrong
+    /// password (issue 30).
+    AllowNetworks {
+        #[arg(long)]
+        id: String,
+        #[command(flatten)]
+        list: super::allow_networks::AllowNetworksArgs,
+    },
 }
 
 pub(super) async fn organization_command(
@@ -35,6 +44,9 @@ pub(super) async fn organization_command(
             tax_id,
         } => create(admin, &id, kind, &name, tax_id.as_deref()).await,
         OrganizationCommand::List => list(admin).await,
+        OrganizationCommand::AllowNetworks { id, list } => {
+            super::allow_networks::organization(admin, &id, &list).await
+        }
     }
 }
 

@@ -66,7 +66,13 @@ impl Gateway {
         Self::expect_op(s, Operation::SendFile)?;
         let entry = self.session_audit(s);
         let refuse = |r: Refusal| self.refuse(vec![], entry.clone().detail(req.file_name), r);
-        let Upload { body, scan } = upload;
+        let Upload { body, scan, virus } = upload;
+        // Issue 30: only a clean verdict lets the file commit; nothing is stored otherwise.
+        if let Err(r) = self.virus_verdict(virus, body.size()).await {
+            let why = r.detail().unwrap_or(r.code.as_str()).to_string();
+            let entry = entry.clone().detail(format!("{}: {why}", req.file_name));
+            return Err(self.refuse(vec![], entry, r).await);
+        }
         let planned = SendPlan::new(&req, body.size(), body.sha256_hex(), scan.finish());
         let plan = match planned {
             Ok(p) => p,
