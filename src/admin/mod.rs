@@ -45,7 +45,7 @@ pub use resets::{ResetChannel, ResetRequest, RESET_FAILURE_LIMIT};
 pub use training::{ComplianceLine, RulesOfBehaviorRecord};
 pub use views::{status_text, PersonView, PropertyChoice, ReportLine};
 
-use crate::audit::AuditEntry;
+use crate::audit::{Action, AuditEntry, Door};
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::directory::password::{self, Secret};
@@ -96,8 +96,8 @@ pub struct Admin {
     clock: SharedClock,
     config: Config,
     actor: Actor,
-    /// `cli`, `web` or `system`: written into every audit record.
-    door: &'static str,
+    /// The command line, the browser or the system: written into every audit record.
+    door: Door,
     /// The request behind a browser action: its client address and request id go into the
     /// audit records.
     caller: Option<crate::gateway::Caller>,
@@ -111,7 +111,7 @@ impl Admin {
             clock,
             config,
             actor: Actor::Operator,
-            door: "cli",
+            door: Door::CommandLine,
             caller: None,
         }
     }
@@ -134,7 +134,7 @@ impl Admin {
         self.clock.now()
     }
 
-    fn entry(&self, action: &str) -> AuditEntry {
+    fn entry(&self, action: Action) -> AuditEntry {
         AuditEntry::new(self.now(), &self.actor.name(), action, self.door)
             .client(self.caller.and_then(|c| c.addr).map(|a| a.to_string()))
             .request(self.caller.and_then(|c| c.request).map(|r| r.to_string()))

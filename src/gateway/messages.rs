@@ -49,7 +49,7 @@ impl Gateway {
     pub(super) fn session_audit(&self, s: &MailboxSession) -> AuditEntry {
         self.audit(
             s.auth.account.mid.as_str(),
-            s.auth.op.as_str(),
+            s.auth.op.action(),
             s.auth.caller,
         )
         .mailbox(s.mailbox.imax_id.as_str())
