@@ -85,7 +85,7 @@ impl Admin {
         let (property, old) = self
             .store
             .mailboxes()
-            .property_with_mailbox(number.trim())
+            .property_with_mailbox(&Self::property(number)?)
             .await?
             .ok_or_else(|| missing(format!("property {number}")))?;
         let new = self.mailbox(&Self::imax_id(new_imax_id)?).await?;
@@ -126,9 +126,7 @@ impl Admin {
         mailbox: Option<&str>,
     ) -> AdminResult<()> {
         self.permit(AdminOp::CreateProperty)?;
-        if number.trim().is_empty() || number.len() > 32 {
-            return Err(invalid("a property number is 1 to 32 characters"));
-        }
+        let parsed = Self::property(number)?;
         let mailbox_id = match mailbox {
             Some(m) => Some(self.mailbox(&Self::imax_id(m)?).await?.id),
             None => None,
@@ -139,7 +137,7 @@ impl Admin {
         ));
         self.store
             .mailboxes()
-            .upsert_property(number.trim(), name, mailbox_id, &audit)
+            .upsert_property(&parsed, name, mailbox_id, &audit)
             .await?;
         if let Some(m) = mailbox_id {
             self.owner_from_mailbox(number.trim(), m, false).await?;
@@ -186,7 +184,7 @@ impl Admin {
         let prop = self
             .store
             .mailboxes()
-            .property_id(property)
+            .property_id(&Self::property(property)?)
             .await?
             .ok_or_else(|| missing(format!("property {property}")))?;
         let admin_id = match Recipient::parse(administrator) {
@@ -228,7 +226,7 @@ impl Admin {
         let prop = self
             .store
             .mailboxes()
-            .property_id(property)
+            .property_id(&Self::property(property)?)
             .await?
             .ok_or_else(|| missing(format!("property {property}")))?;
         // R2: at most five coordinators per owner or agent, across its properties.

@@ -49,7 +49,7 @@ use crate::audit::{Action, AuditEntry, Door};
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::directory::password::{self, Secret};
-use crate::directory::{ImaxId, MId};
+use crate::directory::{ImaxId, MId, PropertyNumber};
 use crate::error::{Code, Refusal};
 use crate::store::Store;
 use time::OffsetDateTime;
@@ -156,6 +156,10 @@ impl Admin {
                 "{s:?} is not an M-ID (M, H or C followed by 4 to 8 digits)"
             ))
         })
+    }
+
+    fn property(s: &str) -> AdminResult<PropertyNumber> {
+        PropertyNumber::parse(s).ok_or_else(|| invalid("a property number is 1 to 32 characters"))
     }
 
     fn imax_id(s: &str) -> AdminResult<ImaxId> {

@@ -43,10 +43,11 @@ impl Admin {
     pub(super) async fn property_ids(&self, numbers: &[String]) -> AdminResult<Vec<i64>> {
         let mut ids = Vec::with_capacity(numbers.len());
         for n in numbers {
+            let n = Self::property(n)?;
             ids.push(
                 self.store
                     .mailboxes()
-                    .property_id(n)
+                    .property_id(&n)
                     .await?
                     .ok_or_else(|| missing(format!("property {n}")))?,
             );

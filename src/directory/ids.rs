@@ -68,6 +68,33 @@ impl fmt::Display for ImaxId {
     }
 }
 
+/// A property's number (TRACS's, e.g. `800012345`): 1 to 32 characters, without the spaces
+/// around it. The number of the store's rows, of forms and of the command line alike.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PropertyNumber(String);
+
+impl PropertyNumber {
+    pub fn parse(s: &str) -> Option<PropertyNumber> {
+        let s = s.trim();
+        (!s.is_empty() && s.len() <= 32).then(|| PropertyNumber(s.to_string()))
+    }
+
+    /// A number as the store holds it (checked when it was written).
+    pub fn stored(s: String) -> PropertyNumber {
+        PropertyNumber(s)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for PropertyNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// Where a sender asks a file to go: HUD's TRACS (written `TRACS` or `TRACMPROD`) or another
 /// iMAX ID.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,6 +143,17 @@ mod tests {
         assert!(MId::parse("h1234").is_some());
         for bad in ["12345", "M12", "MX1234", "M123456789", "Q12345"] {
             assert!(MId::parse(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn property_numbers() {
+        assert_eq!(
+            PropertyNumber::parse(" 800012345 ").map(|p| p.0),
+            Some("800012345".into())
+        );
+        for bad in ["", "   ", &"9".repeat(33)] {
+            assert!(PropertyNumber::parse(bad).is_none(), "{bad}");
         }
     }
 

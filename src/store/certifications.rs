@@ -11,6 +11,7 @@
 use super::StoreError;
 use crate::audit::AuditEntry;
 use crate::clock::to_epoch;
+use crate::directory::PropertyNumber;
 use sqlx::AnyPool;
 use time::OffsetDateTime;
 
@@ -20,7 +21,7 @@ pub struct Assignment {
     pub account_id: i64,
     pub mid: String,
     pub property_id: i64,
-    pub property_number: String,
+    pub property_number: PropertyNumber,
 }
 
 /// An assignment that lapsed at a certification deadline (R19): to a property, or to an
@@ -223,7 +224,7 @@ impl<'a> Certifications<'a> {
                         account_id,
                         mid,
                         property_id,
-                        property_number,
+                        property_number: PropertyNumber::stored(property_number),
                     },
                     flagged_at,
                 },
@@ -295,7 +296,7 @@ async fn lapse_properties(
             account_id,
             mid,
             property_id,
-            property_number,
+            property_number: PropertyNumber::stored(property_number),
         }));
     }
     Ok(lapsed)
