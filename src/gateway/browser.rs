@@ -10,7 +10,7 @@
 use super::{Authorized, Caller, Credentials, Gateway, MailboxSession};
 use crate::access::Operation;
 use crate::audit::Action;
-use crate::directory::{Account, ImaxId, MId, Mailbox};
+use crate::directory::{Account, ImaxId, MId, Mailbox, MessageId};
 use crate::error::{Code, Refusal};
 use crate::mailbox::MessageInfo;
 use crate::store::Effect;
@@ -141,7 +141,7 @@ impl Gateway {
     pub async fn replies(
         &self,
         s: &MailboxSession,
-        message_id: &str,
+        message_id: &MessageId,
     ) -> Result<Vec<MessageInfo>, Refusal> {
         Self::expect_op(s, Operation::ListMessages)?;
         let messages = self.inner.store.messages();

@@ -295,7 +295,7 @@ mod tests {
     /// A message row naming a mailbox that does not exist (refused by the foreign key).
     fn bad_message() -> Effect {
         Effect::InsertMessage(Box::new(NewMessage {
-            message_id: "20260101-bad".into(),
+            message_id: crate::directory::MessageId::stored("20260101-bad".into()),
             from_mailbox: 999_999,
             to_mailbox: 999_999,
             sent_by: "M1".into(),
