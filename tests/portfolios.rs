@@ -333,6 +333,57 @@ async fn the_abc_service_bureau_example_over_a_year() {
     assert_eq!(opens(&t, "M49102", ABC_MAILBOX).await, Ok(()));
 }
 
+/// R19 (issue 27): at the deadline, a certified user's assignment to an organization none of
+/// the cycle's certifications covers lapses as a property assignment does: ABC's employee
+/// certified by Alpha only loses ABC, keeps Alpha, and the deadline's record names both kinds.
+#[tokio::test]
+async fn an_organization_assignment_no_certification_covers_lapses_at_the_deadline() {
+    let start = time::macros::datetime!(2026-08-25 09:00 UTC);
+    let t = TestApp::start_at(start, |c| {
+        c.accounts.inactivity_lock_days = 400;
+        c.accounts.termination_days = 400;
+        c.accounts.password_max_age_days = 400;
+    })
+    .await;
+    let hud = &t.admin;
+    hud_sets_up(hud).await;
+    let abc = hud.acting_as(ABC_COORDINATOR).await.expect("ABC acts");
+    let mid = "M49105";
+    abc.create_account(&person(mid, AccountKind::User, "ABC", &[]))
+        .await
+        .expect("ABC's employee");
+    abc.grant(mid, Right::Imax).await.expect("the iMAX role");
+    ready(hud, mid, &[]).await;
+    crate::compliance::trained(&t, mid).await;
+    let alpha = hud.acting_as("M41001").await.expect("Alpha acts");
+    alpha
+        .assign_property(mid, "810000001", true)
+        .await
+        .expect("taken on");
+    assert_eq!(opens(&t, mid, ABC_MAILBOX).await, Ok(()));
+
+    // The window opens: Alpha certifies, ABC does not; then the deadline passes.
+    t.days(21);
+    alpha.recertify(mid).await.expect("certified for Alpha");
+    t.days(109); // 2 January 2027
+    t.admin.apply_deadlines().await.expect("deadlines");
+    hud.accept_rules_of_behavior(mid)
+        .await
+        .expect("this year's RoB");
+    assert_eq!(
+        opens(&t, mid, ABC_MAILBOX).await,
+        Err("NotAffiliated".into())
+    );
+    assert_eq!(opens(&t, mid, "TRACM41001").await, Ok(()));
+    let detail: String = sqlx::query_scalar(
+        "SELECT detail FROM audit_log WHERE action = 'LapseUncertifiedAssignments'",
+    )
+    .fetch_one(&t.db)
+    .await
+    .expect("recorded once");
+    assert!(detail.contains("M49105:organization ABC"), "{detail}");
+}
+
 /// R2: at most five coordinators per owner or agent, counted across all its properties
 /// (before issue 27, per property: one owner with two properties could have ten).
 #[tokio::test]

@@ -36,6 +36,7 @@ pub use rules_of_behavior::{notices, RulesOfBehavior, RULES_OF_BEHAVIOR_VERSION}
 pub use throttle::Throttle;
 pub use turns::Turns;
 
+use crate::audit::Action;
 use crate::config::AccountPolicy;
 use crate::directory::{Account, AccountKind, AccountStatus, LockReason, Right};
 use crate::error::Code;
@@ -49,11 +50,16 @@ pub enum Door {
 }
 
 impl Door {
-    pub fn as_str(self) -> &'static str {
+    /// The audit vocabulary's door, whose name the records, metrics and logs carry.
+    pub fn audited(self) -> crate::audit::Door {
         match self {
-            Door::SystemToSystem => "s2s",
-            Door::Browser => "web",
+            Door::SystemToSystem => crate::audit::Door::SystemToSystem,
+            Door::Browser => crate::audit::Door::Browser,
         }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        self.audited().as_str()
     }
 }
 
@@ -79,18 +85,23 @@ pub enum Operation {
 }
 
 impl Operation {
-    pub fn as_str(self) -> &'static str {
+    /// The audit vocabulary's action an operation is recorded as (its own name).
+    pub fn action(self) -> Action {
         match self {
-            Operation::SendFile => "SendFile",
-            Operation::ListMessages => "ListMessages",
-            Operation::GetMessage => "GetMessage",
-            Operation::AckMessage => "AckMessage",
-            Operation::ChangePassword => "ChangePassword",
-            Operation::SignIn => "SignIn",
-            Operation::AcceptRules => "AcceptRules",
-            Operation::OpenImax => "OpenImax",
-            Operation::Administer => "Administer",
+            Operation::SendFile => Action::SendFile,
+            Operation::ListMessages => Action::ListMessages,
+            Operation::GetMessage => Action::GetMessage,
+            Operation::AckMessage => Action::AckMessage,
+            Operation::ChangePassword => Action::ChangePassword,
+            Operation::SignIn => Action::SignIn,
+            Operation::AcceptRules => Action::AcceptRules,
+            Operation::OpenImax => Action::OpenImax,
+            Operation::Administer => Action::Administer,
         }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        self.action().as_str()
     }
 
     /// Operations on an M-ID itself, not on iMAX mailboxes: they need no iMAX role and are

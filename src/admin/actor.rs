@@ -15,6 +15,7 @@
 
 use super::{forbidden, missing, Admin, AdminResult};
 use crate::access::Operation;
+use crate::audit::Door;
 use crate::directory::{AccountKind, AccountStatus, MId};
 use crate::gateway::{Authorized, Caller};
 
@@ -75,13 +76,14 @@ impl Admin {
             ));
         }
         let mid = auth.account().mid.to_string();
-        self.narrowed_to(&mid, "web", Some(auth.caller())).await
+        self.narrowed_to(&mid, Door::Browser, Some(auth.caller()))
+            .await
     }
 
     async fn narrowed_to(
         &self,
         mid: &str,
-        door: &'static str,
+        door: Door,
         caller: Option<Caller>,
     ) -> AdminResult<Admin> {
         let mid = Self::mid(mid)?;
@@ -132,7 +134,7 @@ impl Admin {
     pub fn as_system(&self) -> Admin {
         Admin {
             actor: Actor::System,
-            door: "system",
+            door: Door::System,
             caller: None,
             ..self.clone()
         }

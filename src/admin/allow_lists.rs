@@ -4,11 +4,12 @@
 //! system-to-system calls from anywhere else (`gateway::allow_lists`).
 
 use super::{invalid, Admin, AdminOp, AdminResult};
+use crate::audit::Action;
 use crate::directory::AllowedNetworks;
 use crate::store::allow_lists::ListHolder;
 
 /// The audit action of a changed allow-list.
-const ACTION: &str = "SetAllowedNetworks";
+const ACTION: Action = Action::SetAllowedNetworks;
 
 impl Admin {
     /// Replaces a mailbox's allow-list with `networks` (CIDR); none: any address again.

@@ -1,6 +1,7 @@
 //! What HUD posts to every mailbox (broadcasts) and the history purge (R26).
 
 use super::{invalid, Admin, AdminOp, AdminResult};
+use crate::audit::Action;
 use time::Duration;
 
 /// Whether a purge removes what it finds or only counts it (`imax admin purge --dry-run`).
@@ -49,7 +50,7 @@ impl Admin {
             return Ok(report);
         }
         loop {
-            let audit = self.entry("PurgeHistory");
+            let audit = self.entry(Action::PurgeHistory);
             let batch = store
                 .messages()
                 .purge_before(cutoff, h.purge_batch, audit)
@@ -76,7 +77,7 @@ impl Admin {
                 "a broadcast has a title of 1 to 200 characters and at most 64 KiB of text",
             ));
         }
-        let audit = self.entry("PostBroadcast").detail(title.to_string());
+        let audit = self.entry(Action::PostBroadcast).detail(title.to_string());
         Ok(self
             .store
             .messages()

@@ -7,6 +7,7 @@
 //! flagged rights go at it (`apply_deadlines`).
 
 use super::{forbidden, invalid, Admin, AdminOp, AdminResult};
+use crate::audit::Action;
 use crate::directory::{Account, AccountKind, AccountStatus, MId, Right};
 use time::OffsetDateTime;
 
@@ -39,7 +40,7 @@ impl Admin {
         }
         let by = self.actor.name();
         let audit = self
-            .entry("DesignateCertifier")
+            .entry(Action::DesignateCertifier)
             .detail(format!("mid={} after={on}", account.mid));
         let value = on.then_some((by.as_str(), self.now()));
         self.store
@@ -65,7 +66,7 @@ impl Admin {
             )));
         }
         let audit = self
-            .entry("TakeOnStaff")
+            .entry(Action::TakeOnStaff)
             .detail(format!("staff={} certifier={me}", staff.mid));
         self.store
             .internal()
@@ -86,7 +87,7 @@ impl Admin {
             )));
         }
         let name = self.actor.name();
-        let audit = self.entry("FlagStaffRight").detail(format!(
+        let audit = self.entry(Action::FlagStaffRight).detail(format!(
             "mid={} right={} flagged_after={flag}",
             staff.mid,
             right.as_str()
@@ -108,7 +109,7 @@ impl Admin {
             .accounts
             .internal_recertification_window()
             .cycle_of(now);
-        let audit = self.entry("RecertifyStaff").detail(format!(
+        let audit = self.entry(Action::RecertifyStaff).detail(format!(
             "mid={} cycle={cycle} before={:?} after={cycle}",
             staff.mid, staff.recertified_cycle
         ));

@@ -3,6 +3,7 @@
 //! coordinators to properties (R3).
 
 use super::{exists, invalid, missing, unique_violation, Admin, AdminOp, AdminResult};
+use crate::audit::Action;
 use crate::directory::password::Secret;
 use crate::directory::{AccountKind, ImaxId, MailboxKind, Recipient};
 use crate::store::mailboxes;
@@ -36,7 +37,7 @@ impl Admin {
             password_hash: self.hash(password).await?,
         };
         let audit = self
-            .entry("CreateMailbox")
+            .entry(Action::CreateMailbox)
             .mailbox(id.as_str())
             .detail(format!("kind={} name={name}", kind.as_str()));
         match self.store.mailboxes().create(&m, self.now(), &audit).await {
@@ -59,7 +60,7 @@ impl Admin {
         let id = Self::imax_id(imax_id)?;
         let m = self.mailbox(&id).await?;
         let audit = self
-            .entry("SetMailboxPassword")
+            .entry(Action::SetMailboxPassword)
             .mailbox(id.as_str())
             .detail("set directly by the operator, not a validated Help Desk reset (R24)");
         self.store
@@ -84,7 +85,7 @@ impl Admin {
         let (property, old) = self
             .store
             .mailboxes()
-            .property_with_mailbox(number.trim())
+            .property_with_mailbox(&Self::property(number)?)
             .await?
             .ok_or_else(|| missing(format!("property {number}")))?;
         let new = self.mailbox(&Self::imax_id(new_imax_id)?).await?;
@@ -106,7 +107,7 @@ impl Admin {
         }
         let from = old.map_or("-".to_string(), |o| o.imax_id.to_string());
         let audit = self
-            .entry("ChangeOwnership")
+            .entry(Action::ChangeOwnership)
             .mailbox(new.imax_id.as_str())
             .detail(format!("property={number} from={from} to={}", new.imax_id));
         let ended = self
@@ -125,20 +126,18 @@ impl Admin {
         mailbox: Option<&str>,
     ) -> AdminResult<()> {
         self.permit(AdminOp::CreateProperty)?;
-        if number.trim().is_empty() || number.len() > 32 {
-            return Err(invalid("a property number is 1 to 32 characters"));
-        }
+        let parsed = Self::property(number)?;
         let mailbox_id = match mailbox {
             Some(m) => Some(self.mailbox(&Self::imax_id(m)?).await?.id),
             None => None,
         };
-        let audit = self.entry("UpsertProperty").detail(format!(
+        let audit = self.entry(Action::UpsertProperty).detail(format!(
             "property={number} name={name} mailbox={}",
             mailbox.unwrap_or("-")
         ));
         self.store
             .mailboxes()
-            .upsert_property(number.trim(), name, mailbox_id, &audit)
+            .upsert_property(&parsed, name, mailbox_id, &audit)
             .await?;
         if let Some(m) = mailbox_id {
             self.owner_from_mailbox(number.trim(), m, false).await?;
@@ -163,7 +162,7 @@ impl Admin {
         if !org.kind.has_properties() || (!replace && !orgs.of_property(pid).await?.is_empty()) {
             return Ok(());
         }
-        let audit = self.entry("SetPropertyOwner").detail(format!(
+        let audit = self.entry(Action::SetPropertyOwner).detail(format!(
             "property={number} owner={} (its mailbox's)",
             org.org_id
         ));
@@ -185,7 +184,7 @@ impl Admin {
         let prop = self
             .store
             .mailboxes()
-            .property_id(property)
+            .property_id(&Self::property(property)?)
             .await?
             .ok_or_else(|| missing(format!("property {property}")))?;
         let admin_id = match Recipient::parse(administrator) {
@@ -204,7 +203,7 @@ impl Admin {
             )));
         }
         let audit = self
-            .entry("UpsertContract")
+            .entry(Action::UpsertContract)
             .mailbox(admin_id.as_str())
             .detail(format!("contract={number} property={property}"));
         self.store
@@ -227,14 +226,14 @@ impl Admin {
         let prop = self
             .store
             .mailboxes()
-            .property_id(property)
+            .property_id(&Self::property(property)?)
             .await?
             .ok_or_else(|| missing(format!("property {property}")))?;
         // R2: at most five coordinators per owner or agent, across its properties.
         self.room_for_coordinators(&[property.to_string()], &[prop], Some(account.id))
             .await?;
         let audit = self
-            .entry("AddBusinessPartner")
+            .entry(Action::AddBusinessPartner)
             .detail(format!("mid={} property={property}", account.mid));
         self.store
             .mailboxes()
@@ -255,7 +254,7 @@ impl Admin {
         let m = self.mailbox(&Self::imax_id(mailbox)?).await?;
         let s = self.mailbox(&Self::imax_id(sender)?).await?;
         let audit = self
-            .entry("SetMailboxSender")
+            .entry(Action::SetMailboxSender)
             .mailbox(m.imax_id.as_str())
             .detail(format!("sender={} allowed={allowed}", s.imax_id));
         self.store
@@ -270,7 +269,7 @@ impl Admin {
         self.permit(AdminOp::SetAcceptsAttachments)?;
         let m = self.mailbox(&Self::imax_id(mailbox)?).await?;
         let audit = self
-            .entry("SetAcceptsAttachments")
+            .entry(Action::SetAcceptsAttachments)
             .mailbox(m.imax_id.as_str())
             .detail(format!("before={} after={accepts}", m.accepts_attachments));
         self.store

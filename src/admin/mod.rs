@@ -48,11 +48,11 @@ pub use resets::{ResetChannel, ResetRequest, RESET_FAILURE_LIMIT};
 pub use training::{ComplianceLine, RulesOfBehaviorRecord};
 pub use views::{status_text, PersonView, PropertyChoice, ReportLine};
 
-use crate::audit::AuditEntry;
+use crate::audit::{Action, AuditEntry, Door};
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::directory::password::{self, Secret};
-use crate::directory::{ImaxId, MId};
+use crate::directory::{ImaxId, MId, PropertyNumber};
 use crate::error::{Code, Refusal};
 use crate::store::Store;
 use time::OffsetDateTime;
@@ -99,8 +99,8 @@ pub struct Admin {
     clock: SharedClock,
     config: Config,
     actor: Actor,
-    /// `cli`, `web` or `system`: written into every audit record.
-    door: &'static str,
+    /// The command line, the browser or the system: written into every audit record.
+    door: Door,
     /// The request behind a browser action: its client address and request id go into the
     /// audit records.
     caller: Option<crate::gateway::Caller>,
@@ -114,7 +114,7 @@ impl Admin {
             clock,
             config,
             actor: Actor::Operator,
-            door: "cli",
+            door: Door::CommandLine,
             caller: None,
         }
     }
@@ -137,7 +137,7 @@ impl Admin {
         self.clock.now()
     }
 
-    fn entry(&self, action: &str) -> AuditEntry {
+    fn entry(&self, action: Action) -> AuditEntry {
         AuditEntry::new(self.now(), &self.actor.name(), action, self.door)
             .client(self.caller.and_then(|c| c.addr).map(|a| a.to_string()))
             .request(self.caller.and_then(|c| c.request).map(|r| r.to_string()))
@@ -159,6 +159,10 @@ impl Admin {
                 "{s:?} is not an M-ID (M, H or C followed by 4 to 8 digits)"
             ))
         })
+    }
+
+    fn property(s: &str) -> AdminResult<PropertyNumber> {
+        PropertyNumber::parse(s).ok_or_else(|| invalid("a property number is 1 to 32 characters"))
     }
 
     fn imax_id(s: &str) -> AdminResult<ImaxId> {

@@ -5,6 +5,7 @@
 //! organization's staff. R2 counts coordinators per owner or agent across its properties.
 
 use super::{exists, forbidden, invalid, missing, unique_violation, Admin, AdminOp, AdminResult};
+use crate::audit::Action;
 use crate::directory::{AccountKind, OrgId, Organization, OrganizationKind};
 
 impl Admin {
@@ -52,7 +53,7 @@ impl Admin {
             name: name.trim().to_string(),
             tax_id: tax_id.map(str::to_string).filter(|t| !t.trim().is_empty()),
         };
-        let audit = self.entry("CreateOrganization").detail(format!(
+        let audit = self.entry(Action::CreateOrganization).detail(format!(
             "organization={id} kind={} name={}",
             kind.as_str(),
             o.name
@@ -119,7 +120,7 @@ impl Admin {
                 )));
             }
         }
-        let audit = self.entry("SetPropertyOwner").detail(format!(
+        let audit = self.entry(Action::SetPropertyOwner).detail(format!(
             "property={number} owner={} agent={}",
             owner.org_id,
             agent.as_ref().map_or("-", |a| a.org_id.as_str())
@@ -139,7 +140,7 @@ impl Admin {
         let m = self.mailbox(&id).await?;
         let org = self.organization(org).await?;
         let audit = self
-            .entry("SetMailboxOrganization")
+            .entry(Action::SetMailboxOrganization)
             .mailbox(id.as_str())
             .detail(format!("organization={}", org.org_id));
         self.store
@@ -164,7 +165,7 @@ impl Admin {
         let org = self.organization(org).await?;
         self.room_in_organization(&org, Some(account.id)).await?;
         let audit = self
-            .entry("AddBusinessPartner")
+            .entry(Action::AddBusinessPartner)
             .detail(format!("mid={} organization={}", account.mid, org.org_id));
         self.store
             .organizations()

@@ -10,6 +10,7 @@ use super::portfolio::Portfolio;
 use super::{
     exists, forbidden, invalid, missing, unique_violation, Actor, Admin, AdminOp, AdminResult,
 };
+use crate::audit::Action;
 use crate::directory::password::{PasswordRules, Secret};
 use crate::directory::{AccountKind, AccountStatus, Affiliation, LockReason, MId, Organization};
 use crate::error::{Code, Refusal};
@@ -42,10 +43,11 @@ impl Admin {
     pub(super) async fn property_ids(&self, numbers: &[String]) -> AdminResult<Vec<i64>> {
         let mut ids = Vec::with_capacity(numbers.len());
         for n in numbers {
+            let n = Self::property(n)?;
             ids.push(
                 self.store
                     .mailboxes()
-                    .property_id(n)
+                    .property_id(&n)
                     .await?
                     .ok_or_else(|| missing(format!("property {n}")))?,
             );
@@ -196,7 +198,7 @@ impl Admin {
             password_hash: self.hash(&p.password).await?,
             password_is_current: !p.temporary,
         };
-        let audit = self.entry("CreateAccount").detail(format!(
+        let audit = self.entry(Action::CreateAccount).detail(format!(
             "mid={mid} kind={} affiliation={} properties={} organization={}",
             p.kind.as_str(),
             affiliation.as_str(),
@@ -213,7 +215,7 @@ impl Admin {
         managers.dedup();
         for m in managers {
             let audit = self
-                .entry("AssignStaff")
+                .entry(Action::AssignStaff)
                 .detail(format!("user={mid} coordinator-id={m}"));
             store.operators().link(m, id, self.now(), &audit).await?;
         }
@@ -234,7 +236,7 @@ impl Admin {
         let store = &self.store;
         if let Some(e) = employer {
             let audit = self
-                .entry("SetEmployer")
+                .entry(Action::SetEmployer)
                 .detail(format!("mid={mid} organization={}", e.org_id));
             store
                 .organizations()
@@ -244,14 +246,14 @@ impl Admin {
         for (number, pid) in p.properties.iter().zip(properties) {
             if p.kind == AccountKind::Coordinator {
                 let audit = self
-                    .entry("AddBusinessPartner")
+                    .entry(Action::AddBusinessPartner)
                     .detail(format!("mid={mid} property={number}"));
                 store
                     .mailboxes()
                     .add_business_partner(id, *pid, &audit)
                     .await?;
             } else {
-                let audit = self.entry("AssignProperty").detail(format!(
+                let audit = self.entry(Action::AssignProperty).detail(format!(
                     "mid={mid} property={number} before=false after=true"
                 ));
                 store
@@ -261,7 +263,7 @@ impl Admin {
             }
         }
         if let Some(o) = org {
-            let audit = self.entry("AssignOrganization").detail(format!(
+            let audit = self.entry(Action::AssignOrganization).detail(format!(
                 "mid={mid} organization={} before=false after=true",
                 o.org_id
             ));
@@ -295,7 +297,7 @@ impl Admin {
                 )
             })?;
         let audit = self
-            .entry("SetPassword")
+            .entry(Action::SetPassword)
             .detail(format!("mid={} temporary={temporary}", account.mid));
         let hash = self.hash(password).await?;
         self.store
@@ -345,7 +347,7 @@ impl Admin {
                 account.mid
             )));
         }
-        let audit = self.entry("SetStatus").detail(format!(
+        let audit = self.entry(Action::SetStatus).detail(format!(
             "mid={} before={:?} after={:?}",
             account.mid, account.status, status
         ));
@@ -379,7 +381,7 @@ impl Admin {
             return self.take_on(&account, &to).await;
         }
         let pid = self.within_my_bprs(property).await?;
-        let audit = self.entry("AssignProperty").detail(format!(
+        let audit = self.entry(Action::AssignProperty).detail(format!(
             "mid={} property={property} after={assigned}",
             account.mid
         ));
@@ -418,7 +420,7 @@ impl Admin {
             }
         }
         let audit = self
-            .entry("Demote")
+            .entry(Action::Demote)
             .detail(format!("mid={} before=coordinator after=user", account.mid));
         match self.store.operators().demote(account.id, &audit).await? {
             Ok(_) => Ok(()),
@@ -461,7 +463,7 @@ impl Admin {
         let ids = self.property_ids(properties).await?;
         self.room_for_coordinators(properties, &ids, Some(account.id))
             .await?;
-        let audit = self.entry("Promote").detail(format!(
+        let audit = self.entry(Action::Promote).detail(format!(
             "mid={} before=user after=coordinator properties={}",
             account.mid,
             properties.join(",")
@@ -478,7 +480,7 @@ impl Admin {
         self.permit(AdminOp::AddHelpDesk)?;
         let account = self.subject(mid).await?;
         let audit = self
-            .entry("AddHelpDesk")
+            .entry(Action::AddHelpDesk)
             .detail(format!("mid={}", account.mid));
         self.store
             .operators()

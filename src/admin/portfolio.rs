@@ -5,6 +5,7 @@
 //! organization and its other coordinators keep what they had.
 
 use super::{forbidden, invalid, missing, status_text, Actor, Admin, AdminOp, AdminResult};
+use crate::audit::Action;
 use crate::directory::{Account, AccountKind, Affiliation, Organization};
 
 /// What Search for User answers, and nothing else: the same four facts for any M-ID the
@@ -105,7 +106,7 @@ impl Admin {
             others.join(",")
         };
         let what = to.describe();
-        let entry = |action: &str| {
+        let entry = |action: Action| {
             self.entry(action).detail(format!(
                 "user={} coordinator={me} other-coordinators={others} {what}",
                 account.mid
@@ -115,23 +116,23 @@ impl Admin {
             Portfolio::Property { id: pid, .. } => {
                 store
                     .operators()
-                    .set_property_assignment(account.id, *pid, true, &entry("TakeOn"))
+                    .set_property_assignment(account.id, *pid, true, &entry(Action::TakeOn))
                     .await?
             }
             Portfolio::Organization(o) => {
                 store
                     .organizations()
-                    .set_assignment(account.id, o.id, true, &entry("TakeOn"))
+                    .set_assignment(account.id, o.id, true, &entry(Action::TakeOn))
                     .await?
             }
         }
         let now = self.now();
         store
             .operators()
-            .link(id, account.id, now, &entry("AssignStaff"))
+            .link(id, account.id, now, &entry(Action::AssignStaff))
             .await?;
         let cycle = self.config.accounts.recertification_window().cycle_of(now);
-        let audit = entry("Recertify").detail(format!(
+        let audit = entry(Action::Recertify).detail(format!(
             "user={} coordinator={me} other-coordinators={others} cycle={cycle} (taken on: certified at once, R20)",
             account.mid
         ));
@@ -179,7 +180,7 @@ impl Admin {
             return self.take_on(&account, &Portfolio::Organization(o)).await;
         }
         let o = self.within_my_organizations(org).await?;
-        let audit = self.entry("AssignOrganization").detail(format!(
+        let audit = self.entry(Action::AssignOrganization).detail(format!(
             "mid={} organization={} after={assigned}",
             account.mid, o.org_id
         ));
@@ -272,7 +273,7 @@ impl Admin {
         let orgs = store.organizations().partner_organizations(id).await?;
         for pid in store.operators().assigned_properties(account.id).await? {
             if bpr.contains(&pid) {
-                let audit = self.entry("ReleaseStaff").detail(format!(
+                let audit = self.entry(Action::ReleaseStaff).detail(format!(
                     "user={} coordinator={me} property-id={pid} after=false",
                     account.mid
                 ));
@@ -288,7 +289,7 @@ impl Admin {
             .await?
         {
             if orgs.iter().any(|m| m.id == o.id) {
-                let audit = self.entry("ReleaseStaff").detail(format!(
+                let audit = self.entry(Action::ReleaseStaff).detail(format!(
                     "user={} coordinator={me} organization={} after=false",
                     account.mid, o.org_id
                 ));

@@ -3,6 +3,7 @@
 //! Help Desk's resets check against them (`resets.rs`, R24).
 
 use super::{invalid, Admin, AdminOp, AdminResult};
+use crate::audit::Action;
 use crate::directory::password::{self, Secret};
 use crate::directory::ImaxId;
 use crate::error::Refusal;
@@ -60,7 +61,7 @@ impl Admin {
             None => String::new(),
         };
         let audit = self
-            .entry("SetMailboxProfile")
+            .entry(Action::SetMailboxProfile)
             .mailbox(id.as_str())
             .detail(format!(
                 "contact={} email={} secondary={} changed: {}{mailed}",

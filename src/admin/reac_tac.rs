@@ -4,6 +4,7 @@
 //! longer restores. The operator makes REAC-TAC staff.
 
 use super::{Admin, AdminOp, AdminResult};
+use crate::audit::Action;
 
 impl Admin {
     /// Makes `mid` REAC-TAC staff, or (`member` false) ends it (operator only).
@@ -11,7 +12,7 @@ impl Admin {
         self.permit(AdminOp::SetReacTac)?;
         let account = self.subject(mid).await?;
         let audit = self
-            .entry("SetReacTac")
+            .entry(Action::SetReacTac)
             .detail(format!("mid={} after={member}", account.mid));
         self.store
             .reac_tac()

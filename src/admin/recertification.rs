@@ -2,6 +2,7 @@
 //! flags rights for removal, and recertifies; at the deadline the flagged rights go.
 
 use super::{forbidden, invalid, Admin, AdminOp, AdminResult};
+use crate::audit::Action;
 use crate::directory::{AccountKind, Right};
 
 impl Admin {
@@ -48,7 +49,7 @@ impl Admin {
             )));
         }
         let audit = self
-            .entry("AssignStaff")
+            .entry(Action::AssignStaff)
             .detail(format!("user={} coordinator={me}", user.mid));
         store
             .operators()
@@ -76,7 +77,7 @@ impl Admin {
             )));
         }
         let name = self.actor.name();
-        let audit = self.entry("FlagRight").detail(format!(
+        let audit = self.entry(Action::FlagRight).detail(format!(
             "mid={} right={} flagged_before={} flagged_after={flag}",
             account.mid,
             right.as_str(),
@@ -131,7 +132,7 @@ impl Admin {
             )));
         }
         let now = self.now();
-        let audit = self.entry("Recertify").detail(format!(
+        let audit = self.entry(Action::Recertify).detail(format!(
             "mid={} cycle={cycle} before={:?} after={cycle} covers {covers} of {assigned} assigned properties and organizations",
             user.mid,
             user.recertified_cycle,
@@ -148,10 +149,12 @@ impl Admin {
     pub async fn mark_deadlines_start(&self) -> AdminResult<()> {
         self.permit(AdminOp::ApplyDeadlines)?;
         let now = self.now();
-        let audit = self.entry("StartCertificationDeadlines").detail(format!(
-            "property assignments follow certification deadlines passing after {}",
-            crate::clock::rfc3339(now)
-        ));
+        let audit = self
+            .entry(Action::StartCertificationDeadlines)
+            .detail(format!(
+                "property assignments follow certification deadlines passing after {}",
+                crate::clock::rfc3339(now)
+            ));
         self.store.certifications().mark_start(now, &audit).await?;
         Ok(())
     }
@@ -163,7 +166,7 @@ impl Admin {
         self.permit_on(AdminOp::FlagRight, &account).await?;
         let pid = self.within_my_bprs(property).await?;
         let name = self.actor.name();
-        let audit = self.entry("FlagAssignment").detail(format!(
+        let audit = self.entry(Action::FlagAssignment).detail(format!(
             "mid={} property={property} flagged_after={flag}",
             account.mid
         ));
@@ -202,7 +205,7 @@ impl Admin {
                 last,
                 window.deadline_in(last),
                 now,
-                &self.entry("LapseUncertifiedAssignments"),
+                &self.entry(Action::LapseUncertifiedAssignments),
             )
             .await?;
         removed += lapsed.len();
@@ -212,7 +215,7 @@ impl Admin {
                 continue;
             }
             let a = &flagged.assignment;
-            let audit = self.entry("RemoveFlaggedAssignment").detail(format!(
+            let audit = self.entry(Action::RemoveFlaggedAssignment).detail(format!(
                 "mid={} property={} before=true after=false (flagged for removal at the deadline)",
                 a.mid, a.property_number
             ));
@@ -239,7 +242,7 @@ impl Admin {
             if now < window.next_deadline_after(crate::clock::from_epoch(flagged_at)) {
                 continue;
             }
-            let audit = self.entry("RemoveFlaggedRight").detail(format!(
+            let audit = self.entry(Action::RemoveFlaggedRight).detail(format!(
                 "mid={mid} right={} before=true after=false (flagged for removal at the deadline)",
                 right.as_str()
             ));
@@ -279,7 +282,7 @@ impl Admin {
             .recertification_window(&self.config.accounts)
             .cycle_of(now);
         let audit = self
-            .entry("Recertify")
+            .entry(Action::Recertify)
             .detail(format!("mid={mid} cycle={cycle} (imported)"));
         self.store
             .operators()

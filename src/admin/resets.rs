@@ -9,6 +9,7 @@
 //! resets of that mailbox for a day.
 
 use super::{forbidden, invalid, Admin, AdminOp, AdminResult};
+use crate::audit::{Action, Outcome};
 use crate::directory::password::{self, Secret};
 use crate::directory::ImaxId;
 use crate::error::{Code, Refusal};
@@ -158,10 +159,12 @@ impl Admin {
         let now = self.now();
         req.channel.check(now)?;
         let channel = req.channel.describe();
-        let entry = self.entry("ResetMailboxPassword").mailbox(id.as_str());
+        let entry = self
+            .entry(Action::ResetMailboxPassword)
+            .mailbox(id.as_str());
         if let Some(until) = frozen.filter(|u| *u > now) {
             let audit = entry
-                .outcome("ResetsFrozen")
+                .outcome(Outcome::ResetsFrozen)
                 .detail(format!("channel={channel}"));
             store.accounts().record(&audit).await?;
             return Err(forbidden(format!(
@@ -172,7 +175,7 @@ impl Admin {
         let contact = matching_contact(&profile, req).await?;
         let Some(to) = contact else {
             let audit = entry
-                .outcome("ResetMismatch")
+                .outcome(Outcome::ResetMismatch)
                 .detail(format!("requester={} channel={channel}", req.name));
             store
                 .profiles()

@@ -2,6 +2,7 @@
 //! system-to-system working group, and the Rules of Behavior recorded on a person's behalf.
 
 use super::{forbidden, invalid, Actor, Admin, AdminOp, AdminResult};
+use crate::audit::Action;
 use crate::directory::{AccountKind, Right};
 
 impl Admin {
@@ -41,7 +42,7 @@ impl Admin {
                 )));
             }
         }
-        let audit = self.entry("Grant").detail(format!(
+        let audit = self.entry(Action::Grant).detail(format!(
             "mid={} right={} before={} after=true",
             account.mid,
             right.as_str(),
@@ -66,7 +67,7 @@ impl Admin {
             _ => AdminOp::RevokeOtherRight,
         };
         self.permit_on(op, &account).await?;
-        let audit = self.entry("Revoke").detail(format!(
+        let audit = self.entry(Action::Revoke).detail(format!(
             "mid={} right={} before={} after=false",
             account.mid,
             right.as_str(),
@@ -96,7 +97,7 @@ impl Admin {
                 "{me} turns on its iMAX Coordinator action before its iMAX role (R5)"
             )));
         }
-        let audit = self.entry("GrantOwn").detail(format!(
+        let audit = self.entry(Action::GrantOwn).detail(format!(
             "mid={me} right={} before={} after=true",
             right.as_str(),
             own.rights.has(right)
@@ -113,7 +114,7 @@ impl Admin {
     pub async fn revoke_own(&self, right: Right) -> AdminResult<()> {
         let (_, me) = self.permit_coordinator(AdminOp::RevokeOwnRight)?;
         let own = self.subject(me.as_str()).await?;
-        let audit = self.entry("RevokeOwn").detail(format!(
+        let audit = self.entry(Action::RevokeOwn).detail(format!(
             "mid={me} right={} before={} after=false",
             right.as_str(),
             own.rights.has(right)
@@ -128,7 +129,7 @@ impl Admin {
         self.permit(AdminOp::Admit)?;
         let account = self.subject(mid).await?;
         let audit = self
-            .entry("AdmitWorkingGroup")
+            .entry(Action::AdmitWorkingGroup)
             .detail(format!("mid={}", account.mid));
         let by = self.actor.name();
         self.store
@@ -144,7 +145,7 @@ impl Admin {
         self.permit(AdminOp::AcceptRulesOfBehavior)?;
         let account = self.subject(mid).await?;
         let audit = self
-            .entry("AcceptRulesOfBehavior")
+            .entry(Action::AcceptRulesOfBehavior)
             .detail(format!("mid={}", account.mid));
         self.store
             .accounts()

@@ -7,6 +7,7 @@
 
 use super::{invalid, Admin, AdminOp, AdminResult};
 use crate::access::RulesOfBehavior;
+use crate::audit::Action;
 use crate::calendar;
 use crate::directory::Account;
 use crate::error::{Code, Refusal};
@@ -133,7 +134,7 @@ impl Admin {
             completed_on: calendar::iso_date(day),
             certificate: certificate.to_string(),
         };
-        let audit = self.entry("RecordTraining").detail(format!(
+        let audit = self.entry(Action::RecordTraining).detail(format!(
             "mid={} completed={} certificate={}",
             account.mid, record.completed_on, record.certificate
         ));

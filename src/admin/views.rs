@@ -5,7 +5,7 @@
 use super::{missing, Actor, Admin, AdminOp, AdminResult};
 use crate::access;
 use crate::directory::{Account, AccountKind, AccountStatus, Right};
-use crate::directory::{LockReason, MId};
+use crate::directory::{LockReason, MId, PropertyNumber};
 use crate::store::mailboxes::MailboxState;
 use time::Duration;
 use time::OffsetDateTime;
@@ -109,7 +109,11 @@ impl Admin {
         let flagged = store.certifications().flagged_of(a.id).await?;
         let mut properties = self.my_properties().await?;
         for p in &mut properties {
-            if let Some(pid) = store.mailboxes().property_id(&p.number).await? {
+            if let Some(pid) = store
+                .mailboxes()
+                .property_id(&PropertyNumber::stored(p.number.clone()))
+                .await?
+            {
                 p.assigned = assigned.contains(&pid);
             }
             p.flagged = flagged.contains(&p.number);

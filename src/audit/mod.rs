@@ -10,7 +10,10 @@
 //! the chain's end; [`crate::checkpoint`] signs the head with a key kept outside the database and
 //! exports it on a schedule, so that `imax audit verify` sees that too.
 
+mod action;
 mod search;
+
+pub use action::{Action, Door, Outcome, UnknownName};
 pub use search::{AuditQuery, AuditRecord, Found};
 
 use crate::clock::to_epoch;
@@ -21,18 +24,24 @@ use time::OffsetDateTime;
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// One thing that happened: who, what, on which mailbox/message, from where, with what outcome.
+///
+/// The record as stored and hashed: its action, door and outcome are written from the
+/// vocabulary ([`Action`], [`Door`], [`Outcome`]) and read back as the names they were stored
+/// under (a chain is data: a record edited by hand may hold any name, and verification must
+/// still say which).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditEntry {
     pub at: OffsetDateTime,
     /// An M-ID, `admin` for the command line, or `system` for scheduled transitions.
     pub actor: String,
+    /// An [`Action`]'s name.
     pub action: String,
-    /// `s2s`, `web`, `cli` or `system`.
+    /// A [`Door`]'s name: `s2s`, `web`, `cli`, `system` or `any`.
     pub door: String,
     pub mailbox: Option<String>,
     pub message_id: Option<String>,
     pub client_addr: Option<String>,
-    /// `ok` or a refusal code.
+    /// An [`Outcome`]'s name: `ok` or a refusal code, mostly.
     pub outcome: String,
     /// Free text: before/after of admin changes, reasons. Never a secret.
     pub detail: String,
@@ -41,16 +50,16 @@ pub struct AuditEntry {
 }
 
 impl AuditEntry {
-    pub fn new(at: OffsetDateTime, actor: &str, action: &str, door: &str) -> Self {
+    pub fn new(at: OffsetDateTime, actor: &str, action: Action, door: Door) -> Self {
         Self {
             at,
             actor: actor.to_string(),
-            action: action.to_string(),
-            door: door.to_string(),
+            action: action.as_str().to_string(),
+            door: door.as_str().to_string(),
             mailbox: None,
             message_id: None,
             client_addr: None,
-            outcome: "ok".to_string(),
+            outcome: Outcome::Ok.as_str().to_string(),
             detail: String::new(),
             request_id: None,
         }
@@ -71,8 +80,8 @@ impl AuditEntry {
         self.request_id = id;
         self
     }
-    pub fn outcome(mut self, o: impl Into<String>) -> Self {
-        self.outcome = o.into();
+    pub fn outcome(mut self, o: impl Into<Outcome>) -> Self {
+        self.outcome = o.into().as_str().to_string();
         self
     }
     pub fn detail(mut self, d: impl Into<String>) -> Self {

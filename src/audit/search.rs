@@ -96,6 +96,7 @@ impl AuditRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::audit::{Action, Door};
     use time::macros::{date, datetime};
 
     #[test]
@@ -112,9 +113,14 @@ mod tests {
 
     #[test]
     fn a_record_as_csv_and_json() {
-        let entry = AuditEntry::new(datetime!(2026-03-02 09:00 UTC), "M10002", "SendFile", "s2s")
-            .mailbox("TRACM10001")
-            .detail("=cmd, \"quoted\"");
+        let entry = AuditEntry::new(
+            datetime!(2026-03-02 09:00 UTC),
+            "M10002",
+            Action::SendFile,
+            Door::SystemToSystem,
+        )
+        .mailbox("TRACM10001")
+        .detail("=cmd, \"quoted\"");
         let r = AuditRecord {
             seq: 7,
             hash: "ab".into(),

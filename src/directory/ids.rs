@@ -68,6 +68,73 @@ impl fmt::Display for ImaxId {
     }
 }
 
+/// A property's number (TRACS's, e.g. `800012345`): 1 to 32 characters, without the spaces
+/// around it. The number of the store's rows, of forms and of the command line alike.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PropertyNumber(String);
+
+impl PropertyNumber {
+    pub fn parse(s: &str) -> Option<PropertyNumber> {
+        let s = s.trim();
+        (!s.is_empty() && s.len() <= 32).then(|| PropertyNumber(s.to_string()))
+    }
+
+    /// A number as the store holds it (checked when it was written).
+    pub fn stored(s: String) -> PropertyNumber {
+        PropertyNumber(s)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for PropertyNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A message's public ID. The gateway makes them from the day and 16 random hex digits
+/// (`20261122-3f9a0c1b7d2e4f60`, `mailbox::new_message_id`); a broadcast's is `BC-` and its
+/// number. One a client names is read with [`MessageId::parse`], so a lookup carries nothing
+/// else: 1 to 64 characters without the spaces around it, none a control character.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MessageId(String);
+
+impl MessageId {
+    pub fn parse(s: &str) -> Option<MessageId> {
+        let s = s.trim();
+        let ok = !s.is_empty() && s.len() <= 64 && !s.chars().any(char::is_control);
+        ok.then(|| MessageId(s.to_string()))
+    }
+
+    /// An ID as the gateway made it, or as the store holds it.
+    pub fn stored(s: String) -> MessageId {
+        MessageId(s)
+    }
+
+    /// The ID of broadcast `n`.
+    pub fn broadcast(n: i64) -> MessageId {
+        MessageId(format!("BC-{n}"))
+    }
+
+    /// The broadcast's number, if this names one.
+    pub fn broadcast_number(&self) -> Option<i64> {
+        self.0.strip_prefix("BC-").and_then(|n| n.parse().ok())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for MessageId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// Where a sender asks a file to go: HUD's TRACS (written `TRACS` or `TRACMPROD`) or another
 /// iMAX ID.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,6 +183,29 @@ mod tests {
         assert!(MId::parse("h1234").is_some());
         for bad in ["12345", "M12", "MX1234", "M123456789", "Q12345"] {
             assert!(MId::parse(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn property_numbers() {
+        assert_eq!(
+            PropertyNumber::parse(" 800012345 ").map(|p| p.0),
+            Some("800012345".into())
+        );
+        for bad in ["", "   ", &"9".repeat(33)] {
+            assert!(PropertyNumber::parse(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn message_ids() {
+        let id = MessageId::parse(" 20261122-3f9a0c1b7d2e4f60 ").expect("an id");
+        assert_eq!(id.as_str(), "20261122-3f9a0c1b7d2e4f60");
+        assert_eq!(id.broadcast_number(), None);
+        assert_eq!(MessageId::broadcast(7).broadcast_number(), Some(7));
+        assert_eq!(MessageId::parse("BC-7"), Some(MessageId::broadcast(7)));
+        for bad in ["", "  ", "a\nb", &"x".repeat(65)] {
+            assert!(MessageId::parse(bad).is_none(), "{bad:?}");
         }
     }
 

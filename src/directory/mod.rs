@@ -10,7 +10,7 @@ mod organization;
 pub mod password;
 mod types;
 
-pub use ids::{ImaxId, MId, Recipient, HUD_MAILBOX};
+pub use ids::{ImaxId, MId, MessageId, PropertyNumber, Recipient, HUD_MAILBOX};
 pub use networks::{AllowListOf, AllowedNetworks};
 pub use organization::{OrgId, Organization, OrganizationKind};
 pub use types::{

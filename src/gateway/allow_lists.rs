@@ -46,7 +46,7 @@ impl Gateway {
         let from = caller
             .addr
             .map_or_else(|| "an unknown address".to_string(), |a| a.to_string());
-        let entry = self.audit(&creds.principal, op.as_str(), caller).detail(format!(
+        let entry = self.audit(&creds.principal, op.action(), caller).detail(format!(
             "{from} is {REFUSED_ADDRESS_OUTCOME} of {whose} ({networks}): answered as a wrong password"
         ));
         let code = Code::AuthenticationFailed.into();

@@ -134,7 +134,7 @@ impl Gateway {
     ) -> Result<Authorized, Refusal> {
         let entry = self.audit(
             mid.as_ref().map(|m| m.as_str()).unwrap_or("unknown"),
-            op.as_str(),
+            op.action(),
             caller,
         );
         let cache = &self.inner.accounts_seen;

@@ -9,7 +9,8 @@
 
 use super::{Authorized, Caller, Credentials, Gateway, MailboxSession};
 use crate::access::Operation;
-use crate::directory::{Account, ImaxId, MId, Mailbox};
+use crate::audit::Action;
+use crate::directory::{Account, ImaxId, MId, Mailbox, MessageId};
 use crate::error::{Code, Refusal};
 use crate::mailbox::MessageInfo;
 use crate::store::Effect;
@@ -35,7 +36,7 @@ impl Gateway {
             account: auth.account.id,
             at: self.inner.clock.now(),
         }];
-        let entry = self.audit(auth.account.mid.as_str(), "SignIn", caller);
+        let entry = self.audit(auth.account.mid.as_str(), Action::SignIn, caller);
         self.commit(effects, entry).await?;
         Ok(auth)
     }
@@ -57,7 +58,7 @@ impl Gateway {
         let Some(account) = account.filter(|a| a.auth_epoch == auth_epoch) else {
             return Err(Code::SessionEnded.into());
         };
-        let entry = self.audit(account.mid.as_str(), op.as_str(), caller);
+        let entry = self.audit(account.mid.as_str(), op.action(), caller);
         self.decide(account, caller, op, entry, false).await
     }
 
@@ -70,7 +71,7 @@ impl Gateway {
             account: auth.account.id,
             at: self.inner.clock.now(),
         }];
-        let entry = self.audit(auth.account.mid.as_str(), "OpenImax", auth.caller);
+        let entry = self.audit(auth.account.mid.as_str(), Action::OpenImax, auth.caller);
         self.commit(effects, entry).await
     }
 
@@ -79,7 +80,7 @@ impl Gateway {
         if auth.op != Operation::AcceptRules {
             return Err(Refusal::internal("accept_rules without its authorization"));
         }
-        let entry = self.audit(auth.account.mid.as_str(), "AcceptRules", auth.caller);
+        let entry = self.audit(auth.account.mid.as_str(), Action::AcceptRules, auth.caller);
         let now = self.inner.clock.now();
         self.inner
             .store
@@ -140,7 +141,7 @@ impl Gateway {
     pub async fn replies(
         &self,
         s: &MailboxSession,
-        message_id: &str,
+        message_id: &MessageId,
     ) -> Result<Vec<MessageInfo>, Refusal> {
         Self::expect_op(s, Operation::ListMessages)?;
         let messages = self.inner.store.messages();

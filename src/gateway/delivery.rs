@@ -43,7 +43,7 @@ impl Completion {
 
     /// The body was not handed over whole: audited, nothing marked.
     async fn failed(self, detail: String, code: Code) {
-        let entry = self.entry.outcome(code.as_str()).detail(detail);
+        let entry = self.entry.outcome(code).detail(detail);
         let _ = self.gw.commit(Vec::new(), entry).await;
     }
 }

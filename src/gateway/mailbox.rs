@@ -47,7 +47,7 @@ impl Gateway {
     ) -> Result<MailboxSession, Refusal> {
         let caller = auth.caller;
         let entry = self
-            .audit(auth.account.mid.as_str(), auth.op.as_str(), caller)
+            .audit(auth.account.mid.as_str(), auth.op.action(), caller)
             .mailbox(id.as_ref().map(|i| i.as_str()).unwrap_or("invalid"));
         // HUD's mailbox is HUD's: an M-ID that HUD did not make its staff's or contractor's
         // (the account's affiliation, never the ID's letter) is refused before its password

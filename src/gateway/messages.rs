@@ -5,7 +5,7 @@ use super::delivery::{self, Delivery};
 use super::{Gateway, MailboxSession};
 use crate::access::Operation;
 use crate::audit::AuditEntry;
-use crate::directory::Account;
+use crate::directory::{Account, MessageId};
 use crate::error::{Code, Refusal};
 use crate::mailbox::{ListQuery, MessageInfo, Page};
 use crate::store::Effect;
@@ -49,7 +49,7 @@ impl Gateway {
     pub(super) fn session_audit(&self, s: &MailboxSession) -> AuditEntry {
         self.audit(
             s.auth.account.mid.as_str(),
-            s.auth.op.as_str(),
+            s.auth.op.action(),
             s.auth.caller,
         )
         .mailbox(s.mailbox.imax_id.as_str())
@@ -96,19 +96,20 @@ impl Gateway {
         message_id: &str,
     ) -> Result<MessageInfo, Refusal> {
         let store = &self.inner.store;
-        if let Some(n) = message_id
-            .strip_prefix("BC-")
-            .and_then(|n| n.parse::<i64>().ok())
-        {
-            if let Some(m) = store.messages().find_broadcast(s.mailbox.id, n).await? {
-                return Ok(m);
+        // The ID the client gave is read here, once: one that cannot be an ID is unknown.
+        let id = MessageId::parse(message_id);
+        match id.as_ref().map(|id| (id, id.broadcast_number())) {
+            Some((_, Some(n))) => {
+                if let Some(m) = store.messages().find_broadcast(s.mailbox.id, n).await? {
+                    return Ok(m);
+                }
             }
-        } else if let Some(m) = store
-            .messages()
-            .find(s.mailbox.id, message_id.trim())
-            .await?
-        {
-            return Ok(m);
+            Some((id, None)) => {
+                if let Some(m) = store.messages().find(s.mailbox.id, id).await? {
+                    return Ok(m);
+                }
+            }
+            None => {}
         }
         let entry = self.session_audit(s).message(message_id);
         Err(self
@@ -142,7 +143,7 @@ impl Gateway {
         let completion = delivery::Completion {
             gw: self.clone(),
             effects,
-            entry: self.session_audit(s).message(&info.message_id),
+            entry: self.session_audit(s).message(info.message_id.as_str()),
         };
         let body = match &info.body_key {
             Some(key) => Delivery::stored(
@@ -175,7 +176,7 @@ impl Gateway {
     ) -> Result<MessageInfo, Refusal> {
         Self::expect_op(s, Operation::AckMessage)?;
         let mut info = self.find(s, message_id).await?;
-        let entry = self.session_audit(s).message(&info.message_id);
+        let entry = self.session_audit(s).message(info.message_id.as_str());
         if info.body_key.is_none() || info.to_mailbox_id != s.mailbox.id {
             let r = Refusal::with_detail(
                 Code::UnknownMessage,

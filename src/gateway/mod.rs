@@ -16,7 +16,7 @@
 //! so an operation cannot be called without them.
 
 use crate::access::{CredentialCache, Door, Operation, Throttle, Turns};
-use crate::audit::AuditEntry;
+use crate::audit::{Action, AuditEntry, Outcome};
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::directory::password::{Hasher, Secret};
@@ -125,8 +125,8 @@ fn unaudited(caller: Caller, code: Code) {
     metrics::counter!(
         "imax_requests_total",
         "door" => caller.door.as_str(),
-        "operation" => "Authenticate",
-        "outcome" => code.as_str(),
+        "operation" => Action::Authenticate.as_str(),
+        "outcome" => Outcome::Refused(code).as_str(),
     )
     .increment(1);
 }
@@ -135,9 +135,9 @@ fn unaudited(caller: Caller, code: Code) {
 fn busy() -> Refusal {
     metrics::counter!(
         "imax_requests_total",
-        "door" => "any",
-        "operation" => "Authenticate",
-        "outcome" => "PasswordCheckBusy",
+        "door" => crate::audit::Door::Any.as_str(),
+        "operation" => Action::Authenticate.as_str(),
+        "outcome" => Outcome::PasswordCheckBusy.as_str(),
     )
     .increment(1);
     Refusal::with_detail(
@@ -174,8 +174,8 @@ impl Gateway {
         &self.inner.clock
     }
 
-    fn audit(&self, actor: &str, op: &str, caller: Caller) -> AuditEntry {
-        AuditEntry::new(self.inner.clock.now(), actor, op, caller.door.as_str())
+    fn audit(&self, actor: &str, action: Action, caller: Caller) -> AuditEntry {
+        AuditEntry::new(self.inner.clock.now(), actor, action, caller.door.audited())
             .client(caller.addr.map(|a| a.to_string()))
             .request(caller.request.map(|r| r.to_string()))
     }
@@ -192,7 +192,7 @@ impl Gateway {
     /// Records a refusal in the audit log (and any state change time brought about), then
     /// returns it.
     async fn refuse(&self, effects: Vec<Effect>, entry: AuditEntry, r: Refusal) -> Refusal {
-        let entry = entry.outcome(r.code.as_str());
+        let entry = entry.outcome(r.code);
         if let Err(e) = self.commit(effects, entry).await {
             return e;
         }

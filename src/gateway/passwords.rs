@@ -3,6 +3,7 @@
 
 use super::{busy, Authorized, Credentials, Gateway, MailboxSession};
 use crate::access::Operation;
+use crate::audit::Action;
 use crate::directory::password::{PasswordRules, Secret};
 use crate::directory::ImaxId;
 use crate::error::{Code, Refusal};
@@ -25,7 +26,7 @@ impl Gateway {
         let cfg = &self.inner.config.accounts;
         let rules = PasswordRules::for_m_ids(cfg);
         let account = &auth.account;
-        let entry = self.audit(account.mid.as_str(), "ChangePassword", auth.caller);
+        let entry = self.audit(account.mid.as_str(), Action::ChangePassword, auth.caller);
         let reject = |why: String| password_refusal(&rules, why);
         if let Err(why) = rules.check(account.mid.as_str(), new.expose()) {
             return Err(self.refuse(vec![], entry, reject(why)).await);
@@ -83,7 +84,7 @@ impl Gateway {
         let entry = self
             .audit(
                 session.auth.account.mid.as_str(),
-                "ChangeMailboxPassword",
+                Action::ChangeMailboxPassword,
                 session.auth.caller,
             )
             .mailbox(m.imax_id.as_str());

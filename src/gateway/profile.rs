@@ -15,7 +15,7 @@
 //! do not decide where a new password goes.
 
 use super::{Credentials, Gateway, MailboxSession};
-use crate::audit::AuditEntry;
+use crate::audit::{Action, AuditEntry};
 use crate::directory::password::Secret;
 use crate::error::{Code, Refusal};
 use crate::mail;
@@ -112,7 +112,7 @@ impl Gateway {
     ) -> Result<(), Refusal> {
         let mid = s.auth.account.mid.clone();
         let entry = self
-            .audit(mid.as_str(), "UpdateMailboxProfile", s.auth.caller)
+            .audit(mid.as_str(), Action::UpdateMailboxProfile, s.auth.caller)
             .mailbox(s.mailbox.imax_id.as_str());
         let invalid = |why: String| Refusal::because(Code::InvalidInput, why);
         let ProfileEdit {

@@ -5,7 +5,7 @@
 
 use super::failures;
 use super::{unaudited, Caller, Gateway};
-use crate::audit::AuditEntry;
+use crate::audit::{Action, AuditEntry, Door, Outcome};
 use crate::error::{Code, Refusal};
 use time::Duration;
 
@@ -39,9 +39,9 @@ impl Gateway {
         let summaries = self.inner.failures.close_window(now, force);
         let n = summaries.len();
         for s in summaries {
-            let entry = AuditEntry::new(now, "unknown", "Authenticate", "any")
+            let entry = AuditEntry::new(now, "unknown", Action::Authenticate, Door::Any)
                 .client(Some(s.client.clone()))
-                .outcome("RefusalsSummarized")
+                .outcome(Outcome::RefusalsSummarized)
                 .detail(format!(
                     "{} further refused password attempts from {} since {} (at {}{})",
                     s.refused,

@@ -15,6 +15,7 @@ mod routing;
 
 pub use routing::{choose_recipient, RoutedBy};
 
+use crate::directory::MessageId;
 use time::OffsetDateTime;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,7 +78,7 @@ impl Folder {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MessageInfo {
     pub row_id: i64,
-    pub message_id: String,
+    pub message_id: MessageId,
     pub from_mailbox: String,
     pub to_mailbox: String,
     pub file_name: String,
@@ -90,7 +91,7 @@ pub struct MessageInfo {
     pub body_key: Option<String>,
     pub to_mailbox_id: i64,
     /// The message this one answers (a reply from TRACS, a CA's answer).
-    pub in_reply_to: Option<String>,
+    pub in_reply_to: Option<MessageId>,
     /// When the first answer to this message arrived (read for the sender's folders and for
     /// one message; `None` otherwise, or while unanswered).
     pub answered_at: Option<OffsetDateTime>,
@@ -99,7 +100,7 @@ pub struct MessageInfo {
 /// What the sender is told once a file is durable.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Receipt {
-    pub message_id: String,
+    pub message_id: MessageId,
     pub sha256: String,
     pub size_bytes: u64,
     pub from_mailbox: String,
@@ -109,7 +110,7 @@ pub struct Receipt {
     /// Accepted although addressed against the directory (`tracs.misrouted = "mark"`).
     pub misrouted: bool,
     /// The message this one answers.
-    pub in_reply_to: Option<String>,
+    pub in_reply_to: Option<MessageId>,
     /// Problems found in fields whose layout is not confirmed: the file was accepted, and a
     /// format-error reply with this id waits in the sender's "Received from TRACS".
     pub format_errors: Option<FormatErrors>,
@@ -119,7 +120,7 @@ pub struct Receipt {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FormatErrors {
     /// The reply's message id.
-    pub reply_id: String,
+    pub reply_id: MessageId,
     /// How many problems it names (those beyond its cap counted too).
     pub problems: u64,
 }
@@ -216,16 +217,16 @@ pub struct Page {
 }
 
 /// A new message ID: the date and 16 random hex digits, e.g. `20261122-3f9a0c1b7d2e4f60`.
-pub fn new_message_id(now: OffsetDateTime) -> Result<String, getrandom::Error> {
+pub fn new_message_id(now: OffsetDateTime) -> Result<MessageId, getrandom::Error> {
     let mut b = [0u8; 8];
     getrandom::getrandom(&mut b)?;
-    Ok(format!(
+    Ok(MessageId::stored(format!(
         "{:04}{:02}{:02}-{}",
         now.year(),
         u8::from(now.month()),
         now.day(),
         hex::encode(b)
-    ))
+    )))
 }
 
 /// A client-supplied file name, reduced to something safe to show and to send back in a

@@ -97,7 +97,7 @@ pub fn fault(r: &Refusal, request_id: Option<&str>) -> String {
 pub fn receipt(r: &Receipt) -> String {
     let mut x = Xml::default();
     x.open("receipt")
-        .el("messageId", &r.message_id)
+        .el("messageId", r.message_id.as_str())
         .el("sha256", &r.sha256)
         .el("sizeBytes", &r.size_bytes.to_string())
         .el("fromMailbox", &r.from_mailbox)
@@ -108,12 +108,12 @@ pub fn receipt(r: &Receipt) -> String {
         x.el("misrouted", "true");
     }
     if let Some(id) = &r.in_reply_to {
-        x.el("inReplyTo", id);
+        x.el("inReplyTo", id.as_str());
     }
     if let Some(f) = &r.format_errors {
         x.open("formatErrors")
             .el("problems", &f.problems.to_string())
-            .el("replyId", &f.reply_id)
+            .el("replyId", f.reply_id.as_str())
             .close("formatErrors");
     }
     x.close("receipt");
@@ -124,7 +124,7 @@ pub fn receipt(r: &Receipt) -> String {
 pub fn message_info(wrapper: &str, m: &MessageInfo) -> String {
     let mut x = Xml::default();
     x.open(wrapper)
-        .el("messageId", &m.message_id)
+        .el("messageId", m.message_id.as_str())
         .el("fromMailbox", &m.from_mailbox)
         .el("toMailbox", &m.to_mailbox)
         .el("fileName", &m.file_name)
@@ -138,7 +138,7 @@ pub fn message_info(wrapper: &str, m: &MessageInfo) -> String {
         x.el("acknowledgedAt", &rfc3339(t));
     }
     if let Some(id) = &m.in_reply_to {
-        x.el("inReplyTo", id);
+        x.el("inReplyTo", id.as_str());
     }
     if let Some(t) = m.answered_at {
         x.el("answeredAt", &rfc3339(t));

@@ -4,6 +4,7 @@
 use super::body::{Answer, BodyPace, PacedBody};
 use super::conns::{Conn, Registry};
 use super::ClientAddr;
+use crate::audit::Door;
 use crate::ground::RequestId;
 use axum::Router;
 use std::net::SocketAddr;
@@ -36,7 +37,7 @@ impl Requests {
            + 'static {
         let inflight = self.conn.request_started();
         let started = std::time::Instant::now();
-        let door = door_of(req.uri().path());
+        let door = door_of(req.uri().path()).as_str();
         let id = RequestId::next();
         // The request's span: the core records who and what into it, and its one log line
         // carries them (never a password, PIN or cookie).
@@ -92,13 +93,13 @@ impl Requests {
 }
 
 /// The door a path belongs to, for metrics.
-fn door_of(path: &str) -> &'static str {
+fn door_of(path: &str) -> Door {
     if path.starts_with("/s2s") || path.ends_with(".xsd") {
-        "s2s"
+        Door::SystemToSystem
     } else if matches!(path, "/healthz" | "/readyz" | "/metrics") {
-        "ops"
+        Door::Operations
     } else {
-        "web"
+        Door::Browser
     }
 }
 

@@ -11,6 +11,7 @@
 use super::StoreError;
 use crate::audit::AuditEntry;
 use crate::clock::to_epoch;
+use crate::directory::PropertyNumber;
 use sqlx::AnyPool;
 use time::OffsetDateTime;
 
@@ -20,7 +21,31 @@ pub struct Assignment {
     pub account_id: i64,
     pub mid: String,
     pub property_id: i64,
-    pub property_number: String,
+    pub property_number: PropertyNumber,
+}
+
+/// An assignment that lapsed at a certification deadline (R19): to a property, or to an
+/// organization (issue 27: a service bureau, a CA).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lapse {
+    Property(Assignment),
+    Organization {
+        account_id: i64,
+        mid: String,
+        organization_id: i64,
+        /// The organization's own ID.
+        org_id: String,
+    },
+}
+
+/// As the deadline's audit record lists it: `M-ID:property number` or `M-ID:organization ID`.
+impl std::fmt::Display for Lapse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Lapse::Property(a) => write!(f, "{}:{}", a.mid, a.property_number),
+            Lapse::Organization { mid, org_id, .. } => write!(f, "{mid}:organization {org_id}"),
+        }
+    }
 }
 
 /// A property assignment flagged for removal at the deadline: the assignment and when.
@@ -64,7 +89,7 @@ impl<'a> Certifications<'a> {
         deadline: OffsetDateTime,
         at: OffsetDateTime,
         audit: &AuditEntry,
-    ) -> Result<Vec<Assignment>, StoreError> {
+    ) -> Result<Vec<Lapse>, StoreError> {
         let pool = self.pool;
         let created_before = deadline;
         self.writer
@@ -90,20 +115,9 @@ impl<'a> Certifications<'a> {
                 if first == 0 {
                     return Ok((Vec::new(), None));
                 }
-                let lapsed = lapse_properties(tx, cycle, created_before).await?;
-                let orgs = lapse_organizations(tx, cycle, created_before).await?;
-                let listed: Vec<String> = lapsed
-                    .iter()
-                    .map(|l| format!("{}:{}", l.mid, l.property_number))
-                    .chain(orgs.iter().map(|(mid, org)| format!("{mid}:{org}")))
-                    .collect();
-                let mut lapsed = lapsed;
-                lapsed.extend(orgs.into_iter().map(|(mid, org)| Assignment {
-                    account_id: 0,
-                    mid,
-                    property_id: 0,
-                    property_number: org,
-                }));
+                let mut lapsed = lapse_properties(tx, cycle, created_before).await?;
+                lapsed.extend(lapse_organizations(tx, cycle, created_before).await?);
+                let listed: Vec<String> = lapsed.iter().map(Lapse::to_string).collect();
                 let audit = audit.clone().detail(format!(
                     "cycle={cycle} lapsed (not covered by a certification)=[{}]",
                     listed.join(", ")
@@ -210,7 +224,7 @@ impl<'a> Certifications<'a> {
                         account_id,
                         mid,
                         property_id,
-                        property_number,
+                        property_number: PropertyNumber::stored(property_number),
                     },
                     flagged_at,
                 },
@@ -237,14 +251,30 @@ impl<'a> Certifications<'a> {
     }
 }
 
-/// R19: removes the user assignments to properties that no certification of `cycle` covers
-/// (users created before the deadline, with a certifier at all), and returns them.
+/// The uncertified assignments `query` selects for `cycle` (users created before
+/// `created_before`, with a certifier at all): account, M-ID, the property's or organization's
+/// row id and its number or ID.
+async fn uncertified(
+    tx: &mut sqlx::AnyConnection,
+    query: &str,
+    cycle: i32,
+    created_before: OffsetDateTime,
+) -> Result<Vec<(i64, String, i64, String)>, sqlx::Error> {
+    sqlx::query_as(query)
+        .bind(i64::from(cycle))
+        .bind(to_epoch(created_before))
+        .fetch_all(&mut *tx)
+        .await
+}
+
+/// R19: removes the user assignments to properties that no certification of `cycle` covers,
+/// and returns them.
 async fn lapse_properties(
     tx: &mut sqlx::AnyConnection,
     cycle: i32,
     created_before: OffsetDateTime,
-) -> Result<Vec<Assignment>, sqlx::Error> {
-    let rows: Vec<(i64, String, i64, String)> = sqlx::query_as(&format!(
+) -> Result<Vec<Lapse>, sqlx::Error> {
+    let query = format!(
         "SELECT pa.account_id, a.mid, pa.property_id, p.property_number
            FROM property_assignments pa
            JOIN accounts a ON a.id = pa.account_id
@@ -256,37 +286,31 @@ async fn lapse_properties(
                  WHERE b.property_id = pa.property_id
                    AND b.account_id IN ({CERTIFIERS}))
           ORDER BY a.mid, p.property_number"
-    ))
-    .bind(i64::from(cycle))
-    .bind(to_epoch(created_before))
-    .fetch_all(&mut *tx)
-    .await?;
-    let lapsed: Vec<Assignment> = rows
-        .into_iter()
-        .map(
-            |(account_id, mid, property_id, property_number)| Assignment {
-                account_id,
-                mid,
-                property_id,
-                property_number,
-            },
-        )
-        .collect();
-    for l in &lapsed {
-        remove(tx, l.account_id, l.property_id, None).await?;
+    );
+    let mut lapsed = Vec::new();
+    for (account_id, mid, property_id, property_number) in
+        uncertified(tx, &query, cycle, created_before).await?
+    {
+        remove(tx, account_id, property_id, None).await?;
+        lapsed.push(Lapse::Property(Assignment {
+            account_id,
+            mid,
+            property_id,
+            property_number: PropertyNumber::stored(property_number),
+        }));
     }
     Ok(lapsed)
 }
 
 /// Issue 27, R19: at `cycle`'s deadline, a certified user's assignments to organizations (a
 /// service bureau, a CA) that none of the cycle's certifications covers lapse, as property
-/// assignments do. Returns (M-ID, organization ID) of each.
+/// assignments do.
 async fn lapse_organizations(
     tx: &mut sqlx::AnyConnection,
     cycle: i32,
     created_before: OffsetDateTime,
-) -> Result<Vec<(String, String)>, sqlx::Error> {
-    let rows: Vec<(i64, String, i64, String)> = sqlx::query_as(&format!(
+) -> Result<Vec<Lapse>, sqlx::Error> {
+    let query = format!(
         "SELECT oa.account_id, a.mid, oa.organization_id, o.org_id
            FROM organization_assignments oa
            JOIN accounts a ON a.id = oa.account_id
@@ -298,27 +322,27 @@ async fn lapse_organizations(
                  WHERE op.organization_id = oa.organization_id
                    AND op.account_id IN ({CERTIFIERS}))
           ORDER BY a.mid, o.org_id"
-    ))
-    .bind(i64::from(cycle))
-    .bind(to_epoch(created_before))
-    .fetch_all(&mut *tx)
-    .await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for (account, mid, org, org_id) in rows {
+    );
+    let mut lapsed = Vec::new();
+    for (account_id, mid, organization_id, org_id) in
+        uncertified(tx, &query, cycle, created_before).await?
+    {
         sqlx::query(
             "DELETE FROM organization_assignments WHERE account_id = $1 AND organization_id = $2",
         )
-        .bind(account)
-        .bind(org)
+        .bind(account_id)
+        .bind(organization_id)
         .execute(&mut *tx)
         .await?;
-        sqlx::query("UPDATE accounts SET auth_epoch = auth_epoch + 1 WHERE id = $1")
-            .bind(account)
-            .execute(&mut *tx)
-            .await?;
-        out.push((mid, format!("organization {org_id}")));
+        new_epoch(tx, account_id).await?;
+        lapsed.push(Lapse::Organization {
+            account_id,
+            mid,
+            organization_id,
+            org_id,
+        });
     }
-    Ok(out)
+    Ok(lapsed)
 }
 
 /// The row of cycle -1 marks when deadlines began to be applied (`mark_start`).
@@ -342,11 +366,16 @@ async fn remove(
     .await?
     .rows_affected();
     if n > 0 {
-        // Sessions and cached credentials see the change at once.
-        sqlx::query("UPDATE accounts SET auth_epoch = auth_epoch + 1 WHERE id = $1")
-            .bind(account)
-            .execute(&mut *tx)
-            .await?;
+        new_epoch(tx, account).await?;
     }
     Ok(n > 0)
+}
+
+/// Sessions and cached credentials see a change of `account`'s assignments at once.
+async fn new_epoch(tx: &mut sqlx::AnyConnection, account: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE accounts SET auth_epoch = auth_epoch + 1 WHERE id = $1")
+        .bind(account)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
 }

@@ -2,7 +2,7 @@
 
 use super::StoreError;
 use crate::clock::{from_epoch, to_epoch};
-use crate::directory::HUD_MAILBOX;
+use crate::directory::{MessageId, HUD_MAILBOX};
 use crate::mailbox::{Folder, ListQuery, MessageInfo, Order, Page, PageToken};
 use sha2::{Digest, Sha256};
 use sqlx::{AnyPool, Row};
@@ -30,7 +30,7 @@ impl sqlx::FromRow<'_, sqlx::any::AnyRow> for MessageInfo {
     fn from_row(row: &sqlx::any::AnyRow) -> Result<Self, sqlx::Error> {
         Ok(MessageInfo {
             row_id: row.try_get("row_id")?,
-            message_id: row.try_get("message_id")?,
+            message_id: MessageId::stored(row.try_get("message_id")?),
             from_mailbox: row.try_get("from_imax_id")?,
             to_mailbox: row.try_get("to_imax_id")?,
             file_name: row.try_get("file_name")?,
@@ -43,7 +43,9 @@ impl sqlx::FromRow<'_, sqlx::any::AnyRow> for MessageInfo {
             acked_at: row.try_get::<Option<i64>, _>("acked_at")?.map(from_epoch),
             body_key: Some(row.try_get("body_key")?),
             to_mailbox_id: row.try_get("to_mailbox_id")?,
-            in_reply_to: row.try_get("in_reply_to")?,
+            in_reply_to: row
+                .try_get::<Option<String>, _>("in_reply_to")?
+                .map(MessageId::stored),
             answered_at: row
                 .try_get::<Option<i64>, _>("answered_at")?
                 .map(from_epoch),
@@ -180,7 +182,7 @@ impl<'a> Messages<'a> {
     pub async fn find(
         &self,
         mailbox: i64,
-        message_id: &str,
+        message_id: &MessageId,
     ) -> Result<Option<MessageInfo>, StoreError> {
         let pool = self.pool;
         let select = select(true);
@@ -188,7 +190,7 @@ impl<'a> Messages<'a> {
             "{select} WHERE m.message_id = $1 AND (m.to_mailbox = $2 OR m.from_mailbox = $2)"
         );
         Ok(sqlx::query_as(&sql)
-            .bind(message_id)
+            .bind(message_id.as_str())
             .bind(mailbox)
             .fetch_optional(pool)
             .await?)
@@ -198,7 +200,7 @@ impl<'a> Messages<'a> {
     pub async fn replies(
         &self,
         mailbox: i64,
-        message_id: &str,
+        message_id: &MessageId,
         limit: u32,
     ) -> Result<Vec<MessageInfo>, StoreError> {
         let select = select(false);
@@ -207,7 +209,7 @@ impl<'a> Messages<'a> {
              ORDER BY m.received_at, m.id LIMIT $3"
         );
         Ok(sqlx::query_as(&sql)
-            .bind(message_id)
+            .bind(message_id.as_str())
             .bind(mailbox)
             .bind(i64::from(limit))
             .fetch_all(self.pool)
@@ -437,7 +439,7 @@ fn broadcast_info(row: &sqlx::any::AnyRow, mailbox: i64) -> Result<MessageInfo, 
     let body: String = row.try_get("body")?;
     Ok(MessageInfo {
         row_id: id,
-        message_id: format!("BC-{id}"),
+        message_id: MessageId::broadcast(id),
         from_mailbox: HUD_MAILBOX.to_string(),
         to_mailbox: row
             .try_get::<Option<String>, _>("to_imax_id")?

@@ -90,30 +90,39 @@ pub fn octet_counted(message: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::AuditEntry;
+    use crate::audit::{Action, AuditEntry, Door, Outcome};
     use time::macros::datetime;
 
-    fn record(outcome: &str) -> AuditRecord {
+    fn record(outcome: Outcome) -> AuditRecord {
         AuditRecord {
             seq: 42,
             hash: "00ff".into(),
-            entry: AuditEntry::new(datetime!(2026-03-02 09:00 UTC), "M10002", "SendFile", "s2s")
-                .mailbox("TRACM10001")
-                .outcome(outcome)
-                .detail("file \"X]\\\" sent"),
+            entry: AuditEntry::new(
+                datetime!(2026-03-02 09:00 UTC),
+                "M10002",
+                Action::SendFile,
+                Door::SystemToSystem,
+            )
+            .mailbox("TRACM10001")
+            .outcome(outcome)
+            .detail("file \"X]\\\" sent"),
         }
     }
 
     #[test]
     fn a_record_as_rfc5424() {
         assert_eq!(
-            message(&record("ok"), "gw1", 7),
+            message(&record(Outcome::Ok), "gw1", 7),
             "<110>1 2026-03-02T09:00:00Z gw1 imax 7 SendFile [imax@32473 seq=\"42\" \
              hash=\"00ff\" action=\"SendFile\" actor=\"M10002\" door=\"s2s\" outcome=\"ok\" \
              mailbox=\"TRACM10001\"] file \"X]\\\" sent"
         );
-        assert!(message(&record("NotPermitted"), "", 7)
-            .starts_with("<109>1 2026-03-02T09:00:00Z - imax"));
+        assert!(message(
+            &record(Outcome::Refused(crate::error::Code::NotPermitted)),
+            "",
+            7
+        )
+        .starts_with("<109>1 2026-03-02T09:00:00Z - imax"));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use super::super::{Gateway, MailboxSession};
 use super::{PendingReply, REPLY_SENDER};
 use crate::audit::AuditEntry;
-use crate::directory::ImaxId;
+use crate::directory::{ImaxId, MessageId};
 use crate::error::{Code, Refusal};
 use crate::mailbox::{self, RoutedBy};
 use crate::store::bodies::{SealedBody, StageError};
@@ -31,7 +31,7 @@ impl Gateway {
         s: &MailboxSession,
         report: &Report,
         name: &str,
-        message_id: &str,
+        message_id: &MessageId,
         now: time::OffsetDateTime,
     ) -> Result<Option<PendingReply>, Refusal> {
         if s.mailbox.imax_id.is_hud() {
@@ -67,7 +67,7 @@ impl Gateway {
             routed_by: RoutedBy::Reply,
             resend: false,
             misrouted: false,
-            in_reply_to: Some(message_id.to_string()),
+            in_reply_to: Some(message_id.clone()),
         };
         Ok(Some(PendingReply {
             reply,

@@ -88,7 +88,7 @@ impl Gateway {
             .format_errors(s, &plan.report, &plan.name, &message_id, now)
             .await?;
         let entry = entry
-            .message(&message_id)
+            .message(message_id.as_str())
             .detail(plan.audit_detail(&to, reply.as_ref()));
         let format_errors = reply.as_ref().map(|f| mailbox::FormatErrors {
             reply_id: f.reply.message_id.clone(),

@@ -7,7 +7,7 @@
 use super::super::MailboxSession;
 use super::{PendingReply, SendRequest};
 use crate::config::Misrouted;
-use crate::directory::{ImaxId, Mailbox, MailboxKind, Recipient};
+use crate::directory::{ImaxId, Mailbox, MailboxKind, MessageId, Recipient};
 use crate::error::{Code, Refusal};
 use crate::mailbox::{self, MessageInfo, RoutedBy};
 use crate::store::messages::Duplicate;
@@ -121,11 +121,11 @@ impl SendPlan {
         &self,
         s: &MailboxSession,
         to: &Destination,
-        message_id: &str,
+        message_id: &MessageId,
         now: OffsetDateTime,
     ) -> NewMessage {
         NewMessage {
-            message_id: message_id.to_string(),
+            message_id: message_id.clone(),
             from_mailbox: s.mailbox.id,
             to_mailbox: to.routing.to.id,
             sent_by: s.auth.account.mid.to_string(),

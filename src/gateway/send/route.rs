@@ -6,7 +6,7 @@
 use super::super::{Gateway, MailboxSession};
 use super::plan::{self, Destination, Routing, SendPlan};
 use super::Known;
-use crate::directory::{ImaxId, Mailbox, MailboxKind};
+use crate::directory::{ImaxId, Mailbox, MailboxKind, MessageId};
 use crate::error::{Code, Refusal};
 use crate::mailbox::{self, MessageInfo, RoutedBy};
 use crate::store::DuplicateQuery;
@@ -51,7 +51,10 @@ impl Gateway {
     /// The message `id` answers: one the sending mailbox received (a message it sent, or one
     /// it cannot see, is no message to answer; the refusal does not say which).
     async fn answered(&self, s: &MailboxSession, id: &str) -> Result<MessageInfo, Refusal> {
-        let found = self.inner.store.messages().find(s.mailbox.id, id).await?;
+        let found = match MessageId::parse(id) {
+            Some(id) => self.inner.store.messages().find(s.mailbox.id, &id).await?,
+            None => None,
+        };
         match found {
             Some(m) if m.to_mailbox_id == s.mailbox.id => Ok(m),
             _ => Err(Refusal::with_detail(

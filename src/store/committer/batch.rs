@@ -266,17 +266,22 @@ async fn apply_batch(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::{AuditEntry, Verdict};
+    use crate::audit::{Action, AuditEntry, Door, Verdict};
     use crate::store::audit_log::verify;
     use time::OffsetDateTime;
     use tokio::sync::oneshot;
 
     fn job(
         effects: Vec<Effect>,
-        action: &str,
+        action: Action,
     ) -> (Job, oneshot::Receiver<Result<(), CommitError>>) {
         let (reply, rx) = oneshot::channel();
-        let audit = AuditEntry::new(OffsetDateTime::UNIX_EPOCH, "admin", action, "cli");
+        let audit = AuditEntry::new(
+            OffsetDateTime::UNIX_EPOCH,
+            "admin",
+            action,
+            Door::CommandLine,
+        );
         (
             Job {
                 effects,
@@ -290,7 +295,7 @@ mod tests {
     /// A message row naming a mailbox that does not exist (refused by the foreign key).
     fn bad_message() -> Effect {
         Effect::InsertMessage(Box::new(NewMessage {
-            message_id: "20260101-bad".into(),
+            message_id: crate::directory::MessageId::stored("20260101-bad".into()),
             from_mailbox: 999_999,
             to_mailbox: 999_999,
             sent_by: "M1".into(),
@@ -316,9 +321,9 @@ mod tests {
         let store = crate::store::Store::open(&url, dir.path())
             .await
             .expect("store");
-        let (a, _) = job(vec![], "First");
-        let (b, _) = job(vec![bad_message()], "Second");
-        let (c, _) = job(vec![], "Third");
+        let (a, _) = job(vec![], Action::SignIn);
+        let (b, _) = job(vec![bad_message()], Action::SendFile);
+        let (c, _) = job(vec![], Action::GetMessage);
         let results = commit_batch(&store.pool, &[a, b, c]).await.expect("batch");
         assert!(results[0].is_ok());
         assert!(results[1].is_err());
@@ -327,13 +332,13 @@ mod tests {
             .fetch_all(&store.pool)
             .await
             .expect("audit");
-        assert_eq!(actions, ["First", "Third"]);
+        assert_eq!(actions, ["SignIn", "GetMessage"]);
         assert_eq!(
             verify(&store.pool).await.expect("verify"),
             Verdict::Intact { records: 2 }
         );
         // A whole batch of good jobs: one transaction, every record chained.
-        let jobs: Vec<Job> = (0..5).map(|n| job(vec![], &format!("J{n}")).0).collect();
+        let jobs: Vec<Job> = (0..5).map(|n| job(vec![], Action::ALL[n]).0).collect();
         let results = commit_batch(&store.pool, &jobs).await.expect("batch");
         assert!(results.iter().all(|r| r.is_ok()));
         assert_eq!(
@@ -352,7 +357,7 @@ mod tests {
             .await
             .expect("store");
         let engine = Engine::of_pool(&store.pool);
-        let jobs: Vec<Job> = (0..3).map(|n| job(vec![], &format!("J{n}")).0).collect();
+        let jobs: Vec<Job> = (0..3).map(|n| job(vec![], Action::ALL[n]).0).collect();
         let mut conn = store.pool.acquire().await.expect("conn");
         let (mut tx, mut chain) = begin_batch(&mut conn, engine).await.expect("begin");
         apply_batch(&mut tx, engine, &jobs, &mut chain)

@@ -1,13 +1,14 @@
 //! The writes a request may ask the committer for ([`Effect`]), and how each is applied.
 
 use crate::clock::to_epoch;
+use crate::directory::MessageId;
 use sqlx::AnyConnection;
 use time::OffsetDateTime;
 
 /// A message row, written after its body is sealed.
 #[derive(Debug, Clone)]
 pub struct NewMessage {
-    pub message_id: String,
+    pub message_id: MessageId,
     pub from_mailbox: i64,
     pub to_mailbox: i64,
     pub sent_by: String,
@@ -32,7 +33,7 @@ pub struct NewMessage {
     /// chose to accept and mark such files).
     pub misrouted: bool,
     /// The message this one answers (its public message id).
-    pub in_reply_to: Option<String>,
+    pub in_reply_to: Option<MessageId>,
 }
 
 /// A write a request asks for.

@@ -207,7 +207,7 @@ type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q
 fn bind_messages<'q>(mut query: AnyQuery<'q>, rows: &[&'q NewMessage]) -> AnyQuery<'q> {
     for m in rows {
         query = query
-            .bind(&m.message_id)
+            .bind(m.message_id.as_str())
             .bind(m.from_mailbox)
             .bind(m.to_mailbox)
             .bind(&m.sent_by)
@@ -220,7 +220,7 @@ fn bind_messages<'q>(mut query: AnyQuery<'q>, rows: &[&'q NewMessage]) -> AnyQue
             .bind(m.routed_by.as_str())
             .bind(i64::from(m.resend))
             .bind(i64::from(m.misrouted))
-            .bind(&m.in_reply_to);
+            .bind(m.in_reply_to.as_ref().map(|r| r.as_str()));
     }
     query
 }

@@ -3,13 +3,14 @@
 
 use super::Mailboxes;
 use crate::audit::AuditEntry;
+use crate::directory::PropertyNumber;
 use crate::store::StoreError;
 
 impl Mailboxes<'_> {
     /// Creates a property served by `mailbox` (its TRACSMail ID), or updates its name and mailbox.
     pub async fn upsert_property(
         &self,
-        number: &str,
+        number: &PropertyNumber,
         name: &str,
         mailbox: Option<i64>,
         audit: &AuditEntry,
@@ -23,7 +24,7 @@ impl Mailboxes<'_> {
              excluded.mailbox_id
              RETURNING id",
                 )
-                .bind(number)
+                .bind(number.as_str())
                 .bind(name)
                 .bind(mailbox)
                 .fetch_one(&mut *tx)
@@ -32,11 +33,11 @@ impl Mailboxes<'_> {
             })
             .await
     }
-    pub async fn property_id(&self, number: &str) -> Result<Option<i64>, StoreError> {
+    pub async fn property_id(&self, number: &PropertyNumber) -> Result<Option<i64>, StoreError> {
         let pool = self.pool;
         Ok(
             sqlx::query_scalar("SELECT id FROM properties WHERE property_number = $1")
-                .bind(number)
+                .bind(number.as_str())
                 .fetch_optional(pool)
                 .await?,
         )
@@ -44,12 +45,12 @@ impl Mailboxes<'_> {
     /// A property's id and the id of the mailbox it sends from, if any.
     pub async fn property_with_mailbox(
         &self,
-        number: &str,
+        number: &PropertyNumber,
     ) -> Result<Option<(i64, Option<i64>)>, StoreError> {
         let pool = self.pool;
         Ok(
             sqlx::query_as("SELECT id, mailbox_id FROM properties WHERE property_number = $1")
-                .bind(number)
+                .bind(number.as_str())
                 .fetch_optional(pool)
                 .await?,
         )

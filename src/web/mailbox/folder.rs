@@ -2,10 +2,11 @@
 //! Received from Others), with their rows.
 
 use super::*;
+use crate::directory::MessageId;
 
 /// A message as a row of a page.
 pub(super) struct Row {
-    pub(super) message_id: String,
+    pub(super) message_id: MessageId,
     pub(super) file_name: String,
     pub(super) from: String,
     pub(super) to: String,
@@ -15,7 +16,7 @@ pub(super) struct Row {
     pub(super) state: String,
     pub(super) unread: bool,
     /// The message it answers.
-    pub(super) in_reply_to: Option<String>,
+    pub(super) in_reply_to: Option<MessageId>,
     /// For a file this mailbox sent (not itself a reply): answered, awaited or overdue.
     pub(super) answer: String,
     /// Sent longer ago than `tracs.answer_expected_hours` and still unanswered.

@@ -91,7 +91,7 @@ pub(super) async fn download(
     if let Ok(v) = HeaderValue::from_str(&info.sha256) {
         h.insert("x-content-sha256", v);
     }
-    if let Ok(v) = HeaderValue::from_str(&info.message_id) {
+    if let Ok(v) = HeaderValue::from_str(info.message_id.as_str()) {
         h.insert("x-imax-message-id", v);
     }
     Ok(r)

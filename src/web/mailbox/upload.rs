@@ -252,7 +252,7 @@ pub(super) async fn store_one(
                     f.reply_id
                 ))
                 .unwrap_or_default(),
-            message_id: receipt.message_id,
+            message_id: receipt.message_id.to_string(),
             to: receipt.to_mailbox,
             size: size(receipt.size_bytes),
             sha256: receipt.sha256,
