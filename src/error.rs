@@ -45,10 +45,13 @@ pub enum Code {
     AlreadyExists,
     NotFound,
     MailUnavailable,
+    // A second factor on the browser door (issue 30).
+    SecondFactorFailed,
+    SecondFactorRequired,
 }
 
 impl Code {
-    pub const ALL: [Code; 33] = [
+    pub const ALL: [Code; 35] = [
         Code::AuthenticationFailed,
         Code::MailboxAuthenticationFailed,
         Code::MailboxInactive,
@@ -82,6 +85,8 @@ impl Code {
         Code::AlreadyExists,
         Code::NotFound,
         Code::MailUnavailable,
+        Code::SecondFactorFailed,
+        Code::SecondFactorRequired,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -119,6 +124,8 @@ impl Code {
             Code::AlreadyExists => "AlreadyExists",
             Code::NotFound => "NotFound",
             Code::MailUnavailable => "MailUnavailable",
+            Code::SecondFactorFailed => "SecondFactorFailed",
+            Code::SecondFactorRequired => "SecondFactorRequired",
         }
     }
 
@@ -155,6 +162,9 @@ impl Code {
             }
             Code::Unavailable | Code::StorageFull | Code::MailUnavailable => 500,
             Code::SessionEnded => 401,
+            // Browser and `imax admin` only: the password was right, the code was not.
+            Code::SecondFactorFailed => 401,
+            Code::SecondFactorRequired => 300,
             // iMAX 300: "nothing was uploaded".
             Code::InvalidTracsFile
             | Code::Misrouted
@@ -237,6 +247,12 @@ impl Code {
             Code::NotFound => "There is no such M-ID, mailbox, property or request.",
             Code::MailUnavailable => {
                 "The mail server could not be reached; nothing was changed. Try again later."
+            }
+            Code::SecondFactorFailed => {
+                "The code is not correct, or was used already; enter the current code from your authenticator app, or one of your recovery codes."
+            }
+            Code::SecondFactorRequired => {
+                "A second factor is required for this M-ID: enrol an authenticator app before anything else."
             }
             Code::SessionEnded => {
                 "Your browser session has ended (signed out, idle too long, or the password, lock or rights of the M-ID or mailbox changed); sign in again."

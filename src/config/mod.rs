@@ -14,7 +14,7 @@ mod load;
 #[cfg(test)]
 mod tests;
 mod values;
-pub use accounts::AccountPolicy;
+pub use accounts::{AccountPolicy, SecondFactorGroup};
 pub use load::{redacted_url, ConfigError};
 pub use values::{Engine, SmtpConfig, StartTls, TrustedProxies, POSTGRES_SESSIONS};
 

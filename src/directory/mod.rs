@@ -7,6 +7,7 @@
 mod ids;
 mod organization;
 pub mod password;
+pub mod second_factor;
 mod types;
 
 pub use ids::{ImaxId, MId, Recipient, HUD_MAILBOX};

@@ -34,6 +34,7 @@ mod passwords;
 pub mod profile;
 mod receive;
 mod refusals;
+pub mod second_factor;
 mod send;
 mod throttling;
 
