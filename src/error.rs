@@ -248,14 +248,23 @@ impl Code {
             Code::MailUnavailable => {
                 "The mail server could not be reached; nothing was changed. Try again later."
             }
-            Code::SecondFactorFailed => {
-                "The code is not correct, or was used already; enter the current code from your authenticator app, or one of your recovery codes."
+            Code::SecondFactorFailed | Code::SecondFactorRequired => self.second_factor_sentence(),
+            Code::SessionEnded => {
+                "Your browser session has ended (signed out, idle too long, or the password, lock or rights of the M-ID or mailbox changed); sign in again."
             }
+        }
+    }
+}
+
+impl Code {
+    /// The sentences of the second factor's refusals (issue 30).
+    fn second_factor_sentence(self) -> &'static str {
+        match self {
             Code::SecondFactorRequired => {
                 "A second factor is required for this M-ID: enrol an authenticator app before anything else."
             }
-            Code::SessionEnded => {
-                "Your browser session has ended (signed out, idle too long, or the password, lock or rights of the M-ID or mailbox changed); sign in again."
+            _ => {
+                "The code is not correct, or was used already; enter the current code from your authenticator app, or one of your recovery codes."
             }
         }
     }
