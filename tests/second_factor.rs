@@ -301,3 +301,47 @@ async fn a_required_group_enrols_before_anything_else() {
     // The system-to-system door: the M-ID and password, as published.
     assert_ok(&t.list(SITE_USER, MAPLE, "sentToOthers").await);
 }
+
+/// In Chromium: the enrolment page draws its QR code (inline SVG, under the pages' policy) and
+/// shows the secret; a code typed by keyboard confirms it; the next sign-in's password is
+/// answered by the code's form, and a current code reaches the menu.
+#[tokio::test]
+async fn in_chromium_a_person_enrols_and_signs_in_with_a_code() {
+    use crate::browser::{assert_fields_labelled, browser, sign_in, ENTER};
+    let t = TestApp::start().await;
+    let b = browser(&t, crate::webdriver::Options::default()).await;
+    sign_in(&b, &t, SITE_USER).await;
+    b.goto(&format!("{}/account/two-factor", t.url)).await;
+    b.mark_page().await;
+    b.click("form[action='/account/two-factor/begin'] button")
+        .await;
+    b.wait_new_page().await;
+    b.wait_text("Scan this QR code").await;
+    let drawn = b
+        .eval("const s = document.querySelector('figure.qr svg'); return s ? s.getBoundingClientRect().width : 0;")
+        .await;
+    assert!(drawn.as_f64().unwrap_or(0.0) >= 100.0, "a QR code: {drawn}");
+    assert_fields_labelled(&b).await;
+    b.screenshot("70-second-factor-enrol").await;
+    let secret = TotpSecret::from_stored(b.text("figure.qr + p code").await);
+    let code = secret.code_at(unix(t.clock.now()));
+    b.mark_page().await;
+    b.fill("#code", &format!("{code}{ENTER}")).await;
+    b.wait_new_page().await;
+    b.wait_text("Keep these recovery codes").await;
+    assert_eq!(b.find_all(".recovery-codes li").await.len(), 10);
+    b.mark_page().await;
+    b.click(".signout button").await;
+    b.wait_new_page().await;
+
+    t.clock.advance(Duration::seconds(60));
+    sign_in(&b, &t, SITE_USER).await;
+    b.wait_text("Enter the six-digit code").await;
+    assert_fields_labelled(&b).await;
+    b.screenshot("71-second-factor-code").await;
+    let code = secret.code_at(unix(t.clock.now()));
+    b.mark_page().await;
+    b.fill("#code", &format!("{code}{ENTER}")).await;
+    b.wait_new_page().await;
+    b.wait_text("Secure Systems: your applications").await;
+}
