@@ -259,7 +259,11 @@ async fn run(cli: Cli) -> Result<(), String> {
                 let Some(mid) = acting_as else {
                     return Err("two-factor needs --as M-ID: whose second factor".into());
                 };
+                let key = imax_gateway::checkpoint::Checkpoints::from_config(&config)
+                    .map_err(|e| format!("the audit key: {e}"))?
+                    .key;
                 let gw = imax_gateway::gateway::Gateway::new(store.clone(), clock, config.into());
+                gw.seal_second_factors_with(&key);
                 let r = cli::admin::two_factor_command(&gw, &mid, command).await;
                 store.close().await;
                 return r;

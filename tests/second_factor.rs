@@ -95,6 +95,15 @@ async fn enrolled_at_the_command_line_the_sign_in_asks_for_a_code() {
         .split('&')
         .next();
     let secret = TotpSecret::from_stored(secret.expect("secret").to_string());
+    // Sealed at rest under the audit key, which is not in the database.
+    let stored: String = sqlx::query_scalar("SELECT secret FROM second_factors")
+        .fetch_one(&t.db)
+        .await
+        .expect("a secret");
+    assert!(
+        stored.starts_with("sealed1:") && !stored.contains(secret.expose()),
+        "{stored}"
+    );
     // Pending: the password alone still signs in.
     assert_eq!(password(&t, SITE_USER).await.0, 303);
     let wrong = wrong_code(&secret, unix(wall_clock_now()));

@@ -10,7 +10,7 @@
 //! `accounts.two_factor_attempts` wrong codes. A code's time step is accepted once, and no
 //! earlier step after it; a recovery code once. The system-to-system door never asks for one.
 
-use super::{busy, Caller, Gateway};
+use super::{busy, sealed, Caller, Gateway};
 use crate::audit::AuditEntry;
 use crate::config::SecondFactorGroup;
 use crate::directory::password::Secret;
@@ -116,9 +116,10 @@ impl Gateway {
             ));
         }
         let secret = TotpSecret::generate();
+        let stored = self.seal(account.id, &secret)?;
         let entry = self.second_factor_entry(account.mid.as_str(), actions::ENROL_BEGUN, via);
         store
-            .begin(account.id, &secret, self.inner.clock.now(), &entry)
+            .begin(account.id, &stored, self.inner.clock.now(), &entry)
             .await?;
         let uri = secret.uri(account.mid.as_str());
         Ok(Enrolment { secret, uri })
@@ -127,10 +128,12 @@ impl Gateway {
     /// The enrolment `account` has begun and not confirmed, if any (the page shows it again).
     pub async fn pending_enrolment(&self, account: &Account) -> Result<Option<Enrolment>, Refusal> {
         let row = self.inner.store.second_factors().load(account.id).await?;
-        Ok(row.filter(|r| !r.enrolled).map(|r| Enrolment {
-            uri: r.secret.uri(account.mid.as_str()),
-            secret: r.secret,
-        }))
+        let Some(row) = row.filter(|r| !r.enrolled) else {
+            return Ok(None);
+        };
+        let secret = self.secret_of(account.id, &row.stored)?;
+        let uri = secret.uri(account.mid.as_str());
+        Ok(Some(Enrolment { secret, uri }))
     }
 
     /// Whether `account` has a confirmed second factor.
@@ -157,7 +160,9 @@ impl Gateway {
         };
         let entry = self.second_factor_entry(account.mid.as_str(), actions::ENROLLED, via);
         let step = match EnteredCode::parse(code) {
-            EnteredCode::Totp(c) => row.secret.matching_step(&c, self.unix_now()),
+            EnteredCode::Totp(c) => self
+                .secret_of(account.id, &row.stored)?
+                .matching_step(&c, self.unix_now()),
             _ => None,
         };
         let Some(step) = step else {
@@ -249,7 +254,8 @@ impl Gateway {
         let Some(row) = store.load(account.id).await?.filter(|r| r.enrolled) else {
             return Ok(false);
         };
-        let Some(step) = row.secret.matching_step(code, self.unix_now()) else {
+        let secret = self.secret_of(account.id, &row.stored)?;
+        let Some(step) = secret.matching_step(code, self.unix_now()) else {
             return Ok(false);
         };
         let entry = entry.clone().detail("authenticator code");
@@ -278,6 +284,31 @@ impl Gateway {
             .detail(format!("recovery code {slot} used (it is spent)"));
         let now = self.inner.clock.now();
         Ok(store.spend_recovery(account.id, slot, now, &entry).await?)
+    }
+
+    /// Seals TOTP secrets from now on under a key derived from `key` (the audit key, kept
+    /// outside the database); set once, when the gateway is put together.
+    pub fn seal_second_factors_with(&self, key: &crate::checkpoint::AuditKey) {
+        let _ = self.inner.sealing.set(key.derive(sealed::PURPOSE));
+    }
+
+    /// `secret` as stored for `account`: sealed when the gateway has its key.
+    fn seal(&self, account: i64, secret: &TotpSecret) -> Result<String, Refusal> {
+        match self.inner.sealing.get() {
+            Some(key) => sealed::seal(key, account, secret.expose())
+                .ok_or_else(|| Refusal::internal("could not seal a second factor's secret")),
+            None => Ok(secret.expose().to_string()),
+        }
+    }
+
+    fn secret_of(&self, account: i64, stored: &str) -> Result<TotpSecret, Refusal> {
+        sealed::open(self.inner.sealing.get(), account, stored)
+            .map(TotpSecret::from_stored)
+            .ok_or_else(|| {
+                Refusal::internal(
+                    "a second factor's secret does not open under this gateway's audit key (was audit.key changed?)",
+                )
+            })
     }
 
     fn unix_now(&self) -> u64 {

@@ -5,21 +5,20 @@
 //! statement (`last_step < step`): two requests racing with the same code, on any node, accept
 //! it once. A recovery code is spent the same way (`used_at IS NULL`).
 //!
-//! The secret is stored as it is (base32): the gateway has no key of its own outside the
-//! database to encrypt it with (the audit key signs checkpoints only). A copy of this table
-//! lets its holder make codes, but not sign in: the password is still needed.
+//! The secret arrives sealed under a key kept outside the database (`gateway::sealed`); this
+//! module stores and returns it as it is given.
 
 use super::StoreError;
 use crate::audit::AuditEntry;
 use crate::clock::to_epoch;
-use crate::directory::second_factor::TotpSecret;
 use sqlx::AnyPool;
 use time::OffsetDateTime;
 
 /// A person's second factor as stored.
 #[derive(Debug, Clone)]
 pub struct SecondFactorRow {
-    pub secret: TotpSecret,
+    /// The secret as stored (sealed).
+    pub stored: String,
     /// Confirmed by a current code (until then it does not guard the sign-in).
     pub enrolled: bool,
     pub last_step: i64,
@@ -44,8 +43,8 @@ impl<'a> SecondFactors<'a> {
         .bind(account)
         .fetch_optional(self.pool)
         .await?;
-        Ok(row.map(|(secret, enrolled_at, last_step)| SecondFactorRow {
-            secret: TotpSecret::from_stored(secret),
+        Ok(row.map(|(stored, enrolled_at, last_step)| SecondFactorRow {
+            stored,
             enrolled: enrolled_at.is_some(),
             last_step,
         }))
@@ -56,7 +55,7 @@ impl<'a> SecondFactors<'a> {
     pub async fn begin(
         &self,
         account: i64,
-        secret: &TotpSecret,
+        stored: &str,
         at: OffsetDateTime,
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
@@ -67,7 +66,7 @@ impl<'a> SecondFactors<'a> {
                     "INSERT INTO second_factors (account_id, secret, created_at) VALUES ($1, $2, $3)",
                 )
                 .bind(account)
-                .bind(secret.expose())
+                .bind(stored)
                 .bind(to_epoch(at))
                 .execute(&mut *tx)
                 .await?;
