@@ -389,6 +389,7 @@ impl App {
             admin: admin.clone(),
         };
         let checkpoints = Checkpoints::from_config(&config).map_err(StartError::AuditKey)?;
+        gateway.seal_second_factors_with(&checkpoints.key);
         let housekeeping =
             Housekeeping::start(&gateway, &admin, web, &cert_store, &checkpoints).await;
         let (stop, stopped) = oneshot::channel::<()>();

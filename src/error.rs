@@ -130,6 +130,12 @@ codes! {
         "The virus scanner found a virus in the file; nothing was stored. Clean the file (or the computer that made it) before sending it again.";
     TooLargeToScan => 300,
         "The file is larger than the virus scanner can check, and files are never stored unscanned; nothing was stored. Send it in smaller files, or ask the gateway's operators.";
+    // A second factor on the browser door (issue 30). Browser and `imax admin` only: the
+    // password was right, the code was not.
+    SecondFactorFailed => 401,
+        "The code is not correct, or was used already; enter the current code from your authenticator app, or one of your recovery codes.";
+    SecondFactorRequired => 300,
+        "A second factor is required for this M-ID: enrol an authenticator app before anything else.";
 }
 
 impl fmt::Display for Code {

@@ -266,6 +266,23 @@ async fn run(cli: Cli) -> Result<(), String> {
                 .await
                 .and_then(|s| s.with_bodies(&config.bodies))
                 .map_err(|e| e.to_string())?;
+            if let AdminCommand::Account {
+                command: cli::admin::AccountCommand::TwoFactor { command },
+            } = command
+            {
+                // For the person `--as` names, whatever their rights (issue 30).
+                let Some(mid) = acting_as else {
+                    return Err("two-factor needs --as M-ID: whose second factor".into());
+                };
+                let key = imax_gateway::checkpoint::Checkpoints::from_config(&config)
+                    .map_err(|e| format!("the audit key: {e}"))?
+                    .key;
+                let gw = imax_gateway::gateway::Gateway::new(store.clone(), clock, config.into());
+                gw.seal_second_factors_with(&key);
+                let r = cli::admin::two_factor_command(&gw, &mid, command).await;
+                store.close().await;
+                return r;
+            }
             let mut admin = Admin::new(store.clone(), clock, config);
             if let Some(mid) = acting_as {
                 admin = admin.acting_as(&mid).await.map_err(|e| e.to_string())?;

@@ -8,14 +8,14 @@ use crate::webdriver::{Browser, Options};
 use imax_gateway::error::Code;
 use std::path::Path;
 
-const ENTER: &str = "\u{E007}";
+pub(crate) const ENTER: &str = "\u{E007}";
 
-async fn browser(t: &TestApp, opts: Options) -> Browser {
+pub(crate) async fn browser(t: &TestApp, opts: Options) -> Browser {
     Browser::start(&t.app().certs.key, opts).await
 }
 
 /// Signs in by keyboard: type the M-ID and password, press Enter, and wait for the answer.
-async fn sign_in(b: &Browser, t: &TestApp, who: (&str, &str)) {
+pub(crate) async fn sign_in(b: &Browser, t: &TestApp, who: (&str, &str)) {
     b.goto(&format!("{}/signin", t.url)).await;
     b.fill("#mid", who.0).await;
     b.mark_page().await;
@@ -44,7 +44,7 @@ async fn open_mailbox(b: &Browser, t: &TestApp, mailbox: (&str, &str)) {
 }
 
 /// Every visible form field has a label (a page usable with a screen reader and keyboard).
-async fn assert_fields_labelled(b: &Browser) {
+pub(crate) async fn assert_fields_labelled(b: &Browser) {
     let unlabelled = b
         .eval(
             "return [...document.querySelectorAll('input:not([type=hidden]),select,textarea')]

@@ -37,6 +37,7 @@ mod pump;
 mod replies;
 mod resets;
 mod scanning;
+mod second_factor;
 mod sending;
 mod storage;
 mod syslog;

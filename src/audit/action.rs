@@ -68,6 +68,10 @@ actions! {
     AckMessage => "A message acknowledged as retrieved.",
     ChangeMailboxPassword => "A TRACSMail ID's password changed by its user (R24).",
     UpdateMailboxProfile => "A mailbox profile edited by its user (R23).",
+    SecondFactorEnrolBegun => "A second factor's enrolment begun: a new secret, not yet asked for.",
+    SecondFactorEnrolled => "A second factor confirmed by a current code: sign-in asks for codes.",
+    SecondFactorDisabled => "A person's second factor removed by the operator.",
+    SecondFactor => "A second-factor code (or recovery code) given at sign-in.",
     // Administration: people and their rights.
     CreateAccount => "An M-ID created (a user or a coordinator, R3, R4).",
     SetPassword => "An M-ID's password set by HUD or its coordinator.",
@@ -271,7 +275,8 @@ mod tests {
     /// by these names, so none may change (add new ones at the end of their group).
     const STORED_ACTIONS: &str = "Authenticate SignIn AcceptRules OpenImax Administer \
         ChangePassword SendFile ListMessages GetMessage AckMessage ChangeMailboxPassword \
-        UpdateMailboxProfile CreateAccount SetPassword SetStatus SetEmployer Promote Demote \
+        UpdateMailboxProfile SecondFactorEnrolBegun SecondFactorEnrolled \
+        SecondFactorDisabled SecondFactor CreateAccount SetPassword SetStatus SetEmployer Promote Demote \
         AddHelpDesk SetReacTac Grant Revoke GrantOwn RevokeOwn AdmitWorkingGroup \
         AcceptRulesOfBehavior AssignProperty AssignOrganization AssignStaff TakeOn ReleaseStaff \
         FlagRight FlagAssignment Recertify StartCertificationDeadlines \

@@ -155,6 +155,9 @@ impl Config {
                 "accounts.mailbox_failed_limit and mailbox_freeze_minutes must be positive",
             );
         }
+        if a.two_factor_attempts == 0 || !(1..=60).contains(&a.two_factor_pending_minutes) {
+            return bad("accounts.two_factor_attempts must be at least 1 and two_factor_pending_minutes between 1 and 60");
+        }
         Ok(())
     }
 
@@ -322,6 +325,15 @@ fn parse_env_value(default: &toml::Value, raw: &str) -> Result<toml::Value, Stri
             "false" => Ok(Value::Boolean(false)),
             _ => Err(format!("{raw:?} is neither true nor false")),
         },
+        // A list of names, separated by commas (`coordinator,help-desk`).
+        Value::Array(_) => Ok(Value::Array(
+            trimmed
+                .split(',')
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(|v| Value::String(v.to_string()))
+                .collect(),
+        )),
         other => Err(format!(
             "a {} cannot be set from the environment",
             other.type_str()

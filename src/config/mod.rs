@@ -16,7 +16,7 @@ mod syslog;
 #[cfg(test)]
 mod tests;
 mod values;
-pub use accounts::AccountPolicy;
+pub use accounts::{AccountPolicy, SecondFactorGroup};
 pub use load::{redacted_url, ConfigError};
 pub use scan::{ClamdAddr, Scan};
 pub use syslog::{SyslogTarget, SyslogTransport};

@@ -156,3 +156,29 @@ fn the_scanner_is_set_from_the_environment_and_checked() {
     }
     assert!(Config::load(None, env(&[("IMAX_SCAN_TIMEOUT_SECS", "0")])).is_err());
 }
+
+/// Issue 30: the groups that must have a second factor, in a file or as a comma-separated
+/// list in the environment; an unknown group is refused.
+#[test]
+fn second_factor_groups_come_from_the_environment_as_a_list() {
+    use super::SecondFactorGroup;
+    let env = vec![(
+        "IMAX_ACCOUNTS_TWO_FACTOR_REQUIRED".to_string(),
+        "coordinator, help-desk,hud".to_string(),
+    )];
+    let c = Config::load(None, env).expect("loads");
+    assert_eq!(
+        c.accounts.two_factor_required,
+        vec![
+            SecondFactorGroup::Coordinator,
+            SecondFactorGroup::HelpDesk,
+            SecondFactorGroup::Hud
+        ]
+    );
+    assert!(Config::default().accounts.two_factor_required.is_empty());
+    let bad = vec![(
+        "IMAX_ACCOUNTS_TWO_FACTOR_REQUIRED".to_string(),
+        "everyone".to_string(),
+    )];
+    assert!(Config::load(None, bad).is_err());
+}

@@ -8,6 +8,7 @@ mod ids;
 mod networks;
 mod organization;
 pub mod password;
+pub mod second_factor;
 mod types;
 
 pub use ids::{ImaxId, MId, MessageId, PropertyNumber, Recipient, HUD_MAILBOX};

@@ -35,6 +35,8 @@ mod passwords;
 pub mod profile;
 mod receive;
 mod refusals;
+mod sealed;
+pub mod second_factor;
 mod send;
 mod throttling;
 mod virus;
@@ -118,6 +120,8 @@ struct Inner {
     turns: Turns,
     /// How many refused attempts per client reach the audit log (`gateway::failures`).
     failures: failures::FailureLedger,
+    /// The key TOTP secrets are sealed with (`gateway::sealed`), from the audit key.
+    sealing: std::sync::OnceLock<[u8; 32]>,
 }
 
 /// Counts a refusal that is not audited (so that a flood cannot fill the audit log).
@@ -157,6 +161,7 @@ impl Gateway {
                 hasher: Hasher::new(&config.argon2),
                 turns: Turns::new(std::time::Duration::from_millis(config.argon2.max_wait_ms)),
                 failures: failures::FailureLedger::new(&config.audit),
+                sealing: std::sync::OnceLock::new(),
                 store,
                 clock,
                 config,

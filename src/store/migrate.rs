@@ -57,6 +57,7 @@ macro_rules! schema {
             "0018_profile_changes",
             "0019_organizations",
             "0020_compliance",
+            "0022_two_factor",
             "0023_allowed_networks",
         )
     };
@@ -68,7 +69,7 @@ type Files = &'static [(&'static str, &'static str)];
 const SQLITE: Files = schema!("sqlite");
 const POSTGRES: Files = schema!("postgres");
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 21;
+pub const SCHEMA_VERSION: i64 = 22;
 
 /// For each version that older binaries may keep running on, the oldest such binary's schema
 /// version. A version not listed is compatible with its own binaries only. Version 10 adds
@@ -90,8 +91,10 @@ pub const SCHEMA_VERSION: i64 = 21;
 /// not listed: older builds would create properties without an owner and mailboxes without an
 /// organization, and open a property's mailbox to M-IDs not affiliated with it (R6). Version
 /// 20 (`0020_compliance`) is not listed: older builds would let the Help Desk restore M-IDs (R16's REAC-TAC) and certify
-/// users without training (R20). Version 21 (`0023_allowed_networks`, issue 30) is not
-/// listed: older builds would ignore the address allow-lists.
+/// users without training (R20). Version 22 (`0022_two_factor`) is not listed: older builds
+/// would sign an enrolled person in on the password alone, and take a session waiting for its
+/// second factor for a signed-in one. Version 23 (`0023_allowed_networks`) is not listed: older
+/// builds would ignore the address allow-lists.
 const COMPATIBLE_BACK_TO: &[(i64, i64)] = &[
     (10, 9),
     (11, 9),

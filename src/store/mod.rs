@@ -33,6 +33,7 @@ pub mod organizations;
 pub mod profiles;
 pub mod reac_tac;
 pub mod reconnect;
+pub mod second_factors;
 pub mod sessions;
 pub mod throttle;
 pub mod training;
@@ -214,6 +215,10 @@ impl Store {
     /// Mailbox profiles (R23) and reset attempts.
     pub fn profiles(&self) -> profiles::Profiles<'_> {
         profiles::Profiles::new(&self.pool, &self.committer)
+    }
+    /// Second factors of the browser door (issue 30).
+    pub fn second_factors(&self) -> second_factors::SecondFactors<'_> {
+        second_factors::SecondFactors::new(&self.pool, &self.committer)
     }
     /// Browser sessions.
     pub fn sessions(&self) -> sessions::Sessions<'_> {

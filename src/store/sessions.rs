@@ -10,6 +10,34 @@ use crate::clock::{from_epoch, to_epoch};
 use sqlx::{AnyPool, Row};
 use time::OffsetDateTime;
 
+/// How far a session has got (issue 30): only a signed-in one opens any page but its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionStage {
+    SignedIn,
+    /// The password was right; the second factor's code is awaited (short-lived).
+    SecondFactor,
+    /// The person's group requires a second factor and it has none: enrolment first.
+    Enrol,
+}
+
+impl SessionStage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionStage::SignedIn => "signed-in",
+            SessionStage::SecondFactor => "second-factor",
+            SessionStage::Enrol => "enrol",
+        }
+    }
+    /// An unknown stage grants nothing: it reads as awaiting the code.
+    pub fn parse(s: &str) -> SessionStage {
+        match s {
+            "signed-in" => SessionStage::SignedIn,
+            "enrol" => SessionStage::Enrol,
+            _ => SessionStage::SecondFactor,
+        }
+    }
+}
+
 /// A session as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionRow {
@@ -22,6 +50,9 @@ pub struct SessionRow {
     pub last_seen_at: OffsetDateTime,
     /// The open mailbox and its auth_epoch when it was opened.
     pub mailbox: Option<(i64, i64)>,
+    pub stage: SessionStage,
+    /// Wrong codes sent in this session (while its stage is `SecondFactor`).
+    pub code_failures: i64,
 }
 
 /// A session row with its M-ID, decoded by name.
@@ -43,6 +74,8 @@ impl sqlx::FromRow<'_, sqlx::any::AnyRow> for SessionRow {
             created_at: from_epoch(row.try_get("created_at")?),
             last_seen_at: from_epoch(row.try_get("last_seen_at")?),
             mailbox,
+            stage: SessionStage::parse(&row.try_get::<String, _>("stage")?),
+            code_failures: row.try_get("code_failures")?,
         })
     }
 }
@@ -65,8 +98,8 @@ impl<'a> Sessions<'a> {
         insert_once_more("session", || async {
             sqlx::query(
                 "INSERT INTO web_sessions (id_hash, account_id, auth_epoch, csrf_token, created_at,
-            last_seen_at)
-         VALUES ($1, $2, $3, $4, $5, $6)",
+            last_seen_at, stage)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
             .bind(&s.id_hash)
             .bind(s.account_id)
@@ -74,6 +107,7 @@ impl<'a> Sessions<'a> {
             .bind(&s.csrf_token)
             .bind(to_epoch(s.created_at))
             .bind(to_epoch(s.last_seen_at))
+            .bind(s.stage.as_str())
             .execute(pool)
             .await
             .map(|done| done.rows_affected())
@@ -87,7 +121,7 @@ impl<'a> Sessions<'a> {
         let row: Option<SessionRow> = once_more("read", || {
             sqlx::query_as(
                 "SELECT s.id_hash, s.account_id, a.mid, s.auth_epoch, s.csrf_token, s.created_at,
-                s.last_seen_at, s.mailbox_id, s.mailbox_epoch
+                s.last_seen_at, s.mailbox_id, s.mailbox_epoch, s.stage, s.code_failures
            FROM web_sessions s JOIN accounts a ON a.id = s.account_id
           WHERE s.id_hash = $1",
             )
@@ -128,6 +162,29 @@ impl<'a> Sessions<'a> {
         })
         .await?;
         Ok(())
+    }
+    /// Moves a session on to `stage` (a code given, an enrolment confirmed).
+    pub async fn set_stage(&self, id_hash: &str, stage: SessionStage) -> Result<(), StoreError> {
+        let pool = self.pool;
+        once_more("session", || {
+            sqlx::query("UPDATE web_sessions SET stage = $1 WHERE id_hash = $2")
+                .bind(stage.as_str())
+                .bind(id_hash)
+                .execute(pool)
+        })
+        .await?;
+        Ok(())
+    }
+    /// Counts a wrong code in this session; the count now (0 when the session is gone).
+    pub async fn count_code_failure(&self, id_hash: &str) -> Result<i64, StoreError> {
+        let n: Option<i64> = sqlx::query_scalar(
+            "UPDATE web_sessions SET code_failures = code_failures + 1 WHERE id_hash = $1
+             RETURNING code_failures",
+        )
+        .bind(id_hash)
+        .fetch_optional(self.pool)
+        .await?;
+        Ok(n.unwrap_or(0))
     }
     /// Ends one session.
     pub async fn delete(&self, id_hash: &str) -> Result<(), StoreError> {

@@ -3,13 +3,15 @@
 
 use super::session::{self, clear_cookie, set_cookie, PRE_COOKIE, SESSION_COOKIE};
 use super::{
-    notice_page, render, see_other, when, Button, Checked, Chrome, Ctx, FieldErrors, OrPage, Page,
-    Signed, Web,
+    notice_page, render, see_other, when, Button, Checked, CheckedStaged, Chrome, Ctx, FieldErrors,
+    OrPage, Page, Signed, Web,
 };
 use crate::access::Operation;
 use crate::directory::password::{PasswordRules, Secret};
 use crate::error::Code;
+use crate::gateway::second_factor::SecondFactorNeed;
 use crate::gateway::Credentials;
+use crate::store::sessions::SessionStage;
 use askama::Template;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -98,7 +100,7 @@ async fn signin(State(web): State<Web>, ctx: Ctx, Form(f): Form<SignInForm>) -> 
     }
     let caller = ctx.caller;
     // A sign-in always starts a new session (no fixation): any earlier one ends.
-    if let Ok(Some(old)) = web.find_session(&ctx.headers, caller).await {
+    if let Ok(Some(old)) = web.find_any_session(&ctx.headers, caller).await {
         let _ = web.end_session(&old).await;
     }
     let creds = Credentials {
@@ -117,19 +119,37 @@ async fn signin(State(web): State<Web>, ctx: Ctx, Form(f): Form<SignInForm>) -> 
         signin_page(error, &fresh, &f.mid, fields)
     })?;
     let a = auth.account();
-    let token = web
-        .start_session(a.id, a.mid.as_str(), a.auth_epoch)
+    // Issue 30: an enrolled person's password is answered with the code's form, in a session
+    // that opens nothing else; one whose group requires a second factor enrols first.
+    let need = web.gw.second_factor_need(a).await;
+    let need = need.map_err(|r| web.refusal_page(None, &r))?;
+    let stage = match need {
+        SecondFactorNeed::Nothing => SessionStage::SignedIn,
+        SecondFactorNeed::Code => SessionStage::SecondFactor,
+        SecondFactorNeed::Enrol => SessionStage::Enrol,
+    };
+    let (token, csrf) = web
+        .start_session(a.id, a.mid.as_str(), a.auth_epoch, stage)
         .await
         .map_err(|e| web.refusal_page(None, &e.into()))?;
     // Signing in is Secure Systems use (R16); iMAX is one application on its menu (R13).
-    let mut r = see_other("/menu");
+    let mut r = match stage {
+        SessionStage::SignedIn => see_other("/menu"),
+        SessionStage::Enrol => see_other("/account/two-factor"),
+        SessionStage::SecondFactor => {
+            super::second_factor::code_page(a.mid.as_str(), &csrf, FieldErrors::default())
+        }
+    };
     let h = r.headers_mut();
     h.append(header::SET_COOKIE, set_cookie(SESSION_COOKIE, &token));
     h.append(header::SET_COOKIE, clear_cookie(PRE_COOKIE));
     Ok(r)
 }
 
-async fn signout(State(web): State<Web>, Checked(s, Button {}): Checked<Button>) -> Page {
+async fn signout(
+    State(web): State<Web>,
+    CheckedStaged(s, Button {}): CheckedStaged<Button>,
+) -> Page {
     web.end_session(&s).await.or_page(&web, &s)?;
     let mut r = see_other("/signin?signed-out");
     r.headers_mut()
@@ -242,8 +262,8 @@ async fn change_password(State(web): State<Web>, Checked(s, f): Checked<Password
     let Some(epoch) = epoch else {
         return Ok(see_other("/signin"));
     };
-    let token = web
-        .start_session(id, &mid, epoch)
+    let (token, _) = web
+        .start_session(id, &mid, epoch, SessionStage::SignedIn)
         .await
         .map_err(|e| web.refusal_page(None, &e.into()))?;
     let mut r = see_other("/menu");

@@ -24,6 +24,7 @@ mod extract;
 mod helpdesk;
 mod mailbox;
 mod rules_record;
+mod second_factor;
 pub mod session;
 
 use crate::access::Operation;
@@ -37,7 +38,7 @@ use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
-pub use extract::{caller_of, check_csrf, Button, Checked, Ctx, Signed};
+pub use extract::{caller_of, check_csrf, Button, Checked, CheckedStaged, Ctx, Signed, Staged};
 pub use session::Session;
 
 /// What a page handler answers: the page, or (as the error) the page that says why not, already
@@ -78,6 +79,7 @@ pub fn routes(web: Web) -> Router<Gateway> {
         .merge(certifier::routes())
         .merge(helpdesk::routes())
         .merge(rules_record::routes()) // R21's printable record
+        .merge(second_factor::routes()) // issue 30: the second factor
         .merge(compliance::routes()) // what users have due (Q24, Q39)
         .merge(audit::routes()) // audit search and export (issue 30)
         .layer(form_limit)
@@ -251,9 +253,10 @@ fn refused_page(status: StatusCode, sentence: &str) -> Response {
 
 pub(crate) fn status_of(code: Code) -> StatusCode {
     match code {
-        Code::AuthenticationFailed | Code::MailboxAuthenticationFailed | Code::SessionEnded => {
-            StatusCode::UNAUTHORIZED
-        }
+        Code::AuthenticationFailed
+        | Code::MailboxAuthenticationFailed
+        | Code::SessionEnded
+        | Code::SecondFactorFailed => StatusCode::UNAUTHORIZED,
         Code::UnknownMessage | Code::NotFound => StatusCode::NOT_FOUND,
         Code::AlreadyExists => StatusCode::CONFLICT,
         Code::MailUnavailable => StatusCode::SERVICE_UNAVAILABLE,

@@ -14,7 +14,7 @@
 use super::Web;
 use crate::gateway::Caller;
 use crate::ground::constant_time_eq;
-use crate::store::sessions::SessionRow;
+use crate::store::sessions::{SessionRow, SessionStage};
 use axum::http::{header, HeaderMap, HeaderValue};
 use sha2::{Digest, Sha256};
 use time::Duration;
@@ -86,8 +86,21 @@ impl Session {
 }
 
 impl Web {
-    /// The session a request's cookie names, if it is still live. Expired sessions are removed.
+    /// The signed-in session a request's cookie names, if it is still live (a session still
+    /// awaiting its second factor or its enrolment is none).
     pub async fn find_session(
+        &self,
+        headers: &HeaderMap,
+        caller: Caller,
+    ) -> Result<Option<Session>, crate::store::StoreError> {
+        let found = self.find_any_session(headers, caller).await?;
+        Ok(found.filter(|s| s.row.stage == SessionStage::SignedIn))
+    }
+
+    /// The session a request's cookie names at whatever stage, if it is still live. Expired
+    /// sessions are removed; one awaiting its second factor lives only
+    /// `accounts.two_factor_pending_minutes`.
+    pub async fn find_any_session(
         &self,
         headers: &HeaderMap,
         caller: Caller,
@@ -103,7 +116,12 @@ impl Web {
         let now = self.gw.clock().now();
         let cfg = &self.gw.config().web;
         let idle = Duration::minutes(cfg.session_idle_minutes);
-        let lifetime = Duration::hours(cfg.session_lifetime_hours);
+        let lifetime = match row.stage {
+            SessionStage::SecondFactor => {
+                Duration::minutes(self.gw.config().accounts.two_factor_pending_minutes)
+            }
+            _ => Duration::hours(cfg.session_lifetime_hours),
+        };
         if now - row.last_seen_at >= idle || now - row.created_at >= lifetime {
             store.sessions().delete(&id_hash).await?;
             return Ok(None);
@@ -115,13 +133,15 @@ impl Web {
         Ok(Some(Session { row, caller }))
     }
 
-    /// Starts a session for a person who just signed in; returns the cookie value.
+    /// Starts a session for a person who just gave the right password, at `stage`; returns
+    /// the cookie value and the session's CSRF token.
     pub async fn start_session(
         &self,
         account_id: i64,
         mid: &str,
         auth_epoch: i64,
-    ) -> Result<String, crate::store::StoreError> {
+        stage: SessionStage,
+    ) -> Result<(String, String), crate::store::StoreError> {
         let token = random_token();
         let now = self.gw.clock().now();
         let row = SessionRow {
@@ -133,9 +153,11 @@ impl Web {
             created_at: now,
             last_seen_at: now,
             mailbox: None,
+            stage,
+            code_failures: 0,
         };
         self.gw.store().sessions().create(&row).await?;
-        Ok(token)
+        Ok((token, row.csrf_token))
     }
 
     /// Ends a session (sign-out): the row is gone, so no node accepts the cookie again.

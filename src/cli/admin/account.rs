@@ -60,6 +60,8 @@ pub(super) async fn account_command(admin: &Admin, command: AccountCommand) -> R
         C::Staff => staff(admin).await,
         C::Release { mid } => release(admin, &mid).await,
         C::Show { mid } => show(admin, &mid).await,
+        // Acts for the person `--as` names, before `--as` narrows the operator (`main.rs`).
+        C::TwoFactor { .. } => Err("two-factor needs --as M-ID: whose second factor".into()),
     }
 }
 

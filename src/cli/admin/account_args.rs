@@ -220,6 +220,11 @@ pub enum AccountCommand {
         #[arg(long)]
         mid: String,
     },
+    /// The second factor of the browser door of the M-ID `--as` names (issue 30).
+    TwoFactor {
+        #[command(subcommand)]
+        command: super::two_factor::TwoFactorCommand,
+    },
 }
 
 /// `imax admin account create`'s arguments: the new M-ID.

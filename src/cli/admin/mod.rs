@@ -102,6 +102,7 @@ mod mailbox;
 mod organization;
 mod property;
 mod store;
+mod two_factor;
 
 pub use account_args::AccountCommand;
 pub use mailbox::MailboxCommand;
@@ -109,6 +110,7 @@ pub use organization::OrganizationCommand;
 pub use property::PropertyCommand;
 pub use store::restore_command;
 use store::{backup_files, checkpoint_finding, print_check};
+pub use two_factor::two_factor_command;
 
 pub async fn admin_command(admin: &Admin, command: AdminCommand) -> Result<(), String> {
     match command {
