@@ -291,6 +291,8 @@ struct Housekeeping {
     reloader: tokio::task::JoinHandle<()>,
     exporter: tokio::task::JoinHandle<()>,
     summaries: tokio::task::JoinHandle<()>,
+    /// Arrival notices (issue 30): mails what the outbox holds as it falls due.
+    notices: tokio::task::JoinHandle<()>,
 }
 
 impl Housekeeping {
@@ -319,6 +321,7 @@ impl Housekeeping {
                 Duration::from_secs(config.audit.checkpoint_secs),
             )),
             summaries: tokio::spawn(summarize_refusals(gateway.clone())),
+            notices: tokio::spawn(crate::gateway::notices::send_notices(gateway.clone())),
         }
     }
 
@@ -329,6 +332,7 @@ impl Housekeeping {
         self.exporter.abort();
         self.reloader.abort();
         self.summaries.abort();
+        self.notices.abort();
         if let Err(e) = gw.record_refusal_summaries(true).await {
             tracing::warn!(error = %e.message(), "could not record the refused attempts' last summary");
         }

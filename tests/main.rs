@@ -27,6 +27,7 @@ mod matrix;
 mod mtom;
 mod nodes;
 mod nodesoap;
+mod notifications;
 mod objects;
 mod ops;
 mod portfolios;

@@ -556,6 +556,13 @@ async fn perform(t: &TestApp, admin: &Admin, op: AdminOp) -> AdminResult<()> {
         AdminOp::TakeOnStaff => admin.take_on_staff(HUD_STAFF.0).await,
         AdminOp::FlagStaffRight => admin.flag_staff_right(HUD_STAFF.0, Right::Imax, true).await,
         AdminOp::RecertifyStaff => admin.recertify_staff(HUD_STAFF.0).await.map(drop),
+        AdminOp::Subscribe => {
+            use imax_gateway::store::notices::Subscription;
+            admin
+                .subscribe(user, MAPLE.0, Subscription::On)
+                .await
+                .map(drop)
+        }
     }
 }
 

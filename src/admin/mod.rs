@@ -29,6 +29,7 @@ mod reac_tac;
 mod recertification;
 mod resets;
 mod rights;
+mod subscriptions;
 mod training;
 mod views;
 

@@ -125,6 +125,9 @@ operations! {
     TakeOnStaff => Certifier,
     FlagStaffRight => Certifier,
     RecertifyStaff => Certifier,
+    /// Issue 30: HUD subscribes a person to a mailbox's notices (people themselves do so on
+    /// their Notifications page).
+    Subscribe => Hud,
 }
 
 impl AdminOp {

@@ -180,6 +180,7 @@ impl Config {
         if let Err(e) = TrustedProxies::parse(&self.balancer.proxy_protocol_from) {
             return bad(&format!("balancer.proxy_protocol_from: {e}"));
         }
+        self.notifications.check().map_err(ConfigError::Invalid)?;
         if self.tls.reload_check_secs == 0 {
             return bad("tls.reload_check_secs must be positive");
         }

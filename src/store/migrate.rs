@@ -57,6 +57,7 @@ macro_rules! schema {
             "0018_profile_changes",
             "0019_organizations",
             "0020_compliance",
+            "0021_notifications",
         )
     };
 }
@@ -67,7 +68,7 @@ type Files = &'static [(&'static str, &'static str)];
 const SQLITE: Files = schema!("sqlite");
 const POSTGRES: Files = schema!("postgres");
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 20;
+pub const SCHEMA_VERSION: i64 = 21;
 
 /// For each version that older binaries may keep running on, the oldest such binary's schema
 /// version. A version not listed is compatible with its own binaries only. Version 10 adds
@@ -89,7 +90,9 @@ pub const SCHEMA_VERSION: i64 = 20;
 /// not listed: older builds would create properties without an owner and mailboxes without an
 /// organization, and open a property's mailbox to M-IDs not affiliated with it (R6). Version
 /// 20 (`0020_compliance`) is not listed: older builds would let the Help Desk restore M-IDs (R16's REAC-TAC) and certify
-/// users without training (R20).
+/// users without training (R20). Version 21 (`0021_notifications`) adds tables older builds do
+/// not know (`subscriptions`, `notices`): an older node's arrivals are stored without notices,
+/// nothing misread.
 const COMPATIBLE_BACK_TO: &[(i64, i64)] = &[
     (10, 9),
     (11, 9),
@@ -99,6 +102,7 @@ const COMPATIBLE_BACK_TO: &[(i64, i64)] = &[
     (15, 9),
     (16, 9),
     (18, 17),
+    (21, 20),
 ];
 
 /// How the database's schema fits this build.

@@ -101,6 +101,7 @@ mod mailbox;
 mod organization;
 mod property;
 mod store;
+mod subscribe;
 
 pub use account_args::AccountCommand;
 pub use mailbox::MailboxCommand;
