@@ -18,7 +18,8 @@ pub struct Notifications {
     /// Milliseconds between the sender's looks at the queue (a look is one indexed query).
     pub poll_ms: u64,
     /// Seconds a node holds the notices it claimed while it sends them; another node takes
-    /// them over only after this (a node that died mid-send).
+    /// them over only after this (a node that died mid-send). Renewed before each mail, and
+    /// more than `smtp.timeout_secs` (checked at load), so a mail ends before its lease.
     pub lease_secs: u64,
     /// The first retry after a failed send waits this many seconds, each further one twice
     /// the one before, up to an hour.

@@ -57,6 +57,8 @@ pub enum Outcome {
     NoAddress,
     /// Failed `notifications.max_attempts` times.
     GaveUp,
+    /// The subscriber unsubscribed since, or the mailbox no longer opens to them (R6).
+    Withdrawn,
 }
 
 impl Outcome {
@@ -66,6 +68,7 @@ impl Outcome {
             Outcome::Moot => "moot",
             Outcome::NoAddress => "no_address",
             Outcome::GaveUp => "gave_up",
+            Outcome::Withdrawn => "withdrawn",
         }
     }
 }
@@ -96,6 +99,10 @@ pub struct Claimed {
     pub to_mailbox: String,
     pub retrieved: bool,
     pub answered: bool,
+    /// The mailbox subscribed to: the recipient's for an arrival, the sender's otherwise.
+    pub mailbox_id: i64,
+    /// Whether the subscription still holds.
+    pub subscribed: bool,
 }
 
 /// Not settled, not held by a live lease, not waiting for a retry (`n`: the row, `$1`: now).
@@ -200,7 +207,14 @@ impl<'a> Notices<'a> {
                     m.size_bytes, m.received_at, fm.imax_id AS from_id, tm.imax_id AS to_id,
                     CAST(CASE WHEN m.retrieved_at IS NULL THEN 0 ELSE 1 END AS BIGINT) AS retrieved,
                     CAST(CASE WHEN EXISTS (SELECT 1 FROM messages r WHERE r.in_reply_to = m.message_id)
-                         THEN 1 ELSE 0 END AS BIGINT) AS answered
+                         THEN 1 ELSE 0 END AS BIGINT) AS answered,
+                    CASE WHEN n.kind = 'arrival' THEN m.to_mailbox ELSE m.from_mailbox END
+                      AS mailbox_id,
+                    CAST(CASE WHEN EXISTS (SELECT 1 FROM subscriptions s
+                                            WHERE s.account_id = n.account_id
+                                              AND s.mailbox_id = CASE WHEN n.kind = 'arrival'
+                                                  THEN m.to_mailbox ELSE m.from_mailbox END)
+                         THEN 1 ELSE 0 END AS BIGINT) AS subscribed
                FROM notices n JOIN accounts a ON a.id = n.account_id
                JOIN messages m ON m.id = n.message_id
                JOIN mailboxes fm ON fm.id = m.from_mailbox
@@ -212,6 +226,30 @@ impl<'a> Notices<'a> {
         .fetch_all(self.pool)
         .await?;
         rows.iter().map(claimed_row).collect()
+    }
+
+    /// Renews `owner`'s lease on `ids` until `until`, if it still holds all of them at `now`
+    /// (a round that took long may have lost some to another node): whether it did.
+    pub async fn renew(
+        &self,
+        owner: &str,
+        ids: &[i64],
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let list = crate::store::placeholders_at(4, ids.len(), 1, |p| p[0].clone());
+        let sql = format!(
+            "UPDATE notices SET lease_until = $1
+              WHERE lease_owner = $2 AND lease_until > $3 AND done_at IS NULL AND id IN ({list})"
+        );
+        let mut q = sqlx::query(&sql)
+            .bind(to_epoch(until))
+            .bind(owner)
+            .bind(to_epoch(now));
+        for id in ids {
+            q = q.bind(*id);
+        }
+        Ok(q.execute(self.pool).await?.rows_affected() == ids.len() as u64)
     }
 
     /// Ends `owner`'s notices `ids` with `outcome` at `now`.
@@ -293,5 +331,7 @@ fn claimed_row(r: &sqlx::any::AnyRow) -> Result<Claimed, StoreError> {
         to_mailbox: r.try_get("to_id")?,
         retrieved: r.try_get::<i64, _>("retrieved")? != 0,
         answered: r.try_get::<i64, _>("answered")? != 0,
+        mailbox_id: r.try_get("mailbox_id")?,
+        subscribed: r.try_get::<i64, _>("subscribed")? != 0,
     })
 }

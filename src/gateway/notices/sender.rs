@@ -46,6 +46,11 @@ fn lease_owner() -> String {
 }
 
 impl Gateway {
+    fn lease(&self) -> time::Duration {
+        let lease = self.inner.config.notifications.lease_secs;
+        time::Duration::seconds(i64::try_from(lease).unwrap_or(300))
+    }
+
     /// The settings' windows, in seconds.
     fn notice_windows(&self) -> Windows {
         let n = &self.inner.config.notifications;
@@ -62,8 +67,7 @@ impl Gateway {
     pub async fn send_due_notices(&self, owner: &str) -> Result<(), StoreError> {
         let now = self.inner.clock.now();
         let w = self.notice_windows();
-        let lease = self.inner.config.notifications.lease_secs;
-        let until = now + time::Duration::seconds(i64::try_from(lease).unwrap_or(300));
+        let until = now + self.lease();
         let notices = self.inner.store.notices();
         let claimed = notices.claim(owner, now, w, until, CLAIM_LIMIT).await?;
         for group in groups(&claimed, w.digest) {
@@ -84,12 +88,21 @@ impl Gateway {
             return Ok(());
         };
         let kind = first.kind;
-        let (owed, moot): (Vec<&Claimed>, Vec<&Claimed>) =
-            group.iter().partition(|c| self.still_owed(c));
-        if !moot.is_empty() {
-            notices
-                .settle(owner, &ids(&moot), now, Outcome::Moot)
-                .await?;
+        let (mut owed, mut moot, mut withdrawn) = (Vec::new(), Vec::new(), Vec::new());
+        let mut opens = std::collections::HashMap::new();
+        for &c in group {
+            if !c.subscribed || !self.still_opens(c, &mut opens).await? {
+                withdrawn.push(c);
+            } else if self.still_owed(c) {
+                owed.push(c);
+            } else {
+                moot.push(c);
+            }
+        }
+        for (ended, outcome) in [(&moot, Outcome::Moot), (&withdrawn, Outcome::Withdrawn)] {
+            if !ended.is_empty() {
+                notices.settle(owner, &ids(ended), now, outcome).await?;
+            }
         }
         if owed.is_empty() {
             return Ok(());
@@ -98,6 +111,13 @@ impl Gateway {
             return notices
                 .settle(owner, &ids(&owed), now, Outcome::NoAddress)
                 .await;
+        }
+        // The lease is renewed just before the mail goes (it must outlast the relay's
+        // timeout, which the settings check): a notice the round held too long and another
+        // node took meanwhile is left to that node.
+        let until = now + self.lease();
+        if !notices.renew(owner, &ids(&owed), now, until).await? {
+            return Ok(());
         }
         let base = self.public_base();
         let mail = compose::mail(kind, &owed, &base);
@@ -140,6 +160,36 @@ impl Gateway {
         let wait = i64::try_from(cfg.backoff_secs(attempts)).unwrap_or(3600);
         let next = now + time::Duration::seconds(wait);
         notices.retry_later(owner, &ids(owed), next).await
+    }
+
+    /// Whether the mailbox subscribed to still opens to the subscriber (R6, the doors'
+    /// decision): a person unassigned since hears no more of it. Asked once per mailbox.
+    async fn still_opens(
+        &self,
+        c: &Claimed,
+        known: &mut std::collections::HashMap<i64, bool>,
+    ) -> Result<bool, StoreError> {
+        if let Some(&opens) = known.get(&c.mailbox_id) {
+            return Ok(opens);
+        }
+        let store = &self.inner.store;
+        let imax_id = match c.kind {
+            NoticeKind::Arrival => &c.to_mailbox,
+            NoticeKind::NotRetrieved | NoticeKind::NotAnswered => &c.from_mailbox,
+        };
+        let account = match crate::directory::MId::parse(&c.mid) {
+            Some(mid) => store.accounts().load(&mid).await?,
+            None => None,
+        };
+        let opens = match (account, crate::directory::ImaxId::parse(imax_id)) {
+            (Some(a), Some(id)) => {
+                let affiliated = store.organizations().affiliated(a.id, c.mailbox_id).await?;
+                crate::access::opens_to(&a, &id, affiliated).is_ok()
+            }
+            _ => false,
+        };
+        known.insert(c.mailbox_id, opens);
+        Ok(opens)
     }
 
     /// Whether a claimed notice is still owed: a reminder is not once its message was
