@@ -179,12 +179,18 @@ impl<'a> Notices<'a> {
         limit: u32,
     ) -> Result<Vec<Claimed>, StoreError> {
         let due_digest = FREE.replace("n.", "d.") + " AND " + &DUE.replace("n.", "d.");
+        // PostgreSQL: a node claiming at the same moment skips the rows this one is taking
+        // and takes the next ones, rather than waiting for them and finding them gone.
+        let skip = match super::Engine::of_pool(self.pool) {
+            super::Engine::Postgres => "FOR UPDATE OF n SKIP LOCKED",
+            super::Engine::Sqlite => "",
+        };
         let sql = format!(
             "UPDATE notices SET lease_owner = $5, lease_until = $6
               WHERE id IN (SELECT n.id FROM notices n WHERE {FREE} AND ({DUE}
                      OR (n.kind = 'arrival' AND $7 = 1 AND n.account_id IN
                          (SELECT d.account_id FROM notices d WHERE d.kind = 'arrival' AND {due_digest})))
-                     ORDER BY n.id LIMIT {limit})
+                     ORDER BY n.id LIMIT {limit} {skip})
                 AND done_at IS NULL AND (lease_until IS NULL OR lease_until <= $1)"
         );
         sqlx::query(&sql)
