@@ -27,6 +27,7 @@ mod matrix;
 mod mtom;
 mod nodes;
 mod nodesoap;
+mod notification_nodes;
 mod notifications;
 mod objects;
 mod ops;

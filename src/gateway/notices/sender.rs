@@ -9,6 +9,7 @@
 //! window is one SMTP exchange).
 
 use super::compose;
+use crate::directory::AccountStatus;
 use crate::gateway::Gateway;
 use crate::store::notices::{Claimed, NoticeKind, Outcome, Windows};
 use crate::store::StoreError;
@@ -163,7 +164,8 @@ impl Gateway {
     }
 
     /// Whether the mailbox subscribed to still opens to the subscriber (R6, the doors'
-    /// decision): a person unassigned since hears no more of it. Asked once per mailbox.
+    /// decision): a person unassigned (or terminated) since hears no more of it. Asked once
+    /// per mailbox.
     async fn still_opens(
         &self,
         c: &Claimed,
@@ -173,6 +175,7 @@ impl Gateway {
             return Ok(opens);
         }
         let store = &self.inner.store;
+        let now = self.inner.clock.now();
         let imax_id = match c.kind {
             NoticeKind::Arrival => &c.to_mailbox,
             NoticeKind::NotRetrieved | NoticeKind::NotAnswered => &c.from_mailbox,
@@ -182,6 +185,8 @@ impl Gateway {
             None => None,
         };
         let opens = match (account, crate::directory::ImaxId::parse(imax_id)) {
+            // A terminated M-ID (R16) hears of nothing any more.
+            (Some(a), _) if a.status_at(now) == AccountStatus::Terminated => false,
             (Some(a), Some(id)) => {
                 let affiliated = store.organizations().affiliated(a.id, c.mailbox_id).await?;
                 crate::access::opens_to(&a, &id, affiliated).is_ok()
