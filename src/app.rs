@@ -293,6 +293,8 @@ struct Housekeeping {
     summaries: tokio::task::JoinHandle<()>,
     /// Forwards the audit chain to syslog when `audit.syslog` is set (`syslog`).
     forwarder: Option<tokio::task::JoinHandle<()>>,
+    /// Arrival notices (issue 30): mails what the outbox holds as it falls due.
+    notices: tokio::task::JoinHandle<()>,
 }
 
 impl Housekeeping {
@@ -327,6 +329,7 @@ impl Housekeeping {
                 &Checkpoints::paths(config).1,
             )
             .map(|f| tokio::spawn(f.run())),
+            notices: tokio::spawn(crate::gateway::notices::send_notices(gateway.clone())),
         }
     }
 
@@ -340,6 +343,7 @@ impl Housekeeping {
         if let Some(f) = &self.forwarder {
             f.abort();
         }
+        self.notices.abort();
         if let Err(e) = gw.record_refusal_summaries(true).await {
             tracing::warn!(error = %e.message(), "could not record the refused attempts' last summary");
         }

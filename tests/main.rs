@@ -29,6 +29,8 @@ mod matrix;
 mod mtom;
 mod nodes;
 mod nodesoap;
+mod notification_nodes;
+mod notifications;
 mod objects;
 mod ops;
 mod portfolios;

@@ -561,6 +561,13 @@ async fn perform(t: &TestApp, admin: &Admin, op: AdminOp) -> AdminResult<()> {
         AdminOp::FlagStaffRight => admin.flag_staff_right(HUD_STAFF.0, Right::Imax, true).await,
         AdminOp::RecertifyStaff => admin.recertify_staff(HUD_STAFF.0).await.map(drop),
         AdminOp::SearchAudit => admin.audit_search(&Default::default(), 10).await.map(drop),
+        AdminOp::Subscribe => {
+            use imax_gateway::store::notices::Subscription;
+            admin
+                .subscribe(user, MAPLE.0, Subscription::On)
+                .await
+                .map(drop)
+        }
     }
 }
 

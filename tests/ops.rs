@@ -6,14 +6,14 @@ use crate::helpers::*;
 use std::time::Duration;
 
 /// A GET with optional headers over a fresh HTTP/1.1 TLS connection: status and body.
-async fn get(t: &TestApp, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
+pub(crate) async fn get(t: &TestApp, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
     let (status, _, body) = https_request(t, "GET", path, headers, Vec::new()).await;
     (status, body)
 }
 
 /// The value of one sample line of a Prometheus text page (`name{labels} value`), summed over
 /// the lines that contain every given fragment.
-fn sample(page: &str, name: &str, fragments: &[&str]) -> f64 {
+pub(crate) fn sample(page: &str, name: &str, fragments: &[&str]) -> f64 {
     page.lines()
         .filter(|l| !l.starts_with('#'))
         .filter(|l| {

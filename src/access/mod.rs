@@ -27,11 +27,13 @@
 //!    a coordinator without the iMAX Coordinator action is never in it (R5, strict).
 
 mod cache;
+mod opens;
 mod rules_of_behavior;
 mod throttle;
 mod turns;
 
 pub use cache::CredentialCache;
+pub use opens::opens_to;
 pub use rules_of_behavior::{notices, RulesOfBehavior, RULES_OF_BEHAVIOR_VERSION};
 pub use throttle::Throttle;
 pub use turns::Turns;

@@ -32,6 +32,7 @@ mod reac_tac;
 mod recertification;
 mod resets;
 mod rights;
+mod subscriptions;
 mod training;
 mod views;
 

@@ -129,6 +129,9 @@ operations! {
     RecertifyStaff => Certifier,
     /// Issue 30: searching the audit chain is HUD's (the Help Desk's, the operator's).
     SearchAudit => Hud,
+    /// Issue 30: HUD subscribes a person to a mailbox's notices (people themselves do so on
+    /// their Notifications page).
+    Subscribe => Hud,
 }
 
 impl AdminOp {

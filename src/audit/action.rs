@@ -72,6 +72,8 @@ actions! {
     SecondFactorEnrolled => "A second factor confirmed by a current code: sign-in asks for codes.",
     SecondFactorDisabled => "A person's second factor removed by the operator.",
     SecondFactor => "A second-factor code (or recovery code) given at sign-in.",
+    Subscribe => "A person subscribed to a mailbox's arrival notices (issue 30).",
+    Unsubscribe => "A person's subscription to a mailbox's notices ended.",
     // Administration: people and their rights.
     CreateAccount => "An M-ID created (a user or a coordinator, R3, R4).",
     SetPassword => "An M-ID's password set by HUD or its coordinator.",
@@ -276,7 +278,7 @@ mod tests {
     const STORED_ACTIONS: &str = "Authenticate SignIn AcceptRules OpenImax Administer \
         ChangePassword SendFile ListMessages GetMessage AckMessage ChangeMailboxPassword \
         UpdateMailboxProfile SecondFactorEnrolBegun SecondFactorEnrolled \
-        SecondFactorDisabled SecondFactor CreateAccount SetPassword SetStatus SetEmployer Promote Demote \
+        SecondFactorDisabled SecondFactor Subscribe Unsubscribe CreateAccount SetPassword SetStatus SetEmployer Promote Demote \
         AddHelpDesk SetReacTac Grant Revoke GrantOwn RevokeOwn AdmitWorkingGroup \
         AcceptRulesOfBehavior AssignProperty AssignOrganization AssignStaff TakeOn ReleaseStaff \
         FlagRight FlagAssignment Recertify StartCertificationDeadlines \

@@ -200,6 +200,12 @@ impl Config {
         if let Err(e) = TrustedProxies::parse(&self.balancer.proxy_protocol_from) {
             return bad(&format!("balancer.proxy_protocol_from: {e}"));
         }
+        self.notifications.check().map_err(ConfigError::Invalid)?;
+        // A claimed notice's mail ends (sent or timed out) before its lease can pass to
+        // another node, which would mail it again.
+        if self.notifications.lease_secs <= self.smtp.timeout_secs {
+            return bad("notifications.lease_secs must be greater than smtp.timeout_secs");
+        }
         if self.tls.reload_check_secs == 0 {
             return bad("tls.reload_check_secs must be positive");
         }

@@ -13,6 +13,7 @@ mod accounts;
 mod load;
 mod scan;
 mod syslog;
+mod notifications;
 #[cfg(test)]
 mod tests;
 mod values;
@@ -20,6 +21,7 @@ pub use accounts::{AccountPolicy, SecondFactorGroup};
 pub use load::{redacted_url, ConfigError};
 pub use scan::{ClamdAddr, Scan};
 pub use syslog::{SyslogTarget, SyslogTransport};
+pub use notifications::Notifications;
 pub use values::{Engine, SmtpConfig, StartTls, TrustedProxies, POSTGRES_SESSIONS};
 
 /// The commented example configuration, which is also the documentation of every setting.
@@ -48,6 +50,7 @@ pub struct Config {
     pub log: Log,
     pub bodies: Bodies,
     pub scan: Scan,
+    pub notifications: Notifications,
 }
 
 /// Where message bodies live when not where the engine puts them (issue 29).
@@ -348,6 +351,7 @@ impl Default for Config {
             log: Log::default(),
             bodies: Bodies::default(),
             scan: Scan::default(),
+            notifications: Notifications::default(),
         }
     }
 }

@@ -31,6 +31,7 @@ mod delivery;
 mod failures;
 mod mailbox;
 mod messages;
+pub mod notices;
 mod passwords;
 pub mod profile;
 mod receive;

@@ -57,6 +57,7 @@ macro_rules! schema {
             "0018_profile_changes",
             "0019_organizations",
             "0020_compliance",
+            "0021_notifications",
             "0022_two_factor",
             "0023_allowed_networks",
         )
@@ -69,7 +70,7 @@ type Files = &'static [(&'static str, &'static str)];
 const SQLITE: Files = schema!("sqlite");
 const POSTGRES: Files = schema!("postgres");
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 22;
+pub const SCHEMA_VERSION: i64 = 23;
 
 /// For each version that older binaries may keep running on, the oldest such binary's schema
 /// version. A version not listed is compatible with its own binaries only. Version 10 adds
@@ -91,7 +92,9 @@ pub const SCHEMA_VERSION: i64 = 22;
 /// not listed: older builds would create properties without an owner and mailboxes without an
 /// organization, and open a property's mailbox to M-IDs not affiliated with it (R6). Version
 /// 20 (`0020_compliance`) is not listed: older builds would let the Help Desk restore M-IDs (R16's REAC-TAC) and certify
-/// users without training (R20). Version 22 (`0022_two_factor`) is not listed: older builds
+/// users without training (R20). Version 21 (`0021_notifications`) adds tables older builds do
+/// not know (`subscriptions`, `notices`): an older node's arrivals are stored without notices,
+/// nothing misread. Version 22 (`0022_two_factor`) is not listed: older builds
 /// would sign an enrolled person in on the password alone, and take a session waiting for its
 /// second factor for a signed-in one. Version 23 (`0023_allowed_networks`) is not listed: older
 /// builds would ignore the address allow-lists.
@@ -104,6 +107,7 @@ const COMPATIBLE_BACK_TO: &[(i64, i64)] = &[
     (15, 9),
     (16, 9),
     (18, 17),
+    (21, 20),
 ];
 
 /// How the database's schema fits this build.

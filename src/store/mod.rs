@@ -28,6 +28,7 @@ pub mod internal;
 pub mod mailboxes;
 pub mod messages;
 mod migrate;
+pub mod notices;
 pub mod operators;
 pub mod organizations;
 pub mod profiles;
@@ -208,6 +209,10 @@ impl Store {
     /// REAC-TAC staff (R16) and training records (Q24): the compliance records.
     pub fn reac_tac(&self) -> reac_tac::ReacTac<'_> {
         reac_tac::ReacTac::new(&self.pool, &self.committer)
+    }
+    /// Arrival notices: subscriptions and the outbox (issue 30).
+    pub fn notices(&self) -> notices::Notices<'_> {
+        notices::Notices::new(&self.pool, &self.committer)
     }
     pub fn training(&self) -> training::Training<'_> {
         training::Training::new(&self.pool, &self.committer)

@@ -283,38 +283,59 @@ impl<'a> Organizations<'a> {
     /// never given one) is open to anyone, as before. One statement: both doors ask it on
     /// every mailbox request.
     pub async fn affiliated(&self, account: i64, mailbox: i64) -> Result<bool, StoreError> {
-        let n: i64 = sqlx::query_scalar(
-            "SELECT CASE
-               WHEN NOT EXISTS (SELECT 1 FROM properties WHERE mailbox_id = $2)
-                AND NOT EXISTS (SELECT 1 FROM mailboxes WHERE id = $2 AND organization_id IS NOT NULL)
-               THEN 1
-               WHEN EXISTS (SELECT 1 FROM properties p
-                              JOIN property_assignments pa ON pa.property_id = p.id
-                             WHERE pa.account_id = $1 AND p.mailbox_id = $2)
-               THEN 1
-               WHEN EXISTS (SELECT 1 FROM properties p
-                              JOIN business_partners b ON b.property_id = p.id
-                             WHERE b.account_id = $1 AND p.mailbox_id = $2)
-               THEN 1
-               WHEN EXISTS (SELECT 1 FROM organizations o
-                WHERE (o.id IN (SELECT organization_id FROM organization_assignments WHERE account_id = $1)
-                       OR o.id IN (SELECT organization_id FROM organization_partners WHERE account_id = $1))
-                  AND (o.id IN (SELECT organization_id FROM mailboxes WHERE id = $2)
-                       OR o.id IN (SELECT owner_id FROM properties WHERE mailbox_id = $2)
-                       OR o.id IN (SELECT agent_id FROM properties WHERE mailbox_id = $2)
-                       OR o.id IN (SELECT sm.organization_id FROM mailbox_senders s
-                                     JOIN mailboxes sm ON sm.id = s.sender_mailbox_id
-                                    WHERE s.mailbox_id = $2)))
-               THEN 1
-               ELSE 0 END",
-        )
-        .bind(account)
-        .bind(mailbox)
-        .fetch_one(self.pool)
-        .await?;
-        Ok(n > 0)
+        let sql = format!("SELECT {AFFILIATED} FROM mailboxes mb WHERE mb.id = $2");
+        let n: Option<i64> = sqlx::query_scalar(&sql)
+            .bind(account)
+            .bind(mailbox)
+            .fetch_optional(self.pool)
+            .await?;
+        Ok(n.unwrap_or(0) > 0)
+    }
+
+    /// Every mailbox R6 opens to `account` by [`Organizations::affiliated`]'s own condition (one
+    /// decision, asked of every mailbox at once), and HUD's mailbox, whose own rule the caller
+    /// applies (`access::opens_to`): (id, iMAX ID), by iMAX ID. The Notifications page lists
+    /// these.
+    pub async fn openable(&self, account: i64) -> Result<Vec<(i64, String)>, StoreError> {
+        let sql = format!(
+            "SELECT mb.id, mb.imax_id FROM mailboxes mb
+              WHERE mb.imax_id = $2 OR {AFFILIATED} = 1 ORDER BY mb.imax_id"
+        );
+        Ok(sqlx::query_as(&sql)
+            .bind(account)
+            .bind(crate::directory::HUD_MAILBOX)
+            .fetch_all(self.pool)
+            .await?)
     }
 }
+
+/// R6's condition, whether the person `$1` may open the mailbox `mb` (a row of `mailboxes`):
+/// shared by [`Organizations::affiliated`] (one mailbox, asked by both doors) and
+/// [`Organizations::openable`] (every mailbox, for the Notifications page), so the two cannot
+/// disagree.
+const AFFILIATED: &str = "CASE
+       WHEN NOT EXISTS (SELECT 1 FROM properties WHERE mailbox_id = mb.id)
+        AND mb.organization_id IS NULL
+       THEN 1
+       WHEN EXISTS (SELECT 1 FROM properties p
+                      JOIN property_assignments pa ON pa.property_id = p.id
+                     WHERE pa.account_id = $1 AND p.mailbox_id = mb.id)
+       THEN 1
+       WHEN EXISTS (SELECT 1 FROM properties p
+                      JOIN business_partners b ON b.property_id = p.id
+                     WHERE b.account_id = $1 AND p.mailbox_id = mb.id)
+       THEN 1
+       WHEN EXISTS (SELECT 1 FROM organizations o
+        WHERE (o.id IN (SELECT organization_id FROM organization_assignments WHERE account_id = $1)
+               OR o.id IN (SELECT organization_id FROM organization_partners WHERE account_id = $1))
+          AND (o.id = mb.organization_id
+               OR o.id IN (SELECT owner_id FROM properties WHERE mailbox_id = mb.id)
+               OR o.id IN (SELECT agent_id FROM properties WHERE mailbox_id = mb.id)
+               OR o.id IN (SELECT sm.organization_id FROM mailbox_senders s
+                             JOIN mailboxes sm ON sm.id = s.sender_mailbox_id
+                            WHERE s.mailbox_id = mb.id)))
+       THEN 1
+       ELSE 0 END";
 
 /// Inside a transaction: assigns (or unassigns) a person to an organization.
 pub(super) async fn set_assignment(

@@ -23,6 +23,7 @@ mod coordinator;
 mod extract;
 mod helpdesk;
 mod mailbox;
+mod notifications;
 mod rules_record;
 mod second_factor;
 pub mod session;
@@ -82,6 +83,7 @@ pub fn routes(web: Web) -> Router<Gateway> {
         .merge(second_factor::routes()) // issue 30: the second factor
         .merge(compliance::routes()) // what users have due (Q24, Q39)
         .merge(audit::routes()) // audit search and export (issue 30)
+        .merge(notifications::routes()) // arrival notices (issue 30)
         .layer(form_limit)
         .layer(axum::middleware::from_fn(same_origin_posts))
         .layer(axum::middleware::map_response(page_headers))

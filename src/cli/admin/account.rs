@@ -20,6 +20,11 @@ pub(super) async fn account_command(admin: &Admin, command: AccountCommand) -> R
         C::Promote { mid, properties } => promote(admin, &mid, &properties).await,
         C::HelpDesk { mid } => help_desk(admin, &mid).await,
         C::ReacTac { mid, remove } => reac_tac(admin, &mid, !remove).await,
+        C::Subscribe {
+            mid,
+            mailbox,
+            remove,
+        } => super::subscribe::subscribe(admin, &mid, &mailbox, remove).await,
         C::Flag {
             mid,
             right,

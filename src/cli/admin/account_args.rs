@@ -88,6 +88,17 @@ pub enum AccountCommand {
         #[arg(long)]
         remove: bool,
     },
+    /// Mail a person notices of a mailbox they may open (R6): a digest of its arrivals, and
+    /// reminders of what it sent that nobody retrieved or answered (issue 30); --remove ends it.
+    Subscribe {
+        #[arg(long)]
+        mid: String,
+        /// The mailbox's iMAX ID (TRACSMail ID).
+        #[arg(long)]
+        mailbox: String,
+        #[arg(long)]
+        remove: bool,
+    },
     /// As a coordinator (--as), the report of your users: the User Last Login Report (R14)
     /// with what each has due (R21's Rules of Behavior, Q24's training, this cycle's
     /// certification), dates as YYYY-MM-DD in Washington; --csv for a spreadsheet.

@@ -103,6 +103,7 @@ mod organization;
 mod property;
 mod store;
 mod two_factor;
+mod subscribe;
 
 pub use account_args::AccountCommand;
 pub use mailbox::MailboxCommand;

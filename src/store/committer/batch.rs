@@ -250,7 +250,8 @@ async fn apply_batch(
         }
     }
     let entries: Vec<&AuditEntry> = batch.iter().map(|j| &j.audit).collect();
-    let params = messages.len() * (MESSAGE_PARAMS + 3) + entries.len() * Records::PARAMS;
+    // Per message: its row, an inline body (2), a listing (1) and its id for the notices (1).
+    let params = messages.len() * (MESSAGE_PARAMS + 4) + entries.len() * Records::PARAMS;
     // Listings of database bodies (to end, and count) exist beside PostgreSQL only.
     let listed = messages.iter().any(|m| m.claim_upload);
     if params <= MAX_PARAMS_AT_ONCE && (engine == Engine::Postgres || !listed) {

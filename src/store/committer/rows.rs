@@ -28,7 +28,8 @@ pub(super) async fn write_at_once(
     let inline = inline_bodies(messages);
     let claims = claims(messages);
     let records = chain.chained(entries);
-    let parts = at_once_parts(messages.len(), inline.len(), claims.len(), records.len());
+    let counts = [messages.len(), inline.len(), claims.len(), records.len()];
+    let parts = at_once_parts(engine, counts);
     if parts.is_empty() {
         return Ok(());
     }
@@ -40,7 +41,13 @@ pub(super) async fn write_at_once(
     for key in &claims {
         query = query.bind(*key);
     }
-    let query = records.bind(query);
+    let mut query = records.bind(query);
+    if engine == Engine::Sqlite {
+        // The notices' statement finds the new rows by their message ids.
+        for m in messages {
+            query = query.bind(m.message_id.as_str());
+        }
+    }
     if engine == Engine::Postgres {
         let claimed: i64 = query.fetch_one(&mut *conn).await?.try_get(0)?;
         all_claimed(claimed as u64, claims.len())?;
@@ -54,18 +61,23 @@ pub(super) async fn write_at_once(
 
 /// The statements of one [`write_at_once`], named, their parameters numbered across all of
 /// them: `m` new messages, `c` their inline bodies, `d` the end of their uploads' listings
-/// (returning a row per listing ended), `a` the audit records.
-fn at_once_parts(
-    messages: usize,
-    inline: usize,
-    claims: usize,
-    records: usize,
-) -> Vec<(&'static str, String)> {
+/// (returning a row per listing ended), `a` the audit records, `n` the notices their
+/// subscribers are owed (issue 30: in the same transaction as the messages, so a crash
+/// neither loses nor invents one). `counts`: messages, inline bodies, listings, records.
+fn at_once_parts(engine: Engine, counts: [usize; 4]) -> Vec<(&'static str, String)> {
+    let [messages, inline, claims, records] = counts;
     let mut parts = Vec::new();
     let mut next = 1;
     if messages > 0 {
         let values = message_values(next, messages);
-        parts.push(("m", format!("INSERT INTO messages {values}")));
+        // PostgreSQL's other parts do not see this part's rows but through what it returns.
+        let returning = match engine {
+            Engine::Postgres => {
+                " RETURNING id, from_mailbox, to_mailbox, received_at, tracs_key, in_reply_to"
+            }
+            Engine::Sqlite => "",
+        };
+        parts.push(("m", format!("INSERT INTO messages {values}{returning}")));
         next += messages * MESSAGE_PARAMS;
     }
     if inline > 0 {
@@ -88,8 +100,46 @@ fn at_once_parts(
     if records > 0 {
         let values = Records::values(next, records);
         parts.push(("a", format!("INSERT INTO audit_log {values}")));
+        next += records * Records::PARAMS;
+    }
+    if messages > 0 {
+        let new_rows = match engine {
+            Engine::Postgres => "m".to_string(),
+            Engine::Sqlite => new_messages_by_id(next, messages),
+        };
+        parts.push(("n", notices_sql(&new_rows)));
     }
     parts
+}
+
+/// The new messages whose message ids are the parameters from `$first` (`n` of them), with the
+/// columns [`notices_sql`] reads.
+fn new_messages_by_id(first: usize, n: usize) -> String {
+    let list = crate::store::placeholders_at(first, n, 1, |p| p[0].clone());
+    format!(
+        "(SELECT id, from_mailbox, to_mailbox, received_at, tracs_key, in_reply_to
+            FROM messages WHERE message_id IN ({list}))"
+    )
+}
+
+/// The outbox rows (`notices`) that new messages (`new_rows`: id, from_mailbox, to_mailbox,
+/// received_at, tracs_key, in_reply_to) owe the subscribers of their mailboxes (issue 30): an
+/// arrival to the recipient's, a reminder should it stay unretrieved to the sender's, and for
+/// a TRACS file (not itself a reply) one should no reply come. When each falls due, and whether
+/// it is still owed then, the sender decides (`gateway::notices`).
+fn notices_sql(new_rows: &str) -> String {
+    format!(
+        "INSERT INTO notices (kind, account_id, message_id, event_at)
+         SELECT 'arrival', s.account_id, x.id, x.received_at
+           FROM {new_rows} x JOIN subscriptions s ON s.mailbox_id = x.to_mailbox
+         UNION ALL
+         SELECT 'not_retrieved', s.account_id, x.id, x.received_at
+           FROM {new_rows} x JOIN subscriptions s ON s.mailbox_id = x.from_mailbox
+         UNION ALL
+         SELECT 'not_answered', s.account_id, x.id, x.received_at
+           FROM {new_rows} x JOIN subscriptions s ON s.mailbox_id = x.from_mailbox
+          WHERE x.tracs_key IS NOT NULL AND x.in_reply_to IS NULL"
+    )
 }
 
 /// The parts as one statement of data-modifying `WITH` parts on PostgreSQL (answering how many
@@ -183,6 +233,14 @@ pub(super) async fn write_messages(
         }
         let ended = query.execute(&mut *conn).await?;
         all_claimed(ended.rows_affected(), part.len())?;
+    }
+    for part in messages.chunks(MAX_ROWS_PER_INSERT) {
+        let sql = notices_sql(&new_messages_by_id(1, part.len()));
+        let mut query = sqlx::query(&sql);
+        for m in part {
+            query = query.bind(m.message_id.as_str());
+        }
+        query.execute(&mut *conn).await?;
     }
     Ok(())
 }
