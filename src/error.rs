@@ -45,10 +45,12 @@ pub enum Code {
     AlreadyExists,
     NotFound,
     MailUnavailable,
+    // Issue 31: the vendor sandbox.
+    SandboxOnly,
 }
 
 impl Code {
-    pub const ALL: [Code; 33] = [
+    pub const ALL: [Code; 34] = [
         Code::AuthenticationFailed,
         Code::MailboxAuthenticationFailed,
         Code::MailboxInactive,
@@ -82,6 +84,7 @@ impl Code {
         Code::AlreadyExists,
         Code::NotFound,
         Code::MailUnavailable,
+        Code::SandboxOnly,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -113,6 +116,7 @@ impl Code {
             Code::SenderNotAllowed => "SenderNotAllowed",
             Code::StorageFull => "StorageFull",
             Code::HudMailboxOnly => "HudMailboxOnly",
+            Code::SandboxOnly => "SandboxOnly",
             Code::NotAffiliated => "NotAffiliated",
             Code::NotPermitted => "NotPermitted",
             Code::InvalidInput => "InvalidInput",
@@ -159,7 +163,8 @@ impl Code {
             Code::InvalidTracsFile
             | Code::Misrouted
             | Code::DuplicateFile
-            | Code::SenderNotAllowed => 300,
+            | Code::SenderNotAllowed
+            | Code::SandboxOnly => 300,
         }
     }
 
@@ -230,6 +235,9 @@ impl Code {
             }
             Code::NotAffiliated => {
                 "This mailbox opens only to the people of its own properties and organization (R6): ask a coordinator of the property, or of its owner, agent or service bureau, to assign your M-ID to it (they find you with Search for User); a TRACSMail password alone is not enough."
+            }
+            Code::SandboxOnly => {
+                "Sandbox mailboxes (TRACX IDs) exchange files with the sandbox's simulated TRACS only, and production mailboxes never with a sandbox; nothing was stored."
             }
             Code::NotPermitted => "You may not do this; nothing was changed.",
             Code::InvalidInput => "What was entered is not acceptable; nothing was changed.",

@@ -9,7 +9,7 @@ mod organization;
 pub mod password;
 mod types;
 
-pub use ids::{ImaxId, MId, Recipient, HUD_MAILBOX};
+pub use ids::{ImaxId, MId, Recipient, HUD_MAILBOX, SANDBOX_TRACS};
 pub use organization::{OrgId, Organization, OrganizationKind};
 pub use types::{
     Account, AccountKind, AccountStatus, Affiliation, LockReason, Mailbox, MailboxKind, Right,

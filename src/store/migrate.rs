@@ -57,6 +57,7 @@ macro_rules! schema {
             "0018_profile_changes",
             "0019_organizations",
             "0020_compliance",
+            "0024_sandbox",
         )
     };
 }
@@ -67,7 +68,7 @@ type Files = &'static [(&'static str, &'static str)];
 const SQLITE: Files = schema!("sqlite");
 const POSTGRES: Files = schema!("postgres");
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 20;
+pub const SCHEMA_VERSION: i64 = 21;
 
 /// For each version that older binaries may keep running on, the oldest such binary's schema
 /// version. A version not listed is compatible with its own binaries only. Version 10 adds
@@ -89,7 +90,8 @@ pub const SCHEMA_VERSION: i64 = 20;
 /// not listed: older builds would create properties without an owner and mailboxes without an
 /// organization, and open a property's mailbox to M-IDs not affiliated with it (R6). Version
 /// 20 (`0020_compliance`) is not listed: older builds would let the Help Desk restore M-IDs (R16's REAC-TAC) and certify
-/// users without training (R20).
+/// users without training (R20). Version 21 (`0024_sandbox`, issue 31) is not listed: older
+/// builds would read the sandbox's mailboxes and vendors as kinds they do not know.
 const COMPATIBLE_BACK_TO: &[(i64, i64)] = &[
     (10, 9),
     (11, 9),
@@ -161,8 +163,11 @@ impl Embedded {
             .map(|(version, &(file, sql))| {
                 let name = file.split_once('_').map_or(file, |(_, name)| name);
                 let description = Cow::Owned(name.replace('_', " "));
+                // A file that must run outside a transaction says so on its first line (SQLite's
+                // table rebuilds, which need the foreign keys off).
+                let no_tx = sql.starts_with("-- no-transaction");
                 let sql = Cow::Borrowed(sql);
-                Migration::new(version, description, MigrationType::Simple, sql, false)
+                Migration::new(version, description, MigrationType::Simple, sql, no_tx)
             })
             .collect()
     }
