@@ -186,6 +186,9 @@ impl Config {
         if self.audit.checkpoint_secs == 0 {
             return bad("audit.checkpoint_secs must be positive");
         }
+        if let Err(e) = self.sandbox.check(self.history.retention_days) {
+            return bad(&e);
+        }
         if self.history.purge_batch == 0 {
             return bad("history.purge_batch must be positive");
         }
