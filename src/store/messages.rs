@@ -2,7 +2,7 @@
 
 use super::StoreError;
 use crate::clock::{from_epoch, to_epoch};
-use crate::directory::HUD_MAILBOX;
+use crate::directory::{HUD_MAILBOX, SANDBOX_TRACS};
 use crate::mailbox::{Folder, ListQuery, MessageInfo, Order, Page, PageToken};
 use sha2::{Digest, Sha256};
 use sqlx::{AnyPool, Row};
@@ -110,7 +110,11 @@ impl<'a> Messages<'a> {
         if q.folder == Folder::Broadcasts {
             return Ok(list_broadcasts(pool, mailbox, q).await?);
         }
-        let hud = "(SELECT id FROM mailboxes WHERE imax_id = $7)";
+        // "TRACS" is HUD's (`$7`), or for a sandbox mailbox the simulated one (issue 31).
+        let hud = format!(
+            "(SELECT id FROM mailboxes WHERE imax_id = CASE WHEN (SELECT kind FROM mailboxes
+               WHERE id = $1) = 'sandbox' THEN '{SANDBOX_TRACS}' ELSE $7 END)"
+        );
         let filter = match q.folder {
             Folder::SentToTracs => format!("m.from_mailbox = $1 AND m.to_mailbox = {hud}"),
             Folder::ReceivedFromTracs => format!("m.to_mailbox = $1 AND m.from_mailbox = {hud}"),

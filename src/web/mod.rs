@@ -198,6 +198,8 @@ pub struct Chrome {
     pub error: Option<String>,
     /// What the person must do soon, on every page (R21's Rules of Behavior notice).
     pub banners: Vec<String>,
+    /// The open mailbox is a vendor's sandbox (issue 31): every page says so.
+    pub sandbox: bool,
 }
 
 impl Chrome {
@@ -341,10 +343,11 @@ impl Web {
                 .load_by_id(id)
                 .await
                 .ok()
-                .flatten()
-                .map(|m| m.imax_id.to_string()),
+                .flatten(),
             None => None,
         };
+        let sandbox = mailbox.as_ref().is_some_and(|m| m.kind.is_sandbox());
+        let mailbox = mailbox.map(|m| m.imax_id.to_string());
         Chrome {
             title: title.into(),
             mid: Some(a.mid.to_string()),
@@ -356,6 +359,7 @@ impl Web {
             notice: None,
             error: None,
             banners: crate::access::notices(a, &self.gw.config().accounts, self.gw.clock().now()),
+            sandbox,
         }
     }
 
