@@ -34,6 +34,7 @@ mod profile_changes;
 mod pump;
 mod replies;
 mod resets;
+mod sandbox;
 mod sending;
 mod storage;
 mod tracs_checks;

@@ -255,11 +255,58 @@ async fn run_locked(conn: &mut AnyConnection, engine: Engine) -> Result<(), Stor
         // The newer build's migrations are unknown here; this build's must still be intact.
         migrator.set_ignore_missing(true);
     }
+    outside_transactions(conn, &migrator).await?;
     migrator.run_direct(&mut *conn).await.map_err(|e| match e {
         MigrateError::VersionMismatch(version) => StoreError::MigrationChanged { version },
         e => StoreError::Migrate(e.to_string()),
     })?;
     record_versions(conn, current).await
+}
+
+/// Applies the migrations that must run outside a transaction (their first line says
+/// `-- no-transaction`: SQLite's table rebuilds, which turn the foreign keys off), each after
+/// the versions before it, and records them for sqlx's migrator, which would run every file in
+/// a transaction of its own (sqlx's SQLite driver does not honour `no_tx`). The file holds its
+/// own `BEGIN` and `COMMIT`.
+async fn outside_transactions(
+    conn: &mut AnyConnection,
+    migrator: &Migrator,
+) -> Result<(), StoreError> {
+    let migrate = |e: MigrateError| StoreError::Migrate(e.to_string());
+    let outside: Vec<&Migration> = migrator.iter().filter(|m| m.no_tx).collect();
+    if outside.is_empty() {
+        return Ok(());
+    }
+    conn.ensure_migrations_table().await.map_err(migrate)?;
+    for m in outside {
+        let applied: Option<i64> =
+            sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE version = $1")
+                .bind(m.version)
+                .fetch_optional(&mut *conn)
+                .await?;
+        if applied.is_some() {
+            continue;
+        }
+        let mut before = Migrator {
+            migrations: Cow::Owned(migrator.iter().filter(|b| b.version < m.version).cloned().collect()),
+            ..Migrator::DEFAULT
+        };
+        before.set_ignore_missing(true);
+        before.run_direct(&mut *conn).await.map_err(migrate)?;
+        let started = std::time::Instant::now();
+        sqlx::Executor::execute(&mut *conn, &*m.sql).await?;
+        sqlx::query(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
+             VALUES ($1, $2, TRUE, $3, $4)",
+        )
+        .bind(m.version)
+        .bind(m.description.to_string())
+        .bind(m.checksum.to_vec())
+        .bind(started.elapsed().as_nanos() as i64)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
 }
 
 /// Databases made before the migrator kept their history in `schema_version` only; their

@@ -5,7 +5,7 @@
 
 use super::super::{Gateway, MailboxSession};
 use super::plan::{self, Destination, Routing, SendPlan};
-use crate::directory::{ImaxId, Recipient};
+use crate::directory::ImaxId;
 use crate::error::{Code, Refusal};
 use crate::mailbox::RoutedBy;
 
@@ -24,12 +24,13 @@ impl Gateway {
             ));
         }
         let tracs_id = ImaxId::sandbox_tracs();
-        let by = match plan.to.as_deref() {
+        // `TRACS` is the simulated one here; HUD's TRACMPROD is production.
+        let by = match plan.to.as_deref().map(str::trim) {
             None => RoutedBy::Directory,
-            Some(t) => match Recipient::parse(t) {
-                Some(Recipient::Tracs) => RoutedBy::Sender,
-                Some(Recipient::Mailbox(id)) if id == tracs_id => RoutedBy::Sender,
-                Some(Recipient::Mailbox(id)) => {
+            Some(t) if t.eq_ignore_ascii_case("TRACS") => RoutedBy::Sender,
+            Some(t) => match ImaxId::parse(t) {
+                Some(id) if id == tracs_id => RoutedBy::Sender,
+                Some(id) => {
                     return Err(Refusal::with_detail(
                         Code::SandboxOnly,
                         format!("{} sends to the sandbox's TRACS only, not to {id}.", s.mailbox.imax_id),
