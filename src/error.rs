@@ -236,9 +236,7 @@ impl Code {
             Code::NotAffiliated => {
                 "This mailbox opens only to the people of its own properties and organization (R6): ask a coordinator of the property, or of its owner, agent or service bureau, to assign your M-ID to it (they find you with Search for User); a TRACSMail password alone is not enough."
             }
-            Code::SandboxOnly => {
-                "Sandbox mailboxes (TRACX IDs) exchange files with the sandbox's simulated TRACS only, and production mailboxes never with a sandbox; nothing was stored."
-            }
+            Code::SandboxOnly => "Sandbox mailboxes (TRACX IDs) exchange files with the sandbox's simulated TRACS only, and production mailboxes never with a sandbox; nothing was stored.",
             Code::NotPermitted => "You may not do this; nothing was changed.",
             Code::InvalidInput => "What was entered is not acceptable; nothing was changed.",
             Code::AlreadyExists => "It already exists; nothing was changed.",

@@ -5,7 +5,12 @@ use imax_gateway::directory::password::Secret;
 
 /// Runs the real binary with the test directory's data; (success, stdout and stderr). Async:
 /// the gateway under test runs on this test's own runtime.
-pub(crate) async fn imax(t: &TestApp, args: &[&str], env: &[(&str, &str)], stdin: &str) -> (bool, String) {
+pub(crate) async fn imax(
+    t: &TestApp,
+    args: &[&str],
+    env: &[(&str, &str)],
+    stdin: &str,
+) -> (bool, String) {
     use tokio::io::AsyncWriteExt;
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_imax"))
         .args(args)

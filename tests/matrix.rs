@@ -494,7 +494,9 @@ async fn perform(t: &TestApp, admin: &Admin, op: AdminOp) -> AdminResult<()> {
         }
         AdminOp::SandboxReport => {
             let kind = imax_gateway::directory::OrganizationKind::Vendor;
-            let made = admin.create_organization("VENDCO", kind, "Vendor", None).await;
+            let made = admin
+                .create_organization("VENDCO", kind, "Vendor", None)
+                .await;
             made.and(admin.sandbox_report("VENDCO").await.map(drop))
         }
         AdminOp::FindPerson => admin.find_account(user).await.map(drop),

@@ -34,12 +34,30 @@ business_partner_organizations = ["ACME"]
 /// The acceptance commands' vendor and sandbox, made by the real binary, and its developer.
 pub async fn vendor_with_sandbox(t: &TestApp) {
     let create = ["admin", "organization", "create", "--id", "ACME"];
-    let args = [&create[..], &["--kind", "vendor", "--name", "Acme Software"]].concat();
+    let args = [
+        &create[..],
+        &["--kind", "vendor", "--name", "Acme Software"],
+    ]
+    .concat();
     let (ok, out) = imax(t, &args, &[], "").await;
     assert!(ok, "{out}");
     let mailbox = |id: &'static str, kind: &'static str| {
-        let mut a = vec!["admin", "mailbox", "create", "--imax-id", id, "--kind", kind];
-        a.extend(["--name", "Acme test", "--organization", "ACME", "--password-stdin"]);
+        let mut a = vec![
+            "admin",
+            "mailbox",
+            "create",
+            "--imax-id",
+            id,
+            "--kind",
+            kind,
+        ];
+        a.extend([
+            "--name",
+            "Acme test",
+            "--organization",
+            "ACME",
+            "--password-stdin",
+        ]);
         a
     };
     let pw = format!("{}\n", SANDBOX.1);
@@ -105,11 +123,12 @@ async fn last_activity(t: &TestApp) -> (Option<i64>, Option<i64>) {
         .fetch_one(&t.db)
         .await
         .expect("account");
-    let m: Option<i64> = sqlx::query_scalar("SELECT last_used_at FROM mailboxes WHERE imax_id = $1")
-        .bind(SANDBOX.0)
-        .fetch_one(&t.db)
-        .await
-        .expect("mailbox");
+    let m: Option<i64> =
+        sqlx::query_scalar("SELECT last_used_at FROM mailboxes WHERE imax_id = $1")
+            .bind(SANDBOX.0)
+            .fetch_one(&t.db)
+            .await
+            .expect("mailbox");
     (a, m)
 }
 
@@ -148,7 +167,10 @@ async fn a_vendor_certifies_in_its_sandbox_by_both_doors_apart_from_production()
         .0;
     let mut c = t.client(VENDOR).await;
     let text = String::from_utf8(fetch_whole(&mut c, SANDBOX, &fatal).await).expect("ascii");
-    assert!(text.contains("SIMULATED") && text.contains("Line 0000002 MAT10"), "{text}");
+    assert!(
+        text.contains("SIMULATED") && text.contains("Line 0000002 MAT10"),
+        "{text}"
+    );
 
     // A file with problems in unconfirmed fields: the format-error reply, nothing else.
     let mut short = marked("090200", &[]);
@@ -160,7 +182,10 @@ async fn a_vendor_certifies_in_its_sandbox_by_both_doors_apart_from_production()
     // A file with certain problems is refused as in production.
     let mut broken = marked("090300", &[]);
     broken[320] = 0x07;
-    assert_fault(&t.send(VENDOR, SANDBOX, None, &broken).await, "InvalidTracsFile");
+    assert_fault(
+        &t.send(VENDOR, SANDBOX, None, &broken).await,
+        "InvalidTracsFile",
+    );
 
     // R13: none of it counted as use, of the M-ID or of the mailbox (signing in to the
     // browser, below, is use of iMAX of its own).
@@ -169,7 +194,11 @@ async fn a_vendor_certifies_in_its_sandbox_by_both_doors_apart_from_production()
     // The browser: the SANDBOX banner on the mailbox's pages; an upload answered alike.
     let cookie = session_cookie(&t, VENDOR).await;
     open_mailbox(&t, &cookie, SANDBOX).await;
-    for page in ["/mailbox", "/mailbox/upload", "/mailbox/folder/receivedFromTracs"] {
+    for page in [
+        "/mailbox",
+        "/mailbox/upload",
+        "/mailbox/folder/receivedFromTracs",
+    ] {
         let (_, _, html) = request(&t, "GET", page, &cookie, "", Vec::new()).await;
         assert!(html.contains("<strong>SANDBOX</strong>"), "{page}: {html}");
     }
@@ -186,16 +215,30 @@ async fn a_vendor_certifies_in_its_sandbox_by_both_doors_apart_from_production()
 
     // The sandbox and production never meet, either way (SandboxOnly).
     for to in [HUD.0, PBCA.0, "TRACM10001"] {
-        let r = t.send(VENDOR, SANDBOX, Some(to), &marked("090500", &[])).await;
+        let r = t
+            .send(VENDOR, SANDBOX, Some(to), &marked("090500", &[]))
+            .await;
         assert_fault(&r, "SandboxOnly");
     }
     let r = t
-        .send(SITE_USER, MAPLE, Some(SANDBOX.0), &tracs_file(FileKind::Tenant, MAPLE.0, 3))
+        .send(
+            SITE_USER,
+            MAPLE,
+            Some(SANDBOX.0),
+            &tracs_file(FileKind::Tenant, MAPLE.0, 3),
+        )
         .await;
     assert_fault(&r, "SandboxOnly");
     let mut hud = t.client(HUD_STAFF).await;
     let r = hud
-        .send_file(HUD.0, HUD.1, Some(SANDBOX.0), "N.TXT", Content::Bytes(b"x".to_vec()), None)
+        .send_file(
+            HUD.0,
+            HUD.1,
+            Some(SANDBOX.0),
+            "N.TXT",
+            Content::Bytes(b"x".to_vec()),
+            None,
+        )
         .await
         .expect("reply");
     assert_fault(&r, "SandboxOnly");
@@ -208,10 +251,22 @@ async fn a_vendor_certifies_in_its_sandbox_by_both_doors_apart_from_production()
     .expect("count");
     assert_eq!(crossing, 0);
 
-    assert_eq!(last_activity(&t).await.1, before.1, "the sandbox was not used (R13)");
+    assert_eq!(
+        last_activity(&t).await.1,
+        before.1,
+        "the sandbox was not used (R13)"
+    );
 
     // The certification report, by the real binary, from what was stored.
-    let args = ["admin", "sandbox", "report", "--organization", "ACME", "--format", "json"];
+    let args = [
+        "admin",
+        "sandbox",
+        "report",
+        "--organization",
+        "ACME",
+        "--format",
+        "json",
+    ];
     let (ok, out) = imax(&t, &args, &[], "").await;
     assert!(ok, "{out}");
     let report: serde_json::Value = serde_json::from_str(&out).expect("json");
@@ -235,17 +290,38 @@ async fn a_vendor_certifies_in_its_sandbox_by_both_doors_apart_from_production()
         .iter()
         .filter_map(|a| a["answer"].as_str())
         .collect();
-    for a in ["acknowledgement", "fatal-errors", "discrepancies", "format-errors"] {
+    for a in [
+        "acknowledgement",
+        "fatal-errors",
+        "discrepancies",
+        "format-errors",
+    ] {
         assert!(answers.contains(&a), "{a}: {out}");
     }
-    let (ok, out) = imax(&t, &["admin", "sandbox", "report", "--organization", "CCS"], &[], "").await;
+    let (ok, out) = imax(
+        &t,
+        &["admin", "sandbox", "report", "--organization", "CCS"],
+        &[],
+        "",
+    )
+    .await;
     assert!(!ok && out.contains("not a vendor"), "{out}");
 
     // The sandbox's own retention: after 31 days its files are purged, production's kept.
-    let production = t.send(SITE_USER, MAPLE, None, &tracs_file(FileKind::Tenant, MAPLE.0, 3)).await;
+    let production = t
+        .send(
+            SITE_USER,
+            MAPLE,
+            None,
+            &tracs_file(FileKind::Tenant, MAPLE.0, 3),
+        )
+        .await;
     assert_ok(&production);
     t.days(31);
-    t.admin.purge(imax_gateway::admin::Purge::Remove).await.expect("purge");
+    t.admin
+        .purge(imax_gateway::admin::Purge::Remove)
+        .await
+        .expect("purge");
     let left: (i64, i64) = sqlx::query_as(
         "SELECT SUM(CASE WHEN t.kind = 'sandbox' THEN 1 ELSE 0 END),
                 SUM(CASE WHEN t.kind = 'sandbox' THEN 0 ELSE 1 END)

@@ -28,8 +28,8 @@ mod profiles;
 mod reac_tac;
 mod recertification;
 mod resets;
-mod sandbox;
 mod rights;
+mod sandbox;
 mod training;
 mod views;
 

@@ -48,7 +48,10 @@ pub fn choose_recipient(
             if sender.kind.is_sandbox() != to.kind.is_sandbox() {
                 return Err(Refusal::with_detail(
                     Code::SandboxOnly,
-                    format!("{} and {} are not both in the sandbox.", sender.imax_id, to.imax_id),
+                    format!(
+                        "{} and {} are not both in the sandbox.",
+                        sender.imax_id, to.imax_id
+                    ),
                 ));
             }
             // R12: properties and service bureaus send to HUD or a CA; HUD and CAs answer anyone.
@@ -157,7 +160,13 @@ mod tests {
         let ca = mb(4, "TRACM20001", MailboxKind::ContractAdministrator);
         for (from, to) in [(&sandbox, &hud), (&ca, &sandbox), (&hud, &tracs)] {
             let e = choose_recipient(from, Some(to.clone()), vec![]).expect_err("refused");
-            assert_eq!(e.code, Code::SandboxOnly, "{} -> {}", from.imax_id, to.imax_id);
+            assert_eq!(
+                e.code,
+                Code::SandboxOnly,
+                "{} -> {}",
+                from.imax_id,
+                to.imax_id
+            );
         }
     }
 }

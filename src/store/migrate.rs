@@ -288,7 +288,13 @@ async fn outside_transactions(
             continue;
         }
         let mut before = Migrator {
-            migrations: Cow::Owned(migrator.iter().filter(|b| b.version < m.version).cloned().collect()),
+            migrations: Cow::Owned(
+                migrator
+                    .iter()
+                    .filter(|b| b.version < m.version)
+                    .cloned()
+                    .collect(),
+            ),
             ..Migrator::DEFAULT
         };
         before.set_ignore_missing(true);

@@ -186,17 +186,27 @@ mod tests {
         let text = String::from_utf8(a[0].file.clone()).expect("ascii");
         assert!(text.starts_with(BANNER) && text.contains("TA005 tenant file T.TXT"));
 
-        let file = marked_file(&[(1, "SANDBOXFATAL"), (2, "SANDBOXDISCREP"), (3, "SANDBOXFATAL")]);
+        let file = marked_file(&[
+            (1, "SANDBOXFATAL"),
+            (2, "SANDBOXDISCREP"),
+            (3, "SANDBOXFATAL"),
+        ]);
         let report = check(&file);
         assert!(report.problems.is_empty() && report.provisional.is_empty());
         let a = answers(&report, "T.TXT", "M2");
         let kinds: Vec<Answer> = a.iter().map(|s| s.answer).collect();
         assert_eq!(kinds, Answer::ALL);
         let fatal = String::from_utf8(a[1].file.clone()).expect("ascii");
-        assert!(fatal.contains("Line 0000002") && fatal.contains("Line 0000004"), "{fatal}");
+        assert!(
+            fatal.contains("Line 0000002") && fatal.contains("Line 0000004"),
+            "{fatal}"
+        );
         assert!(!fatal.contains("Line 0000003"));
         assert_eq!(answers(&check(&file), "T.TXT", "M2"), a, "deterministic");
-        assert_eq!(Answer::of_file("T.TXT.FATAL.txt"), Some(Answer::FatalErrors));
+        assert_eq!(
+            Answer::of_file("T.TXT.FATAL.txt"),
+            Some(Answer::FatalErrors)
+        );
         assert!(answers(&check(b"%PDF-1.7\n"), "x.pdf", "M3").is_empty());
     }
 }

@@ -44,15 +44,26 @@ pub(super) async fn sandbox_command(admin: &Admin, command: SandboxCommand) -> R
 }
 
 fn print_table(r: &SandboxReport) {
-    println!("{} ({}): sandboxes {}", r.organization, r.name, r.mailboxes.join(", "));
-    println!("{:<28} {:<6} {:>9} {:>8}", "operation", "door", "succeeded", "refused");
+    println!(
+        "{} ({}): sandboxes {}",
+        r.organization,
+        r.name,
+        r.mailboxes.join(", ")
+    );
+    println!(
+        "{:<28} {:<6} {:>9} {:>8}",
+        "operation", "door", "succeeded", "refused"
+    );
     for o in &r.operations {
         println!(
             "{:<28} {:<6} {:>9} {:>8}",
             o.label, o.door, o.succeeded, o.refused
         );
     }
-    println!("{:<10} {:<9} {:>8}  records", "file kind", "release", "accepted");
+    println!(
+        "{:<10} {:<9} {:>8}  records",
+        "file kind", "release", "accepted"
+    );
     for k in &r.file_kinds {
         println!(
             "{:<10} {:<9} {:>8}  {}",

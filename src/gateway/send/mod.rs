@@ -87,13 +87,14 @@ impl Gateway {
         let entry = entry
             .message(&message_id)
             .detail(plan.audit_detail(&to, &replies));
-        let format_errors = replies
-            .iter()
-            .find(|f| f.problems > 0)
-            .map(|f| mailbox::FormatErrors {
-                reply_id: f.reply.message_id.clone(),
-                problems: f.problems,
-            });
+        let format_errors =
+            replies
+                .iter()
+                .find(|f| f.problems > 0)
+                .map(|f| mailbox::FormatErrors {
+                    reply_id: f.reply.message_id.clone(),
+                    problems: f.problems,
+                });
         let commit = Commit {
             body,
             row: plan.message(s, &to, &message_id, now),

@@ -283,7 +283,10 @@ pub(super) fn check_sandbox(sender: &Mailbox, named: &Mailbox) -> Result<(), Ref
     }
     Err(Refusal::with_detail(
         Code::SandboxOnly,
-        format!("{} is a sandbox mailbox; {} is not.", named.imax_id, sender.imax_id),
+        format!(
+            "{} is a sandbox mailbox; {} is not.",
+            named.imax_id, sender.imax_id
+        ),
     ))
 }
 

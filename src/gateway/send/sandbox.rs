@@ -33,7 +33,10 @@ impl Gateway {
                 Some(id) => {
                     return Err(Refusal::with_detail(
                         Code::SandboxOnly,
-                        format!("{} sends to the sandbox's TRACS only, not to {id}.", s.mailbox.imax_id),
+                        format!(
+                            "{} sends to the sandbox's TRACS only, not to {id}.",
+                            s.mailbox.imax_id
+                        ),
                     ))
                 }
                 None => {
