@@ -269,7 +269,10 @@ async fn a_vendor_certifies_in_its_sandbox_by_both_doors_apart_from_production()
     ];
     let (ok, out) = imax(&t, &args, &[], "").await;
     assert!(ok, "{out}");
-    let report: serde_json::Value = serde_json::from_str(&out).expect("json");
+    // Standard output's JSON (the helper appends standard error's log lines).
+    // (pretty-printed: the first `}` at a line's start closes it).
+    let json = out.get(..out.find("\n}").map_or(0, |i| i + 2));
+    let report: serde_json::Value = serde_json::from_str(json.unwrap_or("")).expect("json");
     assert_eq!(report["mailboxes"], serde_json::json!([SANDBOX.0]));
     let op = |label: &str| {
         report["operations"]
@@ -298,6 +301,18 @@ async fn a_vendor_certifies_in_its_sandbox_by_both_doors_apart_from_production()
     ] {
         assert!(answers.contains(&a), "{a}: {out}");
     }
+    // The same report as a page, the Help Desk's; not the vendor's own.
+    let help = session_cookie(&t, ("H10001", "Help-Desk-Pass-6")).await;
+    let url = "/helpdesk/sandbox?organization=ACME";
+    let (status, _, page) = request(&t, "GET", url, &help, "", Vec::new()).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains("<td>browser upload</td><td>web</td><td>1</td>"),
+        "{page}"
+    );
+    assert!(page.contains("<td>fatal-errors</td>"), "{page}");
+    let (status, _, _) = request(&t, "GET", url, &cookie, "", Vec::new()).await;
+    assert_ne!(status, 200, "the vendor does not certify itself");
     let (ok, out) = imax(
         &t,
         &["admin", "sandbox", "report", "--organization", "CCS"],

@@ -23,6 +23,7 @@ mod extract;
 mod helpdesk;
 mod mailbox;
 mod rules_record;
+mod sandbox;
 pub mod session;
 
 use crate::access::Operation;
@@ -78,6 +79,7 @@ pub fn routes(web: Web) -> Router<Gateway> {
         .merge(helpdesk::routes())
         .merge(rules_record::routes()) // R21's printable record
         .merge(compliance::routes()) // what users have due (Q24, Q39)
+        .merge(sandbox::routes()) // a vendor's certification report (issue 31)
         .layer(form_limit)
         .layer(axum::middleware::from_fn(same_origin_posts))
         .layer(axum::middleware::map_response(page_headers))
