@@ -377,3 +377,38 @@ async fn the_conformance_kits_zeep_script_runs_against_a_sandbox() {
     assert!(stdout.contains("TA005 voucher file SAMPLE.DAT"), "{stdout}");
     assert!(stdout.contains("sandbox: answered"), "{stdout}");
 }
+
+/// The conformance kit's node-soap script (examples/sandbox/), with the npm `soap` package the
+/// suite installs for tests/nodesoap, against a sandbox through the real server.
+#[tokio::test]
+async fn the_conformance_kits_node_soap_script_runs_against_a_sandbox() {
+    let t = TestApp::start().await;
+    vendor_with_sandbox(&t).await;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let script = root.join("examples/sandbox/sandbox_soap.js");
+    let modules = root.join("tests/nodesoap/node_modules");
+    let file = t.dir.path().join("SAMPLE.DAT");
+    std::fs::write(&file, tracs_file(FileKind::Tenant, OAK_HILL.0, 3)).expect("write");
+    let node = std::env::var("IMAX_TEST_NODE").unwrap_or_else(|_| "node".into());
+    let (url, ca) = (t.url.clone(), t.ca.clone());
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(node)
+            .arg(script)
+            .args([url.as_str(), VENDOR.0, VENDOR.1, SANDBOX.0, SANDBOX.1])
+            .arg(file)
+            .env("NODE_EXTRA_CA_CERTS", ca)
+            .env("NODE_PATH", modules)
+            .output()
+    })
+    .await
+    .expect("join")
+    .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "node-soap failed:\n{stdout}\n{stderr}"
+    );
+    assert!(stdout.contains("TA005 tenant file SAMPLE.DAT"), "{stdout}");
+    assert!(stdout.contains("sandbox: answered"), "{stdout}");
+}
