@@ -95,6 +95,12 @@ impl Gateway {
                     reply_id: f.reply.message_id.clone(),
                     problems: f.problems,
                 });
+        // Issue 31: the sandbox's answers (format errors and simulated ones), for the metric.
+        let sandbox_answers = if s.mailbox.kind.is_sandbox() {
+            replies.len() as u64
+        } else {
+            0
+        };
         let commit = Commit {
             body,
             row: plan.message(s, &to, &message_id, now),
@@ -104,6 +110,10 @@ impl Gateway {
         };
         let done = self.commit_send(commit).await?;
         metrics::counter!("imax_received_bytes_total").increment(done.size);
+        if s.mailbox.kind.is_sandbox() {
+            metrics::counter!("imax_sandbox_files_total").increment(1);
+            metrics::counter!("imax_sandbox_answers_total").increment(sandbox_answers);
+        }
         Ok(Receipt {
             message_id,
             sha256: done.sha256,
