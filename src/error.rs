@@ -136,6 +136,9 @@ codes! {
         "The code is not correct, or was used already; enter the current code from your authenticator app, or one of your recovery codes.";
     SecondFactorRequired => 300,
         "A second factor is required for this M-ID: enrol an authenticator app before anything else.";
+    // The vendor sandbox (issue 31).
+    SandboxOnly => 300,
+        "Sandbox mailboxes (TRACX IDs) exchange files with the sandbox's simulated TRACS only, and production mailboxes never with a sandbox; nothing was stored.";
 }
 
 impl fmt::Display for Code {

@@ -40,6 +40,7 @@ mod replies;
 mod resets;
 mod scanning;
 mod second_factor;
+mod sandbox;
 mod sending;
 mod storage;
 mod syslog;

@@ -496,6 +496,13 @@ async fn perform(t: &TestApp, admin: &Admin, op: AdminOp) -> AdminResult<()> {
             let kind = imax_gateway::directory::OrganizationKind::Owner;
             admin.create_organization("NEWCO", kind, "New", None).await
         }
+        AdminOp::SandboxReport => {
+            let kind = imax_gateway::directory::OrganizationKind::Vendor;
+            let made = admin
+                .create_organization("VENDCO", kind, "Vendor", None)
+                .await;
+            made.and(admin.sandbox_report("VENDCO").await.map(drop))
+        }
         AdminOp::FindPerson => admin.find_account(user).await.map(drop),
         AdminOp::CreateCoordinator => {
             let p = person("M10777", AccountKind::Coordinator, "800100002");

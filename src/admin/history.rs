@@ -2,6 +2,7 @@
 
 use super::{invalid, Admin, AdminOp, AdminResult};
 use crate::audit::Action;
+use crate::store::messages::Cutoffs;
 use time::Duration;
 
 /// Whether a purge removes what it finds or only counts it (`imax admin purge --dry-run`).
@@ -31,13 +32,18 @@ pub struct PurgeReport {
 }
 
 impl Admin {
-    /// R26: removes messages older than `history.retention_days`, bodies after rows, in
+    /// R26: removes messages older than `history.retention_days` (the sandbox's older than
+    /// `sandbox.retention_days`, issue 31), bodies after rows, in
     /// batches of `history.purge_batch`, each batch one transaction with one audit record
     /// (audit records themselves are kept). [`Purge::DryRun`] only counts.
     pub async fn purge(&self, how: Purge) -> AdminResult<PurgeReport> {
         self.permit(AdminOp::PurgeHistory)?;
         let h = &self.config.history;
-        let cutoff = self.now() - Duration::days(h.retention_days);
+        let cutoff = Cutoffs {
+            history: self.now() - Duration::days(h.retention_days),
+            // Issue 31: the sandbox's files go sooner.
+            sandbox: self.now() - Duration::days(self.config.sandbox.retention_days),
+        };
         let store = &self.store;
         let mut report = PurgeReport {
             oldest_kept_days: h.retention_days,

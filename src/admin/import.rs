@@ -202,7 +202,7 @@ async fn import_organizations(
     for o in organizations {
         let kind = OrganizationKind::parse(&o.kind).ok_or_else(|| {
             invalid(format!(
-                "organization {}: unknown kind {:?} (owner, management-agent, service-bureau, contract-administrator, hud)",
+                "organization {}: unknown kind {:?} (owner, management-agent, service-bureau, contract-administrator, hud, vendor)",
                 o.id, o.kind
             ))
         })?;
@@ -223,7 +223,7 @@ async fn import_mailboxes(
     for m in mailboxes {
         let kind = MailboxKind::parse(&m.kind).ok_or_else(|| {
             invalid(format!(
-                "mailbox {}: unknown kind {:?} (hud, ca, property, service-bureau)",
+                "mailbox {}: unknown kind {:?} (hud, ca, property, service-bureau, sandbox)",
                 m.imax_id, m.kind
             ))
         })?;

@@ -24,6 +24,12 @@ impl Admin {
                 "HUD's mailbox is TRACMPROD, and TRACMPROD is HUD's",
             ));
         }
+        // Issue 31: sandbox mailboxes have TRACX IDs, and only they do.
+        if id.is_sandbox() != kind.is_sandbox() {
+            return Err(invalid(
+                "a sandbox mailbox's iMAX ID is TRACX followed by five digits, and only sandbox mailboxes have TRACX IDs",
+            ));
+        }
         if password.expose().len() < 8 {
             return Err(invalid(
                 "a mailbox password must have at least 8 characters",

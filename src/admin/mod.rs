@@ -33,6 +33,7 @@ mod recertification;
 mod resets;
 mod rights;
 mod subscriptions;
+mod sandbox;
 mod training;
 mod views;
 
@@ -46,6 +47,7 @@ pub use permissions::{AdminOp, Who, RULES};
 pub use portfolio::{FoundPerson, PortfolioLine};
 pub use profiles::ProfileInput;
 pub use resets::{ResetChannel, ResetRequest, RESET_FAILURE_LIMIT};
+pub use sandbox::SandboxReport;
 pub use training::{ComplianceLine, RulesOfBehaviorRecord};
 pub use views::{status_text, PersonView, PropertyChoice, ReportLine};
 
@@ -169,7 +171,7 @@ impl Admin {
     fn imax_id(s: &str) -> AdminResult<ImaxId> {
         ImaxId::parse(s).ok_or_else(|| {
             invalid(format!(
-                "{s:?} is not an iMAX ID (TRACM followed by five digits, or TRACMPROD)"
+                "{s:?} is not an iMAX ID (TRACM followed by five digits, or TRACMPROD; TRACX and five digits in the sandbox)"
             ))
         })
     }

@@ -73,6 +73,8 @@ operations! {
     Search => Hud,
     /// Issue 27: owners, agents, service bureaus, CAs and HUD as organizations.
     CreateOrganization => Hud,
+    /// Issue 31: a vendor's certification report from its sandbox.
+    SandboxReport => Hud,
     /// R3: Search for User, an M-ID by its exact ID (the operation limits what it shows).
     FindPerson => HudOrCoordinator,
     /// R4: only HUD makes a coordinator.

@@ -211,6 +211,9 @@ impl Config {
         }
         self.validate_audit()?;
         self.scan.validate().map_err(ConfigError::Invalid)?;
+        if let Err(e) = self.sandbox.check(self.history.retention_days) {
+            return bad(&e);
+        }
         if self.history.purge_batch == 0 {
             return bad("history.purge_batch must be positive");
         }

@@ -14,6 +14,7 @@ mod load;
 mod scan;
 mod syslog;
 mod notifications;
+mod sandbox;
 #[cfg(test)]
 mod tests;
 mod values;
@@ -22,6 +23,7 @@ pub use load::{redacted_url, ConfigError};
 pub use scan::{ClamdAddr, Scan};
 pub use syslog::{SyslogTarget, SyslogTransport};
 pub use notifications::Notifications;
+pub use sandbox::Sandbox;
 pub use values::{Engine, SmtpConfig, StartTls, TrustedProxies, POSTGRES_SESSIONS};
 
 /// The commented example configuration, which is also the documentation of every setting.
@@ -51,6 +53,7 @@ pub struct Config {
     pub bodies: Bodies,
     pub scan: Scan,
     pub notifications: Notifications,
+    pub sandbox: Sandbox,
 }
 
 /// Where message bodies live when not where the engine puts them (issue 29).
@@ -352,6 +355,7 @@ impl Default for Config {
             bodies: Bodies::default(),
             scan: Scan::default(),
             notifications: Notifications::default(),
+            sandbox: Sandbox::default(),
         }
     }
 }

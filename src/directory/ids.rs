@@ -5,6 +5,13 @@ use std::fmt;
 /// HUD's own TRACS mailbox.
 pub const HUD_MAILBOX: &str = "TRACMPROD";
 
+/// The sandbox's simulated TRACS (issue 31): what a sandbox mailbox's files go to, and what its
+/// simulated replies come from (made by migration 0024; nobody can open it).
+pub const SANDBOX_TRACS: &str = "TRACXTRACS";
+
+/// The prefix of sandbox iMAX IDs (HUD's TRACX test mailboxes).
+const SANDBOX_PREFIX: &str = "TRACX";
+
 /// A person's Secure Systems user ID: `M` (industry), `H` (HUD staff) or `C` (contractor)
 /// followed by 4 to 8 digits, e.g. `M12345`. Stored upper case. Whose authority an ID
 /// carries is the account's affiliation (`directory::Affiliation`), never its letter.
@@ -34,7 +41,8 @@ impl fmt::Display for MId {
     }
 }
 
-/// An iMAX (TRACSMail) ID: `TRACM` followed by five digits, or HUD's `TRACMPROD`.
+/// An iMAX (TRACSMail) ID: `TRACM` followed by five digits, or HUD's `TRACMPROD`; in the
+/// sandbox (issue 31), `TRACX` followed by five digits, or the simulated TRACS `TRACXTRACS`.
 /// HUD's own edits accept nothing else.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ImaxId(String);
@@ -42,10 +50,12 @@ pub struct ImaxId(String);
 impl ImaxId {
     pub fn parse(s: &str) -> Option<ImaxId> {
         let s = s.trim().to_ascii_uppercase();
-        if s == HUD_MAILBOX {
+        if s == HUD_MAILBOX || s == SANDBOX_TRACS {
             return Some(ImaxId(s));
         }
-        let digits = s.strip_prefix("TRACM")?;
+        let digits = s
+            .strip_prefix("TRACM")
+            .or_else(|| s.strip_prefix(SANDBOX_PREFIX))?;
         (digits.len() == 5 && digits.bytes().all(|b| b.is_ascii_digit())).then_some(ImaxId(s))
     }
 
@@ -59,6 +69,16 @@ impl ImaxId {
 
     pub fn is_hud(&self) -> bool {
         self.0 == HUD_MAILBOX
+    }
+
+    /// The sandbox's simulated TRACS.
+    pub fn sandbox_tracs() -> ImaxId {
+        ImaxId(SANDBOX_TRACS.to_string())
+    }
+
+    /// A sandbox ID (`TRACX…`): only sandbox mailboxes have one, and they have no other.
+    pub fn is_sandbox(&self) -> bool {
+        self.0.starts_with(SANDBOX_PREFIX)
     }
 }
 
@@ -165,10 +185,14 @@ mod tests {
             Some("TRACM16004".into())
         );
         assert!(ImaxId::parse("TRACMPROD").is_some_and(|i| i.is_hud()));
+        assert!(ImaxId::parse("tracx00001").is_some_and(|i| i.is_sandbox() && !i.is_hud()));
+        assert!(ImaxId::parse("TRACXTRACS").is_some_and(|i| i.is_sandbox()));
+        assert!(ImaxId::parse("TRACM00001").is_some_and(|i| !i.is_sandbox()));
         for bad in [
             "TRACM1600",
             "TRACM160045",
-            "TRACX16004",
+            "TRACY16004",
+            "TRACX1600",
             "TRACM1600A",
             "",
             "TRACM",

@@ -11,7 +11,7 @@ pub mod password;
 pub mod second_factor;
 mod types;
 
-pub use ids::{ImaxId, MId, MessageId, PropertyNumber, Recipient, HUD_MAILBOX};
+pub use ids::{ImaxId, MId, MessageId, PropertyNumber, Recipient, HUD_MAILBOX, SANDBOX_TRACS};
 pub use networks::{AllowListOf, AllowedNetworks};
 pub use organization::{OrgId, Organization, OrganizationKind};
 pub use types::{

@@ -14,15 +14,19 @@ pub enum OrganizationKind {
     ServiceBureau,
     ContractAdministrator,
     Hud,
+    /// A software vendor (issue 31): it has sandbox mailboxes (`TRACX…`) to certify its
+    /// software against, never properties or production mailboxes.
+    Vendor,
 }
 
 impl OrganizationKind {
-    pub const ALL: [OrganizationKind; 5] = [
+    pub const ALL: [OrganizationKind; 6] = [
         OrganizationKind::Owner,
         OrganizationKind::ManagementAgent,
         OrganizationKind::ServiceBureau,
         OrganizationKind::ContractAdministrator,
         OrganizationKind::Hud,
+        OrganizationKind::Vendor,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -32,6 +36,7 @@ impl OrganizationKind {
             OrganizationKind::ServiceBureau => "service-bureau",
             OrganizationKind::ContractAdministrator => "contract-administrator",
             OrganizationKind::Hud => "hud",
+            OrganizationKind::Vendor => "vendor",
         }
     }
 
@@ -48,6 +53,7 @@ impl OrganizationKind {
             OrganizationKind::ServiceBureau => "Service Bureau",
             OrganizationKind::ContractAdministrator => "Contract Administrator",
             OrganizationKind::Hud => "HUD",
+            OrganizationKind::Vendor => "Software Vendor",
         }
     }
 

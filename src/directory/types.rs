@@ -280,6 +280,9 @@ pub enum MailboxKind {
     ContractAdministrator,
     Property,
     ServiceBureau,
+    /// A vendor's test mailbox (issue 31, `TRACX…`): its files go to the simulated TRACS and
+    /// never meet production mailboxes (`mailbox::choose_recipient`).
+    Sandbox,
 }
 
 impl MailboxKind {
@@ -289,6 +292,7 @@ impl MailboxKind {
             MailboxKind::ContractAdministrator => "ca",
             MailboxKind::Property => "property",
             MailboxKind::ServiceBureau => "service-bureau",
+            MailboxKind::Sandbox => "sandbox",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
@@ -297,6 +301,7 @@ impl MailboxKind {
             "ca" => Some(Self::ContractAdministrator),
             "property" => Some(Self::Property),
             "service-bureau" => Some(Self::ServiceBureau),
+            "sandbox" => Some(Self::Sandbox),
             _ => None,
         }
     }
@@ -304,6 +309,11 @@ impl MailboxKind {
     /// HUD and CAs administer contracts: they receive TRACS files and answer anyone (R12).
     pub fn is_administrator(self) -> bool {
         matches!(self, MailboxKind::Hud | MailboxKind::ContractAdministrator)
+    }
+
+    /// A vendor's sandbox (issue 31): its files stay in the sandbox and count as no activity.
+    pub fn is_sandbox(self) -> bool {
+        self == MailboxKind::Sandbox
     }
 }
 
@@ -338,6 +348,10 @@ impl Mailbox {
         now: time::OffsetDateTime,
         after_days: i64,
     ) -> Option<time::OffsetDateTime> {
+        // A sandbox records no use (issue 31), so it never goes inactive either.
+        if self.kind.is_sandbox() {
+            return None;
+        }
         let since = self.last_used_at.unwrap_or(self.created_at) + time::Duration::days(after_days);
         (after_days > 0 && now >= since).then_some(since)
     }

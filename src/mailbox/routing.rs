@@ -44,6 +44,16 @@ pub fn choose_recipient(
                     "A mailbox cannot send a file to itself.",
                 ));
             }
+            // Issue 31: the sandbox and production never exchange a file, either way.
+            if sender.kind.is_sandbox() != to.kind.is_sandbox() {
+                return Err(Refusal::with_detail(
+                    Code::SandboxOnly,
+                    format!(
+                        "{} and {} are not both in the sandbox.",
+                        sender.imax_id, to.imax_id
+                    ),
+                ));
+            }
             // R12: properties and service bureaus send to HUD or a CA; HUD and CAs answer anyone.
             if !sender.kind.is_administrator() && !to.kind.is_administrator() {
                 return Err(Refusal::with_detail(
@@ -138,5 +148,25 @@ mod tests {
         )
         .is_err());
         assert!(choose_recipient(&ca, None, vec![]).is_err());
+    }
+
+    /// Issue 31: a sandbox never reaches production, nor production a sandbox, even an
+    /// administrator who answers anyone.
+    #[test]
+    fn the_sandbox_and_production_never_meet() {
+        let sandbox = mb(1, "TRACX00001", MailboxKind::Sandbox);
+        let tracs = mb(2, "TRACXTRACS", MailboxKind::Sandbox);
+        let hud = mb(3, "TRACMPROD", MailboxKind::Hud);
+        let ca = mb(4, "TRACM20001", MailboxKind::ContractAdministrator);
+        for (from, to) in [(&sandbox, &hud), (&ca, &sandbox), (&hud, &tracs)] {
+            let e = choose_recipient(from, Some(to.clone()), vec![]).expect_err("refused");
+            assert_eq!(
+                e.code,
+                Code::SandboxOnly,
+                "{} -> {}",
+                from.imax_id,
+                to.imax_id
+            );
+        }
     }
 }

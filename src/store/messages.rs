@@ -2,10 +2,13 @@
 
 use super::StoreError;
 use crate::clock::{from_epoch, to_epoch};
-use crate::directory::{MessageId, HUD_MAILBOX};
+use crate::directory::{MessageId, HUD_MAILBOX, SANDBOX_TRACS};
 use crate::mailbox::{Folder, ListQuery, MessageInfo, Order, Page, PageToken};
 use sha2::{Digest, Sha256};
 use sqlx::{AnyPool, Row};
+
+mod purge;
+pub use purge::Cutoffs;
 
 /// A message row, decoded by these names (`query_as::<_, MessageInfo>`); `{ANSWERED}` is
 /// replaced by [`ANSWERED`] where the sender's view needs it, by `NULL` elsewhere (a received
@@ -109,7 +112,11 @@ impl<'a> Messages<'a> {
         if q.folder == Folder::Broadcasts {
             return Ok(list_broadcasts(pool, mailbox, q).await?);
         }
-        let hud = "(SELECT id FROM mailboxes WHERE imax_id = $7)";
+        // "TRACS" is HUD's (`$7`), or for a sandbox mailbox the simulated one (issue 31).
+        let hud = format!(
+            "(SELECT id FROM mailboxes WHERE imax_id = CASE WHEN (SELECT kind FROM mailboxes
+               WHERE id = $1) = 'sandbox' THEN '{SANDBOX_TRACS}' ELSE $7 END)"
+        );
         let filter = match q.folder {
             Folder::SentToTracs => format!("m.from_mailbox = $1 AND m.to_mailbox = {hud}"),
             Folder::ReceivedFromTracs => format!("m.to_mailbox = $1 AND m.from_mailbox = {hud}"),
@@ -214,82 +221,6 @@ impl<'a> Messages<'a> {
             .bind(i64::from(limit))
             .fetch_all(self.pool)
             .await?)
-    }
-    /// Messages received before `cutoff`, and their bytes.
-    pub async fn count_before(
-        &self,
-        cutoff: time::OffsetDateTime,
-    ) -> Result<(u64, u64), StoreError> {
-        let pool = self.pool;
-        let (n, bytes): (i64, i64) = sqlx::query_as(
-            "SELECT COUNT(*), CAST(COALESCE(SUM(size_bytes), 0) AS BIGINT) FROM messages WHERE
-            received_at < $1",
-        )
-        .bind(to_epoch(cutoff))
-        .fetch_one(pool)
-        .await?;
-        Ok((n.max(0) as u64, bytes.max(0) as u64))
-    }
-    /// Deletes up to `batch` of the oldest messages received before `cutoff`, in one transaction
-    /// with `audit` (which records how many). Returns their body keys and sizes, for the caller
-    /// to remove the bodies after the commit.
-    pub async fn purge_before(
-        &self,
-        cutoff: time::OffsetDateTime,
-        batch: u32,
-        audit: crate::audit::AuditEntry,
-    ) -> Result<Vec<(String, u64)>, StoreError> {
-        let pool = self.pool;
-        // On PostgreSQL several nodes may purge at once: each takes rows no other holds.
-        let engine = crate::store::Engine::of_pool(pool);
-        let lock = match engine {
-            crate::store::Engine::Postgres => " FOR UPDATE SKIP LOCKED",
-            crate::store::Engine::Sqlite => "",
-        };
-        let removed = self
-            .writer
-            .change(pool, async |tx| {
-                let rows: Vec<(i64, String, i64)> = sqlx::query_as(&format!(
-                    "SELECT id, body_key, size_bytes FROM messages WHERE received_at < $1
-                  ORDER BY received_at, id LIMIT $2{lock}"
-                ))
-                .bind(to_epoch(cutoff))
-                .bind(batch as i64)
-                .fetch_all(&mut *tx)
-                .await?;
-                let mut removed = Vec::with_capacity(rows.len());
-                for (id, key, size) in rows {
-                    let n = sqlx::query("DELETE FROM messages WHERE id = $1")
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await?
-                        .rows_affected();
-                    if n == 1 {
-                        // Bodies in the database (all on PostgreSQL, small ones beside
-                        // SQLite) go with their rows, in the same transaction.
-                        sqlx::query("DELETE FROM body_chunks WHERE body_key = $1")
-                            .bind(&key)
-                            .execute(&mut *tx)
-                            .await?;
-                        removed.push((key, size));
-                    }
-                }
-                // Nothing older: nothing changed, nothing recorded.
-                if removed.is_empty() {
-                    return Ok((removed, None));
-                }
-                let audit = audit.clone().detail(format!(
-                    "removed {} messages received before {}",
-                    removed.len(),
-                    crate::clock::rfc3339(cutoff)
-                ));
-                Ok((removed, Some(audit)))
-            })
-            .await?;
-        Ok(removed
-            .into_iter()
-            .map(|(key, size)| (key, size.max(0) as u64))
-            .collect())
     }
     /// An earlier transmission this one repeats, in one statement: the same TRACS key
     /// (Sender's iMAX ID, date and time stamps; not a deliberate resend), or else, when `since`

@@ -60,6 +60,7 @@ macro_rules! schema {
             "0021_notifications",
             "0022_two_factor",
             "0023_allowed_networks",
+            "0024_sandbox",
         )
     };
 }
@@ -70,7 +71,7 @@ type Files = &'static [(&'static str, &'static str)];
 const SQLITE: Files = schema!("sqlite");
 const POSTGRES: Files = schema!("postgres");
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 23;
+pub const SCHEMA_VERSION: i64 = 24;
 
 /// For each version that older binaries may keep running on, the oldest such binary's schema
 /// version. A version not listed is compatible with its own binaries only. Version 10 adds
@@ -98,6 +99,8 @@ pub const SCHEMA_VERSION: i64 = 23;
 /// would sign an enrolled person in on the password alone, and take a session waiting for its
 /// second factor for a signed-in one. Version 23 (`0023_allowed_networks`) is not listed: older
 /// builds would ignore the address allow-lists.
+/// Version 24 (`0024_sandbox`, issue 31) is not listed: older builds would read the sandbox's
+/// mailboxes and vendors as kinds they do not know.
 const COMPATIBLE_BACK_TO: &[(i64, i64)] = &[
     (10, 9),
     (11, 9),
@@ -170,8 +173,11 @@ impl Embedded {
             .map(|(version, &(file, sql))| {
                 let name = file.split_once('_').map_or(file, |(_, name)| name);
                 let description = Cow::Owned(name.replace('_', " "));
+                // A file that must run outside a transaction says so on its first line (SQLite's
+                // table rebuilds, which need the foreign keys off).
+                let no_tx = sql.starts_with("-- no-transaction");
                 let sql = Cow::Borrowed(sql);
-                Migration::new(version, description, MigrationType::Simple, sql, false)
+                Migration::new(version, description, MigrationType::Simple, sql, no_tx)
             })
             .collect()
     }
@@ -259,11 +265,64 @@ async fn run_locked(conn: &mut AnyConnection, engine: Engine) -> Result<(), Stor
         // The newer build's migrations are unknown here; this build's must still be intact.
         migrator.set_ignore_missing(true);
     }
+    outside_transactions(conn, &migrator).await?;
     migrator.run_direct(&mut *conn).await.map_err(|e| match e {
         MigrateError::VersionMismatch(version) => StoreError::MigrationChanged { version },
         e => StoreError::Migrate(e.to_string()),
     })?;
     record_versions(conn, current).await
+}
+
+/// Applies the migrations that must run outside a transaction (their first line says
+/// `-- no-transaction`: SQLite's table rebuilds, which turn the foreign keys off), each after
+/// the versions before it, and records them for sqlx's migrator, which would run every file in
+/// a transaction of its own (sqlx's SQLite driver does not honour `no_tx`). The file holds its
+/// own `BEGIN` and `COMMIT`.
+async fn outside_transactions(
+    conn: &mut AnyConnection,
+    migrator: &Migrator,
+) -> Result<(), StoreError> {
+    let migrate = |e: MigrateError| StoreError::Migrate(e.to_string());
+    let outside: Vec<&Migration> = migrator.iter().filter(|m| m.no_tx).collect();
+    if outside.is_empty() {
+        return Ok(());
+    }
+    conn.ensure_migrations_table().await.map_err(migrate)?;
+    for m in outside {
+        let applied: Option<i64> =
+            sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE version = $1")
+                .bind(m.version)
+                .fetch_optional(&mut *conn)
+                .await?;
+        if applied.is_some() {
+            continue;
+        }
+        let mut before = Migrator {
+            migrations: Cow::Owned(
+                migrator
+                    .iter()
+                    .filter(|b| b.version < m.version)
+                    .cloned()
+                    .collect(),
+            ),
+            ..Migrator::DEFAULT
+        };
+        before.set_ignore_missing(true);
+        before.run_direct(&mut *conn).await.map_err(migrate)?;
+        let started = std::time::Instant::now();
+        sqlx::Executor::execute(&mut *conn, &*m.sql).await?;
+        sqlx::query(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
+             VALUES ($1, $2, TRUE, $3, $4)",
+        )
+        .bind(m.version)
+        .bind(m.description.to_string())
+        .bind(m.checksum.to_vec())
+        .bind(started.elapsed().as_nanos() as i64)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
 }
 
 /// Databases made before the migrator kept their history in `schema_version` only; their
@@ -342,12 +401,12 @@ mod tests {
     fn every_version_up_to_the_current_one_has_a_migration_for_each_engine() {
         for files in [SQLITE, POSTGRES] {
             assert_eq!(files.len() as i64, SCHEMA_VERSION);
-            // In order; parallel branches take numbers apart, closed up when they merge.
-            let numbers: Vec<u32> = files
+            // Version n is the n-th file, numbered from 0001 without a gap.
+            let numbers: Vec<usize> = files
                 .iter()
-                .map(|(f, _)| f[..4].parse().expect("number"))
+                .map(|(file, _)| file.get(..4).and_then(|n| n.parse().ok()).unwrap_or(0))
                 .collect();
-            assert!(numbers.windows(2).all(|w| w[0] < w[1]), "{numbers:?}");
+            assert_eq!(numbers, (1..=files.len()).collect::<Vec<_>>());
         }
     }
 }

@@ -35,6 +35,7 @@ pub mod profiles;
 pub mod reac_tac;
 pub mod reconnect;
 pub mod second_factors;
+pub mod sandbox;
 pub mod sessions;
 pub mod throttle;
 pub mod training;
@@ -197,6 +198,10 @@ impl Store {
     /// HUD's own staff recertification: certifiers and their staff.
     pub fn internal(&self) -> internal::Internal<'_> {
         internal::Internal::new(&self.pool, &self.committer)
+    }
+    /// What vendors' sandbox mailboxes did (issue 31), for their certification reports.
+    pub fn sandbox(&self) -> sandbox::Sandbox<'_> {
+        sandbox::Sandbox::new(&self.pool)
     }
     /// Organizations: owners, agents, service bureaus, CAs and HUD (issue 27).
     pub fn organizations(&self) -> organizations::Organizations<'_> {

@@ -6,6 +6,7 @@
 //!   are staged, so checking costs no second read;
 //! * [`reply`]: the format-error reply to a file accepted with problems in fields whose
 //!   layout is not confirmed;
+//! * [`sandbox`]: the vendor sandbox's simulated TRACS answers (issue 31);
 //! * [`sample`]: files built from the same tables (tests, benchmark, `imax tracs sample`).
 //!
 //! The gateway refuses what is certainly wrong (`InvalidTracsFile`, with at most 20 located
@@ -16,11 +17,12 @@
 pub mod layout;
 pub mod reply;
 pub mod sample;
+pub mod sandbox;
 pub mod scan;
 
 pub use layout::FileKind;
 pub use sample::Sample;
-pub use scan::{check, Batch, Problem, Report, Scanner, Verdict, MAX_PROBLEMS};
+pub use scan::{check, Batch, Mark, Marked, Problem, Report, Scanner, Verdict, MAX_PROBLEMS};
 
 #[cfg(test)]
 mod tests;

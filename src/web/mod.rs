@@ -26,6 +26,7 @@ mod mailbox;
 mod notifications;
 mod rules_record;
 mod second_factor;
+mod sandbox;
 pub mod session;
 
 use crate::access::Operation;
@@ -84,6 +85,7 @@ pub fn routes(web: Web) -> Router<Gateway> {
         .merge(compliance::routes()) // what users have due (Q24, Q39)
         .merge(audit::routes()) // audit search and export (issue 30)
         .merge(notifications::routes()) // arrival notices (issue 30)
+        .merge(sandbox::routes()) // a vendor's certification report (issue 31)
         .layer(form_limit)
         .layer(axum::middleware::from_fn(same_origin_posts))
         .layer(axum::middleware::map_response(page_headers))
@@ -204,6 +206,8 @@ pub struct Chrome {
     pub error: Option<String>,
     /// What the person must do soon, on every page (R21's Rules of Behavior notice).
     pub banners: Vec<String>,
+    /// The open mailbox is a vendor's sandbox (issue 31): every page says so.
+    pub sandbox: bool,
 }
 
 impl Chrome {
@@ -348,10 +352,11 @@ impl Web {
                 .load_by_id(id)
                 .await
                 .ok()
-                .flatten()
-                .map(|m| m.imax_id.to_string()),
+                .flatten(),
             None => None,
         };
+        let sandbox = mailbox.as_ref().is_some_and(|m| m.kind.is_sandbox());
+        let mailbox = mailbox.map(|m| m.imax_id.to_string());
         Chrome {
             title: title.into(),
             mid: Some(a.mid.to_string()),
@@ -363,6 +368,7 @@ impl Web {
             notice: None,
             error: None,
             banners: crate::access::notices(a, &self.gw.config().accounts, self.gw.clock().now()),
+            sandbox,
         }
     }
 

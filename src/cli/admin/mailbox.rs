@@ -9,7 +9,7 @@ pub enum MailboxCommand {
     Create {
         #[arg(long)]
         imax_id: String,
-        /// hud, ca, property or service-bureau.
+        /// hud, ca, property, service-bureau or sandbox (a vendor's TRACX test mailbox).
         #[arg(long, value_parser = mailbox_kind)]
         kind: MailboxKind,
         #[arg(long)]
@@ -313,5 +313,5 @@ fn help_desk_reference() -> String {
 
 /// `--kind`, read once at the door into the directory's own type.
 fn mailbox_kind(s: &str) -> Result<MailboxKind, String> {
-    MailboxKind::parse(s).ok_or_else(|| "hud, ca, property or service-bureau".to_string())
+    MailboxKind::parse(s).ok_or_else(|| "hud, ca, property, service-bureau or sandbox".to_string())
 }

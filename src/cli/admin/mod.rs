@@ -29,6 +29,11 @@ pub enum AdminCommand {
         #[command(subcommand)]
         command: OrganizationCommand,
     },
+    /// The vendor sandbox (issue 31): a vendor's certification report.
+    Sandbox {
+        #[command(subcommand)]
+        command: SandboxCommand,
+    },
     /// M-IDs: coordinators and users.
     Account {
         #[command(subcommand)]
@@ -101,6 +106,7 @@ mod compliance;
 mod mailbox;
 mod organization;
 mod property;
+mod sandbox;
 mod store;
 mod two_factor;
 mod subscribe;
@@ -109,6 +115,7 @@ pub use account_args::AccountCommand;
 pub use mailbox::MailboxCommand;
 pub use organization::OrganizationCommand;
 pub use property::PropertyCommand;
+pub use sandbox::SandboxCommand;
 pub use store::restore_command;
 use store::{backup_files, checkpoint_finding, print_check};
 pub use two_factor::two_factor_command;
@@ -132,6 +139,7 @@ pub async fn admin_command(admin: &Admin, command: AdminCommand) -> Result<(), S
         AdminCommand::Mailbox { command } => mailbox::mailbox_command(admin, command).await?,
         AdminCommand::Property { command } => property::property_command(admin, command).await?,
         AdminCommand::Account { command } => account::account_command(admin, command).await?,
+        AdminCommand::Sandbox { command } => sandbox::sandbox_command(admin, command).await?,
         AdminCommand::Organization { command } => {
             organization::organization_command(admin, command).await?
         }

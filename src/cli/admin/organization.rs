@@ -11,7 +11,7 @@ pub enum OrganizationCommand {
         /// Its ID, e.g. ALPHA (capital letters, digits, hyphens).
         #[arg(long)]
         id: String,
-        /// owner, management-agent, service-bureau, contract-administrator or hud.
+        /// owner, management-agent, service-bureau, contract-administrator, hud or vendor.
         #[arg(long, value_parser = organization_kind)]
         kind: OrganizationKind,
         #[arg(long)]
@@ -75,6 +75,6 @@ async fn list(admin: &Admin) -> Result<(), String> {
 /// `--kind`, read once at the door into the directory's own type.
 fn organization_kind(s: &str) -> Result<OrganizationKind, String> {
     OrganizationKind::parse(s).ok_or_else(|| {
-        "owner, management-agent, service-bureau, contract-administrator or hud".to_string()
+        "owner, management-agent, service-bureau, contract-administrator, hud or vendor".to_string()
     })
 }

@@ -1,4 +1,5 @@
-//! The commit of a planned file: its format-error reply staged (R12, `tracs::reply`), then the
+//! The commit of a planned file: its replies from TRACS staged (R12, `tracs::reply`; in the
+//! sandbox `tracs::sandbox`), then the
 //! body sealed (durable) and its row committed with the audit record, or nothing left behind.
 
 use super::super::{Gateway, MailboxSession};
@@ -16,64 +17,84 @@ use crate::tracs::{self, Report};
 pub(super) struct Commit {
     pub body: StagedBody,
     pub row: NewMessage,
-    pub reply: Option<PendingReply>,
+    pub replies: Vec<PendingReply>,
     pub effects: Vec<Effect>,
     pub entry: AuditEntry,
 }
 
 impl Gateway {
-    /// The format-error reply to a TRACS file with problems only in fields whose layout is not
-    /// confirmed: from TRACS to the sender, tied to `message_id`, its body staged now and
-    /// sealed with the file's. HUD's own files (iSERS files it sends back) get none: TRACS
-    /// does not answer itself, and they are accepted as they are.
-    pub(super) async fn format_errors(
+    /// What TRACS answers the file with, staged now and sealed with it: the format-error reply
+    /// to a TRACS file with problems only in fields whose layout is not confirmed; from a
+    /// sandbox mailbox (issue 31), otherwise the simulated TRACS's answers
+    /// (`tracs::sandbox`). HUD's own files (iSERS files it sends back) get none: TRACS does
+    /// not answer itself, and they are accepted as they are.
+    pub(super) async fn tracs_replies(
         &self,
         s: &MailboxSession,
         report: &Report,
         name: &str,
         message_id: &MessageId,
         now: time::OffsetDateTime,
-    ) -> Result<Option<PendingReply>, Refusal> {
+    ) -> Result<Vec<PendingReply>, Refusal> {
         if s.mailbox.imax_id.is_hud() {
-            return Ok(None);
+            return Ok(Vec::new());
         }
-        let Some(errors) = tracs::reply::format_errors(report, now) else {
-            return Ok(None);
+        let sandbox = s.mailbox.kind.is_sandbox();
+        let mut files: Vec<(String, Vec<u8>, u64)> = Vec::new();
+        if let Some(errors) = tracs::reply::format_errors(report, now) {
+            let kind = match report.verdict {
+                tracs::Verdict::Tracs { kind, .. } => kind,
+                _ => None,
+            };
+            let file_name = tracs::reply::file_name(name, kind);
+            files.push((file_name, errors.file, errors.problems));
+        } else if sandbox {
+            for a in tracs::sandbox::answers(report, name, message_id.as_str()) {
+                files.push((a.file_name, a.file, 0));
+            }
+        }
+        if files.is_empty() {
+            return Ok(Vec::new());
+        }
+        let tracs_id = if sandbox {
+            ImaxId::sandbox_tracs()
+        } else {
+            ImaxId::hud()
         };
         let store = &self.inner.store;
-        let Some(hud) = store.mailboxes().load(&ImaxId::hud()).await? else {
-            tracing::warn!("no TRACS mailbox to send a format-error reply from");
-            return Ok(None);
+        let Some(tracs) = store.mailboxes().load(&tracs_id).await? else {
+            tracing::warn!(mailbox = %tracs_id, "no TRACS mailbox to send a reply from");
+            return Ok(Vec::new());
         };
-        let mut body = store.bodies.stage(errors.file.len() as u64)?;
-        body.write(&errors.file).await?;
-        let kind = match report.verdict {
-            tracs::Verdict::Tracs { kind, .. } => kind,
-            _ => None,
-        };
-        let reply = NewMessage {
-            message_id: mailbox::new_message_id(now).map_err(Refusal::internal)?,
-            from_mailbox: hud.id,
-            to_mailbox: s.mailbox.id,
-            sent_by: REPLY_SENDER.into(),
-            file_name: tracs::reply::file_name(name, kind),
-            size_bytes: body.size(),
-            sha256: body.sha256_hex(),
-            body_key: String::new(),
-            claim_upload: false,
-            inline_body: None,
-            received_at: now,
-            tracs_key: None,
-            routed_by: RoutedBy::Reply,
-            resend: false,
-            misrouted: false,
-            in_reply_to: Some(message_id.clone()),
-        };
-        Ok(Some(PendingReply {
-            reply,
-            body,
-            problems: errors.problems,
-        }))
+        let mut out = Vec::with_capacity(files.len());
+        for (file_name, file, problems) in files {
+            let mut body = store.bodies.stage(file.len() as u64)?;
+            body.write(&file).await?;
+            let reply = NewMessage {
+                message_id: mailbox::new_message_id(now).map_err(Refusal::internal)?,
+                from_mailbox: tracs.id,
+                to_mailbox: s.mailbox.id,
+                sent_by: REPLY_SENDER.into(),
+                file_name,
+                size_bytes: body.size(),
+                sha256: body.sha256_hex(),
+                body_key: String::new(),
+                claim_upload: false,
+                inline_body: None,
+                received_at: now,
+                tracs_key: None,
+                routed_by: RoutedBy::Reply,
+                resend: false,
+                misrouted: false,
+                in_reply_to: Some(message_id.clone()),
+            };
+            out.push(PendingReply {
+                reply,
+                body,
+                problems,
+            });
+        }
+        Ok(out)
     }
 
     /// Seals the bodies and commits the rows. This runs to completion even if the client goes
@@ -91,7 +112,7 @@ impl Commit {
         let Commit {
             body,
             row,
-            reply,
+            replies,
             mut effects,
             entry,
         } = self;
@@ -102,13 +123,15 @@ impl Commit {
             inline_body: sealed.inline.take(),
             ..row
         })));
-        // The format-error reply commits with the file it answers, or not at all.
+        // The replies commit with the file they answer, or not at all.
         let mut keys = vec![sealed.key.clone()];
-        if let Some(f) = reply {
+        for f in replies {
             let mut reply = match f.body.seal().await {
                 Ok(r) => r,
                 Err(e) => {
-                    let _ = store.bodies.remove(&sealed.key).await;
+                    for key in &keys {
+                        let _ = store.bodies.remove(key).await;
+                    }
                     return Err(StageError::from(e).into());
                 }
             };

@@ -7,6 +7,7 @@
 mod commit;
 mod plan;
 mod route;
+mod sandbox;
 
 use super::{Gateway, MailboxSession, Upload};
 use crate::access::Operation;
@@ -35,10 +36,12 @@ pub struct SendRequest<'a> {
 /// Who a format-error reply is sent by (no person: the gateway's own format edits).
 pub const REPLY_SENDER: &str = "TRACS format edits";
 
-/// A format-error reply, staged, waiting to be committed with the file it answers.
+/// A reply from TRACS (the format-error reply, or in the sandbox a simulated answer), staged,
+/// waiting to be committed with the file it answers.
 struct PendingReply {
     reply: NewMessage,
     body: StagedBody,
+    /// The problems a format-error reply names (0: a simulated answer).
     problems: u64,
 }
 
@@ -84,25 +87,39 @@ impl Gateway {
         };
         let now = self.inner.clock.now();
         let message_id = mailbox::new_message_id(now).map_err(Refusal::internal)?;
-        let reply = self
-            .format_errors(s, &plan.report, &plan.name, &message_id, now)
+        let replies = self
+            .tracs_replies(s, &plan.report, &plan.name, &message_id, now)
             .await?;
         let entry = entry
             .message(message_id.as_str())
-            .detail(plan.audit_detail(&to, reply.as_ref()));
-        let format_errors = reply.as_ref().map(|f| mailbox::FormatErrors {
-            reply_id: f.reply.message_id.clone(),
-            problems: f.problems,
-        });
+            .detail(plan.audit_detail(&to, &replies));
+        let format_errors =
+            replies
+                .iter()
+                .find(|f| f.problems > 0)
+                .map(|f| mailbox::FormatErrors {
+                    reply_id: f.reply.message_id.clone(),
+                    problems: f.problems,
+                });
+        // Issue 31: the sandbox's answers (format errors and simulated ones), for the metric.
+        let sandbox_answers = if s.mailbox.kind.is_sandbox() {
+            replies.len() as u64
+        } else {
+            0
+        };
         let commit = Commit {
             body,
             row: plan.message(s, &to, &message_id, now),
-            reply,
+            replies,
             effects: self.uses(s),
             entry,
         };
         let done = self.commit_send(commit).await?;
         metrics::counter!("imax_received_bytes_total").increment(done.size);
+        if s.mailbox.kind.is_sandbox() {
+            metrics::counter!("imax_sandbox_files_total").increment(1);
+            metrics::counter!("imax_sandbox_answers_total").increment(sandbox_answers);
+        }
         Ok(Receipt {
             message_id,
             sha256: done.sha256,

@@ -145,7 +145,9 @@ impl SendPlan {
     }
 
     /// What the audit record says of the file.
-    pub(super) fn audit_detail(&self, to: &Destination, replied: Option<&PendingReply>) -> String {
+    pub(super) fn audit_detail(&self, to: &Destination, replies: &[PendingReply]) -> String {
+        let replied = replies.iter().find(|f| f.problems > 0);
+        let simulated = replies.iter().filter(|f| f.problems == 0).count();
         let kind = match self.report.verdict {
             tracs::Verdict::Tracs {
                 kind: Some(k),
@@ -155,7 +157,7 @@ impl SendPlan {
         };
         let routing = &to.routing;
         format!(
-            "{} -> {} ({} bytes, {kind}, routed by {}{}{}{}{})",
+            "{} -> {} ({} bytes, {kind}, routed by {}{}{}{}{}{})",
             self.name,
             routing.to.imax_id,
             self.size,
@@ -172,6 +174,11 @@ impl SendPlan {
                     f.problems, f.reply.message_id
                 ))
                 .unwrap_or_default(),
+            if simulated > 0 {
+                format!(", {simulated} simulated answers")
+            } else {
+                String::new()
+            },
         )
     }
 }
@@ -266,6 +273,21 @@ pub(super) fn choose(
 /// A CA's file goes to TRACS by its header only when the CA forwards a property's file.
 pub(super) fn forwarded(sender: &Mailbox, header: Option<&Mailbox>) -> bool {
     sender.kind == MailboxKind::ContractAdministrator && header.is_some_and(|h| h.imax_id.is_hud())
+}
+
+/// Issue 31: a named recipient is in the sandbox exactly when the sender is (the sandbox's
+/// own routing, `sandbox.rs`, never names a production mailbox; this refuses the other way).
+pub(super) fn check_sandbox(sender: &Mailbox, named: &Mailbox) -> Result<(), Refusal> {
+    if sender.kind.is_sandbox() == named.kind.is_sandbox() {
+        return Ok(());
+    }
+    Err(Refusal::with_detail(
+        Code::SandboxOnly,
+        format!(
+            "{} is a sandbox mailbox; {} is not.",
+            named.imax_id, sender.imax_id
+        ),
+    ))
 }
 
 /// A file that is not TRACS goes only to a recipient that takes attachments.

@@ -40,6 +40,7 @@ fn tracs(project: &str, sender: &str) -> Report {
         more_problems: 0,
         provisional: Vec::new(),
         more_provisional: 0,
+        marked: Vec::new(),
     }
 }
 

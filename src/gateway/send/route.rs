@@ -21,6 +21,9 @@ impl Gateway {
         s: &MailboxSession,
         plan: &SendPlan,
     ) -> Result<Destination, Refusal> {
+        if s.mailbox.kind.is_sandbox() {
+            return self.sandbox_destination(s, plan).await;
+        }
         let answered = match plan.in_reply_to.as_deref() {
             None => None,
             Some(id) => Some(self.answered(s, id).await?),
@@ -133,6 +136,9 @@ impl Gateway {
             None => None,
             Some(t) => Some(self.named(t, known).await?),
         };
+        if let Some(n) = &named {
+            plan::check_sandbox(&s.mailbox, n)?;
+        }
         let header = if report.is_tracs() {
             self.check_senders(s, report).await?;
             self.header_recipient(s, report, known).await?
@@ -306,7 +312,7 @@ impl Gateway {
     /// A transmission is refused when its TRACS key (sender, date and time stamps) or, within
     /// the window, its content from this mailbox to this recipient, was already received.
     /// `known`, read with the same key, answers when it can.
-    async fn not_a_duplicate(
+    pub(super) async fn not_a_duplicate(
         &self,
         s: &MailboxSession,
         to: &Mailbox,

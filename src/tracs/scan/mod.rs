@@ -17,6 +17,39 @@ pub const MAX_PROBLEMS: usize = 20;
 pub const MAX_PROVISIONAL: usize = 100;
 /// Batches whose header details are kept (more are counted).
 pub const MAX_BATCHES: usize = 10_000;
+/// Sandbox-marked records kept (issue 31; more are ignored: a test file needs a few).
+pub const MAX_MARKED: usize = 100;
+
+/// What a vendor asks the sandbox's simulated TRACS to answer a body record with (issue 31,
+/// `docs/sandbox.md`): the record holds the marker's text anywhere after its first 17
+/// columns, e.g. as the tenant's last name. Production ignores marks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mark {
+    /// `SANDBOXFATAL`: a fatal error, as TRACS rejects a record.
+    Fatal,
+    /// `SANDBOXDISCREP`: a discrepancy, as TRACS warns of a record it accepts.
+    Discrepancy,
+}
+
+impl Mark {
+    pub const ALL: [Mark; 2] = [Mark::Fatal, Mark::Discrepancy];
+
+    /// The text that marks a record.
+    pub fn marker(self) -> &'static str {
+        match self {
+            Mark::Fatal => "SANDBOXFATAL",
+            Mark::Discrepancy => "SANDBOXDISCREP",
+        }
+    }
+}
+
+/// A body record a vendor marked for the sandbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Marked {
+    pub line: u64,
+    pub record: String,
+    pub mark: Mark,
+}
 
 /// One thing wrong with a file, located.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,6 +124,9 @@ pub struct Report {
     pub provisional: Vec<Problem>,
     /// Provisional problems beyond [`MAX_PROVISIONAL`].
     pub more_provisional: u64,
+    /// Body records marked for the sandbox's simulated fatal errors and discrepancies (at
+    /// most [`MAX_MARKED`]).
+    pub marked: Vec<Marked>,
 }
 
 impl Report {
@@ -165,6 +201,7 @@ impl Scanner {
                 more_problems: 0,
                 provisional: Vec::new(),
                 more_provisional: 0,
+                marked: Vec::new(),
             },
         }
     }
@@ -254,6 +291,29 @@ impl Scanner {
             r.problems.push(p);
         } else {
             r.more_problems += 1;
+        }
+    }
+
+    /// A body record's sandbox mark, if any (issue 31): looked for only in body records,
+    /// after the columns every record begins with.
+    fn mark(&mut self, line: &[u8], layout: &Record) {
+        if self.report.marked.len() >= MAX_MARKED {
+            return;
+        }
+        let rest = line.get(17..).unwrap_or_default();
+        // One search for the common prefix keeps unmarked records (all of production) cheap.
+        if memchr::memmem::find(rest, b"SANDBOX").is_none() {
+            return;
+        }
+        let found = Mark::ALL
+            .into_iter()
+            .find(|m| memchr::memmem::find(rest, m.marker().as_bytes()).is_some());
+        if let Some(mark) = found {
+            self.report.marked.push(Marked {
+                line: self.line_no,
+                record: layout.id.to_string(),
+                mark,
+            });
         }
     }
 

@@ -116,6 +116,9 @@ impl Scanner {
         let expected = match (layout.role, self.state) {
             (Role::Body | Role::Error, State::InBatch { records }) => {
                 self.fields(line, layout, Some(records + 1));
+                if layout.role == Role::Body {
+                    self.mark(line, layout);
+                }
                 self.state = State::InBatch {
                     records: records + 1,
                 };

@@ -88,6 +88,7 @@ impl Web {
     async fn mailbox_chrome(&self, s: &Session, m: &MailboxSession, title: &str) -> Chrome {
         let mut c = self.chrome(s, m.authorized(), title).await;
         c.mailbox = Some(m.mailbox().imax_id.to_string());
+        c.sandbox = m.mailbox().kind.is_sandbox();
         c
     }
 }
