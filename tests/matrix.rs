@@ -556,6 +556,7 @@ async fn perform(t: &TestApp, admin: &Admin, op: AdminOp) -> AdminResult<()> {
         AdminOp::TakeOnStaff => admin.take_on_staff(HUD_STAFF.0).await,
         AdminOp::FlagStaffRight => admin.flag_staff_right(HUD_STAFF.0, Right::Imax, true).await,
         AdminOp::RecertifyStaff => admin.recertify_staff(HUD_STAFF.0).await.map(drop),
+        AdminOp::RotateReceiptKey => admin.rotate_receipt_key().await.map(drop),
     }
 }
 

@@ -125,6 +125,8 @@ operations! {
     TakeOnStaff => Certifier,
     FlagStaffRight => Certifier,
     RecertifyStaff => Certifier,
+    /// Issue 31: the receipt key is the installation's, as the audit key is.
+    RotateReceiptKey => Operator,
 }
 
 impl AdminOp {

@@ -37,6 +37,9 @@ pub enum ClientCommand {
         /// Answer this received message: the file goes back to its sender.
         #[arg(long, conflicts_with_all = ["to", "sha256", "resend"])]
         in_reply_to: Option<String>,
+        /// Keep the signed receipt (JSON) in this file: `imax receipt verify` checks it.
+        #[arg(long)]
+        receipt: Option<PathBuf>,
     },
     /// List a folder: sentToTracs, receivedFromTracs, sentToOthers, receivedFromOthers, broadcasts.
     List {
@@ -70,7 +73,7 @@ fn print_reply(r: &Reply) -> Result<(), String> {
         println!("notice: {n}");
     }
     for (k, v) in &r.fields {
-        if k != "status" && k != "content" && k != "notice" {
+        if !["status", "content", "notice", "signedReceipt"].contains(&k.as_str()) {
             println!("  {k}: {v}");
         }
     }
@@ -92,6 +95,22 @@ fn save_content(r: &imax_gateway::client::Reply, out: &std::path::Path) -> Resul
         std::fs::write(out, content).map_err(|e| e.to_string())?;
         println!("saved to {}", out.display());
     }
+    Ok(())
+}
+
+/// The signed receipt of a SendFile answer written to `out`, as indented JSON (nothing for a
+/// Fault, which `print_reply` reports).
+fn save_receipt(r: &Reply, out: &std::path::Path) -> Result<(), String> {
+    if r.fault.is_some() {
+        return Ok(());
+    }
+    let text = r
+        .get("signedReceipt")
+        .ok_or("the gateway's answer carries no signed receipt")?;
+    let signed =
+        imax_gateway::receipt::SignedReceipt::from_json(text).map_err(|e| e.to_string())?;
+    std::fs::write(out, signed.to_json()).map_err(|e| format!("{}: {e}", out.display()))?;
+    println!("receipt saved to {}", out.display());
     Ok(())
 }
 
@@ -128,18 +147,23 @@ pub async fn client_command(args: ClientArgs) -> Result<(), String> {
             sha256,
             resend,
             in_reply_to,
+            receipt,
         } => {
             c.resend = resend;
             let name = file_name(&file);
             let content = Content::File(file);
-            match in_reply_to {
+            let r = match in_reply_to {
                 Some(id) => c.send_reply(&mb, &mpw, &id, &name, content).await,
                 None => {
                     c.send_file(&mb, &mpw, to.as_deref(), &name, content, sha256.as_deref())
                         .await
                 }
             }
-            .map_err(e)?
+            .map_err(e)?;
+            if let Some(out) = receipt {
+                save_receipt(&r, &out)?;
+            }
+            r
         }
         ClientCommand::List { folder, all } => {
             let mut fields = vec![

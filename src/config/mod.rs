@@ -11,11 +11,13 @@ use std::path::{Path, PathBuf};
 
 mod accounts;
 mod load;
+mod receipts;
 #[cfg(test)]
 mod tests;
 mod values;
 pub use accounts::AccountPolicy;
 pub use load::{redacted_url, ConfigError};
+pub use receipts::Receipts;
 pub use values::{Engine, SmtpConfig, StartTls, TrustedProxies, POSTGRES_SESSIONS};
 
 /// The commented example configuration, which is also the documentation of every setting.
@@ -43,6 +45,7 @@ pub struct Config {
     pub balancer: Balancer,
     pub log: Log,
     pub bodies: Bodies,
+    pub receipts: Receipts,
 }
 
 /// Where message bodies live when not where the engine puts them (issue 29).
@@ -322,6 +325,7 @@ impl Default for Config {
             balancer: Balancer::default(),
             log: Log::default(),
             bodies: Bodies::default(),
+            receipts: Receipts::default(),
         }
     }
 }

@@ -32,6 +32,7 @@ mod mailbox;
 mod messages;
 mod passwords;
 pub mod profile;
+mod receipts;
 mod receive;
 mod refusals;
 mod send;
@@ -116,6 +117,8 @@ struct Inner {
     turns: Turns,
     /// How many refused attempts per client reach the audit log (`gateway::failures`).
     failures: failures::FailureLedger,
+    /// The keys SendFile receipts are signed with (`gateway::receipts`).
+    receipts: crate::receipt::ReceiptKeys,
 }
 
 /// Counts a refusal that is not audited (so that a flood cannot fill the audit log).
@@ -155,6 +158,7 @@ impl Gateway {
                 hasher: Hasher::new(&config.argon2),
                 turns: Turns::new(std::time::Duration::from_millis(config.argon2.max_wait_ms)),
                 failures: failures::FailureLedger::new(&config.audit),
+                receipts: crate::receipt::ReceiptKeys::from_config(&config),
                 store,
                 clock,
                 config,

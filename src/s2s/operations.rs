@@ -50,9 +50,10 @@ impl Call<'_> {
             }
         };
         let receipt = self.gw.send_file(&session, send, staged).await?;
+        let signed = self.gw.sign_receipt(&receipt);
         Ok(xml_response(
             StatusCode::OK,
-            reply::response("SendFile", 200, &reply::receipt(&receipt)),
+            reply::response("SendFile", 200, &reply::receipt(&receipt, signed.as_ref())),
         ))
     }
 

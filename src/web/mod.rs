@@ -22,6 +22,7 @@ mod coordinator;
 mod extract;
 mod helpdesk;
 mod mailbox;
+pub mod receipt_keys;
 mod rules_record;
 pub mod session;
 
@@ -78,6 +79,7 @@ pub fn routes(web: Web) -> Router<Gateway> {
         .merge(helpdesk::routes())
         .merge(rules_record::routes()) // R21's printable record
         .merge(compliance::routes()) // what users have due (Q24, Q39)
+        .merge(receipt_keys::routes()) // issue 31: receipts anyone can verify
         .layer(form_limit)
         .layer(axum::middleware::from_fn(same_origin_posts))
         .layer(axum::middleware::map_response(page_headers))

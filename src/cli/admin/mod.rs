@@ -54,6 +54,12 @@ pub enum AdminCommand {
     /// Copy a backup made by `imax admin backup` into this configuration's data directory,
     /// which must be empty or new, then check it as `imax admin check` does.
     Restore { dir: PathBuf },
+    /// Print the current receipt public key (PEM; every key: GET
+    /// /.well-known/imax-receipt-keys), or make a new one with --rotate (old ones are kept).
+    ReceiptKey {
+        #[arg(long)]
+        rotate: bool,
+    },
     /// Post a broadcast to every mailbox.
     Broadcast {
         #[arg(long)]
@@ -177,6 +183,19 @@ pub async fn admin_command(admin: &Admin, command: AdminCommand) -> Result<(), S
         AdminCommand::Restore { .. } => {
             // Before any store is opened: see `restore_command`.
             return Err("restore runs before the store is opened".into());
+        }
+        AdminCommand::ReceiptKey { rotate } => {
+            let key = if rotate {
+                let key = admin.rotate_receipt_key().await.map_err(s)?;
+                eprintln!(
+                    "rotated: receipts are now signed with key {}; the old keys stay published",
+                    key.public().id()
+                );
+                key
+            } else {
+                admin.receipt_keys().current().map_err(|e| e.to_string())?
+            };
+            print!("{}", key.public().to_pem());
         }
         AdminCommand::Broadcast { title, body } => {
             let id = admin.post_broadcast(&title, &body).await.map_err(s)?;

@@ -99,6 +99,7 @@ impl Gateway {
         metrics::counter!("imax_received_bytes_total").increment(done.size);
         Ok(Receipt {
             message_id,
+            file_name: plan.name.clone(),
             sha256: done.sha256,
             size_bytes: done.size,
             from_mailbox: s.mailbox.imax_id.to_string(),
