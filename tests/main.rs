@@ -32,6 +32,7 @@ mod ops;
 mod portfolios;
 mod profile_changes;
 mod pump;
+mod receipts;
 mod replies;
 mod resets;
 mod sending;

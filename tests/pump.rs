@@ -10,7 +10,12 @@ use imax_gateway::client::Content;
 const LIMIT: u64 = 64 * 1024;
 
 /// The upload form as a browser posts it: the CSRF token first, the recipient, one file.
-fn upload_form(token: &str, to: &str, file_name: &str, file: &[u8]) -> (String, Vec<u8>) {
+pub(crate) fn upload_form(
+    token: &str,
+    to: &str,
+    file_name: &str,
+    file: &[u8],
+) -> (String, Vec<u8>) {
     let boundary = "pump-test-boundary";
     let field = |name: &str, value: &str| {
         format!(

@@ -106,6 +106,7 @@ mod compliance;
 mod mailbox;
 mod organization;
 mod property;
+mod receipt_key;
 mod store;
 
 pub use account_args::AccountCommand;
@@ -185,17 +186,7 @@ pub async fn admin_command(admin: &Admin, command: AdminCommand) -> Result<(), S
             return Err("restore runs before the store is opened".into());
         }
         AdminCommand::ReceiptKey { rotate } => {
-            let key = if rotate {
-                let key = admin.rotate_receipt_key().await.map_err(s)?;
-                eprintln!(
-                    "rotated: receipts are now signed with key {}; the old keys stay published",
-                    key.public().id()
-                );
-                key
-            } else {
-                admin.receipt_keys().current().map_err(|e| e.to_string())?
-            };
-            print!("{}", key.public().to_pem());
+            receipt_key::receipt_key_command(admin, rotate).await?
         }
         AdminCommand::Broadcast { title, body } => {
             let id = admin.post_broadcast(&title, &body).await.map_err(s)?;
