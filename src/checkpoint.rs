@@ -15,6 +15,8 @@
 //! Several nodes share one database and so one chain: give them the same key; each keeps its
 //! own checkpoint file.
 
+pub mod published;
+
 use crate::clock::{from_epoch, rfc3339, to_epoch};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -83,6 +85,9 @@ impl AuditKey {
 pub struct Checkpoints {
     pub key: AuditKey,
     pub file: PathBuf,
+    /// The checkpoints also signed with the receipt key, for receipts' inclusion proofs
+    /// (`crate::receipt::proof`, module `published`).
+    pub published: std::sync::Arc<published::Published>,
 }
 
 impl Checkpoints {
@@ -91,6 +96,7 @@ impl Checkpoints {
         Ok(Checkpoints {
             key: AuditKey::load(&c.audit.key, &key_file)?,
             file,
+            published: std::sync::Arc::new(published::Published::from_config(c)),
         })
     }
 
@@ -139,6 +145,7 @@ impl Checkpoints {
         .await
         .map_err(io::Error::other)??;
         *last = seq;
+        self.published.publish(store, seq, &hash, now).await?;
         Ok(seq)
     }
 }

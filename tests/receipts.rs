@@ -256,3 +256,80 @@ async fn r31_acceptance_commands_verify_a_receipt_and_survive_a_key_rotation() {
             .expect("audit");
     assert_eq!(rotations, 1);
 }
+
+/// The proof of message `id` as its sender fetches it through the browser: (status, body).
+async fn proof_now(t: &TestApp, id: &str) -> (u16, String) {
+    let cookie = session_cookie(t, SITE_USER).await;
+    open_mailbox(t, &cookie, MAPLE).await;
+    let path = format!("/mailbox/message/{id}/proof");
+    let (status, _, body) =
+        https_request(t, "GET", &path, &[("cookie", cookie.as_str())], Vec::new()).await;
+    (status, body)
+}
+
+/// `imax receipt verify RECEIPT --key KEY --proof PROOF`: (success, what it said).
+async fn verify_proof(t: &TestApp, dir: &std::path::Path, proof: &str) -> (bool, String) {
+    let path = |name: &str| dir.join(name).to_str().expect("path").to_string();
+    let (ok, out, err) = imax(
+        t,
+        &[
+            "receipt",
+            "verify",
+            &path("TENANT.DAT.receipt"),
+            "--key",
+            &path("key.pub"),
+            "--proof",
+            &path(proof),
+        ],
+        &[],
+    )
+    .await;
+    (ok, out + &err)
+}
+
+/// The inclusion proof (issue 31): none before a checkpoint signed with the receipt key covers
+/// the message; after the next one (the gateway writes one as it stops), the proof verifies
+/// with the published key, and a changed proof does not.
+#[tokio::test]
+async fn r31_a_receipts_proof_verifies_after_the_next_checkpoint() {
+    let mut t = TestApp::start().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let at = |name: &str| dir.path().join(name);
+    std::fs::write(at("TENANT.DAT"), tenant_file(2)).expect("file");
+    send_keeping_the_receipt(&t, &at("TENANT.DAT"), &at("TENANT.DAT.receipt")).await;
+    let receipt = std::fs::read_to_string(at("TENANT.DAT.receipt")).expect("receipt");
+    let id = SignedReceipt::from_json(&receipt)
+        .expect("receipt")
+        .message_id;
+    let (status, page) = proof_now(&t, &id).await;
+    assert_ne!(status, 200);
+    assert!(
+        page.contains("No signed checkpoint covers this message yet"),
+        "{page}"
+    );
+
+    t.restart().await;
+    let (status, proof) = proof_now(&t, &id).await;
+    assert_eq!(status, 200, "{proof}");
+    std::fs::write(at("TENANT.DAT.proof"), &proof).expect("write");
+    let (ok, pem, err) = imax(&t, &["admin", "receipt-key"], &[]).await;
+    assert!(ok, "{err}");
+    std::fs::write(at("key.pub"), pem).expect("write");
+    let (ok, said) = verify_proof(&t, dir.path(), "TENANT.DAT.proof").await;
+    assert!(ok && said.contains("proof valid"), "{said}");
+
+    let mut changed: serde_json::Value = serde_json::from_str(&proof).expect("JSON");
+    changed["record"]["detail"] = serde_json::json!("another file");
+    std::fs::write(at("changed.proof"), changed.to_string()).expect("write");
+    let (ok, said) = verify_proof(&t, dir.path(), "changed.proof").await;
+    assert!(
+        !ok && said.contains("does not lead to the checkpoint's root"),
+        "{said}"
+    );
+    let mut changed: serde_json::Value = serde_json::from_str(&proof).expect("JSON");
+    let seq = changed["checkpoint"]["seq"].as_i64().expect("seq");
+    changed["checkpoint"]["seq"] = serde_json::json!(seq + 1);
+    std::fs::write(at("changed2.proof"), changed.to_string()).expect("write");
+    let (ok, said) = verify_proof(&t, dir.path(), "changed2.proof").await;
+    assert!(!ok && said.contains("signature does not match"), "{said}");
+}

@@ -2,7 +2,8 @@
 //! the receipt and a public key (issue 31; the format: docs/receipts.md).
 
 use clap::Subcommand;
-use imax_gateway::receipt::{PublicKey, SignedReceipt};
+use imax_gateway::audit::AuditEntry;
+use imax_gateway::receipt::{Proof, ProvenRecord, PublicKey, SignedReceipt};
 use std::path::PathBuf;
 
 #[derive(Subcommand)]
@@ -15,6 +16,10 @@ pub enum ReceiptCommand {
         /// the JSON of GET /.well-known/imax-receipt-keys: the receipt's key id picks one.
         #[arg(long)]
         key: PathBuf,
+        /// The receipt's inclusion proof (GET /mailbox/message/{id}/proof): also check that
+        /// its audit record is in a checkpoint signed with the receipt key.
+        #[arg(long)]
+        proof: Option<PathBuf>,
     },
 }
 
@@ -23,7 +28,11 @@ fn read(path: &PathBuf) -> Result<String, String> {
 }
 
 pub fn receipt_command(command: ReceiptCommand) -> Result<(), String> {
-    let ReceiptCommand::Verify { receipt, key } = command;
+    let ReceiptCommand::Verify {
+        receipt,
+        key,
+        proof,
+    } = command;
     let r = SignedReceipt::from_json(&read(&receipt)?).map_err(|e| format!("invalid: {e}"))?;
     let keys = PublicKey::all_from_pem(&read(&key)?);
     // The key the receipt names, or the only key given (to say which key it is not).
@@ -44,5 +53,42 @@ pub fn receipt_command(command: ReceiptCommand) -> Result<(), String> {
         r.message_id,
         r.key_id
     );
+    if let Some(path) = proof {
+        let proof: Proof = serde_json::from_str(&read(&path)?)
+            .map_err(|e| format!("invalid: not a proof: {e}"))?;
+        let signer = keys
+            .iter()
+            .find(|k| k.id().as_str() == proof.checkpoint.key_id)
+            .or(keys.first())
+            .ok_or("no key")?;
+        proof
+            .verify(&r, &record_hash(&proof.record), signer)
+            .map_err(|e| format!("invalid: {e}"))?;
+        println!(
+            "proof valid: audit record {} is in the checkpoint of records {} to {} (head {}) signed at {}",
+            proof.record.seq,
+            proof.checkpoint.first,
+            proof.checkpoint.seq,
+            proof.checkpoint.hash,
+            proof.checkpoint.at
+        );
+    }
     Ok(())
+}
+
+/// The proven record's hash by the chain's own rule.
+fn record_hash(r: &ProvenRecord) -> String {
+    let entry = AuditEntry {
+        at: imax_gateway::clock::from_epoch(r.at),
+        actor: r.actor.clone(),
+        action: r.action.clone(),
+        door: r.door.clone(),
+        mailbox: r.mailbox.clone(),
+        message_id: r.message_id.clone(),
+        client_addr: r.client_addr.clone(),
+        outcome: r.outcome.clone(),
+        detail: r.detail.clone(),
+        request_id: r.request_id.clone(),
+    };
+    imax_gateway::audit::record_hash(r.seq, &r.prev_hash, &entry)
 }

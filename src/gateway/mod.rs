@@ -119,6 +119,8 @@ struct Inner {
     failures: failures::FailureLedger,
     /// The keys SendFile receipts are signed with (`gateway::receipts`).
     receipts: crate::receipt::ReceiptKeys,
+    /// The checkpoints signed with the receipt key: receipts' inclusion proofs.
+    published: crate::checkpoint::published::Published,
 }
 
 /// Counts a refusal that is not audited (so that a flood cannot fill the audit log).
@@ -159,6 +161,7 @@ impl Gateway {
                 turns: Turns::new(std::time::Duration::from_millis(config.argon2.max_wait_ms)),
                 failures: failures::FailureLedger::new(&config.audit),
                 receipts: crate::receipt::ReceiptKeys::from_config(&config),
+                published: crate::checkpoint::published::Published::from_config(&config),
                 store,
                 clock,
                 config,

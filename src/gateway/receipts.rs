@@ -7,10 +7,12 @@ use super::{Gateway, MailboxSession};
 use crate::access::Operation;
 use crate::error::{Code, Refusal};
 use crate::mailbox::Receipt;
-use crate::receipt::{ReceiptKeys, SignedReceipt, Statement};
+use crate::receipt::{Proof, ProvenRecord, ReceiptKeys, SignedReceipt, Statement};
 
-/// The audit action of a receipt fetched again (PascalCase, as the other actions).
+/// The audit detail of a receipt fetched again (the action is the session's, GetMessage).
 pub const GET_RECEIPT: &str = "GetReceipt";
+/// The audit detail of a receipt's inclusion proof fetched.
+pub const GET_RECEIPT_PROOF: &str = "GetReceiptProof";
 
 impl Gateway {
     /// The receipt keys (current and retired: `/.well-known/imax-receipt-keys`).
@@ -48,24 +50,85 @@ impl Gateway {
         }
     }
 
-    /// The signed receipt of a message this mailbox sent, for its sender only (anyone else
-    /// is told there is no such message, as for a message of another mailbox).
-    pub async fn signed_receipt(
+    /// A message this mailbox sent, for its sender only (anyone else is told there is no such
+    /// message, as for a message of another mailbox), and the audit record of the request.
+    async fn sent(
         &self,
         s: &MailboxSession,
         message_id: &str,
-    ) -> Result<SignedReceipt, Refusal> {
+        what: &str,
+    ) -> Result<(crate::mailbox::MessageInfo, crate::audit::AuditEntry), Refusal> {
         Self::expect_op(s, Operation::GetMessage)?;
         let info = self.find(s, message_id).await?;
-        let entry = self
-            .session_audit(s)
-            .message(&info.message_id)
-            .detail(GET_RECEIPT);
+        let entry = self.session_audit(s).message(&info.message_id).detail(what);
         if info.from_mailbox != s.mailbox.imax_id.as_str() {
             return Err(self
                 .refuse(vec![], entry, Code::UnknownMessage.into())
                 .await);
         }
+        Ok((info, entry))
+    }
+
+    /// The inclusion proof of a sent message's receipt: its audit record in the first
+    /// checkpoint signed with the receipt key after it (`checkpoint::published`).
+    pub async fn receipt_proof(
+        &self,
+        s: &MailboxSession,
+        message_id: &str,
+    ) -> Result<Proof, Refusal> {
+        let (info, entry) = self.sent(s, message_id, GET_RECEIPT_PROOF).await?;
+        let store = &self.inner.store;
+        let record = store
+            .audit_log()
+            .stored_file_record(&info.message_id)
+            .await?;
+        let not_yet = || {
+            Refusal::with_detail(
+                Code::Unavailable,
+                "No signed checkpoint covers this message yet: ask again after the next audit checkpoint (audit.checkpoint_secs).",
+            )
+        };
+        let Some((seq, prev_hash, e)) = record else {
+            return Err(not_yet());
+        };
+        let covering = self
+            .inner
+            .published
+            .covering(store, seq)
+            .await
+            .map_err(Refusal::internal)?;
+        let Some((checkpoint, path)) = covering else {
+            return Err(not_yet());
+        };
+        self.commit(self.uses(s), entry).await?;
+        Ok(Proof {
+            format: crate::receipt::proof::PROOF_FORMAT.into(),
+            record: ProvenRecord {
+                seq,
+                prev_hash,
+                at: crate::clock::to_epoch(e.at),
+                actor: e.actor,
+                action: e.action,
+                door: e.door,
+                mailbox: e.mailbox,
+                message_id: e.message_id,
+                client_addr: e.client_addr,
+                outcome: e.outcome,
+                detail: e.detail,
+                request_id: e.request_id,
+            },
+            path,
+            checkpoint,
+        })
+    }
+
+    /// The signed receipt of a message this mailbox sent, for its sender only.
+    pub async fn signed_receipt(
+        &self,
+        s: &MailboxSession,
+        message_id: &str,
+    ) -> Result<SignedReceipt, Refusal> {
+        let (info, entry) = self.sent(s, message_id, GET_RECEIPT).await?;
         let statement = Statement {
             message_id: info.message_id,
             received_at: info.received_at,

@@ -129,6 +129,11 @@ impl SigningKey {
         &self.public
     }
 
+    /// `msg` signed with this key, base64.
+    pub fn sign_bytes(&self, msg: &[u8]) -> String {
+        base64::engine::general_purpose::STANDARD.encode(self.pair.sign(msg).as_ref())
+    }
+
     /// The statement signed with this key.
     pub fn sign(&self, s: &Statement) -> SignedReceipt {
         let id = self.public.id();

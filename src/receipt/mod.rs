@@ -11,8 +11,10 @@
 //! ([`key`]).
 
 pub mod key;
+pub mod proof;
 
 pub use key::{KeyId, PublicKey, ReceiptKeys, SigningKey};
+pub use proof::{Proof, ProofInvalid, ProvenRecord, SignedCheckpoint};
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -81,6 +83,11 @@ pub fn receipt_time(t: OffsetDateTime) -> String {
 /// The bytes a receipt's signature covers: each field in this order, as a 4-byte big-endian
 /// length followed by its UTF-8 bytes (so no field can run into the next).
 fn canonical(fields: [&str; 9]) -> Vec<u8> {
+    canonical_of(&fields)
+}
+
+/// [`canonical`] of any number of fields (a signed checkpoint's too).
+fn canonical_of(fields: &[&str]) -> Vec<u8> {
     let mut out = Vec::with_capacity(fields.iter().map(|f| f.len() + 4).sum());
     for f in fields {
         out.extend_from_slice(&(f.len() as u32).to_be_bytes());

@@ -34,7 +34,7 @@ use folder::{folder, mailbox_home};
 use message::{ack, download, message};
 use password::{change_mailbox_password, mailbox_password_form};
 use profile::{profile_form, save_profile};
-use receipt::receipt;
+use receipt::{proof, receipt};
 use upload::{upload, upload_form};
 
 pub fn routes(config: &Config) -> Router<Web> {
@@ -56,6 +56,7 @@ pub fn routes(config: &Config) -> Router<Web> {
         .route("/mailbox/message/{id}", get(message))
         .route("/mailbox/message/{id}/download", get(download))
         .route("/mailbox/message/{id}/receipt", get(receipt))
+        .route("/mailbox/message/{id}/proof", get(proof))
         .route("/mailbox/message/{id}/ack", post(ack))
         .route(
             "/mailbox/upload",

@@ -27,3 +27,27 @@ pub(super) async fn receipt(
     }
     Ok(r)
 }
+
+/// `GET /mailbox/message/{id}/proof`: the receipt's inclusion proof, `<message id>.proof`, once
+/// a checkpoint signed with the receipt key covers the message (`imax receipt verify
+/// --proof`).
+pub(super) async fn proof(
+    State(web): State<Web>,
+    Signed(s): Signed,
+    Path(id): Path<String>,
+) -> Page {
+    let m = web.mailbox(&s, Operation::GetMessage).await?;
+    let proof = web.settled(&s, web.gw.receipt_proof(&m, &id).await).await?;
+    let json = serde_json::to_string_pretty(&proof).unwrap_or_default() + "\n";
+    let mut r = Response::new(Body::from(json));
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    let name = format!("{id}.proof");
+    if let Ok(v) = HeaderValue::from_str(&content_disposition(&name)) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(r)
+}
