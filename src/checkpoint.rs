@@ -128,11 +128,19 @@ impl Checkpoints {
         let Some((seq, hash)) = head else {
             return Ok(0);
         };
-        if seq == *last {
-            return Ok(seq);
+        if seq != *last {
+            self.write(seq, &hash, now).await?;
+            *last = seq;
         }
+        // Issue 31: the same head signed with the receipt key (catching up if it lags).
+        self.published.publish(store, seq, now).await?;
+        Ok(seq)
+    }
+
+    /// Appends the signed checkpoint of record `seq` to the file.
+    async fn write(&self, seq: i64, hash: &str, now: OffsetDateTime) -> io::Result<()> {
         let at = to_epoch(now);
-        let line = format!("{seq} {hash} {at} {}\n", self.key.sign(seq, &hash, at));
+        let line = format!("{seq} {hash} {at} {}\n", self.key.sign(seq, hash, at));
         let file = self.file.clone();
         tokio::task::spawn_blocking(move || -> io::Result<()> {
             let mut f = crate::ground::private::file_options()
@@ -143,10 +151,7 @@ impl Checkpoints {
             f.sync_data()
         })
         .await
-        .map_err(io::Error::other)??;
-        *last = seq;
-        self.published.publish(store, seq, &hash, now).await?;
-        Ok(seq)
+        .map_err(io::Error::other)?
     }
 }
 

@@ -12,6 +12,9 @@ use std::io::{self, Write};
 use std::path::PathBuf;
 use time::OffsetDateTime;
 
+/// Records one published checkpoint covers at most.
+pub const MAX_RECORDS: i64 = 100_000;
+
 /// The published checkpoints' file and the key that signs them.
 #[derive(Debug)]
 pub struct Published {
@@ -56,12 +59,13 @@ impl Published {
             .collect())
     }
 
-    /// Signs the records after the last published checkpoint up to the head `seq`.
+    /// Signs the records after the last published checkpoint up to the head `seq` (at most
+    /// [`MAX_RECORDS`] of them: a chain older than its first publication is caught up over
+    /// several checkpoints, in bounded memory).
     pub async fn publish(
         &self,
         store: &Store,
         seq: i64,
-        hash: &str,
         now: OffsetDateTime,
     ) -> Result<(), super::ExportError> {
         let mut last = self.last.lock().await;
@@ -73,16 +77,25 @@ impl Published {
             *last = Some(covered);
             return Ok(());
         }
-        let hashes = store.audit_log().hashes_between(covered + 1, seq).await?;
+        let upto = seq.min(covered + MAX_RECORDS);
+        let hashes = store.audit_log().hashes_between(covered + 1, upto).await?;
+        let Some(head) = hashes.last() else {
+            return Ok(());
+        };
         let key = self.keys.current()?;
-        let c = SignedCheckpoint::sign(&key, covered + 1, &bytes_of(&hashes)?, hash, now);
-        let mut f = crate::ground::private::file_options()
-            .create(true)
-            .append(true)
-            .open(&self.file)?;
-        f.write_all(c.to_line().as_bytes())?;
-        f.sync_data()?;
-        *last = Some(seq);
+        let c = SignedCheckpoint::sign(&key, covered + 1, &bytes_of(&hashes)?, head, now);
+        let (file, line) = (self.file.clone(), c.to_line());
+        tokio::task::spawn_blocking(move || -> io::Result<()> {
+            let mut f = crate::ground::private::file_options()
+                .create(true)
+                .append(true)
+                .open(&file)?;
+            f.write_all(line.as_bytes())?;
+            f.sync_data()
+        })
+        .await
+        .map_err(io::Error::other)??;
+        *last = Some(c.seq);
         Ok(())
     }
 

@@ -184,6 +184,11 @@ impl ReceiptKeys {
         ReceiptKeys::new(&c.receipts.key, file)
     }
 
+    /// The key file (used unless the key is given inline).
+    pub fn file(&self) -> &Path {
+        &self.file
+    }
+
     /// Every key, oldest first, the current one last; the key file is made with a new key if
     /// it is missing, and read again when it changed.
     pub fn all(&self) -> io::Result<Arc<Vec<SigningKey>>> {
