@@ -332,4 +332,47 @@ async fn r31_a_receipts_proof_verifies_after_the_next_checkpoint() {
     std::fs::write(at("changed2.proof"), changed.to_string()).expect("write");
     let (ok, said) = verify_proof(&t, dir.path(), "changed2.proof").await;
     assert!(!ok && said.contains("signature does not match"), "{said}");
+
+    // The SOAP door's GetReceipt, through `imax client … receipt --message ID --fetch-proof`:
+    // the proof embedded in the receipt's file, checked by `imax receipt verify` alone.
+    let fetched = at("fetched.receipt");
+    let (ok, out, err) = imax(
+        &t,
+        &[
+            "client",
+            "--url",
+            &t.url,
+            "--ca",
+            t.ca.to_str().expect("path"),
+            "--mid",
+            SITE_USER.0,
+            "--mailbox",
+            MAPLE.0,
+            "receipt",
+            "--message",
+            &id,
+            "--fetch-proof",
+            "--out",
+            fetched.to_str().expect("path"),
+        ],
+        &[
+            ("TRACS_PASSWORD", SITE_USER.1),
+            ("TRACS_MAILBOX_PASSWORD", MAPLE.1),
+        ],
+    )
+    .await;
+    assert!(ok, "{out}{err}");
+    let (ok, out, err) = imax(
+        &t,
+        &[
+            "receipt",
+            "verify",
+            fetched.to_str().expect("path"),
+            "--key",
+            at("key.pub").to_str().expect("path"),
+        ],
+        &[],
+    )
+    .await;
+    assert!(ok && out.contains("proof valid"), "{out}{err}");
 }

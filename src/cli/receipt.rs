@@ -33,7 +33,8 @@ pub fn receipt_command(command: ReceiptCommand) -> Result<(), String> {
         key,
         proof,
     } = command;
-    let r = SignedReceipt::from_json(&read(&receipt)?).map_err(|e| format!("invalid: {e}"))?;
+    let text = read(&receipt)?;
+    let r = SignedReceipt::from_json(&text).map_err(|e| format!("invalid: {e}"))?;
     let keys = PublicKey::all_from_pem(&read(&key)?);
     // The key the receipt names, or the only key given (to say which key it is not).
     let chosen = keys
@@ -53,9 +54,16 @@ pub fn receipt_command(command: ReceiptCommand) -> Result<(), String> {
         r.message_id,
         r.key_id
     );
-    if let Some(path) = proof {
-        let proof: Proof = serde_json::from_str(&read(&path)?)
-            .map_err(|e| format!("invalid: not a proof: {e}"))?;
+    // The proof given, or the one `imax client … receipt --fetch-proof` embedded.
+    let proof = match proof {
+        Some(path) => Some(read(&path)?),
+        None => serde_json::from_str::<serde_json::Value>(&text)
+            .ok()
+            .and_then(|v| v.get("proof").map(|p| p.to_string())),
+    };
+    if let Some(proof) = proof {
+        let proof: Proof =
+            serde_json::from_str(&proof).map_err(|e| format!("invalid: not a proof: {e}"))?;
         let signer = keys
             .iter()
             .find(|k| k.id().as_str() == proof.checkpoint.key_id)

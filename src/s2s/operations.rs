@@ -117,6 +117,28 @@ impl Call<'_> {
         ))
     }
 
+    /// `GetReceipt` (issue 31): the signed receipt of a file this mailbox sent, authorized as
+    /// `GetMessage`; with `include_proof`, its inclusion proof too.
+    pub async fn get_receipt(
+        &self,
+        mailbox: &Credentials,
+        message_id: &str,
+        include_proof: bool,
+    ) -> Result<Response, Refusal> {
+        let session = self.open(Operation::GetMessage, mailbox).await?;
+        let signed = self.gw.signed_receipt(&session, message_id).await?;
+        let mut xml = reply::Xml::default();
+        xml.el("signedReceipt", &signed.to_json_line());
+        if include_proof {
+            let proof = self.gw.receipt_proof(&session, message_id).await?;
+            xml.el("proof", &serde_json::to_string(&proof).unwrap_or_default());
+        }
+        Ok(xml_response(
+            StatusCode::OK,
+            reply::response("GetReceipt", 200, &xml.into_string()),
+        ))
+    }
+
     /// `ChangePassword` (R15): the M-ID's own password; no mailbox.
     pub async fn change_password(&self, new_password: Secret) -> Result<Response, Refusal> {
         let auth = self
