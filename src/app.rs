@@ -197,6 +197,8 @@ pub enum StartError {
     Lock { dir: String, source: std::io::Error },
     #[error("the audit key: {0}")]
     AuditKey(std::io::Error),
+    #[error("the receipt key: {0}")]
+    ReceiptKey(std::io::Error),
 }
 
 /// Holds an exclusive lock on `<data_dir>/gateway.lock` while a gateway serves that directory,
@@ -394,6 +396,12 @@ impl App {
         };
         let checkpoints = Checkpoints::from_config(&config).map_err(StartError::AuditKey)?;
         gateway.seal_second_factors_with(&checkpoints.key);
+        // Made on first start, like the audit key: a receipt is never left unsigned for want
+        // of one (issue 31).
+        gateway
+            .receipt_keys()
+            .current()
+            .map_err(StartError::ReceiptKey)?;
         let housekeeping =
             Housekeeping::start(&gateway, &admin, web, &cert_store, &checkpoints).await;
         let (stop, stopped) = oneshot::channel::<()>();

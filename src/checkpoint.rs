@@ -15,6 +15,8 @@
 //! Several nodes share one database and so one chain: give them the same key; each keeps its
 //! own checkpoint file.
 
+pub mod published;
+
 use crate::clock::{from_epoch, rfc3339, to_epoch};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -94,6 +96,9 @@ impl AuditKey {
 pub struct Checkpoints {
     pub key: AuditKey,
     pub file: PathBuf,
+    /// The checkpoints also signed with the receipt key, for receipts' inclusion proofs
+    /// (`crate::receipt::proof`, module `published`).
+    pub published: std::sync::Arc<published::Published>,
 }
 
 impl Checkpoints {
@@ -102,6 +107,7 @@ impl Checkpoints {
         Ok(Checkpoints {
             key: AuditKey::load(&c.audit.key, &key_file)?,
             file,
+            published: std::sync::Arc::new(published::Published::from_config(c)),
         })
     }
 
@@ -133,11 +139,19 @@ impl Checkpoints {
         let Some((seq, hash)) = head else {
             return Ok(0);
         };
-        if seq == *last {
-            return Ok(seq);
+        if seq != *last {
+            self.write(seq, &hash, now).await?;
+            *last = seq;
         }
+        // Issue 31: the same head signed with the receipt key (catching up if it lags).
+        self.published.publish(store, seq, now).await?;
+        Ok(seq)
+    }
+
+    /// Appends the signed checkpoint of record `seq` to the file.
+    async fn write(&self, seq: i64, hash: &str, now: OffsetDateTime) -> io::Result<()> {
         let at = to_epoch(now);
-        let line = format!("{seq} {hash} {at} {}\n", self.key.sign(seq, &hash, at));
+        let line = format!("{seq} {hash} {at} {}\n", self.key.sign(seq, hash, at));
         let file = self.file.clone();
         tokio::task::spawn_blocking(move || -> io::Result<()> {
             let mut f = crate::ground::private::file_options()
@@ -148,9 +162,7 @@ impl Checkpoints {
             f.sync_data()
         })
         .await
-        .map_err(io::Error::other)??;
-        *last = seq;
-        Ok(seq)
+        .map_err(io::Error::other)?
     }
 }
 

@@ -37,6 +37,7 @@ pub mod ground;
 pub mod mail;
 pub mod mailbox;
 pub mod ops;
+pub mod receipt;
 pub mod s2s;
 pub mod server;
 pub mod store;

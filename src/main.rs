@@ -91,6 +91,11 @@ enum Command {
     },
     /// Talk to a gateway's system-to-system endpoint as vendor software does.
     Client(ClientArgs),
+    /// Signed receipts: check one offline (docs/receipts.md).
+    Receipt {
+        #[command(subcommand)]
+        command: cli::receipt::ReceiptCommand,
+    },
     /// TRACS files: check them as the gateway will, or make samples.
     Tracs {
         #[command(subcommand)]
@@ -293,5 +298,6 @@ async fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Client(args) => client_command(args).await,
         Command::Tracs { command } => cli::tracs::tracs_command(command),
+        Command::Receipt { command } => cli::receipt::receipt_command(command),
     }
 }

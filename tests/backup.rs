@@ -146,6 +146,10 @@ async fn a_backup_taken_under_load_restores_whole_and_checks() {
     assert!(ok && text.contains("store sound"), "{text}");
     let (ok, text) = imax(restored.path(), &restored_url, &["audit", "verify"]);
     assert!(ok && text.contains("audit chain intact"), "{text}");
+    // The receipt keys come back (issue 31): receipts go on being signed with the published key.
+    let keys =
+        |dir: &std::path::Path| std::fs::read(dir.join("receipt-keys")).expect("receipt keys");
+    assert_eq!(keys(restored.path()), keys(t.dir.path()));
 
     // The restored gateway serves every message receipted before the backup, whole.
     let node = Node::spawn(restored.path(), &restored_url).await;

@@ -575,6 +575,7 @@ async fn perform(t: &TestApp, admin: &Admin, op: AdminOp) -> AdminResult<()> {
                 .await
                 .map(drop)
         }
+        AdminOp::RotateReceiptKey => admin.rotate_receipt_key().await.map(drop),
     }
 }
 

@@ -134,6 +134,8 @@ operations! {
     /// Issue 30: HUD subscribes a person to a mailbox's notices (people themselves do so on
     /// their Notifications page).
     Subscribe => Hud,
+    /// Issue 31: the receipt key is the installation's, as the audit key is.
+    RotateReceiptKey => Operator,
 }
 
 impl AdminOp {

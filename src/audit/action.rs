@@ -123,6 +123,7 @@ actions! {
     CreateOrganization => "An organization created.",
     PostBroadcast => "A broadcast message posted to every mailbox.",
     SetAllowedNetworks => "The networks a mailbox's or organization's software may call from set.",
+    RotateReceiptKey => "A new receipt-signing key made current; the old ones kept (issue 31).",
     PurgeHistory => "History older than the retention removed (R26).",
 }
 
@@ -286,7 +287,7 @@ mod tests {
         DesignateCertifier TakeOnStaff FlagStaffRight RecertifyStaff CreateMailbox \
         SetMailboxPassword ResetMailboxPassword SetMailboxSender SetAcceptsAttachments \
         SetMailboxProfile SetMailboxOrganization ChangeOwnership UpsertProperty UpsertContract \
-        SetPropertyOwner AddBusinessPartner CreateOrganization PostBroadcast SetAllowedNetworks \
+        SetPropertyOwner AddBusinessPartner CreateOrganization PostBroadcast SetAllowedNetworks RotateReceiptKey \
         PurgeHistory";
 
     #[test]

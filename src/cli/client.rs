@@ -37,6 +37,9 @@ pub enum ClientCommand {
         /// Answer this received message: the file goes back to its sender.
         #[arg(long, conflicts_with_all = ["to", "sha256", "resend"])]
         in_reply_to: Option<String>,
+        /// Keep the signed receipt (JSON) in this file: `imax receipt verify` checks it.
+        #[arg(long)]
+        receipt: Option<PathBuf>,
     },
     /// List a folder: sentToTracs, receivedFromTracs, sentToOthers, receivedFromOthers, broadcasts.
     List {
@@ -52,6 +55,16 @@ pub enum ClientCommand {
     },
     /// Acknowledge a received message.
     Ack { message_id: String },
+    /// Save the signed receipt of a file this mailbox sent (JSON), with --fetch-proof its
+    /// inclusion proof embedded (once a checkpoint covers it): `imax receipt verify` checks both.
+    Receipt {
+        #[arg(long)]
+        message: String,
+        #[arg(long)]
+        fetch_proof: bool,
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Change the M-ID's password to $TRACS_NEW_PASSWORD.
     ChangePassword,
 }
@@ -70,7 +83,7 @@ fn print_reply(r: &Reply) -> Result<(), String> {
         println!("notice: {n}");
     }
     for (k, v) in &r.fields {
-        if k != "status" && k != "content" && k != "notice" {
+        if !["status", "content", "notice", "signedReceipt", "proof"].contains(&k.as_str()) {
             println!("  {k}: {v}");
         }
     }
@@ -93,6 +106,99 @@ fn save_content(r: &imax_gateway::client::Reply, out: &std::path::Path) -> Resul
         println!("saved to {}", out.display());
     }
     Ok(())
+}
+
+/// The signed receipt of a SendFile answer written to `out`, as indented JSON (nothing for a
+/// Fault, which `print_reply` reports).
+fn save_receipt(r: &Reply, out: &std::path::Path) -> Result<(), String> {
+    if r.fault.is_some() {
+        return Ok(());
+    }
+    let text = r
+        .get("signedReceipt")
+        .ok_or("the gateway's answer carries no signed receipt")?;
+    let signed =
+        imax_gateway::receipt::SignedReceipt::from_json(text).map_err(|e| e.to_string())?;
+    std::fs::write(out, signed.to_json()).map_err(|e| format!("{}: {e}", out.display()))?;
+    println!("receipt saved to {}", out.display());
+    Ok(())
+}
+
+/// A GetReceipt answer written to `out`: the receipt's JSON, its proof (if any) embedded as
+/// the member `proof` (not signed; `imax receipt verify` checks it).
+fn save_receipt_with_proof(r: &Reply, out: &std::path::Path) -> Result<(), String> {
+    if r.fault.is_some() {
+        return Ok(());
+    }
+    let receipt = r
+        .get("signedReceipt")
+        .ok_or("the answer carries no receipt")?;
+    let mut json: serde_json::Value = serde_json::from_str(receipt).map_err(|e| e.to_string())?;
+    if let Some(proof) = r.get("proof") {
+        json["proof"] = serde_json::from_str(proof).map_err(|e| e.to_string())?;
+    }
+    let text = serde_json::to_string_pretty(&json).map_err(|e| e.to_string())? + "\n";
+    std::fs::write(out, text).map_err(|e| format!("{}: {e}", out.display()))?;
+    println!("receipt saved to {}", out.display());
+    Ok(())
+}
+
+/// `SendFile` (or its reply form), the signed receipt kept if asked.
+async fn send_file(
+    c: &mut S2sClient,
+    (mb, mpw): (&str, &str),
+    send: ClientCommand,
+) -> Result<Reply, String> {
+    let ClientCommand::Send {
+        file,
+        to,
+        sha256,
+        resend,
+        in_reply_to,
+        receipt,
+    } = send
+    else {
+        return Err("not a send".into());
+    };
+    c.resend = resend;
+    let name = file_name(&file);
+    let content = Content::File(file);
+    let r = match in_reply_to {
+        Some(id) => c.send_reply(mb, mpw, &id, &name, content).await,
+        None => {
+            c.send_file(mb, mpw, to.as_deref(), &name, content, sha256.as_deref())
+                .await
+        }
+    }
+    .map_err(|e| e.to_string())?;
+    if let Some(out) = receipt {
+        save_receipt(&r, &out)?;
+    }
+    Ok(r)
+}
+
+/// `GetReceipt` for `message` of `mailbox` (its iMAX ID and password), saved to `out`.
+async fn fetch_receipt(
+    c: &mut S2sClient,
+    mailbox: (&str, &str),
+    message: &str,
+    fetch_proof: bool,
+    out: &std::path::Path,
+) -> Result<Reply, String> {
+    let mut fields = vec![
+        ("mailbox", mailbox.0),
+        ("mailboxPassword", mailbox.1),
+        ("messageId", message),
+    ];
+    if fetch_proof {
+        fields.push(("includeProof", "true"));
+    }
+    let r = c
+        .call("GetReceipt", &fields)
+        .await
+        .map_err(|e| e.to_string())?;
+    save_receipt_with_proof(&r, out)?;
+    Ok(r)
 }
 
 /// `imax client …`: one call of the system-to-system door.
@@ -122,25 +228,7 @@ pub async fn client_command(args: ClientArgs) -> Result<(), String> {
         (op, fields)
     };
     let r = match args.command {
-        ClientCommand::Send {
-            file,
-            to,
-            sha256,
-            resend,
-            in_reply_to,
-        } => {
-            c.resend = resend;
-            let name = file_name(&file);
-            let content = Content::File(file);
-            match in_reply_to {
-                Some(id) => c.send_reply(&mb, &mpw, &id, &name, content).await,
-                None => {
-                    c.send_file(&mb, &mpw, to.as_deref(), &name, content, sha256.as_deref())
-                        .await
-                }
-            }
-            .map_err(e)?
-        }
+        send @ ClientCommand::Send { .. } => send_file(&mut c, (&mb, &mpw), send).await?,
         ClientCommand::List { folder, all } => {
             let mut fields = vec![
                 ("mailbox", mb.as_str()),
@@ -161,6 +249,11 @@ pub async fn client_command(args: ClientArgs) -> Result<(), String> {
             save_content(&r, &out)?;
             r
         }
+        ClientCommand::Receipt {
+            message,
+            fetch_proof,
+            out,
+        } => fetch_receipt(&mut c, (&mb, &mpw), &message, fetch_proof, &out).await?,
         ClientCommand::Ack { message_id } => {
             let (op, f) = on_message("AckMessage", message_id);
             c.call(op, &f.each_ref().map(|(k, v)| (*k, v.as_str())))

@@ -3,4 +3,5 @@
 pub mod admin;
 pub mod audit;
 pub mod client;
+pub mod receipt;
 pub mod tracs;

@@ -11,19 +11,21 @@ use std::path::{Path, PathBuf};
 
 mod accounts;
 mod load;
+mod notifications;
+mod receipts;
+mod sandbox;
 mod scan;
 mod syslog;
-mod notifications;
-mod sandbox;
 #[cfg(test)]
 mod tests;
 mod values;
 pub use accounts::{AccountPolicy, SecondFactorGroup};
 pub use load::{redacted_url, ConfigError};
+pub use notifications::Notifications;
+pub use receipts::Receipts;
+pub use sandbox::Sandbox;
 pub use scan::{ClamdAddr, Scan};
 pub use syslog::{SyslogTarget, SyslogTransport};
-pub use notifications::Notifications;
-pub use sandbox::Sandbox;
 pub use values::{Engine, SmtpConfig, StartTls, TrustedProxies, POSTGRES_SESSIONS};
 
 /// The commented example configuration, which is also the documentation of every setting.
@@ -54,6 +56,7 @@ pub struct Config {
     pub scan: Scan,
     pub notifications: Notifications,
     pub sandbox: Sandbox,
+    pub receipts: Receipts,
 }
 
 /// Where message bodies live when not where the engine puts them (issue 29).
@@ -356,6 +359,7 @@ impl Default for Config {
             scan: Scan::default(),
             notifications: Notifications::default(),
             sandbox: Sandbox::default(),
+            receipts: Receipts::default(),
         }
     }
 }

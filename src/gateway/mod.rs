@@ -34,6 +34,7 @@ mod messages;
 pub mod notices;
 mod passwords;
 pub mod profile;
+mod receipts;
 mod receive;
 mod refusals;
 mod sealed;
@@ -123,6 +124,10 @@ struct Inner {
     failures: failures::FailureLedger,
     /// The key TOTP secrets are sealed with (`gateway::sealed`), from the audit key.
     sealing: std::sync::OnceLock<[u8; 32]>,
+    /// The keys SendFile receipts are signed with (`gateway::receipts`).
+    receipts: crate::receipt::ReceiptKeys,
+    /// The checkpoints signed with the receipt key: receipts' inclusion proofs.
+    published: crate::checkpoint::published::Published,
 }
 
 /// Counts a refusal that is not audited (so that a flood cannot fill the audit log).
@@ -163,6 +168,8 @@ impl Gateway {
                 turns: Turns::new(std::time::Duration::from_millis(config.argon2.max_wait_ms)),
                 failures: failures::FailureLedger::new(&config.audit),
                 sealing: std::sync::OnceLock::new(),
+                receipts: crate::receipt::ReceiptKeys::from_config(&config),
+                published: crate::checkpoint::published::Published::from_config(&config),
                 store,
                 clock,
                 config,

@@ -48,7 +48,9 @@ impl Gateway {
     fn second_factor_entry(&self, mid: &str, action: Action, via: Via) -> AuditEntry {
         match via {
             Via::Browser(caller) => self.audit(mid, action, caller),
-            Via::CommandLine => AuditEntry::new(self.inner.clock.now(), mid, action, Door::CommandLine),
+            Via::CommandLine => {
+                AuditEntry::new(self.inner.clock.now(), mid, action, Door::CommandLine)
+            }
         }
     }
 
@@ -105,7 +107,8 @@ impl Gateway {
         }
         let secret = TotpSecret::generate();
         let stored = self.seal(account.id, &secret)?;
-        let entry = self.second_factor_entry(account.mid.as_str(), Action::SecondFactorEnrolBegun, via);
+        let entry =
+            self.second_factor_entry(account.mid.as_str(), Action::SecondFactorEnrolBegun, via);
         store
             .begin(account.id, &stored, self.inner.clock.now(), &entry)
             .await?;
@@ -146,7 +149,8 @@ impl Gateway {
                 "No enrolment has been begun for this M-ID (enrol first, then confirm).",
             ));
         };
-        let entry = self.second_factor_entry(account.mid.as_str(), Action::SecondFactorEnrolled, via);
+        let entry =
+            self.second_factor_entry(account.mid.as_str(), Action::SecondFactorEnrolled, via);
         let step = match EnteredCode::parse(code) {
             EnteredCode::Totp(c) => self
                 .secret_of(account.id, &row.stored)?
@@ -183,7 +187,8 @@ impl Gateway {
     /// Removes `mid`'s second factor (confirmed or pending) and its recovery codes.
     pub async fn disable_second_factor(&self, mid: &str, via: Via) -> Result<(), Refusal> {
         let account = self.account_named(mid).await?;
-        let entry = self.second_factor_entry(account.mid.as_str(), Action::SecondFactorDisabled, via);
+        let entry =
+            self.second_factor_entry(account.mid.as_str(), Action::SecondFactorDisabled, via);
         if self
             .inner
             .store

@@ -101,6 +101,8 @@ pub struct MessageInfo {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Receipt {
     pub message_id: MessageId,
+    /// The name the file was stored under (what a signed receipt states).
+    pub file_name: String,
     pub sha256: String,
     pub size_bytes: u64,
     pub from_mailbox: String,

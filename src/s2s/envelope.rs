@@ -70,6 +70,12 @@ pub enum Request {
         mailbox: Credentials,
         message_id: String,
     },
+    /// Issue 31: a sent file's signed receipt, and its inclusion proof if asked.
+    GetReceipt {
+        mailbox: Credentials,
+        message_id: String,
+        include_proof: bool,
+    },
     ChangePassword {
         new_password: Secret,
     },
@@ -400,6 +406,14 @@ impl Envelope {
             "AckMessage" => Request::AckMessage {
                 mailbox: self.mailbox()?,
                 message_id: self.required("messageId")?.trim().to_string(),
+            },
+            "GetReceipt" => Request::GetReceipt {
+                mailbox: self.mailbox()?,
+                message_id: self.required("messageId")?.trim().to_string(),
+                include_proof: matches!(
+                    self.optional("includeProof").as_deref(),
+                    Some("true") | Some("1")
+                ),
             },
             "ChangePassword" => Request::ChangePassword {
                 new_password: Secret::new(self.required("newPassword")?),

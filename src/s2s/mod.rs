@@ -281,6 +281,11 @@ async fn dispatch(
             mailbox,
             message_id,
         } => call.ack_message(&mailbox, &message_id).await,
+        Request::GetReceipt {
+            mailbox,
+            message_id,
+            include_proof,
+        } => call.get_receipt(&mailbox, &message_id, include_proof).await,
         Request::ChangePassword { new_password } => call.change_password(new_password).await,
     }?;
     Ok(call.notices.attach(answer)) // R21: the notices after the status

@@ -50,9 +50,10 @@ impl Call<'_> {
             }
         };
         let receipt = self.gw.send_file(&session, send, staged).await?;
+        let signed = self.gw.sign_receipt(&receipt);
         Ok(xml_response(
             StatusCode::OK,
-            reply::response("SendFile", 200, &reply::receipt(&receipt)),
+            reply::response("SendFile", 200, &reply::receipt(&receipt, signed.as_ref())),
         ))
     }
 
@@ -113,6 +114,28 @@ impl Call<'_> {
         Ok(xml_response(
             StatusCode::OK,
             reply::response("AckMessage", 200, &reply::message_info("message", &info)),
+        ))
+    }
+
+    /// `GetReceipt` (issue 31): the signed receipt of a file this mailbox sent, authorized as
+    /// `GetMessage`; with `include_proof`, its inclusion proof too.
+    pub async fn get_receipt(
+        &self,
+        mailbox: &Credentials,
+        message_id: &str,
+        include_proof: bool,
+    ) -> Result<Response, Refusal> {
+        let session = self.open(Operation::GetMessage, mailbox).await?;
+        let signed = self.gw.signed_receipt(&session, message_id).await?;
+        let mut xml = reply::Xml::default();
+        xml.el("signedReceipt", &signed.to_json_line());
+        if include_proof {
+            let proof = self.gw.receipt_proof(&session, message_id).await?;
+            xml.el("proof", &serde_json::to_string(&proof).unwrap_or_default());
+        }
+        Ok(xml_response(
+            StatusCode::OK,
+            reply::response("GetReceipt", 200, &xml.into_string()),
         ))
     }
 

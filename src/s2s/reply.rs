@@ -94,7 +94,7 @@ pub fn fault(r: &Refusal, request_id: Option<&str>) -> String {
     )
 }
 
-pub fn receipt(r: &Receipt) -> String {
+pub fn receipt(r: &Receipt, signed: Option<&crate::receipt::SignedReceipt>) -> String {
     let mut x = Xml::default();
     x.open("receipt")
         .el("messageId", r.message_id.as_str())
@@ -115,6 +115,10 @@ pub fn receipt(r: &Receipt) -> String {
             .el("problems", &f.problems.to_string())
             .el("replyId", f.reply_id.as_str())
             .close("formatErrors");
+    }
+    // Issue 31: the receipt signed with the gateway's receipt key, as JSON (docs/receipts.md).
+    if let Some(signed) = signed {
+        x.el("signedReceipt", &signed.to_json_line());
     }
     x.close("receipt");
     x.into_string()

@@ -53,6 +53,41 @@ impl<'a> AuditLog<'a> {
     pub async fn verify(&self) -> Result<Verdict, StoreError> {
         Ok(verify(self.pool).await?)
     }
+    /// The hashes of records `first..=last`, in order (a signed checkpoint's Merkle tree,
+    /// issue 31).
+    pub async fn hashes_between(&self, first: i64, last: i64) -> Result<Vec<String>, StoreError> {
+        let pool = self.pool;
+        Ok(sqlx::query_scalar(
+            "SELECT hash FROM audit_log WHERE seq >= $1 AND seq <= $2 ORDER BY seq",
+        )
+        .bind(first)
+        .bind(last)
+        .fetch_all(pool)
+        .await?)
+    }
+    /// The record of a message's successful `SendFile`: its sequence number, previous hash
+    /// and entry (a receipt's inclusion proof).
+    pub async fn stored_file_record(
+        &self,
+        message_id: &str,
+    ) -> Result<Option<(i64, String, AuditEntry)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT seq, at, actor, action, door, mailbox, message_id, client_addr, outcome,
+                detail, prev_hash, request_id
+             FROM audit_log WHERE message_id = $1 AND action = 'SendFile' AND outcome = 'ok'
+             ORDER BY seq LIMIT 1",
+        )
+        .bind(message_id)
+        .fetch_optional(self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let entry = entry_of(&row)?;
+        Ok(Some((
+            row.try_get("seq")?,
+            row.try_get("prev_hash")?,
+            entry,
+        )))
+    }
     /// How many records the chain holds (its newest sequence number).
     pub async fn records(&self) -> Result<i64, StoreError> {
         let pool = self.pool;
@@ -214,6 +249,22 @@ impl<'e> Records<'e> {
     }
 }
 
+/// A record's entry as read from its row.
+fn entry_of(row: &sqlx::any::AnyRow) -> Result<AuditEntry, sqlx::Error> {
+    Ok(AuditEntry {
+        at: from_epoch(row.try_get("at")?),
+        actor: row.try_get("actor")?,
+        action: row.try_get("action")?,
+        door: row.try_get("door")?,
+        mailbox: row.try_get("mailbox")?,
+        message_id: row.try_get("message_id")?,
+        client_addr: row.try_get("client_addr")?,
+        outcome: row.try_get("outcome")?,
+        detail: row.try_get("detail")?,
+        request_id: row.try_get("request_id")?,
+    })
+}
+
 /// Walks the whole chain in order, in pages, with bounded memory.
 pub(super) async fn verify(pool: &AnyPool) -> Result<Verdict, sqlx::Error> {
     let mut expected_seq = 1i64;
@@ -236,18 +287,7 @@ pub(super) async fn verify(pool: &AnyPool) -> Result<Verdict, sqlx::Error> {
                     reason: format!("record {expected_seq} is missing (next present is {seq})"),
                 });
             }
-            let entry = AuditEntry {
-                at: from_epoch(row.try_get("at")?),
-                actor: row.try_get("actor")?,
-                action: row.try_get("action")?,
-                door: row.try_get("door")?,
-                mailbox: row.try_get("mailbox")?,
-                message_id: row.try_get("message_id")?,
-                client_addr: row.try_get("client_addr")?,
-                outcome: row.try_get("outcome")?,
-                detail: row.try_get("detail")?,
-                request_id: row.try_get("request_id")?,
-            };
+            let entry = entry_of(&row)?;
             let stored_prev: String = row.try_get("prev_hash")?;
             let stored_hash: String = row.try_get("hash")?;
             if stored_prev != prev_hash {

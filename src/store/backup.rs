@@ -35,6 +35,8 @@ const BODIES: &str = "messages/bodies";
 const TLS: &str = "tls";
 const AUDIT_KEY: &str = "audit.key";
 const AUDIT_CHECKPOINTS: &str = "audit-checkpoints";
+const RECEIPT_KEYS: &str = "receipt-keys";
+const RECEIPT_CHECKPOINTS: &str = "receipt-checkpoints";
 
 /// Where a gateway keeps what a backup holds besides the database (from its configuration).
 #[derive(Debug, Clone)]
@@ -46,6 +48,11 @@ pub struct Files {
     /// The audit key's file; `None` when the key is given inline (then it is not copied).
     pub audit_key: Option<PathBuf>,
     pub audit_checkpoints: PathBuf,
+    /// The receipt keys' file (issue 31: without it, receipts can no longer be signed with the
+    /// published keys); `None` when the key is given inline.
+    pub receipt_keys: Option<PathBuf>,
+    /// The checkpoints signed with the receipt key (receipts' inclusion proofs).
+    pub receipt_checkpoints: PathBuf,
 }
 
 /// What a backup wrote, also kept as its manifest.
@@ -108,6 +115,13 @@ pub async fn backup(
     copy_whole_lines(&files_of.audit_checkpoints, &dir.join(AUDIT_CHECKPOINTS))?;
     if let Some(key) = &files_of.audit_key {
         copy_if_present(key, &dir.join(AUDIT_KEY))?;
+    }
+    copy_whole_lines(
+        &files_of.receipt_checkpoints,
+        &dir.join(RECEIPT_CHECKPOINTS),
+    )?;
+    if let Some(keys) = &files_of.receipt_keys {
+        copy_whole_lines(keys, &dir.join(RECEIPT_KEYS))?;
     }
     // 2. TLS files.
     copy_tree(&files_of.tls_dir, &dir.join(TLS))?;
@@ -248,6 +262,13 @@ pub async fn restore(
     copy_if_present(&dir.join(AUDIT_CHECKPOINTS), &files_of.audit_checkpoints)?;
     if let Some(key) = &files_of.audit_key {
         copy_if_present(&dir.join(AUDIT_KEY), key)?;
+    }
+    copy_if_present(
+        &dir.join(RECEIPT_CHECKPOINTS),
+        &files_of.receipt_checkpoints,
+    )?;
+    if let Some(keys) = &files_of.receipt_keys {
+        copy_if_present(&dir.join(RECEIPT_KEYS), keys)?;
     }
     sync_tree(&files_of.data_dir)?;
 

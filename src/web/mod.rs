@@ -24,9 +24,10 @@ mod extract;
 mod helpdesk;
 mod mailbox;
 mod notifications;
+pub mod receipt_keys;
 mod rules_record;
-mod second_factor;
 mod sandbox;
+mod second_factor;
 pub mod session;
 
 use crate::access::Operation;
@@ -86,6 +87,7 @@ pub fn routes(web: Web) -> Router<Gateway> {
         .merge(audit::routes()) // audit search and export (issue 30)
         .merge(notifications::routes()) // arrival notices (issue 30)
         .merge(sandbox::routes()) // a vendor's certification report (issue 31)
+        .merge(receipt_keys::routes()) // issue 31: receipts anyone can verify
         .layer(form_limit)
         .layer(axum::middleware::from_fn(same_origin_posts))
         .layer(axum::middleware::map_response(page_headers))

@@ -59,6 +59,12 @@ pub enum AdminCommand {
     /// Copy a backup made by `imax admin backup` into this configuration's data directory,
     /// which must be empty or new, then check it as `imax admin check` does.
     Restore { dir: PathBuf },
+    /// Print the current receipt public key (PEM; every key: GET
+    /// /.well-known/imax-receipt-keys), or make a new one with --rotate (old ones are kept).
+    ReceiptKey {
+        #[arg(long)]
+        rotate: bool,
+    },
     /// Post a broadcast to every mailbox.
     Broadcast {
         #[arg(long)]
@@ -106,10 +112,11 @@ mod compliance;
 mod mailbox;
 mod organization;
 mod property;
+mod receipt_key;
 mod sandbox;
 mod store;
-mod two_factor;
 mod subscribe;
+mod two_factor;
 
 pub use account_args::AccountCommand;
 pub use mailbox::MailboxCommand;
@@ -189,6 +196,9 @@ pub async fn admin_command(admin: &Admin, command: AdminCommand) -> Result<(), S
         AdminCommand::Restore { .. } => {
             // Before any store is opened: see `restore_command`.
             return Err("restore runs before the store is opened".into());
+        }
+        AdminCommand::ReceiptKey { rotate } => {
+            receipt_key::receipt_key_command(admin, rotate).await?
         }
         AdminCommand::Broadcast { title, body } => {
             let id = admin.post_broadcast(&title, &body).await.map_err(s)?;

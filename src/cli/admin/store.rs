@@ -15,6 +15,12 @@ pub(super) fn backup_files(
         tls_dir: config.data_dir.join("tls"),
         audit_key: config.audit.key.is_empty().then_some(key),
         audit_checkpoints: checkpoints,
+        receipt_keys: config.receipts.key.is_empty().then(|| {
+            imax_gateway::receipt::ReceiptKeys::from_config(config)
+                .file()
+                .to_path_buf()
+        }),
+        receipt_checkpoints: config.data_dir.join("receipt-checkpoints"),
     }
 }
 

@@ -122,6 +122,7 @@ impl Gateway {
         }
         Ok(Receipt {
             message_id,
+            file_name: plan.name.clone(),
             sha256: done.sha256,
             size_bytes: done.size,
             from_mailbox: s.mailbox.imax_id.to_string(),

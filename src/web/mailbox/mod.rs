@@ -27,12 +27,14 @@ mod folder;
 mod message;
 mod password;
 mod profile;
+mod receipt;
 mod upload;
 
 use folder::{folder, mailbox_home};
 use message::{ack, download, message};
 use password::{change_mailbox_password, mailbox_password_form};
 use profile::{profile_form, save_profile};
+use receipt::{proof, receipt};
 use upload::{upload, upload_form};
 
 pub fn routes(config: &Config) -> Router<Web> {
@@ -53,6 +55,8 @@ pub fn routes(config: &Config) -> Router<Web> {
         .route("/mailbox/folder/{folder}", get(folder))
         .route("/mailbox/message/{id}", get(message))
         .route("/mailbox/message/{id}/download", get(download))
+        .route("/mailbox/message/{id}/receipt", get(receipt))
+        .route("/mailbox/message/{id}/proof", get(proof))
         .route("/mailbox/message/{id}/ack", post(ack))
         .route(
             "/mailbox/upload",
