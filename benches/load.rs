@@ -1,32 +1,32 @@
-//! Load benchmark: starts a real `imax serve` process (release build, durable storage, default
-//! argon2 parameters) on a fresh data directory with the demo directory, then reports
+//! Load benchmark: starts real `imax serve` processes (release build, durable storage, default
+//! argon2 parameters) on fresh data directories with the demo directory, one per store: SQLite
+//! (bodies as files), and when `IMAX_BENCH_POSTGRES` names a server the benchmark may create
+//! databases on, PostgreSQL (bodies in the database) and, with `IMAX_BENCH_S3` and
+//! `IMAX_BENCH_S3_BUCKET`, PostgreSQL with bodies in an S3 bucket.
 //!
-//! * the server's peak memory growth while it receives one 100 MiB file;
-//! * SendFile and GetMessage requests per second and p50/p99 latency at concurrency 1, 16 and
-//!   64, for 10 KiB and 1 MiB files.
+//! By default ([`side`], issue 29): every store's gateway beside a bare durable upload server
+//! ([`bare`]) in alternating rounds — SendFile 10 KiB at c=16 kept-alive and with a new TLS
+//! connection per call, 50 MiB uploads — then flat memory on each store and a summary of the
+//! ratios against the targets. `--matrix` adds the load matrix (SendFile and GetMessage,
+//! 10 KiB and 1 MiB, c=1, 16, 64); `--listing` measures instead a folder's first full page
+//! with 100 messages and then a million (`--listing-rows N`) in the store; `--memory` the
+//! peak RSS of 100 MiB uploads and downloads, one and 16 at once.
 //!
-//! once per database engine: SQLite (bodies as files), and PostgreSQL (bodies in the database)
-//! when `IMAX_BENCH_POSTGRES` names a server the benchmark may create a database on.
-//!
-//! First, side by side in the same run (issue "SendFile near the machine's limit"): SendFile
-//! of a 10 KiB tenant file at concurrency 16 against the gateway and against a bare durable
-//! upload server ([`bare`]: TLS, hyper, SHA-256, fsync, rename; nothing else), alternating
-//! rounds, with each server's CPU time per request; and 50 MiB uploads to each, base64 and
-//! MTOM, three alternating rounds (`--large`: only these). The ratios are what count: this
-//! machine's absolute figures vary from run to run.
-//!
-//! `--listing` measures instead a folder's first full page (100 messages) through the real
-//! server with 100 messages in the store and then with a million (`--listing-rows N`), seeded
-//! straight into the database, and prints the ratios.
-//!
-//! Run: `scripts/bench` (starts a private PostgreSQL cluster, durable settings, and runs both
-//! engines in one go), or `cargo bench --bench load` for SQLite alone; add `--quick` for a
-//! short run. Each worker keeps one HTTP/1.1 connection, as vendor software does.
+//! Run: `scripts/bench` (starts a private PostgreSQL cluster, durable settings, and a private
+//! SeaweedFS, and runs every store in one go), or `cargo bench --bench load` for SQLite alone;
+//! add `--quick` for a short run. Each worker keeps one HTTP/1.1 connection, as vendor
+//! software does, except in the new-connection-per-call rounds.
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+/// The gateway's allocator (src/main.rs), for the bare server as for `imax serve`.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[path = "load/bare.rs"]
 mod bare;
+#[path = "load/side.rs"]
+mod side;
 
 use imax_gateway::client::{Content, S2sClient};
 use std::path::{Path, PathBuf};
@@ -61,7 +61,11 @@ impl Drop for Server {
 /// server on the PostgreSQL server at `postgres`.
 struct Engine {
     name: &'static str,
+    /// The name in the ratios' lines.
+    short: &'static str,
     postgres: Option<String>,
+    /// Bodies in a bucket: `(endpoint, bucket)`, each server under a prefix of its own.
+    s3: Option<(String, String)>,
 }
 
 /// A fresh database on the PostgreSQL server `IMAX_BENCH_POSTGRES` names.
@@ -87,6 +91,8 @@ fn imax(dir: &Path, database_url: &str, port: u16) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_imax"));
     // The gateway refuses IMAX_* variables that are not settings.
     c.env_remove("IMAX_BENCH_POSTGRES")
+        .env_remove("IMAX_BENCH_S3")
+        .env_remove("IMAX_BENCH_S3_BUCKET")
         .env("IMAX_DATA_DIR", dir)
         .env("IMAX_DATABASE_URL", database_url)
         .env("IMAX_LISTEN", format!("127.0.0.1:{port}"))
@@ -109,14 +115,22 @@ async fn start(dir: &Path, engine: &Engine) -> Server {
         Some(base) => fresh_postgres_database(base).await,
         None => String::new(),
     };
-    let status = imax(dir, &database_url, port)
+    let with_bodies = |mut c: Command| {
+        if let Some((endpoint, bucket)) = &engine.s3 {
+            let prefix = database_url.rsplit('/').next().unwrap_or("imax");
+            c.env("IMAX_BODIES_URL", format!("s3://{bucket}/{prefix}"))
+                .env("IMAX_BODIES_S3_ENDPOINT", endpoint);
+        }
+        c
+    };
+    let status = with_bodies(imax(dir, &database_url, port))
         .args(["admin", "import"])
         .arg(demo)
         .stdout(Stdio::null())
         .status()
         .unwrap();
     assert!(status.success(), "import failed");
-    let child = imax(dir, &database_url, port)
+    let child = with_bodies(imax(dir, &database_url, port))
         .arg("serve")
         .stdout(Stdio::null())
         .spawn()
@@ -164,6 +178,7 @@ fn start_bare(dir: &Path) -> Server {
         .unwrap()
         .port();
     let child = Command::new(std::env::current_exe().unwrap())
+        .env("MIMALLOC_PURGE_DELAY", "10")
         .arg("--serve-bare")
         .arg(port.to_string())
         .arg(dir)
@@ -251,83 +266,6 @@ async fn timed_upload(c: &mut S2sClient, path: &Path) -> Duration {
         .unwrap();
     assert!(r.fault.is_none(), "{:?}", r.fault);
     t.elapsed()
-}
-
-/// SendFile 10 KiB at c=16 and one 50 MiB upload, against the gateway and the bare server in
-/// alternating rounds; prints each figure and the ratios.
-async fn side_by_side(dir: &Path, engine: &Engine, duration: Duration, large_only: bool) {
-    let gateway = start(&dir.join("gateway"), engine).await;
-    let reference = start_bare(&dir.join("bare"));
-    until_up(&reference).await;
-    if large_only {
-        return large_uploads(dir, &gateway, &reference).await;
-    }
-    // Warm both: connections, caches, the first files.
-    run_sends(&gateway, 4, 10 * 1024, Duration::from_millis(500)).await;
-    run_sends(&reference, 4, 10 * 1024, Duration::from_millis(500)).await;
-    let mut ratios = Vec::new();
-    for round in 1..=3 {
-        let mut figures = Vec::new();
-        for (name, server) in [("gateway", &gateway), ("bare", &reference)] {
-            let pid = server.child.id();
-            let cpu = cpu_secs(pid);
-            let (s, _) = run_sends(server, 16, 10 * 1024, duration).await;
-            let per_request = (cpu_secs(pid) - cpu) / (s.rps * duration.as_secs_f64()).max(1.0);
-            println!(
-                "round {round} {name:<8} SendFile 10 KiB c=16 {:>7.0} req/s   p50 {:>6.2} ms   p99 {:>6.2} ms   CPU {:>4.0} µs/request   errors {}",
-                s.rps,
-                s.p50.as_secs_f64() * 1000.0,
-                s.p99.as_secs_f64() * 1000.0,
-                per_request * 1e6,
-                s.errors
-            );
-            figures.push((s, per_request));
-        }
-        let (g, b) = (&figures[0], &figures[1]);
-        ratios.push(g.0.rps / b.0.rps);
-        println!(
-            "round {round} gateway/bare: {:.0} % of the requests per second, {:.1}× the CPU per request, p99 {:+.1} ms",
-            100.0 * g.0.rps / b.0.rps,
-            g.1 / b.1.max(1e-9),
-            (g.0.p99.as_secs_f64() - b.0.p99.as_secs_f64()) * 1000.0
-        );
-    }
-    ratios.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    println!(
-        "SendFile 10 KiB c=16, gateway/bare over 3 rounds: median {:.0} % (lowest {:.0} %)",
-        100.0 * ratios[1],
-        100.0 * ratios[0]
-    );
-    large_uploads(dir, &gateway, &reference).await;
-}
-
-/// One 50 MiB upload at a time, base64 and MTOM, three alternating rounds each (a single
-/// upload takes a fraction of a second, so one round alone says little).
-async fn large_uploads(dir: &Path, gateway: &Server, reference: &Server) {
-    let file = big_file(dir, 50);
-    // Warm both with one upload each: a fresh store's first large file also pays for growing
-    // its files (and, on PostgreSQL, for creating write-ahead log segments).
-    one_upload(gateway, &file, 50, true).await;
-    one_upload(reference, &file, 50, true).await;
-    for (how, mtom) in [("base64", false), ("MTOM", true)] {
-        let mut ratios = Vec::new();
-        for round in 1..=3 {
-            let g = one_upload(gateway, &file, 50, mtom).await;
-            let b = one_upload(reference, &file, 50, mtom).await;
-            println!(
-                "round {round} one 50 MiB upload ({how}): gateway {g:.0} MiB/s, bare {b:.0} MiB/s of file content ({:.0} %)",
-                100.0 * g / b
-            );
-            ratios.push(g / b);
-        }
-        ratios.sort_by(|a, b| a.total_cmp(b));
-        println!(
-            "one 50 MiB upload ({how}), gateway/bare over 3 rounds: median {:.0} % (lowest {:.0} %)",
-            100.0 * ratios[1],
-            100.0 * ratios[0]
-        );
-    }
-    let _ = std::fs::remove_file(file);
 }
 
 fn status_kib(pid: u32, field: &str) -> u64 {
@@ -479,6 +417,19 @@ async fn run_sends(
     size: usize,
     duration: Duration,
 ) -> (Stats, Vec<String>) {
+    run_sends_with(server, concurrency, size, duration, None).await
+}
+
+/// [`run_sends`], each worker on one kept-alive connection, or (`per_call`: the TLS
+/// configuration, shared so that sessions resume) on a new connection for every SendFile,
+/// closed after it, the way much vendor software calls.
+async fn run_sends_with(
+    server: &Server,
+    concurrency: usize,
+    size: usize,
+    duration: Duration,
+    per_call: Option<Arc<rustls::ClientConfig>>,
+) -> (Stats, Vec<String>) {
     // Real TRACS tenant files of about `size` bytes; each request gets its own date and time
     // stamps (so each is a new transmission, not a duplicate) by patching the header.
     let data = Arc::new(
@@ -492,13 +443,28 @@ async fn run_sends(
     let mut tasks = Vec::new();
     for _ in 0..concurrency {
         let (url, ca, data) = (server.url.clone(), server.ca.clone(), data.clone());
+        let per_call = per_call.clone();
         tasks.push(tokio::spawn(async move {
-            let mut c = S2sClient::connect(&url, &ca, SITE_USER.0, SITE_USER.1)
-                .await
-                .unwrap();
+            let config = per_call
+                .clone()
+                .unwrap_or_else(|| S2sClient::config(&ca).unwrap());
+            let connect =
+                || S2sClient::connect_with(&url, config.clone(), SITE_USER.0, SITE_USER.1, None);
+            let mut kept = connect().await.unwrap();
             let (mut lat, mut ids, mut errors) = (Vec::new(), Vec::new(), 0);
             while start.elapsed() < duration {
                 let t = Instant::now();
+                let mut fresh = None;
+                let c = match per_call {
+                    None => &mut kept,
+                    Some(_) => match connect().await {
+                        Ok(c) => fresh.insert(c),
+                        Err(_) => {
+                            errors += 1;
+                            continue;
+                        }
+                    },
+                };
                 match c
                     .send_file(
                         MAPLE.0,
@@ -736,26 +702,41 @@ async fn main() {
     );
     let mut engines = vec![Engine {
         name: "SQLite (bodies as files)",
+        short: "SQLite",
         postgres: None,
+        s3: None,
     }];
     match std::env::var("IMAX_BENCH_POSTGRES") {
-        Ok(base) => engines.push(Engine {
-            name: "PostgreSQL (bodies in the database)",
-            postgres: Some(base),
-        }),
+        Ok(base) => {
+            engines.push(Engine {
+                name: "PostgreSQL (bodies in the database)",
+                short: "PG",
+                postgres: Some(base.clone()),
+                s3: None,
+            });
+            if let Ok(endpoint) = std::env::var("IMAX_BENCH_S3") {
+                let bucket = std::env::var("IMAX_BENCH_S3_BUCKET").expect("IMAX_BENCH_S3_BUCKET");
+                engines.push(Engine {
+                    name: "PostgreSQL + S3 (bodies in SeaweedFS)",
+                    short: "PG+S3",
+                    postgres: Some(base),
+                    s3: Some((endpoint, bucket)),
+                });
+            }
+        }
         Err(_) => println!(
-            "(SQLite only: set IMAX_BENCH_POSTGRES, or run scripts/bench, for PostgreSQL too)"
+            "(SQLite only: set IMAX_BENCH_POSTGRES (and IMAX_BENCH_S3, IMAX_BENCH_S3_BUCKET), or run scripts/bench, for PostgreSQL and S3 too)"
         ),
     }
-    // `--engine sqlite` or `--engine postgres` runs one of them; `--side-by-side` only the
-    // comparison with the bare server.
-    if let Some(only) = args
-        .iter()
-        .position(|a| a == "--engine")
-        .and_then(|i| args.get(i + 1))
-    {
-        engines.retain(|e| e.name.to_lowercase().starts_with(only.as_str()));
-        assert!(!engines.is_empty(), "no engine {only} to run");
+    // `--engine sqlite|pg|pg+s3` (repeatable) runs only those.
+    let only: Vec<String> = args
+        .windows(2)
+        .filter(|w| w[0] == "--engine")
+        .map(|w| w[1].to_lowercase())
+        .collect();
+    if !only.is_empty() {
+        engines.retain(|e| only.contains(&e.short.to_lowercase()));
+        assert!(!engines.is_empty(), "no engine {only:?} to run");
     }
     let rows: i64 = args
         .iter()
@@ -763,27 +744,53 @@ async fn main() {
         .and_then(|i| args.get(i + 1))
         .and_then(|n| n.parse().ok())
         .unwrap_or(1_000_000);
+    let flag = |f: &str| args.iter().any(|a| a == f);
+    // `--listing` and `--memory` run only these measurements, engine by engine.
+    if flag("--listing") || flag("--memory") {
+        for (n, engine) in engines.iter().enumerate() {
+            println!("\n== {}", engine.name);
+            let dir = root.path().join(format!("engine-{n}"));
+            if flag("--listing") {
+                listing(&dir.join("listing"), engine, duration, rows).await;
+            } else {
+                memory_while_receiving(&dir.join("memory"), engine).await;
+            }
+        }
+        return;
+    }
+    // Issue 29's figures: every engine beside the bare server in one run, then flat memory.
+    let mut summary = side::Summary::default();
+    println!(
+        "\n== Side by side: {}",
+        engines
+            .iter()
+            .map(|e| e.name)
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let large_only = flag("--large");
+    side::side_by_side(
+        &root.path().join("side"),
+        &engines,
+        duration,
+        large_only,
+        &mut summary,
+    )
+    .await;
+    if !large_only && !flag("--side-by-side") {
+        for (n, engine) in engines.iter().enumerate() {
+            let dir = root.path().join(format!("memory-{n}"));
+            side::flat_memory(&dir, engine, if quick { 2 } else { 4 }, &mut summary).await;
+        }
+    }
+    summary.print();
+    // `--matrix`: the load matrix (SendFile and GetMessage, 10 KiB and 1 MiB, c=1, 16, 64).
+    if !flag("--matrix") {
+        return;
+    }
     for (n, engine) in engines.iter().enumerate() {
         println!("\n== {}", engine.name);
-        let dir = root.path().join(format!("engine-{n}"));
-        // `--listing` runs only the history-size comparison of listings.
-        if args.iter().any(|a| a == "--listing") {
-            listing(&dir.join("listing"), engine, duration, rows).await;
-            continue;
-        }
-        // `--memory` only the memory figures.
-        if args.iter().any(|a| a == "--memory") {
-            memory_while_receiving(&dir.join("memory"), engine).await;
-            continue;
-        }
-        // `--large` only the 50 MiB uploads beside the bare server.
-        let large_only = args.iter().any(|a| a == "--large");
-        side_by_side(&dir.join("side-by-side"), engine, duration, large_only).await;
-        if large_only || args.iter().any(|a| a == "--side-by-side") {
-            continue;
-        }
-        memory_while_receiving(&dir.join("memory"), engine).await;
-        let server = start(&dir.join("load"), engine).await;
+        let server = start(&root.path().join(format!("load-{n}")), engine).await;
         let pid = server.child.id();
         // The server's CPU time per request of a run that took `duration`.
         let per_request = |before: f64, s: &Stats| {

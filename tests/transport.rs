@@ -442,3 +442,45 @@ async fn sighup_reloads_the_certificate_of_imax_serve() {
         "SIGHUP loaded the new pair (file checks are an hour apart here)"
     );
 }
+
+/// One connection with `config` that reads an answer (a TLS 1.3 server sends its session
+/// tickets after the handshake), closed; how its handshake went.
+async fn connect_once(t: &TestApp, config: &Arc<rustls::ClientConfig>) -> rustls::HandshakeKind {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let tcp = TcpStream::connect(t.app().addr).await.expect("tcp");
+    let name = rustls_pki_types::ServerName::try_from("localhost").expect("name");
+    let mut tls = tokio_rustls::TlsConnector::from(config.clone())
+        .connect(name, tcp)
+        .await
+        .expect("tls");
+    let kind = tls.get_ref().1.handshake_kind().expect("handshake done");
+    let head = "GET /s2s?wsdl HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+    tls.write_all(head.as_bytes()).await.expect("write");
+    let mut answer = Vec::new();
+    let _ = tls.read_to_end(&mut answer).await;
+    assert!(answer.starts_with(b"HTTP/1.1 200"));
+    kind
+}
+
+/// Issue 29, item 3: vendor software that opens a new connection per call resumes its TLS
+/// session (session tickets: no certificate signature, no state kept on the node), even after
+/// more new clients than the node's session cache holds have come and gone.
+#[tokio::test]
+async fn a_client_that_reconnects_resumes_its_tls_session() {
+    let t = TestApp::start().await;
+    let config = || imax_gateway::client::S2sClient::config(&t.ca).expect("config");
+    let vendor = config();
+    assert_eq!(connect_once(&t, &vendor).await, rustls::HandshakeKind::Full);
+    for _ in 0..300 {
+        let stranger = config();
+        connect_once(&t, &stranger).await;
+    }
+    assert_eq!(
+        connect_once(&t, &vendor).await,
+        rustls::HandshakeKind::Resumed
+    );
+    assert_eq!(
+        connect_once(&t, &vendor).await,
+        rustls::HandshakeKind::Resumed
+    );
+}

@@ -105,9 +105,28 @@ impl S2sClient {
         password: &str,
         from: Option<std::net::IpAddr>,
     ) -> Result<S2sClient, ClientError> {
-        let (host, port) = split_url(url)?;
+        Self::connect_with(url, Self::config(ca)?, mid, password, from).await
+    }
+
+    /// The TLS configuration [`S2sClient::connect`] uses: HTTP/1.1, trusting `ca`. Connections
+    /// made with one shared configuration ([`S2sClient::connect_with`]) resume their TLS
+    /// sessions (tickets), as a vendor's client that connects once per call should.
+    pub fn config(ca: &Path) -> Result<Arc<rustls::ClientConfig>, ClientError> {
         let mut config = (*crate::tls::client_config(ca)?).clone();
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(Arc::new(config))
+    }
+
+    /// [`S2sClient::connect_from`] with a TLS configuration of [`S2sClient::config`], shared
+    /// between connections so that they resume their sessions.
+    pub async fn connect_with(
+        url: &str,
+        config: Arc<rustls::ClientConfig>,
+        mid: &str,
+        password: &str,
+        from: Option<std::net::IpAddr>,
+    ) -> Result<S2sClient, ClientError> {
+        let (host, port) = split_url(url)?;
         let tcp = match from {
             None => TcpStream::connect((host.as_str(), port)).await?,
             Some(local) => {
@@ -125,9 +144,7 @@ impl S2sClient {
         };
         tcp.set_nodelay(true)?;
         let name = ServerName::try_from(host.clone()).map_err(|_| ClientError::Url(url.into()))?;
-        let tls = TlsConnector::from(Arc::new(config))
-            .connect(name, tcp)
-            .await?;
+        let tls = TlsConnector::from(config).connect(name, tcp).await?;
         let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls)).await?;
         tokio::spawn(async move {
             let _ = conn.await;
