@@ -24,18 +24,18 @@ pub(crate) async fn sign_in(b: &Browser, t: &TestApp, who: (&str, &str)) {
 }
 
 /// A sign-in lands on the Secure Systems menu; iMAX is one application on it (R13, R16).
-async fn enter_imax(b: &Browser) {
+pub(crate) async fn enter_imax(b: &Browser) {
     b.wait_text("Secure Systems: your applications").await;
     b.click("main a[href='/home']").await;
     b.wait_text("Open a mailbox").await;
 }
 
-async fn sign_out(b: &Browser) {
+pub(crate) async fn sign_out(b: &Browser) {
     b.click(".signout button").await;
     b.wait_text("You have signed out.").await;
 }
 
-async fn open_mailbox(b: &Browser, t: &TestApp, mailbox: (&str, &str)) {
+pub(crate) async fn open_mailbox(b: &Browser, t: &TestApp, mailbox: (&str, &str)) {
     b.goto(&format!("{}/home", t.url)).await;
     b.fill("#imax_id", mailbox.0).await;
     b.fill("#mailbox_password", mailbox.1).await;

@@ -13,6 +13,8 @@ mod audit_search;
 mod backup;
 mod balancer;
 mod browser;
+mod browser_accessibility;
+mod client_progress;
 mod compliance;
 mod compliance_binary;
 mod db_restart;

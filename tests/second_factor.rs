@@ -317,6 +317,7 @@ async fn a_required_group_enrols_before_anything_else() {
 #[tokio::test]
 async fn in_chromium_a_person_enrols_and_signs_in_with_a_code() {
     use crate::browser::{assert_fields_labelled, browser, sign_in, ENTER};
+    use crate::browser_accessibility::assert_accessible;
     let t = TestApp::start().await;
     let b = browser(&t, crate::webdriver::Options::default()).await;
     sign_in(&b, &t, SITE_USER).await;
@@ -331,6 +332,7 @@ async fn in_chromium_a_person_enrols_and_signs_in_with_a_code() {
         .await;
     assert!(drawn.as_f64().unwrap_or(0.0) >= 100.0, "a QR code: {drawn}");
     assert_fields_labelled(&b).await;
+    assert_accessible(&b).await; // Section 508 (issue 30 item 6)
     b.screenshot("70-second-factor-enrol").await;
     let secret = TotpSecret::from_stored(b.text("figure.qr + p code").await);
     let code = secret.code_at(unix(t.clock.now()));
@@ -347,6 +349,7 @@ async fn in_chromium_a_person_enrols_and_signs_in_with_a_code() {
     sign_in(&b, &t, SITE_USER).await;
     b.wait_text("Enter the six-digit code").await;
     assert_fields_labelled(&b).await;
+    assert_accessible(&b).await;
     b.screenshot("71-second-factor-code").await;
     let code = secret.code_at(unix(t.clock.now()));
     b.mark_page().await;

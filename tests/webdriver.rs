@@ -311,6 +311,53 @@ impl Browser {
         .await
     }
 
+    /// Runs an asynchronous script (its last argument is the callback that answers), as axe-core
+    /// needs; like every WebDriver script it runs outside the page's Content-Security-Policy.
+    pub async fn eval_async(&self, script: &str) -> Value {
+        self.cmd(
+            "POST",
+            "/execute/async",
+            Some(json!({"script": script, "args": []})),
+        )
+        .await
+    }
+
+    /// Presses keys as a person would, one after the other, on whatever has the focus (the
+    /// WebDriver key actions: characters, and `\u{E004}` Tab, `\u{E007}` Enter...).
+    pub async fn press(&self, keys: &str) {
+        let actions: Vec<Value> = keys
+            .chars()
+            .flat_map(|c| {
+                let k = c.to_string();
+                [
+                    json!({"type": "keyDown", "value": k}),
+                    json!({"type": "keyUp", "value": k}),
+                ]
+            })
+            .collect();
+        let body = json!({"actions": [{"type": "key", "id": "keyboard", "actions": actions}]});
+        self.cmd("POST", "/actions", Some(body)).await;
+    }
+
+    /// The element that has the keyboard focus.
+    pub async fn focused(&self) -> El {
+        let v = self.cmd("GET", "/element/active", None).await;
+        element_id(&v).unwrap_or_else(|| panic!("nothing has the focus: {v}"))
+    }
+
+    /// Gives a file input that has the focus its file: WebDriver's stand-in for the file
+    /// chooser a person opens with Enter (a dialog outside the page that WebDriver cannot drive).
+    pub async fn choose_file_focused(&self, file: &Path) {
+        let e = self.focused().await;
+        let text = file.display().to_string();
+        self.cmd(
+            "POST",
+            &format!("/element/{}/value", e.0),
+            Some(json!({ "text": text })),
+        )
+        .await;
+    }
+
     /// Marks the current document, so that [`Browser::wait_new_page`] can tell when the next
     /// one has replaced it.
     pub async fn mark_page(&self) {

@@ -1,7 +1,8 @@
 //! `imax client …`: the system-to-system door as vendor software uses it.
 
+use super::progress_bar::TerminalBar;
 use clap::{Args, Subcommand};
-use imax_gateway::client::{Content, Reply, S2sClient};
+use imax_gateway::client::{Content, Direction, Reply, S2sClient};
 use std::path::PathBuf;
 
 #[derive(Args)]
@@ -148,6 +149,7 @@ async fn send_file(
     c: &mut S2sClient,
     (mb, mpw): (&str, &str),
     send: ClientCommand,
+    bar: Option<&TerminalBar>,
 ) -> Result<Reply, String> {
     let ClientCommand::Send {
         file,
@@ -171,6 +173,7 @@ async fn send_file(
         }
     }
     .map_err(|e| e.to_string())?;
+    bar.iter().for_each(|b| b.finish());
     if let Some(out) = receipt {
         save_receipt(&r, &out)?;
     }
@@ -227,8 +230,17 @@ pub async fn client_command(args: ClientArgs) -> Result<(), String> {
         ];
         (op, fields)
     };
+    // A progress bar on a terminal for the commands that move a file (nothing otherwise).
+    let bar = match args.command {
+        ClientCommand::Send { .. } => TerminalBar::on_terminal(Direction::Upload),
+        ClientCommand::Get { .. } => TerminalBar::on_terminal(Direction::Download),
+        _ => None,
+    };
+    c.progress = bar.as_ref().map(TerminalBar::sink);
     let r = match args.command {
-        send @ ClientCommand::Send { .. } => send_file(&mut c, (&mb, &mpw), send).await?,
+        send @ ClientCommand::Send { .. } => {
+            send_file(&mut c, (&mb, &mpw), send, bar.as_deref()).await?
+        }
         ClientCommand::List { folder, all } => {
             let mut fields = vec![
                 ("mailbox", mb.as_str()),
@@ -246,6 +258,7 @@ pub async fn client_command(args: ClientArgs) -> Result<(), String> {
                 .call(op, &f.each_ref().map(|(k, v)| (*k, v.as_str())))
                 .await
                 .map_err(e)?;
+            bar.iter().for_each(|b| b.finish());
             save_content(&r, &out)?;
             r
         }
@@ -262,5 +275,6 @@ pub async fn client_command(args: ClientArgs) -> Result<(), String> {
         }
         ClientCommand::ChangePassword => return Ok(()),
     };
+    bar.iter().for_each(|b| b.finish());
     print_reply(&r)
 }

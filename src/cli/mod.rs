@@ -3,5 +3,6 @@
 pub mod admin;
 pub mod audit;
 pub mod client;
+pub mod progress_bar;
 pub mod receipt;
 pub mod tracs;

@@ -5,7 +5,10 @@
 //! file, so it can send files far larger than it holds in memory.
 
 mod mtom;
+mod progress;
 mod reply;
+
+pub use progress::{Direction, Progress, ProgressSink};
 
 pub use reply::{parse_reply, Fault, Reply};
 
@@ -58,6 +61,8 @@ pub struct S2sClient {
     /// Sends every file as a deliberate resend (`<resend>true</resend>`): the gateway does not
     /// refuse it as a duplicate.
     pub resend: bool,
+    /// Told how far a file has gone (none by default: the library itself shows nothing).
+    pub progress: Option<ProgressSink>,
 }
 
 impl std::fmt::Debug for S2sClient {
@@ -155,6 +160,7 @@ impl S2sClient {
             mid: mid.into(),
             password: password.into(),
             resend: false,
+            progress: None,
         })
     }
 
@@ -256,10 +262,19 @@ impl S2sClient {
                 full(format!("{prefix}{enc}{suffix}"))
             }
             Content::File(path) => {
-                streamed(prefix, tokio::fs::File::open(path).await?, suffix, true)
+                let file = tokio::fs::File::open(path).await?;
+                self.expect_upload(&file).await;
+                streamed(prefix, file, suffix, true, self.progress.clone())
             }
         };
         self.post(body).await
+    }
+
+    /// Tells the progress listener, if any, how long the file about to be sent is.
+    pub(crate) async fn expect_upload(&self, file: &tokio::fs::File) {
+        if let (Some(p), Ok(meta)) = (&self.progress, file.metadata().await) {
+            p.expect(Direction::Upload, meta.len());
+        }
     }
 
     /// Posts `body` as `content_type`; the answer's status, Content-Type and bytes.
@@ -288,7 +303,15 @@ impl S2sClient {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_string();
-        let bytes = resp.into_body().collect().await?.to_bytes();
+        let bytes = match &self.progress {
+            Some(sink) => {
+                if let Some(total) = hyper::body::Body::size_hint(resp.body()).exact() {
+                    sink.expect(Direction::Download, total);
+                }
+                progress::collect_told(resp.into_body(), sink).await?
+            }
+            None => resp.into_body().collect().await?.to_bytes(),
+        };
         Ok((status, ct, bytes))
     }
 
@@ -334,43 +357,56 @@ fn full(b: impl Into<Bytes>) -> ReqBody {
 }
 
 /// `prefix`, the file (base64-encoded when `encode`, raw otherwise), `suffix`, as read.
-fn streamed(prefix: String, file: tokio::fs::File, suffix: String, encode: bool) -> ReqBody {
+/// Each piece of the file read is told to `told`, if any.
+fn streamed(
+    prefix: String,
+    file: tokio::fs::File,
+    suffix: String,
+    encode: bool,
+    told: Option<ProgressSink>,
+) -> ReqBody {
     enum P {
         Start(String, tokio::fs::File, String),
         Body(tokio::fs::File, String),
         End(String),
         Done,
     }
-    let s = futures_util::stream::unfold(P::Start(prefix, file, suffix), move |p| async move {
-        match p {
-            P::Start(a, f, s) => Some((Ok(Frame::data(Bytes::from(a))), P::Body(f, s))),
-            P::Body(mut f, s) => {
-                let mut buf = vec![0u8; 48 * 1024];
-                let mut n = 0;
-                while n < buf.len() {
-                    match f.read(&mut buf[n..]).await {
-                        Ok(0) => break,
-                        Ok(k) => n += k,
-                        Err(e) => return Some((Err(e), P::Done)),
+    let s = futures_util::stream::unfold(P::Start(prefix, file, suffix), move |p| {
+        let told = told.clone();
+        async move {
+            match p {
+                P::Start(a, f, s) => Some((Ok(Frame::data(Bytes::from(a))), P::Body(f, s))),
+                P::Body(mut f, s) => {
+                    let mut buf = vec![0u8; 48 * 1024];
+                    let mut n = 0;
+                    while n < buf.len() {
+                        match f.read(&mut buf[n..]).await {
+                            Ok(0) => break,
+                            Ok(k) => n += k,
+                            Err(e) => return Some((Err(e), P::Done)),
+                        }
                     }
+                    if n == 0 {
+                        return Some((Ok(Frame::data(Bytes::from(s))), P::Done));
+                    }
+                    if let Some(t) = &told {
+                        t.advance(Direction::Upload, n as u64);
+                    }
+                    let enc = if encode {
+                        Bytes::from(base64::engine::general_purpose::STANDARD.encode(&buf[..n]))
+                    } else {
+                        Bytes::copy_from_slice(&buf[..n])
+                    };
+                    let next = if n < buf.len() {
+                        P::End(s)
+                    } else {
+                        P::Body(f, s)
+                    };
+                    Some((Ok(Frame::data(enc)), next))
                 }
-                if n == 0 {
-                    return Some((Ok(Frame::data(Bytes::from(s))), P::Done));
-                }
-                let enc = if encode {
-                    Bytes::from(base64::engine::general_purpose::STANDARD.encode(&buf[..n]))
-                } else {
-                    Bytes::copy_from_slice(&buf[..n])
-                };
-                let next = if n < buf.len() {
-                    P::End(s)
-                } else {
-                    P::Body(f, s)
-                };
-                Some((Ok(Frame::data(enc)), next))
+                P::End(s) => Some((Ok(Frame::data(Bytes::from(s))), P::Done)),
+                P::Done => None,
             }
-            P::End(s) => Some((Ok(Frame::data(Bytes::from(s))), P::Done)),
-            P::Done => None,
         }
     });
     BodyExt::boxed(StreamBody::new(s))

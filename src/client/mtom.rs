@@ -37,7 +37,9 @@ impl S2sClient {
                 full(all)
             }
             Content::File(path) => {
-                streamed(prefix, tokio::fs::File::open(path).await?, suffix, false)
+                let file = tokio::fs::File::open(path).await?;
+                self.expect_upload(&file).await;
+                streamed(prefix, file, suffix, false, self.progress.clone())
             }
         };
         let ct = format!(
