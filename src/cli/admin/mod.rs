@@ -34,6 +34,18 @@ pub enum AdminCommand {
         #[command(subcommand)]
         command: SandboxCommand,
     },
+    /// A contract's TRACS round-trip ledger for a month (issue 31): what the property sent
+    /// its administrator (by file and record count), what came back, and what is missing.
+    Ledger {
+        /// The contract number (e.g. MA020001001).
+        #[arg(long)]
+        contract: String,
+        /// The month, YYYY-MM (Washington time).
+        #[arg(long)]
+        month: String,
+        #[arg(long, value_enum, default_value = "table")]
+        format: sandbox::ReportFormat,
+    },
     /// M-IDs: coordinators and users.
     Account {
         #[command(subcommand)]
@@ -109,6 +121,7 @@ mod account;
 mod account_args;
 mod allow_networks;
 mod compliance;
+mod ledger;
 mod mailbox;
 mod organization;
 mod property;
@@ -147,6 +160,11 @@ pub async fn admin_command(admin: &Admin, command: AdminCommand) -> Result<(), S
         AdminCommand::Property { command } => property::property_command(admin, command).await?,
         AdminCommand::Account { command } => account::account_command(admin, command).await?,
         AdminCommand::Sandbox { command } => sandbox::sandbox_command(admin, command).await?,
+        AdminCommand::Ledger {
+            contract,
+            month,
+            format,
+        } => ledger::ledger_command(admin, &contract, &month, format).await?,
         AdminCommand::Organization { command } => {
             organization::organization_command(admin, command).await?
         }
