@@ -6,6 +6,7 @@
 
 use crate::compliance_binary::imax;
 use crate::helpers::*;
+use crate::web_forms::{request, session_cookie};
 use imax_gateway::admin::{Missing, ReplyKind, Status, VoucherStatus};
 use imax_gateway::client::Content;
 use imax_gateway::error::Code;
@@ -142,20 +143,36 @@ async fn ledger_shows_what_was_sent_answered_and_missing() {
     assert_eq!(e.code, Code::InvalidInput);
 }
 
-/// R3: a coordinator reads the ledgers of its BPR properties' contracts, and no other.
+/// R3: a coordinator reads the ledgers of its BPR properties' contracts, and no other, by
+/// the core (`--as`) and on the page; the page shows the files and what is missing.
 #[tokio::test]
 async fn a_coordinator_reads_only_its_contracts_ledgers() {
-    let t = TestApp::start().await;
+    let t = TestApp::start_at(time::macros::datetime!(2027-03-02 14:00 UTC), |_| {}).await;
+    let (tenant_id, _, _) = march_files(&t).await;
+    t.days(3);
     let coordinator = t.admin.acting_as(COORDINATOR.0).await.expect("actor");
     coordinator
-        .ledger(CONTRACT, "2026-03")
+        .ledger(CONTRACT, "2027-03")
         .await
         .expect("its own");
     let e = coordinator
-        .ledger("IL060002002", "2026-03")
+        .ledger("IL060002002", "2027-03")
         .await
         .expect_err("Riverside's");
     assert_eq!(e.code, Code::NotPermitted);
+    let cookie = session_cookie(&t, COORDINATOR).await;
+    let url = format!("/ledger?contract={CONTRACT}&month=2027-03");
+    let (status, _, page) = request(&t, "GET", &url, &cookie, "", Vec::new()).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains(&format!("<td>{tenant_id}</td>")), "{page}");
+    assert!(
+        page.contains("TENANT0301.DAT.TENER.txt (format-errors)"),
+        "{page}"
+    );
+    assert!(page.contains("a reply to "), "the voucher's: {page}");
+    let url = "/ledger?contract=IL060002002&month=2027-03";
+    let (status, _, page) = request(&t, "GET", url, &cookie, "", Vec::new()).await;
+    assert_ne!(status, 200, "{page}");
 }
 
 /// The acceptance command through the real binary: the JSON's shape (its keys) is stable,

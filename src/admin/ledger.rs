@@ -69,6 +69,16 @@ pub enum Status {
     Unanswered,
 }
 
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Answered => "answered",
+            Status::Awaiting => "awaiting",
+            Status::Unanswered => "unanswered",
+        }
+    }
+}
+
 /// One reply to a sent file.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct ReplyEntry {
@@ -95,6 +105,16 @@ pub enum ReplyKind {
 }
 
 impl ReplyKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReplyKind::FormatErrors => "format-errors",
+            ReplyKind::Acknowledgement => "acknowledgement",
+            ReplyKind::FatalErrors => "fatal-errors",
+            ReplyKind::Discrepancies => "discrepancies",
+            ReplyKind::Other => "other",
+        }
+    }
+
     /// By file name: the format-error reply's (`tracs::reply::file_name`) or the simulated
     /// answers' suffixes (`tracs::sandbox::Answer`).
     pub fn of_file(name: &str) -> ReplyKind {
@@ -153,6 +173,16 @@ pub enum VoucherStatus {
     Missing,
 }
 
+impl VoucherStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VoucherStatus::Sent => "sent",
+            VoucherStatus::NotYetDue => "not-yet-due",
+            VoucherStatus::Missing => "missing",
+        }
+    }
+}
+
 /// Something that should be there and is not.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 #[serde(tag = "what", rename_all = "kebab-case")]
@@ -165,6 +195,20 @@ pub enum Missing {
         file_name: String,
         sent_at: String,
     },
+}
+
+impl Missing {
+    /// One line for people (the page, the table).
+    pub fn describe(&self) -> String {
+        match self {
+            Missing::Voucher { due } => format!("the month's voucher (due {due})"),
+            Missing::Reply {
+                message_id,
+                file_name,
+                sent_at,
+            } => format!("a reply to {message_id} {file_name} (sent {sent_at})"),
+        }
+    }
 }
 
 /// What a stored body says when scanned again.

@@ -3,17 +3,25 @@
 
 use super::sandbox::ReportFormat;
 use super::*;
-use imax_gateway::admin::{Ledger, Missing};
+use imax_gateway::admin::Ledger;
 
-/// Prints the ledger of `contract` for `month` (`YYYY-MM`, Washington time).
-pub(super) async fn ledger_command(
-    admin: &Admin,
-    contract: &str,
-    month: &str,
+/// `imax admin ledger --contract NUMBER --month YYYY-MM [--format json|table]`.
+#[derive(Args)]
+pub struct LedgerArgs {
+    /// The contract number (e.g. MA020001001).
+    #[arg(long)]
+    contract: String,
+    /// The month, YYYY-MM (Washington time).
+    #[arg(long)]
+    month: String,
+    #[arg(long, value_enum, default_value = "table")]
     format: ReportFormat,
-) -> Result<(), String> {
-    let ledger = admin.ledger(contract, month).await.map_err(s)?;
-    match format {
+}
+
+/// Prints the ledger of the contract for the month.
+pub(super) async fn ledger_command(admin: &Admin, a: LedgerArgs) -> Result<(), String> {
+    let ledger = admin.ledger(&a.contract, &a.month).await.map_err(s)?;
+    match a.format {
         ReportFormat::Json => {
             let text = serde_json::to_string_pretty(&ledger).map_err(|e| e.to_string())?;
             println!("{text}");
@@ -21,14 +29,6 @@ pub(super) async fn ledger_command(
         ReportFormat::Table => print_table(&ledger),
     }
     Ok(())
-}
-
-/// A JSON value's plain text (`"awaiting"` → `awaiting`).
-fn word<T: serde::Serialize>(v: &T) -> String {
-    serde_json::to_value(v)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
 }
 
 fn print_table(l: &Ledger) {
@@ -47,7 +47,7 @@ fn print_table(l: &Ledger) {
             e.file_name,
             e.kind,
             e.records,
-            word(&e.status),
+            e.status.as_str(),
             e.sent_at
         );
         for r in &e.replies {
@@ -55,7 +55,7 @@ fn print_table(l: &Ledger) {
                 "  <- {:<19} {:<28} {:<15} from {} at {}",
                 r.message_id,
                 r.file_name,
-                word(&r.answer),
+                r.answer.as_str(),
                 r.from_mailbox,
                 r.received_at
             );
@@ -70,16 +70,13 @@ fn print_table(l: &Ledger) {
         "replies: format errors {}, acknowledgements {}, fatal errors {}, discrepancies {}, other {}",
         t.format_errors, t.acknowledgements, t.fatal_errors, t.discrepancies, t.other_replies
     );
-    println!("voucher due {}: {}", l.voucher.due, word(&l.voucher.status));
+    println!(
+        "voucher due {}: {}",
+        l.voucher.due,
+        l.voucher.status.as_str()
+    );
     for m in &l.missing {
-        match m {
-            Missing::Voucher { due } => println!("MISSING voucher for {} (due {due})", l.month),
-            Missing::Reply {
-                message_id,
-                file_name,
-                sent_at,
-            } => println!("MISSING reply to {message_id} {file_name} (sent {sent_at})"),
-        }
+        println!("MISSING {}", m.describe());
     }
     if l.truncated {
         println!("(more files than ledger.max_files: the rest are left out)");
