@@ -249,3 +249,15 @@ async fn imax_admin_ledger_prints_json_and_a_table() {
     );
     assert!(table.contains("voucher due 2027-04-10: sent"), "{table}");
 }
+
+/// `ledger.max_files` bounds what one ledger reads back, and the ledger says it was cut short.
+#[tokio::test]
+async fn a_ledger_reads_at_most_max_files_and_says_so() {
+    let start = time::macros::datetime!(2027-03-02 14:00 UTC);
+    let t = TestApp::start_at(start, |c| c.ledger.max_files = 1).await;
+    let (tenant_id, _, _) = march_files(&t).await;
+    let l = t.admin.ledger(CONTRACT, "2027-03").await.expect("ledger");
+    let ids: Vec<&str> = l.sent.iter().map(|e| e.message_id.as_str()).collect();
+    assert_eq!(ids, [tenant_id.as_str()]);
+    assert!(l.truncated);
+}

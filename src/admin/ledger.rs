@@ -276,6 +276,11 @@ impl Admin {
             None => (Vec::new(), Vec::new()),
         };
         let truncated = files.len() > limit as usize;
+        // What ledgers cost, and how often `ledger.max_files` cut one short.
+        let read = files.len().min(limit as usize) as u64;
+        metrics::counter!("imax_ledger_bodies_read_total").increment(read);
+        metrics::counter!("imax_ledgers_total", "truncated" => if truncated { "yes" } else { "no" })
+            .increment(1);
         let mut entries = Vec::new();
         let mut voucher = None;
         for f in files.iter().take(limit as usize) {
