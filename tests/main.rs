@@ -25,6 +25,7 @@ mod exposure;
 mod faults;
 mod folders;
 mod guessing;
+mod ledger;
 mod lifecycle;
 mod lockout;
 mod matrix;

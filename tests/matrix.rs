@@ -401,10 +401,11 @@ enum Acting {
 fn expected_allowed(op: AdminOp, who: Who, acting: Acting) -> bool {
     use Acting::*;
     // The other coordinator's BPRs do not cover Maple Court, where the calls create or take
-    // a user (R3, R19), and the person acted on is not its user (R3, R14, R22).
+    // a user (R3, R19) or read its contract's ledger (issue 31), and the person acted on is
+    // not its user (R3, R14, R22).
     let about_maple_court = matches!(
         op,
-        AdminOp::CreateUser | AdminOp::AssignStaff | AdminOp::Demote
+        AdminOp::CreateUser | AdminOp::AssignStaff | AdminOp::Demote | AdminOp::ReadLedger
     );
     let coordinator = match acting {
         TheirCoordinator => true,
@@ -503,6 +504,7 @@ async fn perform(t: &TestApp, admin: &Admin, op: AdminOp) -> AdminResult<()> {
                 .await;
             made.and(admin.sandbox_report("VENDCO").await.map(drop))
         }
+        AdminOp::ReadLedger => admin.ledger("MA020001001", "2026-03").await.map(drop),
         AdminOp::FindPerson => admin.find_account(user).await.map(drop),
         AdminOp::CreateCoordinator => {
             let p = person("M10777", AccountKind::Coordinator, "800100002");

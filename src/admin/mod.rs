@@ -14,7 +14,8 @@
 //! * `resets.rs`: the Help Desk's mailbox password resets (R24);
 //! * `history.rs`: broadcasts and the history purge;
 //! * `views.rs`: what the pages show; `import.rs`: a directory file;
-//! * `audit.rs`: searching the audit chain.
+//! * `audit.rs`: searching the audit chain;
+//! * `ledger.rs`: the TRACS round-trip ledger of a contract's month (issue 31).
 
 mod actor;
 mod allow_lists;
@@ -22,6 +23,7 @@ mod audit;
 mod history;
 mod import;
 mod internal;
+mod ledger;
 mod mailboxes;
 mod organizations;
 mod people;
@@ -43,6 +45,7 @@ pub use actor::Actor;
 pub use history::{Purge, PurgeReport};
 pub use import::{import_file, ImportReport};
 pub use internal::StaffLine;
+pub use ledger::{Ledger, Missing, ReplyKind, Status, VoucherStatus};
 pub use people::{NewPerson, MAX_COORDINATORS};
 pub use permissions::{AdminOp, Who, RULES};
 pub use portfolio::{FoundPerson, PortfolioLine};

@@ -75,6 +75,9 @@ operations! {
     CreateOrganization => Hud,
     /// Issue 31: a vendor's certification report from its sandbox.
     SandboxReport => Hud,
+    /// Issue 31: a contract's TRACS round-trip ledger; a coordinator's for the contracts of its
+    /// BPR properties (R3), which the operation checks.
+    ReadLedger => HudOrCoordinator,
     /// R3: Search for User, an M-ID by its exact ID (the operation limits what it shows).
     FindPerson => HudOrCoordinator,
     /// R4: only HUD makes a coordinator.

@@ -211,6 +211,7 @@ impl Config {
         }
         self.validate_audit()?;
         self.scan.validate().map_err(ConfigError::Invalid)?;
+        self.ledger.check().map_err(ConfigError::Invalid)?;
         if let Err(e) = self.sandbox.check(self.history.retention_days) {
             return bad(&e);
         }

@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 mod accounts;
+mod ledger;
 mod load;
 mod notifications;
 mod receipts;
@@ -20,6 +21,7 @@ mod syslog;
 mod tests;
 mod values;
 pub use accounts::{AccountPolicy, SecondFactorGroup};
+pub use ledger::Ledger;
 pub use load::{redacted_url, ConfigError};
 pub use notifications::Notifications;
 pub use receipts::Receipts;
@@ -57,6 +59,7 @@ pub struct Config {
     pub notifications: Notifications,
     pub sandbox: Sandbox,
     pub receipts: Receipts,
+    pub ledger: Ledger,
 }
 
 /// Where message bodies live when not where the engine puts them (issue 29).
@@ -359,6 +362,7 @@ impl Default for Config {
             scan: Scan::default(),
             notifications: Notifications::default(),
             sandbox: Sandbox::default(),
+            ledger: Ledger::default(),
             receipts: Receipts::default(),
         }
     }

@@ -25,6 +25,7 @@ pub mod check;
 pub mod committer;
 mod context;
 pub mod internal;
+pub mod ledger;
 pub mod mailboxes;
 pub mod messages;
 mod migrate;
@@ -202,6 +203,10 @@ impl Store {
     /// What vendors' sandbox mailboxes did (issue 31), for their certification reports.
     pub fn sandbox(&self) -> sandbox::Sandbox<'_> {
         sandbox::Sandbox::new(&self.pool)
+    }
+    /// What the TRACS round-trip ledger reads (issue 31).
+    pub fn ledger(&self) -> ledger::Ledger<'_> {
+        ledger::Ledger::new(&self.pool)
     }
     /// Organizations: owners, agents, service bureaus, CAs and HUD (issue 27).
     pub fn organizations(&self) -> organizations::Organizations<'_> {

@@ -22,6 +22,7 @@ mod compliance;
 mod coordinator;
 mod extract;
 mod helpdesk;
+mod ledger;
 mod mailbox;
 mod notifications;
 pub mod receipt_keys;
@@ -87,6 +88,7 @@ pub fn routes(web: Web) -> Router<Gateway> {
         .merge(audit::routes()) // audit search and export (issue 30)
         .merge(notifications::routes()) // arrival notices (issue 30)
         .merge(sandbox::routes()) // a vendor's certification report (issue 31)
+        .merge(ledger::routes()) // a contract's TRACS round-trip ledger (issue 31)
         .merge(receipt_keys::routes()) // issue 31: receipts anyone can verify
         .layer(form_limit)
         .layer(axum::middleware::from_fn(same_origin_posts))

@@ -34,6 +34,9 @@ pub enum AdminCommand {
         #[command(subcommand)]
         command: SandboxCommand,
     },
+    /// A contract's TRACS round-trip ledger for a month (issue 31): what the property sent
+    /// its administrator (by file and record count), what came back, and what is missing.
+    Ledger(ledger::LedgerArgs),
     /// M-IDs: coordinators and users.
     Account {
         #[command(subcommand)]
@@ -109,6 +112,7 @@ mod account;
 mod account_args;
 mod allow_networks;
 mod compliance;
+mod ledger;
 mod mailbox;
 mod organization;
 mod property;
@@ -127,26 +131,31 @@ pub use store::restore_command;
 use store::{backup_files, checkpoint_finding, print_check};
 pub use two_factor::two_factor_command;
 
+/// `imax admin import FILE`.
+async fn import(admin: &Admin, file: &std::path::Path) -> Result<(), String> {
+    let report = admin::import_file(admin, file).await.map_err(s)?;
+    println!(
+        "imported {} entries ({} already present)",
+        report.created.len(),
+        report.existing.len()
+    );
+    for e in report.existing {
+        println!("  already present: {e}");
+    }
+    Ok(())
+}
+
 pub async fn admin_command(admin: &Admin, command: AdminCommand) -> Result<(), String> {
     match command {
         AdminCommand::Migrate => {
             println!("schema at version {}", imax_gateway::store::SCHEMA_VERSION)
         }
-        AdminCommand::Import { file } => {
-            let report = admin::import_file(admin, &file).await.map_err(s)?;
-            println!(
-                "imported {} entries ({} already present)",
-                report.created.len(),
-                report.existing.len()
-            );
-            for e in report.existing {
-                println!("  already present: {e}");
-            }
-        }
+        AdminCommand::Import { file } => import(admin, &file).await?,
         AdminCommand::Mailbox { command } => mailbox::mailbox_command(admin, command).await?,
         AdminCommand::Property { command } => property::property_command(admin, command).await?,
         AdminCommand::Account { command } => account::account_command(admin, command).await?,
         AdminCommand::Sandbox { command } => sandbox::sandbox_command(admin, command).await?,
+        AdminCommand::Ledger(args) => ledger::ledger_command(admin, args).await?,
         AdminCommand::Organization { command } => {
             organization::organization_command(admin, command).await?
         }

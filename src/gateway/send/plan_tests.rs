@@ -36,6 +36,7 @@ fn tracs(project: &str, sender: &str) -> Report {
         }],
         batch_count: 1,
         records: 3,
+        body_records: 1,
         problems: Vec::new(),
         more_problems: 0,
         provisional: Vec::new(),

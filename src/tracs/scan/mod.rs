@@ -113,6 +113,9 @@ pub struct Report {
     pub batches: Vec<Batch>,
     pub batch_count: u64,
     pub records: u64,
+    /// Of those, the body records in their batches (certifications, voucher records: what the
+    /// round-trip ledger counts, issue 31).
+    pub body_records: u64,
     /// What is certainly wrong: confirmed positions, structure, unreadable bytes. A file with
     /// any is refused (`InvalidTracsFile`).
     pub problems: Vec<Problem>,
@@ -197,6 +200,7 @@ impl Scanner {
                 batches: Vec::new(),
                 batch_count: 0,
                 records: 0,
+                body_records: 0,
                 problems: Vec::new(),
                 more_problems: 0,
                 provisional: Vec::new(),

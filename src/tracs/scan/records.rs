@@ -117,6 +117,7 @@ impl Scanner {
             (Role::Body | Role::Error, State::InBatch { records }) => {
                 self.fields(line, layout, Some(records + 1));
                 if layout.role == Role::Body {
+                    self.report.body_records += 1;
                     self.mark(line, layout);
                 }
                 self.state = State::InBatch {
