@@ -75,25 +75,117 @@ pub async fn raw_db(url: &str) -> sqlx::AnyPool {
 }
 
 /// The engine every test runs on: SQLite in the data directory, or, when the test command sets
-/// `IMAX_TEST_POSTGRES` (a superuser URL of its private cluster), a fresh PostgreSQL database
-/// per test. The test command runs the whole suite once per engine.
+/// `IMAX_TEST_POSTGRES` (a superuser URL of its private cluster), a fresh, empty PostgreSQL
+/// database per test. The test command runs the whole suite once per engine.
 pub async fn test_database_url() -> String {
     let Ok(base) = std::env::var("IMAX_TEST_POSTGRES") else {
         return String::new();
     };
+    create_database(&base, None).await
+}
+
+/// As [`test_database_url`], but on PostgreSQL already at this build's schema: a copy of a
+/// template database the first test of the run migrates (the rest clone it, which takes a
+/// fraction of running every migration again: the permission matrix starts hundreds of
+/// gateways). The template is named after the migrations' contents, so an edited migration
+/// makes a new one.
+pub async fn migrated_test_database_url() -> String {
+    let Ok(base) = std::env::var("IMAX_TEST_POSTGRES") else {
+        return String::new();
+    };
+    let template = template_database(&base).await;
+    create_database(&base, Some(&template)).await
+}
+
+async fn admin_connection(base: &str) -> sqlx::AnyConnection {
     use sqlx::Connection;
     sqlx::any::install_default_drivers();
-    let name = format!("imax_test_{}", hex::encode(rand_bytes()));
-    let mut admin = sqlx::AnyConnection::connect(&base)
+    sqlx::AnyConnection::connect(base)
         .await
-        .expect("the test PostgreSQL cluster (IMAX_TEST_POSTGRES)");
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .await
-        .expect("create a test database");
-    let _ = admin.close().await;
+        .expect("the test PostgreSQL cluster (IMAX_TEST_POSTGRES)")
+}
+
+fn database_url_named(base: &str, name: &str) -> String {
     let (prefix, _) = base.rsplit_once('/').expect("a URL with a database name");
     format!("{prefix}/{name}")
+}
+
+/// A new database, empty or a copy of `template`; its URL.
+async fn create_database(base: &str, template: Option<&str>) -> String {
+    use sqlx::Connection;
+    let name = format!("imax_test_{}", hex::encode(rand_bytes()));
+    let mut admin = admin_connection(base).await;
+    let sql = match template {
+        Some(t) => format!("CREATE DATABASE {name} TEMPLATE {t}"),
+        None => format!("CREATE DATABASE {name}"),
+    };
+    // A copy waits for the template's last session (its migration's) to be gone.
+    let mut tries = 0;
+    while let Err(e) = sqlx::query(&sql).execute(&mut admin).await {
+        tries += 1;
+        assert!(tries < 100, "create a test database: {e}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let _ = admin.close().await;
+    database_url_named(base, &name)
+}
+
+/// The template at this build's schema, made once per cluster under an advisory lock (tests
+/// run as separate processes).
+async fn template_database(base: &str) -> String {
+    use sha2::Digest;
+    use sqlx::Connection;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/postgres");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("migrations")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    files.sort();
+    let mut hash = sha2::Sha256::new();
+    for f in &files {
+        hash.update(std::fs::read(f).expect("migration"));
+    }
+    let name = format!("imax_template_{}", &hex::encode(hash.finalize())[..16]);
+    let mut admin = admin_connection(base).await;
+    sqlx::query("SELECT pg_advisory_lock(7141)")
+        .execute(&mut admin)
+        .await
+        .expect("lock");
+    let exists = sqlx::query("SELECT 1 FROM pg_database WHERE datname = $1")
+        .bind(&name)
+        .fetch_optional(&mut admin)
+        .await
+        .expect("look for the template")
+        .is_some();
+    if !exists {
+        let building = format!("{name}_building");
+        sqlx::query(&format!("DROP DATABASE IF EXISTS {building}"))
+            .execute(&mut admin)
+            .await
+            .expect("drop a half-built template");
+        sqlx::query(&format!("CREATE DATABASE {building}"))
+            .execute(&mut admin)
+            .await
+            .expect("create the template");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&database_url_named(base, &building), dir.path())
+            .await
+            .expect("migrate the template");
+        store.close().await;
+        // Renamed only once whole, so no test copies a half-migrated template.
+        let rename = format!("ALTER DATABASE {building} RENAME TO {name}");
+        let mut tries = 0;
+        while let Err(e) = sqlx::query(&rename).execute(&mut admin).await {
+            tries += 1;
+            assert!(tries < 100, "name the template: {e}");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+    let _ = sqlx::query("SELECT pg_advisory_unlock(7141)")
+        .execute(&mut admin)
+        .await;
+    let _ = admin.close().await;
+    name
 }
 
 /// Where bodies go: with `IMAX_TEST_S3` (the endpoint of the one SeaweedFS the test command
@@ -152,7 +244,7 @@ impl TestApp {
     pub async fn start_at(start: time::OffsetDateTime, tweak: impl FnOnce(&mut Config)) -> TestApp {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut config = test_config(dir.path());
-        config.database_url = test_database_url().await;
+        config.database_url = migrated_test_database_url().await;
         tweak(&mut config);
         if config.bodies.url.is_empty() {
             // After the tweak: a test that chose SQLite keeps its bodies beside it.
