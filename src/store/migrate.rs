@@ -61,6 +61,8 @@ macro_rules! schema {
             "0022_two_factor",
             "0023_allowed_networks",
             "0024_sandbox",
+            "0025_reserved",
+            "0026_passkeys",
         )
     };
 }
@@ -71,7 +73,7 @@ type Files = &'static [(&'static str, &'static str)];
 const SQLITE: Files = schema!("sqlite");
 const POSTGRES: Files = schema!("postgres");
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 24;
+pub const SCHEMA_VERSION: i64 = 26;
 
 /// For each version that older binaries may keep running on, the oldest such binary's schema
 /// version. A version not listed is compatible with its own binaries only. Version 10 adds
@@ -100,7 +102,9 @@ pub const SCHEMA_VERSION: i64 = 24;
 /// second factor for a signed-in one. Version 23 (`0023_allowed_networks`) is not listed: older
 /// builds would ignore the address allow-lists.
 /// Version 24 (`0024_sandbox`, issue 31) is not listed: older builds would read the sandbox's
-/// mailboxes and vendors as kinds they do not know.
+/// mailboxes and vendors as kinds they do not know. Version 25 is reserved (another branch's).
+/// Version 26 (`0026_passkeys`) is not listed: older builds would sign a person whose only
+/// second factor is a passkey in on the password alone.
 const COMPATIBLE_BACK_TO: &[(i64, i64)] = &[
     (10, 9),
     (11, 9),

@@ -1,0 +1,3 @@
+-- imax-gateway schema, version 25: reserved for another branch's migration (the merger puts
+-- that branch's 0025 here). Nothing changes.
+SELECT 1;
