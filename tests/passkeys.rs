@@ -6,6 +6,7 @@ use crate::browser::{browser, sign_in};
 use crate::helpers::*;
 use crate::webdriver::Browser;
 use imax_gateway::config::SecondFactorGroup;
+use imax_gateway::gateway::second_factor::Via;
 
 fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -88,4 +89,76 @@ async fn in_chromium_a_person_registers_a_passkey_and_signs_in_with_it() {
             .await
             .expect("the session waiting for its second factor");
     assert_eq!(n, 1);
+
+    // The operator's `two-factor disable` removes the passkey with the rest: the next sign-in
+    // is sent to enrol again.
+    let gw = &t.app().gateway;
+    gw.disable_second_factor(SITE_USER.0, Via::CommandLine)
+        .await
+        .expect("disabled");
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM passkeys")
+        .fetch_one(&t.db)
+        .await
+        .expect("count");
+    assert_eq!(n, 0);
+    sign_in(&b, &t, SITE_USER).await;
+    b.wait_text("must have a second factor").await;
+}
+
+/// Passkeys are offered only when `public_url` names the gateway by a domain (browsers refuse
+/// IP addresses as relying parties): otherwise the page has no button and the options are
+/// refused. Under a domain, the options name it as the relying party with a fresh challenge,
+/// and an answer that does not verify registers nothing and is audited as refused, as is one
+/// sent again after the ceremony was taken.
+#[tokio::test]
+async fn passkeys_are_offered_only_under_a_domain_and_a_forged_registration_is_refused() {
+    use crate::second_factor::{get, password, post};
+    use crate::web_forms::csrf_of;
+    let t = TestApp::start_with(|c| c.public_url = "https://127.0.0.1:8443".into()).await;
+    let (status, cookie, _) = password(&t, SITE_USER).await;
+    assert_eq!(status, 303);
+    let (status, page) = get(&t, "/account/two-factor", &cookie).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(!page.contains("Register a passkey"), "{page}");
+    let (status, page) = post(
+        &t,
+        "/account/passkeys/options",
+        &cookie,
+        &csrf_of(&page),
+        "",
+    )
+    .await;
+    assert_ne!(status, 200, "{page}");
+    assert!(page.contains("public_url"), "{page}");
+
+    let t = gateway().await;
+    let (status, cookie, _) = password(&t, SITE_USER).await;
+    assert_eq!(status, 303, "enrol first");
+    let (status, page) = get(&t, "/account/two-factor", &cookie).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Register a passkey"), "{page}");
+    let csrf = csrf_of(&page);
+    let (status, options) = post(&t, "/account/passkeys/options", &cookie, &csrf, "").await;
+    assert_eq!(status, 200, "{options}");
+    let options: serde_json::Value = serde_json::from_str(&options).expect("JSON options");
+    assert_eq!(options["publicKey"]["rp"]["id"], "localhost", "{options}");
+    assert!(options["publicKey"]["challenge"]
+        .as_str()
+        .is_some_and(|c| c.len() >= 22));
+    for _ in 0..2 {
+        let (status, page) =
+            post(&t, "/account/passkeys", &cookie, &csrf, "credential=%7B%7D").await;
+        assert_eq!(status, 401, "{page}");
+    }
+    assert_eq!(
+        audited(&t, "PasskeyRegistered", "SecondFactorFailed").await,
+        2
+    );
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM passkeys")
+        .fetch_one(&t.db)
+        .await
+        .expect("count");
+    assert_eq!(n, 0);
+    // Still at the enrolment: a refused passkey signs nobody in.
+    assert_eq!(get(&t, "/menu", &cookie).await.0, 303);
 }

@@ -87,11 +87,10 @@ impl Gateway {
     /// What a browser sign-in with the right password still needs.
     pub async fn second_factor_need(&self, account: &Account) -> Result<SecondFactorNeed, Refusal> {
         let row = self.inner.store.second_factors().load(account.id).await?;
-        // A passkey is a second factor too (it answers on the same page).
-        let passkeys = self.passkey_count(account).await? > 0;
         Ok(match row {
             Some(r) if r.enrolled => SecondFactorNeed::Code,
-            _ if passkeys => SecondFactorNeed::Code,
+            // A passkey is a second factor too (it answers on the code's page).
+            _ if self.passkey_count(account).await? > 0 => SecondFactorNeed::Code,
             _ if self.second_factor_required(account).await? => SecondFactorNeed::Enrol,
             _ => SecondFactorNeed::Nothing,
         })
