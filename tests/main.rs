@@ -36,6 +36,7 @@ mod notification_nodes;
 mod notifications;
 mod objects;
 mod ops;
+mod passkeys;
 mod portfolios;
 mod profile_changes;
 mod pump;

@@ -17,7 +17,7 @@ use time::Duration;
 const FORM: &str = "application/x-www-form-urlencoded";
 
 /// The sign-in form's password step: (status, the session cookie, the page).
-async fn password(t: &TestApp, who: (&str, &str)) -> (u16, String, String) {
+pub(crate) async fn password(t: &TestApp, who: (&str, &str)) -> (u16, String, String) {
     let (_, pre, page) = request(t, "GET", "/signin", "", "", Vec::new()).await;
     let form = format!("csrf={}&mid={}&password={}", csrf_of(&page), who.0, who.1);
     let (status, cookies, page) = request(
@@ -37,13 +37,19 @@ async fn password(t: &TestApp, who: (&str, &str)) -> (u16, String, String) {
 }
 
 /// Posts `form` (its token added) to `path` in the session `cookie`: (status, page).
-async fn post(t: &TestApp, path: &str, cookie: &str, csrf: &str, form: &str) -> (u16, String) {
+pub(crate) async fn post(
+    t: &TestApp,
+    path: &str,
+    cookie: &str,
+    csrf: &str,
+    form: &str,
+) -> (u16, String) {
     let body = format!("csrf={csrf}&{form}").into_bytes();
     let (status, _, page) = request(t, "POST", path, cookie, FORM, body).await;
     (status, page)
 }
 
-async fn get(t: &TestApp, path: &str, cookie: &str) -> (u16, String) {
+pub(crate) async fn get(t: &TestApp, path: &str, cookie: &str) -> (u16, String) {
     let (status, _, page) = request(t, "GET", path, cookie, "", Vec::new()).await;
     (status, page)
 }

@@ -181,6 +181,29 @@ impl Browser {
         v["value"].clone()
     }
 
+    /// Adds a virtual WebAuthn authenticator (the WebDriver extension of Web Authentication
+    /// Level 2, section 11): a CTAP2 platform authenticator with resident keys that always
+    /// verifies its user. Its id, for [`Browser::remove_authenticator`].
+    pub async fn add_authenticator(&self) -> String {
+        let body = json!({
+            "protocol": "ctap2",
+            "transport": "internal",
+            "hasResidentKey": true,
+            "hasUserVerification": true,
+            "isUserVerified": true,
+        });
+        let id = self
+            .cmd("POST", "/webauthn/authenticator", Some(body))
+            .await;
+        id.as_str().expect("authenticator id").to_string()
+    }
+
+    /// Removes a virtual authenticator with every credential it holds.
+    pub async fn remove_authenticator(&self, id: &str) {
+        self.cmd("DELETE", &format!("/webauthn/authenticator/{id}"), None)
+            .await;
+    }
+
     pub async fn goto(&self, url: &str) {
         self.cmd("POST", "/url", Some(json!({ "url": url }))).await;
     }

@@ -74,6 +74,7 @@ actions! {
     SecondFactor => "A second-factor code (or recovery code) given at sign-in.",
     Subscribe => "A person subscribed to a mailbox's arrival notices (issue 30).",
     Unsubscribe => "A person's subscription to a mailbox's notices ended.",
+    PasskeyRegistered => "A passkey (WebAuthn) registered as a person's second factor.",
     // Administration: people and their rights.
     CreateAccount => "An M-ID created (a user or a coordinator, R3, R4).",
     SetPassword => "An M-ID's password set by HUD or its coordinator.",
@@ -279,7 +280,7 @@ mod tests {
     const STORED_ACTIONS: &str = "Authenticate SignIn AcceptRules OpenImax Administer \
         ChangePassword SendFile ListMessages GetMessage AckMessage ChangeMailboxPassword \
         UpdateMailboxProfile SecondFactorEnrolBegun SecondFactorEnrolled \
-        SecondFactorDisabled SecondFactor Subscribe Unsubscribe CreateAccount SetPassword SetStatus SetEmployer Promote Demote \
+        SecondFactorDisabled SecondFactor Subscribe Unsubscribe PasskeyRegistered CreateAccount SetPassword SetStatus SetEmployer Promote Demote \
         AddHelpDesk SetReacTac Grant Revoke GrantOwn RevokeOwn AdmitWorkingGroup \
         AcceptRulesOfBehavior AssignProperty AssignOrganization AssignStaff TakeOn ReleaseStaff \
         FlagRight FlagAssignment Recertify StartCertificationDeadlines \

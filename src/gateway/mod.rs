@@ -32,6 +32,7 @@ mod failures;
 mod mailbox;
 mod messages;
 pub mod notices;
+pub mod passkeys;
 mod passwords;
 pub mod profile;
 mod receipts;

@@ -89,6 +89,8 @@ impl Gateway {
         let row = self.inner.store.second_factors().load(account.id).await?;
         Ok(match row {
             Some(r) if r.enrolled => SecondFactorNeed::Code,
+            // A passkey is a second factor too (it answers on the code's page).
+            _ if self.passkey_count(account).await? > 0 => SecondFactorNeed::Code,
             _ if self.second_factor_required(account).await? => SecondFactorNeed::Enrol,
             _ => SecondFactorNeed::Nothing,
         })
@@ -184,17 +186,21 @@ impl Gateway {
         Ok(codes)
     }
 
-    /// Removes `mid`'s second factor (confirmed or pending) and its recovery codes.
+    /// Removes `mid`'s second factor (confirmed or pending), its recovery codes and passkeys.
     pub async fn disable_second_factor(&self, mid: &str, via: Via) -> Result<(), Refusal> {
         let account = self.account_named(mid).await?;
         let entry =
             self.second_factor_entry(account.mid.as_str(), Action::SecondFactorDisabled, via);
+        let passkeys_entry = entry.clone().detail("passkeys");
+        let passkeys = self.inner.store.passkeys();
+        let keys = passkeys.remove_all(account.id, &passkeys_entry).await?;
         if self
             .inner
             .store
             .second_factors()
             .remove(account.id, &entry)
             .await?
+            || keys > 0
         {
             Ok(())
         } else {

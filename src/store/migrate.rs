@@ -61,6 +61,7 @@ macro_rules! schema {
             "0022_two_factor",
             "0023_allowed_networks",
             "0024_sandbox",
+            "0025_passkeys",
         )
     };
 }
@@ -71,7 +72,7 @@ type Files = &'static [(&'static str, &'static str)];
 const SQLITE: Files = schema!("sqlite");
 const POSTGRES: Files = schema!("postgres");
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 24;
+pub const SCHEMA_VERSION: i64 = 25;
 
 /// For each version that older binaries may keep running on, the oldest such binary's schema
 /// version. A version not listed is compatible with its own binaries only. Version 10 adds
@@ -101,6 +102,8 @@ pub const SCHEMA_VERSION: i64 = 24;
 /// builds would ignore the address allow-lists.
 /// Version 24 (`0024_sandbox`, issue 31) is not listed: older builds would read the sandbox's
 /// mailboxes and vendors as kinds they do not know.
+/// Version 25 (`0025_passkeys`) is not listed: older builds would sign a person whose only
+/// second factor is a passkey in on the password alone.
 const COMPATIBLE_BACK_TO: &[(i64, i64)] = &[
     (10, 9),
     (11, 9),

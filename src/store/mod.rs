@@ -32,6 +32,7 @@ mod migrate;
 pub mod notices;
 pub mod operators;
 pub mod organizations;
+pub mod passkeys;
 pub mod profiles;
 pub mod reac_tac;
 pub mod reconnect;
@@ -234,6 +235,10 @@ impl Store {
     /// Second factors of the browser door (issue 30).
     pub fn second_factors(&self) -> second_factors::SecondFactors<'_> {
         second_factors::SecondFactors::new(&self.pool, &self.committer)
+    }
+    /// Passkeys of the browser door's second factor (issue 30).
+    pub fn passkeys(&self) -> passkeys::Passkeys<'_> {
+        passkeys::Passkeys::new(&self.pool, &self.committer)
     }
     /// Browser sessions.
     pub fn sessions(&self) -> sessions::Sessions<'_> {

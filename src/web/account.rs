@@ -137,7 +137,8 @@ async fn signin(State(web): State<Web>, ctx: Ctx, Form(f): Form<SignInForm>) -> 
         SessionStage::SignedIn => see_other("/menu"),
         SessionStage::Enrol => see_other("/account/two-factor"),
         SessionStage::SecondFactor => {
-            super::second_factor::code_page(a.mid.as_str(), &csrf, FieldErrors::default())
+            let passkey = super::passkeys::offered(&web, a.id).await;
+            super::second_factor::code_page(a.mid.as_str(), &csrf, passkey, FieldErrors::default())
         }
     };
     let h = r.headers_mut();

@@ -25,6 +25,7 @@ mod helpdesk;
 mod ledger;
 mod mailbox;
 mod notifications;
+mod passkeys;
 pub mod receipt_keys;
 mod rules_record;
 mod sandbox;
@@ -84,6 +85,8 @@ pub fn routes(web: Web) -> Router<Gateway> {
         .merge(helpdesk::routes())
         .merge(rules_record::routes()) // R21's printable record
         .merge(second_factor::routes()) // issue 30: the second factor
+        .merge(passkeys::routes()) // issue 30: passkeys as the second factor
+        .route("/assets/passkeys.js", get(passkeys_js))
         .merge(compliance::routes()) // what users have due (Q24, Q39)
         .merge(audit::routes()) // audit search and export (issue 30)
         .merge(notifications::routes()) // arrival notices (issue 30)
@@ -107,6 +110,13 @@ async fn js() -> Response {
     asset(
         "text/javascript; charset=utf-8",
         include_str!("../../assets/imax.js"),
+    )
+}
+
+async fn passkeys_js() -> Response {
+    asset(
+        "text/javascript; charset=utf-8",
+        include_str!("../../assets/passkeys.js"),
     )
 }
 

@@ -36,11 +36,14 @@ struct CodePage {
     chrome: Chrome,
     csrf: String,
     mid: String,
+    /// The person has a passkey: the page offers it too.
+    passkey: bool,
     errors: FieldErrors,
 }
 
-/// The form that answers an enrolled person's right password: one input, `code`.
-pub(super) fn code_page(mid: &str, csrf: &str, errors: FieldErrors) -> Response {
+/// The form that answers an enrolled person's right password: one input, `code` (and, for a
+/// person with a passkey, a button that uses it).
+pub(super) fn code_page(mid: &str, csrf: &str, passkey: bool, errors: FieldErrors) -> Response {
     let status = if errors.get("code").is_some() {
         StatusCode::UNAUTHORIZED
     } else {
@@ -50,15 +53,24 @@ pub(super) fn code_page(mid: &str, csrf: &str, errors: FieldErrors) -> Response 
         chrome: Chrome::anonymous("Enter your code"),
         csrf: csrf.into(),
         mid: mid.into(),
+        passkey,
         errors,
     });
     *r.status_mut() = status;
     r
 }
 
-async fn code_form(Staged(s): Staged) -> Page {
+async fn code_form(State(web): State<Web>, Staged(s): Staged) -> Page {
     match s.row.stage {
-        SessionStage::SecondFactor => Ok(code_page(s.mid(), s.csrf(), FieldErrors::default())),
+        SessionStage::SecondFactor => {
+            let passkey = super::passkeys::offered(&web, s.row.account_id).await;
+            Ok(code_page(
+                s.mid(),
+                s.csrf(),
+                passkey,
+                FieldErrors::default(),
+            ))
+        }
         _ => Ok(see_other("/menu")),
     }
 }
@@ -83,38 +95,45 @@ async fn give_code(State(web): State<Web>, CheckedStaged(s, f): CheckedStaged<Co
         Ok(a) => a,
         Err(r) => return Err(web.ended(&s, &r).await),
     };
-    let sessions = web.gw.store().sessions();
-    match web
+    let checked = web
         .gw
         .check_second_factor(s.caller, auth.account(), &f.code)
-        .await
-    {
+        .await;
+    answered(&web, &s, checked).await
+}
+
+/// A second factor's answer (a code or a passkey): right, the session is signed in; wrong,
+/// the code's form again, until `accounts.two_factor_attempts` wrong answers end the session.
+pub(super) async fn answered(web: &Web, s: &Session, checked: Result<(), Refusal>) -> Page {
+    let sessions = web.gw.store().sessions();
+    let passkey = super::passkeys::offered(web, s.row.account_id).await;
+    match checked {
         Ok(()) => {
             sessions
                 .set_stage(&s.row.id_hash, SessionStage::SignedIn)
                 .await
-                .or_page(&web, &s)?;
+                .or_page(web, s)?;
             Ok(see_other("/menu"))
         }
         Err(r) if r.code == Code::SecondFactorFailed => {
             let n = sessions
                 .count_code_failure(&s.row.id_hash)
                 .await
-                .or_page(&web, &s)?;
+                .or_page(web, s)?;
             let limit = i64::from(web.gw.config().accounts.two_factor_attempts);
             if n >= limit {
                 let ended = Refusal::with_detail(
                     Code::SecondFactorFailed,
                     "Too many wrong codes: sign in again with your password.",
                 );
-                return Err(web.ended(&s, &ended).await);
+                return Err(web.ended(s, &ended).await);
             }
             let errors = FieldErrors::one("code", r.message());
-            Err(code_page(s.mid(), s.csrf(), errors))
+            Err(code_page(s.mid(), s.csrf(), passkey, errors))
         }
         Err(r) if r.code == Code::RateLimited => {
             let errors = FieldErrors::one("code", format!("{} ({})", r.message(), r.code));
-            Err(code_page(s.mid(), s.csrf(), errors))
+            Err(code_page(s.mid(), s.csrf(), passkey, errors))
         }
         Err(r) => Err(web.refusal_page(None, &r)),
     }
@@ -134,6 +153,9 @@ struct EnrolPage {
     enrolled: bool,
     pending: Option<Shown>,
     recovery: Vec<String>,
+    /// The gateway offers passkeys, and how many the person has registered.
+    passkeys_offered: bool,
+    passkeys: usize,
     errors: FieldErrors,
 }
 
@@ -167,12 +189,15 @@ async fn enrol_page(web: &Web, s: &Session, recovery: Vec<String>, errors: Field
         secret: e.secret.expose().to_string(),
     });
     let failed = errors.get("code").is_some();
+    let passkeys = web.gw.passkey_count(a).await.or_page(web, s)?;
     let mut r = render(&EnrolPage {
         chrome: web.chrome(s, &auth, "Second factor").await,
         required: s.row.stage == SessionStage::Enrol,
         enrolled,
         pending,
         recovery,
+        passkeys_offered: web.gw.passkeys_offered(),
+        passkeys,
         errors,
     });
     if failed {
