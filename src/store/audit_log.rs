@@ -250,7 +250,7 @@ impl<'e> Records<'e> {
 }
 
 /// A record's entry as read from its row.
-fn entry_of(row: &sqlx::any::AnyRow) -> Result<AuditEntry, sqlx::Error> {
+pub(super) fn entry_of(row: &sqlx::any::AnyRow) -> Result<AuditEntry, sqlx::Error> {
     Ok(AuditEntry {
         at: from_epoch(row.try_get("at")?),
         actor: row.try_get("actor")?,

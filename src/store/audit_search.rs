@@ -4,8 +4,8 @@
 
 use super::audit_log::AuditLog;
 use super::StoreError;
-use crate::audit::{AuditEntry, AuditQuery, AuditRecord, Found};
-use crate::clock::{from_epoch, to_epoch};
+use crate::audit::{AuditQuery, AuditRecord, Found};
+use crate::clock::to_epoch;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
@@ -18,18 +18,7 @@ pub(super) fn record_of(row: &AnyRow) -> Result<AuditRecord, sqlx::Error> {
     Ok(AuditRecord {
         seq: row.try_get("seq")?,
         hash: row.try_get("hash")?,
-        entry: AuditEntry {
-            at: from_epoch(row.try_get("at")?),
-            actor: row.try_get("actor")?,
-            action: row.try_get("action")?,
-            door: row.try_get("door")?,
-            mailbox: row.try_get("mailbox")?,
-            message_id: row.try_get("message_id")?,
-            client_addr: row.try_get("client_addr")?,
-            outcome: row.try_get("outcome")?,
-            detail: row.try_get("detail")?,
-            request_id: row.try_get("request_id")?,
-        },
+        entry: super::audit_log::entry_of(row)?,
     })
 }
 
