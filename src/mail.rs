@@ -35,6 +35,17 @@ pub struct Message<'a> {
     pub to: &'a str,
     pub subject: &'a str,
     pub body: &'a str,
+    /// A mail that may be sent again (the notices, issue 30) carries the Message-ID and Date
+    /// it was composed with, so that a second copy is recognisably the same mail and dropped
+    /// by mail software; otherwise lettre makes them up.
+    pub identity: Option<Identity<'a>>,
+}
+
+/// The Message-ID (without its angle brackets) and Date of a mail composed once.
+#[derive(Debug, Clone, Copy)]
+pub struct Identity<'a> {
+    pub message_id: &'a str,
+    pub date: std::time::SystemTime,
 }
 
 /// The relay's certificate authorities, from a PEM bundle.
@@ -112,7 +123,14 @@ pub async fn send(cfg: &SmtpConfig, msg: &Message<'_>) -> Result<(), MailError> 
         .from(cfg.from.parse().map_err(|e| build(format!("from: {e}")))?)
         .to(msg.to.parse().map_err(|e| build(format!("to: {e}")))?)
         .subject(msg.subject.replace(['\r', '\n'], " "))
-        .header(ContentType::TEXT_PLAIN)
+        .header(ContentType::TEXT_PLAIN);
+    let email = match msg.identity {
+        Some(id) => email
+            .message_id(Some(format!("<{}>", id.message_id)))
+            .date(id.date),
+        None => email,
+    };
+    let email = email
         .body(body(msg.body))
         .map_err(|e| build(e.to_string()))?;
     let transport = transport(cfg)?;
@@ -162,6 +180,7 @@ pub async fn send_each(
                 to: addr,
                 subject,
                 body,
+                identity: None,
             },
         )
         .await

@@ -32,6 +32,7 @@ mod matrix;
 mod mtom;
 mod nodes;
 mod nodesoap;
+mod notification_duplicates;
 mod notification_nodes;
 mod notifications;
 mod objects;

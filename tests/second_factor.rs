@@ -363,3 +363,69 @@ async fn in_chromium_a_person_enrols_and_signs_in_with_a_code() {
     b.wait_new_page().await;
     b.wait_text("Secure Systems: your applications").await;
 }
+
+/// R16: with a second factor enrolled, the right password alone is neither a sign-in nor use
+/// of the M-ID (a stolen password must not keep it alive): a person who gives the password
+/// but never the code is terminated 90 days after their last completed sign-in, while one
+/// who gives the code is not.
+#[tokio::test]
+async fn r16_a_password_without_its_code_is_no_sign_in() {
+    let t = TestApp::start().await;
+    let gw = &t.app().gateway;
+    let mut secrets = Vec::new();
+    for who in [SITE_USER, CA_USER] {
+        let begun = gw.begin_enrolment(who.0, Via::CommandLine).await;
+        let secret = begun.expect("begun").secret;
+        let code = secret.code_at(unix(t.clock.now()));
+        let confirmed = gw.confirm_enrolment(who.0, &code, Via::CommandLine).await;
+        confirmed.expect("confirmed");
+        secrets.push(secret);
+    }
+    let last_sign_in = |mid: &'static str| {
+        let db = t.db.clone();
+        async move {
+            let sql = "SELECT last_signin_at FROM accounts WHERE mid = $1";
+            let at: Option<i64> = sqlx::query_scalar(sql)
+                .bind(mid)
+                .fetch_one(&db)
+                .await
+                .expect("account");
+            at
+        }
+    };
+    let before = last_sign_in(SITE_USER.0).await;
+    t.days(60);
+    // The password, and no code: no sign-in recorded.
+    let (status, _, page) = password(&t, SITE_USER).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("name=\"code\""), "{page}");
+    assert_eq!(
+        last_sign_in(SITE_USER.0).await,
+        before,
+        "R16: not a use yet"
+    );
+    // The password and the code: a sign-in.
+    let (_, cookie, page) = password(&t, CA_USER).await;
+    let code = format!("code={}", secrets[1].code_at(unix(t.clock.now())));
+    let (status, _) = post(&t, "/signin/code", &cookie, &csrf_of(&page), &code).await;
+    assert_eq!(status, 303);
+    let now = t.clock.now().unix_timestamp();
+    assert_eq!(last_sign_in(CA_USER.0).await, Some(now));
+
+    // 95 days after the start: 90 days past the code-less person's last real sign-in.
+    t.days(35);
+    let (_, _, page) = password(&t, SITE_USER).await;
+    assert!(!page.contains("name=\"code\""), "{page}");
+    assert_eq!(
+        account_status(t.admin.store(), SITE_USER.0).await,
+        AccountStatus::Terminated,
+        "R16: 90 days without a completed sign-in"
+    );
+    let (status, _, page) = password(&t, CA_USER).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("name=\"code\""), "{page}");
+    assert_eq!(
+        account_status(t.admin.store(), CA_USER.0).await,
+        AccountStatus::Active
+    );
+}

@@ -228,6 +228,7 @@ impl Admin {
                 to,
                 subject: &format!("iMAX mailbox {id}: new password"),
                 body: &body,
+                identity: None,
             },
         )
         .await

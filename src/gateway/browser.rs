@@ -7,6 +7,7 @@
 //! take effect on the very next click. A session remembers the account's and the mailbox's
 //! `auth_epoch`; a password change, lock or rights change anywhere ends it.
 
+use super::second_factor::SecondFactorNeed;
 use super::{Authorized, Caller, Credentials, Gateway, MailboxSession};
 use crate::access::Operation;
 use crate::audit::Action;
@@ -25,20 +26,49 @@ impl Authorized {
 impl Gateway {
     /// R10, first step: the M-ID and password. Succeeds for an expired password too (R15), so
     /// that the person can reach the password change; everything else is decided per page.
+    /// Also says what the sign-in still needs: when a second factor is owed (enrolled, or
+    /// required and to be enrolled), the password alone is no sign-in and no use of the M-ID
+    /// (R16): only the accepted code, passkey or enrolment completes it
+    /// ([`Gateway::complete_sign_in`]), so a stolen password cannot keep an M-ID alive.
     #[tracing::instrument(name = "sign_in", skip_all)]
     pub async fn sign_in(
         &self,
         caller: Caller,
         creds: &Credentials,
-    ) -> Result<Authorized, Refusal> {
+    ) -> Result<(Authorized, SecondFactorNeed), Refusal> {
         let auth = self.authorize(caller, creds, Operation::SignIn).await?;
+        let need = self.second_factor_need(&auth.account).await?;
+        if need == SecondFactorNeed::Nothing {
+            self.complete_sign_in(caller, &auth.account, "password")
+                .await?;
+        } else {
+            // R16: audited, but not recorded as a sign-in (`last_signin_at` stays).
+            let entry = self
+                .audit(auth.account.mid.as_str(), Action::SignIn, caller)
+                .detail("right password; the second factor is still owed (R16: no use yet)");
+            self.commit(vec![], entry).await?;
+        }
+        Ok((auth, need))
+    }
+
+    /// A browser sign-in is complete (R10, R16): the M-ID was used now. After the password
+    /// alone when no second factor is owed; otherwise after the accepted code or passkey
+    /// (`check_second_factor`, `check_passkey`) or the enrolment a required group must make
+    /// first. `how` says which, for the audit record.
+    pub async fn complete_sign_in(
+        &self,
+        caller: Caller,
+        account: &Account,
+        how: &str,
+    ) -> Result<(), Refusal> {
         let effects = vec![Effect::RecordSignIn {
-            account: auth.account.id,
+            account: account.id,
             at: self.inner.clock.now(),
         }];
-        let entry = self.audit(auth.account.mid.as_str(), Action::SignIn, caller);
-        self.commit(effects, entry).await?;
-        Ok(auth)
+        let entry = self
+            .audit(account.mid.as_str(), Action::SignIn, caller)
+            .detail(format!("signed in ({how})"));
+        self.commit(effects, entry).await
     }
 
     /// A later request of a signed-in person: the account is read afresh and decided on for

@@ -184,7 +184,8 @@ impl Gateway {
         {
             self.forgive_client(caller).await;
             metrics::counter!("imax_second_factor_total", "outcome" => "accepted").increment(1);
-            return Ok(());
+            // R16: only now is the sign-in one, and the M-ID used.
+            return self.complete_sign_in(caller, account, "passkey").await;
         }
         metrics::counter!("imax_second_factor_total", "outcome" => "refused").increment(1);
         let entry = entry.detail("passkey: no assertion begun, or it did not verify");

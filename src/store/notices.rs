@@ -9,6 +9,9 @@ use crate::clock::to_epoch;
 use sqlx::{AnyPool, Row};
 use time::OffsetDateTime;
 
+mod mails;
+pub use mails::ComposedMail;
+
 /// What a notice tells its subscriber.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum NoticeKind {
@@ -103,6 +106,11 @@ pub struct Claimed {
     pub mailbox_id: i64,
     /// Whether the subscription still holds.
     pub subscribed: bool,
+    /// The subscriber (`accounts.id`).
+    pub account_id: i64,
+    /// The mail this notice was composed into before a first try (`notice_mails`), if any:
+    /// every later try sends that mail again, as it is.
+    pub mail_id: Option<i64>,
 }
 
 /// Not settled, not held by a live lease, not waiting for a retry (`n`: the row, `$1`: now).
@@ -168,8 +176,11 @@ impl<'a> Notices<'a> {
     }
 
     /// Claims for `owner` until `lease_until` the notices due at `now` (at most `limit`), with
-    /// each digest subscriber's arrivals not yet due; then reads them. A row another node
-    /// claimed meanwhile fails the claim's own condition and stays that node's.
+    /// each digest subscriber's arrivals not yet due, and the rest of any mail composed already
+    /// (`notice_mails`: its notices go together); then reads them. A row another node claimed
+    /// meanwhile fails the claim's own condition and stays that node's. Arrivals join only a
+    /// digest not composed yet: one composed is sent as it was, later ones go into the next.
+    /// `owner` names one round of one node: what an earlier round holds is not read again.
     pub async fn claim(
         &self,
         owner: &str,
@@ -189,7 +200,8 @@ impl<'a> Notices<'a> {
             "UPDATE notices SET lease_owner = $5, lease_until = $6
               WHERE id IN (SELECT n.id FROM notices n WHERE {FREE} AND ({DUE}
                      OR (n.kind = 'arrival' AND $7 = 1 AND n.account_id IN
-                         (SELECT d.account_id FROM notices d WHERE d.kind = 'arrival' AND {due_digest})))
+                         (SELECT d.account_id FROM notices d WHERE d.kind = 'arrival'
+                             AND d.mail_id IS NULL AND {due_digest})))
                      ORDER BY n.id LIMIT {limit} {skip})
                 AND done_at IS NULL AND (lease_until IS NULL OR lease_until <= $1)"
         );
@@ -203,10 +215,12 @@ impl<'a> Notices<'a> {
             .bind(i64::from(w.digest))
             .execute(self.pool)
             .await?;
+        self.claim_whole_mails(owner, now, lease_until).await?;
         self.claimed(owner).await
     }
 
-    /// The notices `owner` holds, with their messages, subscriber by subscriber.
+    /// The notices `owner` holds, with their messages, subscriber by subscriber (in an order
+    /// that follows from the rows alone, so a mail reads the same each time).
     async fn claimed(&self, owner: &str) -> Result<Vec<Claimed>, StoreError> {
         let rows = sqlx::query(
             "SELECT n.id, n.kind, n.attempts, a.mid, a.email, m.message_id, m.file_name,
@@ -220,7 +234,8 @@ impl<'a> Notices<'a> {
                                             WHERE s.account_id = n.account_id
                                               AND s.mailbox_id = CASE WHEN n.kind = 'arrival'
                                                   THEN m.to_mailbox ELSE m.from_mailbox END)
-                         THEN 1 ELSE 0 END AS BIGINT) AS subscribed
+                         THEN 1 ELSE 0 END AS BIGINT) AS subscribed,
+                    n.account_id, n.mail_id
                FROM notices n JOIN accounts a ON a.id = n.account_id
                JOIN messages m ON m.id = n.message_id
                JOIN mailboxes fm ON fm.id = m.from_mailbox
@@ -339,5 +354,7 @@ fn claimed_row(r: &sqlx::any::AnyRow) -> Result<Claimed, StoreError> {
         answered: r.try_get::<i64, _>("answered")? != 0,
         mailbox_id: r.try_get("mailbox_id")?,
         subscribed: r.try_get::<i64, _>("subscribed")? != 0,
+        account_id: r.try_get("account_id")?,
+        mail_id: r.try_get("mail_id")?,
     })
 }

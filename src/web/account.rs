@@ -109,7 +109,7 @@ async fn signin(State(web): State<Web>, ctx: Ctx, Form(f): Form<SignInForm>) -> 
     };
     // Refused: the sign-in page again, the password field marked for a wrong password (which
     // is all a stranger is ever told), otherwise the refusal's sentence above the form.
-    let auth = web.gw.sign_in(caller, &creds).await.map_err(|r| {
+    let (auth, need) = web.gw.sign_in(caller, &creds).await.map_err(|r| {
         let (error, fields) = if r.code == Code::AuthenticationFailed {
             (String::new(), FieldErrors::one("password", r.message()))
         } else {
@@ -120,9 +120,8 @@ async fn signin(State(web): State<Web>, ctx: Ctx, Form(f): Form<SignInForm>) -> 
     })?;
     let a = auth.account();
     // Issue 30: an enrolled person's password is answered with the code's form, in a session
-    // that opens nothing else; one whose group requires a second factor enrols first.
-    let need = web.gw.second_factor_need(a).await;
-    let need = need.map_err(|r| web.refusal_page(None, &r))?;
+    // that opens nothing else; one whose group requires a second factor enrols first. The
+    // core decided what is still owed, and whether this was a sign-in yet (R16).
     let stage = match need {
         SecondFactorNeed::Nothing => SessionStage::SignedIn,
         SecondFactorNeed::Code => SessionStage::SecondFactor,
@@ -132,7 +131,7 @@ async fn signin(State(web): State<Web>, ctx: Ctx, Form(f): Form<SignInForm>) -> 
         .start_session(a.id, a.mid.as_str(), a.auth_epoch, stage)
         .await
         .map_err(|e| web.refusal_page(None, &e.into()))?;
-    // Signing in is Secure Systems use (R16); iMAX is one application on its menu (R13).
+    // A completed sign-in is Secure Systems use (R16); iMAX is one application on its menu (R13).
     let mut r = match stage {
         SessionStage::SignedIn => see_other("/menu"),
         SessionStage::Enrol => see_other("/account/two-factor"),

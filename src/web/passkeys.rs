@@ -96,6 +96,11 @@ async fn register(State(web): State<Web>, CheckedStaged(s, f): CheckedStaged<Ans
         .await;
     done.map_err(|r| web.refusal_page(Some(&s), &r))?;
     if s.row.stage == SessionStage::Enrol {
+        // R16: the required enrolment completes the sign-in (the password did not).
+        let done = web
+            .gw
+            .complete_sign_in(s.caller, auth.account(), "passkey enrolled");
+        done.await.or_page(&web, &s)?;
         let sessions = web.gw.store().sessions();
         let signed = sessions.set_stage(&s.row.id_hash, SessionStage::SignedIn);
         signed.await.or_page(&web, &s)?;

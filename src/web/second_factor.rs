@@ -238,6 +238,11 @@ async fn confirm(State(web): State<Web>, CheckedStaged(s, f): CheckedStaged<Code
     match web.gw.confirm_enrolment(&mid, &f.code, via).await {
         Ok(codes) => {
             if s.row.stage == SessionStage::Enrol {
+                // R16: the required enrolment completes the sign-in (the password did not).
+                let done = web
+                    .gw
+                    .complete_sign_in(s.caller, auth.account(), "enrolled");
+                done.await.or_page(&web, &s)?;
                 let sessions = web.gw.store().sessions();
                 let signed = sessions.set_stage(&s.row.id_hash, SessionStage::SignedIn);
                 signed.await.or_page(&web, &s)?;

@@ -5,14 +5,20 @@ use crate::clock::rfc3339;
 use crate::store::notices::{Claimed, NoticeKind};
 
 /// A mail: its subject and text.
+#[derive(Debug, PartialEq, Eq)]
 pub(super) struct Mail {
     pub subject: String,
     pub body: String,
 }
 
 /// One mail for `notices` (one subscriber's, of one kind, at least one), linking to pages
-/// under `base` (`public_url`).
+/// under `base` (`public_url`). The text follows from the notices alone, in whatever order
+/// they come (oldest message first), so the same notices always read the same.
 pub(super) fn mail(kind: NoticeKind, notices: &[&Claimed], base: &str) -> Mail {
+    let mut notices = notices.to_vec();
+    notices.sort_by(|a, b| {
+        (a.received_at, &a.message_id, a.id).cmp(&(b.received_at, &b.message_id, b.id))
+    });
     let n = notices.len();
     let plural = if n == 1 { "" } else { "s" };
     let (subject, intro) = match kind {
@@ -38,7 +44,7 @@ pub(super) fn mail(kind: NoticeKind, notices: &[&Claimed], base: &str) -> Mail {
         format!("Each of these {n} messages, {intro}")
     };
     let mut body = format!("Dear {mid},\n\n{what}:\n");
-    for c in notices {
+    for c in &notices {
         body.push_str(&entry(c, base));
     }
     body.push_str(
@@ -68,4 +74,100 @@ fn plain(s: &str) -> String {
     s.chars()
         .map(|c| if c.is_control() { '?' } else { c })
         .collect()
+}
+
+/// A new mail's Message-ID (without its angle brackets): random, so that no two mails share
+/// one, even across gateways (a sandbox and production mailing from one domain), at the
+/// domain of `from` (`smtp.from`). It is recorded with the mail before the first try
+/// (`store::notices::ComposedMail`), and every try carries it.
+pub(super) fn message_id(from: &str) -> String {
+    let mut b = [0u8; 16];
+    // Without the system's randomness, the time and the process stand in (still unique).
+    if getrandom::getrandom(&mut b).is_err() {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        b = (t ^ u128::from(std::process::id())).to_be_bytes();
+    }
+    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    let domain = from
+        .rsplit('@')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .trim_end_matches('>');
+    let fits = !domain.is_empty()
+        && from.contains('@')
+        && domain
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
+    let domain = if fits { domain } else { "imax-gateway.invalid" };
+    format!("imax-notice.{hex}@{domain}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn notice(id: i64, message: &str, minute: i64) -> Claimed {
+        Claimed {
+            id,
+            kind: NoticeKind::Arrival,
+            attempts: 0,
+            mid: "M20001".into(),
+            email: "casey@baystate-pbca.example".into(),
+            message_id: message.into(),
+            file_name: format!("FILE{id}.DAT"),
+            size_bytes: 30,
+            received_at: time::macros::datetime!(2026-03-02 09:00 UTC)
+                + time::Duration::minutes(minute),
+            from_mailbox: "TRACM10001".into(),
+            to_mailbox: "TRACM20001".into(),
+            retrieved: false,
+            answered: false,
+            mailbox_id: 5,
+            subscribed: true,
+            account_id: 4,
+            mail_id: None,
+        }
+    }
+
+    /// Issue 30, item 1: a digest's text follows from its notices alone, whatever order they
+    /// are read in, so the mail a retry sends is the first one's; another notice is another
+    /// mail.
+    #[test]
+    fn a_digests_composition_is_stable() {
+        let (a, b, c) = (
+            notice(7, "MSGA", 0),
+            notice(9, "MSGB", 5),
+            notice(8, "MSGC", 9),
+        );
+        let base = "https://imax.example";
+        let once = mail(NoticeKind::Arrival, &[&a, &b, &c], base);
+        let again = mail(NoticeKind::Arrival, &[&c, &a, &b], base);
+        assert_eq!(once, again);
+        assert_eq!(once.subject, "iMAX: 3 new messages");
+        let order: Vec<usize> = ["MSGA", "MSGB", "MSGC"]
+            .iter()
+            .map(|m| once.body.find(&format!("Message {m}")).expect(m))
+            .collect();
+        assert!(order.is_sorted(), "{}", once.body);
+        let more = mail(NoticeKind::Arrival, &[&a, &b], base);
+        assert_ne!(once, more);
+    }
+
+    /// Each mail gets its own Message-ID, at the sender's domain.
+    #[test]
+    fn message_ids_are_unique_and_at_the_senders_domain() {
+        let one = message_id("iMAX <imax@notices.hud.example>");
+        let two = message_id("imax@notices.hud.example");
+        assert_ne!(one, two);
+        assert!(
+            one.starts_with("imax-notice.") && one.ends_with("@notices.hud.example"),
+            "{one}"
+        );
+        assert_eq!(one.len(), two.len());
+        assert!(message_id("nobody").ends_with("@imax-gateway.invalid"));
+        assert!(message_id("x@bad domain>\r\n").ends_with("@imax-gateway.invalid"));
+    }
 }

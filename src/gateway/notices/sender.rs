@@ -6,12 +6,16 @@
 //!
 //! A notice is marked sent after the relay took its mail: a node that dies between the two
 //! leaves it leased, and another sends it again once the lease runs out (at least once; the
-//! window is one SMTP exchange).
+//! window is one SMTP exchange). So that such a second copy is recognisably the same mail,
+//! each mail is composed and recorded, with its own random Message-ID and its Date, before
+//! its first try (`store::notices::ComposedMail`): every later try sends that very mail (the
+//! same notices, recipient, Message-ID, Date and text), and mail software drops the copy.
+//! Notices that fall due meanwhile go into the next mail.
 
 use super::compose;
 use crate::directory::AccountStatus;
 use crate::gateway::Gateway;
-use crate::store::notices::{Claimed, NoticeKind, Outcome, Windows};
+use crate::store::notices::{Claimed, ComposedMail, NoticeKind, Outcome, Windows};
 use crate::store::StoreError;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -22,18 +26,20 @@ const CLAIM_LIMIT: u32 = 500;
 /// Runs the sender until the task is aborted.
 pub async fn send_notices(gw: Gateway) {
     let every = Duration::from_millis(gw.config().notifications.poll_ms);
-    let owner = lease_owner();
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
+        // A name per round: what an earlier round still holds (its settling failed) is left
+        // until its lease runs out, as another node's would be.
+        let owner = lease_owner();
         if let Err(e) = gw.send_due_notices(&owner).await {
             tracing::warn!(error = %e, "the notices' sender could not read its queue");
         }
     }
 }
 
-/// This process's name on the leases it takes: random, so no two nodes share one.
+/// A round's name on the leases it takes: random, so no two rounds or nodes share one.
 fn lease_owner() -> String {
     let mut b = [0u8; 8];
     if getrandom::getrandom(&mut b).is_err() {
@@ -80,14 +86,18 @@ impl Gateway {
         Ok(())
     }
 
-    /// One mail's notices (one subscriber's, of one kind): those no longer owed are settled as
-    /// moot, the rest mailed.
+    /// One mail's notices (one subscriber's, of one kind): a mail composed before is sent
+    /// again as it is; otherwise those no longer owed are settled as moot, the rest composed
+    /// into a mail, recorded, and mailed.
     async fn send_group(&self, owner: &str, group: &[&Claimed]) -> Result<(), StoreError> {
         let notices = self.inner.store.notices();
         let now = self.inner.clock.now();
         let Some(first) = group.first() else {
             return Ok(());
         };
+        if let Some(mail_id) = first.mail_id {
+            return self.send_composed(owner, mail_id, group).await;
+        }
         let kind = first.kind;
         let (mut owed, mut moot, mut withdrawn) = (Vec::new(), Vec::new(), Vec::new());
         let mut opens = std::collections::HashMap::new();
@@ -120,20 +130,88 @@ impl Gateway {
         if !notices.renew(owner, &ids(&owed), now, until).await? {
             return Ok(());
         }
-        let base = self.public_base();
-        let mail = compose::mail(kind, &owed, &base);
+        let text = compose::mail(kind, &owed, &self.public_base());
+        let mail = ComposedMail {
+            message_id: compose::message_id(&self.inner.config.smtp.from),
+            recipient: first.email.clone(),
+            subject: text.subject,
+            body: text.body,
+            composed_at: now,
+        };
+        // Recorded before the first try: from here on, these notices are this mail.
+        let owed_ids = ids(&owed);
+        let composed = notices.compose(owner, first.account_id, kind, &owed_ids, &mail);
+        if composed.await?.is_none() {
+            return Ok(());
+        }
+        self.try_mail(owner, &owed, kind, &mail).await
+    }
+
+    /// A mail composed before (its try failed, or its node died before settling): sent again
+    /// as it is, the same Message-ID, Date and text. Not when a notice in it was withdrawn
+    /// (R6: the person may no longer hear of that mailbox): that one is settled, the others
+    /// composed anew. A round holding only part of the mail leaves it (the leases run out).
+    async fn send_composed(
+        &self,
+        owner: &str,
+        mail_id: i64,
+        group: &[&Claimed],
+    ) -> Result<(), StoreError> {
+        let notices = self.inner.store.notices();
+        let now = self.inner.clock.now();
+        let Some((mail, size)) = notices.composed(mail_id).await? else {
+            return Ok(());
+        };
+        if group.len() != size {
+            return Ok(());
+        }
+        let mut withdrawn = Vec::new();
+        let mut opens = std::collections::HashMap::new();
+        for &c in group {
+            if !c.subscribed || !self.still_opens(c, &mut opens).await? {
+                withdrawn.push(c);
+            }
+        }
+        if !withdrawn.is_empty() {
+            notices
+                .settle(owner, &ids(&withdrawn), now, Outcome::Withdrawn)
+                .await?;
+            return notices.recompose(owner, mail_id).await;
+        }
+        let until = now + self.lease();
+        if !notices.renew(owner, &ids(group), now, until).await? {
+            return Ok(());
+        }
+        let kind = group.first().map_or(NoticeKind::Arrival, |c| c.kind);
+        self.try_mail(owner, group, kind, &mail).await
+    }
+
+    /// One try of a composed mail: settled as sent when the relay took it.
+    async fn try_mail(
+        &self,
+        owner: &str,
+        owed: &[&Claimed],
+        kind: NoticeKind,
+        mail: &ComposedMail,
+    ) -> Result<(), StoreError> {
         let msg = crate::mail::Message {
-            to: &first.email,
+            to: &mail.recipient,
             subject: &mail.subject,
             body: &mail.body,
+            identity: Some(crate::mail::Identity {
+                message_id: &mail.message_id,
+                date: mail.composed_at.into(),
+            }),
         };
         match crate::mail::send(&self.inner.config.smtp, &msg).await {
             Ok(()) => {
                 metrics::counter!("imax_notifications_sent_total", "kind" => kind.as_str())
                     .increment(1);
-                notices.settle(owner, &ids(&owed), now, Outcome::Sent).await
+                let now = self.inner.clock.now();
+                let notices = self.inner.store.notices();
+                notices.settle(owner, &ids(owed), now, Outcome::Sent).await
             }
-            Err(e) => self.failed(owner, &owed, kind, &e).await,
+            Err(e) => self.failed(owner, owed, kind, &e).await,
         }
     }
 
@@ -223,13 +301,18 @@ impl Gateway {
     }
 }
 
-/// The claimed notices as mails: one per subscriber and kind, except arrivals without a
-/// digest, one mail each.
+/// The claimed notices as mails: those composed before, their mail each; the others one per
+/// subscriber and kind, except arrivals without a digest, one mail each.
 fn groups(claimed: &[Claimed], digest: bool) -> Vec<Vec<&Claimed>> {
-    let mut by: BTreeMap<(String, NoticeKind, i64), Vec<&Claimed>> = BTreeMap::new();
+    let mut by: BTreeMap<(String, NoticeKind, i64, i64), Vec<&Claimed>> = BTreeMap::new();
     for c in claimed {
-        let single = c.kind == NoticeKind::Arrival && !digest;
-        let key = (c.mid.clone(), c.kind, if single { c.id } else { 0 });
+        let single = c.kind == NoticeKind::Arrival && !digest && c.mail_id.is_none();
+        let key = (
+            c.mid.clone(),
+            c.kind,
+            c.mail_id.unwrap_or(0),
+            if single { c.id } else { 0 },
+        );
         by.entry(key).or_default().push(c);
     }
     by.into_values().collect()
