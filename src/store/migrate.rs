@@ -62,7 +62,7 @@ macro_rules! schema {
             "0023_allowed_networks",
             "0024_sandbox",
             "0025_passkeys",
-            "0027_notice_mails",
+            "0026_notice_mails",
         )
     };
 }
@@ -105,7 +105,7 @@ pub const SCHEMA_VERSION: i64 = 26;
 /// mailboxes and vendors as kinds they do not know.
 /// Version 25 (`0025_passkeys`) is not listed: older builds would sign a person whose only
 /// second factor is a passkey in on the password alone.
-/// Version 26 (`0027_notice_mails`) is not listed: an older build would mail a notice whose
+/// Version 26 (`0026_notice_mails`) is not listed: an older build would mail a notice whose
 /// mail was composed already as a new mail (another Message-ID), a duplicate nobody drops.
 const COMPATIBLE_BACK_TO: &[(i64, i64)] = &[
     (10, 9),
