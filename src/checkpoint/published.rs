@@ -7,6 +7,9 @@
 //! memory, `index`) and from the chain.
 
 mod index;
+mod verify;
+
+pub use verify::PublishedVerdict;
 
 use crate::receipt::proof::{root_and_path, Step};
 use crate::receipt::{ReceiptKeys, SignedCheckpoint};
