@@ -182,23 +182,24 @@ async fn serve(arg: &ConfigArg, clock: SharedClock) -> Result<(), String> {
     Ok(())
 }
 
-/// `imax audit verify`: the hash chain, then the signed checkpoints it must agree with.
+/// `imax audit verify`: the hash chain, then the signed checkpoints it must agree with: the
+/// HMAC ones (audit key) and those signed with the receipt key, whose Merkle roots must be the
+/// roots of the records they cover (issue 31 review).
 async fn audit_verify(config: &Config, clock: SharedClock) -> Result<(), String> {
+    use imax_gateway::checkpoint::{self, published::PublishedVerdict};
     let store = Store::open(&config.database_url(), &config.data_dir)
         .await
         .and_then(|s| s.with_bodies(&config.bodies))
         .map_err(|e| e.to_string())?;
     let chain = store.audit_log().verify().await.map_err(|e| e.to_string());
-    let checkpoints = match imax_gateway::checkpoint::Checkpoints::from_config(config) {
-        Ok(cp) => imax_gateway::checkpoint::verify_at(
-            &store,
-            &cp,
-            clock.now(),
-            config.audit.checkpoint_secs,
-        )
-        .await
-        .map_err(|e| e.to_string()),
-        Err(e) => Err(format!("the audit key: {e}")),
+    let (checkpoints, receipts) = match checkpoint::Checkpoints::from_config(config) {
+        Ok(cp) => (
+            checkpoint::verify_at(&store, &cp, clock.now(), config.audit.checkpoint_secs)
+                .await
+                .map_err(|e| e.to_string()),
+            cp.published.verify(&store).await.map_err(|e| e.to_string()),
+        ),
+        Err(e) => (Err(format!("the audit key: {e}")), Err(String::new())),
     };
     store.close().await;
     let records = match chain? {
@@ -207,29 +208,40 @@ async fn audit_verify(config: &Config, clock: SharedClock) -> Result<(), String>
             return Err(format!("audit chain broken at record {seq}: {reason}"))
         }
     };
-    match checkpoints? {
-        imax_gateway::checkpoint::CheckpointVerdict::Holds { checkpoints: 0, .. } => {
-            println!("audit chain intact: {records} records (no signed checkpoint yet)");
-            Ok(())
+    let hmac = match checkpoints? {
+        checkpoint::CheckpointVerdict::Holds { checkpoints: 0, .. } => {
+            " (no signed checkpoint yet)".to_string()
         }
-        imax_gateway::checkpoint::CheckpointVerdict::Holds {
+        checkpoint::CheckpointVerdict::Holds {
             checkpoints,
             seq,
             at,
-        } => {
-            println!(
-                "audit chain intact: {records} records; {checkpoints} signed checkpoints hold, the newest for record {seq} at {}",
-                at.map(imax_gateway::clock::rfc3339).unwrap_or_default()
-            );
-            Ok(())
+        } => format!(
+            "; {checkpoints} signed checkpoints hold, the newest for record {seq} at {}",
+            at.map(imax_gateway::clock::rfc3339).unwrap_or_default()
+        ),
+        checkpoint::CheckpointVerdict::Broken { line: 0, reason } => {
+            return Err(format!("audit checkpoints missing: {reason}"))
         }
-        imax_gateway::checkpoint::CheckpointVerdict::Broken { line: 0, reason } => {
-            Err(format!("audit checkpoints missing: {reason}"))
+        checkpoint::CheckpointVerdict::Broken { line, reason } => {
+            return Err(format!(
+                "audit chain altered: checkpoint line {line}: {reason}"
+            ))
         }
-        imax_gateway::checkpoint::CheckpointVerdict::Broken { line, reason } => Err(format!(
-            "audit chain altered: checkpoint line {line}: {reason}"
-        )),
-    }
+    };
+    let receipts = match receipts? {
+        PublishedVerdict::Holds { checkpoints: 0, .. } => "; no receipt checkpoint yet".into(),
+        PublishedVerdict::Holds { checkpoints, seq } => format!(
+            "; {checkpoints} receipt checkpoints match the records they cover, up to record {seq}"
+        ),
+        PublishedVerdict::Broken { line, reason } => {
+            return Err(format!(
+                "receipt checkpoints altered: receipt-checkpoints line {line}: {reason}"
+            ))
+        }
+    };
+    println!("audit chain intact: {records} records{hmac}{receipts}");
+    Ok(())
 }
 
 async fn run(cli: Cli) -> Result<(), String> {

@@ -7,6 +7,7 @@
 use crate::compliance_binary::imax;
 use crate::helpers::*;
 use crate::web_forms::{open_mailbox, session_cookie};
+use imax_gateway::client::Reply;
 use imax_gateway::directory::AccountStatus;
 
 const BUREAU_MAILBOX: (&str, &str) = ("TRACM30001", "Bureau-Mailbox-2026");
@@ -23,37 +24,37 @@ async fn refusals_for_address(t: &TestApp, mid: &str) -> Vec<String> {
     .expect("audit")
 }
 
+/// `imax admin mailbox allow-networks --imax-id TRACM30001 ARGS…` through the real binary
+/// (the acceptance command, with `--network 10.9.0.0/16`); whether it succeeded, and its output.
+async fn allow_networks(t: &TestApp, args: &[&str]) -> (bool, String) {
+    let mut all = vec![
+        "admin",
+        "mailbox",
+        "allow-networks",
+        "--imax-id",
+        BUREAU_MAILBOX.0,
+    ];
+    all.extend_from_slice(args);
+    imax(t, &all, &[], "").await
+}
+
+/// The Bureau's listing of its mailbox, by the system-to-system door.
+async fn list_bureau(t: &TestApp) -> Reply {
+    t.list(BUREAU_USER, BUREAU_MAILBOX, "receivedFromOthers")
+        .await
+}
+
 #[tokio::test]
 async fn a_mailbox_allow_list_refuses_other_addresses_as_a_wrong_password_set_by_the_real_binary() {
     let t = TestApp::start_at(wall_clock_now(), |_| {}).await;
-    assert_ok(
-        &t.list(BUREAU_USER, BUREAU_MAILBOX, "receivedFromOthers")
-            .await,
-    );
+    assert_ok(&list_bureau(&t).await);
     // The acceptance command.
-    let (ok, out) = imax(
-        &t,
-        &[
-            "admin",
-            "mailbox",
-            "allow-networks",
-            "--imax-id",
-            "TRACM30001",
-            "--network",
-            "10.9.0.0/16",
-        ],
-        &[],
-        "",
-    )
-    .await;
+    let (ok, out) = allow_networks(&t, &["--network", "10.9.0.0/16"]).await;
     assert!(ok, "{out}");
     assert!(out.contains("only from 10.9.0.0/16"), "{out}");
     // More refusals than the M-ID's failed sign-in limit (3): none counts against it.
     for _ in 0..5 {
-        assert_as_wrong_password(
-            &t.list(BUREAU_USER, BUREAU_MAILBOX, "receivedFromOthers")
-                .await,
-        );
+        assert_as_wrong_password(&list_bureau(&t).await);
     }
     assert_as_wrong_password(
         &t.send(BUREAU_USER, BUREAU_MAILBOX, Some(PBCA.0), b"x")
@@ -76,59 +77,17 @@ async fn a_mailbox_allow_list_refuses_other_addresses_as_a_wrong_password_set_by
     let cookie = session_cookie(&t, BUREAU_USER).await;
     open_mailbox(&t, &cookie, BUREAU_MAILBOX).await;
     // With the loopback network listed, the same client is let in, the right password once.
-    let (ok, out) = imax(
+    let (ok, out) = allow_networks(
         &t,
-        &[
-            "admin",
-            "mailbox",
-            "allow-networks",
-            "--imax-id",
-            "TRACM30001",
-            "--network",
-            "10.9.0.0/16",
-            "--network",
-            "127.0.0.0/8",
-        ],
-        &[],
-        "",
+        &["--network", "10.9.0.0/16", "--network", "127.0.0.0/8"],
     )
     .await;
     assert!(ok, "{out}");
-    assert_ok(
-        &t.list(BUREAU_USER, BUREAU_MAILBOX, "receivedFromOthers")
-            .await,
-    );
+    assert_ok(&list_bureau(&t).await);
     // --clear ends the list; a bad network is refused and changes nothing.
-    let (ok, out) = imax(
-        &t,
-        &[
-            "admin",
-            "mailbox",
-            "allow-networks",
-            "--imax-id",
-            "TRACM30001",
-            "--network",
-            "10.9.0.0/33",
-        ],
-        &[],
-        "",
-    )
-    .await;
+    let (ok, out) = allow_networks(&t, &["--network", "10.9.0.0/33"]).await;
     assert!(!ok && out.contains("InvalidInput"), "{out}");
-    let (ok, out) = imax(
-        &t,
-        &[
-            "admin",
-            "mailbox",
-            "allow-networks",
-            "--imax-id",
-            "TRACM30001",
-            "--clear",
-        ],
-        &[],
-        "",
-    )
-    .await;
+    let (ok, out) = allow_networks(&t, &["--clear"]).await;
     assert!(ok && out.contains("from any address"), "{out}");
     let changes: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM audit_log WHERE action = 'SetAllowedNetworks' AND outcome = 'ok'",
@@ -147,10 +106,7 @@ async fn an_organization_allow_list_covers_its_people_and_its_mailboxes() {
         .await
         .expect("set");
     // CCS's M-ID, at CCS's mailbox, and at a mailbox of another organization it may open.
-    assert_as_wrong_password(
-        &t.list(BUREAU_USER, BUREAU_MAILBOX, "receivedFromOthers")
-            .await,
-    );
+    assert_as_wrong_password(&list_bureau(&t).await);
     // A call that names no mailbox: the M-ID's own password.
     let mut c = t.client(BUREAU_USER).await;
     let r = c
@@ -171,10 +127,7 @@ async fn an_organization_allow_list_covers_its_people_and_its_mailboxes() {
         .set_organization_networks("CCS", &["10.9.0.0/16".into(), "127.0.0.0/8".into()])
         .await
         .expect("set");
-    assert_ok(
-        &t.list(BUREAU_USER, BUREAU_MAILBOX, "receivedFromOthers")
-            .await,
-    );
+    assert_ok(&list_bureau(&t).await);
     // A client at another loopback address outside a narrower list is refused.
     t.admin
         .set_organization_networks("CCS", &["127.0.0.1/32".into()])
@@ -182,8 +135,5 @@ async fn an_organization_allow_list_covers_its_people_and_its_mailboxes() {
         .expect("set");
     let mut c = t.client_from([127, 0, 0, 2], BUREAU_USER).await;
     assert_as_wrong_password(&list_reply(&mut c, BUREAU_MAILBOX, "receivedFromOthers").await);
-    assert_ok(
-        &t.list(BUREAU_USER, BUREAU_MAILBOX, "receivedFromOthers")
-            .await,
-    );
+    assert_ok(&list_bureau(&t).await);
 }

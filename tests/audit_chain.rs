@@ -258,20 +258,7 @@ async fn a_deleted_checkpoint_file_is_a_finding_not_intact() {
     assert_ok(&t.send(SITE_USER, MAPLE, None, b"x").await);
     // Stopping writes the head's checkpoint.
     t.stop().await;
-    let imax = |args: &[&str]| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_imax"))
-            .args(args)
-            .env("IMAX_DATA_DIR", &t.config.data_dir)
-            .env("IMAX_DATABASE_URL", t.config.database_url())
-            .output()
-            .expect("imax");
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        (out.status.success(), text)
-    };
+    let imax = |args: &[&str]| imax_offline(&t, args);
     let (ok, text) = imax(&["admin", "check"]);
     assert!(ok && text.contains("store sound"), "{text}");
     assert!(imax(&["audit", "verify"]).0);

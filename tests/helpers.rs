@@ -908,3 +908,20 @@ pub fn spawn_send(
         .expect("reply")
     })
 }
+
+/// `imax ARGS…` as an operator runs it beside a (stopped) gateway: its data directory and
+/// database from the environment; (success, stdout and stderr).
+pub fn imax_offline(t: &TestApp, args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_imax"))
+        .args(args)
+        .env("IMAX_DATA_DIR", &t.config.data_dir)
+        .env("IMAX_DATABASE_URL", t.config.database_url())
+        .output()
+        .expect("imax");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}

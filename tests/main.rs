@@ -41,6 +41,7 @@ mod passkeys;
 mod portfolios;
 mod profile_changes;
 mod pump;
+mod receipt_checkpoints;
 mod receipts;
 mod replies;
 mod resets;

@@ -137,7 +137,11 @@ async fn r31_the_browser_upload_offers_a_signed_receipt_for_the_sender_only() {
 
 /// Runs the real binary with the test's data directory and database: (success, stdout,
 /// stderr).
-async fn imax(t: &TestApp, args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
+pub(crate) async fn imax(
+    t: &TestApp,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (bool, String, String) {
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_imax"))
         .args(args)
         .env("IMAX_DATA_DIR", &t.config.data_dir)
@@ -258,7 +262,7 @@ async fn r31_acceptance_commands_verify_a_receipt_and_survive_a_key_rotation() {
 }
 
 /// The proof of message `id` as its sender fetches it through the browser: (status, body).
-async fn proof_now(t: &TestApp, id: &str) -> (u16, String) {
+pub(crate) async fn proof_now(t: &TestApp, id: &str) -> (u16, String) {
     let cookie = session_cookie(t, SITE_USER).await;
     open_mailbox(t, &cookie, MAPLE).await;
     let path = format!("/mailbox/message/{id}/proof");
@@ -268,7 +272,11 @@ async fn proof_now(t: &TestApp, id: &str) -> (u16, String) {
 }
 
 /// `imax receipt verify RECEIPT --key KEY --proof PROOF`: (success, what it said).
-async fn verify_proof(t: &TestApp, dir: &std::path::Path, proof: &str) -> (bool, String) {
+pub(crate) async fn verify_proof(
+    t: &TestApp,
+    dir: &std::path::Path,
+    proof: &str,
+) -> (bool, String) {
     let path = |name: &str| dir.join(name).to_str().expect("path").to_string();
     let (ok, out, err) = imax(
         t,

@@ -3,7 +3,13 @@
 //! hold; so each checkpoint is also signed with the receipt key (Ed25519, its public key
 //! published), over the chain's head and the Merkle root of the records since the previous one
 //! (`receipt::proof`). They go to `<data_dir>/receipt-checkpoints`, one JSON object a line;
-//! a receipt's inclusion proof is read from there and from the chain.
+//! a receipt's inclusion proof is read from there (one line, found through an index kept in
+//! memory, `index`) and from the chain.
+
+mod index;
+mod verify;
+
+pub use verify::PublishedVerdict;
 
 use crate::receipt::proof::{root_and_path, Step};
 use crate::receipt::{ReceiptKeys, SignedCheckpoint};
@@ -20,8 +26,10 @@ pub const MAX_RECORDS: i64 = 100_000;
 pub struct Published {
     keys: ReceiptKeys,
     file: PathBuf,
-    /// The newest record already covered (read from the file once, then kept).
-    last: tokio::sync::Mutex<Option<i64>>,
+    /// One publication at a time (each starts where the file's last checkpoint ends).
+    publishing: tokio::sync::Mutex<()>,
+    /// Where each checkpoint's line is: read whole once, then only what was appended.
+    index: std::sync::Mutex<index::Index>,
 }
 
 /// A record's hashes, as bytes.
@@ -42,21 +50,16 @@ impl Published {
         Published {
             keys: ReceiptKeys::from_config(c),
             file: c.data_dir.join("receipt-checkpoints"),
-            last: tokio::sync::Mutex::new(None),
+            publishing: tokio::sync::Mutex::new(()),
+            index: std::sync::Mutex::new(index::Index::default()),
         }
     }
 
-    /// Every checkpoint published here, oldest first (lines that do not read are skipped).
-    fn read(&self) -> io::Result<Vec<SignedCheckpoint>> {
-        let text = match std::fs::read_to_string(&self.file) {
-            Ok(t) => t,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => String::new(),
-            Err(e) => return Err(e),
-        };
-        Ok(text
-            .lines()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect())
+    /// The index, brought up to the file's end (reading only what was appended since).
+    fn index(&self) -> io::Result<std::sync::MutexGuard<'_, index::Index>> {
+        let mut index = self.index.lock().unwrap_or_else(|e| e.into_inner());
+        index.refresh(&self.file)?;
+        Ok(index)
     }
 
     /// Signs the records after the last published checkpoint up to the head `seq` (at most
@@ -68,13 +71,9 @@ impl Published {
         seq: i64,
         now: OffsetDateTime,
     ) -> Result<(), super::ExportError> {
-        let mut last = self.last.lock().await;
-        let covered = match *last {
-            Some(n) => n,
-            None => self.read()?.last().map_or(0, |c| c.seq),
-        };
+        let _turn = self.publishing.lock().await;
+        let covered = self.index()?.last_seq();
         if seq <= covered {
-            *last = Some(covered);
             return Ok(());
         }
         let upto = seq.min(covered + MAX_RECORDS);
@@ -95,7 +94,6 @@ impl Published {
         })
         .await
         .map_err(io::Error::other)??;
-        *last = Some(c.seq);
         Ok(())
     }
 
@@ -106,11 +104,8 @@ impl Published {
         store: &Store,
         seq: i64,
     ) -> Result<Option<(SignedCheckpoint, Vec<Step>)>, ProofError> {
-        let Some(c) = self
-            .read()?
-            .into_iter()
-            .find(|c| (c.first..=c.seq).contains(&seq))
-        else {
+        let found = self.index()?.covering(&self.file, seq)?;
+        let Some(c) = found else {
             return Ok(None);
         };
         let hashes = store.audit_log().hashes_between(c.first, c.seq).await?;

@@ -217,6 +217,18 @@ impl ReceiptKeys {
         Ok(keys)
     }
 
+    /// [`ReceiptKeys::all`], but a missing key file is an error rather than a new key: a
+    /// verifier must not make the key it checks with.
+    pub fn existing(&self) -> io::Result<Arc<Vec<SigningKey>>> {
+        if self.inline.is_empty() && !self.file.exists() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("the receipt key file {} is missing", self.file.display()),
+            ));
+        }
+        self.all()
+    }
+
     /// The key new receipts are signed with.
     pub fn current(&self) -> io::Result<SigningKey> {
         self.all()?

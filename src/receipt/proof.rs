@@ -127,6 +127,20 @@ impl SignedCheckpoint {
         c
     }
 
+    /// Checks the signature by `key` (which must be the key `key_id` names).
+    pub fn verify_signature(&self, key: &PublicKey) -> Result<(), ProofInvalid> {
+        if self.key_id != key.id().as_str() {
+            return Err(ProofInvalid(
+                "the checkpoint was signed by another key".into(),
+            ));
+        }
+        let sig = base64::engine::general_purpose::STANDARD
+            .decode(&self.signature)
+            .map_err(|e| ProofInvalid(e.to_string()))?;
+        key.verify(&self.canonical_bytes(), &sig)
+            .map_err(|_| ProofInvalid("the checkpoint's signature does not match".into()))
+    }
+
     /// One line of the published checkpoints' file.
     pub fn to_line(&self) -> String {
         serde_json::to_string(self).unwrap_or_default() + "\n"
@@ -207,14 +221,7 @@ impl Proof {
         if hex::encode(h) != c.root {
             return no("the record's path does not lead to the checkpoint's root");
         }
-        if c.key_id != key.id().as_str() {
-            return no("the checkpoint was signed by another key");
-        }
-        let sig = base64::engine::general_purpose::STANDARD
-            .decode(&c.signature)
-            .map_err(|e| ProofInvalid(e.to_string()))?;
-        key.verify(&c.canonical_bytes(), &sig)
-            .map_err(|_| ProofInvalid("the checkpoint's signature does not match".into()))
+        c.verify_signature(key)
     }
 }
 

@@ -92,9 +92,10 @@ impl<'a> Passkeys<'a> {
         at: OffsetDateTime,
         audit: &AuditEntry,
     ) -> Result<bool, StoreError> {
-        self.writer
-            .change(self.pool, async |tx| {
-                let done = sqlx::query(
+        let n = self
+            .writer
+            .counted(self.pool, audit, async |tx| {
+                Ok(sqlx::query(
                     "UPDATE passkeys SET passkey = $1, counter = $2, last_used_at = $3
                       WHERE credential_id = $4 AND account_id = $5",
                 )
@@ -104,26 +105,22 @@ impl<'a> Passkeys<'a> {
                 .bind(&row.credential_id)
                 .bind(account)
                 .execute(&mut *tx)
-                .await?;
-                Ok(if done.rows_affected() == 1 {
-                    (true, Some(audit.clone()))
-                } else {
-                    (false, None)
-                })
+                .await?
+                .rows_affected())
             })
-            .await
+            .await?;
+        Ok(n == 1)
     }
 
     /// Removes every passkey of `account` with `audit`; how many there were.
     pub async fn remove_all(&self, account: i64, audit: &AuditEntry) -> Result<u64, StoreError> {
         self.writer
-            .change(self.pool, async |tx| {
-                let n = sqlx::query("DELETE FROM passkeys WHERE account_id = $1")
+            .counted(self.pool, audit, async |tx| {
+                Ok(sqlx::query("DELETE FROM passkeys WHERE account_id = $1")
                     .bind(account)
                     .execute(&mut *tx)
                     .await?
-                    .rows_affected();
-                Ok((n, (n > 0).then(|| audit.clone())))
+                    .rows_affected())
             })
             .await
     }

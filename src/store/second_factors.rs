@@ -123,23 +123,21 @@ impl<'a> SecondFactors<'a> {
         step: i64,
         audit: &AuditEntry,
     ) -> Result<bool, StoreError> {
-        self.writer
-            .change(self.pool, async |tx| {
-                let done = sqlx::query(
+        let n = self
+            .writer
+            .counted(self.pool, audit, async |tx| {
+                Ok(sqlx::query(
                     "UPDATE second_factors SET last_step = $1
                       WHERE account_id = $2 AND enrolled_at IS NOT NULL AND last_step < $1",
                 )
                 .bind(step)
                 .bind(account)
                 .execute(&mut *tx)
-                .await?;
-                Ok(if done.rows_affected() == 1 {
-                    (true, Some(audit.clone()))
-                } else {
-                    (false, None)
-                })
+                .await?
+                .rows_affected())
             })
-            .await
+            .await?;
+        Ok(n == 1)
     }
 
     /// The hash of the unused recovery code in `slot`, if any.
@@ -166,9 +164,10 @@ impl<'a> SecondFactors<'a> {
         at: OffsetDateTime,
         audit: &AuditEntry,
     ) -> Result<bool, StoreError> {
-        self.writer
-            .change(self.pool, async |tx| {
-                let done = sqlx::query(
+        let n = self
+            .writer
+            .counted(self.pool, audit, async |tx| {
+                Ok(sqlx::query(
                     "UPDATE recovery_codes SET used_at = $1
                       WHERE account_id = $2 AND slot = $3 AND used_at IS NULL",
                 )
@@ -176,28 +175,20 @@ impl<'a> SecondFactors<'a> {
                 .bind(account)
                 .bind(slot)
                 .execute(&mut *tx)
-                .await?;
-                Ok(if done.rows_affected() == 1 {
-                    (true, Some(audit.clone()))
-                } else {
-                    (false, None)
-                })
+                .await?
+                .rows_affected())
             })
-            .await
+            .await?;
+        Ok(n == 1)
     }
 
     /// Removes a person's second factor and recovery codes; false when there was none.
     pub async fn remove(&self, account: i64, audit: &AuditEntry) -> Result<bool, StoreError> {
-        self.writer
-            .change(self.pool, async |tx| {
-                let n = remove_all(tx, account).await?;
-                Ok(if n > 0 {
-                    (true, Some(audit.clone()))
-                } else {
-                    (false, None)
-                })
-            })
-            .await
+        let n = self
+            .writer
+            .counted(self.pool, audit, async |tx| remove_all(tx, account).await)
+            .await?;
+        Ok(n > 0)
     }
 }
 

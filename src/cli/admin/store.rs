@@ -44,8 +44,10 @@ pub async fn restore_command(
 }
 
 /// What the signed checkpoints of the audit chain say, if it is a finding (one the chain's
-/// own walk cannot see: a recomputed chain, a cut tail, a deleted checkpoint file).
+/// own walk cannot see: a recomputed chain, a cut tail, a deleted checkpoint file, a receipt
+/// checkpoint that is not the records' root).
 pub(super) async fn checkpoint_finding(admin: &Admin) -> Result<Option<String>, String> {
+    use imax_gateway::checkpoint::published::PublishedVerdict;
     use imax_gateway::checkpoint::{self, CheckpointVerdict, Checkpoints};
     let config = admin.config();
     let cp = Checkpoints::from_config(config).map_err(|e| format!("the audit key: {e}"))?;
@@ -57,11 +59,19 @@ pub(super) async fn checkpoint_finding(admin: &Admin) -> Result<Option<String>, 
     )
     .await
     .map_err(|e| e.to_string())?;
-    Ok(match verdict {
-        CheckpointVerdict::Holds { .. } => None,
-        CheckpointVerdict::Broken { line: 0, reason } => Some(reason),
+    match verdict {
+        CheckpointVerdict::Holds { .. } => {}
+        CheckpointVerdict::Broken { line: 0, reason } => return Ok(Some(reason)),
         CheckpointVerdict::Broken { line, reason } => {
-            Some(format!("checkpoint line {line}: {reason}"))
+            return Ok(Some(format!("checkpoint line {line}: {reason}")))
+        }
+    }
+    // The checkpoints signed with the receipt key must be the roots of the records they cover.
+    let published = cp.published.verify(admin.store()).await;
+    Ok(match published.map_err(|e| e.to_string())? {
+        PublishedVerdict::Holds { .. } => None,
+        PublishedVerdict::Broken { line, reason } => {
+            Some(format!("receipt-checkpoints line {line}: {reason}"))
         }
     })
 }

@@ -184,6 +184,23 @@ impl Committer {
         written
     }
 
+    /// [`Committer::change`] for a change of one statement whose count of rows says whether
+    /// it changed anything: `audit` is recorded when the body reports rows changed (a guarded
+    /// `UPDATE` that finds its guard moved, a `DELETE` of nothing: rolled back, unrecorded).
+    /// Returns the count.
+    pub async fn counted(
+        &self,
+        pool: &AnyPool,
+        audit: &AuditEntry,
+        body: impl AsyncFnOnce(&mut AnyConnection) -> Result<u64, StoreError>,
+    ) -> Result<u64, StoreError> {
+        self.change(pool, async |tx| {
+            let n = body(tx).await?;
+            Ok((n, (n > 0).then(|| audit.clone())))
+        })
+        .await
+    }
+
     /// Lets queued jobs and the batch in progress finish, then stops the task. Called after
     /// the server has drained, when no new jobs arrive.
     pub async fn stop(&self) {
