@@ -62,6 +62,7 @@ macro_rules! schema {
             "0023_allowed_networks",
             "0024_sandbox",
             "0025_passkeys",
+            "0026_ledger_notices",
         )
     };
 }
@@ -72,7 +73,7 @@ type Files = &'static [(&'static str, &'static str)];
 const SQLITE: Files = schema!("sqlite");
 const POSTGRES: Files = schema!("postgres");
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 25;
+pub const SCHEMA_VERSION: i64 = 26;
 
 /// For each version that older binaries may keep running on, the oldest such binary's schema
 /// version. A version not listed is compatible with its own binaries only. Version 10 adds
@@ -104,6 +105,8 @@ pub const SCHEMA_VERSION: i64 = 25;
 /// mailboxes and vendors as kinds they do not know.
 /// Version 25 (`0025_passkeys`) is not listed: older builds would sign a person whose only
 /// second factor is a passkey in on the password alone.
+/// Version 26 (`0026_ledger_notices`, issue 31) is not listed: older builds would claim the
+/// ledger's notices (kind `ledger_missing`) and mail them as arrivals, or hold them unsent.
 const COMPATIBLE_BACK_TO: &[(i64, i64)] = &[
     (10, 9),
     (11, 9),
