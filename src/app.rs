@@ -95,6 +95,20 @@ fn job_done(job: &'static str) {
     metrics::gauge!("imax_job_last_success_timestamp_seconds", "job" => job).set(now);
 }
 
+/// Watches the ledgers every `every` (`admin::ledger_watch`): each node does, the record of
+/// what was noticed keeps an item from being noticed twice.
+async fn watch_ledgers(system: Admin, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match system.watch_ledgers().await {
+            Ok(_) => job_done("ledgers"),
+            Err(e) => tracing::warn!(error = %e.message(), "could not watch the ledgers"),
+        }
+    }
+}
+
 /// Signs and exports the audit chain's head every `every` (see `audit::checkpoint`).
 async fn export_checkpoints(checkpoints: Checkpoints, gw: Gateway, every: Duration) {
     let mut tick = tokio::time::interval(every);
@@ -297,6 +311,8 @@ struct Housekeeping {
     forwarder: Option<tokio::task::JoinHandle<()>>,
     /// Arrival notices (issue 30): mails what the outbox holds as it falls due.
     notices: tokio::task::JoinHandle<()>,
+    /// The ledgers' watch (issue 31): queues a notice of each item newly missing.
+    ledgers: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Housekeeping {
@@ -332,6 +348,10 @@ impl Housekeeping {
             )
             .map(|f| tokio::spawn(f.run())),
             notices: tokio::spawn(crate::gateway::notices::send_notices(gateway.clone())),
+            ledgers: (config.ledger.watch_secs > 0).then(|| {
+                let every = Duration::from_secs(config.ledger.watch_secs);
+                tokio::spawn(watch_ledgers(admin.as_system(), every))
+            }),
         }
     }
 
@@ -346,6 +366,9 @@ impl Housekeeping {
             f.abort();
         }
         self.notices.abort();
+        if let Some(l) = &self.ledgers {
+            l.abort();
+        }
         if let Err(e) = gw.record_refusal_summaries(true).await {
             tracing::warn!(error = %e.message(), "could not record the refused attempts' last summary");
         }

@@ -261,3 +261,64 @@ async fn a_ledger_reads_at_most_max_files_and_says_so() {
     assert_eq!(ids, [tenant_id.as_str()]);
     assert!(l.truncated);
 }
+
+/// Issue 31: a CA reads the ledgers of the contracts it administers, and only those. A
+/// contract's administrator is a mailbox (R12) that belongs to one organization (R25); a CA's
+/// coordinator has a BPR with its organization (R3). The PBCA's coordinator, with no BPR with
+/// any property, reads Maple Court's contract once the PBCA's mailbox is its organization's,
+/// never the TCA's contract; an owner's coordinator its own property's; HUD every one.
+#[tokio::test]
+async fn a_ca_reads_the_ledgers_of_the_contracts_it_administers() {
+    use imax_gateway::directory::OrganizationKind::ContractAdministrator;
+    let t = TestApp::start_at(time::macros::datetime!(2027-03-02 14:00 UTC), |_| {}).await;
+    let ca = t.admin.acting_as(CA_USER.0).await.expect("actor");
+    let e = ca.ledger(CONTRACT, "2027-03").await.expect_err("no CA yet");
+    assert_eq!(e.code, Code::NotPermitted);
+    for (org, name, mailbox) in [
+        ("BAYSTATE", "Bay State PBCA", PBCA.0),
+        ("LAKESIDE", "Lakeside TCA", TCA.0),
+    ] {
+        let a = &t.admin;
+        a.create_organization(org, ContractAdministrator, name, None)
+            .await
+            .expect("organization");
+        a.set_mailbox_organization(mailbox, org)
+            .await
+            .expect("mailbox");
+    }
+    t.admin
+        .add_organization_partner(CA_USER.0, "BAYSTATE")
+        .await
+        .expect("BPR");
+    let l = ca.ledger(CONTRACT, "2027-03").await.expect("administered");
+    assert_eq!(l.administrator, PBCA.0);
+    let e = ca
+        .ledger("IL060002002", "2027-03")
+        .await
+        .expect_err("the TCA's contract");
+    assert_eq!(e.code, Code::NotPermitted);
+    // The page says the same.
+    let cookie = session_cookie(&t, CA_USER).await;
+    let url = format!("/ledger?contract={CONTRACT}&month=2027-03");
+    let (status, _, page) = request(&t, "GET", &url, &cookie, "", Vec::new()).await;
+    assert_eq!(status, 200, "{page}");
+    let url = "/ledger?contract=IL060002002&month=2027-03";
+    let (status, _, page) = request(&t, "GET", url, &cookie, "", Vec::new()).await;
+    assert_ne!(status, 200, "{page}");
+    // An owner's coordinator: its own property's contract, not the PBCA's.
+    let owner = t.admin.acting_as("M50001").await.expect("actor");
+    owner
+        .ledger("MA020004004", "2027-03")
+        .await
+        .expect("its own");
+    let e = owner
+        .ledger(CONTRACT, "2027-03")
+        .await
+        .expect_err("not its");
+    assert_eq!(e.code, Code::NotPermitted);
+    // HUD: every contract.
+    let hud = t.admin.acting_as("H10001").await.expect("actor");
+    for c in [CONTRACT, "IL060002002", "MA020004004"] {
+        hud.ledger(c, "2027-03").await.expect("HUD reads all");
+    }
+}

@@ -26,6 +26,7 @@ mod faults;
 mod folders;
 mod guessing;
 mod ledger;
+mod ledger_notices;
 mod lifecycle;
 mod lockout;
 mod matrix;

@@ -565,6 +565,7 @@ async fn perform(t: &TestApp, admin: &Admin, op: AdminOp) -> AdminResult<()> {
         AdminOp::ImportRecertification => admin.record_imported_recertification(user).await,
         AdminOp::ApplyDeadlines => admin.apply_deadlines().await.map(drop),
         AdminOp::PurgeHistory => admin.purge(Purge::DryRun).await.map(drop),
+        AdminOp::WatchLedgers => admin.watch_ledgers().await.map(drop),
         AdminOp::DesignateCertifier => admin.designate_certifier(HUD_STAFF.0, true).await,
         AdminOp::TakeOnStaff => admin.take_on_staff(HUD_STAFF.0).await,
         AdminOp::FlagStaffRight => admin.flag_staff_right(HUD_STAFF.0, Right::Imax, true).await,

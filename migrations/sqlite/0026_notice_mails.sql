@@ -1,4 +1,4 @@
--- imax-gateway schema, version 27: each mail of notices is composed, and recorded, before
+-- imax-gateway schema, version 26: each mail of notices is composed, and recorded, before
 -- it is first sent (issue 30, item 1: a crash neither loses nor doubles a mail).
 
 -- A mail as composed before its first try: its recipient, its Message-ID (random, without

@@ -220,7 +220,7 @@ struct Scanned {
 }
 
 /// The instant the month `YYYY-MM` begins in Washington, and the first day of the next.
-fn parse_month(month: &str) -> Option<(Date, Date)> {
+pub(super) fn parse_month(month: &str) -> Option<(Date, Date)> {
     let (y, m) = month.trim().split_once('-')?;
     if y.len() != 4 || m.len() != 2 {
         return None;
@@ -242,17 +242,31 @@ fn parse_month(month: &str) -> Option<(Date, Date)> {
 
 impl Admin {
     /// The ledger of `contract` for `month` (`YYYY-MM`): HUD's for any contract, a
-    /// coordinator's for the contracts of its BPR properties (R3).
+    /// coordinator's for the contracts of its BPR properties (R3) and those its CA
+    /// administers (R12).
     pub async fn ledger(&self, contract: &str, month: &str) -> AdminResult<Ledger> {
         self.permit(AdminOp::ReadLedger)?;
-        let Some((first, next)) = parse_month(month) else {
+        if parse_month(month).is_none() {
             return Err(invalid(format!("month {month:?} is not YYYY-MM")));
-        };
+        }
         let store = self.store.ledger();
         let Some(parties) = store.contract(contract.trim()).await? else {
             return Err(missing(format!("contract {}", contract.trim())));
         };
         self.may_read_ledger(&parties).await?;
+        self.read_ledger(parties, month).await
+    }
+
+    /// The ledger of a contract the caller may read, for `month` (`YYYY-MM`).
+    pub(super) async fn read_ledger(
+        &self,
+        parties: ContractParties,
+        month: &str,
+    ) -> AdminResult<Ledger> {
+        let Some((first, next)) = parse_month(month) else {
+            return Err(invalid(format!("month {month:?} is not YYYY-MM")));
+        };
+        let store = self.store.ledger();
         let due_day = self.config.ledger.voucher_due_day;
         let due = next
             .replace_day(due_day)
@@ -307,7 +321,10 @@ impl Admin {
         Ok(assemble(parties, month, now, entries, check, truncated))
     }
 
-    /// HUD reads every contract's ledger; a coordinator those of its BPR properties.
+    /// HUD reads every contract's ledger; a coordinator those of its BPR properties (R3: an
+    /// owner's or agent's), and those administered by a CA it has a BPR with (R3: a CA's
+    /// coordinator; R12, R25: the contract's administrator mailbox is the CA's), and no other
+    /// CA's.
     async fn may_read_ledger(&self, parties: &ContractParties) -> AdminResult<()> {
         let Actor::Coordinator { id, mid } = &self.actor else {
             return Ok(());
@@ -316,9 +333,13 @@ impl Admin {
         if bpr.contains(&parties.property_id) {
             return Ok(());
         }
+        let ledger = self.store.ledger();
+        if ledger.administered_for(&parties.contract, *id).await? {
+            return Ok(());
+        }
         Err(forbidden(format!(
-            "{mid} has no Business Partner Relationship with property {} (R3)",
-            parties.property
+            "{mid} has no Business Partner Relationship with property {} (R3), nor with the contract administrator of {} (R12)",
+            parties.property, parties.contract
         )))
     }
 

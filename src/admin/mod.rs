@@ -16,6 +16,7 @@
 //! * `views.rs`: what the pages show; `import.rs`: a directory file;
 //! * `audit.rs`: searching the audit chain;
 //! * `ledger.rs`: the TRACS round-trip ledger of a contract's month (issue 31).
+//! * `ledger_watch.rs`: the ledgers' watch, noticing subscribers of what goes missing.
 
 mod actor;
 mod allow_lists;
@@ -24,6 +25,7 @@ mod history;
 mod import;
 mod internal;
 mod ledger;
+mod ledger_watch;
 mod mailboxes;
 mod organizations;
 mod people;
@@ -46,6 +48,7 @@ pub use history::{Purge, PurgeReport};
 pub use import::{import_file, ImportReport};
 pub use internal::StaffLine;
 pub use ledger::{Ledger, Missing, ReplyKind, Status, VoucherStatus};
+pub use ledger_watch::Watched;
 pub use people::{NewPerson, MAX_COORDINATORS};
 pub use permissions::{AdminOp, Who, RULES};
 pub use portfolio::{FoundPerson, PortfolioLine};

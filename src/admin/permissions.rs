@@ -76,7 +76,7 @@ operations! {
     /// Issue 31: a vendor's certification report from its sandbox.
     SandboxReport => Hud,
     /// Issue 31: a contract's TRACS round-trip ledger; a coordinator's for the contracts of its
-    /// BPR properties (R3), which the operation checks.
+    /// BPR properties (R3) and those its CA administers (R12), which the operation checks.
     ReadLedger => HudOrCoordinator,
     /// R3: Search for User, an M-ID by its exact ID (the operation limits what it shows).
     FindPerson => HudOrCoordinator,
@@ -139,6 +139,8 @@ operations! {
     Subscribe => Hud,
     /// Issue 31: the receipt key is the installation's, as the audit key is.
     RotateReceiptKey => Operator,
+    /// Issue 31: the gateway's watch of the ledgers, noticing what goes missing.
+    WatchLedgers => OperatorOrSystem,
 }
 
 impl AdminOp {

@@ -13,6 +13,10 @@ pub struct Ledger {
     /// TRACS files one ledger reads back (each stored body is scanned again for its kind and
     /// record count); more are left out and the ledger says so.
     pub max_files: u32,
+    /// Seconds between the gateway's watches over the ledgers (of contracts whose property's
+    /// mailbox has subscribers): an item newly missing is noticed to them once, through the
+    /// notifications outbox. 0: no watch.
+    pub watch_secs: u64,
 }
 
 impl Default for Ledger {
@@ -20,6 +24,7 @@ impl Default for Ledger {
         Self {
             voucher_due_day: 10,
             max_files: 500,
+            watch_secs: 900,
         }
     }
 }

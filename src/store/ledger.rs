@@ -7,6 +7,7 @@
 //! this gateway has not confirmed, `tracs/layout.rs`), so a file belongs to a contract by the
 //! directory: sent from the mailbox of the contract's property to the contract's administrator.
 
+use super::notices::MissingWhat;
 use super::StoreError;
 use crate::clock::{from_epoch, to_epoch};
 use sqlx::{AnyPool, Row};
@@ -156,5 +157,130 @@ impl<'a> Ledger<'a> {
                 })
             })
             .collect()
+    }
+}
+
+/// Something the ledger found missing, to be noticed once (issue 31).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FoundMissing {
+    pub contract: String,
+    /// `YYYY-MM`.
+    pub month: String,
+    pub what: MissingWhat,
+    /// The file's message id for a missing reply; `voucher` for the voucher (one a month).
+    pub item: String,
+    /// The voucher's due day, `YYYY-MM-DD` (empty for a reply).
+    pub due: String,
+    /// The mailbox that sent (or should have sent) it, whose subscribers are told.
+    pub mailbox: i64,
+}
+
+/// The outbox rows of a missing item (`$1` its row, `$2` now, `$3` the unanswered file's
+/// message id or empty, `$4` the mailbox): one per subscriber, but none to a subscriber who is
+/// owed (or was sent) issue 30's own reminder of that same unanswered file, so that nobody is
+/// told twice of one file.
+const MISSING_NOTICES: &str =
+    "INSERT INTO notices (kind, account_id, message_id, missing_id, event_at)
+    SELECT 'ledger_missing', s.account_id, m.id, $1, $2
+      FROM subscriptions s LEFT JOIN messages m ON m.message_id = $3
+     WHERE s.mailbox_id = $4
+       AND NOT EXISTS (SELECT 1 FROM notices o
+                        WHERE o.kind = 'not_answered' AND o.message_id = m.id
+                          AND o.account_id = s.account_id
+                          AND (o.outcome IS NULL OR o.outcome = 'sent'))";
+
+impl Ledger<'_> {
+    /// The contracts whose property's mailbox someone subscribed to: the only ones whose
+    /// missing items anyone is told of, so the watch reads no others' ledgers.
+    pub async fn watched(&self) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT c.contract_number FROM contracts c JOIN properties p ON p.id = c.property_id
+              WHERE EXISTS (SELECT 1 FROM subscriptions s WHERE s.mailbox_id = p.mailbox_id)
+              ORDER BY c.contract_number",
+        )
+        .fetch_all(self.pool)
+        .await?)
+    }
+
+    /// The items of `contract`'s `month` already found missing (and noticed).
+    pub async fn known_missing(
+        &self,
+        contract: &str,
+        month: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar(
+                "SELECT item FROM ledger_missing WHERE contract = $1 AND month = $2",
+            )
+            .bind(contract)
+            .bind(month)
+            .fetch_all(self.pool)
+            .await?,
+        )
+    }
+
+    /// Records a missing item and, in the same transaction, the notices its mailbox's
+    /// subscribers are owed; whether this call found it first. The unique key on (contract,
+    /// month, item) decides between nodes watching at once: only the insert that made the row
+    /// writes notices.
+    pub async fn record_missing(
+        &self,
+        found: &FoundMissing,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let engine = super::Engine::of_pool(self.pool);
+        let mut conn = self.pool.acquire().await?;
+        let mut tx = super::begin_write_on(&mut conn, engine).await?;
+        let row: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO ledger_missing (contract, month, item, what, due, mailbox_id, found_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (contract, month, item) DO NOTHING RETURNING id",
+        )
+        .bind(&found.contract)
+        .bind(&found.month)
+        .bind(&found.item)
+        .bind(found.what.as_str())
+        .bind(&found.due)
+        .bind(found.mailbox)
+        .bind(to_epoch(now))
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            tx.rollback().await?;
+            return Ok(false);
+        };
+        let file = match found.what {
+            MissingWhat::Reply => found.item.as_str(),
+            MissingWhat::Voucher => "",
+        };
+        sqlx::query(MISSING_NOTICES)
+            .bind(row)
+            .bind(to_epoch(now))
+            .bind(file)
+            .bind(found.mailbox)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Whether `contract` is administered by a contract administrator (an organization of
+    /// kind `contract-administrator`, by the organization of the contract's administrator
+    /// mailbox: R12, R25) with which the coordinator `account` has a Business Partner
+    /// Relationship (R3: a CA's coordinator has one with its organization).
+    pub async fn administered_for(&self, contract: &str, account: i64) -> Result<bool, StoreError> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT CAST(COUNT(*) AS BIGINT) FROM contracts c
+               JOIN mailboxes a ON a.id = c.administrator_mailbox
+               JOIN organizations o ON o.id = a.organization_id
+               JOIN organization_partners op ON op.organization_id = o.id
+              WHERE c.contract_number = $1 AND op.account_id = $2
+                AND o.kind = 'contract-administrator'",
+        )
+        .bind(contract)
+        .bind(account)
+        .fetch_one(self.pool)
+        .await?;
+        Ok(n > 0)
     }
 }

@@ -63,6 +63,7 @@ macro_rules! schema {
             "0024_sandbox",
             "0025_passkeys",
             "0026_notice_mails",
+            "0027_ledger_notices",
         )
     };
 }
@@ -73,7 +74,7 @@ type Files = &'static [(&'static str, &'static str)];
 const SQLITE: Files = schema!("sqlite");
 const POSTGRES: Files = schema!("postgres");
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 26;
+pub const SCHEMA_VERSION: i64 = 27;
 
 /// For each version that older binaries may keep running on, the oldest such binary's schema
 /// version. A version not listed is compatible with its own binaries only. Version 10 adds
@@ -107,6 +108,8 @@ pub const SCHEMA_VERSION: i64 = 26;
 /// second factor is a passkey in on the password alone.
 /// Version 26 (`0026_notice_mails`) is not listed: an older build would mail a notice whose
 /// mail was composed already as a new mail (another Message-ID), a duplicate nobody drops.
+/// Version 27 (`0027_ledger_notices`, issue 31) is not listed: older builds would claim the
+/// ledger's notices (kind `ledger_missing`) and mail them as arrivals, or hold them unsent.
 const COMPATIBLE_BACK_TO: &[(i64, i64)] = &[
     (10, 9),
     (11, 9),

@@ -21,6 +21,9 @@ pub enum NoticeKind {
     NotRetrieved,
     /// A TRACS file a subscribed mailbox sent got no reply in time.
     NotAnswered,
+    /// The TRACS round-trip ledger found something missing for a contract and month that a
+    /// subscribed mailbox sent or should have sent (issue 31: `store::ledger::record_missing`).
+    LedgerMissing,
 }
 
 impl NoticeKind {
@@ -29,6 +32,7 @@ impl NoticeKind {
             NoticeKind::Arrival => "arrival",
             NoticeKind::NotRetrieved => "not_retrieved",
             NoticeKind::NotAnswered => "not_answered",
+            NoticeKind::LedgerMissing => "ledger_missing",
         }
     }
 
@@ -37,6 +41,7 @@ impl NoticeKind {
             NoticeKind::Arrival,
             NoticeKind::NotRetrieved,
             NoticeKind::NotAnswered,
+            NoticeKind::LedgerMissing,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)
@@ -111,14 +116,51 @@ pub struct Claimed {
     /// The mail this notice was composed into before a first try (`notice_mails`), if any:
     /// every later try sends that mail again, as it is.
     pub mail_id: Option<i64>,
+    /// A ledger's notice: what is missing (the message fields above are then the unanswered
+    /// file's, or empty for a missing voucher).
+    pub ledger: Option<LedgerItem>,
+}
+
+/// What the ledger found missing, for a notice's mail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerItem {
+    pub contract: String,
+    /// `YYYY-MM`.
+    pub month: String,
+    pub what: MissingWhat,
+    /// The voucher's due day, `YYYY-MM-DD` (empty for a reply).
+    pub due: String,
+}
+
+/// The two things the ledger misses (`ledger_missing.what`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MissingWhat {
+    /// The month's voucher, after its due day.
+    Voucher,
+    /// A reply to a sent file, after `tracs.answer_expected_hours`.
+    Reply,
+}
+
+impl MissingWhat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MissingWhat::Voucher => "voucher",
+            MissingWhat::Reply => "reply",
+        }
+    }
 }
 
 /// Not settled, not held by a live lease, not waiting for a retry (`n`: the row, `$1`: now).
 const FREE: &str = "n.done_at IS NULL AND n.next_try_at <= $1 \
      AND (n.lease_until IS NULL OR n.lease_until <= $1)";
-/// Fallen due by its kind's window (`$2`, `$3`, `$4`: arrival, not retrieved, not answered).
+/// Fallen due by its kind's window (`$2`, `$3`, `$4`: arrival, not retrieved, not answered; a
+/// ledger's notice at once, its item being missing already).
 const DUE: &str = "n.event_at <= $1 - CASE n.kind WHEN 'arrival' THEN $2 \
-     WHEN 'not_retrieved' THEN $3 ELSE $4 END";
+     WHEN 'not_retrieved' THEN $3 WHEN 'ledger_missing' THEN 0 ELSE $4 END";
+/// The mailbox a notice's subscriber subscribed to: the recipient's for an arrival, the one
+/// that sent (or should have sent) the item for the ledger's, the sender's otherwise.
+const SUBSCRIBED_TO: &str = "CASE WHEN n.kind = 'arrival' THEN m.to_mailbox \
+     WHEN n.kind = 'ledger_missing' THEN lm.mailbox_id ELSE m.from_mailbox END";
 
 /// This part of the store (`Store::notices()`).
 #[derive(Clone, Copy)]
@@ -222,30 +264,33 @@ impl<'a> Notices<'a> {
     /// The notices `owner` holds, with their messages, subscriber by subscriber (in an order
     /// that follows from the rows alone, so a mail reads the same each time).
     async fn claimed(&self, owner: &str) -> Result<Vec<Claimed>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT n.id, n.kind, n.attempts, a.mid, a.email, m.message_id, m.file_name,
-                    m.size_bytes, m.received_at, fm.imax_id AS from_id, tm.imax_id AS to_id,
+        // A ledger's notice has no message for a missing voucher: its mailboxes are the
+        // contract's (the property's, its administrator's), its time when it was found.
+        let sql = format!(
+            "SELECT n.id, n.kind, n.attempts, a.mid, a.email,
+                    COALESCE(m.message_id, '') AS message_id, COALESCE(m.file_name, '') AS file_name,
+                    COALESCE(m.size_bytes, 0) AS size_bytes,
+                    COALESCE(m.received_at, n.event_at) AS received_at,
+                    fm.imax_id AS from_id, COALESCE(tm.imax_id, '') AS to_id,
                     CAST(CASE WHEN m.retrieved_at IS NULL THEN 0 ELSE 1 END AS BIGINT) AS retrieved,
                     CAST(CASE WHEN EXISTS (SELECT 1 FROM messages r WHERE r.in_reply_to = m.message_id)
                          THEN 1 ELSE 0 END AS BIGINT) AS answered,
-                    CASE WHEN n.kind = 'arrival' THEN m.to_mailbox ELSE m.from_mailbox END
-                      AS mailbox_id,
+                    {SUBSCRIBED_TO} AS mailbox_id,
                     CAST(CASE WHEN EXISTS (SELECT 1 FROM subscriptions s
                                             WHERE s.account_id = n.account_id
-                                              AND s.mailbox_id = CASE WHEN n.kind = 'arrival'
-                                                  THEN m.to_mailbox ELSE m.from_mailbox END)
+                                              AND s.mailbox_id = {SUBSCRIBED_TO})
                          THEN 1 ELSE 0 END AS BIGINT) AS subscribed,
-                    n.account_id, n.mail_id
+                    n.account_id, n.mail_id, lm.contract, lm.month, lm.what, lm.due
                FROM notices n JOIN accounts a ON a.id = n.account_id
-               JOIN messages m ON m.id = n.message_id
-               JOIN mailboxes fm ON fm.id = m.from_mailbox
-               JOIN mailboxes tm ON tm.id = m.to_mailbox
+               LEFT JOIN messages m ON m.id = n.message_id
+               LEFT JOIN ledger_missing lm ON lm.id = n.missing_id
+               LEFT JOIN contracts c ON c.contract_number = lm.contract
+               JOIN mailboxes fm ON fm.id = COALESCE(m.from_mailbox, lm.mailbox_id)
+               LEFT JOIN mailboxes tm ON tm.id = COALESCE(m.to_mailbox, c.administrator_mailbox)
               WHERE n.lease_owner = $1 AND n.done_at IS NULL
-              ORDER BY n.account_id, n.kind, m.received_at, n.id",
-        )
-        .bind(owner)
-        .fetch_all(self.pool)
-        .await?;
+              ORDER BY n.account_id, n.kind, COALESCE(m.received_at, n.event_at), n.id"
+        );
+        let rows = sqlx::query(&sql).bind(owner).fetch_all(self.pool).await?;
         rows.iter().map(claimed_row).collect()
     }
 
@@ -356,5 +401,23 @@ fn claimed_row(r: &sqlx::any::AnyRow) -> Result<Claimed, StoreError> {
         subscribed: r.try_get::<i64, _>("subscribed")? != 0,
         account_id: r.try_get("account_id")?,
         mail_id: r.try_get("mail_id")?,
+        ledger: ledger_item(r)?,
     })
+}
+
+fn ledger_item(r: &sqlx::any::AnyRow) -> Result<Option<LedgerItem>, StoreError> {
+    let Some(contract) = r.try_get::<Option<String>, _>("contract")? else {
+        return Ok(None);
+    };
+    let what: String = r.try_get("what")?;
+    Ok(Some(LedgerItem {
+        contract,
+        month: r.try_get("month")?,
+        what: if what == "voucher" {
+            MissingWhat::Voucher
+        } else {
+            MissingWhat::Reply
+        },
+        due: r.try_get("due")?,
+    }))
 }

@@ -2,7 +2,7 @@
 //! link to its page, never its content.
 
 use crate::clock::rfc3339;
-use crate::store::notices::{Claimed, NoticeKind};
+use crate::store::notices::{Claimed, LedgerItem, MissingWhat, NoticeKind};
 
 /// A mail: its subject and text.
 #[derive(Debug, PartialEq, Eq)]
@@ -19,6 +19,9 @@ pub(super) fn mail(kind: NoticeKind, notices: &[&Claimed], base: &str) -> Mail {
     notices.sort_by(|a, b| {
         (a.received_at, &a.message_id, a.id).cmp(&(b.received_at, &b.message_id, b.id))
     });
+    if kind == NoticeKind::LedgerMissing {
+        return ledger_mail(&notices, base);
+    }
     let n = notices.len();
     let plural = if n == 1 { "" } else { "s" };
     let (subject, intro) = match kind {
@@ -31,7 +34,7 @@ pub(super) fn mail(kind: NoticeKind, notices: &[&Claimed], base: &str) -> Mail {
             "sent from an iMAX mailbox you subscribed to,\n\
              has not been retrieved by its recipient yet",
         ),
-        NoticeKind::NotAnswered => (
+        NoticeKind::NotAnswered | NoticeKind::LedgerMissing => (
             format!("iMAX: no reply to {n} TRACS file{plural}"),
             "sent from an iMAX mailbox you subscribed to,\n\
              has had no reply from TRACS or its recipient yet",
@@ -53,6 +56,54 @@ pub(super) fn mail(kind: NoticeKind, notices: &[&Claimed], base: &str) -> Mail {
          in iMAX.\n",
     );
     Mail { subject, body }
+}
+
+/// The ledger's notices (issue 31): per item its contract, month, what is missing and a link
+/// to the ledger's page; the file's id, name and time for a missing reply, never its content.
+fn ledger_mail(notices: &[&Claimed], base: &str) -> Mail {
+    let n = notices.len();
+    let subject = if n == 1 {
+        "iMAX: 1 item missing from the TRACS ledger".to_string()
+    } else {
+        format!("iMAX: {n} items missing from the TRACS ledger")
+    };
+    let mid = notices.first().map_or("", |c| c.mid.as_str());
+    let mut body = format!(
+        "Dear {mid},\n\nThe TRACS round-trip ledger finds missing what a mailbox you\n\
+         subscribed to sent, or should have sent, its contract administrator:\n"
+    );
+    for c in notices {
+        if let Some(item) = &c.ledger {
+            body.push_str(&ledger_entry(c, item, base));
+        }
+    }
+    body.push_str(
+        "\nThe files themselves are never mailed: open the ledger in iMAX\n\
+         to see what was sent and what came back. To stop these notices,\n\
+         choose Notifications in iMAX.\n",
+    );
+    Mail { subject, body }
+}
+
+/// One missing item's lines.
+fn ledger_entry(c: &Claimed, item: &LedgerItem, base: &str) -> String {
+    let what = match item.what {
+        MissingWhat::Voucher => format!("the month's voucher (due {})", plain(&item.due)),
+        MissingWhat::Reply => format!(
+            "a reply to message {} ({}, sent {})",
+            plain(&c.message_id),
+            plain(&c.file_name),
+            rfc3339(c.received_at)
+        ),
+    };
+    let (contract, month) = (plain(&item.contract), plain(&item.month));
+    format!(
+        "\nContract {contract}, month {month}\n  Missing:      {what}\n  \
+         From mailbox: {from}\n  To mailbox:   {to}\n  Ledger:\n  \
+         {base}/ledger?contract={contract}&month={month}\n",
+        from = plain(&c.from_mailbox),
+        to = plain(&c.to_mailbox),
+    )
 }
 
 /// One message's lines.
@@ -129,6 +180,7 @@ mod tests {
             subscribed: true,
             account_id: 4,
             mail_id: None,
+            ledger: None,
         }
     }
 

@@ -256,7 +256,10 @@ impl Gateway {
         let now = self.inner.clock.now();
         let imax_id = match c.kind {
             NoticeKind::Arrival => &c.to_mailbox,
-            NoticeKind::NotRetrieved | NoticeKind::NotAnswered => &c.from_mailbox,
+            // The ledger's: the mailbox that sent (or should have sent) what is missing.
+            NoticeKind::NotRetrieved | NoticeKind::NotAnswered | NoticeKind::LedgerMissing => {
+                &c.from_mailbox
+            }
         };
         let account = match crate::directory::MId::parse(&c.mid) {
             Some(mid) => store.accounts().load(&mid).await?,
@@ -283,6 +286,8 @@ impl Gateway {
             NoticeKind::Arrival => true,
             NoticeKind::NotRetrieved => n.not_retrieved_minutes > 0 && !c.retrieved,
             NoticeKind::NotAnswered => n.not_answered_days > 0 && !c.answered,
+            // Missing when the ledger's watch found it: told once, as found.
+            NoticeKind::LedgerMissing => true,
         }
     }
 
