@@ -84,7 +84,7 @@ impl Default for Bodies {
             url: String::new(),
             s3_endpoint: String::new(),
             s3_part_mib: 5,
-            s3_parts_in_flight: 2,
+            s3_parts_in_flight: 1,
         }
     }
 }

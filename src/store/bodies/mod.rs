@@ -24,6 +24,7 @@ pub use chunks::ChunkBodies;
 pub use files::FileBodies;
 pub use objects::{ObjectBodies, Parts};
 
+use bytes::Bytes;
 use sha2::{Digest, Sha256};
 use std::io;
 use std::pin::Pin;
@@ -344,7 +345,9 @@ impl BodyStore {
 }
 
 impl StagedBody {
-    /// Adds bytes, refusing once the limit would be passed.
+    /// Adds bytes, refusing once the limit would be passed. Bytes are held in memory up to
+    /// exactly [`CHUNK`], then written out: the buffer never grows past a chunk, whatever
+    /// sizes the door hands over.
     pub async fn write(&mut self, chunk: &[u8]) -> Result<(), StageError> {
         let new_size = self.size + chunk.len() as u64;
         if new_size > self.limit {
@@ -352,51 +355,71 @@ impl StagedBody {
         }
         self.size = new_size;
         self.hasher.update(chunk);
-        self.memory.extend_from_slice(chunk);
-        if self.memory.len() >= CHUNK {
-            match &mut self.sink {
-                Sink::Files { store, spill } => {
-                    store.check_space()?;
-                    store.spill(&self.key, spill, &self.memory).await?;
-                }
-                Sink::Chunks {
-                    store,
-                    written,
-                    pending,
-                } => {
-                    // Chunk 0 lists the upload: the later chunks' statements need to see
-                    // it, so they start once it is committed. Then up to WRITES_IN_FLIGHT
-                    // writes run while the next chunks arrive; their buffers take turns, so
-                    // an upload allocates them once, not a growing one per chunk.
-                    let spare = if *written == 1 || pending.len() >= WRITES_IN_FLIGHT {
-                        wait_oldest(pending).await?
-                    } else {
-                        None
-                    };
-                    let spare = spare.unwrap_or_else(|| Vec::with_capacity(CHUNK + CHUNK / 4));
-                    let (store, key, seq) = (store.clone(), self.key.clone(), *written);
-                    let chunk = std::mem::replace(&mut self.memory, spare);
-                    pending.push_back(tokio::spawn(async move {
-                        store.put(&key, seq, &chunk).await?;
-                        Ok(chunk)
-                    }));
-                    *written += 1;
-                }
-                Sink::Objects {
-                    store,
-                    upload,
-                    listed,
-                } => {
-                    *listed = true;
-                    let upload = match upload {
-                        Some(u) => u,
-                        None => upload.insert(store.begin(&self.key).await?),
-                    };
-                    store.send(&self.key, upload, &self.memory).await?;
-                }
+        let mut rest = chunk;
+        while !rest.is_empty() {
+            let take = (CHUNK - self.memory.len()).min(rest.len());
+            let needed = self.memory.len() + take;
+            if needed > self.memory.capacity() {
+                // Doubling as a Vec would, but never past a chunk.
+                let cap = (2 * self.memory.capacity()).clamp(needed, CHUNK);
+                self.memory.reserve_exact(cap - self.memory.len());
             }
-            self.memory.clear();
+            self.memory.extend_from_slice(&rest[..take]);
+            rest = &rest[take..];
+            if self.memory.len() == CHUNK {
+                self.write_out().await?;
+            }
         }
+        Ok(())
+    }
+
+    /// Writes out a full chunk of memory to the store.
+    async fn write_out(&mut self) -> Result<(), StageError> {
+        match &mut self.sink {
+            Sink::Files { store, spill } => {
+                store.check_space()?;
+                store.spill(&self.key, spill, &self.memory).await?;
+            }
+            Sink::Chunks {
+                store,
+                written,
+                pending,
+            } => {
+                // Chunk 0 lists the upload: the later chunks' statements need to see
+                // it, so they start once it is committed. Then up to WRITES_IN_FLIGHT
+                // writes run while the next chunks arrive; their buffers take turns, so
+                // an upload allocates them once, not a growing one per chunk.
+                let spare = if *written == 1 || pending.len() >= WRITES_IN_FLIGHT {
+                    wait_oldest(pending).await?
+                } else {
+                    None
+                };
+                let spare = spare.unwrap_or_else(|| Vec::with_capacity(CHUNK));
+                let (store, key, seq) = (store.clone(), self.key.clone(), *written);
+                let chunk = std::mem::replace(&mut self.memory, spare);
+                pending.push_back(tokio::spawn(async move {
+                    store.put(&key, seq, &chunk).await?;
+                    Ok(chunk)
+                }));
+                *written += 1;
+            }
+            Sink::Objects {
+                store,
+                upload,
+                listed,
+            } => {
+                *listed = true;
+                let upload = match upload {
+                    Some(u) => u,
+                    None => upload.insert(store.begin(&self.key).await?),
+                };
+                // The chunk itself becomes part of the part (no copy); the next one gets
+                // a buffer of its own, a whole chunk at once (the body is large).
+                let full = std::mem::replace(&mut self.memory, Vec::with_capacity(CHUNK));
+                store.send(&self.key, upload, Bytes::from(full)).await?;
+            }
+        }
+        self.memory.clear();
         Ok(())
     }
 

@@ -5,7 +5,7 @@
 //! An object is named `<prefix>bodies/<key>`, the key being the gateway's own random one (never
 //! anything a client sent). An upload that fills a [`CHUNK`](super::CHUNK) is listed in the
 //! database's `body_uploads` first (as on PostgreSQL chunks), then streamed to the bucket as a
-//! multipart upload of [`Parts`] (`bodies.s3_part_mib`, 5 MiB), at most `in_flight` of them (2) sent at once: memory
+//! multipart upload of [`Parts`] (`bodies.s3_part_mib`, 5 MiB), at most `in_flight` of them (1) sent at once: memory
 //! per upload is bounded by a few parts whatever the file's size. Completing the multipart
 //! upload is what makes the object exist, whole, at once: nothing half-stored is ever visible
 //! under a body's name. Sealing then renews the upload's entry (failing if a sweep took it), and
@@ -31,7 +31,12 @@ use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, ReadBuf};
+
+/// How often an upload under way renews its entry (by this node's clock; the entry is stale
+/// after [`STALE_SECS`](super::chunks::STALE_SECS), an hour, by the database's).
+const RENEW_EVERY: Duration = Duration::from_secs(20);
 
 /// How an upload is cut (`bodies.s3_part_mib`, `bodies.s3_parts_in_flight`): parts of one
 /// upload sent while the next one fills keep the bucket busy while bytes arrive, and bound an
@@ -86,7 +91,13 @@ impl ObjectBodies {
         // The S3 client's TLS (reqwest over rustls) uses the process's provider: the gateway's
         // own, ring. Installing it twice is harmless (the first stays).
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
+        // The payload is not signed (`UNSIGNED-PAYLOAD`; the request and its headers still
+        // are): signing hashes every byte with SHA-256 once more, which the gateway already
+        // does for the body's row (and `imax admin check` compares with the object); TLS
+        // carries the bytes' integrity on an `https://` endpoint, as on AWS.
+        let mut builder = AmazonS3Builder::from_env()
+            .with_bucket_name(bucket)
+            .with_unsigned_payload(true);
         if !endpoint.is_empty() {
             builder = builder
                 .with_endpoint(endpoint)
@@ -125,6 +136,7 @@ impl ObjectBodies {
             .map_err(s3)?;
         Ok(ObjectUpload {
             parts: WriteMultipart::new_with_chunk_size(upload, self.parts.size),
+            renewed: Instant::now(),
         })
     }
 
@@ -140,18 +152,18 @@ impl ObjectBodies {
         Ok(())
     }
 
-    /// Sends the bytes of `memory`, waiting while `bodies.s3_parts_in_flight` parts are on
-    /// their way.
-    /// Meanwhile the upload's entry is renewed once a minute by the database's clock, as a
-    /// database chunk renews it (failing if a sweep took the upload as abandoned).
+    /// Adds a full chunk to the upload (the chunk itself, not a copy), waiting while
+    /// `bodies.s3_parts_in_flight` parts are on their way. Meanwhile the upload's entry is
+    /// renewed every [`RENEW_EVERY`], as a database chunk renews it (failing if a sweep took
+    /// the upload as abandoned): a database round trip per chunk would stall the upload.
     pub(super) async fn send(
         &self,
         key: &str,
         upload: &mut ObjectUpload,
-        memory: &[u8],
+        chunk: Bytes,
     ) -> io::Result<()> {
-        upload.parts.write(memory);
-        sent(memory.len(), None);
+        sent(chunk.len(), None);
+        upload.parts.put(chunk);
         let parts = async {
             upload
                 .parts
@@ -159,7 +171,11 @@ impl ObjectBodies {
                 .await
                 .map_err(s3)
         };
+        if upload.renewed.elapsed() < RENEW_EVERY {
+            return parts.await;
+        }
         tokio::try_join!(parts, self.db.renew(key))?;
+        upload.renewed = Instant::now();
         Ok(())
     }
 
@@ -252,6 +268,8 @@ impl ObjectBodies {
 /// A multipart upload under way.
 pub struct ObjectUpload {
     parts: WriteMultipart,
+    /// When the upload's entry was last listed or renewed, by this node's clock.
+    renewed: Instant,
 }
 
 impl std::fmt::Debug for ObjectUpload {
