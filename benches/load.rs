@@ -10,7 +10,8 @@
 //! ratios against the targets. `--matrix` adds the load matrix (SendFile and GetMessage,
 //! 10 KiB and 1 MiB, c=1, 16, 64); `--listing` measures instead a folder's first full page
 //! with 100 messages and then a million (`--listing-rows N`) in the store; `--memory` the
-//! peak RSS of 100 MiB uploads and downloads, one and 16 at once.
+//! peak RSS of 100 MiB uploads and downloads, one and 16 at once. `--kept-alive`,
+//! `--per-call` and `--large` run only those side-by-side steps (for a profile of one).
 //!
 //! Run: `scripts/bench` (starts a private PostgreSQL cluster, durable settings, and a private
 //! SeaweedFS, and runs every store in one go), or `cargo bench --bench load` for SQLite alone;
@@ -66,6 +67,8 @@ struct Engine {
     postgres: Option<String>,
     /// Bodies in a bucket: `(endpoint, bucket)`, each server under a prefix of its own.
     s3: Option<(String, String)>,
+    /// Another build of `imax` to run instead of this one (`IMAX_BENCH_BEFORE`).
+    bin: Option<String>,
 }
 
 /// A fresh database on the PostgreSQL server `IMAX_BENCH_POSTGRES` names.
@@ -87,16 +90,22 @@ async fn fresh_postgres_database(base: &str) -> String {
     format!("{prefix}/{name}")
 }
 
-fn imax(dir: &Path, database_url: &str, port: u16) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_imax"));
+fn imax(dir: &Path, database_url: &str, port: u16, bin: Option<&str>) -> Command {
+    let mut c = Command::new(bin.unwrap_or(env!("CARGO_BIN_EXE_imax")));
     // The gateway refuses IMAX_* variables that are not settings.
     c.env_remove("IMAX_BENCH_POSTGRES")
         .env_remove("IMAX_BENCH_S3")
         .env_remove("IMAX_BENCH_S3_BUCKET")
+        .env_remove("IMAX_BENCH_LOG")
+        .env_remove("IMAX_BENCH_BEFORE")
         .env("IMAX_DATA_DIR", dir)
         .env("IMAX_DATABASE_URL", database_url)
         .env("IMAX_LISTEN", format!("127.0.0.1:{port}"))
-        .env("IMAX_LOG", "warn")
+        // `IMAX_BENCH_LOG=sqlx::query=debug` counts the statements per request (on stderr).
+        .env(
+            "IMAX_LOG",
+            std::env::var("IMAX_BENCH_LOG").unwrap_or_else(|_| "warn".into()),
+        )
         // The benchmark is one client address making many requests; nothing here fails.
         .env("IMAX_THROTTLE_MAX_FAILURES", "1000000")
         // ...and opens up to 64 connections at once from that one address.
@@ -123,14 +132,14 @@ async fn start(dir: &Path, engine: &Engine) -> Server {
         }
         c
     };
-    let status = with_bodies(imax(dir, &database_url, port))
+    let status = with_bodies(imax(dir, &database_url, port, engine.bin.as_deref()))
         .args(["admin", "import"])
         .arg(demo)
         .stdout(Stdio::null())
         .status()
         .unwrap();
     assert!(status.success(), "import failed");
-    let child = with_bodies(imax(dir, &database_url, port))
+    let child = with_bodies(imax(dir, &database_url, port, engine.bin.as_deref()))
         .arg("serve")
         .stdout(Stdio::null())
         .spawn()
@@ -705,6 +714,7 @@ async fn main() {
         short: "SQLite",
         postgres: None,
         s3: None,
+        bin: None,
     }];
     match std::env::var("IMAX_BENCH_POSTGRES") {
         Ok(base) => {
@@ -713,6 +723,7 @@ async fn main() {
                 short: "PG",
                 postgres: Some(base.clone()),
                 s3: None,
+                bin: None,
             });
             if let Ok(endpoint) = std::env::var("IMAX_BENCH_S3") {
                 let bucket = std::env::var("IMAX_BENCH_S3_BUCKET").expect("IMAX_BENCH_S3_BUCKET");
@@ -721,6 +732,7 @@ async fn main() {
                     short: "PG+S3",
                     postgres: Some(base),
                     s3: Some((endpoint, bucket)),
+                    bin: None,
                 });
             }
         }
@@ -737,6 +749,25 @@ async fn main() {
     if !only.is_empty() {
         engines.retain(|e| only.contains(&e.short.to_lowercase()));
         assert!(!engines.is_empty(), "no engine {only:?} to run");
+    }
+    // `IMAX_BENCH_BEFORE=<imax>`: each store's gateway also as that build (an earlier
+    // commit's), in the same alternating rounds, to compare a change in one sitting.
+    if let Ok(before) = std::env::var("IMAX_BENCH_BEFORE") {
+        let earlier: Vec<Engine> = engines
+            .iter()
+            .map(|e| Engine {
+                name: e.name,
+                short: match e.short {
+                    "SQLite" => "SQLite-before",
+                    "PG" => "PG-before",
+                    _ => "PG+S3-before",
+                },
+                postgres: e.postgres.clone(),
+                s3: e.s3.clone(),
+                bin: Some(before.clone()),
+            })
+            .collect();
+        engines.extend(earlier);
     }
     let rows: i64 = args
         .iter()
@@ -768,16 +799,30 @@ async fn main() {
             .collect::<Vec<_>>()
             .join(", ")
     );
-    let large_only = flag("--large");
+    // `--large`, `--kept-alive`, `--per-call`: only those steps (and no flat memory).
+    let chosen = ["--large", "--kept-alive", "--per-call"].map(flag);
+    let steps = if chosen.iter().any(|c| *c) {
+        side::Steps {
+            large: chosen[0],
+            kept_alive: chosen[1],
+            per_call: chosen[2],
+        }
+    } else {
+        side::Steps {
+            large: true,
+            kept_alive: true,
+            per_call: true,
+        }
+    };
     side::side_by_side(
         &root.path().join("side"),
         &engines,
         duration,
-        large_only,
+        steps,
         &mut summary,
     )
     .await;
-    if !large_only && !flag("--side-by-side") {
+    if !chosen.iter().any(|c| *c) && !flag("--side-by-side") {
         for (n, engine) in engines.iter().enumerate() {
             let dir = root.path().join(format!("memory-{n}"));
             side::flat_memory(&dir, engine, if quick { 2 } else { 4 }, &mut summary).await;

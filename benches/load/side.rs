@@ -106,18 +106,27 @@ fn ratios(a: &[Run], b: &[Run]) -> (f64, f64, f64, f64) {
     )
 }
 
+/// Which steps of the side-by-side run to make (`--large`, `--kept-alive`, `--per-call` each
+/// run only theirs; none of them: all three).
+#[derive(Clone, Copy)]
+pub struct Steps {
+    pub kept_alive: bool,
+    pub per_call: bool,
+    pub large: bool,
+}
+
 /// SendFile 10 KiB at c=16, kept-alive then a new connection per call, and the 50 MiB
 /// uploads, for every engine beside the bare server; adds the ratios to `summary`.
 pub async fn side_by_side(
     dir: &Path,
     engines: &[Engine],
     duration: Duration,
-    large_only: bool,
+    steps: Steps,
     summary: &mut Summary,
 ) {
     let all = servers(dir, engines).await;
     let bare = all.len() - 1;
-    if !large_only {
+    if steps.kept_alive {
         let kept = rounds(&all, duration, false).await;
         for (i, (name, _)) in all.iter().enumerate().take(bare) {
             let (rps, cpu, p99, _) = ratios(&kept[i], &kept[bare]);
@@ -149,6 +158,8 @@ pub async fn side_by_side(
                 );
             }
         }
+    }
+    if steps.per_call {
         let fresh = rounds(&all, duration, true).await;
         for (i, (name, _)) in all.iter().enumerate().take(bare) {
             let (rps, cpu, p99, _) = ratios(&fresh[i], &fresh[bare]);
@@ -157,6 +168,9 @@ pub async fn side_by_side(
             println!("{what}: {fig}");
             summary.add(what, fig, "≥70 %", rps >= 0.7);
         }
+    }
+    if !steps.large {
+        return;
     }
     let file = big_file(dir, 50);
     for (i, (name, gateway)) in all.iter().enumerate().take(bare) {

@@ -12,11 +12,12 @@
 use super::accounts::{account_from_rows, ACCOUNT_COLUMNS, ACCOUNT_FROM, RIGHT_COLUMNS};
 use super::mailboxes::{distinct_mailboxes, mailbox_from, prefixed_columns};
 use super::messages::Duplicate;
+use super::read_sessions::Kept;
 use super::{Store, StoreError};
 use crate::clock::{from_epoch, to_epoch};
 use crate::directory::{Account, AllowListOf, AllowedNetworks, ImaxId, MId, Mailbox, OrgId};
 use sqlx::any::AnyRow;
-use sqlx::{AnyPool, Row};
+use sqlx::Row;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
@@ -84,14 +85,14 @@ pub(super) struct CallerReads {
 }
 
 impl CallerReads {
-    pub(super) fn start(pool: AnyPool) -> CallerReads {
+    pub(super) fn start(sessions: Arc<Kept>) -> CallerReads {
         let (tx, rx) = mpsc::channel(1024);
-        tokio::spawn(serve_reads(pool, rx));
+        tokio::spawn(serve_reads(sessions, rx));
         CallerReads { tx }
     }
 }
 
-async fn serve_reads(pool: AnyPool, mut rx: mpsc::Receiver<Asked>) {
+async fn serve_reads(sessions: Arc<Kept>, mut rx: mpsc::Receiver<Asked>) {
     let slots = Arc::new(Semaphore::new(READS_IN_FLIGHT));
     while let Some(first) = rx.recv().await {
         // Callers arriving while every slot is busy wait here, and share the next statement.
@@ -105,10 +106,10 @@ async fn serve_reads(pool: AnyPool, mut rx: mpsc::Receiver<Asked>) {
                 Err(_) => break,
             }
         }
-        let pool = pool.clone();
+        let sessions = sessions.clone();
         tokio::spawn(async move {
             let _slot = slot;
-            answer(&pool, batch).await;
+            answer(&sessions, batch).await;
         });
     }
 }
@@ -116,9 +117,9 @@ async fn serve_reads(pool: AnyPool, mut rx: mpsc::Receiver<Asked>) {
 /// Answers every caller of `batch`; if the shared statement fails, each is read on its own, all
 /// at once (so a database that is down costs each caller two waits, not one per caller before
 /// it), and each gets its own answer.
-async fn answer(pool: &AnyPool, batch: Vec<Asked>) {
+async fn answer(sessions: &Kept, batch: Vec<Asked>) {
     metrics::histogram!("imax_caller_read_batch_size").record(batch.len() as f64);
-    let read = read_callers(pool, &batch).await;
+    let read = read_callers(sessions, &batch).await;
     match read {
         Ok(contexts) => {
             for (asked, context) in batch.into_iter().zip(contexts) {
@@ -132,7 +133,7 @@ async fn answer(pool: &AnyPool, batch: Vec<Asked>) {
         }
         Err(_) => {
             let alone = batch.into_iter().map(|asked| async move {
-                let one = read_callers(pool, std::slice::from_ref(&asked)).await;
+                let one = read_callers(sessions, std::slice::from_ref(&asked)).await;
                 let _ = asked
                     .reply
                     .send(one.map(|mut c| c.pop().unwrap_or_else(CallerContext::nobody)));
@@ -155,7 +156,7 @@ impl CallerContext {
 }
 
 /// The contexts of `batch`, in its order, in one statement.
-async fn read_callers(pool: &AnyPool, batch: &[Asked]) -> Result<Vec<CallerContext>, StoreError> {
+async fn read_callers(sessions: &Kept, batch: &[Asked]) -> Result<Vec<CallerContext>, StoreError> {
     let mailbox_columns = prefixed_columns("m", "mb_");
     // One row of parameters per caller (not `VALUES`, whose columns SQLite cannot name).
     let asked = (0..batch.len())
@@ -186,8 +187,9 @@ async fn read_callers(pool: &AnyPool, batch: &[Asked]) -> Result<Vec<CallerConte
           ORDER BY q.n"
     );
     // A read: once more on a fresh session if this one broke (`reconnect`).
-    let rows = super::reconnect::once_more("read", || {
-        let mut query = sqlx::query(&sql);
+    let sql = &sql;
+    let rows = super::reconnect::once_more("read", || async move {
+        let mut query = sqlx::query(sql);
         for a in batch {
             // A key no client has: the throttle is not asked about a call without an address.
             query = query
@@ -195,7 +197,10 @@ async fn read_callers(pool: &AnyPool, batch: &[Asked]) -> Result<Vec<CallerConte
                 .bind(a.client_key.as_deref().unwrap_or(""))
                 .bind(a.imax_id.as_deref().unwrap_or(""));
         }
-        query.fetch_all(pool)
+        let mut session = sessions.lend().await?;
+        let rows = query.fetch_all(&mut *session).await?;
+        session.done();
+        Ok::<_, sqlx::Error>(rows)
     })
     .await?;
     let mut contexts = Vec::with_capacity(batch.len());
@@ -351,14 +356,18 @@ impl Store {
             prefixed_columns("p", "p_"),
             prefixed_columns("a", "a_")
         );
-        let rows = super::reconnect::once_more("read", || {
-            sqlx::query(&sql)
+        let sql = &sql;
+        let rows = super::reconnect::once_more("read", || async move {
+            let query = sqlx::query(sql)
                 .bind(project.as_str())
                 .bind(dup.key)
                 .bind(dup.from)
                 .bind(dup.sha256)
-                .bind(dup.since.map(to_epoch))
-                .fetch_all(&self.pool)
+                .bind(dup.since.map(to_epoch));
+            let mut session = self.reads.lend().await?;
+            let rows = query.fetch_all(&mut *session).await?;
+            session.done();
+            Ok::<_, sqlx::Error>(rows)
         })
         .await?;
         let Some(first) = rows.first() else {

@@ -35,6 +35,7 @@ pub mod organizations;
 pub mod passkeys;
 pub mod profiles;
 pub mod reac_tac;
+mod read_sessions;
 pub mod reconnect;
 pub mod sandbox;
 pub mod second_factors;
@@ -153,6 +154,9 @@ pub struct Store {
     pub committer: Committer,
     /// Callers' contexts, read together (`context`).
     callers: context::CallerReads,
+    /// Sessions kept for the reads of every call, so that none goes back to the pool (and is
+    /// pinged there) between them ([`read_sessions`]).
+    reads: Arc<read_sessions::Kept>,
     /// The last readiness answer and when it was asked ([`Store::schema_fit_cached`]).
     ready: Arc<tokio::sync::Mutex<Option<ReadyAnswer>>>,
 }
@@ -335,8 +339,13 @@ impl Store {
             ),
         };
         let committer = Committer::start(pool.clone());
+        let reads = Arc::new(read_sessions::Kept::new(
+            pool.clone(),
+            read_sessions::Kept::slots_for(pool.options().get_max_connections()),
+        ));
         let store = Store {
-            callers: context::CallerReads::start(pool.clone()),
+            callers: context::CallerReads::start(reads.clone()),
+            reads,
             ready: Arc::default(),
             pool,
             engine,
@@ -418,6 +427,7 @@ impl Store {
         if let BodyStore::Chunks(chunks) = &self.bodies {
             chunks.close_uploads().await;
         }
+        self.reads.release();
         self.pool.close().await;
     }
 

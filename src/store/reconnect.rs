@@ -52,7 +52,7 @@ pub(crate) fn note_break() {
 }
 
 /// Whether a session idle for `idle_for` must be pinged before it is used.
-fn needs_check(idle_for: Duration) -> bool {
+pub(crate) fn needs_check(idle_for: Duration) -> bool {
     if idle_for >= IDLE_CHECK_AFTER {
         return true;
     }

@@ -8,13 +8,50 @@ use crate::audit::AuditEntry;
 use crate::store::audit_log::{Chain, Records, MAX_ROWS_PER_INSERT};
 use crate::store::reconnect;
 use crate::store::Engine;
-use sqlx::{AnyConnection, AnyPool, Connection};
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyConnection, AnyPool, Connection};
+use std::time::Instant;
+
+/// The committer's own session, kept from one batch to the next instead of going back to the
+/// pool after each: sqlx pings every session it takes back (on PostgreSQL a round trip and a
+/// wake-up of the database's backend, on SQLite a trip to the connection's thread), once per
+/// batch for nothing, as the committer is the one writer and wants a session again at once.
+/// Kept only after a batch that succeeded; checked before use when it may have died unseen
+/// ([`reconnect::needs_check`], as the pool checks its idle sessions); given back to the pool
+/// when the committer stops.
+#[derive(Default)]
+pub(super) struct Held(Option<(PoolConnection<Any>, Instant)>);
+
+impl Held {
+    /// The kept session if it is still alive, else one from the pool.
+    async fn take(&mut self, pool: &AnyPool) -> Result<PoolConnection<Any>, sqlx::Error> {
+        if let Some((mut conn, since)) = self.0.take() {
+            if !reconnect::needs_check(since.elapsed()) {
+                return Ok(conn);
+            }
+            match conn.ping().await {
+                Ok(()) => return Ok(conn),
+                Err(e) => {
+                    tracing::info!(error = %e, "the committer's database session was dead; opening another");
+                    reconnect::note_break();
+                    reconnect::count_retry("idle_session");
+                    conn.close_on_drop();
+                }
+            }
+        }
+        pool.acquire().await
+    }
+
+    fn keep(&mut self, conn: PoolConnection<Any>) {
+        self.0 = Some((conn, Instant::now()));
+    }
+}
 
 /// Commits a batch of jobs and answers each.
-pub(super) async fn commit_jobs(pool: &AnyPool, batch: Vec<Job>) {
+pub(super) async fn commit_jobs(pool: &AnyPool, held: &mut Held, batch: Vec<Job>) {
     let started = std::time::Instant::now();
     metrics::histogram!("imax_commit_batch_size").record(batch.len() as f64);
-    let results = commit_batch(pool, &batch).await;
+    let results = commit_batch(pool, held, &batch).await;
     metrics::histogram!("imax_commit_seconds").record(started.elapsed().as_secs_f64());
     match results {
         Ok(per_job) => {
@@ -43,10 +80,11 @@ pub(super) async fn commit_jobs(pool: &AnyPool, batch: Vec<Job>) {
 /// up under the chain's lock, which the broken transaction held until it ended.
 async fn commit_batch(
     pool: &AnyPool,
+    held: &mut Held,
     batch: &[Job],
 ) -> Result<Vec<Result<(), CommitError>>, CommitError> {
     let engine = crate::store::Engine::of_pool(pool);
-    let committing = match commit_attempt(pool, engine, batch, None).await {
+    let committing = match commit_attempt(pool, held, engine, batch, None).await {
         Ok(results) => return Ok(results),
         Err(Failed::Final(e)) => return Err(e),
         Err(Failed::BeforeCommit(e)) => {
@@ -60,7 +98,7 @@ async fn commit_batch(
     };
     reconnect::note_break();
     reconnect::count_retry("commit");
-    match commit_attempt(pool, engine, batch, committing).await {
+    match commit_attempt(pool, held, engine, batch, committing).await {
         Ok(results) => Ok(results),
         Err(Failed::Final(e) | Failed::BeforeCommit(e)) => Err(e),
         Err(Failed::AtCommit { error, .. }) => Err(error),
@@ -106,11 +144,12 @@ impl Failed {
 /// chain holds its last record the batch committed then, and its results stand.
 async fn commit_attempt(
     pool: &AnyPool,
+    held: &mut Held,
     engine: Engine,
     batch: &[Job],
     committed: Option<Committing>,
 ) -> Result<Vec<Result<(), CommitError>>, Failed> {
-    let mut conn = pool.acquire().await.map_err(Failed::before)?;
+    let mut conn = held.take(pool).await.map_err(Failed::before)?;
     let out = async {
         if let Some(earlier) = committed {
             if landed(&mut conn, engine, &earlier.last).await? {
@@ -122,6 +161,8 @@ async fn commit_attempt(
     .await;
     if out.as_ref().map_or(true, |r| r.iter().any(|r| r.is_err())) {
         conn.close_on_drop();
+    } else {
+        held.keep(conn);
     }
     out
 }
@@ -325,7 +366,9 @@ mod tests {
         let (a, _) = job(vec![], Action::SignIn);
         let (b, _) = job(vec![bad_message()], Action::SendFile);
         let (c, _) = job(vec![], Action::GetMessage);
-        let results = commit_batch(&store.pool, &[a, b, c]).await.expect("batch");
+        let results = commit_batch(&store.pool, &mut Held::default(), &[a, b, c])
+            .await
+            .expect("batch");
         assert!(results[0].is_ok());
         assert!(results[1].is_err());
         assert!(results[2].is_ok());
@@ -340,11 +383,49 @@ mod tests {
         );
         // A whole batch of good jobs: one transaction, every record chained.
         let jobs: Vec<Job> = (0..5).map(|n| job(vec![], Action::ALL[n]).0).collect();
-        let results = commit_batch(&store.pool, &jobs).await.expect("batch");
+        let results = commit_batch(&store.pool, &mut Held::default(), &jobs)
+            .await
+            .expect("batch");
         assert!(results.iter().all(|r| r.is_ok()));
         assert_eq!(
             verify(&store.pool).await.expect("verify"),
             Verdict::Intact { records: 7 }
+        );
+    }
+
+    /// The committer keeps its session from one batch to the next (no trip back to the pool,
+    /// where sqlx pings it), but never one whose transaction failed.
+    #[tokio::test]
+    async fn the_committer_keeps_its_session_only_after_a_batch_that_committed() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = crate::store::Store::open(&url, dir.path())
+            .await
+            .expect("store");
+        let mut held = Held::default();
+        let (a, _) = job(vec![], Action::SignIn);
+        let results = commit_batch(&store.pool, &mut held, &[a])
+            .await
+            .expect("batch");
+        assert!(results[0].is_ok());
+        assert!(held.0.is_some(), "kept for the next batch");
+        let (b, _) = job(vec![], Action::GetMessage);
+        commit_batch(&store.pool, &mut held, &[b])
+            .await
+            .expect("batch");
+        assert!(held.0.is_some());
+        let (c, _) = job(vec![bad_message()], Action::SendFile);
+        let results = commit_batch(&store.pool, &mut held, &[c])
+            .await
+            .expect("batch");
+        assert!(results[0].is_err());
+        assert!(
+            held.0.is_none(),
+            "a session whose transaction failed is closed"
+        );
+        assert_eq!(
+            verify(&store.pool).await.expect("verify"),
+            Verdict::Intact { records: 2 }
         );
     }
 

@@ -247,6 +247,7 @@ async fn checkpoint_wal(pool: AnyPool) {
 }
 
 async fn run(pool: AnyPool, mut rx: mpsc::Receiver<Queued>, busy: Arc<Mutex<()>>) {
+    let mut held = batch::Held::default();
     while let Some(first) = rx.recv().await {
         let _guard = busy.lock().await;
         // The jobs waiting, up to the first turn (which comes after their batch).
@@ -265,7 +266,7 @@ async fn run(pool: AnyPool, mut rx: mpsc::Receiver<Queued>, busy: Arc<Mutex<()>>
             }
         }
         if !batch.is_empty() {
-            batch::commit_jobs(&pool, batch).await;
+            batch::commit_jobs(&pool, &mut held, batch).await;
         }
         if let Some((begin, done)) = turn {
             if begin.send(()).is_ok() {
