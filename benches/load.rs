@@ -93,10 +93,16 @@ fn imax(dir: &Path, database_url: &str, port: u16) -> Command {
     c.env_remove("IMAX_BENCH_POSTGRES")
         .env_remove("IMAX_BENCH_S3")
         .env_remove("IMAX_BENCH_S3_BUCKET")
+        .env_remove("IMAX_BENCH_LOG")
         .env("IMAX_DATA_DIR", dir)
         .env("IMAX_DATABASE_URL", database_url)
         .env("IMAX_LISTEN", format!("127.0.0.1:{port}"))
-        .env("IMAX_LOG", "warn")
+        // `IMAX_BENCH_LOG=sqlx::query=debug` counts statements per request (the server's
+        // standard error, where its log goes).
+        .env(
+            "IMAX_LOG",
+            std::env::var("IMAX_BENCH_LOG").unwrap_or_else(|_| "warn".to_string()),
+        )
         // The benchmark is one client address making many requests; nothing here fails.
         .env("IMAX_THROTTLE_MAX_FAILURES", "1000000")
         // ...and opens up to 64 connections at once from that one address.
