@@ -33,6 +33,8 @@ pub mod notices;
 pub mod operators;
 pub mod organizations;
 pub mod passkeys;
+mod placeholders;
+pub(crate) use placeholders::{placeholders, placeholders_at};
 pub mod profiles;
 pub mod reac_tac;
 mod read_sessions;
@@ -65,34 +67,6 @@ impl Engine {
             _ => Engine::Postgres,
         }
     }
-}
-
-/// `rows` groups of `per_row` placeholders (`$1, $2, …` in order), each group shaped by
-/// `shape`, joined by commas.
-pub(crate) fn placeholders(
-    rows: usize,
-    per_row: usize,
-    shape: impl Fn(&[String]) -> String,
-) -> String {
-    placeholders_at(1, rows, per_row, shape)
-}
-
-/// [`placeholders`] numbered from `$first` (a statement with several lists).
-pub(crate) fn placeholders_at(
-    first: usize,
-    rows: usize,
-    per_row: usize,
-    shape: impl Fn(&[String]) -> String,
-) -> String {
-    (0..rows)
-        .map(|r| {
-            let group: Vec<String> = (0..per_row)
-                .map(|k| format!("${}", first + r * per_row + k))
-                .collect();
-            shape(&group)
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// Starts a write transaction on a connection the caller holds, holding the write lock from
