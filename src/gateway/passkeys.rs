@@ -29,6 +29,19 @@ pub struct Ceremony {
     pub state: String,
 }
 
+impl Ceremony {
+    /// The browser's options and the ceremony's state to keep, both as JSON.
+    fn of(
+        options: impl serde::Serialize,
+        state: &impl serde::Serialize,
+    ) -> Result<Ceremony, Refusal> {
+        Ok(Ceremony {
+            options: serde_json::to_value(options).map_err(internal)?,
+            state: serde_json::to_string(state).map_err(internal)?,
+        })
+    }
+}
+
 fn failed(why: &str) -> Refusal {
     Refusal::with_detail(
         Code::SecondFactorFailed,
@@ -102,10 +115,7 @@ impl Gateway {
         let (options, state) = rp
             .start_passkey_registration(user_handle(account), mid, mid, Some(exclude))
             .map_err(internal)?;
-        Ok(Ceremony {
-            options: serde_json::to_value(options).map_err(internal)?,
-            state: serde_json::to_string(&state).map_err(internal)?,
-        })
+        Ceremony::of(options, &state)
     }
 
     /// Registers the passkey the browser made (`credential`, JSON) against the ceremony's
@@ -160,10 +170,7 @@ impl Gateway {
             ));
         }
         let (options, state) = rp.start_passkey_authentication(&keys).map_err(internal)?;
-        Ok(Ceremony {
-            options: serde_json::to_value(options).map_err(internal)?,
-            state: serde_json::to_string(&state).map_err(internal)?,
-        })
+        Ceremony::of(options, &state)
     }
 
     /// The passkey's answer after the password at a browser sign-in (`credential`, JSON),

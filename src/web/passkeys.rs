@@ -7,7 +7,7 @@
 //! any form's. The ceremony's state stays in the session's row. The decisions are the core's
 //! (`gateway::passkeys`).
 
-use super::second_factor::answered;
+use super::second_factor::{answered, awaiting_second_factor};
 use super::{see_other, Button, CheckedStaged, OrPage, Page, Web};
 use crate::access::Operation;
 use crate::error::Refusal;
@@ -112,15 +112,9 @@ async fn assertion_options(
     State(web): State<Web>,
     CheckedStaged(s, Button {}): CheckedStaged<Button>,
 ) -> Page {
-    if s.row.stage != SessionStage::SecondFactor {
-        return Ok(see_other("/menu"));
-    }
-    let now = web
-        .gw
-        .resume(s.caller, s.mid(), s.row.auth_epoch, Operation::SignIn);
-    let auth = match now.await {
-        Ok(a) => a,
-        Err(r) => return Err(web.ended(&s, &r).await),
+    let auth = match awaiting_second_factor(&web, &s).await? {
+        Some(auth) => auth,
+        None => return Ok(see_other("/menu")),
     };
     let begun_now = web.gw.begin_passkey_sign_in(auth.account()).await;
     begun(&web, &s, begun_now).await
@@ -128,15 +122,9 @@ async fn assertion_options(
 
 /// The passkey's answer after the password: as a right or wrong code (`second_factor`).
 async fn assert(State(web): State<Web>, CheckedStaged(s, f): CheckedStaged<Answer>) -> Page {
-    if s.row.stage != SessionStage::SecondFactor {
-        return Ok(see_other("/menu"));
-    }
-    let now = web
-        .gw
-        .resume(s.caller, s.mid(), s.row.auth_epoch, Operation::SignIn);
-    let auth = match now.await {
-        Ok(a) => a,
-        Err(r) => return Err(web.ended(&s, &r).await),
+    let auth = match awaiting_second_factor(&web, &s).await? {
+        Some(auth) => auth,
+        None => return Ok(see_other("/menu")),
     };
     let state = taken(&web, &s).await?;
     let checked = web

@@ -13,6 +13,7 @@ use super::{Session, Web};
 use crate::access::Operation;
 use crate::error::{Code, Refusal};
 use crate::gateway::second_factor::Via;
+use crate::gateway::Authorized;
 use crate::store::sessions::SessionStage;
 use askama::Template;
 use axum::extract::State;
@@ -84,22 +85,34 @@ struct CodeForm {
 /// The code after the password: right, the session is signed in; wrong, the form again, until
 /// `accounts.two_factor_attempts` wrong codes end the session.
 async fn give_code(State(web): State<Web>, CheckedStaged(s, f): CheckedStaged<CodeForm>) -> Page {
-    if s.row.stage != SessionStage::SecondFactor {
-        return Ok(see_other("/menu"));
-    }
-    // The account as it is now: a lock or password change meanwhile ends the session.
-    let now = web
-        .gw
-        .resume(s.caller, s.mid(), s.row.auth_epoch, Operation::SignIn);
-    let auth = match now.await {
-        Ok(a) => a,
-        Err(r) => return Err(web.ended(&s, &r).await),
+    let auth = match awaiting_second_factor(&web, &s).await? {
+        Some(auth) => auth,
+        None => return Ok(see_other("/menu")),
     };
     let checked = web
         .gw
         .check_second_factor(s.caller, auth.account(), &f.code)
         .await;
     answered(&web, &s, checked).await
+}
+
+/// The account of a session waiting for its second factor, as it is now (a lock or password
+/// change meanwhile ends the session: `Err`, the page saying so); `None` when the session is
+/// not at that stage. Shared by the code's form and the passkey's requests.
+pub(super) async fn awaiting_second_factor(
+    web: &Web,
+    s: &Session,
+) -> Result<Option<Authorized>, Response> {
+    if s.row.stage != SessionStage::SecondFactor {
+        return Ok(None);
+    }
+    let now = web
+        .gw
+        .resume(s.caller, s.mid(), s.row.auth_epoch, Operation::SignIn);
+    match now.await {
+        Ok(auth) => Ok(Some(auth)),
+        Err(r) => Err(web.ended(s, &r).await),
+    }
 }
 
 /// A second factor's answer (a code or a passkey): right, the session is signed in; wrong,
