@@ -11,8 +11,9 @@
 //! sessions, `reconnect`); one whose read failed, or was abandoned, goes back to the pool
 //! (pinged there, or closed), never to the kept ones.
 //!
-//! The pool must keep sessions for everything else: `slots` is at most the pool's size less
-//! the committer's session and one more ([`Kept::slots_for`]).
+//! The pool must keep sessions for everything else: `slots` is at most four, and at most the
+//! pool's size less three (the committer's session, and two for everything else;
+//! [`Kept::slots_for`]).
 
 use super::reconnect;
 use sqlx::pool::PoolConnection;
