@@ -14,6 +14,15 @@ use crate::store::accounts::Side;
 use crate::store::Effect;
 use time::Duration;
 
+/// R6's answer for a person and a mailbox: read along with both (the system-to-system
+/// caller's context, `store::context`), or still to be asked of the store (the browser door,
+/// which opens a mailbox apart from signing in).
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Affiliation {
+    Read(bool),
+    ToAsk,
+}
+
 impl Gateway {
     /// The bounded argon2 pool (its counters, for operators and tests).
     pub fn hasher(&self) -> &Hasher {
@@ -116,7 +125,10 @@ impl Gateway {
             .authorize_loaded(caller, person, op, Some(mid), ctx.account, throttle)
             .await?;
         match ctx.mailbox {
-            Some(m) => self.open_mailbox_loaded(auth, mailbox, id, m).await,
+            Some(m) => {
+                let r6 = Affiliation::Read(ctx.affiliated);
+                self.open_mailbox_loaded(auth, mailbox, id, m, r6).await
+            }
             None => self.open_mailbox(auth, mailbox).await,
         }
     }
@@ -351,13 +363,20 @@ impl Gateway {
         &self,
         auth: &Authorized,
         mailbox: &Mailbox,
+        r6: Affiliation,
         entry: &AuditEntry,
     ) -> Result<(), Refusal> {
         if !self.inner.config.accounts.affiliation_required || mailbox.imax_id.is_hud() {
             return Ok(());
         }
-        let orgs = self.inner.store.organizations();
-        if orgs.affiliated(auth.account.id, mailbox.id).await? {
+        let affiliated = match r6 {
+            Affiliation::Read(affiliated) => affiliated,
+            Affiliation::ToAsk => {
+                let orgs = self.inner.store.organizations();
+                orgs.affiliated(auth.account.id, mailbox.id).await?
+            }
+        };
+        if affiliated {
             return Ok(());
         }
         metrics::counter!("imax_not_affiliated_total").increment(1);

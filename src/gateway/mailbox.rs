@@ -2,6 +2,7 @@
 //! before each check, freezes for one M-ID and, when several are frozen out at once, for
 //! everyone who has not opened it lately; HUD's mailbox only for HUD's own people.
 
+use super::authorize::Affiliation;
 use super::{busy, Authorized, Credentials, Gateway, MailboxSession};
 use crate::audit::AuditEntry;
 use crate::clock::rfc3339;
@@ -34,7 +35,8 @@ impl Gateway {
             Some(id) => self.inner.store.mailboxes().load(id).await?,
             None => None,
         };
-        self.open_mailbox_loaded(auth, creds, id, mailbox).await
+        self.open_mailbox_loaded(auth, creds, id, mailbox, Affiliation::ToAsk)
+            .await
     }
 
     /// [`Gateway::open_mailbox`] on a mailbox already read.
@@ -44,6 +46,7 @@ impl Gateway {
         creds: &Credentials,
         id: Option<ImaxId>,
         mailbox: Option<Mailbox>,
+        r6: Affiliation,
     ) -> Result<MailboxSession, Refusal> {
         let caller = auth.caller;
         let entry = self
@@ -83,7 +86,7 @@ impl Gateway {
                 if !auth.throttle_checked {
                     self.throttled(caller).await?;
                 }
-                self.affiliated(&auth, m, &entry).await?;
+                self.affiliated(&auth, m, r6, &entry).await?;
                 let m = m.clone();
                 return Ok(MailboxSession { auth, mailbox: m });
             }
@@ -100,7 +103,7 @@ impl Gateway {
                 )
                 .await);
         };
-        self.check_mailbox_password(auth, creds, m, entry).await
+        self.check_mailbox_password(auth, creds, m, r6, entry).await
     }
 
     /// The full check of a mailbox's password (no remembered credential applied): counted for
@@ -111,6 +114,7 @@ impl Gateway {
         auth: Authorized,
         creds: &Credentials,
         m: Mailbox,
+        r6: Affiliation,
         entry: AuditEntry,
     ) -> Result<MailboxSession, Refusal> {
         let (caller, store) = (auth.caller, &self.inner.store);
@@ -174,7 +178,7 @@ impl Gateway {
             }
             (true, None) => {
                 // R6: the right password, and now whether the M-ID is one of its people.
-                self.affiliated(&auth, &m, &entry).await?;
+                self.affiliated(&auth, &m, r6, &entry).await?;
                 self.opened(auth, creds, m, n, entry).await
             }
         }

@@ -12,13 +12,14 @@
 use super::accounts::{account_from_rows, ACCOUNT_COLUMNS, ACCOUNT_FROM, RIGHT_COLUMNS};
 use super::mailboxes::{distinct_mailboxes, mailbox_from, prefixed_columns};
 use super::messages::Duplicate;
+use super::organizations::affiliated_sql;
 use super::read_sessions::Kept;
 use super::{Store, StoreError};
 use crate::clock::{from_epoch, to_epoch};
 use crate::directory::{Account, AllowListOf, AllowedNetworks, ImaxId, MId, Mailbox, OrgId};
 use sqlx::any::AnyRow;
 use sqlx::Row;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock, OnceLock};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
 /// What one statement read for a call.
@@ -32,6 +33,10 @@ pub struct CallerContext {
     /// The allow-lists that bear on the call (issue 30), those that are not empty: the
     /// organization the person works for, the mailbox, and the mailbox's organization.
     pub allow_lists: Vec<(AllowListOf, AllowedNetworks)>,
+    /// R6: whether `mailbox` opens to the account by affiliation, read with both by the
+    /// condition the browser door asks apart (`organizations::affiliated_sql`), so that the
+    /// call needs no statement of its own for it. False when there is no such mailbox.
+    pub affiliated: bool,
 }
 
 impl Store {
@@ -151,33 +156,40 @@ impl CallerContext {
             throttle: None,
             mailbox: None,
             allow_lists: Vec::new(),
+            affiliated: false,
         }
     }
 }
 
-/// The contexts of `batch`, in its order, in one statement.
-async fn read_callers(sessions: &Kept, batch: &[Asked]) -> Result<Vec<CallerContext>, StoreError> {
-    let mailbox_columns = prefixed_columns("m", "mb_");
-    // One row of parameters per caller (not `VALUES`, whose columns SQLite cannot name).
-    let asked = (0..batch.len())
-        .map(|n| {
-            let k = n * 3;
-            format!(
-                "SELECT ${} AS mid, ${} AS client, ${} AS imax, {n} AS n",
-                k + 1,
-                k + 2,
-                k + 3
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(" UNION ALL ");
-    let sql = format!(
-        "SELECT CAST(q.n AS BIGINT) AS q_n, {ACCOUNT_COLUMNS}, {RIGHT_COLUMNS},
+/// The statement reading `n` callers' contexts (1 ≤ n ≤ [`MAX_CALLERS_PER_READ`]), made once
+/// per size: its text does not change, and building it was a visible part of every call.
+fn callers_sql(n: usize) -> &'static str {
+    static SQL: [OnceLock<String>; MAX_CALLERS_PER_READ] =
+        [const { OnceLock::new() }; MAX_CALLERS_PER_READ];
+    SQL[n.clamp(1, MAX_CALLERS_PER_READ) - 1].get_or_init(|| {
+        let mailbox_columns = prefixed_columns("m", "mb_");
+        // One row of parameters per caller (not `VALUES`, whose columns SQLite cannot name).
+        let asked = (0..n)
+            .map(|n| {
+                let k = n * 3;
+                format!(
+                    "SELECT ${} AS mid, ${} AS client, ${} AS imax, {n} AS n",
+                    k + 1,
+                    k + 2,
+                    k + 3
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" UNION ALL ");
+        let affiliated = affiliated_sql("a.id", "m");
+        format!(
+            "SELECT CAST(q.n AS BIGINT) AS q_n, {ACCOUNT_COLUMNS}, {RIGHT_COLUMNS},
                 t.failures AS throttle_failures, t.window_start AS throttle_window_start,
                 {mailbox_columns},
                 ao.org_id AS al_person_org, ao.allowed_networks AS al_person_nets,
                 m.allowed_networks AS al_mailbox_nets,
-                mo.org_id AS al_mailbox_org, mo.allowed_networks AS al_mailbox_org_nets
+                mo.org_id AS al_mailbox_org, mo.allowed_networks AS al_mailbox_org_nets,
+                CASE WHEN m.id IS NULL THEN 0 ELSE {affiliated} END AS r6_affiliated
            {ACCOUNT_FROM}
            JOIN ({asked}) q ON q.mid = a.mid
            LEFT JOIN auth_throttle t ON t.client_addr = q.client
@@ -185,9 +197,14 @@ async fn read_callers(sessions: &Kept, batch: &[Asked]) -> Result<Vec<CallerCont
            LEFT JOIN organizations ao ON ao.id = a.organization_id
            LEFT JOIN organizations mo ON mo.id = m.organization_id
           ORDER BY q.n"
-    );
+        )
+    })
+}
+
+/// The contexts of `batch`, in its order, in one statement.
+async fn read_callers(sessions: &Kept, batch: &[Asked]) -> Result<Vec<CallerContext>, StoreError> {
+    let sql = callers_sql(batch.len());
     // A read: once more on a fresh session if this one broke (`reconnect`).
-    let sql = &sql;
     let rows = super::reconnect::once_more("read", || async move {
         let mut query = sqlx::query(sql);
         for a in batch {
@@ -234,11 +251,13 @@ fn context_from(rows: &[AnyRow], asked_throttle: bool) -> Result<CallerContext, 
         None => None,
     };
     let allow_lists = allow_lists_from(first, mailbox.as_ref())?;
+    let affiliated = first.try_get::<i64, _>("r6_affiliated")? == 1;
     Ok(CallerContext {
         account: account_from_rows(rows)?,
         throttle,
         mailbox: Some(mailbox),
         allow_lists,
+        affiliated,
     })
 }
 
@@ -330,33 +349,35 @@ impl Store {
         project: &ImaxId,
         dup: DuplicateQuery<'_>,
     ) -> Result<Option<FileContext>, StoreError> {
-        let sql = format!(
-            "SELECT {}, {}, d.why AS d_why, d.message_id AS d_message_id,
-                    d.received_at AS d_received_at, d.to_mailbox AS d_to
-               FROM mailboxes p
-               LEFT JOIN properties pr ON pr.mailbox_id = p.id
-               LEFT JOIN contracts c ON c.property_id = pr.id
-               LEFT JOIN mailboxes a ON a.id = c.administrator_mailbox
-               LEFT JOIN (
-                 SELECT why, message_id, received_at, to_mailbox FROM (
-                   SELECT 2 AS why, message_id, received_at, to_mailbox FROM messages
-                    WHERE tracs_key = $2 AND resend = 0
-                   UNION ALL
-                   SELECT 1 AS why, m.message_id, m.received_at, m.to_mailbox FROM messages m
-                    WHERE $5 IS NOT NULL AND m.from_mailbox = $3 AND m.sha256 = $4
-                      AND m.received_at >= $5
-                      AND m.to_mailbox IN (
-                        SELECT c2.administrator_mailbox FROM mailboxes p2
-                          JOIN properties pr2 ON pr2.mailbox_id = p2.id
-                          JOIN contracts c2 ON c2.property_id = pr2.id
-                         WHERE p2.imax_id = $1)
-                 ) x ORDER BY why DESC, received_at DESC LIMIT 1
-               ) d ON 1 = 1
-              WHERE p.imax_id = $1 ORDER BY a.id",
-            prefixed_columns("p", "p_"),
-            prefixed_columns("a", "a_")
-        );
-        let sql = &sql;
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "SELECT {}, {}, d.why AS d_why, d.message_id AS d_message_id,
+                        d.received_at AS d_received_at, d.to_mailbox AS d_to
+                   FROM mailboxes p
+                   LEFT JOIN properties pr ON pr.mailbox_id = p.id
+                   LEFT JOIN contracts c ON c.property_id = pr.id
+                   LEFT JOIN mailboxes a ON a.id = c.administrator_mailbox
+                   LEFT JOIN (
+                     SELECT why, message_id, received_at, to_mailbox FROM (
+                       SELECT 2 AS why, message_id, received_at, to_mailbox FROM messages
+                        WHERE tracs_key = $2 AND resend = 0
+                       UNION ALL
+                       SELECT 1 AS why, m.message_id, m.received_at, m.to_mailbox FROM messages m
+                        WHERE $5 IS NOT NULL AND m.from_mailbox = $3 AND m.sha256 = $4
+                          AND m.received_at >= $5
+                          AND m.to_mailbox IN (
+                            SELECT c2.administrator_mailbox FROM mailboxes p2
+                              JOIN properties pr2 ON pr2.mailbox_id = p2.id
+                              JOIN contracts c2 ON c2.property_id = pr2.id
+                             WHERE p2.imax_id = $1)
+                     ) x ORDER BY why DESC, received_at DESC LIMIT 1
+                   ) d ON 1 = 1
+                  WHERE p.imax_id = $1 ORDER BY a.id",
+                prefixed_columns("p", "p_"),
+                prefixed_columns("a", "a_")
+            )
+        });
+        let sql = SQL.as_str();
         let rows = super::reconnect::once_more("read", || async move {
             let query = sqlx::query(sql)
                 .bind(project.as_str())

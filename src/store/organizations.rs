@@ -283,7 +283,10 @@ impl<'a> Organizations<'a> {
     /// never given one) is open to anyone, as before. One statement: both doors ask it on
     /// every mailbox request.
     pub async fn affiliated(&self, account: i64, mailbox: i64) -> Result<bool, StoreError> {
-        let sql = format!("SELECT {AFFILIATED} FROM mailboxes mb WHERE mb.id = $2");
+        let sql = format!(
+            "SELECT {} FROM mailboxes mb WHERE mb.id = $2",
+            affiliated_sql("$1", "mb")
+        );
         let n: Option<i64> = sqlx::query_scalar(&sql)
             .bind(account)
             .bind(mailbox)
@@ -299,7 +302,8 @@ impl<'a> Organizations<'a> {
     pub async fn openable(&self, account: i64) -> Result<Vec<(i64, String)>, StoreError> {
         let sql = format!(
             "SELECT mb.id, mb.imax_id FROM mailboxes mb
-              WHERE mb.imax_id = $2 OR {AFFILIATED} = 1 ORDER BY mb.imax_id"
+              WHERE mb.imax_id = $2 OR {} = 1 ORDER BY mb.imax_id",
+            affiliated_sql("$1", "mb")
         );
         Ok(sqlx::query_as(&sql)
             .bind(account)
@@ -309,33 +313,39 @@ impl<'a> Organizations<'a> {
     }
 }
 
-/// R6's condition, whether the person `$1` may open the mailbox `mb` (a row of `mailboxes`):
-/// shared by [`Organizations::affiliated`] (one mailbox, asked by both doors) and
-/// [`Organizations::openable`] (every mailbox, for the Notifications page), so the two cannot
-/// disagree.
-const AFFILIATED: &str = "CASE
-       WHEN NOT EXISTS (SELECT 1 FROM properties WHERE mailbox_id = mb.id)
-        AND mb.organization_id IS NULL
+/// R6's condition, whether the person `person` (an SQL expression: a parameter or a column)
+/// may open the mailbox whose row is `mailbox` (an alias of `mailboxes`), 1 or 0: shared by
+/// [`Organizations::affiliated`] (one mailbox, asked by the browser door),
+/// [`Organizations::openable`] (every mailbox, for the Notifications page) and the
+/// system-to-system caller's context (`store::context`, read with the account and the mailbox
+/// in one statement), so that none can disagree.
+pub(super) fn affiliated_sql(person: &str, mailbox: &str) -> String {
+    format!(
+        "CASE
+       WHEN NOT EXISTS (SELECT 1 FROM properties WHERE mailbox_id = {mailbox}.id)
+        AND {mailbox}.organization_id IS NULL
        THEN 1
        WHEN EXISTS (SELECT 1 FROM properties p
                       JOIN property_assignments pa ON pa.property_id = p.id
-                     WHERE pa.account_id = $1 AND p.mailbox_id = mb.id)
+                     WHERE pa.account_id = {person} AND p.mailbox_id = {mailbox}.id)
        THEN 1
        WHEN EXISTS (SELECT 1 FROM properties p
                       JOIN business_partners b ON b.property_id = p.id
-                     WHERE b.account_id = $1 AND p.mailbox_id = mb.id)
+                     WHERE b.account_id = {person} AND p.mailbox_id = {mailbox}.id)
        THEN 1
        WHEN EXISTS (SELECT 1 FROM organizations o
-        WHERE (o.id IN (SELECT organization_id FROM organization_assignments WHERE account_id = $1)
-               OR o.id IN (SELECT organization_id FROM organization_partners WHERE account_id = $1))
-          AND (o.id = mb.organization_id
-               OR o.id IN (SELECT owner_id FROM properties WHERE mailbox_id = mb.id)
-               OR o.id IN (SELECT agent_id FROM properties WHERE mailbox_id = mb.id)
+        WHERE (o.id IN (SELECT organization_id FROM organization_assignments WHERE account_id = {person})
+               OR o.id IN (SELECT organization_id FROM organization_partners WHERE account_id = {person}))
+          AND (o.id = {mailbox}.organization_id
+               OR o.id IN (SELECT owner_id FROM properties WHERE mailbox_id = {mailbox}.id)
+               OR o.id IN (SELECT agent_id FROM properties WHERE mailbox_id = {mailbox}.id)
                OR o.id IN (SELECT sm.organization_id FROM mailbox_senders s
                              JOIN mailboxes sm ON sm.id = s.sender_mailbox_id
-                            WHERE s.mailbox_id = mb.id)))
+                            WHERE s.mailbox_id = {mailbox}.id)))
        THEN 1
-       ELSE 0 END";
+       ELSE 0 END"
+    )
+}
 
 /// Inside a transaction: assigns (or unassigns) a person to an organization.
 pub(super) async fn set_assignment(
