@@ -4,10 +4,11 @@ use super::StoreError;
 use crate::audit::AuditEntry;
 use crate::clock::{from_epoch, to_epoch};
 use crate::directory::{Account, AccountKind, AccountStatus, Affiliation, MId, Right, Rights};
-use sqlx::{AnyPool, Row};
+use sqlx::AnyPool;
 use time::OffsetDateTime;
 
 mod lockout;
+use super::columns::Columns;
 pub use lockout::Side;
 
 /// An account row, decoded by these names in `load`.
@@ -293,71 +294,45 @@ pub struct NewAccount {
 
 /// The account in `rows` (one per right, each with every [`ACCOUNT_COLUMNS`] and the right's
 /// `right_name`, `granted_at`, `flagged_at`), if there is one.
-pub(super) fn account_from_rows(
-    rows: &[sqlx::any::AnyRow],
-) -> Result<Option<Account>, sqlx::Error> {
+pub(super) fn account_from_rows<R: Columns>(rows: &[R]) -> Result<Option<Account>, sqlx::Error> {
     let Some(row) = rows.first() else {
         return Ok(None);
     };
-    let id: i64 = row.try_get("id")?;
+    let id = row.int("id")?;
     let HeldRights {
         rights,
         imax_granted_at,
         flagged,
     } = rights_from_rows(rows)?;
-    let status: String = row.try_get("status")?;
-    let reason: Option<String> = row.try_get("lock_reason")?;
+    let status = row.text("status")?;
+    let reason = row.opt_text("lock_reason")?;
     let decode = |e: &str| sqlx::Error::Decode(e.to_string().into());
     Ok(Some(Account {
         id,
-        mid: MId::parse(&row.try_get::<String, _>("mid")?).ok_or_else(|| decode("bad mid"))?,
-        kind: AccountKind::parse(&row.try_get::<String, _>("kind")?)
-            .ok_or_else(|| decode("bad kind"))?,
-        affiliation: Affiliation::parse(&row.try_get::<String, _>("affiliation")?)
+        mid: MId::parse(&row.text("mid")?).ok_or_else(|| decode("bad mid"))?,
+        kind: AccountKind::parse(&row.text("kind")?).ok_or_else(|| decode("bad kind"))?,
+        affiliation: Affiliation::parse(&row.text("affiliation")?)
             .ok_or_else(|| decode("bad affiliation"))?,
-        locked_until: row
-            .try_get::<Option<i64>, _>("locked_until")?
-            .map(from_epoch),
-        stranger_locked_until: row
-            .try_get::<Option<i64>, _>("stranger_locked_until")?
-            .map(from_epoch),
-        failure_locks: row
-            .try_get::<i64, _>("failure_locks")?
-            .try_into()
-            .unwrap_or(u32::MAX),
-        stranger_locks: row
-            .try_get::<i64, _>("stranger_locks")?
-            .try_into()
-            .unwrap_or(u32::MAX),
-        full_name: row.try_get("full_name")?,
-        email: row.try_get("email")?,
-        password_hash: row.try_get("password_hash")?,
-        password_changed_at: from_epoch(row.try_get("password_changed_at")?),
+        locked_until: row.opt_int("locked_until")?.map(from_epoch),
+        stranger_locked_until: row.opt_int("stranger_locked_until")?.map(from_epoch),
+        failure_locks: row.int("failure_locks")?.try_into().unwrap_or(u32::MAX),
+        stranger_locks: row.int("stranger_locks")?.try_into().unwrap_or(u32::MAX),
+        full_name: row.text("full_name")?,
+        email: row.text("email")?,
+        password_hash: row.text("password_hash")?,
+        password_changed_at: from_epoch(row.int("password_changed_at")?),
         status: AccountStatus::from_columns(&status, reason.as_deref())
             .ok_or_else(|| decode("bad status"))?,
-        failed_signins: row
-            .try_get::<i64, _>("failed_signins")?
-            .try_into()
-            .unwrap_or(u32::MAX),
-        last_activity_at: row
-            .try_get::<Option<i64>, _>("last_activity_at")?
-            .map(from_epoch),
-        last_signin_at: row
-            .try_get::<Option<i64>, _>("last_signin_at")?
-            .map(from_epoch),
-        created_at: from_epoch(row.try_get("created_at")?),
-        auth_epoch: row.try_get("auth_epoch")?,
+        failed_signins: row.int("failed_signins")?.try_into().unwrap_or(u32::MAX),
+        last_activity_at: row.opt_int("last_activity_at")?.map(from_epoch),
+        last_signin_at: row.opt_int("last_signin_at")?.map(from_epoch),
+        created_at: from_epoch(row.int("created_at")?),
+        auth_epoch: row.int("auth_epoch")?,
         rights,
-        working_group_since: row
-            .try_get::<Option<i64>, _>("working_group_since")?
-            .map(from_epoch),
+        working_group_since: row.opt_int("working_group_since")?.map(from_epoch),
         imax_granted_at,
-        rob_accepted_at: row
-            .try_get::<Option<i64>, _>("rob_accepted_at")?
-            .map(from_epoch),
-        recertified_cycle: row
-            .try_get::<Option<i64>, _>("recertified_cycle")?
-            .map(|c| c as i32),
+        rob_accepted_at: row.opt_int("rob_accepted_at")?.map(from_epoch),
+        recertified_cycle: row.opt_int("recertified_cycle")?.map(|c| c as i32),
         flagged,
     }))
 }
@@ -372,16 +347,16 @@ struct HeldRights {
 }
 
 /// The rights in `rows`, one per right (a row without one: an account holding none).
-fn rights_from_rows(rows: &[sqlx::any::AnyRow]) -> Result<HeldRights, sqlx::Error> {
+fn rights_from_rows<R: Columns>(rows: &[R]) -> Result<HeldRights, sqlx::Error> {
     let mut rights = Rights::default();
     let mut imax_granted_at = None;
     let mut flagged = Vec::new();
     for right in rows {
-        let Some(name) = right.try_get::<Option<String>, _>("right_name")? else {
+        let Some(name) = right.opt_text("right_name")? else {
             continue;
         };
-        let at: i64 = right.try_get("granted_at")?;
-        let flagged_at: Option<i64> = right.try_get("flagged_at")?;
+        let at = right.int("granted_at")?;
+        let flagged_at = right.opt_int("flagged_at")?;
         if let Some(r) = Right::parse(&name) {
             rights.set(r, true);
             if let Some(f) = flagged_at {

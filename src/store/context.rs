@@ -10,6 +10,7 @@
 //!   on every file a property sends (`gateway::send`).
 
 use super::accounts::{account_from_rows, ACCOUNT_COLUMNS, ACCOUNT_FROM, RIGHT_COLUMNS};
+use super::columns::Columns;
 use super::mailboxes::{distinct_mailboxes, mailbox_from, prefixed_columns};
 use super::messages::Duplicate;
 use super::organizations::affiliated_sql;
@@ -17,8 +18,7 @@ use super::read_sessions::Kept;
 use super::{Store, StoreError};
 use crate::clock::{from_epoch, to_epoch};
 use crate::directory::{Account, AllowListOf, AllowedNetworks, ImaxId, MId, Mailbox, OrgId};
-use sqlx::any::AnyRow;
-use sqlx::Row;
+use rusqlite::types::Value;
 use std::sync::{Arc, LazyLock, OnceLock};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
@@ -204,14 +204,31 @@ fn callers_sql(n: usize) -> &'static str {
 /// The contexts of `batch`, in its order, in one statement.
 async fn read_callers(sessions: &Kept, batch: &[Asked]) -> Result<Vec<CallerContext>, StoreError> {
     let sql = callers_sql(batch.len());
+    // A key no client has: the throttle is not asked about a call without an address.
+    let client = |a: &Asked| a.client_key.clone().unwrap_or_default();
+    if let Some(direct) = sessions.direct() {
+        let params: Vec<Value> = batch
+            .iter()
+            .flat_map(|a| {
+                [
+                    a.mid.clone(),
+                    client(a),
+                    a.imax_id.clone().unwrap_or_default(),
+                ]
+            })
+            .map(Value::Text)
+            .collect();
+        if let Ok(rows) = direct.rows(sql, &params) {
+            return contexts_from(&rows, batch);
+        }
+    }
     // A read: once more on a fresh session if this one broke (`reconnect`).
     let rows = super::reconnect::once_more("read", || async move {
         let mut query = sqlx::query(sql);
         for a in batch {
-            // A key no client has: the throttle is not asked about a call without an address.
             query = query
                 .bind(a.mid.as_str())
-                .bind(a.client_key.as_deref().unwrap_or(""))
+                .bind(client(a))
                 .bind(a.imax_id.as_deref().unwrap_or(""));
         }
         let mut session = sessions.lend().await?;
@@ -220,11 +237,19 @@ async fn read_callers(sessions: &Kept, batch: &[Asked]) -> Result<Vec<CallerCont
         Ok::<_, sqlx::Error>(rows)
     })
     .await?;
+    contexts_from(&rows, batch)
+}
+
+/// The contexts of `batch` from the rows of [`callers_sql`], in its order.
+fn contexts_from<R: Columns>(
+    rows: &[R],
+    batch: &[Asked],
+) -> Result<Vec<CallerContext>, StoreError> {
     let mut contexts = Vec::with_capacity(batch.len());
-    let mut rest = rows.as_slice();
+    let mut rest = rows;
     for (n, a) in batch.iter().enumerate() {
         let mut mine = 0;
-        while mine < rest.len() && rest[mine].try_get::<i64, _>("q_n")? == n as i64 {
+        while mine < rest.len() && rest[mine].int("q_n")? == n as i64 {
             mine += 1;
         }
         let (rows, after) = rest.split_at(mine);
@@ -235,23 +260,23 @@ async fn read_callers(sessions: &Kept, batch: &[Asked]) -> Result<Vec<CallerCont
 }
 
 /// One caller's context from its rows (none: no such account).
-fn context_from(rows: &[AnyRow], asked_throttle: bool) -> Result<CallerContext, StoreError> {
+fn context_from<R: Columns>(rows: &[R], asked_throttle: bool) -> Result<CallerContext, StoreError> {
     let Some(first) = rows.first() else {
         return Ok(CallerContext::nobody());
     };
     let throttle = match (
-        first.try_get::<Option<i64>, _>("throttle_failures")?,
-        first.try_get::<Option<i64>, _>("throttle_window_start")?,
+        first.opt_int("throttle_failures")?,
+        first.opt_int("throttle_window_start")?,
     ) {
         (Some(n), Some(start)) if asked_throttle => Some((n, start)),
         _ => None,
     };
-    let mailbox = match first.try_get::<Option<i64>, _>("mb_id")? {
+    let mailbox = match first.opt_int("mb_id")? {
         Some(_) => Some(mailbox_from(first, "mb_")?),
         None => None,
     };
     let allow_lists = allow_lists_from(first, mailbox.as_ref())?;
-    let affiliated = first.try_get::<i64, _>("r6_affiliated")? == 1;
+    let affiliated = first.int("r6_affiliated")? == 1;
     Ok(CallerContext {
         account: account_from_rows(rows)?,
         throttle,
@@ -262,15 +287,12 @@ fn context_from(rows: &[AnyRow], asked_throttle: bool) -> Result<CallerContext, 
 }
 
 /// The non-empty allow-lists of a caller's row (issue 30), each organization once.
-fn allow_lists_from(
-    row: &AnyRow,
+fn allow_lists_from<R: Columns>(
+    row: &R,
     mailbox: Option<&Mailbox>,
 ) -> Result<Vec<(AllowListOf, AllowedNetworks)>, StoreError> {
     let mut lists = Vec::new();
-    let text = |c: &str| {
-        row.try_get::<Option<String>, _>(c)
-            .map(Option::unwrap_or_default)
-    };
+    let text = |c: &str| row.opt_text(c).map(Option::unwrap_or_default);
     for (org, nets) in [
         ("al_person_org", "al_person_nets"),
         ("al_mailbox_org", "al_mailbox_org_nets"),
@@ -378,6 +400,19 @@ impl Store {
             )
         });
         let sql = SQL.as_str();
+        if let Some(direct) = self.reads.direct() {
+            let params = [
+                Value::Text(project.as_str().to_string()),
+                dup.key.map_or(Value::Null, |k| Value::Text(k.to_string())),
+                Value::Integer(dup.from),
+                Value::Text(dup.sha256.to_string()),
+                dup.since
+                    .map_or(Value::Null, |t| Value::Integer(to_epoch(t))),
+            ];
+            if let Ok(rows) = direct.rows(sql, &params) {
+                return file_context_from(&rows);
+            }
+        }
         let rows = super::reconnect::once_more("read", || async move {
             let query = sqlx::query(sql)
                 .bind(project.as_str())
@@ -391,28 +426,33 @@ impl Store {
             Ok::<_, sqlx::Error>(rows)
         })
         .await?;
-        let Some(first) = rows.first() else {
-            return Ok(None);
-        };
-        let administrators = distinct_mailboxes(&rows, "a_")?;
-        let duplicate = match first.try_get::<Option<i64>, _>("d_why")? {
-            None => None,
-            Some(why) => {
-                let id: String = first.try_get("d_message_id")?;
-                let at = from_epoch(first.try_get("d_received_at")?);
-                let to: i64 = first.try_get("d_to")?;
-                let d = if why == 2 {
-                    Duplicate::SameKey { id, at }
-                } else {
-                    Duplicate::SameContent { id, at }
-                };
-                Some((d, to))
-            }
-        };
-        Ok(Some(FileContext {
-            project: mailbox_from(first, "p_")?,
-            administrators,
-            duplicate,
-        }))
+        file_context_from(&rows)
     }
+}
+
+/// A file's context from the rows of [`Store::file_context`]'s statement.
+fn file_context_from<R: Columns>(rows: &[R]) -> Result<Option<FileContext>, StoreError> {
+    let Some(first) = rows.first() else {
+        return Ok(None);
+    };
+    let administrators = distinct_mailboxes(rows, "a_")?;
+    let duplicate = match first.opt_int("d_why")? {
+        None => None,
+        Some(why) => {
+            let id = first.text("d_message_id")?;
+            let at = from_epoch(first.int("d_received_at")?);
+            let to = first.int("d_to")?;
+            let d = if why == 2 {
+                Duplicate::SameKey { id, at }
+            } else {
+                Duplicate::SameContent { id, at }
+            };
+            Some((d, to))
+        }
+    };
+    Ok(Some(FileContext {
+        project: mailbox_from(first, "p_")?,
+        administrators,
+        duplicate,
+    }))
 }

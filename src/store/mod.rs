@@ -22,8 +22,10 @@ pub mod backup;
 pub mod bodies;
 pub mod certifications;
 pub mod check;
+mod columns;
 pub mod committer;
 mod context;
+mod direct;
 pub mod internal;
 pub mod ledger;
 pub mod mailboxes;
@@ -313,10 +315,10 @@ impl Store {
             ),
         };
         let committer = Committer::start(pool.clone());
-        let reads = Arc::new(read_sessions::Kept::new(
-            pool.clone(),
-            read_sessions::Kept::slots_for(pool.options().get_max_connections()),
-        ));
+        let slots = read_sessions::Kept::slots_for(pool.options().get_max_connections());
+        let reads =
+            read_sessions::Kept::new(pool.clone(), slots).with_direct(sqlite_file.map(Path::new));
+        let reads = Arc::new(reads);
         let store = Store {
             callers: context::CallerReads::start(reads.clone()),
             reads,

@@ -15,6 +15,7 @@
 //! pool's size less three (the committer's session, and two for everything else;
 //! [`Kept::slots_for`]).
 
+use super::direct::DirectReads;
 use super::reconnect;
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, AnyPool, Connection};
@@ -26,6 +27,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 #[derive(Debug)]
 pub(crate) struct Kept {
     pool: AnyPool,
+    /// SQLite's reads on the asking thread, tried before a session (`store::direct`).
+    direct: Option<DirectReads>,
     slots: Arc<Semaphore>,
     idle: Mutex<Vec<(PoolConnection<Any>, Instant)>>,
 }
@@ -41,9 +44,21 @@ impl Kept {
     pub(crate) fn new(pool: AnyPool, slots: usize) -> Kept {
         Kept {
             pool,
+            direct: None,
             slots: Arc::new(Semaphore::new(slots)),
             idle: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Reads of the SQLite file at `path` made on the asking thread first (`store::direct`).
+    pub(crate) fn with_direct(mut self, path: Option<&std::path::Path>) -> Kept {
+        self.direct = path.map(DirectReads::new);
+        self
+    }
+
+    /// The reads made on the asking thread, for SQLite.
+    pub(super) fn direct(&self) -> Option<&DirectReads> {
+        self.direct.as_ref()
     }
 
     /// How many sessions a pool of `size` can keep for reads: all but the committer's and

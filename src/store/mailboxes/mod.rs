@@ -2,11 +2,12 @@
 //! administrators here; properties and contracts in [`properties`], the states the
 //! coordinator's and Help Desk's pages show in [`states`].
 
+use super::columns::Columns;
 use super::StoreError;
 use crate::audit::AuditEntry;
 use crate::clock::{from_epoch, to_epoch};
 use crate::directory::{ImaxId, Mailbox, MailboxKind};
-use sqlx::{AnyPool, Row};
+use sqlx::AnyPool;
 
 mod properties;
 mod states;
@@ -23,45 +24,36 @@ impl sqlx::FromRow<'_, sqlx::any::AnyRow> for Mailbox {
 
 /// The mailbox in `row`, whose columns are [`COLUMNS`], each named with `prefix` first (a
 /// query that reads other tables' columns too, `store::context`).
-pub(super) fn mailbox_from(row: &sqlx::any::AnyRow, prefix: &str) -> Result<Mailbox, sqlx::Error> {
+pub(super) fn mailbox_from<R: Columns>(row: &R, prefix: &str) -> Result<Mailbox, sqlx::Error> {
     let decode = |e: &str| sqlx::Error::Decode(e.to_string().into());
     let c = |name: &str| format!("{prefix}{name}");
     Ok(Mailbox {
-        id: row.try_get(c("id").as_str())?,
-        imax_id: ImaxId::parse(&row.try_get::<String, _>(c("imax_id").as_str())?)
+        id: row.int(c("id").as_str())?,
+        imax_id: ImaxId::parse(&row.text(c("imax_id").as_str())?)
             .ok_or_else(|| decode("bad imax id"))?,
-        kind: MailboxKind::parse(&row.try_get::<String, _>(c("kind").as_str())?)
+        kind: MailboxKind::parse(&row.text(c("kind").as_str())?)
             .ok_or_else(|| decode("bad kind"))?,
-        name: row.try_get(c("name").as_str())?,
-        password_hash: row.try_get(c("password_hash").as_str())?,
-        active: row.try_get::<i64, _>(c("active").as_str())? != 0,
-        auth_epoch: row.try_get(c("auth_epoch").as_str())?,
-        accepts_attachments: row.try_get::<i64, _>(c("accepts_attachments").as_str())? != 0,
-        frozen_until: row
-            .try_get::<Option<i64>, _>(c("frozen_until").as_str())?
-            .map(from_epoch),
-        mid_frozen_until: row
-            .try_get::<Option<i64>, _>(c("mid_frozen_until").as_str())?
-            .map(from_epoch),
-        created_at: from_epoch(row.try_get(c("created_at").as_str())?),
-        last_used_at: row
-            .try_get::<Option<i64>, _>(c("last_used_at").as_str())?
-            .map(from_epoch),
+        name: row.text(c("name").as_str())?,
+        password_hash: row.text(c("password_hash").as_str())?,
+        active: row.int(c("active").as_str())? != 0,
+        auth_epoch: row.int(c("auth_epoch").as_str())?,
+        accepts_attachments: row.int(c("accepts_attachments").as_str())? != 0,
+        frozen_until: row.opt_int(c("frozen_until").as_str())?.map(from_epoch),
+        mid_frozen_until: row.opt_int(c("mid_frozen_until").as_str())?.map(from_epoch),
+        created_at: from_epoch(row.int(c("created_at").as_str())?),
+        last_used_at: row.opt_int(c("last_used_at").as_str())?.map(from_epoch),
     })
 }
 
 /// The mailboxes (columns under `prefix`) of rows ordered by that mailbox's id, each once;
 /// rows where the (outer-joined) mailbox is missing are skipped.
-pub(super) fn distinct_mailboxes(
-    rows: &[sqlx::any::AnyRow],
+pub(super) fn distinct_mailboxes<R: Columns>(
+    rows: &[R],
     prefix: &str,
 ) -> Result<Vec<Mailbox>, sqlx::Error> {
     let mut found: Vec<Mailbox> = Vec::new();
     for row in rows {
-        if row
-            .try_get::<Option<i64>, _>(format!("{prefix}id").as_str())?
-            .is_some()
-        {
+        if row.opt_int(format!("{prefix}id").as_str())?.is_some() {
             let m = mailbox_from(row, prefix)?;
             if found.last().is_none_or(|l| l.id != m.id) {
                 found.push(m);
