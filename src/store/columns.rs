@@ -45,6 +45,48 @@ impl Columns for AnyRow {
     }
 }
 
+/// The columns of `row` whose names begin with `prefix` (a statement reading several
+/// tables' columns names each table's with a prefix of its own), by the rest of the name. The
+/// whole name is put together on the stack: decoding a mailbox asked for a dozen `format!`s.
+pub(super) struct Prefixed<'a, R> {
+    pub(super) row: &'a R,
+    pub(super) prefix: &'a str,
+}
+
+impl<R: Columns> Prefixed<'_, R> {
+    fn named<T>(&self, name: &str, get: impl FnOnce(&str) -> T) -> T {
+        let mut buf = [0u8; 64];
+        let (p, n) = (self.prefix.as_bytes(), name.as_bytes());
+        match buf.get_mut(..p.len() + n.len()) {
+            Some(whole) => {
+                whole[..p.len()].copy_from_slice(p);
+                whole[p.len()..].copy_from_slice(n);
+                // Two whole strings joined: UTF-8 still.
+                get(std::str::from_utf8(whole).unwrap_or_default())
+            }
+            None => get(&format!("{}{name}", self.prefix)),
+        }
+    }
+}
+
+impl<R: Columns> Columns for Prefixed<'_, R> {
+    fn opt_int(&self, name: &str) -> Result<Option<i64>, sqlx::Error> {
+        self.named(name, |n| self.row.opt_int(n))
+    }
+
+    fn opt_text(&self, name: &str) -> Result<Option<String>, sqlx::Error> {
+        self.named(name, |n| self.row.opt_text(n))
+    }
+
+    fn int(&self, name: &str) -> Result<i64, sqlx::Error> {
+        self.named(name, |n| self.row.int(n))
+    }
+
+    fn text(&self, name: &str) -> Result<String, sqlx::Error> {
+        self.named(name, |n| self.row.text(n))
+    }
+}
+
 /// A row read from SQLite on the asking thread: its statement's column names (shared by its
 /// rows) and its values.
 #[derive(Debug, Clone)]

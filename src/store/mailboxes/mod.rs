@@ -2,7 +2,7 @@
 //! administrators here; properties and contracts in [`properties`], the states the
 //! coordinator's and Help Desk's pages show in [`states`].
 
-use super::columns::Columns;
+use super::columns::{Columns, Prefixed};
 use super::StoreError;
 use crate::audit::AuditEntry;
 use crate::clock::{from_epoch, to_epoch};
@@ -26,22 +26,20 @@ impl sqlx::FromRow<'_, sqlx::any::AnyRow> for Mailbox {
 /// query that reads other tables' columns too, `store::context`).
 pub(super) fn mailbox_from<R: Columns>(row: &R, prefix: &str) -> Result<Mailbox, sqlx::Error> {
     let decode = |e: &str| sqlx::Error::Decode(e.to_string().into());
-    let c = |name: &str| format!("{prefix}{name}");
+    let row = Prefixed { row, prefix };
     Ok(Mailbox {
-        id: row.int(c("id").as_str())?,
-        imax_id: ImaxId::parse(&row.text(c("imax_id").as_str())?)
-            .ok_or_else(|| decode("bad imax id"))?,
-        kind: MailboxKind::parse(&row.text(c("kind").as_str())?)
-            .ok_or_else(|| decode("bad kind"))?,
-        name: row.text(c("name").as_str())?,
-        password_hash: row.text(c("password_hash").as_str())?,
-        active: row.int(c("active").as_str())? != 0,
-        auth_epoch: row.int(c("auth_epoch").as_str())?,
-        accepts_attachments: row.int(c("accepts_attachments").as_str())? != 0,
-        frozen_until: row.opt_int(c("frozen_until").as_str())?.map(from_epoch),
-        mid_frozen_until: row.opt_int(c("mid_frozen_until").as_str())?.map(from_epoch),
-        created_at: from_epoch(row.int(c("created_at").as_str())?),
-        last_used_at: row.opt_int(c("last_used_at").as_str())?.map(from_epoch),
+        id: row.int("id")?,
+        imax_id: ImaxId::parse(&row.text("imax_id")?).ok_or_else(|| decode("bad imax id"))?,
+        kind: MailboxKind::parse(&row.text("kind")?).ok_or_else(|| decode("bad kind"))?,
+        name: row.text("name")?,
+        password_hash: row.text("password_hash")?,
+        active: row.int("active")? != 0,
+        auth_epoch: row.int("auth_epoch")?,
+        accepts_attachments: row.int("accepts_attachments")? != 0,
+        frozen_until: row.opt_int("frozen_until")?.map(from_epoch),
+        mid_frozen_until: row.opt_int("mid_frozen_until")?.map(from_epoch),
+        created_at: from_epoch(row.int("created_at")?),
+        last_used_at: row.opt_int("last_used_at")?.map(from_epoch),
     })
 }
 
@@ -53,7 +51,8 @@ pub(super) fn distinct_mailboxes<R: Columns>(
 ) -> Result<Vec<Mailbox>, sqlx::Error> {
     let mut found: Vec<Mailbox> = Vec::new();
     for row in rows {
-        if row.opt_int(format!("{prefix}id").as_str())?.is_some() {
+        let id = Prefixed { row, prefix }.opt_int("id")?;
+        if id.is_some() {
             let m = mailbox_from(row, prefix)?;
             if found.last().is_none_or(|l| l.id != m.id) {
                 found.push(m);
