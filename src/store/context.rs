@@ -49,6 +49,15 @@ impl Store {
         client_key: Option<&str>,
         imax_id: Option<&ImaxId>,
     ) -> Result<CallerContext, StoreError> {
+        // On SQLite the read is made here and now: with no trip to a connection's thread to
+        // share, a batch would only add the trips to and from the batching task.
+        if let Some(direct) = self.reads.direct() {
+            let params = caller_params(mid.as_str(), client_key, imax_id.map(ImaxId::as_str));
+            if let Ok(rows) = direct.rows(callers_sql(1), &params) {
+                let mut contexts = contexts_from(&rows, &[client_key.is_some()])?;
+                return Ok(contexts.pop().unwrap_or_else(CallerContext::nobody));
+            }
+        }
         let (reply, answer) = oneshot::channel();
         let asked = Asked {
             mid: mid.as_str().to_string(),
@@ -204,31 +213,24 @@ fn callers_sql(n: usize) -> &'static str {
 /// The contexts of `batch`, in its order, in one statement.
 async fn read_callers(sessions: &Kept, batch: &[Asked]) -> Result<Vec<CallerContext>, StoreError> {
     let sql = callers_sql(batch.len());
-    // A key no client has: the throttle is not asked about a call without an address.
-    let client = |a: &Asked| a.client_key.clone().unwrap_or_default();
+    let throttles: Vec<bool> = batch.iter().map(|a| a.client_key.is_some()).collect();
     if let Some(direct) = sessions.direct() {
         let params: Vec<Value> = batch
             .iter()
-            .flat_map(|a| {
-                [
-                    a.mid.clone(),
-                    client(a),
-                    a.imax_id.clone().unwrap_or_default(),
-                ]
-            })
-            .map(Value::Text)
+            .flat_map(|a| caller_params(&a.mid, a.client_key.as_deref(), a.imax_id.as_deref()))
             .collect();
         if let Ok(rows) = direct.rows(sql, &params) {
-            return contexts_from(&rows, batch);
+            return contexts_from(&rows, &throttles);
         }
     }
     // A read: once more on a fresh session if this one broke (`reconnect`).
     let rows = super::reconnect::once_more("read", || async move {
         let mut query = sqlx::query(sql);
         for a in batch {
+            // A key no client has: the throttle is not asked about a call without an address.
             query = query
                 .bind(a.mid.as_str())
-                .bind(client(a))
+                .bind(a.client_key.as_deref().unwrap_or(""))
                 .bind(a.imax_id.as_deref().unwrap_or(""));
         }
         let mut session = sessions.lend().await?;
@@ -237,24 +239,31 @@ async fn read_callers(sessions: &Kept, batch: &[Asked]) -> Result<Vec<CallerCont
         Ok::<_, sqlx::Error>(rows)
     })
     .await?;
-    contexts_from(&rows, batch)
+    contexts_from(&rows, &throttles)
 }
 
-/// The contexts of `batch` from the rows of [`callers_sql`], in its order.
+/// One caller's parameters of [`callers_sql`] as a direct read binds them; a key no client
+/// has when the call has no address (the throttle is not asked about it).
+fn caller_params(mid: &str, client_key: Option<&str>, imax_id: Option<&str>) -> [Value; 3] {
+    [mid, client_key.unwrap_or(""), imax_id.unwrap_or("")].map(|t| Value::Text(t.to_string()))
+}
+
+/// The contexts of the callers read by [`callers_sql`], in their order, from its rows;
+/// `throttles[n]`: whether the n-th caller's throttle count was asked for.
 fn contexts_from<R: Columns>(
     rows: &[R],
-    batch: &[Asked],
+    throttles: &[bool],
 ) -> Result<Vec<CallerContext>, StoreError> {
-    let mut contexts = Vec::with_capacity(batch.len());
+    let mut contexts = Vec::with_capacity(throttles.len());
     let mut rest = rows;
-    for (n, a) in batch.iter().enumerate() {
+    for (n, asked_throttle) in throttles.iter().enumerate() {
         let mut mine = 0;
         while mine < rest.len() && rest[mine].int("q_n")? == n as i64 {
             mine += 1;
         }
         let (rows, after) = rest.split_at(mine);
         rest = after;
-        contexts.push(context_from(rows, a.client_key.is_some())?);
+        contexts.push(context_from(rows, *asked_throttle)?);
     }
     Ok(contexts)
 }
