@@ -69,7 +69,6 @@ fn at_once_parts(engine: Engine, counts: [usize; 4]) -> Vec<(&'static str, Strin
     let mut parts = Vec::new();
     let mut next = 1;
     if messages > 0 {
-        let values = message_values(next, messages);
         // PostgreSQL's other parts do not see this part's rows but through what it returns.
         let returning = match engine {
             Engine::Postgres => {
@@ -77,16 +76,29 @@ fn at_once_parts(engine: Engine, counts: [usize; 4]) -> Vec<(&'static str, Strin
             }
             Engine::Sqlite => "",
         };
-        parts.push(("m", format!("INSERT INTO messages {values}{returning}")));
+        let sql = match engine {
+            Engine::Postgres => format!(
+                "INSERT INTO messages {}{returning}",
+                message_values(next, messages)
+            ),
+            Engine::Sqlite => {
+                one_row_each("messages", next, messages, MESSAGE_PARAMS, message_values)
+            }
+        };
+        parts.push(("m", sql));
         next += messages * MESSAGE_PARAMS;
     }
     if inline > 0 {
-        let values =
-            crate::store::placeholders_at(next, inline, 2, |p| format!("({}, 0, {})", p[0], p[1]));
-        parts.push((
-            "c",
-            format!("INSERT INTO body_chunks (body_key, seq, data) VALUES {values}"),
-        ));
+        let values = |first, n| {
+            let rows =
+                crate::store::placeholders_at(first, n, 2, |p| format!("({}, 0, {})", p[0], p[1]));
+            format!("(body_key, seq, data) VALUES {rows}")
+        };
+        let sql = match engine {
+            Engine::Postgres => format!("INSERT INTO body_chunks {}", values(next, inline)),
+            Engine::Sqlite => one_row_each("body_chunks", next, inline, 2, values),
+        };
+        parts.push(("c", sql));
         next += inline * 2;
     }
     if claims > 0 {
@@ -98,8 +110,13 @@ fn at_once_parts(engine: Engine, counts: [usize; 4]) -> Vec<(&'static str, Strin
         next += claims;
     }
     if records > 0 {
-        let values = Records::values(next, records);
-        parts.push(("a", format!("INSERT INTO audit_log {values}")));
+        let sql = match engine {
+            Engine::Postgres => format!("INSERT INTO audit_log {}", Records::values(next, records)),
+            Engine::Sqlite => {
+                one_row_each("audit_log", next, records, Records::PARAMS, Records::values)
+            }
+        };
+        parts.push(("a", sql));
         next += records * Records::PARAMS;
     }
     if messages > 0 {
@@ -110,6 +127,27 @@ fn at_once_parts(engine: Engine, counts: [usize; 4]) -> Vec<(&'static str, Strin
         parts.push(("n", notices_sql(&new_rows)));
     }
     parts
+}
+
+/// `n` rows into `table` as `n` single-row statements (SQLite), the row `r`'s parameters from
+/// `$first + r * per_row`; `values(first, rows)` gives the columns and `VALUES` of `rows` rows.
+/// Not one multi-row statement: inside a transaction SQLite keeps a statement journal (a
+/// copy of each page the statement changes) for a statement that writes several rows, so that
+/// one failing half-way undoes only itself — issue 29 measured it at about two pages per
+/// message, and most of the writer's allocations. A single-row `INSERT` checks every
+/// constraint before it writes anything and needs none; a failure still fails the batch as
+/// before (rolled back whole, then done again job by job).
+fn one_row_each(
+    table: &str,
+    first: usize,
+    n: usize,
+    per_row: usize,
+    values: impl Fn(usize, usize) -> String,
+) -> String {
+    (0..n)
+        .map(|r| format!("INSERT INTO {table} {}", values(first + r * per_row, 1)))
+        .collect::<Vec<_>>()
+        .join(";\n")
 }
 
 /// The new messages whose message ids are the parameters from `$first` (`n` of them), with the
@@ -281,4 +319,31 @@ fn bind_messages<'q>(mut query: AnyQuery<'q>, rows: &[&'q NewMessage]) -> AnyQue
             .bind(m.in_reply_to.as_ref().map(|r| r.as_str()));
     }
     query
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 29: on SQLite every row of a batch is its own single-row `INSERT` (no statement
+    /// journal), numbered on across the statements; PostgreSQL keeps one multi-row part each.
+    #[test]
+    fn sqlite_writes_a_batch_one_row_per_statement() {
+        let parts = at_once_parts(Engine::Sqlite, [3, 3, 0, 4]);
+        let sql = at_once_sql(Engine::Sqlite, &parts, false);
+        let inserts: Vec<&str> = sql
+            .split(";\n")
+            .filter(|s| s.trim_start().starts_with("INSERT INTO") && s.contains("VALUES"))
+            .collect();
+        assert_eq!(inserts.len(), 3 + 3 + 4);
+        assert!(inserts.iter().all(|s| s.matches("), (").count() == 0));
+        let audit = Records::PARAMS;
+        let first_record = 1 + 3 * MESSAGE_PARAMS + 3 * 2;
+        assert!(inserts[6].contains(&format!("(${first_record}, ")));
+        assert!(inserts[9].contains(&format!("(${}, ", first_record + 3 * audit)));
+        let parts = at_once_parts(Engine::Postgres, [3, 3, 0, 4]);
+        let m = &parts.iter().find(|(n, _)| *n == "m").expect("m").1;
+        assert_eq!(m.matches("INSERT INTO").count(), 1);
+        assert_eq!(m.matches("), (").count(), 2);
+    }
 }
