@@ -7,7 +7,9 @@
 //! relay's acceptance and the settling); real server, real aiosmtpd relay, both engines.
 
 use crate::helpers::*;
-use crate::notifications::{mails_arrived, pending, read_mails, send_to_pbca, WAIT};
+use crate::notifications::{
+    mailing, mails_arrived, pending, read_mails, send_to_pbca, Mailing, WAIT,
+};
 use crate::resets::{mails, smtp_server};
 use imax_gateway::store::notices::Subscription;
 use std::time::Duration;
@@ -85,32 +87,25 @@ async fn mail_of(t: &TestApp, message: &str) -> Option<i64> {
 /// next digest, with a Message-ID of its own.
 #[tokio::test]
 async fn a_digest_sent_again_after_a_crash_is_the_same_mail() {
-    let dir = tempfile::tempdir().expect("dir");
-    let relay = smtp_server(dir.path()).await;
-    let configure = relay.configure();
-    let t = TestApp::start_with(|c| {
-        configure(c);
-        c.notifications.poll_ms = 50;
-    })
-    .await;
+    let Mailing { t, relay, .. } = &mailing(|_| {}).await;
     let url = t.config.database_url();
     t.admin
         .subscribe(CA_USER.0, PBCA.0, Subscription::On)
         .await
         .expect("subscribed");
-    let first = send_to_pbca(&t, b"first\r\n").await;
+    let first = send_to_pbca(t, b"first\r\n").await;
     t.clock.advance(time::Duration::minutes(5));
-    let second = send_to_pbca(&t, b"second\r\n").await;
+    let second = send_to_pbca(t, b"second\r\n").await;
     settling_fails(&t.db, &url, true).await;
     t.clock.advance(time::Duration::minutes(10));
-    let got = mails_arrived(&relay, 1).await;
+    let got = mails_arrived(relay, 1).await;
     // Composed and recorded before it went: both notices are that mail's.
-    let mail_id = mail_of(&t, &first).await.expect("composed");
-    assert_eq!(mail_of(&t, &second).await, Some(mail_id));
-    assert_eq!(pending(&t).await, 2, "not settled: the node died");
+    let mail_id = mail_of(t, &first).await.expect("composed");
+    assert_eq!(mail_of(t, &second).await, Some(mail_id));
+    assert_eq!(pending(t).await, 2, "not settled: the node died");
 
     // A file arrives meanwhile; the sender's lease on the digest still holds.
-    let third = send_to_pbca(&t, b"third\r\n").await;
+    let third = send_to_pbca(t, b"third\r\n").await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
         mails(&relay.maildir).len(),
@@ -120,9 +115,9 @@ async fn a_digest_sent_again_after_a_crash_is_the_same_mail() {
     settling_fails(&t.db, &url, false).await;
     let lease = i64::try_from(t.config.notifications.lease_secs).expect("lease");
     t.clock.advance(time::Duration::seconds(lease + 1));
-    let again = mails_arrived(&relay, 2).await;
+    let again = mails_arrived(relay, 2).await;
     wait_until("the digest settled", WAIT, || async {
-        pending(&t).await == 1
+        pending(t).await == 1
     })
     .await;
     let (one, two) = (identity(&got[0]), identity(&again[0]));
@@ -135,13 +130,13 @@ async fn a_digest_sent_again_after_a_crash_is_the_same_mail() {
         !one.body.contains(&third),
         "a later file is not added: {one:?}"
     );
-    assert_eq!(mail_of(&t, &third).await, None, "left for the next digest");
+    assert_eq!(mail_of(t, &third).await, None, "left for the next digest");
 
     // The third's own digest, 15 minutes after it arrived: another mail.
     t.clock.advance(time::Duration::minutes(15));
-    let all = mails_arrived(&relay, 3).await;
+    let all = mails_arrived(relay, 3).await;
     wait_until("every notice settled", WAIT, || async {
-        pending(&t).await == 0
+        pending(t).await == 0
     })
     .await;
     let next = all
@@ -151,7 +146,7 @@ async fn a_digest_sent_again_after_a_crash_is_the_same_mail() {
         .expect("the next digest");
     assert!(next.body.contains(&format!("Message {third}")), "{next:?}");
     assert!(!next.body.contains(&first), "{next:?}");
-    assert_eq!(read_mails(&relay).len(), 3);
+    assert_eq!(read_mails(relay).len(), 3);
 }
 
 /// Two nodes on one database (real binaries): node A's relay took a mail, and A was killed

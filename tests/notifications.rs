@@ -16,15 +16,15 @@ pub(crate) const WAIT: Duration = Duration::from_secs(20);
 
 /// A real SMTP relay and a gateway mailing through it (the fields drop in this order: the
 /// gateway, the relay, then its folder).
-struct Mailing {
-    t: TestApp,
-    relay: SmtpServer,
+pub(crate) struct Mailing {
+    pub(crate) t: TestApp,
+    pub(crate) relay: SmtpServer,
     _dir: tempfile::TempDir,
 }
 
 /// A relay, and a gateway mailing through it whose sender looks at the queue every 50 ms,
 /// with `tweak` applied to its settings after those.
-async fn mailing(tweak: impl FnOnce(&mut Config)) -> Mailing {
+pub(crate) async fn mailing(tweak: impl FnOnce(&mut Config)) -> Mailing {
     let dir = tempfile::tempdir().expect("dir");
     let relay = smtp_server(dir.path()).await;
     let configure = relay.configure();
