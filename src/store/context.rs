@@ -92,7 +92,9 @@ struct Asked {
 /// PostgreSQL, a round trip, a bind and an executor start each; on SQLite, a trip to the
 /// connection's thread and back). A task takes whatever callers are waiting, up to
 /// [`MAX_CALLERS_PER_READ`], and answers them with one statement, with up to
-/// [`READS_IN_FLIGHT`] statements under way; a caller alone is read at once, as before.
+/// [`READS_IN_FLIGHT`] statements under way; a caller alone is read at once, as before. On
+/// SQLite callers are read on their own thread (`store::direct`) and come here only when that
+/// failed.
 #[derive(Debug, Clone)]
 pub(super) struct CallerReads {
     tx: mpsc::Sender<Asked>,
@@ -213,16 +215,9 @@ fn callers_sql(n: usize) -> &'static str {
 /// The contexts of `batch`, in its order, in one statement.
 async fn read_callers(sessions: &Kept, batch: &[Asked]) -> Result<Vec<CallerContext>, StoreError> {
     let sql = callers_sql(batch.len());
+    // No direct read here: on SQLite a caller reaches this task only when its direct read
+    // (`Store::caller_context`) failed, so it is made through a session.
     let throttles: Vec<bool> = batch.iter().map(|a| a.client_key.is_some()).collect();
-    if let Some(direct) = sessions.direct() {
-        let params: Vec<Value> = batch
-            .iter()
-            .flat_map(|a| caller_params(&a.mid, a.client_key.as_deref(), a.imax_id.as_deref()))
-            .collect();
-        if let Ok(rows) = direct.rows(sql, &params) {
-            return contexts_from(&rows, &throttles);
-        }
-    }
     // A read: once more on a fresh session if this one broke (`reconnect`).
     let rows = super::reconnect::once_more("read", || async move {
         let mut query = sqlx::query(sql);

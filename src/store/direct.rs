@@ -82,14 +82,12 @@ fn read(conn: &Connection, sql: &str, params: &[Value]) -> rusqlite::Result<Vec<
     let mut statement = conn.prepare_cached(sql)?;
     for i in 1..=statement.parameter_count() {
         // `$n` is the n-th of `params` wherever it stands (SQLite numbers a name once).
-        let n: usize = statement
-            .parameter_name(i)
-            .and_then(|name| name.strip_prefix('$'))
-            .and_then(|n| n.parse().ok())
-            .ok_or(rusqlite::Error::InvalidParameterCount(i, params.len()))?;
-        let value = params
-            .get(n - 1)
-            .ok_or(rusqlite::Error::InvalidParameterCount(n, params.len()))?;
+        let name = statement.parameter_name(i).unwrap_or_default();
+        let value = name
+            .strip_prefix('$')
+            .and_then(|n| n.parse::<usize>().ok())
+            .and_then(|n| params.get(n.checked_sub(1)?))
+            .ok_or_else(|| rusqlite::Error::InvalidParameterName(name.to_string()))?;
         statement.raw_bind_parameter(i, value)?;
     }
     let names: Arc<[String]> = statement
@@ -144,6 +142,9 @@ mod tests {
             .unwrap();
         let rows = reads.rows("SELECT COUNT(*) AS n FROM t", &[]).unwrap();
         assert_eq!(rows[0].int("n").unwrap(), 4);
+        // A parameter no value is given for, or not named `$n`, is refused, never bound NULL.
+        assert!(reads.rows("SELECT $2 AS x", &[Value::Integer(1)]).is_err());
+        assert!(reads.rows("SELECT :a AS x", &[Value::Integer(1)]).is_err());
         // Nothing is written through it.
         assert!(reads.rows("DELETE FROM t RETURNING a", &[]).is_err());
         let left: i64 = writer
