@@ -10,6 +10,7 @@ use imax_gateway::client::Content;
 use imax_gateway::clock::Clock;
 use imax_gateway::receipt::{ReceiptKeys, SignedCheckpoint, SignedReceipt};
 use imax_gateway::store::notices::Subscription;
+use std::time::Duration;
 
 /// Sends a file by the SOAP door; its signed receipt.
 async fn send_for_receipt(t: &TestApp, n: u32) -> SignedReceipt {
@@ -63,6 +64,16 @@ fn checkpoints_file(t: &TestApp) -> std::path::PathBuf {
 async fn r31_a_proof_is_found_among_many_checkpoints_and_verifies() {
     // The node's own schedule signs once as it starts, then not again during the test.
     let t = TestApp::start_with(|c| c.audit.checkpoint_secs = 3_600).await;
+    // That first checkpoint is awaited: signed late (a loaded machine), it would cover some
+    // of the records below, and fewer would be left to checkpoint one by one.
+    wait_until(
+        "the node's first checkpoint",
+        Duration::from_secs(20),
+        || async {
+            std::fs::read_to_string(checkpoints_file(&t)).is_ok_and(|f| f.lines().count() >= 1)
+        },
+    )
+    .await;
     // Records to checkpoint: each subscription change is one.
     for i in 0..1_000 {
         let change = [Subscription::On, Subscription::Off][i % 2];
