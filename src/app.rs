@@ -295,7 +295,13 @@ async fn open_store(config: &Config) -> Result<Store, StartError> {
     )
     .await?
     .with_bodies(&config.bodies)?
-    .with_min_free_disk(config.limits.min_free_disk_mb.saturating_mul(1024 * 1024));
+    .with_min_free_disk(config.limits.min_free_disk_mb.saturating_mul(1024 * 1024))
+    .with_wal_restart(
+        config
+            .limits
+            .sqlite_wal_restart_mb
+            .saturating_mul(1024 * 1024),
+    );
     store.recover().await?;
     Ok(store)
 }

@@ -105,6 +105,9 @@ impl Config {
         if l.page_size == 0 || l.page_size > 1000 {
             return bad("limits.page_size must be between 1 and 1000");
         }
+        if l.sqlite_wal_restart_mb == 0 {
+            return bad("limits.sqlite_wal_restart_mb must be at least 1");
+        }
         if self.throttle.ipv6_prefix_len == 0 || self.throttle.ipv6_prefix_len > 128 {
             return bad("throttle.ipv6_prefix_len must be between 1 and 128");
         }

@@ -234,6 +234,9 @@ pub struct Limits {
     /// chunks; at least 2). Few on purpose: on a small database server, more sessions than its
     /// cores mostly wait for one another (docs/performance.md).
     pub postgres_sessions: u32,
+    /// SQLite: the size (MiB) past which the write-ahead log is started again from its
+    /// beginning, pausing the committer for a few milliseconds (`store::committer::wal`).
+    pub sqlite_wal_restart_mb: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -401,6 +404,7 @@ impl Default for Limits {
             min_free_disk_mb: 256,
             page_size: 100,
             postgres_sessions: POSTGRES_SESSIONS,
+            sqlite_wal_restart_mb: 256,
         }
     }
 }

@@ -266,6 +266,12 @@ impl Store {
         self
     }
 
+    /// SQLite: restarts the write-ahead log once it holds `bytes` (`limits.sqlite_wal_restart_mb`).
+    pub fn with_wal_restart(self, bytes: u64) -> Store {
+        self.committer.restart_wal_at(bytes);
+        self
+    }
+
     /// Keeps bodies in the bucket `bodies.url` names, if any (issue 29; PostgreSQL only, as
     /// the configuration checks).
     pub fn with_bodies(mut self, settings: &crate::config::Bodies) -> Result<Store, StoreError> {

@@ -9,6 +9,23 @@ pub(super) fn random_key() -> io::Result<String> {
     Ok(hex::encode(b))
 }
 
+/// A key for a body kept in the database (its row in `body_chunks`): the time in
+/// milliseconds, then 10 random bytes, in lower-case hex, the shape of [`random_key`]. Issue
+/// 29: keys that grow with time add each new row to the end of `body_chunks`' index, on a
+/// page the batch's other bodies change too, where a random key changes a page of its own
+/// (a frame of the write-ahead log, and a page for the checkpoint to copy, per message).
+/// Never a file's name: files keep random keys, whose first two digits spread them over
+/// 256 directories.
+pub(super) fn ordered_key() -> io::Result<String> {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let mut b = [0u8; 16];
+    b[..6].copy_from_slice(&ms.to_be_bytes()[2..]);
+    getrandom::getrandom(&mut b[6..]).map_err(io::Error::other)?;
+    Ok(hex::encode(b))
+}
+
 /// Length of a body key: 16 random bytes in lower-case hex ([`random_key`]).
 pub const KEY_LEN: usize = 32;
 
@@ -34,5 +51,22 @@ pub fn checked_key(key: &str) -> io::Result<&str> {
             io::ErrorKind::InvalidData,
             format!("body key \"{shown}\" is not one the gateway made: the row is corrupt"),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 29: a database body's key has a file's key's shape (so `checked_key` takes it),
+    /// and a later one sorts after an earlier one (the index grows at its end).
+    #[test]
+    fn ordered_keys_have_the_random_keys_shape_and_grow_with_time() {
+        let first = ordered_key().expect("key");
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let later = ordered_key().expect("key");
+        assert!(is_key(&first) && is_key(&later) && checked_key(&later).is_ok());
+        assert!(later > first, "{later} after {first}");
+        assert_ne!(ordered_key().expect("key"), ordered_key().expect("key"));
     }
 }

@@ -23,8 +23,8 @@ pub mod objects;
 
 pub use chunks::ChunkBodies;
 pub use files::FileBodies;
-use keys::random_key;
 pub use keys::{checked_key, is_key, KEY_LEN};
+use keys::{ordered_key, random_key};
 pub use objects::{ObjectBodies, Parts};
 
 use bytes::Bytes;
@@ -441,8 +441,14 @@ impl StagedBody {
             }
         };
         self.sealed = true;
+        // Nothing was written under the staged key: a body kept in the database takes one that
+        // adds it at the end of its table's index.
+        let key = match inline {
+            Some(_) => ordered_key()?,
+            None => self.key.clone(),
+        };
         Ok(SealedBody {
-            key: self.key.clone(),
+            key,
             sha256,
             size: self.size,
             claim,

@@ -18,12 +18,14 @@
 //!
 //! Its parts: [`effect`] (the writes a request may ask for and how each is applied),
 //! [`error`] (what a job's caller is told), `batch` (one batch's transaction, its retry
-//! job by job and after a broken session) and `rows` (a batch's new rows in one round trip).
+//! job by job and after a broken session), `rows` (a batch's new rows in one round trip) and
+//! `wal` (SQLite's write-ahead log kept short).
 
 mod batch;
 pub mod effect;
 pub mod error;
 mod rows;
+mod wal;
 
 pub use effect::{Effect, NewMessage};
 pub use error::CommitError;
@@ -31,14 +33,11 @@ pub use error::CommitError;
 use crate::audit::AuditEntry;
 use crate::store::StoreError;
 use sqlx::{AnyConnection, AnyPool};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, Mutex};
 
 const MAX_BATCH: usize = 256;
-
-/// How often SQLite's write-ahead log is copied back into the database file (see
-/// [`checkpoint_wal`]).
-const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
 
 struct Job {
     effects: Vec<Effect>,
@@ -68,6 +67,8 @@ pub struct Committer {
     busy: Arc<Mutex<()>>,
     /// SQLite: the task that checkpoints the write-ahead log.
     checkpoints: Option<Arc<tokio::task::JoinHandle<()>>>,
+    /// SQLite: the log's size, in frames, past which that task restarts it.
+    wal_restart: Arc<AtomicI64>,
 }
 
 impl std::fmt::Debug for Job {
@@ -82,15 +83,26 @@ impl Committer {
     pub fn start(pool: AnyPool) -> Committer {
         let (tx, rx) = mpsc::channel(4096);
         let busy = Arc::new(Mutex::new(()));
+        let wal_restart = Arc::new(AtomicI64::new(wal::RESTART_AT));
         let checkpoints = (crate::store::Engine::of_pool(&pool) == crate::store::Engine::Sqlite)
-            .then(|| Arc::new(tokio::spawn(checkpoint_wal(pool.clone()))));
+            .then(|| {
+                let task = wal::checkpoints(pool.clone(), tx.downgrade(), wal_restart.clone());
+                Arc::new(tokio::spawn(task))
+            });
         let task = tokio::spawn(run(pool, rx, busy.clone()));
         Committer {
             tx,
             task: Arc::new(Mutex::new(Some(task))),
             busy,
             checkpoints,
+            wal_restart,
         }
+    }
+
+    /// SQLite: restarts the write-ahead log once it holds `bytes` (pages of 4 KiB, at least one).
+    pub fn restart_wal_at(&self, bytes: u64) {
+        let frames = i64::try_from(bytes / 4096).unwrap_or(i64::MAX).max(1);
+        self.wal_restart.store(frames, Ordering::Relaxed);
     }
 
     /// Applies `effects` and appends `audit`, durably, before returning.
@@ -153,15 +165,10 @@ impl Committer {
         pool: &AnyPool,
         body: impl AsyncFnOnce(&mut AnyConnection) -> Result<(T, Option<AuditEntry>), StoreError>,
     ) -> Result<T, StoreError> {
-        let stopped = || StoreError::Db(sqlx::Error::PoolClosed);
-        let (begin, my_turn) = oneshot::channel();
         // Dropped when this function returns or is cancelled: either ends the turn.
-        let (_done, done) = oneshot::channel::<()>();
-        self.tx
-            .send(Queued::Turn { begin, done })
+        let _turn = turn(&self.tx)
             .await
-            .map_err(|_| stopped())?;
-        my_turn.await.map_err(|_| stopped())?;
+            .ok_or(StoreError::Db(sqlx::Error::PoolClosed))?;
         let engine = crate::store::Engine::of_pool(pool);
         let mut conn = pool.acquire().await?;
         let written = async {
@@ -221,29 +228,15 @@ impl Committer {
     }
 }
 
-/// Copies SQLite's write-ahead log back into the database file, off the commit path. Left to
-/// SQLite, the commit that takes the log past 1,000 pages does it (every connection is opened
-/// with `wal_autocheckpoint = 0`, `Store::open`): that request and every request of its batch
-/// then wait for a few megabytes of copying and an fsync of the database file, which is most
-/// of the slowest 1 % of SendFile answers under load. A `PASSIVE` checkpoint takes no lock a
-/// writer or reader waits for; what readers still use is copied by a later one.
-async fn checkpoint_wal(pool: AnyPool) {
-    let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        let started = std::time::Instant::now();
-        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-            .execute(&pool)
-            .await
-        {
-            if !pool.is_closed() {
-                tracing::warn!(error = %e, "could not checkpoint the write-ahead log");
-            }
-            continue;
-        }
-        metrics::histogram!("imax_wal_checkpoint_seconds").record(started.elapsed().as_secs_f64());
-    }
+/// Waits for the committer's turn (after the jobs queued before it) and holds it: the
+/// committer writes nothing until the returned sender is dropped. None: the committer has
+/// stopped.
+async fn turn(queue: &mpsc::Sender<Queued>) -> Option<oneshot::Sender<()>> {
+    let (begin, my_turn) = oneshot::channel();
+    let (turn, done) = oneshot::channel::<()>();
+    queue.send(Queued::Turn { begin, done }).await.ok()?;
+    my_turn.await.ok()?;
+    Some(turn)
 }
 
 async fn run(pool: AnyPool, mut rx: mpsc::Receiver<Queued>, busy: Arc<Mutex<()>>) {
