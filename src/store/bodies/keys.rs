@@ -1,5 +1,6 @@
-//! Body keys: the names bodies are stored under, always the gateway's own random ones, never
-//! anything a client sent, and checked again when read back from the database.
+//! Body keys: the names bodies are stored under, always the gateway's own (random, or for a
+//! body kept in the database time-ordered and random), never anything a client sent, and
+//! checked again when read back from the database.
 
 use std::io;
 
@@ -26,7 +27,7 @@ pub(super) fn ordered_key() -> io::Result<String> {
     Ok(hex::encode(b))
 }
 
-/// Length of a body key: 16 random bytes in lower-case hex ([`random_key`]).
+/// Length of a body key: 16 bytes in lower-case hex ([`random_key`], [`ordered_key`]).
 pub const KEY_LEN: usize = 32;
 
 /// Whether `key` has exactly the shape the gateway gives its keys ([`random_key`]).
