@@ -64,6 +64,7 @@ macro_rules! schema {
             "0025_passkeys",
             "0026_notice_mails",
             "0027_ledger_notices",
+            "0028_properties_by_mailbox",
         )
     };
 }
@@ -74,7 +75,7 @@ type Files = &'static [(&'static str, &'static str)];
 const SQLITE: Files = schema!("sqlite");
 const POSTGRES: Files = schema!("postgres");
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 27;
+pub const SCHEMA_VERSION: i64 = 28;
 
 /// For each version that older binaries may keep running on, the oldest such binary's schema
 /// version. A version not listed is compatible with its own binaries only. Version 10 adds
@@ -110,6 +111,7 @@ pub const SCHEMA_VERSION: i64 = 27;
 /// mail was composed already as a new mail (another Message-ID), a duplicate nobody drops.
 /// Version 27 (`0027_ledger_notices`, issue 31) is not listed: older builds would claim the
 /// ledger's notices (kind `ledger_missing`) and mail them as arrivals, or hold them unsent.
+/// Version 28 (`0028_properties_by_mailbox`) only adds an index.
 const COMPATIBLE_BACK_TO: &[(i64, i64)] = &[
     (10, 9),
     (11, 9),
@@ -120,6 +122,7 @@ const COMPATIBLE_BACK_TO: &[(i64, i64)] = &[
     (16, 9),
     (18, 17),
     (21, 20),
+    (28, 27),
 ];
 
 /// How the database's schema fits this build.
