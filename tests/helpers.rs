@@ -758,6 +758,22 @@ pub fn wall_clock_now() -> time::OffsetDateTime {
 }
 
 /// Lists a mailbox folder through `client`: the reply, whatever it is.
+/// Sends `content` as `TENANT.DAT` from `mailbox` on `client`'s connection (its `resend` mark
+/// as the caller set it).
+pub async fn send_on(client: &mut S2sClient, mailbox: (&str, &str), content: &[u8]) -> Reply {
+    client
+        .send_file(
+            mailbox.0,
+            mailbox.1,
+            None,
+            "TENANT.DAT",
+            Content::Bytes(content.to_vec()),
+            None,
+        )
+        .await
+        .expect("reply")
+}
+
 pub async fn list_reply(client: &mut S2sClient, mailbox: (&str, &str), folder: &str) -> Reply {
     client
         .call(
