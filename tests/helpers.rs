@@ -317,17 +317,7 @@ impl TestApp {
     ) -> Reply {
         let mut client = self.client_from(from, person).await;
         client.resend = true;
-        client
-            .send_file(
-                mailbox.0,
-                mailbox.1,
-                None,
-                "TENANT.DAT",
-                Content::Bytes(content.to_vec()),
-                None,
-            )
-            .await
-            .expect("reply")
+        send_on(&mut client, mailbox, None, content).await
     }
 
     /// Sends `content` from `mailbox` as `person`, marked as a deliberate resend: the tests
@@ -342,17 +332,7 @@ impl TestApp {
     ) -> Reply {
         let mut client = self.client(person).await;
         client.resend = true;
-        client
-            .send_file(
-                mailbox.0,
-                mailbox.1,
-                to,
-                "TENANT.DAT",
-                Content::Bytes(content.to_vec()),
-                None,
-            )
-            .await
-            .expect("reply")
+        send_on(&mut client, mailbox, to, content).await
     }
 
     pub async fn list(&self, person: (&str, &str), mailbox: (&str, &str), folder: &str) -> Reply {
@@ -758,14 +738,19 @@ pub fn wall_clock_now() -> time::OffsetDateTime {
 }
 
 /// Lists a mailbox folder through `client`: the reply, whatever it is.
-/// Sends `content` as `TENANT.DAT` from `mailbox` on `client`'s connection (its `resend` mark
-/// as the caller set it).
-pub async fn send_on(client: &mut S2sClient, mailbox: (&str, &str), content: &[u8]) -> Reply {
+/// Sends `content` as `TENANT.DAT` from `mailbox` (to `to`, or where it is routed) on
+/// `client`'s connection (its `resend` mark as the caller set it).
+pub async fn send_on(
+    client: &mut S2sClient,
+    mailbox: (&str, &str),
+    to: Option<&str>,
+    content: &[u8],
+) -> Reply {
     client
         .send_file(
             mailbox.0,
             mailbox.1,
-            None,
+            to,
             "TENANT.DAT",
             Content::Bytes(content.to_vec()),
             None,

@@ -312,7 +312,7 @@ async fn a_ca_forwards_a_propertys_file_to_tracs() {
     // Not a deliberate resend: the original and its forward are not duplicates.
     let mut ca = t.client(CA_USER).await;
     ca.resend = false;
-    let forward = send_on(&mut ca, PBCA, &file).await;
+    let forward = send_on(&mut ca, PBCA, None, &file).await;
     assert_ok(&forward);
     assert_eq!(forward.get("toMailbox"), Some(HUD.0));
     assert_eq!(forward.get("fromMailbox"), Some(PBCA.0));

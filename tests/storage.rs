@@ -869,7 +869,7 @@ async fn the_write_ahead_log_starts_again_under_steady_writes_and_loses_nothing(
         let mut sent = Vec::new();
         for _ in 0..60 {
             let file = tenant_file(40);
-            let reply = send_on(&mut client, MAPLE, &file).await;
+            let reply = send_on(&mut client, MAPLE, None, &file).await;
             sent.push((reply.get("messageId").expect("receipt").to_string(), file));
         }
         sent
