@@ -14,9 +14,10 @@
 //! catches up. Issue 29 measured the log at 800 MB after eight seconds of SendFile, every
 //! commit writing to new pages of a growing file (the kernel allocating page cache and blocks
 //! for each, a tenth of the gateway's CPU) and the file never given back. So once the log
-//! holds [`RESTART_AT`] frames (`limits.sqlite_wal_restart_mb`), the task takes the committer's turn (the committer waits
-//! between two batches, so nothing is written meanwhile), copies what the `PASSIVE` copy left
-//! (a few milliseconds of commits) and restarts the log (`RESTART`), waiting at most
+//! holds [`RESTART_AT`] frames (`limits.sqlite_wal_restart_mb`), the task takes the
+//! committer's turn (the committer waits between two batches, so nothing is written
+//! meanwhile), copies what the `PASSIVE` copy left (a few milliseconds of commits) and
+//! restarts the log (`RESTART`), waiting at most
 //! [`READERS_WAIT_MS`] for readers of the old frames: those are short reads; a long one (a
 //! backup) makes this round give up, and the next round tries again. The log file keeps its
 //! size, so the next commits overwrite pages the kernel already holds.
