@@ -737,7 +737,6 @@ pub fn wall_clock_now() -> time::OffsetDateTime {
         .expect("whole seconds")
 }
 
-/// Lists a mailbox folder through `client`: the reply, whatever it is.
 /// Sends `content` as `TENANT.DAT` from `mailbox` (to `to`, or where it is routed) on
 /// `client`'s connection (its `resend` mark as the caller set it).
 pub async fn send_on(
@@ -759,6 +758,7 @@ pub async fn send_on(
         .expect("reply")
 }
 
+/// Lists a mailbox folder through `client`: the reply, whatever it is.
 pub async fn list_reply(client: &mut S2sClient, mailbox: (&str, &str), folder: &str) -> Reply {
     client
         .call(

@@ -453,12 +453,12 @@ async fn sqlite_pool(url: &str) -> Result<AnyPool, StoreError> {
                 // not by a commit. (A memory-mapped file was tried for reads: a
                 // growing database is mapped again and again, which cost more than
                 // the reads saved.)
-                conn.execute(
+                let pragmas = format!(
                     "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;
-                         PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;
-                         PRAGMA wal_autocheckpoint = 0;",
-                )
-                .await?;
+                         PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {SQLITE_BUSY_MS};
+                         PRAGMA wal_autocheckpoint = 0;"
+                );
+                conn.execute(pragmas.as_str()).await?;
                 Ok(())
             })
         })
@@ -466,6 +466,10 @@ async fn sqlite_pool(url: &str) -> Result<AnyPool, StoreError> {
         .await
         .map_err(StoreError::from)
 }
+
+/// How long a SQLite session waits for a lock before it fails (`busy_timeout`, set as each
+/// session opens).
+pub(super) const SQLITE_BUSY_MS: u32 = 10_000;
 
 /// PostgreSQL's pool of `sessions` sessions (at least 2), each checked before use when it may
 /// have died unseen (`reconnect`).

@@ -23,6 +23,7 @@
 //! size, so the next commits overwrite pages the kernel already holds.
 
 use super::{turn, Queued};
+use crate::store::SQLITE_BUSY_MS;
 use sqlx::{AnyPool, Row};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
@@ -42,9 +43,6 @@ pub(super) const RESTART_AT: i64 = 65_536;
 /// How long a restart waits for readers of the old frames before it gives up for this round
 /// (the committer is paused meanwhile).
 const READERS_WAIT_MS: u32 = 20;
-
-/// The busy timeout every session is opened with (`Store::open`), set back after a restart.
-const SESSION_BUSY_MS: u32 = 10_000;
 
 /// What `PRAGMA wal_checkpoint` answered: whether it was kept from finishing, and the frames
 /// in the log.
@@ -138,7 +136,7 @@ async fn restart_on(conn: &mut sqlx::AnyConnection) -> Result<Log, sqlx::Error> 
         .fetch_one(&mut *conn)
         .await
         .and_then(|row| Log::of(&row));
-    sqlx::query(&format!("PRAGMA busy_timeout = {SESSION_BUSY_MS}"))
+    sqlx::query(&format!("PRAGMA busy_timeout = {SQLITE_BUSY_MS}"))
         .execute(&mut *conn)
         .await?;
     log
