@@ -224,7 +224,9 @@ impl<'a> Messages<'a> {
     }
     /// An earlier transmission this one repeats, in one statement: the same TRACS key
     /// (Sender's iMAX ID, date and time stamps; not a deliberate resend), or else, when `since`
-    /// is given, the same content from `from` to `to` since then.
+    /// is given, the same content from `from` to `to` since then. `+to_mailbox`: as in
+    /// [`Store::file_context`](crate::store::Store::file_context), the rows are reached by the
+    /// sender and the digest, never by the recipient's `messages_to`.
     pub async fn find_duplicate(
         &self,
         key: Option<&str>,
@@ -239,7 +241,7 @@ impl<'a> Messages<'a> {
                  WHERE tracs_key = $1 AND resend = 0
                 UNION ALL
                 SELECT 1 AS why, message_id, received_at FROM messages
-                 WHERE $5 IS NOT NULL AND from_mailbox = $2 AND to_mailbox = $3 AND sha256 = $4
+                 WHERE $5 IS NOT NULL AND from_mailbox = $2 AND +to_mailbox = $3 AND sha256 = $4
                    AND received_at >= $5
              ) d ORDER BY why DESC, received_at DESC LIMIT 1",
         )

@@ -36,6 +36,7 @@ pub mod operators;
 pub mod organizations;
 pub mod passkeys;
 mod placeholders;
+mod pools;
 pub(crate) use placeholders::{placeholders, placeholders_at};
 pub mod profiles;
 pub mod reac_tac;
@@ -51,12 +52,13 @@ pub use bodies::{BodyReader, BodyStore, SealedBody, StagedBody};
 pub use committer::{CommitError, Committer, Effect, NewMessage};
 pub use context::{CallerContext, DuplicateQuery, FileContext};
 pub use migrate::{SchemaFit, SCHEMA_VERSION};
+pub use pools::sqlite_path;
+pub(crate) use pools::SQLITE_BUSY_MS;
+use pools::{postgres_pool, sqlite_pool, upload_pool};
 
 use bodies::{ChunkBodies, FileBodies};
-use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyConnection, AnyPool, Executor};
+use sqlx::{AnyConnection, AnyPool};
 use std::path::Path;
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -85,36 +87,6 @@ pub async fn begin_write_on(
         Engine::Sqlite => conn.begin_with("BEGIN IMMEDIATE").await,
         Engine::Postgres => conn.begin_with(audit_log::BEGIN_LOCKED).await,
     }
-}
-
-/// The file a `sqlite://` URL names (none for in-memory databases).
-pub fn sqlite_path(url: &str) -> Option<&str> {
-    let rest = url.strip_prefix("sqlite:")?;
-    let path = rest.trim_start_matches("//");
-    let path = path.split('?').next().unwrap_or_default();
-    (!path.is_empty() && !path.starts_with(':')).then_some(path)
-}
-
-/// PostgreSQL sessions that carry whole chunks (uploads' writes, which commit without waiting
-/// for the disk, and downloads' reads; see [`ChunkBodies`]'s `uploads`); a few suffice, as each
-/// statement carries a whole chunk.
-async fn upload_pool(url: &str) -> Result<AnyPool, sqlx::Error> {
-    AnyPoolOptions::new()
-        // Each session keeps buffers of a chunk's size: a few, so that memory stays flat.
-        .max_connections(4)
-        .min_connections(0)
-        .test_before_acquire(false)
-        // A session that may have died unseen (a restart) is checked first (`reconnect`).
-        .before_acquire(reconnect::check_before_use)
-        .acquire_timeout(Duration::from_secs(10))
-        .after_connect(|conn, _| {
-            Box::pin(async move {
-                conn.execute("SET synchronous_commit = off").await?;
-                Ok(())
-            })
-        })
-        .connect_with(AnyConnectOptions::from_str(url)?)
-        .await
 }
 
 /// A readiness answer and when the database gave it (`None`: it did not answer).
@@ -424,69 +396,4 @@ impl Store {
         }
         self.close_pools().await;
     }
-}
-
-/// SQLite's pool: the file created if missing (owner-only), every connection in WAL mode with
-/// each commit fsynced.
-async fn sqlite_pool(url: &str) -> Result<AnyPool, StoreError> {
-    if let Some(path) = sqlite_path(url) {
-        crate::ground::private::sqlite_file(Path::new(path))?;
-    }
-    // Create the file if missing (the Any driver passes the URL through).
-    let url = if url.contains('?') {
-        url.to_string()
-    } else {
-        format!("{url}?mode=rwc")
-    };
-    let options = AnyConnectOptions::from_str(&url)?;
-    AnyPoolOptions::new()
-        .max_connections(8)
-        .min_connections(1)
-        // A file on this machine does not hang up: no ping before each use
-        // (each one is a trip to the connection's thread and back).
-        .test_before_acquire(false)
-        .after_connect(|conn, _| {
-            Box::pin(async move {
-                // WAL: readers never wait for the writer. FULL: each commit is
-                // fsynced, so a receipt is never sent for a row a power cut could
-                // take back. The log is checkpointed by a task of the committer's,
-                // not by a commit. (A memory-mapped file was tried for reads: a
-                // growing database is mapped again and again, which cost more than
-                // the reads saved.)
-                let pragmas = format!(
-                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;
-                         PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {SQLITE_BUSY_MS};
-                         PRAGMA wal_autocheckpoint = 0;"
-                );
-                conn.execute(pragmas.as_str()).await?;
-                Ok(())
-            })
-        })
-        .connect_with(options)
-        .await
-        .map_err(StoreError::from)
-}
-
-/// How long a SQLite session waits for a lock before it fails (`busy_timeout`, set as each
-/// session opens).
-pub(super) const SQLITE_BUSY_MS: u32 = 10_000;
-
-/// PostgreSQL's pool of `sessions` sessions (at least 2), each checked before use when it may
-/// have died unseen (`reconnect`).
-async fn postgres_pool(url: &str, sessions: u32) -> Result<AnyPool, StoreError> {
-    let options = AnyConnectOptions::from_str(url)?;
-    AnyPoolOptions::new()
-        .max_connections(sessions.max(2))
-        .min_connections(1)
-        // No round trip before each statement: sqlx pings every session as it
-        // returns to the pool, so one used recently is alive. One that may have
-        // died unseen (idle long, or since a restart was noticed) is pinged
-        // first, and a statement whose session broke is retried where that is
-        // safe (`reconnect`): a restart of the database is invisible to clients.
-        .test_before_acquire(false)
-        .before_acquire(reconnect::check_before_use)
-        .acquire_timeout(Duration::from_secs(10))
-        .connect_with(options)
-        .await
-        .map_err(StoreError::from)
 }
