@@ -10,6 +10,17 @@ use sqlx::{AnyPool, Row};
 mod purge;
 pub use purge::Cutoffs;
 
+/// [`Messages::find_duplicate`]'s statement: `$1` the TRACS key, `$2` the sender's mailbox, `$3`
+/// the recipient's, `$4` the digest, `$5` the start of the same-content window.
+pub(super) const FIND_DUPLICATE_SQL: &str = "SELECT why, message_id, received_at FROM (
+       SELECT 2 AS why, message_id, received_at FROM messages
+        WHERE tracs_key = $1 AND resend = 0
+       UNION ALL
+       SELECT 1 AS why, message_id, received_at FROM messages
+        WHERE $5 IS NOT NULL AND from_mailbox = $2 AND +to_mailbox = $3 AND sha256 = $4
+          AND +received_at >= $5
+    ) d ORDER BY why DESC, received_at DESC LIMIT 1";
+
 /// A message row, decoded by these names (`query_as::<_, MessageInfo>`); `{ANSWERED}` is
 /// replaced by [`ANSWERED`] where the sender's view needs it, by `NULL` elsewhere (a received
 /// message's answer is the reader's own business, and the lookup costs an index probe a row).
@@ -224,9 +235,9 @@ impl<'a> Messages<'a> {
     }
     /// An earlier transmission this one repeats, in one statement: the same TRACS key
     /// (Sender's iMAX ID, date and time stamps; not a deliberate resend), or else, when `since`
-    /// is given, the same content from `from` to `to` since then. `+to_mailbox`: as in
-    /// [`Store::file_context`](crate::store::Store::file_context), the rows are reached by the
-    /// sender and the digest, never by the recipient's `messages_to`.
+    /// is given, the same content from `from` to `to` since then. `+to_mailbox`, `+received_at`:
+    /// as in [`Store::file_context`](crate::store::Store::file_context), the rows are reached
+    /// by the sender and the digest only.
     pub async fn find_duplicate(
         &self,
         key: Option<&str>,
@@ -235,23 +246,14 @@ impl<'a> Messages<'a> {
         sha256: &str,
         since: Option<time::OffsetDateTime>,
     ) -> Result<Option<Duplicate>, StoreError> {
-        let row: Option<(i64, String, i64)> = sqlx::query_as(
-            "SELECT why, message_id, received_at FROM (
-                SELECT 2 AS why, message_id, received_at FROM messages
-                 WHERE tracs_key = $1 AND resend = 0
-                UNION ALL
-                SELECT 1 AS why, message_id, received_at FROM messages
-                 WHERE $5 IS NOT NULL AND from_mailbox = $2 AND +to_mailbox = $3 AND sha256 = $4
-                   AND received_at >= $5
-             ) d ORDER BY why DESC, received_at DESC LIMIT 1",
-        )
-        .bind(key)
-        .bind(from)
-        .bind(to)
-        .bind(sha256)
-        .bind(since.map(to_epoch))
-        .fetch_optional(self.pool)
-        .await?;
+        let row: Option<(i64, String, i64)> = sqlx::query_as(FIND_DUPLICATE_SQL)
+            .bind(key)
+            .bind(from)
+            .bind(to)
+            .bind(sha256)
+            .bind(since.map(to_epoch))
+            .fetch_optional(self.pool)
+            .await?;
         Ok(row.map(|(why, id, at)| {
             let at = from_epoch(at);
             if why == 2 {

@@ -1,0 +1,114 @@
+//! The duplicate look-ups' plans, on a database fresh from the migrations (no statistics): each
+//! reaches `messages` by the sender and the digest, `messages_same_content`, and by no index
+//! that reads a whole window of a mailbox's messages (`messages_to`, `messages_from`). SQLite
+//! chose `messages_from` when only the recipient was kept from the index; PostgreSQL's choice of
+//! `messages_to` came on some sessions of a loaded gateway, which a fresh database does not
+//! reproduce: its test holds the plan to the same shape.
+
+use super::FILE_CONTEXT_SQL;
+use crate::store::messages::FIND_DUPLICATE_SQL;
+use crate::store::Store;
+use sqlx::Row;
+
+/// The plan's lines that name `messages`' indexes.
+fn message_index_lines(plan: &[String]) -> Vec<&String> {
+    plan.iter().filter(|l| l.contains("messages_")).collect()
+}
+
+fn assert_by_sender_and_digest(plan: &[String], statement: &str) {
+    let lines = message_index_lines(plan);
+    assert!(
+        lines.iter().any(|l| l.contains("messages_same_content")),
+        "{statement}: the same-content look-up goes through messages_same_content: {plan:#?}"
+    );
+    for bad in ["messages_to ", "messages_to_", "messages_from"] {
+        assert!(
+            !lines.iter().any(|l| l.contains(bad)),
+            "{statement}: no window of a mailbox's messages ({bad}): {plan:#?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn on_sqlite_the_duplicate_look_ups_read_the_senders_copies_of_the_content_only() {
+    sqlx::any::install_default_drivers();
+    let dir = tempfile::tempdir().expect("tmp");
+    let url = format!("sqlite://{}", dir.path().join("imax.db").display());
+    let store = Store::open(&url, dir.path()).await.expect("store");
+    for (name, sql) in [
+        ("file_context", FILE_CONTEXT_SQL.as_str()),
+        ("find_duplicate", FIND_DUPLICATE_SQL),
+    ] {
+        let rows = sqlx::query(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .fetch_all(&store.pool)
+            .await
+            .expect("plan");
+        let plan: Vec<String> = rows.iter().map(|r| r.get::<String, _>(3)).collect();
+        assert_by_sender_and_digest(&plan, name);
+    }
+    store.close().await;
+}
+
+/// PostgreSQL's generic plans (what the gateway's sessions use, `store::pools`) on a fresh
+/// database of its own; runs where the tests have a server (`IMAX_TEST_POSTGRES`).
+#[tokio::test]
+async fn on_postgres_the_duplicate_look_ups_read_the_senders_copies_of_the_content_only() {
+    let Ok(base) = std::env::var("IMAX_TEST_POSTGRES") else {
+        return;
+    };
+    sqlx::any::install_default_drivers();
+    let name = format!(
+        "imax_plans_{}_{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_nanos()
+    );
+    let admin = sqlx::AnyPool::connect(&base).await.expect("admin");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&admin)
+        .await
+        .expect("create");
+    let (prefix, _) = base.rsplit_once('/').expect("a URL with a database name");
+    let url = format!("{prefix}/{name}");
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = Store::open(&url, dir.path()).await.expect("store");
+    let mut conn = store.pool.acquire().await.expect("session");
+    for (name, sql, types, args) in [
+        (
+            "file_context",
+            FILE_CONTEXT_SQL.as_str(),
+            "text, text, bigint, text, bigint",
+            "'TRACM10001', 'TRACM10001|01012026|120000', 5, 'ab', 1",
+        ),
+        (
+            "find_duplicate",
+            FIND_DUPLICATE_SQL,
+            "text, bigint, bigint, text, bigint",
+            "'TRACM10001|01012026|120000', 5, 3, 'ab', 1",
+        ),
+    ] {
+        sqlx::query(&format!("PREPARE p_{name} ({types}) AS {sql}"))
+            .execute(&mut *conn)
+            .await
+            .expect("prepare");
+        let rows = sqlx::query(&format!("EXPLAIN EXECUTE p_{name} ({args})"))
+            .fetch_all(&mut *conn)
+            .await
+            .expect("plan");
+        let plan: Vec<String> = rows.iter().map(|r| r.get::<String, _>(0)).collect();
+        assert!(
+            !plan.iter().any(|l| l.contains("Seq Scan on messages")),
+            "{name}: {plan:#?}"
+        );
+        assert_by_sender_and_digest(&plan, name);
+    }
+    drop(conn);
+    store.close().await;
+    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+        .execute(&admin)
+        .await
+        .expect("drop");
+    admin.close().await;
+}
