@@ -370,7 +370,7 @@ impl FileContext {
 
 /// [`Store::file_context`]'s statement: `$1` the project's iMAX ID, `$2` the TRACS key, `$3` the
 /// sender's mailbox, `$4` the digest, `$5` the start of the same-content window.
-pub(super) static FILE_CONTEXT_SQL: LazyLock<String> = LazyLock::new(|| {
+static FILE_CONTEXT_SQL: LazyLock<String> = LazyLock::new(|| {
     format!(
         "SELECT {}, {}, d.why AS d_why, d.message_id AS d_message_id,
                     d.received_at AS d_received_at, d.to_mailbox AS d_to

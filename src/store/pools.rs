@@ -114,9 +114,10 @@ pub(super) async fn postgres_pool(url: &str, sessions: u32) -> Result<AnyPool, S
 ///   `ANALYZE` raised the estimates, that average (still weighed down by the cheap plans made
 ///   on empty tables) stayed below the generic plan's cost, and the caller's context was
 ///   planned again on every call: 0.77 ms of planning for 0.09 ms of execution, most of
-///   PostgreSQL's CPU. No statement of the gateway's needs a plan for its particular values:
-///   each is led by an index, whatever the values (see [`Store::file_context`]'s
-///   `+m.to_mailbox` for one that had to be told).
+///   PostgreSQL's CPU. The gateway's statements are written so that an index leads them
+///   whatever the values (searches put in only the conditions given, listings page by key
+///   ranges), so a plan for particular values buys nothing; [`Store::file_context`]'s
+///   `+m.to_mailbox`, `+m.received_at` is where an index had to be kept from leading.
 /// * no JIT compilation and no parallel workers: both start only from a large cost
 ///   estimate, and a plan made while tables were new (a fresh database, then the first
 ///   automatic `ANALYZE` of some tables but not others) can estimate thousands of rows
