@@ -39,9 +39,9 @@ pub struct FileBodies {
     min_free: u64,
     /// The database that keeps small bodies (none: every body is a file).
     small: Option<ChunkBodies>,
-    /// When the last free-space check passed, in microseconds after [`SINCE`], plus one (0:
-    /// none has, or the last one failed). Shared by the clones.
-    space_ok_at: Arc<AtomicU64>,
+    /// Until when (microseconds after [`SINCE`]) the last free-space check is believed: 0 when
+    /// none passed or the last one failed. Shared by the clones.
+    space_believed_until: Arc<AtomicU64>,
 }
 
 fn sync_dir(path: &Path) -> io::Result<()> {
@@ -56,28 +56,28 @@ impl FileBodies {
             return Ok(());
         }
         let now = u64::try_from(SINCE.elapsed().as_micros()).unwrap_or(u64::MAX);
-        let passed = self.space_ok_at.load(Ordering::Relaxed);
-        let believed = u64::try_from(SPACE_BELIEVED.as_micros()).unwrap_or(u64::MAX);
-        if passed != 0 && now.saturating_sub(passed - 1) < believed {
+        if now < self.space_believed_until.load(Ordering::Relaxed) {
             return Ok(());
         }
         let st = rustix::fs::statvfs(&self.root)?;
         let free = st.f_bavail.saturating_mul(st.f_frsize);
         if free < self.min_free {
-            self.space_ok_at.store(0, Ordering::Relaxed);
+            self.space_believed_until.store(0, Ordering::Relaxed);
             return Err(io::Error::new(
                 io::ErrorKind::StorageFull,
                 format!("{free} bytes free, below the floor of {}", self.min_free),
             ));
         }
-        self.space_ok_at.store(now + 1, Ordering::Relaxed);
+        let believed = u64::try_from(SPACE_BELIEVED.as_micros()).unwrap_or(u64::MAX);
+        self.space_believed_until
+            .store(now.saturating_add(believed), Ordering::Relaxed);
         Ok(())
     }
 
     /// Sets the free-space floor (bytes).
     pub fn with_min_free(mut self, bytes: u64) -> FileBodies {
         self.min_free = bytes;
-        self.space_ok_at = Arc::new(AtomicU64::new(0));
+        self.space_believed_until = Arc::new(AtomicU64::new(0));
         self
     }
 
@@ -89,7 +89,7 @@ impl FileBodies {
             root: root.to_path_buf(),
             min_free: 0,
             small: None,
-            space_ok_at: Arc::new(AtomicU64::new(0)),
+            space_believed_until: Arc::new(AtomicU64::new(0)),
         })
     }
 
@@ -292,19 +292,19 @@ mod tests {
         let roomy = FileBodies::open(dir.path()).expect("open").with_min_free(1);
         roomy.check_space().expect("room");
         // Believed: the floor is not asked again within SPACE_BELIEVED...
-        let believed = roomy.space_ok_at.load(Ordering::Relaxed);
+        let believed = roomy.space_believed_until.load(Ordering::Relaxed);
         roomy.check_space().expect("room");
-        assert_eq!(roomy.space_ok_at.load(Ordering::Relaxed), believed);
+        assert_eq!(roomy.space_believed_until.load(Ordering::Relaxed), believed);
         // ...and asked again after it.
         std::thread::sleep(SPACE_BELIEVED + Duration::from_millis(20));
         roomy.check_space().expect("room");
-        assert!(roomy.space_ok_at.load(Ordering::Relaxed) > believed);
+        assert!(roomy.space_believed_until.load(Ordering::Relaxed) > believed);
         // A floor no disk has: refused every time, never believed.
         let full = roomy.with_min_free(u64::MAX);
         for _ in 0..3 {
             let e = full.check_space().expect_err("full");
             assert_eq!(e.kind(), io::ErrorKind::StorageFull);
-            assert_eq!(full.space_ok_at.load(Ordering::Relaxed), 0);
+            assert_eq!(full.space_believed_until.load(Ordering::Relaxed), 0);
         }
     }
 }
