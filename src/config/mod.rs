@@ -73,8 +73,8 @@ pub struct Bodies {
     pub s3_endpoint: String,
     /// MiB per part of a multipart upload (S3's minimum is 5, its maximum 5,120).
     pub s3_part_mib: usize,
-    /// Parts of one upload on their way to the bucket while the next fills: an upload holds
-    /// at most this many parts plus one in memory, whatever the file's size.
+    /// Parts of one upload already sent whose answer from the bucket may be awaited while the
+    /// next part streams. An upload holds one part in memory whatever this and the file's size.
     pub s3_parts_in_flight: usize,
 }
 

@@ -20,6 +20,7 @@ pub mod chunks;
 pub mod files;
 pub mod keys;
 pub mod objects;
+mod parts;
 
 pub use chunks::ChunkBodies;
 pub use files::FileBodies;

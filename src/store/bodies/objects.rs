@@ -5,8 +5,9 @@
 //! An object is named `<prefix>bodies/<key>`, the key being the gateway's own random one (never
 //! anything a client sent). An upload that fills a [`CHUNK`](super::CHUNK) is listed in the
 //! database's `body_uploads` first (as on PostgreSQL chunks), then streamed to the bucket as a
-//! multipart upload of [`Parts`] (`bodies.s3_part_mib`, 5 MiB), at most `in_flight` of them (1) sent at once: memory
-//! per upload is bounded by a few parts whatever the file's size. Completing the multipart
+//! multipart upload of [`Parts`] (`bodies.s3_part_mib`, 5 MiB), each part's request fed as the
+//! bytes arrive ([`super::parts`]): memory per upload is one part whatever the file's size.
+//! Completing the multipart
 //! upload is what makes the object exist, whole, at once: nothing half-stored is ever visible
 //! under a body's name. Sealing then renews the upload's entry (failing if a sweep took it), and
 //! the message row's transaction deletes the entry, so a receipt is sent only after the object
@@ -21,12 +22,13 @@
 //! Small bodies (at most [`INLINE`](super::INLINE) bytes) stay in the database, written by
 //! their row's own transaction: one round trip, nothing to sweep.
 
+use super::parts::StreamedUpload;
 use super::ChunkBodies;
 use bytes::Bytes;
 use futures_util::stream::{BoxStream, StreamExt};
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::path::Path;
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -38,9 +40,10 @@ use tokio::io::{AsyncRead, ReadBuf};
 /// after [`STALE_SECS`](super::chunks::STALE_SECS), an hour, by the database's).
 const RENEW_EVERY: Duration = Duration::from_secs(20);
 
-/// How an upload is cut (`bodies.s3_part_mib`, `bodies.s3_parts_in_flight`): parts of one
-/// upload sent while the next one fills keep the bucket busy while bytes arrive, and bound an
-/// upload's memory to `in_flight + 1` parts whatever the file's size.
+/// How an upload is cut (`bodies.s3_part_mib`, `bodies.s3_parts_in_flight`): each part streams
+/// to the bucket as its bytes arrive, and up to `in_flight` parts already sent may await the
+/// bucket's answer while the next one streams. An upload holds one part in memory (the copy of
+/// the part under way), whatever the file's size.
 #[derive(Debug, Clone, Copy)]
 pub struct Parts {
     /// Bytes per part: S3's minimum (5 MiB) for every part but the last, or more.
@@ -52,6 +55,8 @@ pub struct Parts {
 #[derive(Debug, Clone)]
 pub struct ObjectBodies {
     bucket: Arc<AmazonS3>,
+    /// Sends the parts of multipart uploads (presigned by `bucket`), streamed.
+    http: reqwest::Client,
     parts: Parts,
     /// `<prefix>/` or empty.
     prefix: String,
@@ -67,7 +72,7 @@ fn sent(bytes: usize, object: Option<&'static str>) {
     }
 }
 
-fn s3(e: object_store::Error) -> io::Error {
+pub(super) fn s3(e: object_store::Error) -> io::Error {
     match e {
         object_store::Error::NotFound { .. } => io::Error::new(io::ErrorKind::NotFound, e),
         e => io::Error::other(e),
@@ -105,6 +110,10 @@ impl ObjectBodies {
         }
         Ok(ObjectBodies {
             bucket: Arc::new(builder.build().map_err(s3)?),
+            http: reqwest::Client::builder()
+                .connect_timeout(Duration::from_secs(5))
+                .build()
+                .map_err(io::Error::other)?,
             parts,
             prefix: if prefix.is_empty() {
                 String::new()
@@ -129,13 +138,16 @@ impl ObjectBodies {
     /// Lists the upload (so that a sweep finds it if its row never commits), then starts it.
     pub(super) async fn begin(&self, key: &str) -> io::Result<ObjectUpload> {
         self.db.finish(key, 0, &[]).await?;
-        let upload = self
-            .bucket
-            .put_multipart(&self.path(key)?)
-            .await
-            .map_err(s3)?;
+        let parts = StreamedUpload::begin(
+            self.bucket.clone(),
+            self.http.clone(),
+            self.path(key)?,
+            self.parts.size,
+            self.parts.in_flight,
+        )
+        .await?;
         Ok(ObjectUpload {
-            parts: WriteMultipart::new_with_chunk_size(upload, self.parts.size),
+            parts,
             renewed: Instant::now(),
         })
     }
@@ -152,10 +164,10 @@ impl ObjectBodies {
         Ok(())
     }
 
-    /// Adds a full chunk to the upload (the chunk itself, not a copy), waiting while
-    /// `bodies.s3_parts_in_flight` parts are on their way. Meanwhile the upload's entry is
-    /// renewed every [`RENEW_EVERY`], as a database chunk renews it (failing if a sweep took
-    /// the upload as abandoned): a database round trip per chunk would stall the upload.
+    /// Adds a full chunk to the upload (the chunk itself, not a copy): it streams on to the
+    /// bucket as part of the part under way. Meanwhile the upload's entry is renewed every
+    /// [`RENEW_EVERY`], as a database chunk renews it (failing if a sweep took the upload as
+    /// abandoned): a database round trip per chunk would stall the upload.
     pub(super) async fn send(
         &self,
         key: &str,
@@ -163,14 +175,7 @@ impl ObjectBodies {
         chunk: Bytes,
     ) -> io::Result<()> {
         sent(chunk.len(), None);
-        upload.parts.put(chunk);
-        let parts = async {
-            upload
-                .parts
-                .wait_for_capacity(self.parts.in_flight)
-                .await
-                .map_err(s3)
-        };
+        let parts = upload.parts.write(chunk);
         if upload.renewed.elapsed() < RENEW_EVERY {
             return parts.await;
         }
@@ -181,10 +186,9 @@ impl ObjectBodies {
 
     /// Sends the rest and completes the upload: the whole object appears at once.
     pub(super) async fn complete(&self, mut upload: ObjectUpload, rest: &[u8]) -> io::Result<()> {
-        upload.parts.write(rest);
         sent(rest.len(), Some("multipart"));
-        upload.parts.finish().await.map_err(s3)?;
-        Ok(())
+        upload.parts.write(Bytes::copy_from_slice(rest)).await?;
+        upload.parts.finish().await
     }
 
     /// After the object is stored: renews the entry, failing if a sweep took it meanwhile.
@@ -204,7 +208,7 @@ impl ObjectBodies {
     /// Abandons an upload: the parts sent are freed, the entry and any object removed.
     pub(super) async fn discard(&self, key: &str, upload: Option<ObjectUpload>) {
         if let Some(upload) = upload {
-            let _ = upload.parts.abort().await;
+            upload.parts.abort().await;
             sent(0, Some("aborted"));
         }
         if let Err(e) = self.remove(key).await {
@@ -267,7 +271,7 @@ impl ObjectBodies {
 
 /// A multipart upload under way.
 pub struct ObjectUpload {
-    parts: WriteMultipart,
+    parts: StreamedUpload,
     /// When the upload's entry was last listed or renewed, by this node's clock.
     renewed: Instant,
 }
