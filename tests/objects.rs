@@ -110,6 +110,17 @@ async fn a_file_sent_with_bodies_in_s3_is_fetched_whole() {
         assert_eq!(sha256_hex(&got), sha256_hex(&file));
         assert_eq!(got, file, "message {id} of {len} bytes");
     }
+    // Bodies that end inside their first part went in one PUT; the larger ones as multipart.
+    let (status, _, page) = https_request(&t, "GET", "/metrics", &[], vec![]).await;
+    assert_eq!(status, 200);
+    let objects_by = |how: &str| {
+        let name = format!("imax_s3_objects_total{{how=\"{how}\"}}");
+        page.lines()
+            .find_map(|l| l.strip_prefix(name.as_str()))
+            .map(|v| v.trim().to_string())
+    };
+    assert_eq!(objects_by("whole").as_deref(), Some("2"), "{page}");
+    assert_eq!(objects_by("multipart").as_deref(), Some("2"), "{page}");
     let stored = objects(&t).await;
     assert_eq!(
         stored.len(),

@@ -138,14 +138,13 @@ impl ObjectBodies {
     /// Lists the upload (so that a sweep finds it if its row never commits), then starts it.
     pub(super) async fn begin(&self, key: &str) -> io::Result<ObjectUpload> {
         self.db.finish(key, 0, &[]).await?;
-        let parts = StreamedUpload::begin(
+        let parts = StreamedUpload::new(
             self.bucket.clone(),
             self.http.clone(),
             self.path(key)?,
             self.parts.size,
             self.parts.in_flight,
-        )
-        .await?;
+        );
         Ok(ObjectUpload {
             parts,
             renewed: Instant::now(),
@@ -186,9 +185,10 @@ impl ObjectBodies {
 
     /// Sends the rest and completes the upload: the whole object appears at once.
     pub(super) async fn complete(&self, mut upload: ObjectUpload, rest: &[u8]) -> io::Result<()> {
-        sent(rest.len(), Some("multipart"));
         upload.parts.write(Bytes::copy_from_slice(rest)).await?;
-        upload.parts.finish().await
+        let how = upload.parts.finish().await?;
+        sent(rest.len(), Some(how.as_str()));
+        Ok(())
     }
 
     /// After the object is stored: renews the entry, failing if a sweep took it meanwhile.

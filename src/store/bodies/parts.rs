@@ -11,15 +11,19 @@
 //! Why keep that copy: S3 wants every part but the last at least 5 MiB, and each part's length
 //! up front. A part is streamed as a full one; if the body ends inside it, that request is cut
 //! off (so it can never complete) and the copy goes as the last part, with its real length.
-//! On average half a part is sent twice; none in the common case of a body that ends on a part's
-//! edge, and nothing when the body is smaller than a chunk (sent whole, never multipart).
+//! On average half a part is sent twice; none when the body ends on a part's edge.
+//!
+//! The first part is gathered whole before anything is sent: a body that ends inside it (most
+//! files over 64 KiB) is one `PutObject`, never a multipart upload of one part sent twice.
+//! Once it fills, the multipart upload begins and that part goes (through `object_store`, with
+//! its retries) while the second streams.
 
 use bytes::Bytes;
 use object_store::aws::AmazonS3;
 use object_store::multipart::{MultipartStore, PartId};
 use object_store::path::Path;
 use object_store::signer::{SignedUrlOptions, Signer};
-use object_store::{MultipartId, PutPayload};
+use object_store::{MultipartId, ObjectStoreExt, PutPayload};
 use std::collections::VecDeque;
 use std::io;
 use std::sync::Arc;
@@ -43,10 +47,14 @@ pub(super) struct StreamedUpload {
     bucket: Arc<AmazonS3>,
     http: reqwest::Client,
     path: Path,
-    id: MultipartId,
     part_size: usize,
     /// Parts whose last byte is sent and whose answer may wait, at most this many at once.
     in_flight: usize,
+    /// The first part, gathered whole (shared, not copied) until it fills.
+    first: Vec<Bytes>,
+    first_len: usize,
+    /// The multipart upload, begun when the first part filled.
+    id: Option<MultipartId>,
     /// Parts the bucket confirmed, in order.
     done: Vec<PartId>,
     /// Parts whose last byte is sent, awaiting the bucket's answer, oldest first.
@@ -90,27 +98,57 @@ fn timed_out(what: &str) -> io::Error {
     )
 }
 
+/// How a body reached the bucket (`imax_s3_objects_total{how}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Stored {
+    /// One `PutObject`: the body ended inside its first part.
+    Whole,
+    Multipart,
+}
+
+impl Stored {
+    pub(super) fn as_str(self) -> &'static str {
+        match self {
+            Stored::Whole => "whole",
+            Stored::Multipart => "multipart",
+        }
+    }
+}
+
 impl StreamedUpload {
-    /// Starts a multipart upload of `path`.
-    pub(super) async fn begin(
+    /// An upload of `path`; nothing is sent until the first part fills or the body ends.
+    pub(super) fn new(
         bucket: Arc<AmazonS3>,
         http: reqwest::Client,
         path: Path,
         part_size: usize,
         in_flight: usize,
-    ) -> io::Result<StreamedUpload> {
-        let id = bucket.create_multipart(&path).await.map_err(s3)?;
-        Ok(StreamedUpload {
+    ) -> StreamedUpload {
+        StreamedUpload {
             bucket,
             http,
             path,
-            id,
             part_size,
             in_flight,
+            first: Vec::new(),
+            first_len: 0,
+            id: None,
             done: Vec::new(),
             answering: VecDeque::new(),
             current: None,
-        })
+        }
+    }
+
+    /// The first part is full: begins the multipart upload and sends that part.
+    async fn begin_multipart(&mut self) -> io::Result<MultipartId> {
+        let id = self.bucket.create_multipart(&self.path).await.map_err(s3)?;
+        let first = PutPayload::from_iter(std::mem::take(&mut self.first));
+        let (bucket, path, part_id) = (self.bucket.clone(), self.path.clone(), id.clone());
+        self.answering.push_back(tokio::spawn(async move {
+            bucket.put_part(&path, &part_id, 0, first).await.map_err(s3)
+        }));
+        self.id = Some(id.clone());
+        Ok(id)
     }
 
     /// The 0-based index of the next part to start.
@@ -121,9 +159,18 @@ impl StreamedUpload {
     /// Adds bytes to the part under way (starting one if needed), closing each part that fills.
     pub(super) async fn write(&mut self, mut bytes: Bytes) -> io::Result<()> {
         while !bytes.is_empty() {
+            let Some(id) = self.id.clone() else {
+                let piece = bytes.split_to((self.part_size - self.first_len).min(bytes.len()));
+                self.first_len += piece.len();
+                self.first.push(piece);
+                if self.first_len == self.part_size {
+                    self.begin_multipart().await?;
+                }
+                continue;
+            };
             let mut part = match self.current.take() {
                 Some(part) => part,
-                None => self.start_part().await?,
+                None => self.start_part(&id).await?,
             };
             let piece = bytes.split_to((self.part_size - part.len).min(bytes.len()));
             part.len += piece.len();
@@ -165,10 +212,10 @@ impl StreamedUpload {
     }
 
     /// Presigns the next part's `UploadPart` and sends it, its body fed by [`write`](Self::write).
-    async fn start_part(&self) -> io::Result<Streaming> {
+    async fn start_part(&self, id: &MultipartId) -> io::Result<Streaming> {
         let number = (self.next_index() + 1).to_string();
-        let options = SignedUrlOptions::new()
-            .with_query([("partNumber", number.as_str()), ("uploadId", &self.id)]);
+        let options =
+            SignedUrlOptions::new().with_query([("partNumber", number.as_str()), ("uploadId", id)]);
         let url = self
             .bucket
             .signed_url_opts(reqwest::Method::PUT, &self.path, SIGNED_FOR, &options)
@@ -209,7 +256,12 @@ impl StreamedUpload {
     }
 
     /// Sends the last part and completes the upload: the object appears whole, at once.
-    pub(super) async fn finish(mut self) -> io::Result<()> {
+    pub(super) async fn finish(mut self) -> io::Result<Stored> {
+        let Some(id) = self.id.clone() else {
+            let whole = PutPayload::from_iter(std::mem::take(&mut self.first));
+            self.bucket.put(&self.path, whole).await.map_err(s3)?;
+            return Ok(Stored::Whole);
+        };
         if let Some(part) = self.current.take() {
             // The body ended inside this part: its request is cut off (it announced a full
             // part, so it cannot complete) and its bytes go again as the last part.
@@ -218,7 +270,7 @@ impl StreamedUpload {
             let last = PutPayload::from_iter(part.copy);
             let id = self
                 .bucket
-                .put_part(&self.path, &self.id, self.next_index(), last)
+                .put_part(&self.path, &id, self.next_index(), last)
                 .await
                 .map_err(s3)?;
             while !self.answering.is_empty() {
@@ -231,10 +283,10 @@ impl StreamedUpload {
         }
         let parts = std::mem::take(&mut self.done);
         self.bucket
-            .complete_multipart(&self.path, &self.id, parts)
+            .complete_multipart(&self.path, &id, parts)
             .await
             .map_err(s3)?;
-        Ok(())
+        Ok(Stored::Multipart)
     }
 
     /// Gives the upload up: requests under way are cut off and the bucket frees the parts.
@@ -245,6 +297,8 @@ impl StreamedUpload {
         for answer in self.answering.drain(..) {
             answer.abort();
         }
-        let _ = self.bucket.abort_multipart(&self.path, &self.id).await;
+        if let Some(id) = &self.id {
+            let _ = self.bucket.abort_multipart(&self.path, id).await;
+        }
     }
 }
