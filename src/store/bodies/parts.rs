@@ -15,8 +15,8 @@
 //!
 //! The first part is gathered whole before anything is sent: a body that ends inside it (most
 //! files over 64 KiB) is one `PutObject`, never a multipart upload of one part sent twice.
-//! Once it fills, the multipart upload begins and that part goes (through `object_store`, with
-//! its retries) while the second streams.
+//! Once it fills, the multipart upload begins and that part streams from memory before the
+//! second streams from the client, so an upload holds one part at most.
 
 use bytes::Bytes;
 use object_store::aws::AmazonS3;
@@ -139,24 +139,13 @@ impl StreamedUpload {
         }
     }
 
-    /// The first part is full: begins the multipart upload and sends that part.
-    async fn begin_multipart(&mut self) -> io::Result<MultipartId> {
-        let id = self.bucket.create_multipart(&self.path).await.map_err(s3)?;
-        let first = PutPayload::from_iter(std::mem::take(&mut self.first));
-        let (bucket, path, part_id) = (self.bucket.clone(), self.path.clone(), id.clone());
-        self.answering.push_back(tokio::spawn(async move {
-            bucket.put_part(&path, &part_id, 0, first).await.map_err(s3)
-        }));
-        self.id = Some(id.clone());
-        Ok(id)
-    }
-
     /// The 0-based index of the next part to start.
     fn next_index(&self) -> usize {
         self.done.len() + self.answering.len()
     }
 
-    /// Adds bytes to the part under way (starting one if needed), closing each part that fills.
+    /// Adds bytes to the upload: to the first part while it gathers, then to the part under way
+    /// (starting one if needed), closing each part that fills.
     pub(super) async fn write(&mut self, mut bytes: Bytes) -> io::Result<()> {
         while !bytes.is_empty() {
             let Some(id) = self.id.clone() else {
@@ -164,36 +153,51 @@ impl StreamedUpload {
                 self.first_len += piece.len();
                 self.first.push(piece);
                 if self.first_len == self.part_size {
-                    self.begin_multipart().await?;
+                    // The body is larger than a part: the multipart upload begins, and the
+                    // first part streams from memory like any other (its chunks freed as the
+                    // bucket takes them), so an upload never holds more than a part.
+                    let id = self.bucket.create_multipart(&self.path).await.map_err(s3)?;
+                    self.id = Some(id.clone());
+                    for piece in std::mem::take(&mut self.first) {
+                        self.stream(&id, piece).await?;
+                    }
                 }
                 continue;
             };
-            let mut part = match self.current.take() {
-                Some(part) => part,
-                None => self.start_part(&id).await?,
-            };
-            let piece = bytes.split_to((self.part_size - part.len).min(bytes.len()));
-            part.len += piece.len();
-            part.copy.push(piece.clone());
-            match tokio::time::timeout(BUCKET_WAIT, part.feed.send(piece)).await {
-                Err(_) => {
-                    part.answer.abort();
-                    return Err(timed_out("take a part's bytes"));
-                }
-                // The request ended early: its answer says why.
-                Ok(Err(_)) => return Err(part.failure().await),
-                Ok(Ok(())) => {}
+            let room = self.part_size - self.current.as_ref().map_or(0, |part| part.len);
+            let piece = bytes.split_to(room.min(bytes.len()));
+            self.stream(&id, piece).await?;
+        }
+        Ok(())
+    }
+
+    /// Feeds `piece` (which does not cross a part's end) to the part under way, closing the part
+    /// when it is full.
+    async fn stream(&mut self, id: &MultipartId, piece: Bytes) -> io::Result<()> {
+        let mut part = match self.current.take() {
+            Some(part) => part,
+            None => self.start_part(id).await?,
+        };
+        part.len += piece.len();
+        part.copy.push(piece.clone());
+        match tokio::time::timeout(BUCKET_WAIT, part.feed.send(piece)).await {
+            Err(_) => {
+                part.answer.abort();
+                return Err(timed_out("take a part's bytes"));
             }
-            if part.len < self.part_size {
-                self.current = Some(part);
-                continue;
-            }
-            // Full: its request ends with the last byte; the next part starts at once.
-            drop(part.feed);
-            self.answering.push_back(part.answer);
-            while self.answering.len() > self.in_flight {
-                self.answered().await?;
-            }
+            // The request ended early: its answer says why.
+            Ok(Err(_)) => return Err(part.failure().await),
+            Ok(Ok(())) => {}
+        }
+        if part.len < self.part_size {
+            self.current = Some(part);
+            return Ok(());
+        }
+        // Full: its request ends with the last byte; the next part starts at once.
+        drop(part.feed);
+        self.answering.push_back(part.answer);
+        while self.answering.len() > self.in_flight {
+            self.answered().await?;
         }
         Ok(())
     }
