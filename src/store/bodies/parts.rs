@@ -13,10 +13,14 @@
 //! off (so it can never complete) and the copy goes as the last part, with its real length.
 //! On average half a part is sent twice; none when the body ends on a part's edge.
 //!
-//! The first part is gathered whole before anything is sent: a body that ends inside it (most
-//! files over 64 KiB) is one `PutObject`, never a multipart upload of one part sent twice.
-//! Once it fills, the multipart upload begins and that part streams from memory before the
-//! second streams from the client, so an upload holds one part at most.
+//! Some parts are gathered whole instead, then sent through `object_store` (with its retries)
+//! before the next part starts, so an upload holds one part at most:
+//! - the first: a body that ends inside it (most files over 64 KiB) is one `PutObject`, never a
+//!   multipart upload of one part sent twice;
+//! - a part whose stream broke: a fault of the network or the bucket, or a client slower than
+//!   the bucket's patience (AWS ends a request that sends nothing for about 20 s, and a client may
+//!   pause for `limits.body_idle_timeout_secs`). The bytes are in the copy, so nothing is lost;
+//!   the part goes whole once full (`imax_s3_parts_gathered_total` counts these).
 
 use bytes::Bytes;
 use object_store::aws::AmazonS3;
@@ -31,8 +35,9 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-/// How long the bucket may take to accept a chunk of a part, or to answer once a part's last
-/// byte is sent, before the upload fails (as `object_store`'s own request timeout).
+/// How long the bucket may take to accept a chunk of a streamed part before the part is
+/// gathered instead, or to answer once a part's last byte is sent before the upload fails (as
+/// `object_store`'s own request timeout).
 const BUCKET_WAIT: Duration = Duration::from_secs(30);
 
 /// How long a part's presigned request stays valid: it is sent at once, so this only needs to
@@ -42,6 +47,8 @@ const SIGNED_FOR: Duration = Duration::from_secs(15 * 60);
 /// Chunks queued for a part's request beyond the one being sent.
 const QUEUED_CHUNKS: usize = 2;
 
+type Answer = JoinHandle<io::Result<PartId>>;
+
 /// A multipart upload under way.
 pub(super) struct StreamedUpload {
     bucket: Arc<AmazonS3>,
@@ -50,52 +57,28 @@ pub(super) struct StreamedUpload {
     part_size: usize,
     /// Parts whose last byte is sent and whose answer may wait, at most this many at once.
     in_flight: usize,
-    /// The first part, gathered whole (shared, not copied) until it fills.
-    first: Vec<Bytes>,
-    first_len: usize,
     /// The multipart upload, begun when the first part filled.
     id: Option<MultipartId>,
     /// Parts the bucket confirmed, in order.
     done: Vec<PartId>,
     /// Parts whose last byte is sent, awaiting the bucket's answer, oldest first.
-    answering: VecDeque<JoinHandle<io::Result<PartId>>>,
-    current: Option<Streaming>,
+    answering: VecDeque<Answer>,
+    current: Option<Part>,
 }
 
-/// The part being streamed.
-struct Streaming {
-    feed: mpsc::Sender<Bytes>,
+/// The part under way.
+#[derive(Default)]
+struct Part {
     /// The part's bytes so far, kept (shared, not copied) until the part is full.
     copy: Vec<Bytes>,
     len: usize,
-    answer: JoinHandle<io::Result<PartId>>,
+    /// Its request, fed as bytes arrive; `None` while the part is gathered whole.
+    stream: Option<Stream>,
 }
 
-impl Streaming {
-    /// The error of a part's request that stopped taking bytes.
-    async fn failure(self) -> io::Error {
-        drop(self.feed);
-        match tokio::time::timeout(BUCKET_WAIT, self.answer).await {
-            Ok(Ok(Err(e))) => e,
-            Ok(Ok(Ok(_))) => io::Error::other("the bucket answered a part before its end"),
-            Ok(Err(e)) => io::Error::other(e),
-            Err(_) => timed_out("answer"),
-        }
-    }
-}
-
-fn s3(e: object_store::Error) -> io::Error {
-    super::objects::s3(e)
-}
-
-fn timed_out(what: &str) -> io::Error {
-    io::Error::new(
-        io::ErrorKind::TimedOut,
-        format!(
-            "the bucket did not {what} within {} s",
-            BUCKET_WAIT.as_secs()
-        ),
-    )
+struct Stream {
+    feed: mpsc::Sender<Bytes>,
+    answer: Answer,
 }
 
 /// How a body reached the bucket (`imax_s3_objects_total{how}`).
@@ -115,6 +98,10 @@ impl Stored {
     }
 }
 
+fn s3(e: object_store::Error) -> io::Error {
+    super::objects::s3(e)
+}
+
 impl StreamedUpload {
     /// An upload of `path`; nothing is sent until the first part fills or the body ends.
     pub(super) fn new(
@@ -130,8 +117,6 @@ impl StreamedUpload {
             path,
             part_size,
             in_flight,
-            first: Vec::new(),
-            first_len: 0,
             id: None,
             done: Vec::new(),
             answering: VecDeque::new(),
@@ -139,67 +124,79 @@ impl StreamedUpload {
         }
     }
 
-    /// The 0-based index of the next part to start.
-    fn next_index(&self) -> usize {
+    /// The 0-based index of the part under way (or the next one).
+    fn index(&self) -> usize {
         self.done.len() + self.answering.len()
     }
 
-    /// Adds bytes to the upload: to the first part while it gathers, then to the part under way
-    /// (starting one if needed), closing each part that fills.
+    /// Adds bytes to the part under way (starting one if needed), sending each part that fills.
     pub(super) async fn write(&mut self, mut bytes: Bytes) -> io::Result<()> {
         while !bytes.is_empty() {
-            let Some(id) = self.id.clone() else {
-                let piece = bytes.split_to((self.part_size - self.first_len).min(bytes.len()));
-                self.first_len += piece.len();
-                self.first.push(piece);
-                if self.first_len == self.part_size {
-                    // The body is larger than a part: the multipart upload begins, and the
-                    // first part streams from memory like any other (its chunks freed as the
-                    // bucket takes them), so an upload never holds more than a part.
-                    let id = self.bucket.create_multipart(&self.path).await.map_err(s3)?;
-                    self.id = Some(id.clone());
-                    for piece in std::mem::take(&mut self.first) {
-                        self.stream(&id, piece).await?;
-                    }
-                }
-                continue;
+            let mut part = match (self.current.take(), &self.id) {
+                (Some(part), _) => part,
+                (None, None) => Part::default(),
+                (None, Some(id)) => Part {
+                    stream: Some(self.start_stream(id).await?),
+                    ..Part::default()
+                },
             };
-            let room = self.part_size - self.current.as_ref().map_or(0, |part| part.len);
-            let piece = bytes.split_to(room.min(bytes.len()));
-            self.stream(&id, piece).await?;
+            let piece = bytes.split_to((self.part_size - part.len).min(bytes.len()));
+            part.len += piece.len();
+            part.copy.push(piece.clone());
+            if let Some(stream) = &part.stream {
+                let fed = tokio::time::timeout(BUCKET_WAIT, stream.feed.send(piece)).await;
+                if !matches!(fed, Ok(Ok(()))) {
+                    part.gather().await;
+                }
+            }
+            if part.len < self.part_size {
+                self.current = Some(part);
+            } else {
+                self.full(part).await?;
+            }
         }
         Ok(())
     }
 
-    /// Feeds `piece` (which does not cross a part's end) to the part under way, closing the part
-    /// when it is full.
-    async fn stream(&mut self, id: &MultipartId, piece: Bytes) -> io::Result<()> {
-        let mut part = match self.current.take() {
-            Some(part) => part,
-            None => self.start_part(id).await?,
-        };
-        part.len += piece.len();
-        part.copy.push(piece.clone());
-        match tokio::time::timeout(BUCKET_WAIT, part.feed.send(piece)).await {
-            Err(_) => {
-                part.answer.abort();
-                return Err(timed_out("take a part's bytes"));
+    /// Sends a full part on: a streamed one's request ends with its last byte, and its answer
+    /// may wait; a gathered one is sent whole, and waited for (the first begins the upload).
+    async fn full(&mut self, part: Part) -> io::Result<()> {
+        match part.stream {
+            Some(stream) => {
+                drop(stream.feed);
+                self.answering.push_back(stream.answer);
+                while self.answering.len() > self.in_flight {
+                    self.answered().await?;
+                }
             }
-            // The request ended early: its answer says why.
-            Ok(Err(_)) => return Err(part.failure().await),
-            Ok(Ok(())) => {}
-        }
-        if part.len < self.part_size {
-            self.current = Some(part);
-            return Ok(());
-        }
-        // Full: its request ends with the last byte; the next part starts at once.
-        drop(part.feed);
-        self.answering.push_back(part.answer);
-        while self.answering.len() > self.in_flight {
-            self.answered().await?;
+            None => {
+                let id = match &self.id {
+                    Some(id) => id.clone(),
+                    None => {
+                        let id = self.bucket.create_multipart(&self.path).await.map_err(s3)?;
+                        self.id.insert(id).clone()
+                    }
+                };
+                self.send_whole(&id, part.copy);
+                while !self.answering.is_empty() {
+                    self.answered().await?;
+                }
+            }
         }
         Ok(())
+    }
+
+    /// Sends a gathered part through `object_store` (which retries it), as the next part.
+    fn send_whole(&mut self, id: &MultipartId, copy: Vec<Bytes>) {
+        let (bucket, path, id) = (self.bucket.clone(), self.path.clone(), id.clone());
+        let index = self.index();
+        let payload = PutPayload::from_iter(copy);
+        self.answering.push_back(tokio::spawn(async move {
+            bucket
+                .put_part(&path, &id, index, payload)
+                .await
+                .map_err(s3)
+        }));
     }
 
     /// Waits for the oldest part awaiting its answer.
@@ -210,14 +207,22 @@ impl StreamedUpload {
         match tokio::time::timeout(BUCKET_WAIT, oldest).await {
             Ok(Ok(part)) => self.done.push(part?),
             Ok(Err(e)) => return Err(io::Error::other(e)),
-            Err(_) => return Err(timed_out("answer")),
+            Err(_) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!(
+                        "the bucket did not answer within {} s",
+                        BUCKET_WAIT.as_secs()
+                    ),
+                ))
+            }
         }
         Ok(())
     }
 
-    /// Presigns the next part's `UploadPart` and sends it, its body fed by [`write`](Self::write).
-    async fn start_part(&self, id: &MultipartId) -> io::Result<Streaming> {
-        let number = (self.next_index() + 1).to_string();
+    /// Presigns the part's `UploadPart` and sends it, its body fed by [`write`](Self::write).
+    async fn start_stream(&self, id: &MultipartId) -> io::Result<Stream> {
+        let number = (self.index() + 1).to_string();
         let options =
             SignedUrlOptions::new().with_query([("partNumber", number.as_str()), ("uploadId", id)]);
         let url = self
@@ -235,7 +240,11 @@ impl StreamedUpload {
             .header(reqwest::header::CONTENT_LENGTH, self.part_size)
             .body(body);
         let answer = tokio::spawn(async move {
-            let response = request.send().await.map_err(io::Error::other)?;
+            // Without the URL: its query is the presigned signature, a credential.
+            let response = request
+                .send()
+                .await
+                .map_err(|e| io::Error::other(e.without_url()))?;
             let status = response.status();
             if !status.is_success() {
                 return Err(io::Error::other(format!(
@@ -251,36 +260,24 @@ impl StreamedUpload {
                 content_id: etag.to_string(),
             })
         });
-        Ok(Streaming {
-            feed,
-            copy: Vec::new(),
-            len: 0,
-            answer,
-        })
+        Ok(Stream { feed, answer })
     }
 
     /// Sends the last part and completes the upload: the object appears whole, at once.
     pub(super) async fn finish(mut self) -> io::Result<Stored> {
+        let last = self.current.take().unwrap_or_default();
         let Some(id) = self.id.clone() else {
-            let whole = PutPayload::from_iter(std::mem::take(&mut self.first));
+            let whole = PutPayload::from_iter(last.copy);
             self.bucket.put(&self.path, whole).await.map_err(s3)?;
             return Ok(Stored::Whole);
         };
-        if let Some(part) = self.current.take() {
+        if last.len > 0 {
             // The body ended inside this part: its request is cut off (it announced a full
-            // part, so it cannot complete) and its bytes go again as the last part.
-            drop(part.feed);
-            part.answer.abort();
-            let last = PutPayload::from_iter(part.copy);
-            let id = self
-                .bucket
-                .put_part(&self.path, &id, self.next_index(), last)
-                .await
-                .map_err(s3)?;
-            while !self.answering.is_empty() {
-                self.answered().await?;
+            // part, so it cannot complete) and its bytes go as the last part.
+            if let Some(stream) = last.stream {
+                stream.answer.abort();
             }
-            self.done.push(id);
+            self.send_whole(&id, last.copy);
         }
         while !self.answering.is_empty() {
             self.answered().await?;
@@ -295,14 +292,35 @@ impl StreamedUpload {
 
     /// Gives the upload up: requests under way are cut off and the bucket frees the parts.
     pub(super) async fn abort(mut self) {
-        if let Some(part) = self.current.take() {
-            part.answer.abort();
+        if let Some(stream) = self.current.take().and_then(|part| part.stream) {
+            stream.answer.abort();
         }
         for answer in self.answering.drain(..) {
             answer.abort();
         }
         if let Some(id) = &self.id {
             let _ = self.bucket.abort_multipart(&self.path, id).await;
+        }
+    }
+}
+
+impl Part {
+    /// The part's stream broke (or the bucket stopped taking bytes): the rest of the part is
+    /// gathered and sent whole, from the copy, once full.
+    async fn gather(&mut self) {
+        if let Some(stream) = self.stream.take() {
+            drop(stream.feed);
+            let mut answer = stream.answer;
+            let why = match tokio::time::timeout(Duration::from_secs(1), &mut answer).await {
+                Ok(Ok(Err(e))) => e.to_string(),
+                Ok(_) => "the bucket answered before the part's end".to_string(),
+                Err(_) => {
+                    answer.abort();
+                    "the bucket took no bytes for a while".to_string()
+                }
+            };
+            tracing::warn!(error = %why, "a part's stream to the bucket broke; the part is sent whole");
+            metrics::counter!("imax_s3_parts_gathered_total").increment(1);
         }
     }
 }
