@@ -349,7 +349,7 @@ async fn cutting_proxy(to: &str) -> String {
                 let (mut client_read, mut client_write) = from_client.split();
                 let upstream = async {
                     let mut buf = vec![0u8; 64 * 1024];
-                    let mut seen: Vec<u8> = Vec::new();
+                    let mut seen = String::new();
                     let mut counting: Option<usize> = None;
                     loop {
                         let n = match client_read.read(&mut buf).await {
@@ -358,12 +358,12 @@ async fn cutting_proxy(to: &str) -> String {
                         };
                         if counting.is_none() && !cut.load(Ordering::SeqCst) {
                             // Only the start of a request carries its line: keep a short tail.
-                            seen.extend_from_slice(&buf[..n.min(4096)]);
-                            let has = |what: &[u8]| seen.windows(what.len()).any(|w| w == what);
-                            if has(b"PUT ") && has(b"partNumber=2&") {
+                            seen.push_str(&String::from_utf8_lossy(&buf[..n.min(4096)]));
+                            if seen.contains("PUT ") && seen.contains("partNumber=2&") {
                                 counting = Some(0);
                             }
-                            seen.drain(..seen.len().saturating_sub(512));
+                            let keep = seen.len().saturating_sub(512);
+                            seen = seen.split_off(seen.floor_char_boundary(keep));
                         }
                         if let Some(sent) = counting.as_mut() {
                             *sent += n;

@@ -5,8 +5,8 @@
 //! to be taken, and an upload holds two parts or more. Here each part is one `UploadPart`
 //! request, presigned by `object_store` (so credentials and signing stay its business), whose
 //! body is fed chunk by chunk as the client's bytes come in: the bucket receives while the
-//! gateway does, and the bytes of a part are in memory once, as the copy kept until the bucket
-//! confirms the part (in the common case, soon after its last byte).
+//! gateway does, and the bytes of a part are in memory once, as the copy kept until the part is
+//! full.
 //!
 //! Why keep that copy: S3 wants every part but the last at least 5 MiB, and each part's length
 //! up front. A part is streamed as a full one; if the body ends inside it, that request is cut
@@ -20,8 +20,7 @@
 //! - a part whose stream broke: a fault of the network or the bucket, or a client slower than
 //!   the bucket's patience (AWS ends a request that sends nothing for about 20 s, and a client may
 //!   pause for `limits.body_idle_timeout_secs`). The bytes are in the copy, so nothing is lost;
-//!   the part goes whole once full, or at once if the break came after its last byte
-//!   (`imax_s3_parts_gathered_total` counts these).
+//!   the part goes whole once full (`imax_s3_parts_gathered_total` counts these).
 
 use bytes::Bytes;
 use object_store::aws::AmazonS3;
@@ -63,7 +62,7 @@ pub(super) struct StreamedUpload {
     /// Parts the bucket confirmed, in order.
     done: Vec<PartId>,
     /// Parts whose last byte is sent, awaiting the bucket's answer, oldest first.
-    answering: VecDeque<Pending>,
+    answering: VecDeque<Answer>,
     current: Option<Part>,
 }
 
@@ -80,14 +79,6 @@ struct Part {
 struct Stream {
     feed: mpsc::Sender<Bytes>,
     answer: Answer,
-}
-
-/// A part whose last byte is sent, awaiting the bucket's answer.
-struct Pending {
-    answer: Answer,
-    /// A streamed part's bytes, kept until the bucket confirms it, so that a stream that broke
-    /// after its last byte left (a reset, a refusal at the end) is sent again whole.
-    copy: Option<Vec<Bytes>>,
 }
 
 /// How a body reached the bucket (`imax_s3_objects_total{how}`).
@@ -158,14 +149,6 @@ impl StreamedUpload {
                     part.gather().await;
                 }
             }
-            // Parts the bucket has confirmed meanwhile free their copies now.
-            while self
-                .answering
-                .front()
-                .is_some_and(|p| p.answer.is_finished())
-            {
-                self.answered().await?;
-            }
             if part.len < self.part_size {
                 self.current = Some(part);
             } else {
@@ -181,10 +164,7 @@ impl StreamedUpload {
         match part.stream {
             Some(stream) => {
                 drop(stream.feed);
-                self.answering.push_back(Pending {
-                    answer: stream.answer,
-                    copy: Some(part.copy),
-                });
+                self.answering.push_back(stream.answer);
                 while self.answering.len() > self.in_flight {
                     self.answered().await?;
                 }
@@ -211,27 +191,24 @@ impl StreamedUpload {
         let (bucket, path, id) = (self.bucket.clone(), self.path.clone(), id.clone());
         let index = self.index();
         let payload = PutPayload::from_iter(copy);
-        let answer = tokio::spawn(async move {
+        self.answering.push_back(tokio::spawn(async move {
             bucket
                 .put_part(&path, &id, index, payload)
                 .await
                 .map_err(s3)
-        });
-        self.answering.push_back(Pending { answer, copy: None });
+        }));
     }
 
-    /// Waits for the oldest part awaiting its answer; a streamed part that failed is sent again
-    /// whole from its copy.
+    /// Waits for the oldest part awaiting its answer.
     async fn answered(&mut self) -> io::Result<()> {
-        let Some(mut oldest) = self.answering.pop_front() else {
+        let Some(oldest) = self.answering.pop_front() else {
             return Ok(());
         };
-        let got = match tokio::time::timeout(BUCKET_WAIT, &mut oldest.answer).await {
-            Ok(Ok(got)) => got,
-            Ok(Err(e)) => Err(io::Error::other(e)),
+        match tokio::time::timeout(BUCKET_WAIT, oldest).await {
+            Ok(Ok(part)) => self.done.push(part?),
+            Ok(Err(e)) => return Err(io::Error::other(e)),
             Err(_) => {
-                oldest.answer.abort();
-                Err(io::Error::new(
+                return Err(io::Error::new(
                     io::ErrorKind::TimedOut,
                     format!(
                         "the bucket did not answer within {} s",
@@ -239,21 +216,7 @@ impl StreamedUpload {
                     ),
                 ))
             }
-        };
-        let part = match (got, oldest.copy, &self.id) {
-            (Ok(part), _, _) => part,
-            (Err(e), Some(copy), Some(id)) => {
-                broke(&e.to_string());
-                let index = self.done.len();
-                let payload = PutPayload::from_iter(copy);
-                self.bucket
-                    .put_part(&self.path, id, index, payload)
-                    .await
-                    .map_err(s3)?
-            }
-            (Err(e), _, _) => return Err(e),
-        };
-        self.done.push(part);
+        }
         Ok(())
     }
 
@@ -332,8 +295,8 @@ impl StreamedUpload {
         if let Some(stream) = self.current.take().and_then(|part| part.stream) {
             stream.answer.abort();
         }
-        for pending in self.answering.drain(..) {
-            pending.answer.abort();
+        for answer in self.answering.drain(..) {
+            answer.abort();
         }
         if let Some(id) = &self.id {
             let _ = self.bucket.abort_multipart(&self.path, id).await;
@@ -356,13 +319,8 @@ impl Part {
                     "the bucket took no bytes for a while".to_string()
                 }
             };
-            broke(&why);
+            tracing::warn!(error = %why, "a part's stream to the bucket broke; the part is sent whole");
+            metrics::counter!("imax_s3_parts_gathered_total").increment(1);
         }
     }
-}
-
-/// Logs and counts a part whose stream broke (it is sent whole from its copy).
-fn broke(why: &str) {
-    tracing::warn!(error = %why, "a part's stream to the bucket broke; the part is sent whole");
-    metrics::counter!("imax_s3_parts_gathered_total").increment(1);
 }
