@@ -325,8 +325,9 @@ async fn a_20_mib_upload_to_the_bucket_streams() {
 }
 
 /// Forwards 127.0.0.1 connections to the S3 endpoint `to`, cutting the first request for part
-/// 2 of a multipart upload once 1 MiB of it has passed: a network fault between the node and
-/// the bucket mid-part (the bucket itself stays real). Returns the proxy's endpoint.
+/// 2 of a multipart upload once 64 KiB of it have passed: a network fault between the node and
+/// the bucket early in a part (the bucket itself stays real), while most of the part is still
+/// to be fed. Returns the proxy's endpoint.
 async fn cutting_proxy(to: &str) -> String {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
@@ -349,7 +350,7 @@ async fn cutting_proxy(to: &str) -> String {
                 let (mut client_read, mut client_write) = from_client.split();
                 let upstream = async {
                     let mut buf = vec![0u8; 64 * 1024];
-                    let mut seen = String::new();
+                    let mut seen: Vec<u8> = Vec::new();
                     let mut counting: Option<usize> = None;
                     loop {
                         let n = match client_read.read(&mut buf).await {
@@ -358,16 +359,16 @@ async fn cutting_proxy(to: &str) -> String {
                         };
                         if counting.is_none() && !cut.load(Ordering::SeqCst) {
                             // Only the start of a request carries its line: keep a short tail.
-                            seen.push_str(&String::from_utf8_lossy(&buf[..n.min(4096)]));
-                            if seen.contains("PUT ") && seen.contains("partNumber=2&") {
+                            seen.extend_from_slice(&buf[..n.min(4096)]);
+                            let has = |what: &[u8]| seen.windows(what.len()).any(|w| w == what);
+                            if has(b"PUT ") && has(b"partNumber=2&") {
                                 counting = Some(0);
                             }
-                            let keep = seen.len().saturating_sub(512);
-                            seen = seen.split_off(seen.floor_char_boundary(keep));
+                            seen.drain(..seen.len().saturating_sub(512));
                         }
                         if let Some(sent) = counting.as_mut() {
                             *sent += n;
-                            if *sent > 1 << 20 && !cut.swap(true, Ordering::SeqCst) {
+                            if *sent > 64 << 10 && !cut.swap(true, Ordering::SeqCst) {
                                 return; // dropping both halves cuts the connection
                             }
                         }
@@ -405,7 +406,7 @@ async fn a_part_whose_stream_breaks_is_sent_whole_and_the_file_arrives_intact() 
         return;
     };
     let mut c = t.client(SITE_USER).await;
-    // Parts 1 and 2 full, part 3 short: part 2 streams, breaks after 1 MiB, goes whole.
+    // Parts 1 and 2 full, part 3 short: part 2 streams, breaks early, goes whole.
     let file = payload(21, (12 << 20) + 777);
     let id = send(&mut c, "CUT.DAT", &file).await;
     let mut ca = t.client(CA_USER).await;
