@@ -174,6 +174,15 @@ pub async fn side_by_side(
     }
     let file = big_file(dir, 50);
     for (i, (name, gateway)) in all.iter().enumerate().take(bare) {
+        if let Some((endpoint, bucket)) = &engines[i].s3 {
+            let r = bucket_alone(&file, endpoint, bucket, &all[bare].1).await;
+            summary.add(
+                "one 50 MiB PutObject straight to the bucket (no gateway) / bare".to_string(),
+                format!("{:.0} %", 100.0 * r),
+                "(the ceiling of PG+S3 / bare)",
+                true,
+            );
+        }
         for (how, mtom) in [("base64", false), ("MTOM", true)] {
             let r = large_uploads(&file, gateway, &all[bare].1, mtom, name, how).await;
             let what = format!("one 50 MiB upload ({how}), {name} / bare");
@@ -215,6 +224,46 @@ async fn large_uploads(
         );
         ratios.push(g / b);
     }
+    median(ratios)
+}
+
+/// What the bucket takes with no gateway in front: one `PutObject` of the 50 MiB file, from
+/// memory, by `object_store` (unsigned payload, as the gateway sends), alternating with the
+/// bare server's upload of the same file; the median ratio. On one machine the bucket's own
+/// work per byte shares the cores, so this is the ceiling of the gateway's ratio on PG+S3.
+async fn bucket_alone(file: &Path, endpoint: &str, bucket: &str, reference: &Server) -> f64 {
+    use object_store::ObjectStoreExt;
+    // The S3 client's TLS provider, as the gateway installs it (harmless if already there).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let s3 = object_store::aws::AmazonS3Builder::from_env()
+        .with_bucket_name(bucket)
+        .with_endpoint(endpoint)
+        .with_allow_http(true)
+        .with_unsigned_payload(true)
+        .build()
+        .unwrap();
+    let bytes = bytes::Bytes::from(std::fs::read(file).unwrap());
+    let mib = bytes.len() as f64 / (1024.0 * 1024.0);
+    let path = object_store::path::Path::from("bench-bucket-alone/50mib");
+    let put = || async {
+        let t = Instant::now();
+        s3.put(&path, object_store::PutPayload::from(bytes.clone()))
+            .await
+            .unwrap();
+        mib / t.elapsed().as_secs_f64()
+    };
+    put().await;
+    let mut ratios = Vec::new();
+    for round in 1..=3 {
+        let s = put().await;
+        let b = one_upload(reference, file, 50, false).await;
+        println!(
+            "round {round} one 50 MiB PutObject straight to the bucket: {s:.0} MiB/s, bare {b:.0} MiB/s ({:.0} %)",
+            100.0 * s / b
+        );
+        ratios.push(s / b);
+    }
+    let _ = s3.delete(&path).await;
     median(ratios)
 }
 
