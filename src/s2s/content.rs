@@ -78,10 +78,7 @@ impl Base64Text {
         self.b64.reserve(text.len());
         let mut start = 0;
         while start < text.len() {
-            let run = text[start..]
-                .iter()
-                .position(|&b| BYTE_CLASS[b as usize] != BASE64)
-                .map_or(text.len(), |n| start + n);
+            let run = start + base64_run(&text[start..]);
             self.b64.extend_from_slice(&text[start..run]);
             match text.get(run) {
                 None => return None,
@@ -118,6 +115,35 @@ impl Base64Text {
     }
 }
 
+/// How many bytes at the start of `text` are base64 characters. Whole blocks are tested
+/// without a branch per byte (range comparisons the compiler turns into vector instructions:
+/// a per-byte search with a table was a tenth of the gateway's CPU on large uploads), then
+/// the block that holds the end is searched byte by byte.
+fn base64_run(text: &[u8]) -> usize {
+    const BLOCK: usize = 32;
+    let is_base64 = |c: u8| {
+        c.wrapping_sub(b'A') < 26
+            || c.wrapping_sub(b'a') < 26
+            || c.wrapping_sub(b'0') < 10
+            || c == b'+'
+            || c == b'/'
+            || c == b'='
+    };
+    let mut blocks = text.chunks_exact(BLOCK);
+    let mut whole = 0;
+    for block in &mut blocks {
+        if !block.iter().fold(true, |all, &c| all & is_base64(c)) {
+            break;
+        }
+        whole += BLOCK;
+    }
+    whole
+        + text[whole..]
+            .iter()
+            .position(|&b| BYTE_CLASS[b as usize] != BASE64)
+            .unwrap_or(text.len() - whole)
+}
+
 /// Kinds of byte in [`BYTE_CLASS`]: a character of the base64 alphabet (padding included),
 /// whitespace, anything else.
 const BASE64: u8 = 0;
@@ -140,3 +166,28 @@ static BYTE_CLASS: [u8; 256] = {
     }
     table
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The block test and the table agree on every byte, at every place in and across blocks.
+    #[test]
+    fn a_base64_run_ends_at_the_first_other_byte_wherever_it_stands() {
+        let text: Vec<u8> = b"QUJD".iter().copied().cycle().take(100).collect();
+        assert_eq!(base64_run(&text), 100);
+        assert_eq!(base64_run(b""), 0);
+        for b in 0..=255u8 {
+            for at in [0, 1, 31, 32, 33, 63, 64, 99] {
+                let mut t = text.clone();
+                t[at] = b;
+                let expected = if BYTE_CLASS[b as usize] == BASE64 {
+                    100
+                } else {
+                    at
+                };
+                assert_eq!(base64_run(&t), expected, "byte {b:#04x} at {at}");
+            }
+        }
+    }
+}
