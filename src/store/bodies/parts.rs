@@ -207,20 +207,22 @@ impl StreamedUpload {
 
     /// Waits for the oldest part awaiting its answer.
     async fn answered(&mut self) -> io::Result<()> {
-        let Some(oldest) = self.answering.pop_front() else {
+        let Some(mut oldest) = self.answering.pop_front() else {
             return Ok(());
         };
-        match tokio::time::timeout(BUCKET_WAIT, oldest).await {
+        match tokio::time::timeout(BUCKET_WAIT, &mut oldest).await {
             Ok(Ok(part)) => self.done.push(part?),
             Ok(Err(e)) => return Err(io::Error::other(e)),
             Err(_) => {
+                // Not left running: the upload is given up.
+                oldest.abort();
                 return Err(io::Error::new(
                     io::ErrorKind::TimedOut,
                     format!(
                         "the bucket did not answer within {} s",
                         BUCKET_WAIT.as_secs()
                     ),
-                ))
+                ));
             }
         }
         Ok(())
