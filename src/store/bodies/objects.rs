@@ -7,9 +7,8 @@
 //! database's `body_uploads` first (as on PostgreSQL chunks), then streamed to the bucket as a
 //! multipart upload of [`Parts`] (`bodies.s3_part_mib`, 5 MiB), each part's request fed as the
 //! bytes arrive ([`super::parts`]): memory per upload is one part whatever the file's size.
-//! Completing the multipart
-//! upload is what makes the object exist, whole, at once: nothing half-stored is ever visible
-//! under a body's name. Sealing then renews the upload's entry (failing if a sweep took it), and
+//! Completing the multipart upload is what makes the object exist, whole, at once: nothing
+//! half-stored is ever visible under a body's name. Sealing then renews the upload's entry (failing if a sweep took it), and
 //! the message row's transaction deletes the entry, so a receipt is sent only after the object
 //! is durable in the bucket and its row committed.
 //!
