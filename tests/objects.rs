@@ -339,15 +339,14 @@ async fn cutting_proxy(to: &str) -> String {
     let endpoint = format!("http://{}", listener.local_addr().expect("addr"));
     let cut = Arc::new(AtomicBool::new(false));
     tokio::spawn(async move {
-        while let Ok((client, _)) = listener.accept().await {
+        while let Ok((mut client, _)) = listener.accept().await {
             let (target, cut) = (target.clone(), cut.clone());
             tokio::spawn(async move {
-                let Ok(server) = tokio::net::TcpStream::connect(&target).await else {
+                let Ok(mut server) = tokio::net::TcpStream::connect(&target).await else {
                     return;
                 };
-                let (mut from_client, mut to_server) = (client, server);
-                let (mut server_read, mut server_write) = to_server.split();
-                let (mut client_read, mut client_write) = from_client.split();
+                let (mut server_read, mut server_write) = server.split();
+                let (mut client_read, mut client_write) = client.split();
                 let upstream = async {
                     let mut buf = vec![0u8; 64 * 1024];
                     let mut seen: Vec<u8> = Vec::new();
@@ -392,11 +391,8 @@ async fn cutting_proxy(to: &str) -> String {
 /// copy: the file arrives intact, the fault is counted, and nothing was lost.
 #[tokio::test]
 async fn a_part_whose_stream_breaks_is_sent_whole_and_the_file_arrives_intact() {
-    if std::env::var("IMAX_TEST_S3").is_err() || std::env::var("IMAX_TEST_POSTGRES").is_err() {
-        eprintln!("skipped: bodies in S3 are tested with IMAX_TEST_S3 and IMAX_TEST_POSTGRES");
-        return;
-    }
-    let proxy = cutting_proxy(&std::env::var("IMAX_TEST_S3").expect("endpoint")).await;
+    // Without IMAX_TEST_S3 the proxy points nowhere and `s3_app` skips the test.
+    let proxy = cutting_proxy(&std::env::var("IMAX_TEST_S3").unwrap_or_default()).await;
     let Some(t) = s3_app(|c| {
         c.bodies = test_bodies(&c.database_url);
         c.bodies.s3_endpoint = proxy;

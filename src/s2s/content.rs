@@ -121,17 +121,8 @@ impl Base64Text {
 /// the block that holds the end is searched byte by byte.
 fn base64_run(text: &[u8]) -> usize {
     const BLOCK: usize = 32;
-    let is_base64 = |c: u8| {
-        c.wrapping_sub(b'A') < 26
-            || c.wrapping_sub(b'a') < 26
-            || c.wrapping_sub(b'0') < 10
-            || c == b'+'
-            || c == b'/'
-            || c == b'='
-    };
-    let mut blocks = text.chunks_exact(BLOCK);
     let mut whole = 0;
-    for block in &mut blocks {
+    for block in text.chunks_exact(BLOCK) {
         if !block.iter().fold(true, |all, &c| all & is_base64(c)) {
             break;
         }
@@ -142,6 +133,17 @@ fn base64_run(text: &[u8]) -> usize {
             .iter()
             .position(|&b| BYTE_CLASS[b as usize] != BASE64)
             .unwrap_or(text.len() - whole)
+}
+
+/// A character of the base64 alphabet, padding included: range comparisons, no table, so
+/// that a loop over a block of them becomes vector instructions.
+const fn is_base64(c: u8) -> bool {
+    c.wrapping_sub(b'A') < 26
+        || c.wrapping_sub(b'a') < 26
+        || c.wrapping_sub(b'0') < 10
+        || c == b'+'
+        || c == b'/'
+        || c == b'='
 }
 
 /// Kinds of byte in [`BYTE_CLASS`]: a character of the base64 alphabet (padding included),
@@ -157,7 +159,7 @@ static BYTE_CLASS: [u8; 256] = {
     let mut b = 0;
     while b < 256 {
         let c = b as u8;
-        if c.is_ascii_alphanumeric() || c == b'+' || c == b'/' || c == b'=' {
+        if is_base64(c) {
             table[b] = BASE64;
         } else if c.is_ascii_whitespace() {
             table[b] = SPACE;

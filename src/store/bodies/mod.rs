@@ -433,10 +433,11 @@ impl StagedBody {
                 listed,
             } => {
                 *listed = true;
-                match upload.take() {
-                    Some(u) => store.complete(u, &memory).await?,
-                    None => store.put_whole(&self.key, memory).await?,
-                }
+                let upload = match upload.take() {
+                    Some(u) => u,
+                    None => store.begin(&self.key).await?,
+                };
+                store.complete(upload, memory).await?;
                 store.sealed(&self.key).await?;
                 (true, None)
             }

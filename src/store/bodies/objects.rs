@@ -27,7 +27,7 @@ use bytes::Bytes;
 use futures_util::stream::{BoxStream, StreamExt};
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::path::Path;
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use object_store::{ObjectStore, ObjectStoreExt};
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -150,18 +150,6 @@ impl ObjectBodies {
         })
     }
 
-    /// Stores a body that never filled a chunk in one request, listing it first.
-    pub(super) async fn put_whole(&self, key: &str, bytes: Vec<u8>) -> io::Result<()> {
-        self.db.finish(key, 0, &[]).await?;
-        sent(bytes.len(), Some("whole"));
-        let payload = PutPayload::from(Bytes::from(bytes));
-        self.bucket
-            .put(&self.path(key)?, payload)
-            .await
-            .map_err(s3)?;
-        Ok(())
-    }
-
     /// Adds a full chunk to the upload (the chunk itself, not a copy): it streams on to the
     /// bucket as part of the part under way. Meanwhile the upload's entry is renewed every
     /// [`RENEW_EVERY`], as a database chunk renews it (failing if a sweep took the upload as
@@ -182,11 +170,13 @@ impl ObjectBodies {
         Ok(())
     }
 
-    /// Sends the rest and completes the upload: the whole object appears at once.
-    pub(super) async fn complete(&self, mut upload: ObjectUpload, rest: &[u8]) -> io::Result<()> {
-        upload.parts.write(Bytes::copy_from_slice(rest)).await?;
+    /// Sends the rest and completes the upload: the whole object appears at once (one
+    /// `PutObject` for a body that ended inside its first part).
+    pub(super) async fn complete(&self, mut upload: ObjectUpload, rest: Vec<u8>) -> io::Result<()> {
+        let len = rest.len();
+        upload.parts.write(Bytes::from(rest)).await?;
         let how = upload.parts.finish().await?;
-        sent(rest.len(), Some(how.as_str()));
+        sent(len, Some(how.as_str()));
         Ok(())
     }
 
