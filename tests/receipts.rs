@@ -384,3 +384,55 @@ async fn r31_a_receipts_proof_verifies_after_the_next_checkpoint() {
     .await;
     assert!(ok && out.contains("proof valid"), "{out}{err}");
 }
+
+/// A proof's record is read by the sequence number its message's row notes (schema version
+/// 29), the record of that message's successful SendFile; a message stored before, whose row
+/// notes none, is found by searching the log, as it was. Both proofs name their own record.
+#[tokio::test]
+async fn r31_a_proof_reads_the_record_its_message_notes_and_older_rows_are_still_found() {
+    let mut t = TestApp::start().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let at = |name: &str| dir.path().join(name);
+    std::fs::write(at("TENANT.DAT"), tenant_file(2)).expect("file");
+    let mut ids = Vec::new();
+    for n in 0..2 {
+        let receipt = at(&format!("{n}.receipt"));
+        send_keeping_the_receipt(&t, &at("TENANT.DAT"), &receipt).await;
+        let json = std::fs::read_to_string(&receipt).expect("receipt");
+        ids.push(SignedReceipt::from_json(&json).expect("receipt").message_id);
+    }
+    let mut records = Vec::new();
+    for id in &ids {
+        let noted: Option<i64> =
+            sqlx::query_scalar("SELECT audit_seq FROM messages WHERE message_id = $1")
+                .bind(id)
+                .fetch_one(&t.db)
+                .await
+                .expect("message");
+        let record: i64 = sqlx::query_scalar(
+            "SELECT seq FROM audit_log
+              WHERE message_id = $1 AND action = 'SendFile' AND outcome = 'ok'",
+        )
+        .bind(id)
+        .fetch_one(&t.db)
+        .await
+        .expect("record");
+        assert_eq!(noted, Some(record), "{id}");
+        records.push(record);
+    }
+    // The second message as an older build stored it.
+    sqlx::query("UPDATE messages SET audit_seq = NULL WHERE message_id = $1")
+        .bind(&ids[1])
+        .execute(&t.db)
+        .await
+        .expect("update");
+    t.restart().await;
+    for (id, record) in ids.iter().zip(records) {
+        let (status, proof) = proof_now(&t, id).await;
+        assert_eq!(status, 200, "{proof}");
+        let proof: serde_json::Value = serde_json::from_str(&proof).expect("JSON");
+        assert_eq!(proof["record"]["seq"], record, "{proof}");
+        assert_eq!(proof["record"]["message_id"], id.as_str(), "{proof}");
+        assert_eq!(proof["record"]["action"], "SendFile", "{proof}");
+    }
+}

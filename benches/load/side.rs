@@ -4,7 +4,7 @@
 //!
 //! * SendFile 10 KiB at c=16 on kept-alive connections: requests per second, p99, the server's
 //!   CPU per request (from `/proc/<pid>/stat`; a PostgreSQL gateway's figure leaves out the
-//!   database server's own CPU);
+//!   database server's own CPU, printed beside it, with SeaweedFS's, as `+ services`);
 //! * the same with a new TLS connection per call (connect, one SendFile, close), each server
 //!   with a client configuration of its own, shared by its workers, so that sessions resume;
 //! * one 50 MiB upload at a time, base64 and MTOM;
@@ -18,6 +18,8 @@ struct Run {
     rps: f64,
     p99: f64,
     cpu: f64,
+    /// PostgreSQL's and SeaweedFS's CPU per request (µs), on the same cores.
+    services: f64,
 }
 
 /// The median of `v` (the middle one of an odd count, as the rounds are).
@@ -76,22 +78,41 @@ async fn rounds(all: &[(String, Server)], duration: Duration, per_call: bool) ->
     for round in 1..=3 {
         for (i, (name, server)) in all.iter().enumerate() {
             let pid = server.child.id();
-            let cpu = cpu_secs(pid);
+            let (cpu, services) = (cpu_secs(pid), services_cpu_secs());
             let (s, _) = run_sends_with(server, 16, 10 * 1024, duration, configs[i].clone()).await;
-            let cpu = (cpu_secs(pid) - cpu) / (s.rps * duration.as_secs_f64()).max(1.0);
+            let requests = (s.rps * duration.as_secs_f64()).max(1.0);
+            let cpu = (cpu_secs(pid) - cpu) / requests;
+            let services = (services_cpu_secs() - services) / requests;
             let run = Run {
                 rps: s.rps,
                 p99: s.p99.as_secs_f64() * 1000.0,
                 cpu: cpu * 1e6,
+                services: services * 1e6,
             };
             println!(
-                "round {round} {name:<10} SendFile 10 KiB c=16 {how}: {:>6.0} req/s   p50 {:>6.2} ms   p99 {:>6.2} ms   CPU {:>4.0} µs/request   errors {}",
-                run.rps, s.p50.as_secs_f64() * 1000.0, run.p99, run.cpu, s.errors
+                "round {round} {name:<10} SendFile 10 KiB c=16 {how}: {:>6.0} req/s   p50 {:>6.2} ms   p99 {:>6.2} ms   CPU {:>4.0} µs/request (+ services {:>4.0})   errors {}",
+                run.rps, s.p50.as_secs_f64() * 1000.0, run.p99, run.cpu, run.services, s.errors
             );
             runs[i].push(run);
         }
     }
     runs
+}
+
+/// The CPU time so far of every PostgreSQL and SeaweedFS process on the machine (in seconds):
+/// the services a gateway on those stores makes work for each request, on the same two cores.
+fn services_cpu_secs() -> f64 {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return 0.0;
+    };
+    dir.flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            matches!(comm.trim_end(), "postgres" | "weed")
+        })
+        .map(cpu_secs)
+        .sum()
 }
 
 /// Per round, `a` against `b`: requests per second, CPU per request, p99 difference and ratio.
@@ -143,7 +164,16 @@ pub async fn side_by_side(
             } else {
                 let (rps, _, _, p99) = ratios(&kept[i], &kept[0]);
                 let what = format!("SendFile 10 KiB c=16, {name} / {}", all[0].0);
-                println!("{what}: {:.0} %, p99 {p99:.2}×", 100.0 * rps);
+                // On shared cores the services' CPU is what the gateway's ratio pays for.
+                let cpu = |runs: &[Run], f: fn(&Run) -> f64| median(runs.iter().map(f).collect());
+                println!(
+                    "{what}: {:.0} %, p99 {p99:.2}×; CPU per request: {name} {:.0} µs + services {:.0} µs, {} {:.0} µs",
+                    100.0 * rps,
+                    cpu(&kept[i], |r| r.cpu),
+                    cpu(&kept[i], |r| r.services),
+                    all[0].0,
+                    cpu(&kept[0], |r| r.cpu)
+                );
                 let target = if engines[i].s3.is_some() {
                     "≥80 %, p99 ≤2×"
                 } else {

@@ -66,20 +66,39 @@ impl<'a> AuditLog<'a> {
         .await?)
     }
     /// The record of a message's successful `SendFile`: its sequence number, previous hash
-    /// and entry (a receipt's inclusion proof).
+    /// and entry (a receipt's inclusion proof). Read by the sequence number its message row
+    /// notes (`messages.audit_seq`, written with it since schema version 29); a message stored
+    /// before (or by an older build) has none, and its record is searched for in the log.
     pub async fn stored_file_record(
         &self,
         message_id: &str,
     ) -> Result<Option<(i64, String, AuditEntry)>, StoreError> {
-        let row = sqlx::query(
-            "SELECT seq, at, actor, action, door, mailbox, message_id, client_addr, outcome,
-                detail, prev_hash, request_id
-             FROM audit_log WHERE message_id = $1 AND action = 'SendFile' AND outcome = 'ok'
-             ORDER BY seq LIMIT 1",
-        )
-        .bind(message_id)
-        .fetch_optional(self.pool)
-        .await?;
+        const COLUMNS: &str = "seq, at, actor, action, door, mailbox, message_id, client_addr,
+            outcome, detail, prev_hash, request_id";
+        const OURS: &str = "message_id = $1 AND action = 'SendFile' AND outcome = 'ok'";
+        let noted: Option<Option<i64>> =
+            sqlx::query_scalar("SELECT audit_seq FROM messages WHERE message_id = $1")
+                .bind(message_id)
+                .fetch_optional(self.pool)
+                .await?;
+        let row = match noted.flatten() {
+            Some(seq) => {
+                let sql = format!("SELECT {COLUMNS} FROM audit_log WHERE seq = $2 AND {OURS}");
+                sqlx::query(&sql)
+                    .bind(message_id)
+                    .bind(seq)
+                    .fetch_optional(self.pool)
+                    .await?
+            }
+            None => {
+                let sql =
+                    format!("SELECT {COLUMNS} FROM audit_log WHERE {OURS} ORDER BY seq LIMIT 1");
+                sqlx::query(&sql)
+                    .bind(message_id)
+                    .fetch_optional(self.pool)
+                    .await?
+            }
+        };
         let Some(row) = row else { return Ok(None) };
         let entry = entry_of(&row)?;
         Ok(Some((
@@ -174,6 +193,11 @@ impl Chain {
             prev = hash;
         }
         Records { rows }
+    }
+
+    /// The sequence number the next record appended will be written as.
+    pub(crate) fn next_seq(&self) -> i64 {
+        self.seq + 1
     }
 
     /// The head: its sequence number and hash (after a batch, the batch's last record).

@@ -196,6 +196,8 @@ fn callers_sql(n: usize) -> &'static str {
             .collect::<Vec<_>>()
             .join(" UNION ALL ");
         let affiliated = affiliated_sql("a.id", "m");
+        // One caller's rows need no order: sorting them was a tenth of the statement on SQLite.
+        let order = if n > 1 { "ORDER BY q.n" } else { "" };
         format!(
             "SELECT CAST(q.n AS BIGINT) AS q_n, {ACCOUNT_COLUMNS}, {RIGHT_COLUMNS},
                 t.failures AS throttle_failures, t.window_start AS throttle_window_start,
@@ -210,7 +212,7 @@ fn callers_sql(n: usize) -> &'static str {
            LEFT JOIN mailboxes m ON m.imax_id = q.imax
            LEFT JOIN organizations ao ON ao.id = a.organization_id
            LEFT JOIN organizations mo ON mo.id = m.organization_id
-          ORDER BY q.n"
+          {order}"
         )
     })
 }

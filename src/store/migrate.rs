@@ -65,6 +65,7 @@ macro_rules! schema {
             "0026_notice_mails",
             "0027_ledger_notices",
             "0028_properties_by_mailbox",
+            "0029_receipt_records",
         )
     };
 }
@@ -75,7 +76,7 @@ type Files = &'static [(&'static str, &'static str)];
 const SQLITE: Files = schema!("sqlite");
 const POSTGRES: Files = schema!("postgres");
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 28;
+pub const SCHEMA_VERSION: i64 = 29;
 
 /// For each version that older binaries may keep running on, the oldest such binary's schema
 /// version. A version not listed is compatible with its own binaries only. Version 10 adds
@@ -111,7 +112,9 @@ pub const SCHEMA_VERSION: i64 = 28;
 /// mail was composed already as a new mail (another Message-ID), a duplicate nobody drops.
 /// Version 27 (`0027_ledger_notices`, issue 31) is not listed: older builds would claim the
 /// ledger's notices (kind `ledger_missing`) and mail them as arrivals, or hold them unsent.
-/// Version 28 (`0028_properties_by_mailbox`) only adds an index.
+/// Version 28 (`0028_properties_by_mailbox`) only adds an index. Version 29
+/// (`0029_receipt_records`) adds `messages.audit_seq`, which older builds leave empty: the
+/// proofs of their messages are found by reading the audit log, as they were.
 const COMPATIBLE_BACK_TO: &[(i64, i64)] = &[
     (10, 9),
     (11, 9),
@@ -123,6 +126,7 @@ const COMPATIBLE_BACK_TO: &[(i64, i64)] = &[
     (18, 17),
     (21, 20),
     (28, 27),
+    (29, 27),
 ];
 
 /// How the database's schema fits this build.

@@ -2,7 +2,9 @@
 //! and once more on a fresh session when the database's session broke.
 
 use super::effect::apply_effects;
-use super::rows::{write_at_once, write_messages, MAX_PARAMS_AT_ONCE, MESSAGE_PARAMS};
+use super::rows::{
+    receipt_record, write_at_once, write_messages, MAX_PARAMS_AT_ONCE, MESSAGE_PARAMS,
+};
 use super::{CommitError, Effect, Job, NewMessage};
 use crate::audit::AuditEntry;
 use crate::store::audit_log::{Chain, Records, MAX_ROWS_PER_INSERT};
@@ -266,7 +268,8 @@ async fn commit_on(
 }
 
 async fn apply(conn: &mut AnyConnection, job: &Job, chain: &mut Chain) -> Result<(), sqlx::Error> {
-    apply_effects(conn, job).await?;
+    // The job's record is the next one of the chain.
+    apply_effects(conn, job, chain.next_seq()).await?;
     chain.append(conn, &job.audit).await?;
     Ok(())
 }
@@ -282,11 +285,17 @@ async fn apply_batch(
     chain: &mut Chain,
 ) -> Result<(), sqlx::Error> {
     let mut messages: Vec<&NewMessage> = Vec::new();
-    for job in batch {
+    let mut receipts = Vec::new();
+    // Job `j`'s record is written as the chain's `first + j`-th.
+    let first = chain.next_seq();
+    for (seq, job) in (first..).zip(batch) {
         for effect in &job.effects {
             match effect {
-                Effect::InsertMessage(m) => messages.push(&**m),
-                other => super::effect::apply_effect(conn, other).await?,
+                Effect::InsertMessage(m) => {
+                    messages.push(&**m);
+                    receipts.push(receipt_record(m, &job.audit, seq));
+                }
+                other => super::effect::apply_effect(conn, other, (&job.audit, seq)).await?,
             }
         }
     }
@@ -296,9 +305,9 @@ async fn apply_batch(
     // Listings of database bodies (to end, and count) exist beside PostgreSQL only.
     let listed = messages.iter().any(|m| m.claim_upload);
     if params <= MAX_PARAMS_AT_ONCE && (engine == Engine::Postgres || !listed) {
-        return write_at_once(conn, engine, &messages, chain, &entries).await;
+        return write_at_once(conn, engine, &messages, &receipts, chain, &entries).await;
     }
-    write_messages(conn, &messages).await?;
+    write_messages(conn, &messages, &receipts).await?;
     for part in entries.chunks(MAX_ROWS_PER_INSERT) {
         chain.append_all(conn, part).await?;
     }
@@ -336,15 +345,20 @@ mod tests {
 
     /// A message row naming a mailbox that does not exist (refused by the foreign key).
     fn bad_message() -> Effect {
+        message("20260101-bad", 999_999)
+    }
+
+    /// A message `id` from and to the mailbox `mailbox`.
+    fn message(id: &str, mailbox: i64) -> Effect {
         Effect::InsertMessage(Box::new(NewMessage {
-            message_id: crate::directory::MessageId::stored("20260101-bad".into()),
-            from_mailbox: 999_999,
-            to_mailbox: 999_999,
+            message_id: crate::directory::MessageId::stored(id.into()),
+            from_mailbox: mailbox,
+            to_mailbox: mailbox,
             sent_by: "M1".into(),
             file_name: "X.DAT".into(),
             size_bytes: 1,
             sha256: "00".into(),
-            body_key: "k".into(),
+            body_key: format!("k-{id}"),
             claim_upload: false,
             inline_body: None,
             received_at: OffsetDateTime::UNIX_EPOCH,
@@ -391,6 +405,55 @@ mod tests {
             verify(&store.pool).await.expect("verify"),
             Verdict::Intact { records: 7 }
         );
+    }
+
+    /// Each new message's row notes the sequence number of its own successful SendFile's
+    /// record (a receipt's proof reads it), whether the batch was written at once or job by
+    /// job after one failed; a message its job's record does not name notes none.
+    #[tokio::test]
+    async fn a_message_notes_the_record_of_the_sendfile_that_stored_it() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = crate::store::Store::open(&url, dir.path())
+            .await
+            .expect("store");
+        sqlx::query(
+            "INSERT INTO mailboxes (id, imax_id, kind, name, password_hash, password_changed_at,
+                created_at) VALUES (7, 'TRACM1', 'property', 'M', 'x', 0, 0)",
+        )
+        .execute(&store.pool)
+        .await
+        .expect("mailbox");
+        let sent = |id: &str, named: bool| {
+            let (mut j, _) = job(vec![message(id, 7)], Action::SendFile);
+            j.audit = j.audit.clone().message(if named { id } else { "another" });
+            j
+        };
+        let at_once = [sent("20260101-a", true), sent("20260101-b", false)];
+        let one_by_one = [
+            job(vec![], Action::SignIn).0,
+            job(vec![bad_message()], Action::SendFile).0,
+            sent("20260101-c", true),
+        ];
+        for batch in [&at_once[..], &one_by_one[..]] {
+            let results = commit_batch(&store.pool, &mut Held::default(), batch)
+                .await
+                .expect("batch");
+            let failed: Vec<_> = results.iter().filter_map(|r| r.as_ref().err()).collect();
+            assert!(failed.len() <= 1, "{failed:?}");
+        }
+        let rows: Vec<(String, Option<i64>, Option<i64>)> = sqlx::query_as(
+            "SELECT m.message_id, m.audit_seq, a.seq FROM messages m
+               LEFT JOIN audit_log a ON a.message_id = m.message_id AND a.action = 'SendFile'
+              ORDER BY m.message_id",
+        )
+        .fetch_all(&store.pool)
+        .await
+        .expect("rows");
+        assert_eq!(rows.len(), 3, "{rows:?}");
+        assert_eq!(rows[0], ("20260101-a".into(), Some(1), Some(1)));
+        assert_eq!(rows[1], ("20260101-b".into(), None, None));
+        assert_eq!(rows[2], ("20260101-c".into(), Some(4), Some(4)));
     }
 
     /// The committer keeps its session from one batch to the next (no trip back to the pool,

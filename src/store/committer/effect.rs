@@ -1,5 +1,6 @@
 //! The writes a request may ask the committer for ([`Effect`]), and how each is applied.
 
+use crate::audit::AuditEntry;
 use crate::clock::to_epoch;
 use crate::directory::MessageId;
 use sqlx::AnyConnection;
@@ -94,23 +95,31 @@ pub enum Effect {
     },
 }
 
+/// `job`'s effects, in its transaction; `seq`: the sequence number its audit record will be
+/// written as.
 pub(super) async fn apply_effects(
     conn: &mut AnyConnection,
     job: &super::Job,
+    seq: i64,
 ) -> Result<(), sqlx::Error> {
     for effect in &job.effects {
-        apply_effect(conn, effect).await?;
+        apply_effect(conn, effect, (&job.audit, seq)).await?;
     }
     Ok(())
 }
 
-/// One effect, in the job's transaction.
+/// One effect, in the job's transaction; `record`: the job's audit record and the sequence
+/// number it will be written as (a new message notes its receipt's, `rows::receipt_record`).
 pub(super) async fn apply_effect(
     conn: &mut AnyConnection,
     effect: &Effect,
+    record: (&AuditEntry, i64),
 ) -> Result<(), sqlx::Error> {
     match effect {
-        Effect::InsertMessage(m) => super::rows::write_messages(conn, &[&**m]).await,
+        Effect::InsertMessage(m) => {
+            let receipt = super::rows::receipt_record(m, record.0, record.1);
+            super::rows::write_messages(conn, &[&**m], &[receipt]).await
+        }
         Effect::MarkRetrieved { message, at } => mark_retrieved(conn, *message, *at).await,
         Effect::MarkAcked { message, at } => mark_acked(conn, *message, *at).await,
         Effect::RecordActivity { account, at } => record_activity(conn, *account, *at).await,

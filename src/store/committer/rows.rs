@@ -22,6 +22,7 @@ pub(super) async fn write_at_once(
     conn: &mut AnyConnection,
     engine: Engine,
     messages: &[&NewMessage],
+    receipts: &[Option<i64>],
     chain: &mut Chain,
     entries: &[&AuditEntry],
 ) -> Result<(), sqlx::Error> {
@@ -34,7 +35,7 @@ pub(super) async fn write_at_once(
         return Ok(());
     }
     let sql = at_once_sql(engine, &parts, !claims.is_empty());
-    let mut query = bind_messages(sqlx::query(&sql), messages);
+    let mut query = bind_messages(sqlx::query(&sql), messages, receipts);
     for (key, data) in &inline {
         query = query.bind(*key).bind(*data);
     }
@@ -239,14 +240,17 @@ fn all_claimed(ended: u64, claims: usize) -> Result<(), sqlx::Error> {
 }
 
 /// New messages, with their inline bodies and the end of their uploads' listings (database
-/// bodies), in one statement each per [`MAX_ROWS_PER_INSERT`] rows.
+/// bodies), in one statement each per [`MAX_ROWS_PER_INSERT`] rows; `receipts[i]`: the
+/// sequence number of the audit record that stores `messages[i]` ([`receipt_record`]).
 pub(super) async fn write_messages(
     conn: &mut AnyConnection,
     messages: &[&NewMessage],
+    receipts: &[Option<i64>],
 ) -> Result<(), sqlx::Error> {
-    for part in messages.chunks(MAX_ROWS_PER_INSERT) {
+    let rows = messages.chunks(MAX_ROWS_PER_INSERT);
+    for (part, seqs) in rows.zip(receipts.chunks(MAX_ROWS_PER_INSERT)) {
         let sql = format!("INSERT INTO messages {}", message_values(1, part.len()));
-        bind_messages(sqlx::query(&sql), part)
+        bind_messages(sqlx::query(&sql), part, seqs)
             .execute(&mut *conn)
             .await?;
     }
@@ -283,8 +287,18 @@ pub(super) async fn write_messages(
     Ok(())
 }
 
+/// The sequence number a new message's `audit_seq` holds: `seq`, that of its job's audit
+/// record, when that record is the successful `SendFile` of this very message (what a receipt's
+/// inclusion proof proves, `AuditLog::stored_file_record`); else none.
+pub(super) fn receipt_record(m: &NewMessage, audit: &AuditEntry, seq: i64) -> Option<i64> {
+    let stores_it = audit.action == crate::audit::Action::SendFile.as_str()
+        && audit.outcome == crate::audit::Outcome::Ok.as_str()
+        && audit.message_id.as_deref() == Some(m.message_id.as_str());
+    stores_it.then_some(seq)
+}
+
 /// Parameters per new message.
-pub(super) const MESSAGE_PARAMS: usize = 14;
+pub(super) const MESSAGE_PARAMS: usize = 15;
 
 /// The columns and `VALUES` of `n` new messages whose parameters start at `$first`.
 fn message_values(first: usize, n: usize) -> String {
@@ -292,16 +306,23 @@ fn message_values(first: usize, n: usize) -> String {
         crate::store::placeholders_at(first, n, MESSAGE_PARAMS, |p| format!("({})", p.join(", ")));
     format!(
         "(message_id, from_mailbox, to_mailbox, sent_by, file_name, size_bytes, sha256,
-          body_key, received_at, tracs_key, routed_by, resend, misrouted, in_reply_to)
+          body_key, received_at, tracs_key, routed_by, resend, misrouted, in_reply_to,
+          audit_seq)
          VALUES {values}"
     )
 }
 
 type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
 
-/// Binds new messages' parameters, in the order of [`message_values`].
-fn bind_messages<'q>(mut query: AnyQuery<'q>, rows: &[&'q NewMessage]) -> AnyQuery<'q> {
-    for m in rows {
+/// Binds new messages' parameters, in the order of [`message_values`]; `receipts` as
+/// [`write_messages`] takes them.
+fn bind_messages<'q>(
+    mut query: AnyQuery<'q>,
+    rows: &[&'q NewMessage],
+    receipts: &[Option<i64>],
+) -> AnyQuery<'q> {
+    debug_assert_eq!(rows.len(), receipts.len());
+    for (m, seq) in rows.iter().zip(receipts) {
         query = query
             .bind(m.message_id.as_str())
             .bind(m.from_mailbox)
@@ -316,7 +337,8 @@ fn bind_messages<'q>(mut query: AnyQuery<'q>, rows: &[&'q NewMessage]) -> AnyQue
             .bind(m.routed_by.as_str())
             .bind(i64::from(m.resend))
             .bind(i64::from(m.misrouted))
-            .bind(m.in_reply_to.as_ref().map(|r| r.as_str()));
+            .bind(m.in_reply_to.as_ref().map(|r| r.as_str()))
+            .bind(*seq);
     }
     query
 }
