@@ -4,7 +4,8 @@
 //!
 //! * SendFile 10 KiB at c=16 on kept-alive connections: requests per second, p99, the server's
 //!   CPU per request (from `/proc/<pid>/stat`; a PostgreSQL gateway's figure leaves out the
-//!   database server's own CPU, printed beside it, with SeaweedFS's, as `+ services`);
+//!   database server's own CPU, printed beside it, with SeaweedFS's, as `+ services`, and
+//!   the client's own, all on the same cores);
 //! * the same with a new TLS connection per call (connect, one SendFile, close), each server
 //!   with a client configuration of its own, shared by its workers, so that sessions resume;
 //! * one 50 MiB upload at a time, base64 and MTOM;
@@ -20,6 +21,8 @@ struct Run {
     cpu: f64,
     /// PostgreSQL's and SeaweedFS's CPU per request (µs), on the same cores.
     services: f64,
+    /// The benchmark client's own CPU per request (µs), on the same cores too.
+    client: f64,
 }
 
 /// The median of `v` (the middle one of an odd count, as the rounds are).
@@ -78,20 +81,23 @@ async fn rounds(all: &[(String, Server)], duration: Duration, per_call: bool) ->
     for round in 1..=3 {
         for (i, (name, server)) in all.iter().enumerate() {
             let pid = server.child.id();
-            let (cpu, services) = (cpu_secs(pid), services_cpu_secs());
+            let me = std::process::id();
+            let (cpu, services, client) = (cpu_secs(pid), services_cpu_secs(), cpu_secs(me));
             let (s, _) = run_sends_with(server, 16, 10 * 1024, duration, configs[i].clone()).await;
             let requests = (s.rps * duration.as_secs_f64()).max(1.0);
             let cpu = (cpu_secs(pid) - cpu) / requests;
             let services = (services_cpu_secs() - services) / requests;
+            let client = (cpu_secs(me) - client) / requests;
             let run = Run {
                 rps: s.rps,
                 p99: s.p99.as_secs_f64() * 1000.0,
                 cpu: cpu * 1e6,
                 services: services * 1e6,
+                client: client * 1e6,
             };
             println!(
-                "round {round} {name:<10} SendFile 10 KiB c=16 {how}: {:>6.0} req/s   p50 {:>6.2} ms   p99 {:>6.2} ms   CPU {:>4.0} µs/request (+ services {:>4.0})   errors {}",
-                run.rps, s.p50.as_secs_f64() * 1000.0, run.p99, run.cpu, run.services, s.errors
+                "round {round} {name:<10} SendFile 10 KiB c=16 {how}: {:>6.0} req/s   p50 {:>6.2} ms   p99 {:>6.2} ms   CPU {:>4.0} µs/request (+ services {:>4.0}, client {:>4.0})   errors {}",
+                run.rps, s.p50.as_secs_f64() * 1000.0, run.p99, run.cpu, run.services, run.client, s.errors
             );
             runs[i].push(run);
         }
@@ -164,15 +170,19 @@ pub async fn side_by_side(
             } else {
                 let (rps, _, _, p99) = ratios(&kept[i], &kept[0]);
                 let what = format!("SendFile 10 KiB c=16, {name} / {}", all[0].0);
-                // On shared cores the services' CPU is what the gateway's ratio pays for.
+                // On shared, saturated cores the rates go as the inverse of the whole CPU a
+                // request costs (gateway, services, client): the ratio those costs allow.
                 let cpu = |runs: &[Run], f: fn(&Run) -> f64| median(runs.iter().map(f).collect());
+                let whole = |runs: &[Run]| cpu(runs, |r| r.cpu + r.services + r.client);
                 println!(
-                    "{what}: {:.0} %, p99 {p99:.2}×; CPU per request: {name} {:.0} µs + services {:.0} µs, {} {:.0} µs",
+                    "{what}: {:.0} %, p99 {p99:.2}×; CPU per request: {name} {:.0} µs + services {:.0} µs, {} {:.0} µs (client {:.0} µs); the ratio those costs allow: {:.0} %",
                     100.0 * rps,
                     cpu(&kept[i], |r| r.cpu),
                     cpu(&kept[i], |r| r.services),
                     all[0].0,
-                    cpu(&kept[0], |r| r.cpu)
+                    cpu(&kept[0], |r| r.cpu),
+                    cpu(&kept[0], |r| r.client),
+                    100.0 * whole(&kept[0]) / whole(&kept[i]).max(1e-9)
                 );
                 let target = if engines[i].s3.is_some() {
                     "≥80 %, p99 ≤2×"
