@@ -78,8 +78,13 @@ impl Store {
 /// Callers asked about in one statement at most.
 const MAX_CALLERS_PER_READ: usize = 32;
 
-/// Statements of [`CallerReads`] under way at once.
-const READS_IN_FLIGHT: usize = 4;
+/// Statements of [`CallerReads`] under way at once. One: callers arriving while it runs share
+/// the next, so the database starts one statement for several of them (its executor's start-up
+/// of the statement's plan is most of what a read costs it). With four at once nearly every
+/// caller had a statement of its own (1.2 callers a statement at 2,000 calls/s); with one,
+/// PostgreSQL spent 659–707 µs a SendFile instead of 845–1,046 and the gateway served 20 % more
+/// (`docs/performance.md`, stop 40). A caller waits at most for the statement under way.
+const READS_IN_FLIGHT: usize = 1;
 
 /// One caller's context, asked for.
 struct Asked {
