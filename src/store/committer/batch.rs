@@ -3,9 +3,9 @@
 
 use super::effect::apply_effects;
 use super::rows::{
-    receipt_record, write_at_once, write_messages, MAX_PARAMS_AT_ONCE, MESSAGE_PARAMS,
+    receipt_record, write_at_once, write_messages, NewRow, MAX_PARAMS_AT_ONCE, MESSAGE_PARAMS,
 };
-use super::{CommitError, Effect, Job, NewMessage};
+use super::{CommitError, Effect, Job};
 use crate::audit::AuditEntry;
 use crate::store::audit_log::{Chain, Records, MAX_ROWS_PER_INSERT};
 use crate::store::reconnect;
@@ -284,16 +284,14 @@ async fn apply_batch(
     batch: &[Job],
     chain: &mut Chain,
 ) -> Result<(), sqlx::Error> {
-    let mut messages: Vec<&NewMessage> = Vec::new();
-    let mut receipts = Vec::new();
+    let mut messages: Vec<NewRow> = Vec::new();
     // Job `j`'s record is written as the chain's `first + j`-th.
     let first = chain.next_seq();
     for (seq, job) in (first..).zip(batch) {
         for effect in &job.effects {
             match effect {
                 Effect::InsertMessage(m) => {
-                    messages.push(&**m);
-                    receipts.push(receipt_record(m, &job.audit, seq));
+                    messages.push((&**m, receipt_record(m, &job.audit, seq)));
                 }
                 other => super::effect::apply_effect(conn, other, (&job.audit, seq)).await?,
             }
@@ -303,11 +301,11 @@ async fn apply_batch(
     // Per message: its row, an inline body (2), a listing (1) and its id for the notices (1).
     let params = messages.len() * (MESSAGE_PARAMS + 4) + entries.len() * Records::PARAMS;
     // Listings of database bodies (to end, and count) exist beside PostgreSQL only.
-    let listed = messages.iter().any(|m| m.claim_upload);
+    let listed = messages.iter().any(|(m, _)| m.claim_upload);
     if params <= MAX_PARAMS_AT_ONCE && (engine == Engine::Postgres || !listed) {
-        return write_at_once(conn, engine, &messages, &receipts, chain, &entries).await;
+        return write_at_once(conn, engine, &messages, chain, &entries).await;
     }
-    write_messages(conn, &messages, &receipts).await?;
+    write_messages(conn, &messages).await?;
     for part in entries.chunks(MAX_ROWS_PER_INSERT) {
         chain.append_all(conn, part).await?;
     }
@@ -316,6 +314,7 @@ async fn apply_batch(
 
 #[cfg(test)]
 mod tests {
+    use super::super::NewMessage;
     use super::*;
     use crate::audit::{Action, AuditEntry, Door, Verdict};
     use crate::store::audit_log::verify;
@@ -341,6 +340,16 @@ mod tests {
             },
             rx,
         )
+    }
+
+    /// A store on a fresh SQLite file (kept while the directory is).
+    async fn fresh_store() -> (tempfile::TempDir, crate::store::Store) {
+        let dir = tempfile::tempdir().expect("tmp");
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = crate::store::Store::open(&url, dir.path())
+            .await
+            .expect("store");
+        (dir, store)
     }
 
     /// A message row naming a mailbox that does not exist (refused by the foreign key).
@@ -372,11 +381,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_failing_job_fails_alone_and_the_chain_holds() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let url = format!("sqlite://{}", dir.path().join("t.db").display());
-        let store = crate::store::Store::open(&url, dir.path())
-            .await
-            .expect("store");
+        let (_dir, store) = fresh_store().await;
         let (a, _) = job(vec![], Action::SignIn);
         let (b, _) = job(vec![bad_message()], Action::SendFile);
         let (c, _) = job(vec![], Action::GetMessage);
@@ -412,11 +417,7 @@ mod tests {
     /// job after one failed; a message its job's record does not name notes none.
     #[tokio::test]
     async fn a_message_notes_the_record_of_the_sendfile_that_stored_it() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let url = format!("sqlite://{}", dir.path().join("t.db").display());
-        let store = crate::store::Store::open(&url, dir.path())
-            .await
-            .expect("store");
+        let (_dir, store) = fresh_store().await;
         sqlx::query(
             "INSERT INTO mailboxes (id, imax_id, kind, name, password_hash, password_changed_at,
                 created_at) VALUES (7, 'TRACM1', 'property', 'M', 'x', 0, 0)",
@@ -460,11 +461,7 @@ mod tests {
     /// where sqlx pings it), but never one whose transaction failed.
     #[tokio::test]
     async fn the_committer_keeps_its_session_only_after_a_batch_that_committed() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let url = format!("sqlite://{}", dir.path().join("t.db").display());
-        let store = crate::store::Store::open(&url, dir.path())
-            .await
-            .expect("store");
+        let (_dir, store) = fresh_store().await;
         let mut held = Held::default();
         let (a, _) = job(vec![], Action::SignIn);
         let results = commit_batch(&store.pool, &mut held, &[a])
@@ -496,11 +493,7 @@ mod tests {
     /// record is there with its hash exactly when it committed (issue 25, item 7).
     #[tokio::test]
     async fn the_chain_tells_whether_a_batch_landed() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let url = format!("sqlite://{}", dir.path().join("t.db").display());
-        let store = crate::store::Store::open(&url, dir.path())
-            .await
-            .expect("store");
+        let (_dir, store) = fresh_store().await;
         let engine = Engine::of_pool(&store.pool);
         let jobs: Vec<Job> = (0..3).map(|n| job(vec![], Action::ALL[n]).0).collect();
         let mut conn = store.pool.acquire().await.expect("conn");

@@ -118,7 +118,7 @@ pub(super) async fn apply_effect(
     match effect {
         Effect::InsertMessage(m) => {
             let receipt = super::rows::receipt_record(m, record.0, record.1);
-            super::rows::write_messages(conn, &[&**m], &[receipt]).await
+            super::rows::write_messages(conn, &[(&**m, receipt)]).await
         }
         Effect::MarkRetrieved { message, at } => mark_retrieved(conn, *message, *at).await,
         Effect::MarkAcked { message, at } => mark_acked(conn, *message, *at).await,

@@ -21,8 +21,7 @@ pub(super) const MAX_PARAMS_AT_ONCE: usize = 30_000;
 pub(super) async fn write_at_once(
     conn: &mut AnyConnection,
     engine: Engine,
-    messages: &[&NewMessage],
-    receipts: &[Option<i64>],
+    messages: &[NewRow<'_>],
     chain: &mut Chain,
     entries: &[&AuditEntry],
 ) -> Result<(), sqlx::Error> {
@@ -35,7 +34,7 @@ pub(super) async fn write_at_once(
         return Ok(());
     }
     let sql = at_once_sql(engine, &parts, !claims.is_empty());
-    let mut query = bind_messages(sqlx::query(&sql), messages, receipts);
+    let mut query = bind_messages(sqlx::query(&sql), messages);
     for (key, data) in &inline {
         query = query.bind(*key).bind(*data);
     }
@@ -45,7 +44,7 @@ pub(super) async fn write_at_once(
     let mut query = records.bind(query);
     if engine == Engine::Sqlite {
         // The notices' statement finds the new rows by their message ids.
-        for m in messages {
+        for (m, _) in messages {
             query = query.bind(m.message_id.as_str());
         }
     }
@@ -206,10 +205,10 @@ fn at_once_sql(engine: Engine, parts: &[(&str, String)], claims: bool) -> String
 }
 
 /// The inline bodies among `messages`: (body key, bytes).
-fn inline_bodies<'m>(messages: &[&'m NewMessage]) -> Vec<(&'m str, &'m [u8])> {
+fn inline_bodies<'m>(messages: &[NewRow<'m>]) -> Vec<(&'m str, &'m [u8])> {
     messages
         .iter()
-        .filter_map(|m| {
+        .filter_map(|(m, _)| {
             m.inline_body
                 .as_deref()
                 .filter(|d| !d.is_empty())
@@ -219,11 +218,11 @@ fn inline_bodies<'m>(messages: &[&'m NewMessage]) -> Vec<(&'m str, &'m [u8])> {
 }
 
 /// The uploads whose listings `messages`' transaction ends (database bodies).
-fn claims<'m>(messages: &[&'m NewMessage]) -> Vec<&'m str> {
+fn claims<'m>(messages: &[NewRow<'m>]) -> Vec<&'m str> {
     messages
         .iter()
-        .filter(|m| m.claim_upload)
-        .map(|m| m.body_key.as_str())
+        .filter(|(m, _)| m.claim_upload)
+        .map(|(m, _)| m.body_key.as_str())
         .collect()
 }
 
@@ -240,17 +239,14 @@ fn all_claimed(ended: u64, claims: usize) -> Result<(), sqlx::Error> {
 }
 
 /// New messages, with their inline bodies and the end of their uploads' listings (database
-/// bodies), in one statement each per [`MAX_ROWS_PER_INSERT`] rows; `receipts[i]`: the
-/// sequence number of the audit record that stores `messages[i]` ([`receipt_record`]).
+/// bodies), in one statement each per [`MAX_ROWS_PER_INSERT`] rows.
 pub(super) async fn write_messages(
     conn: &mut AnyConnection,
-    messages: &[&NewMessage],
-    receipts: &[Option<i64>],
+    messages: &[NewRow<'_>],
 ) -> Result<(), sqlx::Error> {
-    let rows = messages.chunks(MAX_ROWS_PER_INSERT);
-    for (part, seqs) in rows.zip(receipts.chunks(MAX_ROWS_PER_INSERT)) {
+    for part in messages.chunks(MAX_ROWS_PER_INSERT) {
         let sql = format!("INSERT INTO messages {}", message_values(1, part.len()));
-        bind_messages(sqlx::query(&sql), part, seqs)
+        bind_messages(sqlx::query(&sql), part)
             .execute(&mut *conn)
             .await?;
     }
@@ -279,13 +275,17 @@ pub(super) async fn write_messages(
     for part in messages.chunks(MAX_ROWS_PER_INSERT) {
         let sql = notices_sql(&new_messages_by_id(1, part.len()));
         let mut query = sqlx::query(&sql);
-        for m in part {
+        for (m, _) in part {
             query = query.bind(m.message_id.as_str());
         }
         query.execute(&mut *conn).await?;
     }
     Ok(())
 }
+
+/// A new message and the sequence number of the audit record that stores it, which its row
+/// notes ([`receipt_record`]).
+pub(super) type NewRow<'m> = (&'m NewMessage, Option<i64>);
 
 /// The sequence number a new message's `audit_seq` holds: `seq`, that of its job's audit
 /// record, when that record is the successful `SendFile` of this very message (what a receipt's
@@ -314,15 +314,9 @@ fn message_values(first: usize, n: usize) -> String {
 
 type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
 
-/// Binds new messages' parameters, in the order of [`message_values`]; `receipts` as
-/// [`write_messages`] takes them.
-fn bind_messages<'q>(
-    mut query: AnyQuery<'q>,
-    rows: &[&'q NewMessage],
-    receipts: &[Option<i64>],
-) -> AnyQuery<'q> {
-    debug_assert_eq!(rows.len(), receipts.len());
-    for (m, seq) in rows.iter().zip(receipts) {
+/// Binds new messages' parameters, in the order of [`message_values`].
+fn bind_messages<'q>(mut query: AnyQuery<'q>, rows: &[NewRow<'q>]) -> AnyQuery<'q> {
+    for (m, seq) in rows {
         query = query
             .bind(m.message_id.as_str())
             .bind(m.from_mailbox)
