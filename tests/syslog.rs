@@ -87,13 +87,12 @@ impl Collector {
         }
     }
 
-    /// Every message received so far, one a line.
+    /// Every message received so far, one a line: only whole lines, as the collector may be
+    /// writing the last one while it is read.
     pub fn lines(&self) -> Vec<String> {
-        std::fs::read_to_string(self.messages())
-            .unwrap_or_default()
-            .lines()
-            .map(str::to_string)
-            .collect()
+        let text = std::fs::read_to_string(self.messages()).unwrap_or_default();
+        let whole = text.rfind('\n').map_or("", |end| &text[..end]);
+        whole.lines().map(str::to_string).collect()
     }
 
     pub fn dir(&self) -> &Path {
