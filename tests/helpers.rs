@@ -723,10 +723,23 @@ pub async fn https_request(
 }
 
 /// A loopback port free at the time of asking, for third-party servers (HAProxy) that cannot
-/// be handed a listener or asked for the port they took. Gateways pick their own (`Node`).
+/// be handed a listener or asked for the port they took, a gateway whose public URL names its
+/// port, or an address nobody listens on. Gateways otherwise pick their own (`Node`).
+///
+/// Chosen below Linux's ephemeral range (32768–60999), where every bind to port 0 and every
+/// outgoing connection of the other tests lands: a port from that range could be taken between
+/// this check and its use (a test failed so, `AddrInUse`); one below it only by another caller
+/// of this, at random among 12,000.
 pub fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").port()
+    for _ in 0..1000 {
+        let mut b = [0u8; 2];
+        getrandom::getrandom(&mut b).expect("random");
+        let port = 20_000 + u16::from_le_bytes(b) % 12_000;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free loopback port between 20000 and 32000");
 }
 
 /// The current wall-clock time in whole seconds, for a `TestApp` whose directory real

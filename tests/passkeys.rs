@@ -8,11 +8,6 @@ use crate::webdriver::Browser;
 use imax_gateway::config::SecondFactorGroup;
 use imax_gateway::gateway::second_factor::Via;
 
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").port()
-}
-
 /// A gateway reached as `https://localhost:PORT`, users required to have a second factor.
 async fn gateway() -> TestApp {
     let port = free_port();

@@ -7,6 +7,7 @@
 //! SubjectPublicKeyInfo): any other certificate problem still fails, and nothing is accepted
 //! blindly.
 
+use crate::helpers::free_port;
 use fantoccini::actions::{InputSource, KeyAction, KeyActions};
 use fantoccini::elements::Element;
 use fantoccini::wd::WebDriverCompatibleCommand;
@@ -41,14 +42,6 @@ impl Default for Options {
             width: 1440,
         }
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
 }
 
 /// Base64 of the SHA-256 of the SubjectPublicKeyInfo of the PEM private key at `key`.
