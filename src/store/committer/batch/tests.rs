@@ -1,0 +1,198 @@
+//! The group committer's batches against a real SQLite file: a failing job fails alone, the
+//! chain holds, sessions are kept only after a commit, and new messages note their records.
+
+use super::super::NewMessage;
+use super::*;
+use crate::audit::{Action, AuditEntry, Door, Verdict};
+use crate::store::audit_log::verify;
+use time::OffsetDateTime;
+use tokio::sync::oneshot;
+
+fn job(effects: Vec<Effect>, action: Action) -> (Job, oneshot::Receiver<Result<(), CommitError>>) {
+    let (reply, rx) = oneshot::channel();
+    let audit = AuditEntry::new(
+        OffsetDateTime::UNIX_EPOCH,
+        "admin",
+        action,
+        Door::CommandLine,
+    );
+    (
+        Job {
+            effects,
+            audit,
+            reply,
+        },
+        rx,
+    )
+}
+
+/// A store on a fresh SQLite file (kept while the directory is).
+async fn fresh_store() -> (tempfile::TempDir, crate::store::Store) {
+    let dir = tempfile::tempdir().expect("tmp");
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let store = crate::store::Store::open(&url, dir.path())
+        .await
+        .expect("store");
+    (dir, store)
+}
+
+/// A message row naming a mailbox that does not exist (refused by the foreign key).
+fn bad_message() -> Effect {
+    message("20260101-bad", 999_999)
+}
+
+/// A message `id` from and to the mailbox `mailbox`.
+fn message(id: &str, mailbox: i64) -> Effect {
+    Effect::InsertMessage(Box::new(NewMessage {
+        message_id: crate::directory::MessageId::stored(id.into()),
+        from_mailbox: mailbox,
+        to_mailbox: mailbox,
+        sent_by: "M1".into(),
+        file_name: "X.DAT".into(),
+        size_bytes: 1,
+        sha256: "00".into(),
+        body_key: format!("k-{id}"),
+        claim_upload: false,
+        inline_body: None,
+        received_at: OffsetDateTime::UNIX_EPOCH,
+        tracs_key: None,
+        routed_by: crate::mailbox::RoutedBy::Sender,
+        resend: false,
+        misrouted: false,
+        in_reply_to: None,
+    }))
+}
+
+#[tokio::test]
+async fn a_failing_job_fails_alone_and_the_chain_holds() {
+    let (_dir, store) = fresh_store().await;
+    let (a, _) = job(vec![], Action::SignIn);
+    let (b, _) = job(vec![bad_message()], Action::SendFile);
+    let (c, _) = job(vec![], Action::GetMessage);
+    let results = commit_batch(&store.pool, &mut Held::default(), &[a, b, c])
+        .await
+        .expect("batch");
+    assert!(results[0].is_ok());
+    assert!(results[1].is_err());
+    assert!(results[2].is_ok());
+    let actions: Vec<String> = sqlx::query_scalar("SELECT action FROM audit_log ORDER BY seq")
+        .fetch_all(&store.pool)
+        .await
+        .expect("audit");
+    assert_eq!(actions, ["SignIn", "GetMessage"]);
+    assert_eq!(
+        verify(&store.pool).await.expect("verify"),
+        Verdict::Intact { records: 2 }
+    );
+    // A whole batch of good jobs: one transaction, every record chained.
+    let jobs: Vec<Job> = (0..5).map(|n| job(vec![], Action::ALL[n]).0).collect();
+    let results = commit_batch(&store.pool, &mut Held::default(), &jobs)
+        .await
+        .expect("batch");
+    assert!(results.iter().all(|r| r.is_ok()));
+    assert_eq!(
+        verify(&store.pool).await.expect("verify"),
+        Verdict::Intact { records: 7 }
+    );
+}
+
+/// Each new message's row notes the sequence number of its own successful SendFile's
+/// record (a receipt's proof reads it), whether the batch was written at once or job by
+/// job after one failed; a message its job's record does not name notes none.
+#[tokio::test]
+async fn a_message_notes_the_record_of_the_sendfile_that_stored_it() {
+    let (_dir, store) = fresh_store().await;
+    sqlx::query(
+        "INSERT INTO mailboxes (id, imax_id, kind, name, password_hash, password_changed_at,
+            created_at) VALUES (7, 'TRACM1', 'property', 'M', 'x', 0, 0)",
+    )
+    .execute(&store.pool)
+    .await
+    .expect("mailbox");
+    let sent = |id: &str, named: bool| {
+        let (mut j, _) = job(vec![message(id, 7)], Action::SendFile);
+        j.audit = j.audit.clone().message(if named { id } else { "another" });
+        j
+    };
+    let at_once = [sent("20260101-a", true), sent("20260101-b", false)];
+    let one_by_one = [
+        job(vec![], Action::SignIn).0,
+        job(vec![bad_message()], Action::SendFile).0,
+        sent("20260101-c", true),
+    ];
+    for batch in [&at_once[..], &one_by_one[..]] {
+        let results = commit_batch(&store.pool, &mut Held::default(), batch)
+            .await
+            .expect("batch");
+        let failed: Vec<_> = results.iter().filter_map(|r| r.as_ref().err()).collect();
+        assert!(failed.len() <= 1, "{failed:?}");
+    }
+    let rows: Vec<(String, Option<i64>, Option<i64>)> = sqlx::query_as(
+        "SELECT m.message_id, m.audit_seq, a.seq FROM messages m
+           LEFT JOIN audit_log a ON a.message_id = m.message_id AND a.action = 'SendFile'
+          ORDER BY m.message_id",
+    )
+    .fetch_all(&store.pool)
+    .await
+    .expect("rows");
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    assert_eq!(rows[0], ("20260101-a".into(), Some(1), Some(1)));
+    assert_eq!(rows[1], ("20260101-b".into(), None, None));
+    assert_eq!(rows[2], ("20260101-c".into(), Some(4), Some(4)));
+}
+
+/// The committer keeps its session from one batch to the next (no trip back to the pool,
+/// where sqlx pings it), but never one whose transaction failed.
+#[tokio::test]
+async fn the_committer_keeps_its_session_only_after_a_batch_that_committed() {
+    let (_dir, store) = fresh_store().await;
+    let mut held = Held::default();
+    let (a, _) = job(vec![], Action::SignIn);
+    let results = commit_batch(&store.pool, &mut held, &[a])
+        .await
+        .expect("batch");
+    assert!(results[0].is_ok());
+    assert!(held.0.is_some(), "kept for the next batch");
+    let (b, _) = job(vec![], Action::GetMessage);
+    commit_batch(&store.pool, &mut held, &[b])
+        .await
+        .expect("batch");
+    assert!(held.0.is_some());
+    let (c, _) = job(vec![bad_message()], Action::SendFile);
+    let results = commit_batch(&store.pool, &mut held, &[c])
+        .await
+        .expect("batch");
+    assert!(results[0].is_err());
+    assert!(
+        held.0.is_none(),
+        "a session whose transaction failed is closed"
+    );
+    assert_eq!(
+        verify(&store.pool).await.expect("verify"),
+        Verdict::Intact { records: 2 }
+    );
+}
+
+/// After a session broke on `COMMIT`, the chain tells whether the batch landed: its last
+/// record is there with its hash exactly when it committed (issue 25, item 7).
+#[tokio::test]
+async fn the_chain_tells_whether_a_batch_landed() {
+    let (_dir, store) = fresh_store().await;
+    let engine = Engine::of_pool(&store.pool);
+    let jobs: Vec<Job> = (0..3).map(|n| job(vec![], Action::ALL[n]).0).collect();
+    let mut conn = store.pool.acquire().await.expect("conn");
+    let (mut tx, mut chain) = begin_batch(&mut conn, engine).await.expect("begin");
+    apply_batch(&mut tx, engine, &jobs, &mut chain)
+        .await
+        .expect("apply");
+    let last = chain.last();
+    // Not committed yet (rolled back): not there, so the batch is committed again.
+    tx.rollback().await.expect("rollback");
+    assert!(!landed(&mut conn, engine, &last).await.expect("asked"));
+    let results = commit_on(&mut conn, engine, &jobs).await.expect("commit");
+    assert!(results.iter().all(|r| r.is_ok()));
+    // Committed: the same record, the same hash; any other hash is another batch's.
+    assert!(landed(&mut conn, engine, &last).await.expect("asked"));
+    let other = (last.0, "0".repeat(64));
+    assert!(!landed(&mut conn, engine, &other).await.expect("asked"));
+}
