@@ -296,6 +296,7 @@ async fn open_store(config: &Config) -> Result<Store, StartError> {
     .await?
     .with_bodies(&config.bodies)?
     .with_min_free_disk(config.limits.min_free_disk_mb.saturating_mul(1024 * 1024))
+    .with_remembered_callers(config.limits.remembered_callers)
     .with_wal_restart(
         config
             .limits

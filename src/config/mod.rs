@@ -28,7 +28,9 @@ pub use receipts::Receipts;
 pub use sandbox::Sandbox;
 pub use scan::{ClamdAddr, Scan};
 pub use syslog::{SyslogTarget, SyslogTransport};
-pub use values::{Engine, SmtpConfig, StartTls, TrustedProxies, POSTGRES_SESSIONS};
+pub use values::{
+    Engine, SmtpConfig, StartTls, TrustedProxies, POSTGRES_SESSIONS, REMEMBERED_CALLERS,
+};
 
 /// The commented example configuration, which is also the documentation of every setting.
 pub const EXAMPLE: &str = include_str!("../../examples/imax.toml");
@@ -234,6 +236,10 @@ pub struct Limits {
     /// chunks; at least 2). Few on purpose: on a small database server, more sessions than its
     /// cores mostly wait for one another (docs/performance.md).
     pub postgres_sessions: u32,
+    /// Callers' contexts a node remembers while the directory does not change, each served
+    /// after a short read of the directory's mark instead of a whole one (0: none;
+    /// `store::context::remembered`, `imax_remembered_callers`).
+    pub remembered_callers: usize,
     /// SQLite: the size (MiB) past which the write-ahead log is started again from its
     /// beginning, pausing the committer for a few milliseconds (`store::committer::wal`).
     pub sqlite_wal_restart_mb: u64,
@@ -404,6 +410,7 @@ impl Default for Limits {
             min_free_disk_mb: 256,
             page_size: 100,
             postgres_sessions: POSTGRES_SESSIONS,
+            remembered_callers: REMEMBERED_CALLERS,
             sqlite_wal_restart_mb: 256,
         }
     }

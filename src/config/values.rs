@@ -12,6 +12,10 @@ use std::net::IpAddr;
 /// reads and the group commit batch more).
 pub const POSTGRES_SESSIONS: u32 = 6;
 
+/// Callers' contexts a node remembers at most (`limits.remembered_callers`): about a kibibyte
+/// each, so a few MiB at most.
+pub const REMEMBERED_CALLERS: usize = 4096;
+
 /// The database engine behind the pool, for the few statements that differ.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Engine {

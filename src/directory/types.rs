@@ -149,6 +149,13 @@ impl Account {
     pub fn strangers_locked_at(&self, now: OffsetDateTime) -> bool {
         self.stranger_locked_until.is_some_and(|t| t > now)
     }
+
+    /// R13: whether a use at `now` is recorded as the M-ID's activity: none (or no sign-in) was
+    /// within `granularity`. Shared like [`Mailbox::use_due`].
+    pub fn use_due(&self, now: OffsetDateTime, granularity: time::Duration) -> bool {
+        let due = |t: Option<OffsetDateTime>| t.is_none_or(|t| now - t >= granularity);
+        due(self.last_activity_at) || due(self.last_signin_at)
+    }
 }
 
 impl AccountStatus {
@@ -354,6 +361,14 @@ impl Mailbox {
         }
         let since = self.last_used_at.unwrap_or(self.created_at) + time::Duration::days(after_days);
         (after_days > 0 && now >= since).then_some(since)
+    }
+
+    /// Whether a use at `now` is recorded as the mailbox's use: none was within `granularity`
+    /// (a sandbox records none, issue 31). Shared by the door that records uses
+    /// (`gateway::Gateway::uses`) and the contexts a node remembers (`store::context`), which
+    /// are never served when a use would be recorded.
+    pub fn use_due(&self, now: time::OffsetDateTime, granularity: time::Duration) -> bool {
+        !self.kind.is_sandbox() && self.last_used_at.is_none_or(|t| now - t >= granularity)
     }
 
     /// Whether wrong passwords have frozen the mailbox for everyone at `now`.

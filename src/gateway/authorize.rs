@@ -112,7 +112,7 @@ impl Gateway {
         let ctx = self
             .inner
             .store
-            .caller_context(&mid, key.as_deref(), id.as_ref())
+            .caller_context(&mid, key.as_deref(), id.as_ref(), self.uses_at())
             .await?;
         // Issue 30: from outside an allow-list, answered as a wrong password.
         if ctx.account.is_some() {

@@ -16,17 +16,26 @@ impl Gateway {
     /// not on every request.
     pub(super) fn activity(&self, account: &Account) -> Option<Effect> {
         let now = self.inner.clock.now();
-        let granularity = Duration::seconds(self.inner.config.accounts.activity_granularity_secs);
-        let stale = account
-            .last_activity_at
-            .is_none_or(|t| now - t >= granularity)
-            || account
-                .last_signin_at
-                .is_none_or(|t| now - t >= granularity);
-        stale.then_some(Effect::RecordActivity {
-            account: account.id,
-            at: now,
-        })
+        account
+            .use_due(now, self.use_granularity())
+            .then_some(Effect::RecordActivity {
+                account: account.id,
+                at: now,
+            })
+    }
+
+    /// How often a use is recorded at most (`accounts.activity_granularity_secs`).
+    pub(super) fn use_granularity(&self) -> Duration {
+        Duration::seconds(self.inner.config.accounts.activity_granularity_secs)
+    }
+
+    /// Now, and how often a use is recorded at most: whether a remembered caller's context
+    /// may serve a call (`store::context::remembered`).
+    pub(super) fn uses_at(&self) -> crate::store::UsesAt {
+        crate::store::UsesAt {
+            now: self.inner.clock.now(),
+            granularity: self.use_granularity(),
+        }
     }
 
     /// What a use of a mailbox records: the M-ID's activity (R13) and the mailbox's own use
@@ -39,13 +48,13 @@ impl Gateway {
             return Vec::new();
         }
         let now = self.inner.clock.now();
-        let granularity = Duration::seconds(self.inner.config.accounts.activity_granularity_secs);
-        let mailbox = &s.mailbox;
-        let stale = mailbox.last_used_at.is_none_or(|t| now - t >= granularity);
-        let mailbox_use = stale.then_some(Effect::RecordMailboxUse {
-            mailbox: mailbox.id,
-            at: now,
-        });
+        let mailbox_use =
+            s.mailbox
+                .use_due(now, self.use_granularity())
+                .then_some(Effect::RecordMailboxUse {
+                    mailbox: s.mailbox.id,
+                    at: now,
+                });
         self.activity(&s.auth.account)
             .into_iter()
             .chain(mailbox_use)

@@ -66,6 +66,7 @@ macro_rules! schema {
             "0027_ledger_notices",
             "0028_properties_by_mailbox",
             "0029_receipt_records",
+            "0030_directory_marks",
         )
     };
 }
@@ -76,7 +77,7 @@ type Files = &'static [(&'static str, &'static str)];
 const SQLITE: Files = schema!("sqlite");
 const POSTGRES: Files = schema!("postgres");
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 29;
+pub const SCHEMA_VERSION: i64 = 30;
 
 /// For each version that older binaries may keep running on, the oldest such binary's schema
 /// version. A version not listed is compatible with its own binaries only. Version 10 adds
@@ -114,7 +115,9 @@ pub const SCHEMA_VERSION: i64 = 29;
 /// ledger's notices (kind `ledger_missing`) and mail them as arrivals, or hold them unsent.
 /// Version 28 (`0028_properties_by_mailbox`) only adds an index. Version 29
 /// (`0029_receipt_records`) adds `messages.audit_seq`, which older builds leave empty: the
-/// proofs of their messages are found by reading the audit log, as they were.
+/// proofs of their messages are found by reading the audit log, as they were. Version 30
+/// (`0030_directory_marks`) adds a table older builds never read and triggers that mark their
+/// writes to the directory as every build's.
 const COMPATIBLE_BACK_TO: &[(i64, i64)] = &[
     (10, 9),
     (11, 9),
@@ -127,6 +130,7 @@ const COMPATIBLE_BACK_TO: &[(i64, i64)] = &[
     (21, 20),
     (28, 27),
     (29, 27),
+    (30, 27),
 ];
 
 /// How the database's schema fits this build.

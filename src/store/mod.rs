@@ -50,7 +50,7 @@ pub mod training;
 
 pub use bodies::{BodyReader, BodyStore, SealedBody, StagedBody};
 pub use committer::{CommitError, Committer, Effect, NewMessage};
-pub use context::{CallerContext, DuplicateQuery, FileContext};
+pub use context::{CallerContext, DuplicateQuery, FileContext, UsesAt};
 pub use migrate::{SchemaFit, SCHEMA_VERSION};
 pub use pools::sqlite_path;
 pub(crate) use pools::SQLITE_BUSY_MS;
@@ -62,7 +62,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use crate::config::{Engine, POSTGRES_SESSIONS};
+pub use crate::config::{Engine, POSTGRES_SESSIONS, REMEMBERED_CALLERS};
 
 impl Engine {
     pub fn of_pool(pool: &AnyPool) -> Engine {
@@ -102,6 +102,8 @@ pub struct Store {
     pub committer: Committer,
     /// Callers' contexts, read together (`context`).
     callers: context::CallerReads,
+    /// Callers' contexts this node read, served again while the directory is unchanged.
+    remembered: Arc<context::Remembered>,
     /// Sessions kept for the reads of every call, so that none goes back to the pool (and is
     /// pinged there) between them ([`read_sessions`]).
     reads: Arc<read_sessions::Kept>,
@@ -238,6 +240,12 @@ impl Store {
         self
     }
 
+    /// Remembers at most `n` callers' contexts (`limits.remembered_callers`; 0: none).
+    pub fn with_remembered_callers(mut self, n: usize) -> Store {
+        self.remembered = Arc::new(context::Remembered::new(n));
+        self
+    }
+
     /// SQLite: restarts the write-ahead log once it holds `bytes` (`limits.sqlite_wal_restart_mb`).
     pub fn with_wal_restart(self, bytes: u64) -> Store {
         self.committer.restart_wal_at(bytes);
@@ -299,6 +307,7 @@ impl Store {
         let reads = Arc::new(reads);
         let store = Store {
             callers: context::CallerReads::start(reads.clone()),
+            remembered: Arc::new(context::Remembered::new(REMEMBERED_CALLERS)),
             reads,
             ready: Arc::default(),
             pool,

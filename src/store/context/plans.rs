@@ -5,7 +5,7 @@
 //! `messages_to` came on some sessions of a loaded gateway, which a fresh database does not
 //! reproduce: its test holds the plan to the same shape.
 
-use super::FILE_CONTEXT_SQL;
+use super::files::{DUPLICATE_ONLY_SQL, FILE_CONTEXT_SQL};
 use crate::store::messages::FIND_DUPLICATE_SQL;
 use crate::store::Store;
 use sqlx::Row;
@@ -37,6 +37,7 @@ async fn on_sqlite_the_duplicate_look_ups_read_the_senders_copies_of_the_content
     let store = Store::open(&url, dir.path()).await.expect("store");
     for (name, sql) in [
         ("file_context", FILE_CONTEXT_SQL.as_str()),
+        ("duplicate_only", DUPLICATE_ONLY_SQL.as_str()),
         ("find_duplicate", FIND_DUPLICATE_SQL),
     ] {
         let rows = sqlx::query(&format!("EXPLAIN QUERY PLAN {sql}"))
@@ -79,6 +80,12 @@ async fn on_postgres_the_duplicate_look_ups_read_the_senders_copies_of_the_conte
         (
             "file_context",
             FILE_CONTEXT_SQL.as_str(),
+            "text, text, bigint, text, bigint",
+            "'TRACM10001', 'TRACM10001|01012026|120000', 5, 'ab', 1",
+        ),
+        (
+            "duplicate_only",
+            DUPLICATE_ONLY_SQL.as_str(),
             "text, text, bigint, text, bigint",
             "'TRACM10001', 'TRACM10001|01012026|120000', 5, 'ab', 1",
         ),
