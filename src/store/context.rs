@@ -76,7 +76,7 @@ impl Store {
         match read(Kind::Context).await? {
             Read::Context(context) => {
                 self.remembered.keep_caller(mid, imax_id, &context);
-                Ok(context)
+                Ok(*context)
             }
             Read::Mark { .. } => Err(sqlx::Error::RowNotFound.into()),
         }

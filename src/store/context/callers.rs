@@ -37,7 +37,8 @@ pub(super) enum Kind {
 /// What a read answers.
 #[derive(Debug)]
 pub(super) enum Read {
-    Context(CallerContext),
+    /// Boxed: a context is far larger than a mark.
+    Context(Box<CallerContext>),
     /// The directory's mark (none: its row is missing, and nothing may be remembered) and the
     /// client's failed attempts with the start of their window, if it has any.
     Mark {
@@ -294,7 +295,7 @@ pub(super) fn reads_from<R: Columns>(
         let (rows, after) = rest.split_at(mine);
         rest = after;
         reads.push(match kind {
-            Kind::Context => Read::Context(context_from(rows, *asked_throttle)?),
+            Kind::Context => Read::Context(Box::new(context_from(rows, *asked_throttle)?)),
             Kind::Mark => {
                 let first = rows.first().ok_or(sqlx::Error::RowNotFound)?;
                 Read::Mark {
