@@ -387,3 +387,73 @@ async fn two_nodes_counting_failures_recording_activity_and_purging_at_once_lose
     );
     assert_eq!(stored_bodies(t.admin.store()).await, 0);
 }
+
+/// A node that serves a caller from memory (`store::context::remembered`) sees a change made
+/// on another node at once: a lock, an unlock, a new mailbox password, a right taken away. The
+/// second node is another store in this process, with memories of its own.
+#[tokio::test]
+async fn a_change_on_one_node_holds_at_once_on_a_node_that_remembers_the_caller() {
+    use imax_gateway::directory::password::Secret;
+    use imax_gateway::directory::{AccountStatus, LockReason, Right};
+    let t = TestApp::start().await;
+    let b_clock = std::sync::Arc::new(imax_gateway::clock::ManualClock::new(
+        imax_gateway::clock::Clock::now(&*t.clock),
+    ));
+    let b = in_process_node(&t, b_clock).await;
+    // The first call records the M-ID's and the mailbox's use, the second reads the context
+    // with those uses and keeps it, the third is served from memory.
+    for n in 0..3 {
+        assert_ok(
+            &t.send(SITE_USER, MAPLE, None, format!("warm {n}").as_bytes())
+                .await,
+        );
+    }
+    let remembered = |page: &str| {
+        crate::ops::sample(page, "imax_caller_contexts_total", &["read=\"remembered\""])
+    };
+    let (_, page) = crate::ops::get(&t, "/metrics", &[]).await;
+    let before = remembered(&page);
+    assert!(before >= 1.0, "a caller served from memory:\n{page}");
+
+    b.admin
+        .set_status(
+            SITE_USER.0,
+            AccountStatus::Locked(LockReason::Administrative),
+        )
+        .await
+        .expect("locked on node B");
+    assert_as_wrong_password(&t.send(SITE_USER, MAPLE, None, b"locked").await);
+    b.admin
+        .set_status(SITE_USER.0, AccountStatus::Active)
+        .await
+        .expect("unlocked on node B");
+    assert_ok(&t.send(SITE_USER, MAPLE, None, b"unlocked").await);
+    assert_ok(&t.send(SITE_USER, MAPLE, None, b"remembered again").await);
+
+    b.admin
+        .set_mailbox_password(MAPLE.0, &Secret::new("New-Maple-Password-1"))
+        .await
+        .expect("set on node B");
+    assert_fault(
+        &t.send(SITE_USER, MAPLE, None, b"old password").await,
+        "MailboxAuthenticationFailed",
+    );
+    let maple = (MAPLE.0, "New-Maple-Password-1");
+    assert_ok(&t.send(SITE_USER, maple, None, b"new password").await);
+    assert_ok(&t.send(SITE_USER, maple, None, b"remembered again").await);
+
+    b.admin
+        .revoke(SITE_USER.0, Right::Imax)
+        .await
+        .expect("role taken away on node B");
+    let refused = t.send(SITE_USER, maple, None, b"no role").await;
+    assert!(
+        refused.fault.is_some(),
+        "refused without the iMAX role: {refused:?}"
+    );
+    let (_, page) = crate::ops::get(&t, "/metrics", &[]).await;
+    assert!(
+        remembered(&page) > before,
+        "served from memory between changes:\n{page}"
+    );
+}

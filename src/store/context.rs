@@ -11,10 +11,14 @@
 //!   check needs the earlier transmission this one would repeat. One round trip instead of two
 //!   on every file a property sends (`gateway::send`).
 
+use super::read_sessions::Kept;
 use super::{Store, StoreError};
 use crate::directory::{Account, AllowListOf, AllowedNetworks, ImaxId, MId, Mailbox};
+use batch::Batcher;
 use callers::{Asked, Kind, Read};
+use std::sync::Arc;
 
+mod batch;
 mod callers;
 mod files;
 #[cfg(test)]
@@ -23,10 +27,35 @@ mod remembered;
 #[cfg(test)]
 mod tests;
 
-pub(super) use callers::CallerReads;
 pub use files::{DuplicateQuery, FileContext};
 pub(super) use remembered::Remembered;
 pub use remembered::UsesAt;
+
+/// Reads shared by concurrent requests (`batch`): callers' contexts and marks (every
+/// system-to-system call starts with one) and the duplicates of files whose project the node
+/// remembers. On SQLite each is read on the asking thread (`store::direct`) and comes here only
+/// when that failed (files' duplicates never: the statement is PostgreSQL's).
+#[derive(Debug, Clone)]
+pub(in crate::store) struct SharedReads {
+    contexts: Batcher<Asked, Read>,
+    marks: Batcher<Asked, Read>,
+    duplicates: Batcher<files::Asked, files::Found>,
+}
+
+impl SharedReads {
+    pub(in crate::store) fn start(sessions: Arc<Kept>) -> SharedReads {
+        let callers = "imax_caller_read_batch_size";
+        SharedReads {
+            contexts: Batcher::start(sessions.clone(), callers::read_batch, callers),
+            marks: Batcher::start(sessions.clone(), callers::read_batch, callers),
+            duplicates: Batcher::start(
+                sessions,
+                files::read_duplicates,
+                "imax_file_read_batch_size",
+            ),
+        }
+    }
+}
 
 /// What one statement read for a call.
 #[derive(Debug, Clone)]
@@ -104,13 +133,16 @@ impl Store {
                 return reads.pop().ok_or_else(|| sqlx::Error::RowNotFound.into());
             }
         }
-        self.callers
-            .read(|reply| Asked {
+        let batcher = match kind {
+            Kind::Context => &self.shared.contexts,
+            Kind::Mark => &self.shared.marks,
+        };
+        batcher
+            .read(Asked {
                 kind,
                 mid: mid.as_str().to_string(),
                 client_key: client_key.map(str::to_string),
                 imax_id: imax.map(str::to_string),
-                reply,
             })
             .await
     }

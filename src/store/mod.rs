@@ -100,8 +100,8 @@ pub struct Store {
     pub engine: Engine,
     pub bodies: BodyStore,
     pub committer: Committer,
-    /// Callers' contexts, read together (`context`).
-    callers: context::CallerReads,
+    /// Reads shared by concurrent requests (`context`).
+    shared: context::SharedReads,
     /// Callers' contexts this node read, served again while the directory is unchanged.
     remembered: Arc<context::Remembered>,
     /// Sessions kept for the reads of every call, so that none goes back to the pool (and is
@@ -306,7 +306,7 @@ impl Store {
             read_sessions::Kept::new(pool.clone(), slots).with_direct(sqlite_file.map(Path::new));
         let reads = Arc::new(reads);
         let store = Store {
-            callers: context::CallerReads::start(reads.clone()),
+            shared: context::SharedReads::start(reads.clone()),
             remembered: Arc::new(context::Remembered::new(REMEMBERED_CALLERS)),
             reads,
             ready: Arc::default(),

@@ -1,6 +1,7 @@
 //! Callers' reads, shared: concurrent calls' contexts (or only their directory marks) in one
 //! statement.
 
+use super::batch::MAX_PER_READ;
 use super::CallerContext;
 use crate::directory::{AllowListOf, AllowedNetworks, Mailbox, OrgId};
 use crate::store::accounts::{account_from_rows, ACCOUNT_COLUMNS, ACCOUNT_FROM, RIGHT_COLUMNS};
@@ -9,20 +10,9 @@ use crate::store::mailboxes::{mailbox_from, prefixed_columns};
 use crate::store::organizations::affiliated_sql;
 use crate::store::read_sessions::Kept;
 use crate::store::StoreError;
+use futures_util::future::BoxFuture;
 use rusqlite::types::Value;
-use std::sync::{Arc, OnceLock};
-use tokio::sync::{mpsc, oneshot, Semaphore};
-
-/// Callers asked about in one statement at most.
-const MAX_CALLERS_PER_READ: usize = 32;
-
-/// Statements of [`CallerReads`] under way at once. One: callers arriving while it runs share
-/// the next, so the database starts one statement for several of them (its executor's start-up
-/// of the statement's plan is most of what a read costs it). With four at once nearly every
-/// caller had a statement of its own (1.2 callers a statement at 2,000 calls/s); with one,
-/// PostgreSQL spent 659–707 µs a SendFile instead of 845–1,046 and the gateway served 20 % more
-/// (`docs/performance.md`, stop 40). A caller waits at most for the statement under way.
-const READS_IN_FLIGHT: usize = 1;
+use std::sync::OnceLock;
 
 /// What is read for a caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,97 +43,6 @@ pub(super) struct Asked {
     pub mid: String,
     pub client_key: Option<String>,
     pub imax_id: Option<String>,
-    pub reply: oneshot::Sender<Result<Read, StoreError>>,
-}
-
-/// Reads callers' contexts for many concurrent requests in one statement, as the committer
-/// writes their effects in one transaction: every system-to-system call starts with this read,
-/// and under load a statement per call is most of what the database does for it (on
-/// PostgreSQL, a round trip, a bind and an executor start each; on SQLite, a trip to the
-/// connection's thread and back). A task takes whatever callers are waiting, up to
-/// [`MAX_CALLERS_PER_READ`], and answers them with one statement of each [`Kind`] asked, with
-/// up to [`READS_IN_FLIGHT`] batches under way; a caller alone is read at once, as before. On
-/// SQLite callers are read on their own thread (`store::direct`) and come here only when that
-/// failed.
-#[derive(Debug, Clone)]
-pub(in crate::store) struct CallerReads {
-    tx: mpsc::Sender<Asked>,
-}
-
-impl CallerReads {
-    pub(in crate::store) fn start(sessions: Arc<Kept>) -> CallerReads {
-        let (tx, rx) = mpsc::channel(1024);
-        tokio::spawn(serve_reads(sessions, rx));
-        CallerReads { tx }
-    }
-
-    /// `asked`'s read, shared with the callers waiting beside it.
-    pub(super) async fn read(
-        &self,
-        asked: impl FnOnce(oneshot::Sender<Result<Read, StoreError>>) -> Asked,
-    ) -> Result<Read, StoreError> {
-        let (reply, answer) = oneshot::channel();
-        if self.tx.send(asked(reply)).await.is_err() {
-            return Err(sqlx::Error::PoolClosed.into());
-        }
-        answer.await.map_err(|_| sqlx::Error::PoolClosed)?
-    }
-}
-
-async fn serve_reads(sessions: Arc<Kept>, mut rx: mpsc::Receiver<Asked>) {
-    let slots = Arc::new(Semaphore::new(READS_IN_FLIGHT));
-    while let Some(first) = rx.recv().await {
-        // Callers arriving while every slot is busy wait here, and share the next statement.
-        let Ok(slot) = slots.clone().acquire_owned().await else {
-            return;
-        };
-        let mut batch = vec![first];
-        while batch.len() < MAX_CALLERS_PER_READ {
-            match rx.try_recv() {
-                Ok(asked) => batch.push(asked),
-                Err(_) => break,
-            }
-        }
-        let sessions = sessions.clone();
-        tokio::spawn(async move {
-            let _slot = slot;
-            let (marks, contexts): (Vec<Asked>, Vec<Asked>) =
-                batch.into_iter().partition(|a| a.kind == Kind::Mark);
-            for part in [marks, contexts] {
-                if !part.is_empty() {
-                    answer(&sessions, part).await;
-                }
-            }
-        });
-    }
-}
-
-/// Answers every caller of `batch` (all of one kind); if the shared statement fails, each is
-/// read on its own, all at once (so a database that is down costs each caller two waits, not
-/// one per caller before it), and each gets its own answer.
-async fn answer(sessions: &Kept, batch: Vec<Asked>) {
-    metrics::histogram!("imax_caller_read_batch_size").record(batch.len() as f64);
-    match read_batch(sessions, &batch).await {
-        Ok(reads) => {
-            for (asked, read) in batch.into_iter().zip(reads) {
-                let _ = asked.reply.send(Ok(read));
-            }
-        }
-        Err(e) if batch.len() == 1 => {
-            if let Some(asked) = batch.into_iter().next() {
-                let _ = asked.reply.send(Err(e));
-            }
-        }
-        Err(_) => {
-            let alone = batch.into_iter().map(|asked| async move {
-                let one = read_batch(sessions, std::slice::from_ref(&asked)).await;
-                let _ = asked.reply.send(
-                    one.and_then(|mut r| r.pop().ok_or_else(|| sqlx::Error::RowNotFound.into())),
-                );
-            });
-            futures_util::future::join_all(alone).await;
-        }
-    }
 }
 
 impl CallerContext {
@@ -163,12 +62,11 @@ impl CallerContext {
 /// The directory's mark, read in the statement that reads what it marks (one snapshot).
 const MARK_COLUMN: &str = "(SELECT mark FROM directory_changes WHERE id = 1) AS directory_mark";
 
-/// The statement reading `n` callers' contexts (1 ≤ n ≤ [`MAX_CALLERS_PER_READ`]), made once
+/// The statement reading `n` callers' contexts (1 ≤ n ≤ [`MAX_PER_READ`]), made once
 /// per size: its text does not change, and building it was a visible part of every call.
 pub(super) fn callers_sql(n: usize) -> &'static str {
-    static SQL: [OnceLock<String>; MAX_CALLERS_PER_READ] =
-        [const { OnceLock::new() }; MAX_CALLERS_PER_READ];
-    SQL[n.clamp(1, MAX_CALLERS_PER_READ) - 1].get_or_init(|| {
+    static SQL: [OnceLock<String>; MAX_PER_READ] = [const { OnceLock::new() }; MAX_PER_READ];
+    SQL[n.clamp(1, MAX_PER_READ) - 1].get_or_init(|| {
         let mailbox_columns = prefixed_columns("m", "mb_");
         let affiliated = affiliated_sql("a.id", "m");
         // One caller's rows need no order: sorting them was a tenth of the statement on SQLite.
@@ -196,9 +94,8 @@ pub(super) fn callers_sql(n: usize) -> &'static str {
 
 /// The statement reading `n` callers' marks and throttle counts: one row each, in order.
 pub(super) fn marks_sql(n: usize) -> &'static str {
-    static SQL: [OnceLock<String>; MAX_CALLERS_PER_READ] =
-        [const { OnceLock::new() }; MAX_CALLERS_PER_READ];
-    SQL[n.clamp(1, MAX_CALLERS_PER_READ) - 1].get_or_init(|| {
+    static SQL: [OnceLock<String>; MAX_PER_READ] = [const { OnceLock::new() }; MAX_PER_READ];
+    SQL[n.clamp(1, MAX_PER_READ) - 1].get_or_init(|| {
         let order = if n > 1 { "ORDER BY q.n" } else { "" };
         format!(
             "SELECT CAST(q.n AS BIGINT) AS q_n, {MARK_COLUMN},
@@ -229,30 +126,35 @@ fn asked_rows(n: usize, columns: &[&str]) -> String {
 }
 
 /// The reads of `batch` (all of one kind), in its order, in one statement.
-async fn read_batch(sessions: &Kept, batch: &[Asked]) -> Result<Vec<Read>, StoreError> {
-    let kind = batch.first().map_or(Kind::Context, |a| a.kind);
-    let sql = match kind {
-        Kind::Context => callers_sql(batch.len()),
-        Kind::Mark => marks_sql(batch.len()),
-    };
-    // No direct read here: on SQLite a caller reaches this task only when its direct read
-    // (`Store::caller_context`) failed, so it is made through a session.
-    // A read: once more on a fresh session if this one broke (`reconnect`).
-    let rows = crate::store::reconnect::once_more("read", || async move {
-        let mut query = sqlx::query(sql);
-        for a in batch {
-            for value in params(kind, &a.mid, a.client_key.as_deref(), a.imax_id.as_deref()) {
-                query = query.bind(value);
+pub(super) fn read_batch<'a>(
+    sessions: &'a Kept,
+    batch: &'a [Asked],
+) -> BoxFuture<'a, Result<Vec<Read>, StoreError>> {
+    Box::pin(async move {
+        let kind = batch.first().map_or(Kind::Context, |a| a.kind);
+        let sql = match kind {
+            Kind::Context => callers_sql(batch.len()),
+            Kind::Mark => marks_sql(batch.len()),
+        };
+        // No direct read here: on SQLite a caller reaches this task only when its direct read
+        // (`Store::caller_context`) failed, so it is made through a session.
+        // A read: once more on a fresh session if this one broke (`reconnect`).
+        let rows = crate::store::reconnect::once_more("read", || async move {
+            let mut query = sqlx::query(sql);
+            for a in batch {
+                for value in params(kind, &a.mid, a.client_key.as_deref(), a.imax_id.as_deref()) {
+                    query = query.bind(value);
+                }
             }
-        }
-        let mut session = sessions.lend().await?;
-        let rows = query.fetch_all(&mut *session).await?;
-        session.done();
-        Ok::<_, sqlx::Error>(rows)
+            let mut session = sessions.lend().await?;
+            let rows = query.fetch_all(&mut *session).await?;
+            session.done();
+            Ok::<_, sqlx::Error>(rows)
+        })
+        .await?;
+        let throttles: Vec<bool> = batch.iter().map(|a| a.client_key.is_some()).collect();
+        reads_from(kind, &rows, &throttles)
     })
-    .await?;
-    let throttles: Vec<bool> = batch.iter().map(|a| a.client_key.is_some()).collect();
-    reads_from(kind, &rows, &throttles)
 }
 
 /// One caller's parameters of `kind`'s statement; a key no client has when the call has no
