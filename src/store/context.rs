@@ -32,14 +32,12 @@ pub(super) use remembered::Remembered;
 pub use remembered::UsesAt;
 
 /// Reads shared by concurrent requests (`batch`): callers' contexts and marks (every
-/// system-to-system call starts with one) and the duplicates of files whose project the node
-/// remembers. On SQLite each is read on the asking thread (`store::direct`) and comes here only
-/// when that failed (files' duplicates never: the statement is PostgreSQL's).
+/// system-to-system call starts with one). On SQLite each is read on the asking thread
+/// (`store::direct`) and comes here only when that failed.
 #[derive(Debug, Clone)]
 pub(in crate::store) struct SharedReads {
     contexts: Batcher<Asked, Read>,
     marks: Batcher<Asked, Read>,
-    duplicates: Batcher<files::Asked, files::Found>,
 }
 
 impl SharedReads {
@@ -47,12 +45,7 @@ impl SharedReads {
         let callers = "imax_caller_read_batch_size";
         SharedReads {
             contexts: Batcher::start(sessions.clone(), callers::read_batch, callers),
-            marks: Batcher::start(sessions.clone(), callers::read_batch, callers),
-            duplicates: Batcher::start(
-                sessions,
-                files::read_duplicates,
-                "imax_file_read_batch_size",
-            ),
+            marks: Batcher::start(sessions, callers::read_batch, callers),
         }
     }
 }

@@ -2,19 +2,15 @@
 //! node remembers while the directory is unchanged, `remembered`) and the transmission the
 //! file would repeat (read on every file).
 
-use super::batch::MAX_PER_READ;
 use super::remembered::Project;
 use crate::clock::{from_epoch, to_epoch};
 use crate::directory::{ImaxId, Mailbox};
 use crate::store::columns::Columns;
 use crate::store::mailboxes::{distinct_mailboxes, mailbox_from, prefixed_columns};
 use crate::store::messages::Duplicate;
-use crate::store::read_sessions::Kept;
-use crate::store::Engine;
 use crate::store::{Store, StoreError};
-use futures_util::future::BoxFuture;
 use rusqlite::types::Value;
-use std::sync::{LazyLock, OnceLock};
+use std::sync::LazyLock;
 
 /// What [`Store::file_context`] looks for besides the project: a transmission this one
 /// repeats.
@@ -182,10 +178,6 @@ impl Store {
                 return file_context_from(&rows, known);
             }
         }
-        if let (Some(known), Engine::Postgres) = (known, self.engine) {
-            let found = self.shared.duplicates.read(Asked::of(project, dup)).await?;
-            return Ok(with_known(known, found));
-        }
         let rows = crate::store::reconnect::once_more("read", || async move {
             let query = sqlx::query(sql)
                 .bind(project.as_str())
@@ -237,7 +229,7 @@ fn with_known(known: &Project, found: Found) -> Option<FileContext> {
 
 /// The duplicate and the directory's mark, as a row of [`DUPLICATE_COLUMNS`] has them.
 #[derive(Debug)]
-pub(super) struct Found {
+struct Found {
     duplicate: Option<(Duplicate, i64)>,
     mark: Option<i64>,
 }
@@ -260,87 +252,5 @@ fn found_from<R: Columns>(row: &R) -> Result<Found, StoreError> {
     Ok(Found {
         duplicate,
         mark: row.opt_int("directory_mark")?,
-    })
-}
-
-/// A file's duplicate look-up, asked of the shared reads (`batch`; PostgreSQL).
-#[derive(Debug)]
-pub(super) struct Asked {
-    project: String,
-    key: Option<String>,
-    from: i64,
-    sha256: String,
-    since: Option<i64>,
-}
-
-impl Asked {
-    fn of(project: &ImaxId, dup: DuplicateQuery<'_>) -> Asked {
-        Asked {
-            project: project.as_str().to_string(),
-            key: dup.key.map(str::to_string),
-            from: dup.from,
-            sha256: dup.sha256.to_string(),
-            since: dup.since.map(to_epoch),
-        }
-    }
-}
-
-/// The statement answering `n` files' duplicate look-ups (PostgreSQL: each file's
-/// [`DUPLICATE_SQL`] beside its own row of parameters, `LATERAL`), one row each, in order; made
-/// once per size.
-pub(super) fn duplicates_sql(n: usize) -> &'static str {
-    static SQL: [OnceLock<String>; MAX_PER_READ] = [const { OnceLock::new() }; MAX_PER_READ];
-    SQL[n.clamp(1, MAX_PER_READ) - 1].get_or_init(|| {
-        let asked = (0..n)
-            .map(|row| {
-                let k = row * 5;
-                format!(
-                    "SELECT CAST(${} AS TEXT) AS project, CAST(${} AS TEXT) AS tkey,
-                        CAST(${} AS BIGINT) AS sender, CAST(${} AS TEXT) AS sha,
-                        CAST(${} AS BIGINT) AS since, {row} AS n",
-                    k + 1,
-                    k + 2,
-                    k + 3,
-                    k + 4,
-                    k + 5
-                )
-            })
-            .collect::<Vec<_>>()
-            .join(" UNION ALL ");
-        let each = [("$1", "q.project"), ("$2", "q.tkey"), ("$3", "q.sender")]
-            .into_iter()
-            .chain([("$4", "q.sha"), ("$5", "q.since")])
-            .fold(DUPLICATE_SQL.to_string(), |sql, (p, c)| sql.replace(p, c));
-        format!(
-            "SELECT CAST(q.n AS BIGINT) AS q_n, {DUPLICATE_COLUMNS}
-               FROM ({asked}) q LEFT JOIN LATERAL ({each}) d ON TRUE ORDER BY q.n"
-        )
-    })
-}
-
-/// The answers to `batch`'s look-ups, in its order, in one statement.
-pub(super) fn read_duplicates<'a>(
-    sessions: &'a Kept,
-    batch: &'a [Asked],
-) -> BoxFuture<'a, Result<Vec<Found>, StoreError>> {
-    Box::pin(async move {
-        let sql = duplicates_sql(batch.len());
-        let rows = crate::store::reconnect::once_more("read", || async move {
-            let mut query = sqlx::query(sql);
-            for a in batch {
-                query = query
-                    .bind(a.project.as_str())
-                    .bind(a.key.as_deref())
-                    .bind(a.from)
-                    .bind(a.sha256.as_str())
-                    .bind(a.since);
-            }
-            let mut session = sessions.lend().await?;
-            let rows = query.fetch_all(&mut *session).await?;
-            session.done();
-            Ok::<_, sqlx::Error>(rows)
-        })
-        .await?;
-        rows.iter().map(found_from).collect()
     })
 }

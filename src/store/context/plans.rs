@@ -90,13 +90,6 @@ async fn on_postgres_the_duplicate_look_ups_read_the_senders_copies_of_the_conte
             "'TRACM10001', 'TRACM10001|01012026|120000', 5, 'ab', 1",
         ),
         (
-            "duplicates_batch",
-            super::files::duplicates_sql(2),
-            "text, text, bigint, text, bigint, text, text, bigint, text, bigint",
-            "'TRACM10001', 'TRACM10001|01012026|120000', 5, 'ab', 1, \
-             'TRACM10002', NULL, 6, 'cd', NULL",
-        ),
-        (
             "find_duplicate",
             FIND_DUPLICATE_SQL,
             "text, bigint, bigint, text, bigint",
