@@ -44,7 +44,8 @@ pub(in crate::store) struct Remembered {
 }
 
 /// A project's mailbox and the administrators of its contracts, as `files` read them, under
-/// the mark read with them.
+/// the mark read with them. The mailboxes' use times are those of that read: routing never
+/// asks them (the sending mailbox's own use is the caller's context's).
 #[derive(Debug, Clone)]
 pub(super) struct Project {
     pub mailbox: Mailbox,
