@@ -237,8 +237,9 @@ pub struct Limits {
     /// cores mostly wait for one another (docs/performance.md).
     pub postgres_sessions: u32,
     /// Callers' contexts a node remembers while the directory does not change, each served
-    /// after a short read of the directory's mark instead of a whole one (0: none;
-    /// `store::context::remembered`, `imax_remembered_callers`).
+    /// after a short read of the directory's mark instead of a whole one, and as many
+    /// projects' contracts (0: none; `store::context::remembered`, `imax_remembered_callers`,
+    /// `imax_remembered_projects`).
     pub remembered_callers: usize,
     /// SQLite: the size (MiB) past which the write-ahead log is started again from its
     /// beginning, pausing the committer for a few milliseconds (`store::committer::wal`).

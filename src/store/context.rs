@@ -15,7 +15,7 @@ use super::read_sessions::Kept;
 use super::{Store, StoreError};
 use crate::directory::{Account, AllowListOf, AllowedNetworks, ImaxId, MId, Mailbox};
 use batch::Batcher;
-use callers::{Asked, Kind, Read};
+use callers::{Asked, Mark, Reading};
 use std::sync::Arc;
 
 mod batch;
@@ -36,8 +36,8 @@ pub use remembered::UsesAt;
 /// (`store::direct`) and comes here only when that failed.
 #[derive(Debug, Clone)]
 pub(in crate::store) struct SharedReads {
-    contexts: Batcher<Asked, Read>,
-    marks: Batcher<Asked, Read>,
+    contexts: Batcher<Asked, CallerContext>,
+    marks: Batcher<Asked, Mark>,
 }
 
 impl SharedReads {
@@ -82,57 +82,44 @@ impl Store {
         imax_id: Option<&ImaxId>,
         uses: UsesAt,
     ) -> Result<CallerContext, StoreError> {
-        let read = |kind| self.caller_read(kind, mid, client_key, imax_id);
         if let Some(known) = self.remembered.caller(mid, imax_id, uses) {
-            if let Read::Mark { mark, throttle } = read(Kind::Mark).await? {
-                if mark.is_some() && mark == known.mark {
-                    metrics::counter!("imax_caller_contexts_total", "read" => "remembered")
-                        .increment(1);
-                    return Ok(CallerContext { throttle, ..known });
-                }
+            let read = self.caller_read(&self.shared.marks, mid, client_key, imax_id);
+            let Mark { mark, throttle } = read.await?;
+            if mark.is_some() && mark == known.mark {
+                metrics::counter!("imax_caller_contexts_total", "read" => "remembered")
+                    .increment(1);
+                return Ok(CallerContext { throttle, ..known });
             }
             metrics::counter!("imax_caller_contexts_total", "read" => "changed").increment(1);
         } else {
             metrics::counter!("imax_caller_contexts_total", "read" => "whole").increment(1);
         }
-        match read(Kind::Context).await? {
-            Read::Context(context) => {
-                self.remembered.keep_caller(mid, imax_id, &context);
-                Ok(*context)
-            }
-            Read::Mark { .. } => Err(sqlx::Error::RowNotFound.into()),
-        }
+        let read = self.caller_read(&self.shared.contexts, mid, client_key, imax_id);
+        let context: CallerContext = read.await?;
+        self.remembered.keep_caller(mid, imax_id, &context);
+        Ok(context)
     }
 
-    /// One caller's read of `kind`. On SQLite it is made here and now: with no trip to a
-    /// connection's thread to share, a batch would only add the trips to and from the
-    /// batching task.
-    async fn caller_read(
+    /// One caller's read of what `batcher` reads. On SQLite it is made here and now: with no
+    /// trip to a connection's thread to share, a batch would only add the trips to and from
+    /// the batching task.
+    async fn caller_read<T: Reading>(
         &self,
-        kind: Kind,
+        batcher: &Batcher<Asked, T>,
         mid: &MId,
         client_key: Option<&str>,
         imax_id: Option<&ImaxId>,
-    ) -> Result<Read, StoreError> {
+    ) -> Result<T, StoreError> {
         let imax = imax_id.map(ImaxId::as_str);
         if let Some(direct) = self.reads.direct() {
-            let sql = match kind {
-                Kind::Context => callers::callers_sql(1),
-                Kind::Mark => callers::marks_sql(1),
-            };
-            let params = callers::direct_params(kind, mid.as_str(), client_key, imax);
-            if let Ok(rows) = direct.rows(sql, &params) {
-                let mut reads = callers::reads_from(kind, &rows, &[client_key.is_some()])?;
+            let params = callers::direct_params(T::KIND, mid.as_str(), client_key, imax);
+            if let Ok(rows) = direct.rows(callers::sql(T::KIND, 1), &params) {
+                let mut reads = callers::reads_from(&rows, &[client_key.is_some()])?;
                 return reads.pop().ok_or_else(|| sqlx::Error::RowNotFound.into());
             }
         }
-        let batcher = match kind {
-            Kind::Context => &self.shared.contexts,
-            Kind::Mark => &self.shared.marks,
-        };
         batcher
             .read(Asked {
-                kind,
                 mid: mid.as_str().to_string(),
                 client_key: client_key.map(str::to_string),
                 imax_id: imax.map(str::to_string),

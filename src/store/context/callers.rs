@@ -14,32 +14,49 @@ use futures_util::future::BoxFuture;
 use rusqlite::types::Value;
 use std::sync::OnceLock;
 
-/// What is read for a caller.
+/// What is read for a caller: its whole context ([`callers_sql`]), or only the directory's
+/// mark and the client's throttle count ([`marks_sql`]) when the node remembers the rest
+/// (`remembered`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Kind {
-    /// Its whole context ([`callers_sql`]).
     Context,
-    /// Only the directory's mark and the client's throttle count ([`marks_sql`]): the node
-    /// remembers the rest (`remembered`).
     Mark,
 }
 
-/// What a read answers.
+/// The directory's mark (none: its row is missing, and nothing may be remembered) and the
+/// client's failed attempts with the start of their window, if it has any.
 #[derive(Debug)]
-pub(super) enum Read {
-    /// Boxed: a context is far larger than a mark.
-    Context(Box<CallerContext>),
-    /// The directory's mark (none: its row is missing, and nothing may be remembered) and the
-    /// client's failed attempts with the start of their window, if it has any.
-    Mark {
-        mark: Option<i64>,
-        throttle: Option<(i64, i64)>,
-    },
+pub(super) struct Mark {
+    pub mark: Option<i64>,
+    pub throttle: Option<(i64, i64)>,
+}
+
+/// What a caller's read answers, each from its caller's rows of its statement.
+pub(super) trait Reading: Sized + Send + 'static {
+    const KIND: Kind;
+    fn from_rows<R: Columns>(rows: &[R], asked_throttle: bool) -> Result<Self, StoreError>;
+}
+
+impl Reading for CallerContext {
+    const KIND: Kind = Kind::Context;
+    fn from_rows<R: Columns>(rows: &[R], asked_throttle: bool) -> Result<Self, StoreError> {
+        context_from(rows, asked_throttle)
+    }
+}
+
+impl Reading for Mark {
+    const KIND: Kind = Kind::Mark;
+    fn from_rows<R: Columns>(rows: &[R], asked_throttle: bool) -> Result<Self, StoreError> {
+        let first = rows.first().ok_or(sqlx::Error::RowNotFound)?;
+        Ok(Mark {
+            mark: first.opt_int("directory_mark")?,
+            throttle: throttle_from(first, asked_throttle)?,
+        })
+    }
 }
 
 /// One caller's read, asked for.
 pub(super) struct Asked {
-    pub kind: Kind,
     pub mid: String,
     pub client_key: Option<String>,
     pub imax_id: Option<String>,
@@ -125,24 +142,29 @@ fn asked_rows(n: usize, columns: &[&str]) -> String {
         .join(" UNION ALL ")
 }
 
-/// The reads of `batch` (all of one kind), in its order, in one statement.
-pub(super) fn read_batch<'a>(
+/// The statement reading `n` callers' `kind`.
+pub(super) fn sql(kind: Kind, n: usize) -> &'static str {
+    match kind {
+        Kind::Context => callers_sql(n),
+        Kind::Mark => marks_sql(n),
+    }
+}
+
+/// The reads of `batch`, in its order, in one statement.
+pub(super) fn read_batch<'a, T: Reading>(
     sessions: &'a Kept,
     batch: &'a [Asked],
-) -> BoxFuture<'a, Result<Vec<Read>, StoreError>> {
+) -> BoxFuture<'a, Result<Vec<T>, StoreError>> {
     Box::pin(async move {
-        let kind = batch.first().map_or(Kind::Context, |a| a.kind);
-        let sql = match kind {
-            Kind::Context => callers_sql(batch.len()),
-            Kind::Mark => marks_sql(batch.len()),
-        };
+        let sql = sql(T::KIND, batch.len());
         // No direct read here: on SQLite a caller reaches this task only when its direct read
         // (`Store::caller_context`) failed, so it is made through a session.
         // A read: once more on a fresh session if this one broke (`reconnect`).
         let rows = crate::store::reconnect::once_more("read", || async move {
             let mut query = sqlx::query(sql);
             for a in batch {
-                for value in params(kind, &a.mid, a.client_key.as_deref(), a.imax_id.as_deref()) {
+                let imax = a.imax_id.as_deref();
+                for value in params(T::KIND, &a.mid, a.client_key.as_deref(), imax) {
                     query = query.bind(value);
                 }
             }
@@ -153,7 +175,7 @@ pub(super) fn read_batch<'a>(
         })
         .await?;
         let throttles: Vec<bool> = batch.iter().map(|a| a.client_key.is_some()).collect();
-        reads_from(kind, &rows, &throttles)
+        reads_from(&rows, &throttles)
     })
 }
 
@@ -182,11 +204,10 @@ pub(super) fn direct_params(
 
 /// The reads of `kind`'s statement, one per caller in order, from its rows; `throttles[n]`:
 /// whether the n-th caller's throttle count was asked for.
-pub(super) fn reads_from<R: Columns>(
-    kind: Kind,
+pub(super) fn reads_from<T: Reading, R: Columns>(
     rows: &[R],
     throttles: &[bool],
-) -> Result<Vec<Read>, StoreError> {
+) -> Result<Vec<T>, StoreError> {
     let mut reads = Vec::with_capacity(throttles.len());
     let mut rest = rows;
     for (n, asked_throttle) in throttles.iter().enumerate() {
@@ -196,16 +217,7 @@ pub(super) fn reads_from<R: Columns>(
         }
         let (rows, after) = rest.split_at(mine);
         rest = after;
-        reads.push(match kind {
-            Kind::Context => Read::Context(Box::new(context_from(rows, *asked_throttle)?)),
-            Kind::Mark => {
-                let first = rows.first().ok_or(sqlx::Error::RowNotFound)?;
-                Read::Mark {
-                    mark: first.opt_int("directory_mark")?,
-                    throttle: throttle_from(first, *asked_throttle)?,
-                }
-            }
-        });
+        reads.push(T::from_rows(rows, *asked_throttle)?);
     }
     Ok(reads)
 }
