@@ -57,28 +57,26 @@ pub async fn plain_smtp_server(dir: &Path) -> SmtpServer {
     start_relay(dir, &[], None).await
 }
 
+/// Starts aiosmtpd on a free port outside the kernel's ephemeral range (so no client socket of
+/// a concurrent test takes it first) and returns once the relay *it started* greets as SMTP:
+/// a port that merely accepts may be another test's server, and a gateway mailing there fails
+/// its first try and waits out its backoff on a clock the test never moves. A relay that
+/// could not bind its port is started again on another.
 async fn start_relay(dir: &Path, tls_args: &[String], ca: Option<PathBuf>) -> SmtpServer {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port();
     let maildir = dir.join("maildir");
     let python = std::env::var("IMAX_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
-    let child = Command::new(python)
-        .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
-        .args(tls_args)
-        .args(["-c", "aiosmtpd.handlers.Mailbox"])
-        .arg(&maildir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("python3 -m aiosmtpd (installed by the test command)");
-    for _ in 0..200 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
+    for _ in 0..5 {
+        let port = free_port();
+        let mut child = Command::new(&python)
+            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
+            .args(tls_args)
+            .args(["-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(&maildir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 -m aiosmtpd (installed by the test command)");
+        if relay_greets(&mut child, port).await {
             return SmtpServer {
                 child,
                 port,
@@ -86,12 +84,31 @@ async fn start_relay(dir: &Path, tls_args: &[String], ca: Option<PathBuf>) -> Sm
                 ca,
             };
         }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    panic!("aiosmtpd did not start");
+}
+
+/// Whether `child`, still running, answers on `port` with an SMTP greeting (`220`), within
+/// about 10 s.
+async fn relay_greets(child: &mut Child, port: u16) -> bool {
+    use tokio::io::AsyncReadExt;
+    for _ in 0..400 {
+        if !matches!(child.try_wait(), Ok(None)) {
+            return false; // it exited: the port was taken
+        }
+        if let Ok(mut s) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
+            let mut greeting = [0u8; 3];
+            let read = s.read_exact(&mut greeting);
+            let read = tokio::time::timeout(std::time::Duration::from_secs(5), read).await;
+            return matches!(read, Ok(Ok(_)))
+                && &greeting == b"220"
+                && child.try_wait().is_ok_and(|e| e.is_none());
+        }
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
-    let mut child = child;
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("aiosmtpd did not start");
+    false
 }
 
 pub fn mails(dir: &Path) -> Vec<String> {
