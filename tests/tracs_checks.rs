@@ -260,7 +260,7 @@ async fn the_one_read_for_a_files_context_answers_the_duplicate_check_as_the_sep
         };
         let project = ImaxId::parse(MAPLE.0).expect("iMAX ID");
         store
-            .file_context(&project, q)
+            .file_context(&project, q, None)
             .await
             .unwrap()
             .expect("project")
@@ -320,8 +320,54 @@ async fn the_one_read_for_a_files_context_answers_the_duplicate_check_as_the_sep
         since,
     };
     assert!(store
-        .file_context(&id("TRACM99999"), q)
+        .file_context(&id("TRACM99999"), q, None)
         .await
         .unwrap()
         .is_none());
+}
+
+/// On PostgreSQL, a node that remembers a property's project, under the very mark its caller's
+/// own read has just found, reads nothing for that property's next file: the commit asks
+/// whether it repeats a transmission (`committer::repeats`), and refuses a repeat as the read
+/// does, naming the first, recorded in the audit log, with nothing of it stored. On SQLite
+/// the read answers (on the asking thread), the same way.
+#[tokio::test]
+async fn a_repeat_left_to_the_commit_is_refused_as_the_read_refuses_it() {
+    async fn confirmed(t: &TestApp) -> f64 {
+        let (_, page) = crate::ops::get(t, "/metrics", &[]).await;
+        crate::ops::sample(&page, "imax_file_contexts_total", &["read=\"confirmed\""])
+    }
+    let t = TestApp::start().await;
+    let at_commit = t.admin.store().engine == imax_gateway::store::Engine::Postgres;
+    let step = if at_commit { 1.0 } else { 0.0 };
+    let file = tenant_file(2);
+    let first = send(&t, None, &file).await;
+    assert_ok(&first);
+    let first_id = first.get("messageId").expect("id").to_string();
+    let before = confirmed(&t).await;
+    let f = assert_fault(&send(&t, None, &file).await, "DuplicateFile");
+    assert!(f.message.contains(&first_id), "{}", f.message);
+    assert!(f.message.contains("time stamp"), "{}", f.message);
+    assert_eq!(confirmed(&t).await, before + step, "left to the commit");
+    let db = &t.db;
+    let count = |sql: &'static str| async move {
+        sqlx::query_scalar::<_, i64>(sql)
+            .fetch_one(db)
+            .await
+            .expect("count")
+    };
+    assert_eq!(
+        count("SELECT COUNT(*) FROM messages WHERE file_name = 'FILE.DAT'").await,
+        1
+    );
+    let refused = "SELECT COUNT(*) FROM audit_log
+                    WHERE action = 'SendFile' AND outcome = 'DuplicateFile'";
+    assert_eq!(count(refused).await, 1);
+    // The next file of the same property, another transmission, goes through the same way.
+    assert_ok(&send(&t, None, &tenant_file(3)).await);
+    assert_eq!(confirmed(&t).await, before + 2.0 * step);
+    assert_eq!(
+        count("SELECT COUNT(*) FROM messages WHERE file_name = 'FILE.DAT'").await,
+        2
+    );
 }

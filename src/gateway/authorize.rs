@@ -114,6 +114,7 @@ impl Gateway {
             .store
             .caller_context(&mid, key.as_deref(), id.as_ref(), self.uses_at())
             .await?;
+        let mark = ctx.mark();
         // Issue 30: from outside an allow-list, answered as a wrong password.
         if ctx.account.is_some() {
             self.within_allow_lists(caller, person, op, &ctx.allow_lists)
@@ -124,13 +125,17 @@ impl Gateway {
         let auth = self
             .authorize_loaded(caller, person, op, Some(mid), ctx.account, throttle)
             .await?;
-        match ctx.mailbox {
+        let session = match ctx.mailbox {
             Some(m) => {
                 let r6 = Affiliation::Read(ctx.affiliated);
-                self.open_mailbox_loaded(auth, mailbox, id, m, r6).await
+                self.open_mailbox_loaded(auth, mailbox, id, m, r6).await?
             }
-            None => self.open_mailbox(auth, mailbox).await,
-        }
+            None => self.open_mailbox(auth, mailbox).await?,
+        };
+        Ok(MailboxSession {
+            directory_mark: mark,
+            ..session
+        })
     }
 
     /// [`Gateway::authorize`] on an account already read, with the client's throttle count

@@ -129,9 +129,11 @@ impl Gateway {
         auth_epoch: i64,
     ) -> Result<MailboxSession, Refusal> {
         match self.inner.store.mailboxes().load_by_id(mailbox_id).await? {
-            Some(m) if m.active && m.auth_epoch == auth_epoch => {
-                Ok(MailboxSession { auth, mailbox: m })
-            }
+            Some(m) if m.active && m.auth_epoch == auth_epoch => Ok(MailboxSession {
+                auth,
+                mailbox: m,
+                directory_mark: None,
+            }),
             _ => Err(Refusal::with_detail(
                 Code::SessionEnded,
                 "The mailbox's password changed or it was closed; open it again.",

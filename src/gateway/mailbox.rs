@@ -88,7 +88,11 @@ impl Gateway {
                 }
                 self.affiliated(&auth, m, r6, &entry).await?;
                 let m = m.clone();
-                return Ok(MailboxSession { auth, mailbox: m });
+                return Ok(MailboxSession {
+                    auth,
+                    mailbox: m,
+                    directory_mark: None,
+                });
             }
         }
         self.claim_for_client(caller).await?;
@@ -262,7 +266,11 @@ impl Gateway {
             creds.password.expose(),
             m.auth_epoch,
         );
-        Ok(MailboxSession { auth, mailbox: m })
+        Ok(MailboxSession {
+            auth,
+            mailbox: m,
+            directory_mark: None,
+        })
     }
 }
 

@@ -93,6 +93,10 @@ impl Authorized {
 pub struct MailboxSession {
     auth: Authorized,
     mailbox: Mailbox,
+    /// The directory's mark the caller's context was read under in this call (system-to-system;
+    /// none on the browser door): a project remembered under it needs no read of its own
+    /// (`Store::file_context`).
+    directory_mark: Option<i64>,
 }
 
 impl MailboxSession {

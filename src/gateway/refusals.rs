@@ -22,6 +22,13 @@ impl From<CommitError> for Refusal {
             tracing::warn!(error = %e, "a commit failed for lack of storage");
             return Refusal::new(Code::StorageFull);
         }
+        if let CommitError::Repeats(_) = e {
+            // The sending door words it with the transmission it repeats (`send`).
+            return Refusal::with_detail(
+                Code::DuplicateFile,
+                "The file repeats an earlier transmission.",
+            );
+        }
         Refusal::internal(e)
     }
 }

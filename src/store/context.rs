@@ -69,6 +69,14 @@ pub struct CallerContext {
     mark: Option<i64>,
 }
 
+impl CallerContext {
+    /// The directory's mark this context was read under (or, remembered, found unchanged
+    /// at): what a file's remembered project is confirmed by (`Store::file_context`).
+    pub fn mark(&self) -> Option<i64> {
+        self.mark
+    }
+}
+
 impl Store {
     /// The account `mid` (with its rights), the count under `client_key`, and the mailbox
     /// `imax_id`, as of now. An unknown M-ID reads nothing else: its call is refused before

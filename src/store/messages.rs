@@ -6,20 +6,35 @@ use crate::directory::{MessageId, HUD_MAILBOX, SANDBOX_TRACS};
 use crate::mailbox::{Folder, ListQuery, MessageInfo, Order, Page, PageToken};
 use sha2::{Digest, Sha256};
 use sqlx::{AnyPool, Row};
+use std::sync::LazyLock;
 
 mod purge;
 pub use purge::Cutoffs;
 
 /// [`Messages::find_duplicate`]'s statement: `$1` the TRACS key, `$2` the sender's mailbox, `$3`
 /// the recipient's, `$4` the digest, `$5` the start of the same-content window.
-pub(super) const FIND_DUPLICATE_SQL: &str = "SELECT why, message_id, received_at FROM (
+pub(super) static FIND_DUPLICATE_SQL: LazyLock<String> = LazyLock::new(|| find_duplicate_sql(1));
+
+/// [`FIND_DUPLICATE_SQL`] with its five parameters numbered from `$first`, so that a batch's
+/// look-ups can share one statement (`committer::repeats`).
+pub(crate) fn find_duplicate_sql(first: usize) -> String {
+    let p = |i: usize| format!("${}", first + i);
+    format!(
+        "SELECT why, message_id, received_at FROM (
        SELECT 2 AS why, message_id, received_at FROM messages
-        WHERE tracs_key = $1 AND resend = 0
+        WHERE tracs_key = {key} AND resend = 0
        UNION ALL
        SELECT 1 AS why, message_id, received_at FROM messages
-        WHERE $5 IS NOT NULL AND from_mailbox = $2 AND +to_mailbox = $3 AND sha256 = $4
-          AND +received_at >= $5
-    ) d ORDER BY why DESC, received_at DESC LIMIT 1";
+        WHERE {since} IS NOT NULL AND from_mailbox = {from} AND +to_mailbox = {to} AND sha256 = {sha}
+          AND +received_at >= {since}
+    ) d ORDER BY why DESC, received_at DESC LIMIT 1",
+        key = p(0),
+        from = p(1),
+        to = p(2),
+        sha = p(3),
+        since = p(4),
+    )
+}
 
 /// A message row, decoded by these names (`query_as::<_, MessageInfo>`); `{ANSWERED}` is
 /// replaced by [`ANSWERED`] where the sender's view needs it, by `NULL` elsewhere (a received
@@ -246,7 +261,7 @@ impl<'a> Messages<'a> {
         sha256: &str,
         since: Option<time::OffsetDateTime>,
     ) -> Result<Option<Duplicate>, StoreError> {
-        let row: Option<(i64, String, i64)> = sqlx::query_as(FIND_DUPLICATE_SQL)
+        let row: Option<(i64, String, i64)> = sqlx::query_as(FIND_DUPLICATE_SQL.as_str())
             .bind(key)
             .bind(from)
             .bind(to)

@@ -49,7 +49,7 @@ pub mod throttle;
 pub mod training;
 
 pub use bodies::{BodyReader, BodyStore, SealedBody, StagedBody};
-pub use committer::{CommitError, Committer, Effect, NewMessage};
+pub use committer::{CommitError, Committer, Effect, NewMessage, RepeatCheck};
 pub use context::{CallerContext, DuplicateQuery, FileContext, UsesAt};
 pub use migrate::{SchemaFit, SCHEMA_VERSION};
 pub use pools::sqlite_path;

@@ -9,6 +9,7 @@ use crate::directory::{ImaxId, MessageId};
 use crate::error::{Code, Refusal};
 use crate::mailbox::{self, RoutedBy};
 use crate::store::bodies::{SealedBody, StageError};
+use crate::store::messages::Duplicate;
 use crate::store::{CommitError, Effect, NewMessage, StagedBody, Store};
 use crate::tracs::{self, Report};
 
@@ -87,6 +88,7 @@ impl Gateway {
                 resend: false,
                 misrouted: false,
                 in_reply_to: Some(message_id.clone()),
+                repeat_check: None,
             };
             out.push(PendingReply {
                 reply,
@@ -99,16 +101,24 @@ impl Gateway {
 
     /// Seals the bodies and commits the rows. This runs to completion even if the client goes
     /// away meanwhile, so that no body is left without its row.
-    pub(super) async fn commit_send(&self, commit: Commit) -> Result<SealedBody, Refusal> {
+    pub(super) async fn commit_send(&self, commit: Commit) -> Result<SealedBody, NotStored> {
         let store = self.inner.store.clone();
         tokio::spawn(crate::ground::within_request(commit.run(store)))
             .await
-            .map_err(Refusal::internal)?
+            .map_err(|e| NotStored::Refused(Refusal::internal(e)))?
     }
 }
 
+/// Why a file's commit stored nothing (its bodies are removed).
+pub(super) enum NotStored {
+    /// The commit found the transmission the file repeats (`NewMessage::repeat_check`): the
+    /// sending door words the refusal as it does when its read finds it.
+    Repeats(Duplicate),
+    Refused(Refusal),
+}
+
 impl Commit {
-    async fn run(self, store: Store) -> Result<SealedBody, Refusal> {
+    async fn run(self, store: Store) -> Result<SealedBody, NotStored> {
         let Commit {
             body,
             row,
@@ -116,7 +126,8 @@ impl Commit {
             mut effects,
             entry,
         } = self;
-        let mut sealed = body.seal().await.map_err(StageError::from)?;
+        let staged = |e: std::io::Error| NotStored::Refused(StageError::from(e).into());
+        let mut sealed = body.seal().await.map_err(staged)?;
         effects.push(Effect::InsertMessage(Box::new(NewMessage {
             body_key: sealed.key.clone(),
             claim_upload: sealed.claim,
@@ -132,7 +143,7 @@ impl Commit {
                     for key in &keys {
                         let _ = store.bodies.remove(key).await;
                     }
-                    return Err(StageError::from(e).into());
+                    return Err(staged(e));
                 }
             };
             keys.push(reply.key.clone());
@@ -145,7 +156,13 @@ impl Commit {
         }
         match store.committer.commit(effects, entry).await {
             Ok(()) => Ok(sealed),
-            Err(e) => Err(not_committed(&store, e, &keys).await),
+            Err(CommitError::Repeats(d)) => {
+                for key in &keys {
+                    let _ = store.bodies.remove(key).await;
+                }
+                Err(NotStored::Repeats(d))
+            }
+            Err(e) => Err(NotStored::Refused(not_committed(&store, e, &keys).await)),
         }
     }
 }
@@ -170,7 +187,7 @@ async fn not_committed(store: &Store, e: CommitError, keys: &[String]) -> Refusa
                 "Another file with the same Sender's iMAX ID, date stamp and time stamp arrived at the same moment.",
             )
         }
-        e @ CommitError::NotCommitted { .. } => {
+        e @ (CommitError::NotCommitted { .. } | CommitError::Repeats(_)) => {
             forget.await;
             e.into()
         }

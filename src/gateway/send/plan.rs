@@ -11,7 +11,7 @@ use crate::directory::{ImaxId, Mailbox, MailboxKind, MessageId, Recipient};
 use crate::error::{Code, Refusal};
 use crate::mailbox::{self, MessageInfo, RoutedBy};
 use crate::store::messages::Duplicate;
-use crate::store::NewMessage;
+use crate::store::{NewMessage, RepeatCheck};
 use crate::tracs::{self, Report};
 use time::OffsetDateTime;
 
@@ -50,6 +50,8 @@ pub(in crate::gateway) struct Destination {
     pub answered: Option<MessageInfo>,
     /// The transmission key the row records (TRACS files).
     pub tracs_key: Option<String>,
+    /// Whether the file repeats a transmission, when that is left to its commit.
+    pub repeat_check: Option<RepeatCheck>,
 }
 
 fn trimmed(s: Option<&str>) -> Option<String> {
@@ -141,6 +143,7 @@ impl SendPlan {
             resend: self.resend,
             misrouted: to.routing.misrouted,
             in_reply_to: to.answered.as_ref().map(|m| m.message_id.clone()),
+            repeat_check: to.repeat_check,
         }
     }
 

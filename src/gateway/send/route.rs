@@ -9,7 +9,7 @@ use super::Known;
 use crate::directory::{ImaxId, Mailbox, MailboxKind, MessageId};
 use crate::error::{Code, Refusal};
 use crate::mailbox::{self, MessageInfo, RoutedBy};
-use crate::store::DuplicateQuery;
+use crate::store::{DuplicateQuery, RepeatCheck};
 use crate::tracs::{self, FileKind, Report};
 use time::Duration;
 
@@ -38,16 +38,19 @@ impl Gateway {
             None => self.route(s, to, &plan.report, known.as_ref()).await?,
         };
         let tracs_key = routing.transmission_key(&plan.report, &s.mailbox);
-        if !plan.resend {
+        let repeat_check = if plan.resend {
+            None
+        } else {
             let key = tracs_key.as_deref();
             let known = known.as_ref().filter(|k| k.key.as_deref() == key);
             self.not_a_duplicate(s, &routing.to, key, &plan.sha256, known)
-                .await?;
-        }
+                .await?
+        };
         Ok(Destination {
             routing,
             answered,
             tracs_key,
+            repeat_check,
         })
     }
 
@@ -89,7 +92,10 @@ impl Gateway {
             sha256: &plan.sha256,
             since,
         };
-        let context = self.inner.store.file_context(&project, query).await?;
+        let store = &self.inner.store;
+        let context = store
+            .file_context(&project, query, s.directory_mark)
+            .await?;
         Ok(Some(Known {
             project,
             context,
@@ -311,7 +317,9 @@ impl Gateway {
 
     /// A transmission is refused when its TRACS key (sender, date and time stamps) or, within
     /// the window, its content from this mailbox to this recipient, was already received.
-    /// `known`, read with the same key, answers when it can.
+    /// `known`, read with the same key, answers when it can; when nothing was read for the
+    /// file (a project remembered under the caller's mark), the commit asks instead: the
+    /// check it is given (`Some`), whose answer is [`plan::duplicate_refusal`]'s as here.
     pub(super) async fn not_a_duplicate(
         &self,
         s: &MailboxSession,
@@ -319,10 +327,13 @@ impl Gateway {
         key: Option<&str>,
         sha256: &str,
         known: Option<&Known>,
-    ) -> Result<(), Refusal> {
-        let read = known
-            .and_then(|k| k.context.as_ref())
-            .and_then(|c| c.duplicate_for(to.id));
+    ) -> Result<Option<RepeatCheck>, Refusal> {
+        let context = known.and_then(|k| k.context.as_ref());
+        if context.is_some_and(|c| c.repeat_at_commit()) {
+            let since = self.duplicate_since();
+            return Ok(Some(RepeatCheck { since }));
+        }
+        let read = context.and_then(|c| c.duplicate_for(to.id));
         let found = match read {
             Some(found) => found,
             None => {
@@ -335,7 +346,7 @@ impl Gateway {
             }
         };
         match found {
-            None => Ok(()),
+            None => Ok(None),
             Some(d) => Err(plan::duplicate_refusal(
                 d,
                 key,

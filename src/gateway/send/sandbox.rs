@@ -67,6 +67,7 @@ impl Gateway {
             .transmission_key(&plan.report, &s.mailbox)
             .map(|k| format!("{k}|sandbox {}", s.mailbox.imax_id));
         if !plan.resend {
+            // Nothing remembered here (`None`): the check is made now, never left to the commit.
             self.not_a_duplicate(s, &routing.to, tracs_key.as_deref(), &plan.sha256, None)
                 .await?;
         }
@@ -74,6 +75,7 @@ impl Gateway {
             routing,
             answered: None,
             tracs_key,
+            repeat_check: None,
         })
     }
 }

@@ -5,9 +5,10 @@ use super::effect::apply_effects;
 use super::rows::{
     receipt_record, write_at_once, write_messages, NewRow, MAX_PARAMS_AT_ONCE, MESSAGE_PARAMS,
 };
-use super::{CommitError, Effect, Job};
+use super::{repeats, CommitError, Effect, Job};
 use crate::audit::AuditEntry;
 use crate::store::audit_log::{Chain, Records, MAX_ROWS_PER_INSERT};
+use crate::store::messages::Duplicate;
 use crate::store::reconnect;
 use crate::store::Engine;
 use sqlx::pool::PoolConnection;
@@ -224,31 +225,47 @@ async fn finish(
     }
 }
 
+/// The batch in one transaction: first the repeats its files left to the commit
+/// ([`repeats`]), whose jobs are left out; then the others, all at once, or job by job when one
+/// fails.
 async fn commit_on(
     conn: &mut AnyConnection,
     engine: crate::store::Engine,
     batch: &[Job],
 ) -> Result<Vec<Result<(), CommitError>>, Failed> {
+    let (mut tx, mut chain) = begin_batch(conn, engine).await?;
+    let repeated = repeats::look_up(&mut tx, batch)
+        .await
+        .map_err(Failed::before)?;
+    let writing: Vec<&Job> = batch
+        .iter()
+        .zip(&repeated)
+        .filter(|(_, r)| r.is_none())
+        .map(|(job, _)| job)
+        .collect();
     // Usually every job succeeds: apply them all in one transaction, without savepoints (on
     // PostgreSQL each statement is a round trip, and the committer is the one writer).
-    let (mut tx, mut chain) = begin_batch(conn, engine).await?;
-    let failed = apply_batch(&mut tx, engine, batch, &mut chain).await.err();
+    let failed = apply_batch(&mut tx, engine, &writing, &mut chain)
+        .await
+        .err();
     let Some(e) = failed else {
-        return finish(tx, &chain, batch.iter().map(|_| Ok(())).collect()).await;
+        let results = answers(&repeated, writing.iter().map(|_| Ok(())).collect());
+        return finish(tx, &chain, results).await;
     };
     // Nothing of this transaction is committed, whether or not the rollback completes (the
     // connection is closed if it does not).
     if reconnect::is_broken(&e) || tx.rollback().await.is_err() {
         return Err(Failed::before(e));
     }
-    if let [job] = batch {
-        return Ok(vec![Err(CommitError::of_job(conn, job, &e).await)]);
+    if let [job] = writing[..] {
+        let failure = CommitError::of_job(conn, job, &e).await;
+        return Ok(answers(&repeated, vec![Err(failure)]));
     }
     // A job failed: do it again, each job in its own savepoint, so that one failing job does
     // not sink the others.
     let (mut tx, mut chain) = begin_batch(conn, engine).await?;
-    let mut results = Vec::with_capacity(batch.len());
-    for job in batch {
+    let mut results = Vec::with_capacity(writing.len());
+    for job in writing {
         let mut sp = tx.begin().await.map_err(Failed::before)?;
         let mut next = chain.clone();
         match apply(&mut sp, job, &mut next).await {
@@ -264,7 +281,25 @@ async fn commit_on(
             }
         }
     }
-    finish(tx, &chain, results).await
+    finish(tx, &chain, answers(&repeated, results)).await
+}
+
+/// Each job's answer: [`CommitError::Repeats`] where the commit found the transmission its file
+/// repeats, else the next of `written` (the other jobs' results, in order).
+fn answers(
+    repeated: &[Option<Duplicate>],
+    written: Vec<Result<(), CommitError>>,
+) -> Vec<Result<(), CommitError>> {
+    let mut written = written.into_iter();
+    repeated
+        .iter()
+        .map(|r| match r {
+            Some(d) => Err(CommitError::Repeats(d.clone())),
+            None => written
+                .next()
+                .unwrap_or_else(|| Err(CommitError::Unknown("no result for a job".into()))),
+        })
+        .collect()
 }
 
 async fn apply(conn: &mut AnyConnection, job: &Job, chain: &mut Chain) -> Result<(), sqlx::Error> {
@@ -281,7 +316,7 @@ async fn apply(conn: &mut AnyConnection, job: &Job, chain: &mut Chain) -> Result
 async fn apply_batch(
     conn: &mut AnyConnection,
     engine: Engine,
-    batch: &[Job],
+    batch: &[&Job],
     chain: &mut Chain,
 ) -> Result<(), sqlx::Error> {
     let mut messages: Vec<NewRow> = Vec::new();

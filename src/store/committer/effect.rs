@@ -35,6 +35,20 @@ pub struct NewMessage {
     pub misrouted: bool,
     /// The message this one answers (its public message id).
     pub in_reply_to: Option<MessageId>,
+    /// Whether it repeats an earlier transmission is asked by its commit, not before it
+    /// (`committer::repeats`; a file whose context the node remembered, `Store::file_context`).
+    pub repeat_check: Option<RepeatCheck>,
+}
+
+/// What the commit asks of a new message before writing it: an earlier message with its TRACS
+/// key (not a resend), or else, when `since` is given, with its content from its sender to its
+/// recipient since then ([`Messages::find_duplicate`](crate::store::messages::Messages::find_duplicate)'s
+/// rule and statement). Found, the message is not written and its job is answered
+/// [`CommitError::Repeats`](super::CommitError::Repeats).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RepeatCheck {
+    /// The start of the same-content window (`None`: the key only).
+    pub since: Option<OffsetDateTime>,
 }
 
 /// A write a request asks for.

@@ -1,6 +1,7 @@
 //! What the caller of a job is told when it was not (or may not have been) committed.
 
 use super::{Effect, Job};
+use crate::store::messages::Duplicate;
 use sqlx::AnyConnection;
 
 /// Why nothing of a job was committed.
@@ -27,6 +28,10 @@ pub enum CommitError {
         reason: NotCommitted,
         message: String,
     },
+    /// Nothing of the job is in the database: its message repeats this earlier transmission,
+    /// found by the commit itself (`NewMessage::repeat_check`, `committer::repeats`).
+    #[error("not committed: it repeats an earlier transmission")]
+    Repeats(Duplicate),
     /// The connection failed while committing: the job may or may not be in the database.
     #[error("commit outcome unknown: {0}")]
     Unknown(String),

@@ -25,16 +25,17 @@
 //!
 //! Its parts: [`effect`] (the writes a request may ask for and how each is applied),
 //! [`error`] (what a job's caller is told), `batch` (one batch's transaction, its retry
-//! job by job and after a broken session), `rows` (a batch's new rows in one round trip) and
+//! job by job and after a broken session), `repeats` (the repeats a batch's files left to it), `rows` (a batch's new rows in one round trip) and
 //! `wal` (SQLite's write-ahead log kept short).
 
 mod batch;
 pub mod effect;
 pub mod error;
+pub(in crate::store) mod repeats;
 mod rows;
 mod wal;
 
-pub use effect::{Effect, NewMessage};
+pub use effect::{Effect, NewMessage, RepeatCheck};
 pub use error::CommitError;
 
 use crate::audit::AuditEntry;

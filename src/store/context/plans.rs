@@ -15,11 +15,26 @@ fn message_index_lines(plan: &[String]) -> Vec<&String> {
     plan.iter().filter(|l| l.contains("messages_")).collect()
 }
 
+/// The commit's look-up for a batch of two files (`committer::repeats`): each file's
+/// look-up is [`FIND_DUPLICATE_SQL`]'s, so each must keep its plan.
+fn repeats_sql() -> String {
+    crate::store::committer::repeats::look_up_sql([0, 1].into_iter())
+}
+
 fn assert_by_sender_and_digest(plan: &[String], statement: &str) {
     let lines = message_index_lines(plan);
+    let by_content = lines
+        .iter()
+        .filter(|l| l.contains("messages_same_content"))
+        .count();
+    let looked_up = if statement == "repeats_at_commit" {
+        2
+    } else {
+        1
+    };
     assert!(
-        lines.iter().any(|l| l.contains("messages_same_content")),
-        "{statement}: the same-content look-up goes through messages_same_content: {plan:#?}"
+        by_content >= looked_up,
+        "{statement}: each same-content look-up goes through messages_same_content: {plan:#?}"
     );
     for bad in ["messages_to ", "messages_to_", "messages_from"] {
         assert!(
@@ -35,10 +50,12 @@ async fn on_sqlite_the_duplicate_look_ups_read_the_senders_copies_of_the_content
     let dir = tempfile::tempdir().expect("tmp");
     let url = format!("sqlite://{}", dir.path().join("imax.db").display());
     let store = Store::open(&url, dir.path()).await.expect("store");
+    let repeats = repeats_sql();
     for (name, sql) in [
         ("file_context", FILE_CONTEXT_SQL.as_str()),
         ("duplicate_only", DUPLICATE_ONLY_SQL.as_str()),
-        ("find_duplicate", FIND_DUPLICATE_SQL),
+        ("find_duplicate", FIND_DUPLICATE_SQL.as_str()),
+        ("repeats_at_commit", repeats.as_str()),
     ] {
         let rows = sqlx::query(&format!("EXPLAIN QUERY PLAN {sql}"))
             .fetch_all(&store.pool)
@@ -76,6 +93,9 @@ async fn on_postgres_the_duplicate_look_ups_read_the_senders_copies_of_the_conte
     let dir = tempfile::tempdir().expect("tmp");
     let store = Store::open(&url, dir.path()).await.expect("store");
     let mut conn = store.pool.acquire().await.expect("session");
+    let repeats = repeats_sql();
+    let find_types = "text, bigint, bigint, text, bigint";
+    let find_args = "'TRACM10001|01012026|120000', 5, 3, 'ab', 1";
     for (name, sql, types, args) in [
         (
             "file_context",
@@ -91,9 +111,15 @@ async fn on_postgres_the_duplicate_look_ups_read_the_senders_copies_of_the_conte
         ),
         (
             "find_duplicate",
-            FIND_DUPLICATE_SQL,
-            "text, bigint, bigint, text, bigint",
-            "'TRACM10001|01012026|120000', 5, 3, 'ab', 1",
+            FIND_DUPLICATE_SQL.as_str(),
+            find_types,
+            find_args,
+        ),
+        (
+            "repeats_at_commit",
+            repeats.as_str(),
+            &format!("{find_types}, {find_types}"),
+            &format!("{find_args}, {find_args}"),
         ),
     ] {
         sqlx::query(&format!("PREPARE p_{name} ({types}) AS {sql}"))

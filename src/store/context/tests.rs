@@ -357,20 +357,51 @@ async fn projects_remembered_until_their_contracts_change(engine: &str) {
             c.project.last_used_at.map(|t| t.unix_timestamp()),
         )
     };
-    let first = administrators(a.file_context(&project, dup).await.expect("read"));
+    let first = a.file_context(&project, dup, None).await.expect("read");
+    assert!(!first.as_ref().expect("project").repeat_at_commit());
+    let first = administrators(first);
     assert_eq!(
         first,
         (vec!["TRACM20001".to_string()], Some(now.unix_timestamp()))
     );
     // A use moves no mark: node A serves the project it remembers.
     exec(&b, "UPDATE mailboxes SET last_used_at = 5").await;
-    let again = administrators(a.file_context(&project, dup).await.expect("read"));
+    let again = administrators(a.file_context(&project, dup, None).await.expect("read"));
     assert_eq!(again, first, "{engine}: remembered");
-    // A contract added on node B: node A's next file sees both administrators.
+    // Confirmed by the mark a caller's read just found: nothing read, the repeat left to the
+    // commit (PostgreSQL only: SQLite reads it on the asking thread, `Store::file_context`).
+    let at_commit = engine == "postgres";
+    let seen = mark(&b).await;
+    let confirmed = a
+        .file_context(&project, dup, Some(seen))
+        .await
+        .expect("read");
+    let c = confirmed.as_ref().expect("project");
+    assert_eq!(c.repeat_at_commit(), at_commit, "{engine}");
+    assert_eq!(administrators(confirmed), first, "{engine}: confirmed");
+    // A contract added on node B: node A's next file, whose caller's read finds the new mark,
+    // reads the project again and sees both administrators; the one after serves them.
     exec(&b, &contract(2, "TRACM20002")).await;
-    let (names, used) = administrators(a.file_context(&project, dup).await.expect("read"));
+    let moved = mark(&b).await;
+    let read_again = a
+        .file_context(&project, dup, Some(moved))
+        .await
+        .expect("read");
+    assert!(!read_again.as_ref().expect("project").repeat_at_commit());
+    let (names, used) = administrators(read_again);
     assert_eq!(names, ["TRACM20001", "TRACM20002"], "{engine}");
     assert_eq!(used, Some(5));
+    let confirmed = a
+        .file_context(&project, dup, Some(moved))
+        .await
+        .expect("read");
+    let c = confirmed.as_ref().expect("project");
+    assert_eq!(c.repeat_at_commit(), at_commit, "{engine}");
+    assert_eq!(
+        administrators(confirmed).0,
+        names,
+        "{engine}: confirmed again"
+    );
     a.close().await;
     b.close().await;
     drop_database(db).await;

@@ -43,7 +43,11 @@ fn bad_message() -> Effect {
 
 /// A message `id` from and to the mailbox `mailbox`.
 fn message(id: &str, mailbox: i64) -> Effect {
-    Effect::InsertMessage(Box::new(NewMessage {
+    Effect::InsertMessage(Box::new(new_message(id, mailbox)))
+}
+
+fn new_message(id: &str, mailbox: i64) -> NewMessage {
+    NewMessage {
         message_id: crate::directory::MessageId::stored(id.into()),
         from_mailbox: mailbox,
         to_mailbox: mailbox,
@@ -60,7 +64,8 @@ fn message(id: &str, mailbox: i64) -> Effect {
         resend: false,
         misrouted: false,
         in_reply_to: None,
-    }))
+        repeat_check: None,
+    }
 }
 
 #[tokio::test]
@@ -182,9 +187,14 @@ async fn the_chain_tells_whether_a_batch_landed() {
     let jobs: Vec<Job> = (0..3).map(|n| job(vec![], Action::ALL[n]).0).collect();
     let mut conn = store.pool.acquire().await.expect("conn");
     let (mut tx, mut chain) = begin_batch(&mut conn, engine).await.expect("begin");
-    apply_batch(&mut tx, engine, &jobs, &mut chain)
-        .await
-        .expect("apply");
+    apply_batch(
+        &mut tx,
+        engine,
+        &jobs.iter().collect::<Vec<_>>(),
+        &mut chain,
+    )
+    .await
+    .expect("apply");
     let last = chain.last();
     // Not committed yet (rolled back): not there, so the batch is committed again.
     tx.rollback().await.expect("rollback");
@@ -195,4 +205,91 @@ async fn the_chain_tells_whether_a_batch_landed() {
     assert!(landed(&mut conn, engine, &last).await.expect("asked"));
     let other = (last.0, "0".repeat(64));
     assert!(!landed(&mut conn, engine, &other).await.expect("asked"));
+}
+
+/// Files whose repeat was left to the commit (`repeats`): a repeat by key or, within its
+/// window, by content is refused before anything of its job is written; the rest of its batch
+/// commits, and a job failing beside it still fails alone.
+#[tokio::test]
+async fn a_repeat_left_to_the_commit_is_refused_there_and_the_rest_of_its_batch_commits() {
+    let (_dir, store) = fresh_store().await;
+    sqlx::query(
+        "INSERT INTO mailboxes (id, imax_id, kind, name, password_hash, password_changed_at,
+            created_at) VALUES (7, 'TRACM1', 'property', 'M', 'x', 0, 0)",
+    )
+    .execute(&store.pool)
+    .await
+    .expect("mailbox");
+    let sent = |id: &str, key: Option<&str>, sha: &str, since: Option<OffsetDateTime>| {
+        let mut m = new_message(id, 7);
+        m.tracs_key = key.map(str::to_string);
+        m.sha256 = sha.into();
+        m.repeat_check = Some(super::super::RepeatCheck { since });
+        job(vec![Effect::InsertMessage(Box::new(m))], Action::SendFile).0
+    };
+    let originals = [
+        sent("20260101-a", Some("TRACM1|01012026|120000"), "aa", None),
+        sent("20260101-b", None, "bb", None),
+    ];
+    let results = commit_batch(&store.pool, &mut Held::default(), &originals)
+        .await
+        .expect("batch");
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    let window = Some(OffsetDateTime::UNIX_EPOCH);
+    let batch = [
+        sent("20260101-c", Some("TRACM1|01012026|120000"), "cc", window),
+        sent("20260101-d", None, "bb", window),
+        sent("20260101-e", None, "bb", None),
+        job(vec![bad_message()], Action::SendFile).0,
+        sent("20260101-f", Some("TRACM1|01012026|130000"), "ff", window),
+    ];
+    let results = commit_batch(&store.pool, &mut Held::default(), &batch)
+        .await
+        .expect("batch");
+    use crate::store::messages::Duplicate;
+    assert!(
+        matches!(&results[0], Err(CommitError::Repeats(Duplicate::SameKey { id, .. })) if id == "20260101-a"),
+        "{results:?}"
+    );
+    assert!(
+        matches!(&results[1], Err(CommitError::Repeats(Duplicate::SameContent { id, .. })) if id == "20260101-b"),
+        "{results:?}"
+    );
+    assert!(
+        results[2].is_ok(),
+        "no window, no repeat by content: {results:?}"
+    );
+    assert!(matches!(results[3], Err(CommitError::NotCommitted { .. })));
+    assert!(results[4].is_ok(), "{results:?}");
+    // A batch with no failing job: written at once, the repeat left out.
+    let batch = [
+        sent("20260101-g", Some("TRACM1|01012026|130000"), "gg", window),
+        sent("20260101-h", Some("TRACM1|01012026|140000"), "hh", window),
+    ];
+    let results = commit_batch(&store.pool, &mut Held::default(), &batch)
+        .await
+        .expect("batch");
+    assert!(
+        matches!(&results[0], Err(CommitError::Repeats(Duplicate::SameKey { id, .. })) if id == "20260101-f"),
+        "{results:?}"
+    );
+    assert!(results[1].is_ok(), "{results:?}");
+    let ids: Vec<String> =
+        sqlx::query_scalar("SELECT message_id FROM messages ORDER BY message_id")
+            .fetch_all(&store.pool)
+            .await
+            .expect("ids");
+    let written = [
+        "20260101-a",
+        "20260101-b",
+        "20260101-e",
+        "20260101-f",
+        "20260101-h",
+    ];
+    assert_eq!(ids, written);
+    // The repeats' and the failed job's records are not written; the chain holds.
+    assert_eq!(
+        verify(&store.pool).await.expect("verify"),
+        Verdict::Intact { records: 5 }
+    );
 }
