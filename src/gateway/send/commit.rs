@@ -3,6 +3,7 @@
 //! body sealed (durable) and its row committed with the audit record, or nothing left behind.
 
 use super::super::{Gateway, MailboxSession};
+use super::plan::{self, Destination};
 use super::{PendingReply, REPLY_SENDER};
 use crate::audit::AuditEntry;
 use crate::directory::{ImaxId, MessageId};
@@ -99,9 +100,30 @@ impl Gateway {
         Ok(out)
     }
 
+    /// [`Gateway::commit_send`]; a repeat the commit found (the file's read was left to it,
+    /// `committer::repeats`) is refused with the read's wording and audited as `refused`, as
+    /// the read would have.
+    pub(super) async fn commit_or_refuse(
+        &self,
+        s: &MailboxSession,
+        commit: Commit,
+        to: &Destination,
+        refused: AuditEntry,
+    ) -> Result<SealedBody, Refusal> {
+        match self.commit_send(commit).await {
+            Ok(done) => Ok(done),
+            Err(NotStored::Refused(r)) => Err(r),
+            Err(NotStored::Repeats(d)) => {
+                let (key, recipient) = (to.tracs_key.as_deref(), &to.routing.to.imax_id);
+                let r = plan::duplicate_refusal(d, key, &s.mailbox.imax_id, recipient);
+                Err(self.refuse(vec![], refused, r).await)
+            }
+        }
+    }
+
     /// Seals the bodies and commits the rows. This runs to completion even if the client goes
     /// away meanwhile, so that no body is left without its row.
-    pub(super) async fn commit_send(&self, commit: Commit) -> Result<SealedBody, NotStored> {
+    async fn commit_send(&self, commit: Commit) -> Result<SealedBody, NotStored> {
         let store = self.inner.store.clone();
         tokio::spawn(crate::ground::within_request(commit.run(store)))
             .await
@@ -110,7 +132,7 @@ impl Gateway {
 }
 
 /// Why a file's commit stored nothing (its bodies are removed).
-pub(super) enum NotStored {
+enum NotStored {
     /// The commit found the transmission the file repeats (`NewMessage::repeat_check`): the
     /// sending door words the refusal as it does when its read finds it.
     Repeats(Duplicate),

@@ -15,7 +15,7 @@ use crate::directory::ImaxId;
 use crate::error::Refusal;
 use crate::mailbox::{self, Receipt};
 use crate::store::{FileContext, NewMessage, StagedBody};
-use commit::{Commit, NotStored};
+use commit::Commit;
 use plan::SendPlan;
 
 /// What the sender asks for, besides the body.
@@ -90,8 +90,8 @@ impl Gateway {
         let replies = self
             .tracs_replies(s, &plan.report, &plan.name, &message_id, now)
             .await?;
+        let refused = entry.clone().detail(req.file_name);
         let entry = entry
-            .clone()
             .message(message_id.as_str())
             .detail(plan.audit_detail(&to, &replies));
         let format_errors =
@@ -115,17 +115,7 @@ impl Gateway {
             effects: self.uses(s),
             entry,
         };
-        let done = match self.commit_send(commit).await {
-            Ok(done) => done,
-            Err(NotStored::Refused(r)) => return Err(r),
-            // Left to the commit (a project remembered under the caller's mark): refused and
-            // recorded as the read before it would have.
-            Err(NotStored::Repeats(d)) => {
-                let (key, recipient) = (to.tracs_key.as_deref(), &to.routing.to.imax_id);
-                let r = plan::duplicate_refusal(d, key, &s.mailbox.imax_id, recipient);
-                return Err(refuse(r).await);
-            }
-        };
+        let done = self.commit_or_refuse(s, commit, &to, refused).await?;
         metrics::counter!("imax_received_bytes_total").increment(done.size);
         if s.mailbox.kind.is_sandbox() {
             metrics::counter!("imax_sandbox_files_total").increment(1);

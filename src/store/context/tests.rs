@@ -308,15 +308,21 @@ async fn remembered_until_the_directory_changes(engine: &str) {
     drop_database(db).await;
 }
 
-async fn projects_remembered_until_their_contracts_change(engine: &str) {
-    let Some((_dir, a, b, db)) = two_nodes(engine).await else {
-        return;
-    };
-    let now = OffsetDateTime::from_unix_timestamp(1_800_000_000).expect("now");
-    directory(&b, now).await;
+/// The statement that adds contract `C{n}` of the one property, administered by `ca`.
+fn contract(n: u32, ca: &str) -> String {
+    format!(
+        "INSERT INTO contracts (contract_number, property_id, administrator_mailbox)
+         SELECT 'C{n}', p.id, m.id FROM properties p, mailboxes m WHERE m.imax_id = '{ca}'"
+    )
+}
+
+/// [`directory`], two CAs' mailboxes, the property of `IMAX` and its contract `C1` with the
+/// first CA.
+async fn project_directory(store: &Store, now: OffsetDateTime) {
+    directory(store, now).await;
     for (imax, n) in [("TRACM20001", 1), ("TRACM20002", 2)] {
         exec(
-            &b,
+            store,
             &format!(
                 "INSERT INTO mailboxes (imax_id, kind, name, password_hash, password_changed_at,
                     created_at) VALUES ('{imax}', 'ca', 'CA {n}', 'x', 0, 0)"
@@ -325,20 +331,22 @@ async fn projects_remembered_until_their_contracts_change(engine: &str) {
         .await;
     }
     exec(
-        &b,
+        store,
         &format!(
             "INSERT INTO properties (property_number, name, mailbox_id)
              SELECT '800000001', 'P', id FROM mailboxes WHERE imax_id = '{IMAX}'"
         ),
     )
     .await;
-    let contract = |n: u32, ca: &str| {
-        format!(
-            "INSERT INTO contracts (contract_number, property_id, administrator_mailbox)
-             SELECT 'C{n}', p.id, m.id FROM properties p, mailboxes m WHERE m.imax_id = '{ca}'"
-        )
+    exec(store, &contract(1, "TRACM20001")).await;
+}
+
+async fn projects_remembered_until_their_contracts_change(engine: &str) {
+    let Some((_dir, a, b, db)) = two_nodes(engine).await else {
+        return;
     };
-    exec(&b, &contract(1, "TRACM20001")).await;
+    let now = OffsetDateTime::from_unix_timestamp(1_800_000_000).expect("now");
+    project_directory(&b, now).await;
     let project = ImaxId::parse(IMAX).expect("imax");
     let dup = DuplicateQuery {
         key: Some("TRACM10001|01012026|120000"),

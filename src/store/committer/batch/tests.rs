@@ -36,6 +36,17 @@ async fn fresh_store() -> (tempfile::TempDir, crate::store::Store) {
     (dir, store)
 }
 
+/// Mailbox 7, which the messages of some tests name.
+async fn mailbox_7(store: &crate::store::Store) {
+    sqlx::query(
+        "INSERT INTO mailboxes (id, imax_id, kind, name, password_hash, password_changed_at,
+            created_at) VALUES (7, 'TRACM1', 'property', 'M', 'x', 0, 0)",
+    )
+    .execute(&store.pool)
+    .await
+    .expect("mailbox");
+}
+
 /// A message row naming a mailbox that does not exist (refused by the foreign key).
 fn bad_message() -> Effect {
     message("20260101-bad", 999_999)
@@ -107,13 +118,7 @@ async fn a_failing_job_fails_alone_and_the_chain_holds() {
 #[tokio::test]
 async fn a_message_notes_the_record_of_the_sendfile_that_stored_it() {
     let (_dir, store) = fresh_store().await;
-    sqlx::query(
-        "INSERT INTO mailboxes (id, imax_id, kind, name, password_hash, password_changed_at,
-            created_at) VALUES (7, 'TRACM1', 'property', 'M', 'x', 0, 0)",
-    )
-    .execute(&store.pool)
-    .await
-    .expect("mailbox");
+    mailbox_7(&store).await;
     let sent = |id: &str, named: bool| {
         let (mut j, _) = job(vec![message(id, 7)], Action::SendFile);
         j.audit = j.audit.clone().message(if named { id } else { "another" });
@@ -213,13 +218,7 @@ async fn the_chain_tells_whether_a_batch_landed() {
 #[tokio::test]
 async fn a_repeat_left_to_the_commit_is_refused_there_and_the_rest_of_its_batch_commits() {
     let (_dir, store) = fresh_store().await;
-    sqlx::query(
-        "INSERT INTO mailboxes (id, imax_id, kind, name, password_hash, password_changed_at,
-            created_at) VALUES (7, 'TRACM1', 'property', 'M', 'x', 0, 0)",
-    )
-    .execute(&store.pool)
-    .await
-    .expect("mailbox");
+    mailbox_7(&store).await;
     let sent = |id: &str, key: Option<&str>, sha: &str, since: Option<OffsetDateTime>| {
         let mut m = new_message(id, 7);
         m.tracs_key = key.map(str::to_string);
