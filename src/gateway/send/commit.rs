@@ -162,9 +162,7 @@ impl Commit {
             let mut reply = match f.body.seal().await {
                 Ok(r) => r,
                 Err(e) => {
-                    for key in &keys {
-                        let _ = store.bodies.remove(key).await;
-                    }
+                    forget(&store, &keys).await;
                     return Err(staged(e));
                 }
             };
@@ -178,50 +176,50 @@ impl Commit {
         }
         match store.committer.commit(effects, entry).await {
             Ok(()) => Ok(sealed),
-            Err(CommitError::Repeats(d)) => {
-                for key in &keys {
-                    let _ = store.bodies.remove(key).await;
-                }
-                Err(NotStored::Repeats(d))
-            }
-            Err(e) => Err(NotStored::Refused(not_committed(&store, e, &keys).await)),
+            Err(e) => Err(not_committed(&store, e, &keys).await),
         }
     }
 }
 
+/// Removes the bodies `keys`, whose rows were certainly not committed.
+async fn forget(store: &Store, keys: &[String]) {
+    for key in keys {
+        let _ = store.bodies.remove(key).await;
+    }
+}
+
 /// Why the rows did not commit; the bodies are removed unless the rows may exist.
-async fn not_committed(store: &Store, e: CommitError, keys: &[String]) -> Refusal {
-    let forget = async {
-        for key in keys {
-            let _ = store.bodies.remove(key).await;
-        }
-    };
+async fn not_committed(store: &Store, e: CommitError, keys: &[String]) -> NotStored {
     match e {
+        CommitError::Repeats(d) => {
+            forget(store, keys).await;
+            NotStored::Repeats(d)
+        }
         // Two identical transmissions at the same moment: the unique index on the
         // transmission key lets one in.
         CommitError::NotCommitted {
             reason: crate::store::committer::error::NotCommitted::DuplicateTransmission,
             ..
         } => {
-            forget.await;
-            Refusal::with_detail(
+            forget(store, keys).await;
+            NotStored::Refused(Refusal::with_detail(
                 Code::DuplicateFile,
                 "Another file with the same Sender's iMAX ID, date stamp and time stamp arrived at the same moment.",
-            )
+            ))
         }
-        e @ (CommitError::NotCommitted { .. } | CommitError::Repeats(_)) => {
-            forget.await;
-            e.into()
+        e @ CommitError::NotCommitted { .. } => {
+            forget(store, keys).await;
+            NotStored::Refused(e.into())
         }
         // The row may have been committed: its body stays (`imax admin check` reports it if
         // the row is not there; on PostgreSQL the upload sweep takes it).
         e @ CommitError::Unknown(_) => {
             let key = keys.first().map(String::as_str).unwrap_or_default();
             tracing::error!(key = %key, error = %e, "kept a body whose row may exist");
-            Refusal::with_detail(
+            NotStored::Refused(Refusal::with_detail(
                 Code::Unavailable,
                 "The file may or may not have been stored: the database failed while committing it. List Sent to TRACS or Sent to Others before sending it again.",
-            )
+            ))
         }
     }
 }
