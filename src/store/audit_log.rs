@@ -123,10 +123,21 @@ pub(crate) async fn append(conn: &mut AnyConnection, e: &AuditEntry) -> Result<i
     Chain::head(conn).await?.append(conn, e).await
 }
 
+/// The PostgreSQL advisory lock that serialises appends to the chain, every node's, held to
+/// the end of the transaction that takes it.
+macro_rules! chain_lock {
+    () => {
+        "pg_advisory_xact_lock(7071002)"
+    };
+}
+
+/// The chain's lock ([`BEGIN_LOCKED`]'s), for a statement that takes it itself.
+pub(crate) const CHAIN_LOCK: &str = chain_lock!();
+
 /// `BEGIN` and, in the same round trip (one simple query), the PostgreSQL advisory lock that
 /// serialises appends to the chain, every node's. The head is read by the next statement,
 /// whose snapshot is taken once the lock is held.
-pub(super) const BEGIN_LOCKED: &str = "BEGIN; SELECT pg_advisory_xact_lock(7071002)";
+pub(super) const BEGIN_LOCKED: &str = concat!("BEGIN; SELECT ", chain_lock!());
 
 /// Records per multi-row INSERT (13 parameters each, well inside both engines' limits).
 pub(crate) const MAX_ROWS_PER_INSERT: usize = 500;

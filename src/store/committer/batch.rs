@@ -15,6 +15,9 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, AnyPool, Connection};
 use std::time::Instant;
 
+mod one_trip;
+use one_trip::OneTrip;
+
 /// The committer's own session, kept from one batch to the next instead of going back to the
 /// pool after each: sqlx pings every session it takes back (on PostgreSQL a round trip and a
 /// wake-up of the database's backend, on SQLite a trip to the connection's thread), once per
@@ -23,12 +26,31 @@ use std::time::Instant;
 /// ([`reconnect::needs_check`], as the pool checks its idle sessions); given back to the pool
 /// when the committer stops.
 #[derive(Default)]
-pub(super) struct Held(Option<(PoolConnection<Any>, Instant)>);
+pub(super) struct Held {
+    session: Option<(PoolConnection<Any>, Instant)>,
+    /// PostgreSQL: the chain's head as this committer's last batch left it, so that the next
+    /// can go in one trip ([`one_trip`]). Taken by every attempt, put back only by one that
+    /// committed; forgotten when a turn (which appends on its own) has run.
+    head: Option<Chain>,
+    /// After one trip was refused (another node appended, most likely), batches go the locked
+    /// way for a while: `wait` more of them, twice as many after each refusal in a row (at
+    /// most [`MAX_WAIT`]), none once a trip commits.
+    refusals: Backoff,
+}
+
+/// Batches that go the locked way after a refused trip, at most.
+const MAX_WAIT: u32 = 64;
+
+#[derive(Default)]
+struct Backoff {
+    last: u32,
+    wait: u32,
+}
 
 impl Held {
     /// The kept session if it is still alive, else one from the pool.
     async fn take(&mut self, pool: &AnyPool) -> Result<PoolConnection<Any>, sqlx::Error> {
-        if let Some((mut conn, since)) = self.0.take() {
+        if let Some((mut conn, since)) = self.session.take() {
             if !reconnect::needs_check(since.elapsed()) {
                 return Ok(conn);
             }
@@ -46,7 +68,30 @@ impl Held {
     }
 
     fn keep(&mut self, conn: PoolConnection<Any>) {
-        self.0 = Some((conn, Instant::now()));
+        self.session = Some((conn, Instant::now()));
+    }
+
+    /// Another writer appended (a turn): the head known here is no longer the chain's.
+    pub(super) fn forget_head(&mut self) {
+        self.head = None;
+    }
+
+    /// The head a batch may go in one trip from, if any (taken: only a commit puts it back).
+    fn head_for_one_trip(&mut self, engine: Engine) -> Option<Chain> {
+        let head = self.head.take()?;
+        if engine != Engine::Postgres || head.last().0 == 0 {
+            return None;
+        }
+        if self.refusals.wait > 0 {
+            self.refusals.wait -= 1;
+            return None;
+        }
+        Some(head)
+    }
+
+    fn refused(&mut self) {
+        let last = (self.refusals.last * 2).clamp(1, MAX_WAIT);
+        self.refusals = Backoff { last, wait: last };
     }
 }
 
@@ -158,8 +203,24 @@ async fn commit_attempt(
             if landed(&mut conn, engine, &earlier.last).await? {
                 return Ok(earlier.results);
             }
+        } else if let Some(head) = held.head_for_one_trip(engine) {
+            match one_trip::commit(&mut conn, batch, &head).await? {
+                OneTrip::Committed(results, next) => {
+                    metrics::counter!("imax_commit_batches_total", "path" => "one_trip")
+                        .increment(1);
+                    held.refusals = Backoff::default();
+                    held.head = Some(next);
+                    return Ok(results);
+                }
+                OneTrip::Refused => {
+                    metrics::counter!("imax_commit_one_trips_refused_total").increment(1);
+                    held.refused();
+                }
+                OneTrip::Declined => {}
+            }
         }
-        commit_on(&mut conn, engine, batch).await
+        metrics::counter!("imax_commit_batches_total", "path" => "locked").increment(1);
+        commit_on(&mut conn, engine, batch, &mut held.head).await
     }
     .await;
     if out.as_ref().map_or(true, |r| r.iter().any(|r| r.is_err())) {
@@ -232,6 +293,7 @@ async fn commit_on(
     conn: &mut AnyConnection,
     engine: crate::store::Engine,
     batch: &[Job],
+    head: &mut Option<Chain>,
 ) -> Result<Vec<Result<(), CommitError>>, Failed> {
     let (mut tx, mut chain) = begin_batch(conn, engine).await?;
     let repeated = repeats::look_up(&mut tx, batch)
@@ -250,7 +312,9 @@ async fn commit_on(
         .err();
     let Some(e) = failed else {
         let results = answers(&repeated, writing.iter().map(|_| Ok(())).collect());
-        return finish(tx, &chain, results).await;
+        let results = finish(tx, &chain, results).await?;
+        *head = Some(chain);
+        return Ok(results);
     };
     // Nothing of this transaction is committed, whether or not the rollback completes (the
     // connection is closed if it does not).
@@ -281,7 +345,9 @@ async fn commit_on(
             }
         }
     }
-    finish(tx, &chain, answers(&repeated, results)).await
+    let results = finish(tx, &chain, answers(&repeated, results)).await?;
+    *head = Some(chain);
+    Ok(results)
 }
 
 /// Each job's answer: [`CommitError::Repeats`] where the commit found the transmission its file

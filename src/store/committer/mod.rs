@@ -273,6 +273,7 @@ async fn run(pool: AnyPool, mut rx: mpsc::Receiver<Queued>, busy: Arc<Mutex<()>>
             if begin.send(()).is_ok() {
                 // Ends when the caller is done or gone.
                 let _ = done.await;
+                held.forget_head();
             }
         }
     }

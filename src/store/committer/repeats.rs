@@ -13,19 +13,18 @@
 //!
 //! [`Messages::find_duplicate`]: crate::store::messages::Messages::find_duplicate
 
+use super::rows::AnyQuery;
 use super::{Effect, Job, NewMessage, RepeatCheck};
 use crate::clock::{from_epoch, to_epoch};
 use crate::store::messages::{find_duplicate_sql, Duplicate};
 use sqlx::{AnyConnection, Row};
 
-/// Per job of `batch`, the earlier transmission its message repeats (none: nothing asked, or
-/// nothing found). One statement for the whole batch, none when no job asks.
-pub(super) async fn look_up(
-    conn: &mut AnyConnection,
-    batch: &[Job],
-) -> Result<Vec<Option<Duplicate>>, sqlx::Error> {
-    let mut found = vec![None; batch.len()];
-    let asked: Vec<(usize, &NewMessage, RepeatCheck)> = batch
+/// The files of `batch` whose repeats are asked here: (the job's index, its message, the check).
+pub(super) type Asked<'b> = Vec<(usize, &'b NewMessage, RepeatCheck)>;
+
+/// The files of `batch` whose repeats its commit asks ([`NewMessage::repeat_check`]).
+pub(super) fn asked(batch: &[Job]) -> Asked<'_> {
+    batch
         .iter()
         .enumerate()
         .flat_map(|(j, job)| {
@@ -34,13 +33,12 @@ pub(super) async fn look_up(
                 _ => None,
             })
         })
-        .collect();
-    if asked.is_empty() {
-        return Ok(found);
-    }
-    let sql = look_up_sql(asked.iter().map(|(j, _, _)| *j));
-    let mut query = sqlx::query(&sql);
-    for (_, m, check) in &asked {
+        .collect()
+}
+
+/// Binds the parameters of [`look_up_sql`] for `asked`, in its order.
+pub(super) fn bind<'q>(mut query: AnyQuery<'q>, asked: &Asked<'q>) -> AnyQuery<'q> {
+    for (_, m, check) in asked {
         query = query
             .bind(m.tracs_key.as_deref())
             .bind(m.from_mailbox)
@@ -48,7 +46,25 @@ pub(super) async fn look_up(
             .bind(m.sha256.as_str())
             .bind(check.since.map(to_epoch));
     }
-    for row in query.fetch_all(&mut *conn).await? {
+    query
+}
+
+/// Per job of `batch`, the earlier transmission its message repeats (none: nothing asked, or
+/// nothing found). One statement for the whole batch, none when no job asks.
+pub(super) async fn look_up(
+    conn: &mut AnyConnection,
+    batch: &[Job],
+) -> Result<Vec<Option<Duplicate>>, sqlx::Error> {
+    let mut found = vec![None; batch.len()];
+    let asked = asked(batch);
+    if asked.is_empty() {
+        return Ok(found);
+    }
+    let sql = look_up_sql(asked.iter().map(|(j, _, _)| *j), 1);
+    for row in bind(sqlx::query(&sql), &asked)
+        .fetch_all(&mut *conn)
+        .await?
+    {
         let job = usize::try_from(row.try_get::<i64, _>("job")?).unwrap_or(usize::MAX);
         let (id, at) = (row.try_get("message_id")?, row.try_get("received_at")?);
         let at = from_epoch(at);
@@ -65,14 +81,15 @@ pub(super) async fn look_up(
 }
 
 /// [`find_duplicate_sql`] once per asking job (`jobs`, their indexes in the batch), each
-/// answering at most one row tagged with its job, parameters numbered on from one to the next.
-pub(in crate::store) fn look_up_sql(jobs: impl Iterator<Item = usize>) -> String {
+/// answering at most one row tagged with its job, parameters numbered from `$first` on, five a
+/// job.
+pub(in crate::store) fn look_up_sql(jobs: impl Iterator<Item = usize>, first: usize) -> String {
     jobs.enumerate()
         .map(|(i, job)| {
             format!(
                 "SELECT CAST({job} AS BIGINT) AS job, CAST(why AS BIGINT) AS why, message_id, \
                  received_at FROM ({}) r{i}",
-                find_duplicate_sql(1 + 5 * i)
+                find_duplicate_sql(first + 5 * i)
             )
         })
         .collect::<Vec<_>>()

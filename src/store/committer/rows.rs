@@ -25,38 +25,95 @@ pub(super) async fn write_at_once(
     chain: &mut Chain,
     entries: &[&AuditEntry],
 ) -> Result<(), sqlx::Error> {
-    let inline = inline_bodies(messages);
-    let claims = claims(messages);
-    let records = chain.chained(entries);
-    let counts = [messages.len(), inline.len(), claims.len(), records.len()];
-    let parts = at_once_parts(engine, counts);
+    let rows = AtOnce::new(messages, chain, entries);
+    let parts = rows.parts(engine);
     if parts.is_empty() {
         return Ok(());
     }
-    let sql = at_once_sql(engine, &parts, !claims.is_empty());
-    let mut query = bind_messages(sqlx::query(&sql), messages);
-    for (key, data) in &inline {
-        query = query.bind(*key).bind(*data);
-    }
-    for key in &claims {
-        query = query.bind(*key);
-    }
-    let mut query = records.bind(query);
-    if engine == Engine::Sqlite {
-        // The notices' statement finds the new rows by their message ids.
-        for (m, _) in messages {
-            query = query.bind(m.message_id.as_str());
-        }
-    }
+    let sql = at_once_sql(engine, &parts, rows.claims.len());
+    let query = rows.bind(engine, sqlx::query(&sql));
     if engine == Engine::Postgres {
         let claimed: i64 = query.fetch_one(&mut *conn).await?.try_get(0)?;
-        all_claimed(claimed as u64, claims.len())?;
+        all_claimed(claimed as u64, rows.claims.len())?;
     } else {
         // No listings here (see `apply_batch`): nothing to count.
         query.execute(&mut *conn).await?;
     }
-    chain.moved_to(&records);
+    rows.moved(chain);
     Ok(())
+}
+
+/// A batch's new rows, chained after a head, to be written by one statement: its parts
+/// ([`AtOnce::parts`]) and their parameters ([`AtOnce::bind`], numbered from `$1`).
+pub(super) struct AtOnce<'a> {
+    messages: &'a [NewRow<'a>],
+    inline: Vec<(&'a str, &'a [u8])>,
+    claims: Vec<&'a str>,
+    records: Records<'a>,
+}
+
+impl<'a> AtOnce<'a> {
+    pub(super) fn new(
+        messages: &'a [NewRow<'a>],
+        chain: &Chain,
+        entries: &[&'a AuditEntry],
+    ) -> AtOnce<'a> {
+        AtOnce {
+            messages,
+            inline: inline_bodies(messages),
+            claims: claims(messages),
+            records: chain.chained(entries),
+        }
+    }
+
+    /// The statements' parts, named ([`at_once_parts`]).
+    pub(super) fn parts(&self, engine: Engine) -> Vec<(&'static str, String)> {
+        let counts = [
+            self.messages.len(),
+            self.inline.len(),
+            self.claims.len(),
+            self.records.len(),
+        ];
+        at_once_parts(engine, counts)
+    }
+
+    /// The parameters the parts take on PostgreSQL (SQLite's notices take the messages' ids
+    /// besides).
+    pub(super) fn params(&self) -> usize {
+        self.messages.len() * MESSAGE_PARAMS
+            + self.inline.len() * 2
+            + self.claims.len()
+            + self.records.len() * Records::PARAMS
+    }
+
+    /// How many uploads' listings the rows end.
+    pub(super) fn claims(&self) -> usize {
+        self.claims.len()
+    }
+
+    /// Binds the parts' parameters, in their order.
+    pub(super) fn bind<'q>(&'q self, engine: Engine, query: AnyQuery<'q>) -> AnyQuery<'q> {
+        let mut query = bind_messages(query, self.messages);
+        for (key, data) in &self.inline {
+            query = query.bind(*key).bind(*data);
+        }
+        for key in &self.claims {
+            query = query.bind(*key);
+        }
+        let mut query = self.records.bind(query);
+        if engine == Engine::Sqlite {
+            // The notices' statement finds the new rows by their message ids.
+            for (m, _) in self.messages {
+                query = query.bind(m.message_id.as_str());
+            }
+        }
+        query
+    }
+
+    /// Moves `chain` to the head these rows leave once written.
+    pub(super) fn moved(&self, chain: &mut Chain) {
+        chain.moved_to(&self.records);
+    }
 }
 
 /// The statements of one [`write_at_once`], named, their parameters numbered across all of
@@ -182,14 +239,10 @@ fn notices_sql(new_rows: &str) -> String {
 
 /// The parts as one statement of data-modifying `WITH` parts on PostgreSQL (answering how many
 /// listings `d` ended), as one string of statements on SQLite.
-fn at_once_sql(engine: Engine, parts: &[(&str, String)], claims: bool) -> String {
+fn at_once_sql(engine: Engine, parts: &[(&str, String)], claims: usize) -> String {
     match engine {
         Engine::Postgres => {
-            let ended = if claims {
-                "(SELECT COUNT(*) FROM d)"
-            } else {
-                "0"
-            };
+            let ended = ended_listings(claims);
             let parts: Vec<String> = parts
                 .iter()
                 .map(|(name, part)| format!("{name} AS ({part})"))
@@ -201,6 +254,15 @@ fn at_once_sql(engine: Engine, parts: &[(&str, String)], claims: bool) -> String
             .map(|(_, part)| part.as_str())
             .collect::<Vec<_>>()
             .join(";\n"),
+    }
+}
+
+/// How many listings the part `d` of a statement of [`at_once_parts`] ended, as an expression.
+pub(super) fn ended_listings(claims: usize) -> &'static str {
+    if claims > 0 {
+        "(SELECT COUNT(*) FROM d)"
+    } else {
+        "0"
     }
 }
 
@@ -312,7 +374,7 @@ fn message_values(first: usize, n: usize) -> String {
     )
 }
 
-type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+pub(super) type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
 
 /// Binds new messages' parameters, in the order of [`message_values`].
 fn bind_messages<'q>(mut query: AnyQuery<'q>, rows: &[NewRow<'q>]) -> AnyQuery<'q> {
@@ -346,7 +408,7 @@ mod tests {
     #[test]
     fn sqlite_writes_a_batch_one_row_per_statement() {
         let parts = at_once_parts(Engine::Sqlite, [3, 3, 0, 4]);
-        let sql = at_once_sql(Engine::Sqlite, &parts, false);
+        let sql = at_once_sql(Engine::Sqlite, &parts, 0);
         let inserts: Vec<&str> = sql
             .split(";\n")
             .filter(|s| s.trim_start().starts_with("INSERT INTO") && s.contains("VALUES"))

@@ -18,7 +18,7 @@ fn message_index_lines(plan: &[String]) -> Vec<&String> {
 /// The commit's look-up for a batch of two files (`committer::repeats`): each file's
 /// look-up is [`FIND_DUPLICATE_SQL`]'s, so each must keep its plan.
 fn repeats_sql() -> String {
-    crate::store::committer::repeats::look_up_sql([0, 1].into_iter())
+    crate::store::committer::repeats::look_up_sql([0, 1].into_iter(), 1)
 }
 
 fn assert_by_sender_and_digest(plan: &[String], statement: &str) {

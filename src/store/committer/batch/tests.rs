@@ -162,19 +162,19 @@ async fn the_committer_keeps_its_session_only_after_a_batch_that_committed() {
         .await
         .expect("batch");
     assert!(results[0].is_ok());
-    assert!(held.0.is_some(), "kept for the next batch");
+    assert!(held.session.is_some(), "kept for the next batch");
     let (b, _) = job(vec![], Action::GetMessage);
     commit_batch(&store.pool, &mut held, &[b])
         .await
         .expect("batch");
-    assert!(held.0.is_some());
+    assert!(held.session.is_some());
     let (c, _) = job(vec![bad_message()], Action::SendFile);
     let results = commit_batch(&store.pool, &mut held, &[c])
         .await
         .expect("batch");
     assert!(results[0].is_err());
     assert!(
-        held.0.is_none(),
+        held.session.is_none(),
         "a session whose transaction failed is closed"
     );
     assert_eq!(
@@ -204,7 +204,9 @@ async fn the_chain_tells_whether_a_batch_landed() {
     // Not committed yet (rolled back): not there, so the batch is committed again.
     tx.rollback().await.expect("rollback");
     assert!(!landed(&mut conn, engine, &last).await.expect("asked"));
-    let results = commit_on(&mut conn, engine, &jobs).await.expect("commit");
+    let results = commit_on(&mut conn, engine, &jobs, &mut None)
+        .await
+        .expect("commit");
     assert!(results.iter().all(|r| r.is_ok()));
     // Committed: the same record, the same hash; any other hash is another batch's.
     assert!(landed(&mut conn, engine, &last).await.expect("asked"));
@@ -287,6 +289,166 @@ async fn a_repeat_left_to_the_commit_is_refused_there_and_the_rest_of_its_batch_
     ];
     assert_eq!(ids, written);
     // The repeats' and the failed job's records are not written; the chain holds.
+    assert_eq!(
+        verify(&store.pool).await.expect("verify"),
+        Verdict::Intact { records: 5 }
+    );
+}
+
+/// A store on a fresh database of the tests' PostgreSQL server (`IMAX_TEST_POSTGRES`), and
+/// the database's name (to drop); none where the tests have no server.
+async fn postgres_store(
+    dir: &tempfile::TempDir,
+    node: &str,
+    name: Option<&str>,
+) -> Option<(crate::store::Store, String)> {
+    let base = std::env::var("IMAX_TEST_POSTGRES").ok()?;
+    sqlx::any::install_default_drivers();
+    let name = match name {
+        Some(n) => n.to_string(),
+        None => {
+            let n = format!("imax_trip_{}_{}", std::process::id(), node);
+            let admin = sqlx::AnyPool::connect(&base).await.expect("admin");
+            sqlx::query(&format!("CREATE DATABASE {n}"))
+                .execute(&admin)
+                .await
+                .expect("create");
+            admin.close().await;
+            n
+        }
+    };
+    let (prefix, _) = base.rsplit_once('/').expect("a URL with a database name");
+    let url = format!("{prefix}/{name}");
+    let store = crate::store::Store::open(&url, &dir.path().join(node))
+        .await
+        .expect("store");
+    Some((store, name))
+}
+
+async fn message_ids(store: &crate::store::Store) -> Vec<String> {
+    sqlx::query_scalar("SELECT message_id FROM messages ORDER BY message_id")
+        .fetch_all(&store.pool)
+        .await
+        .expect("ids")
+}
+
+/// What became of `batch` offered to one trip from `head`.
+async fn trip(pool: &sqlx::AnyPool, batch: &[Job], head: &Chain) -> &'static str {
+    let mut conn = pool.acquire().await.expect("conn");
+    match one_trip::commit(&mut conn, batch, head).await {
+        Ok(OneTrip::Refused) => "refused",
+        Ok(OneTrip::Declined) => "declined",
+        Ok(OneTrip::Committed(..)) => "committed",
+        Err(_) => "failed",
+    }
+}
+
+/// A TRACS file `id` with the key `key`, to mailbox 7, whose repeats its commit asks.
+fn tracs_file(id: &str, key: &str) -> Job {
+    let mut m = new_message(id, 7);
+    m.tracs_key = Some(key.into());
+    m.sha256 = id.into();
+    m.inline_body = Some(id.as_bytes().to_vec());
+    m.repeat_check = Some(super::super::RepeatCheck { since: None });
+    let (mut j, _) = job(vec![Effect::InsertMessage(Box::new(m))], Action::SendFile);
+    j.audit = j.audit.clone().message(id);
+    j
+}
+
+/// PostgreSQL (issue 29): a batch goes in one statement from the head the committer's last
+/// batch left. Refused, it writes nothing, whether the head moved (another node appended),
+/// or a file repeats a transmission; a job that writes more than its message is not sent.
+#[tokio::test]
+async fn on_postgres_a_batch_goes_in_one_trip_from_the_head_its_committer_left() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let Some((store, name)) = postgres_store(&dir, "a", None).await else {
+        return;
+    };
+    mailbox_7(&store).await;
+    let mut held = Held::default();
+    commit_batch(&store.pool, &mut held, &[job(vec![], Action::SignIn).0])
+        .await
+        .expect("locked");
+    let head = held.head.clone().expect("the head the batch left");
+    let mut conn = store.pool.acquire().await.expect("conn");
+    let batch = [
+        tracs_file("20260101-a", "T|1"),
+        tracs_file("20260101-b", "T|2"),
+    ];
+    let OneTrip::Committed(results, next) = one_trip::commit(&mut conn, &batch, &head)
+        .await
+        .expect("sent")
+    else {
+        panic!("one trip")
+    };
+    assert!(results.iter().all(Result::is_ok));
+    assert_eq!(next.last().0, 3);
+    let notes: Vec<Option<i64>> = sqlx::query_scalar("SELECT audit_seq FROM messages ORDER BY id")
+        .fetch_all(&store.pool)
+        .await
+        .expect("notes");
+    assert_eq!(notes, [Some(2), Some(3)], "each message notes its record");
+    // The head it started from is gone; a file repeats one; a job records a use besides.
+    assert_eq!(
+        trip(&store.pool, &[tracs_file("20260101-c", "T|3")], &head).await,
+        "refused"
+    );
+    assert_eq!(
+        trip(&store.pool, &[tracs_file("20260101-d", "T|1")], &next).await,
+        "refused"
+    );
+    let use_too = Effect::RecordActivity {
+        account: 1,
+        at: OffsetDateTime::UNIX_EPOCH,
+    };
+    let use_too = [job(vec![use_too], Action::SendFile).0];
+    assert_eq!(trip(&store.pool, &use_too, &next).await, "declined");
+    assert_eq!(message_ids(&store).await, ["20260101-a", "20260101-b"]);
+    drop(conn);
+    held.head = Some(next);
+    a_stale_head_is_refused_and_the_batch_commits_the_locked_way(&dir, &store, &name, held).await;
+    store.close().await;
+    let base = std::env::var("IMAX_TEST_POSTGRES").expect("server");
+    let admin = sqlx::AnyPool::connect(&base).await.expect("admin");
+    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+        .execute(&admin)
+        .await
+        .expect("drop");
+}
+
+/// Another node appends; the committer's head is stale, its trip refused, and the batch
+/// commits the locked way, the repeat answered there; the next batch goes the locked way.
+async fn a_stale_head_is_refused_and_the_batch_commits_the_locked_way(
+    dir: &tempfile::TempDir,
+    store: &crate::store::Store,
+    name: &str,
+    mut held: Held,
+) {
+    let (other, _) = postgres_store(dir, "b", Some(name)).await.expect("b");
+    commit_batch(
+        &other.pool,
+        &mut Held::default(),
+        &[tracs_file("20260101-f", "T|6")],
+    )
+    .await
+    .expect("other node");
+    other.close().await;
+    let repeat = [
+        tracs_file("20260101-d", "T|1"),
+        tracs_file("20260101-e", "T|5"),
+    ];
+    let results = commit_batch(&store.pool, &mut held, &repeat)
+        .await
+        .expect("batch");
+    assert!(
+        matches!(results[0], Err(CommitError::Repeats(_))),
+        "{results:?}"
+    );
+    assert!(results[1].is_ok(), "{results:?}");
+    assert_eq!(held.refusals.wait, 1, "the next batch goes the locked way");
+    assert_eq!(held.head.as_ref().map(|h| h.last().0), Some(5));
+    let ids = ["20260101-a", "20260101-b", "20260101-e", "20260101-f"];
+    assert_eq!(message_ids(store).await, ids);
     assert_eq!(
         verify(&store.pool).await.expect("verify"),
         Verdict::Intact { records: 5 }

@@ -1,0 +1,181 @@
+//! PostgreSQL: a batch in one round trip, when the committer knows the chain's head.
+//!
+//! The locked way (`commit_on`) takes five round trips: `BEGIN` with the chain's lock, the
+//! head's read, the repeats' look-up, the batch's statement and `COMMIT`. On two shared cores
+//! each trip waits for the database's backend and then for the committer's task to be run
+//! again (200–500 µs under load, against an executor time of 10–30 µs), and the committer is
+//! the node's one writer, so they are the batch's length and every request's wait (issue 29,
+//! measured in `docs/performance.md`).
+//!
+//! Here the same batch is one statement, sent outside any transaction, so that PostgreSQL
+//! commits it on its own as it ends: the chain's head the committer's last batch left (its
+//! own, never read again), the records chained after it in memory as before, and in the
+//! statement
+//!
+//! * the chain's lock, taken before any row is written: the first row of each part that
+//!   writes is computed from a read of it (`(SELECT $n FROM l)`), so no part can write before
+//!   it, whatever order PostgreSQL runs the parts in;
+//! * the head's check: the record it names is there with its hash (`k`), and the next
+//!   sequence number is free, which the audit log's primary key checks against every
+//!   committed row (another appender that got there first makes the statement fail);
+//! * the repeats' look-up (`r`, `repeats::look_up_sql`), and the listings' count (`d`).
+//!
+//! When a check fails the statement raises an error (a text that is not a number cast to
+//! one), so nothing of it is written, and the batch goes the locked way, which reads the head
+//! again and answers repeats and failures job by job. The statement's snapshot is taken before
+//! the lock is held, which is why it is enough: if it succeeds, no appender committed since
+//! the committer's last batch, so everything the repeats' look-up must see (every transmission
+//! is stored with its record in the chain) committed before the snapshot.
+
+use super::{Committing, Failed, Job};
+use crate::store::audit_log::{Chain, CHAIN_LOCK};
+use crate::store::committer::rows::{receipt_record, AtOnce, NewRow, MAX_PARAMS_AT_ONCE};
+use crate::store::committer::{repeats, CommitError, Effect};
+use crate::store::{reconnect, Engine};
+use sqlx::AnyConnection;
+
+/// What became of a batch offered to one trip.
+pub(super) enum OneTrip {
+    /// Committed: every job's answer, and the chain's head after the batch.
+    Committed(Vec<Result<(), CommitError>>, Chain),
+    /// Not one for a single trip (a job writes more than new messages and its record, or the
+    /// parameters are too many): nothing was sent.
+    Declined,
+    /// The database refused it (the head moved, a file repeats one, a listing was swept, a row
+    /// failed): nothing of it was written.
+    Refused,
+}
+
+/// Commits `batch` in one statement, the chain continuing from `head`.
+pub(super) async fn commit(
+    conn: &mut AnyConnection,
+    batch: &[Job],
+    head: &Chain,
+) -> Result<OneTrip, Failed> {
+    let mut messages: Vec<NewRow> = Vec::new();
+    for (seq, job) in (head.next_seq()..).zip(batch) {
+        for effect in &job.effects {
+            let Effect::InsertMessage(m) = effect else {
+                return Ok(OneTrip::Declined);
+            };
+            messages.push((&**m, receipt_record(m, &job.audit, seq)));
+        }
+    }
+    let entries: Vec<_> = batch.iter().map(|j| &j.audit).collect();
+    let rows = AtOnce::new(&messages, head, &entries);
+    let asked = repeats::asked(batch);
+    let after = rows.params();
+    if after + 2 + 5 * asked.len() > MAX_PARAMS_AT_ONCE {
+        return Ok(OneTrip::Declined);
+    }
+    let Some(sql) = statement(&rows, &asked, after + 1) else {
+        return Ok(OneTrip::Declined);
+    };
+    let (seq, hash) = head.last();
+    let query = rows
+        .bind(Engine::Postgres, sqlx::query(&sql))
+        .bind(seq)
+        .bind(hash.as_str());
+    let query = repeats::bind(query, &asked);
+    let mut next = head.clone();
+    rows.moved(&mut next);
+    let stored = || batch.iter().map(|_| Ok(())).collect::<Vec<_>>();
+    match query.fetch_one(&mut *conn).await {
+        Ok(_) => Ok(OneTrip::Committed(stored(), next)),
+        // Sent, and maybe committed: the chain tells (`landed`), as after a broken `COMMIT`.
+        Err(e) if reconnect::is_broken(&e) => Err(Failed::AtCommit {
+            error: CommitError::Unknown(e.to_string()),
+            committing: Committing {
+                last: next.last(),
+                results: stored(),
+            },
+        }),
+        Err(e) => {
+            tracing::debug!(error = %e, "a batch in one trip was refused; committing it under the lock");
+            Ok(OneTrip::Refused)
+        }
+    }
+}
+
+/// Why a one-trip statement refuses to commit, as the error PostgreSQL raises names it.
+const HEAD_MOVED: &str = "imax: the chain head moved";
+const REPEATS: &str = "imax: a file repeats a transmission";
+const SWEPT: &str = "imax: an upload was swept";
+
+/// The one statement: the lock (`l`), the head's check (`k`, parameters `$first` and the one
+/// after), the repeats' look-up (`r`, parameters after those), the batch's parts, and a last
+/// `SELECT` that fails unless every check passed. None: a part is not of the shape
+/// [`after_lock`] knows.
+fn statement(rows: &AtOnce<'_>, asked: &repeats::Asked<'_>, first: usize) -> Option<String> {
+    let mut with = vec![
+        format!("l AS (SELECT {CHAIN_LOCK})"),
+        format!(
+            "k AS (SELECT 1 FROM audit_log WHERE seq = ${first} AND hash = ${})",
+            first + 1
+        ),
+    ];
+    let repeated = if asked.is_empty() {
+        "FALSE"
+    } else {
+        let jobs = asked.iter().map(|(j, _, _)| *j);
+        with.push(format!("r AS ({})", repeats::look_up_sql(jobs, first + 2)));
+        "EXISTS (SELECT 1 FROM r)"
+    };
+    for (name, part) in rows.parts(Engine::Postgres) {
+        let part = match name {
+            "m" | "c" | "a" => after_lock(&part)?,
+            _ => part,
+        };
+        with.push(format!("{name} AS ({part})"));
+    }
+    let (ended, claims) = (
+        crate::store::committer::rows::ended_listings(rows.claims()),
+        rows.claims(),
+    );
+    Some(format!(
+        "WITH {} SELECT CAST(CASE WHEN NOT EXISTS (SELECT 1 FROM k) THEN '{HEAD_MOVED}' \
+         WHEN {repeated} THEN '{REPEATS}' WHEN {ended} <> {claims} THEN '{SWEPT}' \
+         ELSE '0' END AS BIGINT)",
+        with.join(",\n")
+    ))
+}
+
+/// `part` (an `INSERT ... VALUES ($n, ...` of [`AtOnce::parts`]) with its first value read
+/// through the lock's part `l`, so that the part writes nothing before the lock is held.
+fn after_lock(part: &str) -> Option<String> {
+    let at = part.find("VALUES (")? + "VALUES (".len();
+    let rest = &part[at..];
+    let end = rest
+        .char_indices()
+        .skip(1)
+        .find(|(_, c)| !c.is_ascii_digit())
+        .map_or(rest.len(), |(i, _)| i);
+    if !rest.starts_with('$') || end < 2 {
+        return None;
+    }
+    Some(format!(
+        "{}(SELECT {} FROM l){}",
+        &part[..at],
+        &rest[..end],
+        &rest[end..]
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::after_lock;
+
+    #[test]
+    fn the_first_value_of_a_part_is_read_through_the_lock() {
+        assert_eq!(
+            after_lock("INSERT INTO t (a, b) VALUES ($12, $13), ($14, $15)").as_deref(),
+            Some("INSERT INTO t (a, b) VALUES ((SELECT $12 FROM l), $13), ($14, $15)")
+        );
+        assert_eq!(
+            after_lock("INSERT INTO t (a) VALUES ($7)").as_deref(),
+            Some("INSERT INTO t (a) VALUES ((SELECT $7 FROM l))")
+        );
+        assert_eq!(after_lock("INSERT INTO t (a) SELECT 1"), None);
+        assert_eq!(after_lock("INSERT INTO t (a) VALUES (1)"), None);
+    }
+}
