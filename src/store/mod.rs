@@ -45,6 +45,8 @@ pub mod reconnect;
 pub mod sandbox;
 pub mod second_factors;
 pub mod sessions;
+#[cfg(test)]
+pub(crate) mod test_databases;
 pub mod throttle;
 pub mod training;
 

@@ -71,25 +71,9 @@ async fn on_sqlite_the_duplicate_look_ups_read_the_senders_copies_of_the_content
 /// database of its own; runs where the tests have a server (`IMAX_TEST_POSTGRES`).
 #[tokio::test]
 async fn on_postgres_the_duplicate_look_ups_read_the_senders_copies_of_the_content_only() {
-    let Ok(base) = std::env::var("IMAX_TEST_POSTGRES") else {
+    let Some((url, _)) = crate::store::test_databases::fresh("imax_plans").await else {
         return;
     };
-    sqlx::any::install_default_drivers();
-    let name = format!(
-        "imax_plans_{}_{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .expect("clock")
-            .as_nanos()
-    );
-    let admin = sqlx::AnyPool::connect(&base).await.expect("admin");
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&admin)
-        .await
-        .expect("create");
-    let (prefix, _) = base.rsplit_once('/').expect("a URL with a database name");
-    let url = format!("{prefix}/{name}");
     let dir = tempfile::tempdir().expect("tmp");
     let store = Store::open(&url, dir.path()).await.expect("store");
     let mut conn = store.pool.acquire().await.expect("session");

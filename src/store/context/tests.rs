@@ -39,20 +39,8 @@ async fn two_nodes(engine: &str) -> Option<(tempfile::TempDir, Store, Store, Opt
             None,
         ),
         _ => {
-            let base = std::env::var("IMAX_TEST_POSTGRES").ok()?;
-            let name = format!(
-                "imax_marks_{}_{}",
-                std::process::id(),
-                OffsetDateTime::now_utc().unix_timestamp_nanos()
-            );
-            let admin = sqlx::AnyPool::connect(&base).await.expect("admin");
-            sqlx::query(&format!("CREATE DATABASE {name}"))
-                .execute(&admin)
-                .await
-                .expect("create");
-            admin.close().await;
-            let (prefix, _) = base.rsplit_once('/').expect("a URL with a database name");
-            (format!("{prefix}/{name}"), Some(name))
+            let (url, name) = crate::store::test_databases::fresh("imax_marks").await?;
+            (url, Some(name))
         }
     };
     let a = Store::open(&url, &dir.path().join("a")).await.expect("a");
@@ -61,15 +49,9 @@ async fn two_nodes(engine: &str) -> Option<(tempfile::TempDir, Store, Store, Opt
 }
 
 async fn drop_database(name: Option<String>) {
-    let (Some(name), Ok(base)) = (name, std::env::var("IMAX_TEST_POSTGRES")) else {
-        return;
-    };
-    let admin = sqlx::AnyPool::connect(&base).await.expect("admin");
-    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
-        .execute(&admin)
-        .await
-        .expect("drop");
-    admin.close().await;
+    if let Some(name) = name {
+        crate::store::test_databases::drop(&name).await;
+    }
 }
 
 async fn mark(store: &Store) -> i64 {

@@ -295,34 +295,11 @@ async fn a_repeat_left_to_the_commit_is_refused_there_and_the_rest_of_its_batch_
     );
 }
 
-/// A store on a fresh database of the tests' PostgreSQL server (`IMAX_TEST_POSTGRES`), and
-/// the database's name (to drop); none where the tests have no server.
-async fn postgres_store(
-    dir: &tempfile::TempDir,
-    node: &str,
-    name: Option<&str>,
-) -> Option<(crate::store::Store, String)> {
-    let base = std::env::var("IMAX_TEST_POSTGRES").ok()?;
-    sqlx::any::install_default_drivers();
-    let name = match name {
-        Some(n) => n.to_string(),
-        None => {
-            let n = format!("imax_trip_{}_{}", std::process::id(), node);
-            let admin = sqlx::AnyPool::connect(&base).await.expect("admin");
-            sqlx::query(&format!("CREATE DATABASE {n}"))
-                .execute(&admin)
-                .await
-                .expect("create");
-            admin.close().await;
-            n
-        }
-    };
-    let (prefix, _) = base.rsplit_once('/').expect("a URL with a database name");
-    let url = format!("{prefix}/{name}");
-    let store = crate::store::Store::open(&url, &dir.path().join(node))
+/// A store `node` on the database `url` (a fresh one of the tests' PostgreSQL server).
+async fn postgres_store(dir: &tempfile::TempDir, node: &str, url: &str) -> crate::store::Store {
+    crate::store::Store::open(url, &dir.path().join(node))
         .await
-        .expect("store");
-    Some((store, name))
+        .expect("store")
 }
 
 async fn message_ids(store: &crate::store::Store) -> Vec<String> {
@@ -361,9 +338,10 @@ fn tracs_file(id: &str, key: &str) -> Job {
 #[tokio::test]
 async fn on_postgres_a_batch_goes_in_one_trip_from_the_head_its_committer_left() {
     let dir = tempfile::tempdir().expect("tmp");
-    let Some((store, name)) = postgres_store(&dir, "a", None).await else {
+    let Some((url, name)) = crate::store::test_databases::fresh("imax_trip").await else {
         return;
     };
+    let store = postgres_store(&dir, "a", &url).await;
     mailbox_7(&store).await;
     let mut held = Held::default();
     commit_batch(&store.pool, &mut held, &[job(vec![], Action::SignIn).0])
@@ -406,14 +384,9 @@ async fn on_postgres_a_batch_goes_in_one_trip_from_the_head_its_committer_left()
     assert_eq!(message_ids(&store).await, ["20260101-a", "20260101-b"]);
     drop(conn);
     held.head = Some(next);
-    a_stale_head_is_refused_and_the_batch_commits_the_locked_way(&dir, &store, &name, held).await;
+    a_stale_head_is_refused_and_the_batch_commits_the_locked_way(&dir, &store, &url, held).await;
     store.close().await;
-    let base = std::env::var("IMAX_TEST_POSTGRES").expect("server");
-    let admin = sqlx::AnyPool::connect(&base).await.expect("admin");
-    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
-        .execute(&admin)
-        .await
-        .expect("drop");
+    crate::store::test_databases::drop(&name).await;
 }
 
 /// Another node appends; the committer's head is stale, its trip refused, and the batch
@@ -421,10 +394,10 @@ async fn on_postgres_a_batch_goes_in_one_trip_from_the_head_its_committer_left()
 async fn a_stale_head_is_refused_and_the_batch_commits_the_locked_way(
     dir: &tempfile::TempDir,
     store: &crate::store::Store,
-    name: &str,
+    url: &str,
     mut held: Held,
 ) {
-    let (other, _) = postgres_store(dir, "b", Some(name)).await.expect("b");
+    let other = postgres_store(dir, "b", url).await;
     commit_batch(
         &other.pool,
         &mut Held::default(),
