@@ -71,7 +71,7 @@ async fn on_sqlite_the_duplicate_look_ups_read_the_senders_copies_of_the_content
 /// database of its own; runs where the tests have a server (`IMAX_TEST_POSTGRES`).
 #[tokio::test]
 async fn on_postgres_the_duplicate_look_ups_read_the_senders_copies_of_the_content_only() {
-    let Some((url, _)) = crate::store::test_databases::fresh("imax_plans").await else {
+    let Some((url, database)) = crate::store::test_databases::fresh("imax_plans").await else {
         return;
     };
     let dir = tempfile::tempdir().expect("tmp");
@@ -123,9 +123,5 @@ async fn on_postgres_the_duplicate_look_ups_read_the_senders_copies_of_the_conte
     }
     drop(conn);
     store.close().await;
-    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
-        .execute(&admin)
-        .await
-        .expect("drop");
-    admin.close().await;
+    crate::store::test_databases::drop(&database).await;
 }
