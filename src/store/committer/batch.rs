@@ -28,8 +28,8 @@ use one_trip::OneTrip;
 #[derive(Default)]
 pub(super) struct Held {
     session: Option<(PoolConnection<Any>, Instant)>,
-    /// PostgreSQL: the chain's head as this committer's last batch left it, so that the next
-    /// can go in one trip ([`one_trip`]). Taken by every attempt, put back only by one that
+    /// The chain's head as this committer's last batch left it, so that the next can go in
+    /// one trip ([`one_trip`]). Taken by every attempt, put back only by one that
     /// committed; forgotten when a turn (which appends on its own) has run.
     head: Option<Chain>,
     /// After one trip was refused (another node appended, most likely), batches go the locked
@@ -77,9 +77,9 @@ impl Held {
     }
 
     /// The head a batch may go in one trip from, if any (taken: only a commit puts it back).
-    fn head_for_one_trip(&mut self, engine: Engine) -> Option<Chain> {
+    fn head_for_one_trip(&mut self) -> Option<Chain> {
         let head = self.head.take()?;
-        if engine != Engine::Postgres || head.last().0 == 0 {
+        if head.last().0 == 0 {
             return None;
         }
         if self.refusals.wait > 0 {
@@ -203,8 +203,8 @@ async fn commit_attempt(
             if landed(&mut conn, engine, &earlier.last).await? {
                 return Ok(earlier.results);
             }
-        } else if let Some(head) = held.head_for_one_trip(engine) {
-            match one_trip::commit(&mut conn, batch, &head).await? {
+        } else if let Some(head) = held.head_for_one_trip() {
+            match one_trip::commit(&mut conn, engine, batch, &head).await? {
                 OneTrip::Committed(results, next) => {
                     metrics::counter!("imax_commit_batches_total", "path" => "one_trip")
                         .increment(1);

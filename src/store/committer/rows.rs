@@ -86,6 +86,14 @@ impl<'a> AtOnce<'a> {
             + self.records.len() * Records::PARAMS
     }
 
+    /// The parameters [`AtOnce::bind`] binds on `engine`.
+    pub(super) fn params_on(&self, engine: Engine) -> usize {
+        match engine {
+            Engine::Postgres => self.params(),
+            Engine::Sqlite => self.params() + self.messages.len(),
+        }
+    }
+
     /// How many uploads' listings the rows end.
     pub(super) fn claims(&self) -> usize {
         self.claims.len()

@@ -1,4 +1,4 @@
-//! PostgreSQL: a batch in one round trip, when the committer knows the chain's head.
+//! A batch in one round trip, when the committer knows the chain's head.
 //!
 //! The locked way (`commit_on`) takes five round trips: `BEGIN` with the chain's lock, the
 //! head's read, the repeats' look-up, the batch's statement and `COMMIT`. On two shared cores
@@ -26,6 +26,15 @@
 //! the lock is held, which is why it is enough: if it succeeds, no appender committed since
 //! the committer's last batch, so everything the repeats' look-up must see (every transmission
 //! is stored with its record in the chain) committed before the snapshot.
+//!
+//! SQLite has no round trips but hand-offs: sqlx runs each connection on a thread of its own,
+//! and each statement sent there waits for that thread and then for the committer's task, as
+//! PostgreSQL's round trips do (four per batch: `BEGIN IMMEDIATE`, the head, the batch's
+//! statements, `COMMIT`). There the batch is one string of statements in one hand-off
+//! ([`statements`]): the write lock, the head's check (another process, `imax admin`, may have
+//! appended), the batch's statements, `COMMIT`. One that fails stops its string inside the
+//! transaction, which is then rolled back before the batch goes the locked way. SQLite asks
+//! for repeats before the commit, so a batch that asks goes the locked way (none does today).
 
 use super::{Committing, Failed, Job};
 use crate::store::audit_log::{Chain, CHAIN_LOCK};
@@ -46,9 +55,11 @@ pub(super) enum OneTrip {
     Refused,
 }
 
-/// Commits `batch` in one statement, the chain continuing from `head`.
+/// Commits `batch` in one round trip (one hand-off to SQLite's thread), the chain continuing
+/// from `head`.
 pub(super) async fn commit(
     conn: &mut AnyConnection,
+    engine: Engine,
     batch: &[Job],
     head: &Chain,
 ) -> Result<OneTrip, Failed> {
@@ -64,26 +75,32 @@ pub(super) async fn commit(
     let entries: Vec<_> = batch.iter().map(|j| &j.audit).collect();
     let rows = AtOnce::new(&messages, head, &entries);
     let asked = repeats::asked(batch);
-    let after = rows.params();
-    if after + 2 + 5 * asked.len() > MAX_PARAMS_AT_ONCE {
+    let first = rows.params_on(engine) + 1;
+    if first + 1 + 5 * asked.len() > MAX_PARAMS_AT_ONCE {
         return Ok(OneTrip::Declined);
     }
-    let Some(sql) = statement(&rows, &asked, after + 1) else {
+    let sql = match engine {
+        Engine::Postgres => statement(&rows, &asked, first),
+        // SQLite asks for repeats before the commit, and lists no uploads.
+        Engine::Sqlite if asked.is_empty() && rows.claims() == 0 => Some(statements(&rows, first)),
+        Engine::Sqlite => None,
+    };
+    let Some(sql) = sql else {
         return Ok(OneTrip::Declined);
     };
     let (seq, hash) = head.last();
     let query = rows
-        .bind(Engine::Postgres, sqlx::query(&sql))
+        .bind(engine, sqlx::query(&sql))
         .bind(seq)
         .bind(hash.as_str());
     let query = repeats::bind(query, &asked);
     let mut next = head.clone();
     rows.moved(&mut next);
     let stored = || batch.iter().map(|_| Ok(())).collect::<Vec<_>>();
-    match query.fetch_one(&mut *conn).await {
+    match query.execute(&mut *conn).await {
         Ok(_) => Ok(OneTrip::Committed(stored(), next)),
         // Sent, and maybe committed: the chain tells (`landed`), as after a broken `COMMIT`.
-        Err(e) if reconnect::is_broken(&e) => Err(Failed::AtCommit {
+        Err(e) if engine == Engine::Postgres && reconnect::is_broken(&e) => Err(Failed::AtCommit {
             error: CommitError::Unknown(e.to_string()),
             committing: Committing {
                 last: next.last(),
@@ -92,9 +109,39 @@ pub(super) async fn commit(
         }),
         Err(e) => {
             tracing::debug!(error = %e, "a batch in one trip was refused; committing it under the lock");
+            if engine == Engine::Sqlite {
+                // The statements stopped at the one that failed, inside their transaction
+                // (`COMMIT` is the last of them): end it. A session that cannot is closed,
+                // which ends it too, and the batch is committed again on a fresh one.
+                if let Err(e) = sqlx::query("ROLLBACK").execute(&mut *conn).await {
+                    if !e.to_string().contains("no transaction is active") {
+                        return Err(Failed::BeforeCommit(CommitError::not_committed(&e)));
+                    }
+                }
+            }
             Ok(OneTrip::Refused)
         }
     }
+}
+
+/// SQLite: the batch as one string of statements, run in one hand-off to the connection's
+/// thread: the write lock (`BEGIN IMMEDIATE`), the head's check (the record `$first` there with
+/// the hash `$first + 1`, none after it; else an integer overflow, SQLite's one error a query
+/// can raise at will), the batch's statements, `COMMIT`.
+fn statements(rows: &AtOnce<'_>, first: usize) -> String {
+    let parts: Vec<String> = rows
+        .parts(Engine::Sqlite)
+        .into_iter()
+        .map(|(_, part)| part)
+        .collect();
+    format!(
+        "BEGIN IMMEDIATE;\n\
+         SELECT abs(CASE WHEN EXISTS (SELECT 1 FROM audit_log WHERE seq = ${first} AND hash = ${}) \
+         AND NOT EXISTS (SELECT 1 FROM audit_log WHERE seq > ${first}) \
+         THEN 0 ELSE -9223372036854775807 - 1 END);\n{};\nCOMMIT",
+        first + 1,
+        parts.join(";\n")
+    )
 }
 
 /// Why a one-trip statement refuses to commit, as the error PostgreSQL raises names it.
@@ -163,7 +210,57 @@ fn after_lock(part: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::after_lock;
+    use super::super::tests::{bad_message, fresh_store, job, mailbox_7, message, message_ids};
+    use super::super::{commit_batch, Held};
+    use super::*;
+    use crate::audit::{Action, Verdict};
+    use crate::store::audit_log::verify;
+
+    /// SQLite: a batch goes in one hand-off from the head the committer's last batch left. A
+    /// stale head or a failing row is refused, the transaction it began ended, nothing of it
+    /// written; the session goes on.
+    #[tokio::test]
+    async fn on_sqlite_a_batch_goes_in_one_trip_and_a_refused_one_leaves_nothing() {
+        let (_dir, store) = fresh_store().await;
+        mailbox_7(&store).await;
+        let mut held = Held::default();
+        commit_batch(&store.pool, &mut held, &[job(vec![], Action::SignIn).0])
+            .await
+            .expect("locked");
+        let head = held.head.clone().expect("the head the batch left");
+        let mut conn = store.pool.acquire().await.expect("conn");
+        let sqlite = Engine::Sqlite;
+        let one = [job(vec![message("20260101-a", 7)], Action::SendFile).0];
+        let OneTrip::Committed(_, next) =
+            commit(&mut conn, sqlite, &one, &head).await.expect("sent")
+        else {
+            panic!("one trip")
+        };
+        let stale = [job(vec![message("20260101-b", 7)], Action::SendFile).0];
+        let refused = commit(&mut conn, sqlite, &stale, &head)
+            .await
+            .expect("sent");
+        assert!(matches!(refused, OneTrip::Refused));
+        let failing = [job(vec![bad_message()], Action::SendFile).0];
+        let refused = commit(&mut conn, sqlite, &failing, &next)
+            .await
+            .expect("sent");
+        assert!(matches!(refused, OneTrip::Refused));
+        let later = [job(vec![message("20260101-c", 7)], Action::SendFile).0];
+        let done = commit(&mut conn, sqlite, &later, &next)
+            .await
+            .expect("sent");
+        assert!(
+            matches!(done, OneTrip::Committed(..)),
+            "the session goes on"
+        );
+        drop(conn);
+        assert_eq!(message_ids(&store).await, ["20260101-a", "20260101-c"]);
+        assert_eq!(
+            verify(&store.pool).await.expect("verify"),
+            Verdict::Intact { records: 3 }
+        );
+    }
 
     #[test]
     fn the_first_value_of_a_part_is_read_through_the_lock() {

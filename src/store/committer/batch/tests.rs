@@ -8,7 +8,10 @@ use crate::store::audit_log::verify;
 use time::OffsetDateTime;
 use tokio::sync::oneshot;
 
-fn job(effects: Vec<Effect>, action: Action) -> (Job, oneshot::Receiver<Result<(), CommitError>>) {
+pub(super) fn job(
+    effects: Vec<Effect>,
+    action: Action,
+) -> (Job, oneshot::Receiver<Result<(), CommitError>>) {
     let (reply, rx) = oneshot::channel();
     let audit = AuditEntry::new(
         OffsetDateTime::UNIX_EPOCH,
@@ -27,7 +30,7 @@ fn job(effects: Vec<Effect>, action: Action) -> (Job, oneshot::Receiver<Result<(
 }
 
 /// A store on a fresh SQLite file (kept while the directory is).
-async fn fresh_store() -> (tempfile::TempDir, crate::store::Store) {
+pub(super) async fn fresh_store() -> (tempfile::TempDir, crate::store::Store) {
     let dir = tempfile::tempdir().expect("tmp");
     let url = format!("sqlite://{}", dir.path().join("t.db").display());
     let store = crate::store::Store::open(&url, dir.path())
@@ -37,7 +40,7 @@ async fn fresh_store() -> (tempfile::TempDir, crate::store::Store) {
 }
 
 /// Mailbox 7, which the messages of some tests name.
-async fn mailbox_7(store: &crate::store::Store) {
+pub(super) async fn mailbox_7(store: &crate::store::Store) {
     sqlx::query(
         "INSERT INTO mailboxes (id, imax_id, kind, name, password_hash, password_changed_at,
             created_at) VALUES (7, 'TRACM1', 'property', 'M', 'x', 0, 0)",
@@ -48,12 +51,12 @@ async fn mailbox_7(store: &crate::store::Store) {
 }
 
 /// A message row naming a mailbox that does not exist (refused by the foreign key).
-fn bad_message() -> Effect {
+pub(super) fn bad_message() -> Effect {
     message("20260101-bad", 999_999)
 }
 
 /// A message `id` from and to the mailbox `mailbox`.
-fn message(id: &str, mailbox: i64) -> Effect {
+pub(super) fn message(id: &str, mailbox: i64) -> Effect {
     Effect::InsertMessage(Box::new(new_message(id, mailbox)))
 }
 
@@ -302,7 +305,7 @@ async fn postgres_store(dir: &tempfile::TempDir, node: &str, url: &str) -> crate
         .expect("store")
 }
 
-async fn message_ids(store: &crate::store::Store) -> Vec<String> {
+pub(super) async fn message_ids(store: &crate::store::Store) -> Vec<String> {
     sqlx::query_scalar("SELECT message_id FROM messages ORDER BY message_id")
         .fetch_all(&store.pool)
         .await
@@ -310,9 +313,9 @@ async fn message_ids(store: &crate::store::Store) -> Vec<String> {
 }
 
 /// What became of `batch` offered to one trip from `head`.
-async fn trip(pool: &sqlx::AnyPool, batch: &[Job], head: &Chain) -> &'static str {
+pub(super) async fn trip(pool: &sqlx::AnyPool, batch: &[Job], head: &Chain) -> &'static str {
     let mut conn = pool.acquire().await.expect("conn");
-    match one_trip::commit(&mut conn, batch, head).await {
+    match one_trip::commit(&mut conn, Engine::Postgres, batch, head).await {
         Ok(OneTrip::Refused) => "refused",
         Ok(OneTrip::Declined) => "declined",
         Ok(OneTrip::Committed(..)) => "committed",
@@ -353,9 +356,10 @@ async fn on_postgres_a_batch_goes_in_one_trip_from_the_head_its_committer_left()
         tracs_file("20260101-a", "T|1"),
         tracs_file("20260101-b", "T|2"),
     ];
-    let OneTrip::Committed(results, next) = one_trip::commit(&mut conn, &batch, &head)
-        .await
-        .expect("sent")
+    let OneTrip::Committed(results, next) =
+        one_trip::commit(&mut conn, Engine::Postgres, &batch, &head)
+            .await
+            .expect("sent")
     else {
         panic!("one trip")
     };
