@@ -23,9 +23,9 @@
 //! When a check fails the statement raises an error (a text that is not a number cast to
 //! one), so nothing of it is written, and the batch goes the locked way, which reads the head
 //! again and answers repeats and failures job by job. The statement's snapshot is taken before
-//! the lock is held, which is why it is enough: if it succeeds, no appender committed since
-//! the committer's last batch, so everything the repeats' look-up must see (every transmission
-//! is stored with its record in the chain) committed before the snapshot.
+//! the lock is held, and that is enough: if it succeeds, no appender committed since the
+//! committer's last batch, so everything the repeats' look-up must see (every transmission is
+//! stored with its record in the chain) committed before the snapshot.
 //!
 //! SQLite has no round trips but hand-offs: sqlx runs each connection on a thread of its own,
 //! and each statement sent there waits for that thread and then for the committer's task, as
@@ -210,8 +210,7 @@ fn after_lock(part: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{bad_message, fresh_store, job, mailbox_7, message, message_ids};
-    use super::super::{commit_batch, Held};
+    use super::super::tests::{bad_message, fresh_store, job, message, message_ids, started};
     use super::*;
     use crate::audit::{Action, Verdict};
     use crate::store::audit_log::verify;
@@ -222,12 +221,7 @@ mod tests {
     #[tokio::test]
     async fn on_sqlite_a_batch_goes_in_one_trip_and_a_refused_one_leaves_nothing() {
         let (_dir, store) = fresh_store().await;
-        mailbox_7(&store).await;
-        let mut held = Held::default();
-        commit_batch(&store.pool, &mut held, &[job(vec![], Action::SignIn).0])
-            .await
-            .expect("locked");
-        let head = held.head.clone().expect("the head the batch left");
+        let (_, head) = started(&store).await;
         let mut conn = store.pool.acquire().await.expect("conn");
         let sqlite = Engine::Sqlite;
         let one = [job(vec![message("20260101-a", 7)], Action::SendFile).0];

@@ -312,6 +312,18 @@ pub(super) async fn message_ids(store: &crate::store::Store) -> Vec<String> {
         .expect("ids")
 }
 
+/// A committer on `store` (with mailbox 7) that committed one batch the locked way, and the
+/// chain's head that batch left, from which the next may go in one trip.
+pub(super) async fn started(store: &crate::store::Store) -> (Held, Chain) {
+    mailbox_7(store).await;
+    let mut held = Held::default();
+    commit_batch(&store.pool, &mut held, &[job(vec![], Action::SignIn).0])
+        .await
+        .expect("locked");
+    let head = held.head.clone().expect("the head the batch left");
+    (held, head)
+}
+
 /// What became of `batch` offered to one trip from `head`.
 pub(super) async fn trip(pool: &sqlx::AnyPool, batch: &[Job], head: &Chain) -> &'static str {
     let mut conn = pool.acquire().await.expect("conn");
@@ -345,12 +357,7 @@ async fn on_postgres_a_batch_goes_in_one_trip_from_the_head_its_committer_left()
         return;
     };
     let store = postgres_store(&dir, "a", &url).await;
-    mailbox_7(&store).await;
-    let mut held = Held::default();
-    commit_batch(&store.pool, &mut held, &[job(vec![], Action::SignIn).0])
-        .await
-        .expect("locked");
-    let head = held.head.clone().expect("the head the batch left");
+    let (mut held, head) = started(&store).await;
     let mut conn = store.pool.acquire().await.expect("conn");
     let batch = [
         tracs_file("20260101-a", "T|1"),
