@@ -274,3 +274,65 @@ async fn a_deleted_checkpoint_file_is_a_finding_not_intact() {
     assert!(text.contains("checkpoints missing"), "{text}");
     assert!(!text.contains("intact"), "{text}");
 }
+
+/// Issue 29: once the gateway's committer knows the chain's head, files go in one round trip
+/// (`committer::batch::one_trip`). Another writer's record on the same database (here the
+/// administration's) moves the head: the next trip is refused and its file is stored the
+/// locked way all the same, and trips resume after. Every file is stored and noted in the
+/// chain, which holds.
+#[tokio::test]
+async fn files_go_in_one_round_trip_and_another_writers_record_sends_one_the_locked_way() {
+    async fn trips(t: &TestApp) -> (f64, f64) {
+        let (_, page) = crate::ops::get(t, "/metrics", &[]).await;
+        (
+            crate::ops::sample(&page, "imax_commit_batches_total", &["path=\"one_trip\""]),
+            crate::ops::sample(&page, "imax_commit_one_trips_refused_total", &[]),
+        )
+    }
+    let records = |t: &TestApp| {
+        let db = t.db.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>("SELECT MAX(seq) FROM audit_log")
+                .fetch_one(&db)
+                .await
+                .expect("head")
+        }
+    };
+    let t = TestApp::start().await;
+    for n in 0..3 {
+        let body = format!("file {n}");
+        assert_ok(&t.send(SITE_USER, MAPLE, None, body.as_bytes()).await);
+    }
+    let (one_trip, refused) = trips(&t).await;
+    assert!(one_trip >= 1.0, "{one_trip}");
+    assert_eq!(refused, 0.0);
+    let before = records(&t).await;
+    let right = imax_gateway::directory::Right::Tcr;
+    t.admin.grant(COORDINATOR.0, right).await.expect("granted");
+    assert!(records(&t).await > before, "another writer appended");
+    for n in 3..6 {
+        let body = format!("file {n}");
+        assert_ok(&t.send(SITE_USER, MAPLE, None, body.as_bytes()).await);
+    }
+    let (again, refused) = trips(&t).await;
+    assert_eq!(refused, 1.0, "the head had moved");
+    assert!(again > one_trip, "trips resume: {one_trip} -> {again}");
+    let unnoted: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM messages m WHERE m.audit_seq IS NULL
+            OR NOT EXISTS (SELECT 1 FROM audit_log a WHERE a.seq = m.audit_seq
+                            AND a.action = 'SendFile' AND a.message_id = m.message_id)",
+    )
+    .fetch_one(&t.db)
+    .await
+    .expect("notes");
+    let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM messages")
+        .fetch_one(&t.db)
+        .await
+        .expect("count");
+    assert!(stored >= 6, "{stored}");
+    assert_eq!(unnoted, 0, "every file notes its record");
+    assert!(matches!(
+        t.admin.store().audit_log().verify().await.expect("verify"),
+        Verdict::Intact { .. }
+    ));
+}

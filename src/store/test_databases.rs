@@ -6,31 +6,27 @@
 /// URL and its name (to [`drop`]). None where the tests have no server.
 pub(crate) async fn fresh(prefix: &str) -> Option<(String, String)> {
     let base = std::env::var("IMAX_TEST_POSTGRES").ok()?;
-    sqlx::any::install_default_drivers();
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock")
         .as_nanos();
     let name = format!("{prefix}_{}_{nanos}", std::process::id());
-    let admin = sqlx::AnyPool::connect(&base).await.expect("admin");
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&admin)
-        .await
-        .expect("create");
-    admin.close().await;
+    on_server(&base, &format!("CREATE DATABASE {name}")).await;
     let (server, _) = base.rsplit_once('/').expect("a URL with a database name");
     Some((format!("{server}/{name}"), name))
 }
 
 /// Drops the database `name` of [`fresh`], ending its sessions.
 pub(crate) async fn drop(name: &str) {
-    let Ok(base) = std::env::var("IMAX_TEST_POSTGRES") else {
-        return;
-    };
-    let admin = sqlx::AnyPool::connect(&base).await.expect("admin");
-    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
-        .execute(&admin)
-        .await
-        .expect("drop");
+    if let Ok(base) = std::env::var("IMAX_TEST_POSTGRES") {
+        on_server(&base, &format!("DROP DATABASE {name} WITH (FORCE)")).await;
+    }
+}
+
+/// Runs `sql` on the server `base` names, in a session of its own.
+async fn on_server(base: &str, sql: &str) {
+    sqlx::any::install_default_drivers();
+    let admin = sqlx::AnyPool::connect(base).await.expect("server");
+    sqlx::query(sql).execute(&admin).await.expect(sql);
     admin.close().await;
 }

@@ -26,8 +26,9 @@
 //! Its parts: [`effect`] (the writes a request may ask for and how each is applied),
 //! [`error`] (what a job's caller is told), `batch` (one batch's transaction, its retry
 //! job by job and after a broken session; a batch of new messages in one round trip from the
-//! head the last batch left, `batch::one_trip`), `repeats` (the repeats a batch's files left to it), `rows` (a batch's new rows in one round trip) and
-//! `wal` (SQLite's write-ahead log kept short).
+//! head the last batch left, `batch::one_trip`), `repeats` (the repeats a batch's files left
+//! to it), `rows` (a batch's new rows in one statement) and `wal` (SQLite's write-ahead log
+//! kept short).
 
 mod batch;
 pub mod effect;

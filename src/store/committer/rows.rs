@@ -30,11 +30,11 @@ pub(super) async fn write_at_once(
     if parts.is_empty() {
         return Ok(());
     }
-    let sql = at_once_sql(engine, &parts, rows.claims.len());
+    let sql = at_once_sql(engine, &parts, rows.claims());
     let query = rows.bind(engine, sqlx::query(&sql));
     if engine == Engine::Postgres {
         let claimed: i64 = query.fetch_one(&mut *conn).await?.try_get(0)?;
-        all_claimed(claimed as u64, rows.claims.len())?;
+        all_claimed(claimed as u64, rows.claims())?;
     } else {
         // No listings here (see `apply_batch`): nothing to count.
         query.execute(&mut *conn).await?;
@@ -77,21 +77,18 @@ impl<'a> AtOnce<'a> {
         at_once_parts(engine, counts)
     }
 
-    /// The parameters the parts take on PostgreSQL (SQLite's notices take the messages' ids
-    /// besides).
-    pub(super) fn params(&self) -> usize {
+    /// The parameters [`AtOnce::bind`] binds on `engine` (on SQLite the notices' statement
+    /// takes the messages' ids besides).
+    pub(super) fn params(&self, engine: Engine) -> usize {
+        let ids = match engine {
+            Engine::Postgres => 0,
+            Engine::Sqlite => self.messages.len(),
+        };
         self.messages.len() * MESSAGE_PARAMS
             + self.inline.len() * 2
             + self.claims.len()
             + self.records.len() * Records::PARAMS
-    }
-
-    /// The parameters [`AtOnce::bind`] binds on `engine`.
-    pub(super) fn params_on(&self, engine: Engine) -> usize {
-        match engine {
-            Engine::Postgres => self.params(),
-            Engine::Sqlite => self.params() + self.messages.len(),
-        }
+            + ids
     }
 
     /// How many uploads' listings the rows end.

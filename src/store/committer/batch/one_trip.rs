@@ -38,7 +38,9 @@
 
 use super::{Committing, Failed, Job};
 use crate::store::audit_log::{Chain, CHAIN_LOCK};
-use crate::store::committer::rows::{receipt_record, AtOnce, NewRow, MAX_PARAMS_AT_ONCE};
+use crate::store::committer::rows::{
+    ended_listings, receipt_record, AtOnce, NewRow, MAX_PARAMS_AT_ONCE,
+};
 use crate::store::committer::{repeats, CommitError, Effect};
 use crate::store::{reconnect, Engine};
 use sqlx::AnyConnection;
@@ -75,7 +77,7 @@ pub(super) async fn commit(
     let entries: Vec<_> = batch.iter().map(|j| &j.audit).collect();
     let rows = AtOnce::new(&messages, head, &entries);
     let asked = repeats::asked(batch);
-    let first = rows.params_on(engine) + 1;
+    let first = rows.params(engine) + 1;
     if first + 1 + 5 * asked.len() > MAX_PARAMS_AT_ONCE {
         return Ok(OneTrip::Declined);
     }
@@ -175,10 +177,8 @@ fn statement(rows: &AtOnce<'_>, asked: &repeats::Asked<'_>, first: usize) -> Opt
         };
         with.push(format!("{name} AS ({part})"));
     }
-    let (ended, claims) = (
-        crate::store::committer::rows::ended_listings(rows.claims()),
-        rows.claims(),
-    );
+    let claims = rows.claims();
+    let ended = ended_listings(claims);
     Some(format!(
         "WITH {} SELECT CAST(CASE WHEN NOT EXISTS (SELECT 1 FROM k) THEN '{HEAD_MOVED}' \
          WHEN {repeated} THEN '{REPEATS}' WHEN {ended} <> {claims} THEN '{SWEPT}' \
