@@ -14,6 +14,7 @@ mod backup;
 mod balancer;
 mod browser;
 mod browser_accessibility;
+mod bystanders;
 mod client_progress;
 mod compliance;
 mod compliance_binary;

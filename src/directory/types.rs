@@ -248,7 +248,10 @@ pub struct Account {
     pub password_hash: String,
     pub password_changed_at: OffsetDateTime,
     pub status: AccountStatus,
-    /// Wrong passwords in a row from familiar addresses (see [`Account::locked_until`]).
+    /// Wrong passwords in a row from familiar addresses (see [`Account::locked_until`]), as
+    /// read: the directory's mark does not watch it (migration 31), so a context a node
+    /// remembers may hold an older count. Shown, never decided from: each attempt counts
+    /// itself afresh (`accounts::claim_attempt`).
     pub failed_signins: u32,
     /// When a lock for failed sign-ins ends (`None` on such a lock: a lock from before locks
     /// were timed, lifted only by a coordinator or the Help Desk).

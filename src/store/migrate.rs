@@ -67,6 +67,7 @@ macro_rules! schema {
             "0028_properties_by_mailbox",
             "0029_receipt_records",
             "0030_directory_marks",
+            "0031_attempts_unmarked",
         )
     };
 }
@@ -77,7 +78,7 @@ type Files = &'static [(&'static str, &'static str)];
 const SQLITE: Files = schema!("sqlite");
 const POSTGRES: Files = schema!("postgres");
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 30;
+pub const SCHEMA_VERSION: i64 = 31;
 
 /// For each version that older binaries may keep running on, the oldest such binary's schema
 /// version. A version not listed is compatible with its own binaries only. Version 10 adds
@@ -117,7 +118,9 @@ pub const SCHEMA_VERSION: i64 = 30;
 /// (`0029_receipt_records`) adds `messages.audit_seq`, which older builds leave empty: the
 /// proofs of their messages are found by reading the audit log, as they were. Version 30
 /// (`0030_directory_marks`) adds a table older builds never read and triggers that mark their
-/// writes to the directory as every build's.
+/// writes to the directory as every build's. Version 31 (`0031_attempts_unmarked`) only
+/// stops marking the counts of wrong passwords in a row, which no build decides from a
+/// remembered context.
 const COMPATIBLE_BACK_TO: &[(i64, i64)] = &[
     (10, 9),
     (11, 9),
@@ -131,6 +134,7 @@ const COMPATIBLE_BACK_TO: &[(i64, i64)] = &[
     (28, 27),
     (29, 27),
     (30, 27),
+    (31, 27),
 ];
 
 /// How the database's schema fits this build.

@@ -83,6 +83,11 @@ impl Accounts<'_> {
     /// the run of failures up to it is forgiven (later attempts, still being checked, stay
     /// counted), the side's locks in a row start again (R14's growing lock), a failure lock
     /// whose time has run out is lifted, and `client` becomes (or stays) familiar.
+    ///
+    /// The locks and the status are written only when one of them changes: they are marked
+    /// (migration 31), and while strangers' addresses are locked out every call of the M-ID's
+    /// own is checked in full, so writing them anyway would let a stranger's lock make every
+    /// node read every caller's context again at each of those calls.
     pub async fn signed_in_from(
         &self,
         account: i64,
@@ -93,18 +98,24 @@ impl Accounts<'_> {
     ) -> Result<(), StoreError> {
         let column = side.failures_column();
         let locks = side.locks_column();
-        let sql = format!(
-            "UPDATE accounts SET {column} = CASE WHEN {column} > $2 THEN {column} - $2 ELSE 0 END,
-                {locks} = 0,
-                status = CASE WHEN status = 'locked' AND lock_reason = 'failed_signins'
-                    AND locked_until <= $3 THEN 'active' ELSE status END,
-                lock_reason = CASE WHEN status = 'locked' AND lock_reason = 'failed_signins'
-                    AND locked_until <= $3 THEN NULL ELSE lock_reason END
-             WHERE id = $1"
+        let forgive = format!(
+            "UPDATE accounts SET {column} = CASE WHEN {column} > $2 THEN {column} - $2 ELSE 0 END
+             WHERE id = $1 AND {column} > 0"
         );
-        sqlx::query(&sql)
+        sqlx::query(&forgive)
             .bind(account)
             .bind(i64::from(n))
+            .execute(self.pool)
+            .await?;
+        let lifted = "status = 'locked' AND lock_reason = 'failed_signins' AND locked_until <= $2";
+        let start_again = format!(
+            "UPDATE accounts SET {locks} = 0,
+                status = CASE WHEN {lifted} THEN 'active' ELSE status END,
+                lock_reason = CASE WHEN {lifted} THEN NULL ELSE lock_reason END
+             WHERE id = $1 AND ({locks} <> 0 OR {lifted})"
+        );
+        sqlx::query(&start_again)
+            .bind(account)
             .bind(to_epoch(now))
             .execute(self.pool)
             .await?;

@@ -17,6 +17,12 @@
 //! [`Mailbox::use_due`](crate::directory::Mailbox::use_due)): then it is read again, so its use
 //! times are never older than the activity granularity, and every rule that counts from them
 //! (R13's 90 days, a mailbox's inactivity) decides as on the row itself.
+//!
+//! Not marked either: the counts of wrong passwords in a row (`accounts.failed_signins`,
+//! `stranger_failures`; migration 31). Every attempt checked in full counts itself on the row
+//! and decides from the count that statement returns, never from a remembered one; marked,
+//! they let anyone with an M-ID and a wrong password make every node read every context again.
+//! A lock, and a right password that lifts one or starts the locks in a row again, are marked.
 
 use super::CallerContext;
 use crate::directory::{ImaxId, MId, Mailbox};
