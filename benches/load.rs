@@ -10,7 +10,8 @@
 //! ratios against the targets. `--matrix` adds the load matrix (SendFile and GetMessage,
 //! 10 KiB and 1 MiB, c=1, 16, 64); `--listing` measures instead a folder's first full page
 //! with 100 messages and then a million (`--listing-rows N`) in the store; `--memory` the
-//! peak RSS of 100 MiB uploads and downloads, one and 16 at once. `--kept-alive`,
+//! peak RSS of 100 MiB uploads and downloads, one and 16 at once; `--downloads` the CA's
+//! side, each new message fetched and acknowledged ([`downloads`]). `--kept-alive`,
 //! `--per-call` and `--large` run only those side-by-side steps (for a profile of one).
 //!
 //! Run: `scripts/bench` (starts a private PostgreSQL cluster, durable settings, and a private
@@ -26,6 +27,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[path = "load/bare.rs"]
 mod bare;
+#[path = "load/downloads.rs"]
+mod downloads;
 #[path = "load/side.rs"]
 mod side;
 
@@ -787,6 +790,12 @@ async fn main() {
                 memory_while_receiving(&dir.join("memory"), engine).await;
             }
         }
+        return;
+    }
+    // `--downloads`: only the CA's fetches and acknowledgements, every engine in alternating
+    // rounds (with an earlier build's beside each under `IMAX_BENCH_BEFORE`).
+    if flag("--downloads") {
+        downloads::downloads(&root.path().join("downloads"), &engines, duration).await;
         return;
     }
     // Issue 29's figures: every engine beside the bare server in one run, then flat memory.

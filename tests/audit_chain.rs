@@ -336,3 +336,51 @@ async fn files_go_in_one_round_trip_and_another_writers_record_sends_one_the_loc
         Verdict::Intact { .. }
     ));
 }
+
+/// A CA's downloads and acknowledgements commit in one round trip, as files do
+/// (`store::committer::updates`): a first retrieval marks the message retrieved, an
+/// acknowledgement acknowledges it, each batch one statement, and the chain holds.
+#[tokio::test]
+async fn downloads_and_acknowledgements_go_in_one_round_trip() {
+    async fn one_trips(t: &TestApp) -> f64 {
+        let (_, page) = crate::ops::get(t, "/metrics", &[]).await;
+        crate::ops::sample(&page, "imax_commit_batches_total", &["path=\"one_trip\""])
+    }
+    let t = TestApp::start().await;
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        let body = format!("file {n}");
+        let sent = t.send(SITE_USER, MAPLE, None, body.as_bytes()).await;
+        ids.push(sent.get("messageId").expect("id").to_string());
+    }
+    let mut ca = t.client(CA_USER).await;
+    let before = one_trips(&t).await;
+    // The CA's first call also records its M-ID's and its mailbox's uses: one trip too.
+    for id in &ids {
+        assert_ok(&get_reply(&mut ca, PBCA, id).await);
+        let ack = [
+            ("mailbox", PBCA.0),
+            ("mailboxPassword", PBCA.1),
+            ("messageId", id),
+        ];
+        assert_ok(&ca.call("AckMessage", &ack).await.expect("reply"));
+    }
+    // One call at a time, each its own batch; a turn of the committer's in between (a
+    // housekeeping task's) may send one the locked way.
+    let trips = one_trips(&t).await - before;
+    assert!(
+        trips >= 5.0,
+        "downloads and acknowledgements in one trip: {trips} of 6"
+    );
+    let unmarked: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM messages WHERE retrieved_at IS NULL OR acked_at IS NULL",
+    )
+    .fetch_one(&t.db)
+    .await
+    .expect("marks");
+    assert_eq!(unmarked, 0, "each retrieved and acknowledged");
+    assert!(matches!(
+        t.admin.store().audit_log().verify().await.expect("verify"),
+        Verdict::Intact { .. }
+    ));
+}

@@ -107,7 +107,7 @@ async fn rounds(all: &[(String, Server)], duration: Duration, per_call: bool) ->
 
 /// The CPU time so far of every PostgreSQL and SeaweedFS process on the machine (in seconds):
 /// the services a gateway on those stores makes work for each request, on the same two cores.
-fn services_cpu_secs() -> f64 {
+pub fn services_cpu_secs() -> f64 {
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return 0.0;
     };

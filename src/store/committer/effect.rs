@@ -134,17 +134,18 @@ pub(super) async fn apply_effect(
             let receipt = super::rows::receipt_record(m, record.0, record.1);
             super::rows::write_messages(conn, &[(&**m, receipt)]).await
         }
-        Effect::MarkRetrieved { message, at } => mark_retrieved(conn, *message, *at).await,
-        Effect::MarkAcked { message, at } => mark_acked(conn, *message, *at).await,
-        Effect::RecordActivity { account, at } => record_activity(conn, *account, *at).await,
-        Effect::RecordSignIn { account, at } => record_sign_in(conn, *account, *at).await,
+        // A retrieval, an acknowledgement, a use: the text a batch in one trip writes too.
+        Effect::MarkRetrieved { .. }
+        | Effect::MarkAcked { .. }
+        | Effect::RecordActivity { .. }
+        | Effect::RecordSignIn { .. }
+        | Effect::RecordMailboxUse { .. } => super::updates::apply(conn, effect).await.map(drop),
         Effect::LockForFailures {
             account,
             side,
             at,
             until,
         } => lock_for_failures(conn, *account, *side, *at, *until).await,
-        Effect::RecordMailboxUse { mailbox, at } => record_mailbox_use(conn, *mailbox, *at).await,
         Effect::FreezeMailbox {
             mailbox,
             account,
@@ -154,67 +155,6 @@ pub(super) async fn apply_effect(
         } => freeze_mailbox(conn, *mailbox, *account, (*at, *until), *everyone).await,
         Effect::SetStatus { account, status } => set_status(conn, *account, *status).await,
     }
-}
-
-async fn mark_retrieved(
-    conn: &mut AnyConnection,
-    message: i64,
-    at: OffsetDateTime,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE messages SET retrieved_at = $1 WHERE id = $2 AND retrieved_at IS NULL")
-        .bind(to_epoch(at))
-        .bind(message)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
-}
-
-async fn mark_acked(
-    conn: &mut AnyConnection,
-    message: i64,
-    at: OffsetDateTime,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE messages SET acked_at = $1, retrieved_at = COALESCE(retrieved_at, $1) WHERE id = $2 AND acked_at IS NULL")
-        .bind(to_epoch(at))
-        .bind(message)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
-}
-
-async fn record_activity(
-    conn: &mut AnyConnection,
-    account: i64,
-    at: OffsetDateTime,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE accounts SET
-                last_activity_at = CASE WHEN COALESCE(last_activity_at, 0) > $1 THEN last_activity_at ELSE $1 END,
-                last_signin_at = CASE WHEN COALESCE(last_signin_at, 0) > $1 THEN last_signin_at ELSE $1 END
-         WHERE id = $2",
-    )
-    .bind(to_epoch(at))
-    .bind(account)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
-}
-
-async fn record_sign_in(
-    conn: &mut AnyConnection,
-    account: i64,
-    at: OffsetDateTime,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE accounts SET
-                last_signin_at = CASE WHEN COALESCE(last_signin_at, 0) > $1 THEN last_signin_at ELSE $1 END
-         WHERE id = $2",
-    )
-    .bind(to_epoch(at))
-    .bind(account)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
 }
 
 /// The run of failures starts again when the lock ends; attempts during it are not counted
@@ -245,22 +185,6 @@ async fn lock_for_failures(
         .bind(to_epoch(at))
         .execute(&mut *conn)
         .await?;
-    Ok(())
-}
-
-async fn record_mailbox_use(
-    conn: &mut AnyConnection,
-    mailbox: i64,
-    at: OffsetDateTime,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE mailboxes SET last_used_at = $1 WHERE id = $2
-         AND (last_used_at IS NULL OR last_used_at < $1)",
-    )
-    .bind(to_epoch(at))
-    .bind(mailbox)
-    .execute(&mut *conn)
-    .await?;
     Ok(())
 }
 

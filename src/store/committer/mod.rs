@@ -25,16 +25,18 @@
 //!
 //! Its parts: [`effect`] (the writes a request may ask for and how each is applied),
 //! [`error`] (what a job's caller is told), `batch` (one batch's transaction, its retry
-//! job by job and after a broken session; a batch of new messages in one round trip from the
-//! head the last batch left, `batch::one_trip`), `repeats` (the repeats a batch's files left
-//! to it), `rows` (a batch's new rows in one statement) and `wal` (SQLite's write-ahead log
-//! kept short).
+//! job by job and after a broken session; a batch of new messages and updates in one round
+//! trip from the head the last batch left, `batch::one_trip`), `repeats` (the repeats a
+//! batch's files left to it), `rows` (a batch's new rows in one statement), `updates` (a
+//! retrieval, an acknowledgement, a use: one statement per kind) and `wal` (SQLite's
+//! write-ahead log kept short).
 
 mod batch;
 pub mod effect;
 pub mod error;
 pub(in crate::store) mod repeats;
 mod rows;
+mod updates;
 mod wal;
 
 pub use effect::{Effect, NewMessage, RepeatCheck};

@@ -18,7 +18,11 @@
 //! * the head's check: the record it names is there with its hash (`k`), and the next
 //!   sequence number is free, which the audit log's primary key checks against every
 //!   committed row (another appender that got there first makes the statement fail);
-//! * the repeats' look-up (`r`, `repeats::look_up_sql`), and the listings' count (`d`).
+//! * the repeats' look-up (`r`, `repeats::look_up_sql`), and the listings' count (`d`);
+//! * the batch's retrievals, acknowledgements and uses, one part per kind (`u0`…,
+//!   `committer::updates`), each reading its first value through the lock too: their rows are
+//!   locked only once the chain's lock is held, as a locked batch of another node's locks them.
+//!   A batch that updates one row twice goes the locked way (one statement cannot).
 //!
 //! When a check fails the statement raises an error (a text that is not a number cast to
 //! one), so nothing of it is written, and the batch goes the locked way, which reads the head
@@ -41,6 +45,7 @@ use crate::store::audit_log::{Chain, CHAIN_LOCK};
 use crate::store::committer::rows::{
     ended_listings, receipt_record, AtOnce, NewRow, MAX_PARAMS_AT_ONCE,
 };
+use crate::store::committer::updates::Updates;
 use crate::store::committer::{repeats, CommitError, Effect};
 use crate::store::{reconnect, Engine};
 use sqlx::AnyConnection;
@@ -49,8 +54,9 @@ use sqlx::AnyConnection;
 pub(super) enum OneTrip {
     /// Committed: every job's answer, and the chain's head after the batch.
     Committed(Vec<Result<(), CommitError>>, Chain),
-    /// Not one for a single trip (a job writes more than new messages and its record, or the
-    /// parameters are too many): nothing was sent.
+    /// Not one for a single trip (a job writes more than new messages, the updates a trip
+    /// carries and its record, a row is updated twice, or the parameters are too many):
+    /// nothing was sent.
     Declined,
     /// The database refused it (the head moved, a file repeats one, a listing was swept, a row
     /// failed): nothing of it was written.
@@ -68,23 +74,33 @@ pub(super) async fn commit(
     let mut messages: Vec<NewRow> = Vec::new();
     for (seq, job) in (head.next_seq()..).zip(batch) {
         for effect in &job.effects {
-            let Effect::InsertMessage(m) = effect else {
-                return Ok(OneTrip::Declined);
-            };
-            messages.push((&**m, receipt_record(m, &job.audit, seq)));
+            match effect {
+                Effect::InsertMessage(m) => {
+                    messages.push((&**m, receipt_record(m, &job.audit, seq)))
+                }
+                e if Updates::carries(e) => {}
+                _ => return Ok(OneTrip::Declined),
+            }
         }
     }
+    let Some(updates) = Updates::of(batch) else {
+        return Ok(OneTrip::Declined);
+    };
     let entries: Vec<_> = batch.iter().map(|j| &j.audit).collect();
     let rows = AtOnce::new(&messages, head, &entries);
     let asked = repeats::asked(batch);
     let first = rows.params(engine) + 1;
-    if first + 1 + 5 * asked.len() > MAX_PARAMS_AT_ONCE {
+    // The head's two parameters, then the repeats' five a file, then the updates'.
+    let first_update = first + 2 + 5 * asked.len();
+    if first_update + updates.params() > MAX_PARAMS_AT_ONCE + 1 {
         return Ok(OneTrip::Declined);
     }
     let sql = match engine {
-        Engine::Postgres => statement(&rows, &asked, first),
+        Engine::Postgres => statement(&rows, &asked, &updates, first),
         // SQLite asks for repeats before the commit, and lists no uploads.
-        Engine::Sqlite if asked.is_empty() && rows.claims() == 0 => Some(statements(&rows, first)),
+        Engine::Sqlite if asked.is_empty() && rows.claims() == 0 => {
+            Some(statements(&rows, &updates, first))
+        }
         Engine::Sqlite => None,
     };
     let Some(sql) = sql else {
@@ -95,7 +111,7 @@ pub(super) async fn commit(
         .bind(engine, sqlx::query(&sql))
         .bind(seq)
         .bind(hash.as_str());
-    let query = repeats::bind(query, &asked);
+    let query = updates.bind(repeats::bind(query, &asked));
     let mut next = head.clone();
     rows.moved(&mut next);
     let stored = || batch.iter().map(|_| Ok(())).collect::<Vec<_>>();
@@ -129,12 +145,13 @@ pub(super) async fn commit(
 /// SQLite: the batch as one string of statements, run in one hand-off to the connection's
 /// thread: the write lock (`BEGIN IMMEDIATE`), the head's check (the record `$first` there with
 /// the hash `$first + 1`, none after it; else an integer overflow, SQLite's one error a query
-/// can raise at will), the batch's statements, `COMMIT`.
-fn statements(rows: &AtOnce<'_>, first: usize) -> String {
+/// can raise at will), the batch's statements and its updates (from `$first + 2`), `COMMIT`.
+fn statements(rows: &AtOnce<'_>, updates: &Updates, first: usize) -> String {
     let parts: Vec<String> = rows
         .parts(Engine::Sqlite)
         .into_iter()
         .map(|(_, part)| part)
+        .chain(updates.parts(first + 2, false).into_iter().map(|(_, u)| u))
         .collect();
     format!(
         "BEGIN IMMEDIATE;\n\
@@ -152,10 +169,16 @@ const REPEATS: &str = "imax: a file repeats a transmission";
 const SWEPT: &str = "imax: an upload was swept";
 
 /// The one statement: the lock (`l`), the head's check (`k`, parameters `$first` and the one
-/// after), the repeats' look-up (`r`, parameters after those), the batch's parts, and a last
-/// `SELECT` that fails unless every check passed. None: a part is not of the shape
+/// after), the repeats' look-up (`r`, parameters after those), the batch's parts, its updates
+/// (`u0`…, parameters after the repeats', each reading its first through the lock), and a
+/// last `SELECT` that fails unless every check passed. None: a part is not of the shape
 /// [`after_lock`] knows.
-fn statement(rows: &AtOnce<'_>, asked: &repeats::Asked<'_>, first: usize) -> Option<String> {
+fn statement(
+    rows: &AtOnce<'_>,
+    asked: &repeats::Asked<'_>,
+    updates: &Updates,
+    first: usize,
+) -> Option<String> {
     let mut with = vec![
         format!("l AS (SELECT {CHAIN_LOCK})"),
         format!(
@@ -175,6 +198,9 @@ fn statement(rows: &AtOnce<'_>, asked: &repeats::Asked<'_>, first: usize) -> Opt
             "m" | "c" | "a" => after_lock(&part)?,
             _ => part,
         };
+        with.push(format!("{name} AS ({part})"));
+    }
+    for (name, part) in updates.parts(first + 2 + 5 * asked.len(), true) {
         with.push(format!("{name} AS ({part})"));
     }
     let claims = rows.claims();

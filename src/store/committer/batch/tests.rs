@@ -8,6 +8,8 @@ use crate::store::audit_log::verify;
 use time::OffsetDateTime;
 use tokio::sync::oneshot;
 
+mod updates;
+
 pub(super) fn job(
     effects: Vec<Effect>,
     action: Action,
@@ -324,10 +326,20 @@ pub(super) async fn started(store: &crate::store::Store) -> (Held, Chain) {
     (held, head)
 }
 
-/// What became of `batch` offered to one trip from `head`.
+/// What became of `batch` offered to one trip from `head` on PostgreSQL.
 pub(super) async fn trip(pool: &sqlx::AnyPool, batch: &[Job], head: &Chain) -> &'static str {
+    trip_on(pool, Engine::Postgres, batch, head).await
+}
+
+/// What became of `batch` offered to one trip from `head` on `engine`.
+pub(super) async fn trip_on(
+    pool: &sqlx::AnyPool,
+    engine: Engine,
+    batch: &[Job],
+    head: &Chain,
+) -> &'static str {
     let mut conn = pool.acquire().await.expect("conn");
-    match one_trip::commit(&mut conn, Engine::Postgres, batch, head).await {
+    match one_trip::commit(&mut conn, engine, batch, head).await {
         Ok(OneTrip::Refused) => "refused",
         Ok(OneTrip::Declined) => "declined",
         Ok(OneTrip::Committed(..)) => "committed",
@@ -377,7 +389,7 @@ async fn on_postgres_a_batch_goes_in_one_trip_from_the_head_its_committer_left()
         .await
         .expect("notes");
     assert_eq!(notes, [Some(2), Some(3)], "each message notes its record");
-    // The head it started from is gone; a file repeats one; a job records a use besides.
+    // The head it started from is gone; a file repeats one; a job changes an M-ID's status.
     assert_eq!(
         trip(&store.pool, &[tracs_file("20260101-c", "T|3")], &head).await,
         "refused"
@@ -386,12 +398,12 @@ async fn on_postgres_a_batch_goes_in_one_trip_from_the_head_its_committer_left()
         trip(&store.pool, &[tracs_file("20260101-d", "T|1")], &next).await,
         "refused"
     );
-    let use_too = Effect::RecordActivity {
+    let status = Effect::SetStatus {
         account: 1,
-        at: OffsetDateTime::UNIX_EPOCH,
+        status: crate::directory::AccountStatus::Active,
     };
-    let use_too = [job(vec![use_too], Action::SendFile).0];
-    assert_eq!(trip(&store.pool, &use_too, &next).await, "declined");
+    let status = [job(vec![status], Action::SendFile).0];
+    assert_eq!(trip(&store.pool, &status, &next).await, "declined");
     assert_eq!(message_ids(&store).await, ["20260101-a", "20260101-b"]);
     drop(conn);
     held.head = Some(next);
