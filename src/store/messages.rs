@@ -27,7 +27,7 @@ pub(crate) fn find_duplicate_sql(first: usize) -> String {
         WHERE tracs_key = {key} AND resend = 0
        UNION ALL
        SELECT 1 AS why, message_id, received_at FROM messages
-        WHERE {since} IS NOT NULL AND from_mailbox = {from} AND +to_mailbox = {to} AND sha256 = {sha}
+        WHERE {since} IS NOT NULL AND sha256 = {sha} AND +from_mailbox = {from} AND +to_mailbox = {to}
           AND +received_at >= {since}
     ) d ORDER BY why DESC, received_at DESC LIMIT 1",
         key = p(0),
@@ -261,9 +261,10 @@ impl<'a> Messages<'a> {
     }
     /// An earlier transmission this one repeats, in one statement: the same TRACS key
     /// (Sender's iMAX ID, date and time stamps; not a deliberate resend), or else, when `since`
-    /// is given, the same content from `from` to `to` since then. `+to_mailbox`, `+received_at`:
-    /// as in [`Store::file_context`](crate::store::Store::file_context), the rows are reached
-    /// by the sender and the digest only.
+    /// is given, the same content from `from` to `to` since then. `+from_mailbox`,
+    /// `+to_mailbox`, `+received_at`: as in
+    /// [`Store::file_context`](crate::store::Store::file_context), the rows are reached by the
+    /// digest only.
     pub async fn find_duplicate(
         &self,
         key: Option<&str>,

@@ -68,6 +68,7 @@ macro_rules! schema {
             "0029_receipt_records",
             "0030_directory_marks",
             "0031_attempts_unmarked",
+            "0032_same_content_by_digest",
         )
     };
 }
@@ -78,7 +79,7 @@ type Files = &'static [(&'static str, &'static str)];
 const SQLITE: Files = schema!("sqlite");
 const POSTGRES: Files = schema!("postgres");
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 31;
+pub const SCHEMA_VERSION: i64 = 32;
 
 /// For each version that older binaries may keep running on, the oldest such binary's schema
 /// version. A version not listed is compatible with its own binaries only. Version 10 adds
@@ -120,7 +121,8 @@ pub const SCHEMA_VERSION: i64 = 31;
 /// (`0030_directory_marks`) adds a table older builds never read and triggers that mark their
 /// writes to the directory as every build's. Version 31 (`0031_attempts_unmarked`) only
 /// stops marking the counts of wrong passwords in a row, which no build decides from a
-/// remembered context.
+/// remembered context. Version 32 (`0032_same_content_by_digest`) only reorders an index's
+/// columns.
 const COMPATIBLE_BACK_TO: &[(i64, i64)] = &[
     (10, 9),
     (11, 9),
@@ -135,6 +137,7 @@ const COMPATIBLE_BACK_TO: &[(i64, i64)] = &[
     (29, 27),
     (30, 27),
     (31, 27),
+    (32, 27),
 ];
 
 /// How the database's schema fits this build.

@@ -1,9 +1,10 @@
 //! The duplicate look-ups' plans, on a database fresh from the migrations (no statistics): each
-//! reaches `messages` by the sender and the digest, `messages_same_content`, and by no index
-//! that reads a whole window of a mailbox's messages (`messages_to`, `messages_from`). SQLite
-//! chose `messages_from` when only the recipient was kept from the index; PostgreSQL's choice of
-//! `messages_to` came on some sessions of a loaded gateway, which a fresh database does not
-//! reproduce: its test holds the plan to the same shape.
+//! reaches `messages` by the digest, `messages_same_content`, and by no index that reads a
+//! whole window of a mailbox's messages (`messages_to`, `messages_from`). SQLite chose
+//! `messages_from` when only the recipient was kept from the index; PostgreSQL's choices of
+//! `messages_to`, then of `messages_from` for a batch's look-ups, came on sessions of a loaded
+//! gateway, which a fresh database does not reproduce: its test holds the plan to the same
+//! shape, and since migration 32 no other index can match the look-up at all.
 
 use super::files::{DUPLICATE_ONLY_SQL, FILE_CONTEXT_SQL};
 use crate::store::messages::FIND_DUPLICATE_SQL;
