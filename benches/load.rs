@@ -545,13 +545,21 @@ async fn run_gets(
             (lat, errors)
         }));
     }
+    let (lat, errors) = gathered(tasks).await;
+    stats(lat, start.elapsed(), errors)
+}
+
+/// The workers' latencies and errors, all together.
+async fn gathered(
+    tasks: Vec<tokio::task::JoinHandle<(Vec<Duration>, usize)>>,
+) -> (Vec<Duration>, usize) {
     let (mut lat, mut errors) = (Vec::new(), 0);
     for t in tasks {
         let (l, e) = t.await.unwrap();
         lat.extend(l);
         errors += e;
     }
-    stats(lat, start.elapsed(), errors)
+    (lat, errors)
 }
 
 /// Adds `n` messages from Maple Court to the PBCA straight into the database (rows only: a

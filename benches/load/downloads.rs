@@ -50,12 +50,7 @@ async fn fetch_and_ack(server: &Server, ids: Vec<String>, duration: Duration) ->
             (lat, errors)
         }));
     }
-    let (mut lat, mut errors) = (Vec::new(), 0);
-    for t in tasks {
-        let (l, e) = t.await.unwrap();
-        lat.extend(l);
-        errors += e;
-    }
+    let (lat, errors) = gathered(tasks).await;
     let answered = lat.len();
     (stats(lat, start.elapsed(), errors), answered)
 }

@@ -30,3 +30,33 @@ async fn on_server(base: &str, sql: &str) {
     sqlx::query(sql).execute(&admin).await.expect(sql);
     admin.close().await;
 }
+
+/// The lines of PostgreSQL's generic plan (as the gateway's sessions plan, `store::pools`) of
+/// `sql`, prepared on `conn` as `name` with parameters of `types` and executed with `args`.
+pub(crate) async fn generic_plan(
+    conn: &mut sqlx::AnyConnection,
+    name: &str,
+    (sql, types): (&str, &str),
+    args: &str,
+) -> Vec<String> {
+    use sqlx::Row;
+    sqlx::query(&format!("PREPARE {name} ({types}) AS {sql}"))
+        .execute(&mut *conn)
+        .await
+        .expect("prepare");
+    let rows = sqlx::query(&format!("EXPLAIN EXECUTE {name} ({args})"))
+        .fetch_all(&mut *conn)
+        .await
+        .expect("plan");
+    rows.iter().map(|r| r.get::<String, _>(0)).collect()
+}
+
+/// The lines of SQLite's plan of `sql` on `pool` (`EXPLAIN QUERY PLAN`).
+pub(crate) async fn sqlite_plan(pool: &sqlx::AnyPool, sql: &str) -> Vec<String> {
+    use sqlx::Row;
+    let rows = sqlx::query(&format!("EXPLAIN QUERY PLAN {sql}"))
+        .fetch_all(pool)
+        .await
+        .expect("plan");
+    rows.iter().map(|r| r.get::<String, _>(3)).collect()
+}

@@ -8,8 +8,8 @@
 
 use super::files::{DUPLICATE_ONLY_SQL, FILE_CONTEXT_SQL};
 use crate::store::messages::FIND_DUPLICATE_SQL;
+use crate::store::test_databases::generic_plan;
 use crate::store::Store;
-use sqlx::Row;
 
 /// The plan's lines that name `messages`' indexes.
 fn message_index_lines(plan: &[String]) -> Vec<&String> {
@@ -58,11 +58,7 @@ async fn on_sqlite_the_duplicate_look_ups_read_the_senders_copies_of_the_content
         ("find_duplicate", FIND_DUPLICATE_SQL.as_str()),
         ("repeats_at_commit", repeats.as_str()),
     ] {
-        let rows = sqlx::query(&format!("EXPLAIN QUERY PLAN {sql}"))
-            .fetch_all(&store.pool)
-            .await
-            .expect("plan");
-        let plan: Vec<String> = rows.iter().map(|r| r.get::<String, _>(3)).collect();
+        let plan = crate::store::test_databases::sqlite_plan(&store.pool, sql).await;
         assert_by_sender_and_digest(&plan, name);
     }
     store.close().await;
@@ -107,15 +103,8 @@ async fn on_postgres_the_duplicate_look_ups_read_the_senders_copies_of_the_conte
             &format!("{find_args}, {find_args}"),
         ),
     ] {
-        sqlx::query(&format!("PREPARE p_{name} ({types}) AS {sql}"))
-            .execute(&mut *conn)
-            .await
-            .expect("prepare");
-        let rows = sqlx::query(&format!("EXPLAIN EXECUTE p_{name} ({args})"))
-            .fetch_all(&mut *conn)
-            .await
-            .expect("plan");
-        let plan: Vec<String> = rows.iter().map(|r| r.get::<String, _>(0)).collect();
+        let prepared = format!("p_{name}");
+        let plan = generic_plan(&mut conn, &prepared, (sql, types), args).await;
         assert!(
             !plan.iter().any(|l| l.contains("Seq Scan on messages")),
             "{name}: {plan:#?}"

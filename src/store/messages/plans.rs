@@ -6,8 +6,7 @@
 //! had no reply.
 
 use super::FIND_SQL;
-use crate::store::{Engine, Store};
-use sqlx::Row;
+use crate::store::{test_databases, Engine, Store};
 
 /// Messages in the store, none a reply, and no statistics yet: a new database's first hours
 /// (and every benchmark's), before the first automatic `ANALYZE`.
@@ -57,11 +56,7 @@ async fn on_sqlite_a_messages_first_answer_is_found_by_its_index() {
     let url = format!("sqlite://{}", dir.path().join("imax.db").display());
     let store = Store::open(&url, dir.path()).await.expect("store");
     history(&store, 20_000).await;
-    let rows = sqlx::query(&format!("EXPLAIN QUERY PLAN {}", *FIND_SQL))
-        .fetch_all(&store.pool)
-        .await
-        .expect("plan");
-    let plan: Vec<String> = rows.iter().map(|r| r.get::<String, _>(3)).collect();
+    let plan = test_databases::sqlite_plan(&store.pool, &FIND_SQL).await;
     assert_answer_by_its_index(&plan, "sqlite");
     store.close().await;
 }
@@ -69,24 +64,17 @@ async fn on_sqlite_a_messages_first_answer_is_found_by_its_index() {
 /// PostgreSQL's generic plan (what the gateway's sessions use, `store::pools`).
 #[tokio::test]
 async fn on_postgres_a_messages_first_answer_is_found_by_its_index() {
-    let Some((url, database)) = crate::store::test_databases::fresh("imax_answers").await else {
+    let Some((url, database)) = test_databases::fresh("imax_answers").await else {
         return;
     };
     let dir = tempfile::tempdir().expect("tmp");
     let store = Store::open(&url, dir.path()).await.expect("store");
     history(&store, 20_000).await;
     let mut conn = store.pool.acquire().await.expect("session");
-    sqlx::query(&format!("PREPARE p_find (text, bigint) AS {}", *FIND_SQL))
-        .execute(&mut *conn)
-        .await
-        .expect("prepare");
-    let rows = sqlx::query("EXPLAIN EXECUTE p_find ('m-19999', 8)")
-        .fetch_all(&mut *conn)
-        .await
-        .expect("plan");
-    let plan: Vec<String> = rows.iter().map(|r| r.get::<String, _>(0)).collect();
+    let find = (FIND_SQL.as_str(), "text, bigint");
+    let plan = test_databases::generic_plan(&mut conn, "p_find", find, "'m-19999', 8").await;
     assert_answer_by_its_index(&plan, "postgres");
     drop(conn);
     store.close().await;
-    crate::store::test_databases::drop(&database).await;
+    test_databases::drop(&database).await;
 }
