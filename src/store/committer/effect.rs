@@ -139,7 +139,7 @@ pub(super) async fn apply_effect(
         | Effect::MarkAcked { .. }
         | Effect::RecordActivity { .. }
         | Effect::RecordSignIn { .. }
-        | Effect::RecordMailboxUse { .. } => super::updates::apply(conn, effect).await.map(drop),
+        | Effect::RecordMailboxUse { .. } => super::updates::apply(conn, effect).await,
         Effect::LockForFailures {
             account,
             side,

@@ -14,11 +14,11 @@ use super::rows::AnyQuery;
 use super::{Effect, Job};
 use crate::clock::to_epoch;
 use sqlx::AnyConnection;
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use time::OffsetDateTime;
 
 /// A kind of update, in the order a trip writes them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(super) enum Kind {
     /// First retrieval by the recipient (later fetches keep the first time).
     Retrieved,
@@ -46,14 +46,6 @@ macro_rules! later {
 }
 
 impl Kind {
-    const ALL: [Kind; 5] = [
-        Kind::Retrieved,
-        Kind::Acked,
-        Kind::Activity,
-        Kind::SignIn,
-        Kind::MailboxUse,
-    ];
-
     /// The kind, the row and the time of `effect`, if it is an update.
     fn of(effect: &Effect) -> Option<(Kind, i64, OffsetDateTime)> {
         Some(match *effect {
@@ -120,23 +112,22 @@ impl Kind {
     }
 }
 
-/// One update `effect` on the locked way; `false`: not an update.
-pub(super) async fn apply(conn: &mut AnyConnection, effect: &Effect) -> Result<bool, sqlx::Error> {
-    let Some((kind, row, at)) = Kind::of(effect) else {
-        return Ok(false);
-    };
-    sqlx::query(&kind.sql(1, 1, false))
-        .bind(to_epoch(at))
-        .bind(row)
-        .execute(&mut *conn)
-        .await?;
-    Ok(true)
+/// One update `effect` on the locked way (any other effect is not one: nothing is written).
+pub(super) async fn apply(conn: &mut AnyConnection, effect: &Effect) -> Result<(), sqlx::Error> {
+    if let Some((kind, row, at)) = Kind::of(effect) {
+        sqlx::query(&kind.sql(1, 1, false))
+            .bind(to_epoch(at))
+            .bind(row)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
 }
 
-/// A batch's updates, by kind, for one trip.
+/// A batch's updates for one trip, by kind in [`Kind`]'s order: each row's (time, id).
 #[derive(Debug, Default)]
 pub(super) struct Updates {
-    by_kind: Vec<(Kind, Vec<(i64, i64)>)>,
+    by_kind: BTreeMap<Kind, Vec<(i64, i64)>>,
 }
 
 impl Updates {
@@ -144,8 +135,7 @@ impl Updates {
     /// a row twice, which one statement cannot update twice.
     pub(super) fn of(batch: &[Job]) -> Option<Updates> {
         let mut seen = HashSet::new();
-        let mut by_kind: Vec<(Kind, Vec<(i64, i64)>)> =
-            Kind::ALL.iter().map(|k| (*k, Vec::new())).collect();
+        let mut by_kind: BTreeMap<Kind, Vec<(i64, i64)>> = BTreeMap::new();
         for effect in batch.iter().flat_map(|j| &j.effects) {
             let Some((kind, row, at)) = Kind::of(effect) else {
                 continue;
@@ -153,10 +143,8 @@ impl Updates {
             if !seen.insert((kind.table(), row)) {
                 return None;
             }
-            let slot = by_kind.iter_mut().find(|(k, _)| *k == kind)?;
-            slot.1.push((to_epoch(at), row));
+            by_kind.entry(kind).or_default().push((to_epoch(at), row));
         }
-        by_kind.retain(|(_, rows)| !rows.is_empty());
         Some(Updates { by_kind })
     }
 
@@ -167,7 +155,7 @@ impl Updates {
 
     /// The parameters [`Updates::bind`] binds.
     pub(super) fn params(&self) -> usize {
-        self.by_kind.iter().map(|(_, rows)| 2 * rows.len()).sum()
+        self.by_kind.values().map(|rows| 2 * rows.len()).sum()
     }
 
     /// The statements, named `u0`, `u1`…, their parameters from `$first` on.
@@ -186,7 +174,7 @@ impl Updates {
 
     /// Binds the parts' parameters, in their order.
     pub(super) fn bind<'q>(&self, mut query: AnyQuery<'q>) -> AnyQuery<'q> {
-        for (at, row) in self.by_kind.iter().flat_map(|(_, rows)| rows) {
+        for (at, row) in self.by_kind.values().flatten() {
             query = query.bind(*at).bind(*row);
         }
         query

@@ -118,7 +118,7 @@ async fn columns(store: &Store, table: &str) -> (Vec<String>, Vec<String>) {
     (all, marked)
 }
 
-async fn every_column_but_uses_is_marked(engine: &str) {
+async fn every_column_but_the_unmarked_is_marked(engine: &str) {
     let Some((_dir, a, b, db)) = two_nodes(engine).await else {
         return;
     };
@@ -144,12 +144,12 @@ async fn every_column_but_uses_is_marked(engine: &str) {
 
 #[tokio::test]
 async fn on_sqlite_every_column_a_callers_context_is_read_from_is_marked_but_its_uses() {
-    every_column_but_uses_is_marked("sqlite").await;
+    every_column_but_the_unmarked_is_marked("sqlite").await;
 }
 
 #[tokio::test]
 async fn on_postgres_every_column_a_callers_context_is_read_from_is_marked_but_its_uses() {
-    every_column_but_uses_is_marked("postgres").await;
+    every_column_but_the_unmarked_is_marked("postgres").await;
 }
 
 /// The tables `sql` reads besides `fresh` (read afresh on every call).

@@ -90,9 +90,9 @@ pub(super) async fn commit(
     let rows = AtOnce::new(&messages, head, &entries);
     let asked = repeats::asked(batch);
     let first = rows.params(engine) + 1;
-    // The head's two parameters, then the repeats' five a file, then the updates'.
-    let first_update = first + 2 + 5 * asked.len();
-    if first_update + updates.params() > MAX_PARAMS_AT_ONCE + 1 {
+    // The rows' parameters, the head's two, the repeats' five a file, then the updates'.
+    let params = first + 1 + 5 * asked.len() + updates.params();
+    if params > MAX_PARAMS_AT_ONCE {
         return Ok(OneTrip::Declined);
     }
     let sql = match engine {
