@@ -927,3 +927,72 @@ async fn the_write_ahead_log_starts_again_under_steady_writes_and_loses_nothing(
         );
     }
 }
+
+/// On PostgreSQL a body's chunks are compressed where that shrinks them (migration 33): a TRACS
+/// file stays in its row, a fraction of its size, with nothing in the TOAST table; bytes that do
+/// not compress are stored as they came. Both come back whole, and the check finds them sound.
+#[tokio::test]
+async fn on_postgres_chunks_are_compressed_where_they_shrink_and_come_back_whole() {
+    let t = TestApp::start().await;
+    let store = t.admin.store();
+    if matches!(store.bodies, BodyStore::Files(_)) {
+        return; // SQLite keeps bodies as files.
+    }
+    let mut c = t.client(SITE_USER).await;
+    let mut ca = t.client(CA_USER).await;
+    let tenant = tenant_file(20);
+    let r = send_on(&mut c, MAPLE, None, &tenant).await;
+    assert_ok(&r);
+    let tenant_id = r.get("messageId").expect("id").to_string();
+    let toast_rows = || async {
+        let toast: String = sqlx::query_scalar(
+            "SELECT CAST(reltoastrelid::regclass AS TEXT) FROM pg_class
+              WHERE relname = 'body_chunks'",
+        )
+        .fetch_one(&t.db)
+        .await
+        .expect("toast table");
+        let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {toast}"))
+            .fetch_one(&t.db)
+            .await
+            .expect("toast rows");
+        n
+    };
+    assert_eq!(toast_rows().await, 0, "a TRACS file stays in its row");
+    let noise = payload(7, 600_000);
+    let noise_id = {
+        let r = send_on(&mut c, MAPLE, None, &noise).await;
+        assert_ok(&r);
+        r.get("messageId").expect("id").to_string()
+    };
+    let chunks: Vec<(String, String, i64, i64)> = sqlx::query_as(
+        "SELECT m.message_id, COALESCE(pg_column_compression(c.data), 'none'),
+                CAST(pg_column_size(c.data) AS BIGINT), CAST(octet_length(c.data) AS BIGINT)
+           FROM messages m JOIN body_chunks c ON c.body_key = m.body_key ORDER BY m.id, c.seq",
+    )
+    .fetch_all(&t.db)
+    .await
+    .expect("chunks");
+    let (_, method, stored, size) = &chunks[0];
+    assert_eq!(
+        (chunks[0].0.as_str(), method.as_str()),
+        (tenant_id.as_str(), "lz4")
+    );
+    assert!(stored * 4 < *size, "{stored} bytes stored for {size}");
+    if let BodyStore::Chunks(_) = &store.bodies {
+        let noise_chunks: Vec<_> = chunks.iter().filter(|c| c.0 == noise_id).collect();
+        assert_eq!(noise_chunks.len(), 3, "{chunks:?}");
+        for (_, method, stored, size) in noise_chunks {
+            assert_eq!(
+                method, "none",
+                "bytes that do not shrink are stored as they came"
+            );
+            assert!(stored >= size);
+        }
+        assert!(toast_rows().await > 0, "and out of line");
+    }
+    assert_eq!(fetch_whole(&mut ca, PBCA, &tenant_id).await, tenant);
+    assert_eq!(fetch_whole(&mut ca, PBCA, &noise_id).await, noise);
+    let check = store.check().await.expect("check");
+    assert!(check.is_sound(), "{check:?}");
+}

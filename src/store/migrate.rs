@@ -69,6 +69,7 @@ macro_rules! schema {
             "0030_directory_marks",
             "0031_attempts_unmarked",
             "0032_same_content_by_digest",
+            "0033_small_bodies_compressed",
         )
     };
 }
@@ -79,7 +80,7 @@ type Files = &'static [(&'static str, &'static str)];
 const SQLITE: Files = schema!("sqlite");
 const POSTGRES: Files = schema!("postgres");
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 32;
+pub const SCHEMA_VERSION: i64 = 33;
 
 /// For each version that older binaries may keep running on, the oldest such binary's schema
 /// version. A version not listed is compatible with its own binaries only. Version 10 adds
@@ -122,7 +123,8 @@ pub const SCHEMA_VERSION: i64 = 32;
 /// writes to the directory as every build's. Version 31 (`0031_attempts_unmarked`) only
 /// stops marking the counts of wrong passwords in a row, which no build decides from a
 /// remembered context. Version 32 (`0032_same_content_by_digest`) only reorders an index's
-/// columns.
+/// columns. Version 33 (`0033_small_bodies_compressed`) only changes how PostgreSQL stores new
+/// chunks of bodies, which every build reads alike.
 const COMPATIBLE_BACK_TO: &[(i64, i64)] = &[
     (10, 9),
     (11, 9),
@@ -138,6 +140,7 @@ const COMPATIBLE_BACK_TO: &[(i64, i64)] = &[
     (30, 27),
     (31, 27),
     (32, 27),
+    (33, 27),
 ];
 
 /// How the database's schema fits this build.
