@@ -173,13 +173,26 @@ async fn start(dir: &Path, engine: &Engine) -> Server {
 
 /// A process's CPU time so far (user + system), in seconds.
 fn cpu_secs(pid: u32) -> f64 {
+    stat_ticks(pid, 11..=12)
+}
+
+/// The CPU time of `pid` and of its children that ended (in seconds): a server's whole work,
+/// also that of its sessions closed between two readings (PostgreSQL's backends), which
+/// [`cpu_secs`] summed over live processes loses.
+fn cpu_with_ended_children_secs(pid: u32) -> f64 {
+    stat_ticks(pid, 11..=14)
+}
+
+/// The sum of the fields `fields` of `/proc/PID/stat`, counted after the command's name, in
+/// seconds (user, system, and children's user and system time are 11 to 14).
+fn stat_ticks(pid: u32, fields: std::ops::RangeInclusive<usize>) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let Some(after) = stat.rfind(')').map(|i| &stat[i + 2..]) else {
         return 0.0;
     };
     let f: Vec<&str> = after.split_whitespace().collect();
     let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(11) + ticks(12)) / 100.0
+    fields.map(ticks).sum::<f64>() / 100.0
 }
 
 /// The bare durable upload server, as a process of its own.

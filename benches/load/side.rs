@@ -107,6 +107,9 @@ async fn rounds(all: &[(String, Server)], duration: Duration, per_call: bool) ->
 
 /// The CPU time so far of every PostgreSQL and SeaweedFS process on the machine (in seconds):
 /// the services a gateway on those stores makes work for each request, on the same two cores.
+/// Sessions that ended between two readings are counted in their server's process (its
+/// children's time): summed over live processes alone, a round in which the benchmark's
+/// sessions closed came out below zero.
 pub fn services_cpu_secs() -> f64 {
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return 0.0;
@@ -117,7 +120,7 @@ pub fn services_cpu_secs() -> f64 {
             let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
             matches!(comm.trim_end(), "postgres" | "weed")
         })
-        .map(cpu_secs)
+        .map(cpu_with_ended_children_secs)
         .sum()
 }
 
