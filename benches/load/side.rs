@@ -31,6 +31,12 @@ fn median(mut v: Vec<f64>) -> f64 {
     v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
+/// A ratio as a percentage with one decimal: a whole number would print 79.96 % as the
+/// 80 % it misses.
+fn percent(ratio: f64) -> String {
+    format!("{:.1} %", 100.0 * ratio)
+}
+
 /// The summary's lines: what was measured, the figure, the target and whether it was met.
 #[derive(Default)]
 pub struct Summary(Vec<(String, String, String, bool)>);
@@ -163,7 +169,7 @@ pub async fn side_by_side(
             println!("{name} / bare, kept-alive: {:.0} % of the requests per second, {cpu:.2}× the CPU per request, p99 {p99:+.1} ms", 100.0 * rps);
             if i == 0 {
                 let what = format!("SendFile 10 KiB c=16, {name} / bare");
-                let fig = format!("{:.0} %, CPU {cpu:.2}×, p99 {p99:+.1} ms", 100.0 * rps);
+                let fig = format!("{}, CPU {cpu:.2}×, p99 {p99:+.1} ms", percent(rps));
                 summary.add(
                     what,
                     fig,
@@ -195,7 +201,7 @@ pub async fn side_by_side(
                 let met = engines[i].s3.is_none() || (rps >= 0.8 && p99 <= 2.0);
                 summary.add(
                     what,
-                    format!("{:.0} %, p99 {p99:.2}×", 100.0 * rps),
+                    format!("{}, p99 {p99:.2}×", percent(rps)),
                     target,
                     met,
                 );
@@ -207,7 +213,7 @@ pub async fn side_by_side(
         for (i, (name, _)) in all.iter().enumerate().take(bare) {
             let (rps, cpu, p99, _) = ratios(&fresh[i], &fresh[bare]);
             let what = format!("new TLS connection per SendFile, {name} / bare");
-            let fig = format!("{:.0} %, CPU {cpu:.2}×, p99 {p99:+.1} ms", 100.0 * rps);
+            let fig = format!("{}, CPU {cpu:.2}×, p99 {p99:+.1} ms", percent(rps));
             println!("{what}: {fig}");
             summary.add(what, fig, "≥70 %", rps >= 0.7);
         }
@@ -236,7 +242,7 @@ pub async fn side_by_side(
             };
             summary.add(
                 what,
-                format!("{:.0} %", 100.0 * r),
+                percent(r),
                 target,
                 target.starts_with('(') || r >= 0.9,
             );
