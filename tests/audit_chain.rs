@@ -306,15 +306,30 @@ async fn files_go_in_one_round_trip_and_another_writers_record_sends_one_the_loc
     let (one_trip, refused) = trips(&t).await;
     assert!(one_trip >= 1.0, "{one_trip}");
     assert_eq!(refused, 0.0);
-    let before = records(&t).await;
+    // The administration appends (a right granted, then taken back, ...). A turn of the
+    // gateway's own housekeeping (its first hourly round runs as it starts, and a slow machine
+    // can run it this late) makes the committer forget its head too: the next file then goes
+    // the locked way with no trip refused. So a round whose files found no refusal is tried
+    // again, at most three times; one round without a turn shows the refusal.
     let right = imax_gateway::directory::Right::Tcr;
-    t.admin.grant(COORDINATOR.0, right).await.expect("granted");
-    assert!(records(&t).await > before, "another writer appended");
-    for n in 3..6 {
-        let body = format!("file {n}");
-        assert_ok(&t.send(SITE_USER, MAPLE, None, body.as_bytes()).await);
+    let (mut again, mut refused) = (one_trip, 0.0);
+    for round in 0..3 {
+        let before = records(&t).await;
+        if round % 2 == 0 {
+            t.admin.grant(COORDINATOR.0, right).await.expect("granted");
+        } else {
+            t.admin.revoke(COORDINATOR.0, right).await.expect("revoked");
+        }
+        assert!(records(&t).await > before, "another writer appended");
+        for n in 0..3 {
+            let body = format!("file {round}-{n}");
+            assert_ok(&t.send(SITE_USER, MAPLE, None, body.as_bytes()).await);
+        }
+        (again, refused) = trips(&t).await;
+        if refused > 0.0 {
+            break;
+        }
     }
-    let (again, refused) = trips(&t).await;
     assert_eq!(refused, 1.0, "the head had moved");
     assert!(again > one_trip, "trips resume: {one_trip} -> {again}");
     let unnoted: i64 = sqlx::query_scalar(
