@@ -292,7 +292,6 @@ async fn open_store(config: &Config) -> Result<Store, StartError> {
         &config.database_url(),
         &config.data_dir,
         config.limits.postgres_sessions,
-        config.limits.postgres_statement_timeout_secs,
     )
     .await?
     .with_bodies(&config.bodies)?

@@ -223,35 +223,3 @@ async fn sessions_ended_by_an_administrator_are_replaced_without_a_refusal() {
     send_both(&t, 5).await;
     each_message_once(&t.config.database_url(), 6).await;
 }
-
-/// A statement held up behind another session's lock (an `ALTER TABLE` of a newer node's
-/// migration during a rolling upgrade) is cancelled after
-/// `limits.postgres_statement_timeout_secs`, here 1 s: the call is answered `Unavailable` in
-/// seconds instead of waiting as long as the lock is held, the cancellation is counted
-/// (`imax_db_statement_timeouts_total`), and the next call after the lock is gone is served.
-/// PostgreSQL only.
-#[tokio::test]
-async fn a_statement_held_up_behind_a_lock_is_cancelled_and_answered_unavailable() {
-    if std::env::var("IMAX_TEST_POSTGRES").is_err() {
-        return;
-    }
-    let t = TestApp::start_with(|c| c.limits.postgres_statement_timeout_secs = 1).await;
-    let mut lock = t.db.begin().await.expect("begin");
-    sqlx::query("LOCK TABLE accounts IN ACCESS EXCLUSIVE MODE")
-        .execute(&mut *lock)
-        .await
-        .expect("lock");
-    // One timeout, or two when a shared read failed and its callers were read again alone;
-    // without the limit the call would wait as long as the lock is held.
-    let held = t.list(SITE_USER, MAPLE, "receivedFromOthers");
-    let r = tokio::time::timeout(std::time::Duration::from_secs(10), held)
-        .await
-        .expect("answered within seconds, not held up behind the lock");
-    assert_fault(&r, "Unavailable");
-    let (_, page) = crate::ops::get(&t, "/metrics", &[]).await;
-    let cancelled = crate::ops::sample(&page, "imax_db_statement_timeouts_total", &[]);
-    assert!(cancelled >= 1.0, "{page}");
-    lock.rollback().await.expect("unlock");
-    let r = t.list(SITE_USER, MAPLE, "receivedFromOthers").await;
-    assert!(r.fault.is_none(), "{r:?}");
-}

@@ -236,13 +236,6 @@ pub struct Limits {
     /// chunks; at least 2). Few on purpose: on a small database server, more sessions than its
     /// cores mostly wait for one another (docs/performance.md).
     pub postgres_sessions: u32,
-    /// The longest a statement of the gateway's may run on PostgreSQL, waiting for locks
-    /// included, before the database cancels it and the request is answered `Unavailable`
-    /// (0: no limit; `imax_db_statement_timeouts_total`). Every statement a request makes is
-    /// short and led by an index; this bounds a request held up behind another's lock (a
-    /// newer node's migration during a rolling upgrade) or a plan gone wrong. Migrations and
-    /// `imax admin` run without it.
-    pub postgres_statement_timeout_secs: u64,
     /// Callers' contexts a node remembers while the directory does not change, each served
     /// after a short read of the directory's mark instead of a whole one, and as many
     /// projects' contracts (0: none; `store::context::remembered`, `imax_remembered_callers`,
@@ -418,7 +411,6 @@ impl Default for Limits {
             min_free_disk_mb: 256,
             page_size: 100,
             postgres_sessions: POSTGRES_SESSIONS,
-            postgres_statement_timeout_secs: 30,
             remembered_callers: REMEMBERED_CALLERS,
             sqlite_wal_restart_mb: 256,
         }

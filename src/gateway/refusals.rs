@@ -9,7 +9,6 @@ impl From<StoreError> for Refusal {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Io(e) => e.into(),
-            StoreError::Db(e) if crate::store::timed_out(&e) => Refusal::new(Code::Unavailable),
             e => Refusal::internal(format_args!("{e}")),
         }
     }

@@ -249,11 +249,6 @@ pub async fn run(
     };
     let mut conn = pool.acquire().await?.detach();
     if engine == Engine::Postgres {
-        // A migration may rebuild an index of a large table, and waits for another node's: the
-        // gateway's statement timeout (`limits.postgres_statement_timeout_secs`) is not for it.
-        sqlx::query("SET statement_timeout = 0")
-            .execute(&mut conn)
-            .await?;
         sqlx::query("SELECT pg_advisory_lock($1)")
             .bind(PG_LOCK)
             .execute(&mut conn)

@@ -55,8 +55,8 @@ pub use committer::{CommitError, Committer, Effect, NewMessage, RepeatCheck};
 pub use context::{CallerContext, DuplicateQuery, FileContext, UsesAt};
 pub use migrate::{SchemaFit, SCHEMA_VERSION};
 pub use pools::sqlite_path;
+pub(crate) use pools::SQLITE_BUSY_MS;
 use pools::{postgres_pool, sqlite_pool, upload_pool};
-pub(crate) use pools::{timed_out, SQLITE_BUSY_MS};
 
 use bodies::{ChunkBodies, FileBodies};
 use sqlx::{AnyConnection, AnyPool};
@@ -271,20 +271,16 @@ impl Store {
         Ok(self)
     }
 
-    /// The store at `url`, its statements unbounded in time (`imax admin`, whose checks and
-    /// backups read whole tables).
     pub async fn open(url: &str, data_dir: &Path) -> Result<Store, StoreError> {
-        Self::open_with_sessions(url, data_dir, POSTGRES_SESSIONS, 0).await
+        Self::open_with_sessions(url, data_dir, POSTGRES_SESSIONS).await
     }
 
     /// [`Store::open`] with `sessions` PostgreSQL sessions for statements
-    /// (`limits.postgres_sessions`), each statement cancelled after `statement_timeout_secs`
-    /// (`limits.postgres_statement_timeout_secs`; 0: never).
+    /// (`limits.postgres_sessions`).
     pub async fn open_with_sessions(
         url: &str,
         data_dir: &Path,
         sessions: u32,
-        statement_timeout_secs: u64,
     ) -> Result<Store, StoreError> {
         let engine = Engine::of_url(url).ok_or_else(|| {
             // Printed without its password (issue 25, item 8).
@@ -294,7 +290,7 @@ impl Store {
         crate::ground::private::dir(data_dir)?;
         let pool = match engine {
             Engine::Sqlite => sqlite_pool(url).await?,
-            Engine::Postgres => postgres_pool(url, sessions, statement_timeout_secs).await?,
+            Engine::Postgres => postgres_pool(url, sessions).await?,
         };
         let sqlite_file = sqlite_path(url).filter(|_| engine == Engine::Sqlite);
         migrate::run(&pool, engine, sqlite_file.map(Path::new)).await?;

@@ -85,13 +85,8 @@ pub(super) async fn sqlite_pool(url: &str) -> Result<AnyPool, StoreError> {
 pub(crate) const SQLITE_BUSY_MS: u32 = 10_000;
 
 /// PostgreSQL's pool of `sessions` sessions (at least 2), each checked before use when it may
-/// have died unseen (`reconnect`), and each statement cancelled by the database after
-/// `timeout_secs` (0: never; [`timed_out`]).
-pub(super) async fn postgres_pool(
-    url: &str,
-    sessions: u32,
-    timeout_secs: u64,
-) -> Result<AnyPool, StoreError> {
+/// have died unseen (`reconnect`).
+pub(super) async fn postgres_pool(url: &str, sessions: u32) -> Result<AnyPool, StoreError> {
     let options = AnyConnectOptions::from_str(url)?;
     AnyPoolOptions::new()
         .max_connections(sessions.max(2))
@@ -104,38 +99,10 @@ pub(super) async fn postgres_pool(
         .test_before_acquire(false)
         .before_acquire(reconnect::check_before_use)
         .acquire_timeout(Duration::from_secs(10))
-        .after_connect(move |conn, _| {
-            Box::pin(async move {
-                postgres_session(conn).await?;
-                if timeout_secs > 0 {
-                    let timeout = format!("SET statement_timeout = '{timeout_secs}s'");
-                    conn.execute(timeout.as_str()).await?;
-                }
-                Ok(())
-            })
-        })
+        .after_connect(|conn, _| Box::pin(async move { postgres_session(conn).await }))
         .connect_with(options)
         .await
         .map_err(StoreError::from)
-}
-
-/// Whether `e` is PostgreSQL's cancellation of a statement that ran past the session's
-/// `statement_timeout` (`limits.postgres_statement_timeout_secs`); if so it is counted
-/// (`imax_db_statement_timeouts_total`) and logged. Where a statement failed, this is asked
-/// before the request is answered.
-pub(crate) fn timed_out(e: &sqlx::Error) -> bool {
-    let sqlx::Error::Database(d) = e else {
-        return false;
-    };
-    // 57014: query_canceled, which the timeout raises (nothing else of the gateway's cancels).
-    if d.code().as_deref() != Some("57014") {
-        return false;
-    }
-    metrics::counter!("imax_db_statement_timeouts_total").increment(1);
-    tracing::warn!(
-        "a statement ran past limits.postgres_statement_timeout_secs and was cancelled; the request is answered Unavailable"
-    );
-    true
 }
 
 /// What every PostgreSQL session of the gateway's is set to as it opens. The gateway runs
@@ -189,7 +156,7 @@ mod tests {
         };
         sqlx::any::install_default_drivers();
         let pools = [
-            postgres_pool(&url, 2, 0).await.expect("pool"),
+            postgres_pool(&url, 2).await.expect("pool"),
             upload_pool(&url).await.expect("uploads"),
         ];
         for pool in &pools {

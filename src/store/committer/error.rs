@@ -39,7 +39,6 @@ pub enum CommitError {
 
 impl CommitError {
     pub(super) fn not_committed(e: &sqlx::Error) -> CommitError {
-        crate::store::timed_out(e);
         let storage_full = match e {
             sqlx::Error::Database(d) => {
                 matches!(d.code().as_deref(), Some("13") | Some("53100"))
